@@ -1,0 +1,91 @@
+"""Domain errors. They carry data; the edges (REST, OLS, CalDAV, CLI) translate them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "DomainError",
+    "FieldError",
+    "ValidationFailed",
+    "NotFound",
+    "Unauthorized",
+    "Forbidden",
+    "Conflict",
+    "InvalidTransition",
+    "PreconditionFailed",
+    "IdempotencyKeyReused",
+]
+
+
+class DomainError(Exception):
+    """Base of every error the core raises on purpose."""
+
+    title = "Request failed"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One invalid field: a JSON-pointer-like dotted location and what is wrong with it."""
+
+    field: str
+    message: str
+
+
+class ValidationFailed(DomainError):
+    title = "Invalid request"
+
+    def __init__(self, errors: list[FieldError], detail: str | None = None) -> None:
+        super().__init__(detail or "; ".join(f"{e.field}: {e.message}" for e in errors))
+        self.errors = errors
+
+
+class NotFound(DomainError):
+    title = "Not found"
+
+    def __init__(self, kind: str, identifier: str) -> None:
+        super().__init__(f"{kind} {identifier!r} not found")
+        self.kind = kind
+        self.identifier = identifier
+
+
+class Unauthorized(DomainError):
+    title = "Authentication required"
+
+
+class Forbidden(DomainError):
+    title = "Forbidden"
+
+
+class Conflict(DomainError):
+    title = "Conflict"
+
+
+class InvalidTransition(Conflict):
+    title = "Invalid status transition"
+
+    def __init__(self, current: str, action: str) -> None:
+        super().__init__(f"cannot {action} an appointment whose status is {current}")
+        self.current = current
+        self.action = action
+
+
+class PreconditionFailed(DomainError):
+    title = "Precondition failed"
+
+    def __init__(self, expected: str, actual: str) -> None:
+        super().__init__(f"If-Match {expected} does not match the current ETag {actual}")
+        self.expected = expected
+        self.actual = actual
+
+
+class IdempotencyKeyReused(DomainError):
+    title = "Idempotency-Key reused"
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"Idempotency-Key {key!r} was already used with a different request body")
+        self.key = key

@@ -1,0 +1,136 @@
+"""The canonical Appointment, exactly the brief's JSON shape.
+
+Extra keys under ``meta`` and on guests (the brief's ``"...": "..."``) are kept, not dropped.
+The brief spells the status INITIAL once as ``INITAL``: accepted on input, never emitted.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from caldav_bridge.model.timestamps import UtcTimestamp
+
+__all__ = [
+    "Appointment",
+    "AppointmentStatus",
+    "AppointmentType",
+    "CalendarRef",
+    "Guest",
+    "IanaZone",
+    "Meta",
+    "SalesforceIds",
+    "MAX_NAME",
+    "MAX_DESCRIPTION",
+]
+
+MAX_NAME = 255
+MAX_DESCRIPTION = 8000
+MAX_ID = 64
+MAX_GUESTS = 50
+
+
+class AppointmentType(StrEnum):
+    INITIAL = "INITIAL"
+    FOLLOW_UP = "FOLLOW_UP"
+    TECH_SETUP = "TECH_SETUP"
+
+
+class AppointmentStatus(StrEnum):
+    INITIAL = "INITIAL"
+    RESERVED = "RESERVED"
+    BOOKED = "BOOKED"
+    CANCELLED = "CANCELLED"
+    RESCHEDULED = "RESCHEDULED"
+
+
+def _status_alias(value: Any) -> Any:
+    return "INITIAL" if value == "INITAL" else value
+
+
+def _check_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown IANA time zone {value!r}") from None
+    return value
+
+
+#: An IANA time zone name such as ``America/New_York``.
+IanaZone = Annotated[str, Field(min_length=1, max_length=64, examples=["America/New_York"]), AfterValidator(_check_zone)]
+#: A status, accepting the brief's ``INITAL`` spelling as INITIAL.
+StatusField = Annotated[AppointmentStatus, BeforeValidator(_status_alias)]
+ShortText = Annotated[str, Field(max_length=MAX_ID)]
+
+
+class CalendarRef(BaseModel):
+    """The calendar an appointment is on."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: Annotated[str, Field(min_length=1, max_length=MAX_ID)]
+    name: Annotated[str | None, Field(max_length=MAX_NAME)] = None
+
+
+class Guest(BaseModel):
+    """A customer attending; keys beyond these are kept as given."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: Annotated[str | None, Field(max_length=MAX_ID)] = None
+    first_name: Annotated[str | None, Field(max_length=MAX_NAME)] = None
+    last_name: Annotated[str | None, Field(max_length=MAX_NAME)] = None
+    timezone: IanaZone | None = None
+
+
+class SalesforceIds(BaseModel):
+    """The Salesforce records behind an appointment."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    appointment_gid: ShortText | None = None
+    opportunity_gid: ShortText | None = None
+    customer_gid: ShortText | None = None
+
+
+class Meta(BaseModel):
+    """Type, Salesforce ids, and any further keys a caller keeps with the appointment."""
+
+    model_config = ConfigDict(extra="allow")
+
+    salesforce: SalesforceIds = Field(default_factory=SalesforceIds)
+    type: AppointmentType
+
+
+class Appointment(BaseModel):
+    """The canonical appointment."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    calendar: CalendarRef
+    created_at: UtcTimestamp
+    date_end: UtcTimestamp
+    date_start: UtcTimestamp
+    description: Annotated[str | None, Field(max_length=MAX_DESCRIPTION)] = None
+    guests: Annotated[list[Guest], Field(max_length=MAX_GUESTS)] = Field(default_factory=list)
+    id: uuid.UUID
+    meta: Meta
+    name: Annotated[str, Field(max_length=MAX_NAME)]
+    status: StatusField
+    updated_at: UtcTimestamp
+
+    @model_validator(mode="after")
+    def _end_after_start(self) -> Appointment:
+        check_interval(self.date_start, self.date_end)
+        return self
+
+
+def check_interval(start: datetime, end: datetime) -> None:
+    """Raise ``ValueError`` unless ``end`` is after ``start``."""
+    if end <= start:
+        raise ValueError("date_end must be after date_start")

@@ -1,0 +1,133 @@
+"""Inputs of the appointment and calendar services (and the REST API's request schemas)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from caldav_bridge.model.appointment import (
+    MAX_DESCRIPTION,
+    MAX_GUESTS,
+    MAX_NAME,
+    AppointmentType,
+    Guest,
+    IanaZone,
+    SalesforceIds,
+    StatusField,
+    check_interval,
+)
+from caldav_bridge.model.timestamps import UtcTimestamp
+
+__all__ = [
+    "AppointmentDraft",
+    "AppointmentPatch",
+    "CalendarDraft",
+    "CalendarKind",
+    "CalendarRefInput",
+    "CancelRequest",
+    "FollowUpRequest",
+    "MetaInput",
+    "RescheduleRequest",
+]
+
+Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME)]
+Description = Annotated[str | None, Field(max_length=MAX_DESCRIPTION)]
+Guests = Annotated[list[Guest], Field(max_length=MAX_GUESTS)]
+
+
+class CalendarKind(StrEnum):
+    FITTER = "fitter"
+    CONSULTANT = "consultant"
+    TECH_SETUP_MEMBER = "tech_setup_member"
+    TEAM = "team"
+
+
+class CalendarRefInput(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class MetaInput(BaseModel):
+    """``meta`` on input: ``type`` is required, other keys are kept."""
+
+    model_config = ConfigDict(extra="allow")
+
+    salesforce: SalesforceIds = Field(default_factory=SalesforceIds)
+    type: AppointmentType
+
+
+class _Interval(BaseModel):
+    @model_validator(mode="after")
+    def _end_after_start(self) -> Any:
+        start, end = getattr(self, "date_start", None), getattr(self, "date_end", None)
+        if start is not None and end is not None:
+            check_interval(start, end)
+        return self
+
+
+class AppointmentDraft(_Interval):
+    """A new appointment. ``id``, ``created_at`` and ``updated_at`` are the server's."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"title": "AppointmentCreate"})
+
+    calendar: CalendarRefInput
+    date_start: UtcTimestamp
+    date_end: UtcTimestamp
+    name: Name
+    description: Description = None
+    guests: Guests = Field(default_factory=list)
+    meta: MetaInput
+    status: StatusField = Field(default="INITIAL")  # type: ignore[assignment]
+
+
+class AppointmentPatch(_Interval):
+    """A partial update (JSON merge semantics for top-level keys; ``meta`` keys merge one level deep)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    date_start: UtcTimestamp | None = None
+    date_end: UtcTimestamp | None = None
+    name: Name | None = None
+    description: Description = None
+    guests: Guests | None = None
+    meta: dict[str, Any] | None = None
+    status: StatusField | None = None
+
+
+class RescheduleRequest(_Interval):
+    model_config = ConfigDict(extra="forbid")
+
+    date_start: UtcTimestamp
+    date_end: UtcTimestamp
+    reason: Annotated[str | None, Field(max_length=1000)] = None
+
+
+class CancelRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, Field(min_length=1, max_length=1000)]
+
+
+class FollowUpRequest(_Interval):
+    """A FOLLOW_UP for the same customer and opportunity, on the fitter's calendar."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    date_start: UtcTimestamp
+    date_end: UtcTimestamp
+    calendar: CalendarRefInput | None = None
+    name: Name | None = None
+    description: Description = None
+
+
+class CalendarDraft(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
+    kind: CalendarKind
+    timezone: IanaZone
+    owner_username: Annotated[str | None, Field(max_length=64)] = None
+    team_id: Annotated[str | None, Field(max_length=64)] = None

@@ -1,0 +1,47 @@
+"""Timestamps as the brief writes them: ISO 8601, UTC, milliseconds, ``Z``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BeforeValidator, PlainSerializer, WithJsonSchema
+
+__all__ = ["UtcTimestamp", "format_timestamp", "parse_timestamp", "to_utc_ms"]
+
+
+def to_utc_ms(value: datetime) -> datetime:
+    """``value`` in UTC, truncated to whole milliseconds (the precision the model carries)."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("a time zone (an offset or 'Z') is required")
+    value = value.astimezone(UTC)
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+def format_timestamp(value: datetime) -> str:
+    """``2021-05-21T07:46:31.000Z``."""
+    value = to_utc_ms(value)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def parse_timestamp(text: str) -> datetime:
+    """Parse an ISO 8601 timestamp that carries a zone; a naive one is an error."""
+    return to_utc_ms(datetime.fromisoformat(text))
+
+
+def _reject_naive_strings(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return parse_timestamp(value)
+        except ValueError as exc:
+            raise ValueError(f"expected an ISO 8601 timestamp with a time zone: {exc}") from None
+    return value
+
+
+UtcTimestamp = Annotated[
+    datetime,
+    BeforeValidator(_reject_naive_strings),
+    AfterValidator(to_utc_ms),
+    PlainSerializer(format_timestamp, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time", "examples": ["2021-05-21T07:46:31.000Z"]}),
+]

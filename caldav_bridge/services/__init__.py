@@ -1,0 +1,1 @@
+"""Use cases. Each takes a unit of work and an :class:`Actor`; entry points call these."""

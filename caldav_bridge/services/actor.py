@@ -1,0 +1,61 @@
+"""Who is acting, through which channel, and what they may reach."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, field
+
+from caldav_bridge.errors import Forbidden
+
+__all__ = ["Actor", "Channel", "Role", "Scope", "ALL_ROLES", "WIDE_ROLES", "system_actor"]
+
+Channel = str  # "api", "ols", "caldav", "feed", "cli", "sync", "demo"
+Role = str
+Scope = str
+
+ALL_ROLES: tuple[Role, ...] = ("fitter", "consultant", "tech_setup", "dispatcher", "admin", "service")
+#: Roles whose tokens reach every calendar.
+WIDE_ROLES = frozenset({"dispatcher", "admin", "service"})
+#: Each scope includes the ones after it.
+_SCOPE_RANK = {"read": 1, "write": 2, "admin": 3}
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The caller of a service.
+
+    ``calendar_ids`` is ``None`` when the actor reaches every calendar, else the set it reaches.
+    """
+
+    user_id: str | None
+    username: str
+    role: Role
+    scopes: frozenset[Scope]
+    channel: Channel
+    calendar_ids: frozenset[str] | None = None
+    request_id: str | None = None
+    token_id: str | None = field(default=None, compare=False)
+
+    def has_scope(self, scope: Scope) -> bool:
+        need = _SCOPE_RANK[scope]
+        return any(_SCOPE_RANK.get(s, 0) >= need for s in self.scopes)
+
+    def require(self, scope: Scope) -> None:
+        if not self.has_scope(scope):
+            raise Forbidden(f"this token lacks the {scope!r} scope")
+
+    def reaches(self, calendar_id: str) -> bool:
+        return self.calendar_ids is None or calendar_id in self.calendar_ids
+
+    def visible(self, calendar_ids: Collection[str] | None) -> list[str] | None:
+        """Narrow an optional requested set of calendars to what the actor reaches."""
+        if self.calendar_ids is None:
+            return None if calendar_ids is None else list(calendar_ids)
+        if calendar_ids is None:
+            return sorted(self.calendar_ids)
+        return [c for c in calendar_ids if c in self.calendar_ids]
+
+
+def system_actor(channel: Channel = "cli", username: str = "system") -> Actor:
+    """An actor with every scope over every calendar (admin commands, jobs, demo seeding)."""
+    return Actor(user_id=None, username=username, role="service", scopes=frozenset({"admin"}), channel=channel)

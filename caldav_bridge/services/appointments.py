@@ -1,0 +1,522 @@
+"""Appointment use cases: create, read, list, update, delete, book, reschedule, cancel, follow up.
+
+Every change writes, in its own transaction, the appointment, its status history, an outbox row
+for Salesforce and an audit row. Every read of patient data writes an audit row.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+
+from caldav_bridge.clock import utcnow
+from caldav_bridge.errors import (
+    Conflict,
+    FieldError,
+    IdempotencyKeyReused,
+    InvalidTransition,
+    NotFound,
+    PreconditionFailed,
+    ValidationFailed,
+)
+from caldav_bridge.model.appointment import Appointment, AppointmentStatus, AppointmentType, Guest, Meta
+from caldav_bridge.model.requests import (
+    AppointmentDraft,
+    AppointmentPatch,
+    CancelRequest,
+    FollowUpRequest,
+    RescheduleRequest,
+)
+from caldav_bridge.model.timestamps import format_timestamp, parse_timestamp
+from caldav_bridge.services.actor import Actor
+from caldav_bridge.services.mapping import appointment_from_row, etag_of, guest_rows
+from caldav_bridge.services.validation import field_errors
+from caldav_bridge.store.repositories import AppointmentQuery
+from caldav_bridge.store.tables import (
+    AppointmentRow,
+    AuditRow,
+    CalendarRow,
+    IdempotencyRow,
+    OutboxRow,
+    PersonRow,
+    StatusHistoryRow,
+)
+from caldav_bridge.store.uow import UnitOfWork
+
+__all__ = [
+    "Stored",
+    "Page",
+    "ListFilters",
+    "create",
+    "get",
+    "list_appointments",
+    "update",
+    "delete",
+    "book",
+    "reschedule",
+    "cancel",
+    "follow_up",
+    "history",
+    "TRANSITIONS",
+]
+
+S = AppointmentStatus
+#: The statuses each status may move to.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    S.INITIAL: frozenset({S.RESERVED, S.BOOKED, S.RESCHEDULED, S.CANCELLED}),
+    S.RESERVED: frozenset({S.INITIAL, S.BOOKED, S.RESCHEDULED, S.CANCELLED}),
+    S.BOOKED: frozenset({S.RESCHEDULED, S.CANCELLED}),
+    S.RESCHEDULED: frozenset({S.BOOKED, S.RESCHEDULED, S.CANCELLED}),
+    S.CANCELLED: frozenset(),
+}
+
+
+@dataclass(frozen=True)
+class Stored:
+    """An appointment as stored, with its ETag; ``replayed`` marks an idempotent repeat."""
+
+    appointment: Appointment
+    etag: str
+    replayed: bool = False
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Stored]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class ListFilters:
+    """Filters as an entry point receives them; ``calendar_id`` narrows what the actor reaches."""
+
+    calendar_id: str | None = None
+    guest_id: str | None = None
+    opportunity_gid: str | None = None
+    customer_gid: str | None = None
+    appointment_gid: str | None = None
+    type: str | None = None
+    status: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    updated_since: datetime | None = None
+
+
+# --------------------------------------------------------------------------- reads
+
+
+def get(uow: UnitOfWork, actor: Actor, appointment_id: str) -> Stored:
+    actor.require("read")
+    with uow:
+        row = _visible_row(uow, actor, appointment_id)
+        _audit(uow, actor, "read", [row])
+        uow.commit()
+        return _stored(row)
+
+
+def list_appointments(
+    uow: UnitOfWork, actor: Actor, filters: ListFilters, *, limit: int, cursor: str | None = None
+) -> Page:
+    """A page of appointments in (date_start, id) order; ``next_cursor`` continues it."""
+    actor.require("read")
+    if filters.start and filters.end and filters.end <= filters.start:
+        raise ValidationFailed([FieldError("to", "must be after 'from'")])
+    calendar_ids = actor.visible(None if filters.calendar_id is None else [filters.calendar_id])
+    query = AppointmentQuery(
+        calendar_ids=calendar_ids,
+        guest_id=filters.guest_id,
+        opportunity_gid=filters.opportunity_gid,
+        customer_gid=filters.customer_gid,
+        appointment_gid=filters.appointment_gid,
+        type=filters.type,
+        status=filters.status,
+        start=filters.start,
+        end=filters.end,
+        updated_since=filters.updated_since,
+        after=_decode_cursor(cursor) if cursor else None,
+    )
+    with uow:
+        rows = uow.appointments.list(query, limit + 1)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        _audit(uow, actor, "read", rows)
+        uow.commit()
+        next_cursor = _encode_cursor(rows[-1]) if more else None
+        return Page([_stored(r) for r in rows], next_cursor)
+
+
+def history(uow: UnitOfWork, actor: Actor, appointment_id: str) -> list[StatusHistoryRow]:
+    actor.require("read")
+    with uow:
+        row = _visible_row(uow, actor, appointment_id)
+        return uow.appointments.history(row.id)
+
+
+# --------------------------------------------------------------------------- writes
+
+
+def create(
+    uow: UnitOfWork, actor: Actor, draft: AppointmentDraft, *, idempotency_key: str | None = None
+) -> Stored:
+    """Create an appointment; a repeat with the same ``idempotency_key`` returns the first result."""
+    actor.require("write")
+    request_hash = _hash(draft.model_dump(mode="json"))
+    principal = actor.user_id or actor.username
+    with uow:
+        if idempotency_key:
+            replay = _replay(uow, actor, principal, idempotency_key, request_hash)
+            if replay:
+                return replay
+        calendar = _writable_calendar(uow, actor, draft.calendar.id, "calendar.id")
+        now = utcnow()
+        row = AppointmentRow(
+            calendar_id=calendar.id,
+            name=draft.name,
+            description=draft.description,
+            type=draft.meta.type.value,
+            status=draft.status.value,
+            date_start=draft.date_start,
+            date_end=draft.date_end,
+            created_at=now,
+            updated_at=now,
+        )
+        row.calendar = calendar
+        _apply_meta(row, draft.meta.model_dump(mode="json"))
+        _set_guests(uow, row, draft.guests, now)
+        uow.appointments.add(row)
+        uow.session.flush()
+        _history(uow, actor, row, None, now)
+        _changed(uow, actor, row, "create", now)
+        if idempotency_key:
+            uow.idempotency.add(
+                IdempotencyRow(principal=principal, key=idempotency_key, request_hash=request_hash, appointment_id=row.id, created_at=now)
+            )
+        try:
+            uow.commit()
+        except IntegrityError:
+            if not idempotency_key:
+                raise
+            uow.rollback()  # a concurrent request with the same key won the race: answer as it did
+            replay = _replay(uow, actor, principal, idempotency_key, request_hash)
+            if replay is None:
+                raise
+            return replay
+        return _stored(row)
+
+
+def update(uow: UnitOfWork, actor: Actor, appointment_id: str, patch: AppointmentPatch, *, if_match: str | None = None) -> Stored:
+    """Apply the fields present in ``patch``; a status change must be an allowed transition."""
+    actor.require("write")
+    given = patch.model_fields_set
+    with uow:
+        row = _visible_row(uow, actor, appointment_id, for_update=True)
+        _check_etag(row, if_match)
+        if row.status == S.CANCELLED:
+            raise InvalidTransition(row.status, "change")
+        now = utcnow()
+        old_status, old_start = row.status, row.date_start
+        if "name" in given:
+            if patch.name is None:
+                raise ValidationFailed([FieldError("name", "may not be null")])
+            row.name = patch.name
+        if "description" in given:
+            row.description = patch.description
+        start = patch.date_start if "date_start" in given else row.date_start
+        end = patch.date_end if "date_end" in given else row.date_end
+        if start is None or end is None:
+            raise ValidationFailed([FieldError("date_start" if start is None else "date_end", "may not be null")])
+        if end <= start:
+            raise ValidationFailed([FieldError("date_end", "must be after date_start")])
+        row.date_start, row.date_end = start, end
+        if "guests" in given:
+            _set_guests(uow, row, patch.guests or [], now)
+        if "meta" in given:
+            _apply_meta(row, _merged_meta(row, patch.meta or {}))
+        if "status" in given and patch.status is not None and patch.status != row.status:
+            _transition(row, patch.status.value, "set status " + patch.status.value + " on")
+        row.updated_at = now
+        if row.status != old_status or row.date_start != old_start:
+            _history(uow, actor, row, old_status, now, old_start=old_start)
+        _changed(uow, actor, row, "update", now)
+        return _commit(uow, row)
+
+
+def delete(uow: UnitOfWork, actor: Actor, appointment_id: str, *, if_match: str | None = None) -> None:
+    """Delete an appointment (kept as a tombstone so that history and sync can see it)."""
+    actor.require("write")
+    with uow:
+        row = _visible_row(uow, actor, appointment_id, for_update=True)
+        _check_etag(row, if_match)
+        now = utcnow()
+        row.deleted_at = now
+        row.updated_at = now
+        _changed(uow, actor, row, "delete", now, operation="delete")
+        _commit(uow, row)
+
+
+def book(uow: UnitOfWork, actor: Actor, appointment_id: str, *, if_match: str | None = None) -> Stored:
+    return _set_status(uow, actor, appointment_id, S.BOOKED, "book", if_match=if_match)
+
+
+def cancel(uow: UnitOfWork, actor: Actor, appointment_id: str, request: CancelRequest, *, if_match: str | None = None) -> Stored:
+    return _set_status(uow, actor, appointment_id, S.CANCELLED, "cancel", reason=request.reason, if_match=if_match)
+
+
+def reschedule(
+    uow: UnitOfWork, actor: Actor, appointment_id: str, request: RescheduleRequest, *, if_match: str | None = None
+) -> Stored:
+    """Move an appointment to new times; its status becomes RESCHEDULED and the old times stay in history."""
+    actor.require("write")
+    with uow:
+        row = _visible_row(uow, actor, appointment_id, for_update=True)
+        _check_etag(row, if_match)
+        old_status, old_start = row.status, row.date_start
+        _transition(row, S.RESCHEDULED, "reschedule")
+        now = utcnow()
+        row.date_start, row.date_end = request.date_start, request.date_end
+        row.updated_at = now
+        _history(uow, actor, row, old_status, now, old_start=old_start, reason=request.reason)
+        _changed(uow, actor, row, "reschedule", now)
+        return _commit(uow, row)
+
+
+def follow_up(uow: UnitOfWork, actor: Actor, appointment_id: str, request: FollowUpRequest) -> Stored:
+    """The fitter-cockpit flow: a FOLLOW_UP for the same customer and opportunity, queued for Salesforce.
+
+    It lands on ``request.calendar`` if given, else on the original appointment's calendar.
+    """
+    actor.require("write")
+    with uow:
+        original = _visible_row(uow, actor, appointment_id)
+        source = appointment_from_row(original)
+        calendar_id = request.calendar.id if request.calendar else original.calendar_id
+        meta = {k: v for k, v in source.meta.model_dump(mode="json").items() if k != "salesforce"}
+        meta.update(
+            type=AppointmentType.FOLLOW_UP.value,
+            salesforce={
+                "opportunity_gid": source.meta.salesforce.opportunity_gid,
+                "customer_gid": source.meta.salesforce.customer_gid,
+            },
+            follow_up_of=str(source.id),
+        )
+        draft_data = {
+            "calendar": {"id": calendar_id},
+            "date_start": request.date_start,
+            "date_end": request.date_end,
+            "name": request.name or f"Follow-up: {source.name}",
+            "description": request.description,
+            "guests": [g.model_dump(mode="json") for g in source.guests],
+            "meta": meta,
+            "status": S.BOOKED.value,
+        }
+    try:
+        draft = AppointmentDraft.model_validate(draft_data)
+    except ValidationError as exc:
+        raise ValidationFailed(field_errors(exc)) from exc
+    return create(uow, actor, draft)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _set_status(
+    uow: UnitOfWork,
+    actor: Actor,
+    appointment_id: str,
+    status: str,
+    action: str,
+    *,
+    reason: str | None = None,
+    if_match: str | None = None,
+) -> Stored:
+    actor.require("write")
+    with uow:
+        row = _visible_row(uow, actor, appointment_id, for_update=True)
+        _check_etag(row, if_match)
+        old_status = row.status
+        _transition(row, status, action)
+        now = utcnow()
+        row.updated_at = now
+        _history(uow, actor, row, old_status, now, reason=reason)
+        _changed(uow, actor, row, action, now)
+        return _commit(uow, row)
+
+
+def _transition(row: AppointmentRow, status: str, action: str) -> None:
+    if status not in TRANSITIONS[row.status]:
+        raise InvalidTransition(row.status, action)
+    row.status = status
+
+
+def _visible_row(uow: UnitOfWork, actor: Actor, appointment_id: str, *, for_update: bool = False) -> AppointmentRow:
+    row = uow.appointments.get(appointment_id, for_update=for_update)
+    if row is None or not actor.reaches(row.calendar_id):
+        raise NotFound("appointment", appointment_id)
+    return row
+
+
+def _writable_calendar(uow: UnitOfWork, actor: Actor, calendar_id: str, field: str) -> CalendarRow:
+    calendar = uow.calendars.get(calendar_id)
+    if calendar is None or not actor.reaches(calendar.id):
+        raise ValidationFailed([FieldError(field, f"unknown calendar {calendar_id!r}")])
+    return calendar
+
+
+def _check_etag(row: AppointmentRow, if_match: str | None) -> None:
+    if if_match is None or if_match.strip() == "*":
+        return
+    current = etag_of(row)
+    candidates = [tag.strip().removeprefix("W/") for tag in if_match.split(",")]
+    if current not in candidates:
+        raise PreconditionFailed(if_match, current)
+
+
+def _apply_meta(row: AppointmentRow, meta: dict[str, Any]) -> None:
+    """Store a validated ``meta``: type and Salesforce ids in columns, the rest kept as JSON."""
+    try:
+        validated = Meta.model_validate(meta)
+    except ValidationError as exc:
+        raise ValidationFailed(field_errors(exc, prefix="meta")) from exc
+    row.type = validated.type.value
+    sf = validated.salesforce
+    row.sf_appointment_gid, row.sf_opportunity_gid, row.sf_customer_gid = (
+        sf.appointment_gid,
+        sf.opportunity_gid,
+        sf.customer_gid,
+    )
+    row.meta_extra = {k: v for k, v in validated.model_dump(mode="json").items() if k not in {"type", "salesforce"}}
+
+
+def _merged_meta(row: AppointmentRow, patch: dict[str, Any]) -> dict[str, Any]:
+    """``meta`` after a merge patch: keys set to null are removed, ``salesforce`` merges by key."""
+    current = appointment_from_row(row).meta.model_dump(mode="json")
+    for key, value in patch.items():
+        if key == "salesforce" and isinstance(value, dict):
+            current["salesforce"] = {**current["salesforce"], **value}
+        elif value is None and key not in {"type", "salesforce"}:
+            current.pop(key, None)
+        else:
+            current[key] = value
+    return current
+
+
+def _set_guests(uow: UnitOfWork, row: AppointmentRow, guests: Iterable[Guest], now: datetime) -> None:
+    rows = guest_rows(list(guests))
+    for guest in rows:
+        if guest.person_id is None:
+            continue
+        person = uow.session.get(PersonRow, guest.person_id)
+        if person is None:
+            person = PersonRow(id=guest.person_id, created_at=now, updated_at=now)
+            uow.session.add(person)
+        for attr in ("first_name", "last_name", "timezone"):
+            value = getattr(guest, attr)
+            if value is not None and getattr(person, attr) != value:
+                setattr(person, attr, value)
+                person.updated_at = now
+    row.guests = rows
+
+
+def _history(
+    uow: UnitOfWork,
+    actor: Actor,
+    row: AppointmentRow,
+    old_status: str | None,
+    now: datetime,
+    *,
+    old_start: datetime | None = None,
+    reason: str | None = None,
+) -> None:
+    uow.appointments.add_history(
+        StatusHistoryRow(
+            appointment_id=row.id,
+            old_status=old_status,
+            new_status=row.status,
+            old_start=old_start,
+            new_start=row.date_start,
+            at=now,
+            actor=actor.username,
+            channel=actor.channel,
+            reason=reason,
+        )
+    )
+
+
+def _changed(
+    uow: UnitOfWork, actor: Actor, row: AppointmentRow, action: str, now: datetime, *, operation: str = "upsert"
+) -> None:
+    """Queue the change for Salesforce and audit it, in the caller's transaction."""
+    uow.session.flush()
+    payload = appointment_from_row(row).model_dump(mode="json")
+    uow.outbox.add(
+        OutboxRow(appointment_id=row.id, operation=operation, payload=payload, created_at=now, available_at=now)
+    )
+    _audit(uow, actor, action, [row])
+
+
+def _audit(uow: UnitOfWork, actor: Actor, action: str, rows: Iterable[AppointmentRow]) -> None:
+    now = utcnow()
+    uow.audit.add_all(
+        AuditRow(
+            at=now,
+            actor=actor.username,
+            channel=actor.channel,
+            action=action,
+            appointment_id=row.id,
+            calendar_id=row.calendar_id,
+            request_id=actor.request_id,
+        )
+        for row in rows
+    )
+
+
+def _commit(uow: UnitOfWork, row: AppointmentRow) -> Stored:
+    try:
+        uow.commit()
+    except StaleDataError as exc:  # another writer changed it between our read and our write
+        raise Conflict("the appointment was changed concurrently; fetch it again and retry") from exc
+    return _stored(row)
+
+
+def _stored(row: AppointmentRow) -> Stored:
+    return Stored(appointment_from_row(row), etag_of(row))
+
+
+def _replay(uow: UnitOfWork, actor: Actor, principal: str, key: str, request_hash: str) -> Stored | None:
+    seen = uow.idempotency.get(principal, key)
+    if seen is None:
+        return None
+    if seen.request_hash != request_hash:
+        raise IdempotencyKeyReused(key)
+    row = uow.appointments.get(seen.appointment_id)
+    if row is None:
+        raise NotFound("appointment", seen.appointment_id)
+    return replace(_stored(row), replayed=True)
+
+
+def _hash(data: Any) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _encode_cursor(row: AppointmentRow) -> str:
+    raw = json.dumps([format_timestamp(row.date_start), row.id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        start, last_id = json.loads(raw)
+        return parse_timestamp(start), str(last_id)
+    except (ValueError, TypeError, binascii.Error) as exc:
+        raise ValidationFailed([FieldError("cursor", "not a cursor this service issued")]) from exc

@@ -1,0 +1,58 @@
+"""Calendar use cases."""
+
+from __future__ import annotations
+
+from caldav_bridge.clock import utcnow
+from caldav_bridge.errors import FieldError, NotFound, ValidationFailed
+from caldav_bridge.model.calendar import Calendar
+from caldav_bridge.model.requests import CalendarDraft, CalendarKind
+from caldav_bridge.services.actor import Actor
+from caldav_bridge.services.mapping import calendar_from_row
+from caldav_bridge.store.tables import CalendarRow
+from caldav_bridge.store.uow import UnitOfWork
+
+__all__ = ["create", "get", "list_calendars"]
+
+
+def create(uow: UnitOfWork, actor: Actor, draft: CalendarDraft) -> Calendar:
+    """Create a calendar; only an actor with the admin scope may."""
+    actor.require("admin")
+    with uow:
+        owner_id = None
+        if draft.owner_username:
+            owner = uow.users.by_username(draft.owner_username)
+            if owner is None:
+                raise ValidationFailed([FieldError("owner_username", f"unknown user {draft.owner_username!r}")])
+            owner_id = owner.id
+        if draft.team_id:
+            team = uow.calendars.get(draft.team_id)
+            if team is None or team.kind != CalendarKind.TEAM:
+                raise ValidationFailed([FieldError("team_id", f"{draft.team_id!r} is not a team calendar")])
+        now = utcnow()
+        row = CalendarRow(
+            name=draft.name,
+            kind=draft.kind.value,
+            timezone=draft.timezone,
+            owner_user_id=owner_id,
+            team_id=draft.team_id,
+            created_at=now,
+            updated_at=now,
+        )
+        uow.calendars.add(row)
+        uow.commit()
+        return calendar_from_row(row)
+
+
+def get(uow: UnitOfWork, actor: Actor, calendar_id: str) -> Calendar:
+    actor.require("read")
+    with uow:
+        row = uow.calendars.get(calendar_id)
+        if row is None or not actor.reaches(row.id):
+            raise NotFound("calendar", calendar_id)
+        return calendar_from_row(row)
+
+
+def list_calendars(uow: UnitOfWork, actor: Actor) -> list[Calendar]:
+    actor.require("read")
+    with uow:
+        return [calendar_from_row(r) for r in uow.calendars.list(actor.visible(None))]

@@ -1,0 +1,80 @@
+"""Rows ↔ canonical model, in one place for every entry point."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from caldav_bridge.model.appointment import Appointment, CalendarRef, Guest, Meta, SalesforceIds
+from caldav_bridge.model.calendar import Calendar
+from caldav_bridge.store.tables import AppointmentGuestRow, AppointmentRow, CalendarRow
+
+__all__ = ["appointment_from_row", "calendar_from_row", "guest_rows", "etag_of"]
+
+_GUEST_FIELDS = ("id", "first_name", "last_name", "timezone")
+
+
+def appointment_from_row(row: AppointmentRow) -> Appointment:
+    meta: dict[str, Any] = dict(row.meta_extra or {})
+    meta["type"] = row.type
+    meta["salesforce"] = SalesforceIds(
+        appointment_gid=row.sf_appointment_gid,
+        opportunity_gid=row.sf_opportunity_gid,
+        customer_gid=row.sf_customer_gid,
+    )
+    return Appointment.model_construct(
+        calendar=CalendarRef(id=row.calendar_id, name=row.calendar.name),
+        created_at=row.created_at,
+        date_end=row.date_end,
+        date_start=row.date_start,
+        description=row.description,
+        guests=[_guest_from_row(g) for g in row.guests],
+        id=uuid.UUID(row.id),
+        meta=Meta.model_validate(meta),
+        name=row.name,
+        status=row.status,
+        updated_at=row.updated_at,
+    )
+
+
+def _guest_from_row(row: AppointmentGuestRow) -> Guest:
+    data: dict[str, Any] = dict(row.extra or {})
+    data.update(id=row.person_id, first_name=row.first_name, last_name=row.last_name, timezone=row.timezone)
+    return Guest.model_construct(**data)
+
+
+def guest_rows(guests: list[Guest]) -> list[AppointmentGuestRow]:
+    rows = []
+    for position, guest in enumerate(guests):
+        extra = {k: v for k, v in guest.model_dump(mode="json").items() if k not in _GUEST_FIELDS}
+        rows.append(
+            AppointmentGuestRow(
+                position=position,
+                person_id=guest.id,
+                first_name=guest.first_name,
+                last_name=guest.last_name,
+                timezone=guest.timezone,
+                extra=extra,
+            )
+        )
+    return rows
+
+
+def calendar_from_row(row: CalendarRow) -> Calendar:
+    return Calendar.model_validate(
+        {
+            "id": row.id,
+            "name": row.name,
+            "kind": row.kind,
+            "timezone": row.timezone,
+            "owner_user_id": row.owner_user_id,
+            "team_id": row.team_id,
+            "created_at": row.created_at,
+            "updated_at": row.updated_at,
+        }
+    )
+
+
+def etag_of(row: AppointmentRow) -> str:
+    """A strong ETag that changes with every change of the appointment."""
+    return f'"{row.id[:8]}-{row.version}"'

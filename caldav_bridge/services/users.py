@@ -1,0 +1,193 @@
+"""Users, their app passwords and API tokens, and turning a token into an :class:`Actor`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from caldav_bridge.clock import utcnow
+from caldav_bridge.credentials import hash_password, new_api_token, new_password, token_digest, verify_password
+from caldav_bridge.errors import Conflict, FieldError, NotFound, Unauthorized, ValidationFailed
+from caldav_bridge.services.actor import ALL_ROLES, WIDE_ROLES, Actor, Channel
+from caldav_bridge.store.tables import ApiTokenRow, UserRow
+from caldav_bridge.store.uow import UnitOfWork
+
+__all__ = [
+    "UserInfo",
+    "IssuedToken",
+    "add_user",
+    "list_users",
+    "set_password",
+    "issue_token",
+    "revoke_token",
+    "actor_for_token",
+    "actor_for_password",
+    "actor_for_user",
+    "SCOPES",
+]
+
+SCOPES = ("read", "write", "admin")
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    id: str
+    username: str
+    display_name: str
+    email: str | None
+    role: str
+    active: bool
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A newly issued token: ``secret`` is shown once and never stored."""
+
+    id: str
+    name: str
+    username: str
+    scopes: tuple[str, ...]
+    secret: str
+
+
+def add_user(
+    uow: UnitOfWork,
+    username: str,
+    role: str,
+    *,
+    display_name: str | None = None,
+    email: str | None = None,
+    password: str | None = None,
+) -> tuple[UserInfo, str]:
+    """Create a user; returns it and its app password (generated unless given)."""
+    errors = []
+    if not username or len(username) > 64 or not username.replace("-", "").replace("_", "").replace(".", "").isalnum():
+        errors.append(FieldError("username", "1-64 letters, digits, '.', '-' or '_'"))
+    if role not in ALL_ROLES:
+        errors.append(FieldError("role", f"one of {', '.join(ALL_ROLES)}"))
+    if errors:
+        raise ValidationFailed(errors)
+    password = password or new_password()
+    with uow:
+        if uow.users.by_username(username):
+            raise Conflict(f"user {username!r} already exists")
+        now = utcnow()
+        row = UserRow(
+            username=username,
+            display_name=display_name or username,
+            email=email,
+            role=role,
+            password_hash=hash_password(password),
+            active=True,
+            created_at=now,
+            updated_at=now,
+        )
+        uow.users.add(row)
+        uow.commit()
+        return _info(row), password
+
+
+def list_users(uow: UnitOfWork) -> list[UserInfo]:
+    with uow:
+        return [_info(r) for r in uow.users.list()]
+
+
+def set_password(uow: UnitOfWork, username: str, password: str | None = None) -> str:
+    """Set (or generate) a user's app password; returns it."""
+    password = password or new_password()
+    if len(password) < 8:
+        raise ValidationFailed([FieldError("password", "at least 8 characters")])
+    with uow:
+        row = _user(uow, username)
+        row.password_hash = hash_password(password)
+        row.updated_at = utcnow()
+        uow.commit()
+    return password
+
+
+def issue_token(uow: UnitOfWork, username: str, scopes: tuple[str, ...], name: str = "api") -> IssuedToken:
+    unknown = [s for s in scopes if s not in SCOPES]
+    if unknown or not scopes:
+        raise ValidationFailed([FieldError("scopes", f"one or more of {', '.join(SCOPES)}")])
+    secret = new_api_token()
+    with uow:
+        user = _user(uow, username)
+        row = ApiTokenRow(
+            user_id=user.id, name=name[:64], token_hash=token_digest(secret), scopes=" ".join(scopes), created_at=utcnow()
+        )
+        uow.users.add_token(row)
+        uow.commit()
+        return IssuedToken(row.id, row.name, username, scopes, secret)
+
+
+def revoke_token(uow: UnitOfWork, token_id: str) -> None:
+    with uow:
+        row = uow.users.get_token(token_id)
+        if row is None:
+            raise NotFound("token", token_id)
+        if row.revoked_at is None:
+            row.revoked_at = utcnow()
+        uow.commit()
+
+
+def actor_for_token(uow: UnitOfWork, secret: str, channel: Channel, request_id: str | None = None) -> Actor:
+    """The actor a bearer token stands for; :class:`Unauthorized` for unknown or revoked tokens."""
+    with uow:
+        row = uow.users.token_by_hash(token_digest(secret))
+        if row is None or row.revoked_at is not None or not row.user.active:
+            raise Unauthorized("unknown, revoked or expired token")
+        actor = _actor(uow, row.user, frozenset(row.scopes.split()), channel, request_id, token_id=row.id)
+        now = utcnow()
+        if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
+            row.last_used_at = now  # bounded write rate: at most once a minute per token
+            uow.commit()
+        return actor
+
+
+def actor_for_password(uow: UnitOfWork, username: str, password: str, channel: Channel) -> Actor | None:
+    """The actor for a username and app password, or ``None`` if they do not match."""
+    with uow:
+        row = uow.users.by_username(username)
+        if row is None or not row.active or not verify_password(password, row.password_hash):
+            return None
+        return _actor(uow, row, frozenset({"write"}), channel, None)
+
+
+def actor_for_user(uow: UnitOfWork, username: str, channel: Channel) -> Actor:
+    with uow:
+        return _actor(uow, _user(uow, username), frozenset({"admin"}), channel, None)
+
+
+def _actor(
+    uow: UnitOfWork,
+    user: UserRow,
+    scopes: frozenset[str],
+    channel: Channel,
+    request_id: str | None,
+    token_id: str | None = None,
+) -> Actor:
+    calendar_ids: frozenset[str] | None = None
+    if user.role not in WIDE_ROLES:
+        own = uow.calendars.ids_owned_by(user.id)
+        teams = {c.team_id for c in uow.calendars.list(own) if c.team_id}
+        calendar_ids = frozenset(own) | frozenset(teams)
+    return Actor(
+        user_id=user.id,
+        username=user.username,
+        role=user.role,
+        scopes=scopes,
+        channel=channel,
+        calendar_ids=calendar_ids,
+        request_id=request_id,
+        token_id=token_id,
+    )
+
+
+def _user(uow: UnitOfWork, username: str) -> UserRow:
+    row = uow.users.by_username(username)
+    if row is None:
+        raise NotFound("user", username)
+    return row
+
+
+def _info(row: UserRow) -> UserInfo:
+    return UserInfo(row.id, row.username, row.display_name, row.email, row.role, row.active)

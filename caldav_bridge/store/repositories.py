@@ -1,0 +1,207 @@
+"""Repositories: queries and additions over one session. They never commit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, or_, select
+from sqlalchemy.orm import Session
+
+from caldav_bridge.store.tables import (
+    ApiTokenRow,
+    AppointmentGuestRow,
+    AppointmentRow,
+    AuditRow,
+    CalendarRow,
+    IdempotencyRow,
+    OutboxRow,
+    StatusHistoryRow,
+    UserRow,
+)
+
+__all__ = [
+    "AppointmentQuery",
+    "AppointmentRepository",
+    "AuditRepository",
+    "CalendarRepository",
+    "IdempotencyRepository",
+    "OutboxRepository",
+    "UserRepository",
+]
+
+
+@dataclass(frozen=True)
+class AppointmentQuery:
+    """Filters of an appointment listing; ``None`` means "any". Results overlap ``[start, end)``."""
+
+    calendar_ids: Sequence[str] | None = None
+    guest_id: str | None = None
+    opportunity_gid: str | None = None
+    customer_gid: str | None = None
+    appointment_gid: str | None = None
+    type: str | None = None
+    status: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    updated_since: datetime | None = None
+    #: Keyset cursor: (date_start, id) of the last row of the previous page.
+    after: tuple[datetime, str] | None = None
+
+
+class AppointmentRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, row: AppointmentRow) -> None:
+        self.session.add(row)
+
+    def get(self, appointment_id: str, *, for_update: bool = False) -> AppointmentRow | None:
+        stmt = select(AppointmentRow).where(AppointmentRow.id == appointment_id, AppointmentRow.deleted_at.is_(None))
+        if for_update:
+            stmt = stmt.with_for_update(of=AppointmentRow)
+        return self.session.scalars(stmt).unique().one_or_none()
+
+    def list(self, query: AppointmentQuery, limit: int) -> list[AppointmentRow]:
+        """Rows matching ``query`` in (date_start, id) order, at most ``limit``."""
+        stmt = self._filtered(query).order_by(AppointmentRow.date_start, AppointmentRow.id).limit(limit)
+        return list(self.session.scalars(stmt).unique())
+
+    def _filtered(self, q: AppointmentQuery) -> Select[tuple[AppointmentRow]]:
+        stmt = select(AppointmentRow).where(AppointmentRow.deleted_at.is_(None))
+        if q.calendar_ids is not None:
+            stmt = stmt.where(AppointmentRow.calendar_id.in_(list(q.calendar_ids)))
+        for column, value in (
+            (AppointmentRow.sf_opportunity_gid, q.opportunity_gid),
+            (AppointmentRow.sf_customer_gid, q.customer_gid),
+            (AppointmentRow.sf_appointment_gid, q.appointment_gid),
+            (AppointmentRow.type, q.type),
+            (AppointmentRow.status, q.status),
+        ):
+            if value is not None:
+                stmt = stmt.where(column == value)
+        if q.guest_id is not None:
+            guests = select(AppointmentGuestRow.appointment_id).where(AppointmentGuestRow.person_id == q.guest_id)
+            stmt = stmt.where(AppointmentRow.id.in_(guests))
+        if q.end is not None:
+            stmt = stmt.where(AppointmentRow.date_start < q.end)
+        if q.start is not None:
+            stmt = stmt.where(AppointmentRow.date_end > q.start)
+        if q.updated_since is not None:
+            stmt = stmt.where(AppointmentRow.updated_at >= q.updated_since)
+        if q.after is not None:
+            start, last_id = q.after
+            stmt = stmt.where(
+                or_(
+                    AppointmentRow.date_start > start,
+                    and_(AppointmentRow.date_start == start, AppointmentRow.id > last_id),
+                )
+            )
+        return stmt
+
+    def add_history(self, row: StatusHistoryRow) -> None:
+        self.session.add(row)
+
+    def history(self, appointment_id: str) -> list[StatusHistoryRow]:
+        stmt = (
+            select(StatusHistoryRow)
+            .where(StatusHistoryRow.appointment_id == appointment_id)
+            .order_by(StatusHistoryRow.id)
+        )
+        return list(self.session.scalars(stmt))
+
+
+class CalendarRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, row: CalendarRow) -> None:
+        self.session.add(row)
+
+    def get(self, calendar_id: str) -> CalendarRow | None:
+        return self.session.get(CalendarRow, calendar_id)
+
+    def list(self, calendar_ids: Sequence[str] | None = None) -> list[CalendarRow]:
+        stmt = select(CalendarRow).order_by(CalendarRow.name, CalendarRow.id)
+        if calendar_ids is not None:
+            stmt = stmt.where(CalendarRow.id.in_(list(calendar_ids)))
+        return list(self.session.scalars(stmt))
+
+    def ids_owned_by(self, user_id: str) -> list[str]:
+        return list(self.session.scalars(select(CalendarRow.id).where(CalendarRow.owner_user_id == user_id)))
+
+    def find(self, name: str, kind: str) -> CalendarRow | None:
+        stmt = select(CalendarRow).where(CalendarRow.name == name, CalendarRow.kind == kind)
+        return self.session.scalars(stmt).first()
+
+
+class UserRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, row: UserRow) -> None:
+        self.session.add(row)
+
+    def get(self, user_id: str) -> UserRow | None:
+        return self.session.get(UserRow, user_id)
+
+    def by_username(self, username: str) -> UserRow | None:
+        return self.session.scalars(select(UserRow).where(UserRow.username == username)).one_or_none()
+
+    def list(self) -> list[UserRow]:
+        return list(self.session.scalars(select(UserRow).order_by(UserRow.username)))
+
+    def add_token(self, row: ApiTokenRow) -> None:
+        self.session.add(row)
+
+    def token_by_hash(self, token_hash: str) -> ApiTokenRow | None:
+        stmt = select(ApiTokenRow).where(ApiTokenRow.token_hash == token_hash)
+        return self.session.scalars(stmt).unique().one_or_none()
+
+    def get_token(self, token_id: str) -> ApiTokenRow | None:
+        return self.session.get(ApiTokenRow, token_id)
+
+    def tokens_of(self, user_id: str) -> list[ApiTokenRow]:
+        stmt = select(ApiTokenRow).where(ApiTokenRow.user_id == user_id).order_by(ApiTokenRow.created_at)
+        return list(self.session.scalars(stmt).unique())
+
+
+class OutboxRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, row: OutboxRow) -> None:
+        self.session.add(row)
+
+    def for_appointment(self, appointment_id: str) -> list[OutboxRow]:
+        stmt = select(OutboxRow).where(OutboxRow.appointment_id == appointment_id).order_by(OutboxRow.id)
+        return list(self.session.scalars(stmt))
+
+
+class AuditRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add_all(self, rows: Iterable[AuditRow]) -> None:
+        self.session.add_all(list(rows))
+
+    def for_appointment(self, appointment_id: str) -> list[AuditRow]:
+        stmt = select(AuditRow).where(AuditRow.appointment_id == appointment_id).order_by(AuditRow.id)
+        return list(self.session.scalars(stmt))
+
+
+class IdempotencyRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, principal: str, key: str) -> IdempotencyRow | None:
+        stmt = select(IdempotencyRow).where(IdempotencyRow.principal == principal, IdempotencyRow.key == key)
+        return self.session.scalars(stmt).one_or_none()
+
+    def add(self, row: IdempotencyRow) -> None:
+        self.session.add(row)
+
+    def purge_before(self, cutoff: datetime) -> Any:
+        return self.session.query(IdempotencyRow).filter(IdempotencyRow.created_at < cutoff).delete()

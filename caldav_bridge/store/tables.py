@@ -1,0 +1,226 @@
+"""ORM tables (SQLAlchemy 2 ``Mapped[]``), kept apart from the canonical model.
+
+Times are UTC. Ids are UUID strings so that they read the same on every database and in URLs.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from caldav_bridge.store.types import JsonDocument, UtcDateTime
+
+__all__ = [
+    "Base",
+    "UserRow",
+    "ApiTokenRow",
+    "CalendarRow",
+    "PersonRow",
+    "AppointmentRow",
+    "AppointmentGuestRow",
+    "StatusHistoryRow",
+    "OutboxRow",
+    "AuditRow",
+    "IdempotencyRow",
+    "new_id",
+]
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UtcDateTime(), dict[str, Any]: JsonDocument}
+
+
+class UserRow(Base):
+    """A person who signs in: fitter, consultant, tech_setup, dispatcher, admin or service."""
+
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(255))
+    email: Mapped[str | None] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class ApiTokenRow(Base):
+    """A bearer API token; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+
+    user: Mapped[UserRow] = relationship(lazy="joined")
+
+
+class CalendarRow(Base):
+    """A calendar: a fitter's, a consultant's, a tech-setup member's, or a team's."""
+
+    __tablename__ = "calendars"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(24))
+    timezone: Mapped[str] = mapped_column(String(64))
+    owner_user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    team_id: Mapped[str | None] = mapped_column(ForeignKey("calendars.id", ondelete="SET NULL"), index=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class PersonRow(Base):
+    """A customer who attends appointments as a guest (names and time zone only, plus kept extras)."""
+
+    __tablename__ = "people"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_id)
+    first_name: Mapped[str | None] = mapped_column(String(255))
+    last_name: Mapped[str | None] = mapped_column(String(255))
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class AppointmentRow(Base):
+    """One appointment. ``version`` counts changes and backs the ETag and optimistic locking."""
+
+    __tablename__ = "appointments"
+    __table_args__ = (
+        Index("ix_appointments_calendar_start_end", "calendar_id", "date_start", "date_end"),
+        Index("ix_appointments_start_id", "date_start", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    calendar_id: Mapped[str] = mapped_column(ForeignKey("calendars.id", ondelete="RESTRICT"))
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(Text)
+    type: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    date_start: Mapped[datetime]
+    date_end: Mapped[datetime]
+    sf_appointment_gid: Mapped[str | None] = mapped_column(String(64), index=True)
+    sf_opportunity_gid: Mapped[str | None] = mapped_column(String(64), index=True)
+    sf_customer_gid: Mapped[str | None] = mapped_column(String(64), index=True)
+    meta_extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime] = mapped_column(index=True)
+    deleted_at: Mapped[datetime | None]
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    calendar: Mapped[CalendarRow] = relationship(lazy="joined", innerjoin=True)
+    guests: Mapped[list[AppointmentGuestRow]] = relationship(
+        back_populates="appointment",
+        order_by="AppointmentGuestRow.position",
+        cascade="all, delete-orphan",
+        lazy="selectin",
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class AppointmentGuestRow(Base):
+    """A guest of an appointment; ``extra`` keeps the guest keys the model does not name."""
+
+    __tablename__ = "appointment_guests"
+
+    appointment_id: Mapped[str] = mapped_column(ForeignKey("appointments.id", ondelete="CASCADE"), primary_key=True)
+    position: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[str | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"), index=True)
+    first_name: Mapped[str | None] = mapped_column(String(255))
+    last_name: Mapped[str | None] = mapped_column(String(255))
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    appointment: Mapped[AppointmentRow] = relationship(back_populates="guests")
+
+
+class StatusHistoryRow(Base):
+    """A change of status or time: old → new, when, by whom, through which channel."""
+
+    __tablename__ = "status_history"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    appointment_id: Mapped[str] = mapped_column(ForeignKey("appointments.id", ondelete="CASCADE"), index=True)
+    old_status: Mapped[str | None] = mapped_column(String(16))
+    new_status: Mapped[str] = mapped_column(String(16))
+    old_start: Mapped[datetime | None]
+    new_start: Mapped[datetime | None]
+    at: Mapped[datetime]
+    actor: Mapped[str | None] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(1000))
+
+
+class OutboxRow(Base):
+    """A change Salesforce must receive, written in the same transaction as the change."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_state_available", "state", "available_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    appointment_id: Mapped[str] = mapped_column(String(36), index=True)
+    operation: Mapped[str] = mapped_column(String(16))
+    payload: Mapped[dict[str, Any]]
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    available_at: Mapped[datetime]
+
+
+class AuditRow(Base):
+    """Who read or changed which appointment, when, and through which channel."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_appointment_at", "appointment_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str | None] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(16))
+    appointment_id: Mapped[str | None] = mapped_column(String(36))
+    calendar_id: Mapped[str | None] = mapped_column(String(36))
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[str | None] = mapped_column(String(1000))
+
+
+class IdempotencyRow(Base):
+    """The first answer to a POST carrying an ``Idempotency-Key``, replayed on repeats."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("principal", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    principal: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(String(255))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    appointment_id: Mapped[str] = mapped_column(String(36))
+    created_at: Mapped[datetime]

@@ -1,0 +1,216 @@
+"""Typed settings for the Appointment Service.
+
+Precedence, lowest first: the documented defaults below, an optional TOML file
+(``APPOINTMENTS_CONFIG`` or ``--config``), then ``APPOINTMENTS_*`` environment
+variables, then explicit overrides (tests). Invalid settings raise
+:class:`SettingsError` naming the setting, so start-up stops with a clear message.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+ENV_PREFIX = "APPOINTMENTS_"
+
+#: OLS free-text appointment labels and their canonical type (``ols_type_labels``).
+DEFAULT_OLS_TYPE_LABELS: dict[str, str] = {
+    "HEARING AID EVALUATION": "INITIAL",
+    "INITIAL CONSULTATION": "INITIAL",
+    "FOLLOW UP": "FOLLOW_UP",
+    "FITTING": "FOLLOW_UP",
+    "TECH SETUP": "TECH_SETUP",
+}
+#: OLS status labels and their canonical status (``ols_status_labels``).
+DEFAULT_OLS_STATUS_LABELS: dict[str, str] = {
+    "unknown-status": "INITIAL",
+    "scheduled": "BOOKED",
+    "reserved": "RESERVED",
+    "cancelled": "CANCELLED",
+    "rescheduled": "RESCHEDULED",
+}
+
+
+class SettingsError(ValueError):
+    """A setting has an invalid value; ``name`` is the setting's environment variable."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(f"invalid setting {name}: {message}")
+        self.name = name
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All settings, with their defaults. Each is ``APPOINTMENTS_<NAME>`` in the environment."""
+
+    #: SQLAlchemy URL; empty means a SQLite file ``appointments.db`` in ``data_dir``.
+    database_url: str = ""
+    #: Directory for the embedded SQLite database and other local state.
+    data_dir: str = "var"
+    #: External base URL of the service, used in links (feeds, OpenAPI servers).
+    public_url: str = "http://127.0.0.1:8080"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    #: ``text`` or ``json`` (JSON lines).
+    log_format: str = "text"
+    log_level: str = "INFO"
+    #: Largest accepted request body, in bytes.
+    max_body_bytes: int = 1_048_576
+    #: Path prefix of the OLS-compatible API.
+    ols_prefix: str = "/ols"
+    #: The zone whose wall-clock time OLS's legacy ``date`` field shows, labelled ``Z``.
+    ols_legacy_timezone: str = "Europe/Berlin"
+    #: Duration of an appointment created through OLS, which carries no end time.
+    ols_default_duration_minutes: int = 60
+    ols_type_labels: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_OLS_TYPE_LABELS))
+    ols_status_labels: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_OLS_STATUS_LABELS))
+    #: Canonical type given to an OLS label missing from ``ols_type_labels`` (the label is kept).
+    ols_unknown_type: str = "FOLLOW_UP"
+    #: Default and largest page size of list endpoints.
+    page_size: int = 50
+    max_page_size: int = 500
+    #: How long an ``Idempotency-Key`` is remembered, in hours.
+    idempotency_ttl_hours: int = 24
+
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file in ``data_dir``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{Path(self.data_dir).resolve() / 'appointments.db'}"
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with ``changes`` applied and validated."""
+        return _validated(dataclasses.replace(self, **changes))
+
+
+_CANONICAL_TYPES = {"INITIAL", "FOLLOW_UP", "TECH_SETUP"}
+_CANONICAL_STATUSES = {"INITIAL", "RESERVED", "BOOKED", "CANCELLED", "RESCHEDULED"}
+
+
+def env_name(name: str) -> str:
+    """The environment variable of setting ``name``."""
+    return ENV_PREFIX + name.upper()
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None,
+    config_file: str | os.PathLike[str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Read settings from defaults, an optional TOML file, the environment and ``overrides``."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    path = config_file or environ.get(env_name("config"))
+    if path:
+        values.update(_read_toml(Path(path)))
+    known = {f.name: f for f in fields(Settings)}
+    for f in known.values():
+        raw = environ.get(env_name(f.name))
+        if raw is not None:
+            values[f.name] = _coerce(f.name, raw, _default_of(f))
+    values.update(overrides)
+    unknown = set(values) - set(known)
+    if unknown:
+        name = sorted(unknown)[0]
+        raise SettingsError(env_name(name), "unknown setting")
+    for name, value in list(values.items()):
+        values[name] = _coerce(name, value, _default_of(known[name]))
+    return _validated(Settings(**values))
+
+
+def _default_of(f: dataclasses.Field[Any]) -> Any:
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    return f.default_factory()  # type: ignore[misc]
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError as exc:
+        raise SettingsError(env_name("config"), f"file not found: {path}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(env_name("config"), f"{path} is not valid TOML: {exc}") from exc
+    section = data.get("appointments", data)
+    if not isinstance(section, dict):
+        raise SettingsError(env_name("config"), "[appointments] must be a table")
+    return dict(section)
+
+
+def _coerce(name: str, value: Any, default: Any) -> Any:
+    """Turn ``value`` (a string from the environment, or a TOML value) into the default's type."""
+    try:
+        if isinstance(default, bool):
+            if isinstance(value, bool):
+                return value
+            if str(value).lower() in {"1", "true", "yes", "on"}:
+                return True
+            if str(value).lower() in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError(f"expected a boolean, got {value!r}")
+        if isinstance(default, int):
+            if isinstance(value, bool):
+                raise ValueError(f"expected an integer, got {value!r}")
+            return int(value)
+        if isinstance(default, Mapping):
+            if isinstance(value, str):
+                value = _parse_mapping(value)
+            if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
+                raise ValueError("expected a table of strings")
+            return dict(value)
+        if not isinstance(value, str):
+            raise ValueError(f"expected a string, got {value!r}")
+        return value
+    except ValueError as exc:
+        raise SettingsError(env_name(name), str(exc)) from exc
+
+
+def _parse_mapping(raw: str) -> dict[str, str]:
+    """Parse ``LABEL=VALUE;LABEL=VALUE`` (the environment form of a table)."""
+    result: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in raw.split(";"))):
+        label, sep, value = part.partition("=")
+        if not sep:
+            raise ValueError(f"expected LABEL=VALUE pairs separated by ';', got {part!r}")
+        result[label.strip()] = value.strip()
+    return result
+
+
+def _validated(settings: Settings) -> Settings:
+    if not 1 <= settings.port <= 65535:
+        raise SettingsError(env_name("port"), f"{settings.port} is not a TCP port")
+    if settings.log_format not in {"text", "json"}:
+        raise SettingsError(env_name("log_format"), "must be 'text' or 'json'")
+    if settings.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise SettingsError(env_name("log_level"), "must be DEBUG, INFO, WARNING or ERROR")
+    if settings.max_body_bytes < 1024:
+        raise SettingsError(env_name("max_body_bytes"), "must be at least 1024")
+    if not settings.ols_prefix.startswith("/") or settings.ols_prefix.endswith("/"):
+        raise SettingsError(env_name("ols_prefix"), "must start with '/' and not end with one")
+    for name in ("ols_legacy_timezone",):
+        try:
+            ZoneInfo(getattr(settings, name))
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise SettingsError(env_name(name), f"unknown IANA time zone {getattr(settings, name)!r}") from exc
+    url = urlsplit(settings.public_url)
+    if url.scheme not in {"http", "https"} or not url.netloc:
+        raise SettingsError(env_name("public_url"), "must be an absolute http(s) URL")
+    if settings.database_url and "://" not in settings.database_url:
+        raise SettingsError(env_name("database_url"), "must be a SQLAlchemy URL such as sqlite:///path or postgresql+psycopg://...")
+    bad = {v for v in settings.ols_type_labels.values()} - _CANONICAL_TYPES
+    if bad or settings.ols_unknown_type not in _CANONICAL_TYPES:
+        raise SettingsError(env_name("ols_type_labels"), f"unknown canonical types {sorted(bad) or [settings.ols_unknown_type]}")
+    bad = {v for v in settings.ols_status_labels.values()} - _CANONICAL_STATUSES
+    if bad:
+        raise SettingsError(env_name("ols_status_labels"), f"unknown canonical statuses {sorted(bad)}")
+    if not 1 <= settings.page_size <= settings.max_page_size:
+        raise SettingsError(env_name("page_size"), "must be between 1 and max_page_size")
+    return settings

@@ -1,0 +1,10 @@
+"""The canonical REST API, ``/api/v1``."""
+
+from flask import Blueprint
+
+bp = Blueprint("api_v1", __name__)
+
+# Importing the route modules registers their operations on ``bp``.
+from feeds.api import appointments, calendars, schema  # noqa: E402,F401
+
+__all__ = ["bp"]

@@ -1,0 +1,118 @@
+"""``/api/v1/appointments``: parse, call the appointment services, map the result."""
+
+from __future__ import annotations
+
+from flask import Response, jsonify, request, url_for
+
+from caldav_bridge.model.appointment import Appointment
+from caldav_bridge.model.requests import (
+    AppointmentDraft,
+    AppointmentPatch,
+    CancelRequest,
+    FollowUpRequest,
+    RescheduleRequest,
+)
+from caldav_bridge.services import appointments as service
+from feeds.api import bp
+from feeds.api.schemas import AppointmentListQuery, AppointmentPage, HistoryEntry, HistoryList
+from feeds.auth import current_actor
+from feeds.operations import Header, operation
+from feeds.runtime import runtime, uow
+
+TAG = "appointments"
+IF_MATCH = Header("If-Match", "The ETag last read; the change is refused with 412 if the appointment changed since")
+IDEMPOTENCY_KEY = Header("Idempotency-Key", "Repeat a POST safely: a repeat with the same key returns the first result")
+ETAG = {200: ("ETag",), 201: ("ETag", "Location")}
+
+
+def _one(stored: service.Stored, status: int = 200) -> Response:
+    response = jsonify(stored.appointment.model_dump(mode="json"))
+    response.status_code = status
+    response.headers["ETag"] = stored.etag
+    if status == 201:
+        response.headers["Location"] = url_for("api_v1.get_appointment", id=str(stored.appointment.id))
+    if stored.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+@operation(bp, "GET", "/appointments", summary="List appointments (filters, cursor pagination)", tag=TAG,
+           query=AppointmentListQuery, responses={200: AppointmentPage})
+def list_appointments(query: AppointmentListQuery) -> Response:
+    settings = runtime().settings
+    filters = service.ListFilters(
+        calendar_id=query.calendar_id,
+        guest_id=query.guest_id,
+        opportunity_gid=query.opportunity_gid,
+        customer_gid=query.customer_gid,
+        appointment_gid=query.appointment_gid,
+        type=query.type,
+        status=query.status,
+        start=query.from_,
+        end=query.to,
+        updated_since=query.updated_since,
+    )
+    limit = min(query.limit or settings.page_size, settings.max_page_size)
+    page = service.list_appointments(uow(), current_actor("api"), filters, limit=limit, cursor=query.cursor)
+    return jsonify({"items": [s.appointment.model_dump(mode="json") for s in page.items], "next_cursor": page.next_cursor})
+
+
+@operation(bp, "POST", "/appointments", summary="Create an appointment", tag=TAG, body=AppointmentDraft,
+           headers=(IDEMPOTENCY_KEY,), responses={201: Appointment}, response_headers=ETAG)
+def create_appointment(body: AppointmentDraft) -> Response:
+    key = request.headers.get("Idempotency-Key") or None
+    return _one(service.create(uow(), current_actor("api"), body, idempotency_key=key), 201)
+
+
+@operation(bp, "GET", "/appointments/{id}", summary="Read an appointment", tag=TAG,
+           responses={200: Appointment, 304: "Not modified (If-None-Match)"}, response_headers=ETAG)
+def get_appointment(id: str) -> Response:
+    stored = service.get(uow(), current_actor("api"), id)
+    if stored.etag in request.headers.get("If-None-Match", ""):
+        return Response(status=304, headers={"ETag": stored.etag})
+    return _one(stored)
+
+
+@operation(bp, "PATCH", "/appointments/{id}", summary="Change an appointment (merge patch)", tag=TAG,
+           body=AppointmentPatch, headers=(IF_MATCH,), responses={200: Appointment}, response_headers=ETAG)
+def patch_appointment(id: str, body: AppointmentPatch) -> Response:
+    return _one(service.update(uow(), current_actor("api"), id, body, if_match=request.headers.get("If-Match")))
+
+
+@operation(bp, "DELETE", "/appointments/{id}", summary="Delete an appointment", tag=TAG,
+           headers=(IF_MATCH,), responses={204: "Deleted"})
+def delete_appointment(id: str) -> Response:
+    service.delete(uow(), current_actor("api"), id, if_match=request.headers.get("If-Match"))
+    return Response(status=204)
+
+
+@operation(bp, "POST", "/appointments/{id}/book", summary="Book (confirm) an appointment", tag=TAG,
+           headers=(IF_MATCH,), responses={200: Appointment}, response_headers=ETAG)
+def book_appointment(id: str) -> Response:
+    return _one(service.book(uow(), current_actor("api"), id, if_match=request.headers.get("If-Match")))
+
+
+@operation(bp, "POST", "/appointments/{id}/reschedule", summary="Move an appointment to new times", tag=TAG,
+           body=RescheduleRequest, headers=(IF_MATCH,), responses={200: Appointment}, response_headers=ETAG)
+def reschedule_appointment(id: str, body: RescheduleRequest) -> Response:
+    return _one(service.reschedule(uow(), current_actor("api"), id, body, if_match=request.headers.get("If-Match")))
+
+
+@operation(bp, "POST", "/appointments/{id}/cancel", summary="Cancel an appointment, with a reason", tag=TAG,
+           body=CancelRequest, headers=(IF_MATCH,), responses={200: Appointment}, response_headers=ETAG)
+def cancel_appointment(id: str, body: CancelRequest) -> Response:
+    return _one(service.cancel(uow(), current_actor("api"), id, body, if_match=request.headers.get("If-Match")))
+
+
+@operation(bp, "POST", "/appointments/{id}/follow-ups", summary="Book a follow-up for the same customer and opportunity",
+           tag=TAG, body=FollowUpRequest, responses={201: Appointment}, response_headers=ETAG)
+def create_follow_up(id: str, body: FollowUpRequest) -> Response:
+    return _one(service.follow_up(uow(), current_actor("api"), id, body), 201)
+
+
+@operation(bp, "GET", "/appointments/{id}/history", summary="Status and time changes of an appointment", tag=TAG,
+           responses={200: HistoryList})
+def appointment_history(id: str) -> Response:
+    rows = service.history(uow(), current_actor("api"), id)
+    entries = [HistoryEntry.model_validate(row, from_attributes=True) for row in rows]
+    return jsonify({"items": [e.model_dump(mode="json") for e in entries]})

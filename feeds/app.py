@@ -1,0 +1,48 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, jsonify
+
+from caldav_bridge.runtime import Runtime
+from config import Settings, load_settings
+from feeds import request_context
+from feeds import runtime as runtime_ext
+from feeds.problems import register_error_handlers
+
+__all__ = ["create_app", "API_VERSION"]
+
+API_VERSION = "1.0.0"
+
+
+def create_app(settings: Settings | None = None, *, rt: Runtime | None = None) -> Flask:
+    """Build the app for ``settings`` (default: from the environment) or an existing runtime."""
+    from feeds import health, ols
+    from feeds.api import bp as api_v1
+    from feeds.openapi import openapi_document
+
+    rt = rt or Runtime.from_settings(settings or load_settings())
+    app = Flask(__name__)
+    app.config.update(MAX_CONTENT_LENGTH=rt.settings.max_body_bytes, JSON_SORT_KEYS=False)
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    runtime_ext.init_app(app, rt)
+    request_context.init_app(app)
+    register_error_handlers(app)
+
+    blueprints = [(health.bp, ""), (api_v1, "/api/v1"), (ols.bp, rt.settings.ols_prefix)]
+    for blueprint, prefix in blueprints:
+        app.register_blueprint(blueprint, url_prefix=prefix or None)
+    document = openapi_document(blueprints, title="Appointment Service", version=API_VERSION,
+                                server_url=rt.settings.public_url)
+
+    @app.get("/api/openapi.json")
+    def openapi() -> Response:
+        return jsonify(document)
+
+    @app.after_request
+    def _security_headers(response: Response) -> Response:
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    return app

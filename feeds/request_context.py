@@ -1,0 +1,99 @@
+"""Request ids and structured access logs (tokens and secrets never logged)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import time
+import uuid
+from typing import Any
+
+from flask import Flask, Response, g, request
+
+__all__ = ["init_app", "request_id", "configure_logging", "redact"]
+
+log = logging.getLogger("appointments.access")
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+#: Query keys and path segments that carry secrets.
+_SECRET_QUERY = re.compile(r"(?i)\b(token|access_token|key|password|secret)=[^&\s]*")
+_SECRET_PATH = re.compile(r"(/(?:feeds|calendar)/)[^/?\s]+")
+
+
+def redact(text: str) -> str:
+    """``text`` with tokens in query strings and feed paths replaced by ``[redacted]``."""
+    text = _SECRET_QUERY.sub(lambda m: m.group(1) + "=[redacted]", text)
+    return _SECRET_PATH.sub(r"\1[redacted]", text)
+
+
+def request_id() -> str | None:
+    try:
+        rid: str | None = g.get("request_id")
+    except RuntimeError:
+        return None
+    return rid
+
+
+def init_app(app: Flask) -> None:
+    @app.before_request
+    def _start() -> None:
+        incoming = request.headers.get("X-Request-ID", "")
+        g.request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def _finish(response: Response) -> Response:
+        rid = g.get("request_id")
+        if rid:
+            response.headers["X-Request-ID"] = rid
+        elapsed = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+        actor = g.get("actor")
+        log.info(
+            "%s %s %s",
+            request.method,
+            redact(request.full_path.rstrip("?")),
+            response.status_code,
+            extra={
+                "request_id": rid,
+                "method": request.method,
+                "path": redact(request.path),
+                "status": response.status_code,
+                "duration_ms": round(elapsed, 1),
+                "user": actor.username if actor else None,
+            },
+        )
+        return response
+
+
+class JsonLineFormatter(logging.Formatter):
+    _FIELDS = ("request_id", "method", "path", "status", "duration_ms", "user")
+
+    def format(self, record: logging.LogRecord) -> str:
+        data: dict[str, Any] = {
+            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": redact(record.getMessage()),
+        }
+        for name in self._FIELDS:
+            if hasattr(record, name):
+                data[name] = getattr(record, name)
+        if record.exc_info:
+            data["exc"] = self.formatException(record.exc_info)
+        return json.dumps(data, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        record.msg = redact(str(record.msg))
+        return super().format(record)
+
+
+def configure_logging(fmt: str, level: str) -> None:
+    """Send logs to stderr as text or JSON lines (``APPOINTMENTS_LOG_FORMAT``)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonLineFormatter() if fmt == "json" else TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
