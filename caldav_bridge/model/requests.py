@@ -11,6 +11,7 @@ from caldav_bridge.model.appointment import (
     MAX_DESCRIPTION,
     MAX_GUESTS,
     MAX_NAME,
+    AppointmentStatus,
     AppointmentType,
     Guest,
     IanaZone,
@@ -80,7 +81,7 @@ class AppointmentDraft(_Interval):
     description: Description = None
     guests: Guests = Field(default_factory=list)
     meta: MetaInput
-    status: StatusField = Field(default="INITIAL")  # type: ignore[assignment]
+    status: StatusField = AppointmentStatus.INITIAL
 
 
 class AppointmentPatch(_Interval):

@@ -10,6 +10,7 @@ import base64
 import binascii
 import hashlib
 import json
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -166,9 +167,17 @@ def history(uow: UnitOfWork, actor: Actor, appointment_id: str) -> list[StatusHi
 
 
 def create(
-    uow: UnitOfWork, actor: Actor, draft: AppointmentDraft, *, idempotency_key: str | None = None
+    uow: UnitOfWork,
+    actor: Actor,
+    draft: AppointmentDraft,
+    *,
+    idempotency_key: str | None = None,
+    appointment_id: str | None = None,
 ) -> Stored:
-    """Create an appointment; a repeat with the same ``idempotency_key`` returns the first result."""
+    """Create an appointment; a repeat with the same ``idempotency_key`` returns the first result.
+
+    ``appointment_id`` fixes the new appointment's id (seeding, imports); by default one is made.
+    """
     actor.require("write")
     request_hash = _hash(draft.model_dump(mode="json"))
     principal = actor.user_id or actor.username
@@ -180,6 +189,7 @@ def create(
         calendar = _writable_calendar(uow, actor, draft.calendar.id, "calendar.id")
         now = utcnow()
         row = AppointmentRow(
+            id=appointment_id or str(uuid.uuid4()),
             calendar_id=calendar.id,
             name=draft.name,
             description=draft.description,

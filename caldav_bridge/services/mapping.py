@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from caldav_bridge.model.appointment import Appointment, CalendarRef, Guest, Meta, SalesforceIds
+from caldav_bridge.model.appointment import Appointment, AppointmentStatus, CalendarRef, Guest, Meta, SalesforceIds
 from caldav_bridge.model.calendar import Calendar
 from caldav_bridge.store.tables import AppointmentGuestRow, AppointmentRow, CalendarRow
 
@@ -32,7 +32,7 @@ def appointment_from_row(row: AppointmentRow) -> Appointment:
         id=uuid.UUID(row.id),
         meta=Meta.model_validate(meta),
         name=row.name,
-        status=row.status,
+        status=AppointmentStatus(row.status),
         updated_at=row.updated_at,
     )
 

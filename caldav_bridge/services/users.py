@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from caldav_bridge.clock import utcnow
 from caldav_bridge.credentials import hash_password, new_api_token, new_password, token_digest, verify_password
 from caldav_bridge.errors import Conflict, FieldError, NotFound, Unauthorized, ValidationFailed
 from caldav_bridge.services.actor import ALL_ROLES, WIDE_ROLES, Actor, Channel
-from caldav_bridge.store.tables import ApiTokenRow, UserRow
+from caldav_bridge.store.tables import ApiTokenRow, CalendarRow, UserRow
 from caldav_bridge.store.uow import UnitOfWork
 
 __all__ = [
@@ -26,6 +27,8 @@ __all__ = [
 ]
 
 SCOPES = ("read", "write", "admin")
+#: Roles whose users get a calendar of their own when they are created, and its kind.
+PERSONAL_CALENDAR_KINDS = {"fitter": "fitter", "consultant": "consultant", "tech_setup": "tech_setup_member"}
 
 
 @dataclass(frozen=True)
@@ -57,13 +60,21 @@ def add_user(
     display_name: str | None = None,
     email: str | None = None,
     password: str | None = None,
+    timezone: str = "UTC",
 ) -> tuple[UserInfo, str]:
-    """Create a user; returns it and its app password (generated unless given)."""
+    """Create a user; returns it and its app password (generated unless given).
+
+    Fitters, consultants and tech-setup members get their own calendar in ``timezone`` at once.
+    """
     errors = []
     if not username or len(username) > 64 or not username.replace("-", "").replace("_", "").replace(".", "").isalnum():
         errors.append(FieldError("username", "1-64 letters, digits, '.', '-' or '_'"))
     if role not in ALL_ROLES:
         errors.append(FieldError("role", f"one of {', '.join(ALL_ROLES)}"))
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        errors.append(FieldError("timezone", f"unknown IANA time zone {timezone!r}"))
     if errors:
         raise ValidationFailed(errors)
     password = password or new_password()
@@ -82,6 +93,10 @@ def add_user(
             updated_at=now,
         )
         uow.users.add(row)
+        uow.session.flush()
+        if role in PERSONAL_CALENDAR_KINDS:
+            uow.calendars.add(CalendarRow(name=row.display_name, kind=PERSONAL_CALENDAR_KINDS[role], timezone=timezone,
+                                          owner_user_id=row.id, created_at=now, updated_at=now))
         uow.commit()
         return _info(row), password
 

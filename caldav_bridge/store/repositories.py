@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from caldav_bridge.store.tables import (
@@ -68,6 +68,10 @@ class AppointmentRepository:
         """Rows matching ``query`` in (date_start, id) order, at most ``limit``."""
         stmt = self._filtered(query).order_by(AppointmentRow.date_start, AppointmentRow.id).limit(limit)
         return list(self.session.scalars(stmt).unique())
+
+    def count(self, query: AppointmentQuery) -> int:
+        stmt = select(func.count()).select_from(self._filtered(query).subquery())
+        return int(self.session.scalar(stmt) or 0)
 
     def _filtered(self, q: AppointmentQuery) -> Select[tuple[AppointmentRow]]:
         stmt = select(AppointmentRow).where(AppointmentRow.deleted_at.is_(None))

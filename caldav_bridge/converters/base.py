@@ -1,0 +1,140 @@
+"""What every converter returns and promises.
+
+``to_canonical`` cannot return a finished :class:`~caldav_bridge.model.appointment.Appointment`: no
+other system knows our appointment UUID or our calendar ids, and some have no created/updated times.
+It returns a :class:`ConvertedAppointment`: every canonical field the format carries, plus
+
+* ``source_id``: the item's id in the source system (Blueprint ``appointment_id``, Calendly ``uri``,
+  Timekit ``id``, OnSched ``id``), the key an idempotent import upserts by;
+* ``calendar_hint``: who the source system says the appointment is with (Blueprint provider, Calendly
+  host user, Timekit calendar, OnSched resource), for the import service to map to one of our calendars.
+
+The source id and the source fields that have no canonical home are also kept under
+``meta.<format>`` (``meta.calendly.uri``), so that ``from_canonical`` can give them back.
+:meth:`ConvertedAppointment.to_appointment` adds what only our side knows.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, Generic, Protocol, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from caldav_bridge.model.appointment import (
+    MAX_DESCRIPTION,
+    MAX_NAME,
+    Appointment,
+    CalendarRef,
+    Guest,
+    Meta,
+    StatusField,
+    check_interval,
+)
+from caldav_bridge.model.timestamps import UtcTimestamp, to_utc_ms
+
+__all__ = ["CalendarHint", "ConvertedAppointment", "Converter", "FormatConverter"]
+
+
+class CalendarHint(BaseModel):
+    """The source system's name for the person or resource the appointment is with."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: ``provider`` (Blueprint), ``user`` (Calendly), ``calendar`` (Timekit, canonical), ``resource`` (OnSched).
+    kind: str
+    id: str
+    name: str | None = None
+
+
+class ConvertedAppointment(BaseModel):
+    """An appointment read from another format, before our side gives it an id and a calendar."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    format: str
+    source_id: str
+    calendar_hint: CalendarHint | None = None
+    created_at: UtcTimestamp | None = None
+    updated_at: UtcTimestamp | None = None
+    date_start: UtcTimestamp
+    date_end: UtcTimestamp
+    description: Annotated[str | None, Field(max_length=MAX_DESCRIPTION)] = None
+    guests: list[Guest] = Field(default_factory=list)
+    meta: Meta
+    name: Annotated[str, Field(max_length=MAX_NAME)]
+    status: StatusField
+
+    @model_validator(mode="after")
+    def _end_after_start(self) -> ConvertedAppointment:
+        check_interval(self.date_start, self.date_end)
+        return self
+
+    def to_appointment(self, *, id: uuid.UUID, calendar: CalendarRef, now: datetime) -> Appointment:
+        """The canonical appointment, with our ``id`` and ``calendar``; missing times become ``now``."""
+        now = to_utc_ms(now)
+        return Appointment.model_validate(
+            {
+                "calendar": calendar,
+                "created_at": self.created_at or now,
+                "date_end": self.date_end,
+                "date_start": self.date_start,
+                "description": self.description,
+                "guests": self.guests,
+                "id": id,
+                "meta": self.meta,
+                "name": self.name,
+                "status": self.status,
+                "updated_at": self.updated_at or self.created_at or now,
+            }
+        )
+
+
+class Converter(Protocol):
+    """One appointment format, both directions. Pure: no I/O, no logging, no clock."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def options_type(self) -> type[Any]:
+        """The frozen dataclass of this format's tables and switches; ``options_type()`` is the default."""
+        ...
+
+    def to_canonical(self, payload: object, options: Any = None) -> ConvertedAppointment:
+        """Read one item of the format (decoded JSON). Raises ``ConversionError`` naming every bad field."""
+        ...
+
+    def from_canonical(self, appointment: Appointment, options: Any = None) -> dict[str, Any]:
+        """Write one appointment as the format's JSON object. Raises ``ConversionError`` (naming the
+        canonical field) for what the format has no code for."""
+        ...
+
+
+O = TypeVar("O")
+
+
+@dataclass(frozen=True)
+class FormatConverter(Generic[O]):
+    """A format module's two functions behind the :class:`Converter` interface."""
+
+    name: str
+    options_type: type[O]
+    read: Callable[[object, O], ConvertedAppointment]
+    write: Callable[[Appointment, O], dict[str, Any]]
+
+    def to_canonical(self, payload: object, options: O | None = None) -> ConvertedAppointment:
+        return self.read(payload, self._options(options))
+
+    def from_canonical(self, appointment: Appointment, options: O | None = None) -> dict[str, Any]:
+        return self.write(appointment, self._options(options))
+
+    def _options(self, options: O | None) -> O:
+        if options is None:
+            return self.options_type()
+        if not isinstance(options, self.options_type):
+            raise TypeError(f"{self.name} takes {self.options_type.__name__}, not {type(options).__name__}")
+        return options

@@ -1,0 +1,73 @@
+"""A real HTTP server (waitress, on a loopback port) around the app, and a small client for it."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from waitress.server import create_server
+
+from caldav_bridge.runtime import Runtime
+from feeds import create_app
+
+__all__ = ["LiveServer", "Api", "serve"]
+
+
+@dataclass
+class LiveServer:
+    base_url: str
+    runtime: Runtime
+
+    def client(self, token: str | None = None) -> Api:
+        return Api(self.base_url, token)
+
+
+class Api:
+    """``requests`` against the live server, with an optional bearer token."""
+
+    def __init__(self, base_url: str, token: str | None = None) -> None:
+        self.base_url = base_url
+        self.session = requests.Session()
+        if token:
+            self.session.headers["Authorization"] = f"Bearer {token}"
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("timeout", 30)
+        return self.session.request(method, self.base_url + path, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("POST", path, **kwargs)
+
+    def put(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("PUT", path, **kwargs)
+
+    def patch(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("PATCH", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("DELETE", path, **kwargs)
+
+
+@contextmanager
+def serve(runtime: Runtime, threads: int = 8) -> Iterator[LiveServer]:
+    """Serve the app for ``runtime`` on 127.0.0.1 and an OS-chosen port until the block ends."""
+    app = create_app(rt=runtime)
+    server = create_server(app, host="127.0.0.1", port=0, threads=threads, asyncore_loop_timeout=0.05)
+    thread = threading.Thread(target=server.run, name="waitress", daemon=True)
+    thread.start()
+    try:
+        yield LiveServer(f"http://127.0.0.1:{server.effective_port}", runtime)  # type: ignore[union-attr]
+    finally:
+        # Close every socket from inside the server's own loop thread (closing them from here races
+        # with its select() and ends in EBADF); the loop then ends because nothing is left to watch.
+        server.trigger.pull_trigger(lambda: [d.close() for d in list(server._map.values())])  # type: ignore[union-attr]
+        thread.join(10)
+        server.task_dispatcher.shutdown()  # type: ignore[union-attr]
+        assert not thread.is_alive(), "the test server did not stop"
