@@ -1,9 +1,9 @@
 """Throwaway PostgreSQL (15+) servers for the test suite.
 
-:class:`PostgresServer` runs ``initdb`` into a fresh temporary directory, starts the cluster with ``pg_ctl``
-listening on ``127.0.0.1`` (on a free port) plus a unix socket inside that directory, waits until it accepts
-connections, and on :meth:`PostgresServer.stop` shuts it down with ``pg_ctl stop -m fast`` -- falling back to
-signalling the postmaster by the PID from ``postmaster.pid`` -- and removes the directory.
+:class:`PostgresServer` runs ``initdb`` into a fresh temporary directory, starts ``postgres`` on it as a child
+process listening on ``127.0.0.1`` (on a free port) plus a unix socket inside that directory, waits until it
+accepts connections, and on :meth:`PostgresServer.stop` shuts it down with ``pg_ctl stop -m fast`` -- falling back
+to signalling the postmaster by the PID from ``postmaster.pid`` -- reaps it and removes the directory.
 
 The cluster is disposable: ``trust`` authentication, superuser ``postgres``, ``fsync``/``synchronous_commit``/
 ``full_page_writes`` off and a small ``shared_buffers``.  Never point anything that matters at it.
@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import glob
 import logging
 import os
 import pwd
@@ -61,7 +60,8 @@ SUPERUSER = "postgres"
 HOST = "127.0.0.1"
 
 _BINARIES = ("initdb", "pg_ctl", "postgres")
-_FALLBACK_BINDIR_GLOB = "/usr/lib/postgresql/*/bin"
+_FALLBACK_ROOT = Path("/usr/lib/postgresql")  # Debian/Ubuntu layout: /usr/lib/postgresql/<major>/bin
+_FALLBACK_BINDIR_GLOB = f"{_FALLBACK_ROOT}/*/bin"
 _RUN_AS_ENV = "APPTEST_PG_USER"
 _DEFAULT_RUN_AS = "nobody"
 _PORT_ATTEMPTS = 3
@@ -112,13 +112,13 @@ def _candidate_bindirs() -> list[Path]:
     if on_path:
         candidates.append(Path(on_path).parent)
 
-    def version_key(path: str) -> tuple[int, str]:
-        match = re.search(r"/(\d+)/bin$", path)
-        return (int(match.group(1)) if match else -1, path)
+    def version_key(bindir: Path) -> tuple[int, str]:
+        major = bindir.parent.name
+        return (int(major) if major.isdigit() else -1, major)
 
-    for bindir in sorted(glob.glob(_FALLBACK_BINDIR_GLOB), key=version_key, reverse=True):
-        if Path(bindir) not in candidates:
-            candidates.append(Path(bindir))
+    for bindir in sorted(_FALLBACK_ROOT.glob("*/bin"), key=version_key, reverse=True):
+        if bindir not in candidates:
+            candidates.append(bindir)
     return candidates
 
 
@@ -257,17 +257,19 @@ def _searchable_by_others(path: Path) -> bool:
     resolved = path.resolve()
     for directory in [resolved, *resolved.parents]:
         try:
-            if not os.stat(directory).st_mode & stat.S_IXOTH:
+            if not directory.stat().st_mode & stat.S_IXOTH:
                 return False
         except OSError:
             return False
     return True
 
 
-def _tail(path: Path, lines: int = 40) -> str:
-    """Last ``lines`` lines of a text file, or a note that it cannot be read."""
+def _tail(path: Path, lines: int = 40, offset: int = 0) -> str:
+    """Last ``lines`` lines of a text file (from byte ``offset`` on), or a note that it cannot be read."""
     try:
-        text = path.read_text(errors="replace")
+        with path.open("rb") as fh:
+            fh.seek(offset)
+            text = fh.read().decode(errors="replace")
     except OSError as exc:
         return f"<cannot read {path}: {exc}>"
     return "\n".join(text.splitlines()[-lines:]) or "<empty>"
@@ -285,6 +287,7 @@ class _Instance:
     bins: _Binaries
     run_as: _RunAs | None
     base_dir: Path
+    proc: subprocess.Popen[bytes] | None = None
     pid: int | None = None
     stopped: bool = field(default=False)
 
@@ -300,10 +303,14 @@ class _Instance:
     def log_file(self) -> Path:
         return self.base_dir / "postgres.log"
 
-    def run(self, args: Sequence[str], timeout: float) -> subprocess.CompletedProcess[str]:
-        """Run a PostgreSQL program (dropping to the unprivileged user when root), capturing its output."""
+    def _env(self) -> dict[str, str]:
+        """Environment for PostgreSQL programs: no ``PG*`` variables leaking in, C locale (English messages)."""
         env = {key: value for key, value in os.environ.items() if not key.startswith("PG")}
         env.update(LC_ALL="C", LANG="C", HOME=str(self.base_dir))
+        return env
+
+    def run(self, args: Sequence[str], timeout: float) -> subprocess.CompletedProcess[str]:
+        """Run a PostgreSQL program (dropping to the unprivileged user when root), capturing its output."""
         drop = self.run_as
         return subprocess.run(
             list(args),
@@ -311,13 +318,37 @@ class _Instance:
             group=drop.gid if drop else None,
             extra_groups=[] if drop else None,  # [] = setgroups(0): shed root's supplementary groups
             cwd=self.base_dir,
-            env=env,
+            env=self._env(),
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
             timeout=timeout,
             check=False,
         )
+
+    def launch(self, port: int) -> None:
+        """Start the postmaster as our own child process, logging to :attr:`log_file`.
+
+        ``postgres`` is run directly rather than through ``pg_ctl start``: pg_ctl daemonizes it, orphaning it to
+        PID 1, and in containers PID 1 often never reaps children, leaving a zombie behind after every stop.  As
+        our child it is reaped by :meth:`shutdown`.  It gets its own session so a Ctrl-C aimed at the test run
+        does not kill it before the orderly shutdown.
+        """
+        drop = self.run_as
+        with self.log_file.open("ab") as log_fh:
+            self.proc = subprocess.Popen(
+                [self.bins["postgres"], "-D", str(self.data_dir), "-p", str(port)],
+                user=drop.uid if drop else None,
+                group=drop.gid if drop else None,
+                extra_groups=[] if drop else None,
+                cwd=self.base_dir,
+                env=self._env(),
+                stdin=subprocess.DEVNULL,
+                stdout=log_fh,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.pid = self.proc.pid
 
     def shutdown(self, timeout: float = 30.0) -> None:
         """Stop the postmaster (``pg_ctl stop -m fast``, else signals by PID) and delete the base directory.
@@ -328,11 +359,14 @@ class _Instance:
             return
         self.stopped = True
         try:
-            pid = self.pid if self.pid is not None else _read_postmaster_pid(self.data_dir)
+            pid = _read_postmaster_pid(self.data_dir) or self.pid
             if pid is not None and _pid_alive(pid) and not (self._pg_ctl_stop(timeout) and _wait_pid_gone(pid, 10.0)):
                 log.warning("pg_ctl stop did not end postmaster %d; signalling it directly", pid)
                 self._kill(pid)
         finally:
+            if self.proc is not None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self.proc.wait(timeout=5)  # reap our child so its PID really disappears
             shutil.rmtree(self.base_dir, ignore_errors=True)
 
     def _pg_ctl_stop(self, timeout: float) -> bool:
@@ -388,8 +422,8 @@ class PostgresServer:
         """Create a cluster with ``initdb``, start it and wait until it accepts connections; return ``self``.
 
         Raises:
-            PostgresServerError: binaries missing, already started, initdb/pg_ctl failed, or the server did not
-                accept connections within ``startup_timeout`` (the message includes the server log tail).
+            PostgresServerError: binaries missing, already started, initdb failed, or the server did not accept
+                connections within ``startup_timeout`` (the message includes the server log tail).
         """
         if self._instance is not None and not self._instance.stopped:
             raise PostgresServerError("server already started")
@@ -412,7 +446,6 @@ class PostgresServer:
                     os.chown(path, run_as.uid, run_as.gid)
             self._initdb(instance)
             self._start_postmaster(instance)
-            self._wait_ready(instance, time.monotonic() + self.startup_timeout)
         except BaseException:
             self.stop()
             raise
@@ -538,36 +571,25 @@ class PostgresServer:
             conf.write("\n".join(lines) + "\n")
 
     def _start_postmaster(self, instance: _Instance) -> None:
-        """``pg_ctl start`` on a free port, retrying with another port if someone grabbed it in between."""
-        for attempt in range(1, _PORT_ATTEMPTS + 1):
-            port = _free_port()
-            args = [
-                instance.bins["pg_ctl"],
-                "start",
-                "-D", str(instance.data_dir),
-                "-l", str(instance.log_file),
-                "-o", f"-p {port}",
-                "-w",
-                "-t", str(max(1, int(self.startup_timeout))),
-                "-s",
-            ]  # fmt: skip
-            result = instance.run(args, timeout=self.startup_timeout + 10)
-            instance.pid = _read_postmaster_pid(instance.data_dir)
-            if result.returncode == 0 and instance.pid is not None:
-                self._port = port
-                return
-            log_tail = _tail(instance.log_file)
-            if attempt < _PORT_ATTEMPTS and _BIND_ERROR.search(log_tail) and not self._postmaster_running(instance):
-                log.info("port %d was taken; retrying with another", port)
-                continue
-            raise PostgresServerError(
-                f"pg_ctl start failed (exit {result.returncode}): {(result.stderr or result.stdout).strip()}\n"
-                f"--- {instance.log_file} (tail) ---\n{log_tail}"
-            )
+        """Launch ``postgres`` on a free port and wait until it accepts connections.
 
-    @staticmethod
-    def _postmaster_running(instance: _Instance) -> bool:
-        return instance.pid is not None and _pid_alive(instance.pid)
+        Retries with another port if the probed one was taken by someone else before the postmaster bound it.
+        """
+        deadline = time.monotonic() + self.startup_timeout
+        for attempt in range(1, _PORT_ATTEMPTS + 1):
+            self._port = _free_port()
+            log_offset = instance.log_file.stat().st_size if instance.log_file.exists() else 0
+            instance.launch(self._port)
+            try:
+                self._wait_ready(instance, deadline)
+                return
+            except PostgresServerError:
+                exited = instance.proc is not None and instance.proc.poll() is not None
+                new_log = _tail(instance.log_file, offset=log_offset)
+                if attempt < _PORT_ATTEMPTS and exited and _BIND_ERROR.search(new_log):
+                    log.info("port %d was taken before postgres could bind it; retrying with another", self._port)
+                    continue
+                raise
 
     def _wait_ready(self, instance: _Instance, deadline: float) -> None:
         """Poll with psycopg over TCP until a query succeeds, the postmaster dies, or the deadline passes."""
@@ -579,8 +601,9 @@ class PostgresServer:
                 return
             except psycopg.Error as exc:
                 last_error = exc
-            if not self._postmaster_running(instance):
-                reason = f"postmaster (PID {instance.pid}) exited during startup"
+            code = instance.proc.poll() if instance.proc is not None else None
+            if code is not None:
+                reason = f"postmaster (PID {instance.pid}) exited with code {code} during startup"
                 break
             if time.monotonic() >= deadline:
                 reason = f"server did not accept connections within {self.startup_timeout:g}s"
