@@ -11,9 +11,9 @@ import hashlib
 import hmac
 import secrets
 
-__all__ = ["hash_password", "verify_password", "new_password", "new_api_token", "token_digest", "TOKEN_PREFIX"]
+__all__ = ["TOKEN_PREFIX", "hash_password", "new_api_token", "new_password", "token_digest", "verify_password"]
 
-TOKEN_PREFIX = "ast_"
+TOKEN_PREFIX = "ast_"  # noqa: S105 - a public prefix, not a secret
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 
 

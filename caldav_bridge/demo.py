@@ -29,7 +29,7 @@ from caldav_bridge.store.repositories import AppointmentQuery
 from caldav_bridge.store.tables import ApiTokenRow, CalendarRow, UserRow
 from caldav_bridge.store.uow import UnitOfWork
 
-__all__ = ["DemoUser", "DemoResult", "seed_demo", "DEMO_USERS"]
+__all__ = ["DEMO_USERS", "DemoResult", "DemoUser", "seed_demo"]
 
 _NS = uuid.UUID("6f1c9a52-3a7e-4c55-9d0e-0d5bde1a0c11")
 
@@ -87,31 +87,57 @@ def seed_demo(uow: UnitOfWork, data_dir: str | os.PathLike[str], today: date | N
         for spec in DEMO_USERS:
             user = uow.users.by_username(spec.username)
             if user is None:
-                user = UserRow(username=spec.username, display_name=spec.display_name, role=spec.role,
-                               email=f"{spec.username}@demo.invalid", active=True,
-                               password_hash=hash_password(_secret(seed, "password", spec.username)),
-                               created_at=now, updated_at=now)
+                user = UserRow(
+                    username=spec.username,
+                    display_name=spec.display_name,
+                    role=spec.role,
+                    email=f"{spec.username}@demo.invalid",
+                    active=True,
+                    password_hash=hash_password(_secret(seed, "password", spec.username)),
+                    created_at=now,
+                    updated_at=now,
+                )
                 uow.users.add(user)
                 uow.session.flush()
             token = _secret(seed, "token", spec.username)
             if uow.users.token_by_hash(token_digest(token)) is None:
-                uow.users.add_token(ApiTokenRow(user_id=user.id, name="demo", token_hash=token_digest(token),
-                                                scopes=" ".join(spec.scopes), created_at=now))
+                uow.users.add_token(
+                    ApiTokenRow(
+                        user_id=user.id,
+                        name="demo",
+                        token_hash=token_digest(token),
+                        scopes=" ".join(spec.scopes),
+                        created_at=now,
+                    )
+                )
             calendars = []
             if spec.role in _KIND and spec.timezone:
-                cal = _calendar(uow, spec.display_name, _KIND[spec.role], spec.timezone, user.id,
-                                team.id if spec.team else None, now)
+                cal = _calendar(
+                    uow,
+                    spec.display_name,
+                    _KIND[spec.role],
+                    spec.timezone,
+                    user.id,
+                    team.id if spec.team else None,
+                    now,
+                )
                 calendars.append({"id": cal.id, "name": cal.name, "timezone": cal.timezone, "kind": cal.kind})
-            result.users.append({
-                "username": spec.username,
-                "role": spec.role,
-                "password": _secret(seed, "password", spec.username),
-                "token": token,
-                "scopes": list(spec.scopes),
-                "calendars": calendars,
-            })
-        result.users.append({"team": TEAM, "calendars": [{"id": team.id, "name": team.name,
-                                                           "timezone": team.timezone, "kind": team.kind}]})
+            result.users.append(
+                {
+                    "username": spec.username,
+                    "role": spec.role,
+                    "password": _secret(seed, "password", spec.username),
+                    "token": token,
+                    "scopes": list(spec.scopes),
+                    "calendars": calendars,
+                }
+            )
+        result.users.append(
+            {
+                "team": TEAM,
+                "calendars": [{"id": team.id, "name": team.name, "timezone": team.timezone, "kind": team.kind}],
+            }
+        )
         uow.commit()
     _seed_appointments(uow, result, today or utcnow().date())
     return result
@@ -136,9 +162,15 @@ def _seed_appointments(uow: UnitOfWork, result: DemoResult, today: date) -> None
 
 def _plan(users: dict[str, dict[str, Any]], today: date) -> Iterator[tuple[str, AppointmentDraft, str]]:
     """(id, draft, final status) of every demo appointment, deterministic for a given ``today``."""
-    roles = [("consultant.miami", "INITIAL"), ("consultant.phoenix", "INITIAL"), ("tech.anna", "TECH_SETUP"),
-             ("tech.ben", "TECH_SETUP"), ("fitter.denver", "FOLLOW_UP"), ("fitter.newyork", "FOLLOW_UP"),
-             ("fitter.berlin", "FOLLOW_UP")]
+    roles = [
+        ("consultant.miami", "INITIAL"),
+        ("consultant.phoenix", "INITIAL"),
+        ("tech.anna", "TECH_SETUP"),
+        ("tech.ben", "TECH_SETUP"),
+        ("fitter.denver", "FOLLOW_UP"),
+        ("fitter.newyork", "FOLLOW_UP"),
+        ("fitter.berlin", "FOLLOW_UP"),
+    ]
     counter = 0
     for username, kind in roles:
         calendar = users[username]["calendars"][0]
@@ -154,17 +186,24 @@ def _plan(users: dict[str, dict[str, Any]], today: date) -> Iterator[tuple[str, 
                 length = 30 if kind == "TECH_SETUP" else 60
                 appointment_id = str(uuid.uuid5(_NS, f"{username}/{day.isoformat()}/{hour}"))
                 opp = f"0069E00000Demo{counter:03d}"
-                label = {"INITIAL": "Consultation", "TECH_SETUP": "Tech setup call", "FOLLOW_UP": "Fitting follow-up"}[kind]
-                draft = AppointmentDraft.model_validate({
-                    "calendar": {"id": calendar["id"]},
-                    "date_start": start,
-                    "date_end": start + timedelta(minutes=length),
-                    "name": f"{label} w/{cust[1]} {cust[2][0]}.",
-                    "description": "Demo appointment. Bring the customer's audiogram.",
-                    "guests": [{"id": cust[0], "first_name": cust[1], "last_name": cust[2], "timezone": cust[3]}],
-                    "meta": {"type": kind, "salesforce": {"opportunity_gid": opp, "customer_gid": f"0039E0000Demo{counter % 8}"},
-                             "demo_id": appointment_id},
-                })
+                label = {"INITIAL": "Consultation", "TECH_SETUP": "Tech setup call", "FOLLOW_UP": "Fitting follow-up"}[
+                    kind
+                ]
+                draft = AppointmentDraft.model_validate(
+                    {
+                        "calendar": {"id": calendar["id"]},
+                        "date_start": start,
+                        "date_end": start + timedelta(minutes=length),
+                        "name": f"{label} w/{cust[1]} {cust[2][0]}.",
+                        "description": "Demo appointment. Bring the customer's audiogram.",
+                        "guests": [{"id": cust[0], "first_name": cust[1], "last_name": cust[2], "timezone": cust[3]}],
+                        "meta": {
+                            "type": kind,
+                            "salesforce": {"opportunity_gid": opp, "customer_gid": f"0039E0000Demo{counter % 8}"},
+                            "demo_id": appointment_id,
+                        },
+                    }
+                )
                 yield appointment_id, draft, _status_for(offset, counter)
 
 
@@ -188,17 +227,29 @@ def _move_to(uow: UnitOfWork, actor: Actor, appointment_id: str, status: str, dr
         appointments.cancel(uow, actor, appointment_id, CancelRequest(reason="Customer asked to cancel"))
     elif status == "RESCHEDULED":
         later = timedelta(days=1)
-        request = RescheduleRequest(date_start=draft.date_start + later, date_end=draft.date_end + later,
-                                    reason="Customer asked for the next day")
+        request = RescheduleRequest(
+            date_start=draft.date_start + later,
+            date_end=draft.date_end + later,
+            reason="Customer asked for the next day",
+        )
         appointments.reschedule(uow, actor, appointment_id, request)
 
 
-def _calendar(uow: UnitOfWork, name: str, kind: str, zone: str, owner: str | None, team: str | None,
-              now: datetime) -> CalendarRow:
+def _calendar(
+    uow: UnitOfWork, name: str, kind: str, zone: str, owner: str | None, team: str | None, now: datetime
+) -> CalendarRow:
     row = uow.calendars.find(name, kind)
     if row is None:
-        row = CalendarRow(id=str(uuid.uuid5(_NS, f"calendar/{name}")), name=name, kind=kind, timezone=zone,
-                          owner_user_id=owner, team_id=team, created_at=now, updated_at=now)
+        row = CalendarRow(
+            id=str(uuid.uuid5(_NS, f"calendar/{name}")),
+            name=name,
+            kind=kind,
+            timezone=zone,
+            owner_user_id=owner,
+            team_id=team,
+            created_at=now,
+            updated_at=now,
+        )
         uow.calendars.add(row)
         uow.session.flush()
     return row

@@ -5,16 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "Conflict",
     "DomainError",
     "FieldError",
-    "ValidationFailed",
-    "NotFound",
-    "Unauthorized",
     "Forbidden",
-    "Conflict",
-    "InvalidTransition",
-    "PreconditionFailed",
     "IdempotencyKeyReused",
+    "InvalidTransition",
+    "NotFound",
+    "PreconditionFailed",
+    "Unauthorized",
+    "ValidationFailed",
 ]
 
 

@@ -128,7 +128,7 @@ def load_settings(
 def _default_of(f: dataclasses.Field[Any]) -> Any:
     if f.default is not dataclasses.MISSING:
         return f.default
-    return f.default_factory()  # type: ignore[misc]
+    return f.default_factory()  # type: ignore[operator]
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -204,10 +204,14 @@ def _validated(settings: Settings) -> Settings:
     if url.scheme not in {"http", "https"} or not url.netloc:
         raise SettingsError(env_name("public_url"), "must be an absolute http(s) URL")
     if settings.database_url and "://" not in settings.database_url:
-        raise SettingsError(env_name("database_url"), "must be a SQLAlchemy URL such as sqlite:///path or postgresql+psycopg://...")
+        raise SettingsError(
+            env_name("database_url"), "must be a SQLAlchemy URL such as sqlite:///path or postgresql+psycopg://..."
+        )
     bad = {v for v in settings.ols_type_labels.values()} - _CANONICAL_TYPES
     if bad or settings.ols_unknown_type not in _CANONICAL_TYPES:
-        raise SettingsError(env_name("ols_type_labels"), f"unknown canonical types {sorted(bad) or [settings.ols_unknown_type]}")
+        raise SettingsError(
+            env_name("ols_type_labels"), f"unknown canonical types {sorted(bad) or [settings.ols_unknown_type]}"
+        )
     bad = {v for v in settings.ols_status_labels.values()} - _CANONICAL_STATUSES
     if bad:
         raise SettingsError(env_name("ols_status_labels"), f"unknown canonical statuses {sorted(bad)}")

@@ -10,7 +10,7 @@ from feeds import request_context
 from feeds import runtime as runtime_ext
 from feeds.problems import register_error_handlers
 
-__all__ = ["create_app", "API_VERSION"]
+__all__ = ["API_VERSION", "create_app"]
 
 API_VERSION = "1.0.0"
 
@@ -32,8 +32,9 @@ def create_app(settings: Settings | None = None, *, rt: Runtime | None = None) -
     blueprints = [(health.bp, ""), (api_v1, "/api/v1"), (ols.bp, rt.settings.ols_prefix)]
     for blueprint, prefix in blueprints:
         app.register_blueprint(blueprint, url_prefix=prefix or None)
-    document = openapi_document(blueprints, title="Appointment Service", version=API_VERSION,
-                                server_url=rt.settings.public_url)
+    document = openapi_document(
+        blueprints, title="Appointment Service", version=API_VERSION, server_url=rt.settings.public_url
+    )
 
     @app.get("/api/openapi.json")
     def openapi() -> Response:

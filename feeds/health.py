@@ -19,8 +19,15 @@ def healthz() -> Response:
     return jsonify({"status": "ok"})
 
 
-@operation(bp, "GET", "/readyz", summary="Readiness: database reachable and migrated", tag="health",
-           responses={200: _STATUS, 503: _STATUS}, public=True)
+@operation(
+    bp,
+    "GET",
+    "/readyz",
+    summary="Readiness: database reachable and migrated",
+    tag="health",
+    responses={200: _STATUS, 503: _STATUS},
+    public=True,
+)
 def readyz() -> Response:
     engine = runtime().engine
     try:

@@ -5,7 +5,7 @@ Lists are JSON arrays, as in OLS; the next page, if any, is in a ``Link: <…>; 
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from flask import Blueprint, Response, jsonify, request, url_for
 from pydantic import BaseModel, ConfigDict, Field
@@ -84,7 +84,9 @@ def _one(stored: appointments.Stored, status: int = 200) -> Response:
 
 def _list(query: OlsListQuery, opportunity_gid: str | None = None) -> Response:
     options = runtime().ols_options
-    params = query.model_dump(include={"opportunity_gid", "customer_gid", "appointment_gid", "status", "type", "updated_since"})
+    params = query.model_dump(
+        include={"opportunity_gid", "customer_gid", "appointment_gid", "status", "type", "updated_since"}
+    )
     if opportunity_gid:
         params["opportunity_gid"] = opportunity_gid
     filters = ols.list_filters(params, options)
@@ -93,58 +95,128 @@ def _list(query: OlsListQuery, opportunity_gid: str | None = None) -> Response:
     page = appointments.list_appointments(uow(), current_actor("ols"), filters, limit=limit, cursor=query.cursor)
     response = jsonify([ols.render(s, options) for s in page.items])
     if page.next_cursor:
-        args = {**request.args.to_dict(), "cursor": page.next_cursor}
-        endpoint = request.endpoint or "ols.list_appointments"
-        response.headers["Link"] = f'<{url_for(endpoint, **(request.view_args or {}), **args)}>; rel="next"'
+        args: dict[str, Any] = {**(request.view_args or {}), **request.args.to_dict(), "cursor": page.next_cursor}
+        response.headers["Link"] = f'<{url_for(request.endpoint or "ols.list_appointments", **args)}>; rel="next"'
     return response
 
 
-@operation(bp, "GET", "/appointments", summary="List appointments (OLS shape)", tag=TAG, query=OlsListQuery,
-           responses={200: _LIST_SCHEMA}, response_headers={200: ("Link",)})
+@operation(
+    bp,
+    "GET",
+    "/appointments",
+    summary="List appointments (OLS shape)",
+    tag=TAG,
+    query=OlsListQuery,
+    responses={200: _LIST_SCHEMA},
+    response_headers={200: ("Link",)},
+)
 def list_appointments(query: OlsListQuery) -> Response:
     return _list(query)
 
 
-@operation(bp, "GET", "/opportunities/{opportunity_gid}/appointments", summary="Appointments of an opportunity",
-           tag=TAG, query=OlsListQuery, responses={200: _LIST_SCHEMA}, response_headers={200: ("Link",)})
+@operation(
+    bp,
+    "GET",
+    "/opportunities/{opportunity_gid}/appointments",
+    summary="Appointments of an opportunity",
+    tag=TAG,
+    query=OlsListQuery,
+    responses={200: _LIST_SCHEMA},
+    response_headers={200: ("Link",)},
+)
 def opportunity_appointments(opportunity_gid: str, query: OlsListQuery) -> Response:
     return _list(query, opportunity_gid)
 
 
-@operation(bp, "GET", "/appointments/{id}", summary="Read an appointment (OLS shape)", tag=TAG,
-           responses={200: OlsAppointment}, response_headers={200: ("ETag",)})
+@operation(
+    bp,
+    "GET",
+    "/appointments/{id}",
+    summary="Read an appointment (OLS shape)",
+    tag=TAG,
+    responses={200: OlsAppointment},
+    response_headers={200: ("ETag",)},
+)
 def get_appointment(id: str) -> Response:
     return _one(appointments.get(uow(), current_actor("ols"), id))
 
 
-@operation(bp, "POST", "/appointments", summary="Create an appointment from an OLS payload", tag=TAG,
-           body=OlsAppointmentInput, headers=(Header("Idempotency-Key", "Repeat a POST safely"),),
-           responses={201: OlsAppointment}, response_headers={201: ("ETag", "Location")})
+@operation(
+    bp,
+    "POST",
+    "/appointments",
+    summary="Create an appointment from an OLS payload",
+    tag=TAG,
+    body=OlsAppointmentInput,
+    headers=(Header("Idempotency-Key", "Repeat a POST safely"),),
+    responses={201: OlsAppointment},
+    response_headers={201: ("ETag", "Location")},
+)
 def create_appointment(body: OlsAppointmentInput) -> Response:
     key = request.headers.get("Idempotency-Key") or None
-    stored = ols.create(uow(), current_actor("ols"), body.model_dump(exclude_unset=True), runtime().ols_options,
-                        idempotency_key=key)
+    stored = ols.create(
+        uow(), current_actor("ols"), body.model_dump(exclude_unset=True), runtime().ols_options, idempotency_key=key
+    )
     return _one(stored, 201)
 
 
-@operation(bp, "PUT", "/appointments/{id}", summary="Replace an appointment's OLS fields", tag=TAG,
-           body=OlsAppointmentInput, headers=(IF_MATCH,), responses={200: OlsAppointment},
-           response_headers={200: ("ETag",)})
+@operation(
+    bp,
+    "PUT",
+    "/appointments/{id}",
+    summary="Replace an appointment's OLS fields",
+    tag=TAG,
+    body=OlsAppointmentInput,
+    headers=(IF_MATCH,),
+    responses={200: OlsAppointment},
+    response_headers={200: ("ETag",)},
+)
 def replace_appointment(id: str, body: OlsAppointmentInput) -> Response:
-    return _one(ols.replace(uow(), current_actor("ols"), id, body.model_dump(exclude_unset=True),
-                            runtime().ols_options, if_match=request.headers.get("If-Match")))
+    return _one(
+        ols.replace(
+            uow(),
+            current_actor("ols"),
+            id,
+            body.model_dump(exclude_unset=True),
+            runtime().ols_options,
+            if_match=request.headers.get("If-Match"),
+        )
+    )
 
 
-@operation(bp, "PATCH", "/appointments/{id}", summary="Change some OLS fields of an appointment", tag=TAG,
-           body=OlsAppointmentInput, headers=(IF_MATCH,), responses={200: OlsAppointment},
-           response_headers={200: ("ETag",)})
+@operation(
+    bp,
+    "PATCH",
+    "/appointments/{id}",
+    summary="Change some OLS fields of an appointment",
+    tag=TAG,
+    body=OlsAppointmentInput,
+    headers=(IF_MATCH,),
+    responses={200: OlsAppointment},
+    response_headers={200: ("ETag",)},
+)
 def patch_appointment(id: str, body: OlsAppointmentInput) -> Response:
-    return _one(ols.patch(uow(), current_actor("ols"), id, body.model_dump(exclude_unset=True),
-                          runtime().ols_options, if_match=request.headers.get("If-Match")))
+    return _one(
+        ols.patch(
+            uow(),
+            current_actor("ols"),
+            id,
+            body.model_dump(exclude_unset=True),
+            runtime().ols_options,
+            if_match=request.headers.get("If-Match"),
+        )
+    )
 
 
-@operation(bp, "DELETE", "/appointments/{id}", summary="Delete an appointment", tag=TAG, headers=(IF_MATCH,),
-           responses={204: "Deleted"})
+@operation(
+    bp,
+    "DELETE",
+    "/appointments/{id}",
+    summary="Delete an appointment",
+    tag=TAG,
+    headers=(IF_MATCH,),
+    responses={204: "Deleted"},
+)
 def delete_appointment(id: str) -> Response:
     appointments.delete(uow(), current_actor("ols"), id, if_match=request.headers.get("If-Match"))
     return Response(status=204)

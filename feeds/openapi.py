@@ -28,12 +28,15 @@ _ERROR_STATUSES = {
 }
 
 
-def openapi_document(blueprints: list[tuple[Blueprint, str]], *, title: str, version: str, server_url: str) -> dict[str, Any]:
+def openapi_document(
+    blueprints: list[tuple[Blueprint, str]], *, title: str, version: str, server_url: str
+) -> dict[str, Any]:
     """Describe every operation declared on ``blueprints`` (each with its URL prefix)."""
     ops = [(prefix, op) for bp, prefix in blueprints for op in operations_of(bp)]
     models = _models(op for _, op in ops)
-    _, defs = models_json_schema([(m, "validation" if _is_input(m, ops) else "serialization") for m in models],
-                                 ref_template=_REF)
+    _, defs = models_json_schema(
+        [(m, "validation" if _is_input(m, ops) else "serialization") for m in models], ref_template=_REF
+    )
     paths: dict[str, dict[str, Any]] = {}
     for prefix, op in ops:
         paths.setdefault(prefix + op.path, {})[op.method.lower()] = _operation(op)
@@ -79,10 +82,19 @@ def _operation(op: Operation) -> dict[str, Any]:
     if op.query is not None:
         schema = op.query.model_json_schema(ref_template=_REF)
         for name, prop in schema.get("properties", {}).items():
-            parameters.append({"name": name, "in": "query", "required": name in schema.get("required", []), "schema": prop})
+            parameters.append(
+                {"name": name, "in": "query", "required": name in schema.get("required", []), "schema": prop}
+            )
     for header in op.headers:
-        parameters.append({"name": header.name, "in": "header", "required": header.required,
-                           "description": header.description, "schema": {"type": "string", "maxLength": 255}})
+        parameters.append(
+            {
+                "name": header.name,
+                "in": "header",
+                "required": header.required,
+                "description": header.description,
+                "schema": {"type": "string", "maxLength": 255},
+            }
+        )
     if parameters:
         doc["parameters"] = parameters
     if op.body is not None:
@@ -102,10 +114,13 @@ def _operation(op: Operation) -> dict[str, Any]:
             entry["headers"] = {h: {"schema": {"type": "string"}} for h in op.response_headers[status]}
         responses[str(status)] = entry
     for status in _error_statuses(op):
-        responses.setdefault(str(status), {
-            "description": _ERROR_STATUSES[status],
-            "content": {"application/problem+json": {"schema": _ref(Problem)}},
-        })
+        responses.setdefault(
+            str(status),
+            {
+                "description": _ERROR_STATUSES[status],
+                "content": {"application/problem+json": {"schema": _ref(Problem)}},
+            },
+        )
     doc["responses"] = responses
     return doc
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from caldav_bridge.errors import FieldError, ValidationFailed
 from caldav_bridge.services.validation import field_errors
 
-__all__ = ["Operation", "operation", "operations_of", "read_json", "Header"]
+__all__ = ["Header", "Operation", "operation", "operations_of", "read_json"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 _REGISTRY: dict[str, list[Operation]] = {}
@@ -107,8 +107,10 @@ def read_json() -> Any:
     """The request body as JSON; a clear 4xx for a missing, mistyped or malformed body."""
     mimetype = request.mimetype or ""
     if not (mimetype == "application/json" or mimetype.endswith("+json")):
-        raise ValidationFailed([FieldError("(body)", "send a JSON body with Content-Type: application/json")],
-                               "unsupported or missing Content-Type")
+        raise ValidationFailed(
+            [FieldError("(body)", "send a JSON body with Content-Type: application/json")],
+            "unsupported or missing Content-Type",
+        )
     raw = request.get_data(cache=True)
     try:
         return json.loads(raw)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, json, request
+from flask import Flask, Response, has_request_context, json, request
 from pydantic import BaseModel, ConfigDict
 from werkzeug.exceptions import HTTPException
 
@@ -21,7 +21,7 @@ from caldav_bridge.errors import (
     ValidationFailed,
 )
 
-__all__ = ["Problem", "problem", "register_error_handlers", "PROBLEM_TYPE_BASE"]
+__all__ = ["PROBLEM_TYPE_BASE", "Problem", "problem", "register_error_handlers"]
 
 log = logging.getLogger(__name__)
 PROBLEM_TYPE_BASE = "https://appointments.invalid/problems/"
@@ -54,8 +54,15 @@ class Problem(BaseModel):
     errors: list[ProblemFieldError] | None = None
 
 
-def problem(status: int, title: str, detail: str | None = None, *, kind: str | None = None,
-            errors: list[FieldError] | None = None, headers: dict[str, str] | None = None) -> Response:
+def problem(
+    status: int,
+    title: str,
+    detail: str | None = None,
+    *,
+    kind: str | None = None,
+    errors: list[FieldError] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
     body: dict[str, Any] = {
         "type": PROBLEM_TYPE_BASE + (kind or title.lower().replace(" ", "-").replace("'", "")),
         "title": title,
@@ -63,10 +70,8 @@ def problem(status: int, title: str, detail: str | None = None, *, kind: str | N
     }
     if detail:
         body["detail"] = detail
-    try:
+    if has_request_context():
         body["instance"] = request.path
-    except RuntimeError:  # outside a request
-        pass
     if errors is not None:
         body["errors"] = [{"field": e.field, "message": e.message} for e in errors]
     response = Response(json.dumps(body), status=status, mimetype="application/problem+json")

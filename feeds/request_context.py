@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Flask, Response, g, request
 
-__all__ = ["init_app", "request_id", "configure_logging", "redact"]
+__all__ = ["configure_logging", "init_app", "redact", "request_id"]
 
 log = logging.getLogger("appointments.access")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -93,7 +93,9 @@ class TextFormatter(logging.Formatter):
 def configure_logging(fmt: str, level: str) -> None:
     """Send logs to stderr as text or JSON lines (``APPOINTMENTS_LOG_FORMAT``)."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonLineFormatter() if fmt == "json" else TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(
+        JsonLineFormatter() if fmt == "json" else TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

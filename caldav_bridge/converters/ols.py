@@ -20,7 +20,15 @@ from caldav_bridge.errors import FieldError
 from caldav_bridge.model.appointment import Appointment
 from caldav_bridge.model.timestamps import format_timestamp, parse_timestamp
 
-__all__ = ["OlsOptions", "OlsFields", "OLS_KEYS", "from_canonical", "to_canonical_fields", "legacy_date", "from_legacy_date"]
+__all__ = [
+    "OLS_KEYS",
+    "OlsFields",
+    "OlsOptions",
+    "from_canonical",
+    "from_legacy_date",
+    "legacy_date",
+    "to_canonical_fields",
+]
 
 #: The exact keys of an OLS appointment, in OLS's order.
 OLS_KEYS = (
@@ -119,7 +127,9 @@ def to_canonical_fields(payload: Mapping[str, Any], options: OlsOptions) -> OlsF
             errors.append(FieldError(key, "expected an ISO 8601 timestamp string"))
             continue
         try:
-            values["date_start"] = parse_timestamp(raw) if key == "date_v2" else from_legacy_date(raw, options.legacy_timezone)
+            values["date_start"] = (
+                parse_timestamp(raw) if key == "date_v2" else from_legacy_date(raw, options.legacy_timezone)
+            )
         except ValueError as exc:
             errors.append(FieldError(key, f"expected an ISO 8601 timestamp with a zone: {exc}"))
     labels: dict[str, str] = {}

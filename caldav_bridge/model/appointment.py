@@ -17,6 +17,8 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from caldav_bridge.model.timestamps import UtcTimestamp
 
 __all__ = [
+    "MAX_DESCRIPTION",
+    "MAX_NAME",
     "Appointment",
     "AppointmentStatus",
     "AppointmentType",
@@ -25,8 +27,6 @@ __all__ = [
     "IanaZone",
     "Meta",
     "SalesforceIds",
-    "MAX_NAME",
-    "MAX_DESCRIPTION",
 ]
 
 MAX_NAME = 255
@@ -62,7 +62,9 @@ def _check_zone(value: str) -> str:
 
 
 #: An IANA time zone name such as ``America/New_York``.
-IanaZone = Annotated[str, Field(min_length=1, max_length=64, examples=["America/New_York"]), AfterValidator(_check_zone)]
+IanaZone = Annotated[
+    str, Field(min_length=1, max_length=64, examples=["America/New_York"]), AfterValidator(_check_zone)
+]
 #: A status, accepting the brief's ``INITAL`` spelling as INITIAL.
 StatusField = Annotated[AppointmentStatus, BeforeValidator(_status_alias)]
 ShortText = Annotated[str, Field(max_length=MAX_ID)]

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from caldav_bridge.errors import Forbidden
 
-__all__ = ["Actor", "Channel", "Role", "Scope", "ALL_ROLES", "WIDE_ROLES", "system_actor"]
+__all__ = ["ALL_ROLES", "WIDE_ROLES", "Actor", "Channel", "Role", "Scope", "system_actor"]
 
 Channel = str  # "api", "ols", "caldav", "feed", "cli", "sync", "demo"
 Role = str

@@ -55,20 +55,20 @@ from caldav_bridge.store.tables import (
 from caldav_bridge.store.uow import UnitOfWork
 
 __all__ = [
-    "Stored",
-    "Page",
-    "ListFilters",
-    "create",
-    "get",
-    "list_appointments",
-    "update",
-    "delete",
-    "book",
-    "reschedule",
-    "cancel",
-    "follow_up",
-    "history",
     "TRANSITIONS",
+    "ListFilters",
+    "Page",
+    "Stored",
+    "book",
+    "cancel",
+    "create",
+    "delete",
+    "follow_up",
+    "get",
+    "history",
+    "list_appointments",
+    "reschedule",
+    "update",
 ]
 
 S = AppointmentStatus
@@ -147,7 +147,7 @@ def list_appointments(
         after=_decode_cursor(cursor) if cursor else None,
     )
     with uow:
-        rows = uow.appointments.list(query, limit + 1)
+        rows = uow.appointments.search(query, limit + 1)
         more = len(rows) > limit
         rows = rows[:limit]
         _audit(uow, actor, "read", rows)
@@ -209,7 +209,13 @@ def create(
         _changed(uow, actor, row, "create", now)
         if idempotency_key:
             uow.idempotency.add(
-                IdempotencyRow(principal=principal, key=idempotency_key, request_hash=request_hash, appointment_id=row.id, created_at=now)
+                IdempotencyRow(
+                    principal=principal,
+                    key=idempotency_key,
+                    request_hash=request_hash,
+                    appointment_id=row.id,
+                    created_at=now,
+                )
             )
         try:
             uow.commit()
@@ -224,7 +230,9 @@ def create(
         return _stored(row)
 
 
-def update(uow: UnitOfWork, actor: Actor, appointment_id: str, patch: AppointmentPatch, *, if_match: str | None = None) -> Stored:
+def update(
+    uow: UnitOfWork, actor: Actor, appointment_id: str, patch: AppointmentPatch, *, if_match: str | None = None
+) -> Stored:
     """Apply the fields present in ``patch``; a status change must be an allowed transition."""
     actor.require("write")
     given = patch.model_fields_set
@@ -278,7 +286,9 @@ def book(uow: UnitOfWork, actor: Actor, appointment_id: str, *, if_match: str | 
     return _set_status(uow, actor, appointment_id, S.BOOKED, "book", if_match=if_match)
 
 
-def cancel(uow: UnitOfWork, actor: Actor, appointment_id: str, request: CancelRequest, *, if_match: str | None = None) -> Stored:
+def cancel(
+    uow: UnitOfWork, actor: Actor, appointment_id: str, request: CancelRequest, *, if_match: str | None = None
+) -> Stored:
     return _set_status(uow, actor, appointment_id, S.CANCELLED, "cancel", reason=request.reason, if_match=if_match)
 
 

@@ -55,4 +55,4 @@ def get(uow: UnitOfWork, actor: Actor, calendar_id: str) -> Calendar:
 def list_calendars(uow: UnitOfWork, actor: Actor) -> list[Calendar]:
     actor.require("read")
     with uow:
-        return [calendar_from_row(r) for r in uow.calendars.list(actor.visible(None))]
+        return [calendar_from_row(r) for r in uow.calendars.search(actor.visible(None))]

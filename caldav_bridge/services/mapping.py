@@ -9,7 +9,7 @@ from caldav_bridge.model.appointment import Appointment, AppointmentStatus, Cale
 from caldav_bridge.model.calendar import Calendar
 from caldav_bridge.store.tables import AppointmentGuestRow, AppointmentRow, CalendarRow
 
-__all__ = ["appointment_from_row", "calendar_from_row", "guest_rows", "etag_of"]
+__all__ = ["appointment_from_row", "calendar_from_row", "etag_of", "guest_rows"]
 
 _GUEST_FIELDS = ("id", "first_name", "last_name", "timezone")
 

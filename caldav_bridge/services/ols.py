@@ -18,7 +18,7 @@ from caldav_bridge.services.validation import field_errors
 from caldav_bridge.store.tables import CalendarRow
 from caldav_bridge.store.uow import UnitOfWork
 
-__all__ = ["INBOX_CALENDAR_NAME", "create", "replace", "patch", "render", "calendar_for_new", "list_filters"]
+__all__ = ["INBOX_CALENDAR_NAME", "calendar_for_new", "create", "list_filters", "patch", "render", "replace"]
 
 #: Where OLS-created appointments land when the caller names no calendar and owns none.
 INBOX_CALENDAR_NAME = "OLS inbox"
@@ -51,7 +51,12 @@ def list_filters(params: Mapping[str, str | None], options: OlsOptions) -> appoi
 
 
 def create(
-    uow: UnitOfWork, actor: Actor, payload: Mapping[str, Any], options: OlsOptions, *, idempotency_key: str | None = None
+    uow: UnitOfWork,
+    actor: Actor,
+    payload: Mapping[str, Any],
+    options: OlsOptions,
+    *,
+    idempotency_key: str | None = None,
 ) -> appointments.Stored:
     """Create from an OLS payload; ``date_v2`` (or the legacy ``date``) and ``type`` are required.
 
@@ -80,7 +85,13 @@ def create(
 
 
 def replace(
-    uow: UnitOfWork, actor: Actor, appointment_id: str, payload: Mapping[str, Any], options: OlsOptions, *, if_match: str | None = None
+    uow: UnitOfWork,
+    actor: Actor,
+    appointment_id: str,
+    payload: Mapping[str, Any],
+    options: OlsOptions,
+    *,
+    if_match: str | None = None,
 ) -> appointments.Stored:
     """PUT: every OLS field is set from ``payload``; gids missing from it are cleared."""
     fields = _read(payload, options)
@@ -92,7 +103,13 @@ def replace(
 
 
 def patch(
-    uow: UnitOfWork, actor: Actor, appointment_id: str, payload: Mapping[str, Any], options: OlsOptions, *, if_match: str | None = None
+    uow: UnitOfWork,
+    actor: Actor,
+    appointment_id: str,
+    payload: Mapping[str, Any],
+    options: OlsOptions,
+    *,
+    if_match: str | None = None,
 ) -> appointments.Stored:
     """PATCH: only the OLS fields present in ``payload`` change."""
     return _update(uow, actor, appointment_id, payload, _read(payload, options), if_match)
@@ -113,7 +130,12 @@ def calendar_for_new(uow: UnitOfWork, actor: Actor) -> str:
 
 
 def _update(
-    uow: UnitOfWork, actor: Actor, appointment_id: str, payload: Mapping[str, Any], fields: dict[str, Any], if_match: str | None
+    uow: UnitOfWork,
+    actor: Actor,
+    appointment_id: str,
+    payload: Mapping[str, Any],
+    fields: dict[str, Any],
+    if_match: str | None,
 ) -> appointments.Stored:
     current = appointments.get(uow, actor, appointment_id).appointment
     changes: dict[str, Any] = {}

@@ -13,17 +13,17 @@ from caldav_bridge.store.tables import ApiTokenRow, CalendarRow, UserRow
 from caldav_bridge.store.uow import UnitOfWork
 
 __all__ = [
-    "UserInfo",
-    "IssuedToken",
-    "add_user",
-    "list_users",
-    "set_password",
-    "issue_token",
-    "revoke_token",
-    "actor_for_token",
-    "actor_for_password",
-    "actor_for_user",
     "SCOPES",
+    "IssuedToken",
+    "UserInfo",
+    "actor_for_password",
+    "actor_for_token",
+    "actor_for_user",
+    "add_user",
+    "issue_token",
+    "list_users",
+    "revoke_token",
+    "set_password",
 ]
 
 SCOPES = ("read", "write", "admin")
@@ -95,15 +95,23 @@ def add_user(
         uow.users.add(row)
         uow.session.flush()
         if role in PERSONAL_CALENDAR_KINDS:
-            uow.calendars.add(CalendarRow(name=row.display_name, kind=PERSONAL_CALENDAR_KINDS[role], timezone=timezone,
-                                          owner_user_id=row.id, created_at=now, updated_at=now))
+            uow.calendars.add(
+                CalendarRow(
+                    name=row.display_name,
+                    kind=PERSONAL_CALENDAR_KINDS[role],
+                    timezone=timezone,
+                    owner_user_id=row.id,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
         uow.commit()
         return _info(row), password
 
 
 def list_users(uow: UnitOfWork) -> list[UserInfo]:
     with uow:
-        return [_info(r) for r in uow.users.list()]
+        return [_info(r) for r in uow.users.search()]
 
 
 def set_password(uow: UnitOfWork, username: str, password: str | None = None) -> str:
@@ -127,7 +135,11 @@ def issue_token(uow: UnitOfWork, username: str, scopes: tuple[str, ...], name: s
     with uow:
         user = _user(uow, username)
         row = ApiTokenRow(
-            user_id=user.id, name=name[:64], token_hash=token_digest(secret), scopes=" ".join(scopes), created_at=utcnow()
+            user_id=user.id,
+            name=name[:64],
+            token_hash=token_digest(secret),
+            scopes=" ".join(scopes),
+            created_at=utcnow(),
         )
         uow.users.add_token(row)
         uow.commit()
@@ -183,7 +195,7 @@ def _actor(
     calendar_ids: frozenset[str] | None = None
     if user.role not in WIDE_ROLES:
         own = uow.calendars.ids_owned_by(user.id)
-        teams = {c.team_id for c in uow.calendars.list(own) if c.team_id}
+        teams = {c.team_id for c in uow.calendars.search(own) if c.team_id}
         calendar_ids = frozenset(own) | frozenset(teams)
     return Actor(
         user_id=user.id,

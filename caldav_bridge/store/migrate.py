@@ -10,7 +10,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
-__all__ = ["upgrade", "current_revision", "head_revision", "is_current", "alembic_config"]
+__all__ = ["alembic_config", "current_revision", "head_revision", "is_current", "upgrade"]
 
 _SCRIPTS = Path(__file__).with_name("migrations")
 

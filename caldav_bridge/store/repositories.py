@@ -64,7 +64,7 @@ class AppointmentRepository:
             stmt = stmt.with_for_update(of=AppointmentRow)
         return self.session.scalars(stmt).unique().one_or_none()
 
-    def list(self, query: AppointmentQuery, limit: int) -> list[AppointmentRow]:
+    def search(self, query: AppointmentQuery, limit: int) -> list[AppointmentRow]:
         """Rows matching ``query`` in (date_start, id) order, at most ``limit``."""
         stmt = self._filtered(query).order_by(AppointmentRow.date_start, AppointmentRow.id).limit(limit)
         return list(self.session.scalars(stmt).unique())
@@ -73,7 +73,7 @@ class AppointmentRepository:
         stmt = select(func.count()).select_from(self._filtered(query).subquery())
         return int(self.session.scalar(stmt) or 0)
 
-    def _filtered(self, q: AppointmentQuery) -> Select[tuple[AppointmentRow]]:
+    def _filtered(self, q: AppointmentQuery) -> Select[AppointmentRow]:
         stmt = select(AppointmentRow).where(AppointmentRow.deleted_at.is_(None))
         if q.calendar_ids is not None:
             stmt = stmt.where(AppointmentRow.calendar_id.in_(list(q.calendar_ids)))
@@ -127,7 +127,7 @@ class CalendarRepository:
     def get(self, calendar_id: str) -> CalendarRow | None:
         return self.session.get(CalendarRow, calendar_id)
 
-    def list(self, calendar_ids: Sequence[str] | None = None) -> list[CalendarRow]:
+    def search(self, calendar_ids: Sequence[str] | None = None) -> list[CalendarRow]:
         stmt = select(CalendarRow).order_by(CalendarRow.name, CalendarRow.id)
         if calendar_ids is not None:
             stmt = stmt.where(CalendarRow.id.in_(list(calendar_ids)))
@@ -154,7 +154,7 @@ class UserRepository:
     def by_username(self, username: str) -> UserRow | None:
         return self.session.scalars(select(UserRow).where(UserRow.username == username)).one_or_none()
 
-    def list(self) -> list[UserRow]:
+    def search(self) -> list[UserRow]:
         return list(self.session.scalars(select(UserRow).order_by(UserRow.username)))
 
     def add_token(self, row: ApiTokenRow) -> None:

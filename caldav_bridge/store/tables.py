@@ -15,17 +15,17 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from caldav_bridge.store.types import JsonDocument, UtcDateTime
 
 __all__ = [
-    "Base",
-    "UserRow",
     "ApiTokenRow",
-    "CalendarRow",
-    "PersonRow",
-    "AppointmentRow",
     "AppointmentGuestRow",
-    "StatusHistoryRow",
-    "OutboxRow",
+    "AppointmentRow",
     "AuditRow",
+    "Base",
+    "CalendarRow",
     "IdempotencyRow",
+    "OutboxRow",
+    "PersonRow",
+    "StatusHistoryRow",
+    "UserRow",
     "new_id",
 ]
 

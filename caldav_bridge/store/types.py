@@ -10,7 +10,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["UtcDateTime", "JsonDocument"]
+__all__ = ["JsonDocument", "UtcDateTime"]
 
 
 class UtcDateTime(TypeDecorator[datetime]):

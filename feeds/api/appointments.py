@@ -36,8 +36,15 @@ def _one(stored: service.Stored, status: int = 200) -> Response:
     return response
 
 
-@operation(bp, "GET", "/appointments", summary="List appointments (filters, cursor pagination)", tag=TAG,
-           query=AppointmentListQuery, responses={200: AppointmentPage})
+@operation(
+    bp,
+    "GET",
+    "/appointments",
+    summary="List appointments (filters, cursor pagination)",
+    tag=TAG,
+    query=AppointmentListQuery,
+    responses={200: AppointmentPage},
+)
 def list_appointments(query: AppointmentListQuery) -> Response:
     settings = runtime().settings
     filters = service.ListFilters(
@@ -54,18 +61,36 @@ def list_appointments(query: AppointmentListQuery) -> Response:
     )
     limit = min(query.limit or settings.page_size, settings.max_page_size)
     page = service.list_appointments(uow(), current_actor("api"), filters, limit=limit, cursor=query.cursor)
-    return jsonify({"items": [s.appointment.model_dump(mode="json") for s in page.items], "next_cursor": page.next_cursor})
+    return jsonify(
+        {"items": [s.appointment.model_dump(mode="json") for s in page.items], "next_cursor": page.next_cursor}
+    )
 
 
-@operation(bp, "POST", "/appointments", summary="Create an appointment", tag=TAG, body=AppointmentDraft,
-           headers=(IDEMPOTENCY_KEY,), responses={201: Appointment}, response_headers=ETAG)
+@operation(
+    bp,
+    "POST",
+    "/appointments",
+    summary="Create an appointment",
+    tag=TAG,
+    body=AppointmentDraft,
+    headers=(IDEMPOTENCY_KEY,),
+    responses={201: Appointment},
+    response_headers=ETAG,
+)
 def create_appointment(body: AppointmentDraft) -> Response:
     key = request.headers.get("Idempotency-Key") or None
     return _one(service.create(uow(), current_actor("api"), body, idempotency_key=key), 201)
 
 
-@operation(bp, "GET", "/appointments/{id}", summary="Read an appointment", tag=TAG,
-           responses={200: Appointment, 304: "Not modified (If-None-Match)"}, response_headers=ETAG)
+@operation(
+    bp,
+    "GET",
+    "/appointments/{id}",
+    summary="Read an appointment",
+    tag=TAG,
+    responses={200: Appointment, 304: "Not modified (If-None-Match)"},
+    response_headers=ETAG,
+)
 def get_appointment(id: str) -> Response:
     stored = service.get(uow(), current_actor("api"), id)
     if stored.etag in request.headers.get("If-None-Match", ""):
@@ -73,45 +98,101 @@ def get_appointment(id: str) -> Response:
     return _one(stored)
 
 
-@operation(bp, "PATCH", "/appointments/{id}", summary="Change an appointment (merge patch)", tag=TAG,
-           body=AppointmentPatch, headers=(IF_MATCH,), responses={200: Appointment}, response_headers=ETAG)
+@operation(
+    bp,
+    "PATCH",
+    "/appointments/{id}",
+    summary="Change an appointment (merge patch)",
+    tag=TAG,
+    body=AppointmentPatch,
+    headers=(IF_MATCH,),
+    responses={200: Appointment},
+    response_headers=ETAG,
+)
 def patch_appointment(id: str, body: AppointmentPatch) -> Response:
     return _one(service.update(uow(), current_actor("api"), id, body, if_match=request.headers.get("If-Match")))
 
 
-@operation(bp, "DELETE", "/appointments/{id}", summary="Delete an appointment", tag=TAG,
-           headers=(IF_MATCH,), responses={204: "Deleted"})
+@operation(
+    bp,
+    "DELETE",
+    "/appointments/{id}",
+    summary="Delete an appointment",
+    tag=TAG,
+    headers=(IF_MATCH,),
+    responses={204: "Deleted"},
+)
 def delete_appointment(id: str) -> Response:
     service.delete(uow(), current_actor("api"), id, if_match=request.headers.get("If-Match"))
     return Response(status=204)
 
 
-@operation(bp, "POST", "/appointments/{id}/book", summary="Book (confirm) an appointment", tag=TAG,
-           headers=(IF_MATCH,), responses={200: Appointment}, response_headers=ETAG)
+@operation(
+    bp,
+    "POST",
+    "/appointments/{id}/book",
+    summary="Book (confirm) an appointment",
+    tag=TAG,
+    headers=(IF_MATCH,),
+    responses={200: Appointment},
+    response_headers=ETAG,
+)
 def book_appointment(id: str) -> Response:
     return _one(service.book(uow(), current_actor("api"), id, if_match=request.headers.get("If-Match")))
 
 
-@operation(bp, "POST", "/appointments/{id}/reschedule", summary="Move an appointment to new times", tag=TAG,
-           body=RescheduleRequest, headers=(IF_MATCH,), responses={200: Appointment}, response_headers=ETAG)
+@operation(
+    bp,
+    "POST",
+    "/appointments/{id}/reschedule",
+    summary="Move an appointment to new times",
+    tag=TAG,
+    body=RescheduleRequest,
+    headers=(IF_MATCH,),
+    responses={200: Appointment},
+    response_headers=ETAG,
+)
 def reschedule_appointment(id: str, body: RescheduleRequest) -> Response:
     return _one(service.reschedule(uow(), current_actor("api"), id, body, if_match=request.headers.get("If-Match")))
 
 
-@operation(bp, "POST", "/appointments/{id}/cancel", summary="Cancel an appointment, with a reason", tag=TAG,
-           body=CancelRequest, headers=(IF_MATCH,), responses={200: Appointment}, response_headers=ETAG)
+@operation(
+    bp,
+    "POST",
+    "/appointments/{id}/cancel",
+    summary="Cancel an appointment, with a reason",
+    tag=TAG,
+    body=CancelRequest,
+    headers=(IF_MATCH,),
+    responses={200: Appointment},
+    response_headers=ETAG,
+)
 def cancel_appointment(id: str, body: CancelRequest) -> Response:
     return _one(service.cancel(uow(), current_actor("api"), id, body, if_match=request.headers.get("If-Match")))
 
 
-@operation(bp, "POST", "/appointments/{id}/follow-ups", summary="Book a follow-up for the same customer and opportunity",
-           tag=TAG, body=FollowUpRequest, responses={201: Appointment}, response_headers=ETAG)
+@operation(
+    bp,
+    "POST",
+    "/appointments/{id}/follow-ups",
+    summary="Book a follow-up for the same customer and opportunity",
+    tag=TAG,
+    body=FollowUpRequest,
+    responses={201: Appointment},
+    response_headers=ETAG,
+)
 def create_follow_up(id: str, body: FollowUpRequest) -> Response:
     return _one(service.follow_up(uow(), current_actor("api"), id, body), 201)
 
 
-@operation(bp, "GET", "/appointments/{id}/history", summary="Status and time changes of an appointment", tag=TAG,
-           responses={200: HistoryList})
+@operation(
+    bp,
+    "GET",
+    "/appointments/{id}/history",
+    summary="Status and time changes of an appointment",
+    tag=TAG,
+    responses={200: HistoryList},
+)
 def appointment_history(id: str) -> Response:
     rows = service.history(uow(), current_actor("api"), id)
     entries = [HistoryEntry.model_validate(row, from_attributes=True) for row in rows]

@@ -16,15 +16,24 @@ from feeds.runtime import uow
 TAG = "calendars"
 
 
-@operation(bp, "GET", "/calendars", summary="List the calendars this token reaches", tag=TAG,
-           responses={200: CalendarList})
+@operation(
+    bp, "GET", "/calendars", summary="List the calendars this token reaches", tag=TAG, responses={200: CalendarList}
+)
 def list_calendars() -> Response:
     items = service.list_calendars(uow(), current_actor("api"))
     return jsonify({"items": [c.model_dump(mode="json") for c in items]})
 
 
-@operation(bp, "POST", "/calendars", summary="Create a calendar (admin scope)", tag=TAG, body=CalendarDraft,
-           responses={201: Calendar}, response_headers={201: ("Location",)})
+@operation(
+    bp,
+    "POST",
+    "/calendars",
+    summary="Create a calendar (admin scope)",
+    tag=TAG,
+    body=CalendarDraft,
+    responses={201: Calendar},
+    response_headers={201: ("Location",)},
+)
 def create_calendar(body: CalendarDraft) -> Response:
     calendar = service.create(uow(), current_actor("api"), body)
     response = jsonify(calendar.model_dump(mode="json"))

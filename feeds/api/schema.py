@@ -18,7 +18,14 @@ def appointment_json_schema() -> dict[str, Any]:
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID, **schema}
 
 
-@operation(bp, "GET", "/schema/appointment.json", summary="JSON Schema of the canonical appointment", tag="schema",
-           responses={200: {"type": "object"}}, public=True)
+@operation(
+    bp,
+    "GET",
+    "/schema/appointment.json",
+    summary="JSON Schema of the canonical appointment",
+    tag="schema",
+    responses={200: {"type": "object"}},
+    public=True,
+)
 def appointment_schema() -> Response:
     return jsonify(appointment_json_schema())

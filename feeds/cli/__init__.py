@@ -11,7 +11,7 @@ from config import SettingsError
 from feeds.cli import admin, serve
 from feeds.cli.output import fail
 
-__all__ = ["main", "build_parser"]
+__all__ = ["build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:

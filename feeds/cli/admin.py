@@ -17,44 +17,60 @@ from caldav_bridge.store.migrate import current_revision, upgrade
 from feeds.cli.context import runtime_of
 from feeds.cli.output import emit, table
 
-__all__ = ["register", "demo_summary"]
+__all__ = ["demo_summary", "register"]
 
 
 def register(commands: Any) -> None:
-    db = commands.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    db = commands.add_parser("db", help="database schema").add_subparsers(
+        dest="db_command", required=True, metavar="ACTION"
+    )
     p = db.add_parser("upgrade", help="migrate the database to the newest schema")
     _json(p).set_defaults(handler=db_upgrade)
 
-    p = commands.add_parser("demo", help="seed the demo data (idempotent) and print the demo users, secrets and calendars")
+    p = commands.add_parser(
+        "demo", help="seed the demo data (idempotent) and print the demo users, secrets and calendars"
+    )
     _json(p).set_defaults(handler=demo)
 
-    u = commands.add_parser("users", help="users and app passwords").add_subparsers(dest="users_command", required=True, metavar="ACTION")
+    u = commands.add_parser("users", help="users and app passwords").add_subparsers(
+        dest="users_command", required=True, metavar="ACTION"
+    )
     p = u.add_parser("add", help="create a user (fitters, consultants and tech-setup staff get a calendar)")
     p.add_argument("username")
     p.add_argument("--role", required=True, choices=ALL_ROLES)
     p.add_argument("--display-name")
     p.add_argument("--email")
     p.add_argument("--timezone", default="UTC", help="IANA zone of the user's calendar (default UTC)")
-    p.add_argument("--password-stdin", action="store_true", help="read the app password from stdin instead of generating one")
+    p.add_argument(
+        "--password-stdin", action="store_true", help="read the app password from stdin instead of generating one"
+    )
     _json(p).set_defaults(handler=users_add)
     p = u.add_parser("list", help="list users")
     _json(p).set_defaults(handler=users_list)
     p = u.add_parser("set-password", help="set or generate a user's app password")
     p.add_argument("username")
-    p.add_argument("--password-stdin", action="store_true", help="read the password from stdin instead of generating one")
+    p.add_argument(
+        "--password-stdin", action="store_true", help="read the password from stdin instead of generating one"
+    )
     _json(p).set_defaults(handler=users_set_password)
 
-    t = commands.add_parser("tokens", help="API tokens").add_subparsers(dest="tokens_command", required=True, metavar="ACTION")
+    t = commands.add_parser("tokens", help="API tokens").add_subparsers(
+        dest="tokens_command", required=True, metavar="ACTION"
+    )
     p = t.add_parser("issue", help="issue an API token (printed once; only its hash is stored)")
     p.add_argument("username")
-    p.add_argument("--scope", action="append", choices=users.SCOPES, help="read, write or admin (repeatable; default read)")
+    p.add_argument(
+        "--scope", action="append", choices=users.SCOPES, help="read, write or admin (repeatable; default read)"
+    )
     p.add_argument("--name", default="api", help="what the token is for, e.g. fitter-cockpit")
     _json(p).set_defaults(handler=tokens_issue)
     p = t.add_parser("revoke", help="revoke an API token by its id")
     p.add_argument("token_id")
     _json(p).set_defaults(handler=tokens_revoke)
 
-    c = commands.add_parser("calendars", help="calendars").add_subparsers(dest="calendars_command", required=True, metavar="ACTION")
+    c = commands.add_parser("calendars", help="calendars").add_subparsers(
+        dest="calendars_command", required=True, metavar="ACTION"
+    )
     p = c.add_parser("create", help="create a calendar")
     p.add_argument("name")
     p.add_argument("--kind", required=True, choices=["fitter", "consultant", "tech_setup_member", "team"])
@@ -65,7 +81,9 @@ def register(commands: Any) -> None:
     p = c.add_parser("list", help="list calendars")
     _json(p).set_defaults(handler=calendars_list)
 
-    a = commands.add_parser("appointments", help="appointments").add_subparsers(dest="appointments_command", required=True, metavar="ACTION")
+    a = commands.add_parser("appointments", help="appointments").add_subparsers(
+        dest="appointments_command", required=True, metavar="ACTION"
+    )
     p = a.add_parser("list", help="list appointments")
     p.add_argument("--calendar", help="calendar id")
     p.add_argument("--from", dest="start", help="ISO 8601 time with zone; appointments ending after it")
@@ -91,8 +109,11 @@ def db_upgrade(args: argparse.Namespace) -> int:
     rt = runtime_of(args)
     upgrade(rt.engine)
     revision = current_revision(rt.engine)
-    return emit({"revision": revision, "database": rt.engine.url.render_as_string(hide_password=True)}, args.json,
-                f"database at revision {revision}")
+    return emit(
+        {"revision": revision, "database": rt.engine.url.render_as_string(hide_password=True)},
+        args.json,
+        f"database at revision {revision}",
+    )
 
 
 def run_demo(rt: Runtime) -> DemoResult:
@@ -120,9 +141,14 @@ def demo_summary(rt: Runtime, result: DemoResult) -> dict[str, Any]:
 def demo_text(summary: dict[str, Any]) -> str:
     lines = ["Appointment Service demo", ""]
     lines += [f"  {name:<8} {url}" for name, url in summary["urls"].items()]
-    lines += ["", "Demo users (local use only):", table(
-        [{**u, "calendar": ", ".join(c["name"] for c in u["calendars"])} for u in summary["users"]],
-        ["username", "role", "password", "token", "calendar"])]
+    lines += [
+        "",
+        "Demo users (local use only):",
+        table(
+            [{**u, "calendar": ", ".join(c["name"] for c in u["calendars"])} for u in summary["users"]],
+            ["username", "role", "password", "token", "calendar"],
+        ),
+    ]
     example = next(u for u in summary["users"] if u["role"] == "dispatcher")
     lines += ["", "Try:", f"  curl -H 'Authorization: Bearer {example['token']}' {summary['urls']['api']}/appointments"]
     appts = summary["appointments"]
@@ -138,8 +164,15 @@ def demo(args: argparse.Namespace) -> int:
 
 def users_add(args: argparse.Namespace) -> int:
     rt = runtime_of(args)
-    info, password = users.add_user(rt.uow(), args.username, args.role, display_name=args.display_name,
-                                    email=args.email, password=_password(args), timezone=args.timezone)
+    info, password = users.add_user(
+        rt.uow(),
+        args.username,
+        args.role,
+        display_name=args.display_name,
+        email=args.email,
+        password=_password(args),
+        timezone=args.timezone,
+    )
     data = {**asdict(info), "password": password}
     return emit(data, args.json, f"created {info.role} {info.username}; app password: {password}")
 
@@ -151,15 +184,27 @@ def users_list(args: argparse.Namespace) -> int:
 
 def users_set_password(args: argparse.Namespace) -> int:
     password = users.set_password(runtime_of(args).uow(), args.username, _password(args))
-    return emit({"username": args.username, "password": password}, args.json, f"new app password for {args.username}: {password}")
+    return emit(
+        {"username": args.username, "password": password},
+        args.json,
+        f"new app password for {args.username}: {password}",
+    )
 
 
 def tokens_issue(args: argparse.Namespace) -> int:
     issued = users.issue_token(runtime_of(args).uow(), args.username, tuple(args.scope or ["read"]), args.name)
-    data = {"id": issued.id, "name": issued.name, "username": issued.username, "scopes": list(issued.scopes),
-            "token": issued.secret}
-    return emit(data, args.json, f"token {issued.id} for {issued.username} ({' '.join(issued.scopes)}); "
-                f"shown once:\n{issued.secret}")
+    data = {
+        "id": issued.id,
+        "name": issued.name,
+        "username": issued.username,
+        "scopes": list(issued.scopes),
+        "token": issued.secret,
+    }
+    return emit(
+        data,
+        args.json,
+        f"token {issued.id} for {issued.username} ({' '.join(issued.scopes)}); shown once:\n{issued.secret}",
+    )
 
 
 def tokens_revoke(args: argparse.Namespace) -> int:
@@ -168,8 +213,15 @@ def tokens_revoke(args: argparse.Namespace) -> int:
 
 
 def calendars_create(args: argparse.Namespace) -> int:
-    draft = CalendarDraft.model_validate({"name": args.name, "kind": args.kind, "timezone": args.timezone,
-                                         "owner_username": args.owner, "team_id": args.team})
+    draft = CalendarDraft.model_validate(
+        {
+            "name": args.name,
+            "kind": args.kind,
+            "timezone": args.timezone,
+            "owner_username": args.owner,
+            "team_id": args.team,
+        }
+    )
     calendar = calendars.create(runtime_of(args).uow(), system_actor(), draft)
     return emit(calendar.model_dump(mode="json"), args.json, f"created calendar {calendar.id} ({calendar.name})")
 
@@ -189,6 +241,15 @@ def appointments_list(args: argparse.Namespace) -> int:
     )
     page = appointments.list_appointments(runtime_of(args).uow(), system_actor(), filters, limit=args.limit)
     rows = [s.appointment.model_dump(mode="json") for s in page.items]
-    flat = [{"id": r["id"], "start": r["date_start"], "status": r["status"], "type": r["meta"]["type"],
-             "calendar": r["calendar"]["name"], "name": r["name"]} for r in rows]
+    flat = [
+        {
+            "id": r["id"],
+            "start": r["date_start"],
+            "status": r["status"],
+            "type": r["meta"]["type"],
+            "calendar": r["calendar"]["name"],
+            "name": r["name"],
+        }
+        for r in rows
+    ]
     return emit(rows, args.json, table(flat, ["start", "status", "type", "calendar", "name", "id"]))

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
+from typing import Any
 
 from caldav_bridge.runtime import Runtime
 from config import Settings, load_settings
 
-__all__ = ["settings_of", "runtime_of"]
+__all__ = ["runtime_of", "settings_of"]
 
 
 def settings_of(args: argparse.Namespace, **overrides: object) -> Settings:
-    return load_settings(config_file=getattr(args, "config", None), **{k: v for k, v in overrides.items() if v is not None})
+    given: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
+    return load_settings(config_file=getattr(args, "config", None), **given)
 
 
 def runtime_of(args: argparse.Namespace, **overrides: object) -> Runtime:

@@ -49,6 +49,12 @@ def serve(args: argparse.Namespace) -> int:
         upgrade(rt.engine)
     app = create_app(rt=rt)
     print(f"Serving on http://{settings.host}:{settings.port} (Ctrl-C to stop)", flush=True)
-    waitress.serve(app, host=settings.host, port=settings.port, threads=args.threads, ident="appointment-service",
-                   clear_untrusted_proxy_headers=True)
+    waitress.serve(
+        app,
+        host=settings.host,
+        port=settings.port,
+        threads=args.threads,
+        ident="appointment-service",
+        clear_untrusted_proxy_headers=True,
+    )
     return 0

@@ -14,7 +14,7 @@ from waitress.server import create_server
 from caldav_bridge.runtime import Runtime
 from feeds import create_app
 
-__all__ = ["LiveServer", "Api", "serve"]
+__all__ = ["Api", "LiveServer", "serve"]
 
 
 @dataclass

@@ -16,7 +16,9 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    connectable = engine_from_config(config.get_section(config.config_ini_section, {}), prefix="sqlalchemy.", poolclass=pool.NullPool)
+    connectable = engine_from_config(
+        config.get_section(config.config_ini_section, {}), prefix="sqlalchemy.", poolclass=pool.NullPool
+    )
     with connectable.connect() as conn:
         _run(conn)
 
