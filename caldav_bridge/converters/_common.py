@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
-from datetime import UTC, date, datetime
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, TypeVar
@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from caldav_bridge.converters.base import ConvertedAppointment
 from caldav_bridge.converters.errors import ConversionError
 from caldav_bridge.errors import FieldError
-from caldav_bridge.model.appointment import Appointment, AppointmentType
+from caldav_bridge.model.appointment import Appointment
 from caldav_bridge.model.timestamps import to_utc_ms
 from caldav_bridge.services.validation import field_errors
 
@@ -26,6 +26,7 @@ __all__ = [
     "freeze_table",
     "iso_z",
     "join_path",
+    "json_copy",
     "parse_aware",
     "pick_code",
     "remembered",
@@ -146,9 +147,7 @@ class Reader:
         value: list[Any] | None = self.get(obj, key, "array", prefix=prefix, required=required)
         return value or []
 
-    def time(
-        self, obj: Mapping[str, Any], key: str, *, prefix: str = "", required: bool = False
-    ) -> datetime | None:
+    def time(self, obj: Mapping[str, Any], key: str, *, prefix: str = "", required: bool = False) -> datetime | None:
         """An ISO 8601 timestamp that carries a zone."""
         text = self.text(obj, key, prefix=prefix, required=required)
         if text is None:
@@ -190,7 +189,7 @@ def parse_aware(text: str) -> datetime:
     and text that is not a timestamp are each told apart.
     """
     if _DATE_ONLY.fullmatch(text.strip()):
-        raise ValueError(f"{_short(text)} is a date without a time of day and zone; expected a timestamp with an offset")
+        raise ValueError(f"{_short(text)} is a date without a time of day or zone; expected a timestamp with an offset")
     try:
         value = datetime.fromisoformat(_SHORT_OFFSET.sub(r"\g<1>0\g<2>:\g<3>", text.strip()))
     except ValueError:
@@ -213,10 +212,6 @@ def iso_z(value: datetime) -> str:
     return f"{text}.{value.microsecond // 1000:03d}Z" if value.microsecond else f"{text}Z"
 
 
-def parse_date(text: str) -> date:
-    return date.fromisoformat(text)
-
-
 def freeze_table(table: Mapping[K, Any], enum: type[E], what: str) -> Mapping[K, E]:
     """A read-only copy of a configured table, its values checked against ``enum``.
 
@@ -234,9 +229,9 @@ def freeze_table(table: Mapping[K, Any], enum: type[E], what: str) -> Mapping[K,
 def pick_code(table: Mapping[K, V], wanted: V, remembered: object = None) -> K | None:
     """The code to write for ``wanted``: the remembered one while it still means ``wanted``, else the
     first code the table maps to it, else ``None``."""
-    if remembered is not None and remembered in table and table[remembered] == wanted:  # type: ignore[index, operator]
-        return remembered  # type: ignore[return-value]
-    return next((code for code, value in table.items() if value == wanted), None)
+    candidates = [code for code, value in table.items() if value == wanted]
+    # Compared, not looked up: a remembered value comes from meta, which callers can edit (even to a list).
+    return next((code for code in candidates if code == remembered), candidates[0] if candidates else None)
 
 
 def remembered(appointment: Appointment, format_name: str) -> Mapping[str, Any]:
@@ -286,5 +281,10 @@ def _source_path(path: str, source_fields: Mapping[str, str]) -> str:
     return path
 
 
-def non_empty(values: Iterable[str | None]) -> list[str]:
-    return [v for v in values if v]
+def json_copy(value: Any) -> Any:
+    """A copy of decoded JSON that shares no mutable part with the caller's payload."""
+    if isinstance(value, Mapping):
+        return {str(k): json_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [json_copy(v) for v in value]
+    return value

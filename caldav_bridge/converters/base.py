@@ -114,25 +114,25 @@ class Converter(Protocol):
         ...
 
 
-O = TypeVar("O")
+OptionsT = TypeVar("OptionsT")
 
 
 @dataclass(frozen=True)
-class FormatConverter(Generic[O]):
+class FormatConverter(Generic[OptionsT]):
     """A format module's two functions behind the :class:`Converter` interface."""
 
     name: str
-    options_type: type[O]
-    read: Callable[[object, O], ConvertedAppointment]
-    write: Callable[[Appointment, O], dict[str, Any]]
+    options_type: type[OptionsT]
+    read: Callable[[object, OptionsT], ConvertedAppointment]
+    write: Callable[[Appointment, OptionsT], dict[str, Any]]
 
-    def to_canonical(self, payload: object, options: O | None = None) -> ConvertedAppointment:
+    def to_canonical(self, payload: object, options: OptionsT | None = None) -> ConvertedAppointment:
         return self.read(payload, self._options(options))
 
-    def from_canonical(self, appointment: Appointment, options: O | None = None) -> dict[str, Any]:
+    def from_canonical(self, appointment: Appointment, options: OptionsT | None = None) -> dict[str, Any]:
         return self.write(appointment, self._options(options))
 
-    def _options(self, options: O | None) -> O:
+    def _options(self, options: OptionsT | None) -> OptionsT:
         if options is None:
             return self.options_type()
         if not isinstance(options, self.options_type):

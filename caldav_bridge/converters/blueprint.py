@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from types import MappingProxyType
 from typing import Any
@@ -81,8 +81,8 @@ class BlueprintOptions:
         include_patient_details: read and write ``birthdate``. Off by default: patient data stays in Blueprint.
     """
 
-    event_types: Mapping[int, AppointmentType] = DEFAULT_EVENT_TYPES
-    statuses: Mapping[int, AppointmentStatus] = DEFAULT_STATUSES
+    event_types: Mapping[int, AppointmentType] = field(default_factory=lambda: DEFAULT_EVENT_TYPES)
+    statuses: Mapping[int, AppointmentStatus] = field(default_factory=lambda: DEFAULT_STATUSES)
     include_patient_details: bool = False
 
     def __post_init__(self) -> None:
