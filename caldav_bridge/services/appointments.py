@@ -49,7 +49,6 @@ from caldav_bridge.store.tables import (
     CalendarRow,
     IdempotencyRow,
     OutboxRow,
-    PersonRow,
     StatusHistoryRow,
 )
 from caldav_bridge.store.uow import UnitOfWork
@@ -435,10 +434,7 @@ def _set_guests(uow: UnitOfWork, row: AppointmentRow, guests: Iterable[Guest], n
     for guest in rows:
         if guest.person_id is None:
             continue
-        person = uow.session.get(PersonRow, guest.person_id)
-        if person is None:
-            person = PersonRow(id=guest.person_id, created_at=now, updated_at=now)
-            uow.session.add(person)
+        person = uow.people.ensure(guest.person_id, now)
         for attr in ("first_name", "last_name", "timezone"):
             value = getattr(guest, attr)
             if value is not None and getattr(person, attr) != value:

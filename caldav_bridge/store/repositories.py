@@ -8,6 +8,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from caldav_bridge.store.tables import (
@@ -18,6 +20,7 @@ from caldav_bridge.store.tables import (
     CalendarRow,
     IdempotencyRow,
     OutboxRow,
+    PersonRow,
     StatusHistoryRow,
     UserRow,
 )
@@ -29,6 +32,7 @@ __all__ = [
     "CalendarRepository",
     "IdempotencyRepository",
     "OutboxRepository",
+    "PeopleRepository",
     "UserRepository",
 ]
 
@@ -115,6 +119,21 @@ class AppointmentRepository:
             .order_by(StatusHistoryRow.id)
         )
         return list(self.session.scalars(stmt))
+
+
+class PeopleRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def ensure(self, person_id: str, now: datetime) -> PersonRow:
+        """The person with ``person_id``, inserted if missing; safe when two transactions race to insert it."""
+        dialect = self.session.get_bind().dialect.name
+        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        stmt = insert(PersonRow).values(id=person_id, created_at=now, updated_at=now).on_conflict_do_nothing()
+        self.session.execute(stmt)
+        person = self.session.get(PersonRow, person_id)
+        assert person is not None
+        return person
 
 
 class CalendarRepository:

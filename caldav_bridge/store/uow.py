@@ -16,6 +16,7 @@ from caldav_bridge.store.repositories import (
     CalendarRepository,
     IdempotencyRepository,
     OutboxRepository,
+    PeopleRepository,
     UserRepository,
 )
 
@@ -30,6 +31,7 @@ class UnitOfWork:
     calendars: CalendarRepository
     users: UserRepository
     outbox: OutboxRepository
+    people: PeopleRepository
     audit: AuditRepository
     idempotency: IdempotencyRepository
 
@@ -42,6 +44,7 @@ class UnitOfWork:
         self.calendars = CalendarRepository(self.session)
         self.users = UserRepository(self.session)
         self.outbox = OutboxRepository(self.session)
+        self.people = PeopleRepository(self.session)
         self.audit = AuditRepository(self.session)
         self.idempotency = IdempotencyRepository(self.session)
         return self
@@ -52,10 +55,9 @@ class UnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        try:
-            self.session.rollback()
-        finally:
-            self.session.close()
+        # close() ends any open transaction (rolling it back) without expiring what was loaded,
+        # so rows read inside the block stay readable after it.
+        self.session.close()
 
     def commit(self) -> None:
         self.session.commit()

@@ -1,0 +1,416 @@
+"""The canonical REST API over real HTTP, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+
+from caldav_bridge.store.tables import AppointmentRow, AuditRow, OutboxRow, StatusHistoryRow
+from tests.conftest import People
+from tests.support.factories import appointment_body, iso
+from tests.support.live import Api, LiveServer
+
+TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
+BASE = datetime(2026, 12, 1, 16, 0, tzinfo=UTC)
+
+
+def _create(api: Api, calendar_id: str, **kwargs: object) -> dict:
+    response = api.post("/api/v1/appointments", json=appointment_body(calendar_id, **kwargs))  # type: ignore[arg-type]
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def _count(live: LiveServer, table: type) -> int:
+    with live.runtime.uow() as uow:
+        return int(uow.session.scalar(select(func.count()).select_from(table)) or 0)
+
+
+def test_created_appointment_has_the_canonical_shape(live: LiveServer, people: People) -> None:
+    api = live.client(people.fitter.token)
+    body = appointment_body(people.fitter.calendar_id or "", status="INITAL")  # the brief's spelling
+    response = api.post("/api/v1/appointments", json=body)
+    assert response.status_code == 201, response.text
+    data = response.json()
+    assert set(data) == {"calendar", "created_at", "date_end", "date_start", "description", "guests", "id", "meta",
+                         "name", "status", "updated_at"}
+    assert data["calendar"] == {"id": people.fitter.calendar_id, "name": "fitter.denver"}
+    assert data["status"] == "INITIAL"
+    assert uuid.UUID(data["id"]).version == 4
+    for key in ("created_at", "updated_at", "date_start", "date_end"):
+        assert TIMESTAMP.match(data[key]), data[key]
+    assert data["date_start"] == "2026-12-01T16:00:00.000Z"
+    assert data["meta"] == {"salesforce": {"appointment_gid": None, "opportunity_gid": "0069E00000HbsUrQAJ",
+                                           "customer_gid": "0039E00001"}, "type": "INITIAL", "source": "test"}
+    assert data["guests"] == [{"id": "cust-1", "first_name": "Jane", "last_name": "Doe", "timezone": "America/Denver",
+                               "email": "jane@example.com"}]
+    assert response.headers["Location"].endswith(f"/api/v1/appointments/{data['id']}")
+    assert response.headers["ETag"].startswith('"')
+
+
+def test_offsets_are_converted_to_utc_and_milliseconds_kept(live: LiveServer, people: People) -> None:
+    api = live.client(people.fitter.token)
+    body = appointment_body(people.fitter.calendar_id or "")
+    body["date_start"] = "2026-12-01T09:00:00.123-07:00"
+    body["date_end"] = "2026-12-01T10:00:00.999999-07:00"
+    data = api.post("/api/v1/appointments", json=body).json()
+    assert data["date_start"] == "2026-12-01T16:00:00.123Z"
+    assert data["date_end"] == "2026-12-01T17:00:00.999Z"
+
+
+def test_create_writes_outbox_history_and_audit_in_one_go(live: LiveServer, people: People) -> None:
+    data = _create(live.client(people.fitter.token), people.fitter.calendar_id or "")
+    with live.runtime.uow() as uow:
+        outbox = uow.outbox.for_appointment(data["id"])
+        audit = uow.audit.for_appointment(data["id"])
+        history = uow.appointments.history(data["id"])
+    assert [(o.operation, o.state) for o in outbox] == [("upsert", "pending")]
+    assert outbox[0].payload["id"] == data["id"]
+    assert [(a.actor, a.channel, a.action) for a in audit] == [("fitter.denver", "api", "create")]
+    assert audit[0].request_id
+    assert [(h.old_status, h.new_status, h.channel) for h in history] == [(None, "INITIAL", "api")]
+
+
+def test_reads_are_audited(live: LiveServer, people: People) -> None:
+    api = live.client(people.fitter.token)
+    data = _create(api, people.fitter.calendar_id or "")
+    api.get(f"/api/v1/appointments/{data['id']}")
+    live.client(people.dispatcher.token).get("/api/v1/appointments")
+    with live.runtime.uow() as uow:
+        reads = [(a.actor, a.action) for a in uow.audit.for_appointment(data["id"]) if a.action == "read"]
+    assert reads == [("fitter.denver", "read"), ("dispatcher", "read")]
+
+
+def test_list_filters(live: LiveServer, people: People) -> None:
+    api = live.client(people.dispatcher.token)
+    cal = people.fitter.calendar_id or ""
+    a = _create(api, cal, start=BASE)
+    b = _create(api, cal, start=BASE + timedelta(days=1), meta={"type": "FOLLOW_UP", "salesforce": {
+        "opportunity_gid": "OPP-2", "customer_gid": "CUST-2", "appointment_gid": "APPT-2"}})
+    c = _create(api, people.other_fitter.calendar_id or "", start=BASE + timedelta(days=2),
+                guests=[{"id": "cust-9", "first_name": "Ann"}])
+    api.post(f"/api/v1/appointments/{a['id']}/book")
+
+    def ids(**params: str) -> list[str]:
+        response = api.get("/api/v1/appointments", params=params)
+        assert response.status_code == 200, response.text
+        return [item["id"] for item in response.json()["items"]]
+
+    assert ids() == [a["id"], b["id"], c["id"]]
+    assert ids(calendar_id=cal) == [a["id"], b["id"]]
+    assert ids(guest_id="cust-9") == [c["id"]]
+    assert ids(opportunity_gid="OPP-2") == [b["id"]]
+    assert ids(customer_gid="CUST-2") == [b["id"]]
+    assert ids(appointment_gid="APPT-2") == [b["id"]]
+    assert ids(type="FOLLOW_UP") == [b["id"]]
+    assert ids(status="BOOKED") == [a["id"]]
+    assert ids(status="INITAL") == [b["id"], c["id"]]
+    # overlap: an appointment from 16:00 to 17:00 overlaps [16:30, 16:45) but not [17:00, 18:00)
+    assert ids(**{"from": iso(BASE + timedelta(minutes=30)), "to": iso(BASE + timedelta(minutes=45))}) == [a["id"]]
+    assert ids(**{"from": iso(BASE + timedelta(hours=1)), "to": iso(BASE + timedelta(hours=2))}) == []
+    assert ids(**{"from": iso(BASE + timedelta(days=1)), "to": iso(BASE + timedelta(days=3))}) == [b["id"], c["id"]]
+    booked = api.get(f"/api/v1/appointments/{a['id']}").json()
+    assert ids(updated_since=booked["updated_at"]) == [a["id"]]
+
+
+def test_cursor_pagination_is_stable_and_complete(live: LiveServer, people: People) -> None:
+    api = live.client(people.dispatcher.token)
+    cal = people.fitter.calendar_id or ""
+    created = [_create(api, cal, start=BASE + timedelta(hours=i % 3))["id"] for i in range(7)]  # equal starts too
+    seen: list[str] = []
+    cursor = None
+    for _ in range(10):
+        params = {"limit": "3", **({"cursor": cursor} if cursor else {})}
+        page = api.get("/api/v1/appointments", params=params).json()
+        seen += [item["id"] for item in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert sorted(seen) == sorted(created)
+    assert len(seen) == len(set(seen)) == 7
+    bad = api.get("/api/v1/appointments", params={"cursor": "not-a-cursor"})
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["field"] == "cursor"
+
+
+def test_patch_with_if_match_and_lost_update_protection(live: LiveServer, people: People) -> None:
+    api = live.client(people.fitter.token)
+    created = api.post("/api/v1/appointments", json=appointment_body(people.fitter.calendar_id or ""))
+    etag = created.headers["ETag"]
+    url = f"/api/v1/appointments/{created.json()['id']}"
+    first = api.patch(url, json={"name": "Renamed", "meta": {"room": "2B", "salesforce": {"appointment_gid": "A1"}}},
+                      headers={"If-Match": etag})
+    assert first.status_code == 200, first.text
+    assert first.json()["name"] == "Renamed"
+    assert first.json()["meta"]["room"] == "2B"
+    assert first.json()["meta"]["source"] == "test"  # merged, not replaced
+    assert first.json()["meta"]["salesforce"]["opportunity_gid"] == "0069E00000HbsUrQAJ"
+    assert first.json()["meta"]["salesforce"]["appointment_gid"] == "A1"
+    assert first.headers["ETag"] != etag
+    stale = api.patch(url, json={"name": "Lost update"}, headers={"If-Match": etag})
+    assert stale.status_code == 412
+    assert stale.headers["Content-Type"] == "application/problem+json"
+    assert api.get(url).json()["name"] == "Renamed"
+    assert api.get(url, headers={"If-None-Match": first.headers["ETag"]}).status_code == 304
+
+
+def test_etag_changes_when_and_only_when_the_appointment_changes(live: LiveServer, people: People) -> None:
+    api = live.client(people.fitter.token)
+    created = api.post("/api/v1/appointments", json=appointment_body(people.fitter.calendar_id or ""))
+    url = f"/api/v1/appointments/{created.json()['id']}"
+    assert api.get(url).headers["ETag"] == created.headers["ETag"]
+    assert api.get(url).headers["ETag"] == created.headers["ETag"]
+    changed = api.patch(url, json={"description": None})
+    assert changed.json()["description"] is None
+    assert changed.headers["ETag"] != created.headers["ETag"]
+
+
+def test_patch_rejects_end_before_start_and_writes_nothing(live: LiveServer, people: People) -> None:
+    api = live.client(people.fitter.token)
+    data = _create(api, people.fitter.calendar_id or "")
+    url = f"/api/v1/appointments/{data['id']}"
+    response = api.patch(url, json={"date_end": "2026-12-01T15:00:00Z"})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "date_end"
+    assert api.get(url).json() == data
+
+
+def test_delete_with_if_match(live: LiveServer, people: People) -> None:
+    api = live.client(people.fitter.token)
+    created = api.post("/api/v1/appointments", json=appointment_body(people.fitter.calendar_id or ""))
+    url = f"/api/v1/appointments/{created.json()['id']}"
+    assert api.delete(url, headers={"If-Match": '"nope"'}).status_code == 412
+    assert api.delete(url, headers={"If-Match": created.headers["ETag"]}).status_code == 204
+    assert api.get(url).status_code == 404
+    assert api.delete(url).status_code == 404
+    with live.runtime.uow() as uow:
+        assert [o.operation for o in uow.outbox.for_appointment(created.json()["id"])] == ["upsert", "delete"]
+
+
+def test_lifecycle_book_reschedule_cancel(live: LiveServer, people: People) -> None:
+    api = live.client(people.fitter.token)
+    data = _create(api, people.fitter.calendar_id or "")
+    url = f"/api/v1/appointments/{data['id']}"
+    booked = api.post(f"{url}/book")
+    assert booked.status_code == 200 and booked.json()["status"] == "BOOKED"
+    assert api.post(f"{url}/book").status_code == 409
+    moved = api.post(f"{url}/reschedule", json={"date_start": "2026-12-03T16:00:00Z", "date_end": "2026-12-03T17:00:00Z",
+                                                "reason": "customer ill"})
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["status"] == "RESCHEDULED"
+    assert moved.json()["date_start"] == "2026-12-03T16:00:00.000Z"
+    assert api.post(f"{url}/cancel", json={}).status_code == 422  # a reason is required
+    cancelled = api.post(f"{url}/cancel", json={"reason": "no longer needed"})
+    assert cancelled.json()["status"] == "CANCELLED"
+    conflict = api.post(f"{url}/reschedule", json={"date_start": "2026-12-04T16:00:00Z", "date_end": "2026-12-04T17:00:00Z"})
+    assert conflict.status_code == 409
+    assert conflict.headers["Content-Type"] == "application/problem+json"
+    assert "CANCELLED" in conflict.json()["detail"]
+    history = api.get(f"{url}/history").json()["items"]
+    assert [(h["old_status"], h["new_status"]) for h in history] == [
+        (None, "INITIAL"), ("INITIAL", "BOOKED"), ("BOOKED", "RESCHEDULED"), ("RESCHEDULED", "CANCELLED")]
+    assert history[2]["old_start"] == "2026-12-01T16:00:00.000Z"
+    assert history[2]["new_start"] == "2026-12-03T16:00:00.000Z"
+    assert history[2]["reason"] == "customer ill"
+    assert history[3]["reason"] == "no longer needed"
+
+
+def test_invalid_status_transition_through_patch_is_409(live: LiveServer, people: People) -> None:
+    api = live.client(people.fitter.token)
+    data = _create(api, people.fitter.calendar_id or "")
+    url = f"/api/v1/appointments/{data['id']}"
+    assert api.post(f"{url}/cancel", json={"reason": "x"}).status_code == 200
+    response = api.patch(url, json={"status": "BOOKED"})
+    assert response.status_code == 409
+    assert api.get(url).json()["status"] == "CANCELLED"
+
+
+def test_follow_up_for_the_same_customer_and_opportunity(live: LiveServer, people: People) -> None:
+    api = live.client(people.fitter.token)
+    original = _create(api, people.fitter.calendar_id or "")
+    response = api.post(f"/api/v1/appointments/{original['id']}/follow-ups",
+                        json={"date_start": "2026-12-15T16:00:00Z", "date_end": "2026-12-15T16:30:00Z"})
+    assert response.status_code == 201, response.text
+    follow = response.json()
+    assert follow["meta"]["type"] == "FOLLOW_UP"
+    assert follow["status"] == "BOOKED"
+    assert follow["meta"]["salesforce"] == {"appointment_gid": None, "opportunity_gid": "0069E00000HbsUrQAJ",
+                                            "customer_gid": "0039E00001"}
+    assert follow["meta"]["follow_up_of"] == original["id"]
+    assert follow["guests"] == original["guests"]
+    assert follow["calendar"]["id"] == people.fitter.calendar_id
+    with live.runtime.uow() as uow:
+        assert [o.operation for o in uow.outbox.for_appointment(follow["id"])] == ["upsert"]
+
+
+def test_idempotency_key_returns_the_first_result(live: LiveServer, people: People) -> None:
+    api = live.client(people.fitter.token)
+    body = appointment_body(people.fitter.calendar_id or "")
+    headers = {"Idempotency-Key": "cockpit-123"}
+    first = api.post("/api/v1/appointments", json=body, headers=headers)
+    again = api.post("/api/v1/appointments", json=body, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.json()["id"] == first.json()["id"]
+    assert again.headers["Idempotent-Replayed"] == "true"
+    other = api.post("/api/v1/appointments", json={**body, "name": "different"}, headers=headers)
+    assert other.status_code == 422
+    assert _count(live, AppointmentRow) == 1
+    assert _count(live, OutboxRow) == 1
+
+
+def test_concurrent_requests_with_one_idempotency_key_create_one_appointment(live: LiveServer, people: People) -> None:
+    body = appointment_body(people.fitter.calendar_id or "")
+
+    def post(_: int) -> tuple[int, str]:
+        response = live.client(people.fitter.token).post("/api/v1/appointments", json=body,
+                                                         headers={"Idempotency-Key": "race-1"})
+        return response.status_code, response.json().get("id", response.text)
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(post, range(6)))
+    assert {status for status, _ in results} == {201}, results
+    assert len({appointment_id for _, appointment_id in results}) == 1
+    assert _count(live, AppointmentRow) == 1
+
+
+def test_auth_401_403_404(live: LiveServer, people: People) -> None:
+    anonymous = live.client()
+    missing = anonymous.get("/api/v1/appointments")
+    assert missing.status_code == 401
+    assert missing.headers["WWW-Authenticate"].startswith("Bearer")
+    assert missing.headers["Content-Type"] == "application/problem+json"
+    assert live.client("ast_wrong").get("/api/v1/appointments").status_code == 401
+
+    mine = _create(live.client(people.fitter.token), people.fitter.calendar_id or "")
+    theirs = _create(live.client(people.other_fitter.token), people.other_fitter.calendar_id or "")
+    reader = live.client(people.fitter.read_token)
+    assert reader.get(f"/api/v1/appointments/{mine['id']}").status_code == 200
+    forbidden = reader.post("/api/v1/appointments", json=appointment_body(people.fitter.calendar_id or ""))
+    assert forbidden.status_code == 403
+    assert forbidden.json()["title"] == "Forbidden"
+    assert reader.post(f"/api/v1/appointments/{mine['id']}/book").status_code == 403
+
+    fitter = live.client(people.fitter.token)
+    assert fitter.get(f"/api/v1/appointments/{theirs['id']}").status_code == 404
+    assert fitter.patch(f"/api/v1/appointments/{theirs['id']}", json={"name": "x"}).status_code == 404
+    assert [i["id"] for i in fitter.get("/api/v1/appointments").json()["items"]] == [mine["id"]]
+    assert fitter.get("/api/v1/appointments", params={"calendar_id": people.other_fitter.calendar_id}).json()["items"] == []
+    into_theirs = fitter.post("/api/v1/appointments", json=appointment_body(people.other_fitter.calendar_id or ""))
+    assert into_theirs.status_code == 422
+    assert into_theirs.json()["errors"][0]["field"] == "calendar.id"
+    dispatcher = live.client(people.dispatcher.token)
+    assert dispatcher.get(f"/api/v1/appointments/{theirs['id']}").status_code == 200
+    assert _count(live, AppointmentRow) == 2
+
+
+def test_revoked_token_is_refused(live: LiveServer, people: People) -> None:
+    from caldav_bridge.services import users
+
+    issued = users.issue_token(live.runtime.uow(), "fitter.denver", ("read",), "temp")
+    api = live.client(issued.secret)
+    assert api.get("/api/v1/appointments").status_code == 200
+    users.revoke_token(live.runtime.uow(), issued.id)
+    assert api.get("/api/v1/appointments").status_code == 401
+
+
+def test_bad_input_gets_a_problem_naming_the_field_and_writes_nothing(live: LiveServer, people: People) -> None:
+    api = live.client(people.fitter.token)
+    cal = people.fitter.calendar_id or ""
+    good = appointment_body(cal)
+    cases = {
+        "malformed": (dict(data=b'{"name": ', headers={"Content-Type": "application/json"}), 422, "(body)"),
+        "not json": (dict(data=b"name=x", headers={"Content-Type": "application/x-www-form-urlencoded"}), 422, "(body)"),
+        "wrong type": (dict(json={**good, "name": 42}), 422, "name"),
+        "unknown enum": (dict(json={**good, "status": "MAYBE"}), 422, "status"),
+        "unknown type": (dict(json={**good, "meta": {"type": "LUNCH"}}), 422, "meta.type"),
+        "end before start": (dict(json={**good, "date_end": good["date_start"]}), 422, "(body)"),
+        "naive time": (dict(json={**good, "date_start": "2026-12-01T16:00:00"}), 422, "date_start"),
+        "bad zone": (dict(json={**good, "guests": [{"timezone": "Mars/Olympus"}]}), 422, "guests.0.timezone"),
+        "too long": (dict(json={**good, "name": "x" * 300}), 422, "name"),
+        "unknown key": (dict(json={**good, "colour": "red"}), 422, "colour"),
+        "unknown calendar": (dict(json={**good, "calendar": {"id": "nope"}}), 422, "calendar.id"),
+        "array": (dict(json=[good]), 422, "(body)"),
+    }
+    for name, (kwargs, status, field) in cases.items():
+        response = api.post("/api/v1/appointments", **kwargs)  # type: ignore[arg-type]
+        assert response.status_code == status, (name, response.text)
+        assert response.headers["Content-Type"] == "application/problem+json", name
+        problem = response.json()
+        assert problem["status"] == status and problem["title"] and problem["type"], name
+        assert field in [e["field"] for e in problem["errors"]], (name, problem)
+    assert _count(live, AppointmentRow) == 0
+    assert _count(live, OutboxRow) == 0
+    assert _count(live, StatusHistoryRow) == 0
+
+
+def test_oversize_body_is_413(live: LiveServer, people: People) -> None:
+    api = live.client(people.fitter.token)
+    body = appointment_body(people.fitter.calendar_id or "", description="x" * 2_000_000)
+    response = api.post("/api/v1/appointments", json=body)
+    assert response.status_code == 413
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert _count(live, AppointmentRow) == 0
+
+
+def test_unknown_routes_and_methods_are_problems(live: LiveServer, people: People) -> None:
+    api = live.client(people.fitter.token)
+    missing = api.get("/api/v1/nothing-here")
+    assert missing.status_code == 404 and missing.headers["Content-Type"] == "application/problem+json"
+    wrong = api.put("/api/v1/appointments")
+    assert wrong.status_code == 405 and "POST" in wrong.headers["Allow"]
+    assert api.get("/api/v1/appointments/not-a-uuid").status_code == 404
+
+
+def test_calendars_api(live: LiveServer, people: People) -> None:
+    admin = live.client(people.admin.token)
+    created = admin.post("/api/v1/calendars", json={"name": "West team", "kind": "team", "timezone": "America/Denver"})
+    assert created.status_code == 201, created.text
+    team = created.json()
+    assert admin.get(created.headers["Location"].removeprefix(live.base_url)).json() == team
+    member = admin.post("/api/v1/calendars", json={"name": "Tina", "kind": "tech_setup_member",
+                                                   "timezone": "America/Denver", "team_id": team["id"],
+                                                   "owner_username": "consultant.miami"})
+    assert member.status_code == 201, member.text
+    bad = admin.post("/api/v1/calendars", json={"name": "X", "kind": "team", "timezone": "Nowhere/Zone"})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "timezone"
+    fitter = live.client(people.fitter.token)
+    assert fitter.post("/api/v1/calendars", json={"name": "Mine", "kind": "team", "timezone": "UTC"}).status_code == 403
+    assert [c["id"] for c in fitter.get("/api/v1/calendars").json()["items"]] == [people.fitter.calendar_id]
+    assert fitter.get(f"/api/v1/calendars/{team['id']}").status_code == 404
+    consultant = live.client(people.consultant.token)  # owns the member calendar, so reaches its team's
+    reachable = {c["id"] for c in consultant.get("/api/v1/calendars").json()["items"]}
+    assert {team["id"], member.json()["id"], people.consultant.calendar_id} == reachable
+
+
+def test_every_response_carries_a_request_id(live: LiveServer, people: People) -> None:
+    api = live.client(people.fitter.token)
+    response = api.get("/api/v1/appointments", headers={"X-Request-ID": "trace-42"})
+    assert response.headers["X-Request-ID"] == "trace-42"
+    generated = api.get("/api/v1/appointments", headers={"X-Request-ID": "bad id\twith tab"})
+    assert re.fullmatch(r"[0-9a-f]{32}", generated.headers["X-Request-ID"])
+
+
+def test_audit_rows_carry_the_request_id(live: LiveServer, people: People) -> None:
+    api = live.client(people.fitter.token)
+    data = api.post("/api/v1/appointments", json=appointment_body(people.fitter.calendar_id or ""),
+                    headers={"X-Request-ID": "req-create-1"}).json()
+    with live.runtime.uow() as uow:
+        rows = uow.session.scalars(select(AuditRow).where(AuditRow.appointment_id == data["id"])).all()
+    assert [r.request_id for r in rows] == ["req-create-1"]
+
+
+def test_concurrent_appointments_for_one_new_customer_both_succeed(live: LiveServer, people: People) -> None:
+    """Regression: two transactions inserting the same new guest person raced on its primary key (a 500)."""
+
+    def post(i: int) -> int:
+        body = appointment_body(people.fitter.calendar_id or "", start=BASE + timedelta(hours=i),
+                                guests=[{"id": "new-customer", "first_name": "Nia"}])
+        return live.client(people.fitter.token).post("/api/v1/appointments", json=body).status_code
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        statuses = list(pool.map(post, range(6)))
+    assert statuses == [201] * 6
+    assert _count(live, AppointmentRow) == 6
