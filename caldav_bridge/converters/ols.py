@@ -17,7 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from caldav_bridge.errors import FieldError
-from caldav_bridge.model.appointment import Appointment
+from caldav_bridge.model.appointment import Appointment, AppointmentStatus, AppointmentType
 from caldav_bridge.model.timestamps import format_timestamp, parse_timestamp
 
 __all__ = [
@@ -29,6 +29,9 @@ __all__ = [
     "legacy_date",
     "to_canonical_fields",
 ]
+
+_CANONICAL_TYPES = frozenset(t.value for t in AppointmentType)
+_CANONICAL_STATUSES = frozenset(s.value for s in AppointmentStatus)
 
 #: The exact keys of an OLS appointment, in OLS's order.
 OLS_KEYS = (
@@ -55,10 +58,17 @@ class OlsOptions:
     default_duration: timedelta = timedelta(minutes=60)
 
     def type_of(self, label: str) -> str:
-        return self.type_labels.get(label, self.unknown_type)
+        """The canonical type of ``label``: by the table, else ``label`` itself if it is a canonical type
+        (what :meth:`label_for_type` gives when the table has no label for it), else ``unknown_type``."""
+        if label in self.type_labels:
+            return self.type_labels[label]
+        return label if label in _CANONICAL_TYPES else self.unknown_type
 
     def status_of(self, label: str) -> str:
-        return self.status_labels.get(label, self.unknown_status)
+        """Like :meth:`type_of`, for statuses."""
+        if label in self.status_labels:
+            return self.status_labels[label]
+        return label if label in _CANONICAL_STATUSES else self.unknown_status
 
     def label_for_type(self, canonical: str) -> str:
         return next((k for k, v in self.type_labels.items() if v == canonical), canonical)
@@ -82,8 +92,16 @@ def legacy_date(start: datetime, zone: str) -> str:
 
 
 def from_legacy_date(text: str, zone: str) -> datetime:
-    """The instant a legacy ``date`` names: its digits read as wall-clock time in ``zone``."""
-    wall = parse_timestamp(text).replace(tzinfo=None)
+    """The instant a legacy ``date`` names: its digits read as wall-clock time in ``zone``.
+
+    The zone label it carries (``Z`` from OLS; any offset) is required but not applied: the digits
+    are the legacy zone's wall-clock time whatever the label says. A time skipped by a DST change
+    is read with the offset before the change; a repeated one as its first occurrence.
+    """
+    labelled = datetime.fromisoformat(text)
+    if labelled.tzinfo is None or labelled.utcoffset() is None:
+        raise ValueError("a time zone (an offset or 'Z') is required")
+    wall = labelled.replace(tzinfo=None, microsecond=labelled.microsecond // 1000 * 1000)
     return wall.replace(tzinfo=ZoneInfo(zone)).astimezone(UTC)
 
 
@@ -132,6 +150,8 @@ def to_canonical_fields(payload: Mapping[str, Any], options: OlsOptions) -> OlsF
             )
         except ValueError as exc:
             errors.append(FieldError(key, f"expected an ISO 8601 timestamp with a zone: {exc}"))
+        except OverflowError:  # e.g. 0001-01-01T00:30 read in a zone east of UTC
+            errors.append(FieldError(key, "the timestamp is out of the supported range"))
     labels: dict[str, str] = {}
     for key, to_canonical in (("type", options.type_of), ("status", options.status_of)):
         raw = payload.get(key)

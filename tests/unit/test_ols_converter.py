@@ -457,3 +457,39 @@ def test_every_bad_field_is_reported_at_once() -> None:
 def test_bad_date_v2_is_reported_even_with_a_good_legacy_date() -> None:
     read = to_canonical_fields({"date_v2": "nope", "date": "2021-05-25T07:55:00.000Z"}, OPTIONS)
     assert [e.field for e in read.errors] == ["date_v2"]
+
+
+# --------------------------------------------------------------------------- regressions
+
+
+def test_a_legacy_date_with_an_offset_is_read_by_its_digits() -> None:
+    """The digits are Berlin wall-clock time whatever the label; the offset must not shift them."""
+    for text in ("2021-05-25T07:55:00.000Z", "2021-05-25T07:55:00+00:00", "2021-05-25T07:55:00+05:00",
+                 "2021-05-25T07:55:00-07:00"):
+        assert from_legacy_date(text, "Europe/Berlin") == utc(2021, 5, 25, 5, 55), text
+
+
+def test_out_of_range_timestamps_are_field_errors() -> None:
+    """0001-01-01T00:30 in Berlin is before year 1 in UTC: a FieldError, not an OverflowError (HTTP 500)."""
+    for payload, field in (
+        ({"date": "0001-01-01T00:30:00.000Z"}, "date"),
+        ({"date_v2": "0001-01-01T00:30:00+01:00"}, "date_v2"),
+        ({"date_v2": "9999-12-31T23:30:00-01:00"}, "date_v2"),
+    ):
+        read = to_canonical_fields(payload, OPTIONS)
+        assert [e.field for e in read.errors] == [field], payload
+        assert "date_start" not in read.values
+
+
+def test_canonical_names_given_back_for_want_of_a_label_read_back_unchanged() -> None:
+    """With a table that has no label for TECH_SETUP or RESCHEDULED, OLS shows the canonical name; a client
+    that sends the record back (GET then PUT) must not turn it into the unknown type/status."""
+    options = OlsOptions(type_labels={"HAE": "INITIAL"}, status_labels={"open": "INITIAL"})
+    out = from_canonical(appointment(type="TECH_SETUP", status="RESCHEDULED"), options)
+    assert (out["type"], out["status"]) == ("TECH_SETUP", "RESCHEDULED")
+    read = to_canonical_fields(out, options)
+    assert (read.values["type"], read.values["status"]) == ("TECH_SETUP", "RESCHEDULED")
+    # The table still wins over a canonical name, and unknown labels still get the defaults.
+    table_first = OlsOptions(type_labels={"INITIAL": "TECH_SETUP"})
+    assert to_canonical_fields({"type": "INITIAL"}, table_first).values["type"] == "TECH_SETUP"
+    assert to_canonical_fields({"type": "initial"}, options).values["type"] == "FOLLOW_UP"
