@@ -89,8 +89,8 @@ def to_canonical(payload: object, options: OnschedOptions | None = None) -> Conv
     for key in _KEPT_IDS:
         value = r.ident(p, key, required=key == "serviceId")
         kept[key] = None if value is None else str(value)
-    kept["resourceName"] = r.text(p, "resourceName")
-    kept["bookedBy"] = r.text(p, "bookedBy")
+    kept["resourceName"] = r.text(p, "resourceName") or None  # OnSched sends "" for "not set"
+    kept["bookedBy"] = r.text(p, "bookedBy") or None
     type_ = r.lookup(options.service_types, kept["serviceId"], "serviceId", "OnSched serviceId")
     guest: dict[str, Any] = {}
     customer_id = r.ident(p, "customerId")
@@ -144,13 +144,14 @@ def from_canonical(appointment: Appointment, options: OnschedOptions | None = No
         "startDateTime": format_iso(appointment.date_start, zone),
         "endDateTime": format_iso(appointment.date_end, zone),
         "serviceId": service_id,
-        "serviceName": appointment.name,
     }
+    if appointment.name:
+        out["serviceName"] = appointment.name
     if _kept_text(kept, "resourceId") is not None:
         out |= {key: kept[key] for key in ("resourceId", "resourceName") if _kept_text(kept, key) is not None}
     else:
         out["resourceId"] = appointment.calendar.id
-        if appointment.calendar.name is not None:
+        if appointment.calendar.name:
             out["resourceName"] = appointment.calendar.name
     out |= {
         key: kept[key]
