@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 
 from caldav_bridge.errors import DomainError, ValidationFailed
@@ -43,7 +42,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return fail(exc.detail, code=1)
     except KeyboardInterrupt:
         return 130
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 from typing import Any
-from typing import Any
 
 from caldav_bridge.runtime import Runtime
 from config import Settings, load_settings

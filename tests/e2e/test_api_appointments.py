@@ -35,18 +35,39 @@ def test_created_appointment_has_the_canonical_shape(live: LiveServer, people: P
     response = api.post("/api/v1/appointments", json=body)
     assert response.status_code == 201, response.text
     data = response.json()
-    assert set(data) == {"calendar", "created_at", "date_end", "date_start", "description", "guests", "id", "meta",
-                         "name", "status", "updated_at"}
+    assert set(data) == {
+        "calendar",
+        "created_at",
+        "date_end",
+        "date_start",
+        "description",
+        "guests",
+        "id",
+        "meta",
+        "name",
+        "status",
+        "updated_at",
+    }
     assert data["calendar"] == {"id": people.fitter.calendar_id, "name": "fitter.denver"}
     assert data["status"] == "INITIAL"
     assert uuid.UUID(data["id"]).version == 4
     for key in ("created_at", "updated_at", "date_start", "date_end"):
         assert TIMESTAMP.match(data[key]), data[key]
     assert data["date_start"] == "2026-12-01T16:00:00.000Z"
-    assert data["meta"] == {"salesforce": {"appointment_gid": None, "opportunity_gid": "0069E00000HbsUrQAJ",
-                                           "customer_gid": "0039E00001"}, "type": "INITIAL", "source": "test"}
-    assert data["guests"] == [{"id": "cust-1", "first_name": "Jane", "last_name": "Doe", "timezone": "America/Denver",
-                               "email": "jane@example.com"}]
+    assert data["meta"] == {
+        "salesforce": {"appointment_gid": None, "opportunity_gid": "0069E00000HbsUrQAJ", "customer_gid": "0039E00001"},
+        "type": "INITIAL",
+        "source": "test",
+    }
+    assert data["guests"] == [
+        {
+            "id": "cust-1",
+            "first_name": "Jane",
+            "last_name": "Doe",
+            "timezone": "America/Denver",
+            "email": "jane@example.com",
+        }
+    ]
     assert response.headers["Location"].endswith(f"/api/v1/appointments/{data['id']}")
     assert response.headers["ETag"].startswith('"')
 
@@ -88,10 +109,21 @@ def test_list_filters(live: LiveServer, people: People) -> None:
     api = live.client(people.dispatcher.token)
     cal = people.fitter.calendar_id or ""
     a = _create(api, cal, start=BASE)
-    b = _create(api, cal, start=BASE + timedelta(days=1), meta={"type": "FOLLOW_UP", "salesforce": {
-        "opportunity_gid": "OPP-2", "customer_gid": "CUST-2", "appointment_gid": "APPT-2"}})
-    c = _create(api, people.other_fitter.calendar_id or "", start=BASE + timedelta(days=2),
-                guests=[{"id": "cust-9", "first_name": "Ann"}])
+    b = _create(
+        api,
+        cal,
+        start=BASE + timedelta(days=1),
+        meta={
+            "type": "FOLLOW_UP",
+            "salesforce": {"opportunity_gid": "OPP-2", "customer_gid": "CUST-2", "appointment_gid": "APPT-2"},
+        },
+    )
+    c = _create(
+        api,
+        people.other_fitter.calendar_id or "",
+        start=BASE + timedelta(days=2),
+        guests=[{"id": "cust-9", "first_name": "Ann"}],
+    )
     api.post(f"/api/v1/appointments/{a['id']}/book")
 
     def ids(**params: str) -> list[str]:
@@ -141,8 +173,11 @@ def test_patch_with_if_match_and_lost_update_protection(live: LiveServer, people
     created = api.post("/api/v1/appointments", json=appointment_body(people.fitter.calendar_id or ""))
     etag = created.headers["ETag"]
     url = f"/api/v1/appointments/{created.json()['id']}"
-    first = api.patch(url, json={"name": "Renamed", "meta": {"room": "2B", "salesforce": {"appointment_gid": "A1"}}},
-                      headers={"If-Match": etag})
+    first = api.patch(
+        url,
+        json={"name": "Renamed", "meta": {"room": "2B", "salesforce": {"appointment_gid": "A1"}}},
+        headers={"If-Match": etag},
+    )
     assert first.status_code == 200, first.text
     assert first.json()["name"] == "Renamed"
     assert first.json()["meta"]["room"] == "2B"
@@ -197,21 +232,29 @@ def test_lifecycle_book_reschedule_cancel(live: LiveServer, people: People) -> N
     booked = api.post(f"{url}/book")
     assert booked.status_code == 200 and booked.json()["status"] == "BOOKED"
     assert api.post(f"{url}/book").status_code == 409
-    moved = api.post(f"{url}/reschedule", json={"date_start": "2026-12-03T16:00:00Z", "date_end": "2026-12-03T17:00:00Z",
-                                                "reason": "customer ill"})
+    moved = api.post(
+        f"{url}/reschedule",
+        json={"date_start": "2026-12-03T16:00:00Z", "date_end": "2026-12-03T17:00:00Z", "reason": "customer ill"},
+    )
     assert moved.status_code == 200, moved.text
     assert moved.json()["status"] == "RESCHEDULED"
     assert moved.json()["date_start"] == "2026-12-03T16:00:00.000Z"
     assert api.post(f"{url}/cancel", json={}).status_code == 422  # a reason is required
     cancelled = api.post(f"{url}/cancel", json={"reason": "no longer needed"})
     assert cancelled.json()["status"] == "CANCELLED"
-    conflict = api.post(f"{url}/reschedule", json={"date_start": "2026-12-04T16:00:00Z", "date_end": "2026-12-04T17:00:00Z"})
+    conflict = api.post(
+        f"{url}/reschedule", json={"date_start": "2026-12-04T16:00:00Z", "date_end": "2026-12-04T17:00:00Z"}
+    )
     assert conflict.status_code == 409
     assert conflict.headers["Content-Type"] == "application/problem+json"
     assert "CANCELLED" in conflict.json()["detail"]
     history = api.get(f"{url}/history").json()["items"]
     assert [(h["old_status"], h["new_status"]) for h in history] == [
-        (None, "INITIAL"), ("INITIAL", "BOOKED"), ("BOOKED", "RESCHEDULED"), ("RESCHEDULED", "CANCELLED")]
+        (None, "INITIAL"),
+        ("INITIAL", "BOOKED"),
+        ("BOOKED", "RESCHEDULED"),
+        ("RESCHEDULED", "CANCELLED"),
+    ]
     assert history[2]["old_start"] == "2026-12-01T16:00:00.000Z"
     assert history[2]["new_start"] == "2026-12-03T16:00:00.000Z"
     assert history[2]["reason"] == "customer ill"
@@ -231,14 +274,19 @@ def test_invalid_status_transition_through_patch_is_409(live: LiveServer, people
 def test_follow_up_for_the_same_customer_and_opportunity(live: LiveServer, people: People) -> None:
     api = live.client(people.fitter.token)
     original = _create(api, people.fitter.calendar_id or "")
-    response = api.post(f"/api/v1/appointments/{original['id']}/follow-ups",
-                        json={"date_start": "2026-12-15T16:00:00Z", "date_end": "2026-12-15T16:30:00Z"})
+    response = api.post(
+        f"/api/v1/appointments/{original['id']}/follow-ups",
+        json={"date_start": "2026-12-15T16:00:00Z", "date_end": "2026-12-15T16:30:00Z"},
+    )
     assert response.status_code == 201, response.text
     follow = response.json()
     assert follow["meta"]["type"] == "FOLLOW_UP"
     assert follow["status"] == "BOOKED"
-    assert follow["meta"]["salesforce"] == {"appointment_gid": None, "opportunity_gid": "0069E00000HbsUrQAJ",
-                                            "customer_gid": "0039E00001"}
+    assert follow["meta"]["salesforce"] == {
+        "appointment_gid": None,
+        "opportunity_gid": "0069E00000HbsUrQAJ",
+        "customer_gid": "0039E00001",
+    }
     assert follow["meta"]["follow_up_of"] == original["id"]
     assert follow["guests"] == original["guests"]
     assert follow["calendar"]["id"] == people.fitter.calendar_id
@@ -265,8 +313,9 @@ def test_concurrent_requests_with_one_idempotency_key_create_one_appointment(liv
     body = appointment_body(people.fitter.calendar_id or "")
 
     def post(_: int) -> tuple[int, str]:
-        response = live.client(people.fitter.token).post("/api/v1/appointments", json=body,
-                                                         headers={"Idempotency-Key": "race-1"})
+        response = live.client(people.fitter.token).post(
+            "/api/v1/appointments", json=body, headers={"Idempotency-Key": "race-1"}
+        )
         return response.status_code, response.json().get("id", response.text)
 
     with ThreadPoolExecutor(max_workers=6) as pool:
@@ -297,7 +346,10 @@ def test_auth_401_403_404(live: LiveServer, people: People) -> None:
     assert fitter.get(f"/api/v1/appointments/{theirs['id']}").status_code == 404
     assert fitter.patch(f"/api/v1/appointments/{theirs['id']}", json={"name": "x"}).status_code == 404
     assert [i["id"] for i in fitter.get("/api/v1/appointments").json()["items"]] == [mine["id"]]
-    assert fitter.get("/api/v1/appointments", params={"calendar_id": people.other_fitter.calendar_id}).json()["items"] == []
+    assert (
+        fitter.get("/api/v1/appointments", params={"calendar_id": people.other_fitter.calendar_id}).json()["items"]
+        == []
+    )
     into_theirs = fitter.post("/api/v1/appointments", json=appointment_body(people.other_fitter.calendar_id or ""))
     assert into_theirs.status_code == 422
     assert into_theirs.json()["errors"][0]["field"] == "calendar.id"
@@ -322,7 +374,11 @@ def test_bad_input_gets_a_problem_naming_the_field_and_writes_nothing(live: Live
     good = appointment_body(cal)
     cases = {
         "malformed": (dict(data=b'{"name": ', headers={"Content-Type": "application/json"}), 422, "(body)"),
-        "not json": (dict(data=b"name=x", headers={"Content-Type": "application/x-www-form-urlencoded"}), 422, "(body)"),
+        "not json": (
+            dict(data=b"name=x", headers={"Content-Type": "application/x-www-form-urlencoded"}),
+            422,
+            "(body)",
+        ),
         "wrong type": (dict(json={**good, "name": 42}), 422, "name"),
         "unknown enum": (dict(json={**good, "status": "MAYBE"}), 422, "status"),
         "unknown type": (dict(json={**good, "meta": {"type": "LUNCH"}}), 422, "meta.type"),
@@ -370,9 +426,16 @@ def test_calendars_api(live: LiveServer, people: People) -> None:
     assert created.status_code == 201, created.text
     team = created.json()
     assert admin.get(created.headers["Location"].removeprefix(live.base_url)).json() == team
-    member = admin.post("/api/v1/calendars", json={"name": "Tina", "kind": "tech_setup_member",
-                                                   "timezone": "America/Denver", "team_id": team["id"],
-                                                   "owner_username": "consultant.miami"})
+    member = admin.post(
+        "/api/v1/calendars",
+        json={
+            "name": "Tina",
+            "kind": "tech_setup_member",
+            "timezone": "America/Denver",
+            "team_id": team["id"],
+            "owner_username": "consultant.miami",
+        },
+    )
     assert member.status_code == 201, member.text
     bad = admin.post("/api/v1/calendars", json={"name": "X", "kind": "team", "timezone": "Nowhere/Zone"})
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "timezone"
@@ -395,8 +458,11 @@ def test_every_response_carries_a_request_id(live: LiveServer, people: People) -
 
 def test_audit_rows_carry_the_request_id(live: LiveServer, people: People) -> None:
     api = live.client(people.fitter.token)
-    data = api.post("/api/v1/appointments", json=appointment_body(people.fitter.calendar_id or ""),
-                    headers={"X-Request-ID": "req-create-1"}).json()
+    data = api.post(
+        "/api/v1/appointments",
+        json=appointment_body(people.fitter.calendar_id or ""),
+        headers={"X-Request-ID": "req-create-1"},
+    ).json()
     with live.runtime.uow() as uow:
         rows = uow.session.scalars(select(AuditRow).where(AuditRow.appointment_id == data["id"])).all()
     assert [r.request_id for r in rows] == ["req-create-1"]
@@ -406,8 +472,11 @@ def test_concurrent_appointments_for_one_new_customer_both_succeed(live: LiveSer
     """Regression: two transactions inserting the same new guest person raced on its primary key (a 500)."""
 
     def post(i: int) -> int:
-        body = appointment_body(people.fitter.calendar_id or "", start=BASE + timedelta(hours=i),
-                                guests=[{"id": "new-customer", "first_name": "Nia"}])
+        body = appointment_body(
+            people.fitter.calendar_id or "",
+            start=BASE + timedelta(hours=i),
+            guests=[{"id": "new-customer", "first_name": "Nia"}],
+        )
         return live.client(people.fitter.token).post("/api/v1/appointments", json=body).status_code
 
     with ThreadPoolExecutor(max_workers=6) as pool:

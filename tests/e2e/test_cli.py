@@ -1,0 +1,178 @@
+"""The ``appointment-service`` command as a user runs it: real processes, real databases."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from config import Settings
+
+CLI = [sys.executable, "-m", "feeds.cli"]
+
+
+def run(
+    settings: Settings, *args: str, stdin: str | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "APPOINTMENTS_DATABASE_URL": settings.resolved_database_url(),
+        "APPOINTMENTS_DATA_DIR": settings.data_dir,
+    }
+    result = subprocess.run([*CLI, *args], env=env, input=stdin, capture_output=True, text=True, timeout=120)
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def as_json(settings: Settings, *args: str, stdin: str | None = None) -> object:
+    return json.loads(run(settings, *args, "--json", stdin=stdin).stdout)
+
+
+def test_help_lists_every_command() -> None:
+    result = subprocess.run([*CLI, "--help"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0
+    for command in ("serve", "demo", "db", "users", "tokens", "calendars", "appointments"):
+        assert command in result.stdout
+    users_help = subprocess.run([*CLI, "users", "add", "--help"], capture_output=True, text=True, timeout=60)
+    assert "--role" in users_help.stdout and "--timezone" in users_help.stdout
+
+
+def test_admin_commands(settings: Settings) -> None:
+    assert as_json(settings, "db", "upgrade")["revision"]  # type: ignore[index]
+    fitter = as_json(settings, "users", "add", "fitter.x", "--role", "fitter", "--timezone", "America/Denver")
+    assert fitter["role"] == "fitter" and len(fitter["password"]) >= 16  # type: ignore[index]
+    chosen = as_json(settings, "users", "set-password", "fitter.x", "--password-stdin", stdin="correct horse 1\n")
+    assert chosen == {"username": "fitter.x", "password": "correct horse 1"}
+    listed = as_json(settings, "users", "list")
+    assert [u["username"] for u in listed] == ["fitter.x"]  # type: ignore[union-attr,index]
+    calendars = as_json(settings, "calendars", "list")
+    assert [(c["name"], c["kind"], c["timezone"]) for c in calendars] == [("fitter.x", "fitter", "America/Denver")]  # type: ignore[union-attr,index]
+    team = as_json(settings, "calendars", "create", "West", "--kind", "team", "--timezone", "America/Denver")
+    assert team["kind"] == "team"  # type: ignore[index]
+    token = as_json(settings, "tokens", "issue", "fitter.x", "--scope", "read", "--name", "cockpit")
+    assert token["token"].startswith("ast_") and token["scopes"] == ["read"]  # type: ignore[index]
+    assert as_json(settings, "tokens", "revoke", token["id"]) == {"id": token["id"], "revoked": True}  # type: ignore[index]
+    assert as_json(settings, "appointments", "list") == []
+    text = run(settings, "calendars", "list").stdout
+    assert "West" in text and "America/Denver" in text
+
+
+def test_errors_are_clear_and_exit_non_zero(settings: Settings) -> None:
+    run(settings, "db", "upgrade")
+    duplicate = run(settings, "users", "add", "a", "--role", "admin")
+    assert duplicate.returncode == 0
+    again = run(settings, "users", "add", "a", "--role", "admin", check=False)
+    assert again.returncode == 1 and "already exists" in again.stderr and "Traceback" not in again.stderr
+    bad_zone = run(settings, "users", "add", "b", "--role", "fitter", "--timezone", "Mars/Base", check=False)
+    assert bad_zone.returncode == 2 and "timezone" in bad_zone.stderr
+    unknown = run(settings, "tokens", "revoke", "no-such-token", check=False)
+    assert unknown.returncode == 1 and "not found" in unknown.stderr
+    bad_role = run(settings, "users", "add", "c", "--role", "wizard", check=False)
+    assert bad_role.returncode == 2 and "invalid choice" in bad_role.stderr
+
+
+def test_invalid_setting_stops_with_its_name(tmp_path: Path) -> None:
+    env = {**os.environ, "APPOINTMENTS_PORT": "not-a-port", "APPOINTMENTS_DATA_DIR": str(tmp_path)}
+    result = subprocess.run([*CLI, "users", "list"], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "APPOINTMENTS_PORT" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_demo_is_idempotent(settings: Settings) -> None:
+    first = as_json(settings, "demo")
+    second = as_json(settings, "demo")
+    assert first["appointments"]["created"] > 100  # type: ignore[index]
+    assert second["appointments"] == {"created": 0, "total": first["appointments"]["total"]}  # type: ignore[index]
+    assert first["users"] == second["users"]  # type: ignore[index]
+    roles = {u["role"] for u in first["users"]}  # type: ignore[index]
+    assert roles == {"admin", "dispatcher", "service", "fitter", "consultant", "tech_setup"}
+    zones = {c["timezone"] for u in first["users"] for c in u["calendars"] if u["role"] == "fitter"}  # type: ignore[index]
+    assert len(zones) >= 3
+    listed = as_json(settings, "appointments", "list", "--limit", "500")
+    statuses = {a["status"] for a in listed}  # type: ignore[union-attr]
+    types = {a["meta"]["type"] for a in listed}  # type: ignore[union-attr]
+    assert statuses == {"INITIAL", "RESERVED", "BOOKED", "CANCELLED", "RESCHEDULED"}
+    assert types == {"INITIAL", "FOLLOW_UP", "TECH_SETUP"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def demo_server(settings: Settings) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "APPOINTMENTS_DATABASE_URL": settings.resolved_database_url(),
+        "APPOINTMENTS_DATA_DIR": settings.data_dir,
+    }
+    process = subprocess.Popen(
+        [*CLI, "serve", "--demo", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        yield f"http://127.0.0.1:{port}", process
+    finally:
+        os.kill(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait(timeout=15)
+
+
+def test_serve_demo_prints_credentials_that_work(demo_server: tuple[str, subprocess.Popen[str]]) -> None:
+    base, process = demo_server
+    assert process.stdout is not None
+    printed: list[str] = []
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            pytest.fail("serve --demo exited early:\n" + "".join(printed))
+        printed.append(line)
+        if line.startswith("Serving on"):
+            break
+    output = "".join(printed)
+    assert base in output
+    token_line = next(line for line in printed if line.startswith("dispatcher"))
+    token = token_line.split()[3]
+    assert token.startswith("ast_demo_")
+    for _ in range(100):
+        try:
+            response = requests.get(
+                f"{base}/api/v1/appointments",
+                headers={"Authorization": f"Bearer {token}"},
+                params={"limit": "500"},
+                timeout=10,
+            )
+            break
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    assert response.status_code == 200
+    assert len(response.json()["items"]) > 100
+    assert requests.get(f"{base}/readyz", timeout=10).json()["status"] == "ok"
+    fitter_line = next(line for line in printed if line.startswith("fitter.denver"))
+    fitter = requests.get(
+        f"{base}/api/v1/appointments",
+        headers={"Authorization": f"Bearer {fitter_line.split()[3]}"},
+        params={"limit": "500"},
+        timeout=10,
+    ).json()["items"]
+    assert fitter and {a["calendar"]["name"] for a in fitter} == {"Frank Fitter (Denver)"}
