@@ -56,6 +56,19 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     server.drop_database(name)
 
 
+@pytest.fixture(params=BACKENDS)
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database with no schema at all (not cloned from the migrated template)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    server: PostgresServer = request.getfixturevalue("pg_server")
+    name = "e_" + uuid.uuid4().hex[:16]
+    url = server.create_database(name)
+    yield url
+    server.drop_database(name)
+
+
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     return load_settings(environ={}, database_url=database_url, data_dir=str(tmp_path / "data"))
