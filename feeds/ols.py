@@ -5,6 +5,7 @@ Lists are JSON arrays, as in OLS; the next page, if any, is in a ``Link: <…>; 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Any
 
 from flask import Blueprint, Response, jsonify, request, url_for
@@ -155,7 +156,12 @@ def get_appointment(id: str) -> Response:
 def create_appointment(body: OlsAppointmentInput) -> Response:
     key = request.headers.get("Idempotency-Key") or None
     stored = ols.create(
-        uow(), current_actor("ols"), body.model_dump(exclude_unset=True), runtime().ols_options, idempotency_key=key
+        uow(),
+        current_actor("ols"),
+        body.model_dump(exclude_unset=True),
+        runtime().ols_options,
+        idempotency_key=key,
+        idempotency_ttl=timedelta(hours=runtime().settings.idempotency_ttl_hours),
     )
     return _one(stored, 201)
 

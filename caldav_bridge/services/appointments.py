@@ -13,7 +13,7 @@ import json
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -72,6 +72,7 @@ __all__ = [
 
 S = AppointmentStatus
 #: The statuses each status may move to.
+DEFAULT_IDEMPOTENCY_TTL = timedelta(hours=24)
 TRANSITIONS: dict[str, frozenset[str]] = {
     S.INITIAL: frozenset({S.RESERVED, S.BOOKED, S.RESCHEDULED, S.CANCELLED}),
     S.RESERVED: frozenset({S.INITIAL, S.BOOKED, S.RESCHEDULED, S.CANCELLED}),
@@ -171,9 +172,12 @@ def create(
     draft: AppointmentDraft,
     *,
     idempotency_key: str | None = None,
+    idempotency_ttl: timedelta = DEFAULT_IDEMPOTENCY_TTL,
     appointment_id: str | None = None,
 ) -> Stored:
     """Create an appointment; a repeat with the same ``idempotency_key`` returns the first result.
+
+    A key is remembered for ``idempotency_ttl``; after that it may be used for a new appointment.
 
     ``appointment_id`` fixes the new appointment's id (seeding, imports); by default one is made.
     """
@@ -182,6 +186,7 @@ def create(
     principal = actor.user_id or actor.username
     with uow:
         if idempotency_key:
+            uow.idempotency.purge_before(principal, utcnow() - idempotency_ttl)
             replay = _replay(uow, actor, principal, idempotency_key, request_hash)
             if replay:
                 return replay

@@ -57,6 +57,7 @@ def create(
     options: OlsOptions,
     *,
     idempotency_key: str | None = None,
+    idempotency_ttl: timedelta = appointments.DEFAULT_IDEMPOTENCY_TTL,
 ) -> appointments.Stored:
     """Create from an OLS payload; ``date_v2`` (or the legacy ``date``) and ``type`` are required.
 
@@ -81,7 +82,7 @@ def create(
             "status": fields.get("status", options.unknown_status),
         },
     )
-    return appointments.create(uow, actor, draft, idempotency_key=idempotency_key)
+    return appointments.create(uow, actor, draft, idempotency_key=idempotency_key, idempotency_ttl=idempotency_ttl)
 
 
 def replace(

@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, delete, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -226,5 +225,8 @@ class IdempotencyRepository:
     def add(self, row: IdempotencyRow) -> None:
         self.session.add(row)
 
-    def purge_before(self, cutoff: datetime) -> Any:
-        return self.session.query(IdempotencyRow).filter(IdempotencyRow.created_at < cutoff).delete()
+    def purge_before(self, principal: str, cutoff: datetime) -> None:
+        """Forget ``principal``'s keys first used before ``cutoff``."""
+        self.session.execute(
+            delete(IdempotencyRow).where(IdempotencyRow.principal == principal, IdempotencyRow.created_at < cutoff)
+        )

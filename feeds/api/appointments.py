@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Response, jsonify, request, url_for
 
 from caldav_bridge.model.appointment import Appointment
@@ -79,7 +81,8 @@ def list_appointments(query: AppointmentListQuery) -> Response:
 )
 def create_appointment(body: AppointmentDraft) -> Response:
     key = request.headers.get("Idempotency-Key") or None
-    return _one(service.create(uow(), current_actor("api"), body, idempotency_key=key), 201)
+    ttl = timedelta(hours=runtime().settings.idempotency_ttl_hours)
+    return _one(service.create(uow(), current_actor("api"), body, idempotency_key=key, idempotency_ttl=ttl), 201)
 
 
 @operation(

@@ -483,3 +483,17 @@ def test_concurrent_appointments_for_one_new_customer_both_succeed(live: LiveSer
         statuses = list(pool.map(post, range(6)))
     assert statuses == [201] * 6
     assert _count(live, AppointmentRow) == 6
+
+
+def test_idempotency_keys_expire_after_their_ttl(live: LiveServer, people: People) -> None:
+    from caldav_bridge.model.requests import AppointmentDraft
+    from caldav_bridge.services import appointments, users
+
+    actor = users.actor_for_token(live.runtime.uow(), people.fitter.token, "api")
+    draft = AppointmentDraft.model_validate(appointment_body(people.fitter.calendar_id or ""))
+    first = appointments.create(live.runtime.uow(), actor, draft, idempotency_key="k")
+    kept = appointments.create(live.runtime.uow(), actor, draft, idempotency_key="k", idempotency_ttl=timedelta(hours=1))
+    expired = appointments.create(live.runtime.uow(), actor, draft, idempotency_key="k", idempotency_ttl=timedelta(0))
+    assert kept.appointment.id == first.appointment.id and kept.replayed
+    assert expired.appointment.id != first.appointment.id and not expired.replayed
+    assert _count(live, AppointmentRow) == 2
