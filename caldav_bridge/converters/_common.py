@@ -139,9 +139,14 @@ class Reader:
             return int(value)
         return value
 
-    def obj(self, obj: Mapping[str, Any], key: str, *, prefix: str = "", required: bool = False) -> Mapping[str, Any]:
+    def obj(
+        self, obj: Mapping[str, Any] | None, key: str, *, prefix: str = "", required: bool = False
+    ) -> Mapping[str, Any] | None:
+        """A nested object; ``None`` if missing or wrong, and also (silently) if its parent ``obj`` was."""
+        if obj is None:
+            return None
         value: Mapping[str, Any] | None = self.get(obj, key, "object", prefix=prefix, required=required)
-        return value or {}
+        return value
 
     def array(self, obj: Mapping[str, Any], key: str, *, prefix: str = "", required: bool = False) -> list[Any]:
         value: list[Any] | None = self.get(obj, key, "array", prefix=prefix, required=required)

@@ -100,11 +100,11 @@ def parse_time(text: str) -> datetime:
     """``"2015-09-02 19:00:00 GMT"`` as an aware UTC datetime; ``ValueError`` for anything else."""
     match = _TIME.fullmatch(text.strip())
     if match is None:
-        raise ValueError("expected 'YYYY-MM-DD HH:MM:SS GMT'")
+        raise ValueError("is not 'YYYY-MM-DD HH:MM:SS GMT'")
     if match.group(2) is None:
         raise ValueError("has no time zone; expected 'YYYY-MM-DD HH:MM:SS GMT'")
     if match.group(2) not in ("GMT", "UTC"):
-        raise ValueError(f"zone {match.group(2)!r} is not GMT; expected 'YYYY-MM-DD HH:MM:SS GMT'")
+        raise ValueError(f"is in zone {match.group(2)!r}, not GMT; expected 'YYYY-MM-DD HH:MM:SS GMT'")
     try:
         return datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
     except ValueError:

@@ -113,26 +113,32 @@ def to_canonical(payload: object, options: TimekitOptions | None = None) -> Conv
     state = r.text(p, "state", required=True)
     status = _read_state(r, state)
     info = r.obj(r.obj(p, "attributes", required=True), "event_info", prefix="attributes", required=True)
-    start = r.time(info, "start", prefix=_EVENT_INFO, required=True)
-    end = r.time(info, "end", prefix=_EVENT_INFO, required=True)
-    r.interval(start, end, f"{_EVENT_INFO}.end")
-    what = r.text(info, "what", prefix=_EVENT_INFO, required=True)
+    start = end = what = where = description = None
+    if info is not None:
+        start = r.time(info, "start", prefix=_EVENT_INFO, required=True)
+        end = r.time(info, "end", prefix=_EVENT_INFO, required=True)
+        r.interval(start, end, f"{_EVENT_INFO}.end")
+        what = r.text(info, "what", prefix=_EVENT_INFO, required=True)
+        where = r.text(info, "where", prefix=_EVENT_INFO)
+        description = r.text(info, "description", prefix=_EVENT_INFO)
     calendar = r.obj(p, "calendar", required=True)
-    calendar_id = r.text(calendar, "id", prefix="calendar", required=True) if calendar else None
-    calendar_name = r.text(calendar, "name", prefix="calendar")
+    calendar_id = calendar_name = None
+    if calendar is not None:
+        calendar_id = r.text(calendar, "id", prefix="calendar", required=True)
+        calendar_name = r.text(calendar, "name", prefix="calendar")
     type_ = r.lookup(options.calendar_types, calendar_id, "calendar.id", "Timekit calendar")
     kept: dict[str, Any] = {
         "id": booking_id,
         "state": state,
         "graph": r.text(p, "graph"),
         "completed": r.get(p, "completed", "boolean"),
-        "where": r.text(info, "where", prefix=_EVENT_INFO),
-        "calendar": json_copy(calendar) or None,
+        "where": where,
+        "calendar": json_copy(calendar),
     }
     fields = {
         "created_at": r.time(p, "created_at"),
         "updated_at": r.time(p, "updated_at"),
-        "description": r.text(info, "description", prefix=_EVENT_INFO),
+        "description": description,
         "guests": _read_customers(r, p),
     }
     r.check()
