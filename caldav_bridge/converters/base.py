@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from caldav_bridge.model.appointment import (
     MAX_DESCRIPTION,
+    MAX_GUESTS,
     MAX_NAME,
     Appointment,
     CalendarRef,
@@ -63,7 +64,7 @@ class ConvertedAppointment(BaseModel):
     date_start: UtcTimestamp
     date_end: UtcTimestamp
     description: Annotated[str | None, Field(max_length=MAX_DESCRIPTION)] = None
-    guests: list[Guest] = Field(default_factory=list)
+    guests: Annotated[list[Guest], Field(max_length=MAX_GUESTS)] = Field(default_factory=list)
     meta: Meta
     name: Annotated[str, Field(max_length=MAX_NAME)]
     status: StatusField

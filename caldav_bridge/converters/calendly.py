@@ -43,6 +43,7 @@ _SOURCE_FIELDS = {
     "date_start": "start_time",
     "date_end": "end_time",
     "guests.*": "event_guests.*",
+    "guests": "event_guests",
 }
 
 

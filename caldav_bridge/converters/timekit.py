@@ -75,6 +75,7 @@ _SOURCE_FIELDS = {
     "guests.*.first_name": "customers.*.name",
     "guests.*.last_name": "customers.*.name",
     "guests.*": "customers.*",
+    "guests": "customers",
 }
 
 

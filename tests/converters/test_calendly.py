@@ -135,3 +135,8 @@ def test_bad_input_names_the_field(event: dict[str, Any], change: dict[str, Any]
 def test_a_bad_guest_time_names_the_guest(event: dict[str, Any]) -> None:
     guests = [{"email": "a@example.com", "created_at": "2019-08-24T14:15:22"}]
     assert list(_errors(event | {"event_guests": guests})) == ["event_guests.0.created_at"]
+
+
+def test_too_many_guests_is_an_error_on_event_guests(event: dict[str, Any]) -> None:
+    guests = [{"email": f"guest{i}@example.com"} for i in range(51)]
+    assert list(_errors(event | {"event_guests": guests})) == ["event_guests"]
