@@ -120,6 +120,14 @@ class Reader:
         value: str | None = self.get(obj, key, "string", prefix=prefix, required=required)
         return value
 
+    def source_id(self, obj: Mapping[str, Any], key: str) -> str | None:
+        """The item's required string id; an empty one is missing (it could not tell items apart)."""
+        value = self.text(obj, key, required=True)
+        if value == "":
+            self.error(key, "is required")
+            return None
+        return value
+
     def ident(self, obj: Mapping[str, Any], key: str, *, prefix: str = "", required: bool = False) -> str | int | None:
         """An id that systems send as a string or a number; an empty string counts as missing."""
         value: str | int | None = self.get(obj, key, "id", prefix=prefix, required=required)

@@ -203,8 +203,9 @@ def from_canonical(appointment: Appointment, options: BlueprintOptions | None = 
     if errors:
         raise ConversionError(FORMAT, errors)
 
+    appointment_id = _kept_id(kept, "appointment_id")
     out: dict[str, Any] = {
-        "appointment_id": _kept_id(kept, "appointment_id") or str(appointment.id),
+        "appointment_id": str(appointment.id) if appointment_id is None else appointment_id,
         "start_time": format_time(appointment.date_start),
         "end_time": format_time(appointment.date_end),
         "eventTypeId": type_code,

@@ -72,7 +72,7 @@ def to_canonical(payload: object, options: CalendlyOptions | None = None) -> Con
     options = options or _DEFAULTS
     r = Reader(FORMAT, payload)
     p = r.root
-    uri = r.text(p, "uri", required=True)
+    uri = r.source_id(p, "uri")
     name = r.text(p, "name", required=True)
     status = _read_status(r, p)
     start = r.time(p, "start_time", required=True)
@@ -83,7 +83,9 @@ def to_canonical(payload: object, options: CalendlyOptions | None = None) -> Con
     if event_type is not None:
         type_ = options.type_of(event_type)
         if type_ is None:
-            r.error("event_type", f"Calendly event type {event_type!r} is not mapped; add it to the converter's table")
+            r.error(
+                "event_type", f"Calendly event type {event_type[:120]!r} is not mapped; add it to the converter's table"
+            )
     created_at = r.time(p, "created_at")
     updated_at = r.time(p, "updated_at")
     description = r.text(p, "meeting_notes_plain")

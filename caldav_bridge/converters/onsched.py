@@ -138,8 +138,9 @@ def from_canonical(appointment: Appointment, options: OnschedOptions | None = No
         )
     status = pick_code(STATUSES, appointment.status)
     zone = render_zone(appointment)
+    kept_id = _kept_text(kept, "id")
     out: dict[str, Any] = {
-        "id": _kept_text(kept, "id") or str(appointment.id),
+        "id": str(appointment.id) if kept_id is None else kept_id,
         "status": status,
         "startDateTime": format_iso(appointment.date_start, zone),
         "endDateTime": format_iso(appointment.date_end, zone),

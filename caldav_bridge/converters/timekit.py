@@ -110,7 +110,7 @@ def to_canonical(payload: object, options: TimekitOptions | None = None) -> Conv
     options = options or _DEFAULTS
     r = Reader(FORMAT, payload)
     p = r.root
-    booking_id = r.text(p, "id", required=True)
+    booking_id = r.source_id(p, "id")
     state = r.text(p, "state", required=True)
     status = _read_state(r, state)
     info = r.obj(r.obj(p, "attributes", required=True), "event_info", prefix="attributes", required=True)

@@ -121,6 +121,7 @@ def test_only_guests_with_an_email_address_are_exported() -> None:
         ({"event_guests": ["doc@example.com"]}, "event_guests.0", "expected an object"),
         ({"event_memberships": [{}]}, "event_memberships.0.user", "is required"),
         ({"uri": None}, "uri", "is required"),
+        ({"uri": ""}, "uri", "is required"),
         (
             {"created_at": "2019-01-02T03:04:05"},
             "created_at",
