@@ -203,6 +203,7 @@ def create(
             date_end=draft.date_end,
             created_at=now,
             updated_at=now,
+            sequence=0,
         )
         row.calendar = calendar
         _apply_meta(row, draft.meta.model_dump(mode="json"))
@@ -259,6 +260,8 @@ def update(
             raise ValidationFailed([FieldError("date_start" if start is None else "date_end", "may not be null")])
         if end <= start:
             raise ValidationFailed([FieldError("date_end", "must be after date_start")])
+        if (start, end) != (row.date_start, row.date_end):
+            row.sequence += 1
         row.date_start, row.date_end = start, end
         if "guests" in given:
             _set_guests(uow, row, patch.guests or [], now)
@@ -308,6 +311,7 @@ def reschedule(
         _transition(row, S.RESCHEDULED, "reschedule")
         now = utcnow()
         row.date_start, row.date_end = request.date_start, request.date_end
+        row.sequence += 1
         row.updated_at = now
         _history(uow, actor, row, old_status, now, old_start=old_start, reason=request.reason)
         _changed(uow, actor, row, "reschedule", now)

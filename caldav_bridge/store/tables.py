@@ -133,6 +133,8 @@ class AppointmentRow(Base):
     updated_at: Mapped[datetime] = mapped_column(index=True)
     deleted_at: Mapped[datetime | None]
     version: Mapped[int] = mapped_column(Integer, default=1)
+    #: iCalendar SEQUENCE: grows with every change of the appointment's times (RFC 5545 §3.8.7.4).
+    sequence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     calendar: Mapped[CalendarRow] = relationship(lazy="joined", innerjoin=True)
     guests: Mapped[list[AppointmentGuestRow]] = relationship(
@@ -210,6 +212,53 @@ class AuditRow(Base):
     calendar_id: Mapped[str | None] = mapped_column(String(36))
     request_id: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[str | None] = mapped_column(String(1000))
+
+
+class ExternalRefRow(Base):
+    """Which appointment a record of another system (Blueprint, Calendly, ...) was imported as."""
+
+    __tablename__ = "external_refs"
+    __table_args__ = (UniqueConstraint("format", "source_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    format: Mapped[str] = mapped_column(String(32))
+    source_id: Mapped[str] = mapped_column(String(255))
+    appointment_id: Mapped[str] = mapped_column(ForeignKey("appointments.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class FeedTokenRow(Base):
+    """A subscription token of a calendar's iCal feed: one per consumer, stored as SHA-256."""
+
+    __tablename__ = "feed_tokens"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    calendar_id: Mapped[str] = mapped_column(ForeignKey("calendars.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: ``busy``, ``minimal`` or ``full``.
+    privacy: Mapped[str] = mapped_column(String(16), default="minimal")
+    #: Minutes before start for a VALARM reminder, or none.
+    alarm_minutes: Mapped[int | None]
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+
+
+class FeedFetchRow(Base):
+    """One fetch of a feed or calendar page: token, calendar, user agent, client address, status."""
+
+    __tablename__ = "feed_fetches"
+    __table_args__ = (Index("ix_feed_fetches_token_at", "token_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    at: Mapped[datetime]
+    token_id: Mapped[str | None] = mapped_column(String(36))
+    calendar_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    user_agent: Mapped[str | None] = mapped_column(String(255))
+    client_addr: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[int]
 
 
 class IdempotencyRow(Base):

@@ -497,3 +497,23 @@ def test_idempotency_keys_expire_after_their_ttl(live: LiveServer, people: Peopl
     assert kept.appointment.id == first.appointment.id and kept.replayed
     assert expired.appointment.id != first.appointment.id and not expired.replayed
     assert _count(live, AppointmentRow) == 2
+
+
+def test_sequence_grows_with_every_change_of_times_only(live: LiveServer, people: People) -> None:
+    api = live.client(people.fitter.token)
+    data = _create(api, people.fitter.calendar_id or "")
+    url = f"/api/v1/appointments/{data['id']}"
+
+    def sequence() -> int:
+        with live.runtime.uow() as uow:
+            row = uow.appointments.get(data["id"])
+            assert row is not None
+            return row.sequence
+
+    assert sequence() == 0
+    api.patch(url, json={"name": "renamed"})
+    assert sequence() == 0
+    api.post(f"{url}/reschedule", json={"date_start": "2026-12-02T16:00:00Z", "date_end": "2026-12-02T17:00:00Z"})
+    assert sequence() == 1
+    api.patch(url, json={"date_end": "2026-12-02T17:30:00Z"})
+    assert sequence() == 2
