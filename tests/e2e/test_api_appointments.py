@@ -492,7 +492,9 @@ def test_idempotency_keys_expire_after_their_ttl(live: LiveServer, people: Peopl
     actor = users.actor_for_token(live.runtime.uow(), people.fitter.token, "api")
     draft = AppointmentDraft.model_validate(appointment_body(people.fitter.calendar_id or ""))
     first = appointments.create(live.runtime.uow(), actor, draft, idempotency_key="k")
-    kept = appointments.create(live.runtime.uow(), actor, draft, idempotency_key="k", idempotency_ttl=timedelta(hours=1))
+    kept = appointments.create(
+        live.runtime.uow(), actor, draft, idempotency_key="k", idempotency_ttl=timedelta(hours=1)
+    )
     expired = appointments.create(live.runtime.uow(), actor, draft, idempotency_key="k", idempotency_ttl=timedelta(0))
     assert kept.appointment.id == first.appointment.id and kept.replayed
     assert expired.appointment.id != first.appointment.id and not expired.replayed
