@@ -144,6 +144,8 @@ def _update(
         duration = current.date_end - current.date_start
         changes["date_start"] = fields["date_start"]
         changes["date_end"] = _end(payload, fields["date_start"], duration)
+    elif payload.get("date_end"):  # a new end alone: the start stays
+        changes["date_end"] = payload["date_end"]
     if "status" in fields:
         changes["status"] = fields["status"]
     meta: dict[str, Any] = {}

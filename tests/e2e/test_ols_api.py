@@ -348,6 +348,17 @@ def test_patch_changes_only_what_is_sent(api: Api) -> None:
     assert cleared["opportunity_gid"] == OPP
 
 
+def test_patch_with_only_date_end_changes_the_end(api: Api) -> None:
+    created = create(api)
+    path = f"/ols/appointments/{created['id']}"
+    response = api.patch(path, json={"date_end": "2026-12-01T16:15:00.000Z"})
+    assert response.status_code == 200, response.text
+    data = canonical(api, created["id"])
+    assert (data["date_start"], data["date_end"]) == ("2026-12-01T16:00:00.000Z", "2026-12-01T16:15:00.000Z")
+    assert_problem(api.patch(path, json={"date_end": "2026-12-01T15:00:00.000Z"}), 422, "date_end")
+    assert canonical(api, created["id"])["date_end"] == "2026-12-01T16:15:00.000Z"
+
+
 def test_delete_then_404(api: Api, live: LiveServer) -> None:
     created = create(api)
     kept = create(api, date_v2="2026-12-02T16:00:00.000Z")
