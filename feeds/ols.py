@@ -96,7 +96,8 @@ def _list(query: OlsListQuery, opportunity_gid: str | None = None) -> Response:
     page = appointments.list_appointments(uow(), current_actor("ols"), filters, limit=limit, cursor=query.cursor)
     response = jsonify([ols.render(s, options) for s in page.items])
     if page.next_cursor:
-        args: dict[str, Any] = {**(request.view_args or {}), **request.args.to_dict(), "cursor": page.next_cursor}
+        # The path's own parameters (the opportunity) win over a query parameter of the same name, as above.
+        args: dict[str, Any] = {**request.args.to_dict(), **(request.view_args or {}), "cursor": page.next_cursor}
         response.headers["Link"] = f'<{url_for(request.endpoint or "ols.list_appointments", **args)}>; rel="next"'
     return response
 

@@ -291,6 +291,9 @@ def test_pagination_with_link_headers(api: Api) -> None:
     assert pages == [made[0:2], made[2:4], made[4:5]]
     path = f"/ols/opportunities/{OPP}/appointments"
     assert [ids(r) for r in follow(api, path, {"limit": "3"})] == [made[0:3], made[3:5]]
+    # The path's opportunity wins over a query parameter of the same name, on every page.
+    pages = [ids(r) for r in follow(api, path, {"limit": "3", "opportunity_gid": "0069E00000OTHER"})]
+    assert pages == [made[0:3], made[3:5]]
     # The whole list fits in one page by default: no Link header.
     assert "Link" not in api.get("/ols/appointments").headers
 
