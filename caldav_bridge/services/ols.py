@@ -41,9 +41,10 @@ def list_filters(params: Mapping[str, str | None], options: OlsOptions) -> appoi
     if errors:
         raise ValidationFailed(errors)
     return appointments.ListFilters(
-        opportunity_gid=params.get("opportunity_gid"),
-        customer_gid=params.get("customer_gid"),
-        appointment_gid=params.get("appointment_gid"),
+        # An empty gid is no filter, like an empty type, status or updated_since (no stored gid is "").
+        opportunity_gid=params.get("opportunity_gid") or None,
+        customer_gid=params.get("customer_gid") or None,
+        appointment_gid=params.get("appointment_gid") or None,
         type=read.values.get("type"),
         status=read.values.get("status"),
         updated_since=since,

@@ -233,6 +233,9 @@ def test_list_filters(api: Api) -> None:
     assert listed(customer_gid=CUSTOMER) == [a["id"], d["id"]]
     assert listed(appointment_gid="0Q0B") == [b["id"]]
     assert listed(appointment_gid="nope") == []
+    # An empty value is no filter (OLS shows absent gids as "", but none is stored as "").
+    assert listed(customer_gid="", opportunity_gid="", appointment_gid="", type="", status="", updated_since="") == [
+        a["id"], b["id"], c["id"], d["id"]]
     assert listed(status="scheduled") == [a["id"]]
     assert listed(status="reserved") == [b["id"]]
     assert listed(status="unknown-status") == [c["id"]]
