@@ -7,7 +7,7 @@ The brief spells the status INITIAL once as ``INITAL``: accepted on input, never
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -33,6 +33,9 @@ MAX_NAME = 255
 MAX_DESCRIPTION = 8000
 MAX_ID = 64
 MAX_GUESTS = 50
+#: The longest an appointment may last. Bounding it lets a time-window query use the
+#: (calendar, start) index from both sides: anything overlapping [a, b) starts after a - MAX_DURATION.
+MAX_DURATION = timedelta(days=14)
 
 
 class AppointmentType(StrEnum):
@@ -133,6 +136,8 @@ class Appointment(BaseModel):
 
 
 def check_interval(start: datetime, end: datetime) -> None:
-    """Raise ``ValueError`` unless ``end`` is after ``start``."""
+    """Raise ``ValueError`` unless ``end`` is after ``start`` and at most :data:`MAX_DURATION` later."""
     if end <= start:
         raise ValueError("date_end must be after date_start")
+    if end - start > MAX_DURATION:
+        raise ValueError(f"an appointment may last at most {MAX_DURATION.days} days")

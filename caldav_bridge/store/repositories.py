@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from caldav_bridge.model.appointment import MAX_DURATION
 from caldav_bridge.store.tables import (
     ApiTokenRow,
     AppointmentGuestRow,
@@ -95,7 +96,8 @@ class AppointmentRepository:
         if q.end is not None:
             stmt = stmt.where(AppointmentRow.date_start < q.end)
         if q.start is not None:
-            stmt = stmt.where(AppointmentRow.date_end > q.start)
+            # The lower bound on date_start is implied by MAX_DURATION; it bounds the index scan on both sides.
+            stmt = stmt.where(AppointmentRow.date_end > q.start, AppointmentRow.date_start > q.start - MAX_DURATION)
         if q.updated_since is not None:
             stmt = stmt.where(AppointmentRow.updated_at >= q.updated_since)
         if q.after is not None:

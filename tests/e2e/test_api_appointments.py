@@ -519,3 +519,11 @@ def test_sequence_grows_with_every_change_of_times_only(live: LiveServer, people
     assert sequence() == 1
     api.patch(url, json={"date_end": "2026-12-02T17:30:00Z"})
     assert sequence() == 2
+
+
+def test_window_query_finds_long_appointments_that_started_before_the_window(live: LiveServer, people: People) -> None:
+    """The window query bounds date_start from below by MAX_DURATION; an appointment of exactly that length counts."""
+    api = live.client(people.dispatcher.token)
+    long = _create(api, people.fitter.calendar_id or "", start=BASE, minutes=14 * 24 * 60)
+    window = {"from": iso(BASE + timedelta(days=13, hours=23)), "to": iso(BASE + timedelta(days=15))}
+    assert [i["id"] for i in api.get("/api/v1/appointments", params=window).json()["items"]] == [long["id"]]

@@ -85,3 +85,9 @@ def test_format_then_parse_is_the_same_instant_to_the_millisecond(value: datetim
     parsed = parse_timestamp(format_timestamp(value))
     assert abs(parsed - value) < timedelta(milliseconds=1)
     assert format_timestamp(parsed) == format_timestamp(value)
+
+
+def test_an_appointment_may_last_at_most_fourteen_days() -> None:
+    Appointment.model_validate({**BRIEF, "date_end": "2021-06-04T12:30:00.000Z"})
+    with pytest.raises(ValidationError, match="at most 14 days"):
+        Appointment.model_validate({**BRIEF, "date_end": "2021-06-04T12:30:00.001Z"})
