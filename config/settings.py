@@ -78,6 +78,22 @@ class Settings:
     max_page_size: int = 500
     #: How long an ``Idempotency-Key`` is remembered, in hours.
     idempotency_ttl_hours: int = 24
+    #: iCal feeds and the calendar page: the window of appointments served, in days before and after now.
+    feed_window_back_days: int = 30
+    feed_window_ahead_days: int = 180
+    #: How long a cancelled appointment stays in feeds (as STATUS:CANCELLED) after it was cancelled, in days.
+    feed_cancelled_grace_days: int = 14
+    #: Suggested polling interval written to feeds (REFRESH-INTERVAL, X-PUBLISHED-TTL), in minutes.
+    feed_refresh_minutes: int = 60
+    #: Requests per minute allowed for one feed token (feed and calendar page together), per process.
+    feed_rate_limit_per_minute: int = 60
+    #: Link to an appointment in fitter-cockpit, with ``{id}`` for the appointment id; empty: no link.
+    cockpit_url_template: str = ""
+    #: CSP ``frame-ancestors`` of the calendar page (hosts allowed to embed it, e.g. Salesforce Lightning).
+    calendar_frame_ancestors: str = (
+        "'self' https://*.lightning.force.com https://*.my.salesforce.com "
+        "https://*.visualforce.com https://*.my.salesforce-sites.com"
+    )
 
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to a SQLite file in ``data_dir``."""
@@ -217,4 +233,25 @@ def _validated(settings: Settings) -> Settings:
         raise SettingsError(env_name("ols_status_labels"), f"unknown canonical statuses {sorted(bad)}")
     if not 1 <= settings.page_size <= settings.max_page_size:
         raise SettingsError(env_name("page_size"), "must be between 1 and max_page_size")
+    _validate_feeds(settings)
     return settings
+
+
+def _validate_feeds(settings: Settings) -> None:
+    for name, low, high in (
+        ("feed_window_back_days", 0, 3660),
+        ("feed_window_ahead_days", 1, 3660),
+        ("feed_cancelled_grace_days", 0, 3660),
+        ("feed_refresh_minutes", 5, 10080),
+        ("feed_rate_limit_per_minute", 1, 1_000_000),
+    ):
+        if not low <= getattr(settings, name) <= high:
+            raise SettingsError(env_name(name), f"must be between {low} and {high}")
+    template = settings.cockpit_url_template
+    if template:
+        parsed = urlsplit(template.replace("{id}", "x"))
+        if "{id}" not in template or parsed.scheme not in {"http", "https"} or not parsed.netloc:
+            raise SettingsError(env_name("cockpit_url_template"), "must be an http(s) URL containing {id}, or empty")
+    ancestors = settings.calendar_frame_ancestors
+    if not ancestors.strip() or any(c in ancestors for c in ";,\r\n"):
+        raise SettingsError(env_name("calendar_frame_ancestors"), "a space-separated list of CSP sources")

@@ -17,7 +17,7 @@ API_VERSION = "1.0.0"
 
 def create_app(settings: Settings | None = None, *, rt: Runtime | None = None) -> Flask:
     """Build the app for ``settings`` (default: from the environment) or an existing runtime."""
-    from feeds import health, ols
+    from feeds import calendar_page, feed_context, health, ical_feed, ols
     from feeds.api import bp as api_v1
     from feeds.openapi import openapi_document
 
@@ -28,10 +28,13 @@ def create_app(settings: Settings | None = None, *, rt: Runtime | None = None) -
     runtime_ext.init_app(app, rt)
     request_context.init_app(app)
     register_error_handlers(app)
+    feed_context.init_app(app, rt)
 
     blueprints = [(health.bp, ""), (api_v1, "/api/v1"), (ols.bp, rt.settings.ols_prefix)]
     for blueprint, prefix in blueprints:
         app.register_blueprint(blueprint, url_prefix=prefix or None)
+    app.register_blueprint(ical_feed.bp)
+    app.register_blueprint(calendar_page.bp)
     document = openapi_document(
         blueprints, title="Appointment Service", version=API_VERSION, server_url=rt.settings.public_url
     )

@@ -10,6 +10,7 @@ from types import TracebackType
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from caldav_bridge.store.feed_repository import FeedRepository
 from caldav_bridge.store.repositories import (
     AppointmentRepository,
     AuditRepository,
@@ -34,6 +35,7 @@ class UnitOfWork:
     people: PeopleRepository
     audit: AuditRepository
     idempotency: IdempotencyRepository
+    feeds: FeedRepository
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._session_factory = session_factory
@@ -47,6 +49,7 @@ class UnitOfWork:
         self.people = PeopleRepository(self.session)
         self.audit = AuditRepository(self.session)
         self.idempotency = IdempotencyRepository(self.session)
+        self.feeds = FeedRepository(self.session)
         return self
 
     def __exit__(

@@ -1,0 +1,247 @@
+"""Canonical appointments → iCalendar (RFC 5545, RFC 7986), built and serialised by icalendar 7.
+
+Pure: no I/O, no clock, no randomness. The same appointment and options always give the same
+bytes, which is what keeps feed ETags stable (Google reprocesses everything when a feed changes).
+
+* :func:`vevent` / :func:`vevent_bytes`: one appointment as a VEVENT, at a privacy level.
+* :func:`vtimezones`: VTIMEZONEs generated from IANA data (``Timezone.from_tzid``).
+* :func:`vcalendar`: a whole feed from already serialised VEVENTs (so a caller may cache them).
+* :func:`single_event_calendar`: one appointment with its VTIMEZONE, full detail (CalDAV).
+
+Mapping (``docs/feeds.md``): UID = appointment id; DTSTAMP and LAST-MODIFIED = ``updated_at``;
+CREATED = ``created_at``; SEQUENCE = the stored sequence (+1 once cancelled); STATUS INITIAL and
+RESERVED → TENTATIVE, BOOKED and RESCHEDULED → CONFIRMED, CANCELLED → CANCELLED; times in the
+calendar's zone with TZID (never floating); ``meta.all_day`` → DATE values; ``meta.location`` →
+LOCATION; ``X-APPOINTMENT-TYPE`` = ``meta.type``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from icalendar import Alarm, Calendar, Event, Timezone, vDuration
+
+from caldav_bridge.model.appointment import Appointment, AppointmentStatus, Guest
+from caldav_bridge.model.feeds import Privacy
+
+__all__ = [
+    "PRODID",
+    "RENDER_VERSION",
+    "TYPE_LABELS",
+    "CalendarInfo",
+    "EventOptions",
+    "Privacy",
+    "description",
+    "event_dates",
+    "guest_initials",
+    "ical_status",
+    "location",
+    "single_event_calendar",
+    "summary",
+    "timezone_range",
+    "vcalendar",
+    "vevent",
+    "vevent_bytes",
+    "vtimezones",
+]
+
+PRODID = "-//Appointment Service//Feeds 1.0//EN"
+#: Bumped whenever the rendering changes, so that cached bodies and ETags change with it.
+RENDER_VERSION = "1"
+_END = b"END:VCALENDAR\r\n"
+
+TYPE_LABELS = {"INITIAL": "Initial appointment", "FOLLOW_UP": "Follow-up", "TECH_SETUP": "Tech setup call"}
+_STATUS = {
+    AppointmentStatus.INITIAL: "TENTATIVE",
+    AppointmentStatus.RESERVED: "TENTATIVE",
+    AppointmentStatus.BOOKED: "CONFIRMED",
+    AppointmentStatus.RESCHEDULED: "CONFIRMED",
+    AppointmentStatus.CANCELLED: "CANCELLED",
+}
+_MAX_LOCATION = 255
+
+
+@dataclass(frozen=True)
+class EventOptions:
+    """How to render appointments: privacy, the zone of DTSTART/DTEND, an optional alarm and link."""
+
+    privacy: Privacy = Privacy.FULL
+    timezone: str = "UTC"
+    alarm_minutes: int | None = None
+    #: ``https://cockpit.example/appointments/{id}``; empty for no URL property.
+    url_template: str = ""
+
+    def key(self) -> str:
+        """A string that changes whenever these options change the rendered bytes."""
+        return "|".join((RENDER_VERSION, self.privacy, self.timezone, str(self.alarm_minutes), self.url_template))
+
+
+@dataclass(frozen=True)
+class CalendarInfo:
+    """The VCALENDAR's own properties."""
+
+    uid: str
+    name: str
+    description: str
+    timezone: str
+    refresh: timedelta = timedelta(hours=1)
+    prodid: str = PRODID
+
+
+def ical_status(status: AppointmentStatus) -> str:
+    return _STATUS[status]
+
+
+def guest_initials(guests: Sequence[Guest]) -> str:
+    """``J. D.`` for Jane Doe; several guests joined with ``, ``; empty when no names are known."""
+    parts = []
+    for guest in guests:
+        letters = [n.strip()[0].upper() + "." for n in (guest.first_name, guest.last_name) if n and n.strip()]
+        if letters:
+            parts.append(" ".join(letters))
+    return ", ".join(parts)
+
+
+def _is_all_day(appointment: Appointment) -> bool:
+    return getattr(appointment.meta, "all_day", None) is True
+
+
+def event_dates(appointment: Appointment, timezone: str) -> tuple[date | datetime, date | datetime]:
+    """DTSTART and DTEND: datetimes in ``timezone``, or local dates for an all-day appointment."""
+    zone = ZoneInfo(timezone)
+    start, end = appointment.date_start.astimezone(zone), appointment.date_end.astimezone(zone)
+    if not _is_all_day(appointment):
+        return start, end
+    first = start.date()
+    last = end.date() if end.time() == datetime.min.time() else end.date() + timedelta(days=1)
+    return first, max(last, first + timedelta(days=1))
+
+
+def location(appointment: Appointment) -> str | None:
+    value: Any = getattr(appointment.meta, "location", None)
+    if isinstance(value, dict):
+        value = value.get("name") or value.get("address")
+    if isinstance(value, str) and value.strip():
+        return value.strip()[:_MAX_LOCATION]
+    return None
+
+
+def summary(appointment: Appointment, privacy: Privacy) -> str:
+    if privacy is Privacy.BUSY:
+        return "Busy"
+    if privacy is Privacy.FULL:
+        return appointment.name
+    label = TYPE_LABELS.get(appointment.meta.type, "Appointment")
+    initials = guest_initials(appointment.guests)
+    return f"{label} · {initials}" if initials else label
+
+
+def description(appointment: Appointment) -> str | None:
+    lines = []
+    if appointment.description:
+        lines.append(appointment.description)
+    names = [" ".join(n for n in (g.first_name, g.last_name) if n) for g in appointment.guests]
+    names = [n for n in names if n]
+    if names:
+        lines.append(("Customer: " if len(names) == 1 else "Customers: ") + ", ".join(names))
+    return "\n\n".join(lines) or None
+
+
+def vevent(appointment: Appointment, sequence: int, options: EventOptions) -> Event:
+    """One appointment as a VEVENT at ``options.privacy``."""
+    cancelled = appointment.status is AppointmentStatus.CANCELLED
+    start, end = event_dates(appointment, options.timezone)
+    event = Event()
+    event.add("UID", str(appointment.id))
+    event.add("DTSTAMP", appointment.updated_at)
+    event.add("DTSTART", start)
+    event.add("DTEND", end)
+    event.add("SUMMARY", summary(appointment, options.privacy))
+    # A cancellation is a revision of its own (RFC 5546): one more than the last reschedule.
+    event.add("SEQUENCE", sequence + (1 if cancelled else 0))
+    event.add("STATUS", ical_status(appointment.status))
+    event.add("TRANSP", "TRANSPARENT" if cancelled else "OPAQUE")
+    if options.privacy is Privacy.BUSY:
+        event.add("CLASS", "PRIVATE")
+    else:
+        event.add("CREATED", appointment.created_at)
+        event.add("LAST-MODIFIED", appointment.updated_at)
+        place = location(appointment)
+        if place:
+            event.add("LOCATION", place)
+        if options.url_template:
+            event.add("URL", options.url_template.replace("{id}", str(appointment.id)))
+        event.add("X-APPOINTMENT-TYPE", appointment.meta.type.value)
+    if options.privacy is Privacy.FULL:
+        text = description(appointment)
+        if text:
+            event.add("DESCRIPTION", text)
+        event.add("X-APPOINTMENT-STATUS", appointment.status.value)
+    if options.alarm_minutes is not None and not cancelled:
+        alarm = Alarm()
+        alarm.add("ACTION", "DISPLAY")
+        alarm.add("DESCRIPTION", summary(appointment, options.privacy))
+        alarm.add("TRIGGER", timedelta(minutes=-options.alarm_minutes))
+        event.add_component(alarm)
+    return event
+
+
+def vevent_bytes(appointment: Appointment, sequence: int, options: EventOptions) -> bytes:
+    """:func:`vevent`, serialised (CRLF, folded at 75 octets by icalendar)."""
+    return vevent(appointment, sequence, options).to_ical()
+
+
+def timezone_range(starts: Iterable[date], ends: Iterable[date]) -> tuple[date, date]:
+    """Whole calendar years covering every date given: VTIMEZONEs change only when the years do."""
+    first, last = min(starts), max(ends)
+    return date(first.year, 1, 1), date(last.year + 1, 1, 1)
+
+
+def vtimezones(tzids: Iterable[str], first: date, last: date) -> list[Timezone]:
+    """VTIMEZONEs from IANA data for ``tzids`` (UTC needs none: it is written with ``Z``)."""
+    return [Timezone.from_tzid(tzid, first_date=first, last_date=last) for tzid in sorted(set(tzids)) if tzid != "UTC"]
+
+
+def vcalendar(info: CalendarInfo, events: Iterable[bytes], timezones: Sequence[Timezone] = ()) -> bytes:
+    """A METHOD:PUBLISH VCALENDAR around serialised VEVENTs (from :func:`vevent_bytes`)."""
+    cal = Calendar.new(
+        prodid=info.prodid,
+        uid=info.uid,
+        name=info.name,
+        description=info.description,
+        method="PUBLISH",
+        calscale="GREGORIAN",
+        refresh_interval=info.refresh,
+    )
+    cal["REFRESH-INTERVAL"].params["VALUE"] = "DURATION"  # required by RFC 7986 §5.7
+    cal.add("X-PUBLISHED-TTL", vDuration(info.refresh))
+    cal.add("X-WR-TIMEZONE", info.timezone)
+    for tz in timezones:
+        cal.add_component(tz)
+    head = cal.to_ical()
+    assert head.endswith(_END)
+    return head[: -len(_END)] + b"".join(events) + _END
+
+
+def single_event_calendar(
+    appointment: Appointment, sequence: int, timezone: str, *, method: str | None = None
+) -> bytes:
+    """One appointment at full detail with the VTIMEZONE it uses (a CalDAV object resource)."""
+    options = EventOptions(privacy=Privacy.FULL, timezone=timezone)
+    event = vevent(appointment, sequence, options)
+    cal = Calendar()  # not Calendar.new(): that adds a random UID, and this must be deterministic
+    cal.add("VERSION", "2.0")
+    cal.add("PRODID", PRODID)
+    if method:
+        cal.add("METHOD", method)
+    start, end = event_dates(appointment, timezone)
+    if isinstance(start, datetime) and isinstance(end, datetime):
+        first, last = timezone_range([start.date()], [end.date()])
+        for tz in vtimezones([timezone], first, last):
+            cal.add_component(tz)
+    cal.add_component(event)
+    return cal.to_ical()

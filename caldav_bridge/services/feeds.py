@@ -1,0 +1,365 @@
+"""Serving a calendar's iCal feed: token → window of appointments → deterministic bytes, 304 when unchanged.
+
+One call, :func:`fetch_feed`, does what a feed request needs, in one transaction:
+
+1. the per-token rate limit (before the database is touched);
+2. the token, looked up by the SHA-256 of its secret (unknown or revoked → :class:`NotFound`);
+3. a light query of the window's (id, version) pairs, which alone decide the bytes: the ETag is
+   their digest (plus the calendar and the rendering options), so a 304 costs no rendering;
+4. otherwise the body: whole feeds and single VEVENTs are cached by keys derived from the data;
+5. the fetch recorded (``feed_fetches``, and ``audit_log``: one row per fetch, plus one per appointment
+   shown when the token's privacy is ``full``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from importlib.metadata import version
+from zoneinfo import ZoneInfo
+
+from caldav_bridge.clock import utcnow
+from caldav_bridge.converters.ical import (
+    RENDER_VERSION,
+    CalendarInfo,
+    EventOptions,
+    timezone_range,
+    vcalendar,
+    vevent_bytes,
+    vtimezones,
+)
+from caldav_bridge.credentials import token_digest
+from caldav_bridge.errors import DomainError
+from caldav_bridge.model.feeds import Privacy
+from caldav_bridge.model.requests import CalendarKind
+from caldav_bridge.services.feed_cache import FeedBody, FeedCache
+from caldav_bridge.services.feed_tokens import Resolved, resolve
+from caldav_bridge.services.mapping import appointment_from_row
+from caldav_bridge.services.rate_limit import RateLimiter
+from caldav_bridge.store.feed_repository import FeedItem
+from caldav_bridge.store.tables import AuditRow, FeedFetchRow, FeedTokenRow
+from caldav_bridge.store.uow import UnitOfWork
+
+__all__ = [
+    "Client",
+    "Conditions",
+    "FeedConfig",
+    "FeedContext",
+    "FeedResponse",
+    "RateLimited",
+    "Window",
+    "calendar_ids_of",
+    "check_rate",
+    "fetch_feed",
+    "record_fetch",
+    "record_refusal",
+    "render_feed",
+    "window_of",
+]
+
+_ICALENDAR_VERSION = version("icalendar")
+
+
+class RateLimited(DomainError):
+    """Too many requests for one feed token; ``retry_after`` in whole seconds."""
+
+    title = "Too many requests"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many requests for this feed; retry after {retry_after} s")
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class FeedConfig:
+    """The settings a feed depends on (``feed_*`` and ``cockpit_url_template``)."""
+
+    back: timedelta = timedelta(days=30)
+    ahead: timedelta = timedelta(days=180)
+    cancelled_grace: timedelta = timedelta(days=14)
+    refresh: timedelta = timedelta(hours=1)
+    url_template: str = ""
+
+    @classmethod
+    def from_settings(cls, settings: object) -> FeedConfig:
+        s = settings
+        return cls(
+            back=timedelta(days=s.feed_window_back_days),  # type: ignore[attr-defined]
+            ahead=timedelta(days=s.feed_window_ahead_days),  # type: ignore[attr-defined]
+            cancelled_grace=timedelta(days=s.feed_cancelled_grace_days),  # type: ignore[attr-defined]
+            refresh=timedelta(minutes=s.feed_refresh_minutes),  # type: ignore[attr-defined]
+            url_template=s.cockpit_url_template,  # type: ignore[attr-defined]
+        )
+
+
+@dataclass
+class FeedContext:
+    """What lives as long as the process: settings, caches, the rate limiter."""
+
+    config: FeedConfig
+    cache: FeedCache
+    limiter: RateLimiter
+
+    @classmethod
+    def create(cls, config: FeedConfig, rate_per_minute: int) -> FeedContext:
+        return cls(config, FeedCache(), RateLimiter(rate_per_minute))
+
+
+@dataclass(frozen=True)
+class Client:
+    """Who fetches (as recorded): user agent and client address."""
+
+    user_agent: str | None = None
+    address: str | None = None
+
+
+@dataclass(frozen=True)
+class Conditions:
+    """A conditional request: ``If-None-Match`` (raw header) and ``If-Modified-Since``."""
+
+    if_none_match: str | None = None
+    if_modified_since: datetime | None = None
+
+
+@dataclass(frozen=True)
+class FeedResponse:
+    status: int  # 200, or 304 when the client's copy is current
+    etag: str  # quoted, strong
+    last_modified: datetime
+    body: FeedBody | None
+    events: int
+    token_name: str
+
+
+@dataclass(frozen=True)
+class Window:
+    start: datetime
+    end: datetime
+    cancelled_since: datetime
+
+
+def window_of(config: FeedConfig, now: datetime) -> Window:
+    return Window(now - config.back, now + config.ahead, now - config.cancelled_grace)
+
+
+def check_rate(limiter: RateLimiter, secret: str) -> bool:
+    """Raise :class:`RateLimited` if this secret is over its rate; ``True`` if the refusal is worth recording."""
+    decision = limiter.check(token_digest(secret))
+    if not decision.allowed:
+        exc = RateLimited(max(1, int(decision.retry_after + 0.999)))
+        exc.first_refusal = decision.first_refusal  # type: ignore[attr-defined]
+        raise exc
+    return False
+
+
+def fetch_feed(
+    uow: UnitOfWork,
+    ctx: FeedContext,
+    secret: str,
+    client: Client,
+    conditions: Conditions = Conditions(),
+    *,
+    now: datetime | None = None,
+) -> FeedResponse:
+    """The feed behind ``secret`` (or a 304 verdict), with the fetch recorded.
+
+    Raises :class:`NotFound` for an unknown or revoked secret and :class:`RateLimited` past the
+    token's rate (the first refusal in a row is recorded, repeats are not).
+    """
+    try:
+        check_rate(ctx.limiter, secret)
+    except RateLimited as exc:
+        if getattr(exc, "first_refusal", False):
+            record_refusal(uow, secret, client)
+        raise
+    now = now or utcnow()
+    window = window_of(ctx.config, now)
+    with uow:
+        resolved, token = resolve(uow, secret)
+        calendar_ids = calendar_ids_of(uow, resolved)
+        items = uow.feeds.items(calendar_ids, window.start, window.end, window.cancelled_since)
+        options = _options(ctx.config, resolved)
+        etag = _etag(resolved, options, ctx.config, items)
+        last_modified = _last_modified(uow, ctx.config, resolved, token, calendar_ids, window, now)
+        if _not_modified(conditions, etag, last_modified):
+            record_fetch(uow, token, resolved, client, 304, now, count=len(items))
+            uow.commit()
+            return FeedResponse(304, etag, last_modified, None, len(items), resolved.token_name)
+        body = ctx.cache.feeds.get(etag)
+        if body is None:
+            body = FeedBody.of(render_feed(uow, ctx.cache, resolved, options, ctx.config, items))
+            ctx.cache.feeds.put(etag, body)
+        shown = [i.id for i in items] if resolved.privacy is Privacy.FULL else []
+        record_fetch(uow, token, resolved, client, 200, now, count=len(items), appointment_ids=shown)
+        uow.commit()
+        return FeedResponse(200, etag, last_modified, body, len(items), resolved.token_name)
+
+
+def render_feed(
+    uow: UnitOfWork,
+    cache: FeedCache,
+    resolved: Resolved,
+    options: EventOptions,
+    config: FeedConfig,
+    items: list[FeedItem],
+) -> bytes:
+    """The VCALENDAR of ``items`` (inside the caller's ``with uow``), reusing cached VEVENTs."""
+    key = options.key()
+    blobs: dict[str, bytes] = {}
+    for item in items:
+        cached = cache.events.get((item.id, item.version, key))
+        if cached is not None:
+            blobs[item.id] = cached
+    missing = [i.id for i in items if i.id not in blobs]
+    for row in uow.feeds.appointments(missing):
+        blob = vevent_bytes(appointment_from_row(row), row.sequence, options)
+        cache.events.put((row.id, row.version, key), blob)
+        blobs[row.id] = blob
+    zone = ZoneInfo(resolved.timezone)
+    timezones = []
+    if items:
+        first, last = timezone_range(
+            (i.date_start.astimezone(zone).date() for i in items), (i.date_end.astimezone(zone).date() for i in items)
+        )
+        timezones = vtimezones([resolved.timezone], first, last)
+    info = CalendarInfo(
+        uid=resolved.calendar_id,
+        name=resolved.calendar_name,
+        description=f"Appointments of {resolved.calendar_name} ({_privacy_note(resolved.privacy)})",
+        timezone=resolved.timezone,
+        refresh=config.refresh,
+    )
+    return vcalendar(info, (blobs[i.id] for i in items if i.id in blobs), timezones)
+
+
+def record_fetch(
+    uow: UnitOfWork,
+    token: FeedTokenRow,
+    resolved: Resolved,
+    client: Client,
+    status: int,
+    now: datetime,
+    *,
+    count: int = 0,
+    appointment_ids: list[str] | None = None,
+    what: str = "feed",
+) -> None:
+    """Record one fetch: a ``feed_fetches`` row, an audit row, and per-appointment audit rows if given."""
+    uow.feeds.add_fetch(
+        FeedFetchRow(
+            at=now,
+            token_id=token.id,
+            calendar_id=resolved.calendar_id,
+            user_agent=client.user_agent[:255] if client.user_agent else None,
+            client_addr=client.address[:64] if client.address else None,
+            status=status,
+        )
+    )
+    actor = f"feed:{resolved.token_name}"[:64]
+    audit = [
+        AuditRow(
+            at=now,
+            actor=actor,
+            channel="feed",
+            action=f"{what}_fetch",
+            calendar_id=resolved.calendar_id,
+            detail=f"token {token.id} privacy {resolved.privacy} status {status} appointments {count}",
+        )
+    ]
+    audit += [
+        AuditRow(at=now, actor=actor, channel="feed", action="read", appointment_id=i, calendar_id=resolved.calendar_id)
+        for i in appointment_ids or []
+    ]
+    uow.audit.add_all(audit)
+    if token.last_used_at is None or (now - token.last_used_at) > timedelta(minutes=1):
+        token.last_used_at = now
+
+
+def record_refusal(uow: UnitOfWork, secret: str, client: Client) -> None:
+    now = utcnow()
+    with uow:
+        try:
+            resolved, token = resolve(uow, secret)
+        except DomainError:
+            return
+        record_fetch(uow, token, resolved, client, 429, now)
+        uow.commit()
+
+
+def calendar_ids_of(uow: UnitOfWork, resolved: Resolved) -> list[str]:
+    """The calendar itself; for a team, its members' calendars too."""
+    ids = [resolved.calendar_id]
+    if resolved.calendar_kind == CalendarKind.TEAM:
+        ids += uow.feeds.member_calendar_ids(resolved.calendar_id)
+    return ids
+
+
+def _options(config: FeedConfig, resolved: Resolved) -> EventOptions:
+    return EventOptions(
+        privacy=resolved.privacy,
+        timezone=resolved.timezone,
+        alarm_minutes=resolved.alarm_minutes,
+        url_template="" if resolved.privacy is Privacy.BUSY else config.url_template,
+    )
+
+
+def _etag(resolved: Resolved, options: EventOptions, config: FeedConfig, items: list[FeedItem]) -> str:
+    digest = hashlib.sha256()
+    head = (
+        RENDER_VERSION,
+        _ICALENDAR_VERSION,
+        options.key(),
+        resolved.calendar_id,
+        resolved.calendar_name,
+        resolved.timezone,
+        str(config.refresh),
+    )
+    digest.update("\x1f".join(head).encode())
+    for item in items:
+        digest.update(f"\x1e{item.id}:{item.version}".encode())
+    return f'"{digest.hexdigest()[:32]}"'
+
+
+def _last_modified(
+    uow: UnitOfWork,
+    config: FeedConfig,
+    resolved: Resolved,
+    token: FeedTokenRow,
+    calendar_ids: list[str],
+    window: Window,
+    now: datetime,
+) -> datetime:
+    """A time no earlier than the last change of this feed's bytes (whole seconds, never after now)."""
+    calendar = uow.calendars.get(resolved.calendar_id)
+    moments = [token.created_at] + ([calendar.updated_at] if calendar else [])
+    drift = uow.feeds.drift(calendar_ids, window.start, window.end, window.cancelled_since)
+    if drift.changed:
+        moments.append(drift.changed)
+    if drift.ended:
+        moments.append(drift.ended + config.back)
+    if drift.started:
+        moments.append(drift.started - config.ahead)
+    if drift.cancelled:
+        moments.append(drift.cancelled + config.cancelled_grace)
+    latest = min(max(moments), now)
+    return latest.replace(microsecond=0) + (timedelta(seconds=1) if latest.microsecond else timedelta(0))
+
+
+def _not_modified(conditions: Conditions, etag: str, last_modified: datetime) -> bool:
+    """RFC 9110 §13.2.2: If-None-Match decides when present; else If-Modified-Since."""
+    if conditions.if_none_match is not None:
+        tags = [t.strip() for t in conditions.if_none_match.split(",")]
+        bare = etag.strip('"')
+        return any(t == "*" or t.removeprefix("W/").strip('"').removesuffix("-gzip") == bare for t in tags)
+    if conditions.if_modified_since is not None:
+        return last_modified <= conditions.if_modified_since
+    return False
+
+
+def _privacy_note(privacy: Privacy) -> str:
+    return {
+        Privacy.BUSY: "busy times only",
+        Privacy.MINIMAL: "type, place and customer initials",
+        Privacy.FULL: "full detail",
+    }[privacy]

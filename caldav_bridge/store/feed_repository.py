@@ -1,0 +1,156 @@
+"""Feed tokens, feed fetches and the light queries a feed needs. Never commits."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from caldav_bridge.store.tables import AppointmentRow, CalendarRow, FeedFetchRow, FeedTokenRow
+from caldav_bridge.store.types import UtcDateTime
+
+__all__ = ["FeedDrift", "FeedItem", "FeedRepository"]
+
+CANCELLED = "CANCELLED"
+
+
+@dataclass(frozen=True)
+class FeedItem:
+    """What decides whether a feed changed: an appointment's id and version (plus its times)."""
+
+    id: str
+    version: int
+    date_start: datetime
+    date_end: datetime
+
+
+@dataclass(frozen=True)
+class FeedDrift:
+    """The latest moments at which a feed's content changed without a new write in its window.
+
+    ``changed``: the latest ``updated_at`` of any appointment of the calendars (deleted ones too);
+    ``ended``: the latest end among appointments that have left the window's back edge;
+    ``started``: the latest start among appointments that have entered its front edge;
+    ``cancelled``: the latest cancellation whose grace period is over.
+    """
+
+    changed: datetime | None
+    ended: datetime | None
+    started: datetime | None
+    cancelled: datetime | None
+
+
+class FeedRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # ------------------------------------------------------------------ tokens
+
+    def add_token(self, row: FeedTokenRow) -> None:
+        self.session.add(row)
+
+    def token_by_hash(self, token_hash: str) -> FeedTokenRow | None:
+        return self.session.scalars(select(FeedTokenRow).where(FeedTokenRow.token_hash == token_hash)).one_or_none()
+
+    def get_token(self, token_id: str) -> FeedTokenRow | None:
+        return self.session.get(FeedTokenRow, token_id)
+
+    def tokens_of(self, calendar_id: str) -> list[FeedTokenRow]:
+        stmt = (
+            select(FeedTokenRow)
+            .where(FeedTokenRow.calendar_id == calendar_id)
+            .order_by(FeedTokenRow.created_at, FeedTokenRow.id)
+        )
+        return list(self.session.scalars(stmt))
+
+    def member_calendar_ids(self, team_id: str) -> list[str]:
+        stmt = select(CalendarRow.id).where(CalendarRow.team_id == team_id).order_by(CalendarRow.id)
+        return list(self.session.scalars(stmt))
+
+    # ------------------------------------------------------------------ fetches
+
+    def add_fetch(self, row: FeedFetchRow) -> None:
+        self.session.add(row)
+
+    def fetches_of(self, calendar_id: str, limit: int) -> list[FeedFetchRow]:
+        stmt = (
+            select(FeedFetchRow)
+            .where(FeedFetchRow.calendar_id == calendar_id)
+            .order_by(FeedFetchRow.at.desc(), FeedFetchRow.id.desc())
+            .limit(limit)
+        )
+        return list(self.session.scalars(stmt))
+
+    # ------------------------------------------------------------------ feed content
+
+    def items(
+        self, calendar_ids: Sequence[str], start: datetime, end: datetime, cancelled_since: datetime
+    ) -> list[FeedItem]:
+        """Appointments overlapping ``[start, end)``, cancelled ones only if cancelled after ``cancelled_since``.
+
+        Ordered by (date_start, id): the order of the feed.
+        """
+        stmt = (
+            select(AppointmentRow.id, AppointmentRow.version, AppointmentRow.date_start, AppointmentRow.date_end)
+            .where(*self._shown(calendar_ids, start, end, cancelled_since))
+            .order_by(AppointmentRow.date_start, AppointmentRow.id)
+        )
+        return [FeedItem(*row) for row in self.session.execute(stmt)]
+
+    def appointments(self, ids: Sequence[str]) -> list[AppointmentRow]:
+        """Full rows (with calendar and guests) of ``ids``, in no particular order."""
+        if not ids:
+            return []
+        stmt = select(AppointmentRow).where(AppointmentRow.id.in_(list(ids)))
+        return list(self.session.scalars(stmt).unique())
+
+    def shown(
+        self, calendar_ids: Sequence[str], start: datetime, end: datetime, cancelled_since: datetime
+    ) -> list[AppointmentRow]:
+        """Full rows of :meth:`items`, in the same order."""
+        stmt = (
+            select(AppointmentRow)
+            .where(*self._shown(calendar_ids, start, end, cancelled_since))
+            .order_by(AppointmentRow.date_start, AppointmentRow.id)
+        )
+        return list(self.session.scalars(stmt).unique())
+
+    def drift(
+        self, calendar_ids: Sequence[str], start: datetime, end: datetime, cancelled_before: datetime
+    ) -> FeedDrift:
+        a = AppointmentRow
+        stmt = select(
+            func.max(a.updated_at),
+            func.max(case((a.date_end <= start, a.date_end))),
+            func.max(case((a.date_start < end, a.date_start))),
+            func.max(case((and_(a.status == CANCELLED, a.updated_at <= cancelled_before), a.updated_at))),
+        ).where(a.calendar_id.in_(list(calendar_ids)))
+        changed, ended, started, cancelled = self.session.execute(stmt).one()
+        return FeedDrift(*(_aware(v) for v in (changed, ended, started, cancelled)))
+
+    @staticmethod
+    def _shown(
+        calendar_ids: Sequence[str], start: datetime, end: datetime, cancelled_since: datetime
+    ) -> list[ColumnElement[bool]]:
+        a = AppointmentRow
+        return [
+            a.calendar_id.in_(list(calendar_ids)),
+            a.deleted_at.is_(None),
+            a.date_end > start,
+            a.date_start < end,
+            or_(a.status != CANCELLED, a.updated_at > cancelled_since),
+        ]
+
+
+def _aware(value: object) -> datetime | None:
+    """Aggregates lose the column type on SQLite: make the naive UTC values it returns aware again."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    assert isinstance(value, datetime)
+    return UtcDateTime().process_result_value(value, None)  # type: ignore[arg-type]

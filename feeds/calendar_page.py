@@ -1,0 +1,46 @@
+"""``GET /calendar/<token>``: the calendar page, a server-rendered week and agenda view.
+
+Embeddable in Salesforce (CSP ``frame-ancestors`` from settings); no third-party resources; inline
+style and script carry a per-request nonce, so nothing else can run.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from flask import Blueprint, Response, render_template, request
+
+from caldav_bridge.errors import NotFound, ValidationFailed
+from caldav_bridge.services import calendar_page as service
+from caldav_bridge.services.feeds import RateLimited
+from feeds.feed_context import feed_context
+from feeds.feed_http import CAPABILITY_HEADERS, client, plain
+from feeds.ical_feed import NOT_FOUND
+from feeds.runtime import runtime, uow
+
+__all__ = ["bp"]
+
+bp = Blueprint("calendar_page", __name__, template_folder="templates")
+
+
+@bp.get("/calendar/<token>")
+def calendar(token: str) -> Response:
+    try:
+        query = service.parse_page_query(request.args.get("week"), request.args.get("tz"), request.args.get("view"))
+        page = service.calendar_page(uow(), feed_context(), token, client(), query)
+    except NotFound:
+        return plain(404, NOT_FOUND)
+    except ValidationFailed as exc:
+        return plain(400, "Bad request: " + "; ".join(f"{e.field}: {e.message}" for e in exc.errors))
+    except RateLimited as exc:
+        return plain(429, "Too many requests for this calendar.", {"Retry-After": str(exc.retry_after)})
+    nonce = secrets.token_urlsafe(16)
+    html = render_template("calendar_page.html", page=page, nonce=nonce, tz_given=bool(request.args.get("tz")))
+    response = Response(html, status=200, content_type="text/html; charset=utf-8")
+    response.headers.update(CAPABILITY_HEADERS)
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["Content-Security-Policy"] = (
+        f"default-src 'none'; style-src 'nonce-{nonce}'; script-src 'nonce-{nonce}'; img-src 'self' data:; "
+        f"base-uri 'none'; form-action 'self'; frame-ancestors {runtime().settings.calendar_frame_ancestors}"
+    )
+    return response

@@ -1,0 +1,22 @@
+"""The process-wide feed state (caches, rate limiter, settings) bound to the Flask app."""
+
+from __future__ import annotations
+
+from flask import Flask, current_app
+
+from caldav_bridge.runtime import Runtime
+from caldav_bridge.services.feeds import FeedConfig, FeedContext
+
+__all__ = ["feed_context", "init_app"]
+
+_KEY = "appointments.feeds"
+
+
+def init_app(app: Flask, rt: Runtime) -> None:
+    config = FeedConfig.from_settings(rt.settings)
+    app.extensions[_KEY] = FeedContext.create(config, rt.settings.feed_rate_limit_per_minute)
+
+
+def feed_context() -> FeedContext:
+    ctx: FeedContext = current_app.extensions[_KEY]
+    return ctx
