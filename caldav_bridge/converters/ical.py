@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -115,10 +115,18 @@ def event_dates(appointment: Appointment, timezone: str) -> tuple[date | datetim
     zone = ZoneInfo(timezone)
     start, end = appointment.date_start.astimezone(zone), appointment.date_end.astimezone(zone)
     if not _is_all_day(appointment):
-        return start, end
+        # A wall-clock time that occurs twice (the hour repeated when DST ends) is the first
+        # occurrence for RFC 5545 §3.3.5 and for icalendar, vobject and ical, but the second for
+        # ical.js (Thunderbird): such times are written in UTC, which every client reads alike.
+        return (_unambiguous(start), _unambiguous(end))
     first = start.date()
     last = end.date() if end.time() == datetime.min.time() else end.date() + timedelta(days=1)
     return first, max(last, first + timedelta(days=1))
+
+
+def _unambiguous(value: datetime) -> datetime:
+    ambiguous = value.replace(fold=1 - value.fold).utcoffset() != value.utcoffset()
+    return value.astimezone(UTC) if ambiguous else value
 
 
 def location(appointment: Appointment) -> str | None:
