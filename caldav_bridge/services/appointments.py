@@ -61,13 +61,17 @@ __all__ = [
     "book",
     "cancel",
     "create",
+    "create_in",
     "delete",
+    "delete_in",
     "follow_up",
     "get",
+    "get_row",
     "history",
     "list_appointments",
     "reschedule",
     "update",
+    "update_in",
 ]
 
 S = AppointmentStatus
@@ -190,28 +194,8 @@ def create(
             replay = _replay(uow, actor, principal, idempotency_key, request_hash)
             if replay:
                 return replay
-        calendar = _writable_calendar(uow, actor, draft.calendar.id, "calendar.id")
-        now = utcnow()
-        row = AppointmentRow(
-            id=appointment_id or str(uuid.uuid4()),
-            calendar_id=calendar.id,
-            name=draft.name,
-            description=draft.description,
-            type=draft.meta.type.value,
-            status=draft.status.value,
-            date_start=draft.date_start,
-            date_end=draft.date_end,
-            created_at=now,
-            updated_at=now,
-            sequence=0,
-        )
-        row.calendar = calendar
-        _apply_meta(row, draft.meta.model_dump(mode="json"))
-        _set_guests(uow, row, draft.guests, now)
-        uow.appointments.add(row)
-        uow.session.flush()
-        _history(uow, actor, row, None, now)
-        _changed(uow, actor, row, "create", now)
+        row = _insert(uow, actor, draft, appointment_id)
+        now = row.created_at
         if idempotency_key:
             uow.idempotency.add(
                 IdempotencyRow(
@@ -240,40 +224,44 @@ def update(
 ) -> Stored:
     """Apply the fields present in ``patch``; a status change must be an allowed transition."""
     actor.require("write")
-    given = patch.model_fields_set
     with uow:
         row = _visible_row(uow, actor, appointment_id, for_update=True)
         _check_etag(row, if_match)
-        if row.status == S.CANCELLED:
-            raise InvalidTransition(row.status, "change")
-        now = utcnow()
-        old_status, old_start = row.status, row.date_start
-        if "name" in given:
-            if patch.name is None:
-                raise ValidationFailed([FieldError("name", "may not be null")])
-            row.name = patch.name
-        if "description" in given:
-            row.description = patch.description
-        start = patch.date_start if "date_start" in given else row.date_start
-        end = patch.date_end if "date_end" in given else row.date_end
-        if start is None or end is None:
-            raise ValidationFailed([FieldError("date_start" if start is None else "date_end", "may not be null")])
-        if end <= start:
-            raise ValidationFailed([FieldError("date_end", "must be after date_start")])
-        if (start, end) != (row.date_start, row.date_end):
-            row.sequence += 1
-        row.date_start, row.date_end = start, end
-        if "guests" in given:
-            _set_guests(uow, row, patch.guests or [], now)
-        if "meta" in given:
-            _apply_meta(row, _merged_meta(row, patch.meta or {}))
-        if "status" in given and patch.status is not None and patch.status != row.status:
-            _transition(row, patch.status.value, "set status " + patch.status.value + " on")
-        row.updated_at = now
-        if row.status != old_status or row.date_start != old_start:
-            _history(uow, actor, row, old_status, now, old_start=old_start)
-        _changed(uow, actor, row, "update", now)
+        _apply_patch(uow, actor, row, patch)
         return _commit(uow, row)
+
+
+def _apply_patch(uow: UnitOfWork, actor: Actor, row: AppointmentRow, patch: AppointmentPatch) -> None:
+    given = patch.model_fields_set
+    if row.status == S.CANCELLED:
+        raise InvalidTransition(row.status, "change")
+    now = utcnow()
+    old_status, old_start = row.status, row.date_start
+    if "name" in given:
+        if patch.name is None:
+            raise ValidationFailed([FieldError("name", "may not be null")])
+        row.name = patch.name
+    if "description" in given:
+        row.description = patch.description
+    start = patch.date_start if "date_start" in given else row.date_start
+    end = patch.date_end if "date_end" in given else row.date_end
+    if start is None or end is None:
+        raise ValidationFailed([FieldError("date_start" if start is None else "date_end", "may not be null")])
+    if end <= start:
+        raise ValidationFailed([FieldError("date_end", "must be after date_start")])
+    if (start, end) != (row.date_start, row.date_end):
+        row.sequence += 1
+    row.date_start, row.date_end = start, end
+    if "guests" in given:
+        _set_guests(uow, row, patch.guests or [], now)
+    if "meta" in given:
+        _apply_meta(row, _merged_meta(row, patch.meta or {}))
+    if "status" in given and patch.status is not None and patch.status != row.status:
+        _transition(row, patch.status.value, "set status " + patch.status.value + " on")
+    row.updated_at = now
+    if row.status != old_status or row.date_start != old_start:
+        _history(uow, actor, row, old_status, now, old_start=old_start)
+    _changed(uow, actor, row, "update", now)
 
 
 def delete(uow: UnitOfWork, actor: Actor, appointment_id: str, *, if_match: str | None = None) -> None:
@@ -282,11 +270,15 @@ def delete(uow: UnitOfWork, actor: Actor, appointment_id: str, *, if_match: str 
     with uow:
         row = _visible_row(uow, actor, appointment_id, for_update=True)
         _check_etag(row, if_match)
-        now = utcnow()
-        row.deleted_at = now
-        row.updated_at = now
-        _changed(uow, actor, row, "delete", now, operation="delete")
+        _mark_deleted(uow, actor, row)
         _commit(uow, row)
+
+
+def _mark_deleted(uow: UnitOfWork, actor: Actor, row: AppointmentRow) -> None:
+    now = utcnow()
+    row.deleted_at = now
+    row.updated_at = now
+    _changed(uow, actor, row, "delete", now, operation="delete")
 
 
 def book(uow: UnitOfWork, actor: Actor, appointment_id: str, *, if_match: str | None = None) -> Stored:
@@ -354,7 +346,66 @@ def follow_up(uow: UnitOfWork, actor: Actor, appointment_id: str, request: Follo
     return create(uow, actor, draft)
 
 
+# --------------------------------------------------------------------------- in the caller's transaction
+# (CalDAV: the storage plugin's transaction also writes the DAV item and its change log)
+
+
+def create_in(
+    uow: UnitOfWork, actor: Actor, draft: AppointmentDraft, *, appointment_id: str | None = None
+) -> AppointmentRow:
+    """Create an appointment in ``uow``'s open transaction, without committing."""
+    actor.require("write")
+    return _insert(uow, actor, draft, appointment_id)
+
+
+def update_in(uow: UnitOfWork, actor: Actor, appointment_id: str, patch: AppointmentPatch) -> AppointmentRow:
+    """Apply ``patch`` in ``uow``'s open transaction, without committing."""
+    actor.require("write")
+    row = _visible_row(uow, actor, appointment_id, for_update=True)
+    _apply_patch(uow, actor, row, patch)
+    return row
+
+
+def delete_in(uow: UnitOfWork, actor: Actor, appointment_id: str) -> None:
+    """Delete (tombstone) an appointment in ``uow``'s open transaction, without committing."""
+    actor.require("write")
+    row = uow.appointments.get(appointment_id, for_update=True)
+    if row is not None:
+        _mark_deleted(uow, actor, row)
+
+
+def get_row(uow: UnitOfWork, appointment_id: str) -> AppointmentRow | None:
+    """The live appointment row, for callers already inside a transaction."""
+    return uow.appointments.get(appointment_id)
+
+
 # --------------------------------------------------------------------------- helpers
+
+
+def _insert(uow: UnitOfWork, actor: Actor, draft: AppointmentDraft, appointment_id: str | None) -> AppointmentRow:
+    calendar = _writable_calendar(uow, actor, draft.calendar.id, "calendar.id")
+    now = utcnow()
+    row = AppointmentRow(
+        id=appointment_id or str(uuid.uuid4()),
+        calendar_id=calendar.id,
+        name=draft.name,
+        description=draft.description,
+        type=draft.meta.type.value,
+        status=draft.status.value,
+        date_start=draft.date_start,
+        date_end=draft.date_end,
+        created_at=now,
+        updated_at=now,
+        sequence=0,
+    )
+    row.calendar = calendar
+    _apply_meta(row, draft.meta.model_dump(mode="json"))
+    _set_guests(uow, row, draft.guests, now)
+    uow.appointments.add(row)
+    uow.session.flush()
+    _history(uow, actor, row, None, now)
+    _changed(uow, actor, row, "create", now)
+    return row
 
 
 def _set_status(
@@ -487,6 +538,11 @@ def _changed(
         OutboxRow(appointment_id=row.id, operation=operation, payload=payload, created_at=now, available_at=now)
     )
     _audit(uow, actor, action, [row])
+    # The appointment's CalDAV item follows in the same transaction (lazy import: that module
+    # uses this one).
+    from caldav_bridge.dav import appointment_sync
+
+    appointment_sync.appointment_changed(uow, row, deleted=operation == "delete")
 
 
 def _audit(uow: UnitOfWork, actor: Actor, action: str, rows: Iterable[AppointmentRow]) -> None:

@@ -273,3 +273,7 @@ class IdempotencyRow(Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     appointment_id: Mapped[str] = mapped_column(String(36))
     created_at: Mapped[datetime]
+
+
+# The CalDAV store's tables share this metadata (Alembic and the schema test compare all of it).
+from caldav_bridge.store import dav_tables as _dav_tables  # noqa: E402,F401

@@ -1,0 +1,159 @@
+"""iCalendar text → the parts of a VEVENT the canonical appointment carries (the parse direction).
+
+Pure: no database. The caller (``caldav_bridge.dav.appointment_sync``) resolves attendees to
+guests and turns the result into an appointment draft or patch. Everything else the client wrote
+(VALARM, RRULE, X- properties, attendee parameters) is not read here: the stored text keeps it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import icalendar
+
+__all__ = [
+    "GUEST_ID_PARAM",
+    "GUEST_URN",
+    "Attendee",
+    "IcalParseError",
+    "ParsedEvent",
+    "parse_event",
+]
+
+#: ATTENDEE parameter naming the guest (person) id an attendee stands for.
+GUEST_ID_PARAM = "X-GUEST-ID"
+#: ATTENDEE value form for guests without an e-mail address: ``urn:x-guest:<person id>``.
+GUEST_URN = "urn:x-guest:"
+
+
+class IcalParseError(ValueError):
+    """The text is not a usable iCalendar event (RFC 4791 ``CALDAV:valid-calendar-data``)."""
+
+
+@dataclass(frozen=True)
+class Attendee:
+    value: str
+    params: dict[str, str]
+
+    @property
+    def guest_id(self) -> str | None:
+        if self.params.get(GUEST_ID_PARAM):
+            return self.params[GUEST_ID_PARAM]
+        if self.value.lower().startswith(GUEST_URN):
+            return self.value[len(GUEST_URN) :] or None
+        return None
+
+
+@dataclass(frozen=True)
+class ParsedEvent:
+    uid: str
+    summary: str | None
+    description: str | None
+    start: datetime
+    end: datetime
+    #: The IANA zone of DTSTART's TZID (or None for UTC/floating/all-day times).
+    zone: str | None
+    status: str | None
+    appointment_type: str | None
+    appointment_status: str | None
+    attendees: list[Attendee] = field(default_factory=list)
+    recurring: bool = False
+
+
+def parse_event(text: str, default_zone: str = "UTC") -> ParsedEvent:
+    """The master VEVENT of ``text`` (the one without RECURRENCE-ID).
+
+    Floating times and all-day dates are read in ``default_zone``. A missing DTEND is
+    DTSTART + DURATION, else one day for a date and zero for a date-time.
+
+    Raises:
+        IcalParseError: unreadable text, no VEVENT, no DTSTART, or DTEND before DTSTART.
+    """
+    try:
+        calendar = icalendar.Calendar.from_ical(text)
+    except Exception as exc:  # icalendar raises ValueError, KeyError, ... on bad input
+        raise IcalParseError(f"not valid iCalendar: {exc}") from exc
+    events = [c for c in calendar.walk("VEVENT") if c.get("RECURRENCE-ID") is None]
+    if not events:
+        raise IcalParseError("no VEVENT without RECURRENCE-ID")
+    event = events[0]
+    if event.get("DTSTART") is None:
+        raise IcalParseError("VEVENT without DTSTART")
+    try:
+        fallback = ZoneInfo(default_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        fallback = ZoneInfo("UTC")
+    try:
+        raw_start = event.decoded("DTSTART")
+        start = _aware(raw_start, fallback)
+        if event.get("DTEND") is not None:
+            end = _aware(event.decoded("DTEND"), fallback)
+        elif event.get("DURATION") is not None:
+            duration = event.decoded("DURATION")
+            if not isinstance(duration, timedelta):
+                raise IcalParseError("DURATION is not a duration")
+            end = start + duration
+        else:
+            end = start + (timedelta(days=1) if not isinstance(raw_start, datetime) else timedelta(0))
+    except IcalParseError:
+        raise
+    except Exception as exc:
+        raise IcalParseError(f"bad DTSTART/DTEND: {exc}") from exc
+    if end < start:
+        raise IcalParseError("DTEND is before DTSTART")
+    zone = _zone_of(event)
+    attendees = []
+    for prop in _as_list(event.get("ATTENDEE")):
+        params = {str(k).upper(): str(v) for k, v in getattr(prop, "params", {}).items()}
+        attendees.append(Attendee(str(prop), params))
+    return ParsedEvent(
+        uid=str(event.get("UID") or ""),
+        summary=_text(event.get("SUMMARY")),
+        description=_text(event.get("DESCRIPTION")),
+        start=start.astimezone(UTC),
+        end=end.astimezone(UTC),
+        zone=zone,
+        status=(_text(event.get("STATUS")) or "").upper() or None,
+        appointment_type=(_text(event.get("X-APPOINTMENT-TYPE")) or "").upper() or None,
+        appointment_status=(_text(event.get("X-APPOINTMENT-STATUS")) or "").upper() or None,
+        attendees=attendees,
+        recurring=any(event.get(k) is not None for k in ("RRULE", "RDATE")),
+    )
+
+
+def _aware(value: Any, fallback: ZoneInfo) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=fallback)
+    if isinstance(value, date):
+        return datetime.combine(value, time(0), tzinfo=fallback)
+    raise IcalParseError(f"not a date or date-time: {value!r}")
+
+
+def _zone_of(event: Any) -> str | None:
+    tzid = event["DTSTART"].params.get("TZID")
+    if not tzid:
+        return None
+    try:
+        ZoneInfo(str(tzid))
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+    return str(tzid)
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, list):
+        value = value[0] if value else None
+        if value is None:
+            return None
+    return str(value)
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]

@@ -1,0 +1,254 @@
+"""Appointments ↔ the VEVENTs of appointment calendars, both ways, in the caller's transaction.
+
+- CalDAV → appointment (:func:`item_written`, :func:`item_deleted`): a VEVENT PUT into an
+  appointment calendar creates or updates the canonical appointment through the appointment
+  service, so its outbox, status history and audit rows are written in the same transaction.
+- appointment → CalDAV (:func:`appointment_changed`, called by the appointment service for every
+  change from any channel): the DAV item is re-rendered from the appointment, keeping what the
+  client wrote, and the change is logged for sync tokens.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from caldav_bridge.clock import utcnow
+from caldav_bridge.converters.ical_parse import IcalParseError, ParsedEvent, parse_event
+from caldav_bridge.dav.errors import DavError
+from caldav_bridge.dav.records import NewItem
+from caldav_bridge.dav.render import etag_of_text, is_recurring, render_event, utc_seconds
+from caldav_bridge.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
+from caldav_bridge.model.appointment import AppointmentStatus, AppointmentType
+from caldav_bridge.model.requests import AppointmentDraft, AppointmentPatch
+from caldav_bridge.model.timestamps import to_utc_ms
+from caldav_bridge.services.actor import Actor
+from caldav_bridge.services.mapping import appointment_from_row
+from caldav_bridge.store.dav_tables import DavCollectionRow, DavItemRow
+from caldav_bridge.store.tables import AppointmentRow, PersonRow
+from caldav_bridge.store.uow import UnitOfWork
+
+__all__ = ["TIMESTAMP_MAX", "TIMESTAMP_MIN", "appointment_changed", "item_deleted", "item_for", "item_written"]
+
+#: Radicale's open-range sentinels (``radicale.item.filter``), for items whose range we do not expand.
+TIMESTAMP_MIN = -62135596800
+TIMESTAMP_MAX = 253402300800
+S = AppointmentStatus
+#: iCalendar STATUS → the canonical statuses it stands for (the first is the default for new ones).
+_STATUS_GROUPS: dict[str, tuple[str, ...]] = {
+    "TENTATIVE": (S.RESERVED, S.INITIAL),
+    "CONFIRMED": (S.BOOKED, S.RESCHEDULED),
+    "CANCELLED": (S.CANCELLED,),
+}
+_ORIGIN = "dav_origin"
+
+
+def _status_for(parsed: ParsedEvent, current: str | None) -> str:
+    group = _STATUS_GROUPS.get(parsed.status or "")
+    if group is None:  # no STATUS (or an unknown one): keep what it was; new events are booked
+        return current or S.BOOKED
+    if parsed.appointment_status in group:
+        return str(parsed.appointment_status)
+    if current in group:
+        return current
+    return group[0]
+
+
+def _guests(uow: UnitOfWork, parsed: ParsedEvent) -> list[dict[str, Any]]:
+    ids = [a.guest_id for a in parsed.attendees if a.guest_id]
+    if not ids:
+        return []
+    people = {p.id: p for p in uow.session.scalars(select(PersonRow).where(PersonRow.id.in_(ids)))}
+    guests = []
+    for gid in dict.fromkeys(ids):
+        person = people.get(gid)
+        if person is not None:
+            guests.append(
+                {
+                    "id": person.id,
+                    "first_name": person.first_name,
+                    "last_name": person.last_name,
+                    "timezone": person.timezone,
+                }
+            )
+    return guests
+
+
+def item_written(
+    uow: UnitOfWork, actor: Actor, calendar_id: str, item: NewItem, appointment_id: str | None
+) -> tuple[str, str | None]:
+    """Create or update the appointment behind a VEVENT PUT into an appointment calendar.
+
+    Returns the text to store (the client's, unchanged) and the appointment id.
+
+    Raises:
+        DavError: unusable event data (403 ``C:valid-calendar-data``), a refused status change
+            (409), or the actor may not write.
+    """
+    calendar = uow.calendars.get(calendar_id)
+    zone = calendar.timezone if calendar else "UTC"
+    try:
+        parsed = parse_event(item.text, zone)
+    except IcalParseError as exc:
+        raise DavError(403, str(exc), "C:valid-calendar-data") from exc
+    if parsed.end <= parsed.start:
+        raise DavError(403, "an appointment must end after it starts", "C:valid-calendar-data")
+    uow.session.info[_ORIGIN] = True
+    try:
+        row = uow.appointments.get(appointment_id, for_update=True) if appointment_id else None
+        if row is None:
+            return item.text, _create(uow, actor, calendar_id, parsed)
+        _update(uow, actor, row, parsed)
+        return item.text, row.id
+    except ValidationFailed as exc:
+        raise DavError(403, exc.detail, "C:valid-calendar-data") from exc
+    except (Conflict, NotFound) as exc:
+        raise DavError(409, exc.detail) from exc
+    except Forbidden as exc:
+        raise DavError(403, exc.detail, "D:need-privileges") from exc
+    finally:
+        uow.session.info.pop(_ORIGIN, None)
+
+
+def _create(uow: UnitOfWork, actor: Actor, calendar_id: str, parsed: ParsedEvent) -> str:
+    from caldav_bridge.services import appointments
+
+    meta: dict[str, Any] = {"type": parsed.appointment_type or AppointmentType.FOLLOW_UP.value}
+    if parsed.zone:
+        meta["timezone"] = parsed.zone
+    try:
+        draft = AppointmentDraft.model_validate(
+            {
+                "calendar": {"id": calendar_id},
+                "date_start": to_utc_ms(parsed.start),
+                "date_end": to_utc_ms(parsed.end),
+                "name": (parsed.summary or "").strip()[:255] or "(no title)",
+                "description": (parsed.description or None) and parsed.description[:8000],
+                "guests": _guests(uow, parsed),
+                "meta": meta,
+                "status": _status_for(parsed, None),
+            }
+        )
+    except ValidationError as exc:
+        raise DavError(
+            403, f"event does not fit an appointment: {exc.errors()[0]['msg']}", "C:valid-calendar-data"
+        ) from exc
+    return appointments.create_in(uow, actor, draft).id
+
+
+def _update(uow: UnitOfWork, actor: Actor, row: AppointmentRow, parsed: ParsedEvent) -> None:
+    from caldav_bridge.services import appointments
+
+    changes: dict[str, Any] = {}
+    name = (parsed.summary or "").strip()[:255] or "(no title)"
+    if name != row.name:
+        changes["name"] = name
+    description = parsed.description[:8000] if parsed.description else None
+    if description != row.description:
+        changes["description"] = description
+    start, end = to_utc_ms(parsed.start), to_utc_ms(parsed.end)
+    if (start, end) != (row.date_start, row.date_end):
+        changes["date_start"], changes["date_end"] = start, end
+    status = _status_for(parsed, row.status)
+    if status != row.status:
+        changes["status"] = status
+    guests = _guests(uow, parsed)
+    if [g["id"] for g in guests] != [g.person_id for g in row.guests]:
+        changes["guests"] = guests
+    meta: dict[str, Any] = {}
+    if parsed.appointment_type and parsed.appointment_type != row.type:
+        meta["type"] = parsed.appointment_type
+    if parsed.zone and parsed.zone != (row.meta_extra or {}).get("timezone"):
+        meta["timezone"] = parsed.zone
+    if meta:
+        changes["meta"] = meta
+    if not changes:
+        return  # only what the canonical model does not carry changed: the item text alone
+    try:
+        patch = AppointmentPatch.model_validate(changes)
+    except ValidationError as exc:
+        raise DavError(
+            403, f"event does not fit an appointment: {exc.errors()[0]['msg']}", "C:valid-calendar-data"
+        ) from exc
+    appointments.update_in(uow, actor, row.id, patch)
+
+
+def item_deleted(uow: UnitOfWork, actor: Actor, appointment_id: str) -> None:
+    """The VEVENT of an appointment was deleted (or moved away): the appointment is deleted."""
+    from caldav_bridge.services import appointments
+
+    uow.session.info[_ORIGIN] = True
+    try:
+        appointments.delete_in(uow, actor, appointment_id)
+    except DomainError as exc:
+        raise DavError(409, exc.detail) from exc
+    finally:
+        uow.session.info.pop(_ORIGIN, None)
+
+
+# ---------------------------------------------------------------------- appointment → CalDAV
+
+
+def item_for(row: AppointmentRow, base: DavItemRow | None) -> NewItem:
+    """The DAV item of appointment ``row``, merged into the stored item ``base`` if any."""
+    appointment = appointment_from_row(row)
+    zone = _zone_of(base.text if base else None) or (row.meta_extra or {}).get("timezone") or row.calendar.timezone
+    text = render_event(
+        appointment,
+        zone=str(zone),
+        sequence=row.sequence,
+        base_text=base.text if base else None,
+        uid=base.uid if base else row.id,
+    )
+    if is_recurring(text):
+        start, end = TIMESTAMP_MIN, TIMESTAMP_MAX  # the exact range is Radicale's to compute
+    else:
+        start, end = utc_seconds(row.date_start), utc_seconds(row.date_end)
+    return NewItem(base.uid if base else row.id, "VEVENT", text, etag_of_text(text), start, end)
+
+
+def _zone_of(text: str | None) -> str | None:
+    if not text:
+        return None
+    for line in text.split("\r\n"):
+        if line.startswith("DTSTART;") and "TZID=" in line:
+            return line.split("TZID=", 1)[1].split(":", 1)[0].split(";", 1)[0].strip('"')
+    return None
+
+
+def appointment_changed(uow: UnitOfWork, row: AppointmentRow, *, deleted: bool) -> None:
+    """Bring the appointment's DAV item in line with ``row`` (called by the appointment service)."""
+    if uow.session.info.get(_ORIGIN):
+        return  # the change came in over CalDAV: the DAV store writes the item itself
+    from caldav_bridge.dav import provisioning
+    from caldav_bridge.dav.store import bump, is_long
+
+    collection = provisioning.collection_for_calendar(uow, row.calendar_id)
+    if collection is None:
+        return
+    stmt = select(DavItemRow).where(DavItemRow.collection_id == collection.id, DavItemRow.appointment_id == row.id)
+    base = uow.session.scalars(stmt).first()
+    now: datetime = utcnow()
+    if deleted or row.deleted_at is not None:
+        if base is not None:
+            uow.session.delete(base)
+            bump(uow.session, collection.id, [(base.href, True)], now)
+        return
+    new = item_for(row, base)
+    if base is not None and base.text == new.text:
+        return
+    if base is None:
+        base = DavItemRow(collection_id=collection.id, href=f"{row.id}.ics", appointment_id=row.id)
+        uow.session.add(base)
+    base.uid, base.component, base.text, base.etag = new.uid, new.component, new.text, new.etag
+    base.time_start, base.time_end = new.time_start, new.time_end
+    base.long_span = is_long(new.time_start, new.time_end)
+    base.updated_at = now
+    uow.session.flush()
+    bump(uow.session, collection.id, [(base.href, False)], now)
+
+
+_ = DavCollectionRow

@@ -1,0 +1,157 @@
+"""Which DAV collection each calendar is, created on demand with the calendar's appointments.
+
+Paths: a calendar owned by a user is ``<username>/appointments`` (further calendars of the same
+user: ``<username>/<calendar id>``); calendars without an owner (teams) are
+``_calendars/<calendar id>``. A collection is made when the user is created
+(:func:`calendar_created`), else the first time anything touches it (a PROPFIND under the
+owner's principal, or a change of one of its appointments); existing appointments are rendered
+into it then.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+
+from sqlalchemy import select
+
+from caldav_bridge.clock import utcnow
+from caldav_bridge.store.dav_tables import DavCollectionRow, DavItemRow
+from caldav_bridge.store.tables import AppointmentRow, AuditRow, CalendarRow, UserRow
+from caldav_bridge.store.uow import UnitOfWork
+
+__all__ = [
+    "SHARED_ROOT",
+    "audit_reads",
+    "calendar_created",
+    "collection_for_calendar",
+    "ensure_for_path",
+    "path_for_calendar",
+]
+
+#: First path segment of calendars that belong to no user (team calendars).
+SHARED_ROOT = "_calendars"
+COMPONENTS = "VEVENT,VTODO,VJOURNAL"
+
+
+def path_for_calendar(uow: UnitOfWork, calendar: CalendarRow) -> str:
+    if calendar.owner_user_id:
+        owner = uow.session.get(UserRow, calendar.owner_user_id)
+        if owner is not None:
+            path = f"{owner.username}/appointments"
+            taken = uow.session.scalar(select(DavCollectionRow.id).where(DavCollectionRow.path == path))
+            return path if taken is None else f"{owner.username}/{calendar.id}"
+    return f"{SHARED_ROOT}/{calendar.id}"
+
+
+def collection_for_calendar(uow: UnitOfWork, calendar_id: str) -> DavCollectionRow | None:
+    """The DAV collection of ``calendar_id``, created (and filled) if it does not exist yet."""
+    stmt = select(DavCollectionRow).where(DavCollectionRow.calendar_id == calendar_id)
+    row = uow.session.scalars(stmt).one_or_none()
+    if row is not None:
+        return row
+    calendar = uow.calendars.get(calendar_id)
+    if calendar is None:
+        return None
+    return calendar_created(uow, calendar)
+
+
+def calendar_created(uow: UnitOfWork, calendar: CalendarRow) -> DavCollectionRow:
+    """Provision the DAV collection of a calendar and render its existing appointments into it."""
+    from caldav_bridge.dav.appointment_sync import item_for
+    from caldav_bridge.dav.store import is_long, parent_of
+
+    now = utcnow()
+    path = path_for_calendar(uow, calendar)
+    parent = parent_of(path)
+    if uow.session.scalar(select(DavCollectionRow.id).where(DavCollectionRow.path == parent)) is None:
+        uow.session.add(
+            DavCollectionRow(
+                path=parent,
+                parent_path="",
+                tag="",
+                props={},
+                epoch=secrets.token_hex(4),
+                revision=0,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    props = {
+        "tag": "VCALENDAR",
+        "D:displayname": calendar.name,
+        "C:supported-calendar-component-set": COMPONENTS,
+        "C:calendar-description": f"Appointments ({calendar.kind}, {calendar.timezone})",
+    }
+    row = DavCollectionRow(
+        path=path,
+        parent_path=parent,
+        tag="VCALENDAR",
+        props=props,
+        calendar_id=calendar.id,
+        epoch=secrets.token_hex(4),
+        revision=1,
+        created_at=now,
+        updated_at=now,
+    )
+    uow.session.add(row)
+    uow.session.flush()
+    stmt = select(AppointmentRow).where(AppointmentRow.calendar_id == calendar.id, AppointmentRow.deleted_at.is_(None))
+    for appointment in uow.session.scalars(stmt).unique():
+        new = item_for(appointment, None)
+        uow.session.add(
+            DavItemRow(
+                collection_id=row.id,
+                href=f"{appointment.id}.ics",
+                uid=new.uid,
+                component="VEVENT",
+                text=new.text,
+                etag=new.etag,
+                time_start=new.time_start,
+                time_end=new.time_end,
+                long_span=is_long(new.time_start, new.time_end),
+                appointment_id=appointment.id,
+                updated_at=now,
+            )
+        )
+    uow.session.flush()
+    return row
+
+
+def ensure_for_path(store: object, path: str) -> None:
+    """Make sure the calendars under ``path``'s first segment have their collections."""
+    from caldav_bridge.dav.store import DavStore
+
+    assert isinstance(store, DavStore)
+    uow = store.uow
+    first = path.split("/", 1)[0]
+    linked = select(DavCollectionRow.calendar_id).where(DavCollectionRow.calendar_id.is_not(None))
+    stmt = select(CalendarRow).where(CalendarRow.id.not_in(linked))
+    if first == SHARED_ROOT:
+        stmt = stmt.where(CalendarRow.owner_user_id.is_(None))
+    else:
+        owner = select(UserRow.id).where(UserRow.username == first).scalar_subquery()
+        stmt = stmt.where(CalendarRow.owner_user_id == owner)
+    for calendar in list(uow.session.scalars(stmt)):
+        calendar_created(uow, calendar)
+
+
+def audit_reads(store: object, calendar_id: str, appointment_ids: Iterable[str]) -> None:
+    """One audit row per appointment read over CalDAV."""
+    from caldav_bridge.dav.store import DavStore
+
+    assert isinstance(store, DavStore)
+    now = utcnow()
+    actor = store.actor
+    store.uow.audit.add_all(
+        AuditRow(
+            at=now,
+            actor=actor.username,
+            channel=actor.channel,
+            action="read",
+            appointment_id=appointment_id,
+            calendar_id=calendar_id,
+            request_id=actor.request_id,
+        )
+        for appointment_id in appointment_ids
+    )

@@ -1,0 +1,55 @@
+"""Plain records the CalDAV store hands out (no ORM objects leave the store)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+__all__ = ["CollectionInfo", "ItemInfo", "NewItem"]
+
+
+@dataclass(frozen=True)
+class CollectionInfo:
+    id: int
+    path: str
+    tag: str
+    props: dict[str, str]
+    revision: int
+    epoch: str
+    calendar_id: str | None
+    updated_at: datetime
+
+    @property
+    def etag(self) -> str:
+        return f'"{self.epoch}-{self.revision}"'
+
+    @property
+    def sync_token(self) -> str:
+        return f"http://radicale.org/ns/sync/{self.epoch}-{self.revision}"
+
+
+@dataclass(frozen=True)
+class ItemInfo:
+    href: str
+    uid: str
+    component: str
+    text: str
+    etag: str
+    time_start: int
+    time_end: int
+    updated_at: datetime
+    appointment_id: str | None = None
+
+
+@dataclass(frozen=True)
+class NewItem:
+    """An item as the client sent it, with what Radicale computed from it (never re-parsed)."""
+
+    uid: str
+    component: str
+    text: str
+    etag: str
+    time_start: int
+    time_end: int
+    extra: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,202 @@
+"""Appointments as iCalendar VEVENTs for CalDAV, keeping what the client wrote.
+
+:func:`render_event` writes the canonical fields (UID, DTSTAMP, DTSTART/DTEND with TZID, SUMMARY,
+DESCRIPTION, STATUS, ATTENDEE for guests, X-APPOINTMENT-*) into the item's stored text, or into a
+fresh VCALENDAR when there is none; every other property, parameter and sub-component of the
+stored text (VALARM, RRULE, X- properties, attendee parameters, other attendees) stays as it was.
+A VTIMEZONE is present for each TZID the event uses.
+
+A fresh item (an appointment made through the API or mirrored from Salesforce) starts from the
+feeds' renderer, :func:`caldav_bridge.converters.ical.single_event_calendar` (full detail, its
+VTIMEZONE); DESCRIPTION is then the appointment's own description (the feeds add customer names
+to it, which a client would write back into the description) and guests become ATTENDEEs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import UTC, datetime
+from hashlib import sha256
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import icalendar
+
+from caldav_bridge.converters.ical_parse import GUEST_ID_PARAM, GUEST_URN
+from caldav_bridge.model.appointment import Appointment, AppointmentStatus
+
+__all__ = ["ICAL_STATUS", "PRODID", "etag_of_text", "render_event", "vtimezone"]
+
+PRODID = "-//hear.com//Appointment Service//EN"
+S = AppointmentStatus
+#: Canonical status → iCalendar STATUS.
+ICAL_STATUS = {
+    S.INITIAL: "TENTATIVE",
+    S.RESERVED: "TENTATIVE",
+    S.BOOKED: "CONFIRMED",
+    S.RESCHEDULED: "CONFIRMED",
+    S.CANCELLED: "CANCELLED",
+}
+_CANONICAL_PROPS = (
+    "DTSTAMP",
+    "LAST-MODIFIED",
+    "DTSTART",
+    "DTEND",
+    "DURATION",
+    "SUMMARY",
+    "DESCRIPTION",
+    "STATUS",
+    "X-APPOINTMENT-TYPE",
+    "X-APPOINTMENT-STATUS",
+    "SEQUENCE",
+)
+
+
+def etag_of_text(text: str) -> str:
+    """The item ETag Radicale computes for ``text`` (quoted SHA-256 of the UTF-8 text)."""
+    return f'"{sha256(text.encode()).hexdigest()}"'
+
+
+def vtimezone(tzid: str, around: datetime) -> icalendar.Timezone:
+    """A VTIMEZONE for ``tzid`` covering some years around ``around``."""
+    first = datetime(max(around.year - 2, 1971), 1, 1)
+    last = datetime(around.year + 5, 1, 1)
+    return icalendar.Timezone.from_tzid(tzid, first_date=first.date(), last_date=last.date())
+
+
+def render_event(
+    appointment: Appointment,
+    *,
+    zone: str,
+    sequence: int,
+    base_text: str | None = None,
+    uid: str | None = None,
+) -> str:
+    """The VCALENDAR text of ``appointment`` in ``zone``, merged into ``base_text`` if given."""
+    try:
+        tz: Any = ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone, tz = "UTC", UTC
+    if not base_text:
+        return _fresh(appointment, zone, sequence, uid)
+    calendar = _base_calendar(base_text)
+    event = _master(calendar)
+    if event is None:
+        event = icalendar.Event()
+        calendar.add_component(event)
+    for name in _CANONICAL_PROPS:
+        event.pop(name, None)
+    if not event.get("UID"):
+        event.add("UID", uid or str(appointment.id))
+    event.add("DTSTAMP", appointment.updated_at.astimezone(UTC))
+    event.add("LAST-MODIFIED", appointment.updated_at.astimezone(UTC))
+    start, end = appointment.date_start.astimezone(tz), appointment.date_end.astimezone(tz)
+    if zone == "UTC":
+        event.add("DTSTART", start.astimezone(UTC))
+        event.add("DTEND", end.astimezone(UTC))
+    else:
+        event.add("DTSTART", start)
+        event.add("DTEND", end)
+    event.add("SUMMARY", appointment.name)
+    if appointment.description:
+        event.add("DESCRIPTION", appointment.description)
+    event.add("STATUS", ICAL_STATUS[appointment.status])
+    event.add("SEQUENCE", sequence)
+    event.add("X-APPOINTMENT-TYPE", appointment.meta.type.value)
+    event.add("X-APPOINTMENT-STATUS", appointment.status.value)
+    _merge_attendees(event, appointment)
+    _ensure_timezones(calendar, {zone} - {"UTC"}, appointment.date_start)
+    return _crlf(calendar)
+
+
+def _fresh(appointment: Appointment, zone: str, sequence: int, uid: str | None) -> str:
+    from caldav_bridge.converters.ical import single_event_calendar
+
+    calendar = icalendar.Calendar.from_ical(single_event_calendar(appointment, sequence, zone))
+    event = _master(calendar)
+    if uid and uid != str(appointment.id):
+        event.pop("UID", None)
+        event.add("UID", uid)
+    event.pop("DESCRIPTION", None)
+    if appointment.description:
+        event.add("DESCRIPTION", appointment.description)
+    event.pop("X-APPOINTMENT-STATUS", None)
+    event.add("X-APPOINTMENT-STATUS", appointment.status.value)
+    _merge_attendees(event, appointment)
+    return _crlf(calendar)
+
+
+def _crlf(calendar: icalendar.Calendar) -> str:
+    return calendar.to_ical().decode().replace("\r\n", "\n").replace("\n", "\r\n")
+
+
+def _base_calendar(base_text: str | None) -> icalendar.Calendar:
+    if base_text:
+        with contextlib.suppress(Exception):  # a stored text we cannot read is replaced by a fresh one
+            return icalendar.Calendar.from_ical(base_text)
+    calendar = icalendar.Calendar()
+    calendar.add("PRODID", PRODID)
+    calendar.add("VERSION", "2.0")
+    calendar.add("CALSCALE", "GREGORIAN")
+    return calendar
+
+
+def _master(calendar: icalendar.Calendar) -> Any:
+    for component in calendar.walk("VEVENT"):
+        if component.get("RECURRENCE-ID") is None:
+            return component
+    return None
+
+
+def _merge_attendees(event: Any, appointment: Appointment) -> None:
+    """Guests become ATTENDEEs; attendees that are not guests (and all parameters) are kept."""
+    existing = event.get("ATTENDEE")
+    existing = existing if isinstance(existing, list) else ([existing] if existing is not None else [])
+    event.pop("ATTENDEE", None)
+    guests = {g.id: g for g in appointment.guests if g.id}
+    kept_ids: set[str] = set()
+    for prop in existing:
+        params = getattr(prop, "params", {})
+        gid = params.get(GUEST_ID_PARAM) or (
+            str(prop)[len(GUEST_URN) :] if str(prop).lower().startswith(GUEST_URN) else None
+        )
+        if gid is None:
+            event.add("ATTENDEE", prop)
+        elif gid in guests and gid not in kept_ids:
+            kept_ids.add(gid)
+            event.add("ATTENDEE", prop)
+    for gid, guest in guests.items():
+        if gid in kept_ids:
+            continue
+        attendee = icalendar.vCalAddress(GUEST_URN + gid)
+        name = " ".join(p for p in (guest.first_name, guest.last_name) if p)
+        if name:
+            attendee.params["CN"] = name
+        attendee.params[GUEST_ID_PARAM] = gid
+        attendee.params["CUTYPE"] = "INDIVIDUAL"
+        event.add("ATTENDEE", attendee)
+
+
+def _ensure_timezones(calendar: icalendar.Calendar, tzids: set[str], around: datetime) -> None:
+    for component in calendar.walk("VEVENT"):
+        for name in ("DTSTART", "DTEND", "RECURRENCE-ID"):
+            prop = component.get(name)
+            tzid = getattr(prop, "params", {}).get("TZID") if prop is not None else None
+            if tzid:
+                tzids.add(str(tzid))
+    present = {str(c.get("TZID")) for c in calendar.walk("VTIMEZONE")}
+    for tzid in sorted(tzids - present):
+        try:
+            tz = vtimezone(tzid, around)
+        except Exception:  # noqa: S112 - a client's unknown TZID: nothing to add
+            continue
+        calendar.subcomponents.insert(0, tz)
+
+
+def is_recurring(text: str) -> bool:
+    """Whether the stored text repeats (its time range is then open for push-down)."""
+    return "\nRRULE" in text or "\nRDATE" in text
+
+
+def utc_seconds(value: datetime) -> int:
+    return int(value.astimezone(UTC).timestamp())

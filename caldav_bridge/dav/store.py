@@ -1,0 +1,419 @@
+"""The CalDAV store service: collections, items, properties, sync tokens, the storage lock.
+
+One :class:`DavStore` works inside one open unit of work (one transaction) that its caller
+commits: the Radicale storage plugin opens it when Radicale takes its storage lock and commits
+when the lock is released, so each DAV request is one transaction.
+
+Appointment calendars (collections linked to a calendar) hand their VEVENTs to
+:mod:`caldav_bridge.dav.appointment_sync`, which writes the canonical appointment, its outbox,
+history and audit rows in the same transaction.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import and_, delete, func, or_, select, text, update
+from sqlalchemy.orm import Session
+
+from caldav_bridge.clock import utcnow
+from caldav_bridge.dav.errors import DavError, SyncTokenInvalid
+from caldav_bridge.dav.records import CollectionInfo, ItemInfo, NewItem
+from caldav_bridge.services.actor import Actor
+from caldav_bridge.store.dav_tables import SHORT_SPAN, DavChangeRow, DavCollectionRow, DavItemRow
+from caldav_bridge.store.uow import UnitOfWork
+
+__all__ = ["LOCK_KEY", "SYNC_PREFIX", "DavStore", "parent_of", "take_lock"]
+
+SYNC_PREFIX = "http://radicale.org/ns/sync/"
+#: Key of the PostgreSQL advisory lock standing for Radicale's storage lock.
+LOCK_KEY = 0x43414C444156  # "CALDAV"
+
+
+def parent_of(path: str) -> str:
+    return path.rpartition("/")[0] if "/" in path else ""
+
+
+def take_lock(session: Session, mode: str) -> None:
+    """Radicale's storage lock, held until the transaction ends.
+
+    PostgreSQL: a transaction-scoped advisory lock, shared for ``"r"``, exclusive for ``"w"``, so
+    several server processes on one database serialise their writers. SQLite: every transaction
+    already begins with ``BEGIN IMMEDIATE`` (one writer at a time), nothing more is needed.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    fn = "pg_advisory_xact_lock" if mode == "w" else "pg_advisory_xact_lock_shared"
+    session.execute(text(f"SELECT {fn}(:key)"), {"key": LOCK_KEY})
+
+
+def _info(row: DavCollectionRow) -> CollectionInfo:
+    return CollectionInfo(
+        id=row.id,
+        path=row.path,
+        tag=row.tag,
+        props=dict(row.props or {}),
+        revision=row.revision,
+        epoch=row.epoch,
+        calendar_id=row.calendar_id,
+        updated_at=row.updated_at,
+    )
+
+
+def _item(row: DavItemRow) -> ItemInfo:
+    return ItemInfo(
+        href=row.href,
+        uid=row.uid,
+        component=row.component,
+        text=row.text,
+        etag=row.etag,
+        time_start=row.time_start,
+        time_end=row.time_end,
+        updated_at=row.updated_at,
+        appointment_id=row.appointment_id,
+    )
+
+
+def is_long(start: int, end: int) -> bool:
+    return end - start > SHORT_SPAN
+
+
+class DavStore:
+    """Operations on the DAV tables within ``uow`` (already entered); the caller commits."""
+
+    def __init__(self, uow: UnitOfWork, actor: Actor) -> None:
+        self.uow = uow
+        self.actor = actor
+
+    @property
+    def session(self) -> Session:
+        return self.uow.session
+
+    # ------------------------------------------------------------------ collections
+
+    def collection(self, path: str) -> CollectionInfo | None:
+        row = self._collection_row(path)
+        return _info(row) if row else None
+
+    def collection_by_id(self, collection_id: int) -> CollectionInfo | None:
+        row = self.session.get(DavCollectionRow, collection_id)
+        return _info(row) if row else None
+
+    def _collection_row(self, path: str) -> DavCollectionRow | None:
+        return self.session.scalars(select(DavCollectionRow).where(DavCollectionRow.path == path)).one_or_none()
+
+    def children(self, path: str) -> list[CollectionInfo]:
+        stmt = select(DavCollectionRow).where(DavCollectionRow.parent_path == path).order_by(DavCollectionRow.path)
+        return [_info(r) for r in self.session.scalars(stmt)]
+
+    def ensure_collection(
+        self, path: str, *, calendar_id: str | None = None, props: dict[str, str] | None = None
+    ) -> CollectionInfo:
+        """The collection at ``path``, created (with its missing ancestors) if absent."""
+        row = self._collection_row(path)
+        if row is None:
+            row = self._insert_collection(path, props or {}, calendar_id)
+        return _info(row)
+
+    def _insert_collection(self, path: str, props: dict[str, str], calendar_id: str | None) -> DavCollectionRow:
+        parent = parent_of(path)
+        if parent and self._collection_row(parent) is None:
+            self._insert_collection(parent, {}, None)
+        now = utcnow()
+        row = DavCollectionRow(
+            path=path,
+            parent_path=parent,
+            tag=props.get("tag", ""),
+            props=dict(props),
+            calendar_id=calendar_id,
+            epoch=secrets.token_hex(4),
+            revision=0,
+            created_at=now,
+            updated_at=now,
+        )
+        self.session.add(row)
+        self.session.flush()
+        return row
+
+    def create_collection(
+        self, path: str, props: dict[str, str], items: Sequence[tuple[str, NewItem]] | None = None
+    ) -> tuple[CollectionInfo, dict[str, ItemInfo], list[str]]:
+        """Create or replace the collection at ``path`` with ``props`` and ``items`` (href, item).
+
+        Returns the collection, the replaced items by href and the hrefs that are new.
+        """
+        with self.session.begin_nested():
+            row = self._collection_row(path)
+            replaced: dict[str, ItemInfo] = {}
+            old: dict[str, ItemInfo] = {}
+            if row is None:
+                row = self._insert_collection(path, props, None)
+            else:
+                if row.calendar_id is not None:
+                    raise DavError(403, "an appointment calendar cannot be replaced", "D:need-privileges")
+                old = {i.href: i for i in self._items(row.id)}
+                for child in self._descendants(path):
+                    self.session.delete(child)
+                self.session.execute(delete(DavItemRow).where(DavItemRow.collection_id == row.id))
+                row.tag = props.get("tag", "")
+                row.props = dict(props)
+                for href in old:
+                    self._log(row, href, deleted=True)
+            new_hrefs: list[str] = []
+            if items and row.tag:
+                for href, item in items:
+                    self._insert_item(row, href, item)
+                    if href in old:
+                        replaced[href] = old[href]
+                    else:
+                        new_hrefs.append(href)
+                    self._log(row, href)
+            self._touch(row)
+            self.session.flush()
+            return _info(row), replaced, new_hrefs
+
+    def _descendants(self, path: str) -> list[DavCollectionRow]:
+        prefix = path + "/"
+        stmt = select(DavCollectionRow).where(func.substr(DavCollectionRow.path, 1, len(prefix)) == prefix)
+        return list(self.session.scalars(stmt))
+
+    def delete_collection(self, path: str) -> None:
+        row = self._collection_row(path)
+        if row is None:
+            raise DavError(404, f"collection {path!r} not found")
+        rows = [row, *self._descendants(path)]
+        if any(r.calendar_id for r in rows):
+            raise DavError(403, "an appointment calendar cannot be deleted over CalDAV", "D:need-privileges")
+        for r in rows:
+            self.session.delete(r)
+        self.session.flush()
+
+    def delete_all(self) -> None:
+        """DELETE on the root: every collection goes (appointment calendars refuse, as one by one)."""
+        if self.session.scalar(select(DavCollectionRow.id).where(DavCollectionRow.calendar_id.is_not(None)).limit(1)):
+            raise DavError(403, "appointment calendars cannot be deleted over CalDAV", "D:need-privileges")
+        self.session.execute(delete(DavCollectionRow))
+
+    def set_props(self, collection: CollectionInfo, props: dict[str, str]) -> CollectionInfo:
+        row = self._lock_collection(collection.id)
+        row.props = dict(props)
+        row.tag = props.get("tag", "")
+        self._touch(row)
+        return _info(row)
+
+    # ------------------------------------------------------------------ items
+
+    def _items(self, collection_id: int) -> list[ItemInfo]:
+        stmt = select(DavItemRow).where(DavItemRow.collection_id == collection_id).order_by(DavItemRow.href)
+        return [_item(r) for r in self.session.scalars(stmt)]
+
+    def items(self, collection: CollectionInfo) -> list[ItemInfo]:
+        return self._items(collection.id)
+
+    def item(self, collection: CollectionInfo, href: str) -> ItemInfo | None:
+        row = self._item_row(collection.id, href)
+        return _item(row) if row else None
+
+    def _item_row(self, collection_id: int, href: str) -> DavItemRow | None:
+        stmt = select(DavItemRow).where(DavItemRow.collection_id == collection_id, DavItemRow.href == href)
+        return self.session.scalars(stmt).one_or_none()
+
+    def items_by_href(self, collection: CollectionInfo, hrefs: Iterable[str]) -> dict[str, ItemInfo]:
+        wanted = list(dict.fromkeys(hrefs))
+        found: dict[str, ItemInfo] = {}
+        for i in range(0, len(wanted), 500):
+            chunk = wanted[i : i + 500]
+            stmt = select(DavItemRow).where(DavItemRow.collection_id == collection.id, DavItemRow.href.in_(chunk))
+            found.update((r.href, _item(r)) for r in self.session.scalars(stmt))
+        return found
+
+    def items_in_range(self, collection: CollectionInfo, component: str | None, start: int, end: int) -> list[ItemInfo]:
+        """Items whose stored time range overlaps ``[start, end)``: a superset, read from the index.
+
+        Short items (at most SHORT_SPAN long) are found by a bounded range on ``time_start``;
+        long, recurring and open-ended ones by their flag, then compared.
+        """
+        c = DavItemRow
+        overlap = and_(c.time_start < end, c.time_end > start)
+        short = and_(c.long_span.is_(False), c.time_start >= start - SHORT_SPAN, c.time_start < end, c.time_end > start)
+        long_ = and_(c.long_span.is_(True), overlap)
+        stmt = select(c).where(c.collection_id == collection.id, or_(short, long_))
+        if component:
+            stmt = stmt.where(c.component == component)
+        return [_item(r) for r in self.session.scalars(stmt.order_by(c.href))]
+
+    def has_uid(self, collection: CollectionInfo, uid: str) -> bool:
+        stmt = select(DavItemRow.id).where(DavItemRow.collection_id == collection.id, DavItemRow.uid == uid).limit(1)
+        return self.session.scalar(stmt) is not None
+
+    def upload(self, collection: CollectionInfo, href: str, item: NewItem) -> tuple[ItemInfo, ItemInfo | None]:
+        """Store ``item`` at ``href`` (new or replacing); returns the stored and the replaced item."""
+        from caldav_bridge.dav import appointment_sync
+
+        with self.session.begin_nested():
+            old_row = self._item_row(collection.id, href)
+            old = _item(old_row) if old_row else None
+            self._check_component(collection, item.component)
+            text_, appointment_id = item.text, old.appointment_id if old else None
+            if collection.calendar_id is not None and item.component == "VEVENT":
+                text_, appointment_id = appointment_sync.item_written(
+                    self.uow, self.actor, collection.calendar_id, item, appointment_id
+                )
+            elif appointment_id is not None:
+                # A VEVENT that was an appointment became something else: the appointment ends.
+                appointment_sync.item_deleted(self.uow, self.actor, appointment_id)
+                appointment_id = None
+            stored = item if text_ == item.text else _rehash(item, text_)
+            row = self._lock_collection(collection.id)
+            if old_row is None:
+                new_row = self._insert_item(row, href, stored, appointment_id)
+            else:
+                new_row = old_row
+                self._fill(new_row, stored, appointment_id)
+            self._log(row, href)
+            self._touch(row)
+            self.session.flush()
+            return _item(new_row), old
+
+    def delete_item(self, collection: CollectionInfo, href: str) -> None:
+        from caldav_bridge.dav import appointment_sync
+
+        with self.session.begin_nested():
+            old = self._item_row(collection.id, href)
+            if old is None:
+                raise DavError(404, f"item {href!r} not found")
+            if old.appointment_id:
+                appointment_sync.item_deleted(self.uow, self.actor, old.appointment_id)
+            self.session.delete(old)
+            row = self._lock_collection(collection.id)
+            self._log(row, href, deleted=True)
+            self._touch(row)
+            self.session.flush()
+
+    def move(self, source: CollectionInfo, href: str, target: CollectionInfo, to_href: str) -> None:
+        """Move an item (overwriting ``to_href``); both collections log the change."""
+        with self.session.begin_nested():
+            row = self._item_row(source.id, href)
+            if row is None:
+                raise DavError(404, f"item {href!r} not found")
+            if source.id == target.id and href == to_href:
+                return
+            moving_appointment = row.appointment_id is not None or target.calendar_id is not None
+            if moving_appointment and source.calendar_id != target.calendar_id:
+                item = NewItem(row.uid, row.component, row.text, row.etag, row.time_start, row.time_end)
+                self.delete_item(source, href)
+                self.upload(target, to_href, item)
+                return
+            existing = self._item_row(target.id, to_href)
+            if existing is not None:
+                if existing.appointment_id and existing.appointment_id != row.appointment_id:
+                    from caldav_bridge.dav import appointment_sync
+
+                    appointment_sync.item_deleted(self.uow, self.actor, existing.appointment_id)
+                self.session.delete(existing)
+                self.session.flush()
+            row.collection_id = target.id
+            row.href = to_href
+            row.updated_at = utcnow()
+            src = self._lock_collection(source.id)
+            dst = src if target.id == source.id else self._lock_collection(target.id)
+            self._log(src, href, deleted=True)
+            self._log(dst, to_href)
+            self._touch(src)
+            if dst is not src:
+                self._touch(dst)
+            self.session.flush()
+
+    def _check_component(self, collection: CollectionInfo, component: str) -> None:
+        allowed = collection.props.get("C:supported-calendar-component-set")
+        if (
+            collection.tag == "VCALENDAR"
+            and allowed
+            and component
+            and component not in {c.strip() for c in allowed.split(",")}
+        ):
+            raise DavError(403, f"this calendar does not accept {component}", "C:supported-calendar-component")
+
+    def _insert_item(
+        self, collection: DavCollectionRow, href: str, item: NewItem, appointment_id: str | None = None
+    ) -> DavItemRow:
+        row = DavItemRow(collection_id=collection.id, href=href)
+        self._fill(row, item, appointment_id)
+        self.session.add(row)
+        return row
+
+    @staticmethod
+    def _fill(row: DavItemRow, item: NewItem, appointment_id: str | None) -> None:
+        row.uid = item.uid
+        row.component = item.component
+        row.text = item.text
+        row.etag = item.etag
+        row.time_start = item.time_start
+        row.time_end = item.time_end
+        row.long_span = is_long(item.time_start, item.time_end)
+        row.appointment_id = appointment_id
+        row.updated_at = utcnow()
+
+    # ------------------------------------------------------------------ sync
+
+    def sync(self, collection: CollectionInfo, old_token: str = "") -> tuple[str, list[str]]:
+        """RFC 6578: the current token and the hrefs changed (or deleted) since ``old_token``."""
+        token = collection.sync_token
+        if not old_token:
+            return token, [i.href for i in self._items(collection.id)]
+        if not old_token.startswith(SYNC_PREFIX):
+            raise SyncTokenInvalid(f"malformed sync token {old_token!r}")
+        epoch, _, rev = old_token[len(SYNC_PREFIX) :].partition("-")
+        if epoch != collection.epoch or not rev.isdigit() or int(rev) > collection.revision:
+            raise SyncTokenInvalid(f"unknown sync token {old_token!r}")
+        if int(rev) == collection.revision:
+            return token, []
+        stmt = (
+            select(DavChangeRow.href)
+            .where(DavChangeRow.collection_id == collection.id, DavChangeRow.revision > int(rev))
+            .distinct()
+        )
+        return token, sorted(self.session.scalars(stmt))
+
+    # ------------------------------------------------------------------ helpers
+
+    def _lock_collection(self, collection_id: int) -> DavCollectionRow:
+        stmt = select(DavCollectionRow).where(DavCollectionRow.id == collection_id).with_for_update()
+        row = self.session.scalars(stmt).one_or_none()
+        if row is None:
+            raise DavError(404, "collection not found")
+        return row
+
+    def _log(self, collection: DavCollectionRow, href: str, *, deleted: bool = False) -> None:
+        """Record a change at the collection's next revision (taken once per operation, in _touch)."""
+        self.session.add(
+            DavChangeRow(
+                collection_id=collection.id, revision=collection.revision + 1, href=href, deleted=deleted, at=utcnow()
+            )
+        )
+
+    def _touch(self, collection: DavCollectionRow) -> None:
+        collection.revision += 1
+        collection.updated_at = utcnow()
+
+
+def _rehash(item: NewItem, text_: str) -> NewItem:
+    from caldav_bridge.dav.render import etag_of_text
+
+    return NewItem(item.uid, item.component, text_, etag_of_text(text_), item.time_start, item.time_end, item.extra)
+
+
+def bump(session: Session, collection_id: int, hrefs: Iterable[tuple[str, bool]], now: datetime) -> None:
+    """Log changes of ``hrefs`` (href, deleted) at the collection's next revision (used by sync hooks)."""
+    rev = session.scalar(
+        update(DavCollectionRow)
+        .where(DavCollectionRow.id == collection_id)
+        .values(revision=DavCollectionRow.revision + 1, updated_at=now)
+        .returning(DavCollectionRow.revision)
+    )
+    assert rev is not None
+    session.add_all(
+        DavChangeRow(collection_id=collection_id, revision=rev, href=h, deleted=d, at=now) for h, d in hrefs
+    )

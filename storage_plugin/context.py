@@ -1,0 +1,47 @@
+"""Per-thread state shared by the plugins and the WSGI wrapper (one request per thread)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from caldav_bridge.dav.errors import DavError
+from caldav_bridge.runtime import Runtime
+
+__all__ = ["DavRefused", "bind_runtime", "local", "pop_error", "runtime_for", "set_error"]
+
+local = threading.local()
+#: Runtimes of the server processes, by key (``[storage] runtime = KEY``), bound by ``feeds.dav``.
+_RUNTIMES: dict[str, Runtime] = {}
+
+
+class DavRefused(ValueError):
+    """Raised into Radicale (which answers 400 for a ValueError); the wrapper rewrites the answer."""
+
+    def __init__(self, error: DavError) -> None:
+        super().__init__(error.detail)
+        self.error = error
+
+
+def bind_runtime(key: str, rt: Runtime) -> None:
+    _RUNTIMES[key] = rt
+
+
+def runtime_for(key: str) -> Runtime | None:
+    return _RUNTIMES.get(key)
+
+
+def set_error(error: DavError) -> DavRefused:
+    local.error = error
+    return DavRefused(error)
+
+
+def pop_error() -> DavError | None:
+    error: DavError | None = getattr(local, "error", None)
+    local.error = None
+    return error
+
+
+def request_info() -> dict[str, Any]:
+    info: dict[str, Any] | None = getattr(local, "request", None)
+    return info or {}
