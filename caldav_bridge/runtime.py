@@ -7,10 +7,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from caldav_bridge.converters import (
+    BlueprintOptions,
+    CalendlyOptions,
+    CanonicalOptions,
+    OnschedOptions,
+    TimekitOptions,
+)
 from caldav_bridge.converters.ols import OlsOptions
 from caldav_bridge.store.engine import make_engine, make_session_factory
 from caldav_bridge.store.uow import UnitOfWork
@@ -43,6 +51,22 @@ class Runtime:
             unknown_type=s.ols_unknown_type,
             default_duration=timedelta(minutes=s.ols_default_duration_minutes),
         )
+
+    @property
+    def converter_options(self) -> dict[str, Any]:
+        """The interchange converters' options (code tables, switches), by format name, from the settings."""
+        s = self.settings
+        return {
+            "canonical": CanonicalOptions(),
+            "blueprint": BlueprintOptions(
+                event_types=s.blueprint_event_types,  # type: ignore[arg-type]  # "7" keys: converted on build
+                statuses=s.blueprint_statuses,  # type: ignore[arg-type]
+                include_patient_details=s.blueprint_include_patient_details,
+            ),
+            "calendly": CalendlyOptions(event_types=s.calendly_event_types),  # type: ignore[arg-type]
+            "timekit": TimekitOptions(calendar_types=s.timekit_calendar_types),  # type: ignore[arg-type]
+            "onsched": OnschedOptions(service_types=s.onsched_service_types),  # type: ignore[arg-type]
+        }
 
     def close(self) -> None:
         self.engine.dispose()

@@ -36,7 +36,46 @@ DEFAULT_OLS_STATUS_LABELS: dict[str, str] = {
     "cancelled": "CANCELLED",
     "rescheduled": "RESCHEDULED",
 }
+#: Blueprint ``eventTypeId`` → canonical type (``blueprint_event_types``); placeholders, see docs/converters.md.
+DEFAULT_BLUEPRINT_EVENT_TYPES: dict[str, str] = {"1": "INITIAL", "2": "FOLLOW_UP", "3": "TECH_SETUP"}
+#: Blueprint integer ``status`` → canonical status (``blueprint_statuses``); placeholders, see docs/converters.md.
+DEFAULT_BLUEPRINT_STATUSES: dict[str, str] = {
+    "1": "INITIAL",
+    "2": "RESERVED",
+    "3": "BOOKED",
+    "4": "CANCELLED",
+    "5": "RESCHEDULED",
+    "7": "BOOKED",
+}
 
+#: ServiceAppointment ``StatusCategory`` → canonical status (``sf_status_categories``).
+DEFAULT_SF_STATUS_CATEGORIES: dict[str, str] = {
+    "None": "INITIAL",
+    "Scheduled": "BOOKED",
+    "Dispatched": "BOOKED",
+    "InProgress": "BOOKED",
+    "In Progress": "BOOKED",
+    "Completed": "BOOKED",
+    "CannotComplete": "CANCELLED",
+    "Cannot Complete": "CANCELLED",
+    "Canceled": "CANCELLED",
+}
+#: Canonical status → ServiceAppointment ``Status`` written back (``sf_service_statuses``).
+DEFAULT_SF_SERVICE_STATUSES: dict[str, str] = {
+    "INITIAL": "None",
+    "RESERVED": "None",
+    "BOOKED": "Scheduled",
+    "RESCHEDULED": "Scheduled",
+    "CANCELLED": "Canceled",
+}
+
+#: Minutes per scheduling purpose (``scheduling_durations``).
+DEFAULT_SCHEDULING_DURATIONS: dict[str, str] = {
+    "INITIAL": "60",
+    "TECH_SETUP": "30",
+    "FITTING": "90",
+    "FOLLOW_UP": "45",
+}
 
 class SettingsError(ValueError):
     """A setting has an invalid value; ``name`` is the setting's environment variable."""
@@ -94,6 +133,97 @@ class Settings:
         "'self' https://*.lightning.force.com https://*.my.salesforce.com "
         "https://*.visualforce.com https://*.my.salesforce-sites.com"
     )
+    # Interchange (import/export) code tables: see docs/converters.md. Keys are the other system's ids.
+    blueprint_event_types: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_BLUEPRINT_EVENT_TYPES))
+    blueprint_statuses: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_BLUEPRINT_STATUSES))
+    #: Read and write Blueprint's ``birthdate`` (patient data) as the guest's ``birthdate``.
+    blueprint_include_patient_details: bool = False
+    #: Calendly event type URI (or its UUID) → canonical type. No defaults.
+    calendly_event_types: Mapping[str, str] = field(default_factory=dict)
+    #: Timekit ``calendar.id`` → canonical type. No defaults.
+    timekit_calendar_types: Mapping[str, str] = field(default_factory=dict)
+    #: OnSched ``serviceId`` → canonical type. No defaults.
+    onsched_service_types: Mapping[str, str] = field(default_factory=dict)
+
+    # Salesforce sync (docs/salesforce.md). Empty ``sf_auth`` means Salesforce is not configured:
+    # no scheduler starts and nothing calls Salesforce. Secrets are never logged or repr'd.
+    #: ``jwt``, ``client_credentials``, ``password`` (username + password + security token), ``session``, or empty.
+    sf_auth: str = ""
+    #: Login domain: ``login``, ``test`` or a My Domain prefix such as ``acme.my`` (client credentials need one).
+    sf_domain: str = "login"
+    #: Instance URL (``session`` mode), e.g. ``https://acme.my.salesforce.com``.
+    sf_instance_url: str = ""
+    sf_session_id: str = field(default="", repr=False)
+    sf_username: str = ""
+    sf_password: str = field(default="", repr=False)
+    sf_security_token: str = field(default="", repr=False)
+    sf_consumer_key: str = ""
+    sf_consumer_secret: str = field(default="", repr=False)
+    #: PEM private key file of the connected app's certificate (JWT bearer flow).
+    sf_private_key_file: str = ""
+    sf_api_version: str = "59.0"
+    #: Timeout of every Salesforce HTTP call, in seconds.
+    sf_timeout_seconds: int = 30
+    #: ``event`` (standard Event) or ``service_appointment`` (ServiceAppointment + AssignedResource).
+    sf_mode: str = "event"
+    #: External-id field (Text, External ID, Unique) holding our appointment id.
+    sf_external_id_field: str = "Appointment_Service_Id__c"
+    #: Custom fields carrying the canonical type and status (empty: not written or read).
+    sf_type_field: str = "Appointment_Type__c"
+    sf_status_field: str = "Appointment_Status__c"
+    #: Field on the fitter's User (event mode) or ServiceResource that receives their feed URLs; empty: off.
+    sf_feed_url_field: str = ""
+    #: A cancellation ``status`` (set the status, ShowAs Free) or ``delete`` (delete the record).
+    sf_cancel_mode: str = "status"
+    #: ServiceAppointment StatusCategory → canonical status (mirror).
+    sf_status_categories: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_SF_STATUS_CATEGORIES))
+    #: Canonical status → ServiceAppointment Status written back.
+    sf_service_statuses: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_SF_SERVICE_STATUSES))
+    #: Run the scheduler inside ``serve`` (when Salesforce is configured).
+    sf_scheduler_in_serve: bool = True
+    sf_mirror_interval_seconds: int = 60
+    sf_push_interval_seconds: int = 30
+    #: Hour (UTC) of the nightly reconcile.
+    sf_reconcile_hour: int = 3
+    #: The mirror re-reads this many minutes before its watermark.
+    sf_overlap_minutes: int = 5
+    #: Records per mirror query (keyset page); Salesforce serves up to 2,000 a page.
+    sf_page_size: int = 2000
+    #: Records per sObject Collections call (at most 200).
+    sf_push_batch_size: int = 200
+    #: Attempts before a change that keeps failing with 5xx/timeouts becomes a dead letter.
+    sf_max_attempts: int = 10
+    #: The mirrored window: appointments starting this many days back and ahead.
+    sf_window_back_days: int = 90
+    sf_window_ahead_days: int = 365
+    # Scheduling by availability (docs/scheduling.md).
+    #: How a team's slot names its member: ``round_robin`` (least recently assigned) or ``least_loaded``.
+    scheduling_assignment: str = "round_robin"
+    #: The TECH_SETUP call is scheduled this many days before the INITIAL appointment.
+    scheduling_tech_setup_offset_days: int = 2
+    #: If that day has no slot, up to this many earlier days are tried, nearest first.
+    scheduling_tech_setup_fallback_days: int = 5
+    #: ``automatic`` books the call; ``proposed`` holds it (RESERVED) until someone confirms it.
+    scheduling_tech_setup_mode: str = "automatic"
+    #: The tech-setup team's calendar id; empty: the only team whose members are tech-setup staff.
+    scheduling_tech_setup_team_id: str = ""
+    #: How long a hold (a RESERVED booking) keeps its slot before it expires, in minutes.
+    scheduling_hold_minutes: int = 15
+    #: Minutes per purpose when a calendar's rules name none (INITIAL, TECH_SETUP, FITTING, FOLLOW_UP).
+    scheduling_durations: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_SCHEDULING_DURATIONS))
+    #: Longest window one availability request may cover, in days.
+    scheduling_max_window_days: int = 62
+    #: Webhooks: attempts per delivery before it is marked failed.
+    webhook_max_attempts: int = 8
+    #: Webhooks: the first retry waits this long; each further one twice as long, up to the maximum.
+    webhook_backoff_seconds: int = 30
+    webhook_backoff_max_seconds: int = 3600
+    #: Webhooks: timeout of one delivery attempt, in seconds.
+    webhook_timeout_seconds: int = 10
+
+    def salesforce_configured(self) -> bool:
+        """Whether Salesforce credentials are configured (``sf_auth`` set)."""
+        return bool(self.sf_auth)
 
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to a SQLite file in ``data_dir``."""
@@ -231,9 +361,22 @@ def _validated(settings: Settings) -> Settings:
     bad = {v for v in settings.ols_status_labels.values()} - _CANONICAL_STATUSES
     if bad:
         raise SettingsError(env_name("ols_status_labels"), f"unknown canonical statuses {sorted(bad)}")
+    for name in ("blueprint_event_types", "calendly_event_types", "timekit_calendar_types", "onsched_service_types"):
+        bad = set(getattr(settings, name).values()) - _CANONICAL_TYPES
+        if bad:
+            raise SettingsError(env_name(name), f"unknown canonical types {sorted(bad)}")
+    bad = set(settings.blueprint_statuses.values()) - _CANONICAL_STATUSES
+    if bad:
+        raise SettingsError(env_name("blueprint_statuses"), f"unknown canonical statuses {sorted(bad)}")
+    for name in ("blueprint_event_types", "blueprint_statuses"):
+        not_integers = [k for k in getattr(settings, name) if not k.strip().lstrip("-").isdigit()]
+        if not_integers:
+            raise SettingsError(env_name(name), f"Blueprint codes are integers, not {sorted(not_integers)}")
     if not 1 <= settings.page_size <= settings.max_page_size:
         raise SettingsError(env_name("page_size"), "must be between 1 and max_page_size")
     _validate_feeds(settings)
+    _validate_salesforce(settings)
+    _validate_scheduling(settings)
     return settings
 
 
@@ -255,3 +398,59 @@ def _validate_feeds(settings: Settings) -> None:
     ancestors = settings.calendar_frame_ancestors
     if not ancestors.strip() or any(c in ancestors for c in ";,\r\n"):
         raise SettingsError(env_name("calendar_frame_ancestors"), "a space-separated list of CSP sources")
+
+
+def _validate_salesforce(settings: Settings) -> None:
+    if settings.sf_auth not in {"", "jwt", "client_credentials", "password", "session"}:
+        raise SettingsError(env_name("sf_auth"), "must be jwt, client_credentials, password, session or empty")
+    if settings.sf_mode not in {"event", "service_appointment"}:
+        raise SettingsError(env_name("sf_mode"), "must be 'event' or 'service_appointment'")
+    if settings.sf_cancel_mode not in {"status", "delete"}:
+        raise SettingsError(env_name("sf_cancel_mode"), "must be 'status' or 'delete'")
+    if settings.sf_auth == "session" and not (settings.sf_instance_url and settings.sf_session_id):
+        raise SettingsError(env_name("sf_instance_url"), "session mode needs sf_instance_url and sf_session_id")
+    for name, low, high in (
+        ("sf_timeout_seconds", 1, 600),
+        ("sf_mirror_interval_seconds", 5, 86400),
+        ("sf_push_interval_seconds", 5, 86400),
+        ("sf_reconcile_hour", 0, 23),
+        ("sf_overlap_minutes", 0, 1440),
+        ("sf_page_size", 2, 2000),
+        ("sf_push_batch_size", 1, 200),
+        ("sf_max_attempts", 1, 100),
+        ("sf_window_back_days", 1, 3660),
+        ("sf_window_ahead_days", 1, 3660),
+    ):
+        if not low <= getattr(settings, name) <= high:
+            raise SettingsError(env_name(name), f"must be between {low} and {high}")
+    bad = set(settings.sf_status_categories.values()) - _CANONICAL_STATUSES
+    if bad:
+        raise SettingsError(env_name("sf_status_categories"), f"unknown canonical statuses {sorted(bad)}")
+    bad = set(settings.sf_service_statuses) - _CANONICAL_STATUSES
+    if bad:
+        raise SettingsError(env_name("sf_service_statuses"), f"unknown canonical statuses {sorted(bad)}")
+
+
+def _validate_scheduling(settings: Settings) -> None:
+    if settings.scheduling_assignment not in {"round_robin", "least_loaded"}:
+        raise SettingsError(env_name("scheduling_assignment"), "must be 'round_robin' or 'least_loaded'")
+    if settings.scheduling_tech_setup_mode not in {"automatic", "proposed"}:
+        raise SettingsError(env_name("scheduling_tech_setup_mode"), "must be 'automatic' or 'proposed'")
+    for name, low, high in (
+        ("scheduling_tech_setup_offset_days", 0, 60),
+        ("scheduling_tech_setup_fallback_days", 0, 30),
+        ("scheduling_hold_minutes", 1, 7 * 24 * 60),
+        ("scheduling_max_window_days", 1, 366),
+        ("webhook_max_attempts", 1, 100),
+        ("webhook_backoff_seconds", 1, 86400),
+        ("webhook_backoff_max_seconds", 1, 7 * 86400),
+        ("webhook_timeout_seconds", 1, 300),
+    ):
+        if not low <= getattr(settings, name) <= high:
+            raise SettingsError(env_name(name), f"must be between {low} and {high}")
+    purposes = {"INITIAL", "TECH_SETUP", "FITTING", "FOLLOW_UP"}
+    for purpose, minutes in settings.scheduling_durations.items():
+        if purpose not in purposes or not minutes.isdigit() or not 5 <= int(minutes) <= 24 * 60:
+            raise SettingsError(
+                env_name("scheduling_durations"), f"{purpose}={minutes}: purposes are {sorted(purposes)}, 5..1440 minutes"
+            )

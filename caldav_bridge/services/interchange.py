@@ -1,0 +1,888 @@
+"""Import and export of appointments in other systems' formats (Blueprint, Calendly, Timekit, OnSched, canonical).
+
+Import (:func:`import_stream`, :func:`import_batch`) reads each item with the format's converter, finds
+the calendar it belongs on, and upserts it by the source system's id: an :class:`ExternalRefRow`
+``(format, source_id)`` remembers which appointment an item became, so importing the same item again
+updates that appointment (or leaves it unchanged) instead of making a second one. Every appointment
+created or changed gets its status history, outbox (Salesforce) and audit rows, as in
+:mod:`caldav_bridge.services.appointments`.
+
+* **Per item.** Each item gets an :class:`ItemResult`: ``created``, ``updated``, ``unchanged`` or
+  ``error`` (with :class:`FieldError` s naming the *source* format's fields). A failed item writes nothing;
+  the other items are still imported.
+* **Chunks.** Items are written in chunks (default 500) of bulk inserts, each chunk in a savepoint; if the
+  database refuses a chunk (a concurrent import of the same item, say), the chunk is retried item by
+  item so that only the offending item fails. Without ``atomic``/``dry_run`` each chunk is committed as
+  it is done, so any number of items streams through in flat memory.
+* **``atomic``.** One transaction for everything; if any item fails, nothing is written and every other
+  item is reported ``skipped``.
+* **``dry_run``.** Everything is done in one transaction that is then rolled back: the results say
+  exactly what an import would do, and nothing is written.
+
+Calendars (in this order): the ``calendar_id`` the caller gives (it applies to new appointments; one
+imported before stays where it is); else the item's calendar hint, if its id is one of our calendar
+ids; else a calendar whose name, or whose owner's username or display name, equals the hint's name
+(ignoring case); else the item fails with an error naming the hint's field. Only calendars the actor
+reaches are candidates.
+
+Export (:func:`export_page`, :func:`export_stream`, :func:`render`) writes appointments matching the
+list filters in a format, page by page; an appointment the format cannot carry (Calendly has no
+INITIAL) is reported as an :class:`ExportError` instead of stopping the export.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from caldav_bridge.clock import utcnow
+from caldav_bridge.converters import ConversionError, ConvertedAppointment, converter_names, get_converter
+from caldav_bridge.converters.base import CalendarHint, Converter
+from caldav_bridge.errors import DomainError, FieldError, InvalidTransition, NotFound, ValidationFailed
+from caldav_bridge.model.appointment import Appointment, AppointmentStatus
+from caldav_bridge.model.timestamps import format_timestamp
+from caldav_bridge.services import appointments
+from caldav_bridge.services.actor import Actor
+
+# The appointment service's own row helpers, so that an imported change is stored exactly as an API change.
+from caldav_bridge.services.appointments import TRANSITIONS, _apply_meta, _history, _set_guests
+from caldav_bridge.services.mapping import appointment_from_row
+from caldav_bridge.store.tables import (
+    AppointmentGuestRow,
+    AppointmentRow,
+    AuditRow,
+    CalendarRow,
+    ExternalRefRow,
+    OutboxRow,
+    PersonRow,
+    StatusHistoryRow,
+    UserRow,
+)
+from caldav_bridge.store.uow import UnitOfWork
+
+__all__ = [
+    "DEFAULT_CHUNK_SIZE",
+    "STATUSES",
+    "ExportError",
+    "ExportPage",
+    "ImportReport",
+    "ImportSummary",
+    "ItemResult",
+    "MalformedItem",
+    "UnknownFormat",
+    "export_page",
+    "export_stream",
+    "import_batch",
+    "import_stream",
+    "render",
+]
+
+DEFAULT_CHUNK_SIZE = 500
+#: The statuses of an item's result. ``skipped``: valid, but not written because another item of an
+#: ``atomic`` import failed.
+STATUSES = ("created", "updated", "unchanged", "error", "skipped")
+
+#: Where each format keeps the item's id and its status (for errors that name them).
+_SOURCE_ID_FIELDS = {
+    "blueprint": "appointment_id",
+    "calendly": "uri",
+    "timekit": "id",
+    "onsched": "id",
+    "canonical": "id",
+}
+_STATUS_FIELDS = {"timekit": "state"}
+#: Where each kind of calendar hint comes from, per format.
+_HINT_FIELDS = {
+    "blueprint": "provider_id",
+    "calendly": "event_memberships.0.user",
+    "timekit": "calendar.id",
+    "onsched": "resourceId",
+    "canonical": "calendar.id",
+}
+_HINT_KINDS = {"provider": "provider", "user": "host user", "calendar": "calendar", "resource": "resource"}
+_MAX_SOURCE_ID = 255  # external_refs.source_id
+_MAX_DETAIL = 1000  # audit_log.detail
+_PERSON_COLUMNS = ("first_name", "last_name", "timezone")
+_GUEST_COLUMNS = frozenset({"id", *_PERSON_COLUMNS})
+
+
+class UnknownFormat(NotFound):
+    """No converter is registered under the asked-for name; the message lists the known ones."""
+
+    title = "Unknown format"
+
+    def __init__(self, name: str) -> None:
+        self.known = tuple(converter_names())
+        DomainError.__init__(self, f"unknown appointment format {name!r}; known formats: {', '.join(self.known)}")
+        self.kind = "format"
+        self.identifier = name
+
+
+@dataclass(frozen=True)
+class MalformedItem:
+    """An item its reader could not even decode (a bad JSON line); it is reported as that item's error."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    """What became of one item: ``status`` is one of :data:`STATUSES`; ``id`` is our appointment's id."""
+
+    index: int
+    status: str
+    source_id: str | None = None
+    id: str | None = None
+    errors: tuple[FieldError, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"index": self.index, "source_id": self.source_id, "status": self.status}
+        if self.id is not None:
+            out["id"] = self.id
+        if self.errors:
+            out["errors"] = [{"field": e.field, "message": e.message} for e in self.errors]
+        return out
+
+
+@dataclass
+class ImportSummary:
+    """Counts of an import's results."""
+
+    dry_run: bool = False
+    atomic: bool = False
+    total: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    error: int = 0
+    skipped: int = 0
+
+    def add(self, result: ItemResult) -> None:
+        self.total += 1
+        setattr(self, result.status, getattr(self, result.status) + 1)
+
+    @property
+    def failed(self) -> bool:
+        return self.error > 0
+
+    @property
+    def written(self) -> bool:
+        """Whether anything was (or, in a dry run, would have been) stored."""
+        return not self.dry_run and (self.created + self.updated) > 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "total": self.total,
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "error": self.error,
+            "skipped": self.skipped,
+            "dry_run": self.dry_run,
+            "atomic": self.atomic,
+        }
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    results: list[ItemResult]
+    summary: ImportSummary
+
+
+@dataclass(frozen=True)
+class ExportError:
+    """An appointment the format cannot carry; ``errors`` name canonical fields (``status``, ``meta.type``)."""
+
+    id: str
+    errors: tuple[FieldError, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "errors": [{"field": e.field, "message": e.message} for e in self.errors]}
+
+
+@dataclass(frozen=True)
+class ExportPage:
+    items: list[dict[str, Any]]
+    errors: list[ExportError]
+    next_cursor: str | None
+
+
+# --------------------------------------------------------------------------- import
+
+
+def import_batch(
+    uow: UnitOfWork,
+    actor: Actor,
+    format_name: str,
+    payloads: Iterable[object],
+    *,
+    options: Any = None,
+    dry_run: bool = False,
+    atomic: bool = False,
+    calendar_id: str | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+) -> ImportReport:
+    """Import ``payloads`` and return every item's result with the counts (see :func:`import_stream`)."""
+    summary = ImportSummary(dry_run=dry_run, atomic=atomic)
+    results = []
+    for result in import_stream(
+        uow,
+        actor,
+        format_name,
+        payloads,
+        options=options,
+        dry_run=dry_run,
+        atomic=atomic,
+        calendar_id=calendar_id,
+        chunk_size=chunk_size,
+    ):
+        summary.add(result)
+        results.append(result)
+    return ImportReport(results, summary)
+
+
+def import_stream(
+    uow: UnitOfWork,
+    actor: Actor,
+    format_name: str,
+    payloads: Iterable[object],
+    *,
+    options: Any = None,
+    dry_run: bool = False,
+    atomic: bool = False,
+    calendar_id: str | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+) -> Iterator[ItemResult]:
+    """Import ``payloads`` (decoded JSON items of ``format_name``, read lazily) and yield one result per item.
+
+    The scope, the format and ``calendar_id`` are checked at once (``Forbidden``, :class:`UnknownFormat`,
+    ``ValidationFailed`` naming ``calendar_id``); the items only as the results are consumed. Results come
+    in item order, each chunk's once it is committed (with ``atomic`` or ``dry_run``: all at the end).
+    ``options`` are the format's converter options (``None``: the defaults).
+    """
+    actor.require("write")
+    converter = _converter(format_name)
+    if chunk_size < 1:
+        raise ValueError("chunk_size must be at least 1")
+    calendars = _Calendars.load(uow, actor, calendar_id)
+    job = _Import(uow, actor, converter, options, calendars)
+    if atomic or dry_run:
+        return job.run_in_one_transaction(payloads, chunk_size, dry_run=dry_run)
+    return job.run_chunked(payloads, chunk_size)
+
+
+@dataclass
+class _Entry:
+    index: int
+    item: ConvertedAppointment
+
+
+@dataclass(frozen=True)
+class _CalendarInfo:
+    id: str
+    name: str
+
+
+@dataclass
+class _Calendars:
+    """The calendars an import may put new appointments on, and how calendar hints find them."""
+
+    explicit: _CalendarInfo | None
+    by_id: dict[str, _CalendarInfo]
+    by_name: dict[str, list[_CalendarInfo]]
+
+    @classmethod
+    def load(cls, uow: UnitOfWork, actor: Actor, calendar_id: str | None) -> _Calendars:
+        reachable = actor.visible(None)
+        with uow:
+            stmt = select(CalendarRow.id, CalendarRow.name, UserRow.username, UserRow.display_name).outerjoin(
+                UserRow, UserRow.id == CalendarRow.owner_user_id
+            )
+            if reachable is not None:
+                stmt = stmt.where(CalendarRow.id.in_(reachable))
+            rows = uow.session.execute(stmt).all()
+        by_id: dict[str, _CalendarInfo] = {}
+        by_name: dict[str, list[_CalendarInfo]] = {}
+        for cal_id, name, username, display_name in rows:
+            info = _CalendarInfo(cal_id, name)
+            by_id[cal_id] = info
+            for key in {_fold(n) for n in (name, username, display_name) if n}:
+                by_name.setdefault(key, []).append(info)
+        explicit = None
+        if calendar_id is not None:
+            explicit = by_id.get(calendar_id)
+            if explicit is None:
+                raise ValidationFailed([FieldError("calendar_id", f"unknown calendar {calendar_id[:64]!r}")])
+        return cls(explicit, by_id, by_name)
+
+    def resolve(self, item: ConvertedAppointment) -> _CalendarInfo | FieldError:
+        if self.explicit is not None:
+            return self.explicit
+        hint_field = _HINT_FIELDS.get(item.format, "calendar")
+        hint = item.calendar_hint
+        if hint is None:
+            return FieldError(hint_field, "the item names no calendar, provider, host or resource; pass calendar_id")
+        found = self.by_id.get(hint.id)
+        if found is not None:
+            return found
+        candidates = self.by_name.get(_fold(hint.name), []) if hint.name else []
+        if len(candidates) == 1:
+            return candidates[0]
+        what = f"{_HINT_KINDS.get(hint.kind, hint.kind)} {_describe(hint)}"
+        if len(candidates) > 1:
+            return FieldError(hint_field, f"{what} matches {len(candidates)} calendars by name; pass calendar_id")
+        return FieldError(hint_field, f"no calendar this token reaches matches {what}; pass calendar_id")
+
+
+def _fold(text: str | None) -> str:
+    return " ".join((text or "").split()).casefold()
+
+
+def _describe(hint: CalendarHint) -> str:
+    text = repr(hint.id[:80])
+    return f"{text} ({hint.name[:80]!r})" if hint.name else text
+
+
+class _Import:
+    """One import run: converts items, groups them into chunks and writes each chunk."""
+
+    def __init__(
+        self, uow: UnitOfWork, actor: Actor, converter: Converter, options: Any, calendars: _Calendars
+    ) -> None:
+        self.uow = uow
+        self.actor = actor
+        self.converter = converter
+        self.format = converter.name
+        self.options = options
+        self.calendars = calendars
+        self.status_field = _STATUS_FIELDS.get(self.format, "status")
+        self.id_field = _SOURCE_ID_FIELDS.get(self.format, "id")
+
+    # -- driving
+
+    def run_chunked(self, payloads: Iterable[object], chunk_size: int) -> Iterator[ItemResult]:
+        for chunk, early in self._chunks(payloads, chunk_size):
+            stored: list[ItemResult] = []
+            if chunk:
+                with self.uow:
+                    stored = self._write_safely(chunk)
+                    self.uow.commit()
+            yield from _in_order(stored, early)
+
+    def run_in_one_transaction(
+        self, payloads: Iterable[object], chunk_size: int, *, dry_run: bool
+    ) -> Iterator[ItemResult]:
+        results: list[ItemResult] = []
+        with self.uow:
+            for chunk, early in self._chunks(payloads, chunk_size):
+                stored = self._write_safely(chunk) if chunk else []
+                results.extend(_in_order(stored, early))
+                self.uow.session.expunge_all()  # flushed: keep the identity map small
+            failed = any(r.status == "error" for r in results)
+            if dry_run:
+                self.uow.rollback()
+            elif failed:
+                self.uow.rollback()
+                results = [r if r.status == "error" else replace(r, status="skipped", id=None) for r in results]
+            else:
+                self.uow.commit()
+        yield from results
+
+    def _chunks(self, payloads: Iterable[object], chunk_size: int) -> Iterator[tuple[list[_Entry], list[ItemResult]]]:
+        """Converted items in chunks of distinct source ids, with the results of the items that failed to convert."""
+        chunk: list[_Entry] = []
+        early: list[ItemResult] = []
+        seen: set[str] = set()
+        for index, payload in enumerate(payloads):
+            converted = self._convert(index, payload)
+            if isinstance(converted, ItemResult):
+                early.append(converted)
+                continue
+            if converted.item.source_id in seen:  # the same item twice: the second updates the first
+                yield chunk, early
+                chunk, early, seen = [], [], set()
+            chunk.append(converted)
+            seen.add(converted.item.source_id)
+            if len(chunk) >= chunk_size:
+                yield chunk, early
+                chunk, early, seen = [], [], set()
+        if chunk or early:
+            yield chunk, early
+
+    def _convert(self, index: int, payload: object) -> _Entry | ItemResult:
+        if isinstance(payload, MalformedItem):
+            return ItemResult(index, "error", errors=(FieldError("(item)", payload.message),))
+        try:
+            item = self.converter.to_canonical(payload, self.options)
+        except ConversionError as exc:
+            return ItemResult(index, "error", self._raw_source_id(payload), errors=tuple(exc.errors))
+        if len(item.source_id) > _MAX_SOURCE_ID:
+            error = FieldError(self.id_field, f"longer than {_MAX_SOURCE_ID} characters")
+            return ItemResult(index, "error", errors=(error,))
+        return _Entry(index, item)
+
+    def _raw_source_id(self, payload: object) -> str | None:
+        """The id of an item that failed to convert, if it has a usable one, so that the caller can find it."""
+        if not isinstance(payload, Mapping):
+            return None
+        value = payload.get(self.id_field)
+        if isinstance(value, bool) or not isinstance(value, str | int) or value == "":
+            return None
+        text = str(value)
+        return text if len(text) <= _MAX_SOURCE_ID else None
+
+    # -- writing
+
+    def _write_safely(self, chunk: list[_Entry]) -> list[ItemResult]:
+        """Write a chunk in a savepoint; if the database refuses it, retry its items one by one."""
+        session = self.uow.session
+        try:
+            with session.begin_nested():
+                return self._write(chunk)
+        except (DBAPIError, StaleDataError):
+            pass
+        results = []
+        for entry in chunk:
+            try:
+                with session.begin_nested():
+                    results.extend(self._write([entry]))
+            except (DBAPIError, StaleDataError):
+                message = "could not be stored: it conflicts with a concurrent change; import it again"
+                results.append(
+                    ItemResult(entry.index, "error", entry.item.source_id, errors=(FieldError("(item)", message),))
+                )
+        return results
+
+    def _write(self, chunk: list[_Entry]) -> list[ItemResult]:
+        session = self.uow.session
+        now = utcnow()
+        source_ids = [e.item.source_id for e in chunk]
+        refs: dict[str, tuple[int, str]] = {
+            source_id: (ref_id, appointment_id)
+            for ref_id, source_id, appointment_id in session.execute(
+                select(ExternalRefRow.id, ExternalRefRow.source_id, ExternalRefRow.appointment_id).where(
+                    ExternalRefRow.format == self.format, ExternalRefRow.source_id.in_(source_ids)
+                )
+            )
+        }
+        targets = {appointment_id for _, appointment_id in refs.values()}
+        if self.format == "canonical":  # a canonical item's id is our id: it may already be here
+            targets |= {s for s in source_ids if s not in refs}
+        existing: dict[str, AppointmentRow] = {}
+        if targets:
+            stmt = select(AppointmentRow).where(AppointmentRow.id.in_(targets)).with_for_update(of=AppointmentRow)
+            existing = {row.id: row for row in session.scalars(stmt).unique()}
+
+        results: list[ItemResult] = []
+        creates = _Creates(self.format, self.actor, now)
+        new_refs: list[dict[str, Any]] = []
+        touched_refs: list[int] = []
+        for entry in chunk:
+            item = entry.item
+            ref = refs.get(item.source_id)
+            target = ref[1] if ref else (item.source_id if item.source_id in existing else None)
+            if target is None:
+                calendar = self.calendars.resolve(item)
+                if isinstance(calendar, FieldError):
+                    results.append(ItemResult(entry.index, "error", item.source_id, errors=(calendar,)))
+                    continue
+                appointment_id = item.source_id if self.format == "canonical" else str(uuid.uuid4())
+                creates.add(item, appointment_id, calendar)
+                results.append(ItemResult(entry.index, "created", item.source_id, appointment_id))
+                continue
+            row = existing.get(target)
+            try:
+                status = self._update(row, target, item, now)
+            except DomainError as exc:
+                results.append(ItemResult(entry.index, "error", item.source_id, target, self._errors(exc)))
+                continue
+            if ref is None:
+                new_refs.append(_ref_values(self.format, item.source_id, target, now))
+            elif status == "updated":
+                touched_refs.append(ref[0])
+            results.append(ItemResult(entry.index, status, item.source_id, target))
+
+        session.flush()  # the updates' people changes first: the bulk statements below read and write people
+        creates.write(session)
+        if new_refs:
+            session.execute(insert(_table(ExternalRefRow)), new_refs)
+        if touched_refs:
+            session.execute(
+                update(_table(ExternalRefRow)).where(ExternalRefRow.id.in_(touched_refs)).values(updated_at=now)
+            )
+        session.flush()
+        return results
+
+    def _errors(self, exc: DomainError) -> tuple[FieldError, ...]:
+        if isinstance(exc, ValidationFailed):
+            return tuple(exc.errors)
+        return (FieldError(self.status_field if isinstance(exc, InvalidTransition) else self.id_field, exc.detail),)
+
+    def _update(self, row: AppointmentRow | None, target: str, item: ConvertedAppointment, now: datetime) -> str:
+        """Bring an appointment imported before up to date with ``item``: ``updated`` or ``unchanged``.
+
+        Everything that can fail is checked before the row is touched, so a failed item changes nothing.
+        """
+        if row is None:
+            raise NotFound("appointment", target)  # not reachable: foreign keys keep the row (deletes are tombstones)
+        if row.deleted_at is not None:
+            raise ValidationFailed(
+                [FieldError(self.id_field, f"was imported as appointment {target}, which has been deleted here")]
+            )
+        if not self.actor.reaches(row.calendar_id):
+            raise ValidationFailed(
+                [FieldError(self.id_field, "was imported into a calendar this token does not reach")]
+            )
+        current = appointment_from_row(row)
+        meta = _merged_meta(current.meta.model_dump(mode="json"), item.meta.model_dump(mode="json"))
+        guests = [g.model_dump(mode="json") for g in item.guests]
+        if (
+            current.name == item.name
+            and current.description == item.description
+            and current.date_start == item.date_start
+            and current.date_end == item.date_end
+            and current.status == item.status
+            and [g.model_dump(mode="json") for g in current.guests] == guests
+            and current.meta.model_dump(mode="json") == meta
+        ):
+            return "unchanged"
+        if row.status == AppointmentStatus.CANCELLED:
+            raise InvalidTransition(row.status, "change")
+        if item.status != row.status and item.status not in TRANSITIONS[row.status]:
+            raise InvalidTransition(row.status, f"set status {item.status.value} on")
+
+        old_status, old_start = row.status, row.date_start
+        row.name = item.name
+        row.description = item.description
+        if (item.date_start, item.date_end) != (row.date_start, row.date_end):
+            row.sequence += 1
+        row.date_start, row.date_end = item.date_start, item.date_end
+        _set_guests(self.uow, row, item.guests, now)
+        _apply_meta(row, meta)
+        row.status = item.status.value
+        row.updated_at = now
+        if row.status != old_status or row.date_start != old_start:
+            _history(self.uow, self.actor, row, old_status, now, old_start=old_start)
+        self.uow.outbox.add(
+            OutboxRow(
+                appointment_id=row.id,
+                operation="upsert",
+                payload=appointment_from_row(row).model_dump(mode="json"),
+                created_at=now,
+                available_at=now,
+            )
+        )
+        self.uow.audit.add_all([_audit_row(self.actor, "update", row.id, row.calendar_id, now, self.format, item)])
+        return "updated"
+
+
+def _merged_meta(current: dict[str, Any], incoming: dict[str, Any]) -> dict[str, Any]:
+    """The format's ``meta`` keys replace ours; keys added here stay; Salesforce ids merge, a null keeps ours."""
+    merged = dict(current)
+    for key, value in incoming.items():
+        if key == "salesforce" and isinstance(value, dict):
+            merged["salesforce"] = {
+                **current.get("salesforce", {}),
+                **{k: v for k, v in value.items() if v is not None},
+            }
+        else:
+            merged[key] = value
+    return merged
+
+
+def _ref_values(format_name: str, source_id: str, appointment_id: str, now: datetime) -> dict[str, Any]:
+    return {
+        "format": format_name,
+        "source_id": source_id,
+        "appointment_id": appointment_id,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _audit_row(
+    actor: Actor,
+    action: str,
+    appointment_id: str,
+    calendar_id: str,
+    now: datetime,
+    fmt: str,
+    item: ConvertedAppointment,
+) -> AuditRow:
+    return AuditRow(**_audit_values(actor, action, appointment_id, calendar_id, now, fmt, item))
+
+
+def _audit_values(
+    actor: Actor,
+    action: str,
+    appointment_id: str,
+    calendar_id: str,
+    now: datetime,
+    fmt: str,
+    item: ConvertedAppointment,
+) -> dict[str, Any]:
+    return {
+        "at": now,
+        "actor": actor.username,
+        "channel": actor.channel,
+        "action": action,
+        "appointment_id": appointment_id,
+        "calendar_id": calendar_id,
+        "request_id": actor.request_id,
+        "detail": f"import {fmt} {item.source_id}"[:_MAX_DETAIL],
+    }
+
+
+@dataclass
+class _Creates:
+    """New appointments of one chunk, written with one bulk insert per table."""
+
+    format: str
+    actor: Actor
+    now: datetime
+    appointments: list[dict[str, Any]] = field(default_factory=list)
+    guests: list[dict[str, Any]] = field(default_factory=list)
+    people: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    refs: list[dict[str, Any]] = field(default_factory=list)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    outbox: list[dict[str, Any]] = field(default_factory=list)
+    audit: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, item: ConvertedAppointment, appointment_id: str, calendar: _CalendarInfo) -> None:
+        now = self.now
+        created_at = min(item.created_at, now) if item.created_at else now
+        meta = item.meta.model_dump(mode="json")
+        guests = [g.model_dump(mode="json") for g in item.guests]
+        salesforce = meta.get("salesforce") or {}
+        self.appointments.append(
+            {
+                "id": appointment_id,
+                "calendar_id": calendar.id,
+                "name": item.name,
+                "description": item.description,
+                "type": item.meta.type.value,
+                "status": item.status.value,
+                "date_start": item.date_start,
+                "date_end": item.date_end,
+                "sf_appointment_gid": salesforce.get("appointment_gid"),
+                "sf_opportunity_gid": salesforce.get("opportunity_gid"),
+                "sf_customer_gid": salesforce.get("customer_gid"),
+                "meta_extra": {k: v for k, v in meta.items() if k not in {"type", "salesforce"}},
+                "created_at": created_at,
+                "updated_at": now,
+                "deleted_at": None,
+                "version": 1,
+                "sequence": 0,
+            }
+        )
+        for position, guest in enumerate(guests):  # as services.mapping.guest_rows stores them
+            row = {
+                "appointment_id": appointment_id,
+                "position": position,
+                "person_id": guest.get("id"),
+                "first_name": guest.get("first_name"),
+                "last_name": guest.get("last_name"),
+                "timezone": guest.get("timezone"),
+                "extra": {k: v for k, v in guest.items() if k not in _GUEST_COLUMNS},
+            }
+            self.guests.append(row)
+            person_id = guest.get("id")
+            if isinstance(person_id, str):
+                self.people.setdefault(person_id, []).append(row)
+        self.refs.append(_ref_values(self.format, item.source_id, appointment_id, now))
+        self.history.append(
+            {
+                "appointment_id": appointment_id,
+                "old_status": None,
+                "new_status": item.status.value,
+                "old_start": None,
+                "new_start": item.date_start,
+                "at": now,
+                "actor": self.actor.username,
+                "channel": self.actor.channel,
+                "reason": None,
+            }
+        )
+        # The canonical JSON, as services.mapping.appointment_from_row(row).model_dump(mode="json") gives it.
+        payload = {
+            "calendar": {"id": calendar.id, "name": calendar.name},
+            "created_at": format_timestamp(created_at),
+            "date_end": format_timestamp(item.date_end),
+            "date_start": format_timestamp(item.date_start),
+            "description": item.description,
+            "guests": guests,
+            "id": appointment_id,
+            "meta": meta,
+            "name": item.name,
+            "status": item.status.value,
+            "updated_at": format_timestamp(now),
+        }
+        self.outbox.append(
+            {
+                "appointment_id": appointment_id,
+                "operation": "upsert",
+                "payload": payload,
+                "state": "pending",
+                "attempts": 0,
+                "last_error": None,
+                "created_at": now,
+                "available_at": now,
+            }
+        )
+        self.audit.append(_audit_values(self.actor, "create", appointment_id, calendar.id, now, self.format, item))
+
+    def write(self, session: Session) -> None:
+        if not self.appointments:
+            return
+        if self.people:
+            self._people(session)
+        _insert_many(session, AppointmentRow, self.appointments)
+        _insert_many(session, AppointmentGuestRow, self.guests)
+        _insert_many(session, ExternalRefRow, self.refs)
+        _insert_many(session, StatusHistoryRow, self.history)
+        _insert_many(session, OutboxRow, self.outbox)
+        _insert_many(session, AuditRow, self.audit)
+
+    def _people(self, session: Session) -> None:
+        """Guests' people rows, as ``PeopleRepository.ensure`` keeps them: inserted if missing (a racing
+        insert is fine), and a guest's non-null names and zone written over the person's."""
+        now = self.now
+        people = _table(PersonRow)
+        ids = sorted(self.people)
+        current: dict[str, tuple[Any, ...]] = {
+            row[0]: tuple(row[1:])
+            for row in session.execute(
+                select(people.c.id, people.c.first_name, people.c.last_name, people.c.timezone).where(
+                    people.c.id.in_(ids)
+                )
+            )
+        }
+        inserts: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        for person_id in ids:
+            before = current.get(person_id, (None, None, None))
+            after = list(before)
+            for guest in self.people[person_id]:
+                for i, attr in enumerate(_PERSON_COLUMNS):
+                    if guest[attr] is not None:
+                        after[i] = guest[attr]
+            values = dict(zip(_PERSON_COLUMNS, after, strict=True))
+            if person_id not in current:
+                inserts.append({"id": person_id, **values, "created_at": now, "updated_at": now})
+            elif tuple(after) != before:
+                updates.append({"b_id": person_id, **{f"b_{k}": v for k, v in values.items()}, "b_updated_at": now})
+        if inserts:
+            dialect = session.get_bind().dialect.name
+            insert_ = postgresql_insert if dialect == "postgresql" else sqlite_insert
+            session.execute(insert_(people).on_conflict_do_nothing(), inserts)
+        if updates:
+            stmt = (
+                update(people)
+                .where(people.c.id == bindparam("b_id"))
+                .values({k: bindparam(f"b_{k}") for k in (*_PERSON_COLUMNS, "updated_at")})
+            )
+            session.execute(stmt, updates)
+
+
+def _insert_many(session: Session, row_class: type[Any], rows: list[dict[str, Any]]) -> None:
+    """One bulk INSERT (executemany) of ``rows``, past the ORM's per-object bookkeeping."""
+    if rows:
+        session.execute(insert(_table(row_class)), rows)
+
+
+def _table(row_class: type[Any]) -> Table:
+    """The Core table of a mapped class, for bulk statements that skip the ORM's per-object work."""
+    table: Table = row_class.__table__
+    return table
+
+
+def _in_order(stored: Sequence[ItemResult], early: Sequence[ItemResult]) -> list[ItemResult]:
+    return sorted([*stored, *early], key=lambda r: r.index)
+
+
+def _converter(format_name: str) -> Converter:
+    try:
+        return get_converter(format_name)
+    except LookupError:
+        raise UnknownFormat(format_name) from None
+
+
+# --------------------------------------------------------------------------- export
+
+
+def render(format_name: str, appointment: Appointment, options: Any = None) -> dict[str, Any]:
+    """One appointment in ``format_name``. Raises :class:`UnknownFormat`, or ``ConversionError`` naming
+    the canonical field the format has no code for."""
+    return _converter(format_name).from_canonical(appointment, options)
+
+
+def export_page(
+    uow: UnitOfWork,
+    actor: Actor,
+    format_name: str,
+    filters: appointments.ListFilters,
+    *,
+    options: Any = None,
+    limit: int,
+    cursor: str | None = None,
+) -> ExportPage:
+    """A page of the appointments matching ``filters`` (as :func:`appointments.list_appointments` lists
+    them, audited as reads), written in ``format_name``; ``next_cursor`` continues it."""
+    entries, next_cursor = _export(uow, actor, _converter(format_name), filters, options, limit, cursor)
+    items = [e for e in entries if not isinstance(e, ExportError)]
+    errors = [e for e in entries if isinstance(e, ExportError)]
+    return ExportPage(items, errors, next_cursor)
+
+
+def export_stream(
+    uow: UnitOfWork,
+    actor: Actor,
+    format_name: str,
+    filters: appointments.ListFilters,
+    *,
+    options: Any = None,
+    page_size: int = DEFAULT_CHUNK_SIZE,
+) -> Iterator[dict[str, Any] | ExportError]:
+    """Every appointment matching ``filters``, in ``format_name`` and in list order, a page (one
+    transaction) at a time. The scope and the format are checked at once."""
+    actor.require("read")
+    converter = _converter(format_name)
+
+    def pages() -> Iterator[dict[str, Any] | ExportError]:
+        cursor: str | None = None
+        while True:
+            entries, cursor = _export(uow, actor, converter, filters, options, page_size, cursor)
+            yield from entries
+            if cursor is None:
+                return
+
+    return pages()
+
+
+def _export(
+    uow: UnitOfWork,
+    actor: Actor,
+    converter: Converter,
+    filters: appointments.ListFilters,
+    options: Any,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[dict[str, Any] | ExportError], str | None]:
+    page = appointments.list_appointments(uow, actor, filters, limit=limit, cursor=cursor)
+    entries: list[dict[str, Any] | ExportError] = []
+    for stored in page.items:
+        try:
+            entries.append(converter.from_canonical(stored.appointment, options))
+        except ConversionError as exc:
+            entries.append(ExportError(str(stored.appointment.id), tuple(exc.errors)))
+    return entries, page.next_cursor
