@@ -534,9 +534,11 @@ def _changed(
     """Queue the change for Salesforce and audit it, in the caller's transaction."""
     uow.session.flush()
     payload = appointment_from_row(row).model_dump(mode="json")
-    uow.outbox.add(
-        OutboxRow(appointment_id=row.id, operation=operation, payload=payload, created_at=now, available_at=now)
-    )
+    # A change mirrored in from Salesforce is not queued back to it (caldav_bridge.salesforce.mirror).
+    if not uow.session.info.get("salesforce_mirror"):
+        uow.outbox.add(
+            OutboxRow(appointment_id=row.id, operation=operation, payload=payload, created_at=now, available_at=now)
+        )
     _audit(uow, actor, action, [row])
     # The appointment's CalDAV item follows in the same transaction (lazy import: that module
     # uses this one).

@@ -277,3 +277,5 @@ class IdempotencyRow(Base):
 
 # The CalDAV store's tables share this metadata (Alembic and the schema test compare all of it).
 from caldav_bridge.store import dav_tables as _dav_tables  # noqa: E402,F401
+# The Salesforce sync's tables, likewise.
+from caldav_bridge.store import sf_tables as _sf_tables  # noqa: E402,F401
