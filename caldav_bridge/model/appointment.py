@@ -7,7 +7,7 @@ The brief spells the status INITIAL once as ``INITAL``: accepted on input, never
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -36,6 +36,10 @@ MAX_GUESTS = 50
 #: The longest an appointment may last. Bounding it lets a time-window query use the
 #: (calendar, start) index from both sides: anything overlapping [a, b) starts after a - MAX_DURATION.
 MAX_DURATION = timedelta(days=14)
+#: The years appointments may lie in: far enough for any real booking, and clear of the calendar's ends
+#: so that shifting a time into a legacy zone (OLS) or by a duration can never overflow.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 
 
 class AppointmentType(StrEnum):
@@ -141,3 +145,5 @@ def check_interval(start: datetime, end: datetime) -> None:
         raise ValueError("date_end must be after date_start")
     if end - start > MAX_DURATION:
         raise ValueError(f"an appointment may last at most {MAX_DURATION.days} days")
+    if start < EARLIEST or end > LATEST:
+        raise ValueError(f"appointments must lie between {EARLIEST.year} and {LATEST.year}")

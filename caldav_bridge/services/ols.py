@@ -11,17 +11,18 @@ from pydantic import ValidationError
 from caldav_bridge.clock import utcnow
 from caldav_bridge.converters.ols import OlsOptions, from_canonical, to_canonical_fields
 from caldav_bridge.errors import FieldError, ValidationFailed
-from caldav_bridge.model.requests import AppointmentDraft, AppointmentPatch
+from caldav_bridge.model.requests import AppointmentDraft, AppointmentPatch, CalendarRefInput
 from caldav_bridge.services import appointments
 from caldav_bridge.services.actor import Actor
 from caldav_bridge.services.validation import field_errors
-from caldav_bridge.store.tables import CalendarRow
 from caldav_bridge.store.uow import UnitOfWork
 
 __all__ = ["INBOX_CALENDAR_NAME", "calendar_for_new", "create", "list_filters", "patch", "render", "replace"]
 
 #: Where OLS-created appointments land when the caller names no calendar and owns none.
 INBOX_CALENDAR_NAME = "OLS inbox"
+#: Fixed, so that concurrent first requests agree on one inbox.
+INBOX_CALENDAR_ID = "00000000-0000-5000-8000-0000000001a5"
 _OLS_ONLY_KEYS = {"calendar_id", "name", "date_end"}
 
 
@@ -71,11 +72,10 @@ def create(
         raise ValidationFailed(missing)
     start = fields["date_start"]
     end = _end(payload, start, options.default_duration)
-    calendar_id = payload.get("calendar_id") or calendar_for_new(uow, actor)
     draft = _validate(
         AppointmentDraft,
         {
-            "calendar": {"id": calendar_id},
+            "calendar": {"id": payload.get("calendar_id") or "(to be chosen)"},
             "date_start": start,
             "date_end": end,
             "name": payload.get("name") or fields["ols"]["type"].title(),
@@ -83,6 +83,8 @@ def create(
             "status": fields.get("status", options.unknown_status),
         },
     )
+    if not payload.get("calendar_id"):  # chosen only once the payload is known to be valid
+        draft = draft.model_copy(update={"calendar": CalendarRefInput(id=calendar_for_new(uow, actor))})
     return appointments.create(uow, actor, draft, idempotency_key=idempotency_key, idempotency_ttl=idempotency_ttl)
 
 
@@ -122,13 +124,19 @@ def calendar_for_new(uow: UnitOfWork, actor: Actor) -> str:
     if actor.calendar_ids is not None and len(actor.calendar_ids) == 1:
         return next(iter(actor.calendar_ids))
     with uow:
-        inbox = uow.calendars.find(INBOX_CALENDAR_NAME, "team")
-        if inbox is None:
-            now = utcnow()
-            inbox = CalendarRow(name=INBOX_CALENDAR_NAME, kind="team", timezone="UTC", created_at=now, updated_at=now)
-            uow.calendars.add(inbox)
-            uow.commit()
-        return inbox.id
+        now = utcnow()
+        uow.calendars.ensure(
+            {
+                "id": INBOX_CALENDAR_ID,
+                "name": INBOX_CALENDAR_NAME,
+                "kind": "team",
+                "timezone": "UTC",
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+        uow.commit()
+    return INBOX_CALENDAR_ID
 
 
 def _update(

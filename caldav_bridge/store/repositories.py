@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Select, and_, delete, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -17,6 +18,7 @@ from caldav_bridge.store.tables import (
     AppointmentGuestRow,
     AppointmentRow,
     AuditRow,
+    Base,
     CalendarRow,
     IdempotencyRow,
     OutboxRow,
@@ -122,16 +124,19 @@ class AppointmentRepository:
         return list(self.session.scalars(stmt))
 
 
+def insert_if_missing(session: Session, table: type[Base], values: dict[str, Any]) -> None:
+    """``INSERT … ON CONFLICT DO NOTHING`` on SQLite and PostgreSQL: concurrent inserts of one key both succeed."""
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(insert(table).values(**values).on_conflict_do_nothing())
+
+
 class PeopleRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
     def ensure(self, person_id: str, now: datetime) -> PersonRow:
         """The person with ``person_id``, inserted if missing; safe when two transactions race to insert it."""
-        dialect = self.session.get_bind().dialect.name
-        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-        stmt = insert(PersonRow).values(id=person_id, created_at=now, updated_at=now).on_conflict_do_nothing()
-        self.session.execute(stmt)
+        insert_if_missing(self.session, PersonRow, {"id": person_id, "created_at": now, "updated_at": now})
         person = self.session.get(PersonRow, person_id)
         assert person is not None
         return person
@@ -155,6 +160,10 @@ class CalendarRepository:
 
     def ids_owned_by(self, user_id: str) -> list[str]:
         return list(self.session.scalars(select(CalendarRow.id).where(CalendarRow.owner_user_id == user_id)))
+
+    def ensure(self, values: dict[str, Any]) -> None:
+        """Insert a calendar unless one with its id exists."""
+        insert_if_missing(self.session, CalendarRow, values)
 
     def find(self, name: str, kind: str) -> CalendarRow | None:
         stmt = select(CalendarRow).where(CalendarRow.name == name, CalendarRow.kind == kind)

@@ -91,3 +91,12 @@ def test_an_appointment_may_last_at_most_fourteen_days() -> None:
     Appointment.model_validate({**BRIEF, "date_end": "2021-06-04T12:30:00.000Z"})
     with pytest.raises(ValidationError, match="at most 14 days"):
         Appointment.model_validate({**BRIEF, "date_end": "2021-06-04T12:30:00.001Z"})
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [("1899-12-31T23:00:00Z", "1900-01-01T01:00:00Z"), ("2199-12-31T23:30:00Z", "2200-01-01T00:30:00Z")],
+)
+def test_appointments_must_lie_between_1900_and_2200(start: str, end: str) -> None:
+    with pytest.raises(ValidationError, match="between 1900 and 2200"):
+        Appointment.model_validate({**BRIEF, "date_start": start, "date_end": end})
