@@ -43,6 +43,10 @@ def create_app(settings: Settings | None = None, *, rt: Runtime | None = None) -
     def openapi() -> Response:
         return jsonify(document)
 
+    from feeds.dav import mount as mount_dav
+
+    mount_dav(app, rt)  # CalDAV (Radicale over our plugins) at /dav/, /.well-known/caldav redirects
+
     @app.after_request
     def _security_headers(response: Response) -> Response:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")

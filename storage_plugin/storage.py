@@ -17,22 +17,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, overload
 
+from alembic import command
 from radicale import config as radicale_config
 from radicale import item as radicale_item
 from radicale import pathutils, storage, types
 from radicale.item import filter as radicale_filter
+from sqlalchemy import Engine, inspect
 
 from caldav_bridge.dav import provisioning
 from caldav_bridge.dav.errors import DavError, SyncTokenInvalid
 from caldav_bridge.dav.records import CollectionInfo, ItemInfo, NewItem
 from caldav_bridge.dav.store import DavStore, take_lock
-from caldav_bridge.runtime import Runtime
 from caldav_bridge.services.actor import Actor
-from caldav_bridge.store.engine import make_engine, make_session_factory
-from caldav_bridge.store.migrate import is_current, upgrade
+from caldav_bridge.store.migrate import alembic_config, is_current, upgrade
+from caldav_bridge.store.tables import Base
 from caldav_bridge.store.uow import UnitOfWork
-from config import load_settings
 from storage_plugin import context
+from storage_plugin._runtime import runtime_from_config
 
 __all__ = ["PLUGIN_CONFIG_SCHEMA", "Collection", "Storage"]
 
@@ -47,6 +48,20 @@ PLUGIN_CONFIG_SCHEMA: dict[str, Any] = {
         },
     }
 }
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Bring the database to the current schema; an empty one is created in one go and stamped."""
+    if is_current(engine):
+        return
+    if not inspect(engine).get_table_names():
+        Base.metadata.create_all(engine)
+        config = alembic_config(engine)
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.stamp(config, "head")
+        return
+    upgrade(engine)
 
 
 def _http_date(value: datetime) -> str:
@@ -70,16 +85,9 @@ class Storage(storage.BaseStorage):
     def __init__(self, configuration: radicale_config.Configuration) -> None:
         super().__init__(configuration.copy(PLUGIN_CONFIG_SCHEMA))
         cfg = self.configuration
-        key = cfg.get("storage", "runtime")
-        rt = context.runtime_for(key) if key else None
-        self._owns_engine = rt is None
-        if rt is None:
-            url = cfg.get("storage", "url") or load_settings().resolved_database_url()
-            engine = make_engine(url)
-            rt = Runtime(load_settings(environ={}, database_url=url), engine, make_session_factory(engine))
-            if cfg.get("storage", "auto_migrate") and not is_current(engine):
-                upgrade(engine)
-        self.runtime = rt
+        self.runtime, self._owns_engine = runtime_from_config(cfg)
+        if self._owns_engine and cfg.get("storage", "auto_migrate"):
+            ensure_schema(self.runtime.engine)
         self._max_sync_token_age = int(cfg.get("storage", "max_sync_token_age"))
         self.max_resource_size = int(cfg.get("server", "max_resource_size"))
 

@@ -95,16 +95,20 @@ def add_user(
         uow.users.add(row)
         uow.session.flush()
         if role in PERSONAL_CALENDAR_KINDS:
-            uow.calendars.add(
-                CalendarRow(
-                    name=row.display_name,
-                    kind=PERSONAL_CALENDAR_KINDS[role],
-                    timezone=timezone,
-                    owner_user_id=row.id,
-                    created_at=now,
-                    updated_at=now,
-                )
+            calendar = CalendarRow(
+                name=row.display_name,
+                kind=PERSONAL_CALENDAR_KINDS[role],
+                timezone=timezone,
+                owner_user_id=row.id,
+                created_at=now,
+                updated_at=now,
             )
+            uow.calendars.add(calendar)
+            uow.session.flush()
+            # Its CalDAV collection (<username>/appointments) exists from the start.
+            from caldav_bridge.dav.provisioning import calendar_created
+
+            calendar_created(uow, calendar)
         uow.commit()
         return _info(row), password
 

@@ -1,0 +1,65 @@
+"""Who may reach which DAV path: the rules behind the Radicale rights plugin.
+
+- everyone reads and writes below their own principal (``<username>/...``), where their
+  appointment calendar lives and where they may create calendars of their own;
+- dispatchers, admins and service users read everything;
+- tech-setup members read their team's calendar (``_calendars/<team calendar id>``);
+- nobody else sees anything (unknown users, inactive users, other people's calendars).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from caldav_bridge.dav.provisioning import SHARED_ROOT
+from caldav_bridge.services.actor import WIDE_ROLES
+from caldav_bridge.store.tables import CalendarRow, UserRow
+from caldav_bridge.store.uow import UnitOfWork
+
+__all__ = ["DavAccess", "dav_access", "rights_for"]
+
+
+@dataclass(frozen=True)
+class DavAccess:
+    username: str
+    role: str | None
+    #: Shared (team) calendars the user may read.
+    team_calendar_ids: frozenset[str]
+
+
+def dav_access(uow: UnitOfWork, username: str) -> DavAccess:
+    with uow:
+        user = uow.session.scalars(select(UserRow).where(UserRow.username == username)).one_or_none()
+        if user is None or not user.active:
+            return DavAccess(username, None, frozenset())
+        own = select(CalendarRow.team_id).where(CalendarRow.owner_user_id == user.id, CalendarRow.team_id.is_not(None))
+        teams = frozenset(t for t in uow.session.scalars(own) if t)
+        return DavAccess(username, user.role, teams)
+
+
+def rights_for(access: DavAccess | None, user: str, path: str) -> str:
+    """Radicale permissions of ``user`` on the sanitized ``path`` (no leading or trailing slash).
+
+    ``access`` is ``None`` for users the service does not know (Radicale's own test users): they
+    get Radicale's ``owner_only`` rules.
+    """
+    if not user:
+        return ""
+    if not path:
+        return "R"
+    parts = path.split("/")
+    depth = len(parts)
+    if parts[0] == user:
+        return "RW" if depth == 1 else "rw"
+    if access is None or access.role is None:
+        return ""
+    if access.role in WIDE_ROLES:
+        return "R" if depth == 1 else "r"
+    if parts[0] == SHARED_ROOT and access.team_calendar_ids:
+        if depth == 1:
+            return "R"
+        if parts[1] in access.team_calendar_ids:
+            return "r"
+    return ""

@@ -1,0 +1,124 @@
+"""CalDAV at ``/dav/``: Radicale's WSGI application in the same process as the Flask app.
+
+:func:`mount` wraps the Flask app's ``wsgi_app``: requests under ``/dav`` go to Radicale
+(configured with our storage, auth and rights plugins over the app's own runtime), and
+``/.well-known/caldav`` / ``/.well-known/carddav`` redirect there (RFC 6764). Refusals the
+storage raises as :class:`caldav_bridge.dav.errors.DavError` reach Radicale as a ValueError
+(it would answer 400); :class:`DavErrors` replaces that answer with the error's own status and
+RFC precondition element.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any
+from xml.sax.saxutils import escape
+
+from flask import Flask
+
+from caldav_bridge.dav.errors import DavError
+from caldav_bridge.runtime import Runtime
+from storage_plugin import context
+
+__all__ = ["DAV_PREFIX", "DavErrors", "dav_application", "mount"]
+
+DAV_PREFIX = "/dav"
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+_NS = {"D": "DAV:", "C": "urn:ietf:params:xml:ns:caldav", "CR": "urn:ietf:params:xml:ns:carddav"}
+_REASONS = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 409: "Conflict", 412: "Precondition Failed"}
+
+log = logging.getLogger("appointments.caldav")
+
+
+def dav_application(rt: Runtime) -> WSGIApp:
+    """Radicale configured for ``rt`` (storage, auth and rights plugins of this project)."""
+    from radicale import Application
+    from radicale import config as radicale_config
+
+    key = f"runtime-{id(rt)}"
+    context.bind_runtime(key, rt)
+    configuration = radicale_config.load([])
+    configuration.update(
+        {
+            "server": {"max_content_length": str(rt.settings.max_body_bytes)},
+            "auth": {"type": "storage_plugin.auth", "realm": "Appointment Service CalDAV", "delay": "0.2"},
+            "rights": {"type": "storage_plugin.rights"},
+            "storage": {"type": "storage_plugin", "runtime": key},
+            "web": {"type": "none"},
+            "logging": {"level": "warning", "mask_passwords": "True"},
+        },
+        "appointment-service",
+        privileged=True,
+    )
+    return DavErrors(Application(configuration))
+
+
+class DavErrors:
+    """Runs Radicale with a request id and turns a refused storage call into its DAV answer."""
+
+    def __init__(self, app: WSGIApp) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        context.local.request = {"request_id": environ.get("HTTP_X_REQUEST_ID") or uuid.uuid4().hex}
+        context.pop_error()
+        captured: list[Any] = []
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], Any]:
+            captured[:] = [status, headers]
+            return lambda data: None
+
+        try:
+            body = b"".join(self.app(environ, capture))
+            error = context.pop_error()
+        finally:
+            context.local.request = None
+        if error is not None:
+            return _error_response(error, start_response)
+        start_response(*captured)
+        return [body]
+
+
+def _error_response(error: DavError, start_response: Callable[..., Any]) -> Iterable[bytes]:
+    log.info("CalDAV request refused: %s %s", error.status, error.detail)
+    status = f"{error.status} {_REASONS.get(error.status, 'Error')}"
+    if error.precondition:
+        prefix, _, name = error.precondition.partition(":")
+        ns = _NS.get(prefix, "DAV:")
+        body = (
+            '<?xml version="1.0" encoding="utf-8"?>\n'
+            f'<D:error xmlns:D="DAV:" xmlns:X="{ns}"><X:{name}/>'
+            f"<D:responsedescription>{escape(error.detail)}</D:responsedescription></D:error>"
+        ).encode()
+        content_type = "application/xml; charset=utf-8"
+    else:
+        body = error.detail.encode()
+        content_type = "text/plain; charset=utf-8"
+    start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+class _Dispatcher:
+    def __init__(self, flask_app: WSGIApp, dav: WSGIApp) -> None:
+        self.flask_app = flask_app
+        self.dav = dav
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "") or ""
+        if path == DAV_PREFIX or path.startswith(DAV_PREFIX + "/"):
+            environ = dict(environ)
+            environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "").rstrip("/") + DAV_PREFIX
+            environ["PATH_INFO"] = path[len(DAV_PREFIX) :] or "/"
+            return self.dav(environ, start_response)
+        if path.rstrip("/") in ("/.well-known/caldav", "/.well-known/carddav"):
+            location = environ.get("SCRIPT_NAME", "").rstrip("/") + DAV_PREFIX + "/"
+            start_response("301 Moved Permanently", [("Location", location), ("Content-Length", "0")])
+            return [b""]
+        return self.flask_app(environ, start_response)
+
+
+def mount(app: Flask, rt: Runtime) -> None:
+    """Serve CalDAV at ``/dav/`` from ``app``'s WSGI callable (same process, same runtime)."""
+    app.wsgi_app = _Dispatcher(app.wsgi_app, dav_application(rt))  # type: ignore[method-assign]

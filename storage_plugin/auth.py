@@ -1,0 +1,106 @@
+"""Radicale auth plugin (``[auth] type = storage_plugin.auth``): our users and app passwords.
+
+Passwords are checked against the stored scrypt hash (``caldav_bridge.services.users``). A
+successful check is remembered in memory for a minute (as a salted digest, never the password),
+because every CalDAV request carries Basic credentials and scrypt is deliberately slow.
+
+Failed logins are logged (username and client address, never the password) and slowed down per
+username and per client address: after 3 failures within 15 minutes each further attempt waits
+0.5 s, doubling up to 8 s. The counters live in the memory of each server process (a restart
+or another process starts afresh; documented in docs/caldav.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+import threading
+import time
+from typing import Any
+
+from radicale import auth
+
+from caldav_bridge.services import users
+from storage_plugin._runtime import runtime_from_config
+
+__all__ = ["Auth", "Backoff"]
+
+log = logging.getLogger("appointments.caldav.auth")
+
+
+class Backoff:
+    """Failure counters per key with a sliding window; ``delay`` grows with repeated failures."""
+
+    def __init__(self, free: int = 3, window: float = 900.0, base: float = 0.5, cap: float = 8.0) -> None:
+        self.free, self.window, self.base, self.cap = free, window, base, cap
+        self._failures: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, key: str, now: float) -> list[float]:
+        times = [t for t in self._failures.get(key, []) if now - t < self.window]
+        if times:
+            self._failures[key] = times
+        else:
+            self._failures.pop(key, None)
+        return times
+
+    def delay(self, *keys: str) -> float:
+        now = time.monotonic()
+        with self._lock:
+            n = max((len(self._recent(k, now)) for k in keys), default=0)
+        if n < self.free:
+            return 0.0
+        return float(min(self.cap, self.base * 2 ** (n - self.free)))
+
+    def failed(self, *keys: str) -> int:
+        now = time.monotonic()
+        with self._lock:
+            counts = []
+            for key in keys:
+                times = self._recent(key, now)
+                times.append(now)
+                self._failures[key] = times
+                counts.append(len(times))
+        return max(counts)
+
+    def succeeded(self, key: str) -> None:
+        with self._lock:
+            self._failures.pop(key, None)
+
+
+class Auth(auth.BaseAuth):
+    def __init__(self, configuration: Any) -> None:
+        super().__init__(configuration)
+        self.runtime, self._owns = runtime_from_config(configuration)
+        self.backoff = Backoff()
+        self._salt = secrets.token_bytes(16)
+        self._ok: dict[str, tuple[bytes, float]] = {}
+        self._ok_lock = threading.Lock()
+        self.sleep = time.sleep
+
+    def _digest(self, login: str, password: str) -> bytes:
+        return hmac.new(self._salt, f"{login}\0{password}".encode(), hashlib.sha256).digest()
+
+    def _login_ext(self, login: str, password: str, context: Any) -> str:
+        addr = str(getattr(context, "remote_addr", None) or "-")
+        keys = (f"user:{login}", f"addr:{addr}")
+        wait = self.backoff.delay(*keys)
+        if wait:
+            self.sleep(wait)
+        digest = self._digest(login, password)
+        now = time.monotonic()
+        with self._ok_lock:
+            cached = self._ok.get(login)
+        if cached and cached[1] > now and hmac.compare_digest(cached[0], digest):
+            return login
+        actor = users.actor_for_password(self.runtime.uow(), login, password, "caldav") if login and password else None
+        if actor is None:
+            n = self.backoff.failed(*keys)
+            log.warning("CalDAV login failed for user %r from %s (%d recent failures)", login, addr, n)
+            return ""
+        self.backoff.succeeded(keys[0])
+        with self._ok_lock:
+            self._ok[login] = (digest, now + 60.0)
+        return login

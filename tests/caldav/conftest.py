@@ -1,0 +1,27 @@
+"""Fixtures for CalDAV tests: a python-caldav client for the fitter against the live server."""
+
+from __future__ import annotations
+
+import caldav
+import pytest
+
+from tests.conftest import People
+from tests.support.live import LiveServer
+
+
+def client_for(live: LiveServer, username: str, password: str) -> caldav.DAVClient:
+    return caldav.DAVClient(
+        url=live.base_url + "/dav/", username=username, password=password, require_tls=False, timeout=30
+    )
+
+
+@pytest.fixture
+def fitter_dav(live: LiveServer, people: People) -> caldav.DAVClient:
+    return client_for(live, people.fitter.username, people.fitter.password)
+
+
+@pytest.fixture
+def fitter_calendar(fitter_dav: caldav.DAVClient) -> caldav.Calendar:
+    calendars = fitter_dav.principal().calendars()
+    assert len(calendars) == 1
+    return calendars[0]
