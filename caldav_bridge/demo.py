@@ -8,6 +8,7 @@ directory (mode 0600), so they can be printed again without being stored in the 
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import os
@@ -26,7 +27,7 @@ from caldav_bridge.model.requests import AppointmentDraft, AppointmentPatch, Can
 from caldav_bridge.services import appointments
 from caldav_bridge.services.actor import Actor, system_actor
 from caldav_bridge.store.repositories import AppointmentQuery
-from caldav_bridge.store.tables import ApiTokenRow, CalendarRow, UserRow
+from caldav_bridge.store.tables import ApiTokenRow, CalendarRow, FeedTokenRow, UserRow
 from caldav_bridge.store.uow import UnitOfWork
 
 __all__ = ["DEMO_USERS", "DemoResult", "DemoUser", "seed_demo"]
@@ -121,7 +122,7 @@ def seed_demo(uow: UnitOfWork, data_dir: str | os.PathLike[str], today: date | N
                     team.id if spec.team else None,
                     now,
                 )
-                calendars.append({"id": cal.id, "name": cal.name, "timezone": cal.timezone, "kind": cal.kind})
+                calendars.append(_calendar_info(uow, seed, cal, now))
             result.users.append(
                 {
                     "username": spec.username,
@@ -135,7 +136,7 @@ def seed_demo(uow: UnitOfWork, data_dir: str | os.PathLike[str], today: date | N
         result.users.append(
             {
                 "team": TEAM,
-                "calendars": [{"id": team.id, "name": team.name, "timezone": team.timezone, "kind": team.kind}],
+                "calendars": [_calendar_info(uow, seed, team, now)],
             }
         )
         uow.commit()
@@ -253,6 +254,24 @@ def _calendar(
         uow.calendars.add(row)
         uow.session.flush()
     return row
+
+
+def _calendar_info(uow: UnitOfWork, seed: bytes, cal: CalendarRow, now: datetime) -> dict[str, Any]:
+    """A demo calendar as printed, with the secret of its demo feed token (created once, minimal privacy)."""
+    secret = feed_secret(seed, cal.id)
+    if uow.feeds.token_by_hash(token_digest(secret)) is None:
+        uow.feeds.add_token(
+            FeedTokenRow(
+                calendar_id=cal.id, name="demo", token_hash=token_digest(secret), privacy="minimal", created_at=now
+            )
+        )
+    return {"id": cal.id, "name": cal.name, "timezone": cal.timezone, "kind": cal.kind, "feed_secret": secret}
+
+
+def feed_secret(seed: bytes, calendar_id: str) -> str:
+    """The demo feed secret of a calendar: derived from the demo seed, so it can be printed again (192 bits)."""
+    digest = hmac.new(seed, f"feed:{calendar_id}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest[:24]).decode()
 
 
 def _seed(data_dir: Path) -> bytes:

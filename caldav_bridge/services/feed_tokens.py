@@ -111,8 +111,11 @@ def issue_with_secret(
         return _issued(row, secret, base_url)
 
 
-def rotate(uow: UnitOfWork, actor: Actor, calendar_id: str, token_id: str, base_url: str) -> IssuedFeedToken:
-    """Revoke a token and issue its successor (same name, privacy and alarm) in one transaction."""
+def rotate(uow: UnitOfWork, actor: Actor, calendar_id: str | None, token_id: str, base_url: str) -> IssuedFeedToken:
+    """Revoke a token and issue its successor (same name, privacy and alarm) in one transaction.
+
+    ``calendar_id`` ``None`` finds the token by id alone (CLI).
+    """
     actor.require("write")
     with uow:
         old = _token_row(uow, actor, calendar_id, token_id)
@@ -121,7 +124,7 @@ def rotate(uow: UnitOfWork, actor: Actor, calendar_id: str, token_id: str, base_
             old.revoked_at = now
         draft = FeedTokenDraft(name=old.name, privacy=Privacy(old.privacy), alarm_minutes=old.alarm_minutes)
         secret = new_feed_secret()
-        row = _new_row(calendar_id, draft, secret)
+        row = _new_row(old.calendar_id, draft, secret)
         uow.feeds.add_token(row)
         uow.session.flush()
         _audit(uow, actor, "feed_rotate", row, f"replaces {old.id}")

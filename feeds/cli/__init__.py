@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from caldav_bridge.errors import DomainError, ValidationFailed
 from config import SettingsError
 from feeds.cli import admin, serve
+from feeds.cli import feeds as feed_commands
 from feeds.cli.output import fail
 
 __all__ = ["build_parser", "main"]
@@ -25,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     serve.register(commands)
     admin.register(commands)
+    feed_commands.register(commands)
     return parser
 
 

@@ -13,6 +13,7 @@ from caldav_bridge.model.timestamps import parse_timestamp
 from caldav_bridge.runtime import Runtime
 from caldav_bridge.services import appointments, calendars, users
 from caldav_bridge.services.actor import ALL_ROLES, system_actor
+from caldav_bridge.services.feed_tokens import feed_urls
 from caldav_bridge.store.migrate import current_revision, upgrade
 from feeds.cli.context import runtime_of
 from feeds.cli.output import emit, table
@@ -121,8 +122,23 @@ def run_demo(rt: Runtime) -> DemoResult:
     return seed_demo(rt.uow(), rt.settings.data_dir)
 
 
+def _with_feed_urls(base: str, entry: dict[str, Any]) -> dict[str, Any]:
+    """A demo user or team with each calendar's feed URLs in place of its feed secret."""
+    calendars = []
+    for cal in entry.get("calendars", []):
+        cal = dict(cal)
+        secret = cal.pop("feed_secret", None)
+        if secret:
+            cal["feed"] = feed_urls(base, secret).model_dump()
+        calendars.append(cal)
+    return {**entry, "calendars": calendars}
+
+
 def demo_summary(rt: Runtime, result: DemoResult) -> dict[str, Any]:
     base = rt.settings.public_url.rstrip("/")
+    result = DemoResult(
+        [_with_feed_urls(base, u) for u in result.users], result.appointments_created, result.appointments_total
+    )
     return {
         "urls": {
             "service": base,
@@ -149,6 +165,15 @@ def demo_text(summary: dict[str, Any]) -> str:
             ["username", "role", "password", "token", "calendar"],
         ),
     ]
+    feeds = [
+        (c["name"], c["feed"]["https"])
+        for u in summary["users"] + summary["teams"]
+        for c in u["calendars"]
+        if "feed" in c
+    ]
+    if feeds:
+        lines += ["", "iCal feeds (minimal privacy; the calendar page is the same URL under /calendar/ without .ics):"]
+        lines += [f"  {name:<28} {url}" for name, url in feeds]
     example = next(u for u in summary["users"] if u["role"] == "dispatcher")
     lines += ["", "Try:", f"  curl -H 'Authorization: Bearer {example['token']}' {summary['urls']['api']}/appointments"]
     appts = summary["appointments"]
