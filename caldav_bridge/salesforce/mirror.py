@@ -1,0 +1,563 @@
+"""Mirror Salesforce → store: incremental by SystemModstamp watermark, keyset pages, queryAll for deletions.
+
+- Each page is ``… WHERE (SystemModstamp > t OR (SystemModstamp = t AND Id > id)) ORDER BY SystemModstamp, Id
+  LIMIT n``, so records sharing a timestamp are never lost between pages. The first query of a run
+  starts ``overlap`` before the stored watermark (late commits); replays are skipped because a
+  record whose stored SystemModstamp is not older is left alone.
+- A page's rows and the watermark after it commit in one transaction: the watermark never runs
+  ahead of the rows.
+- Appointments are written through the appointment service's helpers with the session flagged
+  ``salesforce_mirror``: history, audit and the CalDAV item follow, but no outbox row (no echo), and
+  a record that already says what the appointment says (our own write coming back) changes nothing,
+  so SEQUENCE does not move.
+- Owners resolve to calendars by mirrored User id, then by email; an unknown owner puts a new
+  appointment on the "Salesforce: unassigned" calendar (recorded in ``sf_links.unassigned``), never drops it.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+
+from caldav_bridge.clock import utcnow
+from caldav_bridge.converters.errors import ConversionError
+from caldav_bridge.converters.salesforce import (
+    MirroredRecord,
+    content_hash,
+    parse_sf_datetime,
+    record_from_salesforce,
+)
+from caldav_bridge.model.appointment import Guest
+from caldav_bridge.salesforce.context import Progress, SyncContext
+from caldav_bridge.salesforce.gateway import SalesforceGateway, soql
+from caldav_bridge.salesforce.state import Watermark, get_watermark, set_watermark
+from caldav_bridge.services import appointments as svc
+from caldav_bridge.store.sf_tables import SfLinkRow, SfUserRow
+from caldav_bridge.store.tables import AppointmentRow, CalendarRow, OutboxRow, PersonRow, UserRow
+from caldav_bridge.store.uow import UnitOfWork
+
+__all__ = ["MIRROR_FLAG", "UNASSIGNED_CALENDAR", "RunResult", "mirror"]
+
+log = logging.getLogger(__name__)
+MIRROR_FLAG = "salesforce_mirror"
+UNASSIGNED_CALENDAR = "Salesforce: unassigned"
+MAX_PAGES = 100_000
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+@dataclass
+class RunResult:
+    """What a run did. ``outcome``: ok, partial (some records failed), limited, failed."""
+
+    job: str
+    outcome: str = "ok"
+    processed: int = 0
+    created: int = 0
+    updated: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    api_calls: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items()}
+
+    def note(self, message: str) -> None:
+        if len(self.errors) < 50:
+            self.errors.append(message)
+
+
+def _floor_second(value: datetime) -> datetime:
+    return value.replace(microsecond=0)
+
+
+def keyset_pages(
+    ctx: SyncContext,
+    gw: SalesforceGateway,
+    name: str,
+    sobject: str,
+    fields: list[str],
+    *,
+    include_deleted: bool,
+    initial_where: str | None = None,
+) -> Iterator[list[dict[str, Any]]]:
+    """Pages of ``sobject`` changed since watermark ``name``; the caller commits each page and its watermark."""
+    with ctx.uow_factory() as uow:
+        mark = get_watermark(uow.session, name)
+    since = _floor_second(mark.modstamp - ctx.overlap) if mark else None
+    cursor: tuple[datetime, str] | None = None
+    for _ in range(MAX_PAGES):
+        if cursor is not None:
+            where = soql("(SystemModstamp > {} OR (SystemModstamp = {} AND Id > {}))", cursor[0], cursor[0], cursor[1])
+        elif since is not None:
+            where = soql("SystemModstamp >= {}", since)
+        else:
+            where = initial_where or ""
+        # Object and field names come from code and settings; values go through format_soql.
+        q = f"SELECT {', '.join(fields)} FROM {sobject}"  # noqa: S608
+        if where:
+            q += " WHERE " + where
+        q += f" ORDER BY SystemModstamp ASC, Id ASC LIMIT {ctx.page_size}"
+        records = gw.query(q, include_deleted=include_deleted)
+        if not records:
+            return
+        yield records
+        if len(records) < ctx.page_size:
+            return
+        last = records[-1]
+        new_cursor = (_floor_second(parse_sf_datetime(last["SystemModstamp"])), str(last["Id"]))
+        if cursor is not None and new_cursor <= cursor:
+            log.warning("mirror of %s made no progress at %s; stopping this run", sobject, new_cursor)
+            return
+        cursor = new_cursor
+
+
+def _mark_of(records: list[dict[str, Any]]) -> Watermark:
+    last = records[-1]
+    return Watermark(parse_sf_datetime(last["SystemModstamp"]), str(last["Id"]))
+
+
+# ----------------------------------------------------------------------------------------- users, people
+
+
+def mirror_users(ctx: SyncContext, gw: SalesforceGateway, result: RunResult) -> None:
+    """Mirror Users (and ServiceResources in service_appointment mode): names, emails, time zones, active."""
+    fields = ["Id", "Name", "Email", "IsActive", "TimeZoneSidKey", "SystemModstamp"]
+    for records in keyset_pages(ctx, gw, "User", "User", fields, include_deleted=False):
+        with ctx.uow_factory() as uow:
+            for rec in records:
+                _store_user(uow, rec, "User")
+            set_watermark(uow.session, "User", _mark_of(records))
+            uow.commit()
+    if ctx.mapping.mode == "service_appointment":
+        fields = ["Id", "Name", "RelatedRecordId", "IsActive", "SystemModstamp"]
+        for records in keyset_pages(ctx, gw, "ServiceResource", "ServiceResource", fields, include_deleted=False):
+            with ctx.uow_factory() as uow:
+                for rec in records:
+                    _store_user(uow, rec, "ServiceResource")
+                set_watermark(uow.session, "ServiceResource", _mark_of(records))
+                uow.commit()
+
+
+def _store_user(uow: UnitOfWork, rec: dict[str, Any], kind: str) -> None:
+    row = uow.session.get(SfUserRow, rec["Id"])
+    if row is None:
+        row = SfUserRow(sf_id=rec["Id"], kind=kind, updated_at=utcnow())
+        uow.session.add(row)
+    row.name = rec.get("Name")
+    row.email = (rec.get("Email") or None) and str(rec["Email"]).lower()
+    row.timezone = rec.get("TimeZoneSidKey")
+    row.active = bool(rec.get("IsActive", True))
+    row.related_user_sf_id = rec.get("RelatedRecordId")
+    row.system_modstamp = parse_sf_datetime(rec.get("SystemModstamp"), "SystemModstamp")
+    row.updated_at = utcnow()
+    if row.user_id is None and row.email:
+        user = uow.session.scalars(select(UserRow).where(func.lower(UserRow.email) == row.email)).first()
+        row.user_id = user.id if user else None
+
+
+def mirror_people(ctx: SyncContext, gw: SalesforceGateway, result: RunResult) -> None:
+    """Mirror the Contacts and Leads behind guests: names only (the least patient detail)."""
+    for sobject in ("Contact", "Lead"):
+        fields = ["Id", "FirstName", "LastName", "IsDeleted", "SystemModstamp"]
+        for records in keyset_pages(ctx, gw, sobject, sobject, fields, include_deleted=False):
+            with ctx.uow_factory() as uow:
+                now = utcnow()
+                for rec in records:
+                    person = uow.session.get(PersonRow, rec["Id"])
+                    if person is None:
+                        person = PersonRow(id=rec["Id"], created_at=now, updated_at=now)
+                        uow.session.add(person)
+                    person.first_name, person.last_name = rec.get("FirstName"), rec.get("LastName")
+                    person.updated_at = now
+                set_watermark(uow.session, sobject, _mark_of(records))
+                uow.commit()
+
+
+# ----------------------------------------------------------------------------------------- appointments
+
+
+class _Calendars:
+    """Owner (User or ServiceResource id) → calendar id, cached for a run."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+        self.cache: dict[str, str | None] = {}
+        self._unassigned: CalendarRow | None = None
+
+    def of(self, owner: str | None) -> str | None:
+        if not owner:
+            return None
+        if owner not in self.cache:
+            self.cache[owner] = self._resolve(owner)
+        return self.cache[owner]
+
+    def _resolve(self, owner: str) -> str | None:
+        s = self.uow.session
+        sf_user = s.get(SfUserRow, owner)
+        if sf_user is not None and sf_user.kind == "ServiceResource" and sf_user.related_user_sf_id:
+            sf_user = s.get(SfUserRow, sf_user.related_user_sf_id)
+        if sf_user is None:
+            return None
+        user_id = sf_user.user_id
+        if user_id is None and sf_user.email:
+            user = s.scalars(select(UserRow).where(func.lower(UserRow.email) == sf_user.email)).first()
+            user_id = user.id if user else None
+            sf_user.user_id = user_id
+        if user_id is None:
+            return None
+        return s.scalars(
+            select(CalendarRow.id).where(CalendarRow.owner_user_id == user_id).order_by(CalendarRow.created_at)
+        ).first()
+
+    def unassigned(self) -> CalendarRow:
+        if self._unassigned is None:
+            s = self.uow.session
+            row = s.scalars(
+                select(CalendarRow).where(CalendarRow.name == UNASSIGNED_CALENDAR, CalendarRow.kind == "team")
+            ).first()
+            if row is None:
+                now = utcnow()
+                row = CalendarRow(name=UNASSIGNED_CALENDAR, kind="team", timezone="UTC", created_at=now, updated_at=now)
+                s.add(row)
+                s.flush()
+            self._unassigned = row
+        return self._unassigned
+
+
+def mirror_appointments(
+    ctx: SyncContext, gw: SalesforceGateway, result: RunResult, progress: Progress | None = None
+) -> None:
+    mapping = ctx.mapping
+    now = utcnow()
+    initial = soql(
+        f"{'StartDateTime' if mapping.mode == 'event' else 'SchedStartTime'} >= {{}}",
+        _floor_second(now - ctx.window_back),
+    )
+    for records in keyset_pages(
+        ctx, gw, mapping.sobject, mapping.sobject, mapping.select_fields(), include_deleted=True, initial_where=initial
+    ):
+        owners: dict[str, str] = {}
+        if mapping.mode == "service_appointment":
+            owners = _assigned_resources(gw, [r["Id"] for r in records])
+        _apply_page(ctx, records, owners, result)
+        if progress:
+            progress(result.processed, None)
+
+
+def _assigned_resources(gw: SalesforceGateway, ids: list[str]) -> dict[str, str]:
+    """ServiceAppointment id → its (primary) ServiceResource id, one query per page."""
+    out: dict[str, str] = {}
+    for start in range(0, len(ids), 200):
+        chunk = ids[start : start + 200]
+        q = soql(
+            "SELECT Id, ServiceAppointmentId, ServiceResourceId, SystemModstamp FROM AssignedResource"
+            " WHERE ServiceAppointmentId IN {}",
+            chunk,
+        )
+        for rec in gw.query(q):
+            out.setdefault(rec["ServiceAppointmentId"], rec["ServiceResourceId"])
+    return out
+
+
+def _apply_page(ctx: SyncContext, records: list[dict[str, Any]], owners: dict[str, str], result: RunResult) -> None:
+    mapping = ctx.mapping
+    with ctx.uow_factory() as uow:
+        s = uow.session
+        s.info[MIRROR_FLAG] = True
+        ids = [r["Id"] for r in records]
+        ext_ids = [str(r[mapping.external_id_field]) for r in records if r.get(mapping.external_id_field)]
+        links = {link.sf_id: link for link in s.scalars(select(SfLinkRow).where(SfLinkRow.sf_id.in_(ids)))}
+        ext_links = (
+            {
+                link.appointment_id: link
+                for link in s.scalars(select(SfLinkRow).where(SfLinkRow.appointment_id.in_(ext_ids)))
+            }
+            if ext_ids
+            else {}
+        )
+        wanted = {link.appointment_id for link in links.values()} | set(ext_ids)
+        rows = (
+            {r.id: r for r in s.scalars(select(AppointmentRow).where(AppointmentRow.id.in_(wanted)))} if wanted else {}
+        )
+        pending = (
+            set(
+                s.scalars(
+                    select(OutboxRow.appointment_id).where(
+                        OutboxRow.appointment_id.in_(wanted), OutboxRow.state.in_(("pending", "inflight"))
+                    )
+                )
+            )
+            if wanted
+            else set()
+        )
+        calendars = _Calendars(uow)
+        for raw in records:
+            result.processed += 1
+            try:
+                rec = record_from_salesforce(raw, mapping)
+            except ConversionError as exc:
+                result.failed += 1
+                result.note(f"{raw.get('Id')}: {exc}")
+                continue
+            if mapping.mode == "service_appointment":
+                rec = _with_owner(rec, owners.get(rec.sf_id))
+            link = links.get(rec.sf_id)
+            if link is None and rec.external_id and rec.external_id in rows:
+                # Our own record (its upsert's answer may have been lost): link it, never copy it.
+                link = ext_links.get(rec.external_id)
+                if link is None:
+                    link = _new_link(uow, rec.external_id, mapping.sobject, rec)
+                    link.external_id = rec.external_id
+                link.sf_id = rec.sf_id
+            if link is not None and link.system_modstamp is not None and link.system_modstamp > rec.modstamp:
+                result.unchanged += 1  # older than what we hold: a replay (overlap, retry)
+                continue
+            row = rows.get(link.appointment_id) if link is not None else None
+            _apply_record(uow, ctx, rec, link, row, row is not None and row.id in pending, calendars, result)
+        set_watermark(s, mapping.sobject, _mark_of(records))
+        uow.commit()
+
+
+def _with_owner(rec: MirroredRecord, owner: str | None) -> MirroredRecord:
+    from dataclasses import replace
+
+    return replace(rec, owner_sf_id=owner)
+
+
+def _new_link(uow: UnitOfWork, appointment_id: str, sobject: str, rec: MirroredRecord) -> SfLinkRow:
+    now = utcnow()
+    link = SfLinkRow(appointment_id=appointment_id, sobject=sobject, sf_id=rec.sf_id, created_at=now, updated_at=now)
+    uow.session.add(link)
+    return link
+
+
+def _row_hash(row: AppointmentRow) -> str:
+    return content_hash(
+        row.name,
+        row.description,
+        row.date_start,
+        row.date_end,
+        row.status,
+        row.type,
+        row.sf_opportunity_gid,
+        row.sf_customer_gid,
+    )
+
+
+def _guests(uow: UnitOfWork, customer: str | None) -> list[Guest]:
+    if not customer:
+        return []
+    person = uow.session.get(PersonRow, customer)
+    return [
+        Guest(
+            id=customer,
+            first_name=person.first_name if person else None,
+            last_name=person.last_name if person else None,
+            timezone=person.timezone if person else None,
+        )
+    ]
+
+
+def _apply_record(
+    uow: UnitOfWork,
+    ctx: SyncContext,
+    rec: MirroredRecord,
+    link: SfLinkRow | None,
+    row: AppointmentRow | None,
+    has_pending: bool,
+    calendars: _Calendars,
+    result: RunResult,
+) -> None:
+    actor = ctx.actor
+    now = utcnow()
+    if rec.deleted:
+        if row is not None and row.deleted_at is None:
+            row.deleted_at = now
+            row.updated_at = now
+            svc._changed(uow, actor, row, "mirror", now, operation="delete")
+            result.deleted += 1
+        else:
+            result.unchanged += 1
+        if link is not None:
+            link.system_modstamp, link.mirrored_at, link.updated_at = rec.modstamp, now, now
+        return
+    calendar_id = calendars.of(rec.owner_sf_id)
+    if row is None:
+        unassigned = calendar_id is None
+        calendar = calendars.unassigned() if unassigned else uow.session.get(CalendarRow, calendar_id)
+        assert calendar is not None
+        row = AppointmentRow(
+            id=str(uuid.uuid4()),
+            calendar_id=calendar.id,
+            name=rec.name,
+            description=rec.description,
+            type=rec.type,
+            status=rec.status,
+            date_start=rec.date_start,
+            date_end=rec.date_end,
+            created_at=now,
+            updated_at=now,
+            sequence=0,
+        )
+        row.calendar = calendar
+        svc._apply_meta(row, _meta(rec))
+        svc._set_guests(uow, row, _guests(uow, rec.customer_gid), now)
+        uow.appointments.add(row)
+        uow.session.flush()
+        svc._history(uow, actor, row, None, now)
+        svc._changed(uow, actor, row, "mirror", now)
+        if link is None:
+            link = _new_link(uow, row.id, ctx.mapping.sobject, rec)
+        link.owner_sf_id, link.unassigned = rec.owner_sf_id, unassigned
+        link.system_modstamp, link.mirrored_at, link.updated_at = rec.modstamp, now, now
+        result.created += 1
+        return
+    assert link is not None
+    link.system_modstamp, link.mirrored_at, link.updated_at = rec.modstamp, now, now
+    incoming = rec.content_hash()
+    same_content = row.deleted_at is None and _row_hash(row) == incoming
+    move_to = calendar_id if calendar_id is not None and calendar_id != row.calendar_id else None
+    if (
+        has_pending
+        or (same_content and move_to is None)
+        or (link.pushed_hash == incoming and not same_content and row.deleted_at is None)
+    ):
+        # Unsent local changes win until they are pushed; our own write coming back changes nothing.
+        result.unchanged += 1
+        return
+    old_status, old_start = row.status, row.date_start
+    if move_to is not None:
+        _leave_calendar(uow, row)
+        calendar = uow.session.get(CalendarRow, move_to)
+        assert calendar is not None
+        row.calendar_id, row.calendar = calendar.id, calendar
+        link.unassigned = False
+        link.owner_sf_id = rec.owner_sf_id
+    if row.deleted_at is not None:
+        row.deleted_at = None  # undeleted in Salesforce
+    if (rec.date_start, rec.date_end) != (row.date_start, row.date_end):
+        row.sequence += 1
+    row.name, row.description = rec.name, rec.description
+    row.date_start, row.date_end = rec.date_start, rec.date_end
+    row.status, row.type = rec.status, rec.type
+    customer_changed = (row.sf_customer_gid or None) != rec.customer_gid
+    svc._apply_meta(row, {**_kept_meta(row), **_meta(rec)})
+    if customer_changed:
+        svc._set_guests(uow, row, _guests(uow, rec.customer_gid), now)
+    row.updated_at = now
+    if row.status != old_status or row.date_start != old_start:
+        svc._history(uow, actor, row, old_status, now, old_start=old_start)
+    svc._changed(uow, actor, row, "mirror", now)
+    result.updated += 1
+
+
+def _meta(rec: MirroredRecord) -> dict[str, Any]:
+    return {
+        "type": rec.type,
+        "salesforce": {
+            "appointment_gid": rec.sf_id,
+            "opportunity_gid": rec.opportunity_gid,
+            "customer_gid": rec.customer_gid,
+        },
+    }
+
+
+def _kept_meta(row: AppointmentRow) -> dict[str, Any]:
+    return dict(row.meta_extra or {})
+
+
+def _leave_calendar(uow: UnitOfWork, row: AppointmentRow) -> None:
+    """Remove the appointment's CalDAV item from the calendar it leaves (when CalDAV is present)."""
+    try:
+        from caldav_bridge.dav import appointment_sync
+    except ImportError:  # pragma: no cover - CalDAV not installed in this tree
+        return
+    appointment_sync.appointment_changed(uow, row, deleted=True)
+
+
+def reassign_unassigned(ctx: SyncContext, result: RunResult) -> None:
+    """Move appointments waiting on the unassigned calendar to their owner's calendar once it is known."""
+    with ctx.uow_factory() as uow:
+        uow.session.info[MIRROR_FLAG] = True
+        links = list(uow.session.scalars(select(SfLinkRow).where(SfLinkRow.unassigned.is_(True)).limit(5000)))
+        calendars = _Calendars(uow)
+        now = utcnow()
+        for link in links:
+            calendar_id = calendars.of(link.owner_sf_id)
+            if calendar_id is None:
+                continue
+            row = uow.session.get(AppointmentRow, link.appointment_id)
+            calendar = uow.session.get(CalendarRow, calendar_id)
+            if row is None or calendar is None:
+                continue
+            _leave_calendar(uow, row)
+            row.calendar_id, row.calendar = calendar.id, calendar
+            row.updated_at = now
+            link.unassigned = False
+            svc._changed(uow, ctx.actor, row, "mirror", now)
+            result.updated += 1
+        uow.commit()
+
+
+def mirror(ctx: SyncContext, gw: SalesforceGateway, progress: Progress | None = None) -> RunResult:
+    """One mirror run: users, people, then appointments; then re-home waiting unassigned appointments."""
+    result = RunResult("mirror")
+    mirror_users(ctx, gw, result)
+    mirror_people(ctx, gw, result)
+    reassign_unassigned(ctx, result)
+    mirror_appointments(ctx, gw, result, progress)
+    if result.failed:
+        result.outcome = "partial"
+    return result
+
+
+def reconcile(ctx: SyncContext, gw: SalesforceGateway, progress: Progress | None = None) -> RunResult:
+    """Diff the ids in the mirrored window against Salesforce's: a record gone without a trace
+    (purged from the recycle bin before the mirror saw it deleted) is tombstoned here."""
+    result = RunResult("reconcile")
+    mapping = ctx.mapping
+    now = utcnow()
+    start_field = "StartDateTime" if mapping.mode == "event" else "SchedStartTime"
+    low, high = _floor_second(now - ctx.window_back), _floor_second(now + ctx.window_ahead)
+    remote: set[str] = set()
+    template = f"SELECT Id FROM {mapping.sobject} WHERE {start_field} >= {{}} AND {start_field} < {{}}"  # noqa: S608
+    q = soql(template, low, high)
+    for page in gw.query_pages(q):
+        remote.update(r["Id"] for r in page)
+        if progress:
+            progress(len(remote), None)
+    with ctx.uow_factory() as uow:
+        uow.session.info[MIRROR_FLAG] = True
+        stmt = (
+            select(SfLinkRow, AppointmentRow)
+            .join(AppointmentRow, AppointmentRow.id == SfLinkRow.appointment_id)
+            .where(
+                SfLinkRow.sf_id.is_not(None),
+                SfLinkRow.sobject == mapping.sobject,
+                AppointmentRow.deleted_at.is_(None),
+                AppointmentRow.date_start >= low,
+                AppointmentRow.date_start < high,
+            )
+        )
+        pending = set(
+            uow.session.scalars(select(OutboxRow.appointment_id).where(OutboxRow.state.in_(("pending", "inflight"))))
+        )
+        for link, row in uow.session.execute(stmt):
+            result.processed += 1
+            if link.sf_id in remote or row.id in pending:
+                continue
+            if link.pushed_at is not None and link.pushed_at > now - timedelta(minutes=1):
+                continue  # written a moment ago; Salesforce's query may not show it yet
+            row.deleted_at = row.updated_at = now
+            svc._changed(uow, ctx.actor, row, "reconcile", now, operation="delete")
+            result.deleted += 1
+        uow.commit()
+    return result

@@ -1,0 +1,353 @@
+"""Write-back store → Salesforce: claim outbox rows, upsert by our external id in batches, record the ids.
+
+- Claim: pending rows (and rows whose claim lease ran out: a worker died) are marked ``inflight``
+  with a lease, in a short transaction: ``FOR UPDATE SKIP LOCKED`` on PostgreSQL; on SQLite every
+  write transaction starts with ``BEGIN IMMEDIATE``, so claims are serialised. Appointments another
+  worker holds a live claim on are left alone.
+- Push: the appointment's *current* state (several changes collapse into one write), through the
+  sObject Collections endpoint, at most 200 records a call, ``allOrNone`` false. New records are
+  upserted by the external id (the appointment id, a URL-safe UUID), so a retry after a lost answer
+  or a crash between the call and the commit updates the same record rather than adding one.
+  Records that came from Salesforce are updated by Id (and get our external id stamped).
+- Answers: success → ``sent`` and the Salesforce id recorded; a per-record 400-class error →
+  ``dead`` with Salesforce's message (retry through the API or CLI after a fix); 5xx/timeouts →
+  back to ``pending`` with exponential backoff and jitter (``dead`` after ``max_attempts``);
+  REQUEST_LIMIT_EXCEEDED → back to ``pending`` and the run ends until the next tick.
+- Cancellations set the status (ShowAs Free) or delete the record (``sf_cancel_mode``); a deleted
+  appointment deletes its record.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+
+from caldav_bridge.clock import utcnow
+from caldav_bridge.converters.salesforce import appointment_hash, salesforce_body
+from caldav_bridge.salesforce.context import Progress, SyncContext
+from caldav_bridge.salesforce.gateway import (
+    RecordResult,
+    SalesforceAuthError,
+    SalesforceGateway,
+    SalesforceLimitExceeded,
+    SalesforcePermanentError,
+    SalesforceSyncError,
+    SalesforceTransientError,
+    soql,
+)
+from caldav_bridge.salesforce.mirror import RunResult
+from caldav_bridge.services.mapping import appointment_from_row
+from caldav_bridge.store.sf_tables import SfLinkRow, SfUserRow
+from caldav_bridge.store.tables import AppointmentRow, CalendarRow, OutboxRow
+from caldav_bridge.store.uow import UnitOfWork
+
+__all__ = ["Claim", "claim", "push", "retry_dead"]
+
+log = logging.getLogger(__name__)
+MAX_BATCHES = 100_000
+
+
+@dataclass
+class Claim:
+    outbox_ids: list[int]
+    appointment_ids: list[str]
+    attempts: dict[str, int]
+
+
+def claim(ctx: SyncContext, limit: int) -> Claim:
+    """Mark up to ``limit`` due outbox rows ``inflight`` for this worker and return them by appointment."""
+    uow = ctx.uow_factory()
+    with uow:
+        now = utcnow()
+        s = uow.session
+        due = (
+            select(OutboxRow)
+            .where(OutboxRow.state.in_(("pending", "inflight")), OutboxRow.available_at <= now)
+            .order_by(OutboxRow.id)
+            .limit(limit * 4)
+        )
+        if s.get_bind().dialect.name == "postgresql":
+            due = due.with_for_update(skip_locked=True)
+        rows = list(s.scalars(due))
+        if not rows:
+            return Claim([], [], {})
+        candidates = {r.appointment_id for r in rows}
+        held = set(
+            s.scalars(
+                select(OutboxRow.appointment_id).where(
+                    OutboxRow.appointment_id.in_(candidates),
+                    OutboxRow.state == "inflight",
+                    OutboxRow.available_at > now,
+                )
+            )
+        )
+        chosen: list[str] = []
+        taken: list[OutboxRow] = []
+        for r in rows:
+            if r.appointment_id in held:
+                continue
+            if r.appointment_id not in chosen:
+                if len(chosen) >= limit:
+                    continue
+                chosen.append(r.appointment_id)
+            taken.append(r)
+        attempts: dict[str, int] = {}
+        for r in taken:
+            r.state = "inflight"
+            r.attempts += 1
+            r.available_at = now + ctx.claim_lease
+            attempts[r.appointment_id] = max(attempts.get(r.appointment_id, 0), r.attempts)
+        uow.commit()
+        return Claim([r.id for r in taken], chosen, attempts)
+
+
+def _settle(
+    uow: UnitOfWork,
+    outbox_ids: list[int],
+    appointment_id: str,
+    state: str,
+    *,
+    error: str | None = None,
+    available_in: timedelta | None = None,
+    refund_attempt: bool = False,
+) -> None:
+    now = utcnow()
+    values: dict[str, Any] = {"state": state, "last_error": error}
+    values["available_at"] = now + (available_in or timedelta(0))
+    if refund_attempt:
+        values["attempts"] = OutboxRow.attempts - 1
+    uow.session.execute(
+        update(OutboxRow)
+        .where(OutboxRow.id.in_(outbox_ids), OutboxRow.appointment_id == appointment_id, OutboxRow.state == "inflight")
+        .values(**values)
+    )
+
+
+def push(
+    ctx: SyncContext,
+    gw: SalesforceGateway,
+    progress: Progress | None = None,
+    *,
+    after_call: Callable[[], None] | None = None,
+    max_batches: int = MAX_BATCHES,
+) -> RunResult:
+    """Push due outbox rows until none are left (or the API limit, or ``max_batches``)."""
+    result = RunResult("push")
+    for _ in range(max_batches):
+        batch = claim(ctx, ctx.push_batch_size)
+        if not batch.appointment_ids:
+            break
+        try:
+            _push_batch(ctx, gw, batch, result, after_call)
+        except SalesforceLimitExceeded as exc:
+            _release(ctx, batch, f"REQUEST_LIMIT_EXCEEDED: {exc.message}", timedelta(0), refund=True)
+            result.outcome = "limited"
+            result.note(str(exc))
+            break
+        except SalesforceAuthError as exc:
+            _release(ctx, batch, f"auth: {exc.message}", ctx.backoff(1), refund=True)
+            result.outcome = "failed"
+            result.note(str(exc))
+            break
+        if progress:
+            progress(result.processed, None)
+    if result.outcome == "ok" and result.failed:
+        result.outcome = "partial"
+    return result
+
+
+def _release(ctx: SyncContext, batch: Claim, error: str, delay: timedelta, *, refund: bool) -> None:
+    with ctx.uow_factory() as uow:
+        for appointment_id in batch.appointment_ids:
+            _settle(
+                uow, batch.outbox_ids, appointment_id, "pending", error=error, available_in=delay, refund_attempt=refund
+            )
+        uow.commit()
+
+
+@dataclass
+class _Item:
+    appointment_id: str
+    op: str  # upsert | update | delete | done
+    body: dict[str, Any]
+    sf_id: str | None
+    hash: str | None
+
+
+def _plan(ctx: SyncContext, uow: UnitOfWork, batch: Claim) -> list[_Item]:
+    mapping = ctx.mapping
+    s = uow.session
+    rows = {r.id: r for r in s.scalars(select(AppointmentRow).where(AppointmentRow.id.in_(batch.appointment_ids)))}
+    links = {
+        link.appointment_id: link
+        for link in s.scalars(select(SfLinkRow).where(SfLinkRow.appointment_id.in_(batch.appointment_ids)))
+    }
+    owner_of: dict[str, str] = {}
+    calendar_ids = {r.calendar_id for r in rows.values()}
+    if calendar_ids:
+        stmt = (
+            select(CalendarRow.id, SfUserRow.sf_id)
+            .join(SfUserRow, SfUserRow.user_id == CalendarRow.owner_user_id)
+            .where(CalendarRow.id.in_(calendar_ids), SfUserRow.kind == "User", SfUserRow.active.is_(True))
+        )
+        for calendar_id, owner_sf in s.execute(stmt):
+            owner_of.setdefault(calendar_id, owner_sf)
+    items = []
+    for appointment_id in batch.appointment_ids:
+        row = rows.get(appointment_id)
+        link = links.get(appointment_id)
+        sf_id: str | None = link.sf_id if link else None
+        if row is None:
+            items.append(_Item(appointment_id, "done", {}, None, None))
+            continue
+        cancelled_delete = row.status == "CANCELLED" and mapping.cancel_mode == "delete"
+        if row.deleted_at is not None or cancelled_delete:
+            items.append(_Item(appointment_id, "delete", {}, sf_id, None))
+            continue
+        appointment = appointment_from_row(row)
+        body = salesforce_body(appointment, mapping, owner_sf_id=owner_of.get(row.calendar_id), creating=sf_id is None)
+        body[mapping.external_id_field] = appointment_id
+        if sf_id is not None and (link is None or link.external_id is None):
+            # A record that came from Salesforce: update it by Id, stamping our external id on it.
+            items.append(_Item(appointment_id, "update", {"id": sf_id, **body}, sf_id, appointment_hash(appointment)))
+        else:
+            items.append(_Item(appointment_id, "upsert", body, sf_id, appointment_hash(appointment)))
+    return items
+
+
+def _push_batch(
+    ctx: SyncContext, gw: SalesforceGateway, batch: Claim, result: RunResult, after_call: Callable[[], None] | None
+) -> None:
+    mapping = ctx.mapping
+    with ctx.uow_factory() as uow:
+        items = _plan(ctx, uow, batch)
+    answers: dict[str, RecordResult] = {}
+    transient: dict[str, str] = {}
+    upserts = [i for i in items if i.op == "upsert"]
+    updates = [i for i in items if i.op == "update"]
+    deletes = [i for i in items if i.op == "delete"]
+    for kind, group in (("upsert", upserts), ("update", updates)):
+        if not group:
+            continue
+        try:
+            if kind == "upsert":
+                res = gw.upsert_many(mapping.sobject, mapping.external_id_field, [i.body for i in group])
+            else:
+                res = gw.update_many(mapping.sobject, [i.body for i in group])
+            answers.update({i.appointment_id: r for i, r in zip(group, res, strict=True)})
+        except (SalesforceTransientError, SalesforcePermanentError) as exc:
+            transient.update({i.appointment_id: _describe(exc) for i in group})
+    if deletes:
+        unknown = [i for i in deletes if i.sf_id is None]
+        if unknown:  # never pushed, or the answer was lost: find it by our external id
+            try:
+                ext = mapping.external_id_field
+                template = f"SELECT Id, {ext} FROM {mapping.sobject} WHERE {ext} IN {{}}"  # noqa: S608
+                q = soql(template, [i.appointment_id for i in unknown])
+                found = {r[mapping.external_id_field]: r["Id"] for r in gw.query(q)}
+                for i in unknown:
+                    i.sf_id = found.get(i.appointment_id)
+            except (SalesforceTransientError, SalesforcePermanentError) as exc:
+                transient.update({i.appointment_id: _describe(exc) for i in unknown})
+        to_delete = [i for i in deletes if i.sf_id and i.appointment_id not in transient]
+        for i in deletes:
+            if not i.sf_id and i.appointment_id not in transient:
+                answers[i.appointment_id] = RecordResult(True, None)
+        if to_delete:
+            try:
+                res = gw.delete_many([str(i.sf_id) for i in to_delete])
+                answers.update({i.appointment_id: r for i, r in zip(to_delete, res, strict=True)})
+            except (SalesforceTransientError, SalesforcePermanentError) as exc:
+                transient.update({i.appointment_id: _describe(exc) for i in to_delete})
+    if after_call:
+        after_call()  # tests: the process "dies" here, between Salesforce's answer and our commit
+    with ctx.uow_factory() as uow:
+        now = utcnow()
+        links = {
+            link.appointment_id: link
+            for link in uow.session.scalars(
+                select(SfLinkRow).where(SfLinkRow.appointment_id.in_(batch.appointment_ids))
+            )
+        }
+        for item in items:
+            aid = item.appointment_id
+            result.processed += 1
+            if item.op == "done":
+                _settle(uow, batch.outbox_ids, aid, "sent")
+                continue
+            if aid in transient:
+                attempts = batch.attempts.get(aid, 1)
+                result.failed += 1
+                result.note(f"{aid}: {transient[aid]}")
+                if attempts >= ctx.max_attempts:
+                    _settle(uow, batch.outbox_ids, aid, "dead", error=transient[aid])
+                else:
+                    _settle(
+                        uow, batch.outbox_ids, aid, "pending", error=transient[aid], available_in=ctx.backoff(attempts)
+                    )
+                continue
+            answer = answers[aid]
+            if not answer.success:
+                message = f"{answer.code}: {answer.message}"
+                result.failed += 1
+                result.note(f"{aid}: {message}")
+                if answer.code in {"UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE", "REQUEST_RUNNING_TOO_LONG"}:
+                    _settle(
+                        uow,
+                        batch.outbox_ids,
+                        aid,
+                        "pending",
+                        error=message,
+                        available_in=ctx.backoff(batch.attempts.get(aid, 1)),
+                    )
+                else:
+                    _settle(uow, batch.outbox_ids, aid, "dead", error=message)
+                continue
+            _settle(uow, batch.outbox_ids, aid, "sent")
+            link = links.get(aid)
+            if item.op == "delete":
+                result.deleted += 1
+                if link is not None:
+                    link.pushed_at, link.updated_at = now, now
+                continue
+            if link is None:
+                link = SfLinkRow(appointment_id=aid, sobject=mapping.sobject, created_at=now, updated_at=now)
+                uow.session.add(link)
+                links[aid] = link
+            if answer.id:
+                link.sf_id = answer.id
+            link.external_id = aid
+            link.pushed_hash, link.pushed_at, link.updated_at = item.hash, now, now
+            if answer.created:
+                result.created += 1
+            else:
+                result.updated += 1
+            if answer.id:
+                # The Salesforce id becomes meta.salesforce.appointment_gid where none was set.
+                uow.session.execute(
+                    update(AppointmentRow)
+                    .where(AppointmentRow.id == aid, AppointmentRow.sf_appointment_gid.is_(None))
+                    .values(sf_appointment_gid=answer.id, version=AppointmentRow.version + 1)
+                    .execution_options(synchronize_session=False)
+                )
+        uow.commit()
+
+
+def _describe(exc: SalesforceSyncError) -> str:
+    return f"{exc.code or exc.status or type(exc).__name__}: {exc.message}"[:1000]
+
+
+def retry_dead(uow: UnitOfWork, outbox_ids: list[int] | None = None) -> int:
+    """Put dead letters (all, or the given ids) back to ``pending``, attempts reset; returns how many."""
+    with uow:
+        stmt = update(OutboxRow).where(OutboxRow.state == "dead")
+        if outbox_ids is not None:
+            stmt = stmt.where(OutboxRow.id.in_(outbox_ids))
+        res = uow.session.execute(stmt.values(state="pending", attempts=0, available_at=utcnow()))
+        uow.commit()
+        return int(res.rowcount)  # type: ignore[attr-defined]

@@ -1,0 +1,145 @@
+"""Run sync jobs under a database lease (exactly one runner per job), and report sync status."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+
+from caldav_bridge.clock import utcnow
+from caldav_bridge.salesforce import mirror as mirror_mod
+from caldav_bridge.salesforce import push as push_mod
+from caldav_bridge.salesforce.context import Progress, SyncContext
+from caldav_bridge.salesforce.gateway import SalesforceLimitExceeded, SalesforceSyncError
+from caldav_bridge.salesforce.mirror import RunResult
+from caldav_bridge.salesforce.state import acquire_lease, finish_run, get_value, last_runs, release_lease, start_run
+from caldav_bridge.store.sf_tables import SfLinkRow, SfSyncStateRow
+from caldav_bridge.store.tables import OutboxRow
+from caldav_bridge.store.uow import UnitOfWork
+
+__all__ = ["JOBS", "dead_letters", "default_holder", "run_job", "status"]
+
+log = logging.getLogger(__name__)
+JOBS = ("mirror", "push", "reconcile")
+_RUNNERS = {"mirror": mirror_mod.mirror, "push": push_mod.push, "reconcile": mirror_mod.reconcile}
+
+
+def default_holder() -> str:
+    return f"{socket.gethostname()[:40]}:{os.getpid()}"
+
+
+def run_job(
+    ctx: SyncContext,
+    job: str,
+    *,
+    holder: str | None = None,
+    progress: Progress | None = None,
+    lease: timedelta = timedelta(minutes=15),
+) -> RunResult | None:
+    """Run ``job`` once if no other worker holds it; ``None`` when another one does."""
+    if job not in _RUNNERS:
+        raise ValueError(f"unknown job {job!r}")
+    holder = holder or default_holder()
+    if not acquire_lease(ctx.uow_factory(), "sf:" + job, holder, lease):
+        log.info("salesforce %s: another worker holds the lease; skipped", job)
+        return None
+    run_id = start_run(ctx.uow_factory(), job, holder)
+    gw = ctx.gateway_factory()
+    result = RunResult(job)
+    try:
+        result = _RUNNERS[job](ctx, gw, progress)
+    except SalesforceLimitExceeded as exc:
+        result.outcome = "limited"
+        result.note(f"{exc.code}: {exc.message}")
+    except SalesforceSyncError as exc:
+        result.outcome = "failed"
+        result.note(f"{exc.code or exc.status or type(exc).__name__}: {exc.message}")
+    except Exception as exc:  # a job must record its failure, then let the scheduler carry on
+        log.exception("salesforce %s failed", job)
+        result.outcome = "failed"
+        result.note(f"{type(exc).__name__}: {exc}"[:500])
+    finally:
+        result.api_calls = gw.api_calls
+        finish_run(
+            ctx.uow_factory(),
+            run_id,
+            result.outcome,
+            processed=result.processed,
+            failed=result.failed,
+            api_calls=gw.api_calls,
+            detail="; ".join(result.errors) or None,
+            api_usage=gw.api_usage,
+        )
+        release_lease(ctx.uow_factory(), "sf:" + job, holder)
+    log.info("salesforce %s: %s", job, {k: v for k, v in result.as_dict().items() if k != "errors"})
+    return result
+
+
+def dead_letters(uow: UnitOfWork, limit: int = 100) -> list[dict[str, Any]]:
+    with uow:
+        rows = uow.session.scalars(
+            select(OutboxRow).where(OutboxRow.state == "dead").order_by(OutboxRow.id).limit(limit)
+        )
+        return [
+            {
+                "id": r.id,
+                "appointment_id": r.appointment_id,
+                "operation": r.operation,
+                "attempts": r.attempts,
+                "last_error": r.last_error,
+                "created_at": r.created_at.isoformat(),
+            }
+            for r in rows
+        ]
+
+
+def status(uow: UnitOfWork, settings: Any) -> dict[str, Any]:
+    """Watermarks and lag, last runs, outbox depth by state, dead letters, API usage."""
+    now = utcnow()
+    with uow:
+        s = uow.session
+        marks = []
+        for row in s.scalars(
+            select(SfSyncStateRow).where(SfSyncStateRow.name.like("wm:%")).order_by(SfSyncStateRow.name)
+        ):
+            marks.append(
+                {
+                    "object": row.name[3:],
+                    "system_modstamp": row.modstamp.isoformat() if row.modstamp else None,
+                    "last_id": row.last_id,
+                    "lag_seconds": round((now - row.modstamp).total_seconds(), 1) if row.modstamp else None,
+                }
+            )
+        depth = {state: n for state, n in s.execute(select(OutboxRow.state, func.count()).group_by(OutboxRow.state))}
+        runs = {}
+        for job in JOBS:
+            runs[job] = [
+                {
+                    "id": r.id,
+                    "holder": r.holder,
+                    "started_at": r.started_at.isoformat(),
+                    "finished_at": r.finished_at.isoformat() if r.finished_at else None,
+                    "outcome": r.outcome,
+                    "processed": r.processed,
+                    "failed": r.failed,
+                    "api_calls": r.api_calls,
+                    "detail": r.detail,
+                }
+                for r in last_runs(s, job, 3)
+            ]
+        unassigned = s.scalar(select(func.count()).select_from(SfLinkRow).where(SfLinkRow.unassigned.is_(True))) or 0
+        usage = get_value(s, "api_usage")
+    return {
+        "configured": bool(settings.sf_auth),
+        "mode": settings.sf_mode,
+        "watermarks": marks,
+        "last_runs": runs,
+        "outbox": {state: depth.get(state, 0) for state in ("pending", "inflight", "sent", "dead")},
+        "dead_letters": depth.get("dead", 0),
+        "unassigned": unassigned,
+        "api_usage": usage,
+    }

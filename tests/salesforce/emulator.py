@@ -1,0 +1,819 @@
+"""A small Salesforce REST emulator over a real loopback socket, for the unmodified simple-salesforce client.
+
+It speaks: SOAP login and the OAuth token endpoint (password, JWT bearer, client credentials);
+``query``/``queryAll`` with ``nextRecordsUrl`` paging (small pages by default); sObject CRUD;
+upsert by external id (201 created, 200 updated, 300 on duplicates); sObject Collections upsert,
+update and delete; ``updated``/``deleted``; ``limits``; the ``Sforce-Limit-Info`` header; and a
+small SOQL subset (``SELECT … FROM … [WHERE …] [ORDER BY …] [LIMIT n]`` with AND/OR/NOT,
+parentheses, ``= != < <= > >= IN``) that compares datetimes as datetimes.
+
+simple-salesforce builds ``https://`` URLs; :class:`RedirectSession` sends them (login hosts too)
+to this plain-HTTP server on 127.0.0.1 instead (notes/salesforce.md §3.3, option B).
+
+Fault injection (:meth:`SalesforceEmulator.inject`, :meth:`SalesforceEmulator.random_faults`):
+``expire`` (401 INVALID_SESSION_ID, all tokens invalidated), ``limit`` (403 REQUEST_LIMIT_EXCEEDED),
+``unavailable`` (503 HTML), ``slow`` (answers after a delay, so the client times out), ``lost``
+(the write is applied but the answer is a 503), and per-record validation errors (records whose
+Subject contains :data:`INVALID_MARK`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import random
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+from flask import Flask, Response, request
+from werkzeug.serving import make_server
+
+from caldav_bridge.salesforce.gateway import TimeoutSession
+
+__all__ = ["INVALID_MARK", "Fault", "RedirectSession", "SalesforceEmulator", "running_emulator"]
+
+VERSION = "59.0"
+INVALID_MARK = "[[invalid]]"
+PREFIXES = {
+    "Event": "00U",
+    "ServiceAppointment": "08p",
+    "AssignedResource": "03r",
+    "ServiceResource": "0Hn",
+    "User": "005",
+    "Contact": "003",
+    "Lead": "00Q",
+    "Opportunity": "006",
+}
+WRITABLE_SYSTEM = {"Id", "IsDeleted", "SystemModstamp", "CreatedDate", "LastModifiedDate", "attributes"}
+
+
+def sf_time(value: datetime) -> str:
+    value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}+0000"
+
+
+def parse_time(text: str) -> datetime:
+    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+# ----------------------------------------------------------------------------------------- SOQL
+
+
+class SoqlError(ValueError):
+    pass
+
+
+_TOKEN = re.compile(
+    r"\s*(?:(?P<str>'(?:[^'\\]|\\.)*')|(?P<dt>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2}))"
+    r"|(?P<num>-?\d+(?:\.\d+)?)|(?P<op><=|>=|!=|<>|=|<|>|\(|\)|,)|(?P<word>[A-Za-z_][\w.]*))"
+)
+
+
+def _tokens(text: str) -> list[tuple[str, str]]:
+    out, pos = [], 0
+    text = text.strip()
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if not m or m.end() == pos:
+            raise SoqlError(f"unexpected input at {text[pos : pos + 20]!r}")
+        kind = m.lastgroup or ""
+        out.append((kind, m.group(kind)))
+        pos = m.end()
+        while pos < len(text) and text[pos].isspace():
+            pos += 1
+    return out
+
+
+@dataclass
+class Query:
+    fields: list[str]
+    sobject: str
+    where: Callable[[dict[str, Any]], bool] | None
+    order: list[tuple[str, bool]]
+    limit: int | None
+
+
+def _literal(kind: str, value: str) -> Any:
+    if kind == "str":
+        return value[1:-1].replace("\\'", "'").replace("\\\\", "\\")
+    if kind == "dt":
+        return parse_time(value)
+    if kind == "num":
+        return float(value) if "." in value else int(value)
+    low = value.lower()
+    if low == "true":
+        return True
+    if low == "false":
+        return False
+    if low == "null":
+        return None
+    raise SoqlError(f"not a literal: {value}")
+
+
+def _compare(left: Any, op: str, right: Any) -> bool:
+    if isinstance(right, datetime) and isinstance(left, str):
+        left = parse_time(left)
+    if op == "=":
+        return bool(left == right)
+    if op in ("!=", "<>"):
+        return bool(left != right)
+    if left is None or right is None:
+        return False
+    if op == "<":
+        return bool(left < right)
+    if op == "<=":
+        return bool(left <= right)
+    if op == ">":
+        return bool(left > right)
+    return bool(left >= right)
+
+
+class _Parser:
+    def __init__(self, tokens: list[tuple[str, str]]) -> None:
+        self.t = tokens
+        self.i = 0
+
+    def peek(self) -> tuple[str, str] | None:
+        return self.t[self.i] if self.i < len(self.t) else None
+
+    def take(self) -> tuple[str, str]:
+        tok = self.peek()
+        if tok is None:
+            raise SoqlError("unexpected end of query")
+        self.i += 1
+        return tok
+
+    def word(self, *expected: str) -> bool:
+        tok = self.peek()
+        if tok and tok[0] == "word" and tok[1].upper() in expected:
+            self.i += 1
+            return True
+        return False
+
+    def expect_op(self, op: str) -> None:
+        kind, value = self.take()
+        if kind != "op" or value != op:
+            raise SoqlError(f"expected {op!r}, got {value!r}")
+
+    def parse(self) -> Query:
+        if not self.word("SELECT"):
+            raise SoqlError("expected SELECT")
+        fields = [self.take()[1]]
+        while self.peek() == ("op", ","):
+            self.take()
+            fields.append(self.take()[1])
+        if not self.word("FROM"):
+            raise SoqlError("expected FROM")
+        sobject = self.take()[1]
+        where = self.expr() if self.word("WHERE") else None
+        order: list[tuple[str, bool]] = []
+        if self.word("ORDER"):
+            if not self.word("BY"):
+                raise SoqlError("expected BY")
+            while True:
+                name = self.take()[1]
+                desc = False
+                if self.word("DESC"):
+                    desc = True
+                else:
+                    self.word("ASC")
+                order.append((name, desc))
+                if self.peek() == ("op", ","):
+                    self.take()
+                    continue
+                break
+        limit = None
+        if self.word("LIMIT"):
+            limit = int(self.take()[1])
+        if self.peek() is not None:
+            raise SoqlError(f"unexpected {self.peek()}")
+        return Query(fields, sobject, where, order, limit)
+
+    def expr(self) -> Callable[[dict[str, Any]], bool]:
+        parts = [self.term()]
+        while self.word("OR"):
+            parts.append(self.term())
+        return parts[0] if len(parts) == 1 else (lambda r: any(p(r) for p in parts))
+
+    def term(self) -> Callable[[dict[str, Any]], bool]:
+        parts = [self.factor()]
+        while self.word("AND"):
+            parts.append(self.factor())
+        return parts[0] if len(parts) == 1 else (lambda r: all(p(r) for p in parts))
+
+    def factor(self) -> Callable[[dict[str, Any]], bool]:
+        if self.word("NOT"):
+            inner = self.factor()
+            return lambda r: not inner(r)
+        if self.peek() == ("op", "("):
+            self.take()
+            inner = self.expr()
+            self.expect_op(")")
+            return inner
+        name = self.take()[1]
+        if self.word("IN"):
+            self.expect_op("(")
+            values = []
+            while True:
+                values.append(_literal(*self.take()))
+                if self.peek() == ("op", ","):
+                    self.take()
+                    continue
+                break
+            self.expect_op(")")
+            allowed = set(values)
+            return lambda r: r.get(name) in allowed
+        kind, op = self.take()
+        if kind != "op":
+            raise SoqlError(f"expected an operator after {name}")
+        value = _literal(*self.take())
+        return lambda r: _compare(r.get(name), op, value)
+
+
+def parse_soql(text: str) -> Query:
+    return _Parser(_tokens(text)).parse()
+
+
+# ----------------------------------------------------------------------------------------- faults
+
+
+@dataclass
+class Fault:
+    """``kind`` on requests whose path matches ``path`` (regex) and method, ``count`` times (None: forever)."""
+
+    kind: str
+    path: str = r"/services/data/"
+    method: str | None = None
+    count: int | None = 1
+    delay: float = 0.0
+
+    def matches(self, method: str, path: str) -> bool:
+        return (self.method is None or self.method == method) and re.search(self.path, path) is not None
+
+
+@dataclass
+class Stats:
+    calls: int = 0
+    logins: int = 0
+    faults: dict[str, int] = field(default_factory=dict)
+    by_path: dict[str, int] = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------------------- emulator
+
+
+class SalesforceEmulator:
+    """In-memory Salesforce org plus a Flask app serving it; thread-safe."""
+
+    def __init__(self, *, page_size: int = 200, api_limit: int = 1_000_000, validate_duration: bool = True) -> None:
+        self.page_size = page_size
+        self.api_limit = api_limit
+        self.validate_duration = validate_duration
+        self.lock = threading.RLock()
+        self.objects: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in PREFIXES}
+        self.tokens: set[str] = set()
+        self.cursors: dict[str, list[dict[str, Any]]] = {}
+        self.indexes: dict[tuple[str, str], dict[Any, set[str]]] = {}
+        self.faults: list[Fault] = []
+        self.random_rate = 0.0
+        self.random_kinds: tuple[str, ...] = ()
+        self.rng = random.Random(0)
+        self.stats = Stats()
+        self.counter = itertools.count(1)
+        self.host = ""
+        self._last_stamp = datetime(2000, 1, 1, tzinfo=UTC)
+        #: Extra seconds added to every new SystemModstamp (a test may move the org's clock).
+        self.clock_offset = timedelta(0)
+        #: Whole-second SystemModstamps, so many records share one (as in a real org).
+        self.second_resolution = True
+        self.username = "integration@example.com"
+        self.password = "secret-password"
+        self.security_token = "TOKEN"
+        self.consumer_key = "consumer-key"
+        self.consumer_secret = "consumer-secret"
+        self.app = self._build_app()
+
+    # ------------------------------------------------------------------ data (also the tests' hands)
+
+    def new_id(self, sobject: str) -> str:
+        n = next(self.counter)
+        return f"{PREFIXES.get(sobject, '001')}{n:012d}AAA"
+
+    def stamp(self) -> datetime:
+        now = datetime.now(UTC) + self.clock_offset
+        if self.second_resolution:
+            now = now.replace(microsecond=0)
+        if now < self._last_stamp:
+            now = self._last_stamp
+        self._last_stamp = now
+        return now
+
+    def _store(self, sobject: str) -> dict[str, dict[str, Any]]:
+        if sobject not in self.objects:
+            raise KeyError(sobject)
+        return self.objects[sobject]
+
+    def create(self, sobject: str, fields: dict[str, Any]) -> str:
+        with self.lock:
+            store = self._store(sobject)
+            rid = self.new_id(sobject)
+            now = self.stamp()
+            record = {k: v for k, v in fields.items() if k not in WRITABLE_SYSTEM}
+            record.update(Id=rid, IsDeleted=False, SystemModstamp=now, CreatedDate=now, LastModifiedDate=now)
+            store[rid] = record
+            self._index(sobject, record, None)
+            return rid
+
+    def update(self, sobject: str, rid: str, fields: dict[str, Any]) -> None:
+        with self.lock:
+            record = self._store(sobject)[rid]
+            old = dict(record)
+            record.update({k: v for k, v in fields.items() if k not in WRITABLE_SYSTEM})
+            self._index(sobject, record, old)
+            record["SystemModstamp"] = record["LastModifiedDate"] = self.stamp()
+
+    def delete(self, sobject: str, rid: str) -> None:
+        with self.lock:
+            record = self._store(sobject)[rid]
+            record["IsDeleted"] = True
+            record["SystemModstamp"] = self.stamp()
+            record["DeletedDate"] = record["SystemModstamp"]
+
+    def undelete(self, sobject: str, rid: str) -> None:
+        with self.lock:
+            record = self._store(sobject)[rid]
+            record["IsDeleted"] = False
+            record.pop("DeletedDate", None)
+            record["SystemModstamp"] = self.stamp()
+
+    def purge(self, sobject: str, rid: str) -> None:
+        """Empty the recycle bin for one record: it is gone without a trace (reconcile's case)."""
+        with self.lock:
+            record = self._store(sobject).pop(rid)
+            for (obj, name), index in self.indexes.items():
+                if obj == sobject and record.get(name) is not None:
+                    index.get(record[name], set()).discard(rid)
+
+    def get(self, sobject: str, rid: str) -> dict[str, Any]:
+        with self.lock:
+            return dict(self._store(sobject)[rid])
+
+    def live(self, sobject: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return [dict(r) for r in self._store(sobject).values() if not r["IsDeleted"]]
+
+    def inject(self, kind: str, **kwargs: Any) -> Fault:
+        fault = Fault(kind, **kwargs)
+        with self.lock:
+            self.faults.append(fault)
+        return fault
+
+    def random_faults(
+        self, rate: float, kinds: tuple[str, ...] = ("unavailable", "lost", "expire"), seed: int = 0
+    ) -> None:
+        with self.lock:
+            self.random_rate, self.random_kinds, self.rng = rate, kinds, random.Random(seed)
+
+    def clear_faults(self) -> None:
+        with self.lock:
+            self.faults.clear()
+            self.random_rate = 0.0
+
+    # ------------------------------------------------------------------ HTTP
+
+    def _build_app(self) -> Flask:
+        app = Flask("salesforce-emulator")
+        data = f"/services/data/v{VERSION}"
+        app.add_url_rule("/services/Soap/u/<version>", view_func=self.soap_login, methods=["POST"])
+        app.add_url_rule("/services/oauth2/token", view_func=self.oauth_token, methods=["POST"])
+        app.add_url_rule(f"{data}/query/", view_func=self.query, methods=["GET"])
+        app.add_url_rule(f"{data}/queryAll/", view_func=self.query, methods=["GET"])
+        app.add_url_rule(f"{data}/query/<locator>", view_func=self.query_more, methods=["GET"])
+        app.add_url_rule(f"{data}/queryAll/<locator>", view_func=self.query_more, methods=["GET"])
+        app.add_url_rule(f"{data}/limits/", view_func=self.limits, methods=["GET"])
+        app.add_url_rule(f"{data}/composite/sobjects", view_func=self.collections, methods=["PATCH", "DELETE"])
+        app.add_url_rule(
+            f"{data}/composite/sobjects/<sobject>/<field_name>", view_func=self.collections_upsert, methods=["PATCH"]
+        )
+        app.add_url_rule(f"{data}/sobjects/<sobject>/", view_func=self.sobject_create, methods=["POST"])
+        app.add_url_rule(f"{data}/sobjects/<sobject>/updated/", view_func=self.updated, methods=["GET"])
+        app.add_url_rule(f"{data}/sobjects/<sobject>/deleted/", view_func=self.deleted, methods=["GET"])
+        app.add_url_rule(
+            f"{data}/sobjects/<sobject>/<rid>", view_func=self.sobject_record, methods=["GET", "PATCH", "DELETE"]
+        )
+        app.add_url_rule(
+            f"{data}/sobjects/<sobject>/<field_name>/<path:value>",
+            view_func=self.sobject_by_external,
+            methods=["GET", "PATCH"],
+        )
+        app.before_request(self._before)
+        app.after_request(self._after)
+        return app
+
+    def _json(self, data: Any, status: int = 200) -> Response:
+        return Response(json.dumps(data, default=_default), status=status, mimetype="application/json")
+
+    def _error(self, status: int, code: str, message: str) -> Response:
+        return self._json([{"message": message, "errorCode": code, "fields": []}], status)
+
+    def _before(self) -> Response | None:
+        path = request.path
+        with self.lock:
+            self.stats.calls += 1
+            key = re.sub(r"/[0-9A-Za-z]{18}(?=/|$)", "/{id}", path)
+            self.stats.by_path[key] = self.stats.by_path.get(key, 0) + 1
+            fault = self._take_fault(request.method, path)
+        if fault is not None:
+            self.stats.faults[fault.kind] = self.stats.faults.get(fault.kind, 0) + 1
+            if fault.kind == "expire":
+                with self.lock:
+                    self.tokens.clear()
+            elif fault.kind == "limit":
+                return self._error(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
+            elif fault.kind == "unavailable":
+                return Response("<html><body>Service Unavailable</body></html>", status=503, mimetype="text/html")
+            elif fault.kind == "slow":
+                time.sleep(fault.delay or 2.0)
+            elif fault.kind == "lost":
+                request.environ["emulator.lost"] = True
+        if path.startswith("/services/data/"):
+            auth = request.headers.get("Authorization", "")
+            token = auth.removeprefix("Bearer ").strip()
+            with self.lock:
+                known = token in self.tokens
+            if not known:
+                return self._error(401, "INVALID_SESSION_ID", "Session expired or invalid")
+        return None
+
+    def _take_fault(self, method: str, path: str) -> Fault | None:
+        if path.startswith("/services/Soap") or path.startswith("/services/oauth2"):
+            return None
+        for fault in list(self.faults):
+            if fault.matches(method, path):
+                if fault.count is not None:
+                    fault.count -= 1
+                    if fault.count <= 0:
+                        self.faults.remove(fault)
+                return fault
+        if self.random_rate and path.startswith("/services/data/") and self.rng.random() < self.random_rate:
+            kind = self.rng.choice(self.random_kinds)
+            if kind == "lost" and method == "GET":
+                kind = "unavailable"
+            return Fault(kind)
+        return None
+
+    def _after(self, response: Response) -> Response:
+        if request.environ.get("emulator.lost") and response.status_code < 300:
+            # The write was applied; its answer is lost on the way back.
+            response = Response("<html>upstream connect error</html>", status=503, mimetype="text/html")
+        if request.path.startswith("/services/data/"):
+            response.headers["Sforce-Limit-Info"] = f"api-usage={self.stats.calls}/{self.api_limit}"
+        return response
+
+    # -- login
+
+    def _new_token(self) -> str:
+        token = "00D000000000001!" + uuid.uuid4().hex
+        with self.lock:
+            self.tokens.add(token)
+            self.stats.logins += 1
+        return token
+
+    def soap_login(self, version: str) -> Response:
+        body = request.get_data(as_text=True)
+        user = re.search(r"<n1:username>(.*?)</n1:username>", body)
+        pwd = re.search(r"<n1:password>(.*?)</n1:password>", body)
+        if not user or not pwd or user.group(1) != self.username or pwd.group(1) != self.password + self.security_token:
+            fault = (
+                '<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"'
+                ' xmlns:sf="urn:fault.partner.soap.sforce.com"><soapenv:Body><soapenv:Fault>'
+                "<faultcode>sf:INVALID_LOGIN</faultcode><faultstring>INVALID_LOGIN: Invalid username, password, "
+                "security token; or user locked out.</faultstring><detail><sf:LoginFault>"
+                "<sf:exceptionCode>INVALID_LOGIN</sf:exceptionCode>"
+                "<sf:exceptionMessage>Invalid username, password, security token; or user locked out."
+                "</sf:exceptionMessage></sf:LoginFault></detail></soapenv:Fault></soapenv:Body></soapenv:Envelope>"
+            )
+            return Response(fault, status=500, mimetype="text/xml")
+        token = self._new_token()
+        xml = (
+            '<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"'
+            ' xmlns="urn:partner.soap.sforce.com"><soapenv:Body><loginResponse><result>'
+            f"<serverUrl>https://{self.host}/services/Soap/u/{version}/00D000000000001</serverUrl>"
+            f"<sessionId>{token}</sessionId><userId>005000000000001AAA</userId>"
+            "</result></loginResponse></soapenv:Body></soapenv:Envelope>"
+        )
+        return Response(xml, status=200, mimetype="text/xml")
+
+    def oauth_token(self) -> Response:
+        form = request.form
+        grant = form.get("grant_type", "")
+        ok = False
+        if grant == "client_credentials":
+            auth = request.authorization
+            ok = auth is not None and auth.username == self.consumer_key and auth.password == self.consumer_secret
+        elif grant == "password":
+            ok = form.get("client_id") == self.consumer_key and form.get("username") == self.username
+        elif grant.endswith("jwt-bearer"):
+            ok = bool(form.get("assertion"))
+        if not ok:
+            return self._json({"error": "invalid_grant", "error_description": "authentication failure"}, 400)
+        token = self._new_token()
+        return self._json(
+            {
+                "access_token": token,
+                "instance_url": f"https://{self.host}",
+                "id": f"https://{self.host}/id/00D000000000001/005000000000001AAA",
+                "token_type": "Bearer",
+                "issued_at": str(int(time.time() * 1000)),
+                "signature": "x",
+            }
+        )
+
+    # -- query
+
+    def _select(self, soql: str, include_deleted: bool) -> list[dict[str, Any]]:
+        q = parse_soql(soql)
+        with self.lock:
+            records = list(self._store(q.sobject).values())
+        if not include_deleted:
+            records = [r for r in records if not r["IsDeleted"]]
+        if q.where is not None:
+            records = [r for r in records if q.where(r)]
+        for name, desc in reversed(q.order):
+            records.sort(
+                key=lambda r, n=name: (r.get(n) is None, r.get(n) if r.get(n) is not None else ""), reverse=desc
+            )  # type: ignore[misc]
+        if q.limit is not None:
+            records = records[: q.limit]
+        out = []
+        for r in records:
+            row: dict[str, Any] = {
+                "attributes": {"type": q.sobject, "url": f"/services/data/v{VERSION}/sobjects/{q.sobject}/{r['Id']}"}
+            }
+            for name in q.fields:
+                row[name] = r.get(name)
+            out.append(row)
+        return out
+
+    def query(self) -> Response:
+        try:
+            rows = self._select(request.args.get("q", ""), include_deleted=request.path.endswith("/queryAll/"))
+        except (SoqlError, KeyError) as exc:
+            return self._error(400, "MALFORMED_QUERY", str(exc))
+        return self._page(
+            rows, 0, uuid.uuid4().hex[:15], "queryAll" if request.path.endswith("/queryAll/") else "query"
+        )
+
+    def _page(self, rows: list[dict[str, Any]], offset: int, locator: str, endpoint: str) -> Response:
+        end = offset + self.page_size
+        done = end >= len(rows)
+        body: dict[str, Any] = {"totalSize": len(rows), "done": done, "records": rows[offset:end]}
+        if not done:
+            with self.lock:
+                self.cursors[locator] = rows
+            body["nextRecordsUrl"] = f"/services/data/v{VERSION}/{endpoint}/{locator}-{end}"
+        else:
+            with self.lock:
+                self.cursors.pop(locator, None)
+        return self._json(body)
+
+    def query_more(self, locator: str) -> Response:
+        key, _, offset = locator.rpartition("-")
+        with self.lock:
+            rows = self.cursors.get(key)
+        if rows is None or not offset.isdigit():
+            return self._error(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
+        return self._page(rows, int(offset), key, "queryAll" if "/queryAll/" in request.path else "query")
+
+    def limits(self) -> Response:
+        return self._json({"DailyApiRequests": {"Max": self.api_limit, "Remaining": self.api_limit - self.stats.calls}})
+
+    # -- records
+
+    def _validate(self, sobject: str, fields: dict[str, Any]) -> tuple[str, str] | None:
+        subject = fields.get("Subject")
+        if isinstance(subject, str) and INVALID_MARK in subject:
+            return "FIELD_CUSTOM_VALIDATION_EXCEPTION", "Subject is not allowed by a validation rule"
+        for start, end in (("StartDateTime", "EndDateTime"), ("SchedStartTime", "SchedEndTime")):
+            if fields.get(start) and fields.get(end):
+                try:
+                    s, e = parse_time(fields[start]), parse_time(fields[end])
+                except ValueError:
+                    return "INVALID_TYPE_ON_FIELD_IN_RECORD", f"{start}: bad datetime"
+                if e < s:
+                    return "FIELD_INTEGRITY_EXCEPTION", "End must be after start"
+                if self.validate_duration and e - s > timedelta(days=14):
+                    return "FIELD_INTEGRITY_EXCEPTION", "Event duration cannot exceed 14 days"
+        return None
+
+    def _write(
+        self, sobject: str, fields: dict[str, Any], rid: str | None
+    ) -> tuple[bool, str | None, bool, tuple[str, str] | None]:
+        """Create (rid None) or update; returns (ok, id, created, error)."""
+        problem = self._validate(sobject, fields)
+        if problem:
+            return False, rid, False, problem
+        with self.lock:
+            if rid is None:
+                return True, self.create(sobject, fields), True, None
+            record = self._store(sobject).get(rid)
+            if record is None:
+                return False, rid, False, ("NOT_FOUND", "The requested resource does not exist")
+            if record["IsDeleted"]:
+                return False, rid, False, ("ENTITY_IS_DELETED", "entity is deleted")
+            self.update(sobject, rid, fields)
+            return True, rid, False, None
+
+    def _by_external(self, sobject: str, field_name: str, value: str) -> list[dict[str, Any]]:
+        with self.lock:
+            index = self.indexes.get((sobject, field_name))
+            if index is None:  # built on first use, then kept up to date by _index
+                index = self.indexes[(sobject, field_name)] = {}
+                for r in self._store(sobject).values():
+                    if r.get(field_name) is not None:
+                        index.setdefault(r[field_name], set()).add(r["Id"])
+            store = self._store(sobject)
+            return [store[i] for i in sorted(index.get(value, ())) if not store[i]["IsDeleted"]]
+
+    def _index(self, sobject: str, record: dict[str, Any], old: dict[str, Any] | None) -> None:
+        for (obj, name), index in self.indexes.items():
+            if obj != sobject:
+                continue
+            if old is not None and old.get(name) is not None:
+                index.get(old[name], set()).discard(record["Id"])
+            if record.get(name) is not None:
+                index.setdefault(record[name], set()).add(record["Id"])
+
+    def sobject_create(self, sobject: str) -> Response:
+        ok, rid, _, problem = self._write(sobject, request.get_json(force=True) or {}, None)
+        if not ok:
+            assert problem
+            return self._error(400, *problem)
+        return self._json({"id": rid, "success": True, "errors": []}, 201)
+
+    def sobject_record(self, sobject: str, rid: str) -> Response:
+        with self.lock:
+            record = self.objects.get(sobject, {}).get(rid)
+        if record is None or record["IsDeleted"]:
+            return self._error(404, "NOT_FOUND", "The requested resource does not exist")
+        if request.method == "GET":
+            return self._json({"attributes": {"type": sobject}, **record})
+        if request.method == "DELETE":
+            self.delete(sobject, rid)
+            return Response(status=204)
+        ok, _, _, problem = self._write(sobject, request.get_json(force=True) or {}, rid)
+        if not ok:
+            assert problem
+            return self._error(400, *problem)
+        return Response(status=204)
+
+    def sobject_by_external(self, sobject: str, field_name: str, value: str) -> Response:
+        matches = self._by_external(sobject, field_name, value)
+        if len(matches) > 1:
+            return self._json([f"/services/data/v{VERSION}/sobjects/{sobject}/{r['Id']}" for r in matches], 300)
+        if request.method == "GET":
+            if not matches:
+                return self._error(404, "NOT_FOUND", "The requested resource does not exist")
+            return self._json({"attributes": {"type": sobject}, **matches[0]})
+        body = request.get_json(force=True) or {}
+        if field_name in body:
+            return self._error(400, "INVALID_FIELD", f"{field_name} specified more than once")
+        body[field_name] = value
+        ok, rid, created, problem = self._write(sobject, body, matches[0]["Id"] if matches else None)
+        if not ok:
+            assert problem
+            return self._error(400, *problem)
+        return self._json({"id": rid, "success": True, "errors": [], "created": created}, 201 if created else 200)
+
+    def collections_upsert(self, sobject: str, field_name: str) -> Response:
+        body = request.get_json(force=True) or {}
+        records = body.get("records") or []
+        if len(records) > 200:
+            return self._error(400, "EXCEEDED_ID_LIMIT", "record limit reached; cannot submit more than 200 records")
+        results = []
+        for record in records:
+            fields = {k: v for k, v in record.items() if k != "attributes"}
+            value = fields.get(field_name)
+            if not value:
+                results.append(_record_error(None, "MISSING_ARGUMENT", f"{field_name} not specified"))
+                continue
+            with self.lock:  # look-up and write as one step, as the unique external-id index makes it
+                matches = self._by_external(sobject, field_name, value)
+                if len(matches) > 1:
+                    results.append(_record_error(None, "DUPLICATE_EXTERNAL_ID", "more than one record found"))
+                    continue
+                ok, rid, created, problem = self._write(sobject, fields, matches[0]["Id"] if matches else None)
+            if ok:
+                results.append({"id": rid, "success": True, "errors": [], "created": created})
+            else:
+                assert problem
+                results.append(_record_error(rid, *problem))
+        return self._json(results)
+
+    def collections(self) -> Response:
+        if request.method == "DELETE":
+            ids = [i for i in (request.args.get("ids") or "").split(",") if i]
+            if len(ids) > 200:
+                return self._error(400, "EXCEEDED_ID_LIMIT", "cannot delete more than 200 records")
+            results = []
+            for rid in ids:
+                sobject = next((o for o, p in PREFIXES.items() if rid.startswith(p)), "")
+                with self.lock:
+                    record = self.objects.get(sobject, {}).get(rid)
+                if record is None:
+                    results.append(_record_error(rid, "NOT_FOUND", "not found"))
+                elif record["IsDeleted"]:
+                    results.append(_record_error(rid, "ENTITY_IS_DELETED", "entity is deleted"))
+                else:
+                    self.delete(sobject, rid)
+                    results.append({"id": rid, "success": True, "errors": []})
+            return self._json(results)
+        body = request.get_json(force=True) or {}
+        results = []
+        for record in body.get("records") or []:
+            sobject = (record.get("attributes") or {}).get("type", "")
+            fields = {k: v for k, v in record.items() if k not in {"attributes", "id", "Id"}}
+            rid = record.get("id") or record.get("Id")
+            ok, rid, _, problem = self._write(sobject, fields, rid)
+            results.append(
+                {"id": rid, "success": True, "errors": []} if ok else _record_error(rid, *(problem or ("", "")))
+            )
+        return self._json(results)
+
+    def updated(self, sobject: str) -> Response:
+        start, end = parse_time(request.args["start"]), parse_time(request.args["end"])
+        with self.lock:
+            ids = [
+                r["Id"]
+                for r in self._store(sobject).values()
+                if not r["IsDeleted"] and start <= r["SystemModstamp"] < end
+            ]
+        return self._json({"ids": ids, "latestDateCovered": sf_time(end)})
+
+    def deleted(self, sobject: str) -> Response:
+        start, end = parse_time(request.args["start"]), parse_time(request.args["end"])
+        with self.lock:
+            rows = [
+                {"id": r["Id"], "deletedDate": sf_time(r["DeletedDate"])}
+                for r in self._store(sobject).values()
+                if r["IsDeleted"] and start <= r["DeletedDate"] < end
+            ]
+        return self._json(
+            {"deletedRecords": rows, "earliestDateAvailable": sf_time(start), "latestDateCovered": sf_time(end)}
+        )
+
+
+def _record_error(rid: str | None, code: str, message: str) -> dict[str, Any]:
+    return {"id": rid, "success": False, "errors": [{"statusCode": code, "message": message, "fields": []}]}
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return sf_time(value)
+    raise TypeError(type(value).__name__)
+
+
+class RedirectSession(TimeoutSession):
+    """Sends every URL (``https://anything/...``) to the emulator's plain-HTTP address instead."""
+
+    def __init__(self, base: str, timeout: float = 10.0) -> None:
+        super().__init__(timeout)
+        self.base = urlsplit(base)
+        self.trust_env = False
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        parts = urlsplit(url if isinstance(url, str) else url.decode())
+        url = urlunsplit((self.base.scheme, self.base.netloc, parts.path, parts.query, parts.fragment))
+        return super().request(method, url, *args, **kwargs)
+
+
+@contextmanager
+def running_emulator(emulator: SalesforceEmulator | None = None) -> Iterator[SalesforceEmulator]:
+    """Serve ``emulator`` on 127.0.0.1 (an OS-chosen port) in a thread until the block ends."""
+    emulator = emulator or SalesforceEmulator()
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = make_server("127.0.0.1", 0, emulator.app, threaded=True)
+    emulator.host = f"127.0.0.1:{server.server_port}"
+    emulator.base_url = f"http://127.0.0.1:{server.server_port}"  # type: ignore[attr-defined]
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="sf-emulator", daemon=True
+    )
+    thread.start()
+    try:
+        yield emulator
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
+        assert not thread.is_alive(), "the emulator did not stop"
