@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 PYTEST_ARGS ?=
 
-.PHONY: run test lint typecheck install install-test clean help
+.PHONY: run test lint typecheck install install-test feed-test-tools clean help
 
 help:
 	@echo "make run    serve the demo on http://$(HOST):$(PORT) (SQLite in ./var, no Salesforce needed)"
@@ -39,7 +39,27 @@ lint: install-test
 typecheck: install-test
 	$(BIN)/mypy caldav_bridge feeds config storage_plugin
 
-test: lint typecheck
+# The feed tests also need Mozilla's ical.js (npm, into tests/feeds/node/node_modules) and Debian's
+# chromium (the calendar page's browser test, driven by the Python playwright package, which never
+# downloads a browser). Both installs are idempotent: stamp files, skipped when already present.
+ICALJS := tests/feeds/node/node_modules/ical.js/package.json
+CHROMIUM ?= /usr/bin/chromium
+
+$(ICALJS): tests/feeds/node/package.json tests/feeds/node/package-lock.json
+	cd tests/feeds/node && npm ci --no-audit --no-fund --loglevel=error </dev/null
+	touch $@
+
+$(VENV)/.chromium: | $(BIN)/python
+	@if [ ! -x $(CHROMIUM) ] && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq </dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			chromium fonts-dejavu-core </dev/null; \
+	fi
+	@if [ -x $(CHROMIUM) ]; then touch $@; else \
+		echo "note: $(CHROMIUM) missing and not root: install Debian's chromium for the calendar page test"; fi
+
+feed-test-tools: $(ICALJS) $(VENV)/.chromium
+
+test: lint typecheck feed-test-tools
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:
