@@ -26,9 +26,7 @@ class SfLinkRow(Base):
 
     __tablename__ = "sf_links"
 
-    appointment_id: Mapped[str] = mapped_column(
-        ForeignKey("appointments.id", ondelete="CASCADE"), primary_key=True
-    )
+    appointment_id: Mapped[str] = mapped_column(ForeignKey("appointments.id", ondelete="CASCADE"), primary_key=True)
     sobject: Mapped[str] = mapped_column(String(40))
     sf_id: Mapped[str | None] = mapped_column(String(18), unique=True)
     external_id: Mapped[str | None] = mapped_column(String(64), unique=True)

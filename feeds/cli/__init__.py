@@ -9,6 +9,7 @@ from caldav_bridge.errors import DomainError, ValidationFailed
 from config import SettingsError
 from feeds.cli import admin, serve
 from feeds.cli import feeds as feed_commands
+from feeds.cli import sync as sync_commands
 from feeds.cli.output import fail
 
 __all__ = ["build_parser", "main"]
@@ -26,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     serve.register(commands)
     admin.register(commands)
+    sync_commands.register(commands)
     feed_commands.register(commands)
     return parser
 

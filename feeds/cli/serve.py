@@ -48,6 +48,9 @@ def serve(args: argparse.Namespace) -> int:
     else:
         upgrade(rt.engine)
     app = create_app(rt=rt)
+    from feeds.cli.sync import start_in_serve  # the Salesforce scheduler, when configured
+
+    scheduler = start_in_serve(rt)
     print(f"Serving on http://{settings.host}:{settings.port} (Ctrl-C to stop)", flush=True)
     waitress.serve(
         app,
@@ -57,4 +60,6 @@ def serve(args: argparse.Namespace) -> int:
         ident="appointment-service",
         clear_untrusted_proxy_headers=True,
     )
+    if scheduler is not None:
+        scheduler.shutdown(wait=False)
     return 0

@@ -1,0 +1,1 @@
+"""Background jobs (APScheduler): the Salesforce mirror, push and nightly reconcile."""
