@@ -452,5 +452,6 @@ def _validate_scheduling(settings: Settings) -> None:
     for purpose, minutes in settings.scheduling_durations.items():
         if purpose not in purposes or not minutes.isdigit() or not 5 <= int(minutes) <= 24 * 60:
             raise SettingsError(
-                env_name("scheduling_durations"), f"{purpose}={minutes}: purposes are {sorted(purposes)}, 5..1440 minutes"
+                env_name("scheduling_durations"),
+                f"{purpose}={minutes}: purposes are {sorted(purposes)}, 5..1440 minutes",
             )

@@ -231,7 +231,9 @@ def update(
         return _commit(uow, row)
 
 
-def _apply_patch(uow: UnitOfWork, actor: Actor, row: AppointmentRow, patch: AppointmentPatch) -> None:
+def _apply_patch(
+    uow: UnitOfWork, actor: Actor, row: AppointmentRow, patch: AppointmentPatch, *, reason: str | None = None
+) -> None:
     given = patch.model_fields_set
     if row.status == S.CANCELLED:
         raise InvalidTransition(row.status, "change")
@@ -260,7 +262,7 @@ def _apply_patch(uow: UnitOfWork, actor: Actor, row: AppointmentRow, patch: Appo
         _transition(row, patch.status.value, "set status " + patch.status.value + " on")
     row.updated_at = now
     if row.status != old_status or row.date_start != old_start:
-        _history(uow, actor, row, old_status, now, old_start=old_start)
+        _history(uow, actor, row, old_status, now, old_start=old_start, reason=reason)
     _changed(uow, actor, row, "update", now)
 
 
@@ -358,11 +360,13 @@ def create_in(
     return _insert(uow, actor, draft, appointment_id)
 
 
-def update_in(uow: UnitOfWork, actor: Actor, appointment_id: str, patch: AppointmentPatch) -> AppointmentRow:
-    """Apply ``patch`` in ``uow``'s open transaction, without committing."""
+def update_in(
+    uow: UnitOfWork, actor: Actor, appointment_id: str, patch: AppointmentPatch, *, reason: str | None = None
+) -> AppointmentRow:
+    """Apply ``patch`` in ``uow``'s open transaction, without committing (``reason`` goes to history)."""
     actor.require("write")
     row = _visible_row(uow, actor, appointment_id, for_update=True)
-    _apply_patch(uow, actor, row, patch)
+    _apply_patch(uow, actor, row, patch, reason=reason)
     return row
 
 
@@ -532,6 +536,11 @@ def _changed(
     uow: UnitOfWork, actor: Actor, row: AppointmentRow, action: str, now: datetime, *, operation: str = "upsert"
 ) -> None:
     """Queue the change for Salesforce and audit it, in the caller's transaction."""
+    # Scheduling keeps slot claims and booking chains in step and queues webhook events; it reads
+    # what changed, so it runs before the flush (lazy import: that module uses this one).
+    from caldav_bridge.scheduling import hooks as scheduling_hooks
+
+    scheduling_hooks.appointment_changing(uow, actor, row, action)
     uow.session.flush()
     payload = appointment_from_row(row).model_dump(mode="json")
     # A change mirrored in from Salesforce is not queued back to it (caldav_bridge.salesforce.mirror).

@@ -1,0 +1,227 @@
+"""Availability: free slots of a calendar or a team, and the re-check a booking makes.
+
+``GET /api/v1/availability`` and every booking flow use the same functions here, so a slot the
+API offers is exactly a slot a booking accepts (at that moment).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from caldav_bridge.clock import utcnow
+from caldav_bridge.errors import FieldError, NotFound, ValidationFailed
+from caldav_bridge.model.requests import CalendarKind
+from caldav_bridge.scheduling import store
+from caldav_bridge.scheduling.intervals import (
+    Interval,
+    SlotSpec,
+    free_slots,
+    local_days,
+    unfit_reason,
+    working_intervals,
+)
+from caldav_bridge.scheduling.rules import DEFAULT_RULES, AvailabilityRules, Purpose, SchedulingOptions, TimeRange
+from caldav_bridge.services.actor import Actor
+from caldav_bridge.store.tables import CalendarRow
+from caldav_bridge.store.uow import UnitOfWork
+
+__all__ = [
+    "AvailabilityQuery",
+    "AvailabilityResult",
+    "Plan",
+    "Slot",
+    "availability",
+    "check_slot",
+    "order_members",
+    "plan_for",
+    "team_slots",
+]
+
+
+@dataclass(frozen=True)
+class AvailabilityQuery:
+    purpose: Purpose
+    start: datetime
+    end: datetime
+    calendar_id: str | None = None
+    team_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Slot:
+    start: datetime
+    end: datetime
+    calendar_id: str
+
+
+@dataclass(frozen=True)
+class AvailabilityResult:
+    calendar_id: str | None
+    team_id: str | None
+    purpose: Purpose
+    duration: timedelta
+    slots: list[Slot]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One calendar's rules resolved for one purpose at one moment."""
+
+    calendar: CalendarRow
+    rules: AvailabilityRules
+    exceptions: dict[date, list[TimeRange]]
+    spec: SlotSpec
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return self.spec.zone
+
+    def pad(self) -> timedelta:
+        """How far around a window busy time matters: buffers, plus whole local days for the per-day maximum."""
+        return self.spec.before + self.spec.after + timedelta(days=2)
+
+
+def plan_for(
+    session: Session,
+    calendar: CalendarRow,
+    purpose: Purpose,
+    options: SchedulingOptions,
+    now: datetime,
+    duration: timedelta | None = None,
+) -> Plan:
+    rules = store.rules_of(session, calendar) or DEFAULT_RULES
+    minutes = rules.durations.get(purpose) or options.durations.get(purpose.value, 60)
+    spec = SlotSpec(
+        duration=duration or timedelta(minutes=minutes),
+        step=timedelta(minutes=rules.slot_step_minutes),
+        before=timedelta(minutes=rules.buffer_before_minutes),
+        after=timedelta(minutes=rules.buffer_after_minutes),
+        not_before=now + timedelta(minutes=rules.min_notice_minutes),
+        not_after=now + timedelta(days=rules.horizon_days),
+        max_per_day=rules.max_per_day,
+        zone=ZoneInfo(calendar.timezone),
+    )
+    return Plan(calendar, rules, dict(store.exceptions_of(session, calendar)), spec)
+
+
+def _inputs(
+    session: Session, plans: Sequence[Plan], window: Interval, now: datetime, exclude: Sequence[str]
+) -> tuple[dict[str, list[Interval]], dict[str, list[Interval]]]:
+    """Working and busy intervals per calendar around ``window`` (one busy query for all)."""
+    pad = max((p.pad() for p in plans), default=timedelta(days=2))
+    busy = store.busy_intervals(
+        session, [p.calendar.id for p in plans], window[0] - pad, window[1] + pad, now, exclude=exclude
+    )
+    working = {
+        p.calendar.id: working_intervals(
+            p.rules,
+            p.exceptions,
+            p.zone,
+            local_days(window[0] - timedelta(days=1), window[1] + timedelta(days=1), p.zone),
+        )
+        for p in plans
+    }
+    return working, busy
+
+
+def check_slot(
+    session: Session, plan: Plan, slot: Interval, now: datetime, *, exclude: Sequence[str] = ()
+) -> str | None:
+    """Why ``slot`` cannot be booked on ``plan``'s calendar now, or ``None`` if it can."""
+    working, busy = _inputs(session, [plan], slot, now, exclude)
+    return unfit_reason(slot, working[plan.calendar.id], busy[plan.calendar.id], plan.spec)
+
+
+def order_members(
+    session: Session, team: CalendarRow, members: Sequence[CalendarRow], options: SchedulingOptions, window: Interval
+) -> list[CalendarRow]:
+    """Members in the order they are offered a slot: round-robin (least recently assigned
+    through this team first) or least-loaded (fewest appointments in the window first, then
+    round-robin)."""
+    ids = [m.id for m in members]
+    last = store.last_assigned(session, team.id, ids)
+    never = datetime.min.replace(tzinfo=window[0].tzinfo)
+
+    def round_robin(m: CalendarRow) -> tuple[datetime, str, str]:
+        return last.get(m.id, never), m.name, m.id
+
+    if options.assignment == "least_loaded":
+        load = store.load_between(session, ids, window[0], window[1])
+        return sorted(members, key=lambda m: (load.get(m.id, 0), *round_robin(m)))
+    return sorted(members, key=round_robin)
+
+
+def team_slots(
+    session: Session,
+    plans: Sequence[Plan],
+    window: Interval,
+    now: datetime,
+    *,
+    exclude: Sequence[str] = (),
+) -> list[Slot]:
+    """One slot per start time, named for the first member (in ``plans`` order) free then."""
+    working, busy = _inputs(session, plans, window, now, exclude)
+    chosen: dict[datetime, Slot] = {}
+    for plan in plans:
+        cid = plan.calendar.id
+        for start, end in free_slots(working[cid], busy[cid], plan.spec, window):
+            if start not in chosen:
+                chosen[start] = Slot(start, end, cid)
+    return [chosen[s] for s in sorted(chosen)]
+
+
+def resolve_target(
+    session: Session, calendar_id: str | None, team_id: str | None
+) -> tuple[CalendarRow | None, list[CalendarRow]]:
+    """(team, members) for a team, or (None, [calendar]) for a calendar; 404 for an unknown one."""
+    if (calendar_id is None) == (team_id is None):
+        raise ValidationFailed([FieldError("calendar_id", "give exactly one of calendar_id and team_id")])
+    if team_id is not None:
+        team = session.get(CalendarRow, team_id)
+        if team is None:
+            raise NotFound("team", team_id)
+        if team.kind != CalendarKind.TEAM:
+            raise ValidationFailed([FieldError("team_id", f"{team_id!r} is not a team calendar")])
+        return team, store.members_of(session, team.id)
+    assert calendar_id is not None
+    calendar = session.get(CalendarRow, calendar_id)
+    if calendar is None:
+        raise NotFound("calendar", calendar_id)
+    if calendar.kind == CalendarKind.TEAM:
+        raise ValidationFailed([FieldError("calendar_id", "a team calendar: ask with team_id for its members' slots")])
+    return None, [calendar]
+
+
+def availability(
+    uow: UnitOfWork,
+    actor: Actor,
+    query: AvailabilityQuery,
+    options: SchedulingOptions,
+    *,
+    now: datetime | None = None,
+) -> AvailabilityResult:
+    """Free slots in ``[query.start, query.end)``.
+
+    Free/busy carries no patient data, so any token with the read scope may ask about any
+    calendar or team (a tech-setup person must see fitters' availability to book a fitting).
+    """
+    actor.require("read")
+    if query.end <= query.start:
+        raise ValidationFailed([FieldError("to", "must be after 'from'")])
+    if query.end - query.start > options.max_window:
+        raise ValidationFailed([FieldError("to", f"the window may span at most {options.max_window.days} days")])
+    now = now or utcnow()
+    window = (query.start, query.end)
+    with uow:
+        team, members = resolve_target(uow.session, query.calendar_id, query.team_id)
+        if team is not None:
+            members = order_members(uow.session, team, members, options, window)
+        plans = [plan_for(uow.session, m, query.purpose, options, now) for m in members]
+        slots = team_slots(uow.session, plans, window, now) if plans else []
+        duration = plans[0].spec.duration if plans else timedelta(minutes=options.durations.get(query.purpose, 60))
+        return AvailabilityResult(query.calendar_id, query.team_id, query.purpose, duration, slots)

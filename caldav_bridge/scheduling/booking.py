@@ -1,0 +1,654 @@
+"""The booking flows of the customer journey, each a service function.
+
+1. :func:`book_initial`: lead conversion, the customer books an INITIAL consultation from a
+   consultant's (or the consultants' team's) availability; booking it schedules its TECH_SETUP call.
+2. :func:`schedule_tech_setup`: the TECH_SETUP call two days (``scheduling_tech_setup_offset_days``)
+   before the INITIAL appointment, from the tech-setup team's availability; if that day has no
+   slot, the nearest earlier day; booked (``automatic``) or held for confirmation (``proposed``).
+3. :func:`book_follow_on` with ``FITTING``: the tech-setup person books the fitting with a fitter.
+4. :func:`book_follow_on` with ``FOLLOW_UP``: the consultant or fitter books a follow-up.
+
+Plus holds (:func:`confirm`, :func:`expire_holds`), :func:`reschedule` (offers to move the
+TECH_SETUP call with its INITIAL appointment) and :func:`cancel` (cancels the pending TECH_SETUP
+call with it, see :mod:`caldav_bridge.scheduling.hooks`).
+
+Every appointment is written through :mod:`caldav_bridge.services.appointments` (``create_in``,
+``update_in``), so each gets its outbox row for Salesforce, status history and audit rows in the
+same transaction. The slot is checked again inside that transaction and claimed in
+``slot_claims`` (PostgreSQL's exclusion constraint; SQLite's serialised writers).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+
+from caldav_bridge.clock import utcnow
+from caldav_bridge.errors import Conflict, FieldError, InvalidTransition, NotFound, ValidationFailed
+from caldav_bridge.model.appointment import AppointmentStatus, AppointmentType
+from caldav_bridge.model.requests import AppointmentDraft, AppointmentPatch, CalendarKind
+from caldav_bridge.scheduling import store
+from caldav_bridge.scheduling.availability import (
+    check_slot,
+    order_members,
+    plan_for,
+    resolve_target,
+    team_slots,
+)
+from caldav_bridge.scheduling.hooks import SlotUnavailable
+from caldav_bridge.scheduling.intervals import free_slots, local_days, working_intervals
+from caldav_bridge.scheduling.requests import (
+    CancelBookingRequest,
+    FollowOnBookingRequest,
+    InitialBookingRequest,
+    RescheduleBookingRequest,
+)
+from caldav_bridge.scheduling.rules import Purpose, SchedulingOptions
+from caldav_bridge.scheduling.tables import AppointmentLinkRow, SlotClaimRow
+from caldav_bridge.services import appointments
+from caldav_bridge.services.actor import Actor, system_actor
+from caldav_bridge.services.appointments import Stored
+from caldav_bridge.services.mapping import appointment_from_row, etag_of
+from caldav_bridge.services.validation import field_errors
+from caldav_bridge.store.tables import AppointmentRow, CalendarRow
+from caldav_bridge.store.uow import UnitOfWork
+
+__all__ = [
+    "Booked",
+    "Cancelled",
+    "Rescheduled",
+    "SlotUnavailable",
+    "TechSetupOffer",
+    "TechSetupOutcome",
+    "book_follow_on",
+    "book_initial",
+    "cancel",
+    "confirm",
+    "expire_holds",
+    "reschedule",
+    "schedule_tech_setup",
+]
+
+S = AppointmentStatus
+#: How many offered slots a flow tries when concurrent bookings take them first.
+MAX_RACE_RETRIES = 5
+
+
+@dataclass(frozen=True)
+class TechSetupOutcome:
+    status: str  # booked | proposed | unscheduled
+    appointment: Stored | None = None
+    team_id: str | None = None
+    requested_date: date | None = None
+    chosen_date: date | None = None
+    fallback: bool = False
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class Booked:
+    appointment: Stored
+    hold_expires_at: datetime | None = None
+    tech_setup: TechSetupOutcome | None = None
+
+
+@dataclass(frozen=True)
+class TechSetupOffer:
+    appointment_id: str
+    date_start: datetime | None = None
+    date_end: datetime | None = None
+    moved: bool = False
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class Rescheduled:
+    appointment: Stored
+    tech_setup_offer: TechSetupOffer | None = None
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    appointment: Stored
+    cancelled: list[str]
+
+
+# --------------------------------------------------------------------------- flows
+
+
+def book_initial(
+    uow: UnitOfWork,
+    actor: Actor,
+    request: InitialBookingRequest,
+    options: SchedulingOptions,
+    *,
+    now: datetime | None = None,
+) -> Booked:
+    """Flow 1 (lead conversion); a booked (not held) INITIAL also gets its TECH_SETUP call (flow 2)."""
+    actor.require("write")
+    now = now or utcnow()
+    with uow:
+        meta = request.meta.model_dump(mode="json")
+        meta.update(type=AppointmentType.INITIAL.value, purpose=Purpose.INITIAL.value)
+        fields = {
+            "name": request.name,
+            "description": request.description,
+            "guests": [g.model_dump(mode="json") for g in request.guests],
+            "meta": meta,
+        }
+        team, members = resolve_target(uow.session, request.calendar_id, request.team_id)
+        row, claim = _place(
+            uow,
+            actor,
+            team,
+            members,
+            Purpose.INITIAL,
+            request.date_start,
+            request.date_end,
+            fields,
+            options,
+            now,
+            hold=request.hold,
+        )
+        tech = None
+        if not request.hold:
+            tech = _schedule_tech_setup(uow, actor, row, options, now, team_id=request.tech_setup_team_id)
+        _commit(uow)
+        return Booked(_stored(row), claim.hold_expires_at, tech)
+
+
+def schedule_tech_setup(
+    uow: UnitOfWork,
+    actor: Actor,
+    initial_id: str,
+    options: SchedulingOptions,
+    *,
+    team_id: str | None = None,
+    mode: str | None = None,
+    now: datetime | None = None,
+) -> TechSetupOutcome:
+    """Flow 2 on demand: (re)schedule the TECH_SETUP call of a booked INITIAL appointment that has none."""
+    actor.require("write")
+    now = now or utcnow()
+    with uow:
+        initial = _reachable_row(uow, actor, initial_id)
+        if initial.type != AppointmentType.INITIAL:
+            raise ValidationFailed([FieldError("id", "not an INITIAL appointment")])
+        if initial.status in (S.CANCELLED, S.RESERVED, S.INITIAL):
+            raise InvalidTransition(initial.status, "schedule the tech-setup call of")
+        if _live_targets(uow, initial.id, "tech_setup"):
+            raise Conflict("the appointment already has a tech-setup call; reschedule or cancel that one")
+        outcome = _schedule_tech_setup(uow, actor, initial, options, now, team_id=team_id, mode=mode)
+        _commit(uow)
+        return outcome
+
+
+def book_follow_on(
+    uow: UnitOfWork,
+    actor: Actor,
+    purpose: Purpose,
+    request: FollowOnBookingRequest,
+    options: SchedulingOptions,
+    *,
+    now: datetime | None = None,
+) -> Booked:
+    """Flows 3 and 4: a FITTING or a FOLLOW_UP for the customer of ``request.appointment_id``."""
+    if purpose not in (Purpose.FITTING, Purpose.FOLLOW_UP):
+        raise ValueError(f"not a follow-on purpose: {purpose}")
+    actor.require("write")
+    now = now or utcnow()
+    with uow:
+        source_row = _reachable_row(uow, actor, request.appointment_id)
+        if source_row.status == S.CANCELLED:
+            raise InvalidTransition(source_row.status, f"book a {purpose.value.lower()} after")
+        source = appointment_from_row(source_row)
+        kept = {k: v for k, v in source.meta.model_dump(mode="json").items() if k not in {"salesforce", "purpose"}}
+        kept.update(
+            type=AppointmentType.FOLLOW_UP.value,
+            purpose=purpose.value,
+            follows=str(source.id),
+            salesforce={
+                "opportunity_gid": source.meta.salesforce.opportunity_gid,
+                "customer_gid": source.meta.salesforce.customer_gid,
+            },
+        )
+        label = "Fitting" if purpose is Purpose.FITTING else "Follow-up"
+        fields = {
+            "name": request.name or f"{label}: {source.name}"[:255],
+            "description": request.description,
+            "guests": [g.model_dump(mode="json") for g in source.guests],
+            "meta": kept,
+        }
+        team, members = resolve_target(uow.session, request.calendar_id, request.team_id)
+        row, claim = _place(
+            uow,
+            actor,
+            team,
+            members,
+            purpose,
+            request.date_start,
+            request.date_end,
+            fields,
+            options,
+            now,
+            hold=request.hold,
+            link=(source_row.id, purpose.value.lower()),
+        )
+        _commit(uow)
+        return Booked(_stored(row), claim.hold_expires_at)
+
+
+def confirm(
+    uow: UnitOfWork, actor: Actor, appointment_id: str, options: SchedulingOptions, *, now: datetime | None = None
+) -> Booked:
+    """Turn a hold (RESERVED) into a booking; a confirmed INITIAL gets its TECH_SETUP call."""
+    actor.require("write")
+    now = now or utcnow()
+    with uow:
+        row = _reachable_row(uow, actor, appointment_id, for_update=True)
+        if row.status != S.RESERVED:
+            raise InvalidTransition(row.status, "confirm")
+        claim = store.claim_of(uow.session, row.id)
+        if claim is not None and claim.hold_expires_at is not None and claim.hold_expires_at <= now:
+            raise SlotUnavailable(f"the hold expired at {claim.hold_expires_at.isoformat()}; book the slot again")
+        if claim is None:  # RESERVED elsewhere (REST, CalDAV): check and claim the slot now
+            plan = plan_for(uow.session, row.calendar, _purpose_of(row), options, now, row.date_end - row.date_start)
+            reason = check_slot(uow.session, plan, (row.date_start, row.date_end), now, exclude=[row.id])
+            if reason:
+                raise SlotUnavailable(reason)
+            _claim(uow, row, plan.spec.before, plan.spec.after, None, None, now)
+        appointments.update_in(uow, _wide(actor), row.id, AppointmentPatch(status=S.BOOKED))
+        tech = None
+        if row.type == AppointmentType.INITIAL and not _live_targets(uow, row.id, "tech_setup"):
+            tech = _schedule_tech_setup(uow, actor, row, options, now)
+        _commit(uow)
+        return Booked(_stored(row), None, tech)
+
+
+def reschedule(
+    uow: UnitOfWork,
+    actor: Actor,
+    appointment_id: str,
+    request: RescheduleBookingRequest,
+    options: SchedulingOptions,
+    *,
+    now: datetime | None = None,
+) -> Rescheduled:
+    """Move a booking to a free slot on its calendar; for an INITIAL appointment, offer (or with
+    ``move_tech_setup`` make) the matching move of its TECH_SETUP call."""
+    actor.require("write")
+    now = now or utcnow()
+    with uow:
+        row = _reachable_row(uow, actor, appointment_id, for_update=True)
+        if row.status == S.CANCELLED:
+            raise InvalidTransition(row.status, "reschedule")
+        duration = (request.date_end - request.date_start) if request.date_end else (row.date_end - row.date_start)
+        plan = plan_for(uow.session, row.calendar, _purpose_of(row), options, now, duration)
+        slot = (request.date_start, request.date_start + duration)
+        _expire_holds_in(uow, now, [row.calendar_id])
+        reason = check_slot(uow.session, plan, slot, now, exclude=[row.id])
+        if reason:
+            raise SlotUnavailable(reason)
+        had_claim = store.claim_of(uow.session, row.id) is not None
+        patch: dict[str, Any] = {"date_start": slot[0], "date_end": slot[1]}
+        if row.status != S.RESERVED:
+            patch["status"] = S.RESCHEDULED.value
+        appointments.update_in(uow, _wide(actor), row.id, AppointmentPatch.model_validate(patch), reason=request.reason)
+        if not had_claim:
+            _claim(uow, row, plan.spec.before, plan.spec.after, None, None, now)
+        offer = None
+        if row.type == AppointmentType.INITIAL:
+            offer = _tech_setup_offer(
+                uow, actor, row, options, now, move=request.move_tech_setup, reason=request.reason
+            )
+        _commit(uow)
+        return Rescheduled(_stored(row), offer)
+
+
+def cancel(uow: UnitOfWork, actor: Actor, appointment_id: str, request: CancelBookingRequest) -> Cancelled:
+    """Cancel a booking and release its slot; an INITIAL's pending TECH_SETUP call is cancelled with it."""
+    actor.require("write")
+    with uow:
+        row = _reachable_row(uow, actor, appointment_id, for_update=True)
+        if row.status == S.CANCELLED:
+            raise InvalidTransition(row.status, "cancel")
+        linked = [link.target_id for link in store.links_from(uow.session, row.id)]
+        live_before = {t for t in linked if (r := uow.appointments.get(t)) is not None and r.status != S.CANCELLED}
+        appointments.update_in(uow, _wide(actor), row.id, AppointmentPatch(status=S.CANCELLED), reason=request.reason)
+        cancelled = [
+            t
+            for t in linked
+            if t in live_before and (r := uow.appointments.get(t)) is not None and r.status == S.CANCELLED
+        ]
+        _commit(uow)
+        return Cancelled(_stored(row), cancelled)
+
+
+def expire_holds(uow: UnitOfWork, *, now: datetime | None = None, limit: int = 500) -> int:
+    """Release holds whose time is up: RESERVED → CANCELLED ("hold expired"), slot freed, history kept."""
+    now = now or utcnow()
+    with uow:
+        count = _expire_holds_in(uow, now, None, limit)
+        _commit(uow)
+        return count
+
+
+# --------------------------------------------------------------------------- in the open transaction
+
+
+def _wide(actor: Actor) -> Actor:
+    """The actor, reaching every calendar: the flows book on calendars of other people (a
+    consultant's customer gets a tech-setup call; a tech-setup person books a fitter)."""
+    return replace(actor, calendar_ids=None)
+
+
+def _purpose_of(row: AppointmentRow) -> Purpose:
+    value = (row.meta_extra or {}).get("purpose")
+    if isinstance(value, str) and value in Purpose.__members__:
+        return Purpose(value)
+    return Purpose(row.type)
+
+
+def _reachable_row(uow: UnitOfWork, actor: Actor, appointment_id: str, *, for_update: bool = False) -> AppointmentRow:
+    """The appointment if the actor reaches its calendar, its team, or an appointment it follows from."""
+    row = uow.appointments.get(appointment_id, for_update=for_update)
+    if row is None:
+        raise NotFound("appointment", appointment_id)
+    if actor.reaches(row.calendar_id) or (row.calendar.team_id and actor.reaches(row.calendar.team_id)):
+        return row
+    for link in store.links_to(uow.session, row.id):
+        source = uow.appointments.get(link.source_id)
+        if source is not None and actor.reaches(source.calendar_id):
+            return row
+    raise NotFound("appointment", appointment_id)
+
+
+def _live_targets(uow: UnitOfWork, source_id: str, kind: str) -> list[AppointmentRow]:
+    rows = []
+    for link in store.links_from(uow.session, source_id, kind):
+        target = uow.appointments.get(link.target_id)
+        if target is not None and target.status != S.CANCELLED:
+            rows.append(target)
+    return rows
+
+
+def _place(
+    uow: UnitOfWork,
+    actor: Actor,
+    team: CalendarRow | None,
+    members: list[CalendarRow],
+    purpose: Purpose,
+    start: datetime,
+    end: datetime | None,
+    fields: dict[str, Any],
+    options: SchedulingOptions,
+    now: datetime,
+    *,
+    hold: bool = False,
+    link: tuple[str, str] | None = None,
+) -> tuple[AppointmentRow, SlotClaimRow]:
+    """Re-check the slot on the first fitting candidate, write the appointment and claim the slot."""
+    session = uow.session
+    if not members:
+        raise SlotUnavailable("the team has no members")
+    if team is not None:
+        members = order_members(session, team, members, options, (start - timedelta(days=3), start + timedelta(days=4)))
+    _expire_holds_in(uow, now, [m.id for m in members])
+    duration = end - start if end else None
+    reasons = []
+    for member in members:
+        plan = plan_for(session, member, purpose, options, now, duration)
+        slot = (start, start + plan.spec.duration)
+        reason = check_slot(session, plan, slot, now)
+        if reason is None:
+            break
+        reasons.append(reason)
+    else:
+        raise SlotUnavailable(reasons[0] if team is None else f"no member of the team is free then ({reasons[0]})")
+    status = S.RESERVED if hold else S.BOOKED
+    try:
+        draft = AppointmentDraft.model_validate(
+            {
+                **fields,
+                "calendar": {"id": member.id},
+                "date_start": slot[0],
+                "date_end": slot[1],
+                "status": status.value,
+            }
+        )
+    except ValidationError as exc:
+        raise ValidationFailed(field_errors(exc)) from exc
+    row = appointments.create_in(uow, _wide(actor), draft)
+    hold_until = now + options.hold if hold else None
+    claim = _claim(uow, row, plan.spec.before, plan.spec.after, team.id if team else None, hold_until, now)
+    if link is not None:
+        session.add(AppointmentLinkRow(source_id=link[0], target_id=row.id, kind=link[1], created_at=now))
+    return row, claim
+
+
+def _claim(
+    uow: UnitOfWork,
+    row: AppointmentRow,
+    before: timedelta,
+    after: timedelta,
+    team_id: str | None,
+    hold_until: datetime | None,
+    now: datetime,
+) -> SlotClaimRow:
+    claim = SlotClaimRow(
+        appointment_id=row.id,
+        calendar_id=row.calendar_id,
+        team_id=team_id,
+        start_at=row.date_start - before,
+        end_at=row.date_end + after,
+        hold_expires_at=hold_until,
+        created_at=now,
+    )
+    uow.session.add(claim)
+    try:
+        uow.session.flush()
+    except IntegrityError as exc:  # PostgreSQL's exclusion constraint: a concurrent booking won
+        raise SlotUnavailable("the slot was just taken by another booking") from exc
+    return claim
+
+
+def _expire_holds_in(uow: UnitOfWork, now: datetime, calendar_ids: list[str] | None, limit: int = 500) -> int:
+    actor = system_actor("scheduling", "hold-expiry")
+    claims = store.expired_claims(uow.session, now, calendar_ids=calendar_ids, limit=limit)
+    for claim in claims:
+        row = uow.appointments.get(claim.appointment_id, for_update=True)
+        if row is None:
+            uow.session.delete(claim)
+        elif row.status == S.RESERVED:
+            appointments.update_in(uow, actor, row.id, AppointmentPatch(status=S.CANCELLED), reason="hold expired")
+        else:
+            claim.hold_expires_at = None
+    return len(claims)
+
+
+def _tech_setup_team(uow: UnitOfWork, team_id: str | None, *, given: bool) -> CalendarRow | None:
+    session = uow.session
+    if team_id:
+        team = session.get(CalendarRow, team_id)
+        if team is None or team.kind != CalendarKind.TEAM:
+            if given:
+                raise ValidationFailed([FieldError("tech_setup_team_id", f"{team_id!r} is not a team calendar")])
+            return None
+        return team
+    teams = select(CalendarRow.team_id).where(
+        CalendarRow.kind == CalendarKind.TECH_SETUP_MEMBER, CalendarRow.team_id.is_not(None)
+    )
+    candidates = list(session.scalars(select(CalendarRow).where(CalendarRow.id.in_(teams.distinct()))))
+    return candidates[0] if len(candidates) == 1 else None
+
+
+def _day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
+    return start, end
+
+
+def _schedule_tech_setup(
+    uow: UnitOfWork,
+    actor: Actor,
+    initial: AppointmentRow,
+    options: SchedulingOptions,
+    now: datetime,
+    *,
+    team_id: str | None = None,
+    mode: str | None = None,
+) -> TechSetupOutcome:
+    """The two-days-before rule, with its fallback to the nearest earlier day that has a slot."""
+    session = uow.session
+    team = _tech_setup_team(uow, team_id or options.tech_setup_team_id, given=team_id is not None)
+    if team is None:
+        return TechSetupOutcome(
+            "unscheduled", detail="no tech-setup team is configured (scheduling_tech_setup_team_id)"
+        )
+    mode = mode or options.tech_setup_mode
+    zone = ZoneInfo(team.timezone)
+    requested = initial.date_start.astimezone(zone).date() - timedelta(days=options.tech_setup_offset_days)
+    members = store.members_of(session, team.id)
+    if not members:
+        return TechSetupOutcome(
+            "unscheduled", team_id=team.id, requested_date=requested, detail="the team has no members"
+        )
+    hold = mode == "proposed"
+    for back in range(options.tech_setup_fallback_days + 1):
+        day = requested - timedelta(days=back)
+        day_start, day_end = _day_bounds(day, zone)
+        window = (day_start, min(day_end, initial.date_start))
+        if window[1] <= max(window[0], now):
+            if day_end <= now:
+                break  # this day and every earlier one are over
+            continue
+        ordered = order_members(session, team, members, options, window)
+        plans = [plan_for(session, m, Purpose.TECH_SETUP, options, now) for m in ordered]
+        by_id = {m.id: m for m in ordered}
+        for slot in team_slots(session, plans, window, now)[:MAX_RACE_RETRIES]:
+            fields = {
+                "name": f"Tech setup: {initial.name}"[:255],
+                "description": None,
+                "guests": [g.model_dump(mode="json") for g in appointment_from_row(initial).guests],
+                "meta": {
+                    "type": AppointmentType.TECH_SETUP.value,
+                    "purpose": Purpose.TECH_SETUP.value,
+                    "follows": initial.id,
+                    "salesforce": {
+                        "opportunity_gid": initial.sf_opportunity_gid,
+                        "customer_gid": initial.sf_customer_gid,
+                    },
+                },
+            }
+            try:
+                with session.begin_nested():
+                    row, _ = _place(
+                        uow,
+                        actor,
+                        None,
+                        [by_id[slot.calendar_id]],
+                        Purpose.TECH_SETUP,
+                        slot.start,
+                        None,
+                        fields,
+                        options,
+                        now,
+                        hold=hold,
+                        link=(initial.id, "tech_setup"),
+                    )
+                    claim = store.claim_of(session, row.id)
+                    if claim is not None:
+                        claim.team_id = team.id
+            except SlotUnavailable:
+                continue
+            return TechSetupOutcome(
+                "proposed" if hold else "booked",
+                _stored(row),
+                team.id,
+                requested,
+                day,
+                back > 0,
+                None if back == 0 else f"no slot on {requested.isoformat()}; the nearest earlier day with one",
+            )
+    return TechSetupOutcome(
+        "unscheduled",
+        None,
+        team.id,
+        requested,
+        None,
+        False,
+        f"no tech-setup slot on {requested.isoformat()} or the {options.tech_setup_fallback_days} days before it",
+    )
+
+
+def _tech_setup_offer(
+    uow: UnitOfWork,
+    actor: Actor,
+    initial: AppointmentRow,
+    options: SchedulingOptions,
+    now: datetime,
+    *,
+    move: bool,
+    reason: str | None,
+) -> TechSetupOffer | None:
+    """The slot the linked TECH_SETUP call would move to (same person, the two-days-before rule)."""
+    targets = [t for t in _live_targets(uow, initial.id, "tech_setup") if t.date_start > now]
+    if not targets:
+        return None
+    tech = targets[0]
+    session = uow.session
+    calendar = tech.calendar
+    plan = plan_for(session, calendar, Purpose.TECH_SETUP, options, now, tech.date_end - tech.date_start)
+    requested = initial.date_start.astimezone(plan.zone).date() - timedelta(days=options.tech_setup_offset_days)
+    for back in range(options.tech_setup_fallback_days + 1):
+        day = requested - timedelta(days=back)
+        day_start, day_end = _day_bounds(day, plan.zone)
+        window = (day_start, min(day_end, initial.date_start))
+        if window[1] <= max(window[0], now):
+            if day_end <= now:
+                break
+            continue
+        busy = store.busy_intervals(
+            session, [calendar.id], window[0] - plan.pad(), window[1] + plan.pad(), now, exclude=[tech.id]
+        )[calendar.id]
+        working = working_intervals(plan.rules, plan.exceptions, plan.zone, local_days(window[0], window[1], plan.zone))
+        slots = free_slots(working, busy, plan.spec, window)
+        if not slots:
+            continue
+        start, end = slots[0]
+        if (start, end) == (tech.date_start, tech.date_end):
+            return TechSetupOffer(tech.id, start, end, False, "the tech-setup call already fits")
+        if not move:
+            return TechSetupOffer(tech.id, start, end, False, "POST its reschedule with these times to move it")
+        patch: dict[str, Any] = {"date_start": start, "date_end": end}
+        if tech.status != S.RESERVED:
+            patch["status"] = S.RESCHEDULED.value
+        appointments.update_in(
+            uow,
+            _wide(actor),
+            tech.id,
+            AppointmentPatch.model_validate(patch),
+            reason=reason or "moved with its INITIAL",
+        )
+        return TechSetupOffer(tech.id, start, end, True, None)
+    return TechSetupOffer(tech.id, detail="no slot for the tech-setup call before the new date")
+
+
+def _commit(uow: UnitOfWork) -> None:
+    try:
+        uow.commit()
+    except IntegrityError as exc:
+        raise SlotUnavailable("the slot was just taken by another booking") from exc
+    except StaleDataError as exc:
+        raise Conflict("the appointment was changed concurrently; fetch it again and retry") from exc
+
+
+def _stored(row: AppointmentRow) -> Stored:
+    return Stored(appointment_from_row(row), etag_of(row))

@@ -1,0 +1,186 @@
+"""Scheduling queries over one session (they never commit)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+
+from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy.orm import Session
+
+from caldav_bridge.model.appointment import MAX_DURATION, AppointmentStatus
+from caldav_bridge.scheduling.rules import AvailabilityRules, TimeRange
+from caldav_bridge.scheduling.tables import (
+    AppointmentLinkRow,
+    AvailabilityExceptionRow,
+    AvailabilityRuleRow,
+    SlotClaimRow,
+)
+from caldav_bridge.store.tables import AppointmentRow, CalendarRow
+
+__all__ = [
+    "busy_intervals",
+    "claim_of",
+    "claims_overlapping",
+    "exceptions_of",
+    "expired_claims",
+    "links_from",
+    "links_to",
+    "members_of",
+    "release_claim",
+    "rules_of",
+    "rules_row",
+]
+
+
+def rules_row(session: Session, calendar_id: str) -> AvailabilityRuleRow | None:
+    return session.get(AvailabilityRuleRow, calendar_id)
+
+
+def _to_rules(row: AvailabilityRuleRow) -> AvailabilityRules:
+    return AvailabilityRules.model_validate(
+        {
+            "weekly_hours": row.weekly_hours,
+            "breaks": row.breaks,
+            "durations": row.durations,
+            "buffer_before_minutes": row.buffer_before_minutes,
+            "buffer_after_minutes": row.buffer_after_minutes,
+            "min_notice_minutes": row.min_notice_minutes,
+            "horizon_days": row.horizon_days,
+            "max_per_day": row.max_per_day,
+            "slot_step_minutes": row.slot_step_minutes,
+        }
+    )
+
+
+def rules_of(session: Session, calendar: CalendarRow) -> AvailabilityRules | None:
+    """The calendar's own rules, else its team's, else ``None``."""
+    for calendar_id in (calendar.id, calendar.team_id):
+        if calendar_id:
+            row = rules_row(session, calendar_id)
+            if row is not None:
+                return _to_rules(row)
+    return None
+
+
+def exceptions_of(session: Session, calendar: CalendarRow) -> dict[date, list[TimeRange]]:
+    """Exceptions of the calendar's team, overridden day by day by the calendar's own."""
+    ids = [c for c in (calendar.team_id, calendar.id) if c]
+    rows = session.scalars(select(AvailabilityExceptionRow).where(AvailabilityExceptionRow.calendar_id.in_(ids)))
+    result: dict[date, list[TimeRange]] = {}
+    for row in sorted(rows, key=lambda r: r.calendar_id == calendar.id):
+        result[date.fromisoformat(row.day)] = [TimeRange.model_validate(h) for h in row.hours.get("hours", [])]
+    return result
+
+
+def members_of(session: Session, team_id: str) -> list[CalendarRow]:
+    stmt = select(CalendarRow).where(CalendarRow.team_id == team_id).order_by(CalendarRow.name, CalendarRow.id)
+    return list(session.scalars(stmt))
+
+
+def busy_intervals(
+    session: Session,
+    calendar_ids: Sequence[str],
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    *,
+    exclude: Sequence[str] = (),
+) -> dict[str, list[tuple[datetime, datetime]]]:
+    """Per calendar, the appointments overlapping ``[start, end)`` that occupy time.
+
+    Everything not cancelled and not deleted occupies its calendar (from the API, CalDAV, OLS,
+    Salesforce alike), except holds that have expired but were not swept yet. The lower bound on
+    ``date_start`` (implied by MAX_DURATION) keeps the scan on the (calendar, start) index.
+    """
+    result: dict[str, list[tuple[datetime, datetime]]] = {c: [] for c in calendar_ids}
+    if not calendar_ids:
+        return result
+    stmt = (
+        select(AppointmentRow.calendar_id, AppointmentRow.date_start, AppointmentRow.date_end)
+        .outerjoin(SlotClaimRow, SlotClaimRow.appointment_id == AppointmentRow.id)
+        .where(
+            AppointmentRow.calendar_id.in_(list(calendar_ids)),
+            AppointmentRow.deleted_at.is_(None),
+            AppointmentRow.status != AppointmentStatus.CANCELLED.value,
+            AppointmentRow.date_start < end,
+            AppointmentRow.date_start > start - MAX_DURATION,
+            AppointmentRow.date_end > start,
+            or_(SlotClaimRow.hold_expires_at.is_(None), SlotClaimRow.hold_expires_at > now),
+        )
+    )
+    if exclude:
+        stmt = stmt.where(AppointmentRow.id.not_in(list(exclude)))
+    for calendar_id, date_start, date_end in session.execute(stmt):
+        result[calendar_id].append((date_start, date_end))
+    return result
+
+
+def claims_overlapping(
+    session: Session, calendar_id: str, start: datetime, end: datetime, *, exclude: str | None = None
+) -> list[SlotClaimRow]:
+    stmt = select(SlotClaimRow).where(
+        SlotClaimRow.calendar_id == calendar_id,
+        SlotClaimRow.start_at < end,
+        SlotClaimRow.end_at > start,
+    )
+    if exclude:
+        stmt = stmt.where(SlotClaimRow.appointment_id != exclude)
+    return list(session.scalars(stmt))
+
+
+def claim_of(session: Session, appointment_id: str) -> SlotClaimRow | None:
+    return session.get(SlotClaimRow, appointment_id)
+
+
+def release_claim(session: Session, appointment_id: str) -> None:
+    session.execute(delete(SlotClaimRow).where(SlotClaimRow.appointment_id == appointment_id))
+
+
+def expired_claims(
+    session: Session, now: datetime, *, calendar_ids: Sequence[str] | None = None, limit: int = 500
+) -> list[SlotClaimRow]:
+    stmt = select(SlotClaimRow).where(SlotClaimRow.hold_expires_at.is_not(None), SlotClaimRow.hold_expires_at <= now)
+    if calendar_ids is not None:
+        stmt = stmt.where(SlotClaimRow.calendar_id.in_(list(calendar_ids)))
+    stmt = stmt.order_by(SlotClaimRow.hold_expires_at).limit(limit)
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    return list(session.scalars(stmt))
+
+
+def links_from(session: Session, source_id: str, kind: str | None = None) -> list[AppointmentLinkRow]:
+    stmt = select(AppointmentLinkRow).where(AppointmentLinkRow.source_id == source_id)
+    if kind:
+        stmt = stmt.where(AppointmentLinkRow.kind == kind)
+    return list(session.scalars(stmt.order_by(AppointmentLinkRow.id)))
+
+
+def links_to(session: Session, target_id: str) -> list[AppointmentLinkRow]:
+    stmt = select(AppointmentLinkRow).where(AppointmentLinkRow.target_id == target_id)
+    return list(session.scalars(stmt.order_by(AppointmentLinkRow.id)))
+
+
+def last_assigned(session: Session, team_id: str, calendar_ids: Sequence[str]) -> dict[str, datetime]:
+    """When each member last got a slot through the team (round-robin order)."""
+    stmt = (
+        select(SlotClaimRow.calendar_id, func.max(SlotClaimRow.created_at))
+        .where(SlotClaimRow.team_id == team_id, SlotClaimRow.calendar_id.in_(list(calendar_ids)))
+        .group_by(SlotClaimRow.calendar_id)
+    )
+    return {c: at for c, at in session.execute(stmt)}
+
+
+def load_between(session: Session, calendar_ids: Sequence[str], start: datetime, end: datetime) -> dict[str, int]:
+    """Appointments (not cancelled, not deleted) per calendar in ``[start, end)`` (least-loaded order)."""
+    stmt = (
+        select(AppointmentRow.calendar_id, func.count())
+        .where(
+            AppointmentRow.calendar_id.in_(list(calendar_ids)),
+            AppointmentRow.deleted_at.is_(None),
+            AppointmentRow.status != AppointmentStatus.CANCELLED.value,
+            and_(AppointmentRow.date_start >= start, AppointmentRow.date_start < end),
+        )
+        .group_by(AppointmentRow.calendar_id)
+    )
+    return {c: int(n) for c, n in session.execute(stmt)}

@@ -1,0 +1,154 @@
+"""Deliver queued webhook events: signed POSTs with retries and exponential backoff.
+
+:func:`deliver_due` is the job (``appointment-service webhooks deliver --once``, or the
+scheduler): it leases due deliveries in one short transaction, POSTs them outside any
+transaction, and records each attempt in another. A delivery that fails is retried after
+``backoff * 2**(attempts-1)`` seconds (capped); after ``max_attempts`` it is marked ``failed``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from caldav_bridge.clock import utcnow
+from caldav_bridge.store.uow import UnitOfWork
+from caldav_bridge.webhooks.signing import signature_header
+from caldav_bridge.webhooks.tables import WebhookAttemptRow, WebhookDeliveryRow, WebhookSubscriptionRow
+
+__all__ = ["DeliveryReport", "WebhookOptions", "backoff", "deliver_due", "http_post"]
+
+USER_AGENT = "appointment-service-webhooks/1"
+MAX_ERROR = 1000
+
+
+@dataclass(frozen=True)
+class WebhookOptions:
+    max_attempts: int = 8
+    backoff: timedelta = timedelta(seconds=30)
+    backoff_max: timedelta = timedelta(hours=1)
+    timeout: float = 10.0
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> WebhookOptions:
+        return cls(
+            max_attempts=settings.webhook_max_attempts,
+            backoff=timedelta(seconds=settings.webhook_backoff_seconds),
+            backoff_max=timedelta(seconds=settings.webhook_backoff_max_seconds),
+            timeout=float(settings.webhook_timeout_seconds),
+        )
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    attempted: int
+    delivered: int
+    failed: int
+    retrying: int
+
+
+#: ``(url, body, headers, timeout) -> (status or None, error or None)``.
+Sender = Callable[[str, bytes, dict[str, str], float], tuple[int | None, str | None]]
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None  # a 3xx is an answer, not an instruction to POST elsewhere
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
+
+
+def http_post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> tuple[int | None, str | None]:
+    if not url.lower().startswith(("http://", "https://")):
+        return None, "only http(s) URLs are delivered to"
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310  (checked above)
+    try:
+        with _OPENER.open(request, timeout=timeout) as response:
+            response.read(65536)
+            return int(response.status), None
+    except urllib.error.HTTPError as exc:
+        return exc.code, f"HTTP {exc.code}"
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        return None, f"{type(exc).__name__}: {exc}"[:MAX_ERROR]
+
+
+def backoff(attempts: int, options: WebhookOptions) -> timedelta:
+    """The wait after the ``attempts``-th failed attempt."""
+    return min(options.backoff * (2 ** max(attempts - 1, 0)), options.backoff_max)
+
+
+def deliver_due(
+    make_uow: Callable[[], UnitOfWork],
+    options: WebhookOptions,
+    *,
+    limit: int = 50,
+    sender: Sender = http_post,
+    now: Callable[[], datetime] = utcnow,
+) -> DeliveryReport:
+    """Attempt every delivery that is due (at most ``limit``), once each."""
+    leased: list[tuple[str, str, str, str, bytes]] = []
+    with make_uow() as uow:
+        moment = now()
+        stmt = (
+            select(WebhookDeliveryRow, WebhookSubscriptionRow)
+            .join(WebhookSubscriptionRow, WebhookSubscriptionRow.id == WebhookDeliveryRow.subscription_id)
+            .where(WebhookDeliveryRow.state == "pending", WebhookDeliveryRow.next_attempt_at <= moment)
+            .order_by(WebhookDeliveryRow.next_attempt_at, WebhookDeliveryRow.id)
+            .limit(limit)
+        )
+        if uow.session.get_bind().dialect.name == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True, of=WebhookDeliveryRow)
+        lease = moment + timedelta(seconds=options.timeout + 30)
+        for delivery, subscription in uow.session.execute(stmt).tuples():
+            body = json.dumps(delivery.payload, sort_keys=True, separators=(",", ":")).encode()
+            leased.append((delivery.id, delivery.event_type, subscription.url, subscription.secret, body))
+            delivery.next_attempt_at = lease  # another worker skips it while this one tries
+        uow.commit()
+    delivered = failed = retrying = 0
+    for delivery_id, event_type, url, secret, body in leased:
+        timestamp = int(time.time())
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            "Webhook-Id": delivery_id,
+            "Webhook-Event": event_type,
+            "Webhook-Timestamp": str(timestamp),
+            "Webhook-Signature": signature_header(secret, timestamp, body),
+        }
+        started = time.monotonic()
+        status, error = sender(url, body, headers, options.timeout)
+        elapsed = int((time.monotonic() - started) * 1000)
+        ok = status is not None and 200 <= status < 300
+        with make_uow() as uow:
+            row = uow.session.get(WebhookDeliveryRow, delivery_id)
+            if row is None:  # the subscription was deleted meanwhile
+                continue
+            moment = now()
+            row.attempts += 1
+            row.last_status = status
+            row.last_error = None if ok else (error or f"HTTP {status}")[:MAX_ERROR]
+            uow.session.add(
+                WebhookAttemptRow(
+                    delivery_id=row.id, at=moment, status=status, error=row.last_error, duration_ms=elapsed
+                )
+            )
+            if ok:
+                row.state, row.delivered_at = "delivered", moment
+                delivered += 1
+            elif row.attempts >= options.max_attempts:
+                row.state = "failed"
+                failed += 1
+            else:
+                row.next_attempt_at = moment + backoff(row.attempts, options)
+                retrying += 1
+            uow.commit()
+    return DeliveryReport(len(leased), delivered, failed, retrying)

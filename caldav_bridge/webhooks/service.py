@@ -1,0 +1,123 @@
+"""Webhook subscriptions (admin scope) and their delivery log."""
+
+from __future__ import annotations
+
+import secrets
+
+from sqlalchemy import select
+
+from caldav_bridge.clock import utcnow
+from caldav_bridge.errors import NotFound
+from caldav_bridge.services.actor import Actor
+from caldav_bridge.store.uow import UnitOfWork
+from caldav_bridge.webhooks.model import (
+    Delivery,
+    DeliveryAttempt,
+    Subscription,
+    SubscriptionCreated,
+    SubscriptionDraft,
+)
+from caldav_bridge.webhooks.tables import WebhookAttemptRow, WebhookDeliveryRow, WebhookSubscriptionRow
+
+__all__ = ["create", "delete", "deliveries", "get", "list_subscriptions"]
+
+
+def _view(row: WebhookSubscriptionRow) -> Subscription:
+    return Subscription(
+        id=row.id,
+        url=row.url,
+        events=list(row.events.get("types", [])),
+        description=row.description,
+        active=row.active,
+        created_at=row.created_at,
+    )
+
+
+def create(uow: UnitOfWork, actor: Actor, draft: SubscriptionDraft) -> SubscriptionCreated:
+    actor.require("admin")
+    secret = draft.secret or "whsec_" + secrets.token_urlsafe(32)
+    with uow:
+        row = WebhookSubscriptionRow(
+            url=draft.url,
+            events={"types": sorted(set(draft.events))},
+            secret=secret,
+            description=draft.description,
+            active=True,
+            created_by=actor.username,
+            created_at=utcnow(),
+        )
+        uow.session.add(row)
+        uow.commit()
+        return SubscriptionCreated(**_view(row).model_dump(), secret=secret)
+
+
+def list_subscriptions(uow: UnitOfWork, actor: Actor) -> list[Subscription]:
+    actor.require("admin")
+    with uow:
+        rows = uow.session.scalars(
+            select(WebhookSubscriptionRow).order_by(WebhookSubscriptionRow.created_at, WebhookSubscriptionRow.id)
+        )
+        return [_view(r) for r in rows]
+
+
+def _row(uow: UnitOfWork, subscription_id: str) -> WebhookSubscriptionRow:
+    row = uow.session.get(WebhookSubscriptionRow, subscription_id)
+    if row is None:
+        raise NotFound("webhook subscription", subscription_id)
+    return row
+
+
+def get(uow: UnitOfWork, actor: Actor, subscription_id: str) -> Subscription:
+    actor.require("admin")
+    with uow:
+        return _view(_row(uow, subscription_id))
+
+
+def delete(uow: UnitOfWork, actor: Actor, subscription_id: str) -> None:
+    """Remove a subscriber with its pending deliveries and log."""
+    actor.require("admin")
+    with uow:
+        uow.session.delete(_row(uow, subscription_id))
+        uow.commit()
+
+
+def deliveries(uow: UnitOfWork, actor: Actor, subscription_id: str, *, limit: int = 100) -> list[Delivery]:
+    """The newest deliveries of a subscriber, each with its attempts."""
+    actor.require("admin")
+    with uow:
+        _row(uow, subscription_id)
+        rows = list(
+            uow.session.scalars(
+                select(WebhookDeliveryRow)
+                .where(WebhookDeliveryRow.subscription_id == subscription_id)
+                .order_by(WebhookDeliveryRow.created_at.desc(), WebhookDeliveryRow.id)
+                .limit(limit)
+            )
+        )
+        attempts: dict[str, list[DeliveryAttempt]] = {r.id: [] for r in rows}
+        if rows:
+            for a in uow.session.scalars(
+                select(WebhookAttemptRow)
+                .where(WebhookAttemptRow.delivery_id.in_(list(attempts)))
+                .order_by(WebhookAttemptRow.id)
+            ):
+                attempts[a.delivery_id].append(
+                    DeliveryAttempt(at=a.at, status=a.status, error=a.error, duration_ms=a.duration_ms)
+                )
+        return [
+            Delivery(
+                id=r.id,
+                subscription_id=r.subscription_id,
+                event_type=r.event_type,
+                appointment_id=r.appointment_id,
+                state=r.state,
+                attempts=r.attempts,
+                next_attempt_at=r.next_attempt_at,
+                last_status=r.last_status,
+                last_error=r.last_error,
+                created_at=r.created_at,
+                delivered_at=r.delivered_at,
+                log=attempts[r.id],
+            )
+            for r in rows
+        ]
