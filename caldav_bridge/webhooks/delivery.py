@@ -76,6 +76,7 @@ def http_post(url: str, body: bytes, headers: dict[str, str], timeout: float) ->
             response.read(65536)
             return int(response.status), None
     except urllib.error.HTTPError as exc:
+        exc.close()
         return exc.code, f"HTTP {exc.code}"
     except (urllib.error.URLError, OSError, ValueError) as exc:
         return None, f"{type(exc).__name__}: {exc}"[:MAX_ERROR]
@@ -108,7 +109,7 @@ def deliver_due(
         if uow.session.get_bind().dialect.name == "postgresql":
             stmt = stmt.with_for_update(skip_locked=True, of=WebhookDeliveryRow)
         lease = moment + timedelta(seconds=options.timeout + 30)
-        for delivery, subscription in uow.session.execute(stmt).tuples():
+        for delivery, subscription in uow.session.execute(stmt):
             body = json.dumps(delivery.payload, sort_keys=True, separators=(",", ":")).encode()
             leased.append((delivery.id, delivery.event_type, subscription.url, subscription.secret, body))
             delivery.next_attempt_at = lease  # another worker skips it while this one tries

@@ -1,0 +1,66 @@
+"""``webhooks deliver`` and ``scheduling expire-holds``: the scheduling jobs, runnable by hand or from cron."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import asdict
+from typing import Any
+
+from caldav_bridge.scheduling.booking import expire_holds
+from caldav_bridge.webhooks.delivery import WebhookOptions, deliver_due
+from feeds.cli.context import runtime_of
+from feeds.cli.output import emit
+
+__all__ = ["register"]
+
+
+def register(commands: Any) -> None:
+    w = commands.add_parser("webhooks", help="webhook deliveries").add_subparsers(
+        dest="webhooks_command", required=True, metavar="ACTION"
+    )
+    p = w.add_parser("deliver", help="POST the due webhook deliveries (signed; failures retried with backoff)")
+    p.add_argument("--once", action="store_true", help="one pass, then exit (else repeat every --interval seconds)")
+    p.add_argument("--interval", type=float, default=10.0, help="seconds between passes (default 10)")
+    p.add_argument("--max-runs", type=int, default=0, help="stop after this many passes (0: until interrupted)")
+    p.add_argument("--limit", type=int, default=100, help="deliveries per pass (default 100)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=webhooks_deliver)
+    s = commands.add_parser("scheduling", help="scheduling jobs").add_subparsers(
+        dest="scheduling_command", required=True, metavar="ACTION"
+    )
+    p = s.add_parser("expire-holds", help="release holds (RESERVED bookings) whose time is up")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=scheduling_expire_holds)
+
+
+def webhooks_deliver(args: argparse.Namespace) -> int:
+    rt = runtime_of(args)
+    options = WebhookOptions.from_settings(rt.settings)
+    runs = 0
+    total = {"attempted": 0, "delivered": 0, "failed": 0, "retrying": 0}
+    try:
+        while True:
+            report = deliver_due(rt.uow, options, limit=max(1, args.limit))
+            for key, value in asdict(report).items():
+                total[key] += value
+            runs += 1
+            if args.once or (args.max_runs and runs >= args.max_runs):
+                break
+            time.sleep(max(0.1, args.interval))
+    finally:
+        rt.close()
+    text = (
+        f"{total['attempted']} attempted, {total['delivered']} delivered, "
+        f"{total['retrying']} to retry, {total['failed']} failed"
+    )
+    return emit({**total, "runs": runs}, args.json, text)
+
+
+def scheduling_expire_holds(args: argparse.Namespace) -> int:
+    rt = runtime_of(args)
+    try:
+        count = expire_holds(rt.uow())
+    finally:
+        rt.close()
+    return emit({"expired": count}, args.json, f"{count} hold(s) expired")
