@@ -14,7 +14,10 @@ def to_utc_ms(value: datetime) -> datetime:
     """``value`` in UTC, truncated to whole milliseconds (the precision the model carries)."""
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("a time zone (an offset or 'Z') is required")
-    value = value.astimezone(UTC)
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before the first representable instant
+        raise ValueError("out of range: the time in UTC must fall within the years 1 to 9999") from None
     return value.replace(microsecond=value.microsecond // 1000 * 1000)
 
 
