@@ -62,7 +62,9 @@ def problem(
     kind: str | None = None,
     errors: list[FieldError] | None = None,
     headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> Response:
+    """A problem response; ``extra`` adds members (RFC 9457 extension members, e.g. per-item results)."""
     body: dict[str, Any] = {
         "type": PROBLEM_TYPE_BASE + (kind or title.lower().replace(" ", "-").replace("'", "")),
         "title": title,
@@ -74,6 +76,8 @@ def problem(
         body["instance"] = request.path
     if errors is not None:
         body["errors"] = [{"field": e.field, "message": e.message} for e in errors]
+    for key, value in (extra or {}).items():
+        body.setdefault(key, value)
     response = Response(json.dumps(body), status=status, mimetype="application/problem+json")
     for name, value in (headers or {}).items():
         response.headers[name] = value

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -50,13 +51,14 @@ from caldav_bridge.converters import ConversionError, ConvertedAppointment, conv
 from caldav_bridge.converters.base import CalendarHint, Converter
 from caldav_bridge.errors import DomainError, FieldError, InvalidTransition, NotFound, ValidationFailed
 from caldav_bridge.model.appointment import Appointment, AppointmentStatus
+from caldav_bridge.model.requests import AppointmentPatch
 from caldav_bridge.model.timestamps import format_timestamp
 from caldav_bridge.services import appointments
 from caldav_bridge.services.actor import Actor
-
-# The appointment service's own row helpers, so that an imported change is stored exactly as an API change.
-from caldav_bridge.services.appointments import TRANSITIONS, _apply_meta, _history, _set_guests
+from caldav_bridge.services.appointments import TRANSITIONS
 from caldav_bridge.services.mapping import appointment_from_row
+from caldav_bridge.services.validation import field_errors
+from caldav_bridge.store.dav_tables import DavCollectionRow, DavItemRow
 from caldav_bridge.store.tables import (
     AppointmentGuestRow,
     AppointmentRow,
@@ -112,6 +114,7 @@ _HINT_FIELDS = {
 _HINT_KINDS = {"provider": "provider", "user": "host user", "calendar": "calendar", "resource": "resource"}
 _MAX_SOURCE_ID = 255  # external_refs.source_id
 _MAX_DETAIL = 1000  # audit_log.detail
+_CONFLICT = "could not be stored: it conflicts with a concurrent change; import it again"
 _PERSON_COLUMNS = ("first_name", "last_name", "timezone")
 _GUEST_COLUMNS = frozenset({"id", *_PERSON_COLUMNS})
 
@@ -444,23 +447,26 @@ class _Import:
     # -- writing
 
     def _write_safely(self, chunk: list[_Entry]) -> list[ItemResult]:
-        """Write a chunk in a savepoint; if the database refuses it, retry its items one by one."""
+        """Write a chunk in a savepoint; if the database (or a late check) refuses it, retry its items one
+        by one, each in its own savepoint, so that only the offending item fails and writes nothing."""
         session = self.uow.session
         try:
             with session.begin_nested():
                 return self._write(chunk)
-        except (DBAPIError, StaleDataError):
+        except (DBAPIError, StaleDataError, _ItemFailed):
             pass
         results = []
         for entry in chunk:
             try:
                 with session.begin_nested():
                     results.extend(self._write([entry]))
+            except _ItemFailed as exc:
+                results.append(ItemResult(entry.index, "error", entry.item.source_id, errors=exc.errors))
             except (DBAPIError, StaleDataError):
-                message = "could not be stored: it conflicts with a concurrent change; import it again"
-                results.append(
-                    ItemResult(entry.index, "error", entry.item.source_id, errors=(FieldError("(item)", message),))
+                error = FieldError(
+                    "(item)", "could not be stored: it conflicts with a concurrent change; import it again"
                 )
+                results.append(ItemResult(entry.index, "error", entry.item.source_id, errors=(error,)))
         return results
 
     def _write(self, chunk: list[_Entry]) -> list[ItemResult]:
@@ -502,7 +508,7 @@ class _Import:
                 continue
             row = existing.get(target)
             try:
-                status = self._update(row, target, item, now)
+                status = self._update(row, target, item)
             except DomainError as exc:
                 results.append(ItemResult(entry.index, "error", item.source_id, target, self._errors(exc)))
                 continue
@@ -513,7 +519,7 @@ class _Import:
             results.append(ItemResult(entry.index, status, item.source_id, target))
 
         session.flush()  # the updates' people changes first: the bulk statements below read and write people
-        creates.write(session)
+        creates.write(self.uow)
         if new_refs:
             session.execute(insert(_table(ExternalRefRow)), new_refs)
         if touched_refs:
@@ -528,13 +534,15 @@ class _Import:
             return tuple(exc.errors)
         return (FieldError(self.status_field if isinstance(exc, InvalidTransition) else self.id_field, exc.detail),)
 
-    def _update(self, row: AppointmentRow | None, target: str, item: ConvertedAppointment, now: datetime) -> str:
+    def _update(self, row: AppointmentRow | None, target: str, item: ConvertedAppointment) -> str:
         """Bring an appointment imported before up to date with ``item``: ``updated`` or ``unchanged``.
 
-        Everything that can fail is checked before the row is touched, so a failed item changes nothing.
+        The change goes through :func:`appointments.update_in`, as an API change would (history, outbox,
+        audit, CalDAV item). What can be checked beforehand raises a ``DomainError`` before anything is
+        touched; a refusal from ``update_in`` itself raises :class:`_ItemFailed` (the chunk is retried).
         """
         if row is None:
-            raise NotFound("appointment", target)  # not reachable: foreign keys keep the row (deletes are tombstones)
+            raise NotFound("appointment", target)  # cannot happen: deletes are tombstones, refs cascade
         if row.deleted_at is not None:
             raise ValidationFailed(
                 [FieldError(self.id_field, f"was imported as appointment {target}, which has been deleted here")]
@@ -544,7 +552,8 @@ class _Import:
                 [FieldError(self.id_field, "was imported into a calendar this token does not reach")]
             )
         current = appointment_from_row(row)
-        meta = _merged_meta(current.meta.model_dump(mode="json"), item.meta.model_dump(mode="json"))
+        current_meta = current.meta.model_dump(mode="json")
+        incoming_meta = item.meta.model_dump(mode="json")
         guests = [g.model_dump(mode="json") for g in item.guests]
         if (
             current.name == item.name
@@ -553,37 +562,39 @@ class _Import:
             and current.date_end == item.date_end
             and current.status == item.status
             and [g.model_dump(mode="json") for g in current.guests] == guests
-            and current.meta.model_dump(mode="json") == meta
+            and current_meta == _merged_meta(current_meta, incoming_meta)
         ):
             return "unchanged"
         if row.status == AppointmentStatus.CANCELLED:
             raise InvalidTransition(row.status, "change")
         if item.status != row.status and item.status not in TRANSITIONS[row.status]:
             raise InvalidTransition(row.status, f"set status {item.status.value} on")
-
-        old_status, old_start = row.status, row.date_start
-        row.name = item.name
-        row.description = item.description
-        if (item.date_start, item.date_end) != (row.date_start, row.date_end):
-            row.sequence += 1
-        row.date_start, row.date_end = item.date_start, item.date_end
-        _set_guests(self.uow, row, item.guests, now)
-        _apply_meta(row, meta)
-        row.status = item.status.value
-        row.updated_at = now
-        if row.status != old_status or row.date_start != old_start:
-            _history(self.uow, self.actor, row, old_status, now, old_start=old_start)
-        self.uow.outbox.add(
-            OutboxRow(
-                appointment_id=row.id,
-                operation="upsert",
-                payload=appointment_from_row(row).model_dump(mode="json"),
-                created_at=now,
-                available_at=now,
-            )
-        )
-        self.uow.audit.add_all([_audit_row(self.actor, "update", row.id, row.calendar_id, now, self.format, item)])
+        meta_patch = dict(incoming_meta)
+        meta_patch["salesforce"] = {k: v for k, v in incoming_meta.get("salesforce", {}).items() if v is not None}
+        patch = {
+            "name": item.name,
+            "description": item.description,
+            "date_start": item.date_start,
+            "date_end": item.date_end,
+            "guests": guests,
+            "meta": meta_patch,
+            "status": item.status,
+        }
+        try:
+            appointments.update_in(self.uow, self.actor, target, AppointmentPatch.model_validate(patch))
+        except DomainError as exc:
+            raise _ItemFailed(self._errors(exc)) from exc
+        except ValidationError as exc:
+            raise _ItemFailed(tuple(field_errors(exc))) from exc
         return "updated"
+
+
+class _ItemFailed(Exception):
+    """An item failed after its chunk had started writing: the chunk's savepoint must be rolled back."""
+
+    def __init__(self, errors: tuple[FieldError, ...]) -> None:
+        super().__init__("; ".join(f"{e.field}: {e.message}" for e in errors))
+        self.errors = errors
 
 
 def _merged_meta(current: dict[str, Any], incoming: dict[str, Any]) -> dict[str, Any]:
@@ -608,18 +619,6 @@ def _ref_values(format_name: str, source_id: str, appointment_id: str, now: date
         "created_at": now,
         "updated_at": now,
     }
-
-
-def _audit_row(
-    actor: Actor,
-    action: str,
-    appointment_id: str,
-    calendar_id: str,
-    now: datetime,
-    fmt: str,
-    item: ConvertedAppointment,
-) -> AuditRow:
-    return AuditRow(**_audit_values(actor, action, appointment_id, calendar_id, now, fmt, item))
 
 
 def _audit_values(
@@ -741,9 +740,10 @@ class _Creates:
         )
         self.audit.append(_audit_values(self.actor, "create", appointment_id, calendar.id, now, self.format, item))
 
-    def write(self, session: Session) -> None:
+    def write(self, uow: UnitOfWork) -> None:
         if not self.appointments:
             return
+        session = uow.session
         if self.people:
             self._people(session)
         _insert_many(session, AppointmentRow, self.appointments)
@@ -752,6 +752,51 @@ class _Creates:
         _insert_many(session, StatusHistoryRow, self.history)
         _insert_many(session, OutboxRow, self.outbox)
         _insert_many(session, AuditRow, self.audit)
+        self._dav_items(uow)
+
+    def _dav_items(self, uow: UnitOfWork) -> None:
+        """The new appointments' CalDAV items, as ``appointment_sync.appointment_changed`` writes them one
+        by one: rendered from the stored rows, one change-log revision per collection per chunk.
+
+        A calendar that has no DAV collection yet needs none: ``dav.provisioning`` renders every
+        appointment of a calendar into its collection when it makes it (on first use).
+        """
+        from caldav_bridge.dav.appointment_sync import item_for  # lazy, as in services.appointments
+        from caldav_bridge.dav.store import bump, is_long
+
+        session = uow.session
+        by_calendar: dict[str, list[str]] = {}
+        for values in self.appointments:
+            by_calendar.setdefault(values["calendar_id"], []).append(values["id"])
+        for calendar_id, ids in by_calendar.items():
+            collection = session.scalars(
+                select(DavCollectionRow).where(DavCollectionRow.calendar_id == calendar_id)
+            ).one_or_none()
+            if collection is None:
+                continue
+            rows = session.scalars(select(AppointmentRow).where(AppointmentRow.id.in_(ids))).unique()
+            items: list[dict[str, Any]] = []
+            hrefs: list[tuple[str, bool]] = []
+            for row in rows:
+                new = item_for(row, None)
+                hrefs.append((f"{row.id}.ics", False))
+                items.append(
+                    {
+                        "collection_id": collection.id,
+                        "href": f"{row.id}.ics",
+                        "uid": new.uid,
+                        "component": new.component,
+                        "text": new.text,
+                        "etag": new.etag,
+                        "time_start": new.time_start,
+                        "time_end": new.time_end,
+                        "long_span": is_long(new.time_start, new.time_end),
+                        "appointment_id": row.id,
+                        "updated_at": self.now,
+                    }
+                )
+            _insert_many(session, DavItemRow, items)
+            bump(session, collection.id, hrefs, self.now)
 
     def _people(self, session: Session) -> None:
         """Guests' people rows, as ``PeopleRepository.ensure`` keeps them: inserted if missing (a racing

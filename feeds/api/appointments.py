@@ -16,6 +16,7 @@ from caldav_bridge.model.requests import (
 )
 from caldav_bridge.services import appointments as service
 from feeds.api import bp
+from feeds.api.interchange import FormatQuery, formatted
 from feeds.api.schemas import AppointmentListQuery, AppointmentPage, HistoryEntry, HistoryList
 from feeds.auth import current_actor
 from feeds.operations import Header, operation
@@ -25,6 +26,12 @@ TAG = "appointments"
 IF_MATCH = Header("If-Match", "The ETag last read; the change is refused with 412 if the appointment changed since")
 IDEMPOTENCY_KEY = Header("Idempotency-Key", "Repeat a POST safely: a repeat with the same key returns the first result")
 ETAG = {200: ("ETag",), 201: ("ETag", "Location")}
+APPOINTMENT_OR_FORMAT = {
+    "anyOf": [
+        {"$ref": "#/components/schemas/Appointment"},
+        {"type": "object", "description": "With `?format=`: the appointment in that format (docs/converters.md)"},
+    ]
+}
 
 
 def _one(stored: service.Stored, status: int = 200) -> Response:
@@ -89,13 +96,16 @@ def create_appointment(body: AppointmentDraft) -> Response:
     bp,
     "GET",
     "/appointments/{id}",
-    summary="Read an appointment",
+    summary="Read an appointment (`?format=`: in another system's format, see /import/{format})",
     tag=TAG,
-    responses={200: Appointment, 304: "Not modified (If-None-Match)"},
+    query=FormatQuery,
+    responses={200: APPOINTMENT_OR_FORMAT, 304: "Not modified (If-None-Match)"},
     response_headers=ETAG,
 )
-def get_appointment(id: str) -> Response:
+def get_appointment(id: str, query: FormatQuery) -> Response:
     stored = service.get(uow(), current_actor("api"), id)
+    if query.format is not None:
+        return formatted(stored, query.format)
     if stored.etag in request.headers.get("If-None-Match", ""):
         return Response(status=304, headers={"ETag": stored.etag})
     return _one(stored)

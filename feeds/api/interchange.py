@@ -1,0 +1,199 @@
+"""``/api/v1/import/{format}`` and ``/api/v1/export/{format}``: other systems' appointment formats.
+
+Parse, call :mod:`caldav_bridge.services.interchange`, map the result. Behaviour: ``docs/converters.md``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from flask import Response, jsonify, request
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from caldav_bridge.converters import converter_names
+from caldav_bridge.errors import FieldError, ValidationFailed
+from caldav_bridge.services import appointments
+from caldav_bridge.services import interchange as service
+from feeds.api import bp
+from feeds.api.schemas import AppointmentListQuery
+from feeds.auth import current_actor
+from feeds.operations import operation, read_json
+from feeds.problems import problem
+from feeds.runtime import runtime, uow
+
+__all__ = ["FormatQuery", "formatted"]
+
+TAG = "interchange"
+
+
+def _known_format(value: str) -> str:
+    if value not in converter_names():
+        raise ValueError(f"unknown format {value[:32]!r}; known formats: {', '.join(converter_names())}")
+    return value
+
+
+#: A format name, validated against the converter registry (and listed in the OpenAPI document).
+FormatName = Annotated[
+    str, Field(max_length=32, json_schema_extra={"enum": converter_names()}), AfterValidator(_known_format)
+]
+
+
+class FormatQuery(BaseModel):
+    """``?format=`` on ``GET /appointments/{id}``: the appointment in another system's format."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    format: FormatName | None = None
+
+
+class ImportQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    dry_run: bool = Field(False, description="Validate and report what would happen; write nothing")
+    atomic: bool = Field(False, description="All or nothing: if any item fails, nothing is written (422)")
+    calendar_id: Annotated[str | None, Field(min_length=1, max_length=64)] = Field(
+        None, description="Put new appointments on this calendar instead of the one each item names"
+    )
+
+
+class ImportFieldError(BaseModel):
+    field: str
+    message: str
+
+
+class ImportItemResult(BaseModel):
+    index: int = Field(description="The item's position in the request (0 for a single object)")
+    source_id: str | None = Field(description="The item's id in the source system, when it could be read")
+    status: Literal["created", "updated", "unchanged", "error", "skipped"]
+    id: str | None = Field(None, description="Our appointment id (absent for errors and skipped items)")
+    errors: list[ImportFieldError] | None = Field(None, description="For errors: every wrong field, in source terms")
+
+
+class ImportSummary(BaseModel):
+    total: int
+    created: int
+    updated: int
+    unchanged: int
+    error: int
+    skipped: int
+    dry_run: bool
+    atomic: bool
+
+
+class ImportResponse(BaseModel):
+    results: list[ImportItemResult]
+    summary: ImportSummary
+
+
+class ExportItemError(BaseModel):
+    id: str = Field(description="Our appointment id")
+    errors: list[ImportFieldError]
+
+
+class ExportPage(BaseModel):
+    items: list[dict[str, Any]] = Field(description="Appointments in the format, in (date_start, id) order")
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
+    errors: list[ExportItemError] = Field(description="Appointments of this page the format cannot carry")
+
+
+#: "One object of the format, or an array of them"; any other item of an array is reported as that
+#: item's error, so the array's items are not constrained here.
+IMPORT_BODY: dict[str, Any] = {
+    "description": "One appointment in the format (a JSON object), or an array of them",
+    "anyOf": [{"type": "object"}, {"type": "array", "items": {}}],
+}
+
+
+def _filters(query: AppointmentListQuery) -> appointments.ListFilters:
+    return appointments.ListFilters(
+        calendar_id=query.calendar_id,
+        guest_id=query.guest_id,
+        opportunity_gid=query.opportunity_gid,
+        customer_gid=query.customer_gid,
+        appointment_gid=query.appointment_gid,
+        type=query.type,
+        status=query.status,
+        start=query.from_,
+        end=query.to,
+        updated_since=query.updated_since,
+    )
+
+
+@operation(
+    bp,
+    "POST",
+    "/import/{format}",
+    summary="Import appointments of another system (one object or an array; upsert by the source id)",
+    tag=TAG,
+    raw_body=IMPORT_BODY,
+    query=ImportQuery,
+    responses={200: ImportResponse},
+)
+def import_appointments(format: str, query: ImportQuery) -> Response:
+    actor = current_actor("api")
+    body = read_json()
+    if isinstance(body, dict):
+        items: list[Any] = [body]
+    elif isinstance(body, list):
+        items = body
+    else:
+        raise ValidationFailed([FieldError("(body)", "expected a JSON object or an array of objects")])
+    report = service.import_batch(
+        uow(),
+        actor,
+        format,
+        items,
+        options=runtime().converter_options.get(format),
+        dry_run=query.dry_run,
+        atomic=query.atomic,
+        calendar_id=query.calendar_id,
+    )
+    results = [r.as_dict() for r in report.results]
+    if query.atomic and report.summary.failed:
+        prefix = "" if isinstance(body, dict) else "{index}."
+        errors = [
+            FieldError(prefix.format(index=r.index) + e.field, e.message) for r in report.results for e in r.errors
+        ]
+        return problem(
+            422,
+            "Import failed",
+            f"{report.summary.error} of {report.summary.total} items failed; atomic: nothing was written",
+            errors=errors,
+            extra={"results": results, "summary": report.summary.as_dict()},
+        )
+    return jsonify({"results": results, "summary": report.summary.as_dict()})
+
+
+@operation(
+    bp,
+    "GET",
+    "/export/{format}",
+    summary="Export appointments in another system's format (the list filters; cursor pagination)",
+    tag=TAG,
+    query=AppointmentListQuery,
+    responses={200: ExportPage},
+)
+def export_appointments(format: str, query: AppointmentListQuery) -> Response:
+    settings = runtime().settings
+    limit = min(query.limit or settings.page_size, settings.max_page_size)
+    page = service.export_page(
+        uow(),
+        current_actor("api"),
+        format,
+        _filters(query),
+        options=runtime().converter_options.get(format),
+        limit=limit,
+        cursor=query.cursor,
+    )
+    return jsonify({"items": page.items, "next_cursor": page.next_cursor, "errors": [e.as_dict() for e in page.errors]})
+
+
+def formatted(stored: appointments.Stored, format_name: str) -> Response:
+    """``GET /appointments/{id}?format=…``: the appointment in ``format_name``, with a per-format ETag."""
+    etag = f'{stored.etag[:-1]}-{format_name}"'
+    if etag in request.headers.get("If-None-Match", ""):
+        return Response(status=304, headers={"ETag": etag})
+    payload = service.render(format_name, stored.appointment, runtime().converter_options.get(format_name))
+    response = jsonify(payload)
+    response.headers["ETag"] = etag
+    return response
