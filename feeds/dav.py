@@ -52,16 +52,29 @@ def dav_application(rt: Runtime) -> WSGIApp:
         "appointment-service",
         privileged=True,
     )
-    return DavErrors(Application(configuration))
+    return DavErrors(Application(configuration), max_body=rt.settings.max_body_bytes)
 
 
 class DavErrors:
     """Runs Radicale with a request id and turns a refused storage call into its DAV answer."""
 
-    def __init__(self, app: WSGIApp) -> None:
+    def __init__(self, app: WSGIApp, max_body: int = 0) -> None:
         self.app = app
+        self.max_body = max_body
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if self.max_body and length > self.max_body:
+            # Radicale checks max_content_length only in its own server; refuse before it parses.
+            message = f"the body exceeds {self.max_body} bytes".encode()
+            start_response(
+                "413 Request Entity Too Large",
+                [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(message)))],
+            )
+            return [message]
         context.local.request = {"request_id": environ.get("HTTP_X_REQUEST_ID") or uuid.uuid4().hex}
         context.pop_error()
         captured: list[Any] = []
@@ -75,6 +88,9 @@ class DavErrors:
             error = context.pop_error()
         finally:
             context.local.request = None
+        if error is None and environ.get("REQUEST_METHOD") == "PUT" and str(captured[0]).startswith("400"):
+            # Radicale could not read the body as iCalendar/vCard (RFC 4791 5.3.2.1 names this).
+            error = DavError(400, "the body is not valid calendar data", "C:valid-calendar-data")
         if error is not None:
             return _error_response(error, start_response)
         start_response(*captured)

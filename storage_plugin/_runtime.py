@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
+
+from sqlalchemy.pool import NullPool
 
 from caldav_bridge.runtime import Runtime
 from caldav_bridge.store.engine import make_engine, make_session_factory
@@ -10,6 +13,9 @@ from config import load_settings
 from storage_plugin import context
 
 __all__ = ["runtime_from_config"]
+
+_BY_URL: dict[str, Runtime] = {}
+_LOCK = threading.Lock()
 
 
 def _get(configuration: Any, section: str, option: str) -> str:
@@ -20,11 +26,23 @@ def _get(configuration: Any, section: str, option: str) -> str:
 
 
 def runtime_from_config(configuration: Any) -> tuple[Runtime, bool]:
-    """The runtime named by ``[storage] runtime`` or built for ``[storage] url``; True if built."""
+    """The runtime named by ``[storage] runtime``, else the one for ``[storage] url`` (or the settings').
+
+    The flag is True when the runtime was made here from a URL (its schema may need creating).
+    """
     key = _get(configuration, "storage", "runtime")
     rt = context.runtime_for(key) if key else None
     if rt is not None:
         return rt, False
     url = _get(configuration, "storage", "url") or load_settings().resolved_database_url()
-    engine = make_engine(url)
-    return Runtime(load_settings(environ={}, database_url=url), engine, make_session_factory(engine)), True
+    with _LOCK:
+        rt = _BY_URL.get(url)
+        if rt is None:
+            # One engine per URL and process: Radicale makes a Storage (and auth, rights) for every
+            # Application, and Radicale's test suite makes hundreds. SQLite files (one per test
+            # there) are opened per use instead of pooled.
+            kwargs: dict[str, Any] = {"poolclass": NullPool} if url.startswith("sqlite") else {}
+            engine = make_engine(url, **kwargs)
+            rt = Runtime(load_settings(environ={}, database_url=url), engine, make_session_factory(engine))
+            _BY_URL[url] = rt
+    return rt, True

@@ -125,6 +125,9 @@ def ensure_for_path(store: object, path: str) -> None:
     assert isinstance(store, DavStore)
     uow = store.uow
     first = path.split("/", 1)[0]
+    if first in store.ensured:
+        return
+    store.ensured.add(first)
     linked = select(DavCollectionRow.calendar_id).where(DavCollectionRow.calendar_id.is_not(None))
     stmt = select(CalendarRow).where(CalendarRow.id.not_in(linked))
     if first == SHARED_ROOT:

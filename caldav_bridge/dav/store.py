@@ -86,6 +86,8 @@ class DavStore:
     def __init__(self, uow: UnitOfWork, actor: Actor) -> None:
         self.uow = uow
         self.actor = actor
+        #: First path segments whose calendars were provisioned in this transaction already.
+        self.ensured: set[str] = set()
 
     @property
     def session(self) -> Session:
@@ -255,6 +257,8 @@ class DavStore:
         with self.session.begin_nested():
             old_row = self._item_row(collection.id, href)
             old = _item(old_row) if old_row else None
+            if collection.tag == "VCALENDAR" and not item.component:
+                raise DavError(400, "the calendar object has no VEVENT, VTODO or VJOURNAL", "C:valid-calendar-data")
             self._check_component(collection, item.component)
             text_, appointment_id = item.text, old.appointment_id if old else None
             if collection.calendar_id is not None and item.component == "VEVENT":

@@ -1,0 +1,122 @@
+"""Bad CalDAV input gets its DAV status (and RFC precondition element), stores nothing, never 500."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+from sqlalchemy import func, select
+
+from caldav_bridge.store.dav_tables import DavItemRow
+from caldav_bridge.store.tables import AppointmentRow, OutboxRow
+from tests.caldav.support import dav_session, event_ics
+from tests.conftest import People
+from tests.support.live import LiveServer
+
+
+def _counts(live: LiveServer) -> tuple[int, int, int]:
+    with live.runtime.uow() as uow:
+        return tuple(  # type: ignore[return-value]
+            int(uow.session.scalar(select(func.count()).select_from(t)) or 0)
+            for t in (AppointmentRow, OutboxRow, DavItemRow)
+        )
+
+
+@pytest.fixture
+def dav(live: LiveServer, people: People) -> tuple[requests.Session, str]:
+    return dav_session(people.fitter.username, people.fitter.password), (
+        f"{live.base_url}/dav/{people.fitter.username}/appointments/"
+    )
+
+
+def test_malformed_icalendar(live: LiveServer, dav: tuple[requests.Session, str]) -> None:
+    session, url = dav
+    before = _counts(live)
+    for body in ("BEGIN:VCALENDAR\r\nthis is not ical\r\n", "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n"):
+        response = session.put(url + "bad.ics", data=body, headers={"Content-Type": "text/calendar"}, timeout=10)
+        assert response.status_code == 400, response.text
+        assert "valid-calendar-data" in response.text
+    assert _counts(live) == before
+
+
+def test_dtend_before_dtstart(live: LiveServer, dav: tuple[requests.Session, str]) -> None:
+    session, url = dav
+    before = _counts(live)
+    body = event_ics("backwards@test", start="20261201T100000", end="20261201T090000")
+    response = session.put(url + "backwards.ics", data=body, timeout=10)
+    assert response.status_code == 403, response.text
+    assert "<X:valid-calendar-data/>" in response.text and "urn:ietf:params:xml:ns:caldav" in response.text
+    assert _counts(live) == before
+
+
+def test_zero_length_appointment_is_refused(live: LiveServer, dav: tuple[requests.Session, str]) -> None:
+    session, url = dav
+    body = event_ics("zero@test", start="20261201T100000", end="20261201T100000")
+    response = session.put(url + "zero.ics", data=body, timeout=10)
+    assert response.status_code == 403 and "valid-calendar-data" in response.text
+    assert _counts(live)[0] == 0
+
+
+def test_uid_already_used(live: LiveServer, dav: tuple[requests.Session, str]) -> None:
+    session, url = dav
+    assert session.put(url + "one.ics", data=event_ics("same@test"), timeout=10).status_code == 201
+    before = _counts(live)
+    response = session.put(url + "two.ics", data=event_ics("same@test"), timeout=10)
+    assert response.status_code == 409
+    assert "no-uid-conflict" in response.text
+    assert _counts(live) == before
+
+
+def test_body_too_large(live: LiveServer, dav: tuple[requests.Session, str]) -> None:
+    session, url = dav
+    big = event_ics("big@test", extra="DESCRIPTION:" + "x" * 70 + "\r\n " + ("y" * 74 + "\r\n ") * 140_000 + "z\r\n")
+    assert len(big) > 10_000_000
+    try:
+        response = session.put(url + "big.ics", data=big, timeout=30)
+    except requests.ConnectionError:  # the server may close the connection instead of reading 10 MB
+        pass
+    else:
+        assert response.status_code == 413
+    assert _counts(live)[0] == 0
+
+
+def test_component_the_calendar_does_not_accept(live: LiveServer, people: People) -> None:
+    session = dav_session(people.fitter.username, people.fitter.password)
+    url = f"{live.base_url}/dav/{people.fitter.username}/events-only/"
+    mkcalendar = (
+        '<?xml version="1.0" encoding="utf-8"?>'
+        '<C:mkcalendar xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:set><D:prop>'
+        '<C:supported-calendar-component-set><C:comp name="VEVENT"/></C:supported-calendar-component-set>'
+        "</D:prop></D:set></C:mkcalendar>"
+    )
+    assert session.request("MKCALENDAR", url, data=mkcalendar, timeout=10).status_code == 201
+    todo = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nBEGIN:VTODO\r\nUID:todo@test\r\n"
+        "DTSTAMP:20261101T000000Z\r\nSUMMARY:Order batteries\r\nEND:VTODO\r\nEND:VCALENDAR\r\n"
+    )
+    response = session.put(url + "todo.ics", data=todo, timeout=10)
+    assert response.status_code == 403, response.text
+    assert "supported-calendar-component" in response.text
+    # a user's own calendar holds plain items, not appointments
+    assert session.put(url + "event.ics", data=event_ics("own@test"), timeout=10).status_code == 201
+    assert _counts(live)[0] == 0
+
+
+def test_vtodo_in_the_appointment_calendar_is_a_plain_item(live: LiveServer, dav: tuple[requests.Session, str]) -> None:
+    session, url = dav
+    todo = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nBEGIN:VTODO\r\nUID:todo2@test\r\n"
+        "DTSTAMP:20261101T000000Z\r\nSUMMARY:Call back\r\nEND:VTODO\r\nEND:VCALENDAR\r\n"
+    )
+    assert session.put(url + "todo.ics", data=todo, timeout=10).status_code == 201
+    stored = session.get(url + "todo.ics", timeout=10).text
+    assert "UID:todo2@test" in stored and "SUMMARY:Call back" in stored
+    assert _counts(live)[0] == 0
+
+
+def test_refused_status_change_is_a_conflict(live: LiveServer, dav: tuple[requests.Session, str]) -> None:
+    session, url = dav
+    assert session.put(url + "c.ics", data=event_ics("c@test", status="CANCELLED"), timeout=10).status_code == 201
+    before = _counts(live)
+    response = session.put(url + "c.ics", data=event_ics("c@test", status="CONFIRMED"), timeout=10)
+    assert response.status_code == 409, response.text
+    assert _counts(live) == before

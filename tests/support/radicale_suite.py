@@ -1,0 +1,72 @@
+"""Radicale's own test suite against our storage plugin (``shared/conformance/radicale_suite.sh``).
+
+:func:`reset` is the script's per-test hook for PostgreSQL: every Radicale test expects an empty
+storage, so the DAV tables of the database in ``RADICALE_SUITE_PG_URL`` are emptied before each.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, inspect, text
+
+from caldav_bridge.store.engine import make_engine
+
+__all__ = ["SCRIPT", "SuiteResult", "reset", "run_suite"]
+
+SCRIPT = Path(__file__).resolve().parents[3] / "shared" / "conformance" / "radicale_suite.sh"
+_ENGINES: dict[str, Engine] = {}
+
+
+def reset(colpath: str) -> None:
+    url = os.environ["RADICALE_SUITE_PG_URL"]
+    engine = _ENGINES.get(url) or _ENGINES.setdefault(url, make_engine(url))
+    if "dav_collections" not in inspect(engine).get_table_names():
+        return  # the storage creates the schema on first use
+    with engine.begin() as connection:
+        connection.execute(text("TRUNCATE dav_changes, dav_items, dav_collections, audit_log RESTART IDENTITY CASCADE"))
+
+
+@dataclass(frozen=True)
+class SuiteResult:
+    returncode: int
+    output: str
+    counts: dict[str, int]
+
+
+def run_suite(
+    python: str,
+    radicale_src: str,
+    storage_config: dict[str, Any],
+    *extra: str,
+    env: dict[str, str] | None = None,
+    timeout: float = 1200,
+) -> SuiteResult:
+    import json
+
+    command = [
+        "bash",
+        str(SCRIPT),
+        "--python",
+        python,
+        "--radicale-src",
+        radicale_src,
+        "--storage-config",
+        json.dumps(storage_config),
+        *extra,
+        "storage_plugin",
+        "--",
+        "-q",
+        "--tb=short",
+        "-p",
+        "no:cacheprovider",
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
+    tail = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
+    counts = {name: int(n) for n, name in re.findall(r"(\d+) (passed|failed|errors?|skipped|xfailed|xpassed)", tail)}
+    return SuiteResult(result.returncode, result.stdout[-20000:] + result.stderr[-5000:], counts)
