@@ -10,7 +10,7 @@ import gzip
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 __all__ = ["FeedBody", "FeedCache", "LruCache"]
 
@@ -57,8 +57,10 @@ class FeedBody:
 
 
 class FeedCache:
-    """Whole feeds by ETag, and single VEVENTs by (appointment id, version, rendering options)."""
+    """Whole feeds by ETag, single VEVENTs by (appointment id, version, rendering options), and the
+    (id, version) lists of feed windows by (calendars, last write, number of rows, window minute)."""
 
-    def __init__(self, feeds: int = 256, events: int = 100_000) -> None:
+    def __init__(self, feeds: int = 256, events: int = 100_000, windows: int = 1024) -> None:
         self.feeds: LruCache[str, FeedBody] = LruCache(feeds)
         self.events: LruCache[tuple[str, int, str], bytes] = LruCache(events)
+        self.windows: LruCache[tuple[object, ...], list[Any]] = LruCache(windows)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from urllib.parse import quote
 
 from caldav_bridge.clock import utcnow
@@ -60,6 +61,7 @@ class Resolved:
     calendar_name: str
     calendar_kind: str
     timezone: str
+    calendar_updated_at: datetime
 
 
 def new_feed_secret() -> str:
@@ -221,10 +223,10 @@ def resolve(uow: UnitOfWork, secret: str) -> tuple[Resolved, FeedTokenRow]:
 
     Unknown and revoked secrets are both :class:`NotFound`, and say nothing about which.
     """
-    row = uow.feeds.token_by_hash(token_digest(secret)) if _plausible(secret) else None
-    calendar = uow.calendars.get(row.calendar_id) if row is not None and row.revoked_at is None else None
-    if row is None or calendar is None:
+    found = uow.feeds.token_and_calendar(token_digest(secret)) if _plausible(secret) else None
+    if found is None or found[0].revoked_at is not None:
         raise NotFound("feed", "(token)")
+    row, calendar = found
     return (
         Resolved(
             token_id=row.id,
@@ -235,6 +237,7 @@ def resolve(uow: UnitOfWork, secret: str) -> tuple[Resolved, FeedTokenRow]:
             calendar_name=calendar.name,
             calendar_kind=calendar.kind,
             timezone=calendar.timezone,
+            calendar_updated_at=calendar.updated_at,
         ),
         row,
     )

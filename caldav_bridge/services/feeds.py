@@ -37,7 +37,7 @@ from caldav_bridge.services.feed_cache import FeedBody, FeedCache
 from caldav_bridge.services.feed_tokens import Resolved, resolve
 from caldav_bridge.services.mapping import appointment_from_row
 from caldav_bridge.services.rate_limit import RateLimiter
-from caldav_bridge.store.feed_repository import FeedItem
+from caldav_bridge.store.feed_repository import FeedDrift, FeedItem
 from caldav_bridge.store.tables import AuditRow, FeedFetchRow, FeedTokenRow
 from caldav_bridge.store.uow import UnitOfWork
 
@@ -140,7 +140,9 @@ class Window:
 
 
 def window_of(config: FeedConfig, now: datetime) -> Window:
-    return Window(now - config.back, now + config.ahead, now - config.cancelled_grace)
+    """The window at ``now``, moved in whole minutes (so that it changes at most once a minute)."""
+    minute = now.replace(second=0, microsecond=0)
+    return Window(minute - config.back, minute + config.ahead, minute - config.cancelled_grace)
 
 
 def check_rate(limiter: RateLimiter, secret: str) -> bool:
@@ -178,10 +180,19 @@ def fetch_feed(
     with uow:
         resolved, token = resolve(uow, secret)
         calendar_ids = calendar_ids_of(uow, resolved)
-        items = uow.feeds.items(calendar_ids, window.start, window.end, window.cancelled_since)
+        drift = uow.feeds.drift(calendar_ids, window.start, window.end, window.cancelled_since)
+        # The window's (id, version) list changes only with a write (which changes drift.count or
+        # drift.versions) or as the window moves, once a minute: so it is queried at most once a minute.
+        key = (tuple(calendar_ids), drift.count, drift.versions, window.start, window.cancelled_since)
+        cached = ctx.cache.windows.get(key)
+        if cached is None:
+            listed = uow.feeds.items(calendar_ids, window.start, window.end, window.cancelled_since)
+            cached = [listed, _items_digest(listed)]
+            ctx.cache.windows.put(key, cached)
+        items, items_digest = cached
         options = _options(ctx.config, resolved)
-        etag = _etag(resolved, options, ctx.config, items)
-        last_modified = _last_modified(uow, ctx.config, resolved, token, calendar_ids, window, now)
+        etag = _etag(resolved, options, ctx.config, items_digest)
+        last_modified = _last_modified(ctx.config, resolved, token, drift, now)
         if _not_modified(conditions, etag, last_modified):
             record_fetch(uow, token, resolved, client, 304, now, count=len(items))
             uow.commit()
@@ -245,7 +256,8 @@ def record_fetch(
     appointment_ids: list[str] | None = None,
     what: str = "feed",
 ) -> None:
-    """Record one fetch: a ``feed_fetches`` row, an audit row, and per-appointment audit rows if given."""
+    """Record one fetch in ``feed_fetches`` (the audit log of fetches: token, calendar, user agent, client
+    address, status), and one ``audit_log`` read row per appointment shown with patient data."""
     uow.feeds.add_fetch(
         FeedFetchRow(
             at=now,
@@ -262,16 +274,15 @@ def record_fetch(
             at=now,
             actor=actor,
             channel="feed",
-            action=f"{what}_fetch",
+            action="read",
+            appointment_id=i,
             calendar_id=resolved.calendar_id,
-            detail=f"token {token.id} privacy {resolved.privacy} status {status} appointments {count}",
+            detail=f"{what} token {token.id}",
         )
-    ]
-    audit += [
-        AuditRow(at=now, actor=actor, channel="feed", action="read", appointment_id=i, calendar_id=resolved.calendar_id)
         for i in appointment_ids or []
     ]
-    uow.audit.add_all(audit)
+    if audit:
+        uow.audit.add_all(audit)
     if token.last_used_at is None or (now - token.last_used_at) > timedelta(minutes=1):
         token.last_used_at = now
 
@@ -304,8 +315,16 @@ def _options(config: FeedConfig, resolved: Resolved) -> EventOptions:
     )
 
 
-def _etag(resolved: Resolved, options: EventOptions, config: FeedConfig, items: list[FeedItem]) -> str:
+def _items_digest(items: list[FeedItem]) -> str:
     digest = hashlib.sha256()
+    for item in items:
+        digest.update(f"\x1e{item.id}:{item.version}".encode())
+    return digest.hexdigest()
+
+
+def _etag(resolved: Resolved, options: EventOptions, config: FeedConfig, items_digest: str) -> str:
+    """Strong: a digest of everything the bytes depend on (the window's ids and versions, the calendar,
+    the rendering options and versions), so equal ETags mean equal bytes."""
     head = (
         RENDER_VERSION,
         _ICALENDAR_VERSION,
@@ -314,26 +333,17 @@ def _etag(resolved: Resolved, options: EventOptions, config: FeedConfig, items: 
         resolved.calendar_name,
         resolved.timezone,
         str(config.refresh),
+        items_digest,
     )
-    digest.update("\x1f".join(head).encode())
-    for item in items:
-        digest.update(f"\x1e{item.id}:{item.version}".encode())
-    return f'"{digest.hexdigest()[:32]}"'
+    digest = hashlib.sha256("\x1f".join(head).encode()).hexdigest()
+    return f'"{digest[:32]}"'
 
 
 def _last_modified(
-    uow: UnitOfWork,
-    config: FeedConfig,
-    resolved: Resolved,
-    token: FeedTokenRow,
-    calendar_ids: list[str],
-    window: Window,
-    now: datetime,
+    config: FeedConfig, resolved: Resolved, token: FeedTokenRow, drift: FeedDrift, now: datetime
 ) -> datetime:
     """A time no earlier than the last change of this feed's bytes (whole seconds, never after now)."""
-    calendar = uow.calendars.get(resolved.calendar_id)
-    moments = [token.created_at] + ([calendar.updated_at] if calendar else [])
-    drift = uow.feeds.drift(calendar_ids, window.start, window.end, window.cancelled_since)
+    moments = [token.created_at, resolved.calendar_updated_at]
     if drift.changed:
         moments.append(drift.changed)
     if drift.ended:
@@ -343,6 +353,7 @@ def _last_modified(
     if drift.cancelled:
         moments.append(drift.cancelled + config.cancelled_grace)
     latest = min(max(moments), now)
+    # rounded up: a change later in the same second must not look older than a copy from that second
     return latest.replace(microsecond=0) + (timedelta(seconds=1) if latest.microsecond else timedelta(0))
 
 

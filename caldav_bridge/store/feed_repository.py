@@ -32,13 +32,17 @@ class FeedItem:
 class FeedDrift:
     """The latest moments at which a feed's content changed without a new write in its window.
 
-    ``changed``: the latest ``updated_at`` of any appointment of the calendars (deleted ones too);
+    ``changed``: the latest ``updated_at`` of any appointment of the calendars (deleted ones too),
+    ``count`` how many there are and ``versions`` the sum of their versions: every write changes one
+    of these two (a new row, or a version counted up), whatever the clocks say;
     ``ended``: the latest end among appointments that have left the window's back edge;
     ``started``: the latest start among appointments that have entered its front edge;
     ``cancelled``: the latest cancellation whose grace period is over.
     """
 
     changed: datetime | None
+    count: int
+    versions: int
     ended: datetime | None
     started: datetime | None
     cancelled: datetime | None
@@ -55,6 +59,16 @@ class FeedRepository:
 
     def token_by_hash(self, token_hash: str) -> FeedTokenRow | None:
         return self.session.scalars(select(FeedTokenRow).where(FeedTokenRow.token_hash == token_hash)).one_or_none()
+
+    def token_and_calendar(self, token_hash: str) -> tuple[FeedTokenRow, CalendarRow] | None:
+        """A token with its calendar, in one query (the hot path of every feed request)."""
+        stmt = (
+            select(FeedTokenRow, CalendarRow)
+            .join(CalendarRow, CalendarRow.id == FeedTokenRow.calendar_id)
+            .where(FeedTokenRow.token_hash == token_hash)
+        )
+        row = self.session.execute(stmt).one_or_none()
+        return None if row is None else (row[0], row[1])
 
     def get_token(self, token_id: str) -> FeedTokenRow | None:
         return self.session.get(FeedTokenRow, token_id)
@@ -125,12 +139,14 @@ class FeedRepository:
         a = AppointmentRow
         stmt = select(
             func.max(a.updated_at),
+            func.count(),
+            func.coalesce(func.sum(a.version), 0),
             func.max(case((a.date_end <= start, a.date_end))),
             func.max(case((a.date_start < end, a.date_start))),
             func.max(case((and_(a.status == CANCELLED, a.updated_at <= cancelled_before), a.updated_at))),
         ).where(a.calendar_id.in_(list(calendar_ids)))
-        changed, ended, started, cancelled = self.session.execute(stmt).one()
-        return FeedDrift(*(_aware(v) for v in (changed, ended, started, cancelled)))
+        changed, count, versions, ended, started, cancelled = self.session.execute(stmt).one()
+        return FeedDrift(_aware(changed), int(count), int(versions), _aware(ended), _aware(started), _aware(cancelled))
 
     @staticmethod
     def _shown(

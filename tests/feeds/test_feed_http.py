@@ -182,9 +182,15 @@ def test_privacy_levels_and_the_record_of_fetches(feed_world: FeedWorld, people:
     assert other.get(f"/api/v1/calendars/{w.calendar_id}/feeds/fetches").status_code == 404
     with w.live.runtime.uow() as uow:
         reads = uow.session.scalars(select(AuditRow).where(AuditRow.channel == "feed")).all()
-    per_appointment = [a for a in reads if a.action == "read"]
-    assert [a.appointment_id for a in per_appointment] == [appointment["id"]]  # only the full feed shows patient data
-    assert sum(1 for a in reads if a.action == "feed_fetch") == 3
+        fetch_rows = uow.session.scalars(select(FeedFetchRow)).all()
+    assert [a.appointment_id for a in reads if a.action == "read"] == [
+        appointment["id"]
+    ]  # only "full" shows patient data
+    assert len(fetch_rows) == 3 and {f.token_id for f in fetch_rows} == {
+        busy["token"]["id"],
+        minimal["token"]["id"],
+        full["token"]["id"],
+    }
 
 
 def test_a_team_feed_holds_its_members_appointments(live: LiveServer, people: People) -> None:
