@@ -146,6 +146,7 @@ def demo_summary(rt: Runtime, result: DemoResult) -> dict[str, Any]:
             "openapi": f"{base}/api/openapi.json",
             "ols": f"{base}{rt.settings.ols_prefix}",
             "health": f"{base}/healthz",
+            "caldav": f"{base}/dav/",
         },
         "users": [u for u in result.users if "username" in u],
         "teams": [u for u in result.users if "team" in u],
@@ -176,6 +177,12 @@ def demo_text(summary: dict[str, Any]) -> str:
         lines += [f"  {name:<28} {url}" for name, url in feeds]
     example = next(u for u in summary["users"] if u["role"] == "dispatcher")
     lines += ["", "Try:", f"  curl -H 'Authorization: Bearer {example['token']}' {summary['urls']['api']}/appointments"]
+    fitter = next((u for u in summary["users"] if u["role"] == "fitter"), None)
+    if fitter is not None:  # CalDAV clients sign in with the username and the app password above
+        lines += [
+            f"  CalDAV (Apple Calendar, Thunderbird, DAVx5): {summary['urls']['caldav']}"
+            f"  user {fitter['username']}, password {fitter['password']}"
+        ]
     appts = summary["appointments"]
     lines += ["", f"{appts['total']} demo appointments ({appts['created']} created now)."]
     return "\n".join(lines)
