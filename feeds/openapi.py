@@ -110,6 +110,8 @@ def _operation(op: Operation) -> dict[str, Any]:
             entry["content"] = {"application/json": {"schema": model}}
         elif isinstance(model, str):
             entry["description"] = model
+            if status >= 400:  # a declared error status answers with a problem document too
+                entry["content"] = {"application/problem+json": {"schema": _ref(Problem)}}
         if status in op.response_headers:
             entry["headers"] = {h: {"schema": {"type": "string"}} for h in op.response_headers[status]}
         responses[str(status)] = entry

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from caldav_bridge.clock import utcnow
-from caldav_bridge.errors import FieldError, NotFound, ValidationFailed
+from caldav_bridge.errors import FieldError, ValidationFailed
 from caldav_bridge.model.requests import CalendarKind
 from caldav_bridge.scheduling import store
 from caldav_bridge.scheduling.intervals import (
@@ -178,20 +178,18 @@ def team_slots(
 def resolve_target(
     session: Session, calendar_id: str | None, team_id: str | None
 ) -> tuple[CalendarRow | None, list[CalendarRow]]:
-    """(team, members) for a team, or (None, [calendar]) for a calendar; 404 for an unknown one."""
+    """(team, members) for a team, or (None, [calendar]) for a calendar; 422 for an unknown one."""
     if (calendar_id is None) == (team_id is None):
         raise ValidationFailed([FieldError("calendar_id", "give exactly one of calendar_id and team_id")])
     if team_id is not None:
         team = session.get(CalendarRow, team_id)
-        if team is None:
-            raise NotFound("team", team_id)
-        if team.kind != CalendarKind.TEAM:
+        if team is None or team.kind != CalendarKind.TEAM:
             raise ValidationFailed([FieldError("team_id", f"{team_id!r} is not a team calendar")])
         return team, store.members_of(session, team.id)
     assert calendar_id is not None
     calendar = session.get(CalendarRow, calendar_id)
     if calendar is None:
-        raise NotFound("calendar", calendar_id)
+        raise ValidationFailed([FieldError("calendar_id", f"unknown calendar {calendar_id!r}")])
     if calendar.kind == CalendarKind.TEAM:
         raise ValidationFailed([FieldError("calendar_id", "a team calendar: ask with team_id for its members' slots")])
     return None, [calendar]

@@ -205,7 +205,10 @@ def book_follow_on(
     actor.require("write")
     now = now or utcnow()
     with uow:
-        source_row = _reachable_row(uow, actor, request.appointment_id)
+        try:
+            source_row = _reachable_row(uow, actor, request.appointment_id)
+        except NotFound as exc:  # a reference in the body: a field error, as for an unknown calendar
+            raise ValidationFailed([FieldError("appointment_id", exc.detail)]) from exc
         if source_row.status == S.CANCELLED:
             raise InvalidTransition(source_row.status, f"book a {purpose.value.lower()} after")
         source = appointment_from_row(source_row)

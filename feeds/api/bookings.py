@@ -59,7 +59,7 @@ def _booked(result: service.Booked, status: int = 201) -> Response:
     summary="Lead conversion: book an INITIAL consultation from a consultant's availability (and its tech-setup call)",
     tag=TAG,
     body=InitialBookingRequest,
-    responses={201: BookingResponse},
+    responses={201: BookingResponse, 409: "The slot is taken or not bookable (problem)"},
 )
 def book_initial(body: InitialBookingRequest) -> Response:
     return _booked(service.book_initial(uow(), current_actor("api"), body, options()))
@@ -72,7 +72,7 @@ def book_initial(body: InitialBookingRequest) -> Response:
     summary="Book the fitting with a fitter, from fitter availability",
     tag=TAG,
     body=FollowOnBookingRequest,
-    responses={201: BookingResponse},
+    responses={201: BookingResponse, 409: "The slot is taken or not bookable (problem)"},
 )
 def book_fitting(body: FollowOnBookingRequest) -> Response:
     return _booked(service.book_follow_on(uow(), current_actor("api"), Purpose.FITTING, body, options()))
@@ -85,7 +85,7 @@ def book_fitting(body: FollowOnBookingRequest) -> Response:
     summary="Book a follow-up from fitter availability",
     tag=TAG,
     body=FollowOnBookingRequest,
-    responses={201: BookingResponse},
+    responses={201: BookingResponse, 409: "The slot is taken or not bookable (problem)"},
 )
 def book_follow_up(body: FollowOnBookingRequest) -> Response:
     return _booked(service.book_follow_on(uow(), current_actor("api"), Purpose.FOLLOW_UP, body, options()))

@@ -324,7 +324,7 @@ def test_bad_requests_are_problems(api: Api, world: World) -> None:
             "to": iso(at(day, "10:00", NY)),
         },
     )
-    assert unknown.status_code == 404
+    assert unknown.status_code == 422
     sunday = api.post("/api/v1/bookings/initial", json=initial_body(world, at(world.day(6), "10:00", NY)))
     assert sunday.status_code == 409 and sunday.json()["title"] == "Slot unavailable"
     soon = api.post("/api/v1/bookings/initial", json=initial_body(world, datetime.now(NY) - timedelta(days=1)))
