@@ -180,16 +180,16 @@ def fetch_feed(
     with uow:
         resolved, token = resolve(uow, secret)
         calendar_ids = calendar_ids_of(uow, resolved)
-        drift = uow.feeds.drift(calendar_ids, window.start, window.end, window.cancelled_since)
-        # The window's (id, version) list changes only with a write (which changes drift.count or
-        # drift.versions) or as the window moves, once a minute: so it is queried at most once a minute.
-        key = (tuple(calendar_ids), drift.count, drift.versions, window.start, window.cancelled_since)
+        # What the window holds changes only with a write (which changes the row count or the version
+        # sum) or as the window moves, once a minute: so it is read at most once a minute per write.
+        key = (tuple(calendar_ids), *uow.feeds.writes(calendar_ids), window.start, window.cancelled_since)
         cached = ctx.cache.windows.get(key)
         if cached is None:
             listed = uow.feeds.items(calendar_ids, window.start, window.end, window.cancelled_since)
-            cached = [listed, _items_digest(listed)]
+            drift = uow.feeds.drift(calendar_ids, window.start, window.end, window.cancelled_since)
+            cached = [listed, _items_digest(listed), drift]
             ctx.cache.windows.put(key, cached)
-        items, items_digest = cached
+        items, items_digest, drift = cached
         options = _options(ctx.config, resolved)
         etag = _etag(resolved, options, ctx.config, items_digest)
         last_modified = _last_modified(ctx.config, resolved, token, drift, now)

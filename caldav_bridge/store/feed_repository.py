@@ -133,6 +133,16 @@ class FeedRepository:
         )
         return list(self.session.scalars(stmt).unique())
 
+    def writes(self, calendar_ids: Sequence[str]) -> tuple[int, int]:
+        """How many appointments the calendars have (deleted ones too) and the sum of their versions.
+
+        Every write changes one of the two (a new row, or a version counted up), whatever the clocks say.
+        """
+        a = AppointmentRow
+        stmt = select(func.count(), func.coalesce(func.sum(a.version), 0)).where(a.calendar_id.in_(list(calendar_ids)))
+        count, versions = self.session.execute(stmt).one()
+        return int(count), int(versions)
+
     def drift(
         self, calendar_ids: Sequence[str], start: datetime, end: datetime, cancelled_before: datetime
     ) -> FeedDrift:
