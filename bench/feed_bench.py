@@ -318,6 +318,10 @@ def render_cpu(count: int) -> tuple[float, float, int]:
 # --------------------------------------------------------------------------- main
 
 
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=1000)
@@ -330,6 +334,7 @@ def main() -> int:
     parser.add_argument("--postgres", action="store_true", help="a throwaway PostgreSQL (tests/support/postgres.py)")
     parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, _interrupted)  # stop the servers on SIGTERM too (they stop in `finally`)
     try:
         return run(args)
     except (RuntimeError, AssertionError, requests.RequestException) as exc:
