@@ -9,6 +9,7 @@ from caldav_bridge.errors import DomainError, ValidationFailed
 from config import SettingsError
 from feeds.cli import admin, serve
 from feeds.cli import feeds as feed_commands
+from feeds.cli import interchange as interchange_commands
 from feeds.cli import scheduling as scheduling_commands
 from feeds.cli import sync as sync_commands
 from feeds.cli.output import fail
@@ -30,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     admin.register(commands)
     sync_commands.register(commands)
     feed_commands.register(commands)
+    interchange_commands.register(commands)
     scheduling_commands.register(commands)
     return parser
 

@@ -1,0 +1,374 @@
+"""``import`` and ``export``: appointments in other systems' formats, from and to files.
+
+``appointment-service import FORMAT FILE`` reads FILE (``-``: standard input) as a JSON array, one JSON
+object, or JSON Lines (one object per line), *streaming* it: an array is parsed incrementally (``ijson``),
+lines one at a time, and the items are written in chunks, each committed as it is done. So a file of any
+size imports in flat memory (``--atomic`` and ``--dry-run`` hold one result per item until the end).
+Progress goes to standard error: a bar on a terminal, a line every ``--progress-every`` seconds otherwise.
+Exit status: 0 when every item imported, 1 when any item failed, 2 when the command could not run.
+
+``appointment-service export FORMAT`` writes the appointments matching the filters as a JSON array
+(``--jsonl``: JSON Lines), page by page, to standard output or ``--output FILE``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import IO, Any
+
+import ijson
+
+from caldav_bridge.model.appointment import AppointmentStatus, AppointmentType
+from caldav_bridge.model.timestamps import parse_timestamp
+from caldav_bridge.services import appointments
+from caldav_bridge.services import interchange as service
+from caldav_bridge.services.actor import system_actor
+from feeds.cli.context import runtime_of
+from feeds.cli.output import fail
+
+__all__ = ["InputError", "read_items", "register"]
+
+_WHITESPACE = b" \t\r\n\xef\xbb\xbf"  # and a UTF-8 byte order mark
+
+
+def register(commands: Any) -> None:
+    p = commands.add_parser(
+        "import",
+        help="import appointments of another system from a file (upsert by the source's id)",
+        description="Import appointments in FORMAT from FILE: a JSON array, one JSON object, or JSON Lines; "
+        "'-' reads standard input. Items are upserted by the source system's id: importing again updates. "
+        "Exit status 1 if any item failed, 2 if the import could not run.",
+    )
+    p.add_argument("format", metavar="FORMAT", help=f"one of: {', '.join(_names())}")
+    p.add_argument("file", metavar="FILE", help="the file to read; '-' for standard input")
+    p.add_argument("--dry-run", action="store_true", help="validate and report what would happen; write nothing")
+    p.add_argument("--atomic", action="store_true", help="all or nothing: if any item fails, write nothing")
+    p.add_argument("--calendar", metavar="ID", help="put new appointments on this calendar (else: each item's own)")
+    p.add_argument("--chunk-size", type=int, default=service.DEFAULT_CHUNK_SIZE, help="items per transaction")
+    p.add_argument(
+        "--progress-every",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="when standard error is not a terminal, a progress line this often (default 10)",
+    )
+    p.add_argument("--json", action="store_true", help="print every item's result and the summary as JSON")
+    p.set_defaults(handler=import_command)
+
+    p = commands.add_parser(
+        "export",
+        help="export appointments in another system's format",
+        description="Write the appointments matching the filters in FORMAT, as a JSON array (or JSON Lines). "
+        "Appointments the format cannot carry are listed on standard error (exit status 1).",
+    )
+    p.add_argument("format", metavar="FORMAT", help=f"one of: {', '.join(_names())}")
+    p.add_argument("--calendar", help="calendar id")
+    p.add_argument("--from", dest="start", help="ISO 8601 time with zone; appointments ending after it")
+    p.add_argument("--to", dest="end", help="ISO 8601 time with zone; appointments starting before it")
+    p.add_argument("--updated-since", help="ISO 8601 time with zone")
+    p.add_argument("--status", choices=[s.value for s in AppointmentStatus])
+    p.add_argument("--type", choices=[t.value for t in AppointmentType])
+    p.add_argument("--guest", help="guest (customer) id")
+    p.add_argument("--opportunity-gid")
+    p.add_argument("--customer-gid")
+    p.add_argument("--appointment-gid")
+    p.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of standard output")
+    p.add_argument("--jsonl", action="store_true", help="JSON Lines (one object per line) instead of an array")
+    p.add_argument("--json", action="store_true", help="print the summary (on standard error) as JSON")
+    p.set_defaults(handler=export_command)
+
+
+def _names() -> list[str]:
+    from caldav_bridge.converters import converter_names
+
+    return converter_names()
+
+
+# --------------------------------------------------------------------------- reading
+
+
+class InputError(Exception):
+    """The input cannot be read as JSON at all (as opposed to one bad item)."""
+
+
+class _CountingReader(io.RawIOBase):
+    """A binary stream: ``prefix`` (bytes already read to sniff the format), then ``stream``; counts bytes."""
+
+    def __init__(self, prefix: bytes, stream: IO[bytes]) -> None:
+        self._prefix = prefix
+        self._stream = stream
+        self.consumed = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        if self._prefix:
+            if size is None or size < 0:
+                data, self._prefix = self._prefix + self._stream.read(), b""
+            else:
+                data, self._prefix = self._prefix[:size], self._prefix[size:]
+        else:
+            data = self._stream.read(size)
+        self.consumed += len(data)
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def read_items(stream: IO[bytes]) -> tuple[Iterator[object], _CountingReader]:
+    """The items of ``stream`` (a JSON array, one object, or JSON Lines), read lazily, and a reader
+    whose ``consumed`` says how far it got. A JSON Lines line that is not JSON is a
+    :class:`service.MalformedItem` (that item's error); an array or object that is not JSON raises
+    :class:`InputError` when the reading gets there."""
+    head = b""
+    while True:
+        block = stream.read(1)
+        if not block:
+            reader = _CountingReader(head, stream)
+            return iter(()), reader
+        head += block
+        if block not in _WHITESPACE:
+            break
+    reader = _CountingReader(head, stream)
+    if block == b"[":
+        return _array_items(reader), reader
+    if block == b"{":
+        return _object_or_lines(reader), reader
+    raise InputError("the input is not JSON: expected an array, an object or JSON Lines")
+
+
+def _array_items(reader: _CountingReader) -> Iterator[object]:
+    count = 0
+    try:
+        for item in ijson.items(reader, "item", use_float=True):
+            count += 1
+            yield item
+    except ijson.JSONError as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"malformed JSON after item {count}: {reason}") from None
+
+
+def _object_or_lines(reader: _CountingReader) -> Iterator[object]:
+    buffered = io.BufferedReader(reader, buffer_size=1 << 16)
+    first = buffered.readline()
+    try:
+        first_item = json.loads(first)
+    except ValueError:  # a pretty-printed object: one item
+        rest = buffered.read()
+        try:
+            yield json.loads(first + rest)
+        except ValueError as exc:
+            raise InputError(f"malformed JSON: {exc}") from None
+        return
+    yield first_item
+    for number, line in enumerate(buffered, start=2):
+        if not line.strip():
+            continue
+        try:
+            yield json.loads(line)
+        except ValueError as exc:
+            yield service.MalformedItem(f"line {number} is not JSON: {exc}")
+
+
+# --------------------------------------------------------------------------- import
+
+
+class _Progress:
+    """Progress on standard error: a redrawn bar on a terminal, a plain line every so often otherwise."""
+
+    def __init__(self, label: str, total_bytes: int | None, every: float) -> None:
+        self.label = label
+        self.total = total_bytes
+        self.tty = sys.stderr.isatty()
+        self.every = 0.2 if self.tty else every
+        self.started = self.last = time.monotonic()
+
+    def update(self, summary: service.ImportSummary, consumed: int, *, final: bool = False) -> None:
+        now = time.monotonic()
+        if not final and now - self.last < self.every:
+            return
+        self.last = now
+        rate = summary.total / max(now - self.started, 1e-9)
+        counts = f"{summary.total} items ({summary.error} failed), {rate:,.0f} items/s"
+        if self.tty:
+            if self.total:
+                done = min(consumed / self.total, 1.0)
+                bar = "#" * int(done * 30)
+                text = f"\r{self.label} [{bar:.<30}] {done:4.0%} {counts}"
+            else:
+                text = f"\r{self.label} {counts}"
+            sys.stderr.write(text + ("\n" if final else ""))
+        elif summary.total or final:
+            share = f" {consumed / self.total:.0%} of the input," if self.total else ""
+            sys.stderr.write(f"{self.label}:{share} {counts}\n")
+        sys.stderr.flush()
+
+
+def import_command(args: argparse.Namespace) -> int:
+    if args.format not in _names():
+        return fail(service.UnknownFormat(args.format).detail, code=2)
+    rt = runtime_of(args)
+    try:
+        with ExitStack() as stack:
+            if args.file == "-":
+                stream: IO[bytes] = sys.stdin.buffer
+            else:
+                try:
+                    stream = stack.enter_context(Path(args.file).open("rb"))
+                except OSError as exc:
+                    return fail(f"cannot read {args.file}: {exc.strerror}", code=2)
+            size = _size_of(stream)
+            try:
+                items, reader = read_items(stream)
+            except InputError as exc:
+                return fail(f"{args.file}: {exc}", code=2)
+            results = service.import_stream(
+                rt.uow(),
+                system_actor("cli"),
+                args.format,
+                items,
+                options=rt.converter_options.get(args.format),
+                dry_run=args.dry_run,
+                atomic=args.atomic,
+                calendar_id=args.calendar,
+                chunk_size=args.chunk_size,
+            )
+            summary = service.ImportSummary(dry_run=args.dry_run, atomic=args.atomic)
+            progress = _Progress(f"import {args.format}", size, args.progress_every)
+            out = sys.stdout
+            if args.json:
+                out.write('{"results": [')
+            try:
+                for result in results:
+                    summary.add(result)
+                    if args.json:
+                        out.write(("\n  " if summary.total == 1 else ",\n  ") + json.dumps(result.as_dict()))
+                    elif result.status == "error":
+                        out.write(_error_line(result) + "\n")
+                    progress.update(summary, reader.consumed)
+            except InputError as exc:
+                progress.update(summary, reader.consumed, final=True)
+                if args.json:
+                    out.write("\n]}\n")
+                return fail(f"{args.file}: {exc}; the items before it were processed", code=2)
+            progress.update(summary, reader.consumed, final=True)
+            if args.json:
+                out.write(("\n" if summary.total else "") + '], "summary": ' + json.dumps(summary.as_dict()) + "}\n")
+            else:
+                out.write(_summary_line(args.format, summary) + "\n")
+            return 1 if summary.failed else 0
+    except service.UnknownFormat as exc:
+        return fail(exc.detail, code=2)
+    finally:
+        rt.close()
+
+
+def _size_of(stream: IO[bytes]) -> int | None:
+    try:
+        info = os.fstat(stream.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):
+        return None
+    import stat
+
+    return info.st_size if stat.S_ISREG(info.st_mode) and info.st_size > 0 else None
+
+
+def _error_line(result: service.ItemResult) -> str:
+    source = f" ({result.source_id})" if result.source_id else ""
+    problems = "; ".join(f"{e.field}: {e.message}" for e in result.errors)
+    return f"item {result.index}{source}: error: {problems}"
+
+
+def _summary_line(fmt: str, summary: service.ImportSummary) -> str:
+    line = (
+        f"{fmt}: {summary.total} items: {summary.created} created, {summary.updated} updated, "
+        f"{summary.unchanged} unchanged, {summary.error} failed"
+    )
+    if summary.skipped:
+        line += f", {summary.skipped} skipped"
+    if summary.dry_run:
+        line += " (dry run: nothing was written)"
+    elif summary.atomic and summary.failed:
+        line += " (atomic: nothing was written)"
+    return line
+
+
+# --------------------------------------------------------------------------- export
+
+
+def export_command(args: argparse.Namespace) -> int:
+    if args.format not in _names():
+        return fail(service.UnknownFormat(args.format).detail, code=2)
+    rt = runtime_of(args)
+    try:
+        filters = appointments.ListFilters(
+            calendar_id=args.calendar,
+            guest_id=args.guest,
+            opportunity_gid=args.opportunity_gid,
+            customer_gid=args.customer_gid,
+            appointment_gid=args.appointment_gid,
+            type=args.type,
+            status=args.status,
+            start=_time(args.start, "--from"),
+            end=_time(args.end, "--to"),
+            updated_since=_time(args.updated_since, "--updated-since"),
+        )
+        entries = service.export_stream(
+            rt.uow(), system_actor("cli"), args.format, filters, options=rt.converter_options.get(args.format)
+        )
+        written = failed = 0
+        with ExitStack() as stack:
+            out: IO[str] = (
+                stack.enter_context(Path(args.output).open("w", encoding="utf-8")) if args.output else sys.stdout
+            )
+            if not args.jsonl:
+                out.write("[")
+            for entry in entries:
+                if isinstance(entry, service.ExportError):
+                    failed += 1
+                    problems = "; ".join(f"{e.field}: {e.message}" for e in entry.errors)
+                    sys.stderr.write(f"appointment {entry.id}: cannot be written as {args.format}: {problems}\n")
+                    continue
+                text = json.dumps(entry, ensure_ascii=False)
+                if args.jsonl:
+                    out.write(text + "\n")
+                else:
+                    out.write(("\n  " if written == 0 else ",\n  ") + text)
+                written += 1
+            if not args.jsonl:
+                out.write(("\n" if written else "") + "]\n")
+        summary = {"format": args.format, "exported": written, "failed": failed}
+        if args.json:
+            sys.stderr.write(json.dumps(summary) + "\n")
+        else:
+            sys.stderr.write(
+                f"{args.format}: exported {written} appointments" + (f", {failed} failed" if failed else "") + "\n"
+            )
+        return 1 if failed else 0
+    except service.UnknownFormat as exc:
+        return fail(exc.detail, code=2)
+    except ValueError as exc:
+        return fail(str(exc), code=2)
+    finally:
+        rt.close()
+
+
+def _time(text: str | None, option: str) -> Any:
+    if text is None:
+        return None
+    try:
+        return parse_timestamp(text)
+    except ValueError:
+        raise ValueError(f"{option}: expected an ISO 8601 time with a zone, got {text!r}") from None

@@ -1,0 +1,173 @@
+"""``appointment-service import`` and ``export`` as a user runs them: real processes, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from caldav_bridge.converters import BlueprintOptions
+from caldav_bridge.runtime import Runtime
+from caldav_bridge.services import interchange, users
+from caldav_bridge.services.actor import system_actor
+from caldav_bridge.store.tables import AppointmentRow, ExternalRefRow, OutboxRow
+from config import Settings
+from feeds.cli import main
+from tests.converters.support import CALENDLY_EVENT_TYPE, fixture_text, load_fixture
+
+CLI = [sys.executable, "-m", "feeds.cli"]
+SECRET = "C1JG2I4HWF"
+
+
+def run(settings: Settings, *args: str, stdin: str | None = None, expect: int = 0) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "APPOINTMENTS_DATABASE_URL": settings.resolved_database_url(),
+        "APPOINTMENTS_DATA_DIR": settings.data_dir,
+        "APPOINTMENTS_CALENDLY_EVENT_TYPES": f"{CALENDLY_EVENT_TYPE}=INITIAL",
+    }
+    result = subprocess.run([*CLI, *args], env=env, input=stdin, capture_output=True, text=True, timeout=120)
+    assert result.returncode == expect, (result.returncode, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    return result
+
+
+@pytest.fixture
+def darth(runtime: Runtime) -> str:
+    """The calendar of the Blueprint sample's provider, "Darth Vader" (found by display name)."""
+    users.add_user(runtime.uow(), "darth", "fitter", display_name="Darth Vader")
+    with runtime.uow() as uow:
+        user = uow.users.by_username("darth")
+        assert user is not None
+        return uow.calendars.ids_owned_by(user.id)[0]
+
+
+def _count(rt: Runtime, table: type) -> int:
+    with rt.uow() as uow:
+        return int(uow.session.scalar(select(func.count()).select_from(table)) or 0)
+
+
+def _blueprints(n: int, prefix: str = "b") -> list[dict[str, Any]]:
+    sample = load_fixture("blueprint.json")
+    return [{**sample, "appointment_id": f"{prefix}{i}", "patient_id": 100 + i} for i in range(n)]
+
+
+def test_import_a_json_array_file_then_again(settings: Settings, runtime: Runtime, darth: str, tmp_path: Path) -> None:
+    items: list[Any] = [*_blueprints(3), {**_blueprints(1)[0], "appointment_id": "bad", "status": 6}]
+    path = tmp_path / "blueprint.json"
+    path.write_text(json.dumps(items))
+    first = run(settings, "import", "blueprint", str(path), "--progress-every", "0", expect=1)
+    assert "item 3 (bad): error: status: " in first.stdout
+    assert "blueprint: 4 items: 3 created, 0 updated, 0 unchanged, 1 failed" in first.stdout
+    assert "import blueprint:" in first.stderr and "items/s" in first.stderr  # progress lines (not a terminal)
+    assert _count(runtime, AppointmentRow) == 3 and _count(runtime, OutboxRow) == 3
+
+    again = run(settings, "import", "blueprint", str(path), "--json", expect=1)
+    data = json.loads(again.stdout)
+    assert [r["status"] for r in data["results"]] == ["unchanged", "unchanged", "unchanged", "error"]
+    assert data["results"][3]["errors"][0]["field"] == "status"
+    assert data["summary"]["unchanged"] == 3 and data["summary"]["error"] == 1
+    assert _count(runtime, AppointmentRow) == 3 and _count(runtime, ExternalRefRow) == 3
+
+    # The brief's sample itself, pretty-printed: one object.
+    single = run(
+        settings, "import", "blueprint", str(Path(__file__).parent.parent / "converters/fixtures/blueprint.json")
+    )
+    assert "1 items: 1 created" in single.stdout
+    assert SECRET not in single.stdout + single.stderr + first.stdout + first.stderr + again.stdout
+
+
+def test_import_json_lines_from_stdin_dry_run_and_atomic(settings: Settings, runtime: Runtime, darth: str) -> None:
+    lines = [json.dumps(item) for item in _blueprints(3, "line")]
+    stdin = "\n".join([lines[0], "", lines[1], "{not json", lines[2]]) + "\n"
+    dry = run(settings, "import", "blueprint", "-", "--dry-run", "--json", stdin=stdin, expect=1)
+    data = json.loads(dry.stdout)
+    assert [r["status"] for r in data["results"]] == ["created", "created", "error", "created"]
+    assert data["results"][2]["errors"][0]["field"] == "(item)"
+    assert "line 4" in data["results"][2]["errors"][0]["message"]
+    assert data["summary"]["dry_run"] is True
+    assert _count(runtime, AppointmentRow) == 0
+
+    atomic = run(settings, "import", "blueprint", "-", "--atomic", stdin=stdin, expect=1)
+    assert "3 skipped (atomic: nothing was written)" in atomic.stdout
+    assert _count(runtime, AppointmentRow) == 0
+
+    good = "\n".join(lines) + "\n"
+    done = run(settings, "import", "blueprint", "-", stdin=good)
+    assert "3 items: 3 created" in done.stdout
+    assert _count(runtime, AppointmentRow) == 3
+
+
+def test_export_to_a_file_and_import_it_back(settings: Settings, runtime: Runtime, darth: str, tmp_path: Path) -> None:
+    initial = {**_blueprints(1, "initial")[0], "status": 1}  # INITIAL: Calendly has no such state
+    report = interchange.import_batch(
+        runtime.uow(), system_actor(), "blueprint", [*_blueprints(3), initial], options=BlueprintOptions()
+    )
+    assert report.summary.created == 4
+    out = tmp_path / "out.json"
+    exported = run(settings, "export", "blueprint", "--output", str(out), "--calendar", darth, "--json")
+    assert json.loads(exported.stderr.strip().splitlines()[-1]) == {"format": "blueprint", "exported": 4, "failed": 0}
+    text = out.read_text()
+    assert sorted(i["appointment_id"] for i in json.loads(text)) == ["b0", "b1", "b2", "initial0"]
+    assert SECRET not in text
+    back = run(settings, "import", "blueprint", str(out), "--json")
+    assert [r["status"] for r in json.loads(back.stdout)["results"]] == ["unchanged"] * 4
+
+    # Calendly has no INITIAL: that appointment is reported, the rest exported, the exit status is 1.
+    calendly = run(settings, "export", "calendly", "--jsonl", expect=1)
+    lines = calendly.stdout.splitlines()
+    assert len(lines) == 3 and all(json.loads(line)["status"] == "active" for line in lines)
+    assert "cannot be written as calendly: status:" in calendly.stderr
+
+
+def test_command_errors_exit_2(
+    settings: Settings, runtime: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """In-process (``feeds.cli.main``): the same code as the command, without a process start per case."""
+    monkeypatch.setenv("APPOINTMENTS_DATABASE_URL", settings.resolved_database_url())
+    monkeypatch.setenv("APPOINTMENTS_DATA_DIR", settings.data_dir)
+
+    def call(*args: str, stdin: str = "") -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin.encode())))
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    code, _, err = call("import", "ical2", "-", stdin="[]")
+    assert code == 2 and "known formats: blueprint, calendly, canonical, onsched, timekit" in err
+    assert call("export", "ical2")[0] == 2
+    code, _, err = call("import", "blueprint", str(tmp_path / "missing.json"))
+    assert code == 2 and "cannot read" in err
+    code, _, err = call("import", "blueprint", "-", stdin="hello")
+    assert code == 2 and "not JSON" in err
+    code, _, err = call("import", "blueprint", "-", stdin='[{"appointment_id": 1}, {"a": ')
+    assert code == 2 and "malformed JSON after item 1" in err
+    code, _, err = call("import", "blueprint", "-", "--calendar", "nope", stdin="[]")
+    assert code == 2 and "calendar_id" in err
+    code, _, err = call("export", "blueprint", "--from", "yesterday")
+    assert code == 2 and "--from" in err
+    code, out, _ = call("import", "calendly", "-", stdin="")
+    assert code == 0 and "0 items" in out
+
+
+def test_help_names_the_commands() -> None:
+    result = subprocess.run([*CLI, "import", "--help"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "--dry-run" in result.stdout and "JSON Lines" in result.stdout
+    assert "blueprint" in result.stdout
+
+
+def test_the_calendly_sample_via_the_configured_table(settings: Settings, runtime: Runtime, darth: str) -> None:
+    text = fixture_text("calendly_event.json")
+    result = run(settings, "import", "calendly", "-", "--calendar", darth, "--json", stdin=text)
+    (item,) = json.loads(result.stdout)["results"]
+    assert item["status"] == "created"
+    with runtime.uow() as uow:
+        row = uow.session.get(AppointmentRow, item["id"])
+        assert row is not None and row.type == "INITIAL" and row.calendar_id == darth
