@@ -167,7 +167,7 @@ class Storage(storage.BaseStorage):
     ) -> Iterator[types.CollectionOrItem]:
         if sane:
             provisioning.ensure_for_path(store, sane)
-        info = store.collection(sane) if sane else None
+        info = store.collection(sane)
         if sane and info is None:
             parent, _, href = sane.rpartition("/")
             pinfo = store.collection(parent) if parent else None
@@ -407,7 +407,7 @@ class Collection(storage.BaseCollection):
         return self._item(stored), self._item(old) if old else None
 
     def delete(self, href: str | None = None) -> None:
-        if self.info is None:  # the root: everything goes
+        if self.info is None or not self._path:  # the root: everything goes
             self._storage._call(lambda s: s.delete_all())
             return
         info = self.info
@@ -436,6 +436,8 @@ class Collection(storage.BaseCollection):
         return props.get(key)
 
     def set_meta(self, props: Mapping[str, str]) -> None:
-        assert self.info is not None
+        if self.info is None:  # the root: its properties live in a row of its own, made on demand
+            self.info = self._storage._call(lambda s: s.ensure_collection(self._path))
         info = self.info
+        assert info is not None
         self.info = self._storage._call(lambda s: s.set_props(info, dict(props)))

@@ -135,8 +135,9 @@ def ensure_for_path(store: object, path: str) -> None:
     else:
         owner = select(UserRow.id).where(UserRow.username == first).scalar_subquery()
         stmt = stmt.where(CalendarRow.owner_user_id == owner)
-    for calendar in list(uow.session.scalars(stmt)):
-        calendar_created(uow, calendar)
+    created = [calendar_created(uow, calendar) for calendar in list(uow.session.scalars(stmt))]
+    if created:
+        store._seen.clear()
 
 
 def audit_reads(store: object, calendar_id: str, appointment_ids: Iterable[str]) -> None:

@@ -88,6 +88,9 @@ class DavStore:
         self.actor = actor
         #: First path segments whose calendars were provisioned in this transaction already.
         self.ensured: set[str] = set()
+        #: Collections read in this transaction, by path (a request asks for the same ones often);
+        #: emptied by every write.
+        self._seen: dict[str, CollectionInfo | None] = {}
 
     @property
     def session(self) -> Session:
@@ -96,8 +99,10 @@ class DavStore:
     # ------------------------------------------------------------------ collections
 
     def collection(self, path: str) -> CollectionInfo | None:
-        row = self._collection_row(path)
-        return _info(row) if row else None
+        if path not in self._seen:
+            row = self._collection_row(path)
+            self._seen[path] = _info(row) if row else None
+        return self._seen[path]
 
     def collection_by_id(self, collection_id: int) -> CollectionInfo | None:
         row = self.session.get(DavCollectionRow, collection_id)
@@ -107,7 +112,11 @@ class DavStore:
         return self.session.scalars(select(DavCollectionRow).where(DavCollectionRow.path == path)).one_or_none()
 
     def children(self, path: str) -> list[CollectionInfo]:
-        stmt = select(DavCollectionRow).where(DavCollectionRow.parent_path == path).order_by(DavCollectionRow.path)
+        stmt = (
+            select(DavCollectionRow)
+            .where(DavCollectionRow.parent_path == path, DavCollectionRow.path != "")  # the root is no child
+            .order_by(DavCollectionRow.path)
+        )
         return [_info(r) for r in self.session.scalars(stmt)]
 
     def ensure_collection(
@@ -123,6 +132,7 @@ class DavStore:
         parent = parent_of(path)
         if parent and self._collection_row(parent) is None:
             self._insert_collection(parent, {}, None)
+        self._seen.clear()
         now = utcnow()
         row = DavCollectionRow(
             path=path,
@@ -191,12 +201,14 @@ class DavStore:
         for r in rows:
             self.session.delete(r)
         self.session.flush()
+        self._seen.clear()
 
     def delete_all(self) -> None:
         """DELETE on the root: every collection goes (appointment calendars refuse, as one by one)."""
         if self.session.scalar(select(DavCollectionRow.id).where(DavCollectionRow.calendar_id.is_not(None)).limit(1)):
             raise DavError(403, "appointment calendars cannot be deleted over CalDAV", "D:need-privileges")
         self.session.execute(delete(DavCollectionRow))
+        self._seen.clear()
 
     def set_props(self, collection: CollectionInfo, props: dict[str, str]) -> CollectionInfo:
         row = self._lock_collection(collection.id)
@@ -399,6 +411,7 @@ class DavStore:
         )
 
     def _touch(self, collection: DavCollectionRow) -> None:
+        self._seen.clear()
         collection.revision += 1
         collection.updated_at = utcnow()
 
