@@ -34,6 +34,7 @@ from caldav_bridge.converters.salesforce import (
     record_from_salesforce,
 )
 from caldav_bridge.model.appointment import Guest
+from caldav_bridge.salesforce import bulk
 from caldav_bridge.salesforce.context import Progress, SyncContext
 from caldav_bridge.salesforce.gateway import SalesforceGateway, soql
 from caldav_bridge.salesforce.state import Watermark, get_watermark, set_watermark
@@ -191,6 +192,8 @@ class _Calendars:
         self.uow = uow
         self.cache: dict[str, str | None] = {}
         self._unassigned: CalendarRow | None = None
+        self.rows: dict[str | None, CalendarRow] = {}
+        self.collections: dict[str, Any] = {}
 
     def of(self, owner: str | None) -> str | None:
         if not owner:
@@ -216,6 +219,23 @@ class _Calendars:
         return s.scalars(
             select(CalendarRow.id).where(CalendarRow.owner_user_id == user_id).order_by(CalendarRow.created_at)
         ).first()
+
+    def row(self, calendar_id: str | None) -> CalendarRow:
+        if calendar_id not in self.rows:
+            row = self.uow.session.get(CalendarRow, calendar_id)
+            assert row is not None
+            self.rows[calendar_id] = row
+        return self.rows[calendar_id]
+
+    def collection(self, calendar_id: str) -> Any:
+        """The calendar's DAV collection (created if missing), cached for a page."""
+        if calendar_id not in self.collections:
+            try:
+                from caldav_bridge.dav import provisioning
+            except ImportError:  # pragma: no cover - CalDAV not installed in this tree
+                return None
+            self.collections[calendar_id] = provisioning.collection_for_calendar(self.uow, calendar_id)
+        return self.collections[calendar_id]
 
     def unassigned(self) -> CalendarRow:
         if self._unassigned is None:
@@ -299,6 +319,11 @@ def _apply_page(ctx: SyncContext, records: list[dict[str, Any]], owners: dict[st
             else set()
         )
         calendars = _Calendars(uow)
+        # New records go through the bulk path (caldav_bridge.salesforce.bulk) unless webhook
+        # subscribers want to hear of each creation (their events are queued per row).
+        use_bulk = not _wants_created_webhooks(uow)
+        fresh: list[bulk.NewAppointment] = []
+        people = _people_of(uow, records, mapping) if use_bulk else {}
         for raw in records:
             result.processed += 1
             try:
@@ -321,9 +346,100 @@ def _apply_page(ctx: SyncContext, records: list[dict[str, Any]], owners: dict[st
                 result.unchanged += 1  # older than what we hold: a replay (overlap, retry)
                 continue
             row = rows.get(link.appointment_id) if link is not None else None
+            if row is None and link is None and not rec.deleted and use_bulk:
+                fresh.append(_new_appointment(uow, ctx, rec, calendars, people))
+                result.created += 1
+                continue
             _apply_record(uow, ctx, rec, link, row, row is not None and row.id in pending, calendars, result)
+        if fresh:
+            bulk.insert_new(
+                uow,
+                fresh,
+                actor_name=ctx.actor.username,
+                channel=ctx.actor.channel,
+                request_id=ctx.actor.request_id,
+                now=utcnow(),
+                renderer=_renderer(),
+                collection_of=calendars.collection,
+            )
         set_watermark(s, mapping.sobject, _mark_of(records))
         uow.commit()
+
+
+_RENDERER: list[bulk.FreshItems] = []
+
+
+def _renderer() -> bulk.FreshItems:
+    """One template cache per process (templates depend only on shapes, not on data)."""
+    if not _RENDERER:
+        from caldav_bridge.dav import appointment_sync
+
+        _RENDERER.append(bulk.FreshItems(appointment_sync.item_for))
+    return _RENDERER[0]
+
+
+def _wants_created_webhooks(uow: UnitOfWork) -> bool:
+    try:
+        from caldav_bridge.webhooks.tables import WebhookSubscriptionRow
+    except ImportError:  # pragma: no cover - webhooks not in this tree
+        return False
+    subs = uow.session.scalars(select(WebhookSubscriptionRow).where(WebhookSubscriptionRow.active))
+    return any("appointment.created" in (sub.events or {}).get("types", []) for sub in subs)
+
+
+def _people_of(uow: UnitOfWork, records: list[dict[str, Any]], mapping: Any) -> dict[str, PersonRow]:
+    ids: set[str] = set()
+    for raw in records:
+        for name in ("WhoId", "ContactId"):
+            value = raw.get(name)
+            if isinstance(value, str) and value:
+                ids.add(value)
+    if not ids:
+        return {}
+    return {p.id: p for p in uow.session.scalars(select(PersonRow).where(PersonRow.id.in_(ids)))}
+
+
+def _new_appointment(
+    uow: UnitOfWork, ctx: SyncContext, rec: MirroredRecord, calendars: _Calendars, people: dict[str, PersonRow]
+) -> bulk.NewAppointment:
+    """A transient row for a new record, built as :func:`_apply_record` builds one (same helpers)."""
+    now = utcnow()
+    calendar_id = calendars.of(rec.owner_sf_id)
+    unassigned = calendar_id is None
+    calendar = calendars.unassigned() if unassigned else calendars.row(calendar_id)
+    row = bulk.PlainRow(
+        id=str(uuid.uuid4()),
+        calendar_id=calendar.id,
+        calendar=calendar,
+        name=rec.name,
+        description=rec.description,
+        type=rec.type,
+        status=rec.status,
+        date_start=rec.date_start,
+        date_end=rec.date_end,
+        created_at=now,
+        updated_at=now,
+    )
+    svc._apply_meta(row.as_row(), _meta(rec))
+    if rec.customer_gid:
+        person = people.get(rec.customer_gid)
+        guest = (
+            Guest(
+                id=rec.customer_gid, first_name=person.first_name, last_name=person.last_name, timezone=person.timezone
+            )
+            if person is not None
+            else _guests(uow, rec.customer_gid)[0]
+        )
+        row.guests = [
+            bulk.PlainGuest(
+                position=0,
+                person_id=guest.id,
+                first_name=guest.first_name,
+                last_name=guest.last_name,
+                timezone=guest.timezone,
+            )
+        ]
+    return bulk.NewAppointment(row, rec.sf_id, ctx.mapping.sobject, rec.owner_sf_id, unassigned, rec.modstamp)
 
 
 def _with_owner(rec: MirroredRecord, owner: str | None) -> MirroredRecord:
