@@ -9,6 +9,7 @@ from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from caldav_bridge.model.appointment import MAX_DURATION, AppointmentStatus
+from caldav_bridge.scheduling.recurring import occurrences
 from caldav_bridge.scheduling.rules import AvailabilityRules, TimeRange
 from caldav_bridge.scheduling.tables import (
     AppointmentLinkRow,
@@ -16,6 +17,7 @@ from caldav_bridge.scheduling.tables import (
     AvailabilityRuleRow,
     SlotClaimRow,
 )
+from caldav_bridge.store.dav_tables import DavCollectionRow, DavItemRow
 from caldav_bridge.store.tables import AppointmentRow, CalendarRow
 
 __all__ = [
@@ -113,6 +115,36 @@ def busy_intervals(
         stmt = stmt.where(AppointmentRow.id.not_in(list(exclude)))
     for calendar_id, date_start, date_end in session.execute(stmt):
         result[calendar_id].append((date_start, date_end))
+    for calendar_id, intervals in _recurring(session, calendar_ids, start, end, exclude).items():
+        result[calendar_id].extend(intervals)
+    return result
+
+
+def _recurring(
+    session: Session, calendar_ids: Sequence[str], start: datetime, end: datetime, exclude: Sequence[str]
+) -> dict[str, list[tuple[datetime, datetime]]]:
+    """Occurrences of recurring events written over CalDAV into these calendars (the appointment row
+    holds only the first one). Long items only: a recurring item is stored with the open-range flag."""
+    stmt = (
+        select(DavCollectionRow.calendar_id, DavItemRow.text, CalendarRow.timezone)
+        .join(DavItemRow, DavItemRow.collection_id == DavCollectionRow.id)
+        .join(CalendarRow, CalendarRow.id == DavCollectionRow.calendar_id)
+        .outerjoin(AppointmentRow, AppointmentRow.id == DavItemRow.appointment_id)
+        .where(
+            DavCollectionRow.calendar_id.in_(list(calendar_ids)),
+            DavItemRow.long_span.is_(True),
+            DavItemRow.component == "VEVENT",
+            or_(AppointmentRow.id.is_(None), AppointmentRow.status != AppointmentStatus.CANCELLED.value),
+            AppointmentRow.deleted_at.is_(None),
+        )
+    )
+    if exclude:
+        stmt = stmt.where(or_(DavItemRow.appointment_id.is_(None), DavItemRow.appointment_id.not_in(list(exclude))))
+    result: dict[str, list[tuple[datetime, datetime]]] = {}
+    for calendar_id, text, zone in session.execute(stmt):
+        if calendar_id is None or ("RRULE" not in text and "RDATE" not in text):
+            continue
+        result.setdefault(calendar_id, []).extend(occurrences(text, zone, start, end))
     return result
 
 

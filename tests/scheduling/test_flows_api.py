@@ -7,6 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import requests
 
 from caldav_bridge.runtime import Runtime
 from caldav_bridge.scheduling import booking, settings_service
@@ -329,3 +330,37 @@ def test_bad_requests_are_problems(api: Api, world: World) -> None:
     assert sunday.status_code == 409 and sunday.json()["title"] == "Slot unavailable"
     soon = api.post("/api/v1/bookings/initial", json=initial_body(world, datetime.now(NY) - timedelta(days=1)))
     assert soon.status_code == 409
+
+
+def test_recurring_caldav_events_are_busy_in_every_occurrence(live: LiveServer, people: People) -> None:
+    """A weekly event PUT over CalDAV into the fitter's calendar (America/Denver) blocks each week's slot."""
+    api = live.client(people.admin.token)
+    today = datetime.now(DENVER).date()
+    monday = today + timedelta(days=14 + (7 - today.weekday()) % 7)
+    first = at(monday, "10:00", DENVER)
+    ics = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:weekly@test\r\n"
+        "DTSTAMP:20261101T000000Z\r\n"
+        f"DTSTART;TZID=America/Denver:{first.strftime('%Y%m%dT%H%M%S')}\r\n"
+        f"DTEND;TZID=America/Denver:{(first + timedelta(hours=1)).strftime('%Y%m%dT%H%M%S')}\r\n"
+        "RRULE:FREQ=WEEKLY;COUNT=4\r\nSUMMARY:Weekly team meeting\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    url = f"{live.base_url}/dav/{people.fitter.username}/appointments/weekly.ics"
+    put = requests.put(url, data=ics, auth=(people.fitter.username, people.fitter.password), timeout=30)
+    assert put.status_code == 201, put.text
+    for week in (0, 2, 4):
+        day = monday + timedelta(weeks=week)
+        offered = slots(
+            api,
+            calendar_id=people.fitter.calendar_id,
+            type="FOLLOW_UP",
+            timezone="America/Denver",
+            **{"from": iso(at(day, "09:00", DENVER)), "to": iso(at(day, "12:00", DENVER))},
+        )
+        starts = {s["start"][11:16] for s in offered}
+        if week < 4:
+            assert not starts & {"09:30", "09:45", "10:00", "10:15", "10:30", "10:45"}, (week, starts)
+            assert "09:15" in starts
+            assert "11:00" in starts
+        else:  # COUNT=4: the fifth week is free
+            assert "10:00" in starts

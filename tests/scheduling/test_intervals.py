@@ -113,3 +113,23 @@ def test_notice_horizon_and_max_per_day() -> None:
 def test_local_days_cover_the_window_in_the_zone() -> None:
     assert local_days(utc(2026, 12, 7, 23), utc(2026, 12, 8, 1), DENVER) == [date(2026, 12, 7)]
     assert local_days(utc(2026, 12, 7, 23), utc(2026, 12, 8, 1), BERLIN) == [date(2026, 12, 8)]
+
+
+def test_recurring_occurrences_follow_dst_exdate_and_overrides() -> None:
+    from caldav_bridge.scheduling.recurring import occurrences
+
+    text = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:r1\r\nDTSTAMP:20261101T000000Z\r\n"
+        "DTSTART;TZID=Europe/Berlin:20261005T090000\r\nDTEND;TZID=Europe/Berlin:20261005T100000\r\n"
+        "RRULE:FREQ=WEEKLY;COUNT=6\r\nEXDATE;TZID=Europe/Berlin:20261019T090000\r\nEND:VEVENT\r\n"
+        "BEGIN:VEVENT\r\nUID:r1\r\nDTSTAMP:20261101T000000Z\r\nRECURRENCE-ID;TZID=Europe/Berlin:20261026T090000\r\n"
+        "DTSTART;TZID=Europe/Berlin:20261026T140000\r\nDTEND;TZID=Europe/Berlin:20261026T150000\r\nEND:VEVENT\r\n"
+        "BEGIN:VEVENT\r\nUID:r1\r\nDTSTAMP:20261101T000000Z\r\nRECURRENCE-ID;TZID=Europe/Berlin:20261102T090000\r\n"
+        "DTSTART;TZID=Europe/Berlin:20261102T090000\r\nDTEND;TZID=Europe/Berlin:20261102T100000\r\n"
+        "STATUS:CANCELLED\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    got = sorted(occurrences(text, "UTC", utc(2026, 10, 1), utc(2026, 12, 1)))
+    local = [s.astimezone(BERLIN).strftime("%m-%d %H:%M") for s, _ in got]
+    assert local == ["10-05 09:00", "10-12 09:00", "10-26 14:00", "11-09 09:00"]
+    assert got[0][0] == utc(2026, 10, 5, 7) and got[-1][0] == utc(2026, 11, 9, 8)  # CEST, then CET
+    assert occurrences("not ical", "UTC", utc(2026, 10, 1), utc(2026, 12, 1)) == []
