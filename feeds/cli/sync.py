@@ -138,6 +138,9 @@ def start_in_serve(rt: Any) -> Any:
     from caldav_bridge.jobs.scheduler import build_scheduler
 
     scheduler = build_scheduler(rt, SyncContext.from_runtime(rt), background=True)
+    from caldav_bridge.jobs import scheduling as scheduling_jobs  # webhook delivery, hold expiry
+
+    scheduling_jobs.add_jobs(scheduler, rt)
     scheduler.start()
     log.info(
         "Salesforce sync scheduler started (mirror every %ss, push every %ss)",

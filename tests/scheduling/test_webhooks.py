@@ -190,3 +190,21 @@ def test_cli_delivers_once(
         timeout=120,
     )
     assert expired.returncode == 0 and json.loads(expired.stdout) == {"expired": 0}
+
+
+def test_scheduler_jobs_deliver_and_expire(
+    live: LiveServer, people: People, world: World, runtime: Runtime, receiver: Receiver
+) -> None:
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from caldav_bridge.jobs import scheduling as jobs
+
+    scheduler = BackgroundScheduler(timezone="UTC")
+    jobs.add_jobs(scheduler, runtime)  # registered, not started: run them by hand
+    assert {j.id for j in scheduler.get_jobs()} == set(jobs.JOB_IDS.values())
+    api = live.client(people.admin.token)
+    _subscribe(api, receiver.url)
+    _book(api, world, 15)
+    jobs.run("webhooks")
+    jobs.run("holds")
+    assert len(receiver.received) == 2
