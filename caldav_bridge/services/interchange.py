@@ -10,7 +10,7 @@ created or changed gets its status history, outbox (Salesforce) and audit rows, 
 * **Per item.** Each item gets an :class:`ItemResult`: ``created``, ``updated``, ``unchanged`` or
   ``error`` (with :class:`FieldError` s naming the *source* format's fields). A failed item writes nothing;
   the other items are still imported.
-* **Chunks.** Items are written in chunks (default 500) of bulk inserts, each chunk in a savepoint; if the
+* **Chunks.** Items are written in chunks (default 1000) of bulk inserts, each chunk in a savepoint; if the
   database refuses a chunk (a concurrent import of the same item, say), the chunk is retried item by
   item so that only the offending item fails. Without ``atomic``/``dry_run`` each chunk is committed as
   it is done, so any number of items streams through in flat memory.
@@ -89,7 +89,7 @@ __all__ = [
     "render",
 ]
 
-DEFAULT_CHUNK_SIZE = 500
+DEFAULT_CHUNK_SIZE = 1000
 #: The statuses of an item's result. ``skipped``: valid, but not written because another item of an
 #: ``atomic`` import failed.
 STATUSES = ("created", "updated", "unchanged", "error", "skipped")
@@ -657,6 +657,9 @@ class _Creates:
     outbox: list[dict[str, Any]] = field(default_factory=list)
     audit: list[dict[str, Any]] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        self.now_text = format_timestamp(self.now)
+
     def add(self, item: ConvertedAppointment, appointment_id: str, calendar: _CalendarInfo) -> None:
         now = self.now
         created_at = min(item.created_at, now) if item.created_at else now
@@ -715,7 +718,7 @@ class _Creates:
         # The canonical JSON, as services.mapping.appointment_from_row(row).model_dump(mode="json") gives it.
         payload = {
             "calendar": {"id": calendar.id, "name": calendar.name},
-            "created_at": format_timestamp(created_at),
+            "created_at": self.now_text if created_at is now else format_timestamp(created_at),
             "date_end": format_timestamp(item.date_end),
             "date_start": format_timestamp(item.date_start),
             "description": item.description,
@@ -724,7 +727,7 @@ class _Creates:
             "meta": meta,
             "name": item.name,
             "status": item.status.value,
-            "updated_at": format_timestamp(now),
+            "updated_at": self.now_text,
         }
         self.outbox.append(
             {
