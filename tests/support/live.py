@@ -65,9 +65,10 @@ def serve(runtime: Runtime, threads: int = 8) -> Iterator[LiveServer]:
     try:
         yield LiveServer(f"http://127.0.0.1:{server.effective_port}", runtime)  # type: ignore[union-attr]
     finally:
-        # Close every socket from inside the server's own loop thread (closing them from here races
-        # with its select() and ends in EBADF); the loop then ends because nothing is left to watch.
+        # Let the worker threads finish what they are doing first (they poke the loop's trigger when
+        # they have output), then close every socket from inside the loop thread itself: closing them
+        # from here races with its select() and ends in EBADF. The loop ends once nothing is left.
+        server.task_dispatcher.shutdown(timeout=10)  # type: ignore[union-attr]
         server.trigger.pull_trigger(lambda: [d.close() for d in list(server._map.values())])  # type: ignore[union-attr]
         thread.join(10)
-        server.task_dispatcher.shutdown()  # type: ignore[union-attr]
         assert not thread.is_alive(), "the test server did not stop"
