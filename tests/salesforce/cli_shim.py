@@ -24,7 +24,7 @@ def _install() -> None:
 
     def from_runtime(cls: type[SyncContext], rt: Any, session_factory: Any = None) -> SyncContext:
         timeout = float(rt.settings.sf_timeout_seconds)
-        return original(cls, rt, lambda: RedirectSession(base, timeout))  # type: ignore[no-any-return]
+        return original(cls, rt, lambda: RedirectSession(base, timeout))
 
     SyncContext.from_runtime = classmethod(from_runtime)  # type: ignore[method-assign,assignment]
 
