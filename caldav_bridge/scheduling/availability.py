@@ -20,6 +20,7 @@ from caldav_bridge.scheduling import store
 from caldav_bridge.scheduling.intervals import (
     Interval,
     SlotSpec,
+    day_counts,
     free_slots,
     local_days,
     unfit_reason,
@@ -140,20 +141,12 @@ def check_slot(
 def order_members(
     session: Session, team: CalendarRow, members: Sequence[CalendarRow], options: SchedulingOptions, window: Interval
 ) -> list[CalendarRow]:
-    """Members in the order they are offered a slot: round-robin (least recently assigned
-    through this team first) or least-loaded (fewest appointments in the window first, then
-    round-robin)."""
+    """Members in round-robin order: the one least recently assigned a slot through this team first.
+    (Least-loaded assignment re-ranks per slot, by that day's appointments: :func:`team_slots`.)"""
     ids = [m.id for m in members]
     last = store.last_assigned(session, team.id, ids)
     never = datetime.min.replace(tzinfo=window[0].tzinfo)
-
-    def round_robin(m: CalendarRow) -> tuple[datetime, str, str]:
-        return last.get(m.id, never), m.name, m.id
-
-    if options.assignment == "least_loaded":
-        load = store.load_between(session, ids, window[0], window[1])
-        return sorted(members, key=lambda m: (load.get(m.id, 0), *round_robin(m)))
-    return sorted(members, key=round_robin)
+    return sorted(members, key=lambda m: (last.get(m.id, never), m.name, m.id))
 
 
 def team_slots(
@@ -163,16 +156,21 @@ def team_slots(
     now: datetime,
     *,
     exclude: Sequence[str] = (),
+    least_loaded: bool = False,
 ) -> list[Slot]:
-    """One slot per start time, named for the first member (in ``plans`` order) free then."""
+    """One slot per start time, naming the member who takes it: the first free one in ``plans``
+    order (round-robin), or with ``least_loaded`` the free one with the fewest appointments on
+    that local day (ties in ``plans`` order)."""
     working, busy = _inputs(session, plans, window, now, exclude)
-    chosen: dict[datetime, Slot] = {}
-    for plan in plans:
+    chosen: dict[datetime, tuple[tuple[int, int], Slot]] = {}
+    for rank, plan in enumerate(plans):
         cid = plan.calendar.id
+        counts = day_counts(busy[cid], plan.zone) if least_loaded else {}
         for start, end in free_slots(working[cid], busy[cid], plan.spec, window):
-            if start not in chosen:
-                chosen[start] = Slot(start, end, cid)
-    return [chosen[s] for s in sorted(chosen)]
+            key = (counts.get(start.astimezone(plan.zone).date(), 0), rank)
+            if start not in chosen or key < chosen[start][0]:
+                chosen[start] = (key, Slot(start, end, cid))
+    return [chosen[s][1] for s in sorted(chosen)]
 
 
 def resolve_target(
@@ -220,6 +218,7 @@ def availability(
         if team is not None:
             members = order_members(uow.session, team, members, options, window)
         plans = [plan_for(uow.session, m, query.purpose, options, now) for m in members]
-        slots = team_slots(uow.session, plans, window, now) if plans else []
+        least_loaded = team is not None and options.assignment == "least_loaded"
+        slots = team_slots(uow.session, plans, window, now, least_loaded=least_loaded) if plans else []
         duration = plans[0].spec.duration if plans else timedelta(minutes=options.durations.get(query.purpose, 60))
         return AvailabilityResult(query.calendar_id, query.team_id, query.purpose, duration, slots)

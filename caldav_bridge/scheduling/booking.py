@@ -401,10 +401,21 @@ def _place(
     session = uow.session
     if not members:
         raise SlotUnavailable("the team has no members")
-    if team is not None:
-        members = order_members(session, team, members, options, (start - timedelta(days=3), start + timedelta(days=4)))
     _expire_holds_in(uow, now, [m.id for m in members])
     duration = end - start if end else None
+    if team is not None:
+        # The member the availability API names for this slot goes first, then round-robin order.
+        members = order_members(session, team, members, options, (start, start + timedelta(days=1)))
+        plans = [plan_for(session, m, purpose, options, now, duration) for m in members]
+        named = team_slots(
+            session,
+            plans,
+            (start, start + plans[0].spec.duration),
+            now,
+            least_loaded=options.assignment == "least_loaded",
+        )
+        if named and named[0].start == start:
+            members.sort(key=lambda m: m.id != named[0].calendar_id)
     reasons = []
     for member in members:
         plan = plan_for(session, member, purpose, options, now, duration)
@@ -535,7 +546,8 @@ def _schedule_tech_setup(
         ordered = order_members(session, team, members, options, window)
         plans = [plan_for(session, m, Purpose.TECH_SETUP, options, now) for m in ordered]
         by_id = {m.id: m for m in ordered}
-        for slot in team_slots(session, plans, window, now)[:MAX_RACE_RETRIES]:
+        least_loaded = options.assignment == "least_loaded"
+        for slot in team_slots(session, plans, window, now, least_loaded=least_loaded)[:MAX_RACE_RETRIES]:
             fields = {
                 "name": f"Tech setup: {initial.name}"[:255],
                 "description": None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from caldav_bridge.model.appointment import MAX_DURATION, AppointmentStatus
@@ -201,18 +201,3 @@ def last_assigned(session: Session, team_id: str, calendar_ids: Sequence[str]) -
         .group_by(SlotClaimRow.calendar_id)
     )
     return {c: at for c, at in session.execute(stmt)}
-
-
-def load_between(session: Session, calendar_ids: Sequence[str], start: datetime, end: datetime) -> dict[str, int]:
-    """Appointments (not cancelled, not deleted) per calendar in ``[start, end)`` (least-loaded order)."""
-    stmt = (
-        select(AppointmentRow.calendar_id, func.count())
-        .where(
-            AppointmentRow.calendar_id.in_(list(calendar_ids)),
-            AppointmentRow.deleted_at.is_(None),
-            AppointmentRow.status != AppointmentStatus.CANCELLED.value,
-            and_(AppointmentRow.date_start >= start, AppointmentRow.date_start < end),
-        )
-        .group_by(AppointmentRow.calendar_id)
-    )
-    return {c: int(n) for c, n in session.execute(stmt)}
