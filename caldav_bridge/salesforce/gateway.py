@@ -281,6 +281,17 @@ class SalesforceGateway:
         path = f"composite/sobjects/{sobject}/{external_field}"
         return self._results(self._call(lambda sf: sf.restful(path, method="PATCH", json=body)), len(records))
 
+    def create_many(self, sobject: str, records: Sequence[dict[str, Any]]) -> list[RecordResult]:
+        """Create up to 200 records (sObject Collections, allOrNone false)."""
+        if not records:
+            return []
+        if len(records) > 200:
+            raise ValueError("at most 200 records per sObject Collections call")
+        body = {"allOrNone": False, "records": [{"attributes": {"type": sobject}, **r} for r in records]}
+        return self._results(
+            self._call(lambda sf: sf.restful("composite/sobjects", method="POST", json=body)), len(records)
+        )
+
     def update_many(self, sobject: str, records: Sequence[dict[str, Any]]) -> list[RecordResult]:
         """Update up to 200 records by ``Id`` (sObject Collections, allOrNone false)."""
         if not records:

@@ -65,6 +65,8 @@ class RunResult:
     unchanged: int = 0
     failed: int = 0
     api_calls: int = 0
+    #: Fitters' feed URLs written to Salesforce (push job, caldav_bridge.salesforce.feed_urls).
+    feed_urls: int = 0
     errors: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -270,6 +272,54 @@ def mirror_appointments(
         _apply_page(ctx, records, owners, result)
         if progress:
             progress(result.processed, None)
+
+
+def mirror_assignments(ctx: SyncContext, gw: SalesforceGateway, result: RunResult, run_started: datetime) -> None:
+    """ServiceAppointment mode: follow AssignedResource changes by their own SystemModstamp.
+
+    A reassignment in Salesforce often changes only the AssignedResource, not the ServiceAppointment,
+    so the appointment pages alone would not see it. The first run starts at this run's start (its
+    appointment pages already read the assignments current then); later runs continue from the
+    watermark. The newest live assignment of an appointment wins; a deleted one changes nothing.
+    """
+    fields = ["Id", "ServiceAppointmentId", "ServiceResourceId", "IsDeleted", "SystemModstamp"]
+    initial = soql("SystemModstamp >= {}", _floor_second(run_started - ctx.overlap))
+    for records in keyset_pages(
+        ctx, gw, "AssignedResource", "AssignedResource", fields, include_deleted=True, initial_where=initial
+    ):
+        latest: dict[str, str] = {}
+        for rec in records:  # in SystemModstamp order: the last one wins
+            if not rec.get("IsDeleted") and rec.get("ServiceAppointmentId") and rec.get("ServiceResourceId"):
+                latest[str(rec["ServiceAppointmentId"])] = str(rec["ServiceResourceId"])
+        with ctx.uow_factory() as uow:
+            s = uow.session
+            s.info[MIRROR_FLAG] = True
+            links = list(s.scalars(select(SfLinkRow).where(SfLinkRow.sf_id.in_(list(latest))))) if latest else []
+            calendars = _Calendars(uow)
+            now = utcnow()
+            for link in links:
+                resource = latest[str(link.sf_id)]
+                if link.owner_sf_id == resource:
+                    continue  # already known (the appointment page, or our own push)
+                link.owner_sf_id, link.updated_at = resource, now
+                row = s.get(AppointmentRow, link.appointment_id)
+                calendar_id = calendars.of(resource)
+                if row is None:
+                    continue
+                if calendar_id is None:
+                    link.unassigned = True  # moved once the resource's user is known (reassign_unassigned)
+                    continue
+                link.unassigned = False
+                if calendar_id == row.calendar_id:
+                    continue
+                _leave_calendar(uow, row)
+                calendar = calendars.row(calendar_id)
+                row.calendar_id, row.calendar = calendar.id, calendar
+                row.updated_at = now
+                svc._changed(uow, ctx.actor, row, "mirror", now)
+                result.updated += 1
+            set_watermark(s, "AssignedResource", _mark_of(records))
+            uow.commit()
 
 
 def _assigned_resources(gw: SalesforceGateway, ids: list[str]) -> dict[str, str]:
@@ -629,7 +679,10 @@ def mirror(ctx: SyncContext, gw: SalesforceGateway, progress: Progress | None = 
     mirror_users(ctx, gw, result)
     mirror_people(ctx, gw, result)
     reassign_unassigned(ctx, result)
+    started = utcnow()
     mirror_appointments(ctx, gw, result, progress)
+    if ctx.mapping.mode == "service_appointment":
+        mirror_assignments(ctx, gw, result, started)
     if result.failed:
         result.outcome = "partial"
     return result

@@ -177,6 +177,9 @@ class _Item:
     body: dict[str, Any]
     sf_id: str | None
     hash: str | None
+    #: ServiceAppointment mode: the ServiceResource of the appointment's calendar, and the one we last knew assigned.
+    resource: str | None = None
+    assigned: str | None = None
 
 
 def _plan(ctx: SyncContext, uow: UnitOfWork, batch: Claim) -> list[_Item]:
@@ -197,6 +200,21 @@ def _plan(ctx: SyncContext, uow: UnitOfWork, batch: Claim) -> list[_Item]:
         )
         for calendar_id, owner_sf in s.execute(stmt):
             owner_of.setdefault(calendar_id, owner_sf)
+    resource_of: dict[str, str] = {}
+    if mapping.mode == "service_appointment" and owner_of:
+        resources = (
+            select(SfUserRow.related_user_sf_id, SfUserRow.sf_id)
+            .where(
+                SfUserRow.kind == "ServiceResource",
+                SfUserRow.active.is_(True),
+                SfUserRow.related_user_sf_id.in_(set(owner_of.values())),
+            )
+            .order_by(SfUserRow.sf_id)
+        )
+        by_user: dict[str, str] = {}
+        for user_sf, resource_sf in s.execute(resources):
+            by_user.setdefault(str(user_sf), resource_sf)
+        resource_of = {cal: by_user[user] for cal, user in owner_of.items() if user in by_user}
     items = []
     for appointment_id in batch.appointment_ids:
         row = rows.get(appointment_id)
@@ -212,12 +230,84 @@ def _plan(ctx: SyncContext, uow: UnitOfWork, batch: Claim) -> list[_Item]:
         appointment = appointment_from_row(row)
         body = salesforce_body(appointment, mapping, owner_sf_id=owner_of.get(row.calendar_id), creating=sf_id is None)
         body[mapping.external_id_field] = appointment_id
+        resource = resource_of.get(row.calendar_id)
+        assigned = link.owner_sf_id if link else None
         if sf_id is not None and (link is None or link.external_id is None):
             # A record that came from Salesforce: update it by Id, stamping our external id on it.
-            items.append(_Item(appointment_id, "update", {"id": sf_id, **body}, sf_id, appointment_hash(appointment)))
+            items.append(
+                _Item(
+                    appointment_id,
+                    "update",
+                    {"id": sf_id, **body},
+                    sf_id,
+                    appointment_hash(appointment),
+                    resource,
+                    assigned,
+                )
+            )
         else:
-            items.append(_Item(appointment_id, "upsert", body, sf_id, appointment_hash(appointment)))
+            items.append(
+                _Item(appointment_id, "upsert", body, sf_id, appointment_hash(appointment), resource, assigned)
+            )
     return items
+
+
+def _assign_resources(
+    gw: SalesforceGateway,
+    items: list[_Item],
+    answers: dict[str, RecordResult],
+    transient: dict[str, str],
+) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    """ServiceAppointment mode: point each written appointment's AssignedResource at its fitter's ServiceResource.
+
+    Looks the appointments' AssignedResources up first (so a retry after a lost answer finds the one
+    it made), then creates the missing ones and re-points the others, in sObject Collections calls.
+    Returns (appointment id → resource now assigned, per-record errors, transient errors).
+    """
+    todo: list[tuple[_Item, str]] = []
+    for item in items:
+        answer = answers.get(item.appointment_id)
+        if item.appointment_id in transient or answer is None or not answer.success:
+            continue
+        sa_id = answer.id or item.sf_id
+        if item.resource and sa_id and item.resource != item.assigned:
+            todo.append((item, sa_id))
+    assigned: dict[str, str] = {}
+    errors: dict[str, str] = {}
+    failed: dict[str, str] = {}
+    if not todo:
+        return assigned, errors, failed
+    try:
+        q = soql(
+            "SELECT Id, ServiceAppointmentId, ServiceResourceId FROM AssignedResource WHERE ServiceAppointmentId IN {}",
+            [sa for _, sa in todo],
+        )
+        existing: dict[str, dict[str, Any]] = {}
+        for rec in gw.query(q):
+            existing.setdefault(str(rec["ServiceAppointmentId"]), rec)
+        creates: list[tuple[_Item, dict[str, Any]]] = []
+        repoints: list[tuple[_Item, dict[str, Any]]] = []
+        for item, sa_id in todo:
+            current = existing.get(sa_id)
+            if current is None:
+                creates.append((item, {"ServiceAppointmentId": sa_id, "ServiceResourceId": item.resource}))
+            elif current["ServiceResourceId"] != item.resource:
+                repoints.append((item, {"id": current["Id"], "ServiceResourceId": item.resource}))
+            else:
+                assigned[item.appointment_id] = str(item.resource)
+        for group, call in ((creates, gw.create_many), (repoints, gw.update_many)):
+            if not group:
+                continue
+            results = call("AssignedResource", [body for _, body in group])
+            for (item, _), res in zip(group, results, strict=True):
+                if res.success:
+                    assigned[item.appointment_id] = str(item.resource)
+                else:
+                    errors[item.appointment_id] = f"AssignedResource {res.code}: {res.message}"
+    except (SalesforceTransientError, SalesforcePermanentError) as exc:
+        failed = {item.appointment_id: "AssignedResource " + _describe(exc) for item, _ in todo}
+        failed = {aid: msg for aid, msg in failed.items() if aid not in assigned and aid not in errors}
+    return assigned, errors, failed
 
 
 def _push_batch(
@@ -264,6 +354,11 @@ def _push_batch(
                 answers.update({i.appointment_id: r for i, r in zip(to_delete, res, strict=True)})
             except (SalesforceTransientError, SalesforcePermanentError) as exc:
                 transient.update({i.appointment_id: _describe(exc) for i in to_delete})
+    assigned: dict[str, str] = {}
+    assign_errors: dict[str, str] = {}
+    assign_failed: dict[str, str] = {}
+    if mapping.mode == "service_appointment":
+        assigned, assign_errors, assign_failed = _assign_resources(gw, upserts + updates, answers, transient)
     if after_call:
         after_call()  # tests: the process "dies" here, between Salesforce's answer and our commit
     with ctx.uow_factory() as uow:
@@ -308,7 +403,18 @@ def _push_batch(
                 else:
                     _settle(uow, batch.outbox_ids, aid, "dead", error=message)
                 continue
-            _settle(uow, batch.outbox_ids, aid, "sent")
+            if aid in assign_failed:  # written, but not yet assigned: retried (the upsert is idempotent)
+                result.failed += 1
+                result.note(f"{aid}: {assign_failed[aid]}")
+                attempts = batch.attempts.get(aid, 1)
+                state = "dead" if attempts >= ctx.max_attempts else "pending"
+                _settle(uow, batch.outbox_ids, aid, state, error=assign_failed[aid], available_in=ctx.backoff(attempts))
+            elif aid in assign_errors:
+                result.failed += 1
+                result.note(f"{aid}: {assign_errors[aid]}")
+                _settle(uow, batch.outbox_ids, aid, "dead", error=assign_errors[aid])
+            else:
+                _settle(uow, batch.outbox_ids, aid, "sent")
             link = links.get(aid)
             if item.op == "delete":
                 result.deleted += 1
@@ -323,6 +429,8 @@ def _push_batch(
                 link.sf_id = answer.id
             link.external_id = aid
             link.pushed_hash, link.pushed_at, link.updated_at = item.hash, now, now
+            if aid in assigned:
+                link.owner_sf_id, link.unassigned = assigned[aid], False
             if answer.created:
                 result.created += 1
             else:

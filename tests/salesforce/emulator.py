@@ -19,6 +19,7 @@ Subject contains :data:`INVALID_MARK`).
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import json
 import logging
@@ -204,13 +205,20 @@ class _Parser:
         parts = [self.term()]
         while self.word("OR"):
             parts.append(self.term())
-        return parts[0] if len(parts) == 1 else (lambda r: any(p(r) for p in parts))
+        if len(parts) == 1:
+            return parts[0]
+        bounds = [_lower(p) for p in parts]
+        low = min(bounds) if all(b is not None for b in bounds) else None  # type: ignore[type-var]
+        return _bounded(lambda r: any(p(r) for p in parts), low)
 
     def term(self) -> Callable[[dict[str, Any]], bool]:
         parts = [self.factor()]
         while self.word("AND"):
             parts.append(self.factor())
-        return parts[0] if len(parts) == 1 else (lambda r: all(p(r) for p in parts))
+        if len(parts) == 1:
+            return parts[0]
+        bounds = [b for b in (_lower(p) for p in parts) if b is not None]
+        return _bounded(lambda r: all(p(r) for p in parts), max(bounds) if bounds else None)
 
     def factor(self) -> Callable[[dict[str, Any]], bool]:
         if self.word("NOT"):
@@ -238,7 +246,19 @@ class _Parser:
         if kind != "op":
             raise SoqlError(f"expected an operator after {name}")
         value = _literal(*self.take())
-        return lambda r: _compare(r.get(name), op, value)
+        low = value if name == "SystemModstamp" and op in (">", ">=", "=") and isinstance(value, datetime) else None
+        return _bounded(lambda r: _compare(r.get(name), op, value), low)
+
+
+def _bounded(predicate: Callable[[dict[str, Any]], bool], low: datetime | None) -> Callable[[dict[str, Any]], bool]:
+    """Mark ``predicate`` with a lower bound on SystemModstamp that every matching record meets."""
+    predicate.sf_lower = low  # type: ignore[attr-defined]
+    return predicate
+
+
+def _lower(predicate: Callable[[dict[str, Any]], bool]) -> datetime | None:
+    low: datetime | None = getattr(predicate, "sf_lower", None)
+    return low
 
 
 def parse_soql(text: str) -> Query:
@@ -285,6 +305,10 @@ class SalesforceEmulator:
         self.tokens: set[str] = set()
         self.cursors: dict[str, list[dict[str, Any]]] = {}
         self.indexes: dict[tuple[str, str], dict[Any, set[str]]] = {}
+        #: Per object, ``(SystemModstamp, Id)`` sorted: the query path's index.
+        self.order: dict[str, list[tuple[datetime, str]]] = {}
+        #: ServiceAppointment Status (label) → StatusCategory; unlisted labels are their own category.
+        self.status_categories: dict[str, str] = {}
         self.faults: list[Fault] = []
         self.random_rate = 0.0
         self.random_kinds: tuple[str, ...] = ()
@@ -324,6 +348,32 @@ class SalesforceEmulator:
             raise KeyError(sobject)
         return self.objects[sobject]
 
+    def _derive(self, sobject: str, record: dict[str, Any]) -> None:
+        """Fields Salesforce computes: a ServiceAppointment's StatusCategory follows its Status."""
+        if sobject == "ServiceAppointment" and "Status" in record:
+            status = record.get("Status") or "None"
+            record["StatusCategory"] = self.status_categories.get(status, status)
+
+    def _restamp(self, sobject: str, record: dict[str, Any], *also: str) -> None:
+        self._order_remove(sobject, record)
+        record["SystemModstamp"] = self.stamp()
+        for name in also:
+            record[name] = record["SystemModstamp"]
+        self._order_add(sobject, record)
+
+    # The query path's index: each object's (SystemModstamp, Id) in order, so the mirror's keyset
+    # queries (ORDER BY SystemModstamp, Id with a SystemModstamp lower bound) read one page, not all.
+
+    def _order_add(self, sobject: str, record: dict[str, Any]) -> None:
+        bisect.insort(self.order.setdefault(sobject, []), (record["SystemModstamp"], record["Id"]))
+
+    def _order_remove(self, sobject: str, record: dict[str, Any]) -> None:
+        keys = self.order.get(sobject, [])
+        key = (record["SystemModstamp"], record["Id"])
+        i = bisect.bisect_left(keys, key)
+        if i < len(keys) and keys[i] == key:
+            del keys[i]
+
     def create(self, sobject: str, fields: dict[str, Any]) -> str:
         with self.lock:
             store = self._store(sobject)
@@ -331,8 +381,10 @@ class SalesforceEmulator:
             now = self.stamp()
             record = {k: v for k, v in fields.items() if k not in WRITABLE_SYSTEM}
             record.update(Id=rid, IsDeleted=False, SystemModstamp=now, CreatedDate=now, LastModifiedDate=now)
+            self._derive(sobject, record)
             store[rid] = record
             self._index(sobject, record, None)
+            self._order_add(sobject, record)
             return rid
 
     def update(self, sobject: str, rid: str, fields: dict[str, Any]) -> None:
@@ -340,27 +392,28 @@ class SalesforceEmulator:
             record = self._store(sobject)[rid]
             old = dict(record)
             record.update({k: v for k, v in fields.items() if k not in WRITABLE_SYSTEM})
+            self._derive(sobject, record)
             self._index(sobject, record, old)
-            record["SystemModstamp"] = record["LastModifiedDate"] = self.stamp()
+            self._restamp(sobject, record, "LastModifiedDate")
 
     def delete(self, sobject: str, rid: str) -> None:
         with self.lock:
             record = self._store(sobject)[rid]
             record["IsDeleted"] = True
-            record["SystemModstamp"] = self.stamp()
-            record["DeletedDate"] = record["SystemModstamp"]
+            self._restamp(sobject, record, "DeletedDate")
 
     def undelete(self, sobject: str, rid: str) -> None:
         with self.lock:
             record = self._store(sobject)[rid]
             record["IsDeleted"] = False
             record.pop("DeletedDate", None)
-            record["SystemModstamp"] = self.stamp()
+            self._restamp(sobject, record)
 
     def purge(self, sobject: str, rid: str) -> None:
         """Empty the recycle bin for one record: it is gone without a trace (reconcile's case)."""
         with self.lock:
             record = self._store(sobject).pop(rid)
+            self._order_remove(sobject, record)
             for (obj, name), index in self.indexes.items():
                 if obj == sobject and record.get(name) is not None:
                     index.get(record[name], set()).discard(rid)
@@ -402,7 +455,7 @@ class SalesforceEmulator:
         app.add_url_rule(f"{data}/query/<locator>", view_func=self.query_more, methods=["GET"])
         app.add_url_rule(f"{data}/queryAll/<locator>", view_func=self.query_more, methods=["GET"])
         app.add_url_rule(f"{data}/limits/", view_func=self.limits, methods=["GET"])
-        app.add_url_rule(f"{data}/composite/sobjects", view_func=self.collections, methods=["PATCH", "DELETE"])
+        app.add_url_rule(f"{data}/composite/sobjects", view_func=self.collections, methods=["POST", "PATCH", "DELETE"])
         app.add_url_rule(
             f"{data}/composite/sobjects/<sobject>/<field_name>", view_func=self.collections_upsert, methods=["PATCH"]
         )
@@ -542,20 +595,41 @@ class SalesforceEmulator:
 
     # -- query
 
+    def _indexed(self, q: Query, include_deleted: bool) -> list[dict[str, Any]] | None:
+        """The keyset query's answer from the (SystemModstamp, Id) index, or None when it does not apply."""
+        if q.limit is None or q.order != [("SystemModstamp", False), ("Id", False)]:
+            return None
+        with self.lock:
+            store = self._store(q.sobject)
+            keys = self.order.get(q.sobject, [])
+            if len(keys) != len(store):  # a test put records in by hand: scan instead
+                return None
+            low = _lower(q.where) if q.where is not None else None
+            i = bisect.bisect_left(keys, (low, "")) if low is not None else 0
+            out: list[dict[str, Any]] = []
+            while i < len(keys) and len(out) < q.limit:
+                r = store[keys[i][1]]
+                i += 1
+                if (include_deleted or not r["IsDeleted"]) and (q.where is None or q.where(r)):
+                    out.append(r)
+            return out
+
     def _select(self, soql: str, include_deleted: bool) -> list[dict[str, Any]]:
         q = parse_soql(soql)
-        with self.lock:
-            records = list(self._store(q.sobject).values())
-        if not include_deleted:
-            records = [r for r in records if not r["IsDeleted"]]
-        if q.where is not None:
-            records = [r for r in records if q.where(r)]
-        for name, desc in reversed(q.order):
-            records.sort(
-                key=lambda r, n=name: (r.get(n) is None, r.get(n) if r.get(n) is not None else ""), reverse=desc
-            )  # type: ignore[misc]
-        if q.limit is not None:
-            records = records[: q.limit]
+        records = self._indexed(q, include_deleted)
+        if records is None:
+            with self.lock:
+                records = list(self._store(q.sobject).values())
+            if not include_deleted:
+                records = [r for r in records if not r["IsDeleted"]]
+            if q.where is not None:
+                records = [r for r in records if q.where(r)]
+            for name, desc in reversed(q.order):
+                records.sort(
+                    key=lambda r, n=name: (r.get(n) is None, r.get(n) if r.get(n) is not None else ""), reverse=desc
+                )  # type: ignore[misc]
+            if q.limit is not None:
+                records = records[: q.limit]
         out = []
         for r in records:
             row: dict[str, Any] = {
@@ -744,10 +818,13 @@ class SalesforceEmulator:
         for record in body.get("records") or []:
             sobject = (record.get("attributes") or {}).get("type", "")
             fields = {k: v for k, v in record.items() if k not in {"attributes", "id", "Id"}}
-            rid = record.get("id") or record.get("Id")
-            ok, rid, _, problem = self._write(sobject, fields, rid)
+            rid = None if request.method == "POST" else (record.get("id") or record.get("Id"))
+            if sobject not in self.objects:
+                results.append(_record_error(rid, "INVALID_TYPE", f"sObject type '{sobject}' is not supported"))
+                continue
+            ok, written, _, problem = self._write(sobject, fields, rid)
             results.append(
-                {"id": rid, "success": True, "errors": []} if ok else _record_error(rid, *(problem or ("", "")))
+                {"id": written, "success": True, "errors": []} if ok else _record_error(written, *(problem or ("", "")))
             )
         return self._json(results)
 
