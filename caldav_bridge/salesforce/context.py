@@ -50,6 +50,10 @@ class SyncContext:
     backoff_base: timedelta = timedelta(seconds=30)
     backoff_cap: timedelta = timedelta(hours=1)
     rng: random.Random = field(default_factory=random.Random)
+    #: Field on the fitter's User / ServiceResource that receives their feed URL ("" = off).
+    feed_url_field: str = ""
+    #: The service's public base URL, from which feed URLs are built.
+    public_url: str = ""
     actor: Actor = field(default_factory=lambda: system_actor("sync", "salesforce"))
 
     @classmethod
@@ -71,6 +75,8 @@ class SyncContext:
             overlap=timedelta(minutes=s.sf_overlap_minutes),
             window_back=timedelta(days=s.sf_window_back_days),
             window_ahead=timedelta(days=s.sf_window_ahead_days),
+            feed_url_field=s.sf_feed_url_field,
+            public_url=s.public_url,
         )
 
     def backoff(self, attempts: int) -> timedelta:

@@ -25,7 +25,22 @@ __all__ = ["JOBS", "dead_letters", "default_holder", "run_job", "status"]
 
 log = logging.getLogger(__name__)
 JOBS = ("mirror", "push", "reconcile")
-_RUNNERS = {"mirror": mirror_mod.mirror, "push": push_mod.push, "reconcile": mirror_mod.reconcile}
+
+
+def _push_and_publish(ctx: SyncContext, gw: Any, progress: Progress | None = None) -> RunResult:
+    """The push job: the outbox, then (``sf_feed_url_field`` set) fitters' feed URLs not yet on their records."""
+    result = push_mod.push(ctx, gw, progress)
+    if ctx.feed_url_field and result.outcome in ("ok", "partial"):
+        from caldav_bridge.salesforce.feed_urls import publish_feed_urls
+
+        failed = result.failed
+        publish_feed_urls(ctx, gw, result)
+        if result.failed > failed and result.outcome == "ok":
+            result.outcome = "partial"
+    return result
+
+
+_RUNNERS = {"mirror": mirror_mod.mirror, "push": _push_and_publish, "reconcile": mirror_mod.reconcile}
 
 
 def default_holder() -> str:
