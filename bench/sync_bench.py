@@ -2,6 +2,10 @@
 
     .venv/bin/python bench/sync_bench.py [--events 100000] [--push 10000] [--database-url URL]
 
+The emulator runs in its own process (``python -m tests.salesforce.emulator``, seeded there, on
+127.0.0.1), so its JSON encoding and query work do not share this process's interpreter; it is
+stopped by its PID, also on errors and Ctrl-C. API calls are the gateway's count (logins excluded).
+
 Prints records per second, API calls used and peak resident memory growth, against the targets:
 mirror calls <= ceil(n/2000) + 5, push calls <= ceil(m/200) + 5, mirror >= 2,000 records/s,
 resident memory growth < 100 MB over the mirror.
@@ -10,8 +14,12 @@ resident memory growth < 100 MB over the mirror.
 from __future__ import annotations
 
 import argparse
+import json
 import math
+import os
 import resource
+import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -20,7 +28,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from caldav_bridge.converters.salesforce import format_sf_datetime
 from caldav_bridge.model.requests import AppointmentDraft
 from caldav_bridge.runtime import Runtime
 from caldav_bridge.salesforce.service import run_job
@@ -29,7 +36,9 @@ from caldav_bridge.services.actor import system_actor
 from caldav_bridge.store.migrate import upgrade
 from config import load_settings
 from tests.salesforce.conftest import make_context
-from tests.salesforce.emulator import SalesforceEmulator, running_emulator
+from tests.salesforce.emulator import SalesforceEmulator
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def rss_mb() -> float:
@@ -47,28 +56,45 @@ def main() -> int:
     rt = Runtime.from_settings(load_settings(environ={}, database_url=url, data_dir=tmp))
     upgrade(rt.engine)
     users.add_user(rt.uow(), "bench", "fitter", email="bench@example.com")
-    emu = SalesforceEmulator(page_size=2000, validate_duration=False)
-    owner = emu.create("User", {"Name": "Bench", "Email": "bench@example.com", "IsActive": True})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.salesforce.emulator", "--events", str(args.events), "--page-size", "2000"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        return _run(args, rt, proc)
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait(5)
+        rt.close()
+
+
+def _run(args: argparse.Namespace, rt: Runtime, proc: subprocess.Popen[str]) -> int:
+    assert proc.stdout is not None
+    t_seed = time.perf_counter()
+    line = proc.stdout.readline()
+    if not line:
+        print("the emulator process did not start", file=sys.stderr)
+        return 2
+    info = json.loads(line)
+    print(f"emulator: pid {proc.pid}, {info['events']} events seeded in {time.perf_counter() - t_seed:.1f}s")
+    emu = SalesforceEmulator()  # credentials only: the one serving is the other process
+    emu.base_url = info["base_url"]  # type: ignore[attr-defined]
     base = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
-    for i in range(args.events):
-        start = base + timedelta(minutes=30 * (i % 20000))
-        emu.create(
-            "Event",
-            {
-                "Subject": f"E{i}",
-                "StartDateTime": format_sf_datetime(start),
-                "EndDateTime": format_sf_datetime(start + timedelta(minutes=30)),
-                "OwnerId": owner,
-            },
-        )
-    with running_emulator(emu):
+    if True:
         ctx = make_context(rt, emu, page_size=2000, timeout=120)
-        before_calls, rss0 = emu.stats.calls, rss_mb()
+        rss0 = rss_mb()
         t0 = time.perf_counter()
         result = run_job(ctx, "mirror")
         took = time.perf_counter() - t0
         assert result is not None
-        calls = emu.stats.calls - before_calls
+        calls = result.api_calls
         print(
             f"mirror: {result.created} events in {took:.1f}s = {result.created / took:,.0f} records/s; "
             f"API calls {calls} (target <= {math.ceil(args.events / 2000) + 5}); "
@@ -92,17 +118,15 @@ def main() -> int:
                 }
             )
             appointments.create(rt.uow(), actor, draft)
-        before_calls = emu.stats.calls
         t0 = time.perf_counter()
         result = run_job(ctx, "push")
         took = time.perf_counter() - t0
         assert result is not None
-        calls = emu.stats.calls - before_calls
+        calls = result.api_calls
         print(
             f"push: {result.created} appointments in {took:.1f}s = {result.created / took:,.0f} records/s; "
             f"API calls {calls} (target <= {math.ceil(args.push / 200) + 5})"
         )
-    rt.close()
     return 0
 
 

@@ -894,3 +894,47 @@ def running_emulator(emulator: SalesforceEmulator | None = None) -> Iterator[Sal
         server.server_close()
         thread.join(10)
         assert not thread.is_alive(), "the emulator did not stop"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve a seeded emulator in its own process (bench/sync_bench.py); print one JSON line, serve until SIGTERM.
+
+    ``python -m tests.salesforce.emulator --events 100000 --owner-email bench@example.com``
+    """
+    import argparse
+    import signal
+    import sys
+
+    p = argparse.ArgumentParser(description=main.__doc__)
+    p.add_argument("--events", type=int, default=0)
+    p.add_argument("--owner-email", default="bench@example.com")
+    p.add_argument("--page-size", type=int, default=2000)
+    args = p.parse_args(argv)
+    emu = SalesforceEmulator(page_size=args.page_size, validate_duration=False)
+    owner = emu.create("User", {"Name": "Bench", "Email": args.owner_email, "IsActive": True})
+    base = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
+    for i in range(args.events):
+        start = base + timedelta(minutes=30 * (i % 20000))
+        emu.create(
+            "Event",
+            {
+                "Subject": f"E{i}",
+                "StartDateTime": sf_time(start),
+                "EndDateTime": sf_time(start + timedelta(minutes=30)),
+                "OwnerId": owner,
+            },
+        )
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = make_server("127.0.0.1", 0, emu.app, threaded=True)
+    emu.host = f"127.0.0.1:{server.server_port}"
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
+    info = {"base_url": f"http://{emu.host}", "owner": owner, "events": args.events}
+    print(json.dumps(info), flush=True)
+    server.serve_forever(poll_interval=0.1)
+    server.server_close()
+    print(json.dumps({"calls": emu.stats.calls, "logins": emu.stats.logins}), file=sys.stderr, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
