@@ -7,16 +7,23 @@ from flask import Flask, current_app
 from caldav_bridge.runtime import Runtime
 from caldav_bridge.services.feeds import FeedConfig, FeedContext
 
-__all__ = ["feed_context", "init_app"]
+__all__ = ["close_app", "feed_context", "init_app"]
 
 _KEY = "appointments.feeds"
 
 
 def init_app(app: Flask, rt: Runtime) -> None:
     config = FeedConfig.from_settings(rt.settings)
-    app.extensions[_KEY] = FeedContext.create(config, rt.settings.feed_rate_limit_per_minute)
+    app.extensions[_KEY] = FeedContext.create(config, rt.settings.feed_rate_limit_per_minute, rt.uow)
 
 
 def feed_context() -> FeedContext:
     ctx: FeedContext = current_app.extensions[_KEY]
     return ctx
+
+
+def close_app(app: Flask) -> None:
+    """Stop the app's fetch-log thread and write the fetches it still holds (at shutdown)."""
+    ctx: FeedContext | None = app.extensions.get(_KEY)
+    if ctx is not None and ctx.fetch_log is not None:
+        ctx.fetch_log.close()

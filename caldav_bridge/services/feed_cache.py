@@ -60,7 +60,11 @@ class FeedCache:
     """Whole feeds by ETag, single VEVENTs by (appointment id, version, rendering options), and the
     (id, version) lists of feed windows by (calendars, last write, number of rows, window minute)."""
 
-    def __init__(self, feeds: int = 256, events: int = 100_000, windows: int = 1024) -> None:
+    def __init__(self, feeds: int = 256, events: int = 100_000, windows: int = 1024, tokens: int = 4096) -> None:
         self.feeds: LruCache[str, FeedBody] = LruCache(feeds)
         self.events: LruCache[tuple[str, int, str], bytes] = LruCache(events)
         self.windows: LruCache[tuple[object, ...], list[Any]] = LruCache(windows)
+        #: token digest -> (expiry on the monotonic clock, revocation generation, Resolved, calendar ids)
+        self.tokens: LruCache[str, tuple[Any, ...]] = LruCache(tokens)
+        #: calendar ids -> (expiry on the monotonic clock, write generation, (row count, version sum))
+        self.writes: LruCache[tuple[str, ...], tuple[Any, ...]] = LruCache(tokens)

@@ -27,6 +27,7 @@ from caldav_bridge.model.feeds import (
 )
 from caldav_bridge.model.requests import CalendarKind
 from caldav_bridge.services.actor import Actor
+from caldav_bridge.services.fetch_log import flush_all
 from caldav_bridge.store.tables import AuditRow, CalendarRow, FeedTokenRow
 from caldav_bridge.store.uow import UnitOfWork
 
@@ -41,6 +42,7 @@ __all__ = [
     "list_tokens",
     "new_feed_secret",
     "resolve",
+    "revocations",
     "revoke",
     "rotate",
 ]
@@ -62,6 +64,22 @@ class Resolved:
     calendar_kind: str
     timezone: str
     calendar_updated_at: datetime
+    token_created_at: datetime | None = None
+
+
+#: Counts revocations and rotations in this process; in-process caches of resolved tokens drop
+#: everything when it changes (see ``services/feeds.py``).
+_revocations = 0
+
+
+def revocations() -> int:
+    """How many revocations and rotations this process has committed (a cache generation)."""
+    return _revocations
+
+
+def _revoked() -> None:
+    global _revocations
+    _revocations += 1
 
 
 def new_feed_secret() -> str:
@@ -86,6 +104,7 @@ def feed_urls(base_url: str, secret: str) -> FeedUrls:
 
 def list_tokens(uow: UnitOfWork, actor: Actor, calendar_id: str) -> list[FeedToken]:
     actor.require("read")
+    flush_all()  # last_used_at of fetches still buffered in this process
     with uow:
         _calendar(uow, actor, calendar_id)
         return [_token(r) for r in uow.feeds.tokens_of(calendar_id)]
@@ -131,6 +150,7 @@ def rotate(uow: UnitOfWork, actor: Actor, calendar_id: str | None, token_id: str
         uow.session.flush()
         _audit(uow, actor, "feed_rotate", row, f"replaces {old.id}")
         uow.commit()
+        _revoked()
         return _issued(row, secret, base_url)
 
 
@@ -143,6 +163,7 @@ def revoke(uow: UnitOfWork, actor: Actor, calendar_id: str | None, token_id: str
             row.revoked_at = utcnow()
             _audit(uow, actor, "feed_revoke", row)
         uow.commit()
+        _revoked()
         return _token(row)
 
 
@@ -150,6 +171,7 @@ def list_fetches(uow: UnitOfWork, actor: Actor, calendar_id: str, limit: int = 1
     """The most recent fetches of a calendar's feeds and calendar page, newest first."""
     actor.require("read")
     limit = max(1, min(limit, MAX_FETCHES))
+    flush_all()  # fetches still buffered in this process
     with uow:
         _calendar(uow, actor, calendar_id)
         return [FeedFetch.model_validate(r, from_attributes=True) for r in uow.feeds.fetches_of(calendar_id, limit)]
@@ -238,6 +260,7 @@ def resolve(uow: UnitOfWork, secret: str) -> tuple[Resolved, FeedTokenRow]:
             calendar_kind=calendar.kind,
             timezone=calendar.timezone,
             calendar_updated_at=calendar.updated_at,
+            token_created_at=row.created_at,
         ),
         row,
     )

@@ -9,12 +9,26 @@ One call, :func:`fetch_feed`, does what a feed request needs, in one transaction
 4. otherwise the body: whole feeds and single VEVENTs are cached by keys derived from the data;
 5. the fetch recorded (``feed_fetches``, and ``audit_log``: one row per fetch, plus one per appointment
    shown when the token's privacy is ``full``).
+
+The 304 path touches no database when its caches are warm (``docs/feeds.md``, "Speed"):
+
+* a resolved token (and a team's member calendars) is kept for :data:`TOKEN_TTL` seconds; a revocation
+  or rotation in this process drops them all at once (``feed_tokens.revocations``), one made by another
+  instance is seen by this one within :data:`TOKEN_TTL` seconds (as is a renamed calendar);
+* the calendars' row count and version sum are re-read when an appointment is written through a
+  Session in this process (``store/write_clock``), and at least every :data:`WRITES_TTL` seconds
+  (writes by other processes are seen within that bound);
+* the fetch is recorded through the context's :class:`FetchLog` (a bounded buffer written every second
+  by a background thread, flushed at shutdown) instead of an INSERT and a COMMIT per request.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from importlib.metadata import version
 from zoneinfo import ZoneInfo
@@ -33,13 +47,16 @@ from caldav_bridge.credentials import token_digest
 from caldav_bridge.errors import DomainError
 from caldav_bridge.model.feeds import Privacy
 from caldav_bridge.model.requests import CalendarKind
+from caldav_bridge.services import feed_tokens
 from caldav_bridge.services.feed_cache import FeedBody, FeedCache
 from caldav_bridge.services.feed_tokens import Resolved, resolve
+from caldav_bridge.services.fetch_log import Fetch, FetchLog
 from caldav_bridge.services.mapping import appointment_from_row
 from caldav_bridge.services.rate_limit import RateLimiter
 from caldav_bridge.store.feed_repository import FeedDrift, FeedItem
 from caldav_bridge.store.tables import AuditRow, FeedFetchRow, FeedTokenRow
 from caldav_bridge.store.uow import UnitOfWork
+from caldav_bridge.store.write_clock import appointments_generation
 
 __all__ = [
     "Client",
@@ -59,6 +76,10 @@ __all__ = [
 ]
 
 _ICALENDAR_VERSION = version("icalendar")
+#: Seconds a resolved token is trusted without asking the database (revocations in this process: at once).
+TOKEN_TTL = 5.0
+#: Seconds the calendars' write count is trusted without re-reading it (writes in this process: at once).
+WRITES_TTL = 1.0
 
 
 class RateLimited(DomainError):
@@ -100,10 +121,15 @@ class FeedContext:
     config: FeedConfig
     cache: FeedCache
     limiter: RateLimiter
+    #: Where fetches are recorded off the request path; ``None``: in the request's transaction.
+    fetch_log: FetchLog | None = field(default=None)
 
     @classmethod
-    def create(cls, config: FeedConfig, rate_per_minute: int) -> FeedContext:
-        return cls(config, FeedCache(), RateLimiter(rate_per_minute))
+    def create(
+        cls, config: FeedConfig, rate_per_minute: int, uow_factory: Callable[[], UnitOfWork] | None = None
+    ) -> FeedContext:
+        fetch_log = FetchLog(uow_factory) if uow_factory is not None else None
+        return cls(config, FeedCache(), RateLimiter(rate_per_minute), fetch_log)
 
 
 @dataclass(frozen=True)
@@ -173,38 +199,125 @@ def fetch_feed(
         check_rate(ctx.limiter, secret)
     except RateLimited as exc:
         if getattr(exc, "first_refusal", False):
-            record_refusal(uow, secret, client)
+            record_refusal(uow, secret, client, ctx.fetch_log)
         raise
     now = now or utcnow()
     window = window_of(ctx.config, now)
-    with uow:
-        resolved, token = resolve(uow, secret)
-        calendar_ids = calendar_ids_of(uow, resolved)
+    with contextlib.ExitStack() as stack:
+        entered: list[UnitOfWork] = []
+
+        def db() -> UnitOfWork:
+            """The unit of work, begun only when a cache misses (a warm 304 needs no database)."""
+            if not entered:
+                entered.append(stack.enter_context(uow))
+            return uow
+
+        resolved, calendar_ids = _target(ctx, secret, db)
         # What the window holds changes only with a write (which changes the row count or the version
         # sum) or as the window moves, once a minute: so it is read at most once a minute per write.
-        key = (tuple(calendar_ids), *uow.feeds.writes(calendar_ids), window.start, window.cancelled_since)
+        key = (tuple(calendar_ids), *_writes(ctx, calendar_ids, db), window.start, window.cancelled_since)
         cached = ctx.cache.windows.get(key)
         if cached is None:
-            listed = uow.feeds.items(calendar_ids, window.start, window.end, window.cancelled_since)
-            drift = uow.feeds.drift(calendar_ids, window.start, window.end, window.cancelled_since)
+            listed = db().feeds.items(calendar_ids, window.start, window.end, window.cancelled_since)
+            drift = db().feeds.drift(calendar_ids, window.start, window.end, window.cancelled_since)
             cached = [listed, _items_digest(listed), drift]
             ctx.cache.windows.put(key, cached)
         items, items_digest, drift = cached
         options = _options(ctx.config, resolved)
         etag = _etag(resolved, options, ctx.config, items_digest)
-        last_modified = _last_modified(ctx.config, resolved, token, drift, now)
+        last_modified = _last_modified(ctx.config, resolved, drift, now)
         if _not_modified(conditions, etag, last_modified):
-            record_fetch(uow, token, resolved, client, 304, now, count=len(items))
-            uow.commit()
+            _record(ctx, db, resolved, client, 304, now)
             return FeedResponse(304, etag, last_modified, None, len(items), resolved.token_name)
         body = ctx.cache.feeds.get(etag)
         if body is None:
-            body = FeedBody.of(render_feed(uow, ctx.cache, resolved, options, ctx.config, items))
+            body = FeedBody.of(render_feed(db(), ctx.cache, resolved, options, ctx.config, items))
             ctx.cache.feeds.put(etag, body)
         shown = [i.id for i in items] if resolved.privacy is Privacy.FULL else []
-        record_fetch(uow, token, resolved, client, 200, now, count=len(items), appointment_ids=shown)
-        uow.commit()
+        _record(ctx, db, resolved, client, 200, now, appointment_ids=shown)
         return FeedResponse(200, etag, last_modified, body, len(items), resolved.token_name)
+
+
+def _target(ctx: FeedContext, secret: str, db: Callable[[], UnitOfWork]) -> tuple[Resolved, list[str]]:
+    """The token behind ``secret`` and its calendars: from the cache (at most :data:`TOKEN_TTL` old, and
+    never across a revocation or rotation made in this process), else from the database."""
+    digest = token_digest(secret)
+    generation = feed_tokens.revocations()  # read before the database, so a revocation racing us drops the entry
+    entry = ctx.cache.tokens.get(digest)
+    if entry is not None and entry[0] > time.monotonic() and entry[1] == generation:
+        return entry[2], entry[3]
+    resolved, _row = resolve(db(), secret)
+    calendar_ids = calendar_ids_of(db(), resolved)
+    ctx.cache.tokens.put(digest, (time.monotonic() + TOKEN_TTL, generation, resolved, calendar_ids))
+    return resolved, calendar_ids
+
+
+def _writes(ctx: FeedContext, calendar_ids: list[str], db: Callable[[], UnitOfWork]) -> tuple[int, int]:
+    """The calendars' row count and version sum, re-read after any appointment write in this process and
+    at least every :data:`WRITES_TTL` seconds."""
+    generation = appointments_generation()
+    key = tuple(calendar_ids)
+    entry = ctx.cache.writes.get(key)
+    if entry is not None and entry[0] > time.monotonic() and entry[1] == generation:
+        return entry[2]
+    writes = db().feeds.writes(calendar_ids)
+    ctx.cache.writes.put(key, (time.monotonic() + WRITES_TTL, generation, writes))
+    return writes
+
+
+def _record(
+    ctx: FeedContext,
+    db: Callable[[], UnitOfWork],
+    resolved: Resolved,
+    client: Client,
+    status: int,
+    now: datetime,
+    *,
+    appointment_ids: list[str] | None = None,
+) -> None:
+    """Record the fetch: into the fetch log's buffer, or (without one) in this transaction, committed."""
+    if ctx.fetch_log is not None:
+        ctx.fetch_log.add(fetch_of(resolved, client, status, now, appointment_ids=appointment_ids))
+        return
+    uow = db()
+    token = uow.feeds.get_token(resolved.token_id)
+    assert token is not None
+    record_fetch(uow, token, resolved, client, status, now, appointment_ids=appointment_ids)
+    uow.commit()
+
+
+def fetch_of(
+    resolved: Resolved,
+    client: Client,
+    status: int,
+    now: datetime,
+    *,
+    appointment_ids: list[str] | None = None,
+    what: str = "feed",
+) -> Fetch:
+    """A fetch as :class:`FetchLog` records it (the same rows :func:`record_fetch` writes)."""
+    actor = f"feed:{resolved.token_name}"[:64]
+    audit = tuple(
+        {
+            "at": now,
+            "actor": actor,
+            "channel": "feed",
+            "action": "read",
+            "appointment_id": i,
+            "calendar_id": resolved.calendar_id,
+            "detail": f"{what} token {resolved.token_id}",
+        }
+        for i in appointment_ids or []
+    )
+    return Fetch(
+        at=now,
+        token_id=resolved.token_id,
+        calendar_id=resolved.calendar_id,
+        user_agent=client.user_agent[:255] if client.user_agent else None,
+        client_addr=client.address[:64] if client.address else None,
+        status=status,
+        audit=audit,
+    )
 
 
 def render_feed(
@@ -287,12 +400,15 @@ def record_fetch(
         token.last_used_at = now
 
 
-def record_refusal(uow: UnitOfWork, secret: str, client: Client) -> None:
+def record_refusal(uow: UnitOfWork, secret: str, client: Client, fetch_log: FetchLog | None = None) -> None:
     now = utcnow()
     with uow:
         try:
             resolved, token = resolve(uow, secret)
         except DomainError:
+            return
+        if fetch_log is not None:
+            fetch_log.add(fetch_of(resolved, client, 429, now))
             return
         record_fetch(uow, token, resolved, client, 429, now)
         uow.commit()
@@ -339,11 +455,11 @@ def _etag(resolved: Resolved, options: EventOptions, config: FeedConfig, items_d
     return f'"{digest[:32]}"'
 
 
-def _last_modified(
-    config: FeedConfig, resolved: Resolved, token: FeedTokenRow, drift: FeedDrift, now: datetime
-) -> datetime:
+def _last_modified(config: FeedConfig, resolved: Resolved, drift: FeedDrift, now: datetime) -> datetime:
     """A time no earlier than the last change of this feed's bytes (whole seconds, never after now)."""
-    moments = [token.created_at, resolved.calendar_updated_at]
+    moments = [resolved.calendar_updated_at]
+    if resolved.token_created_at is not None:
+        moments.append(resolved.token_created_at)
     if drift.changed:
         moments.append(drift.changed)
     if drift.ended:

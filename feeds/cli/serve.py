@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 from typing import Any
 
 from caldav_bridge.store.migrate import is_current, upgrade
@@ -11,6 +12,7 @@ from feeds.app import create_app
 from feeds.cli.admin import demo_summary, demo_text, run_demo
 from feeds.cli.context import runtime_of
 from feeds.cli.output import fail
+from feeds.feed_context import close_app
 from feeds.request_context import configure_logging
 
 __all__ = ["register"]
@@ -52,14 +54,23 @@ def serve(args: argparse.Namespace) -> int:
 
     scheduler = start_in_serve(rt)
     print(f"Serving on http://{settings.host}:{settings.port} (Ctrl-C to stop)", flush=True)
-    waitress.serve(
-        app,
-        host=settings.host,
-        port=settings.port,
-        threads=args.threads,
-        ident="appointment-service",
-        clear_untrusted_proxy_headers=True,
-    )
+    # SIGTERM stops like Ctrl-C, so buffered feed fetches are written before the process ends.
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        waitress.serve(
+            app,
+            host=settings.host,
+            port=settings.port,
+            threads=args.threads,
+            ident="appointment-service",
+            clear_untrusted_proxy_headers=True,
+        )
+    finally:
+        close_app(app)
     if scheduler is not None:
         scheduler.shutdown(wait=False)
     return 0
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt

@@ -13,6 +13,7 @@ from waitress.server import create_server
 
 from caldav_bridge.runtime import Runtime
 from feeds import create_app
+from feeds.feed_context import close_app
 
 __all__ = ["Api", "LiveServer", "serve"]
 
@@ -72,3 +73,4 @@ def serve(runtime: Runtime, threads: int = 8) -> Iterator[LiveServer]:
         server.trigger.pull_trigger(lambda: [d.close() for d in list(server._map.values())])  # type: ignore[union-attr]
         thread.join(10)
         assert not thread.is_alive(), "the test server did not stop"
+        close_app(app)  # write the fetches still buffered while the database is there
