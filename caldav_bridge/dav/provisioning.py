@@ -13,7 +13,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from caldav_bridge.clock import utcnow
 from caldav_bridge.store.dav_tables import DavCollectionRow, DavItemRow
@@ -141,21 +141,23 @@ def ensure_for_path(store: object, path: str) -> None:
 
 
 def audit_reads(store: object, calendar_id: str, appointment_ids: Iterable[str]) -> None:
-    """One audit row per appointment read over CalDAV."""
+    """One audit row per appointment read over CalDAV (one bulk INSERT for all of them)."""
     from caldav_bridge.dav.store import DavStore
 
     assert isinstance(store, DavStore)
     now = utcnow()
     actor = store.actor
-    store.uow.audit.add_all(
-        AuditRow(
-            at=now,
-            actor=actor.username,
-            channel=actor.channel,
-            action="read",
-            appointment_id=appointment_id,
-            calendar_id=calendar_id,
-            request_id=actor.request_id,
-        )
+    rows = [
+        {
+            "at": now,
+            "actor": actor.username,
+            "channel": actor.channel,
+            "action": "read",
+            "appointment_id": appointment_id,
+            "calendar_id": calendar_id,
+            "request_id": actor.request_id,
+        }
         for appointment_id in appointment_ids
-    )
+    ]
+    if rows:
+        store.session.execute(insert(AuditRow), rows)

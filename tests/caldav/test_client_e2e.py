@@ -51,6 +51,13 @@ def test_event_created_over_caldav_is_an_appointment_with_outbox_row(
     # the client reads back what it wrote
     event = fitter_calendar.event_by_uid("dav-1@test")
     assert "X-CLIENT-COLOR:teal" in event.data and "BEGIN:VALARM" in event.data
+    with live.runtime.uow() as uow:
+        reads = list(
+            uow.session.scalars(
+                select(AuditRow).where(AuditRow.appointment_id == appointment["id"], AuditRow.action == "read")
+            )
+        )
+    assert {(a.channel, a.actor) for a in reads} >= {("caldav", people.fitter.username)}
 
 
 def test_edit_with_if_match_then_rest_edit_keeps_client_extras(
