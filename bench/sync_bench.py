@@ -56,6 +56,8 @@ def main() -> int:
     rt = Runtime.from_settings(load_settings(environ={}, database_url=url, data_dir=tmp))
     upgrade(rt.engine)
     users.add_user(rt.uow(), "bench", "fitter", email="bench@example.com")
+    # SIGTERM (timeout, kill) must run the finally below, which stops the emulator process.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.salesforce.emulator", "--events", str(args.events), "--page-size", "2000"],
         cwd=ROOT,
