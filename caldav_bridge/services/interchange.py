@@ -394,6 +394,7 @@ class _Import:
             failed = any(r.status == "error" for r in results)
             if dry_run:
                 self.uow.rollback()
+                results = [replace(r, id=None) if r.status == "created" else r for r in results]  # never made
             elif failed:
                 self.uow.rollback()
                 results = [r if r.status == "error" else replace(r, status="skipped", id=None) for r in results]
@@ -544,9 +545,7 @@ class _Import:
         if row is None:
             raise NotFound("appointment", target)  # cannot happen: deletes are tombstones, refs cascade
         if row.deleted_at is not None:
-            raise ValidationFailed(
-                [FieldError(self.id_field, f"was imported as appointment {target}, which has been deleted here")]
-            )
+            raise ValidationFailed([FieldError(self.id_field, f"its appointment {target} has been deleted here")])
         if not self.actor.reaches(row.calendar_id):
             raise ValidationFailed(
                 [FieldError(self.id_field, "was imported into a calendar this token does not reach")]

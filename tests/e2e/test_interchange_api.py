@@ -202,6 +202,7 @@ def test_dry_run_reports_and_writes_nothing(live: LiveServer, api: Api, cals: di
     data = _import(api, "blueprint", [sample, {**sample, "appointment_id": "2"}, {"status": 7}], dry_run="true")
     assert [r["status"] for r in data["results"]] == ["created", "created", "error"]
     assert data["summary"]["dry_run"] is True
+    assert all("id" not in r for r in data["results"])  # nothing was made, so there are no ids
     assert _counts(live.runtime) == before
     _import(api, "blueprint", sample)
     after_import = _counts(live.runtime)
