@@ -171,3 +171,13 @@ def test_caldav_items_follow_imports_into_calendars_that_have_a_collection(runti
         provisioning.collection_for_calendar(uow, team)  # ... and gets every appointment when it is made
         uow.commit()
     assert _count(runtime, DavItemRow) == 5
+
+
+def test_an_item_whose_appointment_was_deleted_here_is_not_brought_back(runtime: Runtime, team: str) -> None:
+    (created,) = _import(runtime, _items(1), team).results
+    assert created.id is not None
+    appointments.delete(runtime.uow(), ACTOR, created.id)
+    (again,) = _import(runtime, _items(1, notes="changed"), team).results
+    assert again.status == "error" and again.errors[0].field == "appointment_id"
+    assert "deleted" in again.errors[0].message
+    assert _count(runtime, AppointmentRow) == 1 and _count(runtime, ExternalRefRow) == 1
