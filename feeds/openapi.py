@@ -8,7 +8,7 @@ from flask import Blueprint
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from feeds.operations import Operation, operations_of
+from feeds.operations import MAX_HEADER, MAX_PATH_PARAM, Operation, operations_of
 from feeds.problems import Problem
 
 __all__ = ["openapi_document"]
@@ -22,7 +22,6 @@ _ERROR_STATUSES = {
     409: "Conflict with the appointment's state",
     412: "If-Match did not match the current ETag",
     413: "Request body too large",
-    415: "Unsupported media type",
     422: "Invalid request",
     429: "Too many requests",
 }
@@ -37,16 +36,17 @@ def openapi_document(
     _, defs = models_json_schema(
         [(m, "validation" if _is_input(m, ops) else "serialization") for m in models], ref_template=_REF
     )
+    schemas: dict[str, Any] = defs.get("$defs", {})
     paths: dict[str, dict[str, Any]] = {}
     for prefix, op in ops:
-        paths.setdefault(prefix + op.path, {})[op.method.lower()] = _operation(op)
+        paths.setdefault(prefix + op.path, {})[op.method.lower()] = _operation(op, schemas)
     return {
         "openapi": "3.1.0",
         "info": {"title": title, "version": version},
         "servers": [{"url": server_url}],
         "paths": paths,
         "components": {
-            "schemas": defs.get("$defs", {}),
+            "schemas": schemas,
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
         "security": [{"bearer": []}],
@@ -71,19 +71,31 @@ def _ref(model: type[BaseModel]) -> dict[str, str]:
     return {"$ref": _REF.format(model=model.__name__)}
 
 
-def _operation(op: Operation) -> dict[str, Any]:
+def _operation(op: Operation, schemas: dict[str, Any]) -> dict[str, Any]:
     doc: dict[str, Any] = {"operationId": op.operation_id, "summary": op.summary, "tags": [op.tag]}
     if op.public:
         doc["security"] = []
     parameters = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string", "minLength": 1, "maxLength": 64}}
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string", "minLength": 1, "maxLength": MAX_PATH_PARAM},
+        }
         for name in _path_params(op.path)
     ]
     if op.query is not None:
         schema = op.query.model_json_schema(ref_template=_REF)
+        for name, definition in schema.get("$defs", {}).items():
+            schemas.setdefault(name, definition)
         for name, prop in schema.get("properties", {}).items():
             parameters.append(
-                {"name": name, "in": "query", "required": name in schema.get("required", []), "schema": prop}
+                {
+                    "name": name,
+                    "in": "query",
+                    "required": name in schema.get("required", []),
+                    "schema": _query_schema(prop),
+                }
             )
     for header in op.headers:
         parameters.append(
@@ -92,7 +104,7 @@ def _operation(op: Operation) -> dict[str, Any]:
                 "in": "header",
                 "required": header.required,
                 "description": header.description,
-                "schema": {"type": "string", "maxLength": 255},
+                "schema": {"type": "string", "maxLength": MAX_HEADER},
             }
         )
     if parameters:
@@ -104,40 +116,78 @@ def _operation(op: Operation) -> dict[str, Any]:
     responses: dict[str, Any] = {}
     for status, model in op.responses.items():
         entry: dict[str, Any] = {"description": "OK" if status < 300 else _ERROR_STATUSES.get(status, "Error")}
+        if status >= 400 and (model is None or isinstance(model, str)):  # a problem, described by the route
+            entry["content"] = {"application/problem+json": {"schema": _ref(Problem)}}
         if isinstance(model, type) and issubclass(model, BaseModel):
             entry["content"] = {"application/json": {"schema": _ref(model)}}
         elif isinstance(model, dict):
             entry["content"] = {"application/json": {"schema": model}}
         elif isinstance(model, str):
             entry["description"] = model
-            if status >= 400:  # a declared error status answers with a problem document too
-                entry["content"] = {"application/problem+json": {"schema": _ref(Problem)}}
         if status in op.response_headers:
-            entry["headers"] = {h: {"schema": {"type": "string"}} for h in op.response_headers[status]}
+            entry["headers"] = {name: _response_header(name) for name in op.response_headers[status]}
         responses[str(status)] = entry
     for status in _error_statuses(op):
-        responses.setdefault(
-            str(status),
-            {
-                "description": _ERROR_STATUSES[status],
-                "content": {"application/problem+json": {"schema": _ref(Problem)}},
-            },
-        )
+        error: dict[str, Any] = {
+            "description": _ERROR_STATUSES[status],
+            "content": {"application/problem+json": {"schema": _ref(Problem)}},
+        }
+        if status == 401:
+            error["headers"] = {"WWW-Authenticate": _response_header("WWW-Authenticate")}
+        responses.setdefault(str(status), error)
     doc["responses"] = responses
     return doc
 
 
 def _error_statuses(op: Operation) -> list[int]:
+    """The problem statuses ``op`` can answer with (every one of them ``application/problem+json``).
+
+    Any authenticated operation may name something the token does not reach (in its path, query or
+    body): 404. Any change may conflict with the current state (a status, a taken slot): 409.
+    """
     statuses = [400, 422]
     if not op.public:
-        statuses += [401, 403]
+        statuses += [401, 403, 404]
     if "{" in op.path:
         statuses.append(404)
     if op.method in {"POST", "PUT", "PATCH"}:
-        statuses += [413, 415]
-    if op.method in {"POST", "PUT", "PATCH", "DELETE"} and "{" in op.path:
-        statuses += [409, 412]
+        statuses.append(413)
+    if op.method in {"POST", "PUT", "PATCH", "DELETE"} and not op.public:
+        statuses.append(409)
+    if any(header.name == "If-Match" for header in op.headers):
+        statuses.append(412)
     return sorted(set(statuses))
+
+
+#: Response headers the routes send: their description, and whether they are always sent where declared.
+_RESPONSE_HEADERS: dict[str, tuple[str, bool]] = {
+    "ETag": ("The current version: send it as If-Match to change the resource only if it is unchanged", True),
+    "Location": ("The URL of the created resource", True),
+    "Link": ('The next page, as `<url>; rel="next"`; absent on the last page', False),
+    "WWW-Authenticate": ("The scheme to authenticate with: Bearer", True),
+}
+
+
+def _response_header(name: str) -> dict[str, Any]:
+    description, required = _RESPONSE_HEADERS.get(name, ("", False))
+    header: dict[str, Any] = {"required": required, "schema": {"type": "string", "minLength": 1}}
+    if description:
+        header["description"] = description
+    return header
+
+
+def _query_schema(prop: dict[str, Any]) -> dict[str, Any]:
+    """An optional query field's schema without its ``null`` branch: a query string cannot say null.
+
+    Leaving the parameter out is how a client asks for no filter.
+    """
+    prop = {key: value for key, value in prop.items() if not (key == "default" and value is None)}
+    branches = prop.get("anyOf")
+    if isinstance(branches, list):
+        kept = [branch for branch in branches if branch != {"type": "null"}]
+        rest = {key: value for key, value in prop.items() if key != "anyOf"}
+        return {**kept[0], **rest} if len(kept) == 1 else {**rest, "anyOf": kept}
+    return prop
 
 
 def _path_params(path: str) -> list[str]:

@@ -16,11 +16,17 @@ from flask import Blueprint, request
 from pydantic import BaseModel, ValidationError
 
 from caldav_bridge.errors import FieldError, ValidationFailed
+from caldav_bridge.services.actor import Channel
 from caldav_bridge.services.validation import field_errors
+from feeds.auth import current_actor
 
 __all__ = ["Header", "Operation", "operation", "operations_of", "read_json"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+#: Limits the document states and :func:`operation` enforces.
+MAX_PATH_PARAM = 64
+MAX_HEADER = 255
+MAX_DEPTH = 32
 _REGISTRY: dict[str, list[Operation]] = {}
 
 
@@ -65,12 +71,16 @@ def operation(
     headers: tuple[Header, ...] = (),
     response_headers: dict[int, tuple[str, ...]] | None = None,
     public: bool = False,
+    channel: Channel | None = None,
 ) -> Callable[[F], F]:
     """Register ``path`` (OpenAPI style, ``{id}``) on ``blueprint`` and in the OpenAPI registry.
 
     The view receives ``body=`` (a validated ``body`` model) and ``query=`` (a validated ``query``
-    model) as keyword arguments when those are declared.
+    model) as keyword arguments when those are declared. Unless ``public``, the caller's token is
+    checked first (as ``channel``, by default ``"ols"`` on the ``ols`` blueprint, else ``"api"``), so
+    a request without a valid token gets 401 whatever its body, and learns nothing about validation.
     """
+    auth_channel = channel or ("ols" if blueprint.name == "ols" else "api")
 
     def decorate(view: F) -> F:
         op = Operation(
@@ -90,8 +100,11 @@ def operation(
         _REGISTRY.setdefault(blueprint.name, []).append(op)
 
         def endpoint(**kwargs: Any) -> Any:
+            if not public:
+                current_actor(auth_channel)
+            _check_path_and_headers(kwargs, headers)
             if query is not None:
-                kwargs["query"] = _validate(query, _query_dict(), "query")
+                kwargs["query"] = _validate(query, _checked(_query_dict(), "query"), "query")
             if body is not None:
                 kwargs["body"] = _validate(body, read_json(), "")
             return view(**kwargs)
@@ -113,9 +126,82 @@ def read_json() -> Any:
         )
     raw = request.get_data(cache=True)
     try:
-        return json.loads(raw)
+        data = json.loads(raw, parse_constant=_no_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ValidationFailed([FieldError("(body)", f"malformed JSON: {exc}")]) from exc
+    except RecursionError as exc:
+        raise ValidationFailed([FieldError("(body)", f"JSON nested deeper than {MAX_DEPTH} levels")]) from exc
+    return _checked(data, "")
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _checked(data: Any, prefix: str) -> Any:
+    """``data`` unless it holds text no database column can store or is nested too deeply: then a 422.
+
+    PostgreSQL refuses NUL characters in text and every store needs valid Unicode (a lone UTF-16
+    surrogate cannot be encoded), so both are refused here, at the edge, naming the field.
+    """
+    errors: list[FieldError] = []
+    _walk(data, prefix, 0, errors)
+    if errors:
+        raise ValidationFailed(errors[:20])
+    return data
+
+
+def _walk(value: Any, path: str, depth: int, errors: list[FieldError]) -> None:
+    if depth > MAX_DEPTH:
+        errors.append(FieldError(path or "(body)", f"nested deeper than {MAX_DEPTH} levels"))
+    elif isinstance(value, str):
+        problem = _text_problem(value)
+        if problem:
+            errors.append(FieldError(path or "(body)", problem))
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            problem = _text_problem(str(key))
+            if problem:
+                errors.append(FieldError(where, f"key: {problem}"))
+            _walk(item, where, depth + 1, errors)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _walk(item, f"{path}.{index}" if path else str(index), depth + 1, errors)
+
+
+def _text_problem(text: str) -> str | None:
+    if "\x00" in text:
+        return "must not contain NUL (\\u0000) characters"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "must be valid Unicode (it holds an unpaired surrogate)"
+    return None
+
+
+def _check_path_and_headers(path_args: dict[str, Any], headers: tuple[Header, ...]) -> None:
+    """Path parameters and declared headers within the limits the document gives them."""
+    errors: list[FieldError] = []
+    for name, value in path_args.items():
+        problem = _text_problem(value) if isinstance(value, str) else None
+        if problem is None and isinstance(value, str) and len(value) > MAX_PATH_PARAM:
+            problem = f"at most {MAX_PATH_PARAM} characters"
+        if problem:
+            errors.append(FieldError(name, problem))
+    for header in headers:
+        value = request.headers.get(header.name)
+        if value is None:
+            if header.required:
+                errors.append(FieldError(header.name, "required header"))
+            continue
+        problem = _text_problem(value)
+        if problem is None and len(value) > MAX_HEADER:
+            problem = f"at most {MAX_HEADER} characters"
+        if problem:
+            errors.append(FieldError(header.name, problem))
+    if errors:
+        raise ValidationFailed(errors)
 
 
 def _query_dict() -> dict[str, Any]:
