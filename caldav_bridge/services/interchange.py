@@ -39,7 +39,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
@@ -71,6 +71,7 @@ from caldav_bridge.store.tables import (
     UserRow,
 )
 from caldav_bridge.store.uow import UnitOfWork
+from caldav_bridge.webhooks.tables import WebhookSubscriptionRow
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
@@ -754,9 +755,39 @@ class _Creates:
         _insert_many(session, StatusHistoryRow, self.history)
         _insert_many(session, OutboxRow, self.outbox)
         _insert_many(session, AuditRow, self.audit)
-        self._dav_items(uow)
+        # What appointments._changed runs for every change besides the outbox and audit rows, on the stored
+        # rows: the scheduling hook and the CalDAV item. Loading the rows costs as much as a third of the
+        # inserts, so only the rows that need it are loaded: for a new appointment the scheduling hook only
+        # queues webhook events (nothing to do without an active subscription), and only calendars with a
+        # CalDAV collection need items.
+        webhooks = bool(
+            session.scalar(
+                select(func.count()).select_from(WebhookSubscriptionRow).where(WebhookSubscriptionRow.active)
+            )
+        )
+        calendar_ids = {a["calendar_id"] for a in self.appointments}
+        collections = {
+            c.calendar_id: c
+            for c in session.scalars(select(DavCollectionRow).where(DavCollectionRow.calendar_id.in_(calendar_ids)))
+        }
+        wanted = [a["id"] for a in self.appointments if webhooks or a["calendar_id"] in collections]
+        if not wanted:
+            return
+        rows = list(session.scalars(select(AppointmentRow).where(AppointmentRow.id.in_(wanted))).unique())
+        if webhooks:
+            self._hooks(uow, rows)
+        self._dav_items(uow, [r for r in rows if r.calendar_id in collections], collections)
 
-    def _dav_items(self, uow: UnitOfWork) -> None:
+    def _hooks(self, uow: UnitOfWork, rows: list[AppointmentRow]) -> None:
+        """The scheduling hook of a new appointment (``scheduling.hooks.appointment_changing``)."""
+        from caldav_bridge.scheduling import hooks  # lazy, as in services.appointments: it uses this package
+
+        for row in rows:
+            hooks.appointment_changing(uow, self.actor, row, "create")
+
+    def _dav_items(
+        self, uow: UnitOfWork, rows: list[AppointmentRow], collections: dict[str | None, DavCollectionRow]
+    ) -> None:
         """The new appointments' CalDAV items, as ``appointment_sync.appointment_changed`` writes them one
         by one: rendered from the stored rows, one change-log revision per collection per chunk.
 
@@ -767,19 +798,14 @@ class _Creates:
         from caldav_bridge.dav.store import bump, is_long
 
         session = uow.session
-        by_calendar: dict[str, list[str]] = {}
-        for values in self.appointments:
-            by_calendar.setdefault(values["calendar_id"], []).append(values["id"])
-        for calendar_id, ids in by_calendar.items():
-            collection = session.scalars(
-                select(DavCollectionRow).where(DavCollectionRow.calendar_id == calendar_id)
-            ).one_or_none()
-            if collection is None:
-                continue
-            rows = session.scalars(select(AppointmentRow).where(AppointmentRow.id.in_(ids))).unique()
+        by_calendar: dict[str, list[AppointmentRow]] = {}
+        for row in rows:
+            by_calendar.setdefault(row.calendar_id, []).append(row)
+        for calendar_id, calendar_rows in by_calendar.items():
+            collection = collections[calendar_id]
             items: list[dict[str, Any]] = []
             hrefs: list[tuple[str, bool]] = []
-            for row in rows:
+            for row in calendar_rows:
                 new = item_for(row, None)
                 hrefs.append((f"{row.id}.ics", False))
                 items.append(

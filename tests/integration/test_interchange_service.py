@@ -181,3 +181,20 @@ def test_an_item_whose_appointment_was_deleted_here_is_not_brought_back(runtime:
     assert again.status == "error" and again.errors[0].field == "appointment_id"
     assert "deleted" in again.errors[0].message
     assert _count(runtime, AppointmentRow) == 1 and _count(runtime, ExternalRefRow) == 1
+
+
+def test_imported_appointments_queue_their_webhook_events(runtime: Runtime, team: str) -> None:
+    from caldav_bridge.webhooks import service as webhooks
+    from caldav_bridge.webhooks.model import SubscriptionDraft
+    from caldav_bridge.webhooks.tables import WebhookDeliveryRow
+
+    _import(runtime, _items(2, "quiet"), team)  # no subscriber yet: nothing queued
+    assert _count(runtime, WebhookDeliveryRow) == 0
+    draft = SubscriptionDraft(url="https://example.com/hook", events=["appointment.created", "appointment.updated"])
+    webhooks.create(runtime.uow(), system_actor(), draft)
+    report = _import(runtime, [*_items(3), {**_items(1, "quiet")[0], "notes": "changed"}], team)
+    assert [r.status for r in report.results] == ["created", "created", "created", "updated"]
+    with runtime.uow() as uow:
+        events = sorted(uow.session.execute(select(WebhookDeliveryRow.event_type, WebhookDeliveryRow.appointment_id)))
+    assert sorted(e for e, _ in events) == ["appointment.created"] * 3 + ["appointment.updated"]
+    assert {a for e, a in events if e == "appointment.created"} == {r.id for r in report.results[:3]}
