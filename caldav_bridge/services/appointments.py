@@ -535,7 +535,11 @@ def _history(
 def _changed(
     uow: UnitOfWork, actor: Actor, row: AppointmentRow, action: str, now: datetime, *, operation: str = "upsert"
 ) -> None:
-    """Queue the change for Salesforce and audit it, in the caller's transaction."""
+    """Queue the change for Salesforce and audit it, in the caller's transaction.
+
+    Imports create appointments in bulk and do the same there (``services.interchange._Creates``): a side
+    effect added here must be added there too.
+    """
     # Scheduling keeps slot claims and booking chains in step and queues webhook events; it reads
     # what changed, so it runs before the flush (lazy import: that module uses this one).
     from caldav_bridge.scheduling import hooks as scheduling_hooks
