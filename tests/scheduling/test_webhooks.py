@@ -182,14 +182,6 @@ def test_cli_delivers_once(
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["delivered"] == 2 and len(receiver.received) == 2
-    expired = subprocess.run(
-        [sys.executable, "-m", "feeds.cli", "scheduling", "expire-holds", "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert expired.returncode == 0 and json.loads(expired.stdout) == {"expired": 0}
 
 
 def test_scheduler_jobs_deliver_and_expire(
@@ -208,3 +200,22 @@ def test_scheduler_jobs_deliver_and_expire(
     jobs.run("webhooks")
     jobs.run("holds")
     assert len(receiver.received) == 2
+
+
+def test_cli_expires_holds_in_process(
+    runtime: Runtime, world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from caldav_bridge.scheduling import booking
+    from caldav_bridge.scheduling.requests import InitialBookingRequest
+    from caldav_bridge.scheduling.rules import SchedulingOptions
+    from caldav_bridge.services.actor import system_actor
+    from feeds.cli import main
+
+    start = datetime.combine(world.day(2), time(10), tzinfo=NY)
+    request = InitialBookingRequest(calendar_id=world.c1, date_start=start, name="Held", hold=True)
+    options = SchedulingOptions(hold=timedelta(minutes=1))
+    booking.book_initial(runtime.uow(), system_actor(), request, options, now=utcnow() - timedelta(minutes=5))
+    monkeypatch.setenv("APPOINTMENTS_DATABASE_URL", runtime.settings.resolved_database_url())
+    monkeypatch.setenv("APPOINTMENTS_DATA_DIR", runtime.settings.data_dir)
+    assert main(["scheduling", "expire-holds", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"expired": 1}
