@@ -15,7 +15,7 @@ import secrets
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, delete, func, or_, select, text, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from caldav_bridge.clock import utcnow
@@ -250,13 +250,24 @@ class DavStore:
         long, recurring and open-ended ones by their flag, then compared.
         """
         c = DavItemRow
-        overlap = and_(c.time_start < end, c.time_end > start)
-        short = and_(c.long_span.is_(False), c.time_start >= start - SHORT_SPAN, c.time_start < end, c.time_end > start)
-        long_ = and_(c.long_span.is_(True), overlap)
-        stmt = select(c).where(c.collection_id == collection.id, or_(short, long_))
-        if component:
-            stmt = stmt.where(c.component == component)
-        return [_item(r) for r in self.session.scalars(stmt.order_by(c.href))]
+        # Two queries, not one OR: each is a range scan of (collection_id, long_span, time_start);
+        # SQLite scans the whole collection for the OR of the two.
+        short = select(c).where(
+            c.collection_id == collection.id,
+            c.long_span.is_(False),
+            c.time_start >= start - SHORT_SPAN,
+            c.time_start < end,
+            c.time_end > start,
+        )
+        long_ = select(c).where(
+            c.collection_id == collection.id, c.long_span.is_(True), c.time_start < end, c.time_end > start
+        )
+        found: list[ItemInfo] = []
+        for stmt in (short, long_):
+            if component:
+                stmt = stmt.where(c.component == component)
+            found.extend(_item(r) for r in self.session.scalars(stmt))
+        return sorted(found, key=lambda i: i.href)
 
     def has_uid(self, collection: CollectionInfo, uid: str) -> bool:
         stmt = select(DavItemRow.id).where(DavItemRow.collection_id == collection.id, DavItemRow.uid == uid).limit(1)
