@@ -50,10 +50,15 @@ def collection_for_calendar(uow: UnitOfWork, calendar_id: str) -> DavCollectionR
     row = uow.session.scalars(stmt).one_or_none()
     if row is not None:
         return row
-    calendar = uow.calendars.get(calendar_id)
+    # Two transactions may both find no collection; the calendar's row lock lets one create it and the
+    # other see it (SQLite's BEGIN IMMEDIATE already serialises writers). FOR NO KEY UPDATE, because
+    # both may already hold the KEY SHARE lock of an appointment's foreign key: FOR UPDATE deadlocks.
+    lock = select(CalendarRow).where(CalendarRow.id == calendar_id).with_for_update(key_share=True)
+    calendar = uow.session.scalars(lock).one_or_none()
     if calendar is None:
         return None
-    return calendar_created(uow, calendar)
+    row = uow.session.scalars(stmt.execution_options(populate_existing=True)).one_or_none()
+    return row if row is not None else calendar_created(uow, calendar)
 
 
 def calendar_created(uow: UnitOfWork, calendar: CalendarRow) -> DavCollectionRow:
