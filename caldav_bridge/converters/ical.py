@@ -4,7 +4,8 @@ Pure: no I/O, no clock, no randomness. The same appointment and options always g
 bytes, which is what keeps feed ETags stable (Google reprocesses everything when a feed changes).
 
 * :func:`vevent` / :func:`vevent_bytes`: one appointment as a VEVENT, at a privacy level.
-* :func:`vtimezones`: VTIMEZONEs generated from IANA data (``Timezone.from_tzid``).
+* :func:`vtimezone` / :func:`vtimezones`: Outlook-style VTIMEZONEs (a yearly RRULE per observance) generated
+  from IANA data (zoneinfo), exact for the feed's window.
 * :func:`vcalendar`: a whole feed from already serialised VEVENTs (so a caller may cache them).
 * :func:`single_event_calendar`: one appointment with its VTIMEZONE, full detail (CalDAV).
 
@@ -25,7 +26,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from icalendar import Alarm, Calendar, Event, Timezone, vDuration
+from icalendar import Alarm, Calendar, Event, Timezone, TimezoneDaylight, TimezoneStandard, vDuration, vRecur
 
 from caldav_bridge.model.appointment import Appointment, AppointmentStatus, Guest
 from caldav_bridge.model.feeds import Privacy
@@ -49,6 +50,7 @@ __all__ = [
     "vevent",
     "vevent_bytes",
     "vevent_bytes_reference",
+    "vtimezone",
     "vtimezones",
 ]
 
@@ -57,7 +59,9 @@ PRODID = "-//Appointment Service//Feeds 1.0//EN"
 #: 2: VEVENTs written by :func:`vevent_bytes` (the fast serialiser): a backslash followed by N in a text is
 #: escaped like any backslash and control characters are dropped (icalendar made the one a line break and kept
 #: the other).
-RENDER_VERSION = "2"
+#: 3: VTIMEZONEs in the Outlook style (one STANDARD and one DAYLIGHT from 1970 with a yearly RRULE, DTSTART the
+#: wall time before the transition) instead of icalendar's ``Timezone.from_tzid`` (one-off onsets).
+RENDER_VERSION = "3"
 _END = b"END:VCALENDAR\r\n"
 
 TYPE_LABELS = {"INITIAL": "Initial appointment", "FOLLOW_UP": "Follow-up", "TECH_SETUP": "Tech setup call"}
@@ -342,9 +346,203 @@ def timezone_range(starts: Iterable[date], ends: Iterable[date]) -> tuple[date, 
     return date(first.year, 1, 1), date(last.year + 1, 1, 1)
 
 
+# --------------------------------------------------------------------------- VTIMEZONEs
+#
+# Outlook/Exchange-compatible VTIMEZONEs ("zoneinfo-outlook" style, as tzurl.org publishes them): one
+# STANDARD and one DAYLIGHT observance starting in 1970 with a yearly RRULE (BYMONTH, BYDAY=2SU / -1SU),
+# DTSTART the local wall time *before* the transition (RFC 5545 §3.6.5, in TZOFFSETFROM terms). Outlook
+# reduces every VTIMEZONE to one yearly rule anyway, and vobject and ical.js misread icalendar's one-off
+# observances (``Timezone.from_tzid``: RDATE onsets, DAYLIGHT DTSTART after the jump) in a second year.
+# The rule is derived from the zone's real transitions (zoneinfo) over the window plus a margin and is
+# used only when it reproduces every one of them exactly; otherwise (a zone whose rules change inside
+# the window, or whose dates follow no weekday rule) each transition is written as an explicit observance.
+
+_MARGIN = timedelta(days=2)
+_DAY = timedelta(days=1)
+_EPOCH = datetime(1970, 1, 1)
+
+
+@dataclass(frozen=True)
+class _State:
+    offset: timedelta
+    name: str
+    dst: bool
+
+
+@dataclass(frozen=True)
+class _Transition:
+    at: datetime  # UTC
+    before: _State
+    after: _State
+
+    @property
+    def wall(self) -> datetime:
+        """The local wall time just before the transition (naive), in the old offset."""
+        return (self.at + self.before.offset).replace(tzinfo=None)
+
+
+def _state(zone: ZoneInfo, at: datetime) -> _State:
+    local = at.astimezone(zone)
+    return _State(local.utcoffset() or timedelta(0), local.tzname() or "", bool(local.dst()))
+
+
+def _transitions(zone: ZoneInfo, start: datetime, end: datetime) -> list[_Transition]:
+    """Every change of offset, name or DST flag in ``(start, end]`` (UTC), to the second."""
+    out = []
+    here, state = start, _state(zone, start)
+    while here < end:
+        step = min(here + _DAY, end)
+        following = _state(zone, step)
+        if following != state:
+            low, high = here, step  # state(low) == state, state(high) != state
+            while high - low > timedelta(seconds=1):
+                middle = low + (high - low) / 2
+                middle = middle.replace(microsecond=0)
+                if _state(zone, middle) == state:
+                    low = middle
+                else:
+                    high = middle
+            after = _state(zone, high)
+            out.append(_Transition(high, state, after))
+            # look again from the transition: a second change within the same day is not lost
+            here, state = high, after
+            continue
+        here = step
+    return out
+
+
+def _weeks(day: date) -> frozenset[int]:
+    """The BYDAY week numbers ``day`` is: its n-th weekday of the month, and -1 if also the last."""
+    weeks = {(day.day - 1) // 7 + 1}
+    if (day + timedelta(days=7)).month != day.month:
+        weeks.add(-1)
+    return frozenset(weeks)
+
+
+def _nth_weekday(year: int, month: int, weekday: int, week: int) -> date:
+    if week > 0:
+        first = date(year, month, 1)
+        return first + timedelta(days=(weekday - first.weekday()) % 7 + 7 * (week - 1))
+    last = date(year + month // 12, month % 12 + 1, 1) - _DAY
+    return last - timedelta(days=(last.weekday() - weekday) % 7)
+
+
+_BYDAY = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """A yearly transition: the ``week``-th (or last, -1) ``weekday`` of ``month`` at wall time ``time``."""
+
+    month: int
+    weekday: int
+    week: int
+    time: timedelta
+    before: _State
+    after: _State
+
+    def onset(self, year: int) -> datetime:
+        """The transition of ``year`` as a naive local wall time (before it)."""
+        day = _nth_weekday(year, self.month, self.weekday, self.week)
+        return datetime(day.year, day.month, day.day) + self.time
+
+    def utc(self, year: int) -> datetime:
+        return (self.onset(year) - self.before.offset).replace(tzinfo=UTC)
+
+
+def _rule(transitions: list[_Transition]) -> _Rule | None:
+    """The one yearly rule every transition in ``transitions`` follows, if there is one."""
+    if not transitions:
+        return None
+    first = transitions[0]
+    walls = [t.wall for t in transitions]
+    if any(t.before != first.before or t.after != first.after for t in transitions):
+        return None
+    if len({(w.month, w.weekday(), w.time()) for w in walls}) != 1:
+        return None
+    weeks = frozenset.intersection(*(_weeks(w.date()) for w in walls))
+    if not weeks:
+        return None
+    wall = walls[0]
+    week = -1 if -1 in weeks else min(weeks)
+    time = wall - datetime(wall.year, wall.month, wall.day)
+    return _Rule(wall.month, wall.weekday(), week, time, first.before, first.after)
+
+
+@dataclass(frozen=True)
+class _Observance:
+    daylight: bool
+    start: datetime  # DTSTART: the local wall time before the onset
+    before: _State
+    after: _State
+    rrule: str | None = None  # the yearly rule; without it, one onset
+    rdate: bool = False  # repeat DTSTART as RDATE: ical (Python) ignores an observance without RRULE or RDATE
+
+
+@lru_cache(maxsize=256)
+def _plan(tzid: str, first: date, last: date) -> tuple[_Observance, ...]:
+    """The observances of ``tzid``'s VTIMEZONE, exact for ``[first, last)``."""
+    zone = ZoneInfo(tzid)
+    start = datetime(first.year, first.month, first.day, tzinfo=UTC) - _MARGIN
+    end = datetime(last.year, last.month, last.day, tzinfo=UTC) + _MARGIN
+    end = max(end, start + timedelta(days=366))  # a whole year at least: both transitions of a yearly rule
+    transitions = _transitions(zone, start, end)
+    if not transitions:
+        state = _state(zone, start)
+        return (_Observance(False, _EPOCH, state, state),)
+    a, b = _rule(transitions[0::2]), _rule(transitions[1::2])
+    if a is not None and b is not None and a.before == b.after and a.after == b.before:
+        years = range(start.year - 1, end.year + 2)
+        predicted = sorted(r.utc(y) for r in (a, b) for y in years if start < r.utc(y) <= end)
+        if predicted == [t.at for t in transitions]:
+            return tuple(
+                _Observance(
+                    rule.after.offset > rule.before.offset,
+                    rule.onset(1970),
+                    rule.before,
+                    rule.after,
+                    f"FREQ=YEARLY;BYMONTH={rule.month};BYDAY={rule.week}{_BYDAY[rule.weekday]}",
+                )
+                for rule in sorted((a, b), key=lambda r: r.after.offset)
+            )
+    # No single yearly rule (the zone's rules change inside the window, or follow no weekday): the
+    # state before the window from 1970, then every transition as an observance of its own (DTSTART and
+    # the same RDATE, as vzic writes one-off onsets). Rare, and not what Outlook reduces to one rule.
+    initial = transitions[0].before
+    onsets = (
+        _Observance(
+            t.after.offset > t.before.offset or (t.after.offset == t.before.offset and t.after.dst),
+            t.wall,
+            t.before,
+            t.after,
+            rdate=True,
+        )
+        for t in transitions
+    )
+    return (_Observance(False, _EPOCH, initial, initial, rdate=True), *onsets)
+
+
+def vtimezone(tzid: str, first: date, last: date) -> Timezone:
+    """An Outlook-compatible VTIMEZONE for ``tzid``, exact for ``[first, last)`` (see the note above)."""
+    tz = Timezone()
+    tz.add("TZID", tzid)
+    for plan in _plan(tzid, first, last):
+        observance = TimezoneDaylight() if plan.daylight else TimezoneStandard()
+        observance.add("DTSTART", plan.start)
+        if plan.rrule is not None:
+            observance.add("RRULE", vRecur.from_ical(plan.rrule))
+        if plan.rdate:
+            observance.add("RDATE", plan.start)
+        observance.add("TZNAME", plan.after.name)
+        observance.add("TZOFFSETFROM", plan.before.offset)
+        observance.add("TZOFFSETTO", plan.after.offset)
+        tz.add_component(observance)
+    return tz
+
+
 def vtimezones(tzids: Iterable[str], first: date, last: date) -> list[Timezone]:
     """VTIMEZONEs from IANA data for ``tzids`` (UTC needs none: it is written with ``Z``)."""
-    return [Timezone.from_tzid(tzid, first_date=first, last_date=last) for tzid in sorted(set(tzids)) if tzid != "UTC"]
+    return [vtimezone(tzid, first, last) for tzid in sorted(set(tzids)) if tzid != "UTC"]
 
 
 def vcalendar(info: CalendarInfo, events: Iterable[bytes], timezones: Sequence[Timezone] = ()) -> bytes:
