@@ -21,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="appointment-service",
         description="The Appointment Service: fitters', consultants' and tech-setup appointments over REST, "
-        "OLS-compatible REST and (later) CalDAV and iCal feeds.",
+        "OLS-compatible REST, CalDAV and iCal feeds, with Salesforce sync and scheduling by availability.",
         epilog="Settings come from APPOINTMENTS_* environment variables or a TOML file (--config); "
         "see docs/configuration.md.",
     )

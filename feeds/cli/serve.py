@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 
 def register(commands: Any) -> None:
-    p = commands.add_parser("serve", help="serve the REST APIs (and later CalDAV and feeds) over HTTP")
+    p = commands.add_parser("serve", help="serve the REST APIs, CalDAV at /dav/, feeds and the calendar page over HTTP")
     p.add_argument("--demo", action="store_true", help="migrate, seed the demo data and print URLs and demo users")
     p.add_argument("--host", help="interface to listen on (default $APPOINTMENTS_HOST or 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default $APPOINTMENTS_PORT or 8080)")
