@@ -15,6 +15,7 @@ to it, which a client would write back into the description) and guests become A
 from __future__ import annotations
 
 import contextlib
+import re
 from datetime import UTC, datetime
 from hashlib import sha256
 from typing import Any
@@ -193,9 +194,16 @@ def _ensure_timezones(calendar: icalendar.Calendar, tzids: set[str], around: dat
         calendar.subcomponents.insert(0, tz)
 
 
+_VTIMEZONES = re.compile(r"BEGIN:VTIMEZONE\r?\n.*?END:VTIMEZONE\r?\n", re.DOTALL)
+
+
 def is_recurring(text: str) -> bool:
-    """Whether the stored text repeats (its time range is then open for push-down)."""
-    return "\nRRULE" in text or "\nRDATE" in text
+    """Whether the stored text's events repeat (their time range is then open for push-down).
+
+    A VTIMEZONE's own RRULE/RDATE (the yearly DST rules) does not make an event recurring.
+    """
+    body = _VTIMEZONES.sub("", text)
+    return "\nRRULE" in body or "\nRDATE" in body
 
 
 def utc_seconds(value: datetime) -> int:
