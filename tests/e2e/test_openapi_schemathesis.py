@@ -65,6 +65,9 @@ NO_SUCCESS = {
     "POST /api/v1/bookings/follow-up": "needs a free fitter slot for a booked appointment (tests/scheduling)",
     "POST /api/v1/bookings/fitting": "needs a free fitter slot after a booked tech-setup call (tests/scheduling)",
     "POST /api/v1/bookings/{id}/reschedule": "needs a flow-made booking and a free slot (tests/scheduling)",
+    # The seeded exception date lives on one calendar while the id is drawn from several, so whether a 2xx
+    # happens depends on the draw order (it varies under xdist); deletion is tested in tests/scheduling.
+    "DELETE /api/v1/calendars/{id}/availability-exceptions/{date}": "seeded on one calendar only (tests/scheduling)",
 }
 
 
