@@ -273,46 +273,44 @@ class SalesforceGateway:
 
     def upsert_many(self, sobject: str, external_field: str, records: Sequence[dict[str, Any]]) -> list[RecordResult]:
         """Upsert up to 200 records by ``external_field`` (sObject Collections, allOrNone false)."""
-        if not records:
-            return []
-        if len(records) > 200:
-            raise ValueError("at most 200 records per sObject Collections call")
-        body = {"allOrNone": False, "records": [{"attributes": {"type": sobject}, **r} for r in records]}
-        path = f"composite/sobjects/{sobject}/{external_field}"
-        return self._results(self._call(lambda sf: sf.restful(path, method="PATCH", json=body)), len(records))
+        return self._collections("PATCH", f"composite/sobjects/{sobject}/{external_field}", sobject, records)
 
     def create_many(self, sobject: str, records: Sequence[dict[str, Any]]) -> list[RecordResult]:
         """Create up to 200 records (sObject Collections, allOrNone false)."""
-        if not records:
-            return []
-        if len(records) > 200:
-            raise ValueError("at most 200 records per sObject Collections call")
-        body = {"allOrNone": False, "records": [{"attributes": {"type": sobject}, **r} for r in records]}
-        return self._results(
-            self._call(lambda sf: sf.restful("composite/sobjects", method="POST", json=body)), len(records)
-        )
+        return self._collections("POST", "composite/sobjects", sobject, records)
 
     def update_many(self, sobject: str, records: Sequence[dict[str, Any]]) -> list[RecordResult]:
         """Update up to 200 records by ``Id`` (sObject Collections, allOrNone false)."""
-        if not records:
-            return []
-        body = {"allOrNone": False, "records": [{"attributes": {"type": sobject}, **r} for r in records]}
-        return self._results(
-            self._call(lambda sf: sf.restful("composite/sobjects", method="PATCH", json=body)), len(records)
-        )
+        return self._collections("PATCH", "composite/sobjects", sobject, records)
 
     def delete_many(self, ids: Sequence[str]) -> list[RecordResult]:
         """Delete up to 200 records by id (allOrNone false); an already deleted record counts as done."""
-        if not ids:
-            return []
-        params = {"ids": ",".join(ids), "allOrNone": "false"}
-        results = self._results(
-            self._call(lambda sf: sf.restful("composite/sobjects", params=params, method="DELETE")), len(ids)
-        )
+        results = self._collections("DELETE", "composite/sobjects", None, ids)
         return [
             RecordResult(True, ids[i]) if (not r.success and r.code in {"ENTITY_IS_DELETED", "NOT_FOUND"}) else r
             for i, r in enumerate(results)
         ]
+
+    def _collections(
+        self, method: str, path: str, sobject: str | None, items: Sequence[dict[str, Any]] | Sequence[str]
+    ) -> list[RecordResult]:
+        """One sObject Collections call (≤200 items, allOrNone false) through :meth:`_call`; per-record results.
+
+        ``sobject`` set: ``items`` are records, sent as the JSON body with their ``attributes``.
+        ``sobject`` None: ``items`` are ids, sent as the ``ids`` parameter (DELETE).
+        """
+        if not items:
+            return []
+        if len(items) > 200:
+            raise ValueError("at most 200 records per sObject Collections call")
+        kwargs: dict[str, Any]
+        if sobject is None:
+            kwargs = {"params": {"ids": ",".join(str(i) for i in items), "allOrNone": "false"}}
+        else:
+            records = [{"attributes": {"type": sobject}, **r} for r in items if isinstance(r, dict)]
+            kwargs = {"json": {"allOrNone": False, "records": records}}
+        answer = self._call(lambda sf: sf.restful(path, method=method, **kwargs))
+        return self._results(answer, len(items))
 
     def update_record(self, sobject: str, record_id: str, body: dict[str, Any]) -> None:
         path = f"sobjects/{sobject}/{record_id}"
