@@ -8,6 +8,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from caldav_bridge.store.migrate import current_revision, head_revision
 from feeds.operations import operation
+from feeds.problems import problem
 from feeds.runtime import runtime
 
 bp = Blueprint("health", __name__)
@@ -25,7 +26,7 @@ def healthz() -> Response:
     "/readyz",
     summary="Readiness: database reachable and migrated",
     tag="health",
-    responses={200: _STATUS, 503: _STATUS},
+    responses={200: _STATUS, 503: "Not ready: the database is unreachable or its migrations are not current"},
     public=True,
 )
 def readyz() -> Response:
@@ -35,11 +36,13 @@ def readyz() -> Response:
             connection.execute(text("SELECT 1"))
         current, head = current_revision(engine), head_revision()
     except SQLAlchemyError as exc:
-        response = jsonify({"status": "unavailable", "database": "unreachable", "detail": type(exc).__name__})
-        response.status_code = 503
-        return response
+        return _not_ready(f"the database does not answer ({type(exc).__name__})", {"database": "unreachable"})
     if current != head:
-        response = jsonify({"status": "unavailable", "database": "ok", "migration": current, "expected": head})
-        response.status_code = 503
-        return response
+        detail = f"the database is at migration {current or 'none'}, the code expects {head}"
+        return _not_ready(detail, {"database": "ok", "migration": current, "expected": head})
     return jsonify({"status": "ok", "database": "ok", "migration": current})
+
+
+def _not_ready(detail: str, members: dict[str, str | None]) -> Response:
+    """503 as an RFC 9457 problem document; ``members`` say what is wrong (extension members)."""
+    return problem(503, "Service Unavailable", detail, kind="not-ready", extra=members)

@@ -28,7 +28,11 @@ def test_readyz_is_503_before_migrations(empty_database_url: str, tmp_path: Path
     with serve(rt) as server:
         response = server.client().get("/readyz")
         assert response.status_code == 503
-        assert response.json()["expected"]
+        assert response.headers["Content-Type"] == "application/problem+json"
+        body = response.json()
+        assert body["status"] == 503 and body["type"].endswith("/not-ready") and body["instance"] == "/readyz"
+        assert body["title"] == "Service Unavailable" and "migration" in body["detail"]
+        assert body["database"] == "ok" and body["expected"] and body["migration"] is None
         assert server.client().get("/healthz").status_code == 200
     rt.close()
 
