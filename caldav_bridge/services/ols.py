@@ -167,7 +167,7 @@ def _update(
         meta["ols"] = {**kept, **fields["ols"]}
     if meta:
         changes["meta"] = meta
-    if "name" in payload:
+    if payload.get("name") is not None:  # null is "not sent", as for the other fields that cannot be cleared
         changes["name"] = payload["name"]
     return appointments.update(uow, actor, appointment_id, _validate(AppointmentPatch, changes), if_match=if_match)
 

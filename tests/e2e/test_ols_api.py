@@ -354,6 +354,22 @@ def test_patch_changes_only_what_is_sent(api: Api) -> None:
     assert cleared["opportunity_gid"] == OPP
 
 
+def test_null_name_is_not_sent(api: Api) -> None:
+    """The OLS input allows ``name: null``: it leaves the name as it is (it cannot clear it)."""
+    created = create(api, name="Evaluation w/Jane")
+    path = f"/ols/appointments/{created['id']}"
+    response = api.patch(path, json={"name": None})
+    assert response.status_code == 200, response.text
+    assert canonical(api, created["id"])["name"] == "Evaluation w/Jane"
+    response = api.patch(path, json={"name": None, "customer_gid": "0039E00042"})
+    assert response.status_code == 200, response.text
+    assert response.json()["customer_gid"] == "0039E00042"
+    assert api.put(path, json=ols_body(name=None)).status_code == 200
+    assert canonical(api, created["id"])["name"] == "Evaluation w/Jane"
+    assert canonical(api, create(api, name=None)["id"])["name"] == "Hearing Aid Evaluation"
+    assert_problem(api.patch(path, json={"name": ""}), 422, "name")
+
+
 def test_patch_with_only_date_end_changes_the_end(api: Api) -> None:
     created = create(api)
     path = f"/ols/appointments/{created['id']}"
