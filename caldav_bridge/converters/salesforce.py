@@ -4,6 +4,10 @@ Two mapping modes (``SalesforceMapping.mode``):
 
 - ``event``: the standard Event. ``WhatId`` is the Opportunity, ``WhoId`` the Contact or Lead,
   ``OwnerId`` the fitter's User. Type and status travel in custom fields named by the settings.
+  Recurring Events: a series master (``IsRecurrence`` true, or a Lightning series record with
+  ``GroupEventType`` 3) has no occurrence of its own and is marked :attr:`MirroredRecord.series_master`
+  (the mirror skips it); each occurrence is its own Event, with ``RecurrenceActivityId`` pointing at
+  the master, and maps to one appointment (:attr:`MirroredRecord.series_gid`).
 - ``service_appointment``: ServiceAppointment. ``ParentRecordId`` is the Opportunity, ``ContactId``
   the customer; the owner comes from AssignedResource → ServiceResource → User (resolved by the
   mirror). Status is read by its ``StatusCategory`` (not its label) and written as the configured
@@ -39,6 +43,10 @@ _STATUSES = {"INITIAL", "RESERVED", "BOOKED", "CANCELLED", "RESCHEDULED"}
 _TYPES = {"INITIAL", "FOLLOW_UP", "TECH_SETUP"}
 #: Key prefix of Opportunity ids: only those go to ``opportunity_gid``.
 OPPORTUNITY_PREFIX = "006"
+#: Event fields that tell a series master from an occurrence (standard on every org's Event).
+SERIES_FIELDS = ("IsRecurrence", "RecurrenceActivityId", "GroupEventType")
+#: ``GroupEventType`` of a Lightning (Recurrence 2.0) event series record: the pattern, not an occurrence.
+SERIES_GROUP_EVENT_TYPE = "3"
 
 
 @dataclass(frozen=True)
@@ -61,7 +69,17 @@ class SalesforceMapping:
     def select_fields(self) -> list[str]:
         """The fields the mirror reads (always with ``Id``, ``IsDeleted`` and ``SystemModstamp``)."""
         if self.mode == "event":
-            base = ["Subject", "Description", "StartDateTime", "EndDateTime", "OwnerId", "WhatId", "WhoId", "ShowAs"]
+            base = [
+                "Subject",
+                "Description",
+                "StartDateTime",
+                "EndDateTime",
+                "OwnerId",
+                "WhatId",
+                "WhoId",
+                "ShowAs",
+                *SERIES_FIELDS,
+            ]
         else:
             base = [
                 "Subject",
@@ -97,6 +115,10 @@ class MirroredRecord:
     type: str
     opportunity_gid: str | None
     customer_gid: str | None
+    #: A recurring series' master (or Lightning series record): no appointment of its own.
+    series_master: bool = False
+    #: For an occurrence of a recurring series: the master's Id (``RecurrenceActivityId``).
+    series_gid: str | None = None
 
     def content_hash(self) -> str:
         return content_hash(
@@ -178,6 +200,24 @@ def record_from_salesforce(record: Mapping[str, Any], mapping: SalesforceMapping
     modstamp = parse_sf_datetime(record.get("SystemModstamp"), "SystemModstamp")
     errors: list[FieldError] = []
     event = mapping.mode == "event"
+    if event and _is_series_master(record):
+        # The pattern of a series, not a meeting: its times need not describe one occurrence.
+        return MirroredRecord(
+            sf_id=sf_id,
+            deleted=deleted,
+            modstamp=modstamp,
+            owner_sf_id=record.get("OwnerId") or None,
+            external_id=(record.get(mapping.external_id_field) or None) if mapping.external_id_field else None,
+            name=str(record.get("Subject") or "(no subject)")[:MAX_NAME],
+            description=None,
+            date_start=modstamp,
+            date_end=modstamp + timedelta(minutes=1),
+            status="BOOKED",
+            type=mapping.default_type,
+            opportunity_gid=None,
+            customer_gid=None,
+            series_master=True,
+        )
     start_field, end_field = ("StartDateTime", "EndDateTime") if event else ("SchedStartTime", "SchedEndTime")
     start = end = modstamp
     try:
@@ -227,7 +267,17 @@ def record_from_salesforce(record: Mapping[str, Any], mapping: SalesforceMapping
         type=type_,
         opportunity_gid=opportunity,
         customer_gid=customer,
+        series_gid=_series_gid(record) if event else None,
     )
+
+
+def _is_series_master(record: Mapping[str, Any]) -> bool:
+    return record.get("IsRecurrence") is True or str(record.get("GroupEventType") or "") == SERIES_GROUP_EVENT_TYPE
+
+
+def _series_gid(record: Mapping[str, Any]) -> str | None:
+    value = record.get("RecurrenceActivityId")
+    return value if isinstance(value, str) and value and value != record.get("Id") else None
 
 
 def salesforce_body(

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -384,6 +384,10 @@ def _apply_page(ctx: SyncContext, records: list[dict[str, Any]], owners: dict[st
                 continue
             if mapping.mode == "service_appointment":
                 rec = _with_owner(rec, owners.get(rec.sf_id))
+            if rec.series_master:
+                # A series' pattern has no occurrence of its own (its occurrences are mirrored one by
+                # one): never an appointment; one made from it by an older mirror is tombstoned.
+                rec = replace(rec, deleted=True)
             link = links.get(rec.sf_id)
             if link is None and rec.external_id and rec.external_id in rows:
                 # Our own record (its upsert's answer may have been lost): link it, never copy it.
@@ -493,8 +497,6 @@ def _new_appointment(
 
 
 def _with_owner(rec: MirroredRecord, owner: str | None) -> MirroredRecord:
-    from dataclasses import replace
-
     return replace(rec, owner_sf_id=owner)
 
 
@@ -625,8 +627,12 @@ def _apply_record(
     result.updated += 1
 
 
+#: Meta keys the mirror owns besides ``type`` and ``salesforce`` (dropped when the record no longer says them).
+SERIES_META = "salesforce_series_gid"
+
+
 def _meta(rec: MirroredRecord) -> dict[str, Any]:
-    return {
+    meta: dict[str, Any] = {
         "type": rec.type,
         "salesforce": {
             "appointment_gid": rec.sf_id,
@@ -634,10 +640,13 @@ def _meta(rec: MirroredRecord) -> dict[str, Any]:
             "customer_gid": rec.customer_gid,
         },
     }
+    if rec.series_gid:
+        meta[SERIES_META] = rec.series_gid  # an occurrence of a recurring Event: the series master's Id
+    return meta
 
 
 def _kept_meta(row: AppointmentRow) -> dict[str, Any]:
-    return dict(row.meta_extra or {})
+    return {k: v for k, v in (row.meta_extra or {}).items() if k != SERIES_META}
 
 
 def _leave_calendar(uow: UnitOfWork, row: AppointmentRow) -> None:

@@ -15,6 +15,21 @@ Fault injection (:meth:`SalesforceEmulator.inject`, :meth:`SalesforceEmulator.ra
 ``unavailable`` (503 HTML), ``slow`` (answers after a delay, so the client times out), ``lost``
 (the write is applied but the answer is a 503), and per-record validation errors (records whose
 Subject contains :data:`INVALID_MARK`).
+
+Org features the sync has to cope with:
+
+- Recurring Events (classic recurrence): creating an Event with ``IsRecurrence`` true and a pattern
+  (``RecurrenceStartDateTime``, ``RecurrenceEndDateOnly``, ``RecurrenceType`` ``RecursDaily`` /
+  ``RecursEveryWeekday`` / ``RecursWeekly`` with ``RecurrenceDayOfWeekMask``, ``RecurrenceInterval``,
+  ``RecurrenceTimeZoneSidKey``, ``DurationInMinutes``) stores the series master and creates its
+  occurrences (``RecurrenceActivityId`` = the master, at most 100), as Salesforce does; deleting
+  or undeleting the master does the same to its occurrences; the series fields of an existing
+  record cannot be changed (400 INVALID_FIELD_FOR_INSERT_UPDATE).
+- Shared Activities (``shared_activities``, on by default): an Event written with ``EventWhoIds``
+  gets one EventRelation per Who (``IsInvitee``/``IsWhat`` false, ``IsParent`` true) and its first
+  Who as ``WhoId``; a ``WhoId`` alone relates that Who. With the feature off, ``EventWhoIds`` and
+  EventRelation's ``IsWhat``/``IsParent`` are unknown fields (400 INVALID_FIELD), as in such orgs.
+- AssignedResource has ``IsPrimaryResource`` unless ``primary_resource_field`` is off.
 """
 
 from __future__ import annotations
@@ -31,9 +46,10 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+from zoneinfo import ZoneInfo
 
 import requests
 from flask import Flask, Response, request
@@ -54,7 +70,23 @@ PREFIXES = {
     "Contact": "003",
     "Lead": "00Q",
     "Opportunity": "006",
+    "EventRelation": "0RE",
 }
+#: Fields that define a classic recurring series (on the master only).
+SERIES_PATTERN = {
+    "IsRecurrence",
+    "RecurrenceStartDateTime",
+    "RecurrenceEndDateOnly",
+    "RecurrenceType",
+    "RecurrenceInterval",
+    "RecurrenceDayOfWeekMask",
+    "RecurrenceDayOfMonth",
+    "RecurrenceInstance",
+    "RecurrenceMonthOfYear",
+    "RecurrenceTimeZoneSidKey",
+    "RecurrenceActivityId",
+}
+MAX_OCCURRENCES = 100
 WRITABLE_SYSTEM = {"Id", "IsDeleted", "SystemModstamp", "CreatedDate", "LastModifiedDate", "attributes"}
 
 
@@ -73,6 +105,10 @@ def parse_time(text: str) -> datetime:
 
 class SoqlError(ValueError):
     pass
+
+
+class InvalidField(SoqlError):
+    """A field this org does not have (400 INVALID_FIELD)."""
 
 
 _TOKEN = re.compile(
@@ -326,6 +362,12 @@ class SalesforceEmulator:
         self.security_token = "TOKEN"
         self.consumer_key = "consumer-key"
         self.consumer_secret = "consumer-secret"
+        #: "Allow Users to Relate Multiple Contacts to Tasks and Events" (EventWhoIds, EventRelation.IsWhat).
+        self.shared_activities = True
+        #: AssignedResource.IsPrimaryResource exists (API 47+, Field Service).
+        self.primary_resource_field = True
+        #: Event id → its EventRelation ids (the relation path's index).
+        self.relations_of: dict[str, list[str]] = {}
         self.app = self._build_app()
 
     # ------------------------------------------------------------------ data (also the tests' hands)
@@ -379,28 +421,44 @@ class SalesforceEmulator:
             store = self._store(sobject)
             rid = self.new_id(sobject)
             now = self.stamp()
-            record = {k: v for k, v in fields.items() if k not in WRITABLE_SYSTEM}
+            whos = fields.get("EventWhoIds") if sobject == "Event" else None
+            record = {k: v for k, v in fields.items() if k not in WRITABLE_SYSTEM and k != "EventWhoIds"}
             record.update(Id=rid, IsDeleted=False, SystemModstamp=now, CreatedDate=now, LastModifiedDate=now)
+            if sobject == "Event" and whos and not record.get("WhoId"):
+                record["WhoId"] = whos[0]
             self._derive(sobject, record)
             store[rid] = record
             self._index(sobject, record, None)
             self._order_add(sobject, record)
+            if sobject == "Event":
+                self._relate_whos(record, whos, None)
+                if record.get("IsRecurrence") is True:
+                    self._expand_series(record)
             return rid
 
     def update(self, sobject: str, rid: str, fields: dict[str, Any]) -> None:
         with self.lock:
             record = self._store(sobject)[rid]
             old = dict(record)
-            record.update({k: v for k, v in fields.items() if k not in WRITABLE_SYSTEM})
+            whos = fields.get("EventWhoIds") if sobject == "Event" else None
+            record.update({k: v for k, v in fields.items() if k not in WRITABLE_SYSTEM and k != "EventWhoIds"})
+            if sobject == "Event" and whos and "WhoId" not in fields:
+                record["WhoId"] = whos[0]
             self._derive(sobject, record)
             self._index(sobject, record, old)
             self._restamp(sobject, record, "LastModifiedDate")
+            if sobject == "Event":
+                self._relate_whos(record, whos, old.get("WhoId"))
 
     def delete(self, sobject: str, rid: str) -> None:
         with self.lock:
             record = self._store(sobject)[rid]
             record["IsDeleted"] = True
             self._restamp(sobject, record, "DeletedDate")
+            for occurrence in self._occurrences(sobject, rid):
+                if not occurrence["IsDeleted"]:
+                    occurrence["IsDeleted"] = True
+                    self._restamp(sobject, occurrence, "DeletedDate")
 
     def undelete(self, sobject: str, rid: str) -> None:
         with self.lock:
@@ -408,6 +466,95 @@ class SalesforceEmulator:
             record["IsDeleted"] = False
             record.pop("DeletedDate", None)
             self._restamp(sobject, record)
+            for occurrence in self._occurrences(sobject, rid):
+                if occurrence["IsDeleted"]:
+                    occurrence["IsDeleted"] = False
+                    occurrence.pop("DeletedDate", None)
+                    self._restamp(sobject, occurrence)
+
+    # -- recurring Events and Shared Activities
+
+    def _occurrences(self, sobject: str, master_id: str) -> list[dict[str, Any]]:
+        if sobject != "Event" or self.objects["Event"][master_id].get("IsRecurrence") is not True:
+            return []
+        return [r for r in self.objects["Event"].values() if r.get("RecurrenceActivityId") == master_id]
+
+    def _expand_series(self, master: dict[str, Any]) -> None:
+        """Create the occurrences of a classic recurring series, at the pattern's wall time in its zone."""
+        zone = ZoneInfo(master.get("RecurrenceTimeZoneSidKey") or "UTC")
+        first = parse_time(master["RecurrenceStartDateTime"]).astimezone(zone)
+        last_day = date.fromisoformat(str(master["RecurrenceEndDateOnly"])[:10])
+        duration = timedelta(minutes=int(master.get("DurationInMinutes") or 60))
+        interval = max(1, int(master.get("RecurrenceInterval") or 1))
+        mask = int(master.get("RecurrenceDayOfWeekMask") or 0)
+        kind = master.get("RecurrenceType")
+        master["StartDateTime"] = sf_time(first)
+        master["EndDateTime"] = sf_time(first + duration)
+        copied = {
+            k: v
+            for k, v in master.items()
+            if k not in SERIES_PATTERN
+            and k not in WRITABLE_SYSTEM
+            and k not in ("StartDateTime", "EndDateTime", "Appointment_Service_Id__c")
+        }
+        day, made = first.date(), 0
+        while day <= last_day and made < MAX_OCCURRENCES:
+            offset = (day - first.date()).days
+            if kind == "RecursDaily":
+                wanted = offset % interval == 0
+            elif kind == "RecursEveryWeekday":
+                wanted = day.weekday() < 5
+            else:  # RecursWeekly: Sunday = 1, Monday = 2, … Saturday = 64
+                wanted = (offset // 7) % interval == 0 and bool(mask & (1 << ((day.weekday() + 1) % 7)))
+            if wanted:
+                start = datetime.combine(day, first.timetz().replace(tzinfo=None), zone)
+                self.create(
+                    "Event",
+                    {
+                        **copied,
+                        "IsRecurrence": False,
+                        "RecurrenceActivityId": master["Id"],
+                        "StartDateTime": sf_time(start),
+                        "EndDateTime": sf_time(start + duration),
+                    },
+                )
+                made += 1
+            day += timedelta(days=1)
+
+    def _relate_whos(self, event: dict[str, Any], whos: list[str] | None, old_who: str | None) -> None:
+        """Keep the Event's Who relations (Shared Activities): exactly ``whos`` when given, else follow WhoId."""
+        if not self.shared_activities:
+            return
+        relations = self._who_relations(event["Id"])
+        if whos is not None:
+            wanted = list(dict.fromkeys(whos))
+        else:
+            wanted = list(relations)
+            if old_who and old_who != event.get("WhoId") and old_who in wanted:
+                wanted.remove(old_who)
+            if event.get("WhoId") and event["WhoId"] not in wanted:
+                wanted.insert(0, event["WhoId"])
+        for who, relation in relations.items():
+            if who not in wanted:
+                self.delete("EventRelation", relation["Id"])
+        for who in wanted:
+            if who not in relations:
+                relation = self.create(
+                    "EventRelation",
+                    {"EventId": event["Id"], "RelationId": who, "IsInvitee": False, "IsWhat": False, "IsParent": True},
+                )
+                self.relations_of.setdefault(event["Id"], []).append(relation)
+
+    def _who_relations(self, event_id: str) -> dict[str, dict[str, Any]]:
+        store = self.objects["EventRelation"]
+        found = (store[i] for i in self.relations_of.get(event_id, ()))
+        return {r["RelationId"]: r for r in found if not r["IsDeleted"] and r.get("IsInvitee") is False}
+
+    def relate(self, event_id: str, who_id: str) -> None:
+        """Add one Who to an Event, as the UI's "add a contact" does (the Event is modified too)."""
+        with self.lock:
+            current = list(self._who_relations(event_id))
+            self.update("Event", event_id, {"EventWhoIds": [*current, who_id]})
 
     def purge(self, sobject: str, rid: str) -> None:
         """Empty the recycle bin for one record: it is gone without a trace (reconcile's case)."""
@@ -616,6 +763,14 @@ class SalesforceEmulator:
 
     def _select(self, soql: str, include_deleted: bool) -> list[dict[str, Any]]:
         q = parse_soql(soql)
+        unknown: set[str] = set()
+        if q.sobject == "EventRelation" and not self.shared_activities:
+            unknown = {"IsWhat", "IsParent"}
+        if q.sobject == "AssignedResource" and not self.primary_resource_field:
+            unknown = {"IsPrimaryResource"}
+        for name in unknown:
+            if re.search(rf"\b{name}\b", soql):
+                raise InvalidField(f"No such column '{name}' on entity '{q.sobject}'")
         records = self._indexed(q, include_deleted)
         if records is None:
             with self.lock:
@@ -643,6 +798,8 @@ class SalesforceEmulator:
     def query(self) -> Response:
         try:
             rows = self._select(request.args.get("q", ""), include_deleted=request.path.endswith("/queryAll/"))
+        except InvalidField as exc:
+            return self._error(400, "INVALID_FIELD", str(exc))
         except (SoqlError, KeyError) as exc:
             return self._error(400, "MALFORMED_QUERY", str(exc))
         return self._page(
@@ -695,7 +852,7 @@ class SalesforceEmulator:
         self, sobject: str, fields: dict[str, Any], rid: str | None
     ) -> tuple[bool, str | None, bool, tuple[str, str] | None]:
         """Create (rid None) or update; returns (ok, id, created, error)."""
-        problem = self._validate(sobject, fields)
+        problem = self._validate(sobject, fields) or self._validate_event(sobject, fields, rid)
         if problem:
             return False, rid, False, problem
         with self.lock:
@@ -708,6 +865,26 @@ class SalesforceEmulator:
                 return False, rid, False, ("ENTITY_IS_DELETED", "entity is deleted")
             self.update(sobject, rid, fields)
             return True, rid, False, None
+
+    def _validate_event(self, sobject: str, fields: dict[str, Any], rid: str | None) -> tuple[str, str] | None:
+        if sobject != "Event":
+            return None
+        if "EventWhoIds" in fields and not self.shared_activities:
+            return "INVALID_FIELD", "No such column 'EventWhoIds' on sobject of type Event"
+        if rid is not None and SERIES_PATTERN & set(fields):
+            return "INVALID_FIELD_FOR_INSERT_UPDATE", "Unable to create/update fields: IsRecurrence, Recurrence*"
+        if rid is None and fields.get("RecurrenceActivityId"):
+            return "INVALID_FIELD_FOR_INSERT_UPDATE", "Unable to create/update fields: RecurrenceActivityId"
+        if rid is None and fields.get("IsRecurrence") is True:
+            try:
+                parse_time(str(fields["RecurrenceStartDateTime"]))
+                date.fromisoformat(str(fields["RecurrenceEndDateOnly"])[:10])
+                ZoneInfo(str(fields.get("RecurrenceTimeZoneSidKey") or "UTC"))
+            except (KeyError, ValueError):
+                return "FIELD_INTEGRITY_EXCEPTION", "Recurrence start, end date and time zone are required"
+            if fields.get("RecurrenceType") not in ("RecursDaily", "RecursEveryWeekday", "RecursWeekly"):
+                return "FIELD_INTEGRITY_EXCEPTION", "RecurrenceType not supported by the emulator"
+        return None
 
     def _by_external(self, sobject: str, field_name: str, value: str) -> list[dict[str, Any]]:
         with self.lock:
