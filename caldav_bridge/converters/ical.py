@@ -18,7 +18,6 @@ LOCATION; ``X-APPOINTMENT-TYPE`` = ``meta.type``.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -28,6 +27,7 @@ from zoneinfo import ZoneInfo
 
 from icalendar import Alarm, Calendar, Event, Timezone, TimezoneDaylight, TimezoneStandard, vDuration, vRecur
 
+from caldav_bridge.converters.ical_text import fold, text, utc_stamp, when
 from caldav_bridge.model.appointment import Appointment, AppointmentStatus, Guest
 from caldav_bridge.model.feeds import Privacy
 
@@ -50,7 +50,9 @@ __all__ = [
     "vevent",
     "vevent_bytes",
     "vevent_bytes_reference",
+    "vevent_text",
     "vtimezone",
+    "vtimezone_text",
     "vtimezones",
 ]
 
@@ -215,78 +217,7 @@ def vevent_bytes_reference(appointment: Appointment, sequence: int, options: Eve
 
 # --------------------------------------------------------------------------- the fast serialiser
 #
-# Why hand-written: icalendar 7 spends ~290 µs per VEVENT (Component and property objects, a
-# CaselessDict, parameter objects, and a character-by-character fold of every line), so a cold
-# 10,000-event feed took ~3 s of CPU against a target of 1 s. A feed emits a small fixed set of
-# properties with known value types, so writing them directly is ~15x cheaper. icalendar stays the
-# reference: tests/feeds/test_fast_serialiser.py checks (hypothesis over nasty texts, every privacy
-# level, many zones, all-day) that these bytes are identical to icalendar's, and every validator test
-# runs on these bytes. Same property order as icalendar (its canonical order, then alphabetical),
-# the same TEXT escaping (RFC 5545 §3.3.11) and the same fold (at most 75 octets with the CRLF's
-# leading space, never inside a UTF-8 sequence nor between a backslash and the character it escapes).
-# Two deliberate differences, both for data icalendar would corrupt: a backslash followed by N is
-# escaped like any backslash (icalendar first turns it into a line break), and C0 control characters
-# other than TAB, LF and CR, and DEL, are dropped (RFC 5545 TEXT does not allow them; icalendar wrote them raw).
-
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_NEEDS_ESCAPE = re.compile(r"[\\;,\r\n]")
-
-
-def _text(value: str) -> str:
-    """An RFC 5545 TEXT value: ``\\``, ``;``, ``,`` escaped, any line break as ``\\n``, no control chars."""
-    if _CONTROL.search(value):
-        value = _CONTROL.sub("", value)
-    if _NEEDS_ESCAPE.search(value) is None:
-        return value
-    return (
-        value.replace("\\", "\\\\")
-        .replace(";", "\\;")
-        .replace(",", "\\,")
-        .replace("\r\n", "\\n")
-        .replace("\n", "\\n")
-        .replace("\r", "\\n")
-    )
-
-
-def _fold(line: str) -> str:
-    """``line`` + CRLF, folded as icalendar folds (see above); the common short ASCII line costs nothing."""
-    if len(line) < 75 and (line.isascii() or len(line.encode()) < 75):
-        return line + "\r\n"
-    parts: list[str] = []
-    current: list[str] = []
-    count = 0
-    for char in line:
-        size = 1 if char < "\x80" else len(char.encode())
-        if current and count + size >= 75:
-            if len(current) > 1 and current[-1] in "\\^":
-                carried = current.pop()
-                parts.append("".join(current))
-                current, count = [carried], 1
-            else:
-                parts.append("".join(current))
-                current, count = [], 0
-        current.append(char)
-        count += size
-    if current:
-        parts.append("".join(current))
-    return "\r\n ".join(parts) + "\r\n"
-
-
-def _utc_stamp(value: datetime) -> str:
-    if value.tzinfo is not UTC:
-        value = value.astimezone(UTC)
-    return f"{value.year:04d}{value.month:02d}{value.day:02d}T{value.hour:02d}{value.minute:02d}{value.second:02d}Z"
-
-
-def _when(name: str, value: date | datetime) -> str:
-    if not isinstance(value, datetime):
-        return f"{name};VALUE=DATE:{value.year:04d}{value.month:02d}{value.day:02d}"
-    tz = value.tzinfo
-    key = getattr(tz, "key", None)
-    if tz is UTC or key == "UTC" or key is None:
-        return f"{name}:{_utc_stamp(value)}"
-    local = f"{value.year:04d}{value.month:02d}{value.day:02d}T{value.hour:02d}{value.minute:02d}{value.second:02d}"
-    return f"{name};TZID={key}:{local}"
+# Why hand-written, and how it stays equal to icalendar: see caldav_bridge.converters.ical_text.
 
 
 @lru_cache(maxsize=64)
@@ -296,48 +227,67 @@ def _trigger(minutes: int) -> str:
 
 def vevent_bytes(appointment: Appointment, sequence: int, options: EventOptions) -> bytes:
     """:func:`vevent`, serialised: CRLF, folded at 75 octets; the same bytes as
-    :func:`vevent_bytes_reference` (icalendar) but about 15x faster (see the note above)."""
+    :func:`vevent_bytes_reference` (icalendar) but about 15x faster (see :mod:`.ical_text`)."""
+    return vevent_text(appointment, sequence, options).encode()
+
+
+def vevent_text(
+    appointment: Appointment,
+    sequence: int,
+    options: EventOptions,
+    *,
+    uid: str | None = None,
+    own_description: bool = False,
+    attendees: Sequence[str] = (),
+) -> str:
+    """The text of :func:`vevent_bytes`, with what a CalDAV object differs in (:mod:`caldav_bridge.dav.render`).
+
+    ``uid`` replaces the appointment id as UID; ``own_description`` writes the appointment's own
+    description (the feeds add the customers' names to it); ``attendees`` are serialised ATTENDEE
+    lines (CRLF-terminated, folded), placed where icalendar's property order puts them.
+    """
     cancelled = appointment.status is AppointmentStatus.CANCELLED
     start, end = event_dates(appointment, options.timezone)
     privacy = options.privacy
-    title = _text(summary(appointment, privacy))
-    uid = str(appointment.id)
+    title = text(summary(appointment, privacy))
+    ident = str(appointment.id)
     out = [
         "BEGIN:VEVENT\r\n",
-        _fold("SUMMARY:" + title),
-        _fold(_when("DTSTART", start)),
-        _fold(_when("DTEND", end)),
-        "DTSTAMP:" + _utc_stamp(appointment.updated_at) + "\r\n",
-        _fold("UID:" + _text(uid)),
+        fold("SUMMARY:" + title),
+        fold(when("DTSTART", start)),
+        fold(when("DTEND", end)),
+        "DTSTAMP:" + utc_stamp(appointment.updated_at) + "\r\n",
+        fold("UID:" + text(uid if uid is not None else ident)),
         f"SEQUENCE:{sequence + (1 if cancelled else 0)}\r\n",
+        *attendees,
     ]
     if privacy is Privacy.BUSY:
         out.append("CLASS:PRIVATE\r\n")
     else:
-        out.append("CREATED:" + _utc_stamp(appointment.created_at) + "\r\n")
+        out.append("CREATED:" + utc_stamp(appointment.created_at) + "\r\n")
     if privacy is Privacy.FULL:
-        text = description(appointment)
-        if text:
-            out.append(_fold("DESCRIPTION:" + _text(text)))
+        note = appointment.description if own_description else description(appointment)
+        if note:
+            out.append(fold("DESCRIPTION:" + text(note)))
     if privacy is not Privacy.BUSY:
-        out.append("LAST-MODIFIED:" + _utc_stamp(appointment.updated_at) + "\r\n")
+        out.append("LAST-MODIFIED:" + utc_stamp(appointment.updated_at) + "\r\n")
         place = location(appointment)
         if place:
-            out.append(_fold("LOCATION:" + _text(place)))
+            out.append(fold("LOCATION:" + text(place)))
     out.append("STATUS:" + ical_status(appointment.status) + "\r\n")
     out.append("TRANSP:TRANSPARENT\r\n" if cancelled else "TRANSP:OPAQUE\r\n")
     if privacy is not Privacy.BUSY and options.url_template:
-        out.append(_fold("URL:" + options.url_template.replace("{id}", uid)))
+        out.append(fold("URL:" + options.url_template.replace("{id}", ident)))
     if privacy is Privacy.FULL:
-        out.append(_fold("X-APPOINTMENT-STATUS:" + _text(appointment.status.value)))
+        out.append(fold("X-APPOINTMENT-STATUS:" + text(appointment.status.value)))
     if privacy is not Privacy.BUSY:
-        out.append(_fold("X-APPOINTMENT-TYPE:" + _text(appointment.meta.type.value)))
+        out.append(fold("X-APPOINTMENT-TYPE:" + text(appointment.meta.type.value)))
     if options.alarm_minutes is not None and not cancelled:
         out.append("BEGIN:VALARM\r\nACTION:DISPLAY\r\n")
-        out.append(_fold("DESCRIPTION:" + title))
+        out.append(fold("DESCRIPTION:" + title))
         out.append("TRIGGER:" + _trigger(options.alarm_minutes) + "\r\nEND:VALARM\r\n")
     out.append("END:VEVENT\r\n")
-    return "".join(out).encode()
+    return "".join(out)
 
 
 def timezone_range(starts: Iterable[date], ends: Iterable[date]) -> tuple[date, date]:
@@ -538,6 +488,12 @@ def vtimezone(tzid: str, first: date, last: date) -> Timezone:
         observance.add("TZOFFSETTO", plan.after.offset)
         tz.add_component(observance)
     return tz
+
+
+@lru_cache(maxsize=512)
+def vtimezone_text(tzid: str, first: date, last: date) -> str:
+    """:func:`vtimezone` serialised (CRLF), cached: it depends only on its arguments and IANA data."""
+    return vtimezone(tzid, first, last).to_ical().decode()
 
 
 def vtimezones(tzids: Iterable[str], first: date, last: date) -> list[Timezone]:
