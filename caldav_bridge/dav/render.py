@@ -39,6 +39,7 @@ from caldav_bridge.converters.ical import (
     vevent_text,
     vtimezone_text,
 )
+from caldav_bridge.converters.ical import vtimezone as outlook_vtimezone
 from caldav_bridge.converters.ical_parse import GUEST_ID_PARAM, GUEST_URN
 from caldav_bridge.converters.ical_text import fold
 from caldav_bridge.model.appointment import Appointment, AppointmentStatus, Guest
@@ -76,10 +77,14 @@ def etag_of_text(text: str) -> str:
 
 
 def vtimezone(tzid: str, around: datetime) -> icalendar.Timezone:
-    """A VTIMEZONE for ``tzid`` covering some years around ``around``."""
-    first = datetime(max(around.year - 2, 1971), 1, 1)
-    last = datetime(around.year + 5, 1, 1)
-    return icalendar.Timezone.from_tzid(tzid, first_date=first.date(), last_date=last.date())
+    """The feeds' Outlook-style VTIMEZONE for ``tzid``, exact for the calendar year of ``around``.
+
+    Outlook-style yearly rules (see :mod:`caldav_bridge.converters.ical`) hold for every year the
+    zone's rules do not change; vobject (stock Radicale, DAVx5's ical4android) misreads icalendar's
+    ``Timezone.from_tzid`` one-off observances past their first year.
+    """
+    first, last = timezone_range([around.date()], [around.date()])
+    return outlook_vtimezone(tzid, first, last)
 
 
 def render_event(
