@@ -8,19 +8,22 @@ whose JSON body and query string are validated by the same pydantic models that
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from flask import Blueprint, request
+from flask.blueprints import BlueprintSetupState
 from pydantic import BaseModel, ValidationError
+from werkzeug.routing import BaseConverter, Map
 
 from caldav_bridge.errors import FieldError, ValidationFailed
 from caldav_bridge.services.actor import Channel
 from caldav_bridge.services.validation import field_errors
 from feeds.auth import current_actor
 
-__all__ = ["Header", "Operation", "operation", "operations_of", "read_json"]
+__all__ = ["Header", "Operation", "SegmentConverter", "operation", "operations_of", "read_json"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 #: Limits the document states and :func:`operation` enforces.
@@ -109,11 +112,57 @@ def operation(
                 kwargs["body"] = _validate(body, read_json(), "")
             return view(**kwargs)
 
-        rule = path.replace("{", "<").replace("}", ">")
-        blueprint.add_url_rule(rule, endpoint=view.__name__, view_func=endpoint, methods=[method])
+        def register(state: BlueprintSetupState) -> None:
+            # At registration every operation of the blueprint is known, so the rule can give way to them.
+            state.app.url_map.converters.setdefault("segment", SegmentConverter)
+            rule = _rule(path, [op.path for op in _REGISTRY[blueprint.name]])
+            state.add_url_rule(rule, endpoint=view.__name__, view_func=endpoint, methods=[method])
+
+        blueprint.record(register)
         return view
 
     return decorate
+
+
+class SegmentConverter(BaseConverter):
+    """One path segment other than the literals given: ``<segment("fetches"):token_id>``."""
+
+    def __init__(self, url_map: Map, *literals: str) -> None:
+        super().__init__(url_map)
+        self.regex = "(?!(?:" + "|".join(re.escape(literal) for literal in literals) + r")\Z)[^/]+"
+
+
+def _rule(path: str, paths: list[str]) -> str:
+    """``path`` as a Flask rule in which a parameter never matches a literal that another path has there.
+
+    As in OpenAPI, a concrete path wins over a templated one: ``DELETE …/feeds/fetches`` is a 405
+    (only GET is declared there), not a ``DELETE …/feeds/{token_id}`` with ``token_id="fetches"``.
+    """
+    parts = path.split("/")
+    rule = []
+    for i, part in enumerate(parts):
+        if not _is_param(part):
+            rule.append(part)
+            continue
+        literals = sorted({other[i] for other in (p.split("/") for p in paths) if _shadowed(parts, other, i)})
+        args = ", ".join(json.dumps(literal) for literal in literals)
+        rule.append(f"<segment({args}):{part[1:-1]}>" if literals else f"<{part[1:-1]}>")
+    return "/".join(rule)
+
+
+def _shadowed(parts: list[str], other: list[str], i: int) -> bool:
+    """Whether ``other`` has a literal at ``i`` where ``parts`` has a parameter, and could match the rest."""
+    return (
+        len(other) == len(parts)
+        and not _is_param(other[i])
+        and all(
+            a == b or _is_param(a) or _is_param(b) for j, (a, b) in enumerate(zip(parts, other, strict=True)) if j != i
+        )
+    )
+
+
+def _is_param(part: str) -> bool:
+    return part.startswith("{") and part.endswith("}")
 
 
 def read_json() -> Any:

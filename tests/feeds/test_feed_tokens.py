@@ -62,6 +62,21 @@ def test_the_api_validates_and_documents_feed_tokens(feed_world: FeedWorld, peop
     assert "Google and Microsoft keep copies" in json.dumps(issue_op)
 
 
+def test_the_fetches_path_is_not_a_token_id(feed_world: FeedWorld) -> None:
+    """``…/feeds/fetches`` is a concrete path (GET only): other methods are 405, not a token named "fetches"."""
+    w = feed_world
+    issued = w.issue()
+    base = f"/api/v1/calendars/{w.calendar_id}/feeds"
+    for response in (w.api.delete(f"{base}/fetches"), w.api.post(f"{base}/fetches")):
+        assert response.status_code == 405, response.text
+        assert response.headers["Content-Type"] == "application/problem+json"
+        assert "GET" in response.headers["Allow"] and "DELETE" not in response.headers["Allow"]
+    assert w.api.get(f"{base}/fetches").status_code == 200
+    # A real token id still reaches the token routes, and "fetches" stays a token id under /rotate.
+    assert w.api.post(f"{base}/fetches/rotate").status_code == 404
+    assert w.api.delete(f"{base}/{issued['token']['id']}").status_code == 204
+
+
 def test_tokens_are_random_hashed_and_revocable(runtime: Runtime, people: People) -> None:
     actor = system_actor()
     assert people.fitter.calendar_id
