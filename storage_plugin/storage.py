@@ -121,7 +121,8 @@ class Storage(storage.BaseStorage):
         uow = self.runtime.uow()
         with uow:
             take_lock(uow.session, mode)
-            txn = _Txn(uow, DavStore(uow, dav_actor(user or "")), mode)
+            store = DavStore(uow, dav_actor(user or ""), max_token_age=self._max_sync_token_age or None)
+            txn = _Txn(uow, store, mode)
             context.local.txn = txn
             try:
                 yield

@@ -19,6 +19,8 @@ class CollectionInfo:
     epoch: str
     calendar_id: str | None
     updated_at: datetime
+    #: The oldest revision a sync token may name (the change log before it was pruned).
+    log_start: int = 0
 
     @property
     def etag(self) -> str:

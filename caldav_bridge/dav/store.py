@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
@@ -25,11 +25,15 @@ from caldav_bridge.services.actor import Actor
 from caldav_bridge.store.dav_tables import SHORT_SPAN, DavChangeRow, DavCollectionRow, DavItemRow
 from caldav_bridge.store.uow import UnitOfWork
 
-__all__ = ["LOCK_KEY", "SYNC_PREFIX", "DavStore", "parent_of", "take_lock"]
+__all__ = ["LOCK_KEY", "SYNC_PREFIX", "DavStore", "parent_of", "prune_all", "prune_log", "take_lock"]
 
 SYNC_PREFIX = "http://radicale.org/ns/sync/"
 #: Key of the PostgreSQL advisory lock standing for Radicale's storage lock.
 LOCK_KEY = 0x43414C444156  # "CALDAV"
+#: Radicale's ``[storage] max_sync_token_age`` default (30 days).
+DEFAULT_MAX_TOKEN_AGE = 2_592_000
+#: At most this many of a collection's oldest change rows are looked at per prune (one write).
+PRUNE_BATCH = 1000
 
 
 def parent_of(path: str) -> str:
@@ -59,6 +63,7 @@ def _info(row: DavCollectionRow) -> CollectionInfo:
         epoch=row.epoch,
         calendar_id=row.calendar_id,
         updated_at=row.updated_at,
+        log_start=row.log_start or 0,
     )
 
 
@@ -83,9 +88,11 @@ def is_long(start: int, end: int) -> bool:
 class DavStore:
     """Operations on the DAV tables within ``uow`` (already entered); the caller commits."""
 
-    def __init__(self, uow: UnitOfWork, actor: Actor) -> None:
+    def __init__(self, uow: UnitOfWork, actor: Actor, *, max_token_age: int | None = DEFAULT_MAX_TOKEN_AGE) -> None:
         self.uow = uow
         self.actor = actor
+        #: Seconds a change stays in the log (``[storage] max_sync_token_age``); None: never pruned.
+        self.max_token_age = max_token_age
         #: First path segments whose calendars were provisioned in this transaction already.
         self.ensured: set[str] = set()
         #: Collections read in this transaction, by path (a request asks for the same ones often);
@@ -395,6 +402,9 @@ class DavStore:
         epoch, _, rev = old_token[len(SYNC_PREFIX) :].partition("-")
         if epoch != collection.epoch or not rev.isdigit() or int(rev) > collection.revision:
             raise SyncTokenInvalid(f"unknown sync token {old_token!r}")
+        if int(rev) < collection.log_start:
+            # The changes since that token were pruned: a delta would be incomplete (RFC 6578 3.2).
+            raise SyncTokenInvalid(f"sync token {old_token!r} has expired")
         if int(rev) == collection.revision:
             return token, []
         stmt = (
@@ -425,6 +435,12 @@ class DavStore:
         self._seen.clear()
         collection.revision += 1
         collection.updated_at = utcnow()
+        if self.max_token_age is not None:
+            horizon = prune_log(
+                self.session, collection.id, collection.updated_at - timedelta(seconds=self.max_token_age)
+            )
+            if horizon is not None and horizon > (collection.log_start or 0):
+                collection.log_start = horizon
 
 
 def _rehash(item: NewItem, text_: str) -> NewItem:
@@ -445,3 +461,56 @@ def bump(session: Session, collection_id: int, hrefs: Iterable[tuple[str, bool]]
     session.add_all(
         DavChangeRow(collection_id=collection_id, revision=rev, href=h, deleted=d, at=now) for h, d in hrefs
     )
+
+
+def prune_log(session: Session, collection_id: int, cutoff: datetime, limit: int = PRUNE_BATCH) -> int | None:
+    """Drop the collection's oldest changes logged before ``cutoff`` (looking at ``limit`` rows at most).
+
+    Returns the new horizon (the highest pruned revision; the caller stores it as ``log_start`` so
+    that tokens before it are refused), or None when nothing was old enough. One index lookup when
+    nothing is: the oldest row first.
+    """
+    c = DavChangeRow
+    oldest = session.scalar(select(c.at).where(c.collection_id == collection_id).order_by(c.revision).limit(1))
+    if oldest is None or oldest >= cutoff:
+        return None
+    window = (
+        select(c.revision, c.at).where(c.collection_id == collection_id).order_by(c.revision).limit(limit).subquery()
+    )
+    horizon = session.scalar(select(func.max(window.c.revision)).where(window.c.at < cutoff))
+    if horizon is None:
+        return None
+    session.execute(
+        delete(c).where(c.collection_id == collection_id, c.revision <= horizon),
+        execution_options={"synchronize_session": False},
+    )
+    return int(horizon)
+
+
+def prune_all(session: Session, cutoff: datetime, *, collections: int = 500) -> int:
+    """Prune the change logs of up to ``collections`` collections with changes older than ``cutoff``.
+
+    For a periodic job (collections that only REST or Salesforce change are pruned there; CalDAV
+    writes prune their own collection). Takes Radicale's storage lock first (PostgreSQL: the
+    exclusive advisory lock), so no sync REPORT reads a log while it shrinks. Returns the number
+    of collections pruned; the caller commits.
+    """
+    take_lock(session, "w")
+    ids = list(
+        session.scalars(
+            select(DavChangeRow.collection_id).where(DavChangeRow.at < cutoff).distinct().limit(collections)
+        )
+    )
+    done = 0
+    for collection_id in sorted(ids):
+        row = session.scalars(
+            select(DavCollectionRow).where(DavCollectionRow.id == collection_id).with_for_update()
+        ).one_or_none()
+        if row is None:
+            continue
+        horizon = prune_log(session, collection_id, cutoff)
+        if horizon is not None:
+            row.log_start = max(row.log_start or 0, horizon)
+            done += 1
+    session.flush()
+    return done

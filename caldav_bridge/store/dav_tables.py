@@ -42,6 +42,9 @@ class DavCollectionRow(Base):
     epoch: Mapped[str] = mapped_column(String(16))
     #: Grows with every change of an item or a property (the sync token and collection ETag).
     revision: Mapped[int] = mapped_column(Integer, default=0)
+    #: The oldest revision a sync token may name: the change log holds every change after it (the
+    #: changes up to it were pruned after ``[storage] max_sync_token_age``).
+    log_start: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -74,7 +77,10 @@ class DavChangeRow(Base):
     """A change of one href at one revision of its collection; ``deleted`` rows are tombstones."""
 
     __tablename__ = "dav_changes"
-    __table_args__ = (Index("ix_dav_changes_collection_revision", "collection_id", "revision"),)
+    __table_args__ = (
+        Index("ix_dav_changes_collection_revision", "collection_id", "revision"),
+        Index("ix_dav_changes_at", "at"),  # pruning finds the old changes of every collection
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     collection_id: Mapped[int] = mapped_column(ForeignKey("dav_collections.id", ondelete="CASCADE"))

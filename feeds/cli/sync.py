@@ -141,6 +141,9 @@ def start_in_serve(rt: Any) -> Any:
     from caldav_bridge.jobs import scheduling as scheduling_jobs  # webhook delivery, hold expiry
 
     scheduling_jobs.add_jobs(scheduler, rt)
+    from caldav_bridge.jobs import dav as dav_jobs  # CalDAV change-log prune
+
+    dav_jobs.add_jobs(scheduler, rt)
     scheduler.start()
     log.info(
         "Salesforce sync scheduler started (mirror every %ss, push every %ss)",
