@@ -119,6 +119,10 @@ class MirroredRecord:
     series_master: bool = False
     #: For an occurrence of a recurring series: the master's Id (``RecurrenceActivityId``).
     series_gid: str | None = None
+    #: Event mode with Shared Activities: the Who ids related besides ``customer_gid`` (None: not known).
+    other_whos: tuple[str, ...] | None = None
+    #: ServiceAppointment mode: the crew's other ServiceResources (None: not known).
+    crew: tuple[str, ...] | None = None
 
     def content_hash(self) -> str:
         return content_hash(

@@ -34,7 +34,7 @@ from caldav_bridge.converters.salesforce import (
     record_from_salesforce,
 )
 from caldav_bridge.model.appointment import Guest
-from caldav_bridge.salesforce import bulk
+from caldav_bridge.salesforce import bulk, relations
 from caldav_bridge.salesforce.context import Progress, SyncContext
 from caldav_bridge.salesforce.gateway import SalesforceGateway, soql
 from caldav_bridge.salesforce.state import Watermark, get_watermark, set_watermark
@@ -267,9 +267,14 @@ def mirror_appointments(
         ctx, gw, mapping.sobject, mapping.sobject, mapping.select_fields(), include_deleted=True, initial_where=initial
     ):
         owners: dict[str, str] = {}
+        crews: dict[str, list[str]] | None = None
+        whos: dict[str, list[str]] | None = None
+        live = [r["Id"] for r in records if not r.get("IsDeleted")]
         if mapping.mode == "service_appointment":
-            owners = _assigned_resources(gw, [r["Id"] for r in records])
-        _apply_page(ctx, records, owners, result)
+            owners, crews = _assigned_resources(gw, live)
+        else:
+            whos = relations.event_whos(gw, live)
+        _apply_page(ctx, records, owners, result, whos=whos, crews=crews)
         if progress:
             progress(result.processed, None)
 
@@ -280,64 +285,91 @@ def mirror_assignments(ctx: SyncContext, gw: SalesforceGateway, result: RunResul
     A reassignment in Salesforce often changes only the AssignedResource, not the ServiceAppointment,
     so the appointment pages alone would not see it. The first run starts at this run's start (its
     appointment pages already read the assignments current then); later runs continue from the
-    watermark. The newest live assignment of an appointment wins; a deleted one changes nothing.
+    watermark. For each linked appointment a page touches, its whole crew is read again (one query
+    per 200 appointments): the primary resource's calendar holds it, the others are recorded in
+    ``meta.salesforce_crew``. An appointment left with no assignment keeps its calendar.
     """
     fields = ["Id", "ServiceAppointmentId", "ServiceResourceId", "IsDeleted", "SystemModstamp"]
     initial = soql("SystemModstamp >= {}", _floor_second(run_started - ctx.overlap))
     for records in keyset_pages(
         ctx, gw, "AssignedResource", "AssignedResource", fields, include_deleted=True, initial_where=initial
     ):
-        latest: dict[str, str] = {}
-        for rec in records:  # in SystemModstamp order: the last one wins
-            if not rec.get("IsDeleted") and rec.get("ServiceAppointmentId") and rec.get("ServiceResourceId"):
-                latest[str(rec["ServiceAppointmentId"])] = str(rec["ServiceResourceId"])
+        touched = list(dict.fromkeys(str(r["ServiceAppointmentId"]) for r in records if r.get("ServiceAppointmentId")))
+        with ctx.uow_factory() as uow:
+            linked = (
+                list(uow.session.scalars(select(SfLinkRow.sf_id).where(SfLinkRow.sf_id.in_(touched))))
+                if touched
+                else []
+            )
+        owners, crews = _assigned_resources(gw, [str(i) for i in linked])
         with ctx.uow_factory() as uow:
             s = uow.session
             s.info[MIRROR_FLAG] = True
-            links = list(s.scalars(select(SfLinkRow).where(SfLinkRow.sf_id.in_(list(latest))))) if latest else []
+            links = list(s.scalars(select(SfLinkRow).where(SfLinkRow.sf_id.in_(linked)))) if linked else []
             calendars = _Calendars(uow)
             now = utcnow()
             for link in links:
-                resource = latest[str(link.sf_id)]
-                if link.owner_sf_id == resource:
-                    continue  # already known (the appointment page, or our own push)
-                link.owner_sf_id, link.updated_at = resource, now
                 row = s.get(AppointmentRow, link.appointment_id)
-                calendar_id = calendars.of(resource)
                 if row is None:
                     continue
-                if calendar_id is None:
-                    link.unassigned = True  # moved once the resource's user is known (reassign_unassigned)
-                    continue
-                link.unassigned = False
-                if calendar_id == row.calendar_id:
-                    continue
-                _leave_calendar(uow, row)
-                calendar = calendars.row(calendar_id)
-                row.calendar_id, row.calendar = calendar.id, calendar
-                row.updated_at = now
-                svc._changed(uow, ctx.actor, row, "mirror", now)
-                result.updated += 1
+                changed = _set_crew(row, _crew_meta(crews.get(str(link.sf_id), []), calendars))
+                resource = owners.get(str(link.sf_id))
+                if resource is not None and link.owner_sf_id != resource:
+                    # not yet known (the appointment page and our own push record the primary too)
+                    link.owner_sf_id, link.updated_at = resource, now
+                    calendar_id = calendars.of(resource)
+                    if calendar_id is None:
+                        link.unassigned = True  # moved once the resource's user is known (reassign_unassigned)
+                    else:
+                        link.unassigned = False
+                        if calendar_id != row.calendar_id:
+                            _leave_calendar(uow, row)
+                            calendar = calendars.row(calendar_id)
+                            row.calendar_id, row.calendar = calendar.id, calendar
+                            changed = True
+                if changed:
+                    row.updated_at = now
+                    svc._changed(uow, ctx.actor, row, "mirror", now)
+                    result.updated += 1
             set_watermark(s, "AssignedResource", _mark_of(records))
             uow.commit()
 
 
-def _assigned_resources(gw: SalesforceGateway, ids: list[str]) -> dict[str, str]:
-    """ServiceAppointment id → its (primary) ServiceResource id, one query per page."""
-    out: dict[str, str] = {}
-    for start in range(0, len(ids), 200):
-        chunk = ids[start : start + 200]
-        q = soql(
-            "SELECT Id, ServiceAppointmentId, ServiceResourceId, SystemModstamp FROM AssignedResource"
-            " WHERE ServiceAppointmentId IN {}",
-            chunk,
-        )
-        for rec in gw.query(q):
-            out.setdefault(rec["ServiceAppointmentId"], rec["ServiceResourceId"])
-    return out
+def _set_crew(row: AppointmentRow, crew: list[dict[str, str | None]]) -> bool:
+    """Record the crew's other members on ``row``; whether that changed anything."""
+    extra = dict(row.meta_extra or {})
+    if extra.get(CREW_META, []) == crew:
+        return False
+    extra.pop(CREW_META, None)
+    if crew:
+        extra[CREW_META] = crew
+    row.meta_extra = extra
+    return True
 
 
-def _apply_page(ctx: SyncContext, records: list[dict[str, Any]], owners: dict[str, str], result: RunResult) -> None:
+def _assigned_resources(gw: SalesforceGateway, ids: list[str]) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """ServiceAppointment id → its primary ServiceResource id, and → the crew's others; one query per 200.
+
+    The primary is ``IsPrimaryResource`` where the org has it, else the earliest-created AssignedResource
+    (:func:`caldav_bridge.salesforce.relations.crews`). An appointment without any is absent from both.
+    """
+    owners: dict[str, str] = {}
+    crews: dict[str, list[str]] = {}
+    for sa, assignments in relations.crews(gw, ids).items():
+        owners[sa] = assignments[0].resource_id
+        crews[sa] = [a.resource_id for a in assignments[1:] if a.resource_id != owners[sa]]
+    return owners, crews
+
+
+def _apply_page(
+    ctx: SyncContext,
+    records: list[dict[str, Any]],
+    owners: dict[str, str],
+    result: RunResult,
+    *,
+    whos: dict[str, list[str]] | None = None,
+    crews: dict[str, list[str]] | None = None,
+) -> None:
     mapping = ctx.mapping
     with ctx.uow_factory() as uow:
         s = uow.session
@@ -373,7 +405,7 @@ def _apply_page(ctx: SyncContext, records: list[dict[str, Any]], owners: dict[st
         # subscribers want to hear of each creation (their events are queued per row).
         use_bulk = not _wants_created_webhooks(uow)
         fresh: list[bulk.NewAppointment] = []
-        people = _people_of(uow, records, mapping) if use_bulk else {}
+        people = _people_of(uow, records, mapping, whos) if use_bulk else {}
         for raw in records:
             result.processed += 1
             try:
@@ -384,6 +416,10 @@ def _apply_page(ctx: SyncContext, records: list[dict[str, Any]], owners: dict[st
                 continue
             if mapping.mode == "service_appointment":
                 rec = _with_owner(rec, owners.get(rec.sf_id))
+                if crews is not None:
+                    rec = replace(rec, crew=tuple(crews.get(rec.sf_id, ())))
+            elif whos is not None:
+                rec = replace(rec, other_whos=tuple(w for w in whos.get(rec.sf_id, ()) if w != rec.customer_gid))
             if rec.series_master:
                 # A series' pattern has no occurrence of its own (its occurrences are mirrored one by
                 # one): never an appointment; one made from it by an older mirror is tombstoned.
@@ -441,8 +477,10 @@ def _wants_created_webhooks(uow: UnitOfWork) -> bool:
     return any("appointment.created" in (sub.events or {}).get("types", []) for sub in subs)
 
 
-def _people_of(uow: UnitOfWork, records: list[dict[str, Any]], mapping: Any) -> dict[str, PersonRow]:
-    ids: set[str] = set()
+def _people_of(
+    uow: UnitOfWork, records: list[dict[str, Any]], mapping: Any, whos: dict[str, list[str]] | None = None
+) -> dict[str, PersonRow]:
+    ids: set[str] = {w for related in (whos or {}).values() for w in related}
     for raw in records:
         for name in ("WhoId", "ContactId"):
             value = raw.get(name)
@@ -474,25 +512,23 @@ def _new_appointment(
         created_at=now,
         updated_at=now,
     )
-    svc._apply_meta(row.as_row(), _meta(rec))
-    if rec.customer_gid:
-        person = people.get(rec.customer_gid)
+    svc._apply_meta(row.as_row(), _meta(rec, calendars))
+    for position, who in enumerate(_who_ids(rec)):
+        person = people.get(who)
         guest = (
-            Guest(
-                id=rec.customer_gid, first_name=person.first_name, last_name=person.last_name, timezone=person.timezone
-            )
+            Guest(id=who, first_name=person.first_name, last_name=person.last_name, timezone=person.timezone)
             if person is not None
-            else _guests(uow, rec.customer_gid)[0]
+            else _guests(uow, who)[0]
         )
-        row.guests = [
+        row.guests.append(
             bulk.PlainGuest(
-                position=0,
+                position=position,
                 person_id=guest.id,
                 first_name=guest.first_name,
                 last_name=guest.last_name,
                 timezone=guest.timezone,
             )
-        ]
+        )
     return bulk.NewAppointment(row, rec.sf_id, ctx.mapping.sobject, rec.owner_sf_id, unassigned, rec.modstamp)
 
 
@@ -520,18 +556,30 @@ def _row_hash(row: AppointmentRow) -> str:
     )
 
 
-def _guests(uow: UnitOfWork, customer: str | None) -> list[Guest]:
-    if not customer:
+def _guests(uow: UnitOfWork, customer: str | None, others: tuple[str, ...] = ()) -> list[Guest]:
+    """The guests for a record's Whos: the primary (``customer``) first; names and time zones only."""
+    ids = list(dict.fromkeys(i for i in (customer, *others) if i))
+    if not ids:
         return []
-    person = uow.session.get(PersonRow, customer)
+    people = {p.id: p for p in uow.session.scalars(select(PersonRow).where(PersonRow.id.in_(ids)))}
     return [
         Guest(
-            id=customer,
-            first_name=person.first_name if person else None,
-            last_name=person.last_name if person else None,
-            timezone=person.timezone if person else None,
+            id=i,
+            first_name=people[i].first_name if i in people else None,
+            last_name=people[i].last_name if i in people else None,
+            timezone=people[i].timezone if i in people else None,
         )
+        for i in ids
     ]
+
+
+def _who_ids(rec: MirroredRecord) -> list[str]:
+    return list(dict.fromkeys(i for i in (rec.customer_gid, *(rec.other_whos or ())) if i))
+
+
+def _other_guest_ids(row: AppointmentRow) -> list[str]:
+    """The person ids of an appointment's guests besides its primary customer (sorted)."""
+    return sorted(g.person_id for g in row.guests if g.person_id and g.person_id != row.sf_customer_gid)
 
 
 def _apply_record(
@@ -576,8 +624,8 @@ def _apply_record(
             sequence=0,
         )
         row.calendar = calendar
-        svc._apply_meta(row, _meta(rec))
-        svc._set_guests(uow, row, _guests(uow, rec.customer_gid), now)
+        svc._apply_meta(row, _meta(rec, calendars))
+        svc._set_guests(uow, row, _guests(uow, rec.customer_gid, rec.other_whos or ()), now)
         uow.appointments.add(row)
         uow.session.flush()
         svc._history(uow, actor, row, None, now)
@@ -593,9 +641,13 @@ def _apply_record(
     incoming = rec.content_hash()
     same_content = row.deleted_at is None and _row_hash(row) == incoming
     move_to = calendar_id if calendar_id is not None and calendar_id != row.calendar_id else None
+    meta = _meta(rec, calendars)
+    # Who relations and crews are not in the content hash: a change to them alone is a change too.
+    whos_changed = rec.other_whos is not None and _other_guest_ids(row) != sorted(rec.other_whos)
+    crew_changed = rec.crew is not None and (row.meta_extra or {}).get(CREW_META) != meta.get(CREW_META)
     if (
         has_pending
-        or (same_content and move_to is None)
+        or (same_content and move_to is None and not whos_changed and not crew_changed)
         or (link.pushed_hash == incoming and not same_content and row.deleted_at is None)
     ):
         # Unsent local changes win until they are pushed; our own write coming back changes nothing.
@@ -617,9 +669,9 @@ def _apply_record(
     row.date_start, row.date_end = rec.date_start, rec.date_end
     row.status, row.type = rec.status, rec.type
     customer_changed = (row.sf_customer_gid or None) != rec.customer_gid
-    svc._apply_meta(row, {**_kept_meta(row), **_meta(rec)})
-    if customer_changed:
-        svc._set_guests(uow, row, _guests(uow, rec.customer_gid), now)
+    svc._apply_meta(row, {**_kept_meta(row), **meta})
+    if customer_changed or whos_changed:
+        svc._set_guests(uow, row, _guests(uow, rec.customer_gid, rec.other_whos or ()), now)
     row.updated_at = now
     if row.status != old_status or row.date_start != old_start:
         svc._history(uow, actor, row, old_status, now, old_start=old_start)
@@ -629,9 +681,10 @@ def _apply_record(
 
 #: Meta keys the mirror owns besides ``type`` and ``salesforce`` (dropped when the record no longer says them).
 SERIES_META = "salesforce_series_gid"
+CREW_META = "salesforce_crew"
 
 
-def _meta(rec: MirroredRecord) -> dict[str, Any]:
+def _meta(rec: MirroredRecord, calendars: _Calendars | None = None) -> dict[str, Any]:
     meta: dict[str, Any] = {
         "type": rec.type,
         "salesforce": {
@@ -642,11 +695,18 @@ def _meta(rec: MirroredRecord) -> dict[str, Any]:
     }
     if rec.series_gid:
         meta[SERIES_META] = rec.series_gid  # an occurrence of a recurring Event: the series master's Id
+    if rec.crew:
+        meta[CREW_META] = _crew_meta(rec.crew, calendars)
     return meta
 
 
+def _crew_meta(crew: tuple[str, ...] | list[str], calendars: _Calendars | None) -> list[dict[str, str | None]]:
+    """The crew's other members: their ServiceResource ids and, where known, their calendars."""
+    return [{"resource_gid": r, "calendar_id": calendars.of(r) if calendars else None} for r in crew]
+
+
 def _kept_meta(row: AppointmentRow) -> dict[str, Any]:
-    return {k: v for k, v in (row.meta_extra or {}).items() if k != SERIES_META}
+    return {k: v for k, v in (row.meta_extra or {}).items() if k not in (SERIES_META, CREW_META)}
 
 
 def _leave_calendar(uow: UnitOfWork, row: AppointmentRow) -> None:

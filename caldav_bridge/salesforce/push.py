@@ -29,6 +29,7 @@ from sqlalchemy import select, update
 
 from caldav_bridge.clock import utcnow
 from caldav_bridge.converters.salesforce import appointment_hash, salesforce_body
+from caldav_bridge.salesforce import relations
 from caldav_bridge.salesforce.context import Progress, SyncContext
 from caldav_bridge.salesforce.gateway import (
     RecordResult,
@@ -278,32 +279,34 @@ def _assign_resources(
     if not todo:
         return assigned, errors, failed
     try:
-        q = soql(
-            "SELECT Id, ServiceAppointmentId, ServiceResourceId FROM AssignedResource WHERE ServiceAppointmentId IN {}",
-            [sa for _, sa in todo],
-        )
-        existing: dict[str, dict[str, Any]] = {}
-        for rec in gw.query(q):
-            existing.setdefault(str(rec["ServiceAppointmentId"]), rec)
+        existing = relations.crews(gw, [sa for _, sa in todo])
         creates: list[tuple[_Item, dict[str, Any]]] = []
         repoints: list[tuple[_Item, dict[str, Any]]] = []
         for item, sa_id in todo:
-            current = existing.get(sa_id)
-            if current is None:
+            crew = existing.get(sa_id, [])
+            if not crew:
                 creates.append((item, {"ServiceAppointmentId": sa_id, "ServiceResourceId": item.resource}))
-            elif current["ServiceResourceId"] != item.resource:
-                repoints.append((item, {"id": current["Id"], "ServiceResourceId": item.resource}))
+            elif crew[0].resource_id != item.resource:
+                # Re-point the primary (by the mirror's rule) at the fitter's resource. When the fitter is
+                # already in the crew, their assignment takes the old primary's resource: a swap, so the
+                # crew stays whole and the fitter's becomes the primary by the same rule.
+                repoints.append((item, {"id": crew[0].id, "ServiceResourceId": item.resource}))
+                member = next((a for a in crew[1:] if a.resource_id == item.resource), None)
+                if member is not None:
+                    repoints.append((item, {"id": member.id, "ServiceResourceId": crew[0].resource_id}))
             else:
                 assigned[item.appointment_id] = str(item.resource)
         for group, call in ((creates, gw.create_many), (repoints, gw.update_many)):
-            if not group:
-                continue
-            results = call("AssignedResource", [body for _, body in group])
-            for (item, _), res in zip(group, results, strict=True):
-                if res.success:
-                    assigned[item.appointment_id] = str(item.resource)
-                else:
-                    errors[item.appointment_id] = f"AssignedResource {res.code}: {res.message}"
+            for start in range(0, len(group), 200):
+                part = group[start : start + 200]
+                results = call("AssignedResource", [body for _, body in part])
+                for (item, _), res in zip(part, results, strict=True):
+                    if res.success:
+                        assigned[item.appointment_id] = str(item.resource)
+                    else:
+                        errors[item.appointment_id] = f"AssignedResource {res.code}: {res.message}"
+        for aid in errors:
+            assigned.pop(aid, None)
     except (SalesforceTransientError, SalesforcePermanentError) as exc:
         failed = {item.appointment_id: "AssignedResource " + _describe(exc) for item, _ in todo}
         failed = {aid: msg for aid, msg in failed.items() if aid not in assigned and aid not in errors}

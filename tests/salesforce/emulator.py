@@ -324,6 +324,8 @@ class Stats:
     logins: int = 0
     faults: dict[str, int] = field(default_factory=dict)
     by_path: dict[str, int] = field(default_factory=dict)
+    #: Objects queried, in order (``FROM`` of every query and queryAll).
+    queried: list[str] = field(default_factory=list)
 
 
 # ----------------------------------------------------------------------------------------- emulator
@@ -763,6 +765,8 @@ class SalesforceEmulator:
 
     def _select(self, soql: str, include_deleted: bool) -> list[dict[str, Any]]:
         q = parse_soql(soql)
+        with self.lock:
+            self.stats.queried.append(q.sobject)
         unknown: set[str] = set()
         if q.sobject == "EventRelation" and not self.shared_activities:
             unknown = {"IsWhat", "IsParent"}
