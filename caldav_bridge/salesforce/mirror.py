@@ -273,7 +273,8 @@ def mirror_appointments(
         if mapping.mode == "service_appointment":
             owners, crews = _assigned_resources(gw, live)
         else:
-            whos = relations.event_whos(gw, live)
+            # Only Events with a primary Who can relate others (Salesforce makes one of them the WhoId).
+            whos = relations.event_whos(gw, [r["Id"] for r in records if not r.get("IsDeleted") and r.get("WhoId")])
         _apply_page(ctx, records, owners, result, whos=whos, crews=crews)
         if progress:
             progress(result.processed, None)

@@ -59,6 +59,8 @@ def event_whos(gw: SalesforceGateway, event_ids: Sequence[str]) -> dict[str, lis
     if features.get("shared_activities") is False:
         return None
     out: dict[str, list[str]] = {}
+    if not event_ids:
+        return out
     for chunk in _chunks(event_ids):
         q = soql(
             "SELECT EventId, RelationId FROM EventRelation"
