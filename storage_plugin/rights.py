@@ -8,7 +8,8 @@ from typing import Any
 
 from radicale import pathutils, rights
 
-from caldav_bridge.dav.access import DavAccess, dav_access, rights_for
+from caldav_bridge.dav.access import DavAccess, access_in, dav_access, rights_for
+from storage_plugin import context
 from storage_plugin._runtime import runtime_from_config
 
 __all__ = ["Rights"]
@@ -29,7 +30,11 @@ class Rights(rights.BaseRights):
             hit = self._cache.get(user)
         if hit and hit[1] > now:
             return hit[0]
-        access = dav_access(self.runtime.uow(), user)
+        # Inside a storage lock (Radicale checks rights while it iterates a PROPFIND's items) the
+        # lookup joins that transaction: on SQLite a second one would wait for the lock this thread
+        # holds until the busy timeout, and the request would fail.
+        txn = getattr(context.local, "txn", None)
+        access = access_in(txn.uow.session, user) if txn is not None else dav_access(self.runtime.uow(), user)
         with self._lock:
             self._cache[user] = (access, now + _TTL)
         return access

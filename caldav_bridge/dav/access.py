@@ -12,13 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from caldav_bridge.dav.provisioning import SHARED_ROOT
 from caldav_bridge.services.actor import WIDE_ROLES
 from caldav_bridge.store.tables import CalendarRow, UserRow
 from caldav_bridge.store.uow import UnitOfWork
 
-__all__ = ["DavAccess", "dav_access", "rights_for"]
+__all__ = ["DavAccess", "access_in", "dav_access", "rights_for"]
 
 
 @dataclass(frozen=True)
@@ -30,13 +31,19 @@ class DavAccess:
 
 
 def dav_access(uow: UnitOfWork, username: str) -> DavAccess:
+    """What ``username`` may reach, read in a transaction of its own."""
     with uow:
-        user = uow.session.scalars(select(UserRow).where(UserRow.username == username)).one_or_none()
-        if user is None or not user.active:
-            return DavAccess(username, None, frozenset())
-        own = select(CalendarRow.team_id).where(CalendarRow.owner_user_id == user.id, CalendarRow.team_id.is_not(None))
-        teams = frozenset(t for t in uow.session.scalars(own) if t)
-        return DavAccess(username, user.role, teams)
+        return access_in(uow.session, username)
+
+
+def access_in(session: Session, username: str) -> DavAccess:
+    """What ``username`` may reach, read in the caller's open transaction."""
+    user = session.scalars(select(UserRow).where(UserRow.username == username)).one_or_none()
+    if user is None or not user.active:
+        return DavAccess(username, None, frozenset())
+    own = select(CalendarRow.team_id).where(CalendarRow.owner_user_id == user.id, CalendarRow.team_id.is_not(None))
+    teams = frozenset(t for t in session.scalars(own) if t)
+    return DavAccess(username, user.role, teams)
 
 
 def rights_for(access: DavAccess | None, user: str, path: str) -> str:
