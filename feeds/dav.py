@@ -75,7 +75,12 @@ class DavErrors:
                 [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(message)))],
             )
             return [message]
-        context.local.request = {"request_id": environ.get("HTTP_X_REQUEST_ID") or uuid.uuid4().hex}
+        context.local.request = {
+            "request_id": environ.get("HTTP_X_REQUEST_ID") or uuid.uuid4().hex,
+            # Re-checked by the store on the locked row (a REST edit may land after Radicale's check).
+            "if_match": environ.get("HTTP_IF_MATCH"),
+            "if_none_match": environ.get("HTTP_IF_NONE_MATCH"),
+        }
         context.pop_error()
         captured: list[Any] = []
 

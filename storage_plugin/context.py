@@ -8,7 +8,7 @@ from typing import Any
 from caldav_bridge.dav.errors import DavError
 from caldav_bridge.runtime import Runtime
 
-__all__ = ["DavRefused", "bind_runtime", "local", "pop_error", "runtime_for", "set_error"]
+__all__ = ["DavRefused", "bind_runtime", "local", "pop_error", "preconditions", "runtime_for", "set_error"]
 
 local = threading.local()
 #: Runtimes of the server processes, by key (``[storage] runtime = KEY``), bound by ``feeds.dav``.
@@ -45,3 +45,9 @@ def pop_error() -> DavError | None:
 def request_info() -> dict[str, Any]:
     info: dict[str, Any] | None = getattr(local, "request", None)
     return info or {}
+
+
+def preconditions() -> tuple[str | None, str | None]:
+    """The request's ``If-Match`` and ``If-None-Match`` headers (None when absent or outside a request)."""
+    info = request_info()
+    return info.get("if_match"), info.get("if_none_match")

@@ -403,7 +403,10 @@ class Collection(storage.BaseCollection):
         assert self.info is not None
         info = self.info
         new = new_item(item)
-        stored, old = self._storage._call(lambda s: s.upload(info, href, new))
+        if_match, if_none_match = context.preconditions()
+        stored, old = self._storage._call(
+            lambda s: s.upload(info, href, new, if_match=if_match, if_none_match=if_none_match)
+        )
         self._current()
         return self._item(stored), self._item(old) if old else None
 
@@ -415,8 +418,9 @@ class Collection(storage.BaseCollection):
         if href is None:
             self._storage._call(lambda s: s.delete_collection(info.path))
             return
+        if_match = context.preconditions()[0]
         try:
-            self._storage._call(lambda s: s.delete_item(info, href))
+            self._storage._call(lambda s: s.delete_item(info, href, if_match=if_match))
         except context.DavRefused as exc:
             if exc.error.status == 404:
                 context.pop_error()

@@ -23,6 +23,7 @@ from caldav_bridge.dav.errors import DavError, SyncTokenInvalid
 from caldav_bridge.dav.records import CollectionInfo, ItemInfo, NewItem
 from caldav_bridge.services.actor import Actor
 from caldav_bridge.store.dav_tables import SHORT_SPAN, DavChangeRow, DavCollectionRow, DavItemRow
+from caldav_bridge.store.tables import AppointmentRow
 from caldav_bridge.store.uow import UnitOfWork
 
 __all__ = ["LOCK_KEY", "SYNC_PREFIX", "DavStore", "parent_of", "prune_all", "prune_log", "take_lock"]
@@ -241,6 +242,30 @@ class DavStore:
         stmt = select(DavItemRow).where(DavItemRow.collection_id == collection_id, DavItemRow.href == href)
         return self.session.scalars(stmt).one_or_none()
 
+    def _locked_item_row(self, collection_id: int, href: str) -> DavItemRow | None:
+        """The item row as committed now, locked for this transaction (re-read, never the cached copy).
+
+        An appointment's row is locked first, as every REST write does (appointment, then its DAV
+        item, then the collection), so the two cannot deadlock.
+        """
+        stmt = (
+            select(DavItemRow)
+            .where(DavItemRow.collection_id == collection_id, DavItemRow.href == href)
+            .execution_options(populate_existing=True)
+        )
+        row = self.session.scalars(stmt).one_or_none()
+        if row is None:
+            return None
+        if row.appointment_id is not None:
+            lock = (
+                select(AppointmentRow)
+                .where(AppointmentRow.id == row.appointment_id)
+                .with_for_update(of=AppointmentRow)
+                .execution_options(populate_existing=True)
+            )
+            self.session.scalars(lock).unique().one_or_none()
+        return self.session.scalars(stmt.with_for_update()).one_or_none()
+
     def items_by_href(self, collection: CollectionInfo, hrefs: Iterable[str]) -> dict[str, ItemInfo]:
         wanted = list(dict.fromkeys(hrefs))
         found: dict[str, ItemInfo] = {}
@@ -280,12 +305,29 @@ class DavStore:
         stmt = select(DavItemRow.id).where(DavItemRow.collection_id == collection.id, DavItemRow.uid == uid).limit(1)
         return self.session.scalar(stmt) is not None
 
-    def upload(self, collection: CollectionInfo, href: str, item: NewItem) -> tuple[ItemInfo, ItemInfo | None]:
-        """Store ``item`` at ``href`` (new or replacing); returns the stored and the replaced item."""
+    def upload(
+        self,
+        collection: CollectionInfo,
+        href: str,
+        item: NewItem,
+        *,
+        if_match: str | None = None,
+        if_none_match: str | None = None,
+    ) -> tuple[ItemInfo, ItemInfo | None]:
+        """Store ``item`` at ``href`` (new or replacing); returns the stored and the replaced item.
+
+        ``if_match``/``if_none_match`` are the request's preconditions: Radicale checked them on
+        what it read before calling; they are checked again here on the row locked for the write,
+        because a REST edit (which does not take the storage lock) may have committed in between.
+
+        Raises:
+            DavError: 412 when the item is no longer the one the preconditions matched.
+        """
         from caldav_bridge.dav import appointment_sync
 
         with self.session.begin_nested():
-            old_row = self._item_row(collection.id, href)
+            old_row = self._locked_item_row(collection.id, href)
+            _check_preconditions(href, old_row, if_match, if_none_match)
             old = _item(old_row) if old_row else None
             if collection.tag == "VCALENDAR" and not item.component:
                 raise DavError(400, "the calendar object has no VEVENT, VTODO or VJOURNAL", "C:valid-calendar-data")
@@ -311,13 +353,17 @@ class DavStore:
             self.session.flush()
             return _item(new_row), old
 
-    def delete_item(self, collection: CollectionInfo, href: str) -> None:
+    def delete_item(self, collection: CollectionInfo, href: str, *, if_match: str | None = None) -> None:
+        """Delete the item at ``href`` (``if_match``: as in :meth:`upload`, checked on the locked row)."""
         from caldav_bridge.dav import appointment_sync
 
         with self.session.begin_nested():
-            old = self._item_row(collection.id, href)
+            old = self._locked_item_row(collection.id, href)
             if old is None:
+                if if_match is not None:
+                    raise DavError(412, f"item {href!r} was deleted meanwhile")
                 raise DavError(404, f"item {href!r} not found")
+            _check_preconditions(href, old, if_match, None)
             if old.appointment_id:
                 appointment_sync.item_deleted(self.uow, self.actor, old.appointment_id)
             self.session.delete(old)
@@ -441,6 +487,16 @@ class DavStore:
             )
             if horizon is not None and horizon > (collection.log_start or 0):
                 collection.log_start = horizon
+
+
+def _check_preconditions(href: str, row: DavItemRow | None, if_match: str | None, if_none_match: str | None) -> None:
+    """RFC 7232 If-Match / If-None-Match: * on the current (locked) row; 412 when they fail."""
+    if if_match is not None and if_match.strip():
+        tags = {t.strip() for t in if_match.split(",")}
+        if row is None or ("*" not in tags and row.etag not in tags):
+            raise DavError(412, f"item {href!r} was changed by another request after its ETag was checked")
+    if if_none_match is not None and if_none_match.strip() == "*" and row is not None:
+        raise DavError(412, f"item {href!r} was created by another request meanwhile")
 
 
 def _rehash(item: NewItem, text_: str) -> NewItem:

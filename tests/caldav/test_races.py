@@ -1,0 +1,108 @@
+"""Races between CalDAV and the other channels, reproduced deterministically, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+import requests
+from sqlalchemy import select
+
+from caldav_bridge.dav.store import DavStore
+from caldav_bridge.store.dav_tables import DavItemRow
+from tests.caldav.support import dav_session, event_ics
+from tests.conftest import People
+from tests.support.live import LiveServer
+
+
+def _between_check_and_write(monkeypatch: pytest.MonkeyPatch, method: str, action: Any) -> dict[str, Any]:
+    """Run ``action`` in another thread once, after Radicale checked If-Match and before the store writes.
+
+    On PostgreSQL the other thread commits right away (REST writes do not take the storage lock);
+    on SQLite it waits for the CalDAV transaction (BEGIN IMMEDIATE) and runs after it.
+    """
+    original = getattr(DavStore, method)
+    state: dict[str, Any] = {}
+
+    def hooked(self: DavStore, *args: Any, **kwargs: Any) -> Any:
+        if "thread" not in state:
+            state["thread"] = threading.Thread(target=lambda: state.setdefault("result", action()))
+            state["thread"].start()
+            state["thread"].join(timeout=3)
+            state["ran_between"] = not state["thread"].is_alive()
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(DavStore, method, hooked)
+    return state
+
+
+def _item(live: LiveServer, href: str) -> DavItemRow:
+    with live.runtime.uow() as uow:
+        return uow.session.scalars(select(DavItemRow).where(DavItemRow.href == href)).one()
+
+
+@pytest.fixture
+def event(live: LiveServer, people: People) -> tuple[requests.Session, str, str, str]:
+    """An event PUT over CalDAV: (session, url, its ETag, the appointment id)."""
+    dav = dav_session(people.fitter.username, people.fitter.password)
+    url = f"{live.base_url}/dav/{people.fitter.username}/appointments/race.ics"
+    created = dav.put(url, data=event_ics("race@test", summary="Original"), timeout=10)
+    assert created.status_code == 201, created.text
+    return dav, url, created.headers["ETag"], str(_item(live, "race.ics").appointment_id)
+
+
+def test_rest_edit_between_if_match_check_and_put_is_not_lost(
+    live: LiveServer, people: People, monkeypatch: pytest.MonkeyPatch, event: tuple[requests.Session, str, str, str]
+) -> None:
+    dav, url, etag, appointment_id = event
+    api = live.client(people.fitter.token)
+    state = _between_check_and_write(
+        monkeypatch,
+        "upload",
+        lambda: api.patch(f"/api/v1/appointments/{appointment_id}", json={"name": "Renamed over REST"}),
+    )
+    changed = event_ics("race@test", summary="Original", start="20261201T140000", end="20261201T150000")
+    put = dav.put(url, data=changed, headers={"If-Match": etag, "Content-Type": "text/calendar"}, timeout=30)
+    state["thread"].join(timeout=30)
+    assert state["result"].status_code == 200, state["result"].text
+    appointment = api.get(f"/api/v1/appointments/{appointment_id}").json()
+    item = _item(live, "race.ics")
+    assert appointment["name"] == "Renamed over REST" and "SUMMARY:Renamed over REST" in item.text  # not lost
+    if state["ran_between"]:  # PostgreSQL: the PUT's If-Match no longer holds
+        assert put.status_code == 412, put.text
+        assert appointment["date_start"] == "2026-12-01T16:00:00.000Z"
+        assert dav.get(url, timeout=10).headers["ETag"] == item.etag != etag
+    else:  # SQLite: the REST edit waited for the PUT and applied on top of it
+        assert put.status_code == 204, put.text
+        assert appointment["date_start"] == "2026-12-01T21:00:00.000Z"
+
+
+def test_rest_edit_between_if_match_check_and_caldav_delete(
+    live: LiveServer, people: People, monkeypatch: pytest.MonkeyPatch, event: tuple[requests.Session, str, str, str]
+) -> None:
+    dav, url, etag, appointment_id = event
+    api = live.client(people.fitter.token)
+    state = _between_check_and_write(
+        monkeypatch,
+        "delete_item",
+        lambda: api.patch(f"/api/v1/appointments/{appointment_id}", json={"name": "Renamed over REST"}),
+    )
+    deleted = dav.delete(url, headers={"If-Match": etag}, timeout=30)
+    state["thread"].join(timeout=30)
+    if state["ran_between"]:  # PostgreSQL: the DELETE matched an ETag that is gone
+        assert deleted.status_code == 412, deleted.text
+        assert api.get(f"/api/v1/appointments/{appointment_id}").json()["name"] == "Renamed over REST"
+    else:  # SQLite: the DELETE ran first; the REST edit then finds no appointment
+        assert deleted.status_code in (200, 204), deleted.text
+        assert state["result"].status_code == 404
+
+
+def test_put_without_if_match_still_overwrites(
+    live: LiveServer, people: People, event: tuple[requests.Session, str, str, str]
+) -> None:
+    dav, url, etag, _ = event
+    put = dav.put(url, data=event_ics("race@test", summary="Plain overwrite"), timeout=10)
+    assert put.status_code == 204, put.text
+    stale = dav.put(url, data=event_ics("race@test", summary="Stale"), headers={"If-Match": etag}, timeout=10)
+    assert stale.status_code == 412
