@@ -189,6 +189,24 @@ def item_deleted(uow: UnitOfWork, actor: Actor, appointment_id: str) -> None:
         uow.session.info.pop(_ORIGIN, None)
 
 
+def item_moved(uow: UnitOfWork, actor: Actor, appointment_id: str, calendar_id: str) -> None:
+    """The VEVENT of an appointment was moved (MOVE) into another appointment calendar: the
+    appointment moves with it, keeping its id (outbox, audit as for any change)."""
+    from caldav_bridge.services import appointments
+
+    uow.session.info[_ORIGIN] = True
+    try:
+        appointments.move_in(uow, actor, appointment_id, calendar_id)
+    except ValidationFailed as exc:
+        raise DavError(403, exc.detail, "D:need-privileges") from exc
+    except Forbidden as exc:
+        raise DavError(403, exc.detail, "D:need-privileges") from exc
+    except DomainError as exc:
+        raise DavError(409, exc.detail) from exc
+    finally:
+        uow.session.info.pop(_ORIGIN, None)
+
+
 # ---------------------------------------------------------------------- appointment → CalDAV
 
 

@@ -380,8 +380,19 @@ class DavStore:
                 raise DavError(404, f"item {href!r} not found")
             if source.id == target.id and href == to_href:
                 return
+            from caldav_bridge.dav import appointment_sync
+
+            # An appointment's VEVENT moved to another appointment calendar: the appointment moves.
+            between_calendars = (
+                row.appointment_id is not None
+                and row.component == "VEVENT"
+                and source.calendar_id is not None
+                and target.calendar_id is not None
+                and source.calendar_id != target.calendar_id
+            )
             moving_appointment = row.appointment_id is not None or target.calendar_id is not None
-            if moving_appointment and source.calendar_id != target.calendar_id:
+            if moving_appointment and source.calendar_id != target.calendar_id and not between_calendars:
+                # Into or out of an appointment calendar: the appointment is created or ends.
                 item = NewItem(row.uid, row.component, row.text, row.etag, row.time_start, row.time_end)
                 self.delete_item(source, href)
                 self.upload(target, to_href, item)
@@ -389,11 +400,12 @@ class DavStore:
             existing = self._item_row(target.id, to_href)
             if existing is not None:
                 if existing.appointment_id and existing.appointment_id != row.appointment_id:
-                    from caldav_bridge.dav import appointment_sync
-
                     appointment_sync.item_deleted(self.uow, self.actor, existing.appointment_id)
                 self.session.delete(existing)
                 self.session.flush()
+            if between_calendars:
+                assert row.appointment_id is not None and target.calendar_id is not None
+                appointment_sync.item_moved(self.uow, self.actor, row.appointment_id, target.calendar_id)
             row.collection_id = target.id
             row.href = to_href
             row.updated_at = utcnow()

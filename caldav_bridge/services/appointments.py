@@ -370,6 +370,35 @@ def update_in(
     return row
 
 
+def move_in(uow: UnitOfWork, actor: Actor, appointment_id: str, calendar_id: str) -> AppointmentRow:
+    """Move an appointment to another calendar in ``uow``'s open transaction, without committing.
+
+    The appointment keeps its id; its slot claim (if any) moves along, and a claim that overlaps
+    another in the new calendar is a :class:`Conflict` (PostgreSQL's exclusion constraint).
+    """
+    actor.require("write")
+    row = _visible_row(uow, actor, appointment_id, for_update=True)
+    if row.calendar_id == calendar_id:
+        return row
+    calendar = _writable_calendar(uow, actor, calendar_id, "calendar.id")
+    from caldav_bridge.scheduling import store as scheduling_store  # lazy: scheduling uses this module
+
+    claim = scheduling_store.claim_of(uow.session, row.id)
+    if claim is not None:
+        try:
+            with uow.session.begin_nested():
+                claim.calendar_id = calendar.id
+                uow.session.flush()
+        except IntegrityError as exc:
+            raise Conflict("the appointment's slot is taken in that calendar") from exc
+    now = utcnow()
+    row.calendar_id = calendar.id
+    row.calendar = calendar
+    row.updated_at = now
+    _changed(uow, actor, row, "move", now)
+    return row
+
+
 def delete_in(uow: UnitOfWork, actor: Actor, appointment_id: str) -> None:
     """Delete (tombstone) an appointment in ``uow``'s open transaction, without committing."""
     actor.require("write")
