@@ -5,7 +5,7 @@ Lists are JSON arrays, as in OLS; the next page, if any, is in a ``Link: <…>; 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from flask import Blueprint, Response, jsonify, request, url_for
@@ -15,6 +15,7 @@ from caldav_bridge.services import appointments, ols
 from feeds.auth import current_actor
 from feeds.operations import Header, operation
 from feeds.runtime import runtime, uow
+from feeds.versioned import idempotency, if_match, versioned
 
 bp = Blueprint("ols", __name__)
 TAG = "ols"
@@ -75,12 +76,15 @@ IF_MATCH = Header("If-Match", "The ETag last read; 412 if the appointment change
 
 
 def _one(stored: appointments.Stored, status: int = 200) -> Response:
-    response = jsonify(ols.render(stored, runtime().ols_options))
-    response.status_code = status
-    response.headers["ETag"] = stored.etag
-    if status == 201:
-        response.headers["Location"] = url_for("ols.get_appointment", id=str(stored.appointment.id))
-    return response
+    # OLS clients know no Idempotent-Replayed: a replay looks like the first answer.
+    body = ols.render(stored, runtime().ols_options)
+    return versioned(stored, body, status, getter="ols.get_appointment", announce_replay=False)
+
+
+def _change(change: Callable[..., appointments.Stored], id: str, body: OlsAppointmentInput) -> Response:
+    """PUT and PATCH: the service ``change`` (``ols.replace`` or ``ols.patch``) under the request's If-Match."""
+    payload = body.model_dump(exclude_unset=True)
+    return _one(change(uow(), current_actor("ols"), id, payload, runtime().ols_options, if_match=if_match()))
 
 
 def _list(query: OlsListQuery, opportunity_gid: str | None = None) -> Response:
@@ -155,16 +159,8 @@ def get_appointment(id: str) -> Response:
     response_headers={201: ("ETag", "Location")},
 )
 def create_appointment(body: OlsAppointmentInput) -> Response:
-    key = request.headers.get("Idempotency-Key") or None
-    stored = ols.create(
-        uow(),
-        current_actor("ols"),
-        body.model_dump(exclude_unset=True),
-        runtime().ols_options,
-        idempotency_key=key,
-        idempotency_ttl=timedelta(hours=runtime().settings.idempotency_ttl_hours),
-    )
-    return _one(stored, 201)
+    payload = body.model_dump(exclude_unset=True)
+    return _one(ols.create(uow(), current_actor("ols"), payload, runtime().ols_options, **idempotency()), 201)
 
 
 @operation(
@@ -179,16 +175,7 @@ def create_appointment(body: OlsAppointmentInput) -> Response:
     response_headers={200: ("ETag",)},
 )
 def replace_appointment(id: str, body: OlsAppointmentInput) -> Response:
-    return _one(
-        ols.replace(
-            uow(),
-            current_actor("ols"),
-            id,
-            body.model_dump(exclude_unset=True),
-            runtime().ols_options,
-            if_match=request.headers.get("If-Match"),
-        )
-    )
+    return _change(ols.replace, id, body)
 
 
 @operation(
@@ -203,16 +190,7 @@ def replace_appointment(id: str, body: OlsAppointmentInput) -> Response:
     response_headers={200: ("ETag",)},
 )
 def patch_appointment(id: str, body: OlsAppointmentInput) -> Response:
-    return _one(
-        ols.patch(
-            uow(),
-            current_actor("ols"),
-            id,
-            body.model_dump(exclude_unset=True),
-            runtime().ols_options,
-            if_match=request.headers.get("If-Match"),
-        )
-    )
+    return _change(ols.patch, id, body)
 
 
 @operation(
@@ -225,5 +203,5 @@ def patch_appointment(id: str, body: OlsAppointmentInput) -> Response:
     responses={204: "Deleted"},
 )
 def delete_appointment(id: str) -> Response:
-    appointments.delete(uow(), current_actor("ols"), id, if_match=request.headers.get("If-Match"))
+    appointments.delete(uow(), current_actor("ols"), id, if_match=if_match())
     return Response(status=204)

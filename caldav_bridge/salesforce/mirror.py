@@ -39,6 +39,7 @@ from caldav_bridge.salesforce.context import Progress, SyncContext
 from caldav_bridge.salesforce.gateway import SalesforceGateway, soql
 from caldav_bridge.salesforce.state import Watermark, get_watermark, set_watermark
 from caldav_bridge.services import appointments as svc
+from caldav_bridge.services.mapping import appointment_from_row
 from caldav_bridge.store.sf_tables import SfLinkRow, SfUserRow
 from caldav_bridge.store.tables import AppointmentRow, CalendarRow, OutboxRow, PersonRow, UserRow
 from caldav_bridge.store.uow import UnitOfWork
@@ -578,9 +579,27 @@ def _who_ids(rec: MirroredRecord) -> list[str]:
     return list(dict.fromkeys(i for i in (rec.customer_gid, *(rec.other_whos or ())) if i))
 
 
+def _is_who(person_id: str | None) -> bool:
+    """A Salesforce Contact or Lead id (the guests the mirror owns); other guests are kept as they are."""
+    return bool(person_id) and len(str(person_id)) in (15, 18) and str(person_id).startswith(relations.WHO_PREFIXES)
+
+
 def _other_guest_ids(row: AppointmentRow) -> list[str]:
-    """The person ids of an appointment's guests besides its primary customer (sorted)."""
-    return sorted(g.person_id for g in row.guests if g.person_id and g.person_id != row.sf_customer_gid)
+    """The Contact/Lead ids of an appointment's guests besides its primary customer (sorted)."""
+    return sorted(str(g.person_id) for g in row.guests if _is_who(g.person_id) and g.person_id != row.sf_customer_gid)
+
+
+def _merged_guests(uow: UnitOfWork, row: AppointmentRow, rec: MirroredRecord) -> list[Guest]:
+    """The record's Whos (primary first), then the appointment's own guests that are not Salesforce Whos."""
+    mirrored = _guests(uow, rec.customer_gid, rec.other_whos or ())
+    ids = {g.id for g in mirrored}
+    old_customer = row.sf_customer_gid
+    kept = [
+        g
+        for g in appointment_from_row(row).guests
+        if g.id not in ids and not _is_who(g.id) and (g.id is None or g.id != old_customer)
+    ]
+    return mirrored + kept
 
 
 def _apply_record(
@@ -670,9 +689,10 @@ def _apply_record(
     row.date_start, row.date_end = rec.date_start, rec.date_end
     row.status, row.type = rec.status, rec.type
     customer_changed = (row.sf_customer_gid or None) != rec.customer_gid
+    guests = _merged_guests(uow, row, rec) if customer_changed or whos_changed else None
     svc._apply_meta(row, {**_kept_meta(row), **meta})
-    if customer_changed or whos_changed:
-        svc._set_guests(uow, row, _guests(uow, rec.customer_gid, rec.other_whos or ()), now)
+    if guests is not None:
+        svc._set_guests(uow, row, guests, now)
     row.updated_at = now
     if row.status != old_status or row.date_start != old_start:
         svc._history(uow, actor, row, old_status, now, old_start=old_start)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from flask import Response, jsonify, request, url_for
+from flask import Response, jsonify, request
 
 from caldav_bridge.model.appointment import Appointment
 from caldav_bridge.model.requests import (
@@ -21,6 +19,7 @@ from feeds.api.schemas import AppointmentListQuery, AppointmentPage, HistoryEntr
 from feeds.auth import current_actor
 from feeds.operations import Header, operation
 from feeds.runtime import runtime, uow
+from feeds.versioned import idempotency, if_match, versioned
 
 TAG = "appointments"
 IF_MATCH = Header("If-Match", "The ETag last read; the change is refused with 412 if the appointment changed since")
@@ -35,14 +34,7 @@ APPOINTMENT_OR_FORMAT = {
 
 
 def _one(stored: service.Stored, status: int = 200) -> Response:
-    response = jsonify(stored.appointment.model_dump(mode="json"))
-    response.status_code = status
-    response.headers["ETag"] = stored.etag
-    if status == 201:
-        response.headers["Location"] = url_for("api_v1.get_appointment", id=str(stored.appointment.id))
-    if stored.replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    return response
+    return versioned(stored, stored.appointment.model_dump(mode="json"), status, getter="api_v1.get_appointment")
 
 
 @operation(
@@ -87,9 +79,7 @@ def list_appointments(query: AppointmentListQuery) -> Response:
     response_headers=ETAG,
 )
 def create_appointment(body: AppointmentDraft) -> Response:
-    key = request.headers.get("Idempotency-Key") or None
-    ttl = timedelta(hours=runtime().settings.idempotency_ttl_hours)
-    return _one(service.create(uow(), current_actor("api"), body, idempotency_key=key, idempotency_ttl=ttl), 201)
+    return _one(service.create(uow(), current_actor("api"), body, **idempotency()), 201)
 
 
 @operation(
@@ -123,7 +113,7 @@ def get_appointment(id: str, query: FormatQuery) -> Response:
     response_headers=ETAG,
 )
 def patch_appointment(id: str, body: AppointmentPatch) -> Response:
-    return _one(service.update(uow(), current_actor("api"), id, body, if_match=request.headers.get("If-Match")))
+    return _one(service.update(uow(), current_actor("api"), id, body, if_match=if_match()))
 
 
 @operation(
@@ -136,7 +126,7 @@ def patch_appointment(id: str, body: AppointmentPatch) -> Response:
     responses={204: "Deleted"},
 )
 def delete_appointment(id: str) -> Response:
-    service.delete(uow(), current_actor("api"), id, if_match=request.headers.get("If-Match"))
+    service.delete(uow(), current_actor("api"), id, if_match=if_match())
     return Response(status=204)
 
 
@@ -151,7 +141,7 @@ def delete_appointment(id: str) -> Response:
     response_headers=ETAG,
 )
 def book_appointment(id: str) -> Response:
-    return _one(service.book(uow(), current_actor("api"), id, if_match=request.headers.get("If-Match")))
+    return _one(service.book(uow(), current_actor("api"), id, if_match=if_match()))
 
 
 @operation(
@@ -166,7 +156,7 @@ def book_appointment(id: str) -> Response:
     response_headers=ETAG,
 )
 def reschedule_appointment(id: str, body: RescheduleRequest) -> Response:
-    return _one(service.reschedule(uow(), current_actor("api"), id, body, if_match=request.headers.get("If-Match")))
+    return _one(service.reschedule(uow(), current_actor("api"), id, body, if_match=if_match()))
 
 
 @operation(
@@ -181,7 +171,7 @@ def reschedule_appointment(id: str, body: RescheduleRequest) -> Response:
     response_headers=ETAG,
 )
 def cancel_appointment(id: str, body: CancelRequest) -> Response:
-    return _one(service.cancel(uow(), current_actor("api"), id, body, if_match=request.headers.get("If-Match")))
+    return _one(service.cancel(uow(), current_actor("api"), id, body, if_match=if_match()))
 
 
 @operation(

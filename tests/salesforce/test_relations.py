@@ -136,6 +136,47 @@ def test_push_keeps_the_primary_who_and_the_other_relations(
     assert _guests(runtime, sf_id) == [(c1, "Ann"), (c2, "Ben")]
 
 
+def test_local_guests_survive_the_echo_and_salesforce_whos_merge_in(
+    runtime: Runtime, emulator: SalesforceEmulator, sync: SyncContext
+) -> None:
+    from caldav_bridge.model.requests import AppointmentDraft
+
+    calendar_id, _ = _fitter(runtime, emulator, "local")
+    run_job(sync, "mirror")  # the fitter's User becomes known
+    primary = emulator.create("Contact", {"FirstName": "Ann", "LastName": "Doe"})
+    other = emulator.create("Contact", {"FirstName": "Ben", "LastName": "Doe"})
+    draft = AppointmentDraft.model_validate(
+        {
+            "calendar": {"id": calendar_id},
+            "date_start": T0,
+            "date_end": T0 + timedelta(hours=1),
+            "name": "Booked here",
+            "guests": [
+                {"id": primary, "first_name": "Ann"},
+                {"id": "cust-1001", "first_name": "Margaret"},
+                {"first_name": "Companion"},
+            ],
+            "meta": {"type": "INITIAL", "salesforce": {"customer_gid": primary}},
+            "status": "BOOKED",
+        }
+    )
+    created = appointments.create(runtime.uow(), system_actor("api"), draft).appointment
+    result = run_job(sync, "push")
+    assert result is not None and result.created == 1, result
+    sf_id = emulator.live("Event")[0]["Id"]
+    assert emulator.get("Event", sf_id)["WhoId"] == primary
+    echo = run_job(sync, "mirror")
+    assert echo is not None and echo.updated == 0, echo
+    names = [g.first_name for g in sorted(_row(runtime, sf_id).guests, key=lambda g: g.position)]
+    assert names == ["Ann", "Margaret", "Companion"], "guests that are not Salesforce Whos are the service's own"
+    emulator.relate(sf_id, other)
+    result = run_job(sync, "mirror")
+    assert result is not None and result.updated == 1, result
+    names = [g.first_name for g in sorted(_row(runtime, sf_id).guests, key=lambda g: g.position)]
+    assert names == ["Ann", "Ben", "Margaret", "Companion"]
+    assert _row(runtime, sf_id).id == str(created.id)
+
+
 def test_org_without_shared_activities_uses_who_id_and_asks_once_per_run(
     runtime: Runtime, emulator: SalesforceEmulator, sync: SyncContext
 ) -> None:
