@@ -1,12 +1,12 @@
 """The booking flows of the customer journey, each a service function.
 
-1. :func:`book_initial`: lead conversion, the customer books an INITIAL consultation from a
+1. :func:`book` with ``INITIAL``: lead conversion, the customer books an INITIAL consultation from a
    consultant's (or the consultants' team's) availability; booking it schedules its TECH_SETUP call.
 2. :func:`schedule_tech_setup`: the TECH_SETUP call two days (``scheduling_tech_setup_offset_days``)
    before the INITIAL appointment, from the tech-setup team's availability; if that day has no
    slot, the nearest earlier day; booked (``automatic``) or held for confirmation (``proposed``).
-3. :func:`book_follow_on` with ``FITTING``: the tech-setup person books the fitting with a fitter.
-4. :func:`book_follow_on` with ``FOLLOW_UP``: the consultant or fitter books a follow-up.
+3. :func:`book` with ``FITTING``: the tech-setup person books the fitting with a fitter.
+4. :func:`book` with ``FOLLOW_UP``: the consultant or fitter books a follow-up.
 
 Plus holds (:func:`confirm`, :func:`expire_holds`), :func:`reschedule` (offers to move the
 TECH_SETUP call with its INITIAL appointment) and :func:`cancel` (cancels the pending TECH_SETUP
@@ -20,6 +20,7 @@ same transaction. The slot is checked again inside that transaction and claimed 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -36,6 +37,7 @@ from caldav_bridge.model.appointment import AppointmentStatus, AppointmentType
 from caldav_bridge.model.requests import AppointmentDraft, AppointmentPatch, CalendarKind
 from caldav_bridge.scheduling import store
 from caldav_bridge.scheduling.availability import (
+    Plan,
     check_slot,
     order_members,
     plan_for,
@@ -62,13 +64,13 @@ from caldav_bridge.store.uow import UnitOfWork
 
 __all__ = [
     "Booked",
+    "BookingRequest",
     "Cancelled",
     "Rescheduled",
     "SlotUnavailable",
     "TechSetupOffer",
     "TechSetupOutcome",
-    "book_follow_on",
-    "book_initial",
+    "book",
     "cancel",
     "confirm",
     "expire_holds",
@@ -79,6 +81,8 @@ __all__ = [
 S = AppointmentStatus
 #: How many offered slots a flow tries when concurrent bookings take them first.
 MAX_RACE_RETRIES = 5
+#: What :func:`book` takes: an INITIAL's request, or a FITTING's or FOLLOW_UP's.
+BookingRequest = InitialBookingRequest | FollowOnBookingRequest
 
 
 @dataclass(frozen=True)
@@ -123,42 +127,47 @@ class Cancelled:
 # --------------------------------------------------------------------------- flows
 
 
-def book_initial(
+def book(
     uow: UnitOfWork,
     actor: Actor,
-    request: InitialBookingRequest,
+    purpose: Purpose,
+    request: BookingRequest,
     options: SchedulingOptions,
     *,
     now: datetime | None = None,
 ) -> Booked:
-    """Flow 1 (lead conversion); a booked (not held) INITIAL also gets its TECH_SETUP call (flow 2)."""
+    """Flow 1 (``INITIAL``, from an :class:`InitialBookingRequest`), flows 3 and 4 (``FITTING``,
+    ``FOLLOW_UP``, from a :class:`FollowOnBookingRequest`, for the customer of its ``appointment_id``).
+
+    A booked (not held) INITIAL also gets its TECH_SETUP call (flow 2).
+    """
+    initial = purpose is Purpose.INITIAL
+    if initial != isinstance(request, InitialBookingRequest) or purpose is Purpose.TECH_SETUP:
+        raise ValueError(f"a {type(request).__name__} does not book {purpose.value}")
     actor.require("write")
     now = now or utcnow()
     with uow:
-        meta = request.meta.model_dump(mode="json")
-        meta.update(type=AppointmentType.INITIAL.value, purpose=Purpose.INITIAL.value)
-        fields = {
-            "name": request.name,
-            "description": request.description,
-            "guests": [g.model_dump(mode="json") for g in request.guests],
-            "meta": meta,
-        }
+        if isinstance(request, InitialBookingRequest):
+            fields, link = _initial_fields(request), None
+        else:
+            fields, link = _follow_on_fields(uow, actor, purpose, request)
         team, members = resolve_target(uow.session, request.calendar_id, request.team_id)
         row, claim = _place(
             uow,
             actor,
             team,
             members,
-            Purpose.INITIAL,
+            purpose,
             request.date_start,
             request.date_end,
             fields,
             options,
             now,
             hold=request.hold,
+            link=link,
         )
         tech = None
-        if not request.hold:
+        if isinstance(request, InitialBookingRequest) and not request.hold:
             tech = _schedule_tech_setup(uow, actor, row, options, now, team_id=request.tech_setup_team_id)
         _commit(uow)
         return Booked(_stored(row), claim.hold_expires_at, tech)
@@ -190,64 +199,6 @@ def schedule_tech_setup(
         return outcome
 
 
-def book_follow_on(
-    uow: UnitOfWork,
-    actor: Actor,
-    purpose: Purpose,
-    request: FollowOnBookingRequest,
-    options: SchedulingOptions,
-    *,
-    now: datetime | None = None,
-) -> Booked:
-    """Flows 3 and 4: a FITTING or a FOLLOW_UP for the customer of ``request.appointment_id``."""
-    if purpose not in (Purpose.FITTING, Purpose.FOLLOW_UP):
-        raise ValueError(f"not a follow-on purpose: {purpose}")
-    actor.require("write")
-    now = now or utcnow()
-    with uow:
-        try:
-            source_row = _reachable_row(uow, actor, request.appointment_id)
-        except NotFound as exc:  # a reference in the body: a field error, as for an unknown calendar
-            raise ValidationFailed([FieldError("appointment_id", exc.detail)]) from exc
-        if source_row.status == S.CANCELLED:
-            raise InvalidTransition(source_row.status, f"book a {purpose.value.lower()} after")
-        source = appointment_from_row(source_row)
-        kept = {k: v for k, v in source.meta.model_dump(mode="json").items() if k not in {"salesforce", "purpose"}}
-        kept.update(
-            type=AppointmentType.FOLLOW_UP.value,
-            purpose=purpose.value,
-            follows=str(source.id),
-            salesforce={
-                "opportunity_gid": source.meta.salesforce.opportunity_gid,
-                "customer_gid": source.meta.salesforce.customer_gid,
-            },
-        )
-        label = "Fitting" if purpose is Purpose.FITTING else "Follow-up"
-        fields = {
-            "name": request.name or f"{label}: {source.name}"[:255],
-            "description": request.description,
-            "guests": [g.model_dump(mode="json") for g in source.guests],
-            "meta": kept,
-        }
-        team, members = resolve_target(uow.session, request.calendar_id, request.team_id)
-        row, claim = _place(
-            uow,
-            actor,
-            team,
-            members,
-            purpose,
-            request.date_start,
-            request.date_end,
-            fields,
-            options,
-            now,
-            hold=request.hold,
-            link=(source_row.id, purpose.value.lower()),
-        )
-        _commit(uow)
-        return Booked(_stored(row), claim.hold_expires_at)
-
-
 def confirm(
     uow: UnitOfWork, actor: Actor, appointment_id: str, options: SchedulingOptions, *, now: datetime | None = None
 ) -> Booked:
@@ -262,11 +213,7 @@ def confirm(
         if claim is not None and claim.hold_expires_at is not None and claim.hold_expires_at <= now:
             raise SlotUnavailable(f"the hold expired at {claim.hold_expires_at.isoformat()}; book the slot again")
         if claim is None:  # RESERVED elsewhere (REST, CalDAV): check and claim the slot now
-            plan = plan_for(uow.session, row.calendar, _purpose_of(row), options, now, row.date_end - row.date_start)
-            reason = check_slot(uow.session, plan, (row.date_start, row.date_end), now, exclude=[row.id])
-            if reason:
-                raise SlotUnavailable(reason)
-            _claim(uow, row, plan.spec.before, plan.spec.after, None, None, now)
+            _claim(uow, row, _free_for(uow, row, (row.date_start, row.date_end), options, now), None, None, now)
         appointments.update_in(uow, _wide(actor), row.id, AppointmentPatch(status=S.BOOKED))
         tech = None
         if row.type == AppointmentType.INITIAL and not _live_targets(uow, row.id, "tech_setup"):
@@ -293,19 +240,16 @@ def reschedule(
         if row.status == S.CANCELLED:
             raise InvalidTransition(row.status, "reschedule")
         duration = (request.date_end - request.date_start) if request.date_end else (row.date_end - row.date_start)
-        plan = plan_for(uow.session, row.calendar, _purpose_of(row), options, now, duration)
         slot = (request.date_start, request.date_start + duration)
         _expire_holds_in(uow, now, [row.calendar_id])
-        reason = check_slot(uow.session, plan, slot, now, exclude=[row.id])
-        if reason:
-            raise SlotUnavailable(reason)
+        plan = _free_for(uow, row, slot, options, now)
         had_claim = store.claim_of(uow.session, row.id) is not None
         patch: dict[str, Any] = {"date_start": slot[0], "date_end": slot[1]}
         if row.status != S.RESERVED:
             patch["status"] = S.RESCHEDULED.value
         appointments.update_in(uow, _wide(actor), row.id, AppointmentPatch.model_validate(patch), reason=request.reason)
         if not had_claim:
-            _claim(uow, row, plan.spec.before, plan.spec.after, None, None, now)
+            _claim(uow, row, plan, None, None, now)
         offer = None
         if row.type == AppointmentType.INITIAL:
             offer = _tech_setup_offer(
@@ -382,6 +326,48 @@ def _live_targets(uow: UnitOfWork, source_id: str, kind: str) -> list[Appointmen
     return rows
 
 
+def _initial_fields(request: InitialBookingRequest) -> dict[str, Any]:
+    meta = request.meta.model_dump(mode="json")
+    meta.update(type=AppointmentType.INITIAL.value, purpose=Purpose.INITIAL.value)
+    return {
+        "name": request.name,
+        "description": request.description,
+        "guests": [g.model_dump(mode="json") for g in request.guests],
+        "meta": meta,
+    }
+
+
+def _follow_on_fields(
+    uow: UnitOfWork, actor: Actor, purpose: Purpose, request: FollowOnBookingRequest
+) -> tuple[dict[str, Any], tuple[str, str]]:
+    """The fields of a FITTING or FOLLOW_UP from the appointment it follows, and the link to that one."""
+    try:
+        source_row = _reachable_row(uow, actor, request.appointment_id)
+    except NotFound as exc:  # a reference in the body: a field error, as for an unknown calendar
+        raise ValidationFailed([FieldError("appointment_id", exc.detail)]) from exc
+    if source_row.status == S.CANCELLED:
+        raise InvalidTransition(source_row.status, f"book a {purpose.value.lower()} after")
+    source = appointment_from_row(source_row)
+    kept = {k: v for k, v in source.meta.model_dump(mode="json").items() if k not in {"salesforce", "purpose"}}
+    kept.update(
+        type=AppointmentType.FOLLOW_UP.value,
+        purpose=purpose.value,
+        follows=str(source.id),
+        salesforce={
+            "opportunity_gid": source.meta.salesforce.opportunity_gid,
+            "customer_gid": source.meta.salesforce.customer_gid,
+        },
+    )
+    label = "Fitting" if purpose is Purpose.FITTING else "Follow-up"
+    fields = {
+        "name": request.name or f"{label}: {source.name}"[:255],
+        "description": request.description,
+        "guests": [g.model_dump(mode="json") for g in source.guests],
+        "meta": kept,
+    }
+    return fields, (source_row.id, purpose.value.lower())
+
+
 def _place(
     uow: UnitOfWork,
     actor: Actor,
@@ -441,27 +427,38 @@ def _place(
         raise ValidationFailed(field_errors(exc)) from exc
     row = appointments.create_in(uow, _wide(actor), draft)
     hold_until = now + options.hold if hold else None
-    claim = _claim(uow, row, plan.spec.before, plan.spec.after, team.id if team else None, hold_until, now)
+    claim = _claim(uow, row, plan, team.id if team else None, hold_until, now)
     if link is not None:
         session.add(AppointmentLinkRow(source_id=link[0], target_id=row.id, kind=link[1], created_at=now))
     return row, claim
 
 
+def _free_for(
+    uow: UnitOfWork, row: AppointmentRow, slot: tuple[datetime, datetime], options: SchedulingOptions, now: datetime
+) -> Plan:
+    """The plan of ``row``'s calendar and purpose, if ``slot`` is free there (``row`` itself aside)."""
+    plan = plan_for(uow.session, row.calendar, _purpose_of(row), options, now, slot[1] - slot[0])
+    reason = check_slot(uow.session, plan, slot, now, exclude=[row.id])
+    if reason:
+        raise SlotUnavailable(reason)
+    return plan
+
+
 def _claim(
     uow: UnitOfWork,
     row: AppointmentRow,
-    before: timedelta,
-    after: timedelta,
+    plan: Plan,
     team_id: str | None,
     hold_until: datetime | None,
     now: datetime,
 ) -> SlotClaimRow:
+    """Claim ``row``'s slot with ``plan``'s buffers around it; a concurrent claim of it is a SlotUnavailable."""
     claim = SlotClaimRow(
         appointment_id=row.id,
         calendar_id=row.calendar_id,
         team_id=team_id,
-        start_at=row.date_start - before,
-        end_at=row.date_end + after,
+        start_at=row.date_start - plan.spec.before,
+        end_at=row.date_end + plan.spec.after,
         hold_expires_at=hold_until,
         created_at=now,
     )
@@ -503,10 +500,25 @@ def _tech_setup_team(uow: UnitOfWork, team_id: str | None, *, given: bool) -> Ca
     return candidates[0] if len(candidates) == 1 else None
 
 
-def _day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
-    start = datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
-    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
-    return start, end
+def _requested_day(initial: AppointmentRow, zone: ZoneInfo, options: SchedulingOptions) -> date:
+    """The tech-setup call's day by the two-days-before rule (``tech_setup_offset_days``), in ``zone``."""
+    return initial.date_start.astimezone(zone).date() - timedelta(days=options.tech_setup_offset_days)
+
+
+def _days_back(
+    requested: date, initial: AppointmentRow, zone: ZoneInfo, options: SchedulingOptions, now: datetime
+) -> Iterator[tuple[int, date, tuple[datetime, datetime]]]:
+    """``requested`` and the fallback days before it, nearest first, each with its window before the
+    INITIAL starts; days already over are skipped (and once a whole day is over, so is every earlier one)."""
+    for back in range(options.tech_setup_fallback_days + 1):
+        day = requested - timedelta(days=back)
+        day_start = datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+        day_end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
+        window = (day_start, min(day_end, initial.date_start))
+        if window[1] > max(window[0], now):
+            yield back, day, window
+        elif day_end <= now:
+            return
 
 
 def _schedule_tech_setup(
@@ -528,21 +540,14 @@ def _schedule_tech_setup(
         )
     mode = mode or options.tech_setup_mode
     zone = ZoneInfo(team.timezone)
-    requested = initial.date_start.astimezone(zone).date() - timedelta(days=options.tech_setup_offset_days)
+    requested = _requested_day(initial, zone, options)
     members = store.members_of(session, team.id)
     if not members:
         return TechSetupOutcome(
             "unscheduled", team_id=team.id, requested_date=requested, detail="the team has no members"
         )
     hold = mode == "proposed"
-    for back in range(options.tech_setup_fallback_days + 1):
-        day = requested - timedelta(days=back)
-        day_start, day_end = _day_bounds(day, zone)
-        window = (day_start, min(day_end, initial.date_start))
-        if window[1] <= max(window[0], now):
-            if day_end <= now:
-                break  # this day and every earlier one are over
-            continue
+    for back, day, window in _days_back(requested, initial, zone, options, now):
         ordered = order_members(session, team, members, options, window)
         plans = [plan_for(session, m, Purpose.TECH_SETUP, options, now) for m in ordered]
         by_id = {m.id: m for m in ordered}
@@ -621,15 +626,7 @@ def _tech_setup_offer(
     session = uow.session
     calendar = tech.calendar
     plan = plan_for(session, calendar, Purpose.TECH_SETUP, options, now, tech.date_end - tech.date_start)
-    requested = initial.date_start.astimezone(plan.zone).date() - timedelta(days=options.tech_setup_offset_days)
-    for back in range(options.tech_setup_fallback_days + 1):
-        day = requested - timedelta(days=back)
-        day_start, day_end = _day_bounds(day, plan.zone)
-        window = (day_start, min(day_end, initial.date_start))
-        if window[1] <= max(window[0], now):
-            if day_end <= now:
-                break
-            continue
+    for _, _, window in _days_back(_requested_day(initial, plan.zone, options), initial, plan.zone, options, now):
         busy = store.busy_intervals(
             session, [calendar.id], window[0] - plan.pad(), window[1] + plan.pad(), now, exclude=[tech.id]
         )[calendar.id]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Response, jsonify
@@ -52,43 +53,35 @@ def _booked(result: service.Booked, status: int = 201) -> Response:
     return response
 
 
-@operation(
-    bp,
-    "POST",
-    "/bookings/initial",
-    summary="Lead conversion: book an INITIAL consultation from a consultant's availability (and its tech-setup call)",
-    tag=TAG,
-    body=InitialBookingRequest,
-    responses={201: BookingResponse, 409: "The slot is taken or not bookable (problem)"},
-)
-def book_initial(body: InitialBookingRequest) -> Response:
-    return _booked(service.book_initial(uow(), current_actor("api"), body, options()))
+#: The flows ``POST /bookings/{initial,fitting,follow-up}`` book: what each takes, and what it does.
+FLOWS: dict[Purpose, tuple[type[service.BookingRequest], str]] = {
+    Purpose.INITIAL: (
+        InitialBookingRequest,
+        "Lead conversion: book an INITIAL consultation from a consultant's availability (and its tech-setup call)",
+    ),
+    Purpose.FITTING: (FollowOnBookingRequest, "Book the fitting with a fitter, from fitter availability"),
+    Purpose.FOLLOW_UP: (FollowOnBookingRequest, "Book a follow-up from fitter availability"),
+}
 
 
-@operation(
-    bp,
-    "POST",
-    "/bookings/fitting",
-    summary="Book the fitting with a fitter, from fitter availability",
-    tag=TAG,
-    body=FollowOnBookingRequest,
-    responses={201: BookingResponse, 409: "The slot is taken or not bookable (problem)"},
-)
-def book_fitting(body: FollowOnBookingRequest) -> Response:
-    return _booked(service.book_follow_on(uow(), current_actor("api"), Purpose.FITTING, body, options()))
+def _flow(purpose: Purpose) -> Callable[[service.BookingRequest], Response]:
+    def view(body: service.BookingRequest) -> Response:
+        return _booked(service.book(uow(), current_actor("api"), purpose, body, options()))
+
+    view.__name__ = f"book_{purpose.value.lower()}"  # the endpoint and operationId
+    return view
 
 
-@operation(
-    bp,
-    "POST",
-    "/bookings/follow-up",
-    summary="Book a follow-up from fitter availability",
-    tag=TAG,
-    body=FollowOnBookingRequest,
-    responses={201: BookingResponse, 409: "The slot is taken or not bookable (problem)"},
-)
-def book_follow_up(body: FollowOnBookingRequest) -> Response:
-    return _booked(service.book_follow_on(uow(), current_actor("api"), Purpose.FOLLOW_UP, body, options()))
+for _purpose, (_request, _summary) in FLOWS.items():
+    operation(
+        bp,
+        "POST",
+        "/bookings/" + _purpose.value.lower().replace("_", "-"),
+        summary=_summary,
+        tag=TAG,
+        body=_request,
+        responses={201: BookingResponse, 409: "The slot is taken or not bookable (problem)"},
+    )(_flow(_purpose))
 
 
 @operation(

@@ -207,14 +207,14 @@ def test_cli_expires_holds_in_process(
 ) -> None:
     from caldav_bridge.scheduling import booking
     from caldav_bridge.scheduling.requests import InitialBookingRequest
-    from caldav_bridge.scheduling.rules import SchedulingOptions
+    from caldav_bridge.scheduling.rules import Purpose, SchedulingOptions
     from caldav_bridge.services.actor import system_actor
     from feeds.cli import main
 
     start = datetime.combine(world.day(2), time(10), tzinfo=NY)
     request = InitialBookingRequest(calendar_id=world.c1, date_start=start, name="Held", hold=True)
     options = SchedulingOptions(hold=timedelta(minutes=1))
-    booking.book_initial(runtime.uow(), system_actor(), request, options, now=utcnow() - timedelta(minutes=5))
+    booking.book(runtime.uow(), system_actor(), Purpose.INITIAL, request, options, now=utcnow() - timedelta(minutes=5))
     monkeypatch.setenv("APPOINTMENTS_DATABASE_URL", runtime.settings.resolved_database_url())
     monkeypatch.setenv("APPOINTMENTS_DATA_DIR", runtime.settings.data_dir)
     assert main(["scheduling", "expire-holds", "--json"]) == 0
