@@ -14,6 +14,8 @@ import secrets
 from collections.abc import Iterable
 
 from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from caldav_bridge.clock import utcnow
 from caldav_bridge.store.dav_tables import DavCollectionRow, DavItemRow
@@ -25,6 +27,7 @@ __all__ = [
     "audit_reads",
     "calendar_created",
     "collection_for_calendar",
+    "ensure_folder",
     "ensure_for_path",
     "path_for_calendar",
 ]
@@ -69,19 +72,7 @@ def calendar_created(uow: UnitOfWork, calendar: CalendarRow) -> DavCollectionRow
     now = utcnow()
     path = path_for_calendar(uow, calendar)
     parent = parent_of(path)
-    if uow.session.scalar(select(DavCollectionRow.id).where(DavCollectionRow.path == parent)) is None:
-        uow.session.add(
-            DavCollectionRow(
-                path=parent,
-                parent_path="",
-                tag="",
-                props={},
-                epoch=secrets.token_hex(4),
-                revision=0,
-                created_at=now,
-                updated_at=now,
-            )
-        )
+    ensure_folder(uow.session, parent)
     props = {
         "tag": "VCALENDAR",
         "D:displayname": calendar.name,
@@ -121,6 +112,40 @@ def calendar_created(uow: UnitOfWork, calendar: CalendarRow) -> DavCollectionRow
         )
     uow.session.flush()
     return row
+
+
+def ensure_folder(session: Session, path: str) -> None:
+    """Make sure the plain collection at ``path`` (a principal or ``_calendars``) exists.
+
+    Idempotent under concurrency: two transactions provisioning calendars under the same folder
+    (two team calendars at once; REST writes do not take the storage lock) may both find it missing;
+    the insert runs in a savepoint, and the one that loses the race on the unique path (PostgreSQL
+    waits for the winner's commit) rolls back only that savepoint and uses the winner's row.
+    """
+    exists = select(DavCollectionRow.id).where(DavCollectionRow.path == path)
+    if session.scalar(exists) is not None:
+        return
+    from caldav_bridge.dav.store import parent_of
+
+    now = utcnow()
+    try:
+        with session.begin_nested():
+            session.add(
+                DavCollectionRow(
+                    path=path,
+                    parent_path=parent_of(path),
+                    tag="",
+                    props={},
+                    epoch=secrets.token_hex(4),
+                    revision=0,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            session.flush()
+    except IntegrityError:
+        if session.scalar(exists) is None:  # not the path: some other constraint
+            raise
 
 
 def ensure_for_path(store: object, path: str) -> None:

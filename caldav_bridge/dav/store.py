@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from caldav_bridge.clock import utcnow
@@ -130,11 +131,23 @@ class DavStore:
     def ensure_collection(
         self, path: str, *, calendar_id: str | None = None, props: dict[str, str] | None = None
     ) -> CollectionInfo:
-        """The collection at ``path``, created (with its missing ancestors) if absent."""
-        row = self._collection_row(path)
-        if row is None:
-            row = self._insert_collection(path, props or {}, calendar_id)
-        return _info(row)
+        """The collection at ``path``, created (with its missing ancestors) if absent.
+
+        Idempotent under concurrency: a path another transaction inserted meanwhile (REST
+        provisioning does not take the storage lock) is read back, not a unique violation.
+        """
+        for attempt in range(3):
+            row = self._collection_row(path)
+            if row is not None:
+                return _info(row)
+            try:
+                with self.session.begin_nested():
+                    return _info(self._insert_collection(path, props or {}, calendar_id))
+            except IntegrityError:
+                self._seen.clear()
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     def _insert_collection(self, path: str, props: dict[str, str], calendar_id: str | None) -> DavCollectionRow:
         parent = parent_of(path)

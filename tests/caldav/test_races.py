@@ -7,10 +7,15 @@ from typing import Any
 
 import pytest
 import requests
+from sqlalchemy import event as sa_event
 from sqlalchemy import select
 
+from caldav_bridge.clock import utcnow
+from caldav_bridge.dav import provisioning
 from caldav_bridge.dav.store import DavStore
-from caldav_bridge.store.dav_tables import DavItemRow
+from caldav_bridge.runtime import Runtime
+from caldav_bridge.store.dav_tables import DavCollectionRow, DavItemRow
+from caldav_bridge.store.tables import CalendarRow
 from tests.caldav.support import dav_session, event_ics
 from tests.conftest import People
 from tests.support.live import LiveServer
@@ -106,3 +111,80 @@ def test_put_without_if_match_still_overwrites(
     assert put.status_code == 204, put.text
     stale = dav.put(url, data=event_ics("race@test", summary="Stale"), headers={"If-Match": etag}, timeout=10)
     assert stale.status_code == 412
+
+
+def test_two_team_calendars_provisioned_at_once_share_one_parent(runtime: Runtime) -> None:
+    """Both transactions find no ``_calendars`` folder; the second inserts it after the first committed it."""
+    now = utcnow()
+    with runtime.uow() as uow:
+        teams = [
+            CalendarRow(name=f"Team {n}", kind="team", timezone="UTC", created_at=now, updated_at=now) for n in (1, 2)
+        ]
+        uow.session.add_all(teams)
+        uow.commit()
+        ids = [t.id for t in teams]
+    first_inserted, about_to_insert, first_committed = threading.Event(), threading.Event(), threading.Event()
+    second_thread: list[threading.Thread] = []
+
+    def hook(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if (
+            threading.current_thread() in second_thread
+            and statement.lstrip().upper().startswith("INSERT INTO DAV_COLLECTIONS")
+            and not about_to_insert.is_set()
+        ):
+            about_to_insert.set()  # it looked and found no folder; the first commits its own now
+            first_committed.wait(timeout=20)
+
+    def first() -> str:
+        with runtime.uow() as uow:
+            row = provisioning.collection_for_calendar(uow, ids[0])
+            assert row is not None
+            path = row.path
+            first_inserted.set()
+            # PostgreSQL: wait until the second looked for the folder. SQLite: the second cannot even
+            # begin (BEGIN IMMEDIATE) until this commits, so this times out and commits first.
+            about_to_insert.wait(timeout=3)
+            uow.commit()
+        first_committed.set()
+        return path
+
+    def second() -> str:
+        with runtime.uow() as uow:
+            row = provisioning.collection_for_calendar(uow, ids[1])
+            assert row is not None
+            path = row.path
+            uow.commit()
+        return path
+
+    results: dict[str, str] = {}
+    errors: list[BaseException] = []
+
+    def run(name: str, fn: Any) -> None:
+        try:
+            results[name] = fn()
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(n, f)) for n, f in (("first", first), ("second", second))]
+    second_thread.append(threads[1])
+    sa_event.listen(runtime.engine, "before_cursor_execute", hook)
+    try:
+        threads[0].start()
+        assert first_inserted.wait(timeout=30)  # the folder and the calendar are inserted, not committed
+        threads[1].start()
+        for t in threads:
+            t.join(timeout=60)
+    finally:
+        sa_event.remove(runtime.engine, "before_cursor_execute", hook)
+    assert not errors, errors
+    paths = sorted(results.values())
+    assert paths == sorted(f"{provisioning.SHARED_ROOT}/{i}" for i in ids)
+    with runtime.uow() as uow:
+        folders = uow.session.scalars(
+            select(DavCollectionRow).where(DavCollectionRow.path == provisioning.SHARED_ROOT)
+        ).all()
+        assert len(folders) == 1
+        children = uow.session.scalars(
+            select(DavCollectionRow.path).where(DavCollectionRow.parent_path == provisioning.SHARED_ROOT)
+        ).all()
+        assert sorted(children) == paths
