@@ -22,7 +22,7 @@ from caldav_bridge.dav.errors import DavError
 from caldav_bridge.dav.records import NewItem
 from caldav_bridge.dav.render import etag_of_text, is_recurring, render_event, utc_seconds
 from caldav_bridge.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
-from caldav_bridge.model.appointment import AppointmentStatus, AppointmentType
+from caldav_bridge.model.appointment import Appointment, AppointmentStatus, AppointmentType
 from caldav_bridge.model.requests import AppointmentDraft, AppointmentPatch
 from caldav_bridge.model.timestamps import to_utc_ms
 from caldav_bridge.services.actor import Actor
@@ -31,7 +31,16 @@ from caldav_bridge.store.dav_tables import DavCollectionRow, DavItemRow
 from caldav_bridge.store.tables import AppointmentRow, PersonRow
 from caldav_bridge.store.uow import UnitOfWork
 
-__all__ = ["TIMESTAMP_MAX", "TIMESTAMP_MIN", "appointment_changed", "item_deleted", "item_for", "item_written"]
+__all__ = [
+    "TIMESTAMP_MAX",
+    "TIMESTAMP_MIN",
+    "appointment_changed",
+    "from_caldav",
+    "item_deleted",
+    "item_for",
+    "item_written",
+    "new_item",
+]
 
 #: Radicale's open-range sentinels (``radicale.item.filter``), for items whose range we do not expand.
 TIMESTAMP_MIN = -62135596800
@@ -212,20 +221,32 @@ def item_moved(uow: UnitOfWork, actor: Actor, appointment_id: str, calendar_id: 
 
 def item_for(row: AppointmentRow, base: DavItemRow | None) -> NewItem:
     """The DAV item of appointment ``row``, merged into the stored item ``base`` if any."""
-    appointment = appointment_from_row(row)
-    zone = _zone_of(base.text if base else None) or (row.meta_extra or {}).get("timezone") or row.calendar.timezone
+    if base is None:
+        return new_item(row, appointment_from_row(row))
+    zone = _zone_of(base.text) or (row.meta_extra or {}).get("timezone") or row.calendar.timezone
     text = render_event(
-        appointment,
-        zone=str(zone),
-        sequence=row.sequence,
-        base_text=base.text if base else None,
-        uid=base.uid if base else row.id,
+        appointment_from_row(row), zone=str(zone), sequence=row.sequence, base_text=base.text, uid=base.uid
     )
+    return _item(base.uid, text, row)
+
+
+def new_item(row: AppointmentRow, appointment: Appointment) -> NewItem:
+    """The DAV item of a new appointment (no stored text yet); ``appointment`` is ``row`` as canonical."""
+    zone = (row.meta_extra or {}).get("timezone") or row.calendar.timezone
+    return _item(row.id, render_event(appointment, zone=str(zone), sequence=row.sequence, uid=row.id), row)
+
+
+def _item(uid: str, text: str, row: AppointmentRow) -> NewItem:
     if is_recurring(text):
         start, end = TIMESTAMP_MIN, TIMESTAMP_MAX  # the exact range is Radicale's to compute
     else:
         start, end = utc_seconds(row.date_start), utc_seconds(row.date_end)
-    return NewItem(base.uid if base else row.id, "VEVENT", text, etag_of_text(text), start, end)
+    return NewItem(uid, "VEVENT", text, etag_of_text(text), start, end)
+
+
+def from_caldav(uow: UnitOfWork) -> bool:
+    """Whether the change being written came in over CalDAV (the DAV store then writes the item itself)."""
+    return bool(uow.session.info.get(_ORIGIN))
 
 
 def _zone_of(text: str | None) -> str | None:
@@ -239,7 +260,7 @@ def _zone_of(text: str | None) -> str | None:
 
 def appointment_changed(uow: UnitOfWork, row: AppointmentRow, *, deleted: bool) -> None:
     """Bring the appointment's DAV item in line with ``row`` (called by the appointment service)."""
-    if uow.session.info.get(_ORIGIN):
+    if from_caldav(uow):
         return  # the change came in over CalDAV: the DAV store writes the item itself
     from caldav_bridge.dav import provisioning
     from caldav_bridge.dav.store import bump, is_long

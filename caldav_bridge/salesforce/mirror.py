@@ -444,30 +444,9 @@ def _apply_page(
                 continue
             _apply_record(uow, ctx, rec, link, row, row is not None and row.id in pending, calendars, result)
         if fresh:
-            bulk.insert_new(
-                uow,
-                fresh,
-                actor_name=ctx.actor.username,
-                channel=ctx.actor.channel,
-                request_id=ctx.actor.request_id,
-                now=utcnow(),
-                renderer=_renderer(),
-                collection_of=calendars.collection,
-            )
+            bulk.insert_new(uow, fresh, actor=ctx.actor, now=utcnow(), collection_of=calendars.collection)
         set_watermark(s, mapping.sobject, _mark_of(records))
         uow.commit()
-
-
-_RENDERER: list[bulk.FreshItems] = []
-
-
-def _renderer() -> bulk.FreshItems:
-    """One template cache per process (templates depend only on shapes, not on data)."""
-    if not _RENDERER:
-        from caldav_bridge.dav import appointment_sync
-
-        _RENDERER.append(bulk.FreshItems(appointment_sync.item_for))
-    return _RENDERER[0]
 
 
 def _wants_created_webhooks(uow: UnitOfWork) -> bool:

@@ -25,7 +25,7 @@ from caldav_bridge.services.actor import Actor
 from caldav_bridge.store.tables import AppointmentRow
 from caldav_bridge.store.uow import UnitOfWork
 
-__all__ = ["SlotUnavailable", "appointment_changing", "event_type"]
+__all__ = ["SlotUnavailable", "appointment_changing", "appointment_created", "event_type"]
 
 S = AppointmentStatus
 
@@ -46,7 +46,18 @@ def event_type(row: AppointmentRow, action: str, times_changed: bool) -> str:
     return "appointment.updated"
 
 
+def appointment_created(uow: UnitOfWork, actor: Actor, row: AppointmentRow) -> None:
+    """A new appointment (``services.creates``, which may pass a plain row): only its webhook events;
+    slot claims and booking chains are made by the booking flow itself."""
+    from caldav_bridge.webhooks.events import queue as queue_webhooks
+
+    queue_webhooks(uow, row, event_type(row, "create", False))
+
+
 def appointment_changing(uow: UnitOfWork, actor: Actor, row: AppointmentRow, action: str) -> None:
+    if action == "create":
+        appointment_created(uow, actor, row)
+        return
     state = inspect(row)
     times_changed = action != "create" and (
         state.attrs.date_start.history.has_changes() or state.attrs.date_end.history.has_changes()

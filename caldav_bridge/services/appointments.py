@@ -39,6 +39,7 @@ from caldav_bridge.model.requests import (
     RescheduleRequest,
 )
 from caldav_bridge.model.timestamps import format_timestamp, parse_timestamp
+from caldav_bridge.services import creates
 from caldav_bridge.services.actor import Actor
 from caldav_bridge.services.mapping import appointment_from_row, etag_of, guest_rows
 from caldav_bridge.services.validation import field_errors
@@ -416,11 +417,16 @@ def get_row(uow: UnitOfWork, appointment_id: str) -> AppointmentRow | None:
 
 
 def _insert(uow: UnitOfWork, actor: Actor, draft: AppointmentDraft, appointment_id: str | None) -> AppointmentRow:
+    """Write a new appointment with every side effect of a create (:func:`creates.write_new`, shared with the
+    bulk writers), and return its stored row."""
+    from caldav_bridge.dav import provisioning  # lazy: the CalDAV package uses this module
+
     calendar = _writable_calendar(uow, actor, draft.calendar.id, "calendar.id")
     now = utcnow()
-    row = AppointmentRow(
+    new = creates.PlainRow(
         id=appointment_id or str(uuid.uuid4()),
         calendar_id=calendar.id,
+        calendar=calendar,
         name=draft.name,
         description=draft.description,
         type=draft.meta.type.value,
@@ -429,15 +435,21 @@ def _insert(uow: UnitOfWork, actor: Actor, draft: AppointmentDraft, appointment_
         date_end=draft.date_end,
         created_at=now,
         updated_at=now,
-        sequence=0,
+        guests=creates.plain_guests(draft.guests),
     )
-    row.calendar = calendar
-    _apply_meta(row, draft.meta.model_dump(mode="json"))
-    _set_guests(uow, row, draft.guests, now)
-    uow.appointments.add(row)
-    uow.session.flush()
-    _history(uow, actor, row, None, now)
-    _changed(uow, actor, row, "create", now)
+    _apply_meta(new.as_row(), draft.meta.model_dump(mode="json"))
+    creates.write_new(
+        uow,
+        [new],
+        actor=actor,
+        action="create",
+        now=now,
+        # A change mirrored in from Salesforce is not queued back to it (caldav_bridge.salesforce.mirror).
+        outbox=not uow.session.info.get("salesforce_mirror"),
+        collection_of=lambda calendar_id: provisioning.collection_for_calendar(uow, calendar_id),
+    )
+    row = uow.appointments.get(new.id)
+    assert row is not None
     return row
 
 
@@ -546,28 +558,18 @@ def _history(
     old_start: datetime | None = None,
     reason: str | None = None,
 ) -> None:
-    uow.appointments.add_history(
-        StatusHistoryRow(
-            appointment_id=row.id,
-            old_status=old_status,
-            new_status=row.status,
-            old_start=old_start,
-            new_start=row.date_start,
-            at=now,
-            actor=actor.username,
-            channel=actor.channel,
-            reason=reason,
-        )
-    )
+    values = creates.history_values(row, actor, now, old_status=old_status, old_start=old_start, reason=reason)
+    uow.appointments.add_history(StatusHistoryRow(**values))
 
 
 def _changed(
     uow: UnitOfWork, actor: Actor, row: AppointmentRow, action: str, now: datetime, *, operation: str = "upsert"
 ) -> None:
-    """Queue the change for Salesforce and audit it, in the caller's transaction.
+    """Queue the change (an update or a delete) for Salesforce and audit it, in the caller's transaction.
 
-    Imports create appointments in bulk and do the same there (``services.interchange._Creates``): a side
-    effect added here must be added there too.
+    Creates are written by :func:`creates.write_new` (one place for every create path, single or bulk); the
+    rows both write are built by the same functions (``creates.outbox_values``, ``audit_values``,
+    ``history_values``).
     """
     # Scheduling keeps slot claims and booking chains in step and queues webhook events; it reads
     # what changed, so it runs before the flush (lazy import: that module uses this one).
@@ -578,9 +580,7 @@ def _changed(
     payload = appointment_from_row(row).model_dump(mode="json")
     # A change mirrored in from Salesforce is not queued back to it (caldav_bridge.salesforce.mirror).
     if not uow.session.info.get("salesforce_mirror"):
-        uow.outbox.add(
-            OutboxRow(appointment_id=row.id, operation=operation, payload=payload, created_at=now, available_at=now)
-        )
+        uow.outbox.add(OutboxRow(**creates.outbox_values(row.id, operation, payload, now)))
     _audit(uow, actor, action, [row])
     # The appointment's CalDAV item follows in the same transaction (lazy import: that module
     # uses this one).
@@ -591,18 +591,7 @@ def _changed(
 
 def _audit(uow: UnitOfWork, actor: Actor, action: str, rows: Iterable[AppointmentRow]) -> None:
     now = utcnow()
-    uow.audit.add_all(
-        AuditRow(
-            at=now,
-            actor=actor.username,
-            channel=actor.channel,
-            action=action,
-            appointment_id=row.id,
-            calendar_id=row.calendar_id,
-            request_id=actor.request_id,
-        )
-        for row in rows
-    )
+    uow.audit.add_all(AuditRow(**creates.audit_values(actor, action, row.id, row.calendar_id, now)) for row in rows)
 
 
 def _commit(uow: UnitOfWork, row: AppointmentRow) -> Stored:

@@ -39,9 +39,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Table, bindparam, func, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Table, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -52,26 +50,19 @@ from caldav_bridge.converters.base import CalendarHint, Converter
 from caldav_bridge.errors import DomainError, FieldError, InvalidTransition, NotFound, ValidationFailed
 from caldav_bridge.model.appointment import Appointment, AppointmentStatus
 from caldav_bridge.model.requests import AppointmentPatch
-from caldav_bridge.model.timestamps import format_timestamp
-from caldav_bridge.services import appointments
+from caldav_bridge.services import appointments, creates
 from caldav_bridge.services.actor import Actor
 from caldav_bridge.services.appointments import TRANSITIONS
 from caldav_bridge.services.mapping import appointment_from_row
 from caldav_bridge.services.validation import field_errors
-from caldav_bridge.store.dav_tables import DavCollectionRow, DavItemRow
+from caldav_bridge.store.bulk_insert import insert_many
 from caldav_bridge.store.tables import (
-    AppointmentGuestRow,
     AppointmentRow,
-    AuditRow,
     CalendarRow,
     ExternalRefRow,
-    OutboxRow,
-    PersonRow,
-    StatusHistoryRow,
     UserRow,
 )
 from caldav_bridge.store.uow import UnitOfWork
-from caldav_bridge.webhooks.tables import WebhookSubscriptionRow
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
@@ -114,10 +105,7 @@ _HINT_FIELDS = {
 }
 _HINT_KINDS = {"provider": "provider", "user": "host user", "calendar": "calendar", "resource": "resource"}
 _MAX_SOURCE_ID = 255  # external_refs.source_id
-_MAX_DETAIL = 1000  # audit_log.detail
 _CONFLICT = "could not be stored: it conflicts with a concurrent change; import it again"
-_PERSON_COLUMNS = ("first_name", "last_name", "timezone")
-_GUEST_COLUMNS = frozenset({"id", *_PERSON_COLUMNS})
 
 
 class UnknownFormat(NotFound):
@@ -295,6 +283,7 @@ class _Entry:
 class _CalendarInfo:
     id: str
     name: str
+    timezone: str
 
 
 @dataclass
@@ -309,16 +298,16 @@ class _Calendars:
     def load(cls, uow: UnitOfWork, actor: Actor, calendar_id: str | None) -> _Calendars:
         reachable = actor.visible(None)
         with uow:
-            stmt = select(CalendarRow.id, CalendarRow.name, UserRow.username, UserRow.display_name).outerjoin(
-                UserRow, UserRow.id == CalendarRow.owner_user_id
-            )
+            stmt = select(
+                CalendarRow.id, CalendarRow.name, CalendarRow.timezone, UserRow.username, UserRow.display_name
+            ).outerjoin(UserRow, UserRow.id == CalendarRow.owner_user_id)
             if reachable is not None:
                 stmt = stmt.where(CalendarRow.id.in_(reachable))
             rows = uow.session.execute(stmt).all()
         by_id: dict[str, _CalendarInfo] = {}
         by_name: dict[str, list[_CalendarInfo]] = {}
-        for cal_id, name, username, display_name in rows:
-            info = _CalendarInfo(cal_id, name)
+        for cal_id, name, timezone, username, display_name in rows:
+            info = _CalendarInfo(cal_id, name, timezone)
             by_id[cal_id] = info
             for key in {_fold(n) for n in (name, username, display_name) if n}:
                 by_name.setdefault(key, []).append(info)
@@ -522,8 +511,7 @@ class _Import:
 
         session.flush()  # the updates' people changes first: the bulk statements below read and write people
         creates.write(self.uow)
-        if new_refs:
-            session.execute(insert(_table(ExternalRefRow)), new_refs)
+        _insert_many(session, ExternalRefRow, new_refs)
         if touched_refs:
             session.execute(
                 update(_table(ExternalRefRow)).where(ExternalRefRow.id.in_(touched_refs)).values(updated_at=now)
@@ -621,256 +609,56 @@ def _ref_values(format_name: str, source_id: str, appointment_id: str, now: date
     }
 
 
-def _audit_values(
-    actor: Actor,
-    action: str,
-    appointment_id: str,
-    calendar_id: str,
-    now: datetime,
-    fmt: str,
-    item: ConvertedAppointment,
-) -> dict[str, Any]:
-    return {
-        "at": now,
-        "actor": actor.username,
-        "channel": actor.channel,
-        "action": action,
-        "appointment_id": appointment_id,
-        "calendar_id": calendar_id,
-        "request_id": actor.request_id,
-        "detail": f"import {fmt} {item.source_id}"[:_MAX_DETAIL],
-    }
-
-
 @dataclass
 class _Creates:
-    """New appointments of one chunk, written with one bulk insert per table."""
+    """New appointments of one chunk: written with every side effect of a create by
+    :func:`caldav_bridge.services.creates.write_new` (one bulk insert per table), plus their external refs."""
 
     format: str
     actor: Actor
     now: datetime
-    appointments: list[dict[str, Any]] = field(default_factory=list)
-    guests: list[dict[str, Any]] = field(default_factory=list)
-    people: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    rows: list[creates.PlainRow] = field(default_factory=list)
+    details: list[str | None] = field(default_factory=list)
     refs: list[dict[str, Any]] = field(default_factory=list)
-    history: list[dict[str, Any]] = field(default_factory=list)
-    outbox: list[dict[str, Any]] = field(default_factory=list)
-    audit: list[dict[str, Any]] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self.now_text = format_timestamp(self.now)
 
     def add(self, item: ConvertedAppointment, appointment_id: str, calendar: _CalendarInfo) -> None:
         now = self.now
-        created_at = min(item.created_at, now) if item.created_at else now
         meta = item.meta.model_dump(mode="json")
-        guests = [g.model_dump(mode="json") for g in item.guests]
         salesforce = meta.get("salesforce") or {}
-        self.appointments.append(
-            {
-                "id": appointment_id,
-                "calendar_id": calendar.id,
-                "name": item.name,
-                "description": item.description,
-                "type": item.meta.type.value,
-                "status": item.status.value,
-                "date_start": item.date_start,
-                "date_end": item.date_end,
-                "sf_appointment_gid": salesforce.get("appointment_gid"),
-                "sf_opportunity_gid": salesforce.get("opportunity_gid"),
-                "sf_customer_gid": salesforce.get("customer_gid"),
-                "meta_extra": {k: v for k, v in meta.items() if k not in {"type", "salesforce"}},
-                "created_at": created_at,
-                "updated_at": now,
-                "deleted_at": None,
-                "version": 1,
-                "sequence": 0,
-            }
+        self.rows.append(
+            creates.PlainRow(
+                id=appointment_id,
+                calendar_id=calendar.id,
+                calendar=calendar,
+                name=item.name,
+                description=item.description,
+                type=item.meta.type.value,
+                status=item.status.value,
+                date_start=item.date_start,
+                date_end=item.date_end,
+                created_at=min(item.created_at, now) if item.created_at else now,
+                updated_at=now,
+                meta_extra={k: v for k, v in meta.items() if k not in {"type", "salesforce"}},
+                sf_appointment_gid=salesforce.get("appointment_gid"),
+                sf_opportunity_gid=salesforce.get("opportunity_gid"),
+                sf_customer_gid=salesforce.get("customer_gid"),
+                guests=creates.plain_guests(item.guests),
+            )
         )
-        for position, guest in enumerate(guests):  # as services.mapping.guest_rows stores them
-            row = {
-                "appointment_id": appointment_id,
-                "position": position,
-                "person_id": guest.get("id"),
-                "first_name": guest.get("first_name"),
-                "last_name": guest.get("last_name"),
-                "timezone": guest.get("timezone"),
-                "extra": {k: v for k, v in guest.items() if k not in _GUEST_COLUMNS},
-            }
-            self.guests.append(row)
-            person_id = guest.get("id")
-            if isinstance(person_id, str):
-                self.people.setdefault(person_id, []).append(row)
+        self.details.append(f"import {self.format} {item.source_id}")
         self.refs.append(_ref_values(self.format, item.source_id, appointment_id, now))
-        self.history.append(
-            {
-                "appointment_id": appointment_id,
-                "old_status": None,
-                "new_status": item.status.value,
-                "old_start": None,
-                "new_start": item.date_start,
-                "at": now,
-                "actor": self.actor.username,
-                "channel": self.actor.channel,
-                "reason": None,
-            }
-        )
-        # The canonical JSON, as services.mapping.appointment_from_row(row).model_dump(mode="json") gives it.
-        payload = {
-            "calendar": {"id": calendar.id, "name": calendar.name},
-            "created_at": self.now_text if created_at is now else format_timestamp(created_at),
-            "date_end": format_timestamp(item.date_end),
-            "date_start": format_timestamp(item.date_start),
-            "description": item.description,
-            "guests": guests,
-            "id": appointment_id,
-            "meta": meta,
-            "name": item.name,
-            "status": item.status.value,
-            "updated_at": self.now_text,
-        }
-        self.outbox.append(
-            {
-                "appointment_id": appointment_id,
-                "operation": "upsert",
-                "payload": payload,
-                "state": "pending",
-                "attempts": 0,
-                "last_error": None,
-                "created_at": now,
-                "available_at": now,
-            }
-        )
-        self.audit.append(_audit_values(self.actor, "create", appointment_id, calendar.id, now, self.format, item))
 
     def write(self, uow: UnitOfWork) -> None:
-        if not self.appointments:
+        if not self.rows:
             return
-        session = uow.session
-        if self.people:
-            self._people(session)
-        _insert_many(session, AppointmentRow, self.appointments)
-        _insert_many(session, AppointmentGuestRow, self.guests)
-        _insert_many(session, ExternalRefRow, self.refs)
-        _insert_many(session, StatusHistoryRow, self.history)
-        _insert_many(session, OutboxRow, self.outbox)
-        _insert_many(session, AuditRow, self.audit)
-        # What appointments._changed runs for every change besides the outbox and audit rows, on the stored
-        # rows: the scheduling hook and the CalDAV item. Loading the rows costs as much as a third of the
-        # inserts, so only the rows that need it are loaded: for a new appointment the scheduling hook only
-        # queues webhook events (nothing to do without an active subscription), and only calendars with a
-        # CalDAV collection need items.
-        webhooks = bool(
-            session.scalar(
-                select(func.count()).select_from(WebhookSubscriptionRow).where(WebhookSubscriptionRow.active)
-            )
-        )
-        calendar_ids = {a["calendar_id"] for a in self.appointments}
-        collections = {
-            c.calendar_id: c
-            for c in session.scalars(select(DavCollectionRow).where(DavCollectionRow.calendar_id.in_(calendar_ids)))
-        }
-        wanted = [a["id"] for a in self.appointments if webhooks or a["calendar_id"] in collections]
-        if not wanted:
-            return
-        rows = list(session.scalars(select(AppointmentRow).where(AppointmentRow.id.in_(wanted))).unique())
-        if webhooks:
-            self._hooks(uow, rows)
-        self._dav_items(uow, [r for r in rows if r.calendar_id in collections], collections)
-
-    def _hooks(self, uow: UnitOfWork, rows: list[AppointmentRow]) -> None:
-        """The scheduling hook of a new appointment (``scheduling.hooks.appointment_changing``)."""
-        from caldav_bridge.scheduling import hooks  # lazy, as in services.appointments: it uses this package
-
-        for row in rows:
-            hooks.appointment_changing(uow, self.actor, row, "create")
-
-    def _dav_items(
-        self, uow: UnitOfWork, rows: list[AppointmentRow], collections: dict[str | None, DavCollectionRow]
-    ) -> None:
-        """The new appointments' CalDAV items, as ``appointment_sync.appointment_changed`` writes them one
-        by one: rendered from the stored rows, one change-log revision per collection per chunk.
-
-        A calendar that has no DAV collection yet needs none: ``dav.provisioning`` renders every
-        appointment of a calendar into its collection when it makes it (on first use).
-        """
-        from caldav_bridge.dav.appointment_sync import item_for  # lazy, as in services.appointments
-        from caldav_bridge.dav.store import bump, is_long
-
-        session = uow.session
-        by_calendar: dict[str, list[AppointmentRow]] = {}
-        for row in rows:
-            by_calendar.setdefault(row.calendar_id, []).append(row)
-        for calendar_id, calendar_rows in by_calendar.items():
-            collection = collections[calendar_id]
-            items: list[dict[str, Any]] = []
-            hrefs: list[tuple[str, bool]] = []
-            for row in calendar_rows:
-                new = item_for(row, None)
-                hrefs.append((f"{row.id}.ics", False))
-                items.append(
-                    {
-                        "collection_id": collection.id,
-                        "href": f"{row.id}.ics",
-                        "uid": new.uid,
-                        "component": new.component,
-                        "text": new.text,
-                        "etag": new.etag,
-                        "time_start": new.time_start,
-                        "time_end": new.time_end,
-                        "long_span": is_long(new.time_start, new.time_end),
-                        "appointment_id": row.id,
-                        "updated_at": self.now,
-                    }
-                )
-            _insert_many(session, DavItemRow, items)
-            bump(session, collection.id, hrefs, self.now)
-
-    def _people(self, session: Session) -> None:
-        """Guests' people rows, as ``PeopleRepository.ensure`` keeps them: inserted if missing (a racing
-        insert is fine), and a guest's non-null names and zone written over the person's."""
-        now = self.now
-        people = _table(PersonRow)
-        ids = sorted(self.people)
-        current: dict[str, tuple[Any, ...]] = {
-            row[0]: tuple(row[1:])
-            for row in session.execute(
-                select(people.c.id, people.c.first_name, people.c.last_name, people.c.timezone).where(
-                    people.c.id.in_(ids)
-                )
-            )
-        }
-        inserts: list[dict[str, Any]] = []
-        updates: list[dict[str, Any]] = []
-        for person_id in ids:
-            before = current.get(person_id, (None, None, None))
-            after = list(before)
-            for guest in self.people[person_id]:
-                for i, attr in enumerate(_PERSON_COLUMNS):
-                    if guest[attr] is not None:
-                        after[i] = guest[attr]
-            values = dict(zip(_PERSON_COLUMNS, after, strict=True))
-            if person_id not in current:
-                inserts.append({"id": person_id, **values, "created_at": now, "updated_at": now})
-            elif tuple(after) != before:
-                updates.append({"b_id": person_id, **{f"b_{k}": v for k, v in values.items()}, "b_updated_at": now})
-        if inserts:
-            dialect = session.get_bind().dialect.name
-            insert_ = postgresql_insert if dialect == "postgresql" else sqlite_insert
-            session.execute(insert_(people).on_conflict_do_nothing(), inserts)
-        if updates:
-            stmt = (
-                update(people)
-                .where(people.c.id == bindparam("b_id"))
-                .values({k: bindparam(f"b_{k}") for k in (*_PERSON_COLUMNS, "updated_at")})
-            )
-            session.execute(stmt, updates)
+        creates.write_new(uow, self.rows, actor=self.actor, action="create", now=self.now, details=self.details)
+        _insert_many(uow.session, ExternalRefRow, self.refs)
 
 
 def _insert_many(session: Session, row_class: type[Any], rows: list[dict[str, Any]]) -> None:
-    """One bulk INSERT (executemany) of ``rows``, past the ORM's per-object bookkeeping."""
+    """One many-row INSERT of ``rows`` (dicts with the same keys), past the ORM's and Core's per-row work."""
     if rows:
-        session.execute(insert(_table(row_class)), rows)
+        insert_many(session, _table(row_class), tuple(rows[0]), [tuple(r.values()) for r in rows])
 
 
 def _table(row_class: type[Any]) -> Table:

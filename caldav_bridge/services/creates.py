@@ -1,0 +1,437 @@
+"""New appointments and every side effect of creating them, for one or many at a time.
+
+This is the one place that knows what creating an appointment writes. :func:`write_new` is used by
+the appointment service for a single create (``appointments.create`` / ``create_in``: REST, OLS,
+CalDAV PUTs, scheduling), by imports (``services.interchange``: chunks of 1,000) and by the Salesforce
+mirror's bulk path (``salesforce.bulk``), so none of them can drift from the others. For each new
+appointment it writes:
+
+* the appointment row and its guests, and the guests' ``people`` rows (inserted when missing; a
+  guest's non-null names and zone written over the person's, as ``PeopleRepository.ensure`` does);
+* a status-history row (``None`` → the status);
+* an outbox row for Salesforce with the canonical JSON (unless ``outbox=False``: the mirror's own
+  records are not echoed back);
+* an audit row (``action``, optional per-item ``detail``);
+* the scheduling hook (``scheduling.hooks.appointment_created``: webhook events, when subscribed);
+* the CalDAV item of a calendar that has a DAV collection, rendered by the CalDAV renderer, with
+  one change-log revision per collection per call (as ``dav.store.bump`` logs a list of hrefs).
+
+The rows are written with one many-row INSERT per table (:func:`caldav_bridge.store.bulk_insert.insert_many`),
+past the ORM. Callers build :class:`PlainRow` s (validated values; no ORM instrumentation, which cost
+more than the inserts at import volumes); the value builders :func:`history_values`,
+:func:`outbox_values` and :func:`audit_values` are shared with the service's updates and deletes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, cast
+
+from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from caldav_bridge.model.appointment import Guest
+from caldav_bridge.services.actor import Actor
+from caldav_bridge.services.mapping import appointment_from_row
+from caldav_bridge.store.bulk_insert import insert_many
+from caldav_bridge.store.dav_tables import DavChangeRow, DavCollectionRow, DavItemRow
+from caldav_bridge.store.tables import (
+    AppointmentGuestRow,
+    AppointmentRow,
+    AuditRow,
+    OutboxRow,
+    PersonRow,
+    StatusHistoryRow,
+)
+from caldav_bridge.store.uow import UnitOfWork
+
+__all__ = [
+    "CalendarLike",
+    "PlainGuest",
+    "PlainRow",
+    "audit_values",
+    "history_values",
+    "outbox_values",
+    "plain_guests",
+    "write_new",
+]
+
+_GUEST_FIELDS = ("id", "first_name", "last_name", "timezone")
+_PERSON_COLUMNS = ("first_name", "last_name", "timezone")
+#: ``audit_log.detail``
+MAX_DETAIL = 1000
+
+
+class CalendarLike(Protocol):
+    """What a new appointment needs of its calendar: the canonical JSON's name, the CalDAV item's zone."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def timezone(self) -> str: ...
+
+
+@dataclass
+class PlainGuest:
+    """The attributes of an :class:`AppointmentGuestRow` (no ORM instrumentation: cheap to build)."""
+
+    position: int
+    person_id: str | None
+    first_name: str | None
+    last_name: str | None
+    timezone: str | None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class PlainRow:
+    """A new appointment's values: the attributes of an :class:`AppointmentRow` the renderer and the
+    appointment mapping read (``services.mapping.appointment_from_row`` takes it as a row)."""
+
+    id: str
+    calendar_id: str
+    calendar: CalendarLike
+    name: str
+    description: str | None
+    type: str
+    status: str
+    date_start: datetime
+    date_end: datetime
+    created_at: datetime
+    updated_at: datetime
+    sequence: int = 0
+    deleted_at: datetime | None = None
+    version: int = 1
+    meta_extra: dict[str, Any] = field(default_factory=dict)
+    sf_appointment_gid: str | None = None
+    sf_opportunity_gid: str | None = None
+    sf_customer_gid: str | None = None
+    guests: list[PlainGuest] = field(default_factory=list)
+
+    def as_row(self) -> AppointmentRow:
+        """This, typed as the ORM row it stands for (for the helpers that take one)."""
+        return cast(AppointmentRow, self)
+
+
+def plain_guests(guests: Iterable[Guest]) -> list[PlainGuest]:
+    """Validated guests as stored: the known fields in columns, other keys in ``extra``."""
+    out = []
+    for position, guest in enumerate(guests):
+        extra = {k: v for k, v in guest.model_dump(mode="json").items() if k not in _GUEST_FIELDS}
+        out.append(PlainGuest(position, guest.id, guest.first_name, guest.last_name, guest.timezone, extra))
+    return out
+
+
+# --------------------------------------------------------------------------- values shared with updates
+
+
+def history_values(
+    row: AppointmentRow | PlainRow,
+    actor: Actor,
+    now: datetime,
+    *,
+    old_status: str | None = None,
+    old_start: datetime | None = None,
+    reason: str | None = None,
+) -> dict[str, Any]:
+    """A status-history row: ``old_status`` → the row's status (and start)."""
+    return {
+        "appointment_id": row.id,
+        "old_status": old_status,
+        "new_status": row.status,
+        "old_start": old_start,
+        "new_start": row.date_start,
+        "at": now,
+        "actor": actor.username,
+        "channel": actor.channel,
+        "reason": reason,
+    }
+
+
+def outbox_values(appointment_id: str, operation: str, payload: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """An outbox row for the Salesforce push: ``payload`` is the appointment's canonical JSON."""
+    return {
+        "appointment_id": appointment_id,
+        "operation": operation,
+        "payload": payload,
+        "state": "pending",
+        "attempts": 0,
+        "last_error": None,
+        "created_at": now,
+        "available_at": now,
+    }
+
+
+def audit_values(
+    actor: Actor, action: str, appointment_id: str, calendar_id: str, at: datetime, detail: str | None = None
+) -> dict[str, Any]:
+    """An audit row of ``action`` on one appointment."""
+    return {
+        "at": at,
+        "actor": actor.username,
+        "channel": actor.channel,
+        "action": action,
+        "appointment_id": appointment_id,
+        "calendar_id": calendar_id,
+        "request_id": actor.request_id,
+        "detail": detail[:MAX_DETAIL] if detail else detail,
+    }
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def write_new(
+    uow: UnitOfWork,
+    rows: Sequence[PlainRow],
+    *,
+    actor: Actor,
+    action: str,
+    now: datetime,
+    outbox: bool = True,
+    details: Sequence[str | None] | None = None,
+    collection_of: Callable[[str], DavCollectionRow | None] | None = None,
+) -> None:
+    """Insert new appointments ``rows`` with all their side effects (see the module), in ``uow``'s transaction.
+
+    ``action`` is the audit action (``create``, ``mirror``); ``details`` one audit detail per row.
+    ``outbox=False`` writes no outbox rows (the Salesforce mirror). ``collection_of`` finds a calendar's
+    DAV collection (the per-row service and the mirror create it on first use,
+    ``dav.provisioning.collection_for_calendar``); by default only existing collections get items
+    (``dav.provisioning`` renders a calendar's appointments when it makes the collection).
+    The caller has checked access and validated the values; nothing is committed.
+    """
+    if not rows:
+        return
+    session = uow.session
+    session.flush()  # pending ORM changes first: the statements below read and write people
+    from caldav_bridge.dav import appointment_sync  # lazy: it uses the appointment service
+
+    dav = not appointment_sync.from_caldav(uow)
+    collections = _collections(uow, rows, collection_of) if dav else {}
+    appointments = [appointment_from_row(r.as_row()) for r in rows]
+    _people(uow, rows, now)
+    insert_many(session, _t(AppointmentRow), _APPOINTMENT_COLUMNS, [_appointment_tuple(r) for r in rows])
+    insert_many(
+        session,
+        _t(AppointmentGuestRow),
+        _GUEST_COLUMNS,
+        [
+            (r.id, g.position, g.person_id, g.first_name, g.last_name, g.timezone, g.extra)
+            for r in rows
+            for g in r.guests
+        ],
+    )
+    _insert_dicts(uow, StatusHistoryRow, [history_values(r, actor, now) for r in rows])
+    if outbox:
+        _insert_dicts(
+            uow,
+            OutboxRow,
+            [
+                outbox_values(r.id, "upsert", a.model_dump(mode="json"), now)
+                for r, a in zip(rows, appointments, strict=True)
+            ],
+        )
+    details = details if details is not None else [None] * len(rows)
+    _insert_dicts(
+        uow,
+        AuditRow,
+        [audit_values(actor, action, r.id, r.calendar_id, now, d) for r, d in zip(rows, details, strict=True)],
+    )
+    from caldav_bridge.scheduling import hooks  # lazy, as in services.appointments: it uses this package
+
+    for row in rows:
+        hooks.appointment_created(uow, actor, row.as_row())
+    if collections:
+        _dav_items(uow, rows, appointments, collections, now)
+
+
+def _t(model: type[Any]) -> Table:
+    return cast(Table, model.__table__)
+
+
+_APPOINTMENT_COLUMNS = (
+    "id",
+    "calendar_id",
+    "name",
+    "description",
+    "type",
+    "status",
+    "date_start",
+    "date_end",
+    "sf_appointment_gid",
+    "sf_opportunity_gid",
+    "sf_customer_gid",
+    "meta_extra",
+    "created_at",
+    "updated_at",
+    "deleted_at",
+    "version",
+    "sequence",
+)
+_GUEST_COLUMNS = ("appointment_id", "position", "person_id", "first_name", "last_name", "timezone", "extra")
+
+
+def _appointment_tuple(r: PlainRow) -> tuple[Any, ...]:
+    return (
+        r.id,
+        r.calendar_id,
+        r.name,
+        r.description,
+        r.type,
+        r.status,
+        r.date_start,
+        r.date_end,
+        r.sf_appointment_gid,
+        r.sf_opportunity_gid,
+        r.sf_customer_gid,
+        r.meta_extra or {},
+        r.created_at,
+        r.updated_at,
+        None,
+        1,
+        r.sequence,
+    )
+
+
+def _insert_dicts(uow: UnitOfWork, model: type[Any], values: list[dict[str, Any]]) -> None:
+    if values:
+        columns = tuple(values[0])
+        insert_many(uow.session, _t(model), columns, [tuple(v.values()) for v in values])
+
+
+def _collections(
+    uow: UnitOfWork, rows: Sequence[PlainRow], collection_of: Callable[[str], DavCollectionRow | None] | None
+) -> dict[str, DavCollectionRow]:
+    """The DAV collections of the rows' calendars, looked up (or provisioned) before anything is inserted:
+    provisioning a collection renders the calendar's existing appointments into it."""
+    calendar_ids = list(dict.fromkeys(r.calendar_id for r in rows))
+    if collection_of is None:
+        stmt = select(DavCollectionRow).where(DavCollectionRow.calendar_id.in_(calendar_ids))
+        return {c.calendar_id: c for c in uow.session.scalars(stmt) if c.calendar_id is not None}
+    found = {calendar_id: collection_of(calendar_id) for calendar_id in calendar_ids}
+    return {calendar_id: c for calendar_id, c in found.items() if c is not None}
+
+
+def _people(uow: UnitOfWork, rows: Sequence[PlainRow], now: datetime) -> None:
+    """Guests' people rows, as ``PeopleRepository.ensure`` keeps them: inserted if missing (a racing insert is
+    fine), and a guest's non-null names and zone written over the person's."""
+    wanted: dict[str, list[PlainGuest]] = {}
+    for row in rows:
+        for guest in row.guests:
+            if isinstance(guest.person_id, str):
+                wanted.setdefault(guest.person_id, []).append(guest)
+    if not wanted:
+        return
+    session = uow.session
+    people = _t(PersonRow)
+    ids = sorted(wanted)
+    current: dict[str, tuple[Any, ...]] = {
+        row[0]: tuple(row[1:])
+        for row in session.execute(
+            select(people.c.id, people.c.first_name, people.c.last_name, people.c.timezone).where(people.c.id.in_(ids))
+        )
+    }
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    for person_id in ids:
+        before = current.get(person_id, (None, None, None))
+        after = list(before)
+        for guest in wanted[person_id]:
+            for i, value in enumerate((guest.first_name, guest.last_name, guest.timezone)):
+                if value is not None:
+                    after[i] = value
+        values = dict(zip(_PERSON_COLUMNS, after, strict=True))
+        if person_id not in current:
+            inserts.append({"id": person_id, **values, "created_at": now, "updated_at": now})
+        elif tuple(after) != before:
+            updates.append({"b_id": person_id, **{f"b_{k}": v for k, v in values.items()}, "b_updated_at": now})
+    if inserts:
+        insert_ = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        session.execute(insert_(people).on_conflict_do_nothing(), inserts)
+    if updates:
+        stmt = (
+            update(people)
+            .where(people.c.id == bindparam("b_id"))
+            .values({k: bindparam(f"b_{k}") for k in (*_PERSON_COLUMNS, "updated_at")})
+        )
+        session.execute(stmt, updates)
+        # People loaded in this session (a CalDAV PUT reads its attendees' people) must not show the old names.
+        changed = {u["b_id"] for u in updates}
+        for obj in list(session.identity_map.values()):
+            if isinstance(obj, PersonRow) and obj.id in changed:
+                session.expire(obj)
+
+
+def _dav_items(
+    uow: UnitOfWork,
+    rows: Sequence[PlainRow],
+    appointments: Sequence[Any],
+    collections: dict[str, DavCollectionRow],
+    now: datetime,
+) -> None:
+    """The new appointments' CalDAV items (``appointment_sync.new_item``, the renderer's fresh text), and one
+    change-log revision per collection for them."""
+    from caldav_bridge.dav.appointment_sync import new_item
+    from caldav_bridge.dav.store import is_long
+
+    session = uow.session
+    by_collection: dict[int, list[tuple[Any, ...]]] = {}
+    for row, appointment in zip(rows, appointments, strict=True):
+        collection = collections.get(row.calendar_id)
+        if collection is None:
+            continue
+        item = new_item(row.as_row(), appointment)
+        by_collection.setdefault(collection.id, []).append(
+            (
+                collection.id,
+                f"{row.id}.ics",
+                item.uid,
+                item.component,
+                item.text,
+                item.etag,
+                item.time_start,
+                item.time_end,
+                is_long(item.time_start, item.time_end),
+                row.id,
+                now,
+            )
+        )
+    for collection_id, items in by_collection.items():
+        insert_many(session, _t(DavItemRow), _ITEM_COLUMNS, items)
+        # One revision for these items, as dav.store.bump logs a list of hrefs.
+        revision = session.scalar(
+            update(DavCollectionRow)
+            .where(DavCollectionRow.id == collection_id)
+            .values(revision=DavCollectionRow.revision + 1, updated_at=now)
+            .returning(DavCollectionRow.revision)
+        )
+        assert revision is not None
+        insert_many(
+            session,
+            _t(DavChangeRow),
+            ("collection_id", "revision", "href", "deleted", "at"),
+            [(collection_id, revision, item[1], False, now) for item in items],
+        )
+
+
+_ITEM_COLUMNS = (
+    "collection_id",
+    "href",
+    "uid",
+    "component",
+    "text",
+    "etag",
+    "time_start",
+    "time_end",
+    "long_span",
+    "appointment_id",
+    "updated_at",
+)

@@ -1,0 +1,82 @@
+"""Many-row INSERTs past SQLAlchemy's per-row parameter work (bulk imports, the Salesforce mirror).
+
+``session.execute(insert(table), [dict, ...])`` runs, per row and per column, SQLAlchemy's parameter
+construction and the column types' bind processors; profiles of the bulk paths showed that costing
+more than the database's own ``executemany`` (bench/README.md). :func:`insert_many` compiles the
+INSERT once per (dialect, table, columns) with SQLAlchemy itself (so PostgreSQL's ``::JSONB``
+casts and the paramstyle are SQLAlchemy's), applies the same bind processors in one tight loop
+over plain tuples, and hands the rows to the driver's ``executemany`` (sqlite3; psycopg 3, which
+pipelines it) through ``Connection.exec_driver_sql``. The values stored are exactly what the
+ORM and Core write (``tests/converters`` and ``tests/salesforce`` read them back through the ORM).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Table, insert
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import Session
+
+__all__ = ["insert_many"]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    sql: str
+    #: For named paramstyles (psycopg's pyformat): the parameter names, in the columns' order.
+    names: tuple[str, ...] | None
+    processors: tuple[Callable[[Any], Any] | None, ...]
+
+
+_PLANS: dict[tuple[str, str, tuple[str, ...]], _Plan] = {}
+
+
+def _plan(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> _Plan:
+    key = (dialect.name, table.name, columns)
+    plan = _PLANS.get(key)
+    if plan is None:
+        compiled = insert(table).compile(dialect=dialect, column_keys=list(columns))
+        processors = tuple(table.c[name].type._cached_bind_processor(dialect) for name in columns)
+        positions = compiled.positiontup
+        if positions is not None:  # positional paramstyle (sqlite3's qmark): reorder the columns to match
+            if list(positions) != list(columns):
+                raise ValueError(f"unexpected parameter order for {table.name}: {positions}")
+            plan = _Plan(compiled.string, None, processors)
+        else:  # named (psycopg's pyformat): a Core INSERT's parameters are named after the columns
+            if set(compiled.binds) != set(columns):
+                raise ValueError(f"unexpected parameters for {table.name}: {sorted(compiled.binds)}")
+            plan = _Plan(compiled.string, columns, processors)
+        _PLANS[key] = plan
+    return plan
+
+
+def insert_many(session: Session, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """INSERT ``rows`` (one value per name in ``columns``, in that order) into ``table``, in one executemany.
+
+    Values are Python values as the ORM takes them (aware datetimes, dicts for JSON); the column
+    types convert them as SQLAlchemy would. Runs on the session's connection (its transaction).
+    """
+    if not rows:
+        return
+    conn = session.connection()
+    plan = _plan(conn.dialect, table, tuple(columns))
+    convert = [(i, p) for i, p in enumerate(plan.processors) if p is not None]
+    params: list[Any]
+    if convert:
+        params = []
+        for row in rows:
+            values = list(row)
+            for i, processor in convert:
+                values[i] = processor(values[i])
+            params.append(values)
+    else:
+        params = list(rows)
+    if plan.names is not None:
+        names = plan.names
+        params = [dict(zip(names, values, strict=True)) for values in params]
+    else:
+        params = [tuple(values) for values in params]
+    conn.exec_driver_sql(plan.sql, params)
