@@ -8,10 +8,11 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 PYTEST_ARGS ?= -n 2
 
-.PHONY: run test lint typecheck install install-test feed-test-tools clean help
+.PHONY: run run-sf test lint typecheck install install-test feed-test-tools clean help
 
 help:
 	@echo "make run    serve the demo on http://$(HOST):$(PORT) (SQLite in ./var, no Salesforce needed)"
+	@echo "make run-sf the demo plus the in-repo Salesforce emulator with demo Events, synced every 10 s"
 	@echo "make test   lint, type-check and run the whole test suite on SQLite and PostgreSQL"
 	@echo "make clean  remove .venv and ./var"
 
@@ -32,6 +33,10 @@ install-test: $(VENV)/.installed-test
 
 run: install
 	$(BIN)/appointment-service serve --demo --host $(HOST) --port $(PORT)
+
+# The demo plus the in-repo Salesforce emulator (tests/salesforce/emulator.py) with demo Events, synced.
+run-sf: install
+	$(BIN)/appointment-service serve --demo --salesforce-emulator --host $(HOST) --port $(PORT)
 
 lint: install-test
 	$(BIN)/ruff check .

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import signal
 from typing import Any
@@ -27,13 +28,36 @@ def register(commands: Any) -> None:
     p.add_argument("--port", type=int, help="port (default $APPOINTMENTS_PORT or 8080)")
     p.add_argument("--threads", type=int, default=8, help="worker threads (default 8)")
     p.add_argument("--no-migrate", action="store_true", help="refuse to start on an old schema instead of migrating")
+    p.add_argument(
+        "--salesforce-emulator",
+        action="store_true",
+        help="with --demo: start the in-repo Salesforce emulator on 127.0.0.1 with demo Events and sync with it "
+        "(needs the source tree: make run-sf)",
+    )
     p.set_defaults(handler=serve)
 
 
 def serve(args: argparse.Namespace) -> int:
+    if getattr(args, "salesforce_emulator", False):
+        if not args.demo:
+            return fail("--salesforce-emulator needs --demo (its Events belong to the demo fitters)", code=2)
+        from feeds.cli.sf_emulator import EmulatorMissing, emulator_org
+
+        with contextlib.ExitStack() as stack:
+            try:
+                org = stack.enter_context(emulator_org())
+            except EmulatorMissing as exc:
+                return fail(str(exc), code=2)
+            return _serve(args, org)
+    return _serve(args, None)
+
+
+def _serve(args: argparse.Namespace, org: Any) -> int:
     import waitress
 
     overrides: dict[str, object] = {"host": args.host, "port": args.port}
+    if org is not None:
+        overrides.update(org.settings)
     rt = runtime_of(args, **overrides)
     settings = rt.settings
     if args.host or args.port:  # links printed and served follow the address actually used
@@ -52,7 +76,10 @@ def serve(args: argparse.Namespace) -> int:
     app = create_app(rt=rt)
     from feeds.cli.sync import start_in_serve  # the Salesforce scheduler, when configured
 
-    scheduler = start_in_serve(rt)
+    session_factory = org.session_factory if org is not None else None
+    if org is not None:
+        _first_sync(rt, org)
+    scheduler = start_in_serve(rt, session_factory=session_factory)
     print(f"Serving on http://{settings.host}:{settings.port} (Ctrl-C to stop)", flush=True)
     # SIGTERM stops like Ctrl-C, so buffered feed fetches are written before the process ends.
     signal.signal(signal.SIGTERM, _stop)
@@ -70,6 +97,24 @@ def serve(args: argparse.Namespace) -> int:
     if scheduler is not None:
         scheduler.shutdown(wait=False)
     return 0
+
+
+def _first_sync(rt: Any, org: Any) -> None:
+    """Mirror the emulator's demo Events and push the demo's appointments once before serving."""
+    from caldav_bridge.salesforce.context import SyncContext
+    from caldav_bridge.salesforce.service import run_job
+
+    ctx = SyncContext.from_runtime(rt, org.session_factory)
+    mirrored = run_job(ctx, "mirror")
+    pushed = run_job(ctx, "push")
+    print(
+        f"Salesforce emulator on {org.base_url} (demo org: {org.seeded.get('events', 0)} Events for "
+        f"{org.seeded.get('users', 0)} fitters); mirrored: "
+        f"{mirrored.created if mirrored else 0} created ({mirrored.outcome if mirrored else 'skipped'}), "
+        f"pushed: {pushed.created if pushed else 0} created ({pushed.outcome if pushed else 'skipped'}); "
+        "the sync then runs every few seconds",
+        flush=True,
+    )
 
 
 def _stop(signum: int, frame: object) -> None:

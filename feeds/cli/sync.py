@@ -130,14 +130,17 @@ def worker(args: argparse.Namespace) -> int:
     return 0
 
 
-def start_in_serve(rt: Any) -> Any:
-    """Start the background scheduler inside ``serve`` when Salesforce is configured and it is enabled."""
+def start_in_serve(rt: Any, session_factory: Any = None) -> Any:
+    """Start the background scheduler inside ``serve`` when Salesforce is configured and it is enabled.
+
+    ``session_factory`` makes the gateway's ``requests.Session`` (``serve --salesforce-emulator``).
+    """
     s = rt.settings
     if not (s.salesforce_configured() and s.sf_scheduler_in_serve):
         return None
     from caldav_bridge.jobs.scheduler import build_scheduler
 
-    scheduler = build_scheduler(rt, SyncContext.from_runtime(rt), background=True)
+    scheduler = build_scheduler(rt, SyncContext.from_runtime(rt, session_factory), background=True)
     from caldav_bridge.jobs import scheduling as scheduling_jobs  # webhook delivery, hold expiry
 
     scheduling_jobs.add_jobs(scheduler, rt)

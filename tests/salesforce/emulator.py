@@ -57,7 +57,15 @@ from werkzeug.serving import make_server
 
 from caldav_bridge.salesforce.gateway import TimeoutSession
 
-__all__ = ["INVALID_MARK", "Fault", "RedirectSession", "SalesforceEmulator", "running_emulator"]
+__all__ = [
+    "INVALID_MARK",
+    "DemoFitter",
+    "Fault",
+    "RedirectSession",
+    "SalesforceEmulator",
+    "running_emulator",
+    "seed_demo",
+]
 
 VERSION = "59.0"
 INVALID_MARK = "[[invalid]]"
@@ -685,6 +693,10 @@ class SalesforceEmulator:
 
     # -- login
 
+    def issue_session(self) -> str:
+        """A valid session id, as an existing session (``sf_auth=session``) would bring one."""
+        return self._new_token()
+
     def _new_token(self) -> str:
         token = "00D000000000001!" + uuid.uuid4().hex
         with self.lock:
@@ -1075,6 +1087,84 @@ def running_emulator(emulator: SalesforceEmulator | None = None) -> Iterator[Sal
         server.server_close()
         thread.join(10)
         assert not thread.is_alive(), "the emulator did not stop"
+
+
+@dataclass(frozen=True)
+class DemoFitter:
+    """A fitter of the service's demo data, as the demo org knows them (matched by email)."""
+
+    name: str
+    email: str
+    timezone: str
+
+
+def seed_demo(emu: SalesforceEmulator, fitters: list[DemoFitter], *, now: datetime | None = None) -> dict[str, int]:
+    """A handful of Salesforce Events for ``fitters`` (``serve --demo --salesforce-emulator``).
+
+    Per fitter: a Salesforce User with their email, two fittings with a customer Contact on an
+    Opportunity in the coming days at 10:00 and 14:00 their time, and for the first fitter a daily
+    three-day recurring series and one Event with two customers (Shared Activities).
+    """
+    base = (now or datetime.now(UTC)).date() + timedelta(days=1)
+    customers = [
+        emu.create("Contact", {"FirstName": first, "LastName": last})
+        for first, last in (("Grace", "Whitfield"), ("Omar", "Haddad"), ("Ingrid", "Solberg"), ("Luis", "Ortega"))
+    ]
+    events = 0
+    for n, fitter in enumerate(fitters):
+        zone = ZoneInfo(fitter.timezone)
+        owner = emu.create(
+            "User", {"Name": fitter.name, "Email": fitter.email, "IsActive": True, "TimeZoneSidKey": fitter.timezone}
+        )
+        opportunity = f"006{n + 1:012d}DEM"
+        for i, hour in enumerate((10, 14)):
+            start = datetime.combine(base + timedelta(days=n + i), datetime.min.time(), zone).replace(hour=hour)
+            emu.create(
+                "Event",
+                {
+                    "Subject": f"Hearing aid fitting (Salesforce) {i + 1}",
+                    "StartDateTime": sf_time(start),
+                    "EndDateTime": sf_time(start + timedelta(hours=1)),
+                    "OwnerId": owner,
+                    "WhatId": opportunity,
+                    "WhoId": customers[(n + i) % len(customers)],
+                    "Appointment_Type__c": "FOLLOW_UP" if i else "INITIAL",
+                    "Appointment_Status__c": "BOOKED",
+                },
+            )
+            events += 1
+        if n == 0:
+            first = datetime.combine(base + timedelta(days=3), datetime.min.time(), zone).replace(hour=8)
+            emu.create(
+                "Event",
+                {
+                    "Subject": "Daily check-in (Salesforce series)",
+                    "OwnerId": owner,
+                    "IsRecurrence": True,
+                    "RecurrenceType": "RecursDaily",
+                    "RecurrenceInterval": 1,
+                    "RecurrenceStartDateTime": sf_time(first),
+                    "RecurrenceEndDateOnly": (first.date() + timedelta(days=2)).isoformat(),
+                    "RecurrenceTimeZoneSidKey": fitter.timezone,
+                    "DurationInMinutes": 30,
+                    "Appointment_Type__c": "FOLLOW_UP",
+                },
+            )
+            couple = datetime.combine(base + timedelta(days=2), datetime.min.time(), zone).replace(hour=16)
+            emu.create(
+                "Event",
+                {
+                    "Subject": "Joint consultation (Salesforce, two customers)",
+                    "StartDateTime": sf_time(couple),
+                    "EndDateTime": sf_time(couple + timedelta(minutes=45)),
+                    "OwnerId": owner,
+                    "WhatId": opportunity,
+                    "EventWhoIds": customers[:2],
+                    "Appointment_Type__c": "INITIAL",
+                },
+            )
+            events += 4  # three occurrences and the joint consultation
+    return {"users": len(fitters), "contacts": len(customers), "events": events}
 
 
 def main(argv: list[str] | None = None) -> int:

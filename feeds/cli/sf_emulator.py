@@ -1,0 +1,93 @@
+"""``serve --demo --salesforce-emulator``: the demo with the Salesforce sync running against the in-repo emulator.
+
+The emulator (``tests/salesforce/emulator.py``) is test code in the source tree, not part of the
+installed package, so it is imported only when the option is used: from ``sys.path`` if ``tests`` is
+importable (running from the checkout), else from the checkout this package was installed from
+(``pip install -e .``). It serves a small in-memory org on 127.0.0.1 (an OS-chosen port), seeded
+with a handful of Events for the demo fitters; the gateway reaches it with an existing session
+(``sf_auth=session``) through the emulator's URL-rewriting ``requests.Session`` (simple-salesforce
+only builds ``https://`` URLs; docs/salesforce.md, "Tests").
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from caldav_bridge.demo import DEMO_USERS
+
+__all__ = ["EmulatorMissing", "EmulatorOrg", "emulator_org", "load_emulator"]
+
+MODULE = "tests.salesforce.emulator"
+SOURCE = Path("tests") / "salesforce" / "emulator.py"
+#: Short intervals, so a change made on either side shows up within seconds in the demo.
+MIRROR_SECONDS = 10
+PUSH_SECONDS = 10
+
+
+class EmulatorMissing(RuntimeError):
+    """The emulator's module is not available (an installed package without the source tree)."""
+
+
+@dataclass
+class EmulatorOrg:
+    """A running demo org: the settings that point the gateway at it and the session that reaches it."""
+
+    base_url: str
+    settings: dict[str, Any]
+    session_factory: Callable[[], Any]
+    seeded: dict[str, int] = field(default_factory=dict)
+
+
+def load_emulator(root: Path | None = None) -> ModuleType:
+    """The emulator module, or :class:`EmulatorMissing` saying how to get it."""
+    try:
+        return importlib.import_module(MODULE)
+    except ImportError as exc:
+        first = exc
+    checkout = root or Path(__file__).resolve().parents[2]
+    if (checkout / SOURCE).is_file():
+        for name in [m for m in sys.modules if m == "tests" or m.startswith("tests.")]:
+            del sys.modules[name]  # another distribution's top-level "tests" would shadow the checkout's
+        sys.path.insert(0, str(checkout))
+        try:
+            return importlib.import_module(MODULE)
+        except ImportError as exc:
+            raise EmulatorMissing(f"the Salesforce emulator in {checkout / SOURCE} could not be loaded: {exc}") from exc
+    raise EmulatorMissing(
+        f"--salesforce-emulator needs the Salesforce emulator ({SOURCE}), which is part of the source tree, "
+        f"not of the installed package ({first}). Run it from a checkout installed with `pip install -e .` "
+        "(`make run-sf`), or configure a real org with the APPOINTMENTS_SF_* settings."
+    )
+
+
+@contextmanager
+def emulator_org(timeout: float = 10.0, root: Path | None = None) -> Iterator[EmulatorOrg]:
+    """Start the emulator with the demo fitters' Events; stop it when the block ends."""
+    module = load_emulator(root)
+    fitters = [
+        module.DemoFitter(user.display_name, f"{user.username}@demo.invalid", user.timezone or "UTC")
+        for user in DEMO_USERS
+        if user.role == "fitter"
+    ]
+    with module.running_emulator(module.SalesforceEmulator()) as emu:
+        seeded = module.seed_demo(emu, fitters)
+        base_url = str(emu.base_url)
+        yield EmulatorOrg(
+            base_url=base_url,
+            settings={
+                "sf_auth": "session",
+                "sf_instance_url": f"https://{emu.host}",
+                "sf_session_id": emu.issue_session(),
+                "sf_mirror_interval_seconds": MIRROR_SECONDS,
+                "sf_push_interval_seconds": PUSH_SECONDS,
+            },
+            session_factory=lambda: module.RedirectSession(base_url, timeout),
+            seeded=seeded,
+        )

@@ -1,0 +1,115 @@
+"""``serve --demo --salesforce-emulator`` (``make run-sf``): the demo with the sync working against the emulator."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from config import Settings
+from feeds.cli import sf_emulator
+
+CLI = [sys.executable, "-m", "feeds.cli"]
+
+
+def _env(settings: Settings) -> dict[str, str]:
+    return {
+        **os.environ,
+        "APPOINTMENTS_DATABASE_URL": settings.resolved_database_url(),
+        "APPOINTMENTS_DATA_DIR": settings.data_dir,
+    }
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def sf_demo(settings: Settings) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    port = _free_port()
+    process = subprocess.Popen(
+        [*CLI, "serve", "--demo", "--salesforce-emulator", "--host", "127.0.0.1", "--port", str(port)],
+        env=_env(settings),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        yield f"http://127.0.0.1:{port}", process
+    finally:
+        os.kill(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait(timeout=15)
+
+
+def _get(url: str, token: str) -> requests.Response:
+    for _ in range(100):
+        try:
+            return requests.get(url, headers={"Authorization": f"Bearer {token}"}, params={"limit": "500"}, timeout=10)
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    raise AssertionError(f"{url} never answered")
+
+
+def test_demo_events_from_the_emulator_show_up_for_the_fitters(sf_demo: tuple[str, subprocess.Popen[str]]) -> None:
+    base, process = sf_demo
+    assert process.stdout is not None
+    printed: list[str] = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            pytest.fail("serve --salesforce-emulator exited early:\n" + "".join(printed))
+        printed.append(line)
+        if line.startswith("Serving on"):
+            break
+    output = "".join(printed)
+    summary = next(line for line in printed if line.startswith("Salesforce emulator on http://127.0.0.1:"))
+    # 3 fitters x 2 fittings, 3 occurrences of the series (not its master), 1 Event with two customers
+    assert "mirrored: 10 created (ok)" in summary, summary
+    assert "pushed: " in summary and "created (ok)" in summary.split("pushed: ")[1], summary
+    assert "00D000000000001!" not in output, "the session id must not be printed or logged"
+    fitter_token = next(line for line in printed if line.startswith("fitter.denver")).split()[3]
+    items = _get(f"{base}/api/v1/appointments", fitter_token).json()["items"]
+    from_sf = [a for a in items if "(Salesforce" in a["name"]]
+    names = sorted(a["name"] for a in from_sf)
+    assert names.count("Daily check-in (Salesforce series)") == 3
+    assert "Joint consultation (Salesforce, two customers)" in names
+    assert all(a["meta"]["salesforce"]["appointment_gid"].startswith("00U") for a in from_sf)
+    joint = next(a for a in from_sf if a["name"].startswith("Joint"))
+    assert [g["first_name"] for g in joint["guests"]] == ["Grace", "Omar"]
+    series = [a for a in from_sf if "series" in a["name"]]
+    assert len({a["meta"]["salesforce_series_gid"] for a in series}) == 1
+    berlin_token = next(line for line in printed if line.startswith("fitter.berlin")).split()[3]
+    berlin = _get(f"{base}/api/v1/appointments", berlin_token).json()["items"]
+    assert sum("(Salesforce)" in a["name"] for a in berlin) == 2
+
+
+def test_the_option_needs_demo(settings: Settings) -> None:
+    result = subprocess.run(
+        [*CLI, "serve", "--salesforce-emulator", "--port", str(_free_port())],
+        env=_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2 and "needs --demo" in result.stderr, result.stderr
+
+
+def test_a_missing_emulator_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(sf_emulator, "MODULE", "tests.salesforce.no_such_emulator")
+    with pytest.raises(sf_emulator.EmulatorMissing, match=r"source tree.*make run-sf"):
+        sf_emulator.load_emulator(root=tmp_path)
