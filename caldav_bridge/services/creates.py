@@ -35,7 +35,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from caldav_bridge.model.appointment import Guest
 from caldav_bridge.services.actor import Actor
-from caldav_bridge.services.mapping import appointment_from_row
+from caldav_bridge.services.mapping import appointment_from_row, canonical_json
 from caldav_bridge.store.bulk_insert import insert_many
 from caldav_bridge.store.dav_tables import DavChangeRow, DavCollectionRow, DavItemRow
 from caldav_bridge.store.tables import (
@@ -216,7 +216,6 @@ def write_new(
 
     dav = not appointment_sync.from_caldav(uow)
     collections = _collections(uow, rows, collection_of) if dav else {}
-    appointments = [appointment_from_row(r.as_row()) for r in rows]
     _people(uow, rows, now)
     insert_many(session, _t(AppointmentRow), _APPOINTMENT_COLUMNS, [_appointment_tuple(r) for r in rows])
     insert_many(
@@ -234,10 +233,7 @@ def write_new(
         _insert_dicts(
             uow,
             OutboxRow,
-            [
-                outbox_values(r.id, "upsert", a.model_dump(mode="json"), now)
-                for r, a in zip(rows, appointments, strict=True)
-            ],
+            [outbox_values(r.id, "upsert", canonical_json(r.as_row()), now) for r in rows],
         )
     details = details if details is not None else [None] * len(rows)
     _insert_dicts(
@@ -250,7 +246,7 @@ def write_new(
     for row in rows:
         hooks.appointment_created(uow, actor, row.as_row())
     if collections:
-        _dav_items(uow, rows, appointments, collections, now)
+        _dav_items(uow, rows, collections, now)
 
 
 def _t(model: type[Any]) -> Table:
@@ -373,7 +369,6 @@ def _people(uow: UnitOfWork, rows: Sequence[PlainRow], now: datetime) -> None:
 def _dav_items(
     uow: UnitOfWork,
     rows: Sequence[PlainRow],
-    appointments: Sequence[Any],
     collections: dict[str, DavCollectionRow],
     now: datetime,
 ) -> None:
@@ -384,11 +379,11 @@ def _dav_items(
 
     session = uow.session
     by_collection: dict[int, list[tuple[Any, ...]]] = {}
-    for row, appointment in zip(rows, appointments, strict=True):
+    for row in rows:
         collection = collections.get(row.calendar_id)
         if collection is None:
             continue
-        item = new_item(row.as_row(), appointment)
+        item = new_item(row.as_row(), appointment_from_row(row.as_row()))
         by_collection.setdefault(collection.id, []).append(
             (
                 collection.id,

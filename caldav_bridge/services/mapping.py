@@ -7,9 +7,10 @@ from typing import Any
 
 from caldav_bridge.model.appointment import Appointment, AppointmentStatus, CalendarRef, Guest, Meta, SalesforceIds
 from caldav_bridge.model.calendar import Calendar
+from caldav_bridge.model.timestamps import format_timestamp
 from caldav_bridge.store.tables import AppointmentGuestRow, AppointmentRow, CalendarRow
 
-__all__ = ["appointment_from_row", "calendar_from_row", "etag_of", "guest_rows"]
+__all__ = ["appointment_from_row", "calendar_from_row", "canonical_json", "etag_of", "guest_rows"]
 
 _GUEST_FIELDS = ("id", "first_name", "last_name", "timezone")
 
@@ -35,6 +36,49 @@ def appointment_from_row(row: AppointmentRow) -> Appointment:
         status=AppointmentStatus(row.status),
         updated_at=row.updated_at,
     )
+
+
+def canonical_json(row: AppointmentRow) -> dict[str, Any]:
+    """``appointment_from_row(row).model_dump(mode="json")``, built directly (the outbox payload of every new
+    appointment: ~10x cheaper than the models at import volumes). ``tests/unit/test_canonical_json.py``
+    holds the two equal, key order included."""
+    meta: dict[str, Any] = {
+        "salesforce": {
+            "appointment_gid": row.sf_appointment_gid,
+            "opportunity_gid": row.sf_opportunity_gid,
+            "customer_gid": row.sf_customer_gid,
+        },
+        "type": row.type,
+    }
+    for key, value in (row.meta_extra or {}).items():
+        if key not in meta:
+            meta[key] = value
+    return {
+        "calendar": {"id": row.calendar_id, "name": row.calendar.name},
+        "created_at": format_timestamp(row.created_at),
+        "date_end": format_timestamp(row.date_end),
+        "date_start": format_timestamp(row.date_start),
+        "description": row.description,
+        "guests": [_guest_json(g) for g in row.guests],
+        "id": str(uuid.UUID(row.id)),
+        "meta": meta,
+        "name": row.name,
+        "status": row.status,
+        "updated_at": format_timestamp(row.updated_at),
+    }
+
+
+def _guest_json(row: AppointmentGuestRow) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": row.person_id,
+        "first_name": row.first_name,
+        "last_name": row.last_name,
+        "timezone": row.timezone,
+    }
+    for key, value in (row.extra or {}).items():
+        if key not in data:
+            data[key] = value
+    return data
 
 
 def _guest_from_row(row: AppointmentGuestRow) -> Guest:
