@@ -14,11 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, cast
 
 from sqlalchemy import Table, insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
+
+from caldav_bridge.store.types import UtcDateTime
 
 __all__ = ["insert_many"]
 
@@ -31,6 +34,7 @@ class _Plan:
     processors: tuple[Callable[[Any], Any] | None, ...]
 
 
+_MISSING = object()
 _PLANS: dict[tuple[str, str, tuple[str, ...]], _Plan] = {}
 
 
@@ -39,7 +43,7 @@ def _plan(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> _Plan:
     plan = _PLANS.get(key)
     if plan is None:
         compiled = insert(table).compile(dialect=dialect, column_keys=list(columns))
-        processors = tuple(table.c[name].type._cached_bind_processor(dialect) for name in columns)
+        processors = tuple(_processor(table.c[name].type, dialect) for name in columns)
         positions = compiled.positiontup
         if positions is not None:  # positional paramstyle (sqlite3's qmark): reorder the columns to match
             if list(positions) != list(columns):
@@ -51,6 +55,27 @@ def _plan(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> _Plan:
             plan = _Plan(compiled.string, columns, processors)
         _PLANS[key] = plan
     return plan
+
+
+def _processor(type_: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
+    """The column type's bind processor; for UTC datetimes on SQLite a direct one (the same text)."""
+    if isinstance(type_, UtcDateTime) and dialect.name == "sqlite":
+        return _sqlite_utc
+    return cast(Callable[[Any], Any] | None, type_._cached_bind_processor(dialect))
+
+
+def _sqlite_utc(value: datetime | None) -> str | None:
+    """``UtcDateTime`` then SQLite's ``DATETIME`` bind processing in one step: naive UTC, microseconds."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to a UTC column")
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return (
+        f"{value.year:04d}-{value.month:02d}-{value.day:02d} "
+        f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}.{value.microsecond:06d}"
+    )
 
 
 def insert_many(session: Session, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
@@ -67,10 +92,18 @@ def insert_many(session: Session, table: Table, columns: Sequence[str], rows: Se
     params: list[Any]
     if convert:
         params = []
+        seen: dict[datetime, Any] = {}  # the same timestamps recur in every row (now, created_at, ...)
         for row in rows:
             values = list(row)
             for i, processor in convert:
-                values[i] = processor(values[i])
+                value = values[i]
+                if type(value) is datetime:
+                    done = seen.get(value, _MISSING)
+                    if done is _MISSING:
+                        done = seen[value] = processor(value)
+                    values[i] = done
+                else:
+                    values[i] = processor(value)
             params.append(values)
     else:
         params = list(rows)
