@@ -423,21 +423,7 @@ def _insert(uow: UnitOfWork, actor: Actor, draft: AppointmentDraft, appointment_
 
     calendar = _writable_calendar(uow, actor, draft.calendar.id, "calendar.id")
     now = utcnow()
-    new = creates.PlainRow(
-        id=appointment_id or str(uuid.uuid4()),
-        calendar_id=calendar.id,
-        calendar=calendar,
-        name=draft.name,
-        description=draft.description,
-        type=draft.meta.type.value,
-        status=draft.status.value,
-        date_start=draft.date_start,
-        date_end=draft.date_end,
-        created_at=now,
-        updated_at=now,
-        guests=creates.plain_guests(draft.guests),
-    )
-    _apply_meta(new.as_row(), draft.meta.model_dump(mode="json"))
+    new = creates.new_row(appointment_id or str(uuid.uuid4()), calendar, draft, now)
     creates.write_new(
         uow,
         [new],

@@ -33,11 +33,12 @@ from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from caldav_bridge.model.appointment import Guest
+from caldav_bridge.model.appointment import AppointmentStatus, Guest, Meta
+from caldav_bridge.model.requests import MetaInput
 from caldav_bridge.services.actor import Actor
 from caldav_bridge.services.mapping import appointment_from_row, canonical_json
 from caldav_bridge.store.bulk_insert import insert_many
-from caldav_bridge.store.dav_tables import DavChangeRow, DavCollectionRow, DavItemRow
+from caldav_bridge.store.dav_tables import DavCollectionRow, DavItemRow
 from caldav_bridge.store.tables import (
     AppointmentGuestRow,
     AppointmentRow,
@@ -50,10 +51,12 @@ from caldav_bridge.store.uow import UnitOfWork
 
 __all__ = [
     "CalendarLike",
+    "NewValues",
     "PlainGuest",
     "PlainRow",
     "audit_values",
     "history_values",
+    "new_row",
     "outbox_values",
     "plain_guests",
     "write_new",
@@ -118,6 +121,60 @@ class PlainRow:
     def as_row(self) -> AppointmentRow:
         """This, typed as the ORM row it stands for (for the helpers that take one)."""
         return cast(AppointmentRow, self)
+
+
+class NewValues(Protocol):
+    """A validated new appointment's values (an ``AppointmentDraft``, an import's ``ConvertedAppointment``)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def description(self) -> str | None: ...
+
+    @property
+    def status(self) -> AppointmentStatus: ...
+
+    @property
+    def date_start(self) -> datetime: ...
+
+    @property
+    def date_end(self) -> datetime: ...
+
+    @property
+    def guests(self) -> Sequence[Guest]: ...
+
+    @property
+    def meta(self) -> Meta | MetaInput: ...
+
+
+def new_row(
+    appointment_id: str, calendar: CalendarLike, values: NewValues, now: datetime, *, created_at: datetime | None = None
+) -> PlainRow:
+    """The row of a new appointment from validated ``values``: type and Salesforce ids in columns, the rest of
+    ``meta`` kept as JSON (as ``appointments._apply_meta`` stores it); created and updated ``now`` unless
+    ``created_at`` (an import's source time) says otherwise."""
+    meta = values.meta.model_dump(mode="json")
+    salesforce = meta.pop("salesforce", None) or {}
+    meta.pop("type", None)
+    return PlainRow(
+        id=appointment_id,
+        calendar_id=calendar.id,
+        calendar=calendar,
+        name=values.name,
+        description=values.description,
+        type=values.meta.type.value,
+        status=values.status.value,
+        date_start=values.date_start,
+        date_end=values.date_end,
+        created_at=created_at or now,
+        updated_at=now,
+        meta_extra=meta,
+        sf_appointment_gid=salesforce.get("appointment_gid"),
+        sf_opportunity_gid=salesforce.get("opportunity_gid"),
+        sf_customer_gid=salesforce.get("customer_gid"),
+        guests=plain_guests(values.guests),
+    )
 
 
 def plain_guests(guests: Iterable[Guest]) -> list[PlainGuest]:
@@ -373,9 +430,9 @@ def _dav_items(
     now: datetime,
 ) -> None:
     """The new appointments' CalDAV items (``appointment_sync.new_item``, the renderer's fresh text), and one
-    change-log revision per collection for them."""
+    change-log revision per collection for them (``dav.store.bump`` with all their hrefs)."""
     from caldav_bridge.dav.appointment_sync import new_item
-    from caldav_bridge.dav.store import is_long
+    from caldav_bridge.dav.store import bump, is_long
 
     session = uow.session
     by_collection: dict[int, list[tuple[Any, ...]]] = {}
@@ -401,20 +458,7 @@ def _dav_items(
         )
     for collection_id, items in by_collection.items():
         insert_many(session, _t(DavItemRow), _ITEM_COLUMNS, items)
-        # One revision for these items, as dav.store.bump logs a list of hrefs.
-        revision = session.scalar(
-            update(DavCollectionRow)
-            .where(DavCollectionRow.id == collection_id)
-            .values(revision=DavCollectionRow.revision + 1, updated_at=now)
-            .returning(DavCollectionRow.revision)
-        )
-        assert revision is not None
-        insert_many(
-            session,
-            _t(DavChangeRow),
-            ("collection_id", "revision", "href", "deleted", "at"),
-            [(collection_id, revision, item[1], False, now) for item in items],
-        )
+        bump(session, collection_id, [(item[1], False) for item in items], now)  # one revision for them all
 
 
 _ITEM_COLUMNS = (

@@ -623,28 +623,8 @@ class _Creates:
 
     def add(self, item: ConvertedAppointment, appointment_id: str, calendar: _CalendarInfo) -> None:
         now = self.now
-        meta = item.meta.model_dump(mode="json")
-        salesforce = meta.get("salesforce") or {}
-        self.rows.append(
-            creates.PlainRow(
-                id=appointment_id,
-                calendar_id=calendar.id,
-                calendar=calendar,
-                name=item.name,
-                description=item.description,
-                type=item.meta.type.value,
-                status=item.status.value,
-                date_start=item.date_start,
-                date_end=item.date_end,
-                created_at=min(item.created_at, now) if item.created_at else now,
-                updated_at=now,
-                meta_extra={k: v for k, v in meta.items() if k not in {"type", "salesforce"}},
-                sf_appointment_gid=salesforce.get("appointment_gid"),
-                sf_opportunity_gid=salesforce.get("opportunity_gid"),
-                sf_customer_gid=salesforce.get("customer_gid"),
-                guests=creates.plain_guests(item.guests),
-            )
-        )
+        created_at = min(item.created_at, now) if item.created_at else now
+        self.rows.append(creates.new_row(appointment_id, calendar, item, now, created_at=created_at))
         self.details.append(f"import {self.format} {item.source_id}")
         self.refs.append(_ref_values(self.format, item.source_id, appointment_id, now))
 

@@ -50,9 +50,6 @@ def canonical_json(row: AppointmentRow) -> dict[str, Any]:
         },
         "type": row.type,
     }
-    for key, value in (row.meta_extra or {}).items():
-        if key not in meta:
-            meta[key] = value
     return {
         "calendar": {"id": row.calendar_id, "name": row.calendar.name},
         "created_at": format_timestamp(row.created_at),
@@ -61,7 +58,7 @@ def canonical_json(row: AppointmentRow) -> dict[str, Any]:
         "description": row.description,
         "guests": [_guest_json(g) for g in row.guests],
         "id": str(uuid.UUID(row.id)),
-        "meta": meta,
+        "meta": _with_extra(meta, row.meta_extra),
         "name": row.name,
         "status": row.status,
         "updated_at": format_timestamp(row.updated_at),
@@ -69,15 +66,14 @@ def canonical_json(row: AppointmentRow) -> dict[str, Any]:
 
 
 def _guest_json(row: AppointmentGuestRow) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "id": row.person_id,
-        "first_name": row.first_name,
-        "last_name": row.last_name,
-        "timezone": row.timezone,
-    }
-    for key, value in (row.extra or {}).items():
-        if key not in data:
-            data[key] = value
+    data = {"id": row.person_id, "first_name": row.first_name, "last_name": row.last_name, "timezone": row.timezone}
+    return _with_extra(data, row.extra)
+
+
+def _with_extra(data: dict[str, Any], extra: dict[str, Any] | None) -> dict[str, Any]:
+    """``data`` followed by the keys of ``extra`` it does not have (a model's extra fields, as pydantic dumps them)."""
+    for key, value in (extra or {}).items():
+        data.setdefault(key, value)
     return data
 
 
