@@ -8,6 +8,7 @@ __all__ = [
     "Conflict",
     "DomainError",
     "FieldError",
+    "FieldValueError",
     "Forbidden",
     "IdempotencyKeyReused",
     "InvalidTransition",
@@ -34,6 +35,15 @@ class FieldError:
 
     field: str
     message: str
+
+
+class FieldValueError(ValueError):
+    """Raised by a validator that checks several fields together, naming the one to blame (``date_end``
+    for an end before the start); the edges report it at that field, not at the body as a whole."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class ValidationFailed(DomainError):

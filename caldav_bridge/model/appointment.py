@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from caldav_bridge.errors import FieldValueError
 from caldav_bridge.model.timestamps import UtcTimestamp
 
 __all__ = [
@@ -140,10 +141,12 @@ class Appointment(BaseModel):
 
 
 def check_interval(start: datetime, end: datetime) -> None:
-    """Raise ``ValueError`` unless ``end`` is after ``start`` and at most :data:`MAX_DURATION` later."""
+    """Raise :class:`FieldValueError` (a ``ValueError``) naming ``date_end`` or ``date_start`` unless
+    ``end`` is after ``start``, at most :data:`MAX_DURATION` later, and both lie in the supported years."""
     if end <= start:
-        raise ValueError("date_end must be after date_start")
+        raise FieldValueError("date_end", "date_end must be after date_start")
     if end - start > MAX_DURATION:
-        raise ValueError(f"an appointment may last at most {MAX_DURATION.days} days")
+        raise FieldValueError("date_end", f"an appointment may last at most {MAX_DURATION.days} days")
     if start < EARLIEST or end > LATEST:
-        raise ValueError(f"appointments must lie between {EARLIEST.year} and {LATEST.year}")
+        field = "date_start" if start < EARLIEST else "date_end"
+        raise FieldValueError(field, f"appointments must lie between {EARLIEST.year} and {LATEST.year}")

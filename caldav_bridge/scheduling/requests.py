@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from caldav_bridge.errors import FieldValueError
 from caldav_bridge.model.appointment import MAX_DESCRIPTION, MAX_GUESTS, MAX_NAME, Appointment, Guest, SalesforceIds
 from caldav_bridge.model.timestamps import UtcTimestamp
 
@@ -35,7 +36,7 @@ class _Target(BaseModel):
     @model_validator(mode="after")
     def _one_target(self) -> Any:
         if (self.calendar_id is None) == (self.team_id is None):
-            raise ValueError("give exactly one of calendar_id and team_id")
+            raise FieldValueError("calendar_id", "give exactly one of calendar_id and team_id")
         return self
 
 
@@ -46,9 +47,9 @@ class _Times(BaseModel):
     @model_validator(mode="after")
     def _ordered(self) -> Any:
         if self.date_end is not None and self.date_end <= self.date_start:
-            raise ValueError("date_end must be after date_start")
+            raise FieldValueError("date_end", "date_end must be after date_start")
         if self.date_end is not None and (self.date_end - self.date_start).days >= 1:
-            raise ValueError("a booked slot lasts less than a day")
+            raise FieldValueError("date_end", "a booked slot lasts less than a day")
         return self
 
 

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from caldav_bridge.errors import FieldValueError
 from caldav_bridge.model.appointment import AppointmentType
 
 __all__ = [
@@ -65,7 +66,7 @@ class TimeRange(BaseModel):
     @model_validator(mode="after")
     def _ordered(self) -> TimeRange:
         if _minutes(self.end) <= _minutes(self.start):
-            raise ValueError("end must be after start")
+            raise FieldValueError("end", "end must be after start")
         return self
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -24,6 +25,8 @@ INBOX_CALENDAR_NAME = "OLS inbox"
 #: Fixed, so that concurrent first requests agree on one inbox.
 INBOX_CALENDAR_ID = "00000000-0000-5000-8000-0000000001a5"
 _OLS_ONLY_KEYS = {"calendar_id", "name", "date_end"}
+#: Canonical fields under the OLS body keys they come from: a problem names the key the client sent.
+_OLS_KEYS = {"calendar.id": "calendar_id", "date_start": "date_v2"}
 
 
 def render(stored: appointments.Stored, options: OlsOptions) -> dict[str, Any]:
@@ -72,20 +75,21 @@ def create(
         raise ValidationFailed(missing)
     start = fields["date_start"]
     end = _end(payload, start, options.default_duration)
-    draft = _validate(
-        AppointmentDraft,
-        {
-            "calendar": {"id": payload.get("calendar_id") or "(to be chosen)"},
-            "date_start": start,
-            "date_end": end,
-            "name": payload.get("name") or fields["ols"]["type"].title(),
-            "meta": {"type": fields["type"], "salesforce": fields.get("salesforce", {}), "ols": fields["ols"]},
-            "status": fields.get("status", options.unknown_status),
-        },
-    )
-    if not payload.get("calendar_id"):  # chosen only once the payload is known to be valid
-        draft = draft.model_copy(update={"calendar": CalendarRefInput(id=calendar_for_new(uow, actor))})
-    return appointments.create(uow, actor, draft, idempotency_key=idempotency_key, idempotency_ttl=idempotency_ttl)
+    with _ols_names():  # the draft's and the service's errors, under the keys the client sent
+        draft = _validate(
+            AppointmentDraft,
+            {
+                "calendar": {"id": payload.get("calendar_id") or "(to be chosen)"},
+                "date_start": start,
+                "date_end": end,
+                "name": payload.get("name") or fields["ols"]["type"].title(),
+                "meta": {"type": fields["type"], "salesforce": fields.get("salesforce", {}), "ols": fields["ols"]},
+                "status": fields.get("status", options.unknown_status),
+            },
+        )
+        if not payload.get("calendar_id"):  # chosen only once the payload is known to be valid
+            draft = draft.model_copy(update={"calendar": CalendarRefInput(id=calendar_for_new(uow, actor))})
+        return appointments.create(uow, actor, draft, idempotency_key=idempotency_key, idempotency_ttl=idempotency_ttl)
 
 
 def replace(
@@ -169,7 +173,17 @@ def _update(
         changes["meta"] = meta
     if payload.get("name") is not None:  # null is "not sent", as for the other fields that cannot be cleared
         changes["name"] = payload["name"]
-    return appointments.update(uow, actor, appointment_id, _validate(AppointmentPatch, changes), if_match=if_match)
+    with _ols_names():
+        return appointments.update(uow, actor, appointment_id, _validate(AppointmentPatch, changes), if_match=if_match)
+
+
+@contextmanager
+def _ols_names() -> Iterator[None]:
+    """Field errors of the canonical layer renamed to the OLS body's keys (``calendar.id`` → ``calendar_id``)."""
+    try:
+        yield
+    except ValidationFailed as exc:
+        raise ValidationFailed([FieldError(_OLS_KEYS.get(e.field, e.field), e.message) for e in exc.errors]) from exc
 
 
 def _read(payload: Mapping[str, Any], options: OlsOptions) -> dict[str, Any]:

@@ -578,7 +578,8 @@ def test_wrong_content_type_is_a_problem(api: Api, live: LiveServer) -> None:
 
 
 def test_unknown_calendar_is_refused(api: Api, live: LiveServer) -> None:
-    assert_problem(api.post("/ols/appointments", json=ols_body(calendar_id=str(uuid.uuid4()))), 422)
+    # The problem names the OLS body's key (calendar_id), not the canonical field behind it (calendar.id).
+    assert_problem(api.post("/ols/appointments", json=ols_body(calendar_id=str(uuid.uuid4()))), 422, "calendar_id")
     assert count_rows(live) == 0
 
 

@@ -326,6 +326,17 @@ def test_bad_requests_are_problems(api: Api, world: World) -> None:
         },
     )
     assert unknown.status_code == 422
+    # A check of several fields names the one to blame, as a body field (not "(body)").
+    start = at(world.day(3), "10:00", NY)
+    for body, field in (
+        (initial_body(world, start, date_end=iso(start)), "date_end"),
+        (initial_body(world, start, calendar_id=world.c1), "calendar_id"),
+    ):
+        refused = api.post("/api/v1/bookings/initial", json=body)
+        assert refused.status_code == 422 and [e["field"] for e in refused.json()["errors"]] == [field], refused.text
+    rules = {"weekly_hours": {"mon": [{"start": "10:00", "end": "09:00"}]}}
+    refused = api.put(f"/api/v1/calendars/{world.c1}/availability-rules", json=rules)
+    assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "weekly_hours.mon.0.end"
     sunday = api.post("/api/v1/bookings/initial", json=initial_body(world, at(world.day(6), "10:00", NY)))
     assert sunday.status_code == 409 and sunday.json()["title"] == "Slot unavailable"
     soon = api.post("/api/v1/bookings/initial", json=initial_body(world, datetime.now(NY) - timedelta(days=1)))
