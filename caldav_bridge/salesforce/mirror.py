@@ -568,9 +568,11 @@ def _other_guest_ids(row: AppointmentRow) -> list[str]:
     return sorted(str(g.person_id) for g in row.guests if _is_who(g.person_id) and g.person_id != row.sf_customer_gid)
 
 
-def _merged_guests(uow: UnitOfWork, row: AppointmentRow, rec: MirroredRecord) -> list[Guest]:
+def _merged_guests(
+    uow: UnitOfWork, row: AppointmentRow, customer: str | None, others: tuple[str, ...] | None
+) -> list[Guest]:
     """The record's Whos (primary first), then the appointment's own guests that are not Salesforce Whos."""
-    mirrored = _guests(uow, rec.customer_gid, rec.other_whos or ())
+    mirrored = _guests(uow, customer, others or ())
     ids = {g.id for g in mirrored}
     old_customer = row.sf_customer_gid
     kept = [
@@ -668,7 +670,7 @@ def _apply_record(
     row.date_start, row.date_end = rec.date_start, rec.date_end
     row.status, row.type = rec.status, rec.type
     customer_changed = (row.sf_customer_gid or None) != rec.customer_gid
-    guests = _merged_guests(uow, row, rec) if customer_changed or whos_changed else None
+    guests = _merged_guests(uow, row, rec.customer_gid, rec.other_whos) if customer_changed or whos_changed else None
     svc._apply_meta(row, {**_kept_meta(row), **meta})
     if guests is not None:
         svc._set_guests(uow, row, guests, now)
@@ -752,6 +754,10 @@ def mirror(ctx: SyncContext, gw: SalesforceGateway, progress: Progress | None = 
     mirror_appointments(ctx, gw, result, progress)
     if ctx.mapping.mode == "service_appointment":
         mirror_assignments(ctx, gw, result, started)
+    else:
+        from caldav_bridge.salesforce import relation_sync  # it uses this module's helpers
+
+        relation_sync.mirror_who_relations(ctx, gw, result, started)
     if result.failed:
         result.outcome = "partial"
     return result

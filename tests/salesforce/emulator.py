@@ -560,11 +560,20 @@ class SalesforceEmulator:
         found = (store[i] for i in self.relations_of.get(event_id, ()))
         return {r["RelationId"]: r for r in found if not r["IsDeleted"] and r.get("IsInvitee") is False}
 
-    def relate(self, event_id: str, who_id: str) -> None:
-        """Add one Who to an Event, as the UI's "add a contact" does (the Event is modified too)."""
+    def relate(self, event_id: str, who_id: str, *, touch_event: bool = True) -> str | None:
+        """Add one Who to an Event: as the UI's "add a contact" does (the Event is saved too), or with
+        ``touch_event`` false as an API insert of the EventRelation alone (only that row changes)."""
         with self.lock:
             current = list(self._who_relations(event_id))
-            self.update("Event", event_id, {"EventWhoIds": [*current, who_id]})
+            if touch_event:
+                self.update("Event", event_id, {"EventWhoIds": [*current, who_id]})
+                return None
+            relation = self.create(
+                "EventRelation",
+                {"EventId": event_id, "RelationId": who_id, "IsInvitee": False, "IsWhat": False, "IsParent": True},
+            )
+            self.relations_of.setdefault(event_id, []).append(relation)
+            return relation
 
     def purge(self, sobject: str, rid: str) -> None:
         """Empty the recycle bin for one record: it is gone without a trace (reconcile's case)."""

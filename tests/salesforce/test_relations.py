@@ -86,7 +86,11 @@ def test_every_who_becomes_a_guest_queried_once_per_page(
     emulator.stats.queried.clear()
     result = run_job(sync, "mirror")  # page size 10: two pages of Events
     assert result is not None and result.outcome == "ok" and result.created == 15, result
-    assert emulator.stats.queried.count("EventRelation") == 2, emulator.stats.queried
+    queried = emulator.stats.queried
+    # each of the two Event pages asks once for the relations of its Events (then the relation
+    # changes of the run are read by their own watermark, relation_sync)
+    assert queried.count("Event") == 2, queried
+    assert sum(1 for a, b in zip(queried, queried[1:], strict=False) if (a, b) == ("Event", "EventRelation")) == 2
     assert _guests(runtime, shared) == [(c1, "Ann"), (c2, "Ben"), (lead, "Lee")]
     assert _row(runtime, shared).sf_customer_gid == c1
     assert _guests(runtime, plain[0]) == [(c3, "Cy")]
@@ -109,6 +113,30 @@ def test_every_who_becomes_a_guest_queried_once_per_page(
     assert _guests(runtime, shared) == [(c1, "Ann"), (lead, "Lee")]
     again = run_job(sync, "mirror")
     assert again is not None and again.updated == again.created == 0, again
+
+
+def test_relation_changes_alone_are_followed_by_their_own_watermark(
+    runtime: Runtime, emulator: SalesforceEmulator, sync: SyncContext
+) -> None:
+    _, owner = _fitter(runtime, emulator, "apirel")
+    c1 = emulator.create("Contact", {"FirstName": "Ann", "LastName": "Doe"})
+    c2 = emulator.create("Contact", {"FirstName": "Ben", "LastName": "Doe"})
+    sf_id = _event(emulator, owner, 0, WhoId=c1)
+    run_job(sync, "mirror")
+    event_stamp = emulator.get("Event", sf_id)["SystemModstamp"]
+    relation = emulator.relate(sf_id, c2, touch_event=False)  # only the EventRelation row changes
+    assert relation is not None and emulator.get("Event", sf_id)["SystemModstamp"] == event_stamp
+    result = run_job(sync, "mirror")
+    assert result is not None and result.outcome == "ok" and result.updated == 1, result
+    assert _guests(runtime, sf_id) == [(c1, "Ann"), (c2, "Ben")]
+    with runtime.uow() as uow:
+        assert uow.session.scalar(select(OutboxRow.id).limit(1)) is None, "mirrored guests are not queued back"
+    emulator.delete("EventRelation", relation)
+    result = run_job(sync, "mirror")
+    assert result is not None and result.updated == 1, result
+    assert _guests(runtime, sf_id) == [(c1, "Ann")]
+    again = run_job(sync, "mirror")
+    assert again is not None and again.updated == 0, again
 
 
 def test_push_keeps_the_primary_who_and_the_other_relations(

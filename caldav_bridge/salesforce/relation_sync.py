@@ -1,0 +1,102 @@
+"""Event mode with Shared Activities: follow EventRelation changes by their own SystemModstamp.
+
+A Who related to (or removed from) an Event through the API, without the Event itself being saved,
+changes only an EventRelation row, so the Event pages alone would not see it (as a reassignment
+that changes only an AssignedResource). After the Event pages, the mirror reads EventRelation by
+its own watermark (``EventRelation``, ``queryAll``, keyset pages); for each linked appointment a
+page touches it reads that Event's current Whos again (one query per 200 Events,
+:func:`caldav_bridge.salesforce.relations.event_whos`) and updates the guests the same way the
+Event pages do. The first run starts at the run's start (its Event pages already read the
+relations current then). An org without Shared Activities has no such rows: nothing is read.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from caldav_bridge.clock import utcnow
+from caldav_bridge.salesforce import relations
+from caldav_bridge.salesforce.context import SyncContext
+from caldav_bridge.salesforce.gateway import SalesforceGateway, SalesforcePermanentError, soql
+from caldav_bridge.salesforce.mirror import (
+    MIRROR_FLAG,
+    RunResult,
+    _floor_second,
+    _mark_of,
+    _merged_guests,
+    _other_guest_ids,
+    keyset_pages,
+)
+from caldav_bridge.salesforce.state import set_watermark
+from caldav_bridge.services import appointments as svc
+from caldav_bridge.store.sf_tables import SfLinkRow
+from caldav_bridge.store.tables import AppointmentRow, OutboxRow
+
+__all__ = ["mirror_who_relations"]
+
+FIELDS = ["Id", "EventId", "RelationId", "IsInvitee", "IsWhat", "IsDeleted", "SystemModstamp"]
+
+
+def mirror_who_relations(ctx: SyncContext, gw: SalesforceGateway, result: RunResult, run_started: datetime) -> None:
+    """Re-read the Whos of linked Events whose EventRelation rows changed since the watermark."""
+    features = relations._features(gw)
+    if features.get("shared_activities") is False:
+        return
+    initial = soql("SystemModstamp >= {}", _floor_second(run_started - ctx.overlap))
+    pages = keyset_pages(ctx, gw, "EventRelation", "EventRelation", FIELDS, include_deleted=True, initial_where=initial)
+    try:
+        for records in pages:
+            _apply(ctx, gw, records, result)
+    except SalesforcePermanentError as exc:
+        if exc.code not in relations._MISSING:
+            raise
+        features["shared_activities"] = False  # no IsWhat: the org has no Shared Activities
+
+
+def _apply(ctx: SyncContext, gw: SalesforceGateway, records: list[dict[str, Any]], result: RunResult) -> None:
+    touched = list(
+        dict.fromkeys(
+            str(r["EventId"])
+            for r in records
+            if r.get("EventId") and r.get("IsInvitee") is False and r.get("IsWhat") is False
+        )
+    )
+    with ctx.uow_factory() as uow:
+        linked = (
+            list(uow.session.scalars(select(SfLinkRow.sf_id).where(SfLinkRow.sf_id.in_(touched)))) if touched else []
+        )
+    whos = relations.event_whos(gw, [str(i) for i in linked]) if linked else {}
+    with ctx.uow_factory() as uow:
+        s = uow.session
+        s.info[MIRROR_FLAG] = True
+        now = utcnow()
+        if linked and whos is not None:
+            links = {
+                str(link.appointment_id): link
+                for link in s.scalars(select(SfLinkRow).where(SfLinkRow.sf_id.in_(linked)))
+            }
+            pending = set(
+                s.scalars(
+                    select(OutboxRow.appointment_id).where(
+                        OutboxRow.appointment_id.in_(list(links)), OutboxRow.state.in_(("pending", "inflight"))
+                    )
+                )
+            )
+            rows = s.scalars(select(AppointmentRow).where(AppointmentRow.id.in_(list(links))))
+            for row in rows:
+                if row.deleted_at is not None or row.id in pending:
+                    continue  # unsent local changes win until they are pushed, as on the Event pages
+                customer = row.sf_customer_gid or None
+                current = whos.get(str(links[row.id].sf_id), [])
+                others = tuple(w for w in current if w != customer)
+                if _other_guest_ids(row) == sorted(others):
+                    continue
+                svc._set_guests(uow, row, _merged_guests(uow, row, customer, others), now)
+                row.updated_at = now
+                svc._changed(uow, ctx.actor, row, "mirror", now)
+                result.updated += 1
+        set_watermark(s, "EventRelation", _mark_of(records))
+        uow.commit()
