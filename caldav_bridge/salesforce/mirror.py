@@ -403,11 +403,10 @@ def _apply_page(
             else set()
         )
         calendars = _Calendars(uow)
-        # New records go through the bulk path (caldav_bridge.salesforce.bulk) unless webhook
-        # subscribers want to hear of each creation (their events are queued per row).
-        use_bulk = not _wants_created_webhooks(uow)
+        # New records go through the bulk path (caldav_bridge.salesforce.bulk: services.creates.write_new,
+        # which also queues their webhook events).
         fresh: list[bulk.NewAppointment] = []
-        people = _people_of(uow, records, mapping, whos) if use_bulk else {}
+        people = _people_of(uow, records, mapping, whos)
         for raw in records:
             result.processed += 1
             try:
@@ -438,7 +437,7 @@ def _apply_page(
                 result.unchanged += 1  # older than what we hold: a replay (overlap, retry)
                 continue
             row = rows.get(link.appointment_id) if link is not None else None
-            if row is None and link is None and not rec.deleted and use_bulk:
+            if row is None and link is None and not rec.deleted:
                 fresh.append(_new_appointment(uow, ctx, rec, calendars, people))
                 result.created += 1
                 continue
@@ -447,15 +446,6 @@ def _apply_page(
             bulk.insert_new(uow, fresh, actor=ctx.actor, now=utcnow(), collection_of=calendars.collection)
         set_watermark(s, mapping.sobject, _mark_of(records))
         uow.commit()
-
-
-def _wants_created_webhooks(uow: UnitOfWork) -> bool:
-    try:
-        from caldav_bridge.webhooks.tables import WebhookSubscriptionRow
-    except ImportError:  # pragma: no cover - webhooks not in this tree
-        return False
-    subs = uow.session.scalars(select(WebhookSubscriptionRow).where(WebhookSubscriptionRow.active))
-    return any("appointment.created" in (sub.events or {}).get("types", []) for sub in subs)
 
 
 def _people_of(
@@ -608,33 +598,13 @@ def _apply_record(
         return
     calendar_id = calendars.of(rec.owner_sf_id)
     if row is None:
-        unassigned = calendar_id is None
-        calendar = calendars.unassigned() if unassigned else uow.session.get(CalendarRow, calendar_id)
-        assert calendar is not None
-        row = AppointmentRow(
-            id=str(uuid.uuid4()),
-            calendar_id=calendar.id,
-            name=rec.name,
-            description=rec.description,
-            type=rec.type,
-            status=rec.status,
-            date_start=rec.date_start,
-            date_end=rec.date_end,
-            created_at=now,
-            updated_at=now,
-            sequence=0,
-        )
-        row.calendar = calendar
-        svc._apply_meta(row, _meta(rec, calendars))
-        svc._set_guests(uow, row, _guests(uow, rec.customer_gid, rec.other_whos or ()), now)
-        uow.appointments.add(row)
-        uow.session.flush()
-        svc._history(uow, actor, row, None, now)
-        svc._changed(uow, actor, row, "mirror", now)
-        if link is None:
-            link = _new_link(uow, row.id, ctx.mapping.sobject, rec)
-        link.owner_sf_id, link.unassigned = rec.owner_sf_id, unassigned
-        link.system_modstamp, link.mirrored_at, link.updated_at = rec.modstamp, now, now
+        # A link whose appointment is gone (not made by this mirror): the record starts afresh, through the
+        # one create path (services.creates, as the bulk path above).
+        if link is not None:
+            uow.session.delete(link)
+            uow.session.flush()
+        new = _new_appointment(uow, ctx, rec, calendars, {})
+        bulk.insert_new(uow, [new], actor=actor, now=now, collection_of=calendars.collection)
         result.created += 1
         return
     assert link is not None
