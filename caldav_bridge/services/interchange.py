@@ -53,6 +53,7 @@ from caldav_bridge.model.requests import AppointmentPatch
 from caldav_bridge.services import appointments, creates
 from caldav_bridge.services.actor import Actor
 from caldav_bridge.services.appointments import TRANSITIONS
+from caldav_bridge.services.gc_pacing import fewer_collections
 from caldav_bridge.services.mapping import appointment_from_row
 from caldav_bridge.services.validation import field_errors
 from caldav_bridge.store.bulk_insert import insert_many
@@ -364,19 +365,20 @@ class _Import:
     # -- driving
 
     def run_chunked(self, payloads: Iterable[object], chunk_size: int) -> Iterator[ItemResult]:
-        for chunk, early in self._chunks(payloads, chunk_size):
-            stored: list[ItemResult] = []
-            if chunk:
-                with self.uow:
-                    stored = self._write_safely(chunk)
-                    self.uow.commit()
-            yield from _in_order(stored, early)
+        with fewer_collections():
+            for chunk, early in self._chunks(payloads, chunk_size):
+                stored: list[ItemResult] = []
+                if chunk:
+                    with self.uow:
+                        stored = self._write_safely(chunk)
+                        self.uow.commit()
+                yield from _in_order(stored, early)
 
     def run_in_one_transaction(
         self, payloads: Iterable[object], chunk_size: int, *, dry_run: bool
     ) -> Iterator[ItemResult]:
         results: list[ItemResult] = []
-        with self.uow:
+        with self.uow, fewer_collections():
             for chunk, early in self._chunks(payloads, chunk_size):
                 stored = self._write_safely(chunk) if chunk else []
                 results.extend(_in_order(stored, early))
