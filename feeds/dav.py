@@ -10,6 +10,7 @@ RFC precondition element.
 
 from __future__ import annotations
 
+import io
 import logging
 import uuid
 from collections.abc import Callable, Iterable
@@ -81,6 +82,8 @@ class DavErrors:
             "if_match": environ.get("HTTP_IF_MATCH"),
             "if_none_match": environ.get("HTTP_IF_NONE_MATCH"),
         }
+        if environ.get("REQUEST_METHOD") == "PROPFIND":
+            context.local.request["texts_needed"] = _propfind_needs_texts(environ, length)
         context.pop_error()
         captured: list[Any] = []
 
@@ -100,6 +103,19 @@ class DavErrors:
             return _error_response(error, start_response)
         start_response(*captured)
         return [body]
+
+
+def _propfind_needs_texts(environ: dict[str, Any], length: int) -> bool:
+    """Whether a PROPFIND may need item texts: allprop (also an empty body) and getcontentlength do.
+
+    The body is read here (at most ``max_body`` bytes, checked above) and handed on to Radicale.
+    A crude test on purpose: a false "yes" only costs reading the texts, as before.
+    """
+    if length <= 0:
+        return True
+    body = environ["wsgi.input"].read(length)
+    environ["wsgi.input"] = io.BytesIO(body)
+    return not body.strip() or b"allprop" in body or b"getcontentlength" in body
 
 
 def _error_response(error: DavError, start_response: Callable[..., Any]) -> Iterable[bytes]:

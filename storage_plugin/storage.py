@@ -25,7 +25,7 @@ from sqlalchemy import Engine, inspect, text
 
 from caldav_bridge.dav import provisioning
 from caldav_bridge.dav.errors import DavError, SyncTokenInvalid
-from caldav_bridge.dav.records import CollectionInfo, ItemInfo, NewItem
+from caldav_bridge.dav.records import CollectionInfo, ItemHead, ItemInfo, NewItem
 from caldav_bridge.dav.store import DavStore, take_lock
 from caldav_bridge.services.actor import Actor
 from caldav_bridge.store.migrate import current_revision, head_revision, upgrade
@@ -184,7 +184,17 @@ class Storage(storage.BaseStorage):
         yield collection
         if depth == "0":
             return
-        if info is not None:
+        if info is not None and not context.request_info().get("texts_needed", False):
+            # Depth 1 is a PROPFIND, or Radicale's look at the principal before every request (it
+            # drops the items): no text is read unless something asks for it. feeds.dav marks the
+            # PROPFINDs that will (allprop, getcontentlength): their texts are read here, in the
+            # request's transaction, as Radicale builds the answer after releasing the lock.
+            heads = [h for h in store.item_heads(info) if self.fits(h)]
+            texts = _Texts(collection, [h.href for h in heads])
+            for head in heads:
+                with ccm(sane, head.href):
+                    yield collection._lazy_item(head, texts)
+        elif info is not None:
             for item in store.items(info):
                 if not self.fits(item):
                     continue
@@ -227,9 +237,54 @@ class Storage(storage.BaseStorage):
     def verify(self) -> bool:
         return True
 
-    def fits(self, item: ItemInfo) -> bool:
+    def fits(self, item: ItemInfo | ItemHead) -> bool:
         """Items above ``[server] max_resource_size`` are not served (as with stock storage)."""
+        if isinstance(item, ItemHead):
+            return item.size <= self.max_resource_size
         return len(item.text) <= self.max_resource_size or len(item.text.encode()) <= self.max_resource_size
+
+
+class _Texts:
+    """The texts of a batch of lazy items, read in one query the first time any of them is needed."""
+
+    def __init__(self, collection: Collection, hrefs: list[str]) -> None:
+        self.collection = collection
+        self.hrefs = hrefs
+        self._texts: dict[str, str] | None = None
+
+    def text(self, href: str) -> str:
+        if self._texts is None:
+            info = self.collection.info
+            assert info is not None
+            self._texts = self.collection._storage._call(lambda s: s.texts(info, self.hrefs))
+        text_ = self._texts.get(href)
+        if text_ is None:  # only if read after the request's transaction, and deleted meanwhile
+            raise RuntimeError(f"item {href!r} was deleted while it was being read")
+        return text_
+
+
+class LazyItem(radicale_item.Item):
+    """A Radicale item whose text is read only if something asks for it (see :class:`_Texts`).
+
+    Everything a PROPFIND or a sync answer reads (href, ETag, last modified, content type, UID,
+    time range) is passed in; ``serialize``/``vobject_item`` load the text of the whole batch.
+    """
+
+    def __init__(self, texts: _Texts, **kwargs: Any) -> None:
+        super().__init__(text="", **kwargs)
+        self._text = None
+        self._texts = texts
+
+    def serialize(self) -> str:
+        if self._text is None and self._vobject_item is None:
+            assert self.href is not None
+            self._text = self._texts.text(self.href)
+        return super().serialize()
+
+    @property
+    def vobject_item(self) -> Any:
+        self.serialize()
+        return super().vobject_item
 
 
 def _null_ccm(path: str, href: str | None) -> ContextManager[None]:
@@ -328,7 +383,20 @@ class Collection(storage.BaseCollection):
             time_range=(info.time_start, info.time_end),
         )
 
-    def _audit_read(self, items: list[ItemInfo]) -> None:
+    def _lazy_item(self, head: ItemHead, texts: _Texts) -> radicale_item.Item:
+        return LazyItem(
+            texts,
+            collection=self,
+            href=head.href,
+            last_modified=_http_date(head.updated_at),
+            etag=head.etag,
+            uid=head.uid,
+            name="VCARD" if self.tag == "VADDRESSBOOK" else "VCALENDAR",
+            component_name=head.component,
+            time_range=(head.time_start, head.time_end),
+        )
+
+    def _audit_read(self, items: list[ItemInfo] | list[ItemHead]) -> None:
         ids = [i.appointment_id for i in items if i.appointment_id]
         if ids and self.info is not None and self.info.calendar_id:
             calendar_id = self.info.calendar_id

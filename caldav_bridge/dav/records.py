@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-__all__ = ["CollectionInfo", "ItemInfo", "NewItem"]
+__all__ = ["CollectionInfo", "ItemHead", "ItemInfo", "NewItem"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,21 @@ class ItemInfo:
     time_start: int
     time_end: int
     updated_at: datetime
+    appointment_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ItemHead:
+    """An item without its text: what a PROPFIND or a sync answer needs (``size`` in characters)."""
+
+    href: str
+    uid: str
+    component: str
+    etag: str
+    time_start: int
+    time_end: int
+    updated_at: datetime
+    size: int
     appointment_id: str | None = None
 
 

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from caldav_bridge.clock import utcnow
 from caldav_bridge.dav.errors import DavError, SyncTokenInvalid
-from caldav_bridge.dav.records import CollectionInfo, ItemInfo, NewItem
+from caldav_bridge.dav.records import CollectionInfo, ItemHead, ItemInfo, NewItem
 from caldav_bridge.services.actor import Actor
 from caldav_bridge.store.dav_tables import SHORT_SPAN, DavChangeRow, DavCollectionRow, DavItemRow
 from caldav_bridge.store.tables import AppointmentRow
@@ -247,6 +247,38 @@ class DavStore:
     def items(self, collection: CollectionInfo) -> list[ItemInfo]:
         return self._items(collection.id)
 
+    def item_heads(self, collection: CollectionInfo) -> list[ItemHead]:
+        """The collection's items without their text, by href: one narrow query.
+
+        What a PROPFIND or a sync answer reads (href, ETag, content type, size); the texts follow
+        with :meth:`texts` only if something asks for them.
+        """
+        c = DavItemRow
+        columns = (
+            c.href,
+            c.uid,
+            c.component,
+            c.etag,
+            c.time_start,
+            c.time_end,
+            c.updated_at,
+            func.length(c.text),
+            c.appointment_id,
+        )
+        stmt = select(*columns).where(c.collection_id == collection.id).order_by(c.href)
+        return [ItemHead(*row) for row in self.session.execute(stmt)]
+
+    def texts(self, collection: CollectionInfo, hrefs: Iterable[str]) -> dict[str, str]:
+        """The texts of the items at ``hrefs`` (missing ones are left out)."""
+        wanted = list(dict.fromkeys(hrefs))
+        found: dict[str, str] = {}
+        for i in range(0, len(wanted), 500):
+            stmt = select(DavItemRow.href, DavItemRow.text).where(
+                DavItemRow.collection_id == collection.id, DavItemRow.href.in_(wanted[i : i + 500])
+            )
+            found.update((href, text_) for href, text_ in self.session.execute(stmt))
+        return found
+
     def item(self, collection: CollectionInfo, href: str) -> ItemInfo | None:
         row = self._item_row(collection.id, href)
         return _item(row) if row else None
@@ -467,7 +499,8 @@ class DavStore:
         """RFC 6578: the current token and the hrefs changed (or deleted) since ``old_token``."""
         token = collection.sync_token
         if not old_token:
-            return token, [i.href for i in self._items(collection.id)]
+            hrefs = select(DavItemRow.href).where(DavItemRow.collection_id == collection.id).order_by(DavItemRow.href)
+            return token, list(self.session.scalars(hrefs))
         if not old_token.startswith(SYNC_PREFIX):
             raise SyncTokenInvalid(f"malformed sync token {old_token!r}")
         epoch, _, rev = old_token[len(SYNC_PREFIX) :].partition("-")
