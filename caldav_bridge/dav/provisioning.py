@@ -165,7 +165,11 @@ def ensure_for_path(store: object, path: str) -> None:
     else:
         owner = select(UserRow.id).where(UserRow.username == first).scalar_subquery()
         stmt = stmt.where(CalendarRow.owner_user_id == owner)
-    created = [calendar_created(uow, calendar) for calendar in list(uow.session.scalars(stmt))]
+    # Through collection_for_calendar: it takes the calendar's row lock and looks again, so a REST
+    # write provisioning the same calendar at this moment (it does not take the storage lock) is
+    # waited for and its collection used, not inserted a second time.
+    missing = [calendar.id for calendar in uow.session.scalars(stmt)]
+    created = [collection_for_calendar(uow, calendar_id) for calendar_id in missing]
     if created:
         store._seen.clear()
 

@@ -13,9 +13,13 @@ from sqlalchemy import select
 from caldav_bridge.clock import utcnow
 from caldav_bridge.dav import provisioning
 from caldav_bridge.dav.store import DavStore
+from caldav_bridge.model.requests import CalendarDraft
 from caldav_bridge.runtime import Runtime
+from caldav_bridge.services import calendars
+from caldav_bridge.services.actor import Actor
 from caldav_bridge.store.dav_tables import DavCollectionRow, DavItemRow
 from caldav_bridge.store.tables import CalendarRow
+from storage_plugin.storage import dav_actor
 from tests.caldav.support import dav_session, event_ics
 from tests.conftest import People
 from tests.support.live import LiveServer
@@ -188,3 +192,69 @@ def test_two_team_calendars_provisioned_at_once_share_one_parent(runtime: Runtim
             select(DavCollectionRow.path).where(DavCollectionRow.parent_path == provisioning.SHARED_ROOT)
         ).all()
         assert sorted(children) == paths
+
+
+def test_propfind_provisioning_waits_for_a_rest_write_provisioning_the_same_calendar(
+    runtime: Runtime, people: People
+) -> None:
+    """A REST write provisions a new calendar's collection; a CalDAV request under the owner's
+    principal looks for unprovisioned calendars meanwhile: one collection, no unique violation."""
+    admin = Actor(user_id=None, username="admin", role="admin", scopes=frozenset({"admin"}), channel="test")
+    draft = CalendarDraft(name="Second", kind="fitter", timezone="UTC", owner_username=people.fitter.username)
+    calendar_id = calendars.create(runtime.uow(), admin, draft).id
+    rest_inserted, dav_about_to_write, rest_committed = threading.Event(), threading.Event(), threading.Event()
+    dav_thread: list[threading.Thread] = []
+
+    def hook(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        text = statement.lstrip().upper()
+        if (
+            threading.current_thread() in dav_thread
+            and (text.startswith("INSERT INTO DAV_COLLECTIONS") or " FOR NO KEY UPDATE" in text)
+            and not dav_about_to_write.is_set()
+        ):
+            dav_about_to_write.set()  # it found the calendar unprovisioned; the REST write commits now
+            rest_committed.wait(timeout=20)
+
+    def rest() -> str:
+        with runtime.uow() as uow:
+            row = provisioning.collection_for_calendar(uow, calendar_id)
+            assert row is not None
+            rest_inserted.set()
+            dav_about_to_write.wait(timeout=3)  # SQLite: the other cannot begin before this commits
+            path = row.path
+            uow.commit()
+        rest_committed.set()
+        return path
+
+    def dav() -> str:
+        with runtime.uow() as uow:
+            store = DavStore(uow, dav_actor(people.fitter.username))
+            provisioning.ensure_for_path(store, people.fitter.username)
+            uow.commit()
+        with runtime.uow() as uow:
+            return str(
+                uow.session.scalar(select(DavCollectionRow.path).where(DavCollectionRow.calendar_id == calendar_id))
+            )
+
+    results: dict[str, str] = {}
+    errors: list[BaseException] = []
+
+    def run(name: str, fn: Any) -> None:
+        try:
+            results[name] = fn()
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(n, f)) for n, f in (("rest", rest), ("dav", dav))]
+    dav_thread.append(threads[1])
+    sa_event.listen(runtime.engine, "before_cursor_execute", hook)
+    try:
+        threads[0].start()
+        assert rest_inserted.wait(timeout=30)
+        threads[1].start()
+        for t in threads:
+            t.join(timeout=60)
+    finally:
+        sa_event.remove(runtime.engine, "before_cursor_execute", hook)
+    assert not errors, errors
+    assert results["rest"] == results["dav"] == f"{people.fitter.username}/{calendar_id}"
