@@ -15,11 +15,12 @@ import secrets
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from caldav_bridge.clock import utcnow
+from caldav_bridge.dav.change_log import log_changes
 from caldav_bridge.dav.errors import DavError, SyncTokenInvalid
 from caldav_bridge.dav.records import CollectionInfo, ItemHead, ItemInfo, NewItem
 from caldav_bridge.services.actor import Actor
@@ -565,16 +566,7 @@ def _rehash(item: NewItem, text_: str) -> NewItem:
 
 def bump(session: Session, collection_id: int, hrefs: Iterable[tuple[str, bool]], now: datetime) -> None:
     """Log changes of ``hrefs`` (href, deleted) at the collection's next revision (used by sync hooks)."""
-    rev = session.scalar(
-        update(DavCollectionRow)
-        .where(DavCollectionRow.id == collection_id)
-        .values(revision=DavCollectionRow.revision + 1, updated_at=now)
-        .returning(DavCollectionRow.revision)
-    )
-    assert rev is not None
-    session.add_all(
-        DavChangeRow(collection_id=collection_id, revision=rev, href=h, deleted=d, at=now) for h, d in hrefs
-    )
+    log_changes(session, collection_id, hrefs, now)
 
 
 def prune_log(session: Session, collection_id: int, cutoff: datetime, limit: int = PRUNE_BATCH) -> int | None:

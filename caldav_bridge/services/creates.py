@@ -430,9 +430,10 @@ def _dav_items(
     now: datetime,
 ) -> None:
     """The new appointments' CalDAV items (``appointment_sync.new_item``, the renderer's fresh text), and one
-    change-log revision per collection for them (``dav.store.bump`` with all their hrefs)."""
+    change-log revision per collection for them (``dav.change_log.log_changes``)."""
     from caldav_bridge.dav.appointment_sync import new_item
-    from caldav_bridge.dav.store import bump, is_long
+    from caldav_bridge.dav.change_log import log_changes
+    from caldav_bridge.dav.store import is_long
 
     session = uow.session
     by_collection: dict[int, list[tuple[Any, ...]]] = {}
@@ -458,7 +459,7 @@ def _dav_items(
         )
     for collection_id, items in by_collection.items():
         insert_many(session, _t(DavItemRow), _ITEM_COLUMNS, items)
-        bump(session, collection_id, [(item[1], False) for item in items], now)  # one revision for them all
+        log_changes(session, collection_id, [(item[1], False) for item in items], now)  # one revision for all
 
 
 _ITEM_COLUMNS = (
