@@ -37,7 +37,6 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from psycopg import sql
 from schemathesis import GenerationMode
-from schemathesis.checks import CHECKS
 
 from caldav_bridge.converters import converter_names
 from caldav_bridge.runtime import Runtime
@@ -394,12 +393,6 @@ _BODIES: dict[str, Callable[[dict[str, Any], _Target, int], dict[str, Any]]] = {
 # --------------------------------------------------------------------------- the test
 
 
-#: Checks that re-send a request through schemathesis' own transport, which fails where urllib3-future
-#: (pulled in by the ``caldav`` client) replaces urllib3; ``ignored_auth`` is covered by
-#: ``test_every_operation_but_the_public_ones_needs_a_token`` instead.
-EXCLUDED_CHECKS = CHECKS.get_by_names(["ignored_auth"])
-
-
 @pytest.fixture(scope="module")
 def session() -> Iterator[requests.Session]:
     with requests.Session() as session:
@@ -414,7 +407,7 @@ def test_operation_conforms(case: Any, target: _Target, session: requests.Sessio
     sent = case.as_transport_kwargs(base_url=target.site.server.base_url, headers=headers)
     response = session.request(**sent, timeout=30)
     target.statuses[response.status_code] += 1
-    case.validate_response(response, headers=headers, excluded_checks=EXCLUDED_CHECKS)
+    case.validate_response(response, headers=headers)
 
 
 # --------------------------------------------------------------------------- what schemathesis found
