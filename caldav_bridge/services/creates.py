@@ -14,7 +14,7 @@ appointment it writes:
 * an audit row (``action``, optional per-item ``detail``);
 * the scheduling hook (``scheduling.hooks.appointment_created``: webhook events, when subscribed);
 * the CalDAV item of a calendar that has a DAV collection, rendered by the CalDAV renderer, with
-  one change-log revision per collection per call (as ``dav.store.bump`` logs a list of hrefs).
+  one change-log revision per collection per call (``dav.change_log.log_changes``).
 
 The rows are written with one many-row INSERT per table (:func:`caldav_bridge.store.bulk_insert.insert_many`),
 past the ORM. Callers build :class:`PlainRow` s (validated values; no ORM instrumentation, which cost
