@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable
+from datetime import datetime
 
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
@@ -79,19 +80,14 @@ def calendar_created(uow: UnitOfWork, calendar: CalendarRow) -> DavCollectionRow
         "C:supported-calendar-component-set": COMPONENTS,
         "C:calendar-description": f"Appointments ({calendar.kind}, {calendar.timezone})",
     }
-    row = DavCollectionRow(
-        path=path,
-        parent_path=parent,
-        tag="VCALENDAR",
-        props=props,
-        calendar_id=calendar.id,
-        epoch=secrets.token_hex(4),
-        revision=1,
-        created_at=now,
-        updated_at=now,
-    )
-    uow.session.add(row)
-    uow.session.flush()
+    row = _insert_calendar_collection(uow.session, calendar, path, props, now)
+    if row is None:
+        # Another transaction gave a second calendar of the same owner ``<user>/appointments`` at
+        # this moment (each holds only its own calendar's lock): this one takes its id path.
+        path = f"{parent}/{calendar.id}"
+        row = _insert_calendar_collection(uow.session, calendar, path, props, now)
+        if row is None:
+            raise RuntimeError(f"the DAV path {path!r} is taken")
     stmt = select(AppointmentRow).where(AppointmentRow.calendar_id == calendar.id, AppointmentRow.deleted_at.is_(None))
     for appointment in uow.session.scalars(stmt).unique():
         new = item_for(appointment, None)
@@ -111,6 +107,35 @@ def calendar_created(uow: UnitOfWork, calendar: CalendarRow) -> DavCollectionRow
             )
         )
     uow.session.flush()
+    return row
+
+
+def _insert_calendar_collection(
+    session: Session, calendar: CalendarRow, path: str, props: dict[str, str], now: datetime
+) -> DavCollectionRow | None:
+    """Insert the collection of ``calendar`` at ``path`` in a savepoint; None if the path is taken."""
+    from caldav_bridge.dav.store import parent_of
+
+    row = DavCollectionRow(
+        path=path,
+        parent_path=parent_of(path),
+        tag="VCALENDAR",
+        props=props,
+        calendar_id=calendar.id,
+        epoch=secrets.token_hex(4),
+        revision=1,
+        created_at=now,
+        updated_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        taken = session.scalar(select(DavCollectionRow.id).where(DavCollectionRow.path == path))
+        if taken is None:  # not the path (the calendar's own collection): not ours to resolve
+            raise
+        return None
     return row
 
 

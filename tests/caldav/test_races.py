@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 import requests
+from sqlalchemy import delete, select
 from sqlalchemy import event as sa_event
-from sqlalchemy import select
 
 from caldav_bridge.clock import utcnow
 from caldav_bridge.dav import provisioning
@@ -117,6 +117,77 @@ def test_put_without_if_match_still_overwrites(
     assert stale.status_code == 412
 
 
+def _race(runtime: Runtime, first: Any, second: Any, second_waits_at: Any) -> tuple[Any, Any]:
+    """Two transactions that both look, then write: ``first(uow)`` runs (writing, not committing), then
+    ``second(uow)`` in another thread; the second's first statement for which ``second_waits_at``
+    holds waits until the first has committed. So on PostgreSQL the second has looked (and found
+    nothing) before the first commits, and writes after; on SQLite the second cannot begin before
+    the first commits (BEGIN IMMEDIATE), so the first stops waiting after 3 s and they run in turn.
+    Returns both results; fails with what either raised.
+    """
+    first_wrote, second_about_to_write, first_committed = threading.Event(), threading.Event(), threading.Event()
+    second_thread: list[threading.Thread] = []
+
+    def hook(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if (
+            threading.current_thread() in second_thread
+            and not second_about_to_write.is_set()
+            and second_waits_at(statement.lstrip().upper())
+        ):
+            second_about_to_write.set()
+            first_committed.wait(timeout=20)
+
+    def run_first() -> Any:
+        with runtime.uow() as uow:
+            result = first(uow)
+            first_wrote.set()
+            second_about_to_write.wait(timeout=3)
+            uow.commit()
+        first_committed.set()
+        return result
+
+    def run_second() -> Any:
+        with runtime.uow() as uow:
+            result = second(uow)
+            uow.commit()
+        return result
+
+    results: dict[str, Any] = {}
+    errors: list[BaseException] = []
+
+    def run(name: str, fn: Any) -> None:
+        try:
+            results[name] = fn()
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+        finally:
+            first_wrote.set()
+
+    threads = [threading.Thread(target=run, args=(n, f)) for n, f in (("first", run_first), ("second", run_second))]
+    second_thread.append(threads[1])
+    sa_event.listen(runtime.engine, "before_cursor_execute", hook)
+    try:
+        threads[0].start()
+        assert first_wrote.wait(timeout=30)
+        threads[1].start()
+        for t in threads:
+            t.join(timeout=60)
+    finally:
+        sa_event.remove(runtime.engine, "before_cursor_execute", hook)
+    assert not errors, errors
+    return results["first"], results["second"]
+
+
+def _collection_path(uow: Any, calendar_id: str) -> str:
+    row = provisioning.collection_for_calendar(uow, calendar_id)
+    assert row is not None
+    return row.path
+
+
+def _inserts_collection(statement: str) -> bool:
+    return statement.startswith("INSERT INTO DAV_COLLECTIONS")
+
+
 def test_two_team_calendars_provisioned_at_once_share_one_parent(runtime: Runtime) -> None:
     """Both transactions find no ``_calendars`` folder; the second inserts it after the first committed it."""
     now = utcnow()
@@ -127,62 +198,13 @@ def test_two_team_calendars_provisioned_at_once_share_one_parent(runtime: Runtim
         uow.session.add_all(teams)
         uow.commit()
         ids = [t.id for t in teams]
-    first_inserted, about_to_insert, first_committed = threading.Event(), threading.Event(), threading.Event()
-    second_thread: list[threading.Thread] = []
-
-    def hook(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if (
-            threading.current_thread() in second_thread
-            and statement.lstrip().upper().startswith("INSERT INTO DAV_COLLECTIONS")
-            and not about_to_insert.is_set()
-        ):
-            about_to_insert.set()  # it looked and found no folder; the first commits its own now
-            first_committed.wait(timeout=20)
-
-    def first() -> str:
-        with runtime.uow() as uow:
-            row = provisioning.collection_for_calendar(uow, ids[0])
-            assert row is not None
-            path = row.path
-            first_inserted.set()
-            # PostgreSQL: wait until the second looked for the folder. SQLite: the second cannot even
-            # begin (BEGIN IMMEDIATE) until this commits, so this times out and commits first.
-            about_to_insert.wait(timeout=3)
-            uow.commit()
-        first_committed.set()
-        return path
-
-    def second() -> str:
-        with runtime.uow() as uow:
-            row = provisioning.collection_for_calendar(uow, ids[1])
-            assert row is not None
-            path = row.path
-            uow.commit()
-        return path
-
-    results: dict[str, str] = {}
-    errors: list[BaseException] = []
-
-    def run(name: str, fn: Any) -> None:
-        try:
-            results[name] = fn()
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(n, f)) for n, f in (("first", first), ("second", second))]
-    second_thread.append(threads[1])
-    sa_event.listen(runtime.engine, "before_cursor_execute", hook)
-    try:
-        threads[0].start()
-        assert first_inserted.wait(timeout=30)  # the folder and the calendar are inserted, not committed
-        threads[1].start()
-        for t in threads:
-            t.join(timeout=60)
-    finally:
-        sa_event.remove(runtime.engine, "before_cursor_execute", hook)
-    assert not errors, errors
-    paths = sorted(results.values())
-    assert paths == sorted(f"{provisioning.SHARED_ROOT}/{i}" for i in ids)
+    paths = _race(
+        runtime,
+        lambda uow: _collection_path(uow, ids[0]),
+        lambda uow: _collection_path(uow, ids[1]),
+        _inserts_collection,
+    )
+    assert sorted(paths) == sorted(f"{provisioning.SHARED_ROOT}/{i}" for i in ids)
     with runtime.uow() as uow:
         folders = uow.session.scalars(
             select(DavCollectionRow).where(DavCollectionRow.path == provisioning.SHARED_ROOT)
@@ -191,7 +213,10 @@ def test_two_team_calendars_provisioned_at_once_share_one_parent(runtime: Runtim
         children = uow.session.scalars(
             select(DavCollectionRow.path).where(DavCollectionRow.parent_path == provisioning.SHARED_ROOT)
         ).all()
-        assert sorted(children) == paths
+        assert sorted(children) == sorted(paths)
+
+
+ADMIN = Actor(user_id=None, username="admin", role="admin", scopes=frozenset({"admin"}), channel="test")
 
 
 def test_propfind_provisioning_waits_for_a_rest_write_provisioning_the_same_calendar(
@@ -199,62 +224,35 @@ def test_propfind_provisioning_waits_for_a_rest_write_provisioning_the_same_cale
 ) -> None:
     """A REST write provisions a new calendar's collection; a CalDAV request under the owner's
     principal looks for unprovisioned calendars meanwhile: one collection, no unique violation."""
-    admin = Actor(user_id=None, username="admin", role="admin", scopes=frozenset({"admin"}), channel="test")
     draft = CalendarDraft(name="Second", kind="fitter", timezone="UTC", owner_username=people.fitter.username)
-    calendar_id = calendars.create(runtime.uow(), admin, draft).id
-    rest_inserted, dav_about_to_write, rest_committed = threading.Event(), threading.Event(), threading.Event()
-    dav_thread: list[threading.Thread] = []
+    calendar_id = calendars.create(runtime.uow(), ADMIN, draft).id
 
-    def hook(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        text = statement.lstrip().upper()
-        if (
-            threading.current_thread() in dav_thread
-            and (text.startswith("INSERT INTO DAV_COLLECTIONS") or " FOR NO KEY UPDATE" in text)
-            and not dav_about_to_write.is_set()
-        ):
-            dav_about_to_write.set()  # it found the calendar unprovisioned; the REST write commits now
-            rest_committed.wait(timeout=20)
+    def dav(uow: Any) -> str:
+        provisioning.ensure_for_path(DavStore(uow, dav_actor(people.fitter.username)), people.fitter.username)
+        return str(uow.session.scalar(select(DavCollectionRow.path).where(DavCollectionRow.calendar_id == calendar_id)))
 
-    def rest() -> str:
-        with runtime.uow() as uow:
-            row = provisioning.collection_for_calendar(uow, calendar_id)
-            assert row is not None
-            rest_inserted.set()
-            dav_about_to_write.wait(timeout=3)  # SQLite: the other cannot begin before this commits
-            path = row.path
-            uow.commit()
-        rest_committed.set()
-        return path
+    rest_path, dav_path = _race(
+        runtime,
+        lambda uow: _collection_path(uow, calendar_id),
+        dav,
+        lambda statement: _inserts_collection(statement) or " FOR NO KEY UPDATE" in statement,
+    )
+    assert rest_path == dav_path == f"{people.fitter.username}/{calendar_id}"
 
-    def dav() -> str:
-        with runtime.uow() as uow:
-            store = DavStore(uow, dav_actor(people.fitter.username))
-            provisioning.ensure_for_path(store, people.fitter.username)
-            uow.commit()
-        with runtime.uow() as uow:
-            return str(
-                uow.session.scalar(select(DavCollectionRow.path).where(DavCollectionRow.calendar_id == calendar_id))
-            )
 
-    results: dict[str, str] = {}
-    errors: list[BaseException] = []
-
-    def run(name: str, fn: Any) -> None:
-        try:
-            results[name] = fn()
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(n, f)) for n, f in (("rest", rest), ("dav", dav))]
-    dav_thread.append(threads[1])
-    sa_event.listen(runtime.engine, "before_cursor_execute", hook)
-    try:
-        threads[0].start()
-        assert rest_inserted.wait(timeout=30)
-        threads[1].start()
-        for t in threads:
-            t.join(timeout=60)
-    finally:
-        sa_event.remove(runtime.engine, "before_cursor_execute", hook)
-    assert not errors, errors
-    assert results["rest"] == results["dav"] == f"{people.fitter.username}/{calendar_id}"
+def test_two_calendars_of_one_owner_provisioned_at_once(runtime: Runtime, people: People) -> None:
+    """Neither has a collection, both would be ``<user>/appointments``: the second gets its id path."""
+    user = people.other_fitter.username
+    with runtime.uow() as uow:  # the user's first calendar loses its collection (as if made before 0003)
+        uow.session.execute(delete(DavCollectionRow).where(DavCollectionRow.path == f"{user}/appointments"))
+        uow.commit()
+    draft = CalendarDraft(name="Second", kind="fitter", timezone="UTC", owner_username=user)
+    first_id = people.other_fitter.calendar_id or ""
+    second_id = calendars.create(runtime.uow(), ADMIN, draft).id
+    paths = _race(
+        runtime,
+        lambda uow: _collection_path(uow, first_id),
+        lambda uow: _collection_path(uow, second_id),
+        _inserts_collection,
+    )
+    assert paths == (f"{user}/appointments", f"{user}/{second_id}")
