@@ -5,6 +5,7 @@ Against the emulator through the unmodified simple-salesforce client, on SQLite 
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -90,7 +91,7 @@ def test_every_who_becomes_a_guest_queried_once_per_page(
     # each of the two Event pages asks once for the relations of its Events (then the relation
     # changes of the run are read by their own watermark, relation_sync)
     assert queried.count("Event") == 2, queried
-    assert sum(1 for a, b in zip(queried, queried[1:], strict=False) if (a, b) == ("Event", "EventRelation")) == 2
+    assert sum(1 for a, b in itertools.pairwise(queried) if (a, b) == ("Event", "EventRelation")) == 2
     assert _guests(runtime, shared) == [(c1, "Ann"), (c2, "Ben"), (lead, "Lee")]
     assert _row(runtime, shared).sf_customer_gid == c1
     assert _guests(runtime, plain[0]) == [(c3, "Cy")]
