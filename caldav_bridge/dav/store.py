@@ -15,7 +15,7 @@ import secrets
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -565,8 +565,37 @@ def _rehash(item: NewItem, text_: str) -> NewItem:
 
 
 def bump(session: Session, collection_id: int, hrefs: Iterable[tuple[str, bool]], now: datetime) -> None:
-    """Log changes of ``hrefs`` (href, deleted) at the collection's next revision (used by sync hooks)."""
+    """Log changes of ``hrefs`` (href, deleted) at the collection's next revision (used by sync hooks).
+
+    Also prunes the collection's changes older than :data:`DEFAULT_MAX_TOKEN_AGE`, when the storage
+    lock is free at this moment (see :func:`_prune_if_unlocked`).
+    """
     log_changes(session, collection_id, hrefs, now)
+    _prune_if_unlocked(session, collection_id, now - timedelta(seconds=DEFAULT_MAX_TOKEN_AGE))
+
+
+def _prune_if_unlocked(session: Session, collection_id: int, cutoff: datetime) -> None:
+    """Prune a collection's change log from a write that does not hold the storage lock (REST, OLS...).
+
+    A sync REPORT must not see the log shrink under it, so pruning needs the exclusive storage lock;
+    such a write may not wait for it (a CalDAV PUT holding it may wait for this transaction's
+    appointment row), so it only tries: when CalDAV is busy, the next write or the job prunes.
+    One index lookup when nothing is old enough.
+    """
+    c = DavChangeRow
+    oldest = session.scalar(select(c.at).where(c.collection_id == collection_id).order_by(c.revision).limit(1))
+    if oldest is None or oldest >= cutoff:
+        return
+    postgresql = session.get_bind().dialect.name == "postgresql"  # SQLite: writers are serialised already
+    if postgresql and not session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": LOCK_KEY}):
+        return
+    horizon = prune_log(session, collection_id, cutoff)
+    if horizon is not None:
+        session.execute(
+            update(DavCollectionRow)
+            .where(DavCollectionRow.id == collection_id, DavCollectionRow.log_start < horizon)
+            .values(log_start=horizon)
+        )
 
 
 def prune_log(session: Session, collection_id: int, cutoff: datetime, limit: int = PRUNE_BATCH) -> int | None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from datetime import timedelta
 
+import pytest
 import requests
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 
 from caldav_bridge.clock import utcnow
-from caldav_bridge.dav.store import DEFAULT_MAX_TOKEN_AGE, prune_all
+from caldav_bridge.dav.store import DEFAULT_MAX_TOKEN_AGE, LOCK_KEY, prune_all
 from caldav_bridge.store.dav_tables import DavChangeRow, DavCollectionRow
 from tests.caldav.support import dav_session, event_ics
 from tests.conftest import People
@@ -147,3 +148,60 @@ def test_prune_job_is_registered_and_runs(runtime: object) -> None:
     dav_jobs.add_jobs(scheduler, runtime)  # registered, not started: run it by hand
     assert scheduler.get_job(dav_jobs.JOB_ID) is not None
     assert dav_jobs.run() == 0
+
+
+def test_rest_writes_prune_the_log_too(live: LiveServer, people: People) -> None:
+    """No CalDAV write and no job: a REST change prunes its collection's old changes itself."""
+    path = f"{people.fitter.username}/appointments"
+    url = f"{live.base_url}/dav/{path}/"
+    dav = dav_session(people.fitter.username, people.fitter.password)
+    api = live.client(people.fitter.token)
+    t0, _ = sync(dav, url)
+    created = api.post(
+        "/api/v1/appointments",
+        json={
+            "calendar": {"id": people.fitter.calendar_id},
+            "date_start": "2026-12-01T16:00:00.000Z",
+            "date_end": "2026-12-01T17:00:00.000Z",
+            "name": "Made over REST",
+            "meta": {"type": "FOLLOW_UP"},
+        },
+    )
+    assert created.status_code == 201, created.text
+    href, appointment = f"{created.json()['id']}.ics", f"/api/v1/appointments/{created.json()['id']}"
+    t1, _ = sync(dav, url)
+    _age_log(live, path, days=31)
+    assert api.patch(appointment, json={"name": "Renamed"}).status_code == 200
+    assert _log_revisions(live, path)[1] == int(t1.rsplit("-", 1)[1])
+    assert sync_report(dav, url, t0).status_code == 403
+    assert sync(dav, url, t1)[1] == {href: 200}
+
+
+def test_rest_write_does_not_wait_for_the_storage_lock_to_prune(live: LiveServer, people: People) -> None:
+    """While a CalDAV request holds the storage lock, a REST change leaves the log alone (and does not wait)."""
+    if live.runtime.engine.dialect.name != "postgresql":
+        pytest.skip("the storage lock is PostgreSQL's advisory lock; SQLite serialises every writer anyway")
+    path = f"{people.fitter.username}/appointments"
+    api = live.client(people.fitter.token)
+    created = api.post(
+        "/api/v1/appointments",
+        json={
+            "calendar": {"id": people.fitter.calendar_id},
+            "date_start": "2026-12-01T16:00:00.000Z",
+            "date_end": "2026-12-01T17:00:00.000Z",
+            "name": "Made over REST",
+            "meta": {"type": "FOLLOW_UP"},
+        },
+    )
+    appointment = f"/api/v1/appointments/{created.json()['id']}"
+    _age_log(live, path, days=31)
+    with live.runtime.engine.connect() as reader:  # a sync REPORT in progress
+        reader.execute(text("SELECT pg_advisory_lock_shared(:key)"), {"key": LOCK_KEY})
+        try:
+            assert api.patch(appointment, json={"name": "While locked"}, timeout=10).status_code == 200
+            assert _log_revisions(live, path)[1] == 0
+        finally:
+            reader.execute(text("SELECT pg_advisory_unlock_shared(:key)"), {"key": LOCK_KEY})
+            reader.commit()
+    assert api.patch(appointment, json={"name": "Unlocked"}).status_code == 200
+    assert _log_revisions(live, path)[1] > 0
