@@ -81,9 +81,10 @@ class DavErrors:
             # Re-checked by the store on the locked row (a REST edit may land after Radicale's check).
             "if_match": environ.get("HTTP_IF_MATCH"),
             "if_none_match": environ.get("HTTP_IF_NONE_MATCH"),
+            # Whether a Depth:1 discover must read item texts in the request's transaction; only a
+            # PROPFIND's answer can need them (storage_plugin.storage reads them eagerly when unsaid).
+            "texts_needed": environ.get("REQUEST_METHOD") == "PROPFIND" and _propfind_needs_texts(environ, length),
         }
-        if environ.get("REQUEST_METHOD") == "PROPFIND":
-            context.local.request["texts_needed"] = _propfind_needs_texts(environ, length)
         context.pop_error()
         captured: list[Any] = []
 

@@ -184,11 +184,13 @@ class Storage(storage.BaseStorage):
         yield collection
         if depth == "0":
             return
-        if info is not None and not context.request_info().get("texts_needed", False):
+        if info is not None and not context.request_info().get("texts_needed", True):
             # Depth 1 is a PROPFIND, or Radicale's look at the principal before every request (it
             # drops the items): no text is read unless something asks for it. feeds.dav marks the
             # PROPFINDs that will (allprop, getcontentlength): their texts are read here, in the
             # request's transaction, as Radicale builds the answer after releasing the lock.
+            # Without feeds.dav (standalone Radicale) nobody says, so texts are read here too:
+            # read lazily after the lock, an item deleted meanwhile would fail the answer.
             heads = [h for h in store.item_heads(info) if self.fits(h)]
             texts = _Texts(collection, [h.href for h in heads])
             for head in heads:

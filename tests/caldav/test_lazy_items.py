@@ -81,3 +81,30 @@ def test_initial_sync_reads_each_text_once(live: LiveServer, people: People) -> 
     with texts_read(live) as seen:
         _, changed = sync(dav, url)
     assert len(seen) == 1 and set(changed) == {"s0.ics", "s1.ics", "s2.ics"}
+
+
+def test_standalone_radicale_reads_depth1_texts_under_the_lock(tmp_path: Any) -> None:
+    """Radicale without feeds.dav cannot say what a PROPFIND asks for: a Depth:1 discover then reads the
+    texts in its own transaction (read lazily after the lock, a concurrent delete would fail the answer)."""
+    from radicale import config as radicale_config
+    from radicale import item as radicale_item
+    from radicale import storage as radicale_storage
+
+    from storage_plugin import context
+    from storage_plugin.storage import LazyItem
+
+    configuration = radicale_config.load()
+    configuration.update(
+        {"storage": {"type": "storage_plugin", "url": f"sqlite:///{tmp_path}/standalone.db"}}, "test", privileged=True
+    )
+    store = radicale_storage.load(configuration)
+    context.local.request = None  # no wrapper: no request info at all
+    with store.acquire_lock("w", "alice"):
+        collection, _, _ = store.create_collection("/alice/cal/", props={"tag": "VCALENDAR"})
+        item = radicale_item.Item(collection_path="alice/cal", text=event_ics("standalone@lazy"))
+        collection.upload("standalone.ics", item)
+    with store.acquire_lock("r", "alice"):
+        found = list(store.discover("/alice/cal/", depth="1"))
+    items = [i for i in found if isinstance(i, radicale_item.Item)]
+    assert [i.href for i in items] == ["standalone.ics"]
+    assert not isinstance(items[0], LazyItem) and "UID:standalone@lazy" in items[0].serialize()
