@@ -26,6 +26,9 @@ from tests.support.live import Api, LiveServer, serve
 from tests.support.postgres import PostgresServer, postgres_available
 
 BACKENDS = ["sqlite", "postgresql"]
+#: For a test of something only PostgreSQL has (an exclusion constraint, advisory locks): it runs on
+#: PostgreSQL alone instead of being collected for SQLite and skipped there.
+postgresql_only = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 TEMPLATE = "appointments_template"
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from datetime import timedelta
 
-import pytest
 import requests
 from sqlalchemy import func, select, text, update
 
@@ -13,7 +12,7 @@ from caldav_bridge.clock import utcnow
 from caldav_bridge.dav.store import DEFAULT_MAX_TOKEN_AGE, LOCK_KEY, prune_all
 from caldav_bridge.store.dav_tables import DavChangeRow, DavCollectionRow
 from tests.caldav.support import dav_session, event_ics
-from tests.conftest import People
+from tests.conftest import People, postgresql_only
 from tests.support.live import LiveServer
 
 D = "{DAV:}"
@@ -177,10 +176,9 @@ def test_rest_writes_prune_the_log_too(live: LiveServer, people: People) -> None
     assert sync(dav, url, t1)[1] == {href: 200}
 
 
+@postgresql_only  # the storage lock is PostgreSQL's advisory lock; SQLite serialises every writer anyway
 def test_rest_write_does_not_wait_for_the_storage_lock_to_prune(live: LiveServer, people: People) -> None:
     """While a CalDAV request holds the storage lock, a REST change leaves the log alone (and does not wait)."""
-    if live.runtime.engine.dialect.name != "postgresql":
-        pytest.skip("the storage lock is PostgreSQL's advisory lock; SQLite serialises every writer anyway")
     path = f"{people.fitter.username}/appointments"
     api = live.client(people.fitter.token)
     created = api.post(

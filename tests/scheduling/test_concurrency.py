@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from caldav_bridge.runtime import Runtime
-from tests.conftest import People
+from tests.conftest import People, postgresql_only
 from tests.scheduling.conftest import World
 from tests.support.factories import iso
 from tests.support.live import LiveServer
@@ -71,9 +71,8 @@ def test_two_requests_for_one_slot_one_wins(live: LiveServer, people: People, wo
         ]
 
 
+@postgresql_only  # the exclusion constraint is PostgreSQL's; SQLite serialises writers (the race test above)
 def test_postgresql_exclusion_constraint_refuses_overlapping_claims(runtime: Runtime, world: World) -> None:
-    if runtime.engine.dialect.name != "postgresql":
-        pytest.skip("the exclusion constraint is PostgreSQL's; SQLite serialises writers instead")
     insert_appointment = text(
         "INSERT INTO appointments (id, calendar_id, name, type, status, date_start, date_end, meta_extra, "
         "created_at, updated_at, version, sequence) VALUES (:id, :cal, 'x', 'INITIAL', 'BOOKED', :s, :e, '{}', "
