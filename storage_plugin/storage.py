@@ -241,9 +241,10 @@ class Storage(storage.BaseStorage):
 
     def fits(self, item: ItemInfo | ItemHead) -> bool:
         """Items above ``[server] max_resource_size`` are not served (as with stock storage)."""
-        if isinstance(item, ItemHead):
-            return item.size <= self.max_resource_size
-        return len(item.text) <= self.max_resource_size or len(item.text.encode()) <= self.max_resource_size
+        # Counted in characters on both paths (ItemHead.size is SQL length(text)), so an item is served
+        # or not the same way whether its text was read or not.
+        size = item.size if isinstance(item, ItemHead) else len(item.text)
+        return size <= self.max_resource_size
 
 
 class _Texts:
