@@ -6,6 +6,7 @@ storage, so the DAV tables of the database in ``RADICALE_SUITE_PG_URL`` are empt
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -46,9 +47,8 @@ def run_suite(
     *extra: str,
     env: dict[str, str] | None = None,
     timeout: float = 1200,
+    pytest_args: list[str] | None = None,
 ) -> SuiteResult:
-    import json
-
     command = [
         "bash",
         str(SCRIPT),
@@ -65,6 +65,7 @@ def run_suite(
         "--tb=short",
         "-p",
         "no:cacheprovider",
+        *(pytest_args or []),
     ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
     tail = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
