@@ -221,6 +221,37 @@ class Settings:
     #: Webhooks: timeout of one delivery attempt, in seconds.
     webhook_timeout_seconds: int = 10
 
+    # Self-booking pages and customer messages (docs/self-booking.md).
+    #: Signs the booking pages' form tokens (CSRF); empty: a random key per process (set it when several
+    #: instances serve the pages).
+    secret_key: str = field(default="", repr=False)
+    #: The company named in the pages and messages, and how customers reach it.
+    booking_company_name: str = "Appointment Service"
+    booking_company_phone: str = ""
+    booking_company_email: str = ""
+    #: How many weeks ahead the booking page offers slots.
+    booking_weeks_ahead: int = 4
+    #: Form posts (hold, book, reschedule, cancel) per minute per client address, and per link.
+    booking_rate_limit_per_minute: int = 20
+    booking_link_rate_limit_per_minute: int = 120
+    #: Reminders, in hours before the appointment, comma-separated ("24", "48,2"); empty: no reminders.
+    booking_reminder_offsets_hours: str = "24"
+    #: Opportunity field that receives each personal booking link's URL; empty: not written.
+    sf_booking_link_field: str = ""
+    #: SMTP relay for customer messages; empty host: messages are written as .eml files to ``data_dir``/mail.
+    smtp_host: str = ""
+    smtp_port: int = 587
+    #: ``starttls`` (upgrade a plain connection), ``tls`` (implicit TLS, usually port 465) or ``none`` (loopback).
+    smtp_security: str = "starttls"
+    smtp_username: str = ""
+    smtp_password: str = field(default="", repr=False)
+    smtp_from: str = "appointments@localhost"
+    smtp_timeout_seconds: int = 30
+    #: Messages: attempts before a message is parked as a dead letter; the backoff doubles up to the maximum.
+    message_max_attempts: int = 8
+    message_backoff_seconds: int = 60
+    message_backoff_max_seconds: int = 3600
+
     def salesforce_configured(self) -> bool:
         """Whether Salesforce credentials are configured (``sf_auth`` set)."""
         return bool(self.sf_auth)
@@ -377,6 +408,7 @@ def _validated(settings: Settings) -> Settings:
     _validate_feeds(settings)
     _validate_salesforce(settings)
     _validate_scheduling(settings)
+    _validate_booking(settings)
     return settings
 
 
@@ -455,3 +487,32 @@ def _validate_scheduling(settings: Settings) -> None:
                 env_name("scheduling_durations"),
                 f"{purpose}={minutes}: purposes are {sorted(purposes)}, 5..1440 minutes",
             )
+
+
+def _validate_booking(settings: Settings) -> None:
+    if settings.smtp_security not in {"starttls", "tls", "none"}:
+        raise SettingsError(env_name("smtp_security"), "must be 'starttls', 'tls' or 'none'")
+    for name, low, high in (
+        ("booking_weeks_ahead", 1, 26),
+        ("booking_rate_limit_per_minute", 1, 100_000),
+        ("booking_link_rate_limit_per_minute", 1, 1_000_000),
+        ("smtp_port", 1, 65535),
+        ("smtp_timeout_seconds", 1, 600),
+        ("message_max_attempts", 1, 100),
+        ("message_backoff_seconds", 1, 86400),
+        ("message_backoff_max_seconds", 1, 7 * 86400),
+    ):
+        if not low <= getattr(settings, name) <= high:
+            raise SettingsError(env_name(name), f"must be between {low} and {high}")
+    try:
+        reminder_offsets(settings.booking_reminder_offsets_hours)
+    except ValueError as exc:
+        raise SettingsError(env_name("booking_reminder_offsets_hours"), str(exc)) from exc
+
+
+def reminder_offsets(text: str) -> tuple[int, ...]:
+    """The reminder offsets in hours (``"24"``, ``"48,2"``; empty: none), largest first."""
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if not all(p.isdigit() and 1 <= int(p) <= 24 * 30 for p in parts):
+        raise ValueError(f"comma-separated whole hours between 1 and 720, got {text!r}")
+    return tuple(sorted({int(p) for p in parts}, reverse=True))

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from caldav_bridge.errors import DomainError, ValidationFailed
 from config import SettingsError
 from feeds.cli import admin, serve
+from feeds.cli import booking as booking_commands
 from feeds.cli import feeds as feed_commands
 from feeds.cli import interchange as interchange_commands
 from feeds.cli import scheduling as scheduling_commands
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     feed_commands.register(commands)
     interchange_commands.register(commands)
     scheduling_commands.register(commands)
+    booking_commands.register(commands)
     return parser
 
 

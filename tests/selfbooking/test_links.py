@@ -1,0 +1,99 @@
+"""Booking links through the API and the CLI: issued with write scope, stored hashed, expiring, revocable."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from caldav_bridge.clock import utcnow
+from caldav_bridge.credentials import token_digest
+from caldav_bridge.errors import NotFound
+from caldav_bridge.runtime import Runtime
+from caldav_bridge.selfbooking import links
+from caldav_bridge.selfbooking.tables import BookingLinkRow
+from feeds.cli import main
+from tests.conftest import People
+from tests.scheduling.conftest import World
+from tests.support.live import LiveServer
+
+
+def test_issue_list_revoke_through_the_api(live: LiveServer, people: People, world: World, runtime: Runtime) -> None:
+    api = live.client(people.dispatcher.token)
+    answer = api.post(
+        "/api/v1/booking-links", json={"team_id": world.consultants, "name": "Website: initial consultation"}
+    )
+    assert answer.status_code == 201, answer.text
+    assert answer.headers["Cache-Control"] == "no-store"
+    issued = answer.json()
+    secret = issued["secret"]
+    assert issued["url"] == f"{runtime.settings.public_url}/book/{secret}"
+    assert issued["link"]["kind"] == "team" and issued["link"]["active"] is True
+    with runtime.uow() as uow:
+        row = uow.session.scalar(select(BookingLinkRow))
+        assert row is not None and row.token_hash == token_digest(secret) and secret not in row.token_hash
+        assert links.resolve(uow, secret).id == row.id
+    listed = api.get("/api/v1/booking-links").json()["items"]
+    assert [i["id"] for i in listed] == [issued["link"]["id"]] and secret not in json.dumps(listed)
+
+    revoked = api.post(f"/api/v1/booking-links/{issued['link']['id']}/revoke")
+    assert revoked.status_code == 200 and revoked.json()["active"] is False
+    with runtime.uow() as uow, pytest.raises(NotFound):
+        links.resolve(uow, secret)
+
+
+def test_scopes_and_bad_input_are_problems(live: LiveServer, people: People, world: World) -> None:
+    reader = live.client(people.fitter.read_token)
+    body = {"team_id": world.consultants, "name": "x"}
+    assert reader.post("/api/v1/booking-links", json=body).status_code == 403
+    writer = live.client(people.dispatcher.token)
+    for bad, field in (
+        ({"team_id": world.c1, "name": "x"}, "team_id"),  # a member, not a team
+        ({"team_id": world.consultants, "name": "x", "kind": "personal"}, ""),
+        ({"team_id": world.consultants, "name": "x", "expires_at": "2001-01-01T00:00:00Z"}, "expires_at"),
+        ({"team_id": world.consultants, "name": "x", "purpose": "FITTING"}, "purpose"),
+    ):
+        answer = writer.post("/api/v1/booking-links", json=bad)
+        assert answer.status_code in (400, 422), answer.text
+        assert answer.headers["Content-Type"].startswith("application/problem+json")
+        assert field in answer.text
+    assert writer.post("/api/v1/booking-links/nope/revoke").status_code == 404
+
+
+def test_personal_links_carry_salesforce_ids_and_expire(runtime: Runtime, world: World) -> None:
+    from caldav_bridge.selfbooking.model import LinkDraft
+    from caldav_bridge.services.actor import system_actor
+
+    draft = LinkDraft.model_validate(
+        {
+            "kind": "personal",
+            "team_id": world.consultants,
+            "name": "Opportunity 006",
+            "expires_at": (utcnow() + timedelta(days=7)).isoformat(),
+            "salesforce": {"opportunity_gid": "006000000000001AAA", "customer_gid": "00Q000000000001AAA"},
+        }
+    )
+    issued = links.issue(runtime.uow(), system_actor(), draft, "https://book.example")
+    assert issued.link.salesforce.opportunity_gid == "006000000000001AAA"
+    with runtime.uow() as uow:
+        assert links.resolve(uow, issued.secret).sf_customer_gid == "00Q000000000001AAA"
+        with pytest.raises(NotFound):
+            links.resolve(uow, issued.secret, now=utcnow() + timedelta(days=8))
+
+
+def test_the_cli(runtime: Runtime, world: World, capsys: pytest.CaptureFixture[str], monkeypatch) -> None:
+    monkeypatch.setenv("APPOINTMENTS_DATABASE_URL", runtime.settings.resolved_database_url())
+    assert main(["booking-links", "create", "--team", world.consultants, "--name", "Flyer", "--json"]) == 0
+    created = json.loads(capsys.readouterr().out)
+    assert created["url"].endswith(created["secret"])
+    code = main(["booking-links", "create", "--team", world.consultants, "--name", "P", "--opportunity", "006X"])
+    assert code == 0 and "personal" in capsys.readouterr().out
+    assert main(["booking-links", "list", "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 2
+    assert main(["booking-links", "revoke", created["link"]["id"]]) == 0
+    capsys.readouterr()
+    assert main(["booking-links", "create", "--team", world.c1, "--name", "x"]) == 2
+    assert "team_id" in capsys.readouterr().err
+    assert main(["booking-links", "create", "--team", world.consultants, "--name", "x", "--expires", "soon"]) == 2
