@@ -39,7 +39,7 @@ from sqlalchemy import insert
 
 from caldav_bridge.model.requests import CalendarDraft
 from caldav_bridge.runtime import Runtime
-from caldav_bridge.scheduling import availability, settings_service
+from caldav_bridge.scheduling import availability, calendar_rules
 from caldav_bridge.scheduling.rules import AvailabilityRules, Purpose, SchedulingOptions
 from caldav_bridge.services import calendars
 from caldav_bridge.services.actor import system_actor
@@ -88,7 +88,7 @@ def setup(rt: Runtime) -> tuple[str, list[str], list[str]]:
             "max_per_day": 6,
         }
     )
-    settings_service.set_rules(rt.uow(), actor, team, rules)
+    calendar_rules.set_rules(rt.uow(), actor, team, rules)
     return team, members, others
 
 

@@ -60,12 +60,12 @@ from caldav_bridge.converters.ical import (  # noqa: E402
     vevent_bytes,
     vtimezones,
 )
+from caldav_bridge.infra.feed_cache import FeedCache  # noqa: E402
 from caldav_bridge.model.appointment import Appointment  # noqa: E402
 from caldav_bridge.model.feeds import FeedTokenDraft, Privacy  # noqa: E402
 from caldav_bridge.runtime import Runtime  # noqa: E402
 from caldav_bridge.services import feed_tokens, users  # noqa: E402
 from caldav_bridge.services.actor import system_actor  # noqa: E402
-from caldav_bridge.services.feed_cache import FeedCache  # noqa: E402
 from caldav_bridge.services.mapping import appointment_from_row  # noqa: E402
 from caldav_bridge.store.migrate import upgrade  # noqa: E402
 from caldav_bridge.store.tables import AppointmentGuestRow, AppointmentRow  # noqa: E402

@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from caldav_bridge.model.requests import AppointmentDraft
 from caldav_bridge.runtime import Runtime
-from caldav_bridge.salesforce.service import run_job
+from caldav_bridge.salesforce.runner import run_job
 from caldav_bridge.services import appointments, users
 from caldav_bridge.services.actor import system_actor
 from caldav_bridge.store.migrate import upgrade

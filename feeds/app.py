@@ -6,7 +6,7 @@ from flask import Flask, Response, jsonify
 
 from caldav_bridge.runtime import Runtime
 from config import Settings, load_settings
-from feeds import request_context
+from feeds import access_log
 from feeds import runtime as runtime_ext
 from feeds.problems import register_error_handlers
 
@@ -17,7 +17,7 @@ API_VERSION = "1.0.0"
 
 def create_app(settings: Settings | None = None, *, rt: Runtime | None = None) -> Flask:
     """Build the app for ``settings`` (default: from the environment) or an existing runtime."""
-    from feeds import calendar_page, feed_context, health, ical_feed, ols
+    from feeds import calendar_page, feed_state, health, ical_feed, ols
     from feeds.api import bp as api_v1
     from feeds.openapi import openapi_document
 
@@ -26,9 +26,9 @@ def create_app(settings: Settings | None = None, *, rt: Runtime | None = None) -
     app.config.update(MAX_CONTENT_LENGTH=rt.settings.max_body_bytes, JSON_SORT_KEYS=False)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     runtime_ext.init_app(app, rt)
-    request_context.init_app(app)
+    access_log.init_app(app)
     register_error_handlers(app)
-    feed_context.init_app(app, rt)
+    feed_state.init_app(app, rt)
 
     blueprints = [(health.bp, ""), (api_v1, "/api/v1"), (ols.bp, rt.settings.ols_prefix)]
     for blueprint, prefix in blueprints:

@@ -7,7 +7,7 @@ from flask import g, request
 from caldav_bridge.errors import Unauthorized
 from caldav_bridge.services import users
 from caldav_bridge.services.actor import Actor, Channel
-from feeds.request_context import request_id
+from feeds.access_log import request_id
 from feeds.runtime import uow
 
 __all__ = ["current_actor"]

@@ -12,9 +12,9 @@ from flask import Blueprint, Response, render_template, request
 
 from caldav_bridge.errors import NotFound, ValidationFailed
 from caldav_bridge.services import calendar_page as service
-from caldav_bridge.services.feeds import RateLimited
-from feeds.feed_context import feed_context
+from caldav_bridge.services.feed_serving import RateLimited
 from feeds.feed_http import CAPABILITY_HEADERS, client, plain
+from feeds.feed_state import feed_context
 from feeds.ical_feed import NOT_FOUND
 from feeds.runtime import runtime, uow
 

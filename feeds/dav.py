@@ -21,7 +21,7 @@ from flask import Flask
 
 from caldav_bridge.dav.errors import DavError
 from caldav_bridge.runtime import Runtime
-from storage_plugin import context
+from storage_plugin import request_state
 
 __all__ = ["DAV_PREFIX", "DavErrors", "dav_application", "mount"]
 
@@ -39,7 +39,7 @@ def dav_application(rt: Runtime) -> WSGIApp:
     from radicale import config as radicale_config
 
     key = f"runtime-{id(rt)}"
-    context.bind_runtime(key, rt)
+    request_state.bind_runtime(key, rt)
     configuration = radicale_config.load([])
     configuration.update(
         {
@@ -76,7 +76,7 @@ class DavErrors:
                 [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(message)))],
             )
             return [message]
-        context.local.request = {
+        request_state.local.request = {
             "request_id": environ.get("HTTP_X_REQUEST_ID") or uuid.uuid4().hex,
             # Re-checked by the store on the locked row (a REST edit may land after Radicale's check).
             "if_match": environ.get("HTTP_IF_MATCH"),
@@ -85,7 +85,7 @@ class DavErrors:
             # PROPFIND's answer can need them (storage_plugin.storage reads them eagerly when unsaid).
             "texts_needed": environ.get("REQUEST_METHOD") == "PROPFIND" and _propfind_needs_texts(environ, length),
         }
-        context.pop_error()
+        request_state.pop_error()
         captured: list[Any] = []
 
         def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], Any]:
@@ -94,9 +94,9 @@ class DavErrors:
 
         try:
             body = b"".join(self.app(environ, capture))
-            error = context.pop_error()
+            error = request_state.pop_error()
         finally:
-            context.local.request = None
+            request_state.local.request = None
         if error is None and environ.get("REQUEST_METHOD") == "PUT" and str(captured[0]).startswith("400"):
             # Radicale could not read the body as iCalendar/vCard (RFC 4791 5.3.2.1 names this).
             error = DavError(400, "the body is not valid calendar data", "C:valid-calendar-data")

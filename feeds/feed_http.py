@@ -7,7 +7,7 @@ from email.utils import parsedate_to_datetime
 
 from flask import Response, request
 
-from caldav_bridge.services.feeds import Client, Conditions
+from caldav_bridge.services.feed_serving import Client, Conditions
 
 __all__ = ["CAPABILITY_HEADERS", "client", "conditions", "plain"]
 

@@ -7,9 +7,9 @@ from email.utils import format_datetime
 from flask import Blueprint, Response, request
 
 from caldav_bridge.errors import NotFound
-from caldav_bridge.services import feeds as service
-from feeds.feed_context import feed_context
+from caldav_bridge.services import feed_serving as service
 from feeds.feed_http import CAPABILITY_HEADERS, client, conditions, plain
+from feeds.feed_state import feed_context
 from feeds.runtime import uow
 
 __all__ = ["CACHE_CONTROL", "bp"]

@@ -1,6 +1,6 @@
 """Radicale storage plugin over ``caldav_bridge`` (``[storage] type = storage_plugin``).
 
-Every Radicale storage call is translated into :class:`caldav_bridge.dav.store.DavStore`; this
+Every Radicale storage call is translated into :class:`caldav_bridge.dav.collections.DavStore`; this
 package holds no SQL. The auth and rights plugins are :mod:`storage_plugin.auth` and
 :mod:`storage_plugin.rights`.
 """

@@ -10,7 +10,7 @@ from sqlalchemy.pool import NullPool
 from caldav_bridge.runtime import Runtime
 from caldav_bridge.store.engine import make_engine, make_session_factory
 from config import load_settings
-from storage_plugin import context
+from storage_plugin import request_state
 
 __all__ = ["runtime_from_config"]
 
@@ -31,7 +31,7 @@ def runtime_from_config(configuration: Any) -> tuple[Runtime, bool]:
     The flag is True when the runtime was made here from a URL (its schema may need creating).
     """
     key = _get(configuration, "storage", "runtime")
-    rt = context.runtime_for(key) if key else None
+    rt = request_state.runtime_for(key) if key else None
     if rt is not None:
         return rt, False
     url = _get(configuration, "storage", "url") or load_settings().resolved_database_url()

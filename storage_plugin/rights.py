@@ -9,7 +9,7 @@ from typing import Any
 from radicale import pathutils, rights
 
 from caldav_bridge.dav.access import DavAccess, access_in, dav_access, rights_for
-from storage_plugin import context
+from storage_plugin import request_state
 from storage_plugin._runtime import runtime_from_config
 
 __all__ = ["Rights"]
@@ -33,7 +33,7 @@ class Rights(rights.BaseRights):
         # Inside a storage lock (Radicale checks rights while it iterates a PROPFIND's items) the
         # lookup joins that transaction: on SQLite a second one would wait for the lock this thread
         # holds until the busy timeout, and the request would fail.
-        txn = getattr(context.local, "txn", None)
+        txn = getattr(request_state.local, "txn", None)
         access = access_in(txn.uow.session, user) if txn is not None else dav_access(self.runtime.uow(), user)
         with self._lock:
             self._cache[user] = (access, now + _TTL)

@@ -1,4 +1,4 @@
-"""Radicale ``Storage``/``Collection`` over :class:`caldav_bridge.dav.store.DavStore`.
+"""Radicale ``Storage``/``Collection`` over :class:`caldav_bridge.dav.collections.DavStore`.
 
 A Radicale storage lock is one database transaction: ``acquire_lock`` opens a unit of work
 (PostgreSQL: plus an advisory lock, shared for reads, exclusive for writes), every storage call
@@ -24,14 +24,14 @@ from radicale.item import filter as radicale_filter
 from sqlalchemy import Engine, inspect, text
 
 from caldav_bridge.dav import provisioning
+from caldav_bridge.dav.collections import DavStore, take_lock
 from caldav_bridge.dav.errors import DavError, SyncTokenInvalid
 from caldav_bridge.dav.records import CollectionInfo, ItemHead, ItemInfo, NewItem
-from caldav_bridge.dav.store import DavStore, take_lock
 from caldav_bridge.services.actor import Actor
 from caldav_bridge.store.migrate import current_revision, head_revision, upgrade
 from caldav_bridge.store.tables import Base
 from caldav_bridge.store.uow import UnitOfWork
-from storage_plugin import context
+from storage_plugin import request_state
 from storage_plugin._runtime import runtime_from_config
 
 __all__ = ["PLUGIN_CONFIG_SCHEMA", "Collection", "Storage"]
@@ -105,7 +105,7 @@ class Storage(storage.BaseStorage):
     # ---------------------------------------------------------------- transactions
 
     def _txn(self) -> _Txn | None:
-        txn: _Txn | None = getattr(context.local, "txn", None)
+        txn: _Txn | None = getattr(request_state.local, "txn", None)
         return txn
 
     @types.contextmanager
@@ -123,12 +123,12 @@ class Storage(storage.BaseStorage):
             take_lock(uow.session, mode)
             store = DavStore(uow, dav_actor(user or ""), max_token_age=self._max_sync_token_age or None)
             txn = _Txn(uow, store, mode)
-            context.local.txn = txn
+            request_state.local.txn = txn
             try:
                 yield
                 uow.commit()
             finally:
-                context.local.txn = None
+                request_state.local.txn = None
 
     @contextlib.contextmanager
     def _store(self) -> Iterator[DavStore]:
@@ -147,7 +147,7 @@ class Storage(storage.BaseStorage):
             try:
                 return fn(store)
             except DavError as exc:
-                raise context.set_error(exc) from exc
+                raise request_state.set_error(exc) from exc
 
     # ---------------------------------------------------------------- API
 
@@ -184,7 +184,7 @@ class Storage(storage.BaseStorage):
         yield collection
         if depth == "0":
             return
-        if info is not None and not context.request_info().get("texts_needed", True):
+        if info is not None and not request_state.request_info().get("texts_needed", True):
             # Depth 1 is a PROPFIND, or Radicale's look at the principal before every request (it
             # drops the items): no text is read unless something asks for it. feeds.dav marks the
             # PROPFINDs that will (allprop, getcontentlength): their texts are read here, in the
@@ -322,7 +322,9 @@ def _check_times(item: radicale_item.Item) -> None:
         if isinstance(a, datetime) and (a.tzinfo is None) != (b.tzinfo is None):
             continue
         if b < a:
-            raise context.set_error(DavError(403, f"{end_name.upper()} is before DTSTART", "C:valid-calendar-data"))
+            raise request_state.set_error(
+                DavError(403, f"{end_name.upper()} is before DTSTART", "C:valid-calendar-data")
+            )
 
 
 def new_item(item: radicale_item.Item) -> NewItem:
@@ -348,7 +350,7 @@ def dav_actor(user: str) -> Actor:
         scopes=frozenset({"write"}),
         channel="caldav",
         calendar_ids=None,
-        request_id=context.request_info().get("request_id"),
+        request_id=request_state.request_info().get("request_id"),
     )
 
 
@@ -474,7 +476,7 @@ class Collection(storage.BaseCollection):
         assert self.info is not None
         info = self.info
         new = new_item(item)
-        if_match, if_none_match = context.preconditions()
+        if_match, if_none_match = request_state.preconditions()
         stored, old = self._storage._call(
             lambda s: s.upload(info, href, new, if_match=if_match, if_none_match=if_none_match)
         )
@@ -489,12 +491,12 @@ class Collection(storage.BaseCollection):
         if href is None:
             self._storage._call(lambda s: s.delete_collection(info.path))
             return
-        if_match = context.preconditions()[0]
+        if_match = request_state.preconditions()[0]
         try:
             self._storage._call(lambda s: s.delete_item(info, href, if_match=if_match))
-        except context.DavRefused as exc:
+        except request_state.DavRefused as exc:
             if exc.error.status == 404:
-                context.pop_error()
+                request_state.pop_error()
                 raise storage.ComponentNotFoundError(href) from exc
             raise
         self._current()

@@ -263,7 +263,7 @@ def appointment_changed(uow: UnitOfWork, row: AppointmentRow, *, deleted: bool) 
     if from_caldav(uow):
         return  # the change came in over CalDAV: the DAV store writes the item itself
     from caldav_bridge.dav import provisioning
-    from caldav_bridge.dav.store import bump, is_long
+    from caldav_bridge.dav.collections import bump, is_long
 
     collection = provisioning.collection_for_calendar(uow, row.calendar_id)
     if collection is None:

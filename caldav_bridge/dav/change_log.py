@@ -1,6 +1,6 @@
 """The DAV change log (sync tokens): one revision for a list of changed hrefs.
 
-Used for every appointment change (``dav.store.bump``) and for a batch of new appointments
+Used for every appointment change (``dav.collections.bump``) and for a batch of new appointments
 (``services.creates``): the log rows go in with one many-row INSERT, past the ORM (a thousand ORM
 objects per imported chunk or mirrored page cost a quarter of the mirror's time).
 """

@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from caldav_bridge.clock import utcnow
-from caldav_bridge.dav.store import DEFAULT_MAX_TOKEN_AGE, prune_all
+from caldav_bridge.dav.collections import DEFAULT_MAX_TOKEN_AGE, prune_all
 
 __all__ = ["JOB_ID", "add_jobs", "run"]
 

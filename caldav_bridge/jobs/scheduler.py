@@ -1,7 +1,7 @@
 """The APScheduler set-up: explicit job ids, ``replace_existing=True``, a persistent SQLAlchemy job store.
 
 Several instances may run the scheduler at once (``serve`` on each host, or ``appointment-service
-worker``): each job takes a database lease first (:func:`caldav_bridge.salesforce.service.run_job`),
+worker``): each job takes a database lease first (:func:`caldav_bridge.salesforce.runner.run_job`),
 so exactly one instance runs it at a time. The jobs call module-level functions by reference
 (``caldav_bridge.jobs.scheduler:run``) so the job store can persist them; the process's sync
 context is registered here when the scheduler starts.
@@ -12,8 +12,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from caldav_bridge.salesforce.context import SyncContext
-from caldav_bridge.salesforce.service import default_holder, run_job
+from caldav_bridge.salesforce.runner import default_holder, run_job
+from caldav_bridge.salesforce.sync_context import SyncContext
 
 __all__ = ["JOB_IDS", "build_scheduler", "run"]
 

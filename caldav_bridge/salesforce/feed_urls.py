@@ -24,9 +24,9 @@ from sqlalchemy import select
 
 from caldav_bridge.model.feeds import FeedTokenDraft, Privacy
 from caldav_bridge.model.requests import CalendarKind
-from caldav_bridge.salesforce.context import SyncContext
 from caldav_bridge.salesforce.gateway import SalesforceGateway, SalesforcePermanentError, SalesforceTransientError
 from caldav_bridge.salesforce.mirror import RunResult
+from caldav_bridge.salesforce.sync_context import SyncContext
 from caldav_bridge.services import feed_tokens
 from caldav_bridge.store.sf_tables import SfUserRow
 from caldav_bridge.store.tables import CalendarRow

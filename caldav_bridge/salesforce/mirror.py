@@ -35,9 +35,9 @@ from caldav_bridge.converters.salesforce import (
 )
 from caldav_bridge.model.appointment import Guest
 from caldav_bridge.salesforce import bulk, relations
-from caldav_bridge.salesforce.context import Progress, SyncContext
 from caldav_bridge.salesforce.gateway import SalesforceGateway, soql
 from caldav_bridge.salesforce.state import Watermark, get_watermark, set_watermark
+from caldav_bridge.salesforce.sync_context import Progress, SyncContext
 from caldav_bridge.services import appointments as svc
 from caldav_bridge.services.mapping import appointment_from_row
 from caldav_bridge.store.sf_tables import SfLinkRow, SfUserRow

@@ -30,7 +30,6 @@ from sqlalchemy import select, update
 from caldav_bridge.clock import utcnow
 from caldav_bridge.converters.salesforce import appointment_hash, salesforce_body
 from caldav_bridge.salesforce import relations
-from caldav_bridge.salesforce.context import Progress, SyncContext
 from caldav_bridge.salesforce.gateway import (
     RecordResult,
     SalesforceAuthError,
@@ -42,6 +41,7 @@ from caldav_bridge.salesforce.gateway import (
     soql,
 )
 from caldav_bridge.salesforce.mirror import RunResult
+from caldav_bridge.salesforce.sync_context import Progress, SyncContext
 from caldav_bridge.services.mapping import appointment_from_row
 from caldav_bridge.store.sf_tables import SfLinkRow, SfUserRow
 from caldav_bridge.store.tables import AppointmentRow, CalendarRow, OutboxRow

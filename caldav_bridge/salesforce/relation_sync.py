@@ -19,7 +19,6 @@ from sqlalchemy import select
 
 from caldav_bridge.clock import utcnow
 from caldav_bridge.salesforce import relations
-from caldav_bridge.salesforce.context import SyncContext
 from caldav_bridge.salesforce.gateway import SalesforceGateway, SalesforcePermanentError, soql
 from caldav_bridge.salesforce.mirror import (
     MIRROR_FLAG,
@@ -31,6 +30,7 @@ from caldav_bridge.salesforce.mirror import (
     keyset_pages,
 )
 from caldav_bridge.salesforce.state import set_watermark
+from caldav_bridge.salesforce.sync_context import SyncContext
 from caldav_bridge.services import appointments as svc
 from caldav_bridge.store.sf_tables import SfLinkRow
 from caldav_bridge.store.tables import AppointmentRow, OutboxRow

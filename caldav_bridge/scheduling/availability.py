@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from caldav_bridge.clock import utcnow
 from caldav_bridge.errors import FieldError, ValidationFailed
 from caldav_bridge.model.requests import CalendarKind
-from caldav_bridge.scheduling import store
+from caldav_bridge.scheduling import queries
 from caldav_bridge.scheduling.intervals import (
     Interval,
     SlotSpec,
@@ -95,7 +95,7 @@ def plan_for(
     now: datetime,
     duration: timedelta | None = None,
 ) -> Plan:
-    rules = store.rules_of(session, calendar) or DEFAULT_RULES
+    rules = queries.rules_of(session, calendar) or DEFAULT_RULES
     minutes = rules.durations.get(purpose) or options.durations.get(purpose.value, 60)
     spec = SlotSpec(
         duration=duration or timedelta(minutes=minutes),
@@ -107,7 +107,7 @@ def plan_for(
         max_per_day=rules.max_per_day,
         zone=ZoneInfo(calendar.timezone),
     )
-    return Plan(calendar, rules, dict(store.exceptions_of(session, calendar)), spec)
+    return Plan(calendar, rules, dict(queries.exceptions_of(session, calendar)), spec)
 
 
 def _inputs(
@@ -115,7 +115,7 @@ def _inputs(
 ) -> tuple[dict[str, list[Interval]], dict[str, list[Interval]]]:
     """Working and busy intervals per calendar around ``window`` (one busy query for all)."""
     pad = max((p.pad() for p in plans), default=timedelta(days=2))
-    busy = store.busy_intervals(
+    busy = queries.busy_intervals(
         session, [p.calendar.id for p in plans], window[0] - pad, window[1] + pad, now, exclude=exclude
     )
     working = {
@@ -144,7 +144,7 @@ def order_members(
     """Members in round-robin order: the one least recently assigned a slot through this team first.
     (Least-loaded assignment re-ranks per slot, by that day's appointments: :func:`team_slots`.)"""
     ids = [m.id for m in members]
-    last = store.last_assigned(session, team.id, ids)
+    last = queries.last_assigned(session, team.id, ids)
     never = datetime.min.replace(tzinfo=window[0].tzinfo)
     return sorted(members, key=lambda m: (last.get(m.id, never), m.name, m.id))
 
@@ -183,7 +183,7 @@ def resolve_target(
         team = session.get(CalendarRow, team_id)
         if team is None or team.kind != CalendarKind.TEAM:
             raise ValidationFailed([FieldError("team_id", f"{team_id!r} is not a team calendar")])
-        return team, store.members_of(session, team.id)
+        return team, queries.members_of(session, team.id)
     assert calendar_id is not None
     calendar = session.get(CalendarRow, calendar_id)
     if calendar is None:

@@ -35,7 +35,7 @@ from caldav_bridge.clock import utcnow
 from caldav_bridge.errors import Conflict, FieldError, InvalidTransition, NotFound, ValidationFailed
 from caldav_bridge.model.appointment import AppointmentStatus, AppointmentType
 from caldav_bridge.model.requests import AppointmentDraft, AppointmentPatch, CalendarKind
-from caldav_bridge.scheduling import store
+from caldav_bridge.scheduling import queries
 from caldav_bridge.scheduling.availability import (
     Plan,
     check_slot,
@@ -209,7 +209,7 @@ def confirm(
         row = _reachable_row(uow, actor, appointment_id, for_update=True)
         if row.status != S.RESERVED:
             raise InvalidTransition(row.status, "confirm")
-        claim = store.claim_of(uow.session, row.id)
+        claim = queries.claim_of(uow.session, row.id)
         if claim is not None and claim.hold_expires_at is not None and claim.hold_expires_at <= now:
             raise SlotUnavailable(f"the hold expired at {claim.hold_expires_at.isoformat()}; book the slot again")
         if claim is None:  # RESERVED elsewhere (REST, CalDAV): check and claim the slot now
@@ -243,7 +243,7 @@ def reschedule(
         slot = (request.date_start, request.date_start + duration)
         _expire_holds_in(uow, now, [row.calendar_id])
         plan = _free_for(uow, row, slot, options, now)
-        had_claim = store.claim_of(uow.session, row.id) is not None
+        had_claim = queries.claim_of(uow.session, row.id) is not None
         patch: dict[str, Any] = {"date_start": slot[0], "date_end": slot[1]}
         if row.status != S.RESERVED:
             patch["status"] = S.RESCHEDULED.value
@@ -266,7 +266,7 @@ def cancel(uow: UnitOfWork, actor: Actor, appointment_id: str, request: CancelBo
         row = _reachable_row(uow, actor, appointment_id, for_update=True)
         if row.status == S.CANCELLED:
             raise InvalidTransition(row.status, "cancel")
-        linked = [link.target_id for link in store.links_from(uow.session, row.id)]
+        linked = [link.target_id for link in queries.links_from(uow.session, row.id)]
         live_before = {t for t in linked if (r := uow.appointments.get(t)) is not None and r.status != S.CANCELLED}
         appointments.update_in(uow, _wide(actor), row.id, AppointmentPatch(status=S.CANCELLED), reason=request.reason)
         cancelled = [
@@ -310,7 +310,7 @@ def _reachable_row(uow: UnitOfWork, actor: Actor, appointment_id: str, *, for_up
         raise NotFound("appointment", appointment_id)
     if actor.reaches(row.calendar_id) or (row.calendar.team_id and actor.reaches(row.calendar.team_id)):
         return row
-    for link in store.links_to(uow.session, row.id):
+    for link in queries.links_to(uow.session, row.id):
         source = uow.appointments.get(link.source_id)
         if source is not None and actor.reaches(source.calendar_id):
             return row
@@ -319,7 +319,7 @@ def _reachable_row(uow: UnitOfWork, actor: Actor, appointment_id: str, *, for_up
 
 def _live_targets(uow: UnitOfWork, source_id: str, kind: str) -> list[AppointmentRow]:
     rows = []
-    for link in store.links_from(uow.session, source_id, kind):
+    for link in queries.links_from(uow.session, source_id, kind):
         target = uow.appointments.get(link.target_id)
         if target is not None and target.status != S.CANCELLED:
             rows.append(target)
@@ -472,7 +472,7 @@ def _claim(
 
 def _expire_holds_in(uow: UnitOfWork, now: datetime, calendar_ids: list[str] | None, limit: int = 500) -> int:
     actor = system_actor("scheduling", "hold-expiry")
-    claims = store.expired_claims(uow.session, now, calendar_ids=calendar_ids, limit=limit)
+    claims = queries.expired_claims(uow.session, now, calendar_ids=calendar_ids, limit=limit)
     for claim in claims:
         row = uow.appointments.get(claim.appointment_id, for_update=True)
         if row is None:
@@ -541,7 +541,7 @@ def _schedule_tech_setup(
     mode = mode or options.tech_setup_mode
     zone = ZoneInfo(team.timezone)
     requested = _requested_day(initial, zone, options)
-    members = store.members_of(session, team.id)
+    members = queries.members_of(session, team.id)
     if not members:
         return TechSetupOutcome(
             "unscheduled", team_id=team.id, requested_date=requested, detail="the team has no members"
@@ -583,7 +583,7 @@ def _schedule_tech_setup(
                         hold=hold,
                         link=(initial.id, "tech_setup"),
                     )
-                    claim = store.claim_of(session, row.id)
+                    claim = queries.claim_of(session, row.id)
                     if claim is not None:
                         claim.team_id = team.id
             except SlotUnavailable:
@@ -627,7 +627,7 @@ def _tech_setup_offer(
     calendar = tech.calendar
     plan = plan_for(session, calendar, Purpose.TECH_SETUP, options, now, tech.date_end - tech.date_start)
     for _, _, window in _days_back(_requested_day(initial, plan.zone, options), initial, plan.zone, options, now):
-        busy = store.busy_intervals(
+        busy = queries.busy_intervals(
             session, [calendar.id], window[0] - plan.pad(), window[1] + plan.pad(), now, exclude=[tech.id]
         )[calendar.id]
         working = working_intervals(plan.rules, plan.exceptions, plan.zone, local_days(window[0], window[1], plan.zone))

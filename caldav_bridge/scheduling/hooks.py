@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from caldav_bridge.clock import utcnow
 from caldav_bridge.errors import Conflict
 from caldav_bridge.model.appointment import AppointmentStatus, AppointmentType
-from caldav_bridge.scheduling import store
+from caldav_bridge.scheduling import queries
 from caldav_bridge.scheduling.rules import DEFAULT_RULES
 from caldav_bridge.services.actor import Actor
 from caldav_bridge.store.tables import AppointmentRow
@@ -75,7 +75,7 @@ def _claims_and_chain(
     session = uow.session
     if action == "create":
         return
-    claim = store.claim_of(session, row.id)
+    claim = queries.claim_of(session, row.id)
     if action == "delete" or row.status == S.CANCELLED:
         if claim is not None:
             session.delete(claim)
@@ -87,10 +87,10 @@ def _claims_and_chain(
     if row.status != S.RESERVED and claim.hold_expires_at is not None:
         claim.hold_expires_at = None
     if times_changed:
-        rules = store.rules_of(session, row.calendar) or DEFAULT_RULES
+        rules = queries.rules_of(session, row.calendar) or DEFAULT_RULES
         start = row.date_start - timedelta(minutes=rules.buffer_before_minutes)
         end = row.date_end + timedelta(minutes=rules.buffer_after_minutes)
-        if store.claims_overlapping(session, row.calendar_id, start, end, exclude=row.id):
+        if queries.claims_overlapping(session, row.calendar_id, start, end, exclude=row.id):
             raise SlotUnavailable("the new time overlaps a slot booked through scheduling")
         claim.start_at, claim.end_at = start, end
         try:
@@ -105,7 +105,7 @@ def _cancel_pending_tech_setups(uow: UnitOfWork, actor: Actor, initial: Appointm
 
     now = utcnow()
     wide = replace(actor, calendar_ids=None)
-    for link in store.links_from(uow.session, initial.id, "tech_setup"):
+    for link in queries.links_from(uow.session, initial.id, "tech_setup"):
         target = uow.appointments.get(link.target_id, for_update=True)
         if target is None or target.status == S.CANCELLED or target.date_start <= now:
             continue

@@ -382,9 +382,9 @@ def move_in(uow: UnitOfWork, actor: Actor, appointment_id: str, calendar_id: str
     if row.calendar_id == calendar_id:
         return row
     calendar = _writable_calendar(uow, actor, calendar_id, "calendar.id")
-    from caldav_bridge.scheduling import store as scheduling_store  # lazy: scheduling uses this module
+    from caldav_bridge.scheduling import queries as scheduling_queries  # lazy: scheduling uses this module
 
-    claim = scheduling_store.claim_of(uow.session, row.id)
+    claim = scheduling_queries.claim_of(uow.session, row.id)
     if claim is not None:
         try:
             with uow.session.begin_nested():

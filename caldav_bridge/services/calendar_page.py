@@ -1,6 +1,6 @@
 """The calendar page's content: one week of a feed's appointments, in the viewer's zone, at the token's privacy.
 
-The same token, window and privacy rules as the iCal feed (:mod:`caldav_bridge.services.feeds`);
+The same token, window and privacy rules as the iCal feed (:mod:`caldav_bridge.services.feed_serving`);
 the HTML itself is the edge's (``feeds/templates/calendar_page.html``).
 """
 
@@ -15,8 +15,7 @@ from caldav_bridge.converters.ical import TYPE_LABELS, location, summary
 from caldav_bridge.errors import FieldError, ValidationFailed
 from caldav_bridge.model.appointment import Appointment, AppointmentStatus
 from caldav_bridge.model.feeds import Privacy
-from caldav_bridge.services.feed_tokens import resolve
-from caldav_bridge.services.feeds import (
+from caldav_bridge.services.feed_serving import (
     Client,
     FeedContext,
     RateLimited,
@@ -26,6 +25,7 @@ from caldav_bridge.services.feeds import (
     record_refusal,
     window_of,
 )
+from caldav_bridge.services.feed_tokens import resolve
 from caldav_bridge.services.mapping import appointment_from_row
 from caldav_bridge.store.uow import UnitOfWork
 

@@ -433,7 +433,7 @@ def _dav_items(
     change-log revision per collection for them (``dav.change_log.log_changes``)."""
     from caldav_bridge.dav.appointment_sync import new_item
     from caldav_bridge.dav.change_log import log_changes
-    from caldav_bridge.dav.store import is_long
+    from caldav_bridge.dav.collections import is_long
 
     session = uow.session
     by_collection: dict[int, list[tuple[Any, ...]]] = {}

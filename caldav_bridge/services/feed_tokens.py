@@ -15,6 +15,7 @@ from urllib.parse import quote
 from caldav_bridge.clock import utcnow
 from caldav_bridge.credentials import token_digest
 from caldav_bridge.errors import FieldError, NotFound, ValidationFailed
+from caldav_bridge.infra.fetch_log import flush_all
 from caldav_bridge.model.feeds import (
     FULL_PRIVACY_WARNING,
     FeedFetch,
@@ -27,7 +28,6 @@ from caldav_bridge.model.feeds import (
 )
 from caldav_bridge.model.requests import CalendarKind
 from caldav_bridge.services.actor import Actor
-from caldav_bridge.services.fetch_log import flush_all
 from caldav_bridge.store.tables import AuditRow, CalendarRow, FeedTokenRow
 from caldav_bridge.store.uow import UnitOfWork
 
@@ -68,7 +68,7 @@ class Resolved:
 
 
 #: Counts revocations and rotations in this process; in-process caches of resolved tokens drop
-#: everything when it changes (see ``services/feeds.py``).
+#: everything when it changes (see ``services/feed_serving.py``).
 _revocations = 0
 
 

@@ -48,12 +48,12 @@ from caldav_bridge.clock import utcnow
 from caldav_bridge.converters import ConversionError, ConvertedAppointment, converter_names, get_converter
 from caldav_bridge.converters.base import CalendarHint, Converter
 from caldav_bridge.errors import DomainError, FieldError, InvalidTransition, NotFound, ValidationFailed
+from caldav_bridge.infra.gc_pacing import fewer_collections
 from caldav_bridge.model.appointment import Appointment, AppointmentStatus
 from caldav_bridge.model.requests import AppointmentPatch
 from caldav_bridge.services import appointments, creates
 from caldav_bridge.services.actor import Actor
 from caldav_bridge.services.appointments import TRANSITIONS
-from caldav_bridge.services.gc_pacing import fewer_collections
 from caldav_bridge.services.mapping import appointment_from_row
 from caldav_bridge.services.validation import field_errors
 from caldav_bridge.store.bulk_insert import insert_many

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from caldav_bridge.model.appointment import IanaZone
 from caldav_bridge.model.timestamps import UtcTimestamp
 from caldav_bridge.scheduling import availability as service
-from caldav_bridge.scheduling import settings_service
+from caldav_bridge.scheduling import calendar_rules
 from caldav_bridge.scheduling.rules import AvailabilityRules, ExceptionDraft, Purpose, SchedulingOptions
 from feeds.api import bp
 from feeds.auth import current_actor
@@ -115,7 +115,7 @@ def get_availability(query: AvailabilityQuery) -> Response:
     responses={200: RulesOut},
 )
 def get_availability_rules(id: str) -> Response:
-    rules, source = settings_service.get_rules(uow(), current_actor("api"), id)
+    rules, source = calendar_rules.get_rules(uow(), current_actor("api"), id)
     return jsonify({**rules.model_dump(mode="json"), "source": source})
 
 
@@ -129,7 +129,7 @@ def get_availability_rules(id: str) -> Response:
     responses={200: RulesOut},
 )
 def put_availability_rules(id: str, body: AvailabilityRules) -> Response:
-    rules = settings_service.set_rules(uow(), current_actor("api"), id, body)
+    rules = calendar_rules.set_rules(uow(), current_actor("api"), id, body)
     return jsonify({**rules.model_dump(mode="json"), "source": "calendar"})
 
 
@@ -142,7 +142,7 @@ def put_availability_rules(id: str, body: AvailabilityRules) -> Response:
     responses={200: ExceptionList},
 )
 def list_availability_exceptions(id: str) -> Response:
-    items = settings_service.list_exceptions(uow(), current_actor("api"), id)
+    items = calendar_rules.list_exceptions(uow(), current_actor("api"), id)
     return jsonify({"items": [i.model_dump(mode="json") for i in items]})
 
 
@@ -156,7 +156,7 @@ def list_availability_exceptions(id: str) -> Response:
     responses={200: ExceptionDraft},
 )
 def put_availability_exception(id: str, body: ExceptionDraft) -> Response:
-    return jsonify(settings_service.put_exception(uow(), current_actor("api"), id, body).model_dump(mode="json"))
+    return jsonify(calendar_rules.put_exception(uow(), current_actor("api"), id, body).model_dump(mode="json"))
 
 
 @operation(
@@ -168,5 +168,5 @@ def put_availability_exception(id: str, body: ExceptionDraft) -> Response:
     responses={204: "Removed"},
 )
 def delete_availability_exception(id: str, date: str) -> Response:
-    settings_service.delete_exception(uow(), current_actor("api"), id, date)
+    calendar_rules.delete_exception(uow(), current_actor("api"), id, date)
     return Response(status=204)

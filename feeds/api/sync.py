@@ -8,7 +8,7 @@ from flask import Response, jsonify
 from pydantic import BaseModel, ConfigDict
 
 from caldav_bridge.errors import NotFound
-from caldav_bridge.salesforce import push, service
+from caldav_bridge.salesforce import push, runner
 from feeds.api import bp
 from feeds.auth import current_actor
 from feeds.operations import operation
@@ -52,7 +52,7 @@ class Retried(BaseModel):
 @operation(bp, "GET", "/sync/status", summary="Salesforce sync status", tag=TAG, responses={200: SyncStatus})
 def sync_status() -> Response:
     current_actor("api").require("admin")
-    return jsonify(service.status(uow(), runtime().settings))
+    return jsonify(runner.status(uow(), runtime().settings))
 
 
 @operation(
@@ -60,7 +60,7 @@ def sync_status() -> Response:
 )
 def list_dead_letters() -> Response:
     current_actor("api").require("admin")
-    return jsonify({"items": service.dead_letters(uow())})
+    return jsonify({"items": runner.dead_letters(uow())})
 
 
 @operation(

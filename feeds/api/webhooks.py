@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Response, jsonify, url_for
 
-from caldav_bridge.webhooks import service
+from caldav_bridge.webhooks import subscriptions as service
 from caldav_bridge.webhooks.model import (
     DeliveryList,
     Subscription,

@@ -15,7 +15,7 @@ from caldav_bridge.services import appointments, calendars, users
 from caldav_bridge.services.actor import ALL_ROLES, system_actor
 from caldav_bridge.services.feed_tokens import feed_urls
 from caldav_bridge.store.migrate import current_revision, upgrade
-from feeds.cli.context import runtime_of
+from feeds.cli.bootstrap import runtime_of
 from feeds.cli.output import emit, table
 
 __all__ = ["demo_summary", "register"]

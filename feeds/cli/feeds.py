@@ -8,7 +8,7 @@ from typing import Any
 from caldav_bridge.model.feeds import FeedTokenDraft, Privacy
 from caldav_bridge.services import feed_tokens
 from caldav_bridge.services.actor import system_actor
-from feeds.cli.context import runtime_of
+from feeds.cli.bootstrap import runtime_of
 from feeds.cli.output import emit, table
 
 __all__ = ["register"]

@@ -31,7 +31,7 @@ from caldav_bridge.model.timestamps import parse_timestamp
 from caldav_bridge.services import appointments
 from caldav_bridge.services import interchange as service
 from caldav_bridge.services.actor import system_actor
-from feeds.cli.context import runtime_of
+from feeds.cli.bootstrap import runtime_of
 from feeds.cli.output import fail
 
 __all__ = ["InputError", "read_items", "register"]

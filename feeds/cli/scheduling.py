@@ -9,7 +9,7 @@ from typing import Any
 
 from caldav_bridge.scheduling.booking import expire_holds
 from caldav_bridge.webhooks.delivery import WebhookOptions, deliver_due
-from feeds.cli.context import runtime_of
+from feeds.cli.bootstrap import runtime_of
 from feeds.cli.output import emit
 
 __all__ = ["register"]

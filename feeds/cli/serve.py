@@ -9,12 +9,12 @@ import signal
 from typing import Any
 
 from caldav_bridge.store.migrate import is_current, upgrade
+from feeds.access_log import configure_logging
 from feeds.app import create_app
 from feeds.cli.admin import demo_summary, demo_text, run_demo
-from feeds.cli.context import runtime_of
+from feeds.cli.bootstrap import runtime_of
 from feeds.cli.output import fail
-from feeds.feed_context import close_app
-from feeds.request_context import configure_logging
+from feeds.feed_state import close_app
 
 __all__ = ["register"]
 
@@ -101,8 +101,8 @@ def _serve(args: argparse.Namespace, org: Any) -> int:
 
 def _first_sync(rt: Any, org: Any) -> None:
     """Mirror the emulator's demo Events and push the demo's appointments once before serving."""
-    from caldav_bridge.salesforce.context import SyncContext
-    from caldav_bridge.salesforce.service import run_job
+    from caldav_bridge.salesforce.runner import run_job
+    from caldav_bridge.salesforce.sync_context import SyncContext
 
     ctx = SyncContext.from_runtime(rt, org.session_factory)
     mirrored = run_job(ctx, "mirror")

@@ -9,10 +9,10 @@ import sys
 import time
 from typing import Any
 
-from caldav_bridge.salesforce.context import SyncContext
-from caldav_bridge.salesforce.service import JOBS, run_job, status
+from caldav_bridge.salesforce.runner import JOBS, run_job, status
+from caldav_bridge.salesforce.sync_context import SyncContext
 from caldav_bridge.store.migrate import upgrade
-from feeds.cli.context import runtime_of
+from feeds.cli.bootstrap import runtime_of
 from feeds.cli.output import emit, fail, table
 
 __all__ = ["register", "start_in_serve"]

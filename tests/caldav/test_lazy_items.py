@@ -90,7 +90,7 @@ def test_standalone_radicale_reads_depth1_texts_under_the_lock(tmp_path: Any) ->
     from radicale import item as radicale_item
     from radicale import storage as radicale_storage
 
-    from storage_plugin import context
+    from storage_plugin import request_state
     from storage_plugin.storage import LazyItem
 
     configuration = radicale_config.load()
@@ -98,7 +98,7 @@ def test_standalone_radicale_reads_depth1_texts_under_the_lock(tmp_path: Any) ->
         {"storage": {"type": "storage_plugin", "url": f"sqlite:///{tmp_path}/standalone.db"}}, "test", privileged=True
     )
     store = radicale_storage.load(configuration)
-    context.local.request = None  # no wrapper: no request info at all
+    request_state.local.request = None  # no wrapper: no request info at all
     with store.acquire_lock("w", "alice"):
         collection, _, _ = store.create_collection("/alice/cal/", props={"tag": "VCALENDAR"})
         item = radicale_item.Item(collection_path="alice/cal", text=event_ics("standalone@lazy"))

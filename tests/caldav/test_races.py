@@ -12,7 +12,7 @@ from sqlalchemy import event as sa_event
 
 from caldav_bridge.clock import utcnow
 from caldav_bridge.dav import provisioning
-from caldav_bridge.dav.store import DavStore
+from caldav_bridge.dav.collections import DavStore
 from caldav_bridge.model.requests import CalendarDraft
 from caldav_bridge.runtime import Runtime
 from caldav_bridge.services import calendars

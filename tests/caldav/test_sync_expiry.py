@@ -9,7 +9,7 @@ import requests
 from sqlalchemy import func, select, text, update
 
 from caldav_bridge.clock import utcnow
-from caldav_bridge.dav.store import DEFAULT_MAX_TOKEN_AGE, LOCK_KEY, prune_all
+from caldav_bridge.dav.collections import DEFAULT_MAX_TOKEN_AGE, LOCK_KEY, prune_all
 from caldav_bridge.store.dav_tables import DavChangeRow, DavCollectionRow
 from tests.caldav.support import dav_session, event_ics
 from tests.conftest import People, postgresql_only

@@ -11,7 +11,7 @@ import pytest
 
 from caldav_bridge.runtime import Runtime
 from config import load_settings
-from feeds.request_context import JsonLineFormatter, redact
+from feeds.access_log import JsonLineFormatter, redact
 from tests.conftest import People
 from tests.support.live import LiveServer, serve
 

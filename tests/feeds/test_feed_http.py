@@ -12,8 +12,8 @@ import pytest
 import requests
 from sqlalchemy import select
 
+from caldav_bridge.infra.fetch_log import flush_all
 from caldav_bridge.runtime import Runtime
-from caldav_bridge.services.fetch_log import flush_all
 from caldav_bridge.store.tables import AuditRow, FeedFetchRow
 from tests.conftest import People
 from tests.feeds.conftest import FeedWorld

@@ -14,7 +14,7 @@ from caldav_bridge.model.requests import AppointmentDraft, CancelRequest
 from caldav_bridge.runtime import Runtime
 from caldav_bridge.services import appointments, feed_tokens
 from caldav_bridge.services.actor import system_actor
-from caldav_bridge.services.feeds import Client, Conditions, FeedConfig, FeedContext, fetch_feed
+from caldav_bridge.services.feed_serving import Client, Conditions, FeedConfig, FeedContext, fetch_feed
 from caldav_bridge.store.tables import AuditRow, FeedTokenRow
 from config import Settings
 from tests.conftest import People

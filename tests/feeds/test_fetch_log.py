@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from caldav_bridge.infra.fetch_log import FetchLog, flush_all
 from caldav_bridge.model.feeds import Privacy
 from caldav_bridge.runtime import Runtime
+from caldav_bridge.services.feed_serving import Client, fetch_of
 from caldav_bridge.services.feed_tokens import Resolved
-from caldav_bridge.services.feeds import Client, fetch_of
-from caldav_bridge.services.fetch_log import FetchLog, flush_all
 from caldav_bridge.store.tables import FeedFetchRow
 from tests.feeds.conftest import FeedWorld
 

@@ -184,7 +184,7 @@ def test_an_item_whose_appointment_was_deleted_here_is_not_brought_back(runtime:
 
 
 def test_imported_appointments_queue_their_webhook_events(runtime: Runtime, team: str) -> None:
-    from caldav_bridge.webhooks import service as webhooks
+    from caldav_bridge.webhooks import subscriptions as webhooks
     from caldav_bridge.webhooks.model import SubscriptionDraft
     from caldav_bridge.webhooks.tables import WebhookDeliveryRow
 

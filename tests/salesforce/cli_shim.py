@@ -14,7 +14,7 @@ import os
 import sys
 from typing import Any
 
-from caldav_bridge.salesforce.context import SyncContext
+from caldav_bridge.salesforce.sync_context import SyncContext
 from tests.salesforce.emulator import RedirectSession
 
 

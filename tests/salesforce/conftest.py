@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 
 from caldav_bridge.runtime import Runtime
-from caldav_bridge.salesforce.context import SyncContext
 from caldav_bridge.salesforce.gateway import GatewayConfig, SalesforceGateway
+from caldav_bridge.salesforce.sync_context import SyncContext
 from tests.salesforce.emulator import RedirectSession, SalesforceEmulator, running_emulator
 
 

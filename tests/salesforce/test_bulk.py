@@ -14,8 +14,8 @@ from caldav_bridge.dav import appointment_sync
 from caldav_bridge.dav.render import fresh_reference
 from caldav_bridge.runtime import Runtime
 from caldav_bridge.salesforce.bulk import PlainGuest, PlainRow
-from caldav_bridge.salesforce.context import SyncContext
-from caldav_bridge.salesforce.service import run_job
+from caldav_bridge.salesforce.runner import run_job
+from caldav_bridge.salesforce.sync_context import SyncContext
 from caldav_bridge.services import users
 from caldav_bridge.services.mapping import appointment_from_row
 from caldav_bridge.store.dav_tables import DavChangeRow, DavItemRow

@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from caldav_bridge.errors import NotFound
 from caldav_bridge.runtime import Runtime
-from caldav_bridge.salesforce.context import SyncContext
-from caldav_bridge.salesforce.service import run_job
+from caldav_bridge.salesforce.runner import run_job
+from caldav_bridge.salesforce.sync_context import SyncContext
 from caldav_bridge.services import feed_tokens, users
 from caldav_bridge.services.actor import system_actor
 from caldav_bridge.store.sf_tables import SfUserRow

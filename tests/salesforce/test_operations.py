@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 
 from caldav_bridge.model.requests import AppointmentDraft
 from caldav_bridge.runtime import Runtime
-from caldav_bridge.salesforce.context import SyncContext
-from caldav_bridge.salesforce.service import run_job
+from caldav_bridge.salesforce.runner import run_job
+from caldav_bridge.salesforce.sync_context import SyncContext
 from caldav_bridge.services import appointments
 from caldav_bridge.services.actor import system_actor
 from tests.conftest import People

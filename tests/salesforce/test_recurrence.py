@@ -13,9 +13,9 @@ from sqlalchemy import func, select
 from caldav_bridge.converters.salesforce import format_sf_datetime
 from caldav_bridge.model.requests import RescheduleRequest
 from caldav_bridge.runtime import Runtime
-from caldav_bridge.salesforce.context import SyncContext
 from caldav_bridge.salesforce.mirror import SERIES_META
-from caldav_bridge.salesforce.service import run_job
+from caldav_bridge.salesforce.runner import run_job
+from caldav_bridge.salesforce.sync_context import SyncContext
 from caldav_bridge.services import appointments, users
 from caldav_bridge.services.actor import system_actor
 from caldav_bridge.store.sf_tables import SfLinkRow

@@ -16,8 +16,8 @@ from sqlalchemy import select, update
 from caldav_bridge.converters.salesforce import format_sf_datetime
 from caldav_bridge.model.requests import AppointmentDraft, AppointmentPatch, CancelRequest
 from caldav_bridge.runtime import Runtime
-from caldav_bridge.salesforce.context import SyncContext
-from caldav_bridge.salesforce.service import run_job
+from caldav_bridge.salesforce.runner import run_job
+from caldav_bridge.salesforce.sync_context import SyncContext
 from caldav_bridge.services import appointments, users
 from caldav_bridge.services.actor import system_actor
 from caldav_bridge.store.sf_tables import SfLinkRow

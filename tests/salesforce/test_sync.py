@@ -12,9 +12,9 @@ from caldav_bridge.converters.salesforce import format_sf_datetime
 from caldav_bridge.model.requests import AppointmentDraft, RescheduleRequest
 from caldav_bridge.runtime import Runtime
 from caldav_bridge.salesforce import push as push_mod
-from caldav_bridge.salesforce.context import SyncContext
 from caldav_bridge.salesforce.mirror import UNASSIGNED_CALENDAR
-from caldav_bridge.salesforce.service import dead_letters, run_job, status
+from caldav_bridge.salesforce.runner import dead_letters, run_job, status
+from caldav_bridge.salesforce.sync_context import SyncContext
 from caldav_bridge.services import appointments, users
 from caldav_bridge.services.actor import system_actor
 from caldav_bridge.store.sf_tables import SfLinkRow

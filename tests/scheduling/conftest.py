@@ -14,7 +14,7 @@ import pytest
 
 from caldav_bridge.model.requests import CalendarDraft
 from caldav_bridge.runtime import Runtime
-from caldav_bridge.scheduling import settings_service
+from caldav_bridge.scheduling import calendar_rules
 from caldav_bridge.scheduling.rules import AvailabilityRules
 from caldav_bridge.services import calendars
 from caldav_bridge.services.actor import system_actor
@@ -44,7 +44,7 @@ def _calendar(rt: Runtime, name: str, kind: str, zone: str, team_id: str | None 
 
 
 def _rules(rt: Runtime, calendar_id: str, data: dict[str, object]) -> None:
-    settings_service.set_rules(rt.uow(), system_actor(), calendar_id, AvailabilityRules.model_validate(data))
+    calendar_rules.set_rules(rt.uow(), system_actor(), calendar_id, AvailabilityRules.model_validate(data))
 
 
 def build_world(rt: Runtime) -> World:

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from caldav_bridge.runtime import Runtime
-from caldav_bridge.scheduling import booking, settings_service
+from caldav_bridge.scheduling import booking, calendar_rules
 from caldav_bridge.scheduling.rules import ExceptionDraft
 from caldav_bridge.services.actor import system_actor
 from caldav_bridge.store.tables import OutboxRow, StatusHistoryRow
@@ -88,7 +88,7 @@ def test_lead_conversion_books_initial_and_tech_setup_two_days_before(api: Api, 
 def test_tech_setup_falls_back_to_the_nearest_earlier_day(api: Api, world: World, runtime: Runtime) -> None:
     wednesday = world.day(2)
     # Monday (two days before Wednesday) is a holiday for the tech-setup team: the Friday before it is chosen.
-    settings_service.put_exception(
+    calendar_rules.put_exception(
         runtime.uow(), system_actor(), world.tech, ExceptionDraft(date=world.day(0), hours=[], reason="holiday")
     )
     created = api.post("/api/v1/bookings/initial", json=initial_body(world, at(wednesday, "11:00", NY)))

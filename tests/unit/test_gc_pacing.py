@@ -6,7 +6,7 @@ import gc
 
 import pytest
 
-from caldav_bridge.services.gc_pacing import fewer_collections
+from caldav_bridge.infra.gc_pacing import fewer_collections
 
 
 def test_raises_and_restores_even_on_error() -> None:

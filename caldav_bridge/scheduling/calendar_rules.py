@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from caldav_bridge.clock import utcnow
 from caldav_bridge.errors import NotFound
-from caldav_bridge.scheduling import store
+from caldav_bridge.scheduling import queries
 from caldav_bridge.scheduling.rules import DEFAULT_RULES, AvailabilityRules, ExceptionDraft
 from caldav_bridge.scheduling.tables import AvailabilityExceptionRow, AvailabilityRuleRow
 from caldav_bridge.services.actor import Actor
@@ -28,20 +28,20 @@ def get_rules(uow: UnitOfWork, actor: Actor, calendar_id: str) -> tuple[Availabi
     actor.require("read")
     with uow:
         calendar = _calendar(uow, actor, calendar_id)
-        if store.rules_row(uow.session, calendar.id) is not None:
+        if queries.rules_row(uow.session, calendar.id) is not None:
             source = "calendar"
-        elif calendar.team_id and store.rules_row(uow.session, calendar.team_id) is not None:
+        elif calendar.team_id and queries.rules_row(uow.session, calendar.team_id) is not None:
             source = "team"
         else:
             source = "default"
-        return store.rules_of(uow.session, calendar) or DEFAULT_RULES, source
+        return queries.rules_of(uow.session, calendar) or DEFAULT_RULES, source
 
 
 def set_rules(uow: UnitOfWork, actor: Actor, calendar_id: str, rules: AvailabilityRules) -> AvailabilityRules:
     actor.require("admin")
     with uow:
         calendar = _calendar(uow, actor, calendar_id)
-        row = store.rules_row(uow.session, calendar.id) or AvailabilityRuleRow(calendar_id=calendar.id)
+        row = queries.rules_row(uow.session, calendar.id) or AvailabilityRuleRow(calendar_id=calendar.id)
         data = rules.model_dump(mode="json")
         row.weekly_hours = data["weekly_hours"]
         row.breaks = data["breaks"]

@@ -45,14 +45,14 @@ from caldav_bridge.converters.ical import (
 )
 from caldav_bridge.credentials import token_digest
 from caldav_bridge.errors import DomainError
+from caldav_bridge.infra.feed_cache import FeedBody, FeedCache
+from caldav_bridge.infra.fetch_log import Fetch, FetchLog
+from caldav_bridge.infra.rate_limit import RateLimiter
 from caldav_bridge.model.feeds import Privacy
 from caldav_bridge.model.requests import CalendarKind
 from caldav_bridge.services import feed_tokens
-from caldav_bridge.services.feed_cache import FeedBody, FeedCache
 from caldav_bridge.services.feed_tokens import Resolved, resolve
-from caldav_bridge.services.fetch_log import Fetch, FetchLog
 from caldav_bridge.services.mapping import appointment_from_row
-from caldav_bridge.services.rate_limit import RateLimiter
 from caldav_bridge.store.feed_repository import FeedDrift, FeedItem
 from caldav_bridge.store.tables import AuditRow, FeedFetchRow, FeedTokenRow
 from caldav_bridge.store.uow import UnitOfWork

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask, current_app
 
 from caldav_bridge.runtime import Runtime
-from caldav_bridge.services.feeds import FeedConfig, FeedContext
+from caldav_bridge.services.feed_serving import FeedConfig, FeedContext
 
 __all__ = ["close_app", "feed_context", "init_app"]
 

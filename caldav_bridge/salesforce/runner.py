@@ -13,10 +13,10 @@ from sqlalchemy import func, select
 from caldav_bridge.clock import utcnow
 from caldav_bridge.salesforce import mirror as mirror_mod
 from caldav_bridge.salesforce import push as push_mod
-from caldav_bridge.salesforce.context import Progress, SyncContext
 from caldav_bridge.salesforce.gateway import SalesforceLimitExceeded, SalesforceSyncError
 from caldav_bridge.salesforce.mirror import RunResult
 from caldav_bridge.salesforce.state import acquire_lease, finish_run, get_value, last_runs, release_lease, start_run
+from caldav_bridge.salesforce.sync_context import Progress, SyncContext
 from caldav_bridge.store.sf_tables import SfLinkRow, SfSyncStateRow
 from caldav_bridge.store.tables import OutboxRow
 from caldav_bridge.store.uow import UnitOfWork
