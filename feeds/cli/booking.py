@@ -12,7 +12,7 @@ from caldav_bridge.selfbooking import links
 from caldav_bridge.selfbooking.model import LinkDraft
 from caldav_bridge.services.actor import system_actor
 from caldav_bridge.services.validation import field_errors
-from feeds.cli.context import runtime_of
+from feeds.cli.bootstrap import runtime_of
 from feeds.cli.output import emit, table
 
 __all__ = ["register"]
