@@ -1,0 +1,340 @@
+"""What a customer does through a booking link and a manage link: see free slots, hold one, book it,
+see the booking, move it, cancel it.
+
+Every change goes through the booking flows (:mod:`caldav_bridge.scheduling.booking`): the same slot
+checks, round-robin assignment, tech-setup chain and Salesforce outbox as the staff API. The customer's
+contact details stay on the customer booking (``customer_bookings``); the appointment gets the names only.
+Secrets (link, hold, manage) are looked up by their SHA-256; an unknown one is :class:`NotFound`, so
+nothing can be enumerated.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from caldav_bridge.clock import utcnow
+from caldav_bridge.credentials import token_digest
+from caldav_bridge.errors import Conflict, NotFound
+from caldav_bridge.model.appointment import AppointmentStatus
+from caldav_bridge.model.requests import AppointmentPatch
+from caldav_bridge.scheduling import availability as slots_service
+from caldav_bridge.scheduling import booking
+from caldav_bridge.scheduling.requests import CancelBookingRequest, InitialBookingRequest, RescheduleBookingRequest
+from caldav_bridge.scheduling.rules import Purpose, SchedulingOptions
+from caldav_bridge.selfbooking import links
+from caldav_bridge.selfbooking.keys import manage_secret
+from caldav_bridge.selfbooking.outbox import sync_messages
+from caldav_bridge.selfbooking.tables import BookingLinkRow, CustomerBookingRow
+from caldav_bridge.services import appointments
+from caldav_bridge.services.actor import Actor
+from caldav_bridge.store.tables import AppointmentRow, CalendarRow, UserRow
+from caldav_bridge.store.uow import UnitOfWork
+
+__all__ = [
+    "CUSTOMER",
+    "AlreadyBooked",
+    "CustomerDetails",
+    "Held",
+    "ManageView",
+    "Offer",
+    "cancel",
+    "confirm",
+    "hold",
+    "manage_view",
+    "offer",
+    "reschedule",
+]
+
+S = AppointmentStatus
+UowFactory = Callable[[], UnitOfWork]
+#: The actor of every change a customer makes (the audit's and history's "who").
+CUSTOMER = Actor(user_id=None, username="customer", role="service", scopes=frozenset({"write"}), channel="booking")
+
+
+class AlreadyBooked(Conflict):
+    """A personal link's customer already has a live booking (manage that one instead)."""
+
+    title = "Already booked"
+
+
+@dataclass(frozen=True)
+class CustomerDetails:
+    first_name: str
+    last_name: str
+    email: str
+    phone: str | None
+    consent_reminders: bool
+    timezone: str
+    locale: str
+
+
+@dataclass(frozen=True)
+class Offer:
+    link_id: str
+    team_name: str
+    days: list[tuple[date, list[datetime]]]  # local date -> slot starts (UTC), in the customer's zone
+    duration: timedelta
+    first_day: date
+    last_day: date
+
+
+@dataclass(frozen=True)
+class Held:
+    secret: str
+    start: datetime
+    end: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class ManageView:
+    booking_id: str
+    first_name: str
+    start: datetime
+    end: datetime
+    consultant: str
+    timezone: str
+    locale: str
+    location: str | None
+    manage_secret: str
+
+
+def _read_actor() -> Actor:
+    return Actor(user_id=None, username="customer", role="service", scopes=frozenset({"read"}), channel="booking")
+
+
+def offer(
+    make_uow: UowFactory,
+    secret: str,
+    zone: ZoneInfo,
+    options: SchedulingOptions,
+    *,
+    weeks: int = 4,
+    week_start: date | None = None,
+    now: datetime | None = None,
+) -> Offer:
+    """The team's free slots for one week (from ``week_start``, default today) within ``weeks`` from today."""
+    now = now or utcnow()
+    today = now.astimezone(zone).date()
+    last_day = today + timedelta(weeks=weeks)
+    first = max(today, min(week_start or today, last_day))
+    end_day = min(first + timedelta(days=7), last_day)
+    with make_uow() as uow:
+        link = links.resolve(uow, secret, now)
+        team = uow.session.get(CalendarRow, link.team_id)
+        team_name = team.name if team else ""
+        team_id, purpose = link.team_id, Purpose(link.purpose)
+    start = datetime.combine(first, time(0), tzinfo=zone).astimezone(UTC)
+    end = datetime.combine(end_day, time(0), tzinfo=zone).astimezone(UTC)
+    query = slots_service.AvailabilityQuery(purpose, start, end, team_id=team_id)
+    result = slots_service.availability(make_uow(), _read_actor(), query, options, now=now)
+    days: dict[date, list[datetime]] = {}
+    for slot in result.slots:
+        days.setdefault(slot.start.astimezone(zone).date(), []).append(slot.start)
+    return Offer(link.id, team_name, sorted(days.items()), result.duration, first, last_day)
+
+
+def hold(
+    make_uow: UowFactory,
+    secret: str,
+    start: datetime,
+    zone: str,
+    locale: str,
+    options: SchedulingOptions,
+    *,
+    now: datetime | None = None,
+) -> Held:
+    """Hold ``start`` for the hold time (a RESERVED INITIAL with round-robin assignment); SlotUnavailable if taken."""
+    now = now or utcnow()
+    with make_uow() as uow:
+        link = links.resolve(uow, secret, now)
+        _check_personal(uow, link)
+        request = InitialBookingRequest.model_validate(
+            {
+                "team_id": link.team_id,
+                "date_start": start,
+                "name": "Initial consultation (held)",
+                "hold": True,
+                "meta": {
+                    "salesforce": {"opportunity_gid": link.sf_opportunity_gid, "customer_gid": link.sf_customer_gid},
+                    "self_booking": True,
+                },
+            }
+        )
+        link_id = link.id
+    booked = booking.book(make_uow(), CUSTOMER, Purpose.INITIAL, request, options, now=now)
+    appointment = booked.appointment.appointment
+    held_secret = secrets.token_urlsafe(24)
+    with make_uow() as uow:
+        uow.session.add(
+            CustomerBookingRow(
+                link_id=link_id,
+                appointment_id=str(appointment.id),
+                state="held",
+                hold_hash=token_digest(held_secret),
+                consent_reminders=False,
+                timezone=zone,
+                locale=locale,
+                ical_uid=f"{appointment.id}@appointment-service",
+                sequence=0,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        uow.commit()
+    expires = booked.hold_expires_at or now + options.hold
+    return Held(held_secret, appointment.date_start, appointment.date_end, expires)
+
+
+def confirm(
+    make_uow: UowFactory,
+    secret: str,
+    held_secret: str,
+    details: CustomerDetails,
+    options: SchedulingOptions,
+    key: bytes,
+    *,
+    now: datetime | None = None,
+) -> ManageView:
+    """Book the held slot for the customer: names on the appointment, contact details on the booking,
+    the INITIAL confirmed (its tech-setup call scheduled), the confirmation queued."""
+    now = now or utcnow()
+    with make_uow() as uow:
+        link = links.resolve(uow, secret, now)
+        row = uow.session.scalar(
+            select(CustomerBookingRow).where(CustomerBookingRow.hold_hash == token_digest(held_secret))
+        )
+        if row is None or row.link_id != link.id or row.state not in ("held", "confirming"):
+            raise NotFound("hold", "…")
+        _check_personal(uow, link, exclude=row.id)
+        row.first_name, row.last_name = details.first_name, details.last_name
+        row.email, row.phone = details.email, details.phone
+        row.consent_reminders, row.timezone, row.locale = details.consent_reminders, details.timezone, details.locale
+        row.state, row.updated_at = "confirming", now
+        row.manage_hash = token_digest(manage_secret(key, row.id))
+        row.active_link_id = link.id if link.kind == "personal" else None
+        booking_id, appointment_id = row.id, row.appointment_id
+        uow.commit()
+    guest = {"first_name": details.first_name, "last_name": details.last_name, "timezone": details.timezone}
+    patch = AppointmentPatch.model_validate(
+        {"name": f"Initial consultation: {details.first_name} {details.last_name}"[:255], "guests": [guest]}
+    )
+    appointments.update(make_uow(), CUSTOMER, appointment_id, patch)
+    booking.confirm(make_uow(), CUSTOMER, appointment_id, options, now=now)
+    _after_change(make_uow, appointment_id, now)
+    return _view_of(make_uow, booking_id, key, now)
+
+
+def manage_view(make_uow: UowFactory, manage: str, key: bytes, *, now: datetime | None = None) -> ManageView:
+    """The booking behind a manage secret, while it is live (not cancelled, not over)."""
+    now = now or utcnow()
+    with make_uow() as uow:
+        row, _ = _live(uow, manage, now)
+        booking_id = row.id
+    return _view_of(make_uow, booking_id, key, now)
+
+
+def reschedule(
+    make_uow: UowFactory,
+    manage: str,
+    start: datetime,
+    options: SchedulingOptions,
+    key: bytes,
+    *,
+    now: datetime | None = None,
+) -> ManageView:
+    """Move the booking to a free slot (checked like a booking); its tech-setup call moves along."""
+    now = now or utcnow()
+    with make_uow() as uow:
+        row, _ = _live(uow, manage, now)
+        booking_id, appointment_id = row.id, row.appointment_id
+    request = RescheduleBookingRequest.model_validate(
+        {"date_start": start, "reason": "rescheduled by the customer", "move_tech_setup": True}
+    )
+    booking.reschedule(make_uow(), CUSTOMER, appointment_id, request, options, now=now)
+    _after_change(make_uow, appointment_id, now)
+    return _view_of(make_uow, booking_id, key, now)
+
+
+def cancel(make_uow: UowFactory, manage: str, reason: str | None, *, now: datetime | None = None) -> None:
+    """Cancel the booking (its pending tech-setup call with it); the manage link stops working."""
+    now = now or utcnow()
+    with make_uow() as uow:
+        row, _ = _live(uow, manage, now)
+        appointment_id = row.appointment_id
+    text = f"cancelled by the customer: {reason}" if reason else "cancelled by the customer"
+    booking.cancel(make_uow(), CUSTOMER, appointment_id, CancelBookingRequest(reason=text[:1000]))
+    _after_change(make_uow, appointment_id, now)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _after_change(make_uow: UowFactory, appointment_id: str, now: datetime) -> None:
+    """Queue the customer's message for the change just committed.
+
+    (Interim: until the domain events of the write path land, this runs in a transaction right after
+    the change; the handler registered on the runtime then does it in the change's own transaction.)
+    """
+    with make_uow() as uow:
+        row = uow.session.get(AppointmentRow, appointment_id)
+        if row is not None:
+            sync_messages(uow.session, row, now)
+            uow.commit()
+
+
+def _check_personal(uow: UnitOfWork, link: BookingLinkRow, *, exclude: str | None = None) -> None:
+    if link.kind != "personal":
+        return
+    stmt = select(CustomerBookingRow.id).where(CustomerBookingRow.active_link_id == link.id)
+    if exclude is not None:
+        stmt = stmt.where(CustomerBookingRow.id != exclude)
+    if uow.session.scalar(stmt) is not None:
+        raise AlreadyBooked("this link already has a booking; use the link in its confirmation to change it")
+
+
+def _live(uow: UnitOfWork, manage: str, now: datetime) -> tuple[CustomerBookingRow, AppointmentRow]:
+    row = uow.session.scalar(select(CustomerBookingRow).where(CustomerBookingRow.manage_hash == token_digest(manage)))
+    appointment = uow.session.get(AppointmentRow, row.appointment_id) if row is not None else None
+    if (
+        row is None
+        or appointment is None
+        or row.state != "booked"
+        or appointment.deleted_at is not None
+        or appointment.status == S.CANCELLED
+        or appointment.date_end <= now
+    ):
+        raise NotFound("booking", "…")
+    return row, appointment
+
+
+def _consultant_first_name(uow: UnitOfWork, calendar: CalendarRow) -> str:
+    owner = uow.session.get(UserRow, calendar.owner_user_id) if calendar.owner_user_id else None
+    name = (owner.display_name if owner is not None else "") or calendar.name
+    return name.split()[0] if name.split() else ""
+
+
+def _view_of(make_uow: UowFactory, booking_id: str, key: bytes, now: datetime) -> ManageView:
+    with make_uow() as uow:
+        row = uow.session.get(CustomerBookingRow, booking_id)
+        appointment = uow.session.get(AppointmentRow, row.appointment_id) if row is not None else None
+        if row is None or appointment is None:
+            raise NotFound("booking", "…")
+        location = (appointment.meta_extra or {}).get("location")
+        return ManageView(
+            booking_id=row.id,
+            first_name=row.first_name or "",
+            start=appointment.date_start,
+            end=appointment.date_end,
+            consultant=_consultant_first_name(uow, appointment.calendar),
+            timezone=row.timezone,
+            locale=row.locale,
+            location=location if isinstance(location, str) else None,
+            manage_secret=manage_secret(key, row.id),
+        )

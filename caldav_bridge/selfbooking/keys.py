@@ -1,0 +1,43 @@
+"""The service key: signs the pages' form tokens and derives each booking's manage secret.
+
+``secret_key`` from the settings, else a random key kept in ``data_dir``/secret_key (created once,
+mode 0600). Several instances must share ``secret_key``. Rotating it ends every manage link sent so far.
+The database never holds the key, so a copy of the database alone opens no manage page.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+from pathlib import Path
+
+from config import Settings
+
+__all__ = ["manage_secret", "service_key"]
+
+
+def service_key(settings: Settings) -> bytes:
+    if settings.secret_key:
+        return settings.secret_key.encode()
+    path = Path(settings.data_dir) / "secret_key"
+    try:
+        return path.read_bytes().strip()
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(32).encode()
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process made it first
+            return path.read_bytes().strip()
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(key)
+        return key
+
+
+def manage_secret(key: bytes, booking_id: str) -> str:
+    """The manage link's secret of a booking: HMAC-SHA256 of its id under the service key (256 bits)."""
+    digest = hmac.new(key, f"manage:{booking_id}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()

@@ -1,0 +1,107 @@
+"""The customer-message outbox: what a change of a self-booked appointment tells its customer.
+
+:func:`sync_messages` compares a customer booking with its appointment and queues what the customer
+has not been told yet: the confirmation once it is booked, a reschedule notice (the invitation's
+SEQUENCE raised) when its times moved, a cancellation (``METHOD:CANCEL``) once cancelled or deleted.
+It is state-based, so running it twice queues nothing twice; it runs in the transaction of the change
+(the domain-event handler registered on the runtime), whichever channel changed the appointment.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from caldav_bridge.model.appointment import AppointmentStatus
+from caldav_bridge.model.timestamps import format_timestamp
+from caldav_bridge.selfbooking.tables import CustomerBookingRow, CustomerMessageRow
+from caldav_bridge.store.tables import AppointmentRow
+
+__all__ = ["TIME_KINDS", "booking_of", "enqueue", "last_told", "sync_messages"]
+
+S = AppointmentStatus
+#: Messages that carry the appointment's times and an invitation (``reminder`` carries times only).
+TIME_KINDS = ("confirmation", "rescheduled", "cancelled")
+
+
+def booking_of(session: Session, appointment_id: str) -> CustomerBookingRow | None:
+    return session.scalar(select(CustomerBookingRow).where(CustomerBookingRow.appointment_id == appointment_id))
+
+
+def enqueue(
+    session: Session,
+    booking: CustomerBookingRow,
+    kind: str,
+    appointment: AppointmentRow,
+    now: datetime,
+    *,
+    dedupe_key: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> CustomerMessageRow:
+    payload = {
+        "start": format_timestamp(appointment.date_start),
+        "end": format_timestamp(appointment.date_end),
+        "sequence": booking.sequence,
+        **(extra or {}),
+    }
+    row = CustomerMessageRow(
+        booking_id=booking.id,
+        kind=kind,
+        dedupe_key=dedupe_key or f"{booking.id}:{kind}:{booking.sequence}",
+        payload=payload,
+        state="pending",
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    session.add(row)
+    return row
+
+
+def last_told(session: Session, booking_id: str) -> CustomerMessageRow | None:
+    """The latest message that told the customer the appointment's times."""
+    return session.scalar(
+        select(CustomerMessageRow)
+        .where(CustomerMessageRow.booking_id == booking_id, CustomerMessageRow.kind.in_(TIME_KINDS))
+        .order_by(CustomerMessageRow.created_at.desc(), CustomerMessageRow.id.desc())
+        .limit(1)
+    )
+
+
+def sync_messages(session: Session, appointment: AppointmentRow, now: datetime) -> CustomerMessageRow | None:
+    """Queue what the customer of ``appointment`` (if self-booked) has not been told yet."""
+    booking = booking_of(session, appointment.id)
+    if booking is None:
+        return None
+    gone = appointment.status == S.CANCELLED or appointment.deleted_at is not None
+    if gone:
+        return _ended(session, booking, appointment, now)
+    if booking.state == "confirming" and appointment.status in (S.BOOKED, S.RESCHEDULED):
+        booking.state, booking.updated_at = "booked", now
+        return enqueue(session, booking, "confirmation", appointment, now)
+    if booking.state != "booked":
+        return None
+    told = last_told(session, booking.id)
+    times = (format_timestamp(appointment.date_start), format_timestamp(appointment.date_end))
+    if told is not None and (told.payload.get("start"), told.payload.get("end")) == times:
+        return None
+    booking.sequence += 1
+    booking.updated_at = now
+    return enqueue(session, booking, "rescheduled", appointment, now)
+
+
+def _ended(
+    session: Session, booking: CustomerBookingRow, appointment: AppointmentRow, now: datetime
+) -> CustomerMessageRow | None:
+    booking.active_link_id = None
+    booking.updated_at = now
+    if booking.state == "booked":
+        booking.state = "cancelled"
+        booking.sequence += 1
+        return enqueue(session, booking, "cancelled", appointment, now)
+    if booking.state in ("held", "confirming"):
+        booking.state = "expired"
+    return None
