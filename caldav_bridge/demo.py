@@ -161,6 +161,21 @@ def _seed_appointments(uow: UnitOfWork, result: DemoResult, today: date) -> None
         result.appointments_created += 1
 
 
+def demo_opportunity_gid(n: int) -> str:
+    """The demo's n-th Opportunity id: well-formed like an org's (key prefix 006, 12 digits, case-safe suffix)."""
+    return f"006{n:012d}AAA"
+
+
+def demo_customer_gid(n: int) -> str:
+    """The demo's n-th customer Contact id (key prefix 003)."""
+    return f"003{n:012d}AAA"
+
+
+#: Every Salesforce id the demo's appointments refer to (``serve --demo --salesforce-emulator`` puts them in the org).
+DEMO_OPPORTUNITY_GIDS = tuple(demo_opportunity_gid(n) for n in range(1, 7 * 22 * 2 + 1))
+DEMO_CUSTOMER_GIDS = tuple(demo_customer_gid(n) for n in range(8))
+
+
 def _plan(users: dict[str, dict[str, Any]], today: date) -> Iterator[tuple[str, AppointmentDraft, str]]:
     """(id, draft, final status) of every demo appointment, deterministic for a given ``today``."""
     roles = [
@@ -186,7 +201,7 @@ def _plan(users: dict[str, dict[str, Any]], today: date) -> Iterator[tuple[str, 
                 start = datetime.combine(day, time(hour, 0), zone)
                 length = 30 if kind == "TECH_SETUP" else 60
                 appointment_id = str(uuid.uuid5(_NS, f"{username}/{day.isoformat()}/{hour}"))
-                opp = f"0069E00000Demo{counter:03d}"
+                opp = demo_opportunity_gid(counter)
                 label = {"INITIAL": "Consultation", "TECH_SETUP": "Tech setup call", "FOLLOW_UP": "Fitting follow-up"}[
                     kind
                 ]
@@ -200,7 +215,7 @@ def _plan(users: dict[str, dict[str, Any]], today: date) -> Iterator[tuple[str, 
                         "guests": [{"id": cust[0], "first_name": cust[1], "last_name": cust[2], "timezone": cust[3]}],
                         "meta": {
                             "type": kind,
-                            "salesforce": {"opportunity_gid": opp, "customer_gid": f"0039E0000Demo{counter % 8}"},
+                            "salesforce": {"opportunity_gid": opp, "customer_gid": demo_customer_gid(counter % 8)},
                             "demo_id": appointment_id,
                         },
                     }

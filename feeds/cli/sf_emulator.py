@@ -20,7 +20,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from caldav_bridge.demo import DEMO_USERS
+from caldav_bridge.demo import DEMO_CUSTOMER_GIDS, DEMO_OPPORTUNITY_GIDS, DEMO_USERS
 
 __all__ = ["EmulatorMissing", "EmulatorOrg", "emulator_org", "load_emulator"]
 
@@ -77,7 +77,7 @@ def emulator_org(timeout: float = 10.0, root: Path | None = None) -> Iterator[Em
         if user.role == "fitter"
     ]
     with module.running_emulator(module.SalesforceEmulator()) as emu:
-        seeded = module.seed_demo(emu, fitters)
+        seeded = module.seed_demo(emu, fitters, opportunity_ids=DEMO_OPPORTUNITY_GIDS, contact_ids=DEMO_CUSTOMER_GIDS)
         base_url = str(emu.base_url)
         yield EmulatorOrg(
             base_url=base_url,

@@ -13,6 +13,16 @@ from caldav_bridge.salesforce.gateway import GatewayConfig, SalesforceGateway
 from caldav_bridge.salesforce.sync_context import SyncContext
 from tests.salesforce.emulator import RedirectSession, SalesforceEmulator, running_emulator
 
+#: The Opportunity the tests' records relate to by default.
+OPPORTUNITY = "006000000000001AAA"
+
+
+def add_opportunity(emu: SalesforceEmulator, rid: str = OPPORTUNITY, name: str = "Hearing aids") -> str:
+    """An Opportunity in the org (a WhatId/ParentRecordId must point at one that exists)."""
+    if emu.exists("Opportunity", rid):
+        return rid
+    return emu.create("Opportunity", {"Name": name, "StageName": "Qualification", "CloseDate": "2027-01-31"}, rid=rid)
+
 
 @pytest.fixture
 def emulator() -> Iterator[SalesforceEmulator]:

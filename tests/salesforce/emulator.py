@@ -56,6 +56,7 @@ from flask import Flask, Response, request
 from werkzeug.serving import make_server
 
 from caldav_bridge.salesforce.gateway import TimeoutSession
+from tests.salesforce.org import OrgShape, WriteError, make_id, normalise_id
 
 __all__ = [
     "INVALID_MARK",
@@ -69,17 +70,8 @@ __all__ = [
 
 VERSION = "59.0"
 INVALID_MARK = "[[invalid]]"
-PREFIXES = {
-    "Event": "00U",
-    "ServiceAppointment": "08p",
-    "AssignedResource": "03r",
-    "ServiceResource": "0Hn",
-    "User": "005",
-    "Contact": "003",
-    "Lead": "00Q",
-    "Opportunity": "006",
-    "EventRelation": "0RE",
-}
+#: Key prefix of every object the emulated org stores (from the describe fixture).
+PREFIXES = {name: d["keyPrefix"] for name, d in OrgShape().objects.items()}
 #: Fields that define a classic recurring series (on the master only).
 SERIES_PATTERN = {
     "IsRecurrence",
@@ -119,6 +111,10 @@ class InvalidField(SoqlError):
     """A field this org does not have (400 INVALID_FIELD)."""
 
 
+class InvalidType(SoqlError):
+    """An object this org does not have (400 INVALID_TYPE)."""
+
+
 _TOKEN = re.compile(
     r"\s*(?:(?P<str>'(?:[^'\\]|\\.)*')|(?P<dt>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2}))"
     r"|(?P<num>-?\d+(?:\.\d+)?)|(?P<op><=|>=|!=|<>|=|<|>|\(|\)|,)|(?P<word>[A-Za-z_][\w.]*))"
@@ -147,6 +143,8 @@ class Query:
     where: Callable[[dict[str, Any]], bool] | None
     order: list[tuple[str, bool]]
     limit: int | None
+    #: Field names the WHERE clause reads.
+    names: list[str] = field(default_factory=list)
 
 
 def _literal(kind: str, value: str) -> Any:
@@ -188,6 +186,7 @@ class _Parser:
     def __init__(self, tokens: list[tuple[str, str]]) -> None:
         self.t = tokens
         self.i = 0
+        self.names: list[str] = []
 
     def peek(self) -> tuple[str, str] | None:
         return self.t[self.i] if self.i < len(self.t) else None
@@ -243,7 +242,7 @@ class _Parser:
             limit = int(self.take()[1])
         if self.peek() is not None:
             raise SoqlError(f"unexpected {self.peek()}")
-        return Query(fields, sobject, where, order, limit)
+        return Query(fields, sobject, where, order, limit, self.names)
 
     def expr(self) -> Callable[[dict[str, Any]], bool]:
         parts = [self.term()]
@@ -274,6 +273,7 @@ class _Parser:
             self.expect_op(")")
             return inner
         name = self.take()[1]
+        self.names.append(name)
         if self.word("IN"):
             self.expect_op("(")
             values = []
@@ -344,7 +344,11 @@ class SalesforceEmulator:
 
     def __init__(self, *, page_size: int = 200, api_limit: int = 1_000_000, validate_duration: bool = True) -> None:
         self.page_size = page_size
+        #: The org's daily API request limit; every ``/services/data`` call but ``/limits`` counts.
         self.api_limit = api_limit
+        self.api_used = 0
+        #: Objects, fields, picklists and the integration user's permissions (``tests/salesforce/org.py``).
+        self.org = OrgShape()
         self.validate_duration = validate_duration
         self.lock = threading.RLock()
         self.objects: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in PREFIXES}
@@ -353,8 +357,7 @@ class SalesforceEmulator:
         self.indexes: dict[tuple[str, str], dict[Any, set[str]]] = {}
         #: Per object, ``(SystemModstamp, Id)`` sorted: the query path's index.
         self.order: dict[str, list[tuple[datetime, str]]] = {}
-        #: ServiceAppointment Status (label) → StatusCategory; unlisted labels are their own category.
-        self.status_categories: dict[str, str] = {}
+        self._status_categories: dict[str, str] = {}
         self.faults: list[Fault] = []
         self.random_rate = 0.0
         self.random_kinds: tuple[str, ...] = ()
@@ -372,19 +375,63 @@ class SalesforceEmulator:
         self.security_token = "TOKEN"
         self.consumer_key = "consumer-key"
         self.consumer_secret = "consumer-secret"
-        #: "Allow Users to Relate Multiple Contacts to Tasks and Events" (EventWhoIds, EventRelation.IsWhat).
-        self.shared_activities = True
-        #: AssignedResource.IsPrimaryResource exists (API 47+, Field Service).
-        self.primary_resource_field = True
         #: Event id → its EventRelation ids (the relation path's index).
         self.relations_of: dict[str, list[str]] = {}
         self.app = self._build_app()
+        #: The integration user every login answers with (owner of records created without OwnerId).
+        self.integration_user = self._insert(
+            "User",
+            {
+                "FirstName": "Integration",
+                "LastName": "User",
+                "Name": "Integration User",
+                "Username": self.username,
+                "Email": self.username,
+                "IsActive": True,
+                "TimeZoneSidKey": "UTC",
+            },
+        )
+
+    # ------------------------------------------------------------------ org shape
+
+    @property
+    def shared_activities(self) -> bool:
+        """ "Allow Users to Relate Multiple Contacts to Tasks and Events" (EventWhoIds, EventRelation.IsWhat)."""
+        return self.org.shared_activities
+
+    @shared_activities.setter
+    def shared_activities(self, on: bool) -> None:
+        self.org.shared_activities = on
+
+    @property
+    def primary_resource_field(self) -> bool:
+        """AssignedResource.IsPrimaryResource exists (API 47+, Field Service)."""
+        return self.org.primary_resource_field
+
+    @primary_resource_field.setter
+    def primary_resource_field(self, on: bool) -> None:
+        self.org.primary_resource_field = on
+
+    @property
+    def status_categories(self) -> dict[str, str]:
+        """ServiceAppointment Status (label) → StatusCategory; unlisted labels are their own category.
+        Setting it adds the labels to the org's Status picklist, as an admin adding statuses does."""
+        return self._status_categories
+
+    @status_categories.setter
+    def status_categories(self, mapping: dict[str, str]) -> None:
+        self._status_categories = dict(mapping)
+        self.org.add_picklist_values("ServiceAppointment", "Status", mapping)
 
     # ------------------------------------------------------------------ data (also the tests' hands)
 
     def new_id(self, sobject: str) -> str:
-        n = next(self.counter)
-        return f"{PREFIXES.get(sobject, '001')}{n:012d}AAA"
+        """An 18-character id with the object's key prefix and the case-safe suffix."""
+        return make_id(PREFIXES[sobject], 36 * 62**4 + next(self.counter))
+
+    def exists(self, sobject: str, rid: str) -> bool:
+        record = self.objects.get(sobject, {}).get(rid)
+        return record is not None and not record["IsDeleted"]
 
     def stamp(self) -> datetime:
         now = datetime.now(UTC) + self.clock_offset
@@ -401,10 +448,21 @@ class SalesforceEmulator:
         return self.objects[sobject]
 
     def _derive(self, sobject: str, record: dict[str, Any]) -> None:
-        """Fields Salesforce computes: a ServiceAppointment's StatusCategory follows its Status."""
+        """Fields Salesforce computes: a ServiceAppointment's StatusCategory follows its Status; a person's Name
+        is first and last name; an Event's end follows its duration and the other way round."""
         if sobject == "ServiceAppointment" and "Status" in record:
             status = record.get("Status") or "None"
             record["StatusCategory"] = self.status_categories.get(status, status)
+        if sobject in ("User", "Contact", "Lead") and record.get("LastName"):
+            record["Name"] = " ".join(p for p in (record.get("FirstName"), record["LastName"]) if p)
+        if sobject == "Event" and record.get("StartDateTime") and not record.get("IsRecurrence"):
+            start = parse_time(str(record["StartDateTime"]))
+            if not record.get("EndDateTime") and record.get("DurationInMinutes") is not None:
+                record["EndDateTime"] = sf_time(start + timedelta(minutes=int(record["DurationInMinutes"])))
+            if record.get("EndDateTime"):
+                end = parse_time(str(record["EndDateTime"]))
+                record["DurationInMinutes"] = int((end - start).total_seconds() // 60)
+            record["ActivityDateTime"] = record["StartDateTime"]
 
     def _restamp(self, sobject: str, record: dict[str, Any], *also: str) -> None:
         self._order_remove(sobject, record)
@@ -426,13 +484,34 @@ class SalesforceEmulator:
         if i < len(keys) and keys[i] == key:
             del keys[i]
 
-    def create(self, sobject: str, fields: dict[str, Any]) -> str:
+    def create(self, sobject: str, fields: dict[str, Any], *, rid: str | None = None) -> str:
+        """A record the org already holds (a test's data): fields must exist, references resolve,
+        picklists and lengths hold; read-only fields may be set and required ones left out.
+        ``rid`` gives it a known id (well-formed, with the object's key prefix, not yet used)."""
+        clean = {k: v for k, v in fields.items() if k not in WRITABLE_SYSTEM}
+        if rid is not None:
+            full = normalise_id(rid)
+            if full is None or not full.startswith(PREFIXES[sobject]) or full in self.objects[sobject]:
+                raise WriteError("MALFORMED_ID", f"{sobject} ID: {rid} is not a free {sobject} id")
+            rid = full
+        with self.lock:
+            checked = self.org.check_write(sobject, clean, creating=True, exists=self.exists, as_api=False)
+            self._check_unique(sobject, checked, None)
+            return self._insert(sobject, {**fields, **checked}, rid=rid)
+
+    def _insert(self, sobject: str, fields: dict[str, Any], *, rid: str | None = None) -> str:
         with self.lock:
             store = self._store(sobject)
-            rid = self.new_id(sobject)
+            rid = rid or self.new_id(sobject)
             now = self.stamp()
             whos = fields.get("EventWhoIds") if sobject == "Event" else None
-            record = {k: v for k, v in fields.items() if k not in WRITABLE_SYSTEM and k != "EventWhoIds"}
+            record = {
+                **self.org.defaults(sobject),
+                "OwnerId": self.integration_user if hasattr(self, "integration_user") else None,
+            }
+            if not self.org.has_field(sobject, "OwnerId"):
+                record.pop("OwnerId")
+            record.update({k: v for k, v in fields.items() if k not in WRITABLE_SYSTEM and k != "EventWhoIds"})
             record.update(Id=rid, IsDeleted=False, SystemModstamp=now, CreatedDate=now, LastModifiedDate=now)
             if sobject == "Event" and whos and not record.get("WhoId"):
                 record["WhoId"] = whos[0]
@@ -518,7 +597,7 @@ class SalesforceEmulator:
                 wanted = (offset // 7) % interval == 0 and bool(mask & (1 << ((day.weekday() + 1) % 7)))
             if wanted:
                 start = datetime.combine(day, first.timetz().replace(tzinfo=None), zone)
-                self.create(
+                self._insert(
                     "Event",
                     {
                         **copied,
@@ -549,7 +628,7 @@ class SalesforceEmulator:
                 self.delete("EventRelation", relation["Id"])
         for who in wanted:
             if who not in relations:
-                relation = self.create(
+                relation = self._insert(
                     "EventRelation",
                     {"EventId": event["Id"], "RelationId": who, "IsInvitee": False, "IsWhat": False, "IsParent": True},
                 )
@@ -568,7 +647,7 @@ class SalesforceEmulator:
             if touch_event:
                 self.update("Event", event_id, {"EventWhoIds": [*current, who_id]})
                 return None
-            relation = self.create(
+            relation = self._insert(
                 "EventRelation",
                 {"EventId": event_id, "RelationId": who_id, "IsInvitee": False, "IsWhat": False, "IsParent": True},
             )
@@ -626,6 +705,14 @@ class SalesforceEmulator:
             f"{data}/composite/sobjects/<sobject>/<field_name>", view_func=self.collections_upsert, methods=["PATCH"]
         )
         app.add_url_rule(f"{data}/sobjects/<sobject>/", view_func=self.sobject_create, methods=["POST"])
+        app.add_url_rule(f"{data}/sobjects", view_func=self.describe_global, methods=["GET"])
+        app.add_url_rule(
+            f"{data}/sobjects/", view_func=self.describe_global, methods=["GET"], endpoint="describe_global_"
+        )
+        app.add_url_rule(f"{data}/sobjects/<sobject>/describe", view_func=self.describe, methods=["GET"])
+        app.add_url_rule(
+            f"{data}/sobjects/<sobject>/describe/", view_func=self.describe, methods=["GET"], endpoint="describe_"
+        )
         app.add_url_rule(f"{data}/sobjects/<sobject>/updated/", view_func=self.updated, methods=["GET"])
         app.add_url_rule(f"{data}/sobjects/<sobject>/deleted/", view_func=self.deleted, methods=["GET"])
         app.add_url_rule(
@@ -673,6 +760,11 @@ class SalesforceEmulator:
                 known = token in self.tokens
             if not known:
                 return self._error(401, "INVALID_SESSION_ID", "Session expired or invalid")
+            if not path.rstrip("/").endswith("/limits"):  # /limits does not count against the limit
+                with self.lock:
+                    if self.api_used >= self.api_limit:
+                        return self._error(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
+                    self.api_used += 1
         return None
 
     def _take_fault(self, method: str, path: str) -> Fault | None:
@@ -697,7 +789,7 @@ class SalesforceEmulator:
             # The write was applied; its answer is lost on the way back.
             response = Response("<html>upstream connect error</html>", status=503, mimetype="text/html")
         if request.path.startswith("/services/data/"):
-            response.headers["Sforce-Limit-Info"] = f"api-usage={self.stats.calls}/{self.api_limit}"
+            response.headers["Sforce-Limit-Info"] = f"api-usage={self.api_used}/{self.api_limit}"
         return response
 
     # -- login
@@ -733,7 +825,7 @@ class SalesforceEmulator:
             '<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"'
             ' xmlns="urn:partner.soap.sforce.com"><soapenv:Body><loginResponse><result>'
             f"<serverUrl>https://{self.host}/services/Soap/u/{version}/00D000000000001</serverUrl>"
-            f"<sessionId>{token}</sessionId><userId>005000000000001AAA</userId>"
+            f"<sessionId>{token}</sessionId><userId>{self.integration_user}</userId>"
             "</result></loginResponse></soapenv:Body></soapenv:Envelope>"
         )
         return Response(xml, status=200, mimetype="text/xml")
@@ -756,7 +848,7 @@ class SalesforceEmulator:
             {
                 "access_token": token,
                 "instance_url": f"https://{self.host}",
-                "id": f"https://{self.host}/id/00D000000000001/005000000000001AAA",
+                "id": f"https://{self.host}/id/00D000000000001/{self.integration_user}",
                 "token_type": "Bearer",
                 "issued_at": str(int(time.time() * 1000)),
                 "signature": "x",
@@ -788,14 +880,11 @@ class SalesforceEmulator:
         q = parse_soql(soql)
         with self.lock:
             self.stats.queried.append(q.sobject)
-        unknown: set[str] = set()
-        if q.sobject == "EventRelation" and not self.shared_activities:
-            unknown = {"IsWhat", "IsParent"}
-        if q.sobject == "AssignedResource" and not self.primary_resource_field:
-            unknown = {"IsPrimaryResource"}
-        for name in unknown:
-            if re.search(rf"\b{name}\b", soql):
-                raise InvalidField(f"No such column '{name}' on entity '{q.sobject}'")
+        if q.sobject not in self.objects:
+            raise InvalidType(f"sObject type '{q.sobject}' is not supported.")
+        unknown = self.org.unknown_fields(q.sobject, [*q.fields, *q.names, *(n for n, _ in q.order)])
+        if unknown:
+            raise InvalidField(f"No such column '{unknown[0]}' on entity '{q.sobject}'")
         records = self._indexed(q, include_deleted)
         if records is None:
             with self.lock:
@@ -825,6 +914,8 @@ class SalesforceEmulator:
             rows = self._select(request.args.get("q", ""), include_deleted=request.path.endswith("/queryAll/"))
         except InvalidField as exc:
             return self._error(400, "INVALID_FIELD", str(exc))
+        except InvalidType as exc:
+            return self._error(400, "INVALID_TYPE", str(exc))
         except (SoqlError, KeyError) as exc:
             return self._error(400, "MALFORMED_QUERY", str(exc))
         return self._page(
@@ -853,7 +944,21 @@ class SalesforceEmulator:
         return self._page(rows, int(offset), key, "queryAll" if "/queryAll/" in request.path else "query")
 
     def limits(self) -> Response:
-        return self._json({"DailyApiRequests": {"Max": self.api_limit, "Remaining": self.api_limit - self.stats.calls}})
+        return self._json(
+            {
+                "DailyApiRequests": {"Max": self.api_limit, "Remaining": max(0, self.api_limit - self.api_used)},
+                "DailyBulkApiBatches": {"Max": 15000, "Remaining": 15000},
+                "ConcurrentAsyncGetReportInstances": {"Max": 200, "Remaining": 200},
+            }
+        )
+
+    def describe(self, sobject: str) -> Response:
+        if sobject not in self.objects:
+            return self._error(404, "NOT_FOUND", f"The requested resource does not exist: sObject type '{sobject}'")
+        return self._json(self.org.describe(sobject))
+
+    def describe_global(self) -> Response:
+        return self._json(self.org.describe_global())
 
     # -- records
 
@@ -874,22 +979,55 @@ class SalesforceEmulator:
         return None
 
     def _write(
-        self, sobject: str, fields: dict[str, Any], rid: str | None
+        self, sobject: str, fields: dict[str, Any], rid: str | None, *, dry_run: bool = False
     ) -> tuple[bool, str | None, bool, tuple[str, str] | None]:
-        """Create (rid None) or update; returns (ok, id, created, error)."""
-        problem = self._validate(sobject, fields) or self._validate_event(sobject, fields, rid)
-        if problem:
-            return False, rid, False, problem
+        """Create (rid None) or update through the API, as the org's rules allow; returns (ok, id, created, error)."""
         with self.lock:
+            try:
+                checked = self._checked(sobject, fields, rid)
+            except WriteError as exc:
+                return False, rid, False, (exc.code, exc.message)
+            problem = self._validate(sobject, checked) or self._validate_event(sobject, checked, rid)
+            if problem:
+                return False, rid, False, problem
+            if dry_run:
+                return True, rid, rid is None, None
             if rid is None:
-                return True, self.create(sobject, fields), True, None
+                return True, self._insert(sobject, checked), True, None
+            self.update(sobject, rid, checked)
+            return True, rid, False, None
+
+    def _checked(self, sobject: str, fields: dict[str, Any], rid: str | None) -> dict[str, Any]:
+        """``fields`` as stored, or :class:`WriteError` (unknown or read-only field, bad reference, picklist,
+        length, missing required field, duplicate unique value, the record missing or deleted)."""
+        if rid is not None:
             record = self._store(sobject).get(rid)
             if record is None:
-                return False, rid, False, ("NOT_FOUND", "The requested resource does not exist")
+                raise WriteError("NOT_FOUND", "The requested resource does not exist")
             if record["IsDeleted"]:
-                return False, rid, False, ("ENTITY_IS_DELETED", "entity is deleted")
-            self.update(sobject, rid, fields)
-            return True, rid, False, None
+                raise WriteError("ENTITY_IS_DELETED", "entity is deleted")
+        checked = self.org.check_write(sobject, fields, creating=rid is None, exists=self.exists)
+        self._check_unique(sobject, checked, rid)
+        if sobject == "Event" and rid is None and not checked.get("IsRecurrence"):
+            timed = checked.get("StartDateTime") or checked.get("ActivityDateTime")
+            if not (timed or (checked.get("IsAllDayEvent") and checked.get("ActivityDate"))):
+                raise WriteError("REQUIRED_FIELD_MISSING", "Required fields are missing: [ActivityDateTime]")
+            if timed and not (checked.get("EndDateTime") or checked.get("DurationInMinutes") is not None):
+                raise WriteError("REQUIRED_FIELD_MISSING", "Required fields are missing: [DurationInMinutes]")
+        return checked
+
+    def _check_unique(self, sobject: str, fields: dict[str, Any], rid: str | None) -> None:
+        for name in self.org.unique_fields(sobject):
+            value = fields.get(name)
+            if value is None:
+                continue
+            others = [r["Id"] for r in self._by_external(sobject, name, value) if r["Id"] != rid]
+            if others:
+                raise WriteError(
+                    "DUPLICATE_VALUE",
+                    f"duplicate value found: {name} duplicates value on record with id: {others[0]}",
+                    [name],
+                )
 
     def _validate_event(self, sobject: str, fields: dict[str, Any], rid: str | None) -> tuple[str, str] | None:
         if sobject != "Event":
@@ -932,6 +1070,8 @@ class SalesforceEmulator:
                 index.setdefault(record[name], set()).add(record["Id"])
 
     def sobject_create(self, sobject: str) -> Response:
+        if sobject not in self.objects:
+            return self._error(404, "NOT_FOUND", f"The requested resource does not exist: sObject type '{sobject}'")
         ok, rid, _, problem = self._write(sobject, request.get_json(force=True) or {}, None)
         if not ok:
             assert problem
@@ -939,6 +1079,11 @@ class SalesforceEmulator:
         return self._json({"id": rid, "success": True, "errors": []}, 201)
 
     def sobject_record(self, sobject: str, rid: str) -> Response:
+        if sobject not in self.objects:
+            return self._error(404, "NOT_FOUND", f"The requested resource does not exist: sObject type '{sobject}'")
+        given, rid = rid, normalise_id(rid) or ""
+        if not rid:
+            return self._error(400, "MALFORMED_ID", f"{sobject} ID: id value of incorrect type: {given}")
         with self.lock:
             record = self.objects.get(sobject, {}).get(rid)
         if record is None or record["IsDeleted"]:
@@ -955,6 +1100,11 @@ class SalesforceEmulator:
         return Response(status=204)
 
     def sobject_by_external(self, sobject: str, field_name: str, value: str) -> Response:
+        entry = self.org.field(sobject, field_name) if sobject in self.objects else None
+        if entry is None or not (entry.get("externalId") or field_name == "Id"):
+            return self._error(
+                400, "NOT_FOUND", f"Provided external ID field does not exist or is not accessible: {field_name}"
+            )
         matches = self._by_external(sobject, field_name, value)
         if len(matches) > 1:
             return self._json([f"/services/data/v{VERSION}/sobjects/{sobject}/{r['Id']}" for r in matches], 300)
@@ -973,6 +1123,13 @@ class SalesforceEmulator:
         return self._json({"id": rid, "success": True, "errors": [], "created": created}, 201 if created else 200)
 
     def collections_upsert(self, sobject: str, field_name: str) -> Response:
+        entry = self.org.field(sobject, field_name) if sobject in self.objects else None
+        if entry is None or not entry.get("externalId"):
+            return self._error(
+                400,
+                "INVALID_FIELD",
+                f"Field name provided, {field_name} is not an External ID or indexed field for {sobject}",
+            )
         body = request.get_json(force=True) or {}
         records = body.get("records") or []
         if len(records) > 200:
@@ -1003,7 +1160,8 @@ class SalesforceEmulator:
             if len(ids) > 200:
                 return self._error(400, "EXCEEDED_ID_LIMIT", "cannot delete more than 200 records")
             results = []
-            for rid in ids:
+            for given in ids:
+                rid = normalise_id(given) or given
                 sobject = next((o for o, p in PREFIXES.items() if rid.startswith(p)), "")
                 with self.lock:
                     record = self.objects.get(sobject, {}).get(rid)
@@ -1016,19 +1174,34 @@ class SalesforceEmulator:
                     results.append({"id": rid, "success": True, "errors": []})
             return self._json(results)
         body = request.get_json(force=True) or {}
-        results = []
-        for record in body.get("records") or []:
-            sobject = (record.get("attributes") or {}).get("type", "")
-            fields = {k: v for k, v in record.items() if k not in {"attributes", "id", "Id"}}
-            rid = None if request.method == "POST" else (record.get("id") or record.get("Id"))
-            if sobject not in self.objects:
-                results.append(_record_error(rid, "INVALID_TYPE", f"sObject type '{sobject}' is not supported"))
-                continue
-            ok, written, _, problem = self._write(sobject, fields, rid)
-            results.append(
-                {"id": written, "success": True, "errors": []} if ok else _record_error(written, *(problem or ("", "")))
-            )
-        return self._json(results)
+        records = body.get("records") or []
+        if len(records) > 200:
+            return self._error(400, "EXCEEDED_ID_LIMIT", "record limit reached; cannot submit more than 200 records")
+        with self.lock:  # allOrNone: nothing is written unless every record would be
+            if body.get("allOrNone") and not all(self._collection_write(r, dry_run=True)["success"] for r in records):
+                return self._json([self._rolled_back(self._collection_write(r, dry_run=True)) for r in records])
+            return self._json([self._collection_write(r) for r in records])
+
+    def _collection_write(self, record: dict[str, Any], *, dry_run: bool = False) -> dict[str, Any]:
+        sobject = (record.get("attributes") or {}).get("type", "")
+        fields = {k: v for k, v in record.items() if k not in {"attributes", "id", "Id"}}
+        rid = None if request.method == "POST" else normalise_id(record.get("id") or record.get("Id"))
+        if request.method != "POST" and rid is None:
+            return _record_error(record.get("id") or record.get("Id"), "MALFORMED_ID", "malformed id")
+        if sobject not in self.objects:
+            return _record_error(rid, "INVALID_TYPE", f"sObject type '{sobject}' is not supported")
+        ok, written, _, problem = self._write(sobject, fields, rid, dry_run=dry_run)
+        return {"id": written, "success": True, "errors": []} if ok else _record_error(written, *(problem or ("", "")))
+
+    @staticmethod
+    def _rolled_back(result: dict[str, Any]) -> dict[str, Any]:
+        if not result["success"]:
+            return result
+        return _record_error(
+            result["id"],
+            "ALL_OR_NONE_OPERATION_ROLLED_BACK",
+            "Record rolled back because not all records were valid and the request was using AllOrNone header",
+        )
 
     def updated(self, sobject: str) -> Response:
         start, end = parse_time(request.args["start"]), parse_time(request.args["end"])
@@ -1107,7 +1280,14 @@ class DemoFitter:
     timezone: str
 
 
-def seed_demo(emu: SalesforceEmulator, fitters: list[DemoFitter], *, now: datetime | None = None) -> dict[str, int]:
+def seed_demo(
+    emu: SalesforceEmulator,
+    fitters: list[DemoFitter],
+    *,
+    now: datetime | None = None,
+    opportunity_ids: tuple[str, ...] = (),
+    contact_ids: tuple[str, ...] = (),
+) -> dict[str, int]:
     """A handful of Salesforce Events for ``fitters`` (``serve --demo --salesforce-emulator``).
 
     Per fitter: a Salesforce User with their email, two fittings with a customer Contact on an
@@ -1115,6 +1295,19 @@ def seed_demo(emu: SalesforceEmulator, fitters: list[DemoFitter], *, now: dateti
     three-day recurring series and one Event with two customers (Shared Activities).
     """
     base = (now or datetime.now(UTC)).date() + timedelta(days=1)
+    # the records the service's own demo appointments refer to (an org holds what a WhatId/WhoId points at)
+    for n, rid in enumerate(opportunity_ids):
+        emu.create(
+            "Opportunity",
+            {
+                "Name": f"Demo opportunity {n + 1}",
+                "StageName": "Qualification",
+                "CloseDate": (base + timedelta(days=60)).isoformat(),
+            },
+            rid=rid,
+        )
+    for n, rid in enumerate(contact_ids):
+        emu.create("Contact", {"FirstName": "Demo", "LastName": f"Customer {n + 1}"}, rid=rid)
     customers = [
         emu.create("Contact", {"FirstName": first, "LastName": last})
         for first, last in (("Grace", "Whitfield"), ("Omar", "Haddad"), ("Ingrid", "Solberg"), ("Luis", "Ortega"))
@@ -1125,7 +1318,14 @@ def seed_demo(emu: SalesforceEmulator, fitters: list[DemoFitter], *, now: dateti
         owner = emu.create(
             "User", {"Name": fitter.name, "Email": fitter.email, "IsActive": True, "TimeZoneSidKey": fitter.timezone}
         )
-        opportunity = f"006{n + 1:012d}DEM"
+        opportunity = emu.create(
+            "Opportunity",
+            {
+                "Name": f"Hearing aids for {fitter.name}'s customers",
+                "StageName": "Qualification",
+                "CloseDate": (base + timedelta(days=30)).isoformat(),
+            },
+        )
         for i, hour in enumerate((10, 14)):
             start = datetime.combine(base + timedelta(days=n + i), datetime.min.time(), zone).replace(hour=hour)
             emu.create(

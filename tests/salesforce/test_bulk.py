@@ -82,6 +82,7 @@ def test_a_page_of_new_records_leaves_a_consistent_store(
     calendar_id = _fitter(runtime)
     owner = emulator.create("User", {"Name": "Bulk", "Email": "bulk@example.com", "IsActive": True})
     contact = emulator.create("Contact", {"FirstName": "Jürgen", "LastName": "Müller"})
+    stranger = emulator.create("User", {"Name": "Stranger", "Email": "stranger@example.com", "IsActive": True})
     start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
     n = 25
     for i in range(n):
@@ -92,7 +93,7 @@ def test_a_page_of_new_records_leaves_a_consistent_store(
                 "Subject": f"Bulk {i}",
                 "StartDateTime": format_sf_datetime(s),
                 "EndDateTime": format_sf_datetime(s + timedelta(minutes=30)),
-                "OwnerId": owner if i % 5 else "005000000000404AAA",  # some unknown owners
+                "OwnerId": owner if i % 5 else stranger,  # some owners without a fitter here
                 "WhoId": contact if i % 2 else None,
             },
         )

@@ -20,6 +20,7 @@ from caldav_bridge.services import appointments, users
 from caldav_bridge.services.actor import system_actor
 from caldav_bridge.store.sf_tables import SfLinkRow
 from caldav_bridge.store.tables import AppointmentRow, OutboxRow
+from tests.salesforce.conftest import add_opportunity
 from tests.salesforce.emulator import SalesforceEmulator
 
 DENVER = ZoneInfo("America/Denver")
@@ -36,6 +37,7 @@ def _setup(rt: Runtime, emu: SalesforceEmulator) -> tuple[str, str]:
         assert user is not None
         calendar_id = uow.calendars.ids_owned_by(user.id)[0]
     owner = emu.create("User", {"Name": "Series", "Email": "series@example.com", "IsActive": True})
+    add_opportunity(emu)
     return calendar_id, owner
 
 
@@ -187,6 +189,7 @@ def test_a_master_mirrored_by_an_older_version_is_tombstoned_and_series_records_
 
 def test_emulator_refuses_to_change_series_fields(emulator: SalesforceEmulator) -> None:
     owner = emulator.create("User", {"Name": "X", "Email": "x@example.com", "IsActive": True})
+    add_opportunity(emulator)
     master = _series(emulator, owner, days=2)
     occurrence = next(e["Id"] for e in emulator.live("Event") if e.get("RecurrenceActivityId") == master)
     ok, _, _, problem = emulator._write("Event", {"IsRecurrence": True}, occurrence)

@@ -20,6 +20,7 @@ from caldav_bridge.services import appointments, users
 from caldav_bridge.services.actor import system_actor
 from caldav_bridge.store.sf_tables import SfLinkRow
 from caldav_bridge.store.tables import AppointmentRow, OutboxRow
+from tests.salesforce.conftest import add_opportunity
 from tests.salesforce.emulator import SalesforceEmulator
 
 EXT = "Appointment_Service_Id__c"
@@ -44,6 +45,8 @@ def _fitter(rt: Runtime, emu: SalesforceEmulator, name: str) -> tuple[str, str]:
     resource = emu.create(
         "ServiceResource", {"Name": name, "RelatedRecordId": user_sf, "IsActive": True, "ResourceType": "T"}
     )
+    add_opportunity(emu)
+    add_opportunity(emu, "006000000000777AAA", "Booked here")
     return calendar_id, resource
 
 

@@ -22,6 +22,16 @@ from caldav_bridge.store.tables import AppointmentRow, CalendarRow, OutboxRow
 from tests.salesforce.emulator import INVALID_MARK, SalesforceEmulator
 
 EXT = "Appointment_Service_Id__c"
+#: Opportunities the tests' records relate to (the org must hold what a WhatId points at).
+OPP_THERE, OPP_HERE = "006000000000001AAA", "006000000000777AAA"
+
+
+@pytest.fixture(autouse=True)
+def _opportunities(emulator: SalesforceEmulator) -> None:
+    for rid, name in ((OPP_THERE, "Hearing aids, left and right"), (OPP_HERE, "Hearing aid booked here")):
+        emulator.create("Opportunity", {"Name": name, "StageName": "Qualification", "CloseDate": "2027-01-31"}, rid=rid)
+
+
 T0 = datetime.now(UTC).replace(microsecond=0, second=0) + timedelta(days=3)
 
 
@@ -143,7 +153,9 @@ def test_unknown_owner_is_unassigned_then_rehomed(
     runtime: Runtime, emulator: SalesforceEmulator, sync: SyncContext
 ) -> None:
     calendar_id = _fitter(runtime, "fitter.late", "late@example.com")
-    sf_id = _event(emulator, "005999999999999AAA")
+    # a Salesforce user whose email does not (yet) match any fitter here
+    late = emulator.create("User", {"Name": "Late", "Email": "late.typo@example.com", "IsActive": True})
+    sf_id = _event(emulator, late)
     run_job(sync, "mirror")
     row = _row_by_sf(runtime, sf_id)
     assert row is not None
@@ -152,15 +164,7 @@ def test_unknown_owner_is_unassigned_then_rehomed(
         assert calendar is not None and calendar.name == UNASSIGNED_CALENDAR
     assert status(runtime.uow(), runtime.settings)["unassigned"] == 1
     # the owner becomes known: the appointment moves to their calendar on the next run
-    emulator.objects["User"]["005999999999999AAA"] = {
-        "Id": "005999999999999AAA",
-        "Name": "Late",
-        "Email": "late@example.com",
-        "IsActive": True,
-        "IsDeleted": False,
-        "SystemModstamp": emulator.stamp(),
-        "TimeZoneSidKey": "UTC",
-    }
+    emulator.update("User", late, {"Email": "late@example.com"})
     run_job(sync, "mirror")
     row = _row_by_sf(runtime, sf_id)
     assert row is not None and row.calendar_id == calendar_id
@@ -340,7 +344,7 @@ def test_slow_answers_time_out_and_expired_sessions_reauthenticate_once(
     from tests.salesforce.conftest import make_context
 
     ctx = make_context(runtime, emulator, timeout=0.5)
-    _event(emulator, None)
+    _event(emulator, emulator.integration_user)
     emulator.inject("slow", path=r"/query", delay=1.5)
     result = run_job(ctx, "mirror")
     assert result is not None and result.outcome == "failed" and "no answer" in result.errors[0]
@@ -356,7 +360,7 @@ def test_slow_answers_time_out_and_expired_sessions_reauthenticate_once(
 def test_reconcile_tombstones_records_purged_without_trace(
     runtime: Runtime, emulator: SalesforceEmulator, sync: SyncContext
 ) -> None:
-    ids = [_event(emulator, None, f"E{i}", T0 + timedelta(hours=i)) for i in range(5)]
+    ids = [_event(emulator, emulator.integration_user, f"E{i}", T0 + timedelta(hours=i)) for i in range(5)]
     run_job(sync, "mirror")
     emulator.purge("Event", ids[0])
     result = run_job(sync, "mirror")
