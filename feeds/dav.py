@@ -20,6 +20,7 @@ from xml.sax.saxutils import escape
 from flask import Flask
 
 from caldav_bridge.dav.errors import DavError
+from caldav_bridge.dav.validate import check_calendar_body
 from caldav_bridge.runtime import Runtime
 from storage_plugin import request_state
 
@@ -76,6 +77,10 @@ class DavErrors:
                 [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(message)))],
             )
             return [message]
+        if environ.get("REQUEST_METHOD") == "PUT" and length > 0:
+            refused = _refused_body(environ, length)
+            if refused is not None:
+                return _error_response(refused, start_response)
         request_state.local.request = {
             "request_id": environ.get("HTTP_X_REQUEST_ID") or uuid.uuid4().hex,
             # Re-checked by the store on the locked row (a REST edit may land after Radicale's check).
@@ -104,6 +109,20 @@ class DavErrors:
             return _error_response(error, start_response)
         start_response(*captured)
         return [body]
+
+
+def _refused_body(environ: dict[str, Any], length: int) -> DavError | None:
+    """A PUT body checked before Radicale parses it or takes the storage lock (None: it may go on).
+
+    The body (at most ``max_body`` bytes, checked above) is read here and handed on to Radicale.
+    """
+    body = environ["wsgi.input"].read(length)
+    environ["wsgi.input"] = io.BytesIO(body)
+    try:
+        check_calendar_body(body)
+    except DavError as exc:
+        return exc
+    return None
 
 
 def _propfind_needs_texts(environ: dict[str, Any], length: int) -> bool:

@@ -1,0 +1,204 @@
+"""Recurrence rules (RFC 5545 RRULE/EXRULE) expanded at a bounded cost.
+
+python-dateutil expands a rule from its DTSTART, and between two occurrences it may scan without
+limit: ``FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30`` walks day by day to the year 9999 (seconds of CPU)
+before it says that nothing comes; ``UNTIL`` is only compared with occurrences it found. Here:
+
+- :func:`metered` builds a rule whose scan is counted (every calendar year dateutil enters costs
+  one unit of a :class:`Meter`, at most a few hundred dateutil steps) and stops with
+  :class:`Exhausted` when the meter is spent;
+- :func:`moved_to` restarts a rule (without COUNT) at the period that contains a given moment,
+  so an occurrence a query asks for costs the same whether the rule began yesterday or ten years
+  ago (the periods, not the occurrences, are counted from DTSTART, arithmetically);
+- :func:`check_rule` says, before a rule is stored, whether it ever occurs and whether its whole
+  expansion (a finite rule) or its first occurrence (an infinite one) fits a budget.
+
+A rule is expanded in the wall-clock time of its DTSTART, as dateutil does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from dateutil.rrule import (  # type: ignore[import-untyped]
+    DAILY,
+    HOURLY,
+    MINUTELY,
+    MONTHLY,
+    SECONDLY,
+    WEEKLY,
+    YEARLY,
+    rrule,
+    rrulestr,
+    weekday,
+)
+
+__all__ = [
+    "CHECK_OCCURRENCES",
+    "CHECK_YEARS",
+    "Exhausted",
+    "Meter",
+    "RuleRefused",
+    "check_rule",
+    "metered",
+    "moved_to",
+    "parse_rule",
+]
+
+#: A rule stored over CalDAV must show its first occurrence (infinite rules) or end (finite
+#: ones) within this many calendar years of scanning.
+CHECK_YEARS = 100
+#: A finite rule may have at most this many occurrences (Radicale's max_vevent_rrule_occurrence).
+CHECK_OCCURRENCES = 10_000
+
+_SECONDS = {SECONDLY: 1, MINUTELY: 60, HOURLY: 3600}
+
+
+class Exhausted(Exception):
+    """The meter of a rule's expansion is spent."""
+
+
+class RuleRefused(ValueError):
+    """A recurrence rule that is not stored: it never occurs, or costs more than the budget."""
+
+
+@dataclass
+class Meter:
+    """Units of work left for the expansion of one or more rules (one unit: a year scanned)."""
+
+    left: int
+    spent: int = field(default=0)
+
+    def spend(self, units: int = 1) -> None:
+        self.spent += units
+        if self.spent > self.left:
+            raise Exhausted(f"expansion budget of {self.left} spent")
+
+
+class _MeteredRule(rrule):
+    """A dateutil rule that charges its meter for every year its expansion enters.
+
+    dateutil reads ``_byweekno`` once when an expansion starts and once (up to four times when
+    BYWEEKNO is given) whenever it enters another year; that read is the meter's hook.
+    """
+
+    meter: Meter | None = None
+
+    @property
+    def _byweekno(self) -> Any:
+        if self.meter is not None:
+            self.meter.spend()
+        return self.__dict__["_byweekno_value"]
+
+    @_byweekno.setter
+    def _byweekno(self, value: Any) -> None:
+        self.__dict__["_byweekno_value"] = value
+
+
+def parse_rule(text: str, dtstart: datetime) -> rrule:
+    """The dateutil rule of an RRULE/EXRULE value (``ValueError`` when it cannot be read)."""
+    rule = rrulestr(text, dtstart=dtstart, ignoretz=False, forceset=False)
+    if not isinstance(rule, rrule):
+        raise ValueError(f"not a single recurrence rule: {text!r}")
+    return rule
+
+
+def _explicit(rule: rrule, dtstart: datetime) -> dict[str, Any]:
+    """Every parameter of ``rule`` spelled out, so that the rule means the same from another DTSTART.
+
+    dateutil fills what a rule leaves out from DTSTART (the day of a MONTHLY rule, the time of a
+    DAILY one...); moved to another start, those must stay the original's.
+    """
+    monthdays = tuple(rule._bymonthday) + tuple(rule._bynmonthday)
+    weekdays = [weekday(d) for d in rule._byweekday or ()] + [weekday(d, n) for d, n in rule._bynweekday or ()]
+    return {
+        "freq": rule._freq,
+        "dtstart": dtstart,
+        "interval": rule._interval,
+        "wkst": rule._wkst,
+        "count": rule._count,
+        "until": rule._until,
+        "bysetpos": rule._bysetpos,
+        "bymonth": rule._bymonth,
+        "bymonthday": monthdays or None,
+        "byyearday": rule._byyearday,
+        "byeaster": rule._byeaster,
+        "byweekno": rule.__dict__.get("_byweekno_value", rule.__dict__.get("_byweekno")),
+        "byweekday": weekdays or None,
+        "byhour": rule._byhour,
+        "byminute": rule._byminute,
+        "bysecond": rule._bysecond,
+    }
+
+
+def metered(rule: rrule, meter: Meter, dtstart: datetime | None = None) -> rrule:
+    """``rule`` (from ``dtstart``, default its own) with every year of its expansion charged to ``meter``."""
+    copy = _MeteredRule(**_explicit(rule, dtstart or rule._dtstart))
+    copy.meter = meter
+    return copy
+
+
+def moved_to(rule: rrule, moment: datetime) -> datetime | None:
+    """A start for ``rule`` at the beginning of its period containing ``moment`` (None: keep DTSTART).
+
+    The rule from that start (with its parameters spelled out, see :func:`metered`) has exactly the
+    original's occurrences from that start on. Rules with COUNT keep DTSTART (the count runs from
+    there), as do moments before DTSTART. ``moment`` is compared in the wall-clock time of DTSTART.
+    """
+    start: datetime = rule._dtstart
+    zone = start.tzinfo
+    if rule._count is not None:
+        return None
+    local = moment.astimezone(zone) if (zone is not None and moment.tzinfo is not None) else moment
+    naive_start, naive_moment = start.replace(tzinfo=None), local.replace(tzinfo=None)
+    if naive_moment <= naive_start:
+        return None
+    freq, interval = rule._freq, rule._interval
+    if freq in _SECONDS:
+        step = timedelta(seconds=_SECONDS[freq] * interval)
+        moved = naive_start + step * ((naive_moment - naive_start) // step)
+    elif freq in (DAILY, WEEKLY):
+        anchor = naive_start.replace(hour=0, minute=0, second=0, microsecond=0)
+        if freq == WEEKLY:  # the first day of DTSTART's week (dateutil's weekly periods)
+            anchor -= timedelta(days=(anchor.weekday() - rule._wkst) % 7)
+        step = timedelta(days=interval * (7 if freq == WEEKLY else 1))
+        moved = anchor + step * ((naive_moment - anchor) // step)
+    elif freq == MONTHLY:
+        months = (naive_moment.year - naive_start.year) * 12 + naive_moment.month - naive_start.month
+        index = naive_start.year * 12 + naive_start.month - 1 + months // interval * interval
+        moved = datetime(index // 12, index % 12 + 1, 1)
+    elif freq == YEARLY:
+        years = naive_moment.year - naive_start.year
+        moved = datetime(naive_start.year + years // interval * interval, 1, 1)
+    else:  # pragma: no cover - dateutil knows no other frequency
+        return None
+    return moved.replace(tzinfo=zone) if moved > naive_start else None
+
+
+def check_rule(rule: rrule, meter: Meter, *, occurrences: int = CHECK_OCCURRENCES) -> None:
+    """Refuse ``rule`` unless it occurs, and its expansion fits ``meter`` and ``occurrences``.
+
+    A finite rule (COUNT or UNTIL) is expanded to its end; an infinite one to its first occurrence.
+
+    Raises:
+        RuleRefused: with the reason.
+    """
+    finite = rule._count is not None or rule._until is not None
+    found = 0
+    try:
+        for _ in metered(rule, meter):
+            found += 1
+            if not finite:
+                return
+            if found > occurrences:
+                raise RuleRefused(f"the recurrence rule has more than {occurrences} occurrences")
+    except Exhausted as exc:
+        what = "its last occurrence" if found else "any occurrence"
+        raise RuleRefused(
+            f"the recurrence rule does not reach {what} within the expansion budget "
+            f"(about {meter.left} years of calendar)"
+        ) from exc
+    if not found:
+        raise RuleRefused("the recurrence rule never occurs")
