@@ -247,6 +247,8 @@ class Settings:
     smtp_password: str = field(default="", repr=False)
     smtp_from: str = "appointments@localhost"
     smtp_timeout_seconds: int = 30
+    #: PEM file of CA certificates to trust for the SMTP relay (a private CA); empty: the system's.
+    smtp_ca_file: str = ""
     #: Messages: attempts before a message is parked as a dead letter; the backoff doubles up to the maximum.
     message_max_attempts: int = 8
     message_backoff_seconds: int = 60

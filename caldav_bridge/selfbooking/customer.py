@@ -49,6 +49,7 @@ __all__ = [
     "manage_view",
     "offer",
     "reschedule",
+    "reschedule_offer",
 ]
 
 S = AppointmentStatus
@@ -82,6 +83,8 @@ class Offer:
     duration: timedelta
     first_day: date
     last_day: date
+    previous_week: date | None
+    next_week: date | None
 
 
 @dataclass(frozen=True)
@@ -119,25 +122,61 @@ def offer(
     week_start: date | None = None,
     now: datetime | None = None,
 ) -> Offer:
-    """The team's free slots for one week (from ``week_start``, default today) within ``weeks`` from today."""
+    """The link's team's free slots for one week (from ``week_start``, default today), within ``weeks``."""
     now = now or utcnow()
-    today = now.astimezone(zone).date()
-    last_day = today + timedelta(weeks=weeks)
-    first = max(today, min(week_start or today, last_day))
-    end_day = min(first + timedelta(days=7), last_day)
     with make_uow() as uow:
         link = links.resolve(uow, secret, now)
         team = uow.session.get(CalendarRow, link.team_id)
-        team_name = team.name if team else ""
-        team_id, purpose = link.team_id, Purpose(link.purpose)
+        name, target = (team.name if team else ""), {"team_id": link.team_id}
+        purpose, link_id = Purpose(link.purpose), link.id
+    return _offer(make_uow, link_id, name, target, purpose, zone, options, weeks, week_start, now)
+
+
+def reschedule_offer(
+    make_uow: UowFactory,
+    manage: str,
+    zone: ZoneInfo,
+    options: SchedulingOptions,
+    *,
+    weeks: int = 4,
+    week_start: date | None = None,
+    now: datetime | None = None,
+) -> Offer:
+    """The free slots a booking may move to: on its consultant's calendar (a move keeps the person)."""
+    now = now or utcnow()
+    with make_uow() as uow:
+        row, appointment = _live(uow, manage, now)
+        target = {"calendar_id": appointment.calendar_id}
+        purpose, link_id = Purpose.INITIAL, row.link_id
+    return _offer(make_uow, link_id, "", target, purpose, zone, options, weeks, week_start, now)
+
+
+def _offer(
+    make_uow: UowFactory,
+    link_id: str,
+    name: str,
+    target: dict[str, str],
+    purpose: Purpose,
+    zone: ZoneInfo,
+    options: SchedulingOptions,
+    weeks: int,
+    week_start: date | None,
+    now: datetime,
+) -> Offer:
+    today = now.astimezone(zone).date()
+    last_day = today + timedelta(weeks=weeks)
+    first = max(today, min(week_start or today, last_day - timedelta(days=1)))
+    end_day = min(first + timedelta(days=7), last_day)
     start = datetime.combine(first, time(0), tzinfo=zone).astimezone(UTC)
     end = datetime.combine(end_day, time(0), tzinfo=zone).astimezone(UTC)
-    query = slots_service.AvailabilityQuery(purpose, start, end, team_id=team_id)
+    query = slots_service.AvailabilityQuery(purpose, start, end, **target)
     result = slots_service.availability(make_uow(), _read_actor(), query, options, now=now)
     days: dict[date, list[datetime]] = {}
     for slot in result.slots:
         days.setdefault(slot.start.astimezone(zone).date(), []).append(slot.start)
-    return Offer(link.id, team_name, sorted(days.items()), result.duration, first, last_day)
+    previous = max(today, first - timedelta(days=7)) if first > today else None
+    following = end_day if end_day < last_day else None
+    return Offer(link_id, name, sorted(days.items()), result.duration, first, last_day, previous, following)
 
 
 def hold(

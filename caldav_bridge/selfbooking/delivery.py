@@ -19,7 +19,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from caldav_bridge.clock import utcnow
 from caldav_bridge.selfbooking.render import Sender, render
@@ -53,9 +53,11 @@ class SmtpTransport:
     username: str = ""
     password: str = ""
     timeout: float = 30.0
+    #: Extra CA certificates (PEM) to trust for the relay, e.g. a private CA; empty: the system's.
+    ca_file: str = ""
 
     def send(self, message: EmailMessage) -> None:
-        context = ssl.create_default_context()
+        context = ssl.create_default_context(cafile=self.ca_file or None)
         smtp: smtplib.SMTP
         if self.security == "tls":
             smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
@@ -107,6 +109,7 @@ def transport_for(settings: Any) -> Transport:
         settings.smtp_username,
         settings.smtp_password,
         float(settings.smtp_timeout_seconds),
+        settings.smtp_ca_file,
     )
 
 
@@ -193,20 +196,3 @@ def deliver_due(
         if error is not None:
             log.warning("message %s (%s) not sent: %s", message_id, kind, error)
     return DeliveryReport(len(leased), sent, retrying, dead)
-
-
-def counts(uow: UnitOfWork) -> dict[str, int]:
-    """Messages per state (``pending``, ``sent``, ``dead``) and no-shows: for status pages and the CLI."""
-    with uow:
-        by_state = dict(
-            uow.session.execute(select(CustomerMessageRow.state, func.count()).group_by(CustomerMessageRow.state)).all()
-        )
-        no_shows = uow.session.scalar(
-            select(func.count()).select_from(CustomerBookingRow).where(CustomerBookingRow.no_show_at.is_not(None))
-        )
-    return {
-        "pending": int(by_state.get("pending", 0)),
-        "sent": int(by_state.get("sent", 0)),
-        "dead": int(by_state.get("dead", 0)),
-        "no_shows": int(no_shows or 0),
-    }

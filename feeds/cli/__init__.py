@@ -35,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     interchange_commands.register(commands)
     scheduling_commands.register(commands)
     booking_commands.register(commands)
+    booking_commands.register_messages(commands)
     return parser
 
 

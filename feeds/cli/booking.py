@@ -1,21 +1,24 @@
-"""``booking-links``: customers' self-booking links (issue, list, revoke)."""
+"""``booking-links`` (customers' self-booking links: issue, list, revoke) and ``messages`` (the customer-message
+outbox: status, list, deliver, remind, retry)."""
 
 from __future__ import annotations
 
 import argparse
+import time
+from dataclasses import asdict
 from typing import Any
 
 from pydantic import ValidationError
 
-from caldav_bridge.errors import ValidationFailed
-from caldav_bridge.selfbooking import links
+from caldav_bridge.errors import FieldError, ValidationFailed
+from caldav_bridge.selfbooking import jobs, links, monitor
 from caldav_bridge.selfbooking.model import LinkDraft
 from caldav_bridge.services.actor import system_actor
 from caldav_bridge.services.validation import field_errors
 from feeds.cli.bootstrap import runtime_of
 from feeds.cli.output import emit, table
 
-__all__ = ["register"]
+__all__ = ["register", "register_messages"]
 
 
 def register(commands: Any) -> None:
@@ -83,3 +86,86 @@ def revoke(args: argparse.Namespace) -> int:
     finally:
         rt.close()
     return emit(link.model_dump(mode="json"), args.json, f"booking link {link.id} revoked")
+
+
+def register_messages(commands: Any) -> None:
+    m = commands.add_parser(
+        "messages", help="customer messages (confirmations, reminders): status, list, deliver"
+    ).add_subparsers(dest="messages_command", required=True, metavar="ACTION")
+    p = m.add_parser("status", help="messages per state (pending, sent, dead letters) and no-shows")
+    _json(p).set_defaults(handler=messages_status)
+    p = m.add_parser("list", help="messages, newest first (never an address or a body)")
+    p.add_argument("--state", choices=["pending", "sent", "dead"])
+    p.add_argument("--limit", type=int, default=50)
+    _json(p).set_defaults(handler=messages_list)
+    p = m.add_parser("deliver", help="send the due messages (SMTP, or .eml files without smtp_host); retries back off")
+    p.add_argument("--once", action="store_true", help="one pass, then exit (else every --interval seconds)")
+    p.add_argument("--interval", type=float, default=15.0)
+    p.add_argument("--max-runs", type=int, default=0, help="stop after this many passes (0: until interrupted)")
+    _json(p).set_defaults(handler=messages_deliver)
+    p = m.add_parser("remind", help="queue the reminders due now (deliver sends them)")
+    _json(p).set_defaults(handler=messages_remind)
+    p = m.add_parser("retry", help="send a dead letter again")
+    p.add_argument("message_id")
+    _json(p).set_defaults(handler=messages_retry)
+
+
+def messages_status(args: argparse.Namespace) -> int:
+    rt = runtime_of(args)
+    try:
+        data = monitor.status(rt.uow(), system_actor()).model_dump(mode="json")
+    finally:
+        rt.close()
+    text = f"{data['pending']} pending, {data['sent']} sent, {data['dead']} dead letters; {data['no_shows']} no-shows"
+    return emit(data, args.json, text)
+
+
+def messages_list(args: argparse.Namespace) -> int:
+    if not 1 <= args.limit <= 500:
+        raise ValidationFailed([FieldError("--limit", "must be between 1 and 500")])
+    rt = runtime_of(args)
+    try:
+        items = monitor.list_messages(rt.uow(), system_actor(), state=args.state, limit=args.limit)
+    finally:
+        rt.close()
+    rows = [i.model_dump(mode="json") for i in items]
+    return emit(
+        rows, args.json, table(rows, ["id", "kind", "state", "attempts", "created_at", "sent_at", "last_error"])
+    )
+
+
+def messages_deliver(args: argparse.Namespace) -> int:
+    rt = runtime_of(args)
+    total = {"attempted": 0, "sent": 0, "retrying": 0, "dead": 0}
+    runs = 0
+    try:
+        while True:
+            report = jobs.deliver_messages(rt.settings, rt.uow)
+            for key, value in asdict(report).items():
+                total[key] += value
+            runs += 1
+            if args.once or (args.max_runs and runs >= args.max_runs):
+                break
+            time.sleep(max(0.1, args.interval))
+    finally:
+        rt.close()
+    text = f"{total['attempted']} attempted, {total['sent']} sent, {total['retrying']} to retry, {total['dead']} dead"
+    return emit({**total, "runs": runs}, args.json, text)
+
+
+def messages_remind(args: argparse.Namespace) -> int:
+    rt = runtime_of(args)
+    try:
+        count = jobs.remind(rt.settings, rt.uow)
+    finally:
+        rt.close()
+    return emit({"queued": count}, args.json, f"{count} reminder(s) queued")
+
+
+def messages_retry(args: argparse.Namespace) -> int:
+    rt = runtime_of(args)
+    try:
+        info = monitor.retry(rt.uow(), system_actor(), args.message_id)
+    finally:
+        rt.close()
+    return emit(info.model_dump(mode="json"), args.json, f"message {info.id} queued again")

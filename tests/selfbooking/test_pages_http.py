@@ -1,0 +1,110 @@
+"""The booking and manage pages over real HTTP (no browser): the whole flow, its guards and headers."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import requests
+from sqlalchemy import select
+
+from caldav_bridge.runtime import Runtime
+from caldav_bridge.selfbooking import links
+from caldav_bridge.selfbooking.model import LinkDraft
+from caldav_bridge.selfbooking.tables import CustomerBookingRow, CustomerMessageRow
+from caldav_bridge.services.actor import system_actor
+from caldav_bridge.store.tables import AppointmentRow
+from tests.scheduling.conftest import World
+from tests.support.live import LiveServer
+
+
+def team_link(rt: Runtime, world: World, **extra: object) -> str:
+    draft = LinkDraft.model_validate({"team_id": world.consultants, "name": "Website", **extra})
+    return links.issue(rt.uow(), system_actor(), draft, "http://x").secret
+
+
+def csrf(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, html[:2000]
+    return found.group(1)
+
+
+def hold_secret(html: str) -> str:
+    found = re.search(r'name="hold" value="([^"]+)"', html)
+    assert found
+    return found.group(1)
+
+
+def first_slot(html: str) -> str:
+    found = re.search(r'name="start" value="([^"]+)"', html)
+    assert found, "no slot offered"
+    return found.group(1)
+
+
+def week_of(world: World) -> str:
+    return world.monday.isoformat()
+
+
+def test_book_manage_cancel_over_http(live: LiveServer, runtime: Runtime, world: World) -> None:
+    secret = team_link(runtime, world)
+    s = requests.Session()
+    base = f"{live.base_url}/book/{secret}"
+    page = s.get(base, params={"tz": "Europe/Berlin", "week": week_of(world), "lang": "en"})
+    assert page.status_code == 200, page.text
+    assert page.headers["Cache-Control"] == "no-store"
+    assert page.headers["Referrer-Policy"] == "no-referrer"
+    assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+    assert "Europe/Berlin" in page.text
+    start = first_slot(page.text)
+    # 09:00 New York is 15:00 Berlin: the first slot of the day, shown in the customer's zone
+    assert datetime.fromisoformat(start).astimezone(UTC).hour in (14, 13)
+    assert ">15:00<" in page.text or ">3:00\u202fPM<" in page.text
+
+    no_csrf = s.post(f"{base}/hold", data={"start": start, "tz": "Europe/Berlin"})
+    assert no_csrf.status_code == 400
+    held = s.post(f"{base}/hold", data={"start": start, "tz": "Europe/Berlin", "csrf_token": csrf(page.text)})
+    assert held.status_code == 200, held.text
+    form = {
+        "csrf_token": csrf(held.text),
+        "hold": hold_secret(held.text),
+        "start": start,
+        "tz": "Europe/Berlin",
+        "lang": "en",
+        "first_name": "Jane",
+        "last_name": "Doe",
+        "email": "jane@example.org",
+        "phone": "",
+        "consent": "yes",
+    }
+    bad = s.post(f"{base}/confirm", data={**form, "email": "not-an-address"})
+    assert bad.status_code == 400 and 'aria-invalid="true"' in bad.text
+    trapped = s.post(f"{base}/confirm", data={**form, "website": "http://spam"})
+    assert trapped.status_code == 400
+    done = s.post(f"{base}/confirm", data=form)
+    assert done.status_code == 200, done.text
+    assert "jane@example.org" not in done.url and "Jane" not in done.url
+    manage_path = re.search(r'id="manage-link" href="([^"]+)"', done.text).group(1).replace("&amp;", "&")
+    with runtime.uow() as uow:
+        booking = uow.session.scalar(select(CustomerBookingRow))
+        appointment = uow.session.get(AppointmentRow, booking.appointment_id)
+        assert booking.state == "booked" and appointment.status == "BOOKED"
+        assert [g.first_name for g in appointment.guests] == ["Jane"]
+        kinds = [m.kind for m in uow.session.scalars(select(CustomerMessageRow))]
+        assert kinds == ["confirmation"]
+    manage = s.get(live.base_url + manage_path, params={"tz": "Europe/Berlin"})
+    assert manage.status_code == 200 and manage.headers["Cache-Control"] == "no-store"
+    cancelled = s.post(
+        live.base_url + manage_path.split("?")[0] + "/cancel", data={"csrf_token": csrf(manage.text), "reason": "ill"}
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    assert s.get(live.base_url + manage_path).status_code == 404
+    with runtime.uow() as uow:
+        kinds = sorted(m.kind for m in uow.session.scalars(select(CustomerMessageRow)))
+        assert kinds == ["cancelled", "confirmation"]
+
+
+def test_unknown_and_revoked_links_are_404(live: LiveServer, runtime: Runtime, world: World) -> None:
+    assert requests.get(f"{live.base_url}/book/nope").status_code == 404
+    assert requests.get(f"{live.base_url}/manage/nope").status_code == 404
+    expired = team_link(runtime, world, expires_at=(datetime.now(UTC) + timedelta(seconds=1)).isoformat())
+    assert requests.get(f"{live.base_url}/book/{expired}", params={"tz": "UTC"}).status_code == 200
