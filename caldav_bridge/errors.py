@@ -12,6 +12,7 @@ __all__ = [
     "Forbidden",
     "IdempotencyKeyReused",
     "InvalidTransition",
+    "MalformedBody",
     "NotFound",
     "PreconditionFailed",
     "Unauthorized",
@@ -52,6 +53,12 @@ class ValidationFailed(DomainError):
     def __init__(self, errors: list[FieldError], detail: str | None = None) -> None:
         super().__init__(detail or "; ".join(f"{e.field}: {e.message}" for e in errors))
         self.errors = errors
+
+
+class MalformedBody(ValidationFailed):
+    """A request body that cannot be read at all (not JSON, nested too deeply): a 400, not a 422."""
+
+    title = "Malformed request body"
 
 
 class NotFound(DomainError):

@@ -45,4 +45,4 @@ def readyz() -> Response:
 
 def _not_ready(detail: str, members: dict[str, str | None]) -> Response:
     """503 as an RFC 9457 problem document; ``members`` say what is wrong (extension members)."""
-    return problem(503, "Service Unavailable", detail, kind="not-ready", extra=members)
+    return problem(503, "Service unavailable", detail, kind="not-ready", extra=members)

@@ -18,7 +18,7 @@ from flask.blueprints import BlueprintSetupState
 from pydantic import BaseModel, ValidationError
 from werkzeug.routing import BaseConverter, Map
 
-from caldav_bridge.errors import FieldError, ValidationFailed
+from caldav_bridge.errors import FieldError, MalformedBody, ValidationFailed
 from caldav_bridge.services.actor import Channel
 from caldav_bridge.services.validation import field_errors
 from feeds.auth import current_actor
@@ -166,7 +166,7 @@ def _is_param(part: str) -> bool:
 
 
 def read_json() -> Any:
-    """The request body as JSON; a clear 4xx for a missing, mistyped or malformed body."""
+    """The request body as JSON: 422 for a missing or mistyped Content-Type, 400 for a body that is not JSON."""
     mimetype = request.mimetype or ""
     if not (mimetype == "application/json" or mimetype.endswith("+json")):
         raise ValidationFailed(
@@ -177,9 +177,9 @@ def read_json() -> Any:
     try:
         data = json.loads(raw, parse_constant=_no_constant)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ValidationFailed([FieldError("(body)", f"malformed JSON: {exc}")]) from exc
+        raise MalformedBody([FieldError("(body)", f"malformed JSON: {exc}")]) from exc
     except RecursionError as exc:
-        raise ValidationFailed([FieldError("(body)", f"JSON nested deeper than {MAX_DEPTH} levels")]) from exc
+        raise MalformedBody([FieldError("(body)", f"JSON nested deeper than {MAX_DEPTH} levels")]) from exc
     return _checked(data, "")
 
 

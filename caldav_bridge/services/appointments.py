@@ -152,6 +152,8 @@ def list_appointments(
         after=_decode_cursor(cursor) if cursor else None,
     )
     with uow:
+        if filters.calendar_id is not None:
+            _check_calendar_filter(uow, actor, filters.calendar_id)
         rows = uow.appointments.search(query, limit + 1)
         more = len(rows) > limit
         rows = rows[:limit]
@@ -473,6 +475,14 @@ def _visible_row(uow: UnitOfWork, actor: Actor, appointment_id: str, *, for_upda
     if row is None or not actor.reaches(row.calendar_id):
         raise NotFound("appointment", appointment_id)
     return row
+
+
+def _check_calendar_filter(uow: UnitOfWork, actor: Actor, calendar_id: str) -> None:
+    """A list filtered by a calendar that does not exist (or the actor does not reach) is an error, not empty."""
+    if not actor.reaches(calendar_id) or uow.calendars.get(calendar_id) is None:
+        raise ValidationFailed(
+            [FieldError("calendar_id", f"unknown calendar {calendar_id[:64]!r}, or not one this token reaches")]
+        )
 
 
 def _writable_calendar(uow: UnitOfWork, actor: Actor, calendar_id: str, field: str) -> CalendarRow:

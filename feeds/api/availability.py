@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from flask import Response, jsonify
@@ -36,12 +36,22 @@ class AvailabilityQuery(BaseModel):
     timezone: IanaZone = Field("UTC", description="The requester's time zone: slots are shown in it")
 
 
+#: Slot fields kept for one deprecation cycle (until API 2.0) beside ``date_start``/``date_end``.
+_OLD: dict[str, Any] = {"deprecated": True}
+_DEPRECATED = "Deprecated: use date_start/date_end (UTC, as in the canonical appointment) and the response's timezone"
+
+
 class SlotOut(BaseModel):
-    start: str = Field(description="Local time in the requested time zone, with its offset")
-    end: str
-    start_utc: UtcTimestamp
-    end_utc: UtcTimestamp
+    """A free slot. ``date_start``/``date_end`` are UTC like the canonical appointment's; ``start``/``end``
+    (local time) and ``start_utc``/``end_utc`` are deprecated and go away in API 2.0."""
+
+    date_start: UtcTimestamp = Field(description="When the slot starts (UTC), as an appointment's date_start")
+    date_end: UtcTimestamp = Field(description="When the slot ends (UTC), as an appointment's date_end")
     calendar_id: str = Field(description="The calendar (for a team: the member) that would take the slot")
+    start: str = Field(json_schema_extra=_OLD, description=f"Local start in the requested time zone. {_DEPRECATED}")
+    end: str = Field(json_schema_extra=_OLD, description=f"Local end in the requested time zone. {_DEPRECATED}")
+    start_utc: UtcTimestamp = Field(json_schema_extra=_OLD, description=f"Same as date_start. {_DEPRECATED}")
+    end_utc: UtcTimestamp = Field(json_schema_extra=_OLD, description=f"Same as date_end. {_DEPRECATED}")
 
 
 class AvailabilityOut(BaseModel):
@@ -94,6 +104,8 @@ def get_availability(query: AvailabilityQuery) -> Response:
         duration_minutes=int(result.duration.total_seconds() // 60),
         slots=[
             SlotOut(
+                date_start=s.start,
+                date_end=s.end,
                 start=_local(s.start, zone),
                 end=_local(s.end, zone),
                 start_utc=s.start,

@@ -31,7 +31,7 @@ def test_readyz_is_503_before_migrations(empty_database_url: str, tmp_path: Path
         assert response.headers["Content-Type"] == "application/problem+json"
         body = response.json()
         assert body["status"] == 503 and body["type"].endswith("/not-ready") and body["instance"] == "/readyz"
-        assert body["title"] == "Service Unavailable" and "migration" in body["detail"]
+        assert body["title"] == "Service unavailable" and "migration" in body["detail"]
         assert body["database"] == "ok" and body["expected"] and body["migration"] is None
         assert server.client().get("/healthz").status_code == 200
     rt.close()

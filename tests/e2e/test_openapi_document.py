@@ -190,7 +190,7 @@ def test_every_error_is_a_problem_document(document: dict[str, Any]) -> None:
         assert document["components"]["schemas"][name] == definition
     assert document["components"]["schemas"]["Problem"] == expected
     example = {
-        "type": "https://appointments.invalid/problems/invalid-request",
+        "type": "http://127.0.0.1:8080/problems/invalid-request",
         "title": "Invalid request",
         "status": 422,
         "errors": [{"field": "name", "message": "String should have at most 255 characters"}],

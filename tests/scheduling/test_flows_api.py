@@ -65,6 +65,26 @@ def test_availability_is_in_the_requesters_zone_and_names_members(api: Api, worl
     assert {s["calendar_id"] for s in got} <= {world.c1, world.c2}
 
 
+def test_slots_use_the_canonical_date_start_and_date_end_and_keep_the_old_names(api: Api, world: World) -> None:
+    thursday = world.day(3)
+    got = slots(
+        api,
+        calendar_id=world.c1,
+        type="INITIAL",
+        **{"from": iso(at(thursday, "00:00", NY)), "to": iso(at(thursday, "23:59", NY))},
+        timezone="Asia/Tokyo",
+    )
+    assert got
+    first = at(thursday, "09:00", NY).astimezone(ZoneInfo("UTC"))
+    assert got[0]["date_start"] == first.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    assert got[0]["date_end"] == (first + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    for slot in got:  # the deprecated names, for one deprecation cycle, say the same
+        assert slot["start_utc"] == slot["date_start"] and slot["end_utc"] == slot["date_end"]
+        local = datetime.fromisoformat(slot["start"])
+        assert local.utcoffset() == timedelta(hours=9)
+        assert local == datetime.fromisoformat(slot["date_start"].replace("Z", "+00:00"))
+
+
 def test_lead_conversion_books_initial_and_tech_setup_two_days_before(api: Api, world: World, runtime: Runtime) -> None:
     thursday = world.day(3)
     created = api.post("/api/v1/bookings/initial", json=initial_body(world, at(thursday, "10:00", NY)))
