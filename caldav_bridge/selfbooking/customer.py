@@ -29,7 +29,7 @@ from caldav_bridge.scheduling.requests import CancelBookingRequest, InitialBooki
 from caldav_bridge.scheduling.rules import Purpose, SchedulingOptions
 from caldav_bridge.selfbooking import links
 from caldav_bridge.selfbooking.keys import manage_secret
-from caldav_bridge.selfbooking.outbox import sync_messages
+from caldav_bridge.selfbooking.outbox import Change, sync_messages
 from caldav_bridge.selfbooking.tables import BookingLinkRow, CustomerBookingRow
 from caldav_bridge.services import appointments
 from caldav_bridge.services.actor import Actor
@@ -324,7 +324,7 @@ def _after_change(make_uow: UowFactory, appointment_id: str, now: datetime) -> N
     with make_uow() as uow:
         row = uow.session.get(AppointmentRow, appointment_id)
         if row is not None:
-            sync_messages(uow.session, row, now)
+            sync_messages(uow.session, Change.of(row), now)
             uow.commit()
 
 

@@ -9,6 +9,7 @@ It is state-based, so running it twice queues nothing twice; it runs in the tran
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -20,7 +21,7 @@ from caldav_bridge.model.timestamps import format_timestamp
 from caldav_bridge.selfbooking.tables import CustomerBookingRow, CustomerMessageRow
 from caldav_bridge.store.tables import AppointmentRow
 
-__all__ = ["TIME_KINDS", "booking_of", "enqueue", "last_told", "sync_messages"]
+__all__ = ["TIME_KINDS", "Change", "booking_of", "enqueue", "last_told", "sync_messages"]
 
 S = AppointmentStatus
 #: Messages that carry the appointment's times and an invitation (``reminder`` carries times only).
@@ -31,19 +32,34 @@ def booking_of(session: Session, appointment_id: str) -> CustomerBookingRow | No
     return session.scalar(select(CustomerBookingRow).where(CustomerBookingRow.appointment_id == appointment_id))
 
 
+@dataclass(frozen=True)
+class Change:
+    """What an appointment is now, as far as its customer's messages go."""
+
+    appointment_id: str
+    status: str
+    start: datetime
+    end: datetime
+    deleted: bool = False
+
+    @classmethod
+    def of(cls, row: AppointmentRow) -> Change:
+        return cls(row.id, row.status, row.date_start, row.date_end, row.deleted_at is not None)
+
+
 def enqueue(
     session: Session,
     booking: CustomerBookingRow,
     kind: str,
-    appointment: AppointmentRow,
+    change: Change,
     now: datetime,
     *,
     dedupe_key: str | None = None,
     extra: dict[str, Any] | None = None,
 ) -> CustomerMessageRow:
     payload = {
-        "start": format_timestamp(appointment.date_start),
-        "end": format_timestamp(appointment.date_end),
+        "start": format_timestamp(change.start),
+        "end": format_timestamp(change.end),
         "sequence": booking.sequence,
         **(extra or {}),
     }
@@ -71,37 +87,34 @@ def last_told(session: Session, booking_id: str) -> CustomerMessageRow | None:
     )
 
 
-def sync_messages(session: Session, appointment: AppointmentRow, now: datetime) -> CustomerMessageRow | None:
-    """Queue what the customer of ``appointment`` (if self-booked) has not been told yet."""
-    booking = booking_of(session, appointment.id)
+def sync_messages(session: Session, change: Change, now: datetime) -> CustomerMessageRow | None:
+    """Queue what the customer of the changed appointment (if self-booked) has not been told yet."""
+    booking = booking_of(session, change.appointment_id)
     if booking is None:
         return None
-    gone = appointment.status == S.CANCELLED or appointment.deleted_at is not None
-    if gone:
-        return _ended(session, booking, appointment, now)
-    if booking.state == "confirming" and appointment.status in (S.BOOKED, S.RESCHEDULED):
+    if change.status == S.CANCELLED or change.deleted:
+        return _ended(session, booking, change, now)
+    if booking.state == "confirming" and change.status in (S.BOOKED, S.RESCHEDULED):
         booking.state, booking.updated_at = "booked", now
-        return enqueue(session, booking, "confirmation", appointment, now)
+        return enqueue(session, booking, "confirmation", change, now)
     if booking.state != "booked":
         return None
     told = last_told(session, booking.id)
-    times = (format_timestamp(appointment.date_start), format_timestamp(appointment.date_end))
+    times = (format_timestamp(change.start), format_timestamp(change.end))
     if told is not None and (told.payload.get("start"), told.payload.get("end")) == times:
         return None
     booking.sequence += 1
     booking.updated_at = now
-    return enqueue(session, booking, "rescheduled", appointment, now)
+    return enqueue(session, booking, "rescheduled", change, now)
 
 
-def _ended(
-    session: Session, booking: CustomerBookingRow, appointment: AppointmentRow, now: datetime
-) -> CustomerMessageRow | None:
+def _ended(session: Session, booking: CustomerBookingRow, change: Change, now: datetime) -> CustomerMessageRow | None:
     booking.active_link_id = None
     booking.updated_at = now
     if booking.state == "booked":
         booking.state = "cancelled"
         booking.sequence += 1
-        return enqueue(session, booking, "cancelled", appointment, now)
+        return enqueue(session, booking, "cancelled", change, now)
     if booking.state in ("held", "confirming"):
         booking.state = "expired"
     return None

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from caldav_bridge.clock import utcnow
 from caldav_bridge.model.appointment import AppointmentStatus
 from caldav_bridge.model.timestamps import format_timestamp
-from caldav_bridge.selfbooking.outbox import enqueue
+from caldav_bridge.selfbooking.outbox import Change, enqueue
 from caldav_bridge.selfbooking.tables import CustomerBookingRow, CustomerMessageRow
 from caldav_bridge.store.tables import AppointmentRow
 from caldav_bridge.store.uow import UnitOfWork
@@ -61,7 +61,13 @@ def queue_reminders(
                 try:
                     with uow.session.begin_nested():
                         enqueue(
-                            uow.session, booking, "reminder", appointment, now, dedupe_key=key, extra={"hours": hours}
+                            uow.session,
+                            booking,
+                            "reminder",
+                            Change.of(appointment),
+                            now,
+                            dedupe_key=key,
+                            extra={"hours": hours},
                         )
                 except IntegrityError:  # another worker queued it meanwhile
                     continue
