@@ -16,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from babel.dates import format_date, format_time, get_timezone_name
-from flask import Blueprint, Flask, Response, current_app, render_template, request
+from flask import Blueprint, Flask, Response, current_app, render_template, request, url_for
 from flask_babel import Babel, get_locale
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
@@ -94,10 +94,11 @@ def _key() -> bytes:
 # --------------------------------------------------------------------------- rendering
 
 
-def _page(template: str, status: int = 200, **context: Any) -> Response:
+def _page(template: str, status: int = 200, shown_zone: ZoneInfo | None = None, **context: Any) -> Response:
     nonce = secrets.token_urlsafe(16)
     settings = runtime().settings
     zone, given = _zone()
+    zone = shown_zone or zone
     html = render_template(
         template,
         nonce=nonce,
@@ -105,6 +106,7 @@ def _page(template: str, status: int = 200, **context: Any) -> Response:
         locales=LOCALES,
         zone=zone.key,
         zone_given=given,
+        detect_zone=request.method == "GET" and not given,
         zones=_ZONES,
         company=settings.booking_company_name,
         company_phone=settings.booking_company_phone,
@@ -141,7 +143,7 @@ def _zone_name(zone: str) -> str:
 
 
 def _message(status: int, title: str, text: str) -> Response:
-    return _page("booking/message.html", status, title=title, text=text)
+    return _page("booking/message.html", status, None, title=title, text=text)
 
 
 def _not_found() -> Response:
@@ -284,23 +286,27 @@ def confirm(token: str) -> Response:
 def _manage_page(token: str, status: int = 200, notice: str | None = None) -> Response:
     try:
         view = customer.manage_view(runtime().uow, token, _key())
-        zone, given = _zone()
+        given_zone, given = _zone()
+        zone = given_zone if given else ZoneInfo(view.timezone)  # else the zone the customer booked in
         offer = customer.reschedule_offer(
             runtime().uow,
             token,
-            zone if given else ZoneInfo(view.timezone),
+            zone,
             _options(),
             weeks=runtime().settings.booking_weeks_ahead,
-            week_start=_week(),
+            week_start=_week() or view.start.astimezone(zone).date(),  # the appointment's week first
         )
     except NotFound:
         return _not_found()
-    return _page("booking/manage.html", status, token=token, view=view, offer=offer, notice=notice)
+    return _page("booking/manage.html", status, zone, token=token, view=view, offer=offer, notice=notice)
 
 
 @bp.get("/manage/<token>")
 def manage(token: str) -> Response:
-    return _manage_page(token)
+    moved = request.args.get("done") == "moved"
+    return _manage_page(
+        token, 200, _("Your appointment has been moved. We have sent you an updated invitation.") if moved else None
+    )
 
 
 @bp.post("/manage/<token>/reschedule")
@@ -317,7 +323,11 @@ def reschedule(token: str) -> Response:
         return _not_found()
     except (SlotUnavailable, ValidationFailed):
         return _manage_page(token, 409, _("Sorry, that time was just taken. Please choose another one."))
-    return _manage_page(token, 200, _("Your appointment has been moved. We have sent you an updated invitation."))
+    zone, _given = _zone()
+    target = url_for("booking_page.manage", token=token, tz=zone.key, lang=str(get_locale()), done="moved")
+    response = Response(status=303, headers={"Location": target, **CAPABILITY_HEADERS})  # a reload does not post again
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.post("/manage/<token>/cancel")
