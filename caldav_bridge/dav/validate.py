@@ -1,18 +1,27 @@
 """Calendar data checked before anything parses it further or takes a lock (RFC 4791 5.3.2.1).
 
-A CalDAV PUT body passes :func:`check_calendar_body` before Radicale reads it: a recurrence rule
-that never occurs, or whose expansion costs more than a fixed budget, is refused with
-``CALDAV:valid-calendar-data`` (403), as is text that is silently rewritten otherwise. Nothing is
-written for a refused body.
+A CalDAV PUT body passes :func:`check_calendar_body` before Radicale reads it. Refused with
+``CALDAV:valid-calendar-data``, and nothing written:
+
+- bytes that are not text in the declared charset (UTF-8 when none is declared; 400), which would
+  otherwise be read as Latin-1;
+- a date or date-time the parser cannot read (``00000101`` would otherwise become 2000-01-01);
+- a TZID that names no known zone and has no VTIMEZONE in the body (it would otherwise be read
+  in the calendar's zone); a custom TZID with its VTIMEZONE is fine;
+- a recurrence rule (RRULE, EXRULE) that never occurs or whose expansion costs more than a fixed
+  budget (:mod:`caldav_bridge.model.recurrence`).
 """
 
 from __future__ import annotations
 
+import codecs
+import warnings
 from collections.abc import Iterator
 from datetime import date, datetime, time
 from typing import Any
 
 import icalendar
+from icalendar.timezone import tzp
 
 from caldav_bridge.dav.errors import DavError
 from caldav_bridge.model.recurrence import (
@@ -29,6 +38,8 @@ __all__ = ["BODY_YEARS", "check_calendar_body"]
 #: Years of calendar all the rules of one body may scan together (see :data:`CHECK_YEARS`).
 BODY_YEARS = 3 * CHECK_YEARS
 _COMPONENTS = ("VEVENT", "VTODO", "VJOURNAL")
+#: Properties whose value decides when something happens: unreadable, they are refused.
+_TIMES = frozenset({"DTSTART", "DTEND", "DUE", "DURATION", "RECURRENCE-ID", "EXDATE", "RDATE", "RRULE", "EXRULE"})
 _VALID = "C:valid-calendar-data"
 
 
@@ -89,21 +100,71 @@ def _check_rules(component: Any, meter: Meter) -> None:
             raise _refuse("the recurrence rules of this calendar object cost more than the expansion budget")
 
 
-def check_calendar_body(body: bytes) -> None:
+def _check_times(component: Any) -> None:
+    broken = sorted({name for name, _ in getattr(component, "errors", ()) if str(name).upper() in _TIMES})
+    if broken:
+        raise _refuse(f"{component.name} has an unreadable {', '.join(broken)}")
+
+
+def _known_zone(tzid: str, defined: set[str]) -> bool:
+    if tzid in defined:
+        return True
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return tzp.timezone(tzid) is not None
+        except Exception:  # a TZID is client text: anything may be wrong with it
+            return False
+
+
+def _check_zones(component: Any, defined: set[str]) -> None:
+    for part in component.walk():
+        for name, value in part.property_items(recursive=False, sorted=False):
+            for item in value if isinstance(value, list) else [value]:
+                tzid = getattr(item, "params", {}).get("TZID")
+                if tzid is not None and not _known_zone(str(tzid), defined):
+                    raise _refuse(f"{name} names the time zone {str(tzid)!r}, which is unknown and has no VTIMEZONE")
+
+
+def _text(body: bytes, content_type: str) -> str:
+    charset = "utf-8"
+    if "charset=" in content_type.lower():
+        charset = content_type.lower().split("charset=", 1)[1].split(";")[0].strip().strip('"') or charset
+    try:
+        codecs.lookup(charset)
+        return body.decode(charset)
+    except (LookupError, UnicodeDecodeError) as exc:
+        raise DavError(400, f"the body is not {charset} text: {exc}", _VALID) from exc
+
+
+def _check_calendar(calendar: Any) -> None:
+    defined = {str(tz.get("TZID")) for tz in calendar.walk("VTIMEZONE")}
+    meter = Meter(left=BODY_YEARS)
+    for component in _components(calendar):
+        _check_times(component)
+        _check_zones(component, defined)
+        _check_rules(component, meter)
+
+
+def check_calendar_body(body: bytes, content_type: str = "") -> None:
     """Refuse a PUT body (iCalendar) that is costly to expand or would be stored other than it says.
 
-    Bodies that are not iCalendar (vCards, unparseable text) are left to the DAV server's own
-    checks.
+    Bodies that are not iCalendar (vCards) are left to the DAV server, as are bodies the parser
+    cannot read at all (the server refuses those itself).
 
     Raises:
-        DavError: 403 ``CALDAV:valid-calendar-data`` with the reason.
+        DavError: ``CALDAV:valid-calendar-data`` with the reason (400: not text; 403: refused).
     """
     if b"BEGIN:VCALENDAR" not in body[:4096].upper():
         return
+    text = _text(body, content_type)
     try:
-        calendar = icalendar.Calendar.from_ical(body.decode("utf-8"))
+        calendar = icalendar.Calendar.from_ical(text)
     except Exception:  # unreadable: Radicale answers 400 valid-calendar-data itself
         return
-    meter = Meter(left=BODY_YEARS)
-    for component in _components(calendar):
-        _check_rules(component, meter)
+    try:
+        _check_calendar(calendar)
+    except DavError:
+        raise
+    except Exception as exc:  # client text the checks cannot read: not stored either
+        raise DavError(400, f"the calendar data cannot be read: {exc}", _VALID) from exc
