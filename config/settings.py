@@ -77,6 +77,7 @@ DEFAULT_SCHEDULING_DURATIONS: dict[str, str] = {
     "FOLLOW_UP": "45",
 }
 
+
 class SettingsError(ValueError):
     """A setting has an invalid value; ``name`` is the setting's environment variable."""
 
@@ -179,7 +180,7 @@ class Settings:
     sf_status_categories: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_SF_STATUS_CATEGORIES))
     #: Canonical status → ServiceAppointment Status written back.
     sf_service_statuses: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_SF_SERVICE_STATUSES))
-    #: Run the scheduler inside ``serve`` (when Salesforce is configured).
+    #: Deprecated alias of ``jobs_in_serve`` (false: ``serve`` runs no background jobs).
     sf_scheduler_in_serve: bool = True
     sf_mirror_interval_seconds: int = 60
     sf_push_interval_seconds: int = 30
@@ -220,6 +221,14 @@ class Settings:
     webhook_backoff_max_seconds: int = 3600
     #: Webhooks: timeout of one delivery attempt, in seconds.
     webhook_timeout_seconds: int = 10
+
+    # Background jobs (docs/architecture.md, "Background jobs").
+    #: Run the background jobs inside ``serve`` too; false: only ``appointment-service worker`` runs them.
+    jobs_in_serve: bool = True
+    webhook_delivery_interval_seconds: int = 10
+    hold_expiry_interval_seconds: int = 60
+    #: How often the CalDAV change logs that no CalDAV write prunes are pruned.
+    dav_prune_interval_seconds: int = 3600
 
     # Self-booking pages and customer messages (docs/self-booking.md).
     #: Signs the booking pages' form tokens (CSRF); empty: a random key per process (set it when several
@@ -411,7 +420,14 @@ def _validated(settings: Settings) -> Settings:
     _validate_salesforce(settings)
     _validate_scheduling(settings)
     _validate_booking(settings)
+    _validate_jobs(settings)
     return settings
+
+
+def _validate_jobs(settings: Settings) -> None:
+    for name in ("webhook_delivery_interval_seconds", "hold_expiry_interval_seconds", "dav_prune_interval_seconds"):
+        if not 1 <= getattr(settings, name) <= 86400:
+            raise SettingsError(env_name(name), "must be between 1 and 86400")
 
 
 def _validate_feeds(settings: Settings) -> None:

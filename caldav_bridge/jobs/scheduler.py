@@ -1,70 +1,152 @@
-"""The APScheduler set-up: explicit job ids, ``replace_existing=True``, a persistent SQLAlchemy job store.
+"""The background scheduler: every job of this process, each tick run by exactly one process.
 
-Several instances may run the scheduler at once (``serve`` on each host, or ``appointment-service
-worker``): each job takes a database lease first (:func:`caldav_bridge.salesforce.runner.run_job`),
-so exactly one instance runs it at a time. The jobs call module-level functions by reference
-(``caldav_bridge.jobs.scheduler:run``) so the job store can persist them; the process's sync
-context is registered here when the scheduler starts.
+Each job runs in its own thread: it sleeps until the job's next tick (:mod:`caldav_bridge.jobs.ticks`),
+claims the tick in the database and runs it only if the claim won. Several processes (``serve`` on
+each host, ``appointment-service worker``) may run the same jobs at once; each tick still runs exactly
+once, by whichever process claims it first. Nothing is shared through a job store: every process builds
+its jobs itself (:func:`caldav_bridge.jobs.catalog.build_scheduler`), with the runtime it owns.
+
+A process that wakes late (a long run, a paused machine) runs the ticks it slept through in order, up
+to ``catch_up`` of them; older ones are recorded as ``missed`` (unless another process ran them).
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+import os
+import socket
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
-from caldav_bridge.salesforce.runner import default_holder, run_job
-from caldav_bridge.salesforce.sync_context import SyncContext
+from caldav_bridge.clock import utcnow
+from caldav_bridge.jobs import ticks
+from caldav_bridge.jobs.ticks import Trigger
+from caldav_bridge.store.uow import UnitOfWork
 
-__all__ = ["JOB_IDS", "build_scheduler", "run"]
+__all__ = ["SKIPPED", "Job", "JobScheduler", "default_holder"]
 
 log = logging.getLogger(__name__)
-JOB_IDS = {"mirror": "salesforce-mirror", "push": "salesforce-push", "reconcile": "salesforce-reconcile"}
-_context: SyncContext | None = None
-_holder = default_holder()
+
+#: What a job's function returns when it declined to run this tick (recorded as ``skipped``).
+SKIPPED = object()
 
 
-def run(job: str) -> None:
-    """The scheduled entry point: run ``job`` under its lease (skipped when another instance holds it)."""
-    if _context is None:
-        log.warning("salesforce %s: no sync context in this process; skipped", job)
-        return
-    run_job(_context, job, holder=_holder)
+@dataclass(frozen=True)
+class Job:
+    """A job: its id (the ``job_ticks`` key), when it ticks, and what one tick does.
+
+    ``run`` returns :data:`SKIPPED` when it declined the tick, ``False`` when the tick failed in a way
+    it already recorded, anything else when it ran; an exception is logged and recorded as ``failed``.
+    """
+
+    id: str
+    trigger: Trigger
+    run: Callable[[], object]
 
 
-def build_scheduler(rt: Any, ctx: SyncContext, *, background: bool = True) -> Any:
-    """A scheduler with the three Salesforce jobs in a job store on the service's database."""
-    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
-    from apscheduler.schedulers.background import BackgroundScheduler
-    from apscheduler.schedulers.blocking import BlockingScheduler
+def default_holder() -> str:
+    """This process, as named in tick claims and leases: ``host:pid``."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}"
 
-    global _context
-    _context = ctx
-    s = rt.settings
-    cls = BackgroundScheduler if background else BlockingScheduler
-    scheduler = cls(
-        jobstores={"default": SQLAlchemyJobStore(engine=rt.engine, tablename="apscheduler_jobs")},
-        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
-        timezone="UTC",
-    )
-    ref = "caldav_bridge.jobs.scheduler:run"
-    scheduler.add_job(
-        ref,
-        "interval",
-        seconds=s.sf_mirror_interval_seconds,
-        args=["mirror"],
-        id=JOB_IDS["mirror"],
-        replace_existing=True,
-    )
-    scheduler.add_job(
-        ref, "interval", seconds=s.sf_push_interval_seconds, args=["push"], id=JOB_IDS["push"], replace_existing=True
-    )
-    scheduler.add_job(
-        ref,
-        "cron",
-        hour=s.sf_reconcile_hour,
-        minute=17,
-        args=["reconcile"],
-        id=JOB_IDS["reconcile"],
-        replace_existing=True,
-    )
-    return scheduler
+
+class JobScheduler:
+    """Runs ``jobs`` in background threads (:meth:`start`) or in the foreground (:meth:`run_forever`)."""
+
+    def __init__(
+        self,
+        uow_factory: Callable[[], UnitOfWork],
+        jobs: Sequence[Job],
+        *,
+        holder: str | None = None,
+        catch_up: int = 5,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        ids = [job.id for job in jobs]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"job ids must be unique: {ids}")
+        self.uow_factory = uow_factory
+        self.jobs = tuple(jobs)
+        self.holder = holder or default_holder()
+        self.catch_up = catch_up
+        self.clock = clock
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def get_job(self, job_id: str) -> Job | None:
+        return next((job for job in self.jobs if job.id == job_id), None)
+
+    def start(self) -> None:
+        """Start one daemon thread per job; ticks from now on are claimed and run."""
+        started = self.clock()
+        for job in self.jobs:
+            thread = threading.Thread(target=self._loop, args=(job, started), name=f"job:{job.id}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def run_forever(self) -> None:
+        """:meth:`start`, then block until :meth:`shutdown` (or ``KeyboardInterrupt``)."""
+        self.start()
+        try:
+            while not self._stop.wait(3600):
+                pass
+        finally:
+            self.shutdown()
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """Stop taking ticks; wait up to ``timeout`` seconds for the ticks running now to end."""
+        self._stop.set()
+        for thread in self._threads:
+            if thread is not threading.current_thread():
+                thread.join(timeout)
+        self._threads.clear()
+
+    def run_tick(self, job: Job, tick: datetime) -> str | None:
+        """Claim ``tick`` of ``job`` and run it; its outcome, or None when another process has it."""
+        if not ticks.claim(self.uow_factory(), job.id, tick, self.holder):
+            return None
+        try:
+            result = job.run()
+        except Exception:  # a failed tick is recorded; the job's next tick runs as usual
+            log.exception("job %s: tick %s failed", job.id, tick.isoformat())
+            outcome = "failed"
+        else:
+            outcome = "skipped" if result is SKIPPED else "failed" if result is False else "ok"
+        ticks.finish(self.uow_factory(), job.id, tick, outcome)
+        log.info("job %s: tick %s %s by %s", job.id, tick.isoformat(), outcome, self.holder)
+        return outcome
+
+    def _loop(self, job: Job, started: datetime) -> None:
+        last = started
+        while True:
+            delay = (job.trigger.after(last) - self.clock()).total_seconds()
+            if self._stop.wait(max(delay, 0.0)):
+                return
+            due = self._due(job, last)
+            for tick in due:
+                if self._stop.is_set():
+                    return
+                self._run_safely(job, tick)
+            if due:
+                last = due[-1]
+
+    def _due(self, job: Job, last: datetime) -> list[datetime]:
+        """The ticks after ``last`` up to now; all but the newest ``catch_up`` are recorded as missed."""
+        now = self.clock()
+        due: list[datetime] = []
+        tick = job.trigger.after(last)
+        while tick <= now:
+            due.append(tick)
+            tick = job.trigger.after(tick)
+        late, due = due[: -self.catch_up], due[-self.catch_up :]
+        if late:
+            recorded = ticks.missed(self.uow_factory, job.id, late, self.holder)
+            log.warning("job %s: %d tick(s) missed while this process was late", job.id, recorded)
+        return due
+
+    def _run_safely(self, job: Job, tick: datetime) -> None:
+        try:
+            self.run_tick(job, tick)
+        except Exception:  # the database is away: this tick is lost here, the thread carries on
+            log.exception("job %s: tick %s could not be claimed or recorded", job.id, tick.isoformat())

@@ -276,9 +276,11 @@ class IdempotencyRow(Base):
 
 
 # The tables of the CalDAV store, the Salesforce sync, scheduling (availability rules, slot claims,
-# links) and webhooks share this metadata (Alembic and the schema test compare all of it).
+# links), webhooks, self-booking and the background jobs' tick claims share this metadata (Alembic and
+# the schema test compare all of it).
 from caldav_bridge.scheduling import tables as _scheduling_tables  # noqa: E402,F401
 from caldav_bridge.selfbooking import tables as _selfbooking_tables  # noqa: E402,F401
 from caldav_bridge.store import dav_tables as _dav_tables  # noqa: E402,F401
+from caldav_bridge.store import job_tables as _job_tables  # noqa: E402,F401
 from caldav_bridge.store import sf_tables as _sf_tables  # noqa: E402,F401
 from caldav_bridge.webhooks import tables as _webhook_tables  # noqa: E402,F401

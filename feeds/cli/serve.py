@@ -14,6 +14,7 @@ from feeds.app import create_app
 from feeds.cli.admin import demo_summary, demo_text, run_demo
 from feeds.cli.bootstrap import runtime_of
 from feeds.cli.output import fail
+from feeds.cli.sync import start_in_serve
 from feeds.feed_state import close_app
 
 __all__ = ["register"]
@@ -74,8 +75,6 @@ def _serve(args: argparse.Namespace, org: Any) -> int:
     else:
         upgrade(rt.engine)
     app = create_app(rt=rt)
-    from feeds.cli.sync import start_in_serve  # the Salesforce scheduler, when configured
-
     session_factory = org.session_factory if org is not None else None
     if org is not None:
         _first_sync(rt, org)
@@ -95,7 +94,7 @@ def _serve(args: argparse.Namespace, org: Any) -> int:
     finally:
         close_app(app)
     if scheduler is not None:
-        scheduler.shutdown(wait=False)
+        scheduler.shutdown()
     return 0
 
 

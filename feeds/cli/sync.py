@@ -1,14 +1,17 @@
-"""``appointment-service sync status|run`` and ``appointment-service worker``: the Salesforce sync."""
+"""``appointment-service sync status|run`` (the Salesforce sync) and ``appointment-service worker`` (every job)."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
 import logging
+import signal
 import sys
 import time
 from typing import Any
 
+from caldav_bridge.jobs.catalog import build_scheduler
+from caldav_bridge.jobs.scheduler import JobScheduler
 from caldav_bridge.salesforce.runner import JOBS, run_job, status
 from caldav_bridge.salesforce.sync_context import SyncContext
 from caldav_bridge.store.migrate import upgrade
@@ -33,7 +36,7 @@ def register(commands: Any) -> None:
     run.add_argument("--reconcile", action="store_true", help="diff the mirrored window's ids")
     run.add_argument("--json", action="store_true", help="print JSON")
     run.set_defaults(handler=sync_run)
-    w = commands.add_parser("worker", help="run the Salesforce sync scheduler in the foreground")
+    w = commands.add_parser("worker", help="run every background job in the foreground (the ones serve runs)")
     w.set_defaults(handler=worker)
 
 
@@ -116,41 +119,36 @@ def sync_run(args: argparse.Namespace) -> int:
 
 
 def worker(args: argparse.Namespace) -> int:
+    """Every background job in the foreground: the same jobs ``serve`` runs (``jobs.catalog.build_scheduler``)."""
     rt = runtime_of(args)
-    if not rt.settings.salesforce_configured():
-        return fail("Salesforce is not configured (set APPOINTMENTS_SF_AUTH and its credentials)", code=2)
-    from caldav_bridge.jobs.scheduler import build_scheduler
-
     upgrade(rt.engine)
-    logging.basicConfig(level=rt.settings.log_level.upper())
-    scheduler = build_scheduler(rt, SyncContext.from_runtime(rt), background=False)
-    print("Salesforce sync worker running (Ctrl-C to stop)", flush=True)
+    logging.basicConfig(level=rt.settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    scheduler = build_scheduler(rt)
+    print(f"Background worker running {_described(scheduler)} (Ctrl-C to stop)", flush=True)
+    signal.signal(signal.SIGTERM, _stop)
     with contextlib.suppress(KeyboardInterrupt, SystemExit):
-        scheduler.start()
+        scheduler.run_forever()
+    scheduler.shutdown()
     return 0
 
 
-def start_in_serve(rt: Any, session_factory: Any = None) -> Any:
-    """Start the background scheduler inside ``serve`` when Salesforce is configured and it is enabled.
+def start_in_serve(rt: Any, session_factory: Any = None) -> JobScheduler | None:
+    """Start every background job inside ``serve`` (unless ``jobs_in_serve`` is off); the scheduler or None.
 
     ``session_factory`` makes the gateway's ``requests.Session`` (``serve --salesforce-emulator``).
     """
     s = rt.settings
-    if not (s.salesforce_configured() and s.sf_scheduler_in_serve):
+    if not (s.jobs_in_serve and s.sf_scheduler_in_serve):
         return None
-    from caldav_bridge.jobs.scheduler import build_scheduler
-
-    scheduler = build_scheduler(rt, SyncContext.from_runtime(rt, session_factory), background=True)
-    from caldav_bridge.jobs import scheduling as scheduling_jobs  # webhook delivery, hold expiry
-
-    scheduling_jobs.add_jobs(scheduler, rt)
-    from caldav_bridge.jobs import dav as dav_jobs  # CalDAV change-log prune
-
-    dav_jobs.add_jobs(scheduler, rt)
+    scheduler = build_scheduler(rt, session_factory=session_factory)
     scheduler.start()
-    log.info(
-        "Salesforce sync scheduler started (mirror every %ss, push every %ss)",
-        s.sf_mirror_interval_seconds,
-        s.sf_push_interval_seconds,
-    )
+    log.info("background jobs started: %s", _described(scheduler))
     return scheduler
+
+
+def _described(scheduler: JobScheduler) -> str:
+    return ", ".join(f"{job.id} ({job.trigger.describe()})" for job in scheduler.jobs)
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt

@@ -10,6 +10,7 @@ from sqlalchemy import func, select, text, update
 
 from caldav_bridge.clock import utcnow
 from caldav_bridge.dav.collections import DEFAULT_MAX_TOKEN_AGE, LOCK_KEY, prune_all
+from caldav_bridge.runtime import Runtime
 from caldav_bridge.store.dav_tables import DavChangeRow, DavCollectionRow
 from tests.caldav.support import dav_session, event_ics
 from tests.conftest import People, postgresql_only
@@ -138,15 +139,12 @@ def test_periodic_prune_covers_collections_only_rest_changes(live: LiveServer, p
     assert sync(dav, url, t1)[1] == {}
 
 
-def test_prune_job_is_registered_and_runs(runtime: object) -> None:
-    from apscheduler.schedulers.background import BackgroundScheduler
+def test_prune_job_is_registered_and_runs(runtime: Runtime) -> None:
+    from caldav_bridge.jobs.catalog import build_scheduler
 
-    from caldav_bridge.jobs import dav as dav_jobs
-
-    scheduler = BackgroundScheduler(timezone="UTC")
-    dav_jobs.add_jobs(scheduler, runtime)  # registered, not started: run it by hand
-    assert scheduler.get_job(dav_jobs.JOB_ID) is not None
-    assert dav_jobs.run() == 0
+    job = build_scheduler(runtime).get_job("caldav-prune-change-log")  # built, not started: run it by hand
+    assert job is not None and job.trigger.describe() == "every 3600s"
+    assert job.run() == 0
 
 
 def test_rest_writes_prune_the_log_too(live: LiveServer, people: People) -> None:

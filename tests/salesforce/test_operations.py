@@ -14,8 +14,9 @@ from caldav_bridge.salesforce.runner import run_job
 from caldav_bridge.salesforce.sync_context import SyncContext
 from caldav_bridge.services import appointments
 from caldav_bridge.services.actor import system_actor
+from config import load_settings
 from tests.conftest import People
-from tests.salesforce.emulator import INVALID_MARK, SalesforceEmulator
+from tests.salesforce.emulator import INVALID_MARK, RedirectSession, SalesforceEmulator
 from tests.support.live import LiveServer
 
 
@@ -83,13 +84,28 @@ def test_cli_sync_status_json_and_run_without_salesforce(runtime: Runtime) -> No
     assert run.returncode == 2 and "not configured" in run.stderr
 
 
-def test_scheduler_jobs_have_explicit_ids_and_persist(runtime: Runtime, sync: SyncContext) -> None:
-    from caldav_bridge.jobs.scheduler import JOB_IDS, build_scheduler
+def test_scheduler_has_every_job_and_runs_the_salesforce_ones(runtime: Runtime, emulator: SalesforceEmulator) -> None:
+    from caldav_bridge.jobs.catalog import build_scheduler
+    from caldav_bridge.jobs.scheduler import SKIPPED
+    from caldav_bridge.salesforce.state import acquire_lease
 
-    for _ in range(2):  # replace_existing: building again does not add jobs
-        scheduler = build_scheduler(runtime, sync)
-        scheduler.start(paused=True)
-        try:
-            assert sorted(j.id for j in scheduler.get_jobs()) == sorted(JOB_IDS.values())
-        finally:
-            scheduler.shutdown(wait=False)
+    core = ["webhooks-deliver", "scheduling-expire-holds", "caldav-prune-change-log"]
+    assert [j.id for j in build_scheduler(runtime).jobs] == core  # Salesforce not configured: its jobs are not built
+    settings = load_settings(
+        environ={},
+        database_url=runtime.settings.resolved_database_url(),
+        data_dir=runtime.settings.data_dir,
+        sf_auth="password",
+        sf_username=emulator.username,
+        sf_password=emulator.password,
+        sf_security_token=emulator.security_token,
+        sf_mirror_interval_seconds=45,
+    )
+    rt = Runtime(settings, runtime.engine, runtime.session_factory)
+    scheduler = build_scheduler(rt, session_factory=lambda: RedirectSession(emulator.base_url, 5.0), holder="here:1")
+    assert [j.id for j in scheduler.jobs] == ["salesforce-mirror", "salesforce-push", "salesforce-reconcile", *core]
+    mirror, push = scheduler.get_job("salesforce-mirror"), scheduler.get_job("salesforce-push")
+    assert mirror is not None and push is not None and mirror.trigger.describe() == "every 45s"
+    assert mirror.run() is True
+    assert acquire_lease(rt.uow(), "sf:push", "elsewhere:2", timedelta(minutes=5))
+    assert push.run() is SKIPPED  # another process holds the push: this tick is declined, not run twice

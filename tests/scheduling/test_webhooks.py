@@ -187,18 +187,16 @@ def test_cli_delivers_once(
 def test_scheduler_jobs_deliver_and_expire(
     live: LiveServer, people: People, world: World, runtime: Runtime, receiver: Receiver
 ) -> None:
-    from apscheduler.schedulers.background import BackgroundScheduler
+    from caldav_bridge.jobs.catalog import build_scheduler
 
-    from caldav_bridge.jobs import scheduling as jobs
-
-    scheduler = BackgroundScheduler(timezone="UTC")
-    jobs.add_jobs(scheduler, runtime)  # registered, not started: run them by hand
-    assert {j.id for j in scheduler.get_jobs()} == set(jobs.JOB_IDS.values())
+    scheduler = build_scheduler(runtime)  # built, not started: run its jobs by hand
+    deliver, expire = scheduler.get_job("webhooks-deliver"), scheduler.get_job("scheduling-expire-holds")
+    assert deliver is not None and expire is not None
     api = live.client(people.admin.token)
     _subscribe(api, receiver.url)
     _book(api, world, 15)
-    jobs.run("webhooks")
-    jobs.run("holds")
+    assert deliver.run() == 2
+    assert expire.run() == 0
     assert len(receiver.received) == 2
 
 

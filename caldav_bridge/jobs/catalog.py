@@ -1,0 +1,130 @@
+"""Every background job, and the one function that builds the scheduler with them.
+
+``serve`` and ``appointment-service worker`` both call :func:`build_scheduler`, so a worker runs
+everything ``serve`` would, and any mix of them on one database runs each tick of each job exactly once
+(:mod:`caldav_bridge.jobs.scheduler`). The jobs:
+
+============================  ==============================  ==========================================
+job id                        when                            what
+============================  ==============================  ==========================================
+``salesforce-mirror``         ``sf_mirror_interval_seconds``  Salesforce → store (when configured)
+``salesforce-push``           ``sf_push_interval_seconds``    outbox → Salesforce (when configured)
+``salesforce-reconcile``      daily at ``sf_reconcile_hour``  the mirrored window's ids (when configured)
+``webhooks-deliver``          ``webhook_delivery_interval``   due webhook deliveries
+``scheduling-expire-holds``   ``hold_expiry_interval``        holds past their time give their slot back
+``caldav-prune-change-log``   ``dav_prune_interval``          CalDAV change logs past the token age
+============================  ==============================  ==========================================
+
+Jobs added later (customer messages, reminders) are one more provider in :data:`PROVIDERS`: a function
+from the runtime to the jobs it adds.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from datetime import timedelta
+
+from caldav_bridge.clock import utcnow
+from caldav_bridge.dav.collections import DEFAULT_MAX_TOKEN_AGE, prune_all
+from caldav_bridge.jobs.scheduler import SKIPPED, Job, JobScheduler, default_holder
+from caldav_bridge.jobs.ticks import Daily, Every
+from caldav_bridge.runtime import Runtime
+from caldav_bridge.salesforce.mirror import RunResult
+from caldav_bridge.salesforce.runner import run_job
+from caldav_bridge.salesforce.sync_context import SyncContext
+from caldav_bridge.scheduling.booking import expire_holds
+from caldav_bridge.webhooks.delivery import WebhookOptions, deliver_due
+
+__all__ = ["PROVIDERS", "build_scheduler", "core_jobs", "jobs_of", "salesforce_jobs"]
+
+log = logging.getLogger(__name__)
+
+SALESFORCE_JOB_IDS = {"mirror": "salesforce-mirror", "push": "salesforce-push", "reconcile": "salesforce-reconcile"}
+
+
+def salesforce_jobs(rt: Runtime, ctx: SyncContext, holder: str) -> list[Job]:
+    """Mirror, push and the nightly reconcile; each run also holds the job's Salesforce lease."""
+    s = rt.settings
+
+    def runner(job: str) -> Callable[[], object]:
+        def run() -> object:
+            result: RunResult | None = run_job(ctx, job, holder=holder)
+            if result is None:
+                return SKIPPED
+            return result.outcome not in {"failed", "limited"}
+
+        return run
+
+    return [
+        Job(SALESFORCE_JOB_IDS["mirror"], Every(s.sf_mirror_interval_seconds), runner("mirror")),
+        Job(SALESFORCE_JOB_IDS["push"], Every(s.sf_push_interval_seconds), runner("push")),
+        Job(SALESFORCE_JOB_IDS["reconcile"], Daily(s.sf_reconcile_hour, 17), runner("reconcile")),
+    ]
+
+
+def deliver_webhooks(rt: Runtime) -> int:
+    report = deliver_due(rt.uow, WebhookOptions.from_settings(rt.settings))
+    if report.attempted:
+        log.info("webhooks: %s", report)
+    return report.attempted
+
+
+def expire_due_holds(rt: Runtime) -> int:
+    count = expire_holds(rt.uow())
+    if count:
+        log.info("scheduling: %d hold(s) expired", count)
+    return count
+
+
+def prune_change_logs(rt: Runtime, max_age: int = DEFAULT_MAX_TOKEN_AGE) -> int:
+    """Prune CalDAV change logs older than ``max_age`` seconds; how many collections were pruned.
+
+    CalDAV writes prune their own collection's log; this prunes the collections only REST, OLS or the
+    mirror change. Safe on several processes at once (each run takes the storage lock).
+    """
+    with rt.uow() as uow:
+        count = prune_all(uow.session, utcnow() - timedelta(seconds=max_age))
+        uow.commit()
+    if count:
+        log.info("caldav: change log of %d collection(s) pruned", count)
+    return count
+
+
+def core_jobs(rt: Runtime) -> list[Job]:
+    """The jobs every deployment runs: webhook delivery, hold expiry, CalDAV change-log pruning."""
+    s = rt.settings
+    return [
+        Job("webhooks-deliver", Every(s.webhook_delivery_interval_seconds), lambda: deliver_webhooks(rt)),
+        Job("scheduling-expire-holds", Every(s.hold_expiry_interval_seconds), lambda: expire_due_holds(rt)),
+        Job("caldav-prune-change-log", Every(s.dav_prune_interval_seconds), lambda: prune_change_logs(rt)),
+    ]
+
+
+#: Where jobs come from, besides Salesforce's: each provider gives the jobs of one feature.
+PROVIDERS: tuple[Callable[[Runtime], Iterable[Job]], ...] = (core_jobs,)
+
+
+def jobs_of(rt: Runtime, *, salesforce: SyncContext | None = None, holder: str, extra: Sequence[Job] = ()) -> list[Job]:
+    """Every job this runtime runs: Salesforce's when ``salesforce`` is given, every provider's, ``extra``."""
+    jobs = salesforce_jobs(rt, salesforce, holder) if salesforce is not None else []
+    for provider in PROVIDERS:
+        jobs.extend(provider(rt))
+    jobs.extend(extra)
+    return jobs
+
+
+def build_scheduler(
+    rt: Runtime,
+    *,
+    session_factory: Callable[[], object] | None = None,
+    extra: Sequence[Job] = (),
+    holder: str | None = None,
+) -> JobScheduler:
+    """The scheduler with every job (Salesforce's when it is configured); not started.
+
+    ``session_factory`` makes the Salesforce gateway's ``requests.Session`` (``serve --salesforce-emulator``).
+    """
+    holder = holder or default_holder()
+    sync = SyncContext.from_runtime(rt, session_factory) if rt.settings.salesforce_configured() else None
+    return JobScheduler(rt.uow, jobs_of(rt, salesforce=sync, holder=holder, extra=extra), holder=holder)
