@@ -13,10 +13,12 @@ job id                        when                            what
 ``webhooks-deliver``          ``webhook_delivery_interval``   due webhook deliveries
 ``scheduling-expire-holds``   ``hold_expiry_interval``        holds past their time give their slot back
 ``caldav-prune-change-log``   ``dav_prune_interval``          CalDAV change logs past the token age
+``messages-deliver``          every 15 s                      the customer-message outbox (self-booking)
+``booking-reminders``         every 300 s                     queue the reminders that are due
 ============================  ==============================  ==========================================
 
-Jobs added later (customer messages, reminders) are one more provider in :data:`PROVIDERS`: a function
-from the runtime to the jobs it adds.
+A feature adds its jobs as one more provider in :data:`PROVIDERS`: a function from the runtime to the
+jobs it adds.
 """
 
 from __future__ import annotations
@@ -34,9 +36,10 @@ from caldav_bridge.salesforce.mirror import RunResult
 from caldav_bridge.salesforce.runner import run_job
 from caldav_bridge.salesforce.sync_context import SyncContext
 from caldav_bridge.scheduling.booking import expire_holds
+from caldav_bridge.selfbooking import jobs as selfbooking_jobs
 from caldav_bridge.webhooks.delivery import WebhookOptions, deliver_due
 
-__all__ = ["PROVIDERS", "build_scheduler", "core_jobs", "jobs_of", "salesforce_jobs"]
+__all__ = ["PROVIDERS", "build_scheduler", "core_jobs", "customer_message_jobs", "jobs_of", "salesforce_jobs"]
 
 log = logging.getLogger(__name__)
 
@@ -101,8 +104,25 @@ def core_jobs(rt: Runtime) -> list[Job]:
     ]
 
 
+def customer_message_jobs(rt: Runtime) -> list[Job]:
+    """Self-booking: deliver the customer-message outbox, queue the reminders that are due."""
+    s = rt.settings
+    return [
+        Job(
+            "messages-deliver",
+            Every(selfbooking_jobs.DELIVER_INTERVAL_SECONDS),
+            lambda: selfbooking_jobs.deliver_messages(s, rt.uow).attempted,
+        ),
+        Job(
+            "booking-reminders",
+            Every(selfbooking_jobs.REMIND_INTERVAL_SECONDS),
+            lambda: selfbooking_jobs.remind(s, rt.uow),
+        ),
+    ]
+
+
 #: Where jobs come from, besides Salesforce's: each provider gives the jobs of one feature.
-PROVIDERS: tuple[Callable[[Runtime], Iterable[Job]], ...] = (core_jobs,)
+PROVIDERS: tuple[Callable[[Runtime], Iterable[Job]], ...] = (core_jobs, customer_message_jobs)
 
 
 def jobs_of(rt: Runtime, *, salesforce: SyncContext | None = None, holder: str, extra: Sequence[Job] = ()) -> list[Job]:

@@ -89,7 +89,13 @@ def test_scheduler_has_every_job_and_runs_the_salesforce_ones(runtime: Runtime, 
     from caldav_bridge.jobs.scheduler import SKIPPED
     from caldav_bridge.salesforce.state import acquire_lease
 
-    core = ["webhooks-deliver", "scheduling-expire-holds", "caldav-prune-change-log"]
+    core = [
+        "webhooks-deliver",
+        "scheduling-expire-holds",
+        "caldav-prune-change-log",
+        "messages-deliver",
+        "booking-reminders",
+    ]
     assert [j.id for j in build_scheduler(runtime).jobs] == core  # Salesforce not configured: its jobs are not built
     settings = load_settings(
         environ={},
