@@ -22,13 +22,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from icalendar import Alarm, Calendar, Event, Timezone, TimezoneDaylight, TimezoneStandard, vDuration, vRecur
 
+from caldav_bridge.converters.disclosure import TYPE_LABELS, description, disclose, guest_initials, location, summary
 from caldav_bridge.converters.ical_text import fold, text, utc_stamp, when
-from caldav_bridge.model.appointment import Appointment, AppointmentStatus, Guest
+from caldav_bridge.model.appointment import Appointment, AppointmentStatus
 from caldav_bridge.model.feeds import Privacy
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "CalendarInfo",
     "EventOptions",
     "Privacy",
+    "all_day_dates",
     "description",
     "event_dates",
     "guest_initials",
@@ -63,10 +64,10 @@ PRODID = "-//Appointment Service//Feeds 1.0//EN"
 #: the other).
 #: 3: VTIMEZONEs in the Outlook style (one STANDARD and one DAYLIGHT from 1970 with a yearly RRULE, DTSTART the
 #: wall time before the transition) instead of icalendar's ``Timezone.from_tzid`` (one-off onsets).
-RENDER_VERSION = "3"
+#: 4: at ``busy`` privacy no STATUS (a busy block has no status; cancelled appointments are not listed there).
+RENDER_VERSION = "4"
 _END = b"END:VCALENDAR\r\n"
 
-TYPE_LABELS = {"INITIAL": "Initial appointment", "FOLLOW_UP": "Follow-up", "TECH_SETUP": "Tech setup call"}
 _STATUS = {
     AppointmentStatus.INITIAL: "TENTATIVE",
     AppointmentStatus.RESERVED: "TENTATIVE",
@@ -74,7 +75,6 @@ _STATUS = {
     AppointmentStatus.RESCHEDULED: "CONFIRMED",
     AppointmentStatus.CANCELLED: "CANCELLED",
 }
-_MAX_LOCATION = 255
 
 
 @dataclass(frozen=True)
@@ -108,32 +108,34 @@ def ical_status(status: AppointmentStatus) -> str:
     return _STATUS[status]
 
 
-def guest_initials(guests: Sequence[Guest]) -> str:
-    """``J. D.`` for Jane Doe; several guests joined with ``, ``; empty when no names are known."""
-    parts = []
-    for guest in guests:
-        letters = [n.strip()[0].upper() + "." for n in (guest.first_name, guest.last_name) if n and n.strip()]
-        if letters:
-            parts.append(" ".join(letters))
-    return ", ".join(parts)
+def all_day_dates(appointment: Appointment, timezone: str) -> tuple[date, date] | None:
+    """The local dates (first, day after the last) in the calendar's ``timezone`` of an all-day
+    appointment, ``None`` for a timed one. The one place that decides what is all-day and on which dates:
+    the feed's DATE values and the calendar page's all-day row both come from here, in every viewer's zone.
 
-
-def _is_all_day(appointment: Appointment) -> bool:
-    return getattr(appointment.meta, "all_day", None) is True
+    Today an appointment is all-day when ``meta.all_day`` is true (CalDAV all-day events arrive as
+    midnight-to-midnight instants of the calendar's zone); its dates are those its instants touch there.
+    """
+    if getattr(appointment.meta, "all_day", None) is not True:
+        return None
+    zone = ZoneInfo(timezone)
+    start, end = appointment.date_start.astimezone(zone), appointment.date_end.astimezone(zone)
+    first = start.date()
+    last = end.date() if end.time() == datetime.min.time() else end.date() + timedelta(days=1)
+    return first, max(last, first + timedelta(days=1))
 
 
 def event_dates(appointment: Appointment, timezone: str) -> tuple[date | datetime, date | datetime]:
     """DTSTART and DTEND: datetimes in ``timezone``, or local dates for an all-day appointment."""
+    dates = all_day_dates(appointment, timezone)
+    if dates is not None:
+        return dates
     zone = ZoneInfo(timezone)
     start, end = appointment.date_start.astimezone(zone), appointment.date_end.astimezone(zone)
-    if not _is_all_day(appointment):
-        # A wall-clock time that occurs twice (the hour repeated when DST ends) is the first
-        # occurrence for RFC 5545 §3.3.5 and for icalendar, vobject and ical, but the second for
-        # ical.js (Thunderbird): such times are written in UTC, which every client reads alike.
-        return (_unambiguous(start), _unambiguous(end))
-    first = start.date()
-    last = end.date() if end.time() == datetime.min.time() else end.date() + timedelta(days=1)
-    return first, max(last, first + timedelta(days=1))
+    # A wall-clock time that occurs twice (the hour repeated when DST ends) is the first
+    # occurrence for RFC 5545 §3.3.5 and for icalendar, vobject and ical, but the second for
+    # ical.js (Thunderbird): such times are written in UTC, which every client reads alike.
+    return (_unambiguous(start), _unambiguous(end))
 
 
 def _unambiguous(value: datetime) -> datetime:
@@ -141,70 +143,41 @@ def _unambiguous(value: datetime) -> datetime:
     return value.astimezone(UTC) if ambiguous else value
 
 
-def location(appointment: Appointment) -> str | None:
-    value: Any = getattr(appointment.meta, "location", None)
-    if isinstance(value, dict):
-        value = value.get("name") or value.get("address")
-    if isinstance(value, str) and value.strip():
-        return value.strip()[:_MAX_LOCATION]
-    return None
-
-
-def summary(appointment: Appointment, privacy: Privacy) -> str:
-    if privacy is Privacy.BUSY:
-        return "Busy"
-    if privacy is Privacy.FULL:
-        return appointment.name
-    label = TYPE_LABELS.get(appointment.meta.type, "Appointment")
-    initials = guest_initials(appointment.guests)
-    return f"{label} · {initials}" if initials else label
-
-
-def description(appointment: Appointment) -> str | None:
-    lines = []
-    if appointment.description:
-        lines.append(appointment.description)
-    names = [" ".join(n for n in (g.first_name, g.last_name) if n) for g in appointment.guests]
-    names = [n for n in names if n]
-    if names:
-        lines.append(("Customer: " if len(names) == 1 else "Customers: ") + ", ".join(names))
-    return "\n\n".join(lines) or None
-
-
 def vevent(appointment: Appointment, sequence: int, options: EventOptions) -> Event:
-    """One appointment as a VEVENT at ``options.privacy``."""
+    """One appointment as a VEVENT at ``options.privacy`` (what it shows: :func:`.disclosure.disclose`)."""
     cancelled = appointment.status is AppointmentStatus.CANCELLED
+    shown = disclose(appointment, options.privacy)
     start, end = event_dates(appointment, options.timezone)
     event = Event()
     event.add("UID", str(appointment.id))
     event.add("DTSTAMP", appointment.updated_at)
     event.add("DTSTART", start)
     event.add("DTEND", end)
-    event.add("SUMMARY", summary(appointment, options.privacy))
+    event.add("SUMMARY", shown.title)
     # A cancellation is a revision of its own (RFC 5546): one more than the last reschedule.
     event.add("SEQUENCE", sequence + (1 if cancelled else 0))
-    event.add("STATUS", ical_status(appointment.status))
+    if shown.status is not None:
+        event.add("STATUS", ical_status(shown.status))
     event.add("TRANSP", "TRANSPARENT" if cancelled else "OPAQUE")
     if options.privacy is Privacy.BUSY:
         event.add("CLASS", "PRIVATE")
     else:
         event.add("CREATED", appointment.created_at)
         event.add("LAST-MODIFIED", appointment.updated_at)
-        place = location(appointment)
-        if place:
-            event.add("LOCATION", place)
+        if shown.location:
+            event.add("LOCATION", shown.location)
         if options.url_template:
             event.add("URL", options.url_template.replace("{id}", str(appointment.id)))
-        event.add("X-APPOINTMENT-TYPE", appointment.meta.type.value)
+    if shown.type is not None:
+        event.add("X-APPOINTMENT-TYPE", shown.type)
+    if shown.description:
+        event.add("DESCRIPTION", shown.description)
     if options.privacy is Privacy.FULL:
-        text = description(appointment)
-        if text:
-            event.add("DESCRIPTION", text)
         event.add("X-APPOINTMENT-STATUS", appointment.status.value)
     if options.alarm_minutes is not None and not cancelled:
         alarm = Alarm()
         alarm.add("ACTION", "DISPLAY")
-        alarm.add("DESCRIPTION", summary(appointment, options.privacy))
+        alarm.add("DESCRIPTION", shown.title)
         alarm.add("TRIGGER", timedelta(minutes=-options.alarm_minutes))
         event.add_component(alarm)
     return event
@@ -249,7 +222,8 @@ def vevent_text(
     cancelled = appointment.status is AppointmentStatus.CANCELLED
     start, end = event_dates(appointment, options.timezone)
     privacy = options.privacy
-    title = text(summary(appointment, privacy))
+    shown = disclose(appointment, privacy)
+    title = text(shown.title)
     ident = str(appointment.id)
     out = [
         "BEGIN:VEVENT\r\n",
@@ -265,23 +239,22 @@ def vevent_text(
         out.append("CLASS:PRIVATE\r\n")
     else:
         out.append("CREATED:" + utc_stamp(appointment.created_at) + "\r\n")
-    if privacy is Privacy.FULL:
-        note = appointment.description if own_description else description(appointment)
-        if note:
-            out.append(fold("DESCRIPTION:" + text(note)))
+    note = appointment.description if own_description and privacy is Privacy.FULL else shown.description
+    if note:
+        out.append(fold("DESCRIPTION:" + text(note)))
     if privacy is not Privacy.BUSY:
         out.append("LAST-MODIFIED:" + utc_stamp(appointment.updated_at) + "\r\n")
-        place = location(appointment)
-        if place:
-            out.append(fold("LOCATION:" + text(place)))
-    out.append("STATUS:" + ical_status(appointment.status) + "\r\n")
+        if shown.location:
+            out.append(fold("LOCATION:" + text(shown.location)))
+    if shown.status is not None:
+        out.append("STATUS:" + ical_status(shown.status) + "\r\n")
     out.append("TRANSP:TRANSPARENT\r\n" if cancelled else "TRANSP:OPAQUE\r\n")
     if privacy is not Privacy.BUSY and options.url_template:
         out.append(fold("URL:" + options.url_template.replace("{id}", ident)))
     if privacy is Privacy.FULL:
         out.append(fold("X-APPOINTMENT-STATUS:" + text(appointment.status.value)))
-    if privacy is not Privacy.BUSY:
-        out.append(fold("X-APPOINTMENT-TYPE:" + text(appointment.meta.type.value)))
+    if shown.type is not None:
+        out.append(fold("X-APPOINTMENT-TYPE:" + text(shown.type)))
     if options.alarm_minutes is not None and not cancelled:
         out.append("BEGIN:VALARM\r\nACTION:DISPLAY\r\n")
         out.append(fold("DESCRIPTION:" + title))

@@ -34,6 +34,7 @@ from importlib.metadata import version
 from zoneinfo import ZoneInfo
 
 from caldav_bridge.clock import utcnow
+from caldav_bridge.converters.disclosure import lists_cancelled
 from caldav_bridge.converters.ical import (
     RENDER_VERSION,
     CalendarInfo,
@@ -164,6 +165,10 @@ class Window:
     end: datetime
     cancelled_since: datetime
 
+    def listed_cancelled_since(self, privacy: Privacy) -> datetime | None:
+        """Cancelled appointments are listed if cancelled after this (``None``: not at all), at ``privacy``."""
+        return self.cancelled_since if lists_cancelled(privacy) else None
+
 
 def window_of(config: FeedConfig, now: datetime) -> Window:
     """The window at ``now``, moved in whole minutes (so that it changes at most once a minute)."""
@@ -215,10 +220,11 @@ def fetch_feed(
         resolved, calendar_ids = _target(ctx, secret, db)
         # What the window holds changes only with a write (which changes the row count or the version
         # sum) or as the window moves, once a minute: so it is read at most once a minute per write.
-        key = (tuple(calendar_ids), *_writes(ctx, calendar_ids, db), window.start, window.cancelled_since)
+        cancelled_since = window.listed_cancelled_since(resolved.privacy)
+        key = (tuple(calendar_ids), *_writes(ctx, calendar_ids, db), window.start, cancelled_since)
         cached = ctx.cache.windows.get(key)
         if cached is None:
-            listed = db().feeds.items(calendar_ids, window.start, window.end, window.cancelled_since)
+            listed = db().feeds.items(calendar_ids, window.start, window.end, cancelled_since)
             drift = db().feeds.drift(calendar_ids, window.start, window.end, window.cancelled_since)
             cached = [listed, _items_digest(listed), drift]
             ctx.cache.windows.put(key, cached)

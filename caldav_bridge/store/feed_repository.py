@@ -102,9 +102,10 @@ class FeedRepository:
     # ------------------------------------------------------------------ feed content
 
     def items(
-        self, calendar_ids: Sequence[str], start: datetime, end: datetime, cancelled_since: datetime
+        self, calendar_ids: Sequence[str], start: datetime, end: datetime, cancelled_since: datetime | None
     ) -> list[FeedItem]:
-        """Appointments overlapping ``[start, end)``, cancelled ones only if cancelled after ``cancelled_since``.
+        """Appointments overlapping ``[start, end)``, cancelled ones only if cancelled after ``cancelled_since``
+        (``None``: no cancelled ones).
 
         Ordered by (date_start, id): the order of the feed.
         """
@@ -123,7 +124,7 @@ class FeedRepository:
         return list(self.session.scalars(stmt).unique())
 
     def shown(
-        self, calendar_ids: Sequence[str], start: datetime, end: datetime, cancelled_since: datetime
+        self, calendar_ids: Sequence[str], start: datetime, end: datetime, cancelled_since: datetime | None
     ) -> list[AppointmentRow]:
         """Full rows of :meth:`items`, in the same order."""
         stmt = (
@@ -160,15 +161,18 @@ class FeedRepository:
 
     @staticmethod
     def _shown(
-        calendar_ids: Sequence[str], start: datetime, end: datetime, cancelled_since: datetime
+        calendar_ids: Sequence[str], start: datetime, end: datetime, cancelled_since: datetime | None
     ) -> list[ColumnElement[bool]]:
         a = AppointmentRow
+        listed = a.status != CANCELLED
+        if cancelled_since is not None:
+            listed = or_(listed, a.updated_at > cancelled_since)
         return [
             a.calendar_id.in_(list(calendar_ids)),
             a.deleted_at.is_(None),
             a.date_end > start,
             a.date_start < end,
-            or_(a.status != CANCELLED, a.updated_at > cancelled_since),
+            listed,
         ]
 
 
