@@ -44,13 +44,14 @@ lint: install-test
 typecheck: install-test
 	$(BIN)/mypy caldav_bridge feeds config storage_plugin
 
-# The feed tests also need Mozilla's ical.js (npm, into tests/feeds/node/node_modules) and Debian's
-# chromium (the calendar page's browser test, driven by the Python playwright package, which never
-# downloads a browser). Both installs are idempotent: stamp files, skipped when already present.
-ICALJS := tests/feeds/node/node_modules/ical.js/package.json
+# The feed tests also need Mozilla's ical.js and axe-core (npm, into tests/feeds/node/node_modules: the
+# calendar page's accessibility check) and Debian's chromium (the calendar page's browser test, driven by
+# the Python playwright package, which never downloads a browser). Both installs are idempotent: stamp
+# files, redone when package.json or package-lock.json change.
+NODE_TOOLS := tests/feeds/node/node_modules/.installed
 CHROMIUM ?= /usr/bin/chromium
 
-$(ICALJS): tests/feeds/node/package.json tests/feeds/node/package-lock.json
+$(NODE_TOOLS): tests/feeds/node/package.json tests/feeds/node/package-lock.json
 	cd tests/feeds/node && npm ci --no-audit --no-fund --loglevel=error </dev/null
 	touch $@
 
@@ -62,7 +63,7 @@ $(VENV)/.chromium: | $(BIN)/python
 	@if [ -x $(CHROMIUM) ]; then touch $@; else \
 		echo "note: $(CHROMIUM) missing and not root: install Debian's chromium for the calendar page test"; fi
 
-feed-test-tools: $(ICALJS) $(VENV)/.chromium
+feed-test-tools: $(NODE_TOOLS) $(VENV)/.chromium
 
 test: lint typecheck feed-test-tools
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

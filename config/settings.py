@@ -129,10 +129,12 @@ class Settings:
     feed_rate_limit_per_minute: int = 60
     #: Link to an appointment in fitter-cockpit, with ``{id}`` for the appointment id; empty: no link.
     cockpit_url_template: str = ""
-    #: CSP ``frame-ancestors`` of the calendar page (hosts allowed to embed it, e.g. Salesforce Lightning).
+    #: CSP ``frame-ancestors`` of the calendar page (hosts allowed to embed it): Salesforce's enhanced domains
+    #: (Lightning, Visualforce ``<org>--<pkg>.vf.force.com``, My Domain, Experience Cloud and Salesforce Sites)
+    #: of any org; narrow it to your org's hosts (``docs/feeds.md``, "Embedding in Salesforce").
     calendar_frame_ancestors: str = (
-        "'self' https://*.lightning.force.com https://*.my.salesforce.com "
-        "https://*.visualforce.com https://*.my.salesforce-sites.com"
+        "'self' https://*.lightning.force.com https://*.vf.force.com https://*.my.salesforce.com "
+        "https://*.my.site.com https://*.my.salesforce-sites.com"
     )
     # Interchange (import/export) code tables: see docs/converters.md. Keys are the other system's ids.
     blueprint_event_types: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_BLUEPRINT_EVENT_TYPES))

@@ -89,11 +89,11 @@ def hours_for(intervals: Iterable[tuple[datetime, datetime]], day_starts: Sequen
     first, last = DEFAULT_HOURS
     for start, end in intervals:
         for day_start in day_starts:
-            day_end = day_start + timedelta(days=1)
+            day_end = datetime.combine(day_start.date() + timedelta(days=1), time(), day_start.tzinfo)
             if start >= day_end or end <= day_start:
                 continue
-            a = _minute_of_day(max(start, day_start), day_start)
-            b = _minute_of_day(min(end, day_end), day_start)
+            a = _minute_of_day(max(start, day_start).astimezone(day_start.tzinfo), day_start)
+            b = _minute_of_day(min(end, day_end).astimezone(day_start.tzinfo), day_start)
             first, last = min(first, floor(a / 60)), max(last, ceil(b / 60))
     return Hours(max(first, 0), min(last, 24))
 
