@@ -249,6 +249,8 @@ class Settings:
     booking_reminder_offsets_hours: str = "24"
     #: Opportunity field that receives each personal booking link's URL; empty: not written.
     sf_booking_link_field: str = ""
+    #: Checkbox on the Event/ServiceAppointment that receives a no-show marked by staff; empty: not written.
+    sf_no_show_field: str = ""
     #: SMTP relay for customer messages; empty host: messages are written as .eml files to ``data_dir``/mail.
     smtp_host: str = ""
     smtp_port: int = 587

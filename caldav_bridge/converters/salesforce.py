@@ -61,6 +61,8 @@ class SalesforceMapping:
     status_categories: Mapping[str, str] = field(default_factory=dict)
     service_statuses: Mapping[str, str] = field(default_factory=dict)
     default_type: str = "INITIAL"
+    #: Checkbox that receives ``meta.no_show`` (a no-show marked by staff); empty: not written.
+    no_show_field: str = ""
 
     @property
     def sobject(self) -> str:
@@ -300,6 +302,8 @@ def salesforce_body(
     }
     if mapping.type_field:
         body[mapping.type_field] = str(appointment.meta.type)
+    if mapping.no_show_field:
+        body[mapping.no_show_field] = (appointment.meta.model_extra or {}).get("no_show") is True
     if mapping.mode == "event":
         body["StartDateTime"] = format_sf_datetime(appointment.date_start)
         body["EndDateTime"] = format_sf_datetime(appointment.date_end)

@@ -29,6 +29,7 @@ def mapping_from_settings(settings: Any) -> SalesforceMapping:
         cancel_mode=s.sf_cancel_mode,
         status_categories=dict(s.sf_status_categories),
         service_statuses=dict(s.sf_service_statuses),
+        no_show_field=s.sf_no_show_field,
     )
 
 

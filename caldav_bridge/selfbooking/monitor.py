@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from caldav_bridge.clock import utcnow
 from caldav_bridge.errors import Conflict, NotFound
 from caldav_bridge.model.timestamps import UtcTimestamp
+from caldav_bridge.selfbooking import no_show
 from caldav_bridge.selfbooking.tables import CustomerBookingRow, CustomerMessageRow
 from caldav_bridge.services.actor import Actor
 from caldav_bridge.store.tables import AuditRow
@@ -48,9 +49,6 @@ def status(uow: UnitOfWork, actor: Actor) -> MessageStatus:
         by_state = dict(
             uow.session.execute(select(CustomerMessageRow.state, func.count()).group_by(CustomerMessageRow.state)).all()
         )
-        no_shows = uow.session.scalar(
-            select(func.count()).select_from(CustomerBookingRow).where(CustomerBookingRow.no_show_at.is_not(None))
-        )
         oldest = uow.session.scalar(
             select(func.min(CustomerMessageRow.created_at)).where(CustomerMessageRow.state == "pending")
         )
@@ -58,7 +56,7 @@ def status(uow: UnitOfWork, actor: Actor) -> MessageStatus:
         pending=int(by_state.get("pending", 0)),
         sent=int(by_state.get("sent", 0)),
         dead=int(by_state.get("dead", 0)),
-        no_shows=int(no_shows or 0),
+        no_shows=no_show.count(uow),
         oldest_pending_at=oldest,
     )
 

@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from caldav_bridge.errors import FieldError, ValidationFailed
-from caldav_bridge.selfbooking import jobs, links, monitor
+from caldav_bridge.selfbooking import jobs, links, monitor, no_show
 from caldav_bridge.selfbooking.model import LinkDraft
 from caldav_bridge.services.actor import system_actor
 from caldav_bridge.services.validation import field_errors
@@ -108,6 +108,11 @@ def register_messages(commands: Any) -> None:
     p = m.add_parser("retry", help="send a dead letter again")
     p.add_argument("message_id")
     _json(p).set_defaults(handler=messages_retry)
+    p = commands.add_parser(
+        "no-show", help="mark an appointment a no-show (kept, counted by 'messages status', pushed to Salesforce)"
+    )
+    p.add_argument("appointment_id")
+    _json(p).set_defaults(handler=mark_no_show)
 
 
 def messages_status(args: argparse.Namespace) -> int:
@@ -169,3 +174,13 @@ def messages_retry(args: argparse.Namespace) -> int:
     finally:
         rt.close()
     return emit(info.model_dump(mode="json"), args.json, f"message {info.id} queued again")
+
+
+def mark_no_show(args: argparse.Namespace) -> int:
+    rt = runtime_of(args)
+    try:
+        marked = no_show.mark_no_show(rt.uow(), system_actor(), args.appointment_id)
+    finally:
+        rt.close()
+    data = {"appointment_id": marked.appointment_id, "marked_at": marked.marked_at.isoformat()}
+    return emit(data, args.json, f"appointment {marked.appointment_id}: no-show")
