@@ -17,7 +17,7 @@ API_VERSION = "1.0.0"
 
 def create_app(settings: Settings | None = None, *, rt: Runtime | None = None) -> Flask:
     """Build the app for ``settings`` (default: from the environment) or an existing runtime."""
-    from feeds import booking_page, calendar_page, feed_state, health, ical_feed, ols
+    from feeds import booking_page, calendar_page, docs, feed_state, health, ical_feed, ols
     from feeds.api import bp as api_v1
     from feeds.openapi import openapi_document
 
@@ -35,6 +35,7 @@ def create_app(settings: Settings | None = None, *, rt: Runtime | None = None) -
         app.register_blueprint(blueprint, url_prefix=prefix or None)
     app.register_blueprint(ical_feed.bp)
     app.register_blueprint(calendar_page.bp)
+    docs.init_app(app)  # / and /api/docs
     booking_page.init_app(app)  # /book/<token>, /manage/<token>: customers' self-booking pages
     document = openapi_document(
         blueprints, title="Appointment Service", version=API_VERSION, server_url=rt.settings.public_url

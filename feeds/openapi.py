@@ -8,12 +8,25 @@ from flask import Blueprint
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from feeds.openapi_examples import (
+    OPERATION_DESCRIPTIONS,
+    OPERATION_EXAMPLES,
+    PARAMETER_EXAMPLES,
+    SCHEMA_DESCRIPTIONS,
+    SCHEMA_EXAMPLES,
+)
 from feeds.operations import MAX_HEADER, MAX_PATH_PARAM, Operation, operations_of
 from feeds.problems import Problem
 
 __all__ = ["openapi_document"]
 
 _REF = "#/components/schemas/{model}"
+_DESCRIPTION = (
+    "The Appointment Service's REST API: canonical appointments (`/api/v1`), scheduling and bookings, feeds, "
+    "webhooks, interchange with other systems' formats, and the legacy OLS shape (`/ols`).\n\n"
+    "Authenticate with `Authorization: Bearer <token>` (scopes read ⊂ write ⊂ admin). Every error is an RFC 9457 "
+    "`application/problem+json` document whose `type` links a page explaining it (`/problems/`)."
+)
 _ERROR_STATUSES = {
     400: "Bad request",
     401: "Missing or invalid API token",
@@ -40,9 +53,10 @@ def openapi_document(
     paths: dict[str, dict[str, Any]] = {}
     for prefix, op in ops:
         paths.setdefault(prefix + op.path, {})[op.method.lower()] = _operation(op, schemas)
+    _describe_schemas(schemas)
     return {
         "openapi": "3.1.0",
-        "info": {"title": title, "version": version},
+        "info": {"title": title, "version": version, "description": _DESCRIPTION},
         "servers": [{"url": server_url}],
         "paths": paths,
         "components": {
@@ -51,6 +65,15 @@ def openapi_document(
         },
         "security": [{"bearer": []}],
     }
+
+
+def _describe_schemas(schemas: dict[str, Any]) -> None:
+    """Give every schema a description (its model's docstring, else the catalogue's) and its example."""
+    for name, schema in schemas.items():
+        if not schema.get("description") and name in SCHEMA_DESCRIPTIONS:
+            schema["description"] = SCHEMA_DESCRIPTIONS[name]
+        if name in SCHEMA_EXAMPLES:
+            schema["examples"] = [SCHEMA_EXAMPLES[name]]
 
 
 def _is_input(model: type[BaseModel], ops: list[tuple[str, Operation]]) -> bool:
@@ -72,33 +95,62 @@ def _ref(model: type[BaseModel]) -> dict[str, str]:
 
 
 def _operation(op: Operation, schemas: dict[str, Any]) -> dict[str, Any]:
-    doc: dict[str, Any] = {"operationId": op.operation_id, "summary": op.summary, "tags": [op.tag]}
+    examples = OPERATION_EXAMPLES.get(op.operation_id, {})
+    doc: dict[str, Any] = {
+        "operationId": op.operation_id,
+        "summary": op.summary,
+        "description": OPERATION_DESCRIPTIONS.get(op.operation_id, op.summary),
+        "tags": [op.tag],
+    }
     if op.public:
         doc["security"] = []
-    parameters = [
-        {
-            "name": name,
-            "in": "path",
-            "required": True,
-            "schema": {"type": "string", "minLength": 1, "maxLength": MAX_PATH_PARAM},
-        }
+    parameters = [*_path_parameters(op), *_query_parameters(op, schemas), *_header_parameters(op)]
+    if parameters:
+        doc["parameters"] = parameters
+    body = _request_body(op, schemas, examples.get("request"))
+    if body is not None:
+        doc["requestBody"] = body
+    doc["responses"] = _responses(op, schemas, examples.get("response"))
+    return doc
+
+
+def _path_parameters(op: Operation) -> list[dict[str, Any]]:
+    return [
+        _with_example(
+            {
+                "name": name,
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string", "minLength": 1, "maxLength": MAX_PATH_PARAM},
+            }
+        )
         for name in _path_params(op.path)
     ]
-    if op.query is not None:
-        schema = op.query.model_json_schema(ref_template=_REF)
-        for name, definition in schema.get("$defs", {}).items():
-            schemas.setdefault(name, definition)
-        for name, prop in schema.get("properties", {}).items():
-            parameters.append(
-                {
-                    "name": name,
-                    "in": "query",
-                    "required": name in schema.get("required", []),
-                    "schema": _query_schema(prop),
-                }
-            )
-    for header in op.headers:
-        parameters.append(
+
+
+def _query_parameters(op: Operation, schemas: dict[str, Any]) -> list[dict[str, Any]]:
+    if op.query is None:
+        return []
+    schema = op.query.model_json_schema(ref_template=_REF)
+    for name, definition in schema.get("$defs", {}).items():
+        schemas.setdefault(name, definition)
+    parameters = []
+    for name, prop in schema.get("properties", {}).items():
+        parameter = {
+            "name": name,
+            "in": "query",
+            "required": name in schema.get("required", []),
+            "schema": _query_schema(prop),
+        }
+        if prop.get("description"):
+            parameter["description"] = prop["description"]
+        parameters.append(_with_example(parameter))
+    return parameters
+
+
+def _header_parameters(op: Operation) -> list[dict[str, Any]]:
+    return [
+        _with_example(
             {
                 "name": header.name,
                 "in": "header",
@@ -107,21 +159,49 @@ def _operation(op: Operation, schemas: dict[str, Any]) -> dict[str, Any]:
                 "schema": {"type": "string", "maxLength": MAX_HEADER},
             }
         )
-    if parameters:
-        doc["parameters"] = parameters
+        for header in op.headers
+    ]
+
+
+def _with_example(parameter: dict[str, Any]) -> dict[str, Any]:
+    """The parameter with an example: the catalogue's for its name, else its schema's first."""
+    schema_examples = parameter["schema"].get("examples") or [None]
+    example = PARAMETER_EXAMPLES.get(parameter["name"], schema_examples[0])
+    if example is not None:
+        parameter["example"] = example
+    return parameter
+
+
+def _request_body(op: Operation, schemas: dict[str, Any], example: Any) -> dict[str, Any] | None:
     if op.body is not None:
-        doc["requestBody"] = {"required": True, "content": {"application/json": {"schema": _ref(op.body)}}}
+        schema: dict[str, Any] = _ref(op.body)
+        example = SCHEMA_EXAMPLES.get(op.body.__name__) if example is None else example
     elif op.raw_body is not None:
-        doc["requestBody"] = {"required": True, "content": {"application/json": {"schema": op.raw_body}}}
+        schema = op.raw_body
+    else:
+        return None
+    content: dict[str, Any] = {"schema": schema}
+    if example is not None:
+        content["example"] = example
+    return {"required": True, "content": {"application/json": content}}
+
+
+def _responses(op: Operation, schemas: dict[str, Any], example: Any) -> dict[str, Any]:
     responses: dict[str, Any] = {}
     for status, model in op.responses.items():
         entry: dict[str, Any] = {"description": "OK" if status < 300 else _ERROR_STATUSES.get(status, "Error")}
         if status >= 400 and (model is None or isinstance(model, str)):  # a problem, described by the route
             entry["content"] = {"application/problem+json": {"schema": _ref(Problem)}}
         if isinstance(model, type) and issubclass(model, BaseModel):
-            entry["content"] = {"application/json": {"schema": _ref(model)}}
+            content = {"schema": _ref(model)}
+            success_example = example if example is not None else SCHEMA_EXAMPLES.get(model.__name__)
+            if status < 300 and success_example is not None:
+                content["example"] = success_example
+            entry["content"] = {"application/json": content}
         elif isinstance(model, dict):
             entry["content"] = {"application/json": {"schema": model}}
+            if status < 300 and example is not None:
+                entry["content"]["application/json"]["example"] = example
         elif isinstance(model, str):
             entry["description"] = model
         if status in op.response_headers:
@@ -135,8 +215,7 @@ def _operation(op: Operation, schemas: dict[str, Any]) -> dict[str, Any]:
         if status == 401:
             error["headers"] = {"WWW-Authenticate": _response_header("WWW-Authenticate")}
         responses.setdefault(str(status), error)
-    doc["responses"] = responses
-    return doc
+    return responses
 
 
 def _error_statuses(op: Operation) -> list[int]:

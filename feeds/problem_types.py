@@ -110,6 +110,13 @@ _TYPES = (
         "Ask `GET /api/v1/availability` for free slots and book one of them.",
     ),
     ProblemType(
+        "already-booked",
+        "Already booked",
+        409,
+        "The customer of this personal booking link already has a live booking.",
+        "Manage that booking (reschedule or cancel it) through the link in its confirmation instead of booking again.",
+    ),
+    ProblemType(
         "precondition-failed",
         "Precondition failed",
         412,

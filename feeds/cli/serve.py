@@ -15,6 +15,7 @@ from feeds.cli.admin import demo_summary, demo_text, run_demo
 from feeds.cli.bootstrap import runtime_of
 from feeds.cli.output import fail
 from feeds.cli.sync import start_in_serve
+from feeds.docs import demo_links, set_demo_links
 from feeds.feed_state import close_app
 
 __all__ = ["register"]
@@ -67,14 +68,18 @@ def _serve(args: argparse.Namespace, org: Any) -> int:
             rt = runtime_of(args, **overrides, public_url=default_public)
             settings = rt.settings
     configure_logging(settings.log_format, settings.log_level)
+    demo = None
     if args.demo:
-        print(demo_text(demo_summary(rt, run_demo(rt))), flush=True)
+        demo = demo_summary(rt, run_demo(rt))
+        print(demo_text(demo), flush=True)
     elif args.no_migrate:
         if not is_current(rt.engine):
             return fail("the database schema is not current; run `appointment-service db upgrade`", code=2)
     else:
         upgrade(rt.engine)
     app = create_app(rt=rt)
+    if demo is not None:
+        set_demo_links(app, demo_links(demo))  # the root page links the demo's pages
     session_factory = org.session_factory if org is not None else None
     if org is not None:
         _first_sync(rt, org)
