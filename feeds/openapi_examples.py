@@ -361,6 +361,12 @@ SCHEMA_EXAMPLES: dict[str, Any] = {
     },
     "Meta": {"salesforce": _SF, "type": "INITIAL"},
     "MetaInput": {"salesforce": {"opportunity_gid": "0069E00000HbsUrQAJ"}, "type": "FOLLOW_UP"},
+    "NoShowOut": {
+        "appointment_id": _APPOINTMENT_ID,
+        "no_show": True,
+        "marked_at": "2026-12-01T17:20:00.000Z",
+        "self_booked": False,
+    },
     "OlsAppointment": _OLS,
     "OlsAppointmentInput": {
         "opportunity_gid": "0069E00000HbsUrQAJ",
@@ -476,6 +482,7 @@ SCHEMA_DESCRIPTIONS: dict[str, str] = {
     "MessageInfo": "A customer message (never its address or body)",
     "MessageList": "Customer messages, newest first",
     "MessageStatus": "Customer messages per state, and the no-shows counted",
+    "NoShowOut": "An appointment marked as a no-show, and whether the customer had booked it themselves",
     "ProblemFieldError": "One invalid field: its dotted location and what is wrong with it",
     "RescheduleBookingRequest": "The new start (the end follows the purpose's duration unless given)",
     "RescheduleBookingResponse": "The moved booking, and for an INITIAL the tech-setup call offered (or moved) along",
@@ -577,6 +584,8 @@ OPERATION_DESCRIPTIONS: dict[str, str] = {
     "cancelled; the slot becomes free.",
     "api_v1_create_follow_up": "Creates a FOLLOW_UP appointment for the same customer and opportunity (guests and "
     "Salesforce ids are copied), on the same calendar unless another is given.",
+    "api_v1_mark_no_show": "Records that the customer did not come: kept on the appointment (`meta.no_show` and "
+    "its history), counted in the messages status, and pushed to Salesforce when a no-show field is configured.",
     "api_v1_appointment_history": "Every change of status or start time, oldest first, with who made it through "
     "which channel and why.",
     "api_v1_get_availability": "Free slots between `from` and `to` for a purpose: the calendar's (or each team "
