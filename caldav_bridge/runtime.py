@@ -1,11 +1,11 @@
-"""What a running service holds: its settings, database engine and unit-of-work factory.
+"""What a running service holds: its settings, database engine, event handlers and unit-of-work factory.
 
 Built by the entry points (``feeds.create_app``, the CLI) when they start, never at import time.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -20,6 +20,8 @@ from caldav_bridge.converters import (
     TimekitOptions,
 )
 from caldav_bridge.converters.ols import OlsOptions
+from caldav_bridge.events.bus import MessageBus
+from caldav_bridge.events.wiring import build_bus
 from caldav_bridge.store.engine import make_engine, make_session_factory
 from caldav_bridge.store.uow import UnitOfWork
 from config import Settings
@@ -32,6 +34,8 @@ class Runtime:
     settings: Settings
     engine: Engine
     session_factory: sessionmaker[Session]
+    #: Every domain-event handler, registered once here (:func:`caldav_bridge.events.wiring.build_bus`).
+    bus: MessageBus = field(default_factory=build_bus)
 
     @classmethod
     def from_settings(cls, settings: Settings, engine: Engine | None = None) -> Runtime:
@@ -39,7 +43,7 @@ class Runtime:
         return cls(settings, engine, make_session_factory(engine))
 
     def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.session_factory)
+        return UnitOfWork(self.session_factory, self.bus)
 
     @property
     def ols_options(self) -> OlsOptions:

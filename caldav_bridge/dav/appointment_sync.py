@@ -3,48 +3,34 @@
 - CalDAV → appointment (:func:`item_written`, :func:`item_deleted`): a VEVENT PUT into an
   appointment calendar creates or updates the canonical appointment through the appointment
   service, so its outbox, status history and audit rows are written in the same transaction.
-- appointment → CalDAV (:func:`appointment_changed`, called by the appointment service for every
-  change from any channel): the DAV item is re-rendered from the appointment, keeping what the
-  client wrote, and the change is logged for sync tokens.
+- appointment → CalDAV is not here: the event handlers of :mod:`caldav_bridge.dav.item_sync`
+  re-render the items of changes from every other channel (and of the consequences of a CalDAV
+  change). A change made here carries the ``caldav`` channel on its actor, so those handlers leave
+  its item to the DAV store, which stores the client's text.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import replace
 from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from caldav_bridge.clock import utcnow
 from caldav_bridge.converters.ical_parse import IcalParseError, ParsedEvent, parse_event
 from caldav_bridge.dav.errors import DavError
 from caldav_bridge.dav.records import NewItem
-from caldav_bridge.dav.render import etag_of_text, is_recurring, render_event, utc_seconds
 from caldav_bridge.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
-from caldav_bridge.model.appointment import Appointment, AppointmentStatus, AppointmentType
+from caldav_bridge.model.appointment import AppointmentStatus, AppointmentType
 from caldav_bridge.model.requests import AppointmentDraft, AppointmentPatch
 from caldav_bridge.model.timestamps import to_utc_ms
-from caldav_bridge.services.actor import Actor
-from caldav_bridge.services.mapping import appointment_from_row
-from caldav_bridge.store.dav_tables import DavCollectionRow, DavItemRow
+from caldav_bridge.services import appointments
+from caldav_bridge.services.actor import CALDAV_CHANNEL, Actor
 from caldav_bridge.store.tables import AppointmentRow, PersonRow
 from caldav_bridge.store.uow import UnitOfWork
 
-__all__ = [
-    "TIMESTAMP_MAX",
-    "TIMESTAMP_MIN",
-    "appointment_changed",
-    "from_caldav",
-    "item_deleted",
-    "item_for",
-    "item_written",
-    "new_item",
-]
+__all__ = ["item_deleted", "item_moved", "item_written"]
 
-#: Radicale's open-range sentinels (``radicale.item.filter``), for items whose range we do not expand.
-TIMESTAMP_MIN = -62135596800
-TIMESTAMP_MAX = 253402300800
 S = AppointmentStatus
 #: iCalendar STATUS → the canonical statuses it stands for (the first is the default for new ones).
 _STATUS_GROUPS: dict[str, tuple[str, ...]] = {
@@ -52,7 +38,6 @@ _STATUS_GROUPS: dict[str, tuple[str, ...]] = {
     "CONFIRMED": (S.BOOKED, S.RESCHEDULED),
     "CANCELLED": (S.CANCELLED,),
 }
-_ORIGIN = "dav_origin"
 
 
 def _status_for(parsed: ParsedEvent, current: str | None) -> str:
@@ -105,7 +90,7 @@ def item_written(
         raise DavError(403, str(exc), "C:valid-calendar-data") from exc
     if parsed.end <= parsed.start:
         raise DavError(403, "an appointment must end after it starts", "C:valid-calendar-data")
-    uow.session.info[_ORIGIN] = True
+    actor = _over_caldav(actor)
     try:
         row = uow.appointments.get(appointment_id, for_update=True) if appointment_id else None
         if row is None:
@@ -118,13 +103,14 @@ def item_written(
         raise DavError(409, exc.detail) from exc
     except Forbidden as exc:
         raise DavError(403, exc.detail, "D:need-privileges") from exc
-    finally:
-        uow.session.info.pop(_ORIGIN, None)
+
+
+def _over_caldav(actor: Actor) -> Actor:
+    """The actor of a change the DAV store writes: channel ``caldav`` (the item handlers leave its item alone)."""
+    return actor if actor.channel == CALDAV_CHANNEL else replace(actor, channel=CALDAV_CHANNEL)
 
 
 def _create(uow: UnitOfWork, actor: Actor, calendar_id: str, parsed: ParsedEvent) -> str:
-    from caldav_bridge.services import appointments
-
     meta: dict[str, Any] = {"type": parsed.appointment_type or AppointmentType.FOLLOW_UP.value}
     if parsed.zone:
         meta["timezone"] = parsed.zone
@@ -149,8 +135,6 @@ def _create(uow: UnitOfWork, actor: Actor, calendar_id: str, parsed: ParsedEvent
 
 
 def _update(uow: UnitOfWork, actor: Actor, row: AppointmentRow, parsed: ParsedEvent) -> None:
-    from caldav_bridge.services import appointments
-
     changes: dict[str, Any] = {}
     name = (parsed.summary or "").strip()[:255] or "(no title)"
     if name != row.name:
@@ -187,107 +171,20 @@ def _update(uow: UnitOfWork, actor: Actor, row: AppointmentRow, parsed: ParsedEv
 
 def item_deleted(uow: UnitOfWork, actor: Actor, appointment_id: str) -> None:
     """The VEVENT of an appointment was deleted (or moved away): the appointment is deleted."""
-    from caldav_bridge.services import appointments
-
-    uow.session.info[_ORIGIN] = True
     try:
-        appointments.delete_in(uow, actor, appointment_id)
+        appointments.delete_in(uow, _over_caldav(actor), appointment_id)
     except DomainError as exc:
         raise DavError(409, exc.detail) from exc
-    finally:
-        uow.session.info.pop(_ORIGIN, None)
 
 
 def item_moved(uow: UnitOfWork, actor: Actor, appointment_id: str, calendar_id: str) -> None:
     """The VEVENT of an appointment was moved (MOVE) into another appointment calendar: the
     appointment moves with it, keeping its id (outbox, audit as for any change)."""
-    from caldav_bridge.services import appointments
-
-    uow.session.info[_ORIGIN] = True
     try:
-        appointments.move_in(uow, actor, appointment_id, calendar_id)
+        appointments.move_in(uow, _over_caldav(actor), appointment_id, calendar_id)
     except ValidationFailed as exc:
         raise DavError(403, exc.detail, "D:need-privileges") from exc
     except Forbidden as exc:
         raise DavError(403, exc.detail, "D:need-privileges") from exc
     except DomainError as exc:
         raise DavError(409, exc.detail) from exc
-    finally:
-        uow.session.info.pop(_ORIGIN, None)
-
-
-# ---------------------------------------------------------------------- appointment → CalDAV
-
-
-def item_for(row: AppointmentRow, base: DavItemRow | None) -> NewItem:
-    """The DAV item of appointment ``row``, merged into the stored item ``base`` if any."""
-    if base is None:
-        return new_item(row, appointment_from_row(row))
-    zone = _zone_of(base.text) or (row.meta_extra or {}).get("timezone") or row.calendar.timezone
-    text = render_event(
-        appointment_from_row(row), zone=str(zone), sequence=row.sequence, base_text=base.text, uid=base.uid
-    )
-    return _item(base.uid, text, row)
-
-
-def new_item(row: AppointmentRow, appointment: Appointment) -> NewItem:
-    """The DAV item of a new appointment (no stored text yet); ``appointment`` is ``row`` as canonical."""
-    zone = (row.meta_extra or {}).get("timezone") or row.calendar.timezone
-    return _item(row.id, render_event(appointment, zone=str(zone), sequence=row.sequence, uid=row.id), row)
-
-
-def _item(uid: str, text: str, row: AppointmentRow) -> NewItem:
-    if is_recurring(text):
-        start, end = TIMESTAMP_MIN, TIMESTAMP_MAX  # the exact range is Radicale's to compute
-    else:
-        start, end = utc_seconds(row.date_start), utc_seconds(row.date_end)
-    return NewItem(uid, "VEVENT", text, etag_of_text(text), start, end)
-
-
-def from_caldav(uow: UnitOfWork) -> bool:
-    """Whether the change being written came in over CalDAV (the DAV store then writes the item itself)."""
-    return bool(uow.session.info.get(_ORIGIN))
-
-
-def _zone_of(text: str | None) -> str | None:
-    if not text:
-        return None
-    for line in text.split("\r\n"):
-        if line.startswith("DTSTART;") and "TZID=" in line:
-            return line.split("TZID=", 1)[1].split(":", 1)[0].split(";", 1)[0].strip('"')
-    return None
-
-
-def appointment_changed(uow: UnitOfWork, row: AppointmentRow, *, deleted: bool) -> None:
-    """Bring the appointment's DAV item in line with ``row`` (called by the appointment service)."""
-    if from_caldav(uow):
-        return  # the change came in over CalDAV: the DAV store writes the item itself
-    from caldav_bridge.dav import provisioning
-    from caldav_bridge.dav.collections import bump, is_long
-
-    collection = provisioning.collection_for_calendar(uow, row.calendar_id)
-    if collection is None:
-        return
-    stmt = select(DavItemRow).where(DavItemRow.collection_id == collection.id, DavItemRow.appointment_id == row.id)
-    base = uow.session.scalars(stmt).first()
-    now: datetime = utcnow()
-    if deleted or row.deleted_at is not None:
-        if base is not None:
-            uow.session.delete(base)
-            bump(uow.session, collection.id, [(base.href, True)], now)
-        return
-    new = item_for(row, base)
-    if base is not None and base.text == new.text:
-        return
-    if base is None:
-        base = DavItemRow(collection_id=collection.id, href=f"{row.id}.ics", appointment_id=row.id)
-        uow.session.add(base)
-    base.uid, base.component, base.text, base.etag = new.uid, new.component, new.text, new.etag
-    base.time_start, base.time_end = new.time_start, new.time_end
-    base.long_span = is_long(new.time_start, new.time_end)
-    base.updated_at = now
-    uow.session.flush()
-    bump(uow.session, collection.id, [(base.href, False)], now)
-
-
-_ = DavCollectionRow

@@ -21,8 +21,11 @@ from sqlalchemy.orm import Session
 
 from caldav_bridge.clock import utcnow
 from caldav_bridge.dav.change_log import log_changes
+from caldav_bridge.dav import appointment_sync
 from caldav_bridge.dav.errors import DavError, SyncTokenInvalid
+from caldav_bridge.dav.items import is_long
 from caldav_bridge.dav.records import CollectionInfo, ItemHead, ItemInfo, NewItem
+from caldav_bridge.dav.render import etag_of_text
 from caldav_bridge.services.actor import Actor
 from caldav_bridge.store.dav_tables import SHORT_SPAN, DavChangeRow, DavCollectionRow, DavItemRow
 from caldav_bridge.store.tables import AppointmentRow
@@ -82,10 +85,6 @@ def _item(row: DavItemRow) -> ItemInfo:
         updated_at=row.updated_at,
         appointment_id=row.appointment_id,
     )
-
-
-def is_long(start: int, end: int) -> bool:
-    return end - start > SHORT_SPAN
 
 
 class DavStore:
@@ -369,8 +368,6 @@ class DavStore:
         Raises:
             DavError: 412 when the item is no longer the one the preconditions matched.
         """
-        from caldav_bridge.dav import appointment_sync
-
         with self.session.begin_nested():
             old_row = self._locked_item_row(collection.id, href)
             _check_preconditions(href, old_row, if_match, if_none_match)
@@ -401,8 +398,6 @@ class DavStore:
 
     def delete_item(self, collection: CollectionInfo, href: str, *, if_match: str | None = None) -> None:
         """Delete the item at ``href`` (``if_match``: as in :meth:`upload`, checked on the locked row)."""
-        from caldav_bridge.dav import appointment_sync
-
         with self.session.begin_nested():
             old = self._locked_item_row(collection.id, href)
             if old is None:
@@ -426,8 +421,6 @@ class DavStore:
                 raise DavError(404, f"item {href!r} not found")
             if source.id == target.id and href == to_href:
                 return
-            from caldav_bridge.dav import appointment_sync
-
             # An appointment's VEVENT moved to another appointment calendar: the appointment moves.
             between_calendars = (
                 row.appointment_id is not None
@@ -559,8 +552,6 @@ def _check_preconditions(href: str, row: DavItemRow | None, if_match: str | None
 
 
 def _rehash(item: NewItem, text_: str) -> NewItem:
-    from caldav_bridge.dav.render import etag_of_text
-
     return NewItem(item.uid, item.component, text_, etag_of_text(text_), item.time_start, item.time_end, item.extra)
 
 

@@ -19,6 +19,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from caldav_bridge.clock import utcnow
+from caldav_bridge.dav.items import is_long, item_for
+from caldav_bridge.dav.collections import DavStore, parent_of
 from caldav_bridge.store.dav_tables import DavCollectionRow, DavItemRow
 from caldav_bridge.store.tables import AppointmentRow, AuditRow, CalendarRow, UserRow
 from caldav_bridge.store.uow import UnitOfWork
@@ -67,8 +69,6 @@ def collection_for_calendar(uow: UnitOfWork, calendar_id: str) -> DavCollectionR
 
 def calendar_created(uow: UnitOfWork, calendar: CalendarRow) -> DavCollectionRow:
     """Provision the DAV collection of a calendar and render its existing appointments into it."""
-    from caldav_bridge.dav.appointment_sync import item_for
-    from caldav_bridge.dav.collections import is_long, parent_of
 
     now = utcnow()
     path = path_for_calendar(uow, calendar)
@@ -114,7 +114,6 @@ def _insert_calendar_collection(
     session: Session, calendar: CalendarRow, path: str, props: dict[str, str], now: datetime
 ) -> DavCollectionRow | None:
     """Insert the collection of ``calendar`` at ``path`` in a savepoint; None if the path is taken."""
-    from caldav_bridge.dav.collections import parent_of
 
     row = DavCollectionRow(
         path=path,
@@ -150,7 +149,6 @@ def ensure_folder(session: Session, path: str) -> None:
     exists = select(DavCollectionRow.id).where(DavCollectionRow.path == path)
     if session.scalar(exists) is not None:
         return
-    from caldav_bridge.dav.collections import parent_of
 
     now = utcnow()
     try:
@@ -173,11 +171,8 @@ def ensure_folder(session: Session, path: str) -> None:
             raise
 
 
-def ensure_for_path(store: object, path: str) -> None:
+def ensure_for_path(store: DavStore, path: str) -> None:
     """Make sure the calendars under ``path``'s first segment have their collections."""
-    from caldav_bridge.dav.collections import DavStore
-
-    assert isinstance(store, DavStore)
     uow = store.uow
     first = path.split("/", 1)[0]
     if first in store.ensured:
@@ -199,11 +194,8 @@ def ensure_for_path(store: object, path: str) -> None:
         store._seen.clear()
 
 
-def audit_reads(store: object, calendar_id: str, appointment_ids: Iterable[str]) -> None:
+def audit_reads(store: DavStore, calendar_id: str, appointment_ids: Iterable[str]) -> None:
     """One audit row per appointment read over CalDAV (one bulk INSERT for all of them)."""
-    from caldav_bridge.dav.collections import DavStore
-
-    assert isinstance(store, DavStore)
     now = utcnow()
     actor = store.actor
     rows = [

@@ -1,15 +1,14 @@
 """The mirror's bulk path for a page of *new* records: what the per-record path writes, in a handful of statements.
 
-New appointments and all their side effects (guests, people, status history, audit, scheduling hook,
-CalDAV item and change log) are written by :func:`caldav_bridge.services.creates.write_new`, the one
-place every create goes through, with the mirror's differences: no outbox row (echo prevention), the
-audit action ``mirror``, and DAV collections found or created through the mirror's page cache. This
-module adds the ``sf_links`` rows that tie each appointment to its Salesforce record.
+New appointments and all their side effects (guests, people, and through their event: status history,
+audit, webhooks, CalDAV item and change log) are written by :func:`caldav_bridge.services.creates.write_new`,
+the one place every create goes through, with the mirror's differences: no outbox row (the mirror's
+actor, channel ``sync``: no echo) and the audit action ``mirror``. This module adds the ``sf_links``
+rows that tie each appointment to its Salesforce record.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -19,7 +18,6 @@ from sqlalchemy import Table
 from caldav_bridge.services.actor import Actor
 from caldav_bridge.services.creates import PlainGuest, PlainRow, write_new
 from caldav_bridge.store.bulk_insert import insert_many
-from caldav_bridge.store.dav_tables import DavCollectionRow
 from caldav_bridge.store.sf_tables import SfLinkRow
 from caldav_bridge.store.uow import UnitOfWork
 
@@ -60,14 +58,11 @@ def insert_new(
     *,
     actor: Actor,
     now: datetime,
-    collection_of: Callable[[str], DavCollectionRow | None],
 ) -> None:
     """Insert ``new`` appointments with every side effect of a create (no outbox) and their ``sf_links`` rows."""
     if not new:
         return
-    write_new(
-        uow, [n.row for n in new], actor=actor, action="mirror", now=now, outbox=False, collection_of=collection_of
-    )
+    write_new(uow, [n.row for n in new], actor=actor, action="mirror", now=now)
     insert_many(
         uow.session,
         cast(Table, cast(Any, SfLinkRow).__table__),

@@ -6,10 +6,11 @@
   record whose stored SystemModstamp is not older is left alone.
 - A page's rows and the watermark after it commit in one transaction: the watermark never runs
   ahead of the rows.
-- Appointments are written through the appointment service's helpers with the session flagged
-  ``salesforce_mirror``: history, audit and the CalDAV item follow, but no outbox row (no echo), and
-  a record that already says what the appointment says (our own write coming back) changes nothing,
-  so SEQUENCE does not move.
+- Appointments are written through the appointment service's public entry points (new records:
+  ``services.creates`` through :mod:`.bulk`; changes: ``appointments.apply_external_change``) with
+  the mirror's actor (channel ``sync``): history, audit, webhooks and the CalDAV item follow, but no
+  outbox row (no echo; decided per event from the actor). A record that already says what the
+  appointment says (our own write coming back) changes nothing, so SEQUENCE does not move.
 - Owners resolve to calendars by mirrored User id, then by email; an unknown owner puts a new
   appointment on the "Salesforce: unassigned" calendar (recorded in ``sf_links.unassigned``), never drops it.
 """
@@ -39,15 +40,24 @@ from caldav_bridge.salesforce.gateway import SalesforceGateway, soql
 from caldav_bridge.salesforce.state import Watermark, get_watermark, set_watermark
 from caldav_bridge.salesforce.sync_context import Progress, SyncContext
 from caldav_bridge.services import appointments as svc
+from caldav_bridge.services.appointments import ExternalChange, ExternalValues
 from caldav_bridge.services.mapping import appointment_from_row
 from caldav_bridge.store.sf_tables import SfLinkRow, SfUserRow
 from caldav_bridge.store.tables import AppointmentRow, CalendarRow, OutboxRow, PersonRow, UserRow
 from caldav_bridge.store.uow import UnitOfWork
 
-__all__ = ["MIRROR_FLAG", "UNASSIGNED_CALENDAR", "RunResult", "mirror"]
+__all__ = [
+    "UNASSIGNED_CALENDAR",
+    "RunResult",
+    "floor_second",
+    "keyset_pages",
+    "mark_of",
+    "merged_guests",
+    "mirror",
+    "other_guest_ids",
+]
 
 log = logging.getLogger(__name__)
-MIRROR_FLAG = "salesforce_mirror"
 UNASSIGNED_CALENDAR = "Salesforce: unassigned"
 MAX_PAGES = 100_000
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
@@ -78,7 +88,7 @@ class RunResult:
             self.errors.append(message)
 
 
-def _floor_second(value: datetime) -> datetime:
+def floor_second(value: datetime) -> datetime:
     return value.replace(microsecond=0)
 
 
@@ -95,7 +105,7 @@ def keyset_pages(
     """Pages of ``sobject`` changed since watermark ``name``; the caller commits each page and its watermark."""
     with ctx.uow_factory() as uow:
         mark = get_watermark(uow.session, name)
-    since = _floor_second(mark.modstamp - ctx.overlap) if mark else None
+    since = floor_second(mark.modstamp - ctx.overlap) if mark else None
     cursor: tuple[datetime, str] | None = None
     for _ in range(MAX_PAGES):
         if cursor is not None:
@@ -116,14 +126,14 @@ def keyset_pages(
         if len(records) < ctx.page_size:
             return
         last = records[-1]
-        new_cursor = (_floor_second(parse_sf_datetime(last["SystemModstamp"])), str(last["Id"]))
+        new_cursor = (floor_second(parse_sf_datetime(last["SystemModstamp"])), str(last["Id"]))
         if cursor is not None and new_cursor <= cursor:
             log.warning("mirror of %s made no progress at %s; stopping this run", sobject, new_cursor)
             return
         cursor = new_cursor
 
 
-def _mark_of(records: list[dict[str, Any]]) -> Watermark:
+def mark_of(records: list[dict[str, Any]]) -> Watermark:
     last = records[-1]
     return Watermark(parse_sf_datetime(last["SystemModstamp"]), str(last["Id"]))
 
@@ -138,7 +148,7 @@ def mirror_users(ctx: SyncContext, gw: SalesforceGateway, result: RunResult) -> 
         with ctx.uow_factory() as uow:
             for rec in records:
                 _store_user(uow, rec, "User")
-            set_watermark(uow.session, "User", _mark_of(records))
+            set_watermark(uow.session, "User", mark_of(records))
             uow.commit()
     if ctx.mapping.mode == "service_appointment":
         fields = ["Id", "Name", "RelatedRecordId", "IsActive", "SystemModstamp"]
@@ -146,7 +156,7 @@ def mirror_users(ctx: SyncContext, gw: SalesforceGateway, result: RunResult) -> 
             with ctx.uow_factory() as uow:
                 for rec in records:
                     _store_user(uow, rec, "ServiceResource")
-                set_watermark(uow.session, "ServiceResource", _mark_of(records))
+                set_watermark(uow.session, "ServiceResource", mark_of(records))
                 uow.commit()
 
 
@@ -181,7 +191,7 @@ def mirror_people(ctx: SyncContext, gw: SalesforceGateway, result: RunResult) ->
                         uow.session.add(person)
                     person.first_name, person.last_name = rec.get("FirstName"), rec.get("LastName")
                     person.updated_at = now
-                set_watermark(uow.session, sobject, _mark_of(records))
+                set_watermark(uow.session, sobject, mark_of(records))
                 uow.commit()
 
 
@@ -196,7 +206,6 @@ class _Calendars:
         self.cache: dict[str, str | None] = {}
         self._unassigned: CalendarRow | None = None
         self.rows: dict[str | None, CalendarRow] = {}
-        self.collections: dict[str, Any] = {}
 
     def of(self, owner: str | None) -> str | None:
         if not owner:
@@ -230,16 +239,6 @@ class _Calendars:
             self.rows[calendar_id] = row
         return self.rows[calendar_id]
 
-    def collection(self, calendar_id: str) -> Any:
-        """The calendar's DAV collection (created if missing), cached for a page."""
-        if calendar_id not in self.collections:
-            try:
-                from caldav_bridge.dav import provisioning
-            except ImportError:  # pragma: no cover - CalDAV not installed in this tree
-                return None
-            self.collections[calendar_id] = provisioning.collection_for_calendar(self.uow, calendar_id)
-        return self.collections[calendar_id]
-
     def unassigned(self) -> CalendarRow:
         if self._unassigned is None:
             s = self.uow.session
@@ -262,7 +261,7 @@ def mirror_appointments(
     now = utcnow()
     initial = soql(
         f"{'StartDateTime' if mapping.mode == 'event' else 'SchedStartTime'} >= {{}}",
-        _floor_second(now - ctx.window_back),
+        floor_second(now - ctx.window_back),
     )
     for records in keyset_pages(
         ctx, gw, mapping.sobject, mapping.sobject, mapping.select_fields(), include_deleted=True, initial_where=initial
@@ -292,7 +291,7 @@ def mirror_assignments(ctx: SyncContext, gw: SalesforceGateway, result: RunResul
     ``meta.salesforce_crew``. An appointment left with no assignment keeps its calendar.
     """
     fields = ["Id", "ServiceAppointmentId", "ServiceResourceId", "IsDeleted", "SystemModstamp"]
-    initial = soql("SystemModstamp >= {}", _floor_second(run_started - ctx.overlap))
+    initial = soql("SystemModstamp >= {}", floor_second(run_started - ctx.overlap))
     for records in keyset_pages(
         ctx, gw, "AssignedResource", "AssignedResource", fields, include_deleted=True, initial_where=initial
     ):
@@ -306,7 +305,6 @@ def mirror_assignments(ctx: SyncContext, gw: SalesforceGateway, result: RunResul
         owners, crews = _assigned_resources(gw, [str(i) for i in linked])
         with ctx.uow_factory() as uow:
             s = uow.session
-            s.info[MIRROR_FLAG] = True
             links = list(s.scalars(select(SfLinkRow).where(SfLinkRow.sf_id.in_(linked)))) if linked else []
             calendars = _Calendars(uow)
             now = utcnow()
@@ -314,7 +312,8 @@ def mirror_assignments(ctx: SyncContext, gw: SalesforceGateway, result: RunResul
                 row = s.get(AppointmentRow, link.appointment_id)
                 if row is None:
                     continue
-                changed = _set_crew(row, _crew_meta(crews.get(str(link.sf_id), []), calendars))
+                meta = _meta_with_crew(row, _crew_meta(crews.get(str(link.sf_id), []), calendars))
+                move_to: str | None = None
                 resource = owners.get(str(link.sf_id))
                 if resource is not None and link.owner_sf_id != resource:
                     # not yet known (the appointment page and our own push record the primary too)
@@ -325,28 +324,23 @@ def mirror_assignments(ctx: SyncContext, gw: SalesforceGateway, result: RunResul
                     else:
                         link.unassigned = False
                         if calendar_id != row.calendar_id:
-                            _leave_calendar(uow, row)
-                            calendar = calendars.row(calendar_id)
-                            row.calendar_id, row.calendar = calendar.id, calendar
-                            changed = True
-                if changed:
-                    row.updated_at = now
-                    svc._changed(uow, ctx.actor, row, "mirror", now)
+                            move_to = calendar_id
+                if meta is not None or move_to is not None:
+                    svc.apply_external_change(uow, ctx.actor, row.id, ExternalChange(meta=meta, calendar_id=move_to))
                     result.updated += 1
-            set_watermark(s, "AssignedResource", _mark_of(records))
+            set_watermark(s, "AssignedResource", mark_of(records))
             uow.commit()
 
 
-def _set_crew(row: AppointmentRow, crew: list[dict[str, str | None]]) -> bool:
-    """Record the crew's other members on ``row``; whether that changed anything."""
-    extra = dict(row.meta_extra or {})
-    if extra.get(CREW_META, []) == crew:
-        return False
-    extra.pop(CREW_META, None)
+def _meta_with_crew(row: AppointmentRow, crew: list[dict[str, str | None]]) -> dict[str, Any] | None:
+    """``row``'s meta with the crew's other members recorded; None when it records them already."""
+    if (row.meta_extra or {}).get(CREW_META, []) == crew:
+        return None
+    meta = appointment_from_row(row).meta.model_dump(mode="json")
+    meta.pop(CREW_META, None)
     if crew:
-        extra[CREW_META] = crew
-    row.meta_extra = extra
-    return True
+        meta[CREW_META] = crew
+    return meta
 
 
 def _assigned_resources(gw: SalesforceGateway, ids: list[str]) -> tuple[dict[str, str], dict[str, list[str]]]:
@@ -375,7 +369,6 @@ def _apply_page(
     mapping = ctx.mapping
     with ctx.uow_factory() as uow:
         s = uow.session
-        s.info[MIRROR_FLAG] = True
         ids = [r["Id"] for r in records]
         ext_ids = [str(r[mapping.external_id_field]) for r in records if r.get(mapping.external_id_field)]
         links = {link.sf_id: link for link in s.scalars(select(SfLinkRow).where(SfLinkRow.sf_id.in_(ids)))}
@@ -443,8 +436,8 @@ def _apply_page(
                 continue
             _apply_record(uow, ctx, rec, link, row, row is not None and row.id in pending, calendars, result)
         if fresh:
-            bulk.insert_new(uow, fresh, actor=ctx.actor, now=utcnow(), collection_of=calendars.collection)
-        set_watermark(s, mapping.sobject, _mark_of(records))
+            bulk.insert_new(uow, fresh, actor=ctx.actor, now=utcnow())
+        set_watermark(s, mapping.sobject, mark_of(records))
         uow.commit()
 
 
@@ -483,7 +476,8 @@ def _new_appointment(
         created_at=now,
         updated_at=now,
     )
-    svc._apply_meta(row.as_row(), _meta(rec, calendars))
+    for column, value in svc.meta_columns(_meta(rec, calendars)).items():
+        setattr(row, column, value)
     for position, who in enumerate(_who_ids(rec)):
         person = people.get(who)
         guest = (
@@ -553,12 +547,12 @@ def _is_who(person_id: str | None) -> bool:
     return bool(person_id) and len(str(person_id)) in (15, 18) and str(person_id).startswith(relations.WHO_PREFIXES)
 
 
-def _other_guest_ids(row: AppointmentRow) -> list[str]:
+def other_guest_ids(row: AppointmentRow) -> list[str]:
     """The Contact/Lead ids of an appointment's guests besides its primary customer (sorted)."""
     return sorted(str(g.person_id) for g in row.guests if _is_who(g.person_id) and g.person_id != row.sf_customer_gid)
 
 
-def _merged_guests(
+def merged_guests(
     uow: UnitOfWork, row: AppointmentRow, customer: str | None, others: tuple[str, ...] | None
 ) -> list[Guest]:
     """The record's Whos (primary first), then the appointment's own guests that are not Salesforce Whos."""
@@ -587,9 +581,7 @@ def _apply_record(
     now = utcnow()
     if rec.deleted:
         if row is not None and row.deleted_at is None:
-            row.deleted_at = now
-            row.updated_at = now
-            svc._changed(uow, actor, row, "mirror", now, operation="delete")
+            svc.apply_external_change(uow, actor, row.id, ExternalChange(deleted=True))
             result.deleted += 1
         else:
             result.unchanged += 1
@@ -604,7 +596,7 @@ def _apply_record(
             uow.session.delete(link)
             uow.session.flush()
         new = _new_appointment(uow, ctx, rec, calendars, {})
-        bulk.insert_new(uow, [new], actor=actor, now=now, collection_of=calendars.collection)
+        bulk.insert_new(uow, [new], actor=actor, now=now)
         result.created += 1
         return
     assert link is not None
@@ -614,7 +606,7 @@ def _apply_record(
     move_to = calendar_id if calendar_id is not None and calendar_id != row.calendar_id else None
     meta = _meta(rec, calendars)
     # Who relations and crews are not in the content hash: a change to them alone is a change too.
-    whos_changed = rec.other_whos is not None and _other_guest_ids(row) != sorted(rec.other_whos)
+    whos_changed = rec.other_whos is not None and other_guest_ids(row) != sorted(rec.other_whos)
     crew_changed = rec.crew is not None and (row.meta_extra or {}).get(CREW_META) != meta.get(CREW_META)
     if (
         has_pending
@@ -624,30 +616,18 @@ def _apply_record(
         # Unsent local changes win until they are pushed; our own write coming back changes nothing.
         result.unchanged += 1
         return
-    old_status, old_start = row.status, row.date_start
     if move_to is not None:
-        _leave_calendar(uow, row)
-        calendar = uow.session.get(CalendarRow, move_to)
-        assert calendar is not None
-        row.calendar_id, row.calendar = calendar.id, calendar
         link.unassigned = False
         link.owner_sf_id = rec.owner_sf_id
-    if row.deleted_at is not None:
-        row.deleted_at = None  # undeleted in Salesforce
-    if (rec.date_start, rec.date_end) != (row.date_start, row.date_end):
-        row.sequence += 1
-    row.name, row.description = rec.name, rec.description
-    row.date_start, row.date_end = rec.date_start, rec.date_end
-    row.status, row.type = rec.status, rec.type
     customer_changed = (row.sf_customer_gid or None) != rec.customer_gid
-    guests = _merged_guests(uow, row, rec.customer_gid, rec.other_whos) if customer_changed or whos_changed else None
-    svc._apply_meta(row, {**_kept_meta(row), **meta})
-    if guests is not None:
-        svc._set_guests(uow, row, guests, now)
-    row.updated_at = now
-    if row.status != old_status or row.date_start != old_start:
-        svc._history(uow, actor, row, old_status, now, old_start=old_start)
-    svc._changed(uow, actor, row, "mirror", now)
+    change = ExternalChange(
+        values=ExternalValues(rec.name, rec.description, rec.date_start, rec.date_end, rec.status),
+        meta={**_kept_meta(row), **meta},
+        guests=merged_guests(uow, row, rec.customer_gid, rec.other_whos) if customer_changed or whos_changed else None,
+        calendar_id=move_to,
+        deleted=False if row.deleted_at is not None else None,  # undeleted in Salesforce
+    )
+    svc.apply_external_change(uow, actor, row.id, change)
     result.updated += 1
 
 
@@ -681,35 +661,20 @@ def _kept_meta(row: AppointmentRow) -> dict[str, Any]:
     return {k: v for k, v in (row.meta_extra or {}).items() if k not in (SERIES_META, CREW_META)}
 
 
-def _leave_calendar(uow: UnitOfWork, row: AppointmentRow) -> None:
-    """Remove the appointment's CalDAV item from the calendar it leaves (when CalDAV is present)."""
-    try:
-        from caldav_bridge.dav import appointment_sync
-    except ImportError:  # pragma: no cover - CalDAV not installed in this tree
-        return
-    appointment_sync.appointment_changed(uow, row, deleted=True)
-
-
 def reassign_unassigned(ctx: SyncContext, result: RunResult) -> None:
     """Move appointments waiting on the unassigned calendar to their owner's calendar once it is known."""
     with ctx.uow_factory() as uow:
-        uow.session.info[MIRROR_FLAG] = True
         links = list(uow.session.scalars(select(SfLinkRow).where(SfLinkRow.unassigned.is_(True)).limit(5000)))
         calendars = _Calendars(uow)
-        now = utcnow()
         for link in links:
             calendar_id = calendars.of(link.owner_sf_id)
             if calendar_id is None:
                 continue
             row = uow.session.get(AppointmentRow, link.appointment_id)
-            calendar = uow.session.get(CalendarRow, calendar_id)
-            if row is None or calendar is None:
+            if row is None or uow.calendars.get(calendar_id) is None:
                 continue
-            _leave_calendar(uow, row)
-            row.calendar_id, row.calendar = calendar.id, calendar
-            row.updated_at = now
             link.unassigned = False
-            svc._changed(uow, ctx.actor, row, "mirror", now)
+            svc.apply_external_change(uow, ctx.actor, row.id, ExternalChange(calendar_id=calendar_id))
             result.updated += 1
         uow.commit()
 
@@ -740,7 +705,7 @@ def reconcile(ctx: SyncContext, gw: SalesforceGateway, progress: Progress | None
     mapping = ctx.mapping
     now = utcnow()
     start_field = "StartDateTime" if mapping.mode == "event" else "SchedStartTime"
-    low, high = _floor_second(now - ctx.window_back), _floor_second(now + ctx.window_ahead)
+    low, high = floor_second(now - ctx.window_back), floor_second(now + ctx.window_ahead)
     remote: set[str] = set()
     template = f"SELECT Id FROM {mapping.sobject} WHERE {start_field} >= {{}} AND {start_field} < {{}}"  # noqa: S608
     q = soql(template, low, high)
@@ -749,7 +714,6 @@ def reconcile(ctx: SyncContext, gw: SalesforceGateway, progress: Progress | None
         if progress:
             progress(len(remote), None)
     with ctx.uow_factory() as uow:
-        uow.session.info[MIRROR_FLAG] = True
         stmt = (
             select(SfLinkRow, AppointmentRow)
             .join(AppointmentRow, AppointmentRow.id == SfLinkRow.appointment_id)
@@ -770,8 +734,7 @@ def reconcile(ctx: SyncContext, gw: SalesforceGateway, progress: Progress | None
                 continue
             if link.pushed_at is not None and link.pushed_at > now - timedelta(minutes=1):
                 continue  # written a moment ago; Salesforce's query may not show it yet
-            row.deleted_at = row.updated_at = now
-            svc._changed(uow, ctx.actor, row, "reconcile", now, operation="delete")
+            svc.apply_external_change(uow, ctx.actor, row.id, ExternalChange(deleted=True), action="reconcile")
             result.deleted += 1
         uow.commit()
     return result

@@ -17,21 +17,20 @@ from typing import Any
 
 from sqlalchemy import select
 
-from caldav_bridge.clock import utcnow
 from caldav_bridge.salesforce import relations
 from caldav_bridge.salesforce.gateway import SalesforceGateway, SalesforcePermanentError, soql
 from caldav_bridge.salesforce.mirror import (
-    MIRROR_FLAG,
     RunResult,
-    _floor_second,
-    _mark_of,
-    _merged_guests,
-    _other_guest_ids,
+    floor_second,
     keyset_pages,
+    mark_of,
+    merged_guests,
+    other_guest_ids,
 )
 from caldav_bridge.salesforce.state import set_watermark
 from caldav_bridge.salesforce.sync_context import SyncContext
 from caldav_bridge.services import appointments as svc
+from caldav_bridge.services.appointments import ExternalChange
 from caldav_bridge.store.sf_tables import SfLinkRow
 from caldav_bridge.store.tables import AppointmentRow, OutboxRow
 
@@ -45,7 +44,7 @@ def mirror_who_relations(ctx: SyncContext, gw: SalesforceGateway, result: RunRes
     features = relations._features(gw)
     if features.get("shared_activities") is False:
         return
-    initial = soql("SystemModstamp >= {}", _floor_second(run_started - ctx.overlap))
+    initial = soql("SystemModstamp >= {}", floor_second(run_started - ctx.overlap))
     pages = keyset_pages(ctx, gw, "EventRelation", "EventRelation", FIELDS, include_deleted=True, initial_where=initial)
     try:
         for records in pages:
@@ -71,8 +70,6 @@ def _apply(ctx: SyncContext, gw: SalesforceGateway, records: list[dict[str, Any]
     whos = relations.event_whos(gw, [str(i) for i in linked]) if linked else {}
     with ctx.uow_factory() as uow:
         s = uow.session
-        s.info[MIRROR_FLAG] = True
-        now = utcnow()
         if linked and whos is not None:
             links = {
                 str(link.appointment_id): link
@@ -92,11 +89,10 @@ def _apply(ctx: SyncContext, gw: SalesforceGateway, records: list[dict[str, Any]
                 customer = row.sf_customer_gid or None
                 current = whos.get(str(links[row.id].sf_id), [])
                 others = tuple(w for w in current if w != customer)
-                if _other_guest_ids(row) == sorted(others):
+                if other_guest_ids(row) == sorted(others):
                     continue
-                svc._set_guests(uow, row, _merged_guests(uow, row, customer, others), now)
-                row.updated_at = now
-                svc._changed(uow, ctx.actor, row, "mirror", now)
+                change = ExternalChange(guests=merged_guests(uow, row, customer, others))
+                svc.apply_external_change(uow, ctx.actor, row.id, change)
                 result.updated += 1
-        set_watermark(s, "EventRelation", _mark_of(records))
+        set_watermark(s, "EventRelation", mark_of(records))
         uow.commit()

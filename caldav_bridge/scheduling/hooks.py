@@ -1,31 +1,34 @@
-"""What the appointment service calls for every change, from any channel (REST, OLS, CalDAV, sync).
+"""Scheduling's consequences of every appointment change, from any channel: the event handlers.
 
-:func:`appointment_changing` runs inside the change's transaction, before it is flushed:
+:func:`on_appointment_changed` runs in the change's transaction (registered on the runtime's bus):
 
 - slot claims follow their appointment: released when it is cancelled or deleted, moved (and
-  re-checked against other claims) when its times change, no longer a hold once it is booked;
-- the chain stays consistent: cancelling an INITIAL appointment cancels its pending TECH_SETUP call;
-- webhook subscribers get their event queued (``caldav_bridge.webhooks.events``).
+  re-checked against other claims) when its times change or it moves to another calendar, no
+  longer a hold once it is booked;
+- the chain stays consistent: cancelling an INITIAL appointment cancels its pending TECH_SETUP call,
+  as a change of its own made by the ``scheduling`` channel (:func:`consequence_actor`), whose event
+  every other handler (CalDAV item, outbox, webhooks, history) handles like any other.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import timedelta
 
-from sqlalchemy import inspect
 from sqlalchemy.exc import IntegrityError
 
 from caldav_bridge.clock import utcnow
 from caldav_bridge.errors import Conflict
+from caldav_bridge.events.model import AppointmentCancelled, AppointmentDeleted, AppointmentEvent
 from caldav_bridge.model.appointment import AppointmentStatus, AppointmentType
+from caldav_bridge.model.requests import AppointmentPatch
 from caldav_bridge.scheduling import queries
 from caldav_bridge.scheduling.rules import DEFAULT_RULES
-from caldav_bridge.services.actor import Actor
+from caldav_bridge.services import appointments
+from caldav_bridge.services.actor import consequence_actor
 from caldav_bridge.store.tables import AppointmentRow
 from caldav_bridge.store.uow import UnitOfWork
 
-__all__ = ["SlotUnavailable", "appointment_changing", "appointment_created", "event_type"]
+__all__ = ["SlotUnavailable", "on_appointment_changed"]
 
 S = AppointmentStatus
 
@@ -36,57 +39,30 @@ class SlotUnavailable(Conflict):
     title = "Slot unavailable"
 
 
-def event_type(row: AppointmentRow, action: str, times_changed: bool) -> str:
-    if action == "create":
-        return "appointment.created"
-    if action == "delete" or row.status == S.CANCELLED:
-        return "appointment.cancelled"
-    if action == "reschedule" or times_changed:
-        return "appointment.rescheduled"
-    return "appointment.updated"
-
-
-def appointment_created(uow: UnitOfWork, actor: Actor, row: AppointmentRow) -> None:
-    """A new appointment (``services.creates``, which may pass a plain row): only its webhook events;
-    slot claims and booking chains are made by the booking flow itself."""
-    from caldav_bridge.webhooks.events import queue as queue_webhooks
-
-    queue_webhooks(uow, row, event_type(row, "create", False))
-
-
-def appointment_changing(uow: UnitOfWork, actor: Actor, row: AppointmentRow, action: str) -> None:
-    if action == "create":
-        appointment_created(uow, actor, row)
+def on_appointment_changed(uow: UnitOfWork, event: AppointmentEvent) -> None:
+    row = uow.appointments.including_deleted(event.appointment_id)
+    if row is None:
         return
-    state = inspect(row)
-    times_changed = action != "create" and (
-        state.attrs.date_start.history.has_changes() or state.attrs.date_end.history.has_changes()
-    )
-    status_changed = action == "create" or state.attrs.status.history.has_changes()
-    _claims_and_chain(uow, actor, row, action, times_changed, status_changed)
-    from caldav_bridge.webhooks.events import queue as queue_webhooks
-
-    queue_webhooks(uow, row, event_type(row, action, times_changed))
-
-
-def _claims_and_chain(
-    uow: UnitOfWork, actor: Actor, row: AppointmentRow, action: str, times_changed: bool, status_changed: bool
-) -> None:
     session = uow.session
-    if action == "create":
-        return
     claim = queries.claim_of(session, row.id)
-    if action == "delete" or row.status == S.CANCELLED:
+    if isinstance(event, AppointmentDeleted | AppointmentCancelled):
         if claim is not None:
             session.delete(claim)
-        if row.type == AppointmentType.INITIAL and (status_changed or action == "delete"):
-            _cancel_pending_tech_setups(uow, actor, row)
+        if row.type == AppointmentType.INITIAL and (event.status_changed or isinstance(event, AppointmentDeleted)):
+            _cancel_pending_tech_setups(uow, event, row)
         return
     if claim is None:
         return
     if row.status != S.RESERVED and claim.hold_expires_at is not None:
         claim.hold_expires_at = None
-    if times_changed:
+    if event.moved:
+        try:
+            with session.begin_nested():
+                claim.calendar_id = row.calendar_id
+                session.flush()
+        except IntegrityError as exc:
+            raise Conflict("the appointment's slot is taken in that calendar") from exc
+    if event.times_changed:
         rules = queries.rules_of(session, row.calendar) or DEFAULT_RULES
         start = row.date_start - timedelta(minutes=rules.buffer_before_minutes)
         end = row.date_end + timedelta(minutes=rules.buffer_after_minutes)
@@ -99,19 +75,16 @@ def _claims_and_chain(
             raise SlotUnavailable("the new time was just taken by another booking") from exc
 
 
-def _cancel_pending_tech_setups(uow: UnitOfWork, actor: Actor, initial: AppointmentRow) -> None:
-    from caldav_bridge.model.requests import AppointmentPatch
-    from caldav_bridge.services import appointments
-
+def _cancel_pending_tech_setups(uow: UnitOfWork, event: AppointmentEvent, initial: AppointmentRow) -> None:
     now = utcnow()
-    wide = replace(actor, calendar_ids=None)
+    actor = consequence_actor(event.actor)
     for link in queries.links_from(uow.session, initial.id, "tech_setup"):
         target = uow.appointments.get(link.target_id, for_update=True)
         if target is None or target.status == S.CANCELLED or target.date_start <= now:
             continue
         appointments.update_in(
             uow,
-            wide,
+            actor,
             target.id,
             AppointmentPatch(status=S.CANCELLED),
             reason=f"its INITIAL appointment {initial.id} was cancelled",

@@ -3,13 +3,31 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from caldav_bridge.errors import Forbidden
 
-__all__ = ["ALL_ROLES", "WIDE_ROLES", "Actor", "Channel", "Role", "Scope", "system_actor"]
+__all__ = [
+    "ALL_ROLES",
+    "CALDAV_CHANNEL",
+    "MIRROR_CHANNEL",
+    "SCHEDULING_CHANNEL",
+    "WIDE_ROLES",
+    "Actor",
+    "Channel",
+    "Role",
+    "Scope",
+    "consequence_actor",
+    "system_actor",
+]
 
-Channel = str  # "api", "ols", "caldav", "feed", "cli", "sync", "demo"
+Channel = str  # "api", "ols", "caldav", "feed", "cli", "sync", "scheduling", "demo"
+#: Changes over CalDAV: the DAV store writes the changed appointment's item itself.
+CALDAV_CHANNEL: Channel = "caldav"
+#: Changes mirrored in from Salesforce: never queued back to it (no echo).
+MIRROR_CHANNEL: Channel = "sync"
+#: Consequences of another change (a TECH_SETUP call cancelled with its INITIAL, an expired hold).
+SCHEDULING_CHANNEL: Channel = "scheduling"
 Role = str
 Scope = str
 
@@ -54,6 +72,12 @@ class Actor:
         if calendar_ids is None:
             return sorted(self.calendar_ids)
         return [c for c in calendar_ids if c in self.calendar_ids]
+
+
+def consequence_actor(actor: Actor) -> Actor:
+    """The actor of a consequence of ``actor``'s change: the same person, every calendar, the ``scheduling``
+    channel (so every channel's handlers treat the consequence as a change of its own)."""
+    return replace(actor, calendar_ids=None, channel=SCHEDULING_CHANNEL)
 
 
 def system_actor(channel: Channel = "cli", username: str = "system") -> Actor:

@@ -1,7 +1,10 @@
-"""Appointment use cases: create, read, list, update, delete, book, reschedule, cancel, follow up.
+"""Appointment use cases: create, read, list, update, delete, book, reschedule, cancel, follow up,
+and the changes an outside system (the Salesforce mirror) says happened.
 
-Every change writes, in its own transaction, the appointment, its status history, an outbox row
-for Salesforce and an audit row. Every read of patient data writes an audit row.
+Every change writes the appointment and raises a domain event (:mod:`caldav_bridge.events.model`) on
+the unit of work; the handlers registered on the runtime's bus write its consequences in the same
+transaction (status history, audit, Salesforce outbox, webhook events, slot claims and the chain,
+the CalDAV item). Every read of patient data writes an audit row.
 """
 
 from __future__ import annotations
@@ -30,6 +33,14 @@ from caldav_bridge.errors import (
     PreconditionFailed,
     ValidationFailed,
 )
+from caldav_bridge.events.model import (
+    AppointmentCancelled,
+    AppointmentChanged,
+    AppointmentDeleted,
+    AppointmentEvent,
+    AppointmentMoved,
+    AppointmentRescheduled,
+)
 from caldav_bridge.model.appointment import Appointment, AppointmentStatus, AppointmentType, Guest, Meta
 from caldav_bridge.model.requests import (
     AppointmentDraft,
@@ -49,19 +60,21 @@ from caldav_bridge.store.tables import (
     AuditRow,
     CalendarRow,
     IdempotencyRow,
-    OutboxRow,
     StatusHistoryRow,
 )
 from caldav_bridge.store.uow import UnitOfWork
 
 __all__ = [
     "TRANSITIONS",
+    "ExternalChange",
+    "ExternalValues",
     "ListFilters",
     "Page",
     "Stored",
     "book",
     "cancel",
     "create",
+    "apply_external_change",
     "create_in",
     "delete",
     "delete_in",
@@ -70,6 +83,8 @@ __all__ = [
     "get_row",
     "history",
     "list_appointments",
+    "meta_columns",
+    "move_in",
     "reschedule",
     "update",
     "update_in",
@@ -241,7 +256,7 @@ def _apply_patch(
     if row.status == S.CANCELLED:
         raise InvalidTransition(row.status, "change")
     now = utcnow()
-    old_status, old_start = row.status, row.date_start
+    before = _Before.of(row)
     if "name" in given:
         if patch.name is None:
             raise ValidationFailed([FieldError("name", "may not be null")])
@@ -264,9 +279,7 @@ def _apply_patch(
     if "status" in given and patch.status is not None and patch.status != row.status:
         _transition(row, patch.status.value, "set status " + patch.status.value + " on")
     row.updated_at = now
-    if row.status != old_status or row.date_start != old_start:
-        _history(uow, actor, row, old_status, now, old_start=old_start, reason=reason)
-    _changed(uow, actor, row, "update", now)
+    _changed(uow, actor, row, before, "update", reason=reason)
 
 
 def delete(uow: UnitOfWork, actor: Actor, appointment_id: str, *, if_match: str | None = None) -> None:
@@ -279,11 +292,12 @@ def delete(uow: UnitOfWork, actor: Actor, appointment_id: str, *, if_match: str 
         _commit(uow, row)
 
 
-def _mark_deleted(uow: UnitOfWork, actor: Actor, row: AppointmentRow) -> None:
+def _mark_deleted(uow: UnitOfWork, actor: Actor, row: AppointmentRow, action: str = "delete") -> None:
     now = utcnow()
+    before = _Before.of(row)
     row.deleted_at = now
     row.updated_at = now
-    _changed(uow, actor, row, "delete", now, operation="delete")
+    _changed(uow, actor, row, before, action, deleted=True)
 
 
 def book(uow: UnitOfWork, actor: Actor, appointment_id: str, *, if_match: str | None = None) -> Stored:
@@ -304,14 +318,12 @@ def reschedule(
     with uow:
         row = _visible_row(uow, actor, appointment_id, for_update=True)
         _check_etag(row, if_match)
-        old_status, old_start = row.status, row.date_start
+        before = _Before.of(row)
         _transition(row, S.RESCHEDULED, "reschedule")
-        now = utcnow()
         row.date_start, row.date_end = request.date_start, request.date_end
         row.sequence += 1
-        row.updated_at = now
-        _history(uow, actor, row, old_status, now, old_start=old_start, reason=request.reason)
-        _changed(uow, actor, row, "reschedule", now)
+        row.updated_at = utcnow()
+        _changed(uow, actor, row, before, "reschedule", reason=request.reason)
         return _commit(uow, row)
 
 
@@ -377,28 +389,19 @@ def move_in(uow: UnitOfWork, actor: Actor, appointment_id: str, calendar_id: str
     """Move an appointment to another calendar in ``uow``'s open transaction, without committing.
 
     The appointment keeps its id; its slot claim (if any) moves along, and a claim that overlaps
-    another in the new calendar is a :class:`Conflict` (PostgreSQL's exclusion constraint).
+    another in the new calendar is a :class:`Conflict` (PostgreSQL's exclusion constraint; raised by
+    the scheduling handler of the :class:`AppointmentMoved` event).
     """
     actor.require("write")
     row = _visible_row(uow, actor, appointment_id, for_update=True)
     if row.calendar_id == calendar_id:
         return row
     calendar = _writable_calendar(uow, actor, calendar_id, "calendar.id")
-    from caldav_bridge.scheduling import queries as scheduling_queries  # lazy: scheduling uses this module
-
-    claim = scheduling_queries.claim_of(uow.session, row.id)
-    if claim is not None:
-        try:
-            with uow.session.begin_nested():
-                claim.calendar_id = calendar.id
-                uow.session.flush()
-        except IntegrityError as exc:
-            raise Conflict("the appointment's slot is taken in that calendar") from exc
-    now = utcnow()
+    before = _Before.of(row)
     row.calendar_id = calendar.id
     row.calendar = calendar
-    row.updated_at = now
-    _changed(uow, actor, row, "move", now)
+    row.updated_at = utcnow()
+    _changed(uow, actor, row, before, "move")  # the slot claim moves along (scheduling's handler)
     return row
 
 
@@ -408,6 +411,97 @@ def delete_in(uow: UnitOfWork, actor: Actor, appointment_id: str) -> None:
     row = uow.appointments.get(appointment_id, for_update=True)
     if row is not None:
         _mark_deleted(uow, actor, row)
+
+
+# --------------------------------------------------------------------------- changes an outside system reports
+
+
+@dataclass(frozen=True)
+class ExternalValues:
+    """An appointment's own fields as an outside system now has them."""
+
+    name: str
+    description: str | None
+    date_start: datetime
+    date_end: datetime
+    status: str
+
+
+@dataclass(frozen=True)
+class ExternalChange:
+    """What an outside system (the Salesforce mirror) says happened to an appointment; ``None`` keeps a part.
+
+    The source system decides: no transition rules, a CANCELLED appointment may change, a deleted one
+    may come back (``deleted=False``). ``meta`` replaces the whole ``meta`` (validated as any ``meta``);
+    ``calendar_id`` moves the appointment.
+    """
+
+    values: ExternalValues | None = None
+    meta: dict[str, Any] | None = None
+    guests: list[Guest] | None = None
+    calendar_id: str | None = None
+    deleted: bool | None = None
+
+
+def apply_external_change(
+    uow: UnitOfWork, actor: Actor, appointment_id: str, change: ExternalChange, *, action: str = "mirror"
+) -> AppointmentRow | None:
+    """Apply ``change`` in ``uow``'s open transaction, without committing; the row, or None if there is none.
+
+    The change's event carries ``actor``: its channel decides the echo (the mirror's channel ``sync`` is not
+    queued back to Salesforce); ``action`` is the audit action (``mirror``, ``reconcile``).
+    """
+    actor.require("write")
+    row = uow.appointments.including_deleted(appointment_id)
+    if row is None or not actor.reaches(row.calendar_id):
+        return None
+    before = _Before.of(row)
+    now = utcnow()
+    if change.deleted:
+        if row.deleted_at is None:
+            row.deleted_at = row.updated_at = now
+            _changed(uow, actor, row, before, action, deleted=True)
+        return row
+    if change.calendar_id is not None and change.calendar_id != row.calendar_id:
+        calendar = _writable_calendar(uow, actor, change.calendar_id, "calendar.id")
+        row.calendar_id, row.calendar = calendar.id, calendar
+    if change.deleted is False:
+        row.deleted_at = None
+    if change.values is not None:
+        _apply_values(row, change.values)
+    if change.meta is not None:
+        _apply_meta(row, change.meta)
+    if change.guests is not None:
+        _set_guests(uow, row, change.guests, now)
+    row.updated_at = now
+    _changed(uow, actor, row, before, action)
+    return row
+
+
+def _apply_values(row: AppointmentRow, values: ExternalValues) -> None:
+    if (values.date_start, values.date_end) != (row.date_start, row.date_end):
+        row.sequence += 1
+    row.name, row.description = values.name, values.description
+    row.date_start, row.date_end = values.date_start, values.date_end
+    row.status = values.status
+
+
+def meta_columns(meta: dict[str, Any]) -> dict[str, Any]:
+    """A ``meta`` as stored: ``type`` and the Salesforce ids in columns, the rest as JSON (``meta_extra``)."""
+    try:
+        validated = Meta.model_validate(meta)
+    except ValidationError as exc:
+        raise ValidationFailed(field_errors(exc, prefix="meta")) from exc
+    sf = validated.salesforce
+    return {
+        "type": validated.type.value,
+        "sf_appointment_gid": sf.appointment_gid,
+        "sf_opportunity_gid": sf.opportunity_gid,
+        "sf_customer_gid": sf.customer_gid,
+        "meta_extra": {
+            k: v for k, v in validated.model_dump(mode="json").items() if k not in {"type", "salesforce"}
+        },
+    }
 
 
 def get_row(uow: UnitOfWork, appointment_id: str) -> AppointmentRow | None:
@@ -421,21 +515,10 @@ def get_row(uow: UnitOfWork, appointment_id: str) -> AppointmentRow | None:
 def _insert(uow: UnitOfWork, actor: Actor, draft: AppointmentDraft, appointment_id: str | None) -> AppointmentRow:
     """Write a new appointment with every side effect of a create (:func:`creates.write_new`, shared with the
     bulk writers), and return its stored row."""
-    from caldav_bridge.dav import provisioning  # lazy: the CalDAV package uses this module
-
     calendar = _writable_calendar(uow, actor, draft.calendar.id, "calendar.id")
     now = utcnow()
     new = creates.new_row(appointment_id or str(uuid.uuid4()), calendar, draft, now)
-    creates.write_new(
-        uow,
-        [new],
-        actor=actor,
-        action="create",
-        now=now,
-        # A change mirrored in from Salesforce is not queued back to it (caldav_bridge.salesforce.mirror).
-        outbox=not uow.session.info.get("salesforce_mirror"),
-        collection_of=lambda calendar_id: provisioning.collection_for_calendar(uow, calendar_id),
-    )
+    creates.write_new(uow, [new], actor=actor, action="create", now=now)
     row = uow.appointments.get(new.id)
     assert row is not None
     return row
@@ -455,12 +538,10 @@ def _set_status(
     with uow:
         row = _visible_row(uow, actor, appointment_id, for_update=True)
         _check_etag(row, if_match)
-        old_status = row.status
+        before = _Before.of(row)
         _transition(row, status, action)
-        now = utcnow()
-        row.updated_at = now
-        _history(uow, actor, row, old_status, now, reason=reason)
-        _changed(uow, actor, row, action, now)
+        row.updated_at = utcnow()
+        _changed(uow, actor, row, before, action, reason=reason)
         return _commit(uow, row)
 
 
@@ -503,18 +584,8 @@ def _check_etag(row: AppointmentRow, if_match: str | None) -> None:
 
 def _apply_meta(row: AppointmentRow, meta: dict[str, Any]) -> None:
     """Store a validated ``meta``: type and Salesforce ids in columns, the rest kept as JSON."""
-    try:
-        validated = Meta.model_validate(meta)
-    except ValidationError as exc:
-        raise ValidationFailed(field_errors(exc, prefix="meta")) from exc
-    row.type = validated.type.value
-    sf = validated.salesforce
-    row.sf_appointment_gid, row.sf_opportunity_gid, row.sf_customer_gid = (
-        sf.appointment_gid,
-        sf.opportunity_gid,
-        sf.customer_gid,
-    )
-    row.meta_extra = {k: v for k, v in validated.model_dump(mode="json").items() if k not in {"type", "salesforce"}}
+    for column, value in meta_columns(meta).items():
+        setattr(row, column, value)
 
 
 def _merged_meta(row: AppointmentRow, patch: dict[str, Any]) -> dict[str, Any]:
@@ -544,45 +615,59 @@ def _set_guests(uow: UnitOfWork, row: AppointmentRow, guests: Iterable[Guest], n
     row.guests = rows
 
 
-def _history(
-    uow: UnitOfWork,
-    actor: Actor,
-    row: AppointmentRow,
-    old_status: str | None,
-    now: datetime,
-    *,
-    old_start: datetime | None = None,
-    reason: str | None = None,
-) -> None:
-    values = creates.history_values(row, actor, now, old_status=old_status, old_start=old_start, reason=reason)
-    uow.appointments.add_history(StatusHistoryRow(**values))
+@dataclass(frozen=True)
+class _Before:
+    """What a change's event reports as the old values."""
+
+    status: str
+    start: datetime
+    end: datetime
+    calendar_id: str
+
+    @classmethod
+    def of(cls, row: AppointmentRow) -> _Before:
+        return cls(row.status, row.date_start, row.date_end, row.calendar_id)
 
 
 def _changed(
-    uow: UnitOfWork, actor: Actor, row: AppointmentRow, action: str, now: datetime, *, operation: str = "upsert"
+    uow: UnitOfWork,
+    actor: Actor,
+    row: AppointmentRow,
+    before: _Before,
+    action: str,
+    *,
+    reason: str | None = None,
+    deleted: bool = False,
 ) -> None:
-    """Queue the change (an update or a delete) for Salesforce and audit it, in the caller's transaction.
-
-    Creates are written by :func:`creates.write_new` (one place for every create path, single or bulk); the
-    rows both write are built by the same functions (``creates.outbox_values``, ``audit_values``,
-    ``history_values``).
-    """
-    # Scheduling keeps slot claims and booking chains in step and queues webhook events; it reads
-    # what changed, so it runs before the flush (lazy import: that module uses this one).
-    from caldav_bridge.scheduling import hooks as scheduling_hooks
-
-    scheduling_hooks.appointment_changing(uow, actor, row, action)
-    uow.session.flush()
-    payload = appointment_from_row(row).model_dump(mode="json")
-    # A change mirrored in from Salesforce is not queued back to it (caldav_bridge.salesforce.mirror).
-    if not uow.session.info.get("salesforce_mirror"):
-        uow.outbox.add(OutboxRow(**creates.outbox_values(row.id, operation, payload, now)))
-    _audit(uow, actor, action, [row])
-    # The appointment's CalDAV item follows in the same transaction (lazy import: that module
-    # uses this one).
-    from caldav_bridge.dav import appointment_sync
-
-    appointment_sync.appointment_changed(uow, row, deleted=operation == "delete")
+    """Raise the change's event; the bus's handlers write its consequences (history, audit, outbox, webhooks,
+    claims and chain, the CalDAV item) in this transaction. Creates raise theirs in :func:`creates.write_new`."""
+    kind: type[AppointmentEvent]
+    if deleted:
+        kind = AppointmentDeleted
+    elif row.status == S.CANCELLED:
+        kind = AppointmentCancelled
+    elif action == "reschedule" or (before.start, before.end) != (row.date_start, row.date_end):
+        kind = AppointmentRescheduled
+    elif before.calendar_id != row.calendar_id:
+        kind = AppointmentMoved
+    else:
+        kind = AppointmentChanged
+    uow.add_event(
+        kind(
+            actor=actor,
+            appointment_id=row.id,
+            calendar_id=row.calendar_id,
+            action=action,
+            old_status=before.status,
+            new_status=row.status,
+            old_start=before.start,
+            new_start=row.date_start,
+            old_end=before.end,
+            new_end=row.date_end,
+            reason=reason,
+            old_calendar_id=before.calendar_id if before.calendar_id != row.calendar_id else None,
+        )
+    )
 
 
 def _audit(uow: UnitOfWork, actor: Actor, action: str, rows: Iterable[AppointmentRow]) -> None:

@@ -8,24 +8,21 @@ appointment it writes:
 
 * the appointment row and its guests, and the guests' ``people`` rows (inserted when missing; a
   guest's non-null names and zone written over the person's, as ``PeopleRepository.ensure`` does);
-* a status-history row (``None`` → the status);
-* an outbox row for Salesforce with the canonical JSON (unless ``outbox=False``: the mirror's own
-  records are not echoed back);
-* an audit row (``action``, optional per-item ``detail``);
-* the scheduling hook (``scheduling.hooks.appointment_created``: webhook events, when subscribed);
-* the CalDAV item of a calendar that has a DAV collection, rendered by the CalDAV renderer, with
-  one change-log revision per collection per call (``dav.change_log.log_changes``).
+* then one :class:`~caldav_bridge.events.model.AppointmentsCreated` event for all of them, whose
+  handlers (registered on the runtime's bus) write, again one many-row INSERT per table: the
+  status-history rows (``None`` → the status), the audit rows (``action``, optional per-item
+  ``detail``), the Salesforce outbox rows (not for the mirror's own records: no echo), the webhook
+  events, and the CalDAV items with one change-log revision per collection.
 
 The rows are written with one many-row INSERT per table (:func:`caldav_bridge.store.bulk_insert.insert_many`),
 past the ORM. Callers build :class:`PlainRow` s (validated values; no ORM instrumentation, which cost
 more than the inserts at import volumes); the value builders :func:`history_values`,
-:func:`outbox_values` and :func:`audit_values` are shared with the service's updates and deletes.
+:func:`outbox_values` and :func:`audit_values` are shared with the handlers of every other change.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Protocol, cast
 
@@ -33,20 +30,13 @@ from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from caldav_bridge.events.model import AppointmentsCreated
 from caldav_bridge.model.appointment import AppointmentStatus, Guest, Meta
 from caldav_bridge.model.requests import MetaInput
 from caldav_bridge.services.actor import Actor
-from caldav_bridge.services.mapping import appointment_from_row, canonical_json
 from caldav_bridge.store.bulk_insert import insert_many
-from caldav_bridge.store.dav_tables import DavCollectionRow, DavItemRow
-from caldav_bridge.store.tables import (
-    AppointmentGuestRow,
-    AppointmentRow,
-    AuditRow,
-    OutboxRow,
-    PersonRow,
-    StatusHistoryRow,
-)
+from caldav_bridge.store.plain_rows import CalendarLike, PlainGuest, PlainRow
+from caldav_bridge.store.tables import AppointmentGuestRow, AppointmentRow, PersonRow
 from caldav_bridge.store.uow import UnitOfWork
 
 __all__ = [
@@ -56,6 +46,7 @@ __all__ = [
     "PlainRow",
     "audit_values",
     "history_values",
+    "insert_dicts",
     "new_row",
     "outbox_values",
     "plain_guests",
@@ -66,61 +57,6 @@ _GUEST_FIELDS = ("id", "first_name", "last_name", "timezone")
 _PERSON_COLUMNS = ("first_name", "last_name", "timezone")
 #: ``audit_log.detail``
 MAX_DETAIL = 1000
-
-
-class CalendarLike(Protocol):
-    """What a new appointment needs of its calendar: the canonical JSON's name, the CalDAV item's zone."""
-
-    @property
-    def id(self) -> str: ...
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def timezone(self) -> str: ...
-
-
-@dataclass
-class PlainGuest:
-    """The attributes of an :class:`AppointmentGuestRow` (no ORM instrumentation: cheap to build)."""
-
-    position: int
-    person_id: str | None
-    first_name: str | None
-    last_name: str | None
-    timezone: str | None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class PlainRow:
-    """A new appointment's values: the attributes of an :class:`AppointmentRow` the renderer and the
-    appointment mapping read (``services.mapping.appointment_from_row`` takes it as a row)."""
-
-    id: str
-    calendar_id: str
-    calendar: CalendarLike
-    name: str
-    description: str | None
-    type: str
-    status: str
-    date_start: datetime
-    date_end: datetime
-    created_at: datetime
-    updated_at: datetime
-    sequence: int = 0
-    deleted_at: datetime | None = None
-    version: int = 1
-    meta_extra: dict[str, Any] = field(default_factory=dict)
-    sf_appointment_gid: str | None = None
-    sf_opportunity_gid: str | None = None
-    sf_customer_gid: str | None = None
-    guests: list[PlainGuest] = field(default_factory=list)
-
-    def as_row(self) -> AppointmentRow:
-        """This, typed as the ORM row it stands for (for the helpers that take one)."""
-        return cast(AppointmentRow, self)
 
 
 class NewValues(Protocol):
@@ -252,27 +188,20 @@ def write_new(
     actor: Actor,
     action: str,
     now: datetime,
-    outbox: bool = True,
     details: Sequence[str | None] | None = None,
-    collection_of: Callable[[str], DavCollectionRow | None] | None = None,
+    bulk: bool = False,
 ) -> None:
-    """Insert new appointments ``rows`` with all their side effects (see the module), in ``uow``'s transaction.
+    """Insert new appointments ``rows`` and raise their :class:`AppointmentsCreated` event, in ``uow``'s transaction.
 
-    ``action`` is the audit action (``create``, ``mirror``); ``details`` one audit detail per row.
-    ``outbox=False`` writes no outbox rows (the Salesforce mirror). ``collection_of`` finds a calendar's
-    DAV collection (the per-row service and the mirror create it on first use,
-    ``dav.provisioning.collection_for_calendar``); by default only existing collections get items
-    (``dav.provisioning`` renders a calendar's appointments when it makes the collection).
-    The caller has checked access and validated the values; nothing is committed.
+    ``action`` is the audit action (``create``, ``mirror``); ``details`` one audit detail per row; ``bulk``
+    (an import chunk): only calendars that already have a DAV collection get items. The actor's channel
+    decides the echo (the mirror's records get no outbox rows). The caller has checked access and
+    validated the values; nothing is committed.
     """
     if not rows:
         return
     session = uow.session
     session.flush()  # pending ORM changes first: the statements below read and write people
-    from caldav_bridge.dav import appointment_sync  # lazy: it uses the appointment service
-
-    dav = not appointment_sync.from_caldav(uow)
-    collections = _collections(uow, rows, collection_of) if dav else {}
     _people(uow, rows, now)
     insert_many(session, _t(AppointmentRow), _APPOINTMENT_COLUMNS, [_appointment_tuple(r) for r in rows])
     insert_many(
@@ -285,25 +214,11 @@ def write_new(
             for g in r.guests
         ],
     )
-    _insert_dicts(uow, StatusHistoryRow, [history_values(r, actor, now) for r in rows])
-    if outbox:
-        _insert_dicts(
-            uow,
-            OutboxRow,
-            [outbox_values(r.id, "upsert", canonical_json(r.as_row()), now) for r in rows],
+    uow.add_event(
+        AppointmentsCreated(
+            actor=actor, appointments=tuple(rows), action=action, details=tuple(details or ()), bulk=bulk
         )
-    details = details if details is not None else [None] * len(rows)
-    _insert_dicts(
-        uow,
-        AuditRow,
-        [audit_values(actor, action, r.id, r.calendar_id, now, d) for r, d in zip(rows, details, strict=True)],
     )
-    from caldav_bridge.scheduling import hooks  # lazy, as in services.appointments: it uses this package
-
-    for row in rows:
-        hooks.appointment_created(uow, actor, row.as_row())
-    if collections:
-        _dav_items(uow, rows, collections, now)
 
 
 def _t(model: type[Any]) -> Table:
@@ -354,23 +269,11 @@ def _appointment_tuple(r: PlainRow) -> tuple[Any, ...]:
     )
 
 
-def _insert_dicts(uow: UnitOfWork, model: type[Any], values: list[dict[str, Any]]) -> None:
+def insert_dicts(uow: UnitOfWork, model: type[Any], values: list[dict[str, Any]]) -> None:
+    """Rows of ``model`` (dicts of one shape) in one many-row INSERT."""
     if values:
         columns = tuple(values[0])
         insert_many(uow.session, _t(model), columns, [tuple(v.values()) for v in values])
-
-
-def _collections(
-    uow: UnitOfWork, rows: Sequence[PlainRow], collection_of: Callable[[str], DavCollectionRow | None] | None
-) -> dict[str, DavCollectionRow]:
-    """The DAV collections of the rows' calendars, looked up (or provisioned) before anything is inserted:
-    provisioning a collection renders the calendar's existing appointments into it."""
-    calendar_ids = list(dict.fromkeys(r.calendar_id for r in rows))
-    if collection_of is None:
-        stmt = select(DavCollectionRow).where(DavCollectionRow.calendar_id.in_(calendar_ids))
-        return {c.calendar_id: c for c in uow.session.scalars(stmt) if c.calendar_id is not None}
-    found = {calendar_id: collection_of(calendar_id) for calendar_id in calendar_ids}
-    return {calendar_id: c for calendar_id, c in found.items() if c is not None}
 
 
 def _people(uow: UnitOfWork, rows: Sequence[PlainRow], now: datetime) -> None:
@@ -421,57 +324,3 @@ def _people(uow: UnitOfWork, rows: Sequence[PlainRow], now: datetime) -> None:
         for obj in list(session.identity_map.values()):
             if isinstance(obj, PersonRow) and obj.id in changed:
                 session.expire(obj)
-
-
-def _dav_items(
-    uow: UnitOfWork,
-    rows: Sequence[PlainRow],
-    collections: dict[str, DavCollectionRow],
-    now: datetime,
-) -> None:
-    """The new appointments' CalDAV items (``appointment_sync.new_item``, the renderer's fresh text), and one
-    change-log revision per collection for them (``dav.change_log.log_changes``)."""
-    from caldav_bridge.dav.appointment_sync import new_item
-    from caldav_bridge.dav.change_log import log_changes
-    from caldav_bridge.dav.collections import is_long
-
-    session = uow.session
-    by_collection: dict[int, list[tuple[Any, ...]]] = {}
-    for row in rows:
-        collection = collections.get(row.calendar_id)
-        if collection is None:
-            continue
-        item = new_item(row.as_row(), appointment_from_row(row.as_row()))
-        by_collection.setdefault(collection.id, []).append(
-            (
-                collection.id,
-                f"{row.id}.ics",
-                item.uid,
-                item.component,
-                item.text,
-                item.etag,
-                item.time_start,
-                item.time_end,
-                is_long(item.time_start, item.time_end),
-                row.id,
-                now,
-            )
-        )
-    for collection_id, items in by_collection.items():
-        insert_many(session, _t(DavItemRow), _ITEM_COLUMNS, items)
-        log_changes(session, collection_id, [(item[1], False) for item in items], now)  # one revision for all
-
-
-_ITEM_COLUMNS = (
-    "collection_id",
-    "href",
-    "uid",
-    "component",
-    "text",
-    "etag",
-    "time_start",
-    "time_end",
-    "long_span",
-    "appointment_id",
-    "updated_at",
-)

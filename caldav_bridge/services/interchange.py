@@ -629,7 +629,9 @@ class _Creates:
     def write(self, uow: UnitOfWork) -> None:
         if not self.rows:
             return
-        creates.write_new(uow, self.rows, actor=self.actor, action="create", now=self.now, details=self.details)
+        creates.write_new(
+            uow, self.rows, actor=self.actor, action="create", now=self.now, details=self.details, bulk=True
+        )
         _insert_many(uow.session, ExternalRefRow, self.refs)
 
 

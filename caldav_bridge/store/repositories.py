@@ -70,6 +70,10 @@ class AppointmentRepository:
             stmt = stmt.with_for_update(of=AppointmentRow)
         return self.session.scalars(stmt).unique().one_or_none()
 
+    def including_deleted(self, appointment_id: str) -> AppointmentRow | None:
+        """The row, deleted (a tombstone) or not; from the session if it is loaded already."""
+        return self.session.get(AppointmentRow, appointment_id)
+
     def search(self, query: AppointmentQuery, limit: int) -> list[AppointmentRow]:
         """Rows matching ``query`` in (date_start, id) order, at most ``limit``."""
         stmt = self._filtered(query).order_by(AppointmentRow.date_start, AppointmentRow.id).limit(limit)

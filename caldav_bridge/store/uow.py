@@ -1,14 +1,23 @@
-"""The unit of work: one transaction, its repositories, commit or roll back.
+"""The unit of work: one transaction, its repositories, its domain events, commit or roll back.
 
 Services take a unit of work and call :meth:`UnitOfWork.commit`; repositories never commit.
 Leaving the ``with`` block without committing rolls back.
+
+Services raise domain events with :meth:`UnitOfWork.add_event`; the unit of work hands each to the
+bus's before-commit handlers at once, in its transaction (events those handlers raise are handled
+next, in order), and to the after-commit handlers once :meth:`commit` has committed.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from types import TracebackType
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
+
+from caldav_bridge.events.bus import MessageBus
+from caldav_bridge.events.model import Event
 
 from caldav_bridge.store.feed_repository import FeedRepository
 from caldav_bridge.store.repositories import (
@@ -37,11 +46,22 @@ class UnitOfWork:
     idempotency: IdempotencyRepository
     feeds: FeedRepository
 
-    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+    #: Per-transaction caches of handlers (e.g. the active webhook subscriptions), dropped with the transaction.
+    cache: dict[str, Any]
+
+    def __init__(self, session_factory: sessionmaker[Session], bus: MessageBus | None = None) -> None:
         self._session_factory = session_factory
+        self.bus = bus if bus is not None else MessageBus()
+        self._queue: deque[Event] = deque()
+        self._dispatching = False
+        self._committed: list[Event] = []
+        self.cache = {}
 
     def __enter__(self) -> UnitOfWork:
         self.session = self._session_factory()
+        self._queue.clear()
+        self._committed = []
+        self.cache = {}
         self.appointments = AppointmentRepository(self.session)
         self.calendars = CalendarRepository(self.session)
         self.users = UserRepository(self.session)
@@ -62,8 +82,31 @@ class UnitOfWork:
         # so rows read inside the block stay readable after it.
         self.session.close()
 
+    def add_event(self, event: Event) -> None:
+        """Raise ``event``: its before-commit handlers run now, in this transaction (a refusal raises here)."""
+        self._queue.append(event)
+        if self._dispatching:
+            return  # a handler raised it: handled after the current event, in the loop below
+        self._dispatching = True
+        try:
+            while self._queue:
+                current = self._queue.popleft()
+                for handler in self.bus.handlers(current):
+                    handler(self, current)
+                self._committed.append(current)
+        finally:
+            self._dispatching = False
+            self._queue.clear()
+
     def commit(self) -> None:
         self.session.commit()
+        done, self._committed = self._committed, []
+        self.cache = {}
+        for event in done:
+            for handler in self.bus.handlers(event, after_commit=True):
+                handler(self, event)
 
     def rollback(self) -> None:
         self.session.rollback()
+        self._committed = []
+        self.cache = {}

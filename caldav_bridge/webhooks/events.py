@@ -1,34 +1,75 @@
-"""Queue webhook events in the transaction of the change (called from the scheduling hook)."""
+"""Queue webhook events in the transaction of the change: the handlers of the appointment events.
+
+``appointment.created`` for new appointments; ``appointment.cancelled`` for a cancelled or deleted
+one; ``appointment.rescheduled`` when its times changed; else ``appointment.updated``. The active
+subscriptions are read once per transaction (the unit of work's per-transaction cache).
+"""
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from sqlalchemy import select
 
 from caldav_bridge.clock import utcnow
+from caldav_bridge.events.model import (
+    AppointmentCancelled,
+    AppointmentDeleted,
+    AppointmentEvent,
+    AppointmentRescheduled,
+    AppointmentsCreated,
+)
 from caldav_bridge.model.timestamps import format_timestamp
 from caldav_bridge.services.mapping import appointment_from_row
 from caldav_bridge.store.tables import AppointmentRow
 from caldav_bridge.store.uow import UnitOfWork
 from caldav_bridge.webhooks.tables import WebhookDeliveryRow, WebhookSubscriptionRow
 
-__all__ = ["queue"]
+__all__ = ["event_type", "on_appointment_changed", "on_appointments_created", "queue"]
 
 _CACHE = "webhook_subscriptions"
 
 
+def event_type(event: AppointmentEvent) -> str:
+    """The webhook event type of a change."""
+    if isinstance(event, AppointmentCancelled | AppointmentDeleted):
+        return "appointment.cancelled"
+    if isinstance(event, AppointmentRescheduled):
+        return "appointment.rescheduled"
+    return "appointment.updated"
+
+
+def on_appointments_created(uow: UnitOfWork, event: AppointmentsCreated) -> None:
+    if not _subscriptions(uow):
+        return
+    for row in event.appointments:
+        queue(uow, row.as_row(), "appointment.created")
+
+
+def on_appointment_changed(uow: UnitOfWork, event: AppointmentEvent) -> None:
+    if not _subscriptions(uow):
+        return
+    row = uow.appointments.including_deleted(event.appointment_id)
+    if row is not None:
+        queue(uow, row, event_type(event))
+
+
+def _subscriptions(uow: UnitOfWork) -> list[WebhookSubscriptionRow]:
+    subscriptions: list[WebhookSubscriptionRow] | None = uow.cache.get(_CACHE)
+    if subscriptions is None:  # read once per transaction
+        stmt = select(WebhookSubscriptionRow).where(WebhookSubscriptionRow.active)
+        subscriptions = list(uow.session.scalars(stmt))
+        uow.cache[_CACHE] = subscriptions
+    return subscriptions
+
+
 def queue(uow: UnitOfWork, row: AppointmentRow, event_type: str) -> int:
     """One delivery per active subscription to ``event_type``; returns how many were queued."""
-    session = uow.session
-    subscriptions: list[WebhookSubscriptionRow] | None = session.info.get(_CACHE)
-    if subscriptions is None:  # read once per transaction
-        subscriptions = list(session.scalars(select(WebhookSubscriptionRow).where(WebhookSubscriptionRow.active)))
-        session.info[_CACHE] = subscriptions
-    wanted = [s for s in subscriptions if event_type in s.events.get("types", [])]
+    wanted = [s for s in _subscriptions(uow) if event_type in s.events.get("types", [])]
     if not wanted:
         return 0
-    now = utcnow()
+    now: datetime = utcnow()
     appointment = appointment_from_row(row).model_dump(mode="json")
     for subscription in wanted:
         event_id = str(uuid.uuid4())
@@ -38,7 +79,7 @@ def queue(uow: UnitOfWork, row: AppointmentRow, event_type: str) -> int:
             "created_at": format_timestamp(now),
             "data": {"appointment": appointment, "deleted": row.deleted_at is not None},
         }
-        session.add(
+        uow.session.add(
             WebhookDeliveryRow(
                 id=event_id,
                 subscription_id=subscription.id,

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 
 from caldav_bridge.converters.salesforce import format_sf_datetime
-from caldav_bridge.dav import appointment_sync
+from caldav_bridge.dav import items as dav_items
 from caldav_bridge.dav.render import fresh_reference
 from caldav_bridge.runtime import Runtime
 from caldav_bridge.salesforce.bulk import PlainGuest, PlainRow
@@ -63,9 +63,9 @@ def _rows(n: int) -> list[PlainRow]:
 def test_bulk_items_equal_the_icalendar_reference() -> None:
     for row in _rows(400):
         appointment = appointment_from_row(row.as_row())
-        item = appointment_sync.new_item(row.as_row(), appointment)
+        item = dav_items.new_item(row.as_row(), appointment)
         assert item.text == fresh_reference(appointment, row.calendar.timezone, 0, row.id), row
-        assert item == appointment_sync.item_for(row.as_row(), None)
+        assert item == dav_items.item_for(row.as_row(), None)
 
 
 def _fitter(rt: Runtime) -> str:
@@ -114,7 +114,7 @@ def test_a_page_of_new_records_leaves_a_consistent_store(
         hrefs = {(c.collection_id, c.href) for c in s.scalars(select(DavChangeRow))}
         assert {(i.collection_id, i.href) for i in items.values()} <= hrefs
         for r in rows:  # each item is what the CalDAV code renders for the stored appointment
-            assert items[r.id].text == appointment_sync.item_for(r, None).text
+            assert items[r.id].text == dav_items.item_for(r, None).text
             if r.sf_customer_gid:
                 assert [(g.first_name, g.last_name) for g in r.guests] == [("Jürgen", "Müller")]
     # A second run changes nothing (replays are harmless).

@@ -1,0 +1,55 @@
+"""An appointment as a DAV item: its iCalendar text (merged into what a client stored) and time range."""
+
+from __future__ import annotations
+
+from caldav_bridge.dav.records import NewItem
+from caldav_bridge.dav.render import etag_of_text, is_recurring, render_event, utc_seconds
+from caldav_bridge.model.appointment import Appointment
+from caldav_bridge.services.mapping import appointment_from_row
+from caldav_bridge.store.dav_tables import SHORT_SPAN, DavItemRow
+from caldav_bridge.store.tables import AppointmentRow
+
+__all__ = ["TIMESTAMP_MAX", "TIMESTAMP_MIN", "is_long", "item_for", "new_item"]
+
+#: Radicale's open-range sentinels (``radicale.item.filter``), for items whose range we do not expand.
+TIMESTAMP_MIN = -62135596800
+TIMESTAMP_MAX = 253402300800
+
+
+def is_long(start: int, end: int) -> bool:
+    """Whether an item's range is longer than the short-item index covers (``DavItemRow.long_span``)."""
+    return end - start > SHORT_SPAN
+
+
+def item_for(row: AppointmentRow, base: DavItemRow | None) -> NewItem:
+    """The DAV item of appointment ``row``, merged into the stored item ``base`` if any."""
+    if base is None:
+        return new_item(row, appointment_from_row(row))
+    zone = _zone_of(base.text) or (row.meta_extra or {}).get("timezone") or row.calendar.timezone
+    text = render_event(
+        appointment_from_row(row), zone=str(zone), sequence=row.sequence, base_text=base.text, uid=base.uid
+    )
+    return _item(base.uid, text, row)
+
+
+def new_item(row: AppointmentRow, appointment: Appointment) -> NewItem:
+    """The DAV item of a new appointment (no stored text yet); ``appointment`` is ``row`` as canonical."""
+    zone = (row.meta_extra or {}).get("timezone") or row.calendar.timezone
+    return _item(row.id, render_event(appointment, zone=str(zone), sequence=row.sequence, uid=row.id), row)
+
+
+def _item(uid: str, text: str, row: AppointmentRow) -> NewItem:
+    if is_recurring(text):
+        start, end = TIMESTAMP_MIN, TIMESTAMP_MAX  # the exact range is Radicale's to compute
+    else:
+        start, end = utc_seconds(row.date_start), utc_seconds(row.date_end)
+    return NewItem(uid, "VEVENT", text, etag_of_text(text), start, end)
+
+
+def _zone_of(text: str | None) -> str | None:
+    if not text:
+        return None
+    for line in text.split("\r\n"):
+        if line.startswith("DTSTART;") and "TZID=" in line:
+            return line.split("TZID=", 1)[1].split(":", 1)[0].split(";", 1)[0].strip('"')
+    return None

@@ -1,0 +1,127 @@
+"""The domain events: plain data, raised by the services, handled in the change's transaction.
+
+Every event carries the :class:`~caldav_bridge.services.actor.Actor` that made the change: its
+``channel`` says where it came from (``caldav``: the DAV store writes that item itself; ``sync``:
+mirrored from Salesforce, not queued back to it; ``scheduling``: a consequence of another change).
+Handlers decide from it, per event; nothing rides on the session.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from caldav_bridge.services.actor import Actor
+from caldav_bridge.store.plain_rows import PlainRow
+
+__all__ = [
+    "AppointmentCancelled",
+    "AppointmentChanged",
+    "AppointmentDeleted",
+    "AppointmentEvent",
+    "AppointmentMoved",
+    "AppointmentRescheduled",
+    "AppointmentsCreated",
+    "BookingMade",
+    "Event",
+    "HoldExpired",
+]
+
+
+@dataclass(frozen=True)
+class Event:
+    """Base of every domain event."""
+
+    actor: Actor
+
+
+@dataclass(frozen=True)
+class AppointmentsCreated(Event):
+    """New appointments (one REST create, a CalDAV PUT, a booking, an import chunk, a mirror page).
+
+    ``appointments`` are the new values as inserted (plain data, no ORM rows); ``action`` is the
+    audit action (``create``, ``mirror``), ``details`` one audit detail per appointment (or empty).
+    ``bulk`` marks an import chunk: only calendars that already have a DAV collection get items
+    (a collection made later renders its appointments then).
+    """
+
+    appointments: tuple[PlainRow, ...]
+    action: str = "create"
+    details: tuple[str | None, ...] = ()
+    bulk: bool = False
+
+
+@dataclass(frozen=True)
+class AppointmentEvent(Event):
+    """A change of one existing appointment: what it was and what it is now.
+
+    ``action`` is the audit action (``update``, ``book``, ``cancel``, ``reschedule``, ``delete``,
+    ``move``, ``mirror``, ``reconcile``); ``reason`` goes to the status history.
+    """
+
+    appointment_id: str
+    calendar_id: str
+    action: str
+    old_status: str
+    new_status: str
+    old_start: datetime
+    new_start: datetime
+    old_end: datetime
+    new_end: datetime
+    reason: str | None = None
+    old_calendar_id: str | None = None
+
+    @property
+    def times_changed(self) -> bool:
+        return (self.old_start, self.old_end) != (self.new_start, self.new_end)
+
+    @property
+    def status_changed(self) -> bool:
+        return self.old_status != self.new_status
+
+    @property
+    def moved(self) -> bool:
+        return self.old_calendar_id is not None and self.old_calendar_id != self.calendar_id
+
+
+@dataclass(frozen=True)
+class AppointmentChanged(AppointmentEvent):
+    """Fields changed (name, guests, meta, a status other than cancelled); times the same."""
+
+
+@dataclass(frozen=True)
+class AppointmentRescheduled(AppointmentEvent):
+    """The appointment's times changed (or it was rescheduled)."""
+
+
+@dataclass(frozen=True)
+class AppointmentCancelled(AppointmentEvent):
+    """The appointment became CANCELLED."""
+
+
+@dataclass(frozen=True)
+class AppointmentDeleted(AppointmentEvent):
+    """The appointment was deleted (kept as a tombstone)."""
+
+
+@dataclass(frozen=True)
+class AppointmentMoved(AppointmentEvent):
+    """The appointment moved to another calendar (``old_calendar_id`` → ``calendar_id``)."""
+
+
+@dataclass(frozen=True)
+class HoldExpired(Event):
+    """A reserved slot's hold ran out; the appointment was cancelled (an :class:`AppointmentCancelled` too)."""
+
+    appointment_id: str
+    calendar_id: str
+
+
+@dataclass(frozen=True)
+class BookingMade(Event):
+    """A booking flow placed an appointment on a slot (``hold``: reserved until confirmed)."""
+
+    appointment_id: str
+    calendar_id: str
+    kind: str
+    hold: bool = False

@@ -1,0 +1,30 @@
+"""The one place that registers every domain-event handler: :func:`build_bus`, called when a
+``Runtime`` is built. The order is the order in which a change's consequences are written."""
+
+from __future__ import annotations
+
+from caldav_bridge.dav import item_sync
+from caldav_bridge.events import records
+from caldav_bridge.events.bus import MessageBus
+from caldav_bridge.events.model import AppointmentEvent, AppointmentsCreated
+from caldav_bridge.salesforce import outbox
+from caldav_bridge.scheduling import hooks
+from caldav_bridge.webhooks import events as webhook_events
+
+__all__ = ["build_bus"]
+
+
+def build_bus() -> MessageBus:
+    """A bus with every handler: history and audit, scheduling (claims, the chain), webhooks, the
+    Salesforce outbox, the CalDAV item and change log (all in the change's transaction)."""
+    bus = MessageBus()
+    bus.on(AppointmentsCreated, records.on_appointments_created)
+    bus.on(AppointmentEvent, records.on_appointment_changed)
+    bus.on(AppointmentEvent, hooks.on_appointment_changed)
+    bus.on(AppointmentsCreated, webhook_events.on_appointments_created)
+    bus.on(AppointmentEvent, webhook_events.on_appointment_changed)
+    bus.on(AppointmentsCreated, outbox.on_appointments_created)
+    bus.on(AppointmentEvent, outbox.on_appointment_changed)
+    bus.on(AppointmentsCreated, item_sync.on_appointments_created)
+    bus.on(AppointmentEvent, item_sync.on_appointment_changed)
+    return bus
