@@ -20,8 +20,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from caldav_bridge.clock import utcnow
-from caldav_bridge.dav.change_log import log_changes
 from caldav_bridge.dav import appointment_sync
+from caldav_bridge.dav.change_log import log_changes
 from caldav_bridge.dav.errors import DavError, SyncTokenInvalid
 from caldav_bridge.dav.items import is_long
 from caldav_bridge.dav.records import CollectionInfo, ItemHead, ItemInfo, NewItem

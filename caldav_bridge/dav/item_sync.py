@@ -16,8 +16,8 @@ from sqlalchemy import Table, select
 from caldav_bridge.clock import utcnow
 from caldav_bridge.dav import provisioning
 from caldav_bridge.dav.change_log import log_changes
-from caldav_bridge.dav.items import is_long, item_for, new_item
 from caldav_bridge.dav.collections import bump
+from caldav_bridge.dav.items import is_long, item_for, new_item
 from caldav_bridge.events.model import AppointmentDeleted, AppointmentEvent, AppointmentsCreated
 from caldav_bridge.services.actor import CALDAV_CHANNEL
 from caldav_bridge.services.mapping import appointment_from_row
@@ -61,7 +61,7 @@ def on_appointments_created(uow: UnitOfWork, event: AppointmentsCreated) -> None
             if calendar_id not in existing:
                 provisioning.collection_for_calendar(uow, calendar_id)  # renders these appointments too
     if existing:
-        _insert_items(uow, [r for r in rows if r.calendar_id in existing], existing, utcnow())
+        _insert_items(uow, [r for r in rows if r.calendar_id in existing], existing, rows[0].updated_at)
 
 
 def _insert_items(

@@ -19,8 +19,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from caldav_bridge.clock import utcnow
-from caldav_bridge.dav.items import is_long, item_for
 from caldav_bridge.dav.collections import DavStore, parent_of
+from caldav_bridge.dav.items import is_long, item_for
 from caldav_bridge.store.dav_tables import DavCollectionRow, DavItemRow
 from caldav_bridge.store.tables import AppointmentRow, AuditRow, CalendarRow, UserRow
 from caldav_bridge.store.uow import UnitOfWork

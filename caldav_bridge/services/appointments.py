@@ -71,10 +71,10 @@ __all__ = [
     "ListFilters",
     "Page",
     "Stored",
+    "apply_external_change",
     "book",
     "cancel",
     "create",
-    "apply_external_change",
     "create_in",
     "delete",
     "delete_in",
@@ -498,9 +498,7 @@ def meta_columns(meta: dict[str, Any]) -> dict[str, Any]:
         "sf_appointment_gid": sf.appointment_gid,
         "sf_opportunity_gid": sf.opportunity_gid,
         "sf_customer_gid": sf.customer_gid,
-        "meta_extra": {
-            k: v for k, v in validated.model_dump(mode="json").items() if k not in {"type", "salesforce"}
-        },
+        "meta_extra": {k: v for k, v in validated.model_dump(mode="json").items() if k not in {"type", "salesforce"}},
     }
 
 

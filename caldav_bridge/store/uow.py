@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from caldav_bridge.events.bus import MessageBus
 from caldav_bridge.events.model import Event
-
 from caldav_bridge.store.feed_repository import FeedRepository
 from caldav_bridge.store.repositories import (
     AppointmentRepository,

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import caldav
 
 from caldav_bridge.runtime import Runtime
-from caldav_bridge.scheduling import settings_service
+from caldav_bridge.scheduling import calendar_rules
 from caldav_bridge.scheduling.rules import AvailabilityRules
 from caldav_bridge.services.actor import system_actor
 from tests.caldav.conftest import client_for
@@ -37,7 +37,7 @@ def test_caldav_cancel_of_an_initial_rerenders_its_tech_setup_item(
     consultant = people.consultant
     assert consultant.calendar_id
     rules = {"weekly_hours": {d: [{"start": "09:00", "end": "17:00"}] for d in WEEKDAYS}, "durations": {"INITIAL": 60}}
-    settings_service.set_rules(
+    calendar_rules.set_rules(
         runtime.uow(), system_actor(), consultant.calendar_id, AvailabilityRules.model_validate(rules)
     )
     api = live.client(people.admin.token)
