@@ -56,12 +56,17 @@ def on_appointments_created(uow: UnitOfWork, event: AppointmentsCreated) -> None
     calendar_ids = list(dict.fromkeys(r.calendar_id for r in rows))
     stmt = select(DavCollectionRow).where(DavCollectionRow.calendar_id.in_(calendar_ids))
     existing = {c.calendar_id: c for c in uow.session.scalars(stmt) if c.calendar_id is not None}
+    now = rows[0].updated_at
     if not event.bulk:
         for calendar_id in calendar_ids:
-            if calendar_id not in existing:
-                provisioning.collection_for_calendar(uow, calendar_id)  # renders these appointments too
+            if calendar_id in existing:
+                continue
+            made = provisioning.collection_for_calendar(uow, calendar_id)  # renders these appointments too
+            if made is not None:  # their items are logged as for an existing collection
+                hrefs = [(f"{r.id}.ics", False) for r in rows if r.calendar_id == calendar_id]
+                log_changes(uow.session, made.id, hrefs, now)
     if existing:
-        _insert_items(uow, [r for r in rows if r.calendar_id in existing], existing, rows[0].updated_at)
+        _insert_items(uow, [r for r in rows if r.calendar_id in existing], existing, now)
 
 
 def _insert_items(
