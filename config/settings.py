@@ -223,6 +223,9 @@ class Settings:
     webhook_backoff_max_seconds: int = 3600
     #: Webhooks: timeout of one delivery attempt, in seconds.
     webhook_timeout_seconds: int = 10
+    #: Webhooks: comma-separated host names (as written in subscription URLs) that may be reached over
+    #: plain http and on private or loopback addresses. For development and tests only; empty in production.
+    webhook_insecure_hosts: str = ""
 
     # Background jobs (docs/architecture.md, "Background jobs").
     #: Run the background jobs inside ``serve`` too; false: only ``appointment-service worker`` runs them.

@@ -74,7 +74,10 @@ def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    return load_settings(environ={}, database_url=database_url, data_dir=str(tmp_path / "data"))
+    # Webhook receivers in tests listen on 127.0.0.1 over http: the one host allowed to be so.
+    return load_settings(
+        environ={}, database_url=database_url, data_dir=str(tmp_path / "data"), webhook_insecure_hosts="127.0.0.1"
+    )
 
 
 @pytest.fixture

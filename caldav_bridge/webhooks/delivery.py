@@ -8,12 +8,11 @@ transaction, and records each attempt in another. A delivery that fails is retri
 
 from __future__ import annotations
 
+import functools
 import json
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,6 +20,8 @@ from sqlalchemy import select
 
 from caldav_bridge.clock import utcnow
 from caldav_bridge.store.uow import UnitOfWork
+from caldav_bridge.webhooks.destinations import insecure_hosts, post
+from caldav_bridge.webhooks.privacy import DEFAULT_PRIVACY, redact
 from caldav_bridge.webhooks.signing import signature_header
 from caldav_bridge.webhooks.tables import WebhookAttemptRow, WebhookDeliveryRow, WebhookSubscriptionRow
 
@@ -36,6 +37,8 @@ class WebhookOptions:
     backoff: timedelta = timedelta(seconds=30)
     backoff_max: timedelta = timedelta(hours=1)
     timeout: float = 10.0
+    #: Hosts (as written in URLs) that may be reached over http and on private addresses.
+    insecure_hosts: frozenset[str] = field(default_factory=frozenset)
 
     @classmethod
     def from_settings(cls, settings: Any) -> WebhookOptions:
@@ -44,6 +47,7 @@ class WebhookOptions:
             backoff=timedelta(seconds=settings.webhook_backoff_seconds),
             backoff_max=timedelta(seconds=settings.webhook_backoff_max_seconds),
             timeout=float(settings.webhook_timeout_seconds),
+            insecure_hosts=insecure_hosts(settings.webhook_insecure_hosts),
         )
 
 
@@ -59,27 +63,9 @@ class DeliveryReport:
 Sender = Callable[[str, bytes, dict[str, str], float], tuple[int | None, str | None]]
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None  # a 3xx is an answer, not an instruction to POST elsewhere
-
-
-_OPENER = urllib.request.build_opener(_NoRedirects)
-
-
 def http_post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> tuple[int | None, str | None]:
-    if not url.lower().startswith(("http://", "https://")):
-        return None, "only http(s) URLs are delivered to"
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310  (checked above)
-    try:
-        with _OPENER.open(request, timeout=timeout) as response:
-            response.read(65536)
-            return int(response.status), None
-    except urllib.error.HTTPError as exc:
-        exc.close()
-        return exc.code, f"HTTP {exc.code}"
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        return None, f"{type(exc).__name__}: {exc}"[:MAX_ERROR]
+    """POST to a public https destination (see :mod:`caldav_bridge.webhooks.destinations`)."""
+    return post(url, body, headers, timeout)
 
 
 def backoff(attempts: int, options: WebhookOptions) -> timedelta:
@@ -92,10 +78,16 @@ def deliver_due(
     options: WebhookOptions,
     *,
     limit: int = 50,
-    sender: Sender = http_post,
+    sender: Sender | None = None,
     now: Callable[[], datetime] = utcnow,
 ) -> DeliveryReport:
-    """Attempt every delivery that is due (at most ``limit``), once each."""
+    """Attempt every delivery that is due (at most ``limit``), once each.
+
+    The default sender checks each destination, and the address it resolves to, at every attempt
+    (``options.insecure_hosts`` as the exceptions); each payload is cut to its subscription's privacy.
+    """
+    send: Sender = sender if sender is not None else functools.partial(post, insecure=options.insecure_hosts)
+
     leased: list[tuple[str, str, str, str, bytes]] = []
     with make_uow() as uow:
         moment = now()
@@ -110,7 +102,8 @@ def deliver_due(
             stmt = stmt.with_for_update(skip_locked=True, of=WebhookDeliveryRow)
         lease = moment + timedelta(seconds=options.timeout + 30)
         for delivery, subscription in uow.session.execute(stmt):
-            body = json.dumps(delivery.payload, sort_keys=True, separators=(",", ":")).encode()
+            payload = redact(delivery.payload, subscription.events.get("privacy", DEFAULT_PRIVACY))
+            body = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
             leased.append((delivery.id, delivery.event_type, subscription.url, subscription.secret, body))
             delivery.next_attempt_at = lease  # another worker skips it while this one tries
         uow.commit()
@@ -126,7 +119,7 @@ def deliver_due(
             "Webhook-Signature": signature_header(secret, timestamp, body),
         }
         started = time.monotonic()
-        status, error = sender(url, body, headers, options.timeout)
+        status, error = send(url, body, headers, options.timeout)
         elapsed = int((time.monotonic() - started) * 1000)
         ok = status is not None and 200 <= status < 300
         with make_uow() as uow:

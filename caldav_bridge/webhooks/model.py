@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from caldav_bridge.model.timestamps import UtcTimestamp
+from caldav_bridge.webhooks.privacy import DEFAULT_PRIVACY, Privacy
 
 __all__ = [
     "EVENT_TYPES",
@@ -43,6 +44,10 @@ class SubscriptionDraft(BaseModel):
     )
     description: Annotated[str | None, Field(max_length=255)] = None
     secret: Annotated[str | None, Field(min_length=16, max_length=128, pattern=r"^[\x21-\x7e]+$")] = None
+    privacy: Privacy = Field(
+        default=DEFAULT_PRIVACY,
+        description="minimal: no patient names or notes in payloads (guest ids only); full: the whole appointment",
+    )
 
     @field_validator("url")
     @classmethod
@@ -56,6 +61,8 @@ class SubscriptionDraft(BaseModel):
             raise ValueError("an absolute http(s) URL is required")
         if any(c.isspace() for c in value):
             raise ValueError("a URL has no white space")
+        if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+            raise ValueError("a webhook URL carries no user name or password (use the signing secret)")
         return value
 
 
@@ -64,6 +71,7 @@ class Subscription(BaseModel):
     url: str
     events: list[str]
     description: str | None
+    privacy: Privacy = DEFAULT_PRIVACY
     active: bool
     created_at: UtcTimestamp
 

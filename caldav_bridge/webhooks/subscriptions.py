@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import secrets
+from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy import select
 
 from caldav_bridge.clock import utcnow
-from caldav_bridge.errors import NotFound
+from caldav_bridge.errors import FieldError, NotFound, ValidationFailed
 from caldav_bridge.services.actor import Actor
 from caldav_bridge.store.uow import UnitOfWork
+from caldav_bridge.webhooks.destinations import DestinationRefused, check_url
 from caldav_bridge.webhooks.model import (
     Delivery,
     DeliveryAttempt,
@@ -17,29 +19,51 @@ from caldav_bridge.webhooks.model import (
     SubscriptionCreated,
     SubscriptionDraft,
 )
+from caldav_bridge.webhooks.privacy import DEFAULT_PRIVACY
 from caldav_bridge.webhooks.tables import WebhookAttemptRow, WebhookDeliveryRow, WebhookSubscriptionRow
 
 __all__ = ["create", "delete", "deliveries", "get", "list_subscriptions"]
 
 
+def _shown(url: str) -> str:
+    """A URL without user name or password (subscriptions made before they were refused had them)."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
 def _view(row: WebhookSubscriptionRow) -> Subscription:
     return Subscription(
         id=row.id,
-        url=row.url,
+        url=_shown(row.url),
         events=list(row.events.get("types", [])),
         description=row.description,
+        privacy=row.events.get("privacy", DEFAULT_PRIVACY),
         active=row.active,
         created_at=row.created_at,
     )
 
 
-def create(uow: UnitOfWork, actor: Actor, draft: SubscriptionDraft) -> SubscriptionCreated:
+def create(
+    uow: UnitOfWork, actor: Actor, draft: SubscriptionDraft, *, insecure_hosts: frozenset[str] = frozenset()
+) -> SubscriptionCreated:
+    """Subscribe ``draft.url``, which must be a public https destination (or one of ``insecure_hosts``).
+
+    Raises:
+        ValidationFailed: the URL is refused (see :mod:`caldav_bridge.webhooks.destinations`).
+    """
     actor.require("admin")
+    try:
+        check_url(draft.url, insecure_hosts)
+    except DestinationRefused as exc:
+        raise ValidationFailed([FieldError("url", str(exc))]) from exc
     secret = draft.secret or "whsec_" + secrets.token_urlsafe(32)
     with uow:
         row = WebhookSubscriptionRow(
             url=draft.url,
-            events={"types": sorted(set(draft.events))},
+            # The privacy level rides with the event types (one JSON column, no schema change).
+            events={"types": sorted(set(draft.events)), "privacy": draft.privacy},
             secret=secret,
             description=draft.description,
             active=True,

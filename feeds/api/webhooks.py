@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Response, jsonify, url_for
 
 from caldav_bridge.webhooks import subscriptions as service
+from caldav_bridge.webhooks.destinations import insecure_hosts
 from caldav_bridge.webhooks.model import (
     DeliveryList,
     Subscription,
@@ -15,7 +16,7 @@ from caldav_bridge.webhooks.model import (
 from feeds.api import bp
 from feeds.auth import current_actor
 from feeds.operations import operation
-from feeds.runtime import uow
+from feeds.runtime import runtime, uow
 
 TAG = "webhooks"
 
@@ -31,7 +32,8 @@ TAG = "webhooks"
     response_headers={201: ("Location",)},
 )
 def create_webhook(body: SubscriptionDraft) -> Response:
-    created = service.create(uow(), current_actor("api"), body)
+    allowed = insecure_hosts(runtime().settings.webhook_insecure_hosts)
+    created = service.create(uow(), current_actor("api"), body, insecure_hosts=allowed)
     response = jsonify(created.model_dump(mode="json"))
     response.status_code = 201
     response.headers["Location"] = url_for("api_v1.get_webhook", id=created.id)

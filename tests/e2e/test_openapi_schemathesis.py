@@ -116,7 +116,11 @@ def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
             create = sql.SQL("CREATE DATABASE {} TEMPLATE {}")
             conn.execute(create.format(sql.Identifier(name), sql.Identifier(TEMPLATE)))
         url = pg.url(name)
-    rt = Runtime.from_settings(load_settings(environ={}, database_url=url, data_dir=str(Path(folder) / "data")))
+    rt = Runtime.from_settings(
+        load_settings(
+            environ={}, database_url=url, data_dir=str(Path(folder) / "data"), webhook_insecure_hosts="127.0.0.1"
+        )
+    )
     try:
         upgrade(rt.engine)
         users.add_user(rt.uow(), "admin", "admin")

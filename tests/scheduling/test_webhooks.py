@@ -28,7 +28,13 @@ from tests.support.factories import iso
 from tests.support.live import Api, LiveServer
 
 NY = ZoneInfo("America/New_York")
-OPTIONS = WebhookOptions(max_attempts=3, backoff=timedelta(seconds=30), backoff_max=timedelta(minutes=5), timeout=5)
+OPTIONS = WebhookOptions(
+    max_attempts=3,
+    backoff=timedelta(seconds=30),
+    backoff_max=timedelta(minutes=5),
+    timeout=5,
+    insecure_hosts=frozenset({"127.0.0.1"}),  # the loopback receiver
+)
 
 
 @dataclass
@@ -172,6 +178,7 @@ def test_cli_delivers_once(
         **os.environ,
         "APPOINTMENTS_DATABASE_URL": runtime.settings.resolved_database_url(),
         "APPOINTMENTS_DATA_DIR": runtime.settings.data_dir,
+        "APPOINTMENTS_WEBHOOK_INSECURE_HOSTS": runtime.settings.webhook_insecure_hosts,
     }
     result = subprocess.run(
         [sys.executable, "-m", "feeds.cli", "webhooks", "deliver", "--once", "--json"],
