@@ -176,6 +176,7 @@ def deliver_due(
             if error is None:
                 row.state, row.sent_at = "sent", moment
                 sent += 1
+                log.info("message %s (%s) sent", message_id, kind)
             elif permanent or row.attempts >= options.max_attempts:
                 row.state = "dead"
                 dead += 1

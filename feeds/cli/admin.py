@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from caldav_bridge.demo import DemoResult, seed_demo
 from caldav_bridge.model.requests import CalendarDraft
 from caldav_bridge.model.timestamps import parse_timestamp
 from caldav_bridge.runtime import Runtime
+from caldav_bridge.selfbooking.demo import demo_link, seed_self_booking
 from caldav_bridge.services import appointments, calendars, users
 from caldav_bridge.services.actor import ALL_ROLES, system_actor
 from caldav_bridge.services.feed_tokens import feed_urls
@@ -119,7 +121,9 @@ def db_upgrade(args: argparse.Namespace) -> int:
 
 def run_demo(rt: Runtime) -> DemoResult:
     upgrade(rt.engine)
-    return seed_demo(rt.uow(), rt.settings.data_dir)
+    result = seed_demo(rt.uow(), rt.settings.data_dir)
+    seed_self_booking(rt.uow, rt.settings)  # the consultants' team and its booking link
+    return result
 
 
 def _with_feed_urls(base: str, entry: dict[str, Any]) -> dict[str, Any]:
@@ -151,6 +155,10 @@ def demo_summary(rt: Runtime, result: DemoResult) -> dict[str, Any]:
         "users": [u for u in result.users if "username" in u],
         "teams": [u for u in result.users if "team" in u],
         "appointments": {"created": result.appointments_created, "total": result.appointments_total},
+        "self_booking": {
+            "link": demo_link(rt.settings),
+            "mail": rt.settings.smtp_host or str(Path(rt.settings.data_dir) / "mail"),
+        },
         "warning": "demo secrets are for local use only",
     }
 
@@ -185,6 +193,13 @@ def demo_text(summary: dict[str, Any]) -> str:
         ]
     appts = summary["appointments"]
     lines += ["", f"{appts['total']} demo appointments ({appts['created']} created now)."]
+    booking = summary.get("self_booking")
+    if booking:
+        lines += [
+            "",
+            f"Book as a customer: {booking['link']}",
+            f"  customer emails go to {booking['mail']} (sent every 15 s; `appointment-service messages list`)",
+        ]
     return "\n".join(lines)
 
 
