@@ -402,6 +402,25 @@ def _validated(settings: Settings) -> Settings:
         raise SettingsError(
             env_name("database_url"), "must be a SQLAlchemy URL such as sqlite:///path or postgresql+psycopg://..."
         )
+    if not 1 <= settings.page_size <= settings.max_page_size:
+        raise SettingsError(env_name("page_size"), "must be between 1 and max_page_size")
+    _validate_code_tables(settings)
+    _validate_feeds(settings)
+    _validate_salesforce(settings)
+    _validate_scheduling(settings)
+    _validate_booking(settings)
+    _validate_jobs(settings)
+    return settings
+
+
+def _validate_jobs(settings: Settings) -> None:
+    for name in ("webhook_delivery_interval_seconds", "hold_expiry_interval_seconds", "dav_prune_interval_seconds"):
+        if not 1 <= getattr(settings, name) <= 86400:
+            raise SettingsError(env_name(name), "must be between 1 and 86400")
+
+
+def _validate_code_tables(settings: Settings) -> None:
+    """The OLS labels and the interchange formats' code tables name canonical types and statuses."""
     bad = {v for v in settings.ols_type_labels.values()} - _CANONICAL_TYPES
     if bad or settings.ols_unknown_type not in _CANONICAL_TYPES:
         raise SettingsError(
@@ -421,20 +440,6 @@ def _validated(settings: Settings) -> Settings:
         not_integers = [k for k in getattr(settings, name) if not k.strip().lstrip("-").isdigit()]
         if not_integers:
             raise SettingsError(env_name(name), f"Blueprint codes are integers, not {sorted(not_integers)}")
-    if not 1 <= settings.page_size <= settings.max_page_size:
-        raise SettingsError(env_name("page_size"), "must be between 1 and max_page_size")
-    _validate_feeds(settings)
-    _validate_salesforce(settings)
-    _validate_scheduling(settings)
-    _validate_booking(settings)
-    _validate_jobs(settings)
-    return settings
-
-
-def _validate_jobs(settings: Settings) -> None:
-    for name in ("webhook_delivery_interval_seconds", "hold_expiry_interval_seconds", "dav_prune_interval_seconds"):
-        if not 1 <= getattr(settings, name) <= 86400:
-            raise SettingsError(env_name(name), "must be between 1 and 86400")
 
 
 def _validate_feeds(settings: Settings) -> None:

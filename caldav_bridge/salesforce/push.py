@@ -21,14 +21,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
 
 from caldav_bridge.clock import utcnow
-from caldav_bridge.converters.salesforce import appointment_hash, salesforce_body
+from caldav_bridge.converters.salesforce import SalesforceMapping, appointment_hash, salesforce_body
 from caldav_bridge.salesforce import relations
 from caldav_bridge.salesforce.gateway import (
     RecordResult,
@@ -313,55 +313,33 @@ def _assign_resources(
     return assigned, errors, failed
 
 
+@dataclass
+class _Sent:
+    """What Salesforce answered for one batch, by appointment id."""
+
+    answers: dict[str, RecordResult] = field(default_factory=dict)
+    #: The call failed as a whole (timeout, 5xx, ...): retried later.
+    transient: dict[str, str] = field(default_factory=dict)
+    #: ServiceAppointment mode: resources assigned, refused, or not reached.
+    assigned: dict[str, str] = field(default_factory=dict)
+    assign_errors: dict[str, str] = field(default_factory=dict)
+    assign_failed: dict[str, str] = field(default_factory=dict)
+
+
 def _push_batch(
     ctx: SyncContext, gw: SalesforceGateway, batch: Claim, result: RunResult, after_call: Callable[[], None] | None
 ) -> None:
     mapping = ctx.mapping
     with ctx.uow_factory() as uow:
         items = _plan(ctx, uow, batch)
-    answers: dict[str, RecordResult] = {}
-    transient: dict[str, str] = {}
-    upserts = [i for i in items if i.op == "upsert"]
-    updates = [i for i in items if i.op == "update"]
-    deletes = [i for i in items if i.op == "delete"]
-    for kind, group in (("upsert", upserts), ("update", updates)):
-        if not group:
-            continue
-        try:
-            if kind == "upsert":
-                res = gw.upsert_many(mapping.sobject, mapping.external_id_field, [i.body for i in group])
-            else:
-                res = gw.update_many(mapping.sobject, [i.body for i in group])
-            answers.update({i.appointment_id: r for i, r in zip(group, res, strict=True)})
-        except (SalesforceTransientError, SalesforcePermanentError) as exc:
-            transient.update({i.appointment_id: _describe(exc) for i in group})
-    if deletes:
-        unknown = [i for i in deletes if i.sf_id is None]
-        if unknown:  # never pushed, or the answer was lost: find it by our external id
-            try:
-                ext = mapping.external_id_field
-                template = f"SELECT Id, {ext} FROM {mapping.sobject} WHERE {ext} IN {{}}"  # noqa: S608
-                q = soql(template, [i.appointment_id for i in unknown])
-                found = {r[mapping.external_id_field]: r["Id"] for r in gw.query(q)}
-                for i in unknown:
-                    i.sf_id = found.get(i.appointment_id)
-            except (SalesforceTransientError, SalesforcePermanentError) as exc:
-                transient.update({i.appointment_id: _describe(exc) for i in unknown})
-        to_delete = [i for i in deletes if i.sf_id and i.appointment_id not in transient]
-        for i in deletes:
-            if not i.sf_id and i.appointment_id not in transient:
-                answers[i.appointment_id] = RecordResult(True, None)
-        if to_delete:
-            try:
-                res = gw.delete_many([str(i.sf_id) for i in to_delete])
-                answers.update({i.appointment_id: r for i, r in zip(to_delete, res, strict=True)})
-            except (SalesforceTransientError, SalesforcePermanentError) as exc:
-                transient.update({i.appointment_id: _describe(exc) for i in to_delete})
-    assigned: dict[str, str] = {}
-    assign_errors: dict[str, str] = {}
-    assign_failed: dict[str, str] = {}
+    sent = _Sent()
+    writes = [i for i in items if i.op == "upsert"] + [i for i in items if i.op == "update"]
+    _send_writes(gw, mapping, writes, sent)
+    _send_deletes(gw, mapping, [i for i in items if i.op == "delete"], sent)
     if mapping.mode == "service_appointment":
-        assigned, assign_errors, assign_failed = _assign_resources(gw, upserts + updates, answers, transient)
+        sent.assigned, sent.assign_errors, sent.assign_failed = _assign_resources(
+            gw, writes, sent.answers, sent.transient
+        )
     if after_call:
         after_call()  # tests: the process "dies" here, between Salesforce's answer and our commit
     with ctx.uow_factory() as uow:
@@ -373,80 +351,136 @@ def _push_batch(
             )
         }
         for item in items:
-            aid = item.appointment_id
             result.processed += 1
-            if item.op == "done":
-                _settle(uow, batch.outbox_ids, aid, "sent")
-                continue
-            if aid in transient:
-                attempts = batch.attempts.get(aid, 1)
-                result.failed += 1
-                result.note(f"{aid}: {transient[aid]}")
-                if attempts >= ctx.max_attempts:
-                    _settle(uow, batch.outbox_ids, aid, "dead", error=transient[aid])
-                else:
-                    _settle(
-                        uow, batch.outbox_ids, aid, "pending", error=transient[aid], available_in=ctx.backoff(attempts)
-                    )
-                continue
-            answer = answers[aid]
-            if not answer.success:
-                message = f"{answer.code}: {answer.message}"
-                result.failed += 1
-                result.note(f"{aid}: {message}")
-                if answer.code in {"UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE", "REQUEST_RUNNING_TOO_LONG"}:
-                    _settle(
-                        uow,
-                        batch.outbox_ids,
-                        aid,
-                        "pending",
-                        error=message,
-                        available_in=ctx.backoff(batch.attempts.get(aid, 1)),
-                    )
-                else:
-                    _settle(uow, batch.outbox_ids, aid, "dead", error=message)
-                continue
-            if aid in assign_failed:  # written, but not yet assigned: retried (the upsert is idempotent)
-                result.failed += 1
-                result.note(f"{aid}: {assign_failed[aid]}")
-                attempts = batch.attempts.get(aid, 1)
-                state = "dead" if attempts >= ctx.max_attempts else "pending"
-                _settle(uow, batch.outbox_ids, aid, state, error=assign_failed[aid], available_in=ctx.backoff(attempts))
-            elif aid in assign_errors:
-                result.failed += 1
-                result.note(f"{aid}: {assign_errors[aid]}")
-                _settle(uow, batch.outbox_ids, aid, "dead", error=assign_errors[aid])
-            else:
-                _settle(uow, batch.outbox_ids, aid, "sent")
-            link = links.get(aid)
-            if item.op == "delete":
-                result.deleted += 1
-                if link is not None:
-                    link.pushed_at, link.updated_at = now, now
-                continue
-            if link is None:
-                link = SfLinkRow(appointment_id=aid, sobject=mapping.sobject, created_at=now, updated_at=now)
-                uow.session.add(link)
-                links[aid] = link
-            if answer.id:
-                link.sf_id = answer.id
-            link.external_id = aid
-            link.pushed_hash, link.pushed_at, link.updated_at = item.hash, now, now
-            if aid in assigned:
-                link.owner_sf_id, link.unassigned = assigned[aid], False
-            if answer.created:
-                result.created += 1
-            else:
-                result.updated += 1
-            if answer.id:
-                # The Salesforce id becomes meta.salesforce.appointment_gid where none was set.
-                uow.session.execute(
-                    update(AppointmentRow)
-                    .where(AppointmentRow.id == aid, AppointmentRow.sf_appointment_gid.is_(None))
-                    .values(sf_appointment_gid=answer.id, version=AppointmentRow.version + 1)
-                    .execution_options(synchronize_session=False)
-                )
+            if _settle_item(ctx, uow, batch, item, sent, result):
+                _record_link(uow, mapping, item, sent, links, now, result)
         uow.commit()
+
+
+def _send_writes(gw: SalesforceGateway, mapping: SalesforceMapping, writes: list[_Item], sent: _Sent) -> None:
+    """Upserts (by our external id) and updates (by Salesforce id), one collection call per kind."""
+    for kind in ("upsert", "update"):
+        group = [i for i in writes if i.op == kind]
+        if not group:
+            continue
+        try:
+            if kind == "upsert":
+                res = gw.upsert_many(mapping.sobject, mapping.external_id_field, [i.body for i in group])
+            else:
+                res = gw.update_many(mapping.sobject, [i.body for i in group])
+            sent.answers.update({i.appointment_id: r for i, r in zip(group, res, strict=True)})
+        except (SalesforceTransientError, SalesforcePermanentError) as exc:
+            sent.transient.update({i.appointment_id: _describe(exc) for i in group})
+
+
+def _send_deletes(gw: SalesforceGateway, mapping: SalesforceMapping, deletes: list[_Item], sent: _Sent) -> None:
+    """Deletes by Salesforce id; records never pushed (or whose answer was lost) are found by our external id."""
+    if not deletes:
+        return
+    unknown = [i for i in deletes if i.sf_id is None]
+    if unknown:  # never pushed, or the answer was lost: find it by our external id
+        try:
+            ext = mapping.external_id_field
+            template = f"SELECT Id, {ext} FROM {mapping.sobject} WHERE {ext} IN {{}}"  # noqa: S608
+            q = soql(template, [i.appointment_id for i in unknown])
+            found = {r[mapping.external_id_field]: r["Id"] for r in gw.query(q)}
+            for i in unknown:
+                i.sf_id = found.get(i.appointment_id)
+        except (SalesforceTransientError, SalesforcePermanentError) as exc:
+            sent.transient.update({i.appointment_id: _describe(exc) for i in unknown})
+    to_delete = [i for i in deletes if i.sf_id and i.appointment_id not in sent.transient]
+    for i in deletes:
+        if not i.sf_id and i.appointment_id not in sent.transient:
+            sent.answers[i.appointment_id] = RecordResult(True, None)
+    if to_delete:
+        try:
+            res = gw.delete_many([str(i.sf_id) for i in to_delete])
+            sent.answers.update({i.appointment_id: r for i, r in zip(to_delete, res, strict=True)})
+        except (SalesforceTransientError, SalesforcePermanentError) as exc:
+            sent.transient.update({i.appointment_id: _describe(exc) for i in to_delete})
+
+
+def _settle_item(ctx: SyncContext, uow: UnitOfWork, batch: Claim, item: _Item, sent: _Sent, result: RunResult) -> bool:
+    """Settle the item's outbox rows by its answer; True when Salesforce took the write (its link is recorded)."""
+    aid = item.appointment_id
+    if item.op == "done":
+        _settle(uow, batch.outbox_ids, aid, "sent")
+        return False
+    attempts = batch.attempts.get(aid, 1)
+    if aid in sent.transient:
+        result.failed += 1
+        result.note(f"{aid}: {sent.transient[aid]}")
+        if attempts >= ctx.max_attempts:
+            _settle(uow, batch.outbox_ids, aid, "dead", error=sent.transient[aid])
+        else:
+            _settle(
+                uow, batch.outbox_ids, aid, "pending", error=sent.transient[aid], available_in=ctx.backoff(attempts)
+            )
+        return False
+    answer = sent.answers[aid]
+    if not answer.success:
+        message = f"{answer.code}: {answer.message}"
+        result.failed += 1
+        result.note(f"{aid}: {message}")
+        if answer.code in {"UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE", "REQUEST_RUNNING_TOO_LONG"}:
+            _settle(uow, batch.outbox_ids, aid, "pending", error=message, available_in=ctx.backoff(attempts))
+        else:
+            _settle(uow, batch.outbox_ids, aid, "dead", error=message)
+        return False
+    if aid in sent.assign_failed:  # written, but not yet assigned: retried (the upsert is idempotent)
+        result.failed += 1
+        result.note(f"{aid}: {sent.assign_failed[aid]}")
+        state = "dead" if attempts >= ctx.max_attempts else "pending"
+        _settle(uow, batch.outbox_ids, aid, state, error=sent.assign_failed[aid], available_in=ctx.backoff(attempts))
+    elif aid in sent.assign_errors:
+        result.failed += 1
+        result.note(f"{aid}: {sent.assign_errors[aid]}")
+        _settle(uow, batch.outbox_ids, aid, "dead", error=sent.assign_errors[aid])
+    else:
+        _settle(uow, batch.outbox_ids, aid, "sent")
+    return True
+
+
+def _record_link(
+    uow: UnitOfWork,
+    mapping: SalesforceMapping,
+    item: _Item,
+    sent: _Sent,
+    links: dict[str, SfLinkRow],
+    now: datetime,
+    result: RunResult,
+) -> None:
+    """The link row of a write Salesforce took: its id, the hash pushed, the assigned owner; counts."""
+    aid = item.appointment_id
+    answer = sent.answers[aid]
+    link = links.get(aid)
+    if item.op == "delete":
+        result.deleted += 1
+        if link is not None:
+            link.pushed_at, link.updated_at = now, now
+        return
+    if link is None:
+        link = SfLinkRow(appointment_id=aid, sobject=mapping.sobject, created_at=now, updated_at=now)
+        uow.session.add(link)
+        links[aid] = link
+    if answer.id:
+        link.sf_id = answer.id
+    link.external_id = aid
+    link.pushed_hash, link.pushed_at, link.updated_at = item.hash, now, now
+    if aid in sent.assigned:
+        link.owner_sf_id, link.unassigned = sent.assigned[aid], False
+    if answer.created:
+        result.created += 1
+    else:
+        result.updated += 1
+    if answer.id:
+        # The Salesforce id becomes meta.salesforce.appointment_gid where none was set.
+        uow.session.execute(
+            update(AppointmentRow)
+            .where(AppointmentRow.id == aid, AppointmentRow.sf_appointment_gid.is_(None))
+            .values(sf_appointment_gid=answer.id, version=AppointmentRow.version + 1)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def _describe(exc: SalesforceSyncError) -> str:

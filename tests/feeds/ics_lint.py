@@ -59,66 +59,80 @@ def _split(line: str) -> tuple[str, dict[str, str], str]:
     return name.upper(), {k.upper(): v for k, _, v in (p.partition("=") for p in params)}, value
 
 
-def _structure(lines: list[str]) -> list[str]:
-    problems: list[str] = []
-    if not lines or lines[0] != "BEGIN:VCALENDAR" or lines[-1] != "END:VCALENDAR":
-        problems.append("not one VCALENDAR from the first line to the last")
-    if sum(1 for line in lines if line == "BEGIN:VCALENDAR") != 1:
-        problems.append("more than one VCALENDAR")
-    stack: list[str] = []
-    used_tzids: set[str] = set()
-    defined_tzids: set[str] = set()
-    uids: dict[str, int] = {}
-    event: dict[str, str] = {}
-    observance: set[str] = set()
-    top: set[str] = set()
-    for number, line in enumerate(lines, 1):
-        name, params, value = _split(line)
-        if name == "BEGIN":
-            stack.append(value)
-            if value == "VEVENT":
-                event = {}
-            if value in ("STANDARD", "DAYLIGHT"):
-                observance = set()
-            continue
-        if name == "END":
-            if not stack or stack[-1] != value:
-                problems.append(f"logical line {number}: END:{value} does not close {stack[-1:] or 'anything'}")
-            else:
-                stack.pop()
-            if value == "VEVENT":
-                for required in ("UID", "DTSTAMP", "DTSTART"):
-                    if required not in event:
-                        problems.append(f"a VEVENT without {required}")
-                if "UID" in event:
-                    uids[event["UID"]] = uids.get(event["UID"], 0) + 1
-            if value in ("STANDARD", "DAYLIGHT") and not {"TZOFFSETFROM", "TZOFFSETTO", "DTSTART"} <= observance:
-                problems.append("a VTIMEZONE observance without DTSTART, TZOFFSETFROM or TZOFFSETTO")
-            continue
-        where = stack[-1] if stack else ""
+class _Walk:
+    """The state of one pass over a calendar's logical lines (components open, ids seen, problems)."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+        self.stack: list[str] = []
+        self.used_tzids: set[str] = set()
+        self.defined_tzids: set[str] = set()
+        self.uids: dict[str, int] = {}
+        self.event: dict[str, str] = {}
+        self.observance: set[str] = set()
+        self.top: set[str] = set()
+
+    def begin(self, value: str) -> None:
+        self.stack.append(value)
+        if value == "VEVENT":
+            self.event = {}
+        if value in ("STANDARD", "DAYLIGHT"):
+            self.observance = set()
+
+    def end(self, number: int, value: str) -> None:
+        if not self.stack or self.stack[-1] != value:
+            self.problems.append(f"logical line {number}: END:{value} does not close {self.stack[-1:] or 'anything'}")
+        else:
+            self.stack.pop()
+        if value == "VEVENT":
+            self.problems += [f"a VEVENT without {r}" for r in ("UID", "DTSTAMP", "DTSTART") if r not in self.event]
+            if "UID" in self.event:
+                self.uids[self.event["UID"]] = self.uids.get(self.event["UID"], 0) + 1
+        if value in ("STANDARD", "DAYLIGHT") and not {"TZOFFSETFROM", "TZOFFSETTO", "DTSTART"} <= self.observance:
+            self.problems.append("a VTIMEZONE observance without DTSTART, TZOFFSETFROM or TZOFFSETTO")
+
+    def prop(self, number: int, name: str, params: dict[str, str], value: str) -> None:
+        where = self.stack[-1] if self.stack else ""
         if where == "VCALENDAR":
-            top.add(name)
+            self.top.add(name)
         if where == "VEVENT":
-            event[name] = value
+            self.event[name] = value
         if where in ("STANDARD", "DAYLIGHT"):
-            observance.add(name)
+            self.observance.add(name)
             if name in ("TZOFFSETFROM", "TZOFFSETTO") and not re.fullmatch(r"[+-]\d{4}(\d\d)?", value):
-                problems.append(f"logical line {number}: malformed {name} {value!r}")
+                self.problems.append(f"logical line {number}: malformed {name} {value!r}")
         if where == "VTIMEZONE" and name == "TZID":
-            defined_tzids.add(value)
+            self.defined_tzids.add(value)
         if "TZID" in params:
-            used_tzids.add(params["TZID"].strip('"'))
-        inside_tz = "VTIMEZONE" in stack
+            self.used_tzids.add(params["TZID"].strip('"'))
+        inside_tz = "VTIMEZONE" in self.stack
         if name in _TIME_PROPS and not inside_tz and params.get("VALUE", "DATE-TIME") == "DATE-TIME":
             for part in value.split(","):
                 if _DATE_TIME.match(part) and not part.endswith("Z") and "TZID" not in params:
-                    problems.append(f"logical line {number}: floating time {name}:{value}")
-    if stack:
-        problems.append(f"unclosed components {stack}")
-    for required in ("VERSION", "PRODID"):
-        if required not in top:
-            problems.append(f"no {required}")
-    for tzid in sorted(used_tzids - defined_tzids):
-        problems.append(f"TZID {tzid} used without a VTIMEZONE")
-    problems += [f"UID {uid} appears {count} times" for uid, count in uids.items() if count > 1]
-    return problems
+                    self.problems.append(f"logical line {number}: floating time {name}:{value}")
+
+    def finish(self) -> list[str]:
+        problems = self.problems
+        if self.stack:
+            problems.append(f"unclosed components {self.stack}")
+        problems += [f"no {required}" for required in ("VERSION", "PRODID") if required not in self.top]
+        problems += [f"TZID {tzid} used without a VTIMEZONE" for tzid in sorted(self.used_tzids - self.defined_tzids)]
+        problems += [f"UID {uid} appears {count} times" for uid, count in self.uids.items() if count > 1]
+        return problems
+
+
+def _structure(lines: list[str]) -> list[str]:
+    walk = _Walk()
+    if not lines or lines[0] != "BEGIN:VCALENDAR" or lines[-1] != "END:VCALENDAR":
+        walk.problems.append("not one VCALENDAR from the first line to the last")
+    if sum(1 for line in lines if line == "BEGIN:VCALENDAR") != 1:
+        walk.problems.append("more than one VCALENDAR")
+    for number, line in enumerate(lines, 1):
+        name, params, value = _split(line)
+        if name == "BEGIN":
+            walk.begin(value)
+        elif name == "END":
+            walk.end(number, value)
+        else:
+            walk.prop(number, name, params, value)
+    return walk.finish()

@@ -268,6 +268,28 @@ class OrgShape:
                 )
         return out
 
+    @staticmethod
+    def _text(entry: dict[str, Any], value: Any) -> str:
+        """A text-like field's value: a string within the field's length (and its restricted picklist)."""
+        name = entry["name"]
+        if not isinstance(value, str):
+            raise WriteError("INVALID_TYPE_ON_FIELD_IN_RECORD", f"{entry['label']}: value not of required type", [name])
+        if entry["length"] and len(value) > entry["length"]:
+            raise WriteError(
+                "STRING_TOO_LONG",
+                f"{entry['label']}: data value too large: {value[:40]}… (max length={entry['length']})",
+                [name],
+            )
+        if entry["type"] == "picklist" and entry["restrictedPicklist"]:
+            allowed = {v["value"] for v in entry["picklistValues"] if v["active"]}
+            if value not in allowed:
+                raise WriteError(
+                    "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+                    f"{entry['label']}: bad value for restricted picklist field: {value}",
+                    [name],
+                )
+        return value
+
     def _value(self, sobject: str, entry: dict[str, Any], value: Any, exists: Callable[[str, str], bool]) -> Any:
         name, type_ = entry["name"], entry["type"]
         if value is None or (value == "" and type_ not in ("string", "textarea", "combobox")):
@@ -281,25 +303,7 @@ class OrgShape:
             refs = [self._reference(entry, v, exists) for v in values]
             return refs if type_ == "JunctionIdList" else refs[0]
         if type_ in ("string", "textarea", "combobox", "email", "phone", "url", "picklist"):
-            if not isinstance(value, str):
-                raise WriteError(
-                    "INVALID_TYPE_ON_FIELD_IN_RECORD", f"{entry['label']}: value not of required type", [name]
-                )
-            if entry["length"] and len(value) > entry["length"]:
-                raise WriteError(
-                    "STRING_TOO_LONG",
-                    f"{entry['label']}: data value too large: {value[:40]}… (max length={entry['length']})",
-                    [name],
-                )
-            if type_ == "picklist" and entry["restrictedPicklist"]:
-                allowed = {v["value"] for v in entry["picklistValues"] if v["active"]}
-                if value not in allowed:
-                    raise WriteError(
-                        "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
-                        f"{entry['label']}: bad value for restricted picklist field: {value}",
-                        [name],
-                    )
-            return value
+            return self._text(entry, value)
         if type_ == "boolean":
             if not isinstance(value, bool):
                 raise WriteError(

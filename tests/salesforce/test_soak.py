@@ -19,12 +19,89 @@ from caldav_bridge.runtime import Runtime
 from caldav_bridge.salesforce.runner import run_job
 from caldav_bridge.salesforce.sync_context import SyncContext
 from caldav_bridge.services import appointments, users
-from caldav_bridge.services.actor import system_actor
+from caldav_bridge.services.actor import Actor, system_actor
 from caldav_bridge.store.sf_tables import SfLinkRow
 from caldav_bridge.store.tables import AppointmentRow, OutboxRow
 from tests.salesforce.emulator import SalesforceEmulator
 
 EXT = "Appointment_Service_Id__c"
+
+
+def _local_step(
+    runtime: Runtime,
+    actor: Actor,
+    calendar_id: str,
+    rng: random.Random,
+    kind: float,
+    i: int,
+    start: datetime,
+    local: list[str],
+    counts: Counter[str],
+) -> None:
+    """A change on our side: create (kind < 0.30, or nothing to change yet), update, or cancel."""
+    if kind < 0.30 or not local:
+        draft = AppointmentDraft.model_validate(
+            {
+                "calendar": {"id": calendar_id},
+                "date_start": start,
+                "date_end": start + timedelta(minutes=45),
+                "name": f"L{i}",
+                "meta": {"type": "INITIAL"},
+                "status": "BOOKED",
+            }
+        )
+        local.append(str(appointments.create(runtime.uow(), actor, draft).appointment.id))
+        counts["local create"] += 1
+    elif kind < 0.45:
+        aid = rng.choice(local)
+        try:
+            appointments.update(runtime.uow(), actor, aid, AppointmentPatch.model_validate({"name": f"L{i}u"}))
+            counts["local update"] += 1
+        except Exception:
+            counts["local update refused"] += 1
+    else:
+        aid = rng.choice(local)
+        try:
+            appointments.cancel(runtime.uow(), actor, aid, CancelRequest(reason="soak"))
+            counts["local cancel"] += 1
+        except Exception:
+            counts["local cancel refused"] += 1
+
+
+def _remote_step(
+    emulator: SalesforceEmulator,
+    owner: str,
+    rng: random.Random,
+    kind: float,
+    i: int,
+    start: datetime,
+    remote: list[str],
+    counts: Counter[str],
+) -> None:
+    """A change in Salesforce: create (kind < 0.75, or nothing to change yet), update, or delete/undelete."""
+    if kind < 0.75 or not remote:
+        remote.append(
+            emulator.create(
+                "Event",
+                {
+                    "Subject": f"R{i}",
+                    "StartDateTime": format_sf_datetime(start),
+                    "EndDateTime": format_sf_datetime(start + timedelta(hours=1)),
+                    "OwnerId": owner,
+                },
+            )
+        )
+        counts["remote create"] += 1
+    elif kind < 0.92:
+        rid = rng.choice(remote)
+        if not emulator.get("Event", rid)["IsDeleted"]:
+            emulator.update("Event", rid, {"Subject": f"R{i}u"})
+            counts["remote update"] += 1
+    else:
+        rid = rng.choice(remote)
+        record = emulator.get("Event", rid)
+        (emulator.undelete if record["IsDeleted"] else emulator.delete)("Event", rid)
+        counts["remote delete/undelete"] += 1
 
 
 def test_soak_both_sides_with_faults_agree(runtime: Runtime, emulator: SalesforceEmulator, sync: SyncContext) -> None:
@@ -46,56 +123,10 @@ def test_soak_both_sides_with_faults_agree(runtime: Runtime, emulator: Salesforc
     for i in range(ops):
         start = base + timedelta(minutes=30 * rng.randrange(2000))
         kind = rng.random()
-        if kind < 0.30 or not local:
-            draft = AppointmentDraft.model_validate(
-                {
-                    "calendar": {"id": calendar_id},
-                    "date_start": start,
-                    "date_end": start + timedelta(minutes=45),
-                    "name": f"L{i}",
-                    "meta": {"type": "INITIAL"},
-                    "status": "BOOKED",
-                }
-            )
-            local.append(str(appointments.create(runtime.uow(), actor, draft).appointment.id))
-            counts["local create"] += 1
-        elif kind < 0.45:
-            aid = rng.choice(local)
-            try:
-                appointments.update(runtime.uow(), actor, aid, AppointmentPatch.model_validate({"name": f"L{i}u"}))
-                counts["local update"] += 1
-            except Exception:
-                counts["local update refused"] += 1
-        elif kind < 0.50:
-            aid = rng.choice(local)
-            try:
-                appointments.cancel(runtime.uow(), actor, aid, CancelRequest(reason="soak"))
-                counts["local cancel"] += 1
-            except Exception:
-                counts["local cancel refused"] += 1
-        elif kind < 0.75 or not remote:
-            remote.append(
-                emulator.create(
-                    "Event",
-                    {
-                        "Subject": f"R{i}",
-                        "StartDateTime": format_sf_datetime(start),
-                        "EndDateTime": format_sf_datetime(start + timedelta(hours=1)),
-                        "OwnerId": owner,
-                    },
-                )
-            )
-            counts["remote create"] += 1
-        elif kind < 0.92:
-            rid = rng.choice(remote)
-            if not emulator.get("Event", rid)["IsDeleted"]:
-                emulator.update("Event", rid, {"Subject": f"R{i}u"})
-                counts["remote update"] += 1
+        if kind < 0.50 or not local:
+            _local_step(runtime, actor, calendar_id, rng, kind, i, start, local, counts)
         else:
-            rid = rng.choice(remote)
-            record = emulator.get("Event", rid)
-            (emulator.undelete if record["IsDeleted"] else emulator.delete)("Event", rid)
-            counts["remote delete/undelete"] += 1
+            _remote_step(emulator, owner, rng, kind, i, start, remote, counts)
         if i % 40 == 39:
             run_job(sync, "push")
             run_job(sync, "mirror")
