@@ -48,6 +48,9 @@ DEFAULT_BLUEPRINT_STATUSES: dict[str, str] = {
     "7": "BOOKED",
 }
 
+_CANONICAL_TYPES = {"INITIAL", "FOLLOW_UP", "TECH_SETUP"}
+_CANONICAL_STATUSES = {"INITIAL", "RESERVED", "BOOKED", "CANCELLED", "RESCHEDULED"}
+
 #: ServiceAppointment ``StatusCategory`` → canonical status (``sf_status_categories``).
 DEFAULT_SF_STATUS_CATEGORIES: dict[str, str] = {
     "None": "INITIAL",
@@ -182,6 +185,16 @@ class Settings:
     sf_status_categories: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_SF_STATUS_CATEGORIES))
     #: Canonical status → ServiceAppointment Status written back.
     sf_service_statuses: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_SF_SERVICE_STATUSES))
+    #: Canonical type → value of the type picklist written (read back the same way; default: the canonical names).
+    sf_type_values: Mapping[str, str] = field(default_factory=lambda: {t: t for t in sorted(_CANONICAL_TYPES)})
+    #: Further type picklist values read as a canonical type (``Tech Setup=TECH_SETUP``); never written.
+    sf_type_aliases: Mapping[str, str] = field(default_factory=dict)
+    #: Canonical status → value of the Event status picklist written (read back the same way).
+    sf_status_values: Mapping[str, str] = field(default_factory=lambda: {t: t for t in sorted(_CANONICAL_STATUSES)})
+    #: Further Event status values read as a canonical status (``Cancelled=CANCELLED``); never written.
+    sf_status_aliases: Mapping[str, str] = field(default_factory=dict)
+    #: Type of a mirrored record whose type field is empty.
+    sf_default_type: str = "INITIAL"
     #: Deprecated alias of ``jobs_in_serve`` (false: ``serve`` runs no background jobs).
     sf_scheduler_in_serve: bool = True
     sf_mirror_interval_seconds: int = 60
@@ -283,10 +296,6 @@ class Settings:
     def replace(self, **changes: Any) -> Settings:
         """A copy with ``changes`` applied and validated."""
         return _validated(dataclasses.replace(self, **changes))
-
-
-_CANONICAL_TYPES = {"INITIAL", "FOLLOW_UP", "TECH_SETUP"}
-_CANONICAL_STATUSES = {"INITIAL", "RESERVED", "BOOKED", "CANCELLED", "RESCHEDULED"}
 
 
 def env_name(name: str) -> str:
@@ -491,6 +500,36 @@ def _validate_salesforce(settings: Settings) -> None:
     bad = set(settings.sf_service_statuses) - _CANONICAL_STATUSES
     if bad:
         raise SettingsError(env_name("sf_service_statuses"), f"unknown canonical statuses {sorted(bad)}")
+    _validate_value_table(settings, "sf_type_values", "sf_type_aliases", _CANONICAL_TYPES)
+    _validate_value_table(settings, "sf_status_values", "sf_status_aliases", _CANONICAL_STATUSES)
+    if settings.sf_default_type not in _CANONICAL_TYPES:
+        raise SettingsError(env_name("sf_default_type"), f"must be one of {sorted(_CANONICAL_TYPES)}")
+
+
+def _validate_value_table(settings: Settings, values_name: str, aliases_name: str, canonical: set[str]) -> None:
+    """A picklist mapping: every canonical value written, aliases naming canonical values, no value read two ways."""
+    values: Mapping[str, str] = getattr(settings, values_name)
+    aliases: Mapping[str, str] = getattr(settings, aliases_name)
+    if set(values) != canonical or not all(v.strip() for v in values.values()):
+        missing, extra = sorted(canonical - set(values)), sorted(set(values) - canonical)
+        raise SettingsError(
+            env_name(values_name),
+            f"needs a non-empty value for each of {sorted(canonical)} (missing {missing}, unknown {extra})",
+        )
+    bad = {f"{k}={v}" for k, v in aliases.items() if v not in canonical}
+    if bad:
+        raise SettingsError(env_name(aliases_name), f"unknown canonical values in {sorted(bad)}")
+    written: dict[str, list[str]] = {}
+    for name, value in values.items():
+        written.setdefault(value, []).append(name)
+    for value, names in written.items():
+        read = aliases.get(value)
+        if len(names) > 1 and read is None:
+            raise SettingsError(
+                env_name(aliases_name), f"{value!r} is written for {sorted(names)}: say which one it reads as"
+            )
+        if read is not None and read not in names:
+            raise SettingsError(env_name(aliases_name), f"{value!r} is written for {names[0]} but read as {read}")
 
 
 def _validate_scheduling(settings: Settings) -> None:

@@ -1,4 +1,5 @@
-"""``/healthz`` (the process is alive) and ``/readyz`` (the database answers, migrations are current)."""
+"""``/healthz`` (the process is alive) and ``/readyz`` (the database answers, migrations are current; with
+Salesforce configured, whether the sync jobs run or are held by the preflight, and why)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from flask import Blueprint, Response, jsonify
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from caldav_bridge.salesforce.preflight import last_report
 from caldav_bridge.store.migrate import current_revision, head_revision
 from feeds.operations import operation
 from feeds.problems import problem
@@ -40,7 +42,20 @@ def readyz() -> Response:
     if current != head:
         detail = f"the database is at migration {current or 'none'}, the code expects {head}"
         return _not_ready(detail, {"database": "ok", "migration": current, "expected": head})
-    return jsonify({"status": "ok", "database": "ok", "migration": current})
+    return jsonify({"status": "ok", "database": "ok", "migration": current, **_salesforce()})
+
+
+def _salesforce() -> dict[str, object]:
+    """The Salesforce sync's gate (when configured): the service is ready either way, the sync may be held."""
+    rt = runtime()
+    if not rt.settings.salesforce_configured():
+        return {}
+    report = last_report(rt.uow())
+    if report is None:
+        return {"salesforce_sync": "preflight not run yet"}
+    if report.get("ok"):
+        return {"salesforce_sync": "ok"}
+    return {"salesforce_sync": "held until the preflight passes", "salesforce_problems": report.get("problems") or []}
 
 
 def _not_ready(detail: str, members: dict[str, str | None]) -> Response:

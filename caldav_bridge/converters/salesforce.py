@@ -14,6 +14,12 @@ Two mapping modes (``SalesforceMapping.mode``):
   ``Status`` value.
 
 Field names, including the external-id, type and status fields, come from :class:`SalesforceMapping`.
+
+Type and status travel through mapping tables in both directions (:class:`ValueTable`): canonical →
+Salesforce value when writing, Salesforce value → canonical when reading. A value the table does
+not know is never guessed: the record keeps it as written (:data:`UNMAPPED_META`), a new appointment
+holds the slot as ``RESERVED`` (status) or takes the configured default type, an existing one keeps
+what it had, and the write-back leaves that Salesforce field alone until the appointment changes here.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,8 +36,10 @@ from caldav_bridge.errors import FieldError
 from caldav_bridge.model.appointment import MAX_DESCRIPTION, MAX_DURATION, MAX_NAME, Appointment
 
 __all__ = [
+    "UNMAPPED_META",
     "MirroredRecord",
     "SalesforceMapping",
+    "ValueTable",
     "content_hash",
     "format_sf_datetime",
     "parse_sf_datetime",
@@ -39,8 +47,55 @@ __all__ = [
     "salesforce_body",
 ]
 
-_STATUSES = {"INITIAL", "RESERVED", "BOOKED", "CANCELLED", "RESCHEDULED"}
-_TYPES = {"INITIAL", "FOLLOW_UP", "TECH_SETUP"}
+STATUSES = ("INITIAL", "RESERVED", "BOOKED", "CANCELLED", "RESCHEDULED")
+TYPES = ("INITIAL", "FOLLOW_UP", "TECH_SETUP")
+#: Meta key (owned by the mirror) keeping Salesforce values the mapping does not know, as written:
+#: ``{"status": {"value": "On Hold", "kept": "BOOKED"}}``; ``kept`` is the canonical value the appointment
+#: holds meanwhile (the write-back leaves the Salesforce field alone while the appointment still says it).
+UNMAPPED_META = "salesforce_unmapped"
+#: The status a *new* appointment holds while its Salesforce status is unmapped: the slot stays taken,
+#: but it is not shown as a confirmed booking.
+UNMAPPED_STATUS = "RESERVED"
+
+
+@dataclass(frozen=True)
+class ValueTable:
+    """One picklist's mapping both ways: ``outbound`` canonical → Salesforce value (written),
+    ``inbound`` Salesforce value → canonical (read; the inverse of ``outbound`` plus extra aliases)."""
+
+    outbound: Mapping[str, str]
+    inbound: Mapping[str, str]
+
+    @classmethod
+    def build(cls, outbound: Mapping[str, str], aliases: Mapping[str, str] | None = None) -> ValueTable:
+        inbound: dict[str, str] = {}
+        for canonical, value in outbound.items():
+            inbound.setdefault(value, canonical)
+        inbound.update(aliases or {})
+        return cls(dict(outbound), inbound)
+
+    @classmethod
+    def identity(cls, values: tuple[str, ...]) -> ValueTable:
+        return cls.build({v: v for v in values})
+
+    def problems(self, canonical: tuple[str, ...]) -> list[str]:
+        """What is wrong with the table (empty: usable): every canonical value written, every value read
+        naming a canonical one, and each written value read back as itself."""
+        out = [f"no Salesforce value for {c}" for c in canonical if not self.outbound.get(c)]
+        out += [f"unknown canonical value {c!r}" for c in sorted(set(self.outbound) - set(canonical))]
+        out += [f"{v!r} maps to unknown canonical value {c!r}" for v, c in self.inbound.items() if c not in canonical]
+        for c, v in self.outbound.items():
+            if self.inbound.get(v) not in (c, None) and list(self.outbound.values()).count(v) == 1:
+                out.append(f"{c} is written as {v!r} but {v!r} is read as {self.inbound[v]}")
+        return out
+
+    def read(self, value: Any) -> str | None:
+        return self.inbound.get(value) if isinstance(value, str) else None
+
+    def write(self, canonical: str) -> str:
+        return self.outbound.get(canonical, canonical)
+
+
 #: Key prefix of Opportunity ids: only those go to ``opportunity_gid``.
 OPPORTUNITY_PREFIX = "006"
 #: Event fields that tell a series master from an occurrence (standard on every org's Event).
@@ -63,6 +118,10 @@ class SalesforceMapping:
     default_type: str = "INITIAL"
     #: Checkbox that receives ``meta.no_show`` (a no-show marked by staff); empty: not written.
     no_show_field: str = ""
+    #: Type picklist both ways (``sf_type_values`` / ``sf_type_aliases``).
+    types: ValueTable = field(default_factory=lambda: ValueTable.identity(TYPES))
+    #: Event status picklist both ways (``sf_status_values`` / ``sf_status_aliases``).
+    statuses: ValueTable = field(default_factory=lambda: ValueTable.identity(STATUSES))
 
     @property
     def sobject(self) -> str:
@@ -125,6 +184,23 @@ class MirroredRecord:
     other_whos: tuple[str, ...] | None = None
     #: ServiceAppointment mode: the crew's other ServiceResources (None: not known).
     crew: tuple[str, ...] | None = None
+    #: Salesforce values the mapping does not know, as written: ``{"status": "On Hold"}``.
+    unmapped: Mapping[str, str] = field(default_factory=dict)
+
+    def keeping(self, status: str, type_: str) -> MirroredRecord:
+        """This record applied to an existing appointment: what is unmapped keeps the appointment's value."""
+        if not self.unmapped:
+            return self
+        return replace(
+            self,
+            status=status if "status" in self.unmapped else self.status,
+            type=type_ if "type" in self.unmapped else self.type,
+        )
+
+    def unmapped_meta(self) -> dict[str, dict[str, str]]:
+        """The :data:`UNMAPPED_META` value for this record (empty when everything mapped)."""
+        kept = {"status": self.status, "type": self.type}
+        return {k: {"value": v, "kept": kept[k]} for k, v in sorted(self.unmapped.items())}
 
     def content_hash(self) -> str:
         return content_hash(
@@ -163,7 +239,29 @@ def content_hash(
     return hashlib.sha256(json.dumps(data, separators=(",", ":")).encode()).hexdigest()
 
 
-def appointment_hash(appointment: Appointment) -> str:
+def appointment_hash(appointment: Appointment, mapping: SalesforceMapping | None = None) -> str:
+    """The hash the mirror will compute when our write of ``appointment`` comes back.
+
+    With ``mapping``, the body we write is read back through :func:`record_from_salesforce`, so what
+    the read side normalises (an empty Subject read as "(no subject)", a WhatId that is not an
+    Opportunity) is what the echo is compared with: our own write coming back never rewrites our fields.
+    """
+    if mapping is not None:
+        body = salesforce_body(appointment, mapping, creating=True)
+        echo = {**body, "Id": "echo", "IsDeleted": False, "SystemModstamp": format_sf_datetime(appointment.updated_at)}
+        if mapping.mode != "event":
+            echo["StatusCategory"] = _category_of(body.get("Status"), mapping)
+        try:
+            rec = record_from_salesforce(echo, mapping)
+        except ConversionError:
+            rec = None
+        if rec is not None:
+            kept = _unmapped_kept(appointment)
+            return replace(
+                rec,
+                status=str(appointment.status) if "status" in kept else rec.status,
+                type=str(appointment.meta.type) if "type" in kept else rec.type,
+            ).content_hash()
     sf = appointment.meta.salesforce
     return content_hash(
         appointment.name,
@@ -241,18 +339,26 @@ def record_from_salesforce(record: Mapping[str, Any], mapping: SalesforceMapping
             errors.append(FieldError(end_field, f"an appointment may last at most {MAX_DURATION.days} days"))
     if errors and not deleted:
         raise ConversionError("salesforce", errors)
+    unmapped: dict[str, str] = {}
     type_value = record.get(mapping.type_field) if mapping.type_field else None
-    type_ = type_value if type_value in _TYPES else mapping.default_type
+    type_ = mapping.types.read(type_value) if type_value else mapping.default_type
+    if type_ is None:
+        unmapped["type"], type_ = str(type_value), mapping.default_type
     if event:
         status_value = record.get(mapping.status_field) if mapping.status_field else None
-        status = str(status_value) if status_value in _STATUSES else "BOOKED"
+        status = mapping.statuses.read(status_value) if status_value else "BOOKED"
+        if status is None:
+            unmapped["status"], status = str(status_value), UNMAPPED_STATUS
         what = record.get("WhatId")
         opportunity = what if isinstance(what, str) and what.startswith(OPPORTUNITY_PREFIX) else None
         customer = record.get("WhoId") or None
         owner = record.get("OwnerId") or None
     else:
-        category = record.get("StatusCategory") or record.get("Status") or "None"
-        status = mapping.status_categories.get(str(category), "BOOKED")
+        category = str(record.get("StatusCategory") or record.get("Status") or "None")
+        mapped = mapping.status_categories.get(category)
+        if mapped is None:
+            unmapped["status"], mapped = category, UNMAPPED_STATUS
+        status = mapped
         parent = record.get("ParentRecordId")
         opportunity = parent if isinstance(parent, str) and parent.startswith(OPPORTUNITY_PREFIX) else None
         customer = record.get("ContactId") or None
@@ -274,7 +380,13 @@ def record_from_salesforce(record: Mapping[str, Any], mapping: SalesforceMapping
         opportunity_gid=opportunity,
         customer_gid=customer,
         series_gid=_series_gid(record) if event else None,
+        unmapped=unmapped,
     )
+
+
+def _category_of(status: Any, mapping: SalesforceMapping) -> str:
+    """The StatusCategory Salesforce derives for a ServiceAppointment ``Status`` we write (default statuses)."""
+    return {"In Progress": "InProgress", "Cannot Complete": "CannotComplete"}.get(str(status), str(status))
 
 
 def _is_series_master(record: Mapping[str, Any]) -> bool:
@@ -300,16 +412,17 @@ def salesforce_body(
         "Subject": appointment.name[:255],
         "Description": appointment.description,
     }
-    if mapping.type_field:
-        body[mapping.type_field] = str(appointment.meta.type)
+    kept = _unmapped_kept(appointment)
+    if mapping.type_field and kept.get("type") != str(appointment.meta.type):
+        body[mapping.type_field] = mapping.types.write(str(appointment.meta.type))
     if mapping.no_show_field:
         body[mapping.no_show_field] = (appointment.meta.model_extra or {}).get("no_show") is True
     if mapping.mode == "event":
         body["StartDateTime"] = format_sf_datetime(appointment.date_start)
         body["EndDateTime"] = format_sf_datetime(appointment.date_end)
         body["ShowAs"] = "Free" if status == "CANCELLED" else "Busy"
-        if mapping.status_field:
-            body[mapping.status_field] = status
+        if mapping.status_field and kept.get("status") != status:
+            body[mapping.status_field] = mapping.statuses.write(status)
         body["WhatId"] = sf.opportunity_gid or None
         body["WhoId"] = sf.customer_gid or None
         if owner_sf_id:
@@ -317,8 +430,17 @@ def salesforce_body(
     else:
         body["SchedStartTime"] = format_sf_datetime(appointment.date_start)
         body["SchedEndTime"] = format_sf_datetime(appointment.date_end)
-        body["Status"] = mapping.service_statuses.get(status, "Scheduled")
+        if kept.get("status") != status:
+            body["Status"] = mapping.service_statuses.get(status, "Scheduled")
         body["ContactId"] = sf.customer_gid or None
         if creating and sf.opportunity_gid:
             body["ParentRecordId"] = sf.opportunity_gid  # create-only in Salesforce
     return body
+
+
+def _unmapped_kept(appointment: Appointment) -> dict[str, str]:
+    """Field → the canonical value the appointment holds for a Salesforce value the mapping does not know."""
+    raw = (appointment.meta.model_extra or {}).get(UNMAPPED_META)
+    if not isinstance(raw, dict):
+        return {}
+    return {k: str(v.get("kept")) for k, v in raw.items() if isinstance(v, dict) and v.get("kept")}

@@ -33,6 +33,7 @@ from caldav_bridge.jobs.scheduler import SKIPPED, Job, JobScheduler, default_hol
 from caldav_bridge.jobs.ticks import Daily, Every
 from caldav_bridge.runtime import Runtime
 from caldav_bridge.salesforce.mirror import RunResult
+from caldav_bridge.salesforce.preflight import PreflightGate
 from caldav_bridge.salesforce.runner import run_job
 from caldav_bridge.salesforce.sync_context import SyncContext
 from caldav_bridge.scheduling.booking import expire_holds
@@ -147,4 +148,6 @@ def build_scheduler(
     """
     holder = holder or default_holder()
     sync = SyncContext.from_runtime(rt, session_factory) if rt.settings.salesforce_configured() else None
+    if sync is not None:  # the sync jobs stay off until the org passes the preflight (checked at their first tick)
+        sync.gate = PreflightGate()
     return JobScheduler(rt.uow, jobs_of(rt, salesforce=sync, holder=holder, extra=extra), holder=holder)

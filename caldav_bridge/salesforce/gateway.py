@@ -269,6 +269,11 @@ class SalesforceGateway:
         result: dict[str, Any] = self._call(lambda sf: sf.limits())
         return result
 
+    def describe(self, sobject: str) -> dict[str, Any]:
+        """The object's describe metadata (``GET sobjects/{sobject}/describe``): fields, permissions, picklists."""
+        result = self._call(lambda sf: sf.restful(f"sobjects/{sobject}/describe"))
+        return result if isinstance(result, dict) else {}
+
     # ------------------------------------------------------------------ writes
 
     def upsert_many(self, sobject: str, external_field: str, records: Sequence[dict[str, Any]]) -> list[RecordResult]:

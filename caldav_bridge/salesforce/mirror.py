@@ -29,6 +29,7 @@ from sqlalchemy import func, select
 from caldav_bridge.clock import utcnow
 from caldav_bridge.converters.errors import ConversionError
 from caldav_bridge.converters.salesforce import (
+    UNMAPPED_META,
     MirroredRecord,
     content_hash,
     parse_sf_datetime,
@@ -601,6 +602,7 @@ def _apply_record(
         return
     assert link is not None
     link.system_modstamp, link.mirrored_at, link.updated_at = rec.modstamp, now, now
+    rec = rec.keeping(row.status, row.type)  # an unmapped Salesforce value never changes ours
     incoming = rec.content_hash()
     same_content = row.deleted_at is None and _row_hash(row) == incoming
     move_to = calendar_id if calendar_id is not None and calendar_id != row.calendar_id else None
@@ -608,6 +610,7 @@ def _apply_record(
     # Who relations and crews are not in the content hash: a change to them alone is a change too.
     whos_changed = rec.other_whos is not None and other_guest_ids(row) != sorted(rec.other_whos)
     crew_changed = rec.crew is not None and (row.meta_extra or {}).get(CREW_META) != meta.get(CREW_META)
+    crew_changed |= (row.meta_extra or {}).get(UNMAPPED_META) != meta.get(UNMAPPED_META)  # unmapped values too
     if (
         has_pending
         or (same_content and move_to is None and not whos_changed and not crew_changed)
@@ -649,6 +652,8 @@ def _meta(rec: MirroredRecord, calendars: _Calendars | None = None) -> dict[str,
         meta[SERIES_META] = rec.series_gid  # an occurrence of a recurring Event: the series master's Id
     if rec.crew:
         meta[CREW_META] = _crew_meta(rec.crew, calendars)
+    if rec.unmapped:
+        meta[UNMAPPED_META] = rec.unmapped_meta()
     return meta
 
 
@@ -658,7 +663,7 @@ def _crew_meta(crew: tuple[str, ...] | list[str], calendars: _Calendars | None) 
 
 
 def _kept_meta(row: AppointmentRow) -> dict[str, Any]:
-    return {k: v for k, v in (row.meta_extra or {}).items() if k not in (SERIES_META, CREW_META)}
+    return {k: v for k, v in (row.meta_extra or {}).items() if k not in (SERIES_META, CREW_META, UNMAPPED_META)}
 
 
 def reassign_unassigned(ctx: SyncContext, result: RunResult) -> None:

@@ -241,14 +241,14 @@ def _plan(ctx: SyncContext, uow: UnitOfWork, batch: Claim) -> list[_Item]:
                     "update",
                     {"id": sf_id, **body},
                     sf_id,
-                    appointment_hash(appointment),
+                    appointment_hash(appointment, mapping),
                     resource,
                     assigned,
                 )
             )
         else:
             items.append(
-                _Item(appointment_id, "upsert", body, sf_id, appointment_hash(appointment), resource, assigned)
+                _Item(appointment_id, "upsert", body, sf_id, appointment_hash(appointment, mapping), resource, assigned)
             )
     return items
 

@@ -8,9 +8,10 @@ import socket
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import String, cast, func, select
 
 from caldav_bridge.clock import utcnow
+from caldav_bridge.converters.salesforce import UNMAPPED_META
 from caldav_bridge.salesforce import mirror as mirror_mod
 from caldav_bridge.salesforce import push as push_mod
 from caldav_bridge.salesforce.gateway import SalesforceLimitExceeded, SalesforceSyncError
@@ -18,7 +19,7 @@ from caldav_bridge.salesforce.mirror import RunResult
 from caldav_bridge.salesforce.state import acquire_lease, finish_run, get_value, last_runs, release_lease, start_run
 from caldav_bridge.salesforce.sync_context import Progress, SyncContext
 from caldav_bridge.store.sf_tables import SfLinkRow, SfSyncStateRow
-from caldav_bridge.store.tables import OutboxRow
+from caldav_bridge.store.tables import AppointmentRow, OutboxRow
 from caldav_bridge.store.uow import UnitOfWork
 
 __all__ = ["JOBS", "dead_letters", "default_holder", "run_job", "status"]
@@ -58,6 +59,9 @@ def run_job(
     """Run ``job`` once if no other worker holds it; ``None`` when another one does."""
     if job not in _RUNNERS:
         raise ValueError(f"unknown job {job!r}")
+    if ctx.gate is not None and not ctx.gate.open(ctx):
+        log.info("salesforce %s: held until the org passes the preflight (appointment-service sync check)", job)
+        return RunResult(job, outcome="held")
     holder = holder or default_holder()
     if not acquire_lease(ctx.uow_factory(), "sf:" + job, holder, lease):
         log.info("salesforce %s: another worker holds the lease; skipped", job)
@@ -148,6 +152,7 @@ def status(uow: UnitOfWork, settings: Any) -> dict[str, Any]:
             ]
         unassigned = s.scalar(select(func.count()).select_from(SfLinkRow).where(SfLinkRow.unassigned.is_(True))) or 0
         usage = get_value(s, "api_usage")
+        unmapped = unmapped_values(s)
     return {
         "configured": bool(settings.sf_auth),
         "mode": settings.sf_mode,
@@ -156,5 +161,22 @@ def status(uow: UnitOfWork, settings: Any) -> dict[str, Any]:
         "outbox": {state: depth.get(state, 0) for state in ("pending", "inflight", "sent", "dead")},
         "dead_letters": depth.get("dead", 0),
         "unassigned": unassigned,
+        "unmapped": unmapped,
         "api_usage": usage,
     }
+
+
+def unmapped_values(s: Any) -> dict[str, dict[str, int]]:
+    """Live appointments by Salesforce value the mapping does not know: ``{"status": {"On Hold": 2}}``."""
+    counts: dict[str, dict[str, int]] = {}
+    rows = s.scalars(
+        select(AppointmentRow.meta_extra).where(
+            AppointmentRow.deleted_at.is_(None), cast(AppointmentRow.meta_extra, String).like(f"%{UNMAPPED_META}%")
+        )
+    )
+    for extra in rows:
+        for field_name, entry in ((extra or {}).get(UNMAPPED_META) or {}).items():
+            value = str(entry.get("value")) if isinstance(entry, dict) else str(entry)
+            per_field = counts.setdefault(field_name, {})
+            per_field[value] = per_field.get(value, 0) + 1
+    return counts

@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from caldav_bridge.converters.salesforce import SalesforceMapping
+from caldav_bridge.converters.salesforce import SalesforceMapping, ValueTable
 from caldav_bridge.salesforce.gateway import GatewayConfig, SalesforceGateway
+from caldav_bridge.salesforce.preflight import PreflightGate
 from caldav_bridge.services.actor import Actor, system_actor
 from caldav_bridge.store.uow import UnitOfWork
 
@@ -30,6 +31,9 @@ def mapping_from_settings(settings: Any) -> SalesforceMapping:
         status_categories=dict(s.sf_status_categories),
         service_statuses=dict(s.sf_service_statuses),
         no_show_field=s.sf_no_show_field,
+        default_type=s.sf_default_type,
+        types=ValueTable.build(s.sf_type_values, s.sf_type_aliases),
+        statuses=ValueTable.build(s.sf_status_values, s.sf_status_aliases),
     )
 
 
@@ -56,6 +60,8 @@ class SyncContext:
     #: The service's public base URL, from which feed URLs are built.
     public_url: str = ""
     actor: Actor = field(default_factory=lambda: system_actor("sync", "salesforce"))
+    #: Set by ``serve`` and ``worker``: the jobs stay off until the org passes the preflight.
+    gate: PreflightGate | None = None
 
     @classmethod
     def from_runtime(cls, rt: Any, session_factory: Callable[[], Any] | None = None) -> SyncContext:

@@ -1,4 +1,4 @@
-"""``appointment-service sync status|run`` (the Salesforce sync) and ``appointment-service worker`` (every job)."""
+"""``appointment-service sync status|run|check`` (the Salesforce sync) and ``appointment-service worker`` (every job)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from typing import Any
 
 from caldav_bridge.jobs.catalog import build_scheduler
 from caldav_bridge.jobs.scheduler import JobScheduler
+from caldav_bridge.salesforce.gateway import SalesforceSyncError
+from caldav_bridge.salesforce.preflight import check, record
 from caldav_bridge.salesforce.runner import JOBS, run_job, status
 from caldav_bridge.salesforce.sync_context import SyncContext
 from caldav_bridge.store.migrate import upgrade
@@ -29,6 +31,9 @@ def register(commands: Any) -> None:
     st = sub.add_parser("status", help="watermarks, lag, last runs, outbox depth, dead letters, API usage")
     st.add_argument("--json", action="store_true", help="print JSON")
     st.set_defaults(handler=sync_status)
+    ck = sub.add_parser("check", help="preflight: does the org have the fields, picklist values and permissions?")
+    ck.add_argument("--json", action="store_true", help="print JSON")
+    ck.set_defaults(handler=sync_check)
     run = sub.add_parser("run", help="run sync jobs now (mirror, then push; or the ones named)")
     run.add_argument("--once", action="store_true", required=True, help="run once and exit")
     run.add_argument("--mirror", action="store_true", help="Salesforce → store")
@@ -47,6 +52,13 @@ def sync_status(args: argparse.Namespace) -> int:
         f"Salesforce: {'configured' if data['configured'] else 'not configured'} ({data['mode']} mode)",
         "outbox: " + ", ".join(f"{k} {v}" for k, v in data["outbox"].items()),
         f"unassigned appointments: {data['unassigned']}",
+        "unmapped Salesforce values: "
+        + (
+            "; ".join(
+                f"{f} " + ", ".join(f"{v!r} {n}" for v, n in sorted(c.items())) for f, c in data["unmapped"].items()
+            )
+            or "none"
+        ),
         f"API usage: {data['api_usage'] or 'unknown'}",
         "",
         table(data["watermarks"], ["object", "system_modstamp", "lag_seconds"]),
@@ -130,6 +142,32 @@ def worker(args: argparse.Namespace) -> int:
         scheduler.run_forever()
     scheduler.shutdown()
     return 0
+
+
+def sync_check(args: argparse.Namespace) -> int:
+    """Preflight: exit 0 when the org has what the sync needs, 2 with one line per problem otherwise."""
+    rt = runtime_of(args)
+    if not rt.settings.salesforce_configured():
+        return fail("Salesforce is not configured (set APPOINTMENTS_SF_AUTH and its credentials)", code=2)
+    ctx = SyncContext.from_runtime(rt)
+    try:
+        report = check(ctx.gateway_factory(), ctx.mapping, feed_url_field=ctx.feed_url_field)
+    except SalesforceSyncError as exc:
+        return fail(f"Salesforce: cannot read the org's metadata ({exc.code or exc.message})", code=2)
+    data = report.as_dict()
+    upgrade(rt.engine)
+    record(rt.uow(), data)
+    lines = [f"problem: {p}" for p in data["problems"]]
+    shared = {True: "on", False: "off", None: "unknown"}[report.shared_activities]
+    lines += [
+        f"Shared Activities: {shared}",
+        f"API requests left today: {report.api_remaining} of {report.api_max}",
+        "ok: the org has what the sync needs"
+        if report.ok
+        else f"{len(report.problems)} problem(s): sync jobs stay off",
+    ]
+    emit(data, args.json, "\n".join(lines))
+    return 0 if report.ok else 2
 
 
 def start_in_serve(rt: Any, session_factory: Any = None) -> JobScheduler | None:
