@@ -1,4 +1,4 @@
-"""``appointment-service sync status|run|check`` (the Salesforce sync) and ``appointment-service worker`` (every job)."""
+"""``appointment-service sync status|run|check`` (Salesforce sync) and ``appointment-service worker`` (every job)."""
 
 from __future__ import annotations
 
