@@ -15,14 +15,20 @@ that other work on a shared machine slows every path alike. All clients ask for 
 every server sends the same bytes. Every answer's status (and 200 body length) is checked.
 
 Then, in this process: CPU time to render 10,000 events cold (nothing cached) and warm (VEVENTs
-cached, as a running server has them).
+cached, as a running server has them); and the calendar page: another fitter with ``--page-events``
+(300) appointments in one week, the server CPU time of ``GET /calendar/<token>?week=…`` (the whole
+request through the Flask app in this process: token, query, working hours, layout, template, fetch
+record) next to that of the same calendar's feed (``GET /feeds/<token>.ics``, a 200 with a cold cache,
+i.e. rendered) in alternating rounds.
 
 Targets (exit status 0 when all are met, 1 when one is missed, 2 when the benchmark could not run):
 304 throughput >= 50% of the static file's; 200 throughput >= 20% of the static file's and >= 5x
-Radicale's collection GET; rendering 10,000 events within 1 s of CPU.
+Radicale's collection GET; rendering 10,000 events within 1 s of CPU; the page of a week of 300
+appointments within 100 ms of CPU (median).
 
     .venv/bin/python bench/feed_bench.py
     .venv/bin/python bench/feed_bench.py --postgres --seconds 10
+    .venv/bin/python bench/feed_bench.py --page-only     # only the calendar page's figure (~20 s)
 """
 
 from __future__ import annotations
@@ -315,6 +321,51 @@ def render_cpu(count: int) -> tuple[float, float, int]:
     return cold, warm, len(body)
 
 
+def page_cpu(rt: Runtime, count: int, rounds: int) -> tuple[float, float, int, int]:
+    """Median server CPU seconds of the calendar page of a week of ``count`` appointments and of the same
+    calendar's feed (rendered, nothing cached), measured alternately; and both bodies' sizes."""
+    from feeds import create_app
+    from feeds.feed_state import close_app, feed_context
+
+    users.add_user(rt.uow(), "bench.page", "fitter", timezone=ZONE)
+    with rt.uow() as uow:
+        user = uow.users.by_username("bench.page")
+        assert user is not None
+        calendar_id = uow.calendars.ids_owned_by(user.id)[0]
+    now = datetime.now(UTC)
+    monday = (now - timedelta(days=now.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
+    per_day, rest = divmod(count, 5)
+    items = []
+    for i in range(count):
+        day, slot = (i // (per_day + 1), i % (per_day + 1)) if i < rest * (per_day + 1) else divmod(i - rest, per_day)
+        start = monday + timedelta(days=min(day, 4), hours=14, minutes=slot * 9)  # 08:00 Denver on, overlapping
+        items.append({**make_appointments(1, now)[0], "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"page-bench/{i}"))})
+        items[-1].update(start=start, end=start + timedelta(minutes=45), status=STATUSES[i % 5])
+    load_appointments(rt, calendar_id, items, now)
+    issued = feed_tokens.issue(rt.uow(), system_actor(), calendar_id, FeedTokenDraft(name="page"), "http://x")
+    app = create_app(rt=rt)
+    client = app.test_client()
+    page_url = f"/calendar/{issued.secret}?week={monday.date().isoformat()}"
+    feed_url = f"/feeds/{issued.secret}.ics"
+    shown = client.get(page_url).get_data(as_text=True)
+    assert shown.count("data-appointment=") == count, shown.count("data-appointment=")
+    with app.app_context():
+        ctx = feed_context()
+    page_times: list[float] = []
+    feed_times: list[float] = []
+    sizes = [0, 0]
+    for _ in range(rounds):
+        for url, times, index in ((page_url, page_times, 0), (feed_url, feed_times, 1)):
+            ctx.cache = FeedCache()  # the feed rendered anew each time (the page caches nothing)
+            t = time.process_time()
+            response = client.get(url, headers=IDENTITY)
+            times.append(time.process_time() - t)
+            assert response.status_code == 200, response.status_code
+            sizes[index] = len(response.get_data())
+    close_app(app)
+    return statistics.median(page_times), statistics.median(feed_times), sizes[0], sizes[1]
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -331,6 +382,9 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=20_000, help="request cap per client and phase")
     parser.add_argument("--latency-requests", type=int, default=100, help="sequential requests for latency")
     parser.add_argument("--render-events", type=int, default=10_000)
+    parser.add_argument("--page-events", type=int, default=300, help="appointments in the calendar page's week")
+    parser.add_argument("--page-rounds", type=int, default=15, help="page (and feed) requests measured")
+    parser.add_argument("--page-only", action="store_true", help="only the calendar page's figure")
     parser.add_argument("--postgres", action="store_true", help="a throwaway PostgreSQL (tests/support/postgres.py)")
     parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
     args = parser.parse_args()
@@ -342,7 +396,41 @@ def main() -> int:
         return 2
 
 
+def run_page(args: argparse.Namespace) -> tuple[str, float, float]:
+    """The calendar page's figure, on its own database (SQLite, or PostgreSQL with ``--postgres``)."""
+    with tempfile.TemporaryDirectory(prefix="page-bench-") as tmp, contextlib.ExitStack() as stack:
+        if args.postgres:
+            from tests.support.postgres import PostgresServer
+
+            database_url = stack.enter_context(PostgresServer()).create_database("page_bench")
+        else:
+            database_url = f"sqlite:///{Path(tmp) / 'page.db'}"
+        settings = load_settings(
+            environ={"APPOINTMENTS_FEED_RATE_LIMIT_PER_MINUTE": "1000000"},
+            database_url=database_url,
+            data_dir=str(Path(tmp) / "data"),
+        )
+        rt = Runtime.from_settings(settings)
+        upgrade(rt.engine)
+        try:
+            page, feed, page_size, feed_size = page_cpu(rt, args.page_events, args.page_rounds)
+        finally:
+            rt.close()
+    line = (
+        f"calendar page, a week of {args.page_events} appointments ({page_size:,} bytes): {page * 1000:.1f} ms CPU "
+        f"(median of {args.page_rounds}); the same calendar's feed, rendered ({feed_size:,} bytes): "
+        f"{feed * 1000:.1f} ms CPU; page / feed {page / feed:.2f}x"
+    )
+    return line, page, feed
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.page_only:
+        line, page, _feed = run_page(args)
+        print(line)
+        ok = page <= 0.1
+        print(f"{'100 ms / page':<18} {0.1 / page:>8.2f}x  target >= 1x  {'ok' if ok else 'MISSED'}")
+        return 0 if ok else 1
     with tempfile.TemporaryDirectory(prefix="feed-bench-") as tmp, contextlib.ExitStack() as stack:
         tmpdir = Path(tmp)
         if args.postgres:
@@ -447,17 +535,20 @@ def run(args: argparse.Namespace) -> int:
             args,
         )
     cold, warm, size = render_cpu(args.render_events)
+    page_line, page, _feed = run_page(args)
     by = {r.name: r for r in results}
     print(f"\n{'path':<14} {'median ms':>10} {'p95 ms':>8} {'req/s':>9} {'requests':>9} {'bytes':>11}")
     for r in results:
         print(f"{r.name:<14} {r.median_ms:>10.2f} {r.p95_ms:>8.2f} {r.rps:>9.1f} {r.requests:>9} {r.size:>11,}")
     print(f"\nrender {args.render_events:,} events ({size:,} bytes): {cold:.2f} s CPU cold, {warm:.3f} s CPU warm")
+    print(page_line)
     checks = [
         ("304 / static", by["feed 304"].rps / by["static file"].rps, 0.5),
         ("200 / static", by["feed 200"].rps / by["static file"].rps, 0.2),
         ("200 / Radicale", by["feed 200"].rps / by["Radicale GET"].rps, 5.0),
         ("1 s / render cold", 1.0 / cold, 1.0),
         ("1 s / render warm", 1.0 / warm, 1.0),
+        ("100 ms / page", 0.1 / page, 1.0),
     ]
     print()
     for label, ratio, target in checks:
@@ -469,6 +560,7 @@ def run(args: argparse.Namespace) -> int:
                     "results": [r.__dict__ for r in results],
                     "render_cold_s": cold,
                     "render_warm_s": warm,
+                    "page_cpu_s": page,
                     "ratios": {label: ratio for label, ratio, _ in checks},
                 }
             )
