@@ -353,7 +353,9 @@ def _days(
         busy = [(s.start, s.end) for s in segments if s.busy]
         busy += [(day_start, day_end) for i in page_day.all_day if not i.event.all_day and not i.event.cancelled]
         page_day.free = bands(free_time(working, busy), day_start, hours)
-        page_day.collapsed = day.weekday() >= 5 and not page_day.events and not page_day.working
+        # an empty weekend day collapses; one outside the window stays, to say so (never "no appointments")
+        page_day.collapsed = day.weekday() >= 5 and page_day.coverage == "in" and not page_day.events
+        page_day.collapsed = page_day.collapsed and not page_day.working
         days.append(page_day)
     return days, hours
 

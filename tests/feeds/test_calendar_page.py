@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -237,6 +237,37 @@ def _axe(browser: Any, url: str, width: int) -> list[dict[str, Any]]:
     ]
 
 
+def _day_and_zones(browser: Any, url: str, world: dict[str, Any]) -> None:
+    """The day view (wide blocks, the same geometry) and the week seen from Berlin, the fitter's times alongside;
+    screenshots of both for the docs."""
+    tuesday = (world["monday"] + timedelta(days=1)).date().isoformat()
+    context = browser.new_context(timezone_id="America/Denver", viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(f"{url}?view=day&day={tuesday}")
+    assert page.locator("section.col").count() == 1
+    a, b = _expect_at(page, world["nine_a"], DENVER), _expect_at(page, world["nine_b"], DENVER)
+    assert a["width"] > 400 and b["width"] > 400  # side by side in one wide column
+    assert "Boulder, 1200 Pearl St" in page.locator(".blocks").inner_text()
+    page.keyboard.press("ArrowRight")
+    page.wait_for_url(f"**day={(world['monday'] + timedelta(days=2)).date().isoformat()}*")
+    page.keyboard.press("ArrowLeft")
+    page.wait_for_url(f"**day={tuesday}*")
+    page.screenshot(path=str(DOCS_IMAGES / "calendar-page-day.png"), full_page=True)
+    context.close()
+    berlin = ZoneInfo("Europe/Berlin")
+    context = browser.new_context(timezone_id="Europe/Berlin", viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(f"{url}?week={tuesday}")
+    page.wait_for_url("**tz=Europe%2FBerlin*")
+    block = _expect_at(page, world["fitting"], berlin)  # 11:00 Denver is 19:00 Berlin
+    assert block["height"] > 0
+    fitter = page.locator(f".blocks li[data-appointment='{world['fitting']['id']}'] .fitter").inner_text()
+    assert fitter.startswith("11:00") and "fitter" in fitter
+    assert "America/Denver" in page.locator("header").inner_text()
+    page.screenshot(path=str(DOCS_IMAGES / "calendar-page-1280-berlin.png"), full_page=True)
+    context.close()
+
+
 @sqlite_only
 @pytest.mark.parametrize("width", WIDTHS)
 def test_the_week_grid_at_each_width(feed_world: FeedWorld, browser: Any, width: int) -> None:
@@ -298,6 +329,8 @@ def test_the_week_grid_at_each_width(feed_world: FeedWorld, browser: Any, width:
     page.wait_for_url(f"**week={next_monday}*")
     assert not errors, errors
     context.close()
+    if width == 1280:
+        _day_and_zones(browser, url, world)
 
     assert _axe(browser, url, width) == []
     assert _axe(browser, url + f"?view=day&day={monday.date().isoformat()}", width) == []
@@ -337,3 +370,82 @@ def test_an_all_day_appointment_stays_on_its_date_in_every_viewer_zone(
         else:
             assert block.locator(".fitter").count() == 0
         context.close()
+
+
+@sqlite_only
+def test_salesforce_hosts_may_frame_the_page_and_others_may_not(feed_world: FeedWorld, browser: Any) -> None:
+    """The default frame-ancestors, enforced by Chromium: a Visualforce page (``<org>--c.vf.force.com``), a
+    sandbox's Lightning page and an Experience Cloud site may embed the page; other sites may not. Playwright's
+    router plays the outer pages and the service's public https host (nothing leaves the machine): the
+    service's requests are fetched from the live server and answered with its real response and headers."""
+    w = feed_world
+    appointment = w.add(_monday(datetime.now(DENVER)) + timedelta(days=2, hours=9))
+    public = "https://appointments.example.com"
+    path = f"/calendar/{w.issue('Salesforce')['secret']}?tz=America/Denver"
+
+    def answer(route: Any) -> None:
+        url = route.request.url
+        if url.startswith(public):
+            route.fulfill(response=route.fetch(url=w.live.base_url + url[len(public) :]))
+            return
+        outer = f'<!doctype html><html lang="en"><title>Salesforce</title><iframe src="{public}{path}" title="x">'
+        route.fulfill(status=200, content_type="text/html", body=outer + "</iframe></html>")
+
+    context = browser.new_context()
+    context.route("**/*", answer)
+    for host, allowed in (
+        ("acme--c.vf.force.com", True),
+        ("acme--uat.sandbox.lightning.force.com", True),
+        ("acme.my.site.com", True),
+        ("evil.example.com", False),
+        ("acme.force.com.evil.example", False),
+    ):
+        page = context.new_page()
+        refused: list[str] = []
+        page.on("console", lambda m, refused=refused: refused.append(m.text) if "frame-ancestors" in m.text else None)
+        page.goto(f"https://{host}/apex/FitterCalendar")
+        frame = page.frame_locator("iframe")
+        if allowed:
+            item = frame.locator(f"li[data-appointment='{appointment['id']}']")
+            item.wait_for(timeout=15_000)
+            assert item.count() == 1 and not refused, host
+        else:
+            page.wait_for_timeout(1500)
+            assert frame.locator("#calendar").count() == 0, host
+            assert refused, host  # Chromium says why: the page's frame-ancestors refused this host
+        page.close()
+    context.close()
+
+
+def test_the_window_edges_are_said_not_hidden(feed_world: FeedWorld) -> None:
+    """Days outside the window are marked, with a note, in the grid and the agenda; an appointment there is
+    not listed, and its day never reads as an empty one; a week before the window offers the first week."""
+    w = feed_world
+    secret = w.issue("Edges")["secret"]
+    end = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(days=180)  # the default window's end
+    inside = w.add(end - timedelta(hours=2), 30)
+    beyond = w.add(end + timedelta(hours=1), 30)
+    day = datetime.fromisoformat(beyond["date_start"]).astimezone(DENVER).date()
+    data = w.anon.get(f"/calendar/{secret}.json?week={day.isoformat()}").json()
+    assert data["outside"] is None and data["next"] is None
+    days = {d["date"]: d for d in data["days"]}
+    assert days[day.isoformat()]["coverage"] in ("partial", "out")
+    listed = {i["id"] for d in data["days"] for i in d["timed"] + d["all_day"]}
+    assert beyond["id"] not in listed
+    assert inside["id"] in listed or datetime.fromisoformat(inside["date_start"]).astimezone(DENVER).date() < min(
+        date.fromisoformat(d) for d in days
+    )
+    for view in ("week", "agenda"):
+        html = w.anon.get(f"/calendar/{secret}?week={day.isoformat()}&view={view}").text
+        assert 'id="window-note"' in html and "not listed" in html, view
+        assert beyond["id"] not in html and "No appointments" not in html, view
+    grid = w.anon.get(f"/calendar/{secret}?week={day.isoformat()}").text
+    head = grid[grid.index(f'id="day-{day.isoformat()}"') :]
+    assert "outside the window" in head[: head.index("</h2>")]
+
+    before = (datetime.now(DENVER) - timedelta(days=45)).date()
+    data = w.anon.get(f"/calendar/{secret}.json?week={before.isoformat()}").json()
+    first = (datetime.now(UTC) - timedelta(days=30)).astimezone(DENVER).date()
+    assert data["days"] == [] and data["outside"]["nearest"] == (first - timedelta(days=first.weekday())).isoformat()
+    day_view = w.anon.get(f"/calendar/{secret}.json?view=day&day={before.isoformat()}").json()
+    assert day_view["outside"] == {"requested": before.isoformat(), "nearest": first.isoformat()}
