@@ -40,6 +40,7 @@ run-sf: install
 
 lint: install-test
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 
 typecheck: install-test
 	$(BIN)/mypy caldav_bridge feeds config storage_plugin

@@ -14,6 +14,7 @@ from caldav_bridge.clock import utcnow
 from caldav_bridge.converters.salesforce import UNMAPPED_META
 from caldav_bridge.salesforce import mirror as mirror_mod
 from caldav_bridge.salesforce import push as push_mod
+from caldav_bridge.salesforce.feed_urls import publish_feed_urls
 from caldav_bridge.salesforce.gateway import SalesforceLimitExceeded, SalesforceSyncError
 from caldav_bridge.salesforce.mirror import RunResult
 from caldav_bridge.salesforce.state import acquire_lease, finish_run, get_value, last_runs, release_lease, start_run
@@ -32,8 +33,6 @@ def _push_and_publish(ctx: SyncContext, gw: Any, progress: Progress | None = Non
     """The push job: the outbox, then (``sf_feed_url_field`` set) fitters' feed URLs not yet on their records."""
     result = push_mod.push(ctx, gw, progress)
     if ctx.feed_url_field and result.outcome in ("ok", "partial"):
-        from caldav_bridge.salesforce.feed_urls import publish_feed_urls
-
         failed = result.failed
         publish_feed_urls(ctx, gw, result)
         if result.failed > failed and result.outcome == "ok":

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from caldav_bridge.store.tables import Base
+from caldav_bridge.store.base import Base
 
 __all__ = ["AppointmentLinkRow", "AvailabilityExceptionRow", "AvailabilityRuleRow", "SlotClaimRow"]
 

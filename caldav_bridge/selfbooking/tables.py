@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from caldav_bridge.store.tables import Base, new_id
+from caldav_bridge.store.base import Base, new_id
 
 __all__ = ["BookingLinkRow", "CustomerBookingRow", "CustomerMessageRow"]
 

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from caldav_bridge.store.tables import Base
+from caldav_bridge.store.base import Base
 
 __all__ = ["SHORT_SPAN", "DavChangeRow", "DavCollectionRow", "DavItemRow"]
 

@@ -2,7 +2,7 @@
 
 A row is inserted before a tick runs; its primary key ``(job_id, tick_at)`` lets exactly one process
 (``holder``) claim a tick, however many schedulers run the job (``docs/architecture.md``, "Background
-jobs"). Shares :class:`caldav_bridge.store.tables.Base`'s metadata, so Alembic and the schema test see it.
+jobs"). Shares :class:`caldav_bridge.store.base.Base`'s metadata, so Alembic and the schema test see it.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from caldav_bridge.store.tables import Base
+from caldav_bridge.store.base import Base
 
 __all__ = ["JobTickRow"]
 

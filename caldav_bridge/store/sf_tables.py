@@ -1,6 +1,6 @@
 """Tables of the Salesforce sync: record links, mirrored users, watermarks, job runs and job locks.
 
-They share :class:`caldav_bridge.store.tables.Base`'s metadata, so Alembic and the schema test see them.
+They share :class:`caldav_bridge.store.base.Base`'s metadata, so Alembic and the schema test see them.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from caldav_bridge.store.tables import Base
+from caldav_bridge.store.base import Base
 
 __all__ = ["SfJobRunRow", "SfLinkRow", "SfLockRow", "SfSyncStateRow", "SfUserRow"]
 

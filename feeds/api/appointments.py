@@ -13,7 +13,7 @@ from caldav_bridge.model.requests import (
     RescheduleRequest,
 )
 from caldav_bridge.services import appointments as service
-from feeds.api import bp
+from feeds.api.blueprint import bp
 from feeds.api.interchange import FormatQuery, formatted
 from feeds.api.schemas import AppointmentListQuery, AppointmentPage, HistoryEntry, HistoryList
 from feeds.auth import current_actor

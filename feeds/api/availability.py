@@ -14,7 +14,7 @@ from caldav_bridge.model.timestamps import UtcTimestamp
 from caldav_bridge.scheduling import availability as service
 from caldav_bridge.scheduling import calendar_rules
 from caldav_bridge.scheduling.rules import AvailabilityRules, ExceptionDraft, Purpose, SchedulingOptions
-from feeds.api import bp
+from feeds.api.blueprint import bp
 from feeds.auth import current_actor
 from feeds.operations import operation
 from feeds.runtime import runtime, uow

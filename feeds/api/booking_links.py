@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from caldav_bridge.selfbooking import links as service
 from caldav_bridge.selfbooking.model import BookingLink, IssuedBookingLink, LinkDraft
-from feeds.api import bp
+from feeds.api.blueprint import bp
 from feeds.auth import current_actor
 from feeds.operations import operation
 from feeds.runtime import runtime, uow

@@ -20,8 +20,8 @@ from caldav_bridge.scheduling.requests import (
     TechSetupResult,
 )
 from caldav_bridge.scheduling.rules import Purpose
-from feeds.api import bp
 from feeds.api.availability import options
+from feeds.api.blueprint import bp
 from feeds.auth import current_actor
 from feeds.operations import operation
 from feeds.runtime import uow

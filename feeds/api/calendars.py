@@ -7,7 +7,7 @@ from flask import Response, jsonify, url_for
 from caldav_bridge.model.calendar import Calendar
 from caldav_bridge.model.requests import CalendarDraft
 from caldav_bridge.services import calendars as service
-from feeds.api import bp
+from feeds.api.blueprint import bp
 from feeds.api.schemas import CalendarList
 from feeds.auth import current_actor
 from feeds.operations import operation

@@ -14,7 +14,7 @@ from caldav_bridge.converters import converter_names
 from caldav_bridge.errors import FieldError, ValidationFailed
 from caldav_bridge.services import appointments
 from caldav_bridge.services import interchange as service
-from feeds.api import bp
+from feeds.api.blueprint import bp
 from feeds.api.schemas import AppointmentListQuery
 from feeds.auth import current_actor
 from feeds.operations import operation, read_json

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from caldav_bridge.model.timestamps import UtcTimestamp
 from caldav_bridge.selfbooking import monitor as service
-from feeds.api import bp
+from feeds.api.blueprint import bp
 from feeds.auth import current_actor
 from feeds.operations import operation
 from feeds.runtime import uow

@@ -7,7 +7,7 @@ from pydantic import BaseModel
 
 from caldav_bridge.model.timestamps import UtcTimestamp
 from caldav_bridge.selfbooking import no_show as service
-from feeds.api import bp
+from feeds.api.blueprint import bp
 from feeds.auth import current_actor
 from feeds.operations import operation
 from feeds.runtime import uow

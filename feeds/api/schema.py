@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Response, jsonify
 
 from caldav_bridge.model.schema import appointment_json_schema
-from feeds.api import bp
+from feeds.api.blueprint import bp
 from feeds.operations import operation
 
 

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict
 
 from caldav_bridge.errors import NotFound
 from caldav_bridge.salesforce import push, runner
-from feeds.api import bp
+from feeds.api.blueprint import bp
 from feeds.auth import current_actor
 from feeds.operations import operation
 from feeds.runtime import runtime, uow

@@ -13,7 +13,7 @@ from caldav_bridge.webhooks.model import (
     SubscriptionDraft,
     SubscriptionList,
 )
-from feeds.api import bp
+from feeds.api.blueprint import bp
 from feeds.auth import current_actor
 from feeds.operations import operation
 from feeds.runtime import runtime, uow

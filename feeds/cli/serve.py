@@ -8,6 +8,8 @@ import logging
 import signal
 from typing import Any
 
+from caldav_bridge.salesforce.runner import run_job
+from caldav_bridge.salesforce.sync_context import SyncContext
 from caldav_bridge.store.migrate import is_current, upgrade
 from feeds.access_log import configure_logging
 from feeds.app import create_app
@@ -105,9 +107,6 @@ def _serve(args: argparse.Namespace, org: Any) -> int:
 
 def _first_sync(rt: Any, org: Any) -> None:
     """Mirror the emulator's demo Events and push the demo's appointments once before serving."""
-    from caldav_bridge.salesforce.runner import run_job
-    from caldav_bridge.salesforce.sync_context import SyncContext
-
     ctx = SyncContext.from_runtime(rt, org.session_factory)
     mirrored = run_job(ctx, "mirror")
     pushed = run_job(ctx, "push")
