@@ -1,0 +1,73 @@
+"""A personal link holds at most one live booking; form posts are rate-limited per address and per link;
+a hold cannot be confirmed through another link; nothing personal reaches a URL."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import requests
+
+from caldav_bridge.errors import NotFound
+from caldav_bridge.runtime import Runtime
+from caldav_bridge.scheduling.rules import SchedulingOptions
+from caldav_bridge.selfbooking import customer
+from caldav_bridge.selfbooking.keys import service_key
+from caldav_bridge.selfbooking.tables import CustomerBookingRow
+from caldav_bridge.store.tables import AppointmentRow
+from tests.scheduling.conftest import World
+from tests.selfbooking.helpers import book, first_slot, team_link
+from tests.support.live import LiveServer, serve
+
+
+def _personal(rt: Runtime, world: World) -> str:
+    return team_link(rt, world, kind="personal", salesforce={"opportunity_gid": "006000000000042AAA"})
+
+
+def test_a_personal_link_holds_one_live_booking(runtime: Runtime, world: World) -> None:
+    rt = runtime
+    secret = _personal(rt, world)
+    start = first_slot(rt, secret, world)
+    view = book(rt, secret, start)
+    options = SchedulingOptions.from_settings(rt.settings)
+    with pytest.raises(customer.AlreadyBooked):
+        customer.hold(rt.uow, secret, start.replace(hour=start.hour + 1), "Europe/Berlin", "en", options)
+    with rt.uow() as uow:
+        booking = uow.session.get(CustomerBookingRow, view.booking_id)
+        assert booking is not None
+        appointment = uow.session.get(AppointmentRow, booking.appointment_id)
+        assert appointment is not None and appointment.sf_opportunity_gid == "006000000000042AAA"
+    customer.cancel(rt.uow, view.manage_secret, None)
+    again = book(rt, secret, start)  # cancelled: the link may book again
+    assert again.booking_id != view.booking_id
+
+
+def test_a_hold_belongs_to_its_link(runtime: Runtime, world: World) -> None:
+    rt = runtime
+    one, other = team_link(rt, world), team_link(rt, world)
+    options = SchedulingOptions.from_settings(rt.settings)
+    held = customer.hold(rt.uow, one, first_slot(rt, one, world), "UTC", "en", options)
+    details = customer.CustomerDetails("Eve", "X", "eve@example.org", None, False, "UTC", "en")
+    with pytest.raises(NotFound):
+        customer.confirm(rt.uow, other, held.secret, details, options, service_key(rt.settings))
+
+
+def test_form_posts_are_rate_limited_per_link(runtime: Runtime, world: World) -> None:
+    rt = runtime.__class__.from_settings(runtime.settings.replace(booking_link_rate_limit_per_minute=3), runtime.engine)
+    secret = team_link(rt, world)
+    with serve(rt) as live:
+        s = requests.Session()
+        page = s.get(f"{live.base_url}/book/{secret}", params={"tz": "UTC"})
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+        codes = [s.post(f"{live.base_url}/book/{secret}/hold", data={"csrf_token": csrf}).status_code for _ in range(4)]
+        assert codes == [400, 400, 400, 429]  # no slot chosen: 400 each, until the link's budget is spent
+        refused = s.post(f"{live.base_url}/book/{secret}/hold", data={"csrf_token": csrf})
+        assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
+        assert refused.headers["Cache-Control"] == "no-store"
+
+
+def test_form_posts_are_rate_limited_per_address(runtime: Runtime, world: World, live: LiveServer) -> None:
+    secret = team_link(runtime, world)
+    limit = runtime.settings.booking_rate_limit_per_minute
+    codes = [requests.post(f"{live.base_url}/book/{secret}/hold", data={}).status_code for _ in range(limit + 1)]
+    assert codes[:limit] == [400] * limit and codes[-1] == 429  # CSRF refused each; then the address is limited
