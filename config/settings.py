@@ -573,6 +573,8 @@ def _validate_booking(settings: Settings) -> None:
     ):
         if not low <= getattr(settings, name) <= high:
             raise SettingsError(env_name(name), f"must be between {low} and {high}")
+    if settings.booking_weeks_ahead * 7 > settings.scheduling_max_window_days:
+        raise SettingsError(env_name("booking_weeks_ahead"), "must fit in scheduling_max_window_days")
     try:
         reminder_offsets(settings.booking_reminder_offsets_hours)
     except ValueError as exc:

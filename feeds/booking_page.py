@@ -186,12 +186,12 @@ def _week() -> date | None:
         return None
 
 
-def _offer_page(token: str, status: int = 200, notice: str | None = None) -> Response:
+def _offer_page(token: str, status: int = 200, notice: str | None = None, week: date | None = None) -> Response:
     zone, given = _zone()
     settings = runtime().settings
     try:
         offer = customer.offer(
-            runtime().uow, token, zone, _options(), weeks=settings.booking_weeks_ahead, week_start=_week()
+            runtime().uow, token, zone, _options(), weeks=settings.booking_weeks_ahead, week_start=week or _week()
         )
     except NotFound:
         return _not_found()
@@ -223,7 +223,8 @@ def hold(token: str) -> Response:
             _("This link already has an appointment. Use the link in your confirmation email to change it."),
         )
     except (SlotUnavailable, ValidationFailed):
-        return _offer_page(token, 409, _("Sorry, that time was just taken. Please choose another one."))
+        taken = _("Sorry, that time was just taken. Please choose another one.")
+        return _offer_page(token, 409, taken, start.astimezone(zone).date())  # fresh slots, that week open
     return _page("booking/details.html", token=token, held=held, errors={}, values={})
 
 

@@ -200,9 +200,19 @@ def schedule_tech_setup(
 
 
 def confirm(
-    uow: UnitOfWork, actor: Actor, appointment_id: str, options: SchedulingOptions, *, now: datetime | None = None
+    uow: UnitOfWork,
+    actor: Actor,
+    appointment_id: str,
+    options: SchedulingOptions,
+    *,
+    now: datetime | None = None,
+    details: AppointmentPatch | None = None,
 ) -> Booked:
-    """Turn a hold (RESERVED) into a booking; a confirmed INITIAL gets its TECH_SETUP call."""
+    """Turn a hold (RESERVED) into a booking; a confirmed INITIAL gets its TECH_SETUP call.
+
+    ``details`` (name, guests, ...) are written with the status, in the same change: what the
+    self-booking page learns from the customer while the slot is held.
+    """
     actor.require("write")
     now = now or utcnow()
     with uow:
@@ -214,7 +224,9 @@ def confirm(
             raise SlotUnavailable(f"the hold expired at {claim.hold_expires_at.isoformat()}; book the slot again")
         if claim is None:  # RESERVED elsewhere (REST, CalDAV): check and claim the slot now
             _claim(uow, row, _free_for(uow, row, (row.date_start, row.date_end), options, now), None, None, now)
-        appointments.update_in(uow, _wide(actor), row.id, AppointmentPatch(status=S.BOOKED))
+        given = details.model_dump(exclude_unset=True) if details is not None else {}
+        patch = AppointmentPatch.model_validate({**given, "status": S.BOOKED.value})
+        appointments.update_in(uow, _wide(actor), row.id, patch)
         tech = None
         if row.type == AppointmentType.INITIAL and not _live_targets(uow, row.id, "tech_setup"):
             tech = _schedule_tech_setup(uow, actor, row, options, now)

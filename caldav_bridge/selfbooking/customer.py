@@ -31,7 +31,6 @@ from caldav_bridge.selfbooking import links
 from caldav_bridge.selfbooking.keys import manage_secret
 from caldav_bridge.selfbooking.outbox import Change, sync_messages
 from caldav_bridge.selfbooking.tables import BookingLinkRow, CustomerBookingRow
-from caldav_bridge.services import appointments
 from caldav_bridge.services.actor import Actor
 from caldav_bridge.store.tables import AppointmentRow, CalendarRow, UserRow
 from caldav_bridge.store.uow import UnitOfWork
@@ -77,14 +76,17 @@ class CustomerDetails:
 
 @dataclass(frozen=True)
 class Offer:
+    """Free slots from today for ``weeks`` weeks, by week (its Monday) and local day, in the customer's zone."""
+
     link_id: str
     team_name: str
-    days: list[tuple[date, list[datetime]]]  # local date -> slot starts (UTC), in the customer's zone
+    weeks: list[tuple[date, list[tuple[date, list[datetime]]]]]  # Monday -> [(local day, slot starts in UTC)]
     duration: timedelta
-    first_day: date
-    last_day: date
-    previous_week: date | None
-    next_week: date | None
+    open_week: date  # the week shown open (the one asked for, else the first with a slot)
+
+    @property
+    def count(self) -> int:
+        return sum(len(starts) for _, days in self.weeks for _, starts in days)
 
 
 @dataclass(frozen=True)
@@ -122,7 +124,7 @@ def offer(
     week_start: date | None = None,
     now: datetime | None = None,
 ) -> Offer:
-    """The link's team's free slots for one week (from ``week_start``, default today), within ``weeks``."""
+    """The link's team's free slots from today for ``weeks`` weeks (``week_start``: the week shown open)."""
     now = now or utcnow()
     with make_uow() as uow:
         link = links.resolve(uow, secret, now)
@@ -165,18 +167,18 @@ def _offer(
 ) -> Offer:
     today = now.astimezone(zone).date()
     last_day = today + timedelta(weeks=weeks)
-    first = max(today, min(week_start or today, last_day - timedelta(days=1)))
-    end_day = min(first + timedelta(days=7), last_day)
-    start = datetime.combine(first, time(0), tzinfo=zone).astimezone(UTC)
-    end = datetime.combine(end_day, time(0), tzinfo=zone).astimezone(UTC)
+    start = datetime.combine(today, time(0), tzinfo=zone).astimezone(UTC)
+    end = datetime.combine(last_day, time(0), tzinfo=zone).astimezone(UTC)
     query = slots_service.AvailabilityQuery(purpose, start, end, **target)
     result = slots_service.availability(make_uow(), _read_actor(), query, options, now=now)
-    days: dict[date, list[datetime]] = {}
+    by_week: dict[date, dict[date, list[datetime]]] = {}
     for slot in result.slots:
-        days.setdefault(slot.start.astimezone(zone).date(), []).append(slot.start)
-    previous = max(today, first - timedelta(days=7)) if first > today else None
-    following = end_day if end_day < last_day else None
-    return Offer(link_id, name, sorted(days.items()), result.duration, first, last_day, previous, following)
+        day = slot.start.astimezone(zone).date()
+        by_week.setdefault(day - timedelta(days=day.weekday()), {}).setdefault(day, []).append(slot.start)
+    grouped = [(monday, sorted(days.items())) for monday, days in sorted(by_week.items())]
+    asked = week_start - timedelta(days=week_start.weekday()) if week_start else None
+    open_week = asked if asked in by_week else (grouped[0][0] if grouped else today - timedelta(days=today.weekday()))
+    return Offer(link_id, name, grouped, result.duration, open_week)
 
 
 def hold(
@@ -264,8 +266,7 @@ def confirm(
     patch = AppointmentPatch.model_validate(
         {"name": f"Initial consultation: {details.first_name} {details.last_name}"[:255], "guests": [guest]}
     )
-    appointments.update(make_uow(), CUSTOMER, appointment_id, patch)
-    booking.confirm(make_uow(), CUSTOMER, appointment_id, options, now=now)
+    booking.confirm(make_uow(), CUSTOMER, appointment_id, options, now=now, details=patch)
     _after_change(make_uow, appointment_id, now)
     return _view_of(make_uow, booking_id, key, now)
 

@@ -21,8 +21,9 @@ def team_link(rt: Runtime, world: World, **extra: object) -> str:
 
 def first_slot(rt: Runtime, secret: str, world: World, zone: str = "Europe/Berlin") -> datetime:
     options = SchedulingOptions.from_settings(rt.settings)
-    offer = customer.offer(rt.uow, secret, ZoneInfo(zone), options, weeks=8, week_start=world.monday)
-    return offer.days[0][1][0]
+    offer = customer.offer(rt.uow, secret, ZoneInfo(zone), options, weeks=4, week_start=world.monday)
+    (days,) = [days for monday, days in offer.weeks if monday == offer.open_week == world.monday]
+    return days[0][1][0]
 
 
 def book(
