@@ -15,7 +15,6 @@ from dataclasses import replace
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select
 
 from caldav_bridge.converters.ical_parse import IcalParseError, ParsedEvent, parse_event
 from caldav_bridge.dav.errors import DavError
@@ -26,7 +25,7 @@ from caldav_bridge.model.requests import AppointmentDraft, AppointmentPatch
 from caldav_bridge.model.timestamps import to_utc_ms
 from caldav_bridge.services import appointments
 from caldav_bridge.services.actor import CALDAV_CHANNEL, Actor
-from caldav_bridge.store.tables import AppointmentRow, PersonRow
+from caldav_bridge.store.tables import AppointmentRow
 from caldav_bridge.store.uow import UnitOfWork
 
 __all__ = ["item_deleted", "item_moved", "item_written"]
@@ -51,24 +50,21 @@ def _status_for(parsed: ParsedEvent, current: str | None) -> str:
     return group[0]
 
 
-def _guests(uow: UnitOfWork, parsed: ParsedEvent) -> list[dict[str, Any]]:
+def _guests(uow: UnitOfWork, parsed: ParsedEvent, calendar_id: str) -> list[dict[str, Any]]:
+    """The guests an event's attendees name by id: only people already seen in this calendar.
+
+    An id of anyone else (another fitter's patient, an unknown id) resolves to nothing: the
+    attendee stays in the item's text, and no names come from the shared people table.
+    """
     ids = [a.guest_id for a in parsed.attendees if a.guest_id]
     if not ids:
         return []
-    people = {p.id: p for p in uow.session.scalars(select(PersonRow).where(PersonRow.id.in_(ids)))}
-    guests = []
-    for gid in dict.fromkeys(ids):
-        person = people.get(gid)
-        if person is not None:
-            guests.append(
-                {
-                    "id": person.id,
-                    "first_name": person.first_name,
-                    "last_name": person.last_name,
-                    "timezone": person.timezone,
-                }
-            )
-    return guests
+    people = uow.people.by_ids(uow.people.visible_to([calendar_id], ids))
+    return [
+        {"id": p.id, "first_name": p.first_name, "last_name": p.last_name, "timezone": p.timezone}
+        for p in (people.get(gid) for gid in dict.fromkeys(ids))
+        if p is not None
+    ]
 
 
 def item_written(
@@ -122,7 +118,7 @@ def _create(uow: UnitOfWork, actor: Actor, calendar_id: str, parsed: ParsedEvent
                 "date_end": to_utc_ms(parsed.end),
                 "name": (parsed.summary or "").strip()[:255] or "(no title)",
                 "description": (parsed.description or None) and parsed.description[:8000],
-                "guests": _guests(uow, parsed),
+                "guests": _guests(uow, parsed, calendar_id),
                 "meta": meta,
                 "status": _status_for(parsed, None),
             }
@@ -148,7 +144,7 @@ def _update(uow: UnitOfWork, actor: Actor, row: AppointmentRow, parsed: ParsedEv
     status = _status_for(parsed, row.status)
     if status != row.status:
         changes["status"] = status
-    guests = _guests(uow, parsed)
+    guests = _guests(uow, parsed, row.calendar_id)
     if [g["id"] for g in guests] != [g.person_id for g in row.guests]:
         changes["guests"] = guests
     meta: dict[str, Any] = {}

@@ -179,10 +179,14 @@ def list_appointments(
 
 
 def history(uow: UnitOfWork, actor: Actor, appointment_id: str) -> list[StatusHistoryRow]:
+    """The appointment's status history; audited as a read (it shows what the appointment shows)."""
     actor.require("read")
     with uow:
         row = _visible_row(uow, actor, appointment_id)
-        return uow.appointments.history(row.id)
+        rows = uow.appointments.history(row.id)
+        _audit(uow, actor, "read_history", [row])
+        uow.commit()
+        return rows
 
 
 # --------------------------------------------------------------------------- writes
@@ -273,7 +277,7 @@ def _apply_patch(
         row.sequence += 1
     row.date_start, row.date_end = start, end
     if "guests" in given:
-        _set_guests(uow, row, patch.guests or [], now)
+        _set_guests(uow, actor, row, patch.guests or [], now)
     if "meta" in given:
         _apply_meta(row, _merged_meta(row, patch.meta or {}))
     if "status" in given and patch.status is not None and patch.status != row.status:
@@ -472,7 +476,7 @@ def apply_external_change(
     if change.meta is not None:
         _apply_meta(row, change.meta)
     if change.guests is not None:
-        _set_guests(uow, row, change.guests, now)
+        _set_guests(uow, actor, row, change.guests, now)
     row.updated_at = now
     _changed(uow, actor, row, before, action)
     return row
@@ -599,9 +603,19 @@ def _merged_meta(row: AppointmentRow, patch: dict[str, Any]) -> dict[str, Any]:
     return current
 
 
-def _set_guests(uow: UnitOfWork, row: AppointmentRow, guests: Iterable[Guest], now: datetime) -> None:
+def _set_guests(uow: UnitOfWork, actor: Actor, row: AppointmentRow, guests: Iterable[Guest], now: datetime) -> None:
+    """The appointment's guests and their people records (created if missing, else updated).
+
+    A guest naming an existing person the actor does not see (``PeopleRepository.visible_to``) stays this
+    appointment's own: names as given, no link, and the person's record is neither read nor changed.
+    """
     rows = guest_rows(list(guests))
+    ids = [g.person_id for g in rows if g.person_id is not None]
+    existing = uow.people.existing(ids)
+    visible = existing if actor.calendar_ids is None else uow.people.visible_to(actor.calendar_ids, ids)
     for guest in rows:
+        if guest.person_id in existing and guest.person_id not in visible:
+            guest.person_id = None
         if guest.person_id is None:
             continue
         person = uow.people.ensure(guest.person_id, now)

@@ -202,7 +202,7 @@ def write_new(
         return
     session = uow.session
     session.flush()  # pending ORM changes first: the statements below read and write people
-    _people(uow, rows, now)
+    _people(uow, rows, now, actor)
     insert_many(session, _t(AppointmentRow), _APPOINTMENT_COLUMNS, [_appointment_tuple(r) for r in rows])
     insert_many(
         session,
@@ -276,9 +276,11 @@ def insert_dicts(uow: UnitOfWork, model: type[Any], values: list[dict[str, Any]]
         insert_many(uow.session, _t(model), columns, [tuple(v.values()) for v in values])
 
 
-def _people(uow: UnitOfWork, rows: Sequence[PlainRow], now: datetime) -> None:
+def _people(uow: UnitOfWork, rows: Sequence[PlainRow], now: datetime, actor: Actor) -> None:
     """Guests' people rows, as ``PeopleRepository.ensure`` keeps them: inserted if missing (a racing insert is
-    fine), and a guest's non-null names and zone written over the person's."""
+    fine), and a guest's non-null names and zone written over the person's if ``actor`` sees that person
+    (``PeopleRepository.visible_to``). A guest naming a person the actor does not see is this appointment's own:
+    its link is dropped and the person's record neither read nor changed."""
     wanted: dict[str, list[PlainGuest]] = {}
     for row in rows:
         for guest in row.guests:
@@ -295,9 +297,12 @@ def _people(uow: UnitOfWork, rows: Sequence[PlainRow], now: datetime) -> None:
             select(people.c.id, people.c.first_name, people.c.last_name, people.c.timezone).where(people.c.id.in_(ids))
         )
     }
+    seen = set(current) if actor.calendar_ids is None else uow.people.visible_to(actor.calendar_ids, current)
+    for guest in (g for person_id in set(current) - seen for g in wanted.pop(person_id)):
+        guest.person_id = None  # someone the actor does not see: this appointment's own guest, no link
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
-    for person_id in ids:
+    for person_id in sorted(wanted):
         before = current.get(person_id, (None, None, None))
         after = list(before)
         for guest in wanted[person_id]:

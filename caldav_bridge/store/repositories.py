@@ -145,6 +145,34 @@ class PeopleRepository:
         assert person is not None
         return person
 
+    def existing(self, ids: Iterable[str]) -> set[str]:
+        wanted = sorted(set(ids))
+        return set(self.session.scalars(select(PersonRow.id).where(PersonRow.id.in_(wanted)))) if wanted else set()
+
+    def visible_to(self, calendar_ids: Iterable[str] | None, ids: Iterable[str]) -> set[str]:
+        """The existing people among ``ids`` an actor reaching ``calendar_ids`` (None: every calendar) may see.
+
+        A person is seen only through an appointment (not deleted) in one of those calendars that has them
+        as a guest. Writes link a guest to an existing person only if its actor sees them
+        (:func:`caldav_bridge.services.appointments` and ``creates``), so a guest id alone reveals nothing.
+        """
+        wanted = sorted(set(ids))
+        if calendar_ids is None or not wanted:
+            return self.existing(wanted)
+        g, a = AppointmentGuestRow, AppointmentRow
+        stmt = (
+            select(g.person_id)
+            .join(a, a.id == g.appointment_id)
+            .where(g.person_id.in_(wanted), a.calendar_id.in_(list(calendar_ids)), a.deleted_at.is_(None))
+        )
+        return {p for p in self.session.scalars(stmt) if p is not None}
+
+    def by_ids(self, ids: Iterable[str]) -> dict[str, PersonRow]:
+        wanted = sorted(set(ids))
+        return (
+            {p.id: p for p in self.session.scalars(select(PersonRow).where(PersonRow.id.in_(wanted)))} if wanted else {}
+        )
+
 
 class CalendarRepository:
     def __init__(self, session: Session) -> None:
