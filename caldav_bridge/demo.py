@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from caldav_bridge.clock import utcnow
 from caldav_bridge.credentials import TOKEN_PREFIX, hash_password, token_digest
+from caldav_bridge.infra.private_files import private_dir
 from caldav_bridge.model.requests import AppointmentDraft, AppointmentPatch, CancelRequest, RescheduleRequest
 from caldav_bridge.services import appointments
 from caldav_bridge.services.actor import Actor, system_actor
@@ -292,7 +293,7 @@ def feed_secret(seed: bytes, calendar_id: str) -> str:
 def _seed(data_dir: Path) -> bytes:
     path = data_dir / "demo-secrets.seed"
     if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(data_dir)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(secrets.token_hex(32))

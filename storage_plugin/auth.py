@@ -4,7 +4,9 @@ Passwords are checked against the stored scrypt hash (``caldav_bridge.services.u
 successful check is remembered in memory for a minute (as a salted digest, never the password),
 because every CalDAV request carries Basic credentials and scrypt is deliberately slow.
 
-Failed logins are logged (username and client address, never the password) and slowed down per
+Failed logins are logged (the username if it names a user, the client address; never the password,
+nor an unknown name, which may be a password typed into the wrong field: Radicale's own log line of
+a failed login withholds the name too) and slowed down per
 username and per client address: after 3 failures within 15 minutes each further attempt waits
 0.5 s, doubling up to 8 s. The counters live in the memory of each server process (a restart
 or another process starts afresh; documented in docs/caldav.md).
@@ -70,9 +72,27 @@ class Backoff:
             self._failures.pop(key, None)
 
 
+class _WithholdLoginName(logging.Filter):
+    """Radicale logs ``Failed login attempt from <address>: <login> (...)``: the login is withheld."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        failed_login = isinstance(record.msg, str) and record.msg.startswith("Failed login attempt")
+        if failed_login and isinstance(args, tuple) and len(args) > 1:
+            record.args = (args[0], "(name withheld)", *args[2:])
+        return True
+
+
+def _withhold_radicale_login_names() -> None:
+    radicale_log = logging.getLogger("radicale")
+    if not any(isinstance(f, _WithholdLoginName) for f in radicale_log.filters):
+        radicale_log.addFilter(_WithholdLoginName())
+
+
 class Auth(auth.BaseAuth):
     def __init__(self, configuration: Any) -> None:
         super().__init__(configuration)
+        _withhold_radicale_login_names()
         self.runtime, self._owns = runtime_from_config(configuration)
         self.backoff = Backoff()
         self._salt = secrets.token_bytes(16)
@@ -98,7 +118,9 @@ class Auth(auth.BaseAuth):
         actor = users.actor_for_password(self.runtime.uow(), login, password, "caldav") if login and password else None
         if actor is None:
             n = self.backoff.failed(*keys)
-            log.warning("CalDAV login failed for user %r from %s (%d recent failures)", login, addr, n)
+            # An unknown name may be a password typed into the user field: it is not written down.
+            who = f"user {login!r}" if login and users.is_known(self.runtime.uow(), login) else "an unknown user name"
+            log.warning("CalDAV login failed for %s from %s (%d recent failures)", who, addr, n)
             return ""
         self.backoff.succeeded(keys[0])
         with self._ok_lock:

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from sqlalchemy import select
 
 from caldav_bridge.clock import utcnow
+from caldav_bridge.infra.private_files import write_private
 from caldav_bridge.selfbooking.render import Sender, render
 from caldav_bridge.selfbooking.tables import CustomerBookingRow, CustomerMessageRow
 from caldav_bridge.store.tables import AppointmentRow, AuditRow
@@ -78,9 +79,8 @@ class FileTransport:
     directory: Path
 
     def send(self, message: EmailMessage) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
         name = str(message["Message-ID"]).strip("<>").split("@")[0]
-        (self.directory / f"{name}.eml").write_bytes(bytes(message))
+        write_private(self.directory / f"{name}.eml", bytes(message))  # customers' mail: 0600 in a 0700 directory
 
 
 @dataclass(frozen=True)

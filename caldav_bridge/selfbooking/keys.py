@@ -14,6 +14,7 @@ import os
 import secrets
 from pathlib import Path
 
+from caldav_bridge.infra.private_files import private_dir
 from config import Settings
 
 __all__ = ["manage_secret", "service_key"]
@@ -26,7 +27,7 @@ def service_key(settings: Settings) -> bytes:
     try:
         return path.read_bytes().strip()
     except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         key = secrets.token_urlsafe(32).encode()
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

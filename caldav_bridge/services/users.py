@@ -20,6 +20,7 @@ __all__ = [
     "actor_for_token",
     "actor_for_user",
     "add_user",
+    "is_known",
     "issue_token",
     "list_users",
     "revoke_token",
@@ -172,6 +173,12 @@ def actor_for_token(uow: UnitOfWork, secret: str, channel: Channel, request_id: 
             row.last_used_at = now  # bounded write rate: at most once a minute per token
             uow.commit()
         return actor
+
+
+def is_known(uow: UnitOfWork, username: str) -> bool:
+    """Whether ``username`` names a user (active or not); for logs that must not echo anything else."""
+    with uow:
+        return uow.users.by_username(username) is not None
 
 
 def actor_for_password(uow: UnitOfWork, username: str, password: str, channel: Channel) -> Actor | None:

@@ -9,6 +9,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from caldav_bridge.infra.private_files import private_dir, private_file
+
 __all__ = ["make_engine", "make_session_factory"]
 
 
@@ -16,8 +18,14 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
+            # Patient data: the directory (if made here) 0700, the file 0600; SQLite gives its -wal
+            # and -shm files the database file's mode.
+            database = Path(parsed.database)
+            private_dir(database.parent)
+            for path in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
+                if path == database or path.exists():
+                    private_file(path)
         kwargs.setdefault("connect_args", {"timeout": 30, "check_same_thread": False})
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
