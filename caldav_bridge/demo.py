@@ -23,10 +23,10 @@ from zoneinfo import ZoneInfo
 
 from caldav_bridge.clock import utcnow
 from caldav_bridge.credentials import TOKEN_PREFIX, hash_password, token_digest
-from caldav_bridge.infra.private_files import private_dir
 from caldav_bridge.model.requests import AppointmentDraft, AppointmentPatch, CancelRequest, RescheduleRequest
 from caldav_bridge.services import appointments
 from caldav_bridge.services.actor import Actor, system_actor
+from caldav_bridge.store.private_files import private_dir
 from caldav_bridge.store.repositories import AppointmentQuery
 from caldav_bridge.store.tables import ApiTokenRow, CalendarRow, FeedTokenRow, UserRow
 from caldav_bridge.store.uow import UnitOfWork

@@ -22,9 +22,9 @@ from typing import Any, Protocol
 from sqlalchemy import select
 
 from caldav_bridge.clock import utcnow
-from caldav_bridge.infra.private_files import write_private
 from caldav_bridge.selfbooking.render import Sender, render
 from caldav_bridge.selfbooking.tables import CustomerBookingRow, CustomerMessageRow
+from caldav_bridge.store.private_files import write_private
 from caldav_bridge.store.tables import AppointmentRow, AuditRow
 from caldav_bridge.store.uow import UnitOfWork
 

@@ -14,7 +14,7 @@ import os
 import secrets
 from pathlib import Path
 
-from caldav_bridge.infra.private_files import private_dir
+from caldav_bridge.store.private_files import private_dir
 from config import Settings
 
 __all__ = ["manage_secret", "service_key"]

@@ -276,6 +276,14 @@ def insert_dicts(uow: UnitOfWork, model: type[Any], values: list[dict[str, Any]]
         insert_many(uow.session, _t(model), columns, [tuple(v.values()) for v in values])
 
 
+def _unlink_unseen(uow: UnitOfWork, actor: Actor, wanted: dict[str, list[PlainGuest]], existing: set[str]) -> None:
+    """Guests naming an existing person ``actor`` does not see become their appointment's own (no link)."""
+    seen = existing if actor.calendar_ids is None else uow.people.visible_to(actor.calendar_ids, existing)
+    for person_id in existing - seen:
+        for guest in wanted.pop(person_id):
+            guest.person_id = None
+
+
 def _people(uow: UnitOfWork, rows: Sequence[PlainRow], now: datetime, actor: Actor) -> None:
     """Guests' people rows, as ``PeopleRepository.ensure`` keeps them: inserted if missing (a racing insert is
     fine), and a guest's non-null names and zone written over the person's if ``actor`` sees that person
@@ -297,9 +305,7 @@ def _people(uow: UnitOfWork, rows: Sequence[PlainRow], now: datetime, actor: Act
             select(people.c.id, people.c.first_name, people.c.last_name, people.c.timezone).where(people.c.id.in_(ids))
         )
     }
-    seen = set(current) if actor.calendar_ids is None else uow.people.visible_to(actor.calendar_ids, current)
-    for guest in (g for person_id in set(current) - seen for g in wanted.pop(person_id)):
-        guest.person_id = None  # someone the actor does not see: this appointment's own guest, no link
+    _unlink_unseen(uow, actor, wanted, set(current))
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     for person_id in sorted(wanted):

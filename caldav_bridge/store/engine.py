@@ -9,7 +9,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from caldav_bridge.infra.private_files import private_dir, private_file
+from caldav_bridge.store.private_files import private_dir, private_file
 
 __all__ = ["make_engine", "make_session_factory"]
 

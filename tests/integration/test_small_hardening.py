@@ -12,10 +12,10 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from caldav_bridge.infra.private_files import private_dir, private_file, write_private
 from caldav_bridge.runtime import Runtime
 from caldav_bridge.selfbooking.delivery import FileTransport
 from caldav_bridge.store.engine import make_engine
+from caldav_bridge.store.private_files import private_dir, private_file, write_private
 from caldav_bridge.store.tables import AuditRow
 from config import load_settings
 from tests.conftest import People
