@@ -104,7 +104,8 @@ def _domain_error(exc: DomainError) -> Response:
     status = next((code for cls, code in _STATUS.items() if isinstance(exc, cls)), 400)
     errors = exc.errors if isinstance(exc, ValidationFailed) else None
     headers = {"WWW-Authenticate": 'Bearer realm="appointments"'} if status == 401 else None
-    return problem(status, exc.title, exc.detail, errors=errors, headers=headers)
+    members = getattr(exc, "members", None)  # extension members an error carries (e.g. the conflicting appointment)
+    return problem(status, exc.title, exc.detail, errors=errors, headers=headers, extra=members)
 
 
 def _http_error(exc: HTTPException) -> Response:

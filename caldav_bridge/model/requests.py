@@ -122,6 +122,8 @@ class FollowUpRequest(_Interval):
     calendar: CalendarRefInput | None = None
     name: Name | None = None
     description: Description = None
+    #: Book even when the time overlaps another appointment on that calendar (default: 409 naming it).
+    allow_overlap: bool = False
 
 
 class CalendarDraft(BaseModel):

@@ -38,6 +38,7 @@ from caldav_bridge.converters.salesforce import (
 from caldav_bridge.model.appointment import Guest
 from caldav_bridge.salesforce import bulk, relations
 from caldav_bridge.salesforce.gateway import SalesforceGateway, soql
+from caldav_bridge.salesforce.links import ensure_link
 from caldav_bridge.salesforce.state import Watermark, get_watermark, set_watermark
 from caldav_bridge.salesforce.sync_context import Progress, SyncContext
 from caldav_bridge.services import appointments as svc
@@ -503,9 +504,8 @@ def _with_owner(rec: MirroredRecord, owner: str | None) -> MirroredRecord:
 
 
 def _new_link(uow: UnitOfWork, appointment_id: str, sobject: str, rec: MirroredRecord) -> SfLinkRow:
-    now = utcnow()
-    link = SfLinkRow(appointment_id=appointment_id, sobject=sobject, sf_id=rec.sf_id, created_at=now, updated_at=now)
-    uow.session.add(link)
+    link = ensure_link(uow, appointment_id, sobject, utcnow())  # the push may be recording it at this moment
+    link.sf_id = rec.sf_id
     return link
 
 

@@ -40,6 +40,7 @@ from caldav_bridge.salesforce.gateway import (
     SalesforceTransientError,
     soql,
 )
+from caldav_bridge.salesforce.links import ensure_link
 from caldav_bridge.salesforce.mirror import RunResult
 from caldav_bridge.salesforce.sync_context import Progress, SyncContext
 from caldav_bridge.services.mapping import appointment_from_row
@@ -216,11 +217,18 @@ def _plan(ctx: SyncContext, uow: UnitOfWork, batch: Claim) -> list[_Item]:
         for user_sf, resource_sf in s.execute(resources):
             by_user.setdefault(str(user_sf), resource_sf)
         resource_of = {cal: by_user[user] for cal, user in owner_of.items() if user in by_user}
+    given = {
+        aid: gid for aid in batch.appointment_ids if aid not in links and (gid := _given_record(rows.get(aid), mapping))
+    }
+    # a record another appointment is already linked to is not taken over (it is pushed as its own record)
+    taken = set(s.scalars(select(SfLinkRow.sf_id).where(SfLinkRow.sf_id.in_(given.values())))) if given else set()
     items = []
     for appointment_id in batch.appointment_ids:
         row = rows.get(appointment_id)
         link = links.get(appointment_id)
-        sf_id: str | None = link.sf_id if link else None
+        sf_id: str | None = link.sf_id if link else given.get(appointment_id)
+        if sf_id in taken:
+            sf_id = None
         if row is None:
             items.append(_Item(appointment_id, "done", {}, None, None))
             continue
@@ -251,6 +259,14 @@ def _plan(ctx: SyncContext, uow: UnitOfWork, batch: Claim) -> list[_Item]:
                 _Item(appointment_id, "upsert", body, sf_id, appointment_hash(appointment, mapping), resource, assigned)
             )
     return items
+
+
+def _given_record(row: AppointmentRow | None, mapping: SalesforceMapping) -> str | None:
+    """The record an appointment posted with ``meta.salesforce.appointment_gid`` names (an id of the mapped
+    object): written by Id, so it is linked to and updated, never created a second time."""
+    gid = row.sf_appointment_gid if row is not None else None
+    prefix = {"Event": "00U", "ServiceAppointment": "08p"}[mapping.sobject]
+    return gid if gid and len(gid) in (15, 18) and gid.startswith(prefix) and gid.isalnum() else None
 
 
 def _assign_resources(
@@ -459,10 +475,8 @@ def _record_link(
         if link is not None:
             link.pushed_at, link.updated_at = now, now
         return
-    if link is None:
-        link = SfLinkRow(appointment_id=aid, sobject=mapping.sobject, created_at=now, updated_at=now)
-        uow.session.add(link)
-        links[aid] = link
+    if link is None:  # the mirror may have linked it meanwhile (our external id came back first)
+        link = links[aid] = ensure_link(uow, aid, mapping.sobject, now)
     if answer.id:
         link.sf_id = answer.id
     link.external_id = aid

@@ -53,6 +53,7 @@ from caldav_bridge.model.timestamps import format_timestamp, parse_timestamp
 from caldav_bridge.services import creates
 from caldav_bridge.services.actor import Actor
 from caldav_bridge.services.mapping import appointment_from_row, etag_of, guest_rows
+from caldav_bridge.services.slot_check import ensure_free
 from caldav_bridge.services.validation import field_errors
 from caldav_bridge.store.repositories import AppointmentQuery
 from caldav_bridge.store.tables import (
@@ -200,8 +201,11 @@ def create(
     idempotency_key: str | None = None,
     idempotency_ttl: timedelta = DEFAULT_IDEMPOTENCY_TTL,
     appointment_id: str | None = None,
+    exclusive: bool = False,
 ) -> Stored:
     """Create an appointment; a repeat with the same ``idempotency_key`` returns the first result.
+
+    ``exclusive``: refuse (:class:`SlotTaken`) a time that overlaps a live appointment on the calendar.
 
     A key is remembered for ``idempotency_ttl``; after that it may be used for a new appointment.
 
@@ -216,6 +220,8 @@ def create(
             replay = _replay(uow, actor, principal, idempotency_key, request_hash)
             if replay:
                 return replay
+        if exclusive:
+            ensure_free(uow, draft.calendar.id, draft.date_start, draft.date_end)
         row = _insert(uow, actor, draft, appointment_id)
         now = row.created_at
         if idempotency_key:
@@ -331,10 +337,20 @@ def reschedule(
         return _commit(uow, row)
 
 
-def follow_up(uow: UnitOfWork, actor: Actor, appointment_id: str, request: FollowUpRequest) -> Stored:
+def follow_up(
+    uow: UnitOfWork,
+    actor: Actor,
+    appointment_id: str,
+    request: FollowUpRequest,
+    *,
+    idempotency_key: str | None = None,
+    idempotency_ttl: timedelta = DEFAULT_IDEMPOTENCY_TTL,
+) -> Stored:
     """The fitter-cockpit flow: a FOLLOW_UP for the same customer and opportunity, queued for Salesforce.
 
-    It lands on ``request.calendar`` if given, else on the original appointment's calendar.
+    It lands on ``request.calendar`` if given, else on the original appointment's calendar; a time taken by
+    another appointment there is refused (:class:`SlotTaken`) unless ``request.allow_overlap``. A repeat
+    with the same ``idempotency_key`` returns the first follow-up.
     """
     actor.require("write")
     with uow:
@@ -364,7 +380,14 @@ def follow_up(uow: UnitOfWork, actor: Actor, appointment_id: str, request: Follo
         draft = AppointmentDraft.model_validate(draft_data)
     except ValidationError as exc:
         raise ValidationFailed(field_errors(exc)) from exc
-    return create(uow, actor, draft)
+    return create(
+        uow,
+        actor,
+        draft,
+        idempotency_key=idempotency_key,
+        idempotency_ttl=idempotency_ttl,
+        exclusive=not request.allow_overlap,
+    )
 
 
 # --------------------------------------------------------------------------- in the caller's transaction

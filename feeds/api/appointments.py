@@ -181,11 +181,12 @@ def cancel_appointment(id: str, body: CancelRequest) -> Response:
     summary="Book a follow-up for the same customer and opportunity",
     tag=TAG,
     body=FollowUpRequest,
-    responses={201: Appointment},
+    headers=(IDEMPOTENCY_KEY,),
+    responses={201: Appointment, 409: "The time overlaps another appointment (named in the problem)"},
     response_headers=ETAG,
 )
 def create_follow_up(id: str, body: FollowUpRequest) -> Response:
-    return _one(service.follow_up(uow(), current_actor("api"), id, body), 201)
+    return _one(service.follow_up(uow(), current_actor("api"), id, body, **idempotency()), 201)
 
 
 @operation(
