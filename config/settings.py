@@ -97,8 +97,9 @@ class Settings:
     database_url: str = ""
     #: Directory for the embedded SQLite database and other local state.
     data_dir: str = "var"
-    #: External base URL of the service, used in links (feeds, OpenAPI servers).
-    public_url: str = "http://127.0.0.1:8080"
+    #: External base URL of the service, used in links (feeds, OpenAPI servers, the demo's banner).
+    #: Empty: the address served, ``http://<host>:<port>`` (127.0.0.1 when listening on every interface).
+    public_url: str = ""
     host: str = "127.0.0.1"
     port: int = 8080
     #: ``text`` or ``json`` (JSON lines).
@@ -283,6 +284,14 @@ class Settings:
     message_backoff_seconds: int = 60
     message_backoff_max_seconds: int = 3600
 
+    #: Whether ``public_url`` was derived from ``host`` and ``port`` (so a copy with another port follows it).
+    public_url_derived: bool = field(default=False, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.public_url:
+            object.__setattr__(self, "public_url", served_url(self.host, self.port))
+            object.__setattr__(self, "public_url_derived", True)
+
     def salesforce_configured(self) -> bool:
         """Whether Salesforce credentials are configured (``sf_auth`` set)."""
         return bool(self.sf_auth)
@@ -295,7 +304,18 @@ class Settings:
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with ``changes`` applied and validated."""
+        if self.public_url_derived and "public_url" not in changes:
+            changes["public_url"] = ""
         return _validated(dataclasses.replace(self, **changes))
+
+
+def served_url(host: str, port: int) -> str:
+    """``http://host:port`` as a browser on this machine reaches it (a wildcard host is 127.0.0.1)."""
+    if host in {"", "0.0.0.0", "::", "[::]"}:  # noqa: S104 (a name for "every interface", not a bind)
+        host = "127.0.0.1"
+    elif ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
 
 
 def env_name(name: str) -> str:
@@ -314,7 +334,7 @@ def load_settings(
     path = config_file or environ.get(env_name("config"))
     if path:
         values.update(_read_toml(Path(path)))
-    known = {f.name: f for f in fields(Settings)}
+    known = {f.name: f for f in fields(Settings) if f.init}
     for f in known.values():
         raw = environ.get(env_name(f.name))
         if raw is not None:

@@ -1,5 +1,4 @@
-"""The HTTP edge: the Flask app factory, the REST APIs, feeds and pages; mounts CalDAV."""
+"""The HTTP edge: the Flask app factory (``feeds.app.create_app``), the REST APIs, feeds and pages; mounts CalDAV.
 
-from feeds.app import create_app
-
-__all__ = ["create_app"]
+Importing this package imports nothing else, so the command line (``feeds.cli``) starts without Flask.
+"""

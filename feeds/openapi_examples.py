@@ -117,7 +117,7 @@ _FEED_TOKEN = {
 }
 _FEED_SECRET = "fst_Q2hhbmdlTWVGb3JSZWFsVXNlT25seU9uY2U"  # noqa: S105 (a made-up example)
 _FEED_URLS = {
-    "https": f"https://appointments.example.com/feeds/{_FEED_SECRET}.ics",
+    "url": f"https://appointments.example.com/feeds/{_FEED_SECRET}.ics",
     "webcal": f"webcal://appointments.example.com/feeds/{_FEED_SECRET}.ics",
     "google": "https://calendar.google.com/calendar/r?cid=webcal%3A%2F%2Fappointments.example.com%2Ffeeds%2F…",
     "page": f"https://appointments.example.com/calendar/{_FEED_SECRET}",

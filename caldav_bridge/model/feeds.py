@@ -58,7 +58,10 @@ class FeedTokenDraft(BaseModel):
 class FeedUrls(BaseModel):
     """Where a feed token can be used."""
 
-    https: str = Field(description="The feed (paste into Google 'From URL', Outlook 'Subscribe from web', Salesforce)")
+    url: str = Field(
+        description="The feed, http or https as the public URL is (paste into Google 'From URL', Outlook "
+        "'Subscribe from web', Salesforce)"
+    )
     webcal: str = Field(description="The feed as webcal:// (click to subscribe in Apple Calendar, Outlook desktop)")
     google: str = Field(description="Google Calendar's one-click subscribe link")
     page: str = Field(description="The calendar page (HTML week and agenda view, embeddable in Salesforce)")
@@ -94,6 +97,7 @@ class FitterFeedUrls(BaseModel):
     calendar_name: str
     token_id: str
     issued: bool = Field(description="true: a token was issued (or rotated) now and its URLs are shown")
+    privacy: Privacy = Field(description="the token's privacy level (an existing token keeps its own)")
     urls: FeedUrls | None
 
 

@@ -119,7 +119,7 @@ def publish_feed_urls(ctx: SyncContext, gw: SalesforceGateway, result: RunResult
             else:
                 issued = feed_tokens.rotate(ctx.uow_factory(), ctx.actor, target.calendar_id, target.token_id, base)
             written.append((target, issued.token.id))
-            bodies.append({"id": target.sf_id, field_name: issued.urls.https})
+            bodies.append({"id": target.sf_id, field_name: issued.urls.url})
         try:  # one sObject per mode, so one call per chunk
             answers = gw.update_many(chunk[0].sobject, bodies)
         except (SalesforceTransientError, SalesforcePermanentError) as exc:

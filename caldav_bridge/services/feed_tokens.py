@@ -87,12 +87,12 @@ def new_feed_secret() -> str:
 
 
 def feed_urls(base_url: str, secret: str) -> FeedUrls:
-    """The https, webcal, Google subscribe and calendar page URLs of a feed secret."""
+    """The feed (http or https, as ``base_url`` is), webcal, Google subscribe and calendar page URLs."""
     base = base_url.rstrip("/")
-    https = f"{base}/feeds/{secret}.ics"
-    webcal = "webcal://" + https.split("://", 1)[1]
+    url = f"{base}/feeds/{secret}.ics"
+    webcal = "webcal://" + url.split("://", 1)[1]
     return FeedUrls(
-        https=https,
+        url=url,
         webcal=webcal,
         google="https://calendar.google.com/calendar/r?cid=" + quote(webcal, safe=""),
         page=f"{base}/calendar/{secret}",
@@ -215,6 +215,7 @@ def fitter_feed_urls(
                     calendar_name=calendar.name,
                     token_id=existing.id,
                     issued=False,
+                    privacy=Privacy(existing.privacy),
                     urls=None,
                 )
             )
@@ -231,6 +232,7 @@ def fitter_feed_urls(
                 calendar_name=calendar.name,
                 token_id=issued.token.id,
                 issued=True,
+                privacy=issued.token.privacy,
                 urls=issued.urls,
             )
         )

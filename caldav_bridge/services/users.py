@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from caldav_bridge.clock import utcnow
@@ -15,6 +17,7 @@ from caldav_bridge.store.uow import UnitOfWork
 __all__ = [
     "SCOPES",
     "IssuedToken",
+    "TokenInfo",
     "UserInfo",
     "actor_for_password",
     "actor_for_token",
@@ -22,6 +25,7 @@ __all__ = [
     "add_user",
     "is_known",
     "issue_token",
+    "list_tokens",
     "list_users",
     "revoke_token",
     "set_password",
@@ -53,6 +57,23 @@ class IssuedToken:
     secret: str
 
 
+@dataclass(frozen=True)
+class TokenInfo:
+    """An API token as listed: never its secret (only a hash is stored)."""
+
+    id: str
+    name: str
+    username: str
+    scopes: tuple[str, ...]
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+#: An address as a mail server takes it: something@domain.tld, no spaces (deliverability is not checked).
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$")
+
+
 def add_user(
     uow: UnitOfWork,
     username: str,
@@ -72,6 +93,8 @@ def add_user(
         errors.append(FieldError("username", "1-64 letters, digits, '.', '-' or '_'"))
     if role not in ALL_ROLES:
         errors.append(FieldError("role", f"one of {', '.join(ALL_ROLES)}"))
+    if email is not None and (len(email) > 254 or not _EMAIL.match(email)):
+        errors.append(FieldError("email", f"{email!r} is not an e-mail address (name@example.com)"))
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -149,6 +172,25 @@ def issue_token(uow: UnitOfWork, username: str, scopes: tuple[str, ...], name: s
         uow.users.add_token(row)
         uow.commit()
         return IssuedToken(row.id, row.name, username, scopes, secret)
+
+
+def list_tokens(uow: UnitOfWork, username: str | None = None) -> list[TokenInfo]:
+    """API tokens (of one user, or everyone's), oldest first; revoked ones included, marked."""
+    with uow:
+        users = [_user(uow, username)] if username else uow.users.search()
+        return [
+            TokenInfo(
+                t.id,
+                t.name,
+                user.username,
+                tuple(t.scopes.split()),
+                t.created_at,
+                t.last_used_at,
+                t.revoked_at,
+            )
+            for user in users
+            for t in uow.users.tokens_of(user.id)
+        ]
 
 
 def revoke_token(uow: UnitOfWork, token_id: str) -> None:

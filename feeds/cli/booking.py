@@ -8,14 +8,8 @@ import time
 from dataclasses import asdict
 from typing import Any
 
-from pydantic import ValidationError
-
 from caldav_bridge.errors import FieldError, ValidationFailed
-from caldav_bridge.selfbooking import jobs, links, monitor, no_show
-from caldav_bridge.selfbooking.model import LinkDraft
-from caldav_bridge.services.actor import system_actor
-from caldav_bridge.services.validation import field_errors
-from feeds.cli.bootstrap import runtime_of
+from feeds.cli.bootstrap import runtime_of, validated
 from feeds.cli.output import emit, table
 
 __all__ = ["register", "register_messages"]
@@ -47,20 +41,22 @@ def _json(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 
 def create(args: argparse.Namespace) -> int:
+    from caldav_bridge.selfbooking import links
+    from caldav_bridge.selfbooking.model import LinkDraft
+    from caldav_bridge.services.actor import system_actor
+
     personal = bool(args.opportunity or args.customer)
-    try:
-        draft = LinkDraft.model_validate(
-            {
-                "kind": "personal" if personal else "team",
-                "team_id": args.team,
-                "purpose": args.purpose,
-                "name": args.name,
-                "expires_at": args.expires,
-                "salesforce": {"opportunity_gid": args.opportunity, "customer_gid": args.customer},
-            }
-        )
-    except ValidationError as exc:
-        raise ValidationFailed(field_errors(exc)) from exc
+    draft = validated(
+        LinkDraft,
+        {
+            "kind": "personal" if personal else "team",
+            "team_id": args.team,
+            "purpose": args.purpose,
+            "name": args.name,
+            "expires_at": args.expires,
+            "salesforce": {"opportunity_gid": args.opportunity, "customer_gid": args.customer},
+        },
+    )
     rt = runtime_of(args)
     try:
         issued = links.issue(rt.uow(), system_actor(), draft, rt.settings.public_url)
@@ -71,6 +67,9 @@ def create(args: argparse.Namespace) -> int:
 
 
 def list_links(args: argparse.Namespace) -> int:
+    from caldav_bridge.selfbooking import links
+    from caldav_bridge.services.actor import system_actor
+
     rt = runtime_of(args)
     try:
         items = [i.model_dump(mode="json") for i in links.list_links(rt.uow(), system_actor(), team_id=args.team)]
@@ -80,6 +79,9 @@ def list_links(args: argparse.Namespace) -> int:
 
 
 def revoke(args: argparse.Namespace) -> int:
+    from caldav_bridge.selfbooking import links
+    from caldav_bridge.services.actor import system_actor
+
     rt = runtime_of(args)
     try:
         link = links.revoke(rt.uow(), system_actor(), args.link_id)
@@ -116,6 +118,9 @@ def register_messages(commands: Any) -> None:
 
 
 def messages_status(args: argparse.Namespace) -> int:
+    from caldav_bridge.selfbooking import monitor
+    from caldav_bridge.services.actor import system_actor
+
     rt = runtime_of(args)
     try:
         data = monitor.status(rt.uow(), system_actor()).model_dump(mode="json")
@@ -126,6 +131,9 @@ def messages_status(args: argparse.Namespace) -> int:
 
 
 def messages_list(args: argparse.Namespace) -> int:
+    from caldav_bridge.selfbooking import monitor
+    from caldav_bridge.services.actor import system_actor
+
     if not 1 <= args.limit <= 500:
         raise ValidationFailed([FieldError("--limit", "must be between 1 and 500")])
     rt = runtime_of(args)
@@ -140,6 +148,8 @@ def messages_list(args: argparse.Namespace) -> int:
 
 
 def messages_deliver(args: argparse.Namespace) -> int:
+    from caldav_bridge.selfbooking import jobs
+
     rt = runtime_of(args)
     total = {"attempted": 0, "sent": 0, "retrying": 0, "dead": 0}
     runs = 0
@@ -159,6 +169,8 @@ def messages_deliver(args: argparse.Namespace) -> int:
 
 
 def messages_remind(args: argparse.Namespace) -> int:
+    from caldav_bridge.selfbooking import jobs
+
     rt = runtime_of(args)
     try:
         count = jobs.remind(rt.settings, rt.uow)
@@ -168,6 +180,9 @@ def messages_remind(args: argparse.Namespace) -> int:
 
 
 def messages_retry(args: argparse.Namespace) -> int:
+    from caldav_bridge.selfbooking import monitor
+    from caldav_bridge.services.actor import system_actor
+
     rt = runtime_of(args)
     try:
         info = monitor.retry(rt.uow(), system_actor(), args.message_id)
@@ -177,6 +192,9 @@ def messages_retry(args: argparse.Namespace) -> int:
 
 
 def mark_no_show(args: argparse.Namespace) -> int:
+    from caldav_bridge.selfbooking import no_show
+    from caldav_bridge.services.actor import system_actor
+
     rt = runtime_of(args)
     try:
         marked = no_show.mark_no_show(rt.uow(), system_actor(), args.appointment_id)

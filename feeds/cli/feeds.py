@@ -5,13 +5,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from caldav_bridge.model.feeds import FeedTokenDraft, Privacy
-from caldav_bridge.services import feed_tokens
-from caldav_bridge.services.actor import system_actor
-from feeds.cli.bootstrap import runtime_of
-from feeds.cli.output import emit, table
+from feeds.cli.bootstrap import runtime_of, validated
+from feeds.cli.output import emit, note, table
 
 __all__ = ["register"]
+
+PRIVACY_HELP = "busy, minimal (default) or full (Google and Microsoft keep copies of what a feed shows)"
 
 
 def register(commands: Any) -> None:
@@ -21,12 +20,7 @@ def register(commands: Any) -> None:
     p = f.add_parser("issue", help="issue a feed token for a calendar (URLs printed once; only a hash is stored)")
     p.add_argument("calendar_id")
     p.add_argument("--name", required=True, help="the consumer, e.g. Google, Outlook, Salesforce")
-    p.add_argument(
-        "--privacy",
-        choices=[p.value for p in Privacy],
-        default=Privacy.MINIMAL.value,
-        help="busy, minimal (default) or full (Google and Microsoft keep copies of what a feed shows)",
-    )
+    p.add_argument("--privacy", default="minimal", help=PRIVACY_HELP)
     p.add_argument("--alarm-minutes", type=int, help="add a reminder this many minutes before each appointment")
     _json(p).set_defaults(handler=issue)
     p = f.add_parser("list", help="list a calendar's feed tokens")
@@ -41,9 +35,13 @@ def register(commands: Any) -> None:
     p = f.add_parser(
         "urls",
         help="each fitter's feed URLs for a consumer (default Salesforce): issues a token where there is none",
+        description="Each fitter's feed URLs for a consumer. A fitter without a token for it gets one at "
+        "--privacy; an existing token is kept as it is (its privacy too) and its URLs cannot be shown again "
+        "(only a hash is stored): --rotate replaces it, keeping its privacy; to change the privacy, revoke it "
+        "(feeds revoke ID) and run this again.",
     )
     p.add_argument("--consumer", default="Salesforce", help="token name (default Salesforce)")
-    p.add_argument("--privacy", choices=[p.value for p in Privacy], default=Privacy.MINIMAL.value)
+    p.add_argument("--privacy", default="minimal", help="for new tokens: " + PRIVACY_HELP)
     p.add_argument("--rotate", action="store_true", help="also rotate existing tokens, to show their new URLs")
     _json(p).set_defaults(handler=urls)
 
@@ -62,14 +60,25 @@ def _issued_text(data: dict[str, Any]) -> str:
 
 
 def issue(args: argparse.Namespace) -> int:
+    from caldav_bridge.model.feeds import FeedTokenDraft
+    from caldav_bridge.services import feed_tokens
+    from caldav_bridge.services.actor import system_actor
+
+    draft = validated(
+        FeedTokenDraft,
+        {"name": args.name, "privacy": args.privacy, "alarm_minutes": args.alarm_minutes},
+        {"name": "--name", "privacy": "--privacy", "alarm_minutes": "--alarm-minutes"},
+    )
     rt = runtime_of(args)
-    draft = FeedTokenDraft(name=args.name, privacy=Privacy(args.privacy), alarm_minutes=args.alarm_minutes)
     issued = feed_tokens.issue(rt.uow(), system_actor(), args.calendar_id, draft, rt.settings.public_url)
     data = issued.model_dump(mode="json")
     return emit(data, args.json, _issued_text(data))
 
 
 def list_tokens(args: argparse.Namespace) -> int:
+    from caldav_bridge.services import feed_tokens
+    from caldav_bridge.services.actor import system_actor
+
     rows = [
         t.model_dump(mode="json")
         for t in feed_tokens.list_tokens(runtime_of(args).uow(), system_actor(), args.calendar_id)
@@ -82,6 +91,9 @@ def list_tokens(args: argparse.Namespace) -> int:
 
 
 def rotate(args: argparse.Namespace) -> int:
+    from caldav_bridge.services import feed_tokens
+    from caldav_bridge.services.actor import system_actor
+
     rt = runtime_of(args)
     issued = feed_tokens.rotate(rt.uow(), system_actor(), None, args.token_id, rt.settings.public_url)
     data = issued.model_dump(mode="json")
@@ -89,27 +101,50 @@ def rotate(args: argparse.Namespace) -> int:
 
 
 def revoke(args: argparse.Namespace) -> int:
+    from caldav_bridge.services import feed_tokens
+    from caldav_bridge.services.actor import system_actor
+
     token = feed_tokens.revoke(runtime_of(args).uow(), system_actor(), None, args.token_id)
     return emit({"id": token.id, "revoked": True}, args.json, f"revoked feed token {token.id} ({token.name})")
 
 
 def urls(args: argparse.Namespace) -> int:
+    from caldav_bridge.model.feeds import FeedTokenDraft
+    from caldav_bridge.services import feed_tokens
+    from caldav_bridge.services.actor import system_actor
+
+    draft = validated(FeedTokenDraft, {"name": args.consumer, "privacy": args.privacy}, _URL_OPTIONS)
     rt = runtime_of(args)
     results = feed_tokens.fitter_feed_urls(
         rt.uow(),
         system_actor(),
         rt.settings.public_url,
-        consumer=args.consumer,
-        privacy=Privacy(args.privacy),
+        consumer=draft.name,
+        privacy=draft.privacy,
         reissue=args.rotate,
     )
     rows = [r.model_dump(mode="json") for r in results]
+    kept = [r for r in rows if not r["issued"]]
+    other_level = [r for r in rows if r["privacy"] != draft.privacy.value]
     flat = [
         {
             "username": r["username"],
             "token": r["token_id"],
-            "https": (r["urls"] or {}).get("https", "(exists; --rotate to show)"),
+            "privacy": r["privacy"],
+            "done": ("rotated" if args.rotate else "issued") if r["issued"] else "kept",
+            "url": (r["urls"] or {}).get("url", "(exists; --rotate to show)"),
         }
         for r in rows
     ]
-    return emit(rows, args.json, table(flat, ["username", "token", "https"]))
+    if not args.json:
+        if kept:
+            note(f"{len(kept)} existing {args.consumer} token(s) kept; their URLs are not stored (--rotate: new ones)")
+        if other_level:
+            note(
+                f"{len(other_level)} existing token(s) stay at their own privacy level, not {draft.privacy.value} "
+                "(see the PRIVACY column); to change it, `feeds revoke` them and run `feeds urls` again"
+            )
+    return emit(rows, args.json, table(flat, ["username", "token", "privacy", "done", "url"]))
+
+
+_URL_OPTIONS = {"name": "--consumer", "privacy": "--privacy"}

@@ -4,8 +4,11 @@
 object, or JSON Lines (one object per line), *streaming* it: an array is parsed incrementally (``ijson``),
 lines one at a time, and the items are written in chunks, each committed as it is done. So a file of any
 size imports in flat memory (``--atomic`` and ``--dry-run`` hold one result per item until the end).
-Progress goes to standard error: a bar on a terminal, a line every ``--progress-every`` seconds otherwise.
+Progress goes to standard error, counted in items: a bar on a terminal (rich; an item's error is printed
+above it), a line every ``--progress-every`` seconds otherwise.
 Exit status: 0 when every item imported, 1 when any item failed, 2 when the command could not run.
+
+The parser needs none of the libraries a command uses: they are imported when the command runs.
 
 ``appointment-service export FORMAT`` writes the appointments matching the filters as a JSON array
 (``--jsonl``: JSON Lines), page by page, to standard output or ``--output FILE``.
@@ -16,27 +19,23 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-import ijson
-
-from caldav_bridge.model.appointment import AppointmentStatus, AppointmentType
-from caldav_bridge.model.timestamps import parse_timestamp
-from caldav_bridge.services import appointments
-from caldav_bridge.services import interchange as service
-from caldav_bridge.services.actor import system_actor
-from feeds.cli.bootstrap import runtime_of
+from feeds.cli.bootstrap import runtime_of, validated
 from feeds.cli.output import fail
+from feeds.cli.progress import ItemProgress
+
+if TYPE_CHECKING:
+    from caldav_bridge.services import interchange as service
 
 __all__ = ["InputError", "read_items", "register"]
 
 _WHITESPACE = b" \t\r\n\xef\xbb\xbf"  # and a UTF-8 byte order mark
+FORMAT_HELP = "an interchange format, e.g. canonical or blueprint (an unknown one is answered with the list)"
 
 
 def register(commands: Any) -> None:
@@ -47,12 +46,12 @@ def register(commands: Any) -> None:
         "'-' reads standard input. Items are upserted by the source system's id: importing again updates. "
         "Exit status 1 if any item failed, 2 if the import could not run.",
     )
-    p.add_argument("format", metavar="FORMAT", help=f"one of: {', '.join(_names())}")
+    p.add_argument("format", metavar="FORMAT", help=FORMAT_HELP)
     p.add_argument("file", metavar="FILE", help="the file to read; '-' for standard input")
     p.add_argument("--dry-run", action="store_true", help="validate and report what would happen; write nothing")
     p.add_argument("--atomic", action="store_true", help="all or nothing: if any item fails, write nothing")
     p.add_argument("--calendar", metavar="ID", help="put new appointments on this calendar (else: each item's own)")
-    p.add_argument("--chunk-size", type=int, default=service.DEFAULT_CHUNK_SIZE, help="items per transaction")
+    p.add_argument("--chunk-size", type=int, help="items per transaction (default 1000)")
     p.add_argument(
         "--progress-every",
         type=float,
@@ -69,13 +68,13 @@ def register(commands: Any) -> None:
         description="Write the appointments matching the filters in FORMAT, as a JSON array (or JSON Lines). "
         "Appointments the format cannot carry are listed on standard error (exit status 1).",
     )
-    p.add_argument("format", metavar="FORMAT", help=f"one of: {', '.join(_names())}")
+    p.add_argument("format", metavar="FORMAT", help=FORMAT_HELP)
     p.add_argument("--calendar", help="calendar id")
     p.add_argument("--from", dest="start", help="ISO 8601 time with zone; appointments ending after it")
     p.add_argument("--to", dest="end", help="ISO 8601 time with zone; appointments starting before it")
     p.add_argument("--updated-since", help="ISO 8601 time with zone")
-    p.add_argument("--status", choices=[s.value for s in AppointmentStatus])
-    p.add_argument("--type", choices=[t.value for t in AppointmentType])
+    p.add_argument("--status", help="INITIAL, RESERVED, BOOKED, CANCELLED or RESCHEDULED")
+    p.add_argument("--type", help="INITIAL, FOLLOW_UP or TECH_SETUP")
     p.add_argument("--guest", help="guest (customer) id")
     p.add_argument("--opportunity-gid")
     p.add_argument("--customer-gid")
@@ -150,6 +149,8 @@ def read_items(stream: IO[bytes]) -> tuple[Iterator[object], _CountingReader]:
 
 
 def _array_items(reader: _CountingReader) -> Iterator[object]:
+    import ijson
+
     count = 0
     try:
         for item in ijson.items(reader, "item", use_float=True):
@@ -161,6 +162,8 @@ def _array_items(reader: _CountingReader) -> Iterator[object]:
 
 
 def _object_or_lines(reader: _CountingReader) -> Iterator[object]:
+    from caldav_bridge.services import interchange as service
+
     buffered = io.BufferedReader(reader, buffer_size=1 << 16)
     first = buffered.readline()
     try:
@@ -185,40 +188,13 @@ def _object_or_lines(reader: _CountingReader) -> Iterator[object]:
 # --------------------------------------------------------------------------- import
 
 
-class _Progress:
-    """Progress on standard error: a redrawn bar on a terminal, a plain line every so often otherwise."""
-
-    def __init__(self, label: str, total_bytes: int | None, every: float) -> None:
-        self.label = label
-        self.total = total_bytes
-        self.tty = sys.stderr.isatty()
-        self.every = 0.2 if self.tty else every
-        self.started = self.last = time.monotonic()
-
-    def update(self, summary: service.ImportSummary, consumed: int, *, final: bool = False) -> None:
-        now = time.monotonic()
-        if not final and now - self.last < self.every:
-            return
-        self.last = now
-        rate = summary.total / max(now - self.started, 1e-9)
-        counts = f"{summary.total} items ({summary.error} failed), {rate:,.0f} items/s"
-        if self.tty:
-            if self.total:
-                done = min(consumed / self.total, 1.0)
-                bar = "#" * int(done * 30)
-                text = f"\r{self.label} [{bar:.<30}] {done:4.0%} {counts}"
-            else:
-                text = f"\r{self.label} {counts}"
-            sys.stderr.write(text + ("\n" if final else ""))
-        elif summary.total or final:
-            share = f" {consumed / self.total:.0%} of the input," if self.total else ""
-            sys.stderr.write(f"{self.label}:{share} {counts}\n")
-        sys.stderr.flush()
-
-
 def import_command(args: argparse.Namespace) -> int:
+    from caldav_bridge.services import interchange as service
+
     if args.format not in _names():
         return fail(service.UnknownFormat(args.format).detail, code=2)
+    if args.chunk_size is not None and args.chunk_size < 1:
+        return fail("--chunk-size: must be at least 1", code=2)
     rt = runtime_of(args)
     try:
         with ExitStack() as stack:
@@ -229,60 +205,54 @@ def import_command(args: argparse.Namespace) -> int:
                     stream = stack.enter_context(Path(args.file).open("rb"))
                 except OSError as exc:
                     return fail(f"cannot read {args.file}: {exc.strerror}", code=2)
-            size = _size_of(stream)
             try:
-                items, reader = read_items(stream)
+                items, _reader = read_items(stream)
             except InputError as exc:
                 return fail(f"{args.file}: {exc}", code=2)
-            results = service.import_stream(
-                rt.uow(),
-                system_actor("cli"),
-                args.format,
-                items,
-                options=rt.converter_options.get(args.format),
-                dry_run=args.dry_run,
-                atomic=args.atomic,
-                calendar_id=args.calendar,
-                chunk_size=args.chunk_size,
-            )
-            summary = service.ImportSummary(dry_run=args.dry_run, atomic=args.atomic)
-            progress = _Progress(f"import {args.format}", size, args.progress_every)
-            out = sys.stdout
-            if args.json:
-                out.write('{"results": [')
-            try:
-                for result in results:
-                    summary.add(result)
-                    if args.json:
-                        out.write(("\n  " if summary.total == 1 else ",\n  ") + json.dumps(result.as_dict()))
-                    elif result.status == "error":
-                        out.write(_error_line(result) + "\n")
-                    progress.update(summary, reader.consumed)
-            except InputError as exc:
-                progress.update(summary, reader.consumed, final=True)
-                if args.json:
-                    out.write("\n]}\n")
-                return fail(f"{args.file}: {exc}; the items before it were processed", code=2)
-            progress.update(summary, reader.consumed, final=True)
-            if args.json:
-                out.write(("\n" if summary.total else "") + '], "summary": ' + json.dumps(summary.as_dict()) + "}\n")
-            else:
-                out.write(_summary_line(args.format, summary) + "\n")
-            return 1 if summary.failed else 0
+            return _import_items(args, rt, items)
     except service.UnknownFormat as exc:
         return fail(exc.detail, code=2)
     finally:
         rt.close()
 
 
-def _size_of(stream: IO[bytes]) -> int | None:
-    try:
-        info = os.fstat(stream.fileno())
-    except (OSError, ValueError, io.UnsupportedOperation):
-        return None
-    import stat
+def _import_items(args: argparse.Namespace, rt: Any, items: Iterator[object]) -> int:
+    from caldav_bridge.services import interchange as service
+    from caldav_bridge.services.actor import system_actor
 
-    return info.st_size if stat.S_ISREG(info.st_mode) and info.st_size > 0 else None
+    results = service.import_stream(
+        rt.uow(),
+        system_actor("cli"),
+        args.format,
+        items,
+        options=rt.converter_options.get(args.format),
+        dry_run=args.dry_run,
+        atomic=args.atomic,
+        calendar_id=args.calendar,
+        chunk_size=args.chunk_size or service.DEFAULT_CHUNK_SIZE,
+    )
+    summary = service.ImportSummary(dry_run=args.dry_run, atomic=args.atomic)
+    out = sys.stdout
+    if args.json:
+        out.write('{"results": [')
+    with ItemProgress(f"import {args.format}", every=args.progress_every) as progress:
+        try:
+            for result in results:
+                summary.add(result)
+                if args.json:
+                    out.write(("\n  " if summary.total == 1 else ",\n  ") + json.dumps(result.as_dict()))
+                elif result.status == "error":
+                    progress.message(_error_line(result), stream=out)
+                progress.update(summary.total, failed=summary.error)
+        except InputError as exc:
+            if args.json:
+                out.write("\n]}\n")
+            return fail(f"{args.file}: {exc}; the items before it were processed", code=2)
+    if args.json:
+        out.write(("\n" if summary.total else "") + '], "summary": ' + json.dumps(summary.as_dict()) + "}\n")
+    else:
+        out.write(_summary_line(args.format, summary) + "\n")
+    return 1 if summary.failed else 0
 
 
 def _error_line(result: service.ItemResult) -> str:
@@ -308,67 +278,95 @@ def _summary_line(fmt: str, summary: service.ImportSummary) -> str:
 # --------------------------------------------------------------------------- export
 
 
+EXPORT_OPTIONS = {
+    "calendar_id": "--calendar",
+    "guest_id": "--guest",
+    "opportunity_gid": "--opportunity-gid",
+    "customer_gid": "--customer-gid",
+    "appointment_gid": "--appointment-gid",
+    "type": "--type",
+    "status": "--status",
+    "from": "--from",
+    "to": "--to",
+    "updated_since": "--updated-since",
+}
+
+
 def export_command(args: argparse.Namespace) -> int:
+    from caldav_bridge.model.queries import AppointmentListQuery
+    from caldav_bridge.services import appointments
+    from caldav_bridge.services import interchange as service
+
     if args.format not in _names():
         return fail(service.UnknownFormat(args.format).detail, code=2)
+    query = validated(
+        AppointmentListQuery,
+        {
+            "calendar_id": args.calendar,
+            "guest_id": args.guest,
+            "opportunity_gid": args.opportunity_gid,
+            "customer_gid": args.customer_gid,
+            "appointment_gid": args.appointment_gid,
+            "type": args.type,
+            "status": args.status,
+            "from": args.start,
+            "to": args.end,
+            "updated_since": args.updated_since,
+        },
+        EXPORT_OPTIONS,
+    )
+    filters = appointments.ListFilters(
+        calendar_id=query.calendar_id,
+        guest_id=query.guest_id,
+        opportunity_gid=query.opportunity_gid,
+        customer_gid=query.customer_gid,
+        appointment_gid=query.appointment_gid,
+        type=query.type,
+        status=query.status,
+        start=query.from_,
+        end=query.to,
+        updated_since=query.updated_since,
+    )
     rt = runtime_of(args)
     try:
-        filters = appointments.ListFilters(
-            calendar_id=args.calendar,
-            guest_id=args.guest,
-            opportunity_gid=args.opportunity_gid,
-            customer_gid=args.customer_gid,
-            appointment_gid=args.appointment_gid,
-            type=args.type,
-            status=args.status,
-            start=_time(args.start, "--from"),
-            end=_time(args.end, "--to"),
-            updated_since=_time(args.updated_since, "--updated-since"),
-        )
-        entries = service.export_stream(
-            rt.uow(), system_actor("cli"), args.format, filters, options=rt.converter_options.get(args.format)
-        )
-        written = failed = 0
-        with ExitStack() as stack:
-            out: IO[str] = (
-                stack.enter_context(Path(args.output).open("w", encoding="utf-8")) if args.output else sys.stdout
-            )
-            if not args.jsonl:
-                out.write("[")
-            for entry in entries:
-                if isinstance(entry, service.ExportError):
-                    failed += 1
-                    problems = "; ".join(f"{e.field}: {e.message}" for e in entry.errors)
-                    sys.stderr.write(f"appointment {entry.id}: cannot be written as {args.format}: {problems}\n")
-                    continue
-                text = json.dumps(entry, ensure_ascii=False)
-                if args.jsonl:
-                    out.write(text + "\n")
-                else:
-                    out.write(("\n  " if written == 0 else ",\n  ") + text)
-                written += 1
-            if not args.jsonl:
-                out.write(("\n" if written else "") + "]\n")
-        summary = {"format": args.format, "exported": written, "failed": failed}
-        if args.json:
-            sys.stderr.write(json.dumps(summary) + "\n")
-        else:
-            sys.stderr.write(
-                f"{args.format}: exported {written} appointments" + (f", {failed} failed" if failed else "") + "\n"
-            )
-        return 1 if failed else 0
+        return _export(args, rt, filters)
     except service.UnknownFormat as exc:
         return fail(exc.detail, code=2)
-    except ValueError as exc:
-        return fail(str(exc), code=2)
     finally:
         rt.close()
 
 
-def _time(text: str | None, option: str) -> Any:
-    if text is None:
-        return None
-    try:
-        return parse_timestamp(text)
-    except ValueError:
-        raise ValueError(f"{option}: expected an ISO 8601 time with a zone, got {text!r}") from None
+def _export(args: argparse.Namespace, rt: Any, filters: Any) -> int:
+    from caldav_bridge.services import interchange as service
+    from caldav_bridge.services.actor import system_actor
+
+    entries = service.export_stream(
+        rt.uow(), system_actor("cli"), args.format, filters, options=rt.converter_options.get(args.format)
+    )
+    written = failed = 0
+    with ExitStack() as stack:
+        out: IO[str] = stack.enter_context(Path(args.output).open("w", encoding="utf-8")) if args.output else sys.stdout
+        if not args.jsonl:
+            out.write("[")
+        for entry in entries:
+            if isinstance(entry, service.ExportError):
+                failed += 1
+                problems = "; ".join(f"{e.field}: {e.message}" for e in entry.errors)
+                sys.stderr.write(f"appointment {entry.id}: cannot be written as {args.format}: {problems}\n")
+                continue
+            text = json.dumps(entry, ensure_ascii=False)
+            if args.jsonl:
+                out.write(text + "\n")
+            else:
+                out.write(("\n  " if written == 0 else ",\n  ") + text)
+            written += 1
+        if not args.jsonl:
+            out.write(("\n" if written else "") + "]\n")
+    summary = {"format": args.format, "exported": written, "failed": failed}
+    if args.json:
+        sys.stderr.write(json.dumps(summary) + "\n")
+    else:
+        sys.stderr.write(
+            f"{args.format}: exported {written} appointments" + (f", {failed} failed" if failed else "") + "\n"
+        )
+    return 1 if failed else 0

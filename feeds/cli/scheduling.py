@@ -7,8 +7,6 @@ import time
 from dataclasses import asdict
 from typing import Any
 
-from caldav_bridge.scheduling.booking import expire_holds
-from caldav_bridge.webhooks.delivery import WebhookOptions, deliver_due
 from feeds.cli.bootstrap import runtime_of
 from feeds.cli.output import emit
 
@@ -35,6 +33,8 @@ def register(commands: Any) -> None:
 
 
 def webhooks_deliver(args: argparse.Namespace) -> int:
+    from caldav_bridge.webhooks.delivery import WebhookOptions, deliver_due
+
     rt = runtime_of(args)
     options = WebhookOptions.from_settings(rt.settings)
     runs = 0
@@ -58,6 +58,8 @@ def webhooks_deliver(args: argparse.Namespace) -> int:
 
 
 def scheduling_expire_holds(args: argparse.Namespace) -> int:
+    from caldav_bridge.scheduling.booking import expire_holds
+
     rt = runtime_of(args)
     try:
         count = expire_holds(rt.uow())

@@ -6,19 +6,15 @@ import argparse
 import contextlib
 import logging
 import signal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from caldav_bridge.salesforce.runner import run_job
-from caldav_bridge.salesforce.sync_context import SyncContext
-from caldav_bridge.store.migrate import is_current, upgrade
-from feeds.access_log import configure_logging
-from feeds.app import create_app
-from feeds.cli.admin import demo_summary, demo_text, run_demo
 from feeds.cli.bootstrap import runtime_of
+from feeds.cli.demo import demo_summary, demo_text, run_demo
 from feeds.cli.output import fail
 from feeds.cli.sync import start_in_serve
-from feeds.docs import demo_links, set_demo_links
-from feeds.feed_state import close_app
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 __all__ = ["register"]
 
@@ -59,29 +55,28 @@ def serve(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace, org: Any) -> int:
     import waitress
 
+    from caldav_bridge.store.migrate import is_current, upgrade
+    from feeds.access_log import configure_logging
+    from feeds.app import create_app
+    from feeds.docs import demo_links, set_demo_links
+    from feeds.feed_state import close_app
+
     overrides: dict[str, object] = {"host": args.host, "port": args.port}
     if org is not None:
         overrides.update(org.settings)
-    rt = runtime_of(args, **overrides)
+    rt = runtime_of(args, **overrides)  # links follow the address served unless APPOINTMENTS_PUBLIC_URL is set
     settings = rt.settings
-    if args.host or args.port:  # links printed and served follow the address actually used
-        default_public = f"http://{settings.host}:{settings.port}"
-        if settings.public_url == "http://127.0.0.1:8080":
-            rt = runtime_of(args, **overrides, public_url=default_public)
-            settings = rt.settings
     configure_logging(settings.log_format, settings.log_level)
-    demo = None
-    if args.demo:
-        demo = demo_summary(rt, run_demo(rt))
-        print(demo_text(demo), flush=True)
-    elif args.no_migrate:
+    if args.no_migrate and not args.demo:
         if not is_current(rt.engine):
             return fail("the database schema is not current; run `appointment-service db upgrade`", code=2)
     else:
         upgrade(rt.engine)
     app = create_app(rt=rt)
-    if demo is not None:
+    if args.demo:
+        demo = demo_summary(rt, run_demo(rt), served=lambda path: serves(app, path))
         set_demo_links(app, demo_links(demo))  # the root page links the demo's pages
+        print(demo_text(demo), flush=True)
     session_factory = org.session_factory if org is not None else None
     if org is not None:
         _first_sync(rt, org)
@@ -107,6 +102,9 @@ def _serve(args: argparse.Namespace, org: Any) -> int:
 
 def _first_sync(rt: Any, org: Any) -> None:
     """Mirror the emulator's demo Events and push the demo's appointments once before serving."""
+    from caldav_bridge.salesforce.runner import run_job
+    from caldav_bridge.salesforce.sync_context import SyncContext
+
     ctx = SyncContext.from_runtime(rt, org.session_factory)
     mirrored = run_job(ctx, "mirror")
     pushed = run_job(ctx, "push")
@@ -118,6 +116,22 @@ def _first_sync(rt: Any, org: Any) -> None:
         "the sync then runs every few seconds",
         flush=True,
     )
+
+
+def serves(app: Flask, path: str) -> bool:
+    """Whether ``app`` answers a GET of ``path`` with something other than a 404 (routes and CalDAV)."""
+    from werkzeug.exceptions import MethodNotAllowed, NotFound
+    from werkzeug.routing import RequestRedirect
+
+    if path.startswith("/dav/"):
+        return True  # CalDAV is mounted beside the routes (feeds.dav)
+    try:
+        app.url_map.bind("localhost").match(path, method="GET")
+    except (NotFound, MethodNotAllowed):
+        return False
+    except RequestRedirect:
+        return True
+    return True
 
 
 def _stop(signum: int, frame: object) -> None:

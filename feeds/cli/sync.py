@@ -6,19 +6,15 @@ import argparse
 import contextlib
 import logging
 import signal
-import sys
-import time
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
-from caldav_bridge.jobs.catalog import build_scheduler
-from caldav_bridge.jobs.scheduler import JobScheduler
-from caldav_bridge.salesforce.gateway import SalesforceSyncError
-from caldav_bridge.salesforce.preflight import check, record
-from caldav_bridge.salesforce.runner import JOBS, run_job, status
-from caldav_bridge.salesforce.sync_context import SyncContext
-from caldav_bridge.store.migrate import upgrade
 from feeds.cli.bootstrap import runtime_of
 from feeds.cli.output import emit, fail, table
+from feeds.cli.progress import ItemProgress
+
+if TYPE_CHECKING:
+    from caldav_bridge.jobs.scheduler import JobScheduler
 
 __all__ = ["register", "start_in_serve"]
 
@@ -46,10 +42,13 @@ def register(commands: Any) -> None:
 
 
 def sync_status(args: argparse.Namespace) -> int:
+    from caldav_bridge.salesforce.runner import status
+
     rt = runtime_of(args)
     data = status(rt.uow(), rt.settings)
+    data["running"] = running_sync(data["last_runs"])
     text = [
-        f"Salesforce: {'configured' if data['configured'] else 'not configured'} ({data['mode']} mode)",
+        "Salesforce: " + state_line(data),
         "outbox: " + ", ".join(f"{k} {v}" for k, v in data["outbox"].items()),
         f"unassigned appointments: {data['unassigned']}",
         "unmapped Salesforce values: "
@@ -71,33 +70,44 @@ def sync_status(args: argparse.Namespace) -> int:
     return emit(data, args.json, "\n".join(text))
 
 
-class _Bar:
-    """A progress line on stderr when it is a terminal (and a final count otherwise)."""
+#: A sync whose last run started this recently counts as running (the jobs run every few minutes at most).
+RUNNING_WITHIN_SECONDS = 15 * 60
 
-    def __init__(self, job: str) -> None:
-        self.job = job
-        self.tty = sys.stderr.isatty()
-        self.last = 0.0
 
-    def __call__(self, done: int, total: int | None) -> None:
-        now = time.monotonic()
-        if not self.tty or now - self.last < 0.2:
-            return
-        self.last = now
-        if total:
-            filled = int(30 * done / max(total, 1))
-            sys.stderr.write(f"\r{self.job:9} [{'#' * filled}{'.' * (30 - filled)}] {done}/{total}")
-        else:
-            spin = "|/-\\"[int(now * 5) % 4]
-            sys.stderr.write(f"\r{self.job:9} {spin} {done} records")
-        sys.stderr.flush()
+def running_sync(last_runs: dict[str, list[dict[str, Any]]], now: datetime | None = None) -> dict[str, Any] | None:
+    """The newest run recorded in the database by whichever process syncs, if it is recent."""
+    newest = max((r for runs in last_runs.values() for r in runs[:1]), key=lambda r: r["started_at"], default=None)
+    if newest is None:
+        return None
+    started = datetime.fromisoformat(newest["started_at"])
+    started = started if started.tzinfo else started.replace(tzinfo=UTC)
+    age = ((now or datetime.now(UTC)) - started).total_seconds()
+    if age > RUNNING_WITHIN_SECONDS:
+        return None
+    return {"holder": newest["holder"], "last_run_seconds_ago": round(age), "outcome": newest["outcome"]}
 
-    def close(self) -> None:
-        if self.tty:
-            sys.stderr.write("\n")
+
+def state_line(data: dict[str, Any]) -> str:
+    """What the database says of the sync, whatever this shell's settings are."""
+    running = data.get("running")
+    if running:
+        return (
+            f"syncing ({running['holder']} ran a job {running['last_run_seconds_ago']} s ago: {running['outcome']}; "
+            f"{data['mode']} mode)"
+        )
+    if data["configured"]:
+        return f"configured here ({data['mode']} mode), no run in the last {RUNNING_WITHIN_SECONDS // 60} minutes"
+    return (
+        f"no sync has run in the last {RUNNING_WITHIN_SECONDS // 60} minutes "
+        "(and this shell has no APPOINTMENTS_SF_* settings)"
+    )
 
 
 def sync_run(args: argparse.Namespace) -> int:
+    from caldav_bridge.salesforce.runner import JOBS, run_job
+    from caldav_bridge.salesforce.sync_context import SyncContext
+    from caldav_bridge.store.migrate import upgrade
+
     rt = runtime_of(args)
     if not rt.settings.salesforce_configured():
         return fail("Salesforce is not configured (set APPOINTMENTS_SF_AUTH and its credentials)", code=2)
@@ -107,9 +117,8 @@ def sync_run(args: argparse.Namespace) -> int:
     results = {}
     worst = 0
     for job in chosen:
-        bar = _Bar(job)
-        result = run_job(ctx, job, progress=bar)
-        bar.close()
+        with ItemProgress(job) as bar:
+            result = run_job(ctx, job, progress=bar)
         if result is None:
             results[job] = {"outcome": "skipped", "reason": "another worker holds this job"}
             continue
@@ -132,6 +141,9 @@ def sync_run(args: argparse.Namespace) -> int:
 
 def worker(args: argparse.Namespace) -> int:
     """Every background job in the foreground: the same jobs ``serve`` runs (``jobs.catalog.build_scheduler``)."""
+    from caldav_bridge.jobs.catalog import build_scheduler
+    from caldav_bridge.store.migrate import upgrade
+
     rt = runtime_of(args)
     upgrade(rt.engine)
     logging.basicConfig(level=rt.settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -146,6 +158,11 @@ def worker(args: argparse.Namespace) -> int:
 
 def sync_check(args: argparse.Namespace) -> int:
     """Preflight: exit 0 when the org has what the sync needs, 2 with one line per problem otherwise."""
+    from caldav_bridge.salesforce.gateway import SalesforceSyncError
+    from caldav_bridge.salesforce.preflight import check, record
+    from caldav_bridge.salesforce.sync_context import SyncContext
+    from caldav_bridge.store.migrate import upgrade
+
     rt = runtime_of(args)
     if not rt.settings.salesforce_configured():
         return fail("Salesforce is not configured (set APPOINTMENTS_SF_AUTH and its credentials)", code=2)
@@ -175,6 +192,8 @@ def start_in_serve(rt: Any, session_factory: Any = None) -> JobScheduler | None:
 
     ``session_factory`` makes the gateway's ``requests.Session`` (``serve --salesforce-emulator``).
     """
+    from caldav_bridge.jobs.catalog import build_scheduler
+
     s = rt.settings
     if not (s.jobs_in_serve and s.sf_scheduler_in_serve):
         return None

@@ -62,7 +62,7 @@ def test_admin_commands(settings: Settings) -> None:
     token = as_json(settings, "tokens", "issue", "fitter.x", "--scope", "read", "--name", "cockpit")
     assert token["token"].startswith("ast_") and token["scopes"] == ["read"]  # type: ignore[index]
     assert as_json(settings, "tokens", "revoke", token["id"]) == {"id": token["id"], "revoked": True}  # type: ignore[index]
-    assert as_json(settings, "appointments", "list") == []
+    assert as_json(settings, "appointments", "list") == {"items": [], "next_cursor": None}
     text = run(settings, "calendars", "list").stdout
     assert "West" in text and "America/Denver" in text
 
@@ -72,11 +72,11 @@ def test_errors_are_clear_and_exit_non_zero(settings: Settings) -> None:
     duplicate = run(settings, "users", "add", "a", "--role", "admin")
     assert duplicate.returncode == 0
     again = run(settings, "users", "add", "a", "--role", "admin", check=False)
-    assert again.returncode == 1 and "already exists" in again.stderr and "Traceback" not in again.stderr
+    assert again.returncode == 2 and "already exists" in again.stderr and "Traceback" not in again.stderr
     bad_zone = run(settings, "users", "add", "b", "--role", "fitter", "--timezone", "Mars/Base", check=False)
     assert bad_zone.returncode == 2 and "timezone" in bad_zone.stderr
     unknown = run(settings, "tokens", "revoke", "no-such-token", check=False)
-    assert unknown.returncode == 1 and "not found" in unknown.stderr
+    assert unknown.returncode == 2 and "not found" in unknown.stderr
     bad_role = run(settings, "users", "add", "c", "--role", "wizard", check=False)
     assert bad_role.returncode == 2 and "invalid choice" in bad_role.stderr
 
@@ -98,7 +98,7 @@ def test_demo_is_idempotent(settings: Settings) -> None:
     assert roles == {"admin", "dispatcher", "service", "fitter", "consultant", "tech_setup"}
     zones = {c["timezone"] for u in first["users"] for c in u["calendars"] if u["role"] == "fitter"}  # type: ignore[index]
     assert len(zones) >= 3
-    listed = as_json(settings, "appointments", "list", "--limit", "500")
+    listed = as_json(settings, "appointments", "list", "--limit", "500")["items"]  # type: ignore[index]
     statuses = {a["status"] for a in listed}  # type: ignore[union-attr]
     types = {a["meta"]["type"] for a in listed}  # type: ignore[union-attr]
     assert statuses == {"INITIAL", "RESERVED", "BOOKED", "CANCELLED", "RESCHEDULED"}
@@ -176,3 +176,58 @@ def test_serve_demo_prints_credentials_that_work(demo_server: tuple[str, subproc
         timeout=10,
     ).json()["items"]
     assert fitter and {a["calendar"]["name"] for a in fitter} == {"Frank Fitter (Denver)"}
+
+
+def _banner(process: subprocess.Popen[str]) -> list[str]:
+    assert process.stdout is not None
+    printed: list[str] = []
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            pytest.fail("serve --demo exited early:\n" + "".join(printed))
+        printed.append(line)
+        if line.startswith("Serving on"):
+            return printed
+    pytest.fail("no 'Serving on' line:\n" + "".join(printed))
+
+
+def test_serve_demo_banner_is_quiet_and_every_url_it_prints_is_served(
+    demo_server: tuple[str, subprocess.Popen[str]],
+) -> None:
+    base, process = demo_server
+    printed = _banner(process)
+    assert printed[0].startswith("Appointment Service demo"), printed[:3]  # no library log lines above it
+    assert not [line for line in printed if " INFO " in line or "radicale" in line.lower()]
+    links = [line.split()[-1] for line in printed[2 : printed.index("\n", 2)]]
+    assert links and all(link.startswith(base) for link in links)
+    feeds = [line.split()[-1] for line in printed if "/feeds/" in line]
+    assert feeds and all(link.startswith(base + "/feeds/") for link in feeds)
+    for link in links + feeds[:1]:
+        for _ in range(100):
+            try:
+                answer = requests.get(link, timeout=10, allow_redirects=False)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        assert answer.status_code != 404, link  # the first one above all (it used to be the root: a 404)
+        assert answer.status_code < 500, link
+
+
+def test_demo_urls_follow_the_configured_address(settings: Settings) -> None:
+    env = {
+        **os.environ,
+        "APPOINTMENTS_DATABASE_URL": settings.resolved_database_url(),
+        "APPOINTMENTS_DATA_DIR": settings.data_dir,
+        "APPOINTMENTS_PORT": "18123",
+    }
+    env.pop("APPOINTMENTS_PUBLIC_URL", None)
+    served = json.loads(subprocess.run([*CLI, "demo", "--json"], env=env, capture_output=True, timeout=120).stdout)
+    urls = list(served["urls"].values())
+    feed = served["users"][3]["calendars"][0]["feed"]
+    assert urls and all(u.startswith("http://127.0.0.1:18123/") for u in urls)
+    assert feed["url"].startswith("http://127.0.0.1:18123/feeds/") and "https" not in feed
+    env["APPOINTMENTS_PUBLIC_URL"] = "https://appointments.example.org"
+    public = json.loads(subprocess.run([*CLI, "demo", "--json"], env=env, capture_output=True, timeout=120).stdout)
+    assert all(u.startswith("https://appointments.example.org/") for u in public["urls"].values())
+    assert public["users"][3]["calendars"][0]["feed"]["url"].startswith("https://appointments.example.org/feeds/")

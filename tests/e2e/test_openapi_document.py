@@ -14,8 +14,9 @@ from jsonschema import Draft202012Validator, FormatChecker, ValidationError
 
 from caldav_bridge.model.appointment import Appointment
 from config import load_settings
-from feeds import create_app, health, ols
+from feeds import health, ols
 from feeds.api import bp as api_v1
+from feeds.app import create_app
 from feeds.openapi_examples import SCHEMA_DESCRIPTIONS
 from feeds.operations import Operation, operations_of
 from feeds.problems import Problem

@@ -43,7 +43,7 @@ from caldav_bridge.runtime import Runtime
 from caldav_bridge.services import users
 from caldav_bridge.store.migrate import upgrade
 from config import load_settings
-from feeds import create_app
+from feeds.app import create_app
 from feeds.runtime import runtime as app_runtime
 from tests.conftest import BACKENDS, TEMPLATE, People
 from tests.scheduling.conftest import World, build_world

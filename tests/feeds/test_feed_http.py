@@ -38,7 +38,7 @@ def test_a_feed_is_valid_complete_and_cacheable(feed_world: FeedWorld) -> None:
     assert w.api.delete(f"/api/v1/appointments/{gone['id']}").status_code == 204
     issued = w.issue()
     assert issued["warning"] is None and issued["token"]["privacy"] == "minimal"
-    assert len(issued["secret"]) >= 22 and len(issued["urls"]["https"]) < 256
+    assert len(issued["secret"]) >= 22 and len(issued["urls"]["url"]) < 256
 
     r = w.get(issued)
     assert r.status_code == 200

@@ -87,7 +87,7 @@ def test_tokens_are_random_hashed_and_revocable(runtime: Runtime, people: People
         runtime.uow(), actor, people.fitter.calendar_id, FeedTokenDraft(name="B"), "https://x.example"
     )
     assert one.secret != two.secret and len(one.secret) == 32  # 192 bits
-    assert one.urls.https == f"https://x.example/feeds/{one.secret}.ics"
+    assert one.urls.url == f"https://x.example/feeds/{one.secret}.ics"
     assert one.urls.webcal == f"webcal://x.example/feeds/{one.secret}.ics"
     assert one.urls.google.startswith("https://calendar.google.com/calendar/r?cid=webcal%3A%2F%2Fx.example%2Ffeeds%2F")
     assert one.urls.page == f"https://x.example/calendar/{one.secret}"
@@ -139,7 +139,7 @@ def test_the_cli_manages_feed_tokens_and_gives_salesforce_urls(settings: Setting
         settings, "feeds", "issue", calendar["id"], "--name", "Google", "--privacy", "full", "--alarm-minutes", "15"
     )
     assert issued["token"]["privacy"] == "full" and issued["warning"]  # type: ignore[index]
-    assert issued["urls"]["https"].endswith(f"/feeds/{issued['secret']}.ics")  # type: ignore[index]
+    assert issued["urls"]["url"].endswith(f"/feeds/{issued['secret']}.ics")  # type: ignore[index]
     listed = as_json(settings, "feeds", "list", calendar["id"])
     assert [t["name"] for t in listed] == ["Google"]  # type: ignore[union-attr,index]
     rotated = as_json(settings, "feeds", "rotate", issued["token"]["id"])  # type: ignore[index]
@@ -155,7 +155,7 @@ def test_the_cli_manages_feed_tokens_and_gives_salesforce_urls(settings: Setting
     rotated_urls = as_json(settings, "feeds", "urls", "--rotate")
     assert rotated_urls[0]["issued"] is True and rotated_urls[0]["urls"] != first[0]["urls"]  # type: ignore[index]
     bad = run(settings, "feeds", "revoke", "nope", check=False)
-    assert bad.returncode == 1 and "not found" in bad.stderr
+    assert bad.returncode == 2 and "not found" in bad.stderr
     text = run(settings, "feeds", "issue", calendar["id"], "--name", "Outlook").stdout
     assert "webcal://" in text and "calendar.google.com" in text
 
@@ -165,7 +165,7 @@ def test_demo_prints_stable_feed_urls_that_work(settings: Settings) -> None:
     feeds = [c["feed"] for u in first["users"] + first["teams"] for c in u["calendars"]]  # type: ignore[index,operator]
     assert len(feeds) == 8  # 7 personal calendars and the tech-setup team
     assert feeds == [c["feed"] for u in second["users"] + second["teams"] for c in u["calendars"]]  # type: ignore[index,operator]
-    secret = feeds[0]["https"].rsplit("/", 1)[1].removesuffix(".ics")
+    secret = feeds[0]["url"].rsplit("/", 1)[1].removesuffix(".ics")
     rt = Runtime.from_settings(settings)
     try:
         ctx = FeedContext.create(FeedConfig(), 10)

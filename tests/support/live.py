@@ -12,7 +12,7 @@ import requests
 from waitress.server import create_server
 
 from caldav_bridge.runtime import Runtime
-from feeds import create_app
+from feeds.app import create_app
 from feeds.feed_state import close_app
 
 __all__ = ["Api", "LiveServer", "serve"]

@@ -33,11 +33,7 @@ ALLOWED_LOCAL_IMPORTS = {
     ("feeds/app.py", "create_app", "feeds.dav"),
     # Radicale only where CalDAV is mounted
     ("feeds/dav.py", "dav_application", "radicale"),
-    # heavy or optional imports of one CLI command each
-    ("feeds/cli/serve.py", "_serve", "waitress"),
-    ("feeds/cli/serve.py", "serve", "feeds.cli.sf_emulator"),
-    ("feeds/cli/interchange.py", "_names", "caldav_bridge.converters"),
-    ("feeds/cli/interchange.py", "_size_of", "stat"),
+    # (the CLI's command modules: see LAZY_COMMAND_MODULES below)
     # the icalendar reference rendering, used by tests and the fast renderer's self-check only
     ("caldav_bridge/dav/render.py", "fresh_reference", "caldav_bridge.converters.ical"),
     # still dodging a cycle (being removed with the write path's rework): delete when gone
@@ -100,6 +96,13 @@ def _local_imports() -> set[tuple[str, str, str]]:
     return found
 
 
+#: Command modules of the CLI import what a command runs inside its function, so that building the parser
+#: (and ``--help``) imports no database, web or CalDAV library; tests/e2e/test_cli_process.py checks the
+#: import set. A local import there is for start-up time, never for a cycle (the cycle test above sees it).
+LAZY_COMMAND_MODULES = "feeds/cli/"
+
+
 def test_function_local_imports_are_the_listed_exceptions() -> None:
-    unlisted = _local_imports() - ALLOWED_LOCAL_IMPORTS
+    found = {i for i in _local_imports() if not i[0].startswith(LAZY_COMMAND_MODULES)}
+    unlisted = found - ALLOWED_LOCAL_IMPORTS
     assert not unlisted, sorted(unlisted)

@@ -63,3 +63,15 @@ def test_malformed_toml_is_an_error(tmp_path: Path) -> None:
     config.write_text("[appointments\n")
     with pytest.raises(SettingsError, match="not valid TOML"):
         load_settings(environ={}, config_file=config)
+
+
+def test_public_url_follows_the_address_served_unless_set() -> None:
+    from config.settings import served_url
+
+    assert load_settings({}).public_url == "http://127.0.0.1:8080"
+    assert load_settings({"APPOINTMENTS_PORT": "9001"}).public_url == "http://127.0.0.1:9001"
+    assert load_settings({"APPOINTMENTS_HOST": "0.0.0.0", "APPOINTMENTS_PORT": "80"}).public_url == "http://127.0.0.1:80"
+    assert load_settings({}, port=9002).replace(port=9003).public_url == "http://127.0.0.1:9003"
+    chosen = load_settings({"APPOINTMENTS_PUBLIC_URL": "https://a.example", "APPOINTMENTS_PORT": "9001"})
+    assert chosen.public_url == "https://a.example" and chosen.replace(port=9004).public_url == "https://a.example"
+    assert served_url("::1", 8080) == "http://[::1]:8080"

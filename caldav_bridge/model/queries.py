@@ -1,0 +1,36 @@
+"""Queries every entry point validates alike: the REST API's query string and the CLI's options."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from caldav_bridge.model.appointment import AppointmentType, StatusField
+from caldav_bridge.model.timestamps import UtcTimestamp
+
+__all__ = ["MAX_PAGE_SIZE", "AppointmentListQuery", "Id"]
+
+Id = Annotated[str, Field(min_length=1, max_length=64)]
+#: The largest page any entry point asks the store for.
+MAX_PAGE_SIZE = 500
+
+
+class AppointmentListQuery(BaseModel):
+    """Filters of ``GET /appointments`` and ``appointments list``; ``from``/``to`` select appointments
+    overlapping the range."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    calendar_id: Id | None = None
+    guest_id: Id | None = None
+    opportunity_gid: Id | None = None
+    customer_gid: Id | None = None
+    appointment_gid: Id | None = None
+    type: AppointmentType | None = None
+    status: StatusField | None = None
+    from_: Annotated[UtcTimestamp | None, Field(alias="from")] = None
+    to: UtcTimestamp | None = None
+    updated_since: UtcTimestamp | None = None
+    limit: Annotated[int | None, Field(ge=1, le=MAX_PAGE_SIZE)] = None
+    cursor: Annotated[str | None, Field(max_length=512)] = None
