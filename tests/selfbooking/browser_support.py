@@ -27,9 +27,16 @@ def serious_violations(page: Any) -> list[dict[str, Any]]:
     ]
 
 
-def screenshot(page: Any, name: str) -> None:
+DOCS_IMAGES = ROOT / "docs" / "images"
+
+
+def screenshot(page: Any, name: str, backend: str) -> None:
+    """Into test-artifacts/; the SQLite run's also into docs/images/ (shown by docs/self-booking.md)."""
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}-{backend}.png"), full_page=True)
+    if backend == "sqlite":
+        DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(DOCS_IMAGES / f"{name}.png"), full_page=True)
 
 
 def invite_bytes(received: Received) -> bytes:

@@ -75,19 +75,19 @@ def test_book_move_remind_cancel_end_to_end(
     start = datetime.fromisoformat(start_iso)
     assert start.astimezone(ZoneInfo("America/New_York")).hour == 9  # the team's first hour...
     assert label == format_time(start.astimezone(TOKYO).timetz(), "short", locale="en_US")  # ...in Tokyo
-    screenshot(page, f"self-booking-slots-{backend}")
+    screenshot(page, "self-booking-slots", backend)
     page.locator(f"button[value='{start_iso}']").click()
     page.wait_for_selector("#first_name")
     page.fill("#first_name", "Aiko")
     page.fill("#last_name", "Tanaka")
     page.fill("#email", "aiko@example.jp")
     page.check("#consent")
-    screenshot(page, f"self-booking-details-{backend}")
+    screenshot(page, "self-booking-details", backend)
     page.click("#book")
     page.wait_for_selector("#booked")
     assert "aiko" not in page.url.lower() and "Tanaka" not in page.url
     assert page.locator("#consultant").inner_text() == "Consultant"  # first name only
-    screenshot(page, f"self-booking-booked-{backend}")
+    screenshot(page, "self-booking-booked", backend)
     with rt.uow() as uow:
         booking = uow.session.scalar(select(CustomerBookingRow))
         assert booking is not None and booking.timezone == "Asia/Tokyo"
@@ -113,7 +113,7 @@ def test_book_move_remind_cancel_end_to_end(
 
         page.goto(manage_url(confirmation))
         page.wait_for_url("**tz=Asia%2FTokyo*")
-        screenshot(page, f"self-booking-manage-{backend}")
+        screenshot(page, "self-booking-manage", backend)
         later = [s for s, _ in slot_buttons(page) if datetime.fromisoformat(s) >= start + timedelta(days=1)]
         assert later, "no slot to move to"
         moved = datetime.fromisoformat(later[0])
@@ -175,7 +175,9 @@ def _solo_team(rt: Runtime) -> str:
     return team
 
 
-def test_two_customers_race_for_one_slot(live: LiveServer, runtime: Runtime, world: World, browser: Any) -> None:
+def test_two_customers_race_for_one_slot(
+    live: LiveServer, runtime: Runtime, world: World, browser: Any, request: pytest.FixtureRequest
+) -> None:
     rt = runtime
     secret = team_link(rt, world, team_id=_solo_team(rt))
     url = f"{live.base_url}/book/{secret}?week={world.monday.isoformat()}&tz=Europe%2FBerlin"
@@ -200,6 +202,7 @@ def test_two_customers_race_for_one_slot(live: LiveServer, runtime: Runtime, wor
     assert "just taken" in loser.locator("#notice").inner_text()
     assert start_iso not in [s for s, _ in slot_buttons(loser, open_only=False)]  # fresh slots, not the taken one
     assert slot_buttons(loser), "the loser is offered other times in that week"
+    screenshot(loser, "self-booking-just-taken", request.node.callspec.id)
     winner = winners[0]
     winner.fill("#first_name", "Ada")
     winner.fill("#last_name", "Winner")
@@ -235,7 +238,7 @@ def test_keyboard_only_accessible_and_german(
     assert day.startswith(("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag")), day
     assert page.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scrolling on a phone
     assert serious_violations(page) == []
-    screenshot(page, f"self-booking-phone-de-{backend}")
+    screenshot(page, "self-booking-phone-de", backend)
 
     def tab_to(selector: str, limit: int = 40) -> None:
         for _ in range(limit):
@@ -264,7 +267,7 @@ def test_keyboard_only_accessible_and_german(
     page.click("#manage-link")
     page.wait_for_selector("#cancel")
     assert serious_violations(page) == []
-    screenshot(page, f"self-booking-manage-phone-de-{backend}")
+    screenshot(page, "self-booking-manage-phone-de", backend)
     with rt.uow() as uow:
         booking = uow.session.scalar(select(CustomerBookingRow))
         assert booking is not None and booking.locale == "de" and booking.consent_reminders is True
