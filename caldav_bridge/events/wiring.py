@@ -9,6 +9,7 @@ from caldav_bridge.events.bus import MessageBus
 from caldav_bridge.events.model import AppointmentEvent, AppointmentsCreated
 from caldav_bridge.salesforce import outbox
 from caldav_bridge.scheduling import hooks
+from caldav_bridge.selfbooking import handlers as selfbooking
 from caldav_bridge.webhooks import events as webhook_events
 
 __all__ = ["build_bus"]
@@ -16,7 +17,8 @@ __all__ = ["build_bus"]
 
 def build_bus() -> MessageBus:
     """A bus with every handler: history and audit, scheduling (claims, the chain), webhooks, the
-    Salesforce outbox, the CalDAV item and change log (all in the change's transaction)."""
+    Salesforce outbox, the CalDAV item and change log, the customer-message outbox (all in the change's
+    transaction)."""
     bus = MessageBus()
     bus.on(AppointmentsCreated, records.on_appointments_created)
     bus.on(AppointmentEvent, records.on_appointment_changed)
@@ -27,4 +29,5 @@ def build_bus() -> MessageBus:
     bus.on(AppointmentEvent, outbox.on_appointment_changed)
     bus.on(AppointmentsCreated, item_sync.on_appointments_created)
     bus.on(AppointmentEvent, item_sync.on_appointment_changed)
+    bus.on(AppointmentEvent, selfbooking.on_appointment_changed)  # the customer-message outbox
     return bus

@@ -29,7 +29,6 @@ from caldav_bridge.scheduling.requests import CancelBookingRequest, InitialBooki
 from caldav_bridge.scheduling.rules import Purpose, SchedulingOptions
 from caldav_bridge.selfbooking import links
 from caldav_bridge.selfbooking.keys import manage_secret
-from caldav_bridge.selfbooking.outbox import Change, sync_messages
 from caldav_bridge.selfbooking.tables import BookingLinkRow, CustomerBookingRow
 from caldav_bridge.services.actor import Actor
 from caldav_bridge.store.tables import AppointmentRow, CalendarRow, UserRow
@@ -267,7 +266,6 @@ def confirm(
         {"name": f"Initial consultation: {details.first_name} {details.last_name}"[:255], "guests": [guest]}
     )
     booking.confirm(make_uow(), CUSTOMER, appointment_id, options, now=now, details=patch)
-    _after_change(make_uow, appointment_id, now)
     return _view_of(make_uow, booking_id, key, now)
 
 
@@ -298,7 +296,6 @@ def reschedule(
         {"date_start": start, "reason": "rescheduled by the customer", "move_tech_setup": True}
     )
     booking.reschedule(make_uow(), CUSTOMER, appointment_id, request, options, now=now)
-    _after_change(make_uow, appointment_id, now)
     return _view_of(make_uow, booking_id, key, now)
 
 
@@ -310,23 +307,9 @@ def cancel(make_uow: UowFactory, manage: str, reason: str | None, *, now: dateti
         appointment_id = row.appointment_id
     text = f"cancelled by the customer: {reason}" if reason else "cancelled by the customer"
     booking.cancel(make_uow(), CUSTOMER, appointment_id, CancelBookingRequest(reason=text[:1000]))
-    _after_change(make_uow, appointment_id, now)
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _after_change(make_uow: UowFactory, appointment_id: str, now: datetime) -> None:
-    """Queue the customer's message for the change just committed.
-
-    (Interim: until the domain events of the write path land, this runs in a transaction right after
-    the change; the handler registered on the runtime then does it in the change's own transaction.)
-    """
-    with make_uow() as uow:
-        row = uow.session.get(AppointmentRow, appointment_id)
-        if row is not None:
-            sync_messages(uow.session, Change.of(row), now)
-            uow.commit()
 
 
 def _check_personal(uow: UnitOfWork, link: BookingLinkRow, *, exclude: str | None = None) -> None:

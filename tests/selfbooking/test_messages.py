@@ -15,15 +15,18 @@ from sqlalchemy import select
 
 from caldav_bridge.clock import utcnow
 from caldav_bridge.runtime import Runtime
+from caldav_bridge.scheduling.hooks import SlotUnavailable
 from caldav_bridge.scheduling.rules import SchedulingOptions
 from caldav_bridge.selfbooking import customer, jobs, monitor
 from caldav_bridge.selfbooking.delivery import SmtpTransport
 from caldav_bridge.selfbooking.keys import service_key
-from caldav_bridge.selfbooking.tables import CustomerMessageRow
+from caldav_bridge.selfbooking.tables import CustomerBookingRow, CustomerMessageRow
 from caldav_bridge.services.actor import system_actor
 from caldav_bridge.store.tables import AuditRow
+from tests.conftest import People
 from tests.scheduling.conftest import World
 from tests.selfbooking.helpers import book, first_slot, team_link
+from tests.support.live import LiveServer
 from tests.support.smtp import Received, self_signed, smtp_sink
 
 
@@ -147,3 +150,46 @@ def test_retries_back_off_then_dead_letter(runtime: Runtime, world: World) -> No
     assert dead.attempts == 3 and "ConnectionRefused" in (dead.last_error or "")
     monitor.retry(rt.uow(), system_actor(), dead.id)
     assert monitor.status(rt.uow(), system_actor()).pending == 1
+
+
+def test_staff_changes_through_the_api_reach_the_customer_too(
+    live: LiveServer, people: People, runtime: Runtime, world: World
+) -> None:
+    """The outbox row is written by the domain-event handler in the change's own transaction, whatever the channel."""
+    rt = runtime
+    secret = team_link(rt, world)
+    start = first_slot(rt, secret, world)
+    book(rt, secret, start)
+    with rt.uow() as uow:
+        booking = uow.session.scalar(select(CustomerBookingRow))
+        assert booking is not None
+        appointment_id = booking.appointment_id
+    api = live.client(people.dispatcher.token)
+    moved = start + timedelta(days=1)
+    answer = api.post(f"/api/v1/bookings/{appointment_id}/reschedule", json={"date_start": moved.isoformat()})
+    assert answer.status_code == 200, answer.text
+    answer = api.post(f"/api/v1/bookings/{appointment_id}/cancel", json={"reason": "consultant ill"})
+    assert answer.status_code == 200, answer.text
+    with rt.uow() as uow:
+        rows = list(uow.session.scalars(select(CustomerMessageRow).order_by(CustomerMessageRow.created_at)))
+        assert [(m.kind, m.payload["sequence"]) for m in rows] == [
+            ("confirmation", 0),
+            ("rescheduled", 1),
+            ("cancelled", 2),
+        ]
+        assert rows[1].payload["start"].startswith(moved.strftime("%Y-%m-%dT%H:%M"))
+
+
+def test_a_failed_change_queues_nothing(runtime: Runtime, world: World) -> None:
+    """A reschedule refused (the slot is taken) rolls back with the change: no message without its change."""
+    rt = runtime
+    secret = team_link(rt, world)
+    start = first_slot(rt, secret, world)
+    first = book(rt, secret, start)
+    for n in range(2):  # both consultants of the team are busy an hour later
+        book(rt, secret, start + timedelta(hours=1), email=f"sam{n}@example.org", first_name="Sam")
+    options = SchedulingOptions.from_settings(rt.settings)
+    with pytest.raises(SlotUnavailable):
+        customer.reschedule(rt.uow, first.manage_secret, start + timedelta(hours=1), options, service_key(rt.settings))
+    with rt.uow() as uow:
+        assert sorted(m.kind for m in uow.session.scalars(select(CustomerMessageRow))) == ["confirmation"] * 3
