@@ -21,15 +21,13 @@ from radicale import config as radicale_config
 from radicale import item as radicale_item
 from radicale import pathutils, storage, types
 from radicale.item import filter as radicale_filter
-from sqlalchemy import Engine, inspect, text
 
 from caldav_bridge.dav import provisioning
 from caldav_bridge.dav.collections import DavStore, take_lock
 from caldav_bridge.dav.errors import DavError, SyncTokenInvalid
 from caldav_bridge.dav.records import CollectionInfo, ItemHead, ItemInfo, NewItem
 from caldav_bridge.services.actor import Actor
-from caldav_bridge.store.migrate import current_revision, head_revision, upgrade
-from caldav_bridge.store.tables import Base
+from caldav_bridge.store.migrate import ensure_schema
 from caldav_bridge.store.uow import UnitOfWork
 from storage_plugin import request_state
 from storage_plugin._runtime import runtime_from_config
@@ -47,32 +45,6 @@ PLUGIN_CONFIG_SCHEMA: dict[str, Any] = {
         },
     }
 }
-
-
-_READY: set[str] = set()
-_HEAD: list[str | None] = []
-
-
-def ensure_schema(engine: Engine) -> None:
-    """Bring the database to the current schema, once per URL and process.
-
-    An empty database is created in one go (``create_all``) and stamped with the head revision,
-    which is much faster than replaying every migration (Radicale's suite makes ~400 stores).
-    """
-    key = engine.url.render_as_string(hide_password=False)
-    if key in _READY:
-        return
-    if not _HEAD:
-        _HEAD.append(head_revision())
-    tables = inspect(engine).get_table_names()
-    if not tables:
-        Base.metadata.create_all(engine)
-        with engine.begin() as connection:
-            connection.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)"))
-            connection.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": _HEAD[0]})
-    elif current_revision(engine) != _HEAD[0]:
-        upgrade(engine)
-    _READY.add(key)
 
 
 def _http_date(value: datetime) -> str:

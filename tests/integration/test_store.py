@@ -11,7 +11,7 @@ from sqlalchemy import inspect
 
 from caldav_bridge.runtime import Runtime
 from caldav_bridge.store.engine import make_engine
-from caldav_bridge.store.migrate import current_revision, head_revision, is_current, upgrade
+from caldav_bridge.store.migrate import current_revision, ensure_schema, head_revision, is_current, upgrade
 from caldav_bridge.store.tables import Base, CalendarRow
 
 
@@ -22,6 +22,21 @@ def test_migrations_build_exactly_the_orm_schema(empty_database_url: str) -> Non
         diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     engine.dispose()
     assert diff == []
+
+
+def test_ensure_schema_creates_an_empty_database_stamped_and_upgrades_an_old_one(empty_database_url: str) -> None:
+    engine = make_engine(empty_database_url)
+    ensure_schema(engine)  # empty: created from the tables in one go, stamped with the newest migration
+    assert is_current(engine)
+    with engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+    with engine.begin() as connection:  # taken back to the revision before the newest migration
+        connection.exec_driver_sql("DROP TABLE job_ticks")
+        connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0007'")
+    assert current_revision(engine) == "0007"
+    ensure_schema(engine)  # behind: migrated
+    assert is_current(engine) and "job_ticks" in inspect(engine).get_table_names()
+    engine.dispose()
 
 
 def test_upgrade_is_repeatable_and_tracked(empty_database_url: str) -> None:
