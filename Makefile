@@ -34,7 +34,7 @@ install-test: $(VENV)/.installed-test
 run: install
 	$(BIN)/appointment-service serve --demo --host $(HOST) --port $(PORT)
 
-# The demo plus the in-repo Salesforce emulator (tests/salesforce/emulator.py) with demo Events, synced.
+# The demo plus the in-repo Salesforce emulator (the sf_emulator package) with demo Events, synced.
 run-sf: install
 	$(BIN)/appointment-service serve --demo --salesforce-emulator --host $(HOST) --port $(PORT)
 

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/sync_bench.py [--events 100000] [--push 10000] [--database-url URL]
 
-The emulator runs in its own process (``python -m tests.salesforce.emulator``, seeded there, on
+The emulator runs in its own process (``python -m sf_emulator.emulator``, seeded there, on
 127.0.0.1), so its JSON encoding and query work do not share this process's interpreter; it is
 stopped by its PID, also on errors and Ctrl-C. API calls are the gateway's count (logins excluded).
 
@@ -36,8 +36,8 @@ from caldav_bridge.services import appointments, users
 from caldav_bridge.services.actor import system_actor
 from caldav_bridge.store.migrate import upgrade
 from config import load_settings
+from sf_emulator.emulator import SalesforceEmulator
 from tests.salesforce.conftest import make_context
-from tests.salesforce.emulator import SalesforceEmulator
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -61,7 +61,7 @@ def main() -> int:
     # SIGTERM (timeout, kill) must run the finally below, which stops the emulator process.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.salesforce.emulator", "--events", str(args.events), "--page-size", "2000"],
+        [sys.executable, "-m", "sf_emulator.emulator", "--events", str(args.events), "--page-size", "2000"],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,

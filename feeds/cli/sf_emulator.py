@@ -1,22 +1,17 @@
-"""``serve --demo --salesforce-emulator``: the demo with the Salesforce sync running against the in-repo emulator.
+"""``serve --demo --salesforce-emulator``: the demo with the Salesforce sync running against the emulator.
 
-The emulator (``tests/salesforce/emulator.py``) is test code in the source tree, not part of the
-installed package, so it is imported only when the option is used: from ``sys.path`` if ``tests`` is
-importable (running from the checkout), else from the checkout this package was installed from
-(``pip install -e .``). It serves a small in-memory org on 127.0.0.1 (an OS-chosen port), seeded
-with a handful of Events for the demo fitters; the gateway reaches it with an existing session
-(``sf_auth=session``) through the emulator's URL-rewriting ``requests.Session`` (simple-salesforce
-only builds ``https://`` URLs; docs/salesforce.md, "Tests").
+The emulator is the development package :mod:`sf_emulator` (installed with the service, as the tests use it).
+It serves a small in-memory org on 127.0.0.1 (an OS-chosen port), seeded with a handful of Events for the
+demo fitters; the gateway reaches it with an existing session (``sf_auth=session``) through the emulator's
+URL-rewriting ``requests.Session`` (simple-salesforce only builds ``https://`` URLs; docs/salesforce.md, "Tests").
 """
 
 from __future__ import annotations
 
 import importlib
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -24,8 +19,7 @@ from caldav_bridge.demo import DEMO_CUSTOMER_GIDS, DEMO_OPPORTUNITY_GIDS, DEMO_U
 
 __all__ = ["EmulatorMissing", "EmulatorOrg", "emulator_org", "load_emulator"]
 
-MODULE = "tests.salesforce.emulator"
-SOURCE = Path("tests") / "salesforce" / "emulator.py"
+MODULE = "sf_emulator.emulator"
 #: Short intervals, so a change made on either side shows up within seconds in the demo.
 MIRROR_SECONDS = 10
 PUSH_SECONDS = 10
@@ -45,32 +39,22 @@ class EmulatorOrg:
     seeded: dict[str, int] = field(default_factory=dict)
 
 
-def load_emulator(root: Path | None = None) -> ModuleType:
+def load_emulator() -> ModuleType:
     """The emulator module, or :class:`EmulatorMissing` saying how to get it."""
     try:
         return importlib.import_module(MODULE)
     except ImportError as exc:
-        first = exc
-    checkout = root or Path(__file__).resolve().parents[2]
-    if (checkout / SOURCE).is_file():
-        for name in [m for m in sys.modules if m == "tests" or m.startswith("tests.")]:
-            del sys.modules[name]  # another distribution's top-level "tests" would shadow the checkout's
-        sys.path.insert(0, str(checkout))
-        try:
-            return importlib.import_module(MODULE)
-        except ImportError as exc:
-            raise EmulatorMissing(f"the Salesforce emulator in {checkout / SOURCE} could not be loaded: {exc}") from exc
-    raise EmulatorMissing(
-        f"--salesforce-emulator needs the Salesforce emulator ({SOURCE}), which is part of the source tree, "
-        f"not of the installed package ({first}). Run it from a checkout installed with `pip install -e .` "
-        "(`make run-sf`), or configure a real org with the APPOINTMENTS_SF_* settings."
-    )
+        raise EmulatorMissing(
+            f"--salesforce-emulator needs the development package {MODULE.split('.')[0]!r}, which this installation "
+            f"lacks ({exc}). Install the service with it (`pip install -e .`, `make run-sf`), or configure a real org "
+            "with the APPOINTMENTS_SF_* settings."
+        ) from exc
 
 
 @contextmanager
-def emulator_org(timeout: float = 10.0, root: Path | None = None) -> Iterator[EmulatorOrg]:
+def emulator_org(timeout: float = 10.0) -> Iterator[EmulatorOrg]:
     """Start the emulator with the demo fitters' Events; stop it when the block ends."""
-    module = load_emulator(root)
+    module = load_emulator()
     fitters = [
         module.DemoFitter(user.display_name, f"{user.username}@demo.invalid", user.timezone or "UTC")
         for user in DEMO_USERS

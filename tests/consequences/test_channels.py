@@ -26,10 +26,10 @@ from caldav_bridge.store.dav_tables import DavChangeRow, DavItemRow
 from caldav_bridge.store.sf_tables import SfLinkRow
 from caldav_bridge.store.tables import AuditRow, OutboxRow, StatusHistoryRow
 from caldav_bridge.webhooks.tables import WebhookDeliveryRow, WebhookSubscriptionRow
+from sf_emulator.emulator import SalesforceEmulator, running_emulator
 from tests.caldav.conftest import client_for
 from tests.conftest import People
 from tests.salesforce.conftest import add_opportunity, make_context
-from tests.salesforce.emulator import SalesforceEmulator, running_emulator
 from tests.support.factories import appointment_body
 from tests.support.live import LiveServer
 

@@ -26,8 +26,8 @@ from sqlalchemy import select
 from caldav_bridge.jobs.ticks import Every
 from caldav_bridge.store.engine import make_engine
 from caldav_bridge.store.job_tables import JobTickRow
+from sf_emulator.emulator import SalesforceEmulator, running_emulator
 from tests.conftest import postgresql_only
-from tests.salesforce.emulator import SalesforceEmulator, running_emulator
 
 SHIM = [sys.executable, "-m", "tests.salesforce.cli_shim"]
 INTERVALS = {

@@ -109,7 +109,13 @@ def test_the_option_needs_demo(settings: Settings) -> None:
     assert result.returncode == 2 and "needs --demo" in result.stderr, result.stderr
 
 
-def test_a_missing_emulator_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(sf_emulator, "MODULE", "tests.salesforce.no_such_emulator")
-    with pytest.raises(sf_emulator.EmulatorMissing, match=r"source tree.*make run-sf"):
-        sf_emulator.load_emulator(root=tmp_path)
+def test_a_missing_emulator_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sf_emulator, "MODULE", "sf_emulator.no_such_emulator")
+    with pytest.raises(sf_emulator.EmulatorMissing, match=r"development package 'sf_emulator'.*make run-sf"):
+        sf_emulator.load_emulator()
+
+
+def test_the_emulator_is_an_importable_package_without_the_tests() -> None:
+    """No ``sys.path`` edit: the module comes from the installed ``sf_emulator`` package, not ``tests/``."""
+    module = sf_emulator.load_emulator()
+    assert module.__name__ == "sf_emulator.emulator" and "tests" not in Path(module.__file__ or "").parts

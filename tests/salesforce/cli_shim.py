@@ -1,7 +1,7 @@
 """Run the real ``appointment-service`` CLI with Salesforce's transport pointed at the emulator.
 
 simple-salesforce builds ``https://`` URLs to Salesforce's hosts; the tests reach the emulator
-through :class:`tests.salesforce.emulator.RedirectSession` (docs/salesforce.md, "Tests"). This
+through :class:`sf_emulator.emulator.RedirectSession` (docs/salesforce.md, "Tests"). This
 shim makes every gateway the CLI builds use one (address from ``SF_EMULATOR_URL``) and then runs
 ``feeds.cli.main`` unchanged: settings, runtime, jobs, progress and output are the CLI's own.
 
@@ -15,7 +15,7 @@ import sys
 from typing import Any
 
 from caldav_bridge.salesforce.sync_context import SyncContext
-from tests.salesforce.emulator import RedirectSession
+from sf_emulator.emulator import RedirectSession
 
 
 def _install() -> None:

@@ -11,7 +11,7 @@ import pytest
 from caldav_bridge.runtime import Runtime
 from caldav_bridge.salesforce.gateway import GatewayConfig, SalesforceGateway
 from caldav_bridge.salesforce.sync_context import SyncContext
-from tests.salesforce.emulator import RedirectSession, SalesforceEmulator, running_emulator
+from sf_emulator.emulator import RedirectSession, SalesforceEmulator, running_emulator
 
 #: The Opportunity the tests' records relate to by default.
 OPPORTUNITY = "006000000000001AAA"

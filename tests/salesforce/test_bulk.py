@@ -21,7 +21,7 @@ from caldav_bridge.services.mapping import appointment_from_row
 from caldav_bridge.store.dav_tables import DavChangeRow, DavItemRow
 from caldav_bridge.store.sf_tables import SfLinkRow
 from caldav_bridge.store.tables import AppointmentRow, AuditRow, CalendarRow, OutboxRow, StatusHistoryRow
-from tests.salesforce.emulator import SalesforceEmulator
+from sf_emulator.emulator import SalesforceEmulator
 
 NAMES = ["Fitting", "Hörtest, Jürgen; Müller", "a\\b", "x" * 200, "Ünïcödé " * 30, "Tech setup: call"]
 ZONES = ["UTC", "Europe/Berlin", "America/Denver", "Asia/Kolkata", "Australia/Lord_Howe"]

@@ -17,7 +17,7 @@ from caldav_bridge.services import appointments, users
 from caldav_bridge.services.actor import system_actor
 from caldav_bridge.store.dav_tables import DavItemRow
 from caldav_bridge.store.tables import AppointmentRow
-from tests.salesforce.emulator import SalesforceEmulator
+from sf_emulator.emulator import SalesforceEmulator
 
 EXT = "Appointment_Service_Id__c"
 

@@ -15,7 +15,7 @@ from caldav_bridge.services import feed_tokens, users
 from caldav_bridge.services.actor import system_actor
 from caldav_bridge.store.sf_tables import SfUserRow
 from caldav_bridge.store.tables import FeedTokenRow
-from tests.salesforce.emulator import SalesforceEmulator
+from sf_emulator.emulator import SalesforceEmulator
 
 FIELD = "Appointment_Feed_URL__c"
 BASE = "https://appointments.example.com"

@@ -13,8 +13,8 @@ from caldav_bridge.salesforce.gateway import (
     SalesforceGateway,
     SalesforcePermanentError,
 )
+from sf_emulator.emulator import RedirectSession, SalesforceEmulator
 from tests.salesforce.conftest import gateway_config
-from tests.salesforce.emulator import RedirectSession, SalesforceEmulator
 
 EXT = "Appointment_Service_Id__c"
 EVENT = {"Subject": "S", "StartDateTime": "2030-01-01T09:00:00.000+0000", "EndDateTime": "2030-01-01T10:00:00.000+0000"}

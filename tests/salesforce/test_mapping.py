@@ -19,8 +19,8 @@ from caldav_bridge.services.actor import system_actor
 from caldav_bridge.store.sf_tables import SfLinkRow
 from caldav_bridge.store.tables import AppointmentRow
 from config.settings import SettingsError, load_settings
+from sf_emulator.emulator import SalesforceEmulator
 from tests.salesforce.conftest import add_opportunity
-from tests.salesforce.emulator import SalesforceEmulator
 
 T0 = datetime.now(UTC).replace(microsecond=0, second=0) + timedelta(days=4)
 #: An org whose admin named the picklist values in words, not in our canonical names.

@@ -15,8 +15,8 @@ from caldav_bridge.salesforce.sync_context import SyncContext
 from caldav_bridge.services import appointments
 from caldav_bridge.services.actor import system_actor
 from config import load_settings
+from sf_emulator.emulator import INVALID_MARK, RedirectSession, SalesforceEmulator
 from tests.conftest import People
-from tests.salesforce.emulator import INVALID_MARK, RedirectSession, SalesforceEmulator
 from tests.support.live import LiveServer
 
 

@@ -15,7 +15,7 @@ from caldav_bridge.salesforce.runner import run_job
 from caldav_bridge.salesforce.sync_context import SyncContext
 from caldav_bridge.store.migrate import upgrade
 from caldav_bridge.store.sf_tables import SfJobRunRow
-from tests.salesforce.emulator import SalesforceEmulator
+from sf_emulator.emulator import SalesforceEmulator
 from tests.salesforce.test_cli_emulator import _cli
 from tests.support.live import serve
 

@@ -20,8 +20,8 @@ from caldav_bridge.services import appointments, users
 from caldav_bridge.services.actor import system_actor
 from caldav_bridge.store.sf_tables import SfLinkRow
 from caldav_bridge.store.tables import AppointmentRow, OutboxRow
+from sf_emulator.emulator import SalesforceEmulator
 from tests.salesforce.conftest import add_opportunity
-from tests.salesforce.emulator import SalesforceEmulator
 
 DENVER = ZoneInfo("America/Denver")
 # 09:00 in Denver on a day at least two days ahead; the series crosses no DST change in most weeks,

@@ -22,7 +22,7 @@ from caldav_bridge.services import appointments, users
 from caldav_bridge.services.actor import system_actor
 from caldav_bridge.store.sf_tables import SfLinkRow
 from caldav_bridge.store.tables import AppointmentRow, OutboxRow
-from tests.salesforce.emulator import SalesforceEmulator
+from sf_emulator.emulator import SalesforceEmulator
 
 T0 = datetime.now(UTC).replace(microsecond=0, second=0) + timedelta(days=3)
 

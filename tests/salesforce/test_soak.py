@@ -22,7 +22,7 @@ from caldav_bridge.services import appointments, users
 from caldav_bridge.services.actor import Actor, system_actor
 from caldav_bridge.store.sf_tables import SfLinkRow
 from caldav_bridge.store.tables import AppointmentRow, OutboxRow
-from tests.salesforce.emulator import SalesforceEmulator
+from sf_emulator.emulator import SalesforceEmulator
 
 EXT = "Appointment_Service_Id__c"
 

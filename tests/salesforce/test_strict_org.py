@@ -11,9 +11,9 @@ from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceError, SalesforceMalformedRequest, SalesforceRefusedRequest
 
 from caldav_bridge.converters.salesforce import format_sf_datetime
+from sf_emulator.emulator import RedirectSession, SalesforceEmulator, running_emulator
+from sf_emulator.org import case_safe_id, normalise_id
 from tests.salesforce.conftest import add_opportunity
-from tests.salesforce.emulator import RedirectSession, SalesforceEmulator, running_emulator
-from tests.salesforce.org import case_safe_id, normalise_id
 
 T0 = datetime(2027, 3, 1, 9, tzinfo=UTC)
 

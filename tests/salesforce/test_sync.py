@@ -19,7 +19,7 @@ from caldav_bridge.services import appointments, users
 from caldav_bridge.services.actor import system_actor
 from caldav_bridge.store.sf_tables import SfLinkRow
 from caldav_bridge.store.tables import AppointmentRow, CalendarRow, OutboxRow
-from tests.salesforce.emulator import INVALID_MARK, SalesforceEmulator
+from sf_emulator.emulator import INVALID_MARK, SalesforceEmulator
 
 EXT = "Appointment_Service_Id__c"
 #: Opportunities the tests' records relate to (the org must hold what a WhatId points at).

@@ -26,9 +26,9 @@ from caldav_bridge.selfbooking.tables import CustomerBookingRow
 from caldav_bridge.services import calendars
 from caldav_bridge.services.actor import system_actor
 from caldav_bridge.store.tables import AppointmentRow
+from sf_emulator.emulator import SalesforceEmulator, running_emulator
 from tests.feeds.validators import icaljs_instants
 from tests.salesforce.conftest import make_context
-from tests.salesforce.emulator import SalesforceEmulator, running_emulator
 from tests.scheduling.conftest import World
 from tests.selfbooking.browser_support import (
     invite,

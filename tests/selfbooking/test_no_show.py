@@ -15,9 +15,9 @@ from caldav_bridge.selfbooking import monitor, no_show
 from caldav_bridge.selfbooking.tables import CustomerBookingRow
 from caldav_bridge.services.actor import system_actor
 from feeds.cli import main
+from sf_emulator.emulator import SalesforceEmulator, running_emulator
 from tests.conftest import People
 from tests.salesforce.conftest import make_context
-from tests.salesforce.emulator import SalesforceEmulator, running_emulator
 from tests.scheduling.conftest import World
 from tests.selfbooking.helpers import book, first_slot, team_link
 from tests.support.factories import appointment_body

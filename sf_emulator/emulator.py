@@ -56,7 +56,7 @@ from flask import Flask, Response, request
 from werkzeug.serving import make_server
 
 from caldav_bridge.salesforce.gateway import TimeoutSession
-from tests.salesforce.org import OrgShape, WriteError, make_id, normalise_id
+from sf_emulator.org import OrgShape, WriteError, make_id, normalise_id
 
 __all__ = [
     "INVALID_MARK",
@@ -347,7 +347,7 @@ class SalesforceEmulator:
         #: The org's daily API request limit; every ``/services/data`` call but ``/limits`` counts.
         self.api_limit = api_limit
         self.api_used = 0
-        #: Objects, fields, picklists and the integration user's permissions (``tests/salesforce/org.py``).
+        #: Objects, fields, picklists and the integration user's permissions (``sf_emulator/org.py``).
         self.org = OrgShape()
         self.validate_duration = validate_duration
         self.lock = threading.RLock()
@@ -1379,7 +1379,7 @@ def seed_demo(
 def main(argv: list[str] | None = None) -> int:
     """Serve a seeded emulator in its own process (bench/sync_bench.py); print one JSON line, serve until SIGTERM.
 
-    ``python -m tests.salesforce.emulator --events 100000 --owner-email bench@example.com``
+    ``python -m sf_emulator.emulator --events 100000 --owner-email bench@example.com``
     """
     import argparse
     import signal
