@@ -66,8 +66,8 @@ def test_privacy_levels_show_only_what_they_promise() -> None:
     busy = vevent_bytes(a, 0, EventOptions(privacy=Privacy.BUSY, url_template="https://c.example/a/{id}")).decode()
     minimal = vevent_bytes(a, 0, EventOptions(privacy=Privacy.MINIMAL, url_template="https://c.example/a/{id}"))
     full = vevent_bytes(a, 0, EventOptions(privacy=Privacy.FULL)).decode()
-    assert "SUMMARY:Busy" in busy and "CLASS:PRIVATE" in busy
-    for absent in (*SECRETS, "LOCATION", "X-APPOINTMENT-TYPE", "URL", "DESCRIPTION", "Z. Å."):
+    assert "SUMMARY:Busy" in busy and "CLASS:PRIVATE" in busy and "TRANSP:OPAQUE" in busy
+    for absent in (*SECRETS, "LOCATION", "X-APPOINTMENT-TYPE", "URL", "DESCRIPTION", "Z. Å.", "STATUS"):
         assert absent not in busy, absent
     event = _event(minimal)
     assert event["SUMMARY"] == "Follow-up · Z. Å."
