@@ -244,6 +244,8 @@ class Settings:
     # Background jobs (docs/architecture.md, "Background jobs").
     #: Run the background jobs inside ``serve`` too; false: only ``appointment-service worker`` runs them.
     jobs_in_serve: bool = True
+    #: ``/metrics`` without a token (counts, latencies, backlogs: no patient data); false: an ``admin`` API token.
+    metrics_public: bool = False
     webhook_delivery_interval_seconds: int = 10
     hold_expiry_interval_seconds: int = 60
     #: How often the CalDAV change logs that no CalDAV write prunes are pruned.

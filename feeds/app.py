@@ -6,7 +6,7 @@ from flask import Flask, Response, jsonify
 
 from caldav_bridge.runtime import Runtime
 from config import Settings, load_settings
-from feeds import access_log
+from feeds import access_log, metrics
 from feeds import runtime as runtime_ext
 from feeds.problems import register_error_handlers
 
@@ -48,6 +48,7 @@ def create_app(settings: Settings | None = None, *, rt: Runtime | None = None) -
     from feeds.dav import mount as mount_dav
 
     mount_dav(app, rt)  # CalDAV (Radicale over our plugins) at /dav/, /.well-known/caldav redirects
+    metrics.init_app(app, rt)  # /metrics; counts every request, CalDAV's too (so after the mount)
 
     @app.after_request
     def _security_headers(response: Response) -> Response:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
+from flask import Flask
 from waitress.server import create_server
 
 from caldav_bridge.runtime import Runtime
@@ -22,6 +23,7 @@ __all__ = ["Api", "LiveServer", "serve"]
 class LiveServer:
     base_url: str
     runtime: Runtime
+    app: Flask | None = None
 
     def client(self, token: str | None = None) -> Api:
         return Api(self.base_url, token)
@@ -64,7 +66,7 @@ def serve(runtime: Runtime, threads: int = 8) -> Iterator[LiveServer]:
     thread = threading.Thread(target=server.run, name="waitress", daemon=True)
     thread.start()
     try:
-        yield LiveServer(f"http://127.0.0.1:{server.effective_port}", runtime)  # type: ignore[union-attr]
+        yield LiveServer(f"http://127.0.0.1:{server.effective_port}", runtime, app)  # type: ignore[union-attr]
     finally:
         # Let the worker threads finish what they are doing first (they poke the loop's trigger when
         # they have output), then close every socket from inside the loop thread itself: closing them
