@@ -14,9 +14,9 @@ from caldav_bridge.salesforce.runner import run_job
 from caldav_bridge.salesforce.sync_context import SyncContext
 from caldav_bridge.store.sf_tables import SfLinkRow
 from caldav_bridge.store.tables import AppointmentRow
+from sf_emulator.emulator import SalesforceEmulator
 from tests.conftest import People, postgresql_only
 from tests.salesforce.conftest import add_opportunity
-from tests.salesforce.emulator import SalesforceEmulator
 from tests.support.factories import appointment_body
 from tests.support.live import LiveServer
 
