@@ -97,6 +97,8 @@ class PageEvent:
     local_end: datetime
     #: Calendar-local dates [first, day after last) of an all-day appointment; None when timed.
     dates: tuple[date, date] | None
+    #: The calendar it is on (a team's page shows its members' too: only one calendar's can conflict).
+    calendar_id: str = ""
 
     @property
     def all_day(self) -> bool:
@@ -331,6 +333,7 @@ def _event(appointment: Appointment, privacy: Privacy, zone: ZoneInfo, calendar_
         local_start=appointment.date_start.astimezone(local),
         local_end=appointment.date_end.astimezone(local),
         dates=all_day_dates(appointment, calendar_zone),
+        calendar_id=appointment.calendar.id,
     )
 
 
@@ -378,7 +381,8 @@ def _place(
     if event.start <= day_start and event.end >= day_end:
         day.all_day.append(DayItem(event, "All day"))
         return
-    segments.append(Segment(event, max(event.start, day_start), min(event.end, day_end), not event.cancelled))
+    part = (max(event.start, day_start), min(event.end, day_end))
+    segments.append(Segment(event, *part, busy=not event.cancelled, owner=event.calendar_id))
 
 
 def _grid_item(placed: Placed[PageEvent], day_start: datetime, day_end: datetime) -> GridItem:

@@ -39,12 +39,14 @@ class Hours:
 
 @dataclass(frozen=True)
 class Segment(Generic[T]):
-    """The part of ``item`` on one day (viewer's zone): ``[start, end)``; ``busy`` counts for conflicts."""
+    """The part of ``item`` on one day (viewer's zone): ``[start, end)``; ``busy`` counts for conflicts, with
+    the other busy segments of the same ``owner`` (a team's page shows several fitters: theirs never conflict)."""
 
     item: T
     start: datetime
     end: datetime
     busy: bool
+    owner: str = ""
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,8 @@ def free_time(working: Iterable[Interval], busy: Iterable[Interval]) -> list[Int
 
 
 def lay_out(segments: Sequence[Segment[T]], day_start: datetime, hours: Hours) -> list[Placed[T]]:
-    """Blocks of one day, overlapping ones side by side; busy ones overlapping another busy one conflict."""
+    """Blocks of one day, overlapping ones side by side; busy ones overlapping another busy one of the same owner
+    conflict."""
     ordered = sorted(segments, key=lambda s: (s.start, -(s.end - s.start).total_seconds()))
     conflicts = _conflicts(ordered)
     placed: list[Placed[T]] = []
@@ -153,13 +156,14 @@ def _clusters(ordered: Sequence[Segment[T]]) -> list[list[Segment[T]]]:
 
 
 def _conflicts(ordered: Sequence[Segment[T]]) -> set[int]:
-    """Ids of the busy segments (sorted by start) that overlap another busy segment."""
+    """Ids of the busy segments (sorted by start) that overlap another busy segment of the same owner."""
     found: set[int] = set()
     active: list[Segment[T]] = []
     for segment in (s for s in ordered if s.busy):
         active = [a for a in active if a.end > segment.start]
-        if active:
+        clashing = [a for a in active if a.owner == segment.owner]
+        if clashing:
             found.add(id(segment))
-            found.update(id(a) for a in active)
+            found.update(id(a) for a in clashing)
         active.append(segment)
     return found

@@ -449,3 +449,46 @@ def test_the_window_edges_are_said_not_hidden(feed_world: FeedWorld) -> None:
     assert data["days"] == [] and data["outside"]["nearest"] == (first - timedelta(days=first.weekday())).isoformat()
     day_view = w.anon.get(f"/calendar/{secret}.json?view=day&day={before.isoformat()}").json()
     assert day_view["outside"] == {"requested": before.isoformat(), "nearest": first.isoformat()}
+
+
+@sqlite_only
+def test_a_team_page_marks_conflicts_within_one_members_calendar_only(live: Any, people: Any) -> None:
+    """Two members at the same 09:00 are a busy team, not a conflict; one member twice at 09:00 is."""
+    admin = live.client(people.admin.token)
+    team = admin.post("/api/v1/calendars", json={"name": "Tech setup", "kind": "team", "timezone": "America/Denver"})
+    assert team.status_code == 201, team.text
+    team_id = team.json()["id"]
+    members = [
+        admin.post(
+            "/api/v1/calendars",
+            json={
+                "name": name,
+                "kind": "tech_setup_member",
+                "timezone": "America/Denver",
+                "team_id": team_id,
+            },
+        ).json()["id"]
+        for name in ("Anna", "Ben")
+    ]
+    monday = _monday(datetime.now(DENVER))
+
+    def add(calendar_id: str, day: int) -> str:
+        start = (monday + timedelta(days=day, hours=9)).astimezone(UTC)
+        body = {
+            "calendar": {"id": calendar_id},
+            "date_start": start.isoformat(),
+            "date_end": (start + timedelta(minutes=30)).isoformat(),
+            "name": "Tech setup call",
+            "meta": {"type": "TECH_SETUP"},
+        }
+        r = admin.post("/api/v1/appointments", json=body)
+        assert r.status_code == 201, r.text
+        return str(r.json()["id"])
+
+    apart = {add(members[0], 1), add(members[1], 1)}  # Tuesday: Anna and Ben
+    clash = {add(members[0], 2), add(members[0], 2)}  # Wednesday: Anna twice
+    issued = admin.post(f"/api/v1/calendars/{team_id}/feeds", json={"name": "Team board"}).json()
+    data = live.client().get(f"/calendar/{issued['secret']}.json?week={monday.date().isoformat()}").json()
+    conflict = {i["id"]: i["conflict"] for d in data["days"] for i in d["timed"]}
+    assert {i: conflict[i] for i in apart} == dict.fromkeys(apart, False)
+    assert {i: conflict[i] for i in clash} == dict.fromkeys(clash, True)

@@ -61,3 +61,13 @@ def test_free_time_is_working_time_without_appointments() -> None:
     assert free == [(at(12), at(16.9))]  # the 6 minutes between two appointments are not "free"
     blocks = bands(free, DAY, Hours(8, 18))
     assert [(b.top, b.height) for b in blocks] == [(40.0, 49.0)]
+
+
+def test_on_a_team_page_only_one_fitters_appointments_conflict() -> None:
+    ana = Segment("ana", at(9), at(10), True, owner="cal-ana")
+    ben = Segment("ben", at(9), at(10), True, owner="cal-ben")
+    ana_too = Segment("ana too", at(9.5), at(10.5), True, owner="cal-ana")
+    placed = {p.segment.item: p for p in lay_out([ana, ben], DAY, Hours(8, 18))}
+    assert not placed["ana"].conflict and not placed["ben"].conflict and placed["ana"].columns == 2
+    placed = {p.segment.item: p for p in lay_out([ana, ben, ana_too], DAY, Hours(8, 18))}
+    assert placed["ana"].conflict and placed["ana too"].conflict and not placed["ben"].conflict
