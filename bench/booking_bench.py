@@ -67,8 +67,9 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri")
 
 
 def first_monday() -> date:
-    today = datetime.now(UTC).date()
-    return today + timedelta(days=7 + (7 - today.weekday()) % 7)
+    """The next Monday: the weeks it starts lie inside what the page offers (the coming 4 weeks)."""
+    today = datetime.now(NY).date()
+    return today + timedelta(days=7 - today.weekday())
 
 
 def setup(rt: Runtime, monday: date) -> tuple[str, str, str]:
@@ -330,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
                     print("time budget spent; stopping early", file=sys.stderr)
                     break
                 # bookings fill different weeks per round and flow, so both find the same kind of calendar
-                week_page, week_api = weeks[(2 * r) % WEEKS], weeks[(2 * r + 1) % WEEKS]
+                week_page, week_api = weeks[r % 2], weeks[(r + 1) % 2]  # (weeks 1-2 lie inside the offer)
                 flows = [
                     ("page_read", page_read, per_round_reads, 4),
                     ("api_read", api_read, per_round_reads, 4),
