@@ -19,7 +19,9 @@ from caldav_bridge.converters import (
     OnschedOptions,
     TimekitOptions,
 )
+from caldav_bridge.converters.ical_items import IcalOptions
 from caldav_bridge.converters.ols import OlsOptions
+from caldav_bridge.converters.salesforce import SalesforceMapping
 from caldav_bridge.events.bus import MessageBus
 from caldav_bridge.events.wiring import build_bus
 from caldav_bridge.store.engine import make_engine, make_session_factory
@@ -70,6 +72,18 @@ class Runtime:
             "calendly": CalendlyOptions(event_types=s.calendly_event_types),  # type: ignore[arg-type]
             "timekit": TimekitOptions(calendar_types=s.timekit_calendar_types),  # type: ignore[arg-type]
             "onsched": OnschedOptions(service_types=s.onsched_service_types),  # type: ignore[arg-type]
+            "ols": self.ols_options,
+            "ical": IcalOptions(),
+            "salesforce": SalesforceMapping(  # as the sync maps (salesforce.sync_context.mapping_from_settings)
+                mode=s.sf_mode,
+                external_id_field=s.sf_external_id_field,
+                type_field=s.sf_type_field,
+                status_field=s.sf_status_field,
+                cancel_mode=s.sf_cancel_mode,
+                status_categories=dict(s.sf_status_categories),
+                service_statuses=dict(s.sf_service_statuses),
+                no_show_field=s.sf_no_show_field,
+            ),
         }
 
     def close(self) -> None:

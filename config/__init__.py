@@ -1,5 +1,5 @@
 """Typed settings: the one place that reads environment variables and settings files."""
 
-from config.settings import Settings, SettingsError, load_settings
+from config.settings import DEMO_CONFIG, Settings, SettingsError, load_settings
 
-__all__ = ["Settings", "SettingsError", "load_settings"]
+__all__ = ["DEMO_CONFIG", "Settings", "SettingsError", "load_settings"]

@@ -19,6 +19,9 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ENV_PREFIX = "APPOINTMENTS_"
+#: The demo's settings file (code tables that make every export work), used by ``serve --demo`` when no
+#: other settings file is given.
+DEMO_CONFIG = Path(__file__).with_name("demo.toml")
 
 #: OLS free-text appointment labels and their canonical type (``ols_type_labels``).
 DEFAULT_OLS_TYPE_LABELS: dict[str, str] = {

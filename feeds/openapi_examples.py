@@ -559,7 +559,12 @@ OPERATION_DESCRIPTIONS: dict[str, str] = {
     "by its id in the source system: importing the same item again updates (or leaves unchanged) the appointment "
     "it became. Every item gets a result; a bad item does not stop the others unless `atomic` is set. "
     "`dry_run` reports what would happen and writes nothing. Formats and their fields: docs/converters.md. "
+    "For `ical`, the body may also be a whole iCalendar file (`Content-Type: text/calendar`, a fitter's old "
+    "calendar): every event is an item, a recurring one each of its occurrences between `from` and `to`. "
     "Needs the write scope.",
+    "api_v1_export_calendar_ics": "Every appointment of the calendar (optionally only those overlapping "
+    "`from`..`to`) as one iCalendar file, at full detail, times in the calendar's zone with its VTIMEZONE: "
+    "for moving a calendar to another calendar program. For a live subscription use a feed instead.",
     "api_v1_export_appointments": "The appointments matching the same filters as `GET /appointments`, written in "
     "`format`, a page at a time. An appointment the format cannot carry is listed under `errors` instead of "
     "stopping the export. `calendar_id` must name a calendar the token reaches (else 422).",

@@ -17,13 +17,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from caldav_bridge.converters import blueprint, calendly, canonical, onsched, timekit
+from caldav_bridge.converters import blueprint, calendly, canonical, ical_items, onsched, system_formats, timekit
 from caldav_bridge.converters.base import CalendarHint, ConvertedAppointment, Converter, FormatConverter
 from caldav_bridge.converters.blueprint import BlueprintOptions
 from caldav_bridge.converters.calendly import CalendlyOptions
 from caldav_bridge.converters.canonical import CanonicalOptions
 from caldav_bridge.converters.errors import ConversionError, UnknownFormatError
+from caldav_bridge.converters.ical_items import IcalOptions
+from caldav_bridge.converters.ols import OlsOptions
 from caldav_bridge.converters.onsched import OnschedOptions
+from caldav_bridge.converters.salesforce import SalesforceMapping
 from caldav_bridge.converters.timekit import TimekitOptions
 
 __all__ = [
@@ -35,7 +38,10 @@ __all__ = [
     "ConvertedAppointment",
     "Converter",
     "FormatConverter",
+    "IcalOptions",
+    "OlsOptions",
     "OnschedOptions",
+    "SalesforceMapping",
     "TimekitOptions",
     "UnknownFormatError",
     "convert_all",
@@ -45,7 +51,16 @@ __all__ = [
 
 _CONVERTERS: dict[str, Converter] = {
     c.name: c
-    for c in (canonical.CONVERTER, blueprint.CONVERTER, calendly.CONVERTER, timekit.CONVERTER, onsched.CONVERTER)
+    for c in (
+        canonical.CONVERTER,
+        blueprint.CONVERTER,
+        calendly.CONVERTER,
+        timekit.CONVERTER,
+        onsched.CONVERTER,
+        ical_items.CONVERTER,
+        system_formats.OLS,
+        system_formats.SALESFORCE,
+    )
 }
 
 

@@ -22,6 +22,7 @@ from caldav_bridge.services.validation import field_errors
 __all__ = [
     "Reader",
     "build",
+    "configure_hint",
     "format_iso",
     "freeze_table",
     "iso_z",
@@ -172,7 +173,13 @@ class Reader:
             return None
 
     def interval(self, start: datetime | None, end: datetime | None, end_field: str) -> None:
-        if start is not None and end is not None and end <= start:
+        if start is not None and end is not None and end == start:
+            self.error(
+                end_field,
+                f"equals the start ({iso_z(start)}): an appointment must last some time, and a zero-length "
+                "event cannot hold a slot; send the real end",
+            )
+        elif start is not None and end is not None and end < start:
             self.error(end_field, "must be after the start")
 
     def lookup(self, table: Mapping[K, V], key: K | None, field: str, what: str) -> V | None:
@@ -301,3 +308,12 @@ def json_copy(value: Any) -> Any:
     if isinstance(value, list):
         return [json_copy(v) for v in value]
     return value
+
+
+def configure_hint(code: str, canonical_type: str, setting: str) -> str:
+    """The error for a type with no code in a format's table, saying how to configure one."""
+    return (
+        f"no {code} is configured for {canonical_type}: add one to the {setting} table "
+        f"(environment APPOINTMENTS_{setting.upper()} as JSON, or [appointments] {setting} in the config file; "
+        "see docs/converters.md)"
+    )

@@ -18,7 +18,16 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from caldav_bridge.converters._common import Reader, build, freeze_table, iso_z, join_path, json_copy, remembered
+from caldav_bridge.converters._common import (
+    Reader,
+    build,
+    configure_hint,
+    freeze_table,
+    iso_z,
+    join_path,
+    json_copy,
+    remembered,
+)
 from caldav_bridge.converters.base import CalendarHint, ConvertedAppointment, FormatConverter
 from caldav_bridge.converters.errors import ConversionError
 from caldav_bridge.errors import FieldError
@@ -135,7 +144,11 @@ def from_canonical(appointment: Appointment, options: CalendlyOptions | None = N
         )
     event_type = _event_type_out(options, appointment.meta.type, kept.get("event_type"))
     if event_type is None:
-        errors.append(FieldError("meta.type", f"no Calendly event type is configured for {appointment.meta.type}"))
+        errors.append(
+            FieldError(
+                "meta.type", configure_hint("Calendly event type", appointment.meta.type, "calendly_event_types")
+            )
+        )
     if errors:
         raise ConversionError(FORMAT, errors)
 

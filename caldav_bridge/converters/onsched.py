@@ -15,6 +15,7 @@ The type comes from ``serviceId`` through :attr:`OnschedOptions.service_types`; 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,6 +25,7 @@ from typing import Any
 from caldav_bridge.converters._common import (
     Reader,
     build,
+    configure_hint,
     format_iso,
     freeze_table,
     pick_code,
@@ -48,6 +50,7 @@ STATUSES: Mapping[str, AppointmentStatus] = MappingProxyType(
     }
 )
 #: OnSched ids kept under ``meta.onsched`` and written back as they were.
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _KEPT_IDS = ("serviceId", "resourceId", "locationId", "calendarId", "serviceAllocationId")
 _SOURCE_FIELDS = {
     "name": "serviceName",
@@ -80,7 +83,14 @@ def to_canonical(payload: object, options: OnschedOptions | None = None) -> Conv
     options = options or _DEFAULTS
     r = Reader(FORMAT, payload)
     p = r.root
-    appointment_id = r.ident(p, "id", required=True)
+    if _is_list_filter(p):
+        r.error(
+            "id",
+            "is required. This object has no id and date-only startDate/endDate: it is the query of OnSched's "
+            "appointment list (its startDate/endDate filter), not an appointment; import the appointments "
+            "that list returns",
+        )
+    appointment_id = r.ident(p, "id", required=not _is_list_filter(p))
     status = _read_status(r, p)
     start, start_field = _read_time(r, p, "startDateTime", "startDate")
     end, end_field = _read_time(r, p, "endDateTime", "endDate")
@@ -127,6 +137,12 @@ def to_canonical(payload: object, options: OnschedOptions | None = None) -> Conv
     )
 
 
+def _is_list_filter(p: Any) -> bool:
+    """The shape of an appointment-list query (no id, whole days in startDate/endDate), not of an appointment."""
+    dates = [p.get(key) for key in ("startDate", "endDate")]
+    return p.get("id") is None and all(isinstance(d, str) and _DAY.fullmatch(d.strip()) for d in dates)
+
+
 def from_canonical(appointment: Appointment, options: OnschedOptions | None = None) -> dict[str, Any]:
     """The appointment as an OnSched appointment."""
     options = options or _DEFAULTS
@@ -134,7 +150,12 @@ def from_canonical(appointment: Appointment, options: OnschedOptions | None = No
     service_id = pick_code(options.service_types, appointment.meta.type, kept.get("serviceId"))
     if service_id is None:
         raise ConversionError(
-            FORMAT, [FieldError("meta.type", f"no OnSched serviceId is configured for {appointment.meta.type}")]
+            FORMAT,
+            [
+                FieldError(
+                    "meta.type", configure_hint("OnSched serviceId", appointment.meta.type, "onsched_service_types")
+                )
+            ],
         )
     status = pick_code(STATUSES, appointment.status)
     zone = render_zone(appointment)

@@ -22,6 +22,7 @@ from typing import Any
 from caldav_bridge.converters._common import (
     Reader,
     build,
+    configure_hint,
     format_iso,
     freeze_table,
     join_path,
@@ -170,7 +171,9 @@ def from_canonical(appointment: Appointment, options: TimekitOptions | None = No
     if state is None:
         errors.append(FieldError("status", f"Timekit has no booking state for {appointment.status}"))
     if calendar is None:
-        errors.append(FieldError("meta.type", f"no Timekit calendar is configured for {appointment.meta.type}"))
+        errors.append(
+            FieldError("meta.type", configure_hint("Timekit calendar", appointment.meta.type, "timekit_calendar_types"))
+        )
     if errors or state is None or calendar is None:
         raise ConversionError(FORMAT, errors)
 

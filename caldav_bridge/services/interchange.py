@@ -1,4 +1,4 @@
-"""Import and export of appointments in other systems' formats (Blueprint, Calendly, Timekit, OnSched, canonical).
+"""Import and export of appointments in other systems' formats (every format of :mod:`caldav_bridge.converters`).
 
 Import (:func:`import_stream`, :func:`import_batch`) reads each item with the format's converter, finds
 the calendar it belongs on, and upserts it by the source system's id: an :class:`ExternalRefRow`
@@ -94,6 +94,9 @@ _SOURCE_ID_FIELDS = {
     "timekit": "id",
     "onsched": "id",
     "canonical": "id",
+    "ical": "uid",
+    "ols": "id",
+    "salesforce": "Id",
 }
 _STATUS_FIELDS = {"timekit": "state"}
 #: Where each kind of calendar hint comes from, per format.
@@ -103,6 +106,9 @@ _HINT_FIELDS = {
     "timekit": "calendar.id",
     "onsched": "resourceId",
     "canonical": "calendar.id",
+    "ical": "calendar_id",
+    "ols": "calendar_id",
+    "salesforce": "OwnerId",
 }
 _HINT_KINDS = {"provider": "provider", "user": "host user", "calendar": "calendar", "resource": "resource"}
 _MAX_SOURCE_ID = 255  # external_refs.source_id

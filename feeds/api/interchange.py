@@ -5,14 +5,17 @@ Parse, call :mod:`caldav_bridge.services.interchange`, map the result. Behaviour
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from flask import Response, jsonify, request
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from caldav_bridge.converters import converter_names
+from caldav_bridge.clock import utcnow
+from caldav_bridge.converters import converter_names, ical_items
 from caldav_bridge.errors import FieldError, ValidationFailed
-from caldav_bridge.services import appointments
+from caldav_bridge.model.timestamps import UtcTimestamp
+from caldav_bridge.services import appointments, ical_export
 from caldav_bridge.services import interchange as service
 from feeds.api.blueprint import bp
 from feeds.api.schemas import AppointmentListQuery
@@ -47,13 +50,17 @@ class FormatQuery(BaseModel):
 
 
 class ImportQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     dry_run: bool = Field(False, description="Validate and report what would happen; write nothing")
     atomic: bool = Field(False, description="All or nothing: if any item fails, nothing is written (422)")
     calendar_id: Annotated[str | None, Field(min_length=1, max_length=64)] = Field(
         None, description="Put new appointments on this calendar instead of the one each item names"
     )
+    from_: Annotated[UtcTimestamp | None, Field(alias="from")] = Field(
+        None, description="ical files: recurring events become their occurrences from here (default: a year ago)"
+    )
+    to: UtcTimestamp | None = Field(None, description="… until here (default: a year ahead; at most 5 years)")
 
 
 class ImportFieldError(BaseModel):
@@ -96,6 +103,16 @@ class ExportPage(BaseModel):
     errors: list[ExportItemError] = Field(description="Appointments of this page the format cannot carry")
 
 
+class IcsQuery(BaseModel):
+    """``GET /calendars/{id}/appointments.ics``: optionally only appointments overlapping ``[from, to)``."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    from_: Annotated[UtcTimestamp | None, Field(alias="from")] = None
+    to: UtcTimestamp | None = None
+
+
+ICS = "text/calendar"
 #: "One object of the format, or an array of them"; any other item of an array is reported as that
 #: item's error, so the array's items are not constrained here.
 IMPORT_BODY: dict[str, Any] = {
@@ -131,19 +148,20 @@ def _filters(query: AppointmentListQuery) -> appointments.ListFilters:
 )
 def import_appointments(format: str, query: ImportQuery) -> Response:
     actor = current_actor("api")
-    body = read_json()
-    if isinstance(body, dict):
-        items: list[Any] = [body]
-    elif isinstance(body, list):
-        items = body
+    options = runtime().converter_options.get(format)
+    body: Any
+    if request.mimetype == ICS:
+        body, items = _ics_items(format, query)
+        options = _window(query)
     else:
-        raise ValidationFailed([FieldError("(body)", "expected a JSON object or an array of objects")])
+        body = read_json()
+        items = _json_items(body)
     report = service.import_batch(
         uow(),
         actor,
         format,
         items,
-        options=runtime().converter_options.get(format),
+        options=options,
         dry_run=query.dry_run,
         atomic=query.atomic,
         calendar_id=query.calendar_id,
@@ -162,6 +180,53 @@ def import_appointments(format: str, query: ImportQuery) -> Response:
             extra={"results": results, "summary": report.summary.as_dict()},
         )
     return jsonify({"results": results, "summary": report.summary.as_dict()})
+
+
+def _json_items(body: Any) -> list[Any]:
+    if isinstance(body, dict):
+        return [body]
+    if isinstance(body, list):
+        return body
+    raise ValidationFailed([FieldError("(body)", "expected a JSON object or an array of objects")])
+
+
+def _ics_items(format: str, query: ImportQuery) -> tuple[list[Any], list[Any]]:
+    """A whole iCalendar file: every event (recurring ones as their occurrences in the window) is an item."""
+    if format != ical_items.FORMAT:
+        raise ValidationFailed([FieldError("(body)", f"{ICS} is read by the ical format only, not {format[:32]!r}")])
+    items = list(ical_items.read_calendar(request.get_data(), _window(query)))
+    return items, items
+
+
+def _window(query: ImportQuery) -> ical_items.IcalOptions:
+    now = utcnow()
+    start = query.from_ or now - timedelta(days=365)
+    end = query.to or start + timedelta(days=730)
+    if end <= start:
+        raise ValidationFailed([FieldError("to", "must be after 'from'")])
+    if end - start > timedelta(days=5 * 366):
+        raise ValidationFailed([FieldError("to", "the window may span at most 5 years")])
+    return ical_items.IcalOptions(window_start=start, window_end=end)
+
+
+@operation(
+    bp,
+    "GET",
+    "/calendars/{id}/appointments.ics",
+    summary="A calendar's appointments as one iCalendar (.ics) file",
+    tag=TAG,
+    query=IcsQuery,
+    responses={200: "An iCalendar file (text/calendar): every appointment of the calendar at full detail"},
+)
+def export_calendar_ics(id: str, query: IcsQuery) -> Response:
+    text = ical_export.calendar_ics(uow(), current_actor("api"), id, start=query.from_, end=query.to)
+    response = Response(text, mimetype=ICS)
+    response.headers["Content-Disposition"] = f'attachment; filename="{_filename(id)}.ics"'
+    return response
+
+
+def _filename(calendar_id: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in calendar_id)[:64] or "calendar"
 
 
 @operation(

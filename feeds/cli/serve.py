@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import signal
 from typing import TYPE_CHECKING, Any
 
@@ -56,11 +57,14 @@ def _serve(args: argparse.Namespace, org: Any) -> int:
     import waitress
 
     from caldav_bridge.store.migrate import is_current, upgrade
+    from config import DEMO_CONFIG
     from feeds.access_log import configure_logging
     from feeds.app import create_app
     from feeds.docs import demo_links, set_demo_links
     from feeds.feed_state import close_app
 
+    if args.demo and not args.config and not os.environ.get("APPOINTMENTS_CONFIG"):
+        args.config = str(DEMO_CONFIG)  # the demo's code tables: every export works out of the box
     overrides: dict[str, object] = {"host": args.host, "port": args.port}
     if org is not None:
         overrides.update(org.settings)

@@ -34,11 +34,17 @@ def _errors(payload: object, options: CalendlyOptions | None = CALENDLY_OPTIONS)
 def test_the_verbatim_sample_cannot_import_and_says_why() -> None:
     sample = load_fixture("calendly.json")
     # The brief's sample starts and ends at the same instant; with no table its event type is unmapped too.
-    assert _errors(sample) == {"end_time": "must be after the start"}
+    zero_length = (
+        "equals the start (2019-08-24T14:15:22Z): an appointment must last some time, and a zero-length event "
+        "cannot hold a slot; send the real end"
+    )
+    assert _errors(sample) == {"end_time": zero_length}
     assert _errors(sample, None) == {
         "event_type": f"Calendly event type {CALENDLY_EVENT_TYPE!r} is not mapped; add it to the converter's table",
-        "end_time": "must be after the start",
+        "end_time": zero_length,
     }
+    # An end before the start is told apart from an end equal to it.
+    assert _errors({**sample, "end_time": "2019-08-24T14:00:00Z"}) == {"end_time": "must be after the start"}
 
 
 def test_an_event_reads_into_the_canonical_fields(event: dict[str, Any]) -> None:

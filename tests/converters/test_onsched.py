@@ -35,11 +35,17 @@ def _errors(payload: object, options: OnschedOptions | None = ONSCHED_OPTIONS) -
 def test_the_verbatim_sample_is_a_date_range_filter_and_says_so() -> None:
     sample = load_fixture("onsched.jsonc")
     assert _errors(sample) == {
-        "id": "is required",
+        "id": (
+            "is required. This object has no id and date-only startDate/endDate: it is the query of OnSched's "
+            "appointment list (its startDate/endDate filter), not an appointment; import the appointments "
+            "that list returns"
+        ),
         "startDate": "'2021-12-25' is a date without a time of day or zone; expected a timestamp with an offset",
         "endDate": "'2021-12-31' is a date without a time of day or zone; expected a timestamp with an offset",
     }
     assert _errors(sample, None)["serviceId"] == "OnSched serviceId '6' is not mapped; add it to the converter's table"
+    # An appointment that merely lacks its id is told only that.
+    assert _errors({**sample, "startDate": "2021-12-25T09:00:00-05:00"})["id"] == "is required"
 
 
 def test_the_comment_stripper_keeps_strings_intact() -> None:

@@ -22,7 +22,16 @@ from tests.converters.support import IMPORT_CALENDAR, IMPORT_NOW, load_fixture
 
 
 def test_names() -> None:
-    assert converter_names() == ["blueprint", "calendly", "canonical", "onsched", "timekit"]
+    assert converter_names() == [
+        "blueprint",
+        "calendly",
+        "canonical",
+        "ical",
+        "ols",
+        "onsched",
+        "salesforce",
+        "timekit",
+    ]
     for name in converter_names():
         converter = get_converter(name)
         assert converter.name == name

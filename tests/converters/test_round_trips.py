@@ -16,10 +16,14 @@ from caldav_bridge.converters import (
     BlueprintOptions,
     ConversionError,
     ConvertedAppointment,
+    IcalOptions,
+    OlsOptions,
+    SalesforceMapping,
     get_converter,
 )
 from caldav_bridge.converters.timekit import join_name
 from caldav_bridge.model.appointment import Appointment, AppointmentStatus
+from config.settings import DEFAULT_OLS_STATUS_LABELS, DEFAULT_OLS_TYPE_LABELS
 from tests.converters.strategies import appointments
 from tests.converters.support import CALENDLY_OPTIONS, ONSCHED_OPTIONS, TIMEKIT_OPTIONS
 
@@ -105,6 +109,35 @@ def onsched_view(item: Item) -> dict[str, Any]:
     return {**_common(item), "guest": guest, "calendar": calendar and (calendar[0], calendar[1] or None)}
 
 
+def ical_view(item: Item) -> dict[str, Any]:
+    """Everything but guests and the calendar (an .ics event names no calendar of ours)."""
+    return {**_common(item), "description": item.description}
+
+
+def ols_view(item: Item) -> dict[str, Any]:
+    """The start, type, status and Salesforce ids (OLS has no end, name or guests)."""
+    sf = item.meta.salesforce
+    return {
+        "start": item.date_start,
+        "type": item.meta.type,
+        "status": item.status,
+        "gids": (sf.appointment_gid or None, sf.opportunity_gid or None, sf.customer_gid or None),
+    }
+
+
+def salesforce_view(item: Item) -> dict[str, Any]:
+    """Times, name, description, status, type; an opportunity only if it is one (006…), the customer (WhoId)."""
+    sf = item.meta.salesforce
+    opportunity = sf.opportunity_gid if (sf.opportunity_gid or "").startswith("006") else None
+    name = item.name or "(no subject)"  # Salesforce's Subject is never empty
+    ids = (opportunity, sf.customer_gid or None)
+    return {**_common(item), "name": name, "description": item.description or None, "ids": ids}
+
+
+#: The service's OLS label tables (the settings' defaults).
+OLS_OPTIONS = OlsOptions(type_labels=DEFAULT_OLS_TYPE_LABELS, status_labels=DEFAULT_OLS_STATUS_LABELS)
+
+
 #: name, options, view, statuses the format has no code for
 FORMATS = [
     ("blueprint", BlueprintOptions(), lambda i: blueprint_view(i, False), ()),
@@ -112,8 +145,11 @@ FORMATS = [
     ("calendly", CALENDLY_OPTIONS, calendly_view, (AppointmentStatus.INITIAL, AppointmentStatus.RESERVED)),
     ("timekit", TIMEKIT_OPTIONS, timekit_view, (AppointmentStatus.RESERVED,)),
     ("onsched", ONSCHED_OPTIONS, onsched_view, ()),
+    ("ical", IcalOptions(), ical_view, ()),
+    ("ols", OLS_OPTIONS, ols_view, ()),
+    ("salesforce", SalesforceMapping(), salesforce_view, ()),
 ]
-IDS = ["blueprint", "blueprint-patient-details", "calendly", "timekit", "onsched"]
+IDS = ["blueprint", "blueprint-patient-details", "calendly", "timekit", "onsched", "ical", "ols", "salesforce"]
 
 
 def _reimport(name: str, payload: dict[str, Any], options: Any, like: Appointment) -> Appointment:

@@ -316,7 +316,7 @@ def test_unknown_format_is_a_404_listing_the_known_ones(api: Api) -> None:
         assert response.status_code == 404
         problem = response.json()
         assert response.headers["Content-Type"].startswith("application/problem+json")
-        assert "blueprint, calendly, canonical, onsched, timekit" in problem["detail"]
+        assert "blueprint, calendly, canonical, ical, ols, onsched, salesforce, timekit" in problem["detail"]
     not_json = api.post("/api/v1/import/blueprint", json="a string")
     assert not_json.status_code == 422 and not_json.json()["errors"][0]["field"] == "(body)"
 
@@ -490,7 +490,7 @@ def test_openapi_documents_the_interchange_operations(api: Api) -> None:
     document = api.get("/api/openapi.json").json()
     post = document["paths"]["/api/v1/import/{format}"]["post"]
     assert post["requestBody"]["content"]["application/json"]["schema"]["anyOf"][0] == {"type": "object"}
-    assert {p["name"] for p in post["parameters"]} == {"format", "dry_run", "atomic", "calendar_id"}
+    assert {p["name"] for p in post["parameters"]} == {"format", "dry_run", "atomic", "calendar_id", "from", "to"}
     assert "404" in post["responses"] and "422" in post["responses"]
     export = document["paths"]["/api/v1/export/{format}"]["get"]
     assert {"status", "from", "to", "cursor", "limit"} <= {p["name"] for p in export["parameters"]}

@@ -141,7 +141,7 @@ def test_command_errors_exit_2(
         return code, out, err
 
     code, _, err = call("import", "ical2", "-", stdin="[]")
-    assert code == 2 and "known formats: blueprint, calendly, canonical, onsched, timekit" in err
+    assert code == 2 and "known formats: blueprint, calendly, canonical, ical, ols, onsched, salesforce, timekit" in err
     assert call("export", "ical2")[0] == 2
     code, _, err = call("import", "blueprint", str(tmp_path / "missing.json"))
     assert code == 2 and "cannot read" in err

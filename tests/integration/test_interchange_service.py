@@ -153,7 +153,16 @@ def test_checks_that_need_no_items_fail_at_once(runtime: Runtime, team: str) -> 
     reader = system_actor("cli")
     with pytest.raises(interchange.UnknownFormat) as caught:
         interchange.import_stream(runtime.uow(), reader, "ical2", iter(()))
-    assert caught.value.known == ("blueprint", "calendly", "canonical", "onsched", "timekit")
+    assert caught.value.known == (
+        "blueprint",
+        "calendly",
+        "canonical",
+        "ical",
+        "ols",
+        "onsched",
+        "salesforce",
+        "timekit",
+    )
     with pytest.raises(Exception, match="calendar_id"):
         interchange.import_stream(runtime.uow(), reader, "blueprint", iter(()), calendar_id="nope")
 

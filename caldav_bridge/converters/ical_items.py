@@ -1,0 +1,291 @@
+"""iCalendar events ↔ canonical, behind the converter interface; and whole ``.ics`` files read into items.
+
+Pure: no I/O, no clock (the window recurring events are expanded in comes from the options).
+
+The ``ical`` format's item is one event occurrence as a JSON object::
+
+    {"uid": "…", "recurrence_id": null, "dtstart": "2026-12-01T09:00:00-07:00", "dtend": "…",
+     "summary": "…", "description": "…", "location": "…", "status": "CONFIRMED",
+     "x_appointment_type": "FOLLOW_UP", "x_appointment_status": "BOOKED", "all_day": false}
+
+:func:`read_calendar` turns a whole ``.ics`` file (a fitter's old calendar) into such items: every VEVENT
+without RRULE/RDATE is one item; a recurring event becomes one item per occurrence in the options'
+window (EXDATEs left out, RECURRENCE-ID overrides applied), each with its own ``recurrence_id`` so that
+importing the file again updates the same appointments. What the canonical model cannot represent is
+reported per item: a series recurring more often than daily, more occurrences than the cap.
+The source id is ``UID`` (and ``UID/RECURRENCE-ID`` for an occurrence).
+
+Export writes the same item; a whole calendar is written by :mod:`caldav_bridge.converters.ical`.
+Mapping of STATUS: CONFIRMED → BOOKED, TENTATIVE → INITIAL, CANCELLED → CANCELLED, none → BOOKED;
+back: INITIAL/RESERVED → TENTATIVE, BOOKED/RESCHEDULED → CONFIRMED, CANCELLED → CANCELLED.
+``X-APPOINTMENT-TYPE`` gives the type (else the options' ``default_type``), ``X-APPOINTMENT-STATUS`` (which
+our feeds write) the exact status, taking precedence over STATUS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import icalendar
+import recurring_ical_events
+
+from caldav_bridge.converters._common import Reader, build, remembered
+from caldav_bridge.converters.base import ConvertedAppointment, FormatConverter
+from caldav_bridge.converters.errors import ConversionError
+from caldav_bridge.converters.ical import ical_status
+from caldav_bridge.errors import FieldError
+from caldav_bridge.model.appointment import Appointment, AppointmentStatus, AppointmentType
+
+__all__ = ["CONVERTER", "FORMAT", "IcalOptions", "from_canonical", "read_calendar", "to_canonical"]
+
+FORMAT = "ical"
+_STATUS_IN = {
+    "CONFIRMED": AppointmentStatus.BOOKED,
+    "TENTATIVE": AppointmentStatus.INITIAL,
+    "CANCELLED": AppointmentStatus.CANCELLED,
+}
+_SOURCE_FIELDS = {"date_start": "dtstart", "date_end": "dtend", "name": "summary", "description": "description"}
+#: RRULE frequencies the import expands; anything more frequent is not an appointment series.
+_EXPANDED = {"DAILY", "WEEKLY", "MONTHLY", "YEARLY"}
+
+
+@dataclass(frozen=True)
+class IcalOptions:
+    """Attributes:
+    default_type: the type of an event without X-APPOINTMENT-TYPE (a fitter's visits: FOLLOW_UP).
+    default_zone: the zone of floating times and all-day dates.
+    window_start, window_end: recurring events are expanded to the occurrences in this range
+        (the caller sets it; without it, recurring events are refused).
+    max_occurrences: at most this many occurrences per recurring event.
+    """
+
+    default_type: AppointmentType = AppointmentType.FOLLOW_UP
+    default_zone: str = "UTC"
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    max_occurrences: int = 1000
+
+
+_DEFAULTS = IcalOptions()
+
+
+def to_canonical(payload: object, options: IcalOptions | None = None) -> ConvertedAppointment:
+    """One event occurrence (the JSON item above). Raises :class:`ConversionError` naming every bad field."""
+    options = options or _DEFAULTS
+    r = Reader(FORMAT, payload)
+    p = r.root
+    uid = r.source_id(p, "uid")
+    unexpanded = r.text(p, "rrule_error")
+    if unexpanded:  # a recurring event read_calendar could not turn into occurrences
+        r.error("rrule", unexpanded)
+    recurrence_id = r.text(p, "recurrence_id")
+    start = r.time(p, "dtstart", required=True)
+    end = r.time(p, "dtend", required=True)
+    r.interval(start, end, "dtend")
+    status = _status(r, (r.text(p, "status") or "").upper(), (r.text(p, "x_appointment_status") or "").upper())
+    type_code = (r.text(p, "x_appointment_type") or "").upper()
+    type_ = options.default_type
+    if type_code:
+        try:
+            type_ = AppointmentType(type_code)
+        except ValueError:
+            r.error("x_appointment_type", f"unknown type {type_code[:32]!r}; expected INITIAL, FOLLOW_UP or TECH_SETUP")
+    r.check()
+    source_id = uid if not recurrence_id else f"{uid}/{recurrence_id}"
+    kept = {k: p[k] for k in ("uid", "recurrence_id", "location") if p.get(k)}
+    meta: dict[str, Any] = {"type": type_, FORMAT: kept}
+    if p.get("location"):
+        meta["location"] = p["location"]
+    if p.get("all_day") is True:
+        meta["all_day"] = True
+    return build(
+        FORMAT,
+        {
+            "source_id": source_id,
+            "calendar_hint": None,  # an .ics file names no calendar of ours: the import's calendar_id says
+            "date_start": start,
+            "date_end": end,
+            "name": r.text(p, "summary") or "",
+            "description": r.text(p, "description"),
+            "meta": meta,
+            "status": status,
+        },
+        _SOURCE_FIELDS,
+    )
+
+
+def _status(r: Reader, code: str, exact: str) -> AppointmentStatus:
+    """X-APPOINTMENT-STATUS (ours, exact) if given, else STATUS (CONFIRMED when absent)."""
+    if exact:
+        try:
+            return AppointmentStatus(exact)
+        except ValueError:
+            r.error("x_appointment_status", f"unknown status {exact[:32]!r}")
+    if code and code not in _STATUS_IN:
+        r.error("status", f"unknown STATUS {code[:32]!r}; expected CONFIRMED, TENTATIVE or CANCELLED")
+    return _STATUS_IN.get(code, AppointmentStatus.BOOKED)
+
+
+def from_canonical(appointment: Appointment, options: IcalOptions | None = None) -> dict[str, Any]:
+    """The appointment as one event occurrence (the JSON item above), times in UTC."""
+    kept = remembered(appointment, FORMAT)
+    extra = appointment.meta.model_extra or {}
+    item: dict[str, Any] = {
+        "uid": kept.get("uid") or str(appointment.id),
+        "recurrence_id": kept.get("recurrence_id"),
+        "dtstart": appointment.date_start.isoformat().replace("+00:00", "Z"),
+        "dtend": appointment.date_end.isoformat().replace("+00:00", "Z"),
+        "summary": appointment.name,
+        "description": appointment.description,
+        "location": extra.get("location") if isinstance(extra.get("location"), str) else None,
+        "status": ical_status(appointment.status),
+        "x_appointment_status": str(appointment.status),
+        "x_appointment_type": str(appointment.meta.type),
+        "all_day": extra.get("all_day") is True,
+    }
+    return item
+
+
+CONVERTER: FormatConverter[IcalOptions] = FormatConverter(FORMAT, IcalOptions, to_canonical, from_canonical)
+
+
+# --------------------------------------------------------------------------- whole files
+
+
+def read_calendar(text: str | bytes, options: IcalOptions | None = None) -> Iterator[dict[str, Any]]:
+    """Every event of a whole ``.ics`` file as items; a recurring event that cannot be expanded is one item
+    with ``rrule_error`` saying why (the converter reports it under ``rrule``).
+
+    The text is parsed at once: raises :class:`ConversionError` (field ``(body)``) if it is not iCalendar.
+    """
+    options = options or _DEFAULTS
+    try:
+        calendar = icalendar.Calendar.from_ical(text)
+    except Exception as exc:  # icalendar raises ValueError, KeyError, IndexError … on bad input
+        raise ConversionError(FORMAT, [FieldError("(body)", f"not an iCalendar file: {str(exc)[:200]}")]) from None
+    return _events(calendar, options)
+
+
+def _events(calendar: Any, options: IcalOptions) -> Iterator[dict[str, Any]]:
+    zone = _zone(options.default_zone)
+    series: dict[str, list[Any]] = {}
+    for index, event in enumerate(calendar.walk("VEVENT")):
+        uid = str(event.get("UID") or f"(VEVENT {index + 1} without UID)")
+        if _recurring(event) or event.get("RECURRENCE-ID") is not None:
+            series.setdefault(uid, []).append(event)
+        else:
+            yield _item(event, uid, None, zone)
+    for uid, events in series.items():
+        yield from _occurrences(uid, events, options, zone)
+
+
+def _recurring(event: Any) -> bool:
+    return event.get("RRULE") is not None or event.get("RDATE") is not None
+
+
+def _occurrences(uid: str, events: list[Any], options: IcalOptions, zone: ZoneInfo) -> Iterator[dict[str, Any]]:
+    master = next((e for e in events if e.get("RECURRENCE-ID") is None), None)
+    if master is None:  # overrides without their series: each is a single event
+        for event in events:
+            yield _item(event, uid, _recurrence_id(event, zone), zone)
+        return
+    rule = master.get("RRULE")
+    freq = str(rule.get("FREQ", [""])[0]).upper() if rule is not None else "DAILY"
+    if freq not in _EXPANDED:
+        yield {
+            "uid": uid,
+            "rrule_error": f"RRULE FREQ={freq} repeats more often than daily: not a series of appointments",
+        }
+        return
+    if options.window_start is None or options.window_end is None:
+        yield {"uid": uid, "rrule_error": "a recurring event needs a window (from/to) to be expanded in"}
+        return
+    single = icalendar.Calendar()
+    for event in events:
+        single.add_component(event)
+    try:
+        occurrences = recurring_ical_events.of(single).between(options.window_start, options.window_end)
+    except Exception as exc:  # a rule the library cannot expand
+        yield {"uid": uid, "rrule_error": f"the recurrence cannot be expanded: {str(exc)[:200]}"}
+        return
+    if len(occurrences) > options.max_occurrences:
+        yield {
+            "uid": uid,
+            "rrule_error": f"more than {options.max_occurrences} occurrences in the window; narrow from/to",
+        }
+        return
+    for occurrence in occurrences:
+        yield _item(occurrence, uid, _recurrence_id(occurrence, zone) or _stamp(occurrence, "DTSTART", zone), zone)
+
+
+def _recurrence_id(event: Any, zone: ZoneInfo) -> str | None:
+    return _stamp(event, "RECURRENCE-ID", zone) if event.get("RECURRENCE-ID") is not None else None
+
+
+def _stamp(event: Any, name: str, zone: ZoneInfo) -> str | None:
+    try:
+        value = _aware(event.decoded(name), zone)
+    except Exception:
+        return None
+    return value.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _item(event: Any, uid: str, recurrence_id: str | None, zone: ZoneInfo) -> dict[str, Any]:
+    item: dict[str, Any] = {"uid": uid, "recurrence_id": recurrence_id}
+    start_value = _decoded(event, "DTSTART")
+    all_day = isinstance(start_value, date) and not isinstance(start_value, datetime)
+    start = _aware(start_value, zone) if isinstance(start_value, date) else None
+    end: datetime | None = None
+    end_value = _decoded(event, "DTEND")
+    if isinstance(end_value, date):
+        end = _aware(end_value, zone)
+    elif start is not None:
+        duration = _decoded(event, "DURATION")
+        if isinstance(duration, timedelta):
+            end = start + duration
+        else:  # RFC 5545: a date lasts one day, a date-time no time at all
+            end = start + (timedelta(days=1) if all_day else timedelta(0))
+    item["dtstart"] = start.isoformat() if start else _raw(event, "DTSTART")
+    item["dtend"] = end.isoformat() if end else None
+    for key, prop in (("summary", "SUMMARY"), ("description", "DESCRIPTION"), ("location", "LOCATION"),
+                      ("status", "STATUS"), ("x_appointment_type", "X-APPOINTMENT-TYPE"),
+                      ("x_appointment_status", "X-APPOINTMENT-STATUS")):  # fmt: skip
+        value = event.get(prop)
+        item[key] = str(value) if value is not None else None
+    item["all_day"] = all_day
+    return item
+
+
+def _decoded(event: Any, name: str) -> Any:
+    if event.get(name) is None:
+        return None
+    try:
+        return event.decoded(name)
+    except Exception:
+        return None
+
+
+def _raw(event: Any, name: str) -> str | None:
+    value = event.get(name)
+    return (
+        None
+        if value is None
+        else str(getattr(value, "to_ical", lambda: value)().decode() if hasattr(value, "to_ical") else value)
+    )
+
+
+def _aware(value: date | datetime, zone: ZoneInfo) -> datetime:
+    if not isinstance(value, datetime):
+        value = datetime.combine(value, time(0, 0))
+    return value if value.tzinfo is not None else value.replace(tzinfo=zone)
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
