@@ -20,7 +20,7 @@ from referencing.jsonschema import DRAFT202012
 
 from caldav_bridge.runtime import Runtime
 from config import load_settings
-from feeds import create_app
+from feeds.app import create_app
 from feeds.cli.admin import demo_summary, run_demo
 from feeds.docs import demo_links, set_demo_links
 from feeds.feed_state import close_app
