@@ -4,16 +4,19 @@ a hold cannot be confirmed through another link; nothing personal reaches a URL.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 import requests
+from sqlalchemy import select
 
 from caldav_bridge.errors import NotFound
 from caldav_bridge.runtime import Runtime
+from caldav_bridge.scheduling.booking import expire_holds
 from caldav_bridge.scheduling.rules import SchedulingOptions
 from caldav_bridge.selfbooking import customer
 from caldav_bridge.selfbooking.keys import service_key
-from caldav_bridge.selfbooking.tables import CustomerBookingRow
+from caldav_bridge.selfbooking.tables import CustomerBookingRow, CustomerMessageRow
 from caldav_bridge.store.tables import AppointmentRow
 from tests.scheduling.conftest import World
 from tests.selfbooking.helpers import book, first_slot, team_link
@@ -71,3 +74,22 @@ def test_form_posts_are_rate_limited_per_address(runtime: Runtime, world: World,
     limit = runtime.settings.booking_rate_limit_per_minute
     codes = [requests.post(f"{live.base_url}/book/{secret}/hold", data={}).status_code for _ in range(limit + 1)]
     assert codes[:limit] == [400] * limit and codes[-1] == 429  # CSRF refused each; then the address is limited
+
+
+def test_an_expired_hold_frees_the_slot_and_the_personal_link(runtime: Runtime, world: World) -> None:
+    """A customer who never confirms: the hold expires (the booking flows' expiry), the customer booking with it
+    (through the event handler), and a personal link may book again; the late confirmation is refused."""
+    rt = runtime
+    secret = _personal(rt, world)
+    start = first_slot(rt, secret, world)
+    options = SchedulingOptions.from_settings(rt.settings)
+    held = customer.hold(rt.uow, secret, start, "Europe/Berlin", "en", options)
+    details = customer.CustomerDetails("Late", "Comer", "late@example.org", None, True, "Europe/Berlin", "en")
+    assert expire_holds(rt.uow(), now=held.expires_at + timedelta(seconds=1)) == 1
+    with rt.uow() as uow:
+        booking = uow.session.scalar(select(CustomerBookingRow))
+        assert booking is not None and booking.state == "expired" and booking.active_link_id is None
+        assert uow.session.scalar(select(CustomerMessageRow)) is None  # never booked: nothing to tell
+    with pytest.raises(NotFound):
+        customer.confirm(rt.uow, secret, held.secret, details, options, service_key(rt.settings))
+    book(rt, secret, start)  # the slot and the link are free again
