@@ -35,6 +35,7 @@ from caldav_bridge.converters.ical import (
     EventOptions,
     Privacy,
     event_dates,
+    single_event_calendar,
     timezone_range,
     vevent_text,
     vtimezone_text,
@@ -177,8 +178,6 @@ def _attendee_line(gid: str, guest: Guest) -> str:
 def fresh_reference(appointment: Appointment, zone: str, sequence: int, uid: str | None = None) -> str:
     """:func:`fresh_text` built with icalendar: the feeds' single-event calendar, parsed, then the
     CalDAV differences applied. Slow (~1.3 ms); the reference the fast text is tested against."""
-    from caldav_bridge.converters.ical import single_event_calendar
-
     calendar = icalendar.Calendar.from_ical(single_event_calendar(appointment, sequence, zone))
     event = _master(calendar)
     if uid and uid != str(appointment.id):

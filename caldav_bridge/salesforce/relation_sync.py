@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from caldav_bridge.salesforce import relations
 from caldav_bridge.salesforce.gateway import SalesforceGateway, SalesforcePermanentError, soql
-from caldav_bridge.salesforce.mirror import (
+from caldav_bridge.salesforce.mirror_support import (
     RunResult,
     floor_second,
     keyset_pages,

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from caldav_bridge.clock import utcnow
 from caldav_bridge.credentials import hash_password, new_api_token, new_password, token_digest, verify_password
+from caldav_bridge.dav.provisioning import calendar_created
 from caldav_bridge.errors import Conflict, FieldError, NotFound, Unauthorized, ValidationFailed
 from caldav_bridge.services.actor import ALL_ROLES, WIDE_ROLES, Actor, Channel
 from caldav_bridge.store.tables import ApiTokenRow, CalendarRow, UserRow
@@ -130,8 +131,6 @@ def add_user(
             uow.calendars.add(calendar)
             uow.session.flush()
             # Its CalDAV collection (<username>/appointments) exists from the start.
-            from caldav_bridge.dav.provisioning import calendar_created
-
             calendar_created(uow, calendar)
         uow.commit()
         return _info(row), password
