@@ -20,9 +20,7 @@ PACKAGES = ("caldav_bridge", "feeds", "storage_plugin", "config")
 
 #: Cycles still being removed; the test fails for any cycle not listed here. Delete an entry when its
 #: cycle is gone (nothing else may be added).
-KNOWN_CYCLES: set[frozenset[str]] = {
-    frozenset({"caldav_bridge.salesforce.mirror", "caldav_bridge.salesforce.relation_sync"}),
-}
+KNOWN_CYCLES: set[frozenset[str]] = set()
 
 #: (file, function, imported module): function-local imports and why they are local.
 ALLOWED_LOCAL_IMPORTS = {
@@ -34,11 +32,6 @@ ALLOWED_LOCAL_IMPORTS = {
     # Radicale only where CalDAV is mounted
     ("feeds/dav.py", "dav_application", "radicale"),
     # (the CLI's command modules: see LAZY_COMMAND_MODULES below)
-    # the icalendar reference rendering, used by tests and the fast renderer's self-check only
-    ("caldav_bridge/dav/render.py", "fresh_reference", "caldav_bridge.converters.ical"),
-    # still dodging a cycle (being removed with the write path's rework): delete when gone
-    ("caldav_bridge/salesforce/mirror.py", "mirror", "caldav_bridge.salesforce"),
-    ("caldav_bridge/services/users.py", "add_user", "caldav_bridge.dav.provisioning"),
 }
 
 
