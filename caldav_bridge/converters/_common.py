@@ -313,7 +313,7 @@ def json_copy(value: Any) -> Any:
 def configure_hint(code: str, canonical_type: str, setting: str) -> str:
     """The error for a type with no code in a format's table, saying how to configure one."""
     return (
-        f"no {code} is configured for {canonical_type}: add one to the {setting} table "
-        f"(environment APPOINTMENTS_{setting.upper()} as JSON, or [appointments] {setting} in the config file; "
-        "see docs/converters.md)"
+        f"no {code} is configured for {canonical_type}: add one to the {setting} table, e.g. "
+        f"APPOINTMENTS_{setting.upper()}='<code>={canonical_type};…' in the environment or "
+        f"[appointments.{setting}] in the settings file (docs/converters.md; the demo's are in config/demo.toml)"
     )

@@ -22,6 +22,7 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import ExitStack
+from datetime import timedelta
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -42,7 +43,8 @@ def register(commands: Any) -> None:
     p = commands.add_parser(
         "import",
         help="import appointments of another system from a file (upsert by the source's id)",
-        description="Import appointments in FORMAT from FILE: a JSON array, one JSON object, or JSON Lines; "
+        description="Import appointments in FORMAT from FILE: a JSON array, one JSON object, or JSON Lines "
+        "(with the ical format also a whole .ics file); "
         "'-' reads standard input. Items are upserted by the source system's id: importing again updates. "
         "Exit status 1 if any item failed, 2 if the import could not run.",
     )
@@ -81,6 +83,7 @@ def register(commands: Any) -> None:
     p.add_argument("--appointment-gid")
     p.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of standard output")
     p.add_argument("--jsonl", action="store_true", help="JSON Lines (one object per line) instead of an array")
+    p.add_argument("--ics", action="store_true", help="with ical and --calendar: the calendar as one .ics file")
     p.add_argument("--json", action="store_true", help="print the summary (on standard error) as JSON")
     p.set_defaults(handler=export_command)
 
@@ -126,7 +129,7 @@ class _CountingReader(io.RawIOBase):
         return len(data)
 
 
-def read_items(stream: IO[bytes]) -> tuple[Iterator[object], _CountingReader]:
+def read_items(stream: IO[bytes], fmt: str | None = None) -> tuple[Iterator[object], _CountingReader]:
     """The items of ``stream`` (a JSON array, one object, or JSON Lines), read lazily, and a reader
     whose ``consumed`` says how far it got. A JSON Lines line that is not JSON is a
     :class:`service.MalformedItem` (that item's error); an array or object that is not JSON raises
@@ -145,7 +148,26 @@ def read_items(stream: IO[bytes]) -> tuple[Iterator[object], _CountingReader]:
         return _array_items(reader), reader
     if block == b"{":
         return _object_or_lines(reader), reader
+    if block == b"B" and fmt == "ical":
+        return _calendar_items(reader), reader
+    if block == b"B":
+        raise InputError("the input looks like an iCalendar file: import it with the ical format")
     raise InputError("the input is not JSON: expected an array, an object or JSON Lines")
+
+
+def _calendar_items(reader: _CountingReader) -> Iterator[object]:
+    """A whole .ics file: every event an item, a recurring one each occurrence from a year ago to a year ahead."""
+    from caldav_bridge.clock import utcnow
+    from caldav_bridge.converters import ConversionError
+    from caldav_bridge.converters.ical_items import IcalOptions, read_calendar
+
+    now = utcnow()
+    window = IcalOptions(window_start=now - timedelta(days=365), window_end=now + timedelta(days=365))
+    try:
+        items = read_calendar(reader.read(), window)
+    except ConversionError as exc:
+        raise InputError("; ".join(e.message for e in exc.errors)) from None
+    yield from items
 
 
 def _array_items(reader: _CountingReader) -> Iterator[object]:
@@ -206,7 +228,7 @@ def import_command(args: argparse.Namespace) -> int:
                 except OSError as exc:
                     return fail(f"cannot read {args.file}: {exc.strerror}", code=2)
             try:
-                items, _reader = read_items(stream)
+                items, _reader = read_items(stream, args.format)
             except InputError as exc:
                 return fail(f"{args.file}: {exc}", code=2)
             return _import_items(args, rt, items)
@@ -327,13 +349,32 @@ def export_command(args: argparse.Namespace) -> int:
         end=query.to,
         updated_since=query.updated_since,
     )
+    if args.ics and (args.format != "ical" or not args.calendar):
+        return fail("--ics: needs the ical format and --calendar", code=2)
     rt = runtime_of(args)
     try:
-        return _export(args, rt, filters)
+        return _export_ics(args, rt, filters) if args.ics else _export(args, rt, filters)
     except service.UnknownFormat as exc:
         return fail(exc.detail, code=2)
     finally:
         rt.close()
+
+
+def _export_ics(args: argparse.Namespace, rt: Any, filters: Any) -> int:
+    from caldav_bridge.errors import NotFound
+    from caldav_bridge.services.actor import system_actor
+    from caldav_bridge.services.ical_export import calendar_ics
+
+    try:
+        text = calendar_ics(rt.uow(), system_actor("cli"), args.calendar, start=filters.start, end=filters.end)
+    except NotFound as exc:
+        return fail(exc.detail, code=2)
+    if args.output:
+        Path(args.output).write_bytes(text)
+    else:
+        sys.stdout.buffer.write(text)
+        sys.stdout.flush()
+    return 0
 
 
 def _export(args: argparse.Namespace, rt: Any, filters: Any) -> int:

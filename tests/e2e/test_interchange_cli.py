@@ -171,3 +171,30 @@ def test_the_calendly_sample_via_the_configured_table(settings: Settings, runtim
     with runtime.uow() as uow:
         row = uow.session.get(AppointmentRow, item["id"])
         assert row is not None and row.type == "INITIAL" and row.calendar_id == darth
+
+
+ICS_FILE = (
+    "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Old//EN\r\n"
+    "BEGIN:VEVENT\r\nUID:old-1\r\nDTSTAMP:20261101T000000Z\r\nDTSTART:20261201T160000Z\r\n"
+    "DTEND:20261201T170000Z\r\nSUMMARY:Fitting\r\nEND:VEVENT\r\n"
+    "BEGIN:VEVENT\r\nUID:old-2\r\nDTSTAMP:20261101T000000Z\r\nDTSTART:20261202T160000Z\r\n"
+    "DTEND:20261202T150000Z\r\nSUMMARY:Backwards\r\nEND:VEVENT\r\n"
+    "END:VCALENDAR\r\n"
+)
+
+
+def test_a_whole_ics_file_imports_and_a_calendar_exports_as_ics(
+    settings: Settings, runtime: Runtime, darth: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "old.ics"
+    path.write_text(ICS_FILE)
+    result = run(settings, "import", "ical", str(path), "--calendar", darth, expect=1)  # one bad event
+    assert "ical: 2 items: 1 created" in result.stdout
+    assert "(old-2): error: dtend: must be after the start" in result.stdout
+    wrong = run(settings, "import", "blueprint", str(path), "--calendar", darth, expect=2)
+    assert "import it with the ical format" in wrong.stderr
+    out = tmp_path / "cal.ics"
+    run(settings, "export", "ical", "--calendar", darth, "--ics", "--output", str(out))
+    text = out.read_text()
+    assert text.startswith("BEGIN:VCALENDAR") and text.count("BEGIN:VEVENT") == 1 and "SUMMARY:Fitting" in text
+    assert "--ics: needs" in run(settings, "export", "ical", "--ics", expect=2).stderr
