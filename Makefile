@@ -8,12 +8,13 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 PYTEST_ARGS ?= -n 2
 
-.PHONY: run run-sf test lint typecheck install install-test feed-test-tools clean help
+.PHONY: run run-sf test lint typecheck install install-test feed-test-tools lock clean help
 
 help:
 	@echo "make run    serve the demo on http://$(HOST):$(PORT) (SQLite in ./var, no Salesforce needed)"
 	@echo "make run-sf the demo plus the in-repo Salesforce emulator with demo Events, synced every 10 s"
 	@echo "make test   lint, type-check and run the whole test suite on SQLite and PostgreSQL"
+	@echo "make lock   regenerate requirements.lock (the Docker image's pinned, hash-checked dependencies)"
 	@echo "make clean  remove .venv and ./var"
 
 $(BIN)/python:
@@ -68,6 +69,12 @@ feed-test-tools: $(NODE_TOOLS) $(VENV)/.chromium
 
 test: lint typecheck feed-test-tools
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# requirements.lock: every dependency of setup.cfg (and the postgres extra) pinned with hashes, for the image.
+lock: $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check 'pip-tools>=7.4,<8'
+	$(BIN)/pip-compile --quiet --strip-extras --extra postgres --generate-hashes --no-emit-index-url \
+		--no-emit-find-links --output-file requirements.lock setup.cfg
 
 clean:
 	rm -rf $(VENV) var
