@@ -26,6 +26,7 @@ from caldav_bridge.events.bus import MessageBus
 from caldav_bridge.events.wiring import build_bus
 from caldav_bridge.store.engine import make_engine, make_session_factory
 from caldav_bridge.store.uow import UnitOfWork
+from caldav_bridge.store.write_clock import WriteClocks
 from config import Settings
 
 __all__ = ["Runtime"]
@@ -38,6 +39,11 @@ class Runtime:
     session_factory: sessionmaker[Session]
     #: Every domain-event handler, registered once here (:func:`caldav_bridge.events.wiring.build_bus`).
     bus: MessageBus = field(default_factory=build_bus)
+    #: Committed writes seen through this runtime's sessions (the feeds' caches follow them).
+    write_clocks: WriteClocks = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.write_clocks = WriteClocks.attached_to(self.session_factory)
 
     @classmethod
     def from_settings(cls, settings: Settings, engine: Engine | None = None) -> Runtime:

@@ -14,7 +14,7 @@ _KEY = "appointments.feeds"
 
 def init_app(app: Flask, rt: Runtime) -> None:
     config = FeedConfig.from_settings(rt.settings)
-    app.extensions[_KEY] = FeedContext.create(config, rt.settings.feed_rate_limit_per_minute, rt.uow)
+    app.extensions[_KEY] = FeedContext.create(config, rt.settings.feed_rate_limit_per_minute, rt.uow, rt.write_clocks)
 
 
 def feed_context() -> FeedContext:

@@ -13,11 +13,11 @@ One call, :func:`fetch_feed`, does what a feed request needs, in one transaction
 The 304 path touches no database when its caches are warm (``docs/feeds.md``, "Speed"):
 
 * a resolved token (and a team's member calendars) is kept for :data:`TOKEN_TTL` seconds; a revocation
-  or rotation in this process drops them all at once (``feed_tokens.revocations``), one made by another
-  instance is seen by this one within :data:`TOKEN_TTL` seconds (as is a renamed calendar);
-* the calendars' row count and version sum are re-read when an appointment is written through a
-  Session in this process (``store/write_clock``), and at least every :data:`WRITES_TTL` seconds
-  (writes by other processes are seen within that bound);
+  or rotation through this runtime drops them all at once (its ``write_clocks.token_revocations``), one
+  made by another instance is seen by this one within :data:`TOKEN_TTL` seconds (as is a renamed calendar);
+* the calendars' row count and version sum are re-read when an appointment is written through this
+  runtime's sessions (its ``write_clocks.appointments``, ``store/write_clock.py``), and at least every
+  :data:`WRITES_TTL` seconds (writes by other processes are seen within that bound);
 * the fetch is recorded through the context's :class:`FetchLog` (a bounded buffer written every second
   by a background thread, flushed at shutdown) instead of an INSERT and a COMMIT per request.
 """
@@ -51,13 +51,12 @@ from caldav_bridge.infra.fetch_log import Fetch, FetchLog
 from caldav_bridge.infra.rate_limit import RateLimiter
 from caldav_bridge.model.feeds import Privacy
 from caldav_bridge.model.requests import CalendarKind
-from caldav_bridge.services import feed_tokens
 from caldav_bridge.services.feed_tokens import Resolved, resolve
 from caldav_bridge.services.mapping import appointment_from_row
 from caldav_bridge.store.feed_repository import FeedDrift, FeedItem
 from caldav_bridge.store.tables import AuditRow, FeedFetchRow, FeedTokenRow
 from caldav_bridge.store.uow import UnitOfWork
-from caldav_bridge.store.write_clock import appointments_generation
+from caldav_bridge.store.write_clock import WriteClocks
 
 __all__ = [
     "Client",
@@ -124,13 +123,25 @@ class FeedContext:
     limiter: RateLimiter
     #: Where fetches are recorded off the request path; ``None``: in the request's transaction.
     fetch_log: FetchLog | None = field(default=None)
+    #: The runtime's write clocks; ``None``: cached counts and tokens are trusted for their time to live alone.
+    clocks: WriteClocks | None = None
 
     @classmethod
     def create(
-        cls, config: FeedConfig, rate_per_minute: int, uow_factory: Callable[[], UnitOfWork] | None = None
+        cls,
+        config: FeedConfig,
+        rate_per_minute: int,
+        uow_factory: Callable[[], UnitOfWork] | None = None,
+        clocks: WriteClocks | None = None,
     ) -> FeedContext:
         fetch_log = FetchLog(uow_factory) if uow_factory is not None else None
-        return cls(config, FeedCache(), RateLimiter(rate_per_minute), fetch_log)
+        return cls(config, FeedCache(), RateLimiter(rate_per_minute), fetch_log, clocks)
+
+    def appointment_writes(self) -> int:
+        return self.clocks.appointments.generation() if self.clocks else 0
+
+    def token_revocations(self) -> int:
+        return self.clocks.token_revocations.generation() if self.clocks else 0
 
 
 @dataclass(frozen=True)
@@ -248,7 +259,7 @@ def _target(ctx: FeedContext, secret: str, db: Callable[[], UnitOfWork]) -> tupl
     """The token behind ``secret`` and its calendars: from the cache (at most :data:`TOKEN_TTL` old, and
     never across a revocation or rotation made in this process), else from the database."""
     digest = token_digest(secret)
-    generation = feed_tokens.revocations()  # read before the database, so a revocation racing us drops the entry
+    generation = ctx.token_revocations()  # read before the database, so a revocation racing us drops the entry
     entry = ctx.cache.tokens.get(digest)
     if entry is not None and entry[0] > time.monotonic() and entry[1] == generation:
         return entry[2], entry[3]
@@ -261,7 +272,7 @@ def _target(ctx: FeedContext, secret: str, db: Callable[[], UnitOfWork]) -> tupl
 def _writes(ctx: FeedContext, calendar_ids: list[str], db: Callable[[], UnitOfWork]) -> tuple[int, int]:
     """The calendars' row count and version sum, re-read after any appointment write in this process and
     at least every :data:`WRITES_TTL` seconds."""
-    generation = appointments_generation()
+    generation = ctx.appointment_writes()
     key = tuple(calendar_ids)
     entry = ctx.cache.writes.get(key)
     if entry is not None and entry[0] > time.monotonic() and entry[1] == generation:

@@ -42,7 +42,6 @@ __all__ = [
     "list_tokens",
     "new_feed_secret",
     "resolve",
-    "revocations",
     "revoke",
     "rotate",
 ]
@@ -65,21 +64,6 @@ class Resolved:
     timezone: str
     calendar_updated_at: datetime
     token_created_at: datetime | None = None
-
-
-#: Counts revocations and rotations in this process; in-process caches of resolved tokens drop
-#: everything when it changes (see ``services/feed_serving.py``).
-_revocations = 0
-
-
-def revocations() -> int:
-    """How many revocations and rotations this process has committed (a cache generation)."""
-    return _revocations
-
-
-def _revoked() -> None:
-    global _revocations
-    _revocations += 1
 
 
 def new_feed_secret() -> str:
@@ -150,7 +134,6 @@ def rotate(uow: UnitOfWork, actor: Actor, calendar_id: str | None, token_id: str
         uow.session.flush()
         _audit(uow, actor, "feed_rotate", row, f"replaces {old.id}")
         uow.commit()
-        _revoked()
         return _issued(row, secret, base_url)
 
 
@@ -163,7 +146,6 @@ def revoke(uow: UnitOfWork, actor: Actor, calendar_id: str | None, token_id: str
             row.revoked_at = utcnow()
             _audit(uow, actor, "feed_revoke", row)
         uow.commit()
-        _revoked()
         return _token(row)
 
 
