@@ -36,9 +36,19 @@ from feeds.cli.output import (
 
 __all__ = ["build_parser", "main"]
 
-#: Libraries whose INFO lines (Radicale's configuration dump, APScheduler's per-run lines, waitress)
-#: are hidden unless ``--verbose``.
-QUIET_LIBRARIES = ("radicale", "apscheduler", "waitress", "alembic", "simple_salesforce", "urllib3")
+#: Loggers whose INFO lines are hidden unless ``--verbose``: libraries (Radicale's configuration dump,
+#: waitress, Alembic) and the background jobs' per-tick bookkeeping (a line per job every few seconds; their
+#: state is in ``/metrics`` and ``sync status``). Warnings and errors always show.
+QUIET_LIBRARIES = (
+    "radicale",
+    "apscheduler",
+    "waitress",
+    "alembic",
+    "simple_salesforce",
+    "urllib3",
+    "caldav_bridge.jobs",
+    "caldav_bridge.salesforce.runner",
+)
 
 
 class Parser(argparse.ArgumentParser):

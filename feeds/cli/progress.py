@@ -71,11 +71,19 @@ class ItemProgress:
 
     def message(self, text: str, *, stream: Any = None) -> None:
         """A line for one item (an error), printed above the bar, never into it."""
-        if self._bar is not None and (stream is None or stream is sys.stderr):
-            self._bar.console.print(text, markup=False, highlight=False, soft_wrap=True)
+        stream = stream or sys.stderr
+        if self._bar is not None and (stream is sys.stderr or _is_terminal(stream)):
+            self._bar.console.print(text, markup=False, highlight=False, soft_wrap=True)  # clears the bar first
         else:
-            print(text, file=stream or sys.stderr, flush=True)
+            print(text, file=stream, flush=True)  # a file or a pipe: no bar there to run into
 
     def _line(self) -> None:
         rate = self.done / max(time.monotonic() - self.started, 1e-9)
         print(f"{self.label}: {self.done} items ({self.failed} failed), {rate:,.0f} items/s", file=sys.stderr)
+
+
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -213,6 +214,17 @@ def test_serve_demo_banner_is_quiet_and_every_url_it_prints_is_served(
                 time.sleep(0.1)
         assert answer.status_code != 404, link  # the first one above all (it used to be the root: a 404)
         assert answer.status_code < 500, link
+    assert links[0] == base + "/"  # the service's front page comes first
+    # The console stays quiet while the jobs tick (webhooks every 10 s): no per-tick lines unless --verbose.
+    assert process.stdout is not None
+    later: list[str] = []
+    deadline = time.monotonic() + 12
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([process.stdout], [], [], max(deadline - time.monotonic(), 0))
+        if not ready:
+            break
+        later.append(process.stdout.readline())
+    assert not [line for line in later if " tick " in line or "salesforce " in line], later
 
 
 def test_demo_urls_follow_the_configured_address(settings: Settings) -> None:

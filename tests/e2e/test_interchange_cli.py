@@ -198,3 +198,48 @@ def test_a_whole_ics_file_imports_and_a_calendar_exports_as_ics(
     text = out.read_text()
     assert text.startswith("BEGIN:VCALENDAR") and text.count("BEGIN:VEVENT") == 1 and "SUMMARY:Fitting" in text
     assert "--ics: needs" in run(settings, "export", "ical", "--ics", expect=2).stderr
+
+
+def test_import_on_a_terminal_counts_items_and_keeps_errors_out_of_the_bar(
+    settings: Settings, runtime: Runtime, darth: str, tmp_path: Path
+) -> None:
+    import pty
+    import re
+    import select
+
+    items: list[Any] = [*_blueprints(40), {**_blueprints(1)[0], "appointment_id": "bad", "status": 6}]
+    items += _blueprints(5, prefix="c")
+    path = tmp_path / "blueprint.json"
+    path.write_text(json.dumps(items))
+    env = {
+        **os.environ,
+        "APPOINTMENTS_DATABASE_URL": settings.resolved_database_url(),
+        "APPOINTMENTS_DATA_DIR": settings.data_dir,
+        "COLUMNS": "120",
+        "TERM": "xterm",
+    }
+    controller, terminal = pty.openpty()  # standard output and error both a terminal, as for a person
+    process = subprocess.Popen(
+        [*CLI, "import", "blueprint", str(path), "--chunk-size", "10"], env=env, stdout=terminal, stderr=terminal
+    )
+    os.close(terminal)
+    output = b""
+    while True:
+        ready, _, _ = select.select([controller], [], [], 120)
+        if not ready:
+            break
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:  # the process closed its end
+            break
+        if not chunk:
+            break
+        output += chunk
+    assert process.wait(timeout=60) == 1  # one item failed
+    os.close(controller)
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", output.decode("utf-8", "replace"))
+    lines = [part for line in text.replace("\r\n", "\n").split("\n") for part in line.split("\r")]
+    error = [line for line in lines if "error: status: " in line]
+    assert error and all(line.startswith("item 40 (bad): error: status: ") for line in error), error
+    assert any(re.search(r"\b46/\?", line) and "1 failed" in line for line in lines), lines[-5:]  # items, not bytes
+    assert "Traceback" not in text

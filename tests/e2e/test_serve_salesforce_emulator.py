@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -119,3 +120,30 @@ def test_the_emulator_is_an_importable_package_without_the_tests() -> None:
     """No ``sys.path`` edit: the module comes from the installed ``sf_emulator`` package, not ``tests/``."""
     module = sf_emulator.load_emulator()
     assert module.__name__ == "sf_emulator.emulator" and "tests" not in Path(module.__file__ or "").parts
+
+
+def test_sync_status_from_a_second_shell_sees_the_running_sync(
+    sf_demo: tuple[str, subprocess.Popen[str]], settings: Settings
+) -> None:
+    _, process = sf_demo
+    assert process.stdout is not None
+    printed: list[str] = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            pytest.fail("serve --salesforce-emulator exited early:\n" + "".join(printed))
+        printed.append(line)
+        if line.startswith("Serving on"):
+            break
+    # A second shell: the same database, none of the serving process's Salesforce settings.
+    env = {k: v for k, v in _env(settings).items() if not k.startswith("APPOINTMENTS_SF_")}
+    text = subprocess.run([*CLI, "sync", "status"], env=env, capture_output=True, text=True, timeout=120)
+    assert text.returncode == 0, text.stderr
+    first = text.stdout.splitlines()[0]
+    assert first.startswith("Salesforce: syncing (") and "not configured" not in first, first
+    data = json.loads(
+        subprocess.run([*CLI, "sync", "status", "--json"], env=env, capture_output=True, text=True, timeout=120).stdout
+    )
+    assert data["running"]["outcome"] == "ok" and data["running"]["last_run_seconds_ago"] < 600
+    assert data["last_runs"]["mirror"] and data["last_runs"]["push"]
