@@ -46,7 +46,7 @@ class Process:
         self.name = name
         self.lines: list[str] = []
         self.popen = subprocess.Popen(
-            [*SHIM, *args],
+            [*SHIM, "--verbose", *args],  # --verbose: the per-tick log lines this test counts
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
