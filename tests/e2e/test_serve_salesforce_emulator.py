@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -136,6 +137,15 @@ def test_sync_status_from_a_second_shell_sees_the_running_sync(
         printed.append(line)
         if line.startswith("Serving on"):
             break
+    # The console stays quiet while the sync runs every 10 s (make run-sf): no per-run or per-tick lines.
+    later: list[str] = []
+    quiet_until = time.monotonic() + 12
+    while time.monotonic() < quiet_until:
+        ready, _, _ = select.select([process.stdout], [], [], max(quiet_until - time.monotonic(), 0))
+        if not ready:
+            break
+        later.append(process.stdout.readline())
+    assert not [line for line in later if " tick " in line or "salesforce mirror" in line], later
     # A second shell: the same database, none of the serving process's Salesforce settings.
     env = {k: v for k, v in _env(settings).items() if not k.startswith("APPOINTMENTS_SF_")}
     text = subprocess.run([*CLI, "sync", "status"], env=env, capture_output=True, text=True, timeout=120)
