@@ -70,7 +70,8 @@ def test_the_api_and_the_cli(
     assert api.get("/api/v1/messages/status").json()["no_shows"] == 1
     api.post(f"/api/v1/appointments/{future['id']}/cancel", json={"reason": "moved away"})
     monkeypatch.setenv("APPOINTMENTS_DATABASE_URL", runtime.settings.resolved_database_url())
-    assert main(["no-show", future["id"]]) == 1  # cancelled: a conflict
-    capsys.readouterr()
+    assert main(["no-show", future["id"]]) == 2  # cancelled: refused with one line, nothing done
+    refused = capsys.readouterr().err
+    assert "cancel" in refused.lower() and "Traceback" not in refused and len(refused.strip().splitlines()) == 1
     assert main(["messages", "status", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["no_shows"] == 1
