@@ -250,17 +250,15 @@ def confirm(
         row = uow.session.scalar(
             select(CustomerBookingRow).where(CustomerBookingRow.hold_hash == token_digest(held_secret))
         )
-        if row is None or row.link_id != link.id or row.state not in ("held", "confirming"):
+        if row is None or row.link_id != link.id or row.state not in ("held", "confirming", "booked"):
             raise NotFound("hold", "…")
-        _check_personal(uow, link, exclude=row.id)
-        row.first_name, row.last_name = details.first_name, details.last_name
-        row.email, row.phone = details.email, details.phone
-        row.consent_reminders, row.timezone, row.locale = details.consent_reminders, details.timezone, details.locale
-        row.state, row.updated_at = "confirming", now
-        row.manage_hash = token_digest(manage_secret(key, row.id))
-        row.active_link_id = link.id if link.kind == "personal" else None
-        booking_id, appointment_id = row.id, row.appointment_id
-        uow.commit()
+        booking_id, appointment_id, again = row.id, row.appointment_id, row.state == "booked"
+        if not again:
+            _check_personal(uow, link, exclude=row.id)
+            _take_details(row, link, details, key, now)
+            uow.commit()
+    if again:  # the same form sent again (a reload, a double click): the booking it made
+        return _view_of(make_uow, booking_id, key, now)
     guest = {"first_name": details.first_name, "last_name": details.last_name, "timezone": details.timezone}
     patch = AppointmentPatch.model_validate(
         {"name": f"Initial consultation: {details.first_name} {details.last_name}"[:255], "guests": [guest]}
@@ -310,6 +308,17 @@ def cancel(make_uow: UowFactory, manage: str, reason: str | None, *, now: dateti
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _take_details(
+    row: CustomerBookingRow, link: BookingLinkRow, details: CustomerDetails, key: bytes, now: datetime
+) -> None:
+    row.first_name, row.last_name = details.first_name, details.last_name
+    row.email, row.phone = details.email, details.phone
+    row.consent_reminders, row.timezone, row.locale = details.consent_reminders, details.timezone, details.locale
+    row.state, row.updated_at = "confirming", now
+    row.manage_hash = token_digest(manage_secret(key, row.id))
+    row.active_link_id = link.id if link.kind == "personal" else None
 
 
 def _check_personal(uow: UnitOfWork, link: BookingLinkRow, *, exclude: str | None = None) -> None:

@@ -85,6 +85,8 @@ def test_book_manage_cancel_over_http(live: LiveServer, runtime: Runtime, world:
     assert done.status_code == 200, done.text
     assert "jane@example.org" not in done.url and "Jane" not in done.url
     manage_path = re.search(r'id="manage-link" href="([^"]+)"', done.text).group(1).replace("&amp;", "&")
+    again = s.post(f"{base}/confirm", data=form)  # sent twice (a reload): the same booking, nothing booked twice
+    assert again.status_code == 200 and 'id="booked"' in again.text and manage_path.split("?")[0] in again.text
     with runtime.uow() as uow:
         booking = uow.session.scalar(select(CustomerBookingRow))
         appointment = uow.session.get(AppointmentRow, booking.appointment_id)
