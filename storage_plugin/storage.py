@@ -26,11 +26,13 @@ from caldav_bridge.dav import provisioning
 from caldav_bridge.dav.collections import DavStore, take_lock
 from caldav_bridge.dav.errors import DavError, SyncTokenInvalid
 from caldav_bridge.dav.records import CollectionInfo, ItemHead, ItemInfo, NewItem
+from caldav_bridge.errors import DomainError
 from caldav_bridge.services.actor import Actor
 from caldav_bridge.store.migrate import ensure_schema
 from caldav_bridge.store.uow import UnitOfWork
 from storage_plugin import request_state
 from storage_plugin._runtime import runtime_from_config
+from storage_plugin.dav_errors import VALID_CALENDAR_DATA, dav_error
 
 __all__ = ["PLUGIN_CONFIG_SCHEMA", "Collection", "Storage"]
 
@@ -118,8 +120,8 @@ class Storage(storage.BaseStorage):
         with self._store() as store:
             try:
                 return fn(store)
-            except DavError as exc:
-                raise request_state.set_error(exc) from exc
+            except DomainError as exc:  # the core's refusal: answered as DAV (storage_plugin.dav_errors)
+                raise request_state.set_error(dav_error(exc)) from exc
 
     # ---------------------------------------------------------------- API
 
@@ -294,9 +296,7 @@ def _check_times(item: radicale_item.Item) -> None:
         if isinstance(a, datetime) and (a.tzinfo is None) != (b.tzinfo is None):
             continue
         if b < a:
-            raise request_state.set_error(
-                DavError(403, f"{end_name.upper()} is before DTSTART", "C:valid-calendar-data")
-            )
+            raise request_state.set_error(DavError(403, f"{end_name.upper()} is before DTSTART", VALID_CALENDAR_DATA))
 
 
 def new_item(item: radicale_item.Item) -> NewItem:

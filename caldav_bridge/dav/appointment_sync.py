@@ -17,9 +17,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from caldav_bridge.converters.ical_parse import IcalParseError, ParsedEvent, parse_event
-from caldav_bridge.dav.errors import DavError
+from caldav_bridge.dav.errors import InvalidCalendarData
 from caldav_bridge.dav.records import NewItem
-from caldav_bridge.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
+from caldav_bridge.errors import Conflict, Forbidden, ValidationFailed
 from caldav_bridge.model.appointment import AppointmentStatus, AppointmentType
 from caldav_bridge.model.requests import AppointmentDraft, AppointmentPatch
 from caldav_bridge.model.timestamps import to_utc_ms
@@ -74,31 +74,26 @@ def item_written(
 
     Returns the text to store (the client's, unchanged) and the appointment id.
 
-    Raises:
-        DavError: unusable event data (403 ``C:valid-calendar-data``), a refused status change
-            (409), or the actor may not write.
+    Raises (data only; ``storage_plugin`` answers them with DAV statuses and preconditions):
+        InvalidCalendarData: the text is no usable event.
+        ValidationFailed: the event does not fit an appointment.
+        Conflict, NotFound: a refused change (a status transition, a taken slot).
+        Forbidden: the actor may not write.
     """
     calendar = uow.calendars.get(calendar_id)
     zone = calendar.timezone if calendar else "UTC"
     try:
         parsed = parse_event(item.text, zone)
     except IcalParseError as exc:
-        raise DavError(403, str(exc), "C:valid-calendar-data") from exc
+        raise InvalidCalendarData(str(exc)) from exc
     if parsed.end <= parsed.start:
-        raise DavError(403, "an appointment must end after it starts", "C:valid-calendar-data")
+        raise InvalidCalendarData("an appointment must end after it starts")
     actor = _over_caldav(actor)
-    try:
-        row = uow.appointments.get(appointment_id, for_update=True) if appointment_id else None
-        if row is None:
-            return item.text, _create(uow, actor, calendar_id, parsed)
-        _update(uow, actor, row, parsed)
-        return item.text, row.id
-    except ValidationFailed as exc:
-        raise DavError(403, exc.detail, "C:valid-calendar-data") from exc
-    except (Conflict, NotFound) as exc:
-        raise DavError(409, exc.detail) from exc
-    except Forbidden as exc:
-        raise DavError(403, exc.detail, "D:need-privileges") from exc
+    row = uow.appointments.get(appointment_id, for_update=True) if appointment_id else None
+    if row is None:
+        return item.text, _create(uow, actor, calendar_id, parsed)
+    _update(uow, actor, row, parsed)
+    return item.text, row.id
 
 
 def _over_caldav(actor: Actor) -> Actor:
@@ -124,9 +119,7 @@ def _create(uow: UnitOfWork, actor: Actor, calendar_id: str, parsed: ParsedEvent
             }
         )
     except ValidationError as exc:
-        raise DavError(
-            403, f"event does not fit an appointment: {exc.errors()[0]['msg']}", "C:valid-calendar-data"
-        ) from exc
+        raise InvalidCalendarData(f"event does not fit an appointment: {exc.errors()[0]['msg']}") from exc
     return appointments.create_in(uow, actor, draft).id
 
 
@@ -159,9 +152,7 @@ def _update(uow: UnitOfWork, actor: Actor, row: AppointmentRow, parsed: ParsedEv
     try:
         patch = AppointmentPatch.model_validate(changes)
     except ValidationError as exc:
-        raise DavError(
-            403, f"event does not fit an appointment: {exc.errors()[0]['msg']}", "C:valid-calendar-data"
-        ) from exc
+        raise InvalidCalendarData(f"event does not fit an appointment: {exc.errors()[0]['msg']}") from exc
     appointments.update_in(uow, actor, row.id, patch)
 
 
@@ -169,8 +160,8 @@ def item_deleted(uow: UnitOfWork, actor: Actor, appointment_id: str) -> None:
     """The VEVENT of an appointment was deleted (or moved away): the appointment is deleted."""
     try:
         appointments.delete_in(uow, _over_caldav(actor), appointment_id)
-    except DomainError as exc:
-        raise DavError(409, exc.detail) from exc
+    except (Forbidden, ValidationFailed) as exc:
+        raise Conflict(exc.detail) from exc  # the item may go; its appointment stays: a conflict
 
 
 def item_moved(uow: UnitOfWork, actor: Actor, appointment_id: str, calendar_id: str) -> None:
@@ -178,9 +169,5 @@ def item_moved(uow: UnitOfWork, actor: Actor, appointment_id: str, calendar_id: 
     appointment moves with it, keeping its id (outbox, audit as for any change)."""
     try:
         appointments.move_in(uow, _over_caldav(actor), appointment_id, calendar_id)
-    except ValidationFailed as exc:
-        raise DavError(403, exc.detail, "D:need-privileges") from exc
-    except Forbidden as exc:
-        raise DavError(403, exc.detail, "D:need-privileges") from exc
-    except DomainError as exc:
-        raise DavError(409, exc.detail) from exc
+    except ValidationFailed as exc:  # a calendar the actor does not reach
+        raise Forbidden(exc.detail) from exc

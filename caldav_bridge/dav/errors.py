@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from caldav_bridge.errors import DomainError
+from caldav_bridge.errors import DomainError, FieldError, ValidationFailed
 
-__all__ = ["DavError", "SyncTokenInvalid"]
+__all__ = ["DavError", "InvalidCalendarData", "SyncTokenInvalid"]
+
+
+class InvalidCalendarData(ValidationFailed):
+    """A calendar object that is no usable event (unparseable, ending before it starts, not an appointment)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__([FieldError("(calendar object)", detail)], detail)
 
 
 class DavError(DomainError):
