@@ -183,7 +183,11 @@ def _request_body(op: Operation, schemas: dict[str, Any], example: Any) -> dict[
     content: dict[str, Any] = {"schema": schema}
     if example is not None:
         content["example"] = example
-    return {"required": True, "content": {"application/json": content}}
+    return {"required": True, "content": {"application/json": content, **_other_bodies(op)}}
+
+
+def _other_bodies(op: Operation) -> dict[str, Any]:
+    return {media: {"schema": schema} for media, schema in op.other_bodies.items()}
 
 
 def _responses(op: Operation, schemas: dict[str, Any], example: Any) -> dict[str, Any]:

@@ -54,6 +54,8 @@ class Operation:
     headers: tuple[Header, ...] = ()
     response_headers: dict[int, tuple[str, ...]] = field(default_factory=dict)
     public: bool = False
+    #: Other media types the body may have (read by the view itself), with their schemas.
+    other_bodies: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def operations_of(blueprint: Blueprint) -> list[Operation]:
@@ -75,6 +77,7 @@ def operation(
     response_headers: dict[int, tuple[str, ...]] | None = None,
     public: bool = False,
     channel: Channel | None = None,
+    other_bodies: dict[str, dict[str, Any]] | None = None,
 ) -> Callable[[F], F]:
     """Register ``path`` (OpenAPI style, ``{id}``) on ``blueprint`` and in the OpenAPI registry.
 
@@ -99,6 +102,7 @@ def operation(
             headers=headers,
             response_headers=response_headers or {},
             public=public,
+            other_bodies=other_bodies or {},
         )
         _REGISTRY.setdefault(blueprint.name, []).append(op)
 

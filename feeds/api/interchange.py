@@ -143,6 +143,7 @@ def _filters(query: AppointmentListQuery) -> appointments.ListFilters:
     summary="Import appointments of another system (one object or an array; upsert by the source id)",
     tag=TAG,
     raw_body=IMPORT_BODY,
+    other_bodies={ICS: {"type": "string", "description": "ical only: a whole iCalendar (.ics) file"}},
     query=ImportQuery,
     responses={200: ImportResponse},
 )

@@ -221,3 +221,11 @@ def test_swagger_ui_renders_every_operation_with_no_network(
     assert not foreign, foreign
     assert not errors, errors
     context.close()
+
+
+def test_deprecated_slot_fields_are_marked_and_ics_import_is_documented(document: dict[str, Any]) -> None:
+    slot = document["components"]["schemas"]["SlotOut"]["properties"]
+    assert {name for name, prop in slot.items() if prop.get("deprecated")} == {"start", "end", "start_utc", "end_utc"}
+    assert "date_start" in document["components"]["schemas"]["SlotOut"]["required"]
+    body = document["paths"]["/api/v1/import/{format}"]["post"]["requestBody"]["content"]
+    assert body["text/calendar"]["schema"]["type"] == "string"
