@@ -24,6 +24,7 @@ from caldav_bridge.converters.ols import OlsOptions
 from caldav_bridge.converters.salesforce import SalesforceMapping
 from caldav_bridge.events.bus import MessageBus
 from caldav_bridge.events.wiring import build_bus
+from caldav_bridge.infra.fetch_log import FetchLogs
 from caldav_bridge.store.engine import make_engine, make_session_factory
 from caldav_bridge.store.uow import UnitOfWork
 from caldav_bridge.store.write_clock import WriteClocks
@@ -42,8 +43,12 @@ class Runtime:
     #: Committed writes seen through this runtime's sessions (the feeds' caches follow them).
     write_clocks: WriteClocks = field(init=False)
 
+    #: The feeds' fetch logs of the apps built on this runtime (closed with it).
+    fetch_logs: FetchLogs = field(init=False)
+
     def __post_init__(self) -> None:
         self.write_clocks = WriteClocks.attached_to(self.session_factory)
+        self.fetch_logs = FetchLogs()
 
     @classmethod
     def from_settings(cls, settings: Settings, engine: Engine | None = None) -> Runtime:
@@ -93,4 +98,6 @@ class Runtime:
         }
 
     def close(self) -> None:
+        """Write what the fetch logs still hold, then release the database connections."""
+        self.fetch_logs.close()
         self.engine.dispose()

@@ -10,10 +10,11 @@ What is guaranteed:
 
 * nothing is dropped: when the buffer is full (``capacity`` fetches), the request that finds it
   full writes the buffer itself, synchronously (back-pressure instead of loss);
-* a normal stop loses nothing: :meth:`FetchLog.close` (called by ``serve`` on exit, and registered
-  with :mod:`atexit`) writes what is left; a failed write is retried at the next tick, its rows kept;
-* reads of the record in this process see every fetch made before them: :func:`flush_all` is called
-  by the services that list fetches and tokens;
+* a normal stop loses nothing: :meth:`FetchLog.close` (called by ``serve`` on exit, and by
+  :meth:`caldav_bridge.runtime.Runtime.close` for every log in the runtime's :class:`FetchLogs`) writes what
+  is left; a failed write is retried at the next tick, its rows kept;
+* reads of the record through the API see every fetch this process made before them: the endpoints that
+  list fetches and tokens flush the runtime's :class:`FetchLogs` first;
 * a crash (SIGKILL, power loss, the process dying in C code) loses what was buffered since the last
   write: at most ``interval`` seconds of fetches (and at most ``capacity`` rows). Another instance's
   buffered fetches appear in reads up to ``interval`` seconds late.
@@ -21,10 +22,8 @@ What is guaranteed:
 
 from __future__ import annotations
 
-import atexit
 import logging
 import threading
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,10 +33,9 @@ from sqlalchemy import insert, or_, update
 from caldav_bridge.store.tables import AuditRow, FeedFetchRow, FeedTokenRow
 from caldav_bridge.store.uow import UnitOfWork
 
-__all__ = ["Fetch", "FetchLog", "flush_all"]
+__all__ = ["Fetch", "FetchLog", "FetchLogs"]
 
 log = logging.getLogger("appointments.feeds")
-_LIVE: weakref.WeakSet[FetchLog] = weakref.WeakSet()
 
 
 @dataclass(frozen=True)
@@ -66,7 +64,6 @@ class FetchLog:
         self._wake = threading.Event()
         self._closed = False
         self._thread: threading.Thread | None = None  # started with the first fetch
-        _LIVE.add(self)
 
     def add(self, fetch: Fetch) -> None:
         with self._lock:
@@ -148,17 +145,31 @@ class FetchLog:
             uow.commit()
 
 
-@atexit.register
-def _close_all() -> None:
-    """At interpreter exit: write what every live fetch log still holds (a normal stop loses nothing)."""
-    for fetch_log in list(_LIVE):
-        try:
-            fetch_log.close()
-        except Exception:
-            log.exception("could not write %d buffered feed fetches at exit", fetch_log.pending())
+class FetchLogs:
+    """The fetch logs of one runtime (one per app built on it): flushed before reads, closed with the runtime."""
 
+    def __init__(self) -> None:
+        self._logs: list[FetchLog] = []
+        self._lock = threading.Lock()
 
-def flush_all() -> None:
-    """Write the buffered fetches of every live :class:`FetchLog` in this process (before reading them)."""
-    for fetch_log in list(_LIVE):
-        fetch_log.flush()
+    def add(self, fetch_log: FetchLog) -> FetchLog:
+        with self._lock:
+            self._logs.append(fetch_log)
+        return fetch_log
+
+    def flush(self) -> None:
+        """Write the fetches every log still buffers (before reading the record)."""
+        with self._lock:
+            logs = list(self._logs)
+        for fetch_log in logs:
+            fetch_log.flush()
+
+    def close(self) -> None:
+        """Stop every log's thread and write what it still holds (a failure is logged, the others still close)."""
+        with self._lock:
+            logs, self._logs = self._logs, []
+        for fetch_log in logs:
+            try:
+                fetch_log.close()
+            except Exception:
+                log.exception("could not write %d buffered feed fetches", fetch_log.pending())

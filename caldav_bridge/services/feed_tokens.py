@@ -15,7 +15,6 @@ from urllib.parse import quote
 from caldav_bridge.clock import utcnow
 from caldav_bridge.credentials import token_digest
 from caldav_bridge.errors import FieldError, NotFound, ValidationFailed
-from caldav_bridge.infra.fetch_log import flush_all
 from caldav_bridge.model.feeds import (
     FULL_PRIVACY_WARNING,
     FeedFetch,
@@ -88,7 +87,6 @@ def feed_urls(base_url: str, secret: str) -> FeedUrls:
 
 def list_tokens(uow: UnitOfWork, actor: Actor, calendar_id: str) -> list[FeedToken]:
     actor.require("read")
-    flush_all()  # last_used_at of fetches still buffered in this process
     with uow:
         _calendar(uow, actor, calendar_id)
         return [_token(r) for r in uow.feeds.tokens_of(calendar_id)]
@@ -153,7 +151,6 @@ def list_fetches(uow: UnitOfWork, actor: Actor, calendar_id: str, limit: int = 1
     """The most recent fetches of a calendar's feeds and calendar page, newest first."""
     actor.require("read")
     limit = max(1, min(limit, MAX_FETCHES))
-    flush_all()  # fetches still buffered in this process
     with uow:
         _calendar(uow, actor, calendar_id)
         return [FeedFetch.model_validate(r, from_attributes=True) for r in uow.feeds.fetches_of(calendar_id, limit)]

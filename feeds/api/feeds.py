@@ -47,7 +47,9 @@ def _issued(issued: IssuedFeedToken, status: int) -> Response:
     responses={200: FeedTokenList},
 )
 def list_feeds(id: str) -> Response:
-    items = service.list_tokens(uow(), current_actor("api"), id)
+    actor = current_actor("api")
+    runtime().fetch_logs.flush()  # last_used_at of fetches this process still buffers
+    items = service.list_tokens(uow(), actor, id)
     return jsonify({"items": [t.model_dump(mode="json") for t in items]})
 
 
@@ -102,5 +104,7 @@ def revoke_feed(id: str, token_id: str) -> Response:
     responses={200: FeedFetchList},
 )
 def list_feed_fetches(id: str, query: FetchesQuery) -> Response:
-    items = service.list_fetches(uow(), current_actor("api"), id, query.limit)
+    actor = current_actor("api")
+    runtime().fetch_logs.flush()  # fetches this process still buffers
+    items = service.list_fetches(uow(), actor, id, query.limit)
     return jsonify({"items": [f.model_dump(mode="json") for f in items]})

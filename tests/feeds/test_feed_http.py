@@ -12,7 +12,6 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from caldav_bridge.infra.fetch_log import flush_all
 from caldav_bridge.runtime import Runtime
 from caldav_bridge.store.tables import AuditRow, FeedFetchRow
 from tests.conftest import People
@@ -181,7 +180,7 @@ def test_privacy_levels_and_the_record_of_fetches(feed_world: FeedWorld, people:
     assert next(t for t in listed if t["name"] == "Google")["last_used_at"]
     other = w.live.client(people.other_fitter.token)
     assert other.get(f"/api/v1/calendars/{w.calendar_id}/feeds/fetches").status_code == 404
-    flush_all()  # fetches are written off the request path, within a second; reads here come first
+    w.live.runtime.fetch_logs.flush()  # fetches are written off the request path, within a second; reads come first
     with w.live.runtime.uow() as uow:
         reads = uow.session.scalars(select(AuditRow).where(AuditRow.channel == "feed")).all()
         fetch_rows = uow.session.scalars(select(FeedFetchRow)).all()
@@ -231,7 +230,7 @@ def test_rate_limit_is_per_token_with_retry_after(runtime: Runtime, people: Peop
         assert refused.headers["Content-Type"].startswith("text/plain")
         assert w.get(one).status_code == 429
         assert w.get(two).status_code == 200  # another token is not affected
-        flush_all()
+        limited.fetch_logs.flush()
         with limited.uow() as uow:
             statuses = [f.status for f in uow.session.scalars(select(FeedFetchRow).order_by(FeedFetchRow.id))]
         assert statuses.count(429) == 1  # the first refusal is recorded, repeats are not
