@@ -57,14 +57,21 @@ class ParsedEvent:
     #: The IANA zone of DTSTART's TZID (or None for UTC/floating/all-day times).
     zone: str | None
     status: str | None
+    #: ``X-APPOINTMENT-TYPE`` upper-cased (a known type or not); as written in ``appointment_type_as_written``.
     appointment_type: str | None
     appointment_status: str | None
     attendees: list[Attendee] = field(default_factory=list)
     recurring: bool = False
+    #: ``TRANSP:TRANSPARENT``: the event does not occupy the time (RFC 5545 §3.8.2.7).
+    transparent: bool = False
+    #: The VEVENT is an overridden occurrence whose series is not in this resource (RECURRENCE-ID, no master).
+    orphan_override: bool = False
+    appointment_type_as_written: str | None = None
 
 
 def parse_event(text: str, default_zone: str = "UTC") -> ParsedEvent:
-    """The master VEVENT of ``text`` (the one without RECURRENCE-ID).
+    """The master VEVENT of ``text`` (the one without RECURRENCE-ID), else its first overridden
+    occurrence (a resource holding only an occurrence of a series kept elsewhere, RFC 4791 §4.1).
 
     Floating times and all-day dates are read in ``default_zone``. A missing DTEND is
     DTSTART + DURATION, else one day for a date and zero for a date-time.
@@ -76,10 +83,11 @@ def parse_event(text: str, default_zone: str = "UTC") -> ParsedEvent:
         calendar = icalendar.Calendar.from_ical(text)
     except Exception as exc:  # icalendar raises ValueError, KeyError, ... on bad input
         raise IcalParseError(f"not valid iCalendar: {exc}") from exc
-    events = [c for c in calendar.walk("VEVENT") if c.get("RECURRENCE-ID") is None]
-    if not events:
-        raise IcalParseError("no VEVENT without RECURRENCE-ID")
-    event = events[0]
+    every = list(calendar.walk("VEVENT"))
+    masters = [c for c in every if c.get("RECURRENCE-ID") is None]
+    if not every:
+        raise IcalParseError("no VEVENT")
+    event = masters[0] if masters else every[0]
     if event.get("DTSTART") is None:
         raise IcalParseError("VEVENT without DTSTART")
     try:
@@ -121,6 +129,9 @@ def parse_event(text: str, default_zone: str = "UTC") -> ParsedEvent:
         appointment_status=(_text(event.get("X-APPOINTMENT-STATUS")) or "").upper() or None,
         attendees=attendees,
         recurring=any(event.get(k) is not None for k in ("RRULE", "RDATE")),
+        transparent=(_text(event.get("TRANSP")) or "").upper() == "TRANSPARENT",
+        orphan_override=not masters,
+        appointment_type_as_written=_text(event.get("X-APPOINTMENT-TYPE")),
     )
 
 

@@ -7,6 +7,20 @@
   re-render the items of changes from every other channel (and of the consequences of a CalDAV
   change). A change made here carries the ``caldav`` channel on its actor, so those handlers leave
   its item to the DAV store, which stores the client's text.
+
+What a stock CalDAV server accepts is accepted here too (RFC 5545 §3.6.1, RFC 4791 §4.1):
+
+- an event without DTEND or DURATION ends at its start (a date-time) or lasts one day (a date);
+- an event the canonical appointment cannot hold (one that takes no time, or lasts longer than
+  :data:`~caldav_bridge.model.appointment.MAX_DURATION`, such as a vacation) is kept as a
+  calendar-only event: stored and served over CalDAV (free-busy included), not an appointment.
+  A long opaque one still blocks availability (:mod:`caldav_bridge.scheduling.queries`). An
+  existing appointment cannot be turned into one: that PUT is refused (``C:valid-calendar-data``),
+  since the appointment (and its Salesforce record) could not follow it;
+- a resource holding only an overridden occurrence (RECURRENCE-ID, no master) is read as that
+  occurrence;
+- an ``X-APPOINTMENT-TYPE`` that names no known type is kept as written (in the item, and in
+  ``meta.type_as_written``); the appointment gets the default type.
 """
 
 from __future__ import annotations
@@ -20,7 +34,7 @@ from caldav_bridge.converters.ical_parse import IcalParseError, ParsedEvent, par
 from caldav_bridge.dav.errors import InvalidCalendarData
 from caldav_bridge.dav.records import NewItem
 from caldav_bridge.errors import Conflict, Forbidden, ValidationFailed
-from caldav_bridge.model.appointment import AppointmentStatus, AppointmentType
+from caldav_bridge.model.appointment import MAX_DURATION, AppointmentStatus, AppointmentType
 from caldav_bridge.model.requests import AppointmentDraft, AppointmentPatch
 from caldav_bridge.model.timestamps import to_utc_ms
 from caldav_bridge.services import appointments
@@ -31,6 +45,7 @@ from caldav_bridge.store.uow import UnitOfWork
 __all__ = ["item_deleted", "item_moved", "item_written"]
 
 S = AppointmentStatus
+_KNOWN_TYPES = frozenset(t.value for t in AppointmentType)
 #: iCalendar STATUS → the canonical statuses it stands for (the first is the default for new ones).
 _STATUS_GROUPS: dict[str, tuple[str, ...]] = {
     "TENTATIVE": (S.RESERVED, S.INITIAL),
@@ -86,14 +101,32 @@ def item_written(
         parsed = parse_event(item.text, zone)
     except IcalParseError as exc:
         raise InvalidCalendarData(str(exc)) from exc
-    if parsed.end <= parsed.start:
-        raise InvalidCalendarData("an appointment must end after it starts")
     actor = _over_caldav(actor)
     row = uow.appointments.get(appointment_id, for_update=True) if appointment_id else None
+    if not _fits(parsed):
+        if row is not None:
+            raise InvalidCalendarData(
+                f"appointment {row.id} must end after it starts and last at most {MAX_DURATION.days} days"
+            )
+        return item.text, None  # a calendar-only event
     if row is None:
         return item.text, _create(uow, actor, calendar_id, parsed)
     _update(uow, actor, row, parsed)
     return item.text, row.id
+
+
+def _fits(parsed: ParsedEvent) -> bool:
+    """Whether a canonical appointment can hold the event's times (it takes time, and not too long)."""
+    return parsed.start < parsed.end <= parsed.start + MAX_DURATION
+
+
+def _type_meta(parsed: ParsedEvent) -> dict[str, Any]:
+    """``meta.type`` of a known ``X-APPOINTMENT-TYPE``; an unknown one kept as written beside it."""
+    if parsed.appointment_type is None:
+        return {}
+    if parsed.appointment_type in _KNOWN_TYPES:
+        return {"type": parsed.appointment_type}
+    return {"type_as_written": parsed.appointment_type_as_written}
 
 
 def _over_caldav(actor: Actor) -> Actor:
@@ -102,7 +135,7 @@ def _over_caldav(actor: Actor) -> Actor:
 
 
 def _create(uow: UnitOfWork, actor: Actor, calendar_id: str, parsed: ParsedEvent) -> str:
-    meta: dict[str, Any] = {"type": parsed.appointment_type or AppointmentType.FOLLOW_UP.value}
+    meta: dict[str, Any] = {"type": AppointmentType.FOLLOW_UP.value, **_type_meta(parsed)}
     if parsed.zone:
         meta["timezone"] = parsed.zone
     try:
@@ -140,9 +173,9 @@ def _update(uow: UnitOfWork, actor: Actor, row: AppointmentRow, parsed: ParsedEv
     guests = _guests(uow, parsed, row.calendar_id)
     if [g["id"] for g in guests] != [g.person_id for g in row.guests]:
         changes["guests"] = guests
-    meta: dict[str, Any] = {}
-    if parsed.appointment_type and parsed.appointment_type != row.type:
-        meta["type"] = parsed.appointment_type
+    meta: dict[str, Any] = {
+        k: v for k, v in _type_meta(parsed).items() if v != (row.type if k == "type" else (row.meta_extra or {}).get(k))
+    }
     if parsed.zone and parsed.zone != (row.meta_extra or {}).get("timezone"):
         meta["timezone"] = parsed.zone
     if meta:

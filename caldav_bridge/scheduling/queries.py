@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
+from caldav_bridge.dav.render import is_recurring
 from caldav_bridge.model.appointment import MAX_DURATION, AppointmentStatus
 from caldav_bridge.scheduling.recurring import occurrences
 from caldav_bridge.scheduling.rules import AvailabilityRules, TimeRange
@@ -124,9 +125,17 @@ def _recurring(
     session: Session, calendar_ids: Sequence[str], start: datetime, end: datetime, exclude: Sequence[str]
 ) -> dict[str, list[tuple[datetime, datetime]]]:
     """Occurrences of recurring events written over CalDAV into these calendars (the appointment row
-    holds only the first one). Long items only: a recurring item is stored with the open-range flag."""
+    holds only the first one), and long calendar-only events (a vacation: no appointment holds it)
+    unless transparent. Long items only: a recurring item is stored with the open-range flag."""
     stmt = (
-        select(DavCollectionRow.calendar_id, DavItemRow.text, CalendarRow.timezone)
+        select(
+            DavCollectionRow.calendar_id,
+            DavItemRow.text,
+            CalendarRow.timezone,
+            DavItemRow.appointment_id,
+            DavItemRow.time_start,
+            DavItemRow.time_end,
+        )
         .join(DavItemRow, DavItemRow.collection_id == DavCollectionRow.id)
         .join(CalendarRow, CalendarRow.id == DavCollectionRow.calendar_id)
         .outerjoin(AppointmentRow, AppointmentRow.id == DavItemRow.appointment_id)
@@ -141,11 +150,21 @@ def _recurring(
     if exclude:
         stmt = stmt.where(or_(DavItemRow.appointment_id.is_(None), DavItemRow.appointment_id.not_in(list(exclude))))
     result: dict[str, list[tuple[datetime, datetime]]] = {}
-    for calendar_id, text, zone in session.execute(stmt):
-        if calendar_id is None or ("RRULE" not in text and "RDATE" not in text):
+    for calendar_id, text, zone, appointment_id, time_start, time_end in session.execute(stmt):
+        if calendar_id is None:
             continue
-        result.setdefault(calendar_id, []).extend(occurrences(text, zone, start, end))
+        if is_recurring(text):
+            result.setdefault(calendar_id, []).extend(occurrences(text, zone, start, end))
+        elif appointment_id is None and not _transparent(text):
+            span = (datetime.fromtimestamp(time_start, UTC), datetime.fromtimestamp(time_end, UTC))
+            if span[0] < end and span[1] > start:
+                result.setdefault(calendar_id, []).append(span)
     return result
+
+
+def _transparent(text: str) -> bool:
+    """``TRANSP:TRANSPARENT`` on the event: it does not occupy its time (RFC 5545 §3.8.2.7)."""
+    return "TRANSP:TRANSPARENT" in text.upper().replace("\r\n ", "")
 
 
 def claims_overlapping(

@@ -1,0 +1,174 @@
+"""A fitter's appointment calendar accepts what stock Radicale accepts, with the meaning RFC 5545 gives it.
+
+Over real HTTP with python-caldav (and raw PUTs where a precondition is read), on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import caldav
+import pytest
+import requests
+
+from tests.conftest import People
+from tests.support.factories import iso
+from tests.support.live import LiveServer
+
+DENVER = ZoneInfo("America/Denver")
+
+
+def _ics(uid: str, lines: str, *, summary: str = "Event") -> str:
+    return (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//tests//stock//EN\r\n"
+        f"BEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20261101T000000Z\r\nSUMMARY:{summary}\r\n{lines}"
+        "END:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+
+
+def _appointments(live: LiveServer, people: People) -> list[dict[str, Any]]:
+    response = live.client(people.fitter.token).get(
+        "/api/v1/appointments", params={"calendar_id": people.fitter.calendar_id, "limit": 100}
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    return list(body["items"] if "items" in body else body["data"])
+
+
+def _tuesday_ahead() -> date:
+    today = datetime.now(DENVER).date()
+    return today + timedelta(days=14 + (1 - today.weekday()) % 7)
+
+
+def _slots(live: LiveServer, people: People, day: date) -> int:
+    start = datetime.combine(day, time(0), tzinfo=DENVER)
+    response = live.client(people.fitter.token).get(
+        "/api/v1/availability",
+        params={
+            "calendar_id": people.fitter.calendar_id,
+            "type": "FOLLOW_UP",
+            "from": iso(start),
+            "to": iso(start + timedelta(days=1)),
+        },
+    )
+    assert response.status_code == 200, response.text
+    return len(response.json()["slots"])
+
+
+def _local(value: datetime) -> str:
+    return value.strftime("%Y%m%dT%H%M%S")
+
+
+@pytest.mark.parametrize(
+    "when",
+    [
+        "DTSTART;TZID=America/Denver:20261201T090000\r\n",  # no DTEND, no DURATION: ends at its start
+        "DTSTART;TZID=America/Denver:20261201T090000\r\nDTEND;TZID=America/Denver:20261201T090000\r\n",
+        "DTSTART:20261201T160000Z\r\nDURATION:PT0S\r\n",
+    ],
+    ids=["no-end", "end-equals-start", "zero-duration"],
+)
+def test_an_event_taking_no_time_is_stored_and_blocks_nothing(
+    live: LiveServer, fitter_calendar: caldav.Calendar, people: People, when: str
+) -> None:
+    fitter_calendar.save_event(_ics("instant@test", when, summary="Call back"))
+    event = fitter_calendar.event_by_uid("instant@test")
+    assert "SUMMARY:Call back" in event.data
+    found = fitter_calendar.search(
+        start=datetime(2026, 12, 1, 15, tzinfo=UTC), end=datetime(2026, 12, 1, 17, tzinfo=UTC), event=True
+    )
+    assert [str(e.icalendar_component["UID"]) for e in found] == ["instant@test"]
+    assert _appointments(live, people) == []  # a calendar-only event: no appointment takes no time
+
+
+def test_a_date_without_end_is_a_one_day_appointment(
+    live: LiveServer, fitter_calendar: caldav.Calendar, people: People
+) -> None:
+    fitter_calendar.save_event(_ics("day@test", "DTSTART;VALUE=DATE:20261221\r\n", summary="Trade fair"))
+    (appointment,) = _appointments(live, people)
+    start = datetime.fromisoformat(appointment["date_start"].replace("Z", "+00:00"))
+    end = datetime.fromisoformat(appointment["date_end"].replace("Z", "+00:00"))
+    assert start.astimezone(DENVER) == datetime(2026, 12, 21, tzinfo=DENVER)
+    assert end - start == timedelta(days=1)
+
+
+def test_a_year_long_event_is_accepted_and_blocks_availability(
+    live: LiveServer, fitter_calendar: caldav.Calendar, people: People
+) -> None:
+    day = _tuesday_ahead()
+    assert _slots(live, people, day) > 0
+    first = datetime.combine(day - timedelta(days=100), time(8), tzinfo=DENVER)
+    last = first.replace(year=first.year + 1)
+    when = f"DTSTART;TZID=America/Denver:{_local(first)}\r\nDTEND;TZID=America/Denver:{_local(last)}\r\n"
+    fitter_calendar.save_event(_ics("year@test", when, summary="Sabbatical"))
+    assert "SUMMARY:Sabbatical" in fitter_calendar.event_by_uid("year@test").data
+    assert _slots(live, people, day) == 0
+    assert _appointments(live, people) == []  # longer than an appointment may last: calendar-only
+
+
+def test_a_vacation_blocks_unless_transparent(
+    live: LiveServer, fitter_calendar: caldav.Calendar, people: People
+) -> None:
+    day = _tuesday_ahead()
+    before = _slots(live, people, day)
+    start, end = day - timedelta(days=7), day + timedelta(days=14)  # three weeks
+    dates = f"DTSTART;VALUE=DATE:{start:%Y%m%d}\r\nDTEND;VALUE=DATE:{end:%Y%m%d}\r\n"
+    fitter_calendar.save_event(_ics("free@test", dates + "TRANSP:TRANSPARENT\r\n", summary="Partner away"))
+    assert _slots(live, people, day) == before
+    fitter_calendar.save_event(_ics("vacation@test", dates, summary="Vacation"))
+    assert _slots(live, people, day) == 0
+    fitter_calendar.event_by_uid("vacation@test").delete()
+    assert _slots(live, people, day) == before
+
+
+def test_an_unknown_appointment_type_is_kept_as_written(
+    live: LiveServer, fitter_calendar: caldav.Calendar, people: People
+) -> None:
+    when = "DTSTART:20261201T160000Z\r\nDTEND:20261201T170000Z\r\nX-APPOINTMENT-TYPE:Wax-Removal\r\n"
+    fitter_calendar.save_event(_ics("typed@test", when, summary="Ear care"))
+    (appointment,) = _appointments(live, people)
+    assert appointment["meta"]["type"] == "FOLLOW_UP"
+    assert appointment["meta"]["type_as_written"] == "Wax-Removal"
+    assert "X-APPOINTMENT-TYPE:Wax-Removal" in fitter_calendar.event_by_uid("typed@test").data
+
+
+def test_a_resource_holding_only_an_overridden_occurrence_is_that_occurrence(
+    live: LiveServer, fitter_calendar: caldav.Calendar, people: People
+) -> None:
+    lines = (
+        "RECURRENCE-ID;TZID=America/Denver:20261201T090000\r\n"
+        "DTSTART;TZID=America/Denver:20261201T110000\r\nDTEND;TZID=America/Denver:20261201T120000\r\n"
+    )
+    # python-caldav's save_event would look for the series to merge the occurrence into: PUT it as is.
+    url = str(fitter_calendar.url.join("series.ics"))
+    body = _ics("series@test", lines, summary="Moved check-up")
+    put = fitter_calendar.client.put(url, body, {"Content-Type": "text/calendar"})
+    assert put.status == 201, put.raw
+    (appointment,) = _appointments(live, people)
+    assert (appointment["name"], appointment["date_start"], appointment["date_end"]) == (
+        "Moved check-up",
+        "2026-12-01T18:00:00.000Z",
+        "2026-12-01T19:00:00.000Z",
+    )
+    assert "RECURRENCE-ID" in fitter_calendar.event_by_uid("series@test").data
+
+
+def test_an_appointment_cannot_become_an_event_taking_no_time(live: LiveServer, people: People) -> None:
+    auth = (people.fitter.username, people.fitter.password)
+    url = f"{live.base_url}/dav/{auth[0]}/appointments/visit.ics"
+    timed = "DTSTART:20261201T160000Z\r\nDTEND:20261201T170000Z\r\n"
+    created = requests.put(url, data=_ics("visit@test", timed, summary="Visit"), auth=auth, timeout=30)
+    assert created.status_code == 201, created.text
+    refused = requests.put(
+        url, data=_ics("visit@test", "DTSTART:20261201T160000Z\r\n", summary="Visit"), auth=auth, timeout=30
+    )
+    assert refused.status_code == 403, refused.text
+    assert "valid-calendar-data" in refused.text
+    (appointment,) = _appointments(live, people)
+    assert (appointment["date_start"], appointment["date_end"]) == (
+        "2026-12-01T16:00:00.000Z",
+        "2026-12-01T17:00:00.000Z",
+    )
+    assert "DTEND:20261201T170000Z" in requests.get(url, auth=auth, timeout=30).text
