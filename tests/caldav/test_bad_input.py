@@ -48,12 +48,14 @@ def test_dtend_before_dtstart(live: LiveServer, dav: tuple[requests.Session, str
     assert _counts(live) == before
 
 
-def test_zero_length_appointment_is_refused(live: LiveServer, dav: tuple[requests.Session, str]) -> None:
+def test_zero_length_event_is_kept_but_is_no_appointment(live: LiveServer, dav: tuple[requests.Session, str]) -> None:
+    # RFC 5545 §3.6.1 allows DTEND = DTSTART (stock Radicale stores it): a calendar-only event.
     session, url = dav
     body = event_ics("zero@test", start="20261201T100000", end="20261201T100000")
     response = session.put(url + "zero.ics", data=body, timeout=10)
-    assert response.status_code == 403 and "valid-calendar-data" in response.text
+    assert response.status_code == 201, response.text
     assert _counts(live)[0] == 0
+    assert "UID:zero@test" in session.get(url + "zero.ics", timeout=10).text
 
 
 def test_uid_already_used(live: LiveServer, dav: tuple[requests.Session, str]) -> None:
