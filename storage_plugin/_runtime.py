@@ -9,13 +9,27 @@ from sqlalchemy.pool import NullPool
 
 from caldav_bridge.runtime import Runtime
 from caldav_bridge.store.engine import make_engine, make_session_factory
+from caldav_bridge.store.migrate import ensure_schema
 from config import load_settings
 from storage_plugin import request_state
 
-__all__ = ["runtime_from_config"]
+__all__ = ["runtime_from_config", "schema_ready"]
 
 _BY_URL: dict[str, Runtime] = {}
+#: URLs whose schema this process has brought up to date (Radicale makes a Storage per Application: hundreds
+#: in its test suite, each would otherwise inspect the database again).
+_SCHEMA_READY: set[str] = set()
 _LOCK = threading.Lock()
+
+
+def schema_ready(rt: Runtime) -> None:
+    """Bring ``rt``'s database to the current schema (:func:`ensure_schema`), once per database and process."""
+    key = rt.engine.url.render_as_string(hide_password=False)
+    with _LOCK:
+        if key in _SCHEMA_READY:
+            return
+        ensure_schema(rt.engine)
+        _SCHEMA_READY.add(key)
 
 
 def _get(configuration: Any, section: str, option: str) -> str:

@@ -28,10 +28,9 @@ from caldav_bridge.dav.errors import DavError, SyncTokenInvalid
 from caldav_bridge.dav.records import CollectionInfo, ItemHead, ItemInfo, NewItem
 from caldav_bridge.errors import DomainError
 from caldav_bridge.services.actor import Actor
-from caldav_bridge.store.migrate import ensure_schema
 from caldav_bridge.store.uow import UnitOfWork
 from storage_plugin import request_state
-from storage_plugin._runtime import runtime_from_config
+from storage_plugin._runtime import runtime_from_config, schema_ready
 from storage_plugin.dav_errors import VALID_CALENDAR_DATA, dav_error
 
 __all__ = ["PLUGIN_CONFIG_SCHEMA", "Collection", "Storage"]
@@ -72,7 +71,7 @@ class Storage(storage.BaseStorage):
         cfg = self.configuration
         self.runtime, self._owns_engine = runtime_from_config(cfg)
         if self._owns_engine and cfg.get("storage", "auto_migrate"):
-            ensure_schema(self.runtime.engine)
+            schema_ready(self.runtime)
         self._max_sync_token_age = int(cfg.get("storage", "max_sync_token_age"))
         self.max_resource_size = int(cfg.get("server", "max_resource_size"))
 
