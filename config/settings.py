@@ -269,6 +269,8 @@ class Settings:
     booking_link_rate_limit_per_minute: int = 120
     #: Reminders, in hours before the appointment, comma-separated ("24", "48,2"); empty: no reminders.
     booking_reminder_offsets_hours: str = "24"
+    #: Opportunity field that receives each personal booking link's URL (the push's schedule); empty: not written.
+    sf_booking_link_field: str = ""
     #: Checkbox on the Event/ServiceAppointment that receives a no-show marked by staff; empty: not written.
     sf_no_show_field: str = ""
     #: SMTP relay for customer messages; empty host: messages are written as .eml files to ``data_dir``/mail.

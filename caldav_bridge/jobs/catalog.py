@@ -15,6 +15,7 @@ job id                        when                            what
 ``caldav-prune-change-log``   ``dav_prune_interval``          CalDAV change logs past the token age
 ``messages-deliver``          every 15 s                      the customer-message outbox (self-booking)
 ``booking-reminders``         every 300 s                     queue the reminders that are due
+``salesforce-booking-links``  ``sf_push_interval_seconds``    personal links' URLs → Opportunities (when set)
 ============================  ==============================  ==========================================
 
 A feature adds its jobs as one more provider in :data:`PROVIDERS`: a function from the runtime to the
@@ -32,12 +33,15 @@ from caldav_bridge.dav.collections import DEFAULT_MAX_TOKEN_AGE, prune_all
 from caldav_bridge.jobs.scheduler import SKIPPED, Job, JobScheduler, default_holder
 from caldav_bridge.jobs.ticks import Daily, Every
 from caldav_bridge.runtime import Runtime
+from caldav_bridge.salesforce.gateway import SalesforceSyncError
 from caldav_bridge.salesforce.mirror import RunResult
 from caldav_bridge.salesforce.preflight import PreflightGate
 from caldav_bridge.salesforce.runner import run_job
 from caldav_bridge.salesforce.sync_context import SyncContext
 from caldav_bridge.scheduling.booking import expire_holds
 from caldav_bridge.selfbooking import jobs as selfbooking_jobs
+from caldav_bridge.selfbooking import sf_links
+from caldav_bridge.selfbooking.keys import service_key
 from caldav_bridge.webhooks.delivery import WebhookOptions, deliver_due
 
 __all__ = ["PROVIDERS", "build_scheduler", "core_jobs", "customer_message_jobs", "jobs_of", "salesforce_jobs"]
@@ -60,11 +64,37 @@ def salesforce_jobs(rt: Runtime, ctx: SyncContext, holder: str) -> list[Job]:
 
         return run
 
-    return [
+    jobs = [
         Job(SALESFORCE_JOB_IDS["mirror"], Every(s.sf_mirror_interval_seconds), runner("mirror")),
         Job(SALESFORCE_JOB_IDS["push"], Every(s.sf_push_interval_seconds), runner("push")),
         Job(SALESFORCE_JOB_IDS["reconcile"], Daily(s.sf_reconcile_hour, 17), runner("reconcile")),
     ]
+    if s.sf_booking_link_field:
+        jobs.append(
+            Job("salesforce-booking-links", Every(s.sf_push_interval_seconds), lambda: publish_booking_links(rt, ctx))
+        )
+    return jobs
+
+
+def publish_booking_links(rt: Runtime, ctx: SyncContext) -> bool:
+    """Self-booking: personal links' URLs to their Opportunities (``sf_booking_link_field``)."""
+    s = rt.settings
+    try:
+        report = sf_links.publish_booking_links(
+            rt.uow,
+            ctx.gateway_factory(),
+            field_name=s.sf_booking_link_field,
+            public_url=s.public_url,
+            key=service_key(s),
+        )
+    except SalesforceSyncError as exc:  # tried again next tick: nothing was recorded as written
+        log.warning("salesforce booking links: %s", exc)
+        return False
+    for note in report.notes:
+        log.warning("salesforce booking links: %s", note)
+    if report.written:
+        log.info("salesforce booking links: %d written", report.written)
+    return report.failed == 0
 
 
 def deliver_webhooks(rt: Runtime) -> int:

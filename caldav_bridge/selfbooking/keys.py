@@ -17,7 +17,7 @@ from pathlib import Path
 from caldav_bridge.store.private_files import private_dir
 from config import Settings
 
-__all__ = ["manage_secret", "service_key"]
+__all__ = ["link_secret", "manage_secret", "service_key"]
 
 
 def service_key(settings: Settings) -> bytes:
@@ -42,3 +42,9 @@ def manage_secret(key: bytes, booking_id: str) -> str:
     """The manage link's secret of a booking: HMAC-SHA256 of its id under the service key (256 bits)."""
     digest = hmac.new(key, f"manage:{booking_id}".encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def link_secret(key: bytes, link_id: str) -> str:
+    """A personal booking link's secret (192 bits), derived so the Salesforce step can write its URL later."""
+    digest = hmac.new(key, f"booking-link:{link_id}".encode(), hashlib.sha256).digest()[:24]
+    return base64.urlsafe_b64encode(digest).decode()

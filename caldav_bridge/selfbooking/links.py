@@ -14,11 +14,12 @@ from caldav_bridge.clock import utcnow
 from caldav_bridge.credentials import token_digest
 from caldav_bridge.errors import FieldError, NotFound, ValidationFailed
 from caldav_bridge.model.requests import CalendarKind
+from caldav_bridge.selfbooking.keys import link_secret
 from caldav_bridge.selfbooking.model import BookingLink, IssuedBookingLink, LinkDraft, LinkSalesforce, is_active
 from caldav_bridge.selfbooking.tables import BookingLinkRow, CustomerBookingRow
 from caldav_bridge.services.actor import Actor
 from caldav_bridge.services.feed_tokens import new_feed_secret
-from caldav_bridge.store.tables import AuditRow, CalendarRow
+from caldav_bridge.store.tables import AuditRow, CalendarRow, new_id
 from caldav_bridge.store.uow import UnitOfWork
 
 __all__ = ["book_url", "issue", "list_links", "resolve", "revoke"]
@@ -29,11 +30,21 @@ def book_url(base_url: str, secret: str) -> str:
 
 
 def issue(
-    uow: UnitOfWork, actor: Actor, draft: LinkDraft, base_url: str, *, secret: str | None = None
+    uow: UnitOfWork,
+    actor: Actor,
+    draft: LinkDraft,
+    base_url: str,
+    *,
+    secret: str | None = None,
+    key: bytes | None = None,
 ) -> IssuedBookingLink:
-    """A new link; its secret and URL are in the result only."""
+    """A new link; its secret and URL are in the result only. With the service ``key``, a personal link's
+    secret is derived from it (:func:`~caldav_bridge.selfbooking.keys.link_secret`), so its URL can be written
+    to Salesforce later; only the hash is stored either way."""
     actor.require("write")
-    secret = secret or new_feed_secret()
+    link_id = new_id()
+    if secret is None:
+        secret = link_secret(key, link_id) if key is not None and draft.kind == "personal" else new_feed_secret()
     now = utcnow()
     with uow:
         team = uow.session.get(CalendarRow, draft.team_id)
@@ -42,6 +53,7 @@ def issue(
         if draft.expires_at is not None and draft.expires_at <= now:
             raise ValidationFailed([FieldError("expires_at", "must be in the future")])
         row = BookingLinkRow(
+            id=link_id,
             token_hash=token_digest(secret),
             kind=draft.kind,
             team_id=team.id,

@@ -8,6 +8,7 @@ from flask import Response, jsonify
 from pydantic import BaseModel, ConfigDict, Field
 
 from caldav_bridge.selfbooking import links as service
+from caldav_bridge.selfbooking.keys import service_key
 from caldav_bridge.selfbooking.model import BookingLink, IssuedBookingLink, LinkDraft
 from feeds.api.blueprint import bp
 from feeds.auth import current_actor
@@ -37,7 +38,8 @@ class LinksQuery(BaseModel):
     responses={201: IssuedBookingLink},
 )
 def issue_booking_link(body: LinkDraft) -> Response:
-    issued = service.issue(uow(), current_actor("api"), body, runtime().settings.public_url)
+    settings = runtime().settings
+    issued = service.issue(uow(), current_actor("api"), body, settings.public_url, key=service_key(settings))
     response = jsonify(issued.model_dump(mode="json"))
     response.status_code = 201
     response.headers["Cache-Control"] = "no-store"

@@ -42,6 +42,7 @@ def _json(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 def create(args: argparse.Namespace) -> int:
     from caldav_bridge.selfbooking import links
+    from caldav_bridge.selfbooking.keys import service_key
     from caldav_bridge.selfbooking.model import LinkDraft
     from caldav_bridge.services.actor import system_actor
 
@@ -59,7 +60,7 @@ def create(args: argparse.Namespace) -> int:
     )
     rt = runtime_of(args)
     try:
-        issued = links.issue(rt.uow(), system_actor(), draft, rt.settings.public_url)
+        issued = links.issue(rt.uow(), system_actor(), draft, rt.settings.public_url, key=service_key(rt.settings))
     finally:
         rt.close()
     data = issued.model_dump(mode="json")
