@@ -8,7 +8,8 @@ stopped by its PID, also on errors and Ctrl-C. API calls are the gateway's count
 
 Prints records per second, API calls used and peak resident memory growth, against the targets:
 mirror calls <= ceil(n/2000) + 5, push calls <= ceil(m/200) + 5, mirror >= 2,000 records/s,
-resident memory growth < 100 MB over the mirror.
+resident memory growth < 100 MB over the mirror; then the API calls an idle hour costs at the default
+intervals (target <= 60).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from caldav_bridge.model.requests import AppointmentDraft
 from caldav_bridge.runtime import Runtime
 from caldav_bridge.salesforce.runner import run_job
+from caldav_bridge.salesforce.sync_context import SyncContext
 from caldav_bridge.services import appointments, users
 from caldav_bridge.services.actor import system_actor
 from caldav_bridge.store.migrate import upgrade
@@ -139,7 +141,31 @@ def _run(args: argparse.Namespace, rt: Runtime, proc: subprocess.Popen[str]) -> 
             f"({result.created / cpu:,.0f} per CPU second); "
             f"API calls {calls} (target <= {math.ceil(args.push / 200) + 5})"
         )
+        print(_idle_hour(rt, ctx))
     return 0
+
+
+def _idle_hour(rt: Runtime, ctx: SyncContext, ticks: int = 5) -> str:
+    """API calls an hour costs with nothing changing, at the default intervals (mirror 60 s, push 30 s).
+
+    The echo of the push above is mirrored first (one full run). Idle ticks then ask every object at once
+    (one composite call); a record changed within the overlap window (``sf_overlap_minutes``) still makes a
+    tick a full run, so the ticks here take the overlap as passed (overlap 0) instead of waiting 5 minutes."""
+    run_job(ctx, "mirror")
+    time.sleep(2)  # SystemModstamps have whole seconds
+    ctx.overlap = timedelta(0)
+    defaults = load_settings(environ={})
+    mirror_calls = [getattr(run_job(ctx, "mirror"), "api_calls", 0) for _ in range(ticks)]
+    push_calls = [getattr(run_job(ctx, "push"), "api_calls", 0) for _ in range(ticks)]
+    per_hour = (
+        sum(mirror_calls) / ticks * 3600 / defaults.sf_mirror_interval_seconds
+        + sum(push_calls) / ticks * 3600 / defaults.sf_push_interval_seconds
+    )
+    return (
+        f"idle: mirror ticks cost {mirror_calls} calls, push ticks {push_calls}; "
+        f"API calls per idle hour at the default intervals (mirror {defaults.sf_mirror_interval_seconds} s, "
+        f"push {defaults.sf_push_interval_seconds} s): {per_hour:.0f} (target <= 60)"
+    )
 
 
 if __name__ == "__main__":

@@ -48,7 +48,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 import requests
@@ -342,7 +342,14 @@ class Stats:
 class SalesforceEmulator:
     """In-memory Salesforce org plus a Flask app serving it; thread-safe."""
 
-    def __init__(self, *, page_size: int = 200, api_limit: int = 1_000_000, validate_duration: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        page_size: int = 200,
+        api_limit: int = 1_000_000,
+        validate_duration: bool = True,
+        clock_offset: timedelta = timedelta(0),
+    ) -> None:
         self.page_size = page_size
         #: The org's daily API request limit; every ``/services/data`` call but ``/limits`` counts.
         self.api_limit = api_limit
@@ -367,7 +374,7 @@ class SalesforceEmulator:
         self.host = ""
         self._last_stamp = datetime(2000, 1, 1, tzinfo=UTC)
         #: Extra seconds added to every new SystemModstamp (a test may move the org's clock).
-        self.clock_offset = timedelta(0)
+        self.clock_offset = clock_offset
         #: Whole-second SystemModstamps, so many records share one (as in a real org).
         self.second_resolution = True
         self.username = "integration@example.com"
@@ -701,6 +708,8 @@ class SalesforceEmulator:
         app.add_url_rule(f"{data}/queryAll/<locator>", view_func=self.query_more, methods=["GET"])
         app.add_url_rule(f"{data}/limits/", view_func=self.limits, methods=["GET"])
         app.add_url_rule(f"{data}/composite/sobjects", view_func=self.collections, methods=["POST", "PATCH", "DELETE"])
+        app.add_url_rule(f"{data}/composite", view_func=self.composite, methods=["POST"])
+        app.add_url_rule(f"{data}/composite/", view_func=self.composite, methods=["POST"], endpoint="composite_")
         app.add_url_rule(
             f"{data}/composite/sobjects/<sobject>/<field_name>", view_func=self.collections_upsert, methods=["PATCH"]
         )
@@ -951,6 +960,64 @@ class SalesforceEmulator:
                 "ConcurrentAsyncGetReportInstances": {"Max": 200, "Remaining": 200},
             }
         )
+
+    def composite(self) -> Response:
+        """The Composite API for queries (``GET …/query/?q=`` and ``queryAll``): up to 25 subrequests in one
+        call, which counts as one API request; each answers on its own (``httpStatusCode``, ``body``)."""
+        body = request.get_json(force=True) or {}
+        subs = body.get("compositeRequest") or []
+        if not 0 < len(subs) <= 25:
+            return self._error(400, "INVALID_INPUT", "a composite request holds 1 to 25 subrequests")
+        out = []
+        for sub in subs:
+            parts = urlsplit(str(sub.get("url") or ""))
+            ref = sub.get("referenceId")
+            endpoint = parts.path.rstrip("/").rsplit("/", 1)[-1]
+            if sub.get("method") != "GET" or endpoint not in ("query", "queryAll"):
+                out.append(
+                    {
+                        "body": [{"errorCode": "INVALID_INPUT", "message": "only queries are emulated"}],
+                        "httpHeaders": {},
+                        "httpStatusCode": 400,
+                        "referenceId": ref,
+                    }
+                )
+                continue
+            q = dict(parse_qsl(parts.query)).get("q", "")
+            try:
+                with self.lock:
+                    self.stats.queried.append("composite")
+                rows = self._select(q, include_deleted=endpoint == "queryAll")
+            except InvalidField as exc:
+                out.append(
+                    {
+                        "body": [{"errorCode": "INVALID_FIELD", "message": str(exc)}],
+                        "httpHeaders": {},
+                        "httpStatusCode": 400,
+                        "referenceId": ref,
+                    }
+                )
+                continue
+            except (SoqlError, KeyError) as exc:
+                out.append(
+                    {
+                        "body": [{"errorCode": "MALFORMED_QUERY", "message": str(exc)}],
+                        "httpHeaders": {},
+                        "httpStatusCode": 400,
+                        "referenceId": ref,
+                    }
+                )
+                continue
+            page = rows[: self.page_size]
+            out.append(
+                {
+                    "body": {"totalSize": len(rows), "done": len(rows) <= self.page_size, "records": page},
+                    "httpHeaders": {},
+                    "httpStatusCode": 200,
+                    "referenceId": ref,
+                }
+            )
+        return self._json({"compositeResponse": out})
 
     def describe(self, sobject: str) -> Response:
         if sobject not in self.objects:

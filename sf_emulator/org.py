@@ -105,9 +105,9 @@ class OrgShape:
 
     def field(self, sobject: str, name: str) -> dict[str, Any] | None:
         """The describe entry of ``sobject.name`` as the org has it now (None: no such field)."""
-        if not self.has_field(sobject, name):
+        if not self._present(sobject, name):
             return None
-        for entry in self.objects[sobject]["fields"]:
+        for entry in self.objects.get(sobject, {}).get("fields", ()):
             if entry["name"] == name:
                 return entry  # type: ignore[no-any-return]
         return None
@@ -182,10 +182,17 @@ class OrgShape:
 
     def describe(self, sobject: str) -> dict[str, Any]:
         out = {k: v for k, v in self.objects[sobject].items() if k != "fields"}
-        out["fields"] = [
-            copy.deepcopy(f) for f in self.objects[sobject]["fields"] if self.has_field(sobject, f["name"])
-        ]
+        out["fields"] = [copy.deepcopy(f) for f in self.fields_of(sobject)]
         return out
+
+    def fields_of(self, sobject: str) -> list[dict[str, Any]]:
+        """The describe entries of the fields the org has now (live, not copies: read only)."""
+        return [f for f in self.objects[sobject]["fields"] if self._present(sobject, f["name"])]
+
+    def _present(self, sobject: str, name: str) -> bool:
+        if (sobject, name) in SHARED_ACTIVITY_FIELDS and not self.shared_activities:
+            return False
+        return (sobject, name) != ("AssignedResource", "IsPrimaryResource") or self.primary_resource_field
 
     def describe_global(self) -> dict[str, Any]:
         keys = (
@@ -255,7 +262,7 @@ class OrgShape:
         if as_api and creating:
             missing = [
                 f["name"]
-                for f in self.describe(sobject)["fields"]
+                for f in self.fields_of(sobject)
                 if f["createable"]
                 and not f["nillable"]
                 and not f["defaultedOnCreate"]
@@ -343,12 +350,12 @@ class OrgShape:
         return rid
 
     def unique_fields(self, sobject: str) -> list[str]:
-        return [f["name"] for f in self.describe(sobject)["fields"] if f.get("unique") and f["name"] != "Id"]
+        return [f["name"] for f in self.fields_of(sobject) if f.get("unique") and f["name"] != "Id"]
 
     def defaults(self, sobject: str) -> dict[str, Any]:
         """Values a new record gets for fields left out (picklist defaults, false booleans)."""
         out: dict[str, Any] = {}
-        for f in self.describe(sobject)["fields"]:
+        for f in self.fields_of(sobject):
             if not f["createable"] and not f.get("defaultedOnCreate"):
                 continue
             if f["type"] == "boolean" and f.get("defaultedOnCreate"):

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 import requests
 from simple_salesforce import Salesforce, format_external_id, format_soql
@@ -268,6 +269,32 @@ class SalesforceGateway:
     def limits(self) -> dict[str, Any]:
         result: dict[str, Any] = self._call(lambda sf: sf.limits())
         return result
+
+    def composite_queries(self, queries: Sequence[tuple[str, bool]]) -> list[list[dict[str, Any]] | None]:
+        """Up to 25 queries (SOQL, include deleted) in one Composite request (one API call): each one's
+        first page of records, or None where that subrequest failed."""
+        if not 0 < len(queries) <= 25:
+            raise ValueError("a composite request holds 1 to 25 subrequests")
+        version = self.config.version
+        body = {
+            "allOrNone": False,
+            "compositeRequest": [
+                {
+                    "method": "GET",
+                    "url": f"/services/data/v{version}/{'queryAll' if deleted else 'query'}/?{urlencode({'q': q})}",
+                    "referenceId": f"q{i}",
+                }
+                for i, (q, deleted) in enumerate(queries)
+            ],
+        }
+        answer = self._call(lambda sf: sf.restful("composite", method="POST", json=body))
+        by_ref = {r.get("referenceId"): r for r in (answer or {}).get("compositeResponse") or ()}
+        out: list[list[dict[str, Any]] | None] = []
+        for i in range(len(queries)):
+            sub = by_ref.get(f"q{i}") or {}
+            ok = sub.get("httpStatusCode") == 200 and isinstance(sub.get("body"), dict)
+            out.append(list(sub["body"].get("records") or []) if ok else None)
+        return out
 
     def describe(self, sobject: str) -> dict[str, Any]:
         """The object's describe metadata (``GET sobjects/{sobject}/describe``): fields, permissions, picklists."""

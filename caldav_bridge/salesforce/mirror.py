@@ -35,7 +35,7 @@ from caldav_bridge.converters.salesforce import (
     record_from_salesforce,
 )
 from caldav_bridge.model.appointment import Guest
-from caldav_bridge.salesforce import bulk, relation_sync, relations
+from caldav_bridge.salesforce import bulk, idle, relation_sync, relations
 from caldav_bridge.salesforce.gateway import SalesforceGateway, soql
 from caldav_bridge.salesforce.links import ensure_link
 from caldav_bridge.salesforce.mirror_support import (
@@ -565,6 +565,10 @@ def reassign_unassigned(ctx: SyncContext, result: RunResult) -> None:
 def mirror(ctx: SyncContext, gw: SalesforceGateway, progress: Progress | None = None) -> RunResult:
     """One mirror run: users, people, then appointments; then re-home waiting unassigned appointments."""
     result = RunResult("mirror")
+    if idle.nothing_changed(ctx, gw):  # one composite call answered "nothing new" for every object
+        reassign_unassigned(ctx, result)
+        return result
+    run_began = utcnow()
     mirror_users(ctx, gw, result)
     mirror_people(ctx, gw, result)
     reassign_unassigned(ctx, result)
@@ -576,6 +580,7 @@ def mirror(ctx: SyncContext, gw: SalesforceGateway, progress: Progress | None = 
         relation_sync.mirror_who_relations(ctx, gw, result, started)
     if result.failed:
         result.outcome = "partial"
+    idle.record_full_run(ctx, run_began)
     return result
 
 
