@@ -148,11 +148,18 @@ def test_soak_both_sides_with_faults_agree(runtime: Runtime, emulator: Salesforc
 
     events = {r["Id"]: r for r in emulator.objects["Event"].values()}
     ext_counts = Counter(r.get(EXT) for r in events.values() if r.get(EXT) and not r["IsDeleted"])
-    assert not [k for k, n in ext_counts.items() if n > 1], "duplicated in Salesforce"
     with runtime.uow() as uow:
         rows = {r.id: r for r in uow.session.scalars(select(AppointmentRow))}
         links = {link.appointment_id: link for link in uow.session.scalars(select(SfLinkRow))}
         dead = uow.session.scalars(select(OutboxRow).where(OutboxRow.state.in_(("dead", "pending", "inflight")))).all()
+    linked_sf = Counter(link.sf_id for link in links.values())
+    lost = [a for a in local if not (links.get(a) and links[a].sf_id)] + [
+        r for r in remote if r not in linked_sf and not events[r]["IsDeleted"]
+    ]
+    duplicated = [k for k, n in ext_counts.items() if n > 1] + [k for k, n in linked_sf.items() if n > 1]
+    print(f"soak result: {len(lost)} lost, {len(duplicated)} duplicated, {len(dead)} unsettled outbox rows")
+    assert not [k for k, n in ext_counts.items() if n > 1], "duplicated in Salesforce"
+    assert not lost and not duplicated, (lost, duplicated)
     assert not dead, [(d.appointment_id, d.state, d.last_error) for d in dead]
     # every local appointment is exactly one live record saying the same
     for aid in local:
