@@ -17,8 +17,8 @@ from caldav_bridge.runtime import Runtime
 from caldav_bridge.salesforce.runner import run_job
 from caldav_bridge.salesforce.sync_context import SyncContext
 from caldav_bridge.services import users
+from sf_emulator.emulator import SalesforceEmulator, running_emulator
 from tests.salesforce.conftest import make_context
-from tests.salesforce.emulator import SalesforceEmulator, running_emulator
 from tests.salesforce.test_sync import T0
 
 
