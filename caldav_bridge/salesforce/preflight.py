@@ -95,6 +95,8 @@ def _needs(mapping: SalesforceMapping, feed_url_field: str) -> dict[str, tuple[d
         main.append(
             _Need(mapping.type_field, text, values=tuple(mapping.types.outbound.values()), create=True, update=True)
         )
+    if mapping.no_show_field:
+        main.append(_Need(mapping.no_show_field, frozenset({"boolean"}), create=True, update=True))
     objects: dict[str, tuple[dict[str, bool], list[_Need]]] = {}
     crud = {"queryable": True, "createable": True, "updateable": True, "deletable": True}
     if mapping.mode == "event":

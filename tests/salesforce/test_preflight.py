@@ -65,6 +65,11 @@ def test_each_problem_is_reported_once_before_anything_is_written(
         "ServiceAppointment.Status: picklist lacks the value 'Canceled' that the mapping writes",
         "AssignedResource.ServiceResourceId: the integration user cannot update it (field-level security)",
     ]
+    # the no-show checkbox, when configured, must exist as a checkbox
+    emulator.org.add_field("Event", "No_Show__c", "string")
+    no_show = replace(sync.mapping, no_show_field="No_Show__c")
+    lines = [p.line() for p in check(sync.gateway_factory(), no_show).problems]
+    assert "Event.No_Show__c: has type string, the sync needs boolean" in lines
 
 
 def test_sync_check_cli_exit_codes_and_lines(runtime: Runtime, emulator: SalesforceEmulator) -> None:
