@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table
 
 from caldav_bridge.clock import utcnow
 from caldav_bridge.dav import provisioning
@@ -54,8 +54,7 @@ def on_appointments_created(uow: UnitOfWork, event: AppointmentsCreated) -> None
         return
     rows = event.appointments
     calendar_ids = list(dict.fromkeys(r.calendar_id for r in rows))
-    stmt = select(DavCollectionRow).where(DavCollectionRow.calendar_id.in_(calendar_ids))
-    existing = {c.calendar_id: c for c in uow.session.scalars(stmt) if c.calendar_id is not None}
+    existing = uow.dav_items.collections_of(calendar_ids)
     now = rows[0].updated_at
     if not event.bulk:
         for calendar_id in calendar_ids:
@@ -117,9 +116,9 @@ def _remove_item(uow: UnitOfWork, calendar_id: str, appointment_id: str, now: da
     collection = provisioning.collection_for_calendar(uow, calendar_id)
     if collection is None:
         return
-    base = _item_of(uow, collection, appointment_id)
+    base = uow.dav_items.item_of(collection.id, appointment_id)
     if base is not None:
-        uow.session.delete(base)
+        uow.dav_items.remove(base)
         bump(uow.session, collection.id, [(base.href, True)], now)
 
 
@@ -127,23 +126,16 @@ def _render_item(uow: UnitOfWork, row: AppointmentRow, now: datetime) -> None:
     collection = provisioning.collection_for_calendar(uow, row.calendar_id)
     if collection is None:
         return
-    base = _item_of(uow, collection, row.id)
+    base = uow.dav_items.item_of(collection.id, row.id)
     new = item_for(row, base)
     if base is not None and base.text == new.text:
         return
     if base is None:
         base = DavItemRow(collection_id=collection.id, href=f"{row.id}.ics", appointment_id=row.id)
-        uow.session.add(base)
+        uow.dav_items.add(base)
     base.uid, base.component, base.text, base.etag = new.uid, new.component, new.text, new.etag
     base.time_start, base.time_end = new.time_start, new.time_end
     base.long_span = is_long(new.time_start, new.time_end)
     base.updated_at = now
     uow.session.flush()
     bump(uow.session, collection.id, [(base.href, False)], now)
-
-
-def _item_of(uow: UnitOfWork, collection: DavCollectionRow, appointment_id: str) -> DavItemRow | None:
-    stmt = select(DavItemRow).where(
-        DavItemRow.collection_id == collection.id, DavItemRow.appointment_id == appointment_id
-    )
-    return uow.session.scalars(stmt).first()

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from caldav_bridge.events.bus import MessageBus
 from caldav_bridge.events.model import Event
+from caldav_bridge.store.dav_repository import DavItemRepository
 from caldav_bridge.store.feed_repository import FeedRepository
 from caldav_bridge.store.repositories import (
     AppointmentRepository,
@@ -44,6 +45,7 @@ class UnitOfWork:
     audit: AuditRepository
     idempotency: IdempotencyRepository
     feeds: FeedRepository
+    dav_items: DavItemRepository
 
     #: Per-transaction caches of handlers (e.g. the active webhook subscriptions), dropped with the transaction.
     cache: dict[str, Any]
@@ -69,6 +71,7 @@ class UnitOfWork:
         self.audit = AuditRepository(self.session)
         self.idempotency = IdempotencyRepository(self.session)
         self.feeds = FeedRepository(self.session)
+        self.dav_items = DavItemRepository(self.session)
         return self
 
     def __exit__(
