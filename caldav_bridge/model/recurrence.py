@@ -18,6 +18,7 @@ A rule is expanded in the wall-clock time of its DTSTART, as dateutil does.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -98,7 +99,12 @@ class _MeteredRule(rrule):
 
 
 def parse_rule(text: str, dtstart: datetime) -> rrule:
-    """The dateutil rule of an RRULE/EXRULE value (``ValueError`` when it cannot be read)."""
+    """The dateutil rule of an RRULE/EXRULE value (``ValueError`` when it cannot be read).
+
+    ``INTERVAL=0``, which dateutil reads as 1, is refused (RFC 5545: a positive integer).
+    """
+    if re.search(r"(?:^|;)\s*INTERVAL\s*=\s*0*(?:;|$)", text.upper()):
+        raise ValueError("INTERVAL must be a positive integer")
     rule = rrulestr(text, dtstart=dtstart, ignoretz=False, forceset=False)
     if not isinstance(rule, rrule):
         raise ValueError(f"not a single recurrence rule: {text!r}")
@@ -185,6 +191,24 @@ def check_rule(rule: rrule, meter: Meter, *, occurrences: int = CHECK_OCCURRENCE
     Raises:
         RuleRefused: with the reason.
     """
+    if rule._freq in _SECONDS and any(
+        (
+            rule._bysetpos,
+            rule._bymonth,
+            rule._bymonthday,
+            rule._bynmonthday,
+            rule._byyearday,
+            rule._bynweekday,
+            rule._byeaster,
+            rule.__dict__.get("_byweekno", rule.__dict__.get("_byweekno_value")),
+        )
+    ):
+        # dateutil steps such a rule second by second (or minute by minute) through days that cannot
+        # match; a rule more frequent than daily gains nothing from those filters in a calendar.
+        raise RuleRefused(
+            "a rule repeating more often than daily may filter only by weekday (without ordinal), hour, minute"
+            " and second"
+        )
     finite = rule._count is not None or rule._until is not None
     found = 0
     try:

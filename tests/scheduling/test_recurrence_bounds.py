@@ -107,6 +107,8 @@ def test_too_many_occurrences_in_the_window_make_it_busy() -> None:
         "FREQ=YEARLY;INTERVAL=4;BYMONTH=2;BYMONTHDAY=29",  # from 2025: never a leap year
         "FREQ=DAILY;UNTIL=21260101T000000Z;BYMONTH=2;BYMONTHDAY=29;BYDAY=FR;BYHOUR=1",
         "FREQ=MINUTELY;COUNT=10001",
+        "FREQ=SECONDLY;INTERVAL=194;BYMINUTE=52;BYSETPOS=2",  # found by the hostile suite: 7 s of CPU
+        "FREQ=MINUTELY;BYHOUR=3;BYMONTH=2",
     ],
 )
 def test_check_refuses_rules_that_never_occur_or_cost_too_much(rule: str) -> None:
