@@ -1,0 +1,329 @@
+"""Hostile input on every door, SQLite and PostgreSQL: each request gets its 4xx (or is stored when it
+is harmless), costs the server less than CPU_BUDGET of CPU, and a refused one leaves the store as it was.
+
+A fixed corpus of known-bad iCalendar (CalDAV PUT), JSON (REST) and headers, then hypothesis-generated
+recurrence rules and iCalendar bodies with bounded example counts (the whole module runs in well under
+a minute per database). The server's CPU is measured over its threads (tests.support.cpu).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+
+from caldav_bridge.runtime import Runtime
+from caldav_bridge.store.dav_tables import DavItemRow
+from caldav_bridge.store.tables import AppointmentRow, OutboxRow, PersonRow
+from caldav_bridge.webhooks.tables import WebhookSubscriptionRow
+from tests.caldav.support import event_ics
+from tests.conftest import People
+from tests.support.cpu import CPU_BUDGET, server_cpu
+from tests.support.live import LiveServer
+
+CHANGED_BY_WRITES = (AppointmentRow, OutboxRow, DavItemRow, PersonRow, WebhookSubscriptionRow)
+
+
+def fingerprint(runtime: Runtime) -> tuple[int, ...]:
+    """Row counts and the sum of appointment versions: any write changes it (reads only add audit rows)."""
+    with runtime.uow() as uow:
+        counts = [int(uow.session.scalar(select(func.count()).select_from(t)) or 0) for t in CHANGED_BY_WRITES]
+        counts.append(int(uow.session.scalar(select(func.coalesce(func.sum(AppointmentRow.version), 0))) or 0))
+        return tuple(counts)
+
+
+@dataclass
+class Door:
+    live: LiveServer
+    people: People
+
+    @property
+    def dav_url(self) -> str:
+        return f"{self.live.base_url}/dav/{self.people.fitter.username}/appointments/"
+
+    def put(self, body: str | bytes, href: str | None = None, **headers: str) -> requests.Response:
+        return requests.put(
+            self.dav_url + (href or f"h-{uuid.uuid4().hex}.ics"),
+            data=body,
+            headers={"Content-Type": "text/calendar", **headers},
+            auth=(self.people.fitter.username, self.people.fitter.password),
+            timeout=60,
+        )
+
+    def api(self, method: str, path: str, token: str | None = None, **kwargs: object) -> requests.Response:
+        headers = {"Authorization": f"Bearer {token or self.people.fitter.token}"}
+        headers.update(kwargs.pop("headers", {}))  # type: ignore[arg-type]
+        return requests.request(method, self.live.base_url + path, headers=headers, timeout=60, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def door(live: LiveServer, people: People) -> Door:
+    return Door(live, people)
+
+
+def rule_ics(rule: str, uid: str | None = None, start: str = "20261201T090000") -> str:
+    return event_ics(uid or f"{uuid.uuid4()}@hostile", start=start, end=start[:9] + "100000", extra=f"RRULE:{rule}\r\n")
+
+
+# --------------------------------------------------------------------------- the fixed corpus
+
+Request = Callable[[Door], requests.Response]
+
+ICALENDAR: dict[str, tuple[Request, set[int]]] = {
+    "rule never occurs (secondly)": (lambda d: d.put(rule_ics("FREQ=SECONDLY;BYMONTH=2;BYMONTHDAY=30")), {403}),
+    "rule never occurs (daily)": (lambda d: d.put(rule_ics("FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30")), {403}),
+    "rule never occurs (weekly, 31 April)": (lambda d: d.put(rule_ics("FREQ=WEEKLY;BYMONTH=4;BYMONTHDAY=31")), {403}),
+    "rule never occurs with COUNT": (lambda d: d.put(rule_ics("FREQ=DAILY;COUNT=5;BYMONTH=2;BYMONTHDAY=30")), {403}),
+    "rule a million times": (lambda d: d.put(rule_ics("FREQ=SECONDLY;COUNT=1000000")), {400, 403}),
+    "rule secondly for ten years": (lambda d: d.put(rule_ics("FREQ=SECONDLY;UNTIL=20361201T000000Z")), {400, 403}),
+    "rule interval zero": (lambda d: d.put(rule_ics("FREQ=DAILY;INTERVAL=0")), {400, 403}),
+    "rule unreadable": (lambda d: d.put(rule_ics("FREQ=FORTNIGHTLY;BYDAY=XX")), {400, 403}),
+    "exrule never occurs": (
+        lambda d: d.put(rule_ics("FREQ=WEEKLY").replace("RRULE:", "EXRULE:FREQ=DAILY;BYMONTHDAY=32\r\nRRULE:")),
+        {400, 403},
+    ),
+    "year zero": (
+        lambda d: d.put(
+            event_ics("y0@hostile")
+            .replace("DTSTART;TZID=America/Denver:20261201T090000", "DTSTART:00000101")
+            .replace("DTEND;TZID=America/Denver:20261201T100000\r\n", "")
+        ),
+        {400, 403},
+    ),
+    "unknown TZID": (lambda d: d.put(event_ics("tz@hostile", tzid="Mars/Base")), {403}),
+    "TZID path": (lambda d: d.put(event_ics("tz2@hostile", tzid="../../etc/passwd")), {403}),
+    "not UTF-8": (
+        lambda d: d.put(event_ics("l1@hostile", summary="M\udcfcller").encode("utf-8", "surrogateescape")),
+        {400},
+    ),
+    "not iCalendar": (lambda d: d.put("BEGIN:VCALENDAR\r\nthis is not ical\r\n"), {400}),
+    "no component": (lambda d: d.put("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n"), {400}),
+    "DTEND before DTSTART": (
+        lambda d: d.put(event_ics("back@hostile", start="20261201T100000", end="20261201T090000")),
+        {403},
+    ),
+    "near the body limit": (
+        lambda d: d.put(event_ics("big@hostile", extra="DESCRIPTION:" + "x" * 70 + "\r\n" + " y\r\n" * 300_000)),
+        {403, 413},
+    ),
+    "over the body limit": (lambda d: d.put("BEGIN:VCALENDAR\r\n" + "X" * 2_000_000), {413}),
+    "If-Match of a thousand tags": (
+        lambda d: d.put(event_ics("im@hostile"), **{"If-Match": ", ".join(f'"{i}"' for i in range(1000))}),
+        {412},
+    ),
+}
+
+JSON_AND_HEADERS: dict[str, tuple[Request, set[int]]] = {
+    "malformed JSON": (
+        lambda d: d.api("POST", "/api/v1/appointments", data=b"{", headers={"Content-Type": "application/json"}),
+        {400},
+    ),
+    "JSON nested 100k deep": (
+        lambda d: d.api(
+            "POST",
+            "/api/v1/appointments",
+            data=b"[" * 100_000 + b"]" * 100_000,
+            headers={"Content-Type": "application/json"},
+        ),
+        {400, 413, 422},
+    ),
+    "name of a megabyte": (
+        lambda d: d.api("POST", "/api/v1/appointments", json={"name": "x" * 1_100_000}),
+        {413, 422},
+    ),
+    "year zero in JSON": (
+        lambda d: d.api(
+            "POST",
+            "/api/v1/appointments",
+            json={
+                "calendar": {"id": d.people.fitter.calendar_id},
+                "date_start": "0000-01-01T00:00:00Z",
+                "date_end": "0000-01-01T01:00:00Z",
+                "name": "x",
+                "meta": {"type": "FOLLOW_UP"},
+            },
+        ),
+        {422},
+    ),
+    "ten thousand guests": (
+        lambda d: d.api(
+            "POST",
+            "/api/v1/appointments",
+            json={
+                "calendar": {"id": d.people.fitter.calendar_id},
+                "date_start": "2026-12-01T09:00:00Z",
+                "date_end": "2026-12-01T10:00:00Z",
+                "name": "x",
+                "meta": {"type": "FOLLOW_UP"},
+                "guests": [{"id": f"g{i}"} for i in range(10_000)],
+            },
+        ),
+        {413, 422},
+    ),
+    "availability for a century": (
+        lambda d: d.api(
+            "GET",
+            "/api/v1/availability",
+            params={
+                "calendar_id": d.people.fitter.calendar_id,
+                "type": "FOLLOW_UP",
+                "from": "2026-01-01T00:00:00Z",
+                "to": "2126-01-01T00:00:00Z",
+            },
+        ),
+        {422},
+    ),
+    "webhook to the metadata service": (
+        lambda d: d.api(
+            "POST", "/api/v1/webhooks", token=d.people.admin.token, json={"url": "https://169.254.169.254/"}
+        ),
+        {422},
+    ),
+    "webhook to decimal loopback": (
+        lambda d: d.api("POST", "/api/v1/webhooks", token=d.people.admin.token, json={"url": "https://2130706433/"}),
+        {422},
+    ),
+    "bearer token of 64 KB": (lambda d: d.api("GET", "/api/v1/appointments", token="x" * 65_536), {400, 401, 431}),
+    "basic user name of 64 KB": (
+        lambda d: requests.request("PROPFIND", d.dav_url, auth=("u" * 65_536, "p"), timeout=60),
+        {400, 401, 431},
+    ),
+    "unknown calendar filter": (
+        lambda d: d.api("GET", "/api/v1/appointments", params={"calendar_id": "nope" * 100}),
+        {403, 404, 422},
+    ),
+    "cursor garbage": (lambda d: d.api("GET", "/api/v1/appointments", params={"cursor": "%%%" * 1000}), {400, 422}),
+}
+
+
+def _failures(live: LiveServer, door: Door, corpus: dict[str, tuple[Request, set[int]]]) -> list[str]:
+    """Every case of ``corpus`` tried (one server for all: setting one up costs more than the cases)."""
+    failures = []
+    for case, (request, expected) in corpus.items():
+        before = fingerprint(live.runtime)
+        with server_cpu() as spent:
+            response = request(door)
+        if response.status_code not in expected:
+            failures.append(f"{case}: status {response.status_code} {response.text[:200]!r}")
+        if spent.seconds >= CPU_BUDGET:
+            failures.append(f"{case}: {spent.seconds:.2f} s of CPU")
+        if fingerprint(live.runtime) != before:
+            failures.append(f"{case}: the store changed")
+    return failures
+
+
+def test_known_bad_icalendar(live: LiveServer, door: Door) -> None:
+    assert _failures(live, door, ICALENDAR) == []
+
+
+def test_known_bad_json_and_headers(live: LiveServer, door: Door) -> None:
+    assert _failures(live, door, JSON_AND_HEADERS) == []
+
+
+# --------------------------------------------------------------------------- generated
+
+FREQS = ["SECONDLY", "MINUTELY", "HOURLY", "DAILY", "WEEKLY", "MONTHLY", "YEARLY"]
+DAYS = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"]
+
+
+@st.composite
+def hostile_rules(draw: st.DrawFn) -> str:
+    parts = [f"FREQ={draw(st.sampled_from(FREQS))}"]
+    if draw(st.booleans()):
+        parts.append(f"INTERVAL={draw(st.integers(1, 1000))}")
+    if draw(st.booleans()):
+        parts.append("BYMONTH=" + ",".join(map(str, draw(st.sets(st.integers(1, 12), min_size=1, max_size=3)))))
+    if draw(st.booleans()):
+        parts.append(
+            "BYMONTHDAY=" + ",".join(map(str, draw(st.sets(st.integers(-31, 31).filter(bool), min_size=1, max_size=3))))
+        )
+    if draw(st.booleans()):
+        parts.append(
+            "BYYEARDAY="
+            + ",".join(map(str, draw(st.sets(st.integers(-366, 366).filter(bool), min_size=1, max_size=2))))
+        )
+    if draw(st.booleans()):
+        parts.append(
+            "BYWEEKNO=" + ",".join(map(str, draw(st.sets(st.integers(-53, 53).filter(bool), min_size=1, max_size=2))))
+        )
+    if draw(st.booleans()):
+        nth = draw(st.sampled_from(["", "1", "-1", "5", "53"]))
+        parts.append("BYDAY=" + ",".join(nth + d for d in draw(st.sets(st.sampled_from(DAYS), min_size=1, max_size=2))))
+    for name, top in (("BYHOUR", 23), ("BYMINUTE", 59), ("BYSECOND", 59)):
+        if draw(st.integers(0, 3)) == 0:
+            parts.append(f"{name}=" + ",".join(map(str, draw(st.sets(st.integers(0, top), min_size=1, max_size=2)))))
+    if draw(st.booleans()):
+        parts.append(f"BYSETPOS={draw(st.sampled_from([1, -1, 2, 366]))}")
+    ending = draw(st.sampled_from(["", "COUNT", "UNTIL"]))
+    if ending == "COUNT":
+        parts.append(f"COUNT={draw(st.integers(1, 20_000))}")
+    elif ending == "UNTIL":
+        parts.append(f"UNTIL={draw(st.integers(2026, 2200))}0101T000000Z")
+    return ";".join(draw(st.permutations(parts)))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@given(rule=hostile_rules(), start_year=st.integers(1970, 2040))
+def test_generated_recurrence_rules(live: LiveServer, door: Door, rule: str, start_year: int) -> None:
+    before = fingerprint(live.runtime)
+    with server_cpu() as spent:
+        response = door.put(rule_ics(rule, start=f"{start_year}1201T090000"))
+    assert response.status_code in {201, 204, 400, 403}, (rule, response.text[:300])
+    assert spent.seconds < CPU_BUDGET, (rule, spent.seconds)
+    if response.status_code >= 400:
+        assert fingerprint(live.runtime) == before, rule
+        return
+    window = {
+        "calendar_id": door.people.fitter.calendar_id,
+        "type": "FOLLOW_UP",
+        "from": "2026-12-07T00:00:00Z",
+        "to": "2026-12-21T00:00:00Z",
+    }
+    with server_cpu() as spent:
+        slots = door.api("GET", "/api/v1/availability", params=window)
+    assert slots.status_code == 200, slots.text[:300]
+    assert spent.seconds < CPU_BUDGET, (rule, "availability", spent.seconds)
+
+
+LINES = st.sampled_from(
+    [
+        "DTSTART:00000101",
+        "DTSTART;TZID=Nowhere/City:20261201T090000",
+        "DTSTART;VALUE=DATE:20261301",
+        "DTSTART:99991231T235959Z",
+        "DTEND:19000101T000000Z",
+        "DURATION:P9999W",
+        "DURATION:-PT1H",
+        "RRULE:FREQ=SECONDLY",
+        "RRULE:FREQ=DAILY;BYMONTHDAY=31;BYMONTH=2",
+        "RDATE:20261201T090000Z,20261202T090000Z",
+        "EXDATE;TZID=Mars/Base:20261201T090000",
+        "RECURRENCE-ID:20261201T090000Z",
+        "ATTENDEE;X-GUEST-ID=someone-else:urn:x-guest:someone-else",
+        "X-APPOINTMENT-TYPE:" + "A" * 300,
+        "STATUS:CANCELLED",
+        "SUMMARY:" + "\u202e" * 50,
+        "BEGIN:VALARM",
+        "END:VALARM",
+        "UID:",
+    ]
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@given(extra=st.lists(LINES, max_size=6), uid=st.uuids())
+def test_generated_icalendar(live: LiveServer, door: Door, extra: list[str], uid: uuid.UUID) -> None:
+    body = event_ics(f"{uid}@gen", extra="".join(line + "\r\n" for line in extra))
+    before = fingerprint(live.runtime)
+    with server_cpu() as spent:
+        response = door.put(body)
+    assert response.status_code in {201, 204, 400, 403, 409}, (extra, response.text[:300])
+    assert spent.seconds < CPU_BUDGET, (extra, spent.seconds)
+    if response.status_code >= 400:
+        assert fingerprint(live.runtime) == before, extra
