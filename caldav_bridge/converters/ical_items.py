@@ -12,7 +12,8 @@ The ``ical`` format's item is one event occurrence as a JSON object::
 without RRULE/RDATE is one item; a recurring event becomes one item per occurrence in the options'
 window (EXDATEs left out, RECURRENCE-ID overrides applied), each with its own ``recurrence_id`` so that
 importing the file again updates the same appointments. What the canonical model cannot represent is
-reported per item: a series recurring more often than daily, more occurrences than the cap.
+reported per item: a series recurring more often than daily, more occurrences than the cap. Expansion
+is metered (:mod:`caldav_bridge.model.recurrence`) and capped per file, so a file's CPU cost is bounded.
 The source id is ``UID`` (and ``UID/RECURRENCE-ID`` for an occurrence).
 
 Export writes the same item; a whole calendar is written by :mod:`caldav_bridge.converters.ical`.
@@ -31,7 +32,6 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import icalendar
-import recurring_ical_events
 
 from caldav_bridge.converters._common import Reader, build, remembered
 from caldav_bridge.converters.base import ConvertedAppointment, FormatConverter
@@ -39,6 +39,7 @@ from caldav_bridge.converters.errors import ConversionError
 from caldav_bridge.converters.ical import ical_status
 from caldav_bridge.errors import FieldError
 from caldav_bridge.model.appointment import Appointment, AppointmentStatus, AppointmentType
+from caldav_bridge.model.recurrence import Exhausted, Meter, metered, moved_to, parse_rule
 
 __all__ = ["CONVERTER", "FORMAT", "IcalOptions", "from_canonical", "read_calendar", "to_canonical"]
 
@@ -51,6 +52,8 @@ _STATUS_IN = {
 _SOURCE_FIELDS = {"date_start": "dtstart", "date_end": "dtend", "name": "summary", "description": "description"}
 #: RRULE frequencies the import expands; anything more frequent is not an appointment series.
 _EXPANDED = {"DAILY", "WEEKLY", "MONTHLY", "YEARLY"}
+#: Calendar years a rule may scan beyond the window's before it is given up (a rule that never occurs).
+_SCAN_YEARS = 4
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,9 @@ class IcalOptions:
     default_zone: the zone of floating times and all-day dates.
     window_start, window_end: recurring events are expanded to the occurrences in this range
         (the caller sets it; without it, recurring events are refused).
-    max_occurrences: at most this many occurrences per recurring event.
+    max_occurrences: at most this many occurrences per recurring event,
+    max_total_occurrences: and this many for all the file's recurring events together (beyond it, each
+        further series is an error item): the cost of a file is bounded whatever it holds.
     """
 
     default_type: AppointmentType = AppointmentType.FOLLOW_UP
@@ -68,6 +73,7 @@ class IcalOptions:
     window_start: datetime | None = None
     window_end: datetime | None = None
     max_occurrences: int = 1000
+    max_total_occurrences: int = 10_000
 
 
 _DEFAULTS = IcalOptions()
@@ -80,8 +86,9 @@ def to_canonical(payload: object, options: IcalOptions | None = None) -> Convert
     p = r.root
     uid = r.source_id(p, "uid")
     unexpanded = r.text(p, "rrule_error")
-    if unexpanded:  # a recurring event read_calendar could not turn into occurrences
+    if unexpanded:  # a recurring event read_calendar could not turn into occurrences: that alone is the error
         r.error("rrule", unexpanded)
+        r.check()
     recurrence_id = r.text(p, "recurrence_id")
     start = r.time(p, "dtstart", required=True)
     end = r.time(p, "dtend", required=True)
@@ -179,22 +186,35 @@ def _events(calendar: Any, options: IcalOptions) -> Iterator[dict[str, Any]]:
             series.setdefault(uid, []).append(event)
         else:
             yield _item(event, uid, None, zone)
+    budget = _Budget(options.max_total_occurrences)
     for uid, events in series.items():
-        yield from _occurrences(uid, events, options, zone)
+        yield from _occurrences(uid, events, options, zone, budget)
+
+
+@dataclass
+class _Budget:
+    """Occurrences a whole file may still expand to (its CPU cost is bounded by this, not by the file)."""
+
+    left: int
 
 
 def _recurring(event: Any) -> bool:
     return event.get("RRULE") is not None or event.get("RDATE") is not None
 
 
-def _occurrences(uid: str, events: list[Any], options: IcalOptions, zone: ZoneInfo) -> Iterator[dict[str, Any]]:
+def _occurrences(
+    uid: str, events: list[Any], options: IcalOptions, zone: ZoneInfo, budget: _Budget
+) -> Iterator[dict[str, Any]]:
     master = next((e for e in events if e.get("RECURRENCE-ID") is None), None)
     if master is None:  # overrides without their series: each is a single event
         for event in events:
             yield _item(event, uid, _recurrence_id(event, zone), zone)
         return
     rule = master.get("RRULE")
-    freq = str(rule.get("FREQ", [""])[0]).upper() if rule is not None else "DAILY"
+    if rule is None:  # RDATE alone: the event at its DTSTART (the extra dates are not read)
+        yield _item(master, uid, None, zone)
+        return
+    freq = str(rule.get("FREQ", [""])[0]).upper()
     if freq not in _EXPANDED:
         yield {
             "uid": uid,
@@ -204,22 +224,82 @@ def _occurrences(uid: str, events: list[Any], options: IcalOptions, zone: ZoneIn
     if options.window_start is None or options.window_end is None:
         yield {"uid": uid, "rrule_error": "a recurring event needs a window (from/to) to be expanded in"}
         return
-    single = icalendar.Calendar()
-    for event in events:
-        single.add_component(event)
+    if budget.left <= 0:  # the file's budget is spent: not even started
+        yield {"uid": uid, "rrule_error": _too_many(False, options)}
+        return
+    limit = min(options.max_occurrences, budget.left)
     try:
-        occurrences = recurring_ical_events.of(single).between(options.window_start, options.window_end)
-    except Exception as exc:  # a rule the library cannot expand
+        starts = _starts(master, options.window_start, options.window_end, zone, limit + 1)
+    except (Exhausted, ValueError, TypeError, KeyError) as exc:  # never reaches the window, or unreadable
         yield {"uid": uid, "rrule_error": f"the recurrence cannot be expanded: {str(exc)[:200]}"}
         return
-    if len(occurrences) > options.max_occurrences:
-        yield {
-            "uid": uid,
-            "rrule_error": f"more than {options.max_occurrences} occurrences in the window; narrow from/to",
-        }
+    budget.left -= len(starts)
+    if len(starts) > limit:
+        yield {"uid": uid, "rrule_error": _too_many(limit == options.max_occurrences, options)}
         return
-    for occurrence in occurrences:
-        yield _item(occurrence, uid, _recurrence_id(occurrence, zone) or _stamp(occurrence, "DTSTART", zone), zone)
+    overrides = {_utc_stamp(e, "RECURRENCE-ID", zone): e for e in events if e.get("RECURRENCE-ID") is not None}
+    excluded = _exdates(master, zone)
+    duration = _duration(master, zone)
+    for start in starts:
+        stamp = start.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+        if stamp in overrides:
+            yield _item(overrides[stamp], uid, stamp, zone)
+        elif start.astimezone(UTC) not in excluded:
+            item = _item(master, uid, stamp, zone)
+            item["dtstart"], item["dtend"] = start.isoformat(), (start + duration).isoformat()
+            yield item
+
+
+def _starts(master: Any, window_start: datetime, window_end: datetime, zone: ZoneInfo, limit: int) -> list[datetime]:
+    """The series' starts whose occurrence overlaps the window, at most ``limit``, at a bounded cost: the
+    rule is restarted at the window and every calendar year it scans is metered (model.recurrence)."""
+    first = _aware(master.decoded("DTSTART"), zone)
+    duration = _duration(master, zone)
+    rule = parse_rule(master["RRULE"].to_ical().decode(), first)
+    scan_from = window_start - duration
+    meter = Meter(left=_SCAN_YEARS + (window_end.year - window_start.year))
+    found: list[datetime] = []
+    for start in metered(rule, meter, moved_to(rule, scan_from)):
+        if start >= window_end:
+            break
+        if start + duration > window_start:
+            found.append(start)
+            if len(found) >= limit:
+                break
+    return found
+
+
+def _duration(event: Any, zone: ZoneInfo) -> timedelta:
+    start = _aware(event.decoded("DTSTART"), zone)
+    end_value = _decoded(event, "DTEND")
+    if isinstance(end_value, date):
+        return max(_aware(end_value, zone) - start, timedelta(0))
+    duration = _decoded(event, "DURATION")
+    if isinstance(duration, timedelta):
+        return duration
+    return timedelta(days=1) if not isinstance(event.decoded("DTSTART"), datetime) else timedelta(0)
+
+
+def _exdates(event: Any, zone: ZoneInfo) -> set[datetime]:
+    values = event.get("EXDATE")
+    out: set[datetime] = set()
+    for prop in values if isinstance(values, list) else [values] if values is not None else []:
+        for value in getattr(prop, "dts", []):
+            out.add(_aware(value.dt, zone).astimezone(UTC))
+    return out
+
+
+def _utc_stamp(event: Any, name: str, zone: ZoneInfo) -> str | None:
+    return _stamp(event, name, zone)
+
+
+def _too_many(per_series: bool, options: IcalOptions) -> str:
+    if per_series:
+        return f"over {options.max_occurrences} occurrences in the window; narrow from/to"
+    return (
+        f"the file's recurring events have over {options.max_total_occurrences} occurrences in the window in all; "
+        "import the rest in another file or narrow from/to"
+    )
 
 
 def _recurrence_id(event: Any, zone: ZoneInfo) -> str | None:
