@@ -17,6 +17,8 @@ What a stock CalDAV server accepts is accepted here too (RFC 5545 §3.6.1, RFC 4
   A long opaque one still blocks availability (:mod:`caldav_bridge.scheduling.queries`). An
   existing appointment cannot be turned into one: that PUT is refused (``C:valid-calendar-data``),
   since the appointment (and its Salesforce record) could not follow it;
+- a new ``TRANSP:TRANSPARENT`` event naming no customer (no attendee with a guest id) and no
+  ``X-APPOINTMENT-TYPE`` is a calendar-only event too: free time, it never blocks availability;
 - a resource holding only an overridden occurrence (RECURRENCE-ID, no master) is read as that
   occurrence;
 - an ``X-APPOINTMENT-TYPE`` that names no known type is kept as written (in the item, and in
@@ -103,7 +105,7 @@ def item_written(
         raise InvalidCalendarData(str(exc)) from exc
     actor = _over_caldav(actor)
     row = uow.appointments.get(appointment_id, for_update=True) if appointment_id else None
-    if not _fits(parsed):
+    if not _fits(parsed) or (row is None and _free_time(parsed)):
         if row is not None:
             raise InvalidCalendarData(
                 f"appointment {row.id} must end after it starts and last at most {MAX_DURATION.days} days"
@@ -118,6 +120,12 @@ def item_written(
 def _fits(parsed: ParsedEvent) -> bool:
     """Whether a canonical appointment can hold the event's times (it takes time, and not too long)."""
     return parsed.start < parsed.end <= parsed.start + MAX_DURATION
+
+
+def _free_time(parsed: ParsedEvent) -> bool:
+    """A transparent event naming no customer and no appointment type ("Lunch, free to book"): it
+    does not occupy the fitter's time (RFC 5545 §3.8.2.7), so it is no appointment."""
+    return parsed.transparent and parsed.appointment_type is None and not any(a.guest_id for a in parsed.attendees)
 
 
 def _type_meta(parsed: ParsedEvent) -> dict[str, Any]:

@@ -279,15 +279,17 @@ def _apply_patch(
         raise ValidationFailed([FieldError("date_start" if start is None else "date_end", "may not be null")])
     if end <= start:
         raise ValidationFailed([FieldError("date_end", "must be after date_start")])
-    if (start, end) != (row.date_start, row.date_end):
-        row.sequence += 1
+    revised = (start, end) != (row.date_start, row.date_end)
     row.date_start, row.date_end = start, end
     if "guests" in given:
         _set_guests(uow, actor, row, patch.guests or [], now)
     if "meta" in given:
         _apply_meta(row, _merged_meta(row, patch.meta or {}))
     if "status" in given and patch.status is not None and patch.status != row.status:
+        revised = revised or _status_revises(row.status, patch.status.value)
         _transition(row, patch.status.value, "set status " + patch.status.value + " on")
+    if revised:  # new times or a new status: a new revision (RFC 5545 §3.8.7.4)
+        row.sequence += 1
     row.updated_at = now
     _changed(uow, actor, row, before, "update", reason=reason)
 
@@ -506,7 +508,9 @@ def apply_external_change(
 
 
 def _apply_values(row: AppointmentRow, values: ExternalValues) -> None:
-    if (values.date_start, values.date_end) != (row.date_start, row.date_end):
+    if (values.date_start, values.date_end) != (row.date_start, row.date_end) or _status_revises(
+        row.status, values.status
+    ):
         row.sequence += 1
     row.name, row.description = values.name, values.description
     row.date_start, row.date_end = values.date_start, values.date_end
@@ -564,10 +568,19 @@ def _set_status(
         row = _visible_row(uow, actor, appointment_id, for_update=True)
         _check_etag(row, if_match)
         before = _Before.of(row)
+        revised = _status_revises(row.status, status)
         _transition(row, status, action)
+        row.sequence += revised
         row.updated_at = utcnow()
         _changed(uow, actor, row, before, action, reason=reason)
         return _commit(uow, row)
+
+
+def _status_revises(old: str, new: str) -> bool:
+    """Whether a status change is a new revision of the stored SEQUENCE (RFC 5545 §3.8.7.4: a new
+    STATUS is). Not into CANCELLED: every rendering already adds one for a cancelled appointment
+    (``converters.ical``), so that appointments cancelled before this rule keep their SEQUENCE."""
+    return new != old and new != S.CANCELLED
 
 
 def _transition(row: AppointmentRow, status: str, action: str) -> None:

@@ -172,3 +172,50 @@ def test_an_appointment_cannot_become_an_event_taking_no_time(live: LiveServer, 
         "2026-12-01T17:00:00.000Z",
     )
     assert "DTEND:20261201T170000Z" in requests.get(url, auth=auth, timeout=30).text
+
+
+def test_a_transparent_event_of_the_fitter_leaves_the_day_bookable(
+    live: LiveServer, fitter_calendar: caldav.Calendar, people: People
+) -> None:
+    day = _tuesday_ahead()
+    before = _slots(live, people, day)
+    assert before > 0
+    start = datetime.combine(day, time(9), tzinfo=DENVER)
+    when = (
+        f"DTSTART;TZID=America/Denver:{_local(start)}\r\nDTEND;TZID=America/Denver:{_local(start.replace(hour=17))}\r\n"
+    )
+    fitter_calendar.save_event(_ics("reachable@test", when + "TRANSP:TRANSPARENT\r\n", summary="Reachable by phone"))
+    assert "TRANSP:TRANSPARENT" in fitter_calendar.event_by_uid("reachable@test").data
+    assert _slots(live, people, day) == before
+    assert _appointments(live, people) == []
+    # the same event opaque occupies the day
+    fitter_calendar.save_event(_ics("office@test", when, summary="Office day"))
+    assert _slots(live, people, day) == 0
+
+
+def _sequence(live: LiveServer, appointment_id: str) -> int:
+    with live.runtime.uow() as uow:
+        row = uow.appointments.get(appointment_id)
+        assert row is not None
+        return int(row.sequence)
+
+
+def test_a_status_only_change_raises_sequence(
+    live: LiveServer, fitter_calendar: caldav.Calendar, people: People
+) -> None:
+    # RFC 5545 §3.8.7.4: a new STATUS is a new revision, on every channel.
+    timed = "DTSTART:20261201T160000Z\r\nDTEND:20261201T170000Z\r\nX-APPOINTMENT-TYPE:FOLLOW_UP\r\n"
+    fitter_calendar.save_event(_ics("status@test", timed + "STATUS:TENTATIVE\r\n", summary="Visit"))
+    (appointment,) = _appointments(live, people)
+    assert appointment["status"] == "RESERVED" and _sequence(live, appointment["id"]) == 0
+    event = fitter_calendar.event_by_uid("status@test")
+    event.data = _ics("status@test", timed + "STATUS:CONFIRMED\r\n", summary="Visit")
+    event.save()
+    (appointment,) = _appointments(live, people)
+    assert appointment["status"] == "BOOKED" and _sequence(live, appointment["id"]) == 1
+    patched = live.client(people.fitter.token).patch(
+        f"/api/v1/appointments/{appointment['id']}", json={"status": "RESCHEDULED"}
+    )
+    assert patched.status_code == 200, patched.text
+    assert _sequence(live, appointment["id"]) == 2
+    assert "SEQUENCE:2" in fitter_calendar.event_by_uid("status@test").data
