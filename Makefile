@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 PYTEST_ARGS ?= -n 2
 
-.PHONY: run run-sf test lint typecheck install install-test feed-test-tools lock clean help
+.PHONY: run run-sf test screenshots lint typecheck install install-test feed-test-tools lock clean help
 
 help:
 	@echo "make run    serve the demo on http://$(HOST):$(PORT) (SQLite in ./var, no Salesforce needed)"
@@ -69,6 +69,10 @@ feed-test-tools: $(NODE_TOOLS) $(VENV)/.chromium
 
 test: lint typecheck feed-test-tools
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Re-take the screenshots the docs show (docs/images/) with the browser tests; a plain test run never writes there.
+screenshots: install-test feed-test-tools
+	DOCS_SCREENSHOTS=1 $(BIN)/python -m pytest -q tests/feeds/test_calendar_page.py tests/selfbooking/test_booking_browser.py -k "sqlite or not postgres"
 
 # requirements.lock: every dependency of setup.cfg (and the postgres extra) pinned with hashes, for the image.
 lock: $(BIN)/python

@@ -2,7 +2,8 @@
 the appointments render, week navigation works (links and keyboard), the viewer's zone is used, it
 reads without JavaScript, loads nothing from elsewhere; at 390, 768 and 1280 px the grid puts each
 appointment at its time, marks conflicts, keeps all-day appointments on their calendar date in any
-viewer's zone and passes axe-core; screenshots are kept in docs/images/ (shown by docs/feeds.md)."""
+viewer's zone and passes axe-core; screenshots go to test-artifacts/, and with DOCS_SCREENSHOTS=1
+(``make screenshots``) to docs/images/ (shown by docs/feeds.md)."""
 
 from __future__ import annotations
 
@@ -17,9 +18,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.feeds.conftest import FeedWorld
+from tests.support.screenshots import keep
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -89,8 +90,7 @@ def test_the_week_renders_navigates_and_is_kept_as_a_screenshot(
     assert "All day" in page.locator(f"li[data-appointment='{this_week[2]['id']}']").inner_text()
     assert page.locator(f"li[data-appointment='{cancelled['id']}'] del").count() == 1
     assert "Jane" not in page.content() and "Bring the audiogram" not in page.content()  # minimal privacy
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"calendar_page-{request.node.callspec.id}.png"), full_page=True)
+    keep(page, f"calendar_page-{request.node.callspec.id}", for_docs=False)
 
     page.click("#next-week")
     page.wait_for_url(f"**week={(monday + timedelta(days=7)).date().isoformat()}*")
@@ -159,7 +159,6 @@ def test_bad_parameters_and_unknown_tokens(feed_world: FeedWorld) -> None:
 # --------------------------------------------------------------------------- the grid at three widths
 
 WIDTHS = (390, 768, 1280)
-DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
 AXE = Path(__file__).resolve().parent / "node" / "node_modules" / "axe-core" / "axe.min.js"
 DENVER = ZoneInfo("America/Denver")
 sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -252,7 +251,7 @@ def _day_and_zones(browser: Any, url: str, world: dict[str, Any]) -> None:
     page.wait_for_url(f"**day={(world['monday'] + timedelta(days=2)).date().isoformat()}*")
     page.keyboard.press("ArrowLeft")
     page.wait_for_url(f"**day={tuesday}*")
-    page.screenshot(path=str(DOCS_IMAGES / "calendar-page-day.png"), full_page=True)
+    keep(page, "calendar-page-day")
     context.close()
     berlin = ZoneInfo("Europe/Berlin")
     context = browser.new_context(timezone_id="Europe/Berlin", viewport={"width": 1280, "height": 900})
@@ -264,7 +263,7 @@ def _day_and_zones(browser: Any, url: str, world: dict[str, Any]) -> None:
     fitter = page.locator(f".blocks li[data-appointment='{world['fitting']['id']}'] .fitter").inner_text()
     assert fitter.startswith("11:00") and "fitter" in fitter
     assert "America/Denver" in page.locator("header").inner_text()
-    page.screenshot(path=str(DOCS_IMAGES / "calendar-page-1280-berlin.png"), full_page=True)
+    keep(page, "calendar-page-1280-berlin")
     context.close()
 
 
@@ -310,8 +309,7 @@ def test_the_week_grid_at_each_width(feed_world: FeedWorld, browser: Any, width:
     assert page.evaluate("() => document.documentElement.scrollWidth <= document.documentElement.clientWidth")
     header = _box(page, "header")
     assert header["height"] <= (100 if width < 600 else 130), header
-    DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(DOCS_IMAGES / f"calendar-page-{width}.png"), full_page=True)
+    keep(page, f"calendar-page-{width}")
 
     # keyboard: → and ← change the week, and the header's links work from the keyboard (Tab, Enter)
     next_monday = (monday + timedelta(days=7)).date().isoformat()

@@ -8,10 +8,10 @@ from typing import Any
 
 from icalendar import Calendar
 
+from tests.support.screenshots import keep
 from tests.support.smtp import Received
 
 ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts"
 AXE = ROOT / "tests" / "feeds" / "node" / "node_modules" / "axe-core" / "axe.min.js"
 
 
@@ -27,16 +27,11 @@ def serious_violations(page: Any) -> list[dict[str, Any]]:
     ]
 
 
-DOCS_IMAGES = ROOT / "docs" / "images"
-
-
 def screenshot(page: Any, name: str, backend: str) -> None:
-    """Into test-artifacts/; the SQLite run's also into docs/images/ (shown by docs/self-booking.md)."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}-{backend}.png"), full_page=True)
+    """Into test-artifacts/; with DOCS_SCREENSHOTS=1 the SQLite run's also into docs/images/ (docs/self-booking.md)."""
+    keep(page, f"{name}-{backend}", for_docs=False)
     if backend == "sqlite":
-        DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(DOCS_IMAGES / f"{name}.png"), full_page=True)
+        keep(page, name)
 
 
 def invite_bytes(received: Received) -> bytes:
