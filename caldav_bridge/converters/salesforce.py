@@ -139,6 +139,7 @@ class SalesforceMapping:
                 "WhatId",
                 "WhoId",
                 "ShowAs",
+                "Location",
                 *SERIES_FIELDS,
             ]
         else:
@@ -184,6 +185,8 @@ class MirroredRecord:
     other_whos: tuple[str, ...] | None = None
     #: ServiceAppointment mode: the crew's other ServiceResources (None: not known).
     crew: tuple[str, ...] | None = None
+    #: Event ``Location`` (``meta.location``).
+    location: str | None = None
     #: Salesforce values the mapping does not know, as written: ``{"status": "On Hold"}``.
     unmapped: Mapping[str, str] = field(default_factory=dict)
 
@@ -212,6 +215,7 @@ class MirroredRecord:
             self.type,
             self.opportunity_gid,
             self.customer_gid,
+            self.location,
         )
 
 
@@ -224,8 +228,10 @@ def content_hash(
     type_: str,
     opportunity_gid: str | None,
     customer_gid: str | None,
+    location: str | None = None,
 ) -> str:
-    """A hash of the fields both sides carry, to recognise a write of ours coming back."""
+    """A hash of the fields both sides carry, to recognise a write of ours coming back (a location only
+    when there is one, so the hashes of appointments without one are what they were before it was carried)."""
     data = [
         name,
         description or None,
@@ -236,6 +242,8 @@ def content_hash(
         opportunity_gid or None,
         customer_gid or None,
     ]
+    if location:
+        data.append(location)
     return hashlib.sha256(json.dumps(data, separators=(",", ":")).encode()).hexdigest()
 
 
@@ -272,6 +280,7 @@ def appointment_hash(appointment: Appointment, mapping: SalesforceMapping | None
         str(appointment.meta.type),
         sf.opportunity_gid,
         sf.customer_gid,
+        meta_location(appointment),
     )
 
 
@@ -379,6 +388,7 @@ def record_from_salesforce(record: Mapping[str, Any], mapping: SalesforceMapping
         type=type_,
         opportunity_gid=opportunity,
         customer_gid=customer,
+        location=(str(record.get("Location"))[:255] or None) if event and record.get("Location") else None,
         series_gid=_series_gid(record) if event else None,
         unmapped=unmapped,
     )
@@ -421,6 +431,7 @@ def salesforce_body(
         body["StartDateTime"] = format_sf_datetime(appointment.date_start)
         body["EndDateTime"] = format_sf_datetime(appointment.date_end)
         body["ShowAs"] = "Free" if status == "CANCELLED" else "Busy"
+        body["Location"] = meta_location(appointment)
         if mapping.status_field and kept.get("status") != status:
             body[mapping.status_field] = mapping.statuses.write(status)
         body["WhatId"] = sf.opportunity_gid or None
@@ -444,3 +455,9 @@ def _unmapped_kept(appointment: Appointment) -> dict[str, str]:
     if not isinstance(raw, dict):
         return {}
     return {k: str(v.get("kept")) for k, v in raw.items() if isinstance(v, dict) and v.get("kept")}
+
+
+def meta_location(appointment: Appointment) -> str | None:
+    """``meta.location`` (the convention iCalendar imports and the calendar page share), as Event ``Location``."""
+    value = (appointment.meta.model_extra or {}).get("location")
+    return value[:255] if isinstance(value, str) and value.strip() else None

@@ -443,7 +443,13 @@ def _row_hash(row: AppointmentRow) -> str:
         row.type,
         row.sf_opportunity_gid,
         row.sf_customer_gid,
+        _location_of(row),
     )
+
+
+def _location_of(row: AppointmentRow) -> str | None:
+    value = (row.meta_extra or {}).get("location")
+    return value[:255] if isinstance(value, str) and value.strip() else None
 
 
 def _apply_record(
@@ -532,6 +538,8 @@ def _meta(rec: MirroredRecord, calendars: _Calendars | None = None) -> dict[str,
         meta[CREW_META] = _crew_meta(rec.crew, calendars)
     if rec.unmapped:
         meta[UNMAPPED_META] = rec.unmapped_meta()
+    if rec.location:
+        meta["location"] = rec.location  # Event Location (the key iCalendar imports and the calendar page use)
     return meta
 
 
@@ -541,7 +549,10 @@ def _crew_meta(crew: tuple[str, ...] | list[str], calendars: _Calendars | None) 
 
 
 def _kept_meta(row: AppointmentRow) -> dict[str, Any]:
-    return {k: v for k, v in (row.meta_extra or {}).items() if k not in (SERIES_META, CREW_META, UNMAPPED_META)}
+    owned: tuple[str, ...] = (SERIES_META, CREW_META, UNMAPPED_META)
+    if (row.sf_appointment_gid or "").startswith("00U"):
+        owned += ("location",)  # an Event's Location is Salesforce's to clear
+    return {k: v for k, v in (row.meta_extra or {}).items() if k not in owned}
 
 
 def reassign_unassigned(ctx: SyncContext, result: RunResult) -> None:

@@ -104,6 +104,7 @@ def _needs(mapping: SalesforceMapping, feed_url_field: str) -> dict[str, tuple[d
             _Need("StartDateTime", when, create=True, update=True),
             _Need("EndDateTime", when, create=True, update=True),
             _Need("ShowAs", frozenset({"picklist"}), values=("Busy", "Free"), create=True, update=True),
+            _Need("Location", text, create=True, update=True),
             _Need("WhatId", ref, create=True, update=True),
             _Need("WhoId", ref, create=True, update=True),
             _Need("OwnerId", ref, create=True, update=True),

@@ -232,3 +232,46 @@ def test_unknown_service_appointment_category_is_not_booked(sync: SyncContext) -
         mapping,
     )
     assert rec.status == "RESERVED" and rec.unmapped == {"status": "Canceled"}
+
+
+def test_location_travels_both_ways(runtime: Runtime, emulator: SalesforceEmulator, sync: SyncContext) -> None:
+    users.add_user(runtime.uow(), "fitter.where", "fitter", email="where@example.com", timezone="UTC")
+    with runtime.uow() as uow:
+        user = uow.users.by_username("fitter.where")
+        assert user is not None
+        calendar_id = uow.calendars.ids_owned_by(user.id)[0]
+    owner = emulator.create("User", {"Name": "Where", "Email": "where@example.com", "IsActive": True})
+    there = emulator.create(
+        "Event",
+        {
+            "Subject": "At the shop",
+            "StartDateTime": format_sf_datetime(T0),
+            "EndDateTime": format_sf_datetime(T0 + timedelta(hours=1)),
+            "OwnerId": owner,
+            "Location": "Shop, 1 Main St",
+        },
+    )
+    run_job(sync, "mirror")
+    assert (_row(runtime, there).meta_extra or {}).get("location") == "Shop, 1 Main St"
+    emulator.update("Event", there, {"Location": "Customer's home"})
+    run_job(sync, "mirror")
+    assert (_row(runtime, there).meta_extra or {}).get("location") == "Customer's home"
+    emulator.update("Event", there, {"Location": None})
+    run_job(sync, "mirror")
+    assert "location" not in (_row(runtime, there).meta_extra or {})
+    draft = AppointmentDraft.model_validate(
+        {
+            "calendar": {"id": calendar_id},
+            "date_start": T0 + timedelta(days=1),
+            "date_end": T0 + timedelta(days=1, hours=1),
+            "name": "Home visit",
+            "meta": {"type": "FOLLOW_UP", "location": "Elm Street 5"},
+            "status": "BOOKED",
+        }
+    )
+    made = appointments.create(runtime.uow(), system_actor("api"), draft).appointment
+    assert run_job(sync, "push").outcome == "ok"  # type: ignore[union-attr]
+    record = emulator._by_external("Event", "Appointment_Service_Id__c", str(made.id))[0]
+    assert record["Location"] == "Elm Street 5"
+    echo = run_job(sync, "mirror")  # our own write coming back changes nothing
+    assert echo is not None and echo.updated == 0, echo
