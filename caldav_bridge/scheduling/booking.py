@@ -33,6 +33,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from caldav_bridge.clock import utcnow
 from caldav_bridge.errors import Conflict, FieldError, InvalidTransition, NotFound, ValidationFailed
+from caldav_bridge.events.model import BookingMade, HoldExpired
 from caldav_bridge.model.appointment import AppointmentStatus, AppointmentType
 from caldav_bridge.model.requests import AppointmentDraft, AppointmentPatch, CalendarKind
 from caldav_bridge.scheduling import queries
@@ -165,6 +166,11 @@ def book(
             now,
             hold=request.hold,
             link=link,
+        )
+        uow.add_event(
+            BookingMade(
+                actor=actor, appointment_id=row.id, calendar_id=row.calendar_id, kind=purpose.value, hold=request.hold
+            )
         )
         tech = None
         if isinstance(request, InitialBookingRequest) and not request.hold:
@@ -491,6 +497,7 @@ def _expire_holds_in(uow: UnitOfWork, now: datetime, calendar_ids: list[str] | N
             uow.session.delete(claim)
         elif row.status == S.RESERVED:
             appointments.update_in(uow, actor, row.id, AppointmentPatch(status=S.CANCELLED), reason="hold expired")
+            uow.add_event(HoldExpired(actor=actor, appointment_id=row.id, calendar_id=row.calendar_id))
         else:
             claim.hold_expires_at = None
     return len(claims)
