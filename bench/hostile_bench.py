@@ -4,11 +4,12 @@
 An ``appointment-service serve`` process on 127.0.0.1 (SQLite in a temporary folder, or
 ``--postgres`` for a throwaway PostgreSQL). Fitter B, the ordinary user, lists their week over REST
 and reads their availability, in a loop over one keep-alive connection. Two phases of equal length:
-quiet (B alone), then attack (B while fitter A sends, from other threads, CalDAV PUTs with recurrence
+quiet (B alone), then attack (B while fitter A sends, from another connection, CalDAV PUTs with recurrence
 rules that never occur, an infinite FREQ=SECONDLY event and availability windows over it, year-zero
 dates, unknown TZIDs, invalid UTF-8, bodies at the size limit, deeply nested JSON and hostile webhook
-URLs). Prints B's p50/p99 per phase and the p99 ratio attack/quiet (target <= 1.5x), and how many
-attack requests got which status.
+URLs), then A busy (A sends ordinary requests at the same pace: the cost of sharing the server at all).
+Prints B's p50/p99 per phase, the p99 ratio attack/quiet (target <= 1.5x) and attack/A-busy, and how
+many attack requests got which status.
 
 Bounded: ``--seconds`` per phase (default 15), at most ``--max-requests`` per phase and thread.
 Exit status: 0 when the target is met, 1 when missed, 2 when the benchmark could not run.
@@ -162,6 +163,27 @@ def _attacks(base: str, a: User) -> list[Callable[[requests.Session], requests.R
     ]
 
 
+def _ordinary_load(base: str, a: User) -> list[Callable[[requests.Session], requests.Response]]:
+    """A's ordinary traffic at the attack's pace (the same request mix, harmless bodies): the third phase."""
+    dav = f"{base}/dav/{a.username}/appointments/"
+    now = datetime.now(UTC)
+    week = {
+        "calendar_id": a.calendar_id,
+        "from": now.strftime("%Y-%m-%dT00:00:00Z"),
+        "to": (now + timedelta(days=7)).strftime("%Y-%m-%dT00:00:00Z"),
+    }
+
+    def put() -> Callable[[requests.Session], requests.Response]:
+        return lambda s: s.put(
+            dav + f"{uuid.uuid4().hex}.ics", data=_ics(f"o{uuid.uuid4()}", "RRULE:FREQ=WEEKLY\r\n"), timeout=120
+        )
+
+    return [
+        *(put() for _ in range(7)),
+        *(lambda s: s.get(base + "/api/v1/appointments", params=week, timeout=120) for _ in range(3)),
+    ]
+
+
 def _seed_secondly(base: str, a: User) -> None:
     """The infinite high-frequency event the availability attacks read (stored: it is a valid rule)."""
     started = datetime.now(UTC) - timedelta(days=30)
@@ -200,17 +222,19 @@ def _ordinary(base: str, b: User, stop: threading.Event, limit: int) -> list[flo
     return samples
 
 
-def _attacker(base: str, a: User, stop: threading.Event, limit: int, statuses: Counter[str]) -> None:
-    session = requests.Session()
-    session.trust_env = False
-    session.auth = (a.username, a.password)
-    session.headers["Authorization"] = f"Bearer {a.token}"
-    attacks = _attacks(base, a)
+def _attacker(
+    base: str, a: User, stop: threading.Event, limit: int, statuses: Counter[str], benign: bool = False
+) -> None:
+    dav, api = requests.Session(), requests.Session()
+    dav.trust_env = api.trust_env = False
+    dav.auth = (a.username, a.password)  # CalDAV: Basic with the password
+    api.headers["Authorization"] = f"Bearer {a.token}"  # REST: the token
+    attacks = _ordinary_load(base, a) if benign else _attacks(base, a)
     n = 0
     while not stop.is_set() and n < limit:
         for attack in attacks:
             try:
-                statuses[str(attack(session).status_code)] += 1
+                statuses[str(attack(dav if attack in attacks[:7] else api).status_code)] += 1
             except requests.RequestException as exc:
                 statuses[type(exc).__name__] += 1
             n += 1
@@ -219,11 +243,13 @@ def _attacker(base: str, a: User, stop: threading.Event, limit: int, statuses: C
 
 
 def _phase(
-    base: str, a: User, b: User, seconds: float, limit: int, attack_threads: int
+    base: str, a: User, b: User, seconds: float, limit: int, attack_threads: int, benign: bool = False
 ) -> tuple[list[float], Counter[str]]:
     stop = threading.Event()
     statuses: Counter[str] = Counter()
-    threads = [threading.Thread(target=_attacker, args=(base, a, stop, limit, statuses)) for _ in range(attack_threads)]
+    threads = [
+        threading.Thread(target=_attacker, args=(base, a, stop, limit, statuses, benign)) for _ in range(attack_threads)
+    ]
     for t in threads:
         t.start()
     timer = threading.Timer(seconds, stop.set)
@@ -247,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=15.0, help="length of each phase (default 15)")
     parser.add_argument("--max-requests", type=int, default=5000, help="per phase and thread (default 5000)")
-    parser.add_argument("--attack-threads", type=int, default=2, help="attacker connections (default 2)")
+    parser.add_argument("--attack-threads", type=int, default=1, help="attacker connections (default 1)")
     parser.add_argument("--postgres", action="store_true", help="a throwaway PostgreSQL instead of SQLite")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="hostile-bench-") as folder, contextlib.ExitStack() as stack:
@@ -264,17 +290,19 @@ def main(argv: list[str] | None = None) -> int:
             _seed_secondly(base, a)
             quiet, _ = _phase(base, a, b, args.seconds, args.max_requests, 0)
             attacked, statuses = _phase(base, a, b, args.seconds, args.max_requests, args.attack_threads)
+            loaded, _ = _phase(base, a, b, args.seconds, args.max_requests, args.attack_threads, benign=True)
         except BenchError as exc:
             print(f"hostile_bench: {exc}", file=sys.stderr)
             return 2
     ratio = _p(attacked, 0.99) / _p(quiet, 0.99)
     print(f"database: {'postgresql' if args.postgres else 'sqlite'}; {args.seconds:g} s per phase")
-    for name, samples in (("quiet ", quiet), ("attack", attacked)):
+    for name, samples in (("quiet ", quiet), ("attack", attacked), ("A busy", loaded)):
         print(
             f"B {name}: {len(samples):5d} requests  p50 {1000 * statistics.median(samples):7.1f} ms"
             f"  p99 {1000 * _p(samples, 0.99):7.1f} ms"
         )
     print(f"attack requests by status: {dict(sorted(statuses.items()))}")
+    print(f"B's p99 attack/A busy with ordinary requests: {_p(attacked, 0.99) / _p(loaded, 0.99):.2f}x")
     verdict = "met" if ratio <= TARGET else "MISSED"
     print(f"B's p99 attack/quiet: {ratio:.2f}x (target <= {TARGET}x: {verdict})")
     return 0 if ratio <= TARGET else 1
