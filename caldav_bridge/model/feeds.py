@@ -46,9 +46,9 @@ class FeedTokenDraft(BaseModel):
 
     name: Annotated[str, Field(min_length=1, max_length=64, examples=["Google"])]
     privacy: Privacy = Field(
-        Privacy.MINIMAL,
-        description="busy, minimal (default) or full. Warning: with 'full', Google and Microsoft keep copies of "
-        "customers' names and notes.",
+        Privacy.BUSY,
+        description="busy (default), minimal or full; more than busy only by the calendar's owner or an admin "
+        "(audited). Warning: with 'full', Google and Microsoft keep copies of customers' names and notes.",
     )
     alarm_minutes: Annotated[
         int | None, Field(ge=0, le=MAX_ALARM_MINUTES, description="A VALARM this many minutes before each start")

@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from caldav_bridge.clock import utcnow
 from caldav_bridge.credentials import token_digest
-from caldav_bridge.errors import FieldError, NotFound, ValidationFailed
+from caldav_bridge.errors import FieldError, Forbidden, NotFound, ValidationFailed
 from caldav_bridge.model.feeds import (
     FULL_PRIVACY_WARNING,
     FeedFetch,
@@ -105,7 +105,7 @@ def issue_with_secret(
     if len(secret) < 22:
         raise ValidationFailed([FieldError("secret", "a feed secret carries at least 128 bits")])
     with uow:
-        _calendar(uow, actor, calendar_id)
+        _check_privacy_choice(actor, _calendar(uow, actor, calendar_id), draft.privacy)
         row = _new_row(calendar_id, draft, secret)
         uow.feeds.add_token(row)
         uow.session.flush()
@@ -162,7 +162,7 @@ def fitter_feed_urls(
     base_url: str,
     *,
     consumer: str = "Salesforce",
-    privacy: Privacy = Privacy.MINIMAL,
+    privacy: Privacy = Privacy.BUSY,
     reissue: bool = False,
 ) -> list[FitterFeedUrls]:
     """For each fitter, the feed URLs to store for ``consumer`` (the Salesforce User record).
@@ -259,6 +259,17 @@ def _calendar(uow: UnitOfWork, actor: Actor, calendar_id: str) -> CalendarRow:
     if row is None or not actor.reaches(row.id):
         raise NotFound("calendar", calendar_id)
     return row
+
+
+def _check_privacy_choice(actor: Actor, calendar: CalendarRow, privacy: Privacy) -> None:
+    """A new feed shows ``busy`` unless the calendar's owner or an admin chooses more (the choice is
+    audited with the issue: ``feed_issue`` names the token's privacy and the actor)."""
+    if privacy is Privacy.BUSY or actor.has_scope("admin"):
+        return
+    if actor.user_id is None or actor.user_id != calendar.owner_user_id:
+        raise Forbidden(
+            f"only the calendar's owner or an admin may issue a feed showing more than busy (asked: {privacy.value})"
+        )
 
 
 def _token_row(uow: UnitOfWork, actor: Actor, calendar_id: str | None, token_id: str) -> FeedTokenRow:

@@ -10,7 +10,7 @@ from feeds.cli.output import emit, note, table
 
 __all__ = ["register"]
 
-PRIVACY_HELP = "busy, minimal (default) or full (Google and Microsoft keep copies of what a feed shows)"
+PRIVACY_HELP = "busy (default), minimal or full (Google and Microsoft keep copies of what a feed shows)"
 
 
 def register(commands: Any) -> None:
@@ -20,7 +20,7 @@ def register(commands: Any) -> None:
     p = f.add_parser("issue", help="issue a feed token for a calendar (URLs printed once; only a hash is stored)")
     p.add_argument("calendar_id")
     p.add_argument("--name", required=True, help="the consumer, e.g. Google, Outlook, Salesforce")
-    p.add_argument("--privacy", default="minimal", help=PRIVACY_HELP)
+    p.add_argument("--privacy", default="busy", help=PRIVACY_HELP)
     p.add_argument("--alarm-minutes", type=int, help="add a reminder this many minutes before each appointment")
     _json(p).set_defaults(handler=issue)
     p = f.add_parser("list", help="list a calendar's feed tokens")
@@ -41,7 +41,7 @@ def register(commands: Any) -> None:
         "(feeds revoke ID) and run this again.",
     )
     p.add_argument("--consumer", default="Salesforce", help="token name (default Salesforce)")
-    p.add_argument("--privacy", default="minimal", help="for new tokens: " + PRIVACY_HELP)
+    p.add_argument("--privacy", default="busy", help="for new tokens: " + PRIVACY_HELP)
     p.add_argument("--rotate", action="store_true", help="also rotate existing tokens, to show their new URLs")
     _json(p).set_defaults(handler=urls)
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from caldav_bridge.credentials import token_digest
-from caldav_bridge.model.feeds import FeedTokenDraft
+from caldav_bridge.model.feeds import FeedTokenDraft, Privacy
 from caldav_bridge.model.requests import AppointmentDraft, CancelRequest
 from caldav_bridge.runtime import Runtime
 from caldav_bridge.services import appointments, feed_tokens
@@ -111,7 +111,8 @@ def test_window_grace_and_last_modified(runtime: Runtime, people: People) -> Non
         draft = AppointmentDraft.model_validate(appointment_body(cal, start=start))
         made[key] = str(appointments.create(runtime.uow(), actor, draft).appointment.id)
     appointments.cancel(runtime.uow(), actor, made["soon"], CancelRequest(reason="ill"))
-    issued = feed_tokens.issue(runtime.uow(), actor, cal, FeedTokenDraft(name="G"), "https://x.example")
+    draft = FeedTokenDraft(name="G", privacy=Privacy.MINIMAL)  # busy (the default) lists no cancelled ones
+    issued = feed_tokens.issue(runtime.uow(), actor, cal, draft, "https://x.example")
     ctx = FeedContext.create(FeedConfig(cancelled_grace=timedelta(days=14)), 1000)
     client = Client("test", "127.0.0.1")
 
@@ -175,3 +176,22 @@ def test_demo_prints_stable_feed_urls_that_work(settings: Settings) -> None:
         assert b"J. " in result.body.identity or b"Busy" not in result.body.identity
     finally:
         rt.close()
+
+
+def test_new_feeds_show_busy_unless_the_owner_or_an_admin_chooses_more(feed_world: FeedWorld, people: People) -> None:
+    w = feed_world
+    base = f"/api/v1/calendars/{w.calendar_id}/feeds"
+    dispatcher = w.live.client(people.dispatcher.token)
+    default = dispatcher.post(base, json={"name": "Desk"})
+    assert default.status_code == 201, default.text
+    assert default.json()["token"]["privacy"] == "busy"
+    refused = dispatcher.post(base, json={"name": "Desk", "privacy": "minimal"})
+    assert refused.status_code == 403 and refused.headers["Content-Type"] == "application/problem+json"
+    owner = w.api.post(base, json={"name": "Phone", "privacy": "minimal"})
+    admin = w.live.client(people.admin.token).post(base, json={"name": "Office", "privacy": "full"})
+    assert (owner.status_code, admin.status_code) == (201, 201), (owner.text, admin.text)
+    assert [t["privacy"] for t in w.api.get(base).json()["items"]] == ["busy", "minimal", "full"]
+    with w.live.runtime.uow() as uow:
+        audit = uow.session.scalars(select(AuditRow).where(AuditRow.action == "feed_issue")).all()
+        choices = sorted((a.actor, a.detail.split(", ")[-1].rstrip(")")) for a in audit)
+    assert choices == [("admin", "full"), ("dispatcher", "busy"), (people.fitter.username, "minimal")]
