@@ -41,7 +41,7 @@ FIELDS = ["Id", "EventId", "RelationId", "IsInvitee", "IsWhat", "IsDeleted", "Sy
 
 def mirror_who_relations(ctx: SyncContext, gw: SalesforceGateway, result: RunResult, run_started: datetime) -> None:
     """Re-read the Whos of linked Events whose EventRelation rows changed since the watermark."""
-    features = relations._features(gw)
+    features = relations.org_features(gw)
     if features.get("shared_activities") is False:
         return
     initial = soql("SystemModstamp >= {}", floor_second(run_started - ctx.overlap))
@@ -50,7 +50,7 @@ def mirror_who_relations(ctx: SyncContext, gw: SalesforceGateway, result: RunRes
         for records in pages:
             _apply(ctx, gw, records, result)
     except SalesforcePermanentError as exc:
-        if exc.code not in relations._MISSING:
+        if exc.code not in relations.MISSING_FIELD_CODES:
             raise
         features["shared_activities"] = False  # no IsWhat: the org has no Shared Activities
 

@@ -18,13 +18,14 @@ from typing import Any
 
 from caldav_bridge.salesforce.gateway import SalesforceGateway, SalesforcePermanentError, soql
 
-__all__ = ["CHUNK", "Assignment", "crews", "event_whos"]
+__all__ = ["CHUNK", "MISSING_FIELD_CODES", "Assignment", "crews", "event_whos", "org_features"]
 
 #: Ids per ``IN (…)`` list: keeps each query well under SOQL's length limit.
 CHUNK = 200
 #: Key prefixes of Who records: Contact and Lead.
 WHO_PREFIXES = ("003", "00Q")
-_MISSING = {"INVALID_FIELD", "INVALID_TYPE"}
+#: Error codes of a query naming a field or object the org does not have (no Shared Activities, ...).
+MISSING_FIELD_CODES = {"INVALID_FIELD", "INVALID_TYPE"}
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,8 @@ class Assignment:
     created: str
 
 
-def _features(gw: SalesforceGateway) -> dict[str, bool]:
+def org_features(gw: SalesforceGateway) -> dict[str, bool]:
+    """What this gateway's org is known to have or lack (learnt from answers), kept on the gateway."""
     features: dict[str, bool] | None = getattr(gw, "org_features", None)
     if features is None:
         features = {}
@@ -55,7 +57,7 @@ def event_whos(gw: SalesforceGateway, event_ids: Sequence[str]) -> dict[str, lis
 
     One query per 200 Events. An Event with no relation is absent from the answer.
     """
-    features = _features(gw)
+    features = org_features(gw)
     if features.get("shared_activities") is False:
         return None
     out: dict[str, list[str]] = {}
@@ -70,7 +72,7 @@ def event_whos(gw: SalesforceGateway, event_ids: Sequence[str]) -> dict[str, lis
         try:
             records = gw.query(q)
         except SalesforcePermanentError as exc:
-            if exc.code in _MISSING:
+            if exc.code in MISSING_FIELD_CODES:
                 features["shared_activities"] = False
                 return None
             raise
@@ -88,7 +90,7 @@ def crews(gw: SalesforceGateway, appointment_ids: Sequence[str]) -> dict[str, li
     The primary is the one marked ``IsPrimaryResource`` when the org has that field, otherwise (and
     among several marked) the earliest created (``CreatedDate``, then ``Id``). Deleted ones are left out.
     """
-    features = _features(gw)
+    features = org_features(gw)
     out: dict[str, list[Assignment]] = {}
     for chunk in _chunks(appointment_ids):
         records = _assignments(gw, chunk, features)
@@ -121,7 +123,7 @@ def _assignments(gw: SalesforceGateway, chunk: list[str], features: dict[str, bo
             features["primary_resource"] = True
             return records
         except SalesforcePermanentError as exc:
-            if exc.code not in _MISSING:
+            if exc.code not in MISSING_FIELD_CODES:
                 raise
             features["primary_resource"] = False
     q = soql(f"SELECT {fields} FROM AssignedResource WHERE ServiceAppointmentId IN {{}}", chunk)  # noqa: S608
