@@ -67,6 +67,8 @@ class ParsedEvent:
     #: The VEVENT is an overridden occurrence whose series is not in this resource (RECURRENCE-ID, no master).
     orphan_override: bool = False
     appointment_type_as_written: str | None = None
+    #: DTSTART is a date (``VALUE=DATE``): an all-day event, its dates read in the calendar's zone.
+    all_day: bool = False
 
 
 def parse_event(text: str, default_zone: str = "UTC") -> ParsedEvent:
@@ -132,6 +134,7 @@ def parse_event(text: str, default_zone: str = "UTC") -> ParsedEvent:
         transparent=(_text(event.get("TRANSP")) or "").upper() == "TRANSPARENT",
         orphan_override=not masters,
         appointment_type_as_written=_text(event.get("X-APPOINTMENT-TYPE")),
+        all_day=not isinstance(raw_start, datetime),
     )
 
 

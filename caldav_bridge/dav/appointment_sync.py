@@ -19,6 +19,9 @@ What a stock CalDAV server accepts is accepted here too (RFC 5545 §3.6.1, RFC 4
   since the appointment (and its Salesforce record) could not follow it;
 - a new ``TRANSP:TRANSPARENT`` event naming no customer (no attendee with a guest id) and no
   ``X-APPOINTMENT-TYPE`` is a calendar-only event too: free time, it never blocks availability;
+- an all-day event (DTSTART ``VALUE=DATE``) is an all-day appointment: ``meta.all_day`` true, its
+  dates midnight to midnight in the calendar's zone (feeds and pages render it from there,
+  :func:`caldav_bridge.converters.ical.all_day_dates`);
 - a resource holding only an overridden occurrence (RECURRENCE-ID, no master) is read as that
   occurrence;
 - an ``X-APPOINTMENT-TYPE`` that names no known type is kept as written (in the item, and in
@@ -144,6 +147,8 @@ def _over_caldav(actor: Actor) -> Actor:
 
 def _create(uow: UnitOfWork, actor: Actor, calendar_id: str, parsed: ParsedEvent) -> str:
     meta: dict[str, Any] = {"type": AppointmentType.FOLLOW_UP.value, **_type_meta(parsed)}
+    if parsed.all_day:
+        meta["all_day"] = True
     if parsed.zone:
         meta["timezone"] = parsed.zone
     try:
@@ -184,6 +189,8 @@ def _update(uow: UnitOfWork, actor: Actor, row: AppointmentRow, parsed: ParsedEv
     meta: dict[str, Any] = {
         k: v for k, v in _type_meta(parsed).items() if v != (row.type if k == "type" else (row.meta_extra or {}).get(k))
     }
+    if parsed.all_day != bool((row.meta_extra or {}).get("all_day")):
+        meta["all_day"] = parsed.all_day
     if parsed.zone and parsed.zone != (row.meta_extra or {}).get("timezone"):
         meta["timezone"] = parsed.zone
     if meta:

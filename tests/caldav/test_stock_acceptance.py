@@ -219,3 +219,35 @@ def test_a_status_only_change_raises_sequence(
     assert patched.status_code == 200, patched.text
     assert _sequence(live, appointment["id"]) == 2
     assert "SEQUENCE:2" in fitter_calendar.event_by_uid("status@test").data
+
+
+def test_an_all_day_event_is_all_day_on_every_channel(
+    live: LiveServer, fitter_calendar: caldav.Calendar, people: People
+) -> None:
+    dates = "DTSTART;VALUE=DATE:20261225\r\nDTEND;VALUE=DATE:20261226\r\nX-APPOINTMENT-TYPE:FOLLOW_UP\r\n"
+    fitter_calendar.save_event(_ics("allday@test", dates, summary="Home visits"))
+    (appointment,) = _appointments(live, people)
+    assert appointment["meta"]["all_day"] is True
+    assert (appointment["date_start"], appointment["date_end"]) == (
+        "2026-12-25T07:00:00.000Z",  # midnight to midnight in the calendar's zone (America/Denver)
+        "2026-12-26T07:00:00.000Z",
+    )
+    issued = live.client(people.fitter.token).post(
+        f"/api/v1/calendars/{people.fitter.calendar_id}/feeds", json={"name": "Phone", "privacy": "minimal"}
+    )
+    assert issued.status_code == 201, issued.text
+    secret = issued.json()["secret"]
+    feed = live.client().get(f"/feeds/{secret}.ics").text.replace("\r\n ", "")
+    assert "DTSTART;VALUE=DATE:20261225" in feed and "DTEND;VALUE=DATE:20261226" in feed
+    assert "T000000" not in feed.split("BEGIN:VEVENT", 1)[1]
+    for viewer in ("America/New_York", "America/Denver", "Asia/Tokyo"):
+        page = live.client().get(f"/calendar/{secret}.json", params={"week": "2026-12-21", "tz": viewer}).json()
+        days = {d["date"] for d in page["days"] for e in d["all_day"] if e["id"] == appointment["id"]}
+        timed = [e for d in page["days"] for e in d["timed"] if e["id"] == appointment["id"]]
+        assert (days, timed) == ({"2026-12-25"}, []), viewer
+    # an edit over CalDAV back to a timed event ends the all-day nature
+    event = fitter_calendar.event_by_uid("allday@test")
+    event.data = _ics("allday@test", "DTSTART:20261225T160000Z\r\nDTEND:20261225T170000Z\r\n", summary="Visit")
+    event.save()
+    (appointment,) = _appointments(live, people)
+    assert appointment["meta"].get("all_day") is False and appointment["date_start"] == "2026-12-25T16:00:00.000Z"
