@@ -24,7 +24,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -59,6 +59,7 @@ NY, BERLIN = ZoneInfo("America/New_York"), ZoneInfo("Europe/Berlin")
 #: Operations that generated requests cannot make succeed, and why.
 NO_SUCCESS = {
     "POST /api/v1/sync/dead-letters/{id}/retry": "there are no dead letters without a failing Salesforce",
+    "POST /api/v1/messages/{id}/retry": "there are no dead-letter messages without a failing mail server",
 }
 
 
@@ -147,6 +148,8 @@ class _Target:
     webhook_ids: list[str]
     feed_token_ids: list[str]
     exception_dates: list[str]
+    booking_link_ids: list[str]
+    past_ids: list[str]  # a FOLLOW_UP that has started (only those can be marked a no-show)
     labels: set[str] = field(default_factory=set)
     statuses: Counter[int] = field(default_factory=Counter)
 
@@ -201,7 +204,13 @@ def target(site: _Site) -> Iterator[_Target]:
     holiday = world.day(100 + n).isoformat()
     added = api.post(f"/api/v1/calendars/{world.f1}/availability-exceptions", json={"date": holiday, "hours": []})
     assert added.status_code == 200, added.text
-    current = _Target(site, initial_ids, fitting_ids, [hook["id"]], [feed["token"]["id"]], [holiday])
+    link = _created(api.post("/api/v1/booking-links", json={"team_id": world.consultants, "name": "seed"}))["link"]
+    began = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1, minutes=n)
+    body = appointment_body(world.f1, guests=[], date_start=iso(began), date_end=iso(began + timedelta(hours=1)))
+    past = _created(api.post("/api/v1/appointments", json=body))
+    current = _Target(
+        site, initial_ids, fitting_ids, [hook["id"]], [feed["token"]["id"]], [holiday], [link["id"]], [past["id"]]
+    )
     _CURRENT.append(current)
     yield current
     _CURRENT.remove(current)
@@ -260,6 +269,10 @@ def _id_pool(path: str, current: _Target) -> list[str]:
         return [world.c1, world.f1, world.consultants, world.tech]
     if path.startswith("/api/v1/webhooks"):
         return current.webhook_ids
+    if path.startswith("/api/v1/booking-links"):
+        return current.booking_link_ids
+    if path.endswith("/no-show"):
+        return current.past_ids
     if path.startswith("/api/v1/bookings/{id}/tech-setup"):
         return current.initial_ids
     if path.startswith("/api/v1/bookings/{id}/confirm"):
@@ -367,6 +380,20 @@ def _webhook(body: dict[str, Any], current: _Target, draw: int) -> dict[str, Any
     return {**body, "url": "http://127.0.0.1:9/hook", "secret": None}
 
 
+def _booking_link(body: dict[str, Any], current: _Target, draw: int) -> dict[str, Any]:
+    """A team link for the consultants, or a personal one for the seeded opportunity (every other draw)."""
+    personal = draw % 2 == 1
+    return {
+        **body,
+        "team_id": current.site.world.consultants,
+        "kind": "personal" if personal else "team",
+        "purpose": "INITIAL",
+        "name": body.get("name") if isinstance(body.get("name"), str) and body["name"].strip() else "generated",
+        "expires_at": None,
+        "salesforce": {"opportunity_gid": OPPORTUNITY} if personal else {},
+    }
+
+
 def _canonical_import(body: dict[str, Any], current: _Target, draw: int) -> dict[str, Any]:
     day = _weekday(current.site.world, 70 + draw % 5)
     return {
@@ -389,6 +416,7 @@ _BODIES: dict[str, Callable[[dict[str, Any], _Target, int], dict[str, Any]]] = {
     "PUT /api/v1/calendars/{id}/availability-rules": _rules,
     "POST /api/v1/calendars/{id}/availability-exceptions": _exception,
     "POST /api/v1/webhooks": _webhook,
+    "POST /api/v1/booking-links": _booking_link,
 }
 
 
@@ -506,8 +534,12 @@ FOUND: list[tuple[str, str, str, Callable[[str], dict[str, Any]], str]] = [
 ]
 
 
+#: Bodies that are not JSON at all: a 400 "malformed request body" (everything else in FOUND is a 422).
+MALFORMED = frozenset({"NaN is not JSON", "nesting deeper than any appointment"})
+
+
 @pytest.mark.parametrize(("case", "method", "path", "kwargs", "field"), FOUND, ids=[f[0] for f in FOUND])
-def test_what_schemathesis_found_is_a_422_naming_the_field(
+def test_what_schemathesis_found_is_a_problem_naming_the_field(
     live: LiveServer,
     people: People,
     case: str,
@@ -516,12 +548,16 @@ def test_what_schemathesis_found_is_a_422_naming_the_field(
     kwargs: Callable[[str], dict[str, Any]],
     field: str,
 ) -> None:
+    """Each answer is a problem document whose ``type`` is a page this server serves, naming the field."""
     api = live.client(people.admin.token)
     response = api.request(method, path, **kwargs(people.fitter.calendar_id or ""))
-    assert response.status_code == 422, (case, response.text)
+    expected = 400 if case in MALFORMED else 422
+    assert response.status_code == expected, (case, response.text)
     assert response.headers["Content-Type"] == "application/problem+json"
     problem = response.json()
-    assert problem["status"] == 422 and problem["title"] and problem["type"].startswith("https://")
+    assert problem["status"] == expected and problem["title"], problem
+    assert problem["type"].startswith(live.base_url + "/problems/"), problem["type"]
+    assert requests.get(problem["type"], timeout=10).status_code == 200, problem["type"]
     assert field in [error["field"] for error in problem["errors"]], (case, problem)
     assert api.get("/api/v1/appointments").json()["items"] == [], "nothing is written"
 
