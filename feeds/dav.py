@@ -3,7 +3,7 @@
 :func:`mount` wraps the Flask app's ``wsgi_app``: requests under ``/dav`` go to Radicale
 (configured with our storage, auth and rights plugins over the app's own runtime), and
 ``/.well-known/caldav`` / ``/.well-known/carddav`` redirect there (RFC 6764). Refusals the
-storage raises as :class:`caldav_bridge.dav.errors.DavError` reach Radicale as a ValueError
+storage raises as :class:`storage_plugin.dav_errors.DavError` reach Radicale as a ValueError
 (it would answer 400); :class:`DavErrors` replaces that answer with the error's own status and
 RFC precondition element.
 """
@@ -19,10 +19,11 @@ from xml.sax.saxutils import escape
 
 from flask import Flask
 
-from caldav_bridge.dav.errors import DavError
 from caldav_bridge.dav.validate import check_calendar_body
+from caldav_bridge.errors import DomainError
 from caldav_bridge.runtime import Runtime
 from storage_plugin import request_state
+from storage_plugin.dav_errors import MAX_RESOURCE_SIZE, VALID_CALENDAR_DATA, DavError, dav_error
 
 __all__ = ["DAV_PREFIX", "DavErrors", "dav_application", "mount"]
 
@@ -113,7 +114,7 @@ class DavErrors:
             request_state.local.request = None
         if error is None and environ.get("REQUEST_METHOD") == "PUT" and str(captured[0]).startswith("400"):
             # Radicale could not read the body as iCalendar/vCard (RFC 4791 5.3.2.1 names this).
-            error = DavError(400, "the body is not valid calendar data", "C:valid-calendar-data")
+            error = DavError(400, "the body is not valid calendar data", VALID_CALENDAR_DATA)
         if error is not None:
             return _error_response(error, start_response)
         start_response(*captured)
@@ -127,13 +128,13 @@ def _refused_body(environ: dict[str, Any], length: int, max_resource: int | None
     """
     if max_resource is not None and length > max_resource:
         # RFC 4791 5.3.2.1; Radicale itself would answer 412 (as if an If-Match had failed).
-        return DavError(403, f"a calendar object may have at most {max_resource} bytes", "C:max-resource-size")
+        return DavError(403, f"a calendar object may have at most {max_resource} bytes", MAX_RESOURCE_SIZE)
     body = environ["wsgi.input"].read(length)
     environ["wsgi.input"] = io.BytesIO(body)
     try:
         check_calendar_body(body, environ.get("CONTENT_TYPE") or "")
-    except DavError as exc:
-        return exc
+    except DomainError as exc:  # the core's refusal, answered as DAV (storage_plugin.dav_errors)
+        return dav_error(exc)
     return None
 
 

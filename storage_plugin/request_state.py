@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from caldav_bridge.dav.errors import DavError
 from caldav_bridge.runtime import Runtime
+from storage_plugin.dav_errors import DavError
 
 __all__ = ["DavRefused", "bind_runtime", "local", "pop_error", "preconditions", "runtime_for", "set_error"]
 

@@ -24,14 +24,14 @@ from radicale.item import filter as radicale_filter
 
 from caldav_bridge.dav import provisioning
 from caldav_bridge.dav.collections import DavStore, take_lock
-from caldav_bridge.dav.errors import DavError, SyncTokenInvalid
+from caldav_bridge.dav.errors import SyncTokenInvalid
 from caldav_bridge.dav.records import CollectionInfo, ItemHead, ItemInfo, NewItem
 from caldav_bridge.errors import DomainError
 from caldav_bridge.services.actor import Actor
 from caldav_bridge.store.uow import UnitOfWork
 from storage_plugin import request_state
 from storage_plugin._runtime import runtime_from_config, schema_ready
-from storage_plugin.dav_errors import VALID_CALENDAR_DATA, dav_error
+from storage_plugin.dav_errors import VALID_CALENDAR_DATA, DavError, dav_error
 
 __all__ = ["PLUGIN_CONFIG_SCHEMA", "Collection", "Storage"]
 

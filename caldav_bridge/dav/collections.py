@@ -22,10 +22,17 @@ from sqlalchemy.orm import Session
 from caldav_bridge.clock import utcnow
 from caldav_bridge.dav import appointment_sync
 from caldav_bridge.dav.change_log import log_changes
-from caldav_bridge.dav.errors import DavError, SyncTokenInvalid
+from caldav_bridge.dav.errors import (
+    ItemChanged,
+    MalformedCalendarData,
+    ResourceNotFound,
+    SyncTokenInvalid,
+    UnsupportedComponent,
+)
 from caldav_bridge.dav.items import is_long
 from caldav_bridge.dav.records import CollectionInfo, ItemHead, ItemInfo, NewItem
 from caldav_bridge.dav.render import etag_of_text
+from caldav_bridge.errors import Forbidden
 from caldav_bridge.services.actor import Actor
 from caldav_bridge.store.dav_tables import SHORT_SPAN, DavChangeRow, DavCollectionRow, DavItemRow
 from caldav_bridge.store.tables import AppointmentRow
@@ -185,7 +192,7 @@ class DavStore:
                 row = self._insert_collection(path, props, None)
             else:
                 if row.calendar_id is not None:
-                    raise DavError(403, "an appointment calendar cannot be replaced", "D:need-privileges")
+                    raise Forbidden("an appointment calendar cannot be replaced")
                 old = {i.href: i for i in self._items(row.id)}
                 for child in self._descendants(path):
                     self.session.delete(child)
@@ -215,10 +222,10 @@ class DavStore:
     def delete_collection(self, path: str) -> None:
         row = self._collection_row(path)
         if row is None:
-            raise DavError(404, f"collection {path!r} not found")
+            raise ResourceNotFound("collection", path)
         rows = [row, *self._descendants(path)]
         if any(r.calendar_id for r in rows):
-            raise DavError(403, "an appointment calendar cannot be deleted over CalDAV", "D:need-privileges")
+            raise Forbidden("an appointment calendar cannot be deleted over CalDAV")
         for r in rows:
             self.session.delete(r)
         self.session.flush()
@@ -227,7 +234,7 @@ class DavStore:
     def delete_all(self) -> None:
         """DELETE on the root: every collection goes (appointment calendars refuse, as one by one)."""
         if self.session.scalar(select(DavCollectionRow.id).where(DavCollectionRow.calendar_id.is_not(None)).limit(1)):
-            raise DavError(403, "appointment calendars cannot be deleted over CalDAV", "D:need-privileges")
+            raise Forbidden("appointment calendars cannot be deleted over CalDAV")
         self.session.execute(delete(DavCollectionRow))
         self._seen.clear()
 
@@ -366,14 +373,14 @@ class DavStore:
         because a REST edit (which does not take the storage lock) may have committed in between.
 
         Raises:
-            DavError: 412 when the item is no longer the one the preconditions matched.
+            ItemChanged: the item is no longer the one the preconditions matched.
         """
         with self.session.begin_nested():
             old_row = self._locked_item_row(collection.id, href)
             _check_preconditions(href, old_row, if_match, if_none_match)
             old = _item(old_row) if old_row else None
             if collection.tag == "VCALENDAR" and not item.component:
-                raise DavError(400, "the calendar object has no VEVENT, VTODO or VJOURNAL", "C:valid-calendar-data")
+                raise MalformedCalendarData("the calendar object has no VEVENT, VTODO or VJOURNAL")
             self._check_component(collection, item.component)
             text_, appointment_id = item.text, old.appointment_id if old else None
             if collection.calendar_id is not None and item.component == "VEVENT":
@@ -402,8 +409,8 @@ class DavStore:
             old = self._locked_item_row(collection.id, href)
             if old is None:
                 if if_match is not None:
-                    raise DavError(412, f"item {href!r} was deleted meanwhile")
-                raise DavError(404, f"item {href!r} not found")
+                    raise ItemChanged(href, f"item {href!r} was deleted meanwhile")
+                raise ResourceNotFound("item", href)
             _check_preconditions(href, old, if_match, None)
             if old.appointment_id:
                 appointment_sync.item_deleted(self.uow, self.actor, old.appointment_id)
@@ -418,7 +425,7 @@ class DavStore:
         with self.session.begin_nested():
             row = self._item_row(source.id, href)
             if row is None:
-                raise DavError(404, f"item {href!r} not found")
+                raise ResourceNotFound("item", href)
             if source.id == target.id and href == to_href:
                 return
             # An appointment's VEVENT moved to another appointment calendar: the appointment moves.
@@ -465,7 +472,7 @@ class DavStore:
             and component
             and component not in {c.strip() for c in allowed.split(",")}
         ):
-            raise DavError(403, f"this calendar does not accept {component}", "C:supported-calendar-component")
+            raise UnsupportedComponent(component)
 
     def _insert_item(
         self, collection: DavCollectionRow, href: str, item: NewItem, appointment_id: str | None = None
@@ -518,7 +525,7 @@ class DavStore:
         stmt = select(DavCollectionRow).where(DavCollectionRow.id == collection_id).with_for_update()
         row = self.session.scalars(stmt).one_or_none()
         if row is None:
-            raise DavError(404, "collection not found")
+            raise ResourceNotFound("collection", str(collection_id))
         return row
 
     def _log(self, collection: DavCollectionRow, href: str, *, deleted: bool = False) -> None:
@@ -546,9 +553,9 @@ def _check_preconditions(href: str, row: DavItemRow | None, if_match: str | None
     if if_match is not None and if_match.strip():
         tags = {t.strip() for t in if_match.split(",")}
         if row is None or ("*" not in tags and row.etag not in tags):
-            raise DavError(412, f"item {href!r} was changed by another request after its ETag was checked")
+            raise ItemChanged(href, f"item {href!r} was changed by another request after its ETag was checked")
     if if_none_match is not None and if_none_match.strip() == "*" and row is not None:
-        raise DavError(412, f"item {href!r} was created by another request meanwhile")
+        raise ItemChanged(href, f"item {href!r} was created by another request meanwhile")
 
 
 def _rehash(item: NewItem, text_: str) -> NewItem:

@@ -1,10 +1,17 @@
-"""Errors of the CalDAV store, translated into DAV responses at the edge (``storage_plugin``)."""
+"""Errors of the CalDAV store. They carry data; ``storage_plugin.dav_errors`` answers them as DAV."""
 
 from __future__ import annotations
 
-from caldav_bridge.errors import DomainError, FieldError, ValidationFailed
+from caldav_bridge.errors import DomainError, FieldError, NotFound, ValidationFailed
 
-__all__ = ["DavError", "InvalidCalendarData", "SyncTokenInvalid"]
+__all__ = [
+    "InvalidCalendarData",
+    "ItemChanged",
+    "MalformedCalendarData",
+    "ResourceNotFound",
+    "SyncTokenInvalid",
+    "UnsupportedComponent",
+]
 
 
 class InvalidCalendarData(ValidationFailed):
@@ -14,19 +21,31 @@ class InvalidCalendarData(ValidationFailed):
         super().__init__([FieldError("(calendar object)", detail)], detail)
 
 
-class DavError(DomainError):
-    """A request the store refuses: HTTP ``status`` and the RFC's precondition element, if any.
+class MalformedCalendarData(InvalidCalendarData):
+    """A body that cannot be read as calendar data at all (not text in its charset, no component)."""
 
-    ``precondition`` is a prefixed name such as ``"C:valid-calendar-data"`` (CalDAV) or
-    ``"D:need-privileges"``; ``None`` answers with a plain status.
-    """
 
-    title = "CalDAV request refused"
+class UnsupportedComponent(ValidationFailed):
+    """A component (VTODO, VJOURNAL, ...) the collection does not accept."""
 
-    def __init__(self, status: int, detail: str, precondition: str | None = None) -> None:
+    def __init__(self, component: str) -> None:
+        detail = f"this calendar does not accept {component}"
+        super().__init__([FieldError("(calendar object)", detail)], detail)
+        self.component = component
+
+
+class ResourceNotFound(NotFound):
+    """The collection or item a CalDAV request names does not exist (``kind``: "collection" or "item")."""
+
+
+class ItemChanged(DomainError):
+    """The item is no longer the one the request's preconditions (If-Match, If-None-Match) matched."""
+
+    title = "Precondition failed"
+
+    def __init__(self, href: str, detail: str) -> None:
         super().__init__(detail)
-        self.status = status
-        self.precondition = precondition
+        self.href = href
 
 
 class SyncTokenInvalid(ValueError):

@@ -1,9 +1,10 @@
 """Calendar data checked before anything parses it further or takes a lock (RFC 4791 5.3.2.1).
 
 A CalDAV PUT body passes :func:`check_calendar_body` before Radicale reads it. Refused with
-``CALDAV:valid-calendar-data``, and nothing written:
+:class:`~caldav_bridge.dav.errors.InvalidCalendarData` (the plugin answers ``CALDAV:valid-calendar-data``),
+and nothing written:
 
-- bytes that are not text in the declared charset (UTF-8 when none is declared; 400), which would
+- bytes that are not text in the declared charset (UTF-8 when none is declared; ``MalformedCalendarData``), which would
   otherwise be read as Latin-1;
 - a date or date-time the parser cannot read (``00000101`` would otherwise become 2000-01-01);
 - a TZID that names no known zone and has no VTIMEZONE in the body (it would otherwise be read
@@ -23,7 +24,7 @@ from typing import Any
 import icalendar
 from icalendar.timezone import tzp
 
-from caldav_bridge.dav.errors import DavError
+from caldav_bridge.dav.errors import InvalidCalendarData, MalformedCalendarData
 from caldav_bridge.model.recurrence import (
     CHECK_OCCURRENCES,
     CHECK_YEARS,
@@ -40,11 +41,10 @@ BODY_YEARS = 3 * CHECK_YEARS
 _COMPONENTS = ("VEVENT", "VTODO", "VJOURNAL")
 #: Properties whose value decides when something happens: unreadable, they are refused.
 _TIMES = frozenset({"DTSTART", "DTEND", "DUE", "DURATION", "RECURRENCE-ID", "EXDATE", "RDATE", "RRULE", "EXRULE"})
-_VALID = "C:valid-calendar-data"
 
 
-def _refuse(detail: str) -> DavError:
-    return DavError(403, detail, _VALID)
+def _refuse(detail: str) -> InvalidCalendarData:
+    return InvalidCalendarData(detail)
 
 
 def _components(calendar: Any) -> Iterator[Any]:
@@ -134,7 +134,7 @@ def _text(body: bytes, content_type: str) -> str:
         codecs.lookup(charset)
         return body.decode(charset)
     except (LookupError, UnicodeDecodeError) as exc:
-        raise DavError(400, f"the body is not {charset} text: {exc}", _VALID) from exc
+        raise MalformedCalendarData(f"the body is not {charset} text: {exc}") from exc
 
 
 def _check_calendar(calendar: Any) -> None:
@@ -153,7 +153,7 @@ def check_calendar_body(body: bytes, content_type: str = "") -> None:
     cannot read at all (the server refuses those itself).
 
     Raises:
-        DavError: ``CALDAV:valid-calendar-data`` with the reason (400: not text; 403: refused).
+        InvalidCalendarData: the reason (``MalformedCalendarData`` when the body cannot be read).
     """
     if b"BEGIN:VCALENDAR" not in body[:4096].upper():
         return
@@ -164,7 +164,7 @@ def check_calendar_body(body: bytes, content_type: str = "") -> None:
         return
     try:
         _check_calendar(calendar)
-    except DavError:
+    except InvalidCalendarData:
         raise
     except Exception as exc:  # client text the checks cannot read: not stored either
-        raise DavError(400, f"the calendar data cannot be read: {exc}", _VALID) from exc
+        raise MalformedCalendarData(f"the calendar data cannot be read: {exc}") from exc
