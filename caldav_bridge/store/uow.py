@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import deque
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -30,7 +30,21 @@ from caldav_bridge.store.repositories import (
     UserRepository,
 )
 
-__all__ = ["UnitOfWork"]
+__all__ = ["SessionRepository", "UnitOfWork"]
+
+
+class SessionRepository:
+    """Base of a feature's repository (its own package): built on the unit of work's session.
+
+    ``uow.repo(ClaimsRepository)`` builds one per entry of the unit of work and hands the same one out
+    until the block is left, so the store layer never imports the features whose queries these are.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+
+R = TypeVar("R", bound=SessionRepository)
 
 
 class UnitOfWork:
@@ -57,12 +71,14 @@ class UnitOfWork:
         self._dispatching = False
         self._committed: list[Event] = []
         self.cache = {}
+        self._repos: dict[type[SessionRepository], SessionRepository] = {}
 
     def __enter__(self) -> UnitOfWork:
         self.session = self._session_factory()
         self._queue.clear()
         self._committed = []
         self.cache = {}
+        self._repos = {}
         self.appointments = AppointmentRepository(self.session)
         self.calendars = CalendarRepository(self.session)
         self.users = UserRepository(self.session)
@@ -83,6 +99,13 @@ class UnitOfWork:
         # close() ends any open transaction (rolling it back) without expiring what was loaded,
         # so rows read inside the block stay readable after it.
         self.session.close()
+
+    def repo(self, cls: type[R]) -> R:
+        """The feature repository ``cls`` on this transaction's session (one instance per entry)."""
+        found = self._repos.get(cls)
+        if found is None:
+            found = self._repos[cls] = cls(self.session)
+        return cast(R, found)
 
     def add_event(self, event: Event) -> None:
         """Raise ``event``: its before-commit handlers run now, in this transaction (a refusal raises here)."""

@@ -16,14 +16,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
-
 from caldav_bridge.clock import utcnow
 from caldav_bridge.store.uow import UnitOfWork
 from caldav_bridge.webhooks.destinations import insecure_hosts, post
 from caldav_bridge.webhooks.privacy import DEFAULT_PRIVACY, redact
+from caldav_bridge.webhooks.repository import WebhookRepository
 from caldav_bridge.webhooks.signing import signature_header
-from caldav_bridge.webhooks.tables import WebhookAttemptRow, WebhookDeliveryRow, WebhookSubscriptionRow
+from caldav_bridge.webhooks.tables import WebhookAttemptRow
 
 __all__ = ["DeliveryReport", "WebhookOptions", "backoff", "deliver_due", "http_post"]
 
@@ -91,17 +90,8 @@ def deliver_due(
     leased: list[tuple[str, str, str, str, bytes]] = []
     with make_uow() as uow:
         moment = now()
-        stmt = (
-            select(WebhookDeliveryRow, WebhookSubscriptionRow)
-            .join(WebhookSubscriptionRow, WebhookSubscriptionRow.id == WebhookDeliveryRow.subscription_id)
-            .where(WebhookDeliveryRow.state == "pending", WebhookDeliveryRow.next_attempt_at <= moment)
-            .order_by(WebhookDeliveryRow.next_attempt_at, WebhookDeliveryRow.id)
-            .limit(limit)
-        )
-        if uow.session.get_bind().dialect.name == "postgresql":
-            stmt = stmt.with_for_update(skip_locked=True, of=WebhookDeliveryRow)
         lease = moment + timedelta(seconds=options.timeout + 30)
-        for delivery, subscription in uow.session.execute(stmt):
+        for delivery, subscription in uow.repo(WebhookRepository).lease_due(moment, limit):
             payload = redact(delivery.payload, subscription.events.get("privacy", DEFAULT_PRIVACY))
             body = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
             leased.append((delivery.id, delivery.event_type, subscription.url, subscription.secret, body))
@@ -123,14 +113,15 @@ def deliver_due(
         elapsed = int((time.monotonic() - started) * 1000)
         ok = status is not None and 200 <= status < 300
         with make_uow() as uow:
-            row = uow.session.get(WebhookDeliveryRow, delivery_id)
+            webhooks = uow.repo(WebhookRepository)
+            row = webhooks.delivery(delivery_id)
             if row is None:  # the subscription was deleted meanwhile
                 continue
             moment = now()
             row.attempts += 1
             row.last_status = status
             row.last_error = None if ok else (error or f"HTTP {status}")[:MAX_ERROR]
-            uow.session.add(
+            webhooks.add(
                 WebhookAttemptRow(
                     delivery_id=row.id, at=moment, status=status, error=row.last_error, duration_ms=elapsed
                 )

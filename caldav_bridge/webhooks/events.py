@@ -10,8 +10,6 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import select
-
 from caldav_bridge.clock import utcnow
 from caldav_bridge.events.model import (
     AppointmentCancelled,
@@ -24,6 +22,7 @@ from caldav_bridge.model.timestamps import format_timestamp
 from caldav_bridge.services.mapping import appointment_from_row
 from caldav_bridge.store.tables import AppointmentRow
 from caldav_bridge.store.uow import UnitOfWork
+from caldav_bridge.webhooks.repository import WebhookRepository
 from caldav_bridge.webhooks.tables import WebhookDeliveryRow, WebhookSubscriptionRow
 
 __all__ = ["event_type", "on_appointment_changed", "on_appointments_created", "queue"]
@@ -58,8 +57,7 @@ def on_appointment_changed(uow: UnitOfWork, event: AppointmentEvent) -> None:
 def _subscriptions(uow: UnitOfWork) -> list[WebhookSubscriptionRow]:
     subscriptions: list[WebhookSubscriptionRow] | None = uow.cache.get(_CACHE)
     if subscriptions is None:  # read once per transaction
-        stmt = select(WebhookSubscriptionRow).where(WebhookSubscriptionRow.active)
-        subscriptions = list(uow.session.scalars(stmt))
+        subscriptions = uow.repo(WebhookRepository).active_subscriptions()
         uow.cache[_CACHE] = subscriptions
     return subscriptions
 
@@ -71,6 +69,7 @@ def queue(uow: UnitOfWork, row: AppointmentRow, event_type: str) -> int:
         return 0
     now: datetime = utcnow()
     appointment = appointment_from_row(row).model_dump(mode="json")
+    webhooks = uow.repo(WebhookRepository)
     for subscription in wanted:
         event_id = str(uuid.uuid4())
         payload = {
@@ -79,7 +78,7 @@ def queue(uow: UnitOfWork, row: AppointmentRow, event_type: str) -> int:
             "created_at": format_timestamp(now),
             "data": {"appointment": appointment, "deleted": row.deleted_at is not None},
         }
-        uow.session.add(
+        webhooks.add(
             WebhookDeliveryRow(
                 id=event_id,
                 subscription_id=subscription.id,

@@ -5,8 +5,6 @@ from __future__ import annotations
 import secrets
 from urllib.parse import urlsplit, urlunsplit
 
-from sqlalchemy import select
-
 from caldav_bridge.clock import utcnow
 from caldav_bridge.errors import FieldError, NotFound, ValidationFailed
 from caldav_bridge.services.actor import Actor
@@ -20,7 +18,8 @@ from caldav_bridge.webhooks.model import (
     SubscriptionDraft,
 )
 from caldav_bridge.webhooks.privacy import DEFAULT_PRIVACY
-from caldav_bridge.webhooks.tables import WebhookAttemptRow, WebhookDeliveryRow, WebhookSubscriptionRow
+from caldav_bridge.webhooks.repository import WebhookRepository
+from caldav_bridge.webhooks.tables import WebhookSubscriptionRow
 
 __all__ = ["create", "delete", "deliveries", "get", "list_subscriptions"]
 
@@ -70,7 +69,7 @@ def create(
             created_by=actor.username,
             created_at=utcnow(),
         )
-        uow.session.add(row)
+        uow.repo(WebhookRepository).add(row)
         uow.commit()
         return SubscriptionCreated(**_view(row).model_dump(), secret=secret)
 
@@ -78,14 +77,11 @@ def create(
 def list_subscriptions(uow: UnitOfWork, actor: Actor) -> list[Subscription]:
     actor.require("admin")
     with uow:
-        rows = uow.session.scalars(
-            select(WebhookSubscriptionRow).order_by(WebhookSubscriptionRow.created_at, WebhookSubscriptionRow.id)
-        )
-        return [_view(r) for r in rows]
+        return [_view(r) for r in uow.repo(WebhookRepository).subscriptions()]
 
 
 def _row(uow: UnitOfWork, subscription_id: str) -> WebhookSubscriptionRow:
-    row = uow.session.get(WebhookSubscriptionRow, subscription_id)
+    row = uow.repo(WebhookRepository).subscription(subscription_id)
     if row is None:
         raise NotFound("webhook subscription", subscription_id)
     return row
@@ -101,7 +97,7 @@ def delete(uow: UnitOfWork, actor: Actor, subscription_id: str) -> None:
     """Remove a subscriber with its pending deliveries and log."""
     actor.require("admin")
     with uow:
-        uow.session.delete(_row(uow, subscription_id))
+        uow.repo(WebhookRepository).delete_subscription(_row(uow, subscription_id))
         uow.commit()
 
 
@@ -110,24 +106,13 @@ def deliveries(uow: UnitOfWork, actor: Actor, subscription_id: str, *, limit: in
     actor.require("admin")
     with uow:
         _row(uow, subscription_id)
-        rows = list(
-            uow.session.scalars(
-                select(WebhookDeliveryRow)
-                .where(WebhookDeliveryRow.subscription_id == subscription_id)
-                .order_by(WebhookDeliveryRow.created_at.desc(), WebhookDeliveryRow.id)
-                .limit(limit)
-            )
-        )
+        webhooks = uow.repo(WebhookRepository)
+        rows = webhooks.newest_deliveries(subscription_id, limit)
         attempts: dict[str, list[DeliveryAttempt]] = {r.id: [] for r in rows}
-        if rows:
-            for a in uow.session.scalars(
-                select(WebhookAttemptRow)
-                .where(WebhookAttemptRow.delivery_id.in_(list(attempts)))
-                .order_by(WebhookAttemptRow.id)
-            ):
-                attempts[a.delivery_id].append(
-                    DeliveryAttempt(at=a.at, status=a.status, error=a.error, duration_ms=a.duration_ms)
-                )
+        for a in webhooks.attempts(list(attempts)):
+            attempts[a.delivery_id].append(
+                DeliveryAttempt(at=a.at, status=a.status, error=a.error, duration_ms=a.duration_ms)
+            )
         return [
             Delivery(
                 id=r.id,

@@ -15,7 +15,7 @@ from typing import Any
 from caldav_bridge.events.bus import MessageBus
 from caldav_bridge.events.model import Event
 from caldav_bridge.store.tables import AppointmentRow, AuditRow, CalendarRow, OutboxRow, PersonRow, StatusHistoryRow
-from caldav_bridge.store.uow import UnitOfWork
+from caldav_bridge.store.uow import SessionRepository, UnitOfWork
 
 __all__ = ["FakeUnitOfWork", "appointment", "calendar"]
 
@@ -95,6 +95,10 @@ class FakeUnitOfWork(UnitOfWork):
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         return None
+
+    def use(self, cls: type[SessionRepository], fake: object) -> None:
+        """Let ``uow.repo(cls)`` answer with ``fake`` (an in-memory stand-in for a feature's repository)."""
+        self._repos[cls] = fake  # type: ignore[assignment]
 
     def commit(self) -> None:
         self.commits += 1
