@@ -120,6 +120,10 @@ class DavStore:
             self._seen[path] = _info(row) if row else None
         return self._seen[path]
 
+    def forget_collections(self) -> None:
+        """Drop the collections read in this transaction (after a write made elsewhere, e.g. provisioning)."""
+        self._seen.clear()
+
     def collection_by_id(self, collection_id: int) -> CollectionInfo | None:
         row = self.session.get(DavCollectionRow, collection_id)
         return _info(row) if row else None
@@ -151,7 +155,7 @@ class DavStore:
                 with self.session.begin_nested():
                     return _info(self._insert_collection(path, props or {}, calendar_id))
             except IntegrityError:
-                self._seen.clear()
+                self.forget_collections()
                 if attempt == 2:
                     raise
         raise AssertionError("unreachable")
@@ -160,7 +164,7 @@ class DavStore:
         parent = parent_of(path)
         if parent and self._collection_row(parent) is None:
             self._insert_collection(parent, {}, None)
-        self._seen.clear()
+        self.forget_collections()
         now = utcnow()
         row = DavCollectionRow(
             path=path,
@@ -229,14 +233,14 @@ class DavStore:
         for r in rows:
             self.session.delete(r)
         self.session.flush()
-        self._seen.clear()
+        self.forget_collections()
 
     def delete_all(self) -> None:
         """DELETE on the root: every collection goes (appointment calendars refuse, as one by one)."""
         if self.session.scalar(select(DavCollectionRow.id).where(DavCollectionRow.calendar_id.is_not(None)).limit(1)):
             raise Forbidden("appointment calendars cannot be deleted over CalDAV")
         self.session.execute(delete(DavCollectionRow))
-        self._seen.clear()
+        self.forget_collections()
 
     def set_props(self, collection: CollectionInfo, props: dict[str, str]) -> CollectionInfo:
         row = self._lock_collection(collection.id)
@@ -537,7 +541,7 @@ class DavStore:
         )
 
     def _touch(self, collection: DavCollectionRow) -> None:
-        self._seen.clear()
+        self.forget_collections()
         collection.revision += 1
         collection.updated_at = utcnow()
         if self.max_token_age is not None:

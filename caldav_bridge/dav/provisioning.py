@@ -191,7 +191,7 @@ def ensure_for_path(store: DavStore, path: str) -> None:
     missing = [calendar.id for calendar in uow.session.scalars(stmt)]
     created = [collection_for_calendar(uow, calendar_id) for calendar_id in missing]
     if created:
-        store._seen.clear()
+        store.forget_collections()
 
 
 def audit_reads(store: DavStore, calendar_id: str, appointment_ids: Iterable[str]) -> None:
