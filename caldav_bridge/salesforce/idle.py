@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from caldav_bridge.clock import utcnow
 from caldav_bridge.salesforce.gateway import SalesforceGateway, SalesforceSyncError, soql
-from caldav_bridge.salesforce.state import get_value, put_value
+from caldav_bridge.salesforce.state import SyncState
 from caldav_bridge.salesforce.sync_context import SyncContext
 
 __all__ = ["STATE_KEY", "nothing_changed", "record_full_run", "watched_objects"]
@@ -40,7 +40,7 @@ def nothing_changed(ctx: SyncContext, gw: SalesforceGateway, now: datetime | Non
     """True when no watched object has a record changed since the last full run began (one API call)."""
     now = now or utcnow()
     with ctx.uow_factory() as uow:
-        state = get_value(uow.session, STATE_KEY)
+        state = uow.repo(SyncState).value(STATE_KEY)
     if not state or not state.get("started"):
         return False  # no full run yet: read everything
     started = datetime.fromisoformat(str(state["started"]))
@@ -60,5 +60,5 @@ def nothing_changed(ctx: SyncContext, gw: SalesforceGateway, now: datetime | Non
 def record_full_run(ctx: SyncContext, started: datetime) -> None:
     """A full mirror run that began at ``started`` has read everything changed until then."""
     with ctx.uow_factory() as uow:
-        put_value(uow.session, STATE_KEY, {"started": started.isoformat()})
+        uow.repo(SyncState).put_value(STATE_KEY, {"started": started.isoformat()})
         uow.commit()

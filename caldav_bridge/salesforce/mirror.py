@@ -48,7 +48,7 @@ from caldav_bridge.salesforce.mirror_support import (
     other_guest_ids,
     who_ids,
 )
-from caldav_bridge.salesforce.state import set_watermark
+from caldav_bridge.salesforce.state import SyncState
 from caldav_bridge.salesforce.sync_context import Progress, SyncContext
 from caldav_bridge.services import appointments as svc
 from caldav_bridge.services.appointments import ExternalChange, ExternalValues
@@ -74,7 +74,7 @@ def mirror_users(ctx: SyncContext, gw: SalesforceGateway, result: RunResult) -> 
         with ctx.uow_factory() as uow:
             for rec in records:
                 _store_user(uow, rec, "User")
-            set_watermark(uow.session, "User", mark_of(records))
+            uow.repo(SyncState).set_watermark("User", mark_of(records))
             uow.commit()
     if ctx.mapping.mode == "service_appointment":
         fields = ["Id", "Name", "RelatedRecordId", "IsActive", "SystemModstamp"]
@@ -82,7 +82,7 @@ def mirror_users(ctx: SyncContext, gw: SalesforceGateway, result: RunResult) -> 
             with ctx.uow_factory() as uow:
                 for rec in records:
                     _store_user(uow, rec, "ServiceResource")
-                set_watermark(uow.session, "ServiceResource", mark_of(records))
+                uow.repo(SyncState).set_watermark("ServiceResource", mark_of(records))
                 uow.commit()
 
 
@@ -117,7 +117,7 @@ def mirror_people(ctx: SyncContext, gw: SalesforceGateway, result: RunResult) ->
                         uow.session.add(person)
                     person.first_name, person.last_name = rec.get("FirstName"), rec.get("LastName")
                     person.updated_at = now
-                set_watermark(uow.session, sobject, mark_of(records))
+                uow.repo(SyncState).set_watermark(sobject, mark_of(records))
                 uow.commit()
 
 
@@ -254,7 +254,7 @@ def mirror_assignments(ctx: SyncContext, gw: SalesforceGateway, result: RunResul
                 if meta is not None or move_to is not None:
                     svc.apply_external_change(uow, ctx.actor, row.id, ExternalChange(meta=meta, calendar_id=move_to))
                     result.updated += 1
-            set_watermark(s, "AssignedResource", mark_of(records))
+            uow.repo(SyncState).set_watermark("AssignedResource", mark_of(records))
             uow.commit()
 
 
@@ -363,7 +363,7 @@ def _apply_page(
             _apply_record(uow, ctx, rec, link, row, row is not None and row.id in pending, calendars, result)
         if fresh:
             bulk.insert_new(uow, fresh, actor=ctx.actor, now=utcnow())
-        set_watermark(s, mapping.sobject, mark_of(records))
+        uow.repo(SyncState).set_watermark(mapping.sobject, mark_of(records))
         uow.commit()
 
 

@@ -15,7 +15,7 @@ from caldav_bridge.converters.salesforce import MirroredRecord, parse_sf_datetim
 from caldav_bridge.model.appointment import Guest
 from caldav_bridge.salesforce import relations
 from caldav_bridge.salesforce.gateway import SalesforceGateway, soql
-from caldav_bridge.salesforce.state import Watermark, get_watermark
+from caldav_bridge.salesforce.state import SyncState, Watermark
 from caldav_bridge.salesforce.sync_context import SyncContext
 from caldav_bridge.services.mapping import appointment_from_row
 from caldav_bridge.store.tables import AppointmentRow, PersonRow
@@ -78,7 +78,7 @@ def keyset_pages(
 ) -> Iterator[list[dict[str, Any]]]:
     """Pages of ``sobject`` changed since watermark ``name``; the caller commits each page and its watermark."""
     with ctx.uow_factory() as uow:
-        mark = get_watermark(uow.session, name)
+        mark = uow.repo(SyncState).watermark(name)
     since = floor_second(mark.modstamp - ctx.overlap) if mark else None
     cursor: tuple[datetime, str] | None = None
     for _ in range(MAX_PAGES):

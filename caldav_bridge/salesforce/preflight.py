@@ -18,7 +18,7 @@ from typing import Any
 from caldav_bridge.clock import utcnow
 from caldav_bridge.converters.salesforce import SalesforceMapping
 from caldav_bridge.salesforce.gateway import SalesforceGateway, SalesforcePermanentError, SalesforceSyncError
-from caldav_bridge.salesforce.state import get_value, put_value
+from caldav_bridge.salesforce.state import SyncState
 from caldav_bridge.store.uow import UnitOfWork
 
 __all__ = ["STATE_KEY", "PreflightGate", "Problem", "Report", "check", "last_report"]
@@ -203,12 +203,12 @@ def check(gw: SalesforceGateway, mapping: SalesforceMapping, *, feed_url_field: 
 def last_report(uow: UnitOfWork) -> dict[str, Any] | None:
     """The last recorded report (any process), or None when none was run."""
     with uow:
-        return get_value(uow.session, STATE_KEY)
+        return uow.repo(SyncState).value(STATE_KEY)
 
 
 def record(uow: UnitOfWork, report: dict[str, Any]) -> None:
     with uow:
-        put_value(uow.session, STATE_KEY, report)
+        uow.repo(SyncState).put_value(STATE_KEY, report)
         uow.commit()
 
 

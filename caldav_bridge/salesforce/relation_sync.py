@@ -27,7 +27,7 @@ from caldav_bridge.salesforce.mirror_support import (
     merged_guests,
     other_guest_ids,
 )
-from caldav_bridge.salesforce.state import set_watermark
+from caldav_bridge.salesforce.state import SyncState
 from caldav_bridge.salesforce.sync_context import SyncContext
 from caldav_bridge.services import appointments as svc
 from caldav_bridge.services.appointments import ExternalChange
@@ -94,5 +94,5 @@ def _apply(ctx: SyncContext, gw: SalesforceGateway, records: list[dict[str, Any]
                 change = ExternalChange(guests=merged_guests(uow, row, customer, others))
                 svc.apply_external_change(uow, ctx.actor, row.id, change)
                 result.updated += 1
-        set_watermark(s, "EventRelation", mark_of(records))
+        uow.repo(SyncState).set_watermark("EventRelation", mark_of(records))
         uow.commit()

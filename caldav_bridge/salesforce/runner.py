@@ -17,9 +17,9 @@ from caldav_bridge.salesforce import push as push_mod
 from caldav_bridge.salesforce.feed_urls import publish_feed_urls
 from caldav_bridge.salesforce.gateway import SalesforceLimitExceeded, SalesforceSyncError
 from caldav_bridge.salesforce.mirror import RunResult
-from caldav_bridge.salesforce.state import acquire_lease, finish_run, get_value, last_runs, release_lease, start_run
+from caldav_bridge.salesforce.state import SyncState, acquire_lease, finish_run, release_lease, start_run
 from caldav_bridge.salesforce.sync_context import Progress, SyncContext
-from caldav_bridge.store.sf_tables import SfLinkRow, SfSyncStateRow
+from caldav_bridge.store.sf_tables import SfLinkRow
 from caldav_bridge.store.tables import AppointmentRow, OutboxRow
 from caldav_bridge.store.uow import UnitOfWork
 
@@ -120,10 +120,9 @@ def status(uow: UnitOfWork, settings: Any) -> dict[str, Any]:
     now = utcnow()
     with uow:
         s = uow.session
+        state = uow.repo(SyncState)
         marks = []
-        for row in s.scalars(
-            select(SfSyncStateRow).where(SfSyncStateRow.name.like("wm:%")).order_by(SfSyncStateRow.name)
-        ):
+        for row in state.watermark_rows():
             marks.append(
                 {
                     "object": row.name[3:],
@@ -147,10 +146,10 @@ def status(uow: UnitOfWork, settings: Any) -> dict[str, Any]:
                     "api_calls": r.api_calls,
                     "detail": r.detail,
                 }
-                for r in last_runs(s, job, 3)
+                for r in state.last_runs(job, 3)
             ]
         unassigned = s.scalar(select(func.count()).select_from(SfLinkRow).where(SfLinkRow.unassigned.is_(True))) or 0
-        usage = get_value(s, "api_usage")
+        usage = state.value("api_usage")
         unmapped = unmapped_values(s)
     return {
         "configured": bool(settings.sf_auth),
