@@ -23,6 +23,7 @@ from caldav_bridge.dav.validate import check_calendar_body
 from caldav_bridge.errors import DomainError
 from caldav_bridge.runtime import Runtime
 from storage_plugin import request_state
+from storage_plugin.binding import plugins_for
 from storage_plugin.dav_errors import MAX_RESOURCE_SIZE, VALID_CALENDAR_DATA, DavError, dav_error
 
 __all__ = ["DAV_PREFIX", "DavErrors", "dav_application", "mount"]
@@ -40,8 +41,7 @@ def dav_application(rt: Runtime) -> WSGIApp:
     from radicale import Application
     from radicale import config as radicale_config
 
-    key = f"runtime-{id(rt)}"
-    request_state.bind_runtime(key, rt)
+    plugins = plugins_for(rt)
     configuration = radicale_config.load([])
     configuration.update(
         {
@@ -50,9 +50,9 @@ def dav_application(rt: Runtime) -> WSGIApp:
                 # Radicale caps it so itself; said here, the storage's check agrees with it.
                 "max_resource_size": str(max_resource_size(rt.settings.max_body_bytes)),
             },
-            "auth": {"type": "storage_plugin.auth", "realm": "Appointment Service CalDAV", "delay": "0.2"},
-            "rights": {"type": "storage_plugin.rights"},
-            "storage": {"type": "storage_plugin", "runtime": key},
+            "auth": {"type": plugins["auth"], "realm": "Appointment Service CalDAV", "delay": "0.2"},
+            "rights": {"type": plugins["rights"]},
+            "storage": {"type": plugins["storage"]},
             "web": {"type": "none"},
             "logging": {"level": "warning", "mask_passwords": "True"},
         },

@@ -1,4 +1,10 @@
-"""The runtime (database) a plugin works on: bound by ``feeds.dav`` or built from a URL."""
+"""The runtime (database) a plugin works on when Radicale runs on its own, configured from a file.
+
+In the service, ``feeds.dav`` hands its own :class:`Runtime` to the plugins (:func:`storage_plugin.binding.plugins_for`)
+and nothing here is used. Radicale on its own (``radicale --storage-type storage_plugin``, Radicale's test suite)
+builds its plugins from a configuration alone, a Storage, Auth and Rights per ``Application`` (hundreds in its test
+suite): those share one runtime per database URL, made here, and the schema is brought up to date once per URL.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +17,6 @@ from caldav_bridge.runtime import Runtime
 from caldav_bridge.store.engine import make_engine, make_session_factory
 from caldav_bridge.store.migrate import ensure_schema
 from config import load_settings
-from storage_plugin import request_state
 
 __all__ = ["runtime_from_config", "schema_ready"]
 
@@ -39,15 +44,8 @@ def _get(configuration: Any, section: str, option: str) -> str:
         return ""
 
 
-def runtime_from_config(configuration: Any) -> tuple[Runtime, bool]:
-    """The runtime named by ``[storage] runtime``, else the one for ``[storage] url`` (or the settings').
-
-    The flag is True when the runtime was made here from a URL (its schema may need creating).
-    """
-    key = _get(configuration, "storage", "runtime")
-    rt = request_state.runtime_for(key) if key else None
-    if rt is not None:
-        return rt, False
+def runtime_from_config(configuration: Any) -> Runtime:
+    """The runtime for ``[storage] url`` (or the settings' database), one per URL and process."""
     url = _get(configuration, "storage", "url") or load_settings().resolved_database_url()
     with _LOCK:
         rt = _BY_URL.get(url)
@@ -59,4 +57,4 @@ def runtime_from_config(configuration: Any) -> tuple[Runtime, bool]:
             engine = make_engine(url, **kwargs)
             rt = Runtime(load_settings(environ={}, database_url=url), engine, make_session_factory(engine))
             _BY_URL[url] = rt
-    return rt, True
+    return rt

@@ -24,6 +24,7 @@ from typing import Any
 
 from radicale import auth
 
+from caldav_bridge.runtime import Runtime
 from caldav_bridge.services import users
 from storage_plugin._runtime import runtime_from_config
 
@@ -90,10 +91,10 @@ def _withhold_radicale_login_names() -> None:
 
 
 class Auth(auth.BaseAuth):
-    def __init__(self, configuration: Any) -> None:
+    def __init__(self, configuration: Any, runtime: Runtime | None = None) -> None:
         super().__init__(configuration)
         _withhold_radicale_login_names()
-        self.runtime, self._owns = runtime_from_config(configuration)
+        self.runtime = runtime or runtime_from_config(configuration)
         self.backoff = Backoff()
         self._salt = secrets.token_bytes(16)
         self._ok: dict[str, tuple[bytes, float]] = {}

@@ -5,14 +5,11 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from caldav_bridge.runtime import Runtime
 from storage_plugin.dav_errors import DavError
 
-__all__ = ["DavRefused", "bind_runtime", "local", "pop_error", "preconditions", "runtime_for", "set_error"]
+__all__ = ["DavRefused", "local", "pop_error", "preconditions", "set_error"]
 
 local = threading.local()
-#: Runtimes of the server processes, by key (``[storage] runtime = KEY``), bound by ``feeds.dav``.
-_RUNTIMES: dict[str, Runtime] = {}
 
 
 class DavRefused(ValueError):
@@ -21,14 +18,6 @@ class DavRefused(ValueError):
     def __init__(self, error: DavError) -> None:
         super().__init__(error.detail)
         self.error = error
-
-
-def bind_runtime(key: str, rt: Runtime) -> None:
-    _RUNTIMES[key] = rt
-
-
-def runtime_for(key: str) -> Runtime | None:
-    return _RUNTIMES.get(key)
 
 
 def set_error(error: DavError) -> DavRefused:

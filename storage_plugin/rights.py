@@ -9,6 +9,7 @@ from typing import Any
 from radicale import pathutils, rights
 
 from caldav_bridge.dav.access import DavAccess, access_in, dav_access, rights_for
+from caldav_bridge.runtime import Runtime
 from storage_plugin import request_state
 from storage_plugin._runtime import runtime_from_config
 
@@ -18,9 +19,9 @@ _TTL = 10.0
 
 
 class Rights(rights.BaseRights):
-    def __init__(self, configuration: Any) -> None:
+    def __init__(self, configuration: Any, runtime: Runtime | None = None) -> None:
         super().__init__(configuration)
-        self.runtime, self._owns = runtime_from_config(configuration)
+        self.runtime = runtime or runtime_from_config(configuration)
         self._cache: dict[str, tuple[DavAccess, float]] = {}
         self._lock = threading.Lock()
 

@@ -27,6 +27,7 @@ from caldav_bridge.dav.collections import DavStore, take_lock
 from caldav_bridge.dav.errors import SyncTokenInvalid
 from caldav_bridge.dav.records import CollectionInfo, ItemHead, ItemInfo, NewItem
 from caldav_bridge.errors import DomainError
+from caldav_bridge.runtime import Runtime
 from caldav_bridge.services.actor import Actor
 from caldav_bridge.store.uow import UnitOfWork
 from storage_plugin import request_state
@@ -38,7 +39,6 @@ __all__ = ["PLUGIN_CONFIG_SCHEMA", "Collection", "Storage"]
 PLUGIN_CONFIG_SCHEMA: dict[str, Any] = {
     "storage": {
         "url": {"value": "", "help": "SQLAlchemy database URL (default: the service's settings)", "type": str},
-        "runtime": {"value": "", "help": "key of a runtime bound by feeds.dav (same process)", "type": str},
         "auto_migrate": {
             "value": "True",
             "help": "migrate the schema on start",
@@ -66,12 +66,16 @@ class Storage(storage.BaseStorage):
     _supports_problematic_chars = True
     _is_collision_free = True
 
-    def __init__(self, configuration: radicale_config.Configuration) -> None:
+    def __init__(self, configuration: radicale_config.Configuration, runtime: Runtime | None = None) -> None:
+        """``runtime`` is the service's own (``feeds.dav``); without one (Radicale on its own) it comes from the
+        configuration's ``[storage] url``, and the schema is brought up to date unless ``auto_migrate`` is off."""
         super().__init__(configuration.copy(PLUGIN_CONFIG_SCHEMA))
         cfg = self.configuration
-        self.runtime, self._owns_engine = runtime_from_config(cfg)
-        if self._owns_engine and cfg.get("storage", "auto_migrate"):
-            schema_ready(self.runtime)
+        if runtime is None:
+            runtime = runtime_from_config(cfg)
+            if cfg.get("storage", "auto_migrate"):
+                schema_ready(runtime)
+        self.runtime = runtime
         self._max_sync_token_age = int(cfg.get("storage", "max_sync_token_age"))
         self.max_resource_size = int(cfg.get("server", "max_resource_size"))
 
