@@ -45,6 +45,7 @@ from caldav_bridge.scheduling.availability import (
     resolve_target,
     team_slots,
 )
+from caldav_bridge.scheduling.claims import ClaimTaken, SlotClaims
 from caldav_bridge.scheduling.hooks import SlotUnavailable
 from caldav_bridge.scheduling.intervals import free_slots, local_days, working_intervals
 from caldav_bridge.scheduling.requests import (
@@ -225,7 +226,7 @@ def confirm(
         row = _reachable_row(uow, actor, appointment_id, for_update=True)
         if row.status != S.RESERVED:
             raise InvalidTransition(row.status, "confirm")
-        claim = queries.claim_of(uow.session, row.id)
+        claim = uow.repo(SlotClaims).of(row.id)
         if claim is not None and claim.hold_expires_at is not None and claim.hold_expires_at <= now:
             raise SlotUnavailable(f"the hold expired at {claim.hold_expires_at.isoformat()}; book the slot again")
         if claim is None:  # RESERVED elsewhere (REST, CalDAV): check and claim the slot now
@@ -261,7 +262,7 @@ def reschedule(
         slot = (request.date_start, request.date_start + duration)
         _expire_holds_in(uow, now, [row.calendar_id])
         plan = _free_for(uow, row, slot, options, now)
-        had_claim = queries.claim_of(uow.session, row.id) is not None
+        had_claim = uow.repo(SlotClaims).of(row.id) is not None
         patch: dict[str, Any] = {"date_start": slot[0], "date_end": slot[1]}
         if row.status != S.RESERVED:
             patch["status"] = S.RESCHEDULED.value
@@ -284,7 +285,7 @@ def cancel(uow: UnitOfWork, actor: Actor, appointment_id: str, request: CancelBo
         row = _reachable_row(uow, actor, appointment_id, for_update=True)
         if row.status == S.CANCELLED:
             raise InvalidTransition(row.status, "cancel")
-        linked = [link.target_id for link in queries.links_from(uow.session, row.id)]
+        linked = [link.target_id for link in uow.repo(SlotClaims).links_from(row.id)]
         live_before = {t for t in linked if (r := uow.appointments.get(t)) is not None and r.status != S.CANCELLED}
         appointments.update_in(uow, _wide(actor), row.id, AppointmentPatch(status=S.CANCELLED), reason=request.reason)
         cancelled = [
@@ -328,7 +329,7 @@ def _reachable_row(uow: UnitOfWork, actor: Actor, appointment_id: str, *, for_up
         raise NotFound("appointment", appointment_id)
     if actor.reaches(row.calendar_id) or (row.calendar.team_id and actor.reaches(row.calendar.team_id)):
         return row
-    for link in queries.links_to(uow.session, row.id):
+    for link in uow.repo(SlotClaims).links_to(row.id):
         source = uow.appointments.get(link.source_id)
         if source is not None and actor.reaches(source.calendar_id):
             return row
@@ -337,7 +338,7 @@ def _reachable_row(uow: UnitOfWork, actor: Actor, appointment_id: str, *, for_up
 
 def _live_targets(uow: UnitOfWork, source_id: str, kind: str) -> list[AppointmentRow]:
     rows = []
-    for link in queries.links_from(uow.session, source_id, kind):
+    for link in uow.repo(SlotClaims).links_from(source_id, kind):
         target = uow.appointments.get(link.target_id)
         if target is not None and target.status != S.CANCELLED:
             rows.append(target)
@@ -447,7 +448,9 @@ def _place(
     hold_until = now + options.hold if hold else None
     claim = _claim(uow, row, plan, team.id if team else None, hold_until, now)
     if link is not None:
-        session.add(AppointmentLinkRow(source_id=link[0], target_id=row.id, kind=link[1], created_at=now))
+        uow.repo(SlotClaims).add_link(
+            AppointmentLinkRow(source_id=link[0], target_id=row.id, kind=link[1], created_at=now)
+        )
     return row, claim
 
 
@@ -480,21 +483,21 @@ def _claim(
         hold_expires_at=hold_until,
         created_at=now,
     )
-    uow.session.add(claim)
     try:
-        uow.session.flush()
-    except IntegrityError as exc:  # PostgreSQL's exclusion constraint: a concurrent booking won
+        uow.repo(SlotClaims).add(claim)
+    except ClaimTaken as exc:  # PostgreSQL's exclusion constraint: a concurrent booking won
         raise SlotUnavailable("the slot was just taken by another booking") from exc
     return claim
 
 
 def _expire_holds_in(uow: UnitOfWork, now: datetime, calendar_ids: list[str] | None, limit: int = 500) -> int:
     actor = system_actor("scheduling", "hold-expiry")
-    claims = queries.expired_claims(uow.session, now, calendar_ids=calendar_ids, limit=limit)
+    repo = uow.repo(SlotClaims)
+    claims = repo.expired(now, calendar_ids=calendar_ids, limit=limit)
     for claim in claims:
         row = uow.appointments.get(claim.appointment_id, for_update=True)
         if row is None:
-            uow.session.delete(claim)
+            repo.remove(claim)
         elif row.status == S.RESERVED:
             appointments.update_in(uow, actor, row.id, AppointmentPatch(status=S.CANCELLED), reason="hold expired")
             uow.add_event(HoldExpired(actor=actor, appointment_id=row.id, calendar_id=row.calendar_id))
@@ -602,7 +605,7 @@ def _schedule_tech_setup(
                         hold=hold,
                         link=(initial.id, "tech_setup"),
                     )
-                    claim = queries.claim_of(session, row.id)
+                    claim = uow.repo(SlotClaims).of(row.id)
                     if claim is not None:
                         claim.team_id = team.id
             except SlotUnavailable:

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy.exc import IntegrityError
-
 from caldav_bridge.clock import utcnow
 from caldav_bridge.errors import Conflict
 from caldav_bridge.events.model import AppointmentCancelled, AppointmentDeleted, AppointmentEvent
 from caldav_bridge.model.appointment import AppointmentStatus, AppointmentType
 from caldav_bridge.model.requests import AppointmentPatch
 from caldav_bridge.scheduling import queries
+from caldav_bridge.scheduling.claims import ClaimTaken, SlotClaims
 from caldav_bridge.scheduling.rules import DEFAULT_RULES
 from caldav_bridge.services import appointments
 from caldav_bridge.services.actor import consequence_actor
@@ -43,11 +42,11 @@ def on_appointment_changed(uow: UnitOfWork, event: AppointmentEvent) -> None:
     row = uow.appointments.including_deleted(event.appointment_id)
     if row is None:
         return
-    session = uow.session
-    claim = queries.claim_of(session, row.id)
+    claims = uow.repo(SlotClaims)
+    claim = claims.of(row.id)
     if isinstance(event, AppointmentDeleted | AppointmentCancelled):
         if claim is not None:
-            session.delete(claim)
+            claims.remove(claim)
         if row.type == AppointmentType.INITIAL and (event.status_changed or isinstance(event, AppointmentDeleted)):
             _cancel_pending_tech_setups(uow, event, row)
         return
@@ -57,28 +56,25 @@ def on_appointment_changed(uow: UnitOfWork, event: AppointmentEvent) -> None:
         claim.hold_expires_at = None
     if event.moved:
         try:
-            with session.begin_nested():
-                claim.calendar_id = row.calendar_id
-                session.flush()
-        except IntegrityError as exc:
+            claims.move(claim, row.calendar_id)
+        except ClaimTaken as exc:
             raise Conflict("the appointment's slot is taken in that calendar") from exc
     if event.times_changed:
-        rules = queries.rules_of(session, row.calendar) or DEFAULT_RULES
+        rules = queries.rules_of(uow.session, row.calendar) or DEFAULT_RULES
         start = row.date_start - timedelta(minutes=rules.buffer_before_minutes)
         end = row.date_end + timedelta(minutes=rules.buffer_after_minutes)
-        if queries.claims_overlapping(session, row.calendar_id, start, end, exclude=row.id):
+        if claims.overlapping(row.calendar_id, start, end, exclude=row.id):
             raise SlotUnavailable("the new time overlaps a slot booked through scheduling")
-        claim.start_at, claim.end_at = start, end
         try:
-            session.flush()
-        except IntegrityError as exc:  # PostgreSQL's exclusion constraint: a concurrent booking won
+            claims.resize(claim, start, end)
+        except ClaimTaken as exc:  # PostgreSQL's exclusion constraint: a concurrent booking won
             raise SlotUnavailable("the new time was just taken by another booking") from exc
 
 
 def _cancel_pending_tech_setups(uow: UnitOfWork, event: AppointmentEvent, initial: AppointmentRow) -> None:
     now = utcnow()
     actor = consequence_actor(event.actor)
-    for link in queries.links_from(uow.session, initial.id, "tech_setup"):
+    for link in uow.repo(SlotClaims).links_from(initial.id, "tech_setup"):
         target = uow.appointments.get(link.target_id, for_update=True)
         if target is None or target.status == S.CANCELLED or target.date_start <= now:
             continue

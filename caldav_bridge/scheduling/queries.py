@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from caldav_bridge.dav.render import is_recurring
@@ -13,7 +13,6 @@ from caldav_bridge.model.appointment import MAX_DURATION, AppointmentStatus
 from caldav_bridge.scheduling.recurring import occurrences
 from caldav_bridge.scheduling.rules import AvailabilityRules, TimeRange
 from caldav_bridge.scheduling.tables import (
-    AppointmentLinkRow,
     AvailabilityExceptionRow,
     AvailabilityRuleRow,
     SlotClaimRow,
@@ -21,19 +20,7 @@ from caldav_bridge.scheduling.tables import (
 from caldav_bridge.store.dav_tables import DavCollectionRow, DavItemRow
 from caldav_bridge.store.tables import AppointmentRow, CalendarRow
 
-__all__ = [
-    "busy_intervals",
-    "claim_of",
-    "claims_overlapping",
-    "exceptions_of",
-    "expired_claims",
-    "links_from",
-    "links_to",
-    "members_of",
-    "release_claim",
-    "rules_of",
-    "rules_row",
-]
+__all__ = ["busy_intervals", "exceptions_of", "last_assigned", "members_of", "rules_of", "rules_row"]
 
 
 def rules_row(session: Session, calendar_id: str) -> AvailabilityRuleRow | None:
@@ -165,51 +152,6 @@ def _recurring(
 def _transparent(text: str) -> bool:
     """``TRANSP:TRANSPARENT`` on the event: it does not occupy its time (RFC 5545 §3.8.2.7)."""
     return "TRANSP:TRANSPARENT" in text.upper().replace("\r\n ", "")
-
-
-def claims_overlapping(
-    session: Session, calendar_id: str, start: datetime, end: datetime, *, exclude: str | None = None
-) -> list[SlotClaimRow]:
-    stmt = select(SlotClaimRow).where(
-        SlotClaimRow.calendar_id == calendar_id,
-        SlotClaimRow.start_at < end,
-        SlotClaimRow.end_at > start,
-    )
-    if exclude:
-        stmt = stmt.where(SlotClaimRow.appointment_id != exclude)
-    return list(session.scalars(stmt))
-
-
-def claim_of(session: Session, appointment_id: str) -> SlotClaimRow | None:
-    return session.get(SlotClaimRow, appointment_id)
-
-
-def release_claim(session: Session, appointment_id: str) -> None:
-    session.execute(delete(SlotClaimRow).where(SlotClaimRow.appointment_id == appointment_id))
-
-
-def expired_claims(
-    session: Session, now: datetime, *, calendar_ids: Sequence[str] | None = None, limit: int = 500
-) -> list[SlotClaimRow]:
-    stmt = select(SlotClaimRow).where(SlotClaimRow.hold_expires_at.is_not(None), SlotClaimRow.hold_expires_at <= now)
-    if calendar_ids is not None:
-        stmt = stmt.where(SlotClaimRow.calendar_id.in_(list(calendar_ids)))
-    stmt = stmt.order_by(SlotClaimRow.hold_expires_at).limit(limit)
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True)
-    return list(session.scalars(stmt))
-
-
-def links_from(session: Session, source_id: str, kind: str | None = None) -> list[AppointmentLinkRow]:
-    stmt = select(AppointmentLinkRow).where(AppointmentLinkRow.source_id == source_id)
-    if kind:
-        stmt = stmt.where(AppointmentLinkRow.kind == kind)
-    return list(session.scalars(stmt.order_by(AppointmentLinkRow.id)))
-
-
-def links_to(session: Session, target_id: str) -> list[AppointmentLinkRow]:
-    stmt = select(AppointmentLinkRow).where(AppointmentLinkRow.target_id == target_id)
-    return list(session.scalars(stmt.order_by(AppointmentLinkRow.id)))
 
 
 def last_assigned(session: Session, team_id: str, calendar_ids: Sequence[str]) -> dict[str, datetime]:
