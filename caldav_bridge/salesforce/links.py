@@ -2,39 +2,76 @@
 
 The push records the link of a record it created after Salesforce answered; the mirror links a record that
 carries our external id (an upsert whose answer it saw first). Run at the same moment, in one process or
-several, both may find no link and insert one for the same appointment. :func:`ensure_link` inserts in a
+several, both may find no link and insert one for the same appointment. :meth:`SfLinks.ensure` inserts in a
 savepoint; when the other side's row got there first (unique violation), it uses that row instead, so
 neither run fails and one link results.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from caldav_bridge.store.sf_tables import SfLinkRow
-from caldav_bridge.store.uow import UnitOfWork
+from caldav_bridge.store.uow import SessionRepository
 
-__all__ = ["ensure_link"]
+__all__ = ["SfLinks"]
 
 
-def ensure_link(uow: UnitOfWork, appointment_id: str, sobject: str, now: datetime) -> SfLinkRow:
-    """The appointment's link row as the database has it now, inserted when there is none."""
-    session = uow.session
-    fresh = (
-        select(SfLinkRow).where(SfLinkRow.appointment_id == appointment_id).execution_options(populate_existing=True)
-    )
-    link = session.scalars(fresh).first()
-    if link is not None:
-        return link
-    try:
-        with session.begin_nested():
-            link = SfLinkRow(appointment_id=appointment_id, sobject=sobject, created_at=now, updated_at=now)
-            session.add(link)
-            session.flush([link])
-        return link
-    except IntegrityError:
-        # The other job's link for this appointment committed meanwhile: use it.
-        return session.scalars(fresh).one()
+class SfLinks(SessionRepository):
+    """The appointments' links to Salesforce records (``uow.repo(SfLinks)``); never commits."""
+
+    def ensure(self, appointment_id: str, sobject: str, now: datetime) -> SfLinkRow:
+        """The appointment's link row as the database has it now, inserted when there is none."""
+        session = self.session
+        fresh = (
+            select(SfLinkRow)
+            .where(SfLinkRow.appointment_id == appointment_id)
+            .execution_options(populate_existing=True)
+        )
+        link = session.scalars(fresh).first()
+        if link is not None:
+            return link
+        try:
+            with session.begin_nested():
+                link = SfLinkRow(appointment_id=appointment_id, sobject=sobject, created_at=now, updated_at=now)
+                session.add(link)
+                session.flush([link])
+            return link
+        except IntegrityError:
+            # The other job's link for this appointment committed meanwhile: use it.
+            return session.scalars(fresh).one()
+
+    def linked_sf_ids(self, sf_ids: Collection[str]) -> list[str]:
+        """Those of ``sf_ids`` some appointment is linked to."""
+        if not sf_ids:
+            return []
+        return list(self.session.scalars(select(SfLinkRow.sf_id).where(SfLinkRow.sf_id.in_(list(sf_ids)))))
+
+    def of_records(self, sf_ids: Collection[str]) -> list[SfLinkRow]:
+        if not sf_ids:
+            return []
+        return list(self.session.scalars(select(SfLinkRow).where(SfLinkRow.sf_id.in_(list(sf_ids)))))
+
+    def of_appointments(self, appointment_ids: Collection[str]) -> dict[str, SfLinkRow]:
+        """The links of ``appointment_ids``, by appointment id."""
+        if not appointment_ids:
+            return {}
+        stmt = select(SfLinkRow).where(SfLinkRow.appointment_id.in_(list(appointment_ids)))
+        return {link.appointment_id: link for link in self.session.scalars(stmt)}
+
+    def unassigned(self, limit: int = 5000) -> list[SfLinkRow]:
+        """Links whose appointment waits on the unassigned calendar for its owner's user."""
+        return list(self.session.scalars(select(SfLinkRow).where(SfLinkRow.unassigned.is_(True)).limit(limit)))
+
+    def count_unassigned(self) -> int:
+        stmt = select(func.count()).select_from(SfLinkRow).where(SfLinkRow.unassigned.is_(True))
+        return self.session.scalar(stmt) or 0
+
+    def remove(self, link: SfLinkRow) -> None:
+        """Delete ``link`` now (flushed), so a new link for its record may follow in this transaction."""
+        self.session.delete(link)
+        self.session.flush()

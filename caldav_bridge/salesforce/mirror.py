@@ -37,7 +37,7 @@ from caldav_bridge.converters.salesforce import (
 from caldav_bridge.model.appointment import Guest
 from caldav_bridge.salesforce import bulk, idle, relation_sync, relations
 from caldav_bridge.salesforce.gateway import SalesforceGateway, soql
-from caldav_bridge.salesforce.links import ensure_link
+from caldav_bridge.salesforce.links import SfLinks
 from caldav_bridge.salesforce.mirror_support import (
     RunResult,
     floor_second,
@@ -223,15 +223,11 @@ def mirror_assignments(ctx: SyncContext, gw: SalesforceGateway, result: RunResul
     ):
         touched = list(dict.fromkeys(str(r["ServiceAppointmentId"]) for r in records if r.get("ServiceAppointmentId")))
         with ctx.uow_factory() as uow:
-            linked = (
-                list(uow.session.scalars(select(SfLinkRow.sf_id).where(SfLinkRow.sf_id.in_(touched))))
-                if touched
-                else []
-            )
+            linked = uow.repo(SfLinks).linked_sf_ids(touched)
         owners, crews = _assigned_resources(gw, [str(i) for i in linked])
         with ctx.uow_factory() as uow:
             s = uow.session
-            links = list(s.scalars(select(SfLinkRow).where(SfLinkRow.sf_id.in_(linked)))) if linked else []
+            links = uow.repo(SfLinks).of_records(linked)
             calendars = _Calendars(uow)
             now = utcnow()
             for link in links:
@@ -297,15 +293,8 @@ def _apply_page(
         s = uow.session
         ids = [r["Id"] for r in records]
         ext_ids = [str(r[mapping.external_id_field]) for r in records if r.get(mapping.external_id_field)]
-        links = {link.sf_id: link for link in s.scalars(select(SfLinkRow).where(SfLinkRow.sf_id.in_(ids)))}
-        ext_links = (
-            {
-                link.appointment_id: link
-                for link in s.scalars(select(SfLinkRow).where(SfLinkRow.appointment_id.in_(ext_ids)))
-            }
-            if ext_ids
-            else {}
-        )
+        links = {link.sf_id: link for link in uow.repo(SfLinks).of_records(ids)}
+        ext_links = uow.repo(SfLinks).of_appointments(ext_ids)
         wanted = {link.appointment_id for link in links.values()} | set(ext_ids)
         rows = (
             {r.id: r for r in s.scalars(select(AppointmentRow).where(AppointmentRow.id.in_(wanted)))} if wanted else {}
@@ -428,7 +417,7 @@ def _with_owner(rec: MirroredRecord, owner: str | None) -> MirroredRecord:
 
 
 def _new_link(uow: UnitOfWork, appointment_id: str, sobject: str, rec: MirroredRecord) -> SfLinkRow:
-    link = ensure_link(uow, appointment_id, sobject, utcnow())  # the push may be recording it at this moment
+    link = uow.repo(SfLinks).ensure(appointment_id, sobject, utcnow())  # the push may be recording it at this moment
     link.sf_id = rec.sf_id
     return link
 
@@ -478,8 +467,7 @@ def _apply_record(
         # A link whose appointment is gone (not made by this mirror): the record starts afresh, through the
         # one create path (services.creates, as the bulk path above).
         if link is not None:
-            uow.session.delete(link)
-            uow.session.flush()
+            uow.repo(SfLinks).remove(link)
         new = _new_appointment(uow, ctx, rec, calendars, {})
         bulk.insert_new(uow, [new], actor=actor, now=now)
         result.created += 1
@@ -558,7 +546,7 @@ def _kept_meta(row: AppointmentRow) -> dict[str, Any]:
 def reassign_unassigned(ctx: SyncContext, result: RunResult) -> None:
     """Move appointments waiting on the unassigned calendar to their owner's calendar once it is known."""
     with ctx.uow_factory() as uow:
-        links = list(uow.session.scalars(select(SfLinkRow).where(SfLinkRow.unassigned.is_(True)).limit(5000)))
+        links = uow.repo(SfLinks).unassigned()
         calendars = _Calendars(uow)
         for link in links:
             calendar_id = calendars.of(link.owner_sf_id)

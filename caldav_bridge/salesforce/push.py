@@ -40,7 +40,7 @@ from caldav_bridge.salesforce.gateway import (
     SalesforceTransientError,
     soql,
 )
-from caldav_bridge.salesforce.links import ensure_link
+from caldav_bridge.salesforce.links import SfLinks
 from caldav_bridge.salesforce.mirror import RunResult
 from caldav_bridge.salesforce.sync_context import Progress, SyncContext
 from caldav_bridge.services.mapping import appointment_from_row
@@ -188,10 +188,7 @@ def _plan(ctx: SyncContext, uow: UnitOfWork, batch: Claim) -> list[_Item]:
     mapping = ctx.mapping
     s = uow.session
     rows = {r.id: r for r in s.scalars(select(AppointmentRow).where(AppointmentRow.id.in_(batch.appointment_ids)))}
-    links = {
-        link.appointment_id: link
-        for link in s.scalars(select(SfLinkRow).where(SfLinkRow.appointment_id.in_(batch.appointment_ids)))
-    }
+    links = uow.repo(SfLinks).of_appointments(batch.appointment_ids)
     owner_of: dict[str, str] = {}
     calendar_ids = {r.calendar_id for r in rows.values()}
     if calendar_ids:
@@ -221,7 +218,7 @@ def _plan(ctx: SyncContext, uow: UnitOfWork, batch: Claim) -> list[_Item]:
         aid: gid for aid in batch.appointment_ids if aid not in links and (gid := _given_record(rows.get(aid), mapping))
     }
     # a record another appointment is already linked to is not taken over (it is pushed as its own record)
-    taken = set(s.scalars(select(SfLinkRow.sf_id).where(SfLinkRow.sf_id.in_(given.values())))) if given else set()
+    taken = set(uow.repo(SfLinks).linked_sf_ids(list(given.values())))
     items = []
     for appointment_id in batch.appointment_ids:
         row = rows.get(appointment_id)
@@ -360,12 +357,7 @@ def _push_batch(
         after_call()  # tests: the process "dies" here, between Salesforce's answer and our commit
     with ctx.uow_factory() as uow:
         now = utcnow()
-        links = {
-            link.appointment_id: link
-            for link in uow.session.scalars(
-                select(SfLinkRow).where(SfLinkRow.appointment_id.in_(batch.appointment_ids))
-            )
-        }
+        links = uow.repo(SfLinks).of_appointments(batch.appointment_ids)
         for item in items:
             result.processed += 1
             if _settle_item(ctx, uow, batch, item, sent, result):
@@ -476,7 +468,7 @@ def _record_link(
             link.pushed_at, link.updated_at = now, now
         return
     if link is None:  # the mirror may have linked it meanwhile (our external id came back first)
-        link = links[aid] = ensure_link(uow, aid, mapping.sobject, now)
+        link = links[aid] = uow.repo(SfLinks).ensure(aid, mapping.sobject, now)
     if answer.id:
         link.sf_id = answer.id
     link.external_id = aid

@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from caldav_bridge.salesforce import relations
 from caldav_bridge.salesforce.gateway import SalesforceGateway, SalesforcePermanentError, soql
+from caldav_bridge.salesforce.links import SfLinks
 from caldav_bridge.salesforce.mirror_support import (
     RunResult,
     floor_second,
@@ -31,7 +32,6 @@ from caldav_bridge.salesforce.state import SyncState
 from caldav_bridge.salesforce.sync_context import SyncContext
 from caldav_bridge.services import appointments as svc
 from caldav_bridge.services.appointments import ExternalChange
-from caldav_bridge.store.sf_tables import SfLinkRow
 from caldav_bridge.store.tables import AppointmentRow, OutboxRow
 
 __all__ = ["mirror_who_relations"]
@@ -64,17 +64,12 @@ def _apply(ctx: SyncContext, gw: SalesforceGateway, records: list[dict[str, Any]
         )
     )
     with ctx.uow_factory() as uow:
-        linked = (
-            list(uow.session.scalars(select(SfLinkRow.sf_id).where(SfLinkRow.sf_id.in_(touched)))) if touched else []
-        )
+        linked = uow.repo(SfLinks).linked_sf_ids(touched)
     whos = relations.event_whos(gw, [str(i) for i in linked]) if linked else {}
     with ctx.uow_factory() as uow:
         s = uow.session
         if linked and whos is not None:
-            links = {
-                str(link.appointment_id): link
-                for link in s.scalars(select(SfLinkRow).where(SfLinkRow.sf_id.in_(linked)))
-            }
+            links = {str(link.appointment_id): link for link in uow.repo(SfLinks).of_records(linked)}
             pending = set(
                 s.scalars(
                     select(OutboxRow.appointment_id).where(

@@ -16,10 +16,10 @@ from caldav_bridge.salesforce import mirror as mirror_mod
 from caldav_bridge.salesforce import push as push_mod
 from caldav_bridge.salesforce.feed_urls import publish_feed_urls
 from caldav_bridge.salesforce.gateway import SalesforceLimitExceeded, SalesforceSyncError
+from caldav_bridge.salesforce.links import SfLinks
 from caldav_bridge.salesforce.mirror import RunResult
 from caldav_bridge.salesforce.state import SyncState, acquire_lease, finish_run, release_lease, start_run
 from caldav_bridge.salesforce.sync_context import Progress, SyncContext
-from caldav_bridge.store.sf_tables import SfLinkRow
 from caldav_bridge.store.tables import AppointmentRow, OutboxRow
 from caldav_bridge.store.uow import UnitOfWork
 
@@ -148,7 +148,7 @@ def status(uow: UnitOfWork, settings: Any) -> dict[str, Any]:
                 }
                 for r in state.last_runs(job, 3)
             ]
-        unassigned = s.scalar(select(func.count()).select_from(SfLinkRow).where(SfLinkRow.unassigned.is_(True))) or 0
+        unassigned = uow.repo(SfLinks).count_unassigned()
         usage = state.value("api_usage")
         unmapped = unmapped_values(s)
     return {
