@@ -158,14 +158,14 @@ def test_appointments_show_and_cancel(demo_env: dict[str, str]) -> None:
 
 def test_feeds_urls_says_what_it_did_to_existing_feeds(demo_env: dict[str, str]) -> None:
     first = cli(demo_env, "feeds", "urls", "--consumer", "Salesforce-busy-test")
-    assert first.returncode == 0 and "issued" in first.stdout and "minimal" in first.stdout
-    again = cli(demo_env, "feeds", "urls", "--consumer", "Salesforce-busy-test", "--privacy", "busy")
+    assert first.returncode == 0 and "issued" in first.stdout and " busy " in first.stdout  # the default privacy
+    again = cli(demo_env, "feeds", "urls", "--consumer", "Salesforce-busy-test", "--privacy", "minimal")
     assert again.returncode == 0
     rows = again.stdout.strip().splitlines()[1:]
-    assert rows and all(" minimal " in r and " kept " in r for r in rows)
-    assert "not busy" in again.stderr and "feeds revoke" in again.stderr  # says what it did and how to change it
+    assert rows and all(" busy " in r and " kept " in r for r in rows)
+    assert "not minimal" in again.stderr and "feeds revoke" in again.stderr  # says what it did and how to change it
     data = json.loads(cli(demo_env, "feeds", "urls", "--consumer", "Salesforce-busy-test", "--json").stdout)
-    assert {(r["issued"], r["privacy"]) for r in data} == {(False, "minimal")}
+    assert {(r["issued"], r["privacy"]) for r in data} == {(False, "busy")}
 
 
 def test_users_add_with_a_good_email(demo_env: dict[str, str]) -> None:

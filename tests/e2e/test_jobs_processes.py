@@ -159,7 +159,9 @@ def test_two_serves_and_a_worker_run_every_tick_exactly_once(
         for process in serves:
             process.stop()
         alone = datetime.now(UTC)
-        time.sleep(6)
+        # long enough that (alone, alone_end] holds a tick of the slowest job (a 4.5 s window held none of a
+        # 5 s job about one run in ten)
+        time.sleep(max(INTERVALS.values()) + 2)
         alone_end = datetime.now(UTC) - timedelta(seconds=1.5)  # the last second's ticks may still be running
     finally:
         for process in processes:
