@@ -5,8 +5,6 @@ the root page linking it all."""
 from __future__ import annotations
 
 import copy
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,11 +30,9 @@ from feeds.openapi_examples import (
     SCHEMA_EXAMPLES,
 )
 from feeds.runtime import runtime
+from tests.support.browser import chromium
 from tests.support.live import LiveServer, serve
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
 URN = "urn:appointments:openapi"
 
 
@@ -174,16 +170,8 @@ def test_in_the_demo_the_root_page_links_the_demos_pages(tmp_path: Path) -> None
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not shutil.which(CHROMIUM):
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is required in CI (make test installs Debian's chromium)")
-        pytest.skip(f"{CHROMIUM} not installed (make test installs it as root)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS, timeout=60_000)
-        yield browser
-        browser.close()
+    """Debian's Chromium driven by Playwright (tests.support.browser)."""
+    yield from chromium()
 
 
 def test_swagger_ui_renders_every_operation_with_no_network(

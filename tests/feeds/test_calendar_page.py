@@ -8,7 +8,6 @@ viewer's zone and passes axe-core; screenshots go to test-artifacts/, and with D
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -18,33 +17,14 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.feeds.conftest import FeedWorld
+from tests.support.browser import chromium
 from tests.support.screenshots import keep
-
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not shutil.which(CHROMIUM):
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is required in CI (make test installs Debian's chromium)")
-        pytest.skip(f"{CHROMIUM} not installed (make test installs it as root)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS, timeout=60_000)
-        yield browser
-        browser.close()
+    """Debian's Chromium driven by Playwright (tests.support.browser)."""
+    yield from chromium()
 
 
 def _monday(day: datetime) -> datetime:
