@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -72,7 +73,9 @@ def serve(runtime: Runtime, threads: int = 8) -> Iterator[LiveServer]:
         # they have output), then close every socket from inside the loop thread itself: closing them
         # from here races with its select() and ends in EBADF. The loop ends once nothing is left.
         server.task_dispatcher.shutdown(timeout=10)  # type: ignore[union-attr]
-        server.trigger.pull_trigger(lambda: [d.close() for d in list(server._map.values())])  # type: ignore[union-attr]
+        # EBADF here means the loop has already ended and closed its trigger (seen once in a full run).
+        with contextlib.suppress(OSError):
+            server.trigger.pull_trigger(lambda: [d.close() for d in list(server._map.values())])  # type: ignore[union-attr]
         thread.join(10)
         assert not thread.is_alive(), "the test server did not stop"
         close_app(app)  # write the fetches still buffered while the database is there
