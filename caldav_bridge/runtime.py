@@ -39,7 +39,7 @@ class Runtime:
     engine: Engine
     session_factory: sessionmaker[Session]
     #: Every domain-event handler, registered once here (:func:`caldav_bridge.events.wiring.build_bus`).
-    bus: MessageBus = field(default_factory=build_bus)
+    bus: MessageBus = field(init=False)
     #: Committed writes seen through this runtime's sessions (the feeds' caches follow them).
     write_clocks: WriteClocks = field(init=False)
 
@@ -47,6 +47,7 @@ class Runtime:
     fetch_logs: FetchLogs = field(init=False)
 
     def __post_init__(self) -> None:
+        self.bus = build_bus(self.settings)
         self.write_clocks = WriteClocks.attached_to(self.session_factory)
         self.fetch_logs = FetchLogs()
 

@@ -199,6 +199,10 @@ class Settings:
     sf_status_aliases: Mapping[str, str] = field(default_factory=dict)
     #: Type of a mirrored record whose type field is empty.
     sf_default_type: str = "INITIAL"
+    #: What happens when a booked INITIAL appears through the mirror (scheduled in Salesforce): ``off``
+    #: (nothing), ``propose`` (its tech-setup slot is found and recorded, nothing booked) or ``book`` (the
+    #: tech-setup call is booked as a booking through the API books it, and pushed to Salesforce).
+    sf_tech_setup_policy: str = "off"
     #: Deprecated alias of ``jobs_in_serve`` (false: ``serve`` runs no background jobs).
     sf_scheduler_in_serve: bool = True
     sf_mirror_interval_seconds: int = 60
@@ -503,6 +507,8 @@ def _validate_salesforce(settings: Settings) -> None:
         raise SettingsError(env_name("sf_mode"), "must be 'event' or 'service_appointment'")
     if settings.sf_cancel_mode not in {"status", "delete"}:
         raise SettingsError(env_name("sf_cancel_mode"), "must be 'status' or 'delete'")
+    if settings.sf_tech_setup_policy not in {"off", "propose", "book"}:
+        raise SettingsError(env_name("sf_tech_setup_policy"), "must be 'off', 'propose' or 'book'")
     if settings.sf_auth == "session" and not (settings.sf_instance_url and settings.sf_session_id):
         raise SettingsError(env_name("sf_instance_url"), "session mode needs sf_instance_url and sf_session_id")
     for name, low, high in (

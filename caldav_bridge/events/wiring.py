@@ -3,26 +3,32 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from caldav_bridge.dav import item_sync
 from caldav_bridge.events import records
 from caldav_bridge.events.bus import MessageBus
 from caldav_bridge.events.model import AppointmentEvent, AppointmentsCreated
 from caldav_bridge.salesforce import outbox
 from caldav_bridge.scheduling import hooks
+from caldav_bridge.scheduling.mirrored import MirroredInitials
 from caldav_bridge.selfbooking import handlers as selfbooking
 from caldav_bridge.webhooks import events as webhook_events
 
 __all__ = ["build_bus"]
 
 
-def build_bus() -> MessageBus:
-    """A bus with every handler: history and audit, scheduling (claims, the chain), webhooks, the
-    Salesforce outbox, the CalDAV item and change log, the customer-message outbox (all in the change's
-    transaction)."""
+def build_bus(settings: Any | None = None) -> MessageBus:
+    """A bus with every handler: history and audit, scheduling (claims, the chain, the tech-setup policy for
+    INITIALs the Salesforce mirror brings, from ``settings``), webhooks, the Salesforce outbox, the CalDAV
+    item and change log, the customer-message outbox (all in the change's transaction)."""
     bus = MessageBus()
     bus.on(AppointmentsCreated, records.on_appointments_created)
     bus.on(AppointmentEvent, records.on_appointment_changed)
     bus.on(AppointmentEvent, hooks.on_appointment_changed)
+    mirrored = MirroredInitials.from_settings(settings)
+    bus.on(AppointmentsCreated, mirrored.on_appointments_created)
+    bus.on(AppointmentEvent, mirrored.on_appointment_changed)
     bus.on(AppointmentsCreated, webhook_events.on_appointments_created)
     bus.on(AppointmentEvent, webhook_events.on_appointment_changed)
     bus.on(AppointmentsCreated, outbox.on_appointments_created)

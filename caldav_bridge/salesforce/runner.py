@@ -20,6 +20,7 @@ from caldav_bridge.salesforce.links import SfLinks
 from caldav_bridge.salesforce.mirror import RunResult
 from caldav_bridge.salesforce.state import SyncState, acquire_lease, finish_run, release_lease, start_run
 from caldav_bridge.salesforce.sync_context import Progress, SyncContext
+from caldav_bridge.scheduling import mirrored
 from caldav_bridge.store.tables import AppointmentRow, OutboxRow
 from caldav_bridge.store.uow import UnitOfWork
 
@@ -151,6 +152,7 @@ def status(uow: UnitOfWork, settings: Any) -> dict[str, Any]:
         unassigned = uow.repo(SfLinks).count_unassigned()
         usage = state.value("api_usage")
         unmapped = unmapped_values(s)
+        tech_setup = {"policy": settings.sf_tech_setup_policy, **mirrored.proposals(s)}
     return {
         "configured": bool(settings.sf_auth),
         "mode": settings.sf_mode,
@@ -160,6 +162,7 @@ def status(uow: UnitOfWork, settings: Any) -> dict[str, Any]:
         "dead_letters": depth.get("dead", 0),
         "unassigned": unassigned,
         "unmapped": unmapped,
+        "tech_setup": tech_setup,
         "api_usage": usage,
     }
 

@@ -65,6 +65,7 @@ from caldav_bridge.store.tables import AppointmentRow, CalendarRow
 from caldav_bridge.store.uow import UnitOfWork
 
 __all__ = [
+    "TECH_SETUP_META",
     "Booked",
     "BookingRequest",
     "Cancelled",
@@ -76,13 +77,18 @@ __all__ = [
     "cancel",
     "confirm",
     "expire_holds",
+    "live_tech_setups",
     "reschedule",
     "schedule_tech_setup",
+    "tech_setup_in",
 ]
 
 S = AppointmentStatus
 #: How many offered slots a flow tries when concurrent bookings take them first.
 MAX_RACE_RETRIES = 5
+#: The INITIAL's ``meta`` key where the Salesforce mirror's tech-setup policy records what it did (a
+#: proposal stands there until someone books the call: ``POST /bookings/{id}/tech-setup``).
+TECH_SETUP_META = "tech_setup"
 #: What :func:`book` takes: an INITIAL's request, or a FITTING's or FOLLOW_UP's.
 BookingRequest = InitialBookingRequest | FollowOnBookingRequest
 
@@ -96,6 +102,9 @@ class TechSetupOutcome:
     chosen_date: date | None = None
     fallback: bool = False
     detail: str | None = None
+    #: A proposal that books nothing (:func:`tech_setup_in` with ``propose``): the slot and member calendar.
+    slot: tuple[datetime, datetime] | None = None
+    calendar_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -202,8 +211,31 @@ def schedule_tech_setup(
         if _live_targets(uow, initial.id, "tech_setup"):
             raise Conflict("the appointment already has a tech-setup call; reschedule or cancel that one")
         outcome = _schedule_tech_setup(uow, actor, initial, options, now, team_id=team_id, mode=mode)
+        if outcome.appointment is not None and TECH_SETUP_META in (initial.meta_extra or {}):
+            # a proposal of the Salesforce mirror's policy, accepted: it no longer stands
+            initial.meta_extra = {k: v for k, v in initial.meta_extra.items() if k != TECH_SETUP_META}
         _commit(uow)
         return outcome
+
+
+def tech_setup_in(
+    uow: UnitOfWork,
+    actor: Actor,
+    initial: AppointmentRow,
+    options: SchedulingOptions,
+    *,
+    propose: bool = False,
+    now: datetime | None = None,
+) -> TechSetupOutcome:
+    """Flow 2 in the caller's transaction, as a booking through the API places it (the two-days-before rule,
+    the fallback days, the slot checked and claimed); with ``propose``, the slot it would take, found the
+    same way, and nothing booked. The Salesforce mirror's tech-setup policy calls it."""
+    return _schedule_tech_setup(uow, actor, initial, options, now or utcnow(), propose=propose)
+
+
+def live_tech_setups(uow: UnitOfWork, initial_id: str) -> list[AppointmentRow]:
+    """The INITIAL's tech-setup calls that are not cancelled (at most one, unless a caller allowed more)."""
+    return _live_targets(uow, initial_id, "tech_setup")
 
 
 def confirm(
@@ -552,8 +584,11 @@ def _schedule_tech_setup(
     *,
     team_id: str | None = None,
     mode: str | None = None,
+    propose: bool = False,
 ) -> TechSetupOutcome:
-    """The two-days-before rule, with its fallback to the nearest earlier day that has a slot."""
+    """The two-days-before rule, with its fallback to the nearest earlier day that has a slot.
+
+    ``propose``: the first free slot by the same rule, not booked (nothing is written)."""
     session = uow.session
     team = _tech_setup_team(uow, team_id or options.tech_setup_team_id, given=team_id is not None)
     if team is None:
@@ -575,6 +610,19 @@ def _schedule_tech_setup(
         by_id = {m.id: m for m in ordered}
         least_loaded = options.assignment == "least_loaded"
         for slot in team_slots(session, plans, window, now, least_loaded=least_loaded)[:MAX_RACE_RETRIES]:
+            if propose:
+                detail = None if back == 0 else f"no slot on {requested.isoformat()}; the nearest earlier day with one"
+                return TechSetupOutcome(
+                    "proposed",
+                    None,
+                    team.id,
+                    requested,
+                    day,
+                    back > 0,
+                    detail,
+                    slot=(slot.start, slot.end),
+                    calendar_id=slot.calendar_id,
+                )
             fields = {
                 "name": f"Tech setup: {initial.name}"[:255],
                 "description": None,
