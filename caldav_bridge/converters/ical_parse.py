@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import icalendar
 
+from caldav_bridge.model.series import Override, Series
+
 __all__ = [
     "GUEST_ID_PARAM",
     "GUEST_URN",
@@ -21,6 +23,7 @@ __all__ = [
     "IcalParseError",
     "ParsedEvent",
     "parse_event",
+    "parse_series",
 ]
 
 #: ATTENDEE parameter naming the guest (person) id an attendee stands for.
@@ -171,3 +174,75 @@ def _as_list(value: Any) -> list[Any]:
     if value is None:
         return []
     return list(value) if isinstance(value, list) else [value]
+
+
+def parse_series(text: str, default_zone: str = "UTC") -> Series | None:
+    """The series of the recurring VEVENT in ``text`` (RRULE, EXDATE, RDATE of its master, its overridden
+    instances), or None when the master neither has RRULE nor RDATE (or there is no master).
+
+    Floating times and dates are read in ``default_zone``; a PERIOD in RDATE counts by its start.
+
+    Raises:
+        IcalParseError: unreadable text or times.
+    """
+    try:
+        events = list(icalendar.Calendar.from_ical(text).walk("VEVENT"))
+    except Exception as exc:  # icalendar raises ValueError, KeyError, ... on bad input
+        raise IcalParseError(f"not valid iCalendar: {exc}") from exc
+    master = next((e for e in events if e.get("RECURRENCE-ID") is None), None)
+    if master is None or (master.get("RRULE") is None and master.get("RDATE") is None):
+        return None
+    try:
+        fallback = ZoneInfo(default_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        fallback = ZoneInfo("UTC")
+    try:
+        return _series(master, [e for e in events if e.get("RECURRENCE-ID") is not None], fallback)
+    except IcalParseError:
+        raise
+    except Exception as exc:
+        raise IcalParseError(f"bad recurrence: {exc}") from exc
+
+
+def _series(master: Any, overrides: list[Any], zone: ZoneInfo) -> Series:
+    rules = _as_list(master.get("RRULE"))
+    rrule = rules[0].to_ical().decode() if rules else None
+    start = _aware(master.decoded("DTSTART"), zone)
+    if master.get("DTEND") is not None:
+        duration = _aware(master.decoded("DTEND"), zone) - start
+    elif master.get("DURATION") is not None:
+        duration = master.decoded("DURATION")
+    else:
+        duration = timedelta(days=1) if not isinstance(master.decoded("DTSTART"), datetime) else timedelta(0)
+    tzid = master["DTSTART"].params.get("TZID")
+    raw = master.decoded("DTSTART")
+    utc = isinstance(raw, datetime) and raw.tzinfo is not None and raw.utcoffset() == timedelta(0) and not tzid
+    moved = []
+    for event in overrides:
+        rid = _aware(event.decoded("RECURRENCE-ID"), zone).astimezone(UTC)
+        begin = _aware(event.decoded("DTSTART"), zone) if event.get("DTSTART") is not None else rid
+        if event.get("DTEND") is not None:
+            finish = _aware(event.decoded("DTEND"), zone)
+        elif event.get("DURATION") is not None:
+            finish = begin + event.decoded("DURATION")
+        else:
+            finish = begin + duration
+        cancelled = (_text(event.get("STATUS")) or "").upper() == "CANCELLED"
+        moved.append(Override(rid, begin.astimezone(UTC), finish.astimezone(UTC), cancelled))
+    return Series(
+        rrule=rrule,
+        exdates=tuple(sorted(set(_instants(master, "EXDATE", zone)))),
+        rdates=tuple(sorted(set(_instants(master, "RDATE", zone)))),
+        overrides=tuple(sorted(moved, key=lambda o: o.recurrence_id)),
+        timezone="UTC" if utc else _zone_of(master),
+    )
+
+
+def _instants(component: Any, name: str, zone: ZoneInfo) -> list[datetime]:
+    """The UTC instants of a multi-valued date property (EXDATE, RDATE; a PERIOD by its start)."""
+    found = []
+    for prop in _as_list(component.get(name)):
+        for value in getattr(prop, "dts", None) or []:
+            when = value.dt[0] if isinstance(value.dt, tuple) else value.dt
+            found.append(_aware(when, zone).astimezone(UTC))
+    return found

@@ -17,7 +17,7 @@ from caldav_bridge.scheduling.tables import (
     AvailabilityRuleRow,
     SlotClaimRow,
 )
-from caldav_bridge.store.dav_tables import DavCollectionRow, DavItemRow
+from caldav_bridge.store.dav_tables import SHORT_SPAN, DavCollectionRow, DavItemRow
 from caldav_bridge.store.tables import AppointmentRow, CalendarRow
 
 __all__ = ["busy_intervals", "exceptions_of", "last_assigned", "members_of", "rules_of", "rules_row"]
@@ -87,7 +87,7 @@ def busy_intervals(
     if not calendar_ids:
         return result
     stmt = (
-        select(AppointmentRow.calendar_id, AppointmentRow.date_start, AppointmentRow.date_end)
+        select(AppointmentRow.id, AppointmentRow.calendar_id, AppointmentRow.date_start, AppointmentRow.date_end)
         .outerjoin(SlotClaimRow, SlotClaimRow.appointment_id == AppointmentRow.id)
         .where(
             AppointmentRow.calendar_id.in_(list(calendar_ids)),
@@ -101,52 +101,71 @@ def busy_intervals(
     )
     if exclude:
         stmt = stmt.where(AppointmentRow.id.not_in(list(exclude)))
-    for calendar_id, date_start, date_end in session.execute(stmt):
-        result[calendar_id].append((date_start, date_end))
-    for calendar_id, intervals in _recurring(session, calendar_ids, start, end, exclude).items():
+    series, recurring = _recurring(session, calendar_ids, start, end, exclude)
+    for appointment_id, calendar_id, date_start, date_end in session.execute(stmt):
+        if appointment_id not in series:  # a series' first occurrence is one of its occurrences below
+            result[calendar_id].append((date_start, date_end))
+    for calendar_id, intervals in recurring.items():
         result[calendar_id].extend(intervals)
     return result
 
 
 def _recurring(
     session: Session, calendar_ids: Sequence[str], start: datetime, end: datetime, exclude: Sequence[str]
-) -> dict[str, list[tuple[datetime, datetime]]]:
+) -> tuple[set[str], dict[str, list[tuple[datetime, datetime]]]]:
     """Occurrences of recurring events written over CalDAV into these calendars (the appointment row
-    holds only the first one), and long calendar-only events (a vacation: no appointment holds it)
-    unless transparent. Long items only: a recurring item is stored with the open-range flag."""
-    stmt = (
+    holds only the first one; the ids of those appointments are returned too), and long calendar-only
+    events (a vacation: no appointment holds it) unless transparent.
+
+    An item's stored range spans all its occurrences: long items are found by their flag, short ones
+    (a daily series of three) by a bounded range on their start, as the CalDAV store finds them.
+    """
+    item = DavItemRow
+    base = (
         select(
             DavCollectionRow.calendar_id,
-            DavItemRow.text,
+            item.text,
             CalendarRow.timezone,
-            DavItemRow.appointment_id,
-            DavItemRow.time_start,
-            DavItemRow.time_end,
+            item.appointment_id,
+            item.time_start,
+            item.time_end,
         )
-        .join(DavItemRow, DavItemRow.collection_id == DavCollectionRow.id)
+        .join(item, item.collection_id == DavCollectionRow.id)
         .join(CalendarRow, CalendarRow.id == DavCollectionRow.calendar_id)
-        .outerjoin(AppointmentRow, AppointmentRow.id == DavItemRow.appointment_id)
+        .outerjoin(AppointmentRow, AppointmentRow.id == item.appointment_id)
         .where(
             DavCollectionRow.calendar_id.in_(list(calendar_ids)),
-            DavItemRow.long_span.is_(True),
-            DavItemRow.component == "VEVENT",
+            item.component == "VEVENT",
             or_(AppointmentRow.id.is_(None), AppointmentRow.status != AppointmentStatus.CANCELLED.value),
             AppointmentRow.deleted_at.is_(None),
         )
     )
     if exclude:
-        stmt = stmt.where(or_(DavItemRow.appointment_id.is_(None), DavItemRow.appointment_id.not_in(list(exclude))))
+        base = base.where(or_(item.appointment_id.is_(None), item.appointment_id.not_in(list(exclude))))
+    low, high = int(start.timestamp()), int(end.timestamp())
+    long_items = base.where(item.long_span.is_(True))
+    short_series = base.where(
+        item.long_span.is_(False),
+        item.time_start >= low - SHORT_SPAN,
+        item.time_start < high,
+        item.time_end > low,
+        or_(item.text.contains("RRULE"), item.text.contains("RDATE")),
+    )
+    series: set[str] = set()
     result: dict[str, list[tuple[datetime, datetime]]] = {}
-    for calendar_id, text, zone, appointment_id, time_start, time_end in session.execute(stmt):
-        if calendar_id is None:
-            continue
-        if is_recurring(text):
-            result.setdefault(calendar_id, []).extend(occurrences(text, zone, start, end))
-        elif appointment_id is None and not _transparent(text):
-            span = (datetime.fromtimestamp(time_start, UTC), datetime.fromtimestamp(time_end, UTC))
-            if span[0] < end and span[1] > start:
-                result.setdefault(calendar_id, []).append(span)
-    return result
+    for stmt in (long_items, short_series):
+        for calendar_id, text, zone, appointment_id, time_start, time_end in session.execute(stmt):
+            if calendar_id is None:
+                continue
+            if is_recurring(text):
+                result.setdefault(calendar_id, []).extend(occurrences(text, zone, start, end))
+                if appointment_id is not None:
+                    series.add(appointment_id)
+            elif appointment_id is None and not _transparent(text):
+                span = (datetime.fromtimestamp(time_start, UTC), datetime.fromtimestamp(time_end, UTC))
+                if span[0] < end and span[1] > start:
+                    result.setdefault(calendar_id, []).append(span)
+    return series, result
 
 
 def _transparent(text: str) -> bool:

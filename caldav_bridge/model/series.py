@@ -1,0 +1,206 @@
+"""A recurring appointment's series (RFC 5545 RRULE, EXDATE, RDATE, overridden instances) and its
+occurrences in a window, at a bounded cost.
+
+A series written over CalDAV is kept on its appointment as ``meta.recurrence`` (:meth:`Series.to_json`):
+
+    {"rrule": "FREQ=DAILY;COUNT=3", "timezone": "America/Denver", "exdates": ["2026-12-03T16:00:00.000Z"], "rdates": [],
+     "overrides": [{"recurrence_id": "2026-12-02T16:00:00.000Z", "date_start": "…", "date_end": "…",
+                    "cancelled": false}]}
+
+Times are UTC instants; the appointment's own ``date_start``/``date_end`` are the first occurrence
+(DTSTART/DTEND of the series), and the rule is expanded in the wall-clock time of DTSTART's zone
+(``timezone``; for floating times and dates the calendar's), so a weekly 09:00 stays 09:00 across DST changes.
+
+:func:`expand` restarts the rule at its period containing the window
+(:func:`caldav_bridge.model.recurrence.moved_to`) and meters the scan, so its cost depends on the window,
+never on the series' age; more than ``limit`` occurrences in a window raise :class:`TooManyOccurrences`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from caldav_bridge.model.recurrence import Exhausted, Meter, metered, moved_to, parse_rule
+from caldav_bridge.model.timestamps import format_timestamp, parse_timestamp
+
+__all__ = [
+    "MAX_OCCURRENCES",
+    "Occurrence",
+    "Override",
+    "Series",
+    "TooManyOccurrences",
+    "expand",
+    "rule_starts",
+]
+
+#: Occurrences of one series in one window at most (beyond: :class:`TooManyOccurrences`).
+MAX_OCCURRENCES = 2000
+
+
+class TooManyOccurrences(Exception):
+    """More occurrences of a series in a window than the limit."""
+
+
+@dataclass(frozen=True)
+class Override:
+    """An overridden instance (RECURRENCE-ID): moved to ``start``-``end``, or cancelled."""
+
+    recurrence_id: datetime
+    start: datetime
+    end: datetime
+    cancelled: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "recurrence_id": format_timestamp(self.recurrence_id),
+            "date_start": format_timestamp(self.start),
+            "date_end": format_timestamp(self.end),
+            "cancelled": self.cancelled,
+        }
+
+
+@dataclass(frozen=True)
+class Series:
+    """What makes an appointment recurring; every time a UTC instant."""
+
+    rrule: str | None = None
+    exdates: tuple[datetime, ...] = ()
+    rdates: tuple[datetime, ...] = ()
+    overrides: tuple[Override, ...] = field(default=())
+    #: The zone the rule is expanded in: DTSTART's TZID, ``UTC`` for a UTC DTSTART, None for floating times and
+    #: dates (read in the calendar's zone).
+    timezone: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rrule": self.rrule,
+            "timezone": self.timezone,
+            "exdates": [format_timestamp(d) for d in self.exdates],
+            "rdates": [format_timestamp(d) for d in self.rdates],
+            "overrides": [o.to_json() for o in self.overrides],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Series:
+        """The series of a stored ``meta.recurrence`` (``ValueError`` for one that cannot be read)."""
+        overrides = tuple(
+            Override(
+                parse_timestamp(o["recurrence_id"]),
+                parse_timestamp(o["date_start"]),
+                parse_timestamp(o["date_end"]),
+                bool(o.get("cancelled")),
+            )
+            for o in data.get("overrides") or ()
+        )
+        return cls(
+            rrule=data.get("rrule") or None,
+            exdates=tuple(parse_timestamp(d) for d in data.get("exdates") or ()),
+            rdates=tuple(parse_timestamp(d) for d in data.get("rdates") or ()),
+            overrides=overrides,
+            timezone=data.get("timezone") or None,
+        )
+
+    @classmethod
+    def of_meta(cls, meta: Mapping[str, Any] | None) -> Series | None:
+        """The series in an appointment's ``meta`` (``meta.recurrence``), or None for a single appointment."""
+        data = (meta or {}).get("recurrence")
+        if not isinstance(data, Mapping):
+            return None
+        try:
+            return cls.from_json(data)
+        except (KeyError, TypeError, ValueError):
+            return None
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    """One occurrence: ``recurrence_id`` is its start as the series gives it (before any override)."""
+
+    recurrence_id: datetime
+    start: datetime
+    end: datetime
+
+
+def rule_starts(
+    text: str, first: datetime, low: datetime, end: datetime, limit: int = MAX_OCCURRENCES
+) -> list[datetime]:
+    """Starts of the rule ``text`` (from ``first``, an aware wall-clock time) in ``[low, end)``.
+
+    The rule restarts at its period containing ``low``; every calendar year the scan enters is metered
+    and the scan stops a year past the window, whatever the rule says.
+
+    Raises:
+        TooManyOccurrences: more than ``limit`` starts were scanned before ``end``.
+        ValueError: the rule cannot be read.
+    """
+    rule = parse_rule(text, first)
+    begin = moved_to(rule, low) or first
+    meter = Meter(left=4 * (end.year - begin.year + 2))
+    found: list[datetime] = []
+    scanned = 0
+    try:
+        for occurrence in metered(rule, meter, begin):
+            if occurrence >= end:
+                break
+            scanned += 1
+            if scanned > limit:
+                raise TooManyOccurrences(f"more than {limit} occurrences in the window")
+            if occurrence >= low:
+                found.append(occurrence)
+    except Exhausted:
+        pass
+    return found
+
+
+def expand(
+    series: Series,
+    first_start: datetime,
+    first_end: datetime,
+    zone: str,
+    start: datetime,
+    end: datetime,
+    *,
+    limit: int = MAX_OCCURRENCES,
+) -> list[Occurrence]:
+    """The occurrences of ``series`` overlapping ``[start, end)``, by start (UTC).
+
+    ``first_start``/``first_end``: the series' first occurrence (DTSTART/DTEND); ``zone``: the zone to expand
+    in when the series names none. EXDATEs and cancelled overrides are left out, moved overrides are where
+    they were moved to.
+
+    Raises:
+        TooManyOccurrences: more than ``limit`` occurrences in the window.
+    """
+    tz = ZoneInfo(series.timezone or zone)
+    duration = first_end - first_start
+    low = start - duration - timedelta(days=1)
+    starts: set[datetime] = set()
+    first = first_start.astimezone(tz)
+    if series.rrule:
+        starts.update(s.astimezone(UTC) for s in rule_starts(series.rrule, first, low, end, limit))
+    else:
+        starts.add(first_start.astimezone(UTC))
+    starts.update(_in(series.rdates, low, end))
+    if len(starts) > limit:
+        raise TooManyOccurrences(f"more than {limit} occurrences in the window")
+    overridden = {o.recurrence_id.astimezone(UTC): o for o in series.overrides}
+    excluded = {d.astimezone(UTC) for d in series.exdates}
+    found = [
+        Occurrence(s, s, s + duration)
+        for s in starts - excluded - overridden.keys()
+        if s + duration > start and s < end
+    ]
+    found.extend(
+        Occurrence(rid, o.start.astimezone(UTC), o.end.astimezone(UTC))
+        for rid, o in overridden.items()
+        if not o.cancelled and rid not in excluded and o.start < end and o.end > start
+    )
+    return sorted(found, key=lambda o: (o.start, o.recurrence_id))
+
+
+def _in(values: Iterable[datetime], low: datetime, end: datetime) -> list[datetime]:
+    return [v.astimezone(UTC) for v in values if low <= v < end]
