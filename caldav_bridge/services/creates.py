@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Table, bindparam, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -276,12 +276,23 @@ def insert_dicts(uow: UnitOfWork, model: type[Any], values: list[dict[str, Any]]
         insert_many(uow.session, _t(model), columns, [tuple(v.values()) for v in values])
 
 
-def _unlink_unseen(uow: UnitOfWork, actor: Actor, wanted: dict[str, list[PlainGuest]], existing: set[str]) -> None:
-    """Guests naming an existing person ``actor`` does not see become their appointment's own (no link)."""
-    seen = existing if actor.calendar_ids is None else uow.people.visible_to(actor.calendar_ids, existing)
-    for person_id in existing - seen:
-        for guest in wanted.pop(person_id):
-            guest.person_id = None
+def _guests_by_person(rows: Sequence[PlainRow]) -> dict[str, list[PlainGuest]]:
+    wanted: dict[str, list[PlainGuest]] = {}
+    for row in rows:
+        for guest in row.guests:
+            if isinstance(guest.person_id, str):
+                wanted.setdefault(guest.person_id, []).append(guest)
+    return wanted
+
+
+def _merged_names(before: tuple[Any, ...], guests: list[PlainGuest]) -> tuple[Any, ...]:
+    """``before`` (first name, last name, zone) with every guest's non-null values written over it."""
+    after = list(before)
+    for guest in guests:
+        for i, value in enumerate((guest.first_name, guest.last_name, guest.timezone)):
+            if value is not None:
+                after[i] = value
+    return tuple(after)
 
 
 def _people(uow: UnitOfWork, rows: Sequence[PlainRow], now: datetime, actor: Actor) -> None:
@@ -289,37 +300,29 @@ def _people(uow: UnitOfWork, rows: Sequence[PlainRow], now: datetime, actor: Act
     fine), and a guest's non-null names and zone written over the person's if ``actor`` sees that person
     (``PeopleRepository.visible_to``). A guest naming a person the actor does not see is this appointment's own:
     its link is dropped and the person's record neither read nor changed."""
-    wanted: dict[str, list[PlainGuest]] = {}
-    for row in rows:
-        for guest in row.guests:
-            if isinstance(guest.person_id, str):
-                wanted.setdefault(guest.person_id, []).append(guest)
+    wanted = _guests_by_person(rows)
     if not wanted:
         return
-    session = uow.session
-    people = _t(PersonRow)
-    ids = sorted(wanted)
-    current: dict[str, tuple[Any, ...]] = {
-        row[0]: tuple(row[1:])
-        for row in session.execute(
-            select(people.c.id, people.c.first_name, people.c.last_name, people.c.timezone).where(people.c.id.in_(ids))
-        )
-    }
-    _unlink_unseen(uow, actor, wanted, set(current))
+    current, seen = uow.people.names_if_visible(actor.calendar_ids, wanted)
+    for person_id in set(current) - seen:  # an existing person the actor does not see: this guest's own, unlinked
+        for guest in wanted.pop(person_id):
+            guest.person_id = None
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     for person_id in sorted(wanted):
         before = current.get(person_id, (None, None, None))
-        after = list(before)
-        for guest in wanted[person_id]:
-            for i, value in enumerate((guest.first_name, guest.last_name, guest.timezone)):
-                if value is not None:
-                    after[i] = value
+        after = _merged_names(before, wanted[person_id])
         values = dict(zip(_PERSON_COLUMNS, after, strict=True))
         if person_id not in current:
             inserts.append({"id": person_id, **values, "created_at": now, "updated_at": now})
-        elif tuple(after) != before:
+        elif after != before:
             updates.append({"b_id": person_id, **{f"b_{k}": v for k, v in values.items()}, "b_updated_at": now})
+    _write_people(uow, inserts, updates)
+
+
+def _write_people(uow: UnitOfWork, inserts: list[dict[str, Any]], updates: list[dict[str, Any]]) -> None:
+    session = uow.session
+    people = _t(PersonRow)
     if inserts:
         insert_ = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
         session.execute(insert_(people).on_conflict_do_nothing(), inserts)

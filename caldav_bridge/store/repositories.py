@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, delete, func, or_, select
+from sqlalchemy import Select, and_, delete, func, or_, select, true
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -166,6 +166,33 @@ class PeopleRepository:
             .where(g.person_id.in_(wanted), a.calendar_id.in_(list(calendar_ids)), a.deleted_at.is_(None))
         )
         return {p for p in self.session.scalars(stmt) if p is not None}
+
+    def names_if_visible(
+        self, calendar_ids: Iterable[str] | None, ids: Iterable[str]
+    ) -> tuple[dict[str, tuple[Any, ...]], set[str]]:
+        """One query for a write's guests: (first name, last name, zone) of the existing people among ``ids``,
+        and which of them an actor reaching ``calendar_ids`` may see (:meth:`visible_to`'s rule)."""
+        wanted = sorted(set(ids))
+        if not wanted:
+            return {}, set()
+        p, g, a = PersonRow, AppointmentGuestRow, AppointmentRow
+        if calendar_ids is None:
+            seen_by: Any = true()
+        else:
+            seen_by = (
+                select(g.person_id)
+                .join(a, a.id == g.appointment_id)
+                .where(g.person_id == p.id, a.calendar_id.in_(list(calendar_ids)), a.deleted_at.is_(None))
+                .exists()
+            )
+        stmt = select(p.id, p.first_name, p.last_name, p.timezone, seen_by).where(p.id.in_(wanted))
+        names: dict[str, tuple[Any, ...]] = {}
+        seen: set[str] = set()
+        for person_id, first, last, zone, visible in self.session.execute(stmt):
+            names[person_id] = (first, last, zone)
+            if visible:
+                seen.add(person_id)
+        return names, seen
 
     def by_ids(self, ids: Iterable[str]) -> dict[str, PersonRow]:
         wanted = sorted(set(ids))
