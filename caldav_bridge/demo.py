@@ -100,7 +100,7 @@ def seed_demo(uow: UnitOfWork, data_dir: str | os.PathLike[str], today: date | N
                     updated_at=now,
                 )
                 uow.users.add(user)
-                uow.session.flush()
+                uow.flush()
             token = _secret(seed, "token", spec.username)
             if uow.users.token_by_hash(token_digest(token)) is None:
                 uow.users.add_token(
@@ -268,7 +268,7 @@ def _calendar(
             updated_at=now,
         )
         uow.calendars.add(row)
-        uow.session.flush()
+        uow.flush()
     return row
 
 

@@ -11,12 +11,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.orm import Session
-
 from caldav_bridge.clock import utcnow
 from caldav_bridge.errors import FieldError, ValidationFailed
 from caldav_bridge.model.requests import CalendarKind
-from caldav_bridge.scheduling import queries
 from caldav_bridge.scheduling.intervals import (
     Interval,
     SlotSpec,
@@ -26,6 +23,7 @@ from caldav_bridge.scheduling.intervals import (
     unfit_reason,
     working_intervals,
 )
+from caldav_bridge.scheduling.queries import SchedulingQueries
 from caldav_bridge.scheduling.rules import DEFAULT_RULES, AvailabilityRules, Purpose, SchedulingOptions, TimeRange
 from caldav_bridge.services.actor import Actor
 from caldav_bridge.store.tables import CalendarRow
@@ -88,14 +86,15 @@ class Plan:
 
 
 def plan_for(
-    session: Session,
+    uow: UnitOfWork,
     calendar: CalendarRow,
     purpose: Purpose,
     options: SchedulingOptions,
     now: datetime,
     duration: timedelta | None = None,
 ) -> Plan:
-    rules = queries.rules_of(session, calendar) or DEFAULT_RULES
+    queries = uow.repo(SchedulingQueries)
+    rules = queries.rules_of(calendar) or DEFAULT_RULES
     minutes = rules.durations.get(purpose) or options.durations.get(purpose.value, 60)
     spec = SlotSpec(
         duration=duration or timedelta(minutes=minutes),
@@ -107,16 +106,16 @@ def plan_for(
         max_per_day=rules.max_per_day,
         zone=ZoneInfo(calendar.timezone),
     )
-    return Plan(calendar, rules, dict(queries.exceptions_of(session, calendar)), spec)
+    return Plan(calendar, rules, dict(queries.exceptions_of(calendar)), spec)
 
 
 def _inputs(
-    session: Session, plans: Sequence[Plan], window: Interval, now: datetime, exclude: Sequence[str]
+    uow: UnitOfWork, plans: Sequence[Plan], window: Interval, now: datetime, exclude: Sequence[str]
 ) -> tuple[dict[str, list[Interval]], dict[str, list[Interval]]]:
     """Working and busy intervals per calendar around ``window`` (one busy query for all)."""
     pad = max((p.pad() for p in plans), default=timedelta(days=2))
-    busy = queries.busy_intervals(
-        session, [p.calendar.id for p in plans], window[0] - pad, window[1] + pad, now, exclude=exclude
+    busy = uow.repo(SchedulingQueries).busy_intervals(
+        [p.calendar.id for p in plans], window[0] - pad, window[1] + pad, now, exclude=exclude
     )
     working = {
         p.calendar.id: working_intervals(
@@ -131,26 +130,26 @@ def _inputs(
 
 
 def check_slot(
-    session: Session, plan: Plan, slot: Interval, now: datetime, *, exclude: Sequence[str] = ()
+    uow: UnitOfWork, plan: Plan, slot: Interval, now: datetime, *, exclude: Sequence[str] = ()
 ) -> str | None:
     """Why ``slot`` cannot be booked on ``plan``'s calendar now, or ``None`` if it can."""
-    working, busy = _inputs(session, [plan], slot, now, exclude)
+    working, busy = _inputs(uow, [plan], slot, now, exclude)
     return unfit_reason(slot, working[plan.calendar.id], busy[plan.calendar.id], plan.spec)
 
 
 def order_members(
-    session: Session, team: CalendarRow, members: Sequence[CalendarRow], options: SchedulingOptions, window: Interval
+    uow: UnitOfWork, team: CalendarRow, members: Sequence[CalendarRow], options: SchedulingOptions, window: Interval
 ) -> list[CalendarRow]:
     """Members in round-robin order: the one least recently assigned a slot through this team first.
     (Least-loaded assignment re-ranks per slot, by that day's appointments: :func:`team_slots`.)"""
     ids = [m.id for m in members]
-    last = queries.last_assigned(session, team.id, ids)
+    last = uow.repo(SchedulingQueries).last_assigned(team.id, ids)
     never = datetime.min.replace(tzinfo=window[0].tzinfo)
     return sorted(members, key=lambda m: (last.get(m.id, never), m.name, m.id))
 
 
 def team_slots(
-    session: Session,
+    uow: UnitOfWork,
     plans: Sequence[Plan],
     window: Interval,
     now: datetime,
@@ -161,7 +160,7 @@ def team_slots(
     """One slot per start time, naming the member who takes it: the first free one in ``plans``
     order (round-robin), or with ``least_loaded`` the free one with the fewest appointments on
     that local day (ties in ``plans`` order)."""
-    working, busy = _inputs(session, plans, window, now, exclude)
+    working, busy = _inputs(uow, plans, window, now, exclude)
     chosen: dict[datetime, tuple[tuple[int, int], Slot]] = {}
     for rank, plan in enumerate(plans):
         cid = plan.calendar.id
@@ -174,18 +173,18 @@ def team_slots(
 
 
 def resolve_target(
-    session: Session, calendar_id: str | None, team_id: str | None
+    uow: UnitOfWork, calendar_id: str | None, team_id: str | None
 ) -> tuple[CalendarRow | None, list[CalendarRow]]:
     """(team, members) for a team, or (None, [calendar]) for a calendar; 422 for an unknown one."""
     if (calendar_id is None) == (team_id is None):
         raise ValidationFailed([FieldError("calendar_id", "give exactly one of calendar_id and team_id")])
     if team_id is not None:
-        team = session.get(CalendarRow, team_id)
+        team = uow.calendars.get(team_id)
         if team is None or team.kind != CalendarKind.TEAM:
             raise ValidationFailed([FieldError("team_id", f"{team_id!r} is not a team calendar")])
-        return team, queries.members_of(session, team.id)
+        return team, uow.repo(SchedulingQueries).members_of(team.id)
     assert calendar_id is not None
-    calendar = session.get(CalendarRow, calendar_id)
+    calendar = uow.calendars.get(calendar_id)
     if calendar is None:
         raise ValidationFailed([FieldError("calendar_id", f"unknown calendar {calendar_id!r}")])
     if calendar.kind == CalendarKind.TEAM:
@@ -214,11 +213,11 @@ def availability(
     now = now or utcnow()
     window = (query.start, query.end)
     with uow:
-        team, members = resolve_target(uow.session, query.calendar_id, query.team_id)
+        team, members = resolve_target(uow, query.calendar_id, query.team_id)
         if team is not None:
-            members = order_members(uow.session, team, members, options, window)
-        plans = [plan_for(uow.session, m, query.purpose, options, now) for m in members]
+            members = order_members(uow, team, members, options, window)
+        plans = [plan_for(uow, m, query.purpose, options, now) for m in members]
         least_loaded = team is not None and options.assignment == "least_loaded"
-        slots = team_slots(uow.session, plans, window, now, least_loaded=least_loaded) if plans else []
+        slots = team_slots(uow, plans, window, now, least_loaded=least_loaded) if plans else []
         duration = plans[0].spec.duration if plans else timedelta(minutes=options.durations.get(query.purpose, 60))
         return AvailabilityResult(query.calendar_id, query.team_id, query.purpose, duration, slots)

@@ -27,7 +27,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -36,7 +35,6 @@ from caldav_bridge.errors import Conflict, FieldError, InvalidTransition, NotFou
 from caldav_bridge.events.model import BookingMade, HoldExpired
 from caldav_bridge.model.appointment import AppointmentStatus, AppointmentType
 from caldav_bridge.model.requests import AppointmentDraft, AppointmentPatch, CalendarKind
-from caldav_bridge.scheduling import queries
 from caldav_bridge.scheduling.availability import (
     Plan,
     check_slot,
@@ -48,6 +46,7 @@ from caldav_bridge.scheduling.availability import (
 from caldav_bridge.scheduling.claims import ClaimTaken, SlotClaims
 from caldav_bridge.scheduling.hooks import SlotUnavailable
 from caldav_bridge.scheduling.intervals import free_slots, local_days, working_intervals
+from caldav_bridge.scheduling.queries import SchedulingQueries
 from caldav_bridge.scheduling.requests import (
     CancelBookingRequest,
     FollowOnBookingRequest,
@@ -162,7 +161,7 @@ def book(
             fields, link = _initial_fields(request), None
         else:
             fields, link = _follow_on_fields(uow, actor, purpose, request)
-        team, members = resolve_target(uow.session, request.calendar_id, request.team_id)
+        team, members = resolve_target(uow, request.calendar_id, request.team_id)
         row, claim = _place(
             uow,
             actor,
@@ -435,17 +434,16 @@ def _place(
     link: tuple[str, str] | None = None,
 ) -> tuple[AppointmentRow, SlotClaimRow]:
     """Re-check the slot on the first fitting candidate, write the appointment and claim the slot."""
-    session = uow.session
     if not members:
         raise SlotUnavailable("the team has no members")
     _expire_holds_in(uow, now, [m.id for m in members])
     duration = end - start if end else None
     if team is not None:
         # The member the availability API names for this slot goes first, then round-robin order.
-        members = order_members(session, team, members, options, (start, start + timedelta(days=1)))
-        plans = [plan_for(session, m, purpose, options, now, duration) for m in members]
+        members = order_members(uow, team, members, options, (start, start + timedelta(days=1)))
+        plans = [plan_for(uow, m, purpose, options, now, duration) for m in members]
         named = team_slots(
-            session,
+            uow,
             plans,
             (start, start + plans[0].spec.duration),
             now,
@@ -455,9 +453,9 @@ def _place(
             members.sort(key=lambda m: m.id != named[0].calendar_id)
     reasons = []
     for member in members:
-        plan = plan_for(session, member, purpose, options, now, duration)
+        plan = plan_for(uow, member, purpose, options, now, duration)
         slot = (start, start + plan.spec.duration)
-        reason = check_slot(session, plan, slot, now)
+        reason = check_slot(uow, plan, slot, now)
         if reason is None:
             break
         reasons.append(reason)
@@ -490,8 +488,8 @@ def _free_for(
     uow: UnitOfWork, row: AppointmentRow, slot: tuple[datetime, datetime], options: SchedulingOptions, now: datetime
 ) -> Plan:
     """The plan of ``row``'s calendar and purpose, if ``slot`` is free there (``row`` itself aside)."""
-    plan = plan_for(uow.session, row.calendar, _purpose_of(row), options, now, slot[1] - slot[0])
-    reason = check_slot(uow.session, plan, slot, now, exclude=[row.id])
+    plan = plan_for(uow, row.calendar, _purpose_of(row), options, now, slot[1] - slot[0])
+    reason = check_slot(uow, plan, slot, now, exclude=[row.id])
     if reason:
         raise SlotUnavailable(reason)
     return plan
@@ -539,18 +537,14 @@ def _expire_holds_in(uow: UnitOfWork, now: datetime, calendar_ids: list[str] | N
 
 
 def _tech_setup_team(uow: UnitOfWork, team_id: str | None, *, given: bool) -> CalendarRow | None:
-    session = uow.session
     if team_id:
-        team = session.get(CalendarRow, team_id)
+        team = uow.calendars.get(team_id)
         if team is None or team.kind != CalendarKind.TEAM:
             if given:
                 raise ValidationFailed([FieldError("tech_setup_team_id", f"{team_id!r} is not a team calendar")])
             return None
         return team
-    teams = select(CalendarRow.team_id).where(
-        CalendarRow.kind == CalendarKind.TECH_SETUP_MEMBER, CalendarRow.team_id.is_not(None)
-    )
-    candidates = list(session.scalars(select(CalendarRow).where(CalendarRow.id.in_(teams.distinct()))))
+    candidates = uow.repo(SchedulingQueries).tech_setup_teams()
     return candidates[0] if len(candidates) == 1 else None
 
 
@@ -589,7 +583,6 @@ def _schedule_tech_setup(
     """The two-days-before rule, with its fallback to the nearest earlier day that has a slot.
 
     ``propose``: the first free slot by the same rule, not booked (nothing is written)."""
-    session = uow.session
     team = _tech_setup_team(uow, team_id or options.tech_setup_team_id, given=team_id is not None)
     if team is None:
         return TechSetupOutcome(
@@ -598,18 +591,18 @@ def _schedule_tech_setup(
     mode = mode or options.tech_setup_mode
     zone = ZoneInfo(team.timezone)
     requested = _requested_day(initial, zone, options)
-    members = queries.members_of(session, team.id)
+    members = uow.repo(SchedulingQueries).members_of(team.id)
     if not members:
         return TechSetupOutcome(
             "unscheduled", team_id=team.id, requested_date=requested, detail="the team has no members"
         )
     hold = mode == "proposed"
     for back, day, window in _days_back(requested, initial, zone, options, now):
-        ordered = order_members(session, team, members, options, window)
-        plans = [plan_for(session, m, Purpose.TECH_SETUP, options, now) for m in ordered]
+        ordered = order_members(uow, team, members, options, window)
+        plans = [plan_for(uow, m, Purpose.TECH_SETUP, options, now) for m in ordered]
         by_id = {m.id: m for m in ordered}
         least_loaded = options.assignment == "least_loaded"
-        for slot in team_slots(session, plans, window, now, least_loaded=least_loaded)[:MAX_RACE_RETRIES]:
+        for slot in team_slots(uow, plans, window, now, least_loaded=least_loaded)[:MAX_RACE_RETRIES]:
             if propose:
                 detail = None if back == 0 else f"no slot on {requested.isoformat()}; the nearest earlier day with one"
                 return TechSetupOutcome(
@@ -638,7 +631,7 @@ def _schedule_tech_setup(
                 },
             }
             try:
-                with session.begin_nested():
+                with uow.savepoint():
                     row, _ = _place(
                         uow,
                         actor,
@@ -693,12 +686,11 @@ def _tech_setup_offer(
     if not targets:
         return None
     tech = targets[0]
-    session = uow.session
     calendar = tech.calendar
-    plan = plan_for(session, calendar, Purpose.TECH_SETUP, options, now, tech.date_end - tech.date_start)
+    plan = plan_for(uow, calendar, Purpose.TECH_SETUP, options, now, tech.date_end - tech.date_start)
     for _, _, window in _days_back(_requested_day(initial, plan.zone, options), initial, plan.zone, options, now):
-        busy = queries.busy_intervals(
-            session, [calendar.id], window[0] - plan.pad(), window[1] + plan.pad(), now, exclude=[tech.id]
+        busy = uow.repo(SchedulingQueries).busy_intervals(
+            [calendar.id], window[0] - plan.pad(), window[1] + plan.pad(), now, exclude=[tech.id]
         )[calendar.id]
         working = working_intervals(plan.rules, plan.exceptions, plan.zone, local_days(window[0], window[1], plan.zone))
         slots = free_slots(working, busy, plan.spec, window)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from caldav_bridge.clock import utcnow
 from caldav_bridge.errors import NotFound
-from caldav_bridge.scheduling import queries
+from caldav_bridge.scheduling.queries import SchedulingQueries
 from caldav_bridge.scheduling.rules import DEFAULT_RULES, AvailabilityRules, ExceptionDraft
 from caldav_bridge.scheduling.tables import AvailabilityExceptionRow, AvailabilityRuleRow
 from caldav_bridge.services.actor import Actor
@@ -28,20 +26,22 @@ def get_rules(uow: UnitOfWork, actor: Actor, calendar_id: str) -> tuple[Availabi
     actor.require("read")
     with uow:
         calendar = _calendar(uow, actor, calendar_id)
-        if queries.rules_row(uow.session, calendar.id) is not None:
+        queries = uow.repo(SchedulingQueries)
+        if queries.rules_row(calendar.id) is not None:
             source = "calendar"
-        elif calendar.team_id and queries.rules_row(uow.session, calendar.team_id) is not None:
+        elif calendar.team_id and queries.rules_row(calendar.team_id) is not None:
             source = "team"
         else:
             source = "default"
-        return queries.rules_of(uow.session, calendar) or DEFAULT_RULES, source
+        return queries.rules_of(calendar) or DEFAULT_RULES, source
 
 
 def set_rules(uow: UnitOfWork, actor: Actor, calendar_id: str, rules: AvailabilityRules) -> AvailabilityRules:
     actor.require("admin")
     with uow:
         calendar = _calendar(uow, actor, calendar_id)
-        row = queries.rules_row(uow.session, calendar.id) or AvailabilityRuleRow(calendar_id=calendar.id)
+        queries = uow.repo(SchedulingQueries)
+        row = queries.rules_row(calendar.id) or AvailabilityRuleRow(calendar_id=calendar.id)
         data = rules.model_dump(mode="json")
         row.weekly_hours = data["weekly_hours"]
         row.breaks = data["breaks"]
@@ -53,7 +53,7 @@ def set_rules(uow: UnitOfWork, actor: Actor, calendar_id: str, rules: Availabili
         row.max_per_day = rules.max_per_day
         row.slot_step_minutes = rules.slot_step_minutes
         row.updated_at = utcnow()
-        uow.session.add(row)
+        queries.save_rules(row)
         uow.commit()
         return rules
 
@@ -66,12 +66,7 @@ def list_exceptions(uow: UnitOfWork, actor: Actor, calendar_id: str) -> list[Exc
     actor.require("read")
     with uow:
         _calendar(uow, actor, calendar_id)
-        rows = uow.session.scalars(
-            select(AvailabilityExceptionRow)
-            .where(AvailabilityExceptionRow.calendar_id == calendar_id)
-            .order_by(AvailabilityExceptionRow.day)
-        )
-        return [_exception_view(r) for r in rows]
+        return [_exception_view(r) for r in uow.repo(SchedulingQueries).exceptions(calendar_id)]
 
 
 def put_exception(uow: UnitOfWork, actor: Actor, calendar_id: str, draft: ExceptionDraft) -> ExceptionDraft:
@@ -80,14 +75,11 @@ def put_exception(uow: UnitOfWork, actor: Actor, calendar_id: str, draft: Except
     with uow:
         _calendar(uow, actor, calendar_id)
         day = draft.date.isoformat()
-        row = uow.session.scalars(
-            select(AvailabilityExceptionRow).where(
-                AvailabilityExceptionRow.calendar_id == calendar_id, AvailabilityExceptionRow.day == day
-            )
-        ).one_or_none()
+        queries = uow.repo(SchedulingQueries)
+        row = queries.exception_on(calendar_id, day)
         if row is None:
             row = AvailabilityExceptionRow(calendar_id=calendar_id, day=day, created_at=utcnow())
-            uow.session.add(row)
+            queries.add_exception(row)
         row.hours = {"hours": [h.model_dump(mode="json") for h in draft.hours]}
         row.reason = draft.reason
         uow.commit()
@@ -98,12 +90,9 @@ def delete_exception(uow: UnitOfWork, actor: Actor, calendar_id: str, day: str) 
     actor.require("admin")
     with uow:
         _calendar(uow, actor, calendar_id)
-        row = uow.session.scalars(
-            select(AvailabilityExceptionRow).where(
-                AvailabilityExceptionRow.calendar_id == calendar_id, AvailabilityExceptionRow.day == day
-            )
-        ).one_or_none()
+        queries = uow.repo(SchedulingQueries)
+        row = queries.exception_on(calendar_id, day)
         if row is None:
             raise NotFound("availability exception", day)
-        uow.session.delete(row)
+        queries.remove_exception(row)
         uow.commit()

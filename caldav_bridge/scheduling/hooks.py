@@ -19,8 +19,8 @@ from caldav_bridge.errors import Conflict
 from caldav_bridge.events.model import AppointmentCancelled, AppointmentDeleted, AppointmentEvent
 from caldav_bridge.model.appointment import AppointmentStatus, AppointmentType
 from caldav_bridge.model.requests import AppointmentPatch
-from caldav_bridge.scheduling import queries
 from caldav_bridge.scheduling.claims import ClaimTaken, SlotClaims
+from caldav_bridge.scheduling.queries import SchedulingQueries
 from caldav_bridge.scheduling.rules import DEFAULT_RULES
 from caldav_bridge.services import appointments
 from caldav_bridge.services.actor import consequence_actor
@@ -60,7 +60,7 @@ def on_appointment_changed(uow: UnitOfWork, event: AppointmentEvent) -> None:
         except ClaimTaken as exc:
             raise Conflict("the appointment's slot is taken in that calendar") from exc
     if event.times_changed:
-        rules = queries.rules_of(uow.session, row.calendar) or DEFAULT_RULES
+        rules = uow.repo(SchedulingQueries).rules_of(row.calendar) or DEFAULT_RULES
         start = row.date_start - timedelta(minutes=rules.buffer_before_minutes)
         end = row.date_end + timedelta(minutes=rules.buffer_after_minutes)
         if claims.overlapping(row.calendar_id, start, end, exclude=row.id):

@@ -22,7 +22,7 @@ from caldav_bridge.errors import FieldError, ValidationFailed
 from caldav_bridge.model.appointment import Appointment, AppointmentStatus
 from caldav_bridge.model.feeds import Privacy
 from caldav_bridge.scheduling.intervals import Interval, local_days, working_intervals
-from caldav_bridge.scheduling.queries import exceptions_of, rules_of
+from caldav_bridge.scheduling.queries import SchedulingQueries
 from caldav_bridge.scheduling.rules import DEFAULT_RULES
 from caldav_bridge.services.feed_serving import (
     Client,
@@ -309,10 +309,11 @@ def _working(uow: UnitOfWork, resolved: Resolved, frame: _Frame) -> list[Interva
     calendar = uow.calendars.get(resolved.calendar_id)
     if calendar is None:
         return []
-    rules = rules_of(uow.session, calendar) or DEFAULT_RULES
+    queries = uow.repo(SchedulingQueries)
+    rules = queries.rules_of(calendar) or DEFAULT_RULES
     zone = ZoneInfo(resolved.timezone)
     days = local_days(frame.at(frame.start - timedelta(days=1)), frame.at(frame.start + frame.step), zone)
-    return working_intervals(rules, exceptions_of(uow.session, calendar), zone, days)
+    return working_intervals(rules, queries.exceptions_of(calendar), zone, days)
 
 
 def _event(appointment: Appointment, privacy: Privacy, zone: ZoneInfo, calendar_zone: str) -> PageEvent:

@@ -5,11 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
-
 from caldav_bridge.errors import Conflict
-from caldav_bridge.model.appointment import AppointmentStatus
-from caldav_bridge.store.tables import AppointmentRow, CalendarRow
+from caldav_bridge.store.tables import AppointmentRow
 from caldav_bridge.store.uow import UnitOfWork
 
 __all__ = ["SlotTaken", "ensure_free"]
@@ -41,19 +38,7 @@ def ensure_free(uow: UnitOfWork, calendar_id: str, start: datetime, end: datetim
     The calendar row is locked first (PostgreSQL; SQLite writers are serialised anyway), so two requests for
     one slot cannot both pass the check before either has written.
     """
-    session = uow.session
-    session.execute(select(CalendarRow.id).where(CalendarRow.id == calendar_id).with_for_update())
-    other = session.scalars(
-        select(AppointmentRow)
-        .where(
-            AppointmentRow.calendar_id == calendar_id,
-            AppointmentRow.deleted_at.is_(None),
-            AppointmentRow.status != AppointmentStatus.CANCELLED.value,
-            AppointmentRow.date_start < end,
-            AppointmentRow.date_end > start,
-        )
-        .order_by(AppointmentRow.date_start, AppointmentRow.id)
-        .limit(1)
-    ).first()
+    uow.calendars.lock(calendar_id)
+    other = uow.appointments.first_overlapping(calendar_id, start, end)
     if other is not None:
         raise SlotTaken(other)

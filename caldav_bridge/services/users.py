@@ -118,7 +118,7 @@ def add_user(
             updated_at=now,
         )
         uow.users.add(row)
-        uow.session.flush()
+        uow.flush()
         if role in PERSONAL_CALENDAR_KINDS:
             calendar = CalendarRow(
                 name=row.display_name,
@@ -129,7 +129,7 @@ def add_user(
                 updated_at=now,
             )
             uow.calendars.add(calendar)
-            uow.session.flush()
+            uow.flush()
             # Its CalDAV collection (<username>/appointments) exists from the start.
             calendar_created(uow, calendar)
         uow.commit()

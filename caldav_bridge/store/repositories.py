@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from caldav_bridge.model.appointment import MAX_DURATION
+from caldav_bridge.model.appointment import MAX_DURATION, AppointmentStatus
 from caldav_bridge.store.tables import (
     ApiTokenRow,
     AppointmentGuestRow,
@@ -116,6 +116,22 @@ class AppointmentRepository:
             )
         return stmt
 
+    def first_overlapping(self, calendar_id: str, start: datetime, end: datetime) -> AppointmentRow | None:
+        """The earliest live, not cancelled appointment on ``calendar_id`` overlapping ``[start, end)``."""
+        stmt = (
+            select(AppointmentRow)
+            .where(
+                AppointmentRow.calendar_id == calendar_id,
+                AppointmentRow.deleted_at.is_(None),
+                AppointmentRow.status != AppointmentStatus.CANCELLED.value,
+                AppointmentRow.date_start < end,
+                AppointmentRow.date_end > start,
+            )
+            .order_by(AppointmentRow.date_start, AppointmentRow.id)
+            .limit(1)
+        )
+        return self.session.scalars(stmt).first()
+
     def add_history(self, row: StatusHistoryRow) -> None:
         self.session.add(row)
 
@@ -210,6 +226,10 @@ class CalendarRepository:
 
     def get(self, calendar_id: str) -> CalendarRow | None:
         return self.session.get(CalendarRow, calendar_id)
+
+    def lock(self, calendar_id: str) -> None:
+        """Lock the calendar's row until the transaction ends (PostgreSQL; SQLite serialises writers anyway)."""
+        self.session.execute(select(CalendarRow.id).where(CalendarRow.id == calendar_id).with_for_update())
 
     def search(self, calendar_ids: Sequence[str] | None = None) -> list[CalendarRow]:
         stmt = select(CalendarRow).order_by(CalendarRow.name, CalendarRow.id)

@@ -11,6 +11,7 @@ next, in order), and to the after-commit handlers once :meth:`commit` has commit
 from __future__ import annotations
 
 from collections import deque
+from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Any, TypeVar, cast
 
@@ -106,6 +107,14 @@ class UnitOfWork:
         if found is None:
             found = self._repos[cls] = cls(self.session)
         return cast(R, found)
+
+    def savepoint(self) -> AbstractContextManager[Any]:
+        """A nested transaction: an exception leaving the ``with`` block undoes only what was done inside it."""
+        return self.session.begin_nested()
+
+    def flush(self) -> None:
+        """Write what is pending now (database defaults and ids appear; constraints are checked)."""
+        self.session.flush()
 
     def add_event(self, event: Event) -> None:
         """Raise ``event``: its before-commit handlers run now, in this transaction (a refusal raises here)."""

@@ -7,17 +7,22 @@ Rows are the ORM classes, transient (never attached to a session).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import UTC, datetime
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from datetime import UTC, date, datetime, timedelta
 from types import TracebackType
 from typing import Any
 
 from caldav_bridge.events.bus import MessageBus
 from caldav_bridge.events.model import Event
+from caldav_bridge.model.appointment import AppointmentStatus
+from caldav_bridge.model.requests import CalendarKind
+from caldav_bridge.scheduling.queries import SchedulingQueries
+from caldav_bridge.scheduling.rules import AvailabilityRules, TimeRange
 from caldav_bridge.store.tables import AppointmentRow, AuditRow, CalendarRow, OutboxRow, PersonRow, StatusHistoryRow
 from caldav_bridge.store.uow import SessionRepository, UnitOfWork
 
-__all__ = ["FakeUnitOfWork", "appointment", "calendar"]
+__all__ = ["FakeScheduling", "FakeUnitOfWork", "appointment", "calendar"]
 
 T0 = datetime(2030, 3, 4, 9, 0, tzinfo=UTC)
 
@@ -62,6 +67,63 @@ class FakePeople:
         return self.rows[person_id]
 
 
+class FakeScheduling:
+    """``uow.repo(SchedulingQueries)`` in memory: rules, exceptions and round-robin times set by the test; busy
+    time is the fake unit of work's live, not cancelled appointments (as the real query reads the table)."""
+
+    def __init__(self, appointments: FakeAppointments, calendars: FakeCalendars) -> None:
+        self.appointments = appointments
+        self.calendars = calendars
+        self.rules: dict[str, AvailabilityRules] = {}
+        self.exception_days: dict[str, dict[date, list[TimeRange]]] = {}
+        self.assigned: dict[tuple[str, str], datetime] = {}  # (team id, member id) -> last assigned
+
+    def rules_of(self, calendar: CalendarRow) -> AvailabilityRules | None:
+        for calendar_id in (calendar.id, calendar.team_id):
+            if calendar_id and calendar_id in self.rules:
+                return self.rules[calendar_id]
+        return None
+
+    def exceptions_of(self, calendar: CalendarRow) -> dict[date, list[TimeRange]]:
+        result: dict[date, list[TimeRange]] = {}
+        for calendar_id in (calendar.team_id, calendar.id):
+            result.update(self.exception_days.get(calendar_id or "", {}))
+        return result
+
+    def members_of(self, team_id: str) -> list[CalendarRow]:
+        members = [c for c in self.calendars.rows.values() if c.team_id == team_id]
+        return sorted(members, key=lambda c: (c.name, c.id))
+
+    def busy_intervals(
+        self,
+        calendar_ids: Sequence[str],
+        start: datetime,
+        end: datetime,
+        now: datetime,
+        *,
+        exclude: Sequence[str] = (),
+    ) -> dict[str, list[tuple[datetime, datetime]]]:
+        result: dict[str, list[tuple[datetime, datetime]]] = {c: [] for c in calendar_ids}
+        for row in self.appointments.rows.values():
+            if (
+                row.calendar_id in result
+                and row.deleted_at is None
+                and row.status != AppointmentStatus.CANCELLED.value
+                and row.id not in exclude
+                and row.date_start < end
+                and row.date_end > start
+            ):
+                result[row.calendar_id].append((row.date_start, row.date_end))
+        return result
+
+    def last_assigned(self, team_id: str, calendar_ids: Sequence[str]) -> dict[str, datetime]:
+        return {c: at for (team, c), at in self.assigned.items() if team == team_id and c in calendar_ids}
+
+    def tech_setup_teams(self) -> list[CalendarRow]:
+        team_ids = {c.team_id for c in self.calendars.rows.values() if c.kind == CalendarKind.TECH_SETUP_MEMBER}
+        return [c for c in self.calendars.rows.values() if c.id in team_ids]
+
+
 class FakeRows:
     def __init__(self) -> None:
         self.rows: list[Any] = []
@@ -78,11 +140,14 @@ class FakeUnitOfWork(UnitOfWork):
 
     def __init__(self, bus: MessageBus | None = None) -> None:
         super().__init__(session_factory=None, bus=bus)  # type: ignore[arg-type]  # no database
-        self.appointments = FakeAppointments()  # type: ignore[assignment]
-        self.calendars = FakeCalendars()  # type: ignore[assignment]
+        appointments, calendars = FakeAppointments(), FakeCalendars()
+        self.appointments = appointments  # type: ignore[assignment]
+        self.calendars = calendars  # type: ignore[assignment]
         self.people = FakePeople()  # type: ignore[assignment]
         self.audit = FakeRows()  # type: ignore[assignment]
         self.outbox = FakeRows()  # type: ignore[assignment]
+        self.scheduling = FakeScheduling(appointments, calendars)
+        self.use(SchedulingQueries, self.scheduling)
         self.events: list[Event] = []
         self.commits = 0
         self.rollbacks = 0
@@ -100,6 +165,12 @@ class FakeUnitOfWork(UnitOfWork):
         """Let ``uow.repo(cls)`` answer with ``fake`` (an in-memory stand-in for a feature's repository)."""
         self._repos[cls] = fake  # type: ignore[assignment]
 
+    def savepoint(self) -> AbstractContextManager[Any]:
+        return nullcontext()
+
+    def flush(self) -> None:
+        return None
+
     def commit(self) -> None:
         self.commits += 1
 
@@ -115,13 +186,29 @@ class FakeUnitOfWork(UnitOfWork):
         return list(self.outbox.rows)  # type: ignore[attr-defined]
 
 
-def calendar(uow: FakeUnitOfWork, calendar_id: str, zone: str = "America/Denver") -> CalendarRow:
-    row = CalendarRow(id=calendar_id, name=f"Calendar {calendar_id}", kind="fitter", timezone=zone)
+def calendar(
+    uow: FakeUnitOfWork,
+    calendar_id: str,
+    zone: str = "America/Denver",
+    *,
+    kind: str = "fitter",
+    team_id: str | None = None,
+    name: str | None = None,
+) -> CalendarRow:
+    row = CalendarRow(id=calendar_id, name=name or f"Calendar {calendar_id}", kind=kind, timezone=zone, team_id=team_id)
     uow.calendars.rows[calendar_id] = row  # type: ignore[attr-defined]
     return row
 
 
-def appointment(uow: FakeUnitOfWork, appointment_id: str, calendar_id: str, status: str = "BOOKED") -> AppointmentRow:
+def appointment(
+    uow: FakeUnitOfWork,
+    appointment_id: str,
+    calendar_id: str,
+    status: str = "BOOKED",
+    *,
+    start: datetime = T0,
+    end: datetime | None = None,
+) -> AppointmentRow:
     row = AppointmentRow(
         id=appointment_id,
         calendar_id=calendar_id,
@@ -130,8 +217,8 @@ def appointment(uow: FakeUnitOfWork, appointment_id: str, calendar_id: str, stat
         description=None,
         type="FOLLOW_UP",
         status=status,
-        date_start=T0,
-        date_end=T0.replace(hour=10),
+        date_start=start,
+        date_end=end or start + timedelta(hours=1),
         meta_extra={},
         created_at=T0,
         updated_at=T0,
