@@ -35,12 +35,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from caldav_bridge.converters.ical_parse import IcalParseError, ParsedEvent, parse_event
+from caldav_bridge.converters.ical_parse import IcalParseError, ParsedEvent, parse_event, parse_series
 from caldav_bridge.dav.errors import InvalidCalendarData
 from caldav_bridge.dav.records import NewItem
 from caldav_bridge.errors import Conflict, Forbidden, ValidationFailed
 from caldav_bridge.model.appointment import MAX_DURATION, AppointmentStatus, AppointmentType
 from caldav_bridge.model.requests import AppointmentDraft, AppointmentPatch
+from caldav_bridge.model.series import ICAL_UID_META, RECURRENCE_META
 from caldav_bridge.model.timestamps import to_utc_ms
 from caldav_bridge.services import appointments
 from caldav_bridge.services.actor import CALDAV_CHANNEL, Actor
@@ -114,10 +115,20 @@ def item_written(
                 f"appointment {row.id} must end after it starts and last at most {MAX_DURATION.days} days"
             )
         return item.text, None  # a calendar-only event
+    recurrence = _recurrence(item.text, zone)
     if row is None:
-        return item.text, _create(uow, actor, calendar_id, parsed)
-    _update(uow, actor, row, parsed)
+        return item.text, _create(uow, actor, calendar_id, parsed, recurrence)
+    _update(uow, actor, row, parsed, recurrence)
     return item.text, row.id
+
+
+def _recurrence(text: str, zone: str) -> dict[str, Any] | None:
+    """``meta.recurrence`` of the event's series (None: no series)."""
+    try:
+        series = parse_series(text, zone)
+    except IcalParseError as exc:
+        raise InvalidCalendarData(str(exc)) from exc
+    return None if series is None else series.to_json()
 
 
 def _fits(parsed: ParsedEvent) -> bool:
@@ -145,8 +156,14 @@ def _over_caldav(actor: Actor) -> Actor:
     return actor if actor.channel == CALDAV_CHANNEL else replace(actor, channel=CALDAV_CHANNEL)
 
 
-def _create(uow: UnitOfWork, actor: Actor, calendar_id: str, parsed: ParsedEvent) -> str:
+def _create(
+    uow: UnitOfWork, actor: Actor, calendar_id: str, parsed: ParsedEvent, recurrence: dict[str, Any] | None
+) -> str:
     meta: dict[str, Any] = {"type": AppointmentType.FOLLOW_UP.value, **_type_meta(parsed)}
+    if parsed.uid:
+        meta[ICAL_UID_META] = parsed.uid  # the client's UID: the feed and the page use it too
+    if recurrence is not None:
+        meta[RECURRENCE_META] = recurrence
     if parsed.all_day:
         meta["all_day"] = True
     if parsed.zone:
@@ -169,7 +186,9 @@ def _create(uow: UnitOfWork, actor: Actor, calendar_id: str, parsed: ParsedEvent
     return appointments.create_in(uow, actor, draft).id
 
 
-def _update(uow: UnitOfWork, actor: Actor, row: AppointmentRow, parsed: ParsedEvent) -> None:
+def _update(
+    uow: UnitOfWork, actor: Actor, row: AppointmentRow, parsed: ParsedEvent, recurrence: dict[str, Any] | None
+) -> None:
     changes: dict[str, Any] = {}
     name = (parsed.summary or "").strip()[:255] or "(no title)"
     if name != row.name:
@@ -193,6 +212,8 @@ def _update(uow: UnitOfWork, actor: Actor, row: AppointmentRow, parsed: ParsedEv
         meta["all_day"] = parsed.all_day
     if parsed.zone and parsed.zone != (row.meta_extra or {}).get("timezone"):
         meta["timezone"] = parsed.zone
+    if recurrence != (row.meta_extra or {}).get(RECURRENCE_META):
+        meta[RECURRENCE_META] = recurrence  # None removes it (merge patch): no longer a series
     if meta:
         changes["meta"] = meta
     if not changes:

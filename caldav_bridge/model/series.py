@@ -28,7 +28,10 @@ from caldav_bridge.model.recurrence import Exhausted, Meter, metered, moved_to, 
 from caldav_bridge.model.timestamps import format_timestamp, parse_timestamp
 
 __all__ = [
+    "CALDAV_META",
+    "ICAL_UID_META",
     "MAX_OCCURRENCES",
+    "RECURRENCE_META",
     "Occurrence",
     "Override",
     "Series",
@@ -36,6 +39,13 @@ __all__ = [
     "expand",
     "rule_starts",
 ]
+
+#: ``meta`` key of a series (:meth:`Series.to_json`).
+RECURRENCE_META = "recurrence"
+#: ``meta`` key of the iCalendar UID a CalDAV client gave an appointment it created (absent: the UID is the id).
+ICAL_UID_META = "ical_uid"
+#: ``meta`` keys only the CalDAV store writes (from what the client wrote); other channels read them.
+CALDAV_META = frozenset({RECURRENCE_META, ICAL_UID_META})
 
 #: Occurrences of one series in one window at most (beyond: :class:`TooManyOccurrences`).
 MAX_OCCURRENCES = 2000
@@ -107,7 +117,7 @@ class Series:
     @classmethod
     def of_meta(cls, meta: Mapping[str, Any] | None) -> Series | None:
         """The series in an appointment's ``meta`` (``meta.recurrence``), or None for a single appointment."""
-        data = (meta or {}).get("recurrence")
+        data = (meta or {}).get(RECURRENCE_META)
         if not isinstance(data, Mapping):
             return None
         try:

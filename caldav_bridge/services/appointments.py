@@ -49,9 +49,10 @@ from caldav_bridge.model.requests import (
     FollowUpRequest,
     RescheduleRequest,
 )
+from caldav_bridge.model.series import CALDAV_META
 from caldav_bridge.model.timestamps import format_timestamp, parse_timestamp
 from caldav_bridge.services import creates
-from caldav_bridge.services.actor import Actor
+from caldav_bridge.services.actor import CALDAV_CHANNEL, Actor
 from caldav_bridge.services.mapping import appointment_from_row, etag_of, guest_rows
 from caldav_bridge.services.slot_check import ensure_free
 from caldav_bridge.services.validation import field_errors
@@ -284,6 +285,7 @@ def _apply_patch(
     if "guests" in given:
         _set_guests(uow, actor, row, patch.guests or [], now)
     if "meta" in given:
+        _check_caldav_meta(actor, patch.meta or {}, row.meta_extra or {})
         _apply_meta(row, _merged_meta(row, patch.meta or {}))
     if "status" in given and patch.status is not None and patch.status != row.status:
         revised = revised or _status_revises(row.status, patch.status.value)
@@ -545,6 +547,7 @@ def _insert(uow: UnitOfWork, actor: Actor, draft: AppointmentDraft, appointment_
     """Write a new appointment with every side effect of a create (:func:`creates.write_new`, shared with the
     bulk writers), and return its stored row."""
     calendar = _writable_calendar(uow, actor, draft.calendar.id, "calendar.id")
+    _check_caldav_meta(actor, draft.meta.model_dump(mode="json"), {})
     now = utcnow()
     new = creates.new_row(appointment_id or str(uuid.uuid4()), calendar, draft, now)
     creates.write_new(uow, [new], actor=actor, action="create", now=now)
@@ -624,6 +627,20 @@ def _apply_meta(row: AppointmentRow, meta: dict[str, Any]) -> None:
     """Store a validated ``meta``: type and Salesforce ids in columns, the rest kept as JSON."""
     for column, value in meta_columns(meta).items():
         setattr(row, column, value)
+
+
+def _check_caldav_meta(actor: Actor, meta: dict[str, Any], current: dict[str, Any]) -> None:
+    """Refuse a change of ``meta.recurrence`` or ``meta.ical_uid`` from any channel but CalDAV: they say what the
+    CalDAV client wrote (its series, its UID), and only a client's write changes them."""
+    if actor.channel == CALDAV_CHANNEL:
+        return
+    errors = [
+        FieldError(f"meta.{key}", "read-only: set from what a CalDAV client wrote")
+        for key in sorted(CALDAV_META)
+        if key in meta and meta[key] != current.get(key)
+    ]
+    if errors:
+        raise ValidationFailed(errors)
 
 
 def _merged_meta(row: AppointmentRow, patch: dict[str, Any]) -> dict[str, Any]:

@@ -41,9 +41,9 @@ from caldav_bridge.converters.ical import (
     EventOptions,
     timezone_range,
     vcalendar,
-    vevent_bytes,
     vtimezones,
 )
+from caldav_bridge.converters.ical_series import feed_event_bytes, series_zones
 from caldav_bridge.credentials import token_digest
 from caldav_bridge.errors import DomainError
 from caldav_bridge.infra.feed_cache import FeedBody, FeedCache
@@ -354,7 +354,7 @@ def render_feed(
             blobs[item.id] = cached
     missing = [i.id for i in items if i.id not in blobs]
     for row in uow.feeds.appointments(missing):
-        blob = vevent_bytes(appointment_from_row(row), row.sequence, options)
+        blob = feed_event_bytes(appointment_from_row(row), row.sequence, options)
         cache.events.put((row.id, row.version, key), blob)
         blobs[row.id] = blob
     zone = ZoneInfo(resolved.timezone)
@@ -363,7 +363,7 @@ def render_feed(
         first, last = timezone_range(
             (i.date_start.astimezone(zone).date() for i in items), (i.date_end.astimezone(zone).date() for i in items)
         )
-        timezones = vtimezones([resolved.timezone], first, last)
+        timezones = vtimezones([resolved.timezone, *series_zones(blobs.values())], first, last)
     info = CalendarInfo(
         uid=resolved.calendar_id,
         name=resolved.calendar_name,

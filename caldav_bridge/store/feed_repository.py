@@ -10,6 +10,7 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from caldav_bridge.store.dav_tables import SHORT_SPAN, DavCollectionRow, DavItemRow
 from caldav_bridge.store.tables import AppointmentRow, CalendarRow, FeedFetchRow, FeedTokenRow
 from caldav_bridge.store.types import UtcDateTime
 
@@ -105,16 +106,20 @@ class FeedRepository:
         self, calendar_ids: Sequence[str], start: datetime, end: datetime, cancelled_since: datetime | None
     ) -> list[FeedItem]:
         """Appointments overlapping ``[start, end)``, cancelled ones only if cancelled after ``cancelled_since``
-        (``None``: no cancelled ones).
+        (``None``: no cancelled ones), and series begun before ``start`` that reach into it.
 
         Ordered by (date_start, id): the order of the feed.
         """
-        stmt = (
-            select(AppointmentRow.id, AppointmentRow.version, AppointmentRow.date_start, AppointmentRow.date_end)
-            .where(*self._shown(calendar_ids, start, end, cancelled_since))
-            .order_by(AppointmentRow.date_start, AppointmentRow.id)
+        a = AppointmentRow
+        stmt = select(a.id, a.version, a.date_start, a.date_end).where(
+            *self._shown(calendar_ids, start, end, cancelled_since)
         )
-        return [FeedItem(*row) for row in self.session.execute(stmt)]
+        found = [FeedItem(*row) for row in self.session.execute(stmt)]
+        earlier = self._series_before(calendar_ids, start, end, cancelled_since)
+        if earlier:
+            later = select(a.id, a.version, a.date_start).where(a.id.in_(earlier))
+            found += [FeedItem(i, v, s, max(end, s)) for i, v, s in self.session.execute(later)]
+        return sorted(found, key=lambda i: (i.date_start, i.id))
 
     def appointments(self, ids: Sequence[str]) -> list[AppointmentRow]:
         """Full rows (with calendar and guests) of ``ids``, in no particular order."""
@@ -127,12 +132,49 @@ class FeedRepository:
         self, calendar_ids: Sequence[str], start: datetime, end: datetime, cancelled_since: datetime | None
     ) -> list[AppointmentRow]:
         """Full rows of :meth:`items`, in the same order."""
-        stmt = (
-            select(AppointmentRow)
-            .where(*self._shown(calendar_ids, start, end, cancelled_since))
-            .order_by(AppointmentRow.date_start, AppointmentRow.id)
-        )
+        a = AppointmentRow
+        earlier = self._series_before(calendar_ids, start, end, cancelled_since)
+        condition = and_(*self._shown(calendar_ids, start, end, cancelled_since))
+        stmt = select(a).where(or_(condition, a.id.in_(earlier)) if earlier else condition).order_by(a.date_start, a.id)
         return list(self.session.scalars(stmt).unique())
+
+    def _series_before(
+        self, calendar_ids: Sequence[str], start: datetime, end: datetime, cancelled_since: datetime | None
+    ) -> list[str]:
+        """Appointments of series written over CalDAV that began before ``start`` and reach into ``[start, end)``.
+
+        A series' DAV item spans all its occurrences (Radicale's time range), while its appointment row holds
+        the first: such an item is found as the CalDAV store finds items in a range (long ones by their flag,
+        short ones by a bounded range on their start), never by scanning the calendar's history.
+        """
+        item, a = DavItemRow, AppointmentRow
+        low, high = int(start.timestamp()), int(end.timestamp())
+        collections = select(DavCollectionRow.id).where(DavCollectionRow.calendar_id.in_(list(calendar_ids)))
+        ranges = (
+            and_(item.long_span.is_(True), item.time_start < high, item.time_end > low),
+            and_(
+                item.long_span.is_(False),
+                item.time_start >= low - SHORT_SPAN,
+                item.time_start < low,
+                item.time_end > low,
+            ),
+        )
+        found: list[str] = []
+        for span in ranges:
+            stmt = (
+                select(a.id)
+                .join(item, item.appointment_id == a.id)
+                .where(
+                    item.collection_id.in_(collections),
+                    item.component == "VEVENT",
+                    span,
+                    *self._listed(calendar_ids, cancelled_since),
+                    a.date_end <= start,
+                    a.date_start < end,
+                )
+            )
+            found.extend(self.session.scalars(stmt))
+        return sorted(set(found))
 
     def writes(self, calendar_ids: Sequence[str]) -> tuple[int, int]:
         """How many appointments the calendars have (deleted ones too) and the sum of their versions.
@@ -164,16 +206,15 @@ class FeedRepository:
         calendar_ids: Sequence[str], start: datetime, end: datetime, cancelled_since: datetime | None
     ) -> list[ColumnElement[bool]]:
         a = AppointmentRow
+        return [*FeedRepository._listed(calendar_ids, cancelled_since), a.date_end > start, a.date_start < end]
+
+    @staticmethod
+    def _listed(calendar_ids: Sequence[str], cancelled_since: datetime | None) -> list[ColumnElement[bool]]:
+        a = AppointmentRow
         listed = a.status != CANCELLED
         if cancelled_since is not None:
             listed = or_(listed, a.updated_at > cancelled_since)
-        return [
-            a.calendar_id.in_(list(calendar_ids)),
-            a.deleted_at.is_(None),
-            a.date_end > start,
-            a.date_start < end,
-            listed,
-        ]
+        return [a.calendar_id.in_(list(calendar_ids)), a.deleted_at.is_(None), listed]
 
 
 def _aware(value: object) -> datetime | None:

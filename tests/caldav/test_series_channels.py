@@ -9,6 +9,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import caldav
+import icalendar
+import recurring_ical_events
 
 from tests.conftest import People
 from tests.support.factories import iso
@@ -123,3 +125,90 @@ def test_a_series_begun_long_ago_blocks_this_week(
     assert days.at(0, 10).astimezone(UTC) not in slots
     assert days.at(1, 10).astimezone(UTC) in slots
     assert days.at(0, 12).astimezone(UTC) in slots
+
+
+def feed_occurrences(body: bytes, start: datetime, end: datetime) -> list[tuple[str, str, datetime, datetime]]:
+    """(UID, SUMMARY, start, end) of every occurrence in ``[start, end)``, as icalendar + recurring-ical-events
+    expand the feed."""
+    calendar = icalendar.Calendar.from_ical(body)
+    found = []
+    for event in recurring_ical_events.of(calendar).between(start, end):
+        begin, finish = event.decoded("DTSTART"), event.decoded("DTEND")
+        found.append((str(event["UID"]), str(event.get("SUMMARY")), begin.astimezone(UTC), finish.astimezone(UTC)))
+    return sorted(found, key=lambda f: (f[2], f[0]))
+
+
+def test_the_feed_carries_the_series_with_the_clients_uid(
+    live: LiveServer, fitter_calendar: caldav.Calendar, people: People
+) -> None:
+    days = future_tuesday()
+    write_daily_series(fitter_calendar, days)
+    first = days.d0 - timedelta(weeks=60)
+    fitter_calendar.save_event(series_ics("weekly@client", first, summary="Team call", hour=10, rule="FREQ=WEEKLY"))
+    api = live.client(people.fitter.token)
+    expected = [
+        ("daily-fitting@client", days.at(0, 9)),
+        ("weekly@client", days.at(0, 10)),
+        ("daily-fitting@client", days.at(1, 14)),  # the moved one
+        ("daily-fitting@client", days.at(3, 9)),
+    ]
+    for privacy, titles in (("full", {"Daily check", "Team call"}), ("busy", {"Busy"})):
+        issued = api.post(
+            f"/api/v1/calendars/{people.fitter.calendar_id}/feeds", json={"name": privacy, "privacy": privacy}
+        )
+        assert issued.status_code == 201, issued.text
+        feed = live.client().get(f"/feeds/{issued.json()['secret']}.ics")
+        assert feed.status_code == 200, feed.text
+        got = feed_occurrences(feed.content, days.at(0, 0), days.at(5, 0))
+        assert [(uid, begin) for uid, _, begin, _ in got] == [(u, s.astimezone(UTC)) for u, s in expected], privacy
+        assert all(end - begin == timedelta(hours=1) for _, _, begin, end in got)
+        assert {title for _, title, _, _ in got} == titles, privacy  # the override too shows only what the level shows
+        text = feed.text.replace("\r\n ", "")
+        assert "RRULE:FREQ=DAILY;COUNT=4" in text and "RRULE:FREQ=WEEKLY" in text
+        assert f"EXDATE;TZID=America/Denver:{_stamp(days.d0 + timedelta(days=2), 9)}" in text
+        assert f"RECURRENCE-ID;TZID=America/Denver:{_stamp(days.d0 + timedelta(days=1), 9)}" in text
+        assert "Lunch walk" not in text  # transparent, no customer, no type: free time, not an appointment
+
+
+def test_rest_shows_the_series_rule_and_the_clients_uid(
+    live: LiveServer, fitter_calendar: caldav.Calendar, people: People
+) -> None:
+    days = future_tuesday()
+    write_daily_series(fitter_calendar, days)
+    api = live.client(people.fitter.token)
+    listed = api.get("/api/v1/appointments", params={"calendar_id": people.fitter.calendar_id})
+    assert listed.status_code == 200, listed.text
+    (item,) = listed.json()["items"]
+    assert item["meta"]["ical_uid"] == "daily-fitting@client"
+    assert item["meta"]["recurrence"] == {
+        "rrule": "FREQ=DAILY;COUNT=4",
+        "timezone": "America/Denver",
+        "exdates": [iso(days.at(2, 9)).replace("Z", ".000Z")],
+        "rdates": [],
+        "overrides": [
+            {
+                "recurrence_id": iso(days.at(1, 9)).replace("Z", ".000Z"),
+                "date_start": iso(days.at(1, 14)).replace("Z", ".000Z"),
+                "date_end": iso(days.at(1, 15)).replace("Z", ".000Z"),
+                "cancelled": False,
+            }
+        ],
+    }
+    refused = api.patch(f"/api/v1/appointments/{item['id']}", json={"meta": {"recurrence": None}})
+    assert refused.status_code == 422, refused.text
+    assert {e["field"] for e in refused.json()["errors"]} == {"meta.recurrence"}
+    # a REST change of what REST owns keeps the series, on CalDAV too
+    renamed = api.patch(f"/api/v1/appointments/{item['id']}", json={"name": "Daily check (renamed)"})
+    assert renamed.status_code == 200, renamed.text
+    assert renamed.json()["meta"]["recurrence"] == item["meta"]["recurrence"]
+    stored = fitter_calendar.event_by_uid("daily-fitting@client").data
+    assert "RRULE:FREQ=DAILY;COUNT=4" in stored and "RECURRENCE-ID" in stored and "Daily check (renamed)" in stored
+    # a client's change of the series only (one more EXDATE) is a change of the appointment
+    event = fitter_calendar.event_by_uid("daily-fitting@client")
+    event.data = event.data.replace(
+        "RRULE:FREQ=DAILY;COUNT=4",
+        f"RRULE:FREQ=DAILY;COUNT=4\r\nEXDATE;TZID=America/Denver:{_stamp(days.d0 + timedelta(days=3), 9)}",
+    )
+    event.save()
+    again = api.get(f"/api/v1/appointments/{item['id']}").json()
+    assert len(again["meta"]["recurrence"]["exdates"]) == 2
