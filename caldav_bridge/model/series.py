@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from caldav_bridge.model.appointment import Appointment
 from caldav_bridge.model.recurrence import Exhausted, Meter, metered, moved_to, parse_rule
 from caldav_bridge.model.timestamps import format_timestamp, parse_timestamp
 
@@ -37,6 +38,7 @@ __all__ = [
     "Series",
     "TooManyOccurrences",
     "expand",
+    "occurrences_of",
     "rule_starts",
 ]
 
@@ -214,3 +216,19 @@ def expand(
 
 def _in(values: Iterable[datetime], low: datetime, end: datetime) -> list[datetime]:
     return [v.astimezone(UTC) for v in values if low <= v < end]
+
+
+def occurrences_of(
+    appointment: Appointment, calendar_zone: str, start: datetime, end: datetime, *, limit: int = MAX_OCCURRENCES
+) -> list[tuple[datetime | None, Appointment]]:
+    """``appointment`` once per occurrence overlapping ``[start, end)`` (its times those of the occurrence),
+    each with its ``recurrence_id``; a single appointment is itself, with ``None``.
+
+    Raises:
+        TooManyOccurrences: more than ``limit`` occurrences of the series in the window.
+    """
+    series = Series.of_meta(appointment.meta.model_dump())
+    if series is None:
+        return [(None, appointment)]
+    found = expand(series, appointment.date_start, appointment.date_end, calendar_zone, start, end, limit=limit)
+    return [(o.recurrence_id, appointment.model_copy(update={"date_start": o.start, "date_end": o.end})) for o in found]

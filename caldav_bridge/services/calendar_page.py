@@ -21,6 +21,7 @@ from caldav_bridge.converters.ical import all_day_dates
 from caldav_bridge.errors import FieldError, ValidationFailed
 from caldav_bridge.model.appointment import Appointment, AppointmentStatus
 from caldav_bridge.model.feeds import Privacy
+from caldav_bridge.model.series import TooManyOccurrences, occurrences_of
 from caldav_bridge.scheduling.intervals import Interval, local_days, working_intervals
 from caldav_bridge.scheduling.queries import SchedulingQueries
 from caldav_bridge.scheduling.rules import DEFAULT_RULES
@@ -301,7 +302,14 @@ def _appointments(uow: UnitOfWork, resolved: Resolved, frame: _Frame, window: Wi
         return []
     cancelled_since = window.listed_cancelled_since(resolved.privacy)
     rows = uow.feeds.shown(calendar_ids_of(uow, resolved), start, end, cancelled_since)
-    return [appointment_from_row(row) for row in rows]
+    shown: list[Appointment] = []
+    for row in rows:
+        appointment = appointment_from_row(row)
+        try:  # a series: each of its occurrences in the frame
+            shown.extend(copy for _, copy in occurrences_of(appointment, row.calendar.timezone, start, end))
+        except TooManyOccurrences:
+            shown.append(appointment)
+    return sorted(shown, key=lambda a: (a.date_start, str(a.id)))
 
 
 def _working(uow: UnitOfWork, resolved: Resolved, frame: _Frame) -> list[Interval]:
