@@ -7,9 +7,12 @@ because every CalDAV request carries Basic credentials and scrypt is deliberatel
 Failed logins are logged (the username if it names a user, the client address; never the password,
 nor an unknown name, which may be a password typed into the wrong field: Radicale's own log line of
 a failed login withholds the name too) and slowed down per
-username and per client address: after 3 failures within 15 minutes each further attempt waits
-0.5 s, doubling up to 8 s. The counters live in the memory of each server process (a restart
-or another process starts afresh; documented in docs/caldav.md).
+username and per client address: after 3 failures within 15 minutes each further failed attempt is
+answered 0.5 s later, doubling up to 8 s. A right password is never delayed: before, every request
+from an address with 3 recent failures waited, so one mistyped password slowed every user behind the
+same address (an office's NAT, the loopback of a test run) for 15 minutes. The counters live in the
+memory of each server process (a restart or another process starts afresh; documented in
+docs/caldav.md).
 """
 
 from __future__ import annotations
@@ -107,9 +110,6 @@ class Auth(auth.BaseAuth):
     def _login_ext(self, login: str, password: str, context: Any) -> str:
         addr = str(getattr(context, "remote_addr", None) or "-")
         keys = (f"user:{login}", f"addr:{addr}")
-        wait = self.backoff.delay(*keys)
-        if wait:
-            self.sleep(wait)
         digest = self._digest(login, password)
         now = time.monotonic()
         with self._ok_lock:
@@ -118,10 +118,15 @@ class Auth(auth.BaseAuth):
             return login
         actor = users.actor_for_password(self.runtime.uow(), login, password, "caldav") if login and password else None
         if actor is None:
+            # Only a failed attempt waits (after 3 recent failures of the name or the address): a right
+            # password is answered at once, also from an address where someone else mistyped theirs.
+            wait = self.backoff.delay(*keys)
             n = self.backoff.failed(*keys)
             # An unknown name may be a password typed into the user field: it is not written down.
             who = f"user {login!r}" if login and users.is_known(self.runtime.uow(), login) else "an unknown user name"
             log.warning("CalDAV login failed for %s from %s (%d recent failures)", who, addr, n)
+            if wait:
+                self.sleep(wait)
             return ""
         self.backoff.succeeded(keys[0])
         with self._ok_lock:

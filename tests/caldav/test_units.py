@@ -140,3 +140,35 @@ def test_failed_logins_are_slowed_and_logged_without_the_password(
     assert "fitter.login" in caplog.text and "203.0.113.9" in caplog.text
     assert "wrong-secret-xyz" not in caplog.text
     assert auth._login_ext("fitter.login", "right-password-1", Ctx()) == "fitter.login"
+    assert slept == [0.5, 1.0]  # the right password waits for nothing
+
+
+def test_a_right_password_is_not_slowed_by_failures_from_the_same_address(runtime: object) -> None:
+    """One user mistyping their password must not slow every other user behind the same address."""
+    from caldav_bridge.services import users
+
+    users.add_user(runtime.uow(), "fitter.a", "fitter", password="password-of-a-1")  # type: ignore[attr-defined]
+    users.add_user(runtime.uow(), "fitter.b", "fitter", password="password-of-b-1")  # type: ignore[attr-defined]
+    auth = Auth.__new__(Auth)
+    auth.runtime = runtime  # type: ignore[assignment]
+    auth.backoff = Backoff()
+    auth._salt, auth._ok = b"s", {}
+    import threading
+
+    auth._ok_lock = threading.Lock()
+    slept: list[float] = []
+    auth.sleep = slept.append  # type: ignore[method-assign]
+
+    class Office:
+        remote_addr = "198.51.100.7"
+
+    for _ in range(5):
+        assert auth._login_ext("fitter.a", "mistyped", Office()) == ""
+    assert slept == [0.5, 1.0]
+    for _ in range(3):  # first login (scrypt) and the remembered one: neither waits
+        assert auth._login_ext("fitter.b", "password-of-b-1", Office()) == "fitter.b"
+    assert auth._login_ext("fitter.a", "password-of-a-1", Office()) == "fitter.a"
+    assert slept == [0.5, 1.0]
+    # the address still counts its failures: the next wrong guess from it, by any name, waits
+    assert auth._login_ext("fitter.b", "guess", Office()) == ""
+    assert slept == [0.5, 1.0, 2.0]
