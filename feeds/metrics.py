@@ -149,8 +149,8 @@ class StateCollector(Collector):
     def _database(self) -> Iterator[Metric]:
         now = utcnow()
         with self.rt.uow() as uow:
-            backlogs = outbox_backlogs(uow.session, self.consumers, now)
-            last = job_last_success(uow.session)
+            backlogs = outbox_backlogs(uow, self.consumers, now)
+            last = job_last_success(uow)
         depth = GaugeMetricFamily("appointments_outbox_depth", "Entries waiting to be delivered", labels=["consumer"])
         age = GaugeMetricFamily(
             "appointments_outbox_oldest_age_seconds", "Age of the oldest waiting entry (0: none)", labels=["consumer"]

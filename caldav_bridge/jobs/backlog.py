@@ -14,15 +14,22 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from caldav_bridge.clock import utcnow
 from caldav_bridge.selfbooking.tables import CustomerMessageRow
 from caldav_bridge.store.job_tables import JobTickRow
 from caldav_bridge.store.tables import OutboxRow
+from caldav_bridge.store.uow import SessionRepository, UnitOfWork
 from caldav_bridge.webhooks.tables import WebhookDeliveryRow
 
-__all__ = ["OUTBOX_CONSUMERS", "Backlog", "OutboxConsumer", "job_last_success", "outbox_backlogs"]
+__all__ = [
+    "OUTBOX_CONSUMERS",
+    "Backlog",
+    "BacklogQueries",
+    "OutboxConsumer",
+    "job_last_success",
+    "outbox_backlogs",
+]
 
 
 @dataclass(frozen=True)
@@ -52,28 +59,42 @@ class Backlog:
     oldest_age_seconds: float
 
 
-def outbox_backlogs(
-    session: Session, consumers: Sequence[OutboxConsumer] = OUTBOX_CONSUMERS, now: datetime | None = None
-) -> list[Backlog]:
-    now = now or utcnow()
-    found = []
-    for consumer in consumers:
-        depth, oldest = session.execute(
+class BacklogQueries(SessionRepository):
+    """``uow.repo(BacklogQueries)``: counts and ages over every outbox and the job ticks."""
+
+    def waiting(self, consumer: OutboxConsumer) -> tuple[int, datetime | None]:
+        """How many entries of ``consumer`` wait, and since when the oldest."""
+        depth, oldest = self.session.execute(
             select(func.count(), func.min(consumer.since)).where(consumer.state.in_(consumer.waiting))
         ).one()
+        return int(depth or 0), oldest
+
+    def last_ok_ticks(self) -> dict[str, datetime]:
+        rows = self.session.execute(
+            select(JobTickRow.job_id, func.max(JobTickRow.finished_at))
+            .where(JobTickRow.outcome == "ok")
+            .group_by(JobTickRow.job_id)
+        )
+        return {job: finished for job, finished in rows if finished is not None}
+
+
+def outbox_backlogs(
+    uow: UnitOfWork, consumers: Sequence[OutboxConsumer] = OUTBOX_CONSUMERS, now: datetime | None = None
+) -> list[Backlog]:
+    """Each consumer's backlog, read in ``uow``'s open transaction."""
+    now = now or utcnow()
+    found = []
+    queries = uow.repo(BacklogQueries)
+    for consumer in consumers:
+        depth, oldest = queries.waiting(consumer)
         age = max((now - _aware(oldest, now)).total_seconds(), 0.0) if oldest is not None else 0.0
-        found.append(Backlog(consumer.name, int(depth or 0), age))
+        found.append(Backlog(consumer.name, depth, age))
     return found
 
 
-def job_last_success(session: Session) -> dict[str, datetime]:
+def job_last_success(uow: UnitOfWork) -> dict[str, datetime]:
     """Each job's last tick that ended ``ok`` (by whichever process ran it), by job id."""
-    rows = session.execute(
-        select(JobTickRow.job_id, func.max(JobTickRow.finished_at))
-        .where(JobTickRow.outcome == "ok")
-        .group_by(JobTickRow.job_id)
-    )
-    return {job: finished for job, finished in rows if finished is not None}
+    return uow.repo(BacklogQueries).last_ok_ticks()
 
 
 def _aware(value: datetime, like: datetime) -> datetime:

@@ -11,14 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
 
-from sqlalchemy import Table
-
+from caldav_bridge.salesforce.links import MirroredLink, SfLinks
 from caldav_bridge.services.actor import Actor
 from caldav_bridge.services.creates import PlainGuest, PlainRow, write_new
-from caldav_bridge.store.bulk_insert import insert_many
-from caldav_bridge.store.sf_tables import SfLinkRow
 from caldav_bridge.store.uow import UnitOfWork
 
 __all__ = ["NewAppointment", "PlainGuest", "PlainRow", "insert_new"]
@@ -36,22 +32,6 @@ class NewAppointment:
     modstamp: datetime
 
 
-_LINK_COLUMNS = (
-    "appointment_id",
-    "sobject",
-    "sf_id",
-    "external_id",
-    "system_modstamp",
-    "owner_sf_id",
-    "unassigned",
-    "pushed_hash",
-    "pushed_at",
-    "mirrored_at",
-    "created_at",
-    "updated_at",
-)
-
-
 def insert_new(
     uow: UnitOfWork,
     new: list[NewAppointment],
@@ -63,12 +43,6 @@ def insert_new(
     if not new:
         return
     write_new(uow, [n.row for n in new], actor=actor, action="mirror", now=now)
-    insert_many(
-        uow.session,
-        cast(Table, cast(Any, SfLinkRow).__table__),
-        _LINK_COLUMNS,
-        [
-            (n.row.id, n.sobject, n.sf_id, None, n.modstamp, n.owner_sf_id, n.unassigned, None, None, now, now, now)
-            for n in new
-        ],
+    uow.repo(SfLinks).add_mirrored(
+        [MirroredLink(n.row.id, n.sobject, n.sf_id, n.modstamp, n.owner_sf_id, n.unassigned) for n in new], now
     )

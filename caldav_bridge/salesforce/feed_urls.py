@@ -20,16 +20,13 @@ import hashlib
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import select
-
 from caldav_bridge.model.feeds import FeedTokenDraft, Privacy
 from caldav_bridge.model.requests import CalendarKind
 from caldav_bridge.salesforce.gateway import SalesforceGateway, SalesforcePermanentError, SalesforceTransientError
 from caldav_bridge.salesforce.mirror import RunResult
+from caldav_bridge.salesforce.sf_users import SfUsers
 from caldav_bridge.salesforce.sync_context import SyncContext
 from caldav_bridge.services import feed_tokens
-from caldav_bridge.store.sf_tables import SfUserRow
-from caldav_bridge.store.tables import CalendarRow
 
 __all__ = ["CONSUMER", "publish_feed_urls", "written_hash"]
 
@@ -57,36 +54,10 @@ def _plan(ctx: SyncContext) -> list[_Target]:
     sobject = "ServiceResource" if resource_mode else "User"
     plan: list[_Target] = []
     with ctx.uow_factory() as uow:
-        s = uow.session
-        calendars = list(
-            s.scalars(
-                select(CalendarRow)
-                .where(CalendarRow.kind == CalendarKind.FITTER.value, CalendarRow.owner_user_id.is_not(None))
-                .order_by(CalendarRow.created_at, CalendarRow.id)
-            )
-        )
-        owners = {c.owner_user_id for c in calendars}
-        users = {
-            u.user_id: u
-            for u in s.scalars(
-                select(SfUserRow)
-                .where(SfUserRow.kind == "User", SfUserRow.active.is_(True), SfUserRow.user_id.in_(owners))
-                .order_by(SfUserRow.sf_id)
-            )
-            if u.user_id is not None
-        }
-        resources: dict[str, SfUserRow] = {}
-        if resource_mode and users:
-            for r in s.scalars(
-                select(SfUserRow)
-                .where(
-                    SfUserRow.kind == "ServiceResource",
-                    SfUserRow.active.is_(True),
-                    SfUserRow.related_user_sf_id.in_([u.sf_id for u in users.values()]),
-                )
-                .order_by(SfUserRow.sf_id)
-            ):
-                resources.setdefault(str(r.related_user_sf_id), r)
+        sf_users = uow.repo(SfUsers)
+        calendars = uow.calendars.owned_of_kind(CalendarKind.FITTER.value)
+        users = sf_users.active_users_of(c.owner_user_id for c in calendars)
+        resources = sf_users.resources_of(u.sf_id for u in users.values()) if resource_mode else {}
         seen: set[str] = set()
         for calendar in calendars:
             user = users.get(calendar.owner_user_id or "")
@@ -132,7 +103,7 @@ def publish_feed_urls(ctx: SyncContext, gw: SalesforceGateway, result: RunResult
                     result.failed += 1
                     result.note(f"feed URL of {target.sf_id}: {answer.code}: {answer.message}")
                     continue
-                row = uow.session.get(SfUserRow, target.sf_id)
+                row = uow.repo(SfUsers).get(target.sf_id)
                 if row is not None:
                     row.feed_urls_hash = written_hash(target.sobject, field_name, token_id, base)
                 result.feed_urls += 1

@@ -9,16 +9,45 @@ neither run fails and one link results.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.exc import IntegrityError
 
+from caldav_bridge.store.bulk_insert import insert_many
 from caldav_bridge.store.sf_tables import SfLinkRow
+from caldav_bridge.store.tables import AppointmentRow
 from caldav_bridge.store.uow import SessionRepository
 
-__all__ = ["SfLinks"]
+__all__ = ["MirroredLink", "SfLinks"]
+
+
+@dataclass(frozen=True)
+class MirroredLink:
+    """The link of an appointment the mirror has just made from a Salesforce record."""
+
+    appointment_id: str
+    sobject: str
+    sf_id: str
+    system_modstamp: datetime
+    owner_sf_id: str | None
+    unassigned: bool
+
+
+_MIRRORED_COLUMNS = (
+    "appointment_id",
+    "sobject",
+    "sf_id",
+    "system_modstamp",
+    "owner_sf_id",
+    "unassigned",
+    "mirrored_at",
+    "created_at",
+    "updated_at",
+)
 
 
 class SfLinks(SessionRepository):
@@ -36,14 +65,27 @@ class SfLinks(SessionRepository):
         if link is not None:
             return link
         try:
+            # Entering the savepoint flushes what was pending before; leaving it flushes the link alone,
+            # so a refused link rolls back nothing else.
             with session.begin_nested():
                 link = SfLinkRow(appointment_id=appointment_id, sobject=sobject, created_at=now, updated_at=now)
                 session.add(link)
-                session.flush([link])
             return link
         except IntegrityError:
             # The other job's link for this appointment committed meanwhile: use it.
             return session.scalars(fresh).one()
+
+    def add_mirrored(self, links: Sequence[MirroredLink], now: datetime) -> None:
+        """Insert the links of new mirrored appointments in one many-row INSERT (the mirror's bulk path)."""
+        insert_many(
+            self.session,
+            cast(Table, cast(Any, SfLinkRow).__table__),
+            _MIRRORED_COLUMNS,
+            [
+                (k.appointment_id, k.sobject, k.sf_id, k.system_modstamp, k.owner_sf_id, k.unassigned, now, now, now)
+                for k in links
+            ],
+        )
 
     def linked_sf_ids(self, sf_ids: Collection[str]) -> list[str]:
         """Those of ``sf_ids`` some appointment is linked to."""
@@ -62,6 +104,21 @@ class SfLinks(SessionRepository):
             return {}
         stmt = select(SfLinkRow).where(SfLinkRow.appointment_id.in_(list(appointment_ids)))
         return {link.appointment_id: link for link in self.session.scalars(stmt)}
+
+    def live_in_window(self, sobject: str, low: datetime, high: datetime) -> list[tuple[SfLinkRow, AppointmentRow]]:
+        """Linked ``sobject`` records and their live appointments starting in ``[low, high)``."""
+        stmt = (
+            select(SfLinkRow, AppointmentRow)
+            .join(AppointmentRow, AppointmentRow.id == SfLinkRow.appointment_id)
+            .where(
+                SfLinkRow.sf_id.is_not(None),
+                SfLinkRow.sobject == sobject,
+                AppointmentRow.deleted_at.is_(None),
+                AppointmentRow.date_start >= low,
+                AppointmentRow.date_start < high,
+            )
+        )
+        return [(link, row) for link, row in self.session.execute(stmt)]
 
     def unassigned(self, limit: int = 5000) -> list[SfLinkRow]:
         """Links whose appointment waits on the unassigned calendar for its owner's user."""

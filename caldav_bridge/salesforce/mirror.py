@@ -23,8 +23,6 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
-
 from caldav_bridge.clock import utcnow
 from caldav_bridge.converters.errors import ConversionError
 from caldav_bridge.converters.salesforce import (
@@ -48,13 +46,14 @@ from caldav_bridge.salesforce.mirror_support import (
     other_guest_ids,
     who_ids,
 )
+from caldav_bridge.salesforce.sf_users import SfUsers
 from caldav_bridge.salesforce.state import SyncState
 from caldav_bridge.salesforce.sync_context import Progress, SyncContext
 from caldav_bridge.services import appointments as svc
 from caldav_bridge.services.appointments import ExternalChange, ExternalValues
 from caldav_bridge.services.mapping import appointment_from_row
-from caldav_bridge.store.sf_tables import SfLinkRow, SfUserRow
-from caldav_bridge.store.tables import AppointmentRow, CalendarRow, OutboxRow, PersonRow, UserRow
+from caldav_bridge.store.sf_tables import SfLinkRow
+from caldav_bridge.store.tables import AppointmentRow, CalendarRow, PersonRow, new_id
 from caldav_bridge.store.uow import UnitOfWork
 
 __all__ = ["UNASSIGNED_CALENDAR", "RunResult", "mirror", "reconcile"]
@@ -87,10 +86,7 @@ def mirror_users(ctx: SyncContext, gw: SalesforceGateway, result: RunResult) -> 
 
 
 def _store_user(uow: UnitOfWork, rec: dict[str, Any], kind: str) -> None:
-    row = uow.session.get(SfUserRow, rec["Id"])
-    if row is None:
-        row = SfUserRow(sf_id=rec["Id"], kind=kind, updated_at=utcnow())
-        uow.session.add(row)
+    row = uow.repo(SfUsers).ensure(rec["Id"], kind, utcnow())
     row.name = rec.get("Name")
     row.email = (rec.get("Email") or None) and str(rec["Email"]).lower()
     row.timezone = rec.get("TimeZoneSidKey")
@@ -99,7 +95,7 @@ def _store_user(uow: UnitOfWork, rec: dict[str, Any], kind: str) -> None:
     row.system_modstamp = parse_sf_datetime(rec.get("SystemModstamp"), "SystemModstamp")
     row.updated_at = utcnow()
     if row.user_id is None and row.email:
-        user = uow.session.scalars(select(UserRow).where(func.lower(UserRow.email) == row.email)).first()
+        user = uow.users.by_email(row.email)
         row.user_id = user.id if user else None
 
 
@@ -110,11 +106,12 @@ def mirror_people(ctx: SyncContext, gw: SalesforceGateway, result: RunResult) ->
         for records in keyset_pages(ctx, gw, sobject, sobject, fields, include_deleted=False):
             with ctx.uow_factory() as uow:
                 now = utcnow()
+                known = uow.people.by_ids(rec["Id"] for rec in records)
                 for rec in records:
-                    person = uow.session.get(PersonRow, rec["Id"])
+                    person = known.get(rec["Id"])
                     if person is None:
-                        person = PersonRow(id=rec["Id"], created_at=now, updated_at=now)
-                        uow.session.add(person)
+                        person = known[rec["Id"]] = PersonRow(id=rec["Id"], created_at=now, updated_at=now)
+                        uow.people.add(person)
                     person.first_name, person.last_name = rec.get("FirstName"), rec.get("LastName")
                     person.updated_at = now
                 uow.repo(SyncState).set_watermark(sobject, mark_of(records))
@@ -141,41 +138,37 @@ class _Calendars:
         return self.cache[owner]
 
     def _resolve(self, owner: str) -> str | None:
-        s = self.uow.session
-        sf_user = s.get(SfUserRow, owner)
+        users = self.uow.repo(SfUsers)
+        sf_user = users.get(owner)
         if sf_user is not None and sf_user.kind == "ServiceResource" and sf_user.related_user_sf_id:
-            sf_user = s.get(SfUserRow, sf_user.related_user_sf_id)
+            sf_user = users.get(sf_user.related_user_sf_id)
         if sf_user is None:
             return None
         user_id = sf_user.user_id
         if user_id is None and sf_user.email:
-            user = s.scalars(select(UserRow).where(func.lower(UserRow.email) == sf_user.email)).first()
+            user = self.uow.users.by_email(sf_user.email)
             user_id = user.id if user else None
             sf_user.user_id = user_id
         if user_id is None:
             return None
-        return s.scalars(
-            select(CalendarRow.id).where(CalendarRow.owner_user_id == user_id).order_by(CalendarRow.created_at)
-        ).first()
+        return self.uow.calendars.first_owned_by(user_id)
 
     def row(self, calendar_id: str | None) -> CalendarRow:
         if calendar_id not in self.rows:
-            row = self.uow.session.get(CalendarRow, calendar_id)
+            row = self.uow.calendars.get(calendar_id) if calendar_id is not None else None
             assert row is not None
             self.rows[calendar_id] = row
         return self.rows[calendar_id]
 
     def unassigned(self) -> CalendarRow:
         if self._unassigned is None:
-            s = self.uow.session
-            row = s.scalars(
-                select(CalendarRow).where(CalendarRow.name == UNASSIGNED_CALENDAR, CalendarRow.kind == "team")
-            ).first()
+            row = self.uow.calendars.find(UNASSIGNED_CALENDAR, "team")
             if row is None:
                 now = utcnow()
-                row = CalendarRow(name=UNASSIGNED_CALENDAR, kind="team", timezone="UTC", created_at=now, updated_at=now)
-                s.add(row)
-                s.flush()
+                values = {"name": UNASSIGNED_CALENDAR, "kind": "team", "timezone": "UTC"}
+                self.uow.calendars.ensure({"id": new_id(), **values, "created_at": now, "updated_at": now})
+                row = self.uow.calendars.find(UNASSIGNED_CALENDAR, "team")
+                assert row is not None
             self._unassigned = row
         return self._unassigned
 
@@ -226,12 +219,11 @@ def mirror_assignments(ctx: SyncContext, gw: SalesforceGateway, result: RunResul
             linked = uow.repo(SfLinks).linked_sf_ids(touched)
         owners, crews = _assigned_resources(gw, [str(i) for i in linked])
         with ctx.uow_factory() as uow:
-            s = uow.session
             links = uow.repo(SfLinks).of_records(linked)
             calendars = _Calendars(uow)
             now = utcnow()
             for link in links:
-                row = s.get(AppointmentRow, link.appointment_id)
+                row = uow.appointments.including_deleted(link.appointment_id)
                 if row is None:
                     continue
                 meta = _meta_with_crew(row, _crew_meta(crews.get(str(link.sf_id), []), calendars))
@@ -290,26 +282,13 @@ def _apply_page(
 ) -> None:
     mapping = ctx.mapping
     with ctx.uow_factory() as uow:
-        s = uow.session
         ids = [r["Id"] for r in records]
         ext_ids = [str(r[mapping.external_id_field]) for r in records if r.get(mapping.external_id_field)]
         links = {link.sf_id: link for link in uow.repo(SfLinks).of_records(ids)}
         ext_links = uow.repo(SfLinks).of_appointments(ext_ids)
         wanted = {link.appointment_id for link in links.values()} | set(ext_ids)
-        rows = (
-            {r.id: r for r in s.scalars(select(AppointmentRow).where(AppointmentRow.id.in_(wanted)))} if wanted else {}
-        )
-        pending = (
-            set(
-                s.scalars(
-                    select(OutboxRow.appointment_id).where(
-                        OutboxRow.appointment_id.in_(wanted), OutboxRow.state.in_(("pending", "inflight"))
-                    )
-                )
-            )
-            if wanted
-            else set()
-        )
+        rows = uow.appointments.by_ids(wanted)
+        pending = uow.outbox.waiting_among(wanted)
         calendars = _Calendars(uow)
         # New records go through the bulk path (caldav_bridge.salesforce.bulk: services.creates.write_new,
         # which also queues their webhook events).
@@ -365,9 +344,7 @@ def _people_of(
             value = raw.get(name)
             if isinstance(value, str) and value:
                 ids.add(value)
-    if not ids:
-        return {}
-    return {p.id: p for p in uow.session.scalars(select(PersonRow).where(PersonRow.id.in_(ids)))}
+    return uow.people.by_ids(ids)
 
 
 def _new_appointment(
@@ -552,7 +529,7 @@ def reassign_unassigned(ctx: SyncContext, result: RunResult) -> None:
             calendar_id = calendars.of(link.owner_sf_id)
             if calendar_id is None:
                 continue
-            row = uow.session.get(AppointmentRow, link.appointment_id)
+            row = uow.appointments.including_deleted(link.appointment_id)
             if row is None or uow.calendars.get(calendar_id) is None:
                 continue
             link.unassigned = False
@@ -599,21 +576,8 @@ def reconcile(ctx: SyncContext, gw: SalesforceGateway, progress: Progress | None
         if progress:
             progress(len(remote), None)
     with ctx.uow_factory() as uow:
-        stmt = (
-            select(SfLinkRow, AppointmentRow)
-            .join(AppointmentRow, AppointmentRow.id == SfLinkRow.appointment_id)
-            .where(
-                SfLinkRow.sf_id.is_not(None),
-                SfLinkRow.sobject == mapping.sobject,
-                AppointmentRow.deleted_at.is_(None),
-                AppointmentRow.date_start >= low,
-                AppointmentRow.date_start < high,
-            )
-        )
-        pending = set(
-            uow.session.scalars(select(OutboxRow.appointment_id).where(OutboxRow.state.in_(("pending", "inflight"))))
-        )
-        for link, row in uow.session.execute(stmt):
+        pending = uow.outbox.waiting_among(None)
+        for link, row in uow.repo(SfLinks).live_in_window(mapping.sobject, low, high):
             result.processed += 1
             if link.sf_id in remote or row.id in pending:
                 continue

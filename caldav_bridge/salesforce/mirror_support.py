@@ -9,8 +9,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-
 from caldav_bridge.converters.salesforce import MirroredRecord, parse_sf_datetime
 from caldav_bridge.model.appointment import Guest
 from caldav_bridge.salesforce import relations
@@ -18,7 +16,7 @@ from caldav_bridge.salesforce.gateway import SalesforceGateway, soql
 from caldav_bridge.salesforce.state import SyncState, Watermark
 from caldav_bridge.salesforce.sync_context import SyncContext
 from caldav_bridge.services.mapping import appointment_from_row
-from caldav_bridge.store.tables import AppointmentRow, PersonRow
+from caldav_bridge.store.tables import AppointmentRow
 from caldav_bridge.store.uow import UnitOfWork
 
 __all__ = [
@@ -117,7 +115,7 @@ def guests_of(uow: UnitOfWork, customer: str | None, others: tuple[str, ...] = (
     ids = list(dict.fromkeys(i for i in (customer, *others) if i))
     if not ids:
         return []
-    people = {p.id: p for p in uow.session.scalars(select(PersonRow).where(PersonRow.id.in_(ids)))}
+    people = uow.people.by_ids(ids)
     return [
         Guest(
             id=i,

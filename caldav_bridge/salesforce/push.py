@@ -25,8 +25,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
-
 from caldav_bridge.clock import utcnow
 from caldav_bridge.converters.salesforce import SalesforceMapping, appointment_hash, salesforce_body
 from caldav_bridge.salesforce import relations
@@ -42,10 +40,11 @@ from caldav_bridge.salesforce.gateway import (
 )
 from caldav_bridge.salesforce.links import SfLinks
 from caldav_bridge.salesforce.mirror import RunResult
+from caldav_bridge.salesforce.sf_users import SfUsers
 from caldav_bridge.salesforce.sync_context import Progress, SyncContext
 from caldav_bridge.services.mapping import appointment_from_row
-from caldav_bridge.store.sf_tables import SfLinkRow, SfUserRow
-from caldav_bridge.store.tables import AppointmentRow, CalendarRow, OutboxRow
+from caldav_bridge.store.sf_tables import SfLinkRow
+from caldav_bridge.store.tables import AppointmentRow, OutboxRow
 from caldav_bridge.store.uow import UnitOfWork
 
 __all__ = ["Claim", "claim", "push", "retry_dead"]
@@ -66,28 +65,10 @@ def claim(ctx: SyncContext, limit: int) -> Claim:
     uow = ctx.uow_factory()
     with uow:
         now = utcnow()
-        s = uow.session
-        due = (
-            select(OutboxRow)
-            .where(OutboxRow.state.in_(("pending", "inflight")), OutboxRow.available_at <= now)
-            .order_by(OutboxRow.id)
-            .limit(limit * 4)
-        )
-        if s.get_bind().dialect.name == "postgresql":
-            due = due.with_for_update(skip_locked=True)
-        rows = list(s.scalars(due))
+        rows = uow.outbox.due(now, limit * 4)
         if not rows:
             return Claim([], [], {})
-        candidates = {r.appointment_id for r in rows}
-        held = set(
-            s.scalars(
-                select(OutboxRow.appointment_id).where(
-                    OutboxRow.appointment_id.in_(candidates),
-                    OutboxRow.state == "inflight",
-                    OutboxRow.available_at > now,
-                )
-            )
-        )
+        held = uow.outbox.held({r.appointment_id for r in rows}, now)
         chosen: list[str] = []
         taken: list[OutboxRow] = []
         for r in rows:
@@ -123,11 +104,7 @@ def _settle(
     values["available_at"] = now + (available_in or timedelta(0))
     if refund_attempt:
         values["attempts"] = OutboxRow.attempts - 1
-    uow.session.execute(
-        update(OutboxRow)
-        .where(OutboxRow.id.in_(outbox_ids), OutboxRow.appointment_id == appointment_id, OutboxRow.state == "inflight")
-        .values(**values)
-    )
+    uow.outbox.settle(outbox_ids, appointment_id, values)
 
 
 def push(
@@ -186,34 +163,14 @@ class _Item:
 
 def _plan(ctx: SyncContext, uow: UnitOfWork, batch: Claim) -> list[_Item]:
     mapping = ctx.mapping
-    s = uow.session
-    rows = {r.id: r for r in s.scalars(select(AppointmentRow).where(AppointmentRow.id.in_(batch.appointment_ids)))}
+    rows = uow.appointments.by_ids(batch.appointment_ids)
     links = uow.repo(SfLinks).of_appointments(batch.appointment_ids)
-    owner_of: dict[str, str] = {}
-    calendar_ids = {r.calendar_id for r in rows.values()}
-    if calendar_ids:
-        stmt = (
-            select(CalendarRow.id, SfUserRow.sf_id)
-            .join(SfUserRow, SfUserRow.user_id == CalendarRow.owner_user_id)
-            .where(CalendarRow.id.in_(calendar_ids), SfUserRow.kind == "User", SfUserRow.active.is_(True))
-        )
-        for calendar_id, owner_sf in s.execute(stmt):
-            owner_of.setdefault(calendar_id, owner_sf)
+    sf_users = uow.repo(SfUsers)
+    owner_of = sf_users.owners_of_calendars({r.calendar_id for r in rows.values()})
     resource_of: dict[str, str] = {}
     if mapping.mode == "service_appointment" and owner_of:
-        resources = (
-            select(SfUserRow.related_user_sf_id, SfUserRow.sf_id)
-            .where(
-                SfUserRow.kind == "ServiceResource",
-                SfUserRow.active.is_(True),
-                SfUserRow.related_user_sf_id.in_(set(owner_of.values())),
-            )
-            .order_by(SfUserRow.sf_id)
-        )
-        by_user: dict[str, str] = {}
-        for user_sf, resource_sf in s.execute(resources):
-            by_user.setdefault(str(user_sf), resource_sf)
-        resource_of = {cal: by_user[user] for cal, user in owner_of.items() if user in by_user}
+        by_user = sf_users.resources_of(owner_of.values())
+        resource_of = {cal: by_user[user].sf_id for cal, user in owner_of.items() if user in by_user}
     given = {
         aid: gid for aid in batch.appointment_ids if aid not in links and (gid := _given_record(rows.get(aid), mapping))
     }
@@ -481,12 +438,7 @@ def _record_link(
         result.updated += 1
     if answer.id:
         # The Salesforce id becomes meta.salesforce.appointment_gid where none was set.
-        uow.session.execute(
-            update(AppointmentRow)
-            .where(AppointmentRow.id == aid, AppointmentRow.sf_appointment_gid.is_(None))
-            .values(sf_appointment_gid=answer.id, version=AppointmentRow.version + 1)
-            .execution_options(synchronize_session=False)
-        )
+        uow.appointments.record_sf_appointment_gid(aid, answer.id)
 
 
 def _describe(exc: SalesforceSyncError) -> str:
@@ -496,9 +448,6 @@ def _describe(exc: SalesforceSyncError) -> str:
 def retry_dead(uow: UnitOfWork, outbox_ids: list[int] | None = None) -> int:
     """Put dead letters (all, or the given ids) back to ``pending``, attempts reset; returns how many."""
     with uow:
-        stmt = update(OutboxRow).where(OutboxRow.state == "dead")
-        if outbox_ids is not None:
-            stmt = stmt.where(OutboxRow.id.in_(outbox_ids))
-        res = uow.session.execute(stmt.values(state="pending", attempts=0, available_at=utcnow()))
+        count = uow.outbox.retry_dead(outbox_ids, utcnow())
         uow.commit()
-        return int(res.rowcount)  # type: ignore[attr-defined]
+        return count

@@ -15,8 +15,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-
 from caldav_bridge.salesforce import relations
 from caldav_bridge.salesforce.gateway import SalesforceGateway, SalesforcePermanentError, soql
 from caldav_bridge.salesforce.links import SfLinks
@@ -32,7 +30,6 @@ from caldav_bridge.salesforce.state import SyncState
 from caldav_bridge.salesforce.sync_context import SyncContext
 from caldav_bridge.services import appointments as svc
 from caldav_bridge.services.appointments import ExternalChange
-from caldav_bridge.store.tables import AppointmentRow, OutboxRow
 
 __all__ = ["mirror_who_relations"]
 
@@ -67,18 +64,10 @@ def _apply(ctx: SyncContext, gw: SalesforceGateway, records: list[dict[str, Any]
         linked = uow.repo(SfLinks).linked_sf_ids(touched)
     whos = relations.event_whos(gw, [str(i) for i in linked]) if linked else {}
     with ctx.uow_factory() as uow:
-        s = uow.session
         if linked and whos is not None:
             links = {str(link.appointment_id): link for link in uow.repo(SfLinks).of_records(linked)}
-            pending = set(
-                s.scalars(
-                    select(OutboxRow.appointment_id).where(
-                        OutboxRow.appointment_id.in_(list(links)), OutboxRow.state.in_(("pending", "inflight"))
-                    )
-                )
-            )
-            rows = s.scalars(select(AppointmentRow).where(AppointmentRow.id.in_(list(links))))
-            for row in rows:
+            pending = uow.outbox.waiting_among(links)
+            for row in uow.appointments.by_ids(links).values():
                 if row.deleted_at is not None or row.id in pending:
                     continue  # unsent local changes win until they are pushed, as on the Event pages
                 customer = row.sf_customer_gid or None

@@ -8,8 +8,6 @@ import socket
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import String, cast, func, select
-
 from caldav_bridge.clock import utcnow
 from caldav_bridge.converters.salesforce import UNMAPPED_META
 from caldav_bridge.salesforce import mirror as mirror_mod
@@ -21,7 +19,6 @@ from caldav_bridge.salesforce.mirror import RunResult
 from caldav_bridge.salesforce.state import SyncState, acquire_lease, finish_run, release_lease, start_run
 from caldav_bridge.salesforce.sync_context import Progress, SyncContext
 from caldav_bridge.scheduling import mirrored
-from caldav_bridge.store.tables import AppointmentRow, OutboxRow
 from caldav_bridge.store.uow import UnitOfWork
 
 __all__ = ["JOBS", "dead_letters", "default_holder", "run_job", "status"]
@@ -100,9 +97,7 @@ def run_job(
 
 def dead_letters(uow: UnitOfWork, limit: int = 100) -> list[dict[str, Any]]:
     with uow:
-        rows = uow.session.scalars(
-            select(OutboxRow).where(OutboxRow.state == "dead").order_by(OutboxRow.id).limit(limit)
-        )
+        rows = uow.outbox.dead(limit)
         return [
             {
                 "id": r.id,
@@ -120,7 +115,6 @@ def status(uow: UnitOfWork, settings: Any) -> dict[str, Any]:
     """Watermarks and lag, last runs, outbox depth by state, dead letters, API usage."""
     now = utcnow()
     with uow:
-        s = uow.session
         state = uow.repo(SyncState)
         marks = []
         for row in state.watermark_rows():
@@ -132,7 +126,7 @@ def status(uow: UnitOfWork, settings: Any) -> dict[str, Any]:
                     "lag_seconds": round((now - row.modstamp).total_seconds(), 1) if row.modstamp else None,
                 }
             )
-        depth = {state: n for state, n in s.execute(select(OutboxRow.state, func.count()).group_by(OutboxRow.state))}
+        depth = uow.outbox.depth_by_state()
         runs = {}
         for job in JOBS:
             runs[job] = [
@@ -151,8 +145,8 @@ def status(uow: UnitOfWork, settings: Any) -> dict[str, Any]:
             ]
         unassigned = uow.repo(SfLinks).count_unassigned()
         usage = state.value("api_usage")
-        unmapped = unmapped_values(s)
-        tech_setup = {"policy": settings.sf_tech_setup_policy, **mirrored.proposals(s)}
+        unmapped = unmapped_values(uow)
+        tech_setup = {"policy": settings.sf_tech_setup_policy, **mirrored.proposals(uow.session)}
     return {
         "configured": bool(settings.sf_auth),
         "mode": settings.sf_mode,
@@ -167,15 +161,10 @@ def status(uow: UnitOfWork, settings: Any) -> dict[str, Any]:
     }
 
 
-def unmapped_values(s: Any) -> dict[str, dict[str, int]]:
+def unmapped_values(uow: UnitOfWork) -> dict[str, dict[str, int]]:
     """Live appointments by Salesforce value the mapping does not know: ``{"status": {"On Hold": 2}}``."""
     counts: dict[str, dict[str, int]] = {}
-    rows = s.scalars(
-        select(AppointmentRow.meta_extra).where(
-            AppointmentRow.deleted_at.is_(None), cast(AppointmentRow.meta_extra, String).like(f"%{UNMAPPED_META}%")
-        )
-    )
-    for extra in rows:
+    for extra in uow.appointments.live_meta_mentioning(UNMAPPED_META):
         for field_name, entry in ((extra or {}).get(UNMAPPED_META) or {}).items():
             value = str(entry.get("value")) if isinstance(entry, dict) else str(entry)
             per_field = counts.setdefault(field_name, {})

@@ -23,7 +23,10 @@ from sqlalchemy.orm import Session
 
 from caldav_bridge.store.types import UtcDateTime
 
-__all__ = ["insert_many"]
+__all__ = ["WRITTEN_TABLE", "insert_many"]
+
+#: The execution option naming the table an :func:`insert_many` writes (the write clocks follow it).
+WRITTEN_TABLE = "written_table"
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,8 @@ def insert_many(session: Session, table: Table, columns: Sequence[str], rows: Se
     """INSERT ``rows`` (one value per name in ``columns``, in that order) into ``table``, in one executemany.
 
     Values are Python values as the ORM takes them (aware datetimes, dicts for JSON); the column
-    types convert them as SQLAlchemy would. Runs on the session's connection (its transaction).
+    types convert them as SQLAlchemy would. Runs on the session's connection (its transaction), tagged with
+    :data:`WRITTEN_TABLE`.
     """
     if not rows:
         return
@@ -112,4 +116,6 @@ def insert_many(session: Session, table: Table, columns: Sequence[str], rows: Se
         params = [dict(zip(names, values, strict=True)) for values in params]
     else:
         params = [tuple(values) for values in params]
-    conn.exec_driver_sql(plan.sql, params)
+    # The driver-level call bypasses the session's ORM events; the option lets the runtime's write clocks
+    # (store/write_clock.py) see the write all the same.
+    conn.exec_driver_sql(plan.sql, params, execution_options={WRITTEN_TABLE: table.name})

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, delete, func, or_, select, true
+from sqlalchemy import Select, String, and_, cast, delete, func, or_, select, true, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -73,6 +73,31 @@ class AppointmentRepository:
     def including_deleted(self, appointment_id: str) -> AppointmentRow | None:
         """The row, deleted (a tombstone) or not; from the session if it is loaded already."""
         return self.session.get(AppointmentRow, appointment_id)
+
+    def by_ids(self, ids: Iterable[str]) -> dict[str, AppointmentRow]:
+        """The rows of ``ids``, tombstones included, by id (one query)."""
+        wanted = list(set(ids))
+        if not wanted:
+            return {}
+        stmt = select(AppointmentRow).where(AppointmentRow.id.in_(wanted))
+        return {row.id: row for row in self.session.scalars(stmt)}
+
+    def live_meta_mentioning(self, key: str) -> list[dict[str, Any]]:
+        """``meta_extra`` of the live appointments whose meta's JSON text contains ``key`` (callers check the key)."""
+        stmt = select(AppointmentRow.meta_extra).where(
+            AppointmentRow.deleted_at.is_(None), cast(AppointmentRow.meta_extra, String).like(f"%{key}%")
+        )
+        return [extra or {} for extra in self.session.scalars(stmt)]
+
+    def record_sf_appointment_gid(self, appointment_id: str, gid: str) -> None:
+        """Set ``meta.salesforce.appointment_gid`` where none is set (a new version; no domain event: the
+        sync records the id Salesforce gave the appointment's own record)."""
+        self.session.execute(
+            update(AppointmentRow)
+            .where(AppointmentRow.id == appointment_id, AppointmentRow.sf_appointment_gid.is_(None))
+            .values(sf_appointment_gid=gid, version=AppointmentRow.version + 1)
+            .execution_options(synchronize_session=False)
+        )
 
     def search(self, query: AppointmentQuery, limit: int) -> list[AppointmentRow]:
         """Rows matching ``query`` in (date_start, id) order, at most ``limit``."""
@@ -153,6 +178,9 @@ def insert_if_missing(session: Session, table: type[Base], values: dict[str, Any
 class PeopleRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
+
+    def add(self, row: PersonRow) -> None:
+        self.session.add(row)
 
     def ensure(self, person_id: str, now: datetime) -> PersonRow:
         """The person with ``person_id``, inserted if missing; safe when two transactions race to insert it."""
@@ -240,6 +268,20 @@ class CalendarRepository:
     def ids_owned_by(self, user_id: str) -> list[str]:
         return list(self.session.scalars(select(CalendarRow.id).where(CalendarRow.owner_user_id == user_id)))
 
+    def first_owned_by(self, user_id: str) -> str | None:
+        """The id of ``user_id``'s oldest calendar."""
+        stmt = select(CalendarRow.id).where(CalendarRow.owner_user_id == user_id).order_by(CalendarRow.created_at)
+        return self.session.scalars(stmt.limit(1)).first()
+
+    def owned_of_kind(self, kind: str) -> list[CalendarRow]:
+        """Calendars of ``kind`` that have an owner, oldest first."""
+        stmt = (
+            select(CalendarRow)
+            .where(CalendarRow.kind == kind, CalendarRow.owner_user_id.is_not(None))
+            .order_by(CalendarRow.created_at, CalendarRow.id)
+        )
+        return list(self.session.scalars(stmt))
+
     def ensure(self, values: dict[str, Any]) -> None:
         """Insert a calendar unless one with its id exists."""
         insert_if_missing(self.session, CalendarRow, values)
@@ -262,6 +304,10 @@ class UserRepository:
     def by_username(self, username: str) -> UserRow | None:
         return self.session.scalars(select(UserRow).where(UserRow.username == username)).one_or_none()
 
+    def by_email(self, email: str) -> UserRow | None:
+        """A user whose email is ``email``, ignoring case (``email`` given in lower case)."""
+        return self.session.scalars(select(UserRow).where(func.lower(UserRow.email) == email).limit(1)).first()
+
     def search(self) -> list[UserRow]:
         return list(self.session.scalars(select(UserRow).order_by(UserRow.username)))
 
@@ -280,7 +326,13 @@ class UserRepository:
         return list(self.session.scalars(stmt).unique())
 
 
+#: Outbox states of changes not yet written to Salesforce.
+WAITING = ("pending", "inflight")
+
+
 class OutboxRepository:
+    """The Salesforce outbox: one row per change to push; claimed, settled, retried by the push."""
+
     def __init__(self, session: Session) -> None:
         self.session = session
 
@@ -290,6 +342,65 @@ class OutboxRepository:
     def for_appointment(self, appointment_id: str) -> list[OutboxRow]:
         stmt = select(OutboxRow).where(OutboxRow.appointment_id == appointment_id).order_by(OutboxRow.id)
         return list(self.session.scalars(stmt))
+
+    def due(self, now: datetime, limit: int) -> list[OutboxRow]:
+        """Up to ``limit`` rows waiting and due at ``now``, oldest first; on PostgreSQL locked, skipping locked ones."""
+        stmt = (
+            select(OutboxRow)
+            .where(OutboxRow.state.in_(WAITING), OutboxRow.available_at <= now)
+            .order_by(OutboxRow.id)
+            .limit(limit)
+        )
+        if self.session.get_bind().dialect.name == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        return list(self.session.scalars(stmt))
+
+    def held(self, appointment_ids: Iterable[str], now: datetime) -> set[str]:
+        """Those of ``appointment_ids`` with a row a worker's live claim holds."""
+        stmt = select(OutboxRow.appointment_id).where(
+            OutboxRow.appointment_id.in_(list(appointment_ids)),
+            OutboxRow.state == "inflight",
+            OutboxRow.available_at > now,
+        )
+        return set(self.session.scalars(stmt))
+
+    def waiting_among(self, appointment_ids: Iterable[str] | None) -> set[str]:
+        """Those of ``appointment_ids`` (None: every appointment) with changes not yet pushed."""
+        stmt = select(OutboxRow.appointment_id).where(OutboxRow.state.in_(WAITING))
+        if appointment_ids is not None:
+            wanted = list(set(appointment_ids))
+            if not wanted:
+                return set()
+            stmt = stmt.where(OutboxRow.appointment_id.in_(wanted))
+        return set(self.session.scalars(stmt))
+
+    def settle(self, outbox_ids: Sequence[int], appointment_id: str, values: dict[str, Any]) -> None:
+        """Set ``values`` on the appointment's claimed (inflight) rows among ``outbox_ids``."""
+        self.session.execute(
+            update(OutboxRow)
+            .where(
+                OutboxRow.id.in_(list(outbox_ids)),
+                OutboxRow.appointment_id == appointment_id,
+                OutboxRow.state == "inflight",
+            )
+            .values(**values)
+        )
+
+    def retry_dead(self, outbox_ids: Sequence[int] | None, now: datetime) -> int:
+        """Dead rows (all, or ``outbox_ids``) back to pending with attempts reset; how many."""
+        stmt = update(OutboxRow).where(OutboxRow.state == "dead")
+        if outbox_ids is not None:
+            stmt = stmt.where(OutboxRow.id.in_(list(outbox_ids)))
+        result = self.session.execute(stmt.values(state="pending", attempts=0, available_at=now))
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    def dead(self, limit: int) -> list[OutboxRow]:
+        stmt = select(OutboxRow).where(OutboxRow.state == "dead").order_by(OutboxRow.id).limit(limit)
+        return list(self.session.scalars(stmt))
+
+    def depth_by_state(self) -> dict[str, int]:
+        stmt = select(OutboxRow.state, func.count()).group_by(OutboxRow.state)
+        return {state: int(n) for state, n in self.session.execute(stmt)}
 
 
 class AuditRepository:

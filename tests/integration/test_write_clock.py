@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import update
+from sqlalchemy import Table, update
 from sqlalchemy.orm import Session
 
 from caldav_bridge.model.feeds import FeedTokenDraft
@@ -12,9 +14,21 @@ from caldav_bridge.model.requests import AppointmentDraft, CancelRequest
 from caldav_bridge.runtime import Runtime
 from caldav_bridge.services import appointments, feed_tokens
 from caldav_bridge.services.actor import system_actor
-from caldav_bridge.store.tables import AppointmentRow, FeedTokenRow
+from caldav_bridge.store.bulk_insert import insert_many
+from caldav_bridge.store.tables import AppointmentRow, AuditRow, FeedTokenRow
 from tests.conftest import People
 from tests.support.factories import appointment_body
+
+#: Every column of an appointment, as services.creates writes them.
+_COLUMNS = (
+    *("id", "calendar_id", "name", "description", "type", "status", "date_start", "date_end"),
+    *("sf_appointment_gid", "sf_opportunity_gid", "sf_customer_gid", "meta_extra"),
+    *("created_at", "updated_at", "deleted_at", "version", "sequence"),
+)
+
+
+def _table(row_class: type[Any]) -> Table:
+    return cast(Table, row_class.__table__)
 
 
 def test_appointment_writes_move_only_their_runtimes_clock(runtime: Runtime, people: People) -> None:
@@ -68,3 +82,33 @@ def test_revocations_and_rotations_move_the_token_clock_issuing_and_use_do_not(
     assert after_rotation > start
     feed_tokens.revoke(runtime.uow(), actor, cal, rotated.token.id)
     assert clock.generation() > after_rotation
+
+
+def test_creates_written_through_the_driver_move_the_clock(runtime: Runtime, people: People) -> None:
+    """Every create goes through ``store.bulk_insert.insert_many`` (a driver-level executemany the ORM events
+    do not see): the clock still moves at the insert and at the commit, and only the writing runtime's."""
+    other = Runtime.from_settings(runtime.settings)
+    clock, elsewhere = runtime.write_clocks.appointments, other.write_clocks.appointments
+    try:
+        start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
+        assert people.fitter.calendar_id
+        draft = AppointmentDraft.model_validate(appointment_body(people.fitter.calendar_id, start=start))
+        before, before_elsewhere = clock.generation(), elsewhere.generation()
+        appointments.create(runtime.uow(), system_actor("api"), draft)
+        assert clock.generation() >= before + 2  # at the insert and at the commit
+        assert elsewhere.generation() == before_elsewhere
+        written = clock.generation()
+        with runtime.uow() as uow:  # left without commit: moved at the insert (a reader then re-checks)
+            now = datetime.now(UTC)
+            values = (str(uuid.uuid4()), people.fitter.calendar_id, "x", None, "INITIAL", "BOOKED", start, start)
+            values += (None, None, None, {}, now, now, None, 1, 0)
+            insert_many(uow.session, _table(AppointmentRow), _COLUMNS, [values])
+            assert clock.generation() == written + 1
+        written = clock.generation()
+        with runtime.uow() as uow:  # a driver-level insert into another table does not move it
+            audit = (datetime.now(UTC), "test", "api", "probe")
+            insert_many(uow.session, _table(AuditRow), ("at", "actor", "channel", "action"), [audit])
+            uow.commit()
+        assert clock.generation() == written
+    finally:
+        other.close()
