@@ -10,9 +10,8 @@ neither run fails and one link results.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Table, func, select
 from sqlalchemy.exc import IntegrityError
@@ -25,9 +24,8 @@ from caldav_bridge.store.uow import SessionRepository
 __all__ = ["MirroredLink", "SfLinks"]
 
 
-@dataclass(frozen=True)
-class MirroredLink:
-    """The link of an appointment the mirror has just made from a Salesforce record."""
+class MirroredLink(NamedTuple):
+    """The link of an appointment the mirror has just made from a Salesforce record (a tuple: made per record)."""
 
     appointment_id: str
     sobject: str
@@ -81,10 +79,7 @@ class SfLinks(SessionRepository):
             self.session,
             cast(Table, cast(Any, SfLinkRow).__table__),
             _MIRRORED_COLUMNS,
-            [
-                (k.appointment_id, k.sobject, k.sf_id, k.system_modstamp, k.owner_sf_id, k.unassigned, now, now, now)
-                for k in links
-            ],
+            [(*link, now, now, now) for link in links],
         )
 
     def linked_sf_ids(self, sf_ids: Collection[str]) -> list[str]:
