@@ -304,10 +304,10 @@ def render_cpu(count: int) -> tuple[float, float, int]:
     def render() -> bytes:
         blobs = []
         for a in appointments:
-            blob = cache.events.get((str(a.id), 1, key))
+            blob = cache.events.get((str(a.id), 1, key, None))
             if blob is None:
                 blob = vevent_bytes(a, 0, options)
-                cache.events.put((str(a.id), 1, key), blob)
+                cache.events.put((str(a.id), 1, key, None), blob)
             blobs.append(blob)
         tz = vtimezones([ZONE], appointments[0].date_start.date(), appointments[-1].date_end.date())
         return vcalendar(info, blobs, tz)

@@ -92,6 +92,7 @@ class Runtime:
                 type_field=s.sf_type_field,
                 status_field=s.sf_status_field,
                 cancel_mode=s.sf_cancel_mode,
+                push_busy_blocks=s.sf_push_busy_blocks,
                 status_categories=dict(s.sf_status_categories),
                 service_statuses=dict(s.sf_service_statuses),
                 no_show_field=s.sf_no_show_field,

@@ -185,6 +185,10 @@ class Settings:
     sf_feed_url_field: str = ""
     #: A cancellation ``status`` (set the status, ShowAs Free) or ``delete`` (delete the record).
     sf_cancel_mode: str = "status"
+    #: Push the fitters' busy blocks (``meta.kind`` busy: lunch, the dentist) as Events without details
+    #: (Subject "Busy", ShowAs Busy, no Who/What, no description or place), so that dispatchers see the fitter
+    #: is away. Off: busy blocks are not pushed at all. Event mode only.
+    sf_push_busy_blocks: bool = False
     #: ServiceAppointment StatusCategory → canonical status (mirror).
     sf_status_categories: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_SF_STATUS_CATEGORIES))
     #: Canonical status → ServiceAppointment Status written back.
@@ -509,6 +513,8 @@ def _validate_salesforce(settings: Settings) -> None:
         raise SettingsError(env_name("sf_cancel_mode"), "must be 'status' or 'delete'")
     if settings.sf_tech_setup_policy not in {"off", "propose", "book"}:
         raise SettingsError(env_name("sf_tech_setup_policy"), "must be 'off', 'propose' or 'book'")
+    if settings.sf_push_busy_blocks and settings.sf_mode != "event":
+        raise SettingsError(env_name("sf_push_busy_blocks"), "busy blocks are pushed as Events: needs sf_mode 'event'")
     if settings.sf_auth == "session" and not (settings.sf_instance_url and settings.sf_session_id):
         raise SettingsError(env_name("sf_instance_url"), "session mode needs sf_instance_url and sf_session_id")
     for name, low, high in (

@@ -10,18 +10,29 @@ show more on one channel than on the other (``tests/feeds/test_privacy_parity.py
 | ``busy`` | not cancelled | ``Busy`` | no | no | no |
 | ``minimal`` | all (cancelled ones for the grace period) | type and initials | yes | yes | no |
 | ``full`` | all (likewise) | the appointment's name | yes | yes | yes |
+
+A **busy block** (``meta.kind`` ``busy``: the fitter's own time, such as lunch or the dentist; see
+:class:`~caldav_bridge.model.appointment.AppointmentKind`) is shown as ``Busy`` at every level but ``full``:
+no title, place or notes; ``minimal`` keeps its status (so a cancelled one reads as cancelled). At ``full`` it
+shows its own title, place and notes. It never shows a type (it has none).
+
+A **team** calendar's feed and page name the member each appointment belongs to (:func:`member_labels`): at
+``full`` the member's name, at ``minimal`` the first name (plus the last name's initial where two members
+share one), at ``busy`` nobody. The label leads the title: ``Anna: Follow-up · J. D.``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
-from caldav_bridge.model.appointment import Appointment, AppointmentStatus, Guest
+from caldav_bridge.model.appointment import Appointment, AppointmentStatus, Guest, is_busy_block
 from caldav_bridge.model.feeds import Privacy
 
 __all__ = [
+    "BUSY_TITLE",
     "TYPE_LABELS",
     "Disclosed",
     "description",
@@ -29,9 +40,12 @@ __all__ = [
     "guest_initials",
     "lists_cancelled",
     "location",
+    "member_labels",
     "summary",
 ]
 
+#: The title of whatever a level shows only as busy time.
+BUSY_TITLE = "Busy"
 TYPE_LABELS = {"INITIAL": "Initial appointment", "FOLLOW_UP": "Follow-up", "TECH_SETUP": "Tech setup call"}
 _MAX_LOCATION = 255
 
@@ -47,6 +61,8 @@ class Disclosed:
     location: str | None
     #: The feed's DESCRIPTION (the notes and the customers' names): ``full`` only.
     description: str | None
+    #: On a team calendar: the member it belongs to, as the level names them (already part of ``title``).
+    member: str | None = None
 
     @property
     def cancelled(self) -> bool:
@@ -59,10 +75,44 @@ def lists_cancelled(privacy: Privacy) -> bool:
     return privacy is not Privacy.BUSY
 
 
-def disclose(appointment: Appointment, privacy: Privacy) -> Disclosed:
-    """What ``privacy`` shows of ``appointment`` (which must be listed at that level)."""
+def disclose(appointment: Appointment, privacy: Privacy, member: str | None = None) -> Disclosed:
+    """What ``privacy`` shows of ``appointment`` (which must be listed at that level); ``member`` is the
+    label :func:`member_labels` gave its calendar on a team calendar (never shown at ``busy``)."""
+    shown = _disclose(appointment, privacy)
+    if member and privacy is not Privacy.BUSY:
+        return replace(shown, title=f"{member}: {shown.title}", member=member)
+    return shown
+
+
+def member_labels(names: Mapping[str, str], privacy: Privacy) -> dict[str, str]:
+    """How a team calendar names its members (calendar id → label) at ``privacy``: ``full`` the member's
+    name, ``minimal`` the first name (with the last name's initial where two members share a first
+    name), ``busy`` nobody (an empty mapping)."""
     if privacy is Privacy.BUSY:
-        return Disclosed(title="Busy", status=None, type=None, location=None, description=None)
+        return {}
+    words = {calendar_id: name.split() for calendar_id, name in names.items() if name and name.strip()}
+    if privacy is Privacy.FULL:
+        return {calendar_id: " ".join(parts) for calendar_id, parts in words.items()}
+    firsts = Counter(parts[0] for parts in words.values())
+    return {
+        calendar_id: f"{parts[0]} {parts[-1][0]}." if firsts[parts[0]] > 1 and len(parts) > 1 else parts[0]
+        for calendar_id, parts in words.items()
+    }
+
+
+def _disclose(appointment: Appointment, privacy: Privacy) -> Disclosed:
+    if privacy is Privacy.BUSY:
+        return Disclosed(title=BUSY_TITLE, status=None, type=None, location=None, description=None)
+    if is_busy_block(appointment):
+        if privacy is Privacy.FULL:
+            return Disclosed(
+                title=appointment.name,
+                status=appointment.status,
+                type=None,
+                location=location(appointment),
+                description=appointment.description or None,
+            )
+        return Disclosed(title=BUSY_TITLE, status=appointment.status, type=None, location=None, description=None)
     return Disclosed(
         title=summary(appointment, privacy),
         status=appointment.status,
@@ -92,10 +142,10 @@ def location(appointment: Appointment) -> str | None:
 
 
 def summary(appointment: Appointment, privacy: Privacy) -> str:
-    if privacy is Privacy.BUSY:
-        return "Busy"
     if privacy is Privacy.FULL:
         return appointment.name
+    if privacy is Privacy.BUSY or is_busy_block(appointment):
+        return BUSY_TITLE
     label = TYPE_LABELS.get(appointment.meta.type, "Appointment")
     initials = guest_initials(appointment.guests)
     return f"{label} · {initials}" if initials else label

@@ -143,10 +143,11 @@ def _unambiguous(value: datetime) -> datetime:
     return value.astimezone(UTC) if ambiguous else value
 
 
-def vevent(appointment: Appointment, sequence: int, options: EventOptions) -> Event:
-    """One appointment as a VEVENT at ``options.privacy`` (what it shows: :func:`.disclosure.disclose`)."""
+def vevent(appointment: Appointment, sequence: int, options: EventOptions, *, member: str | None = None) -> Event:
+    """One appointment as a VEVENT at ``options.privacy`` (what it shows: :func:`.disclosure.disclose`;
+    ``member``: on a team calendar, the member's label, :func:`.disclosure.member_labels`)."""
     cancelled = appointment.status is AppointmentStatus.CANCELLED
-    shown = disclose(appointment, options.privacy)
+    shown = disclose(appointment, options.privacy, member)
     start, end = event_dates(appointment, options.timezone)
     event = Event()
     event.add("UID", str(appointment.id))
@@ -183,9 +184,11 @@ def vevent(appointment: Appointment, sequence: int, options: EventOptions) -> Ev
     return event
 
 
-def vevent_bytes_reference(appointment: Appointment, sequence: int, options: EventOptions) -> bytes:
+def vevent_bytes_reference(
+    appointment: Appointment, sequence: int, options: EventOptions, *, member: str | None = None
+) -> bytes:
     """:func:`vevent`, serialised by icalendar 7: the reference :func:`vevent_bytes` is tested against."""
-    return vevent(appointment, sequence, options).to_ical()
+    return vevent(appointment, sequence, options, member=member).to_ical()
 
 
 # --------------------------------------------------------------------------- the fast serialiser
@@ -198,10 +201,12 @@ def _trigger(minutes: int) -> str:
     return vDuration(timedelta(minutes=-minutes)).to_ical().decode()
 
 
-def vevent_bytes(appointment: Appointment, sequence: int, options: EventOptions) -> bytes:
+def vevent_bytes(
+    appointment: Appointment, sequence: int, options: EventOptions, *, member: str | None = None
+) -> bytes:
     """:func:`vevent`, serialised: CRLF, folded at 75 octets; the same bytes as
     :func:`vevent_bytes_reference` (icalendar) but about 15x faster (see :mod:`.ical_text`)."""
-    return vevent_text(appointment, sequence, options).encode()
+    return vevent_text(appointment, sequence, options, member=member).encode()
 
 
 def vevent_text(
@@ -212,17 +217,19 @@ def vevent_text(
     uid: str | None = None,
     own_description: bool = False,
     attendees: Sequence[str] = (),
+    member: str | None = None,
 ) -> str:
     """The text of :func:`vevent_bytes`, with what a CalDAV object differs in (:mod:`caldav_bridge.dav.render`).
 
     ``uid`` replaces the appointment id as UID; ``own_description`` writes the appointment's own
     description (the feeds add the customers' names to it); ``attendees`` are serialised ATTENDEE
-    lines (CRLF-terminated, folded), placed where icalendar's property order puts them.
+    lines (CRLF-terminated, folded), placed where icalendar's property order puts them; ``member`` as for
+    :func:`vevent`.
     """
     cancelled = appointment.status is AppointmentStatus.CANCELLED
     start, end = event_dates(appointment, options.timezone)
     privacy = options.privacy
-    shown = disclose(appointment, privacy)
+    shown = disclose(appointment, privacy, member)
     title = text(shown.title)
     ident = str(appointment.id)
     out = [

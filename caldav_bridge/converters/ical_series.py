@@ -51,12 +51,15 @@ def series_zones(blobs: Iterable[bytes]) -> set[str]:
     return {m.decode() for blob in blobs if b"\r\nRRULE:" in blob or b"\r\nRDATE" in blob for m in _TZID.findall(blob)}
 
 
-def feed_event_bytes(appointment: Appointment, sequence: int, options: EventOptions) -> bytes:
-    """The VEVENT(s) of ``appointment`` in a feed (``options.timezone``: the calendar's zone)."""
+def feed_event_bytes(
+    appointment: Appointment, sequence: int, options: EventOptions, *, member: str | None = None
+) -> bytes:
+    """The VEVENT(s) of ``appointment`` in a feed (``options.timezone``: the calendar's zone; ``member``: on a
+    team calendar, the member's label, :func:`.disclosure.member_labels`)."""
     uid = feed_uid(appointment)
     series = series_of(appointment)
     if series is None:
-        return vevent_text(appointment, sequence, options, uid=uid).encode()
+        return vevent_text(appointment, sequence, options, uid=uid, member=member).encode()
     zone = series_zone(series, options.timezone)
     all_day = all_day_dates(appointment, options.timezone) is not None
     written = options if all_day else replace(options, timezone=zone)
@@ -71,12 +74,12 @@ def feed_event_bytes(appointment: Appointment, sequence: int, options: EventOpti
     lines += [fold(value("RDATE", d)) for d in series.rdates]
     removed = sorted({*series.exdates, *(o.recurrence_id for o in series.overrides if o.cancelled)})
     lines += [fold(value("EXDATE", d)) for d in removed]
-    out = [_with_lines(vevent_text(appointment, sequence, written, uid=uid), lines)]
+    out = [_with_lines(vevent_text(appointment, sequence, written, uid=uid, member=member), lines)]
     for moved in series.overrides:
         if moved.cancelled or moved.recurrence_id in removed:
             continue
         instance = appointment.model_copy(update={"date_start": moved.start, "date_end": moved.end})
-        text = vevent_text(instance, sequence, written, uid=uid)
+        text = vevent_text(instance, sequence, written, uid=uid, member=member)
         out.append(_after_uid(text, fold(value("RECURRENCE-ID", moved.recurrence_id))))
     return "".join(out).encode()
 

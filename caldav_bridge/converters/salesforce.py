@@ -33,13 +33,15 @@ from typing import Any
 
 from caldav_bridge.converters.errors import ConversionError
 from caldav_bridge.errors import FieldError
-from caldav_bridge.model.appointment import MAX_DESCRIPTION, MAX_DURATION, MAX_NAME, Appointment
+from caldav_bridge.model.appointment import MAX_DESCRIPTION, MAX_DURATION, MAX_NAME, Appointment, is_busy_block
 
 __all__ = [
+    "BUSY_SUBJECT",
     "UNMAPPED_META",
     "MirroredRecord",
     "SalesforceMapping",
     "ValueTable",
+    "busy_event_body",
     "content_hash",
     "format_sf_datetime",
     "parse_sf_datetime",
@@ -118,6 +120,9 @@ class SalesforceMapping:
     default_type: str = "INITIAL"
     #: Checkbox that receives ``meta.no_show`` (a no-show marked by staff); empty: not written.
     no_show_field: str = ""
+    #: Busy blocks (``meta.kind`` busy) are pushed as detail-less busy Events (:func:`busy_event_body`);
+    #: otherwise not at all. Event mode only.
+    push_busy_blocks: bool = False
     #: Type picklist both ways (``sf_type_values`` / ``sf_type_aliases``).
     types: ValueTable = field(default_factory=lambda: ValueTable.identity(TYPES))
     #: Event status picklist both ways (``sf_status_values`` / ``sf_status_aliases``).
@@ -415,7 +420,10 @@ def salesforce_body(
     owner_sf_id: str | None = None,
     creating: bool = True,
 ) -> dict[str, Any]:
-    """The fields written for ``appointment`` (without ``attributes`` and the external id)."""
+    """The fields written for ``appointment`` (without ``attributes`` and the external id); for a busy
+    block, :func:`busy_event_body`."""
+    if is_busy_block(appointment):
+        return busy_event_body(appointment, owner_sf_id=owner_sf_id)
     sf = appointment.meta.salesforce
     status = str(appointment.status)
     body: dict[str, Any] = {
@@ -446,6 +454,26 @@ def salesforce_body(
         body["ContactId"] = sf.customer_gid or None
         if creating and sf.opportunity_gid:
             body["ParentRecordId"] = sf.opportunity_gid  # create-only in Salesforce
+    return body
+
+
+#: The Subject of a busy block's Event: what dispatchers see instead of the fitter's own title.
+BUSY_SUBJECT = "Busy"
+
+
+def busy_event_body(appointment: Appointment, *, owner_sf_id: str | None = None) -> dict[str, Any]:
+    """A busy block as an Event without details: its times and owner, Subject "Busy", ShowAs Busy; no
+    Who or What, description, place, type or status (the fitter's own time says nothing about a customer)."""
+    body: dict[str, Any] = {
+        "Subject": BUSY_SUBJECT,
+        "StartDateTime": format_sf_datetime(appointment.date_start),
+        "EndDateTime": format_sf_datetime(appointment.date_end),
+        "ShowAs": "Busy",
+        "WhatId": None,
+        "WhoId": None,
+    }
+    if owner_sf_id:
+        body["OwnerId"] = owner_sf_id
     return body
 
 

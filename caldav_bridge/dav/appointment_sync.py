@@ -17,8 +17,14 @@ What a stock CalDAV server accepts is accepted here too (RFC 5545 §3.6.1, RFC 4
   A long opaque one still blocks availability (:mod:`caldav_bridge.scheduling.queries`). An
   existing appointment cannot be turned into one: that PUT is refused (``C:valid-calendar-data``),
   since the appointment (and its Salesforce record) could not follow it;
-- a new ``TRANSP:TRANSPARENT`` event naming no customer (no attendee with a guest id) and no
-  ``X-APPOINTMENT-TYPE`` is a calendar-only event too: free time, it never blocks availability;
+- an event naming no customer (no attendee with a guest id) and no ``X-APPOINTMENT-TYPE`` ("Lunch",
+  "Dentist") is the fitter's own time, never a customer appointment. Opaque, it is a **busy block**
+  (``meta.kind`` ``busy``, :class:`~caldav_bridge.model.appointment.AppointmentKind`): it blocks
+  availability, feeds and pages show it as busy, REST lists it only when asked, Salesforce gets at most
+  a detail-less busy Event. Transparent (``TRANSP:TRANSPARENT``) it is a calendar-only event: free time
+  that never blocks availability; a busy block made transparent (or too long) becomes one. A busy block
+  that comes to name a customer or a type becomes a customer appointment; an appointment never becomes
+  a busy block by losing them (clients drop X- properties);
 - an all-day event (DTSTART ``VALUE=DATE``) is an all-day appointment: ``meta.all_day`` true, its
   dates midnight to midnight in the calendar's zone (feeds and pages render it from there,
   :func:`caldav_bridge.converters.ical.all_day_dates`);
@@ -39,7 +45,7 @@ from caldav_bridge.converters.ical_parse import IcalParseError, ParsedEvent, par
 from caldav_bridge.dav.errors import InvalidCalendarData
 from caldav_bridge.dav.records import NewItem
 from caldav_bridge.errors import Conflict, Forbidden, ValidationFailed
-from caldav_bridge.model.appointment import MAX_DURATION, AppointmentStatus, AppointmentType
+from caldav_bridge.model.appointment import MAX_DURATION, AppointmentKind, AppointmentStatus, AppointmentType
 from caldav_bridge.model.requests import AppointmentDraft, AppointmentPatch
 from caldav_bridge.model.series import ICAL_UID_META, RECURRENCE_META
 from caldav_bridge.model.timestamps import to_utc_ms
@@ -109,6 +115,9 @@ def item_written(
         raise InvalidCalendarData(str(exc)) from exc
     actor = _over_caldav(actor)
     row = uow.appointments.get(appointment_id, for_update=True) if appointment_id else None
+    if row is not None and _busy_block(row) and _no_longer_busy(parsed):
+        item_deleted(uow, actor, row.id)  # the busy block became free time or a vacation: calendar-only
+        return item.text, None
     if not _fits(parsed) or (row is None and _free_time(parsed)):
         if row is not None:
             raise InvalidCalendarData(
@@ -136,10 +145,26 @@ def _fits(parsed: ParsedEvent) -> bool:
     return parsed.start < parsed.end <= parsed.start + MAX_DURATION
 
 
+def _names_customer_or_type(parsed: ParsedEvent) -> bool:
+    """Whether the event is a customer appointment: it names an appointment type or a customer (an
+    attendee with a guest id). One that names neither ("Lunch", "Dentist") is the fitter's own time."""
+    return parsed.appointment_type is not None or any(a.guest_id for a in parsed.attendees)
+
+
 def _free_time(parsed: ParsedEvent) -> bool:
     """A transparent event naming no customer and no appointment type ("Lunch, free to book"): it
-    does not occupy the fitter's time (RFC 5545 §3.8.2.7), so it is no appointment."""
-    return parsed.transparent and parsed.appointment_type is None and not any(a.guest_id for a in parsed.attendees)
+    does not occupy the fitter's time (RFC 5545 §3.8.2.7), so it is neither appointment nor busy block."""
+    return parsed.transparent and not _names_customer_or_type(parsed)
+
+
+def _no_longer_busy(parsed: ParsedEvent) -> bool:
+    """A busy block's new text is free time (transparent) or no longer fits one (a vacation), and still
+    names no customer or type: it becomes a calendar-only event."""
+    return (not _fits(parsed) or parsed.transparent) and not _names_customer_or_type(parsed)
+
+
+def _busy_block(row: AppointmentRow) -> bool:
+    return (row.meta_extra or {}).get("kind") == AppointmentKind.BUSY.value
 
 
 def _type_meta(parsed: ParsedEvent) -> dict[str, Any]:
@@ -164,6 +189,8 @@ def _create(
         meta[ICAL_UID_META] = parsed.uid  # the client's UID: the feed and the page use it too
     if recurrence is not None:
         meta[RECURRENCE_META] = recurrence
+    if not _names_customer_or_type(parsed):
+        meta["kind"] = AppointmentKind.BUSY.value
     if parsed.all_day:
         meta["all_day"] = True
     if parsed.zone:
@@ -214,6 +241,8 @@ def _update(
         meta["timezone"] = parsed.zone
     if recurrence != (row.meta_extra or {}).get(RECURRENCE_META):
         meta[RECURRENCE_META] = recurrence  # None removes it (merge patch): no longer a series
+    if _busy_block(row) and _names_customer_or_type(parsed):
+        meta["kind"] = None  # it names a customer or a type now: a customer appointment from here on
     if meta:
         changes["meta"] = meta
     if not changes:

@@ -62,7 +62,8 @@ class FeedCache:
 
     def __init__(self, feeds: int = 256, events: int = 100_000, windows: int = 1024, tokens: int = 4096) -> None:
         self.feeds: LruCache[str, FeedBody] = LruCache(feeds)
-        self.events: LruCache[tuple[str, int, str], bytes] = LruCache(events)
+        #: (appointment id, version, rendering options, member label on a team calendar) → VEVENT bytes.
+        self.events: LruCache[tuple[str, int, str, str | None], bytes] = LruCache(events)
         self.windows: LruCache[tuple[object, ...], list[Any]] = LruCache(windows)
         #: token digest -> (expiry on the monotonic clock, revocation generation, Resolved, calendar ids)
         self.tokens: LruCache[str, tuple[Any, ...]] = LruCache(tokens)

@@ -21,6 +21,7 @@ __all__ = [
     "MAX_DESCRIPTION",
     "MAX_NAME",
     "Appointment",
+    "AppointmentKind",
     "AppointmentStatus",
     "AppointmentType",
     "CalendarRef",
@@ -28,6 +29,9 @@ __all__ = [
     "IanaZone",
     "Meta",
     "SalesforceIds",
+    "check_busy_guests",
+    "check_kind",
+    "is_busy_block",
 ]
 
 MAX_NAME = 255
@@ -47,6 +51,19 @@ class AppointmentType(StrEnum):
     INITIAL = "INITIAL"
     FOLLOW_UP = "FOLLOW_UP"
     TECH_SETUP = "TECH_SETUP"
+
+
+class AppointmentKind(StrEnum):
+    """What an entry in a fitter's calendar is (``meta.kind``; absent means ``appointment``).
+
+    ``busy``: a **busy block** of the calendar's owner (lunch, the dentist, a vacation day), not a customer
+    appointment. Created over CalDAV when an event names no customer (no attendee that is a known guest) and
+    no ``X-APPOINTMENT-TYPE``, or over REST with ``meta.kind`` = ``busy``. It names no guests; ``meta.type``
+    is kept (the model requires one) but means nothing for it. Every channel asks :func:`is_busy_block`.
+    """
+
+    APPOINTMENT = "appointment"
+    BUSY = "busy"
 
 
 class AppointmentStatus(StrEnum):
@@ -116,6 +133,23 @@ class Meta(BaseModel):
     salesforce: SalesforceIds = Field(default_factory=SalesforceIds)
     type: AppointmentType
 
+    @model_validator(mode="after")
+    def _known_kind(self) -> Meta:
+        check_kind(self.model_extra)
+        return self
+
+
+def check_kind(extra: dict[str, Any] | None) -> None:
+    """Raise ``ValueError`` unless ``kind`` among a meta's extra keys is absent or an :class:`AppointmentKind`."""
+    value = (extra or {}).get("kind")
+    if value is not None and value not in {k.value for k in AppointmentKind}:
+        raise FieldValueError("kind", "kind must be 'appointment' or 'busy'")
+
+
+def is_busy_block(appointment: Appointment) -> bool:
+    """Whether ``appointment`` is a busy block of its calendar's owner (``meta.kind`` = ``busy``)."""
+    return getattr(appointment.meta, "kind", None) == AppointmentKind.BUSY.value
+
 
 class Appointment(BaseModel):
     """The canonical appointment."""
@@ -137,7 +171,14 @@ class Appointment(BaseModel):
     @model_validator(mode="after")
     def _end_after_start(self) -> Appointment:
         check_interval(self.date_start, self.date_end)
+        check_busy_guests(getattr(self.meta, "kind", None), len(self.guests))
         return self
+
+
+def check_busy_guests(kind: Any, guests: int) -> None:
+    """Raise :class:`FieldValueError` naming ``guests`` if a busy block names any: it has no customer."""
+    if kind == AppointmentKind.BUSY.value and guests:
+        raise FieldValueError("guests", "a busy block (meta.kind 'busy') has no guests")
 
 
 def check_interval(start: datetime, end: datetime) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -9,11 +10,19 @@ from pydantic import BaseModel, ConfigDict, Field
 from caldav_bridge.model.appointment import AppointmentType, StatusField
 from caldav_bridge.model.timestamps import UtcTimestamp
 
-__all__ = ["MAX_PAGE_SIZE", "AppointmentListQuery", "Id"]
+__all__ = ["MAX_PAGE_SIZE", "AppointmentListQuery", "Id", "ListedKind"]
 
 Id = Annotated[str, Field(min_length=1, max_length=64)]
 #: The largest page any entry point asks the store for.
 MAX_PAGE_SIZE = 500
+
+
+class ListedKind(StrEnum):
+    """Which entries a listing returns: customer appointments (the default), busy blocks, or both."""
+
+    APPOINTMENT = "appointment"
+    BUSY = "busy"
+    ALL = "all"
 
 
 class AppointmentListQuery(BaseModel):
@@ -29,6 +38,13 @@ class AppointmentListQuery(BaseModel):
     appointment_gid: Id | None = None
     type: AppointmentType | None = None
     status: StatusField | None = None
+    kind: Annotated[
+        ListedKind,
+        Field(
+            description="`appointment` (default): customer appointments only; `busy`: only the fitters' busy "
+            "blocks (`meta.kind` `busy`: events naming no customer and no type, e.g. lunch); `all`: both"
+        ),
+    ] = ListedKind.APPOINTMENT
     from_: Annotated[UtcTimestamp | None, Field(alias="from")] = None
     to: UtcTimestamp | None = None
     updated_since: UtcTimestamp | None = None

@@ -17,7 +17,9 @@ from caldav_bridge.model.appointment import (
     IanaZone,
     SalesforceIds,
     StatusField,
+    check_busy_guests,
     check_interval,
+    check_kind,
 )
 from caldav_bridge.model.timestamps import UtcTimestamp
 
@@ -52,12 +54,18 @@ class CalendarRefInput(BaseModel):
 
 
 class MetaInput(BaseModel):
-    """``meta`` on input: ``type`` is required, other keys are kept."""
+    """``meta`` on input: ``type`` is required, other keys are kept; ``kind`` (``appointment`` or ``busy``)
+    says whether it is a customer appointment or a busy block (:class:`.appointment.AppointmentKind`)."""
 
     model_config = ConfigDict(extra="allow")
 
     salesforce: SalesforceIds = Field(default_factory=SalesforceIds)
     type: AppointmentType
+
+    @model_validator(mode="after")
+    def _known_kind(self) -> MetaInput:
+        check_kind(self.model_extra)
+        return self
 
 
 class _Interval(BaseModel):
@@ -82,6 +90,11 @@ class AppointmentDraft(_Interval):
     guests: Guests = Field(default_factory=list)
     meta: MetaInput
     status: StatusField = AppointmentStatus.INITIAL
+
+    @model_validator(mode="after")
+    def _busy_without_guests(self) -> AppointmentDraft:
+        check_busy_guests((self.meta.model_extra or {}).get("kind"), len(self.guests))
+        return self
 
 
 class AppointmentPatch(_Interval):

@@ -32,7 +32,7 @@ from caldav_bridge.converters.salesforce import (
     parse_sf_datetime,
     record_from_salesforce,
 )
-from caldav_bridge.model.appointment import Guest
+from caldav_bridge.model.appointment import AppointmentKind, Guest
 from caldav_bridge.salesforce import bulk, idle, relation_sync, relations
 from caldav_bridge.salesforce.gateway import SalesforceGateway, soql
 from caldav_bridge.salesforce.links import SfLinks
@@ -430,6 +430,13 @@ def _apply_record(
 ) -> None:
     actor = ctx.actor
     now = utcnow()
+    if row is not None and (row.meta_extra or {}).get("kind") == AppointmentKind.BUSY.value:
+        # A busy block's Event is ours, without details: what Salesforce does to it never changes the
+        # fitter's own time (its next change here writes it again).
+        if link is not None:
+            link.system_modstamp, link.mirrored_at, link.updated_at = rec.modstamp, now, now
+        result.unchanged += 1
+        return
     if rec.deleted:
         if row is not None and row.deleted_at is None:
             svc.apply_external_change(uow, actor, row.id, ExternalChange(deleted=True))

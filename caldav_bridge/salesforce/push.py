@@ -15,6 +15,9 @@
   REQUEST_LIMIT_EXCEEDED → back to ``pending`` and the run ends until the next tick.
 - Cancellations set the status (ShowAs Free) or delete the record (``sf_cancel_mode``); a deleted
   appointment deletes its record.
+- Busy blocks (``meta.kind`` busy) are not pushed; with ``sf_push_busy_blocks`` they are Events without
+  details (:func:`~caldav_bridge.converters.salesforce.busy_event_body`), deleted when cancelled or deleted
+  (or when the setting is turned off and they change).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from typing import Any
 
 from caldav_bridge.clock import utcnow
 from caldav_bridge.converters.salesforce import SalesforceMapping, appointment_hash, salesforce_body
+from caldav_bridge.model.appointment import is_busy_block
 from caldav_bridge.salesforce import relations
 from caldav_bridge.salesforce.gateway import (
     RecordResult,
@@ -186,11 +190,15 @@ def _plan(ctx: SyncContext, uow: UnitOfWork, batch: Claim) -> list[_Item]:
         if row is None:
             items.append(_Item(appointment_id, "done", {}, None, None))
             continue
-        cancelled_delete = row.status == "CANCELLED" and mapping.cancel_mode == "delete"
-        if row.deleted_at is not None or cancelled_delete:
+        appointment = appointment_from_row(row)
+        busy = is_busy_block(appointment)
+        if busy and not mapping.push_busy_blocks and sf_id is None and link is None:
+            items.append(_Item(appointment_id, "done", {}, None, None))  # a busy block: not Salesforce's
+            continue
+        cancelled_delete = row.status == "CANCELLED" and (mapping.cancel_mode == "delete" or busy)
+        if row.deleted_at is not None or cancelled_delete or (busy and not mapping.push_busy_blocks):
             items.append(_Item(appointment_id, "delete", {}, sf_id, None))
             continue
-        appointment = appointment_from_row(row)
         body = salesforce_body(appointment, mapping, owner_sf_id=owner_of.get(row.calendar_id), creating=sf_id is None)
         body[mapping.external_id_field] = appointment_id
         resource = resource_of.get(row.calendar_id)

@@ -27,6 +27,7 @@ from caldav_bridge.clock import utcnow
 from caldav_bridge.errors import (
     Conflict,
     FieldError,
+    FieldValueError,
     IdempotencyKeyReused,
     InvalidTransition,
     NotFound,
@@ -41,7 +42,14 @@ from caldav_bridge.events.model import (
     AppointmentMoved,
     AppointmentRescheduled,
 )
-from caldav_bridge.model.appointment import Appointment, AppointmentStatus, AppointmentType, Guest, Meta
+from caldav_bridge.model.appointment import (
+    Appointment,
+    AppointmentStatus,
+    AppointmentType,
+    Guest,
+    Meta,
+    check_busy_guests,
+)
 from caldav_bridge.model.requests import (
     AppointmentDraft,
     AppointmentPatch,
@@ -133,6 +141,8 @@ class ListFilters:
     start: datetime | None = None
     end: datetime | None = None
     updated_since: datetime | None = None
+    #: ``appointment`` (customer appointments), ``busy`` (busy blocks) or ``all``.
+    kind: str = "appointment"
 
 
 # --------------------------------------------------------------------------- reads
@@ -166,6 +176,7 @@ def list_appointments(
         start=filters.start,
         end=filters.end,
         updated_since=filters.updated_since,
+        kind=None if filters.kind == "all" else filters.kind,
         after=_decode_cursor(cursor) if cursor else None,
     )
     with uow:
@@ -287,6 +298,8 @@ def _apply_patch(
     if "meta" in given:
         _check_caldav_meta(actor, patch.meta or {}, row.meta_extra or {})
         _apply_meta(row, _merged_meta(row, patch.meta or {}))
+    if "guests" in given or "meta" in given:
+        _check_busy_guests(row)
     if "status" in given and patch.status is not None and patch.status != row.status:
         revised = revised or _status_revises(row.status, patch.status.value)
         _transition(row, patch.status.value, "set status " + patch.status.value + " on")
@@ -641,6 +654,11 @@ def _check_caldav_meta(actor: Actor, meta: dict[str, Any], current: dict[str, An
     ]
     if errors:
         raise ValidationFailed(errors)
+def _check_busy_guests(row: AppointmentRow) -> None:
+    try:
+        check_busy_guests((row.meta_extra or {}).get("kind"), len(row.guests))
+    except FieldValueError as exc:
+        raise ValidationFailed([FieldError(exc.field, str(exc))]) from exc
 
 
 def _merged_meta(row: AppointmentRow, patch: dict[str, Any]) -> dict[str, Any]:

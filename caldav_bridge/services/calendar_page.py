@@ -10,13 +10,13 @@ is the same page as JSON.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from caldav_bridge.clock import utcnow
-from caldav_bridge.converters.disclosure import TYPE_LABELS, disclose
+from caldav_bridge.converters.disclosure import TYPE_LABELS, disclose, member_labels
 from caldav_bridge.converters.ical import all_day_dates
 from caldav_bridge.errors import FieldError, ValidationFailed
 from caldav_bridge.model.appointment import Appointment, AppointmentStatus
@@ -32,6 +32,7 @@ from caldav_bridge.services.feed_serving import (
     Window,
     calendar_ids_of,
     check_rate,
+    member_names_of,
     record_fetch,
     record_refusal,
     window_of,
@@ -43,6 +44,7 @@ from caldav_bridge.store.uow import UnitOfWork
 
 __all__ = [
     "VIEWS",
+    "Member",
     "Outside",
     "PageDay",
     "PageEvent",
@@ -100,6 +102,10 @@ class PageEvent:
     dates: tuple[date, date] | None
     #: The calendar it is on (a team's page shows its members' too: only one calendar's can conflict).
     calendar_id: str = ""
+    #: On a team's page: the member it belongs to, as the privacy level names them (also leading ``title``),
+    #: and the member's place among the team's labelled members (for a colour beside the label).
+    member: str | None = None
+    member_index: int | None = None
 
     @property
     def all_day(self) -> bool:
@@ -166,6 +172,14 @@ class HourLabel:
 
 
 @dataclass(frozen=True)
+class Member:
+    """A team member as the page labels them (their place among the members picks their colour)."""
+
+    label: str
+    index: int
+
+
+@dataclass(frozen=True)
 class WeekPage:
     calendar_name: str
     timezone: str
@@ -184,6 +198,8 @@ class WeekPage:
     outside: Outside | None = None
     now_day: date | None = None
     now_top: float | None = None
+    #: A team's members, as the privacy level names them (none at ``busy``, none for a fitter's own calendar).
+    members: list[Member] = field(default_factory=list)
 
     @property
     def week_start(self) -> date:
@@ -273,14 +289,17 @@ def calendar_page(
         shown: list[Appointment] = []
         days: list[PageDay] = []
         hours = Hours(8, 18)
+        labels: dict[str, str] = {}
         if frame.outside is None:
             shown = _appointments(uow, resolved, frame, window)
             working = _working(uow, resolved, frame)
-            days, hours = _days(frame, window, shown, working, resolved)
+            labels = member_labels(member_names_of(uow, resolved), resolved.privacy)
+            days, hours = _days(frame, window, shown, working, resolved, labels)
         ids = [str(a.id) for a in shown] if resolved.privacy is Privacy.FULL else []
         record_fetch(uow, token, resolved, client, 200, now, count=len(shown), appointment_ids=ids, what="page")
         uow.commit()
-    return _page(query, resolved, frame, days, hours, now)
+    page = _page(query, resolved, frame, days, hours, now)
+    return replace(page, members=[Member(labels[k], i) for i, k in enumerate(sorted(labels))])
 
 
 def _frame(query: PageQuery, calendar_zone: str, window: Window, now: datetime) -> _Frame:
@@ -324,8 +343,10 @@ def _working(uow: UnitOfWork, resolved: Resolved, frame: _Frame) -> list[Interva
     return working_intervals(rules, queries.exceptions_of(calendar), zone, days)
 
 
-def _event(appointment: Appointment, privacy: Privacy, zone: ZoneInfo, calendar_zone: str) -> PageEvent:
-    shown = disclose(appointment, privacy)
+def _event(
+    appointment: Appointment, privacy: Privacy, zone: ZoneInfo, calendar_zone: str, labels: dict[str, str]
+) -> PageEvent:
+    shown = disclose(appointment, privacy, labels.get(appointment.calendar.id))
     local = ZoneInfo(calendar_zone)
     return PageEvent(
         id=str(appointment.id),
@@ -343,13 +364,20 @@ def _event(appointment: Appointment, privacy: Privacy, zone: ZoneInfo, calendar_
         local_end=appointment.date_end.astimezone(local),
         dates=all_day_dates(appointment, calendar_zone),
         calendar_id=appointment.calendar.id,
+        member=shown.member,
+        member_index=sorted(labels).index(appointment.calendar.id) if shown.member else None,
     )
 
 
 def _days(
-    frame: _Frame, window: Window, shown: list[Appointment], working: list[Interval], resolved: Resolved
+    frame: _Frame,
+    window: Window,
+    shown: list[Appointment],
+    working: list[Interval],
+    resolved: Resolved,
+    labels: dict[str, str],
 ) -> tuple[list[PageDay], Hours]:
-    events = [_event(a, resolved.privacy, frame.zone, resolved.timezone) for a in shown]
+    events = [_event(a, resolved.privacy, frame.zone, resolved.timezone, labels) for a in shown]
     starts = [frame.at(d) for d in frame.days]
     timed = [e for e in events if not e.all_day]
     hours = hours_for([*((e.start, e.end) for e in timed if not _whole_day(e, starts)), *working], starts)
@@ -493,6 +521,7 @@ def _event_json(event: PageEvent) -> dict[str, Any]:
         "calendar_start": event.local_start.isoformat(),
         "calendar_end": event.local_end.isoformat(),
         "all_day": [d.isoformat() for d in event.dates] if event.dates else None,
+        "member": event.member,
     }
 
 
@@ -540,5 +569,6 @@ def page_json(page: WeekPage) -> dict[str, Any]:
         "previous": page.previous.isoformat() if page.previous else None,
         "next": page.next.isoformat() if page.next else None,
         "now": {"date": page.now_day.isoformat(), "top": page.now_top} if page.now_day else None,
+        "members": [m.label for m in page.members],
         "days": [_day_json(d) for d in page.days],
     }

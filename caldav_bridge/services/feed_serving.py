@@ -34,7 +34,7 @@ from importlib.metadata import version
 from zoneinfo import ZoneInfo
 
 from caldav_bridge.clock import utcnow
-from caldav_bridge.converters.disclosure import lists_cancelled
+from caldav_bridge.converters.disclosure import lists_cancelled, member_labels
 from caldav_bridge.converters.ical import (
     RENDER_VERSION,
     CalendarInfo,
@@ -69,6 +69,7 @@ __all__ = [
     "calendar_ids_of",
     "check_rate",
     "fetch_feed",
+    "member_names_of",
     "record_fetch",
     "record_refusal",
     "render_feed",
@@ -228,7 +229,7 @@ def fetch_feed(
                 entered.append(stack.enter_context(uow))
             return uow
 
-        resolved, calendar_ids = _target(ctx, secret, db)
+        resolved, calendar_ids, members = _target(ctx, secret, db)
         # What the window holds changes only with a write (which changes the row count or the version
         # sum) or as the window moves, once a minute: so it is read at most once a minute per write.
         cancelled_since = window.listed_cancelled_since(resolved.privacy)
@@ -241,32 +242,37 @@ def fetch_feed(
             ctx.cache.windows.put(key, cached)
         items, items_digest, drift = cached
         options = _options(ctx.config, resolved)
-        etag = _etag(resolved, options, ctx.config, items_digest)
+        labels = member_labels(members, resolved.privacy)
+        etag = _etag(resolved, options, ctx.config, items_digest + _labels_digest(labels))
         last_modified = _last_modified(ctx.config, resolved, drift, now)
         if _not_modified(conditions, etag, last_modified):
             _record(ctx, db, resolved, client, 304, now)
             return FeedResponse(304, etag, last_modified, None, len(items), resolved.token_name)
         body = ctx.cache.feeds.get(etag)
         if body is None:
-            body = FeedBody.of(render_feed(db(), ctx.cache, resolved, options, ctx.config, items))
+            body = FeedBody.of(render_feed(db(), ctx.cache, resolved, options, ctx.config, items, labels))
             ctx.cache.feeds.put(etag, body)
         shown = [i.id for i in items] if resolved.privacy is Privacy.FULL else []
         _record(ctx, db, resolved, client, 200, now, appointment_ids=shown)
         return FeedResponse(200, etag, last_modified, body, len(items), resolved.token_name)
 
 
-def _target(ctx: FeedContext, secret: str, db: Callable[[], UnitOfWork]) -> tuple[Resolved, list[str]]:
-    """The token behind ``secret`` and its calendars: from the cache (at most :data:`TOKEN_TTL` old, and
-    never across a revocation or rotation made in this process), else from the database."""
+def _target(
+    ctx: FeedContext, secret: str, db: Callable[[], UnitOfWork]
+) -> tuple[Resolved, list[str], dict[str, str]]:
+    """The token behind ``secret``, its calendars and (for a team) its members' names: from the cache (at most
+    :data:`TOKEN_TTL` old, and never across a revocation or rotation made in this process), else from the
+    database."""
     digest = token_digest(secret)
     generation = ctx.token_revocations()  # read before the database, so a revocation racing us drops the entry
     entry = ctx.cache.tokens.get(digest)
     if entry is not None and entry[0] > time.monotonic() and entry[1] == generation:
-        return entry[2], entry[3]
+        return entry[2], entry[3], entry[4]
     resolved, _row = resolve(db(), secret)
     calendar_ids = calendar_ids_of(db(), resolved)
-    ctx.cache.tokens.put(digest, (time.monotonic() + TOKEN_TTL, generation, resolved, calendar_ids))
-    return resolved, calendar_ids
+    members = member_names_of(db(), resolved)
+    ctx.cache.tokens.put(digest, (time.monotonic() + TOKEN_TTL, generation, resolved, calendar_ids, members))
+    return resolved, calendar_ids, members
 
 
 def _writes(ctx: FeedContext, calendar_ids: list[str], db: Callable[[], UnitOfWork]) -> tuple[int, int]:
@@ -344,18 +350,22 @@ def render_feed(
     options: EventOptions,
     config: FeedConfig,
     items: list[FeedItem],
+    labels: dict[str, str] | None = None,
 ) -> bytes:
-    """The VCALENDAR of ``items`` (inside the caller's ``with uow``), reusing cached VEVENTs."""
+    """The VCALENDAR of ``items`` (inside the caller's ``with uow``), reusing cached VEVENTs; ``labels``: a team
+    calendar's member labels by calendar id (:func:`~caldav_bridge.converters.disclosure.member_labels`)."""
     key = options.key()
+    labels = labels or {}
     blobs: dict[str, bytes] = {}
     for item in items:
-        cached = cache.events.get((item.id, item.version, key))
+        cached = cache.events.get((item.id, item.version, key, labels.get(item.calendar_id)))
         if cached is not None:
             blobs[item.id] = cached
     missing = [i.id for i in items if i.id not in blobs]
     for row in uow.feeds.appointments(missing):
-        blob = feed_event_bytes(appointment_from_row(row), row.sequence, options)
-        cache.events.put((row.id, row.version, key), blob)
+        member = labels.get(row.calendar_id)
+        blob = feed_event_bytes(appointment_from_row(row), row.sequence, options, member=member)
+        cache.events.put((row.id, row.version, key, member), blob)
         blobs[row.id] = blob
     zone = ZoneInfo(resolved.timezone)
     timezones = []
@@ -437,6 +447,20 @@ def calendar_ids_of(uow: UnitOfWork, resolved: Resolved) -> list[str]:
     if resolved.calendar_kind == CalendarKind.TEAM:
         ids += uow.feeds.member_calendar_ids(resolved.calendar_id)
     return ids
+
+
+def member_names_of(uow: UnitOfWork, resolved: Resolved) -> dict[str, str]:
+    """For a team, each member calendar's person (calendar id → name); empty for any other calendar."""
+    if resolved.calendar_kind != CalendarKind.TEAM:
+        return {}
+    return uow.feeds.member_names(resolved.calendar_id)
+
+
+def _labels_digest(labels: dict[str, str]) -> str:
+    """What the member labels add to a feed's ETag (nothing for a calendar that is no team)."""
+    if not labels:
+        return ""
+    return hashlib.sha256(repr(sorted(labels.items())).encode()).hexdigest()
 
 
 def _options(config: FeedConfig, resolved: Resolved) -> EventOptions:

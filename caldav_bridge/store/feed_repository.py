@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from caldav_bridge.store.dav_tables import SHORT_SPAN, DavCollectionRow, DavItemRow
-from caldav_bridge.store.tables import AppointmentRow, CalendarRow, FeedFetchRow, FeedTokenRow
+from caldav_bridge.store.tables import AppointmentRow, CalendarRow, FeedFetchRow, FeedTokenRow, UserRow
 from caldav_bridge.store.types import UtcDateTime
 
 __all__ = ["FeedDrift", "FeedItem", "FeedRepository"]
@@ -27,6 +27,8 @@ class FeedItem:
     version: int
     date_start: datetime
     date_end: datetime
+    #: The calendar it is on (a team's feed names the member by it).
+    calendar_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,16 @@ class FeedRepository:
         stmt = select(CalendarRow.id).where(CalendarRow.team_id == team_id).order_by(CalendarRow.id)
         return list(self.session.scalars(stmt))
 
+    def member_names(self, team_id: str) -> dict[str, str]:
+        """Each member calendar's person: its owner's display name, else the calendar's own name."""
+        stmt = (
+            select(CalendarRow.id, UserRow.display_name, CalendarRow.name)
+            .outerjoin(UserRow, UserRow.id == CalendarRow.owner_user_id)
+            .where(CalendarRow.team_id == team_id)
+            .order_by(CalendarRow.id)
+        )
+        return {calendar_id: owner or name for calendar_id, owner, name in self.session.execute(stmt)}
+
     # ------------------------------------------------------------------ fetches
 
     def add_fetch(self, row: FeedFetchRow) -> None:
@@ -111,14 +123,14 @@ class FeedRepository:
         Ordered by (date_start, id): the order of the feed.
         """
         a = AppointmentRow
-        stmt = select(a.id, a.version, a.date_start, a.date_end).where(
+        stmt = select(a.id, a.version, a.date_start, a.date_end, a.calendar_id).where(
             *self._shown(calendar_ids, start, end, cancelled_since)
         )
         found = [FeedItem(*row) for row in self.session.execute(stmt)]
         earlier = self._series_before(calendar_ids, start, end, cancelled_since)
         if earlier:
-            later = select(a.id, a.version, a.date_start).where(a.id.in_(earlier))
-            found += [FeedItem(i, v, s, max(end, s)) for i, v, s in self.session.execute(later)]
+            later = select(a.id, a.version, a.date_start, a.calendar_id).where(a.id.in_(earlier))
+            found += [FeedItem(i, v, s, max(end, s), c) for i, v, s, c in self.session.execute(later)]
         return sorted(found, key=lambda i: (i.date_start, i.id))
 
     def appointments(self, ids: Sequence[str]) -> list[AppointmentRow]:

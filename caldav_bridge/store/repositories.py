@@ -53,6 +53,8 @@ class AppointmentQuery:
     start: datetime | None = None
     end: datetime | None = None
     updated_since: datetime | None = None
+    #: ``meta.kind``: ``appointment`` (customer appointments: no kind, or that one), ``busy``; ``None``: any.
+    kind: str | None = None
     #: Keyset cursor: (date_start, id) of the last row of the previous page.
     after: tuple[datetime, str] | None = None
 
@@ -121,6 +123,9 @@ class AppointmentRepository:
         ):
             if value is not None:
                 stmt = stmt.where(column == value)
+        if q.kind is not None:
+            kind = AppointmentRow.meta_extra["kind"].as_string()
+            stmt = stmt.where(kind == q.kind if q.kind != "appointment" else or_(kind.is_(None), kind == q.kind))
         if q.guest_id is not None:
             guests = select(AppointmentGuestRow.appointment_id).where(AppointmentGuestRow.person_id == q.guest_id)
             stmt = stmt.where(AppointmentRow.id.in_(guests))

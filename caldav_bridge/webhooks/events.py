@@ -3,12 +3,17 @@
 ``appointment.created`` for new appointments; ``appointment.cancelled`` for a cancelled or deleted
 one; ``appointment.rescheduled`` when its times changed; else ``appointment.updated``. The active
 subscriptions are read once per transaction (the unit of work's per-transaction cache).
+
+Busy blocks (``meta.kind`` busy: a fitter's lunch or dentist, no customer) are no appointment events:
+nothing is queued for them. One that comes to name a customer or a type becomes an appointment and is
+announced from then on (its first event is ``appointment.updated``).
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from caldav_bridge.clock import utcnow
 from caldav_bridge.events.model import (
@@ -18,6 +23,7 @@ from caldav_bridge.events.model import (
     AppointmentRescheduled,
     AppointmentsCreated,
 )
+from caldav_bridge.model.appointment import AppointmentKind
 from caldav_bridge.model.timestamps import format_timestamp
 from caldav_bridge.services.mapping import appointment_from_row
 from caldav_bridge.store.tables import AppointmentRow
@@ -43,15 +49,20 @@ def on_appointments_created(uow: UnitOfWork, event: AppointmentsCreated) -> None
     if not _subscriptions(uow):
         return
     for row in event.appointments:
-        queue(uow, row.as_row(), "appointment.created")
+        if not _busy(row.meta_extra):
+            queue(uow, row.as_row(), "appointment.created")
 
 
 def on_appointment_changed(uow: UnitOfWork, event: AppointmentEvent) -> None:
     if not _subscriptions(uow):
         return
     row = uow.appointments.including_deleted(event.appointment_id)
-    if row is not None:
+    if row is not None and not _busy(row.meta_extra):
         queue(uow, row, event_type(event))
+
+
+def _busy(meta_extra: dict[str, Any] | None) -> bool:
+    return (meta_extra or {}).get("kind") == AppointmentKind.BUSY.value
 
 
 def _subscriptions(uow: UnitOfWork) -> list[WebhookSubscriptionRow]:

@@ -59,6 +59,7 @@ def list_appointments(query: AppointmentListQuery) -> Response:
         start=query.from_,
         end=query.to,
         updated_since=query.updated_since,
+        kind=query.kind.value,
     )
     limit = min(query.limit or settings.page_size, settings.max_page_size)
     page = service.list_appointments(uow(), current_actor("api"), filters, limit=limit, cursor=query.cursor)

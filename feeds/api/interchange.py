@@ -133,6 +133,7 @@ def _filters(query: AppointmentListQuery) -> appointments.ListFilters:
         start=query.from_,
         end=query.to,
         updated_since=query.updated_since,
+        kind=query.kind.value,
     )
 
 

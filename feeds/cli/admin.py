@@ -22,6 +22,7 @@ LIST_OPTIONS = {
     "to": "--to",
     "status": "--status",
     "type": "--type",
+    "kind": "--kind",
     "limit": "--limit",
     "cursor": "--cursor",
 }
@@ -118,6 +119,7 @@ def _register_appointments(commands: Any) -> None:
     p.add_argument("--to", dest="end", help="ISO 8601 time with zone; appointments starting before it")
     p.add_argument("--status", help="INITIAL, RESERVED, BOOKED, CANCELLED or RESCHEDULED")
     p.add_argument("--type", help="INITIAL, FOLLOW_UP or TECH_SETUP")
+    p.add_argument("--kind", help="appointment (default: customer appointments), busy (busy blocks) or all")
     p.add_argument("--limit", type=int, default=DEFAULT_LIMIT, help=f"1-500 (default {DEFAULT_LIMIT})")
     p.add_argument("--cursor", help="continue after the page that printed it")
     p.add_argument("--all", action="store_true", help="every matching appointment (page after page)")
@@ -278,6 +280,7 @@ def appointments_list(args: argparse.Namespace) -> int:
             "calendar_id": args.calendar,
             "type": args.type,
             "status": args.status,
+            "kind": args.kind or "appointment",
             "from": args.start,
             "to": args.end,
             "limit": MAX_PAGE_SIZE if args.all else args.limit,
@@ -286,7 +289,12 @@ def appointments_list(args: argparse.Namespace) -> int:
         LIST_OPTIONS,
     )
     filters = appointments.ListFilters(
-        calendar_id=query.calendar_id, status=query.status, type=query.type, start=query.from_, end=query.to
+        calendar_id=query.calendar_id,
+        status=query.status,
+        type=query.type,
+        start=query.from_,
+        end=query.to,
+        kind=query.kind.value,
     )
     uow_of = runtime_of(args).uow
     rows: list[dict[str, Any]] = []

@@ -77,6 +77,7 @@ def register(commands: Any) -> None:
     p.add_argument("--updated-since", help="ISO 8601 time with zone")
     p.add_argument("--status", help="INITIAL, RESERVED, BOOKED, CANCELLED or RESCHEDULED")
     p.add_argument("--type", help="INITIAL, FOLLOW_UP or TECH_SETUP")
+    p.add_argument("--kind", help="appointment (default: customer appointments), busy (busy blocks) or all")
     p.add_argument("--guest", help="guest (customer) id")
     p.add_argument("--opportunity-gid")
     p.add_argument("--customer-gid")
@@ -308,6 +309,7 @@ EXPORT_OPTIONS = {
     "appointment_gid": "--appointment-gid",
     "type": "--type",
     "status": "--status",
+    "kind": "--kind",
     "from": "--from",
     "to": "--to",
     "updated_since": "--updated-since",
@@ -331,6 +333,7 @@ def export_command(args: argparse.Namespace) -> int:
             "appointment_gid": args.appointment_gid,
             "type": args.type,
             "status": args.status,
+            "kind": args.kind or "appointment",
             "from": args.start,
             "to": args.end,
             "updated_since": args.updated_since,
@@ -348,6 +351,7 @@ def export_command(args: argparse.Namespace) -> int:
         start=query.from_,
         end=query.to,
         updated_since=query.updated_since,
+        kind=query.kind.value,
     )
     if args.ics and (args.format != "ical" or not args.calendar):
         return fail("--ics: needs the ical format and --calendar", code=2)

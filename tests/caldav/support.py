@@ -24,8 +24,13 @@ def event_ics(
     tzid: str | None = "America/Denver",
     extra: str = "",
     status: str | None = None,
+    appointment_type: str | None = "FOLLOW_UP",
 ) -> str:
-    """A VEVENT with a VALARM and X- property (things the canonical model does not carry)."""
+    """A VEVENT with a VALARM and X- property (things the canonical model does not carry).
+
+    It is a customer appointment (``X-APPOINTMENT-TYPE``, FOLLOW_UP by default); ``appointment_type=None``
+    leaves the type out, which (naming no customer either) makes it the fitter's busy block.
+    """
     when = (
         f"DTSTART;TZID={tzid}:{start}\r\nDTEND;TZID={tzid}:{end}\r\n"
         if tzid
@@ -37,6 +42,7 @@ def event_ics(
         f"UID:{uid}\r\nDTSTAMP:20261101T000000Z\r\n{when}"
         f"SUMMARY:{summary}\r\n"
         + (f"STATUS:{status}\r\n" if status else "")
+        + (f"X-APPOINTMENT-TYPE:{appointment_type}\r\n" if appointment_type else "")
         + "X-CLIENT-COLOR:teal\r\n"
         + extra
         + "BEGIN:VALARM\r\nACTION:DISPLAY\r\nDESCRIPTION:Reminder\r\nTRIGGER:-PT15M\r\nEND:VALARM\r\n"

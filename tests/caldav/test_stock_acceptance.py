@@ -28,9 +28,9 @@ def _ics(uid: str, lines: str, *, summary: str = "Event") -> str:
     )
 
 
-def _appointments(live: LiveServer, people: People) -> list[dict[str, Any]]:
+def _appointments(live: LiveServer, people: People, kind: str = "appointment") -> list[dict[str, Any]]:
     response = live.client(people.fitter.token).get(
-        "/api/v1/appointments", params={"calendar_id": people.fitter.calendar_id, "limit": 100}
+        "/api/v1/appointments", params={"calendar_id": people.fitter.calendar_id, "limit": 100, "kind": kind}
     )
     assert response.status_code == 200, response.text
     body = response.json()
@@ -83,11 +83,14 @@ def test_an_event_taking_no_time_is_stored_and_blocks_nothing(
     assert _appointments(live, people) == []  # a calendar-only event: no appointment takes no time
 
 
-def test_a_date_without_end_is_a_one_day_appointment(
+def test_a_date_without_end_is_a_one_day_busy_block(
     live: LiveServer, fitter_calendar: caldav.Calendar, people: People
 ) -> None:
+    # no customer, no type: the fitter's own day away (a busy block), listed when asked for
     fitter_calendar.save_event(_ics("day@test", "DTSTART;VALUE=DATE:20261221\r\n", summary="Trade fair"))
-    (appointment,) = _appointments(live, people)
+    assert _appointments(live, people) == []
+    (appointment,) = _appointments(live, people, kind="busy")
+    assert appointment["meta"]["kind"] == "busy"
     start = datetime.fromisoformat(appointment["date_start"].replace("Z", "+00:00"))
     end = datetime.fromisoformat(appointment["date_end"].replace("Z", "+00:00"))
     assert start.astimezone(DENVER) == datetime(2026, 12, 21, tzinfo=DENVER)
@@ -140,6 +143,7 @@ def test_a_resource_holding_only_an_overridden_occurrence_is_that_occurrence(
     lines = (
         "RECURRENCE-ID;TZID=America/Denver:20261201T090000\r\n"
         "DTSTART;TZID=America/Denver:20261201T110000\r\nDTEND;TZID=America/Denver:20261201T120000\r\n"
+        "X-APPOINTMENT-TYPE:FOLLOW_UP\r\n"
     )
     # python-caldav's save_event would look for the series to merge the occurrence into: PUT it as is.
     url = str(fitter_calendar.url.join("series.ics"))
@@ -158,7 +162,7 @@ def test_a_resource_holding_only_an_overridden_occurrence_is_that_occurrence(
 def test_an_appointment_cannot_become_an_event_taking_no_time(live: LiveServer, people: People) -> None:
     auth = (people.fitter.username, people.fitter.password)
     url = f"{live.base_url}/dav/{auth[0]}/appointments/visit.ics"
-    timed = "DTSTART:20261201T160000Z\r\nDTEND:20261201T170000Z\r\n"
+    timed = "DTSTART:20261201T160000Z\r\nDTEND:20261201T170000Z\r\nX-APPOINTMENT-TYPE:FOLLOW_UP\r\n"
     created = requests.put(url, data=_ics("visit@test", timed, summary="Visit"), auth=auth, timeout=30)
     assert created.status_code == 201, created.text
     refused = requests.put(
@@ -187,10 +191,11 @@ def test_a_transparent_event_of_the_fitter_leaves_the_day_bookable(
     fitter_calendar.save_event(_ics("reachable@test", when + "TRANSP:TRANSPARENT\r\n", summary="Reachable by phone"))
     assert "TRANSP:TRANSPARENT" in fitter_calendar.event_by_uid("reachable@test").data
     assert _slots(live, people, day) == before
-    assert _appointments(live, people) == []
-    # the same event opaque occupies the day
+    assert _appointments(live, people, kind="all") == []
+    # the same event opaque occupies the day: a busy block of the fitter
     fitter_calendar.save_event(_ics("office@test", when, summary="Office day"))
     assert _slots(live, people, day) == 0
+    assert [a["meta"].get("kind") for a in _appointments(live, people, kind="all")] == ["busy"]
 
 
 def _sequence(live: LiveServer, appointment_id: str) -> int:

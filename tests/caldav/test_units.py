@@ -17,7 +17,7 @@ from tests.caldav.support import event_ics
 
 
 def test_parse_event_reads_the_canonical_fields() -> None:
-    text = event_ics("u1", summary="Fitting", status="TENTATIVE").replace(
+    text = event_ics("u1", summary="Fitting", status="TENTATIVE", appointment_type=None).replace(
         "X-CLIENT-COLOR:teal\r\n",
         "X-CLIENT-COLOR:teal\r\nX-APPOINTMENT-TYPE:tech_setup\r\n"
         "ATTENDEE;CN=Jane;X-GUEST-ID=cust-1:urn:x-guest:cust-1\r\nATTENDEE:mailto:a@b.c\r\n",
