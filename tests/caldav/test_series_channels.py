@@ -67,7 +67,8 @@ def write_daily_series(calendar: caldav.Calendar, days: Days) -> None:
             summary="Daily check",
             hour=9,
             rule="FREQ=DAILY;COUNT=4",
-            extra=f"EXDATE;TZID=America/Denver:{_stamp(d0 + timedelta(days=2), 9)}\r\n",
+            # a customer appointment (it names its type; without one it would be the fitter's busy block)
+            extra=f"EXDATE;TZID=America/Denver:{_stamp(d0 + timedelta(days=2), 9)}\r\nX-APPOINTMENT-TYPE:FOLLOW_UP\r\n",
             tail=override_ics("daily-fitting@client", d0 + timedelta(days=1), d0 + timedelta(days=1), 9, 14, "Moved"),
         )
     )
