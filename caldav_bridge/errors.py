@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "AuditFailed",
     "Conflict",
     "DomainError",
     "FieldError",
@@ -106,3 +107,12 @@ class IdempotencyKeyReused(DomainError):
     def __init__(self, key: str) -> None:
         super().__init__(f"Idempotency-Key {key!r} was already used with a different request body")
         self.key = key
+
+
+class AuditFailed(DomainError):
+    """A read could not be audited, so its data is not returned (answered 503: retry later)."""
+
+    title = "Service unavailable"
+
+    def __init__(self) -> None:
+        super().__init__("the read could not be recorded in the audit log, so nothing was returned; retry later")

@@ -6,7 +6,7 @@ from flask import Flask, Response, jsonify
 
 from caldav_bridge.runtime import Runtime
 from config import Settings, load_settings
-from feeds import access_log, metrics
+from feeds import access_log, auth, metrics
 from feeds import runtime as runtime_ext
 from feeds.problems import register_error_handlers
 
@@ -27,6 +27,7 @@ def create_app(settings: Settings | None = None, *, rt: Runtime | None = None) -
     app.json.sort_keys = False  # type: ignore[attr-defined]
     runtime_ext.init_app(app, rt)
     access_log.init_app(app)
+    auth.init_app(app)
     register_error_handlers(app)
     feed_state.init_app(app, rt)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import g, request
+from flask import Flask, current_app, g, request
 
 from caldav_bridge.errors import Unauthorized
 from caldav_bridge.services import users
@@ -10,7 +10,14 @@ from caldav_bridge.services.actor import Actor, Channel
 from feeds.access_log import request_id
 from feeds.runtime import uow
 
-__all__ = ["current_actor"]
+__all__ = ["current_actor", "init_app"]
+
+_KEY = "appointments.tokens"
+
+
+def init_app(app: Flask) -> None:
+    """The app's cache of resolved tokens (``users.TokenCache``: one per process)."""
+    app.extensions[_KEY] = users.TokenCache()
 
 
 def current_actor(channel: Channel) -> Actor:
@@ -22,6 +29,6 @@ def current_actor(channel: Channel) -> Actor:
     scheme, _, secret = header.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         raise Unauthorized("send an API token as 'Authorization: Bearer <token>'")
-    actor = users.actor_for_token(uow(), secret.strip(), channel, request_id())
+    actor = users.actor_for_token(uow(), secret.strip(), channel, request_id(), current_app.extensions[_KEY])
     g.actor = actor
     return actor

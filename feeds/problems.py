@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from werkzeug.exceptions import HTTPException
 
 from caldav_bridge.errors import (
+    AuditFailed,
     Conflict,
     DomainError,
     FieldError,
@@ -44,6 +45,7 @@ _STATUS = {
     Conflict: 409,
     PreconditionFailed: 412,
     IdempotencyKeyReused: 422,
+    AuditFailed: 503,
 }
 
 

@@ -725,4 +725,6 @@ def _commit(uow: UnitOfWork) -> None:
 
 
 def _stored(row: AppointmentRow) -> Stored:
-    return Stored(appointment_from_row(row), etag_of(row))
+    stored = Stored(row, etag_of(row))
+    _ = stored.appointment  # built now, while the session may still load what the written row lacks
+    return stored

@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from pydantic import ValidationError
@@ -61,13 +62,12 @@ from caldav_bridge.model.series import CALDAV_META
 from caldav_bridge.model.timestamps import format_timestamp, parse_timestamp
 from caldav_bridge.services import creates
 from caldav_bridge.services.actor import CALDAV_CHANNEL, Actor
-from caldav_bridge.services.mapping import appointment_from_row, etag_of, guest_rows
+from caldav_bridge.services.mapping import appointment_from_row, canonical_json, etag_of, guest_rows
 from caldav_bridge.services.slot_check import ensure_free
 from caldav_bridge.services.validation import field_errors
 from caldav_bridge.store.repositories import AppointmentQuery
 from caldav_bridge.store.tables import (
     AppointmentRow,
-    AuditRow,
     CalendarRow,
     IdempotencyRow,
     StatusHistoryRow,
@@ -114,11 +114,23 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 
 @dataclass(frozen=True)
 class Stored:
-    """An appointment as stored, with its ETag; ``replayed`` marks an idempotent repeat."""
+    """An appointment as stored, with its ETag; ``replayed`` marks an idempotent repeat.
 
-    appointment: Appointment
+    Built on the loaded row: :attr:`appointment` (the model) is made when first asked for, and
+    :meth:`document` (its JSON) straight from the row, without a model (``mapping.canonical_json``).
+    """
+
+    row: AppointmentRow
     etag: str
     replayed: bool = False
+
+    @cached_property
+    def appointment(self) -> Appointment:
+        return appointment_from_row(self.row)
+
+    def document(self) -> dict[str, Any]:
+        """``appointment.model_dump(mode="json")``, built directly from the row."""
+        return canonical_json(self.row)
 
 
 @dataclass(frozen=True)
@@ -150,11 +162,11 @@ class ListFilters:
 
 def get(uow: UnitOfWork, actor: Actor, appointment_id: str) -> Stored:
     actor.require("read")
-    with uow:
+    with uow.reading():
         row = _visible_row(uow, actor, appointment_id)
-        _audit(uow, actor, "read", [row])
+        _audit_reads(uow, actor, "read", [row])
         uow.commit()
-        return _stored(row)
+        return _stored(row, loaded=True)
 
 
 def list_appointments(
@@ -179,25 +191,25 @@ def list_appointments(
         kind=None if filters.kind == "all" else filters.kind,
         after=_decode_cursor(cursor) if cursor else None,
     )
-    with uow:
+    with uow.reading():
         if filters.calendar_id is not None:
             _check_calendar_filter(uow, actor, filters.calendar_id)
         rows = uow.appointments.search(query, limit + 1)
         more = len(rows) > limit
         rows = rows[:limit]
-        _audit(uow, actor, "read", rows)
+        _audit_reads(uow, actor, "read", rows)
         uow.commit()
         next_cursor = _encode_cursor(rows[-1]) if more else None
-        return Page([_stored(r) for r in rows], next_cursor)
+        return Page([_stored(r, loaded=True) for r in rows], next_cursor)
 
 
 def history(uow: UnitOfWork, actor: Actor, appointment_id: str) -> list[StatusHistoryRow]:
     """The appointment's status history; audited as a read (it shows what the appointment shows)."""
     actor.require("read")
-    with uow:
+    with uow.reading():
         row = _visible_row(uow, actor, appointment_id)
         rows = uow.appointments.history(row.id)
-        _audit(uow, actor, "read_history", [row])
+        _audit_reads(uow, actor, "read_history", [row])
         uow.commit()
         return rows
 
@@ -753,9 +765,10 @@ def _changed(
     )
 
 
-def _audit(uow: UnitOfWork, actor: Actor, action: str, rows: Iterable[AppointmentRow]) -> None:
+def _audit_reads(uow: UnitOfWork, actor: Actor, action: str, rows: Iterable[AppointmentRow]) -> None:
+    """A read of ``rows``, audited when the read commits (before the caller returns any of it)."""
     now = utcnow()
-    uow.audit.add_all(AuditRow(**creates.audit_values(actor, action, row.id, row.calendar_id, now)) for row in rows)
+    uow.audit_reads([creates.audit_values(actor, action, row.id, row.calendar_id, now) for row in rows])
 
 
 def _commit(uow: UnitOfWork, row: AppointmentRow) -> Stored:
@@ -766,8 +779,13 @@ def _commit(uow: UnitOfWork, row: AppointmentRow) -> Stored:
     return _stored(row)
 
 
-def _stored(row: AppointmentRow) -> Stored:
-    return Stored(appointment_from_row(row), etag_of(row))
+def _stored(row: AppointmentRow, *, loaded: bool = False) -> Stored:
+    """``row`` as :class:`Stored`; unless it was ``loaded`` by a read query (calendar and guests with it), its
+    model is built now, while the session may still load what a written row lacks."""
+    stored = Stored(row, etag_of(row))
+    if not loaded:
+        _ = stored.appointment
+    return stored
 
 
 def _replay(uow: UnitOfWork, actor: Actor, principal: str, key: str, request_hash: str) -> Stored | None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from datetime import datetime
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from caldav_bridge.clock import utcnow
@@ -18,6 +20,7 @@ from caldav_bridge.store.uow import UnitOfWork
 __all__ = [
     "SCOPES",
     "IssuedToken",
+    "TokenCache",
     "TokenInfo",
     "UserInfo",
     "actor_for_password",
@@ -202,18 +205,79 @@ def revoke_token(uow: UnitOfWork, token_id: str) -> None:
         uow.commit()
 
 
-def actor_for_token(uow: UnitOfWork, secret: str, channel: Channel, request_id: str | None = None) -> Actor:
-    """The actor a bearer token stands for; :class:`Unauthorized` for unknown or revoked tokens."""
+#: How often a token's ``last_used_at`` is written (at most once per this interval per token).
+LAST_USED_EVERY = timedelta(minutes=1)
+
+
+@dataclass
+class _Resolved:
+    generation: int
+    actor: Actor
+    last_used_at: datetime | None
+
+
+@dataclass
+class TokenCache:
+    """Resolved bearer tokens of one process, trusted while the database's authorisation clock stands still.
+
+    The clock (``store/auth_clock.py``) is moved by triggers on every revocation and every change of a
+    token, user or calendar that changes what a token stands for, by any process; each request reads it
+    (one primary-key row) and a moved clock drops every entry, so a revocation is seen at once everywhere.
+    """
+
+    size: int = 4096
+    _entries: OrderedDict[str, _Resolved] = field(default_factory=OrderedDict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def get(self, digest: str, generation: int) -> _Resolved | None:
+        with self._lock:
+            entry = self._entries.get(digest)
+            if entry is None or entry.generation != generation:
+                return None
+            self._entries.move_to_end(digest)
+            return entry
+
+    def put(self, digest: str, entry: _Resolved) -> None:
+        with self._lock:
+            self._entries[digest] = entry
+            self._entries.move_to_end(digest)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+
+def actor_for_token(
+    uow: UnitOfWork, secret: str, channel: Channel, request_id: str | None = None, cache: TokenCache | None = None
+) -> Actor:
+    """The actor a bearer token stands for; :class:`Unauthorized` for unknown or revoked tokens.
+
+    With a ``cache``, a token resolved before costs one read of the authorisation clock (a read-only
+    transaction: it never waits for a writer); ``last_used_at`` is written at most once a minute per token.
+    """
+    digest = token_digest(secret)
+    with uow.reading():
+        generation = uow.users.auth_generation()
+        entry = cache.get(digest, generation) if cache is not None else None
+        if entry is None:
+            row = uow.users.token_by_hash(digest)
+            if row is None or row.revoked_at is not None or not row.user.active:
+                raise Unauthorized("unknown, revoked or expired token")
+            actor = _actor(uow, row.user, frozenset(row.scopes.split()), channel, None, token_id=row.id)
+            entry = _Resolved(generation, actor, row.last_used_at)
+            if cache is not None:
+                cache.put(digest, entry)
+    now = utcnow()
+    if entry.last_used_at is None or now - entry.last_used_at > LAST_USED_EVERY:
+        entry.last_used_at = now  # bounded write rate: at most once a minute per token (and process)
+        _touch(uow, entry.actor.token_id, now)
+    return replace(entry.actor, channel=channel, request_id=request_id)
+
+
+def _touch(uow: UnitOfWork, token_id: str | None, now: datetime) -> None:
     with uow:
-        row = uow.users.token_by_hash(token_digest(secret))
-        if row is None or row.revoked_at is not None or not row.user.active:
-            raise Unauthorized("unknown, revoked or expired token")
-        actor = _actor(uow, row.user, frozenset(row.scopes.split()), channel, request_id, token_id=row.id)
-        now = utcnow()
-        if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
-            row.last_used_at = now  # bounded write rate: at most once a minute per token
+        row = uow.users.get_token(token_id) if token_id else None
+        if row is not None:
+            row.last_used_at = now
             uow.commit()
-        return actor
 
 
 def is_known(uow: UnitOfWork, username: str) -> bool:

@@ -11,7 +11,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from caldav_bridge.store.private_files import private_dir, private_file
 
-__all__ = ["make_engine", "make_session_factory"]
+__all__ = ["READ_ONLY", "make_engine", "make_session_factory"]
+
+#: The execution option of a read-only transaction (``UnitOfWork.reading``): on SQLite it begins deferred,
+#: so it never waits for (or takes) the write lock; WAL lets it read while a writer writes.
+READ_ONLY = "appointments_read_only"
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -51,9 +55,14 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin_immediate(connection: Any) -> None:
-    """Serialise writers: a transaction takes SQLite's write lock when it begins.
+    """Serialise writers: a transaction takes SQLite's write lock when it begins; a read-only one does not.
 
     With pysqlite's default deferred transactions two writers can both read and then one fails
     to upgrade its lock ("database is locked"); BEGIN IMMEDIATE makes the second wait instead.
+    A transaction begun with the :data:`READ_ONLY` execution option never writes, so it begins
+    deferred: it reads a snapshot while writers write (WAL) and never queues behind them.
     """
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    if connection.get_execution_options().get(READ_ONLY):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -13,6 +13,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from caldav_bridge.model.appointment import MAX_DURATION, AppointmentStatus
+from caldav_bridge.store import auth_clock
 from caldav_bridge.store.tables import (
     ApiTokenRow,
     AppointmentGuestRow,
@@ -325,6 +326,10 @@ class UserRepository:
 
     def get_token(self, token_id: str) -> ApiTokenRow | None:
         return self.session.get(ApiTokenRow, token_id)
+
+    def auth_generation(self) -> int:
+        """The authorisation clock (``store/auth_clock.py``): moves whenever what a token stands for may change."""
+        return auth_clock.generation(self.session)
 
     def tokens_of(self, user_id: str) -> list[ApiTokenRow]:
         stmt = select(ApiTokenRow).where(ApiTokenRow.user_id == user_id).order_by(ApiTokenRow.created_at)

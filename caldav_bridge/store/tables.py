@@ -262,6 +262,7 @@ class IdempotencyRow(Base):
 # the schema test compare all of it).
 from caldav_bridge.scheduling import tables as _scheduling_tables  # noqa: E402,F401
 from caldav_bridge.selfbooking import tables as _selfbooking_tables  # noqa: E402,F401
+from caldav_bridge.store import auth_clock as _auth_clock  # noqa: E402,F401
 from caldav_bridge.store import dav_tables as _dav_tables  # noqa: E402,F401
 from caldav_bridge.store import job_tables as _job_tables  # noqa: E402,F401
 from caldav_bridge.store import sf_tables as _sf_tables  # noqa: E402,F401

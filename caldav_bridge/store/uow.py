@@ -6,6 +6,13 @@ Leaving the ``with`` block without committing rolls back.
 Services raise domain events with :meth:`UnitOfWork.add_event`; the unit of work hands each to the
 bus's before-commit handlers at once, in its transaction (events those handlers raise are handled
 next, in order), and to the after-commit handlers once :meth:`commit` has committed.
+
+Reads enter with ``with uow.reading():``: a read-only transaction (on SQLite a deferred ``BEGIN``, so
+it never takes or waits for the write lock; writers still begin ``IMMEDIATE``). A read of patient
+data is audited with :meth:`UnitOfWork.audit_reads`: the rows are held until :meth:`commit`, which
+ends the read and then writes them in one multi-row INSERT in a short write transaction of its own;
+if that write fails, :meth:`commit` raises :class:`~caldav_bridge.errors.AuditFailed` and the caller
+returns the error, never the data (``docs/architecture.md``, "Reads and their audit").
 """
 
 from __future__ import annotations
@@ -15,11 +22,16 @@ from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Any, TypeVar, cast
 
+from sqlalchemy import event as sa_event
+from sqlalchemy import insert
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from caldav_bridge.errors import AuditFailed
 from caldav_bridge.events.bus import MessageBus
 from caldav_bridge.events.model import Event
 from caldav_bridge.store.dav_repository import DavItemRepository
+from caldav_bridge.store.engine import READ_ONLY
 from caldav_bridge.store.feed_repository import FeedRepository
 from caldav_bridge.store.repositories import (
     AppointmentRepository,
@@ -30,6 +42,7 @@ from caldav_bridge.store.repositories import (
     PeopleRepository,
     UserRepository,
 )
+from caldav_bridge.store.tables import AuditRow
 
 __all__ = ["SessionRepository", "UnitOfWork"]
 
@@ -46,6 +59,13 @@ class SessionRepository:
 
 
 R = TypeVar("R", bound=SessionRepository)
+#: Audit rows per INSERT statement (8 columns each: well under every backend's bound-parameter limit).
+AUDIT_CHUNK = 500
+
+
+def _refuse_flush(session: Session, _context: Any, _instances: Any) -> None:
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("a read-only unit of work (uow.reading()) was asked to write")
 
 
 class UnitOfWork:
@@ -73,9 +93,25 @@ class UnitOfWork:
         self._committed: list[Event] = []
         self.cache = {}
         self._repos: dict[type[SessionRepository], SessionRepository] = {}
+        self._read_only = False
+        self._audit: list[dict[str, Any]] = []
+
+    def reading(self) -> UnitOfWork:
+        """Enter the next ``with`` block as a read-only transaction (``with uow.reading(): ...``)."""
+        self._read_only = True
+        return self
+
+    @property
+    def read_only(self) -> bool:
+        return self._read_only
 
     def __enter__(self) -> UnitOfWork:
-        self.session = self._session_factory()
+        self._audit = []
+        if self._read_only:
+            self.session = self._session_factory(execution_options={READ_ONLY: True})
+            sa_event.listen(self.session, "before_flush", _refuse_flush)
+        else:
+            self.session = self._session_factory()
         self._queue.clear()
         self._committed = []
         self.cache = {}
@@ -100,6 +136,8 @@ class UnitOfWork:
         # close() ends any open transaction (rolling it back) without expiring what was loaded,
         # so rows read inside the block stay readable after it.
         self.session.close()
+        self._read_only = False
+        self._audit = []
 
     def repo(self, cls: type[R]) -> R:
         """The feature repository ``cls`` on this transaction's session (one instance per entry)."""
@@ -132,7 +170,19 @@ class UnitOfWork:
             self._dispatching = False
             self._queue.clear()
 
+    def audit_reads(self, rows: list[dict[str, Any]]) -> None:
+        """Audit rows (``audit_log`` column values) of a read: in a read-only unit of work held until
+        :meth:`commit`; otherwise inserted now, in this transaction."""
+        if self._read_only:
+            self._audit.extend(rows)
+        elif rows:
+            self.session.execute(insert(AuditRow).values(rows))
+
     def commit(self) -> None:
+        if self._read_only:
+            self.session.commit()  # ends the read: nothing was written
+            self._write_audit()
+            return
         self.session.commit()
         done, self._committed = self._committed, []
         self.cache = {}
@@ -144,3 +194,16 @@ class UnitOfWork:
         self.session.rollback()
         self._committed = []
         self.cache = {}
+        self._audit = []
+
+    def _write_audit(self) -> None:
+        """The held audit rows in one short write transaction (a multi-row INSERT per :data:`AUDIT_CHUNK`)."""
+        rows, self._audit = self._audit, []
+        if not rows:
+            return
+        try:
+            with self.session.get_bind().engine.begin() as connection:
+                for start in range(0, len(rows), AUDIT_CHUNK):
+                    connection.execute(insert(AuditRow).values(rows[start : start + AUDIT_CHUNK]))
+        except SQLAlchemyError as exc:
+            raise AuditFailed() from exc

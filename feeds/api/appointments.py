@@ -34,7 +34,7 @@ APPOINTMENT_OR_FORMAT = {
 
 
 def _one(stored: service.Stored, status: int = 200) -> Response:
-    return versioned(stored, stored.appointment.model_dump(mode="json"), status, getter="api_v1.get_appointment")
+    return versioned(stored, stored.document(), status, getter="api_v1.get_appointment")
 
 
 @operation(
@@ -63,9 +63,7 @@ def list_appointments(query: AppointmentListQuery) -> Response:
     )
     limit = min(query.limit or settings.page_size, settings.max_page_size)
     page = service.list_appointments(uow(), current_actor("api"), filters, limit=limit, cursor=query.cursor)
-    return jsonify(
-        {"items": [s.appointment.model_dump(mode="json") for s in page.items], "next_cursor": page.next_cursor}
-    )
+    return jsonify({"items": [s.document() for s in page.items], "next_cursor": page.next_cursor})
 
 
 @operation(

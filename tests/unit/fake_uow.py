@@ -171,6 +171,9 @@ class FakeUnitOfWork(UnitOfWork):
     def flush(self) -> None:
         return None
 
+    def audit_reads(self, rows: list[dict[str, Any]]) -> None:
+        self.audit.add_all(AuditRow(**r) for r in rows)
+
     def commit(self) -> None:
         self.commits += 1
 

@@ -1,0 +1,233 @@
+"""API reads that do not queue: read-only transactions, the audit written after the read, cached tokens.
+
+Over real HTTP on loopback against a real server, on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import event, select, text
+
+from caldav_bridge.runtime import Runtime
+from caldav_bridge.services import users
+from caldav_bridge.services.mapping import appointment_from_row
+from caldav_bridge.store.tables import AppointmentRow, AuditRow
+from feeds.app import create_app
+from tests.conftest import People
+from tests.support.factories import appointment_body
+from tests.support.live import Api, LiveServer, serve
+
+T0 = datetime(2031, 5, 5, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def statements(runtime: Runtime) -> Iterator[list[str]]:
+    """Every SQL statement the runtime's engine runs (BEGINs included), from now on."""
+    seen: list[str] = []
+
+    def on_execute(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement)
+
+    def on_begin(conn: Any) -> None:
+        seen.append("BEGIN (read)" if conn.get_execution_options().get("appointments_read_only") else "BEGIN (write)")
+
+    event.listen(runtime.engine, "before_cursor_execute", on_execute)
+    event.listen(runtime.engine, "begin", on_begin)
+    yield seen
+    event.remove(runtime.engine, "before_cursor_execute", on_execute)
+    event.remove(runtime.engine, "begin", on_begin)
+
+
+def _create(api: Api, calendar_id: str, n: int, **overrides: Any) -> list[str]:
+    ids = []
+    for i in range(n):
+        body = appointment_body(calendar_id, start=T0 + timedelta(hours=3 * i), **overrides)
+        response = api.post("/api/v1/appointments", json=body)
+        assert response.status_code == 201, response.text
+        ids.append(response.json()["id"])
+    return ids
+
+
+def _audit_rows(runtime: Runtime) -> list[AuditRow]:
+    with runtime.uow() as uow:
+        return list(uow.session.scalars(select(AuditRow).where(AuditRow.action == "read").order_by(AuditRow.id)))
+
+
+def test_a_list_reads_in_a_read_transaction_and_audits_every_row_in_one_insert(
+    runtime: Runtime, live: LiveServer, people: People, statements: list[str]
+) -> None:
+    api = live.client(people.dispatcher.token)
+    ids = _create(api, people.fitter.calendar_id or "", 12)
+    api.get("/api/v1/appointments", params={"limit": 1})  # the token is resolved and cached
+    audited_before = len(_audit_rows(runtime))
+    statements.clear()
+
+    response = api.get("/api/v1/appointments", params={"limit": 50})
+
+    assert response.status_code == 200
+    assert sorted(i["id"] for i in response.json()["items"]) == sorted(ids)
+    writes = [s for s in statements if s == "BEGIN (write)"]
+    audit_inserts = [s for s in statements if s.startswith("INSERT INTO audit_log")]
+    assert writes == ["BEGIN (write)"], statements  # the audit's short transaction, and nothing else
+    assert len(audit_inserts) == 1 and audit_inserts[0].count("(") > 12  # one multi-row INSERT
+    assert {"BEGIN (read)"} <= set(statements)
+    guest_selects = [s for s in statements if s.lstrip().startswith("SELECT") and "appointment_guests" in s]
+    assert len(guest_selects) == 1, guest_selects  # the page's guests in one query
+    audited = [r.appointment_id for r in _audit_rows(runtime)[audited_before:]]
+    assert sorted(audited) == sorted(ids)
+    assert {r.actor for r in _audit_rows(runtime)} == {"dispatcher"}
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the write lock is SQLite's
+def test_a_read_does_not_wait_for_a_writer_holding_the_lock(runtime: Runtime, people: People) -> None:
+    """SQLite: while another connection holds the write lock, a read-only unit of work still reads."""
+    writer = runtime.engine.connect()
+    writer.exec_driver_sql("UPDATE calendars SET name = name")  # BEGIN IMMEDIATE: holds the write lock
+    done = threading.Event()
+    found: list[int] = []
+
+    def read() -> None:
+        with runtime.uow().reading() as uow:
+            found.append(len(uow.calendars.search()))
+        done.set()
+
+    thread = threading.Thread(target=read)
+    thread.start()
+    try:
+        assert done.wait(20), "a read-only unit of work waited for the write lock"
+    finally:
+        writer.rollback()
+        writer.close()
+        thread.join()
+    assert found and found[0] >= 1
+
+
+def test_a_read_whose_audit_fails_answers_an_error_not_the_data(
+    runtime: Runtime, live: LiveServer, people: People
+) -> None:
+    api = live.client(people.dispatcher.token)
+    [appointment_id] = _create(api, people.fitter.calendar_id or "", 1)
+    api.get("/api/v1/appointments", params={"limit": 1})
+    with runtime.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql(
+                "CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$ BEGIN RAISE EXCEPTION 'audit log unavailable'; END $$"
+            )
+            conn.exec_driver_sql(
+                "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION refuse_audit()"
+            )
+        else:
+            conn.exec_driver_sql(
+                "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'audit'); END"
+            )
+    before = len(_audit_rows(runtime))
+
+    for path in (f"/api/v1/appointments/{appointment_id}", "/api/v1/appointments"):
+        response = api.get(path)
+        assert response.status_code == 503, response.text
+        assert response.headers["Content-Type"].startswith("application/problem+json")
+        assert "Jane" not in response.text and "Hearing aid" not in response.text and "date_start" not in response.text
+        assert "audit" in response.json()["detail"]
+    assert len(_audit_rows(runtime)) == before
+
+
+def test_a_read_only_unit_of_work_refuses_to_write(runtime: Runtime, people: People) -> None:
+    with runtime.uow().reading() as uow:
+        calendar = uow.calendars.search()[0]
+        calendar.name = "renamed in a read"
+        with pytest.raises(RuntimeError, match="read-only"):
+            uow.session.flush()
+
+
+def _revoke_everywhere(runtime: Runtime, token_name: str) -> None:
+    with runtime.engine.begin() as conn:  # as another tool or process would: straight in the database
+        conn.execute(
+            text("UPDATE api_tokens SET revoked_at = :now WHERE name = :name"), {"now": T0, "name": token_name}
+        )
+
+
+def test_a_cached_token_is_refused_at_once_after_a_revocation_by_another_process(
+    runtime: Runtime, people: People
+) -> None:
+    """Two apps on one database stand for two processes: each caches the token; a revocation made by a
+    third party (straight SQL, or the CLI's service) is seen by both on their next request."""
+    token = users.issue_token(runtime.uow(), "dispatcher", ("read",), "cockpit").secret
+    other_rt = Runtime.from_settings(runtime.settings)
+    try:
+        with serve(runtime) as one, serve(other_rt) as two:
+            apis = [one.client(token), two.client(token)]
+            for api in apis:
+                for _ in range(2):
+                    assert api.get("/api/v1/appointments").status_code == 200
+            _revoke_everywhere(runtime, "cockpit")
+            for api in apis:
+                assert api.get("/api/v1/appointments").status_code == 401
+
+            # a deactivated user is refused at once as well
+            fitter = users.issue_token(runtime.uow(), "fitter.berlin", ("read",), "phone").secret
+            fitter_api = two.client(fitter)
+            assert fitter_api.get("/api/v1/appointments").status_code == 200
+            with runtime.engine.begin() as conn:
+                conn.execute(text("UPDATE users SET active = :no WHERE username = 'fitter.berlin'"), {"no": False})
+            assert fitter_api.get("/api/v1/appointments").status_code == 401
+    finally:
+        other_rt.close()
+
+
+def test_a_cached_token_sees_a_new_calendar_of_its_user(runtime: Runtime, live: LiveServer, people: People) -> None:
+    """What an actor reaches is cached with the token; a calendar given to its user moves the clock."""
+    fitter = live.client(people.fitter.token)
+    dispatcher = live.client(people.dispatcher.token)
+    other_calendar = people.other_fitter.calendar_id or ""
+    _create(dispatcher, other_calendar, 1)
+    assert fitter.get("/api/v1/appointments").json()["items"] == []
+    with runtime.engine.begin() as conn:
+        user_id = conn.execute(text("SELECT id FROM users WHERE username = 'fitter.denver'")).scalar_one()
+        conn.execute(text("UPDATE calendars SET owner_user_id = :u WHERE id = :c"), {"u": user_id, "c": other_calendar})
+    assert len(fitter.get("/api/v1/appointments").json()["items"]) == 1
+
+
+GUEST_VARIANTS: list[dict[str, Any]] = [
+    {"guests": []},
+    {"guests": [{"id": "c-ü", "first_name": "Zoë", "last_name": None, "timezone": "Europe/Berlin", "note": [1, 2]}]},
+    {
+        "guests": [
+            {"id": "g1", "first_name": "Ann", "timezone": "UTC"},
+            {"id": "g2", "last_name": "O'Brien", "extra": {"nested": {"deep": True}}},
+        ]
+    },
+    {"description": None, "meta": {"type": "TECH_SETUP", "z": 1, "a": "x"}},
+    {"name": 'Fitting \u2014 "quoted" & <tagged>', "meta": {"type": "FOLLOW_UP", "salesforce": {}}},
+    {"meta": {"type": "INITIAL", "salesforce": {"appointment_gid": "08p000000000001"}, "emoji": "\U0001f50a"}},
+]
+
+
+def test_the_fast_json_is_byte_for_byte_what_the_models_dump(
+    runtime: Runtime, live: LiveServer, people: People
+) -> None:
+    api = live.client(people.dispatcher.token)
+    calendar_id = people.fitter.calendar_id or ""
+    for i, variant in enumerate(GUEST_VARIANTS):
+        body = appointment_body(calendar_id, start=T0 + timedelta(days=i), minutes=15 + 7 * i, **variant)
+        assert api.post("/api/v1/appointments", json=body).status_code == 201
+    app = create_app(rt=runtime)
+
+    listed = api.get("/api/v1/appointments", params={"limit": 50})
+    ids = [item["id"] for item in listed.json()["items"]]
+    with app.app_context(), runtime.uow() as uow:
+        rows = {r.id: r for r in uow.session.scalars(select(AppointmentRow))}
+        models = [appointment_from_row(rows[i]).model_dump(mode="json") for i in ids]
+        expected_list = app.json.response({"items": models, "next_cursor": None}).get_data()
+        expected_one = {i: app.json.response(m).get_data() for i, m in zip(ids, models, strict=True)}
+    assert len(ids) == len(GUEST_VARIANTS)
+    assert listed.content == expected_list
+    for appointment_id in ids:
+        assert api.get(f"/api/v1/appointments/{appointment_id}").content == expected_one[appointment_id]
+    assert json.loads(listed.content)["items"][1]["guests"] is not None
