@@ -112,7 +112,7 @@ class IdempotencyKeyReused(DomainError):
 class AuditFailed(DomainError):
     """A read could not be audited, so its data is not returned (answered 503: retry later)."""
 
-    title = "Service unavailable"
+    title = "Audit log unavailable"
 
     def __init__(self) -> None:
         super().__init__("the read could not be recorded in the audit log, so nothing was returned; retry later")

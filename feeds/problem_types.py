@@ -198,6 +198,14 @@ _TYPES = (
         "Retry later.",
     ),
     ProblemType(
+        "audit-unavailable",
+        "Audit log unavailable",
+        503,
+        "The data was read but its read could not be recorded in the audit log (the database refused the write: "
+        "full, locked too long, failing), so none of it was returned: every read of patient data is audited first.",
+        "Retry later. Operators: check the database's free space and its log.",
+    ),
+    ProblemType(
         "http-error",
         "HTTP error",
         400,
