@@ -5,8 +5,10 @@ Built by the entry points (``feeds.create_app``, the CLI) when they start, never
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
@@ -23,7 +25,8 @@ from caldav_bridge.converters.ical_items import IcalOptions
 from caldav_bridge.converters.ols import OlsOptions
 from caldav_bridge.converters.salesforce import SalesforceMapping
 from caldav_bridge.events.bus import MessageBus
-from caldav_bridge.events.wiring import build_bus
+from caldav_bridge.events.wiring import build_bus, register_feed_changes
+from caldav_bridge.infra.feed_changes import FeedChanges
 from caldav_bridge.infra.fetch_log import FetchLogs
 from caldav_bridge.store.engine import make_engine, make_session_factory
 from caldav_bridge.store.uow import UnitOfWork
@@ -45,11 +48,23 @@ class Runtime:
 
     #: The feeds' fetch logs of the apps built on this runtime (closed with it).
     fetch_logs: FetchLogs = field(init=False)
+    #: Calendars whose feeds changed, shared with the deployment's other processes on this host.
+    feed_changes: FeedChanges = field(init=False)
 
     def __post_init__(self) -> None:
         self.bus = build_bus(self.settings)
         self.write_clocks = WriteClocks.attached_to(self.session_factory)
         self.fetch_logs = FetchLogs()
+        self.feed_changes = FeedChanges(self._feed_changes_path())
+        register_feed_changes(self.bus, self.feed_changes)
+
+    def _feed_changes_path(self) -> Path | None:
+        """One file per database in ``data_dir`` (``None``, private to the process, for an in-memory database)."""
+        url = self.engine.url
+        if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+            return None
+        key = hashlib.sha256(url.render_as_string(hide_password=True).encode()).hexdigest()[:16]
+        return Path(self.settings.data_dir).resolve() / f"feed-changes-{key}"
 
     @classmethod
     def from_settings(cls, settings: Settings, engine: Engine | None = None) -> Runtime:

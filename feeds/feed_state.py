@@ -14,7 +14,7 @@ _KEY = "appointments.feeds"
 
 def init_app(app: Flask, rt: Runtime) -> None:
     config = FeedConfig.from_settings(rt.settings)
-    ctx = FeedContext.create(config, rt.settings.feed_rate_limit_per_minute, rt.uow, rt.write_clocks)
+    ctx = FeedContext.create(config, rt.settings.feed_rate_limit_per_minute, rt.uow, rt.write_clocks, rt.feed_changes)
     if ctx.fetch_log is not None:
         rt.fetch_logs.add(ctx.fetch_log)  # flushed before the API reads fetches, closed with the runtime
     app.extensions[_KEY] = ctx

@@ -9,13 +9,15 @@ from caldav_bridge.dav import item_sync
 from caldav_bridge.events import records
 from caldav_bridge.events.bus import MessageBus
 from caldav_bridge.events.model import AppointmentEvent, AppointmentsCreated
+from caldav_bridge.infra.feed_changes import FeedChanges
 from caldav_bridge.salesforce import outbox
 from caldav_bridge.scheduling import hooks
 from caldav_bridge.scheduling.mirrored import MirroredInitials
 from caldav_bridge.selfbooking import handlers as selfbooking
+from caldav_bridge.store.uow import UnitOfWork
 from caldav_bridge.webhooks import events as webhook_events
 
-__all__ = ["build_bus"]
+__all__ = ["build_bus", "register_feed_changes"]
 
 
 def build_bus(settings: Any | None = None) -> MessageBus:
@@ -37,3 +39,17 @@ def build_bus(settings: Any | None = None) -> MessageBus:
     bus.on(AppointmentEvent, item_sync.on_appointment_changed)
     bus.on(AppointmentEvent, selfbooking.on_appointment_changed)  # the customer-message outbox
     return bus
+
+
+def register_feed_changes(bus: MessageBus, changes: FeedChanges) -> None:
+    """After a change commits, mark its calendars' feeds as changed (``infra/feed_changes.py``): every process
+    answering feeds drops the ETag it holds for them before it answers another conditional request."""
+
+    def on_created(_uow: UnitOfWork, event: AppointmentsCreated) -> None:
+        changes.changed({a.calendar_id for a in event.appointments})
+
+    def on_changed(_uow: UnitOfWork, event: AppointmentEvent) -> None:
+        changes.changed({event.calendar_id, event.old_calendar_id or event.calendar_id})
+
+    bus.on(AppointmentsCreated, on_created, after_commit=True)
+    bus.on(AppointmentEvent, on_changed, after_commit=True)

@@ -10,7 +10,14 @@ One call, :func:`fetch_feed`, does what a feed request needs, in one transaction
 5. the fetch recorded (``feed_fetches``, and ``audit_log``: one row per fetch, plus one per appointment
    shown when the token's privacy is ``full``).
 
-The 304 path touches no database when its caches are warm (``docs/feeds.md``, "Speed"):
+A repeated request is answered from the token's last answer, held in memory (:class:`Answer`: ETag,
+Last-Modified, the bytes), before any rendering or database work: a 304 when ``If-None-Match`` matches
+its ETag, else a 200 with its bytes. The answer holds while the window's minute is the same, no domain
+event has marked one of its calendars changed since (``infra/feed_changes.py``: in every process of
+this host, a memory read), no token was revoked through this runtime, and for at most
+:data:`WRITES_TTL` seconds (writes that raise no event, processes on other hosts).
+
+Otherwise the 304 path touches no database when its caches are warm (``docs/feeds.md``, "Speed"):
 
 * a resolved token (and a team's member calendars) is kept for :data:`TOKEN_TTL` seconds; a revocation
   or rotation through this runtime drops them all at once (its ``write_clocks.token_revocations``), one
@@ -46,7 +53,8 @@ from caldav_bridge.converters.ical import (
 from caldav_bridge.converters.ical_series import feed_event_bytes, series_zones
 from caldav_bridge.credentials import token_digest
 from caldav_bridge.errors import DomainError
-from caldav_bridge.infra.feed_cache import FeedBody, FeedCache
+from caldav_bridge.infra.feed_cache import FeedBody, FeedCache, LruCache
+from caldav_bridge.infra.feed_changes import FeedChanges
 from caldav_bridge.infra.fetch_log import Fetch, FetchLog
 from caldav_bridge.infra.rate_limit import RateLimiter
 from caldav_bridge.model.feeds import Privacy
@@ -59,6 +67,7 @@ from caldav_bridge.store.uow import UnitOfWork
 from caldav_bridge.store.write_clock import WriteClocks
 
 __all__ = [
+    "Answer",
     "Client",
     "Conditions",
     "FeedConfig",
@@ -126,6 +135,10 @@ class FeedContext:
     fetch_log: FetchLog | None = field(default=None)
     #: The runtime's write clocks; ``None``: cached counts and tokens are trusted for their time to live alone.
     clocks: WriteClocks | None = None
+    #: The calendars marked changed by the write path (every process of this host); ``None``: no held answers.
+    changes: FeedChanges | None = None
+    #: Each token's last answer, by the digest of its secret (see :class:`Answer`).
+    answers: LruCache[str, Answer] = field(default_factory=lambda: LruCache(4096))
 
     @classmethod
     def create(
@@ -134,9 +147,10 @@ class FeedContext:
         rate_per_minute: int,
         uow_factory: Callable[[], UnitOfWork] | None = None,
         clocks: WriteClocks | None = None,
+        changes: FeedChanges | None = None,
     ) -> FeedContext:
         fetch_log = FetchLog(uow_factory) if uow_factory is not None else None
-        return cls(config, FeedCache(), RateLimiter(rate_per_minute), fetch_log, clocks)
+        return cls(config, FeedCache(), RateLimiter(rate_per_minute), fetch_log, clocks, changes)
 
     def appointment_writes(self) -> int:
         return self.clocks.appointments.generation() if self.clocks else 0
@@ -169,6 +183,32 @@ class FeedResponse:
     body: FeedBody | None
     events: int
     token_name: str
+
+
+@dataclass
+class Answer:
+    """A token's last answer, held to answer the next request without rendering or the database."""
+
+    expires: float  # on the monotonic clock
+    window_start: datetime
+    revocations: int
+    calendar_ids: tuple[str, ...]
+    stamp: tuple[int, ...]  # the calendars' slots in FeedChanges when the answer was computed
+    resolved: Resolved
+    etag: str
+    last_modified: datetime
+    events: int
+    shown: list[str]  # appointment ids a 200 shows with patient data (audited per fetch)
+    body: FeedBody | None = None
+
+    def holds(self, ctx: FeedContext, window_start: datetime) -> bool:
+        return (
+            self.expires > time.monotonic()
+            and self.window_start == window_start
+            and self.revocations == ctx.token_revocations()
+            and ctx.changes is not None
+            and ctx.changes.stamp(self.calendar_ids) == self.stamp
+        )
 
 
 @dataclass(frozen=True)
@@ -220,6 +260,9 @@ def fetch_feed(
         raise
     now = now or utcnow()
     window = window_of(ctx.config, now)
+    held = _held(ctx, secret, conditions, window)
+    if held is not None:
+        return _answer_held(ctx, held, client, conditions, now)
     with contextlib.ExitStack() as stack:
         entered: list[UnitOfWork] = []
 
@@ -230,10 +273,11 @@ def fetch_feed(
             return uow
 
         resolved, calendar_ids, members = _target(ctx, secret, db)
+        stamp = ctx.changes.stamp(calendar_ids) if ctx.changes is not None else ()  # before reading the rows
         # What the window holds changes only with a write (which changes the row count or the version
         # sum) or as the window moves, once a minute: so it is read at most once a minute per write.
         cancelled_since = window.listed_cancelled_since(resolved.privacy)
-        key = (tuple(calendar_ids), *_writes(ctx, calendar_ids, db), window.start, cancelled_since)
+        key = (tuple(calendar_ids), *_writes(ctx, calendar_ids, db, stamp), window.start, cancelled_since)
         cached = ctx.cache.windows.get(key)
         if cached is None:
             listed = db().feeds.items(calendar_ids, window.start, window.end, cancelled_since)
@@ -245,16 +289,60 @@ def fetch_feed(
         labels = member_labels(members, resolved.privacy)
         etag = _etag(resolved, options, ctx.config, items_digest + _labels_digest(labels))
         last_modified = _last_modified(ctx.config, resolved, drift, now)
+        shown = [i.id for i in items] if resolved.privacy is Privacy.FULL else []
+        answer = Answer(
+            time.monotonic() + WRITES_TTL,
+            window.start,
+            ctx.token_revocations(),
+            tuple(calendar_ids),
+            stamp,
+            resolved,
+            etag,
+            last_modified,
+            len(items),
+            shown,
+        )
         if _not_modified(conditions, etag, last_modified):
             _record(ctx, db, resolved, client, 304, now)
+            _hold(ctx, secret, answer)
             return FeedResponse(304, etag, last_modified, None, len(items), resolved.token_name)
         body = ctx.cache.feeds.get(etag)
         if body is None:
             body = FeedBody.of(render_feed(db(), ctx.cache, resolved, options, ctx.config, items, labels))
             ctx.cache.feeds.put(etag, body)
-        shown = [i.id for i in items] if resolved.privacy is Privacy.FULL else []
+        answer.body = body
         _record(ctx, db, resolved, client, 200, now, appointment_ids=shown)
+        _hold(ctx, secret, answer)
         return FeedResponse(200, etag, last_modified, body, len(items), resolved.token_name)
+
+
+def _held(ctx: FeedContext, secret: str, conditions: Conditions, window: Window) -> Answer | None:
+    """The token's held answer, if it still holds and can answer ``conditions`` (a 304 or its bytes)."""
+    if ctx.changes is None or ctx.fetch_log is None or conditions.if_modified_since is not None:
+        return None
+    answer = ctx.answers.get(token_digest(secret))
+    if answer is None or not answer.holds(ctx, window.start):
+        return None
+    if answer.body is None and not _not_modified(conditions, answer.etag, answer.last_modified):
+        return None  # a 200 is due, and the held answer was a 304 without the bytes
+    return answer
+
+
+def _answer_held(
+    ctx: FeedContext, answer: Answer, client: Client, conditions: Conditions, now: datetime
+) -> FeedResponse:
+    assert ctx.fetch_log is not None
+    resolved = answer.resolved
+    if _not_modified(conditions, answer.etag, answer.last_modified):
+        ctx.fetch_log.add(fetch_of(resolved, client, 304, now))
+        return FeedResponse(304, answer.etag, answer.last_modified, None, answer.events, resolved.token_name)
+    ctx.fetch_log.add(fetch_of(resolved, client, 200, now, appointment_ids=answer.shown))
+    return FeedResponse(200, answer.etag, answer.last_modified, answer.body, answer.events, resolved.token_name)
+
+
+def _hold(ctx: FeedContext, secret: str, answer: Answer) -> None:
+    if ctx.changes is not None and ctx.fetch_log is not None:
+        ctx.answers.put(token_digest(secret), answer)
 
 
 def _target(
@@ -275,10 +363,13 @@ def _target(
     return resolved, calendar_ids, members
 
 
-def _writes(ctx: FeedContext, calendar_ids: list[str], db: Callable[[], UnitOfWork]) -> tuple[int, int]:
-    """The calendars' row count and version sum, re-read after any appointment write in this process and
-    at least every :data:`WRITES_TTL` seconds."""
-    generation = ctx.appointment_writes()
+def _writes(
+    ctx: FeedContext, calendar_ids: list[str], db: Callable[[], UnitOfWork], stamp: tuple[int, ...] = ()
+) -> tuple[int, int]:
+    """The calendars' row count and version sum, re-read after any appointment write in this process, any
+    change event for these calendars in a process of this host (``stamp``), and at least every
+    :data:`WRITES_TTL` seconds."""
+    generation = (ctx.appointment_writes(), stamp)
     key = tuple(calendar_ids)
     entry = ctx.cache.writes.get(key)
     if entry is not None and entry[0] > time.monotonic() and entry[1] == generation:
