@@ -1,4 +1,5 @@
-"""``appointment-service serve``: one WSGI process (waitress) serving the Flask app."""
+"""``appointment-service serve``: the Flask app over HTTP: one process (waitress), or with ``--workers N``
+several worker processes under gunicorn (``feeds/cli/workers.py``)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,14 @@ def register(commands: Any) -> None:
     p.add_argument("--demo", action="store_true", help="migrate, seed the demo data and print URLs and demo users")
     p.add_argument("--host", help="interface to listen on (default $APPOINTMENTS_HOST or 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default $APPOINTMENTS_PORT or 8080)")
-    p.add_argument("--threads", type=int, default=8, help="worker threads (default 8)")
+    p.add_argument("--threads", type=int, default=8, help="threads per process (default 8)")
+    p.add_argument(
+        "--workers",
+        type=_workers,
+        default=1,
+        help="processes serving requests (default 1: one waitress process; more: gunicorn workers, "
+        "e.g. one per CPU core)",
+    )
     p.add_argument("--no-migrate", action="store_true", help="refuse to start on an old schema instead of migrating")
     p.add_argument(
         "--salesforce-emulator",
@@ -38,10 +46,22 @@ def register(commands: Any) -> None:
     p.set_defaults(handler=serve)
 
 
+def _workers(value: str) -> int:
+    try:
+        workers = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
+    if not 1 <= workers <= 64:
+        raise argparse.ArgumentTypeError("must be between 1 and 64")
+    return workers
+
+
 def serve(args: argparse.Namespace) -> int:
     if getattr(args, "salesforce_emulator", False):
         if not args.demo:
             return fail("--salesforce-emulator needs --demo (its Events belong to the demo fitters)", code=2)
+        if args.workers > 1:
+            return fail("--salesforce-emulator runs in one process: leave out --workers", code=2)
         from feeds.cli.sf_emulator import EmulatorMissing, emulator_org
 
         with contextlib.ExitStack() as stack:
@@ -77,10 +97,16 @@ def _serve(args: argparse.Namespace, org: Any) -> int:
     else:
         upgrade(rt.engine)
     app = create_app(rt=rt)
+    links = None
     if args.demo:
         demo = demo_summary(rt, run_demo(rt), served=lambda path: serves(app, path))
-        set_demo_links(app, demo_links(demo))  # the root page links the demo's pages
+        links = demo_links(demo)
+        set_demo_links(app, links)  # the root page links the demo's pages
         print(demo_text(demo), flush=True)
+    if args.workers > 1:
+        close_app(app)
+        rt.close()  # no connection and no thread crosses the fork: each worker builds its own
+        return _serve_workers(args, overrides, links, settings)
     session_factory = org.session_factory if org is not None else None
     if org is not None:
         _first_sync(rt, org)
@@ -101,6 +127,31 @@ def _serve(args: argparse.Namespace, org: Any) -> int:
         close_app(app)
     if scheduler is not None:
         scheduler.shutdown()
+    return 0
+
+
+def _serve_workers(args: argparse.Namespace, overrides: dict[str, object], links: Any, settings: Any) -> int:
+    from feeds.app import create_app
+    from feeds.cli.workers import Worker, run_workers
+    from feeds.docs import set_demo_links
+    from feeds.feed_state import close_app
+
+    def build() -> Worker:
+        rt = runtime_of(args, **overrides)
+        app = create_app(rt=rt)
+        if links is not None:
+            set_demo_links(app, links)
+        worker = Worker(app, [lambda: close_app(app), rt.close])
+        scheduler = start_in_serve(rt)
+        if scheduler is not None:
+            worker.stops.insert(0, scheduler.shutdown)
+        return worker
+
+    print(
+        f"Serving on http://{settings.host}:{settings.port} with {args.workers} worker processes (Ctrl-C to stop)",
+        flush=True,
+    )
+    run_workers(build, host=settings.host, port=settings.port, workers=args.workers, threads=args.threads)
     return 0
 
 

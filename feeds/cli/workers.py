@@ -1,0 +1,83 @@
+"""``serve --workers N`` (N > 1): gunicorn's arbiter forks N worker processes that serve the Flask app.
+
+Why gunicorn (``bench/README.md``, "Serving with several processes"): on this service's own requests it
+served as many as granian, the other server measured, while keeping what an operator expects of a
+well-kept pre-fork server: a dead or hung worker is replaced, SIGTERM stops every worker gracefully,
+SIGHUP reloads, and it is pure Python on every Linux.
+
+Fork safety: the master migrates (and seeds the demo), then releases its database connections and
+starts no thread. Each worker builds its own :class:`~caldav_bridge.runtime.Runtime` (engine, pool),
+app and background-job scheduler after the fork; the jobs' tick claims in the database
+(``jobs/ticks.py``) let exactly one process run each tick, however many workers schedule it. When a
+worker stops, it writes the feed fetches it still holds and stops its scheduler.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+__all__ = ["Worker", "run_workers"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Worker:
+    """What one worker process built: its app and what to stop when it exits."""
+
+    app: Any
+    stops: list[Callable[[], None]] = field(default_factory=list)
+
+    def stop(self) -> None:
+        for stop in self.stops:
+            try:
+                stop()
+            except Exception:  # one failing stop must not keep the others from running
+                log.exception("stopping the worker")
+
+
+class _Arbiter(BaseApplication):
+    def __init__(self, build: Callable[[], Worker], options: dict[str, Any]) -> None:
+        self._build = build
+        self._options = options
+        self._worker: Worker | None = None
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self._options.items():
+            self.cfg.set(key, value)
+        self.cfg.set("worker_exit", self._on_worker_exit)
+
+    def load(self) -> Any:
+        """In the worker, after the fork: its runtime, app and scheduler."""
+        self._worker = self._build()
+        return self._worker.app
+
+    def _on_worker_exit(self, _server: Any, _worker: Any) -> None:
+        if self._worker is not None:
+            self._worker.stop()
+
+
+def run_workers(build: Callable[[], Worker], *, host: str, port: int, workers: int, threads: int) -> None:
+    """Serve with ``workers`` processes of ``threads`` threads each until SIGTERM or SIGINT (returns then)."""
+    options = {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "worker_class": "gthread",
+        "threads": threads,
+        "proc_name": "appointment-service",
+        "graceful_timeout": 10,
+        "timeout": 120,
+        "keepalive": 5,
+        "preload_app": False,
+        "accesslog": None,  # the app logs each request itself (feeds/access_log.py)
+        "errorlog": "-",
+        "loglevel": "warning",
+        "forwarded_allow_ips": "127.0.0.1",
+    }
+    _Arbiter(build, options).run()
