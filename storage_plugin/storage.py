@@ -1,15 +1,18 @@
 """Radicale ``Storage``/``Collection`` over :class:`caldav_bridge.dav.collections.DavStore`.
 
-A Radicale storage lock is one database transaction: ``acquire_lock`` opens a unit of work
-(PostgreSQL: plus an advisory lock, shared for reads, exclusive for writes), every storage call
-in the request uses it, and releasing the lock commits. Nested ``acquire_lock`` calls in one
-thread reuse the open transaction.
+A Radicale storage lock is one database transaction: ``acquire_lock`` opens a unit of work, every
+storage call in the request uses it, and releasing the lock commits. PostgreSQL adds advisory locks
+(:mod:`caldav_bridge.dav.locks`): a write locks the collections its request names (Radicale passes
+``path``, ``request`` and, for MOVE, ``to_path``) or, when it changes the tree, everything; a read
+locks each collection it looks up, shared. Nested ``acquire_lock`` calls in one thread reuse the
+open transaction.
 """
 
 from __future__ import annotations
 
 import contextlib
 import email.utils
+import functools
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager as ContextManager
@@ -22,8 +25,8 @@ from radicale import item as radicale_item
 from radicale import pathutils, storage, types
 from radicale.item import filter as radicale_filter
 
-from caldav_bridge.dav import provisioning
-from caldav_bridge.dav.collections import DavStore, take_lock
+from caldav_bridge.dav import locks, provisioning
+from caldav_bridge.dav.collections import DavStore
 from caldav_bridge.dav.errors import SyncTokenInvalid
 from caldav_bridge.dav.records import CollectionInfo, ItemHead, ItemInfo, NewItem
 from caldav_bridge.errors import DomainError
@@ -97,8 +100,20 @@ class Storage(storage.BaseStorage):
             return
         uow = self.runtime.uow()
         with uow:
-            take_lock(uow.session, mode)
-            store = DavStore(uow, dav_actor(user or ""), max_token_age=self._max_sync_token_age or None)
+            session = uow.session
+            on_first_read = None
+            if mode == "w":
+                locks.lock_for_write(session, kwargs.get("request"), kwargs.get("path"), kwargs.get("to_path"))
+            else:
+                locks.lock_tree(session, "r")
+                if locks.is_postgresql(session):
+                    on_first_read = functools.partial(locks.lock_collection, session, mode="r")
+            store = DavStore(
+                uow,
+                dav_actor(user or ""),
+                max_token_age=self._max_sync_token_age or None,
+                on_first_read=on_first_read,
+            )
             txn = _Txn(uow, store, mode)
             request_state.local.txn = txn
             try:
@@ -109,12 +124,18 @@ class Storage(storage.BaseStorage):
 
     @contextlib.contextmanager
     def _store(self) -> Iterator[DavStore]:
-        """The store of the open transaction, or a short one of its own (calls outside a lock)."""
+        """The store of the open transaction, or a short one of its own (calls outside a lock).
+
+        Radicale writes only inside its lock, but reads after it: a PROPFIND's answer is built once
+        the lock is released (a collection's ETag, last modified, its items for getcontentlength).
+        Those reads get a short read transaction: on PostgreSQL the tree lock shared, which no write
+        to a single collection waits for (a write lock here made every PROPFIND wait for every write).
+        """
         txn = self._txn()
         if txn is not None:
             yield txn.store
             return
-        with self.acquire_lock("w"):
+        with self.acquire_lock("r"):
             txn = self._txn()
             assert txn is not None
             yield txn.store

@@ -1,4 +1,4 @@
-"""The CalDAV store service: collections, items, properties, sync tokens, the storage lock.
+"""The CalDAV store service: collections, items, properties, sync tokens (the storage lock: ``dav.locks``).
 
 One :class:`DavStore` works inside one open unit of work (one transaction) that its caller
 commits: the Radicale storage plugin opens it when Radicale takes its storage lock and commits
@@ -12,10 +12,10 @@ history and audit rows in the same transaction.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -30,6 +30,7 @@ from caldav_bridge.dav.errors import (
     UnsupportedComponent,
 )
 from caldav_bridge.dav.items import is_long
+from caldav_bridge.dav.locks import try_lock_collection
 from caldav_bridge.dav.records import CollectionInfo, ItemHead, ItemInfo, NewItem
 from caldav_bridge.dav.render import etag_of_text
 from caldav_bridge.errors import Forbidden
@@ -38,11 +39,9 @@ from caldav_bridge.store.dav_tables import SHORT_SPAN, DavChangeRow, DavCollecti
 from caldav_bridge.store.tables import AppointmentRow
 from caldav_bridge.store.uow import UnitOfWork
 
-__all__ = ["LOCK_KEY", "SYNC_PREFIX", "DavStore", "parent_of", "prune_all", "prune_log", "take_lock"]
+__all__ = ["SYNC_PREFIX", "DavStore", "parent_of", "prune_all", "prune_log"]
 
 SYNC_PREFIX = "http://radicale.org/ns/sync/"
-#: Key of the PostgreSQL advisory lock standing for Radicale's storage lock.
-LOCK_KEY = 0x43414C444156  # "CALDAV"
 #: Radicale's ``[storage] max_sync_token_age`` default (30 days).
 DEFAULT_MAX_TOKEN_AGE = 2_592_000
 #: At most this many of a collection's oldest change rows are looked at per prune (one write).
@@ -51,19 +50,6 @@ PRUNE_BATCH = 1000
 
 def parent_of(path: str) -> str:
     return path.rpartition("/")[0] if "/" in path else ""
-
-
-def take_lock(session: Session, mode: str) -> None:
-    """Radicale's storage lock, held until the transaction ends.
-
-    PostgreSQL: a transaction-scoped advisory lock, shared for ``"r"``, exclusive for ``"w"``, so
-    several server processes on one database serialise their writers. SQLite: every transaction
-    already begins with ``BEGIN IMMEDIATE`` (one writer at a time), nothing more is needed.
-    """
-    if session.get_bind().dialect.name != "postgresql":
-        return
-    fn = "pg_advisory_xact_lock" if mode == "w" else "pg_advisory_xact_lock_shared"
-    session.execute(text(f"SELECT {fn}(:key)"), {"key": LOCK_KEY})
 
 
 def _info(row: DavCollectionRow) -> CollectionInfo:
@@ -97,7 +83,14 @@ def _item(row: DavItemRow) -> ItemInfo:
 class DavStore:
     """Operations on the DAV tables within ``uow`` (already entered); the caller commits."""
 
-    def __init__(self, uow: UnitOfWork, actor: Actor, *, max_token_age: int | None = DEFAULT_MAX_TOKEN_AGE) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        actor: Actor,
+        *,
+        max_token_age: int | None = DEFAULT_MAX_TOKEN_AGE,
+        on_first_read: Callable[[int], None] | None = None,
+    ) -> None:
         self.uow = uow
         self.actor = actor
         #: Seconds a change stays in the log (``[storage] max_sync_token_age``); None: never pruned.
@@ -107,6 +100,10 @@ class DavStore:
         #: Collections read in this transaction, by path (a request asks for the same ones often);
         #: emptied by every write.
         self._seen: dict[str, CollectionInfo | None] = {}
+        #: Called with a collection's id the first time this transaction looks it up by path, before
+        #: its row is read (the storage plugin takes the collection's shared lock there: ``dav.locks``).
+        self.on_first_read = on_first_read
+        self._first_read_done: set[int] = set()
 
     @property
     def session(self) -> Session:
@@ -117,6 +114,10 @@ class DavStore:
     def collection(self, path: str) -> CollectionInfo | None:
         if path not in self._seen:
             row = self._collection_row(path)
+            if row is not None and self.on_first_read is not None and row.id not in self._first_read_done:
+                self._first_read_done.add(row.id)
+                self.on_first_read(row.id)
+                row = self._collection_row(path, fresh=True)  # as committed once the lock is held
             self._seen[path] = _info(row) if row else None
         return self._seen[path]
 
@@ -128,8 +129,11 @@ class DavStore:
         row = self.session.get(DavCollectionRow, collection_id)
         return _info(row) if row else None
 
-    def _collection_row(self, path: str) -> DavCollectionRow | None:
-        return self.session.scalars(select(DavCollectionRow).where(DavCollectionRow.path == path)).one_or_none()
+    def _collection_row(self, path: str, *, fresh: bool = False) -> DavCollectionRow | None:
+        stmt = select(DavCollectionRow).where(DavCollectionRow.path == path)
+        if fresh:
+            stmt = stmt.execution_options(populate_existing=True)
+        return self.session.scalars(stmt).one_or_none()
 
     def children(self, path: str) -> list[CollectionInfo]:
         stmt = (
@@ -579,17 +583,17 @@ def bump(session: Session, collection_id: int, hrefs: Iterable[tuple[str, bool]]
 def _prune_if_unlocked(session: Session, collection_id: int, cutoff: datetime) -> None:
     """Prune a collection's change log from a write that does not hold the storage lock (REST, OLS...).
 
-    A sync REPORT must not see the log shrink under it, so pruning needs the exclusive storage lock;
-    such a write may not wait for it (a CalDAV PUT holding it may wait for this transaction's
-    appointment row), so it only tries: when CalDAV is busy, the next write or the job prunes.
-    One index lookup when nothing is old enough.
+    A sync REPORT must not see the log shrink under it, so pruning needs the collection's exclusive
+    lock (``dav.locks``); such a write may not wait for it (a CalDAV PUT holding it may wait for this
+    transaction's appointment row), so it only tries: when the collection is busy over CalDAV, the
+    next write or the job prunes. One index lookup when nothing is old enough. SQLite: writers are
+    serialised already.
     """
     c = DavChangeRow
     oldest = session.scalar(select(c.at).where(c.collection_id == collection_id).order_by(c.revision).limit(1))
     if oldest is None or oldest >= cutoff:
         return
-    postgresql = session.get_bind().dialect.name == "postgresql"  # SQLite: writers are serialised already
-    if postgresql and not session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": LOCK_KEY}):
+    if not try_lock_collection(session, collection_id):
         return
     horizon = prune_log(session, collection_id, cutoff)
     if horizon is not None:
@@ -628,11 +632,10 @@ def prune_all(session: Session, cutoff: datetime, *, collections: int = 500) -> 
     """Prune the change logs of up to ``collections`` collections with changes older than ``cutoff``.
 
     For a periodic job (collections that only REST or Salesforce change are pruned there; CalDAV
-    writes prune their own collection). Takes Radicale's storage lock first (PostgreSQL: the
-    exclusive advisory lock), so no sync REPORT reads a log while it shrinks. Returns the number
-    of collections pruned; the caller commits.
+    writes prune their own collection). Each collection's exclusive lock is tried first (``dav.locks``),
+    so no sync REPORT reads a log while it shrinks; one in use over CalDAV now is left for the next run
+    (CalDAV is never kept waiting by the job). Returns the number of collections pruned; the caller commits.
     """
-    take_lock(session, "w")
     ids = list(
         session.scalars(
             select(DavChangeRow.collection_id).where(DavChangeRow.at < cutoff).distinct().limit(collections)
@@ -640,6 +643,8 @@ def prune_all(session: Session, cutoff: datetime, *, collections: int = 500) -> 
     )
     done = 0
     for collection_id in sorted(ids):
+        if not try_lock_collection(session, collection_id):
+            continue
         row = session.scalars(
             select(DavCollectionRow).where(DavCollectionRow.id == collection_id).with_for_update()
         ).one_or_none()

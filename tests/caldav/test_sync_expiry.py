@@ -9,7 +9,8 @@ import requests
 from sqlalchemy import func, select, text, update
 
 from caldav_bridge.clock import utcnow
-from caldav_bridge.dav.collections import DEFAULT_MAX_TOKEN_AGE, LOCK_KEY, prune_all
+from caldav_bridge.dav.collections import DEFAULT_MAX_TOKEN_AGE, prune_all
+from caldav_bridge.dav.locks import COLLECTION_SPACE
 from caldav_bridge.runtime import Runtime
 from caldav_bridge.store.dav_tables import DavChangeRow, DavCollectionRow
 from tests.caldav.support import dav_session, event_ics
@@ -174,9 +175,9 @@ def test_rest_writes_prune_the_log_too(live: LiveServer, people: People) -> None
     assert sync(dav, url, t1)[1] == {href: 200}
 
 
-@postgresql_only  # the storage lock is PostgreSQL's advisory lock; SQLite serialises every writer anyway
+@postgresql_only  # the storage locks are PostgreSQL's advisory locks; SQLite serialises every writer anyway
 def test_rest_write_does_not_wait_for_the_storage_lock_to_prune(live: LiveServer, people: People) -> None:
-    """While a CalDAV request holds the storage lock, a REST change leaves the log alone (and does not wait)."""
+    """While a CalDAV read holds the collection's lock, a REST change leaves the log alone (and does not wait)."""
     path = f"{people.fitter.username}/appointments"
     api = live.client(people.fitter.token)
     created = api.post(
@@ -191,13 +192,20 @@ def test_rest_write_does_not_wait_for_the_storage_lock_to_prune(live: LiveServer
     )
     appointment = f"/api/v1/appointments/{created.json()['id']}"
     _age_log(live, path, days=31)
-    with live.runtime.engine.connect() as reader:  # a sync REPORT in progress
-        reader.execute(text("SELECT pg_advisory_lock_shared(:key)"), {"key": LOCK_KEY})
+    with live.runtime.uow() as uow:
+        collection_id = uow.session.scalar(select(DavCollectionRow.id).where(DavCollectionRow.path == path))
+    key = {"space": COLLECTION_SPACE, "id": collection_id}
+    with live.runtime.engine.connect() as reader:  # a sync REPORT of that collection in progress
+        reader.execute(text("SELECT pg_advisory_lock_shared(:space, :id)"), key)
         try:
             assert api.patch(appointment, json={"name": "While locked"}, timeout=10).status_code == 200
             assert _log_revisions(live, path)[1] == 0
+            with live.runtime.uow() as uow:  # nor does the job, which skips a collection in use
+                assert prune_all(uow.session, utcnow() - timedelta(seconds=DEFAULT_MAX_TOKEN_AGE)) == 0
+                uow.commit()
+            assert _log_revisions(live, path)[1] == 0
         finally:
-            reader.execute(text("SELECT pg_advisory_unlock_shared(:key)"), {"key": LOCK_KEY})
+            reader.execute(text("SELECT pg_advisory_unlock_shared(:space, :id)"), key)
             reader.commit()
     assert api.patch(appointment, json={"name": "Unlocked"}).status_code == 200
     assert _log_revisions(live, path)[1] > 0
