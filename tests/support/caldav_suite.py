@@ -198,6 +198,9 @@ def _clean_env(home: Path) -> dict[str, str]:
         PYTHON_CALDAV_TEST_DOCKER="0",
         PYTHONDONTWRITEBYTECODE="1",
     )
+    # the servers are on loopback: never through a proxy the environment may name for the registry
+    for name in ("NO_PROXY", "no_proxy"):
+        env[name] = ",".join(filter(None, [env.get(name), "127.0.0.1", "localhost"]))
     return env
 
 
