@@ -4,7 +4,10 @@
   appointment calendar lives and where they may create calendars of their own;
 - dispatchers, admins and service users read everything;
 - tech-setup members read their team's calendar (``_calendars/<team calendar id>``);
-- nobody else sees anything (unknown users, inactive users, other people's calendars).
+- nobody else sees anything (unknown users, inactive users, other people's calendars);
+- an appointment calendar (and the principal holding one) carries Radicale's "may not delete"
+  permission, so a DELETE of it is refused by Radicale itself with a plain 403 (the store refuses it
+  too, but Radicale reports an exception from the store as a 500 with a traceback in the log).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from caldav_bridge.dav.provisioning import SHARED_ROOT
 from caldav_bridge.services.actor import WIDE_ROLES
+from caldav_bridge.store.dav_tables import DavCollectionRow
 from caldav_bridge.store.tables import CalendarRow, UserRow
 from caldav_bridge.store.uow import UnitOfWork
 
@@ -28,6 +32,8 @@ class DavAccess:
     role: str | None
     #: Shared (team) calendars the user may read.
     team_calendar_ids: frozenset[str]
+    #: DAV paths of the user's own appointment calendars (no leading or trailing slash).
+    appointment_paths: frozenset[str] = frozenset()
 
 
 def dav_access(uow: UnitOfWork, username: str) -> DavAccess:
@@ -43,7 +49,12 @@ def access_in(session: Session, username: str) -> DavAccess:
         return DavAccess(username, None, frozenset())
     own = select(CalendarRow.team_id).where(CalendarRow.owner_user_id == user.id, CalendarRow.team_id.is_not(None))
     teams = frozenset(t for t in session.scalars(own) if t)
-    return DavAccess(username, user.role, teams)
+    calendars = (
+        select(DavCollectionRow.path)
+        .join(CalendarRow, CalendarRow.id == DavCollectionRow.calendar_id)
+        .where(CalendarRow.owner_user_id == user.id)
+    )
+    return DavAccess(username, user.role, teams, frozenset(session.scalars(calendars)))
 
 
 def rights_for(access: DavAccess | None, user: str, path: str) -> str:
@@ -59,7 +70,10 @@ def rights_for(access: DavAccess | None, user: str, path: str) -> str:
     parts = path.split("/")
     depth = len(parts)
     if parts[0] == user:
-        return "RW" if depth == 1 else "rw"
+        # "d" forbids deleting a calendar; Radicale reads it as "D" on a plain folder (the principal)
+        if depth == 1:
+            return "RWD" if access is not None and access.appointment_paths else "RW"
+        return "rwd" if access is not None and path in access.appointment_paths else "rw"
     if access is None or access.role is None:
         return ""
     if access.role in WIDE_ROLES:
