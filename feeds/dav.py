@@ -19,12 +19,10 @@ from xml.sax.saxutils import escape
 
 from flask import Flask
 
-from caldav_bridge.dav.validate import check_calendar_body
-from caldav_bridge.errors import DomainError
 from caldav_bridge.runtime import Runtime
-from storage_plugin import request_state
+from storage_plugin import precheck, request_state
 from storage_plugin.binding import plugins_for
-from storage_plugin.dav_errors import MAX_RESOURCE_SIZE, VALID_CALENDAR_DATA, DavError, dav_error
+from storage_plugin.dav_errors import VALID_CALENDAR_DATA, DavError
 
 __all__ = ["DAV_PREFIX", "DavErrors", "dav_application", "mount"]
 
@@ -87,10 +85,10 @@ class DavErrors:
                 [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(message)))],
             )
             return [message]
-        if environ.get("REQUEST_METHOD") == "PUT" and length > 0:
-            refused = _refused_body(environ, length, max_resource_size(self.max_body) if self.max_body else None)
-            if refused is not None:
-                return _error_response(refused, start_response)
+        # Checked before Radicale parses the body or takes the storage lock (storage_plugin.precheck).
+        refused = precheck.refused_put(environ, max_resource_size(self.max_body) if self.max_body else None)
+        if refused is not None:
+            return _error_response(refused, start_response)
         request_state.local.request = {
             "request_id": environ.get("HTTP_X_REQUEST_ID") or uuid.uuid4().hex,
             # Re-checked by the store on the locked row (a REST edit may land after Radicale's check).
@@ -119,23 +117,6 @@ class DavErrors:
             return _error_response(error, start_response)
         start_response(*captured)
         return [body]
-
-
-def _refused_body(environ: dict[str, Any], length: int, max_resource: int | None) -> DavError | None:
-    """A PUT body checked before Radicale parses it or takes the storage lock (None: it may go on).
-
-    The body (at most ``max_body`` bytes, checked above) is read here and handed on to Radicale.
-    """
-    if max_resource is not None and length > max_resource:
-        # RFC 4791 5.3.2.1; Radicale itself would answer 412 (as if an If-Match had failed).
-        return DavError(403, f"a calendar object may have at most {max_resource} bytes", MAX_RESOURCE_SIZE)
-    body = environ["wsgi.input"].read(length)
-    environ["wsgi.input"] = io.BytesIO(body)
-    try:
-        check_calendar_body(body, environ.get("CONTENT_TYPE") or "")
-    except DomainError as exc:  # the core's refusal, answered as DAV (storage_plugin.dav_errors)
-        return dav_error(exc)
-    return None
 
 
 def _propfind_needs_texts(environ: dict[str, Any], length: int) -> bool:

@@ -23,12 +23,13 @@ import logging
 import secrets
 import threading
 import time
-from typing import Any
+from typing import Any, cast
 
-from radicale import auth
+from radicale import auth, types
 
 from caldav_bridge.runtime import Runtime
 from caldav_bridge.services import users
+from storage_plugin import precheck, request_state
 from storage_plugin._runtime import runtime_from_config
 
 __all__ = ["Auth", "Backoff"]
@@ -103,6 +104,26 @@ class Auth(auth.BaseAuth):
         self._ok: dict[str, tuple[bytes, float]] = {}
         self._ok_lock = threading.Lock()
         self.sleep = time.sleep
+
+    def get_external_login(self, environ: types.WSGIEnviron) -> tuple[()] | tuple[str, str]:
+        """Radicale asks this for every request, with its environ, before the method handler reads the
+        body: Radicale on its own (no ``feeds.dav`` in front) gets the pre-parse checks of a PUT body
+        here (:mod:`storage_plugin.precheck`). The login itself is left to Radicale's HTTP auth."""
+        if getattr(request_state.local, "request", None) is None:  # feeds.dav has checked it already
+            self._precheck(environ)
+        return ()
+
+    def _precheck(self, env: types.WSGIEnviron) -> None:
+        environ = cast(dict[str, Any], env)  # the server's environ, a dict: the body is put back into it
+        max_body = int(self.configuration.get("server", "max_content_length"))
+        if max_body and precheck.declared_length(environ) > max_body:
+            return  # Radicale answers 413 without reading it
+        max_resource = int(self.configuration.get("server", "max_resource_size"))
+        if max_body:
+            max_resource = min(max_resource, int(max_body * 0.8))  # Radicale's own cap
+        refused = precheck.refused_put(environ, max_resource)
+        if refused is not None:
+            precheck.replace_refused_body(environ, refused)
 
     def _digest(self, login: str, password: str) -> bytes:
         return hmac.new(self._salt, f"{login}\0{password}".encode(), hashlib.sha256).digest()

@@ -1,0 +1,132 @@
+"""Radicale on its own (the ``radicale`` command with this project's plugins) gets the pre-parse body checks.
+
+In the service, ``feeds.dav`` checks a PUT body before Radicale parses it; a real ``radicale`` process has
+no such middleware, so the auth plugin runs the same checks when Radicale asks it for an external login
+(``storage_plugin.precheck``). Each refused body answers Radicale's own 400, names its reason in the log,
+and stores nothing; an ordinary PUT still goes through.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+from sqlalchemy import func, select
+
+from caldav_bridge.runtime import Runtime
+from caldav_bridge.services import users
+from caldav_bridge.store.dav_tables import DavItemRow
+from config import Settings
+from tests.caldav.support import event_ics
+
+pytestmark = pytest.mark.slow
+
+
+@dataclass
+class Standalone:
+    base: str
+    auth: tuple[str, str]
+    log: Path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def standalone(runtime: Runtime, settings: Settings, tmp_path: Path) -> Iterator[Standalone]:
+    _, password = users.add_user(runtime.uow(), "solo.fitter", "fitter", timezone="Europe/Berlin")
+    port = _free_port()
+    config = tmp_path / "radicale.conf"
+    config.write_text(
+        f"[server]\nhosts = 127.0.0.1:{port}\n"
+        "[auth]\ntype = storage_plugin.auth\n"
+        "[rights]\ntype = storage_plugin.rights\n"
+        f"[storage]\ntype = storage_plugin\nurl = {settings.resolved_database_url()}\nauto_migrate = False\n"
+        "[web]\ntype = none\n"
+        "[logging]\nlevel = info\n"
+    )
+    log = tmp_path / "radicale.log"
+    env = {**os.environ, "APPOINTMENTS_DATA_DIR": settings.data_dir}
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "radicale", "--config", str(config)], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    base = f"http://127.0.0.1:{port}"
+    auth = ("solo.fitter", password)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                requests.request("PROPFIND", base + "/", auth=auth, headers={"Depth": "0"}, timeout=5)
+                break
+            except requests.ConnectionError:
+                assert process.poll() is None, log.read_text()
+                assert time.monotonic() < deadline, "radicale did not start"
+                time.sleep(0.2)
+        yield Standalone(base, auth, log)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
+def _items(runtime: Runtime) -> int:
+    with runtime.uow() as uow:
+        return int(uow.session.scalar(select(func.count()).select_from(DavItemRow)) or 0)
+
+
+HOSTILE = {
+    "never occurs": event_ics("never@solo", extra="RRULE:FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30\r\n").encode(),
+    "more often than daily": event_ics("secondly@solo", extra="RRULE:FREQ=SECONDLY;BYMONTH=2\r\n").encode(),
+    "unreadable DTSTART": event_ics("y0@solo", tzid=None)
+    .replace("DTSTART:20261201T090000Z", "DTSTART:00000101")
+    .encode(),
+    "UTF-8": event_ics("latin@solo", summary="M\udcfcller").encode("utf-8", "surrogateescape"),
+    "Mars/Base": event_ics("mars@solo", tzid="Mars/Base").encode(),
+}
+
+
+@pytest.mark.parametrize("reason", list(HOSTILE))
+def test_standalone_radicale_refuses_hostile_bodies_before_parsing(
+    standalone: Standalone, runtime: Runtime, reason: str
+) -> None:
+    calendar = f"{standalone.base}/solo.fitter/appointments/"
+    assert requests.request("PROPFIND", calendar, auth=standalone.auth, headers={"Depth": "1"}, timeout=30).ok
+    before = _items(runtime)
+    response = requests.put(
+        calendar + "hostile.ics",
+        data=HOSTILE[reason],
+        auth=standalone.auth,
+        headers={"Content-Type": "text/calendar"},
+        timeout=60,
+    )
+    assert response.status_code == 400, response.text
+    assert _items(runtime) == before
+    log = standalone.log.read_text(errors="replace")
+    refused = [line for line in log.splitlines() if "refused before parsing" in line]
+    assert refused and reason.lower() in refused[-1].lower(), log[-2000:]
+
+
+def test_standalone_radicale_still_stores_an_ordinary_event(standalone: Standalone, runtime: Runtime) -> None:
+    calendar = f"{standalone.base}/solo.fitter/appointments/"
+    body = event_ics("fine@solo", extra="RRULE:FREQ=WEEKLY;COUNT=4\r\n")
+    response = requests.put(calendar + "fine.ics", data=body, auth=standalone.auth, timeout=60)
+    assert response.status_code == 201, response.text
+    got = requests.get(calendar + "fine.ics", auth=standalone.auth, timeout=30)
+    assert got.status_code == 200 and "UID:fine@solo" in got.text
+    assert "refused before parsing" not in standalone.log.read_text(errors="replace")
