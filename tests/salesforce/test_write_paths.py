@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from caldav_bridge.runtime import Runtime
@@ -110,6 +111,65 @@ def test_an_existing_appointment_gid_is_linked_and_updated_not_created_again(
         link = uow.session.get(SfLinkRow, posted.json()["id"])
         assert link is not None and link.sf_id == existing
     # the mirror then sees our own write: nothing is created or changed
+    result = run_job(sync, "mirror")
+    assert result is not None and result.created == 0 and result.updated == 0, result
+
+
+def _ols_post(live: LiveServer, people: People, contact: str, gid: str) -> str:
+    body = {
+        "date_v2": "2026-12-01T16:00:00.000Z",
+        "type": "FITTING",
+        "status": "scheduled",
+        "opportunity_gid": OPPORTUNITY,
+        "customer_gid": contact,
+        "appointment_gid": gid,
+        "name": "Fitting from OLS",
+        "calendar_id": people.fitter.calendar_id,
+    }
+    posted = live.client(people.fitter.token).post("/ols/appointments", json=body)
+    assert posted.status_code == 201, posted.text
+    return str(posted.json()["id"])
+
+
+def _import_post(live: LiveServer, people: People, contact: str, gid: str) -> str:
+    item = _body(people, contact, name="Fitting from an import")
+    item["meta"]["salesforce"]["appointment_gid"] = gid
+    item.update(
+        id="7d3c1e0a-5b6f-4c2d-9e8f-0a1b2c3d4e5f",
+        status="BOOKED",
+        created_at="2026-11-01T10:00:00.000Z",
+        updated_at="2026-11-01T10:00:00.000Z",
+    )
+    posted = live.client(people.fitter.token).post("/api/v1/import/canonical", json=item)
+    assert posted.status_code == 200 and posted.json()["summary"]["created"] == 1, posted.text
+    return str(posted.json()["results"][0]["id"])
+
+
+@pytest.mark.parametrize("channel", ["ols", "import"])
+def test_an_existing_appointment_gid_from_ols_or_an_import_updates_that_record(
+    live: LiveServer, people: People, emulator: SalesforceEmulator, sync: SyncContext, channel: str
+) -> None:
+    contact = _org(emulator)
+    existing = emulator.create(
+        "Event",
+        {
+            "Subject": "Made in Salesforce",
+            "StartDateTime": "2026-12-01T16:00:00.000+0000",
+            "EndDateTime": "2026-12-01T17:00:00.000+0000",
+            "WhatId": OPPORTUNITY,
+        },
+    )
+    events_before = len(emulator.live("Event"))
+    appointment_id = (_ols_post if channel == "ols" else _import_post)(live, people, contact, existing)
+    result = run_job(sync, "push")
+    assert result is not None and result.outcome == "ok" and result.updated == 1, result
+    assert len(emulator.live("Event")) == events_before, "no second Event"
+    record = emulator.get("Event", existing)
+    assert record[EXT] == appointment_id and record["Subject"].startswith("Fitting from")
+    assert record["WhoId"] == contact
+    with live.runtime.uow() as uow:
+        link = uow.session.get(SfLinkRow, appointment_id)
+        assert link is not None and link.sf_id == existing
     result = run_job(sync, "mirror")
     assert result is not None and result.created == 0 and result.updated == 0, result
 
