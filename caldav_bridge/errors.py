@@ -11,6 +11,7 @@ __all__ = [
     "FieldError",
     "FieldValueError",
     "Forbidden",
+    "IdempotencyKeyInUse",
     "IdempotencyKeyReused",
     "InvalidTransition",
     "MalformedBody",
@@ -104,9 +105,20 @@ class PreconditionFailed(DomainError):
 class IdempotencyKeyReused(DomainError):
     title = "Idempotency-Key reused"
 
-    def __init__(self, key: str) -> None:
-        super().__init__(f"Idempotency-Key {key!r} was already used with a different request body")
+    def __init__(self, key: str, endpoint: str | None = None, first_endpoint: str | None = None) -> None:
+        if first_endpoint and endpoint and first_endpoint != endpoint:
+            detail = f"Idempotency-Key {key!r} was already used for {first_endpoint}, not {endpoint}"
+        else:
+            detail = f"Idempotency-Key {key!r} was already used with a different request body"
+        super().__init__(detail)
         self.key = key
+        self.members = {"idempotency_key": key, "first_request": first_endpoint} if first_endpoint else None
+
+
+class IdempotencyKeyInUse(Conflict):
+    """The first request with this key has not answered yet (or its answer was lost after it was applied)."""
+
+    title = "Idempotency-Key in use"
 
 
 class AuditFailed(DomainError):

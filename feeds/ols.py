@@ -15,7 +15,7 @@ from caldav_bridge.services import appointments, ols
 from feeds.auth import current_actor
 from feeds.operations import Header, operation
 from feeds.runtime import runtime, uow
-from feeds.versioned import idempotency, if_match, versioned
+from feeds.versioned import if_match, versioned
 
 bp = Blueprint("ols", __name__)
 TAG = "ols"
@@ -76,9 +76,8 @@ IF_MATCH = Header("If-Match", "The ETag last read; 412 if the appointment change
 
 
 def _one(stored: appointments.Stored, status: int = 200) -> Response:
-    # OLS clients know no Idempotent-Replayed: a replay looks like the first answer.
     body = ols.render(stored, runtime().ols_options)
-    return versioned(stored, body, status, getter="ols.get_appointment", announce_replay=False)
+    return versioned(stored, body, status, getter="ols.get_appointment")
 
 
 def _change(change: Callable[..., appointments.Stored], id: str, body: OlsAppointmentInput) -> Response:
@@ -154,13 +153,14 @@ def get_appointment(id: str) -> Response:
     summary="Create an appointment from an OLS payload",
     tag=TAG,
     body=OlsAppointmentInput,
-    headers=(Header("Idempotency-Key", "Repeat a POST safely"),),
+    idempotent=True,
+    announce_replay=False,  # OLS clients know no Idempotent-Replayed: a replay looks like the first answer
     responses={201: OlsAppointment},
     response_headers={201: ("ETag", "Location")},
 )
 def create_appointment(body: OlsAppointmentInput) -> Response:
     payload = body.model_dump(exclude_unset=True)
-    return _one(ols.create(uow(), current_actor("ols"), payload, runtime().ols_options, **idempotency()), 201)
+    return _one(ols.create(uow(), current_actor("ols"), payload, runtime().ols_options), 201)
 
 
 @operation(

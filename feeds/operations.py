@@ -22,8 +22,10 @@ from caldav_bridge.errors import FieldError, MalformedBody, ValidationFailed
 from caldav_bridge.services.actor import Channel
 from caldav_bridge.services.validation import field_errors
 from feeds.auth import current_actor
+from feeds.idempotency import HEADER as IDEMPOTENCY_HEADER
+from feeds.idempotency import idempotent as make_idempotent
 
-__all__ = ["Header", "Operation", "SegmentConverter", "operation", "operations_of", "read_json"]
+__all__ = ["IDEMPOTENCY_KEY", "Header", "Operation", "SegmentConverter", "operation", "operations_of", "read_json"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 #: Limits the document states and :func:`operation` enforces.
@@ -38,6 +40,15 @@ class Header:
     name: str
     description: str
     required: bool = False
+
+
+#: The header every creating POST honours (``operation(..., idempotent=True)`` declares it).
+IDEMPOTENCY_KEY = Header(
+    IDEMPOTENCY_HEADER,
+    "Repeat a POST safely: a repeat with the same key and the same request gets the first answer again (nothing is "
+    "created twice); the same key with another request is a 422. Keys are per API token and kept for "
+    "`idempotency_ttl_hours` (default 24 h).",
+)
 
 
 @dataclass(frozen=True)
@@ -78,6 +89,8 @@ def operation(
     public: bool = False,
     channel: Channel | None = None,
     other_bodies: dict[str, dict[str, Any]] | None = None,
+    idempotent: bool = False,
+    announce_replay: bool = True,
 ) -> Callable[[F], F]:
     """Register ``path`` (OpenAPI style, ``{id}``) on ``blueprint`` and in the OpenAPI registry.
 
@@ -85,8 +98,13 @@ def operation(
     model) as keyword arguments when those are declared. Unless ``public``, the caller's token is
     checked first (as ``channel``, by default ``"ols"`` on the ``ols`` blueprint, else ``"api"``), so
     a request without a valid token gets 401 whatever its body, and learns nothing about validation.
+
+    ``idempotent``: the operation honours ``Idempotency-Key`` (:mod:`feeds.idempotency`; the header is declared);
+    ``announce_replay`` marks a replayed answer with ``Idempotent-Replayed: true``.
     """
     auth_channel = channel or ("ols" if blueprint.name == "ols" else "api")
+    if idempotent and IDEMPOTENCY_KEY not in headers:
+        headers = (*headers, IDEMPOTENCY_KEY)
 
     def decorate(view: F) -> F:
         op = Operation(
@@ -105,6 +123,7 @@ def operation(
             other_bodies=other_bodies or {},
         )
         _REGISTRY.setdefault(blueprint.name, []).append(op)
+        run = make_idempotent(view, announce=announce_replay) if idempotent else view
 
         def endpoint(**kwargs: Any) -> Any:
             if not public:
@@ -114,7 +133,7 @@ def operation(
                 kwargs["query"] = _validate(query, _checked(_query_dict(), "query"), "query")
             if body is not None:
                 kwargs["body"] = _validate(body, read_json(), "")
-            return view(**kwargs)
+            return run(**kwargs)
 
         def register(state: BlueprintSetupState) -> None:
             # At registration every operation of the blueprint is known, so the rule can give way to them.

@@ -169,6 +169,14 @@ _TYPES = (
         "Use a new key for a new request; repeat a key only to retry exactly the same request.",
     ),
     ProblemType(
+        "idempotency-key-in-use",
+        "Idempotency-Key in use",
+        409,
+        "The first request with this `Idempotency-Key` is still being processed (a repeat waits up to 10 seconds for "
+        "its answer), or it was applied and its answer was lost.",
+        "Retry the same request with the same key in a few seconds; if the answer was lost, look the record up.",
+    ),
+    ProblemType(
         "too-many-requests",
         "Too many requests",
         429,

@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 from functools import cached_property
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from caldav_bridge.clock import utcnow
@@ -29,7 +27,6 @@ from caldav_bridge.errors import (
     Conflict,
     FieldError,
     FieldValueError,
-    IdempotencyKeyReused,
     InvalidTransition,
     NotFound,
     PreconditionFailed,
@@ -69,7 +66,6 @@ from caldav_bridge.store.repositories import AppointmentQuery
 from caldav_bridge.store.tables import (
     AppointmentRow,
     CalendarRow,
-    IdempotencyRow,
     StatusHistoryRow,
 )
 from caldav_bridge.store.uow import UnitOfWork
@@ -102,7 +98,6 @@ __all__ = [
 
 S = AppointmentStatus
 #: The statuses each status may move to.
-DEFAULT_IDEMPOTENCY_TTL = timedelta(hours=24)
 TRANSITIONS: dict[str, frozenset[str]] = {
     S.INITIAL: frozenset({S.RESERVED, S.BOOKED, S.RESCHEDULED, S.CANCELLED}),
     S.RESERVED: frozenset({S.INITIAL, S.BOOKED, S.RESCHEDULED, S.CANCELLED}),
@@ -114,7 +109,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 
 @dataclass(frozen=True)
 class Stored:
-    """An appointment as stored, with its ETag; ``replayed`` marks an idempotent repeat.
+    """An appointment as stored, with its ETag.
 
     Built on the loaded row: :attr:`appointment` (the model) is made when first asked for, and
     :meth:`document` (its JSON) straight from the row, without a model (``mapping.canonical_json``).
@@ -122,7 +117,6 @@ class Stored:
 
     row: AppointmentRow
     etag: str
-    replayed: bool = False
 
     @cached_property
     def appointment(self) -> Appointment:
@@ -222,52 +216,22 @@ def create(
     actor: Actor,
     draft: AppointmentDraft,
     *,
-    idempotency_key: str | None = None,
-    idempotency_ttl: timedelta = DEFAULT_IDEMPOTENCY_TTL,
     appointment_id: str | None = None,
     exclusive: bool = False,
 ) -> Stored:
-    """Create an appointment; a repeat with the same ``idempotency_key`` returns the first result.
+    """Create an appointment (a repeated POST is answered at the HTTP edge: ``Idempotency-Key``,
+    :mod:`caldav_bridge.services.idempotency`).
 
     ``exclusive``: refuse (:class:`SlotTaken`) a time that overlaps a live appointment on the calendar.
-
-    A key is remembered for ``idempotency_ttl``; after that it may be used for a new appointment.
 
     ``appointment_id`` fixes the new appointment's id (seeding, imports); by default one is made.
     """
     actor.require("write")
-    request_hash = _hash(draft.model_dump(mode="json"))
-    principal = actor.user_id or actor.username
     with uow:
-        if idempotency_key:
-            uow.idempotency.purge_before(principal, utcnow() - idempotency_ttl)
-            replay = _replay(uow, actor, principal, idempotency_key, request_hash)
-            if replay:
-                return replay
         if exclusive:
             ensure_free(uow, draft.calendar.id, draft.date_start, draft.date_end)
         row = _insert(uow, actor, draft, appointment_id)
-        now = row.created_at
-        if idempotency_key:
-            uow.idempotency.add(
-                IdempotencyRow(
-                    principal=principal,
-                    key=idempotency_key,
-                    request_hash=request_hash,
-                    appointment_id=row.id,
-                    created_at=now,
-                )
-            )
-        try:
-            uow.commit()
-        except IntegrityError:
-            if not idempotency_key:
-                raise
-            uow.rollback()  # a concurrent request with the same key won the race: answer as it did
-            replay = _replay(uow, actor, principal, idempotency_key, request_hash)
-            if replay is None:
-                raise
-            return replay
+        uow.commit()
         return _stored(row)
 
 
@@ -371,15 +335,11 @@ def follow_up(
     actor: Actor,
     appointment_id: str,
     request: FollowUpRequest,
-    *,
-    idempotency_key: str | None = None,
-    idempotency_ttl: timedelta = DEFAULT_IDEMPOTENCY_TTL,
 ) -> Stored:
     """The fitter-cockpit flow: a FOLLOW_UP for the same customer and opportunity, queued for Salesforce.
 
     It lands on ``request.calendar`` if given, else on the original appointment's calendar; a time taken by
-    another appointment there is refused (:class:`SlotTaken`) unless ``request.allow_overlap``. A repeat
-    with the same ``idempotency_key`` returns the first follow-up.
+    another appointment there is refused (:class:`SlotTaken`) unless ``request.allow_overlap``.
     """
     actor.require("write")
     with uow:
@@ -409,14 +369,7 @@ def follow_up(
         draft = AppointmentDraft.model_validate(draft_data)
     except ValidationError as exc:
         raise ValidationFailed(field_errors(exc)) from exc
-    return create(
-        uow,
-        actor,
-        draft,
-        idempotency_key=idempotency_key,
-        idempotency_ttl=idempotency_ttl,
-        exclusive=not request.allow_overlap,
-    )
+    return create(uow, actor, draft, exclusive=not request.allow_overlap)
 
 
 # --------------------------------------------------------------------------- in the caller's transaction
@@ -786,22 +739,6 @@ def _stored(row: AppointmentRow, *, loaded: bool = False) -> Stored:
     if not loaded:
         _ = stored.appointment
     return stored
-
-
-def _replay(uow: UnitOfWork, actor: Actor, principal: str, key: str, request_hash: str) -> Stored | None:
-    seen = uow.idempotency.get(principal, key)
-    if seen is None:
-        return None
-    if seen.request_hash != request_hash:
-        raise IdempotencyKeyReused(key)
-    row = uow.appointments.get(seen.appointment_id)
-    if row is None:
-        raise NotFound("appointment", seen.appointment_id)
-    return replace(_stored(row), replayed=True)
-
-
-def _hash(data: Any) -> str:
-    return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 def _encode_cursor(row: AppointmentRow) -> str:

@@ -60,9 +60,6 @@ def create(
     actor: Actor,
     payload: Mapping[str, Any],
     options: OlsOptions,
-    *,
-    idempotency_key: str | None = None,
-    idempotency_ttl: timedelta = appointments.DEFAULT_IDEMPOTENCY_TTL,
 ) -> appointments.Stored:
     """Create from an OLS payload; ``date_v2`` (or the legacy ``date``) and ``type`` are required.
 
@@ -89,7 +86,7 @@ def create(
         )
         if not payload.get("calendar_id"):  # chosen only once the payload is known to be valid
             draft = draft.model_copy(update={"calendar": CalendarRefInput(id=calendar_for_new(uow, actor))})
-        return appointments.create(uow, actor, draft, idempotency_key=idempotency_key, idempotency_ttl=idempotency_ttl)
+        return appointments.create(uow, actor, draft)
 
 
 def replace(

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Select, String, and_, cast, delete, func, or_, select, true, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from caldav_bridge.model.appointment import MAX_DURATION, AppointmentStatus
@@ -426,6 +427,8 @@ class AuditRepository:
 
 
 class IdempotencyRepository:
+    """Claims and first answers of POSTs carrying an ``Idempotency-Key`` (:mod:`caldav_bridge.services.idempotency`)."""
+
     def __init__(self, session: Session) -> None:
         self.session = session
 
@@ -433,11 +436,54 @@ class IdempotencyRepository:
         stmt = select(IdempotencyRow).where(IdempotencyRow.principal == principal, IdempotencyRow.key == key)
         return self.session.scalars(stmt).one_or_none()
 
-    def add(self, row: IdempotencyRow) -> None:
-        self.session.add(row)
+    def claim(self, row: IdempotencyRow) -> bool:
+        """Insert ``row`` (a new claim); False if a concurrent request inserted its own first."""
+        try:
+            with self.session.begin_nested():
+                self.session.add(row)
+        except IntegrityError:
+            return False
+        return True
+
+    def take_over(self, row_id: int, holder: str, new_holder: str, now: datetime) -> bool:
+        """Make ``new_holder`` the holder of a claim still ``running`` under ``holder``."""
+        return self._set(row_id, holder, ("running",), holder=new_holder, claimed_at=now)
+
+    def mark_applied(self, row_id: int, holder: str) -> bool:
+        """Record, in the work's transaction, that ``holder``'s request committed; False if it no longer holds it."""
+        return self._set(row_id, holder, ("running", "applied"), state="applied")
+
+    def finish(self, row_id: int, holder: str, status: int, headers: dict[str, str], body: bytes) -> bool:
+        return self._set(
+            row_id,
+            holder,
+            ("running", "applied"),
+            state="done",
+            status_code=status,
+            response_headers=headers,
+            response_body=body,
+        )
+
+    def release(self, row_id: int, holder: str) -> None:
+        """Forget a claim whose request wrote nothing (it failed): the key may be used again at once."""
+        self.session.execute(
+            delete(IdempotencyRow).where(
+                IdempotencyRow.id == row_id, IdempotencyRow.holder == holder, IdempotencyRow.state == "running"
+            )
+        )
 
     def purge_before(self, principal: str, cutoff: datetime) -> None:
         """Forget ``principal``'s keys first used before ``cutoff``."""
         self.session.execute(
             delete(IdempotencyRow).where(IdempotencyRow.principal == principal, IdempotencyRow.created_at < cutoff)
         )
+
+    def _set(self, row_id: int, current: str, states: tuple[str, ...], **values: Any) -> bool:
+        """Set ``values`` on the claim if ``current`` holds it in one of ``states``; whether it did."""
+        result = self.session.execute(
+            update(IdempotencyRow)
+            .where(IdempotencyRow.id == row_id, IdempotencyRow.holder == current, IdempotencyRow.state.in_(states))
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(getattr(result, "rowcount", 0))

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from caldav_bridge.store.base import Base, new_id
@@ -244,17 +244,27 @@ class FeedFetchRow(Base):
 
 
 class IdempotencyRow(Base):
-    """The first answer to a POST carrying an ``Idempotency-Key``, replayed on repeats."""
+    """A POST carrying an ``Idempotency-Key``: claimed while it runs, then its first answer, replayed on repeats.
+
+    ``state``: ``running`` (claimed by ``holder``), ``applied`` (the request's work committed, its answer not yet
+    recorded), ``done`` (``status_code``, ``response_headers`` and ``response_body`` hold the first answer).
+    """
 
     __tablename__ = "idempotency_keys"
-    __table_args__ = (UniqueConstraint("principal", "key"),)
+    __table_args__ = (UniqueConstraint("principal", "key"), Index("ix_idempotency_keys_created_at", "created_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     principal: Mapped[str] = mapped_column(String(64))
     key: Mapped[str] = mapped_column(String(255))
     request_hash: Mapped[str] = mapped_column(String(64))
-    appointment_id: Mapped[str] = mapped_column(String(36))
+    endpoint: Mapped[str] = mapped_column(String(300))
+    state: Mapped[str] = mapped_column(String(16))
+    holder: Mapped[str] = mapped_column(String(36))
+    status_code: Mapped[int | None]
+    response_headers: Mapped[dict[str, Any] | None]
+    response_body: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime]
+    claimed_at: Mapped[datetime]
 
 
 # The tables of the CalDAV store, the Salesforce sync, scheduling (availability rules, slot claims,

@@ -18,6 +18,7 @@ returns the error, never the data (``docs/architecture.md``, "Reads and their au
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Any, TypeVar, cast
@@ -95,6 +96,7 @@ class UnitOfWork:
         self._repos: dict[type[SessionRepository], SessionRepository] = {}
         self._read_only = False
         self._audit: list[dict[str, Any]] = []
+        self._before_commit: list[Callable[[UnitOfWork], None]] = []
 
     def reading(self) -> UnitOfWork:
         """Enter the next ``with`` block as a read-only transaction (``with uow.reading(): ...``)."""
@@ -104,6 +106,11 @@ class UnitOfWork:
     @property
     def read_only(self) -> bool:
         return self._read_only
+
+    def before_commit(self, check: Callable[[UnitOfWork], None]) -> None:
+        """Run ``check`` in the transaction just before each commit of this unit of work (every entry); an error
+        it raises rolls the transaction back (the HTTP edge's Idempotency-Key claim uses it)."""
+        self._before_commit.append(check)
 
     def __enter__(self) -> UnitOfWork:
         self._audit = []
@@ -183,6 +190,8 @@ class UnitOfWork:
             self.session.commit()  # ends the read: nothing was written
             self._write_audit()
             return
+        for check in self._before_commit:
+            check(self)
         self.session.commit()
         done, self._committed = self._committed, []
         self.cache = {}

@@ -19,11 +19,10 @@ from feeds.api.schemas import AppointmentListQuery, AppointmentPage, HistoryEntr
 from feeds.auth import current_actor
 from feeds.operations import Header, operation
 from feeds.runtime import runtime, uow
-from feeds.versioned import idempotency, if_match, versioned
+from feeds.versioned import if_match, versioned
 
 TAG = "appointments"
 IF_MATCH = Header("If-Match", "The ETag last read; the change is refused with 412 if the appointment changed since")
-IDEMPOTENCY_KEY = Header("Idempotency-Key", "Repeat a POST safely: a repeat with the same key returns the first result")
 ETAG = {200: ("ETag",), 201: ("ETag", "Location")}
 APPOINTMENT_OR_FORMAT = {
     "anyOf": [
@@ -73,12 +72,12 @@ def list_appointments(query: AppointmentListQuery) -> Response:
     summary="Create an appointment",
     tag=TAG,
     body=AppointmentDraft,
-    headers=(IDEMPOTENCY_KEY,),
+    idempotent=True,
     responses={201: Appointment},
     response_headers=ETAG,
 )
 def create_appointment(body: AppointmentDraft) -> Response:
-    return _one(service.create(uow(), current_actor("api"), body, **idempotency()), 201)
+    return _one(service.create(uow(), current_actor("api"), body), 201)
 
 
 @operation(
@@ -180,12 +179,12 @@ def cancel_appointment(id: str, body: CancelRequest) -> Response:
     summary="Book a follow-up for the same customer and opportunity",
     tag=TAG,
     body=FollowUpRequest,
-    headers=(IDEMPOTENCY_KEY,),
+    idempotent=True,
     responses={201: Appointment, 409: "The time overlaps another appointment (named in the problem)"},
     response_headers=ETAG,
 )
 def create_follow_up(id: str, body: FollowUpRequest) -> Response:
-    return _one(service.follow_up(uow(), current_actor("api"), id, body, **idempotency()), 201)
+    return _one(service.follow_up(uow(), current_actor("api"), id, body), 201)
 
 
 @operation(

@@ -80,6 +80,7 @@ for _purpose, (_request, _summary) in FLOWS.items():
         summary=_summary,
         tag=TAG,
         body=_request,
+        idempotent=True,
         responses={201: BookingResponse, 409: "The slot is taken or not bookable (problem)"},
     )(_flow(_purpose))
 
@@ -91,6 +92,7 @@ for _purpose, (_request, _summary) in FLOWS.items():
     summary="Schedule the tech-setup call of a booked INITIAL appointment that has none",
     tag=TAG,
     body=TechSetupRequest,
+    idempotent=True,
     responses={201: TechSetupResult},
 )
 def schedule_tech_setup(id: str, body: TechSetupRequest) -> Response:

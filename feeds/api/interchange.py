@@ -146,6 +146,7 @@ def _filters(query: AppointmentListQuery) -> appointments.ListFilters:
     raw_body=IMPORT_BODY,
     other_bodies={ICS: {"type": "string", "description": "ical only: a whole iCalendar (.ics) file"}},
     query=ImportQuery,
+    idempotent=True,
     responses={200: ImportResponse},
 )
 def import_appointments(format: str, query: ImportQuery) -> Response:

@@ -7,9 +7,10 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from caldav_bridge.store.tables import AppointmentRow, AuditRow, OutboxRow, StatusHistoryRow
+from caldav_bridge.clock import utcnow
+from caldav_bridge.store.tables import AppointmentRow, AuditRow, IdempotencyRow, OutboxRow, StatusHistoryRow
 from tests.conftest import People
 from tests.support.factories import appointment_body, iso
 from tests.support.live import Api, LiveServer
@@ -491,18 +492,19 @@ def test_concurrent_appointments_for_one_new_customer_both_succeed(live: LiveSer
 
 
 def test_idempotency_keys_expire_after_their_ttl(live: LiveServer, people: People) -> None:
-    from caldav_bridge.model.requests import AppointmentDraft
-    from caldav_bridge.services import appointments, users
-
-    actor = users.actor_for_token(live.runtime.uow(), people.fitter.token, "api")
-    draft = AppointmentDraft.model_validate(appointment_body(people.fitter.calendar_id or ""))
-    first = appointments.create(live.runtime.uow(), actor, draft, idempotency_key="k")
-    kept = appointments.create(
-        live.runtime.uow(), actor, draft, idempotency_key="k", idempotency_ttl=timedelta(hours=1)
-    )
-    expired = appointments.create(live.runtime.uow(), actor, draft, idempotency_key="k", idempotency_ttl=timedelta(0))
-    assert kept.appointment.id == first.appointment.id and kept.replayed
-    assert expired.appointment.id != first.appointment.id and not expired.replayed
+    api = live.client(people.fitter.token)
+    body = appointment_body(people.fitter.calendar_id or "")
+    key = {"Idempotency-Key": "k"}
+    first = api.post("/api/v1/appointments", json=body, headers=key).json()["id"]
+    kept = api.post("/api/v1/appointments", json=body, headers=key)
+    assert kept.json()["id"] == first and kept.headers["Idempotent-Replayed"] == "true"
+    ttl = timedelta(hours=live.runtime.settings.idempotency_ttl_hours)
+    with live.runtime.uow() as uow:  # the key was first used just over the TTL ago
+        uow.session.execute(update(IdempotencyRow).values(created_at=utcnow() - ttl - timedelta(minutes=1)))
+        uow.commit()
+    expired = api.post("/api/v1/appointments", json=body, headers=key)
+    assert expired.status_code == 201 and expired.json()["id"] != first
+    assert "Idempotent-Replayed" not in expired.headers
     assert _count(live, AppointmentRow) == 2
 
 

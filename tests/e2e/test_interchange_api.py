@@ -490,7 +490,15 @@ def test_openapi_documents_the_interchange_operations(api: Api) -> None:
     document = api.get("/api/openapi.json").json()
     post = document["paths"]["/api/v1/import/{format}"]["post"]
     assert post["requestBody"]["content"]["application/json"]["schema"]["anyOf"][0] == {"type": "object"}
-    assert {p["name"] for p in post["parameters"]} == {"format", "dry_run", "atomic", "calendar_id", "from", "to"}
+    assert {p["name"] for p in post["parameters"]} == {
+        "format",
+        "dry_run",
+        "atomic",
+        "calendar_id",
+        "from",
+        "to",
+        "Idempotency-Key",
+    }
     assert "404" in post["responses"] and "422" in post["responses"]
     export = document["paths"]["/api/v1/export/{format}"]["get"]
     assert {"status", "from", "to", "cursor", "limit"} <= {p["name"] for p in export["parameters"]}

@@ -1,0 +1,271 @@
+"""``Idempotency-Key`` on every creating POST, over real HTTP, on SQLite and PostgreSQL.
+
+One mechanism (``feeds/idempotency.py`` over ``caldav_bridge/services/idempotency.py``, kept in the database):
+the same key and request get the first answer again (status, body, headers; nothing created twice, one
+Salesforce record); the same key with another request is a 422 naming the conflict; keys are per API token
+and expire (``tests/e2e/test_api_appointments.py``); a failed request leaves its key free; a claim
+whose process died is taken over, and that process can no longer commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select
+
+from caldav_bridge.errors import IdempotencyKeyInUse
+from caldav_bridge.model.requests import AppointmentDraft
+from caldav_bridge.runtime import Runtime
+from caldav_bridge.salesforce.runner import run_job
+from caldav_bridge.services import appointments, idempotency, users
+from caldav_bridge.store.tables import AppointmentRow, IdempotencyRow
+from sf_emulator.emulator import SalesforceEmulator, running_emulator
+from tests.conftest import People
+from tests.salesforce.conftest import make_context
+from tests.scheduling.conftest import World, build_world
+from tests.support.factories import appointment_body, iso
+from tests.support.live import Api, LiveServer
+
+NY, BERLIN = ZoneInfo("America/New_York"), ZoneInfo("Europe/Berlin")
+#: A request: (path, body, another body, the status of a first answer).
+Request = tuple[str, dict[str, Any], dict[str, Any], int]
+
+
+def _at(day: Any, hour: int, zone: ZoneInfo) -> str:
+    return iso(datetime.combine(day, time(hour), tzinfo=zone))
+
+
+def _initial(world: World, hour: int = 10) -> dict[str, Any]:
+    return {
+        "team_id": world.consultants,
+        "date_start": _at(world.day(3), hour, NY),
+        "name": "Consultation",
+        "guests": [{"id": "cust-1", "first_name": "Jane", "last_name": "Doe", "timezone": "America/Chicago"}],
+        "meta": {"salesforce": {"opportunity_gid": "0069E00000HbsUrQAJ", "customer_gid": "0039E00001"}},
+    }
+
+
+def _booked(api: Api, world: World) -> dict[str, Any]:
+    made = api.post("/api/v1/bookings/initial", json=_initial(world, 14))
+    assert made.status_code == 201, made.text
+    return dict(made.json())
+
+
+def _appointments(api: Api, people: People, world: World) -> Request:
+    body = appointment_body(people.fitter.calendar_id or "")
+    return "/api/v1/appointments", body, {**body, "name": "another"}, 201
+
+
+def _follow_ups(api: Api, people: People, world: World) -> Request:
+    original = api.post("/api/v1/appointments", json=appointment_body(people.fitter.calendar_id or ""))
+    slot = {"date_start": "2026-12-15T16:00:00Z", "date_end": "2026-12-15T16:30:00Z"}
+    return f"/api/v1/appointments/{original.json()['id']}/follow-ups", slot, {**slot, "name": "other"}, 201
+
+
+def _initial_booking(api: Api, people: People, world: World) -> Request:
+    return "/api/v1/bookings/initial", _initial(world), _initial(world, 11), 201
+
+
+def _fitting(api: Api, people: People, world: World) -> Request:
+    tech = _booked(api, world)["tech_setup"]["appointment"]["id"]
+    body = {"calendar_id": world.f1, "appointment_id": tech, "date_start": _at(world.day(4), 8, BERLIN)}
+    return "/api/v1/bookings/fitting", body, {**body, "date_start": _at(world.day(4), 14, BERLIN)}, 201
+
+
+def _follow_up_booking(api: Api, people: People, world: World) -> Request:
+    initial = _booked(api, world)["appointment"]["id"]
+    body = {"calendar_id": world.f1, "appointment_id": initial, "date_start": _at(world.day(4), 10, BERLIN)}
+    return "/api/v1/bookings/follow-up", body, {**body, "date_start": _at(world.day(4), 15, BERLIN)}, 201
+
+
+def _tech_setup(api: Api, people: People, world: World) -> Request:
+    initial = _booked(api, world)
+    tech = initial["tech_setup"]["appointment"]["id"]
+    assert api.post(f"/api/v1/appointments/{tech}/cancel", json={"reason": "redo"}).status_code == 200
+    return f"/api/v1/bookings/{initial['appointment']['id']}/tech-setup", {}, {"mode": "proposed"}, 201
+
+
+def _ols(api: Api, people: People, world: World) -> Request:
+    body = {"date_v2": "2026-12-01T09:00:00.000Z", "type": "FITTING", "customer_gid": "0039E00001"}
+    return "/ols/appointments", body, {**body, "customer_gid": "0039E99999"}, 201
+
+
+def _import(api: Api, people: People, world: World) -> Request:
+    item = appointment_body(people.fitter.calendar_id or "")
+    item.update(
+        id="11111111-2222-4333-8444-555555555555",
+        status="BOOKED",
+        created_at="2026-11-01T10:00:00.000Z",
+        updated_at="2026-11-01T10:00:00.000Z",
+    )
+    return "/api/v1/import/canonical", item, {**item, "name": "another"}, 200
+
+
+ENDPOINTS: dict[str, Callable[[Api, People, World], Request]] = {
+    "appointments": _appointments,
+    "follow-ups": _follow_ups,
+    "bookings-initial": _initial_booking,
+    "bookings-fitting": _fitting,
+    "bookings-follow-up": _follow_up_booking,
+    "bookings-tech-setup": _tech_setup,
+    "ols": _ols,
+    "import": _import,
+}
+
+
+def _count(rt: Runtime) -> int:
+    with rt.uow() as uow:
+        return uow.session.scalar(select(func.count()).select_from(AppointmentRow)) or 0
+
+
+@pytest.mark.parametrize("endpoint", list(ENDPOINTS))
+def test_every_creating_post_replays_its_first_answer(live: LiveServer, people: People, endpoint: str) -> None:
+    world = build_world(live.runtime)
+    api = live.client(people.admin.token)
+    path, body, other, status = ENDPOINTS[endpoint](api, people, world)
+    before = _count(live.runtime)
+    key = {"Idempotency-Key": f"{endpoint}-1"}
+    first = api.post(path, json=body, headers=key)
+    assert first.status_code == status, first.text
+    made = _count(live.runtime)
+    assert made > before
+    again = api.post(path, json=body, headers=key)
+    assert again.status_code == status and again.content == first.content, "the first answer, byte for byte"
+    for name in ("Content-Type", "Location", "ETag"):
+        assert again.headers.get(name) == first.headers.get(name), name
+    announced = "true" if path.startswith("/api/") else None  # OLS clients know no Idempotent-Replayed
+    assert again.headers.get("Idempotent-Replayed") == announced
+    assert _count(live.runtime) == made, "nothing created twice"
+    reused = api.post(path, json=other, headers=key)
+    assert reused.status_code == 422 and reused.headers["Content-Type"] == "application/problem+json"
+    assert reused.json()["title"] == "Idempotency-Key reused" and f"{endpoint}-1" in reused.json()["detail"]
+    assert _count(live.runtime) == made
+    assert "Idempotency-Key" in _documented_headers(live, path)
+
+
+def _documented_headers(live: LiveServer, path: str) -> list[str]:
+    document = live.client().get("/api/openapi.json").json()
+    template = next(p for p in document["paths"] if _matches(p, path))
+    return [p["name"] for p in document["paths"][template]["post"].get("parameters", []) if p["in"] == "header"]
+
+
+def _matches(template: str, path: str) -> bool:
+    a, b = template.split("/"), path.split("/")
+    return len(a) == len(b) and all(x == y or x.startswith("{") for x, y in zip(a, b, strict=True))
+
+
+def test_the_openapi_document_declares_the_header_on_every_creating_post(live: LiveServer) -> None:
+    document = live.client().get("/api/openapi.json").json()
+    creating = [
+        "/api/v1/appointments",
+        "/api/v1/appointments/{id}/follow-ups",
+        "/api/v1/bookings/initial",
+        "/api/v1/bookings/fitting",
+        "/api/v1/bookings/follow-up",
+        "/api/v1/bookings/{id}/tech-setup",
+        "/ols/appointments",
+        "/api/v1/import/{format}",
+    ]
+    for path in creating:
+        params = document["paths"][path]["post"].get("parameters", [])
+        assert any(p["name"] == "Idempotency-Key" and p["in"] == "header" for p in params), path
+
+
+def test_keys_are_per_token_and_another_endpoint_is_a_named_conflict(live: LiveServer, people: People) -> None:
+    body = appointment_body(people.fitter.calendar_id or "")
+    second_token = users.issue_token(live.runtime.uow(), "fitter.denver", ("write",), "second").secret
+    key = {"Idempotency-Key": "shared-key"}
+    one = live.client(people.fitter.token).post("/api/v1/appointments", json=body, headers=key)
+    two = live.client(second_token).post("/api/v1/appointments", json=body, headers=key)
+    assert one.status_code == two.status_code == 201 and one.json()["id"] != two.json()["id"]
+    ols = live.client(people.fitter.token).post(
+        "/ols/appointments", json={"date_v2": "2026-12-01T09:00:00.000Z", "type": "FITTING"}, headers=key
+    )
+    assert ols.status_code == 422
+    problem = ols.json()
+    assert problem["first_request"] == "POST /api/v1/appointments" and "POST /ols/appointments" in problem["detail"]
+
+
+def test_a_refused_request_leaves_its_key_free(live: LiveServer, people: People) -> None:
+    api = live.client(people.fitter.token)
+    original = api.post("/api/v1/appointments", json=appointment_body(people.fitter.calendar_id or "")).json()
+    url = f"/api/v1/appointments/{original['id']}/follow-ups"
+    taken = {"date_start": original["date_start"], "date_end": original["date_end"]}
+    key = {"Idempotency-Key": "retry-me"}
+    assert api.post(url, json=taken, headers=key).status_code == 409  # the slot is the original's
+    assert api.post(url, json={**taken, "allow_overlap": True}, headers=key).status_code == 201  # not a reuse
+    with live.runtime.uow() as uow:
+        rows = uow.session.scalars(select(IdempotencyRow)).all()
+        assert [(r.key, r.state, r.status_code) for r in rows] == [("retry-me", "done", 201)]
+
+
+def test_a_dead_claim_is_taken_over_and_its_holder_can_no_longer_commit(runtime: Runtime, people: People) -> None:
+    actor = users.actor_for_token(runtime.uow(), people.fitter.token, "api")
+    args = ("principal", "key-1", "hash", "POST /api/v1/appointments")
+    dead = idempotency.acquire(runtime.uow(), *args, ttl=timedelta(hours=1))
+    assert isinstance(dead, idempotency.Claim)
+    with pytest.raises(IdempotencyKeyInUse):  # still within its lease: a repeat waits, then answers 409
+        idempotency.acquire(runtime.uow(), *args, ttl=timedelta(hours=1), wait=timedelta(0))
+    later = idempotency.acquire(runtime.uow(), *args, ttl=timedelta(hours=1), lease=timedelta(0))
+    assert isinstance(later, idempotency.Claim) and later.id == dead.id and later.holder != dead.holder
+    draft = AppointmentDraft.model_validate(appointment_body(people.fitter.calendar_id or ""))
+    slow = runtime.uow()
+    slow.before_commit(idempotency.applied_check(dead))
+    with pytest.raises(IdempotencyKeyInUse):
+        appointments.create(slow, actor, draft)
+    assert _count(runtime) == 0, "the first holder's work was rolled back"
+    mine = runtime.uow()
+    mine.before_commit(idempotency.applied_check(later))
+    appointments.create(mine, actor, draft)
+    assert _count(runtime) == 1
+    # applied, its answer lost (the process died before recording it): a repeat is told so, nothing runs again
+    with pytest.raises(IdempotencyKeyInUse, match="answer was lost"):
+        idempotency.acquire(runtime.uow(), *args, ttl=timedelta(hours=1), lease=timedelta(0))
+
+
+def test_a_repeated_booking_makes_one_salesforce_event(live: LiveServer, people: People) -> None:
+    with running_emulator(SalesforceEmulator()) as emulator:
+        _book_twice_and_push(live, people, emulator)
+
+
+def _book_twice_and_push(live: LiveServer, people: People, emulator: SalesforceEmulator) -> None:
+    world = build_world(live.runtime)
+    api = live.client(people.admin.token)
+    emulator.create(
+        "Opportunity",
+        {"Name": "Hearing aids", "StageName": "Qualification", "CloseDate": "2027-01-31"},
+        rid="0069E00000HbsUrQAJ",
+    )
+    key = {"Idempotency-Key": "booking-1"}
+    body = _initial(world)
+    body["meta"]["salesforce"].pop("customer_gid")
+    first = api.post("/api/v1/bookings/initial", json=body, headers=key)
+    again = api.post("/api/v1/bookings/initial", json=body, headers=key)
+    assert first.status_code == again.status_code == 201 and again.json() == first.json()
+    result = run_job(make_context(live.runtime, emulator), "push")
+    assert result is not None and result.outcome == "ok", result
+    ids = {first.json()["appointment"]["id"], first.json()["tech_setup"]["appointment"]["id"]}
+    written = [r for r in emulator.live("Event") if r.get("Appointment_Service_Id__c") in ids]
+    assert len(written) == 2 and len(emulator.live("Event")) == 2, "the INITIAL and its call, once each"
+
+
+def test_concurrent_repeats_of_a_booking_book_once(live: LiveServer, people: People) -> None:
+    world = build_world(live.runtime)
+    body = _initial(world)
+
+    def post(_: int) -> tuple[int, str]:
+        response = live.client(people.admin.token).post(
+            "/api/v1/bookings/initial", json=body, headers={"Idempotency-Key": "race"}
+        )
+        return response.status_code, response.text
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = list(pool.map(post, range(4)))
+    assert {status for status, _ in answers} == {201}, answers
+    assert len({text for _, text in answers}) == 1
+    assert _count(live.runtime) == 2  # the INITIAL and its tech-setup call
