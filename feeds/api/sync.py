@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, jsonify
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from caldav_bridge.errors import NotFound
 from caldav_bridge.salesforce import push, runner
@@ -29,6 +29,11 @@ class SyncStatus(BaseModel):
     outbox: dict[str, int]
     dead_letters: int
     unassigned: int
+    tech_setup: dict[str, Any] | None = Field(
+        None,
+        description="The tech-setup policy for INITIALs scheduled in Salesforce (`policy`) and the standing proposals "
+        "(`proposed`, `appointment_ids`); accept one with POST /api/v1/bookings/{id}/tech-setup",
+    )
     api_usage: dict[str, Any] | None = None
 
 

@@ -58,6 +58,9 @@ def sync_status(args: argparse.Namespace) -> int:
             )
             or "none"
         ),
+        "tech-setup policy for INITIALs scheduled in Salesforce: {policy}; standing proposals: {proposed}".format(
+            **data["tech_setup"]
+        ),
         f"API usage: {data['api_usage'] or 'unknown'}",
         "",
         table(data["watermarks"], ["object", "system_modstamp", "lag_seconds"]),

@@ -166,7 +166,7 @@ def test_a_proposal_is_accepted_through_the_booking_api_and_withdrawn_with_its_i
         first, second = _initial(emulator, world, "First"), _initial(emulator, world, "Second")
         _ok(run_job(sync, "mirror"))
         accepted, withdrawn = _mirrored(rt, first), _mirrored(rt, second)
-        token = _dispatcher_token(rt)
+        token = _token(rt, "dispatcher.sf", "dispatcher", "write")
         with serve(rt) as live:
             api = live.client(token)
             shown = api.get(f"/api/v1/appointments/{accepted.id}").json()["meta"]["tech_setup"]
@@ -176,6 +176,9 @@ def test_a_proposal_is_accepted_through_the_booking_api_and_withdrawn_with_its_i
             assert booked.json()["status"] == "booked"
             assert booked.json()["appointment"]["date_start"] == shown["date_start"], "the proposed slot"
             assert "tech_setup" not in api.get(f"/api/v1/appointments/{accepted.id}").json()["meta"]
+            admin = live.client(_token(rt, "admin.sf", "admin", "admin"))
+            report = admin.get("/api/v1/sync/status").json()["tech_setup"]
+            assert report == {"policy": "propose", "proposed": 1, "appointment_ids": [withdrawn.id]}
         emulator.update("Event", second, {"Appointment_Status__c": "CANCELLED"})
         _ok(run_job(sync, "mirror"))
         assert (_mirrored(rt, second).meta_extra or {})["tech_setup"]["status"] == "withdrawn"
@@ -186,6 +189,6 @@ def test_a_proposal_is_accepted_through_the_booking_api_and_withdrawn_with_its_i
         rt.close()
 
 
-def _dispatcher_token(rt: Runtime) -> str:
-    users.add_user(rt.uow(), "dispatcher.sf", "dispatcher")
-    return users.issue_token(rt.uow(), "dispatcher.sf", ("write",)).secret
+def _token(rt: Runtime, username: str, role: str, scope: str) -> str:
+    users.add_user(rt.uow(), username, role)
+    return users.issue_token(rt.uow(), username, (scope,)).secret

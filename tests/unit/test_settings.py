@@ -42,6 +42,7 @@ def test_tables_from_the_environment() -> None:
         ({"APPOINTMENTS_DATABASE_URL": "just-a-path.db"}, "APPOINTMENTS_DATABASE_URL"),
         ({"APPOINTMENTS_OLS_PREFIX": "ols/"}, "APPOINTMENTS_OLS_PREFIX"),
         ({"APPOINTMENTS_CONFIG": "/nonexistent/settings.toml"}, "APPOINTMENTS_CONFIG"),
+        ({"APPOINTMENTS_SF_TECH_SETUP_POLICY": "maybe"}, "APPOINTMENTS_SF_TECH_SETUP_POLICY"),
     ],
 )
 def test_invalid_settings_name_the_setting(environ: dict[str, str], name: str) -> None:
