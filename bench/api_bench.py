@@ -51,6 +51,7 @@ import requests
 from sqlalchemy import Engine, create_engine, event, func, insert, select, text
 from sqlalchemy.engine import URL, make_url
 
+from caldav_bridge.model.queries import AppointmentFilters
 from caldav_bridge.runtime import Runtime
 from caldav_bridge.services import appointments as appointment_service
 from caldav_bridge.services import users
@@ -563,9 +564,7 @@ def explain(dataset: Dataset, data_dir: Path) -> None:
     try:
         actor = users.actor_for_token(rt.uow(), dataset.token, "api")
         event.listen(rt.engine, "before_cursor_execute", capture)
-        filters = appointment_service.ListFilters(
-            calendar_id=dataset.calendar_id, start=dataset.week_from, end=dataset.week_to
-        )
+        filters = AppointmentFilters(calendar_id=dataset.calendar_id, start=dataset.week_from, end=dataset.week_to)
         appointment_service.list_appointments(rt.uow(), actor, filters, limit=rt.settings.page_size)
         event.remove(rt.engine, "before_cursor_execute", capture)
         postgres = rt.engine.dialect.name == "postgresql"

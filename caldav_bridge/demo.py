@@ -23,11 +23,11 @@ from zoneinfo import ZoneInfo
 
 from caldav_bridge.clock import utcnow
 from caldav_bridge.credentials import TOKEN_PREFIX, hash_password, token_digest
+from caldav_bridge.model.queries import AppointmentFilters, ListedKind
 from caldav_bridge.model.requests import AppointmentDraft, AppointmentPatch, CancelRequest, RescheduleRequest
 from caldav_bridge.services import appointments
 from caldav_bridge.services.actor import Actor, system_actor
 from caldav_bridge.store.private_files import private_dir
-from caldav_bridge.store.repositories import AppointmentQuery
 from caldav_bridge.store.tables import ApiTokenRow, CalendarRow, FeedTokenRow, UserRow
 from caldav_bridge.store.uow import UnitOfWork
 
@@ -151,7 +151,9 @@ def _seed_appointments(uow: UnitOfWork, result: DemoResult, today: date) -> None
     by_name = {u["username"]: u for u in result.users if "username" in u}
     calendar_ids = [c["id"] for u in result.users for c in u["calendars"]]
     with uow:
-        result.appointments_total = uow.appointments.count(AppointmentQuery(calendar_ids=calendar_ids))
+        result.appointments_total = uow.appointments.count(
+            AppointmentFilters(kind=ListedKind.ALL), calendar_ids=calendar_ids
+        )
     if result.appointments_total:
         return
     plan = list(_plan(by_name, today))

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from caldav_bridge.model.appointment import AppointmentType, StatusField
 from caldav_bridge.model.timestamps import UtcTimestamp
 
-__all__ = ["MAX_PAGE_SIZE", "AppointmentListQuery", "Id", "ListedKind"]
+__all__ = ["MAX_PAGE_SIZE", "AppointmentFilters", "AppointmentListQuery", "Id", "ListedKind"]
 
 Id = Annotated[str, Field(min_length=1, max_length=64)]
 #: The largest page any entry point asks the store for.
@@ -25,11 +25,17 @@ class ListedKind(StrEnum):
     ALL = "all"
 
 
-class AppointmentListQuery(BaseModel):
-    """Filters of ``GET /appointments`` and ``appointments list``; ``from``/``to`` select appointments
-    overlapping the range."""
+class AppointmentFilters(BaseModel):
+    """Which appointments a listing or an export shows: ``None`` is "any"; ``start``/``end`` (``from``/``to`` on
+    the wire) select those overlapping ``[start, end)``; ``calendar_id`` narrows what the actor reaches.
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    The one filter type from the edges (REST query string, CLI options, OLS parameters) through the service
+    (``services.appointments.list_appointments``) to the repository (``AppointmentRepository.search``).
+    Entry points validate their input into it by its wire names (``model_validate``); code builds it by field
+    name (``AppointmentFilters(calendar_id=..., start=...)``).
+    """
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 
     calendar_id: Id | None = None
     guest_id: Id | None = None
@@ -45,8 +51,14 @@ class AppointmentListQuery(BaseModel):
             "blocks (`meta.kind` `busy`: events naming no customer and no type, e.g. lunch); `all`: both"
         ),
     ] = ListedKind.APPOINTMENT
-    from_: Annotated[UtcTimestamp | None, Field(alias="from")] = None
-    to: UtcTimestamp | None = None
+    start: Annotated[UtcTimestamp | None, Field(alias="from")] = None
+    end: Annotated[UtcTimestamp | None, Field(alias="to")] = None
     updated_since: UtcTimestamp | None = None
+
+
+class AppointmentListQuery(AppointmentFilters):
+    """``GET /appointments``, ``GET /export/{format}`` and ``appointments list``: the filters and the page
+    (``limit``, ``cursor``); it is passed on as the filters themselves."""
+
     limit: Annotated[int | None, Field(ge=1, le=MAX_PAGE_SIZE)] = None
     cursor: Annotated[str | None, Field(max_length=512)] = None

@@ -48,6 +48,7 @@ from caldav_bridge.model.appointment import (
     Meta,
     check_busy_guests,
 )
+from caldav_bridge.model.queries import AppointmentFilters
 from caldav_bridge.model.requests import (
     AppointmentDraft,
     AppointmentPatch,
@@ -62,7 +63,6 @@ from caldav_bridge.services.actor import CALDAV_CHANNEL, Actor
 from caldav_bridge.services.mapping import appointment_from_row, canonical_json, etag_of, guest_rows
 from caldav_bridge.services.slot_check import ensure_free
 from caldav_bridge.services.validation import field_errors
-from caldav_bridge.store.repositories import AppointmentQuery
 from caldav_bridge.store.tables import (
     AppointmentRow,
     CalendarRow,
@@ -74,7 +74,6 @@ __all__ = [
     "TRANSITIONS",
     "ExternalChange",
     "ExternalValues",
-    "ListFilters",
     "Page",
     "Stored",
     "apply_external_change",
@@ -133,24 +132,6 @@ class Page:
     next_cursor: str | None
 
 
-@dataclass(frozen=True)
-class ListFilters:
-    """Filters as an entry point receives them; ``calendar_id`` narrows what the actor reaches."""
-
-    calendar_id: str | None = None
-    guest_id: str | None = None
-    opportunity_gid: str | None = None
-    customer_gid: str | None = None
-    appointment_gid: str | None = None
-    type: str | None = None
-    status: str | None = None
-    start: datetime | None = None
-    end: datetime | None = None
-    updated_since: datetime | None = None
-    #: ``appointment`` (customer appointments), ``busy`` (busy blocks) or ``all``.
-    kind: str = "appointment"
-
-
 # --------------------------------------------------------------------------- reads
 
 
@@ -164,31 +145,18 @@ def get(uow: UnitOfWork, actor: Actor, appointment_id: str) -> Stored:
 
 
 def list_appointments(
-    uow: UnitOfWork, actor: Actor, filters: ListFilters, *, limit: int, cursor: str | None = None
+    uow: UnitOfWork, actor: Actor, filters: AppointmentFilters, *, limit: int, cursor: str | None = None
 ) -> Page:
     """A page of appointments in (date_start, id) order; ``next_cursor`` continues it."""
     actor.require("read")
     if filters.start and filters.end and filters.end <= filters.start:
         raise ValidationFailed([FieldError("to", "must be after 'from'")])
     calendar_ids = actor.visible(None if filters.calendar_id is None else [filters.calendar_id])
-    query = AppointmentQuery(
-        calendar_ids=calendar_ids,
-        guest_id=filters.guest_id,
-        opportunity_gid=filters.opportunity_gid,
-        customer_gid=filters.customer_gid,
-        appointment_gid=filters.appointment_gid,
-        type=filters.type,
-        status=filters.status,
-        start=filters.start,
-        end=filters.end,
-        updated_since=filters.updated_since,
-        kind=None if filters.kind == "all" else filters.kind,
-        after=_decode_cursor(cursor) if cursor else None,
-    )
+    after = _decode_cursor(cursor) if cursor else None
     with uow.reading():
         if filters.calendar_id is not None:
             _check_calendar_filter(uow, actor, filters.calendar_id)
-        rows = uow.appointments.search(query, limit + 1)
+        rows = uow.appointments.search(filters, limit + 1, calendar_ids=calendar_ids, after=after)
         more = len(rows) > limit
         rows = rows[:limit]
         _audit_reads(uow, actor, "read", rows)
@@ -619,6 +587,8 @@ def _check_caldav_meta(actor: Actor, meta: dict[str, Any], current: dict[str, An
     ]
     if errors:
         raise ValidationFailed(errors)
+
+
 def _check_busy_guests(row: AppointmentRow) -> None:
     try:
         check_busy_guests((row.meta_extra or {}).get("kind"), len(row.guests))

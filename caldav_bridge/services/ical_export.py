@@ -19,6 +19,7 @@ from caldav_bridge.converters.ical import (
     vevent_bytes,
     vtimezones,
 )
+from caldav_bridge.model.queries import AppointmentFilters
 from caldav_bridge.services import appointments, calendars
 from caldav_bridge.services.actor import Actor
 from caldav_bridge.store.uow import UnitOfWork
@@ -34,7 +35,7 @@ def calendar_ics(
     """Every appointment of ``calendar_id`` (overlapping ``[start, end)`` when given) as a VCALENDAR."""
     calendar = calendars.get(uow, actor, calendar_id)  # NotFound unless the actor reaches it
     options = EventOptions(privacy=Privacy.FULL, timezone=calendar.timezone)
-    filters = appointments.ListFilters(calendar_id=calendar_id, start=start, end=end)
+    filters = AppointmentFilters(calendar_id=calendar_id, start=start, end=end)
     events: list[bytes] = []
     days = []
     cursor: str | None = None

@@ -50,6 +50,7 @@ from caldav_bridge.converters.base import CalendarHint, Converter
 from caldav_bridge.errors import DomainError, FieldError, InvalidTransition, NotFound, ValidationFailed
 from caldav_bridge.infra.gc_pacing import fewer_collections
 from caldav_bridge.model.appointment import Appointment, AppointmentStatus
+from caldav_bridge.model.queries import AppointmentFilters
 from caldav_bridge.model.requests import AppointmentPatch
 from caldav_bridge.services import appointments, creates
 from caldav_bridge.services.actor import Actor
@@ -697,7 +698,7 @@ def export_page(
     uow: UnitOfWork,
     actor: Actor,
     format_name: str,
-    filters: appointments.ListFilters,
+    filters: AppointmentFilters,
     *,
     options: Any = None,
     limit: int,
@@ -715,7 +716,7 @@ def export_stream(
     uow: UnitOfWork,
     actor: Actor,
     format_name: str,
-    filters: appointments.ListFilters,
+    filters: AppointmentFilters,
     *,
     options: Any = None,
     page_size: int = DEFAULT_CHUNK_SIZE,
@@ -740,7 +741,7 @@ def _export(
     uow: UnitOfWork,
     actor: Actor,
     converter: Converter,
-    filters: appointments.ListFilters,
+    filters: AppointmentFilters,
     options: Any,
     limit: int,
     cursor: str | None,

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from caldav_bridge.clock import utcnow
 from caldav_bridge.converters.ols import OlsOptions, from_canonical, to_canonical_fields
 from caldav_bridge.errors import FieldError, ValidationFailed
+from caldav_bridge.model.queries import AppointmentFilters
 from caldav_bridge.model.requests import AppointmentDraft, AppointmentPatch, CalendarRefInput
 from caldav_bridge.services import appointments
 from caldav_bridge.services.actor import Actor
@@ -33,7 +34,7 @@ def render(stored: appointments.Stored, options: OlsOptions) -> dict[str, Any]:
     return from_canonical(stored.appointment, options)
 
 
-def list_filters(params: Mapping[str, str | None], options: OlsOptions) -> appointments.ListFilters:
+def list_filters(params: Mapping[str, str | None], options: OlsOptions) -> AppointmentFilters:
     """OLS list filters in canonical terms: ``type``/``status`` labels map through the tables."""
     read = to_canonical_fields({k: params[k] for k in ("type", "status") if params.get(k)}, options)
     errors = list(read.errors)
@@ -44,15 +45,18 @@ def list_filters(params: Mapping[str, str | None], options: OlsOptions) -> appoi
         since = stamp.values.get("date_start")
     if errors:
         raise ValidationFailed(errors)
-    return appointments.ListFilters(
-        # An empty gid is no filter, like an empty type, status or updated_since (no stored gid is "").
-        opportunity_gid=params.get("opportunity_gid") or None,
-        customer_gid=params.get("customer_gid") or None,
-        appointment_gid=params.get("appointment_gid") or None,
-        type=read.values.get("type"),
-        status=read.values.get("status"),
-        updated_since=since,
-    )
+    try:
+        return AppointmentFilters(
+            # An empty gid is no filter, like an empty type, status or updated_since (no stored gid is "").
+            opportunity_gid=params.get("opportunity_gid") or None,
+            customer_gid=params.get("customer_gid") or None,
+            appointment_gid=params.get("appointment_gid") or None,
+            type=read.values.get("type"),
+            status=read.values.get("status"),
+            updated_since=since,
+        )
+    except ValidationError as exc:  # a gid longer than any stored one (from the path)
+        raise ValidationFailed(field_errors(exc)) from exc
 
 
 def create(

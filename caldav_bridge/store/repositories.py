@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from caldav_bridge.model.appointment import MAX_DURATION, AppointmentStatus
+from caldav_bridge.model.queries import AppointmentFilters, ListedKind
 from caldav_bridge.store import auth_clock
 from caldav_bridge.store.tables import (
     ApiTokenRow,
@@ -30,7 +30,6 @@ from caldav_bridge.store.tables import (
 )
 
 __all__ = [
-    "AppointmentQuery",
     "AppointmentRepository",
     "AuditRepository",
     "CalendarRepository",
@@ -39,26 +38,6 @@ __all__ = [
     "PeopleRepository",
     "UserRepository",
 ]
-
-
-@dataclass(frozen=True)
-class AppointmentQuery:
-    """Filters of an appointment listing; ``None`` means "any". Results overlap ``[start, end)``."""
-
-    calendar_ids: Sequence[str] | None = None
-    guest_id: str | None = None
-    opportunity_gid: str | None = None
-    customer_gid: str | None = None
-    appointment_gid: str | None = None
-    type: str | None = None
-    status: str | None = None
-    start: datetime | None = None
-    end: datetime | None = None
-    updated_since: datetime | None = None
-    #: ``meta.kind``: ``appointment`` (customer appointments: no kind, or that one), ``busy``; ``None``: any.
-    kind: str | None = None
-    #: Keyset cursor: (date_start, id) of the last row of the previous page.
-    after: tuple[datetime, str] | None = None
 
 
 class AppointmentRepository:
@@ -103,19 +82,31 @@ class AppointmentRepository:
             .execution_options(synchronize_session=False)
         )
 
-    def search(self, query: AppointmentQuery, limit: int) -> list[AppointmentRow]:
-        """Rows matching ``query`` in (date_start, id) order, at most ``limit``."""
-        stmt = self._filtered(query).order_by(AppointmentRow.date_start, AppointmentRow.id).limit(limit)
+    def search(
+        self,
+        filters: AppointmentFilters,
+        limit: int,
+        *,
+        calendar_ids: Sequence[str] | None = None,
+        after: tuple[datetime, str] | None = None,
+    ) -> list[AppointmentRow]:
+        """Rows matching ``filters`` in ``calendar_ids`` (``None``: any calendar), in (date_start, id) order, at
+        most ``limit``; ``after`` is the keyset cursor, the (date_start, id) of the previous page's last row.
+        ``filters.calendar_id`` is for the service to narrow ``calendar_ids`` with (the actor's reach)."""
+        stmt = self._filtered(filters, calendar_ids, after)
+        stmt = stmt.order_by(AppointmentRow.date_start, AppointmentRow.id).limit(limit)
         return list(self.session.scalars(stmt).unique())
 
-    def count(self, query: AppointmentQuery) -> int:
-        stmt = select(func.count()).select_from(self._filtered(query).subquery())
+    def count(self, filters: AppointmentFilters, *, calendar_ids: Sequence[str] | None = None) -> int:
+        stmt = select(func.count()).select_from(self._filtered(filters, calendar_ids, None).subquery())
         return int(self.session.scalar(stmt) or 0)
 
-    def _filtered(self, q: AppointmentQuery) -> Select[AppointmentRow]:
+    def _filtered(
+        self, q: AppointmentFilters, calendar_ids: Sequence[str] | None, after: tuple[datetime, str] | None
+    ) -> Select[AppointmentRow]:
         stmt = select(AppointmentRow).where(AppointmentRow.deleted_at.is_(None))
-        if q.calendar_ids is not None:
-            stmt = stmt.where(AppointmentRow.calendar_id.in_(list(q.calendar_ids)))
+        if calendar_ids is not None:
+            stmt = stmt.where(AppointmentRow.calendar_id.in_(list(calendar_ids)))
         for column, value in (
             (AppointmentRow.sf_opportunity_gid, q.opportunity_gid),
             (AppointmentRow.sf_customer_gid, q.customer_gid),
@@ -125,9 +116,9 @@ class AppointmentRepository:
         ):
             if value is not None:
                 stmt = stmt.where(column == value)
-        if q.kind is not None:
-            kind = AppointmentRow.meta_extra["kind"].as_string()
-            stmt = stmt.where(kind == q.kind if q.kind != "appointment" else or_(kind.is_(None), kind == q.kind))
+        if q.kind is not ListedKind.ALL:  # meta.kind: customer appointments have none, or "appointment"
+            kind, wanted = AppointmentRow.meta_extra["kind"].as_string(), q.kind.value
+            stmt = stmt.where(kind == wanted if q.kind is ListedKind.BUSY else or_(kind.is_(None), kind == wanted))
         if q.guest_id is not None:
             guests = select(AppointmentGuestRow.appointment_id).where(AppointmentGuestRow.person_id == q.guest_id)
             stmt = stmt.where(AppointmentRow.id.in_(guests))
@@ -138,8 +129,8 @@ class AppointmentRepository:
             stmt = stmt.where(AppointmentRow.date_end > q.start, AppointmentRow.date_start > q.start - MAX_DURATION)
         if q.updated_since is not None:
             stmt = stmt.where(AppointmentRow.updated_at >= q.updated_since)
-        if q.after is not None:
-            start, last_id = q.after
+        if after is not None:
+            start, last_id = after
             stmt = stmt.where(
                 or_(
                     AppointmentRow.date_start > start,

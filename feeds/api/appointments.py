@@ -47,21 +47,8 @@ def _one(stored: service.Stored, status: int = 200) -> Response:
 )
 def list_appointments(query: AppointmentListQuery) -> Response:
     settings = runtime().settings
-    filters = service.ListFilters(
-        calendar_id=query.calendar_id,
-        guest_id=query.guest_id,
-        opportunity_gid=query.opportunity_gid,
-        customer_gid=query.customer_gid,
-        appointment_gid=query.appointment_gid,
-        type=query.type,
-        status=query.status,
-        start=query.from_,
-        end=query.to,
-        updated_since=query.updated_since,
-        kind=query.kind.value,
-    )
     limit = min(query.limit or settings.page_size, settings.max_page_size)
-    page = service.list_appointments(uow(), current_actor("api"), filters, limit=limit, cursor=query.cursor)
+    page = service.list_appointments(uow(), current_actor("api"), query, limit=limit, cursor=query.cursor)
     return jsonify({"items": [s.document() for s in page.items], "next_cursor": page.next_cursor})
 
 

@@ -121,22 +121,6 @@ IMPORT_BODY: dict[str, Any] = {
 }
 
 
-def _filters(query: AppointmentListQuery) -> appointments.ListFilters:
-    return appointments.ListFilters(
-        calendar_id=query.calendar_id,
-        guest_id=query.guest_id,
-        opportunity_gid=query.opportunity_gid,
-        customer_gid=query.customer_gid,
-        appointment_gid=query.appointment_gid,
-        type=query.type,
-        status=query.status,
-        start=query.from_,
-        end=query.to,
-        updated_since=query.updated_since,
-        kind=query.kind.value,
-    )
-
-
 @operation(
     bp,
     "POST",
@@ -248,7 +232,7 @@ def export_appointments(format: str, query: AppointmentListQuery) -> Response:
         uow(),
         current_actor("api"),
         format,
-        _filters(query),
+        query,
         options=runtime().converter_options.get(format),
         limit=limit,
         cursor=query.cursor,

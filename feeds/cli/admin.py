@@ -18,7 +18,6 @@ __all__ = ["register"]
 LIST_OPTIONS = {
     "calendar_id": "--calendar",
     "from": "--from",
-    "from_": "--from",
     "to": "--to",
     "status": "--status",
     "type": "--type",
@@ -288,21 +287,13 @@ def appointments_list(args: argparse.Namespace) -> int:
         },
         LIST_OPTIONS,
     )
-    filters = appointments.ListFilters(
-        calendar_id=query.calendar_id,
-        status=query.status,
-        type=query.type,
-        start=query.from_,
-        end=query.to,
-        kind=query.kind.value,
-    )
     uow_of = runtime_of(args).uow
     rows: list[dict[str, Any]] = []
     cursor = query.cursor
     while True:
         with at_options(LIST_OPTIONS):
             page = appointments.list_appointments(
-                uow_of(), system_actor(), filters, limit=query.limit or DEFAULT_LIMIT, cursor=cursor
+                uow_of(), system_actor(), query, limit=query.limit or DEFAULT_LIMIT, cursor=cursor
             )
         rows += [s.appointment.model_dump(mode="json") for s in page.items]
         cursor = page.next_cursor

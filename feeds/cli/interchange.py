@@ -317,14 +317,13 @@ EXPORT_OPTIONS = {
 
 
 def export_command(args: argparse.Namespace) -> int:
-    from caldav_bridge.model.queries import AppointmentListQuery
-    from caldav_bridge.services import appointments
+    from caldav_bridge.model.queries import AppointmentFilters
     from caldav_bridge.services import interchange as service
 
     if args.format not in _names():
         return fail(service.UnknownFormat(args.format).detail, code=2)
-    query = validated(
-        AppointmentListQuery,
+    filters = validated(
+        AppointmentFilters,
         {
             "calendar_id": args.calendar,
             "guest_id": args.guest,
@@ -339,19 +338,6 @@ def export_command(args: argparse.Namespace) -> int:
             "updated_since": args.updated_since,
         },
         EXPORT_OPTIONS,
-    )
-    filters = appointments.ListFilters(
-        calendar_id=query.calendar_id,
-        guest_id=query.guest_id,
-        opportunity_gid=query.opportunity_gid,
-        customer_gid=query.customer_gid,
-        appointment_gid=query.appointment_gid,
-        type=query.type,
-        status=query.status,
-        start=query.from_,
-        end=query.to,
-        updated_since=query.updated_since,
-        kind=query.kind.value,
     )
     if args.ics and (args.format != "ical" or not args.calendar):
         return fail("--ics: needs the ical format and --calendar", code=2)

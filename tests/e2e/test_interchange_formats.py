@@ -10,10 +10,10 @@ from typing import Any
 
 import icalendar
 
+from caldav_bridge.model.queries import AppointmentFilters
 from caldav_bridge.runtime import Runtime
 from caldav_bridge.services import interchange
 from caldav_bridge.services.actor import system_actor
-from caldav_bridge.services.appointments import ListFilters
 from config import DEMO_CONFIG, load_settings
 from feeds.cli.admin import run_demo
 from tests.conftest import People
@@ -236,7 +236,7 @@ def test_the_demo_settings_make_every_export_work(tmp_path: Path) -> None:
         for fmt in ("calendly", "timekit", "onsched", "blueprint", "ols", "ical", "salesforce", "canonical"):
             entries = list(
                 interchange.export_stream(
-                    rt.uow(), system_actor(), fmt, ListFilters(), options=rt.converter_options[fmt]
+                    rt.uow(), system_actor(), fmt, AppointmentFilters(), options=rt.converter_options[fmt]
                 )
             )
             items = [e for e in entries if isinstance(e, dict)]
@@ -248,7 +248,11 @@ def test_the_demo_settings_make_every_export_work(tmp_path: Path) -> None:
         # Without the demo's tables, the error says how to configure one.
         missing = list(
             interchange.export_stream(
-                plain.uow(), system_actor(), "calendly", ListFilters(), options=plain.converter_options["calendly"]
+                plain.uow(),
+                system_actor(),
+                "calendly",
+                AppointmentFilters(),
+                options=plain.converter_options["calendly"],
             )
         )
         messages = [err.message for e in missing if isinstance(e, interchange.ExportError) for err in e.errors]

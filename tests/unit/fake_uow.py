@@ -16,6 +16,7 @@ from typing import Any
 from caldav_bridge.events.bus import MessageBus
 from caldav_bridge.events.model import Event
 from caldav_bridge.model.appointment import AppointmentStatus
+from caldav_bridge.model.queries import AppointmentFilters, ListedKind
 from caldav_bridge.model.requests import CalendarKind
 from caldav_bridge.scheduling.queries import SchedulingQueries
 from caldav_bridge.scheduling.rules import AvailabilityRules, TimeRange
@@ -39,8 +40,45 @@ class FakeAppointments:
     def including_deleted(self, appointment_id: str) -> AppointmentRow | None:
         return self.rows.get(appointment_id)
 
+    def search(
+        self,
+        filters: AppointmentFilters,
+        limit: int,
+        *,
+        calendar_ids: Sequence[str] | None = None,
+        after: tuple[datetime, str] | None = None,
+    ) -> list[AppointmentRow]:
+        """What ``AppointmentRepository.search`` selects, in Python."""
+        found = [
+            row
+            for row in self.rows.values()
+            if row.deleted_at is None
+            and (calendar_ids is None or row.calendar_id in calendar_ids)
+            and _matches(row, filters)
+            and (after is None or (row.date_start, row.id) > after)
+        ]
+        return sorted(found, key=lambda r: (r.date_start, r.id))[:limit]
+
     def add_history(self, row: StatusHistoryRow) -> None:
         self.history_rows.append(row)
+
+
+def _matches(row: AppointmentRow, f: AppointmentFilters) -> bool:
+    equal = (
+        (row.sf_opportunity_gid, f.opportunity_gid),
+        (row.sf_customer_gid, f.customer_gid),
+        (row.sf_appointment_gid, f.appointment_gid),
+        (row.type, f.type),
+        (row.status, f.status),
+    )
+    return (
+        all(wanted is None or value == wanted for value, wanted in equal)
+        and (f.guest_id is None or any(g.person_id == f.guest_id for g in row.guests))
+        and (f.start is None or row.date_end > f.start)
+        and (f.end is None or row.date_start < f.end)
+        and (f.updated_since is None or row.updated_at >= f.updated_since)
+        and (f.kind is ListedKind.ALL or (row.meta_extra or {}).get("kind", "appointment") == f.kind.value)
+    )
 
 
 class FakeCalendars:
