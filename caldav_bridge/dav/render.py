@@ -43,7 +43,7 @@ from caldav_bridge.converters.ical import (
 from caldav_bridge.converters.ical import vtimezone as outlook_vtimezone
 from caldav_bridge.converters.ical_parse import GUEST_ID_PARAM, GUEST_URN
 from caldav_bridge.converters.ical_text import fold
-from caldav_bridge.model.appointment import Appointment, AppointmentStatus, Guest
+from caldav_bridge.model.appointment import Appointment, AppointmentStatus, Guest, is_busy_block
 
 __all__ = ["ICAL_STATUS", "PRODID", "etag_of_text", "fresh_reference", "fresh_text", "render_event", "vtimezone"]
 
@@ -126,7 +126,8 @@ def render_event(
         event.add("DESCRIPTION", appointment.description)
     event.add("STATUS", ICAL_STATUS[appointment.status])
     event.add("SEQUENCE", sequence)
-    event.add("X-APPOINTMENT-TYPE", appointment.meta.type.value)
+    if not is_busy_block(appointment):  # a busy block has no type: one written would make it an appointment
+        event.add("X-APPOINTMENT-TYPE", appointment.meta.type.value)
     event.add("X-APPOINTMENT-STATUS", appointment.status.value)
     _merge_attendees(event, appointment)
     _ensure_timezones(calendar, {zone} - {"UTC"}, appointment.date_start)

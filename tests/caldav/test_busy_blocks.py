@@ -189,6 +189,32 @@ def test_a_busy_block_naming_a_type_becomes_a_customer_appointment(
     assert [a["id"] for a in _listed(live, people)] == [block["id"]]
 
 
+def test_a_busy_block_changed_over_rest_stays_one_on_the_phone(
+    live: LiveServer, fitter_calendar: caldav.Calendar, people: People
+) -> None:
+    start = datetime.combine(_tuesday_ahead(), time(13), tzinfo=DENVER)
+    fitter_calendar.save_event(_ics("gym@phone", start, start + timedelta(hours=1), summary="Gym"))
+    (block,) = _listed(live, people, "busy")
+    patched = live.client(people.fitter.token).patch(f"/api/v1/appointments/{block['id']}", json={"name": "Gym class"})
+    assert patched.status_code == 200, patched.text
+    event = fitter_calendar.event_by_uid("gym@phone")
+    assert "SUMMARY:Gym class" in event.data and "X-APPOINTMENT-TYPE" not in event.data  # no type written into it
+    event.data = event.data.replace("SUMMARY:Gym class", "SUMMARY:Gym")  # the phone edits it back
+    event.save()
+    (again,) = _listed(live, people, "busy")
+    assert (again["id"], again["name"]) == (block["id"], "Gym")
+    assert _listed(live, people) == []
+    # made over REST, its CalDAV item carries no type either
+    body = appointment_body(people.fitter.calendar_id or "", start=start + timedelta(hours=3), name="Errand")
+    created = live.client(people.fitter.token).post(
+        "/api/v1/appointments", json={**body, "guests": [], "meta": {"type": "FOLLOW_UP", "kind": "busy"}}
+    )
+    assert created.status_code == 201, created.text
+    item = fitter_calendar.event_by_url(f"{fitter_calendar.url}{created.json()['id']}.ics")
+    item.load()
+    assert "SUMMARY:Errand" in item.data and "X-APPOINTMENT-TYPE" not in item.data
+
+
 def test_rest_creates_and_refuses_busy_blocks(live: LiveServer, people: People) -> None:
     api = live.client(people.fitter.token)
     start = datetime.combine(_tuesday_ahead(), time(15), tzinfo=DENVER)
