@@ -38,6 +38,15 @@ def _world(w: FeedWorld) -> tuple[datetime, dict[str, dict[str, Any]]]:
         ),
         "all_day": w.add(monday + timedelta(days=3), 24 * 60, meta={"type": "FOLLOW_UP", "all_day": True}),
         "cancelled": w.add(monday + timedelta(days=4, hours=11), status="BOOKED"),
+        # the fitter's own time: a busy block (no customer), its title, place and notes shown only at full
+        "busy_block": w.add(
+            monday + timedelta(days=4, hours=15),
+            status="BOOKED",
+            name="Dentist",
+            description="Root canal",
+            guests=[],
+            meta={"type": "FOLLOW_UP", "kind": "busy", "location": "Dr. Smith"},
+        ),
     }
     r = w.api.post(f"/api/v1/appointments/{made['cancelled']['id']}/cancel", json={"reason": "moved away"})
     assert r.status_code == 200, r.text
@@ -113,6 +122,23 @@ def test_the_page_shows_what_the_feed_shows_at_every_level(feed_world: FeedWorld
         assert feed[made["booked"]["id"]]["location"] == "Video call"
         assert (feed[made["reserved"]["id"]]["description"] is not None) is (privacy == "full")
         assert ("Ödön Ühl" in str(feed[made["reserved"]["id"]]["description"])) is (privacy == "full")
+        block = feed[made["busy_block"]["id"]]
+        if privacy == "full":
+            assert block == {
+                "title": "Dentist",
+                "status": "CONFIRMED",
+                "type": None,
+                "location": "Dr. Smith",
+                "description": "Root canal",
+            }
+        else:
+            assert block == {
+                "title": "Busy",
+                "status": "CONFIRMED",
+                "type": None,
+                "location": None,
+                "description": None,
+            }
 
     # and the HTML, in every view: the same appointments; at busy no status, no type, nothing crossed out
     for view in ("week", "agenda"):
@@ -124,3 +150,4 @@ def test_the_page_shows_what_the_feed_shows_at_every_level(feed_world: FeedWorld
         else:
             assert "Reserved" in text and "Cancelled" in text and "Video call" in text
         assert ("Ödön Ühl" in text) is (privacy == "full")
+        assert ("Dentist" in text) is ("Dr. Smith" in text) is ("Root canal" in text) is (privacy == "full"), view
