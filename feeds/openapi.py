@@ -248,6 +248,7 @@ _RESPONSE_HEADERS: dict[str, tuple[str, bool]] = {
     "Location": ("The URL of the created resource", True),
     "Link": ('The next page, as `<url>; rel="next"`; absent on the last page', False),
     "WWW-Authenticate": ("The scheme to authenticate with: Bearer", True),
+    "Idempotent-Replayed": ("`true`: the first answer to an earlier request with the same Idempotency-Key", False),
 }
 
 

@@ -105,6 +105,10 @@ def operation(
     auth_channel = channel or ("ols" if blueprint.name == "ols" else "api")
     if idempotent and IDEMPOTENCY_KEY not in headers:
         headers = (*headers, IDEMPOTENCY_KEY)
+    if idempotent and announce_replay:
+        response_headers = dict(response_headers or {})
+        for status in (s for s in responses if s < 300):
+            response_headers[status] = (*response_headers.get(status, ()), "Idempotent-Replayed")
 
     def decorate(view: F) -> F:
         op = Operation(

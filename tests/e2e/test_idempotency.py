@@ -174,6 +174,9 @@ def test_the_openapi_document_declares_the_header_on_every_creating_post(live: L
     for path in creating:
         params = document["paths"][path]["post"].get("parameters", [])
         assert any(p["name"] == "Idempotency-Key" and p["in"] == "header" for p in params), path
+        success = next(v for k, v in document["paths"][path]["post"]["responses"].items() if k.startswith("2"))
+        replay_header = "Idempotent-Replayed" in success.get("headers", {})
+        assert replay_header == path.startswith("/api/"), path  # OLS answers a replay as the first time
 
 
 def test_keys_are_per_token_and_another_endpoint_is_a_named_conflict(live: LiveServer, people: People) -> None:
