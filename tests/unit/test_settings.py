@@ -43,6 +43,10 @@ def test_tables_from_the_environment() -> None:
         ({"APPOINTMENTS_OLS_PREFIX": "ols/"}, "APPOINTMENTS_OLS_PREFIX"),
         ({"APPOINTMENTS_CONFIG": "/nonexistent/settings.toml"}, "APPOINTMENTS_CONFIG"),
         ({"APPOINTMENTS_SF_TECH_SETUP_POLICY": "maybe"}, "APPOINTMENTS_SF_TECH_SETUP_POLICY"),
+        (  # busy blocks are pushed as Events: not in ServiceAppointment mode
+            {"APPOINTMENTS_SF_PUSH_BUSY_BLOCKS": "true", "APPOINTMENTS_SF_MODE": "service_appointment"},
+            "APPOINTMENTS_SF_PUSH_BUSY_BLOCKS",
+        ),
     ],
 )
 def test_invalid_settings_name_the_setting(environ: dict[str, str], name: str) -> None:
