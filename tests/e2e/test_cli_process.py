@@ -56,6 +56,7 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], code: int, *
         (["appointments", "list", "--limit", "501"], ["--limit"]),
         (["appointments", "list", "--status", "BOGUS"], ["--status", "BOOKED"]),
         (["appointments", "list", "--type", "bogus"], ["--type", "FOLLOW_UP"]),
+        (["appointments", "list", "--kind", "lunch"], ["--kind", "busy"]),
         (["appointments", "list", "--calendar", "nonexistent"], ["--calendar", "nonexistent"]),
         (["calendars", "create", "X", "--kind", "team", "--timezone", "Mars/Base"], ["--timezone", "Mars/Base"]),
         (["calendars", "create", "", "--kind", "team", "--timezone", "UTC"], ["name"]),
