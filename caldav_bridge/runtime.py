@@ -101,17 +101,7 @@ class Runtime:
             "onsched": OnschedOptions(service_types=s.onsched_service_types),  # type: ignore[arg-type]
             "ols": self.ols_options,
             "ical": IcalOptions(),
-            "salesforce": SalesforceMapping(  # as the sync maps (salesforce.sync_context.mapping_from_settings)
-                mode=s.sf_mode,
-                external_id_field=s.sf_external_id_field,
-                type_field=s.sf_type_field,
-                status_field=s.sf_status_field,
-                cancel_mode=s.sf_cancel_mode,
-                push_busy_blocks=s.sf_push_busy_blocks,
-                status_categories=dict(s.sf_status_categories),
-                service_statuses=dict(s.sf_service_statuses),
-                no_show_field=s.sf_no_show_field,
-            ),
+            "salesforce": SalesforceMapping.from_settings(s),  # the sync's mapping (value tables included)
         }
 
     def close(self) -> None:

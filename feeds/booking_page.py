@@ -190,9 +190,8 @@ def _offer_page(token: str, status: int = 200, notice: str | None = None, week: 
     zone, given = _zone()
     settings = runtime().settings
     try:
-        offer = customer.offer(
-            runtime().uow, token, zone, _options(), weeks=settings.booking_weeks_ahead, week_start=week or _week()
-        )
+        window = customer.OfferWindow(zone, _options(), settings.booking_weeks_ahead, week or _week())
+        offer = customer.offer(runtime().uow, token, window)
     except NotFound:
         return _not_found()
     return _page("booking/book.html", status, token=token, offer=offer, tz_given=given, notice=notice)
@@ -289,14 +288,9 @@ def _manage_page(token: str, status: int = 200, notice: str | None = None) -> Re
         view = customer.manage_view(runtime().uow, token, _key())
         given_zone, given = _zone()
         zone = given_zone if given else ZoneInfo(view.timezone)  # else the zone the customer booked in
-        offer = customer.reschedule_offer(
-            runtime().uow,
-            token,
-            zone,
-            _options(),
-            weeks=runtime().settings.booking_weeks_ahead,
-            week_start=_week() or view.start.astimezone(zone).date(),  # the appointment's week first
-        )
+        week = _week() or view.start.astimezone(zone).date()  # the appointment's week first
+        window = customer.OfferWindow(zone, _options(), runtime().settings.booking_weeks_ahead, week)
+        offer = customer.reschedule_offer(runtime().uow, token, window)
     except NotFound:
         return _not_found()
     return _page("booking/manage.html", status, zone, token=token, view=view, offer=offer, notice=notice)

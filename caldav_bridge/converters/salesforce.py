@@ -128,6 +128,25 @@ class SalesforceMapping:
     #: Event status picklist both ways (``sf_status_values`` / ``sf_status_aliases``).
     statuses: ValueTable = field(default_factory=lambda: ValueTable.identity(STATUSES))
 
+    @classmethod
+    def from_settings(cls, settings: Any) -> SalesforceMapping:
+        """The mapping the ``sf_*`` settings configure: the sync's, and the ``salesforce`` export format's."""
+        s = settings
+        return cls(
+            mode=s.sf_mode,
+            external_id_field=s.sf_external_id_field,
+            type_field=s.sf_type_field,
+            status_field=s.sf_status_field,
+            cancel_mode=s.sf_cancel_mode,
+            push_busy_blocks=s.sf_push_busy_blocks,
+            status_categories=dict(s.sf_status_categories),
+            service_statuses=dict(s.sf_service_statuses),
+            no_show_field=s.sf_no_show_field,
+            default_type=s.sf_default_type,
+            types=ValueTable.build(s.sf_type_values, s.sf_type_aliases),
+            statuses=ValueTable.build(s.sf_status_values, s.sf_status_aliases),
+        )
+
     @property
     def sobject(self) -> str:
         return "Event" if self.mode == "event" else "ServiceAppointment"

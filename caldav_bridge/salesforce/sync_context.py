@@ -8,34 +8,16 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from caldav_bridge.converters.salesforce import SalesforceMapping, ValueTable
+from caldav_bridge.converters.salesforce import SalesforceMapping
 from caldav_bridge.salesforce.gateway import GatewayConfig, SalesforceGateway
 from caldav_bridge.salesforce.preflight import PreflightGate
 from caldav_bridge.services.actor import Actor, system_actor
 from caldav_bridge.store.uow import UnitOfWork
 
-__all__ = ["Progress", "SyncContext", "mapping_from_settings"]
+__all__ = ["Progress", "SyncContext"]
 
 #: ``progress(done, total_or_None)``: called as a run advances (the CLI draws a bar with it).
 Progress = Callable[[int, int | None], None]
-
-
-def mapping_from_settings(settings: Any) -> SalesforceMapping:
-    s = settings
-    return SalesforceMapping(
-        mode=s.sf_mode,
-        external_id_field=s.sf_external_id_field,
-        type_field=s.sf_type_field,
-        status_field=s.sf_status_field,
-        cancel_mode=s.sf_cancel_mode,
-        push_busy_blocks=s.sf_push_busy_blocks,
-        status_categories=dict(s.sf_status_categories),
-        service_statuses=dict(s.sf_service_statuses),
-        no_show_field=s.sf_no_show_field,
-        default_type=s.sf_default_type,
-        types=ValueTable.build(s.sf_type_values, s.sf_type_aliases),
-        statuses=ValueTable.build(s.sf_status_values, s.sf_status_aliases),
-    )
 
 
 @dataclass
@@ -76,7 +58,7 @@ class SyncContext:
         return cls(
             uow_factory=rt.uow,
             gateway_factory=gateway,
-            mapping=mapping_from_settings(s),
+            mapping=SalesforceMapping.from_settings(s),
             page_size=s.sf_page_size,
             push_batch_size=s.sf_push_batch_size,
             max_attempts=s.sf_max_attempts,

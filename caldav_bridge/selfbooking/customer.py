@@ -41,6 +41,7 @@ __all__ = [
     "Held",
     "ManageView",
     "Offer",
+    "OfferWindow",
     "cancel",
     "confirm",
     "hold",
@@ -89,6 +90,27 @@ class Offer:
 
 
 @dataclass(frozen=True)
+class OfferWindow:
+    """Which free slots an offer shows: ``weeks`` weeks from today in the customer's ``zone``, the week of
+    ``week_start`` shown open (else the first with a slot)."""
+
+    zone: ZoneInfo
+    options: SchedulingOptions
+    weeks: int = 4
+    week_start: date | None = None
+
+
+@dataclass(frozen=True)
+class _Target:
+    """Whose slots an offer shows, for what, and through which link."""
+
+    link_id: str
+    name: str
+    where: dict[str, str]  # team_id or calendar_id
+    purpose: Purpose
+
+
+@dataclass(frozen=True)
 class Held:
     secret: str
     start: datetime
@@ -113,63 +135,33 @@ def _read_actor() -> Actor:
     return Actor(user_id=None, username="customer", role="service", scopes=frozenset({"read"}), channel="booking")
 
 
-def offer(
-    make_uow: UowFactory,
-    secret: str,
-    zone: ZoneInfo,
-    options: SchedulingOptions,
-    *,
-    weeks: int = 4,
-    week_start: date | None = None,
-    now: datetime | None = None,
-) -> Offer:
-    """The link's team's free slots from today for ``weeks`` weeks (``week_start``: the week shown open)."""
+def offer(make_uow: UowFactory, secret: str, window: OfferWindow, *, now: datetime | None = None) -> Offer:
+    """The link's team's free slots."""
     now = now or utcnow()
     with make_uow() as uow:
         link = links.resolve(uow, secret, now)
-        team = uow.session.get(CalendarRow, link.team_id)
-        name, target = (team.name if team else ""), {"team_id": link.team_id}
-        purpose, link_id = Purpose(link.purpose), link.id
-    return _offer(make_uow, link_id, name, target, purpose, zone, options, weeks, week_start, now)
+        team = uow.calendars.get(link.team_id)
+        target = _Target(link.id, team.name if team else "", {"team_id": link.team_id}, Purpose(link.purpose))
+    return _offer(make_uow, target, window, now)
 
 
-def reschedule_offer(
-    make_uow: UowFactory,
-    manage: str,
-    zone: ZoneInfo,
-    options: SchedulingOptions,
-    *,
-    weeks: int = 4,
-    week_start: date | None = None,
-    now: datetime | None = None,
-) -> Offer:
+def reschedule_offer(make_uow: UowFactory, manage: str, window: OfferWindow, *, now: datetime | None = None) -> Offer:
     """The free slots a booking may move to: on its consultant's calendar (a move keeps the person)."""
     now = now or utcnow()
     with make_uow() as uow:
         row, appointment = _live(uow, manage, now)
-        target = {"calendar_id": appointment.calendar_id}
-        purpose, link_id = Purpose.INITIAL, row.link_id
-    return _offer(make_uow, link_id, "", target, purpose, zone, options, weeks, week_start, now)
+        target = _Target(row.link_id, "", {"calendar_id": appointment.calendar_id}, Purpose.INITIAL)
+    return _offer(make_uow, target, window, now)
 
 
-def _offer(
-    make_uow: UowFactory,
-    link_id: str,
-    name: str,
-    target: dict[str, str],
-    purpose: Purpose,
-    zone: ZoneInfo,
-    options: SchedulingOptions,
-    weeks: int,
-    week_start: date | None,
-    now: datetime,
-) -> Offer:
+def _offer(make_uow: UowFactory, target: _Target, window: OfferWindow, now: datetime) -> Offer:
+    zone, week_start = window.zone, window.week_start
     today = now.astimezone(zone).date()
-    last_day = today + timedelta(weeks=weeks)
+    last_day = today + timedelta(weeks=window.weeks)
     start = datetime.combine(today, time(0), tzinfo=zone).astimezone(UTC)
     end = datetime.combine(last_day, time(0), tzinfo=zone).astimezone(UTC)
-    query = slots_service.AvailabilityQuery(purpose, start, end, **target)
-    result = slots_service.availability(make_uow(), _read_actor(), query, options, now=now)
+    query = slots_service.AvailabilityQuery(target.purpose, start, end, **target.where)
+    result = slots_service.availability(make_uow(), _read_actor(), query, window.options, now=now)
     by_week: dict[date, dict[date, list[datetime]]] = {}
     for slot in result.slots:
         day = slot.start.astimezone(zone).date()
@@ -177,7 +169,7 @@ def _offer(
     grouped = [(monday, sorted(days.items())) for monday, days in sorted(by_week.items())]
     asked = week_start - timedelta(days=week_start.weekday()) if week_start else None
     open_week = asked if asked in by_week else (grouped[0][0] if grouped else today - timedelta(days=today.weekday()))
-    return Offer(link_id, name, grouped, result.duration, open_week)
+    return Offer(target.link_id, target.name, grouped, result.duration, open_week)
 
 
 def hold(

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from caldav_bridge.converters.salesforce import UNMAPPED_META, format_sf_datetime
+from caldav_bridge.converters.salesforce import UNMAPPED_META, SalesforceMapping, format_sf_datetime
 from caldav_bridge.model.requests import AppointmentDraft, AppointmentPatch, CancelRequest
 from caldav_bridge.runtime import Runtime
 from caldav_bridge.salesforce.runner import run_job, status
-from caldav_bridge.salesforce.sync_context import SyncContext, mapping_from_settings
+from caldav_bridge.salesforce.sync_context import SyncContext
 from caldav_bridge.services import appointments, users
 from caldav_bridge.services.actor import system_actor
 from caldav_bridge.store.sf_tables import SfLinkRow
@@ -44,7 +45,7 @@ def worded(runtime: Runtime, emulator: SalesforceEmulator, sync: SyncContext) ->
     emulator.org.set_picklist("Event", "Appointment_Status__c", ORG_STATUSES)
     emulator.org.set_picklist("Event", "Appointment_Type__c", ORG_TYPES)
     settings = load_settings(environ={}, **MAPPING)
-    sync.mapping = mapping_from_settings(settings)
+    sync.mapping = SalesforceMapping.from_settings(settings)
     users.add_user(runtime.uow(), "fitter.map", "fitter", email="map@example.com", timezone="UTC")
     with runtime.uow() as uow:
         user = uow.users.by_username("fitter.map")
@@ -275,3 +276,19 @@ def test_location_travels_both_ways(runtime: Runtime, emulator: SalesforceEmulat
     assert record["Location"] == "Elm Street 5"
     echo = run_job(sync, "mirror")  # our own write coming back changes nothing
     assert echo is not None and echo.updated == 0, echo
+
+
+def test_the_salesforce_export_format_maps_as_the_sync_does(tmp_path: Path) -> None:
+    settings = load_settings(
+        environ={}, database_url=f"sqlite:///{tmp_path / 'db.sqlite'}", data_dir=str(tmp_path), **MAPPING
+    )
+    rt = Runtime.from_settings(settings)
+    try:
+        exported = rt.converter_options["salesforce"]
+        assert exported == SalesforceMapping.from_settings(settings)
+        assert (exported.types.write("INITIAL"), exported.statuses.read("Canceled")) == (
+            "First consultation",
+            "CANCELLED",
+        )
+    finally:
+        rt.close()

@@ -21,7 +21,7 @@ def team_link(rt: Runtime, world: World, **extra: object) -> str:
 
 def first_slot(rt: Runtime, secret: str, world: World, zone: str = "Europe/Berlin") -> datetime:
     options = SchedulingOptions.from_settings(rt.settings)
-    offer = customer.offer(rt.uow, secret, ZoneInfo(zone), options, weeks=4, week_start=world.monday)
+    offer = customer.offer(rt.uow, secret, customer.OfferWindow(ZoneInfo(zone), options, 4, world.monday))
     (days,) = [days for monday, days in offer.weeks if monday == offer.open_week == world.monday]
     return days[0][1][0]
 
