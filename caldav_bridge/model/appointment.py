@@ -125,10 +125,51 @@ class SalesforceIds(BaseModel):
     customer_gid: ShortText | None = None
 
 
+def _read_only_meta(schema: dict[str, Any]) -> None:
+    """The keys only a CalDAV client's write sets (``caldav_bridge.model.series``), documented in the schema."""
+    zone_or_null = {"type": ["string", "null"]}
+    instant = {"type": "string", "format": "date-time"}
+    override = {
+        "type": "object",
+        "properties": {
+            "recurrence_id": instant,
+            "date_start": instant,
+            "date_end": instant,
+            "cancelled": {"type": "boolean"},
+        },
+    }
+    schema.setdefault("properties", {}).update(
+        {
+            "recurrence": {
+                "type": "object",
+                "readOnly": True,
+                "description": "A series written over CalDAV (absent for a single appointment): the rule as the "
+                "client wrote it (RFC 5545 RRULE), the zone it is expanded in (DTSTART's; null: the calendar's), "
+                "removed (EXDATE) and added (RDATE) occurrences and moved or cancelled ones (RECURRENCE-ID), as "
+                "UTC instants. date_start/date_end are the first occurrence; GET /appointments?expand=true lists "
+                "each occurrence in a window.",
+                "properties": {
+                    "rrule": {"type": ["string", "null"], "examples": ["FREQ=WEEKLY;BYDAY=MO,FR"]},
+                    "timezone": zone_or_null,
+                    "exdates": {"type": "array", "items": instant},
+                    "rdates": {"type": "array", "items": instant},
+                    "overrides": {"type": "array", "items": override},
+                },
+            },
+            "ical_uid": {
+                "type": "string",
+                "readOnly": True,
+                "description": "The iCalendar UID the CalDAV client gave the event, used on CalDAV and in feeds "
+                "(absent: the UID is the appointment id).",
+            },
+        }
+    )
+
+
 class Meta(BaseModel):
     """Type, Salesforce ids, and any further keys a caller keeps with the appointment."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", json_schema_extra=_read_only_meta)
 
     salesforce: SalesforceIds = Field(default_factory=SalesforceIds)
     type: AppointmentType

@@ -15,7 +15,7 @@ import json
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
@@ -56,7 +56,7 @@ from caldav_bridge.model.requests import (
     FollowUpRequest,
     RescheduleRequest,
 )
-from caldav_bridge.model.series import CALDAV_META
+from caldav_bridge.model.series import CALDAV_META, TooManyOccurrences, occurrences_of
 from caldav_bridge.model.timestamps import format_timestamp, parse_timestamp
 from caldav_bridge.services import creates
 from caldav_bridge.services.actor import CALDAV_CHANNEL, Actor
@@ -74,6 +74,8 @@ __all__ = [
     "TRANSITIONS",
     "ExternalChange",
     "ExternalValues",
+    "Occurrence",
+    "OccurrencePage",
     "Page",
     "Stored",
     "apply_external_change",
@@ -88,6 +90,7 @@ __all__ = [
     "get_row",
     "history",
     "list_appointments",
+    "list_occurrences",
     "meta_columns",
     "move_in",
     "reschedule",
@@ -127,6 +130,22 @@ class Stored:
 
 
 @dataclass(frozen=True)
+class Occurrence:
+    """One occurrence of an appointment (``list_occurrences``): the appointment with the occurrence's times,
+    and ``recurrence_id`` (its original start; None for a single appointment)."""
+
+    appointment: Appointment
+    etag: str
+    recurrence_id: datetime | None
+
+
+@dataclass(frozen=True)
+class OccurrencePage:
+    items: list[Occurrence]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
 class Page:
     items: list[Stored]
     next_cursor: str | None
@@ -163,6 +182,79 @@ def list_appointments(
         uow.commit()
         next_cursor = _encode_cursor(rows[-1]) if more else None
         return Page([_stored(r, loaded=True) for r in rows], next_cursor)
+
+
+#: ``list_occurrences``: the widest window, and the most appointments one expansion reads.
+MAX_EXPAND_WINDOW = timedelta(days=92)
+MAX_EXPAND_APPOINTMENTS = 2000
+
+
+def list_occurrences(
+    uow: UnitOfWork, actor: Actor, filters: AppointmentFilters, *, limit: int, cursor: str | None = None
+) -> OccurrencePage:
+    """A page of occurrences in ``[filters.start, filters.end)``: a single appointment once, a series once per
+    occurrence there (its times; ``recurrence_id`` its original start), in (start, id, recurrence_id) order.
+
+    Bounded: the window spans at most :data:`MAX_EXPAND_WINDOW`, and at most :data:`MAX_EXPAND_APPOINTMENTS`
+    appointments (each series with at most ``model.series.MAX_OCCURRENCES`` occurrences) are expanded; beyond
+    either, a 422 asks for a narrower window. Each series is expanded from the window, never from its start.
+    """
+    actor.require("read")
+    start, end = filters.start, filters.end
+    if start is None or end is None:
+        raise ValidationFailed([FieldError("from" if start is None else "to", "required with expand=true")])
+    if end <= start:
+        raise ValidationFailed([FieldError("to", "must be after 'from'")])
+    if end - start > MAX_EXPAND_WINDOW:
+        raise ValidationFailed(
+            [FieldError("to", f"with expand=true at most {MAX_EXPAND_WINDOW.days} days after 'from'")]
+        )
+    after = _decode_occurrence_cursor(cursor) if cursor else None
+    calendar_ids = actor.visible(None if filters.calendar_id is None else [filters.calendar_id])
+    with uow.reading():
+        if filters.calendar_id is not None:
+            _check_calendar_filter(uow, actor, filters.calendar_id)
+        rows = uow.appointments.search(filters, MAX_EXPAND_APPOINTMENTS + 1, calendar_ids=calendar_ids)
+        if len(rows) > MAX_EXPAND_APPOINTMENTS:
+            raise ValidationFailed(
+                [FieldError("to", f"over {MAX_EXPAND_APPOINTMENTS} appointments: narrow the window")]
+            )
+        found = sorted(
+            (key, row, rid, copy)
+            for row in rows
+            for rid, copy in _expanded(row, start, end)
+            for key in [_occurrence_key(copy.date_start, row.id, rid)]
+            if after is None or key > after
+        )
+        page = found[:limit]
+        _audit_reads(uow, actor, "read", {row.id: row for _, row, _, _ in page}.values())
+        uow.commit()
+        next_cursor = _encode_occurrence_cursor(page[-1][0]) if len(found) > limit else None
+        return OccurrencePage([Occurrence(copy, etag_of(row), rid) for _, row, rid, copy in page], next_cursor)
+
+
+def _expanded(row: AppointmentRow, start: datetime, end: datetime) -> list[tuple[datetime | None, Appointment]]:
+    try:
+        return occurrences_of(appointment_from_row(row), row.calendar.timezone, start, end)
+    except TooManyOccurrences as exc:
+        raise ValidationFailed([FieldError("to", f"appointment {row.id}: {exc}: narrow the window")]) from exc
+
+
+def _occurrence_key(start: datetime, appointment_id: str, recurrence_id: datetime | None) -> tuple[str, str, str]:
+    return (format_timestamp(start), appointment_id, format_timestamp(recurrence_id) if recurrence_id else "")
+
+
+def _encode_occurrence_cursor(key: tuple[str, str, str]) -> str:
+    raw = json.dumps(list(key), separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_occurrence_cursor(cursor: str) -> tuple[str, str, str]:
+    try:
+        start, appointment_id, recurrence_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        return (format_timestamp(parse_timestamp(start)), str(appointment_id), str(recurrence_id))
+    except (ValueError, TypeError, binascii.Error) as exc:
+        raise ValidationFailed([FieldError("cursor", "not a cursor this service issued")]) from exc
 
 
 def history(uow: UnitOfWork, actor: Actor, appointment_id: str) -> list[StatusHistoryRow]:

@@ -10,7 +10,7 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from caldav_bridge.store.dav_tables import SHORT_SPAN, DavCollectionRow, DavItemRow
+from caldav_bridge.store.dav_ranges import reaching_from_before
 from caldav_bridge.store.tables import AppointmentRow, CalendarRow, FeedFetchRow, FeedTokenRow, UserRow
 from caldav_bridge.store.types import UtcDateTime
 
@@ -153,40 +153,16 @@ class FeedRepository:
     def _series_before(
         self, calendar_ids: Sequence[str], start: datetime, end: datetime, cancelled_since: datetime | None
     ) -> list[str]:
-        """Appointments of series written over CalDAV that began before ``start`` and reach into ``[start, end)``.
-
-        A series' DAV item spans all its occurrences (Radicale's time range), while its appointment row holds
-        the first: such an item is found as the CalDAV store finds items in a range (long ones by their flag,
-        short ones by a bounded range on their start), never by scanning the calendar's history.
-        """
-        item, a = DavItemRow, AppointmentRow
-        low, high = int(start.timestamp()), int(end.timestamp())
-        collections = select(DavCollectionRow.id).where(DavCollectionRow.calendar_id.in_(list(calendar_ids)))
-        ranges = (
-            and_(item.long_span.is_(True), item.time_start < high, item.time_end > low),
-            and_(
-                item.long_span.is_(False),
-                item.time_start >= low - SHORT_SPAN,
-                item.time_start < low,
-                item.time_end > low,
-            ),
+        """Appointments of series written over CalDAV that began before ``start`` and reach into ``[start, end)``
+        (:func:`caldav_bridge.store.dav_ranges.reaching_from_before`)."""
+        ids = reaching_from_before(self.session, calendar_ids, start)
+        if not ids:
+            return []
+        a = AppointmentRow
+        stmt = select(a.id).where(
+            a.id.in_(ids), *self._listed(calendar_ids, cancelled_since), a.date_end <= start, a.date_start < end
         )
-        found: list[str] = []
-        for span in ranges:
-            stmt = (
-                select(a.id)
-                .join(item, item.appointment_id == a.id)
-                .where(
-                    item.collection_id.in_(collections),
-                    item.component == "VEVENT",
-                    span,
-                    *self._listed(calendar_ids, cancelled_since),
-                    a.date_end <= start,
-                    a.date_start < end,
-                )
-            )
-            found.extend(self.session.scalars(stmt))
-        return sorted(set(found))
+        return sorted(self.session.scalars(stmt))
 
     def writes(self, calendar_ids: Sequence[str]) -> tuple[int, int]:
         """How many appointments the calendars have (deleted ones too) and the sum of their versions.

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from caldav_bridge.model.appointment import MAX_DURATION, AppointmentStatus
 from caldav_bridge.model.queries import AppointmentFilters, ListedKind
 from caldav_bridge.store import auth_clock
+from caldav_bridge.store.dav_ranges import reaching_from_before
 from caldav_bridge.store.tables import (
     ApiTokenRow,
     AppointmentGuestRow,
@@ -126,7 +127,10 @@ class AppointmentRepository:
             stmt = stmt.where(AppointmentRow.date_start < q.end)
         if q.start is not None:
             # The lower bound on date_start is implied by MAX_DURATION; it bounds the index scan on both sides.
-            stmt = stmt.where(AppointmentRow.date_end > q.start, AppointmentRow.date_start > q.start - MAX_DURATION)
+            overlap = and_(AppointmentRow.date_end > q.start, AppointmentRow.date_start > q.start - MAX_DURATION)
+            # ... and series begun earlier whose occurrences reach into the window (their CalDAV items say so)
+            earlier = reaching_from_before(self.session, calendar_ids, q.start)
+            stmt = stmt.where(or_(overlap, AppointmentRow.id.in_(earlier)) if earlier else overlap)
         if q.updated_since is not None:
             stmt = stmt.where(AppointmentRow.updated_at >= q.updated_since)
         if after is not None:

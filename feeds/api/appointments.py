@@ -12,10 +12,11 @@ from caldav_bridge.model.requests import (
     FollowUpRequest,
     RescheduleRequest,
 )
+from caldav_bridge.model.timestamps import format_timestamp
 from caldav_bridge.services import appointments as service
 from feeds.api.blueprint import bp
 from feeds.api.interchange import FormatQuery, formatted
-from feeds.api.schemas import AppointmentListQuery, AppointmentPage, HistoryEntry, HistoryList
+from feeds.api.schemas import AppointmentListParams, AppointmentPage, HistoryEntry, HistoryList
 from feeds.auth import current_actor
 from feeds.operations import Header, operation
 from feeds.runtime import runtime, uow
@@ -42,14 +43,25 @@ def _one(stored: service.Stored, status: int = 200) -> Response:
     "/appointments",
     summary="List appointments (filters, cursor pagination)",
     tag=TAG,
-    query=AppointmentListQuery,
+    query=AppointmentListParams,
     responses={200: AppointmentPage},
 )
-def list_appointments(query: AppointmentListQuery) -> Response:
+def list_appointments(query: AppointmentListParams) -> Response:
     settings = runtime().settings
     limit = min(query.limit or settings.page_size, settings.max_page_size)
+    if query.expand:
+        occurrences = service.list_occurrences(uow(), current_actor("api"), query, limit=limit, cursor=query.cursor)
+        return jsonify(
+            {"items": [_occurrence_json(o) for o in occurrences.items], "next_cursor": occurrences.next_cursor}
+        )
     page = service.list_appointments(uow(), current_actor("api"), query, limit=limit, cursor=query.cursor)
     return jsonify({"items": [s.document() for s in page.items], "next_cursor": page.next_cursor})
+
+
+def _occurrence_json(occurrence: service.Occurrence) -> dict[str, object]:
+    data = occurrence.appointment.model_dump(mode="json")
+    data["recurrence_id"] = format_timestamp(occurrence.recurrence_id) if occurrence.recurrence_id else None
+    return data
 
 
 @operation(

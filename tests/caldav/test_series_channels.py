@@ -11,7 +11,9 @@ from zoneinfo import ZoneInfo
 import caldav
 import icalendar
 import recurring_ical_events
+from alembic.script import ScriptDirectory
 
+from caldav_bridge.store.migrate import alembic_config, stamp, upgrade
 from tests.conftest import People
 from tests.support.factories import iso
 from tests.support.live import Api, LiveServer
@@ -213,3 +215,86 @@ def test_rest_shows_the_series_rule_and_the_clients_uid(
     event.save()
     again = api.get(f"/api/v1/appointments/{item['id']}").json()
     assert len(again["meta"]["recurrence"]["exdates"]) == 2
+
+
+def test_rest_expands_occurrences_in_a_window_page_by_page(
+    live: LiveServer, fitter_calendar: caldav.Calendar, people: People
+) -> None:
+    days = future_tuesday()
+    write_daily_series(fitter_calendar, days)
+    first = days.d0 - timedelta(weeks=52 * 3)
+    first -= timedelta(days=(first.weekday() - 1) % 7)
+    fitter_calendar.save_event(series_ics("weekly@client", first, summary="Team call", hour=10, rule="FREQ=WEEKLY"))
+    api = live.client(people.fitter.token)
+    calendar_id = people.fitter.calendar_id or ""
+    single = api.post(
+        "/api/v1/appointments",
+        json={
+            "calendar": {"id": calendar_id},
+            "date_start": iso(days.at(2, 12)),
+            "date_end": iso(days.at(2, 13)),
+            "name": "Visit",
+            "meta": {"type": "FOLLOW_UP"},
+        },
+    )
+    assert single.status_code == 201, single.text
+    window = {"calendar_id": calendar_id, "from": iso(days.at(0, 0)), "to": iso(days.at(5, 0))}
+    items, cursor, pages = [], None, 0
+    while True:
+        params = {**window, "expand": "true", "limit": 2, **({"cursor": cursor} if cursor else {})}
+        response = api.get("/api/v1/appointments", params=params)
+        assert response.status_code == 200, response.text
+        items += response.json()["items"]
+        cursor, pages = response.json()["next_cursor"], pages + 1
+        if cursor is None:
+            break
+    assert pages == 3
+    ids = {i["meta"].get("ical_uid", i["id"]): i["id"] for i in items}
+    ms = lambda d: iso(d).replace("Z", ".000Z")  # noqa: E731
+    assert [(i["meta"].get("ical_uid", "rest"), i["date_start"], i["date_end"], i["recurrence_id"]) for i in items] == [
+        ("daily-fitting@client", ms(days.at(0, 9)), ms(days.at(0, 10)), ms(days.at(0, 9))),
+        ("weekly@client", ms(days.at(0, 10)), ms(days.at(0, 11)), ms(days.at(0, 10))),
+        ("daily-fitting@client", ms(days.at(1, 14)), ms(days.at(1, 15)), ms(days.at(1, 9))),  # moved
+        ("rest", ms(days.at(2, 12)), ms(days.at(2, 13)), None),
+        ("daily-fitting@client", ms(days.at(3, 9)), ms(days.at(3, 10)), ms(days.at(3, 9))),
+    ]
+    assert len(set(ids.values())) == 3  # each occurrence carries its series' id
+    # without expand the window lists each appointment once, the series begun years ago too
+    plain = api.get("/api/v1/appointments", params=window).json()["items"]
+    assert sorted(i["id"] for i in plain) == sorted(ids.values())
+    weekly = next(i for i in plain if i["meta"].get("ical_uid") == "weekly@client")
+    assert weekly["meta"]["recurrence"]["rrule"] == "FREQ=WEEKLY" and "recurrence_id" not in weekly
+    # bounded: a window is required, and at most 92 days
+    for params, field in (
+        ({"calendar_id": calendar_id, "expand": "true", "to": iso(days.at(5, 0))}, "from"),
+        ({**window, "expand": "true", "to": iso(days.at(100, 0))}, "to"),
+    ):
+        refused = api.get("/api/v1/appointments", params=params)
+        assert refused.status_code == 422, refused.text
+        assert [e["field"] for e in refused.json()["errors"]] == [field]
+
+
+def test_series_stored_before_get_their_rule_from_the_migration(
+    live: LiveServer, fitter_calendar: caldav.Calendar, people: People
+) -> None:
+    """A series a client wrote before series were kept on appointments (no meta.recurrence) gets it from its
+    stored item when the database is upgraded; its version moves on (feeds follow), its feed UID stays."""
+    days = future_tuesday()
+    write_daily_series(fitter_calendar, days)
+    api = live.client(people.fitter.token)
+    (item,) = api.get("/api/v1/appointments", params={"calendar_id": people.fitter.calendar_id}).json()["items"]
+    with live.runtime.uow() as uow:
+        row = uow.appointments.get(item["id"])
+        assert row is not None
+        row.meta_extra = {k: v for k, v in row.meta_extra.items() if k not in ("recurrence", "ical_uid")}
+        uow.commit()
+    before = api.get(f"/api/v1/appointments/{item['id']}")
+    assert "recurrence" not in before.json()["meta"]
+    revision = ScriptDirectory.from_config(alembic_config(live.runtime.engine)).get_revision("0011")
+    assert revision is not None and isinstance(revision.down_revision, str)
+    stamp(live.runtime.engine, revision.down_revision)
+    upgrade(live.runtime.engine)
+    after = api.get(f"/api/v1/appointments/{item['id']}")
+    assert after.json()["meta"]["recurrence"] == item["meta"]["recurrence"]
+    assert "ical_uid" not in after.json()["meta"]  # an existing appointment keeps the id as its feed UID
+    assert after.headers["ETag"] != before.headers["ETag"]
