@@ -299,7 +299,8 @@ def calendar_page(
         record_fetch(uow, token, resolved, client, 200, now, count=len(shown), appointment_ids=ids, what="page")
         uow.commit()
     page = _page(query, resolved, frame, days, hours, now)
-    return replace(page, members=[Member(labels[k], i) for i, k in enumerate(sorted(labels))])
+    members = [Member(labels[k], i) for i, k in enumerate(sorted(labels))]  # a colour per member, kept week to week
+    return replace(page, members=sorted(members, key=lambda m: m.label))
 
 
 def _frame(query: PageQuery, calendar_zone: str, window: Window, now: datetime) -> _Frame:

@@ -19,6 +19,7 @@ import pytest
 from tests.conftest import People
 from tests.support.browser import chromium
 from tests.support.live import LiveServer
+from tests.support.screenshots import keep
 
 DENVER = ZoneInfo("America/Denver")
 AXE = Path(__file__).resolve().parent / "node" / "node_modules" / "axe-core" / "axe.min.js"
@@ -135,6 +136,7 @@ def test_the_team_page_labels_and_colours_its_members(live: LiveServer, people: 
         swatch = legend.filter(has_text=label).evaluate("e => getComputedStyle(e).borderLeftColor")
         assert swatch == colours[member], member  # the legend's colour is the member's
     assert len(set(colours.values())) == 3  # and each member has their own
+    keep(page, "calendar-page-team")
     context.close()
 
     busy = browser.new_context(timezone_id="America/Denver", viewport={"width": 1280, "height": 900})
