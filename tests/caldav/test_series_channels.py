@@ -149,13 +149,27 @@ def test_the_feed_carries_the_series_with_the_clients_uid(
     first = days.d0 - timedelta(weeks=60)
     fitter_calendar.save_event(series_ics("weekly@client", first, summary="Team call", hour=10, rule="FREQ=WEEKLY"))
     api = live.client(people.fitter.token)
+    made_here = api.post(  # an appointment made through REST: its id is its UID on CalDAV and in the feed
+        "/api/v1/appointments",
+        json={
+            "calendar": {"id": people.fitter.calendar_id},
+            "date_start": iso(days.at(4, 12)),
+            "date_end": iso(days.at(4, 13)),
+            "name": "Visit",
+            "meta": {"type": "FOLLOW_UP"},
+        },
+    )
+    assert made_here.status_code == 201, made_here.text
+    rest_id = made_here.json()["id"]
+    assert f"UID:{rest_id}" in fitter_calendar.event_by_uid(rest_id).data
     expected = [
         ("daily-fitting@client", days.at(0, 9)),
         ("weekly@client", days.at(0, 10)),
         ("daily-fitting@client", days.at(1, 14)),  # the moved one
         ("daily-fitting@client", days.at(3, 9)),
+        (rest_id, days.at(4, 12)),
     ]
-    for privacy, titles in (("full", {"Daily check", "Team call"}), ("busy", {"Busy"})):
+    for privacy, titles in (("full", {"Daily check", "Team call", "Visit"}), ("busy", {"Busy"})):
         issued = api.post(
             f"/api/v1/calendars/{people.fitter.calendar_id}/feeds", json={"name": privacy, "privacy": privacy}
         )
