@@ -14,6 +14,7 @@ help:
 	@echo "make run    serve the demo on http://$(HOST):$(PORT) (SQLite in ./var, no Salesforce needed)"
 	@echo "make run-sf the demo plus the in-repo Salesforce emulator with demo Events, synced every 10 s"
 	@echo "make test   lint, type-check and run the whole test suite on SQLite and PostgreSQL"
+	@echo "make caldav-suite-tools  the venv for python-caldav 3.x's suite and caldav-server-tester (make test makes it)"
 	@echo "make lock   regenerate requirements.lock (the Docker image's pinned, hash-checked dependencies)"
 	@echo "make clean  remove .venv and ./var"
 
