@@ -1,7 +1,8 @@
 """python-caldav 3.x's functional suite and caldav-server-tester against a fitter's appointment calendar.
 
 The tools run from their own virtualenv (``make caldav-suite-tools``; tests/support/caldav_suite.py),
-against the live server over loopback. docs/caldav-conformance.md has the commands and the counts.
+against ``appointment-service serve`` in a process of its own on the test's database, over loopback.
+docs/caldav-conformance.md has the commands and the counts.
 
 - The suite's event, todo, search, sync and recurrence tests run in the fitter's **appointment
   calendar** (profile ``appointments``) on SQLite and PostgreSQL: no failure, and every skip is one of
@@ -17,16 +18,19 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+import requests
 from sqlalchemy import func, select
 
+from caldav_bridge.runtime import Runtime
 from caldav_bridge.store.tables import AuditRow
+from config import Settings
 from tests.conftest import People
 from tests.support import caldav_suite as cs
-from tests.support.live import LiveServer
 
 pytestmark = pytest.mark.slow
 
@@ -62,8 +66,15 @@ def caldav_tools() -> cs.Tools:
     return tools
 
 
-def _account(live: LiveServer, people: People) -> cs.Account:
-    return cs.Account(live.base_url + "/dav/", people.fitter.username, people.fitter.password)
+@pytest.fixture
+def server(settings: Settings, people: People, tmp_path: Path) -> Iterator[str]:
+    """Our service in a process of its own on the test's database (``people`` already in it)."""
+    with cs.service_process(settings.database_url, tmp_path / "served") as base_url:
+        yield base_url
+
+
+def _account(server: str, people: People) -> cs.Account:
+    return cs.Account(server + "/dav/", people.fitter.username, people.fitter.password)
 
 
 def _unexpected_skips(skipped: dict[str, str], *, mkcalendar_allowed: bool) -> dict[str, str]:
@@ -72,9 +83,9 @@ def _unexpected_skips(skipped: dict[str, str], *, mkcalendar_allowed: bool) -> d
 
 
 def test_functional_suite_on_appointment_calendar(
-    live: LiveServer, people: People, caldav_tools: cs.Tools, tmp_path: Path
+    server: str, runtime: Runtime, people: People, caldav_tools: cs.Tools, tmp_path: Path
 ) -> None:
-    account = _account(live, people)
+    account = _account(server, people)
     calendar = f"{account.base_url}{people.fitter.username}/appointments/"
     result = cs.run_functional_suite(
         caldav_tools, account, cs.appointment_features(calendar), tmp_path, profile="appointments"
@@ -86,7 +97,7 @@ def test_functional_suite_on_appointment_calendar(
     assert len(result.passed) >= 53, result.summary()
     # the run really went through the appointment calendar: its events became appointments (and were
     # deleted again by the suite's clean-up), and the calendar itself is still there, empty
-    with live.runtime.engine.connect() as conn:
+    with runtime.engine.connect() as conn:
         counts = dict(
             conn.execute(
                 select(AuditRow.action, func.count()).where(AuditRow.channel == "caldav").group_by(AuditRow.action)
@@ -94,18 +105,17 @@ def test_functional_suite_on_appointment_calendar(
         )
     assert counts.get("create", 0) >= 30 and counts.get("update", 0) > 0, counts
     body = '<?xml version="1.0"?><propfind xmlns="DAV:"><prop><resourcetype/></prop></propfind>'
-    session = live.client().session
-    r = session.request(
+    r = requests.request(
         "PROPFIND", calendar, data=body, headers={"Depth": "1"}, auth=(account.username, account.password)
     )
     assert r.status_code == 207 and r.text.count("<response>") == 1, r.text[:500]
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_functional_suite_in_calendar_home(
-    live: LiveServer, people: People, caldav_tools: cs.Tools, tmp_path: Path
-) -> None:
-    result = cs.run_functional_suite(caldav_tools, _account(live, people), cs.home_features(), tmp_path, profile="home")
+def test_functional_suite_in_calendar_home(server: str, people: People, caldav_tools: cs.Tools, tmp_path: Path) -> None:
+    result = cs.run_functional_suite(
+        caldav_tools, _account(server, people), cs.home_features(), tmp_path, profile="home"
+    )
     print(result.summary())
     assert result.failed == {}, result.output[-6000:]
     assert _unexpected_skips(result.skipped, mkcalendar_allowed=False) == {}
@@ -115,9 +125,9 @@ def test_functional_suite_in_calendar_home(
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_server_tester_no_feature_worse_than_stock(
-    live: LiveServer, people: People, caldav_tools: cs.Tools, tmp_path: Path
+    server: str, people: People, caldav_tools: cs.Tools, tmp_path: Path
 ) -> None:
-    ours = _account(live, people)
+    ours = _account(server, people)
     name = cs.display_name(f"{ours.base_url}{ours.username}/appointments/", (ours.username, ours.password))
     stock_server = cs.stock_radicale(tmp_path / "stock", ours.username, ours.password, "appointments", name)
     with stock_server as stock, ThreadPoolExecutor(2) as pool:

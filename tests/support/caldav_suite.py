@@ -350,11 +350,42 @@ def stock_radicale(folder: Path, username: str, password: str, calendar: str, di
             process.wait(5)
 
 
-def _wait_for(url: str, auth: tuple[str, str]) -> None:
+@contextlib.contextmanager
+def service_process(database_url: str, data_dir: Path) -> Iterator[str]:
+    """``appointment-service serve`` on loopback in a process of its own (a migrated database); its
+    base URL. The suites run some 3x faster against it than against the app served inside pytest's
+    own process (waitress in a thread of a busy interpreter). Stopped by its PID."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "APPOINTMENTS_DATABASE_URL": database_url,
+        "APPOINTMENTS_DATA_DIR": str(data_dir),
+        "APPOINTMENTS_LOG_LEVEL": "WARNING",
+    }
+    cmd = [sys.executable, "-m", "feeds.cli", "serve", "--host", "127.0.0.1", "--port", str(port), "--threads", "8"]
+    process = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for(base + "/healthz", None)
+        yield base
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
+def _wait_for(url: str, auth: tuple[str, str] | None) -> None:
+    """Until ``url`` answers (a PROPFIND with ``auth``; a GET without, which needs no login)."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            requests.request("PROPFIND", url, auth=auth, headers={"Depth": "0"}, timeout=2)
+            if auth is None:
+                requests.get(url, timeout=2)
+            else:
+                requests.request("PROPFIND", url, auth=auth, headers={"Depth": "0"}, timeout=2)
             return
         except requests.ConnectionError:
             time.sleep(0.2)
