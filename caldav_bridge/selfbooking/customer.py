@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-
 from caldav_bridge.clock import utcnow
 from caldav_bridge.credentials import token_digest
 from caldav_bridge.errors import Conflict, NotFound
@@ -29,9 +27,10 @@ from caldav_bridge.scheduling.requests import CancelBookingRequest, InitialBooki
 from caldav_bridge.scheduling.rules import Purpose, SchedulingOptions
 from caldav_bridge.selfbooking import links
 from caldav_bridge.selfbooking.keys import manage_secret
+from caldav_bridge.selfbooking.repository import SelfBookingRows
 from caldav_bridge.selfbooking.tables import BookingLinkRow, CustomerBookingRow
 from caldav_bridge.services.actor import Actor
-from caldav_bridge.store.tables import AppointmentRow, CalendarRow, UserRow
+from caldav_bridge.store.tables import AppointmentRow, CalendarRow
 from caldav_bridge.store.uow import UnitOfWork
 
 __all__ = [
@@ -204,7 +203,7 @@ def hold(
     appointment = booked.appointment.appointment
     held_secret = secrets.token_urlsafe(24)
     with make_uow() as uow:
-        uow.session.add(
+        uow.repo(SelfBookingRows).add_booking(
             CustomerBookingRow(
                 link_id=link_id,
                 appointment_id=str(appointment.id),
@@ -239,9 +238,7 @@ def confirm(
     now = now or utcnow()
     with make_uow() as uow:
         link = links.resolve(uow, secret, now)
-        row = uow.session.scalar(
-            select(CustomerBookingRow).where(CustomerBookingRow.hold_hash == token_digest(held_secret))
-        )
+        row = uow.repo(SelfBookingRows).booking_by_hold(token_digest(held_secret))
         if row is None or row.link_id != link.id or row.state not in ("held", "confirming", "booked"):
             raise NotFound("hold", "…")
         booking_id, appointment_id, again = row.id, row.appointment_id, row.state == "booked"
@@ -316,16 +313,13 @@ def _take_details(
 def _check_personal(uow: UnitOfWork, link: BookingLinkRow, *, exclude: str | None = None) -> None:
     if link.kind != "personal":
         return
-    stmt = select(CustomerBookingRow.id).where(CustomerBookingRow.active_link_id == link.id)
-    if exclude is not None:
-        stmt = stmt.where(CustomerBookingRow.id != exclude)
-    if uow.session.scalar(stmt) is not None:
+    if uow.repo(SelfBookingRows).active_booking_through(link.id, exclude=exclude) is not None:
         raise AlreadyBooked("this link already has a booking; use the link in its confirmation to change it")
 
 
 def _live(uow: UnitOfWork, manage: str, now: datetime) -> tuple[CustomerBookingRow, AppointmentRow]:
-    row = uow.session.scalar(select(CustomerBookingRow).where(CustomerBookingRow.manage_hash == token_digest(manage)))
-    appointment = uow.session.get(AppointmentRow, row.appointment_id) if row is not None else None
+    row = uow.repo(SelfBookingRows).booking_by_manage(token_digest(manage))
+    appointment = uow.appointments.including_deleted(row.appointment_id) if row is not None else None
     if (
         row is None
         or appointment is None
@@ -339,15 +333,15 @@ def _live(uow: UnitOfWork, manage: str, now: datetime) -> tuple[CustomerBookingR
 
 
 def _consultant_first_name(uow: UnitOfWork, calendar: CalendarRow) -> str:
-    owner = uow.session.get(UserRow, calendar.owner_user_id) if calendar.owner_user_id else None
+    owner = uow.users.get(calendar.owner_user_id) if calendar.owner_user_id else None
     name = (owner.display_name if owner is not None else "") or calendar.name
     return name.split()[0] if name.split() else ""
 
 
 def _view_of(make_uow: UowFactory, booking_id: str, key: bytes, now: datetime) -> ManageView:
     with make_uow() as uow:
-        row = uow.session.get(CustomerBookingRow, booking_id)
-        appointment = uow.session.get(AppointmentRow, row.appointment_id) if row is not None else None
+        row = uow.repo(SelfBookingRows).booking(booking_id)
+        appointment = uow.appointments.including_deleted(row.appointment_id) if row is not None else None
         if row is None or appointment is None:
             raise NotFound("booking", "…")
         location = (appointment.meta_extra or {}).get("location")

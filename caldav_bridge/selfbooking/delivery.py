@@ -19,13 +19,11 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import select
-
 from caldav_bridge.clock import utcnow
 from caldav_bridge.selfbooking.render import Sender, render
-from caldav_bridge.selfbooking.tables import CustomerBookingRow, CustomerMessageRow
+from caldav_bridge.selfbooking.repository import SelfBookingRows
 from caldav_bridge.store.private_files import write_private
-from caldav_bridge.store.tables import AppointmentRow, AuditRow
+from caldav_bridge.store.tables import AuditRow
 from caldav_bridge.store.uow import UnitOfWork
 
 __all__ = [
@@ -121,17 +119,10 @@ def _lease(make_uow: Callable[[], UnitOfWork], options: MessageOptions, now: dat
     """Due messages rendered, each as ``(message id, kind, appointment id, email or error)``."""
     leased: list[Any] = []
     with make_uow() as uow:
-        stmt = (
-            select(CustomerMessageRow)
-            .where(CustomerMessageRow.state == "pending", CustomerMessageRow.next_attempt_at <= now)
-            .order_by(CustomerMessageRow.next_attempt_at, CustomerMessageRow.id)
-            .limit(limit)
-        )
-        if uow.session.get_bind().dialect.name == "postgresql":
-            stmt = stmt.with_for_update(skip_locked=True)
-        for message in uow.session.scalars(stmt):
-            booking = uow.session.get(CustomerBookingRow, message.booking_id)
-            appointment = uow.session.get(AppointmentRow, booking.appointment_id) if booking else None
+        repo = uow.repo(SelfBookingRows)
+        for message in repo.due_messages(now, limit):
+            booking = repo.booking(message.booking_id)
+            appointment = uow.appointments.including_deleted(booking.appointment_id) if booking else None
             message.next_attempt_at = now + timedelta(minutes=5)  # another worker skips it meanwhile
             if booking is None or not booking.email:
                 leased.append((message.id, message.kind, None, "no address to send to"))
@@ -167,7 +158,7 @@ def deliver_due(
             except (smtplib.SMTPException, OSError) as exc:
                 error, permanent = f"{type(exc).__name__}: {exc}"[:MAX_ERROR], False
         with make_uow() as uow:
-            row = uow.session.get(CustomerMessageRow, message_id)
+            row = uow.repo(SelfBookingRows).message(message_id)
             if row is None:
                 continue
             moment = now()
@@ -183,15 +174,17 @@ def deliver_due(
             else:
                 row.next_attempt_at = moment + _backoff(row.attempts, options)
                 retrying += 1
-            uow.session.add(
-                AuditRow(
-                    at=moment,
-                    actor="messages",
-                    channel="email",
-                    action="message-" + ("sent" if error is None else "failed"),
-                    appointment_id=appointment_id,
-                    detail=f"{kind} message {message_id}" + (f": {error}" if error else ""),
-                )
+            uow.audit.add_all(
+                [
+                    AuditRow(
+                        at=moment,
+                        actor="messages",
+                        channel="email",
+                        action="message-" + ("sent" if error is None else "failed"),
+                        appointment_id=appointment_id,
+                        detail=f"{kind} message {message_id}" + (f": {error}" if error else ""),
+                    )
+                ]
             )
             uow.commit()
         if error is not None:

@@ -11,8 +11,6 @@ import hashlib
 import hmac
 from collections.abc import Callable
 
-from sqlalchemy import select
-
 from caldav_bridge.clock import utcnow
 from caldav_bridge.credentials import token_digest
 from caldav_bridge.model.requests import CalendarDraft, CalendarKind
@@ -21,10 +19,9 @@ from caldav_bridge.scheduling.rules import AvailabilityRules
 from caldav_bridge.selfbooking import links
 from caldav_bridge.selfbooking.keys import service_key
 from caldav_bridge.selfbooking.model import LinkDraft
-from caldav_bridge.selfbooking.tables import BookingLinkRow
+from caldav_bridge.selfbooking.repository import SelfBookingRows
 from caldav_bridge.services import calendars
 from caldav_bridge.services.actor import system_actor
-from caldav_bridge.store.tables import CalendarRow
 from caldav_bridge.store.uow import UnitOfWork
 from config import Settings
 
@@ -65,15 +62,12 @@ def seed_self_booking(make_uow: Callable[[], UnitOfWork], settings: Settings) ->
         )
         calendar_rules.set_rules(make_uow(), actor, team_id, rules)
     with make_uow() as uow:
-        consultants = uow.session.scalars(
-            select(CalendarRow).where(CalendarRow.kind == CalendarKind.CONSULTANT.value, CalendarRow.team_id.is_(None))
-        )
-        for calendar in consultants:
+        for calendar in uow.calendars.without_team(CalendarKind.CONSULTANT.value):
             calendar.team_id, calendar.updated_at = team_id, now
         uow.commit()
     secret = _secret(settings)
     with make_uow() as uow:
-        exists = uow.session.scalar(select(BookingLinkRow.id).where(BookingLinkRow.token_hash == token_digest(secret)))
+        exists = uow.repo(SelfBookingRows).link_by_hash(token_digest(secret))
     if exists is None:
         draft_link = LinkDraft(team_id=team_id, name="Demo: book a consultation")
         links.issue(make_uow(), actor, draft_link, settings.public_url, secret=secret)

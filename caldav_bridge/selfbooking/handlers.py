@@ -8,6 +8,7 @@ from typing import Any
 from caldav_bridge.clock import utcnow
 from caldav_bridge.events.model import AppointmentDeleted, AppointmentEvent
 from caldav_bridge.selfbooking.outbox import Change, sync_messages
+from caldav_bridge.selfbooking.repository import SelfBookingRows
 
 __all__ = ["on_appointment_changed"]
 
@@ -20,4 +21,4 @@ def on_appointment_changed(uow: Any, event: AppointmentEvent) -> None:
         event.new_end,
         deleted=isinstance(event, AppointmentDeleted),
     )
-    sync_messages(uow.session, change, utcnow())
+    sync_messages(uow.repo(SelfBookingRows), change, utcnow())

@@ -8,18 +8,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
-
 from caldav_bridge.clock import utcnow
 from caldav_bridge.credentials import token_digest
 from caldav_bridge.errors import FieldError, NotFound, ValidationFailed
 from caldav_bridge.model.requests import CalendarKind
 from caldav_bridge.selfbooking.keys import link_secret
 from caldav_bridge.selfbooking.model import BookingLink, IssuedBookingLink, LinkDraft, LinkSalesforce, is_active
-from caldav_bridge.selfbooking.tables import BookingLinkRow, CustomerBookingRow
+from caldav_bridge.selfbooking.repository import SelfBookingRows
+from caldav_bridge.selfbooking.tables import BookingLinkRow
 from caldav_bridge.services.actor import Actor
 from caldav_bridge.services.feed_tokens import new_feed_secret
-from caldav_bridge.store.tables import AuditRow, CalendarRow, new_id
+from caldav_bridge.store.tables import AuditRow, new_id
 from caldav_bridge.store.uow import UnitOfWork
 
 __all__ = ["book_url", "issue", "list_links", "resolve", "revoke"]
@@ -47,7 +46,7 @@ def issue(
         secret = link_secret(key, link_id) if key is not None and draft.kind == "personal" else new_feed_secret()
     now = utcnow()
     with uow:
-        team = uow.session.get(CalendarRow, draft.team_id)
+        team = uow.calendars.get(draft.team_id)
         if team is None or team.kind != CalendarKind.TEAM:
             raise ValidationFailed([FieldError("team_id", f"{draft.team_id!r} is not a team calendar")])
         if draft.expires_at is not None and draft.expires_at <= now:
@@ -65,8 +64,7 @@ def issue(
             created_by=actor.username,
             created_at=now,
         )
-        uow.session.add(row)
-        uow.session.flush()
+        uow.repo(SelfBookingRows).add_link(row)
         _audit(uow, actor, "link-issue", row, now)
         uow.commit()
         return IssuedBookingLink(link=_link(row, 0, now), secret=secret, url=book_url(base_url, secret))
@@ -76,18 +74,10 @@ def list_links(uow: UnitOfWork, actor: Actor, *, team_id: str | None = None) -> 
     actor.require("read")
     now = utcnow()
     with uow:
-        stmt = select(BookingLinkRow).order_by(BookingLinkRow.created_at, BookingLinkRow.id)
-        if team_id is not None:
-            stmt = stmt.where(BookingLinkRow.team_id == team_id)
-        rows = list(uow.session.scalars(stmt))
-        counts = dict(
-            uow.session.execute(
-                select(CustomerBookingRow.link_id, func.count())
-                .where(CustomerBookingRow.state != "held")
-                .group_by(CustomerBookingRow.link_id)
-            ).all()
-        )
-        return [_link(r, int(counts.get(r.id, 0)), now) for r in rows]
+        repo = uow.repo(SelfBookingRows)
+        rows = repo.links(team_id)
+        counts = repo.bookings_per_link()
+        return [_link(r, counts.get(r.id, 0), now) for r in rows]
 
 
 def revoke(uow: UnitOfWork, actor: Actor, link_id: str) -> BookingLink:
@@ -95,7 +85,7 @@ def revoke(uow: UnitOfWork, actor: Actor, link_id: str) -> BookingLink:
     actor.require("write")
     now = utcnow()
     with uow:
-        row = uow.session.get(BookingLinkRow, link_id)
+        row = uow.repo(SelfBookingRows).link(link_id)
         if row is None:
             raise NotFound("booking link", link_id)
         if row.revoked_at is None:
@@ -108,7 +98,7 @@ def revoke(uow: UnitOfWork, actor: Actor, link_id: str) -> BookingLink:
 def resolve(uow: UnitOfWork, secret: str, now: datetime | None = None) -> BookingLinkRow:
     """The active link of ``secret`` (in the open transaction); an unknown, revoked or expired one is NotFound."""
     now = now or utcnow()
-    row = uow.session.scalar(select(BookingLinkRow).where(BookingLinkRow.token_hash == token_digest(secret)))
+    row = uow.repo(SelfBookingRows).link_by_hash(token_digest(secret))
     if row is None or not is_active(row.expires_at, row.revoked_at, now):
         raise NotFound("booking link", "…")  # never echo the secret
     return row
@@ -132,14 +122,16 @@ def _link(row: BookingLinkRow, bookings: int, now: datetime) -> BookingLink:
 
 
 def _audit(uow: UnitOfWork, actor: Actor, action: str, row: BookingLinkRow, now: datetime) -> None:
-    uow.session.add(
-        AuditRow(
-            at=now,
-            actor=actor.username,
-            channel=actor.channel,
-            action=action,
-            calendar_id=row.team_id,
-            request_id=actor.request_id,
-            detail=f"booking link {row.id} ({row.kind})",
-        )
+    uow.audit.add_all(
+        [
+            AuditRow(
+                at=now,
+                actor=actor.username,
+                channel=actor.channel,
+                action=action,
+                calendar_id=row.team_id,
+                request_id=actor.request_id,
+                detail=f"booking link {row.id} ({row.kind})",
+            )
+        ]
     )

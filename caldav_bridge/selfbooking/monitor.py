@@ -7,13 +7,13 @@ from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel
-from sqlalchemy import func, select
 
 from caldav_bridge.clock import utcnow
 from caldav_bridge.errors import Conflict, NotFound
 from caldav_bridge.model.timestamps import UtcTimestamp
 from caldav_bridge.selfbooking import no_show
-from caldav_bridge.selfbooking.tables import CustomerBookingRow, CustomerMessageRow
+from caldav_bridge.selfbooking.repository import SelfBookingRows
+from caldav_bridge.selfbooking.tables import CustomerMessageRow
 from caldav_bridge.services.actor import Actor
 from caldav_bridge.store.tables import AuditRow
 from caldav_bridge.store.uow import UnitOfWork
@@ -46,12 +46,9 @@ class MessageInfo(BaseModel):
 def status(uow: UnitOfWork, actor: Actor) -> MessageStatus:
     actor.require("read")
     with uow:
-        by_state = dict(
-            uow.session.execute(select(CustomerMessageRow.state, func.count()).group_by(CustomerMessageRow.state)).all()
-        )
-        oldest = uow.session.scalar(
-            select(func.min(CustomerMessageRow.created_at)).where(CustomerMessageRow.state == "pending")
-        )
+        repo = uow.repo(SelfBookingRows)
+        by_state = repo.messages_by_state()
+        oldest = repo.oldest_pending_at()
     return MessageStatus(
         pending=int(by_state.get("pending", 0)),
         sent=int(by_state.get("sent", 0)),
@@ -67,17 +64,8 @@ def list_messages(
     """The newest messages first (``before``: older than that)."""
     actor.require("write")
     with uow:
-        stmt = (
-            select(CustomerMessageRow, CustomerBookingRow.appointment_id)
-            .join(CustomerBookingRow, CustomerBookingRow.id == CustomerMessageRow.booking_id)
-            .order_by(CustomerMessageRow.created_at.desc(), CustomerMessageRow.id.desc())
-            .limit(limit)
-        )
-        if state is not None:
-            stmt = stmt.where(CustomerMessageRow.state == state)
-        if before is not None:
-            stmt = stmt.where(CustomerMessageRow.created_at < before)
-        return [_info(m, a) for m, a in uow.session.execute(stmt).all()]
+        rows = uow.repo(SelfBookingRows).messages(state=state, limit=limit, before=before)
+        return [_info(m, a) for m, a in rows]
 
 
 def retry(uow: UnitOfWork, actor: Actor, message_id: str) -> MessageInfo:
@@ -85,23 +73,26 @@ def retry(uow: UnitOfWork, actor: Actor, message_id: str) -> MessageInfo:
     actor.require("write")
     now = utcnow()
     with uow:
-        row = uow.session.get(CustomerMessageRow, message_id)
-        booking = uow.session.get(CustomerBookingRow, row.booking_id) if row is not None else None
+        repo = uow.repo(SelfBookingRows)
+        row = repo.message(message_id)
+        booking = repo.booking(row.booking_id) if row is not None else None
         if row is None or booking is None:
             raise NotFound("message", message_id)
         if row.state != "dead":
             raise Conflict(f"only a dead message is sent again; this one is {row.state}")
         row.state, row.attempts, row.next_attempt_at = "pending", 0, now
-        uow.session.add(
-            AuditRow(
-                at=now,
-                actor=actor.username,
-                channel=actor.channel,
-                action="message-retry",
-                appointment_id=booking.appointment_id,
-                request_id=actor.request_id,
-                detail=f"{row.kind} message {row.id}",
-            )
+        uow.audit.add_all(
+            [
+                AuditRow(
+                    at=now,
+                    actor=actor.username,
+                    channel=actor.channel,
+                    action="message-retry",
+                    appointment_id=booking.appointment_id,
+                    request_id=actor.request_id,
+                    detail=f"{row.kind} message {row.id}",
+                )
+            ]
         )
         uow.commit()
         return _info(row, booking.appointment_id)

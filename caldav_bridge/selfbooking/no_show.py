@@ -10,17 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
-
 from caldav_bridge.clock import utcnow
 from caldav_bridge.errors import FieldError, InvalidTransition, NotFound, ValidationFailed
 from caldav_bridge.model.appointment import AppointmentStatus
 from caldav_bridge.model.requests import AppointmentPatch
 from caldav_bridge.model.timestamps import format_timestamp
-from caldav_bridge.selfbooking.outbox import booking_of
+from caldav_bridge.selfbooking.repository import SelfBookingRows
 from caldav_bridge.services import appointments
 from caldav_bridge.services.actor import Actor
-from caldav_bridge.store.tables import AppointmentRow
 from caldav_bridge.store.uow import UnitOfWork
 
 __all__ = ["NoShow", "count", "mark_no_show"]
@@ -50,7 +47,7 @@ def mark_no_show(uow: UnitOfWork, actor: Actor, appointment_id: str, *, now: dat
             marked = format_timestamp(now)
             patch = AppointmentPatch(meta={"no_show": True, "no_show_at": marked})
             appointments.update_in(uow, actor, row.id, patch, reason="no-show")
-        booking = booking_of(uow.session, row.id)
+        booking = uow.repo(SelfBookingRows).booking_of(row.id)
         if booking is not None and booking.no_show_at is None:
             booking.no_show_at = now
         uow.commit()
@@ -60,9 +57,4 @@ def mark_no_show(uow: UnitOfWork, actor: Actor, appointment_id: str, *, now: dat
 def count(uow: UnitOfWork) -> int:
     """No-shows kept on appointments (not deleted)."""
     with uow:
-        total = uow.session.scalar(
-            select(func.count())
-            .select_from(AppointmentRow)
-            .where(AppointmentRow.deleted_at.is_(None), AppointmentRow.meta_extra["no_show"].as_boolean().is_(True))
-        )
-    return int(total or 0)
+        return uow.appointments.count_no_shows()

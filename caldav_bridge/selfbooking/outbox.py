@@ -13,23 +13,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from caldav_bridge.model.appointment import AppointmentStatus
 from caldav_bridge.model.timestamps import format_timestamp
+from caldav_bridge.selfbooking.repository import SelfBookingRows
 from caldav_bridge.selfbooking.tables import CustomerBookingRow, CustomerMessageRow
 from caldav_bridge.store.tables import AppointmentRow
 
-__all__ = ["TIME_KINDS", "Change", "booking_of", "enqueue", "last_told", "sync_messages"]
+__all__ = ["TIME_KINDS", "Change", "enqueue", "sync_messages"]
 
 S = AppointmentStatus
 #: Messages that carry the appointment's times and an invitation (``reminder`` carries times only).
 TIME_KINDS = ("confirmation", "rescheduled", "cancelled")
-
-
-def booking_of(session: Session, appointment_id: str) -> CustomerBookingRow | None:
-    return session.scalar(select(CustomerBookingRow).where(CustomerBookingRow.appointment_id == appointment_id))
 
 
 @dataclass(frozen=True)
@@ -48,7 +42,7 @@ class Change:
 
 
 def enqueue(
-    session: Session,
+    rows: SelfBookingRows,
     booking: CustomerBookingRow,
     kind: str,
     change: Change,
@@ -73,48 +67,40 @@ def enqueue(
         next_attempt_at=now,
         created_at=now,
     )
-    session.add(row)
+    rows.add_message(row)
     return row
 
 
-def last_told(session: Session, booking_id: str) -> CustomerMessageRow | None:
-    """The latest message that told the customer the appointment's times."""
-    return session.scalar(
-        select(CustomerMessageRow)
-        .where(CustomerMessageRow.booking_id == booking_id, CustomerMessageRow.kind.in_(TIME_KINDS))
-        .order_by(CustomerMessageRow.created_at.desc(), CustomerMessageRow.id.desc())
-        .limit(1)
-    )
-
-
-def sync_messages(session: Session, change: Change, now: datetime) -> CustomerMessageRow | None:
+def sync_messages(rows: SelfBookingRows, change: Change, now: datetime) -> CustomerMessageRow | None:
     """Queue what the customer of the changed appointment (if self-booked) has not been told yet."""
-    booking = booking_of(session, change.appointment_id)
+    booking = rows.booking_of(change.appointment_id)
     if booking is None:
         return None
     if change.status == S.CANCELLED or change.deleted:
-        return _ended(session, booking, change, now)
+        return _ended(rows, booking, change, now)
     if booking.state == "confirming" and change.status in (S.BOOKED, S.RESCHEDULED):
         booking.state, booking.updated_at = "booked", now
-        return enqueue(session, booking, "confirmation", change, now)
+        return enqueue(rows, booking, "confirmation", change, now)
     if booking.state != "booked":
         return None
-    told = last_told(session, booking.id)
+    told = rows.last_told(booking.id, TIME_KINDS)
     times = (format_timestamp(change.start), format_timestamp(change.end))
     if told is not None and (told.payload.get("start"), told.payload.get("end")) == times:
         return None
     booking.sequence += 1
     booking.updated_at = now
-    return enqueue(session, booking, "rescheduled", change, now)
+    return enqueue(rows, booking, "rescheduled", change, now)
 
 
-def _ended(session: Session, booking: CustomerBookingRow, change: Change, now: datetime) -> CustomerMessageRow | None:
+def _ended(
+    rows: SelfBookingRows, booking: CustomerBookingRow, change: Change, now: datetime
+) -> CustomerMessageRow | None:
     booking.active_link_id = None
     booking.updated_at = now
     if booking.state == "booked":
         booking.state = "cancelled"
         booking.sequence += 1
-        return enqueue(session, booking, "cancelled", change, now)
+        return enqueue(rows, booking, "cancelled", change, now)
     if booking.state in ("held", "confirming"):
         booking.state = "expired"
     return None

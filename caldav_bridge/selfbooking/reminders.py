@@ -11,15 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from caldav_bridge.clock import utcnow
-from caldav_bridge.model.appointment import AppointmentStatus
 from caldav_bridge.model.timestamps import format_timestamp
 from caldav_bridge.selfbooking.outbox import Change, enqueue
-from caldav_bridge.selfbooking.tables import CustomerBookingRow, CustomerMessageRow
-from caldav_bridge.store.tables import AppointmentRow
+from caldav_bridge.selfbooking.repository import SelfBookingRows
 from caldav_bridge.store.uow import UnitOfWork
 
 __all__ = ["queue_reminders", "reminder_key"]
@@ -38,30 +35,17 @@ def queue_reminders(
     for hours in offsets_hours:
         offset = timedelta(hours=hours)
         with make_uow() as uow:
-            rows = uow.session.execute(
-                select(CustomerBookingRow, AppointmentRow)
-                .join(AppointmentRow, AppointmentRow.id == CustomerBookingRow.appointment_id)
-                .where(
-                    CustomerBookingRow.state == "booked",
-                    CustomerBookingRow.consent_reminders.is_(True),
-                    AppointmentRow.deleted_at.is_(None),
-                    AppointmentRow.status != AppointmentStatus.CANCELLED.value,
-                    AppointmentRow.date_start > now,
-                    AppointmentRow.date_start <= now + offset,
-                )
-                .order_by(AppointmentRow.date_start)
-                .limit(limit)
-            ).all()
-            for booking, appointment in rows:
+            repo = uow.repo(SelfBookingRows)
+            for booking, appointment in repo.reminder_candidates(now, now + offset, limit):
                 if booking.updated_at > appointment.date_start - offset:
                     continue  # booked or moved after the reminder's moment: the customer was just told
                 key = reminder_key(booking.id, hours, appointment.date_start)
-                if uow.session.scalar(select(CustomerMessageRow.id).where(CustomerMessageRow.dedupe_key == key)):
+                if repo.has_message(key):
                     continue
                 try:
-                    with uow.session.begin_nested():
+                    with uow.savepoint():
                         enqueue(
-                            uow.session,
+                            repo,
                             booking,
                             "reminder",
                             Change.of(appointment),

@@ -143,6 +143,15 @@ class AppointmentRepository:
             )
         return stmt
 
+    def count_no_shows(self) -> int:
+        """Live appointments marked as no-shows (``meta.no_show``)."""
+        stmt = (
+            select(func.count())
+            .select_from(AppointmentRow)
+            .where(AppointmentRow.deleted_at.is_(None), AppointmentRow.meta_extra["no_show"].as_boolean().is_(True))
+        )
+        return int(self.session.scalar(stmt) or 0)
+
     def first_overlapping(self, calendar_id: str, start: datetime, end: datetime) -> AppointmentRow | None:
         """The earliest live, not cancelled appointment on ``calendar_id`` overlapping ``[start, end)``."""
         stmt = (
@@ -274,6 +283,11 @@ class CalendarRepository:
         """The id of ``user_id``'s oldest calendar."""
         stmt = select(CalendarRow.id).where(CalendarRow.owner_user_id == user_id).order_by(CalendarRow.created_at)
         return self.session.scalars(stmt.limit(1)).first()
+
+    def without_team(self, kind: str) -> list[CalendarRow]:
+        """Calendars of ``kind`` that belong to no team."""
+        stmt = select(CalendarRow).where(CalendarRow.kind == kind, CalendarRow.team_id.is_(None))
+        return list(self.session.scalars(stmt))
 
     def owned_of_kind(self, kind: str) -> list[CalendarRow]:
         """Calendars of ``kind`` that have an owner, oldest first."""
