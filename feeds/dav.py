@@ -87,6 +87,7 @@ class DavErrors:
             return [message]
         # Checked before Radicale parses the body or takes the storage lock (storage_plugin.precheck).
         refused = precheck.refused_put(environ, max_resource_size(self.max_body) if self.max_body else None)
+        refused = refused or precheck.refused_xml(environ)
         if refused is not None:
             return _error_response(refused, start_response)
         request_state.local.request = {

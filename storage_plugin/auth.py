@@ -121,7 +121,7 @@ class Auth(auth.BaseAuth):
         max_resource = int(self.configuration.get("server", "max_resource_size"))
         if max_body:
             max_resource = min(max_resource, int(max_body * 0.8))  # Radicale's own cap
-        refused = precheck.refused_put(environ, max_resource)
+        refused = precheck.refused_put(environ, max_resource) or precheck.refused_xml(environ)
         if refused is not None:
             precheck.replace_refused_body(environ, refused)
 

@@ -16,7 +16,7 @@ from caldav_bridge.dav.errors import (
 )
 from caldav_bridge.errors import Conflict, DomainError, Forbidden, NotFound, PreconditionFailed, ValidationFailed
 
-__all__ = ["MAX_RESOURCE_SIZE", "VALID_CALENDAR_DATA", "DavError", "dav_error"]
+__all__ = ["MAX_DATE_TIME", "MAX_RESOURCE_SIZE", "MIN_DATE_TIME", "VALID_CALENDAR_DATA", "DavError", "dav_error"]
 
 #: RFC 4791 5.3.2.1: the calendar object is not valid (or not one we can store).
 VALID_CALENDAR_DATA = "C:valid-calendar-data"
@@ -24,6 +24,10 @@ VALID_CALENDAR_DATA = "C:valid-calendar-data"
 SUPPORTED_COMPONENT = "C:supported-calendar-component"
 #: RFC 4791 5.3.2.1: the calendar object is larger than the server accepts.
 MAX_RESOURCE_SIZE = "C:max-resource-size"
+#: RFC 4791 9.9: a time-range or expand before the earliest date the server serves.
+MIN_DATE_TIME = "C:min-date-time"
+#: RFC 4791 9.9: a time-range or expand after the latest date the server serves.
+MAX_DATE_TIME = "C:max-date-time"
 #: RFC 3744: the principal lacks the privilege.
 NEED_PRIVILEGES = "D:need-privileges"
 

@@ -25,6 +25,7 @@ our feeds write) the exact status, taking precedence over STATUS.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -163,6 +164,21 @@ CONVERTER: FormatConverter[IcalOptions] = FormatConverter(FORMAT, IcalOptions, t
 # --------------------------------------------------------------------------- whole files
 
 
+#: Deepest component nesting of a calendar file (VCALENDAR > VEVENT > VALARM is three; VTIMEZONE's STANDARD too).
+MAX_NESTING = 8
+_BEGIN_END = re.compile(rb"^(BEGIN|END):", re.MULTILINE | re.IGNORECASE)
+
+
+def _nesting(text: str | bytes) -> int:
+    """The deepest BEGIN/END nesting of the file's components (a linear scan of its line starts)."""
+    raw = text.encode("utf-8", "surrogateescape") if isinstance(text, str) else text
+    depth = deepest = 0
+    for match in _BEGIN_END.finditer(raw):
+        depth += 1 if match.group(1).upper() == b"BEGIN" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
 def read_calendar(text: str | bytes, options: IcalOptions | None = None) -> Iterator[dict[str, Any]]:
     """Every event of a whole ``.ics`` file as items; a recurring event that cannot be expanded is one item
     with ``rrule_error`` saying why (the converter reports it under ``rrule``).
@@ -170,6 +186,10 @@ def read_calendar(text: str | bytes, options: IcalOptions | None = None) -> Iter
     The text is parsed at once: raises :class:`ConversionError` (field ``(body)``) if it is not iCalendar.
     """
     options = options or _DEFAULTS
+    depth = _nesting(text)
+    if depth > MAX_NESTING:
+        # Crafted (VEVENTs nested in VEVENTs): icalendar would build every level, each an item to report.
+        raise ConversionError(FORMAT, [FieldError("(body)", f"components nest {depth} deep (at most {MAX_NESTING})")])
     try:
         calendar = icalendar.Calendar.from_ical(text)
     except Exception as exc:  # icalendar raises ValueError, KeyError, IndexError … on bad input

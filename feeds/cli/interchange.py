@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from feeds.cli.bootstrap import runtime_of, validated
+from feeds.cli.json_depth import DepthGuard, TooDeep
 from feeds.cli.output import fail
 from feeds.cli.progress import ItemProgress
 
@@ -109,6 +110,8 @@ class _CountingReader(io.RawIOBase):
         self._prefix = prefix
         self._stream = stream
         self.consumed = 0
+        #: Set for JSON: every byte read passes it (a nesting limit, checked before ijson builds anything).
+        self.guard: DepthGuard | None = None
 
     def readable(self) -> bool:
         return True
@@ -122,6 +125,11 @@ class _CountingReader(io.RawIOBase):
         else:
             data = self._stream.read(size)
         self.consumed += len(data)
+        if self.guard is not None:
+            try:
+                self.guard.feed(data)
+            except TooDeep as exc:
+                raise InputError(str(exc)) from None
         return data
 
     def readinto(self, buffer: Any) -> int:
@@ -146,6 +154,7 @@ def read_items(stream: IO[bytes], fmt: str | None = None) -> tuple[Iterator[obje
             break
     reader = _CountingReader(head, stream)
     if block == b"[":
+        reader.guard = DepthGuard()  # before ijson, whose cost grows with the square of the nesting
         return _array_items(reader), reader
     if block == b"{":
         return _object_or_lines(reader), reader
@@ -191,11 +200,11 @@ def _object_or_lines(reader: _CountingReader) -> Iterator[object]:
     first = buffered.readline()
     try:
         first_item = json.loads(first)
-    except ValueError:  # a pretty-printed object: one item
+    except (ValueError, RecursionError):  # a pretty-printed object: one item
         rest = buffered.read()
         try:
             yield json.loads(first + rest)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise InputError(f"malformed JSON: {exc}") from None
         return
     yield first_item
@@ -204,7 +213,7 @@ def _object_or_lines(reader: _CountingReader) -> Iterator[object]:
             continue
         try:
             yield json.loads(line)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             yield service.MalformedItem(f"line {number} is not JSON: {exc}")
 
 

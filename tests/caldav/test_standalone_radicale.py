@@ -130,3 +130,17 @@ def test_standalone_radicale_still_stores_an_ordinary_event(standalone: Standalo
     got = requests.get(calendar + "fine.ics", auth=standalone.auth, timeout=30)
     assert got.status_code == 200 and "UID:fine@solo" in got.text
     assert "refused before parsing" not in standalone.log.read_text(errors="replace")
+
+
+def test_standalone_radicale_refuses_an_xml_entity_bomb_with_a_400(standalone: Standalone) -> None:
+    """Radicale's defusedxml refuses entities with a 500; the pre-check answers 400 before it reads the body."""
+    laughs = (
+        '<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>'
+        '<D:propfind xmlns:D="DAV:"><D:prop><D:displayname>&b;</D:displayname></D:prop></D:propfind>'
+    )
+    calendar = f"{standalone.base}/solo.fitter/appointments/"
+    response = requests.request(
+        "PROPFIND", calendar, data=laughs, auth=standalone.auth, headers={"Depth": "1"}, timeout=30
+    )
+    assert response.status_code == 400, response.text
+    assert "PROPFIND refused before parsing: 400" in standalone.log.read_text(errors="replace")

@@ -1,0 +1,450 @@
+"""Crafted input on every other channel, SQLite and PostgreSQL: the same budget as tests/hostile/test_hostile_inputs.py.
+
+OLS, the iCal feeds (tokens, query parameters), the calendar page, bookings, the self-booking pages and forms,
+the interchange import over REST and the CLI (huge, deeply nested, many-record and hostile .ics files),
+webhook registration, CalDAV REPORTs (time ranges, expand, sync tokens, multiget of thousands of hrefs) and
+PROPFIND bodies (XML entity bombs). Each request gets its 4xx (or its ordinary answer), costs the server
+less than CPU_BUDGET of CPU, and leaves the store as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+from config import Settings
+from tests.caldav.support import event_ics
+from tests.conftest import People
+from tests.support.cpu import CPU_BUDGET
+from tests.support.hostile import Door, Request, failures, fingerprint
+from tests.support.live import LiveServer
+
+CALDAV = "urn:ietf:params:xml:ns:caldav"
+
+
+@pytest.fixture
+def door(live: LiveServer, people: People) -> Door:
+    return Door(live, people)
+
+
+def _report(d: Door, body: str, depth: str = "1") -> requests.Response:
+    return requests.request(
+        "REPORT",
+        d.dav_url,
+        data=body.encode(),
+        headers={"Content-Type": "application/xml", "Depth": depth},
+        auth=(d.people.fitter.username, d.people.fitter.password),
+        timeout=60,
+    )
+
+
+def _propfind(d: Door, body: str) -> requests.Response:
+    return requests.request(
+        "PROPFIND",
+        d.dav_url,
+        data=body.encode(),
+        headers={"Content-Type": "application/xml", "Depth": "1"},
+        auth=(d.people.fitter.username, d.people.fitter.password),
+        timeout=60,
+    )
+
+
+def _query(start: str, end: str, expand: bool = False) -> str:
+    data = f'<C:calendar-data><C:expand start="{start}" end="{end}"/></C:calendar-data>' if expand else ""
+    return (
+        f'<?xml version="1.0"?><C:calendar-query xmlns:D="DAV:" xmlns:C="{CALDAV}">'
+        f'<D:prop><D:getetag/>{data}</D:prop><C:filter><C:comp-filter name="VCALENDAR">'
+        f'<C:comp-filter name="VEVENT"><C:time-range start="{start}" end="{end}"/></C:comp-filter>'
+        "</C:comp-filter></C:filter></C:calendar-query>"
+    )
+
+
+def _sync(token: str) -> str:
+    return (
+        '<?xml version="1.0"?><D:sync-collection xmlns:D="DAV:">'
+        f"<D:sync-token>{token}</D:sync-token><D:sync-level>1</D:sync-level>"
+        "<D:prop><D:getetag/></D:prop></D:sync-collection>"
+    )
+
+
+def _multiget(hrefs: list[str]) -> str:
+    return (
+        f'<?xml version="1.0"?><C:calendar-multiget xmlns:D="DAV:" xmlns:C="{CALDAV}">'
+        "<D:prop><D:getetag/><C:calendar-data/></D:prop>"
+        + "".join(f"<D:href>{h}</D:href>" for h in hrefs)
+        + ("</C:calendar-multiget>")
+    )
+
+
+LAUGHS = (
+    '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+    + "".join(f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">' for i in range(1, 10))
+    + ']><D:propfind xmlns:D="DAV:"><D:prop><D:displayname>&lol9;</D:displayname></D:prop></D:propfind>'
+)
+EXTERNAL = (
+    '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY ext SYSTEM "file:///etc/passwd">]>'
+    '<D:propfind xmlns:D="DAV:"><D:prop><D:displayname>&ext;</D:displayname></D:prop></D:propfind>'
+)
+
+CALDAV_REPORTS: dict[str, tuple[Request, set[int]]] = {
+    "time range over ten thousand years": (
+        lambda d: _report(d, _query("00010101T000000Z", "99991231T235959Z")),
+        {207, 400, 403},
+    ),
+    "expand over ten thousand years": (
+        lambda d: _report(d, _query("00010101T000000Z", "99991231T235959Z", expand=True)),
+        {207, 400, 403},
+    ),
+    "time range unreadable": (lambda d: _report(d, _query("yesterday", "tomorrow")), {400, 403}),
+    "time range backwards": (lambda d: _report(d, _query("20271231T000000Z", "20260101T000000Z")), {207, 400, 403}),
+    "sync token garbage": (lambda d: _report(d, _sync("not-a-token")), {400, 403}),
+    "sync token from the future": (
+        lambda d: _report(d, _sync("http://radicale.org/ns/sync/00000000-99999999999999999999")),
+        {400, 403},
+    ),
+    "sync token of 100 KB": (
+        lambda d: _report(d, _sync("http://radicale.org/ns/sync/" + "a" * 100_000)),
+        {400, 403, 413},
+    ),
+    "multiget of five thousand hrefs": (
+        lambda d: _report(d, _multiget([f"/dav/x/appointments/{i}.ics" for i in range(5000)])),
+        {207, 400, 403},
+    ),
+    "multiget of hrefs outside the collection": (
+        lambda d: _report(d, _multiget(["/dav/../../etc/passwd", "/dav/fitter.berlin/appointments/x.ics"] * 100)),
+        {207, 400, 403},
+    ),
+    "REPORT of a nested 10k-deep filter": (
+        lambda d: _report(d, '<?xml version="1.0"?>' + "<a>" * 10_000 + "</a>" * 10_000),
+        {400, 403, 415, 501},
+    ),
+    "PROPFIND entity expansion (billion laughs)": (lambda d: _propfind(d, LAUGHS), {400, 403}),
+    "PROPFIND external entity": (lambda d: _propfind(d, EXTERNAL), {400, 403}),
+    "PROPFIND not XML": (lambda d: _propfind(d, "<D:propfind"), {400}),
+}
+
+
+def _ols(d: Door, method: str, path: str, **kwargs: object) -> requests.Response:
+    return d.api(method, "/ols" + path, **kwargs)
+
+
+OLS: dict[str, tuple[Request, set[int]]] = {
+    "OLS list with a cursor of garbage": (
+        lambda d: _ols(d, "GET", "/appointments", params={"cursor": "%" * 500}),
+        {400, 422},
+    ),
+    "OLS list with a limit of a billion": (
+        lambda d: _ols(d, "GET", "/appointments", params={"limit": "1000000000"}),
+        {400, 422},
+    ),
+    "OLS list with updated_since year zero": (
+        lambda d: _ols(d, "GET", "/appointments", params={"updated_since": "0000-01-01T00:00:00Z"}),
+        {400, 422},
+    ),
+    "OLS list with an unknown parameter": (
+        lambda d: _ols(d, "GET", "/appointments", params={"x" * 5000: "1"}),
+        {400, 422},
+    ),
+    "OLS opportunity of 64 KB": (
+        lambda d: _ols(d, "GET", "/opportunities/" + "0" * 65_536 + "/appointments"),
+        {400, 404, 414, 422},
+    ),
+    "OLS create nested 100k deep": (
+        lambda d: _ols(
+            d,
+            "POST",
+            "/appointments",
+            data=b"{" * 1 + b'"a":' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+            headers={"Content-Type": "application/json"},
+        ),
+        {400, 413, 422},
+    ),
+    "OLS create with year zero": (
+        lambda d: _ols(
+            d,
+            "POST",
+            "/appointments",
+            json={
+                "calendar_id": d.people.fitter.calendar_id,
+                "start": "0000-01-01T00:00:00Z",
+                "end": "0000-01-01T01:00:00Z",
+            },
+        ),
+        {400, 422},
+    ),
+    "OLS patch of an id of 64 KB": (
+        lambda d: _ols(d, "PATCH", "/appointments/" + "z" * 65_536, json={"name": "x"}),
+        {400, 404, 414, 422},
+    ),
+}
+
+BOOKINGS: dict[str, tuple[Request, set[int]]] = {
+    "booking for a century": (
+        lambda d: d.api(
+            "POST",
+            "/api/v1/bookings/initial",
+            token=d.people.dispatcher.token,
+            json={"date_start": "2026-01-01T00:00:00Z", "date_end": "2126-01-01T00:00:00Z", "name": "x"},
+        ),
+        {400, 404, 409, 422},
+    ),
+    "booking nested 100k deep": (
+        lambda d: d.api(
+            "POST",
+            "/api/v1/bookings/initial",
+            token=d.people.dispatcher.token,
+            data=b"[" * 100_000 + b"]" * 100_000,
+            headers={"Content-Type": "application/json"},
+        ),
+        {400, 413, 422},
+    ),
+    "booking with ten thousand guests": (
+        lambda d: d.api(
+            "POST",
+            "/api/v1/bookings/initial",
+            token=d.people.dispatcher.token,
+            json={
+                "date_start": "2026-12-01T09:00:00Z",
+                "date_end": "2026-12-01T10:00:00Z",
+                "name": "x",
+                "guests": [{"id": f"g{i}", "first_name": "x" * 50} for i in range(10_000)],
+            },
+        ),
+        {400, 413, 422},
+    ),
+    "tech-setup of an id of 64 KB": (
+        lambda d: d.api(
+            "POST", "/api/v1/bookings/" + "q" * 65_536 + "/tech-setup", token=d.people.dispatcher.token, json={}
+        ),
+        {400, 404, 414, 422},
+    ),
+    "self-booking page of a token of 64 KB": (
+        lambda d: requests.get(d.live.base_url + "/book/" + "t" * 65_536, timeout=60),
+        {400, 404, 414},
+    ),
+    "self-booking page with hostile query": (
+        lambda d: requests.get(
+            d.live.base_url + "/book/nope",
+            params={"week": "9999-99-99", "tz": "../../etc/passwd", "lang": "x" * 5000},
+            timeout=60,
+        ),
+        {400, 404},
+    ),
+    "self-booking hold form of a megabyte": (
+        lambda d: requests.post(
+            d.live.base_url + "/book/nope/hold", data={"start": "x" * 900_000, "first_name": "y" * 100_000}, timeout=60
+        ),
+        {400, 403, 404, 413},
+    ),
+    "self-booking confirm form with 10k fields": (
+        lambda d: requests.post(
+            d.live.base_url + "/book/nope/confirm", data={f"f{i}": "v" for i in range(10_000)}, timeout=60
+        ),
+        {400, 403, 404, 413},
+    ),
+    "manage page of a token of 64 KB": (
+        lambda d: requests.get(d.live.base_url + "/manage/" + "m" * 65_536, timeout=60),
+        {400, 404, 414},
+    ),
+    "manage cancel of garbage": (
+        lambda d: requests.post(d.live.base_url + "/manage/%00%ff/cancel", data={"x": "y"}, timeout=60),
+        {400, 403, 404},
+    ),
+}
+
+
+def _feed(d: Door) -> str:
+    """A full-privacy feed of the fitter's calendar (issued once per test: its token and page)."""
+    r = d.api(
+        "POST", f"/api/v1/calendars/{d.people.fitter.calendar_id}/feeds", json={"name": "Hostile", "privacy": "full"}
+    )
+    assert r.status_code == 201, r.text
+    return str(r.json()["secret"])
+
+
+def feeds_and_pages(secret: str) -> dict[str, tuple[Request, set[int]]]:
+    return {
+        "feed of a token of 64 KB": (
+            lambda d: requests.get(d.live.base_url + "/feeds/" + "f" * 65_536 + ".ics", timeout=60),
+            {400, 401, 404, 414},
+        ),
+        "feed of a token with NULs": (
+            lambda d: requests.get(d.live.base_url + "/feeds/%00%00%ff.ics", timeout=60),
+            {400, 401, 404},
+        ),
+        "feed for ten thousand years": (
+            lambda d: requests.get(
+                d.live.base_url + f"/feeds/{secret}.ics",
+                params={"from": "0001-01-01", "to": "9999-12-31", "past_days": "99999999"},
+                timeout=60,
+            ),
+            {200, 400, 422},
+        ),
+        "feed with 5,000 query parameters": (
+            lambda d: requests.get(
+                d.live.base_url + f"/feeds/{secret}.ics?" + "&".join(f"p{i}=1" for i in range(5000)), timeout=60
+            ),
+            {200, 400, 414, 431},
+        ),
+        "page with an impossible week": (
+            lambda d: requests.get(
+                d.live.base_url + f"/calendar/{secret}",
+                params={"week": "9999-W99", "date": "0000-00-00", "view": "x" * 5000},
+                timeout=60,
+            ),
+            {200, 400, 422},
+        ),
+        "page in a zone that is a path": (
+            lambda d: requests.get(
+                d.live.base_url + f"/calendar/{secret}", params={"tz": "../../etc/passwd"}, timeout=60
+            ),
+            {200, 400, 422},
+        ),
+        "page JSON for ten thousand years": (
+            lambda d: requests.get(
+                d.live.base_url + f"/calendar/{secret}.json",
+                params={"from": "0001-01-01", "to": "9999-12-31"},
+                timeout=60,
+            ),
+            {200, 400, 422},
+        ),
+        "page of a token of 64 KB": (
+            lambda d: requests.get(d.live.base_url + "/calendar/" + "p" * 65_536, timeout=60),
+            {400, 401, 404, 414},
+        ),
+    }
+
+
+def _import(d: Door, fmt: str, body: bytes, content_type: str = "application/json", **params: str) -> requests.Response:
+    return d.api(
+        "POST", f"/api/v1/import/{fmt}", data=body, headers={"Content-Type": content_type}, params=params or None
+    )
+
+
+def _many(n: int) -> bytes:
+    return json.dumps([{"id": f"r{i}", "start": "x"} for i in range(n)]).encode()
+
+
+def _vevent(uid: str, extra: str) -> str:
+    text = event_ics(uid, extra=extra)
+    return text[text.index("BEGIN:VEVENT") : text.index("END:VCALENDAR")]
+
+
+HOSTILE_ICS = (
+    "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//x//EN\r\n"
+    + "".join(_vevent(f"{i}@bad", "RRULE:FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30\r\n") for i in range(200))
+    + "END:VCALENDAR\r\n"
+)
+NESTED_ICS = (
+    "BEGIN:VCALENDAR\r\nVERSION:2.0\r\n" + "BEGIN:VEVENT\r\n" * 20_000 + "END:VEVENT\r\n" * 20_000 + "END:VCALENDAR\r\n"
+)
+
+IMPORTS: dict[str, tuple[Request, set[int]]] = {
+    "import nested 100k deep": (lambda d: _import(d, "ols", b"[" * 100_000 + b"]" * 100_000), {400, 413, 422}),
+    "import of a megabyte and a half": (lambda d: _import(d, "ols", b'[{"id":"' + b"x" * 1_500_000 + b'"}]'), {413}),
+    "import of 20,000 bad records, atomic": (
+        lambda d: _import(d, "ols", _many(20_000), atomic="true"),
+        {200, 400, 413, 422},
+    ),
+    "import in an unknown format": (lambda d: _import(d, "x" * 5000, b"[]"), {400, 404, 414, 422}),
+    "import of rules that never occur (.ics)": (
+        lambda d: _import(d, "ical", HOSTILE_ICS.encode(), "text/calendar", atomic="true"),
+        {200, 400, 413, 422},
+    ),
+    "import of 20,000 nested VEVENTs (.ics)": (
+        lambda d: _import(d, "ical", NESTED_ICS.encode(), "text/calendar"),
+        {400, 413, 422},
+    ),
+    "webhook URL of 100 KB": (
+        lambda d: d.api(
+            "POST", "/api/v1/webhooks", token=d.people.admin.token, json={"url": "https://example.org/" + "a" * 100_000}
+        ),
+        {413, 422},
+    ),
+    "webhook with 10,000 events": (
+        lambda d: d.api(
+            "POST",
+            "/api/v1/webhooks",
+            token=d.people.admin.token,
+            json={"url": "https://example.org/h", "events": ["x"] * 10_000},
+        ),
+        {413, 422},
+    ),
+    "webhook with credentials and a zero-padded loopback": (
+        lambda d: d.api(
+            "POST", "/api/v1/webhooks", token=d.people.admin.token, json={"url": "https://u:p@0177.0.0.01/"}
+        ),
+        {422},
+    ),
+}
+
+
+def test_caldav_reports_and_propfind_bodies(live: LiveServer, door: Door) -> None:
+    assert door.put(event_ics("seed@channels", extra="RRULE:FREQ=DAILY\r\n")).status_code == 201
+    assert failures(live, door, CALDAV_REPORTS) == []
+
+
+def test_ols(live: LiveServer, door: Door) -> None:
+    assert failures(live, door, OLS) == []
+
+
+def test_bookings_and_self_booking(live: LiveServer, door: Door) -> None:
+    assert failures(live, door, BOOKINGS) == []
+
+
+def test_feeds_and_the_calendar_page(live: LiveServer, door: Door) -> None:
+    door.put(event_ics("feed@channels", extra="RRULE:FREQ=SECONDLY\r\n"))  # the worst stored event a feed may meet
+    assert failures(live, door, feeds_and_pages(_feed(door))) == []
+
+
+def test_interchange_import_and_webhooks(live: LiveServer, door: Door) -> None:
+    assert failures(live, door, IMPORTS) == []
+
+
+CLI_FILES: dict[str, tuple[str, bytes]] = {
+    # ijson's cost grew with the square of the nesting: minutes and gigabytes before feeds.cli.json_depth
+    "nested array": ("ols", b"[" * 100_000 + b"]" * 100_000),
+    "nested object": ("ols", b'{"a":' * 100_000 + b"1" + b"}" * 100_000),
+    "nested JSON lines": ("ols", b'{"a": 1}\n' + b"[" * 100_000 + b"\n"),
+    "many bad records": ("ols", _many(20_000)),
+    "never-occurring rules": ("ical", HOSTILE_ICS.encode()),
+    "nested VEVENTs": ("ical", NESTED_ICS.encode()),
+    "invalid UTF-8": ("ical", event_ics("u@cli", summary="M\udcfcller").encode("utf-8", "surrogateescape")),
+    "not JSON": ("ols", b"\xff\xfe{{{"),
+}
+
+
+@pytest.mark.parametrize("case", list(CLI_FILES))
+def test_cli_import_of_hostile_files(live: LiveServer, settings: Settings, tmp_path: Path, case: str) -> None:
+    """``appointment-service import`` in its own process: a clear refusal (exit 1 or 2, one line), within the
+    budget (the child's CPU, start-up included), nothing written."""
+    fmt, body = CLI_FILES[case]
+    path = tmp_path / "input"
+    path.write_bytes(body)
+    env = {
+        **os.environ,
+        "APPOINTMENTS_DATABASE_URL": settings.resolved_database_url(),
+        "APPOINTMENTS_DATA_DIR": settings.data_dir,
+    }
+    before = fingerprint(live.runtime)
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done = subprocess.run(
+        [sys.executable, "-m", "feeds.cli", "import", fmt, str(path), "--atomic"],
+        env=env,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (used.ru_utime + used.ru_stime)
+    assert done.returncode in (1, 2), (done.returncode, done.stdout[-500:], done.stderr[-500:])
+    assert b"Traceback" not in done.stderr, done.stderr[-2000:]
+    assert cpu < CPU_BUDGET + 2.0, cpu  # the budget plus the interpreter's and the CLI's start-up
+    assert fingerprint(live.runtime) == before
