@@ -207,6 +207,10 @@ class Settings:
     #: (nothing), ``propose`` (its tech-setup slot is found and recorded, nothing booked) or ``book`` (the
     #: tech-setup call is booked as a booking through the API books it, and pushed to Salesforce).
     sf_tech_setup_policy: str = "off"
+    #: ServiceAppointment mode: WorkType id of new records by calendar id, team calendar id, or ``*`` (any other).
+    sf_work_types: Mapping[str, str] = field(default_factory=dict)
+    #: ServiceAppointment mode: ServiceTerritory id of new records by calendar id, team calendar id, or ``*``.
+    sf_service_territories: Mapping[str, str] = field(default_factory=dict)
     #: Deprecated alias of ``jobs_in_serve`` (false: ``serve`` runs no background jobs).
     sf_scheduler_in_serve: bool = True
     sf_mirror_interval_seconds: int = 60
@@ -541,6 +545,17 @@ def _validate_salesforce(settings: Settings) -> None:
     _validate_value_table(settings, "sf_status_values", "sf_status_aliases", _CANONICAL_STATUSES)
     if settings.sf_default_type not in _CANONICAL_TYPES:
         raise SettingsError(env_name("sf_default_type"), f"must be one of {sorted(_CANONICAL_TYPES)}")
+    for name, prefix, sobject in (
+        ("sf_work_types", "08q", "WorkType"),
+        ("sf_service_territories", "0Hh", "ServiceTerritory"),
+    ):
+        wrong = sorted(f"{k}={v}" for k, v in getattr(settings, name).items() if not _is_sf_id(v, prefix))
+        if wrong:
+            raise SettingsError(env_name(name), f"not {sobject} ids (15 or 18 characters starting {prefix}): {wrong}")
+
+
+def _is_sf_id(value: object, prefix: str) -> bool:
+    return isinstance(value, str) and len(value) in (15, 18) and value.isalnum() and value.startswith(prefix)
 
 
 def _validate_value_table(settings: Settings, values_name: str, aliases_name: str, canonical: set[str]) -> None:

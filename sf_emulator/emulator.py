@@ -90,6 +90,26 @@ MAX_OCCURRENCES = 100
 WRITABLE_SYSTEM = {"Id", "IsDeleted", "SystemModstamp", "CreatedDate", "LastModifiedDate", "attributes"}
 
 
+def _derive_all_day(record: dict[str, Any]) -> None:
+    """An all-day Event as Salesforce stores it: ``ActivityDate`` (else the date of ``StartDateTime``) is the
+    first day; ``StartDateTime`` and ``EndDateTime`` are midnight GMT of the first and last days (a time of
+    day given is dropped); ``DurationInMinutes`` is 1440 per day; with neither end nor duration, one day."""
+    first = date.fromisoformat(str(record.get("ActivityDate") or record["StartDateTime"])[:10])
+    if record.get("EndDateTime"):
+        last = parse_time(str(record["EndDateTime"])).date()
+    elif record.get("DurationInMinutes"):
+        last = first + timedelta(days=max(1, -(-int(record["DurationInMinutes"]) // 1440)) - 1)
+    else:
+        last = first
+    last = max(last, first)
+    midnight = datetime.min.time()
+    record["ActivityDate"] = first.isoformat()
+    record["StartDateTime"] = sf_time(datetime.combine(first, midnight, UTC))
+    record["EndDateTime"] = sf_time(datetime.combine(last, midnight, UTC))
+    record["DurationInMinutes"] = ((last - first).days + 1) * 1440
+    record["ActivityDateTime"] = None
+
+
 def sf_time(value: datetime) -> str:
     value = value.astimezone(UTC)
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}+0000"
@@ -462,7 +482,9 @@ class SalesforceEmulator:
             record["StatusCategory"] = self.status_categories.get(status, status)
         if sobject in ("User", "Contact", "Lead") and record.get("LastName"):
             record["Name"] = " ".join(p for p in (record.get("FirstName"), record["LastName"]) if p)
-        if sobject == "Event" and record.get("StartDateTime") and not record.get("IsRecurrence"):
+        if sobject == "Event" and record.get("IsAllDayEvent") is True and not record.get("IsRecurrence"):
+            _derive_all_day(record)
+        elif sobject == "Event" and record.get("StartDateTime") and not record.get("IsRecurrence"):
             start = parse_time(str(record["StartDateTime"]))
             if not record.get("EndDateTime") and record.get("DurationInMinutes") is not None:
                 record["EndDateTime"] = sf_time(start + timedelta(minutes=int(record["DurationInMinutes"])))
@@ -1079,7 +1101,12 @@ class SalesforceEmulator:
             timed = checked.get("StartDateTime") or checked.get("ActivityDateTime")
             if not (timed or (checked.get("IsAllDayEvent") and checked.get("ActivityDate"))):
                 raise WriteError("REQUIRED_FIELD_MISSING", "Required fields are missing: [ActivityDateTime]")
-            if timed and not (checked.get("EndDateTime") or checked.get("DurationInMinutes") is not None):
+            all_day = checked.get("IsAllDayEvent") is True  # neither end nor duration: one day
+            if (
+                timed
+                and not all_day
+                and not (checked.get("EndDateTime") or checked.get("DurationInMinutes") is not None)
+            ):
                 raise WriteError("REQUIRED_FIELD_MISSING", "Required fields are missing: [DurationInMinutes]")
         return checked
 

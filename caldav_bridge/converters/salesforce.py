@@ -28,8 +28,9 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from caldav_bridge.converters.errors import ConversionError
 from caldav_bridge.errors import FieldError
@@ -37,9 +38,12 @@ from caldav_bridge.model.appointment import MAX_DESCRIPTION, MAX_DURATION, MAX_N
 
 __all__ = [
     "BUSY_SUBJECT",
+    "MAX_EVENT_WHOS",
+    "SHOW_AS",
     "UNMAPPED_META",
     "MirroredRecord",
     "SalesforceMapping",
+    "ServiceIds",
     "ValueTable",
     "busy_event_body",
     "content_hash",
@@ -47,6 +51,7 @@ __all__ = [
     "parse_sf_datetime",
     "record_from_salesforce",
     "salesforce_body",
+    "who_ids",
 ]
 
 STATUSES = ("INITIAL", "RESERVED", "BOOKED", "CANCELLED", "RESCHEDULED")
@@ -100,6 +105,14 @@ class ValueTable:
 
 #: Key prefix of Opportunity ids: only those go to ``opportunity_gid``.
 OPPORTUNITY_PREFIX = "006"
+#: Key prefixes of the Whos an Event relates (Contact, Lead): the guests written as ``WhoId`` / ``EventWhoIds``.
+WHO_PREFIXES = ("003", "00Q")
+#: Salesforce relates at most 50 Contacts/Leads to one Event.
+MAX_EVENT_WHOS = 50
+#: ``meta.show_as`` (the appointment's transparency: how the time shows in calendars) ↔ Event ``ShowAs``.
+#: Absent means busy. A cancelled appointment is always written ``Free``.
+SHOW_AS = {"busy": "Busy", "free": "Free", "out_of_office": "OutOfOffice"}
+_SHOW_AS_READ = {v: k for k, v in SHOW_AS.items()}
 #: Event fields that tell a series master from an occurrence (standard on every org's Event).
 SERIES_FIELDS = ("IsRecurrence", "RecurrenceActivityId", "GroupEventType")
 #: ``GroupEventType`` of a Lightning (Recurrence 2.0) event series record: the pattern, not an occurrence.
@@ -127,6 +140,21 @@ class SalesforceMapping:
     types: ValueTable = field(default_factory=lambda: ValueTable.identity(TYPES))
     #: Event status picklist both ways (``sf_status_values`` / ``sf_status_aliases``).
     statuses: ValueTable = field(default_factory=lambda: ValueTable.identity(STATUSES))
+    #: ServiceAppointment mode: WorkType / ServiceTerritory ids by calendar id, team calendar id or ``*``
+    #: (``sf_work_types`` / ``sf_service_territories``), set when a record is created.
+    work_types: Mapping[str, str] = field(default_factory=dict)
+    service_territories: Mapping[str, str] = field(default_factory=dict)
+
+    def service_ids(self, calendar_id: str, team_id: str | None) -> ServiceIds:
+        """The WorkType and ServiceTerritory of a new record on ``calendar_id`` (its own, its team's, or ``*``)."""
+
+        def pick(table: Mapping[str, str]) -> str | None:
+            for key in (calendar_id, team_id, "*"):
+                if key and table.get(key):
+                    return table[key]
+            return None
+
+        return ServiceIds(pick(self.work_types), pick(self.service_territories))
 
     @classmethod
     def from_settings(cls, settings: Any) -> SalesforceMapping:
@@ -145,6 +173,8 @@ class SalesforceMapping:
             default_type=s.sf_default_type,
             types=ValueTable.build(s.sf_type_values, s.sf_type_aliases),
             statuses=ValueTable.build(s.sf_status_values, s.sf_status_aliases),
+            work_types=dict(s.sf_work_types),
+            service_territories=dict(s.sf_service_territories),
         )
 
     @property
@@ -164,6 +194,9 @@ class SalesforceMapping:
                 "WhoId",
                 "ShowAs",
                 "Location",
+                "IsAllDayEvent",
+                "ActivityDate",
+                "DurationInMinutes",
                 *SERIES_FIELDS,
             ]
         else:
@@ -213,6 +246,20 @@ class MirroredRecord:
     location: str | None = None
     #: Salesforce values the mapping does not know, as written: ``{"status": "On Hold"}``.
     unmapped: Mapping[str, str] = field(default_factory=dict)
+    #: An all-day Event: its first date and the day after its last (``date_start``/``date_end`` are then the
+    #: midnights in UTC until :meth:`in_zone` places them in the calendar's zone).
+    all_day: tuple[date, date] | None = None
+    #: ``meta.show_as`` read from ``ShowAs`` (None: busy, or the ``Free`` of a cancellation).
+    show_as: str | None = None
+
+    def in_zone(self, timezone: str) -> MirroredRecord:
+        """An all-day record's instants as the midnights of its dates in ``timezone`` (the calendar's)."""
+        if self.all_day is None:
+            return self
+        zone = ZoneInfo(timezone)
+        first, after = self.all_day
+        start = datetime.combine(first, time(), zone).astimezone(UTC)
+        return replace(self, date_start=start, date_end=datetime.combine(after, time(), zone).astimezone(UTC))
 
     def keeping(self, status: str, type_: str) -> MirroredRecord:
         """This record applied to an existing appointment: what is unmapped keeps the appointment's value."""
@@ -240,7 +287,17 @@ class MirroredRecord:
             self.opportunity_gid,
             self.customer_gid,
             self.location,
+            show_as=self.show_as,
+            all_day=self.all_day is not None,
         )
+
+
+@dataclass(frozen=True)
+class ServiceIds:
+    """ServiceAppointment mode: the WorkType and ServiceTerritory a new record gets (None: not set)."""
+
+    work_type_id: str | None = None
+    service_territory_id: str | None = None
 
 
 def content_hash(
@@ -253,9 +310,13 @@ def content_hash(
     opportunity_gid: str | None,
     customer_gid: str | None,
     location: str | None = None,
+    *,
+    show_as: str | None = None,
+    all_day: bool = False,
 ) -> str:
-    """A hash of the fields both sides carry, to recognise a write of ours coming back (a location only
-    when there is one, so the hashes of appointments without one are what they were before it was carried)."""
+    """A hash of the fields both sides carry, to recognise a write of ours coming back (a location, a
+    transparency other than busy and all-day only when there are, so the hashes of appointments without them
+    are what they were before they were carried)."""
     data = [
         name,
         description or None,
@@ -268,23 +329,26 @@ def content_hash(
     ]
     if location:
         data.append(location)
+    if show_as or all_day:
+        data += [show_as or "", "all-day" if all_day else ""]
     return hashlib.sha256(json.dumps(data, separators=(",", ":")).encode()).hexdigest()
 
 
-def appointment_hash(appointment: Appointment, mapping: SalesforceMapping | None = None) -> str:
-    """The hash the mirror will compute when our write of ``appointment`` comes back.
+def appointment_hash(appointment: Appointment, mapping: SalesforceMapping | None = None, zone: str = "UTC") -> str:
+    """The hash the mirror will compute when our write of ``appointment`` (on a calendar in ``zone``) comes back.
 
     With ``mapping``, the body we write is read back through :func:`record_from_salesforce`, so what
     the read side normalises (an empty Subject read as "(no subject)", a WhatId that is not an
-    Opportunity) is what the echo is compared with: our own write coming back never rewrites our fields.
+    Opportunity, an all-day Event's midnights) is what the echo is compared with: our own write coming
+    back never rewrites our fields.
     """
     if mapping is not None:
-        body = salesforce_body(appointment, mapping, creating=True)
+        body = salesforce_body(appointment, mapping, creating=True, zone=zone)
         echo = {**body, "Id": "echo", "IsDeleted": False, "SystemModstamp": format_sf_datetime(appointment.updated_at)}
         if mapping.mode != "event":
             echo["StatusCategory"] = _category_of(body.get("Status"), mapping)
         try:
-            rec = record_from_salesforce(echo, mapping)
+            rec = record_from_salesforce(echo, mapping).in_zone(zone)
         except ConversionError:
             rec = None
         if rec is not None:
@@ -305,6 +369,8 @@ def appointment_hash(appointment: Appointment, mapping: SalesforceMapping | None
         sf.opportunity_gid,
         sf.customer_gid,
         meta_location(appointment),
+        show_as=meta_show_as(appointment) if appointment.status != "CANCELLED" else None,
+        all_day=_is_all_day(appointment),
     )
 
 
@@ -357,9 +423,14 @@ def record_from_salesforce(record: Mapping[str, Any], mapping: SalesforceMapping
         )
     start_field, end_field = ("StartDateTime", "EndDateTime") if event else ("SchedStartTime", "SchedEndTime")
     start = end = modstamp
+    all_day: tuple[date, date] | None = None
     try:
-        start = parse_sf_datetime(record.get(start_field), start_field)
-        end = parse_sf_datetime(record.get(end_field), end_field)
+        if event and record.get("IsAllDayEvent") is True:
+            all_day = _all_day_dates(record)
+            start, end = (datetime.combine(d, time(), UTC) for d in all_day)
+        else:
+            start = parse_sf_datetime(record.get(start_field), start_field)
+            end = parse_sf_datetime(record.get(end_field), end_field)
     except ConversionError as exc:
         errors.extend(exc.errors)
     if not errors:
@@ -415,7 +486,37 @@ def record_from_salesforce(record: Mapping[str, Any], mapping: SalesforceMapping
         location=(str(record.get("Location"))[:255] or None) if event and record.get("Location") else None,
         series_gid=_series_gid(record) if event else None,
         unmapped=unmapped,
+        all_day=all_day,
+        show_as=_show_as(record.get("ShowAs"), status) if event else None,
     )
+
+
+def _all_day_dates(record: Mapping[str, Any]) -> tuple[date, date]:
+    """An all-day Event's first date and the day after its last: ``ActivityDate`` (else the date of
+    ``StartDateTime``, midnight GMT), for ``DurationInMinutes`` / 1440 days (else up to ``EndDateTime``'s date)."""
+    raw = record.get("ActivityDate") or record.get("StartDateTime")
+    try:
+        first = date.fromisoformat(str(raw)[:10])
+    except ValueError:
+        raise ConversionError("salesforce", [FieldError("ActivityDate", f"not a date: {raw!r}")]) from None
+    minutes = record.get("DurationInMinutes")
+    if isinstance(minutes, int | float) and minutes > 0:
+        days = max(1, -(-int(minutes) // 1440))
+    elif record.get("EndDateTime"):
+        days = (parse_sf_datetime(record["EndDateTime"], "EndDateTime").date() - first).days + 1
+    else:
+        days = 1  # Salesforce's default for an all-day Event with neither
+    if days < 1:
+        raise ConversionError("salesforce", [FieldError("EndDateTime", "must not be before ActivityDate")])
+    return first, first + timedelta(days=days)
+
+
+def _show_as(value: Any, status: str) -> str | None:
+    """``meta.show_as`` of an Event's ``ShowAs``: None for Busy (the default) and for the Free a cancellation writes."""
+    show = _SHOW_AS_READ.get(str(value)) if value else None
+    if show == "busy" or (show == "free" and status == "CANCELLED"):
+        return None
+    return show
 
 
 def _category_of(status: Any, mapping: SalesforceMapping) -> str:
@@ -438,9 +539,17 @@ def salesforce_body(
     *,
     owner_sf_id: str | None = None,
     creating: bool = True,
+    zone: str = "UTC",
+    shared_activities: bool = False,
+    service: ServiceIds | None = None,
 ) -> dict[str, Any]:
-    """The fields written for ``appointment`` (without ``attributes`` and the external id); for a busy
-    block, :func:`busy_event_body`."""
+    """The fields written for ``appointment`` (without ``attributes`` and the external id).
+
+    ``zone``: the calendar's time zone (the dates of an all-day appointment); ``shared_activities``: the org
+    relates several Whos to an Event (every Who guest is written as ``EventWhoIds``, else only the first as
+    ``WhoId``); ``service``: ServiceAppointment mode, the WorkType and ServiceTerritory of a new record. A busy
+    block is written by :func:`busy_event_body`.
+    """
     if is_busy_block(appointment):
         return busy_event_body(appointment, owner_sf_id=owner_sf_id)
     sf = appointment.meta.salesforce
@@ -455,14 +564,16 @@ def salesforce_body(
     if mapping.no_show_field:
         body[mapping.no_show_field] = (appointment.meta.model_extra or {}).get("no_show") is True
     if mapping.mode == "event":
-        body["StartDateTime"] = format_sf_datetime(appointment.date_start)
-        body["EndDateTime"] = format_sf_datetime(appointment.date_end)
-        body["ShowAs"] = "Free" if status == "CANCELLED" else "Busy"
+        body.update(_event_times(appointment, zone))
+        body["ShowAs"] = "Free" if status == "CANCELLED" else SHOW_AS.get(meta_show_as(appointment) or "busy", "Busy")
         body["Location"] = meta_location(appointment)
         if mapping.status_field and kept.get("status") != status:
             body[mapping.status_field] = mapping.statuses.write(status)
         body["WhatId"] = sf.opportunity_gid or None
-        body["WhoId"] = sf.customer_gid or None
+        whos = who_ids(appointment)
+        body["WhoId"] = whos[0] if whos else None
+        if shared_activities:
+            body["EventWhoIds"] = whos[:MAX_EVENT_WHOS]
         if owner_sf_id:
             body["OwnerId"] = owner_sf_id
     else:
@@ -473,6 +584,11 @@ def salesforce_body(
         body["ContactId"] = sf.customer_gid or None
         if creating and sf.opportunity_gid:
             body["ParentRecordId"] = sf.opportunity_gid  # create-only in Salesforce
+        if creating and service is not None:
+            if service.work_type_id:
+                body["WorkTypeId"] = service.work_type_id
+            if service.service_territory_id:
+                body["ServiceTerritoryId"] = service.service_territory_id
     return body
 
 
@@ -494,6 +610,49 @@ def busy_event_body(appointment: Appointment, *, owner_sf_id: str | None = None)
     if owner_sf_id:
         body["OwnerId"] = owner_sf_id
     return body
+
+
+def _event_times(appointment: Appointment, zone: str) -> dict[str, Any]:
+    """An Event's times: start and end instants; for an all-day appointment ``IsAllDayEvent``, its first local
+    date as ``ActivityDate`` and ``StartDateTime``/``EndDateTime`` at midnight GMT of its first and last dates."""
+    if not _is_all_day(appointment):  # IsAllDayEvent written false too: an Event all-day before becomes timed
+        return {
+            "IsAllDayEvent": False,
+            "StartDateTime": format_sf_datetime(appointment.date_start),
+            "EndDateTime": format_sf_datetime(appointment.date_end),
+        }
+    tz = ZoneInfo(zone)
+    first = appointment.date_start.astimezone(tz).date()
+    end = appointment.date_end.astimezone(tz)
+    last = end.date() - timedelta(days=1) if end.timetz().replace(tzinfo=None) == time() else end.date()
+    last = max(last, first)
+    return {
+        "IsAllDayEvent": True,
+        "ActivityDate": first.isoformat(),
+        "StartDateTime": format_sf_datetime(datetime.combine(first, time(), UTC)),
+        "EndDateTime": format_sf_datetime(datetime.combine(last, time(), UTC)),
+    }
+
+
+def _is_all_day(appointment: Appointment) -> bool:
+    return (appointment.meta.model_extra or {}).get("all_day") is True
+
+
+def who_ids(appointment: Appointment) -> list[str]:
+    """The Contacts/Leads an Event relates for ``appointment``: its customer first, then every other guest
+    whose id is a Contact or Lead id (other guests are people Salesforce does not know)."""
+    ids = [appointment.meta.salesforce.customer_gid, *(g.id for g in appointment.guests)]
+    return list(dict.fromkeys(i for i in ids if i and _is_who(i)))
+
+
+def _is_who(value: str) -> bool:
+    return len(value) in (15, 18) and value.isalnum() and value.startswith(WHO_PREFIXES)
+
+
+def meta_show_as(appointment: Appointment) -> str | None:
+    """``meta.show_as`` when it is one of :data:`SHOW_AS` other than busy."""
+    value = (appointment.meta.model_extra or {}).get("show_as")
+    return value if isinstance(value, str) and value in SHOW_AS and value != "busy" else None
 
 
 def _unmapped_kept(appointment: Appointment) -> dict[str, str]:

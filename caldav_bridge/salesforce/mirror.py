@@ -26,6 +26,7 @@ from typing import Any
 from caldav_bridge.clock import utcnow
 from caldav_bridge.converters.errors import ConversionError
 from caldav_bridge.converters.salesforce import (
+    SHOW_AS,
     UNMAPPED_META,
     MirroredRecord,
     content_hash,
@@ -355,6 +356,7 @@ def _new_appointment(
     calendar_id = calendars.of(rec.owner_sf_id)
     unassigned = calendar_id is None
     calendar = calendars.unassigned() if unassigned else calendars.row(calendar_id)
+    rec = rec.in_zone(calendar.timezone)  # an all-day Event covers its dates in the calendar's zone
     row = bulk.PlainRow(
         id=str(uuid.uuid4()),
         calendar_id=calendar.id,
@@ -410,7 +412,14 @@ def _row_hash(row: AppointmentRow) -> str:
         row.sf_opportunity_gid,
         row.sf_customer_gid,
         _location_of(row),
+        show_as=_show_as_of(row),
+        all_day=(row.meta_extra or {}).get("all_day") is True,
     )
+
+
+def _show_as_of(row: AppointmentRow) -> str | None:
+    value = (row.meta_extra or {}).get("show_as")
+    return value if row.status != "CANCELLED" and value in SHOW_AS and value != "busy" else None
 
 
 def _location_of(row: AppointmentRow) -> str | None:
@@ -459,9 +468,10 @@ def _apply_record(
     assert link is not None
     link.system_modstamp, link.mirrored_at, link.updated_at = rec.modstamp, now, now
     rec = rec.keeping(row.status, row.type)  # an unmapped Salesforce value never changes ours
+    move_to = calendar_id if calendar_id is not None and calendar_id != row.calendar_id else None
+    rec = rec.in_zone(calendars.row(move_to).timezone if move_to else row.calendar.timezone)
     incoming = rec.content_hash()
     same_content = row.deleted_at is None and _row_hash(row) == incoming
-    move_to = calendar_id if calendar_id is not None and calendar_id != row.calendar_id else None
     meta = _meta(rec, calendars)
     # Who relations and crews are not in the content hash: a change to them alone is a change too.
     whos_changed = rec.other_whos is not None and other_guest_ids(row) != sorted(rec.other_whos)
@@ -512,6 +522,10 @@ def _meta(rec: MirroredRecord, calendars: _Calendars | None = None) -> dict[str,
         meta[UNMAPPED_META] = rec.unmapped_meta()
     if rec.location:
         meta["location"] = rec.location  # Event Location (the key iCalendar imports and the calendar page use)
+    if rec.all_day is not None:
+        meta["all_day"] = True  # IsAllDayEvent: the dates in the calendar's zone (as a CalDAV all-day event)
+    if rec.show_as:
+        meta["show_as"] = rec.show_as  # ShowAs Free / OutOfOffice (Busy is the default and not recorded)
     return meta
 
 
@@ -523,7 +537,7 @@ def _crew_meta(crew: tuple[str, ...] | list[str], calendars: _Calendars | None) 
 def _kept_meta(row: AppointmentRow) -> dict[str, Any]:
     owned: tuple[str, ...] = (SERIES_META, CREW_META, UNMAPPED_META)
     if (row.sf_appointment_gid or "").startswith("00U"):
-        owned += ("location",)  # an Event's Location is Salesforce's to clear
+        owned += ("location", "all_day", "show_as")  # an Event's Location, IsAllDayEvent, ShowAs are Salesforce's
     return {k: v for k, v in (row.meta_extra or {}).items() if k not in owned}
 
 

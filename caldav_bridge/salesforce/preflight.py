@@ -17,7 +17,7 @@ from typing import Any
 
 from caldav_bridge.clock import utcnow
 from caldav_bridge.converters.salesforce import SalesforceMapping
-from caldav_bridge.salesforce.gateway import SalesforceGateway, SalesforcePermanentError, SalesforceSyncError
+from caldav_bridge.salesforce.gateway import SalesforceGateway, SalesforcePermanentError, SalesforceSyncError, soql
 from caldav_bridge.salesforce.state import SyncState
 from caldav_bridge.store.uow import UnitOfWork
 
@@ -103,7 +103,9 @@ def _needs(mapping: SalesforceMapping, feed_url_field: str) -> dict[str, tuple[d
         main += [
             _Need("StartDateTime", when, create=True, update=True),
             _Need("EndDateTime", when, create=True, update=True),
-            _Need("ShowAs", frozenset({"picklist"}), values=("Busy", "Free"), create=True, update=True),
+            _Need("ShowAs", frozenset({"picklist"}), values=("Busy", "Free", "OutOfOffice"), create=True, update=True),
+            _Need("IsAllDayEvent", frozenset({"boolean"}), create=True, update=True),
+            _Need("ActivityDate", frozenset({"date"}), create=True, update=True),
             _Need("Location", text, create=True, update=True),
             _Need("WhatId", ref, create=True, update=True),
             _Need("WhoId", ref, create=True, update=True),
@@ -137,6 +139,10 @@ def _needs(mapping: SalesforceMapping, feed_url_field: str) -> dict[str, tuple[d
             _Need("ContactId", ref, create=True, update=True),
             _Need("ParentRecordId", ref, create=True),
         ]
+        if mapping.work_types:
+            main.append(_Need("WorkTypeId", ref, create=True))
+        if mapping.service_territories:
+            main.append(_Need("ServiceTerritoryId", ref, create=True))
         objects["ServiceAppointment"] = (crud, main)
         objects["AssignedResource"] = (
             {"queryable": True, "createable": True, "updateable": True},
@@ -193,11 +199,37 @@ def check(gw: SalesforceGateway, mapping: SalesforceMapping, *, feed_url_field: 
             _check_field(report, sobject, need, by_name.get(need.name))
         if sobject == "Event":
             report.shared_activities = "EventWhoIds" in by_name
+    if mapping.mode == "service_appointment":
+        _check_service_ids(gw, mapping, report)
     limits = gw.limits().get("DailyApiRequests") or {}
     report.api_max, report.api_remaining = limits.get("Max"), limits.get("Remaining")
     if report.api_remaining is not None and report.api_remaining <= 0:
         report.add("Organization", "DailyApiRequests", "no API requests left today")
     return report
+
+
+def _check_service_ids(gw: SalesforceGateway, mapping: SalesforceMapping, report: Report) -> None:
+    """The WorkTypes and ServiceTerritories the settings name exist (and the territories are active)."""
+    for sobject, table, extra in (
+        ("WorkType", mapping.work_types, ""),
+        ("ServiceTerritory", mapping.service_territories, ", IsActive"),
+    ):
+        wanted = sorted(set(table.values()))
+        if not wanted:
+            continue
+        try:
+            q = soql(f"SELECT Id{extra} FROM {sobject} WHERE Id IN {{}}", wanted)  # noqa: S608
+            found = {str(r["Id"])[:15]: r for r in gw.query(q)}
+        except SalesforcePermanentError as exc:
+            report.add(sobject, "", f"cannot be read by the integration user ({exc.code or exc.status})")
+            continue
+        for key, value in sorted(table.items()):
+            record = found.get(value[:15])
+            where = "every other calendar" if key == "*" else f"calendar {key}"
+            if record is None:
+                report.add(sobject, "", f"{value} (for {where}) does not exist")
+            elif extra and record.get("IsActive") is False:
+                report.add(sobject, "", f"{value} (for {where}) is not active")
 
 
 def last_report(uow: UnitOfWork) -> dict[str, Any] | None:

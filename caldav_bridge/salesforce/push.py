@@ -29,8 +29,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from caldav_bridge.clock import utcnow
-from caldav_bridge.converters.salesforce import SalesforceMapping, appointment_hash, salesforce_body
-from caldav_bridge.model.appointment import is_busy_block
+from caldav_bridge.converters.salesforce import SalesforceMapping, appointment_hash, salesforce_body, who_ids
+from caldav_bridge.model.appointment import Appointment, is_busy_block
 from caldav_bridge.salesforce import relations
 from caldav_bridge.salesforce.gateway import (
     RecordResult,
@@ -44,7 +44,9 @@ from caldav_bridge.salesforce.gateway import (
 )
 from caldav_bridge.salesforce.links import SfLinks
 from caldav_bridge.salesforce.mirror import RunResult
+from caldav_bridge.salesforce.preflight import STATE_KEY as PREFLIGHT_KEY
 from caldav_bridge.salesforce.sf_users import SfUsers
+from caldav_bridge.salesforce.state import SyncState
 from caldav_bridge.salesforce.sync_context import Progress, SyncContext
 from caldav_bridge.services.mapping import appointment_from_row
 from caldav_bridge.store.sf_tables import SfLinkRow
@@ -165,7 +167,7 @@ class _Item:
     assigned: str | None = None
 
 
-def _plan(ctx: SyncContext, uow: UnitOfWork, batch: Claim) -> list[_Item]:
+def _plan(ctx: SyncContext, uow: UnitOfWork, batch: Claim, org: _Org) -> list[_Item]:
     mapping = ctx.mapping
     rows = uow.appointments.by_ids(batch.appointment_ids)
     links = uow.repo(SfLinks).of_appointments(batch.appointment_ids)
@@ -199,28 +201,69 @@ def _plan(ctx: SyncContext, uow: UnitOfWork, batch: Claim) -> list[_Item]:
         if row.deleted_at is not None or cancelled_delete or (busy and not mapping.push_busy_blocks):
             items.append(_Item(appointment_id, "delete", {}, sf_id, None))
             continue
-        body = salesforce_body(appointment, mapping, owner_sf_id=owner_of.get(row.calendar_id), creating=sf_id is None)
-        body[mapping.external_id_field] = appointment_id
-        resource = resource_of.get(row.calendar_id)
-        assigned = link.owner_sf_id if link else None
+        item = _write_item(ctx, uow, row, appointment, sf_id, owner_of.get(row.calendar_id), org)
+        item.resource = resource_of.get(row.calendar_id)
+        item.assigned = link.owner_sf_id if link else None
         if sf_id is not None and (link is None or link.external_id is None):
             # A record that came from Salesforce: update it by Id, stamping our external id on it.
-            items.append(
-                _Item(
-                    appointment_id,
-                    "update",
-                    {"id": sf_id, **body},
-                    sf_id,
-                    appointment_hash(appointment, mapping),
-                    resource,
-                    assigned,
-                )
-            )
-        else:
-            items.append(
-                _Item(appointment_id, "upsert", body, sf_id, appointment_hash(appointment, mapping), resource, assigned)
-            )
+            item.op, item.body = "update", {"id": sf_id, **item.body}
+        items.append(item)
     return items
+
+
+@dataclass
+class _Org:
+    """What the push needs to know of the org: Shared Activities, learnt once per run and only when needed."""
+
+    gw: SalesforceGateway
+    #: Appointments whose further guests could not be related (no Shared Activities), counted for the run.
+    whos_left_out: int = 0
+
+    def shared_activities(self, uow: UnitOfWork) -> bool:
+        """Known from this run, else from the last preflight report, else from one describe call."""
+        features = relations.org_features(self.gw)
+        if "shared_activities" not in features:
+            report = uow.repo(SyncState).value(PREFLIGHT_KEY) or {}
+            known = report.get("shared_activities")
+            if isinstance(known, bool):
+                features["shared_activities"] = known
+            else:  # no preflight recorded (a job run by hand): one describe call
+                fields = self.gw.describe("Event").get("fields") or ()
+                features["shared_activities"] = any(f.get("name") == "EventWhoIds" for f in fields)
+        return features["shared_activities"]
+
+
+def _write_item(
+    ctx: SyncContext,
+    uow: UnitOfWork,
+    row: AppointmentRow,
+    appointment: Appointment,
+    sf_id: str | None,
+    owner_sf_id: str | None,
+    org: _Org,
+) -> _Item:
+    """The upsert of ``row``'s current state (every Who guest related where the org can, else the first alone)."""
+    mapping = ctx.mapping
+    zone = row.calendar.timezone
+    shared = False
+    if mapping.mode == "event":
+        whos = who_ids(appointment)
+        known = relations.org_features(org.gw).get("shared_activities")
+        shared = org.shared_activities(uow) if len(whos) > 1 or known is not None else False
+        if len(whos) > 1 and not shared:
+            org.whos_left_out += 1  # kept here as guests; Salesforce holds the first as WhoId
+    service = mapping.service_ids(row.calendar_id, row.calendar.team_id) if mapping.mode != "event" else None
+    body = salesforce_body(
+        appointment,
+        mapping,
+        owner_sf_id=owner_sf_id,
+        creating=sf_id is None,
+        zone=zone,
+        shared_activities=shared,
+        service=service,
+    )
+    body[mapping.external_id_field] = row.id
+    return _Item(row.id, "upsert", body, sf_id, appointment_hash(appointment, mapping, zone))
 
 
 def _given_record(row: AppointmentRow | None, mapping: SalesforceMapping) -> str | None:
@@ -308,8 +351,14 @@ def _push_batch(
     ctx: SyncContext, gw: SalesforceGateway, batch: Claim, result: RunResult, after_call: Callable[[], None] | None
 ) -> None:
     mapping = ctx.mapping
+    org = _Org(gw)
     with ctx.uow_factory() as uow:
-        items = _plan(ctx, uow, batch)
+        items = _plan(ctx, uow, batch, org)
+    if org.whos_left_out:
+        result.note(
+            f"{org.whos_left_out} appointment(s) with several Contacts/Leads: only the first is related"
+            " (the org has no Shared Activities); the others stay guests here"
+        )
     sent = _Sent()
     writes = [i for i in items if i.op == "upsert"] + [i for i in items if i.op == "update"]
     _send_writes(gw, mapping, writes, sent)
