@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -113,6 +114,11 @@ MAX_EVENT_WHOS = 50
 #: Absent means busy. A cancelled appointment is always written ``Free``.
 SHOW_AS = {"busy": "Busy", "free": "Free", "out_of_office": "OutOfOffice"}
 _SHOW_AS_READ = {v: k for k, v in SHOW_AS.items()}
+#: A series made here (``meta.recurrence``) is written as one record at its first occurrence, its rule named in
+#: a last line of the Description (Salesforce's own series fields cannot be changed after create, and its
+#: occurrences would come back as appointments of their own); the line is dropped again when read.
+SERIES_NOTE = "[Series: RRULE:{rule}; this record is its first occurrence]"
+_SERIES_NOTE = re.compile(r"\n*\[Series: RRULE:[^\]\n]*; this record is its first occurrence\]\Z")
 #: Event fields that tell a series master from an occurrence (standard on every org's Event).
 SERIES_FIELDS = ("IsRecurrence", "RecurrenceActivityId", "GroupEventType")
 #: ``GroupEventType`` of a Lightning (Recurrence 2.0) event series record: the pattern, not an occurrence.
@@ -468,7 +474,7 @@ def record_from_salesforce(record: Mapping[str, Any], mapping: SalesforceMapping
         customer = record.get("ContactId") or None
         owner = None  # from AssignedResource
     name = str(record.get("Subject") or "(no subject)")[:MAX_NAME]
-    description = record.get("Description")
+    description = _SERIES_NOTE.sub("", str(record.get("Description") or "")) or None
     return MirroredRecord(
         sf_id=sf_id,
         deleted=deleted,
@@ -556,7 +562,7 @@ def salesforce_body(
     status = str(appointment.status)
     body: dict[str, Any] = {
         "Subject": appointment.name[:255],
-        "Description": appointment.description,
+        "Description": _with_series_note(appointment),
     }
     kept = _unmapped_kept(appointment)
     if mapping.type_field and kept.get("type") != str(appointment.meta.type):
@@ -571,7 +577,7 @@ def salesforce_body(
             body[mapping.status_field] = mapping.statuses.write(status)
         body["WhatId"] = sf.opportunity_gid or None
         whos = who_ids(appointment)
-        body["WhoId"] = whos[0] if whos else None
+        body["WhoId"] = sf.customer_gid or (whos[0] if whos else None)  # the customer as given, else the first Who
         if shared_activities:
             body["EventWhoIds"] = whos[:MAX_EVENT_WHOS]
         if owner_sf_id:
@@ -610,6 +616,16 @@ def busy_event_body(appointment: Appointment, *, owner_sf_id: str | None = None)
     if owner_sf_id:
         body["OwnerId"] = owner_sf_id
     return body
+
+
+def _with_series_note(appointment: Appointment) -> str | None:
+    """The Description, with :data:`SERIES_NOTE` as its last line for a series (``meta.recurrence``)."""
+    recurrence = (appointment.meta.model_extra or {}).get("recurrence")
+    rule = recurrence.get("rrule") if isinstance(recurrence, dict) else None
+    if not isinstance(rule, str) or not rule:
+        return appointment.description
+    note = SERIES_NOTE.format(rule=rule.replace("]", "")[:500])
+    return f"{appointment.description}\n\n{note}" if appointment.description else note
 
 
 def _event_times(appointment: Appointment, zone: str) -> dict[str, Any]:

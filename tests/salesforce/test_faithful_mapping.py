@@ -12,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import requests
 
 from caldav_bridge.converters.salesforce import format_sf_datetime
 from caldav_bridge.model.requests import AppointmentDraft, AppointmentPatch, CancelRequest
@@ -25,7 +26,9 @@ from caldav_bridge.store.sf_tables import SfLinkRow
 from caldav_bridge.store.tables import AppointmentRow
 from sf_emulator.emulator import SalesforceEmulator
 from sf_emulator.org import make_id
+from tests.conftest import People
 from tests.salesforce.conftest import add_opportunity
+from tests.support.live import LiveServer
 
 BERLIN = ZoneInfo("Europe/Berlin")
 DAY = (datetime.now(UTC) + timedelta(days=10)).date()
@@ -284,3 +287,42 @@ def test_sync_check_refuses_work_types_and_territories_the_org_lacks(
     assert not report.ok
     assert f"WorkType: {missing} (for every other calendar) does not exist" in lines, lines
     assert f"ServiceTerritory: {closed} (for calendar cal-1) is not active" in lines, lines
+
+
+# ----------------------------------------------------------------------------------------- series
+
+
+def test_a_series_made_over_caldav_is_one_record_at_its_first_occurrence_with_its_rule_named(
+    live: LiveServer, people: People, emulator: SalesforceEmulator, sync: SyncContext
+) -> None:
+    auth = (people.fitter.username, people.fitter.password)
+    first = T0 + timedelta(days=1)
+    local = first.astimezone(BERLIN)
+    ics = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:weekly@test\r\n"
+        "DTSTAMP:20261101T000000Z\r\n"
+        f"DTSTART;TZID=Europe/Berlin:{local.strftime('%Y%m%dT%H%M%S')}\r\n"
+        f"DTEND;TZID=Europe/Berlin:{(local + timedelta(minutes=30)).strftime('%Y%m%dT%H%M%S')}\r\n"
+        "RRULE:FREQ=WEEKLY;COUNT=3\r\nSUMMARY:Check-in\r\nDESCRIPTION:Bring the charger\r\n"
+        "X-APPOINTMENT-TYPE:FOLLOW_UP\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    url = f"{live.base_url}/dav/{auth[0]}/appointments/weekly.ics"
+    put = requests.put(url, data=ics, auth=auth, timeout=30)
+    assert put.status_code == 201, put.text
+    _ok(run_job(sync, "push"), created=1)
+    (event,) = emulator.live("Event")  # one record, not one per occurrence, and no Salesforce series
+    assert event["StartDateTime"] == format_sf_datetime(first)
+    assert not event.get("IsRecurrence")
+    assert (
+        event["Description"]
+        == "Bring the charger\n\n[Series: RRULE:FREQ=WEEKLY;COUNT=3; this record is its first occurrence]"
+    )
+    _ok(run_job(sync, "mirror"), updated=0, created=0)  # the echo: the note is not copied into the description
+    emulator.update("Event", event["Id"], {"Subject": "Check-in (moved room)"})
+    _ok(run_job(sync, "mirror"), updated=1)
+    with live.runtime.uow() as uow:
+        link = uow.session.query(SfLinkRow).filter_by(sf_id=event["Id"]).one()
+        row = uow.appointments.including_deleted(link.appointment_id)
+        assert row is not None
+        assert row.name == "Check-in (moved room)" and row.description == "Bring the charger"
+        assert (row.meta_extra or {}).get("recurrence", {}).get("rrule") == "FREQ=WEEKLY;COUNT=3"  # still a series here
