@@ -24,19 +24,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any, Protocol, cast
-
-from sqlalchemy import Table, bindparam, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from typing import Any, Protocol
 
 from caldav_bridge.events.model import AppointmentsCreated
 from caldav_bridge.model.appointment import AppointmentStatus, Guest, Meta
 from caldav_bridge.model.requests import MetaInput
 from caldav_bridge.services.actor import Actor
-from caldav_bridge.store.bulk_insert import insert_many
 from caldav_bridge.store.plain_rows import CalendarLike, PlainGuest, PlainRow
-from caldav_bridge.store.tables import AppointmentGuestRow, AppointmentRow, PersonRow
+from caldav_bridge.store.repositories import PERSON_COLUMNS
+from caldav_bridge.store.tables import AppointmentRow
 from caldav_bridge.store.uow import UnitOfWork
 
 __all__ = [
@@ -54,7 +50,6 @@ __all__ = [
 ]
 
 _GUEST_FIELDS = ("id", "first_name", "last_name", "timezone")
-_PERSON_COLUMNS = ("first_name", "last_name", "timezone")
 #: ``audit_log.detail``
 MAX_DETAIL = 1000
 
@@ -200,14 +195,10 @@ def write_new(
     """
     if not rows:
         return
-    session = uow.session
-    session.flush()  # pending ORM changes first: the statements below read and write people
+    uow.flush()  # pending ORM changes first: the statements below read and write people
     _people(uow, rows, now, actor)
-    insert_many(session, _t(AppointmentRow), _APPOINTMENT_COLUMNS, [_appointment_tuple(r) for r in rows])
-    insert_many(
-        session,
-        _t(AppointmentGuestRow),
-        _GUEST_COLUMNS,
+    uow.appointments.insert_new(
+        [_appointment_tuple(r) for r in rows],
         [
             (r.id, g.position, g.person_id, g.first_name, g.last_name, g.timezone, g.extra)
             for r in rows
@@ -219,32 +210,6 @@ def write_new(
             actor=actor, appointments=tuple(rows), action=action, details=tuple(details or ()), bulk=bulk
         )
     )
-
-
-def _t(model: type[Any]) -> Table:
-    return cast(Table, model.__table__)
-
-
-_APPOINTMENT_COLUMNS = (
-    "id",
-    "calendar_id",
-    "name",
-    "description",
-    "type",
-    "status",
-    "date_start",
-    "date_end",
-    "sf_appointment_gid",
-    "sf_opportunity_gid",
-    "sf_customer_gid",
-    "meta_extra",
-    "created_at",
-    "updated_at",
-    "deleted_at",
-    "version",
-    "sequence",
-)
-_GUEST_COLUMNS = ("appointment_id", "position", "person_id", "first_name", "last_name", "timezone", "extra")
 
 
 def _appointment_tuple(r: PlainRow) -> tuple[Any, ...]:
@@ -271,9 +236,7 @@ def _appointment_tuple(r: PlainRow) -> tuple[Any, ...]:
 
 def insert_dicts(uow: UnitOfWork, model: type[Any], values: list[dict[str, Any]]) -> None:
     """Rows of ``model`` (dicts of one shape) in one many-row INSERT."""
-    if values:
-        columns = tuple(values[0])
-        insert_many(uow.session, _t(model), columns, [tuple(v.values()) for v in values])
+    uow.insert_rows(model, values)
 
 
 def _guests_by_person(rows: Sequence[PlainRow]) -> dict[str, list[PlainGuest]]:
@@ -312,29 +275,9 @@ def _people(uow: UnitOfWork, rows: Sequence[PlainRow], now: datetime, actor: Act
     for person_id in sorted(wanted):
         before = current.get(person_id, (None, None, None))
         after = _merged_names(before, wanted[person_id])
-        values = dict(zip(_PERSON_COLUMNS, after, strict=True))
+        values = dict(zip(PERSON_COLUMNS, after, strict=True))
         if person_id not in current:
             inserts.append({"id": person_id, **values, "created_at": now, "updated_at": now})
         elif after != before:
             updates.append({"b_id": person_id, **{f"b_{k}": v for k, v in values.items()}, "b_updated_at": now})
-    _write_people(uow, inserts, updates)
-
-
-def _write_people(uow: UnitOfWork, inserts: list[dict[str, Any]], updates: list[dict[str, Any]]) -> None:
-    session = uow.session
-    people = _t(PersonRow)
-    if inserts:
-        insert_ = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        session.execute(insert_(people).on_conflict_do_nothing(), inserts)
-    if updates:
-        stmt = (
-            update(people)
-            .where(people.c.id == bindparam("b_id"))
-            .values({k: bindparam(f"b_{k}") for k in (*_PERSON_COLUMNS, "updated_at")})
-        )
-        session.execute(stmt, updates)
-        # People loaded in this session (a CalDAV PUT reads its attendees' people) must not show the old names.
-        changed = {u["b_id"] for u in updates}
-        for obj in list(session.identity_map.values()):
-            if isinstance(obj, PersonRow) and obj.id in changed:
-                session.expire(obj)
+    uow.people.write_names(inserts, updates)

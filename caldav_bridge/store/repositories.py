@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, String, and_, cast, delete, func, or_, select, true, update
+from sqlalchemy import Select, String, Table, and_, bindparam, cast, delete, func, or_, select, true, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from caldav_bridge.model.appointment import MAX_DURATION, AppointmentStatus
 from caldav_bridge.model.queries import AppointmentFilters, ListedKind
 from caldav_bridge.store import auth_clock
+from caldav_bridge.store.bulk_insert import insert_many
 from caldav_bridge.store.dav_ranges import reaching_from_before
 from caldav_bridge.store.tables import (
     ApiTokenRow,
@@ -31,6 +32,9 @@ from caldav_bridge.store.tables import (
 )
 
 __all__ = [
+    "APPOINTMENT_COLUMNS",
+    "GUEST_COLUMNS",
+    "PERSON_COLUMNS",
     "AppointmentRepository",
     "AuditRepository",
     "CalendarRepository",
@@ -39,6 +43,36 @@ __all__ = [
     "PeopleRepository",
     "UserRepository",
 ]
+
+
+def _table(model: type[Any]) -> Table:
+    """The mapped class's table."""
+    return model.__table__
+
+
+#: Columns of :meth:`AppointmentRepository.insert_new`'s tuples, in order.
+APPOINTMENT_COLUMNS = (
+    "id",
+    "calendar_id",
+    "name",
+    "description",
+    "type",
+    "status",
+    "date_start",
+    "date_end",
+    "sf_appointment_gid",
+    "sf_opportunity_gid",
+    "sf_customer_gid",
+    "meta_extra",
+    "created_at",
+    "updated_at",
+    "deleted_at",
+    "version",
+    "sequence",
+)
+GUEST_COLUMNS = ("appointment_id", "position", "person_id", "first_name", "last_name", "timezone", "extra")
+#: A person's names and zone, as guests write them over it.
+PERSON_COLUMNS = ("first_name", "last_name", "timezone")
 
 
 class AppointmentRepository:
@@ -53,6 +87,12 @@ class AppointmentRepository:
         if for_update:
             stmt = stmt.with_for_update(of=AppointmentRow)
         return self.session.scalars(stmt).unique().one_or_none()
+
+    def insert_new(self, appointments: Sequence[Sequence[Any]], guests: Sequence[Sequence[Any]]) -> None:
+        """New appointments (:data:`APPOINTMENT_COLUMNS` tuples) and their guests (:data:`GUEST_COLUMNS`), each in
+        one many-row INSERT through the driver (``store.bulk_insert``)."""
+        insert_many(self.session, _table(AppointmentRow), APPOINTMENT_COLUMNS, appointments)
+        insert_many(self.session, _table(AppointmentGuestRow), GUEST_COLUMNS, guests)
 
     def including_deleted(self, appointment_id: str) -> AppointmentRow | None:
         """The row, deleted (a tombstone) or not; from the session if it is loaded already."""
@@ -192,6 +232,27 @@ class PeopleRepository:
 
     def add(self, row: PersonRow) -> None:
         self.session.add(row)
+
+    def write_names(self, inserts: list[dict[str, Any]], updates: list[dict[str, Any]]) -> None:
+        """Insert people (``inserts``: id, :data:`PERSON_COLUMNS`, created/updated; a racing insert is fine) and set
+        the names of others (``updates``: the same keys prefixed ``b_``), each in one statement."""
+        session = self.session
+        people = _table(PersonRow)
+        if inserts:
+            insert_ = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+            session.execute(insert_(people).on_conflict_do_nothing(), inserts)
+        if updates:
+            stmt = (
+                update(people)
+                .where(people.c.id == bindparam("b_id"))
+                .values({k: bindparam(f"b_{k}") for k in (*PERSON_COLUMNS, "updated_at")})
+            )
+            session.execute(stmt, updates)
+            # People loaded in this session (a CalDAV PUT reads its attendees' people) must not show the old names.
+            changed = {u["b_id"] for u in updates}
+            for obj in list(session.identity_map.values()):
+                if isinstance(obj, PersonRow) and obj.id in changed:
+                    session.expire(obj)
 
     def ensure(self, person_id: str, now: datetime) -> PersonRow:
         """The person with ``person_id``, inserted if missing; safe when two transactions race to insert it."""

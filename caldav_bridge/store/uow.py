@@ -23,14 +23,15 @@ from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Any, TypeVar, cast
 
+from sqlalchemy import Table, insert
 from sqlalchemy import event as sa_event
-from sqlalchemy import insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from caldav_bridge.errors import AuditFailed
 from caldav_bridge.events.bus import MessageBus
 from caldav_bridge.events.model import Event
+from caldav_bridge.store.bulk_insert import insert_many
 from caldav_bridge.store.dav_repository import DavItemRepository
 from caldav_bridge.store.engine import READ_ONLY
 from caldav_bridge.store.feed_repository import FeedRepository
@@ -156,6 +157,12 @@ class UnitOfWork:
     def savepoint(self) -> AbstractContextManager[Any]:
         """A nested transaction: an exception leaving the ``with`` block undoes only what was done inside it."""
         return self.session.begin_nested()
+
+    def insert_rows(self, model: type[Any], values: list[dict[str, Any]]) -> None:
+        """Rows of ``model`` (dicts of one shape) in one many-row INSERT, in this transaction."""
+        if values:
+            table = cast(Table, model.__table__)
+            insert_many(self.session, table, tuple(values[0]), [tuple(v.values()) for v in values])
 
     def flush(self) -> None:
         """Write what is pending now (database defaults and ids appear; constraints are checked)."""
