@@ -164,9 +164,14 @@ def _header_parameters(op: Operation) -> list[dict[str, Any]]:
 
 
 def _with_example(parameter: dict[str, Any]) -> dict[str, Any]:
-    """The parameter with an example: the catalogue's for its name, else its schema's first."""
-    schema_examples = parameter["schema"].get("examples") or [None]
-    example = PARAMETER_EXAMPLES.get(parameter["name"], schema_examples[0])
+    """The parameter with an example: its schema's own (inline, or the example of the schema it refers to),
+    else the catalogue's for its name. One name can mean different things in different operations (``kind`` of a
+    message, ``kind`` of a listing); the schema's example is the one that fits."""
+    schema = parameter["schema"]
+    own = (schema.get("examples") or [None])[0]
+    if own is None and "$ref" in schema:
+        own = SCHEMA_EXAMPLES.get(schema["$ref"].rsplit("/", 1)[-1])
+    example = own if own is not None else PARAMETER_EXAMPLES.get(parameter["name"])
     if example is not None:
         parameter["example"] = example
     return parameter

@@ -214,6 +214,8 @@ _DEAD_LETTER = {
 #: One example per component schema, by schema name.
 SCHEMA_EXAMPLES: dict[str, Any] = {
     "Appointment": APPOINTMENT,
+    "ListedAppointment": {**APPOINTMENT, "recurrence_id": None},
+    "ListedKind": "all",
     "AppointmentDraft": {
         "calendar": {"id": _CALENDAR_ID},
         "date_start": "2026-12-01T16:00:00.000Z",
@@ -522,6 +524,7 @@ PARAMETER_EXAMPLES: dict[str, Any] = {
     "If-Match": '"3-1732197790500"',
     "state": "dead",
     "kind": "confirmation",
+    "expand": False,
 }
 
 _BLUEPRINT_ITEM = {
