@@ -400,6 +400,12 @@ def format_sf_datetime(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}+0000"
 
 
+def _text(value: object, limit: int) -> str:
+    """A Salesforce text field as we keep it: NUL dropped (PostgreSQL cannot store it in text: one such
+    record failed every page of the mirror), cut to ``limit``."""
+    return str(value).replace("\x00", "")[:limit]
+
+
 def record_from_salesforce(record: Mapping[str, Any], mapping: SalesforceMapping) -> MirroredRecord:
     """One Event or ServiceAppointment record → :class:`MirroredRecord`; raises :class:`ConversionError`."""
     sf_id = record.get("Id")
@@ -417,7 +423,7 @@ def record_from_salesforce(record: Mapping[str, Any], mapping: SalesforceMapping
             modstamp=modstamp,
             owner_sf_id=record.get("OwnerId") or None,
             external_id=(record.get(mapping.external_id_field) or None) if mapping.external_id_field else None,
-            name=str(record.get("Subject") or "(no subject)")[:MAX_NAME],
+            name=_text(record.get("Subject") or "(no subject)", MAX_NAME),
             description=None,
             date_start=modstamp,
             date_end=modstamp + timedelta(minutes=1),
@@ -473,7 +479,7 @@ def record_from_salesforce(record: Mapping[str, Any], mapping: SalesforceMapping
         opportunity = parent if isinstance(parent, str) and parent.startswith(OPPORTUNITY_PREFIX) else None
         customer = record.get("ContactId") or None
         owner = None  # from AssignedResource
-    name = str(record.get("Subject") or "(no subject)")[:MAX_NAME]
+    name = _text(record.get("Subject") or "(no subject)", MAX_NAME)
     description = _SERIES_NOTE.sub("", str(record.get("Description") or "")) or None
     return MirroredRecord(
         sf_id=sf_id,
@@ -482,14 +488,14 @@ def record_from_salesforce(record: Mapping[str, Any], mapping: SalesforceMapping
         owner_sf_id=owner,
         external_id=(record.get(mapping.external_id_field) or None) if mapping.external_id_field else None,
         name=name,
-        description=str(description)[:MAX_DESCRIPTION] if description else None,
+        description=_text(description, MAX_DESCRIPTION) if description else None,
         date_start=start,
         date_end=end,
         status=status,
         type=type_,
         opportunity_gid=opportunity,
         customer_gid=customer,
-        location=(str(record.get("Location"))[:255] or None) if event and record.get("Location") else None,
+        location=(_text(record.get("Location"), 255) or None) if event and record.get("Location") else None,
         series_gid=_series_gid(record) if event else None,
         unmapped=unmapped,
         all_day=all_day,
