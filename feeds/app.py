@@ -8,6 +8,7 @@ from caldav_bridge.runtime import Runtime
 from config import Settings, load_settings
 from feeds import access_log, auth, metrics
 from feeds import runtime as runtime_ext
+from feeds.held_feeds import HeldFeeds
 from feeds.problems import register_error_handlers
 
 __all__ = ["API_VERSION", "create_app"]
@@ -49,7 +50,9 @@ def create_app(settings: Settings | None = None, *, rt: Runtime | None = None) -
     from feeds.dav import mount as mount_dav
 
     mount_dav(app, rt)  # CalDAV (Radicale over our plugins) at /dav/, /.well-known/caldav redirects
-    metrics.init_app(app, rt)  # /metrics; counts every request, CalDAV's too (so after the mount)
+    counted = metrics.init_app(app, rt)  # /metrics; counts every request, CalDAV's too (so after the mount)
+    # outermost: a feed poll that the token's held answer decides never reaches Flask (feeds/held_feeds.py)
+    app.wsgi_app = HeldFeeds(app.wsgi_app, feed_state.feed_context_of(app), counted.observe)  # type: ignore[method-assign]
 
     @app.after_request
     def _security_headers(response: Response) -> Response:

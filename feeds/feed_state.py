@@ -7,7 +7,7 @@ from flask import Flask, current_app
 from caldav_bridge.runtime import Runtime
 from caldav_bridge.services.feed_serving import FeedConfig, FeedContext
 
-__all__ = ["close_app", "feed_context", "init_app"]
+__all__ = ["close_app", "feed_context", "feed_context_of", "init_app"]
 
 _KEY = "appointments.feeds"
 
@@ -22,6 +22,11 @@ def init_app(app: Flask, rt: Runtime) -> None:
 
 def feed_context() -> FeedContext:
     ctx: FeedContext = current_app.extensions[_KEY]
+    return ctx
+
+
+def feed_context_of(app: Flask) -> FeedContext:
+    ctx: FeedContext = app.extensions[_KEY]
     return ctx
 
 

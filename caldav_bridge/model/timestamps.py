@@ -22,9 +22,11 @@ def to_utc_ms(value: datetime) -> datetime:
 
 
 def format_timestamp(value: datetime) -> str:
-    """``2021-05-21T07:46:31.000Z``."""
-    value = to_utc_ms(value)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    """``2021-05-21T07:46:31.000Z`` (years 1000 to 9999)."""
+    if value.tzinfo is not UTC:
+        value = to_utc_ms(value)
+    # isoformat truncates to milliseconds as to_utc_ms does, and in UTC it ends "+00:00"
+    return value.isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def parse_timestamp(text: str) -> datetime:

@@ -157,10 +157,12 @@ class Page:
 def get(uow: UnitOfWork, actor: Actor, appointment_id: str) -> Stored:
     actor.require("read")
     with uow.reading():
-        row = _visible_row(uow, actor, appointment_id)
-        _audit_reads(uow, actor, "read", [row])
+        row = uow.appointments.get_plain(appointment_id)
+        if row is None or not actor.reaches(row.calendar_id):
+            raise NotFound("appointment", appointment_id)
+        _audit_reads(uow, actor, "read", [row.as_row()])
         uow.commit()
-        return _stored(row, loaded=True)
+        return Stored(row.as_row(), etag_of(row.as_row()))
 
 
 def list_appointments(
@@ -175,13 +177,14 @@ def list_appointments(
     with uow.reading():
         if filters.calendar_id is not None:
             _check_calendar_filter(uow, actor, filters.calendar_id)
-        rows = uow.appointments.search(filters, limit + 1, calendar_ids=calendar_ids, after=after)
+        found = uow.appointments.search_plain(filters, limit + 1, calendar_ids=calendar_ids, after=after)
+        rows = [r.as_row() for r in found]
         more = len(rows) > limit
         rows = rows[:limit]
         _audit_reads(uow, actor, "read", rows)
         uow.commit()
         next_cursor = _encode_cursor(rows[-1]) if more else None
-        return Page([_stored(r, loaded=True) for r in rows], next_cursor)
+        return Page([Stored(r, etag_of(r)) for r in rows], next_cursor)
 
 
 #: ``list_occurrences``: the widest window, and the most appointments one expansion reads.
@@ -794,12 +797,11 @@ def _commit(uow: UnitOfWork, row: AppointmentRow) -> Stored:
     return _stored(row)
 
 
-def _stored(row: AppointmentRow, *, loaded: bool = False) -> Stored:
-    """``row`` as :class:`Stored`; unless it was ``loaded`` by a read query (calendar and guests with it), its
-    model is built now, while the session may still load what a written row lacks."""
+def _stored(row: AppointmentRow) -> Stored:
+    """A written ``row`` as :class:`Stored`, its model built now, while the session may still load what it lacks
+    (reads build theirs from plain rows, ``store/plain_reads.py``)."""
     stored = Stored(row, etag_of(row))
-    if not loaded:
-        _ = stored.appointment
+    _ = stored.appointment
     return stored
 
 

@@ -78,6 +78,7 @@ __all__ = [
     "calendar_ids_of",
     "check_rate",
     "fetch_feed",
+    "held_not_modified",
     "member_names_of",
     "record_fetch",
     "record_refusal",
@@ -316,6 +317,29 @@ def fetch_feed(
         return FeedResponse(200, etag, last_modified, body, len(items), resolved.token_name)
 
 
+def held_not_modified(
+    ctx: FeedContext, secret: str, if_none_match: str, client: Client, *, now: datetime | None = None
+) -> FeedResponse | None:
+    """The 304 for ``If-None-Match`` from the token's held answer, with the fetch recorded; ``None`` when no
+    held answer decides it (none, no longer holding, another ETag, over the rate): :func:`fetch_feed` answers.
+
+    For the HTTP edge to answer a poll before the web framework does anything else."""
+    if ctx.changes is None or ctx.fetch_log is None:
+        return None
+    answer = ctx.answers.get(token_digest(secret))
+    now = now or utcnow()
+    if answer is None or not answer.holds(ctx, window_of(ctx.config, now).start):
+        return None
+    if not _not_modified(Conditions(if_none_match), answer.etag, answer.last_modified):
+        return None
+    try:
+        check_rate(ctx.limiter, secret)
+    except RateLimited:
+        return None  # the full path answers the 429 (and records the first refusal)
+    ctx.fetch_log.add(fetch_of(answer.resolved, client, 304, now))
+    return FeedResponse(304, answer.etag, answer.last_modified, None, answer.events, answer.resolved.token_name)
+
+
 def _held(ctx: FeedContext, secret: str, conditions: Conditions, window: Window) -> Answer | None:
     """The token's held answer, if it still holds and can answer ``conditions`` (a 304 or its bytes)."""
     if ctx.changes is None or ctx.fetch_log is None or conditions.if_modified_since is not None:
@@ -345,9 +369,7 @@ def _hold(ctx: FeedContext, secret: str, answer: Answer) -> None:
         ctx.answers.put(token_digest(secret), answer)
 
 
-def _target(
-    ctx: FeedContext, secret: str, db: Callable[[], UnitOfWork]
-) -> tuple[Resolved, list[str], dict[str, str]]:
+def _target(ctx: FeedContext, secret: str, db: Callable[[], UnitOfWork]) -> tuple[Resolved, list[str], dict[str, str]]:
     """The token behind ``secret``, its calendars and (for a team) its members' names: from the cache (at most
     :data:`TOKEN_TTL` old, and never across a revocation or rotation made in this process), else from the
     database."""

@@ -38,9 +38,12 @@ class AuthClockRow(Base):
     generation: Mapped[int] = mapped_column(BigInteger)
 
 
+_GENERATION = select(AuthClockRow.__table__.c.generation).where(AuthClockRow.__table__.c.id == 1)
+
+
 def generation(session: Session) -> int:
     """The clock's current value (0 if its row is missing)."""
-    return int(session.scalar(select(AuthClockRow.generation).where(AuthClockRow.id == 1)) or 0)
+    return int(session.connection().scalar(_GENERATION) or 0)
 
 
 def create_triggers(connection: Connection) -> None:

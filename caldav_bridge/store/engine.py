@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from caldav_bridge.store.private_files import private_dir, private_file
 
-__all__ = ["READ_ONLY", "make_engine", "make_session_factory"]
+__all__ = ["READ_ONLY", "make_engine", "make_session_factory", "writer_lock"]
 
 #: The execution option of a read-only transaction (``UnitOfWork.reading``): on SQLite it begins deferred,
 #: so it never waits for (or takes) the write lock; WAL lets it read while a writer writes.
@@ -37,6 +40,23 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)
+
+
+#: One lock per SQLite engine: its short writes queue here, woken at once, rather than in SQLite's busy
+#: handler, which sleeps in steps of up to 100 ms (under 8 concurrent readers auditing, p99 went to 400 ms).
+_WRITERS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+_WRITERS_LOCK = threading.Lock()
+
+
+def writer_lock(engine: Engine) -> contextlib.AbstractContextManager[Any]:
+    """Hold while a short write transaction of this process runs on ``engine`` (SQLite; elsewhere a no-op)."""
+    if engine.dialect.name != "sqlite":
+        return contextlib.nullcontext()
+    with _WRITERS_LOCK:
+        lock = _WRITERS.get(engine)
+        if lock is None:
+            lock = _WRITERS[engine] = threading.Lock()
+    return lock
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

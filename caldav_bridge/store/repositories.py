@@ -14,9 +14,10 @@ from sqlalchemy.orm import Session
 
 from caldav_bridge.model.appointment import MAX_DURATION, AppointmentStatus
 from caldav_bridge.model.queries import AppointmentFilters, ListedKind
-from caldav_bridge.store import auth_clock
+from caldav_bridge.store import auth_clock, plain_reads
 from caldav_bridge.store.bulk_insert import insert_many
 from caldav_bridge.store.dav_ranges import reaching_from_before
+from caldav_bridge.store.plain_rows import PlainRow
 from caldav_bridge.store.tables import (
     ApiTokenRow,
     AppointmentGuestRow,
@@ -122,6 +123,25 @@ class AppointmentRepository:
             .values(sf_appointment_gid=gid, version=AppointmentRow.version + 1)
             .execution_options(synchronize_session=False)
         )
+
+    def search_plain(
+        self,
+        filters: AppointmentFilters,
+        limit: int,
+        *,
+        calendar_ids: Sequence[str] | None = None,
+        after: tuple[datetime, str] | None = None,
+    ) -> list[PlainRow]:
+        """:meth:`search` as plain data (``store/plain_reads.py``: two queries, no ORM objects), for reads."""
+        stmt = self._filtered(filters, calendar_ids, after)
+        stmt = stmt.order_by(AppointmentRow.date_start, AppointmentRow.id).limit(limit)
+        return plain_reads.plain_rows(self.session, plain_reads.with_calendar_columns(stmt))
+
+    def get_plain(self, appointment_id: str) -> PlainRow | None:
+        """:meth:`get` as plain data, for reads."""
+        stmt = select(AppointmentRow).where(AppointmentRow.id == appointment_id, AppointmentRow.deleted_at.is_(None))
+        found = plain_reads.plain_rows(self.session, plain_reads.with_calendar_columns(stmt))
+        return found[0] if found else None
 
     def search(
         self,

@@ -33,7 +33,7 @@ from caldav_bridge.events.bus import MessageBus
 from caldav_bridge.events.model import Event
 from caldav_bridge.store.bulk_insert import insert_many
 from caldav_bridge.store.dav_repository import DavItemRepository
-from caldav_bridge.store.engine import READ_ONLY
+from caldav_bridge.store.engine import READ_ONLY, writer_lock
 from caldav_bridge.store.feed_repository import FeedRepository
 from caldav_bridge.store.repositories import (
     AppointmentRepository,
@@ -61,8 +61,8 @@ class SessionRepository:
 
 
 R = TypeVar("R", bound=SessionRepository)
-#: Audit rows per INSERT statement (8 columns each: well under every backend's bound-parameter limit).
-AUDIT_CHUNK = 500
+#: The audit INSERT: compiled once, executed for all of a read's rows at once (``executemany``).
+_AUDIT_INSERT = insert(AuditRow)
 
 
 def _refuse_flush(session: Session, _context: Any, _instances: Any) -> None:
@@ -213,13 +213,13 @@ class UnitOfWork:
         self._audit = []
 
     def _write_audit(self) -> None:
-        """The held audit rows in one short write transaction (a multi-row INSERT per :data:`AUDIT_CHUNK`)."""
+        """The held audit rows in one short write transaction: one INSERT statement executed for all of them."""
         rows, self._audit = self._audit, []
         if not rows:
             return
         try:
-            with self.session.get_bind().engine.begin() as connection:
-                for start in range(0, len(rows), AUDIT_CHUNK):
-                    connection.execute(insert(AuditRow).values(rows[start : start + AUDIT_CHUNK]))
+            engine = self.session.get_bind().engine
+            with writer_lock(engine), engine.begin() as connection:
+                connection.execute(_AUDIT_INSERT, rows)
         except SQLAlchemyError as exc:
             raise AuditFailed() from exc

@@ -69,6 +69,22 @@ def test_a_warm_conditional_request_is_answered_without_the_database_or_renderin
         assert whole.status_code == 200 and whole.content == first.content
     assert [s for s in selects if "feed_fetches" not in s and "audit_log" not in s] == []
 
+    # the 304 answered before Flask carries what the route's own 304 carries
+    slow = feed_world.get(issued, **{"If-Modified-Since": first.headers["Last-Modified"]})  # through Flask
+    fast = _poll(feed_world, issued, etag)
+    assert slow.status_code == fast.status_code == 304
+    same = (
+        "ETag",
+        "Last-Modified",
+        "Cache-Control",
+        "Vary",
+        "Referrer-Policy",
+        "X-Robots-Tag",
+        "X-Content-Type-Options",
+    )
+    assert {h: fast.headers.get(h) for h in same} == {h: slow.headers.get(h) for h in same}
+    assert fast.headers["X-Request-ID"] and fast.content == b""
+
 
 def _changed_after(world: FeedWorld, issued: dict[str, Any], etag: str, before: bytes) -> bytes:
     answer = _poll(world, issued, etag)
