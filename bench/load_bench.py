@@ -1,0 +1,525 @@
+#!/usr/bin/env python3
+"""The service under load, with wrk, side by side with peers that return the same bytes, in one run.
+
+For each database (SQLite; PostgreSQL with ``--postgres``) and each way of serving (``--setups``):
+
+- ``waitress``: ``appointment-service serve`` (one process, 8 threads); the peer is a minimal Flask app on
+  waitress (8 threads);
+- ``gunicorn``: ``appointment-service serve --workers N`` (gunicorn, N processes of 8 threads); the peer is the
+  minimal app under gunicorn with the same workers and threads;
+- ``granian``: the service's app under granian (N processes, 8 blocking threads each), the peer likewise.
+
+The peer (``bench/wsgi_apps.py:minimal``) answers the same paths with the bytes the service answered
+(a list of 50 appointments, one appointment, a feed of 200 events, its 304), read from files. nginx
+(Debian's package) serves the same feed file with its own ETag, for the feeds' ratio to a static server.
+
+Each point runs wrk (``--seconds`` each, 8 clients for the API, 32 for feeds; the service, then its peers,
+then the next point) against a server on 127.0.0.1 and records requests per second, p99 latency, and
+the server's CPU per request: utime + stime of the server's processes (the master and every worker,
+from /proc) over the run, divided by the requests wrk completed. Every wrk run must see no error and no
+non-2xx/3xx answer.
+
+Targets (issue 15): API list of 50 at most 3 ms CPU, >= 450 req/s on SQLite at 8 clients, p99 <= 100 ms,
+>= 10% of the peer's throughput; single read >= 30% of the peer's; feed 304 CPU <= 1.3x the peer's 304,
+feed 200 CPU <= 2x the peer's 200. The figures are printed as a table (and as JSON with ``--json``);
+exit status 0 when every target is met, 1 when one is missed, 2 when the benchmark could not run.
+
+    .venv/bin/python bench/load_bench.py --seconds 10
+    .venv/bin/python bench/load_bench.py --postgres --setups waitress gunicorn:1 gunicorn:2 granian:2
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from caldav_bridge.model.feeds import FeedTokenDraft  # noqa: E402
+from caldav_bridge.model.requests import AppointmentDraft  # noqa: E402
+from caldav_bridge.runtime import Runtime  # noqa: E402
+from caldav_bridge.services import appointments, feed_tokens, users  # noqa: E402
+from caldav_bridge.services.actor import system_actor  # noqa: E402
+from caldav_bridge.store.migrate import upgrade  # noqa: E402
+from config import load_settings  # noqa: E402
+
+WRK = shutil.which("wrk") or "/usr/bin/wrk"
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+BIN = Path(sys.executable).parent
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+API_CLIENTS, FEED_CLIENTS = 8, 32
+
+
+class BenchError(Exception):
+    pass
+
+
+@dataclass
+class Point:
+    database: str
+    setup: str
+    scenario: str
+    server: str  # ours, peer, nginx
+    rps: float
+    p99_ms: float
+    cpu_ms: float | None  # server CPU per request
+    requests: int
+
+
+# --------------------------------------------------------------------------------------------------- data
+
+
+def seed(database_url: str, data_dir: Path, appointments_count: int) -> dict[str, str]:
+    """A dispatcher's token, a fitter with ``appointments_count`` appointments (1-2 guests each), a feed token."""
+    settings = load_settings(environ={}, database_url=database_url, data_dir=str(data_dir))
+    rt = Runtime.from_settings(settings)
+    try:
+        upgrade(rt.engine)
+        users.add_user(rt.uow(), "dispatcher", "dispatcher")
+        token = users.issue_token(rt.uow(), "dispatcher", ("read",), "cockpit").secret
+        users.add_user(rt.uow(), "fitter", "fitter", timezone="America/Denver")
+        with rt.uow() as uow:
+            user = uow.users.by_username("fitter")
+            assert user is not None
+            calendar_id = uow.calendars.ids_owned_by(user.id)[0]
+        start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=1)
+        actor, first = system_actor(), ""
+        for i in range(appointments_count):
+            when = start + timedelta(hours=2 * i)
+            guests = [{"id": f"cust-{i}", "first_name": "Jane", "last_name": f"Doe {i}", "timezone": "America/Denver"}]
+            if i % 2:
+                guests.append({"id": f"cust-{i}-b", "first_name": "John", "last_name": "Roe", "email": "j@x.test"})
+            draft = AppointmentDraft.model_validate(
+                {
+                    "calendar": {"id": calendar_id},
+                    "date_start": when.isoformat(),
+                    "date_end": (when + timedelta(minutes=45)).isoformat(),
+                    "name": f"Hearing aid fitting {i}",
+                    "description": "Bring the audiogram." if i % 3 else None,
+                    "guests": guests,
+                    "meta": {"type": "FOLLOW_UP", "salesforce": {"opportunity_gid": f"006{i:012d}"}, "source": "b"},
+                }
+            )
+            made = appointments.create(rt.uow(), actor, draft)
+            first = first or str(made.appointment.id)
+        issued = feed_tokens.issue(rt.uow(), actor, calendar_id, FeedTokenDraft(name="bench"), "http://x")
+        return {"token": token, "appointment": first, "feed": issued.secret}
+    finally:
+        rt.close()
+
+
+# ------------------------------------------------------------------------------------------------ processes
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass(eq=False)
+class Proc:
+    popen: subprocess.Popen[bytes]
+    base: str
+    log: Path
+
+    def cpu(self) -> float:
+        """CPU seconds (user + system) of this process and every descendant now running."""
+        tree, total = _tree(self.popen.pid), 0.0
+        for pid in tree:
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                stat = Path(f"/proc/{pid}/stat").read_text()
+                fields = stat[stat.rindex(")") + 2 :].split()
+                total += (int(fields[11]) + int(fields[12])) / CLK_TCK
+        return total
+
+    def stop(self) -> None:
+        """SIGTERM to this process (its own session), SIGKILL to it after 15 s; always reaped."""
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)
+            try:
+                self.popen.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(timeout=15)
+
+
+def _tree(root: int) -> list[int]:
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                stat = (entry / "stat").read_text()
+                parents.setdefault(int(stat[stat.rindex(")") + 2 :].split()[1]), []).append(int(entry.name))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(parents.get(pid, []))
+    return found
+
+
+@contextlib.contextmanager
+def started(command: list[str], env: dict[str, str], ready: str, log: Path) -> Iterator[Proc]:
+    port = free_port()
+    command = [c.replace("{port}", str(port)) for c in command]
+    with log.open("ab") as out:
+        popen = subprocess.Popen(
+            command,
+            env=env,
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    proc = Proc(popen, f"http://127.0.0.1:{port}", log)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if popen.poll() is not None or time.monotonic() > deadline:
+                raise BenchError(f"{command[:4]} did not start:\n" + log.read_text(errors="replace")[-3000:])
+            with contextlib.suppress(requests.RequestException):
+                if requests.get(proc.base + ready, timeout=2).status_code < 500:
+                    break
+            time.sleep(0.2)
+        yield proc
+    finally:
+        proc.stop()
+
+
+def ours_command(setup: str) -> list[str]:
+    kind, _, workers = setup.partition(":")
+    python = [sys.executable, "-m", "feeds.cli", "serve", "--no-migrate", "--host", "127.0.0.1", "--port", "{port}"]
+    if kind == "waitress":
+        return [*python, "--threads", "8"]
+    if kind == "gunicorn":  # serve's own multi-process mode (gunicorn), also with one worker
+        if workers == "1":
+            return [
+                str(BIN / "gunicorn"),
+                "-b",
+                "127.0.0.1:{port}",
+                "-w",
+                "1",
+                "-k",
+                "gthread",
+                "--threads",
+                "8",
+                "bench.wsgi_apps:ours()",
+            ]
+        return [*python, "--workers", workers, "--threads", "8"]
+    return _granian(workers, "bench.wsgi_apps:ours")
+
+
+def peer_command(setup: str) -> list[str]:
+    kind, _, workers = setup.partition(":")
+    if kind == "waitress":
+        return [
+            str(BIN / "waitress-serve"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "{port}",
+            "--threads",
+            "8",
+            "--call",
+            "bench.wsgi_apps:minimal",
+        ]
+    if kind == "gunicorn":
+        return [
+            str(BIN / "gunicorn"),
+            "-b",
+            "127.0.0.1:{port}",
+            "-w",
+            workers,
+            "-k",
+            "gthread",
+            "--threads",
+            "8",
+            "bench.wsgi_apps:minimal()",
+        ]
+    return _granian(workers, "bench.wsgi_apps:minimal")
+
+
+def _granian(workers: str, target: str) -> list[str]:
+    return [
+        str(BIN / "granian"),
+        "--interface",
+        "wsgi",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "{port}",
+        "--workers",
+        workers,
+        "--blocking-threads",
+        "8",
+        "--no-log",
+        "--factory",
+        target,
+    ]
+
+
+@contextlib.contextmanager
+def nginx(folder: Path, log: Path) -> Iterator[Proc]:
+    port = free_port()
+    conf = folder / "nginx.conf"
+    conf.write_text(
+        f"daemon off; worker_processes 2; pid {folder}/nginx.pid; error_log {folder}/nginx-error.log;\n"
+        "events { worker_connections 1024; }\n"
+        f"http {{ access_log off; client_body_temp_path {folder}/body; proxy_temp_path {folder}/proxy;\n"
+        f"  fastcgi_temp_path {folder}/fcgi; uwsgi_temp_path {folder}/uwsgi; scgi_temp_path {folder}/scgi;\n"
+        f"  server {{ listen 127.0.0.1:{port}; root {folder}/static; etag on;\n"
+        "    location / { default_type text/calendar; } } }\n"
+    )
+    with log.open("ab") as out:
+        popen = subprocess.Popen(
+            [NGINX, "-c", str(conf), "-p", str(folder)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    proc = Proc(popen, f"http://127.0.0.1:{port}", log)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            if popen.poll() is not None or time.monotonic() > deadline:
+                errors = (folder / "nginx-error.log").read_text(errors="replace")
+                raise BenchError("nginx did not start: " + errors[-2000:])
+            with contextlib.suppress(requests.RequestException):
+                if requests.get(proc.base + "/feed.ics", timeout=2).status_code == 200:
+                    break
+            time.sleep(0.1)
+        yield proc
+    finally:
+        proc.stop()
+
+
+# ------------------------------------------------------------------------------------------------------ wrk
+
+
+def wrk(
+    proc: Proc, path: str, clients: int, seconds: float, headers: dict[str, str]
+) -> tuple[float, float, float, int]:
+    """(requests/s, p99 ms, server CPU ms per request, requests) of one wrk run."""
+    command = [WRK, "-t", "2", "-c", str(clients), "-d", f"{seconds:g}s", "--latency", "--timeout", "10s"]
+    for name, value in headers.items():
+        command += ["-H", f"{name}: {value}"]
+    before = proc.cpu()
+    out = subprocess.run([*command, proc.base + path], capture_output=True, text=True, timeout=seconds + 60).stdout
+    cpu = proc.cpu() - before
+    if "Non-2xx or 3xx" in out or "Socket errors" in out:
+        raise BenchError(f"wrk saw errors on {proc.base}{path}:\n{out}")
+    done = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"99%\s+([\d.]+\w+)", out).group(1))  # type: ignore[union-attr]
+    return rps, p99, 1000 * cpu / max(done, 1), done
+
+
+def _ms(value: str) -> float:
+    number, unit = re.match(r"([\d.]+)(\w+)", value).groups()  # type: ignore[union-attr]
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+# ------------------------------------------------------------------------------------------------------ run
+
+
+def run_setup(
+    database: str, url: str, data_dir: Path, seeded: dict[str, str], setup: str, tmp: Path, seconds: float
+) -> list[Point]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("APPOINTMENTS_")}
+    env.update(
+        APPOINTMENTS_DATABASE_URL=url,
+        APPOINTMENTS_DATA_DIR=str(data_dir),
+        APPOINTMENTS_FEED_RATE_LIMIT_PER_MINUTE="1000000",
+        APPOINTMENTS_LOG_LEVEL="WARNING",
+        PYTHONPATH=str(ROOT),
+    )
+    auth = {"Authorization": f"Bearer {seeded['token']}"}
+    one_path, feed_path = f"/api/v1/appointments/{seeded['appointment']}", f"/feeds/{seeded['feed']}.ics"
+    points: list[Point] = []
+    with started(ours_command(setup), env, "/healthz", tmp / f"ours-{setup}.log") as ours:
+        folder = tmp / "bytes"
+        (folder / "static").mkdir(parents=True, exist_ok=True)
+        listed = requests.get(ours.base + "/api/v1/appointments?limit=50", headers=auth, timeout=30)
+        one = requests.get(ours.base + one_path, headers=auth, timeout=30)
+        feed = requests.get(ours.base + feed_path, headers={"Accept-Encoding": "identity"}, timeout=60)
+        for answer in (listed, one, feed):
+            if answer.status_code != 200:
+                raise BenchError(f"{answer.url}: {answer.status_code} {answer.text[:300]}")
+        if len(listed.json()["items"]) != 50:
+            raise BenchError("the list did not hold 50 appointments")
+        (folder / "list.json").write_bytes(listed.content)
+        (folder / "one.json").write_bytes(one.content)
+        (folder / "feed.ics").write_bytes(feed.content)
+        (folder / "static" / "feed.ics").write_bytes(feed.content)
+        (folder / "feed.etag").write_text(feed.headers["ETag"])
+        for path in (folder, folder / "static", *folder.iterdir(), *(folder / "static").iterdir()):
+            path.chmod(0o755 if path.is_dir() else 0o644)  # nginx's workers run as another user
+        peer_env = {**env, "LOAD_BENCH_BYTES": str(folder)}
+        with (
+            started(peer_command(setup), peer_env, "/feeds/feed.ics", tmp / f"peer-{setup}.log") as peer,
+            nginx(folder, tmp / "nginx.log") as static,
+        ):
+            static_etag = requests.get(static.base + "/feed.ics", timeout=10).headers["ETag"]
+            scenarios = [
+                (
+                    "list 50",
+                    API_CLIENTS,
+                    {ours: ("/api/v1/appointments?limit=50", auth), peer: ("/api/v1/appointments", {})},
+                ),
+                ("single read", API_CLIENTS, {ours: (one_path, auth), peer: ("/api/v1/appointments/one", {})}),
+                (
+                    "feed 200",
+                    FEED_CLIENTS,
+                    {
+                        ours: (feed_path, {"Accept-Encoding": "identity"}),
+                        peer: ("/feeds/feed.ics", {}),
+                        static: ("/feed.ics", {}),
+                    },
+                ),
+                (
+                    "feed 304",
+                    FEED_CLIENTS,
+                    {
+                        ours: (feed_path, {"If-None-Match": feed.headers["ETag"]}),
+                        peer: ("/feeds/feed.ics", {"If-None-Match": feed.headers["ETag"]}),
+                        static: ("/feed.ics", {"If-None-Match": static_etag}),
+                    },
+                ),
+            ]
+            names = {ours: "ours", peer: "peer", static: "nginx"}
+            for scenario, clients, targets in scenarios:
+                for proc, (path, headers) in targets.items():
+                    rps, p99, cpu, done = wrk(proc, path, clients, seconds, headers)
+                    cpu_ms = None if proc is static else cpu
+                    points.append(Point(database, setup, scenario, names[proc], rps, p99, cpu_ms, done))
+                    print(
+                        f"  {database:10} {setup:11} {scenario:11} {names[proc]:5} {rps:9.0f} req/s  "
+                        f"p99 {p99:7.1f} ms  cpu {cpu if cpu_ms is not None else float('nan'):6.3f} ms/req",
+                        flush=True,
+                    )
+    return points
+
+
+def verdicts(points: list[Point]) -> list[tuple[str, bool]]:
+    found: list[tuple[str, bool]] = []
+    by = {(p.database, p.setup, p.scenario, p.server): p for p in points}
+    for (database, setup, scenario, server), p in by.items():
+        if server != "ours":
+            continue
+        peer = by[(database, setup, scenario, "peer")]
+        label = f"{database} {setup} {scenario}"
+        if scenario == "list 50":
+            found.append((f"{label}: CPU {p.cpu_ms:.2f} ms <= 3 ms", (p.cpu_ms or 0) <= 3))
+            found.append((f"{label}: p99 {p.p99_ms:.0f} ms <= 100 ms", p.p99_ms <= 100))
+            found.append((f"{label}: {p.rps / peer.rps:.1%} of the peer >= 10%", p.rps >= 0.1 * peer.rps))
+            if database == "sqlite":
+                found.append((f"{label}: {p.rps:.0f} req/s >= 450", p.rps >= 450))
+        elif scenario == "single read":
+            found.append((f"{label}: {p.rps / peer.rps:.1%} of the peer >= 30%", p.rps >= 0.3 * peer.rps))
+        elif scenario == "feed 304":
+            ratio = (p.cpu_ms or 0) / (peer.cpu_ms or 1)
+            found.append((f"{label}: CPU {ratio:.2f}x the peer's <= 1.3x", ratio <= 1.3))
+        elif scenario == "feed 200":
+            ratio = (p.cpu_ms or 0) / (peer.cpu_ms or 1)
+            found.append((f"{label}: CPU {ratio:.2f}x the peer's <= 2x", ratio <= 2))
+    return found
+
+
+def table(points: list[Point]) -> str:
+    by = {(p.database, p.setup, p.scenario, p.server): p for p in points}
+    lines = [
+        "| database | setup | scenario | ours req/s | p99 ms | CPU ms/req | peer req/s | peer CPU ms/req "
+        "| ours/peer req/s | nginx req/s | ours/nginx |",
+        "|" + "---|" * 11,
+    ]
+    for (database, setup, scenario, server), p in by.items():
+        if server != "ours":
+            continue
+        peer = by[(database, setup, scenario, "peer")]
+        static = by.get((database, setup, scenario, "nginx"))
+        lines.append(
+            f"| {database} | {setup} | {scenario} | {p.rps:.0f} | {p.p99_ms:.1f} | {p.cpu_ms:.2f} | {peer.rps:.0f} "
+            f"| {peer.cpu_ms:.2f} | {p.rps / peer.rps:.2f} | {static.rps if static else float('nan'):.0f} "
+            f"| {p.rps / static.rps if static else float('nan'):.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def _interrupted(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10, help="seconds per wrk run (default 10)")
+    parser.add_argument("--postgres", action="store_true", help="also on a throwaway PostgreSQL")
+    parser.add_argument("--sqlite", action=argparse.BooleanOptionalAction, default=True, help="on SQLite (default)")
+    parser.add_argument(
+        "--setups",
+        nargs="+",
+        default=["waitress", "gunicorn:2", "granian:2"],
+        help="waitress | gunicorn:N | granian:N (default: waitress gunicorn:2 granian:2)",
+    )
+    parser.add_argument("--appointments", type=int, default=200, help="appointments seeded (default 200)")
+    parser.add_argument("--json", type=Path, help="also write the points as JSON here")
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupted)  # stop the servers (own sessions) on SIGTERM as on Ctrl-C
+    for tool in (WRK, NGINX):
+        if not Path(tool).exists():
+            print(f"{tool} is missing (Debian: apt-get install wrk nginx-light)", file=sys.stderr)
+            return 2
+    points: list[Point] = []
+    try:
+        with tempfile.TemporaryDirectory(prefix="load-bench-") as name, contextlib.ExitStack() as stack:
+            tmp = Path(name)
+            tmp.chmod(0o711)  # nginx's workers (another user) reach the feed file below it
+            databases: list[tuple[str, str]] = []
+            if args.sqlite:
+                databases.append(("sqlite", f"sqlite:///{tmp / 'bench.db'}"))
+            if args.postgres:
+                from tests.support.postgres import PostgresServer
+
+                server = stack.enter_context(PostgresServer())
+                databases.append(("postgresql", server.create_database("load_bench")))
+            for database, url in databases:
+                data_dir = tmp / f"data-{database}"
+                print(f"seeding {args.appointments} appointments on {database} ...", flush=True)
+                seeded = seed(url, data_dir, args.appointments)
+                for setup in args.setups:
+                    points += run_setup(database, url, data_dir, seeded, setup, tmp, args.seconds)
+    except BenchError as exc:
+        print(f"benchmark could not run: {exc}", file=sys.stderr)
+        return 2
+    print()
+    print(table(points))
+    print()
+    results = verdicts(points)
+    for text, ok in results:
+        print(f"{'met   ' if ok else 'MISSED'} {text}")
+    if args.json:
+        args.json.write_text(json.dumps([asdict(p) for p in points], indent=1))
+    return 0 if all(ok for _, ok in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
