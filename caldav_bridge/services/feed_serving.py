@@ -138,8 +138,9 @@ class FeedContext:
     clocks: WriteClocks | None = None
     #: The calendars marked changed by the write path (every process of this host); ``None``: no held answers.
     changes: FeedChanges | None = None
-    #: Each token's last answer, by the digest of its secret (see :class:`Answer`).
-    answers: LruCache[str, Answer] = field(default_factory=lambda: LruCache(4096))
+    #: Each token's last answer, by the digest of its secret (see :class:`Answer`); as many as whole feeds are
+    #: cached (256), since each may hold its bytes: the feeds' memory stays bounded, at most twice as before.
+    answers: LruCache[str, Answer] = field(default_factory=lambda: LruCache(256))
 
     @classmethod
     def create(
