@@ -59,8 +59,34 @@ class FakeAppointments:
         ]
         return sorted(found, key=lambda r: (r.date_start, r.id))[:limit]
 
+    def search_plain(
+        self,
+        filters: AppointmentFilters,
+        limit: int,
+        *,
+        calendar_ids: Sequence[str] | None = None,
+        after: tuple[datetime, str] | None = None,
+    ) -> list[_Plain]:
+        """What ``AppointmentRepository.search_plain`` gives: the rows of :meth:`search`, as plain rows."""
+        return [_Plain(r) for r in self.search(filters, limit, calendar_ids=calendar_ids, after=after)]
+
+    def get_plain(self, appointment_id: str) -> _Plain | None:
+        row = self.get(appointment_id)
+        return None if row is None else _Plain(row)
+
     def add_history(self, row: StatusHistoryRow) -> None:
         self.history_rows.append(row)
+
+
+class _Plain:
+    """A row as ``store.plain_rows.PlainRow`` stands for one (``as_row``)."""
+
+    def __init__(self, row: AppointmentRow) -> None:
+        self._row = row
+        self.calendar_id = row.calendar_id
+
+    def as_row(self) -> AppointmentRow:
+        return self._row
 
 
 def _matches(row: AppointmentRow, f: AppointmentFilters) -> bool:
