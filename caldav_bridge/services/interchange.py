@@ -39,9 +39,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import ARRAY, Select, String, Table, bindparam, func, select, update
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from caldav_bridge.clock import utcnow
@@ -55,14 +53,11 @@ from caldav_bridge.model.requests import AppointmentPatch
 from caldav_bridge.services import appointments, creates
 from caldav_bridge.services.actor import Actor
 from caldav_bridge.services.appointments import TRANSITIONS
+from caldav_bridge.services.import_queries import ImportQueries
 from caldav_bridge.services.mapping import appointment_from_row
 from caldav_bridge.services.validation import field_errors
-from caldav_bridge.store.bulk_insert import insert_many
 from caldav_bridge.store.tables import (
     AppointmentRow,
-    CalendarRow,
-    ExternalRefRow,
-    UserRow,
 )
 from caldav_bridge.store.uow import UnitOfWork
 
@@ -306,12 +301,7 @@ class _Calendars:
     def load(cls, uow: UnitOfWork, actor: Actor, calendar_id: str | None) -> _Calendars:
         reachable = actor.visible(None)
         with uow:
-            stmt = select(
-                CalendarRow.id, CalendarRow.name, CalendarRow.timezone, UserRow.username, UserRow.display_name
-            ).outerjoin(UserRow, UserRow.id == CalendarRow.owner_user_id)
-            if reachable is not None:
-                stmt = stmt.where(CalendarRow.id.in_(reachable))
-            rows = uow.session.execute(stmt).all()
+            rows = uow.repo(ImportQueries).calendars(reachable)
         by_id: dict[str, _CalendarInfo] = {}
         by_name: dict[str, list[_CalendarInfo]] = {}
         for cal_id, name, timezone, username, display_name in rows:
@@ -389,7 +379,7 @@ class _Import:
             for chunk, early in self._chunks(payloads, chunk_size):
                 stored = self._write_safely(chunk) if chunk else []
                 results.extend(_in_order(stored, early))
-                self.uow.session.expunge_all()  # flushed: keep the identity map small
+                self.uow.forget_loaded()  # flushed: keep the identity map small
             failed = any(r.status == "error" for r in results)
             if dry_run:
                 self.uow.rollback()
@@ -449,16 +439,15 @@ class _Import:
     def _write_safely(self, chunk: list[_Entry]) -> list[ItemResult]:
         """Write a chunk in a savepoint; if the database (or a late check) refuses it, retry its items one
         by one, each in its own savepoint, so that only the offending item fails and writes nothing."""
-        session = self.uow.session
         try:
-            with session.begin_nested():
+            with self.uow.savepoint():
                 return self._write(chunk)
         except (DBAPIError, StaleDataError, _ItemFailed):
             pass
         results = []
         for entry in chunk:
             try:
-                with session.begin_nested():
+                with self.uow.savepoint():
                     results.extend(self._write([entry]))
             except _ItemFailed as exc:
                 results.append(ItemResult(entry.index, "error", entry.item.source_id, errors=exc.errors))
@@ -470,20 +459,19 @@ class _Import:
         return results
 
     def _write(self, chunk: list[_Entry]) -> list[ItemResult]:
-        session = self.uow.session
+        queries = self.uow.repo(ImportQueries)
         now = utcnow()
         source_ids = [e.item.source_id for e in chunk]
         refs: dict[str, tuple[int, str]] = {
             source_id: (ref_id, appointment_id)
-            for ref_id, source_id, appointment_id in session.execute(_refs_of(session, self.format, source_ids))
+            for ref_id, source_id, appointment_id in queries.refs_of(self.format, source_ids)
         }
         targets = {appointment_id for _, appointment_id in refs.values()}
         if self.format == "canonical":  # a canonical item's id is our id: it may already be here
             targets |= {s for s in source_ids if s not in refs}
         existing: dict[str, AppointmentRow] = {}
         if targets:
-            stmt = select(AppointmentRow).where(AppointmentRow.id.in_(targets)).with_for_update(of=AppointmentRow)
-            existing = {row.id: row for row in session.scalars(stmt).unique()}
+            existing = queries.lock_appointments(targets)
 
         results: list[ItemResult] = []
         creates = _Creates(self.format, self.actor, now)
@@ -514,14 +502,11 @@ class _Import:
                 touched_refs.append(ref[0])
             results.append(ItemResult(entry.index, status, item.source_id, target))
 
-        session.flush()  # the updates' people changes first: the bulk statements below read and write people
+        self.uow.flush()  # the updates' people changes first: the bulk statements below read and write people
         creates.write(self.uow)
-        _insert_many(session, ExternalRefRow, new_refs)
-        if touched_refs:
-            session.execute(
-                update(_table(ExternalRefRow)).where(ExternalRefRow.id.in_(touched_refs)).values(updated_at=now)
-            )
-        session.flush()
+        queries.add_refs(new_refs)
+        queries.touch_refs(touched_refs, now)
+        self.uow.flush()
         return results
 
     def _errors(self, exc: DomainError) -> tuple[FieldError, ...]:
@@ -639,39 +624,7 @@ class _Creates:
         creates.write_new(
             uow, self.rows, actor=self.actor, action="create", now=self.now, details=self.details, bulk=True
         )
-        _insert_many(uow.session, ExternalRefRow, self.refs)
-
-
-def _refs_of(session: Session, format_name: str, source_ids: list[str]) -> Select[int, str, str]:
-    """The external refs of ``source_ids``: ``(id, source_id, appointment_id)``.
-
-    On PostgreSQL the ids are one array parameter joined through ``unnest``, so that each is looked up in the
-    ``(format, source_id)`` index: ``source_id IN (1,000 parameters)`` was planned, on a table filled by
-    the import itself (no statistics yet), as a scan of every ref of the format, 0.6 s per chunk at 100k
-    (two thirds of a 100k Blueprint import's wall time; bench/README.md).
-    """
-    columns = (ExternalRefRow.id, ExternalRefRow.source_id, ExternalRefRow.appointment_id)
-    if session.get_bind().dialect.name != "postgresql":
-        return select(*columns).where(ExternalRefRow.format == format_name, ExternalRefRow.source_id.in_(source_ids))
-    ids = bindparam("source_ids", source_ids, type_=ARRAY(String))
-    wanted = func.unnest(ids).table_valued("source_id").render_derived()
-    return (
-        select(*columns)
-        .join(wanted, ExternalRefRow.source_id == wanted.c.source_id)
-        .where(ExternalRefRow.format == format_name)
-    )
-
-
-def _insert_many(session: Session, row_class: type[Any], rows: list[dict[str, Any]]) -> None:
-    """One many-row INSERT of ``rows`` (dicts with the same keys), past the ORM's and Core's per-row work."""
-    if rows:
-        insert_many(session, _table(row_class), tuple(rows[0]), [tuple(r.values()) for r in rows])
-
-
-def _table(row_class: type[Any]) -> Table:
-    """The Core table of a mapped class, for bulk statements that skip the ORM's per-object work."""
-    table: Table = row_class.__table__
-    return table
+        uow.repo(ImportQueries).add_refs(self.refs)
 
 
 def _in_order(stored: Sequence[ItemResult], early: Sequence[ItemResult]) -> list[ItemResult]:

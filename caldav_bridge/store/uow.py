@@ -164,6 +164,10 @@ class UnitOfWork:
             table = cast(Table, model.__table__)
             insert_many(self.session, table, tuple(values[0]), [tuple(v.values()) for v in values])
 
+    def forget_loaded(self) -> None:
+        """Drop every row loaded so far from the session (after a flush: keeps a long import's memory flat)."""
+        self.session.expunge_all()
+
     def flush(self) -> None:
         """Write what is pending now (database defaults and ids appear; constraints are checked)."""
         self.session.flush()

@@ -15,6 +15,7 @@ from caldav_bridge.model.requests import CalendarDraft
 from caldav_bridge.runtime import Runtime
 from caldav_bridge.services import appointments, calendars, interchange, users
 from caldav_bridge.services.actor import system_actor
+from caldav_bridge.services.import_queries import ImportQueries
 from caldav_bridge.store.dav_tables import DavItemRow
 from caldav_bridge.store.tables import AppointmentRow, AuditRow, ExternalRefRow, OutboxRow, StatusHistoryRow
 from tests.converters.support import load_fixture
@@ -78,14 +79,14 @@ def test_small_chunks_keep_order_and_upsert_repeats(runtime: Runtime, team: str)
 def test_a_chunk_the_database_refuses_is_retried_item_by_item(
     runtime: Runtime, team: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = interchange._insert_many
+    real = ImportQueries.add_refs
 
-    def refuse_poison(session: Any, row_class: type, rows: list[dict[str, Any]]) -> None:
-        if row_class is ExternalRefRow and any(r["source_id"] == "poison0" for r in rows):
+    def refuse_poison(queries: ImportQueries, rows: list[dict[str, Any]]) -> None:
+        if any(r["source_id"] == "poison0" for r in rows):  # the external_refs INSERT of its chunk
             raise IntegrityError("INSERT INTO external_refs", {}, Exception("duplicate key (simulated race)"))
-        real(session, row_class, rows)
+        real(queries, rows)
 
-    monkeypatch.setattr(interchange, "_insert_many", refuse_poison)
+    monkeypatch.setattr(ImportQueries, "add_refs", refuse_poison)
     items = [*_items(2), *_items(1, "poison"), *_items(2, "c")]
     report = _import(runtime, items, team, chunk_size=10)
     assert [r.status for r in report.results] == ["created", "created", "error", "created", "created"]
