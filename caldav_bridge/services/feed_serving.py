@@ -78,7 +78,7 @@ __all__ = [
     "calendar_ids_of",
     "check_rate",
     "fetch_feed",
-    "held_not_modified",
+    "held_answer",
     "member_names_of",
     "record_fetch",
     "record_refusal",
@@ -318,11 +318,12 @@ def fetch_feed(
         return FeedResponse(200, etag, last_modified, body, len(items), resolved.token_name)
 
 
-def held_not_modified(
-    ctx: FeedContext, secret: str, if_none_match: str, client: Client, *, now: datetime | None = None
+def held_answer(
+    ctx: FeedContext, secret: str, if_none_match: str | None, client: Client, *, now: datetime | None = None
 ) -> FeedResponse | None:
-    """The 304 for ``If-None-Match`` from the token's held answer, with the fetch recorded; ``None`` when no
-    held answer decides it (none, no longer holding, another ETag, over the rate): :func:`fetch_feed` answers.
+    """The answer from the token's held answer, with the fetch recorded: a 304 when ``If-None-Match`` names its
+    ETag, else a 200 with its bytes; ``None`` when no held answer decides it (none, no longer holding, a 200 due
+    whose bytes are not held, over the rate): :func:`fetch_feed` answers.
 
     For the HTTP edge to answer a poll before the web framework does anything else."""
     if ctx.changes is None or ctx.fetch_log is None:
@@ -331,14 +332,14 @@ def held_not_modified(
     now = now or utcnow()
     if answer is None or not answer.holds(ctx, window_of(ctx.config, now).start):
         return None
-    if not _not_modified(Conditions(if_none_match), answer.etag, answer.last_modified):
+    conditions = Conditions(if_none_match)
+    if answer.body is None and not _not_modified(conditions, answer.etag, answer.last_modified):
         return None
     try:
         check_rate(ctx.limiter, secret)
     except RateLimited:
         return None  # the full path answers the 429 (and records the first refusal)
-    ctx.fetch_log.add(fetch_of(answer.resolved, client, 304, now))
-    return FeedResponse(304, answer.etag, answer.last_modified, None, answer.events, answer.resolved.token_name)
+    return _answer_held(ctx, answer, client, conditions, now)
 
 
 def _held(ctx: FeedContext, secret: str, conditions: Conditions, window: Window) -> Answer | None:

@@ -86,6 +86,22 @@ def test_a_warm_conditional_request_is_answered_without_the_database_or_renderin
     assert fast.headers["X-Request-ID"] and fast.content == b""
 
 
+@pytest.mark.parametrize("encoding", ["identity", "gzip", "gzip;q=0, identity"])
+def test_a_held_200_is_the_routes_200(feed_world: FeedWorld, encoding: str) -> None:
+    """The first 200 comes from the Flask route; the next from the held bytes, before Flask: the same answer."""
+    feed_world.add(feed_world.now + timedelta(days=1))
+    issued = feed_world.issue(privacy="full")
+    first, second = (feed_world.get(issued, **{"Accept-Encoding": encoding}) for _ in range(2))
+    assert first.status_code == second.status_code == 200
+    assert second.content == first.content and second.raw.headers.get("Content-Encoding") == first.raw.headers.get(
+        "Content-Encoding"
+    )
+    skip = {"date", "x-request-id", "server", "connection"}
+    assert {k.lower(): v for k, v in first.headers.items() if k.lower() not in skip} == {
+        k.lower(): v for k, v in second.headers.items() if k.lower() not in skip
+    }
+
+
 def _changed_after(world: FeedWorld, issued: dict[str, Any], etag: str, before: bytes) -> bytes:
     answer = _poll(world, issued, etag)
     assert answer.status_code == 200, "a held 304 survived a write"
