@@ -45,6 +45,19 @@ class RateLimiter:
             self._store(key, (tokens, now, True))
             return RateDecision(False, (1.0 - tokens) / self.rate, first_refusal=not refused)
 
+    def try_take(self, key: str) -> bool:
+        """Take one request if ``key`` has one left; if not, change nothing (a later :meth:`check` refuses and
+        reports the refusal as it would have)."""
+        now = self._clock()
+        with self._lock:
+            tokens, last, _refused = self._buckets.get(key, (self.capacity, now, False))
+            tokens = min(self.capacity, tokens + (now - last) * self.rate)
+            if tokens < 1.0:
+                return False
+            self._buckets.pop(key, None)
+            self._store(key, (tokens - 1.0, now, False))
+            return True
+
     def _store(self, key: str, value: tuple[float, float, bool]) -> None:
         self._buckets[key] = value
         while len(self._buckets) > self.max_keys:

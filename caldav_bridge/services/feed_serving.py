@@ -335,10 +335,8 @@ def held_answer(
     conditions = Conditions(if_none_match)
     if answer.body is None and not _not_modified(conditions, answer.etag, answer.last_modified):
         return None
-    try:
-        check_rate(ctx.limiter, secret)
-    except RateLimited:
-        return None  # the full path answers the 429 (and records the first refusal)
+    if not ctx.limiter.try_take(token_digest(secret)):
+        return None  # over the rate: the full path answers the 429 (and records the first refusal)
     return _answer_held(ctx, answer, client, conditions, now)
 
 
