@@ -254,6 +254,11 @@ _RESPONSE_HEADERS: dict[str, tuple[str, bool]] = {
     "Link": ('The next page, as `<url>; rel="next"`; absent on the last page', False),
     "WWW-Authenticate": ("The scheme to authenticate with: Bearer", True),
     "Idempotent-Replayed": ("`true`: the first answer to an earlier request with the same Idempotency-Key", False),
+    "Idempotent-Secret-Withheld": (
+        "On a replay only: the fields set to null because they hold a secret that was shown once, in the first "
+        "answer (it is stored hashed, so it cannot be shown again; rotate or re-issue to get a new one)",
+        False,
+    ),
 }
 
 

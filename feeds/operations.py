@@ -91,6 +91,7 @@ def operation(
     other_bodies: dict[str, dict[str, Any]] | None = None,
     idempotent: bool = False,
     announce_replay: bool = True,
+    withhold_on_replay: tuple[str, ...] = (),
 ) -> Callable[[F], F]:
     """Register ``path`` (OpenAPI style, ``{id}``) on ``blueprint`` and in the OpenAPI registry.
 
@@ -100,7 +101,8 @@ def operation(
     a request without a valid token gets 401 whatever its body, and learns nothing about validation.
 
     ``idempotent``: the operation honours ``Idempotency-Key`` (:mod:`feeds.idempotency`; the header is declared);
-    ``announce_replay`` marks a replayed answer with ``Idempotent-Replayed: true``.
+    ``announce_replay`` marks a replayed answer with ``Idempotent-Replayed: true``; ``withhold_on_replay``: the
+    answer's fields that hold a secret shown once, never kept, replayed as ``null`` (``Idempotent-Secret-Withheld``).
     """
     auth_channel = channel or ("ols" if blueprint.name == "ols" else "api")
     if idempotent and IDEMPOTENCY_KEY not in headers:
@@ -109,6 +111,8 @@ def operation(
         response_headers = dict(response_headers or {})
         for status in (s for s in responses if s < 300):
             response_headers[status] = (*response_headers.get(status, ()), "Idempotent-Replayed")
+            if withhold_on_replay:
+                response_headers[status] = (*response_headers[status], "Idempotent-Secret-Withheld")
 
     def decorate(view: F) -> F:
         op = Operation(
@@ -127,7 +131,7 @@ def operation(
             other_bodies=other_bodies or {},
         )
         _REGISTRY.setdefault(blueprint.name, []).append(op)
-        run = make_idempotent(view, announce=announce_replay) if idempotent else view
+        run = make_idempotent(view, announce=announce_replay, withhold=withhold_on_replay) if idempotent else view
 
         def endpoint(**kwargs: Any) -> Any:
             if not public:

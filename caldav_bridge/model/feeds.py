@@ -84,8 +84,8 @@ class IssuedFeedToken(BaseModel):
     """A newly issued (or rotated) token: ``secret`` and ``urls`` are shown this once."""
 
     token: FeedToken
-    secret: str
-    urls: FeedUrls
+    secret: str | None = Field(description="null only in a replay (Idempotency-Key): the secret was shown once")
+    urls: FeedUrls | None = Field(description="null only in a replay (Idempotency-Key): they hold the secret")
     warning: str | None = None
 
 

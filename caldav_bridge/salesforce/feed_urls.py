@@ -89,6 +89,7 @@ def publish_feed_urls(ctx: SyncContext, gw: SalesforceGateway, result: RunResult
                 issued = feed_tokens.issue(ctx.uow_factory(), ctx.actor, target.calendar_id, draft, base)
             else:
                 issued = feed_tokens.rotate(ctx.uow_factory(), ctx.actor, target.calendar_id, target.token_id, base)
+            assert issued.urls is not None  # null only in an HTTP replay; a token issued here always has them
             written.append((target, issued.token.id))
             bodies.append({"id": target.sf_id, field_name: issued.urls.url})
         try:  # one sObject per mode, so one call per chunk

@@ -63,8 +63,8 @@ class IssuedBookingLink(BaseModel):
     """A new link: its secret URL is shown here once (only its hash is stored)."""
 
     link: BookingLink
-    secret: str
-    url: str
+    secret: str | None = Field(description="null only in a replay (Idempotency-Key): the secret was shown once")
+    url: str | None = Field(description="null only in a replay (Idempotency-Key): it holds the secret")
 
 
 def is_active(expires_at: datetime | None, revoked_at: datetime | None, now: datetime) -> bool:

@@ -77,7 +77,9 @@ class Subscription(BaseModel):
 
 
 class SubscriptionCreated(Subscription):
-    secret: str = Field(description="The HMAC-SHA256 key; shown only in this response")
+    secret: str | None = Field(
+        description="The HMAC-SHA256 key; shown only in this response (null in a replay of it, Idempotency-Key)"
+    )
 
 
 class SubscriptionList(BaseModel):

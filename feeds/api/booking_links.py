@@ -35,6 +35,8 @@ class LinksQuery(BaseModel):
     summary="Issue a booking link for customers (its URL is shown once; only its hash is stored)",
     tag=TAG,
     body=LinkDraft,
+    idempotent=True,
+    withhold_on_replay=("secret", "url"),
     responses={201: IssuedBookingLink},
 )
 def issue_booking_link(body: LinkDraft) -> Response:

@@ -31,6 +31,7 @@ def list_calendars() -> Response:
     summary="Create a calendar (admin scope)",
     tag=TAG,
     body=CalendarDraft,
+    idempotent=True,
     responses={201: Calendar},
     response_headers={201: ("Location",)},
 )

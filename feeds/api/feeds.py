@@ -61,6 +61,8 @@ def list_feeds(id: str) -> Response:
     "into the feed, and Google and Microsoft keep copies of it",
     tag=TAG,
     body=FeedTokenDraft,
+    idempotent=True,
+    withhold_on_replay=("secret", "urls"),
     responses={201: IssuedFeedToken},
 )
 def issue_feed(id: str, body: FeedTokenDraft) -> Response:

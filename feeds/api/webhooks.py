@@ -28,6 +28,8 @@ TAG = "webhooks"
     summary="Subscribe a URL to appointment events (the signing secret is shown once)",
     tag=TAG,
     body=SubscriptionDraft,
+    idempotent=True,
+    withhold_on_replay=("secret",),
     responses={201: SubscriptionCreated},
     response_headers={201: ("Location",)},
 )

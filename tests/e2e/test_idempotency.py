@@ -2,7 +2,8 @@
 
 One mechanism (``feeds/idempotency.py`` over ``caldav_bridge/services/idempotency.py``, kept in the database):
 the same key and request get the first answer again (status, body, headers; nothing created twice, one
-Salesforce record); the same key with another request is a 422 naming the conflict; keys are per API token
+Salesforce record; calendars, feed tokens, webhooks and booking links too); the same key with another request is a
+422 naming the conflict; an answer that showed a secret once is replayed without it, and the secret is never kept; keys are per API token
 and expire (``tests/e2e/test_api_appointments.py``); a failed request leaves its key free; a claim
 whose process died is taken over, and that process can no longer commit.
 """
@@ -22,8 +23,10 @@ from caldav_bridge.errors import IdempotencyKeyInUse
 from caldav_bridge.model.requests import AppointmentDraft
 from caldav_bridge.runtime import Runtime
 from caldav_bridge.salesforce.runner import run_job
+from caldav_bridge.selfbooking.tables import BookingLinkRow
 from caldav_bridge.services import appointments, idempotency, users
-from caldav_bridge.store.tables import AppointmentRow, IdempotencyRow
+from caldav_bridge.store.tables import AppointmentRow, CalendarRow, FeedTokenRow, IdempotencyRow
+from caldav_bridge.webhooks.tables import WebhookSubscriptionRow
 from sf_emulator.emulator import SalesforceEmulator, running_emulator
 from tests.conftest import People
 from tests.salesforce.conftest import make_context
@@ -170,6 +173,10 @@ def test_the_openapi_document_declares_the_header_on_every_creating_post(live: L
         "/api/v1/bookings/{id}/tech-setup",
         "/ols/appointments",
         "/api/v1/import/{format}",
+        "/api/v1/calendars",
+        "/api/v1/calendars/{id}/feeds",
+        "/api/v1/webhooks",
+        "/api/v1/booking-links",
     ]
     for path in creating:
         params = document["paths"][path]["post"].get("parameters", [])
@@ -177,6 +184,21 @@ def test_the_openapi_document_declares_the_header_on_every_creating_post(live: L
         success = next(v for k, v in document["paths"][path]["post"]["responses"].items() if k.startswith("2"))
         replay_header = "Idempotent-Replayed" in success.get("headers", {})
         assert replay_header == path.startswith("/api/"), path  # OLS answers a replay as the first time
+        withheld_header = "Idempotent-Secret-Withheld" in success.get("headers", {})
+        assert withheld_header == (path in SECRET_PATHS), path
+    # what a replay of a secret's answer holds instead is in the schema: null
+    schemas = document["components"]["schemas"]
+    for name, fields in {
+        "IssuedFeedToken": SECRET_FIELDS["feeds"],
+        "IssuedBookingLink": SECRET_FIELDS["booking-links"],
+        "SubscriptionCreated": SECRET_FIELDS["webhooks"],
+    }.items():
+        for field in fields:
+            assert _nullable(schemas[name]["properties"][field]), (name, field)
+
+
+def _nullable(schema: dict[str, Any]) -> bool:
+    return any(option.get("type") == "null" for option in schema.get("anyOf", [])) or schema.get("nullable") is True
 
 
 def test_keys_are_per_token_and_another_endpoint_is_a_named_conflict(live: LiveServer, people: People) -> None:
@@ -272,3 +294,67 @@ def test_concurrent_repeats_of_a_booking_book_once(live: LiveServer, people: Peo
     assert {status for status, _ in answers} == {201}, answers
     assert len({text for _, text in answers}) == 1
     assert _count(live.runtime) == 2  # the INITIAL and its tech-setup call
+
+
+# Creating POSTs of records other than appointments; three of them show a secret once.
+#: name -> (path, body, another body, the table of what it creates)
+Other = tuple[str, dict[str, Any], dict[str, Any], type[Any]]
+SECRET_FIELDS: dict[str, tuple[str, ...]] = {
+    "calendars": (),
+    "feeds": ("secret", "urls"),
+    "webhooks": ("secret",),
+    "booking-links": ("secret", "url"),
+}
+SECRET_PATHS = ("/api/v1/calendars/{id}/feeds", "/api/v1/webhooks", "/api/v1/booking-links")
+
+
+def _other(name: str, people: People, world: World) -> Other:
+    if name == "calendars":
+        body = {"name": "Fitters North", "kind": "team", "timezone": "America/Denver"}
+        return "/api/v1/calendars", body, {**body, "name": "Fitters South"}, CalendarRow
+    if name == "feeds":
+        body = {"name": "Google"}
+        return f"/api/v1/calendars/{people.fitter.calendar_id}/feeds", body, {"name": "Outlook"}, FeedTokenRow
+    if name == "webhooks":
+        body = {"url": "https://hooks.example.com/h", "events": ["appointment.created"]}
+        return "/api/v1/webhooks", body, {**body, "url": "https://hooks.example.com/other"}, WebhookSubscriptionRow
+    body = {"team_id": world.consultants, "name": "Newsletter"}
+    return "/api/v1/booking-links", body, {**body, "name": "Flyer"}, BookingLinkRow
+
+
+def _rows(rt: Runtime, table: type[Any]) -> int:
+    with rt.uow() as uow:
+        return uow.session.scalar(select(func.count()).select_from(table)) or 0
+
+
+@pytest.mark.parametrize("name", list(SECRET_FIELDS))
+def test_other_creating_posts_replay_and_never_keep_a_secret(live: LiveServer, people: People, name: str) -> None:
+    world = build_world(live.runtime)
+    api = live.client(people.admin.token)
+    path, body, other, table = _other(name, people, world)
+    key = {"Idempotency-Key": f"{name}-1"}
+    before = _rows(live.runtime, table)
+    first = api.post(path, json=body, headers=key)
+    assert first.status_code == 201, first.text
+    assert _rows(live.runtime, table) == before + 1
+    again = api.post(path, json=body, headers=key)
+    assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.headers.get("Location") == first.headers.get("Location")
+    assert _rows(live.runtime, table) == before + 1, "nothing created twice"
+    withheld = SECRET_FIELDS[name]
+    shown = first.json()
+    assert all(shown[field] for field in withheld), "the first answer shows the secret"
+    assert again.json() == {**shown, **dict.fromkeys(withheld)}, "the same answer, the secret fields null"
+    if withheld:
+        assert again.headers["Idempotent-Secret-Withheld"] == ", ".join(withheld)
+    else:
+        assert again.content == first.content and "Idempotent-Secret-Withheld" not in again.headers
+    with live.runtime.uow() as uow:
+        kept = uow.session.scalars(select(IdempotencyRow).where(IdempotencyRow.key == f"{name}-1")).one()
+        stored = (kept.response_body or b"").decode() + str(kept.response_headers)
+    if withheld:
+        assert shown["secret"] not in stored, "no secret in clear in the key table"
+        assert first.json() == shown and shown["secret"] in first.text
+    reused = api.post(path, json=other, headers=key)
+    assert reused.status_code == 422 and reused.json()["title"] == "Idempotency-Key reused"
+    assert _rows(live.runtime, table) == before + 1
