@@ -2,10 +2,10 @@
 
 One mechanism (``feeds/idempotency.py`` over ``caldav_bridge/services/idempotency.py``, kept in the database):
 the same key and request get the first answer again (status, body, headers; nothing created twice, one
-Salesforce record; calendars, feed tokens, webhooks and booking links too); the same key with another request is a
-422 naming the conflict; an answer that showed a secret once is replayed without it, and the secret is never kept; keys are per API token
-and expire (``tests/e2e/test_api_appointments.py``); a failed request leaves its key free; a claim
-whose process died is taken over, and that process can no longer commit.
+Salesforce record; calendars, feed tokens, webhooks and booking links too); the same key with another request is
+a 422 naming the conflict; an answer that showed a secret once is replayed without it, and the secret is never
+kept; keys are per API token and expire (``tests/e2e/test_api_appointments.py``); a failed request leaves its key
+free; a claim whose process died is taken over, and that process can no longer commit.
 """
 
 from __future__ import annotations
