@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from caldav_bridge.dav.errors import (
     InvalidCalendarData,
+    InvalidPropertyValue,
     ItemChanged,
     MalformedCalendarData,
     ResourceNotFound,
@@ -53,6 +54,7 @@ _ANSWERS: tuple[tuple[type[DomainError], int, str | None], ...] = (
     (UnsupportedComponent, 403, SUPPORTED_COMPONENT),
     (ValidationFailed, 403, VALID_CALENDAR_DATA),
     (Forbidden, 403, NEED_PRIVILEGES),
+    (InvalidPropertyValue, 409, None),
     (PreconditionFailed, 412, None),
     (ItemChanged, 412, None),
     (ResourceNotFound, 404, None),

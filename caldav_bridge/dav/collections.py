@@ -23,6 +23,7 @@ from caldav_bridge.clock import utcnow
 from caldav_bridge.dav import appointment_sync
 from caldav_bridge.dav.change_log import log_changes
 from caldav_bridge.dav.errors import (
+    InvalidPropertyValue,
     ItemChanged,
     MalformedCalendarData,
     ResourceNotFound,
@@ -33,7 +34,8 @@ from caldav_bridge.dav.items import is_long
 from caldav_bridge.dav.locks import try_lock_collection
 from caldav_bridge.dav.records import CollectionInfo, ItemHead, ItemInfo, NewItem
 from caldav_bridge.dav.render import etag_of_text
-from caldav_bridge.errors import Forbidden
+from caldav_bridge.errors import Forbidden, ValidationFailed
+from caldav_bridge.services import calendars
 from caldav_bridge.services.actor import Actor
 from caldav_bridge.store.dav_tables import SHORT_SPAN, DavChangeRow, DavCollectionRow, DavItemRow
 from caldav_bridge.store.tables import AppointmentRow
@@ -42,6 +44,8 @@ from caldav_bridge.store.uow import UnitOfWork
 __all__ = ["SYNC_PREFIX", "DavStore", "parent_of", "prune_all", "prune_log"]
 
 SYNC_PREFIX = "http://radicale.org/ns/sync/"
+#: The collection property holding its name (RFC 4918 15.2); an appointment calendar's is the calendar's name.
+DISPLAYNAME = "D:displayname"
 #: Radicale's ``[storage] max_sync_token_age`` default (30 days).
 DEFAULT_MAX_TOKEN_AGE = 2_592_000
 #: At most this many of a collection's oldest change rows are looked at per prune (one write).
@@ -247,8 +251,19 @@ class DavStore:
         self.forget_collections()
 
     def set_props(self, collection: CollectionInfo, props: dict[str, str]) -> CollectionInfo:
+        """Replace the collection's properties (a PROPPATCH). On an appointment calendar a changed
+        ``D:displayname`` renames the calendar itself (:func:`calendars.rename_in`: REST, pages and feeds
+        show the new name); a name it refuses (empty, too long, a team's) leaves everything as it was."""
+        props = dict(props)
+        name = props.get(DISPLAYNAME)
+        if collection.calendar_id is not None and name != collection.props.get(DISPLAYNAME):
+            try:
+                renamed = calendars.rename_in(self.uow, self.actor, collection.calendar_id, name or "")
+            except ValidationFailed as exc:
+                raise InvalidPropertyValue(DISPLAYNAME, "; ".join(e.message for e in exc.errors)) from exc
+            props[DISPLAYNAME] = renamed.name
         row = self._lock_collection(collection.id)
-        row.props = dict(props)
+        row.props = props
         row.tag = props.get("tag", "")
         self._touch(row)
         return _info(row)

@@ -6,6 +6,7 @@ from caldav_bridge.errors import DomainError, FieldError, NotFound, ValidationFa
 
 __all__ = [
     "InvalidCalendarData",
+    "InvalidPropertyValue",
     "ItemChanged",
     "MalformedCalendarData",
     "ResourceNotFound",
@@ -32,6 +33,16 @@ class UnsupportedComponent(ValidationFailed):
         detail = f"this calendar does not accept {component}"
         super().__init__([FieldError("(calendar object)", detail)], detail)
         self.component = component
+
+
+class InvalidPropertyValue(DomainError):
+    """A PROPPATCH value the property cannot take (RFC 4918 9.2: answered 409), e.g. an empty calendar name."""
+
+    title = "Invalid property value"
+
+    def __init__(self, prop: str, detail: str) -> None:
+        super().__init__(f"{prop}: {detail}")
+        self.prop = prop
 
 
 class ResourceNotFound(NotFound):

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from caldav_bridge.clock import utcnow
-from caldav_bridge.errors import FieldError, NotFound, ValidationFailed
+from caldav_bridge.errors import FieldError, Forbidden, NotFound, ValidationFailed
+from caldav_bridge.model.appointment import MAX_NAME
 from caldav_bridge.model.calendar import Calendar
 from caldav_bridge.model.requests import CalendarDraft, CalendarKind
 from caldav_bridge.services.actor import Actor
@@ -11,7 +12,7 @@ from caldav_bridge.services.mapping import calendar_from_row
 from caldav_bridge.store.tables import CalendarRow
 from caldav_bridge.store.uow import UnitOfWork
 
-__all__ = ["create", "get", "list_calendars"]
+__all__ = ["create", "get", "list_calendars", "rename_in"]
 
 
 def create(uow: UnitOfWork, actor: Actor, draft: CalendarDraft) -> Calendar:
@@ -56,3 +57,28 @@ def list_calendars(uow: UnitOfWork, actor: Actor) -> list[Calendar]:
     actor.require("read")
     with uow:
         return [calendar_from_row(r) for r in uow.calendars.search(actor.visible(None))]
+
+
+def rename_in(uow: UnitOfWork, actor: Actor, calendar_id: str, name: str) -> Calendar:
+    """Rename a calendar inside the caller's open unit of work (the caller commits).
+
+    The name is trimmed; an empty one or one longer than the model allows is refused (``ValidationFailed`` on
+    ``name``), as is a team calendar's rename by anyone but an admin (``Forbidden``): a team's name is the
+    dispatchers' to choose, not a member's. Nothing is written when refused.
+    """
+    actor.require("write")
+    row = uow.calendars.get(calendar_id)
+    if row is None or not actor.reaches(row.id):
+        raise NotFound("calendar", calendar_id)
+    clean = name.strip()
+    if not clean:
+        raise ValidationFailed([FieldError("name", "a calendar's name cannot be empty")])
+    if len(clean) > MAX_NAME:
+        raise ValidationFailed([FieldError("name", f"a calendar's name is at most {MAX_NAME} characters")])
+    if row.kind == CalendarKind.TEAM and not actor.has_scope("admin"):
+        raise Forbidden("a team calendar is renamed by an admin, not by its members")
+    if row.name != clean:
+        row.name = clean
+        row.updated_at = utcnow()
+        uow.session.flush()
+    return calendar_from_row(row)
