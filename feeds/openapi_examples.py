@@ -255,6 +255,7 @@ SCHEMA_EXAMPLES: dict[str, Any] = {
         "team_id": _TEAM_ID,
     },
     "CalendarKind": "fitter",
+    "CalendarPatch": {"name": "Hearing care Denver"},
     "CalendarList": {"items": [_CALENDAR]},
     "CalendarRef": {"id": _CALENDAR_ID, "name": "fitter.denver"},
     "CalendarRefInput": {"id": _CALENDAR_ID},
@@ -460,6 +461,7 @@ SCHEMA_DESCRIPTIONS: dict[str, str] = {
     "Calendar": "A calendar: a fitter's, a consultant's, a tech-setup member's, or a team's",
     "CalendarDraft": "A new calendar (admin scope)",
     "CalendarKind": "Whose calendar it is",
+    "CalendarPatch": "A calendar's new name (trimmed; 1 to 255 characters)",
     "CalendarList": "The calendars this token reaches",
     "CalendarRefInput": "The calendar an appointment is on, by id",
     "CancelBookingRequest": "Why the booking is cancelled",
@@ -628,6 +630,11 @@ OPERATION_DESCRIPTIONS: dict[str, str] = {
     "tech-setup staff; all of them for dispatchers, admins and service tokens.",
     "api_v1_create_calendar": "Creates a calendar, optionally owned by a user and in a team. Admin scope.",
     "api_v1_get_calendar": "One calendar, if the token reaches it.",
+    "api_v1_rename_calendar": (
+        "Renames a calendar (write scope; a team calendar: admin scope). The new name shows on every channel: "
+        "CalDAV's DAV:displayname, the feed's X-WR-CALNAME, the calendar page. A CalDAV client renaming the "
+        "calendar (PROPPATCH of DAV:displayname) renames it here too."
+    ),
     "api_v1_appointment_schema": "The JSON Schema (2020-12) of the canonical appointment, for clients that validate "
     "before sending.",
     "api_v1_create_webhook": "Subscribes a URL to appointment events. Deliveries are signed with the secret shown "

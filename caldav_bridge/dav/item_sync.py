@@ -16,9 +16,9 @@ from sqlalchemy import Table
 from caldav_bridge.clock import utcnow
 from caldav_bridge.dav import provisioning
 from caldav_bridge.dav.change_log import log_changes
-from caldav_bridge.dav.collections import bump
+from caldav_bridge.dav.collections import DISPLAYNAME, bump
 from caldav_bridge.dav.items import is_long, item_for, new_item
-from caldav_bridge.events.model import AppointmentDeleted, AppointmentEvent, AppointmentsCreated
+from caldav_bridge.events.model import AppointmentDeleted, AppointmentEvent, AppointmentsCreated, CalendarRenamed
 from caldav_bridge.services.actor import CALDAV_CHANNEL
 from caldav_bridge.services.mapping import appointment_from_row
 from caldav_bridge.store.bulk_insert import insert_many
@@ -27,7 +27,7 @@ from caldav_bridge.store.plain_rows import PlainRow
 from caldav_bridge.store.tables import AppointmentRow
 from caldav_bridge.store.uow import UnitOfWork
 
-__all__ = ["on_appointment_changed", "on_appointments_created"]
+__all__ = ["on_appointment_changed", "on_appointments_created", "on_calendar_renamed"]
 
 _ITEM_COLUMNS = (
     "collection_id",
@@ -110,6 +110,19 @@ def on_appointment_changed(uow: UnitOfWork, event: AppointmentEvent) -> None:
         _remove_item(uow, row.calendar_id, row.id, now)
         return
     _render_item(uow, row, now)
+
+
+def on_calendar_renamed(uow: UnitOfWork, event: CalendarRenamed) -> None:
+    """The calendar's collection takes the new name as its DAV:displayname (a PROPPATCH wrote it already)."""
+    if event.actor.channel == CALDAV_CHANNEL:
+        return
+    collection = provisioning.collection_for_calendar(uow, event.calendar_id)
+    if collection is None:
+        return
+    collection.props = {**(collection.props or {}), DISPLAYNAME: event.name}
+    collection.revision += 1  # the collection's ETag and CTag change: clients read its properties again
+    collection.updated_at = utcnow()
+    uow.session.flush()
 
 
 def _remove_item(uow: UnitOfWork, calendar_id: str, appointment_id: str, now: datetime) -> None:

@@ -23,6 +23,7 @@ __all__ = [
     "AppointmentRescheduled",
     "AppointmentsCreated",
     "BookingMade",
+    "CalendarRenamed",
     "Event",
     "HoldExpired",
 ]
@@ -33,6 +34,15 @@ class Event:
     """Base of every domain event."""
 
     actor: Actor
+
+
+@dataclass(frozen=True)
+class CalendarRenamed(Event):
+    """A calendar got a new name (REST, or a CalDAV client's PROPPATCH of DAV:displayname)."""
+
+    calendar_id: str
+    old_name: str
+    name: str
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from typing import Any
 from caldav_bridge.dav import item_sync
 from caldav_bridge.events import records
 from caldav_bridge.events.bus import MessageBus
-from caldav_bridge.events.model import AppointmentEvent, AppointmentsCreated
+from caldav_bridge.events.model import AppointmentEvent, AppointmentsCreated, CalendarRenamed
 from caldav_bridge.infra.feed_changes import FeedChanges
 from caldav_bridge.salesforce import outbox
 from caldav_bridge.scheduling import hooks
@@ -38,6 +38,7 @@ def build_bus(settings: Any | None = None) -> MessageBus:
     bus.on(AppointmentsCreated, item_sync.on_appointments_created)
     bus.on(AppointmentEvent, item_sync.on_appointment_changed)
     bus.on(AppointmentEvent, selfbooking.on_appointment_changed)  # the customer-message outbox
+    bus.on(CalendarRenamed, item_sync.on_calendar_renamed)  # the collection's DAV:displayname
     return bus
 
 
@@ -51,5 +52,9 @@ def register_feed_changes(bus: MessageBus, changes: FeedChanges) -> None:
     def on_changed(_uow: UnitOfWork, event: AppointmentEvent) -> None:
         changes.changed({event.calendar_id, event.old_calendar_id or event.calendar_id})
 
+    def on_renamed(_uow: UnitOfWork, event: CalendarRenamed) -> None:
+        changes.changed({event.calendar_id})  # X-WR-CALNAME
+
     bus.on(AppointmentsCreated, on_created, after_commit=True)
+    bus.on(CalendarRenamed, on_renamed, after_commit=True)
     bus.on(AppointmentEvent, on_changed, after_commit=True)

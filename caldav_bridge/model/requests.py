@@ -139,6 +139,14 @@ class FollowUpRequest(_Interval):
     allow_overlap: bool = False
 
 
+class CalendarPatch(BaseModel):
+    """A calendar's new name (the one field a calendar's owner may change; a team's only an admin)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
+
+
 class CalendarDraft(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

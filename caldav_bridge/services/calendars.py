@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from caldav_bridge.clock import utcnow
 from caldav_bridge.errors import FieldError, Forbidden, NotFound, ValidationFailed
+from caldav_bridge.events.model import CalendarRenamed
 from caldav_bridge.model.appointment import MAX_NAME
 from caldav_bridge.model.calendar import Calendar
-from caldav_bridge.model.requests import CalendarDraft, CalendarKind
+from caldav_bridge.model.requests import CalendarDraft, CalendarKind, CalendarPatch
 from caldav_bridge.services.actor import Actor
 from caldav_bridge.services.mapping import calendar_from_row
 from caldav_bridge.store.tables import CalendarRow
 from caldav_bridge.store.uow import UnitOfWork
 
-__all__ = ["create", "get", "list_calendars", "rename_in"]
+__all__ = ["create", "get", "list_calendars", "rename", "rename_in"]
 
 
 def create(uow: UnitOfWork, actor: Actor, draft: CalendarDraft) -> Calendar:
@@ -78,7 +79,17 @@ def rename_in(uow: UnitOfWork, actor: Actor, calendar_id: str, name: str) -> Cal
     if row.kind == CalendarKind.TEAM and not actor.has_scope("admin"):
         raise Forbidden("a team calendar is renamed by an admin, not by its members")
     if row.name != clean:
+        old = row.name
         row.name = clean
         row.updated_at = utcnow()
         uow.session.flush()
+        uow.add_event(CalendarRenamed(actor, row.id, old, clean))
     return calendar_from_row(row)
+
+
+def rename(uow: UnitOfWork, actor: Actor, calendar_id: str, draft: CalendarPatch) -> Calendar:
+    """Rename a calendar in a transaction of its own (REST, CLI): :func:`rename_in`'s rules."""
+    with uow:
+        calendar = rename_in(uow, actor, calendar_id, draft.name)
+        uow.commit()
+        return calendar

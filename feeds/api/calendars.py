@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Response, jsonify, url_for
 
 from caldav_bridge.model.calendar import Calendar
-from caldav_bridge.model.requests import CalendarDraft
+from caldav_bridge.model.requests import CalendarDraft, CalendarPatch
 from caldav_bridge.services import calendars as service
 from feeds.api.blueprint import bp
 from feeds.api.schemas import CalendarList
@@ -46,3 +46,16 @@ def create_calendar(body: CalendarDraft) -> Response:
 @operation(bp, "GET", "/calendars/{id}", summary="Read a calendar", tag=TAG, responses={200: Calendar})
 def get_calendar(id: str) -> Response:
     return jsonify(service.get(uow(), current_actor("api"), id).model_dump(mode="json"))
+
+
+@operation(
+    bp,
+    "PATCH",
+    "/calendars/{id}",
+    summary="Rename a calendar (its owner, a dispatcher or an admin; a team calendar: an admin)",
+    tag=TAG,
+    body=CalendarPatch,
+    responses={200: Calendar},
+)
+def rename_calendar(id: str, body: CalendarPatch) -> Response:
+    return jsonify(service.rename(uow(), current_actor("api"), id, body).model_dump(mode="json"))

@@ -10,6 +10,7 @@ Over real HTTP with python-caldav; SQLite and PostgreSQL.
 from __future__ import annotations
 
 import uuid
+import xml.etree.ElementTree as ET
 
 import caldav
 import pytest
@@ -23,7 +24,7 @@ from caldav_bridge.services import calendars
 from caldav_bridge.services.actor import Actor, system_actor
 from tests.caldav.conftest import client_for
 from tests.caldav.support import dav_session, event_ics
-from tests.conftest import People
+from tests.conftest import People, Person
 from tests.support.live import LiveServer
 
 PROPPATCH = (
@@ -171,3 +172,68 @@ def test_the_service_refuses_a_members_rename_of_a_team_calendar(runtime: Runtim
         assert calendars.rename_in(uow, system_actor(), team.id, " Team Nord ").name == "Team Nord"
         uow.commit()
     assert calendars.get(runtime.uow(), system_actor(), team.id).name == "Team Nord"
+
+
+def _propfind_name(live: LiveServer, person: Person, path: str) -> str | None:
+    session = dav_session(person.username, person.password)
+    body = '<D:propfind xmlns:D="DAV:"><D:prop><D:displayname/></D:prop></D:propfind>'
+    r = session.request("PROPFIND", f"{live.base_url}/dav/{path}/", headers={"Depth": "0"}, data=body, timeout=30)
+    assert r.status_code == 207, r.text
+    node = ET.fromstring(r.content).find(".//{DAV:}displayname")
+    return None if node is None else node.text
+
+
+def test_a_rest_rename_shows_as_the_displayname_over_caldav(
+    live: LiveServer, people: People, fitter_calendar: caldav.Calendar
+) -> None:
+    fitter = people.fitter
+    path = f"{fitter.username}/appointments"
+    r = live.client(fitter.token).patch(f"/api/v1/calendars/{fitter.calendar_id}", json={"name": " Werkstatt "})
+    assert r.status_code == 200, r.text
+    assert r.json()["name"] == "Werkstatt"
+    assert _propfind_name(live, fitter, path) == "Werkstatt"
+    assert _displayname(fitter_calendar) == "Werkstatt"
+    assert _feed_name(live, people) == "Werkstatt"
+
+    # refused: blank, over-long, unknown fields (problem+json, nothing written)
+    for body in ({"name": "  "}, {"name": "x" * 256}, {"name": "A", "timezone": "UTC"}, {}):
+        bad = live.client(fitter.token).patch(f"/api/v1/calendars/{fitter.calendar_id}", json=body)
+        assert bad.status_code == 422, (body, bad.text)
+        assert bad.headers["Content-Type"].startswith("application/problem+json")
+    assert _propfind_name(live, fitter, path) == "Werkstatt"
+    # another fitter does not reach this calendar; a read-only token may not write
+    other = live.client(people.other_fitter.token).patch(f"/api/v1/calendars/{fitter.calendar_id}", json={"name": "X"})
+    assert other.status_code == 404, other.text
+    assert fitter.read_token
+    read_only = live.client(fitter.read_token).patch(f"/api/v1/calendars/{fitter.calendar_id}", json={"name": "X"})
+    assert read_only.status_code == 403, read_only.text
+    assert _rest_name(live, fitter.token, str(fitter.calendar_id)) == "Werkstatt"
+
+
+def test_a_team_calendar_is_renamed_by_an_admin_only(live: LiveServer, people: People) -> None:
+    admin = live.client(people.admin.token)
+    team = admin.post("/api/v1/calendars", json={"name": "Team Nord", "kind": "team", "timezone": "Europe/Berlin"})
+    assert team.status_code == 201, team.text
+    team_id = team.json()["id"]
+    member = admin.post(
+        "/api/v1/calendars",
+        json={
+            "name": "Setup",
+            "kind": "tech_setup_member",
+            "timezone": "Europe/Berlin",
+            "owner_username": people.other_fitter.username,
+            "team_id": team_id,
+        },
+    )
+    assert member.status_code == 201, member.text
+    path = f"_calendars/{team_id}"
+    assert _propfind_name(live, people.other_fitter, path) == "Team Nord"  # provisioned with its name
+
+    refused = live.client(people.dispatcher.token).patch(f"/api/v1/calendars/{team_id}", json={"name": "Mine"})
+    assert refused.status_code == 403, refused.text
+    assert "admin" in refused.json()["detail"]
+    assert _propfind_name(live, people.other_fitter, path) == "Team Nord"
+
+    renamed = admin.patch(f"/api/v1/calendars/{team_id}", json={"name": "Team Nordost"})
+    assert renamed.status_code == 200, renamed.text
+    assert _propfind_name(live, people.other_fitter, path) == "Team Nordost"
