@@ -96,6 +96,14 @@ _TYPES = (
         "Read the resource again, then decide whether to repeat the change.",
     ),
     ProblemType(
+        "invalid-property-value",
+        "Invalid property value",
+        409,
+        "A WebDAV property was given a value it cannot take (RFC 4918 9.2), such as an empty or over-long calendar "
+        "name in a PROPPATCH of DAV:displayname; nothing of the request was written. `detail` names the property.",
+        "Send a value the property accepts (a calendar name of 1 to 255 characters) and try again.",
+    ),
+    ProblemType(
         "invalid-status-transition",
         "Invalid status transition",
         409,
