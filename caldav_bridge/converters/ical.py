@@ -10,7 +10,8 @@ bytes, which is what keeps feed ETags stable (Google reprocesses everything when
 * :func:`single_event_calendar`: one appointment with its VTIMEZONE, full detail (CalDAV).
 
 Mapping (``docs/feeds.md``): UID = appointment id; DTSTAMP and LAST-MODIFIED = ``updated_at``;
-CREATED = ``created_at``; SEQUENCE = the stored sequence (+1 once cancelled); STATUS INITIAL and
+CREATED = ``created_at``; SEQUENCE = the stored sequence (+1 once cancelled); TRANSP TRANSPARENT when
+cancelled or shown as free (``meta.show_as`` ``free``), else OPAQUE; STATUS INITIAL and
 RESERVED → TENTATIVE, BOOKED and RESCHEDULED → CONFIRMED, CANCELLED → CANCELLED; times in the
 calendar's zone with TZID (never floating); ``meta.all_day`` → DATE values; ``meta.location`` →
 LOCATION; ``X-APPOINTMENT-TYPE`` = ``meta.type``.
@@ -28,7 +29,7 @@ from icalendar import Alarm, Calendar, Event, Timezone, TimezoneDaylight, Timezo
 
 from caldav_bridge.converters.disclosure import TYPE_LABELS, description, disclose, guest_initials, location, summary
 from caldav_bridge.converters.ical_text import fold, text, utc_stamp, when
-from caldav_bridge.model.appointment import Appointment, AppointmentStatus
+from caldav_bridge.model.appointment import Appointment, AppointmentStatus, is_transparent, shows_as_free
 from caldav_bridge.model.feeds import Privacy
 
 __all__ = [
@@ -65,7 +66,8 @@ PRODID = "-//Appointment Service//Feeds 1.0//EN"
 #: 3: VTIMEZONEs in the Outlook style (one STANDARD and one DAYLIGHT from 1970 with a yearly RRULE, DTSTART the
 #: wall time before the transition) instead of icalendar's ``Timezone.from_tzid`` (one-off onsets).
 #: 4: at ``busy`` privacy no STATUS (a busy block has no status; cancelled appointments are not listed there).
-RENDER_VERSION = "4"
+#: 5: ``TRANSP:TRANSPARENT`` also for an appointment shown as free (``meta.show_as`` ``free``).
+RENDER_VERSION = "5"
 _END = b"END:VCALENDAR\r\n"
 
 _STATUS = {
@@ -159,7 +161,7 @@ def vevent(appointment: Appointment, sequence: int, options: EventOptions, *, me
     event.add("SEQUENCE", sequence + (1 if cancelled else 0))
     if shown.status is not None:
         event.add("STATUS", ical_status(shown.status))
-    event.add("TRANSP", "TRANSPARENT" if cancelled else "OPAQUE")
+    event.add("TRANSP", "TRANSPARENT" if is_transparent(appointment) else "OPAQUE")
     if options.privacy is Privacy.BUSY:
         event.add("CLASS", "PRIVATE")
     else:
@@ -201,9 +203,7 @@ def _trigger(minutes: int) -> str:
     return vDuration(timedelta(minutes=-minutes)).to_ical().decode()
 
 
-def vevent_bytes(
-    appointment: Appointment, sequence: int, options: EventOptions, *, member: str | None = None
-) -> bytes:
+def vevent_bytes(appointment: Appointment, sequence: int, options: EventOptions, *, member: str | None = None) -> bytes:
     """:func:`vevent`, serialised: CRLF, folded at 75 octets; the same bytes as
     :func:`vevent_bytes_reference` (icalendar) but about 15x faster (see :mod:`.ical_text`)."""
     return vevent_text(appointment, sequence, options, member=member).encode()
@@ -218,13 +218,15 @@ def vevent_text(
     own_description: bool = False,
     attendees: Sequence[str] = (),
     member: str | None = None,
+    cancelled_transparent: bool = True,
 ) -> str:
     """The text of :func:`vevent_bytes`, with what a CalDAV object differs in (:mod:`caldav_bridge.dav.render`).
 
     ``uid`` replaces the appointment id as UID; ``own_description`` writes the appointment's own
     description (the feeds add the customers' names to it); ``attendees`` are serialised ATTENDEE
     lines (CRLF-terminated, folded), placed where icalendar's property order puts them; ``member`` as for
-    :func:`vevent`.
+    :func:`vevent`; ``cancelled_transparent`` False writes TRANSP from ``meta.show_as`` alone (a CalDAV
+    object: its TRANSP is read back as ``meta.show_as``, the cancellation is its STATUS).
     """
     cancelled = appointment.status is AppointmentStatus.CANCELLED
     start, end = event_dates(appointment, options.timezone)
@@ -255,7 +257,8 @@ def vevent_text(
             out.append(fold("LOCATION:" + text(shown.location)))
     if shown.status is not None:
         out.append("STATUS:" + ical_status(shown.status) + "\r\n")
-    out.append("TRANSP:TRANSPARENT\r\n" if cancelled else "TRANSP:OPAQUE\r\n")
+    transparent = is_transparent(appointment) if cancelled_transparent else shows_as_free(appointment)
+    out.append("TRANSP:TRANSPARENT\r\n" if transparent else "TRANSP:OPAQUE\r\n")
     if privacy is not Privacy.BUSY and options.url_template:
         out.append(fold("URL:" + options.url_template.replace("{id}", ident)))
     if privacy is Privacy.FULL:

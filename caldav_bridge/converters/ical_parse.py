@@ -67,6 +67,8 @@ class ParsedEvent:
     recurring: bool = False
     #: ``TRANSP:TRANSPARENT``: the event does not occupy the time (RFC 5545 §3.8.2.7).
     transparent: bool = False
+    #: ``TRANSP`` upper-cased as written (None: absent, which RFC 5545 reads as OPAQUE).
+    transp: str | None = None
     #: The VEVENT is an overridden occurrence whose series is not in this resource (RECURRENCE-ID, no master).
     orphan_override: bool = False
     appointment_type_as_written: str | None = None
@@ -135,6 +137,7 @@ def parse_event(text: str, default_zone: str = "UTC") -> ParsedEvent:
         attendees=attendees,
         recurring=any(event.get(k) is not None for k in ("RRULE", "RDATE")),
         transparent=(_text(event.get("TRANSP")) or "").upper() == "TRANSPARENT",
+        transp=(_text(event.get("TRANSP")) or "").upper() or None,
         orphan_override=not masters,
         appointment_type_as_written=_text(event.get("X-APPOINTMENT-TYPE")),
         all_day=not isinstance(raw_start, datetime),

@@ -32,6 +32,11 @@ What a stock CalDAV server accepts is accepted here too (RFC 5545 §3.6.1, RFC 4
   occurrence;
 - an ``X-APPOINTMENT-TYPE`` that names no known type is kept as written (in the item, and in
   ``meta.type_as_written``); the appointment gets the default type.
+- ``TRANSP`` of an appointment is its ``meta.show_as`` (:class:`~caldav_bridge.model.appointment.ShowAs`):
+  ``TRANSPARENT`` sets ``free`` (listed everywhere, occupying no time), ``OPAQUE`` turns a ``free`` one
+  ``busy``, no ``TRANSP`` (opaque, RFC 5545 §3.8.2.7) removes a ``free`` (the default, busy);
+  ``out_of_office`` (from Salesforce) stays while the event is opaque. A cancelled event's ``TRANSP`` is not
+  read (some clients mark cancellations free; this store's items carry the cancellation in STATUS alone).
 """
 
 from __future__ import annotations
@@ -45,7 +50,14 @@ from caldav_bridge.converters.ical_parse import IcalParseError, ParsedEvent, par
 from caldav_bridge.dav.errors import InvalidCalendarData
 from caldav_bridge.dav.records import NewItem
 from caldav_bridge.errors import Conflict, Forbidden, ValidationFailed
-from caldav_bridge.model.appointment import MAX_DURATION, AppointmentKind, AppointmentStatus, AppointmentType
+from caldav_bridge.model.appointment import (
+    MAX_DURATION,
+    SHOW_AS_META,
+    AppointmentKind,
+    AppointmentStatus,
+    AppointmentType,
+    ShowAs,
+)
 from caldav_bridge.model.requests import AppointmentDraft, AppointmentPatch
 from caldav_bridge.model.series import ICAL_UID_META, RECURRENCE_META
 from caldav_bridge.model.timestamps import to_utc_ms
@@ -176,6 +188,18 @@ def _type_meta(parsed: ParsedEvent) -> dict[str, Any]:
     return {"type_as_written": parsed.appointment_type_as_written}
 
 
+def _show_as(parsed: ParsedEvent, row: AppointmentRow | None) -> dict[str, Any]:
+    """The ``meta.show_as`` change the event's ``TRANSP`` makes ({} for none; a None value removes it)."""
+    if parsed.status == "CANCELLED":
+        return {}  # a cancellation's TRANSP says nothing of show_as
+    current = (row.meta_extra or {}).get(SHOW_AS_META) if row is not None else None
+    if parsed.transparent:
+        return {} if current == ShowAs.FREE else {SHOW_AS_META: ShowAs.FREE.value}
+    if current != ShowAs.FREE:
+        return {}  # opaque and not free: busy (default) or out of office, as it was
+    return {SHOW_AS_META: ShowAs.BUSY.value if parsed.transp == "OPAQUE" else None}
+
+
 def _over_caldav(actor: Actor) -> Actor:
     """The actor of a change the DAV store writes: channel ``caldav`` (the item handlers leave its item alone)."""
     return actor if actor.channel == CALDAV_CHANNEL else replace(actor, channel=CALDAV_CHANNEL)
@@ -193,6 +217,7 @@ def _create(
         meta["kind"] = AppointmentKind.BUSY.value
     if parsed.all_day:
         meta["all_day"] = True
+    meta.update({k: v for k, v in _show_as(parsed, None).items() if v is not None})
     if parsed.zone:
         meta["timezone"] = parsed.zone
     try:
@@ -241,6 +266,7 @@ def _update(
         meta["timezone"] = parsed.zone
     if recurrence != (row.meta_extra or {}).get(RECURRENCE_META):
         meta[RECURRENCE_META] = recurrence  # None removes it (merge patch): no longer a series
+    meta.update(_show_as(parsed, row))
     if _busy_block(row) and _names_customer_or_type(parsed):
         meta["kind"] = None  # it names a customer or a type now: a customer appointment from here on
     if meta:

@@ -1,8 +1,8 @@
 """Appointments as iCalendar VEVENTs for CalDAV, keeping what the client wrote.
 
 :func:`render_event` writes the canonical fields (UID, DTSTAMP, DTSTART/DTEND with TZID, SUMMARY,
-DESCRIPTION, STATUS, ATTENDEE for guests, X-APPOINTMENT-*) into the item's stored text, or into a
-fresh VCALENDAR when there is none; every other property, parameter and sub-component of the
+DESCRIPTION, STATUS, TRANSP of ``meta.show_as``, ATTENDEE for guests, X-APPOINTMENT-*) into the item's
+stored text, or into a fresh VCALENDAR when there is none; every other property, parameter and sub-component of the
 stored text (VALARM, RRULE, X- properties, attendee parameters, other attendees) stays as it was.
 A VTIMEZONE is present for each TZID the event uses.
 
@@ -43,7 +43,7 @@ from caldav_bridge.converters.ical import (
 from caldav_bridge.converters.ical import vtimezone as outlook_vtimezone
 from caldav_bridge.converters.ical_parse import GUEST_ID_PARAM, GUEST_URN
 from caldav_bridge.converters.ical_text import fold
-from caldav_bridge.model.appointment import Appointment, AppointmentStatus, Guest, is_busy_block
+from caldav_bridge.model.appointment import Appointment, AppointmentStatus, Guest, is_busy_block, shows_as_free
 
 __all__ = ["ICAL_STATUS", "PRODID", "etag_of_text", "fresh_reference", "fresh_text", "render_event", "vtimezone"]
 
@@ -66,6 +66,7 @@ _CANONICAL_PROPS = (
     "SUMMARY",
     "DESCRIPTION",
     "STATUS",
+    "TRANSP",
     "X-APPOINTMENT-TYPE",
     "X-APPOINTMENT-STATUS",
     "SEQUENCE",
@@ -125,6 +126,7 @@ def render_event(
     if appointment.description:
         event.add("DESCRIPTION", appointment.description)
     event.add("STATUS", ICAL_STATUS[appointment.status])
+    event.add("TRANSP", _transp(appointment))
     event.add("SEQUENCE", sequence)
     if not is_busy_block(appointment):  # a busy block has no type: one written would make it an appointment
         event.add("X-APPOINTMENT-TYPE", appointment.meta.type.value)
@@ -146,7 +148,15 @@ def fresh_text(appointment: Appointment, zone: str, sequence: int, uid: str | No
         head += vtimezone_text(zone, first, last)
     attendees = [_attendee_line(gid, guest) for gid, guest in _guests_by_id(appointment).items()]
     options = _FULL.get(zone) or _FULL.setdefault(zone, EventOptions(privacy=Privacy.FULL, timezone=zone))
-    body = vevent_text(appointment, sequence, options, uid=uid or None, own_description=True, attendees=attendees)
+    body = vevent_text(
+        appointment,
+        sequence,
+        options,
+        uid=uid or None,
+        own_description=True,
+        attendees=attendees,
+        cancelled_transparent=False,
+    )
     return head + body + "END:VCALENDAR\r\n"
 
 
@@ -189,8 +199,16 @@ def fresh_reference(appointment: Appointment, zone: str, sequence: int, uid: str
         event.add("DESCRIPTION", appointment.description)
     event.pop("X-APPOINTMENT-STATUS", None)
     event.add("X-APPOINTMENT-STATUS", appointment.status.value)
+    event.pop("TRANSP", None)
+    event.add("TRANSP", _transp(appointment))
     _merge_attendees(event, appointment)
     return _crlf(calendar)
+
+
+def _transp(appointment: Appointment) -> str:
+    """TRANSP of ``meta.show_as`` alone: a cancellation is the item's STATUS (free-busy reads it), so a client
+    that restores the event does not find it made free time."""
+    return "TRANSPARENT" if shows_as_free(appointment) else "OPAQUE"
 
 
 def _crlf(calendar: icalendar.Calendar) -> str:

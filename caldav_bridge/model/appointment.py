@@ -20,6 +20,7 @@ from caldav_bridge.model.timestamps import UtcTimestamp
 __all__ = [
     "MAX_DESCRIPTION",
     "MAX_NAME",
+    "SHOW_AS_META",
     "Appointment",
     "AppointmentKind",
     "AppointmentStatus",
@@ -29,9 +30,13 @@ __all__ = [
     "IanaZone",
     "Meta",
     "SalesforceIds",
+    "ShowAs",
     "check_busy_guests",
     "check_kind",
     "is_busy_block",
+    "is_transparent",
+    "show_as_error",
+    "shows_as_free",
 ]
 
 MAX_NAME = 255
@@ -64,6 +69,24 @@ class AppointmentKind(StrEnum):
 
     APPOINTMENT = "appointment"
     BUSY = "busy"
+
+
+class ShowAs(StrEnum):
+    """How an appointment's time shows in calendars (``meta.show_as``; absent means ``busy``).
+
+    ``free`` is iCalendar's ``TRANSP:TRANSPARENT`` (RFC 5545 §3.8.2.7) and Salesforce's ``ShowAs`` Free: the
+    appointment is listed everywhere but occupies no time (availability, free-busy and the feeds' ``TRANSP``
+    agree). ``busy`` and ``out_of_office`` are opaque. A CalDAV ``TRANSP`` sets it, a REST change of it
+    re-renders the CalDAV item's ``TRANSP``, and Salesforce's ``ShowAs`` follows it both ways.
+    """
+
+    BUSY = "busy"
+    FREE = "free"
+    OUT_OF_OFFICE = "out_of_office"
+
+
+#: ``meta`` key of :class:`ShowAs`.
+SHOW_AS_META = "show_as"
 
 
 class AppointmentStatus(StrEnum):
@@ -185,6 +208,24 @@ def check_kind(extra: dict[str, Any] | None) -> None:
     value = (extra or {}).get("kind")
     if value is not None and value not in {k.value for k in AppointmentKind}:
         raise FieldValueError("kind", "kind must be 'appointment' or 'busy'")
+
+
+def show_as_error(extra: dict[str, Any] | None) -> str | None:
+    """Why ``show_as`` among a meta's keys is not absent, null or a :class:`ShowAs` (None: it is)."""
+    value = (extra or {}).get(SHOW_AS_META)
+    if value is None or value in {s.value for s in ShowAs}:
+        return None
+    return "show_as must be 'busy', 'free' or 'out_of_office'"
+
+
+def shows_as_free(appointment: Appointment) -> bool:
+    """Whether ``appointment`` is shown as free (``meta.show_as`` ``free``: ``TRANSP:TRANSPARENT``)."""
+    return getattr(appointment.meta, SHOW_AS_META, None) == ShowAs.FREE.value
+
+
+def is_transparent(appointment: Appointment) -> bool:
+    """Whether ``appointment`` occupies no time in a feed: cancelled, or shown as free."""
+    return appointment.status is AppointmentStatus.CANCELLED or shows_as_free(appointment)
 
 
 def is_busy_block(appointment: Appointment) -> bool:

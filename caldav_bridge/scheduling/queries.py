@@ -19,6 +19,7 @@ from caldav_bridge.scheduling.tables import (
     SlotClaimRow,
 )
 from caldav_bridge.store.dav_tables import SHORT_SPAN, DavCollectionRow, DavItemRow
+from caldav_bridge.store.repositories import occupies_time
 from caldav_bridge.store.tables import AppointmentRow, CalendarRow
 from caldav_bridge.store.uow import SessionRepository
 
@@ -112,7 +113,8 @@ class SchedulingQueries(SessionRepository):
         """Per calendar, the appointments overlapping ``[start, end)`` that occupy time.
 
         Everything not cancelled and not deleted occupies its calendar (from the API, CalDAV, OLS,
-        Salesforce alike), except holds that have expired but were not swept yet. The lower bound on
+        Salesforce alike), except what shows as free (``meta.show_as`` ``free``, ``TRANSP:TRANSPARENT``) and
+        holds that have expired but were not swept yet. The lower bound on
         ``date_start`` (implied by MAX_DURATION) keeps the scan on the (calendar, start) index.
         """
         result: dict[str, list[tuple[datetime, datetime]]] = {c: [] for c in calendar_ids}
@@ -129,6 +131,7 @@ class SchedulingQueries(SessionRepository):
                 AppointmentRow.date_start > start - MAX_DURATION,
                 AppointmentRow.date_end > start,
                 or_(SlotClaimRow.hold_expires_at.is_(None), SlotClaimRow.hold_expires_at > now),
+                occupies_time(),
             )
         )
         if exclude:

@@ -41,12 +41,14 @@ from caldav_bridge.events.model import (
     AppointmentRescheduled,
 )
 from caldav_bridge.model.appointment import (
+    SHOW_AS_META,
     Appointment,
     AppointmentStatus,
     AppointmentType,
     Guest,
     Meta,
     check_busy_guests,
+    show_as_error,
 )
 from caldav_bridge.model.queries import AppointmentFilters
 from caldav_bridge.model.requests import (
@@ -336,6 +338,7 @@ def _apply_patch(
         _set_guests(uow, actor, row, patch.guests or [], now)
     if "meta" in given:
         _check_caldav_meta(actor, patch.meta or {}, row.meta_extra or {})
+        _check_show_as(patch.meta or {})
         _apply_meta(row, _merged_meta(row, patch.meta or {}))
     if "guests" in given or "meta" in given:
         _check_busy_guests(row)
@@ -589,6 +592,7 @@ def _insert(uow: UnitOfWork, actor: Actor, draft: AppointmentDraft, appointment_
     bulk writers), and return its stored row."""
     calendar = _writable_calendar(uow, actor, draft.calendar.id, "calendar.id")
     _check_caldav_meta(actor, draft.meta.model_dump(mode="json"), {})
+    _check_show_as(draft.meta.model_dump(mode="json"))
     now = utcnow()
     new = creates.new_row(appointment_id or str(uuid.uuid4()), calendar, draft, now)
     creates.write_new(uow, [new], actor=actor, action="create", now=now)
@@ -682,6 +686,13 @@ def _check_caldav_meta(actor: Actor, meta: dict[str, Any], current: dict[str, An
     ]
     if errors:
         raise ValidationFailed(errors)
+
+
+def _check_show_as(meta: dict[str, Any]) -> None:
+    """Refuse a ``meta.show_as`` that is no :class:`~caldav_bridge.model.appointment.ShowAs` (null removes it)."""
+    problem = show_as_error(meta)
+    if problem is not None:
+        raise ValidationFailed([FieldError(f"meta.{SHOW_AS_META}", problem)])
 
 
 def _check_busy_guests(row: AppointmentRow) -> None:

@@ -6,13 +6,27 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, String, Table, and_, bindparam, cast, delete, func, or_, select, true, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    Table,
+    and_,
+    bindparam,
+    cast,
+    delete,
+    func,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from caldav_bridge.model.appointment import MAX_DURATION, AppointmentStatus
+from caldav_bridge.model.appointment import MAX_DURATION, SHOW_AS_META, AppointmentStatus, ShowAs
 from caldav_bridge.model.queries import AppointmentFilters, ListedKind
 from caldav_bridge.store import auth_clock, plain_reads
 from caldav_bridge.store.bulk_insert import insert_many
@@ -43,7 +57,15 @@ __all__ = [
     "OutboxRepository",
     "PeopleRepository",
     "UserRepository",
+    "occupies_time",
 ]
+
+
+def occupies_time() -> ColumnElement[bool]:
+    """The appointments whose time is taken: not shown as free (``meta.show_as`` ``free``, which CalDAV's
+    ``TRANSP:TRANSPARENT`` sets); availability and the slot check leave the others out."""
+    show_as = AppointmentRow.meta_extra[SHOW_AS_META].as_string()
+    return or_(show_as.is_(None), show_as != ShowAs.FREE.value)
 
 
 def _table(model: type[Any]) -> Table:
@@ -213,7 +235,8 @@ class AppointmentRepository:
         return int(self.session.scalar(stmt) or 0)
 
     def first_overlapping(self, calendar_id: str, start: datetime, end: datetime) -> AppointmentRow | None:
-        """The earliest live, not cancelled appointment on ``calendar_id`` overlapping ``[start, end)``."""
+        """The earliest live, not cancelled appointment on ``calendar_id`` overlapping ``[start, end)`` that
+        occupies its time (:func:`occupies_time`)."""
         stmt = (
             select(AppointmentRow)
             .where(
@@ -222,6 +245,7 @@ class AppointmentRepository:
                 AppointmentRow.status != AppointmentStatus.CANCELLED.value,
                 AppointmentRow.date_start < end,
                 AppointmentRow.date_end > start,
+                occupies_time(),
             )
             .order_by(AppointmentRow.date_start, AppointmentRow.id)
             .limit(1)
