@@ -35,7 +35,7 @@ class Rights(rights.BaseRights):
         # lookup joins that transaction: on SQLite a second one would wait for the lock this thread
         # holds until the busy timeout, and the request would fail.
         txn = getattr(request_state.local, "txn", None)
-        access = access_in(txn.uow.session, user) if txn is not None else dav_access(self.runtime.uow(), user)
+        access = access_in(txn.uow, user) if txn is not None else dav_access(self.runtime.uow(), user)
         with self._lock:
             self._cache[user] = (access, now + _TTL)
         return access

@@ -25,10 +25,11 @@ from radicale import item as radicale_item
 from radicale import pathutils, storage, types
 from radicale.item import filter as radicale_filter
 
-from caldav_bridge.dav import locks, provisioning
+from caldav_bridge.dav import provisioning
 from caldav_bridge.dav.collections import DavStore
 from caldav_bridge.dav.errors import SyncTokenInvalid
 from caldav_bridge.dav.records import CollectionInfo, ItemHead, ItemInfo, NewItem
+from caldav_bridge.dav.repository import DavLocks
 from caldav_bridge.errors import DomainError
 from caldav_bridge.runtime import Runtime
 from caldav_bridge.services.actor import Actor
@@ -100,14 +101,14 @@ class Storage(storage.BaseStorage):
             return
         uow = self.runtime.uow()
         with uow:
-            session = uow.session
+            dav_locks = uow.repo(DavLocks)
             on_first_read = None
             if mode == "w":
-                locks.lock_for_write(session, kwargs.get("request"), kwargs.get("path"), kwargs.get("to_path"))
+                dav_locks.lock_for_write(kwargs.get("request"), kwargs.get("path"), kwargs.get("to_path"))
             else:
-                locks.lock_tree(session, "r")
-                if locks.is_postgresql(session):
-                    on_first_read = functools.partial(locks.lock_collection, session, mode="r")
+                dav_locks.lock_tree("r")
+                if dav_locks.is_postgresql():
+                    on_first_read = functools.partial(dav_locks.lock_collection, mode="r")
             store = DavStore(
                 uow,
                 dav_actor(user or ""),

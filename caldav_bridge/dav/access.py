@@ -14,13 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from caldav_bridge.dav.provisioning import SHARED_ROOT
+from caldav_bridge.dav.repository import DavRows
 from caldav_bridge.services.actor import WIDE_ROLES
-from caldav_bridge.store.dav_tables import DavCollectionRow
-from caldav_bridge.store.tables import CalendarRow, UserRow
 from caldav_bridge.store.uow import UnitOfWork
 
 __all__ = ["DavAccess", "access_in", "dav_access", "rights_for"]
@@ -39,22 +35,16 @@ class DavAccess:
 def dav_access(uow: UnitOfWork, username: str) -> DavAccess:
     """What ``username`` may reach, read in a transaction of its own."""
     with uow:
-        return access_in(uow.session, username)
+        return access_in(uow, username)
 
 
-def access_in(session: Session, username: str) -> DavAccess:
-    """What ``username`` may reach, read in the caller's open transaction."""
-    user = session.scalars(select(UserRow).where(UserRow.username == username)).one_or_none()
+def access_in(uow: UnitOfWork, username: str) -> DavAccess:
+    """What ``username`` may reach, read in ``uow``'s open transaction."""
+    user = uow.users.by_username(username)
     if user is None or not user.active:
         return DavAccess(username, None, frozenset())
-    own = select(CalendarRow.team_id).where(CalendarRow.owner_user_id == user.id, CalendarRow.team_id.is_not(None))
-    teams = frozenset(t for t in session.scalars(own) if t)
-    calendars = (
-        select(DavCollectionRow.path)
-        .join(CalendarRow, CalendarRow.id == DavCollectionRow.calendar_id)
-        .where(CalendarRow.owner_user_id == user.id)
-    )
-    return DavAccess(username, user.role, teams, frozenset(session.scalars(calendars)))
+    rows = uow.repo(DavRows)
+    return DavAccess(username, user.role, rows.team_ids_owned_by(user.id), rows.calendar_paths_owned_by(user.id))
 
 
 def rights_for(access: DavAccess | None, user: str, path: str) -> str:

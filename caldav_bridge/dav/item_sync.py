@@ -9,39 +9,22 @@ CalDAV change (channel ``scheduling``), re-renders its appointment's item here.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, cast
-
-from sqlalchemy import Table
+from typing import Any
 
 from caldav_bridge.clock import utcnow
 from caldav_bridge.dav import provisioning
-from caldav_bridge.dav.change_log import log_changes
-from caldav_bridge.dav.collections import DISPLAYNAME, bump
+from caldav_bridge.dav.collections import DISPLAYNAME
 from caldav_bridge.dav.items import is_long, item_for, new_item
+from caldav_bridge.dav.repository import DavRows
 from caldav_bridge.events.model import AppointmentDeleted, AppointmentEvent, AppointmentsCreated, CalendarRenamed
 from caldav_bridge.services.actor import CALDAV_CHANNEL
 from caldav_bridge.services.mapping import appointment_from_row
-from caldav_bridge.store.bulk_insert import insert_many
 from caldav_bridge.store.dav_tables import DavCollectionRow, DavItemRow
 from caldav_bridge.store.plain_rows import PlainRow
 from caldav_bridge.store.tables import AppointmentRow
 from caldav_bridge.store.uow import UnitOfWork
 
 __all__ = ["on_appointment_changed", "on_appointments_created", "on_calendar_renamed"]
-
-_ITEM_COLUMNS = (
-    "collection_id",
-    "href",
-    "uid",
-    "component",
-    "text",
-    "etag",
-    "time_start",
-    "time_end",
-    "long_span",
-    "appointment_id",
-    "updated_at",
-)
 
 
 def on_appointments_created(uow: UnitOfWork, event: AppointmentsCreated) -> None:
@@ -63,7 +46,7 @@ def on_appointments_created(uow: UnitOfWork, event: AppointmentsCreated) -> None
             made = provisioning.collection_for_calendar(uow, calendar_id)  # renders these appointments too
             if made is not None:  # their items are logged as for an existing collection
                 hrefs = [(f"{r.id}.ics", False) for r in rows if r.calendar_id == calendar_id]
-                log_changes(uow.session, made.id, hrefs, now)
+                uow.repo(DavRows).log_changes(made.id, hrefs, now)
     if existing:
         _insert_items(uow, [r for r in rows if r.calendar_id in existing], existing, now)
 
@@ -90,10 +73,10 @@ def _insert_items(
                 now,
             )
         )
-    table = cast(Table, cast(Any, DavItemRow).__table__)
+    dav_rows = uow.repo(DavRows)
     for collection_id, items in by_collection.items():
-        insert_many(uow.session, table, _ITEM_COLUMNS, items)
-        log_changes(uow.session, collection_id, [(item[1], False) for item in items], now)  # one revision for all
+        dav_rows.insert_items(items)
+        dav_rows.log_changes(collection_id, [(item[1], False) for item in items], now)  # one revision for all
 
 
 def on_appointment_changed(uow: UnitOfWork, event: AppointmentEvent) -> None:
@@ -122,7 +105,7 @@ def on_calendar_renamed(uow: UnitOfWork, event: CalendarRenamed) -> None:
     collection.props = {**(collection.props or {}), DISPLAYNAME: event.name}
     collection.revision += 1  # the collection's ETag and CTag change: clients read its properties again
     collection.updated_at = utcnow()
-    uow.session.flush()
+    uow.flush()
 
 
 def _remove_item(uow: UnitOfWork, calendar_id: str, appointment_id: str, now: datetime) -> None:
@@ -132,7 +115,7 @@ def _remove_item(uow: UnitOfWork, calendar_id: str, appointment_id: str, now: da
     base = uow.dav_items.item_of(collection.id, appointment_id)
     if base is not None:
         uow.dav_items.remove(base)
-        bump(uow.session, collection.id, [(base.href, True)], now)
+        uow.repo(DavRows).bump(collection.id, [(base.href, True)], now)
 
 
 def _render_item(uow: UnitOfWork, row: AppointmentRow, now: datetime) -> None:
@@ -150,5 +133,5 @@ def _render_item(uow: UnitOfWork, row: AppointmentRow, now: datetime) -> None:
     base.time_start, base.time_end = new.time_start, new.time_end
     base.long_span = is_long(new.time_start, new.time_end)
     base.updated_at = now
-    uow.session.flush()
-    bump(uow.session, collection.id, [(base.href, False)], now)
+    uow.flush()
+    uow.repo(DavRows).bump(collection.id, [(base.href, False)], now)

@@ -14,15 +14,12 @@ import secrets
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import insert, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
-
 from caldav_bridge.clock import utcnow
 from caldav_bridge.dav.collections import DavStore, parent_of
 from caldav_bridge.dav.items import is_long, item_for
+from caldav_bridge.dav.repository import DavRows
 from caldav_bridge.store.dav_tables import DavCollectionRow, DavItemRow
-from caldav_bridge.store.tables import AppointmentRow, AuditRow, CalendarRow, UserRow
+from caldav_bridge.store.tables import CalendarRow
 from caldav_bridge.store.uow import UnitOfWork
 
 __all__ = [
@@ -42,56 +39,53 @@ COMPONENTS = "VEVENT,VTODO,VJOURNAL"
 
 def path_for_calendar(uow: UnitOfWork, calendar: CalendarRow) -> str:
     if calendar.owner_user_id:
-        owner = uow.session.get(UserRow, calendar.owner_user_id)
+        owner = uow.users.get(calendar.owner_user_id)
         if owner is not None:
             path = f"{owner.username}/appointments"
-            taken = uow.session.scalar(select(DavCollectionRow.id).where(DavCollectionRow.path == path))
-            return path if taken is None else f"{owner.username}/{calendar.id}"
+            return f"{owner.username}/{calendar.id}" if uow.repo(DavRows).path_taken(path) else path
     return f"{SHARED_ROOT}/{calendar.id}"
 
 
 def collection_for_calendar(uow: UnitOfWork, calendar_id: str) -> DavCollectionRow | None:
     """The DAV collection of ``calendar_id``, created (and filled) if it does not exist yet."""
-    stmt = select(DavCollectionRow).where(DavCollectionRow.calendar_id == calendar_id)
-    row = uow.session.scalars(stmt).one_or_none()
+    rows = uow.repo(DavRows)
+    row = rows.collection_of_calendar(calendar_id)
     if row is not None:
         return row
     # Two transactions may both find no collection; the calendar's row lock lets one create it and the
-    # other see it (SQLite's BEGIN IMMEDIATE already serialises writers). FOR NO KEY UPDATE, because
-    # both may already hold the KEY SHARE lock of an appointment's foreign key: FOR UPDATE deadlocks.
-    lock = select(CalendarRow).where(CalendarRow.id == calendar_id).with_for_update(key_share=True)
-    calendar = uow.session.scalars(lock).one_or_none()
+    # other see it (SQLite's BEGIN IMMEDIATE already serialises writers).
+    calendar = rows.lock_calendar(calendar_id)
     if calendar is None:
         return None
-    row = uow.session.scalars(stmt.execution_options(populate_existing=True)).one_or_none()
+    row = rows.collection_of_calendar(calendar_id, fresh=True)
     return row if row is not None else calendar_created(uow, calendar)
 
 
 def calendar_created(uow: UnitOfWork, calendar: CalendarRow) -> DavCollectionRow:
     """Provision the DAV collection of a calendar and render its existing appointments into it."""
 
+    rows = uow.repo(DavRows)
     now = utcnow()
     path = path_for_calendar(uow, calendar)
     parent = parent_of(path)
-    ensure_folder(uow.session, parent)
+    ensure_folder(uow, parent)
     props = {
         "tag": "VCALENDAR",
         "D:displayname": calendar.name,
         "C:supported-calendar-component-set": COMPONENTS,
         "C:calendar-description": f"Appointments ({calendar.kind}, {calendar.timezone})",
     }
-    row = _insert_calendar_collection(uow.session, calendar, path, props, now)
-    if row is None:
+    row = _calendar_collection(calendar, path, props, now)
+    if not rows.insert_collection(row):
         # Another transaction gave a second calendar of the same owner ``<user>/appointments`` at
         # this moment (each holds only its own calendar's lock): this one takes its id path.
         path = f"{parent}/{calendar.id}"
-        row = _insert_calendar_collection(uow.session, calendar, path, props, now)
-        if row is None:
+        row = _calendar_collection(calendar, path, props, now)
+        if not rows.insert_collection(row):
             raise RuntimeError(f"the DAV path {path!r} is taken")
-    stmt = select(AppointmentRow).where(AppointmentRow.calendar_id == calendar.id, AppointmentRow.deleted_at.is_(None))
-    for appointment in uow.session.scalars(stmt).unique():
+    for appointment in rows.live_appointments_of(calendar.id):
         new = item_for(appointment, None)
-        uow.session.add(
+        uow.dav_items.add(
             DavItemRow(
                 collection_id=row.id,
                 href=f"{appointment.id}.ics",
@@ -106,16 +100,13 @@ def calendar_created(uow: UnitOfWork, calendar: CalendarRow) -> DavCollectionRow
                 updated_at=now,
             )
         )
-    uow.session.flush()
+    uow.flush()
     return row
 
 
-def _insert_calendar_collection(
-    session: Session, calendar: CalendarRow, path: str, props: dict[str, str], now: datetime
-) -> DavCollectionRow | None:
-    """Insert the collection of ``calendar`` at ``path`` in a savepoint; None if the path is taken."""
-
-    row = DavCollectionRow(
+def _calendar_collection(calendar: CalendarRow, path: str, props: dict[str, str], now: datetime) -> DavCollectionRow:
+    """The (new) collection of ``calendar`` at ``path``."""
+    return DavCollectionRow(
         path=path,
         parent_path=parent_of(path),
         tag="VCALENDAR",
@@ -126,19 +117,9 @@ def _insert_calendar_collection(
         created_at=now,
         updated_at=now,
     )
-    try:
-        with session.begin_nested():
-            session.add(row)
-            session.flush()
-    except IntegrityError:
-        taken = session.scalar(select(DavCollectionRow.id).where(DavCollectionRow.path == path))
-        if taken is None:  # not the path (the calendar's own collection): not ours to resolve
-            raise
-        return None
-    return row
 
 
-def ensure_folder(session: Session, path: str) -> None:
+def ensure_folder(uow: UnitOfWork, path: str) -> None:
     """Make sure the plain collection at ``path`` (a principal or ``_calendars``) exists.
 
     Idempotent under concurrency: two transactions provisioning calendars under the same folder
@@ -146,29 +127,22 @@ def ensure_folder(session: Session, path: str) -> None:
     the insert runs in a savepoint, and the one that loses the race on the unique path (PostgreSQL
     waits for the winner's commit) rolls back only that savepoint and uses the winner's row.
     """
-    exists = select(DavCollectionRow.id).where(DavCollectionRow.path == path)
-    if session.scalar(exists) is not None:
+    rows = uow.repo(DavRows)
+    if rows.path_taken(path):
         return
-
     now = utcnow()
-    try:
-        with session.begin_nested():
-            session.add(
-                DavCollectionRow(
-                    path=path,
-                    parent_path=parent_of(path),
-                    tag="",
-                    props={},
-                    epoch=secrets.token_hex(4),
-                    revision=0,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
-            session.flush()
-    except IntegrityError:
-        if session.scalar(exists) is None:  # not the path: some other constraint
-            raise
+    rows.insert_collection(
+        DavCollectionRow(
+            path=path,
+            parent_path=parent_of(path),
+            tag="",
+            props={},
+            epoch=secrets.token_hex(4),
+            revision=0,
+            created_at=now,
+            updated_at=now,
+        )
+    )
 
 
 def ensure_for_path(store: DavStore, path: str) -> None:
@@ -178,17 +152,10 @@ def ensure_for_path(store: DavStore, path: str) -> None:
     if first in store.ensured:
         return
     store.ensured.add(first)
-    linked = select(DavCollectionRow.calendar_id).where(DavCollectionRow.calendar_id.is_not(None))
-    stmt = select(CalendarRow).where(CalendarRow.id.not_in(linked))
-    if first == SHARED_ROOT:
-        stmt = stmt.where(CalendarRow.owner_user_id.is_(None))
-    else:
-        owner = select(UserRow.id).where(UserRow.username == first).scalar_subquery()
-        stmt = stmt.where(CalendarRow.owner_user_id == owner)
     # Through collection_for_calendar: it takes the calendar's row lock and looks again, so a REST
     # write provisioning the same calendar at this moment (it does not take the storage lock) is
     # waited for and its collection used, not inserted a second time.
-    missing = [calendar.id for calendar in uow.session.scalars(stmt)]
+    missing = uow.repo(DavRows).calendars_without_collection(owner_username=None if first == SHARED_ROOT else first)
     created = [collection_for_calendar(uow, calendar_id) for calendar_id in missing]
     if created:
         store.forget_collections()
@@ -211,4 +178,4 @@ def audit_reads(store: DavStore, calendar_id: str, appointment_ids: Iterable[str
         for appointment_id in appointment_ids
     ]
     if rows:
-        store.session.execute(insert(AuditRow), rows)
+        store.uow.audit.insert_many(rows)

@@ -28,9 +28,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import insert, or_, update
-
-from caldav_bridge.store.tables import AuditRow, FeedFetchRow, FeedTokenRow
 from caldav_bridge.store.uow import UnitOfWork
 
 __all__ = ["Fetch", "FetchLog", "FetchLogs"]
@@ -130,18 +127,9 @@ class FetchLog:
             last_used[f.token_id] = max(f.at, last_used.get(f.token_id, f.at))
         uow = self._uow_factory()
         with uow:
-            session = uow.session
-            session.execute(insert(FeedFetchRow), fetches)
-            if audit:
-                session.execute(insert(AuditRow), audit)
-            for token_id, at in last_used.items():
-                t = FeedTokenRow
-                session.execute(
-                    update(t)
-                    .where(t.id == token_id, or_(t.last_used_at.is_(None), t.last_used_at < at))
-                    .values(last_used_at=at)
-                    .execution_options(synchronize_session=False)
-                )
+            uow.feeds.insert_fetches(fetches)
+            uow.audit.insert_many(audit)
+            uow.feeds.mark_used(last_used)
             uow.commit()
 
 

@@ -29,7 +29,8 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
 
 from caldav_bridge.clock import utcnow
-from caldav_bridge.dav.collections import DEFAULT_MAX_TOKEN_AGE, prune_all
+from caldav_bridge.dav.collections import DEFAULT_MAX_TOKEN_AGE
+from caldav_bridge.dav.repository import DavRows
 from caldav_bridge.jobs.scheduler import SKIPPED, Job, JobScheduler, default_holder
 from caldav_bridge.jobs.ticks import Daily, Every
 from caldav_bridge.runtime import Runtime
@@ -118,7 +119,7 @@ def prune_change_logs(rt: Runtime, max_age: int = DEFAULT_MAX_TOKEN_AGE) -> int:
     mirror change. Safe on several processes at once (each run takes the storage lock).
     """
     with rt.uow() as uow:
-        count = prune_all(uow.session, utcnow() - timedelta(seconds=max_age))
+        count = uow.repo(DavRows).prune_all(utcnow() - timedelta(seconds=max_age))
         uow.commit()
     if count:
         log.info("caldav: change log of %d collection(s) pruned", count)

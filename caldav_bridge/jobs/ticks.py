@@ -18,9 +18,9 @@ from sqlalchemy.exc import IntegrityError
 
 from caldav_bridge.clock import utcnow
 from caldav_bridge.store.job_tables import JobTickRow
-from caldav_bridge.store.uow import UnitOfWork
+from caldav_bridge.store.uow import SessionRepository, UnitOfWork
 
-__all__ = ["RETENTION", "Daily", "Every", "Trigger", "claim", "finish", "missed"]
+__all__ = ["RETENTION", "Daily", "Every", "JobTicks", "Trigger", "claim", "finish", "missed"]
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: Tick rows older than this (counted back from the tick just finished) are deleted.
@@ -60,15 +60,34 @@ class Daily:
 Trigger = Every | Daily
 
 
+class JobTicks(SessionRepository):
+    """``uow.repo(JobTicks)``: the ``job_ticks`` rows."""
+
+    def insert(self, row: JobTickRow) -> bool:
+        """Insert ``row`` now; False when a row of its tick exists (the caller rolls back)."""
+        self.session.add(row)
+        try:
+            self.session.flush()
+        except IntegrityError:
+            return False
+        return True
+
+    def finish(self, job_id: str, tick: datetime, outcome: str, finished_at: datetime) -> None:
+        self.session.execute(
+            update(JobTickRow)
+            .where(JobTickRow.job_id == job_id, JobTickRow.tick_at == tick)
+            .values(outcome=outcome, finished_at=finished_at)
+        )
+
+    def forget_before(self, job_id: str, cutoff: datetime) -> None:
+        self.session.execute(delete(JobTickRow).where(JobTickRow.job_id == job_id, JobTickRow.tick_at < cutoff))
+
+
 def claim(uow: UnitOfWork, job_id: str, tick: datetime, holder: str, outcome: str = "running") -> bool:
     """Insert the tick's row for ``holder``; False when another process claimed the tick first."""
     with uow:
-        uow.session.add(
-            JobTickRow(job_id=job_id, tick_at=tick, holder=holder[:64], claimed_at=utcnow(), outcome=outcome)
-        )
-        try:
-            uow.session.flush()
-        except IntegrityError:
+        row = JobTickRow(job_id=job_id, tick_at=tick, holder=holder[:64], claimed_at=utcnow(), outcome=outcome)
+        if not uow.repo(JobTicks).insert(row):
             uow.rollback()
             return False
         uow.commit()
@@ -78,14 +97,9 @@ def claim(uow: UnitOfWork, job_id: str, tick: datetime, holder: str, outcome: st
 def finish(uow: UnitOfWork, job_id: str, tick: datetime, outcome: str) -> None:
     """Record the tick's outcome and forget the job's ticks older than :data:`RETENTION`."""
     with uow:
-        uow.session.execute(
-            update(JobTickRow)
-            .where(JobTickRow.job_id == job_id, JobTickRow.tick_at == tick)
-            .values(outcome=outcome, finished_at=utcnow())
-        )
-        uow.session.execute(
-            delete(JobTickRow).where(JobTickRow.job_id == job_id, JobTickRow.tick_at < tick - RETENTION)
-        )
+        ticks = uow.repo(JobTicks)
+        ticks.finish(job_id, tick, outcome, utcnow())
+        ticks.forget_before(job_id, tick - RETENTION)
         uow.commit()
 
 

@@ -146,7 +146,7 @@ def status(uow: UnitOfWork, settings: Any) -> dict[str, Any]:
         unassigned = uow.repo(SfLinks).count_unassigned()
         usage = state.value("api_usage")
         unmapped = unmapped_values(uow)
-        tech_setup = {"policy": settings.sf_tech_setup_policy, **mirrored.proposals(uow.session)}
+        tech_setup = {"policy": settings.sf_tech_setup_policy, **mirrored.proposals(uow)}
     return {
         "configured": bool(settings.sf_auth),
         "mode": settings.sf_mode,

@@ -22,9 +22,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, cast, select
-from sqlalchemy.orm import Session
-
 from caldav_bridge.clock import utcnow
 from caldav_bridge.events.model import (
     AppointmentCancelled,
@@ -35,6 +32,7 @@ from caldav_bridge.events.model import (
 from caldav_bridge.model.appointment import AppointmentStatus, AppointmentType
 from caldav_bridge.model.timestamps import format_timestamp
 from caldav_bridge.scheduling import booking
+from caldav_bridge.scheduling.queries import SchedulingQueries
 from caldav_bridge.scheduling.rules import SchedulingOptions
 from caldav_bridge.services.actor import MIRROR_CHANNEL, Actor, consequence_actor
 from caldav_bridge.store.tables import AppointmentRow
@@ -116,16 +114,8 @@ def _withdraw_proposal(uow: UnitOfWork, appointment_id: str) -> None:
         row.meta_extra = {**row.meta_extra, META: {**row.meta_extra[META], "status": "withdrawn"}}
 
 
-def proposals(session: Session, limit: int = 50) -> dict[str, Any]:
+def proposals(uow: UnitOfWork, limit: int = 50) -> dict[str, Any]:
     """The standing proposals of live INITIALs (for ``sync status``): how many, and the first ``limit`` ids."""
-    rows = session.execute(
-        select(AppointmentRow.id, AppointmentRow.meta_extra)
-        .where(
-            AppointmentRow.deleted_at.is_(None),
-            AppointmentRow.type == AppointmentType.INITIAL.value,
-            cast(AppointmentRow.meta_extra, String).like("%proposed%"),
-        )
-        .order_by(AppointmentRow.date_start)
-    )
-    ids = [i for i, extra in rows if ((extra or {}).get(META) or {}).get("status") == "proposed"]
+    rows = uow.repo(SchedulingQueries).live_initials_mentioning("proposed")
+    ids = [i for i, extra in rows if (extra.get(META) or {}).get("status") == "proposed"]
     return {"proposed": len(ids), "appointment_ids": ids[:limit]}

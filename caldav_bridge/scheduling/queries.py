@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
+from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import String, cast, func, or_, select
 
 from caldav_bridge.dav.render import is_recurring
-from caldav_bridge.model.appointment import MAX_DURATION, AppointmentStatus
+from caldav_bridge.model.appointment import MAX_DURATION, AppointmentStatus, AppointmentType
 from caldav_bridge.model.requests import CalendarKind
 from caldav_bridge.scheduling.recurring import occurrences
 from caldav_bridge.scheduling.rules import AvailabilityRules, TimeRange
@@ -216,3 +217,17 @@ class SchedulingQueries(SessionRepository):
             CalendarRow.kind == CalendarKind.TECH_SETUP_MEMBER, CalendarRow.team_id.is_not(None)
         )
         return list(self.session.scalars(select(CalendarRow).where(CalendarRow.id.in_(teams.distinct()))))
+
+    def live_initials_mentioning(self, key: str) -> list[tuple[str, dict[str, Any]]]:
+        """(id, ``meta_extra``) of the live INITIALs whose meta's JSON text contains ``key``, earliest first
+        (callers check the key)."""
+        stmt = (
+            select(AppointmentRow.id, AppointmentRow.meta_extra)
+            .where(
+                AppointmentRow.deleted_at.is_(None),
+                AppointmentRow.type == AppointmentType.INITIAL.value,
+                cast(AppointmentRow.meta_extra, String).like(f"%{key}%"),
+            )
+            .order_by(AppointmentRow.date_start)
+        )
+        return [(appointment_id, extra or {}) for appointment_id, extra in self.session.execute(stmt)]

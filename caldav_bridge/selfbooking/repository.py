@@ -8,10 +8,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 
 from caldav_bridge.model.appointment import AppointmentStatus
 from caldav_bridge.selfbooking.tables import BookingLinkRow, CustomerBookingRow, CustomerMessageRow
+from caldav_bridge.store.sf_tables import SfSyncStateRow
 from caldav_bridge.store.tables import AppointmentRow
 from caldav_bridge.store.uow import SessionRepository
 
@@ -47,6 +48,28 @@ class SelfBookingRows(SessionRepository):
             .group_by(CustomerBookingRow.link_id)
         )
         return {link_id: int(n) for link_id, n in self.session.execute(stmt)}
+
+    def personal_links_for_salesforce(self, after: tuple[datetime, str] | None, limit: int) -> list[BookingLinkRow]:
+        """The first ``limit`` personal links of an Opportunity issued after ``after`` (created at, id), in order."""
+        stmt = (
+            select(BookingLinkRow)
+            .where(BookingLinkRow.kind == "personal", BookingLinkRow.sf_opportunity_gid.is_not(None))
+            .order_by(BookingLinkRow.created_at, BookingLinkRow.id)
+            .limit(limit)
+        )
+        if after is not None:
+            at, last_id = after
+            stmt = stmt.where(
+                or_(BookingLinkRow.created_at > at, and_(BookingLinkRow.created_at == at, BookingLinkRow.id > last_id))
+            )
+        return list(self.session.scalars(stmt))
+
+    def sync_state(self, name: str) -> SfSyncStateRow | None:
+        """The ``sf_sync_state`` row ``name`` (the links' Salesforce watermark)."""
+        return self.session.get(SfSyncStateRow, name)
+
+    def save_sync_state(self, row: SfSyncStateRow) -> None:
+        self.session.add(row)
 
     # ------------------------------------------------------------------ bookings
 

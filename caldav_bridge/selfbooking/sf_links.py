@@ -16,13 +16,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import and_, or_, select
-
 from caldav_bridge.clock import utcnow
 from caldav_bridge.credentials import token_digest
 from caldav_bridge.selfbooking.keys import link_secret
 from caldav_bridge.selfbooking.links import book_url
 from caldav_bridge.selfbooking.model import is_active
+from caldav_bridge.selfbooking.repository import SelfBookingRows
 from caldav_bridge.selfbooking.tables import BookingLinkRow
 from caldav_bridge.store.sf_tables import SfSyncStateRow
 from caldav_bridge.store.uow import UnitOfWork
@@ -47,23 +46,8 @@ class Published:
     notes: list[str] = field(default_factory=list)
 
 
-def _due(uow: UnitOfWork, after: tuple[datetime, str] | None) -> list[BookingLinkRow]:
-    stmt = (
-        select(BookingLinkRow)
-        .where(BookingLinkRow.kind == "personal", BookingLinkRow.sf_opportunity_gid.is_not(None))
-        .order_by(BookingLinkRow.created_at, BookingLinkRow.id)
-        .limit(CHUNK)
-    )
-    if after is not None:
-        at, last_id = after
-        stmt = stmt.where(
-            or_(BookingLinkRow.created_at > at, and_(BookingLinkRow.created_at == at, BookingLinkRow.id > last_id))
-        )
-    return list(uow.session.scalars(stmt))
-
-
-def _watermark(uow: UnitOfWork) -> tuple[datetime, str] | None:
-    row = uow.session.get(SfSyncStateRow, STATE)
+def _watermark(rows: SelfBookingRows) -> tuple[datetime, str] | None:
+    row = rows.sync_state(STATE)
     last_id = (row.value or {}).get("last_link_id") if row is not None else None
     return (row.modstamp, str(last_id)) if row is not None and row.modstamp and last_id else None
 
@@ -77,7 +61,8 @@ def publish_booking_links(
         return report
     now = utcnow()
     with make_uow() as uow:
-        links = _due(uow, _watermark(uow))
+        rows = uow.repo(SelfBookingRows)
+        links = rows.personal_links_for_salesforce(_watermark(rows), CHUNK)
         planned: list[tuple[BookingLinkRow, str | None]] = []
         for link in links:
             secret = link_secret(key, link.id)
@@ -99,8 +84,9 @@ def publish_booking_links(
         last = link
     if last is not None:
         with make_uow() as uow:
-            state = uow.session.get(SfSyncStateRow, STATE) or SfSyncStateRow(name=STATE, value={})
+            rows = uow.repo(SelfBookingRows)
+            state = rows.sync_state(STATE) or SfSyncStateRow(name=STATE, value={})
             state.modstamp, state.value, state.updated_at = last.created_at, {"last_link_id": last.id}, now
-            uow.session.add(state)
+            rows.save_sync_state(state)
             uow.commit()
     return report

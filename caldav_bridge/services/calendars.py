@@ -82,7 +82,7 @@ def rename_in(uow: UnitOfWork, actor: Actor, calendar_id: str, name: str) -> Cal
         old = row.name
         row.name = clean
         row.updated_at = utcnow()
-        uow.session.flush()
+        uow.flush()
         uow.add_event(CalendarRenamed(actor, row.id, old, clean))
     return calendar_from_row(row)
 

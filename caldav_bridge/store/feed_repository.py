@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -102,6 +103,22 @@ class FeedRepository:
 
     def add_fetch(self, row: FeedFetchRow) -> None:
         self.session.add(row)
+
+    def insert_fetches(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Fetch rows (``feed_fetches`` column values) in one INSERT executed for all of them, past the ORM."""
+        if rows:
+            self.session.execute(insert(FeedFetchRow), list(rows))
+
+    def mark_used(self, last_used: dict[str, datetime]) -> None:
+        """Each token's ``last_used_at`` moved forward to its time in ``last_used`` (never back)."""
+        t = FeedTokenRow
+        for token_id, at in last_used.items():
+            self.session.execute(
+                update(t)
+                .where(t.id == token_id, or_(t.last_used_at.is_(None), t.last_used_at < at))
+                .values(last_used_at=at)
+                .execution_options(synchronize_session=False)
+            )
 
     def fetches_of(self, calendar_id: str, limit: int) -> list[FeedFetchRow]:
         stmt = (

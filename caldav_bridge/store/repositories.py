@@ -16,6 +16,7 @@ from sqlalchemy import (
     cast,
     delete,
     func,
+    insert,
     or_,
     select,
     true,
@@ -534,6 +535,11 @@ class AuditRepository:
 
     def add_all(self, rows: Iterable[AuditRow]) -> None:
         self.session.add_all(list(rows))
+
+    def insert_many(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Audit rows (``audit_log`` column values) in one INSERT executed for all of them, past the ORM."""
+        if rows:
+            self.session.execute(insert(AuditRow), list(rows))
 
     def for_appointment(self, appointment_id: str) -> list[AuditRow]:
         stmt = select(AuditRow).where(AuditRow.appointment_id == appointment_id).order_by(AuditRow.id)

@@ -99,3 +99,71 @@ def test_function_local_imports_are_the_listed_exceptions() -> None:
     found = {i for i in _local_imports() if not i[0].startswith(LAZY_COMMAND_MODULES)}
     unlisted = found - ALLOWED_LOCAL_IMPORTS
     assert not unlisted, sorted(unlisted)
+
+
+# --------------------------------------------------------------------------- the session stays in the repositories
+
+#: Where the database session may be used: the store package (the unit of work and the core repositories).
+STORE = "caldav_bridge/store/"
+#: A class deriving from this one is a feature's repository (``uow.repo(...)``): its own ``self.session`` is fine.
+REPOSITORY_BASE = "SessionRepository"
+#: (file, class) whose ``self.session`` is not a service reaching past the repositories, and why.
+ALLOWED_SESSION_USERS = {
+    # an HTTP session (requests), not the database's
+    ("caldav_bridge/salesforce/gateway.py", "SalesforceGateway"),
+    # the CalDAV store itself: the repository of DAV collections, items and sync tokens, on its unit of
+    # work's session (its queries and the WebDAV rules over them are one class; docs/architecture.md)
+    ("caldav_bridge/dav/collections.py", "DavStore"),
+}
+
+
+def _session_uses(path: str, source: str) -> set[tuple[str, str, int]]:
+    """``(file, class, line)`` of each ``.session`` read outside a repository's own ``self.session``."""
+    found: set[tuple[str, str, int]] = set()
+
+    def visit(node: ast.AST, cls: ast.ClassDef | None) -> None:
+        if isinstance(node, ast.ClassDef):
+            cls = node
+        if isinstance(node, ast.Attribute) and node.attr == "session":
+            own = isinstance(node.value, ast.Name) and node.value.id == "self"
+            repository = own and cls is not None and any(_name(b) == REPOSITORY_BASE for b in cls.bases)
+            if not repository:
+                found.add((path, cls.name if cls is not None else "", node.lineno))
+        for child in ast.iter_child_nodes(node):
+            visit(child, cls)
+
+    visit(ast.parse(source), None)
+    return found
+
+
+def _name(node: ast.expr) -> str:
+    return node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else ""
+
+
+def test_only_repositories_use_the_session() -> None:
+    """Services and handlers reach the database through the unit of work's repositories, never ``uow.session``."""
+    found = set()
+    for package in ("caldav_bridge", "feeds", "storage_plugin"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            name = path.relative_to(ROOT).as_posix()
+            if not name.startswith(STORE):
+                found |= _session_uses(name, path.read_text(encoding="utf-8"))
+    unlisted = sorted(use for use in found if use[:2] not in ALLOWED_SESSION_USERS)
+    assert not unlisted, unlisted
+
+
+def test_the_session_finder_finds_a_service_using_the_session() -> None:
+    source = """
+class Rows(SessionRepository):
+    def get(self):
+        return self.session.get(1)
+
+class Service:
+    def run(self):
+        return self.session.execute(2)
+
+def handler(uow):
+    uow.session.flush()
+    return store.uow.session
+"""
+    assert _session_uses("m.py", source) == {("m.py", "Service", 8), ("m.py", "", 11), ("m.py", "", 12)}
