@@ -20,10 +20,18 @@ from caldav_bridge.model.queries import AppointmentFilters, ListedKind
 from caldav_bridge.model.requests import CalendarKind
 from caldav_bridge.scheduling.queries import SchedulingQueries
 from caldav_bridge.scheduling.rules import AvailabilityRules, TimeRange
-from caldav_bridge.store.tables import AppointmentRow, AuditRow, CalendarRow, OutboxRow, PersonRow, StatusHistoryRow
+from caldav_bridge.store.tables import (
+    AppointmentRow,
+    AuditRow,
+    CalendarRow,
+    OutboxRow,
+    PersonRow,
+    StatusHistoryRow,
+    UserRow,
+)
 from caldav_bridge.store.uow import SessionRepository, UnitOfWork
 
-__all__ = ["FakeScheduling", "FakeUnitOfWork", "appointment", "calendar"]
+__all__ = ["FakeScheduling", "FakeUnitOfWork", "FakeUsers", "appointment", "calendar", "user"]
 
 T0 = datetime(2030, 3, 4, 9, 0, tzinfo=UTC)
 
@@ -113,6 +121,17 @@ class FakeCalendars:
 
     def get(self, calendar_id: str) -> CalendarRow | None:
         return self.rows.get(calendar_id)
+
+
+class FakeUsers:
+    def __init__(self) -> None:
+        self.rows: dict[str, UserRow] = {}
+
+    def get(self, user_id: str) -> UserRow | None:
+        return self.rows.get(user_id)
+
+    def by_username(self, username: str) -> UserRow | None:
+        return next((u for u in self.rows.values() if u.username == username), None)
 
 
 class FakePeople:
@@ -208,6 +227,7 @@ class FakeUnitOfWork(UnitOfWork):
         self.appointments = appointments  # type: ignore[assignment]
         self.calendars = calendars  # type: ignore[assignment]
         self.people = FakePeople()  # type: ignore[assignment]
+        self.users = FakeUsers()  # type: ignore[assignment]
         self.audit = FakeRows()  # type: ignore[assignment]
         self.outbox = FakeRows()  # type: ignore[assignment]
         self.scheduling = FakeScheduling(appointments, calendars)
@@ -253,6 +273,12 @@ class FakeUnitOfWork(UnitOfWork):
         return list(self.outbox.rows)  # type: ignore[attr-defined]
 
 
+def user(uow: FakeUnitOfWork, user_id: str, username: str, role: str = "fitter", *, active: bool = True) -> UserRow:
+    row = UserRow(id=user_id, username=username, role=role, active=active)
+    uow.users.rows[user_id] = row  # type: ignore[attr-defined]
+    return row
+
+
 def calendar(
     uow: FakeUnitOfWork,
     calendar_id: str,
@@ -261,8 +287,16 @@ def calendar(
     kind: str = "fitter",
     team_id: str | None = None,
     name: str | None = None,
+    owner_user_id: str | None = None,
 ) -> CalendarRow:
-    row = CalendarRow(id=calendar_id, name=name or f"Calendar {calendar_id}", kind=kind, timezone=zone, team_id=team_id)
+    row = CalendarRow(
+        id=calendar_id,
+        name=name or f"Calendar {calendar_id}",
+        kind=kind,
+        timezone=zone,
+        team_id=team_id,
+        owner_user_id=owner_user_id,
+    )
     uow.calendars.rows[calendar_id] = row  # type: ignore[attr-defined]
     return row
 
