@@ -5,11 +5,14 @@ The iCal feed (:mod:`caldav_bridge.converters.ical`, served by ``services/feed_s
 :func:`disclose`, and which appointments they list from :func:`lists_cancelled`, so that a level can never
 show more on one channel than on the other (``tests/feeds/test_privacy_parity.py`` holds both to it).
 
-| level | listed | title | status | type, place | notes and customers' names |
+| level | listed | title | status | type, place | notes and customers' names; categories, organizer, attendees |
 |---|---|---|---|---|---|
 | ``busy`` | not cancelled | ``Busy`` | no | no | no |
 | ``minimal`` | all (cancelled ones for the grace period) | type and initials | yes | yes | no |
 | ``full`` | all (likewise) | the appointment's name | yes | yes | yes |
+
+Categories, organizer and attendees (``meta.categories``, ``meta.organizer``, ``meta.attendees``, from a CalDAV
+client) are shown at ``full`` only: an attendee's e-mail address names a person as surely as their name.
 
 A **busy block** (``meta.kind`` ``busy``: the fitter's own time, such as lunch or the dentist; see
 :class:`~caldav_bridge.model.appointment.AppointmentKind`) is shown as ``Busy`` at every level but ``full``:
@@ -23,6 +26,7 @@ share one), at ``busy`` nobody. The label leads the title: ``Anna: Follow-up · 
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -34,12 +38,17 @@ from caldav_bridge.model.feeds import Privacy
 __all__ = [
     "BUSY_TITLE",
     "TYPE_LABELS",
+    "Contact",
     "Disclosed",
+    "categories",
+    "contacts",
     "description",
     "disclose",
     "guest_initials",
+    "is_email",
     "lists_cancelled",
     "location",
+    "location_text",
     "member_labels",
     "summary",
 ]
@@ -48,6 +57,18 @@ __all__ = [
 BUSY_TITLE = "Busy"
 TYPE_LABELS = {"INITIAL": "Initial appointment", "FOLLOW_UP": "Follow-up", "TECH_SETUP": "Tech setup call"}
 _MAX_LOCATION = 255
+#: An address a ``mailto:`` URI may carry unescaped (what ``converters.ical_parse`` accepts from a client).
+_EMAIL = re.compile(r"[^@\s<>\"(),;:]+@[^@\s<>\"(),;:]+")
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class Contact:
+    """An organizer or attendee with an e-mail address (``meta.organizer``, ``meta.attendees``)."""
+
+    email: str
+    name: str | None = None
+    guest_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -63,6 +84,10 @@ class Disclosed:
     description: str | None
     #: On a team calendar: the member it belongs to, as the level names them (already part of ``title``).
     member: str | None = None
+    #: ``full`` only: ``meta.categories``, ``meta.organizer`` and ``meta.attendees`` (:func:`contacts`).
+    categories: tuple[str, ...] = ()
+    organizer: Contact | None = None
+    attendees: tuple[Contact, ...] = ()
 
     @property
     def cancelled(self) -> bool:
@@ -111,14 +136,55 @@ def _disclose(appointment: Appointment, privacy: Privacy) -> Disclosed:
                 type=None,
                 location=location(appointment),
                 description=appointment.description or None,
+                **_full_only(appointment),
             )
         return Disclosed(title=BUSY_TITLE, status=appointment.status, type=None, location=None, description=None)
+    full = privacy is Privacy.FULL
     return Disclosed(
         title=summary(appointment, privacy),
         status=appointment.status,
         type=appointment.meta.type.value,
         location=location(appointment),
-        description=description(appointment) if privacy is Privacy.FULL else None,
+        description=description(appointment) if full else None,
+        **(_full_only(appointment) if full else {}),
+    )
+
+
+def _full_only(appointment: Appointment) -> dict[str, Any]:
+    organizer, attendees = contacts(appointment)
+    return {"categories": categories(appointment), "organizer": organizer, "attendees": attendees}
+
+
+def categories(appointment: Appointment) -> tuple[str, ...]:
+    """``meta.categories`` (texts only)."""
+    value = getattr(appointment.meta, "categories", None)
+    return tuple(c for c in value if isinstance(c, str) and c) if isinstance(value, list) else ()
+
+
+def contacts(appointment: Appointment) -> tuple[Contact | None, tuple[Contact, ...]]:
+    """``meta.organizer`` and ``meta.attendees`` as contacts; entries without a usable e-mail address left out."""
+    organizer = _contact(getattr(appointment.meta, "organizer", None))
+    listed = getattr(appointment.meta, "attendees", None)
+    found = (_contact(a) for a in listed) if isinstance(listed, list) else ()
+    return organizer, tuple(c for c in found if c is not None)
+
+
+def is_email(value: str) -> bool:
+    """Whether ``value`` is an e-mail address a ``mailto:`` value may carry as it is (no spaces, quotes,
+    commas, semicolons or colons; at most 254 characters)."""
+    return len(value) <= 254 and _EMAIL.fullmatch(value) is not None
+
+
+def _contact(value: Any) -> Contact | None:
+    if not isinstance(value, dict):
+        return None
+    email, name, guest_id = value.get("email"), value.get("name"), value.get("guest_id")
+    if not isinstance(email, str) or not is_email(email):
+        return None
+    return Contact(
+        email,
+        _CONTROL.sub("", name) or None if isinstance(name, str) else None,
+        guest_id if isinstance(guest_id, str) and guest_id else None,
     )
 
 
@@ -133,11 +199,17 @@ def guest_initials(guests: Sequence[Guest]) -> str:
 
 
 def location(appointment: Appointment) -> str | None:
-    value: Any = getattr(appointment.meta, "location", None)
+    """The place calendars show (``meta.location``, at most 255 characters), or None."""
+    shown = location_text(getattr(appointment.meta, "location", None))
+    return shown[:_MAX_LOCATION] if shown else None
+
+
+def location_text(value: Any) -> str | None:
+    """The text of a ``meta.location``: the string, or an object's ``name`` or ``address``; None if empty."""
     if isinstance(value, dict):
         value = value.get("name") or value.get("address")
     if isinstance(value, str) and value.strip():
-        return value.strip()[:_MAX_LOCATION]
+        return value.strip()
     return None
 
 

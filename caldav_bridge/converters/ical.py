@@ -14,7 +14,8 @@ CREATED = ``created_at``; SEQUENCE = the stored sequence (+1 once cancelled); TR
 cancelled or shown as free (``meta.show_as`` ``free``), else OPAQUE; STATUS INITIAL and
 RESERVED → TENTATIVE, BOOKED and RESCHEDULED → CONFIRMED, CANCELLED → CANCELLED; times in the
 calendar's zone with TZID (never floating); ``meta.all_day`` → DATE values; ``meta.location`` →
-LOCATION; ``X-APPOINTMENT-TYPE`` = ``meta.type``.
+LOCATION; ``X-APPOINTMENT-TYPE`` = ``meta.type``; at ``full`` only, ``meta.categories`` → CATEGORIES,
+``meta.organizer`` → ORGANIZER and ``meta.attendees`` → ATTENDEE (``mailto:``, CN, a guest's X-GUEST-ID).
 """
 
 from __future__ import annotations
@@ -25,9 +26,29 @@ from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from icalendar import Alarm, Calendar, Event, Timezone, TimezoneDaylight, TimezoneStandard, vDuration, vRecur
+from icalendar import (
+    Alarm,
+    Calendar,
+    Event,
+    Timezone,
+    TimezoneDaylight,
+    TimezoneStandard,
+    vCalAddress,
+    vDuration,
+    vRecur,
+)
+from icalendar.parser import param_value
 
-from caldav_bridge.converters.disclosure import TYPE_LABELS, description, disclose, guest_initials, location, summary
+from caldav_bridge.converters.disclosure import (
+    TYPE_LABELS,
+    Contact,
+    Disclosed,
+    description,
+    disclose,
+    guest_initials,
+    location,
+    summary,
+)
 from caldav_bridge.converters.ical_text import fold, text, utc_stamp, when
 from caldav_bridge.model.appointment import Appointment, AppointmentStatus, is_transparent, shows_as_free
 from caldav_bridge.model.feeds import Privacy
@@ -39,7 +60,9 @@ __all__ = [
     "CalendarInfo",
     "EventOptions",
     "Privacy",
+    "address_line",
     "all_day_dates",
+    "contact_lines",
     "description",
     "event_dates",
     "guest_initials",
@@ -67,7 +90,8 @@ PRODID = "-//Appointment Service//Feeds 1.0//EN"
 #: wall time before the transition) instead of icalendar's ``Timezone.from_tzid`` (one-off onsets).
 #: 4: at ``busy`` privacy no STATUS (a busy block has no status; cancelled appointments are not listed there).
 #: 5: ``TRANSP:TRANSPARENT`` also for an appointment shown as free (``meta.show_as`` ``free``).
-RENDER_VERSION = "5"
+#: 6: at ``full`` CATEGORIES, ORGANIZER and ATTENDEE from ``meta``; an override's own title, notes and place.
+RENDER_VERSION = "6"
 _END = b"END:VCALENDAR\r\n"
 
 _STATUS = {
@@ -177,6 +201,7 @@ def vevent(appointment: Appointment, sequence: int, options: EventOptions, *, me
         event.add("DESCRIPTION", shown.description)
     if options.privacy is Privacy.FULL:
         event.add("X-APPOINTMENT-STATUS", appointment.status.value)
+    _add_contacts(event, shown)
     if options.alarm_minutes is not None and not cancelled:
         alarm = Alarm()
         alarm.add("ACTION", "DISPLAY")
@@ -184,6 +209,45 @@ def vevent(appointment: Appointment, sequence: int, options: EventOptions, *, me
         alarm.add("TRIGGER", timedelta(minutes=-options.alarm_minutes))
         event.add_component(alarm)
     return event
+
+
+#: The parameter naming the guest an attendee is (``converters.ical_parse.GUEST_ID_PARAM``).
+_GUEST_ID = "X-GUEST-ID"
+
+
+def _add_contacts(event: Event, shown: Disclosed) -> None:
+    """CATEGORIES, ORGANIZER and ATTENDEEs of what is shown (``full`` only)."""
+    if shown.categories:
+        event.add("CATEGORIES", list(shown.categories))
+    if shown.organizer is not None:
+        event.add("ORGANIZER", _address(shown.organizer))
+    for attendee in shown.attendees:
+        event.add("ATTENDEE", _address(attendee))
+
+
+def _address(contact: Contact) -> vCalAddress:
+    address = vCalAddress("mailto:" + contact.email)
+    if contact.name:
+        address.params["CN"] = contact.name
+    if contact.guest_id:
+        address.params[_GUEST_ID] = contact.guest_id
+    return address
+
+
+def address_line(name: str, contact: Contact) -> str:
+    """``name`` (ORGANIZER, ATTENDEE) of ``contact`` as icalendar writes :func:`_address` (parameters sorted;
+    CN quoted also for a space or an apostrophe), folded, with CRLF."""
+    params = ""
+    if contact.name:
+        params = ";CN=" + param_value(contact.name, always_quote=" " in contact.name or "'" in contact.name)
+    if contact.guest_id:
+        params += f";{_GUEST_ID}=" + param_value(contact.guest_id)
+    return fold(name + params + ":mailto:" + contact.email)
+
+
+def contact_lines(shown: Disclosed) -> list[str]:
+    """The ATTENDEE lines of what is shown (``full`` only), in order."""
+    return [address_line("ATTENDEE", a) for a in shown.attendees]
 
 
 def vevent_bytes_reference(
@@ -216,7 +280,7 @@ def vevent_text(
     *,
     uid: str | None = None,
     own_description: bool = False,
-    attendees: Sequence[str] = (),
+    attendees: Sequence[str] | None = None,
     member: str | None = None,
     cancelled_transparent: bool = True,
 ) -> str:
@@ -224,9 +288,10 @@ def vevent_text(
 
     ``uid`` replaces the appointment id as UID; ``own_description`` writes the appointment's own
     description (the feeds add the customers' names to it); ``attendees`` are serialised ATTENDEE
-    lines (CRLF-terminated, folded), placed where icalendar's property order puts them; ``member`` as for
-    :func:`vevent`; ``cancelled_transparent`` False writes TRANSP from ``meta.show_as`` alone (a CalDAV
-    object: its TRANSP is read back as ``meta.show_as``, the cancellation is its STATUS).
+    lines (CRLF-terminated, folded) replacing those of ``meta.attendees`` (:func:`contact_lines`), placed where
+    icalendar's property order puts them; ``member`` as for :func:`vevent`; ``cancelled_transparent`` False
+    writes TRANSP from ``meta.show_as`` alone (a CalDAV object: its TRANSP is read back as ``meta.show_as``, the
+    cancellation is its STATUS).
     """
     cancelled = appointment.status is AppointmentStatus.CANCELLED
     start, end = event_dates(appointment, options.timezone)
@@ -242,8 +307,10 @@ def vevent_text(
         "DTSTAMP:" + utc_stamp(appointment.updated_at) + "\r\n",
         fold("UID:" + text(uid if uid is not None else ident)),
         f"SEQUENCE:{sequence + (1 if cancelled else 0)}\r\n",
-        *attendees,
+        *(contact_lines(shown) if attendees is None else attendees),
     ]
+    if shown.categories:
+        out.append(fold("CATEGORIES:" + ",".join(text(c) for c in shown.categories)))
     if privacy is Privacy.BUSY:
         out.append("CLASS:PRIVATE\r\n")
     else:
@@ -255,6 +322,8 @@ def vevent_text(
         out.append("LAST-MODIFIED:" + utc_stamp(appointment.updated_at) + "\r\n")
         if shown.location:
             out.append(fold("LOCATION:" + text(shown.location)))
+    if shown.organizer is not None:
+        out.append(address_line("ORGANIZER", shown.organizer))
     if shown.status is not None:
         out.append("STATUS:" + ical_status(shown.status) + "\r\n")
     transparent = is_transparent(appointment) if cancelled_transparent else shows_as_free(appointment)

@@ -1,12 +1,14 @@
 """iCalendar text → the parts of a VEVENT the canonical appointment carries (the parse direction).
 
 Pure: no database. The caller (``caldav_bridge.dav.appointment_sync``) resolves attendees to
-guests and turns the result into an appointment draft or patch. Everything else the client wrote
-(VALARM, RRULE, X- properties, attendee parameters) is not read here: the stored text keeps it.
+guests and turns the result into an appointment draft or patch. LOCATION, CATEGORIES, ORGANIZER and the
+attendees' e-mail addresses are read for ``meta`` (:func:`client_meta`). Everything else the client wrote
+(VALARM, RRULE, X- properties, other attendee parameters) is not read here: the stored text keeps it.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -14,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import icalendar
 
+from caldav_bridge.converters.disclosure import is_email
 from caldav_bridge.model.series import Override, Series
 
 __all__ = [
@@ -22,6 +25,9 @@ __all__ = [
     "Attendee",
     "IcalParseError",
     "ParsedEvent",
+    "client_meta",
+    "event_categories",
+    "event_location",
     "parse_event",
     "parse_series",
 ]
@@ -30,6 +36,13 @@ __all__ = [
 GUEST_ID_PARAM = "X-GUEST-ID"
 #: ATTENDEE value form for guests without an e-mail address: ``urn:x-guest:<person id>``.
 GUEST_URN = "urn:x-guest:"
+
+
+#: The longest LOCATION, category and name (CN) kept in ``meta``; the most categories and attendees.
+MAX_LOCATION = 1000
+MAX_LABEL = 255
+MAX_LISTED = 50
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
 
 
 class IcalParseError(ValueError):
@@ -48,6 +61,24 @@ class Attendee:
         if self.value.lower().startswith(GUEST_URN):
             return self.value[len(GUEST_URN) :] or None
         return None
+
+    @property
+    def email(self) -> str | None:
+        """The address of a ``mailto:`` value (None for any other URI or a malformed address)."""
+        return _email(self.value)
+
+    @property
+    def name(self) -> str | None:
+        """The common name (CN), without control characters, or None."""
+        cn = _CONTROL.sub("", self.params.get("CN", "")).strip()[:MAX_LABEL]
+        return cn or None
+
+
+def _email(value: str) -> str | None:
+    if value[:7].lower() != "mailto:":
+        return None
+    address = value[7:].strip()
+    return address if is_email(address) else None
 
 
 @dataclass(frozen=True)
@@ -74,6 +105,9 @@ class ParsedEvent:
     appointment_type_as_written: str | None = None
     #: DTSTART is a date (``VALUE=DATE``): an all-day event, its dates read in the calendar's zone.
     all_day: bool = False
+    location: str | None = None
+    categories: tuple[str, ...] = ()
+    organizer: Attendee | None = None
 
 
 def parse_event(text: str, default_zone: str = "UTC") -> ParsedEvent:
@@ -120,10 +154,8 @@ def parse_event(text: str, default_zone: str = "UTC") -> ParsedEvent:
     if end < start:
         raise IcalParseError("DTEND is before DTSTART")
     zone = _zone_of(event)
-    attendees = []
-    for prop in _as_list(event.get("ATTENDEE")):
-        params = {str(k).upper(): str(v) for k, v in getattr(prop, "params", {}).items()}
-        attendees.append(Attendee(str(prop), params))
+    attendees = [_address(prop) for prop in _as_list(event.get("ATTENDEE"))]
+    organizer = next((_address(prop) for prop in _as_list(event.get("ORGANIZER"))), None)
     return ParsedEvent(
         uid=str(event.get("UID") or ""),
         summary=_text(event.get("SUMMARY")),
@@ -141,7 +173,51 @@ def parse_event(text: str, default_zone: str = "UTC") -> ParsedEvent:
         orphan_override=not masters,
         appointment_type_as_written=_text(event.get("X-APPOINTMENT-TYPE")),
         all_day=not isinstance(raw_start, datetime),
+        location=event_location(event),
+        categories=event_categories(event),
+        organizer=organizer,
     )
+
+
+def _address(prop: Any) -> Attendee:
+    params = {str(k).upper(): str(v) for k, v in getattr(prop, "params", {}).items()}
+    return Attendee(str(prop), params)
+
+
+def event_location(event: Any) -> str | None:
+    """A VEVENT's LOCATION as ``meta.location`` keeps it (control characters dropped, trimmed, bounded)."""
+    value = _CONTROL.sub("", _text(event.get("LOCATION")) or "").strip()
+    return value[:MAX_LOCATION] or None
+
+
+def event_categories(event: Any) -> tuple[str, ...]:
+    """Every category of every CATEGORIES property, in order, once each."""
+    found: dict[str, None] = {}
+    for prop in _as_list(event.get("CATEGORIES")):
+        for value in getattr(prop, "cats", None) or [str(prop)]:
+            label = _CONTROL.sub("", str(value)).strip()[:MAX_LABEL]
+            if label:
+                found.setdefault(label)
+    return tuple(found)[:MAX_LISTED]
+
+
+def client_meta(parsed: ParsedEvent) -> dict[str, Any]:
+    """The ``meta`` keys of what the client wrote that the canonical model carries, each None when absent:
+    ``location`` (LOCATION), ``categories`` (CATEGORIES), ``organizer`` (ORGANIZER with a ``mailto:``
+    address: ``{"name", "email"}``) and ``attendees`` (every ATTENDEE with a ``mailto:`` address, in order:
+    ``{"name", "email"}`` and ``guest_id`` when it names a guest by ``X-GUEST-ID``)."""
+    organizer = parsed.organizer
+    attendees = [
+        {"name": a.name, "email": a.email, **({"guest_id": a.guest_id} if a.guest_id else {})}
+        for a in parsed.attendees
+        if a.email
+    ][:MAX_LISTED]
+    return {
+        "location": parsed.location,
+        "categories": list(parsed.categories) or None,
+        "organizer": {"name": organizer.name, "email": organizer.email} if organizer and organizer.email else None,
+        "attendees": attendees or None,
+    }
 
 
 def _aware(value: Any, fallback: ZoneInfo) -> datetime:
@@ -231,7 +307,7 @@ def _series(master: Any, overrides: list[Any], zone: ZoneInfo) -> Series:
         else:
             finish = begin + duration
         cancelled = (_text(event.get("STATUS")) or "").upper() == "CANCELLED"
-        moved.append(Override(rid, begin.astimezone(UTC), finish.astimezone(UTC), cancelled))
+        moved.append(Override(rid, begin.astimezone(UTC), finish.astimezone(UTC), cancelled, **_own_texts(event)))
     return Series(
         rrule=rrule,
         exdates=tuple(sorted(set(_instants(master, "EXDATE", zone)))),
@@ -239,6 +315,20 @@ def _series(master: Any, overrides: list[Any], zone: ZoneInfo) -> Series:
         overrides=tuple(sorted(moved, key=lambda o: o.recurrence_id)),
         timezone="UTC" if utc else _zone_of(master),
     )
+
+
+def _own_texts(event: Any) -> dict[str, str]:
+    """An override's own SUMMARY, DESCRIPTION and LOCATION (where its VEVENT has them), bounded as an
+    appointment's (an empty SUMMARY is ``(no title)``, as for the series)."""
+    own: dict[str, str] = {}
+    if event.get("SUMMARY") is not None:
+        own["name"] = (_text(event.get("SUMMARY")) or "").strip()[:MAX_LABEL] or "(no title)"
+    if event.get("DESCRIPTION") is not None:
+        own["description"] = (_text(event.get("DESCRIPTION")) or "")[:8000]
+    location = event_location(event)
+    if location is not None:
+        own["location"] = location
+    return own
 
 
 def _instants(component: Any, name: str, zone: ZoneInfo) -> list[datetime]:

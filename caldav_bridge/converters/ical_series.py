@@ -2,8 +2,9 @@
 series written over CalDAV (``meta.recurrence``), the series itself, so calendar apps show every occurrence.
 
 A series is one master VEVENT (the first occurrence, with RRULE, RDATE and EXDATE) and one VEVENT per
-moved occurrence (same UID, RECURRENCE-ID). Every VEVENT shows what the feed's privacy level shows of the
-appointment (:func:`caldav_bridge.converters.disclosure.disclose`, through :func:`.ical.vevent_text`). A
+moved occurrence (same UID, RECURRENCE-ID; its own title, notes and place where it has them). Every VEVENT
+shows what the feed's privacy level shows of the appointment (:func:`caldav_bridge.converters.disclosure.disclose`,
+through :func:`.ical.vevent_text`). A
 cancelled occurrence is an EXDATE, at every privacy level (a busy feed carries no STATUS, and an EXDATE is
 what every calendar app reads alike). Times of the rule are written as DTSTART is written (a date for an
 all-day series, else in the series' zone with TZID), so every parser expands the same occurrences.
@@ -22,7 +23,7 @@ from zoneinfo import ZoneInfo
 from caldav_bridge.converters.ical import EventOptions, all_day_dates, vevent_text
 from caldav_bridge.converters.ical_text import fold
 from caldav_bridge.model.appointment import Appointment
-from caldav_bridge.model.series import ICAL_UID_META, RECURRENCE_META, Series
+from caldav_bridge.model.series import ICAL_UID_META, RECURRENCE_META, Series, applied
 
 __all__ = ["feed_event_bytes", "feed_uid", "series_of", "series_zone", "series_zones"]
 
@@ -78,7 +79,7 @@ def feed_event_bytes(
     for moved in series.overrides:
         if moved.cancelled or moved.recurrence_id in removed:
             continue
-        instance = appointment.model_copy(update={"date_start": moved.start, "date_end": moved.end})
+        instance = applied(appointment, moved.start, moved.end, moved)  # its own title, notes and place
         text = vevent_text(instance, sequence, written, uid=uid, member=member)
         out.append(_after_uid(text, fold(value("RECURRENCE-ID", moved.recurrence_id))))
     return "".join(out).encode()

@@ -31,12 +31,16 @@ What a stock CalDAV server accepts is accepted here too (RFC 5545 §3.6.1, RFC 4
 - a resource holding only an overridden occurrence (RECURRENCE-ID, no master) is read as that
   occurrence;
 - an ``X-APPOINTMENT-TYPE`` that names no known type is kept as written (in the item, and in
-  ``meta.type_as_written``); the appointment gets the default type.
+  ``meta.type_as_written``); the appointment gets the default type;
 - ``TRANSP`` of an appointment is its ``meta.show_as`` (:class:`~caldav_bridge.model.appointment.ShowAs`):
   ``TRANSPARENT`` sets ``free`` (listed everywhere, occupying no time), ``OPAQUE`` turns a ``free`` one
   ``busy``, no ``TRANSP`` (opaque, RFC 5545 §3.8.2.7) removes a ``free`` (the default, busy);
   ``out_of_office`` (from Salesforce) stays while the event is opaque. A cancelled event's ``TRANSP`` is not
   read (some clients mark cancellations free; this store's items carry the cancellation in STATUS alone).
+- LOCATION, CATEGORIES, ORGANIZER and the attendees' ``mailto:`` addresses are kept in ``meta`` (``location``,
+  ``categories``, ``organizer``, ``attendees``: :func:`~caldav_bridge.converters.ical_parse.client_meta`);
+  a client's text that drops one removes it. A ``meta.location`` object (from another format) whose shown text
+  is the LOCATION written stays as it is.
 """
 
 from __future__ import annotations
@@ -46,7 +50,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from caldav_bridge.converters.ical_parse import IcalParseError, ParsedEvent, parse_event, parse_series
+from caldav_bridge.converters.disclosure import location_text
+from caldav_bridge.converters.ical_parse import IcalParseError, ParsedEvent, client_meta, parse_event, parse_series
 from caldav_bridge.dav.errors import InvalidCalendarData
 from caldav_bridge.dav.records import NewItem
 from caldav_bridge.errors import Conflict, Forbidden, ValidationFailed
@@ -220,6 +225,7 @@ def _create(
     meta.update({k: v for k, v in _show_as(parsed, None).items() if v is not None})
     if parsed.zone:
         meta["timezone"] = parsed.zone
+    meta.update({k: v for k, v in client_meta(parsed).items() if v is not None})
     try:
         draft = AppointmentDraft.model_validate(
             {
@@ -269,6 +275,7 @@ def _update(
     meta.update(_show_as(parsed, row))
     if _busy_block(row) and _names_customer_or_type(parsed):
         meta["kind"] = None  # it names a customer or a type now: a customer appointment from here on
+    meta.update(_client_meta_changes(parsed, row.meta_extra or {}))
     if meta:
         changes["meta"] = meta
     if not changes:
@@ -278,6 +285,18 @@ def _update(
     except ValidationError as exc:
         raise InvalidCalendarData(f"event does not fit an appointment: {exc.errors()[0]['msg']}") from exc
     appointments.update_in(uow, actor, row.id, patch)
+
+
+def _client_meta_changes(parsed: ParsedEvent, current: dict[str, Any]) -> dict[str, Any]:
+    """The ``meta`` keys of :func:`client_meta` that differ from ``current`` (None removes one). A location is
+    compared by the text calendars show of it, so an object another format stored is not flattened."""
+    changes = {}
+    for key, value in client_meta(parsed).items():
+        stored = current.get(key)
+        same = location_text(stored) == value if key == "location" else stored == value
+        if not same:
+            changes[key] = value
+    return changes
 
 
 def item_deleted(uow: UnitOfWork, actor: Actor, appointment_id: str) -> None:

@@ -1,15 +1,17 @@
 """Appointments as iCalendar VEVENTs for CalDAV, keeping what the client wrote.
 
 :func:`render_event` writes the canonical fields (UID, DTSTAMP, DTSTART/DTEND with TZID, SUMMARY,
-DESCRIPTION, STATUS, TRANSP of ``meta.show_as``, ATTENDEE for guests, X-APPOINTMENT-*) into the item's
-stored text, or into a fresh VCALENDAR when there is none; every other property, parameter and sub-component of the
-stored text (VALARM, RRULE, X- properties, attendee parameters, other attendees) stays as it was.
+DESCRIPTION, STATUS, TRANSP of ``meta.show_as``, ATTENDEE for guests, X-APPOINTMENT-*; LOCATION and CATEGORIES
+where ``meta`` says otherwise than the text) into the item's stored text, or into a fresh VCALENDAR when there is
+none; every other property, parameter and sub-component of the stored text (VALARM, RRULE, ORGANIZER, X-
+properties, attendee parameters, other attendees) stays as it was.
 A VTIMEZONE is present for each TZID the event uses.
 
 A fresh item (an appointment made through the API, imported or mirrored from Salesforce) is the
 feeds' VEVENT at full detail with its VTIMEZONE; DESCRIPTION is the appointment's own description
 (the feeds add customer names to it, which a client would write back into the description) and
-guests become ATTENDEEs. :func:`fresh_text` writes that text directly with the feeds' fast
+guests become ATTENDEEs (after ``meta.attendees``, a guest's own address once). :func:`fresh_text` writes that
+text directly with the feeds' fast
 serialiser (:mod:`caldav_bridge.converters.ical_text`, ~40x cheaper than icalendar: bulk imports
 render one per appointment); :func:`fresh_reference` builds it with icalendar
 (:func:`~caldav_bridge.converters.ical.single_event_calendar`, parsed and re-serialised) and is
@@ -28,12 +30,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import icalendar
 from icalendar.parser import param_value
 
+from caldav_bridge.converters.disclosure import contacts, location_text
 from caldav_bridge.converters.ical import (
     PRODID as FEEDS_PRODID,
 )
 from caldav_bridge.converters.ical import (
     EventOptions,
     Privacy,
+    address_line,
     event_dates,
     single_event_calendar,
     timezone_range,
@@ -41,7 +45,7 @@ from caldav_bridge.converters.ical import (
     vtimezone_text,
 )
 from caldav_bridge.converters.ical import vtimezone as outlook_vtimezone
-from caldav_bridge.converters.ical_parse import GUEST_ID_PARAM, GUEST_URN
+from caldav_bridge.converters.ical_parse import GUEST_ID_PARAM, GUEST_URN, event_categories, event_location
 from caldav_bridge.converters.ical_text import fold
 from caldav_bridge.model.appointment import Appointment, AppointmentStatus, Guest, is_busy_block, shows_as_free
 
@@ -132,8 +136,25 @@ def render_event(
         event.add("X-APPOINTMENT-TYPE", appointment.meta.type.value)
     event.add("X-APPOINTMENT-STATUS", appointment.status.value)
     _merge_attendees(event, appointment)
+    _merge_place(event, appointment)
     _ensure_timezones(calendar, {zone} - {"UTC"}, appointment.date_start)
     return _crlf(calendar)
+
+
+def _merge_place(event: Any, appointment: Appointment) -> None:
+    """LOCATION and CATEGORIES as ``meta`` says, rewritten only where it differs from the text (the client's
+    parameters stay otherwise)."""
+    place = location_text(getattr(appointment.meta, "location", None))
+    if place != event_location(event):
+        event.pop("LOCATION", None)
+        if place:
+            event.add("LOCATION", place)
+    listed = getattr(appointment.meta, "categories", None)
+    wanted = [c for c in listed if isinstance(c, str) and c] if isinstance(listed, list) else []
+    if wanted != list(event_categories(event)):
+        event.pop("CATEGORIES", None)
+        if wanted:
+            event.add("CATEGORIES", wanted)
 
 
 def fresh_text(appointment: Appointment, zone: str, sequence: int, uid: str | None = None) -> str:
@@ -146,7 +167,7 @@ def fresh_text(appointment: Appointment, zone: str, sequence: int, uid: str | No
     if zone != "UTC" and isinstance(start, datetime) and isinstance(end, datetime):
         first, last = timezone_range([start.date()], [end.date()])
         head += vtimezone_text(zone, first, last)
-    attendees = [_attendee_line(gid, guest) for gid, guest in _guests_by_id(appointment).items()]
+    attendees = _fresh_attendees(appointment)
     options = _FULL.get(zone) or _FULL.setdefault(zone, EventOptions(privacy=Privacy.FULL, timezone=zone))
     body = vevent_text(
         appointment,
@@ -163,6 +184,21 @@ def fresh_text(appointment: Appointment, zone: str, sequence: int, uid: str | No
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _HEAD = f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:{FEEDS_PRODID}\r\n"
 _FULL: dict[str, EventOptions] = {}
+
+
+def _fresh_attendees(appointment: Appointment) -> list[str]:
+    """The ATTENDEE lines of a fresh item, as :func:`_merge_attendees` leaves the feeds' full-detail ones:
+    ``meta.attendees`` (one naming a guest only if it is one, once), then the guests not among them."""
+    guests = _guests_by_id(appointment)
+    kept: set[str] = set()
+    lines = []
+    for contact in contacts(appointment)[1]:
+        gid = contact.guest_id
+        if gid is None or (gid in guests and gid not in kept):
+            lines.append(address_line("ATTENDEE", contact))
+            kept.update([gid] if gid else [])
+    lines += [_attendee_line(gid, guest) for gid, guest in guests.items() if gid not in kept]
+    return lines
 
 
 def _guests_by_id(appointment: Appointment) -> dict[str, Guest]:

@@ -159,6 +159,21 @@ def _read_only_meta(schema: dict[str, Any]) -> None:
             "date_start": instant,
             "date_end": instant,
             "cancelled": {"type": "boolean"},
+            "name": {"type": "string", "description": "The occurrence's own title (absent: the series')."},
+            "description": {"type": "string", "description": "Its own notes (absent: the series')."},
+            "location": {"type": "string", "description": "Its own place (absent: the series')."},
+        },
+    }
+    named: dict[str, Any] = {
+        "name": {"type": ["string", "null"], "description": "The common name (CN) the client gave."},
+        "email": {"type": "string", "format": "email"},
+    }
+    address = {"type": "object", "properties": named}
+    attendee = {
+        "type": "object",
+        "properties": {
+            **named,
+            "guest_id": {"type": "string", "description": "The guest it is (X-GUEST-ID), if it names one."},
         },
     }
     schema.setdefault("properties", {}).update(
@@ -185,6 +200,32 @@ def _read_only_meta(schema: dict[str, Any]) -> None:
                 "description": "The iCalendar UID the CalDAV client gave the event, used on CalDAV and in feeds "
                 "(absent: the UID is the appointment id).",
             },
+            "location": {
+                "anyOf": [{"type": "string"}, {"type": "object"}],
+                "description": "Where it takes place (iCalendar LOCATION both ways); an object's name or address "
+                "is what calendars show.",
+                "examples": ["Main St 1, Denver"],
+            },
+            "categories": {
+                "type": "array",
+                "items": {"type": "string", "minLength": 1, "maxLength": MAX_NAME},
+                "maxItems": MAX_GUESTS,
+                "description": "iCalendar CATEGORIES, both ways.",
+                "examples": [["Fitting", "Home visit"]],
+            },
+            "organizer": {
+                **address,
+                "readOnly": True,
+                "description": "The ORGANIZER a CalDAV client wrote (a mailto: address). In feeds at full "
+                "privacy only.",
+            },
+            "attendees": {
+                "type": "array",
+                "items": attendee,
+                "readOnly": True,
+                "description": "Every ATTENDEE a CalDAV client wrote with a mailto: address, in order; a guest's "
+                "with its guest_id. Guests without an address are in guests only. In feeds at full privacy only.",
+            },
         }
     )
 
@@ -204,10 +245,20 @@ class Meta(BaseModel):
 
 
 def check_kind(extra: dict[str, Any] | None) -> None:
-    """Raise ``ValueError`` unless ``kind`` among a meta's extra keys is absent or an :class:`AppointmentKind`."""
+    """Raise ``ValueError`` unless ``kind`` among a meta's extra keys is absent or an :class:`AppointmentKind`,
+    and ``categories`` absent or a list of short texts."""
     value = (extra or {}).get("kind")
     if value is not None and value not in {k.value for k in AppointmentKind}:
         raise FieldValueError("kind", "kind must be 'appointment' or 'busy'")
+    categories = (extra or {}).get("categories")
+    if categories is not None and not (
+        isinstance(categories, list)
+        and len(categories) <= MAX_GUESTS
+        and all(isinstance(c, str) and 0 < len(c) <= MAX_NAME for c in categories)
+    ):
+        raise FieldValueError(
+            "categories", f"categories must be a list of at most {MAX_GUESTS} texts of 1 to {MAX_NAME} characters"
+        )
 
 
 def show_as_error(extra: dict[str, Any] | None) -> str | None:

@@ -5,7 +5,10 @@ A series written over CalDAV is kept on its appointment as ``meta.recurrence`` (
 
     {"rrule": "FREQ=DAILY;COUNT=3", "timezone": "America/Denver", "exdates": ["2026-12-03T16:00:00.000Z"], "rdates": [],
      "overrides": [{"recurrence_id": "2026-12-02T16:00:00.000Z", "date_start": "…", "date_end": "…",
-                    "cancelled": false}]}
+                    "cancelled": false, "name": "Fitting (at the shop)", "location": "Main St 1"}]}
+
+An override's ``name``, ``description`` and ``location`` are its own SUMMARY, DESCRIPTION and LOCATION where its
+VEVENT has them (absent: the series' own); :func:`applied` gives the occurrence as an appointment, with them.
 
 Times are UTC instants; the appointment's own ``date_start``/``date_end`` are the first occurrence
 (DTSTART/DTEND of the series), and the rule is expanded in the wall-clock time of DTSTART's zone
@@ -29,14 +32,17 @@ from caldav_bridge.model.recurrence import Exhausted, Meter, metered, moved_to, 
 from caldav_bridge.model.timestamps import format_timestamp, parse_timestamp
 
 __all__ = [
+    "ATTENDEES_META",
     "CALDAV_META",
     "ICAL_UID_META",
     "MAX_OCCURRENCES",
+    "ORGANIZER_META",
     "RECURRENCE_META",
     "Occurrence",
     "Override",
     "Series",
     "TooManyOccurrences",
+    "applied",
     "expand",
     "occurrences_of",
     "rule_starts",
@@ -46,8 +52,11 @@ __all__ = [
 RECURRENCE_META = "recurrence"
 #: ``meta`` key of the iCalendar UID a CalDAV client gave an appointment it created (absent: the UID is the id).
 ICAL_UID_META = "ical_uid"
+#: ``meta`` keys of a CalDAV client's ORGANIZER and e-mail ATTENDEEs (``converters.ical_parse.client_meta``).
+ORGANIZER_META = "organizer"
+ATTENDEES_META = "attendees"
 #: ``meta`` keys only the CalDAV store writes (from what the client wrote); other channels read them.
-CALDAV_META = frozenset({RECURRENCE_META, ICAL_UID_META})
+CALDAV_META = frozenset({RECURRENCE_META, ICAL_UID_META, ORGANIZER_META, ATTENDEES_META})
 
 #: Occurrences of one series in one window at most (beyond: :class:`TooManyOccurrences`).
 MAX_OCCURRENCES = 2000
@@ -59,20 +68,43 @@ class TooManyOccurrences(Exception):
 
 @dataclass(frozen=True)
 class Override:
-    """An overridden instance (RECURRENCE-ID): moved to ``start``-``end``, or cancelled."""
+    """An overridden instance (RECURRENCE-ID): moved to ``start``-``end``, or cancelled; with its own title,
+    notes and place where its VEVENT gives them (None: the series')."""
 
     recurrence_id: datetime
     start: datetime
     end: datetime
     cancelled: bool = False
+    name: str | None = None
+    description: str | None = None
+    location: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "recurrence_id": format_timestamp(self.recurrence_id),
             "date_start": format_timestamp(self.start),
             "date_end": format_timestamp(self.end),
             "cancelled": self.cancelled,
         }
+        for key in _OWN:
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Override:
+        own = {k: data[k] for k in _OWN if isinstance(data.get(k), str)}
+        return cls(
+            parse_timestamp(data["recurrence_id"]),
+            parse_timestamp(data["date_start"]),
+            parse_timestamp(data["date_end"]),
+            bool(data.get("cancelled")),
+            **own,
+        )
+
+
+#: An override's own texts (``Override.to_json`` keys, absent when the override has none of its own).
+_OWN = ("name", "description", "location")
 
 
 @dataclass(frozen=True)
@@ -99,15 +131,7 @@ class Series:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Series:
         """The series of a stored ``meta.recurrence`` (``ValueError`` for one that cannot be read)."""
-        overrides = tuple(
-            Override(
-                parse_timestamp(o["recurrence_id"]),
-                parse_timestamp(o["date_start"]),
-                parse_timestamp(o["date_end"]),
-                bool(o.get("cancelled")),
-            )
-            for o in data.get("overrides") or ()
-        )
+        overrides = tuple(Override.from_json(o) for o in data.get("overrides") or ())
         return cls(
             rrule=data.get("rrule") or None,
             exdates=tuple(parse_timestamp(d) for d in data.get("exdates") or ()),
@@ -130,11 +154,27 @@ class Series:
 
 @dataclass(frozen=True)
 class Occurrence:
-    """One occurrence: ``recurrence_id`` is its start as the series gives it (before any override)."""
+    """One occurrence: ``recurrence_id`` is its start as the series gives it (before any override);
+    ``override`` the overridden instance it is, if any."""
 
     recurrence_id: datetime
     start: datetime
     end: datetime
+    override: Override | None = None
+
+
+def applied(appointment: Appointment, start: datetime, end: datetime, override: Override | None = None) -> Appointment:
+    """``appointment`` as one occurrence: its times ``start``-``end`` and, for an overridden one, the override's
+    own title (``name``), ``description`` and ``meta.location`` where it has them."""
+    update: dict[str, Any] = {"date_start": start, "date_end": end}
+    if override is not None:
+        if override.name is not None:
+            update["name"] = override.name
+        if override.description is not None:
+            update["description"] = override.description
+        if override.location is not None:
+            update["meta"] = appointment.meta.model_copy(update={"location": override.location})
+    return appointment.model_copy(update=update)
 
 
 def rule_starts(
@@ -207,7 +247,7 @@ def expand(
         if s + duration > start and s < end
     ]
     found.extend(
-        Occurrence(rid, o.start.astimezone(UTC), o.end.astimezone(UTC))
+        Occurrence(rid, o.start.astimezone(UTC), o.end.astimezone(UTC), o)
         for rid, o in overridden.items()
         if not o.cancelled and rid not in excluded and o.start < end and o.end > start
     )
@@ -231,4 +271,4 @@ def occurrences_of(
     if series is None:
         return [(None, appointment)]
     found = expand(series, appointment.date_start, appointment.date_end, calendar_zone, start, end, limit=limit)
-    return [(o.recurrence_id, appointment.model_copy(update={"date_start": o.start, "date_end": o.end})) for o in found]
+    return [(o.recurrence_id, applied(appointment, o.start, o.end, o.override)) for o in found]

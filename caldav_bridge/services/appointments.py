@@ -675,8 +675,9 @@ def _apply_meta(row: AppointmentRow, meta: dict[str, Any]) -> None:
 
 
 def _check_caldav_meta(actor: Actor, meta: dict[str, Any], current: dict[str, Any]) -> None:
-    """Refuse a change of ``meta.recurrence`` or ``meta.ical_uid`` from any channel but CalDAV: they say what the
-    CalDAV client wrote (its series, its UID), and only a client's write changes them."""
+    """Refuse a change of ``meta.recurrence``, ``meta.ical_uid``, ``meta.organizer`` or ``meta.attendees`` from any
+    channel but CalDAV: they say what the CalDAV client wrote (its series, its UID, its organizer and attendees),
+    and only a client's write changes them."""
     if actor.channel == CALDAV_CHANNEL:
         return
     errors = [

@@ -169,7 +169,7 @@ def test_the_feed_carries_the_series_with_the_clients_uid(
         ("daily-fitting@client", days.at(3, 9)),
         (rest_id, days.at(4, 12)),
     ]
-    for privacy, titles in (("full", {"Daily check", "Team call", "Visit"}), ("busy", {"Busy"})):
+    for privacy, titles in (("full", {"Daily check", "Moved", "Team call", "Visit"}), ("busy", {"Busy"})):
         issued = api.post(
             f"/api/v1/calendars/{people.fitter.calendar_id}/feeds", json={"name": privacy, "privacy": privacy}
         )
@@ -208,6 +208,7 @@ def test_rest_shows_the_series_rule_and_the_clients_uid(
                 "date_start": iso(days.at(1, 14)).replace("Z", ".000Z"),
                 "date_end": iso(days.at(1, 15)).replace("Z", ".000Z"),
                 "cancelled": False,
+                "name": "Moved",  # the override's own SUMMARY
             }
         ],
     }

@@ -85,6 +85,18 @@ def appointments(draw: st.DrawFn, starts: st.SearchStrategy[datetime] = when) ->
         st.one_of(st.none(), name, st.fixed_dictionaries({"name": name}), st.fixed_dictionaries({"address": name}))
     )
     guests = draw(st.lists(st.fixed_dictionaries({"first_name": maybe_name, "last_name": maybe_name}), max_size=3))
+    email = st.sampled_from(["jane@example.com", "o'neil+x@sub.example.org", "a" * 60 + "@" + "b" * 60 + ".example"])
+    contact = st.fixed_dictionaries({"email": email, "name": maybe_name}, optional={"guest_id": st.just("cust-1")})
+    client = draw(
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "categories": st.lists(name.filter(bool), max_size=3),
+                "organizer": contact,
+                "attendees": st.lists(contact, max_size=3),
+            },
+        )
+    )
     data = {
         "calendar": {"id": "cal-1", "name": "Frank"},
         "created_at": created,
@@ -99,6 +111,7 @@ def appointments(draw: st.DrawFn, starts: st.SearchStrategy[datetime] = when) ->
             "type": draw(st.sampled_from(["INITIAL", "FOLLOW_UP", "TECH_SETUP"])),
             "all_day": all_day,
             "location": place,
+            **client,
         },
         "status": draw(st.sampled_from(["INITIAL", "RESERVED", "BOOKED", "RESCHEDULED", "CANCELLED"])),
     }
@@ -132,7 +145,7 @@ def _event(data: bytes) -> icalendar.Event:
 
 
 def _texts(a: Appointment, privacy: Privacy) -> list[str]:
-    return [summary(a, privacy), location(a) or "", description(a) or ""]
+    return [summary(a, privacy), location(a) or "", description(a) or "", *(getattr(a.meta, "categories", None) or [])]
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
