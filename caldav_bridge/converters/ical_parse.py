@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import icalendar
 
 from caldav_bridge.converters.disclosure import is_email
+from caldav_bridge.converters.ical_zones import iana_zone
 from caldav_bridge.model.series import Override, Series
 
 __all__ = [
@@ -88,7 +89,8 @@ class ParsedEvent:
     description: str | None
     start: datetime
     end: datetime
-    #: The IANA zone of DTSTART's TZID (or None for UTC/floating/all-day times).
+    #: The IANA zone of DTSTART's TZID, a Windows or custom TZID resolved through its VTIMEZONE (None for
+    #: UTC/floating/all-day times and for a TZID no IANA zone matches).
     zone: str | None
     status: str | None
     #: ``X-APPOINTMENT-TYPE`` upper-cased (a known type or not); as written in ``appointment_type_as_written``.
@@ -153,7 +155,7 @@ def parse_event(text: str, default_zone: str = "UTC") -> ParsedEvent:
         raise IcalParseError(f"bad DTSTART/DTEND: {exc}") from exc
     if end < start:
         raise IcalParseError("DTEND is before DTSTART")
-    zone = _zone_of(event)
+    zone = _zone_of(event, calendar)
     attendees = [_address(prop) for prop in _as_list(event.get("ATTENDEE"))]
     organizer = next((_address(prop) for prop in _as_list(event.get("ORGANIZER"))), None)
     return ParsedEvent(
@@ -228,15 +230,17 @@ def _aware(value: Any, fallback: ZoneInfo) -> datetime:
     raise IcalParseError(f"not a date or date-time: {value!r}")
 
 
-def _zone_of(event: Any) -> str | None:
+def _zone_of(event: Any, calendar: Any) -> str | None:
+    """The IANA zone of DTSTART's TZID: an IANA name, or the zone a Windows or custom TZID's VTIMEZONE (Outlook's
+    ``Eastern Standard Time``) stands for (:func:`.ical_zones.iana_zone`); None for none or no match."""
     tzid = event["DTSTART"].params.get("TZID")
     if not tzid:
         return None
+    own = [c for c in calendar.walk("VTIMEZONE") if str(c.get("TZID") or "") == str(tzid)]
     try:
-        ZoneInfo(str(tzid))
-    except (ZoneInfoNotFoundError, ValueError):
+        return iana_zone(str(tzid), event.decoded("DTSTART"), own[0].to_ical().decode() if own else None)
+    except (ValueError, TypeError):
         return None
-    return str(tzid)
 
 
 def _text(value: Any) -> str | None:
@@ -265,7 +269,8 @@ def parse_series(text: str, default_zone: str = "UTC") -> Series | None:
         IcalParseError: unreadable text or times.
     """
     try:
-        events = list(icalendar.Calendar.from_ical(text).walk("VEVENT"))
+        calendar = icalendar.Calendar.from_ical(text)
+        events = list(calendar.walk("VEVENT"))
     except Exception as exc:  # icalendar raises ValueError, KeyError, ... on bad input
         raise IcalParseError(f"not valid iCalendar: {exc}") from exc
     master = next((e for e in events if e.get("RECURRENCE-ID") is None), None)
@@ -276,14 +281,14 @@ def parse_series(text: str, default_zone: str = "UTC") -> Series | None:
     except (ZoneInfoNotFoundError, ValueError):
         fallback = ZoneInfo("UTC")
     try:
-        return _series(master, [e for e in events if e.get("RECURRENCE-ID") is not None], fallback)
+        return _series(master, [e for e in events if e.get("RECURRENCE-ID") is not None], fallback, calendar)
     except IcalParseError:
         raise
     except Exception as exc:
         raise IcalParseError(f"bad recurrence: {exc}") from exc
 
 
-def _series(master: Any, overrides: list[Any], zone: ZoneInfo) -> Series:
+def _series(master: Any, overrides: list[Any], zone: ZoneInfo, calendar: Any) -> Series:
     rules = _as_list(master.get("RRULE"))
     rrule = rules[0].to_ical().decode() if rules else None
     start = _aware(master.decoded("DTSTART"), zone)
@@ -313,7 +318,7 @@ def _series(master: Any, overrides: list[Any], zone: ZoneInfo) -> Series:
         exdates=tuple(sorted(set(_instants(master, "EXDATE", zone)))),
         rdates=tuple(sorted(set(_instants(master, "RDATE", zone)))),
         overrides=tuple(sorted(moved, key=lambda o: o.recurrence_id)),
-        timezone="UTC" if utc else _zone_of(master),
+        timezone="UTC" if utc else _zone_of(master, calendar),
     )
 
 

@@ -101,14 +101,22 @@ def render_event(
     base_text: str | None = None,
     uid: str | None = None,
 ) -> str:
-    """The VCALENDAR text of ``appointment`` in ``zone``, merged into ``base_text`` if given."""
+    """The VCALENDAR text of ``appointment`` in ``zone``, merged into ``base_text`` if given.
+
+    A ``zone`` that is no IANA name but a TZID of the stored text's own VTIMEZONEs (Outlook's ``Eastern Standard
+    Time``) is kept: the times are written in it, so a series stays expanded in the zone its client wrote it in.
+    """
     try:
         tz: Any = ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError):
-        zone, tz = "UTC", UTC
+        tz = None
     if not base_text:
-        return fresh_text(appointment, zone, sequence, uid)
+        return fresh_text(appointment, zone if tz is not None else "UTC", sequence, uid)
     calendar = _base_calendar(base_text)
+    if tz is None:
+        tz = _own_zone(calendar, zone)
+        if tz is None:
+            zone, tz = "UTC", UTC
     event = _master(calendar)
     if event is None:
         event = icalendar.Event()
@@ -239,6 +247,15 @@ def fresh_reference(appointment: Appointment, zone: str, sequence: int, uid: str
     event.add("TRANSP", _transp(appointment))
     _merge_attendees(event, appointment)
     return _crlf(calendar)
+
+
+def _own_zone(calendar: icalendar.Calendar, tzid: str) -> Any:
+    """The zone the calendar's own VTIMEZONE named ``tzid`` defines, or None."""
+    for component in calendar.walk("VTIMEZONE"):
+        if isinstance(component, icalendar.Timezone) and str(component.get("TZID") or "") == tzid:
+            with contextlib.suppress(Exception):  # a VTIMEZONE icalendar cannot read: written in UTC instead
+                return component.to_tz(lookup_tzid=False)
+    return None
 
 
 def _transp(appointment: Appointment) -> str:

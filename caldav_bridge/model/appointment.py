@@ -182,7 +182,8 @@ def _read_only_meta(schema: dict[str, Any]) -> None:
                 "type": "object",
                 "readOnly": True,
                 "description": "A series written over CalDAV (absent for a single appointment): the rule as the "
-                "client wrote it (RFC 5545 RRULE), the zone it is expanded in (DTSTART's; null: the calendar's), "
+                "client wrote it (RFC 5545 RRULE), the zone it is expanded in (DTSTART's IANA zone, a Windows TZID "
+                "read through its VTIMEZONE; null: the calendar's), "
                 "removed (EXDATE) and added (RDATE) occurrences and moved or cancelled ones (RECURRENCE-ID), as "
                 "UTC instants. date_start/date_end are the first occurrence; GET /appointments?expand=true lists "
                 "each occurrence in a window.",

@@ -1,6 +1,8 @@
 """One calendar as a fitter's phone fills it over CalDAV (python-caldav): an all-day event, a "Lunch" event (no
-customer, no type: a busy block), a transparent walk, a daily series of follow-ups and a weekly "Team call" (a
-series of busy blocks), each with a moved occurrence and an EXDATE.
+customer, no type: a busy block), a transparent walk, a transparent follow-up done by phone (``meta.show_as``
+free: in the feed, TRANSPARENT), a daily series of follow-ups and a weekly "Team call" (a series of busy blocks),
+each with a moved occurrence and an EXDATE, and a weekly series Outlook wrote in ``Eastern Standard Time`` with
+its own VTIMEZONE (in the feed: an IANA TZID with its VTIMEZONE).
 Its feed gives the same occurrences at the same times in icalendar + recurring-ical-events, vobject, the ``ical``
 package and ical.js, on SQLite and PostgreSQL; and the calendar page (Chromium) shows each occurrence on its day
 from three viewer zones."""
@@ -16,12 +18,14 @@ import caldav
 import pytest
 
 from tests.caldav.test_series_channels import override_ics, series_ics
+from tests.caldav.test_windows_zone_series import OUTLOOK_EASTERN
 from tests.conftest import People
 from tests.feeds.occurrences import read_all
 from tests.support.browser import chromium
 from tests.support.live import LiveServer
 
 DENVER = ZoneInfo("America/Denver")
+NEW_YORK = ZoneInfo("America/New_York")
 ZONES = ("Asia/Tokyo", "America/Denver", "Pacific/Honolulu")
 
 
@@ -94,8 +98,28 @@ def _fill(calendar: caldav.Calendar, monday: date) -> list[tuple[str, Any, Any]]
             tail=override_ics("weekly@client", day(0), day(1), 10, 16, "Team call"),
         )
     )
+    calendar.save_event(
+        _single(
+            "phone-visit@client",
+            f"DTSTART;TZID=America/Denver:{stamp(day(2), 15)}\r\nDTEND;TZID=America/Denver:{stamp(day(2), 16)}\r\n"
+            "SUMMARY:Follow-up by phone\r\nX-APPOINTMENT-TYPE:FOLLOW_UP\r\nTRANSP:TRANSPARENT\r\n",
+        )
+    )
+    calendar.save_event(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Microsoft Corporation//Outlook 16.0 MIMEDIR//EN\r\n"
+        + OUTLOOK_EASTERN
+        + "BEGIN:VEVENT\r\nUID:outlook@client\r\nDTSTAMP:20261101T000000Z\r\n"
+        f"DTSTART;TZID=Eastern Standard Time:{stamp(first, 11)}\r\n"
+        f"DTEND;TZID=Eastern Standard Time:{stamp(first, 12)}\r\n"
+        "RRULE:FREQ=WEEKLY;BYDAY=MO\r\nSUMMARY:Outlook review\r\nX-APPOINTMENT-TYPE:FOLLOW_UP\r\n"
+        "END:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
     hour = timedelta(hours=1)
+    eastern = lambda d: datetime.combine(d, time(11), tzinfo=NEW_YORK)  # noqa: E731
     return [
+        ("phone-visit@client", _at(day(2), 15), _at(day(2), 15) + hour),
+        ("outlook@client", eastern(day(0)), eastern(day(0)) + hour),
+        ("outlook@client", eastern(day(7)), eastern(day(7)) + hour),
         ("allday@client", day(3), day(4)),
         ("lunch@client", _at(day(2), 12), _at(day(2), 12) + hour),
         ("daily@client", _at(day(0), 9), _at(day(0), 9) + hour),
@@ -133,6 +157,10 @@ def test_four_parsers_read_the_same_occurrences(
         assert sorted((u, s, e) for u, s, e, _ in reference) == sorted(
             (u, _wire(s), _wire(e)) for u, s, e in expected
         ), privacy
+        text = feed.text.replace("\r\n ", "")
+        assert "TZID:America/New_York" in text and "Eastern Standard Time" not in text, privacy
+        visit = text[text.index("UID:phone-visit@client") :]
+        assert visit[: visit.index("END:VEVENT")].count("TRANSP:TRANSPARENT") == 1, privacy
         titles = {u: t for u, _, _, t in reference}
         if privacy == "full":
             assert titles["daily@client"] == "Daily check" and titles["weekly@client"] == "Team call"
