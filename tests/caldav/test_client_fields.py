@@ -182,6 +182,26 @@ def test_client_fields_travel_to_feeds_by_privacy_and_to_the_canonical_export(
     imported = api.post("/api/v1/import/canonical", json=[mine])
     assert imported.status_code == 200, imported.text
     assert [r["status"] for r in imported.json()["results"]] == ["unchanged"]
+    # and a new appointment imported from it carries them as well
+    meta = {k: v for k, v in mine["meta"].items() if k != "ical_uid"}  # another event: its own UID
+    copy = {**mine, "id": "6f1c2d3e-0000-4000-8000-0000000000c1", "meta": meta}
+    copy["date_start"], copy["date_end"] = iso(_at(day, 15)), iso(_at(day, 16))
+    created = api.post("/api/v1/import/canonical", json=[copy])
+    assert [r["status"] for r in created.json()["results"]] == ["created"], created.text
+    again = api.get(f"/api/v1/appointments/{copy['id']}")
+    assert again.status_code == 200, again.text
+    assert {k: again.json()["meta"].get(k) for k in EXPECTED_META} == EXPECTED_META
+    # its CalDAV item (rendered here, not written by a client) carries them too, the guest once
+    item_text = fitter_calendar.event_by_uid(copy["id"]).data
+    assert _properties(item_text, "ORGANIZER", "ATTENDEE") == [
+        ("ORGANIZER", "mailto:frank@example.com", [("CN", "Frank Fitter")]),
+        ("ATTENDEE", "mailto:jane.roe@example.com", [("CN", "Jane Roe")]),
+        ("ATTENDEE", "mailto:john.doe@example.com", [("CN", "John Doe"), ("X-GUEST-ID", "cust-john")]),
+    ]
+    assert _properties(item_text, "LOCATION", "CATEGORIES") == [
+        ("LOCATION", "Main St 1, Denver", []),
+        ("CATEGORIES", "Fitting,Home visit", []),
+    ]
 
 
 def _series(uid: str, day: date) -> str:
