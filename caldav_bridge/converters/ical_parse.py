@@ -29,6 +29,7 @@ __all__ = [
     "client_meta",
     "event_categories",
     "event_location",
+    "master_transp",
     "parse_event",
     "parse_series",
 ]
@@ -220,6 +221,19 @@ def client_meta(parsed: ParsedEvent) -> dict[str, Any]:
         "organizer": {"name": organizer.name, "email": organizer.email} if organizer and organizer.email else None,
         "attendees": attendees or None,
     }
+
+
+def master_transp(text: str) -> str | None:
+    """``TRANSP`` (upper-cased) of the first VEVENT without RECURRENCE-ID in ``text``, read from the lines
+    (no full parse: a stored item's, beside the PUT's), None when it has none."""
+    unfolded = text.replace("\r\n ", "").replace("\r\n\t", "")
+    for block in unfolded.split("BEGIN:VEVENT")[1:]:
+        lines = block.split("END:VEVENT", 1)[0].splitlines()
+        if any(line.upper().startswith("RECURRENCE-ID") for line in lines):
+            continue
+        found = [line.split(":", 1)[1].strip().upper() for line in lines if line.upper().startswith("TRANSP:")]
+        return found[0] if found else None
+    return None
 
 
 def _aware(value: Any, fallback: ZoneInfo) -> datetime:

@@ -36,7 +36,8 @@ What a stock CalDAV server accepts is accepted here too (RFC 5545 §3.6.1, RFC 4
   ``TRANSPARENT`` sets ``free`` (listed everywhere, occupying no time), ``OPAQUE`` turns a ``free`` one
   ``busy``, no ``TRANSP`` (opaque, RFC 5545 §3.8.2.7) removes a ``free`` (the default, busy);
   ``out_of_office`` (from Salesforce) stays while the event is opaque. A cancelled event's ``TRANSP`` is not
-  read (some clients mark cancellations free; this store's items carry the cancellation in STATUS alone).
+  read (some clients mark cancellations free; this store's items carry the cancellation in STATUS alone), nor
+  one the PUT did not change from the stored item's.
 - LOCATION, CATEGORIES, ORGANIZER and the attendees' ``mailto:`` addresses are kept in ``meta`` (``location``,
   ``categories``, ``organizer``, ``attendees``: :func:`~caldav_bridge.converters.ical_parse.client_meta`);
   a client's text that drops one removes it. A ``meta.location`` object (from another format) whose shown text
@@ -51,7 +52,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from caldav_bridge.converters.disclosure import location_text
-from caldav_bridge.converters.ical_parse import IcalParseError, ParsedEvent, client_meta, parse_event, parse_series
+from caldav_bridge.converters.ical_parse import (
+    IcalParseError,
+    ParsedEvent,
+    client_meta,
+    master_transp,
+    parse_event,
+    parse_series,
+)
 from caldav_bridge.dav.errors import InvalidCalendarData
 from caldav_bridge.dav.records import NewItem
 from caldav_bridge.errors import Conflict, Forbidden, ValidationFailed
@@ -112,9 +120,15 @@ def _guests(uow: UnitOfWork, parsed: ParsedEvent, calendar_id: str) -> list[dict
 
 
 def item_written(
-    uow: UnitOfWork, actor: Actor, calendar_id: str, item: NewItem, appointment_id: str | None
+    uow: UnitOfWork,
+    actor: Actor,
+    calendar_id: str,
+    item: NewItem,
+    appointment_id: str | None,
+    previous_text: str | None = None,
 ) -> tuple[str, str | None]:
-    """Create or update the appointment behind a VEVENT PUT into an appointment calendar.
+    """Create or update the appointment behind a VEVENT PUT into an appointment calendar (``previous_text``:
+    the item it replaces, whose ``TRANSP`` tells whether the client changed it).
 
     Returns the text to store (the client's, unchanged) and the appointment id.
 
@@ -144,7 +158,10 @@ def item_written(
     recurrence = _recurrence(item.text, zone)
     if row is None:
         return item.text, _create(uow, actor, calendar_id, parsed, recurrence)
-    _update(uow, actor, row, parsed, recurrence)
+    # the client's TRANSP is read when it changed it (an item stored before TRANSP followed meta.show_as may say
+    # OPAQUE of an appointment Salesforce shows as free: a phone saving it unchanged must not make it busy)
+    read_transp = previous_text is None or master_transp(previous_text) != parsed.transp
+    _update(uow, actor, row, parsed, recurrence, read_transp=read_transp)
     return item.text, row.id
 
 
@@ -245,7 +262,13 @@ def _create(
 
 
 def _update(
-    uow: UnitOfWork, actor: Actor, row: AppointmentRow, parsed: ParsedEvent, recurrence: dict[str, Any] | None
+    uow: UnitOfWork,
+    actor: Actor,
+    row: AppointmentRow,
+    parsed: ParsedEvent,
+    recurrence: dict[str, Any] | None,
+    *,
+    read_transp: bool = True,
 ) -> None:
     changes: dict[str, Any] = {}
     name = (parsed.summary or "").strip()[:255] or "(no title)"
@@ -272,7 +295,8 @@ def _update(
         meta["timezone"] = parsed.zone
     if recurrence != (row.meta_extra or {}).get(RECURRENCE_META):
         meta[RECURRENCE_META] = recurrence  # None removes it (merge patch): no longer a series
-    meta.update(_show_as(parsed, row))
+    if read_transp:
+        meta.update(_show_as(parsed, row))
     if _busy_block(row) and _names_customer_or_type(parsed):
         meta["kind"] = None  # it names a customer or a type now: a customer appointment from here on
     meta.update(_client_meta_changes(parsed, row.meta_extra or {}))

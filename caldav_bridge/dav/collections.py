@@ -408,7 +408,7 @@ class DavStore:
             text_, appointment_id = item.text, old.appointment_id if old else None
             if collection.calendar_id is not None and item.component == "VEVENT":
                 text_, appointment_id = appointment_sync.item_written(
-                    self.uow, self.actor, collection.calendar_id, item, appointment_id
+                    self.uow, self.actor, collection.calendar_id, item, appointment_id, old.text if old else None
                 )
             elif appointment_id is not None:
                 # A VEVENT that was an appointment became something else: the appointment ends.

@@ -13,8 +13,11 @@ from zoneinfo import ZoneInfo
 
 import caldav
 import icalendar
+from sqlalchemy import select
 
+from caldav_bridge.dav.render import etag_of_text
 from caldav_bridge.salesforce.runner import run_job
+from caldav_bridge.store.dav_tables import DavItemRow
 from sf_emulator.emulator import SalesforceEmulator, running_emulator
 from tests.conftest import People
 from tests.salesforce.conftest import make_context
@@ -216,3 +219,36 @@ def test_salesforce_gets_show_as_from_the_phones_transp(
         assert mirrored is not None and mirrored.updated == 1, mirrored
         assert "TRANSP:TRANSPARENT" in fitter_calendar.event_by_uid("sf-phone@client").data
         assert _slot_free(api, people, start)
+
+
+def test_a_phone_saving_an_item_unchanged_keeps_what_salesforce_set(
+    live: LiveServer, fitter_calendar: caldav.Calendar, people: People
+) -> None:
+    """An item rendered before TRANSP followed ``meta.show_as`` says OPAQUE of an appointment shown as free (e.g.
+    Salesforce's ShowAs Free): the phone saving it with that TRANSP unchanged leaves it free; changing it counts."""
+    api = live.client(people.fitter.token)
+    start = datetime.combine(_tuesday_ahead(), time(15), tzinfo=DENVER)
+    body = appointment_body(people.fitter.calendar_id or "", start=start, name="Callback")
+    created = api.post("/api/v1/appointments", json={**body, "meta": {"type": "FOLLOW_UP", "show_as": "free"}})
+    assert created.status_code == 201, created.text
+    appointment_id = created.json()["id"]
+    with live.runtime.uow() as uow:  # the item as it was rendered before: OPAQUE
+        row = uow.session.scalars(select(DavItemRow).where(DavItemRow.appointment_id == appointment_id)).one()
+        row.text = row.text.replace("TRANSP:TRANSPARENT", "TRANSP:OPAQUE")
+        row.etag = etag_of_text(row.text)
+        uow.commit()
+    item = fitter_calendar.event_by_url(f"{fitter_calendar.url}{appointment_id}.ics")
+    item.load()
+    assert "TRANSP:OPAQUE" in item.data
+    item.data = item.data.replace("SUMMARY:Callback", "SUMMARY:Callback (Ann)")
+    item.save()
+    again = api.get(f"/api/v1/appointments/{appointment_id}").json()
+    assert (again["name"], again["meta"]["show_as"]) == ("Callback (Ann)", "free")
+    item = fitter_calendar.event_by_url(f"{fitter_calendar.url}{appointment_id}.ics")
+    item.load()
+    item.data = item.data.replace("TRANSP:OPAQUE", "TRANSP:TRANSPARENT")
+    item.save()
+    item.load()
+    item.data = item.data.replace("TRANSP:TRANSPARENT", "TRANSP:OPAQUE")  # now the phone makes it busy
+    item.save()
+    assert api.get(f"/api/v1/appointments/{appointment_id}").json()["meta"]["show_as"] == "busy"
