@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import icalendar
 
+from caldav_bridge.store.migrate import stamp, upgrade
 from tests.caldav.conftest import client_for
 from tests.caldav.test_series_channels import feed_occurrences, slot_starts
 from tests.conftest import People
@@ -108,3 +109,40 @@ def test_an_outlook_series_is_expanded_in_its_own_zone_on_every_channel(live: Li
     assert event["DTSTART"].params["TZID"] == "Eastern Standard Time" and "Weekly check (renamed)" in stored
     assert event.decoded("DTSTART").astimezone(UTC) == expected[0]
     check("after a REST change")
+
+
+def test_stored_items_give_show_as_and_series_zones_in_the_migration(live: LiveServer, people: People) -> None:
+    """Appointments written before (no ``meta.show_as`` for a transparent item, a null series zone for an Outlook
+    series) get them from their stored items when the database is upgraded; their versions move on."""
+    berlin = people.other_fitter
+    (calendar,) = client_for(live, berlin.username, berlin.password).principal().calendars()
+    first = _us_dst_start() - timedelta(days=12)
+    calendar.save_event(_outlook_series("outlook-old@client", first))
+    calendar.save_event(
+        _outlook_series("phone-old@client", first + timedelta(days=1))
+        .replace("RRULE:FREQ=WEEKLY;COUNT=4\r\n", "TRANSP:TRANSPARENT\r\n")
+        .replace("Weekly check (NY)", "By phone")
+    )
+    api = live.client(berlin.token)
+    listed = api.get("/api/v1/appointments", params={"calendar_id": berlin.calendar_id}).json()["items"]
+    by_uid = {i["meta"]["ical_uid"]: i for i in listed}
+    series, phone = by_uid["outlook-old@client"], by_uid["phone-old@client"]
+    assert series["meta"]["recurrence"]["timezone"] == "America/New_York" and phone["meta"]["show_as"] == "free"
+    with live.runtime.uow() as uow:  # as they were stored before
+        for appointment_id in (series["id"], phone["id"]):
+            row = uow.appointments.get(appointment_id)
+            assert row is not None
+            meta = {k: v for k, v in row.meta_extra.items() if k not in ("show_as", "timezone")}
+            if "recurrence" in meta:
+                meta["recurrence"] = {**meta["recurrence"], "timezone": None}
+            row.meta_extra = meta
+        uow.commit()
+    before = {i: api.get(f"/api/v1/appointments/{i}") for i in (series["id"], phone["id"])}
+    assert before[series["id"]].json()["meta"]["recurrence"]["timezone"] is None
+    assert "show_as" not in before[phone["id"]].json()["meta"]
+    stamp(live.runtime.engine, "0011")
+    upgrade(live.runtime.engine)
+    after = {i: api.get(f"/api/v1/appointments/{i}") for i in (series["id"], phone["id"])}
+    assert after[series["id"]].json()["meta"]["recurrence"] == series["meta"]["recurrence"]
+    assert after[phone["id"]].json()["meta"]["show_as"] == "free"
+    assert all(after[i].headers["ETag"] != before[i].headers["ETag"] for i in after)
