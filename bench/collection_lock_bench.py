@@ -25,108 +25,21 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import requests
 
-from caldav_bridge.runtime import Runtime
-from caldav_bridge.services import users
-from caldav_bridge.store.migrate import upgrade
-from config import load_settings
+from bench.servers import BenchError, Fitter, provision_fitters, serve_process
 from tests.support.postgres import PostgresServer  # the test suite's throwaway server
 
 TARGET = 1.5
-
-
-class BenchError(Exception):
-    pass
-
-
-@dataclass
-class Fitter:
-    username: str
-    password: str
-
-    def session(self) -> requests.Session:
-        s = requests.Session()
-        s.trust_env = False
-        s.auth = (self.username, self.password)
-        return s
-
-    def calendar(self, base: str) -> str:
-        return f"{base}/dav/{self.username}/appointments/"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextlib.contextmanager
-def _server(url: str, data_dir: Path, name: str) -> Iterator[str]:
-    exe = Path(sys.executable).with_name("appointment-service")
-    if not exe.exists():
-        raise BenchError(f"{exe} not found; install the project into this interpreter")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("APPOINTMENTS_")}
-    env.update(APPOINTMENTS_DATABASE_URL=url, APPOINTMENTS_DATA_DIR=str(data_dir), APPOINTMENTS_LOG_LEVEL="ERROR")
-    port = _free_port()
-    log_path = data_dir / f"{name}.log"
-    log = log_path.open("ab")
-    process = subprocess.Popen(
-        [str(exe), "serve", "--no-migrate", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and process.poll() is None:
-            with contextlib.suppress(requests.RequestException):
-                if requests.get(base + "/readyz", timeout=2).status_code == 200:
-                    break
-            time.sleep(0.1)
-        else:
-            raise BenchError(f"server {name} did not start: {log_path.read_text()[-2000:]}")
-        yield base
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
-        log.close()
-
-
-def _fitters(url: str, data_dir: Path) -> tuple[Fitter, Fitter]:
-    rt = Runtime.from_settings(load_settings(environ={}, database_url=url, data_dir=str(data_dir)))
-    try:
-        upgrade(rt.engine)
-        made = []
-        for name in ("slow.a", "other.b"):
-            _, password = users.add_user(rt.uow(), name, "fitter", timezone="Europe/Berlin")
-            made.append(Fitter(name, password))
-        return made[0], made[1]
-    finally:
-        rt.close()
 
 
 def _event(uid: str, start: datetime, extra: str = "") -> str:
@@ -198,7 +111,7 @@ def _phase(
 
         def run() -> None:
             try:
-                _slow_writer(url, fitter.session(), body, stop, took)
+                _slow_writer(url, fitter.dav_session(), body, stop, took)
             except BaseException as exc:  # reported below
                 errors.append(exc)
 
@@ -242,10 +155,10 @@ def main(argv: list[str] | None = None) -> int:
         data_dir = Path(folder)
         try:
             url = stack.enter_context(PostgresServer()).create_database("locks")
-            a, b = _fitters(url, data_dir)
-            one = stack.enter_context(_server(url, data_dir, "server-1"))
-            two = stack.enter_context(_server(url, data_dir, "server-2"))
-            b_dav, a_dav = b.session(), a.session()
+            a, b = provision_fitters(url, data_dir, ("slow.a", "other.b"))
+            one = stack.enter_context(serve_process(url, data_dir, "server-1", migrate=False)).base
+            two = stack.enter_context(serve_process(url, data_dir, "server-2", migrate=False)).base
+            b_dav, a_dav = b.dav_session(), a.dav_session()
             for fitter, session in ((a, a_dav), (b, b_dav)):  # provision both calendars, warm both servers
                 for base in (one, two):
                     session.request("PROPFIND", fitter.calendar(base), headers={"Depth": "0"}, timeout=60)

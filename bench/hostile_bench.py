@@ -11,7 +11,11 @@ URLs), then A busy (A sends ordinary requests at the same pace: the cost of shar
 Prints B's p50/p99 per phase, the p99 ratio attack/quiet (target <= 1.5x) and attack/A-busy, and how
 many attack requests got which status.
 
-Bounded: ``--seconds`` per phase (default 15), at most ``--max-requests`` per phase and thread.
+Fitter A runs in a process of its own (multiprocessing, spawn), as a client on another machine would:
+B's client shares no interpreter with it. ``--per-attack N`` first sends each attack alone N times and
+prints the server's CPU per request (from /proc).
+
+Bounded: ``--seconds`` per phase (default 15), at most ``--max-requests`` per phase and client.
 Exit status: 0 when the target is met, 1 when missed, 2 when the benchmark could not run.
 
     .venv/bin/python bench/hostile_bench.py
@@ -22,105 +26,28 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
-import signal
-import socket
+import multiprocessing
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
 
 import requests
 
-from caldav_bridge.runtime import Runtime
-from caldav_bridge.services import users
-from caldav_bridge.store.migrate import upgrade
-from config import load_settings
+from bench.servers import BenchError, Fitter, Server, provision_fitters, serve_process
+from tests.support.postgres import PostgresServer  # the test suite's throwaway server
 
 TARGET = 1.5
 
-
-class BenchError(Exception):
-    pass
-
-
-@dataclass
-class User:
-    username: str
-    password: str
-    token: str
-    calendar_id: str
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextlib.contextmanager
-def _server(url: str, data_dir: Path) -> Iterator[str]:
-    exe = Path(sys.executable).with_name("appointment-service")
-    if not exe.exists():
-        raise BenchError(f"{exe} not found; install the project into this interpreter")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("APPOINTMENTS_")}
-    env.update(APPOINTMENTS_DATABASE_URL=url, APPOINTMENTS_DATA_DIR=str(data_dir), APPOINTMENTS_LOG_LEVEL="ERROR")
-    port = _free_port()
-    log = (data_dir / "server.log").open("ab")
-    process = subprocess.Popen(
-        [str(exe), "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and process.poll() is None:
-            with contextlib.suppress(requests.RequestException):
-                if requests.get(base + "/readyz", timeout=2).status_code == 200:
-                    break
-            time.sleep(0.1)
-        else:
-            raise BenchError(f"the server did not start: {(data_dir / 'server.log').read_text()[-2000:]}")
-        yield base
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
-        log.close()
-
-
-def _users(url: str, data_dir: Path) -> tuple[User, User]:
-    rt = Runtime.from_settings(load_settings(environ={}, database_url=url, data_dir=str(data_dir)))
-    try:
-        upgrade(rt.engine)
-        made = []
-        for name in ("attacker.a", "ordinary.b"):
-            _, password = users.add_user(rt.uow(), name, "fitter", timezone="Europe/Berlin")
-            token = users.issue_token(rt.uow(), name, ("write",)).secret
-            with rt.uow() as uow:
-                user = uow.users.by_username(name)
-                assert user is not None
-                calendar_id = uow.calendars.ids_owned_by(user.id)[0]
-            made.append(User(name, password, token, calendar_id))
-        return made[0], made[1]
-    finally:
-        rt.close()
+#: One request of A's: its name, whether it goes over CalDAV (Basic) or REST (token), and how to send it.
+Attack = tuple[str, str, Callable[[requests.Session], requests.Response]]
 
 
 def _ics(uid: str, extra: str = "", start: str = "20261201T090000", end: str = "20261201T100000") -> str:
@@ -131,8 +58,8 @@ def _ics(uid: str, extra: str = "", start: str = "20261201T090000", end: str = "
     )
 
 
-def _attacks(base: str, a: User) -> list[Callable[[requests.Session], requests.Response]]:
-    dav = f"{base}/dav/{a.username}/appointments/"
+def _attacks(base: str, a: Fitter) -> list[Attack]:
+    dav = a.calendar(base)
     window = {
         "calendar_id": a.calendar_id,
         "type": "FOLLOW_UP",
@@ -145,27 +72,43 @@ def _attacks(base: str, a: User) -> list[Callable[[requests.Session], requests.R
 
     big = _ics("big", extra="DESCRIPTION:" + "x" * 70 + "\r\n" + " y\r\n" * 250_000)
     return [
-        put(_ics(f"n{uuid.uuid4()}", "RRULE:FREQ=SECONDLY;BYMONTH=2;BYMONTHDAY=30\r\n")),
-        put(_ics(f"d{uuid.uuid4()}", "RRULE:FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30\r\n")),
-        put(_ics(f"c{uuid.uuid4()}", "RRULE:FREQ=DAILY;COUNT=9;BYMONTH=4;BYMONTHDAY=31\r\n")),
-        put(_ics("y0", "").replace("DTSTART;TZID=Europe/Berlin:20261201T090000", "DTSTART:00000101")),
-        put(_ics("tz", "").replace("Europe/Berlin", "Mars/Base")),
-        put(_ics("latin", "SUMMARY:M\udcfcller\r\n").encode("utf-8", "surrogateescape")),
-        put(big),
-        lambda s: s.get(base + "/api/v1/availability", params=window, timeout=120),
-        lambda s: s.post(
-            base + "/api/v1/appointments",
-            data=b"[" * 50_000 + b"]" * 50_000,
-            headers={"Content-Type": "application/json"},
-            timeout=120,
+        ("PUT secondly never", "dav", put(_ics(f"n{uuid.uuid4()}", "RRULE:FREQ=SECONDLY;BYMONTH=2;BYMONTHDAY=30\r\n"))),
+        ("PUT daily never", "dav", put(_ics(f"d{uuid.uuid4()}", "RRULE:FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30\r\n"))),
+        ("PUT 31 April", "dav", put(_ics(f"c{uuid.uuid4()}", "RRULE:FREQ=DAILY;COUNT=9;BYMONTH=4;BYMONTHDAY=31\r\n"))),
+        (
+            "PUT year zero",
+            "dav",
+            put(_ics("y0", "").replace("DTSTART;TZID=Europe/Berlin:20261201T090000", "DTSTART:00000101")),
         ),
-        lambda s: s.post(base + "/api/v1/webhooks", json={"url": "https://0x7f000001/"}, timeout=120),
+        ("PUT unknown TZID", "dav", put(_ics("tz", "").replace("Europe/Berlin", "Mars/Base"))),
+        ("PUT not UTF-8", "dav", put(_ics("latin", "SUMMARY:M\udcfcller\r\n").encode("utf-8", "surrogateescape"))),
+        ("PUT near the size limit", "dav", put(big)),
+        (
+            "availability over secondly",
+            "api",
+            lambda s: s.get(base + "/api/v1/availability", params=window, timeout=120),
+        ),
+        (
+            "POST nested JSON",
+            "api",
+            lambda s: s.post(
+                base + "/api/v1/appointments",
+                data=b"[" * 50_000 + b"]" * 50_000,
+                headers={"Content-Type": "application/json"},
+                timeout=120,
+            ),
+        ),
+        (
+            "POST webhook loopback",
+            "api",
+            lambda s: s.post(base + "/api/v1/webhooks", json={"url": "https://0x7f000001/"}, timeout=120),
+        ),
     ]
 
 
-def _ordinary_load(base: str, a: User) -> list[Callable[[requests.Session], requests.Response]]:
+def _ordinary_load(base: str, a: Fitter) -> list[Attack]:
     """A's ordinary traffic at the attack's pace (the same request mix, harmless bodies): the third phase."""
-    dav = f"{base}/dav/{a.username}/appointments/"
+    dav = a.calendar(base)
     now = datetime.now(UTC)
     week = {
         "calendar_id": a.calendar_id,
@@ -173,18 +116,17 @@ def _ordinary_load(base: str, a: User) -> list[Callable[[requests.Session], requ
         "to": (now + timedelta(days=7)).strftime("%Y-%m-%dT00:00:00Z"),
     }
 
-    def put() -> Callable[[requests.Session], requests.Response]:
-        return lambda s: s.put(
-            dav + f"{uuid.uuid4().hex}.ics", data=_ics(f"o{uuid.uuid4()}", "RRULE:FREQ=WEEKLY\r\n"), timeout=120
-        )
+    def put(s: requests.Session) -> requests.Response:
+        body = _ics(f"o{uuid.uuid4()}", "RRULE:FREQ=WEEKLY\r\n")
+        return s.put(dav + f"{uuid.uuid4().hex}.ics", data=body, timeout=120)
 
-    return [
-        *(put() for _ in range(7)),
-        *(lambda s: s.get(base + "/api/v1/appointments", params=week, timeout=120) for _ in range(3)),
-    ]
+    def listing(s: requests.Session) -> requests.Response:
+        return s.get(base + "/api/v1/appointments", params=week, timeout=120)
+
+    return [*(("PUT weekly", "dav", put) for _ in range(7)), *(("list week", "api", listing) for _ in range(3))]
 
 
-def _seed_secondly(base: str, a: User) -> None:
+def _seed_secondly(base: str, a: Fitter) -> None:
     """The infinite high-frequency event the availability attacks read (stored: it is a valid rule)."""
     started = datetime.now(UTC) - timedelta(days=30)
     body = _ics(
@@ -193,17 +135,13 @@ def _seed_secondly(base: str, a: User) -> None:
         started.strftime("%Y%m%dT%H%M%S"),
         (started + timedelta(seconds=1)).strftime("%Y%m%dT%H%M%S"),
     )
-    response = requests.put(
-        f"{base}/dav/{a.username}/appointments/secondly.ics", data=body, auth=(a.username, a.password), timeout=120
-    )
+    response = a.dav_session().put(a.calendar(base) + "secondly.ics", data=body, timeout=120)
     if response.status_code not in (201, 204):
         raise BenchError(f"seeding the secondly event: {response.status_code} {response.text[:200]}")
 
 
-def _ordinary(base: str, b: User, stop: threading.Event, limit: int) -> list[float]:
-    session = requests.Session()
-    session.trust_env = False
-    session.headers["Authorization"] = f"Bearer {b.token}"
+def _ordinary(base: str, b: Fitter, stop: threading.Event, limit: int) -> list[float]:
+    session = b.api_session()
     now = datetime.now(UTC)
     week = {
         "calendar_id": b.calendar_id,
@@ -222,46 +160,88 @@ def _ordinary(base: str, b: User, stop: threading.Event, limit: int) -> list[flo
     return samples
 
 
+def _send(attack: Attack, sessions: dict[str, requests.Session]) -> str:
+    _, kind, send = attack
+    try:
+        return str(send(sessions[kind]).status_code)
+    except requests.RequestException as exc:
+        return type(exc).__name__
+
+
 def _attacker(
-    base: str, a: User, stop: threading.Event, limit: int, statuses: Counter[str], benign: bool = False
+    base: str, a: Fitter, benign: bool, limit: int, ready: EventType, stop: EventType, results: multiprocessing.Queue
 ) -> None:
-    dav, api = requests.Session(), requests.Session()
-    dav.trust_env = api.trust_env = False
-    dav.auth = (a.username, a.password)  # CalDAV: Basic with the password
-    api.headers["Authorization"] = f"Bearer {a.token}"  # REST: the token
+    """Fitter A in a process of its own (as another client machine would be): no interpreter shared with B's client."""
+    sessions = {"dav": a.dav_session(), "api": a.api_session()}
     attacks = _ordinary_load(base, a) if benign else _attacks(base, a)
+    statuses: Counter[str] = Counter()
+    ready.set()
     n = 0
     while not stop.is_set() and n < limit:
         for attack in attacks:
-            try:
-                statuses[str(attack(dav if attack in attacks[:7] else api).status_code)] += 1
-            except requests.RequestException as exc:
-                statuses[type(exc).__name__] += 1
+            statuses[_send(attack, sessions)] += 1
             n += 1
             if stop.is_set():
-                return
+                break
+    results.put(dict(statuses))
 
 
 def _phase(
-    base: str, a: User, b: User, seconds: float, limit: int, attack_threads: int, benign: bool = False
-) -> tuple[list[float], Counter[str]]:
-    stop = threading.Event()
-    statuses: Counter[str] = Counter()
-    threads = [
-        threading.Thread(target=_attacker, args=(base, a, stop, limit, statuses, benign)) for _ in range(attack_threads)
+    server: Server, a: Fitter, b: Fitter, seconds: float, limit: int, attackers: int, benign: bool = False
+) -> tuple[list[float], Counter[str], float]:
+    """B's latencies, A's statuses and the server's CPU seconds over one phase."""
+    ctx = multiprocessing.get_context("spawn")
+    stop, results = ctx.Event(), ctx.Queue()
+    readies = [ctx.Event() for _ in range(attackers)]
+    processes = [
+        ctx.Process(target=_attacker, args=(server.base, a, benign, limit, ready, stop, results)) for ready in readies
     ]
-    for t in threads:
-        t.start()
-    timer = threading.Timer(seconds, stop.set)
-    timer.start()
+    statuses: Counter[str] = Counter()
     try:
-        samples = _ordinary(base, b, stop, limit)
+        for process in processes:
+            process.start()
+        for ready in readies:
+            if not ready.wait(60):
+                raise BenchError("an attacker process did not start")
+        cpu = server.cpu_seconds()
+        ended = threading.Event()
+        timer = threading.Timer(seconds, ended.set)
+        timer.start()
+        try:
+            samples = _ordinary(server.base, b, ended, limit)
+        finally:
+            timer.cancel()
+            stop.set()
+        cpu = server.cpu_seconds() - cpu
+        for _ in processes:
+            statuses.update(results.get(timeout=180))
     finally:
         stop.set()
-        timer.cancel()
-        for t in threads:
-            t.join(180)
-    return samples, statuses
+        for process in processes:
+            process.join(30)
+            if process.is_alive():
+                process.kill()
+                process.join(10)
+    return samples, statuses, cpu
+
+
+def _per_attack(server: Server, a: Fitter, repeat: int) -> None:
+    """Each attack alone, ``repeat`` times in a row: the server's CPU per request and the client's median time."""
+    sessions = {"dav": a.dav_session(), "api": a.api_session()}
+    print(f"each attack alone, {repeat} times: server CPU per request, median latency, statuses")
+    for attack in _attacks(server.base, a):
+        statuses: Counter[str] = Counter()
+        took = []
+        cpu = server.cpu_seconds()
+        for _ in range(repeat):
+            began = time.perf_counter()
+            statuses[_send(attack, sessions)] += 1
+            took.append(time.perf_counter() - began)
+        cpu = server.cpu_seconds() - cpu
+        print(
+            f"  {attack[0]:28s} CPU {1000 * cpu / repeat:7.1f} ms  median {1000 * statistics.median(took):7.1f} ms"
+            f"  {dict(statuses)}"
+        )
 
 
 def _p(samples: list[float], q: float) -> float:
@@ -269,42 +249,55 @@ def _p(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def _report(phases: dict[str, tuple[list[float], Counter[str], float]], seconds: float, postgres: bool) -> float:
+    print(f"database: {'postgresql' if postgres else 'sqlite'}; {seconds:g} s per phase; attacker in its own process")
+    for name, (samples, statuses, cpu) in phases.items():
+        a_requests = sum(statuses.values())
+        print(
+            f"B {name}: {len(samples):5d} requests  p50 {1000 * statistics.median(samples):7.1f} ms"
+            f"  p99 {1000 * _p(samples, 0.99):7.1f} ms  server CPU {cpu:5.2f} s"
+            f" ({1000 * cpu / (len(samples) + a_requests):.1f} ms/request, A sent {a_requests})"
+        )
+    quiet, attacked, loaded = (phases[k][0] for k in ("quiet ", "attack", "A busy"))
+    print(f"attack requests by status: {dict(sorted(phases['attack'][1].items()))}")
+    print(f"B's p99 attack/A busy with ordinary requests: {_p(attacked, 0.99) / _p(loaded, 0.99):.2f}x")
+    ratio = _p(attacked, 0.99) / _p(quiet, 0.99)
+    verdict = "met" if ratio <= TARGET else "MISSED"
+    print(f"B's p99 attack/quiet: {ratio:.2f}x (target <= {TARGET}x: {verdict})")
+    return ratio
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=15.0, help="length of each phase (default 15)")
-    parser.add_argument("--max-requests", type=int, default=5000, help="per phase and thread (default 5000)")
-    parser.add_argument("--attack-threads", type=int, default=1, help="attacker connections (default 1)")
+    parser.add_argument("--max-requests", type=int, default=5000, help="per phase and client (default 5000)")
+    parser.add_argument("--attackers", type=int, default=1, help="attacker processes, one connection each (default 1)")
     parser.add_argument("--postgres", action="store_true", help="a throwaway PostgreSQL instead of SQLite")
+    parser.add_argument(
+        "--per-attack", type=int, default=0, metavar="N", help="first send each attack alone N times and print its cost"
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="hostile-bench-") as folder, contextlib.ExitStack() as stack:
         data_dir = Path(folder)
-        if args.postgres:
-            from tests.support.postgres import PostgresServer
-
-            url = stack.enter_context(PostgresServer()).create_database("hostile")
-        else:
-            url = f"sqlite:///{data_dir / 'bench.db'}"
         try:
-            a, b = _users(url, data_dir)
-            base = stack.enter_context(_server(url, data_dir))
-            _seed_secondly(base, a)
-            quiet, _ = _phase(base, a, b, args.seconds, args.max_requests, 0)
-            attacked, statuses = _phase(base, a, b, args.seconds, args.max_requests, args.attack_threads)
-            loaded, _ = _phase(base, a, b, args.seconds, args.max_requests, args.attack_threads, benign=True)
+            if args.postgres:
+                url = stack.enter_context(PostgresServer()).create_database("hostile")
+            else:
+                url = f"sqlite:///{data_dir / 'bench.db'}"
+            a, b = provision_fitters(url, data_dir, ("attacker.a", "ordinary.b"))
+            server = stack.enter_context(serve_process(url, data_dir))
+            _seed_secondly(server.base, a)
+            if args.per_attack:
+                _per_attack(server, a, args.per_attack)
+            phases = {
+                "quiet ": _phase(server, a, b, args.seconds, args.max_requests, 0),
+                "attack": _phase(server, a, b, args.seconds, args.max_requests, args.attackers),
+                "A busy": _phase(server, a, b, args.seconds, args.max_requests, args.attackers, benign=True),
+            }
         except BenchError as exc:
             print(f"hostile_bench: {exc}", file=sys.stderr)
             return 2
-    ratio = _p(attacked, 0.99) / _p(quiet, 0.99)
-    print(f"database: {'postgresql' if args.postgres else 'sqlite'}; {args.seconds:g} s per phase")
-    for name, samples in (("quiet ", quiet), ("attack", attacked), ("A busy", loaded)):
-        print(
-            f"B {name}: {len(samples):5d} requests  p50 {1000 * statistics.median(samples):7.1f} ms"
-            f"  p99 {1000 * _p(samples, 0.99):7.1f} ms"
-        )
-    print(f"attack requests by status: {dict(sorted(statuses.items()))}")
-    print(f"B's p99 attack/A busy with ordinary requests: {_p(attacked, 0.99) / _p(loaded, 0.99):.2f}x")
-    verdict = "met" if ratio <= TARGET else "MISSED"
-    print(f"B's p99 attack/quiet: {ratio:.2f}x (target <= {TARGET}x: {verdict})")
+    ratio = _report(phases, args.seconds, args.postgres)
     return 0 if ratio <= TARGET else 1
 
 
