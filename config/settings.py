@@ -110,6 +110,9 @@ class Settings:
     log_level: str = "INFO"
     #: Largest accepted request body, in bytes.
     max_body_bytes: int = 1_048_576
+    #: Refused requests (400, 403, 413, 414, 415, 422, 431) per minute one credential may cause, in bursts of up
+    #: to the same; beyond it its requests get 429 with ``Retry-After`` (feeds/refusal_throttle.py), per process.
+    refusal_limit_per_minute: int = 60
     #: Path prefix of the OLS-compatible API.
     ols_prefix: str = "/ols"
     #: The zone whose wall-clock time OLS's legacy ``date`` field shows, labelled ``Z``.
@@ -495,6 +498,7 @@ def _validate_feeds(settings: Settings) -> None:
         ("feed_cancelled_grace_days", 0, 3660),
         ("feed_refresh_minutes", 5, 10080),
         ("feed_rate_limit_per_minute", 1, 1_000_000),
+        ("refusal_limit_per_minute", 1, 1_000_000),
     ):
         if not low <= getattr(settings, name) <= high:
             raise SettingsError(env_name(name), f"must be between {low} and {high}")

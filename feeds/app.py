@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from flask import Flask, Response, jsonify
 
+from caldav_bridge.infra.rate_limit import RateLimiter
 from caldav_bridge.runtime import Runtime
 from config import Settings, load_settings
 from feeds import access_log, auth, metrics
 from feeds import runtime as runtime_ext
 from feeds.held_feeds import HeldFeeds
 from feeds.problems import register_error_handlers
+from feeds.refusal_throttle import RefusalThrottle
 
 __all__ = ["API_VERSION", "create_app"]
 
@@ -53,6 +55,9 @@ def create_app(settings: Settings | None = None, *, rt: Runtime | None = None) -
     counted = metrics.init_app(app, rt)  # /metrics; counts every request, CalDAV's too (so after the mount)
     # outermost: a feed poll that the token's held answer decides never reaches Flask (feeds/held_feeds.py)
     app.wsgi_app = HeldFeeds(app.wsgi_app, feed_state.feed_context_of(app), counted.observe)  # type: ignore[method-assign]
+    # outside it: a credential whose requests keep being refused gets 429 before anything else runs
+    throttle = RateLimiter(rt.settings.refusal_limit_per_minute)
+    app.wsgi_app = RefusalThrottle(app.wsgi_app, throttle, counted.observe)  # type: ignore[method-assign]
 
     @app.after_request
     def _security_headers(response: Response) -> Response:

@@ -74,9 +74,14 @@ def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    # Webhook receivers in tests listen on 127.0.0.1 over http: the one host allowed to be so.
+    # Webhook receivers in tests listen on 127.0.0.1 over http: the one host allowed to be so. Suites that send
+    # many bad requests in a row see each one's own answer (tests/hostile/test_refusal_throttle.py tests the limit).
     return load_settings(
-        environ={}, database_url=database_url, data_dir=str(tmp_path / "data"), webhook_insecure_hosts="127.0.0.1"
+        environ={},
+        database_url=database_url,
+        data_dir=str(tmp_path / "data"),
+        webhook_insecure_hosts="127.0.0.1",
+        refusal_limit_per_minute=1_000_000,
     )
 
 

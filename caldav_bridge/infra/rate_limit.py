@@ -58,6 +58,14 @@ class RateLimiter:
             self._store(key, (tokens - 1.0, now, False))
             return True
 
+    def retry_after(self, key: str) -> float:
+        """Seconds until ``key`` has a request left (0 when it has one now); changes nothing."""
+        now = self._clock()
+        with self._lock:
+            tokens, last, _refused = self._buckets.get(key, (self.capacity, now, False))
+        tokens = min(self.capacity, tokens + (now - last) * self.rate)
+        return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.rate
+
     def _store(self, key: str, value: tuple[float, float, bool]) -> None:
         self._buckets[key] = value
         while len(self._buckets) > self.max_keys:
