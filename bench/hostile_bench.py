@@ -3,8 +3,8 @@
 
 An ``appointment-service serve`` process on 127.0.0.1 (SQLite in a temporary folder, or
 ``--postgres`` for a throwaway PostgreSQL). Fitter B, the ordinary user, lists their week over REST
-and reads their availability, in a loop over one keep-alive connection. Two phases of equal length:
-quiet (B alone), then attack (B while fitter A sends, from another connection, CalDAV PUTs with recurrence
+and reads their availability, in a loop over one keep-alive connection. Three phases of equal length:
+quiet (B alone), then attack (B while fitter A sends, from its own process, CalDAV PUTs with recurrence
 rules that never occur, an infinite FREQ=SECONDLY event and availability windows over it, year-zero
 dates, unknown TZIDs, invalid UTF-8, bodies at the size limit, deeply nested JSON and hostile webhook
 URLs), then A busy (A sends ordinary requests at the same pace: the cost of sharing the server at all).
@@ -12,8 +12,9 @@ Prints B's p50/p99 per phase, the p99 ratio attack/quiet (target <= 1.5x) and at
 many attack requests got which status.
 
 Fitter A runs in a process of its own (multiprocessing, spawn), as a client on another machine would:
-B's client shares no interpreter with it. ``--per-attack N`` first sends each attack alone N times and
-prints the server's CPU per request (from /proc).
+B's client shares no interpreter with it. ``--per-attack N`` first sends each attack alone N times to a server
+of its own with the refusal limit lifted and prints the server's CPU per request (from /proc);
+``--refusal-limit N`` sets the measured server's ``refusal_limit_per_minute`` (feeds/refusal_throttle.py).
 
 Bounded: ``--seconds`` per phase (default 15), at most ``--max-requests`` per phase and client.
 Exit status: 0 when the target is met, 1 when missed, 2 when the benchmark could not run.
@@ -226,7 +227,8 @@ def _phase(
 
 
 def _per_attack(server: Server, a: Fitter, repeat: int) -> None:
-    """Each attack alone, ``repeat`` times in a row: the server's CPU per request and the client's median time."""
+    """Each attack alone, ``repeat`` times in a row: the server's CPU per request and the client's median time
+    (against a server of its own whose refusal limit is lifted: the cost of each refusal, not of a 429)."""
     sessions = {"dav": a.dav_session(), "api": a.api_session()}
     print(f"each attack alone, {repeat} times: server CPU per request, median latency, statuses")
     for attack in _attacks(server.base, a):
@@ -276,6 +278,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--per-attack", type=int, default=0, metavar="N", help="first send each attack alone N times and print its cost"
     )
+    parser.add_argument(
+        "--refusal-limit",
+        type=int,
+        metavar="N",
+        help="the server's refusal_limit_per_minute (default: the service's own; 1000000 lifts it)",
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="hostile-bench-") as folder, contextlib.ExitStack() as stack:
         data_dir = Path(folder)
@@ -284,11 +292,15 @@ def main(argv: list[str] | None = None) -> int:
                 url = stack.enter_context(PostgresServer()).create_database("hostile")
             else:
                 url = f"sqlite:///{data_dir / 'bench.db'}"
-            a, b = provision_fitters(url, data_dir, ("attacker.a", "ordinary.b"))
-            server = stack.enter_context(serve_process(url, data_dir))
-            _seed_secondly(server.base, a)
+            a, b, probe = provision_fitters(url, data_dir, ("attacker.a", "ordinary.b", "probe.c"))
             if args.per_attack:
-                _per_attack(server, a, args.per_attack)
+                lifted = {"refusal_limit_per_minute": "1000000"}  # what each refusal itself costs
+                with serve_process(url, data_dir, "probe-server", settings=lifted) as probing:
+                    _seed_secondly(probing.base, probe)
+                    _per_attack(probing, probe, args.per_attack)
+            limit = {} if args.refusal_limit is None else {"refusal_limit_per_minute": str(args.refusal_limit)}
+            server = stack.enter_context(serve_process(url, data_dir, settings=limit))
+            _seed_secondly(server.base, a)
             phases = {
                 "quiet ": _phase(server, a, b, args.seconds, args.max_requests, 0),
                 "attack": _phase(server, a, b, args.seconds, args.max_requests, args.attackers),

@@ -109,13 +109,17 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def serve_process(url: str, data_dir: Path, name: str = "server", migrate: bool = True) -> Iterator[Server]:
-    """``appointment-service serve`` on 127.0.0.1 for the block. Its output goes to ``data_dir/<name>.log``."""
+def serve_process(
+    url: str, data_dir: Path, name: str = "server", migrate: bool = True, settings: dict[str, str] | None = None
+) -> Iterator[Server]:
+    """``appointment-service serve`` on 127.0.0.1 for the block, with ``settings`` as ``APPOINTMENTS_<NAME>``
+    variables. Its output goes to ``data_dir/<name>.log``."""
     exe = Path(sys.executable).with_name("appointment-service")
     if not exe.exists():
         raise BenchError(f"{exe} not found; install the project into this interpreter")
     env = {k: v for k, v in os.environ.items() if not k.startswith("APPOINTMENTS_")}
     env.update(APPOINTMENTS_DATABASE_URL=url, APPOINTMENTS_DATA_DIR=str(data_dir), APPOINTMENTS_LOG_LEVEL="ERROR")
+    env.update({f"APPOINTMENTS_{key.upper()}": value for key, value in (settings or {}).items()})
     port = free_port()
     log_path = data_dir / f"{name}.log"
     command = [str(exe), "serve", *(() if migrate else ("--no-migrate",)), "--host", "127.0.0.1", "--port", str(port)]
