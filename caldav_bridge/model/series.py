@@ -177,6 +177,27 @@ def applied(appointment: Appointment, start: datetime, end: datetime, override: 
     return appointment.model_copy(update=update)
 
 
+#: Seconds between occurrences of the rules whose step is fixed (without BY parts, which only thin them out).
+_FIXED_STEP = {"SECONDLY": 1, "MINUTELY": 60, "HOURLY": 3600}
+#: Real time and wall-clock time differ by the window's DST changes: never more than this.
+_DST_SLACK = timedelta(hours=2)
+
+
+def _dense_beyond(text: str, first: datetime, low: datetime, end: datetime, limit: int) -> bool:
+    """True when the endless fixed-step rule ``text`` (SECONDLY/MINUTELY/HOURLY, no BY parts, COUNT or UNTIL)
+    certainly has more than ``limit`` starts in ``[low, end)``: known by arithmetic, without the scan that
+    would find out after ``limit`` of them (a FREQ=SECONDLY event costs each availability window that much)."""
+    parts = dict(part.partition("=")[::2] for part in text.upper().split(";"))
+    step = _FIXED_STEP.get(parts.get("FREQ", ""))
+    if step is None or any(name.startswith("BY") or name in ("COUNT", "UNTIL") for name in parts):
+        return False
+    interval = parts.get("INTERVAL", "1")
+    if not interval.isdigit() or int(interval) < 1:
+        return False
+    span = end - max(low, first) - _DST_SLACK
+    return span.total_seconds() // (step * int(interval)) > limit
+
+
 def rule_starts(
     text: str, first: datetime, low: datetime, end: datetime, limit: int = MAX_OCCURRENCES
 ) -> list[datetime]:
@@ -190,6 +211,8 @@ def rule_starts(
         ValueError: the rule cannot be read.
     """
     rule = parse_rule(text, first)
+    if _dense_beyond(text, first, low, end, limit):
+        raise TooManyOccurrences(f"more than {limit} occurrences in the window")
     begin = moved_to(rule, low) or first
     meter = Meter(left=4 * (end.year - begin.year + 2))
     found: list[datetime] = []
