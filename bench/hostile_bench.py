@@ -176,6 +176,7 @@ def _attacker(
     sessions = {"dav": a.dav_session(), "api": a.api_session()}
     attacks = _ordinary_load(base, a) if benign else _attacks(base, a)
     statuses: Counter[str] = Counter()
+    began = time.process_time()  # the client's CPU from here (its start-up imports are not the attack)
     ready.set()
     n = 0
     while not stop.is_set() and n < limit:
@@ -184,13 +185,13 @@ def _attacker(
             n += 1
             if stop.is_set():
                 break
-    results.put(dict(statuses))
+    results.put((dict(statuses), time.process_time() - began))
 
 
 def _phase(
     server: Server, a: Fitter, b: Fitter, seconds: float, limit: int, attackers: int, benign: bool = False
-) -> tuple[list[float], Counter[str], float]:
-    """B's latencies, A's statuses and the server's CPU seconds over one phase."""
+) -> tuple[list[float], Counter[str], float, float]:
+    """B's latencies, A's statuses, the server's CPU seconds over the phase and the attacker processes' own."""
     ctx = multiprocessing.get_context("spawn")
     stop, results = ctx.Event(), ctx.Queue()
     readies = [ctx.Event() for _ in range(attackers)]
@@ -198,6 +199,7 @@ def _phase(
         ctx.Process(target=_attacker, args=(server.base, a, benign, limit, ready, stop, results)) for ready in readies
     ]
     statuses: Counter[str] = Counter()
+    client_cpu = 0.0
     try:
         for process in processes:
             process.start()
@@ -215,7 +217,9 @@ def _phase(
             stop.set()
         cpu = server.cpu_seconds() - cpu
         for _ in processes:
-            statuses.update(results.get(timeout=180))
+            counted, used = results.get(timeout=180)
+            statuses.update(counted)
+            client_cpu += used
     finally:
         stop.set()
         for process in processes:
@@ -223,7 +227,7 @@ def _phase(
             if process.is_alive():
                 process.kill()
                 process.join(10)
-    return samples, statuses, cpu
+    return samples, statuses, cpu, client_cpu
 
 
 def _per_attack(server: Server, a: Fitter, repeat: int) -> None:
@@ -251,14 +255,15 @@ def _p(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def _report(phases: dict[str, tuple[list[float], Counter[str], float]], seconds: float, postgres: bool) -> float:
+def _report(phases: dict[str, tuple[list[float], Counter[str], float, float]], seconds: float, postgres: bool) -> float:
     print(f"database: {'postgresql' if postgres else 'sqlite'}; {seconds:g} s per phase; attacker in its own process")
-    for name, (samples, statuses, cpu) in phases.items():
+    for name, (samples, statuses, cpu, client_cpu) in phases.items():
         a_requests = sum(statuses.values())
         print(
             f"B {name}: {len(samples):5d} requests  p50 {1000 * statistics.median(samples):7.1f} ms"
             f"  p99 {1000 * _p(samples, 0.99):7.1f} ms  server CPU {cpu:5.2f} s"
-            f" ({1000 * cpu / (len(samples) + a_requests):.1f} ms/request, A sent {a_requests})"
+            f" ({1000 * cpu / (len(samples) + a_requests):.1f} ms/request); A sent {a_requests}"
+            f" using {client_cpu:.2f} s of client CPU"
         )
     quiet, attacked, loaded = (phases[k][0] for k in ("quiet ", "attack", "A busy"))
     print(f"attack requests by status: {dict(sorted(phases['attack'][1].items()))}")
