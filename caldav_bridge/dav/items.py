@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from caldav_bridge.converters.ical_series import feed_uid
 from caldav_bridge.dav.records import NewItem
 from caldav_bridge.dav.render import etag_of_text, is_recurring, render_event, utc_seconds
 from caldav_bridge.model.appointment import Appointment
@@ -33,9 +34,12 @@ def item_for(row: AppointmentRow, base: DavItemRow | None) -> NewItem:
 
 
 def new_item(row: AppointmentRow, appointment: Appointment) -> NewItem:
-    """The DAV item of a new appointment (no stored text yet); ``appointment`` is ``row`` as canonical."""
+    """The DAV item of a new appointment (no stored text yet); ``appointment`` is ``row`` as canonical. Its UID is
+    the one feeds show (:func:`~caldav_bridge.converters.ical_series.feed_uid`): ``meta.ical_uid`` where the
+    appointment has one (a canonical import of an event a client made), else its id."""
     zone = (row.meta_extra or {}).get("timezone") or row.calendar.timezone
-    return _item(row.id, render_event(appointment, zone=str(zone), sequence=row.sequence, uid=row.id), row)
+    uid = feed_uid(appointment)
+    return _item(uid, render_event(appointment, zone=str(zone), sequence=row.sequence, uid=uid), row)
 
 
 def _item(uid: str, text: str, row: AppointmentRow) -> NewItem:

@@ -1,5 +1,6 @@
 """The import's own queries (``uow.repo(ImportQueries)``): calendars an import may use, external refs, the
-appointments a chunk updates. In the unit of work's transaction; never commits."""
+appointments a chunk updates, the events that already hold an iCalendar UID. In the unit of work's transaction;
+never commits."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ARRAY, Select, String, Table, bindparam, func, select, update
+from sqlalchemy import ARRAY, Select, String, Table, bindparam, func, or_, select, update
 
 from caldav_bridge.store.bulk_insert import insert_many
+from caldav_bridge.store.dav_tables import DavCollectionRow, DavItemRow
 from caldav_bridge.store.tables import AppointmentRow, CalendarRow, ExternalRefRow, UserRow
 from caldav_bridge.store.uow import SessionRepository
 
@@ -55,6 +57,34 @@ class ImportQueries(SessionRepository):
                 .where(ExternalRefRow.format == format_name)
             )
         return [(ref_id, source_id, appointment_id) for ref_id, source_id, appointment_id in self.session.execute(stmt)]
+
+    def uid_holders(
+        self, calendar_ids: Iterable[str], uids: Iterable[str]
+    ) -> list[tuple[str, str, str | None, str | None]]:
+        """``(calendar_id, uid, appointment_id, href)`` of every event on ``calendar_ids`` whose iCalendar UID is one
+        of ``uids``: a live appointment's (its ``meta.ical_uid``, else its id; no href) and a CalDAV item's (its
+        appointment's id, None for an item that is no appointment, and its href)."""
+        wanted, calendars = set(uids), sorted(set(calendar_ids))
+        if not wanted or not calendars:
+            return []
+        ical_uid = AppointmentRow.meta_extra["ical_uid"].as_string()
+        appointments = select(AppointmentRow.calendar_id, ical_uid, AppointmentRow.id).where(
+            AppointmentRow.calendar_id.in_(calendars),
+            AppointmentRow.deleted_at.is_(None),
+            or_(ical_uid.in_(sorted(wanted)), AppointmentRow.id.in_(sorted(wanted))),
+        )
+        found: list[tuple[str, str, str | None, str | None]] = [
+            (calendar_id, uid or appointment_id, appointment_id, None)
+            for calendar_id, uid, appointment_id in self.session.execute(appointments)
+            if (uid or appointment_id) in wanted
+        ]
+        items = (
+            select(DavCollectionRow.calendar_id, DavItemRow.uid, DavItemRow.appointment_id, DavItemRow.href)
+            .join(DavCollectionRow, DavCollectionRow.id == DavItemRow.collection_id)
+            .where(DavCollectionRow.calendar_id.in_(calendars), DavItemRow.uid.in_(sorted(wanted)))
+        )
+        found.extend((c, uid, a, href) for c, uid, a, href in self.session.execute(items) if c is not None)
+        return found
 
     def lock_appointments(self, ids: Iterable[str]) -> dict[str, AppointmentRow]:
         """The appointments of ``ids`` (tombstones too), locked for update, by id."""

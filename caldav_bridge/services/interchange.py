@@ -50,6 +50,7 @@ from caldav_bridge.infra.gc_pacing import fewer_collections
 from caldav_bridge.model.appointment import Appointment, AppointmentStatus
 from caldav_bridge.model.queries import AppointmentFilters
 from caldav_bridge.model.requests import AppointmentPatch
+from caldav_bridge.model.series import ICAL_UID_META
 from caldav_bridge.services import appointments, creates
 from caldav_bridge.services.actor import Actor
 from caldav_bridge.services.appointments import TRANSITIONS
@@ -108,6 +109,7 @@ _HINT_FIELDS = {
 }
 _HINT_KINDS = {"provider": "provider", "user": "host user", "calendar": "calendar", "resource": "resource"}
 _MAX_SOURCE_ID = 255  # external_refs.source_id
+_UID_FIELD = f"meta.{ICAL_UID_META}"
 _CONFLICT = "could not be stored: it conflicts with a concurrent change; import it again"
 
 
@@ -477,6 +479,7 @@ class _Import:
         creates = _Creates(self.format, self.actor, now)
         new_refs: list[dict[str, Any]] = []
         touched_refs: list[int] = []
+        uids = _Uids.load(queries, self._wanted_uids(chunk, refs, existing))
         for entry in chunk:
             item = entry.item
             ref = refs.get(item.source_id)
@@ -487,6 +490,10 @@ class _Import:
                     results.append(ItemResult(entry.index, "error", item.source_id, errors=(calendar,)))
                     continue
                 appointment_id = item.source_id if self.format == "canonical" else str(uuid.uuid4())
+                taken = uids.claim(calendar.id, _ical_uid(item) or appointment_id, appointment_id)
+                if taken is not None:
+                    results.append(ItemResult(entry.index, "error", item.source_id, errors=(taken,)))
+                    continue
                 creates.add(item, appointment_id, calendar)
                 results.append(ItemResult(entry.index, "created", item.source_id, appointment_id))
                 continue
@@ -508,6 +515,20 @@ class _Import:
         queries.touch_refs(touched_refs, now)
         self.uow.flush()
         return results
+
+    def _wanted_uids(
+        self, chunk: list[_Entry], refs: Mapping[str, tuple[int, str]], existing: Mapping[str, AppointmentRow]
+    ) -> list[tuple[str, str]]:
+        """``(calendar id, UID)`` of the chunk's new items that bring an iCalendar UID of their own."""
+        wanted = []
+        for entry in chunk:
+            uid = _ical_uid(entry.item)
+            if uid is None or entry.item.source_id in refs or entry.item.source_id in existing:
+                continue
+            calendar = self.calendars.resolve(entry.item)
+            if not isinstance(calendar, FieldError):
+                wanted.append((calendar.id, uid))
+        return wanted
 
     def _errors(self, exc: DomainError) -> tuple[FieldError, ...]:
         if isinstance(exc, ValidationFailed):
@@ -573,6 +594,44 @@ class _ItemFailed(Exception):
     def __init__(self, errors: tuple[FieldError, ...]) -> None:
         super().__init__("; ".join(f"{e.field}: {e.message}" for e in errors))
         self.errors = errors
+
+
+def _ical_uid(item: ConvertedAppointment) -> str | None:
+    """The iCalendar UID an item brings (``meta.ical_uid``: a canonical copy of an event a CalDAV client made)."""
+    uid = (item.meta.model_extra or {}).get(ICAL_UID_META)
+    return uid if isinstance(uid, str) and uid else None
+
+
+@dataclass
+class _Uids:
+    """The iCalendar UIDs taken on the calendars a chunk creates appointments on: one calendar never holds two
+    events with one UID (RFC 4791 §4.1 ``no-uid-conflict``; feeds and CalDAV show an appointment under
+    ``meta.ical_uid``, else its id). A new appointment whose UID is taken there is refused, naming the event."""
+
+    #: (calendar id, UID) → (appointment id, href): what holds it (an appointment, or a CalDAV object).
+    taken: dict[tuple[str, str], tuple[str | None, str | None]]
+
+    @classmethod
+    def load(cls, queries: ImportQueries, wanted: Iterable[tuple[str, str]]) -> _Uids:
+        pairs = set(wanted)
+        if not pairs:
+            return cls({})
+        holders = queries.uid_holders({c for c, _ in pairs}, {u for _, u in pairs})
+        return cls({(c, uid): (a, href) for c, uid, a, href in holders if (c, uid) in pairs})
+
+    def claim(self, calendar_id: str, uid: str, appointment_id: str) -> FieldError | None:
+        """Take ``uid`` on the calendar for ``appointment_id``; if something holds it already, the error saying so."""
+        holder = self.taken.get((calendar_id, uid))
+        if holder is None:
+            self.taken[(calendar_id, uid)] = (appointment_id, None)
+            return None
+        held_by, href = holder
+        what = f"appointment {held_by}" if held_by else f"the CalDAV object {href!r}"
+        return FieldError(
+            _UID_FIELD,
+            f"the calendar already has the event with UID {uid[:200]!r}: {what} (a calendar holds one event per "
+            "UID); import it with that id to change it, or without meta.ical_uid to make it a new event",
+        )
 
 
 def _merged_meta(current: dict[str, Any], incoming: dict[str, Any]) -> dict[str, Any]:
