@@ -195,6 +195,13 @@ def _read_only_meta(schema: dict[str, Any]) -> None:
                     "overrides": {"type": "array", "items": override},
                 },
             },
+            "show_as": {
+                "type": ["string", "null"],
+                "enum": [s.value for s in ShowAs] + [None],
+                "description": "How its time shows (absent: busy). free occupies no time: CalDAV and feeds write "
+                "TRANSP:TRANSPARENT, availability and the slot check leave it out, Salesforce gets ShowAs Free; a "
+                "CalDAV client's TRANSP sets it. null removes it.",
+            },
             "ical_uid": {
                 "type": "string",
                 "readOnly": True,
