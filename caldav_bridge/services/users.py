@@ -250,14 +250,14 @@ def actor_for_token(
 ) -> Actor:
     """The actor a bearer token stands for; :class:`Unauthorized` for unknown or revoked tokens.
 
-    With a ``cache``, a token resolved before costs one read of the authorisation clock (a read-only
+    With a ``cache``, a token resolved before costs one read of the authorisation clock (one statement, no
     transaction: it never waits for a writer); ``last_used_at`` is written at most once a minute per token.
     """
     digest = token_digest(secret)
-    with uow.reading():
-        generation = uow.users.auth_generation()
-        entry = cache.get(digest, generation) if cache is not None else None
-        if entry is None:
+    entry = cache.get(digest, uow.auth_generation()) if cache is not None else None
+    if entry is None:
+        with uow.reading():  # the clock read again in the transaction the token is resolved in
+            generation = uow.users.auth_generation()
             row = uow.users.token_by_hash(digest)
             if row is None or row.revoked_at is not None or not row.user.active:
                 raise Unauthorized("unknown, revoked or expired token")

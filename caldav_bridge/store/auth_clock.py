@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, Integer, event, select
+from sqlalchemy import BigInteger, Connection, Engine, Integer, event, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from caldav_bridge.store.base import Base
+from caldav_bridge.store.engine import single_statement_reader
 
-__all__ = ["AuthClockRow", "create_triggers", "drop_triggers", "generation"]
+__all__ = ["AuthClockRow", "create_triggers", "current_generation", "drop_triggers", "generation"]
 
 #: (trigger name, table, event) of every trigger that moves the clock.
 _TRIGGERS = (
@@ -42,8 +43,15 @@ _GENERATION = select(AuthClockRow.__table__.c.generation).where(AuthClockRow.__t
 
 
 def generation(session: Session) -> int:
-    """The clock's current value (0 if its row is missing)."""
+    """The clock's current value (0 if its row is missing), in the session's transaction."""
     return int(session.connection().scalar(_GENERATION) or 0)
+
+
+def current_generation(engine: Engine) -> int:
+    """The clock's current value (0 if its row is missing), read in one statement of its own: no session and,
+    on SQLite, no transaction around it (``engine.single_statement_reader``)."""
+    with single_statement_reader(engine) as connection:
+        return int(connection.scalar(_GENERATION) or 0)
 
 
 def create_triggers(connection: Connection) -> None:

@@ -8,17 +8,19 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from caldav_bridge.store.private_files import private_dir, private_file
 
-__all__ = ["READ_ONLY", "make_engine", "make_session_factory", "writer_lock"]
+__all__ = ["READ_ONLY", "make_engine", "make_session_factory", "single_statement_reader", "writer_lock"]
 
 #: The execution option of a read-only transaction (``UnitOfWork.reading``): on SQLite it begins deferred,
 #: so it never waits for (or takes) the write lock; WAL lets it read while a writer writes.
 READ_ONLY = "appointments_read_only"
+#: The execution option of :func:`single_statement_reader`'s connections: on SQLite no ``BEGIN`` at all.
+_SINGLE_STATEMENT = "appointments_single_statement"
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -59,6 +61,15 @@ def writer_lock(engine: Engine) -> contextlib.AbstractContextManager[Any]:
     return lock
 
 
+def single_statement_reader(engine: Engine) -> Connection:
+    """A connection whose statements are each a transaction of their own (``with ... as connection:``), for a
+    read that is one statement: no ``BEGIN``/``ROLLBACK`` around it (SQLite: autocommit, as pysqlite runs here;
+    PostgreSQL: ``AUTOCOMMIT`` isolation). Never for writes or for reads that must see one snapshot."""
+    if engine.dialect.name == "sqlite":
+        return engine.connect().execution_options(**{_SINGLE_STATEMENT: True})
+    return engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+
+
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
 
@@ -82,7 +93,10 @@ def _sqlite_begin_immediate(connection: Any) -> None:
     A transaction begun with the :data:`READ_ONLY` execution option never writes, so it begins
     deferred: it reads a snapshot while writers write (WAL) and never queues behind them.
     """
-    if connection.get_execution_options().get(READ_ONLY):
+    options = connection.get_execution_options()
+    if options.get(_SINGLE_STATEMENT):
+        return  # each statement commits on its own (pysqlite's isolation_level is None)
+    if options.get(READ_ONLY):
         connection.exec_driver_sql("BEGIN")
     else:
         connection.exec_driver_sql("BEGIN IMMEDIATE")

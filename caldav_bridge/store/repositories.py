@@ -162,9 +162,7 @@ class AppointmentRepository:
 
     def get_plain(self, appointment_id: str) -> PlainRow | None:
         """:meth:`get` as plain data, for reads."""
-        stmt = select(AppointmentRow).where(AppointmentRow.id == appointment_id, AppointmentRow.deleted_at.is_(None))
-        found = plain_reads.plain_rows(self.session, plain_reads.with_calendar_columns(stmt))
-        return found[0] if found else None
+        return plain_reads.plain_row(self.session, appointment_id)
 
     def search(
         self,

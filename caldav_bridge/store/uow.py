@@ -25,12 +25,14 @@ from typing import Any, TypeVar, cast
 
 from sqlalchemy import Table, insert
 from sqlalchemy import event as sa_event
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from caldav_bridge.errors import AuditFailed
 from caldav_bridge.events.bus import MessageBus
 from caldav_bridge.events.model import Event
+from caldav_bridge.store import auth_clock
 from caldav_bridge.store.bulk_insert import insert_many
 from caldav_bridge.store.dav_repository import DavItemRepository
 from caldav_bridge.store.engine import READ_ONLY, writer_lock
@@ -61,13 +63,49 @@ class SessionRepository:
 
 
 R = TypeVar("R", bound=SessionRepository)
-#: The audit INSERT: compiled once, executed for all of a read's rows at once (``executemany``).
-_AUDIT_INSERT = insert(AuditRow)
+_AUDIT_TABLE = cast(Table, AuditRow.__table__)
+#: The audit_log columns a read's audit rows give (``services.creates.audit_values``), in the INSERT's order.
+_AUDIT_COLUMNS = ("at", "actor", "channel", "action", "appointment_id", "calendar_id", "request_id", "detail")
+#: The audit INSERT as SQL text per dialect (compiled once), executed for all of a read's rows at once.
+_AUDIT_SQL: dict[str, tuple[str, tuple[str, ...] | None]] = {}
+
+
+def _audit_statement(dialect: Dialect) -> tuple[str, tuple[str, ...] | None]:
+    """(SQL, the parameters' order for a positional driver, or None for a named one) of the audit INSERT."""
+    found = _AUDIT_SQL.get(dialect.name)
+    if found is None:
+        compiled = insert(_AUDIT_TABLE).compile(
+            dialect=dialect,
+            column_keys=list(_AUDIT_COLUMNS),
+            for_executemany=True,  # no RETURNING of the ids
+        )
+        order = tuple(compiled.positiontup) if compiled.positional and compiled.positiontup else None
+        found = _AUDIT_SQL[dialect.name] = (str(compiled), order)
+    return found
+
+
+def _audit_parameters(dialect: Dialect, order: tuple[str, ...] | None, rows: list[dict[str, Any]]) -> list[Any]:
+    """The rows as the driver takes them: each ``at`` through the column type's own bind conversion (one
+    conversion per distinct instant: a read's rows share one), then tuples (positional) or dicts (named)."""
+    convert = _AUDIT_TABLE.c.at.type.bind_processor(dialect)
+    converted: dict[Any, Any] = {}
+    for row in rows:
+        at = row["at"]
+        if at not in converted:
+            converted[at] = convert(at) if convert else at
+    if order is None:
+        return [{**row, "at": converted[row["at"]]} for row in rows]
+    return [tuple(converted[row["at"]] if key == "at" else row[key] for key in order) for row in rows]
 
 
 def _refuse_flush(session: Session, _context: Any, _instances: Any) -> None:
-    if session.new or session.dirty or session.deleted:
+    if session.info.get(READ_ONLY) and (session.new or session.dirty or session.deleted):
         raise RuntimeError("a read-only unit of work (uow.reading()) was asked to write")
+
+
+# Once for every session (a listener per read-only session cost more than the read it guarded); it acts only on
+# sessions a read-only unit of work made.
+sa_event.listen(Session, "before_flush", _refuse_flush)
 
 
 class UnitOfWork:
@@ -116,8 +154,7 @@ class UnitOfWork:
     def __enter__(self) -> UnitOfWork:
         self._audit = []
         if self._read_only:
-            self.session = self._session_factory(execution_options={READ_ONLY: True})
-            sa_event.listen(self.session, "before_flush", _refuse_flush)
+            self.session = self._session_factory(execution_options={READ_ONLY: True}, info={READ_ONLY: True})
         else:
             self.session = self._session_factory()
         self._queue.clear()
@@ -146,6 +183,11 @@ class UnitOfWork:
         self.session.close()
         self._read_only = False
         self._audit = []
+
+    def auth_generation(self) -> int:
+        """The authorisation clock (``store/auth_clock.py``) now, read in one statement outside any transaction
+        of this unit of work (no session: a cached token costs this one read)."""
+        return auth_clock.current_generation(self._session_factory.kw["bind"])
 
     def repo(self, cls: type[R]) -> R:
         """The feature repository ``cls`` on this transaction's session (one instance per entry)."""
@@ -198,8 +240,7 @@ class UnitOfWork:
 
     def commit(self) -> None:
         if self._read_only:
-            self.session.commit()  # ends the read: nothing was written
-            self._write_audit()
+            self._commit_read()
             return
         for check in self._before_commit:
             check(self)
@@ -216,14 +257,29 @@ class UnitOfWork:
         self.cache = {}
         self._audit = []
 
-    def _write_audit(self) -> None:
-        """The held audit rows in one short write transaction: one INSERT statement executed for all of them."""
+    def _commit_read(self) -> None:
+        """End the read and write its held audit rows: one INSERT statement executed for all of them.
+
+        SQLite: after the read, in a short write transaction of its own (the read never held the write lock, and
+        a deferred transaction that read cannot always take it). PostgreSQL: in the read's own transaction, just
+        before it commits (no lock to avoid there; one transaction and connection fewer).
+        """
         rows, self._audit = self._audit, []
         if not rows:
+            self.session.commit()  # ends the read: nothing was written
             return
         try:
-            engine = self.session.get_bind().engine
-            with writer_lock(engine), engine.begin() as connection:
-                connection.execute(_AUDIT_INSERT, rows)
+            connection = self.session.connection()
+            dialect = connection.dialect
+            sql, order = _audit_statement(dialect)
+            parameters = _audit_parameters(dialect, order, rows)
+            if dialect.name != "sqlite":
+                connection.exec_driver_sql(sql, parameters)
+                self.session.commit()
+                return
+            self.session.commit()  # ends the read
+            engine = connection.engine
+            with writer_lock(engine), engine.begin() as writer:
+                writer.exec_driver_sql(sql, parameters)
         except SQLAlchemyError as exc:
             raise AuditFailed() from exc
