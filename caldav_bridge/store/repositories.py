@@ -156,9 +156,9 @@ class AppointmentRepository:
         after: tuple[datetime, str] | None = None,
     ) -> list[PlainRow]:
         """:meth:`search` as plain data (``store/plain_reads.py``: two queries, no ORM objects), for reads."""
-        stmt = self._filtered(filters, calendar_ids, after)
+        stmt = self._filtered(filters, calendar_ids, after, plain_reads.PAGE)
         stmt = stmt.order_by(AppointmentRow.date_start, AppointmentRow.id).limit(limit)
-        return plain_reads.plain_rows(self.session, plain_reads.with_calendar_columns(stmt))
+        return plain_reads.plain_rows(self.session, stmt)
 
     def get_plain(self, appointment_id: str) -> PlainRow | None:
         """:meth:`get` as plain data, for reads."""
@@ -184,9 +184,14 @@ class AppointmentRepository:
         return int(self.session.scalar(stmt) or 0)
 
     def _filtered(
-        self, q: AppointmentFilters, calendar_ids: Sequence[str] | None, after: tuple[datetime, str] | None
-    ) -> Select[AppointmentRow]:
-        stmt = select(AppointmentRow).where(AppointmentRow.deleted_at.is_(None))
+        self,
+        q: AppointmentFilters,
+        calendar_ids: Sequence[str] | None,
+        after: tuple[datetime, str] | None,
+        base: Select[Any] | None = None,
+    ) -> Select[Any]:
+        """``base`` (a select from ``appointments``; default: the rows) narrowed to ``q``, the calendars, ``after``."""
+        stmt = (select(AppointmentRow) if base is None else base).where(AppointmentRow.deleted_at.is_(None))
         if calendar_ids is not None:
             stmt = stmt.where(AppointmentRow.calendar_id.in_(list(calendar_ids)))
         for column, value in (

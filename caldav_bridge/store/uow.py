@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from operator import itemgetter
 from types import TracebackType
 from typing import Any, TypeVar, cast
 
@@ -95,7 +96,41 @@ def _audit_parameters(dialect: Dialect, order: tuple[str, ...] | None, rows: lis
             converted[at] = convert(at) if convert else at
     if order is None:
         return [{**row, "at": converted[row["at"]]} for row in rows]
-    return [tuple(converted[row["at"]] if key == "at" else row[key] for key in order) for row in rows]
+    values = itemgetter(*order)
+    at = order.index("at")
+    return [(*v[:at], converted[v[at]], *v[at + 1 :]) for v in map(values, rows)]
+
+
+#: PostgreSQL: a read's audit rows in one statement with one round trip, the appointment and calendar ids as two
+#: arrays (psycopg's ``executemany`` costs Python work per row: ~100 calls a row, a page of 50 is 51 rows).
+_PG_AUDIT_UNNEST = (
+    "INSERT INTO audit_log (at, actor, channel, action, appointment_id, calendar_id, request_id, detail) "
+    "SELECT %(at)s::timestamptz, %(actor)s::varchar, %(channel)s::varchar, %(action)s::varchar, "
+    "t.appointment_id, t.calendar_id, %(request_id)s::varchar, %(detail)s::varchar "
+    "FROM unnest(%(appointment_ids)s::varchar[], %(calendar_ids)s::varchar[]) AS t(appointment_id, calendar_id)"
+)
+#: The audit columns one read shares in every row (the rest: which appointment, in which calendar).
+_SHARED = itemgetter("at", "actor", "channel", "action", "request_id", "detail")
+
+
+def _one_reader(rows: list[dict[str, Any]]) -> bool:
+    """Whether ``rows`` differ only in their appointment and calendar (one actor's one read at one time)."""
+    first = _SHARED(rows[0])
+    return all(_SHARED(row) == first for row in rows)
+
+
+def _unnest_parameters(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    first = rows[0]
+    return {
+        "at": first["at"],
+        "actor": first["actor"],
+        "channel": first["channel"],
+        "action": first["action"],
+        "request_id": first["request_id"],
+        "detail": first["detail"],
+        "appointment_ids": [row["appointment_id"] for row in rows],
+        "calendar_ids": [row["calendar_id"] for row in rows],
+    }
 
 
 def _refuse_flush(session: Session, _context: Any, _instances: Any) -> None:
@@ -261,8 +296,9 @@ class UnitOfWork:
         """End the read and write its held audit rows: one INSERT statement executed for all of them.
 
         SQLite: after the read, in a short write transaction of its own (the read never held the write lock, and
-        a deferred transaction that read cannot always take it). PostgreSQL: in the read's own transaction, just
-        before it commits (no lock to avoid there; one transaction and connection fewer).
+        a deferred transaction that read cannot always take it), the INSERT executed for every row (``executemany``,
+        stepped in C). PostgreSQL: in the read's own transaction, just before it commits (no lock to avoid there;
+        one transaction and connection fewer), one ``INSERT ... SELECT FROM unnest(ids)``.
         """
         rows, self._audit = self._audit, []
         if not rows:
@@ -271,6 +307,10 @@ class UnitOfWork:
         try:
             connection = self.session.connection()
             dialect = connection.dialect
+            if dialect.name == "postgresql" and _one_reader(rows):
+                connection.exec_driver_sql(_PG_AUDIT_UNNEST, _unnest_parameters(rows))
+                self.session.commit()
+                return
             sql, order = _audit_statement(dialect)
             parameters = _audit_parameters(dialect, order, rows)
             if dialect.name != "sqlite":

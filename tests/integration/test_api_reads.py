@@ -81,10 +81,11 @@ def test_a_list_reads_in_a_read_transaction_and_audits_every_row_in_one_statemen
     if runtime.engine.dialect.name == "sqlite":
         assert writes == ["BEGIN (write)"], statements  # the audit's short transaction, and nothing else
         assert statements.index("BEGIN (write)") == statements.index(audit_inserts[0]) - 1
+        assert len(audit_inserts) == 1 and audit_inserts[0].endswith("-- 12 rows")  # one INSERT for every row
     else:  # PostgreSQL: the audit INSERT is the read transaction's last statement, no transaction of its own
         assert writes == [], statements
         assert statements[statements.index(audit_inserts[0]) - 1].lstrip().startswith("SELECT")
-    assert len(audit_inserts) == 1 and audit_inserts[0].endswith("-- 12 rows")  # one INSERT for every row
+        assert len(audit_inserts) == 1 and "unnest(" in audit_inserts[0]  # one statement for every row
     assert "RETURNING" not in audit_inserts[0]
     assert {"BEGIN (read)"} <= set(statements)
     clock = statements.index("(single statement)")  # the cached token costs one statement, no BEGIN before it
@@ -149,6 +150,42 @@ def test_a_read_whose_audit_fails_answers_an_error_not_the_data(
         assert "Jane" not in response.text and "Hearing aid" not in response.text and "date_start" not in response.text
         assert "audit" in response.json()["detail"]
     assert len(_audit_rows(runtime)) == before
+
+
+def _audit_row(action: str, appointment_id: str, at: datetime, actor: str = "dispatcher") -> dict[str, Any]:
+    return {
+        "at": at,
+        "actor": actor,
+        "channel": "api",
+        "action": action,
+        "appointment_id": appointment_id,
+        "calendar_id": "cal-1",
+        "request_id": "req-1",
+        "detail": None,
+    }
+
+
+@pytest.mark.parametrize("mixed", [False, True], ids=["one reader", "rows that differ"])
+def test_a_reads_audit_rows_are_written_as_given(runtime: Runtime, mixed: bool) -> None:
+    """One actor's read (one statement: PostgreSQL's unnest, SQLite's executemany) and rows that differ in more than
+    their ids (PostgreSQL falls back to executemany): every column as given."""
+    at = T0 + timedelta(microseconds=123_000)
+    rows = [_audit_row("read", f"appt-{i}", at) for i in range(3)]
+    if mixed:
+        rows += [_audit_row("read_history", "appt-9", at + timedelta(seconds=1), actor="fitter.denver")]
+    before = len(_audit_rows(runtime))
+    with runtime.uow().reading() as uow:
+        uow.audit_reads(rows)
+        uow.commit()
+    with runtime.uow() as uow:
+        stored = list(uow.session.scalars(select(AuditRow).order_by(AuditRow.id)))[before:]
+    found = [
+        {k: getattr(r, k) for k in ("at", "actor", "channel", "action", "appointment_id", "calendar_id", "request_id")}
+        | {"detail": r.detail}
+        for r in stored
+        if r.appointment_id and r.appointment_id.startswith("appt-")
+    ]
+    assert sorted(found, key=lambda r: r["appointment_id"]) == sorted(rows, key=lambda r: r["appointment_id"])
 
 
 def test_a_read_only_unit_of_work_refuses_to_write(runtime: Runtime, people: People) -> None:
