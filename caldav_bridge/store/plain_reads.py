@@ -2,10 +2,10 @@
 
 A page is two queries: the appointments with their calendar's name and zone, then all their guests; one
 appointment is one query (its guests outer-joined, a result row per guest), built once. The columns are read as the
-driver gives them (``type_coerce`` to a type without result processing) and converted here with C-level
-calls: ``datetime.fromisoformat`` for SQLite's text timestamps, ``json.loads`` for SQLite's JSON text
-(PostgreSQL's driver hands over datetimes and decoded JSON already). No identity map, no instrumentation,
-no lazy loads, no per-value SQLAlchemy processors. ``tests/integration/test_api_reads.py`` holds the JSON
+driver gives them (``type_coerce`` to a type without result processing, JSON columns as text on both databases)
+and converted here with C-level calls: ``datetime.fromisoformat`` for SQLite's text timestamps (PostgreSQL's driver
+hands over aware datetimes), json's C scanner for the JSON text. No identity map, no instrumentation, no lazy
+loads, no per-value SQLAlchemy processors. ``tests/integration/test_api_reads.py`` holds the JSON
 built from these byte-equal to the models' dump of the ORM rows.
 """
 
