@@ -10,9 +10,10 @@ next, in order), and to the after-commit handlers once :meth:`commit` has commit
 Reads enter with ``with uow.reading():``: a read-only transaction (on SQLite a deferred ``BEGIN``, so
 it never takes or waits for the write lock; writers still begin ``IMMEDIATE``). A read of patient
 data is audited with :meth:`UnitOfWork.audit_reads`: the rows are held until :meth:`commit`, which
-ends the read and then writes them in one multi-row INSERT in a short write transaction of its own;
-if that write fails, :meth:`commit` raises :class:`~caldav_bridge.errors.AuditFailed` and the caller
-returns the error, never the data (``docs/architecture.md``, "Reads and their audit").
+writes them with one INSERT statement (SQLite: after ending the read, in a short write transaction of its
+own; PostgreSQL: in the read's transaction, before it commits); if that write fails, :meth:`commit`
+raises :class:`~caldav_bridge.errors.AuditFailed` and the caller returns the error, never the data
+(``docs/architecture.md``, "Reads and their audit").
 """
 
 from __future__ import annotations
