@@ -56,6 +56,8 @@ MAX_EXAMPLES = 25
 SEED = 20240611
 OPPORTUNITY = "0069E00000SchemaQA"
 NY, BERLIN = ZoneInfo("America/New_York"), ZoneInfo("Europe/Berlin")
+#: Where consultant A's seeds go (days of the world): from week 3, eight weeks (the API's window is 62 days at most).
+CONSULTANT_SEED_DAYS = (21, 77)
 #: Operations that generated requests cannot make succeed, and why.
 NO_SUCCESS = {
     "POST /api/v1/sync/dead-letters/{id}/retry": "there are no dead letters without a failing Salesforce",
@@ -186,14 +188,17 @@ def target(site: _Site) -> Iterator[_Target]:
     api, world, n = site.api(), site.world, next(_ITEMS)
     initial_ids, fitting_ids = [], []
     for k, status in enumerate(("BOOKED", "RESERVED", "INITIAL")):
-        # consultants: weeks 3 to 6, 09:00-16:00 New York; the booking hook uses weeks 0 to 2
-        slot = 3 * n + k
-        day, hour = _weekday(world, 15 + slot // 8), 9 + slot % 8
+        # consultants: the first free hour from week 3 on (the booking hook uses weeks 0 to 2), as the server
+        # offers it: days off that earlier operations gave consultant A must not hold a seed (the RESERVED one
+        # could not be confirmed there). A seed placed by the operation counter drifted into them once one
+        # xdist worker had run most of the module before the confirm operation.
+        start = datetime.fromisoformat(_first_slot(site, world.c1, "INITIAL", CONSULTANT_SEED_DAYS))
         body = appointment_body(
-            world.c1, status=status, guests=[], date_start=_at(day, hour, NY), date_end=_at(day, hour + 1, NY)
+            world.c1, status=status, guests=[], date_start=iso(start), date_end=iso(start + timedelta(hours=1))
         )
         body["meta"]["salesforce"]["opportunity_gid"] = OPPORTUNITY
         initial_ids.append(_created(api.post("/api/v1/appointments", json=body))["id"])
+        slot = 3 * n + k
         # fitters: from week 3 on, four 90-minute slots a day in Berlin; with every operation the seeds move
         # later, into the weeks the booking hooks use, so those ask the server for a free slot (_free_slot)
         day, hour = _weekday(world, 15 + slot // 4), (8, 10, 14, 16)[slot % 4]
@@ -327,20 +332,25 @@ def _initial_booking(body: dict[str, Any], current: _Target, draw: int) -> dict[
     }
 
 
-def _free_slot(current: _Target, purpose: str) -> str:
-    """The first slot fitter A offers for ``purpose`` from week 11 on, as the availability API says.
+def _first_slot(site: _Site, calendar_id: str, purpose: str, days: tuple[int, int]) -> str:
+    """The first slot ``calendar_id`` offers for ``purpose`` between two days of the world, as the availability
+    API says.
 
-    Asked, not computed: the seeds of earlier operations, their bookings and their days off move
-    through the fitters' weeks in an order that depends on which operations ran before (under xdist
-    it varies), so a slot picked by formula is sometimes taken.
+    Asked, not computed: the seeds of earlier operations, their bookings and their days off move through
+    the calendars' weeks in an order that depends on which operations ran before (under xdist it varies),
+    so a slot picked by formula is sometimes taken.
     """
-    world = current.site.world
-    window = {"from": _at(world.day(77), 0, BERLIN), "to": _at(world.day(105), 0, BERLIN)}
-    found = current.site.api().get("/api/v1/availability", params={"calendar_id": world.f1, "type": purpose, **window})
+    window = {"from": _at(site.world.day(days[0]), 0, BERLIN), "to": _at(site.world.day(days[1]), 0, BERLIN)}
+    found = site.api().get("/api/v1/availability", params={"calendar_id": calendar_id, "type": purpose, **window})
     assert found.status_code == 200, found.text
     slots = found.json()["slots"]
-    assert slots, f"fitter A has no {purpose} slot left in weeks 11 to 14"
+    assert slots, f"{calendar_id} has no {purpose} slot left from day {days[0]} to day {days[1]}"
     return str(slots[0]["start_utc"])
+
+
+def _free_slot(current: _Target, purpose: str) -> str:
+    """The first slot fitter A offers for ``purpose`` in weeks 11 to 14."""
+    return _first_slot(current.site, current.site.world.f1, purpose, (77, 105))
 
 
 def _follow_on_booking(purpose: str) -> Callable[[dict[str, Any], _Target, int], dict[str, Any]]:
