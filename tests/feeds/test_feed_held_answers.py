@@ -1,7 +1,9 @@
 """Feeds that cost nothing to poll: a token's last answer held in memory, dropped by the write path's events.
 
-The answers' time bound (``WRITES_TTL``) is raised to an hour here, so only the events (in this process,
-or another one through the shared slots) can make a held answer give way: a 304 after a write would fail.
+The answers' time bound (``WRITES_TTL``) is raised to an hour here, and the clock the feeds read is pinned
+to one instant (a held answer also gives way when the window's minute moves, which a slow run would cross
+now and then), so only the events (in this process, or another one through the shared slots) can make a
+held answer give way: a 304 after a write would fail.
 """
 
 from __future__ import annotations
@@ -10,12 +12,13 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import event
 
+from caldav_bridge.clock import utcnow
 from caldav_bridge.runtime import Runtime
 from caldav_bridge.services import appointments, feed_serving
 from caldav_bridge.services.actor import MIRROR_CHANNEL, Actor
@@ -25,8 +28,25 @@ from tests.feeds.conftest import FeedWorld
 pytestmark = pytest.mark.usefixtures("long_ttl")
 
 
+class PinnedClock:
+    """The feeds' clock (``feed_serving.utcnow``), standing still until moved."""
+
+    def __init__(self) -> None:
+        self.now = utcnow()
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
 @pytest.fixture
-def long_ttl(monkeypatch: pytest.MonkeyPatch) -> None:
+def clock(monkeypatch: pytest.MonkeyPatch) -> PinnedClock:
+    pinned = PinnedClock()
+    monkeypatch.setattr(feed_serving, "utcnow", pinned)
+    return pinned
+
+
+@pytest.fixture
+def long_ttl(monkeypatch: pytest.MonkeyPatch, clock: PinnedClock) -> None:
     monkeypatch.setattr(feed_serving, "WRITES_TTL", 3600.0)
     monkeypatch.setattr(feed_serving, "TOKEN_TTL", 3600.0)
 
@@ -84,6 +104,23 @@ def test_a_warm_conditional_request_is_answered_without_the_database_or_renderin
     )
     assert {h: fast.headers.get(h) for h in same} == {h: slow.headers.get(h) for h in same}
     assert fast.headers["X-Request-ID"] and fast.content == b""
+
+
+def test_a_held_answer_gives_way_when_the_windows_minute_moves(
+    feed_world: FeedWorld, selects: list[str], clock: PinnedClock
+) -> None:
+    """The window moves once a minute (an appointment may leave or enter it): the held answer is not trusted
+    across that, the window is read again; unchanged, it is still a 304 with the same ETag."""
+    feed_world.add(feed_world.now + timedelta(days=1))
+    issued = feed_world.issue(privacy="full")
+    etag, _body = _warm(feed_world, issued)
+    selects.clear()
+    assert _poll(feed_world, issued, etag).status_code == 304
+    assert [s for s in selects if "feed_fetches" not in s and "audit_log" not in s] == []  # the same minute
+    clock.now += timedelta(minutes=1)
+    again = _poll(feed_world, issued, etag)
+    assert again.status_code == 304 and again.headers["ETag"] == etag
+    assert [s for s in selects if "appointments" in s], "the window was not read again in the next minute"
 
 
 @pytest.mark.parametrize("encoding", ["identity", "gzip", "gzip;q=0, identity"])
