@@ -9,11 +9,7 @@ and stores nothing; an ordinary PUT still goes through.
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +23,7 @@ from caldav_bridge.services import users
 from caldav_bridge.store.dav_tables import DavItemRow
 from config import Settings
 from tests.caldav.support import event_ics
+from tests.support.processes import free_port, running
 
 pytestmark = pytest.mark.slow
 
@@ -38,16 +35,10 @@ class Standalone:
     log: Path
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def standalone(runtime: Runtime, settings: Settings, tmp_path: Path) -> Iterator[Standalone]:
     _, password = users.add_user(runtime.uow(), "solo.fitter", "fitter", timezone="Europe/Berlin")
-    port = _free_port()
+    port = free_port()
     config = tmp_path / "radicale.conf"
     config.write_text(
         f"[server]\nhosts = 127.0.0.1:{port}\n"
@@ -59,30 +50,11 @@ def standalone(runtime: Runtime, settings: Settings, tmp_path: Path) -> Iterator
     )
     log = tmp_path / "radicale.log"
     env = {**os.environ, "APPOINTMENTS_DATA_DIR": settings.data_dir}
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "radicale", "--config", str(config)], env=env, stdout=out, stderr=subprocess.STDOUT
-        )
     base = f"http://127.0.0.1:{port}"
     auth = ("solo.fitter", password)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                requests.request("PROPFIND", base + "/", auth=auth, headers={"Depth": "0"}, timeout=5)
-                break
-            except requests.ConnectionError:
-                assert process.poll() is None, log.read_text()
-                assert time.monotonic() < deadline, "radicale did not start"
-                time.sleep(0.2)
+    command = [sys.executable, "-m", "radicale", "--config", str(config)]
+    with running(command, base + "/", method="PROPFIND", auth=auth, env=env, log=log):
         yield Standalone(base, auth, log)
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
 
 
 def _items(runtime: Runtime) -> int:

@@ -9,11 +9,8 @@ processes stopped the worker alone runs every job's ticks (it runs everything ``
 from __future__ import annotations
 
 import os
-import signal
 import socket
-import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -21,13 +18,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 
-from caldav_bridge.jobs.ticks import Every
-from caldav_bridge.store.engine import make_engine
-from caldav_bridge.store.job_tables import JobTickRow
 from sf_emulator.emulator import SalesforceEmulator, running_emulator
 from tests.conftest import postgresql_only
+from tests.support.job_ticks import claimed_ticks, expected_ticks, logged_runs
+from tests.support.processes import Collected, free_port
 
 SHIM = [sys.executable, "-m", "tests.salesforce.cli_shim"]
 INTERVALS = {
@@ -39,54 +34,12 @@ INTERVALS = {
 }
 
 
-class Process:
-    """A CLI process whose output (stdout and stderr) is collected by a thread."""
+class Process(Collected):
+    """A CLI process through the shim; ``holder``: how its scheduler names itself in ``job_ticks``."""
 
     def __init__(self, name: str, args: list[str], env: dict[str, str]) -> None:
-        self.name = name
-        self.lines: list[str] = []
-        self.popen = subprocess.Popen(
-            [*SHIM, "--verbose", *args],  # --verbose: the per-tick log lines this test counts
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            text=True,
-        )
+        super().__init__(name, [*SHIM, "--verbose", *args], env)  # --verbose: the per-tick log lines this test counts
         self.holder = f"{socket.gethostname()[:40]}:{self.popen.pid}"
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.popen.stdout is not None
-        for line in self.popen.stdout:
-            self.lines.append(line)
-
-    def wait_for(self, prefix: str, timeout: float = 90) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if any(line.startswith(prefix) for line in self.lines):
-                return
-            if self.popen.poll() is not None:
-                break
-            time.sleep(0.1)
-        pytest.fail(f"{self.name} never printed {prefix!r}:\n" + "".join(self.lines[-40:]))
-
-    def stop(self) -> None:
-        if self.popen.poll() is None:
-            os.kill(self.popen.pid, signal.SIGTERM)
-        try:
-            self.popen.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.kill(self.popen.pid, signal.SIGKILL)
-            self.popen.wait(timeout=30)
-        self._reader.join(10)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -117,34 +70,13 @@ def _env(database_url: str, data_dir: Path, emu: SalesforceEmulator) -> dict[str
     return env
 
 
-def _expected(job_id: str, start: datetime, end: datetime) -> list[datetime]:
-    """The job's ticks in ``(start, end]``."""
-    trigger, ticks = Every(INTERVALS[job_id]), []
-    tick = trigger.after(start)
-    while tick <= end:
-        ticks.append(tick)
-        tick = trigger.after(tick)
-    return ticks
-
-
-def _logged_runs(processes: list[Process]) -> Counter[tuple[str, str]]:
-    """(job, tick) → how many processes logged running it (``job J: tick T ok by H``)."""
-    runs: Counter[tuple[str, str]] = Counter()
-    for process in processes:
-        for line in process.lines:
-            if "job " in line and ": tick " in line and " by " in line:
-                words = line[line.index("job ") :].split()
-                runs[(words[1].rstrip(":"), words[3])] += 1
-    return runs
-
-
 @postgresql_only
 def test_two_serves_and_a_worker_run_every_tick_exactly_once(
     database_url: str, tmp_path: Path, emulator: SalesforceEmulator
 ) -> None:
     env = _env(database_url, tmp_path / "data", emulator)
     serves = [
-        Process(f"serve{i}", ["serve", "--host", "127.0.0.1", "--port", str(_free_port()), "--threads", "2"], env)
+        Process(f"serve{i}", ["serve", "--host", "127.0.0.1", "--port", str(free_port()), "--threads", "2"], env)
         for i in (1, 2)
     ]
     worker = Process("worker", ["worker"], env)
@@ -166,27 +98,19 @@ def test_two_serves_and_a_worker_run_every_tick_exactly_once(
     finally:
         for process in processes:
             process.stop()
-    engine = make_engine(database_url)
-    try:
-        with engine.connect() as connection:
-            rows = list(
-                connection.execute(select(JobTickRow.job_id, JobTickRow.tick_at, JobTickRow.holder, JobTickRow.outcome))
-            )
-    finally:
-        engine.dispose()
-    claims = {(job, tick): (holder, outcome) for job, tick, holder, outcome in rows}
-    logged = _logged_runs(processes)
+    claims = claimed_ticks(database_url)
+    logged = logged_runs(line for p in processes for line in p.lines)
     output = "".join(line for p in processes for line in p.lines[-30:])
     holders = {p.holder for p in processes}
-    for job_id in INTERVALS:
-        for tick in _expected(job_id, together, together_end):
+    for job_id, interval in INTERVALS.items():
+        for tick in expected_ticks(interval, together, together_end):
             holder, outcome = claims.get((job_id, tick), (None, None))
             assert outcome == "ok" and holder in holders, (job_id, tick, holder, outcome, output)
             assert logged[(job_id, tick.isoformat())] == 1, (job_id, tick, output)
-        worker_ticks = _expected(job_id, alone, alone_end)
+        worker_ticks = expected_ticks(interval, alone, alone_end)
         assert worker_ticks, job_id
         for tick in worker_ticks:
             assert claims.get((job_id, tick)) == (worker.holder, "ok"), (job_id, tick, claims.get((job_id, tick)))
             assert logged[(job_id, tick.isoformat())] == 1, (job_id, tick, output)
     assert all(count == 1 for count in logged.values()), [k for k, v in logged.items() if v != 1]
-    assert {outcome for _, _, _, outcome in rows} <= {"ok", "running"}, Counter(o for *_, o in rows)
+    assert {outcome for _, outcome in claims.values()} <= {"ok", "running"}, Counter(o for _, o in claims.values())

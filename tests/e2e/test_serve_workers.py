@@ -8,33 +8,22 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
-import subprocess
 import sys
-import threading
 import time
-from collections import Counter
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import requests
-from sqlalchemy import select
 
-from caldav_bridge.jobs.ticks import Every
-from caldav_bridge.store.engine import make_engine
-from caldav_bridge.store.job_tables import JobTickRow
 from config import Settings
 from tests.conftest import People
+from tests.support.job_ticks import claimed_ticks, expected_ticks, logged_runs
+from tests.support.processes import Collected, free_port
 
 COMMAND = [sys.executable, "-m", "feeds.cli", "--verbose", "serve", "--host", "127.0.0.1"]
 INTERVALS = {"webhooks-deliver": 1, "scheduling-expire-holds": 1, "caldav-prune-change-log": 2}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _children(pid: int) -> set[int]:
@@ -61,37 +50,26 @@ def _alive(pid: int) -> bool:
     return stat[stat.rindex(")") + 2] != "Z"
 
 
-class Served:
+def _env(settings: Settings) -> Mapping[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("APPOINTMENTS_")}
+    env.update(
+        APPOINTMENTS_DATABASE_URL=settings.resolved_database_url(),
+        APPOINTMENTS_DATA_DIR=settings.data_dir,
+        APPOINTMENTS_LOG_LEVEL="INFO",
+        APPOINTMENTS_WEBHOOK_DELIVERY_INTERVAL_SECONDS=str(INTERVALS["webhooks-deliver"]),
+        APPOINTMENTS_HOLD_EXPIRY_INTERVAL_SECONDS=str(INTERVALS["scheduling-expire-holds"]),
+        APPOINTMENTS_DAV_PRUNE_INTERVAL_SECONDS=str(INTERVALS["caldav-prune-change-log"]),
+    )
+    return env
+
+
+class Served(Collected):
+    """``serve --workers 2`` (gunicorn's master and its workers)."""
+
     def __init__(self, settings: Settings, port: int) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("APPOINTMENTS_")}
-        env.update(
-            APPOINTMENTS_DATABASE_URL=settings.resolved_database_url(),
-            APPOINTMENTS_DATA_DIR=settings.data_dir,
-            APPOINTMENTS_LOG_LEVEL="INFO",
-            APPOINTMENTS_WEBHOOK_DELIVERY_INTERVAL_SECONDS=str(INTERVALS["webhooks-deliver"]),
-            APPOINTMENTS_HOLD_EXPIRY_INTERVAL_SECONDS=str(INTERVALS["scheduling-expire-holds"]),
-            APPOINTMENTS_DAV_PRUNE_INTERVAL_SECONDS=str(INTERVALS["caldav-prune-change-log"]),
-        )
+        command = [*COMMAND, "--port", str(port), "--workers", "2", "--threads", "2", "--no-migrate"]
+        super().__init__("serve --workers 2", command, _env(settings))
         self.base = f"http://127.0.0.1:{port}"
-        self.lines: list[str] = []
-        self.popen = subprocess.Popen(
-            [*COMMAND, "--port", str(port), "--workers", "2", "--threads", "2", "--no-migrate"],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            text=True,
-        )
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.popen.stdout is not None
-        for line in self.popen.stdout:
-            self.lines.append(line)
-
-    def output(self) -> str:
-        return "".join(self.lines[-40:])
 
     def wait_workers(self, count: int, exclude: frozenset[int] = frozenset(), timeout: float = 60) -> set[int]:
         """Once ``count`` workers (none in ``exclude``) run and the server answers: their PIDs."""
@@ -107,39 +85,11 @@ class Served:
             time.sleep(0.2)
         pytest.fail(f"{count} workers never answered:\n{self.output()}")
 
-    def stop(self) -> None:
-        if self.popen.poll() is None:
-            os.kill(self.popen.pid, signal.SIGTERM)
-        try:
-            self.popen.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.kill(self.popen.pid, signal.SIGKILL)
-            self.popen.wait(timeout=30)
-        self._reader.join(10)
-
-
-def _expected(job_id: str, start: datetime, end: datetime) -> list[datetime]:
-    trigger, ticks = Every(INTERVALS[job_id]), []
-    tick = trigger.after(start)
-    while tick <= end:
-        ticks.append(tick)
-        tick = trigger.after(tick)
-    return ticks
-
-
-def _logged_runs(lines: list[str]) -> Counter[tuple[str, str]]:
-    runs: Counter[tuple[str, str]] = Counter()
-    for line in lines:
-        if "job " in line and ": tick " in line and " by " in line:
-            words = line[line.index("job ") :].split()
-            runs[(words[1].rstrip(":"), words[3])] += 1
-    return runs
-
 
 def test_two_workers_answer_run_each_tick_once_survive_a_crash_and_stop_on_sigterm(
     settings: Settings, people: People, tmp_path: Path
 ) -> None:
-    served = Served(settings, _free_port())
+    served = Served(settings, free_port())
     every_worker: set[int] = set()
     try:
         workers = served.wait_workers(2)
@@ -168,16 +118,10 @@ def test_two_workers_answer_run_each_tick_once_survive_a_crash_and_stop_on_sigte
     assert stopped_in < 30
     assert not [pid for pid in every_worker if _alive(pid)], "a worker outlived the master"
 
-    engine = make_engine(settings.resolved_database_url())
-    try:
-        with engine.connect() as connection:
-            rows = list(connection.execute(select(JobTickRow.job_id, JobTickRow.tick_at, JobTickRow.outcome)))
-    finally:
-        engine.dispose()
-    claims = {(job, tick): outcome for job, tick, outcome in rows}
-    logged = _logged_runs(served.lines)
-    for job_id in INTERVALS:
-        ticks = _expected(job_id, together, together_end)
+    claims = {key: outcome for key, (_holder, outcome) in claimed_ticks(settings.resolved_database_url()).items()}
+    logged = logged_runs(served.lines)
+    for job_id, interval in INTERVALS.items():
+        ticks = expected_ticks(interval, together, together_end)
         assert ticks, job_id
         for tick in ticks:
             assert claims.get((job_id, tick)) == "ok", (job_id, tick, served.output())

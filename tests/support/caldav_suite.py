@@ -24,8 +24,6 @@ import hashlib
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tarfile
@@ -38,6 +36,8 @@ from pathlib import Path
 from typing import Any
 
 import requests
+
+from tests.support.processes import free_port, running
 
 ROOT = Path(__file__).resolve().parents[2]
 REQUIREMENTS = Path(__file__).with_name("caldav_suite_requirements.txt")
@@ -308,12 +308,6 @@ def better_features(ours: Mapping[str, Any], stock: Mapping[str, Any]) -> dict[s
 # ---------------------------------------------------------------------------- stock Radicale
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextlib.contextmanager
 def stock_radicale(folder: Path, username: str, password: str, calendar: str, display_name: str) -> Iterator[Account]:
     """Stock Radicale 3.9.0 (filesystem storage, htpasswd auth) on loopback with one calendar made by
@@ -328,10 +322,8 @@ def stock_radicale(folder: Path, username: str, password: str, calendar: str, di
         "--auth-htpasswd-filename", str(users), "--auth-htpasswd-encryption", "plain",
         "--rights-type", "owner_only", "--logging-level", "warning",
     ]  # fmt: skip
-    process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}/"
-    try:
-        _wait_for(base, (username, password))
+    with running(cmd, base, method="PROPFIND", auth=(username, password)):
         body = (
             '<?xml version="1.0"?><C:mkcalendar xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">'
             f"<D:set><D:prop><D:displayname>{display_name}</D:displayname></D:prop></D:set></C:mkcalendar>"
@@ -341,13 +333,6 @@ def stock_radicale(folder: Path, username: str, password: str, calendar: str, di
         )
         r.raise_for_status()
         yield Account(base, username, password)
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
 
 
 @contextlib.contextmanager
@@ -363,33 +348,9 @@ def service_process(database_url: str, data_dir: Path) -> Iterator[str]:
         "APPOINTMENTS_LOG_LEVEL": "WARNING",
     }
     cmd = [sys.executable, "-m", "feeds.cli", "serve", "--host", "127.0.0.1", "--port", str(port), "--threads", "8"]
-    process = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
     base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_for(base + "/healthz", None)
+    with running(cmd, base + "/healthz", env=env, cwd=ROOT):
         yield base
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
-
-
-def _wait_for(url: str, auth: tuple[str, str] | None) -> None:
-    """Until ``url`` answers (a PROPFIND with ``auth``; a GET without, which needs no login)."""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if auth is None:
-                requests.get(url, timeout=2)
-            else:
-                requests.request("PROPFIND", url, auth=auth, headers={"Depth": "0"}, timeout=2)
-            return
-        except requests.ConnectionError:
-            time.sleep(0.2)
-    raise RuntimeError(f"{url} did not start")
 
 
 def display_name(url: str, auth: tuple[str, str]) -> str:
