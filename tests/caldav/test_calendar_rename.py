@@ -56,6 +56,26 @@ def _feed_name(live: LiveServer, people: People) -> str:
     return lines[0].removeprefix("X-WR-CALNAME:")
 
 
+def _team_with_member(live: LiveServer, people: People, name: str) -> str:
+    """A team calendar (made by the admin over REST) with a member calendar of the other fitter: its id."""
+    admin = live.client(people.admin.token)
+    team = admin.post("/api/v1/calendars", json={"name": name, "kind": "team", "timezone": "Europe/Berlin"})
+    assert team.status_code == 201, team.text
+    team_id = str(team.json()["id"])
+    member = admin.post(
+        "/api/v1/calendars",
+        json={
+            "name": "Setup",
+            "kind": "tech_setup_member",
+            "timezone": "Europe/Berlin",
+            "owner_username": people.other_fitter.username,
+            "team_id": team_id,
+        },
+    )
+    assert member.status_code == 201, member.text
+    return team_id
+
+
 def test_a_proppatch_of_the_displayname_renames_the_calendar_on_every_channel(
     live: LiveServer, people: People, fitter_calendar: caldav.Calendar
 ) -> None:
@@ -130,21 +150,7 @@ def test_an_empty_or_over_long_name_is_refused_and_nothing_is_written(
 
 
 def test_a_team_calendar_a_member_only_reads_cannot_be_renamed(live: LiveServer, people: People) -> None:
-    admin = live.client(people.admin.token)
-    team = admin.post("/api/v1/calendars", json={"name": "Team Süd", "kind": "team", "timezone": "Europe/Berlin"})
-    assert team.status_code == 201, team.text
-    team_id = team.json()["id"]
-    member = admin.post(
-        "/api/v1/calendars",
-        json={
-            "name": "Setup",
-            "kind": "tech_setup_member",
-            "timezone": "Europe/Berlin",
-            "owner_username": people.other_fitter.username,
-            "team_id": team_id,
-        },
-    )
-    assert member.status_code == 201, member.text
+    team_id = _team_with_member(live, people, "Team Süd")
     berlin = people.other_fitter
     url = f"{live.base_url}/dav/_calendars/{team_id}/"
     session = dav_session(berlin.username, berlin.password)
@@ -212,20 +218,7 @@ def test_a_rest_rename_shows_as_the_displayname_over_caldav(
 
 def test_a_team_calendar_is_renamed_by_an_admin_only(live: LiveServer, people: People) -> None:
     admin = live.client(people.admin.token)
-    team = admin.post("/api/v1/calendars", json={"name": "Team Nord", "kind": "team", "timezone": "Europe/Berlin"})
-    assert team.status_code == 201, team.text
-    team_id = team.json()["id"]
-    member = admin.post(
-        "/api/v1/calendars",
-        json={
-            "name": "Setup",
-            "kind": "tech_setup_member",
-            "timezone": "Europe/Berlin",
-            "owner_username": people.other_fitter.username,
-            "team_id": team_id,
-        },
-    )
-    assert member.status_code == 201, member.text
+    team_id = _team_with_member(live, people, "Team Nord")
     path = f"_calendars/{team_id}"
     assert _propfind_name(live, people.other_fitter, path) == "Team Nord"  # provisioned with its name
 
