@@ -6,7 +6,13 @@ The ``ical`` format's item is one event occurrence as a JSON object::
 
     {"uid": "…", "recurrence_id": null, "dtstart": "2026-12-01T09:00:00-07:00", "dtend": "…",
      "summary": "…", "description": "…", "location": "…", "status": "CONFIRMED",
-     "x_appointment_type": "FOLLOW_UP", "x_appointment_status": "BOOKED", "all_day": false}
+     "x_appointment_type": "FOLLOW_UP", "x_appointment_status": "BOOKED", "all_day": false,
+     "categories": ["Fitting"], "organizer": {"name": "Frank Fitter", "email": "frank@example.com"},
+     "attendees": [{"name": "Jane Roe", "email": "jane@example.com"}]}
+
+``categories``, ``organizer`` and ``attendees`` (CATEGORIES, ORGANIZER and the ``mailto:`` ATTENDEEs) are there
+only when the event has them; they are ``meta.categories``, ``meta.organizer`` and ``meta.attendees`` as a CalDAV
+client's write keeps them. An attendee's ``guest_id`` is not carried: the format carries no guests.
 
 :func:`read_calendar` turns a whole ``.ics`` file (a fitter's old calendar) into such items: every VEVENT
 without RRULE/RDATE is one item; a recurring event becomes one item per occurrence in the options'
@@ -26,7 +32,7 @@ our feeds write) the exact status, taking precedence over STATUS.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -36,8 +42,11 @@ import icalendar
 
 from caldav_bridge.converters._common import Reader, build, remembered
 from caldav_bridge.converters.base import ConvertedAppointment, FormatConverter
+from caldav_bridge.converters.disclosure import Contact, categories, contacts, is_email
 from caldav_bridge.converters.errors import ConversionError
 from caldav_bridge.converters.ical import ical_status
+from caldav_bridge.converters.ical_parse import MAX_LABEL, MAX_LISTED, event_categories, event_contacts
+from caldav_bridge.converters.ical_series import feed_uid
 from caldav_bridge.errors import FieldError
 from caldav_bridge.model.appointment import Appointment, AppointmentStatus, AppointmentType
 from caldav_bridge.model.recurrence import Exhausted, Meter, metered, moved_to, parse_rule
@@ -102,10 +111,11 @@ def to_canonical(payload: object, options: IcalOptions | None = None) -> Convert
             type_ = AppointmentType(type_code)
         except ValueError:
             r.error("x_appointment_type", f"unknown type {type_code[:32]!r}; expected INITIAL, FOLLOW_UP or TECH_SETUP")
+    client_fields = _read_contacts(r, p)
     r.check()
     source_id = uid if not recurrence_id else f"{uid}/{recurrence_id}"
     kept = {k: p[k] for k in ("uid", "recurrence_id", "location") if p.get(k)}
-    meta: dict[str, Any] = {"type": type_, FORMAT: kept}
+    meta: dict[str, Any] = {"type": type_, FORMAT: kept, **client_fields}
     if p.get("location"):
         meta["location"] = p["location"]
     if p.get("all_day") is True:
@@ -126,6 +136,46 @@ def to_canonical(payload: object, options: IcalOptions | None = None) -> Convert
     )
 
 
+def _read_contacts(r: Reader, p: Mapping[str, Any]) -> dict[str, Any]:
+    """``meta.categories``, ``meta.organizer`` and ``meta.attendees`` of the item (those it has), errors naming
+    ``categories.<i>``, ``organizer.email``, ``attendees.<i>.email`` …"""
+    out: dict[str, Any] = {}
+    labels = r.array(p, "categories")
+    for i, label in enumerate(labels):
+        if not isinstance(label, str) or not 0 < len(label) <= MAX_LABEL:
+            r.error(f"categories.{i}", f"expected a text of 1 to {MAX_LABEL} characters")
+    if len(labels) > MAX_LISTED:
+        r.error("categories", f"at most {MAX_LISTED} categories")
+    if labels:
+        out["categories"] = list(labels)
+    organizer = r.obj(p, "organizer")
+    if organizer is not None:
+        out["organizer"] = _contact(r, organizer, "organizer")
+    listed = r.array(p, "attendees")
+    if len(listed) > MAX_LISTED:
+        r.error("attendees", f"at most {MAX_LISTED} attendees")
+    attendees = []
+    for i, attendee in enumerate(listed):
+        if isinstance(attendee, Mapping):
+            attendees.append(_contact(r, attendee, f"attendees.{i}"))
+        else:
+            r.error(f"attendees.{i}", "expected an object")
+    if attendees:
+        out["attendees"] = attendees
+    return out
+
+
+def _contact(r: Reader, obj: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+    """An organizer or attendee: ``email`` (required, an address a ``mailto:`` carries) and ``name``."""
+    email = r.text(obj, "email", prefix=prefix, required=True)
+    if email is not None and not is_email(email):
+        r.error(f"{prefix}.email", "is not an e-mail address")
+    name = r.text(obj, "name", prefix=prefix)
+    if name is not None and len(name) > MAX_LABEL:
+        r.error(f"{prefix}.name", f"longer than {MAX_LABEL} characters")
+    return {"name": name or None, "email": email}
+
+
 def _status(r: Reader, code: str, exact: str) -> AppointmentStatus:
     """X-APPOINTMENT-STATUS (ours, exact) if given, else STATUS (CONFIRMED when absent)."""
     if exact:
@@ -143,7 +193,7 @@ def from_canonical(appointment: Appointment, options: IcalOptions | None = None)
     kept = remembered(appointment, FORMAT)
     extra = appointment.meta.model_extra or {}
     item: dict[str, Any] = {
-        "uid": kept.get("uid") or str(appointment.id),
+        "uid": kept.get("uid") or feed_uid(appointment),
         "recurrence_id": kept.get("recurrence_id"),
         "dtstart": appointment.date_start.isoformat().replace("+00:00", "Z"),
         "dtend": appointment.date_end.isoformat().replace("+00:00", "Z"),
@@ -155,7 +205,19 @@ def from_canonical(appointment: Appointment, options: IcalOptions | None = None)
         "x_appointment_type": str(appointment.meta.type),
         "all_day": extra.get("all_day") is True,
     }
+    labels = categories(appointment)
+    organizer, attendees = contacts(appointment)
+    if labels:
+        item["categories"] = list(labels)
+    if organizer is not None:
+        item["organizer"] = _contact_item(organizer)
+    if attendees:
+        item["attendees"] = [_contact_item(a) for a in attendees]
     return item
+
+
+def _contact_item(contact: Contact) -> dict[str, Any]:
+    return {"name": contact.name, "email": contact.email}
 
 
 CONVERTER: FormatConverter[IcalOptions] = FormatConverter(FORMAT, IcalOptions, to_canonical, from_canonical)
@@ -357,6 +419,14 @@ def _item(event: Any, uid: str, recurrence_id: str | None, zone: ZoneInfo) -> di
         value = event.get(prop)
         item[key] = str(value) if value is not None else None
     item["all_day"] = all_day
+    labels = list(event_categories(event))
+    organizer, attendees = event_contacts(event)
+    if labels:
+        item["categories"] = labels
+    if organizer is not None:
+        item["organizer"] = organizer
+    if attendees:  # the format carries no guests: an attendee is its name and address
+        item["attendees"] = [{"name": a["name"], "email": a["email"]} for a in attendees]
     return item
 
 

@@ -27,7 +27,9 @@ __all__ = [
     "IcalParseError",
     "ParsedEvent",
     "client_meta",
+    "contact_meta",
     "event_categories",
+    "event_contacts",
     "event_location",
     "master_transp",
     "parse_event",
@@ -210,11 +212,7 @@ def client_meta(parsed: ParsedEvent) -> dict[str, Any]:
     address: ``{"name", "email"}``) and ``attendees`` (every ATTENDEE with a ``mailto:`` address, in order:
     ``{"name", "email"}`` and ``guest_id`` when it names a guest by ``X-GUEST-ID``)."""
     organizer = parsed.organizer
-    attendees = [
-        {"name": a.name, "email": a.email, **({"guest_id": a.guest_id} if a.guest_id else {})}
-        for a in parsed.attendees
-        if a.email
-    ][:MAX_LISTED]
+    attendees = [c for c in (contact_meta(a) for a in parsed.attendees) if c is not None][:MAX_LISTED]
     return {
         "location": parsed.location,
         "categories": list(parsed.categories) or None,
@@ -234,6 +232,24 @@ def master_transp(text: str) -> str | None:
         found = [line.split(":", 1)[1].strip().upper() for line in lines if line.upper().startswith("TRANSP:")]
         return found[0] if found else None
     return None
+
+
+def contact_meta(address: Attendee) -> dict[str, Any] | None:
+    """An ORGANIZER or ATTENDEE as ``meta.organizer`` / an entry of ``meta.attendees`` keeps it (``{"name",
+    "email"}``, plus ``guest_id`` when it names a guest), None without a ``mailto:`` address."""
+    if not address.email:
+        return None
+    named = {"guest_id": address.guest_id} if address.guest_id else {}
+    return {"name": address.name, "email": address.email, **named}
+
+
+def event_contacts(event: Any) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """A VEVENT's ORGANIZER and ``mailto:`` ATTENDEEs as :func:`client_meta` keeps them (at most ``MAX_LISTED``)."""
+    organizer = next((_address(prop) for prop in _as_list(event.get("ORGANIZER"))), None)
+    found = (contact_meta(_address(prop)) for prop in _as_list(event.get("ATTENDEE")))
+    attendees = [a for a in found if a is not None][:MAX_LISTED]
+    shown = contact_meta(organizer) if organizer is not None else None
+    return ({"name": shown["name"], "email": shown["email"]} if shown else None), attendees
 
 
 def _aware(value: Any, fallback: ZoneInfo) -> datetime:

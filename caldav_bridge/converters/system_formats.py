@@ -137,6 +137,7 @@ def _sf_read(payload: object, mapping: SalesforceMapping) -> ConvertedAppointmen
                     "opportunity_gid": record.opportunity_gid,
                     "customer_gid": record.customer_gid,
                 },
+                **({"location": record.location} if record.location else {}),  # Event Location, as the mirror
             },
             "status": record.status,
         },

@@ -56,6 +56,21 @@ def guests(draw: st.DrawFn) -> Guest:
     return Guest.model_validate({k: v for k, v in fields.items() if v is not None})
 
 
+contacts = st.builds(lambda name, email: {"name": name, "email": email}, _optional(person_names), emails)
+
+
+@st.composite
+def client_fields(draw: st.DrawFn) -> dict[str, object]:
+    """What a CalDAV client may have written into ``meta``: a place, categories, an organizer and attendees."""
+    fields = {
+        "location": draw(_optional(st.text(CHARS, min_size=1, max_size=60))),
+        "categories": draw(_optional(st.lists(words, min_size=1, max_size=3))),
+        "organizer": draw(_optional(contacts)),
+        "attendees": draw(_optional(st.lists(contacts, min_size=1, max_size=3))),
+    }
+    return {k: v for k, v in fields.items() if v is not None}
+
+
 @st.composite
 def appointments(draw: st.DrawFn) -> Appointment:
     start = draw(instants)
@@ -71,6 +86,7 @@ def appointments(draw: st.DrawFn) -> Appointment:
         meta=Meta(
             type=draw(st.sampled_from(AppointmentType)),
             salesforce=SalesforceIds(appointment_gid=draw(_optional(ids)), customer_gid=draw(_optional(ids))),
+            **draw(client_fields()),
         ),
         name=draw(st.text(CHARS, max_size=80)),
         status=draw(st.sampled_from(AppointmentStatus)),

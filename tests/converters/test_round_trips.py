@@ -110,8 +110,11 @@ def onsched_view(item: Item) -> dict[str, Any]:
 
 
 def ical_view(item: Item) -> dict[str, Any]:
-    """Everything but guests and the calendar (an .ics event names no calendar of ours)."""
-    return {**_common(item), "description": item.description}
+    """Everything but guests and the calendar (an .ics event names no calendar of ours); the place, categories,
+    organizer and attendees a CalDAV client wrote (``meta``)."""
+    extra = item.meta.model_extra or {}
+    client = {k: extra.get(k) for k in ("location", "categories", "organizer", "attendees")}
+    return {**_common(item), "description": item.description, **client}
 
 
 def ols_view(item: Item) -> dict[str, Any]:
@@ -126,12 +129,15 @@ def ols_view(item: Item) -> dict[str, Any]:
 
 
 def salesforce_view(item: Item) -> dict[str, Any]:
-    """Times, name, description, status, type; an opportunity only if it is one (006…), the customer (WhoId)."""
+    """Times, name, description, status, type; an opportunity only if it is one (006…), the customer (WhoId); the
+    place (Location)."""
     sf = item.meta.salesforce
     opportunity = sf.opportunity_gid if (sf.opportunity_gid or "").startswith("006") else None
     name = item.name or "(no subject)"  # Salesforce's Subject is never empty
     ids = (opportunity, sf.customer_gid or None)
-    return {**_common(item), "name": name, "description": item.description or None, "ids": ids}
+    location = (item.meta.model_extra or {}).get("location")  # Event Location: a text that is not blank
+    place = location if isinstance(location, str) and location.strip() else None
+    return {**_common(item), "name": name, "description": item.description or None, "ids": ids, "location": place}
 
 
 #: The service's OLS label tables (the settings' defaults).
