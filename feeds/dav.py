@@ -18,13 +18,16 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from flask import Flask
+from radicale import Application
+from radicale import config as radicale_config
 
 from caldav_bridge.runtime import Runtime
 from storage_plugin import precheck, request_state
-from storage_plugin.binding import plugins_for
+from storage_plugin.binding import BoundPlugins
 from storage_plugin.dav_errors import VALID_CALENDAR_DATA, DavError
+from storage_plugin.listings import DavListings
 
-__all__ = ["DAV_PREFIX", "DavErrors", "dav_application", "mount"]
+__all__ = ["DAV_PREFIX", "DavErrors", "dav_application", "mount", "radicale_application"]
 
 DAV_PREFIX = "/dav"
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -35,11 +38,34 @@ log = logging.getLogger("appointments.caldav")
 
 
 def dav_application(rt: Runtime) -> WSGIApp:
-    """Radicale configured for ``rt`` (storage, auth and rights plugins of this project)."""
-    from radicale import Application
-    from radicale import config as radicale_config
+    """Radicale configured for ``rt`` (storage, auth and rights plugins of this project), with the listings
+    it would answer slowly answered in front of it from SQL (:class:`storage_plugin.listings.DavListings`)."""
+    configuration, plugins = _radicale_configuration(rt)
+    app = _radicale(configuration, rt)
+    assert plugins.storage is not None and plugins.auth is not None and plugins.rights is not None
+    return DavListings(
+        app,
+        rt,
+        plugins.auth,
+        plugins.rights,
+        configuration,
+        max_resource_size=plugins.storage.max_resource_size,
+    )
 
-    plugins = plugins_for(rt)
+
+def radicale_application(rt: Runtime) -> WSGIApp:
+    """Radicale alone (with our plugins and :class:`DavErrors`), no listings layer: what tests compare with."""
+    configuration, _ = _radicale_configuration(rt)
+    return _radicale(configuration, rt)
+
+
+def _radicale(configuration: Any, rt: Runtime) -> WSGIApp:
+    return DavErrors(Application(configuration), max_body=rt.settings.max_body_bytes)
+
+
+def _radicale_configuration(rt: Runtime) -> tuple[Any, BoundPlugins]:
+    plugins = BoundPlugins(rt)
+    types = plugins.types()
     configuration = radicale_config.load([])
     configuration.update(
         {
@@ -48,16 +74,16 @@ def dav_application(rt: Runtime) -> WSGIApp:
                 # Radicale caps it so itself; said here, the storage's check agrees with it.
                 "max_resource_size": str(max_resource_size(rt.settings.max_body_bytes)),
             },
-            "auth": {"type": plugins["auth"], "realm": "Appointment Service CalDAV", "delay": "0.2"},
-            "rights": {"type": plugins["rights"]},
-            "storage": {"type": plugins["storage"]},
+            "auth": {"type": types["auth"], "realm": "Appointment Service CalDAV", "delay": "0.2"},
+            "rights": {"type": types["rights"]},
+            "storage": {"type": types["storage"]},
             "web": {"type": "none"},
             "logging": {"level": "warning", "mask_passwords": "True"},
         },
         "appointment-service",
         privileged=True,
     )
-    return DavErrors(Application(configuration), max_body=rt.settings.max_body_bytes)
+    return configuration, plugins
 
 
 def max_resource_size(max_body: int) -> int:

@@ -27,10 +27,10 @@ from caldav_bridge.dav.errors import (
     ItemChanged,
     MalformedCalendarData,
     ResourceNotFound,
-    SyncTokenInvalid,
     UnsupportedComponent,
 )
 from caldav_bridge.dav.items import is_long
+from caldav_bridge.dav.listings import SYNC_PREFIX, changed_hrefs, token_revision
 from caldav_bridge.dav.locks import try_lock_collection
 from caldav_bridge.dav.records import CollectionInfo, ItemHead, ItemInfo, NewItem
 from caldav_bridge.dav.render import etag_of_text
@@ -43,7 +43,6 @@ from caldav_bridge.store.uow import UnitOfWork
 
 __all__ = ["SYNC_PREFIX", "DavStore", "parent_of", "prune_all", "prune_log"]
 
-SYNC_PREFIX = "http://radicale.org/ns/sync/"
 #: The collection property holding its name (RFC 4918 15.2); an appointment calendar's is the calendar's name.
 DISPLAYNAME = "D:displayname"
 #: Radicale's ``[storage] max_sync_token_age`` default (30 days).
@@ -522,25 +521,13 @@ class DavStore:
     def sync(self, collection: CollectionInfo, old_token: str = "") -> tuple[str, list[str]]:
         """RFC 6578: the current token and the hrefs changed (or deleted) since ``old_token``."""
         token = collection.sync_token
-        if not old_token:
+        rev = token_revision(collection, old_token)
+        if rev is None:
             hrefs = select(DavItemRow.href).where(DavItemRow.collection_id == collection.id).order_by(DavItemRow.href)
             return token, list(self.session.scalars(hrefs))
-        if not old_token.startswith(SYNC_PREFIX):
-            raise SyncTokenInvalid(f"malformed sync token {old_token!r}")
-        epoch, _, rev = old_token[len(SYNC_PREFIX) :].partition("-")
-        if epoch != collection.epoch or not rev.isdigit() or int(rev) > collection.revision:
-            raise SyncTokenInvalid(f"unknown sync token {old_token!r}")
-        if int(rev) < collection.log_start:
-            # The changes since that token were pruned: a delta would be incomplete (RFC 6578 3.2).
-            raise SyncTokenInvalid(f"sync token {old_token!r} has expired")
-        if int(rev) == collection.revision:
+        if rev == collection.revision:
             return token, []
-        stmt = (
-            select(DavChangeRow.href)
-            .where(DavChangeRow.collection_id == collection.id, DavChangeRow.revision > int(rev))
-            .distinct()
-        )
-        return token, sorted(self.session.scalars(stmt))
+        return token, changed_hrefs(self.session, collection.id, rev)
 
     # ------------------------------------------------------------------ helpers
 

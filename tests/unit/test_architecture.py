@@ -29,8 +29,6 @@ ALLOWED_LOCAL_IMPORTS = {
     ("feeds/app.py", "create_app", "feeds.api"),
     ("feeds/app.py", "create_app", "feeds.openapi"),
     ("feeds/app.py", "create_app", "feeds.dav"),
-    # Radicale only where CalDAV is mounted
-    ("feeds/dav.py", "dav_application", "radicale"),
     # (the CLI's command modules: see LAZY_COMMAND_MODULES below)
 }
 

@@ -1,0 +1,153 @@
+"""What a CalDAV listing reads, straight from indexed queries: no item objects, no texts unless asked.
+
+The streamed answers of ``storage_plugin.listings`` (PROPFIND Depth:1, sync-collection, calendar-multiget
+on one collection) read through these functions inside one read-only unit of work. Rows come out in href
+order as plain tuples; a collection's whole listing is iterated, never held (on PostgreSQL through a
+server-side cursor, ``yield_per``), so a 100k-item calendar costs a few rows of memory at a time.
+
+An item larger than the server's ``max_resource_size`` is not served (as with Radicale's own storage,
+``storage_plugin.storage.Storage.fits``): a listing leaves it out, a sync or multiget answers 404 for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from typing import NamedTuple
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from caldav_bridge.clock import utcnow
+from caldav_bridge.dav.errors import SyncTokenInvalid
+from caldav_bridge.dav.records import CollectionInfo
+from caldav_bridge.services.actor import Actor
+from caldav_bridge.store.dav_tables import DavChangeRow, DavItemRow
+
+__all__ = [
+    "BATCH",
+    "SYNC_PREFIX",
+    "ListedItem",
+    "ServedItem",
+    "audit_rows",
+    "changed_hrefs",
+    "item_listing",
+    "items_at",
+    "served_items",
+    "token_revision",
+]
+
+SYNC_PREFIX = "http://radicale.org/ns/sync/"
+#: Rows fetched per round trip (PostgreSQL: the server-side cursor's batch).
+BATCH = 2000
+#: Hrefs per ``IN (...)`` lookup.
+_IN_CHUNK = 500
+
+
+class ListedItem(NamedTuple):
+    """An item as a listing shows it: no text (``served`` False: above the size limit, answered 404)."""
+
+    href: str
+    etag: str
+    component: str
+    updated_at: datetime
+    served: bool
+
+
+class ServedItem(NamedTuple):
+    """An item with its text, for an answer carrying calendar data."""
+
+    href: str
+    etag: str
+    component: str
+    updated_at: datetime
+    text: str
+    appointment_id: str | None
+
+
+def _listing_columns(max_size: int) -> tuple[object, ...]:
+    c = DavItemRow
+    return (c.href, c.etag, c.component, c.updated_at, func.length(c.text) <= max_size)
+
+
+def item_listing(session: Session, collection_id: int, max_size: int) -> Iterator[ListedItem]:
+    """Every item of the collection by href, streamed (``BATCH`` rows at a time)."""
+    stmt = (
+        select(*_listing_columns(max_size))  # type: ignore[call-overload]
+        .where(DavItemRow.collection_id == collection_id)
+        .order_by(DavItemRow.href)
+        .execution_options(yield_per=BATCH)
+    )
+    for row in session.execute(stmt):
+        yield ListedItem(row[0], row[1], row[2], row[3], bool(row[4]))
+
+
+def items_at(session: Session, collection_id: int, hrefs: Sequence[str], max_size: int) -> dict[str, ListedItem]:
+    """The items at ``hrefs`` that exist (looked up ``_IN_CHUNK`` hrefs at a time)."""
+    found: dict[str, ListedItem] = {}
+    for i in range(0, len(hrefs), _IN_CHUNK):
+        stmt = select(
+            *_listing_columns(max_size)
+        ).where(  # type: ignore[call-overload]
+            DavItemRow.collection_id == collection_id, DavItemRow.href.in_(hrefs[i : i + _IN_CHUNK])
+        )
+        for row in session.execute(stmt):
+            found[row[0]] = ListedItem(row[0], row[1], row[2], row[3], bool(row[4]))
+    return found
+
+
+def served_items(session: Session, collection_id: int, hrefs: Sequence[str], max_size: int) -> dict[str, ServedItem]:
+    """The items at ``hrefs`` with their texts (those above ``max_size`` left out: not served)."""
+    c = DavItemRow
+    found: dict[str, ServedItem] = {}
+    for i in range(0, len(hrefs), _IN_CHUNK):
+        stmt = select(c.href, c.etag, c.component, c.updated_at, c.text, c.appointment_id).where(
+            c.collection_id == collection_id, c.href.in_(hrefs[i : i + _IN_CHUNK])
+        )
+        for row in session.execute(stmt):
+            if len(row[4]) <= max_size:
+                found[row[0]] = ServedItem(*row)
+    return found
+
+
+def token_revision(collection: CollectionInfo, old_token: str) -> int | None:
+    """The revision ``old_token`` names (None: no token, an initial sync).
+
+    Raises:
+        SyncTokenInvalid: malformed, of another collection (or an earlier one at this path), in the
+            future, or older than the change log kept (RFC 6578 3.2: ``DAV:valid-sync-token``).
+    """
+    if not old_token:
+        return None
+    if not old_token.startswith(SYNC_PREFIX):
+        raise SyncTokenInvalid(f"malformed sync token {old_token!r}")
+    epoch, _, rev = old_token[len(SYNC_PREFIX) :].partition("-")
+    if epoch != collection.epoch or not rev.isdigit() or int(rev) > collection.revision:
+        raise SyncTokenInvalid(f"unknown sync token {old_token!r}")
+    if int(rev) < collection.log_start:
+        raise SyncTokenInvalid(f"sync token {old_token!r} has expired")
+    return int(rev)
+
+
+def changed_hrefs(session: Session, collection_id: int, revision: int) -> list[str]:
+    """The hrefs changed (or deleted) after ``revision``, sorted (one index range of the change log)."""
+    c = DavChangeRow
+    stmt = select(c.href).where(c.collection_id == collection_id, c.revision > revision).distinct()
+    return sorted(session.scalars(stmt))
+
+
+def audit_rows(actor: Actor, calendar_id: str, appointment_ids: Iterable[str]) -> list[dict[str, object]]:
+    """The ``audit_log`` rows of appointments read over CalDAV (for ``UnitOfWork.audit_reads``)."""
+    now = utcnow()
+    return [
+        {
+            "at": now,
+            "actor": actor.username,
+            "channel": actor.channel,
+            "action": "read",
+            "appointment_id": appointment_id,
+            "calendar_id": calendar_id,
+            "request_id": actor.request_id,
+        }
+        for appointment_id in appointment_ids
+    ]
