@@ -16,6 +16,10 @@ checked, so speed never hides a wrong answer. Prints a table and the ratios of o
     .venv/bin/python bench/caldav_bench.py                 # 1k, 10k (both) and 100k (ours)
     .venv/bin/python bench/caldav_bench.py --sizes 1000,10000 --ours-only-sizes ''
     .venv/bin/python bench/caldav_bench.py --database-url postgresql+psycopg://...   # ours on PostgreSQL
+    .venv/bin/python bench/caldav_bench.py --sizes 1000 --ours-only-sizes '' --repeat 1 --rss-syncs 2   # quick
+
+At the largest size, ``--rss-syncs`` (10) back-to-back initial syncs follow, with our server's resident
+memory read after each (the growth is printed).
 """
 
 from __future__ import annotations
@@ -329,8 +333,19 @@ SYNC = (
 )
 
 
-def _responses(text: str) -> int:
-    return len(re.findall(r"<(?:\w+:)?response>", text))
+#: Seconds the client spent counting the answer (parsing is the client's time, not the server's): subtracted.
+_CLIENT = [0.0]
+
+
+def _count(pattern: str, text: str | bytes) -> int:
+    t = time.perf_counter()
+    found = len(re.findall(pattern.encode() if isinstance(text, bytes) else pattern, text))
+    _CLIENT[0] += time.perf_counter() - t
+    return found
+
+
+def _responses(text: str | bytes) -> int:
+    return _count(r"<(?:\w+:)?response>", text)
 
 
 #: Wrong answers seen (server, size, metric, expected, got): printed, never hidden by a time.
@@ -341,9 +356,10 @@ _CONTEXT: list[str] = [""]
 def timed(fn: Callable[[], int], repeat: int, expect: int | None) -> float:
     times = []
     for _ in range(repeat):
+        _CLIENT[0] = 0.0
         t = time.perf_counter()
         got = fn()
-        times.append(time.perf_counter() - t)
+        times.append(time.perf_counter() - t - _CLIENT[0])
         if expect is not None and got != expect:
             MISMATCHES.append(f"{_CONTEXT[0]}: expected {expect} results, got {got}")
             print("COUNT MISMATCH", MISMATCHES[-1], flush=True)
@@ -359,7 +375,7 @@ def measure(server: Server, n: int, repeat: int, puts: int) -> dict[str, float]:
     def propfind() -> int:
         r = s.request("PROPFIND", server.url(), data=PROPFIND, headers={"Depth": "1"}, timeout=600)
         assert r.status_code == 207, (r.status_code, r.text[:500])
-        return _responses(r.text) - 1
+        return _responses(r.content) - 1
 
     out["propfind_depth1_s"] = timed(propfind, repeat, n)
 
@@ -378,7 +394,7 @@ def measure(server: Server, n: int, repeat: int, puts: int) -> dict[str, float]:
     def multiget() -> int:
         r = s.request("REPORT", server.url(), data=MULTIGET.format(hrefs=hrefs), headers={"Depth": "1"}, timeout=600)
         assert r.status_code == 207, r.status_code
-        return len(re.findall(r"BEGIN:VEVENT", r.text))
+        return _count(r"BEGIN:VEVENT", r.content)
 
     out["multiget50_s"] = timed(multiget, repeat, 50)
     token_box: list[str] = []
@@ -386,8 +402,11 @@ def measure(server: Server, n: int, repeat: int, puts: int) -> dict[str, float]:
     def initial_sync() -> int:
         r = s.request("REPORT", server.url(), data=SYNC.format(token=""), headers={"Depth": "1"}, timeout=600)
         assert r.status_code == 207, r.status_code
-        token_box[:] = re.findall(r"<(?:\w+:)?sync-token>([^<]+)<", r.text)[-1:]
-        return _responses(r.text)
+        t = time.perf_counter()
+        ends = (r.content[:2000] + b" " + r.content[-2000:]).decode(errors="replace")
+        token_box[:] = re.findall(r"<(?:\w+:)?sync-token>([^<]+)<", ends)[-1:]
+        _CLIENT[0] += time.perf_counter() - t
+        return _responses(r.content)
 
     out["sync_initial_s"] = timed(initial_sync, repeat, n)
     # one change, then incremental sync
@@ -443,11 +462,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--database-url", default="", help="ours on this database (default: a fresh SQLite file)")
     parser.add_argument("--skip-stock", action="store_true")
+    parser.add_argument(
+        "--rss-syncs", type=int, default=10, help="back-to-back initial syncs at the largest size, RSS read after each"
+    )
     args = parser.parse_args(argv)
     sizes = [int(x) for x in args.sizes.split(",") if x]
     ours_only = [int(x) for x in args.ours_only_sizes.split(",") if x]
     work = Path(tempfile.mkdtemp(prefix="caldav-bench-"))
     results: dict[tuple[str, int], dict[str, float]] = {}
+    rss_curve: list[float] = []
     try:
         if not args.skip_stock:
             with stock_radicale(work / "radicale") as stock:
@@ -470,13 +493,36 @@ def main(argv: list[str] | None = None) -> int:
             with our_server(url, work / "data") as ours:
                 results[("ours", n)] = measure(ours, n, args.repeat, 200)
                 results[("ours", n)]["rss_end_mb"] = ours.rss_mb()
+                if n == max(sizes + ours_only) and args.rss_syncs:
+                    rss_curve = rss_over_syncs(ours, n, args.rss_syncs)
             print(f"ours {n}: {results[('ours', n)]}", flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     _print(results, sizes, ours_only)
+    if rss_curve:
+        print(
+            f"\nRSS over {len(rss_curve) - 1} back-to-back initial syncs of {max(sizes + ours_only)} items: "
+            + " -> ".join(f"{v:.0f}" for v in rss_curve)
+            + f" MB; grew {rss_curve[-1] - rss_curve[0]:.0f} MB"
+            + f" (peak {max(rss_curve) - rss_curve[0]:.0f} MB over the start)"
+        )
     for line in MISMATCHES:
         print("WRONG ANSWER:", line)
     return 1 if MISMATCHES else 0
+
+
+def rss_over_syncs(server: Server, n: int, count: int) -> list[float]:
+    """Our server's resident memory (MB) before and after each of ``count`` back-to-back initial syncs."""
+    rss = [server.rss_mb()]
+    for _ in range(count):
+        r = server.session.request(
+            "REPORT", server.url(), data=SYNC.format(token=""), headers={"Depth": "1"}, timeout=600
+        )
+        assert r.status_code == 207, r.status_code
+        if _responses(r.content) != n:
+            MISMATCHES.append(f"ours {n}: a back-to-back sync did not list {n} items")
+        rss.append(server.rss_mb())
+    return rss
 
 
 def _reload_ours(url: str, loaded: int, n: int) -> None:
@@ -529,7 +575,8 @@ def _print(results: dict[tuple[str, int], dict[str, float]], sizes: list[int], o
                 f"  {n}: week REPORT stock/ours = {st['week_report_s'] / ou['week_report_s']:.1f}x, "
                 f"PUT/s ours/stock = {ou['put_per_s'] / st['put_per_s']:.1f}x, "
                 f"PROPFIND stock/ours = {st['propfind_depth1_s'] / ou['propfind_depth1_s']:.1f}x, "
-                f"initial sync stock/ours = {st['sync_initial_s'] / ou['sync_initial_s']:.1f}x"
+                f"initial sync stock/ours = {st['sync_initial_s'] / ou['sync_initial_s']:.1f}x, "
+                f"multiget of 50 stock/ours = {st['multiget50_s'] / ou['multiget50_s']:.1f}x"
             )
     small, big = min(sizes + ours_only), max(sizes + ours_only)
     a, b = results.get(("ours", small)), results.get(("ours", big))

@@ -58,8 +58,8 @@ from caldav_bridge.dav.records import CollectionInfo
 from caldav_bridge.errors import AuditFailed
 from caldav_bridge.runtime import Runtime
 from caldav_bridge.store.uow import UnitOfWork
+from storage_plugin import listing_xml, precheck
 from storage_plugin import multistatus as ms
-from storage_plugin import precheck
 from storage_plugin.listing_requests import Multiget, Propfind, SyncCollection, recognise
 from storage_plugin.storage import dav_actor
 
@@ -232,6 +232,10 @@ class _Call:
     def uri(self, info: CollectionInfo, href: str) -> str:
         return f"/{info.path}/{href}"
 
+    def href_prefix(self, info: CollectionInfo) -> str:
+        """The quoted href of the collection, with its trailing slash (an item's href follows)."""
+        return quote(f"{self.base_prefix}/{info.path}/")
+
     # ------------------------------------------------------------------ PROPFIND Depth: 1
 
     def propfind(self, request: Propfind) -> Iterable[bytes]:
@@ -245,9 +249,19 @@ class _Call:
             if info is None:
                 stack.close()
                 return self.radicale()
-            render = _propfind_renderer(self, info, request.props, permission)
-            items = queries.item_listing(uow.session, info.id, self.layer.max_resource_size)
-            parts = _propfind_parts(own, render, items if permission else iter(()))
+            template = listing_xml.propfind_template(
+                self.href_prefix(info),
+                request.props,
+                base_prefix=self.base_prefix,
+                user=self.user,
+                owner=info.path.split("/", 1)[0],
+                permission=permission,
+                max_size=self.layer.max_resource_size,
+            )
+            items = queries.item_listing(
+                uow.session, info.id, self.layer.max_resource_size, with_modified=template.wants_modified
+            )
+            parts = _propfind_parts(own, template, items if permission else iter(()))
             return self.stream(parts, stack)
         except BaseException:
             stack.close()
@@ -271,7 +285,9 @@ class _Call:
             found = DefusedET.fromstring(answer).find(D + "response")
         except ET.ParseError:
             return None
-        return ET.tostring(found, encoding="unicode") if found is not None else None
+        if found is None:
+            return None
+        return ms.inner(answer.decode()) or ET.tostring(found, encoding="unicode")
 
     # ------------------------------------------------------------------ sync-collection
 
@@ -289,8 +305,8 @@ class _Call:
             except SyncTokenInvalid:
                 stack.close()
                 return self.radicale()  # Radicale answers 403 with DAV:valid-sync-token
-            render = _report_renderer(request.props)
-            parts = _sync_parts(self, uow, info, revision, render)
+            template = listing_xml.report_template(self.href_prefix(info), request.props)
+            parts = _sync_parts(self, uow, info, revision, template)
             return self.stream(parts, stack)
         except BaseException:
             stack.close()
@@ -322,8 +338,8 @@ class _Call:
             except AuditFailed:
                 log.error("CalDAV multiget not answered: its audit rows could not be written")
                 return _server_error(self.start_response)
-        render = _report_renderer(request.props)
-        parts = _multiget_parts(self, info, invalid, names, found, render)
+        template = listing_xml.report_template(self.href_prefix(info), request.props)
+        parts = _multiget_parts(self, info, invalid, names, found, template)
         return self.stream(parts, contextlib.ExitStack())
 
     def multiget_names(self, hrefs: tuple[str, ...]) -> tuple[list[str] | None, list[str]]:
@@ -373,96 +389,6 @@ def _item_permission(raw: str) -> str:
     return "r" if "r" in permissions else ""
 
 
-# ---------------------------------------------------------------------- rendering
-
-ItemRenderer = Callable[[Any], str]
-
-
-def _content_type(component: str) -> str:
-    return f"text/calendar;charset=utf-8;component={component}" if component else "text/calendar;charset=utf-8"
-
-
-def _propfind_renderer(call: _Call, info: CollectionInfo, props: tuple[str, ...], permission: str) -> ItemRenderer:
-    """How one item's ``<response>`` is written for ``props`` (Radicale's ``xml_propfind_response`` for an item)."""
-    base = call.base_prefix
-    static: dict[str, str] = {
-        D + "principal-collection-set": ms.element(D + "principal-collection-set", children=_href(base, "/")),
-        D + "current-user-principal": ms.element(D + "current-user-principal", children=_href(base, f"/{call.user}/")),
-        D + "current-user-privilege-set": ms.element(
-            D + "current-user-privilege-set", children=_privileges(permission)
-        ),
-        D + "supported-report-set": ms.element(D + "supported-report-set", children=_unsupported_reports()),
-        D + "owner": ms.element(D + "owner", children=_href(base, f"/{info.path.split('/', 1)[0]}/")),
-        C + "max-resource-size": ms.element(C + "max-resource-size", str(call.layer.max_resource_size)),
-        D + "resourcetype": ms.element(D + "resourcetype"),
-    }
-    per_item: dict[str, Callable[[Any], str]] = {
-        D + "getetag": lambda i: ms.element(D + "getetag", i.etag),
-        D + "getlastmodified": lambda i: ms.element(D + "getlastmodified", ms.http_date(i.updated_at)),
-        D + "getcontenttype": lambda i: ms.element(D + "getcontenttype", _content_type(i.component)),
-    }
-    groups: dict[int, list[Callable[[Any], str]]] = {}
-    for tag in props:
-        if tag in per_item:
-            groups.setdefault(200, []).append(per_item[tag])
-        elif tag in static:
-            groups.setdefault(200, []).append(functools.partial(_constant, static[tag]))
-        else:
-            groups.setdefault(404, []).append(functools.partial(_constant, ms.element(tag)))
-    order = list(groups.items())
-    prefix = f"/{info.path}/"
-
-    def render(item: Any) -> str:
-        return ms.response(base, prefix + item.href, [(code, [f(item) for f in fs]) for code, fs in order])
-
-    return render
-
-
-def _report_renderer(props: tuple[str, ...]) -> Callable[[str, Any], str]:
-    """How a REPORT writes a found item for ``props`` (Radicale's ``xml_report``: 200s, then 404s)."""
-    found: list[Callable[[Any], str]] = []
-    missing: list[str] = []
-    for tag in props:
-        if tag == D + "getetag":
-            found.append(lambda i: ms.element(D + "getetag", i.etag))
-        elif tag == D + "getcontenttype":
-            found.append(lambda i: ms.element(D + "getcontenttype", _content_type(i.component)))
-        elif tag == C + "calendar-data":
-            found.append(lambda i: ms.element(C + "calendar-data", i.text))
-        else:
-            missing.append(ms.element(tag))
-
-    def render(base_prefix: str, uri: str, item: Any) -> str:
-        if not found and not missing:
-            return ""
-        return ms.response(base_prefix, uri, [(200, [f(item) for f in found]), (404, missing)])
-
-    return render  # type: ignore[return-value]
-
-
-def _constant(text: str, _item: Any) -> str:
-    return text
-
-
-def _href(base_prefix: str, path: str) -> str:
-    return ms.element(D + "href", quote(base_prefix + path))
-
-
-def _privileges(permission: str) -> str:
-    names = ["D:read"]
-    if permission == "w":
-        names += ["D:all", "D:write", "D:write-properties", "D:write-content"]
-    return "".join(ms.element(D + "privilege", children=ms.element(D + n[2:])) for n in names)
-
-
-def _unsupported_reports() -> str:
-    reports = ("expand-property", "principal-search-property-set", "principal-property-search")
-    return "".join(
-        ms.element(D + "supported-report", children=ms.element(D + "report", children=ms.element(D + r)))
-        for r in reports
-    )
-
-
 # ---------------------------------------------------------------------- the documents, in chunks
 
 
@@ -477,29 +403,42 @@ def _chunks(head: str, responses: Iterator[str]) -> Iterator[str]:
     yield "".join(buffer)
 
 
-def _propfind_parts(own: str, render: ItemRenderer, items: Iterator[queries.ListedItem]) -> Iterator[str]:
-    return _chunks(own, (render(i) for i in items if i.served))
+def _propfind_parts(own: str, template: listing_xml.ItemTemplate, items: Iterator[queries.ListedItem]) -> Iterator[str]:
+    render = template.render
+    return _chunks(own, (render(i.href, i.etag, i.component, i.updated_at) for i in items if i.served))
 
 
 def _sync_parts(
-    call: _Call, uow: UnitOfWork, info: CollectionInfo, revision: int | None, render: Callable[..., str]
+    call: _Call, uow: UnitOfWork, info: CollectionInfo, revision: int | None, template: listing_xml.ItemTemplate
 ) -> Iterator[str]:
+    """Radicale's sync answer: the token, then 404 for each href gone (or above the size limit), then the rest."""
     head = ms.element(D + "sync-token", info.sync_token)
     base = call.base_prefix
     max_size = call.layer.max_resource_size
+    render = template.render
     if revision is None:
-        rows: Iterator[str] = (
-            render(base, call.uri(info, i.href), i)
-            if i.served
-            else ms.response(base, call.uri(info, i.href), found=False)
-            for i in queries.item_listing(uow.session, info.id, max_size)
-        )
-        return _chunks(head, rows)
+        rows = queries.item_listing(uow.session, info.id, max_size, with_modified=False)
+        return _chunks(head, _initial_sync(call, info, template, rows))
     hrefs = queries.changed_hrefs(uow.session, info.id, revision) if revision < info.revision else []
     found = queries.items_at(uow.session, info.id, hrefs, max_size)
     gone = (ms.response(base, call.uri(info, h), found=False) for h in hrefs if h not in found or not found[h].served)
-    present = (render(base, call.uri(info, h), found[h]) for h in hrefs if h in found and found[h].served)
+    present = (
+        render(h, found[h].etag, found[h].component)
+        for h in hrefs
+        if h in found and found[h].served and not template.empty
+    )
     return _chunks(head, _concat(gone, present))
+
+
+def _initial_sync(
+    call: _Call, info: CollectionInfo, template: listing_xml.ItemTemplate, rows: Iterator[queries.ListedItem]
+) -> Iterator[str]:
+    render = template.render
+    for item in rows:
+        if not item.served:
+            yield ms.response(call.base_prefix, call.uri(info, item.href), found=False)
+        elif not template.empty:
+            yield render(item.href, item.etag, item.component)
 
 
 def _multiget_parts(
@@ -508,12 +447,16 @@ def _multiget_parts(
     invalid: list[str],
     names: list[str],
     found: dict[str, queries.ServedItem],
-    render: Callable[..., str],
+    template: listing_xml.ItemTemplate,
 ) -> Iterator[str]:
     base = call.base_prefix
     bad = (ms.response(base, reference, found=False) for reference in invalid)
     gone = (ms.response(base, call.uri(info, n), found=False) for n in names if n not in found)
-    present = (render(base, call.uri(info, n), found[n]) for n in names if n in found)
+    present = (
+        template.render(n, found[n].etag, found[n].component, found[n].updated_at, found[n].text)
+        for n in names
+        if n in found and not template.empty
+    )
     return _chunks("", _concat(bad, gone, present))
 
 

@@ -11,6 +11,7 @@ on the root; a property in a namespace Radicale does not know declares its own.
 from __future__ import annotations
 
 import email.utils
+import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from urllib.parse import quote
@@ -22,6 +23,7 @@ __all__ = [
     "TAIL",
     "element",
     "http_date",
+    "inner",
     "propstat",
     "response",
     "status_line",
@@ -43,6 +45,27 @@ HEAD = f"<?xml version='1.0' encoding='utf-8'?>\n<multistatus {_DECLARATIONS}>"
 TAIL = "</multistatus>"
 
 _REASONS = {200: "OK", 404: "Not Found"}
+
+
+_ROOT = re.compile(
+    r"\A<\?xml[^>]*\?>\s*<multistatus((?:\s+xmlns(?::\w+)?=\"[^\"]*\")*)\s*>(.*)</multistatus>\s*\Z", re.S
+)
+_DECLARATION = re.compile(r'xmlns(?::(\w+))?="([^"]*)"')
+
+
+def inner(document: str) -> str | None:
+    """What a multistatus ``document`` of Radicale's holds between its root tags, if its namespaces are ours.
+
+    Radicale declares the namespaces it used on the root; when each is declared with the prefix :data:`HEAD`
+    gives it, the content can be placed under :data:`HEAD` as it is (None otherwise: it needs re-serialising).
+    """
+    match = _ROOT.match(document)
+    if match is None:
+        return None
+    for prefix, uri in _DECLARATION.findall(match.group(1)):
+        if NAMESPACES.get(uri) != prefix:
+            return None
+    return match.group(2)
 
 
 def status_line(code: int) -> str:

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import func, select
+from sqlalchemy import func, null, select
 from sqlalchemy.orm import Session
 
 from caldav_bridge.clock import utcnow
@@ -50,7 +50,7 @@ class ListedItem(NamedTuple):
     href: str
     etag: str
     component: str
-    updated_at: datetime
+    updated_at: datetime | None
     served: bool
 
 
@@ -65,30 +65,37 @@ class ServedItem(NamedTuple):
     appointment_id: str | None
 
 
-def _listing_columns(max_size: int) -> tuple[object, ...]:
+def _listing_columns(max_size: int, with_modified: bool) -> tuple[Any, ...]:
     c = DavItemRow
-    return (c.href, c.etag, c.component, c.updated_at, func.length(c.text) <= max_size)
+    modified = c.updated_at if with_modified else null()
+    return (c.href, c.etag, c.component, modified, func.length(c.text) <= max_size)
 
 
-def item_listing(session: Session, collection_id: int, max_size: int) -> Iterator[ListedItem]:
-    """Every item of the collection by href, streamed (``BATCH`` rows at a time)."""
+def item_listing(
+    session: Session, collection_id: int, max_size: int, *, with_modified: bool = True
+) -> Iterator[ListedItem]:
+    """Every item of the collection by href, streamed (``BATCH`` rows at a time; PostgreSQL: a server-side
+    cursor). Read through the session's connection as plain rows (the ORM's result handling cost more than
+    the query); ``with_modified=False`` leaves ``updated_at`` None (not read, not converted)."""
     stmt = (
-        select(*_listing_columns(max_size))  # type: ignore[call-overload]
+        select(*_listing_columns(max_size, with_modified))
         .where(DavItemRow.collection_id == collection_id)
         .order_by(DavItemRow.href)
-        .execution_options(yield_per=BATCH)
     )
-    for row in session.execute(stmt):
-        yield ListedItem(row[0], row[1], row[2], row[3], bool(row[4]))
+    result = session.connection().execution_options(yield_per=BATCH).execute(stmt)
+    try:
+        for rows in result.partitions():
+            for row in rows:
+                yield ListedItem(row[0], row[1], row[2], row[3], bool(row[4]))
+    finally:
+        result.close()
 
 
 def items_at(session: Session, collection_id: int, hrefs: Sequence[str], max_size: int) -> dict[str, ListedItem]:
     """The items at ``hrefs`` that exist (looked up ``_IN_CHUNK`` hrefs at a time)."""
     found: dict[str, ListedItem] = {}
     for i in range(0, len(hrefs), _IN_CHUNK):
-        stmt = select(
-            *_listing_columns(max_size)
-        ).where(  # type: ignore[call-overload]
+        stmt = select(*_listing_columns(max_size, True)).where(
             DavItemRow.collection_id == collection_id, DavItemRow.href.in_(hrefs[i : i + _IN_CHUNK])
         )
         for row in session.execute(stmt):
