@@ -18,7 +18,7 @@ recognises exactly those requests on a calendar collection of our store
 - ETag listings (PROPFIND, sync) read no item text and write no audit rows (listing ETags is not a read
   of patient data); a multiget carries calendar data, so its appointments are audited (one multi-row
   INSERT, :meth:`UnitOfWork.audit_reads`) before any of it is sent, and if that write fails the client
-  gets a 500 and no data.
+  gets a 503 and no data.
 
 The answer is Radicale's document (same hrefs, ETags, statuses and properties; ``tests/caldav/
 test_listings.py`` compares them) with two differences a client cannot rely on: responses come in href
@@ -337,7 +337,7 @@ class _Call:
                 uow.commit()  # ends the read; writes the audit rows before any data is sent
             except AuditFailed:
                 log.error("CalDAV multiget not answered: its audit rows could not be written")
-                return _server_error(self.start_response)
+                return _audit_failed(self.start_response)
         template = listing_xml.report_template(self.href_prefix(info), request.props)
         parts = _multiget_parts(self, info, invalid, names, found, template)
         return self.stream(parts, contextlib.ExitStack())
@@ -369,10 +369,12 @@ class _Call:
         return list(names), list(invalid)
 
 
-def _server_error(start_response: Callable[..., Any]) -> list[bytes]:
-    body = b"A server error occurred.  Please contact the administrator."  # httputils.INTERNAL_SERVER_ERROR
+def _audit_failed(start_response: Callable[..., Any]) -> list[bytes]:
+    """A read that could not be audited is not answered (503, as the REST API answers ``AuditFailed``)."""
+    body = b"The read could not be audited; nothing was sent. Try again later."
     start_response(
-        "500 Internal Server Error", [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))]
+        "503 Service Unavailable",
+        [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))],
     )
     return [body]
 

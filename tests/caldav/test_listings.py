@@ -215,6 +215,30 @@ def test_multiget_is_radicales_answer_and_audited(
     assert n == 2  # the two events are appointments; the to-do is not
 
 
+def test_a_multiget_whose_audit_fails_sends_no_data(apps: tuple[Dav, Dav], calendar: str, runtime: Runtime) -> None:
+    ours, _ = apps
+    with runtime.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql(
+                "CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$ BEGIN RAISE EXCEPTION 'audit log unavailable'; END $$"
+            )
+            conn.exec_driver_sql(
+                "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION refuse_audit()"
+            )
+        else:
+            conn.exec_driver_sql(
+                "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'audit'); END"
+            )
+    before = _count_audit(runtime)
+    status, _, body, _ = ours("REPORT", calendar, multiget([f"{calendar}ev-0.ics", f"{calendar}ev-1.ics"]))
+    assert status == 503
+    assert b"VCALENDAR" not in body and b"ev-0" not in body
+    assert _count_audit(runtime) == before
+    # An ETag listing audits nothing, so it is answered as usual.
+    assert ours("REPORT", calendar, sync())[0] == 207
+
+
 def test_etag_listings_write_no_audit_rows(apps: tuple[Dav, Dav], calendar: str, runtime: Runtime) -> None:
     ours, _ = apps
     before = _count_audit(runtime)
