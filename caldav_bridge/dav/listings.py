@@ -81,8 +81,9 @@ def item_listing(
         select(*_listing_columns(max_size, with_modified))
         .where(DavItemRow.collection_id == collection_id)
         .order_by(DavItemRow.href)
+        .execution_options(yield_per=BATCH)
     )
-    result = session.connection().execution_options(yield_per=BATCH).execute(stmt)
+    result = session.connection().execute(stmt)
     try:
         for rows in result.partitions():
             for row in rows:
