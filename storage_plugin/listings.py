@@ -51,10 +51,10 @@ from radicale.app.base import Access
 from radicale.auth import AuthContext, BaseAuth
 
 from caldav_bridge.dav import listings as queries
-from caldav_bridge.dav import locks
 from caldav_bridge.dav.collections import DavStore
 from caldav_bridge.dav.errors import SyncTokenInvalid
 from caldav_bridge.dav.records import CollectionInfo
+from caldav_bridge.dav.repository import DavLocks
 from caldav_bridge.errors import AuditFailed
 from caldav_bridge.runtime import Runtime
 from caldav_bridge.store.uow import UnitOfWork
@@ -212,9 +212,9 @@ class _Call:
         """A read-only transaction holding the storage's shared locks, and the calendar at the path (or None)."""
         uow = self.layer.runtime.uow()
         stack.enter_context(uow.reading())
-        session = uow.session
-        locks.lock_tree(session, "r")
-        on_first_read = functools.partial(locks.lock_collection, session, mode="r")
+        dav_locks = uow.repo(DavLocks)
+        dav_locks.lock_tree("r")
+        on_first_read = functools.partial(dav_locks.lock_collection, mode="r") if dav_locks.is_postgresql() else None
         store = DavStore(uow, dav_actor(self.user), on_first_read=on_first_read)
         info = store.collection(self.sane)
         if info is None or info.tag != "VCALENDAR" or store.children(self.sane):
@@ -258,8 +258,8 @@ class _Call:
                 permission=permission,
                 max_size=self.layer.max_resource_size,
             )
-            items = queries.item_listing(
-                uow.session, info.id, self.layer.max_resource_size, with_modified=template.wants_modified
+            items = uow.repo(queries.DavListingRows).item_listing(
+                info.id, self.layer.max_resource_size, with_modified=template.wants_modified
             )
             parts = _propfind_parts(own, template, items if permission else iter(()))
             return self.stream(parts, stack)
@@ -325,7 +325,7 @@ class _Call:
             if info is None or f"/{info.path}/" != pathutils.unstrip_path(self.sane, True):
                 return self.radicale()
             names = [n for n in names if n not in invalid]
-            found = queries.served_items(uow.session, info.id, names, self.layer.max_resource_size)
+            found = uow.repo(queries.DavListingRows).served_items(info.id, names, self.layer.max_resource_size)
             wants_data = C + "calendar-data" in request.props
             if wants_data and _vevents(found.values()) > self.layer.max_occurrence:
                 return self.radicale()  # Radicale refuses it (400)
@@ -419,10 +419,11 @@ def _sync_parts(
     max_size = call.layer.max_resource_size
     render = template.render
     if revision is None:
-        rows = queries.item_listing(uow.session, info.id, max_size, with_modified=False)
+        rows = uow.repo(queries.DavListingRows).item_listing(info.id, max_size, with_modified=False)
         return _chunks(head, _initial_sync(call, info, template, rows))
-    hrefs = queries.changed_hrefs(uow.session, info.id, revision) if revision < info.revision else []
-    found = queries.items_at(uow.session, info.id, hrefs, max_size)
+    listing = uow.repo(queries.DavListingRows)
+    hrefs = listing.changed_hrefs(info.id, revision) if revision < info.revision else []
+    found = listing.items_at(info.id, hrefs, max_size)
     gone = (ms.response(base, call.uri(info, h), found=False) for h in hrefs if h not in found or not found[h].served)
     present = (
         render(h, found[h].etag, found[h].component)

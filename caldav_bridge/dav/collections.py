@@ -30,7 +30,7 @@ from caldav_bridge.dav.errors import (
     UnsupportedComponent,
 )
 from caldav_bridge.dav.items import is_long
-from caldav_bridge.dav.listings import SYNC_PREFIX, changed_hrefs, token_revision
+from caldav_bridge.dav.listings import SYNC_PREFIX, DavListingRows, token_revision
 from caldav_bridge.dav.locks import try_lock_collection
 from caldav_bridge.dav.records import CollectionInfo, ItemHead, ItemInfo, NewItem
 from caldav_bridge.dav.render import etag_of_text
@@ -527,7 +527,7 @@ class DavStore:
             return token, list(self.session.scalars(hrefs))
         if rev == collection.revision:
             return token, []
-        return token, changed_hrefs(self.session, collection.id, rev)
+        return token, self.uow.repo(DavListingRows).changed_hrefs(collection.id, rev)
 
     # ------------------------------------------------------------------ helpers
 

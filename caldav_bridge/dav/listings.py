@@ -1,9 +1,9 @@
 """What a CalDAV listing reads, straight from indexed queries: no item objects, no texts unless asked.
 
 The streamed answers of ``storage_plugin.listings`` (PROPFIND Depth:1, sync-collection, calendar-multiget
-on one collection) read through these functions inside one read-only unit of work. Rows come out in href
-order as plain tuples; a collection's whole listing is iterated, never held (on PostgreSQL through a
-server-side cursor, ``yield_per``), so a 100k-item calendar costs a few rows of memory at a time.
+on one collection) read through :class:`DavListingRows` (``uow.repo``) inside one read-only unit of work.
+Rows come out in href order as plain tuples; a collection's whole listing is iterated, never held (on
+PostgreSQL through a server-side cursor, ``yield_per``), so a 100k-item calendar costs a few rows of memory at a time.
 
 An item larger than the server's ``max_resource_size`` is not served (as with Radicale's own storage,
 ``storage_plugin.storage.Storage.fits``): a listing leaves it out, a sync or multiget answers 404 for it.
@@ -16,24 +16,21 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import func, null, select
-from sqlalchemy.orm import Session
 
 from caldav_bridge.clock import utcnow
 from caldav_bridge.dav.errors import SyncTokenInvalid
 from caldav_bridge.dav.records import CollectionInfo
 from caldav_bridge.services.actor import Actor
 from caldav_bridge.store.dav_tables import DavChangeRow, DavItemRow
+from caldav_bridge.store.uow import SessionRepository
 
 __all__ = [
     "BATCH",
     "SYNC_PREFIX",
+    "DavListingRows",
     "ListedItem",
     "ServedItem",
     "audit_rows",
-    "changed_hrefs",
-    "item_listing",
-    "items_at",
-    "served_items",
     "token_revision",
 ]
 
@@ -71,51 +68,56 @@ def _listing_columns(max_size: int, with_modified: bool) -> tuple[Any, ...]:
     return (c.href, c.etag, c.component, modified, func.length(c.text) <= max_size)
 
 
-def item_listing(
-    session: Session, collection_id: int, max_size: int, *, with_modified: bool = True
-) -> Iterator[ListedItem]:
-    """Every item of the collection by href, streamed (``BATCH`` rows at a time; PostgreSQL: a server-side
-    cursor). Read through the session's connection as plain rows (the ORM's result handling cost more than
-    the query); ``with_modified=False`` leaves ``updated_at`` None (not read, not converted)."""
-    stmt = (
-        select(*_listing_columns(max_size, with_modified))
-        .where(DavItemRow.collection_id == collection_id)
-        .order_by(DavItemRow.href)
-        .execution_options(yield_per=BATCH)
-    )
-    result = session.connection().execute(stmt)
-    try:
-        for rows in result.partitions():
-            for row in rows:
-                yield ListedItem(row[0], row[1], row[2], row[3], bool(row[4]))
-    finally:
-        result.close()
+class DavListingRows(SessionRepository):
+    """``uow.repo(DavListingRows)``: the queries of a listing, in the unit of work's (read-only) transaction."""
 
-
-def items_at(session: Session, collection_id: int, hrefs: Sequence[str], max_size: int) -> dict[str, ListedItem]:
-    """The items at ``hrefs`` that exist (looked up ``_IN_CHUNK`` hrefs at a time)."""
-    found: dict[str, ListedItem] = {}
-    for i in range(0, len(hrefs), _IN_CHUNK):
-        stmt = select(*_listing_columns(max_size, True)).where(
-            DavItemRow.collection_id == collection_id, DavItemRow.href.in_(hrefs[i : i + _IN_CHUNK])
+    def item_listing(self, collection_id: int, max_size: int, *, with_modified: bool = True) -> Iterator[ListedItem]:
+        """Every item of the collection by href, streamed (``BATCH`` rows at a time; PostgreSQL: a server-side
+        cursor). Read through the session's connection as plain rows (the ORM's result handling cost more than
+        the query); ``with_modified=False`` leaves ``updated_at`` None (not read, not converted)."""
+        stmt = (
+            select(*_listing_columns(max_size, with_modified))
+            .where(DavItemRow.collection_id == collection_id)
+            .order_by(DavItemRow.href)
+            .execution_options(yield_per=BATCH)
         )
-        for row in session.execute(stmt):
-            found[row[0]] = ListedItem(row[0], row[1], row[2], row[3], bool(row[4]))
-    return found
+        result = self.session.connection().execute(stmt)
+        try:
+            for rows in result.partitions():
+                for row in rows:
+                    yield ListedItem(row[0], row[1], row[2], row[3], bool(row[4]))
+        finally:
+            result.close()
 
+    def items_at(self, collection_id: int, hrefs: Sequence[str], max_size: int) -> dict[str, ListedItem]:
+        """The items at ``hrefs`` that exist (looked up ``_IN_CHUNK`` hrefs at a time)."""
+        found: dict[str, ListedItem] = {}
+        for i in range(0, len(hrefs), _IN_CHUNK):
+            stmt = select(*_listing_columns(max_size, True)).where(
+                DavItemRow.collection_id == collection_id, DavItemRow.href.in_(hrefs[i : i + _IN_CHUNK])
+            )
+            for row in self.session.execute(stmt):
+                found[row[0]] = ListedItem(row[0], row[1], row[2], row[3], bool(row[4]))
+        return found
 
-def served_items(session: Session, collection_id: int, hrefs: Sequence[str], max_size: int) -> dict[str, ServedItem]:
-    """The items at ``hrefs`` with their texts (those above ``max_size`` left out: not served)."""
-    c = DavItemRow
-    found: dict[str, ServedItem] = {}
-    for i in range(0, len(hrefs), _IN_CHUNK):
-        stmt = select(c.href, c.etag, c.component, c.updated_at, c.text, c.appointment_id).where(
-            c.collection_id == collection_id, c.href.in_(hrefs[i : i + _IN_CHUNK])
-        )
-        for row in session.execute(stmt):
-            if len(row[4]) <= max_size:
-                found[row[0]] = ServedItem(*row)
-    return found
+    def served_items(self, collection_id: int, hrefs: Sequence[str], max_size: int) -> dict[str, ServedItem]:
+        """The items at ``hrefs`` with their texts (those above ``max_size`` left out: not served)."""
+        c = DavItemRow
+        found: dict[str, ServedItem] = {}
+        for i in range(0, len(hrefs), _IN_CHUNK):
+            stmt = select(c.href, c.etag, c.component, c.updated_at, c.text, c.appointment_id).where(
+                c.collection_id == collection_id, c.href.in_(hrefs[i : i + _IN_CHUNK])
+            )
+            for row in self.session.execute(stmt):
+                if len(row[4]) <= max_size:
+                    found[row[0]] = ServedItem(*row)
+        return found
+
+    def changed_hrefs(self, collection_id: int, revision: int) -> list[str]:
+        """The hrefs changed (or deleted) after ``revision``, sorted (one index range of the change log)."""
+        c = DavChangeRow
+        stmt = select(c.href).where(c.collection_id == collection_id, c.revision > revision).distinct()
+        return sorted(self.session.scalars(stmt))
 
 
 def token_revision(collection: CollectionInfo, old_token: str) -> int | None:
@@ -135,13 +137,6 @@ def token_revision(collection: CollectionInfo, old_token: str) -> int | None:
     if int(rev) < collection.log_start:
         raise SyncTokenInvalid(f"sync token {old_token!r} has expired")
     return int(rev)
-
-
-def changed_hrefs(session: Session, collection_id: int, revision: int) -> list[str]:
-    """The hrefs changed (or deleted) after ``revision``, sorted (one index range of the change log)."""
-    c = DavChangeRow
-    stmt = select(c.href).where(c.collection_id == collection_id, c.revision > revision).distinct()
-    return sorted(session.scalars(stmt))
 
 
 def audit_rows(actor: Actor, calendar_id: str, appointment_ids: Iterable[str]) -> list[dict[str, object]]:
