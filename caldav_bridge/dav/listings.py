@@ -21,6 +21,7 @@ from caldav_bridge.clock import utcnow
 from caldav_bridge.dav.errors import SyncTokenInvalid
 from caldav_bridge.dav.records import CollectionInfo
 from caldav_bridge.services.actor import Actor
+from caldav_bridge.services.creates import audit_values
 from caldav_bridge.store.dav_tables import DavChangeRow, DavItemRow
 from caldav_bridge.store.uow import SessionRepository
 
@@ -139,18 +140,7 @@ def token_revision(collection: CollectionInfo, old_token: str) -> int | None:
     return int(rev)
 
 
-def audit_rows(actor: Actor, calendar_id: str, appointment_ids: Iterable[str]) -> list[dict[str, object]]:
+def audit_rows(actor: Actor, calendar_id: str, appointment_ids: Iterable[str]) -> list[dict[str, Any]]:
     """The ``audit_log`` rows of appointments read over CalDAV (for ``UnitOfWork.audit_reads``)."""
     now = utcnow()
-    return [
-        {
-            "at": now,
-            "actor": actor.username,
-            "channel": actor.channel,
-            "action": "read",
-            "appointment_id": appointment_id,
-            "calendar_id": calendar_id,
-            "request_id": actor.request_id,
-        }
-        for appointment_id in appointment_ids
-    ]
+    return [audit_values(actor, "read", appointment_id, calendar_id, now) for appointment_id in appointment_ids]
