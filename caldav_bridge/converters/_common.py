@@ -28,8 +28,10 @@ __all__ = [
     "iso_z",
     "join_path",
     "json_copy",
+    "meta_place",
     "parse_aware",
     "pick_code",
+    "place_text",
     "remembered",
     "render_zone",
 ]
@@ -258,6 +260,20 @@ def remembered(appointment: Appointment, format_name: str) -> Mapping[str, Any]:
     """What an earlier import from ``format_name`` kept under ``meta.<format_name>``."""
     value = (appointment.meta.model_extra or {}).get(format_name)
     return value if isinstance(value, Mapping) else {}
+
+
+def meta_place(appointment: Appointment) -> str | None:
+    """``meta.location`` as a place's text (a string, or an object's ``name`` or ``address``), None if blank: what
+    formats with a place field of their own (Calendly, Timekit) write there."""
+    value = (appointment.meta.model_extra or {}).get("location")
+    if isinstance(value, Mapping):
+        value = value.get("name") or value.get("address")
+    return place_text(value)
+
+
+def place_text(value: object) -> str | None:
+    """``value`` if it is a text that is not blank (kept as written), else None."""
+    return value if isinstance(value, str) and value.strip() else None
 
 
 def render_zone(appointment: Appointment) -> str | None:

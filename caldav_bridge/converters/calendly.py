@@ -26,6 +26,8 @@ from caldav_bridge.converters._common import (
     iso_z,
     join_path,
     json_copy,
+    meta_place,
+    place_text,
     remembered,
 )
 from caldav_bridge.converters.base import CalendarHint, ConvertedAppointment, FormatConverter
@@ -124,7 +126,11 @@ def to_canonical(payload: object, options: CalendlyOptions | None = None) -> Con
             "date_end": end,
             "description": description,
             "guests": guests,
-            "meta": {"type": type_, FORMAT: {k: json_copy(v) for k, v in kept.items() if v is not None}},
+            "meta": {
+                "type": type_,
+                FORMAT: {k: json_copy(v) for k, v in kept.items() if v is not None},
+                **_place_in(kept["location"]),
+            },
             "name": name,
             "status": status,
         },
@@ -169,12 +175,40 @@ def from_canonical(appointment: Appointment, options: CalendlyOptions | None = N
         out["rescheduled"] = True
     if appointment.description is not None:
         out["meeting_notes_plain"] = appointment.description
-    for key in ("location", "invitees_counter"):
-        if isinstance(kept.get(key), Mapping):
-            out[key] = kept[key]
+    location = _location_out(appointment, kept.get("location"))
+    if location is not None:
+        out["location"] = location
+    if isinstance(kept.get("invitees_counter"), Mapping):
+        out["invitees_counter"] = kept["invitees_counter"]
     if status == "canceled" and isinstance(kept.get("cancellation"), Mapping):
         out["cancellation"] = kept["cancellation"]
     return out
+
+
+#: Calendly location types whose ``location`` is a place (``meta.location``); the others hold a phone number (the
+#: invitee's, for ``outbound_call``: patient data, never a place feeds show) or a conference.
+_PLACE_TYPES = frozenset({"physical", "custom"})
+
+
+def _place_in(location: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``{"location": …}`` for ``meta`` if the Calendly location is a place, else nothing."""
+    if location is None or location.get("type") not in _PLACE_TYPES:
+        return {}
+    place = place_text(location.get("location"))
+    return {"location": place} if place else {}
+
+
+def _location_out(appointment: Appointment, kept: object) -> Mapping[str, Any] | None:
+    """``location``: the one the event came with, its place replaced by the appointment's (``meta.location``); a
+    ``physical`` one for a place the event did not come with; none for a place it had and no longer has."""
+    before = kept if isinstance(kept, Mapping) else None
+    place = meta_place(appointment)
+    is_place = before is not None and before.get("type") in _PLACE_TYPES and place_text(before.get("location"))
+    if place is None:
+        return None if is_place else before
+    if before is None:
+        return {"type": "physical", "location": place}
+    return {**before, "location": place} if before.get("type") in _PLACE_TYPES else before
 
 
 def _read_status(r: Reader, p: Mapping[str, Any]) -> AppointmentStatus | None:

@@ -27,7 +27,9 @@ from caldav_bridge.converters._common import (
     freeze_table,
     join_path,
     json_copy,
+    meta_place,
     pick_code,
+    place_text,
     remembered,
     render_zone,
 )
@@ -153,12 +155,25 @@ def to_canonical(payload: object, options: TimekitOptions | None = None) -> Conv
             "calendar_hint": CalendarHint(kind="calendar", id=calendar_id, name=calendar_name) if calendar_id else None,
             "date_start": start,
             "date_end": end,
-            "meta": {"type": type_, FORMAT: {k: v for k, v in kept.items() if v is not None}},
+            "meta": {
+                "type": type_,
+                FORMAT: {k: v for k, v in kept.items() if v is not None},
+                **({"location": where} if place_text(where) else {}),
+            },
             "name": what,
             "status": status,
         },
         _SOURCE_FIELDS,
     )
+
+
+def _where_out(appointment: Appointment, remembered_where: object) -> str | None:
+    """``where``: the appointment's place (``meta.location``); without one, a blank ``where`` it came with (a
+    place it came with and no longer has is gone)."""
+    place = meta_place(appointment)
+    if place is not None:
+        return place
+    return remembered_where if isinstance(remembered_where, str) and not remembered_where.strip() else None
 
 
 def from_canonical(appointment: Appointment, options: TimekitOptions | None = None) -> dict[str, Any]:
@@ -183,8 +198,9 @@ def from_canonical(appointment: Appointment, options: TimekitOptions | None = No
         "end": format_iso(appointment.date_end, zone),
         "what": appointment.name,
     }
-    if isinstance(kept.get("where"), str):
-        event_info["where"] = kept["where"]
+    where = _where_out(appointment, kept.get("where"))
+    if where is not None:
+        event_info["where"] = where
     if appointment.description is not None:
         event_info["description"] = appointment.description
     completed = kept.get("completed") if state == kept.get("state") else None

@@ -147,3 +147,22 @@ def test_a_bad_guest_time_names_the_guest(event: dict[str, Any]) -> None:
 def test_too_many_guests_is_an_error_on_event_guests(event: dict[str, Any]) -> None:
     guests = [{"email": f"guest{i}@example.com"} for i in range(51)]
     assert list(_errors(event | {"event_guests": guests})) == ["event_guests"]
+
+
+def test_a_place_is_meta_location_both_ways_and_a_phone_number_never(event: dict[str, Any]) -> None:
+    event["location"] = {"type": "physical", "location": "Main St 1, Denver"}
+    converted = to_canonical(event, CALENDLY_OPTIONS)
+    assert converted.meta.model_extra["location"] == "Main St 1, Denver"
+    appointment = converted.to_appointment(id=IMPORT_ID, calendar=IMPORT_CALENDAR, now=IMPORT_NOW)
+    moved = appointment.model_copy(update={"meta": appointment.meta.model_copy(update={"location": "Shop, 5 Elm St"})})
+    assert from_canonical(moved, CALENDLY_OPTIONS)["location"] == {"type": "physical", "location": "Shop, 5 Elm St"}
+    gone = appointment.meta.model_dump()
+    del gone["location"]
+    no_place = appointment.model_copy(update={"meta": type(appointment.meta).model_validate(gone)})
+    assert "location" not in from_canonical(no_place, CALENDLY_OPTIONS)  # the place was removed here
+    # the host calls the invitee: that number is the customer's, not a place calendars may show
+    event["location"] = {"type": "outbound_call", "location": "+1 303 555 0100"}
+    called = to_canonical(event, CALENDLY_OPTIONS)
+    assert "location" not in (called.meta.model_extra or {})
+    again = called.to_appointment(id=IMPORT_ID, calendar=IMPORT_CALENDAR, now=IMPORT_NOW)
+    assert from_canonical(again, CALENDLY_OPTIONS)["location"] == event["location"]

@@ -71,10 +71,17 @@ def blueprint_view(item: Item, include_patient_details: bool) -> dict[str, Any]:
     }
 
 
+def _place(item: Item) -> str | None:
+    """``meta.location`` where it is a text that is not blank (a format's place field)."""
+    value = (item.meta.model_extra or {}).get("location")
+    return value if isinstance(value, str) and value.strip() else None
+
+
 def calendly_view(item: Item) -> dict[str, Any]:
-    """Milliseconds; created/updated; guests only as e-mail addresses; our calendar as host."""
+    """Milliseconds; created/updated; guests only as e-mail addresses; our calendar as host; the place."""
     return {
         **_common(item),
+        "location": _place(item),
         "description": item.description,
         "created": item.created_at,
         "updated": item.updated_at,
@@ -84,9 +91,10 @@ def calendly_view(item: Item) -> dict[str, Any]:
 
 
 def timekit_view(item: Item) -> dict[str, Any]:
-    """Milliseconds; created/updated; every guest with one name string; not our calendar."""
+    """Milliseconds; created/updated; every guest with one name string; not our calendar; the place (``where``)."""
     return {
         **_common(item),
+        "location": _place(item),
         "description": item.description,
         "created": item.created_at,
         "updated": item.updated_at,
@@ -135,8 +143,7 @@ def salesforce_view(item: Item) -> dict[str, Any]:
     opportunity = sf.opportunity_gid if (sf.opportunity_gid or "").startswith("006") else None
     name = item.name or "(no subject)"  # Salesforce's Subject is never empty
     ids = (opportunity, sf.customer_gid or None)
-    location = (item.meta.model_extra or {}).get("location")  # Event Location: a text that is not blank
-    place = location if isinstance(location, str) and location.strip() else None
+    place = _place(item)  # Event Location
     return {**_common(item), "name": name, "description": item.description or None, "ids": ids, "location": place}
 
 

@@ -130,3 +130,15 @@ def test_names_split_at_the_first_space() -> None:
     assert split_name("Marty McFly") == ("Marty", "McFly")
     assert split_name("Emmett Lathrop Brown") == ("Emmett", "Lathrop Brown")
     assert split_name("Einstein") == ("Einstein", None)
+
+
+def test_where_is_meta_location_both_ways(sample: dict[str, Any]) -> None:
+    converted = to_canonical(_with_event_info(sample, where="Main St 1, Denver"), TIMEKIT_OPTIONS)
+    assert converted.meta.model_extra["location"] == "Main St 1, Denver"
+    appointment = converted.to_appointment(id=IMPORT_ID, calendar=IMPORT_CALENDAR, now=IMPORT_NOW)
+    moved = appointment.model_copy(update={"meta": appointment.meta.model_copy(update={"location": "Shop"})})
+    assert from_canonical(moved, TIMEKIT_OPTIONS)["attributes"]["event_info"]["where"] == "Shop"
+    gone = appointment.meta.model_dump()
+    del gone["location"]
+    no_place = appointment.model_copy(update={"meta": type(appointment.meta).model_validate(gone)})
+    assert "where" not in from_canonical(no_place, TIMEKIT_OPTIONS)["attributes"]["event_info"]
