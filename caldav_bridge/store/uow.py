@@ -37,7 +37,7 @@ from caldav_bridge.events.model import Event
 from caldav_bridge.store import auth_clock
 from caldav_bridge.store.bulk_insert import insert_many
 from caldav_bridge.store.dav_repository import DavItemRepository
-from caldav_bridge.store.engine import READ_ONLY, writer_lock
+from caldav_bridge.store.engine import READ_ONLY
 from caldav_bridge.store.feed_repository import FeedRepository
 from caldav_bridge.store.repositories import (
     AppointmentRepository,
@@ -320,7 +320,7 @@ class UnitOfWork:
                 return
             self.session.commit()  # ends the read
             engine = connection.engine
-            with writer_lock(engine), engine.begin() as writer:
+            with engine.begin() as writer:
                 writer.exec_driver_sql(sql, parameters)
         except SQLAlchemyError as exc:
             raise AuditFailed() from exc
