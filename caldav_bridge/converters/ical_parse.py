@@ -26,14 +26,18 @@ __all__ = [
     "Attendee",
     "IcalParseError",
     "ParsedEvent",
+    "VEvents",
     "client_meta",
     "contact_meta",
     "event_categories",
     "event_contacts",
+    "event_in",
     "event_location",
     "master_transp",
     "parse_event",
     "parse_series",
+    "read_vevents",
+    "series_in",
 ]
 
 #: ATTENDEE parameter naming the guest (person) id an attendee stands for.
@@ -115,21 +119,50 @@ class ParsedEvent:
     organizer: Attendee | None = None
 
 
+@dataclass(frozen=True)
+class VEvents:
+    """One iCalendar text, parsed once: its calendar and its VEVENTs (at any depth, in order).
+    :func:`event_in` and :func:`series_in` both read them (a CalDAV PUT needs the event and its series;
+    parsing the text is most of the cost of either)."""
+
+    calendar: Any
+    components: tuple[Any, ...]
+
+
+def read_vevents(text: str) -> VEvents:
+    """Parse ``text`` once.
+
+    Raises:
+        IcalParseError: unreadable text.
+    """
+    try:
+        calendar = icalendar.Calendar.from_ical(text)
+        return VEvents(calendar, tuple(calendar.walk("VEVENT")))
+    except Exception as exc:  # icalendar raises ValueError, KeyError, ... on bad input
+        raise IcalParseError(f"not valid iCalendar: {exc}") from exc
+
+
 def parse_event(text: str, default_zone: str = "UTC") -> ParsedEvent:
-    """The master VEVENT of ``text`` (the one without RECURRENCE-ID), else its first overridden
-    occurrence (a resource holding only an occurrence of a series kept elsewhere, RFC 4791 §4.1).
+    """:func:`event_in` of the text (one parse; :func:`read_vevents` to read its series too).
+
+    Raises:
+        IcalParseError: unreadable text, no VEVENT, no DTSTART, or DTEND before DTSTART.
+    """
+    return event_in(read_vevents(text), default_zone)
+
+
+def event_in(vevents: VEvents, default_zone: str = "UTC") -> ParsedEvent:
+    """The master VEVENT (the one without RECURRENCE-ID), else the first overridden occurrence (a resource
+    holding only an occurrence of a series kept elsewhere, RFC 4791 §4.1).
 
     Floating times and all-day dates are read in ``default_zone``. A missing DTEND is
     DTSTART + DURATION, else one day for a date and zero for a date-time.
 
     Raises:
-        IcalParseError: unreadable text, no VEVENT, no DTSTART, or DTEND before DTSTART.
+        IcalParseError: no VEVENT, no DTSTART, or DTEND before DTSTART.
     """
-    try:
-        calendar = icalendar.Calendar.from_ical(text)
-    except Exception as exc:  # icalendar raises ValueError, KeyError, ... on bad input
-        raise IcalParseError(f"not valid iCalendar: {exc}") from exc
-    every = list(calendar.walk("VEVENT"))
+    calendar = vevents.calendar
+    every = vevents.components
     masters = [c for c in every if c.get("RECURRENCE-ID") is None]
     if not every:
         raise IcalParseError("no VEVENT")
@@ -290,19 +323,25 @@ def _as_list(value: Any) -> list[Any]:
 
 
 def parse_series(text: str, default_zone: str = "UTC") -> Series | None:
-    """The series of the recurring VEVENT in ``text`` (RRULE, EXDATE, RDATE of its master, its overridden
-    instances), or None when the master neither has RRULE nor RDATE (or there is no master).
-
-    Floating times and dates are read in ``default_zone``; a PERIOD in RDATE counts by its start.
+    """:func:`series_in` of the text (one parse).
 
     Raises:
         IcalParseError: unreadable text or times.
     """
-    try:
-        calendar = icalendar.Calendar.from_ical(text)
-        events = list(calendar.walk("VEVENT"))
-    except Exception as exc:  # icalendar raises ValueError, KeyError, ... on bad input
-        raise IcalParseError(f"not valid iCalendar: {exc}") from exc
+    return series_in(read_vevents(text), default_zone)
+
+
+def series_in(vevents: VEvents, default_zone: str = "UTC") -> Series | None:
+    """The series of the recurring VEVENT (RRULE, EXDATE, RDATE of its master, its overridden instances), or
+    None when the master neither has RRULE nor RDATE (or there is no master).
+
+    Floating times and dates are read in ``default_zone``; a PERIOD in RDATE counts by its start.
+
+    Raises:
+        IcalParseError: unreadable times.
+    """
+    calendar = vevents.calendar
+    events = vevents.components
     master = next((e for e in events if e.get("RECURRENCE-ID") is None), None)
     if master is None or (master.get("RRULE") is None and master.get("RDATE") is None):
         return None

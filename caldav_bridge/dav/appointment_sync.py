@@ -55,10 +55,12 @@ from caldav_bridge.converters.disclosure import location_text
 from caldav_bridge.converters.ical_parse import (
     IcalParseError,
     ParsedEvent,
+    VEvents,
     client_meta,
+    event_in,
     master_transp,
-    parse_event,
-    parse_series,
+    read_vevents,
+    series_in,
 )
 from caldav_bridge.dav.errors import InvalidCalendarData
 from caldav_bridge.dav.records import NewItem
@@ -111,12 +113,13 @@ def _guests(uow: UnitOfWork, parsed: ParsedEvent, calendar_id: str) -> list[dict
     ids = [a.guest_id for a in parsed.attendees if a.guest_id]
     if not ids:
         return []
-    people = uow.people.by_ids(uow.people.visible_to([calendar_id], ids))
-    return [
-        {"id": p.id, "first_name": p.first_name, "last_name": p.last_name, "timezone": p.timezone}
-        for p in (people.get(gid) for gid in dict.fromkeys(ids))
-        if p is not None
-    ]
+    names, seen = uow.people.names_if_visible([calendar_id], ids)  # one query: the names and who is seen
+    guests = []
+    for gid in dict.fromkeys(ids):
+        if gid in seen:
+            first, last, zone = names[gid]
+            guests.append({"id": gid, "first_name": first, "last_name": last, "timezone": zone})
+    return guests
 
 
 def item_written(
@@ -124,11 +127,15 @@ def item_written(
     actor: Actor,
     calendar_id: str,
     item: NewItem,
-    appointment_id: str | None,
+    appointment: AppointmentRow | None,
     previous_text: str | None = None,
 ) -> tuple[str, str | None]:
     """Create or update the appointment behind a VEVENT PUT into an appointment calendar (``previous_text``:
     the item it replaces, whose ``TRANSP`` tells whether the client changed it).
+
+    ``appointment`` is the item's appointment (None: the item has none yet), read and locked for update by the
+    caller in this transaction (the DAV store locks it before the item): it is not read again here. A deleted
+    one (a tombstone) counts as none: the event makes a new appointment.
 
     Returns the text to store (the client's, unchanged) and the appointment id.
 
@@ -141,11 +148,12 @@ def item_written(
     calendar = uow.calendars.get(calendar_id)
     zone = calendar.timezone if calendar else "UTC"
     try:
-        parsed = parse_event(item.text, zone)
+        vevents = read_vevents(item.text)  # parsed once: the event here, its series below
+        parsed = event_in(vevents, zone)
     except IcalParseError as exc:
         raise InvalidCalendarData(str(exc)) from exc
     actor = _over_caldav(actor)
-    row = uow.appointments.get(appointment_id, for_update=True) if appointment_id else None
+    row = appointment if appointment is not None and appointment.deleted_at is None else None
     if row is not None and _busy_block(row) and _no_longer_busy(parsed):
         item_deleted(uow, actor, row.id)  # the busy block became free time or a vacation: calendar-only
         return item.text, None
@@ -155,7 +163,7 @@ def item_written(
                 f"appointment {row.id} must end after it starts and last at most {MAX_DURATION.days} days"
             )
         return item.text, None  # a calendar-only event
-    recurrence = _recurrence(item.text, zone)
+    recurrence = _recurrence(vevents, zone)
     if row is None:
         return item.text, _create(uow, actor, calendar_id, parsed, recurrence)
     # the client's TRANSP is read when it changed it (an item stored before TRANSP followed meta.show_as may say
@@ -165,10 +173,10 @@ def item_written(
     return item.text, row.id
 
 
-def _recurrence(text: str, zone: str) -> dict[str, Any] | None:
+def _recurrence(vevents: VEvents, zone: str) -> dict[str, Any] | None:
     """``meta.recurrence`` of the event's series (None: no series)."""
     try:
-        series = parse_series(text, zone)
+        series = series_in(vevents, zone)
     except IcalParseError as exc:
         raise InvalidCalendarData(str(exc)) from exc
     return None if series is None else series.to_json()
@@ -308,7 +316,7 @@ def _update(
         patch = AppointmentPatch.model_validate(changes)
     except ValidationError as exc:
         raise InvalidCalendarData(f"event does not fit an appointment: {exc.errors()[0]['msg']}") from exc
-    appointments.update_in(uow, actor, row.id, patch)
+    appointments.update_locked_in(uow, actor, row, patch)  # the row the DAV store has locked
 
 
 def _client_meta_changes(parsed: ParsedEvent, current: dict[str, Any]) -> dict[str, Any]:

@@ -316,8 +316,9 @@ class DavStore:
         stmt = select(DavItemRow).where(DavItemRow.collection_id == collection_id, DavItemRow.href == href)
         return self.session.scalars(stmt).one_or_none()
 
-    def _locked_item_row(self, collection_id: int, href: str) -> DavItemRow | None:
-        """The item row as committed now, locked for this transaction (re-read, never the cached copy).
+    def _locked_item_row(self, collection_id: int, href: str) -> tuple[DavItemRow | None, AppointmentRow | None]:
+        """The item row as committed now, locked for this transaction (re-read, never the cached copy),
+        and its appointment's row (a tombstone too), read and locked as committed now.
 
         An appointment's row is locked first, as every REST write does (appointment, then its DAV
         item, then the collection), so the two cannot deadlock.
@@ -329,16 +330,23 @@ class DavStore:
         )
         row = self.session.scalars(stmt).one_or_none()
         if row is None:
-            return None
-        if row.appointment_id is not None:
-            lock = (
-                select(AppointmentRow)
-                .where(AppointmentRow.id == row.appointment_id)
-                .with_for_update(of=AppointmentRow)
-                .execution_options(populate_existing=True)
-            )
-            self.session.scalars(lock).unique().one_or_none()
-        return self.session.scalars(stmt.with_for_update()).one_or_none()
+            return None, None
+        appointment = self._lock_appointment(row.appointment_id) if row.appointment_id is not None else None
+        locked = self.session.scalars(stmt.with_for_update()).one_or_none()
+        if locked is None or locked.appointment_id is None:
+            return locked, None
+        if appointment is None or appointment.id != locked.appointment_id:  # changed before the item's lock
+            appointment = self._lock_appointment(locked.appointment_id)
+        return locked, appointment
+
+    def _lock_appointment(self, appointment_id: str) -> AppointmentRow | None:
+        lock = (
+            select(AppointmentRow)
+            .where(AppointmentRow.id == appointment_id)
+            .with_for_update(of=AppointmentRow)
+            .execution_options(populate_existing=True)
+        )
+        return self.session.scalars(lock).unique().one_or_none()
 
     def items_by_href(self, collection: CollectionInfo, hrefs: Iterable[str]) -> dict[str, ItemInfo]:
         wanted = list(dict.fromkeys(hrefs))
@@ -398,7 +406,7 @@ class DavStore:
             ItemChanged: the item is no longer the one the preconditions matched.
         """
         with self.session.begin_nested():
-            old_row = self._locked_item_row(collection.id, href)
+            old_row, appointment = self._locked_item_row(collection.id, href)
             _check_preconditions(href, old_row, if_match, if_none_match)
             old = _item(old_row) if old_row else None
             if collection.tag == "VCALENDAR" and not item.component:
@@ -406,8 +414,9 @@ class DavStore:
             self._check_component(collection, item.component)
             text_, appointment_id = item.text, old.appointment_id if old else None
             if collection.calendar_id is not None and item.component == "VEVENT":
+                # the appointment as locked above: item_written does not read it again
                 text_, appointment_id = appointment_sync.item_written(
-                    self.uow, self.actor, collection.calendar_id, item, appointment_id, old.text if old else None
+                    self.uow, self.actor, collection.calendar_id, item, appointment, old.text if old else None
                 )
             elif appointment_id is not None:
                 # A VEVENT that was an appointment became something else: the appointment ends.
@@ -428,7 +437,7 @@ class DavStore:
     def delete_item(self, collection: CollectionInfo, href: str, *, if_match: str | None = None) -> None:
         """Delete the item at ``href`` (``if_match``: as in :meth:`upload`, checked on the locked row)."""
         with self.session.begin_nested():
-            old = self._locked_item_row(collection.id, href)
+            old, _ = self._locked_item_row(collection.id, href)
             if old is None:
                 if if_match is not None:
                     raise ItemChanged(href, f"item {href!r} was deleted meanwhile")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from caldav_bridge.converters.ical_parse import parse_event, parse_series
+from caldav_bridge.converters.ical_parse import event_in, read_vevents, series_in
 from caldav_bridge.model.series import MAX_OCCURRENCES, TooManyOccurrences, expand
 
 __all__ = ["MAX_OCCURRENCES", "occurrences"]
@@ -31,8 +31,9 @@ def occurrences(text: str, default_zone: str, start: datetime, end: datetime) ->
     :data:`MAX_OCCURRENCES` occurrences in the window yields the whole window.
     """
     try:
-        master = parse_event(text, default_zone)
-        series = parse_series(text, default_zone)
+        vevents = read_vevents(text)  # parsed once for the event and its series
+        master = event_in(vevents, default_zone)
+        series = series_in(vevents, default_zone)
         if series is None or master.orphan_override or master.transparent or master.status == "CANCELLED":
             return []
         found = expand(series, master.start, master.end, default_zone, start, end)

@@ -98,6 +98,7 @@ __all__ = [
     "reschedule",
     "update",
     "update_in",
+    "update_locked_in",
 ]
 
 S = AppointmentStatus
@@ -456,6 +457,18 @@ def update_in(
     """Apply ``patch`` in ``uow``'s open transaction, without committing (``reason`` goes to history)."""
     actor.require("write")
     row = _visible_row(uow, actor, appointment_id, for_update=True)
+    _apply_patch(uow, actor, row, patch, reason=reason)
+    return row
+
+
+def update_locked_in(
+    uow: UnitOfWork, actor: Actor, row: AppointmentRow, patch: AppointmentPatch, *, reason: str | None = None
+) -> AppointmentRow:
+    """:func:`update_in` of a row the caller has read for update in ``uow``'s transaction (the CalDAV store
+    locks an item's appointment before the item), without reading it again; the same checks."""
+    actor.require("write")
+    if row.deleted_at is not None or not actor.reaches(row.calendar_id):
+        raise NotFound("appointment", row.id)
     _apply_patch(uow, actor, row, patch, reason=reason)
     return row
 
