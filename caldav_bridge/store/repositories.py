@@ -99,6 +99,21 @@ GUEST_COLUMNS = ("appointment_id", "position", "person_id", "first_name", "last_
 PERSON_COLUMNS = ("first_name", "last_name", "timezone")
 
 
+_meta_kind = AppointmentRow.meta_extra["kind"].as_string()
+
+
+def _kind_is(kind: ListedKind) -> Any:
+    wanted = kind.value
+    if kind is ListedKind.BUSY:
+        return _meta_kind == wanted
+    return or_(_meta_kind.is_(None), _meta_kind == wanted)
+
+
+#: A listing's ``kind`` filter (meta.kind: customer appointments have none, or "appointment"), built once: the JSON
+#: path expressions cost more to build than the rest of a page's statement.
+_KIND_IS = {kind: _kind_is(kind) for kind in (ListedKind.BUSY, ListedKind.APPOINTMENT)}
+
+
 class AppointmentRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -203,9 +218,8 @@ class AppointmentRepository:
         ):
             if value is not None:
                 stmt = stmt.where(column == value)
-        if q.kind is not ListedKind.ALL:  # meta.kind: customer appointments have none, or "appointment"
-            kind, wanted = AppointmentRow.meta_extra["kind"].as_string(), q.kind.value
-            stmt = stmt.where(kind == wanted if q.kind is ListedKind.BUSY else or_(kind.is_(None), kind == wanted))
+        if q.kind is not ListedKind.ALL:
+            stmt = stmt.where(_KIND_IS[q.kind])
         if q.guest_id is not None:
             guests = select(AppointmentGuestRow.appointment_id).where(AppointmentGuestRow.person_id == q.guest_id)
             stmt = stmt.where(AppointmentRow.id.in_(guests))
