@@ -45,9 +45,7 @@ class ItemProgress:
             self._task = self._bar.add_task(self.label, total=None, failed=0)
         return self
 
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         if self._bar is not None:
             self._bar.stop()
         elif self.done or kind is None:

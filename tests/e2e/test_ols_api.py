@@ -218,12 +218,31 @@ def test_idempotency_key(api: Api, live: LiveServer) -> None:
 
 def test_list_filters(api: Api) -> None:
     a = create(api, date_v2="2026-12-01T09:00:00.000Z", type="HEARING AID EVALUATION", status="scheduled")
-    b = create(api, date_v2="2026-12-01T10:00:00.000Z", type="TECH SETUP", status="reserved",
-               opportunity_gid="0069E00000OTHER", customer_gid="0039E00002", appointment_gid="0Q0B")
-    c = create(api, date_v2="2026-12-01T11:00:00.000Z", type="FOLLOW UP", status="unknown-status",
-               appointment_gid=..., customer_gid=...)
-    d = create(api, date_v2="2026-12-01T12:00:00.000Z", type="FITTING", status="cancelled",
-               opportunity_gid="0069E00000OTHER", appointment_gid="0Q0D")
+    b = create(
+        api,
+        date_v2="2026-12-01T10:00:00.000Z",
+        type="TECH SETUP",
+        status="reserved",
+        opportunity_gid="0069E00000OTHER",
+        customer_gid="0039E00002",
+        appointment_gid="0Q0B",
+    )
+    c = create(
+        api,
+        date_v2="2026-12-01T11:00:00.000Z",
+        type="FOLLOW UP",
+        status="unknown-status",
+        appointment_gid=...,
+        customer_gid=...,
+    )
+    d = create(
+        api,
+        date_v2="2026-12-01T12:00:00.000Z",
+        type="FITTING",
+        status="cancelled",
+        opportunity_gid="0069E00000OTHER",
+        appointment_gid="0Q0D",
+    )
 
     def listed(**params: str) -> list[str]:
         return ids(api.get("/ols/appointments", params=params))
@@ -235,7 +254,11 @@ def test_list_filters(api: Api) -> None:
     assert listed(appointment_gid="nope") == []
     # An empty value is no filter (OLS shows absent gids as "", but none is stored as "").
     assert listed(customer_gid="", opportunity_gid="", appointment_gid="", type="", status="", updated_since="") == [
-        a["id"], b["id"], c["id"], d["id"]]
+        a["id"],
+        b["id"],
+        c["id"],
+        d["id"],
+    ]
     assert listed(status="scheduled") == [a["id"]]
     assert listed(status="reserved") == [b["id"]]
     assert listed(status="unknown-status") == [c["id"]]
@@ -308,8 +331,12 @@ def test_put_replaces_every_ols_field_and_clears_gids_not_sent(api: Api) -> None
     created = create(api, status="reserved", date_end="2026-12-01T16:30:00.000Z")
     response = api.put(
         f"/ols/appointments/{created['id']}",
-        json={"date_v2": "2026-12-03T08:00:00.000Z", "type": "TECH SETUP", "status": "scheduled",
-              "opportunity_gid": OPP},
+        json={
+            "date_v2": "2026-12-03T08:00:00.000Z",
+            "type": "TECH SETUP",
+            "status": "scheduled",
+            "opportunity_gid": OPP,
+        },
     )
     assert response.status_code == 200, response.text
     put = response.json()
@@ -537,11 +564,19 @@ BAD_INPUT: list[tuple[str, Any, list[str], bool]] = [
     ("empty-type", {"type": "", "date_v2": "2026-12-01T16:00:00Z"}, ["type"], True),
     ("long-type", {"type": "X" * 65, "date_v2": "2026-12-01T16:00:00Z"}, ["type"], True),
     ("number-type", {"type": 7, "date_v2": "2026-12-01T16:00:00Z"}, ["type"], True),
-    ("number-gid", {"type": "FITTING", "date_v2": "2026-12-01T16:00:00Z", "opportunity_gid": 5},
-     ["opportunity_gid"], True),
+    (
+        "number-gid",
+        {"type": "FITTING", "date_v2": "2026-12-01T16:00:00Z", "opportunity_gid": 5},
+        ["opportunity_gid"],
+        True,
+    ),
     ("out-of-range", {"type": "FITTING", "date_v2": "0001-01-01T00:30:00+01:00"}, ["date_v2"], True),
-    ("naive-date_end", {"type": "FITTING", "date_v2": "2026-12-01T16:00:00Z", "date_end": "2026-12-01T16:30:00"},
-     ["date_end"], True),
+    (
+        "naive-date_end",
+        {"type": "FITTING", "date_v2": "2026-12-01T16:00:00Z", "date_end": "2026-12-01T16:30:00"},
+        ["date_end"],
+        True,
+    ),
 ]
 
 

@@ -252,9 +252,9 @@ def _ms(value: datetime) -> datetime:
     return value.replace(microsecond=value.microsecond // 1000 * 1000)
 
 
-any_instant = st.datetimes(
-    min_value=datetime(1971, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
-).map(_ms)
+any_instant = st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)).map(
+    _ms
+)
 
 
 @st.composite
@@ -464,8 +464,12 @@ def test_bad_date_v2_is_reported_even_with_a_good_legacy_date() -> None:
 
 def test_a_legacy_date_with_an_offset_is_read_by_its_digits() -> None:
     """The digits are Berlin wall-clock time whatever the label; the offset must not shift them."""
-    for text in ("2021-05-25T07:55:00.000Z", "2021-05-25T07:55:00+00:00", "2021-05-25T07:55:00+05:00",
-                 "2021-05-25T07:55:00-07:00"):
+    for text in (
+        "2021-05-25T07:55:00.000Z",
+        "2021-05-25T07:55:00+00:00",
+        "2021-05-25T07:55:00+05:00",
+        "2021-05-25T07:55:00-07:00",
+    ):
         assert from_legacy_date(text, "Europe/Berlin") == utc(2021, 5, 25, 5, 55), text
 
 

@@ -75,7 +75,9 @@ def test_public_url_follows_the_address_served_unless_set() -> None:
 
     assert load_settings({}).public_url == "http://127.0.0.1:8080"
     assert load_settings({"APPOINTMENTS_PORT": "9001"}).public_url == "http://127.0.0.1:9001"
-    assert load_settings({"APPOINTMENTS_HOST": "0.0.0.0", "APPOINTMENTS_PORT": "80"}).public_url == "http://127.0.0.1:80"
+    assert (
+        load_settings({"APPOINTMENTS_HOST": "0.0.0.0", "APPOINTMENTS_PORT": "80"}).public_url == "http://127.0.0.1:80"
+    )
     assert load_settings({}, port=9002).replace(port=9003).public_url == "http://127.0.0.1:9003"
     chosen = load_settings({"APPOINTMENTS_PUBLIC_URL": "https://a.example", "APPOINTMENTS_PORT": "9001"})
     assert chosen.public_url == "https://a.example" and chosen.replace(port=9004).public_url == "https://a.example"
