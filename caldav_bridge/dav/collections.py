@@ -15,7 +15,7 @@ import secrets
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -34,10 +34,11 @@ from caldav_bridge.dav.listings import SYNC_PREFIX, DavListingRows, token_revisi
 from caldav_bridge.dav.locks import try_lock_collection
 from caldav_bridge.dav.records import CollectionInfo, ItemHead, ItemInfo, NewItem
 from caldav_bridge.dav.render import etag_of_text
+from caldav_bridge.dav.store_rows import DavStoreRows, prune_log
 from caldav_bridge.errors import Forbidden, ValidationFailed
 from caldav_bridge.services import calendars
 from caldav_bridge.services.actor import Actor
-from caldav_bridge.store.dav_tables import SHORT_SPAN, DavChangeRow, DavCollectionRow, DavItemRow
+from caldav_bridge.store.dav_tables import DavChangeRow, DavCollectionRow, DavItemRow
 from caldav_bridge.store.tables import AppointmentRow
 from caldav_bridge.store.uow import UnitOfWork
 
@@ -47,8 +48,6 @@ __all__ = ["SYNC_PREFIX", "DavStore", "parent_of", "prune_all", "prune_log"]
 DISPLAYNAME = "D:displayname"
 #: Radicale's ``[storage] max_sync_token_age`` default (30 days).
 DEFAULT_MAX_TOKEN_AGE = 2_592_000
-#: At most this many of a collection's oldest change rows are looked at per prune (one write).
-PRUNE_BATCH = 1000
 
 
 def parent_of(path: str) -> str:
@@ -109,8 +108,9 @@ class DavStore:
         self._first_read_done: set[int] = set()
 
     @property
-    def session(self) -> Session:
-        return self.uow.session
+    def rows(self) -> DavStoreRows:
+        """The store's queries, in this unit of work."""
+        return self.uow.repo(DavStoreRows)
 
     # ------------------------------------------------------------------ collections
 
@@ -129,22 +129,14 @@ class DavStore:
         self._seen.clear()
 
     def collection_by_id(self, collection_id: int) -> CollectionInfo | None:
-        row = self.session.get(DavCollectionRow, collection_id)
+        row = self.rows.collection_with_id(collection_id)
         return _info(row) if row else None
 
     def _collection_row(self, path: str, *, fresh: bool = False) -> DavCollectionRow | None:
-        stmt = select(DavCollectionRow).where(DavCollectionRow.path == path)
-        if fresh:
-            stmt = stmt.execution_options(populate_existing=True)
-        return self.session.scalars(stmt).one_or_none()
+        return self.rows.collection_at(path, fresh=fresh)
 
     def children(self, path: str) -> list[CollectionInfo]:
-        stmt = (
-            select(DavCollectionRow)
-            .where(DavCollectionRow.parent_path == path, DavCollectionRow.path != "")  # the root is no child
-            .order_by(DavCollectionRow.path)
-        )
-        return [_info(r) for r in self.session.scalars(stmt)]
+        return [_info(r) for r in self.rows.children_of(path)]
 
     def ensure_collection(
         self, path: str, *, calendar_id: str | None = None, props: dict[str, str] | None = None
@@ -159,7 +151,7 @@ class DavStore:
             if row is not None:
                 return _info(row)
             try:
-                with self.session.begin_nested():
+                with self.uow.savepoint():
                     return _info(self._insert_collection(path, props or {}, calendar_id))
             except IntegrityError:
                 self.forget_collections()
@@ -184,8 +176,8 @@ class DavStore:
             created_at=now,
             updated_at=now,
         )
-        self.session.add(row)
-        self.session.flush()
+        self.rows.add(row)
+        self.rows.flush()
         return row
 
     def create_collection(
@@ -195,7 +187,7 @@ class DavStore:
 
         Returns the collection, the replaced items by href and the hrefs that are new.
         """
-        with self.session.begin_nested():
+        with self.uow.savepoint():
             row = self._collection_row(path)
             replaced: dict[str, ItemInfo] = {}
             old: dict[str, ItemInfo] = {}
@@ -205,9 +197,9 @@ class DavStore:
                 if row.calendar_id is not None:
                     raise Forbidden("an appointment calendar cannot be replaced")
                 old = {i.href: i for i in self._items(row.id)}
-                for child in self._descendants(path):
-                    self.session.delete(child)
-                self.session.execute(delete(DavItemRow).where(DavItemRow.collection_id == row.id))
+                for child in self.rows.descendants_of(path):
+                    self.rows.remove(child)
+                self.rows.delete_items_of(row.id)
                 row.tag = props.get("tag", "")
                 row.props = dict(props)
                 for href in old:
@@ -222,31 +214,26 @@ class DavStore:
                         new_hrefs.append(href)
                     self._log(row, href)
             self._touch(row)
-            self.session.flush()
+            self.rows.flush()
             return _info(row), replaced, new_hrefs
-
-    def _descendants(self, path: str) -> list[DavCollectionRow]:
-        prefix = path + "/"
-        stmt = select(DavCollectionRow).where(func.substr(DavCollectionRow.path, 1, len(prefix)) == prefix)
-        return list(self.session.scalars(stmt))
 
     def delete_collection(self, path: str) -> None:
         row = self._collection_row(path)
         if row is None:
             raise ResourceNotFound("collection", path)
-        rows = [row, *self._descendants(path)]
+        rows = [row, *self.rows.descendants_of(path)]
         if any(r.calendar_id for r in rows):
             raise Forbidden("an appointment calendar cannot be deleted over CalDAV")
         for r in rows:
-            self.session.delete(r)
-        self.session.flush()
+            self.rows.remove(r)
+        self.rows.flush()
         self.forget_collections()
 
     def delete_all(self) -> None:
         """DELETE on the root: every collection goes (appointment calendars refuse, as one by one)."""
-        if self.session.scalar(select(DavCollectionRow.id).where(DavCollectionRow.calendar_id.is_not(None)).limit(1)):
+        if self.rows.any_appointment_calendar():
             raise Forbidden("appointment calendars cannot be deleted over CalDAV")
-        self.session.execute(delete(DavCollectionRow))
+        self.rows.delete_every_collection()
         self.forget_collections()
 
     def set_props(self, collection: CollectionInfo, props: dict[str, str]) -> CollectionInfo:
@@ -270,8 +257,7 @@ class DavStore:
     # ------------------------------------------------------------------ items
 
     def _items(self, collection_id: int) -> list[ItemInfo]:
-        stmt = select(DavItemRow).where(DavItemRow.collection_id == collection_id).order_by(DavItemRow.href)
-        return [_item(r) for r in self.session.scalars(stmt)]
+        return [_item(r) for r in self.rows.items_of(collection_id)]
 
     def items(self, collection: CollectionInfo) -> list[ItemInfo]:
         return self._items(collection.id)
@@ -282,39 +268,18 @@ class DavStore:
         What a PROPFIND or a sync answer reads (href, ETag, content type, size); the texts follow
         with :meth:`texts` only if something asks for them.
         """
-        c = DavItemRow
-        columns = (
-            c.href,
-            c.uid,
-            c.component,
-            c.etag,
-            c.time_start,
-            c.time_end,
-            c.updated_at,
-            func.length(c.text),
-            c.appointment_id,
-        )
-        stmt = select(*columns).where(c.collection_id == collection.id).order_by(c.href)
-        return [ItemHead(*row) for row in self.session.execute(stmt)]
+        return self.rows.item_heads_of(collection.id)
 
     def texts(self, collection: CollectionInfo, hrefs: Iterable[str]) -> dict[str, str]:
         """The texts of the items at ``hrefs`` (missing ones are left out)."""
-        wanted = list(dict.fromkeys(hrefs))
-        found: dict[str, str] = {}
-        for i in range(0, len(wanted), 500):
-            stmt = select(DavItemRow.href, DavItemRow.text).where(
-                DavItemRow.collection_id == collection.id, DavItemRow.href.in_(wanted[i : i + 500])
-            )
-            found.update((href, text_) for href, text_ in self.session.execute(stmt))
-        return found
+        return self.rows.texts_at(collection.id, list(dict.fromkeys(hrefs)))
 
     def item(self, collection: CollectionInfo, href: str) -> ItemInfo | None:
         row = self._item_row(collection.id, href)
         return _item(row) if row else None
 
     def _item_row(self, collection_id: int, href: str) -> DavItemRow | None:
-        stmt = select(DavItemRow).where(DavItemRow.collection_id == collection_id, DavItemRow.href == href)
-        return self.session.scalars(stmt).one_or_none()
+        return self.rows.item_at(collection_id, href)
 
     def _locked_item_row(self, collection_id: int, href: str) -> tuple[DavItemRow | None, AppointmentRow | None]:
         """The item row as committed now, locked for this transaction (re-read, never the cached copy),
@@ -323,69 +288,27 @@ class DavStore:
         An appointment's row is locked first, as every REST write does (appointment, then its DAV
         item, then the collection), so the two cannot deadlock.
         """
-        stmt = (
-            select(DavItemRow)
-            .where(DavItemRow.collection_id == collection_id, DavItemRow.href == href)
-            .execution_options(populate_existing=True)
-        )
-        row = self.session.scalars(stmt).one_or_none()
+        row = self.rows.item_at(collection_id, href, fresh=True)
         if row is None:
             return None, None
-        appointment = self._lock_appointment(row.appointment_id) if row.appointment_id is not None else None
-        locked = self.session.scalars(stmt.with_for_update()).one_or_none()
+        appointment = self.rows.lock_appointment(row.appointment_id) if row.appointment_id is not None else None
+        locked = self.rows.item_at(collection_id, href, fresh=True, lock=True)
         if locked is None or locked.appointment_id is None:
             return locked, None
         if appointment is None or appointment.id != locked.appointment_id:  # changed before the item's lock
-            appointment = self._lock_appointment(locked.appointment_id)
+            appointment = self.rows.lock_appointment(locked.appointment_id)
         return locked, appointment
 
-    def _lock_appointment(self, appointment_id: str) -> AppointmentRow | None:
-        lock = (
-            select(AppointmentRow)
-            .where(AppointmentRow.id == appointment_id)
-            .with_for_update(of=AppointmentRow)
-            .execution_options(populate_existing=True)
-        )
-        return self.session.scalars(lock).unique().one_or_none()
-
     def items_by_href(self, collection: CollectionInfo, hrefs: Iterable[str]) -> dict[str, ItemInfo]:
-        wanted = list(dict.fromkeys(hrefs))
-        found: dict[str, ItemInfo] = {}
-        for i in range(0, len(wanted), 500):
-            chunk = wanted[i : i + 500]
-            stmt = select(DavItemRow).where(DavItemRow.collection_id == collection.id, DavItemRow.href.in_(chunk))
-            found.update((r.href, _item(r)) for r in self.session.scalars(stmt))
-        return found
+        return {r.href: _item(r) for r in self.rows.items_at(collection.id, list(dict.fromkeys(hrefs)))}
 
     def items_in_range(self, collection: CollectionInfo, component: str | None, start: int, end: int) -> list[ItemInfo]:
-        """Items whose stored time range overlaps ``[start, end)``: a superset, read from the index.
-
-        Short items (at most SHORT_SPAN long) are found by a bounded range on ``time_start``;
-        long, recurring and open-ended ones by their flag, then compared.
-        """
-        c = DavItemRow
-        # Two queries, not one OR: each is a range scan of (collection_id, long_span, time_start);
-        # SQLite scans the whole collection for the OR of the two.
-        short = select(c).where(
-            c.collection_id == collection.id,
-            c.long_span.is_(False),
-            c.time_start >= start - SHORT_SPAN,
-            c.time_start < end,
-            c.time_end > start,
-        )
-        long_ = select(c).where(
-            c.collection_id == collection.id, c.long_span.is_(True), c.time_start < end, c.time_end > start
-        )
-        found: list[ItemInfo] = []
-        for stmt in (short, long_):
-            if component:
-                stmt = stmt.where(c.component == component)
-            found.extend(_item(r) for r in self.session.scalars(stmt))
+        """Items whose stored time range overlaps ``[start, end)``: a superset, read from the index, by href."""
+        found = [_item(r) for r in self.rows.items_overlapping(collection.id, component, start, end)]
         return sorted(found, key=lambda i: i.href)
 
     def has_uid(self, collection: CollectionInfo, uid: str) -> bool:
-        stmt = select(DavItemRow.id).where(DavItemRow.collection_id == collection.id, DavItemRow.uid == uid).limit(1)
-        return self.session.scalar(stmt) is not None
+        return self.rows.has_uid(collection.id, uid)
 
     def upload(
         self,
@@ -405,7 +328,7 @@ class DavStore:
         Raises:
             ItemChanged: the item is no longer the one the preconditions matched.
         """
-        with self.session.begin_nested():
+        with self.uow.savepoint():
             old_row, appointment = self._locked_item_row(collection.id, href)
             _check_preconditions(href, old_row, if_match, if_none_match)
             old = _item(old_row) if old_row else None
@@ -431,12 +354,12 @@ class DavStore:
                 self._fill(new_row, stored, appointment_id)
             self._log(row, href)
             self._touch(row)
-            self.session.flush()
+            self.rows.flush()
             return _item(new_row), old
 
     def delete_item(self, collection: CollectionInfo, href: str, *, if_match: str | None = None) -> None:
         """Delete the item at ``href`` (``if_match``: as in :meth:`upload`, checked on the locked row)."""
-        with self.session.begin_nested():
+        with self.uow.savepoint():
             old, _ = self._locked_item_row(collection.id, href)
             if old is None:
                 if if_match is not None:
@@ -445,15 +368,15 @@ class DavStore:
             _check_preconditions(href, old, if_match, None)
             if old.appointment_id:
                 appointment_sync.item_deleted(self.uow, self.actor, old.appointment_id)
-            self.session.delete(old)
+            self.rows.remove(old)
             row = self._lock_collection(collection.id)
             self._log(row, href, deleted=True)
             self._touch(row)
-            self.session.flush()
+            self.rows.flush()
 
     def move(self, source: CollectionInfo, href: str, target: CollectionInfo, to_href: str) -> None:
         """Move an item (overwriting ``to_href``); both collections log the change."""
-        with self.session.begin_nested():
+        with self.uow.savepoint():
             row = self._item_row(source.id, href)
             if row is None:
                 raise ResourceNotFound("item", href)
@@ -478,8 +401,8 @@ class DavStore:
             if existing is not None:
                 if existing.appointment_id and existing.appointment_id != row.appointment_id:
                     appointment_sync.item_deleted(self.uow, self.actor, existing.appointment_id)
-                self.session.delete(existing)
-                self.session.flush()
+                self.rows.remove(existing)
+                self.rows.flush()
             if between_calendars:
                 assert row.appointment_id is not None and target.calendar_id is not None
                 appointment_sync.item_moved(self.uow, self.actor, row.appointment_id, target.calendar_id)
@@ -493,7 +416,7 @@ class DavStore:
             self._touch(src)
             if dst is not src:
                 self._touch(dst)
-            self.session.flush()
+            self.rows.flush()
 
     def _check_component(self, collection: CollectionInfo, component: str) -> None:
         allowed = collection.props.get("C:supported-calendar-component-set")
@@ -510,7 +433,7 @@ class DavStore:
     ) -> DavItemRow:
         row = DavItemRow(collection_id=collection.id, href=href)
         self._fill(row, item, appointment_id)
-        self.session.add(row)
+        self.rows.add(row)
         return row
 
     @staticmethod
@@ -532,8 +455,7 @@ class DavStore:
         token = collection.sync_token
         rev = token_revision(collection, old_token)
         if rev is None:
-            hrefs = select(DavItemRow.href).where(DavItemRow.collection_id == collection.id).order_by(DavItemRow.href)
-            return token, list(self.session.scalars(hrefs))
+            return token, self.rows.hrefs_of(collection.id)
         if rev == collection.revision:
             return token, []
         return token, self.uow.repo(DavListingRows).changed_hrefs(collection.id, rev)
@@ -541,15 +463,14 @@ class DavStore:
     # ------------------------------------------------------------------ helpers
 
     def _lock_collection(self, collection_id: int) -> DavCollectionRow:
-        stmt = select(DavCollectionRow).where(DavCollectionRow.id == collection_id).with_for_update()
-        row = self.session.scalars(stmt).one_or_none()
+        row = self.rows.lock_collection(collection_id)
         if row is None:
             raise ResourceNotFound("collection", str(collection_id))
         return row
 
     def _log(self, collection: DavCollectionRow, href: str, *, deleted: bool = False) -> None:
         """Record a change at the collection's next revision (taken once per operation, in _touch)."""
-        self.session.add(
+        self.rows.add(
             DavChangeRow(
                 collection_id=collection.id, revision=collection.revision + 1, href=href, deleted=deleted, at=utcnow()
             )
@@ -560,9 +481,7 @@ class DavStore:
         collection.revision += 1
         collection.updated_at = utcnow()
         if self.max_token_age is not None:
-            horizon = prune_log(
-                self.session, collection.id, collection.updated_at - timedelta(seconds=self.max_token_age)
-            )
+            horizon = self.rows.prune_log(collection.id, collection.updated_at - timedelta(seconds=self.max_token_age))
             if horizon is not None and horizon > (collection.log_start or 0):
                 collection.log_start = horizon
 
@@ -613,30 +532,6 @@ def _prune_if_unlocked(session: Session, collection_id: int, cutoff: datetime) -
             .where(DavCollectionRow.id == collection_id, DavCollectionRow.log_start < horizon)
             .values(log_start=horizon)
         )
-
-
-def prune_log(session: Session, collection_id: int, cutoff: datetime, limit: int = PRUNE_BATCH) -> int | None:
-    """Drop the collection's oldest changes logged before ``cutoff`` (looking at ``limit`` rows at most).
-
-    Returns the new horizon (the highest pruned revision; the caller stores it as ``log_start`` so
-    that tokens before it are refused), or None when nothing was old enough. One index lookup when
-    nothing is: the oldest row first.
-    """
-    c = DavChangeRow
-    oldest = session.scalar(select(c.at).where(c.collection_id == collection_id).order_by(c.revision).limit(1))
-    if oldest is None or oldest >= cutoff:
-        return None
-    window = (
-        select(c.revision, c.at).where(c.collection_id == collection_id).order_by(c.revision).limit(limit).subquery()
-    )
-    horizon = session.scalar(select(func.max(window.c.revision)).where(window.c.at < cutoff))
-    if horizon is None:
-        return None
-    session.execute(
-        delete(c).where(c.collection_id == collection_id, c.revision <= horizon),
-        execution_options={"synchronize_session": False},
-    )
-    return int(horizon)
 
 
 def prune_all(session: Session, cutoff: datetime, *, collections: int = 500) -> int:

@@ -3,7 +3,7 @@
 What provisioning (a calendar's collection, made on first use), the appointment → CalDAV handlers
 (items rendered, the change log), the rights plugin (who reaches which path), the storage lock and the
 change-log pruning job read and write. Works in the unit of work's session; never commits.
-(:class:`~caldav_bridge.dav.collections.DavStore`, the CalDAV store, keeps its own queries.)
+(The CalDAV store's own queries: :class:`~caldav_bridge.dav.store_rows.DavStoreRows`.)
 """
 
 from __future__ import annotations

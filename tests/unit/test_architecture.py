@@ -109,9 +109,6 @@ REPOSITORY_BASE = "SessionRepository"
 ALLOWED_SESSION_USERS = {
     # an HTTP session (requests), not the database's
     ("caldav_bridge/salesforce/gateway.py", "SalesforceGateway"),
-    # the CalDAV store itself: the repository of DAV collections, items and sync tokens, on its unit of
-    # work's session (its queries and the WebDAV rules over them are one class; docs/architecture.md)
-    ("caldav_bridge/dav/collections.py", "DavStore"),
 }
 
 
