@@ -63,7 +63,7 @@ class Api:
 def serve(runtime: Runtime, threads: int = 8) -> Iterator[LiveServer]:
     """Serve the app for ``runtime`` on 127.0.0.1 and an OS-chosen port until the block ends."""
     app = create_app(rt=runtime)
-    server = create_server(app, host="127.0.0.1", port=0, threads=threads, asyncore_loop_timeout=0.05)
+    server = create_server(app, host="127.0.0.1", port=0, threads=threads)
     thread = threading.Thread(target=server.run, name="waitress", daemon=True)
     thread.start()
     try:
