@@ -7,6 +7,13 @@ answered ``429 Too Many Requests`` with ``Retry-After`` before routing, authenti
 store: problem+json on REST and OLS, plain text on CalDAV. Ordinary clients are refused a few times a day
 and never meet it; a client sending crafted input in a loop is reduced to one request per refill interval.
 
+A client that ignores ``Retry-After`` and keeps asking would still cost the server a little CPU per 429, which
+other users feel (bench/hostile_bench.py: their p99 1.7x under such a loop). So a 429 is held back before it is
+sent, up to :data:`HOLD_SECONDS` (as failed CalDAV logins are slowed): a sleeping thread costs no CPU, and a client
+asking one request at a time is slowed to one 429 a second. At most one of a credential's 429s is held at a time
+and at most :data:`MAX_HELD` in all, so holding can never occupy the server's threads: the rest are answered at
+once.
+
 The key is a hash of the ``Authorization`` header (the raw secret is not kept): one budget per credential,
 so a user's CalDAV password and API token count separately. Requests without credentials (feeds, the
 self-booking pages, which have limits of their own) and answers without a principal (401) are not counted.
@@ -19,6 +26,7 @@ import hashlib
 import json
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -37,6 +45,9 @@ log = logging.getLogger("appointments.access")
 REFUSALS = frozenset({400, 403, 413, 414, 415, 422, 431})
 _DAV = "/dav"
 _TYPE = PROBLEM_TYPES["too-many-requests"]
+#: The longest a 429 is held back, and how many are held at once in this process (of the server's 8 threads).
+HOLD_SECONDS = 1.0
+MAX_HELD = 2
 
 
 def _key(environ: dict[str, Any]) -> str | None:
@@ -53,6 +64,8 @@ class RefusalThrottle:
         self.app = app
         self.limiter = limiter
         self.observe = observe
+        self._held: set[str] = set()
+        self._held_lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         key = _key(environ)
@@ -60,6 +73,7 @@ class RefusalThrottle:
             return self.app(environ, start_response)
         wait = self.limiter.retry_after(key)
         if wait > 0:
+            self._hold(key, wait)
             return self._too_many(environ, start_response, wait)
 
         def counting(status: str, headers: list[tuple[str, str]], *rest: Any) -> Any:
@@ -68,6 +82,19 @@ class RefusalThrottle:
             return start_response(status, headers, *rest)
 
         return self.app(environ, counting)
+
+    def _hold(self, key: str, wait: float) -> None:
+        """Sleep up to :data:`HOLD_SECONDS` before the 429, unless one of this credential's is held already or
+        :data:`MAX_HELD` are."""
+        with self._held_lock:
+            if key in self._held or len(self._held) >= MAX_HELD:
+                return
+            self._held.add(key)
+        try:
+            time.sleep(min(wait, HOLD_SECONDS))
+        finally:
+            with self._held_lock:
+                self._held.discard(key)
 
     def _too_many(self, environ: dict[str, Any], start_response: Callable[..., Any], wait: float) -> Iterable[bytes]:
         started = time.perf_counter()

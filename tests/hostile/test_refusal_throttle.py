@@ -6,6 +6,8 @@ tests/unit/test_rate_limit_try_take.py.)
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -61,6 +63,29 @@ def test_refused_requests_in_a_loop_get_429_until_retry_after(live: LiveServer, 
     assert _week(door, people.other_fitter.token, people.other_fitter.calendar_id).status_code == 200
     assert _week(door, people.fitter.read_token).status_code == 200
     assert requests.get(live.base_url + "/api/v1/appointments", timeout=30).status_code == 401
+
+
+def test_a_client_ignoring_retry_after_is_slowed_without_holding_the_server(live: LiveServer, people: People) -> None:
+    """One 429 of a credential at a time is held back (up to a second, costing no CPU); the others at once, so a
+    client asking again and again is slowed to one request a second and cannot occupy the server's threads."""
+    door = Door(live, people)
+    assert [_malformed(door).status_code for _ in range(LIMIT)] == [400] * LIMIT
+
+    def timed() -> tuple[int, float]:
+        began = time.monotonic()
+        status = _malformed(door).status_code
+        return status, time.monotonic() - began
+
+    one_at_a_time = [timed() for _ in range(2)]
+    assert all(status == 429 and took >= 0.8 for status, took in one_at_a_time), one_at_a_time
+    with server_cpu() as spent, ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda _: timed(), range(4)))
+    assert [status for status, _ in together] == [429] * 4
+    assert sum(took < 0.5 for _, took in together) >= 2, together  # not held: one of this credential's already is
+    assert spent.seconds < 0.2, spent.seconds
+    began = time.monotonic()
+    assert _week(door, people.other_fitter.token, people.other_fitter.calendar_id).status_code == 200
+    assert time.monotonic() - began < 0.8  # another user waits for nothing meanwhile
 
 
 def test_caldav_put_refused_in_a_loop_gets_429(live: LiveServer, people: People) -> None:
