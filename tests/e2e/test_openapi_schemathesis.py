@@ -283,7 +283,9 @@ def _id_pool(path: str, current: _Target) -> list[str]:
     if path.endswith("/no-show"):
         return current.past_ids
     if path.startswith("/api/v1/bookings/{id}/tech-setup"):
-        return current.initial_ids
+        # the BOOKED one: a hold or an unconfirmed INITIAL has no tech-setup call to schedule (409); drawn among all
+        # three, about one run in eight sent every valid body to those two and no request could succeed
+        return current.initial_ids[:1]
     if path.startswith("/api/v1/bookings/{id}/confirm"):
         return current.initial_ids[1:2]  # the RESERVED one: only a hold can be confirmed (drawn among all, rarely)
     if path.startswith("/api/v1/bookings/{id}/reschedule"):
