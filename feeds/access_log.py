@@ -85,9 +85,11 @@ class JsonLineFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
+    """The whole line redacted, as the JSON formatter's message is: a token may come in the message's arguments
+    (``log.info("GET %s", path)``) or in an exception's text, not only in the message itself."""
+
     def format(self, record: logging.LogRecord) -> str:
-        record.msg = redact(str(record.msg))
-        return super().format(record)
+        return redact(super().format(record))
 
 
 def configure_logging(fmt: str, level: str) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from caldav_bridge.runtime import Runtime
 from config import load_settings
-from feeds.access_log import JsonLineFormatter, redact
+from feeds.access_log import JsonLineFormatter, TextFormatter, redact
 from tests.conftest import People
 from tests.support.live import LiveServer, serve
 
@@ -60,6 +60,25 @@ def test_json_lines_formatter_carries_request_fields_and_redacts() -> None:
     record = json.loads(stream.getvalue())
     assert record["request_id"] == "r1" and record["status"] == 200 and record["level"] == "WARNING"
     assert "abc123" not in record["message"] and "hunter2" not in record["message"]
+
+
+def test_text_formatter_redacts_arguments_and_exceptions() -> None:
+    """A token in a message's arguments (as a library logging the path it served) never reaches the text log."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(TextFormatter("%(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("test.textlines")
+    logger.addHandler(handler)
+    logger.propagate = False
+    logger.warning("Client disconnected while serving %s", "/feeds/ast_secret_in_args.ics")
+    try:
+        raise ValueError("/calendar/ast_secret_in_exc?x=1")
+    except ValueError:
+        logger.exception("GET %s failed", "/api?access_token=ast_secret_in_query")
+    text = stream.getvalue()
+    assert "Client disconnected while serving /feeds/[redacted]" in text
+    assert "ast_secret_in_args" not in text and "ast_secret_in_exc" not in text
+    assert "ast_secret_in_query" not in text
 
 
 def test_redact() -> None:
