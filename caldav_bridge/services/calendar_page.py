@@ -19,7 +19,7 @@ from caldav_bridge.clock import utcnow
 from caldav_bridge.converters.disclosure import TYPE_LABELS, disclose, member_labels
 from caldav_bridge.converters.ical import all_day_dates
 from caldav_bridge.errors import FieldError, ValidationFailed
-from caldav_bridge.model.appointment import Appointment, AppointmentStatus
+from caldav_bridge.model.appointment import Appointment, AppointmentStatus, shows_as_free
 from caldav_bridge.model.feeds import Privacy
 from caldav_bridge.model.series import TooManyOccurrences, occurrences_of
 from caldav_bridge.scheduling.intervals import Interval, local_days, working_intervals
@@ -106,10 +106,18 @@ class PageEvent:
     #: and the member's place among the team's labelled members (for a colour beside the label).
     member: str | None = None
     member_index: int | None = None
+    #: Shown as free (``meta.show_as`` ``free``, ``TRANSP:TRANSPARENT``, as the feed says at every level): listed
+    #: but occupying no time, as availability counts it: never a conflict, and its time stays free time.
+    transparent: bool = False
 
     @property
     def all_day(self) -> bool:
         return self.dates is not None
+
+    @property
+    def occupies(self) -> bool:
+        """Whether it takes the fitter's time (for conflicts and free time): neither cancelled nor shown as free."""
+        return not (self.cancelled or self.transparent)
 
     @property
     def zones_differ(self) -> bool:
@@ -367,6 +375,7 @@ def _event(
         calendar_id=appointment.calendar.id,
         member=shown.member,
         member_index=sorted(labels).index(appointment.calendar.id) if shown.member else None,
+        transparent=shows_as_free(appointment),
     )
 
 
@@ -392,7 +401,7 @@ def _days(
         page_day.timed = [_grid_item(p, day_start, day_end) for p in lay_out(segments, day_start, hours)]
         page_day.working = bands(working, day_start, hours)
         busy = [(s.start, s.end) for s in segments if s.busy]
-        busy += [(day_start, day_end) for i in page_day.all_day if not i.event.all_day and not i.event.cancelled]
+        busy += [(day_start, day_end) for i in page_day.all_day if not i.event.all_day and i.event.occupies]
         page_day.free = bands(free_time(working, busy), day_start, hours)
         # an empty weekend day collapses; one outside the window stays, to say so (never "no appointments")
         page_day.collapsed = day.weekday() >= 5 and page_day.coverage == "in" and not page_day.events
@@ -420,7 +429,7 @@ def _place(
         day.all_day.append(DayItem(event, "All day"))
         return
     part = (max(event.start, day_start), min(event.end, day_end))
-    segments.append(Segment(event, *part, busy=not event.cancelled, owner=event.calendar_id))
+    segments.append(Segment(event, *part, busy=event.occupies, owner=event.calendar_id))
 
 
 def _grid_item(placed: Placed[PageEvent], day_start: datetime, day_end: datetime) -> GridItem:
@@ -517,6 +526,7 @@ def _event_json(event: PageEvent) -> dict[str, Any]:
         "location": event.location,
         "description": event.description,
         "cancelled": event.cancelled,
+        "transparent": event.transparent,
         "start": event.start.isoformat(),
         "end": event.end.isoformat(),
         "calendar_start": event.local_start.isoformat(),

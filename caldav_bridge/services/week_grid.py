@@ -3,7 +3,7 @@
 A day column shows the hours ``[first, last)`` of the viewer's wall clock; a block's ``top`` and ``height``
 are percentages of that span, so the HTML (and any other renderer of the page's JSON) only has to scale
 them. Overlapping blocks of one day share the width side by side (``column`` of ``columns``); two
-appointments that are not cancelled and overlap are a *conflict*.
+appointments that occupy time (``busy``: neither cancelled nor shown as free) and overlap are a *conflict*.
 """
 
 from __future__ import annotations

@@ -470,3 +470,42 @@ def test_a_team_page_marks_conflicts_within_one_members_calendar_only(live: Any,
     conflict = {i["id"]: i["conflict"] for d in data["days"] for i in d["timed"]}
     assert {i: conflict[i] for i in apart} == dict.fromkeys(apart, False)
     assert {i: conflict[i] for i in clash} == dict.fromkeys(clash, True)
+
+
+@sqlite_only
+def test_an_appointment_shown_as_free_is_never_in_conflict(feed_world: FeedWorld, browser: Any) -> None:
+    """A fitting overlapped by an appointment shown as free (``meta.show_as`` ``free``, a phone's
+    ``TRANSP:TRANSPARENT``: "reachable by phone") is no conflict, as availability does not count the free one;
+    the free one's time stays free time. Two opaque ones on another day still conflict. Failed before: the page
+    counted every appointment that was not cancelled."""
+    w = feed_world
+    monday = _monday(datetime.now(DENVER))
+    tuesday = monday + timedelta(days=1)
+    fitting = w.add(tuesday + timedelta(hours=10), 60, status="BOOKED", meta={"type": "FOLLOW_UP"})
+    by_phone = w.add(
+        tuesday + timedelta(hours=10, minutes=30), 90, status="BOOKED", meta={"type": "FOLLOW_UP", "show_as": "free"}
+    )
+    clash = [w.add(monday + timedelta(days=2, hours=10), 60, status="BOOKED") for _ in range(2)]
+    secret = w.issue("Salesforce")["secret"]
+
+    data = w.anon.get(f"/calendar/{secret}.json?week={monday.date().isoformat()}").json()
+    timed = {i["id"]: i for d in data["days"] for i in d["timed"]}
+    assert [timed[a["id"]]["conflict"] for a in (fitting, by_phone, *clash)] == [False, False, True, True]
+    assert timed[by_phone["id"]]["transparent"] and not timed[fitting["id"]]["transparent"]
+    (day,) = [d for d in data["days"] if d["date"] == tuesday.date().isoformat()]
+    free = [(datetime.fromisoformat(b["start"]), datetime.fromisoformat(b["end"])) for b in day["free"]]
+    after_fitting = (tuesday + timedelta(hours=11), tuesday + timedelta(hours=12))
+    assert any(a <= after_fitting[0] and b >= after_fitting[1] for a, b in free), free  # the free one's time
+
+    context = browser.new_context(timezone_id="America/Denver", locale="en-US", viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(f"{w.live.base_url}/calendar/{secret}?week={monday.date().isoformat()}")
+    for appointment, conflict in ((fitting, False), (by_phone, False), (clash[0], True), (clash[1], True)):
+        item = page.locator(f".blocks li[data-appointment='{appointment['id']}']")
+        assert ("conflict" in (item.get_attribute("class") or "").split()) is conflict, appointment["id"]
+        assert item.locator(".badge").count() == int(conflict)
+    shown_free = page.locator(f".blocks li[data-appointment='{by_phone['id']}']")
+    assert "transparent" in (shown_free.get_attribute("class") or "").split()
+    assert "Shown as free" in shown_free.inner_text()
+    assert "2 in conflict" in page.locator("#period").inner_text()
+    context.close()
