@@ -18,14 +18,26 @@ from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Select, String, Text, bindparam, cast, select, type_coerce
+from sqlalchemy import (
+    JSON,
+    Connection,
+    Select,
+    String,
+    Text,
+    bindparam,
+    cast,
+    func,
+    literal_column,
+    select,
+    type_coerce,
+)
 from sqlalchemy.orm import Session
 
 from caldav_bridge.store.plain_rows import PlainGuest, PlainRow
 from caldav_bridge.store.tables import AppointmentGuestRow, AppointmentRow, CalendarRow
 from caldav_bridge.store.types import UtcDateTime
 
-__all__ = ["PAGE", "PlainCalendar", "plain_row", "plain_rows"]
+__all__ = ["PAGE", "PlainCalendar", "page_select", "plain_row", "plain_rows"]
 
 _APPOINTMENT = AppointmentRow.__table__
 _GUESTS = AppointmentGuestRow.__table__
@@ -126,11 +138,64 @@ PAGE: Select[Any] = select(*_ROW_COLUMNS).join_from(
 )
 
 
-def plain_rows(session: Session, stmt: Select[Any]) -> list[PlainRow]:
-    """The appointments ``stmt`` (:data:`PAGE`, filtered, ordered, limited) selects, with their guests (one more
-    query)."""
-    calendars: dict[str, PlainCalendar] = {}
+def _sqlite_value(column: Any) -> Any:
+    """``column`` inside a SQLite ``json_array``: a JSON column as its JSON (not a string of it)."""
+    return func.json(column) if isinstance(column.type, JSON) else column
+
+
+#: SQLite: a guest as a JSON array (the columns of :data:`_GUEST_COLUMNS`), and an appointment's guests as one
+#: JSON array of those (in no particular order: :func:`_sqlite_rows` sorts them by position).
+_SQLITE_GUESTS = func.json(
+    literal_column("'['")
+    .concat(
+        func.coalesce(
+            select(func.group_concat(func.json_array(*(_sqlite_value(c) for c in _GUEST_COLUMNS)), ","))
+            .where(_APPOINTMENT.c.id == _GUEST_OF)
+            .scalar_subquery(),
+            literal_column("''"),
+        )
+    )
+    .concat(literal_column("']'"))
+)
+#: SQLite: an appointment as one JSON array: its columns, its calendar's name and zone, its guests.
+_SQLITE_ROW = func.json_array(
+    *(_sqlite_value(c) for c in _COLUMNS), _CALENDARS.c.name, _CALENDARS.c.timezone, _SQLITE_GUESTS
+).label("j")
+_SQLITE_PAGE: Select[Any] = select(_SQLITE_ROW).join_from(
+    AppointmentRow, CalendarRow, CalendarRow.id == AppointmentRow.calendar_id
+)
+#: SQLite: the rows of a statement selecting ``j`` (:data:`_SQLITE_ROW`) as one JSON array of them.
+_SQLITE_DOCUMENT = (
+    literal_column("'['").concat(func.group_concat(literal_column("j"), ",")).concat(literal_column("']'"))
+)
+
+
+def _as_document(stmt: Select[Any]) -> Select[Any]:
+    return select(_SQLITE_DOCUMENT).select_from(stmt.subquery())
+
+
+_SQLITE_ONE = _as_document(
+    _SQLITE_PAGE.where(_APPOINTMENT.c.id == bindparam("id"), _APPOINTMENT.c.deleted_at.is_(None))
+)
+
+
+def page_select(session: Session) -> Select[Any]:
+    """What a page of appointments selects on the session's database, for the caller's filters (then
+    :func:`plain_rows`): :data:`PAGE`, or on SQLite each appointment as one JSON array (:data:`_SQLITE_PAGE`)."""
+    return _SQLITE_PAGE if session.get_bind().dialect.name == "sqlite" else PAGE
+
+
+def plain_rows(session: Session, stmt: Select[Any], limit: int) -> list[PlainRow]:
+    """The first ``limit`` appointments ``stmt`` (:func:`page_select` with filters) selects in (date_start, id)
+    order, with their guests: on SQLite one statement answering one JSON document (:func:`_sqlite_rows`),
+    elsewhere two queries (the rows, then all their guests)."""
     connection = session.connection()  # Core execution: no ORM statement handling
+    stmt = stmt.order_by(_APPOINTMENT.c.date_start, _APPOINTMENT.c.id).limit(limit)
+    if connection.dialect.name == "sqlite":
+        rows = _sqlite_rows(connection, _as_document(stmt))
+        rows.sort(key=_page_order)  # the document's order is SQLite's choice; the page's is (date_start, id)
+        return rows
+    calendars: dict[str, PlainCalendar] = {}
     rows = [_plain_row(record, calendars) for record in connection.execute(stmt).all()]
     if rows:
         by_id = {row.id: row for row in rows}
@@ -141,13 +206,47 @@ def plain_rows(session: Session, stmt: Select[Any]) -> list[PlainRow]:
 
 def plain_row(session: Session, appointment_id: str) -> PlainRow | None:
     """The live appointment ``appointment_id`` with its guests (one query), or None."""
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        found = _sqlite_rows(connection, _SQLITE_ONE, {"id": appointment_id})
+        return found[0] if found else None
     row: PlainRow | None = None
-    for record in session.connection().execute(_ONE, {"id": appointment_id}).all():
+    for record in connection.execute(_ONE, {"id": appointment_id}).all():
         if row is None:
             row = _plain_row(record, {})
         if record[_WIDTH + 2] is not None:  # a guest's position: the outer join found one
             row.guests.append(_plain_guest(record[_WIDTH + 2 :]))
     return row
+
+
+def _sqlite_rows(
+    connection: Connection, document: Select[Any], parameters: dict[str, Any] | None = None
+) -> list[PlainRow]:
+    """The appointments of a :func:`_as_document` statement's one JSON document, guests included.
+
+    pysqlite releases the GIL for every row it steps; with a server's threads waiting for it, every release
+    is a thread switch (a page of 50 and its 75 guests as rows cost ~100 switches a request under load). One
+    row holding the whole page as JSON is one step, and json's C scanner reads it back."""
+    text = connection.execute(document, parameters).scalar()
+    if not text:
+        return []
+    calendars: dict[str, PlainCalendar] = {}
+    rows = []
+    for record in _scan(text, 0)[0]:
+        row = _plain_row(record, calendars)
+        guests = record[_WIDTH + 2]
+        guests.sort(key=_first)
+        row.guests.extend(_plain_guest(guest) for guest in guests)
+        rows.append(row)
+    return rows
+
+
+def _first(values: list[Any]) -> Any:
+    return values[0]
+
+
+def _page_order(row: PlainRow) -> tuple[datetime, str]:
+    return row.date_start, row.id
 
 
 def _plain_row(record: Any, calendars: dict[str, PlainCalendar]) -> PlainRow:

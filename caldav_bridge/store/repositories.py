@@ -170,10 +170,9 @@ class AppointmentRepository:
         calendar_ids: Sequence[str] | None = None,
         after: tuple[datetime, str] | None = None,
     ) -> list[PlainRow]:
-        """:meth:`search` as plain data (``store/plain_reads.py``: two queries, no ORM objects), for reads."""
-        stmt = self._filtered(filters, calendar_ids, after, plain_reads.PAGE)
-        stmt = stmt.order_by(AppointmentRow.date_start, AppointmentRow.id).limit(limit)
-        return plain_reads.plain_rows(self.session, stmt)
+        """:meth:`search` as plain data (``store/plain_reads.py``: no ORM objects), for reads."""
+        stmt = self._filtered(filters, calendar_ids, after, plain_reads.page_select(self.session))
+        return plain_reads.plain_rows(self.session, stmt, limit)
 
     def get_plain(self, appointment_id: str) -> PlainRow | None:
         """:meth:`get` as plain data, for reads."""

@@ -18,6 +18,7 @@ raises :class:`~caldav_bridge.errors.AuditFailed` and the caller returns the err
 
 from __future__ import annotations
 
+import json
 from collections import deque
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -110,6 +111,14 @@ _PG_AUDIT_UNNEST = (
     "t.appointment_id, t.calendar_id, %(request_id)s::varchar, %(detail)s::varchar "
     "FROM unnest(%(appointment_ids)s::varchar[], %(calendar_ids)s::varchar[]) AS t(appointment_id, calendar_id)"
 )
+#: SQLite: a read's audit rows in one statement stepped once, the (appointment, calendar) pairs as one JSON
+#: array (``executemany`` steps once per row, and pysqlite releases the GIL at every step: a thread switch each
+#: when the server's other threads wait for it).
+_SQLITE_AUDIT_JSON = (
+    "INSERT INTO audit_log (at, actor, channel, action, appointment_id, calendar_id, request_id, detail) "
+    "SELECT ?, ?, ?, ?, json_extract(pair.value, '$[0]'), json_extract(pair.value, '$[1]'), ?, ? "
+    "FROM json_each(?) AS pair"
+)
 #: The audit columns one read shares in every row (the rest: which appointment, in which calendar).
 _SHARED = itemgetter("at", "actor", "channel", "action", "request_id", "detail")
 
@@ -132,6 +141,15 @@ def _unnest_parameters(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "appointment_ids": [row["appointment_id"] for row in rows],
         "calendar_ids": [row["calendar_id"] for row in rows],
     }
+
+
+def _json_each_parameters(dialect: Dialect, rows: list[dict[str, Any]]) -> tuple[Any, ...]:
+    """:data:`_SQLITE_AUDIT_JSON`'s parameters for ``rows`` (one reader's, :func:`_one_reader`)."""
+    first = rows[0]
+    convert = _AUDIT_TABLE.c.at.type.bind_processor(dialect)
+    pairs = json.dumps([[row["appointment_id"], row["calendar_id"]] for row in rows], separators=(",", ":"))
+    at = convert(first["at"]) if convert else first["at"]
+    return (at, first["actor"], first["channel"], first["action"], first["request_id"], first["detail"], pairs)
 
 
 def _refuse_flush(session: Session, _context: Any, _instances: Any) -> None:
@@ -311,6 +329,11 @@ class UnitOfWork:
             if dialect.name == "postgresql" and _one_reader(rows):
                 connection.exec_driver_sql(_PG_AUDIT_UNNEST, _unnest_parameters(rows))
                 self.session.commit()
+                return
+            if dialect.name == "sqlite" and _one_reader(rows):
+                self.session.commit()  # ends the read
+                with connection.engine.begin() as writer:
+                    writer.exec_driver_sql(_SQLITE_AUDIT_JSON, _json_each_parameters(dialect, rows))
                 return
             sql, order = _audit_statement(dialect)
             parameters = _audit_parameters(dialect, order, rows)
