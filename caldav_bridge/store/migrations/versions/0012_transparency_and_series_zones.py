@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from caldav_bridge.converters.ical_parse import IcalParseError, master_transp, parse_series
+from caldav_bridge.store.migrations.stored_items import appointments, event_items, save_meta
 
 revision: str = "0012"
 down_revision: str | None = "0011"
@@ -27,24 +28,6 @@ depends_on: str | Sequence[str] | None = None
 
 #: PRODIDs of texts this service rendered (the feeds' and the CalDAV renderer's).
 _OURS = ("PRODID:-//Appointment Service//", "PRODID:-//hear.com//Appointment Service//")
-
-_appointments = sa.table(
-    "appointments",
-    sa.column("id", sa.String),
-    sa.column("meta_extra", sa.JSON),
-    sa.column("version", sa.Integer),
-    sa.column("status", sa.String),
-    sa.column("deleted_at", sa.DateTime),
-)
-_items = sa.table(
-    "dav_items",
-    sa.column("appointment_id", sa.String),
-    sa.column("text", sa.Text),
-    sa.column("component", sa.String),
-    sa.column("collection_id", sa.Integer),
-)
-_collections = sa.table("dav_collections", sa.column("id", sa.Integer), sa.column("calendar_id", sa.String))
-_calendars = sa.table("calendars", sa.column("id", sa.String), sa.column("timezone", sa.String))
 
 
 def _transparent(text: str, status: str, meta: dict[str, Any]) -> bool:
@@ -66,20 +49,10 @@ def _series_zone(text: str, zone: str, meta: dict[str, Any]) -> str | None:
 
 def upgrade() -> None:
     bind = op.get_bind()
-    found = bind.execute(
-        sa.select(_items.c.appointment_id, _items.c.text, _calendars.c.timezone)
-        .join(_collections, _collections.c.id == _items.c.collection_id)
-        .join(_calendars, _calendars.c.id == _collections.c.calendar_id)
-        .where(
-            _items.c.appointment_id.is_not(None),
-            _items.c.component == "VEVENT",
-            sa.or_(_items.c.text.contains("TRANSPARENT"), _items.c.text.contains("RRULE")),
-        )
-    ).all()
-    for appointment_id, text, zone in found:
+    for appointment_id, text, zone in event_items(bind, "TRANSPARENT", "RRULE"):
         row = bind.execute(
-            sa.select(_appointments.c.meta_extra, _appointments.c.status).where(
-                _appointments.c.id == appointment_id, _appointments.c.deleted_at.is_(None)
+            sa.select(appointments.c.meta_extra, appointments.c.status).where(
+                appointments.c.id == appointment_id, appointments.c.deleted_at.is_(None)
             )
         ).one_or_none()
         if row is None or row.meta_extra is None:
@@ -94,11 +67,7 @@ def upgrade() -> None:
             meta.setdefault("timezone", series_zone)
             changed = True
         if changed:
-            bind.execute(
-                _appointments.update()
-                .where(_appointments.c.id == appointment_id)
-                .values(meta_extra=meta, version=_appointments.c.version + 1)
-            )
+            save_meta(bind, appointment_id, meta)
 
 
 def downgrade() -> None:
