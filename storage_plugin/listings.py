@@ -234,9 +234,28 @@ class _Call:
     def uri(self, info: CollectionInfo, href: str) -> str:
         return f"/{info.path}/{href}"
 
+    def not_found(self, reference: str) -> str:
+        """The 404 ``<response>`` for ``reference`` (a path below the base prefix)."""
+        return ms.response(self.base_prefix, reference, found=False)
+
     def href_prefix(self, info: CollectionInfo) -> str:
         """The quoted href of the collection, with its trailing slash (an item's href follows)."""
         return quote(f"{self.base_prefix}/{info.path}/")
+
+    def streamed(self, parts: Callable[[UnitOfWork, CollectionInfo], Iterator[str] | None]) -> Iterable[bytes]:
+        """The answer ``parts`` writes from the calendar at the path, streamed in the read transaction (closed
+        when the stream ends); Radicale's answer if the path is no calendar of ours or ``parts`` gives None."""
+        stack = contextlib.ExitStack()
+        try:
+            uow, info = self.open(stack)
+            written = None if info is None else parts(uow, info)
+            if written is None:
+                stack.close()
+                return self.radicale()
+            return self.stream(written, stack)
+        except BaseException:
+            stack.close()
+            raise
 
     # ------------------------------------------------------------------ PROPFIND Depth: 1
 
@@ -245,12 +264,8 @@ class _Call:
         if own is None:
             return self.radicale()
         permission = _item_permission(self.layer.rights.authorization(self.user, self.groups, self.path))
-        stack = contextlib.ExitStack()
-        try:
-            uow, info = self.open(stack)
-            if info is None:
-                stack.close()
-                return self.radicale()
+
+        def parts(uow: UnitOfWork, info: CollectionInfo) -> Iterator[str]:
             template = listing_xml.propfind_template(
                 self.href_prefix(info),
                 request.props,
@@ -263,11 +278,9 @@ class _Call:
             items = uow.repo(queries.DavListingRows).item_listing(
                 info.id, self.layer.max_resource_size, with_modified=template.wants_modified
             )
-            parts = _propfind_parts(own, template, items if permission else iter(()))
-            return self.stream(parts, stack)
-        except BaseException:
-            stack.close()
-            raise
+            return _propfind_parts(own, template, items if permission else iter(()))
+
+        return self.streamed(parts)
 
     def collection_response(self) -> str | None:
         """Radicale's ``<response>`` for the collection itself (its ``Depth: 0`` answer), or None if it refused."""
@@ -296,23 +309,16 @@ class _Call:
     def sync(self, request: SyncCollection) -> Iterable[bytes]:
         if not self.read_allowed():
             return self.radicale()
-        stack = contextlib.ExitStack()
-        try:
-            uow, info = self.open(stack)
-            if info is None:
-                stack.close()
-                return self.radicale()
+
+        def parts(uow: UnitOfWork, info: CollectionInfo) -> Iterator[str] | None:
             try:
                 revision = queries.token_revision(info, request.token)
             except SyncTokenInvalid:
-                stack.close()
-                return self.radicale()  # Radicale answers 403 with DAV:valid-sync-token
+                return None  # Radicale answers 403 with DAV:valid-sync-token
             template = listing_xml.report_template(self.href_prefix(info), request.props)
-            parts = _sync_parts(self, uow, info, revision, template)
-            return self.stream(parts, stack)
-        except BaseException:
-            stack.close()
-            raise
+            return _sync_parts(self, uow, info, revision, template)
+
+        return self.streamed(parts)
 
     # ------------------------------------------------------------------ calendar-multiget
 
@@ -417,7 +423,6 @@ def _sync_parts(
 ) -> Iterator[str]:
     """Radicale's sync answer: the token, then 404 for each href gone (or above the size limit), then the rest."""
     head = ms.element(D + "sync-token", info.sync_token)
-    base = call.base_prefix
     max_size = call.layer.max_resource_size
     render = template.render
     if revision is None:
@@ -426,7 +431,7 @@ def _sync_parts(
     listing = uow.repo(queries.DavListingRows)
     hrefs = listing.changed_hrefs(info.id, revision) if revision < info.revision else []
     found = listing.items_at(info.id, hrefs, max_size)
-    gone = (ms.response(base, call.uri(info, h), found=False) for h in hrefs if h not in found or not found[h].served)
+    gone = (call.not_found(call.uri(info, h)) for h in hrefs if h not in found or not found[h].served)
     present = (
         render(h, found[h].etag, found[h].component)
         for h in hrefs
@@ -441,7 +446,7 @@ def _initial_sync(
     render = template.render
     for item in rows:
         if not item.served:
-            yield ms.response(call.base_prefix, call.uri(info, item.href), found=False)
+            yield call.not_found(call.uri(info, item.href))
         elif not template.empty:
             yield render(item.href, item.etag, item.component)
 
@@ -454,9 +459,8 @@ def _multiget_parts(
     found: dict[str, queries.ServedItem],
     template: listing_xml.ItemTemplate,
 ) -> Iterator[str]:
-    base = call.base_prefix
-    bad = (ms.response(base, reference, found=False) for reference in invalid)
-    gone = (ms.response(base, call.uri(info, n), found=False) for n in names if n not in found)
+    bad = (call.not_found(reference) for reference in invalid)
+    gone = (call.not_found(call.uri(info, n)) for n in names if n not in found)
     present = (
         template.render(n, found[n].etag, found[n].component, found[n].updated_at, found[n].text)
         for n in names
