@@ -25,6 +25,7 @@ from feeds.dav import dav_application, radicale_application
 from storage_plugin import listings, multistatus
 from tests.caldav.support import dav_session, event_ics
 from tests.conftest import People
+from tests.support.audit import audit_row_count, refuse_audit_writes
 from tests.support.live import LiveServer
 
 D = "{DAV:}"
@@ -218,46 +219,29 @@ def test_multiget_is_radicales_answer_and_audited(
 
 def test_a_multiget_whose_audit_fails_sends_no_data(apps: tuple[Dav, Dav], calendar: str, runtime: Runtime) -> None:
     ours, _ = apps
-    with runtime.engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.exec_driver_sql(
-                "CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS "
-                "$$ BEGIN RAISE EXCEPTION 'audit log unavailable'; END $$"
-            )
-            conn.exec_driver_sql(
-                "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION refuse_audit()"
-            )
-        else:
-            conn.exec_driver_sql(
-                "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'audit'); END"
-            )
-    before = _count_audit(runtime)
+    refuse_audit_writes(runtime.engine)
+    before = audit_row_count(runtime.engine)
     status, _, body, _ = ours("REPORT", calendar, multiget([f"{calendar}ev-0.ics", f"{calendar}ev-1.ics"]))
     assert status == 503
     assert b"VCALENDAR" not in body and b"ev-0" not in body
-    assert _count_audit(runtime) == before
+    assert audit_row_count(runtime.engine) == before
     # An ETag listing audits nothing, so it is answered as usual.
     assert ours("REPORT", calendar, sync())[0] == 207
 
 
 def test_etag_listings_write_no_audit_rows(apps: tuple[Dav, Dav], calendar: str, runtime: Runtime) -> None:
     ours, _ = apps
-    before = _count_audit(runtime)
+    before = audit_row_count(runtime.engine)
     assert ours("PROPFIND", calendar, propfind("<D:getetag/>"), "1")[0] == 207
     assert ours("REPORT", calendar, sync())[0] == 207
     assert ours("REPORT", calendar, multiget([f"{calendar}ev-0.ics"], "<D:getetag/>"))[0] == 207
-    assert _count_audit(runtime) == before
+    assert audit_row_count(runtime.engine) == before
 
 
 def _audited(runtime: Runtime) -> set[tuple[str | None, str | None]]:
     with runtime.engine.connect() as conn:
         rows = conn.execute(select(AuditRow.request_id, AuditRow.actor).where(AuditRow.channel == "caldav"))
         return {(r[0], r[1]) for r in rows}
-
-
-def _count_audit(runtime: Runtime) -> int:
-    with runtime.engine.connect() as conn:
-        return int(conn.scalar(select(func.count()).select_from(AuditRow)) or 0)
 
 
 def test_refusals_are_radicales(apps: tuple[Dav, Dav], calendar: str, runtime: Runtime, people: People) -> None:

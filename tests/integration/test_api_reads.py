@@ -20,6 +20,7 @@ from caldav_bridge.services.mapping import appointment_from_row
 from caldav_bridge.store.tables import AppointmentRow, AuditRow
 from feeds.app import create_app
 from tests.conftest import People
+from tests.support.audit import audit_row_count, refuse_audit_writes
 from tests.support.factories import appointment_body
 from tests.support.live import Api, LiveServer, serve
 
@@ -131,20 +132,8 @@ def test_a_read_whose_audit_fails_answers_an_error_not_the_data(
     api = live.client(people.dispatcher.token)
     [appointment_id] = _create(api, people.fitter.calendar_id or "", 1)
     api.get("/api/v1/appointments", params={"limit": 1})
-    with runtime.engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.exec_driver_sql(
-                "CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS "
-                "$$ BEGIN RAISE EXCEPTION 'audit log unavailable'; END $$"
-            )
-            conn.exec_driver_sql(
-                "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION refuse_audit()"
-            )
-        else:
-            conn.exec_driver_sql(
-                "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'audit'); END"
-            )
-    before = len(_audit_rows(runtime))
+    refuse_audit_writes(runtime.engine)
+    before = audit_row_count(runtime.engine)
 
     for path in (f"/api/v1/appointments/{appointment_id}", "/api/v1/appointments"):
         response = api.get(path)
@@ -152,7 +141,7 @@ def test_a_read_whose_audit_fails_answers_an_error_not_the_data(
         assert response.headers["Content-Type"].startswith("application/problem+json")
         assert "Jane" not in response.text and "Hearing aid" not in response.text and "date_start" not in response.text
         assert "audit" in response.json()["detail"]
-    assert len(_audit_rows(runtime)) == before
+    assert audit_row_count(runtime.engine) == before
 
 
 def _audit_row(action: str, appointment_id: str, at: datetime, actor: str = "dispatcher") -> dict[str, Any]:
