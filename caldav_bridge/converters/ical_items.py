@@ -34,7 +34,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -45,8 +45,9 @@ from caldav_bridge.converters.base import ConvertedAppointment, FormatConverter
 from caldav_bridge.converters.disclosure import Contact, categories, contacts, is_email
 from caldav_bridge.converters.errors import ConversionError
 from caldav_bridge.converters.ical import ical_status
-from caldav_bridge.converters.ical_parse import MAX_LABEL, MAX_LISTED, event_categories, event_contacts
+from caldav_bridge.converters.ical_parse import MAX_LABEL, MAX_LISTED, event_categories, event_contacts, instants
 from caldav_bridge.converters.ical_series import feed_uid
+from caldav_bridge.converters.ical_zones import FileZones
 from caldav_bridge.errors import FieldError
 from caldav_bridge.model.appointment import Appointment, AppointmentStatus, AppointmentType
 from caldav_bridge.model.recurrence import Exhausted, Meter, metered, moved_to, parse_rule
@@ -260,7 +261,7 @@ def read_calendar(text: str | bytes, options: IcalOptions | None = None) -> Iter
 
 
 def _events(calendar: Any, options: IcalOptions) -> Iterator[dict[str, Any]]:
-    zone = _zone(options.default_zone)
+    zone = _Zone(FileZones(calendar), _zone(options.default_zone))
     series: dict[str, list[Any]] = {}
     for index, event in enumerate(calendar.walk("VEVENT")):
         uid = str(event.get("UID") or f"(VEVENT {index + 1} without UID)")
@@ -271,6 +272,18 @@ def _events(calendar: Any, options: IcalOptions) -> Iterator[dict[str, Any]]:
     budget = _Budget(options.max_total_occurrences)
     for uid, events in series.items():
         yield from _occurrences(uid, events, options, zone, budget)
+
+
+@dataclass(frozen=True)
+class _Zone:
+    """How the file's date-times are read: its TZIDs as a CalDAV PUT of the file reads them (``zones``, Windows
+    and Outlook names through the file's own VTIMEZONEs), floating times and dates in ``fallback``."""
+
+    zones: FileZones
+    fallback: ZoneInfo
+
+    def read(self, event: Any, name: str) -> datetime:
+        return self.zones.read(event, name, self.fallback)
 
 
 @dataclass
@@ -285,7 +298,7 @@ def _recurring(event: Any) -> bool:
 
 
 def _occurrences(
-    uid: str, events: list[Any], options: IcalOptions, zone: ZoneInfo, budget: _Budget
+    uid: str, events: list[Any], options: IcalOptions, zone: _Zone, budget: _Budget
 ) -> Iterator[dict[str, Any]]:
     master = next((e for e in events if e.get("RECURRENCE-ID") is None), None)
     if master is None:  # overrides without their series: each is a single event
@@ -332,10 +345,10 @@ def _occurrences(
             yield item
 
 
-def _starts(master: Any, window_start: datetime, window_end: datetime, zone: ZoneInfo, limit: int) -> list[datetime]:
+def _starts(master: Any, window_start: datetime, window_end: datetime, zone: _Zone, limit: int) -> list[datetime]:
     """The series' starts whose occurrence overlaps the window, at most ``limit``, at a bounded cost: the
     rule is restarted at the window and every calendar year it scans is metered (model.recurrence)."""
-    first = _aware(master.decoded("DTSTART"), zone)
+    first = zone.read(master, "DTSTART")
     duration = _duration(master, zone)
     rule = parse_rule(master["RRULE"].to_ical().decode(), first)
     scan_from = window_start - duration
@@ -351,27 +364,22 @@ def _starts(master: Any, window_start: datetime, window_end: datetime, zone: Zon
     return found
 
 
-def _duration(event: Any, zone: ZoneInfo) -> timedelta:
-    start = _aware(event.decoded("DTSTART"), zone)
+def _duration(event: Any, zone: _Zone) -> timedelta:
+    start = zone.read(event, "DTSTART")
     end_value = _decoded(event, "DTEND")
     if isinstance(end_value, date):
-        return max(_aware(end_value, zone) - start, timedelta(0))
+        return max(zone.read(event, "DTEND") - start, timedelta(0))
     duration = _decoded(event, "DURATION")
     if isinstance(duration, timedelta):
         return duration
     return timedelta(days=1) if not isinstance(event.decoded("DTSTART"), datetime) else timedelta(0)
 
 
-def _exdates(event: Any, zone: ZoneInfo) -> set[datetime]:
-    values = event.get("EXDATE")
-    out: set[datetime] = set()
-    for prop in values if isinstance(values, list) else [values] if values is not None else []:
-        for value in getattr(prop, "dts", []):
-            out.add(_aware(value.dt, zone).astimezone(UTC))
-    return out
+def _exdates(event: Any, zone: _Zone) -> set[datetime]:
+    return set(instants(event, "EXDATE", zone.fallback, zone.zones))
 
 
-def _utc_stamp(event: Any, name: str, zone: ZoneInfo) -> str | None:
+def _utc_stamp(event: Any, name: str, zone: _Zone) -> str | None:
     return _stamp(event, name, zone)
 
 
@@ -384,27 +392,27 @@ def _too_many(per_series: bool, options: IcalOptions) -> str:
     )
 
 
-def _recurrence_id(event: Any, zone: ZoneInfo) -> str | None:
+def _recurrence_id(event: Any, zone: _Zone) -> str | None:
     return _stamp(event, "RECURRENCE-ID", zone) if event.get("RECURRENCE-ID") is not None else None
 
 
-def _stamp(event: Any, name: str, zone: ZoneInfo) -> str | None:
+def _stamp(event: Any, name: str, zone: _Zone) -> str | None:
     try:
-        value = _aware(event.decoded(name), zone)
+        value = zone.read(event, name)
     except Exception:
         return None
     return value.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
-def _item(event: Any, uid: str, recurrence_id: str | None, zone: ZoneInfo) -> dict[str, Any]:
+def _item(event: Any, uid: str, recurrence_id: str | None, zone: _Zone) -> dict[str, Any]:
     item: dict[str, Any] = {"uid": uid, "recurrence_id": recurrence_id}
     start_value = _decoded(event, "DTSTART")
     all_day = isinstance(start_value, date) and not isinstance(start_value, datetime)
-    start = _aware(start_value, zone) if isinstance(start_value, date) else None
+    start = zone.read(event, "DTSTART") if isinstance(start_value, date) else None
     end: datetime | None = None
     end_value = _decoded(event, "DTEND")
     if isinstance(end_value, date):
-        end = _aware(end_value, zone)
+        end = zone.read(event, "DTEND")
     elif start is not None:
         duration = _decoded(event, "DURATION")
         if isinstance(duration, timedelta):
@@ -446,12 +454,6 @@ def _raw(event: Any, name: str) -> str | None:
         if value is None
         else str(getattr(value, "to_ical", lambda: value)().decode() if hasattr(value, "to_ical") else value)
     )
-
-
-def _aware(value: date | datetime, zone: ZoneInfo) -> datetime:
-    if not isinstance(value, datetime):
-        value = datetime.combine(value, time(0, 0))
-    return value if value.tzinfo is not None else value.replace(tzinfo=zone)
 
 
 def _zone(name: str) -> ZoneInfo:

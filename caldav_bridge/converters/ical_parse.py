@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import icalendar
 
 from caldav_bridge.converters.disclosure import is_email
-from caldav_bridge.converters.ical_zones import iana_zone
+from caldav_bridge.converters.ical_zones import FileZones
 from caldav_bridge.model.series import Override, Series
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "event_contacts",
     "event_in",
     "event_location",
+    "instants",
     "master_transp",
     "parse_event",
     "parse_series",
@@ -127,6 +128,8 @@ class VEvents:
 
     calendar: Any
     components: tuple[Any, ...]
+    #: The zones of its TZIDs (the ``ical`` import reads its date-times the same way).
+    zones: FileZones
 
 
 def read_vevents(text: str) -> VEvents:
@@ -137,7 +140,7 @@ def read_vevents(text: str) -> VEvents:
     """
     try:
         calendar = icalendar.Calendar.from_ical(text)
-        return VEvents(calendar, tuple(calendar.walk("VEVENT")))
+        return VEvents(calendar, tuple(calendar.walk("VEVENT")), FileZones(calendar))
     except Exception as exc:  # icalendar raises ValueError, KeyError, ... on bad input
         raise IcalParseError(f"not valid iCalendar: {exc}") from exc
 
@@ -161,7 +164,7 @@ def event_in(vevents: VEvents, default_zone: str = "UTC") -> ParsedEvent:
     Raises:
         IcalParseError: no VEVENT, no DTSTART, or DTEND before DTSTART.
     """
-    calendar = vevents.calendar
+    zones = vevents.zones
     every = vevents.components
     masters = [c for c in every if c.get("RECURRENCE-ID") is None]
     if not every:
@@ -175,9 +178,9 @@ def event_in(vevents: VEvents, default_zone: str = "UTC") -> ParsedEvent:
         fallback = ZoneInfo("UTC")
     try:
         raw_start = event.decoded("DTSTART")
-        start = _aware(raw_start, fallback)
+        start = zones.read(event, "DTSTART", fallback)
         if event.get("DTEND") is not None:
-            end = _aware(event.decoded("DTEND"), fallback)
+            end = zones.read(event, "DTEND", fallback)
         elif event.get("DURATION") is not None:
             duration = event.decoded("DURATION")
             if not isinstance(duration, timedelta):
@@ -191,7 +194,7 @@ def event_in(vevents: VEvents, default_zone: str = "UTC") -> ParsedEvent:
         raise IcalParseError(f"bad DTSTART/DTEND: {exc}") from exc
     if end < start:
         raise IcalParseError("DTEND is before DTSTART")
-    zone = _zone_of(event, calendar)
+    zone = _zone_of(event, zones)
     attendees = [_address(prop) for prop in _as_list(event.get("ATTENDEE"))]
     organizer = next((_address(prop) for prop in _as_list(event.get("ORGANIZER"))), None)
     return ParsedEvent(
@@ -285,25 +288,14 @@ def event_contacts(event: Any) -> tuple[dict[str, Any] | None, list[dict[str, An
     return ({"name": shown["name"], "email": shown["email"]} if shown else None), attendees
 
 
-def _aware(value: Any, fallback: ZoneInfo) -> datetime:
-    if isinstance(value, datetime):
-        return value if value.tzinfo is not None else value.replace(tzinfo=fallback)
-    if isinstance(value, date):
-        return datetime.combine(value, time(0), tzinfo=fallback)
-    raise IcalParseError(f"not a date or date-time: {value!r}")
-
-
-def _zone_of(event: Any, calendar: Any) -> str | None:
+def _zone_of(event: Any, zones: FileZones) -> str | None:
     """The IANA zone of DTSTART's TZID: an IANA name, or the zone a Windows or custom TZID's VTIMEZONE (Outlook's
-    ``Eastern Standard Time``) stands for (:func:`.ical_zones.iana_zone`); None for none or no match."""
+    ``Eastern Standard Time``) stands for (:class:`.ical_zones.FileZones`); None for none or no match."""
     tzid = event["DTSTART"].params.get("TZID")
-    if not tzid:
+    start = event.decoded("DTSTART")
+    if not tzid or not isinstance(start, datetime):
         return None
-    own = [c for c in calendar.walk("VTIMEZONE") if str(c.get("TZID") or "") == str(tzid)]
-    try:
-        return iana_zone(str(tzid), event.decoded("DTSTART"), own[0].to_ical().decode() if own else None)
-    except (ValueError, TypeError):
-        return None
+    return zones.zone(str(tzid), start)
 
 
 def _text(value: Any) -> str | None:
@@ -340,7 +332,6 @@ def series_in(vevents: VEvents, default_zone: str = "UTC") -> Series | None:
     Raises:
         IcalParseError: unreadable times.
     """
-    calendar = vevents.calendar
     events = vevents.components
     master = next((e for e in events if e.get("RECURRENCE-ID") is None), None)
     if master is None or (master.get("RRULE") is None and master.get("RDATE") is None):
@@ -350,19 +341,19 @@ def series_in(vevents: VEvents, default_zone: str = "UTC") -> Series | None:
     except (ZoneInfoNotFoundError, ValueError):
         fallback = ZoneInfo("UTC")
     try:
-        return _series(master, [e for e in events if e.get("RECURRENCE-ID") is not None], fallback, calendar)
+        return _series(master, [e for e in events if e.get("RECURRENCE-ID") is not None], fallback, vevents.zones)
     except IcalParseError:
         raise
     except Exception as exc:
         raise IcalParseError(f"bad recurrence: {exc}") from exc
 
 
-def _series(master: Any, overrides: list[Any], zone: ZoneInfo, calendar: Any) -> Series:
+def _series(master: Any, overrides: list[Any], zone: ZoneInfo, zones: FileZones) -> Series:
     rules = _as_list(master.get("RRULE"))
     rrule = rules[0].to_ical().decode() if rules else None
-    start = _aware(master.decoded("DTSTART"), zone)
+    start = zones.read(master, "DTSTART", zone)
     if master.get("DTEND") is not None:
-        duration = _aware(master.decoded("DTEND"), zone) - start
+        duration = zones.read(master, "DTEND", zone) - start
     elif master.get("DURATION") is not None:
         duration = master.decoded("DURATION")
     else:
@@ -372,10 +363,10 @@ def _series(master: Any, overrides: list[Any], zone: ZoneInfo, calendar: Any) ->
     utc = isinstance(raw, datetime) and raw.tzinfo is not None and raw.utcoffset() == timedelta(0) and not tzid
     moved = []
     for event in overrides:
-        rid = _aware(event.decoded("RECURRENCE-ID"), zone).astimezone(UTC)
-        begin = _aware(event.decoded("DTSTART"), zone) if event.get("DTSTART") is not None else rid
+        rid = zones.read(event, "RECURRENCE-ID", zone).astimezone(UTC)
+        begin = zones.read(event, "DTSTART", zone) if event.get("DTSTART") is not None else rid
         if event.get("DTEND") is not None:
-            finish = _aware(event.decoded("DTEND"), zone)
+            finish = zones.read(event, "DTEND", zone)
         elif event.get("DURATION") is not None:
             finish = begin + event.decoded("DURATION")
         else:
@@ -384,10 +375,10 @@ def _series(master: Any, overrides: list[Any], zone: ZoneInfo, calendar: Any) ->
         moved.append(Override(rid, begin.astimezone(UTC), finish.astimezone(UTC), cancelled, **_own_texts(event)))
     return Series(
         rrule=rrule,
-        exdates=tuple(sorted(set(_instants(master, "EXDATE", zone)))),
-        rdates=tuple(sorted(set(_instants(master, "RDATE", zone)))),
+        exdates=tuple(sorted(set(instants(master, "EXDATE", zone, zones)))),
+        rdates=tuple(sorted(set(instants(master, "RDATE", zone, zones)))),
         overrides=tuple(sorted(moved, key=lambda o: o.recurrence_id)),
-        timezone="UTC" if utc else _zone_of(master, calendar),
+        timezone="UTC" if utc else _zone_of(master, zones),
     )
 
 
@@ -405,11 +396,13 @@ def _own_texts(event: Any) -> dict[str, str]:
     return own
 
 
-def _instants(component: Any, name: str, zone: ZoneInfo) -> list[datetime]:
-    """The UTC instants of a multi-valued date property (EXDATE, RDATE; a PERIOD by its start)."""
+def instants(component: Any, name: str, zone: ZoneInfo, zones: FileZones) -> list[datetime]:
+    """The UTC instants of a multi-valued date property (EXDATE, RDATE; a PERIOD by its start), read through
+    ``zones`` (floating ones and dates in ``zone``)."""
     found = []
     for prop in _as_list(component.get(name)):
+        tzid = getattr(prop, "params", {}).get("TZID")
         for value in getattr(prop, "dts", None) or []:
             when = value.dt[0] if isinstance(value.dt, tuple) else value.dt
-            found.append(_aware(when, zone).astimezone(UTC))
+            found.append(zones.local(when, tzid, zone).astimezone(UTC))
     return found

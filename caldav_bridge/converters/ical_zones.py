@@ -12,20 +12,26 @@ other clients write names of their own (``Customized Time Zone``). The VTIMEZONE
    of the change;
 4. None when nothing matches (the caller falls back on the calendar's zone).
 
+:class:`FileZones` reads every date-time of one file through :func:`iana_zone` (its own VTIMEZONEs), for the
+CalDAV parse (:mod:`.ical_parse`) and the ``ical`` import (:mod:`.ical_items`) alike, so an Outlook file lands at
+the same instants either way and never at those of a VTIMEZONE icalendar kept from another file with the same
+TZID (icalendar caches the first VTIMEZONE of each unknown TZID for the whole process).
+
 Bounded: about 140 zones against about 105 instants each (most fail at the first), plus 31 per transition of
 those that agree; once per distinct VTIMEZONE text and year (cached).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import icalendar
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
-__all__ = ["iana_zone"]
+__all__ = ["FileZones", "iana_zone"]
 
 _WEEKS = 105  # two years
 _WEEK = timedelta(weeks=1)
@@ -43,6 +49,53 @@ def iana_zone(tzid: str, around: datetime, vtimezone: str | None = None) -> str 
     if vtimezone is None:
         return WINDOWS_TO_OLSON.get(name)
     return _matching(name, vtimezone, around.astimezone(UTC).year)
+
+
+class FileZones:
+    """The zones of one parsed iCalendar file's TZIDs (:func:`iana_zone` with the file's own VTIMEZONE), each
+    resolved once; :meth:`local` reads a decoded DATE or DATE-TIME value in its zone."""
+
+    def __init__(self, calendar: Any) -> None:
+        self._vtimezones = {str(c.get("TZID") or ""): c for c in calendar.walk("VTIMEZONE")}
+        self._found: dict[str, str | None] = {}
+        self._read: dict[str, tzinfo | None] = {}
+
+    def zone(self, tzid: str, around: datetime) -> str | None:
+        """The IANA zone ``tzid`` stands for in this file (None: none; the caller keeps what it has)."""
+        if tzid not in self._found:
+            own = self._vtimezones.get(tzid)
+            try:
+                self._found[tzid] = iana_zone(tzid, around, own.to_ical().decode() if own is not None else None)
+            except (ValueError, TypeError):
+                self._found[tzid] = None
+        return self._found[tzid]
+
+    def local(self, value: date | datetime, tzid: object, fallback: tzinfo) -> datetime:
+        """``value`` (a decoded property) as an aware date-time: the wall time of a TZID in the zone this file
+        means by it; a floating time or a date in ``fallback``; anything else (UTC) as it is."""
+        if not isinstance(value, datetime):
+            return datetime.combine(value, time(0), tzinfo=fallback)
+        if tzid:
+            zone = self.zone(str(tzid), value)
+            own = ZoneInfo(zone) if zone is not None else self._own(str(tzid))
+            if own is not None:
+                return value.replace(tzinfo=own)
+        return value if value.tzinfo is not None else value.replace(tzinfo=fallback)
+
+    def _own(self, tzid: str) -> tzinfo | None:
+        """The zone of the file's own VTIMEZONE for ``tzid`` that no IANA zone matches (None: it has none)."""
+        if tzid not in self._read:
+            component = self._vtimezones.get(tzid)
+            try:
+                read = component.to_tz(lookup_tzid=False) if component is not None else None
+            except Exception:  # a client's VTIMEZONE icalendar cannot read (as in _matching)
+                read = None
+            self._read[tzid] = read if isinstance(read, tzinfo) else None
+        return self._read[tzid]
+
+    def read(self, component: Any, name: str, fallback: tzinfo) -> datetime:
+        """The property ``name`` of ``component`` (one value) through :meth:`local`."""
+        return self.local(component.decoded(name), component[name].params.get("TZID"), fallback)
 
 
 def _known(name: str) -> bool:
