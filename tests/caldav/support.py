@@ -1,14 +1,57 @@
-"""Helpers for the CalDAV tests: iCalendar bodies and raw DAV requests."""
+"""Helpers for the CalDAV tests: iCalendar bodies, raw DAV requests, the days they write on, feeds they read."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import requests
 
-__all__ = ["BASE", "dav_session", "event_ics", "fmt"]
+from tests.support.factories import iso
+from tests.support.live import Api, LiveServer
+
+__all__ = ["BASE", "DENVER", "dav_session", "event_ics", "fmt", "follow_up_slots", "new_feed", "tuesday_ahead"]
 
 BASE = datetime(2026, 12, 1, 16, 0, tzinfo=UTC)
+#: The fitter's zone (``people.fitter``'s calendar).
+DENVER = ZoneInfo("America/Denver")
+
+
+def tuesday_ahead() -> date:
+    """A Tuesday in Denver two weeks or more ahead (a working day inside every window the tests ask for)."""
+    today = datetime.now(DENVER).date()
+    return today + timedelta(days=14 + (1 - today.weekday()) % 7)
+
+
+def follow_up_slots(api: Api, calendar_id: str, day: date) -> list[tuple[datetime, datetime]]:
+    """The FOLLOW_UP slots the availability API offers in the calendar on ``day`` (midnight to midnight, Denver)."""
+    start = datetime.combine(day, time(0), tzinfo=DENVER)
+    response = api.get(
+        "/api/v1/availability",
+        params={
+            "calendar_id": calendar_id,
+            "type": "FOLLOW_UP",
+            "from": iso(start),
+            "to": iso(start + timedelta(days=1)),
+        },
+    )
+    assert response.status_code == 200, response.text
+    return [
+        (
+            datetime.fromisoformat(s["date_start"].replace("Z", "+00:00")),
+            datetime.fromisoformat(s["date_end"].replace("Z", "+00:00")),
+        )
+        for s in response.json()["slots"]
+    ]
+
+
+def new_feed(live: LiveServer, api: Api, calendar_id: str, privacy: str) -> requests.Response:
+    """A feed of the calendar issued now at ``privacy`` (named after it), fetched once."""
+    issued = api.post(f"/api/v1/calendars/{calendar_id}/feeds", json={"name": privacy, "privacy": privacy})
+    assert issued.status_code == 201, issued.text
+    feed = live.client().get(f"/feeds/{issued.json()['secret']}.ics")
+    assert feed.status_code == 200, feed.text
+    return feed
 
 
 def fmt(value: datetime) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import caldav
 from sqlalchemy import select
@@ -19,17 +18,11 @@ from caldav_bridge.runtime import Runtime
 from caldav_bridge.salesforce.runner import run_job
 from caldav_bridge.webhooks.tables import WebhookDeliveryRow, WebhookSubscriptionRow
 from sf_emulator.emulator import SalesforceEmulator, running_emulator
+from tests.caldav.support import DENVER, follow_up_slots, tuesday_ahead
 from tests.conftest import People
 from tests.salesforce.conftest import make_context
-from tests.support.factories import appointment_body, iso
+from tests.support.factories import appointment_body
 from tests.support.live import LiveServer
-
-DENVER = ZoneInfo("America/Denver")
-
-
-def _tuesday_ahead() -> date:
-    today = datetime.now(DENVER).date()
-    return today + timedelta(days=14 + (1 - today.weekday()) % 7)
 
 
 def _ics(uid: str, start: datetime, end: datetime, *, summary: str, extra: str = "") -> str:
@@ -54,24 +47,7 @@ def _listed(live: LiveServer, people: People, kind: str | None = None) -> list[d
 
 
 def _slots(live: LiveServer, people: People, day: date) -> list[tuple[datetime, datetime]]:
-    start = datetime.combine(day, time(0), tzinfo=DENVER)
-    response = live.client(people.fitter.token).get(
-        "/api/v1/availability",
-        params={
-            "calendar_id": people.fitter.calendar_id,
-            "type": "FOLLOW_UP",
-            "from": iso(start),
-            "to": iso(start + timedelta(days=1)),
-        },
-    )
-    assert response.status_code == 200, response.text
-    return [
-        (
-            datetime.fromisoformat(s["date_start"].replace("Z", "+00:00")),
-            datetime.fromisoformat(s["date_end"].replace("Z", "+00:00")),
-        )
-        for s in response.json()["slots"]
-    ]
+    return follow_up_slots(live.client(people.fitter.token), people.fitter.calendar_id or "", day)
 
 
 def _overlapping(slots: list[tuple[datetime, datetime]], start: datetime, end: datetime) -> int:
@@ -123,7 +99,7 @@ def test_lunch_from_a_phone_is_a_busy_block_on_every_channel(
     live: LiveServer, fitter_calendar: caldav.Calendar, people: People
 ) -> None:
     _subscribe(live.runtime)
-    day = _tuesday_ahead()
+    day = tuesday_ahead()
     lunch_start = datetime.combine(day, time(12), tzinfo=DENVER)
     lunch_end = lunch_start + timedelta(hours=1)
     before = _slots(live, people, day)
@@ -168,7 +144,7 @@ def test_a_busy_block_naming_a_type_becomes_a_customer_appointment(
     live: LiveServer, fitter_calendar: caldav.Calendar, people: People
 ) -> None:
     _subscribe(live.runtime)
-    start = datetime.combine(_tuesday_ahead(), time(9), tzinfo=DENVER)
+    start = datetime.combine(tuesday_ahead(), time(9), tzinfo=DENVER)
     fitter_calendar.save_event(_ics("visit@phone", start, start + timedelta(hours=1), summary="Visit"))
     (block,) = _listed(live, people, "busy")
     event = fitter_calendar.event_by_uid("visit@phone")
@@ -192,7 +168,7 @@ def test_a_busy_block_naming_a_type_becomes_a_customer_appointment(
 def test_a_busy_block_changed_over_rest_stays_one_on_the_phone(
     live: LiveServer, fitter_calendar: caldav.Calendar, people: People
 ) -> None:
-    start = datetime.combine(_tuesday_ahead(), time(13), tzinfo=DENVER)
+    start = datetime.combine(tuesday_ahead(), time(13), tzinfo=DENVER)
     fitter_calendar.save_event(_ics("gym@phone", start, start + timedelta(hours=1), summary="Gym"))
     (block,) = _listed(live, people, "busy")
     patched = live.client(people.fitter.token).patch(f"/api/v1/appointments/{block['id']}", json={"name": "Gym class"})
@@ -217,7 +193,7 @@ def test_a_busy_block_changed_over_rest_stays_one_on_the_phone(
 
 def test_rest_creates_and_refuses_busy_blocks(live: LiveServer, people: People) -> None:
     api = live.client(people.fitter.token)
-    start = datetime.combine(_tuesday_ahead(), time(15), tzinfo=DENVER)
+    start = datetime.combine(tuesday_ahead(), time(15), tzinfo=DENVER)
     body = appointment_body(people.fitter.calendar_id or "", start=start, name="Dentist")
     with_guests = {**body, "meta": {"type": "FOLLOW_UP", "kind": "busy"}}
     refused = api.post("/api/v1/appointments", json=with_guests)
@@ -240,7 +216,7 @@ def test_rest_creates_and_refuses_busy_blocks(live: LiveServer, people: People) 
 def test_salesforce_gets_no_appointment_and_at_most_a_detail_less_busy_event(
     live: LiveServer, fitter_calendar: caldav.Calendar, people: People
 ) -> None:
-    start = datetime.combine(_tuesday_ahead(), time(12), tzinfo=DENVER)
+    start = datetime.combine(tuesday_ahead(), time(12), tzinfo=DENVER)
     fitter_calendar.save_event(_ics("dentist@phone", start, start + timedelta(hours=2), summary="Dentist"))
     (block,) = _listed(live, people, "busy")
     with running_emulator(SalesforceEmulator(page_size=7)) as emu:

@@ -5,24 +5,20 @@ occurrence's own title, notes and place in REST (``meta.recurrence.overrides``, 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import caldav
 import icalendar
+import pytest
 
+from tests.caldav.support import DENVER, new_feed, tuesday_ahead
 from tests.conftest import People
 from tests.support.factories import iso
 from tests.support.live import Api, LiveServer
 
-DENVER = ZoneInfo("America/Denver")
 LOCAL = "%Y%m%dT%H%M%S"
-
-
-def _tuesday_ahead() -> date:
-    today = datetime.now(DENVER).date()
-    return today + timedelta(days=14 + (1 - today.weekday()) % 7)
 
 
 def _at(day: date, hour: int) -> datetime:
@@ -57,6 +53,30 @@ EXPECTED_META = {
         {"name": "John Doe", "email": "john.doe@example.com", "guest_id": "cust-john"},
     ],
 }
+
+
+@dataclass(frozen=True)
+class Fitter:
+    """The fitter's REST client, calendar and the Tuesday ahead the test writes on."""
+
+    api: Api
+    calendar_id: str
+    day: date
+
+
+@pytest.fixture
+def fitter(fitter_api: Api, people: People) -> Fitter:
+    return Fitter(fitter_api, people.fitter.calendar_id or "", tuesday_ahead())
+
+
+@pytest.fixture
+def written(fitter: Fitter, fitter_calendar: caldav.Calendar) -> str:
+    """``fields@client`` at 10:00 with :data:`CLIENT_LINES`, written by the client once John Doe is a known
+    customer of the calendar: the text it wrote."""
+    _known_guest(fitter.api, fitter.calendar_id, fitter.day)
+    text = _event("fields@client", _at(fitter.day, 10), lines=CLIENT_LINES)
+    fitter_calendar.save_event(text)
+    return text
 
 
 def _known_guest(api: Api, calendar_id: str, day: date) -> None:
@@ -94,26 +114,14 @@ def _properties(text: str, *names: str) -> list[tuple[str, str, list[tuple[str, 
     return found
 
 
-def _feed(live: LiveServer, people: People, privacy: str) -> str:
-    api = live.client(people.fitter.token)
-    issued = api.post(
-        f"/api/v1/calendars/{people.fitter.calendar_id}/feeds", json={"name": privacy, "privacy": privacy}
-    )
-    assert issued.status_code == 201, issued.text
-    response = live.client().get(f"/feeds/{issued.json()['secret']}.ics")
-    assert response.status_code == 200, response.text
-    return response.text.replace("\r\n ", "")
+def _feed(live: LiveServer, fitter: Fitter, privacy: str) -> str:
+    return new_feed(live, fitter.api, fitter.calendar_id, privacy).text.replace("\r\n ", "")
 
 
 def test_client_fields_show_in_rest_and_survive_a_rest_change(
-    live: LiveServer, fitter_calendar: caldav.Calendar, people: People
+    fitter: Fitter, fitter_calendar: caldav.Calendar, written: str
 ) -> None:
-    day = _tuesday_ahead()
-    api = live.client(people.fitter.token)
-    calendar_id = people.fitter.calendar_id or ""
-    _known_guest(api, calendar_id, day)
-    written = _event("fields@client", _at(day, 10), lines=CLIENT_LINES)
-    fitter_calendar.save_event(written)
+    api, calendar_id = fitter.api, fitter.calendar_id
     item = _by_uid(api, calendar_id, "fields@client")
     assert {k: item["meta"].get(k) for k in EXPECTED_META} == EXPECTED_META
     assert [g["id"] for g in item["guests"]] == ["cust-john"]
@@ -148,29 +156,26 @@ def test_client_fields_show_in_rest_and_survive_a_rest_change(
     assert _properties(stored, "ORGANIZER", "ATTENDEE") == _properties(written, "ORGANIZER", "ATTENDEE")
     # the client drops what it no longer has: so does the appointment
     caldav_event = fitter_calendar.event_by_uid("fields@client")
-    caldav_event.data = _event("fields@client", _at(day, 10), lines="X-APPOINTMENT-TYPE:FOLLOW_UP\r\n")
+    caldav_event.data = _event("fields@client", _at(fitter.day, 10), lines="X-APPOINTMENT-TYPE:FOLLOW_UP\r\n")
     caldav_event.save()
     after = api.get(f"/api/v1/appointments/{item['id']}").json()
     assert not {k for k in EXPECTED_META if k in after["meta"]}
 
 
+@pytest.mark.usefixtures("written")
 def test_client_fields_travel_to_feeds_by_privacy_and_to_the_canonical_export(
-    live: LiveServer, fitter_calendar: caldav.Calendar, people: People
+    live: LiveServer, fitter_calendar: caldav.Calendar, fitter: Fitter
 ) -> None:
-    day = _tuesday_ahead()
-    api = live.client(people.fitter.token)
-    calendar_id = people.fitter.calendar_id or ""
-    _known_guest(api, calendar_id, day)
-    fitter_calendar.save_event(_event("fields@client", _at(day, 10), lines=CLIENT_LINES))
+    api, calendar_id, day = fitter.api, fitter.calendar_id, fitter.day
     emails = ("frank@example.com", "jane.roe@example.com", "john.doe@example.com")
-    full = _feed(live, people, "full")
+    full = _feed(live, fitter, "full")
     assert "LOCATION:Main St 1\\, Denver" in full and "CATEGORIES:Fitting,Home visit" in full
     assert 'ORGANIZER;CN="Frank Fitter":mailto:frank@example.com' in full
     assert 'ATTENDEE;CN="Jane Roe":mailto:jane.roe@example.com' in full
     assert 'ATTENDEE;CN="John Doe";X-GUEST-ID=cust-john:mailto:john.doe@example.com' in full
-    minimal = _feed(live, people, "minimal")
+    minimal = _feed(live, fitter, "minimal")
     assert "LOCATION:Main St 1\\, Denver" in minimal  # the place, as for any appointment at minimal
-    for text in (minimal, _feed(live, people, "busy")):
+    for text in (minimal, _feed(live, fitter, "busy")):
         assert not any(e in text for e in emails)
         assert "CATEGORIES" not in text and "ORGANIZER" not in text and "ATTENDEE" not in text
         assert "Jane" not in text and "John" not in text and "Frank" not in text
@@ -221,11 +226,9 @@ def _series(uid: str, day: date) -> str:
 
 
 def test_an_override_carries_its_own_title_into_rest_and_feeds(
-    live: LiveServer, fitter_calendar: caldav.Calendar, people: People
+    live: LiveServer, fitter_calendar: caldav.Calendar, fitter: Fitter
 ) -> None:
-    day = _tuesday_ahead()
-    api = live.client(people.fitter.token)
-    calendar_id = people.fitter.calendar_id or ""
+    api, calendar_id, day = fitter.api, fitter.calendar_id, fitter.day
     fitter_calendar.save_event(_series("series@client", day))
     item = _by_uid(api, calendar_id, "series@client")
     (override,) = item["meta"]["recurrence"]["overrides"]
@@ -245,7 +248,7 @@ def test_an_override_carries_its_own_title_into_rest_and_feeds(
     rid = _at(day + timedelta(days=1), 9).astimezone(UTC)
     shown = {}
     for privacy in ("full", "minimal", "busy"):
-        calendar = icalendar.Calendar.from_ical(_feed(live, people, privacy))
+        calendar = icalendar.Calendar.from_ical(_feed(live, fitter, privacy))
         (moved,) = [e for e in calendar.walk("VEVENT") if e.get("RECURRENCE-ID") is not None]
         assert moved.decoded("RECURRENCE-ID").astimezone(UTC) == rid
         shown[privacy] = (str(moved["SUMMARY"]), str(moved.get("LOCATION")), str(moved.get("DESCRIPTION")))

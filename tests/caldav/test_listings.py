@@ -265,20 +265,18 @@ def test_refusals_are_radicales(apps: tuple[Dav, Dav], calendar: str, runtime: R
         assert a[2] == b[2]
 
 
-def test_a_large_listing_is_streamed_in_chunks(apps: tuple[Dav, Dav], calendar: str, runtime: Runtime) -> None:
-    ours, _ = apps
-    n = listings._CHUNK * 3
+def _insert_items(runtime: Runtime, collection: str, n: int, href: str, component: str, text: str) -> None:
+    """``n`` items of one ``text`` written straight into the collection at path ``collection`` (no appointment):
+    hrefs ``href.format(i)``, UIDs and ETags ``bulk-i``."""
     with runtime.engine.begin() as conn:
-        collection_id = conn.scalar(
-            select(DavCollectionRow.id).where(DavCollectionRow.path == calendar.removeprefix("/dav/").strip("/"))
-        )
+        collection_id = conn.scalar(select(DavCollectionRow.id).where(DavCollectionRow.path == collection))
         rows = [
             {
                 "collection_id": collection_id,
-                "href": f"bulk-{i:05d}.ics",
+                "href": href.format(i),
                 "uid": f"bulk-{i}",
-                "component": "VTODO",
-                "text": "BEGIN:VCALENDAR\r\nBEGIN:VTODO\r\nUID:x\r\nEND:VTODO\r\nEND:VCALENDAR\r\n",
+                "component": component,
+                "text": text,
                 "etag": f'"bulk-{i}"',
                 "time_start": 0,
                 "time_end": 1,
@@ -289,6 +287,13 @@ def test_a_large_listing_is_streamed_in_chunks(apps: tuple[Dav, Dav], calendar: 
             for i in range(n)
         ]
         conn.execute(insert(DavItemRow), rows)
+
+
+def test_a_large_listing_is_streamed_in_chunks(apps: tuple[Dav, Dav], calendar: str, runtime: Runtime) -> None:
+    ours, _ = apps
+    n = listings._CHUNK * 3
+    todo = "BEGIN:VCALENDAR\r\nBEGIN:VTODO\r\nUID:x\r\nEND:VTODO\r\nEND:VCALENDAR\r\n"
+    _insert_items(runtime, calendar.removeprefix("/dav/").strip("/"), n, "bulk-{:05d}.ics", "VTODO", todo)
     status, _, body, chunks = ours("PROPFIND", calendar, propfind("<D:getetag/>"), "1")
     assert status == 207
     assert chunks >= 3
@@ -312,30 +317,9 @@ def test_repeated_large_syncs_keep_memory_flat(live: LiveServer, people: People,
     url = f"{live.base_url}/dav/{fitter.username}/appointments/"
     assert dav.request("PROPFIND", url, data=propfind("<D:getetag/>"), headers={"Depth": "1"}).status_code == 207
     n = 20_000
-    with runtime.engine.begin() as conn:
-        collection_id = conn.scalar(
-            select(DavCollectionRow.id).where(DavCollectionRow.path == f"{fitter.username}/appointments")
-        )
-        text = event_ics("bulk")
-        conn.execute(
-            insert(DavItemRow),
-            [
-                {
-                    "collection_id": collection_id,
-                    "href": f"bulk-{i:06d}@example.com.ics",
-                    "uid": f"bulk-{i}",
-                    "component": "VEVENT",
-                    "text": text,
-                    "etag": f'"bulk-{i}"',
-                    "time_start": 0,
-                    "time_end": 1,
-                    "long_span": False,
-                    "appointment_id": None,
-                    "updated_at": utcnow(),
-                }
-                for i in range(n)
-            ],
-        )
+    _insert_items(
+        runtime, f"{fitter.username}/appointments", n, "bulk-{:06d}@example.com.ics", "VEVENT", event_ics("bulk")
+    )
     sizes = []
     for _ in range(8):
         response = dav.request("REPORT", url, data=sync(), headers={"Depth": "1"}, timeout=120)

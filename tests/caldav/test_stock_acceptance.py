@@ -7,17 +7,14 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import caldav
 import pytest
 import requests
 
+from tests.caldav.support import DENVER, follow_up_slots, tuesday_ahead
 from tests.conftest import People
-from tests.support.factories import iso
 from tests.support.live import LiveServer
-
-DENVER = ZoneInfo("America/Denver")
 
 
 def _ics(uid: str, lines: str, *, summary: str = "Event") -> str:
@@ -37,24 +34,8 @@ def _appointments(live: LiveServer, people: People, kind: str = "appointment") -
     return list(body["items"] if "items" in body else body["data"])
 
 
-def _tuesday_ahead() -> date:
-    today = datetime.now(DENVER).date()
-    return today + timedelta(days=14 + (1 - today.weekday()) % 7)
-
-
 def _slots(live: LiveServer, people: People, day: date) -> int:
-    start = datetime.combine(day, time(0), tzinfo=DENVER)
-    response = live.client(people.fitter.token).get(
-        "/api/v1/availability",
-        params={
-            "calendar_id": people.fitter.calendar_id,
-            "type": "FOLLOW_UP",
-            "from": iso(start),
-            "to": iso(start + timedelta(days=1)),
-        },
-    )
-    assert response.status_code == 200, response.text
-    return len(response.json()["slots"])
+    return len(follow_up_slots(live.client(people.fitter.token), people.fitter.calendar_id or "", day))
 
 
 def _local(value: datetime) -> str:
@@ -100,7 +81,7 @@ def test_a_date_without_end_is_a_one_day_busy_block(
 def test_a_year_long_event_is_accepted_and_blocks_availability(
     live: LiveServer, fitter_calendar: caldav.Calendar, people: People
 ) -> None:
-    day = _tuesday_ahead()
+    day = tuesday_ahead()
     assert _slots(live, people, day) > 0
     first = datetime.combine(day - timedelta(days=100), time(8), tzinfo=DENVER)
     last = first.replace(year=first.year + 1)
@@ -114,7 +95,7 @@ def test_a_year_long_event_is_accepted_and_blocks_availability(
 def test_a_vacation_blocks_unless_transparent(
     live: LiveServer, fitter_calendar: caldav.Calendar, people: People
 ) -> None:
-    day = _tuesday_ahead()
+    day = tuesday_ahead()
     before = _slots(live, people, day)
     start, end = day - timedelta(days=7), day + timedelta(days=14)  # three weeks
     dates = f"DTSTART;VALUE=DATE:{start:%Y%m%d}\r\nDTEND;VALUE=DATE:{end:%Y%m%d}\r\n"
@@ -181,7 +162,7 @@ def test_an_appointment_cannot_become_an_event_taking_no_time(live: LiveServer, 
 def test_a_transparent_event_of_the_fitter_leaves_the_day_bookable(
     live: LiveServer, fitter_calendar: caldav.Calendar, people: People
 ) -> None:
-    day = _tuesday_ahead()
+    day = tuesday_ahead()
     before = _slots(live, people, day)
     assert before > 0
     start = datetime.combine(day, time(9), tzinfo=DENVER)

@@ -8,8 +8,7 @@ was OPAQUE in feeds and blocked availability, REST had no ``show_as``, a REST ch
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime, time, timedelta
 
 import caldav
 import icalendar
@@ -19,17 +18,16 @@ from caldav_bridge.dav.render import etag_of_text
 from caldav_bridge.salesforce.runner import run_job
 from caldav_bridge.store.dav_tables import DavItemRow
 from sf_emulator.emulator import SalesforceEmulator, running_emulator
+from tests.caldav.support import DENVER, follow_up_slots, new_feed, tuesday_ahead
 from tests.conftest import People
 from tests.salesforce.conftest import make_context
-from tests.support.factories import appointment_body, iso
+from tests.support.factories import appointment_body
 from tests.support.live import Api, LiveServer
 
-DENVER = ZoneInfo("America/Denver")
 
-
-def _tuesday_ahead() -> date:
-    today = datetime.now(DENVER).date()
-    return today + timedelta(days=14 + (1 - today.weekday()) % 7)
+def _at(hour: int) -> datetime:
+    """``hour`` o'clock on a Tuesday ahead, in the fitter's zone."""
+    return datetime.combine(tuesday_ahead(), time(hour), tzinfo=DENVER)
 
 
 def _ics(uid: str, start: datetime, *, transp: str | None, summary: str = "Fitting (by phone)") -> str:
@@ -45,6 +43,28 @@ def _ics(uid: str, start: datetime, *, transp: str | None, summary: str = "Fitti
     )
 
 
+def _rewrite(calendar: caldav.Calendar, uid: str, start: datetime, *, transp: str | None) -> None:
+    """The phone saves the event ``uid`` again, its TRANSP now ``transp`` (None: left out)."""
+    event = calendar.event_by_uid(uid)
+    event.data = _ics(uid, start, transp=transp)
+    event.save()
+
+
+def _free_appointment(api: Api, people: People, start: datetime, name: str) -> tuple[dict[str, object], str]:
+    """A follow-up made over REST with ``meta.show_as`` free: its body (without ``meta``) and its id."""
+    body = appointment_body(people.fitter.calendar_id or "", start=start, name=name)
+    created = api.post("/api/v1/appointments", json={**body, "meta": {"type": "FOLLOW_UP", "show_as": "free"}})
+    assert created.status_code == 201, created.text
+    return body, str(created.json()["id"])
+
+
+def _item(calendar: caldav.Calendar, appointment_id: str) -> caldav.Event:
+    """The appointment's CalDAV item as the phone reads it."""
+    item = calendar.event_by_url(f"{calendar.url}{appointment_id}.ics")
+    item.load()
+    return item
+
+
 def _only(api: Api, people: People) -> dict[str, object]:
     response = api.get("/api/v1/appointments", params={"calendar_id": people.fitter.calendar_id})
     assert response.status_code == 200, response.text
@@ -54,35 +74,15 @@ def _only(api: Api, people: People) -> dict[str, object]:
 
 def _slot_free(api: Api, people: People, start: datetime) -> bool:
     """Whether the availability API offers a slot overlapping the hour from ``start``."""
-    day = datetime.combine(start.astimezone(DENVER).date(), time(0), tzinfo=DENVER)
-    response = api.get(
-        "/api/v1/availability",
-        params={
-            "calendar_id": people.fitter.calendar_id,
-            "type": "FOLLOW_UP",
-            "from": iso(day),
-            "to": iso(day + timedelta(days=1)),
-        },
-    )
-    assert response.status_code == 200, response.text
-    end = start + timedelta(hours=1)
-    return any(
-        datetime.fromisoformat(s["date_start"].replace("Z", "+00:00")) < end
-        and datetime.fromisoformat(s["date_end"].replace("Z", "+00:00")) > start
-        for s in response.json()["slots"]
-    )
+    slots = follow_up_slots(api, people.fitter.calendar_id or "", start.astimezone(DENVER).date())
+    return any(begin < start + timedelta(hours=1) and end > start for begin, end in slots)
 
 
 def _feed_transp(live: LiveServer, api: Api, people: People, uid: str) -> dict[str, str]:
     """TRANSP of the event ``uid`` in a new feed at each privacy level."""
     found = {}
     for privacy in ("busy", "minimal", "full"):
-        issued = api.post(
-            f"/api/v1/calendars/{people.fitter.calendar_id}/feeds", json={"name": privacy, "privacy": privacy}
-        )
-        assert issued.status_code == 201, issued.text
-        feed = live.client().get(f"/feeds/{issued.json()['secret']}.ics")
-        assert feed.status_code == 200, feed.text
+        feed = new_feed(live, api, people.fitter.calendar_id or "", privacy)
         (event,) = [e for e in icalendar.Calendar.from_ical(feed.content).walk("VEVENT") if str(e["UID"]) == uid]
         found[privacy] = str(event["TRANSP"])
     return found
@@ -104,10 +104,9 @@ def _busy_periods(calendar: caldav.Calendar, start: datetime) -> list[tuple[date
 
 
 def test_a_transparent_appointment_is_free_time_on_every_channel(
-    live: LiveServer, fitter_calendar: caldav.Calendar, people: People
+    live: LiveServer, fitter_calendar: caldav.Calendar, people: People, fitter_api: Api
 ) -> None:
-    api = live.client(people.fitter.token)
-    start = datetime.combine(_tuesday_ahead(), time(10), tzinfo=DENVER)
+    api, start = fitter_api, _at(10)
     fitter_calendar.save_event(_ics("phone-fitting@client", start, transp="TRANSPARENT"))
 
     item = _only(api, people)  # a customer appointment (it names its type), listed in REST ...
@@ -120,40 +119,28 @@ def test_a_transparent_appointment_is_free_time_on_every_channel(
     assert _busy_periods(fitter_calendar, start) == []
 
     # made opaque on the phone: busy everywhere
-    event = fitter_calendar.event_by_uid("phone-fitting@client")
-    event.data = _ics("phone-fitting@client", start, transp="OPAQUE")
-    event.save()
+    _rewrite(fitter_calendar, "phone-fitting@client", start, transp="OPAQUE")
     assert _only(api, people)["meta"]["show_as"] == "busy"  # type: ignore[index]
     assert _feed_transp(live, api, people, "phone-fitting@client")["full"] == "OPAQUE"
     assert not _slot_free(api, people, start)
     assert _busy_periods(fitter_calendar, start) == [(start.astimezone(UTC), (start + timedelta(hours=1)))]
 
     # transparent again, then TRANSP left out (RFC 5545: opaque): the default, busy
-    event = fitter_calendar.event_by_uid("phone-fitting@client")
-    event.data = _ics("phone-fitting@client", start, transp="TRANSPARENT")
-    event.save()
+    _rewrite(fitter_calendar, "phone-fitting@client", start, transp="TRANSPARENT")
     assert _only(api, people)["meta"]["show_as"] == "free"  # type: ignore[index]
-    event = fitter_calendar.event_by_uid("phone-fitting@client")
-    event.data = _ics("phone-fitting@client", start, transp=None)
-    event.save()
+    _rewrite(fitter_calendar, "phone-fitting@client", start, transp=None)
     assert "show_as" not in _only(api, people)["meta"]  # type: ignore[operator]
     assert not _slot_free(api, people, start)
 
 
 def test_a_rest_change_of_show_as_rerenders_the_items_transp(
-    live: LiveServer, fitter_calendar: caldav.Calendar, people: People
+    live: LiveServer, fitter_calendar: caldav.Calendar, people: People, fitter_api: Api
 ) -> None:
-    api = live.client(people.fitter.token)
-    start = datetime.combine(_tuesday_ahead(), time(13), tzinfo=DENVER)
-    body = appointment_body(people.fitter.calendar_id or "", start=start, name="Remote check")
-    created = api.post("/api/v1/appointments", json={**body, "meta": {"type": "FOLLOW_UP", "show_as": "free"}})
-    assert created.status_code == 201, created.text
-    appointment_id = created.json()["id"]
+    api, start = fitter_api, _at(13)
+    body, appointment_id = _free_appointment(api, people, start, "Remote check")
 
     def stored() -> icalendar.Event:
-        item = fitter_calendar.event_by_url(f"{fitter_calendar.url}{appointment_id}.ics")
-        item.load()
-        (event,) = icalendar.Calendar.from_ical(item.data).walk("VEVENT")
+        (event,) = icalendar.Calendar.from_ical(_item(fitter_calendar, appointment_id).data).walk("VEVENT")
         return event
 
     assert str(stored()["TRANSP"]) == "TRANSPARENT"
@@ -174,8 +161,7 @@ def test_a_rest_change_of_show_as_rerenders_the_items_transp(
     assert patched.status_code == 200, patched.text
     assert str(stored()["TRANSP"]) == "TRANSPARENT" and str(stored()["X-APPOINTMENT-TYPE"]) == "INITIAL"
     # a phone's save of the item it was given keeps it free
-    item = fitter_calendar.event_by_url(f"{fitter_calendar.url}{appointment_id}.ics")
-    item.load()
+    item = _item(fitter_calendar, appointment_id)
     item.data = item.data.replace("SUMMARY:Remote check", "SUMMARY:Remote check (video)")
     item.save()
     again = api.get(f"/api/v1/appointments/{appointment_id}").json()
@@ -191,10 +177,9 @@ def test_a_rest_change_of_show_as_rerenders_the_items_transp(
 
 
 def test_salesforce_gets_show_as_from_the_phones_transp(
-    live: LiveServer, fitter_calendar: caldav.Calendar, people: People
+    live: LiveServer, fitter_calendar: caldav.Calendar, people: People, fitter_api: Api
 ) -> None:
-    api = live.client(people.fitter.token)
-    start = datetime.combine(_tuesday_ahead(), time(9), tzinfo=DENVER)
+    api, start = fitter_api, _at(9)
     fitter_calendar.save_event(_ics("sf-phone@client", start, transp="TRANSPARENT"))
     with running_emulator(SalesforceEmulator(page_size=7)) as emu:
         sync = make_context(live.runtime, emu)
@@ -206,9 +191,7 @@ def test_salesforce_gets_show_as_from_the_phones_transp(
         assert mirrored is not None and mirrored.updated == 0, mirrored
         assert _only(api, people)["meta"]["show_as"] == "free"  # type: ignore[index]
 
-        event = fitter_calendar.event_by_uid("sf-phone@client")
-        event.data = _ics("sf-phone@client", start, transp="OPAQUE")
-        event.save()
+        _rewrite(fitter_calendar, "sf-phone@client", start, transp="OPAQUE")
         pushed = run_job(sync, "push")
         assert pushed is not None and pushed.updated == 1, pushed
         assert emu.get("Event", record["Id"])["ShowAs"] == "Busy"
@@ -222,30 +205,24 @@ def test_salesforce_gets_show_as_from_the_phones_transp(
 
 
 def test_a_phone_saving_an_item_unchanged_keeps_what_salesforce_set(
-    live: LiveServer, fitter_calendar: caldav.Calendar, people: People
+    live: LiveServer, fitter_calendar: caldav.Calendar, people: People, fitter_api: Api
 ) -> None:
     """An item rendered before TRANSP followed ``meta.show_as`` says OPAQUE of an appointment shown as free (e.g.
     Salesforce's ShowAs Free): the phone saving it with that TRANSP unchanged leaves it free; changing it counts."""
-    api = live.client(people.fitter.token)
-    start = datetime.combine(_tuesday_ahead(), time(15), tzinfo=DENVER)
-    body = appointment_body(people.fitter.calendar_id or "", start=start, name="Callback")
-    created = api.post("/api/v1/appointments", json={**body, "meta": {"type": "FOLLOW_UP", "show_as": "free"}})
-    assert created.status_code == 201, created.text
-    appointment_id = created.json()["id"]
+    api = fitter_api
+    _, appointment_id = _free_appointment(api, people, _at(15), "Callback")
     with live.runtime.uow() as uow:  # the item as it was rendered before: OPAQUE
         row = uow.session.scalars(select(DavItemRow).where(DavItemRow.appointment_id == appointment_id)).one()
         row.text = row.text.replace("TRANSP:TRANSPARENT", "TRANSP:OPAQUE")
         row.etag = etag_of_text(row.text)
         uow.commit()
-    item = fitter_calendar.event_by_url(f"{fitter_calendar.url}{appointment_id}.ics")
-    item.load()
+    item = _item(fitter_calendar, appointment_id)
     assert "TRANSP:OPAQUE" in item.data
     item.data = item.data.replace("SUMMARY:Callback", "SUMMARY:Callback (Ann)")
     item.save()
     again = api.get(f"/api/v1/appointments/{appointment_id}").json()
     assert (again["name"], again["meta"]["show_as"]) == ("Callback (Ann)", "free")
-    item = fitter_calendar.event_by_url(f"{fitter_calendar.url}{appointment_id}.ics")
-    item.load()
+    item = _item(fitter_calendar, appointment_id)
     item.data = item.data.replace("TRANSP:OPAQUE", "TRANSP:TRANSPARENT")
     item.save()
     item.load()
