@@ -21,39 +21,11 @@ import requests
 
 from config import Settings
 from tests.caldav.support import event_ics
-from tests.conftest import People
 from tests.support.cpu import CPU_BUDGET
 from tests.support.hostile import Door, Request, failures, fingerprint
 from tests.support.live import LiveServer
 
 CALDAV = "urn:ietf:params:xml:ns:caldav"
-
-
-@pytest.fixture
-def door(live: LiveServer, people: People) -> Door:
-    return Door(live, people)
-
-
-def _report(d: Door, body: str, depth: str = "1") -> requests.Response:
-    return requests.request(
-        "REPORT",
-        d.dav_url,
-        data=body.encode(),
-        headers={"Content-Type": "application/xml", "Depth": depth},
-        auth=(d.people.fitter.username, d.people.fitter.password),
-        timeout=60,
-    )
-
-
-def _propfind(d: Door, body: str) -> requests.Response:
-    return requests.request(
-        "PROPFIND",
-        d.dav_url,
-        data=body.encode(),
-        headers={"Content-Type": "application/xml", "Depth": "1"},
-        auth=(d.people.fitter.username, d.people.fitter.password),
-        timeout=60,
-    )
 
 
 def _query(start: str, end: str, expand: bool = False) -> str:
@@ -95,39 +67,42 @@ EXTERNAL = (
 
 CALDAV_REPORTS: dict[str, tuple[Request, set[int]]] = {
     "time range over ten thousand years": (
-        lambda d: _report(d, _query("00010101T000000Z", "99991231T235959Z")),
+        lambda d: d.dav("REPORT", _query("00010101T000000Z", "99991231T235959Z")),
         {207, 400, 403},
     ),
     "expand over ten thousand years": (
-        lambda d: _report(d, _query("00010101T000000Z", "99991231T235959Z", expand=True)),
+        lambda d: d.dav("REPORT", _query("00010101T000000Z", "99991231T235959Z", expand=True)),
         {207, 400, 403},
     ),
-    "time range unreadable": (lambda d: _report(d, _query("yesterday", "tomorrow")), {400, 403}),
-    "time range backwards": (lambda d: _report(d, _query("20271231T000000Z", "20260101T000000Z")), {207, 400, 403}),
-    "sync token garbage": (lambda d: _report(d, _sync("not-a-token")), {400, 403}),
+    "time range unreadable": (lambda d: d.dav("REPORT", _query("yesterday", "tomorrow")), {400, 403}),
+    "time range backwards": (
+        lambda d: d.dav("REPORT", _query("20271231T000000Z", "20260101T000000Z")),
+        {207, 400, 403},
+    ),
+    "sync token garbage": (lambda d: d.dav("REPORT", _sync("not-a-token")), {400, 403}),
     "sync token from the future": (
-        lambda d: _report(d, _sync("http://radicale.org/ns/sync/00000000-99999999999999999999")),
+        lambda d: d.dav("REPORT", _sync("http://radicale.org/ns/sync/00000000-99999999999999999999")),
         {400, 403},
     ),
     "sync token of 100 KB": (
-        lambda d: _report(d, _sync("http://radicale.org/ns/sync/" + "a" * 100_000)),
+        lambda d: d.dav("REPORT", _sync("http://radicale.org/ns/sync/" + "a" * 100_000)),
         {400, 403, 413},
     ),
     "multiget of five thousand hrefs": (
-        lambda d: _report(d, _multiget([f"/dav/x/appointments/{i}.ics" for i in range(5000)])),
+        lambda d: d.dav("REPORT", _multiget([f"/dav/x/appointments/{i}.ics" for i in range(5000)])),
         {207, 400, 403},
     ),
     "multiget of hrefs outside the collection": (
-        lambda d: _report(d, _multiget(["/dav/../../etc/passwd", "/dav/fitter.berlin/appointments/x.ics"] * 100)),
+        lambda d: d.dav("REPORT", _multiget(["/dav/../../etc/passwd", "/dav/fitter.berlin/appointments/x.ics"] * 100)),
         {207, 400, 403},
     ),
     "REPORT of a nested 10k-deep filter": (
-        lambda d: _report(d, '<?xml version="1.0"?>' + "<a>" * 10_000 + "</a>" * 10_000),
+        lambda d: d.dav("REPORT", '<?xml version="1.0"?>' + "<a>" * 10_000 + "</a>" * 10_000),
         {400, 403, 415, 501},
     ),
-    "PROPFIND entity expansion (billion laughs)": (lambda d: _propfind(d, LAUGHS), {400, 403}),
-    "PROPFIND external entity": (lambda d: _propfind(d, EXTERNAL), {400, 403}),
-    "PROPFIND not XML": (lambda d: _propfind(d, "<D:propfind"), {400}),
+    "PROPFIND entity expansion (billion laughs)": (lambda d: d.dav("PROPFIND", LAUGHS), {400, 403}),
+    "PROPFIND external entity": (lambda d: d.dav("PROPFIND", EXTERNAL), {400, 403}),
+    "PROPFIND not XML": (lambda d: d.dav("PROPFIND", "<D:propfind"), {400}),
 }
 
 
@@ -260,15 +235,6 @@ BOOKINGS: dict[str, tuple[Request, set[int]]] = {
 }
 
 
-def _feed(d: Door) -> str:
-    """A full-privacy feed of the fitter's calendar (issued once per test: its token and page)."""
-    r = d.api(
-        "POST", f"/api/v1/calendars/{d.people.fitter.calendar_id}/feeds", json={"name": "Hostile", "privacy": "full"}
-    )
-    assert r.status_code == 201, r.text
-    return str(r.json()["secret"])
-
-
 def feeds_and_pages(secret: str) -> dict[str, tuple[Request, set[int]]]:
     return {
         "feed of a token of 64 KB": (
@@ -323,9 +289,7 @@ def feeds_and_pages(secret: str) -> dict[str, tuple[Request, set[int]]]:
 
 
 def _import(d: Door, fmt: str, body: bytes, content_type: str = "application/json", **params: str) -> requests.Response:
-    return d.api(
-        "POST", f"/api/v1/import/{fmt}", data=body, headers={"Content-Type": content_type}, params=params or None
-    )
+    return d.send("POST", f"/api/v1/import/{fmt}", body, content_type, params=params or None)
 
 
 def _many(n: int) -> bytes:
@@ -401,7 +365,7 @@ def test_bookings_and_self_booking(live: LiveServer, door: Door) -> None:
 
 def test_feeds_and_the_calendar_page(live: LiveServer, door: Door) -> None:
     door.put(event_ics("feed@channels", extra="RRULE:FREQ=SECONDLY\r\n"))  # the worst stored event a feed may meet
-    assert failures(live, door, feeds_and_pages(_feed(door))) == []
+    assert failures(live, door, feeds_and_pages(door.feed_secret("Hostile"))) == []
 
 
 def test_interchange_import_and_webhooks(live: LiveServer, door: Door) -> None:

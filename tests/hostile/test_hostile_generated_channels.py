@@ -31,11 +31,10 @@ from caldav_bridge.runtime import Runtime
 from caldav_bridge.store.tables import CalendarRow
 from config import Settings, load_settings
 from tests.caldav.support import event_ics
-from tests.conftest import People
 from tests.scheduling.conftest import World, build_world
 from tests.selfbooking.helpers import team_link
-from tests.support.cpu import CPU_BUDGET, server_cpu
-from tests.support.hostile import Door, fingerprint
+from tests.support.cpu import CPU_BUDGET
+from tests.support.hostile import Door, tried
 from tests.support.live import LiveServer
 
 GENERATED = settings(max_examples=20, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
@@ -104,23 +103,20 @@ def sent(
 ) -> requests.Response:
     """Send ``request``: 2xx or 4xx (or a redirect, for a ``page``) within the budget; a refusal is problem+json
     (``problem_json``) and changes nothing."""
-    before = fingerprint(live.runtime)
-    with server_cpu() as spent:
-        response = request()
-    status = response.status_code
+    answer = tried(live, request)
+    response, status = answer.response, answer.status
     assert 200 <= status < 500 and (page or not 300 <= status < 400), (status, response.text[:300])
-    assert spent.seconds < CPU_BUDGET, spent.seconds
+    assert answer.cpu_seconds < CPU_BUDGET, answer.cpu_seconds
     if status >= 400:
         if problem_json:
             assert response.headers.get("Content-Type", "").startswith("application/problem+json"), response.headers
             assert response.json()["status"] == status
-        assert fingerprint(live.runtime) == before, (status, response.text[:300])
+        assert not answer.store_changed, (status, response.text[:300])
     return response
 
 
 def _json(door: Door, method: str, path: str, body: Any, token: str | None = None) -> requests.Response:
-    data = json.dumps(body, allow_nan=False).encode()
-    return door.api(method, path, token=token, data=data, headers={"Content-Type": "application/json"})
+    return door.send(method, path, json.dumps(body, allow_nan=False).encode(), token=token)
 
 
 @pytest.fixture
@@ -130,11 +126,6 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     return load_settings(
         environ={}, database_url=database_url, data_dir=str(tmp_path / "data"), refusal_limit_per_minute=1_000_000
     )
-
-
-@pytest.fixture
-def door(live: LiveServer, people: People) -> Door:
-    return Door(live, people)
 
 
 @pytest.fixture
@@ -317,12 +308,9 @@ FEED_PARAMS = ["from", "to", "past_days", "week", "date", "view", "tz", "lang", 
 
 @pytest.fixture
 def feed(door: Door) -> str:
-    issued = door.api(
-        "POST", f"/api/v1/calendars/{door.people.fitter.calendar_id}/feeds", json={"name": "Gen", "privacy": "full"}
-    )
-    assert issued.status_code == 201, issued.text
+    secret = door.feed_secret("Gen")
     assert door.put(event_ics("secondly@feed", extra="RRULE:FREQ=SECONDLY\r\n")).status_code == 201
-    return str(issued.json()["secret"])
+    return secret
 
 
 @GENERATED
@@ -414,9 +402,4 @@ def test_generated_imports(live: LiveServer, door: Door, data: st.DataObject) ->
     fmt = data.draw(st.one_of(st.sampled_from(converter_names()), st.sampled_from(["x", "%2e%2e", "ols" * 20])))
     body, content_type = data.draw(import_bodies(fmt))
     params = {"atomic": "true", **data.draw(queries(["dry_run", "calendar_id", "from", "to"]))}
-    sent(
-        live,
-        lambda: door.api(
-            "POST", f"/api/v1/import/{fmt}", data=body, headers={"Content-Type": content_type}, params=params
-        ),
-    )
+    sent(live, lambda: door.send("POST", f"/api/v1/import/{fmt}", body, content_type, params=params))

@@ -43,8 +43,7 @@ def _week(d: Door, token: str | None = None, calendar_id: str | None = None) -> 
     return d.api("GET", "/api/v1/appointments", token=token, params=params)
 
 
-def test_refused_requests_in_a_loop_get_429_until_retry_after(live: LiveServer, people: People) -> None:
-    door = Door(live, people)
+def test_refused_requests_in_a_loop_get_429_until_retry_after(live: LiveServer, people: People, door: Door) -> None:
     statuses = [_malformed(door).status_code for _ in range(LIMIT)]
     assert statuses == [400] * LIMIT  # the whole budget: each refusal answered for itself
     before = fingerprint(live.runtime)
@@ -65,10 +64,11 @@ def test_refused_requests_in_a_loop_get_429_until_retry_after(live: LiveServer, 
     assert requests.get(live.base_url + "/api/v1/appointments", timeout=30).status_code == 401
 
 
-def test_a_client_ignoring_retry_after_is_slowed_without_holding_the_server(live: LiveServer, people: People) -> None:
+def test_a_client_ignoring_retry_after_is_slowed_without_holding_the_server(
+    live: LiveServer, people: People, door: Door
+) -> None:
     """One 429 of a credential at a time is held back (up to a second, costing no CPU); the others at once, so a
     client asking again and again is slowed to one request a second and cannot occupy the server's threads."""
-    door = Door(live, people)
     assert [_malformed(door).status_code for _ in range(LIMIT)] == [400] * LIMIT
 
     def timed() -> tuple[int, float]:
@@ -88,8 +88,7 @@ def test_a_client_ignoring_retry_after_is_slowed_without_holding_the_server(live
     assert time.monotonic() - began < 0.8  # another user waits for nothing meanwhile
 
 
-def test_caldav_put_refused_in_a_loop_gets_429(live: LiveServer, people: People) -> None:
-    door = Door(live, people)
+def test_caldav_put_refused_in_a_loop_gets_429(live: LiveServer, people: People, door: Door) -> None:
     never = event_ics("never@throttle", extra="RRULE:FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30\r\n")
     assert {door.put(never).status_code for _ in range(LIMIT)} == {403}
     before = fingerprint(live.runtime)
@@ -101,8 +100,7 @@ def test_caldav_put_refused_in_a_loop_gets_429(live: LiveServer, people: People)
     assert _week(door).status_code == 200  # the fitter's API token is another credential
 
 
-def test_wrong_credentials_and_not_found_are_not_counted(live: LiveServer, people: People) -> None:
-    door = Door(live, people)
+def test_wrong_credentials_and_not_found_are_not_counted(live: LiveServer, people: People, door: Door) -> None:
     for _ in range(LIMIT + 5):
         assert _week(door, token="not-a-token").status_code == 401  # no principal: never 429
     for _ in range(LIMIT + 5):
