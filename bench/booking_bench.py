@@ -26,11 +26,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import re
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -47,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 import requests  # noqa: E402
 from sqlalchemy import insert  # noqa: E402
 
+from bench.servers import BenchError, Server, free_port, serve_process  # noqa: E402
 from caldav_bridge.model.requests import CalendarDraft  # noqa: E402
 from caldav_bridge.runtime import Runtime  # noqa: E402
 from caldav_bridge.scheduling import calendar_rules  # noqa: E402
@@ -122,54 +119,17 @@ def setup(rt: Runtime, monday: date) -> tuple[str, str, str]:
     return team, secret, token
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextlib.contextmanager
-def server(url: str, data_dir: Path) -> Iterator[tuple[str, int]]:
-    port = _free_port()
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "APPOINTMENTS_DATABASE_URL": url,
-        "APPOINTMENTS_DATA_DIR": str(data_dir),
-        "APPOINTMENTS_PUBLIC_URL": f"http://127.0.0.1:{port}",
-        "APPOINTMENTS_LOG_LEVEL": "WARNING",
-        "APPOINTMENTS_JOBS_IN_SERVE": "false",
-        "APPOINTMENTS_BOOKING_RATE_LIMIT_PER_MINUTE": "100000",
-        "APPOINTMENTS_BOOKING_LINK_RATE_LIMIT_PER_MINUTE": "1000000",
+def server(url: str, data_dir: Path) -> contextlib.AbstractContextManager[Server]:
+    """The one server process (bench/servers.py), its public URL its own, the booking rate limits lifted."""
+    port = free_port()
+    settings = {
+        "public_url": f"http://127.0.0.1:{port}",
+        "log_level": "WARNING",
+        "jobs_in_serve": "false",
+        "booking_rate_limit_per_minute": "100000",
+        "booking_link_rate_limit_per_minute": "1000000",
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "feeds.cli", "serve", "--no-migrate", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            with contextlib.suppress(requests.ConnectionError):
-                if requests.get(f"{base}/healthz", timeout=5).status_code == 200:
-                    break
-            time.sleep(0.1)
-        else:
-            raise RuntimeError("the server did not start")
-        yield base, process.pid
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=20)
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return serve_process(url, data_dir, name="booking", migrate=False, settings=settings, port=port)
 
 
 def _field(html: str, name: str) -> str:
@@ -259,7 +219,9 @@ def api_booking(base: str, token: str, team: str, week: date, n: int) -> int:
         return taken
 
 
-def run_flow(pid: int, work: Callable[[int], int], count: int, concurrency: int) -> tuple[list[float], float, int]:
+def run_flow(
+    served: Server, work: Callable[[int], int], count: int, concurrency: int
+) -> tuple[list[float], float, int]:
     """(latencies, server CPU seconds, slots taken) of ``count`` operations, ``concurrency`` at once."""
     latencies: list[float] = []
 
@@ -269,10 +231,10 @@ def run_flow(pid: int, work: Callable[[int], int], count: int, concurrency: int)
         latencies.append(time.perf_counter() - t0)
         return taken
 
-    cpu0 = cpu_seconds(pid)
+    cpu0 = served.cpu_seconds()
     with ThreadPoolExecutor(concurrency) as pool:
         taken = sum(pool.map(one, range(count)))
-    return latencies, cpu_seconds(pid) - cpu0, taken
+    return latencies, served.cpu_seconds() - cpu0, taken
 
 
 def pct(values: list[float], q: float) -> float:
@@ -310,7 +272,8 @@ def main(argv: list[str] | None = None) -> int:
         results: dict[str, dict[str, list[float] | float | int]] = {
             k: {"lat": [], "cpu": 0.0, "ops": 0, "taken": 0} for k in ("page_read", "api_read", "page_book", "api_book")
         }
-        with server(url, Path(tmp)) as (base, pid):
+        with server(url, Path(tmp)) as served:
+            base = served.base
             s = requests.Session()
             s.headers["Authorization"] = f"Bearer {token}"
             page_week(requests.Session(), base, secret, monday)  # warm up
@@ -349,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
                     ),
                 ]
                 for name, work, count, concurrency in flows:
-                    lat, cpu, taken = run_flow(pid, work, count, concurrency)
+                    lat, cpu, taken = run_flow(served, work, count, concurrency)
                     entry = results[name]
                     entry["lat"] += lat  # type: ignore[operator]
                     entry["cpu"] += cpu  # type: ignore[operator]
@@ -397,6 +360,6 @@ def main(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     try:
         sys.exit(main())
-    except (RuntimeError, requests.RequestException) as exc:
+    except (BenchError, RuntimeError, requests.RequestException) as exc:
         print(f"booking_bench: {exc}", file=sys.stderr)
         sys.exit(2)

@@ -1,7 +1,8 @@
 """Shared by the benchmarks that run ``appointment-service serve`` processes: start one, wait for it, stop it.
 
-``serve_process`` starts the service on 127.0.0.1 and a free port, with the database and data folder given
-(other ``APPOINTMENTS_*`` variables of the caller's environment are dropped), waits for ``/readyz`` and
+``serve_process`` starts the service on 127.0.0.1 and a free port (or the one given), with the database and
+data folder given (other ``APPOINTMENTS_*`` variables of the caller's environment are dropped) and this
+checkout first on ``PYTHONPATH`` (the server runs the code the bench is part of), waits for ``/readyz`` and
 stops the process by its PID (SIGTERM, then SIGKILL after 10 s) when the block ends, also on errors.
 ``provision_fitters`` migrates the database and creates fitters with a password, a write token and their
 calendar, through the service layer.
@@ -28,6 +29,9 @@ from caldav_bridge.store.migrate import upgrade
 from config import load_settings
 
 __all__ = ["BenchError", "Fitter", "Server", "free_port", "provision_fitters", "serve_process"]
+
+#: The checkout the benchmarks belong to.
+ROOT = Path(__file__).resolve().parent.parent
 
 
 class BenchError(Exception):
@@ -110,17 +114,23 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 @contextlib.contextmanager
 def serve_process(
-    url: str, data_dir: Path, name: str = "server", migrate: bool = True, settings: dict[str, str] | None = None
+    url: str,
+    data_dir: Path,
+    name: str = "server",
+    migrate: bool = True,
+    settings: dict[str, str] | None = None,
+    port: int | None = None,
 ) -> Iterator[Server]:
-    """``appointment-service serve`` on 127.0.0.1 for the block, with ``settings`` as ``APPOINTMENTS_<NAME>``
-    variables. Its output goes to ``data_dir/<name>.log``."""
+    """``appointment-service serve`` on 127.0.0.1 (``port``, or a free one) for the block, with ``settings`` as
+    ``APPOINTMENTS_<NAME>`` variables. Its output goes to ``data_dir/<name>.log``."""
     exe = Path(sys.executable).with_name("appointment-service")
     if not exe.exists():
         raise BenchError(f"{exe} not found; install the project into this interpreter")
     env = {k: v for k, v in os.environ.items() if not k.startswith("APPOINTMENTS_")}
     env.update(APPOINTMENTS_DATABASE_URL=url, APPOINTMENTS_DATA_DIR=str(data_dir), APPOINTMENTS_LOG_LEVEL="ERROR")
     env.update({f"APPOINTMENTS_{key.upper()}": value for key, value in (settings or {}).items()})
-    port = free_port()
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
+    port = port or free_port()
     log_path = data_dir / f"{name}.log"
     command = [str(exe), "serve", *(() if migrate else ("--no-migrate",)), "--host", "127.0.0.1", "--port", str(port)]
     with log_path.open("ab") as log:
