@@ -8,6 +8,7 @@ whose JSON body and query string are validated by the same pydantic models that
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -206,7 +207,7 @@ def read_json() -> Any:
         )
     raw = request.get_data(cache=True)
     try:
-        data = json.loads(raw, parse_constant=_no_constant)
+        data = json.loads(raw, parse_constant=_no_constant, parse_float=_finite)
     except (ValueError, UnicodeDecodeError) as exc:
         raise MalformedBody([FieldError("(body)", f"malformed JSON: {exc}")]) from exc
     except RecursionError as exc:
@@ -216,6 +217,15 @@ def read_json() -> Any:
 
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    """A JSON number as a float; one past a float's range (``1e400``) is refused, not kept as infinity (which no
+    JSON document can hold: stored, it broke every later read of the appointment's JSON)."""
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"the number {text[:40]} is out of range")
+    return value
 
 
 def _checked(data: Any, prefix: str) -> Any:

@@ -13,11 +13,11 @@ import base64
 import binascii
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from pydantic import ValidationError
 from sqlalchemy.orm.exc import StaleDataError
@@ -62,9 +62,11 @@ from caldav_bridge.model.series import CALDAV_META, TooManyOccurrences, occurren
 from caldav_bridge.model.timestamps import format_timestamp, parse_timestamp
 from caldav_bridge.services import creates
 from caldav_bridge.services.actor import CALDAV_CHANNEL, Actor
-from caldav_bridge.services.mapping import appointment_from_row, canonical_json, etag_of, guest_rows
+from caldav_bridge.services.mapping import appointment_from_row, canonical_json, canonical_text, etag_of, guest_rows
 from caldav_bridge.services.slot_check import ensure_free
 from caldav_bridge.services.validation import field_errors
+from caldav_bridge.store.plain_reads import EncodedRow
+from caldav_bridge.store.plain_rows import PlainRow
 from caldav_bridge.store.tables import (
     AppointmentRow,
     CalendarRow,
@@ -92,6 +94,7 @@ __all__ = [
     "get_row",
     "history",
     "list_appointments",
+    "list_encoded",
     "list_occurrences",
     "meta_columns",
     "move_in",
@@ -154,6 +157,30 @@ class Page:
     next_cursor: str | None
 
 
+@dataclass(frozen=True)
+class EncodedPage:
+    """A page of appointments, each as its canonical JSON text (ASCII, compact)."""
+
+    items: list[str]
+    next_cursor: str | None
+
+
+class ReadRow(Protocol):
+    """What a read needs of each row it returns: its audit (id, calendar) and a cursor after it (start, id)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def calendar_id(self) -> str: ...
+
+    @property
+    def date_start(self) -> datetime: ...
+
+
+R = TypeVar("R", bound=ReadRow)
+
+
 # --------------------------------------------------------------------------- reads
 
 
@@ -172,6 +199,44 @@ def list_appointments(
     uow: UnitOfWork, actor: Actor, filters: AppointmentFilters, *, limit: int, cursor: str | None = None
 ) -> Page:
     """A page of appointments in (date_start, id) order; ``next_cursor`` continues it."""
+
+    def search(after: tuple[datetime, str] | None, calendar_ids: list[str] | None) -> list[AppointmentRow]:
+        found = uow.appointments.search_plain(filters, limit + 1, calendar_ids=calendar_ids, after=after)
+        return [r.as_row() for r in found]
+
+    rows, next_cursor = _read_page(uow, actor, filters, limit, cursor, search)
+    return Page([Stored(r, etag_of(r)) for r in rows], next_cursor)
+
+
+def list_encoded(
+    uow: UnitOfWork, actor: Actor, filters: AppointmentFilters, *, limit: int, cursor: str | None = None
+) -> EncodedPage:
+    """:func:`list_appointments` with each appointment as its canonical JSON text (what the REST list answers),
+    encoded by the database where it can: no row objects, dicts or JSON encoding per appointment here."""
+
+    def search(after: tuple[datetime, str] | None, calendar_ids: list[str] | None) -> list[EncodedRow]:
+        return uow.appointments.search_encoded(
+            filters, limit + 1, _encode_plain, calendar_ids=calendar_ids, after=after
+        )
+
+    rows, next_cursor = _read_page(uow, actor, filters, limit, cursor, search)
+    return EncodedPage([r.json for r in rows], next_cursor)
+
+
+def _encode_plain(row: PlainRow) -> str:
+    return canonical_text(row.as_row())
+
+
+def _read_page(
+    uow: UnitOfWork,
+    actor: Actor,
+    filters: AppointmentFilters,
+    limit: int,
+    cursor: str | None,
+    search: Callable[[tuple[datetime, str] | None, list[str] | None], list[R]],
+) -> tuple[list[R], str | None]:
+    """Up to ``limit`` rows ``search`` finds after ``cursor`` in the calendars ``actor`` reaches, audited as read,
+    and the cursor of the page after them (None: the last page)."""
     actor.require("read")
     if filters.start and filters.end and filters.end <= filters.start:
         raise ValidationFailed([FieldError("to", "must be after 'from'")])
@@ -180,14 +245,11 @@ def list_appointments(
     with uow.reading():
         if filters.calendar_id is not None:
             _check_calendar_filter(uow, actor, filters.calendar_id)
-        found = uow.appointments.search_plain(filters, limit + 1, calendar_ids=calendar_ids, after=after)
-        rows = [r.as_row() for r in found]
-        more = len(rows) > limit
-        rows = rows[:limit]
+        found = search(after, None if calendar_ids is None else list(calendar_ids))
+        rows = found[:limit]
         _audit_reads(uow, actor, "read", rows)
         uow.commit()
-        next_cursor = _encode_cursor(rows[-1]) if more else None
-        return Page([Stored(r, etag_of(r)) for r in rows], next_cursor)
+        return rows, _encode_cursor(rows[-1]) if len(found) > limit else None
 
 
 #: ``list_occurrences``: the widest window, and the most appointments one expansion reads.
@@ -808,7 +870,7 @@ def _changed(
     )
 
 
-def _audit_reads(uow: UnitOfWork, actor: Actor, action: str, rows: Iterable[AppointmentRow]) -> None:
+def _audit_reads(uow: UnitOfWork, actor: Actor, action: str, rows: Iterable[ReadRow]) -> None:
     """A read of ``rows``, audited when the read commits (before the caller returns any of it)."""
     now = utcnow()
     uow.audit_reads([creates.audit_values(actor, action, row.id, row.calendar_id, now) for row in rows])
@@ -830,7 +892,7 @@ def _stored(row: AppointmentRow) -> Stored:
     return stored
 
 
-def _encode_cursor(row: AppointmentRow) -> str:
+def _encode_cursor(row: ReadRow) -> str:
     raw = json.dumps([format_timestamp(row.date_start), row.id], separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 

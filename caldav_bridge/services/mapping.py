@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -10,7 +11,7 @@ from caldav_bridge.model.calendar import Calendar
 from caldav_bridge.model.timestamps import format_timestamp
 from caldav_bridge.store.tables import AppointmentGuestRow, AppointmentRow, CalendarRow
 
-__all__ = ["appointment_from_row", "calendar_from_row", "canonical_json", "etag_of", "guest_rows"]
+__all__ = ["appointment_from_row", "calendar_from_row", "canonical_json", "canonical_text", "etag_of", "guest_rows"]
 
 _GUEST_FIELDS = ("id", "first_name", "last_name", "timezone")
 
@@ -63,6 +64,11 @@ def canonical_json(row: AppointmentRow) -> dict[str, Any]:
         "status": row.status,
         "updated_at": format_timestamp(row.updated_at),
     }
+
+
+def canonical_text(row: AppointmentRow) -> str:
+    """:func:`canonical_json` as the API writes JSON (ASCII, compact; what Flask's ``jsonify`` writes for it)."""
+    return json.dumps(canonical_json(row), separators=(",", ":"))
 
 
 def _guest_json(row: AppointmentGuestRow) -> dict[str, Any]:

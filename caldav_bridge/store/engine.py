@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,10 @@ _SINGLE_STATEMENT = "appointments_single_statement"
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout."""
+    """An engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout. JSON columns refuse NaN and
+    infinities (``json.dumps`` would write ``NaN``/``Infinity``, which is not JSON: SQLite's JSON functions then
+    fail on every read of the row, PostgreSQL refuses it late): the write fails, naming the value."""
+    kwargs.setdefault("json_serializer", _strict_json)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
@@ -56,6 +60,10 @@ def single_statement_reader(engine: Engine) -> Connection:
     if engine.dialect.name == "sqlite":
         return engine.connect().execution_options(**{_SINGLE_STATEMENT: True})
     return engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+
+
+def _strict_json(value: Any) -> str:
+    return json.dumps(value, allow_nan=False)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import json
 import json.scanner
+import re
 from collections.abc import Callable
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,7 +38,17 @@ from caldav_bridge.store.plain_rows import PlainGuest, PlainRow
 from caldav_bridge.store.tables import AppointmentGuestRow, AppointmentRow, CalendarRow
 from caldav_bridge.store.types import UtcDateTime
 
-__all__ = ["PAGE", "PlainCalendar", "page_select", "plain_row", "plain_rows"]
+__all__ = [
+    "PAGE",
+    "EncodedRow",
+    "PlainCalendar",
+    "ascii_json",
+    "encoded_rows",
+    "encoded_select",
+    "page_select",
+    "plain_row",
+    "plain_rows",
+]
 
 _APPOINTMENT = AppointmentRow.__table__
 _GUESTS = AppointmentGuestRow.__table__
@@ -179,6 +190,167 @@ _SQLITE_ONE = _as_document(
 )
 
 
+# ----------------------------------------------------------------- SQLite: the canonical JSON, encoded by SQLite
+#
+# ``mapping.canonical_json`` as one SQL expression over an appointment's row, written as SQL text (constant: no
+# input reaches it) by concatenation: ``json_quote`` writes a value as ``json.dumps(..., ensure_ascii=False)``
+# does (what is past ASCII is escaped afterwards, :func:`ascii_json`), and no JSON is parsed again on the way.
+
+
+def _ts_sql(column: str) -> str:
+    """A stored UTC timestamp as ``format_timestamp`` writes it, quoted (``"2021-05-21T07:46:31.000Z"``).
+    SQLAlchemy stores ``YYYY-MM-DD HH:MM:SS.ffffff``: sliced (milliseconds truncated, as Python does); any other
+    stored form through ``strftime``."""
+    return (
+        f"(CASE WHEN length({column}) = 26 THEN '\"' || substr({column}, 1, 10) || 'T' || substr({column}, 12, 12)"
+        f" || 'Z\"' ELSE json_quote(strftime('%Y-%m-%dT%H:%M:%fZ', {column})) END)"
+    )
+
+
+def _object_sql(pairs: list[tuple[str, str]], extra: str | None = None, named: tuple[str, ...] = ()) -> str:
+    """A JSON object of ``pairs`` (key, SQL of its JSON value), followed, as ``mapping._with_extra`` does, by
+    the keys of the JSON column ``extra`` that are not ``named``, in their stored order (re-rendered compact by
+    ``json_remove``, computed once per row in a subquery)."""
+    body = " || ',' || ".join(f"'{json.dumps(key)}:' || {value}" for key, value in pairs)
+    if extra is None:
+        return f"'{{' || {body} || '}}'"
+    paths = ", ".join(f"'$.{key}'" for key in named)
+    rest = (
+        f"(SELECT CASE WHEN r = '{{}}' THEN '}}' ELSE ',' || substr(r, 2) END"  # noqa: S608 (constant SQL)
+        f" FROM (SELECT json_remove({extra}, {paths}) AS r))"
+    )
+    return f"'{{' || {body} || (CASE WHEN {extra} IS NULL OR {extra} = '{{}}' THEN '}}' ELSE {rest} END)"
+
+
+def _quoted(table: str, *columns: str) -> list[tuple[str, str]]:
+    return [(column, f"json_quote({table}.{column})") for column in columns]
+
+
+_GUEST_SQL = _object_sql(
+    [
+        ("id", "json_quote(appointment_guests.person_id)"),
+        *_quoted("appointment_guests", "first_name", "last_name", "timezone"),
+    ],
+    "appointment_guests.extra",
+    ("id", "first_name", "last_name", "timezone"),
+)
+_META_SQL = _object_sql(
+    [
+        (
+            "salesforce",
+            _object_sql(
+                [
+                    ("appointment_gid", "json_quote(appointments.sf_appointment_gid)"),
+                    ("opportunity_gid", "json_quote(appointments.sf_opportunity_gid)"),
+                    ("customer_gid", "json_quote(appointments.sf_customer_gid)"),
+                ]
+            ),
+        ),
+        ("type", "json_quote(appointments.type)"),
+    ],
+    "appointments.meta_extra",
+    ("salesforce", "type"),
+)
+#: An appointment's guests, in position order (an ordered correlated subquery, concatenated: SQLite 3.40 has no
+#: ORDER BY inside an aggregate).
+_GUESTS_SQL = (
+    "('[' || coalesce((SELECT group_concat(g, ',') FROM (SELECT "  # noqa: S608 (constant SQL)
+    + _GUEST_SQL
+    + " AS g FROM appointment_guests WHERE appointment_guests.appointment_id = appointments.id"
+    " ORDER BY appointment_guests.position)), '') || ']')"
+)
+_CANONICAL_SQL = _object_sql(
+    [
+        ("calendar", _object_sql([("id", "json_quote(appointments.calendar_id)"), *_quoted("calendars", "name")])),
+        ("created_at", _ts_sql("appointments.created_at")),
+        ("date_end", _ts_sql("appointments.date_end")),
+        ("date_start", _ts_sql("appointments.date_start")),
+        *_quoted("appointments", "description"),
+        ("guests", _GUESTS_SQL),
+        ("id", "json_quote(appointments.id)"),
+        ("meta", _META_SQL),
+        *_quoted("appointments", "name", "status"),
+        ("updated_at", _ts_sql("appointments.updated_at")),
+    ]
+)
+#: Separators of :func:`encoded_rows`'s document: between appointments, and between an appointment's columns
+#: and its JSON. Control characters: JSON escapes them inside strings, so neither occurs in the JSON.
+_RECORDS, _FIELDS = "\x1e", "\x1f"
+#: SQLite: what the read needs of an appointment besides its JSON (audit, cursor, ETag) as a JSON array, then
+#: the canonical JSON.
+_SQLITE_ENCODED: Select[Any] = select(
+    literal_column(
+        "json_array(appointments.id, appointments.calendar_id, appointments.date_start, appointments.version)"
+        f" || char({ord(_FIELDS)}) || {_CANONICAL_SQL}"
+    ).label("j")
+).join_from(AppointmentRow, CalendarRow, CalendarRow.id == AppointmentRow.calendar_id)
+_RECORD_LIST = func.group_concat(literal_column("j"), func.char(literal_column(str(ord(_RECORDS)))))
+
+
+@dataclass(slots=True)
+class EncodedRow:
+    """A read appointment as a list answers it: its canonical JSON as ASCII text (``mapping.canonical_json`` dumped
+    as the API dumps JSON), with the columns the read itself needs (audit, cursor, ETag)."""
+
+    id: str
+    calendar_id: str
+    date_start: datetime
+    version: int
+    json: str
+
+
+#: What Flask's ``ensure_ascii`` escapes that SQLite writes as it is: DEL and everything past ASCII.
+_NOT_ASCII = re.compile(r"[\x7f-\U0010ffff]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    code -= 0x10000
+    return f"\\u{0xD800 | (code >> 10):04x}\\u{0xDC00 | (code & 0x3FF):04x}"
+
+
+def ascii_json(text: str) -> str:
+    """``text`` (JSON) with every character past ASCII, and DEL, escaped as ``json.dumps`` escapes them."""
+    return text if text.isascii() and "\x7f" not in text else _NOT_ASCII.sub(_escape, text)
+
+
+#: An appointment id as ``str(uuid.UUID(...))`` writes it (the canonical JSON's ``id``).
+_CANONICAL_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}").fullmatch
+
+
+def encoded_select(session: Session) -> Select[Any] | None:
+    """What :func:`encoded_rows` selects for the caller's filters, or None where the database does not encode
+    (PostgreSQL's JSON functions write their own spacing: there the caller encodes plain rows)."""
+    return _SQLITE_ENCODED if session.get_bind().dialect.name == "sqlite" else None
+
+
+def encoded_rows(
+    session: Session, stmt: Select[Any], limit: int, encode: Callable[[PlainRow], str]
+) -> list[EncodedRow]:
+    """The first ``limit`` appointments ``stmt`` (:func:`encoded_select` with filters) selects in (date_start, id)
+    order, each with its canonical JSON encoded by SQLite in the same one-row statement. A row whose id is not in
+    canonical form (the JSON would differ) is read as a plain row and encoded by ``encode``."""
+    connection = session.connection()
+    stmt = stmt.order_by(_APPOINTMENT.c.date_start, _APPOINTMENT.c.id).limit(limit)
+    text = connection.execute(select(_RECORD_LIST).select_from(stmt.subquery())).scalar()
+    if not text:
+        return []
+    rows = []
+    for record in text.split(_RECORDS):
+        head, encoded = record.split(_FIELDS, 1)
+        appointment_id, calendar_id, start, version = _scan(head, 0)[0]
+        if _CANONICAL_ID(appointment_id) is None:
+            plain = plain_row(session, appointment_id)
+            encoded = encode(plain) if plain is not None else encoded
+        else:
+            encoded = ascii_json(encoded)
+        rows.append(EncodedRow(appointment_id, calendar_id, _utc(start), version, encoded))  # type: ignore[arg-type]
+    rows.sort(key=_page_order)
+    return rows
+
+
 def page_select(session: Session) -> Select[Any]:
     """What a page of appointments selects on the session's database, for the caller's filters (then
     :func:`plain_rows`): :data:`PAGE`, or on SQLite each appointment as one JSON array (:data:`_SQLITE_PAGE`)."""
@@ -245,7 +417,7 @@ def _first(values: list[Any]) -> Any:
     return values[0]
 
 
-def _page_order(row: PlainRow) -> tuple[datetime, str]:
+def _page_order(row: PlainRow | EncodedRow) -> tuple[datetime, str]:
     return row.date_start, row.id
 
 

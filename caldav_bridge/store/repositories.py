@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -173,6 +173,24 @@ class AppointmentRepository:
         """:meth:`search` as plain data (``store/plain_reads.py``: no ORM objects), for reads."""
         stmt = self._filtered(filters, calendar_ids, after, plain_reads.page_select(self.session))
         return plain_reads.plain_rows(self.session, stmt, limit)
+
+    def search_encoded(
+        self,
+        filters: AppointmentFilters,
+        limit: int,
+        encode: Callable[[PlainRow], str],
+        *,
+        calendar_ids: Sequence[str] | None = None,
+        after: tuple[datetime, str] | None = None,
+    ) -> list[plain_reads.EncodedRow]:
+        """:meth:`search_plain` with each appointment's canonical JSON as text: encoded by the database in the
+        same statement where it can (SQLite), else by ``encode`` from the plain rows."""
+        base = plain_reads.encoded_select(self.session)
+        if base is None:
+            rows = self.search_plain(filters, limit, calendar_ids=calendar_ids, after=after)
+            return [plain_reads.EncodedRow(r.id, r.calendar_id, r.date_start, r.version, encode(r)) for r in rows]
+        stmt = self._filtered(filters, calendar_ids, after, base)
+        return plain_reads.encoded_rows(self.session, stmt, limit, encode)
 
     def get_plain(self, appointment_id: str) -> PlainRow | None:
         """:meth:`get` as plain data, for reads."""

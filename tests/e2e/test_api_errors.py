@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 import pkgutil
 from types import ModuleType
 
@@ -36,6 +37,14 @@ def test_malformed_json_is_400_naming_the_body(live: LiveServer, people: People)
         assert body["title"] == "Malformed request body", raw[:10]
         assert body["type"].endswith("/problems/malformed-request-body")
         assert [e["field"] for e in body["errors"]] == ["(body)"]
+    # A number past a float's range would be kept as infinity, which is not JSON (stored, it broke every later
+    # list of the calendar on SQLite): refused like NaN, and nothing is stored.
+    huge = json.dumps(appointment_body(cal, meta={"type": "INITIAL", "loudness": 1})).replace(
+        '"loudness": 1', '"loudness": 1e400'
+    )
+    body = _problem(api.post("/api/v1/appointments", data=huge.encode(), headers=JSON), 400)
+    assert "out of range" in body["errors"][0]["message"]
+    assert api.get("/api/v1/appointments").json()["items"] == []
     # A well-formed body with a wrong value is still a 422.
     bad = appointment_body(cal, name=42)
     assert _problem(api.post("/api/v1/appointments", json=bad), 422)["title"] == "Invalid request"
