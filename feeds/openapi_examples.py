@@ -410,6 +410,11 @@ SCHEMA_EXAMPLES: dict[str, Any] = {
             "detail": None,
         },
     },
+    "OccurrencePatch": {
+        "date_start": "2026-12-09T17:00:00.000Z",
+        "date_end": "2026-12-09T18:00:00.000Z",
+        "name": "Weekly check (at the shop)",
+    },
     "RescheduleRequest": {
         "date_start": "2026-12-02T16:00:00.000Z",
         "date_end": "2026-12-02T17:00:00.000Z",
@@ -491,6 +496,8 @@ SCHEMA_DESCRIPTIONS: dict[str, str] = {
     "RescheduleBookingRequest": "The new start (the end follows the purpose's duration unless given)",
     "RescheduleBookingResponse": "The moved booking, and for an INITIAL the tech-setup call offered (or moved) along",
     "RescheduleRequest": "The new times of an appointment",
+    "OccurrencePatch": "A change of one occurrence of a series: new times, its own title, notes or place, or "
+    "cancelled (a merge patch: what is left out stays)",
     "Retried": "How many items were queued again",
     "RulesOut": "The availability rules in force for a calendar, and where they come from",
     "Subscription": "A webhook subscription (never its signing secret)",
@@ -527,6 +534,7 @@ PARAMETER_EXAMPLES: dict[str, Any] = {
     "state": "dead",
     "kind": "confirmation",
     "expand": False,
+    "recurrence_id": "2026-12-09T16:00:00.000Z",
 }
 
 _BLUEPRINT_ITEM = {
@@ -590,6 +598,10 @@ OPERATION_DESCRIPTIONS: dict[str, str] = {
     "409 Invalid status transition.",
     "api_v1_reschedule_appointment": "Moves the appointment to new times; its status becomes RESCHEDULED and the "
     "change is kept in its history with the reason.",
+    "api_v1_change_occurrence": "Moves, retitles or cancels one occurrence of a series (the one whose original "
+    "start is `recurrence_id`, as `GET /appointments?expand=true` lists it), as a phone's RECURRENCE-ID override "
+    "does: the rest of the series stays. CalDAV, feeds and REST show the change. 404 for an occurrence the series "
+    "does not have, 409 for an appointment that is no series.",
     "api_v1_cancel_appointment": "Cancels the appointment with a reason (kept in its history). Feeds show it as "
     "cancelled; the slot becomes free.",
     "api_v1_create_follow_up": "Creates a FOLLOW_UP appointment for the same customer and opportunity (guests and "

@@ -32,6 +32,7 @@ __all__ = [
     "CancelRequest",
     "FollowUpRequest",
     "MetaInput",
+    "OccurrencePatch",
     "RescheduleRequest",
 ]
 
@@ -109,6 +110,20 @@ class AppointmentPatch(_Interval):
     guests: Guests | None = None
     meta: dict[str, Any] | None = None
     status: StatusField | None = None
+
+
+class OccurrencePatch(_Interval):
+    """A change of one occurrence of a series (JSON merge semantics): what is given replaces the occurrence's
+    own times, title, notes or place; ``cancelled`` true cancels it alone, false brings it back."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    date_start: UtcTimestamp | None = None
+    date_end: UtcTimestamp | None = None
+    name: Name | None = None
+    description: Description = None
+    location: Annotated[str | None, Field(max_length=MAX_DESCRIPTION)] = None
+    cancelled: bool | None = None
 
 
 class RescheduleRequest(_Interval):

@@ -42,10 +42,13 @@ __all__ = [
     "Override",
     "Series",
     "TooManyOccurrences",
+    "UnknownOccurrence",
     "applied",
     "expand",
+    "occurrence_at",
     "occurrences_of",
     "rule_starts",
+    "with_override",
 ]
 
 #: ``meta`` key of a series (:meth:`Series.to_json`).
@@ -64,6 +67,10 @@ MAX_OCCURRENCES = 2000
 
 class TooManyOccurrences(Exception):
     """More occurrences of a series in a window than the limit."""
+
+
+class UnknownOccurrence(LookupError):
+    """No occurrence of the series starts (before any override) at the given ``RECURRENCE-ID``."""
 
 
 @dataclass(frozen=True)
@@ -295,3 +302,46 @@ def occurrences_of(
         return [(None, appointment)]
     found = expand(series, appointment.date_start, appointment.date_end, calendar_zone, start, end, limit=limit)
     return [(o.recurrence_id, applied(appointment, o.start, o.end, o.override)) for o in found]
+
+
+def _is_occurrence(series: Series, first_start: datetime, zone: str, recurrence_id: datetime) -> bool:
+    """Whether the series (before EXDATEs and overrides) has an occurrence whose original start is
+    ``recurrence_id`` (UTC): its first start, an RDATE or a start of its rule (one second scanned)."""
+    if recurrence_id == first_start.astimezone(UTC) or recurrence_id in {d.astimezone(UTC) for d in series.rdates}:
+        return True
+    if not series.rrule or recurrence_id < first_start:
+        return False
+    first = first_start.astimezone(ZoneInfo(series.timezone or zone))
+    try:
+        starts = rule_starts(series.rrule, first, recurrence_id, recurrence_id + timedelta(seconds=1))
+    except TooManyOccurrences:  # a rule denser than any appointment series: none of its starts is given out
+        return False
+    return any(s.astimezone(UTC) == recurrence_id for s in starts)
+
+
+def with_override(series: Series, first_start: datetime, zone: str, changed: Override) -> Series:
+    """``series`` with ``changed`` as the override of its occurrence ``changed.recurrence_id`` (replacing an
+    override there). ``zone``: the calendar's, for a series that names none.
+
+    Raises:
+        UnknownOccurrence: the series has no such occurrence, or an EXDATE removed it.
+        ValueError: the rule cannot be read.
+    """
+    rid = changed.recurrence_id.astimezone(UTC)
+    known = any(o.recurrence_id.astimezone(UTC) == rid for o in series.overrides)
+    removed = rid in {d.astimezone(UTC) for d in series.exdates}
+    if removed or not (known or _is_occurrence(series, first_start, zone, rid)):
+        raise UnknownOccurrence(rid)
+    others = [o for o in series.overrides if o.recurrence_id.astimezone(UTC) != rid]
+    overrides = tuple(sorted([*others, changed], key=lambda o: o.recurrence_id))
+    return Series(series.rrule, series.exdates, series.rdates, overrides, series.timezone)
+
+
+def occurrence_at(series: Series, first_start: datetime, first_end: datetime, recurrence_id: datetime) -> Override:
+    """The occurrence ``recurrence_id`` as an override: the one the series has there, else unchanged (the
+    series' duration from its original start, no texts of its own)."""
+    rid = recurrence_id.astimezone(UTC)
+    for override in series.overrides:
+        if override.recurrence_id.astimezone(UTC) == rid:
+            return override
+    return Override(rid, rid, rid + (first_end - first_start))

@@ -41,6 +41,8 @@ from caldav_bridge.events.model import (
     AppointmentRescheduled,
 )
 from caldav_bridge.model.appointment import (
+    EARLIEST,
+    LATEST,
     SHOW_AS_META,
     Appointment,
     AppointmentStatus,
@@ -48,6 +50,7 @@ from caldav_bridge.model.appointment import (
     Guest,
     Meta,
     check_busy_guests,
+    check_interval,
     show_as_error,
 )
 from caldav_bridge.model.queries import AppointmentFilters
@@ -56,9 +59,21 @@ from caldav_bridge.model.requests import (
     AppointmentPatch,
     CancelRequest,
     FollowUpRequest,
+    OccurrencePatch,
     RescheduleRequest,
 )
-from caldav_bridge.model.series import CALDAV_META, TooManyOccurrences, occurrences_of
+from caldav_bridge.model.series import (
+    CALDAV_META,
+    RECURRENCE_META,
+    Override,
+    Series,
+    TooManyOccurrences,
+    UnknownOccurrence,
+    applied,
+    occurrence_at,
+    occurrences_of,
+    with_override,
+)
 from caldav_bridge.model.timestamps import format_timestamp, parse_timestamp
 from caldav_bridge.services import creates
 from caldav_bridge.services.actor import CALDAV_CHANNEL, Actor
@@ -85,6 +100,7 @@ __all__ = [
     "apply_external_change",
     "book",
     "cancel",
+    "change_occurrence",
     "create",
     "create_in",
     "delete",
@@ -457,6 +473,67 @@ def reschedule(
         row.updated_at = utcnow()
         _changed(uow, actor, row, before, "reschedule", reason=request.reason)
         return _commit(uow, row)
+
+
+def change_occurrence(
+    uow: UnitOfWork,
+    actor: Actor,
+    appointment_id: str,
+    recurrence_id: datetime,
+    patch: OccurrencePatch,
+    *,
+    if_match: str | None = None,
+) -> Occurrence:
+    """Move, retitle or cancel one occurrence of a series (the one whose original start is ``recurrence_id``):
+    its override (RFC 5545 RECURRENCE-ID) is made or changed in ``meta.recurrence``, so REST, feeds and the
+    CalDAV item (re-rendered by the change's handler) all show it.
+
+    Raises:
+        NotFound: no such appointment, or no such occurrence of it.
+        Conflict: the appointment is no series, or is cancelled.
+        ValidationFailed: the occurrence's new times are not a valid interval.
+    """
+    actor.require("write")
+    with uow:
+        row = _visible_row(uow, actor, appointment_id, for_update=True)
+        _check_etag(row, if_match)
+        if row.status == S.CANCELLED:
+            raise InvalidTransition(row.status, "change an occurrence of")
+        series = Series.of_meta(row.meta_extra)
+        if series is None:
+            raise Conflict(f"appointment {appointment_id} is not a series: change it with PATCH /appointments/{{id}}")
+        if not EARLIEST <= recurrence_id < LATEST:  # no appointment lies there (and its arithmetic would overflow)
+            raise NotFound("occurrence", format_timestamp(recurrence_id))
+        changed = _changed_occurrence(occurrence_at(series, row.date_start, row.date_end, recurrence_id), patch)
+        try:
+            updated = with_override(series, row.date_start, row.calendar.timezone, changed)
+        except (UnknownOccurrence, ValueError) as exc:
+            raise NotFound("occurrence", format_timestamp(recurrence_id)) from exc
+        before = _Before.of(row)
+        row.meta_extra = {**(row.meta_extra or {}), RECURRENCE_META: updated.to_json()}
+        row.sequence += 1
+        row.updated_at = utcnow()
+        _changed(uow, actor, row, before, "update")
+        stored = _commit(uow, row)
+        copy = applied(stored.appointment, changed.start, changed.end, changed)
+        if changed.cancelled:
+            copy = copy.model_copy(update={"status": S.CANCELLED})
+        return Occurrence(copy, stored.etag, changed.recurrence_id)
+
+
+def _changed_occurrence(current: Override, patch: OccurrencePatch) -> Override:
+    """``current`` with what ``patch`` gives (merge semantics: a field left out stays; null texts are the series')."""
+    given = patch.model_fields_set
+    start = patch.date_start if "date_start" in given and patch.date_start else current.start
+    end = patch.date_end if "date_end" in given and patch.date_end else current.end
+    if {"date_start", "date_end"} & given and ("date_start" not in given or "date_end" not in given):
+        try:
+            check_interval(start, end)
+        except FieldValueError as exc:
+            raise ValidationFailed([FieldError(exc.field, str(exc))]) from exc
+    texts = {k: getattr(patch, k) if k in given else getattr(current, k) for k in ("name", "description", "location")}
+    cancelled = current.cancelled if patch.cancelled is None else patch.cancelled
+    return Override(current.recurrence_id, start, end, cancelled, **texts)
 
 
 def follow_up(

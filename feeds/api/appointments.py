@@ -6,19 +6,21 @@ import json
 
 from flask import Response, current_app, jsonify, request
 
+from caldav_bridge.errors import FieldError, ValidationFailed
 from caldav_bridge.model.appointment import Appointment
 from caldav_bridge.model.requests import (
     AppointmentDraft,
     AppointmentPatch,
     CancelRequest,
     FollowUpRequest,
+    OccurrencePatch,
     RescheduleRequest,
 )
-from caldav_bridge.model.timestamps import format_timestamp
+from caldav_bridge.model.timestamps import format_timestamp, parse_timestamp
 from caldav_bridge.services import appointments as service
 from feeds.api.blueprint import bp
 from feeds.api.interchange import FormatQuery, formatted
-from feeds.api.schemas import AppointmentListParams, AppointmentPage, HistoryEntry, HistoryList
+from feeds.api.schemas import AppointmentListParams, AppointmentPage, HistoryEntry, HistoryList, ListedAppointment
 from feeds.auth import current_actor
 from feeds.operations import Header, operation
 from feeds.runtime import runtime, uow
@@ -162,6 +164,33 @@ def book_appointment(id: str) -> Response:
 )
 def reschedule_appointment(id: str, body: RescheduleRequest) -> Response:
     return _one(service.reschedule(uow(), current_actor("api"), id, body, if_match=if_match()))
+
+
+@operation(
+    bp,
+    "PATCH",
+    "/appointments/{id}/occurrences/{recurrence_id}",
+    summary="Move, retitle or cancel one occurrence of a series",
+    tag=TAG,
+    body=OccurrencePatch,
+    headers=(IF_MATCH,),
+    responses={
+        200: ListedAppointment,
+        404: "No such appointment, or the series has no occurrence at `recurrence_id`",
+        409: "The appointment is no series, or is cancelled",
+    },
+    response_headers=ETAG,
+)
+def change_occurrence(id: str, recurrence_id: str, body: OccurrencePatch) -> Response:
+    try:
+        original = parse_timestamp(recurrence_id)
+    except ValueError as exc:
+        message = "must be the occurrence's original start in UTC, as listed (2026-12-09T16:00:00.000Z)"
+        raise ValidationFailed([FieldError("recurrence_id", message)]) from exc
+    changed = service.change_occurrence(uow(), current_actor("api"), id, original, body, if_match=if_match())
+    response = jsonify(_occurrence_json(changed))
+    response.headers["ETag"] = changed.etag
+    return response
 
 
 @operation(

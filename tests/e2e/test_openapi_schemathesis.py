@@ -39,8 +39,11 @@ from psycopg import sql
 from schemathesis import GenerationMode
 
 from caldav_bridge.converters import converter_names
+from caldav_bridge.model.requests import AppointmentDraft
+from caldav_bridge.model.timestamps import format_timestamp
 from caldav_bridge.runtime import Runtime
-from caldav_bridge.services import users
+from caldav_bridge.services import appointments, users
+from caldav_bridge.services.actor import system_actor
 from caldav_bridge.store.migrate import upgrade
 from config import load_settings
 from feeds.app import create_app
@@ -158,6 +161,9 @@ class _Target:
     past_ids: list[str]  # a FOLLOW_UP that has started (only those can be marked a no-show)
     labels: set[str] = field(default_factory=set)
     statuses: Counter[int] = field(default_factory=Counter)
+    #: A weekly series on a fitter's calendar (as a CalDAV client's write keeps it) and its occurrences' starts.
+    series_id: str = ""
+    recurrence_ids: list[str] = field(default_factory=list)
 
     @property
     def appointment_ids(self) -> list[str]:
@@ -220,12 +226,24 @@ def target(site: _Site) -> Iterator[_Target]:
     current = _Target(
         site, initial_ids, fitting_ids, [hook["id"]], [feed["token"]["id"]], [holiday], [link["id"]], [past["id"]]
     )
+    current.series_id, current.recurrence_ids = _seed_series(site, _weekday(world, 15 + n))
     _CURRENT.append(current)
     yield current
     _CURRENT.remove(current)
     for label in current.labels:
         if label not in NO_SUCCESS and not any(200 <= status < 300 for status in current.statuses):
             pytest.fail(f"{label}: no request got a 2xx, so no success response was checked: {dict(current.statuses)}")
+
+
+def _seed_series(site: _Site, day: date) -> tuple[str, list[str]]:
+    """A weekly series of four at 12:00 Berlin from ``day``: ``meta.recurrence`` is only a CalDAV client's to
+    write, so it is made through the service as the CalDAV channel."""
+    start = datetime.combine(day, time(12), tzinfo=BERLIN)
+    body = appointment_body(site.world.f1, guests=[], date_start=iso(start), date_end=iso(start + timedelta(hours=1)))
+    body["meta"] = {"type": "FOLLOW_UP", "recurrence": {"rrule": "FREQ=WEEKLY;COUNT=4", "timezone": "Europe/Berlin"}}
+    made = appointments.create(site.server.runtime.uow(), system_actor("caldav"), AppointmentDraft.model_validate(body))
+    starts = [(start + timedelta(weeks=k)).astimezone(UTC) for k in range(4)]
+    return str(made.appointment.id), [format_timestamp(s) for s in starts]
 
 
 _ITEMS = itertools.count()
@@ -258,6 +276,8 @@ def _usable(case: Any, current: _Target, draw: int) -> Any:
         params["date"] = rnd.choice(current.exception_dates)
     if "opportunity_gid" in params:
         params["opportunity_gid"] = OPPORTUNITY
+    if "recurrence_id" in params:
+        params["recurrence_id"] = rnd.choice(current.recurrence_ids)
     if "format" in params:
         params["format"] = "canonical" if path.startswith("/api/v1/import") else rnd.choice(FORMATS)
     case.path_parameters = params
@@ -292,6 +312,8 @@ def _id_pool(path: str, current: _Target) -> list[str]:
         return current.fitting_ids
     if path.startswith("/api/v1/sync"):
         return ["0"]
+    if "/occurrences/" in path:
+        return [current.series_id]
     return current.appointment_ids
 
 
