@@ -40,6 +40,7 @@ class AuthClockRow(Base):
 
 
 _GENERATION = select(AuthClockRow.__table__.c.generation).where(AuthClockRow.__table__.c.id == 1)
+_GENERATION_SQL = "SELECT generation FROM auth_clock WHERE id = 1"
 
 
 def generation(session: Session) -> int:
@@ -48,10 +49,21 @@ def generation(session: Session) -> int:
 
 
 def current_generation(engine: Engine) -> int:
-    """The clock's current value (0 if its row is missing), read in one statement of its own: no session and,
-    on SQLite, no transaction around it (``engine.single_statement_reader``)."""
-    with single_statement_reader(engine) as connection:
-        return int(connection.scalar(_GENERATION) or 0)
+    """The clock's current value (0 if its row is missing), read in one statement of its own: no session and no
+    transaction around it. On SQLite (pysqlite in autocommit here) straight on a pooled driver connection: the
+    engine's per-statement machinery cost ~50 us of a read's ~800 (``engine.single_statement_reader`` on
+    PostgreSQL, whose AUTOCOMMIT it sets)."""
+    if engine.dialect.name == "sqlite":
+        connection = engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            row = cursor.execute(_GENERATION_SQL).fetchone()
+            cursor.close()
+        finally:
+            connection.close()
+        return int(row[0]) if row else 0
+    with single_statement_reader(engine) as reader:
+        return int(reader.scalar(_GENERATION) or 0)
 
 
 def create_triggers(connection: Connection) -> None:
