@@ -13,6 +13,7 @@ job id                        when                            what
 ``webhooks-deliver``          ``webhook_delivery_interval``   due webhook deliveries
 ``scheduling-expire-holds``   ``hold_expiry_interval``        holds past their time give their slot back
 ``caldav-prune-change-log``   ``dav_prune_interval``          CalDAV change logs past the token age
+``audit-fold-reads``          every 5 s                       staged reads' audit → ``audit_log``
 ``messages-deliver``          every 15 s                      the customer-message outbox (self-booking)
 ``booking-reminders``         every 300 s                     queue the reminders that are due
 ``salesforce-booking-links``  ``sf_push_interval_seconds``    personal links' URLs → Opportunities (when set)
@@ -43,9 +44,19 @@ from caldav_bridge.scheduling.booking import expire_holds
 from caldav_bridge.selfbooking import jobs as selfbooking_jobs
 from caldav_bridge.selfbooking import sf_links
 from caldav_bridge.selfbooking.keys import service_key
+from caldav_bridge.services.audit_trail import fold_staged_reads
 from caldav_bridge.webhooks.delivery import WebhookOptions, deliver_due
 
-__all__ = ["PROVIDERS", "build_scheduler", "core_jobs", "customer_message_jobs", "jobs_of", "salesforce_jobs"]
+__all__ = [
+    "AUDIT_FOLD_INTERVAL_SECONDS",
+    "PROVIDERS",
+    "build_scheduler",
+    "core_jobs",
+    "customer_message_jobs",
+    "fold_read_audit",
+    "jobs_of",
+    "salesforce_jobs",
+]
 
 log = logging.getLogger(__name__)
 
@@ -126,13 +137,27 @@ def prune_change_logs(rt: Runtime, max_age: int = DEFAULT_MAX_TOKEN_AGE) -> int:
     return count
 
 
+#: How often the staged reads' audit is folded into ``audit_log`` (``docs/architecture.md``, "Reads and their audit").
+AUDIT_FOLD_INTERVAL_SECONDS = 5
+
+
+def fold_read_audit(rt: Runtime) -> int:
+    """Fold the reads staged since the last run into ``audit_log``; how many rows that made."""
+    folded = fold_staged_reads(rt.uow())
+    if folded.batches:
+        log.debug("audit: %d read(s) folded into %d audit_log row(s)", folded.batches, folded.reads)
+    return folded.reads
+
+
 def core_jobs(rt: Runtime) -> list[Job]:
-    """The jobs every deployment runs: webhook delivery, hold expiry, CalDAV change-log pruning."""
+    """The jobs every deployment runs: webhook delivery, hold expiry, CalDAV change-log pruning, the reads' audit
+    fold."""
     s = rt.settings
     return [
         Job("webhooks-deliver", Every(s.webhook_delivery_interval_seconds), lambda: deliver_webhooks(rt)),
         Job("scheduling-expire-holds", Every(s.hold_expiry_interval_seconds), lambda: expire_due_holds(rt)),
         Job("caldav-prune-change-log", Every(s.dav_prune_interval_seconds), lambda: prune_change_logs(rt)),
+        Job("audit-fold-reads", Every(AUDIT_FOLD_INTERVAL_SECONDS), lambda: fold_read_audit(rt)),
     ]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import (
@@ -29,10 +30,11 @@ from sqlalchemy.orm import Session
 
 from caldav_bridge.model.appointment import MAX_DURATION, SHOW_AS_META, AppointmentStatus, ShowAs
 from caldav_bridge.model.queries import AppointmentFilters, ListedKind
-from caldav_bridge.store import auth_clock, plain_reads
+from caldav_bridge.store import auth_clock, plain_reads, read_audit
 from caldav_bridge.store.bulk_insert import insert_many
 from caldav_bridge.store.dav_ranges import reaching_from_before
 from caldav_bridge.store.plain_rows import PlainRow
+from caldav_bridge.store.read_audit import FOLD_BATCHES, FOLD_READS, Folded
 from caldav_bridge.store.tables import (
     ApiTokenRow,
     AppointmentGuestRow,
@@ -576,8 +578,17 @@ class AuditRepository:
             self.session.execute(insert(AuditRow), list(rows))
 
     def for_appointment(self, appointment_id: str) -> list[AuditRow]:
-        stmt = select(AuditRow).where(AuditRow.appointment_id == appointment_id).order_by(AuditRow.id)
-        return list(self.session.scalars(stmt))
+        """Every audit row of ``appointment_id``, oldest first: ``audit_log``'s and the reads still staged
+        (``store/read_audit.py``; those are not in the session, their ``id`` is None), so a reader needs no write
+        transaction and no fold job to see every read at once."""
+        stmt = select(AuditRow).where(AuditRow.appointment_id == appointment_id).order_by(AuditRow.at, AuditRow.id)
+        rows = list(self.session.scalars(stmt)) + read_audit.staged(self.session, appointment_id)
+        return sorted(rows, key=attrgetter("at"))  # stable: a folded row first at the same instant
+
+    def fold_staged_reads(self, *, batches: int = FOLD_BATCHES, reads: int = FOLD_READS) -> Folded:
+        """Move the oldest staged reads into ``audit_log`` (:func:`caldav_bridge.store.read_audit.fold`), in this
+        (write) transaction."""
+        return read_audit.fold(self.session.connection(), batches=batches, reads=reads)
 
 
 class IdempotencyRepository:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from caldav_bridge.store.base import Base, new_id
@@ -17,6 +17,7 @@ __all__ = [
     "ApiTokenRow",
     "AppointmentGuestRow",
     "AppointmentRow",
+    "AuditReadBatchRow",
     "AuditRow",
     "Base",
     "CalendarRow",
@@ -194,6 +195,31 @@ class AuditRow(Base):
     calendar_id: Mapped[str | None] = mapped_column(String(36))
     request_id: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[str | None] = mapped_column(String(1000))
+
+
+class AuditReadBatchRow(Base):
+    """One audited read, staged until a fold moves it into ``audit_log`` (``store/read_audit.py``).
+
+    The columns one read shares, and its ``[[appointment_id, calendar_id], ...]`` as JSON text. No index but the
+    primary key: staging a read touches one page at the table's end, where ``audit_log``'s
+    ``(appointment_id, at)`` index took a random page per appointment shown.
+    """
+
+    __tablename__ = "audit_read_batches"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    at: Mapped[datetime]
+    actor: Mapped[str | None] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(16))
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[str | None] = mapped_column(String(1000))
+    #: ``[[appointment_id, calendar_id], ...]`` (JSON text).
+    pairs: Mapped[str] = mapped_column(Text)
+    #: How many pairs: the ``audit_log`` rows this batch folds into (a fold bounds its transaction by their sum).
+    reads: Mapped[int] = mapped_column(Integer)
 
 
 class ExternalRefRow(Base):

@@ -10,32 +10,30 @@ next, in order), and to the after-commit handlers once :meth:`commit` has commit
 Reads enter with ``with uow.reading():``: a read-only transaction (on SQLite a deferred ``BEGIN``, so
 it never takes or waits for the write lock; writers still begin ``IMMEDIATE``). A read of patient
 data is audited with :meth:`UnitOfWork.audit_reads`: the rows are held until :meth:`commit`, which
-writes them with one INSERT statement (SQLite: after ending the read, in a short write transaction of its
-own; PostgreSQL: in the read's transaction, before it commits); if that write fails, :meth:`commit`
+stages them as one ``audit_read_batches`` row per read with one statement (SQLite: after ending the read, in a
+short write transaction of its own; PostgreSQL: in the read's transaction, before it commits), folded into
+``audit_log`` later in bulk (:mod:`caldav_bridge.store.read_audit`); if that write fails, :meth:`commit`
 raises :class:`~caldav_bridge.errors.AuditFailed` and the caller returns the error, never the data
 (``docs/architecture.md``, "Reads and their audit").
 """
 
 from __future__ import annotations
 
-import json
 from collections import deque
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from operator import itemgetter
 from types import TracebackType
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import Table, insert
 from sqlalchemy import event as sa_event
-from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from caldav_bridge.errors import AuditFailed
 from caldav_bridge.events.bus import MessageBus
 from caldav_bridge.events.model import Event
-from caldav_bridge.store import auth_clock
+from caldav_bridge.store import auth_clock, read_audit
 from caldav_bridge.store.bulk_insert import insert_many
 from caldav_bridge.store.dav_repository import DavItemRepository
 from caldav_bridge.store.engine import READ_ONLY
@@ -66,90 +64,6 @@ class SessionRepository:
 
 
 R = TypeVar("R", bound=SessionRepository)
-_AUDIT_TABLE = cast(Table, AuditRow.__table__)
-#: The audit_log columns a read's audit rows give (``services.creates.audit_values``), in the INSERT's order.
-_AUDIT_COLUMNS = ("at", "actor", "channel", "action", "appointment_id", "calendar_id", "request_id", "detail")
-#: The audit INSERT as SQL text per dialect (compiled once), executed for all of a read's rows at once.
-_AUDIT_SQL: dict[str, tuple[str, tuple[str, ...] | None]] = {}
-
-
-def _audit_statement(dialect: Dialect) -> tuple[str, tuple[str, ...] | None]:
-    """(SQL, the parameters' order for a positional driver, or None for a named one) of the audit INSERT."""
-    found = _AUDIT_SQL.get(dialect.name)
-    if found is None:
-        compiled = insert(_AUDIT_TABLE).compile(
-            dialect=dialect,
-            column_keys=list(_AUDIT_COLUMNS),
-            for_executemany=True,  # no RETURNING of the ids
-        )
-        order = tuple(compiled.positiontup) if compiled.positional and compiled.positiontup else None
-        found = _AUDIT_SQL[dialect.name] = (str(compiled), order)
-    return found
-
-
-def _audit_parameters(dialect: Dialect, order: tuple[str, ...] | None, rows: list[dict[str, Any]]) -> list[Any]:
-    """The rows as the driver takes them: each ``at`` through the column type's own bind conversion (one
-    conversion per distinct instant: a read's rows share one), then tuples (positional) or dicts (named)."""
-    convert = _AUDIT_TABLE.c.at.type.bind_processor(dialect)
-    converted: dict[Any, Any] = {}
-    for row in rows:
-        at = row["at"]
-        if at not in converted:
-            converted[at] = convert(at) if convert else at
-    if order is None:
-        return [{**row, "at": converted[row["at"]]} for row in rows]
-    values = itemgetter(*order)
-    at = order.index("at")
-    return [(*v[:at], converted[v[at]], *v[at + 1 :]) for v in map(values, rows)]
-
-
-#: PostgreSQL: a read's audit rows in one statement with one round trip, the appointment and calendar ids as two
-#: arrays (psycopg's ``executemany`` costs Python work per row: ~100 calls a row, a page of 50 is 51 rows).
-_PG_AUDIT_UNNEST = (
-    "INSERT INTO audit_log (at, actor, channel, action, appointment_id, calendar_id, request_id, detail) "
-    "SELECT %(at)s::timestamptz, %(actor)s::varchar, %(channel)s::varchar, %(action)s::varchar, "
-    "t.appointment_id, t.calendar_id, %(request_id)s::varchar, %(detail)s::varchar "
-    "FROM unnest(%(appointment_ids)s::varchar[], %(calendar_ids)s::varchar[]) AS t(appointment_id, calendar_id)"
-)
-#: SQLite: a read's audit rows in one statement stepped once, the (appointment, calendar) pairs as one JSON
-#: array (``executemany`` steps once per row, and pysqlite releases the GIL at every step: a thread switch each
-#: when the server's other threads wait for it).
-_SQLITE_AUDIT_JSON = (
-    "INSERT INTO audit_log (at, actor, channel, action, appointment_id, calendar_id, request_id, detail) "
-    "SELECT ?, ?, ?, ?, json_extract(pair.value, '$[0]'), json_extract(pair.value, '$[1]'), ?, ? "
-    "FROM json_each(?) AS pair"
-)
-#: The audit columns one read shares in every row (the rest: which appointment, in which calendar).
-_SHARED = itemgetter("at", "actor", "channel", "action", "request_id", "detail")
-
-
-def _one_reader(rows: list[dict[str, Any]]) -> bool:
-    """Whether ``rows`` differ only in their appointment and calendar (one actor's one read at one time)."""
-    first = _SHARED(rows[0])
-    return all(_SHARED(row) == first for row in rows)
-
-
-def _unnest_parameters(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    first = rows[0]
-    return {
-        "at": first["at"],
-        "actor": first["actor"],
-        "channel": first["channel"],
-        "action": first["action"],
-        "request_id": first["request_id"],
-        "detail": first["detail"],
-        "appointment_ids": [row["appointment_id"] for row in rows],
-        "calendar_ids": [row["calendar_id"] for row in rows],
-    }
-
-
-def _json_each_parameters(dialect: Dialect, rows: list[dict[str, Any]]) -> tuple[Any, ...]:
-    """:data:`_SQLITE_AUDIT_JSON`'s parameters for ``rows`` (one reader's, :func:`_one_reader`)."""
-    first = rows[0]
-    convert = _AUDIT_TABLE.c.at.type.bind_processor(dialect)
-    pairs = json.dumps([[row["appointment_id"], row["calendar_id"]] for row in rows], separators=(",", ":"))
-    at = convert(first["at"]) if convert else first["at"]
-    return (at, first["actor"], first["channel"], first["action"], first["request_id"], first["detail"], pairs)
 
 
 def _refuse_flush(session: Session, _context: Any, _instances: Any) -> None:
@@ -286,7 +200,8 @@ class UnitOfWork:
 
     def audit_reads(self, rows: list[dict[str, Any]]) -> None:
         """Audit rows (``audit_log`` column values) of a read: in a read-only unit of work held until
-        :meth:`commit`; otherwise inserted now, in this transaction."""
+        :meth:`commit`, which stages them (``store/read_audit.py``); otherwise inserted into ``audit_log`` now,
+        in this transaction."""
         if self._read_only:
             self._audit.extend(rows)
         elif rows:
@@ -312,12 +227,12 @@ class UnitOfWork:
         self._audit = []
 
     def _commit_read(self) -> None:
-        """End the read and write its held audit rows: one INSERT statement executed for all of them.
+        """End the read and stage its held audit rows: one ``audit_read_batches`` row per read, one statement
+        (``store/read_audit.py``; the ``audit-fold-reads`` job moves them into ``audit_log``).
 
         SQLite: after the read, in a short write transaction of its own (the read never held the write lock, and
-        a deferred transaction that read cannot always take it), the INSERT executed for every row (``executemany``,
-        stepped in C). PostgreSQL: in the read's own transaction, just before it commits (no lock to avoid there;
-        one transaction and connection fewer), one ``INSERT ... SELECT FROM unnest(ids)``.
+        a deferred transaction that read cannot always take it). PostgreSQL: in the read's own transaction, just
+        before it commits (no lock to avoid there; one transaction and connection fewer).
         """
         rows, self._audit = self._audit, []
         if not rows:
@@ -325,25 +240,13 @@ class UnitOfWork:
             return
         try:
             connection = self.session.connection()
-            dialect = connection.dialect
-            if dialect.name == "postgresql" and _one_reader(rows):
-                connection.exec_driver_sql(_PG_AUDIT_UNNEST, _unnest_parameters(rows))
-                self.session.commit()
-                return
-            if dialect.name == "sqlite" and _one_reader(rows):
-                self.session.commit()  # ends the read
-                with connection.engine.begin() as writer:
-                    writer.exec_driver_sql(_SQLITE_AUDIT_JSON, _json_each_parameters(dialect, rows))
-                return
-            sql, order = _audit_statement(dialect)
-            parameters = _audit_parameters(dialect, order, rows)
-            if dialect.name != "sqlite":
+            sql, parameters = read_audit.stage(connection.dialect, rows)
+            if connection.dialect.name != "sqlite":
                 connection.exec_driver_sql(sql, parameters)
                 self.session.commit()
                 return
             self.session.commit()  # ends the read
-            engine = connection.engine
-            with engine.begin() as writer:
+            with connection.engine.begin() as writer:
                 writer.exec_driver_sql(sql, parameters)
         except SQLAlchemyError as exc:
             raise AuditFailed() from exc

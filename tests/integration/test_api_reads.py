@@ -20,7 +20,7 @@ from caldav_bridge.services.mapping import appointment_from_row
 from caldav_bridge.store.tables import AppointmentRow, AuditRow
 from feeds.app import create_app
 from tests.conftest import People
-from tests.support.audit import audit_row_count, refuse_audit_writes
+from tests.support.audit import audit_row_count, audit_trail, refuse_audit_writes, staged_reads
 from tests.support.factories import appointment_body
 from tests.support.live import Api, LiveServer, serve
 
@@ -74,8 +74,7 @@ def _create(api: Api, calendar_id: str, n: int, **overrides: Any) -> list[str]:
 
 
 def _audit_rows(runtime: Runtime) -> list[AuditRow]:
-    with runtime.uow() as uow:
-        return list(uow.session.scalars(select(AuditRow).where(AuditRow.action == "read").order_by(AuditRow.id)))
+    return audit_trail(runtime, AuditRow.action == "read")
 
 
 def test_a_list_reads_in_a_read_transaction_and_audits_every_row_in_one_statement(
@@ -92,15 +91,16 @@ def test_a_list_reads_in_a_read_transaction_and_audits_every_row_in_one_statemen
     assert response.status_code == 200
     assert sorted(i["id"] for i in response.json()["items"]) == sorted(ids)
     writes = [s for s in statements if s == "BEGIN (write)"]
-    audit_inserts = [s for s in statements if s.startswith("INSERT INTO audit_log")]
+    audit_inserts = [s for s in statements if s.startswith("INSERT INTO audit")]
+    # one statement staging one row for the whole page (the fold moves it into audit_log later)
+    assert len(audit_inserts) == 1 and audit_inserts[0].startswith("INSERT INTO audit_read_batches"), statements
+    assert not audit_inserts[0].endswith(" rows")  # executed once, not executemany
     if runtime.engine.dialect.name == "sqlite":
         assert writes == ["BEGIN (write)"], statements  # the audit's short transaction, and nothing else
         assert statements.index("BEGIN (write)") == statements.index(audit_inserts[0]) - 1
-        assert len(audit_inserts) == 1 and "json_each(" in audit_inserts[0]  # one statement for every row
     else:  # PostgreSQL: the audit INSERT is the read transaction's last statement, no transaction of its own
         assert writes == [], statements
         assert statements[statements.index(audit_inserts[0]) - 1].lstrip().startswith("SELECT")
-        assert len(audit_inserts) == 1 and "unnest(" in audit_inserts[0]  # one statement for every row
     assert "RETURNING" not in audit_inserts[0]
     assert {"BEGIN (read)"} <= set(statements)
     clock_reads = [s for s in statements if "auth_clock" in s]
@@ -116,7 +116,9 @@ def test_a_list_reads_in_a_read_transaction_and_audits_every_row_in_one_statemen
     assert len(guest_selects) == 1, guest_selects  # the page's guests in one query
     if runtime.engine.dialect.name == "sqlite":  # the page and its guests in one statement answering one row
         assert selects == guest_selects and "json_array(" in selects[0], selects
-    audited = [r.appointment_id for r in _audit_rows(runtime)[audited_before:]]
+    assert staged_reads(runtime) == 1
+    audited = [r.appointment_id for r in _audit_rows(runtime)[audited_before:]]  # folded first
+    assert staged_reads(runtime) == 0
     assert sorted(audited) == sorted(ids)
     assert {r.actor for r in _audit_rows(runtime)} == {"dispatcher"}
 
@@ -178,18 +180,17 @@ def _audit_row(action: str, appointment_id: str, at: datetime, actor: str = "dis
 
 @pytest.mark.parametrize("mixed", [False, True], ids=["one reader", "rows that differ"])
 def test_a_reads_audit_rows_are_written_as_given(runtime: Runtime, mixed: bool) -> None:
-    """One actor's read (one statement: PostgreSQL's unnest, SQLite's executemany) and rows that differ in more than
-    their ids (PostgreSQL falls back to executemany): every column as given."""
+    """One actor's read (one staged batch) and rows that differ in more than their ids (one batch each, one
+    executemany): every column as given, once folded."""
     at = T0 + timedelta(microseconds=123_000)
     rows = [_audit_row("read", f"appt-{i}", at) for i in range(3)]
     if mixed:
         rows += [_audit_row("read_history", "appt-9", at + timedelta(seconds=1), actor="fitter.denver")]
-    before = len(_audit_rows(runtime))
     with runtime.uow().reading() as uow:
         uow.audit_reads(rows)
         uow.commit()
-    with runtime.uow() as uow:
-        stored = list(uow.session.scalars(select(AuditRow).order_by(AuditRow.id)))[before:]
+    assert staged_reads(runtime) == (2 if mixed else 1)
+    stored = audit_trail(runtime)
     found = [
         {k: getattr(r, k) for k in ("at", "actor", "channel", "action", "appointment_id", "calendar_id", "request_id")}
         | {"detail": r.detail}
