@@ -12,6 +12,7 @@ from caldav_bridge.store.tables import AuditRow, OutboxRow
 from tests.caldav.conftest import client_for
 from tests.caldav.support import BASE, dav_session, event_ics
 from tests.conftest import People
+from tests.support.audit import audit_trail
 from tests.support.factories import appointment_body
 from tests.support.live import LiveServer
 
@@ -51,12 +52,7 @@ def test_event_created_over_caldav_is_an_appointment_with_outbox_row(
     # the client reads back what it wrote
     event = fitter_calendar.event_by_uid("dav-1@test")
     assert "X-CLIENT-COLOR:teal" in event.data and "BEGIN:VALARM" in event.data
-    with live.runtime.uow() as uow:
-        reads = list(
-            uow.session.scalars(
-                select(AuditRow).where(AuditRow.appointment_id == appointment["id"], AuditRow.action == "read")
-            )
-        )
+    reads = audit_trail(live.runtime, AuditRow.appointment_id == appointment["id"], AuditRow.action == "read")
     assert {(a.channel, a.actor) for a in reads} >= {("caldav", people.fitter.username)}
 
 

@@ -481,7 +481,15 @@ def test_the_blueprint_secret_never_comes_out(
         assert SECRET not in body
     assert SECRET not in caplog.text
     with live.runtime.uow() as uow:  # nor anywhere in the database
-        for table in ("appointments", "appointment_guests", "outbox", "audit_log", "external_refs", "dav_items"):
+        for table in (
+            "appointments",
+            "appointment_guests",
+            "outbox",
+            "audit_log",
+            "audit_read_batches",
+            "external_refs",
+            "dav_items",
+        ):
             for row in uow.session.execute(text(f"SELECT * FROM {table}")):
                 assert SECRET not in json.dumps([str(v) for v in row]), table
 

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 import requests
-from sqlalchemy import select
 
 from caldav_bridge.runtime import Runtime
 from caldav_bridge.selfbooking.delivery import FileTransport
@@ -19,6 +18,7 @@ from caldav_bridge.store.private_files import private_dir, private_file, write_p
 from caldav_bridge.store.tables import AuditRow
 from config import load_settings
 from tests.conftest import People
+from tests.support.audit import audit_trail
 from tests.support.live import LiveServer
 
 
@@ -81,9 +81,7 @@ def test_reading_the_history_is_audited(live: LiveServer, people: People, runtim
     appointment_id = created.json()["id"]
 
     def audited() -> list[str]:
-        with runtime.uow() as uow:
-            stmt = select(AuditRow.action).where(AuditRow.appointment_id == appointment_id)
-            return list(uow.session.scalars(stmt))
+        return [a.action for a in audit_trail(runtime, AuditRow.appointment_id == appointment_id)]
 
     before = audited()
     history = api.get(f"/api/v1/appointments/{appointment_id}/history")

@@ -31,11 +31,11 @@ def test_ensure_schema_creates_an_empty_database_stamped_and_upgrades_an_old_one
     with engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
     with engine.begin() as connection:  # taken back to the revision before the newest migration
-        connection.exec_driver_sql("DROP TABLE auth_clock")
-        connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0008'")
-    assert current_revision(engine) == "0008"
+        connection.exec_driver_sql("DROP TABLE audit_read_batches")
+        connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0012'")
+    assert current_revision(engine) == "0012"
     ensure_schema(engine)  # behind: migrated
-    assert is_current(engine) and "auth_clock" in inspect(engine).get_table_names()
+    assert is_current(engine) and "audit_read_batches" in inspect(engine).get_table_names()
     engine.dispose()
 
 

@@ -30,7 +30,12 @@ def reset(colpath: str) -> None:
     if "dav_collections" not in inspect(engine).get_table_names():
         return  # the storage creates the schema on first use
     with engine.begin() as connection:
-        connection.execute(text("TRUNCATE dav_changes, dav_items, dav_collections, audit_log RESTART IDENTITY CASCADE"))
+        connection.execute(
+            text(
+                "TRUNCATE dav_changes, dav_items, dav_collections, audit_log, audit_read_batches "
+                "RESTART IDENTITY CASCADE"
+            )
+        )
 
 
 @dataclass(frozen=True)
