@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from operator import itemgetter
 from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Connection, Table, text
@@ -105,17 +106,23 @@ class Folded(NamedTuple):
         return self.batches >= FOLD_BATCHES or self.reads >= FOLD_READS
 
 
-def _shared(row: dict[str, Any]) -> tuple[Any, ...]:
-    return (row["at"], row.get("actor"), row["channel"], row["action"], row.get("request_id"), row.get("detail"))
+#: The columns one reader shares in every row of its read, and what differs: which appointment, in which calendar.
+_SHARED = itemgetter("at", "actor", "channel", "action", "request_id", "detail")
+_PAIR = itemgetter("appointment_id", "calendar_id")
 
 
 def stage(dialect: Dialect, rows: Sequence[dict[str, Any]]) -> tuple[str, Any]:
     """(SQL, parameters) staging ``rows`` (``audit_log`` column values of one read) for one ``exec_driver_sql``:
     one batch row per reader (the rows sharing when, who, how and which action; a read has one), its pairs as JSON.
     The parameters are one tuple for one batch, a list of them (``executemany``) for more."""
-    readers: dict[tuple[Any, ...], list[list[str | None]]] = {}
-    for row in rows:
-        readers.setdefault(_shared(row), []).append([row["appointment_id"], row["calendar_id"]])
+    first = _SHARED(rows[0])
+    readers: dict[tuple[Any, ...], list[tuple[str | None, str | None]]]
+    if all(map(first.__eq__, map(_SHARED, rows))):  # one reader (every read): no Python loop over the rows
+        readers = {first: list(map(_PAIR, rows))}
+    else:
+        readers = {}
+        for row in rows:
+            readers.setdefault(_SHARED(row), []).append(_PAIR(row))
     convert = _BATCHES.c.at.type.bind_processor(dialect)
     parameters = [
         (convert(at) if convert else at, actor, channel, action, request_id, detail, _json(pairs), len(pairs))
@@ -125,7 +132,7 @@ def stage(dialect: Dialect, rows: Sequence[dict[str, Any]]) -> tuple[str, Any]:
     return sql, parameters[0] if len(parameters) == 1 else parameters
 
 
-def _json(pairs: list[list[str | None]]) -> str:
+def _json(pairs: list[tuple[str | None, str | None]]) -> str:
     return json.dumps(pairs, separators=(",", ":"))
 
 
