@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from caldav_bridge.store.private_files import private_dir, private_file
+from caldav_bridge.store.write_lock import WriteLock
 from caldav_bridge.store.write_queue import WriteQueue
 
 __all__ = ["READ_ONLY", "make_engine", "make_session_factory", "single_statement_reader"]
@@ -29,6 +31,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     kwargs.setdefault("json_serializer", _strict_json)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
+        lock = None
         if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
             # Patient data: the directory (if made here) 0700, the file 0600; SQLite gives its -wal
             # and -shm files the database file's mode.
@@ -37,10 +40,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             for path in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
                 if path == database or path.exists():
                     private_file(path)
+            lock = WriteLock(database)  # a file other processes can open too: their writers take turns with ours
         kwargs.setdefault("connect_args", {"timeout": 30, "check_same_thread": False})
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
-        _WriteTurns(engine)  # before BEGIN IMMEDIATE: a writer waits for its turn, then begins
+        _WriteTurns(engine, lock)  # before BEGIN IMMEDIATE: a writer waits for its turn, then begins
         event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
@@ -51,6 +55,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 _BUSY_TIMEOUT = 30
 #: The connection-info key set while a connection's transaction holds its engine's write turn.
 _QUEUED = "appointments_write_turn"
+#: The connection-info key set while it also holds the turn among processes (the database file's ``WriteLock``).
+_LOCKED = "appointments_write_lock"
 
 
 def single_statement_reader(engine: Engine) -> Connection:
@@ -99,12 +105,14 @@ def _sqlite_begin_immediate(connection: Any) -> None:
 
 
 class _WriteTurns:
-    """The engine's writers of this process in one queue (``write_queue``): a write transaction waits for its
-    turn before ``BEGIN IMMEDIATE`` and hands it on when it ends (commit, rollback, or its connection going back
-    to the pool however it ends). Past the busy timeout a writer goes on to SQLite's own wait, which bounds it."""
+    """The engine's writers of this process in one queue (``write_queue``), and, for a database file, the head of
+    the queue in turn with the other processes' (``write_lock``): a write transaction waits for its turn before
+    ``BEGIN IMMEDIATE`` and hands it on when it ends (commit, rollback, or its connection going back to the pool
+    however it ends). Past the busy timeout a writer goes on to SQLite's own wait, which bounds it."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, lock: WriteLock | None) -> None:
         self.queue = WriteQueue()
+        self.lock = lock
         event.listen(engine, "begin", self.begin)
         event.listen(engine, "commit", self.end)
         event.listen(engine, "rollback", self.end)
@@ -114,13 +122,23 @@ class _WriteTurns:
         options = connection.get_execution_options()
         if options.get(_SINGLE_STATEMENT) or options.get(READ_ONLY):
             return
-        if self.queue.acquire(timeout=_BUSY_TIMEOUT):
-            connection.info[_QUEUED] = True
+        deadline = time.monotonic() + _BUSY_TIMEOUT
+        if not self.queue.acquire(timeout=_BUSY_TIMEOUT):
+            return
+        connection.info[_QUEUED] = True
+        if self.lock is not None and self.lock.acquire(deadline):
+            connection.info[_LOCKED] = True
 
     def end(self, connection: Connection) -> None:
-        if connection.info.pop(_QUEUED, False):
-            self.queue.release()
+        self._hand_on(connection.info)
 
     def checked_in(self, _dbapi_connection: Any, record: Any) -> None:
-        if record is not None and record.info.pop(_QUEUED, False):
+        if record is not None:
+            self._hand_on(record.info)
+
+    def _hand_on(self, info: dict[Any, Any]) -> None:
+        """Release what the transaction holds: the other processes' turn first, then this process's queue."""
+        if info.pop(_LOCKED, False) and self.lock is not None:
+            self.lock.release()
+        if info.pop(_QUEUED, False):
             self.queue.release()
