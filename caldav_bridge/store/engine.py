@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -108,14 +109,19 @@ class _WriteTurns:
     """The engine's writers of this process in one queue (``write_queue``), and, for a database file, the head of
     the queue in turn with the other processes' (``write_lock``): a write transaction waits for its turn before
     ``BEGIN IMMEDIATE`` and hands it on when it ends (commit, rollback, or its connection going back to the pool
-    however it ends). Past the busy timeout a writer goes on to SQLite's own wait, which bounds it."""
+    however it ends). Past the busy timeout a writer goes on to SQLite's own wait, which bounds it.
+
+    SQLAlchemy announces a commit or rollback just before it sends it; a transaction holding the turn ends there
+    and then hands the turn on (SQLAlchemy's own COMMIT then finds no transaction: a no-op). Handed on before its
+    COMMIT, the next writer's ``BEGIN IMMEDIATE`` met that COMMIT in SQLite's busy handler and slept 1 ms or more:
+    one write in seven when two processes of four writers each wrote 50-row INSERTs (2 in 14,500 after)."""
 
     def __init__(self, engine: Engine, lock: WriteLock | None) -> None:
         self.queue = WriteQueue()
         self.lock = lock
         event.listen(engine, "begin", self.begin)
-        event.listen(engine, "commit", self.end)
-        event.listen(engine, "rollback", self.end)
+        event.listen(engine, "commit", self.commit)
+        event.listen(engine, "rollback", self.rollback)
         event.listen(engine.pool, "checkin", self.checked_in)
 
     def begin(self, connection: Connection) -> None:
@@ -129,12 +135,22 @@ class _WriteTurns:
         if self.lock is not None and self.lock.acquire(deadline):
             connection.info[_LOCKED] = True
 
-    def end(self, connection: Connection) -> None:
-        self._hand_on(connection.info)
+    def commit(self, connection: Connection) -> None:
+        self._end(connection, "COMMIT")
+
+    def rollback(self, connection: Connection) -> None:
+        self._end(connection, "ROLLBACK")
 
     def checked_in(self, _dbapi_connection: Any, record: Any) -> None:
         if record is not None:
             self._hand_on(record.info)
+
+    def _end(self, connection: Connection, statement: str) -> None:
+        try:
+            if connection.info.get(_QUEUED) and not connection.invalidated:
+                _end_now(connection, statement)
+        finally:
+            self._hand_on(connection.info)
 
     def _hand_on(self, info: dict[Any, Any]) -> None:
         """Release what the transaction holds: the other processes' turn first, then this process's queue."""
@@ -142,3 +158,16 @@ class _WriteTurns:
             self.lock.release()
         if info.pop(_QUEUED, False):
             self.queue.release()
+
+
+def _end_now(connection: Connection, statement: str) -> None:
+    """Commit or roll back ``connection``'s transaction on its DBAPI connection now; a failure is raised as
+    SQLAlchemy raises its own (a ``DBAPIError``), so a COMMIT that failed is never taken for done."""
+    dbapi_connection = connection.connection.dbapi_connection
+    assert dbapi_connection is not None  # a connection in a transaction (its begin event queued it)
+    end: Callable[[], None] = dbapi_connection.commit if statement == "COMMIT" else dbapi_connection.rollback
+    dbapi_error = connection.dialect.loaded_dbapi.Error
+    try:
+        end()
+    except dbapi_error as error:
+        raise exc.DBAPIError.instance(statement, None, error, dbapi_error) from error

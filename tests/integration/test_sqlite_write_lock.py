@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import IntegrityError
 
 from caldav_bridge.store.engine import make_engine
 from caldav_bridge.store.write_lock import WriteLock
@@ -140,6 +141,26 @@ def test_a_writer_killed_in_its_transaction_leaves_the_turn_to_the_others(tmp_pa
         waiter.join(timeout=BOUND)
     assert not waiter.is_alive()
     assert _writers(engine) == ["here"]  # the killed transaction never committed
+    engine.dispose()
+
+
+def test_a_commit_that_fails_is_raised_and_the_turn_handed_on(tmp_path: Path) -> None:
+    """A writer's transaction commits before the turn is handed on (``_WriteTurns``): a COMMIT refused (a deferred
+    foreign key) is raised as SQLAlchemy raises it, nothing of it stays, and the next writer gets the turn."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'refused.db'}")
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE parent (id INTEGER PRIMARY KEY)"))
+        connection.execute(
+            text("CREATE TABLE child (parent_id INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)")
+        )
+    with pytest.raises(IntegrityError), engine.begin() as connection:
+        connection.execute(text("INSERT INTO child VALUES (7)"))  # checked at COMMIT: there is no parent 7
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO parent VALUES (1)"))
+        connection.execute(text("INSERT INTO child VALUES (1)"))
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT parent_id FROM child")).scalars().all() == [1]
+    assert not _held(tmp_path / "refused.db-writer.lock")
     engine.dispose()
 
 
