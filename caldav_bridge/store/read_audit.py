@@ -33,8 +33,8 @@ __all__ = ["FOLD_BATCHES", "FOLD_READS", "Folded", "fold", "stage", "staged"]
 #: A fold's bounds per transaction: at most this many staged batches ...
 FOLD_BATCHES = 5000
 #: ... and no more batches once this many ``audit_log`` rows are taken (the first batch is always taken, whatever
-#: its size): about 0.1 s of the write lock on SQLite (``tests/integration/test_read_audit.py`` times one).
-FOLD_READS = 20_000
+#: its size): 0.1-0.2 s of the write lock on SQLite with 500,000 rows in ``audit_log`` (``bench/audit_fold.py``).
+FOLD_READS = 10_000
 
 _BATCHES = cast(Table, AuditReadBatchRow.__table__)
 _STAGE = {

@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""What auditing a read of 50 appointments costs: 50 ``audit_log`` rows per read (the design before the staging)
+against one staged ``audit_read_batches`` row per read plus its share of the bulk fold (``store/read_audit.py``).
+
+Each read's audit is its own short write transaction, as the API's reads write it. Prints CPU (process time: on
+PostgreSQL the server's share is not in it, the wall time is) per read for the old INSERT, the staging and the fold,
+and the longest fold transaction (the write lock it holds on SQLite). ``--prefill`` first fills ``audit_log`` with
+that many rows over 2,000 appointments (the index grows; the old INSERT slows with it).
+
+    .venv/bin/python bench/audit_fold.py                       # SQLite in a temporary directory
+    .venv/bin/python bench/audit_fold.py --prefill 500000
+    .venv/bin/python bench/audit_fold.py --postgres
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from contextlib import ExitStack
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from caldav_bridge.runtime import Runtime  # noqa: E402
+from caldav_bridge.store import read_audit  # noqa: E402
+from caldav_bridge.store.migrate import upgrade  # noqa: E402
+from caldav_bridge.store.tables import AuditReadBatchRow  # noqa: E402
+from config import load_settings  # noqa: E402
+
+#: The audit of a read before the staging: its rows straight into audit_log, one statement.
+OLD = {
+    "sqlite": "INSERT INTO audit_log (at, actor, channel, action, appointment_id, calendar_id, request_id, detail) "
+    "SELECT ?, ?, ?, ?, json_extract(p.value, '$[0]'), json_extract(p.value, '$[1]'), ?, ? FROM json_each(?) AS p",
+    "postgresql": "INSERT INTO audit_log (at, actor, channel, action, appointment_id, calendar_id, request_id, detail) "
+    "SELECT %s, %s, %s, %s, p.value ->> 0, p.value ->> 1, %s, %s FROM json_array_elements(%s::json) AS p",
+}
+
+
+def timed(label: str, reads: int, run: Callable[[], None]) -> None:
+    cpu, wall = time.process_time(), time.perf_counter()
+    run()
+    cpu_ms = (time.process_time() - cpu) * 1000 / reads
+    wall_ms = (time.perf_counter() - wall) * 1000 / reads
+    print(f"{label:34} {cpu_ms:6.3f} ms CPU/read   {wall_ms:6.3f} ms wall/read")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--postgres", action="store_true", help="on a throwaway PostgreSQL (default SQLite)")
+    parser.add_argument("--reads", type=int, default=1000, help="reads of 50 audited per design (default 1000)")
+    parser.add_argument("--prefill", type=int, default=0, help="audit_log rows written first (default 0)")
+    args = parser.parse_args(argv)
+    random.seed(1)
+    ids = [str(uuid.uuid4()) for _ in range(2000)]
+    calendar = str(uuid.uuid4())
+    with tempfile.TemporaryDirectory(prefix="audit-fold-") as name, ExitStack() as stack:
+        url = f"sqlite:///{Path(name) / 'bench.db'}"
+        if args.postgres:
+            from tests.support.postgres import PostgresServer
+
+            url = stack.enter_context(PostgresServer()).create_database("audit_fold")
+        rt = Runtime.from_settings(load_settings(environ={}, database_url=url, data_dir=name))
+        stack.callback(rt.close)
+        upgrade(rt.engine)
+        dialect = rt.engine.dialect
+        old_sql = OLD[dialect.name]
+        convert = AuditReadBatchRow.__table__.c.at.type.bind_processor(dialect)  # type: ignore[attr-defined]
+
+        def rows(at: datetime) -> list[dict[str, Any]]:
+            return [
+                {
+                    "at": at,
+                    "actor": "dispatcher",
+                    "channel": "api",
+                    "action": "read",
+                    "appointment_id": random.choice(ids),
+                    "calendar_id": calendar,
+                    "request_id": "req",
+                    "detail": None,
+                }
+                for _ in range(50)
+            ]
+
+        def old_audit(at: datetime) -> None:
+            pairs = json.dumps([[r["appointment_id"], r["calendar_id"]] for r in rows(at)])
+            with rt.engine.begin() as conn:
+                conn.exec_driver_sql(old_sql, (convert(at) if convert else at, "d", "api", "read", "r", None, pairs))
+
+        if args.prefill:
+            start = datetime(2026, 1, 1, tzinfo=UTC)
+            for k in range(args.prefill // 50):
+                old_audit(start + timedelta(seconds=k))
+            print(f"audit_log prefilled with {args.prefill // 50 * 50} rows")
+
+        timed("old: 50 audit_log rows", args.reads, lambda: [old_audit(datetime.now(UTC)) for _ in range(args.reads)])
+
+        def stage() -> None:
+            for _ in range(args.reads):
+                sql, parameters = read_audit.stage(dialect, rows(datetime.now(UTC)))
+                with rt.engine.begin() as conn:
+                    conn.exec_driver_sql(sql, parameters)
+
+        timed("new: one audit_read_batches row", args.reads, stage)
+        longest: list[float] = [0.0]
+
+        def fold() -> None:
+            for _ in range(args.reads):  # bounded: each round folds at least one batch
+                began = time.perf_counter()
+                with rt.uow() as uow:
+                    folded = uow.audit.fold_staged_reads()
+                    uow.commit()
+                longest[0] = max(longest[0], time.perf_counter() - began)
+                if not folded.batches:
+                    return
+
+        timed("new: its share of the fold", args.reads, fold)
+        print(f"longest fold transaction: {longest[0] * 1000:.0f} ms (at most {read_audit.FOLD_READS} rows)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
