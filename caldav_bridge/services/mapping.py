@@ -66,9 +66,13 @@ def canonical_json(row: AppointmentRow) -> dict[str, Any]:
     }
 
 
+#: ``json.dumps(..., separators=(",", ":"))`` without building an encoder per call (as ``dumps`` does).
+_encode = json.JSONEncoder(separators=(",", ":")).encode
+
+
 def canonical_text(row: AppointmentRow) -> str:
     """:func:`canonical_json` as the API writes JSON (ASCII, compact; what Flask's ``jsonify`` writes for it)."""
-    return json.dumps(canonical_json(row), separators=(",", ":"))
+    return _encode(canonical_json(row))
 
 
 def _guest_json(row: AppointmentGuestRow) -> dict[str, Any]:
