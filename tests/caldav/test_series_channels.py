@@ -11,12 +11,11 @@ from zoneinfo import ZoneInfo
 import caldav
 import icalendar
 import recurring_ical_events
-from alembic.script import ScriptDirectory
 
-from caldav_bridge.store.migrate import alembic_config, stamp, upgrade
 from tests.conftest import People
 from tests.support.factories import iso
 from tests.support.live import Api, LiveServer
+from tests.support.migrations import replay
 
 DENVER = ZoneInfo("America/Denver")
 
@@ -306,10 +305,7 @@ def test_series_stored_before_get_their_rule_from_the_migration(
         uow.commit()
     before = api.get(f"/api/v1/appointments/{item['id']}")
     assert "recurrence" not in before.json()["meta"]
-    revision = ScriptDirectory.from_config(alembic_config(live.runtime.engine)).get_revision("0011")
-    assert revision is not None and isinstance(revision.down_revision, str)
-    stamp(live.runtime.engine, revision.down_revision)
-    upgrade(live.runtime.engine)
+    replay(live.runtime.engine, "0011")
     after = api.get(f"/api/v1/appointments/{item['id']}")
     assert after.json()["meta"]["recurrence"] == item["meta"]["recurrence"]
     assert "ical_uid" not in after.json()["meta"]  # an existing appointment keeps the id as its feed UID

@@ -12,12 +12,12 @@ from zoneinfo import ZoneInfo
 
 import icalendar
 
-from caldav_bridge.store.migrate import stamp, upgrade
 from tests.caldav.conftest import client_for
 from tests.caldav.test_series_channels import feed_occurrences, slot_starts
 from tests.conftest import People
 from tests.support.factories import iso
 from tests.support.live import LiveServer
+from tests.support.migrations import replay
 
 NEW_YORK = ZoneInfo("America/New_York")
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -140,8 +140,7 @@ def test_stored_items_give_show_as_and_series_zones_in_the_migration(live: LiveS
     before = {i: api.get(f"/api/v1/appointments/{i}") for i in (series["id"], phone["id"])}
     assert before[series["id"]].json()["meta"]["recurrence"]["timezone"] is None
     assert "show_as" not in before[phone["id"]].json()["meta"]
-    stamp(live.runtime.engine, "0011")
-    upgrade(live.runtime.engine)
+    replay(live.runtime.engine, "0012")
     after = {i: api.get(f"/api/v1/appointments/{i}") for i in (series["id"], phone["id"])}
     assert after[series["id"]].json()["meta"]["recurrence"] == series["meta"]["recurrence"]
     assert after[phone["id"]].json()["meta"]["show_as"] == "free"

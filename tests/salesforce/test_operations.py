@@ -93,6 +93,7 @@ def test_scheduler_has_every_job_and_runs_the_salesforce_ones(runtime: Runtime, 
         "webhooks-deliver",
         "scheduling-expire-holds",
         "caldav-prune-change-log",
+        "audit-fold-reads",
         "messages-deliver",
         "booking-reminders",
     ]
