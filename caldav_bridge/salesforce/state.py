@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from caldav_bridge.clock import utcnow
+from caldav_bridge.store.repositories import insert_if_missing
 from caldav_bridge.store.sf_tables import SfJobRunRow, SfLockRow, SfSyncStateRow
 from caldav_bridge.store.uow import SessionRepository, UnitOfWork
 
@@ -55,13 +56,14 @@ class SyncState(SessionRepository):
         return None if row is None else dict(row.value or {})
 
     def put_value(self, name: str, value: dict[str, Any]) -> None:
-        row = self.session.get(SfSyncStateRow, name)
+        """Set the named value. Every process's preflight records its report: the row is inserted if missing and
+        then updated, so two first writers at once both succeed (a get-then-add lost the race with a unique
+        violation, failing the job tick)."""
         now = utcnow()
-        if row is None:
-            self.session.add(SfSyncStateRow(name=name, value=value, updated_at=now))
-        else:
-            row.value = value
-            row.updated_at = now
+        insert_if_missing(self.session, SfSyncStateRow, {"name": name, "value": value, "updated_at": now})
+        self.session.execute(
+            update(SfSyncStateRow).where(SfSyncStateRow.name == name).values(value=value, updated_at=now)
+        )
 
     def add_lock(self, name: str) -> None:
         """Insert job ``name``'s free lock row (a unique violation when it exists; flushed at once)."""

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 from caldav_bridge.runtime import Runtime
 from caldav_bridge.salesforce.state import SyncState, Watermark, finish_run, start_run
+from tests.conftest import postgresql_only
 
 T0 = datetime(2030, 3, 4, 9, 0, tzinfo=UTC)
 
@@ -41,3 +43,34 @@ def test_runs_are_listed_newest_first_with_their_outcome(runtime: Runtime) -> No
         assert state.last_runs("push") == []
         usage = state.value("api_usage")
         assert usage is not None and (usage["used"], usage["total"]) == (10, 100)
+
+
+@postgresql_only
+def test_two_first_writers_of_a_value_both_succeed(runtime: Runtime) -> None:
+    """Every process's preflight records its report: two first writes of one named value at once both commit,
+    the later one's value kept (a get-then-add lost the race with a unique violation: a failed job tick in
+    tests/e2e/test_jobs_processes.py about one run in eight)."""
+    first, second = runtime.uow(), runtime.uow()
+    done = threading.Event()
+    errors: list[BaseException] = []
+    with first:
+        first.repo(SyncState).put_value("preflight", {"ok": 1})
+
+        def write_second() -> None:
+            try:
+                with second:
+                    second.repo(SyncState).put_value("preflight", {"ok": 2})  # waits for the first's row
+                    second.commit()
+            except BaseException as exc:
+                errors.append(exc)
+            finally:
+                done.set()
+
+        thread = threading.Thread(target=write_second)
+        thread.start()
+        assert not done.wait(0.5)  # the second waits on the first's uncommitted row
+        first.commit()
+    thread.join(30)
+    assert errors == []
+    with runtime.uow() as uow:
+        assert uow.repo(SyncState).value("preflight") == {"ok": 2}
