@@ -9,11 +9,13 @@ REST client could change a series only as a whole.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import caldav
 import icalendar
+import pytest
 
 from caldav_bridge.model.timestamps import format_timestamp
 from tests.caldav.test_series_channels import (
@@ -77,15 +79,30 @@ def _feed(live: LiveServer, api: Api, calendar_id: str, days: Days) -> list[tupl
     return [(summary, begin) for uid, summary, begin, _ in feed_occurrences(body, days.at(-1, 0), days.at(30, 0))]
 
 
-def test_one_occurrence_is_moved_retitled_and_cancelled_over_rest(
-    live: LiveServer, fitter_calendar: caldav.Calendar, people: People
-) -> None:
+@dataclass
+class Written:
+    """The phone's weekly series, written over CalDAV, as REST sees it."""
+
+    days: Days
+    api: Api
+    calendar_id: str
+    path: str  # the series' occurrences
+
+
+@pytest.fixture
+def written(live: LiveServer, fitter_calendar: caldav.Calendar, people: People) -> Written:
     days = future_tuesday()
     _write_series(fitter_calendar, days)
     api = live.client(people.fitter.token)
     calendar_id = people.fitter.calendar_id or ""
     (series,) = api.get("/api/v1/appointments", params={"calendar_id": calendar_id}).json()["items"]
-    path = f"/api/v1/appointments/{series['id']}/occurrences"
+    return Written(days, api, calendar_id, f"/api/v1/appointments/{series['id']}/occurrences")
+
+
+def test_one_occurrence_is_moved_retitled_and_cancelled_over_rest(
+    live: LiveServer, fitter_calendar: caldav.Calendar, written: Written
+) -> None:
+    days, api, calendar_id, path = written.days, written.api, written.calendar_id, written.path
     week = [days.at(7 * n, 9).astimezone(UTC) for n in range(4)]
 
     # the 3rd week moved to 11:00 and retitled; the answer is the occurrence, with the series' new ETag
@@ -144,15 +161,8 @@ def _problem(response: Any, status: int) -> dict[str, Any]:
     return dict(response.json())
 
 
-def test_bad_occurrence_changes_are_refused_as_problems(
-    live: LiveServer, fitter_calendar: caldav.Calendar, people: People
-) -> None:
-    days = future_tuesday()
-    _write_series(fitter_calendar, days)
-    api = live.client(people.fitter.token)
-    calendar_id = people.fitter.calendar_id or ""
-    (series,) = api.get("/api/v1/appointments", params={"calendar_id": calendar_id}).json()["items"]
-    path = f"/api/v1/appointments/{series['id']}/occurrences"
+def test_bad_occurrence_changes_are_refused_as_problems(written: Written) -> None:
+    days, api, calendar_id, path = written.days, written.api, written.calendar_id, written.path
     first = days.at(0, 9).astimezone(UTC)
 
     # no occurrence starts at 10:00, nor after the series' last one
