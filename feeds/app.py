@@ -8,9 +8,12 @@ from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from caldav_bridge.infra.rate_limit import RateLimiter
 from caldav_bridge.runtime import Runtime
 from config import Settings, load_settings
-from feeds import access_log, auth, metrics
+from feeds import access_log, auth, booking_page, calendar_page, docs, feed_state, health, ical_feed, metrics, ols
 from feeds import runtime as runtime_ext
+from feeds.api import bp as api_v1
+from feeds.dav import mount as mount_dav
 from feeds.held_feeds import HeldFeeds
+from feeds.openapi import openapi_document
 from feeds.problems import register_error_handlers
 from feeds.refusal_throttle import RefusalThrottle
 
@@ -31,10 +34,6 @@ class _CookieSessions(SecureCookieSessionInterface):
 
 def create_app(settings: Settings | None = None, *, rt: Runtime | None = None) -> Flask:
     """Build the app for ``settings`` (default: from the environment) or an existing runtime."""
-    from feeds import booking_page, calendar_page, docs, feed_state, health, ical_feed, ols
-    from feeds.api import bp as api_v1
-    from feeds.openapi import openapi_document
-
     rt = rt or Runtime.from_settings(settings or load_settings())
     app = Flask(__name__)
     app.config.update(MAX_CONTENT_LENGTH=rt.settings.max_body_bytes, JSON_SORT_KEYS=False)
@@ -60,8 +59,6 @@ def create_app(settings: Settings | None = None, *, rt: Runtime | None = None) -
     @app.get("/api/openapi.json")
     def openapi() -> Response:
         return jsonify(document)
-
-    from feeds.dav import mount as mount_dav
 
     mount_dav(app, rt)  # CalDAV (Radicale over our plugins) at /dav/, /.well-known/caldav redirects
     counted = metrics.init_app(app, rt)  # /metrics; counts every request, CalDAV's too (so after the mount)
