@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -152,8 +153,14 @@ def test_sync_status_from_a_second_shell_sees_the_running_sync(
     assert text.returncode == 0, text.stderr
     first = text.stdout.splitlines()[0]
     assert first.startswith("Salesforce: syncing (") and "not configured" not in first, first
-    data = json.loads(
-        subprocess.run([*CLI, "sync", "status", "--json"], env=env, capture_output=True, text=True, timeout=120).stdout
-    )
+
+    def status() -> dict[str, Any]:
+        run = subprocess.run([*CLI, "sync", "status", "--json"], env=env, capture_output=True, text=True, timeout=120)
+        return dict(json.loads(run.stdout))
+
+    data, deadline = status(), time.monotonic() + 60
+    while data["running"]["outcome"] == "running" and time.monotonic() < deadline:  # asked mid-run: wait for its end
+        time.sleep(0.5)
+        data = status()
     assert data["running"]["outcome"] == "ok" and data["running"]["last_run_seconds_ago"] < 600
     assert data["last_runs"]["mirror"] and data["last_runs"]["push"]
