@@ -6,6 +6,7 @@ Parse, call :mod:`caldav_bridge.services.interchange`, map the result. Behaviour
 from __future__ import annotations
 
 from datetime import timedelta
+from itertools import islice
 from typing import Annotated, Any, Literal
 
 from flask import Response, jsonify, request
@@ -113,11 +114,14 @@ class IcsQuery(BaseModel):
 
 
 ICS = "text/calendar"
+#: Items one request may import. Each costs up to ~0.2 ms of CPU (a created appointment; a refused one less), so a
+#: request stays well inside its second of CPU; larger files go through the command line import, which streams.
+MAX_ITEMS = 1000
 #: "One object of the format, or an array of them"; any other item of an array is reported as that
 #: item's error, so the array's items are not constrained here.
 IMPORT_BODY: dict[str, Any] = {
     "description": "One appointment in the format (a JSON object), or an array of them",
-    "anyOf": [{"type": "object"}, {"type": "array", "items": {}}],
+    "anyOf": [{"type": "object"}, {"type": "array", "items": {}, "maxItems": MAX_ITEMS}],
 }
 
 
@@ -173,7 +177,7 @@ def _json_items(body: Any) -> list[Any]:
     if isinstance(body, dict):
         return [body]
     if isinstance(body, list):
-        return body
+        return _at_most_max(body)
     raise ValidationFailed([FieldError("(body)", "expected a JSON object or an array of objects")])
 
 
@@ -181,8 +185,22 @@ def _ics_items(format: str, query: ImportQuery) -> tuple[list[Any], list[Any]]:
     """A whole iCalendar file: every event (recurring ones as their occurrences in the window) is an item."""
     if format != ical_items.FORMAT:
         raise ValidationFailed([FieldError("(body)", f"{ICS} is read by the ical format only, not {format[:32]!r}")])
-    items = list(ical_items.read_calendar(request.get_data(), _window(query)))
+    items = _at_most_max(list(islice(ical_items.read_calendar(request.get_data(), _window(query)), MAX_ITEMS + 1)))
     return items, items
+
+
+def _at_most_max(items: list[Any]) -> list[Any]:
+    if len(items) > MAX_ITEMS:
+        raise ValidationFailed(
+            [
+                FieldError(
+                    "(body)",
+                    f"at most {MAX_ITEMS:,} items (events, for ical) per request: split the file, or import it "
+                    "with the command line (`appointment-service import`), which streams any size",
+                )
+            ]
+        )
+    return items
 
 
 def _window(query: ImportQuery) -> ical_items.IcalOptions:

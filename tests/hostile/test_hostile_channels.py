@@ -317,6 +317,10 @@ IMPORTS: dict[str, tuple[Request, set[int]]] = {
         lambda d: _import(d, "ols", _many(20_000), atomic="true"),
         {200, 400, 413, 422},
     ),
+    "import of the most bad records a request may carry, atomic": (
+        lambda d: _import(d, "ols", _many(1_000), atomic="true"),
+        {422},
+    ),
     "import in an unknown format": (lambda d: _import(d, "x" * 5000, b"[]"), {400, 404, 414, 422}),
     "import of rules that never occur (.ics)": (
         lambda d: _import(d, "ical", HOSTILE_ICS.encode(), "text/calendar", atomic="true"),
