@@ -21,6 +21,7 @@ import io
 import pstats
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -85,10 +86,17 @@ def call(app: WsgiApp, env: dict[str, Any]) -> bytes:
 
 @contextmanager
 def counting(engine: Engine) -> Iterator[Counter[str]]:
+    """Statements by kind: the engine's, and on SQLite also those sent on a driver connection past the engine
+    (``caldav_bridge/store/driver.py``), counted as ``(driver) KIND``."""
     counts: Counter[str] = Counter()
+    engine_sending = threading.local()
 
     def before(_conn: Any, _cursor: Any, statement: str, _params: Any, _context: Any, _many: bool) -> None:
+        engine_sending.on = True
         counts[statement.split(None, 1)[0].upper() + (" (many)" if _many else "")] += 1
+
+    def after(*_args: Any) -> None:
+        engine_sending.on = False
 
     def begin(_conn: Any) -> None:
         counts["(begin)"] += 1
@@ -99,14 +107,30 @@ def counting(engine: Engine) -> Iterator[Counter[str]]:
     def rollback(_conn: Any) -> None:
         counts["(rollback)"] += 1
 
-    hooks = [("before_cursor_execute", before), ("begin", begin), ("commit", commit), ("rollback", rollback)]
-    for name, hook in hooks:
-        event.listen(engine, name, hook)
+    def driver_statement(statement: str) -> None:
+        if not getattr(engine_sending, "on", False):
+            counts["(driver) " + statement.split(None, 1)[0].upper()] += 1
+
+    def checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        dbapi_connection.set_trace_callback(driver_statement)
+
+    hooks: list[tuple[Any, str, Any]] = [
+        (engine, "before_cursor_execute", before),
+        (engine, "after_cursor_execute", after),
+        (engine, "begin", begin),
+        (engine, "commit", commit),
+        (engine, "rollback", rollback),
+    ]
+    if engine.dialect.name == "sqlite":
+        hooks.append((engine.pool, "checkout", checkout))
+    for target, name, hook in hooks:
+        event.listen(target, name, hook)
     try:
         yield counts
     finally:
-        for name, hook in hooks:
-            event.remove(engine, name, hook)
+        for target, name, hook in hooks:
+            event.remove(target, name, hook)
+        engine.dispose()  # the pooled connections drop their trace callbacks with them
 
 
 def measure(label: str, app: WsgiApp, engine: Engine, env: dict[str, Any], n: int, top: int) -> None:

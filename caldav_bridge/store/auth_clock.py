@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Connection, Engine, Integer, event, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from caldav_bridge.store import driver
 from caldav_bridge.store.base import Base
 from caldav_bridge.store.engine import single_statement_reader
 
@@ -40,7 +41,7 @@ class AuthClockRow(Base):
 
 
 _GENERATION = select(AuthClockRow.__table__.c.generation).where(AuthClockRow.__table__.c.id == 1)
-_GENERATION_SQL = "SELECT generation FROM auth_clock WHERE id = 1"
+_GENERATION_SQLITE = driver.SqliteStatement(_GENERATION)
 
 
 def generation(session: Session) -> int:
@@ -50,18 +51,10 @@ def generation(session: Session) -> int:
 
 def current_generation(engine: Engine) -> int:
     """The clock's current value (0 if its row is missing), read in one statement of its own: no session and no
-    transaction around it. On SQLite (pysqlite in autocommit here) straight on a pooled driver connection: the
-    engine's per-statement machinery cost ~50 us of a read's ~800 (``engine.single_statement_reader`` on
-    PostgreSQL, whose AUTOCOMMIT it sets)."""
+    transaction around it (on SQLite on the driver's own connection, ``store/driver.py``; elsewhere
+    ``engine.single_statement_reader``, which sets PostgreSQL's AUTOCOMMIT)."""
     if engine.dialect.name == "sqlite":
-        connection = engine.raw_connection()
-        try:
-            cursor = connection.cursor()
-            row = cursor.execute(_GENERATION_SQL).fetchone()
-            cursor.close()
-        finally:
-            connection.close()
-        return int(row[0]) if row else 0
+        return int(driver.read_value(engine, _GENERATION_SQLITE, {}) or 0)
     with single_statement_reader(engine) as reader:
         return int(reader.scalar(_GENERATION) or 0)
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
@@ -16,7 +18,7 @@ from caldav_bridge.store.private_files import private_dir, private_file
 from caldav_bridge.store.write_lock import WriteLock
 from caldav_bridge.store.write_queue import WriteQueue
 
-__all__ = ["READ_ONLY", "make_engine", "make_session_factory", "single_statement_reader"]
+__all__ = ["READ_ONLY", "make_engine", "make_session_factory", "single_statement_reader", "write_turn"]
 
 #: The execution option of a read-only transaction (``UnitOfWork.reading``): on SQLite it begins deferred,
 #: so it never waits for (or takes) the write lock; WAL lets it read while a writer writes.
@@ -45,7 +47,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         kwargs.setdefault("connect_args", {"timeout": 30, "check_same_thread": False})
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
-        _WriteTurns(engine, lock)  # before BEGIN IMMEDIATE: a writer waits for its turn, then begins
+        _TURNS[engine] = _WriteTurns(engine, lock)  # before BEGIN IMMEDIATE: a writer waits for its turn, then begins
         event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
@@ -128,12 +130,26 @@ class _WriteTurns:
         options = connection.get_execution_options()
         if options.get(_SINGLE_STATEMENT) or options.get(READ_ONLY):
             return
+        queued, locked = self.take()
+        if queued:
+            connection.info[_QUEUED] = True
+        if locked:
+            connection.info[_LOCKED] = True
+
+    def take(self) -> tuple[bool, bool]:
+        """Wait for this process's turn, then for the other processes' (each bounded by the busy timeout):
+        (whether this process's turn was taken, whether the other processes' was)."""
         deadline = time.monotonic() + _BUSY_TIMEOUT
         if not self.queue.acquire(timeout=_BUSY_TIMEOUT):
-            return
-        connection.info[_QUEUED] = True
-        if self.lock is not None and self.lock.acquire(deadline):
-            connection.info[_LOCKED] = True
+            return False, False
+        return True, self.lock is not None and self.lock.acquire(deadline)
+
+    def give_back(self, queued: bool, locked: bool) -> None:
+        """Release what :meth:`take` took: the other processes' turn first, then this process's."""
+        if locked and self.lock is not None:
+            self.lock.release()
+        if queued:
+            self.queue.release()
 
     def commit(self, connection: Connection) -> None:
         self._end(connection, "COMMIT")
@@ -153,11 +169,28 @@ class _WriteTurns:
             self._hand_on(connection.info)
 
     def _hand_on(self, info: dict[Any, Any]) -> None:
-        """Release what the transaction holds: the other processes' turn first, then this process's queue."""
-        if info.pop(_LOCKED, False) and self.lock is not None:
-            self.lock.release()
-        if info.pop(_QUEUED, False):
-            self.queue.release()
+        """Release what the transaction holds."""
+        self.give_back(queued=info.pop(_QUEUED, False), locked=info.pop(_LOCKED, False))
+
+
+#: Each SQLite engine's write turns (:func:`write_turn`).
+_TURNS: WeakKeyDictionary[Engine, _WriteTurns] = WeakKeyDictionary()
+
+
+@contextmanager
+def write_turn(engine: Engine) -> Iterator[None]:
+    """Hold ``engine``'s write turn (SQLite: after this process's earlier writers and in turn with other processes'
+    writers, as every write transaction the engine begins) around a write no engine event sees: one sent on the
+    driver's own connection (``store/driver.py``). Other databases have no turns: nothing is held."""
+    turns = _TURNS.get(engine)
+    if turns is None:
+        yield
+        return
+    queued, locked = turns.take()
+    try:
+        yield
+    finally:
+        turns.give_back(queued, locked)
 
 
 def _end_now(connection: Connection, statement: str) -> None:

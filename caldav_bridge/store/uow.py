@@ -10,11 +10,11 @@ next, in order), and to the after-commit handlers once :meth:`commit` has commit
 Reads enter with ``with uow.reading():``: a read-only transaction (on SQLite a deferred ``BEGIN``, so
 it never takes or waits for the write lock; writers still begin ``IMMEDIATE``). A read of patient
 data is audited with :meth:`UnitOfWork.audit_reads`: the rows are held until :meth:`commit`, which
-stages them as one ``audit_read_batches`` row per read with one statement (SQLite: after ending the read, in a
-short write transaction of its own; PostgreSQL: in the read's transaction, before it commits), folded into
-``audit_log`` later in bulk (:mod:`caldav_bridge.store.read_audit`); if that write fails, :meth:`commit`
-raises :class:`~caldav_bridge.errors.AuditFailed` and the caller returns the error, never the data
-(``docs/architecture.md``, "Reads and their audit").
+stages them as one ``audit_read_batches`` row per read with one statement (SQLite: after ending the read, as a
+statement of its own on the driver's connection, in the engine's write turn; PostgreSQL: in the read's transaction,
+before it commits), folded into ``audit_log`` later in bulk (:mod:`caldav_bridge.store.read_audit`); if that write
+fails, :meth:`commit` raises :class:`~caldav_bridge.errors.AuditFailed` and the caller returns the error, never the
+data (``docs/architecture.md``, "Reads and their audit").
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Engine, Table, insert
 from sqlalchemy import event as sa_event
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from caldav_bridge.errors import AuditFailed
 from caldav_bridge.events.bus import MessageBus
 from caldav_bridge.events.model import Event
-from caldav_bridge.store import auth_clock, read_audit
+from caldav_bridge.store import auth_clock, driver, read_audit
 from caldav_bridge.store.bulk_insert import insert_many
 from caldav_bridge.store.dav_repository import DavItemRepository
 from caldav_bridge.store.engine import READ_ONLY
@@ -155,7 +155,7 @@ class UnitOfWork:
     def auth_generation(self) -> int:
         """The authorisation clock (``store/auth_clock.py``) now, read in one statement outside any transaction
         of this unit of work (no session: a cached token costs this one read)."""
-        return auth_clock.current_generation(self._session_factory.kw["bind"])
+        return auth_clock.current_generation(self._engine())
 
     def repo(self, cls: type[R]) -> R:
         """The feature repository ``cls`` on this transaction's session (one instance per entry)."""
@@ -230,23 +230,31 @@ class UnitOfWork:
         """End the read and stage its held audit rows: one ``audit_read_batches`` row per read, one statement
         (``store/read_audit.py``; the ``audit-fold-reads`` job moves them into ``audit_log``).
 
-        SQLite: after the read, in a short write transaction of its own (the read never held the write lock, and
-        a deferred transaction that read cannot always take it). PostgreSQL: in the read's own transaction, just
-        before it commits (no lock to avoid there; one transaction and connection fewer).
+        SQLite: after the read, as a write of one statement on the driver's own connection (the read never held
+        the write lock, and a deferred transaction that read cannot always take it). PostgreSQL: in the read's own
+        transaction, just before it commits (no lock to avoid there; one transaction and connection fewer).
         """
         rows, self._audit = self._audit, []
         if not rows:
-            self.session.commit()  # ends the read: nothing was written
+            self._end_read()
             return
+        engine = self._engine()
+        sql, parameters = read_audit.stage(engine.dialect, rows)
         try:
-            connection = self.session.connection()
-            sql, parameters = read_audit.stage(connection.dialect, rows)
-            if connection.dialect.name != "sqlite":
-                connection.exec_driver_sql(sql, parameters)
+            if engine.dialect.name != "sqlite":
+                self.session.connection().exec_driver_sql(sql, parameters)
                 self.session.commit()
                 return
-            self.session.commit()  # ends the read
-            with connection.engine.begin() as writer:
-                writer.exec_driver_sql(sql, parameters)
+            self._end_read()
+            driver.write(engine, sql, parameters)  # one statement: a transaction of its own, in the write turn
         except SQLAlchemyError as exc:
             raise AuditFailed() from exc
+
+    def _end_read(self) -> None:
+        """Commit the read's transaction, if it began one (a read sent on the driver's connection did not; a commit
+        would begin one to commit it)."""
+        if self.session.in_transaction():
+            self.session.commit()
+
+    def _engine(self) -> Engine:
+        return cast(Engine, self._session_factory.kw["bind"])

@@ -29,11 +29,17 @@ T0 = datetime(2031, 5, 5, 8, 0, tzinfo=UTC)
 
 @pytest.fixture
 def statements(runtime: Runtime) -> Iterator[list[str]]:
-    """Every SQL statement the runtime's engine runs (BEGINs included), from now on."""
+    """Every SQL statement the runtime's engine runs (BEGINs included), from now on; on SQLite also, prefixed
+    ``(driver)``, every statement sent on a driver connection past the engine (``store/driver.py``)."""
     seen: list[str] = []
+    engine_sending = threading.local()
 
     def on_execute(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, many: bool) -> None:
+        engine_sending.on = True
         seen.append(f"{statement} -- {len(parameters)} rows" if many else statement)
+
+    def after_execute(*_args: Any) -> None:
+        engine_sending.on = False
 
     def on_begin(conn: Any) -> None:
         options = conn.get_execution_options()
@@ -42,8 +48,8 @@ def statements(runtime: Runtime) -> Iterator[list[str]]:
         else:
             seen.append("BEGIN (read)" if options.get("appointments_read_only") else "BEGIN (write)")
 
-    def on_driver_statement(statement: str) -> None:  # SQLite: what runs past the engine (the clock check)
-        if "auth_clock" in statement or statement.startswith("BEGIN"):
+    def on_driver_statement(statement: str) -> None:  # SQLite: what runs past the engine
+        if not getattr(engine_sending, "on", False):
             seen.append(f"(driver) {statement}")
 
     def on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
@@ -53,7 +59,11 @@ def statements(runtime: Runtime) -> Iterator[list[str]]:
         if dbapi_connection is not None:
             dbapi_connection.set_trace_callback(None)
 
-    listeners = [(runtime.engine, "before_cursor_execute", on_execute), (runtime.engine, "begin", on_begin)]
+    listeners = [
+        (runtime.engine, "before_cursor_execute", on_execute),
+        (runtime.engine, "after_cursor_execute", after_execute),
+        (runtime.engine, "begin", on_begin),
+    ]
     if runtime.engine.dialect.name == "sqlite":
         listeners += [(runtime.engine.pool, "checkout", on_checkout), (runtime.engine.pool, "checkin", on_checkin)]
     for target, name, listener in listeners:
@@ -91,27 +101,29 @@ def test_a_list_reads_in_a_read_transaction_and_audits_every_row_in_one_statemen
     assert response.status_code == 200
     assert sorted(i["id"] for i in response.json()["items"]) == sorted(ids)
     writes = [s for s in statements if s == "BEGIN (write)"]
-    audit_inserts = [s for s in statements if s.startswith("INSERT INTO audit")]
+    audit_inserts = [s.removeprefix("(driver) ") for s in statements if "INSERT INTO audit" in s]
     # one statement staging one row for the whole page (the fold moves it into audit_log later)
     assert len(audit_inserts) == 1 and audit_inserts[0].startswith("INSERT INTO audit_read_batches"), statements
     assert not audit_inserts[0].endswith(" rows")  # executed once, not executemany
-    if runtime.engine.dialect.name == "sqlite":
-        assert writes == ["BEGIN (write)"], statements  # the audit's short transaction, and nothing else
-        assert statements.index("BEGIN (write)") == statements.index(audit_inserts[0]) - 1
+    assert writes == [], statements  # no write transaction: the audit is no transaction of its own, or the read's
+    staged_at = next(i for i, s in enumerate(statements) if "INSERT INTO audit" in s)
+    if runtime.engine.dialect.name == "sqlite":  # after the read, a statement of its own on a driver connection
+        assert statements[staged_at].startswith("(driver) INSERT"), statements
+        assert not statements[staged_at - 1].startswith("(driver) BEGIN"), statements
+        assert statements.index("BEGIN (read)") < staged_at
     else:  # PostgreSQL: the audit INSERT is the read transaction's last statement, no transaction of its own
-        assert writes == [], statements
-        assert statements[statements.index(audit_inserts[0]) - 1].lstrip().startswith("SELECT")
+        assert statements[staged_at - 1].lstrip().startswith("SELECT")
     assert "RETURNING" not in audit_inserts[0]
     assert {"BEGIN (read)"} <= set(statements)
     clock_reads = [s for s in statements if "auth_clock" in s]
     if runtime.engine.dialect.name == "sqlite":  # the cached token costs one statement on a driver connection
-        assert clock_reads == ["(driver) SELECT generation FROM auth_clock WHERE id = 1"], statements
+        assert len(clock_reads) == 1 and clock_reads[0].startswith("(driver) SELECT auth_clock.generation"), statements
         assert statements[statements.index(clock_reads[0]) - 1] != "(driver) BEGIN"  # no transaction around it
     else:  # one statement, no BEGIN before it
         clock = statements.index("(single statement)")
         assert statements[clock + 1].startswith("SELECT auth_clock.generation")
         assert statements.count("(single statement)") == 1
-    selects = [s for s in statements if s.lstrip().startswith("SELECT") and "auth_clock" not in s]
+    selects = [s for s in statements if s.lstrip().startswith("SELECT") and "auth_clock" not in s]  # the engine's
     guest_selects = [s for s in selects if "appointment_guests" in s]
     assert len(guest_selects) == 1, guest_selects  # the page's guests in one query
     if runtime.engine.dialect.name == "sqlite":  # the page and its guests in one statement answering one row
@@ -121,6 +133,33 @@ def test_a_list_reads_in_a_read_transaction_and_audits_every_row_in_one_statemen
     assert staged_reads(runtime) == 0
     assert sorted(audited) == sorted(ids)
     assert {r.actor for r in _audit_rows(runtime)} == {"dispatcher"}
+
+
+def test_a_single_read_is_one_statement_and_its_audit_one_more(
+    runtime: Runtime, live: LiveServer, people: People, statements: list[str]
+) -> None:
+    api = live.client(people.dispatcher.token)
+    [appointment_id] = _create(api, people.fitter.calendar_id or "", 1)
+    api.get(f"/api/v1/appointments/{appointment_id}")  # the token is resolved and cached
+    audited_before = len(_audit_rows(runtime))
+    statements.clear()
+
+    response = api.get(f"/api/v1/appointments/{appointment_id}")
+
+    assert response.status_code == 200 and response.json()["id"] == appointment_id
+    if runtime.engine.dialect.name == "sqlite":
+        # the token's clock, the appointment with its guests, the read's audit: three statements, each on a driver
+        # connection and a transaction of its own (the read one snapshot, the write in the engine's write turn)
+        kinds = [s.split()[:3] for s in statements]
+        assert kinds == [
+            ["(driver)", "SELECT", "auth_clock.generation"],
+            ["(driver)", "SELECT", "'['"],
+            ["(driver)", "INSERT", "INTO"],
+        ], statements
+        assert "appointment_guests" in statements[1] and "audit_read_batches" in statements[2]
+    else:
+        assert "BEGIN (write)" not in statements and statements.count("BEGIN (read)") == 1, statements
+    assert [r.appointment_id for r in _audit_rows(runtime)[audited_before:]] == [appointment_id]
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the write lock is SQLite's
