@@ -43,12 +43,12 @@ class Header:
     required: bool = False
 
 
-#: The header every creating POST honours (``operation(..., idempotent=True)`` declares it).
+#: The header every creating POST and every REST change honours (``operation(..., idempotent=True)`` declares it).
 IDEMPOTENCY_KEY = Header(
     IDEMPOTENCY_HEADER,
-    "Repeat a POST safely: a repeat with the same key and the same request gets the first answer again (nothing is "
-    "created twice); the same key with another request is a 422. Keys are per API token and kept for "
-    "`idempotency_ttl_hours` (default 24 h).",
+    "Repeat a request safely: a repeat with the same key and the same request gets the first answer again "
+    "(nothing is created or changed twice: a retried move does not undo a later one); the same key with another "
+    "request is a 422. Keys are per API token and kept for `idempotency_ttl_hours` (default 24 h).",
 )
 
 

@@ -116,6 +116,7 @@ def get_appointment(id: str, query: FormatQuery) -> Response:
     tag=TAG,
     body=AppointmentPatch,
     headers=(IF_MATCH,),
+    idempotent=True,
     responses={200: Appointment},
     response_headers=ETAG,
 )
@@ -144,6 +145,7 @@ def delete_appointment(id: str) -> Response:
     summary="Book (confirm) an appointment",
     tag=TAG,
     headers=(IF_MATCH,),
+    idempotent=True,
     responses={200: Appointment},
     response_headers=ETAG,
 )
@@ -159,6 +161,7 @@ def book_appointment(id: str) -> Response:
     tag=TAG,
     body=RescheduleRequest,
     headers=(IF_MATCH,),
+    idempotent=True,
     responses={200: Appointment},
     response_headers=ETAG,
 )
@@ -174,6 +177,7 @@ def reschedule_appointment(id: str, body: RescheduleRequest) -> Response:
     tag=TAG,
     body=OccurrencePatch,
     headers=(IF_MATCH,),
+    idempotent=True,
     responses={
         200: ListedAppointment,
         404: "No such appointment, or the series has no occurrence at `recurrence_id`",
@@ -201,6 +205,7 @@ def change_occurrence(id: str, recurrence_id: str, body: OccurrencePatch) -> Res
     tag=TAG,
     body=CancelRequest,
     headers=(IF_MATCH,),
+    idempotent=True,
     responses={200: Appointment},
     response_headers=ETAG,
 )

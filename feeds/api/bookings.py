@@ -110,6 +110,7 @@ def schedule_tech_setup(id: str, body: TechSetupRequest) -> Response:
     "/bookings/{id}/confirm",
     summary="Confirm a hold (RESERVED → BOOKED); a confirmed INITIAL gets its tech-setup call",
     tag=TAG,
+    idempotent=True,
     responses={200: BookingResponse},
 )
 def confirm_booking(id: str) -> Response:
@@ -123,6 +124,7 @@ def confirm_booking(id: str) -> Response:
     summary="Move a booking to a free slot; an INITIAL's tech-setup call is offered (or moved) along",
     tag=TAG,
     body=RescheduleBookingRequest,
+    idempotent=True,
     responses={200: RescheduleBookingResponse},
 )
 def reschedule_booking(id: str, body: RescheduleBookingRequest) -> Response:
@@ -154,6 +156,7 @@ def reschedule_booking(id: str, body: RescheduleBookingRequest) -> Response:
     summary="Cancel a booking and release its slot; an INITIAL's pending tech-setup call is cancelled too",
     tag=TAG,
     body=CancelBookingRequest,
+    idempotent=True,
     responses={200: CancelBookingResponse},
 )
 def cancel_booking(id: str, body: CancelBookingRequest) -> Response:

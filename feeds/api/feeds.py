@@ -76,6 +76,8 @@ def issue_feed(id: str, body: FeedTokenDraft) -> Response:
     "/calendars/{id}/feeds/{token_id}/rotate",
     summary="Replace a feed token with a new one (same name, privacy, alarm); the old URL stops working",
     tag=TAG,
+    idempotent=True,
+    withhold_on_replay=("secret", "urls"),
     responses={200: IssuedFeedToken},
 )
 def rotate_feed(id: str, token_id: str) -> Response:

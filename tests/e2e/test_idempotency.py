@@ -1,4 +1,4 @@
-"""``Idempotency-Key`` on every creating POST, over real HTTP, on SQLite and PostgreSQL.
+"""``Idempotency-Key`` on every creating POST and every REST change, over real HTTP, on SQLite and PostgreSQL.
 
 One mechanism (``feeds/idempotency.py`` over ``caldav_bridge/services/idempotency.py``, kept in the database):
 the same key and request get the first answer again (status, body, headers; nothing created twice, one
@@ -186,6 +186,19 @@ def test_the_openapi_document_declares_the_header_on_every_creating_post(live: L
         assert replay_header == path.startswith("/api/"), path  # OLS answers a replay as the first time
         withheld_header = "Idempotent-Secret-Withheld" in success.get("headers", {})
         assert withheld_header == (path in SECRET_PATHS), path
+    changing = [
+        ("patch", "/api/v1/appointments/{id}"),
+        ("patch", "/api/v1/appointments/{id}/occurrences/{recurrence_id}"),
+        *(("post", f"/api/v1/appointments/{{id}}/{a}") for a in ("book", "reschedule", "cancel")),
+        *(("post", f"/api/v1/bookings/{{id}}/{a}") for a in ("confirm", "reschedule", "cancel")),
+        ("post", "/api/v1/calendars/{id}/feeds/{token_id}/rotate"),
+    ]
+    for method, path in changing:
+        operation = document["paths"][path][method]
+        assert any(p["name"] == "Idempotency-Key" for p in operation.get("parameters", [])), path
+        assert "Idempotent-Replayed" in operation["responses"]["200"].get("headers", {}), path
+    rotate = document["paths"]["/api/v1/calendars/{id}/feeds/{token_id}/rotate"]["post"]["responses"]["200"]
+    assert "Idempotent-Secret-Withheld" in rotate["headers"]
     # what a replay of a secret's answer holds instead is in the schema: null
     schemas = document["components"]["schemas"]
     for name, fields in {
@@ -358,3 +371,89 @@ def test_other_creating_posts_replay_and_never_keep_a_secret(live: LiveServer, p
     reused = api.post(path, json=other, headers=key)
     assert reused.status_code == 422 and reused.json()["title"] == "Idempotency-Key reused"
     assert _rows(live.runtime, table) == before + 1
+
+
+def _replayed(first: Any, again: Any) -> None:
+    assert first.status_code == 200, first.text
+    assert again.status_code == 200 and again.headers.get("Idempotent-Replayed") == "true", again.text
+    assert again.json() == first.json()
+
+
+def test_a_repeated_transition_is_replayed_not_applied_again(live: LiveServer, people: People) -> None:
+    """A phone app retrying a reschedule it already sent (the answer was lost) must not move the appointment back
+    after someone else moved it on; a retried cancel gets its first answer, not a 409."""
+    api = live.client(people.fitter.token)
+    created = api.post("/api/v1/appointments", json=appointment_body(people.fitter.calendar_id or ""))
+    url = f"/api/v1/appointments/{created.json()['id']}"
+    first_book = api.post(f"{url}/book", headers={"Idempotency-Key": "book-1"})
+    _replayed(first_book, api.post(f"{url}/book", headers={"Idempotency-Key": "book-1"}))
+    to_ten = {"date_start": "2026-12-03T10:00:00Z", "date_end": "2026-12-03T11:00:00Z", "reason": "customer ill"}
+    key = {"Idempotency-Key": "move-1"}
+    first = api.post(f"{url}/reschedule", json=to_ten, headers=key)
+    assert first.status_code == 200, first.text
+    later = api.post(
+        f"{url}/reschedule", json={"date_start": "2026-12-03T12:00:00Z", "date_end": "2026-12-03T13:00:00Z"}
+    )
+    assert later.status_code == 200, later.text
+    _replayed(first, api.post(f"{url}/reschedule", json=to_ten, headers=key))
+    assert api.get(url).json()["date_start"] == "2026-12-03T12:00:00.000Z", "the retry did not move it back"
+    history = api.get(f"{url}/history").json()["items"]
+    assert [h["new_start"] for h in history if h["old_start"] != h["new_start"]][-2:] == [
+        "2026-12-03T10:00:00.000Z",
+        "2026-12-03T12:00:00.000Z",
+    ]
+    assert len(history) == 4, "created, booked, moved twice: the retries changed nothing"
+    reused = api.post(f"{url}/reschedule", json={**to_ten, "reason": "other"}, headers=key)
+    assert reused.status_code == 422 and reused.json()["title"] == "Idempotency-Key reused"
+    renamed = api.patch(url, json={"name": "Fitting (first)"}, headers={"Idempotency-Key": "patch-1"})
+    assert api.patch(url, json={"name": "Fitting (second)"}).status_code == 200
+    _replayed(renamed, api.patch(url, json={"name": "Fitting (first)"}, headers={"Idempotency-Key": "patch-1"}))
+    assert api.get(url).json()["name"] == "Fitting (second)"
+    cancel = {"Idempotency-Key": "cancel-1"}
+    cancelled = api.post(f"{url}/cancel", json={"reason": "no longer needed"}, headers=cancel)
+    _replayed(cancelled, api.post(f"{url}/cancel", json={"reason": "no longer needed"}, headers=cancel))
+    assert api.post(f"{url}/cancel", json={"reason": "no longer needed"}).status_code == 409  # without a key: refused
+
+
+def test_a_repeated_booking_reschedule_is_replayed(live: LiveServer, people: People) -> None:
+    world = build_world(live.runtime)
+    api = live.client(people.admin.token)
+    booked = _booked(api, world)["appointment"]
+    url = f"/api/v1/bookings/{booked['id']}"
+    key = {"Idempotency-Key": "booking-move-1"}
+    body = {"date_start": _at(world.day(4), 9, NY)}
+    first = api.post(f"{url}/reschedule", json=body, headers=key)
+    assert api.post(f"{url}/reschedule", json={"date_start": _at(world.day(4), 11, NY)}).status_code == 200
+    _replayed(first, api.post(f"{url}/reschedule", json=body, headers=key))
+    assert api.get(f"/api/v1/appointments/{booked['id']}").json()["date_start"] == _at(world.day(4), 11, NY).replace(
+        "Z", ".000Z"
+    )
+    confirm = {"Idempotency-Key": "confirm-1"}
+    held = api.post("/api/v1/bookings/initial", json={**_initial(world, 16), "hold": True})
+    assert held.status_code == 201, held.text
+    confirm_url = f"/api/v1/bookings/{held.json()['appointment']['id']}/confirm"
+    _replayed(api.post(confirm_url, headers=confirm), api.post(confirm_url, headers=confirm))
+    cancel = {"Idempotency-Key": "booking-cancel-1"}
+    reason = {"reason": "customer called"}
+    _replayed(
+        api.post(f"{url}/cancel", json=reason, headers=cancel), api.post(f"{url}/cancel", json=reason, headers=cancel)
+    )
+
+
+def test_a_repeated_feed_rotation_rotates_once(live: LiveServer, people: People) -> None:
+    """A retried rotation with its key does not rotate again (the first new URL keeps working); the replay has the
+    secret withheld, as an issue's does."""
+    api, anon = live.client(people.fitter.token), live.client()
+    base = f"/api/v1/calendars/{people.fitter.calendar_id}/feeds"
+    issued = api.post(base, json={"name": "Google"})
+    assert issued.status_code == 201, issued.text
+    url = f"{base}/{issued.json()['token']['id']}/rotate"
+    key = {"Idempotency-Key": "rotate-1"}
+    first = api.post(url, headers=key)
+    assert first.status_code == 200, first.text
+    again = api.post(url, headers=key)
+    assert again.status_code == 200 and again.headers.get("Idempotent-Replayed") == "true", again.text
+    assert again.headers["Idempotent-Secret-Withheld"] == "secret, urls"
+    assert again.json() == {**first.json(), "secret": None, "urls": None}
+    assert anon.get(f"/feeds/{first.json()['secret']}.ics").status_code == 200, "not rotated a second time"
+    assert anon.get(f"/feeds/{issued.json()['secret']}.ics").status_code == 404
