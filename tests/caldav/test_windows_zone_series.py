@@ -145,3 +145,64 @@ def test_stored_items_give_show_as_and_series_zones_in_the_migration(live: LiveS
     assert after[series["id"]].json()["meta"]["recurrence"] == series["meta"]["recurrence"]
     assert after[phone["id"]].json()["meta"]["show_as"] == "free"
     assert all(after[i].headers["ETag"] != before[i].headers["ETag"] for i in after)
+
+
+#: Outlook's VTIMEZONE for "W. Europe Standard Time".
+OUTLOOK_W_EUROPE = (
+    "BEGIN:VTIMEZONE\r\nTZID:W. Europe Standard Time\r\n"
+    "BEGIN:STANDARD\r\nDTSTART:16010101T030000\r\nTZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\n"
+    "RRULE:FREQ=YEARLY;INTERVAL=1;BYDAY=-1SU;BYMONTH=10\r\nEND:STANDARD\r\n"
+    "BEGIN:DAYLIGHT\r\nDTSTART:16010101T020000\r\nTZOFFSETFROM:+0100\r\nTZOFFSETTO:+0200\r\n"
+    "RRULE:FREQ=YEARLY;INTERVAL=1;BYDAY=-1SU;BYMONTH=3\r\nEND:DAYLIGHT\r\nEND:VTIMEZONE\r\n"
+)
+
+
+def test_an_override_in_a_windows_zone_keeps_its_time_and_title(live: LiveServer, people: People) -> None:
+    """A weekly series Outlook writes in ``W. Europe Standard Time`` into the Denver fitter's calendar, its second
+    occurrence moved to 11:00 with its own SUMMARY (RECURRENCE-ID in the Windows TZID), across the weeks between the
+    US and the EU clock changes: REST ``?expand=true`` and the feed show each occurrence at 09:00 Berlin (the moved
+    one at 11:00, with its own title), also after a REST rename re-rendered the item."""
+    first = _us_dst_start() + timedelta(days=2)  # a Tuesday: Denver has changed, Berlin changes two weeks later
+    days = [first + timedelta(weeks=n) for n in range(4)]
+    hours = [9, 11, 9, 9]
+    expected = [datetime.combine(d, time(h), tzinfo=BERLIN).astimezone(UTC) for d, h in zip(days, hours, strict=True)]
+    # Berlin's change falls before the 4th (Denver's offset stays: in its zone all would be at 08:00 UTC)
+    assert (expected[0].hour, expected[-1].hour) == (8, 7)
+    weu = "W. Europe Standard Time"
+    text = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Microsoft Corporation//Outlook 16.0 MIMEDIR//EN\r\n"
+        + OUTLOOK_W_EUROPE
+        + f"BEGIN:VEVENT\r\nUID:weu-weekly@client\r\nDTSTAMP:20261101T000000Z\r\n"
+        f"DTSTART;TZID={weu}:{first:%Y%m%d}T090000\r\nDTEND;TZID={weu}:{first:%Y%m%d}T100000\r\n"
+        "RRULE:FREQ=WEEKLY;COUNT=4\r\nSUMMARY:Weekly check (Berlin)\r\nX-APPOINTMENT-TYPE:FOLLOW_UP\r\nEND:VEVENT\r\n"
+        f"BEGIN:VEVENT\r\nUID:weu-weekly@client\r\nDTSTAMP:20261101T000000Z\r\n"
+        f"RECURRENCE-ID;TZID={weu}:{days[1]:%Y%m%d}T090000\r\n"
+        f"DTSTART;TZID={weu}:{days[1]:%Y%m%d}T110000\r\nDTEND;TZID={weu}:{days[1]:%Y%m%d}T120000\r\n"
+        "SUMMARY:Check at the shop\r\nX-APPOINTMENT-TYPE:FOLLOW_UP\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    fitter = people.fitter
+    (calendar,) = client_for(live, fitter.username, fitter.password).principal().calendars()
+    calendar.save_event(text)
+    api, calendar_id = live.client(fitter.token), fitter.calendar_id or ""
+    titles = ["Weekly check (Berlin)", "Check at the shop", "Weekly check (Berlin)", "Weekly check (Berlin)"]
+
+    def check(after: str, series_title: str) -> None:
+        shown = [series_title if t == titles[0] else t for t in titles]
+        low = datetime.combine(first, time(0), tzinfo=UTC)
+        window = {"calendar_id": calendar_id, "from": iso(low), "to": iso(low + timedelta(days=30))}
+        listed = api.get("/api/v1/appointments", params={**window, "expand": "true"})
+        assert listed.status_code == 200, listed.text
+        got = [(i["date_start"], i["name"]) for i in listed.json()["items"]]
+        assert got == [(iso(e).replace("Z", ".000Z"), t) for e, t in zip(expected, shown, strict=True)], after
+        issued = api.post(f"/api/v1/calendars/{calendar_id}/feeds", json={"name": after, "privacy": "full"})
+        assert issued.status_code == 201, issued.text
+        feed = live.client().get(f"/feeds/{issued.json()['secret']}.ics")
+        assert feed.status_code == 200, feed.text
+        occurrences = feed_occurrences(feed.content, low, low + timedelta(days=30))
+        assert [(title, begin) for _, title, begin, _ in occurrences] == list(zip(shown, expected, strict=True)), after
+
+    check("as written", titles[0])
+    (item,) = api.get("/api/v1/appointments", params={"calendar_id": calendar_id}).json()["items"]
+    renamed = api.patch(f"/api/v1/appointments/{item['id']}", json={"name": "Weekly check (renamed)"})
+    assert renamed.status_code == 200, renamed.text
+    check("after a REST change", "Weekly check (renamed)")
