@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -29,6 +30,7 @@ __all__ = [
     "join_path",
     "json_copy",
     "meta_place",
+    "non_finite_numbers",
     "parse_aware",
     "pick_code",
     "place_text",
@@ -99,6 +101,8 @@ class Reader:
         if not isinstance(payload, Mapping):
             raise ConversionError(format_name, [FieldError("(item)", f"expected an object, got {_json_kind(payload)}")])
         self.root: Mapping[str, Any] = payload
+        self.errors.extend(non_finite_numbers(payload))
+        self.check()
 
     def error(self, field: str, message: str) -> None:
         self.errors.append(FieldError(field, message))
@@ -197,6 +201,31 @@ class Reader:
     def check(self) -> None:
         if self.errors:
             raise ConversionError(self.format, self.errors)
+
+
+#: At most this many non-finite numbers of one item are named (one is enough to refuse it).
+_MAX_NON_FINITE = 20
+
+
+def non_finite_numbers(payload: object) -> list[FieldError]:
+    """An error naming each number of ``payload`` (decoded JSON, at any depth) that is NaN or infinite.
+
+    JSON has no such numbers, but lenient readers make them of ``NaN``, ``Infinity`` and ``1e400``; kept, they
+    would be stored as null (or refused by the store's JSON serializer). So an item holding one is refused,
+    naming the field, whether or not the format reads that field. Iterative: a payload of any depth is walked.
+    """
+    errors: list[FieldError] = []
+    stack: list[tuple[str, object]] = [("", payload)]
+    while stack and len(errors) < _MAX_NON_FINITE:
+        path, value = stack.pop()
+        if isinstance(value, float) and not math.isfinite(value):
+            what = "NaN is not a number" if math.isnan(value) else "the number is out of range (infinite)"
+            errors.append(FieldError(path or "(item)", f"{what}: JSON cannot hold it; send a finite number or null"))
+        elif isinstance(value, Mapping):
+            stack.extend((join_path(path, str(k)), v) for k, v in reversed(list(value.items())))
+        elif isinstance(value, list):
+            stack.extend((join_path(path, i), v) for i, v in reversed(list(enumerate(value))))
+    return errors
 
 
 def _short(value: object, limit: int = 80) -> str:

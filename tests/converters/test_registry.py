@@ -91,3 +91,24 @@ def test_a_canonical_time_without_a_zone_names_the_field() -> None:
     with pytest.raises(ConversionError) as caught:
         get_converter("canonical").to_canonical(sample)
     assert caught.value.fields == ["date_start"]
+
+
+@pytest.mark.parametrize("name", converter_names())
+def test_every_format_refuses_numbers_json_cannot_hold_naming_each_field(name: str) -> None:
+    """NaN and infinities (what lenient JSON readers make of ``NaN``, ``Infinity``, ``1e400``) anywhere in an item:
+    refused naming the field, never kept (they would be stored as null). Failed before for every format."""
+    payload = {"meta": {"type": "FOLLOW_UP", "score": float("nan")}, "list": [1.5, [float("-inf")]], "n": float("inf")}
+    with pytest.raises(ConversionError) as caught:
+        get_converter(name).to_canonical(payload)
+    assert caught.value.fields == ["meta.score", "list.1.0", "n"]
+    assert "NaN is not a number" in caught.value.errors[0].message
+    assert "out of range (infinite)" in caught.value.errors[2].message
+
+
+def test_a_canonical_item_with_a_non_finite_meta_number_is_refused_but_finite_ones_are_kept() -> None:
+    sample: dict[str, Any] = load_fixture("canonical_booked.json")
+    kept = get_converter("canonical").to_canonical({**sample, "meta": {**sample["meta"], "score": 1e308}})
+    assert (kept.meta.model_extra or {})["score"] == 1e308
+    with pytest.raises(ConversionError) as caught:
+        get_converter("canonical").to_canonical({**sample, "meta": {**sample["meta"], "score": 1e308 * 10}})
+    assert caught.value.fields == ["meta.score"]

@@ -296,6 +296,31 @@ def test_per_item_errors_name_the_source_fields(live: LiveServer, api: Api, cals
     assert [e["field"] for e in results[1]["errors"]] == ["status"]
 
 
+def test_numbers_json_cannot_hold_are_refused_and_nothing_is_written(
+    live: LiveServer, api: Api, cals: dict[str, str]
+) -> None:
+    """``NaN``, ``Infinity`` and ``1e400`` in an import body: a 400 problem, every mode, nothing written (the edge's
+    strict reader; the converters refuse them too, naming the field, for the command line's lenient one)."""
+    sample = load_fixture("canonical_booked.json")
+    good = json.dumps({**sample, "id": str(uuid.uuid4()), "meta": {**sample["meta"], "score": 1}})
+    before = _counts(live.runtime)
+    for number in ("NaN", "Infinity", "-Infinity", "1e400", "-1e400"):
+        body = good.replace('"score": 1', f'"score": {number}')
+        for params in ({}, {"atomic": "true"}, {"dry_run": "true"}):
+            response = api.post(
+                "/api/v1/import/canonical",
+                data=body.encode(),
+                headers={"Content-Type": "application/json"},
+                params={"calendar_id": cals["darth"], **params},
+            )
+            assert response.status_code == 400, (number, response.text)
+            assert response.headers["Content-Type"].startswith("application/problem+json")
+            assert response.json()["errors"][0]["field"] == "(body)"
+    assert _counts(live.runtime) == before
+    done = _import(api, "canonical", [json.loads(good)], calendar_id=cals["darth"])
+    assert done["summary"]["created"] == 1  # the same item with a finite number imports
+
+
 def test_calendar_comes_from_the_hint_or_the_parameter(live: LiveServer, api: Api, people: People) -> None:
     sample = load_fixture("blueprint.json")  # provider 50, "Darth Vader": no such calendar here
     result = _import(api, "blueprint", sample)["results"][0]

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -155,6 +156,66 @@ def test_command_errors_exit_2(
     assert code == 2 and "--from" in err
     code, out, _ = call("import", "calendly", "-", stdin="")
     assert code == 0 and "0 items" in out
+
+
+def _canonical(n: int, meta: dict[str, Any]) -> str:
+    """A canonical item (JSON text) with its own id and ``meta`` added, kept as written: NaN stays ``NaN``."""
+    sample = load_fixture("canonical_booked.json")
+    text = json.dumps({**sample, "id": str(uuid.UUID(int=n + 1)), "meta": {**sample["meta"], "placeholder": 0}})
+    extra = ", ".join(f'"{key}": {value}' for key, value in meta.items())
+    return text.replace('"placeholder": 0', extra or '"placeholder": 0')
+
+
+def test_numbers_json_cannot_hold_are_refused_per_item_naming_the_field(
+    settings: Settings, runtime: Runtime, darth: str, tmp_path: Path
+) -> None:
+    """``NaN``, ``Infinity`` and ``1e400`` (which Python's reader makes infinite) in an item: that item is refused,
+    naming the field, and nothing of it is written. Failed before: they were stored as null (pydantic's JSON mode)."""
+    lines = [
+        _canonical(0, {"score": "NaN"}),
+        _canonical(1, {"nested": '{"ratio": [1, Infinity]}'}),
+        _canonical(2, {"big": "1e400"}),
+        _canonical(3, {"score": "0.5"}),
+        json.dumps({**_blueprints(1, "bp")[0]}).replace('"location_id": ', '"location_id": -Infinity, "x": '),
+    ]
+    assert '"location_id": -Infinity' in lines[4]
+    result = run(settings, "import", "canonical", "-", "--calendar", darth, "--json", stdin="\n".join(lines[:4]), expect=1)
+    data = json.loads(result.stdout)
+    assert [r["status"] for r in data["results"]] == ["error", "error", "error", "created"]
+    assert [[e["field"] for e in r["errors"]] for r in data["results"][:3]] == [
+        ["meta.score"],
+        ["meta.nested.ratio.1"],
+        ["meta.big"],
+    ]
+    assert "NaN is not a number" in data["results"][0]["errors"][0]["message"]
+    assert "out of range" in data["results"][2]["errors"][0]["message"]
+    with runtime.uow() as uow:
+        ids = set(uow.session.scalars(select(AppointmentRow.id)))
+        stored = uow.session.get(AppointmentRow, str(uuid.UUID(int=4)))
+        assert stored is not None and (stored.meta_extra or {}).get("score") == 0.5
+    assert ids == {str(uuid.UUID(int=4))}
+
+    # the report's line for a refused item, and a pretty-printed object (one item) refused the same way
+    path = tmp_path / "one.json"
+    path.write_text(json.dumps(json.loads(lines[3]), indent=2).replace('"score": 0.5', '"score": NaN'))
+    one = run(settings, "import", "canonical", str(path), "--calendar", darth, expect=1)
+    assert "item 0 (00000000-0000-0000-0000-000000000004): error: meta.score: NaN is not a number" in one.stdout
+    with runtime.uow() as uow:
+        stored = uow.session.get(AppointmentRow, str(uuid.UUID(int=4)))
+        assert stored is not None and (stored.meta_extra or {}).get("score") == 0.5  # not changed to null
+
+    # other formats: a Blueprint field kept in meta.blueprint
+    bp = run(settings, "import", "blueprint", "-", "--json", stdin=lines[4], expect=1)
+    (item,) = json.loads(bp.stdout)["results"]
+    assert item["status"] == "error" and [e["field"] for e in item["errors"]] == ["location_id"]
+    assert item["source_id"] == "bp0"
+
+    # an array is read by a strict parser: the file is refused (exit 2, one line), nothing of it written
+    array = tmp_path / "array.json"
+    array.write_text("[" + lines[0] + "]")
+    refused = run(settings, "import", "canonical", str(array), "--calendar", darth, expect=2)
+    assert "malformed JSON after item 0" in refused.stderr
+    assert _count(runtime, AppointmentRow) == 1
 
 
 def test_help_names_the_commands() -> None:
