@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Generic, Protocol, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -68,11 +69,36 @@ class ConvertedAppointment(BaseModel):
     meta: Meta
     name: Annotated[str, Field(max_length=MAX_NAME)]
     status: StatusField
+    #: The wall times of a start and an end given without a zone (an iCalendar floating time, an all-day event's
+    #: date), which mean a time in the zone of the calendar the item lands on. ``date_start``/``date_end`` hold
+    #: them read in the format's default zone until :meth:`in_zone` reads them in that calendar's zone. ``None``:
+    #: the time had a zone. Not part of the item's data (never dumped).
+    local_start: datetime | None = Field(default=None, exclude=True)
+    local_end: datetime | None = Field(default=None, exclude=True)
 
     @model_validator(mode="after")
     def _end_after_start(self) -> ConvertedAppointment:
         check_interval(self.date_start, self.date_end)
         return self
+
+    def in_zone(self, zone: str) -> ConvertedAppointment:
+        """The item with its zone-less times (``local_start``, ``local_end``) read in ``zone`` (an IANA name; an
+        unknown one is UTC), as a CalDAV PUT into a calendar of that zone reads the same event; itself if it has
+        none. A wall time that does not exist there or occurs twice is read as the PUT reads it (``fold=0``).
+
+        Raises :class:`~caldav_bridge.errors.FieldValueError` (a ``ValueError``) naming ``date_end`` or
+        ``date_start`` if the times read there do not make an appointment (an end not after the start).
+        """
+        if self.local_start is None and self.local_end is None:
+            return self
+        try:
+            tz: ZoneInfo = ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            tz = ZoneInfo("UTC")
+        start = to_utc_ms(self.local_start.replace(tzinfo=tz)) if self.local_start is not None else self.date_start
+        end = to_utc_ms(self.local_end.replace(tzinfo=tz)) if self.local_end is not None else self.date_end
+        check_interval(start, end)
+        return self.model_copy(update={"date_start": start, "date_end": end, "local_start": None, "local_end": None})
 
     def to_appointment(self, *, id: uuid.UUID, calendar: CalendarRef, now: datetime) -> Appointment:
         """The canonical appointment, with our ``id`` and ``calendar``; missing times become ``now``."""

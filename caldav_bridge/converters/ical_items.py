@@ -34,7 +34,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -51,6 +51,7 @@ from caldav_bridge.converters.ical_zones import FileZones
 from caldav_bridge.errors import FieldError
 from caldav_bridge.model.appointment import Appointment, AppointmentStatus, AppointmentType
 from caldav_bridge.model.recurrence import Exhausted, Meter, metered, moved_to, parse_rule
+from caldav_bridge.model.timestamps import to_utc_ms
 
 __all__ = ["CONVERTER", "FORMAT", "IcalOptions", "from_canonical", "read_calendar", "to_canonical"]
 
@@ -101,8 +102,9 @@ def to_canonical(payload: object, options: IcalOptions | None = None) -> Convert
         r.error("rrule", unexpanded)
         r.check()
     recurrence_id = r.text(p, "recurrence_id")
-    start = r.time(p, "dtstart", required=True)
-    end = r.time(p, "dtend", required=True)
+    fallback = _zone(options.default_zone)
+    start, local_start = _when(r, p, "dtstart", fallback)
+    end, local_end = _when(r, p, "dtend", fallback)
     r.interval(start, end, "dtend")
     status = _status(r, (r.text(p, "status") or "").upper(), (r.text(p, "x_appointment_status") or "").upper())
     type_code = (r.text(p, "x_appointment_type") or "").upper()
@@ -132,9 +134,41 @@ def to_canonical(payload: object, options: IcalOptions | None = None) -> Convert
             "description": r.text(p, "description"),
             "meta": meta,
             "status": status,
+            "local_start": local_start,
+            "local_end": local_end,
         },
         _SOURCE_FIELDS,
     )
+
+
+def _when(r: Reader, p: Mapping[str, Any], key: str, fallback: ZoneInfo) -> tuple[datetime | None, datetime | None]:
+    """``p[key]`` as (its instant, its wall time if it has no zone). A time without an offset is an iCalendar
+    floating time (or an all-day event's midnight): it means that wall time in the zone of the calendar the event
+    lands on, as a CalDAV PUT reads it; here it is read in ``fallback`` until the import knows that calendar."""
+    text = r.text(p, key, required=True)
+    if text is None:
+        return None, None
+    wall = _floating(text)
+    if wall is None:
+        return r.time(p, key), None
+    try:
+        return to_utc_ms(wall.replace(tzinfo=fallback)), wall
+    except ValueError as exc:
+        r.error(key, str(exc))
+        return None, None
+
+
+def _floating(text: str) -> datetime | None:
+    """The wall time of an ISO 8601 date-time without an offset (``2026-12-01T09:00:00``); None for anything else
+    (a date alone, a time with a zone, not a time: :meth:`Reader.time` reads or names those)."""
+    text = text.strip()
+    if len(text) <= len("2026-12-01"):
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return value if value.tzinfo is None else None
 
 
 def _read_contacts(r: Reader, p: Mapping[str, Any]) -> dict[str, Any]:
@@ -285,6 +319,16 @@ class _Zone:
     def read(self, event: Any, name: str) -> datetime:
         return self.zones.read(event, name, self.fallback)
 
+    def local(self, event: Any, name: str) -> datetime:
+        """As :meth:`read`, but a floating time or a date is its naive wall time (the item's time without an
+        offset): the import reads it in the zone of the calendar the event lands on, as a CalDAV PUT does."""
+        value = self.zones.read(event, name, _FLOATING)
+        return value.replace(tzinfo=None) if value.tzinfo is _FLOATING else value
+
+
+#: Marks what :meth:`FileZones.read` read without a zone of its own (it returns its fallback as the tzinfo).
+_FLOATING = timezone(timedelta(0), "floating")
+
 
 @dataclass
 class _Budget:
@@ -335,13 +379,15 @@ def _occurrences(
     overrides = {_utc_stamp(e, "RECURRENCE-ID", zone): e for e in events if e.get("RECURRENCE-ID") is not None}
     excluded = _exdates(master, zone)
     duration = _duration(master, zone)
+    floating = zone.local(master, "DTSTART").tzinfo is None  # expanded in the fallback: its wall times are the rule's
     for start in starts:
         stamp = start.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
         if stamp in overrides:
             yield _item(overrides[stamp], uid, stamp, zone)
         elif start.astimezone(UTC) not in excluded:
             item = _item(master, uid, stamp, zone)
-            item["dtstart"], item["dtend"] = start.isoformat(), (start + duration).isoformat()
+            first = start.replace(tzinfo=None) if floating else start
+            item["dtstart"], item["dtend"] = first.isoformat(), (first + duration).isoformat()
             yield item
 
 
@@ -408,11 +454,11 @@ def _item(event: Any, uid: str, recurrence_id: str | None, zone: _Zone) -> dict[
     item: dict[str, Any] = {"uid": uid, "recurrence_id": recurrence_id}
     start_value = _decoded(event, "DTSTART")
     all_day = isinstance(start_value, date) and not isinstance(start_value, datetime)
-    start = zone.read(event, "DTSTART") if isinstance(start_value, date) else None
+    start = zone.local(event, "DTSTART") if isinstance(start_value, date) else None
     end: datetime | None = None
     end_value = _decoded(event, "DTEND")
     if isinstance(end_value, date):
-        end = zone.read(event, "DTEND")
+        end = zone.local(event, "DTEND")
     elif start is not None:
         duration = _decoded(event, "DURATION")
         if isinstance(duration, timedelta):

@@ -107,6 +107,8 @@ _HINT_FIELDS = {
     "ols": "calendar_id",
     "salesforce": "OwnerId",
 }
+#: The source fields of the canonical times, for formats whose times may lack a zone (read per calendar).
+_TIME_FIELDS = {"ical": {"date_start": "dtstart", "date_end": "dtend"}}
 _HINT_KINDS = {"provider": "provider", "user": "host user", "calendar": "calendar", "resource": "resource"}
 _MAX_SOURCE_ID = 255  # external_refs.source_id
 _UID_FIELD = f"meta.{ICAL_UID_META}"
@@ -485,19 +487,15 @@ class _Import:
             ref = refs.get(item.source_id)
             target = ref[1] if ref else (item.source_id if item.source_id in existing else None)
             if target is None:
-                calendar = self.calendars.resolve(item)
-                if isinstance(calendar, FieldError):
-                    results.append(ItemResult(entry.index, "error", item.source_id, errors=(calendar,)))
-                    continue
-                appointment_id = item.source_id if self.format == "canonical" else str(uuid.uuid4())
-                taken = uids.claim(calendar.id, _ical_uid(item) or appointment_id, appointment_id)
-                if taken is not None:
-                    results.append(ItemResult(entry.index, "error", item.source_id, errors=(taken,)))
-                    continue
-                creates.add(item, appointment_id, calendar)
-                results.append(ItemResult(entry.index, "created", item.source_id, appointment_id))
+                results.append(self._new(entry, uids, creates))
                 continue
             row = existing.get(target)
+            where = self.calendars.by_id.get(row.calendar_id) if row is not None else None
+            localized = self._in_zone(item, where.timezone) if where is not None else item  # else: _update refuses
+            if isinstance(localized, FieldError):
+                results.append(ItemResult(entry.index, "error", item.source_id, target, (localized,)))
+                continue
+            item = localized
             try:
                 status = self._update(row, target, item)
             except DomainError as exc:
@@ -515,6 +513,32 @@ class _Import:
         queries.touch_refs(touched_refs, now)
         self.uow.flush()
         return results
+
+    def _new(self, entry: _Entry, uids: _Uids, new_rows: _Creates) -> ItemResult:
+        """A new appointment for ``entry`` on the calendar it resolves to (added to ``new_rows``), or its error."""
+        item = entry.item
+        calendar = self.calendars.resolve(item)
+        if isinstance(calendar, FieldError):
+            return ItemResult(entry.index, "error", item.source_id, errors=(calendar,))
+        localized = self._in_zone(item, calendar.timezone)
+        if isinstance(localized, FieldError):
+            return ItemResult(entry.index, "error", item.source_id, errors=(localized,))
+        appointment_id = item.source_id if self.format == "canonical" else str(uuid.uuid4())
+        taken = uids.claim(calendar.id, _ical_uid(item) or appointment_id, appointment_id)
+        if taken is not None:
+            return ItemResult(entry.index, "error", item.source_id, errors=(taken,))
+        new_rows.add(localized, appointment_id, calendar)
+        return ItemResult(entry.index, "created", item.source_id, appointment_id)
+
+    def _in_zone(self, item: ConvertedAppointment, zone: str) -> ConvertedAppointment | FieldError:
+        """``item`` with its zone-less times (iCalendar floating times, all-day dates) read in ``zone``, the zone
+        of the calendar it lands on, as a CalDAV PUT there reads them; or the error if they then make no
+        appointment (named in the format's terms)."""
+        try:
+            return item.in_zone(zone)
+        except ValueError as exc:
+            field = getattr(exc, "field", "date_end")
+            return FieldError(_TIME_FIELDS.get(self.format, {}).get(field, field), str(exc))
 
     def _wanted_uids(
         self, chunk: list[_Entry], refs: Mapping[str, tuple[int, str]], existing: Mapping[str, AppointmentRow]

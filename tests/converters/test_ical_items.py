@@ -70,3 +70,44 @@ def test_rules_that_never_occur_or_began_long_ago_cost_little_and_say_why() -> N
     weekly = [item for item in items if item["uid"] == "old"]
     assert len(weekly) == 209  # the Mondays of 2026 to 2029 only
     assert weekly[0]["dtstart"].startswith("2026-01-05T09:00")
+
+
+def test_floating_times_and_dates_are_kept_as_wall_times_for_the_calendar_they_land_on() -> None:
+    """A floating DTSTART (no TZID, no Z) and an all-day date mean a wall time in the zone of the calendar the event
+    lands on (as a CalDAV PUT reads them): the item carries them without an offset, and the converted item reads
+    them in that zone only once it is given (``in_zone``). Failed before: they were read as UTC in the file."""
+    text = _calendar(
+        "UID:float\r\nDTSTART:20260705T090000\r\nDTEND:20260705T100000\r\n",
+        "UID:day\r\nDTSTART;VALUE=DATE:20260706\r\nDTEND;VALUE=DATE:20260707\r\n",
+        "UID:zoned\r\nDTSTART;TZID=America/New_York:20260707T090000\r\nDURATION:PT1H\r\n",
+        "UID:weekly\r\nDTSTART:20260105T090000\r\nDURATION:PT30M\r\nRRULE:FREQ=WEEKLY;COUNT=2\r\n",
+    )
+    items = list(read_calendar(text, WINDOW))
+    assert [(i["dtstart"], i["dtend"], i["all_day"]) for i in items] == [
+        ("2026-07-05T09:00:00", "2026-07-05T10:00:00", False),
+        ("2026-07-06T00:00:00", "2026-07-07T00:00:00", True),
+        ("2026-07-07T09:00:00-04:00", "2026-07-07T10:00:00-04:00", False),
+        ("2026-01-05T09:00:00", "2026-01-05T09:30:00", False),
+        ("2026-01-12T09:00:00", "2026-01-12T09:30:00", False),
+    ]
+    floating, day, zoned, *weekly = (get_converter("ical").to_canonical(i) for i in items)
+    assert floating.date_start == datetime(2026, 7, 5, 9, tzinfo=UTC)  # the options' default zone until then
+    denver = [c.in_zone("America/Denver") for c in (floating, day, zoned, *weekly)]
+    assert [(c.date_start, c.date_end) for c in denver] == [
+        (datetime(2026, 7, 5, 15, tzinfo=UTC), datetime(2026, 7, 5, 16, tzinfo=UTC)),
+        (datetime(2026, 7, 6, 6, tzinfo=UTC), datetime(2026, 7, 7, 6, tzinfo=UTC)),
+        (datetime(2026, 7, 7, 13, tzinfo=UTC), datetime(2026, 7, 7, 14, tzinfo=UTC)),  # its own zone: as it was
+        (datetime(2026, 1, 5, 16, tzinfo=UTC), datetime(2026, 1, 5, 16, 30, tzinfo=UTC)),
+        (datetime(2026, 1, 12, 16, tzinfo=UTC), datetime(2026, 1, 12, 16, 30, tzinfo=UTC)),
+    ]
+    assert zoned.in_zone("America/Denver") is zoned
+    assert (day.meta.model_extra or {})["all_day"] is True
+    assert "local_start" not in floating.model_dump()  # the wall times are not part of the item's data
+
+
+def test_a_floating_start_whose_zoned_end_comes_before_it_in_the_calendars_zone_is_refused() -> None:
+    item = {"uid": "mixed", "dtstart": "2026-07-05T09:00:00", "dtend": "2026-07-05T10:00:00-04:00", "summary": "x"}
+    converted = get_converter("ical").to_canonical(item)  # 09:00 UTC to 14:00 UTC: fine so far
+    with pytest.raises(ValueError, match="must be after") as caught:
+        converted.in_zone("America/Los_Angeles")  # 09:00 in Los Angeles is 16:00 UTC: after the end
+    assert getattr(caught.value, "field", None) == "date_end"

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,9 @@ import pytest
 from sqlalchemy import func, select
 
 from caldav_bridge.converters import BlueprintOptions
+from caldav_bridge.model.requests import CalendarDraft
 from caldav_bridge.runtime import Runtime
-from caldav_bridge.services import interchange, users
+from caldav_bridge.services import calendars, interchange, users
 from caldav_bridge.services.actor import system_actor
 from caldav_bridge.store.tables import AppointmentRow, ExternalRefRow, OutboxRow
 from config import Settings
@@ -179,7 +181,8 @@ def test_numbers_json_cannot_hold_are_refused_per_item_naming_the_field(
         json.dumps({**_blueprints(1, "bp")[0]}).replace('"location_id": ', '"location_id": -Infinity, "x": '),
     ]
     assert '"location_id": -Infinity' in lines[4]
-    result = run(settings, "import", "canonical", "-", "--calendar", darth, "--json", stdin="\n".join(lines[:4]), expect=1)
+    stdin = "\n".join(lines[:4])
+    result = run(settings, "import", "canonical", "-", "--calendar", darth, "--json", stdin=stdin, expect=1)
     data = json.loads(result.stdout)
     assert [r["status"] for r in data["results"]] == ["error", "error", "error", "created"]
     assert [[e["field"] for e in r["errors"]] for r in data["results"][:3]] == [
@@ -259,6 +262,48 @@ def test_a_whole_ics_file_imports_and_a_calendar_exports_as_ics(
     text = out.read_text()
     assert text.startswith("BEGIN:VCALENDAR") and text.count("BEGIN:VEVENT") == 1 and "SUMMARY:Fitting" in text
     assert "--ics: needs" in run(settings, "export", "ical", "--ics", expect=2).stderr
+
+
+FLOATING_ICS = (
+    "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Old//EN\r\n"
+    "BEGIN:VEVENT\r\nUID:float-1\r\nDTSTAMP:20261101T000000Z\r\nDTSTART:20270714T090000\r\n"
+    "DTEND:20270714T100000\r\nSUMMARY:Floating\r\nEND:VEVENT\r\n"
+    "BEGIN:VEVENT\r\nUID:day-1\r\nDTSTAMP:20261101T000000Z\r\nDTSTART;VALUE=DATE:20270715\r\n"
+    "SUMMARY:All day\r\nEND:VEVENT\r\n"
+    "BEGIN:VEVENT\r\nUID:mixed-1\r\nDTSTAMP:20261101T000000Z\r\nDTSTART:20270716T090000\r\n"
+    "DTEND:20270716T140000Z\r\nSUMMARY:Ends before it starts in Denver\r\nEND:VEVENT\r\n"
+    "END:VCALENDAR\r\n"
+)
+
+
+def test_an_ics_files_floating_times_and_dates_are_read_in_the_calendars_zone(
+    settings: Settings, runtime: Runtime, tmp_path: Path
+) -> None:
+    """Floating times and all-day dates mean the wall time in the zone of the calendar they land on, as a CalDAV
+    PUT there reads them (``tests/caldav/test_ical_import_reads_like_caldav.py`` compares the two over HTTP).
+    Failed before: read as UTC (09:00 floating landed at 03:00 in Denver)."""
+    denver = calendars.create(
+        runtime.uow(), system_actor(), CalendarDraft(name="Denver", kind="team", timezone="America/Denver")
+    )
+    path = tmp_path / "old.ics"
+    path.write_text(FLOATING_ICS)
+    result = run(settings, "import", "ical", str(path), "--calendar", denver.id, "--json", expect=1)
+    results = json.loads(result.stdout)["results"]
+    assert [r["status"] for r in results] == ["created", "created", "error"]
+    assert results[2]["errors"] == [{"field": "dtend", "message": "date_end must be after date_start"}]
+    with runtime.uow() as uow:
+        rows = {r.name: r for r in uow.session.scalars(select(AppointmentRow))}
+        assert (rows["Floating"].date_start, rows["Floating"].date_end) == (
+            datetime(2027, 7, 14, 15, tzinfo=UTC),  # 09:00 in Denver (MDT)
+            datetime(2027, 7, 14, 16, tzinfo=UTC),
+        )
+        day = rows["All day"]
+        midnights = (datetime(2027, 7, 15, 6, tzinfo=UTC), datetime(2027, 7, 16, 6, tzinfo=UTC))  # in Denver
+        assert (day.date_start, day.date_end) == midnights
+        assert (day.meta_extra or {}).get("all_day") is True
+        assert "Ends before it starts in Denver" not in rows
+    again = run(settings, "import", "ical", str(path), expect=1)  # no --calendar: each where it is, unchanged
+    assert "2 unchanged, 1 failed" in again.stdout
 
 
 def test_import_on_a_terminal_counts_items_and_keeps_errors_out_of_the_bar(
