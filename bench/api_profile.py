@@ -90,6 +90,7 @@ def counting(engine: Engine) -> Iterator[Counter[str]]:
     (``caldav_bridge/store/driver.py``), counted as ``(driver) KIND``."""
     counts: Counter[str] = Counter()
     engine_sending = threading.local()
+    engine.dispose()  # closes the driver's connections too (made again, and traced, from now on); a new pool
 
     def before(_conn: Any, _cursor: Any, statement: str, _params: Any, _context: Any, _many: bool) -> None:
         engine_sending.on = True

@@ -14,7 +14,8 @@ from __future__ import annotations
 import json
 import json.scanner
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
@@ -38,7 +39,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from caldav_bridge.store import driver
-from caldav_bridge.store.engine import READ_ONLY
+from caldav_bridge.store.engine import READ_ONLY, single_statement_reader
 from caldav_bridge.store.plain_rows import PlainGuest, PlainRow
 from caldav_bridge.store.tables import AppointmentGuestRow, AppointmentRow, CalendarRow
 from caldav_bridge.store.types import UtcDateTime
@@ -340,9 +341,9 @@ def encoded_rows(
     """The first ``limit`` appointments ``stmt`` (:func:`encoded_select` with filters) selects in (date_start, id)
     order, each with its canonical JSON encoded by SQLite in the same one-row statement. A row whose id is not in
     canonical form (the JSON would differ) is read as a plain row and encoded by ``encode``."""
-    connection = session.connection()
     stmt = stmt.order_by(_APPOINTMENT.c.date_start, _APPOINTMENT.c.id).limit(limit)
-    text = connection.execute(select(_RECORD_LIST).select_from(stmt.subquery())).scalar()
+    with _statement_connection(session) as connection:
+        text = connection.execute(select(_RECORD_LIST).select_from(stmt.subquery())).scalar()
     if not text:
         return []
     rows = []
@@ -369,12 +370,13 @@ def plain_rows(session: Session, stmt: Select[Any], limit: int) -> list[PlainRow
     """The first ``limit`` appointments ``stmt`` (:func:`page_select` with filters) selects in (date_start, id)
     order, with their guests: on SQLite one statement answering one JSON document (:func:`_sqlite_rows`),
     elsewhere two queries (the rows, then all their guests)."""
-    connection = session.connection()  # Core execution: no ORM statement handling
     stmt = stmt.order_by(_APPOINTMENT.c.date_start, _APPOINTMENT.c.id).limit(limit)
-    if connection.dialect.name == "sqlite":
-        rows = _sqlite_rows(connection, _as_document(stmt))
+    if session.get_bind().dialect.name == "sqlite":
+        with _statement_connection(session) as connection:
+            rows = _sqlite_rows(connection, _as_document(stmt))
         rows.sort(key=_page_order)  # the document's order is SQLite's choice; the page's is (date_start, id)
         return rows
+    connection = session.connection()  # Core execution: no ORM statement handling
     calendars: dict[str, PlainCalendar] = {}
     rows = [_plain_row(record, calendars) for record in connection.execute(stmt).all()]
     if rows:
@@ -389,10 +391,10 @@ def plain_row(session: Session, appointment_id: str) -> PlainRow | None:
 
     On SQLite, as the first read of a read-only session, sent on the driver's own connection (``store/driver.py``):
     one statement is its own snapshot, so no transaction is begun for it (~0.15 ms less a read)."""
-    bind = session.get_bind()
-    if bind.dialect.name == "sqlite":
-        if isinstance(bind, Engine) and session.info.get(READ_ONLY) and not session.in_transaction():
-            document = driver.read_value(bind, _SQLITE_ONE_DRIVER, {"id": appointment_id})
+    if session.get_bind().dialect.name == "sqlite":
+        engine = _first_read_of_a_reader(session)
+        if engine is not None:
+            document = driver.read_value(engine, _SQLITE_ONE_DRIVER, {"id": appointment_id})
         else:
             document = session.connection().execute(_SQLITE_ONE, {"id": appointment_id}).scalar()
         found = _document_rows(document)
@@ -404,6 +406,28 @@ def plain_row(session: Session, appointment_id: str) -> PlainRow | None:
         if record[_WIDTH + 2] is not None:  # a guest's position: the outer join found one
             row.guests.append(_plain_guest(record[_WIDTH + 2 :]))
     return row
+
+
+def _first_read_of_a_reader(session: Session) -> Engine | None:
+    """The session's engine if the read about to run is the first of a read-only session (no transaction begun
+    yet): one statement then is its own snapshot and needs no transaction around it (the session may never begin
+    one). None otherwise: the read runs in the session's transaction."""
+    bind = session.get_bind()
+    if isinstance(bind, Engine) and session.info.get(READ_ONLY) and not session.in_transaction():
+        return bind
+    return None
+
+
+@contextmanager
+def _statement_connection(session: Session) -> Iterator[Connection]:
+    """Where one SQLite statement of ``session`` runs: on a connection of its own without ``BEGIN``/``COMMIT`` when
+    it is the first read of a read-only session, else in the session's transaction."""
+    engine = _first_read_of_a_reader(session)
+    if engine is not None:
+        with single_statement_reader(engine) as connection:
+            yield connection
+    else:
+        yield session.connection()
 
 
 def _sqlite_rows(
