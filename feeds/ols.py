@@ -171,6 +171,8 @@ def create_appointment(body: OlsAppointmentInput) -> Response:
     tag=TAG,
     body=OlsAppointmentInput,
     headers=(IF_MATCH,),
+    idempotent=True,
+    announce_replay=False,
     responses={200: OlsAppointment},
     response_headers={200: ("ETag",)},
 )
@@ -186,6 +188,8 @@ def replace_appointment(id: str, body: OlsAppointmentInput) -> Response:
     tag=TAG,
     body=OlsAppointmentInput,
     headers=(IF_MATCH,),
+    idempotent=True,
+    announce_replay=False,
     responses={200: OlsAppointment},
     response_headers={200: ("ETag",)},
 )
@@ -200,6 +204,8 @@ def patch_appointment(id: str, body: OlsAppointmentInput) -> Response:
     summary="Delete an appointment",
     tag=TAG,
     headers=(IF_MATCH,),
+    idempotent=True,
+    announce_replay=False,
     responses={204: "Deleted"},
 )
 def delete_appointment(id: str) -> Response:

@@ -457,3 +457,49 @@ def test_a_repeated_feed_rotation_rotates_once(live: LiveServer, people: People)
     assert again.json() == {**first.json(), "secret": None, "urls": None}
     assert anon.get(f"/feeds/{first.json()['secret']}.ics").status_code == 200, "not rotated a second time"
     assert anon.get(f"/feeds/{issued.json()['secret']}.ics").status_code == 404
+
+
+def test_ols_changes_replay_their_first_answer(live: LiveServer, people: People) -> None:
+    """OLS PUT, PATCH and DELETE honour the key as the /api/v1 changes do: a retried PUT does not undo a change
+    made after it, a retried DELETE answers its 204 again (not a 404); a replay looks like the first answer (no
+    Idempotent-Replayed on OLS); the same key with another body is a 422."""
+    api = live.client(people.fitter.token)
+    made = api.post("/ols/appointments", json={"date_v2": "2026-12-01T09:00:00.000Z", "type": "FITTING"})
+    assert made.status_code == 201, made.text
+    url = f"/ols/appointments/{made.json()['id']}"
+    replace = {"date_v2": "2026-12-01T10:00:00.000Z", "type": "FITTING", "status": "BOOKED"}
+    key = {"Idempotency-Key": "ols-put-1"}
+    first = api.put(url, json=replace, headers=key)
+    assert first.status_code == 200, first.text
+    later = api.patch(url, json={"date_v2": "2026-12-01T12:00:00.000Z"})
+    assert later.status_code == 200, later.text
+    again = api.put(url, json=replace, headers=key)
+    assert again.status_code == 200 and again.content == first.content, again.text
+    assert again.headers.get("ETag") == first.headers.get("ETag") and "Idempotent-Replayed" not in again.headers
+    assert api.get(url).json()["date_v2"] == "2026-12-01T12:00:00.000Z", "the retried PUT did not move it back"
+    reused = api.put(url, json={**replace, "type": "TECH_SETUP"}, headers=key)
+    assert reused.status_code == 422 and reused.json()["title"] == "Idempotency-Key reused", reused.text
+    patch_key = {"Idempotency-Key": "ols-patch-1"}
+    patched = api.patch(url, json={"date_v2": "2026-12-01T14:00:00.000Z"}, headers=patch_key)
+    assert patched.status_code == 200, patched.text
+    assert api.patch(url, json={"date_v2": "2026-12-01T15:00:00.000Z"}).status_code == 200
+    replayed = api.patch(url, json={"date_v2": "2026-12-01T14:00:00.000Z"}, headers=patch_key)
+    assert replayed.status_code == 200 and replayed.content == patched.content, replayed.text
+    assert api.get(url).json()["date_v2"] == "2026-12-01T15:00:00.000Z", "the retried PATCH did not move it back"
+    other = api.patch(url, json={"date_v2": "2026-12-01T16:00:00.000Z"}, headers=patch_key)
+    assert other.status_code == 422 and other.json()["title"] == "Idempotency-Key reused", other.text
+    delete_key = {"Idempotency-Key": "ols-delete-1"}
+    assert api.delete(url, headers=delete_key).status_code == 204
+    retried = api.delete(url, headers=delete_key)
+    assert retried.status_code == 204 and "Idempotent-Replayed" not in retried.headers, retried.text
+    assert api.get(url).status_code == 404 and api.delete(url).status_code == 404  # without a key: gone
+    elsewhere = api.delete(url, headers=key)  # the PUT's key on another endpoint
+    assert elsewhere.status_code == 422 and elsewhere.json()["first_request"] == f"PUT {url}", elsewhere.text
+
+
+def test_the_openapi_document_declares_the_header_on_the_ols_changes(live: LiveServer) -> None:
+    operations = live.client().get("/api/openapi.json").json()["paths"]["/ols/appointments/{id}"]
+    for method, status in (("put", "200"), ("patch", "200"), ("delete", "204")):
+        operation = operations[method]
+        assert any(p["name"] == "Idempotency-Key" for p in operation.get("parameters", [])), method
+        assert "Idempotent-Replayed" not in operation["responses"][status].get("headers", {}), method
