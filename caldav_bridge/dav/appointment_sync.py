@@ -64,6 +64,7 @@ from caldav_bridge.converters.ical_parse import (
 )
 from caldav_bridge.dav.errors import InvalidCalendarData
 from caldav_bridge.dav.records import NewItem
+from caldav_bridge.dav.render import with_appointment_status
 from caldav_bridge.errors import Conflict, Forbidden, ValidationFailed
 from caldav_bridge.model.appointment import (
     MAX_DURATION,
@@ -137,7 +138,8 @@ def item_written(
     caller in this transaction (the DAV store locks it before the item): it is not read again here. A deleted
     one (a tombstone) counts as none: the event makes a new appointment.
 
-    Returns the text to store (the client's, unchanged) and the appointment id.
+    Returns the text to store (the client's, its ``X-APPOINTMENT-STATUS`` made to say the appointment's status
+    where it said another) and the appointment id.
 
     Raises (data only; ``storage_plugin`` answers them with DAV statuses and preconditions):
         InvalidCalendarData: the text is no usable event.
@@ -164,13 +166,16 @@ def item_written(
             )
         return item.text, None  # a calendar-only event
     recurrence = _recurrence(vevents, zone)
+    # what X-APPOINTMENT-STATUS says is the status the appointment is left with (a client that changed STATUS
+    # alone sent ours back as it had read it)
+    text = with_appointment_status(item.text, _status_for(parsed, row.status if row is not None else None))
     if row is None:
-        return item.text, _create(uow, actor, calendar_id, parsed, recurrence)
+        return text, _create(uow, actor, calendar_id, parsed, recurrence)
     # the client's TRANSP is read when it changed it (an item stored before TRANSP followed meta.show_as may say
     # OPAQUE of an appointment Salesforce shows as free: a phone saving it unchanged must not make it busy)
     read_transp = previous_text is None or master_transp(previous_text) != parsed.transp
     _update(uow, actor, row, parsed, recurrence, read_transp=read_transp)
-    return item.text, row.id
+    return text, row.id
 
 
 def _recurrence(vevents: VEvents, zone: str) -> dict[str, Any] | None:

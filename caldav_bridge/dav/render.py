@@ -59,7 +59,16 @@ from caldav_bridge.converters.ical_text import fold
 from caldav_bridge.model.appointment import Appointment, AppointmentStatus, Guest, is_busy_block, shows_as_free
 from caldav_bridge.model.series import Override, Series
 
-__all__ = ["ICAL_STATUS", "PRODID", "etag_of_text", "fresh_reference", "fresh_text", "render_event", "vtimezone"]
+__all__ = [
+    "ICAL_STATUS",
+    "PRODID",
+    "etag_of_text",
+    "fresh_reference",
+    "fresh_text",
+    "render_event",
+    "vtimezone",
+    "with_appointment_status",
+]
 
 PRODID = "-//hear.com//Appointment Service//EN"
 S = AppointmentStatus
@@ -429,3 +438,54 @@ def is_recurring(text: str) -> bool:
 
 def utc_seconds(value: datetime) -> int:
     return int(value.astimezone(UTC).timestamp())
+
+
+_X_STATUS = "X-APPOINTMENT-STATUS"
+
+
+def with_appointment_status(text: str, status: str) -> str:
+    """``text`` with its master VEVENT's ``X-APPOINTMENT-STATUS`` saying ``status`` where it says another (a client
+    changed STATUS and sent ours back as it had read it). Every other line, its folding and line ends are kept; a
+    text that agrees, or has no such line, is returned as it is."""
+    lines = _logical_lines(text)
+    changed = False
+    for i in _master_lines(lines):
+        name, _, value = "".join(lines[i]).partition(":")
+        if name.strip().upper() == _X_STATUS and value.strip().upper() != status:
+            ending = lines[i][-1][len(lines[i][-1].rstrip("\r\n")) :]
+            lines[i] = [f"{_X_STATUS}:{status}{ending}"]
+            changed = True
+    return "".join("".join(line) for line in lines) if changed else text
+
+
+def _logical_lines(text: str) -> list[list[str]]:
+    """The content lines of ``text``, each the physical lines it is folded over (line ends kept)."""
+    lines: list[list[str]] = []
+    for physical in text.splitlines(keepends=True):
+        if lines and physical[:1] in (" ", "\t"):
+            lines[-1].append(physical)
+        else:
+            lines.append([physical])
+    return lines
+
+
+def _master_lines(lines: list[list[str]]) -> list[int]:
+    """The indexes of the own lines (not a VALARM's) of the first VEVENT without RECURRENCE-ID."""
+    own: list[int] = []
+    inside, depth, recurring = False, 0, False
+    for i, line in enumerate(lines):
+        text = "".join(line).strip().upper()
+        if not inside:
+            inside, own, depth, recurring = text == "BEGIN:VEVENT", [], 0, False
+        elif text.startswith("BEGIN:"):
+            depth += 1
+        elif text.startswith("END:") and depth:
+            depth -= 1
+        elif text == "END:VEVENT":
+            if not recurring:
+                return own
+            inside = False
+        elif depth == 0:
+            own.append(i)
+            recurring = recurring or text.startswith("RECURRENCE-ID")
+    return []

@@ -2,10 +2,10 @@
 
 REST, OLS, CalDAV, the booking flow, an import and the Salesforce mirror each cancel one appointment;
 one helper (:func:`assert_cancel_consequences`) checks what that wrote, so the channels cannot drift:
-its CalDAV item says CANCELLED with exactly one change-log entry, one outbox row (none for the mirror:
-its own change is not echoed back), one ``appointment.cancelled`` webhook event, one audit row and one
-history row, both naming the channel. Real HTTP over loopback, python-caldav, the Salesforce emulator;
-SQLite and PostgreSQL.
+its CalDAV item says CANCELLED (STATUS and X-APPOINTMENT-STATUS) with exactly one change-log entry, one
+outbox row (none for the mirror: its own change is not echoed back), one ``appointment.cancelled`` webhook
+event, one audit row and one history row, both naming the channel. Real HTTP over loopback, python-caldav, the
+Salesforce emulator; SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -89,6 +89,9 @@ def assert_cancel_consequences(
     after = consequences(rt, appointment_id)
     assert after.item is not None
     assert [line for line in after.item.splitlines() if line.startswith("STATUS:")] == ["STATUS:CANCELLED"]
+    # ours says the same (a CalDAV client changing STATUS alone sends X-APPOINTMENT-STATUS:BOOKED back)
+    exact = [line for line in after.item.splitlines() if line.startswith("X-APPOINTMENT-STATUS")]
+    assert exact == ["X-APPOINTMENT-STATUS:CANCELLED"], exact
     assert after.changes - before.changes == 1, "one change-log entry for the item"
     assert after.outbox[len(before.outbox) :] == ([("upsert", "CANCELLED")] if echo else [])
     new_hooks = list(after.webhooks)
