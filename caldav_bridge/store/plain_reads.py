@@ -199,16 +199,45 @@ _SQLITE_ONE = _as_document(
 _SQLITE_ONE_DRIVER = driver.SqliteStatement(_SQLITE_ONE)
 
 
-# ----------------------------------------------------------------- SQLite: the canonical JSON, encoded by SQLite
+# ------------------------------------------------------------ the canonical JSON, encoded by the database
 #
 # ``mapping.canonical_json`` as one SQL expression over an appointment's row, written as SQL text (constant: no
-# input reaches it) by concatenation: ``json_quote`` writes a value as ``json.dumps(..., ensure_ascii=False)``
-# does (what is past ASCII is escaped afterwards, :func:`ascii_json`), and no JSON is parsed again on the way.
+# input reaches it) by concatenation: SQLite's ``json_quote`` and PostgreSQL's ``to_json`` write a string as
+# ``json.dumps(..., ensure_ascii=False)`` does (what is past ASCII, and DEL, is escaped afterwards,
+# :func:`ascii_json`), and no JSON is parsed again on the way. The one difference is the extras (meta's, a guest's
+# keys the model does not name): SQLite re-renders them compact (``json_remove``); PostgreSQL's JSONB writes its own
+# spacing and numbers, so there they come between two markers, as JSONB writes them, and Python re-encodes them
+# (:func:`_extras`; most rows have none).
 
 
-def _ts_sql(column: str) -> str:
-    """A stored UTC timestamp as ``format_timestamp`` writes it, quoted (``"2021-05-21T07:46:31.000Z"``).
-    SQLAlchemy stores ``YYYY-MM-DD HH:MM:SS.ffffff``: sliced (milliseconds truncated, as Python does); any other
+@dataclass(frozen=True, slots=True)
+class _Dialect:
+    """How one database writes an appointment's canonical JSON: SQL text for each kind of value."""
+
+    #: A column's value as JSON (``null`` for NULL).
+    quote: Callable[[str], str]
+    #: A stored UTC timestamp as ``format_timestamp`` writes it, quoted (``"2021-05-21T07:46:31.000Z"``).
+    timestamp: Callable[[str], str]
+    #: The end of an object: the keys of the JSON column (first argument) that are not named (second), in their
+    #: stored order, as ``mapping._with_extra`` adds them, then ``}``.
+    end: Callable[[str, tuple[str, ...]], str]
+    #: A list of the guest objects (SQL of one over ``appointment_guests``) of ``appointments``, in position order.
+    guests: Callable[[str], str]
+    #: What a read needs of an appointment besides its JSON (audit, cursor, ETag), as a JSON array: id, calendar,
+    #: start (``YYYY-MM-DD HH:MM:SS.ffffff``, UTC), version.
+    head: str
+    #: The function of a character by its code, and the rows ``j`` of a subquery as one text (in no particular
+    #: order where the database cannot order an aggregate: SQLite 3.40).
+    char: str
+    records: str
+
+
+def _sqlite_quote(column: str) -> str:
+    return f"json_quote({column})"
+
+
+def _sqlite_timestamp(column: str) -> str:
+    """SQLAlchemy stores ``YYYY-MM-DD HH:MM:SS.ffffff``: sliced (milliseconds truncated, as Python does); any other
     stored form through ``strftime``."""
     return (
         f"(CASE WHEN length({column}) = 26 THEN '\"' || substr({column}, 1, 10) || 'T' || substr({column}, 12, 12)"
@@ -216,84 +245,146 @@ def _ts_sql(column: str) -> str:
     )
 
 
-def _object_sql(pairs: list[tuple[str, str]], extra: str | None = None, named: tuple[str, ...] = ()) -> str:
-    """A JSON object of ``pairs`` (key, SQL of its JSON value), followed, as ``mapping._with_extra`` does, by
-    the keys of the JSON column ``extra`` that are not ``named``, in their stored order (re-rendered compact by
-    ``json_remove``, computed once per row in a subquery)."""
-    body = " || ',' || ".join(f"'{json.dumps(key)}:' || {value}" for key, value in pairs)
-    if extra is None:
-        return f"'{{' || {body} || '}}'"
+def _sqlite_end(extra: str, named: tuple[str, ...]) -> str:
+    """Re-rendered compact by ``json_remove``, computed once per row in a subquery."""
     paths = ", ".join(f"'$.{key}'" for key in named)
     rest = (
         f"(SELECT CASE WHEN r = '{{}}' THEN '}}' ELSE ',' || substr(r, 2) END"  # noqa: S608 (constant SQL)
         f" FROM (SELECT json_remove({extra}, {paths}) AS r))"
     )
-    return f"'{{' || {body} || (CASE WHEN {extra} IS NULL OR {extra} = '{{}}' THEN '}}' ELSE {rest} END)"
+    return f"(CASE WHEN {extra} IS NULL OR {extra} = '{{}}' THEN '}}' ELSE {rest} END)"
 
 
-def _quoted(table: str, *columns: str) -> list[tuple[str, str]]:
-    return [(column, f"json_quote({table}.{column})") for column in columns]
+def _sqlite_guests(guest: str) -> str:
+    """An ordered correlated subquery, concatenated (SQLite 3.40 has no ORDER BY inside an aggregate)."""
+    return (
+        f"('[' || coalesce((SELECT group_concat(g, ',') FROM (SELECT {guest} AS g FROM appointment_guests"  # noqa: S608
+        f" WHERE {_GUEST_OF_ROW} ORDER BY appointment_guests.position)), '') || ']')"
+    )
 
 
-_GUEST_SQL = _object_sql(
-    [
-        ("id", "json_quote(appointment_guests.person_id)"),
-        *_quoted("appointment_guests", "first_name", "last_name", "timezone"),
-    ],
-    "appointment_guests.extra",
-    ("id", "first_name", "last_name", "timezone"),
-)
-_META_SQL = _object_sql(
-    [
-        (
-            "salesforce",
-            _object_sql(
-                [
-                    ("appointment_gid", "json_quote(appointments.sf_appointment_gid)"),
-                    ("opportunity_gid", "json_quote(appointments.sf_opportunity_gid)"),
-                    ("customer_gid", "json_quote(appointments.sf_customer_gid)"),
-                ]
-            ),
-        ),
-        ("type", "json_quote(appointments.type)"),
-    ],
-    "appointments.meta_extra",
-    ("salesforce", "type"),
-)
-#: An appointment's guests, in position order (an ordered correlated subquery, concatenated: SQLite 3.40 has no
-#: ORDER BY inside an aggregate).
-_GUESTS_SQL = (
-    "('[' || coalesce((SELECT group_concat(g, ',') FROM (SELECT "  # noqa: S608 (constant SQL)
-    + _GUEST_SQL
-    + " AS g FROM appointment_guests WHERE appointment_guests.appointment_id = appointments.id"
-    " ORDER BY appointment_guests.position)), '') || ']')"
-)
-_CANONICAL_SQL = _object_sql(
-    [
-        ("calendar", _object_sql([("id", "json_quote(appointments.calendar_id)"), *_quoted("calendars", "name")])),
-        ("created_at", _ts_sql("appointments.created_at")),
-        ("date_end", _ts_sql("appointments.date_end")),
-        ("date_start", _ts_sql("appointments.date_start")),
-        *_quoted("appointments", "description"),
-        ("guests", _GUESTS_SQL),
-        ("id", "json_quote(appointments.id)"),
-        ("meta", _META_SQL),
-        *_quoted("appointments", "name", "status"),
-        ("updated_at", _ts_sql("appointments.updated_at")),
-    ]
-)
-#: Separators of :func:`encoded_rows`'s document: between appointments, and between an appointment's columns
-#: and its JSON. Control characters: JSON escapes them inside strings, so neither occurs in the JSON.
+def _postgres_quote(column: str) -> str:
+    return f"coalesce(to_json({column})::text, 'null')"
+
+
+def _postgres_timestamp(column: str) -> str:
+    """``to_char`` truncates to milliseconds (``MS``), as Python does."""
+    return f"('\"' || to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') || '\"')"
+
+
+#: PostgreSQL: the extras, as JSONB writes them, between these two (control characters: JSON escapes them).
+_EXTRAS_START, _EXTRAS_END = "\x1c", "\x1d"
+
+
+def _postgres_end(extra: str, named: tuple[str, ...]) -> str:
+    """The JSONB object without the named keys (in JSONB's order: the order the plain rows read it in), between
+    the markers, or nothing where none are left (or the column holds no object)."""
+    keys = ", ".join(f"'{key}'" for key in named)
+    rest = f"nullif(({extra} - ARRAY[{keys}])::text, '{{}}')"
+    return (
+        f"coalesce(CASE WHEN jsonb_typeof({extra}) = 'object'"
+        f" THEN chr({ord(_EXTRAS_START)}) || {rest} || chr({ord(_EXTRAS_END)}) END, '') || '}}'"
+    )
+
+
+def _postgres_guests(guest: str) -> str:
+    guests = f"SELECT string_agg({guest}, ',' ORDER BY appointment_guests.position)"
+    return f"('[' || coalesce(({guests} FROM appointment_guests WHERE {_GUEST_OF_ROW}), '') || ']')"
+
+
+_GUEST_OF_ROW = "appointment_guests.appointment_id = appointments.id"
+#: Separators of :func:`encoded_rows`'s text: between appointments, and between an appointment's head and its
+#: JSON. Control characters: JSON escapes them inside strings, so neither occurs in the JSON.
 _RECORDS, _FIELDS = "\x1e", "\x1f"
-#: SQLite: what the read needs of an appointment besides its JSON (audit, cursor, ETag) as a JSON array, then
-#: the canonical JSON.
-_SQLITE_ENCODED: Select[Any] = select(
-    literal_column(
-        "json_array(appointments.id, appointments.calendar_id, appointments.date_start, appointments.version)"
-        f" || char({ord(_FIELDS)}) || {_CANONICAL_SQL}"
-    ).label("j")
-).join_from(AppointmentRow, CalendarRow, CalendarRow.id == AppointmentRow.calendar_id)
-_RECORD_LIST = func.group_concat(literal_column("j"), func.char(literal_column(str(ord(_RECORDS)))))
+_SQLITE = _Dialect(
+    _sqlite_quote,
+    _sqlite_timestamp,
+    _sqlite_end,
+    _sqlite_guests,
+    "json_array(appointments.id, appointments.calendar_id, appointments.date_start, appointments.version)",
+    "char",
+    f"group_concat(j, char({ord(_RECORDS)}))",
+)
+_POSTGRES = _Dialect(
+    _postgres_quote,
+    _postgres_timestamp,
+    _postgres_end,
+    _postgres_guests,
+    "json_build_array(appointments.id, appointments.calendar_id,"
+    " to_char(appointments.date_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'), appointments.version)::text",
+    "chr",
+    f"string_agg(j, chr({ord(_RECORDS)}) ORDER BY s, i)",
+)
+
+
+def _object_sql(
+    sql: _Dialect, pairs: list[tuple[str, str]], extra: str | None = None, named: tuple[str, ...] = ()
+) -> str:
+    """A JSON object of ``pairs`` (key, SQL of its JSON value), followed by the keys of the JSON column ``extra``
+    that are not ``named`` (:attr:`_Dialect.end`)."""
+    body = " || ',' || ".join(f"'{json.dumps(key)}:' || {value}" for key, value in pairs)
+    return f"'{{' || {body} || " + ("'}'" if extra is None else sql.end(extra, named))
+
+
+def _quoted(sql: _Dialect, table: str, *columns: str) -> list[tuple[str, str]]:
+    return [(column, sql.quote(f"{table}.{column}")) for column in columns]
+
+
+def _guests_sql(sql: _Dialect) -> str:
+    guest = _object_sql(
+        sql,
+        [("id", sql.quote("appointment_guests.person_id")), *_quoted(sql, "appointment_guests", *_GUEST_KEYS[1:])],
+        "appointment_guests.extra",
+        _GUEST_KEYS,
+    )
+    return sql.guests(guest)
+
+
+_GUEST_KEYS = ("id", "first_name", "last_name", "timezone")
+
+
+def _canonical_sql(sql: _Dialect) -> str:
+    salesforce = [
+        (f"{key}_gid", sql.quote(f"appointments.sf_{key}_gid")) for key in ("appointment", "opportunity", "customer")
+    ]
+    meta = _object_sql(
+        sql,
+        [("salesforce", _object_sql(sql, salesforce)), ("type", sql.quote("appointments.type"))],
+        "appointments.meta_extra",
+        ("salesforce", "type"),
+    )
+    calendar = [("id", sql.quote("appointments.calendar_id")), *_quoted(sql, "calendars", "name")]
+    return _object_sql(
+        sql,
+        [
+            ("calendar", _object_sql(sql, calendar)),
+            ("created_at", sql.timestamp("appointments.created_at")),
+            ("date_end", sql.timestamp("appointments.date_end")),
+            ("date_start", sql.timestamp("appointments.date_start")),
+            *_quoted(sql, "appointments", "description"),
+            ("guests", _guests_sql(sql)),
+            ("id", sql.quote("appointments.id")),
+            ("meta", meta),
+            *_quoted(sql, "appointments", "name", "status"),
+            ("updated_at", sql.timestamp("appointments.updated_at")),
+        ],
+    )
+
+
+def _encoded_select(sql: _Dialect) -> Select[Any]:
+    """An appointment's :attr:`_Dialect.head`, then its canonical JSON, as one text ``j`` (with its start and id as
+    ``s`` and ``i``, the order of PostgreSQL's aggregate)."""
+    text = f"{sql.head} || {sql.char}({ord(_FIELDS)}) || {_canonical_sql(sql)}"
+    return select(
+        literal_column(text).label("j"), _APPOINTMENT.c.date_start.label("s"), _APPOINTMENT.c.id.label("i")
+    ).join_from(AppointmentRow, CalendarRow, CalendarRow.id == AppointmentRow.calendar_id)
+
+
+#: Per database: what a page selects (the caller adds the filters), and its rows as one text.
+_ENCODED: dict[str, tuple[Select[Any], Any]] = {
+    name: (_encoded_select(sql), literal_column(sql.records))
+    for name, sql in (("sqlite", _SQLITE), ("postgresql", _POSTGRES))
+}
 
 
 @dataclass(slots=True)
@@ -308,7 +399,7 @@ class EncodedRow:
     json: str
 
 
-#: What Flask's ``ensure_ascii`` escapes that SQLite writes as it is: DEL and everything past ASCII.
+#: What Flask's ``ensure_ascii`` escapes that the databases write as it is: DEL and everything past ASCII.
 _NOT_ASCII = re.compile(r"[\x7f-\U0010ffff]")
 
 
@@ -325,25 +416,35 @@ def ascii_json(text: str) -> str:
     return text if text.isascii() and "\x7f" not in text else _NOT_ASCII.sub(_escape, text)
 
 
+#: ``json.dumps(..., separators=(",", ":"))`` (ASCII) without building an encoder per call.
+_compact = json.JSONEncoder(separators=(",", ":")).encode
+_MARKED_EXTRAS = re.compile(f"{_EXTRAS_START}([^{_EXTRAS_END}]*){_EXTRAS_END}")
+
+
+def _extras(match: re.Match[str]) -> str:
+    """Marked extras (a JSONB object's text) as the plain rows' encoding writes them after the named keys."""
+    return "," + _compact(_scan(match.group(1), 0)[0])[1:-1]
+
+
 #: An appointment id as ``str(uuid.UUID(...))`` writes it (the canonical JSON's ``id``).
 _CANONICAL_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}").fullmatch
 
 
-def encoded_select(session: Session) -> Select[Any] | None:
-    """What :func:`encoded_rows` selects for the caller's filters, or None where the database does not encode
-    (PostgreSQL's JSON functions write their own spacing: there the caller encodes plain rows)."""
-    return _SQLITE_ENCODED if session.get_bind().dialect.name == "sqlite" else None
+def encoded_select(session: Session) -> Select[Any]:
+    """What :func:`encoded_rows` selects on the session's database, for the caller's filters."""
+    return _ENCODED[session.get_bind().dialect.name][0]
 
 
 def encoded_rows(
     session: Session, stmt: Select[Any], limit: int, encode: Callable[[PlainRow], str]
 ) -> list[EncodedRow]:
     """The first ``limit`` appointments ``stmt`` (:func:`encoded_select` with filters) selects in (date_start, id)
-    order, each with its canonical JSON encoded by SQLite in the same one-row statement. A row whose id is not in
-    canonical form (the JSON would differ) is read as a plain row and encoded by ``encode``."""
+    order, each with its canonical JSON encoded by the database, all in one statement answering one text. A row
+    whose id is not in canonical form (the JSON would differ) is read as a plain row and encoded by ``encode``."""
+    name = session.get_bind().dialect.name
     stmt = stmt.order_by(_APPOINTMENT.c.date_start, _APPOINTMENT.c.id).limit(limit)
     with _statement_connection(session) as connection:
-        text = connection.execute(select(_RECORD_LIST).select_from(stmt.subquery())).scalar()
+        text = connection.execute(select(_ENCODED[name][1]).select_from(stmt.subquery())).scalar()
     if not text:
         return []
     rows = []
@@ -354,9 +455,10 @@ def encoded_rows(
             plain = plain_row(session, appointment_id)
             encoded = encode(plain) if plain is not None else encoded
         else:
-            encoded = ascii_json(encoded)
+            encoded = ascii_json(_MARKED_EXTRAS.sub(_extras, encoded) if _EXTRAS_START in encoded else encoded)
         rows.append(EncodedRow(appointment_id, calendar_id, _utc(start), version, encoded))  # type: ignore[arg-type]
-    rows.sort(key=_page_order)
+    if name == "sqlite":
+        rows.sort(key=_page_order)  # the text's order is SQLite's choice; the page's is (date_start, id)
     return rows
 
 
@@ -420,9 +522,10 @@ def _first_read_of_a_reader(session: Session) -> Engine | None:
 
 @contextmanager
 def _statement_connection(session: Session) -> Iterator[Connection]:
-    """Where one SQLite statement of ``session`` runs: on a connection of its own without ``BEGIN``/``COMMIT`` when
-    it is the first read of a read-only session, else in the session's transaction."""
-    engine = _first_read_of_a_reader(session)
+    """Where one statement of ``session`` runs: on SQLite on a connection of its own without ``BEGIN``/``COMMIT``
+    when it is the first read of a read-only session, else in the session's transaction (PostgreSQL always: a
+    read's audit rows are written in its transaction, and a connection of its own would be a checkout more)."""
+    engine = _first_read_of_a_reader(session) if session.get_bind().dialect.name == "sqlite" else None
     if engine is not None:
         with single_statement_reader(engine) as connection:
             yield connection

@@ -185,13 +185,9 @@ class AppointmentRepository:
         calendar_ids: Sequence[str] | None = None,
         after: tuple[datetime, str] | None = None,
     ) -> list[plain_reads.EncodedRow]:
-        """:meth:`search_plain` with each appointment's canonical JSON as text: encoded by the database in the
-        same statement where it can (SQLite), else by ``encode`` from the plain rows."""
-        base = plain_reads.encoded_select(self.session)
-        if base is None:
-            rows = self.search_plain(filters, limit, calendar_ids=calendar_ids, after=after)
-            return [plain_reads.EncodedRow(r.id, r.calendar_id, r.date_start, r.version, encode(r)) for r in rows]
-        stmt = self._filtered(filters, calendar_ids, after, base)
+        """:meth:`search_plain` with each appointment's canonical JSON as text, encoded by the database in the
+        same statement (``encode``: for a row whose stored id is not in canonical form)."""
+        stmt = self._filtered(filters, calendar_ids, after, plain_reads.encoded_select(self.session))
         return plain_reads.encoded_rows(self.session, stmt, limit, encode)
 
     def get_plain(self, appointment_id: str) -> PlainRow | None:
