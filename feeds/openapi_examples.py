@@ -165,6 +165,8 @@ _HISTORY = {
     "actor": "dispatcher",
     "channel": "api",
     "reason": None,
+    "recurrence_id": None,
+    "changed": None,
 }
 _IMPORT_RESULT = {"index": 0, "source_id": "BP-100234", "status": "created", "id": _APPOINTMENT_ID}
 _IMPORT_ERROR = {
@@ -600,8 +602,9 @@ OPERATION_DESCRIPTIONS: dict[str, str] = {
     "change is kept in its history with the reason.",
     "api_v1_change_occurrence": "Moves, retitles or cancels one occurrence of a series (the one whose original "
     "start is `recurrence_id`, as `GET /appointments?expand=true` lists it), as a phone's RECURRENCE-ID override "
-    "does: the rest of the series stays. CalDAV, feeds and REST show the change. 404 for an occurrence the series "
-    "does not have, 409 for an appointment that is no series.",
+    "does: the rest of the series stays. CalDAV, feeds and REST show the change, and the history records it. 404 "
+    "for an occurrence the series does not have, 409 for an appointment that is no series, 409 slot-unavailable "
+    "for a new time other bookings take (unless `allow_overlap`; never over a slot booked through scheduling).",
     "api_v1_cancel_appointment": "Cancels the appointment with a reason (kept in its history). Feeds show it as "
     "cancelled; the slot becomes free.",
     "api_v1_create_follow_up": "Creates a FOLLOW_UP appointment for the same customer and opportunity (guests and "

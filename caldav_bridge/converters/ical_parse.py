@@ -372,7 +372,10 @@ def _series(master: Any, overrides: list[Any], zone: ZoneInfo, zones: FileZones)
         else:
             finish = begin + duration
         cancelled = (_text(event.get("STATUS")) or "").upper() == "CANCELLED"
-        moved.append(Override(rid, begin.astimezone(UTC), finish.astimezone(UTC), cancelled, **_own_texts(event)))
+        timed = not isinstance(raw, datetime) and _timed(event)  # an all-day series' occurrence given times
+        moved.append(
+            Override(rid, begin.astimezone(UTC), finish.astimezone(UTC), cancelled, **_own_texts(event), timed=timed)
+        )
     return Series(
         rrule=rrule,
         exdates=tuple(sorted(set(instants(master, "EXDATE", zone, zones)))),
@@ -380,6 +383,11 @@ def _series(master: Any, overrides: list[Any], zone: ZoneInfo, zones: FileZones)
         overrides=tuple(sorted(moved, key=lambda o: o.recurrence_id)),
         timezone="UTC" if utc else _zone_of(master, zones),
     )
+
+
+def _timed(event: Any) -> bool:
+    """Whether an override's own DTSTART is a DATE-TIME."""
+    return event.get("DTSTART") is not None and isinstance(event.decoded("DTSTART"), datetime)
 
 
 def _own_texts(event: Any) -> dict[str, str]:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from hashlib import sha256
 from typing import Any
@@ -46,18 +45,10 @@ from caldav_bridge.converters.ical import (
     vtimezone_text,
 )
 from caldav_bridge.converters.ical import vtimezone as outlook_vtimezone
-from caldav_bridge.converters.ical_parse import (
-    GUEST_ID_PARAM,
-    GUEST_URN,
-    IcalParseError,
-    event_categories,
-    event_location,
-    read_vevents,
-    series_in,
-)
+from caldav_bridge.converters.ical_parse import GUEST_ID_PARAM, GUEST_URN, event_categories, event_location
 from caldav_bridge.converters.ical_text import fold
+from caldav_bridge.dav.render_overrides import Written, day_span, merge_overrides
 from caldav_bridge.model.appointment import Appointment, AppointmentStatus, Guest, is_busy_block, shows_as_free
-from caldav_bridge.model.series import Override, Series
 
 __all__ = [
     "ICAL_STATUS",
@@ -146,13 +137,10 @@ def render_event(
         event.add("UID", uid or str(appointment.id))
     event.add("DTSTAMP", appointment.updated_at.astimezone(UTC))
     event.add("LAST-MODIFIED", appointment.updated_at.astimezone(UTC))
-    start, end = appointment.date_start.astimezone(tz), appointment.date_end.astimezone(tz)
-    if zone == "UTC":
-        event.add("DTSTART", start.astimezone(UTC))
-        event.add("DTEND", end.astimezone(UTC))
-    else:
-        event.add("DTSTART", start)
-        event.add("DTEND", end)
+    written = Written(
+        UTC if zone == "UTC" else tz, sequence, all_day=getattr(appointment.meta, "all_day", None) is True
+    )
+    _add_times(event, appointment, written)
     event.add("SUMMARY", appointment.name)
     if appointment.description:
         event.add("DESCRIPTION", appointment.description)
@@ -164,7 +152,7 @@ def render_event(
     event.add("X-APPOINTMENT-STATUS", appointment.status.value)
     _merge_attendees(event, appointment)
     _merge_place(event, appointment)
-    _merge_overrides(calendar, event, appointment, _Written(UTC if zone == "UTC" else tz, sequence), base_text)
+    merge_overrides(calendar, event, appointment, written, (base_text, zone))
     _ensure_timezones(calendar, {zone} - {"UTC"}, appointment.date_start)
     return _crlf(calendar)
 
@@ -185,77 +173,15 @@ def _merge_place(event: Any, appointment: Appointment) -> None:
             event.add("CATEGORIES", wanted)
 
 
-@dataclass(frozen=True)
-class _Written:
-    """How an override's times are written (the zone of the master's DTSTART, or UTC) and its SEQUENCE."""
-
-    zone: Any
-    sequence: int
-
-    def when(self, instant: datetime) -> datetime:
-        return instant.astimezone(self.zone)
-
-
-def _merge_overrides(
-    calendar: icalendar.Calendar, master: Any, appointment: Appointment, written: _Written, base_text: str
-) -> None:
-    """The series' overrides (``meta.recurrence``) as RECURRENCE-ID VEVENTs: one the text already says as it is
-    stays as the client wrote it; one a REST change made or changed is written (a new one as a copy of the
-    master without its recurrence)."""
-    series = Series.of_meta(appointment.meta.model_dump(mode="json"))
-    if series is None or not series.overrides:
-        return
-    try:
-        parsed = series_in(read_vevents(base_text))
-    except IcalParseError:
-        parsed = None
-    said = {o.recurrence_id: o for o in (parsed.overrides if parsed is not None else ())}
-    events: dict[datetime, Any] = {}
-    for component in calendar.walk("VEVENT"):
-        with contextlib.suppress(Exception):  # an unreadable RECURRENCE-ID: that VEVENT is left alone
-            if component.get("RECURRENCE-ID") is not None:
-                events[_utc(component.decoded("RECURRENCE-ID"))] = component
-    for override in series.overrides:
-        rid = override.recurrence_id.astimezone(UTC)
-        if said.get(rid) == override and rid in events:
-            continue
-        event = events.get(rid)
-        if event is None:
-            event = icalendar.Event.from_ical(master.to_ical())
-            for name in ("RRULE", "RDATE", "EXDATE", "EXRULE"):
-                event.pop(name, None)
-            event.add("RECURRENCE-ID", written.when(rid))
-            calendar.add_component(event)
-        _write_override(event, override, appointment, written)
-
-
-def _utc(value: Any) -> datetime:
-    return value.astimezone(UTC) if isinstance(value, datetime) else datetime(1, 1, 1, tzinfo=UTC)
-
-
-def _write_override(event: Any, override: Override, appointment: Appointment, written: _Written) -> None:
-    for name in ("DTSTAMP", "LAST-MODIFIED", "DTSTART", "DTEND", "DURATION", "SUMMARY", "DESCRIPTION", "STATUS"):
-        event.pop(name, None)
-    event.pop("SEQUENCE", None)
-    event.add("DTSTAMP", appointment.updated_at.astimezone(UTC))
-    event.add("LAST-MODIFIED", appointment.updated_at.astimezone(UTC))
-    event.add("DTSTART", written.when(override.start))
-    event.add("DTEND", written.when(override.end))
-    event.add("SUMMARY", override.name if override.name is not None else appointment.name)
-    description = override.description if override.description is not None else appointment.description
-    if description:
-        event.add("DESCRIPTION", description)
-    event.add("STATUS", "CANCELLED" if override.cancelled else ICAL_STATUS[appointment.status])
-    event.add("SEQUENCE", written.sequence)
-    place = (
-        override.location
-        if override.location is not None
-        else location_text(getattr(appointment.meta, "location", None))
-    )
-    if place != event_location(event):
-        event.pop("LOCATION", None)
-        if place:
-            event.add("LOCATION", place)
+def _add_times(event: Any, appointment: Appointment, written: Written) -> None:
+    """DTSTART and DTEND: dates for an all-day appointment (``meta.all_day``), else times as ``written`` says."""
+    if written.all_day:
+        first, after = day_span(appointment.date_start, appointment.date_end, written.zone)
+        event.add("DTSTART", first)
+        event.add("DTEND", after)
+    else:
+        event.add("DTSTART", written.when(appointment.date_start))
+        event.add("DTEND", written.when(appointment.date_end))
 
 
 def fresh_text(appointment: Appointment, zone: str, sequence: int, uid: str | None = None) -> str:

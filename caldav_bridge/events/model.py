@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from caldav_bridge.model.series import Override
 from caldav_bridge.services.actor import Actor
 from caldav_bridge.store.plain_rows import PlainRow
 
@@ -26,6 +27,7 @@ __all__ = [
     "CalendarRenamed",
     "Event",
     "HoldExpired",
+    "OccurrenceChanged",
 ]
 
 
@@ -97,6 +99,27 @@ class AppointmentEvent(Event):
 @dataclass(frozen=True)
 class AppointmentChanged(AppointmentEvent):
     """Fields changed (name, guests, meta, a status other than cancelled); times the same."""
+
+
+@dataclass(frozen=True)
+class OccurrenceChanged(AppointmentChanged):
+    """One occurrence of a series was moved, retitled, cancelled or brought back (its RECURRENCE-ID override):
+    ``before`` and ``after`` are that occurrence (``before`` unchanged: no override of its own yet), ``changed``
+    the fields the change gave it; ``allow_overlap``: the caller accepts a time other appointments take. The
+    series' own times and status are the same before and after."""
+
+    before: Override | None = None
+    after: Override | None = None
+    changed: tuple[str, ...] = ()
+    allow_overlap: bool = False
+
+    @property
+    def occupies_new_time(self) -> bool:
+        """Whether the occurrence takes time it did not take before (moved, or brought back)."""
+        if self.before is None or self.after is None or self.after.cancelled:
+            return False
+        moved = (self.before.start, self.before.end) != (self.after.start, self.after.end)
+        return moved or self.before.cancelled
 
 
 @dataclass(frozen=True)

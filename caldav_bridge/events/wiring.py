@@ -8,10 +8,10 @@ from typing import Any
 from caldav_bridge.dav import item_sync
 from caldav_bridge.events import records
 from caldav_bridge.events.bus import MessageBus
-from caldav_bridge.events.model import AppointmentEvent, AppointmentsCreated, CalendarRenamed
+from caldav_bridge.events.model import AppointmentEvent, AppointmentsCreated, CalendarRenamed, OccurrenceChanged
 from caldav_bridge.infra.feed_changes import FeedChanges
 from caldav_bridge.salesforce import outbox
-from caldav_bridge.scheduling import hooks
+from caldav_bridge.scheduling import hooks, occurrence_conflicts
 from caldav_bridge.scheduling.mirrored import MirroredInitials
 from caldav_bridge.selfbooking import handlers as selfbooking
 from caldav_bridge.store.uow import UnitOfWork
@@ -28,6 +28,7 @@ def build_bus(settings: Any | None = None) -> MessageBus:
     bus.on(AppointmentsCreated, records.on_appointments_created)
     bus.on(AppointmentEvent, records.on_appointment_changed)
     bus.on(AppointmentEvent, hooks.on_appointment_changed)
+    bus.on(OccurrenceChanged, occurrence_conflicts.on_occurrence_changed)  # a moved occurrence's time re-checked
     mirrored = MirroredInitials.from_settings(settings)
     bus.on(AppointmentsCreated, mirrored.on_appointments_created)
     bus.on(AppointmentEvent, mirrored.on_appointment_changed)

@@ -162,6 +162,11 @@ def _read_only_meta(schema: dict[str, Any]) -> None:
             "name": {"type": "string", "description": "The occurrence's own title (absent: the series')."},
             "description": {"type": "string", "description": "Its own notes (absent: the series')."},
             "location": {"type": "string", "description": "Its own place (absent: the series')."},
+            "timed": {
+                "type": "boolean",
+                "description": "An occurrence of an all-day series given times of its own (absent: all-day, as "
+                "its series).",
+            },
         },
     }
     named: dict[str, Any] = {

@@ -124,6 +124,10 @@ class OccurrencePatch(_Interval):
     description: Description = None
     location: Annotated[str | None, Field(max_length=MAX_DESCRIPTION)] = None
     cancelled: bool | None = None
+    #: Kept in the appointment's history with the change.
+    reason: Annotated[str | None, Field(max_length=1000)] = None
+    #: Move it even onto time other appointments on the calendar take (slots booked through scheduling never).
+    allow_overlap: bool = False
 
 
 class RescheduleRequest(_Interval):

@@ -9,6 +9,8 @@ A series written over CalDAV is kept on its appointment as ``meta.recurrence`` (
 
 An override's ``name``, ``description`` and ``location`` are its own SUMMARY, DESCRIPTION and LOCATION where its
 VEVENT has them (absent: the series' own); :func:`applied` gives the occurrence as an appointment, with them.
+An occurrence of an all-day series (``meta.all_day``) stays all-day (dates) when moved, unless it was given times
+of its own (``"timed": true``: its VEVENT's DTSTART is a DATE-TIME, its RECURRENCE-ID still a DATE).
 
 Times are UTC instants; the appointment's own ``date_start``/``date_end`` are the first occurrence
 (DTSTART/DTEND of the series), and the rule is expanded in the wall-clock time of DTSTART's zone
@@ -76,7 +78,8 @@ class UnknownOccurrence(LookupError):
 @dataclass(frozen=True)
 class Override:
     """An overridden instance (RECURRENCE-ID): moved to ``start``-``end``, or cancelled; with its own title,
-    notes and place where its VEVENT gives them (None: the series')."""
+    notes and place where its VEVENT gives them (None: the series'). ``timed``: an occurrence of an all-day
+    series given times of its own (otherwise it is all-day like its series, on the dates ``start``-``end`` touch)."""
 
     recurrence_id: datetime
     start: datetime
@@ -85,6 +88,7 @@ class Override:
     name: str | None = None
     description: str | None = None
     location: str | None = None
+    timed: bool = False
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -96,6 +100,8 @@ class Override:
         for key in _OWN:
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
+        if self.timed:
+            out["timed"] = True
         return out
 
     @classmethod
@@ -107,6 +113,7 @@ class Override:
             parse_timestamp(data["date_end"]),
             bool(data.get("cancelled")),
             **own,
+            timed=data.get("timed") is True,
         )
 
 
@@ -172,15 +179,22 @@ class Occurrence:
 
 def applied(appointment: Appointment, start: datetime, end: datetime, override: Override | None = None) -> Appointment:
     """``appointment`` as one occurrence: its times ``start``-``end`` and, for an overridden one, the override's
-    own title (``name``), ``description`` and ``meta.location`` where it has them."""
+    own title (``name``), ``description`` and ``meta.location`` where it has them; an occurrence of an all-day
+    series given times of its own (``timed``) is no longer all-day (``meta.all_day`` false)."""
     update: dict[str, Any] = {"date_start": start, "date_end": end}
-    if override is not None:
-        if override.name is not None:
-            update["name"] = override.name
-        if override.description is not None:
-            update["description"] = override.description
-        if override.location is not None:
-            update["meta"] = appointment.meta.model_copy(update={"location": override.location})
+    if override is None:
+        return appointment.model_copy(update=update)
+    if override.name is not None:
+        update["name"] = override.name
+    if override.description is not None:
+        update["description"] = override.description
+    meta: dict[str, Any] = {}
+    if override.location is not None:
+        meta["location"] = override.location
+    if override.timed:
+        meta["all_day"] = False
+    if meta:
+        update["meta"] = appointment.meta.model_copy(update=meta)
     return appointment.model_copy(update=update)
 
 

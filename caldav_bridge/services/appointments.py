@@ -39,6 +39,7 @@ from caldav_bridge.events.model import (
     AppointmentEvent,
     AppointmentMoved,
     AppointmentRescheduled,
+    OccurrenceChanged,
 )
 from caldav_bridge.model.appointment import (
     EARLIEST,
@@ -50,9 +51,9 @@ from caldav_bridge.model.appointment import (
     Guest,
     Meta,
     check_busy_guests,
-    check_interval,
     show_as_error,
 )
+from caldav_bridge.model.occurrence_change import changed_fields, changed_occurrence
 from caldav_bridge.model.queries import AppointmentFilters
 from caldav_bridge.model.requests import (
     AppointmentDraft,
@@ -65,7 +66,6 @@ from caldav_bridge.model.requests import (
 from caldav_bridge.model.series import (
     CALDAV_META,
     RECURRENCE_META,
-    Override,
     Series,
     TooManyOccurrences,
     UnknownOccurrence,
@@ -90,6 +90,7 @@ from caldav_bridge.store.tables import (
 from caldav_bridge.store.uow import UnitOfWork
 
 __all__ = [
+    "OCCURRENCE_ACTION",
     "TRANSITIONS",
     "ExternalChange",
     "ExternalValues",
@@ -121,6 +122,8 @@ __all__ = [
 ]
 
 S = AppointmentStatus
+#: The audit and history action of a change of one occurrence of a series.
+OCCURRENCE_ACTION = "occurrence"
 #: The statuses each status may move to.
 TRANSITIONS: dict[str, frozenset[str]] = {
     S.INITIAL: frozenset({S.RESERVED, S.BOOKED, S.RESCHEDULED, S.CANCELLED}),
@@ -486,34 +489,41 @@ def change_occurrence(
 ) -> Occurrence:
     """Move, retitle or cancel one occurrence of a series (the one whose original start is ``recurrence_id``):
     its override (RFC 5545 RECURRENCE-ID) is made or changed in ``meta.recurrence``, so REST, feeds and the
-    CalDAV item (re-rendered by the change's handler) all show it.
+    CalDAV item (re-rendered by the change's handler) all show it. The change is an :class:`OccurrenceChanged`:
+    its handlers record it in the history and re-check a moved occurrence's time (as a reschedule's).
 
     Raises:
         NotFound: no such appointment, or no such occurrence of it.
-        Conflict: the appointment is no series, or is cancelled.
+        Conflict: the appointment is no series, or is cancelled; the new time is taken (``SlotUnavailable``).
         ValidationFailed: the occurrence's new times are not a valid interval.
     """
     actor.require("write")
     with uow:
         row = _visible_row(uow, actor, appointment_id, for_update=True)
         _check_etag(row, if_match)
-        if row.status == S.CANCELLED:
-            raise InvalidTransition(row.status, "change an occurrence of")
-        series = Series.of_meta(row.meta_extra)
-        if series is None:
-            raise Conflict(f"appointment {appointment_id} is not a series: change it with PATCH /appointments/{{id}}")
+        series = _series_of(row, appointment_id)
         if not EARLIEST <= recurrence_id < LATEST:  # no appointment lies there (and its arithmetic would overflow)
             raise NotFound("occurrence", format_timestamp(recurrence_id))
-        changed = _changed_occurrence(occurrence_at(series, row.date_start, row.date_end, recurrence_id), patch)
+        all_day_zone = row.calendar.timezone if (row.meta_extra or {}).get("all_day") is True else None
+        current = occurrence_at(series, row.date_start, row.date_end, recurrence_id)
+        changed = changed_occurrence(current, patch, all_day_zone)
         try:
             updated = with_override(series, row.date_start, row.calendar.timezone, changed)
         except (UnknownOccurrence, ValueError) as exc:
             raise NotFound("occurrence", format_timestamp(recurrence_id)) from exc
-        before = _Before.of(row)
         row.meta_extra = {**(row.meta_extra or {}), RECURRENCE_META: updated.to_json()}
         row.sequence += 1
         row.updated_at = utcnow()
-        _changed(uow, actor, row, before, "update")
+        uow.add_event(
+            OccurrenceChanged(
+                **_unchanged_series(actor, row),
+                reason=patch.reason,
+                before=current,
+                after=changed,
+                changed=changed_fields(current, changed),
+                allow_overlap=patch.allow_overlap,
+            )
+        )
         stored = _commit(uow, row)
         copy = applied(stored.appointment, changed.start, changed.end, changed)
         if changed.cancelled:
@@ -521,19 +531,30 @@ def change_occurrence(
         return Occurrence(copy, stored.etag, changed.recurrence_id)
 
 
-def _changed_occurrence(current: Override, patch: OccurrencePatch) -> Override:
-    """``current`` with what ``patch`` gives (merge semantics: a field left out stays; null texts are the series')."""
-    given = patch.model_fields_set
-    start = patch.date_start if "date_start" in given and patch.date_start else current.start
-    end = patch.date_end if "date_end" in given and patch.date_end else current.end
-    if {"date_start", "date_end"} & given and ("date_start" not in given or "date_end" not in given):
-        try:
-            check_interval(start, end)
-        except FieldValueError as exc:
-            raise ValidationFailed([FieldError(exc.field, str(exc))]) from exc
-    texts = {k: getattr(patch, k) if k in given else getattr(current, k) for k in ("name", "description", "location")}
-    cancelled = current.cancelled if patch.cancelled is None else patch.cancelled
-    return Override(current.recurrence_id, start, end, cancelled, **texts)
+def _series_of(row: AppointmentRow, appointment_id: str) -> Series:
+    """The series of ``row``, whose occurrences may be changed one by one."""
+    if row.status == S.CANCELLED:
+        raise InvalidTransition(row.status, "change an occurrence of")
+    series = Series.of_meta(row.meta_extra)
+    if series is None:
+        raise Conflict(f"appointment {appointment_id} is not a series: change it with PATCH /appointments/{{id}}")
+    return series
+
+
+def _unchanged_series(actor: Actor, row: AppointmentRow) -> dict[str, Any]:
+    """An event's fields for a change that leaves the series' own status and times as they are."""
+    return {
+        "actor": actor,
+        "appointment_id": row.id,
+        "calendar_id": row.calendar_id,
+        "action": OCCURRENCE_ACTION,
+        "old_status": row.status,
+        "new_status": row.status,
+        "old_start": row.date_start,
+        "new_start": row.date_start,
+        "old_end": row.date_end,
+        "new_end": row.date_end,
+    }
 
 
 def follow_up(

@@ -147,7 +147,9 @@ class AppointmentGuestRow(Base):
 
 
 class StatusHistoryRow(Base):
-    """A change of status or time: old → new, when, by whom, through which channel."""
+    """A change of status or time: old → new, when, by whom, through which channel. For a change of one
+    occurrence of a series: ``recurrence_id`` (its original start), its old → new status and start, and
+    ``changed`` (the occurrence's fields it changed, space-separated)."""
 
     __tablename__ = "status_history"
 
@@ -161,6 +163,8 @@ class StatusHistoryRow(Base):
     actor: Mapped[str | None] = mapped_column(String(64))
     channel: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(String(1000))
+    recurrence_id: Mapped[datetime | None]
+    changed: Mapped[str | None] = mapped_column(String(200))
 
 
 class OutboxRow(Base):

@@ -181,7 +181,7 @@ def reschedule_appointment(id: str, body: RescheduleRequest) -> Response:
     responses={
         200: ListedAppointment,
         404: "No such appointment, or the series has no occurrence at `recurrence_id`",
-        409: "The appointment is no series, or is cancelled",
+        409: "The appointment is no series, or is cancelled; or the occurrence's new time is taken (slot-unavailable)",
     },
     response_headers=ETAG,
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from caldav_bridge.model.appointment import Appointment
 from caldav_bridge.model.calendar import Calendar
@@ -57,7 +57,8 @@ class CalendarList(BaseModel):
 
 
 class HistoryEntry(BaseModel):
-    """One change of status or start time."""
+    """One change of status or start time; or of one occurrence of a series (``recurrence_id``: its original
+    start; the statuses and starts are that occurrence's, ``changed`` the fields the change gave it)."""
 
     old_status: str | None
     new_status: str
@@ -67,6 +68,13 @@ class HistoryEntry(BaseModel):
     actor: str | None
     channel: str
     reason: str | None
+    recurrence_id: UtcTimestamp | None = None
+    changed: list[str] | None = None
+
+    @field_validator("changed", mode="before")
+    @classmethod
+    def split_changed(cls, value: object) -> object:
+        return value.split() if isinstance(value, str) else value
 
 
 class HistoryList(BaseModel):

@@ -33,12 +33,12 @@ from tests.support.live import Api, LiveServer
 UID = "weekly-fitting@phone"
 
 
-def _rid(moment: datetime) -> str:
+def rid(moment: datetime) -> str:
     """An instant as REST writes it (and as ``recurrence_id`` is given back)."""
     return format_timestamp(moment.astimezone(UTC))
 
 
-def _write_series(calendar: caldav.Calendar, days: Days) -> None:
+def write_series(calendar: caldav.Calendar, days: Days) -> None:
     """Weekly x 4 fittings at 09:00 Denver; the phone moved the 2nd to 15:00 and named it "At the shop"."""
     d0 = days.d0
     calendar.save_event(
@@ -54,7 +54,7 @@ def _write_series(calendar: caldav.Calendar, days: Days) -> None:
     )
 
 
-def _expanded(api: Api, calendar_id: str, days: Days) -> list[tuple[str, str, str]]:
+def expanded(api: Api, calendar_id: str, days: Days) -> list[tuple[str, str, str]]:
     """(recurrence_id, name, date_start) of the series' occurrences, as REST lists them."""
     params = {"calendar_id": calendar_id, "from": iso(days.at(-1, 0)), "to": iso(days.at(30, 0)), "expand": "true"}
     r = api.get("/api/v1/appointments", params=params)
@@ -92,7 +92,7 @@ class Written:
 @pytest.fixture
 def written(live: LiveServer, fitter_calendar: caldav.Calendar, people: People) -> Written:
     days = future_tuesday()
-    _write_series(fitter_calendar, days)
+    write_series(fitter_calendar, days)
     api = live.client(people.fitter.token)
     calendar_id = people.fitter.calendar_id or ""
     (series,) = api.get("/api/v1/appointments", params={"calendar_id": calendar_id}).json()["items"]
@@ -107,28 +107,28 @@ def test_one_occurrence_is_moved_retitled_and_cancelled_over_rest(
 
     # the 3rd week moved to 11:00 and retitled; the answer is the occurrence, with the series' new ETag
     moved = api.patch(
-        f"{path}/{_rid(week[2])}",
+        f"{path}/{rid(week[2])}",
         json={"date_start": iso(days.at(14, 11)), "date_end": iso(days.at(14, 12)), "name": "Fitting (moved)"},
     )
     assert moved.status_code == 200, moved.text
-    assert moved.json()["recurrence_id"] == _rid(week[2]) and moved.json()["name"] == "Fitting (moved)"
-    assert moved.json()["date_start"] == _rid(days.at(14, 11)) and moved.headers["ETag"]
+    assert moved.json()["recurrence_id"] == rid(week[2]) and moved.json()["name"] == "Fitting (moved)"
+    assert moved.json()["date_start"] == rid(days.at(14, 11)) and moved.headers["ETag"]
     # the phone's own override (2nd week) retitled: its time and the phone's other lines stay
-    renamed = api.patch(f"{path}/{_rid(week[1])}", json={"name": "At the shop (bring the charger)"})
+    renamed = api.patch(f"{path}/{rid(week[1])}", json={"name": "At the shop (bring the charger)"})
     assert renamed.status_code == 200, renamed.text
-    assert renamed.json()["date_start"] == _rid(days.at(7, 15))
+    assert renamed.json()["date_start"] == rid(days.at(7, 15))
     # the 4th week cancelled alone (If-Match with the ETag just read)
     cancelled = api.patch(
-        f"{path}/{_rid(week[3])}", json={"cancelled": True}, headers={"If-Match": renamed.headers["ETag"]}
+        f"{path}/{rid(week[3])}", json={"cancelled": True}, headers={"If-Match": renamed.headers["ETag"]}
     )
     assert cancelled.status_code == 200, cancelled.text
     assert cancelled.json()["status"] == "CANCELLED"
 
     # REST: the series' occurrences as changed
-    assert _expanded(api, calendar_id, days) == [
-        (_rid(week[0]), "Weekly fitting", _rid(week[0])),
-        (_rid(week[1]), "At the shop (bring the charger)", _rid(days.at(7, 15))),
-        (_rid(week[2]), "Fitting (moved)", _rid(days.at(14, 11))),
+    assert expanded(api, calendar_id, days) == [
+        (rid(week[0]), "Weekly fitting", rid(week[0])),
+        (rid(week[1]), "At the shop (bring the charger)", rid(days.at(7, 15))),
+        (rid(week[2]), "Fitting (moved)", rid(days.at(14, 11))),
     ]
     # CalDAV: the item has an override VEVENT for each, the master keeps the phone's lines
     overrides = _dav_overrides(fitter_calendar)
@@ -150,9 +150,9 @@ def test_one_occurrence_is_moved_retitled_and_cancelled_over_rest(
     assert (week[2] in slots, days.at(14, 11).astimezone(UTC) in slots, week[3] in slots) == (True, False, True)
 
     # brought back: the 4th week is there again
-    back = api.patch(f"{path}/{_rid(week[3])}", json={"cancelled": False})
+    back = api.patch(f"{path}/{rid(week[3])}", json={"cancelled": False})
     assert back.status_code == 200, back.text
-    assert [r for r, _, _ in _expanded(api, calendar_id, days)] == [_rid(w) for w in week]
+    assert [r for r, _, _ in expanded(api, calendar_id, days)] == [rid(w) for w in week]
 
 
 def _problem(response: Any, status: int) -> dict[str, Any]:
@@ -167,33 +167,33 @@ def test_bad_occurrence_changes_are_refused_as_problems(written: Written) -> Non
 
     # no occurrence starts at 10:00, nor after the series' last one
     for moment in (days.at(0, 10), days.at(28, 9)):
-        _problem(api.patch(f"{path}/{_rid(moment)}", json={"name": "x"}), 404)
+        _problem(api.patch(f"{path}/{rid(moment)}", json={"name": "x"}), 404)
     # not a timestamp; naive
     for text in ("tuesday", "2026-12-09T16:00:00"):
         problem = _problem(api.patch(f"{path}/{text}", json={"name": "x"}), 422)
         assert problem["errors"][0]["field"] == "recurrence_id", problem
     # bad times: end before start, one end alone before the occurrence's start, unknown fields
     problem = _problem(
-        api.patch(f"{path}/{_rid(first)}", json={"date_start": iso(days.at(0, 10)), "date_end": iso(days.at(0, 9))}),
+        api.patch(f"{path}/{rid(first)}", json={"date_start": iso(days.at(0, 10)), "date_end": iso(days.at(0, 9))}),
         422,
     )
     assert problem["errors"][0]["field"] == "date_end", problem
-    problem = _problem(api.patch(f"{path}/{_rid(first)}", json={"date_end": iso(days.at(0, 8))}), 422)
+    problem = _problem(api.patch(f"{path}/{rid(first)}", json={"date_end": iso(days.at(0, 8))}), 422)
     assert problem["errors"][0]["field"] == "date_end", problem
-    _problem(api.patch(f"{path}/{_rid(first)}", json={"rrule": "FREQ=DAILY"}), 422)
+    _problem(api.patch(f"{path}/{rid(first)}", json={"rrule": "FREQ=DAILY"}), 422)
     # a stale If-Match
-    _problem(api.patch(f"{path}/{_rid(first)}", json={"name": "x"}, headers={"If-Match": '"1-1"'}), 412)
+    _problem(api.patch(f"{path}/{rid(first)}", json={"name": "x"}, headers={"If-Match": '"1-1"'}), 412)
     # a single appointment is no series; an unknown appointment is not found
     single = api.post("/api/v1/appointments", json=appointment_body(calendar_id, start=days.at(3, 13)))
     assert single.status_code == 201, single.text
     single_id = single.json()["id"]
-    _problem(api.patch(f"/api/v1/appointments/{single_id}/occurrences/{_rid(days.at(3, 13))}", json={}), 409)
-    _problem(api.patch(f"/api/v1/appointments/nope/occurrences/{_rid(first)}", json={}), 404)
+    _problem(api.patch(f"/api/v1/appointments/{single_id}/occurrences/{rid(days.at(3, 13))}", json={}), 409)
+    _problem(api.patch(f"/api/v1/appointments/nope/occurrences/{rid(first)}", json={}), 404)
     # nothing changed on the series
     week = [days.at(7 * n, 9) for n in range(4)]
-    assert _expanded(api, calendar_id, days) == [
-        (_rid(week[0]), "Weekly fitting", _rid(week[0])),
-        (_rid(week[1]), "At the shop", _rid(days.at(7, 15))),
-        (_rid(week[2]), "Weekly fitting", _rid(week[2])),
-        (_rid(week[3]), "Weekly fitting", _rid(week[3])),
+    assert expanded(api, calendar_id, days) == [
+        (rid(week[0]), "Weekly fitting", rid(week[0])),
+        (rid(week[1]), "At the shop", rid(days.at(7, 15))),
+        (rid(week[2]), "Weekly fitting", rid(week[2])),
+        (rid(week[3]), "Weekly fitting", rid(week[3])),
     ]

@@ -1,0 +1,127 @@
+"""A series' overridden occurrences in its CalDAV item: :func:`merge_overrides` writes ``meta.recurrence``'s
+overrides as RECURRENCE-ID VEVENTs into the item's text (:func:`caldav_bridge.dav.render.render_event`'s part
+for a series).
+
+An override the stored text already says as it is stays as the client wrote it; one a REST change made or
+changed is written (a new one as a copy of the master without its recurrence). The times follow the master:
+in its zone (or UTC); for an all-day series (DTSTART ``VALUE=DATE``) as dates, RECURRENCE-ID ``VALUE=DATE`` too
+(RFC 5545 §3.8.4.4: the same value type as the master's DTSTART), and an occurrence given times of its own
+(``timed``) has DATE-TIME DTSTART/DTEND in the series' zone, as Apple Calendar writes one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import icalendar
+
+from caldav_bridge.converters.disclosure import location_text
+from caldav_bridge.converters.ical import ical_status
+from caldav_bridge.converters.ical_parse import IcalParseError, event_location, read_vevents, series_in
+from caldav_bridge.model.appointment import Appointment
+from caldav_bridge.model.series import Override, Series
+
+__all__ = ["Written", "day_span", "merge_overrides"]
+
+
+def day_span(start: datetime, end: datetime, zone: Any) -> tuple[date, date]:
+    """The local dates (first, day after the last) that ``start``-``end`` touch in ``zone``: an all-day
+    event's DTSTART and DTEND (at least one day)."""
+    first = start.astimezone(zone).date()
+    local_end = end.astimezone(zone)
+    after = local_end.date() if local_end.time() == time() else local_end.date() + timedelta(days=1)
+    return first, max(after, first + timedelta(days=1))
+
+
+@dataclass(frozen=True)
+class Written:
+    """How an item's times are written: in ``zone`` (the master DTSTART's zone, or UTC), as dates in it for an
+    all-day series; and its SEQUENCE."""
+
+    zone: Any
+    sequence: int
+    all_day: bool = False
+
+    def when(self, instant: datetime) -> datetime:
+        return instant.astimezone(self.zone)
+
+    def recurrence_id(self, instant: datetime) -> date | datetime:
+        return instant.astimezone(self.zone).date() if self.all_day else self.when(instant)
+
+    def instant(self, value: Any) -> datetime:
+        """A RECURRENCE-ID read back as a UTC instant (a date: its midnight in ``zone``)."""
+        if isinstance(value, datetime):
+            return value.astimezone(UTC)
+        if isinstance(value, date):
+            return datetime.combine(value, time(), self.zone).astimezone(UTC)
+        return datetime(1, 1, 1, tzinfo=UTC)
+
+
+def merge_overrides(
+    calendar: icalendar.Calendar,
+    master: Any,
+    appointment: Appointment,
+    written: Written,
+    base: tuple[str, str],
+) -> None:
+    """The series' overrides (``meta.recurrence``) as RECURRENCE-ID VEVENTs of ``calendar``; ``base``: the stored
+    text and the zone its floating times and dates are read in."""
+    series = Series.of_meta(appointment.meta.model_dump(mode="json"))
+    if series is None or not series.overrides:
+        return
+    base_text, zone = base
+    try:
+        parsed = series_in(read_vevents(base_text), zone)
+    except IcalParseError:
+        parsed = None
+    said = {o.recurrence_id: o for o in (parsed.overrides if parsed is not None else ())}
+    events: dict[datetime, Any] = {}
+    for component in calendar.walk("VEVENT"):
+        with contextlib.suppress(Exception):  # an unreadable RECURRENCE-ID: that VEVENT is left alone
+            if component.get("RECURRENCE-ID") is not None:
+                events[written.instant(component.decoded("RECURRENCE-ID"))] = component
+    for override in series.overrides:
+        rid = override.recurrence_id.astimezone(UTC)
+        if said.get(rid) == override and rid in events:
+            continue
+        event = events.get(rid)
+        if event is None:
+            event = icalendar.Event.from_ical(master.to_ical())
+            for name in ("RRULE", "RDATE", "EXDATE", "EXRULE", "RECURRENCE-ID"):
+                event.pop(name, None)
+            event.add("RECURRENCE-ID", written.recurrence_id(rid))
+            calendar.add_component(event)
+        _write_override(event, override, appointment, written)
+
+
+def _write_override(event: Any, override: Override, appointment: Appointment, written: Written) -> None:
+    for name in ("DTSTAMP", "LAST-MODIFIED", "DTSTART", "DTEND", "DURATION", "SUMMARY", "DESCRIPTION", "STATUS"):
+        event.pop(name, None)
+    event.pop("SEQUENCE", None)
+    event.add("DTSTAMP", appointment.updated_at.astimezone(UTC))
+    event.add("LAST-MODIFIED", appointment.updated_at.astimezone(UTC))
+    if written.all_day and not override.timed:
+        first, after = day_span(override.start, override.end, written.zone)
+        event.add("DTSTART", first)
+        event.add("DTEND", after)
+    else:
+        event.add("DTSTART", written.when(override.start))
+        event.add("DTEND", written.when(override.end))
+    event.add("SUMMARY", override.name if override.name is not None else appointment.name)
+    description = override.description if override.description is not None else appointment.description
+    if description:
+        event.add("DESCRIPTION", description)
+    event.add("STATUS", "CANCELLED" if override.cancelled else ical_status(appointment.status))
+    event.add("SEQUENCE", written.sequence)
+    place = (
+        override.location
+        if override.location is not None
+        else location_text(getattr(appointment.meta, "location", None))
+    )
+    if place != event_location(event):
+        event.pop("LOCATION", None)
+        if place:
+            event.add("LOCATION", place)
