@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -34,6 +33,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from caldav_bridge.converters.errors import ConversionError
+from caldav_bridge.converters.salesforce_series import series_description, without_series_note
 from caldav_bridge.errors import FieldError
 from caldav_bridge.model.appointment import MAX_DESCRIPTION, MAX_DURATION, MAX_NAME, Appointment, is_busy_block
 
@@ -114,11 +114,10 @@ MAX_EVENT_WHOS = 50
 #: Absent means busy. A cancelled appointment is always written ``Free``.
 SHOW_AS = {"busy": "Busy", "free": "Free", "out_of_office": "OutOfOffice"}
 _SHOW_AS_READ = {v: k for k, v in SHOW_AS.items()}
-#: A series made here (``meta.recurrence``) is written as one record at its first occurrence, its rule named in
-#: a last line of the Description (Salesforce's own series fields cannot be changed after create, and its
-#: occurrences would come back as appointments of their own); the line is dropped again when read.
-SERIES_NOTE = "[Series: RRULE:{rule}; this record is its first occurrence]"
-_SERIES_NOTE = re.compile(r"\n*\[Series: RRULE:[^\]\n]*; this record is its first occurrence\]\Z")
+#: A series made here (``meta.recurrence``) is written as one record at its first occurrence, its rule and its
+#: changed occurrences named in a last line of the Description (Salesforce's own series fields cannot be changed
+#: after create, and its occurrences would come back as appointments of their own); the line is dropped again
+#: when read (:mod:`.salesforce_series`).
 #: Event fields that tell a series master from an occurrence (standard on every org's Event).
 SERIES_FIELDS = ("IsRecurrence", "RecurrenceActivityId", "GroupEventType")
 #: ``GroupEventType`` of a Lightning (Recurrence 2.0) event series record: the pattern, not an occurrence.
@@ -480,7 +479,7 @@ def record_from_salesforce(record: Mapping[str, Any], mapping: SalesforceMapping
         customer = record.get("ContactId") or None
         owner = None  # from AssignedResource
     name = _text(record.get("Subject") or "(no subject)", MAX_NAME)
-    description = _SERIES_NOTE.sub("", str(record.get("Description") or "")) or None
+    description = without_series_note(str(record.get("Description") or "")) or None
     return MirroredRecord(
         sf_id=sf_id,
         deleted=deleted,
@@ -568,7 +567,7 @@ def salesforce_body(
     status = str(appointment.status)
     body: dict[str, Any] = {
         "Subject": appointment.name[:255],
-        "Description": _with_series_note(appointment),
+        "Description": series_description(appointment, zone),
     }
     kept = _unmapped_kept(appointment)
     if mapping.type_field and kept.get("type") != str(appointment.meta.type):
@@ -622,16 +621,6 @@ def busy_event_body(appointment: Appointment, *, owner_sf_id: str | None = None)
     if owner_sf_id:
         body["OwnerId"] = owner_sf_id
     return body
-
-
-def _with_series_note(appointment: Appointment) -> str | None:
-    """The Description, with :data:`SERIES_NOTE` as its last line for a series (``meta.recurrence``)."""
-    recurrence = (appointment.meta.model_extra or {}).get("recurrence")
-    rule = recurrence.get("rrule") if isinstance(recurrence, dict) else None
-    if not isinstance(rule, str) or not rule:
-        return appointment.description
-    note = SERIES_NOTE.format(rule=rule.replace("]", "")[:500])
-    return f"{appointment.description}\n\n{note}" if appointment.description else note
 
 
 def _event_times(appointment: Appointment, zone: str) -> dict[str, Any]:
