@@ -31,11 +31,13 @@ def test_ensure_schema_creates_an_empty_database_stamped_and_upgrades_an_old_one
     with engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
     with engine.begin() as connection:  # taken back to the revision before the newest migration
-        connection.exec_driver_sql("DROP TABLE audit_read_batches")
-        connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0012'")
-    assert current_revision(engine) == "0012"
+        connection.exec_driver_sql("ALTER TABLE status_history DROP COLUMN changed")
+        connection.exec_driver_sql("ALTER TABLE status_history DROP COLUMN recurrence_id")
+        connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0013'")
+    assert current_revision(engine) == "0013"
     ensure_schema(engine)  # behind: migrated
-    assert is_current(engine) and "audit_read_batches" in inspect(engine).get_table_names()
+    columns = {c["name"] for c in inspect(engine).get_columns("status_history")}
+    assert is_current(engine) and {"recurrence_id", "changed"} <= columns
     engine.dispose()
 
 
