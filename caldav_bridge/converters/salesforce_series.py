@@ -16,11 +16,11 @@ times here, so a moved occurrence's time written there would move the whole seri
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from caldav_bridge.model.appointment import Appointment
-from caldav_bridge.model.series import Override, Series
+from caldav_bridge.model.series import Override, Series, day_span
 
 __all__ = ["MAX_NOTED", "SERIES_NOTE", "series_description", "without_series_note"]
 
@@ -52,26 +52,34 @@ def _is_all_day(appointment: Appointment) -> bool:
 
 
 def _changes(appointment: Appointment, zone: str) -> str:
-    """``; changed occurrences: …`` for the series' moved and cancelled occurrences (empty: none)."""
+    """``; changed occurrences (zone): …`` for the series' moved and cancelled occurrences (empty: none)."""
     series = Series.of_meta(appointment.meta.model_extra)
-    duration = appointment.date_end - appointment.date_start
-    changed = [
-        o
-        for o in (series.overrides if series is not None else ())
-        if o.cancelled or o.timed or (o.start, o.end) != (o.recurrence_id, o.recurrence_id + duration)
-    ]
-    if not changed:
+    if series is None:
         return ""
     all_day = _is_all_day(appointment)
-    name = zone if all_day or series is None or not series.timezone else series.timezone
+    name = zone if all_day or not series.timezone else series.timezone
     try:
         tz = ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         name, tz = "UTC", ZoneInfo("UTC")
+    duration = appointment.date_end - appointment.date_start
+    changed = [o for o in series.overrides if _changed(o, duration, tz if all_day else None)]
+    if not changed:
+        return ""
     named = [_change(o, tz, all_day) for o in changed[:MAX_NOTED]]
     if len(changed) > MAX_NOTED:
         named.append(f"and {len(changed) - MAX_NOTED} more")
     return f"; changed occurrences ({name}): " + ", ".join(named)
+
+
+def _changed(override: Override, duration: timedelta, all_day_zone: ZoneInfo | None) -> bool:
+    """Whether ``override`` is cancelled or not at its original time (an all-day one: not on its dates)."""
+    if override.cancelled or override.timed:
+        return True
+    rid = override.recurrence_id
+    if all_day_zone is not None:
+        return day_span(override.start, override.end, all_day_zone) != day_span(rid, rid + duration, all_day_zone)
+    return (override.start, override.end) != (rid, rid + duration)
 
 
 def _change(override: Override, tz: ZoneInfo, all_day: bool) -> str:

@@ -26,7 +26,10 @@ def item_for(row: AppointmentRow, base: DavItemRow | None) -> NewItem:
     """The DAV item of appointment ``row``, merged into the stored item ``base`` if any."""
     if base is None:
         return new_item(row, appointment_from_row(row))
-    zone = _zone_of(base.text) or (row.meta_extra or {}).get("timezone") or row.calendar.timezone
+    meta = row.meta_extra or {}
+    # An all-day event's dates are the calendar's (a timed override's TZID is no zone of the series').
+    own = None if meta.get("all_day") is True else _zone_of(base.text)
+    zone = own or meta.get("timezone") or row.calendar.timezone
     text = render_event(
         appointment_from_row(row), zone=str(zone), sequence=row.sequence, base_text=base.text, uid=base.uid
     )

@@ -47,8 +47,9 @@ from caldav_bridge.converters.ical import (
 from caldav_bridge.converters.ical import vtimezone as outlook_vtimezone
 from caldav_bridge.converters.ical_parse import GUEST_ID_PARAM, GUEST_URN, event_categories, event_location
 from caldav_bridge.converters.ical_text import fold
-from caldav_bridge.dav.render_overrides import Written, day_span, merge_overrides
+from caldav_bridge.dav.render_overrides import Written, merge_overrides
 from caldav_bridge.model.appointment import Appointment, AppointmentStatus, Guest, is_busy_block, shows_as_free
+from caldav_bridge.model.series import day_span
 
 __all__ = [
     "ICAL_STATUS",

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 import icalendar
@@ -22,18 +22,9 @@ from caldav_bridge.converters.disclosure import location_text
 from caldav_bridge.converters.ical import ical_status
 from caldav_bridge.converters.ical_parse import IcalParseError, event_location, read_vevents, series_in
 from caldav_bridge.model.appointment import Appointment
-from caldav_bridge.model.series import Override, Series
+from caldav_bridge.model.series import Override, Series, day_span
 
-__all__ = ["Written", "day_span", "merge_overrides"]
-
-
-def day_span(start: datetime, end: datetime, zone: Any) -> tuple[date, date]:
-    """The local dates (first, day after the last) that ``start``-``end`` touch in ``zone``: an all-day
-    event's DTSTART and DTEND (at least one day)."""
-    first = start.astimezone(zone).date()
-    local_end = end.astimezone(zone)
-    after = local_end.date() if local_end.time() == time() else local_end.date() + timedelta(days=1)
-    return first, max(after, first + timedelta(days=1))
+__all__ = ["Written", "merge_overrides"]
 
 
 @dataclass(frozen=True)

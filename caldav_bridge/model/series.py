@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -46,6 +46,7 @@ __all__ = [
     "TooManyOccurrences",
     "UnknownOccurrence",
     "applied",
+    "day_span",
     "expand",
     "occurrence_at",
     "occurrences_of",
@@ -175,6 +176,15 @@ class Occurrence:
     start: datetime
     end: datetime
     override: Override | None = None
+
+
+def day_span(start: datetime, end: datetime, zone: Any) -> tuple[date, date]:
+    """The local dates (first, day after the last) of an all-day event from ``start`` to ``end`` in ``zone``: its
+    DTSTART and DTEND, at least one day. Its days are counted by the length rounded to whole days, so an
+    occurrence whose end is its start plus the series' duration is as many days long across a DST change."""
+    first = start.astimezone(zone).date()
+    days = round((end - start) / timedelta(days=1))
+    return first, first + timedelta(days=max(days, 1))
 
 
 def applied(appointment: Appointment, start: datetime, end: datetime, override: Override | None = None) -> Appointment:
