@@ -22,7 +22,7 @@ import requests
 from config import Settings
 from tests.caldav.support import event_ics
 from tests.support.cpu import CPU_BUDGET
-from tests.support.hostile import Door, Request, failures, fingerprint
+from tests.support.hostile import Door, Request, failures, fingerprint, record
 from tests.support.live import LiveServer
 
 CALDAV = "urn:ietf:params:xml:ns:caldav"
@@ -412,6 +412,7 @@ def test_cli_import_of_hostile_files(live: LiveServer, settings: Settings, tmp_p
     )
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime + after.ru_stime) - (used.ru_utime + used.ru_stime)
+    record(live.runtime.engine.dialect.name, f"CLI import: {case}", cpu, done.returncode, "cli")
     assert done.returncode in (1, 2), (done.returncode, done.stdout[-500:], done.stderr[-500:])
     assert b"Traceback" not in done.stderr, done.stderr[-2000:]
     assert cpu < CPU_BUDGET + 2.0, cpu  # the budget plus the interpreter's and the CLI's start-up

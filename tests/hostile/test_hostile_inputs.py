@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from tests.caldav.support import event_ics
 from tests.support.cpu import CPU_BUDGET, server_cpu
-from tests.support.hostile import Door, Request, failures, tried
+from tests.support.hostile import Door, Request, failures, record, tried
 from tests.support.live import LiveServer
 
 
@@ -206,7 +206,9 @@ def hostile_rules(draw: st.DrawFn) -> str:
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 @given(rule=hostile_rules(), start_year=st.integers(1970, 2040))
 def test_generated_recurrence_rules(live: LiveServer, door: Door, rule: str, start_year: int) -> None:
-    answer = tried(live, lambda: door.put(rule_ics(rule, start=f"{start_year}1201T090000")))
+    answer = tried(
+        live, lambda: door.put(rule_ics(rule, start=f"{start_year}1201T090000")), f"PUT {rule} from {start_year}"
+    )
     assert answer.status in {201, 204, 400, 403}, (rule, answer.response.text[:300])
     assert answer.cpu_seconds < CPU_BUDGET, (rule, answer.cpu_seconds)
     if answer.status >= 400:
@@ -221,6 +223,7 @@ def test_generated_recurrence_rules(live: LiveServer, door: Door, rule: str, sta
     with server_cpu() as spent:
         slots = door.api("GET", "/api/v1/availability", params=window)
     assert slots.status_code == 200, slots.text[:300]
+    record(live.runtime.engine.dialect.name, f"availability over {rule}", spent.seconds, slots.status_code, "example")
     assert spent.seconds < CPU_BUDGET, (rule, "availability", spent.seconds)
 
 
@@ -253,7 +256,7 @@ LINES = st.sampled_from(
 @given(extra=st.lists(LINES, max_size=6), uid=st.uuids())
 def test_generated_icalendar(live: LiveServer, door: Door, extra: list[str], uid: uuid.UUID) -> None:
     body = event_ics(f"{uid}@gen", extra="".join(line + "\r\n" for line in extra))
-    answer = tried(live, lambda: door.put(body))
+    answer = tried(live, lambda: door.put(body), "PUT with " + " | ".join(line[:40] for line in extra))
     assert answer.status in {201, 204, 400, 403, 409}, (extra, answer.response.text[:300])
     assert answer.cpu_seconds < CPU_BUDGET, (extra, answer.cpu_seconds)
     if answer.status >= 400:

@@ -1,9 +1,16 @@
 """Shared by the hostile-input suites (fixed corpus and generated): the store's fingerprint, a client for every
-door, one request measured (its server CPU, whether the store changed), a corpus runner."""
+door, one request measured (its server CPU, whether the store changed), a corpus runner.
+
+Every measured request can be reported: when the environment variable HOSTILE_COSTS names a file, ``tried`` (and
+so ``failures``) and ``record`` append one JSON line per request to it (the test, the database, the case, the CPU
+seconds, the status). bench/hostile_costs.py runs the suites that way and prints the cases sorted by CPU.
+"""
 
 from __future__ import annotations
 
 import functools
+import json
+import os
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,7 +26,10 @@ from tests.conftest import People
 from tests.support.cpu import CPU_BUDGET, server_cpu
 from tests.support.live import LiveServer
 
-__all__ = ["CHANGED_BY_WRITES", "Door", "Request", "Tried", "failures", "fingerprint", "tried"]
+__all__ = ["CHANGED_BY_WRITES", "COSTS_FILE", "Door", "Request", "Tried", "failures", "fingerprint", "record", "tried"]
+
+#: The environment variable naming the file the measured requests are reported to (unset: no report).
+COSTS_FILE = "HOSTILE_COSTS"
 
 CHANGED_BY_WRITES = (AppointmentRow, OutboxRow, DavItemRow, PersonRow, WebhookSubscriptionRow)
 
@@ -103,19 +113,44 @@ class Tried:
         return self.response.status_code
 
 
-def tried(live: LiveServer, request: Callable[[], requests.Response]) -> Tried:
-    """Send ``request``, measuring the server's CPU and comparing the store's fingerprint before and after."""
+def record(database: str, case: str, seconds: float, status: int, kind: str) -> None:
+    """Report one measured request to the file HOSTILE_COSTS names, if it is set. ``kind``: "case" (of a fixed
+    corpus), "example" (one of a generated test's) or "cli" (a child process, its start-up included)."""
+    path = os.environ.get(COSTS_FILE)
+    if not path:
+        return
+    test = os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0]
+    line = {"test": test, "database": database, "case": case, "seconds": seconds, "status": status, "kind": kind}
+    with open(path, "a", encoding="utf-8") as out:
+        out.write(json.dumps(line) + "\n")
+
+
+def _described(response: requests.Response) -> str:
+    """A generated request in a line: its method, path and query (cut short) and the size of its body."""
+    sent = response.request
+    body = sent.body or b""
+    return f"{sent.method} {(sent.path_url or '')[:100]} ({len(body)} bytes)"
+
+
+def tried(
+    live: LiveServer, request: Callable[[], requests.Response], case: str | None = None, kind: str = "example"
+) -> Tried:
+    """Send ``request``, measuring the server's CPU and comparing the store's fingerprint before and after.
+    ``case`` names it in the report (HOSTILE_COSTS; by default the request's method, path and size), ``kind``
+    says what it is there (``record``)."""
     before = fingerprint(live.runtime)
     with server_cpu() as spent:
         response = request()
-    return Tried(response, spent.seconds, fingerprint(live.runtime) != before)
+    answer = Tried(response, spent.seconds, fingerprint(live.runtime) != before)
+    record(live.runtime.engine.dialect.name, case or _described(response), answer.cpu_seconds, answer.status, kind)
+    return answer
 
 
 def failures(live: LiveServer, door: Door, corpus: dict[str, tuple[Request, set[int]]]) -> list[str]:
     """Every case of ``corpus`` tried (one server for all: setting one up costs more than the cases)."""
     failures = []
     for case, (request, expected) in corpus.items():
-        answer = tried(live, functools.partial(request, door))
+        answer = tried(live, functools.partial(request, door), case, kind="case")
         if answer.status not in expected:
             failures.append(f"{case}: status {answer.status} {answer.response.text[:200]!r}")
         if answer.cpu_seconds >= CPU_BUDGET:
