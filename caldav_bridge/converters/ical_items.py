@@ -19,7 +19,10 @@ without RRULE/RDATE is one item; a recurring event becomes one item per occurren
 window (EXDATEs left out, RECURRENCE-ID overrides applied), each with its own ``recurrence_id`` so that
 importing the file again updates the same appointments. What the canonical model cannot represent is
 reported per item: a series recurring more often than daily, more occurrences than the cap. Expansion
-is metered (:mod:`caldav_bridge.model.recurrence`) and capped per file, so a file's CPU cost is bounded.
+is metered (:mod:`caldav_bridge.model.recurrence`) and capped per file (occurrences, and calendar years scanned),
+a rule that can never occur is refused without a scan, and a file with more events or content lines than the
+caller allows is refused before it is parsed (:mod:`caldav_bridge.converters.ical_shape`): a file's CPU cost is
+bounded.
 The source id is ``UID`` (and ``UID/RECURRENCE-ID`` for an occurrence).
 
 Export writes the same item; a whole calendar is written by :mod:`caldav_bridge.converters.ical`.
@@ -31,7 +34,6 @@ our feeds write) the exact status, taking precedence over STATUS.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -47,10 +49,11 @@ from caldav_bridge.converters.errors import ConversionError
 from caldav_bridge.converters.ical import ical_status
 from caldav_bridge.converters.ical_parse import MAX_LABEL, MAX_LISTED, event_categories, event_contacts, instants
 from caldav_bridge.converters.ical_series import feed_uid
+from caldav_bridge.converters.ical_shape import shape
 from caldav_bridge.converters.ical_zones import FileZones
 from caldav_bridge.errors import FieldError
 from caldav_bridge.model.appointment import Appointment, AppointmentStatus, AppointmentType
-from caldav_bridge.model.recurrence import Exhausted, Meter, metered, moved_to, parse_rule
+from caldav_bridge.model.recurrence import Exhausted, Meter, metered, moved_to, never_occurs, parse_rule
 from caldav_bridge.model.timestamps import to_utc_ms
 
 __all__ = ["CONVERTER", "FORMAT", "IcalOptions", "from_canonical", "read_calendar", "to_canonical"]
@@ -78,6 +81,12 @@ class IcalOptions:
     max_occurrences: at most this many occurrences per recurring event,
     max_total_occurrences: and this many for all the file's recurring events together (beyond it, each
         further series is an error item): the cost of a file is bounded whatever it holds.
+    max_scan_years: calendar years all the file's rules may scan together (each ~0.25 ms of CPU at worst, a
+        daily rule whose filters skip most days); beyond it, each further series is an error item.
+    max_events, max_lines: the file is refused (one ``(body)`` error) before it is parsed when it has more
+        VEVENTs or content lines than these (None: any number; parsing costs ~25 µs of CPU a line),
+    lines_per_event: or more content lines than 1,000 and this many per VEVENT (an event has a few dozen), so
+        that parsing costs in proportion to what is imported, whatever the caller's bounds.
     """
 
     default_type: AppointmentType = AppointmentType.FOLLOW_UP
@@ -86,6 +95,10 @@ class IcalOptions:
     window_end: datetime | None = None
     max_occurrences: int = 1000
     max_total_occurrences: int = 10_000
+    max_scan_years: int = 500
+    max_events: int | None = None
+    max_lines: int | None = None
+    lines_per_event: int = 200
 
 
 _DEFAULTS = IcalOptions()
@@ -263,17 +276,6 @@ CONVERTER: FormatConverter[IcalOptions] = FormatConverter(FORMAT, IcalOptions, t
 
 #: Deepest component nesting of a calendar file (VCALENDAR > VEVENT > VALARM is three; VTIMEZONE's STANDARD too).
 MAX_NESTING = 8
-_BEGIN_END = re.compile(rb"^(BEGIN|END):", re.MULTILINE | re.IGNORECASE)
-
-
-def _nesting(text: str | bytes) -> int:
-    """The deepest BEGIN/END nesting of the file's components (a linear scan of its line starts)."""
-    raw = text.encode("utf-8", "surrogateescape") if isinstance(text, str) else text
-    depth = deepest = 0
-    for match in _BEGIN_END.finditer(raw):
-        depth += 1 if match.group(1).upper() == b"BEGIN" else -1
-        deepest = max(deepest, depth)
-    return deepest
 
 
 def read_calendar(text: str | bytes, options: IcalOptions | None = None) -> Iterator[dict[str, Any]]:
@@ -283,15 +285,31 @@ def read_calendar(text: str | bytes, options: IcalOptions | None = None) -> Iter
     The text is parsed at once: raises :class:`ConversionError` (field ``(body)``) if it is not iCalendar.
     """
     options = options or _DEFAULTS
-    depth = _nesting(text)
-    if depth > MAX_NESTING:
-        # Crafted (VEVENTs nested in VEVENTs): icalendar would build every level, each an item to report.
-        raise ConversionError(FORMAT, [FieldError("(body)", f"components nest {depth} deep (at most {MAX_NESTING})")])
+    _check_shape(text, options)
     try:
         calendar = icalendar.Calendar.from_ical(text)
     except Exception as exc:  # icalendar raises ValueError, KeyError, IndexError … on bad input
         raise ConversionError(FORMAT, [FieldError("(body)", f"not an iCalendar file: {str(exc)[:200]}")]) from None
     return _events(calendar, options)
+
+
+def _check_shape(text: str | bytes, options: IcalOptions) -> None:
+    counted = shape(text)
+    if counted.depth > MAX_NESTING:
+        # Crafted (VEVENTs nested in VEVENTs): icalendar would build every level, each an item to report.
+        refused = f"components nest {counted.depth} deep (at most {MAX_NESTING})"
+    elif options.max_events is not None and counted.events > options.max_events:
+        refused = f"{counted.events:,} events: at most {options.max_events:,} items per request"
+    elif options.max_lines is not None and counted.lines > options.max_lines:
+        refused = f"{counted.lines:,} content lines: at most {options.max_lines:,} per request (split the file)"
+    elif counted.lines > 1_000 + options.lines_per_event * counted.events:
+        refused = (
+            f"{counted.lines:,} content lines for {counted.events:,} events "
+            f"(at most 1,000 and {options.lines_per_event} per event)"
+        )
+    else:
+        return
+    raise ConversionError(FORMAT, [FieldError("(body)", refused)])
 
 
 def _events(calendar: Any, options: IcalOptions) -> Iterator[dict[str, Any]]:
@@ -303,7 +321,7 @@ def _events(calendar: Any, options: IcalOptions) -> Iterator[dict[str, Any]]:
             series.setdefault(uid, []).append(event)
         else:
             yield _item(event, uid, None, zone)
-    budget = _Budget(options.max_total_occurrences)
+    budget = _Budget(options.max_total_occurrences, options.max_scan_years)
     for uid, events in series.items():
         yield from _occurrences(uid, events, options, zone, budget)
 
@@ -332,9 +350,11 @@ _FLOATING = timezone(timedelta(0), "floating")
 
 @dataclass
 class _Budget:
-    """Occurrences a whole file may still expand to (its CPU cost is bounded by this, not by the file)."""
+    """Occurrences a whole file may still expand to, and calendar years its rules may still scan (its CPU cost
+    is bounded by these, not by the file)."""
 
     left: int
+    years: int
 
 
 def _recurring(event: Any) -> bool:
@@ -363,12 +383,12 @@ def _occurrences(
     if options.window_start is None or options.window_end is None:
         yield {"uid": uid, "rrule_error": "a recurring event needs a window (from/to) to be expanded in"}
         return
-    if budget.left <= 0:  # the file's budget is spent: not even started
-        yield {"uid": uid, "rrule_error": _too_many(False, options)}
+    if budget.left <= 0 or budget.years <= 0:  # the file's budget is spent: not even started
+        yield {"uid": uid, "rrule_error": _too_many(False, options) if budget.left <= 0 else _too_costly(options)}
         return
     limit = min(options.max_occurrences, budget.left)
     try:
-        starts = _starts(master, options.window_start, options.window_end, zone, limit + 1)
+        starts = _starts(master, options.window_start, options.window_end, zone, limit + 1, budget)
     except (Exhausted, ValueError, TypeError, KeyError) as exc:  # never reaches the window, or unreadable
         yield {"uid": uid, "rrule_error": f"the recurrence cannot be expanded: {str(exc)[:200]}"}
         return
@@ -391,22 +411,30 @@ def _occurrences(
             yield item
 
 
-def _starts(master: Any, window_start: datetime, window_end: datetime, zone: _Zone, limit: int) -> list[datetime]:
-    """The series' starts whose occurrence overlaps the window, at most ``limit``, at a bounded cost: the
-    rule is restarted at the window and every calendar year it scans is metered (model.recurrence)."""
+def _starts(
+    master: Any, window_start: datetime, window_end: datetime, zone: _Zone, limit: int, budget: _Budget
+) -> list[datetime]:
+    """The series' starts whose occurrence overlaps the window, at most ``limit``, at a bounded cost: a rule
+    that can never occur is refused at once; otherwise the rule is restarted at the window and every calendar
+    year it scans is metered (model.recurrence), and charged to the file's ``budget``."""
     first = zone.read(master, "DTSTART")
     duration = _duration(master, zone)
     rule = parse_rule(master["RRULE"].to_ical().decode(), first)
+    if never_occurs(rule):
+        raise ValueError("the recurrence rule never occurs")
     scan_from = window_start - duration
-    meter = Meter(left=_SCAN_YEARS + (window_end.year - window_start.year))
+    meter = Meter(left=min(_SCAN_YEARS + (window_end.year - window_start.year), budget.years))
     found: list[datetime] = []
-    for start in metered(rule, meter, moved_to(rule, scan_from)):
-        if start >= window_end:
-            break
-        if start + duration > window_start:
-            found.append(start)
-            if len(found) >= limit:
+    try:
+        for start in metered(rule, meter, moved_to(rule, scan_from)):
+            if start >= window_end:
                 break
+            if start + duration > window_start:
+                found.append(start)
+                if len(found) >= limit:
+                    break
+    finally:
+        budget.years -= meter.spent
     return found
 
 
@@ -434,6 +462,13 @@ def _too_many(per_series: bool, options: IcalOptions) -> str:
         return f"over {options.max_occurrences} occurrences in the window; narrow from/to"
     return (
         f"the file's recurring events have over {options.max_total_occurrences} occurrences in the window in all; "
+        "import the rest in another file or narrow from/to"
+    )
+
+
+def _too_costly(options: IcalOptions) -> str:
+    return (
+        f"the file's recurring events scanned {options.max_scan_years} calendar years for their occurrences in all; "
         "import the rest in another file or narrow from/to"
     )
 

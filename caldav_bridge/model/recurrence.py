@@ -11,7 +11,8 @@ before it says that nothing comes; ``UNTIL`` is only compared with occurrences i
   so an occurrence a query asks for costs the same whether the rule began yesterday or ten years
   ago (the periods, not the occurrences, are counted from DTSTART, arithmetically);
 - :func:`check_rule` says, before a rule is stored, whether it ever occurs and whether its whole
-  expansion (a finite rule) or its first occurrence (an infinite one) fits a budget.
+  expansion (a finite rule) or its first occurrence (an infinite one) fits a budget;
+- :func:`never_occurs` says, arithmetically and at once, whether the month and day filters exclude every day.
 
 A rule is expanded in the wall-clock time of its DTSTART, as dateutil does.
 """
@@ -45,6 +46,7 @@ __all__ = [
     "check_rule",
     "metered",
     "moved_to",
+    "never_occurs",
     "parse_rule",
 ]
 
@@ -191,7 +193,7 @@ def _month_length(month: int, leap: bool) -> int:
     return 29 if (month == 2 and leap) else (28 if month == 2 else _MONTH_DAYS[month - 1])
 
 
-def _no_day_fits(rule: rrule) -> bool:
+def never_occurs(rule: rrule) -> bool:
     """Whether the rule's month and day filters exclude every day of every year (it never occurs).
 
     Arithmetic, without expanding: an occurrence must lie in one of BYMONTH's months and on one of
@@ -243,7 +245,7 @@ def check_rule(rule: rrule, meter: Meter, *, occurrences: int = CHECK_OCCURRENCE
             "a rule repeating more often than daily may filter only by weekday (without ordinal), hour, minute"
             " and second"
         )
-    if _no_day_fits(rule):
+    if never_occurs(rule):
         raise RuleRefused("the recurrence rule never occurs")
     finite = rule._count is not None or rule._until is not None
     found = 0

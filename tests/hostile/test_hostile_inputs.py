@@ -9,7 +9,10 @@ a minute per database). The server's CPU is measured over its threads (tests.sup
 from __future__ import annotations
 
 import uuid
+from datetime import date, timedelta
 
+import icalendar
+import pytest
 import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -24,7 +27,33 @@ def rule_ics(rule: str, uid: str | None = None, start: str = "20261201T090000") 
     return event_ics(uid or f"{uuid.uuid4()}@hostile", start=start, end=start[:9] + "100000", extra=f"RRULE:{rule}\r\n")
 
 
+def moved_series(moved: int) -> str:
+    """A daily series and ``moved`` of its occurrences moved by an hour, each with a note."""
+    text = event_ics(f"{uuid.uuid4()}@series", start="20261201T090000", extra="RRULE:FREQ=DAILY\r\n")
+    uid = text.split("UID:", 1)[1].split("\r\n", 1)[0]
+    days = [(date(2026, 12, 2) + timedelta(days=n)).strftime("%Y%m%d") for n in range(moved)]
+    overrides = "".join(
+        f"BEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20261101T000000Z\r\nRECURRENCE-ID:{day}T160000Z\r\n"
+        f"DTSTART:{day}T170000Z\r\nDTEND:{day}T180000Z\r\nDESCRIPTION:{'Moved; bring the kit. ' * 20}\r\n"
+        "END:VEVENT\r\n"
+        for day in days
+    )
+    return text.replace("END:VCALENDAR", overrides + "END:VCALENDAR")
+
+
 # --------------------------------------------------------------------------- the fixed corpus
+
+OVER_PARSE_BOUNDS: dict[str, tuple[Request, set[int]]] = {
+    "a hundred thousand short lines": (
+        lambda d: d.put(event_ics("lines@hostile", extra="X-A:1\r\n" * 100_000)),
+        {403},
+    ),
+    "a thousand alarms": (
+        lambda d: d.put(event_ics("many@hostile", extra="BEGIN:VALARM\r\nACTION:DISPLAY\r\nEND:VALARM\r\n" * 1000)),
+        {403},
+    ),
+    "a series with 600 moved occurrences": (lambda d: d.put(moved_series(600)), {403}),
+}
 
 ICALENDAR: dict[str, tuple[Request, set[int]]] = {
     "rule never occurs (secondly)": (lambda d: d.put(rule_ics("FREQ=SECONDLY;BYMONTH=2;BYMONTHDAY=30")), {403}),
@@ -63,6 +92,9 @@ ICALENDAR: dict[str, tuple[Request, set[int]]] = {
         lambda d: d.put(event_ics("big@hostile", extra="DESCRIPTION:" + "x" * 70 + "\r\n" + " y\r\n" * 300_000)),
         {403, 413},
     ),
+    # Cost per content line and per component, not per byte: 7.5 s and 0.23 s of CPU before the bounds of
+    # caldav_bridge.dav.validate (test_bodies_over_the_parse_bounds_are_refused_before_any_parse).
+    **OVER_PARSE_BOUNDS,
     "over the body limit": (lambda d: d.put("BEGIN:VCALENDAR\r\n" + "X" * 2_000_000), {413}),
     "If-Match of a thousand tags": (
         lambda d: d.put(event_ics("im@hostile"), **{"If-Match": ", ".join(f'"{i}"' for i in range(1000))}),
@@ -155,6 +187,25 @@ JSON_AND_HEADERS: dict[str, tuple[Request, set[int]]] = {
 
 def test_known_bad_icalendar(live: LiveServer, door: Door) -> None:
     assert failures(live, door, ICALENDAR) == []
+
+
+def test_bodies_over_the_parse_bounds_are_refused_before_any_parse(
+    live: LiveServer, door: Door, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Refused on the counts of the raw bytes (caldav_bridge.converters.ical_shape): not one parse."""
+    parses = []
+    parse = icalendar.Calendar.from_ical
+    monkeypatch.setattr(
+        icalendar.Calendar, "from_ical", staticmethod(lambda *a, **k: parses.append(1) or parse(*a, **k))
+    )
+    for case, (request, _) in OVER_PARSE_BOUNDS.items():
+        answer = request(door)
+        assert answer.status_code == 403 and "valid-calendar-data" in answer.text, (case, answer.text[:300])
+        assert "content lines (at most 2,000)" in answer.text or "(at most 100," in answer.text, (case, answer.text)
+    assert parses == []
+    accepted = door.put(moved_series(99))  # the most moved occurrences an item may have: stored
+    assert accepted.status_code == 201, accepted.text[:300]
+    assert parses
 
 
 def test_known_bad_json_and_headers(live: LiveServer, door: Door) -> None:
