@@ -95,7 +95,7 @@ class IcalOptions:
     window_end: datetime | None = None
     max_occurrences: int = 1000
     max_total_occurrences: int = 10_000
-    max_scan_years: int = 500
+    max_scan_years: int = 300
     max_events: int | None = None
     max_lines: int | None = None
     lines_per_event: int = 200

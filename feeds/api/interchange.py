@@ -114,12 +114,13 @@ class IcsQuery(BaseModel):
 
 
 ICS = "text/calendar"
-#: Items one request may import. Each costs up to ~0.2 ms of CPU (a created appointment; a refused one less), so a
-#: request stays well inside its second of CPU; larger files go through the command line import, which streams.
-MAX_ITEMS = 1000
+#: Items one request may import. A valid item costs ~0.3 ms of CPU (0.4 ms an .ics event, its parse included; a
+#: refused one far less): 1,000 cost 0.3-0.4 s, over the quarter second a request may cost quiet to stay inside its
+#: second under load (bench/hostile_costs.py). Larger files go through the command line import, which streams.
+MAX_ITEMS = 500
 #: Content lines of an .ics file one request may import, counted before it is parsed: parsing costs ~25 µs of CPU
-#: a line, so a file of 140,000 one-line properties cost 3 s; 10,000 lines are ~0.25 s (~600 ordinary events).
-MAX_ICS_LINES = 10_000
+#: a line, so a file of 140,000 one-line properties cost 3 s; 5,000 lines are ~0.12 s (~400 ordinary events).
+MAX_ICS_LINES = 5_000
 #: "One object of the format, or an array of them"; any other item of an array is reported as that
 #: item's error, so the array's items are not constrained here.
 IMPORT_BODY: dict[str, Any] = {

@@ -34,6 +34,7 @@ from caldav_bridge.store.tables import (
     StatusHistoryRow,
 )
 from config import Settings, load_settings
+from feeds.api.interchange import MAX_ITEMS
 from tests.conftest import TEMPLATE, People
 from tests.converters.support import CALENDLY_EVENT_TYPE, TIMEKIT_CALENDAR, load_fixture
 from tests.support.live import Api, LiveServer, serve
@@ -237,33 +238,33 @@ def test_atomic_failure_writes_nothing(live: LiveServer, api: Api, cals: dict[st
 def test_more_items_than_a_request_may_import_are_refused_before_any_work(
     live: LiveServer, api: Api, cals: dict[str, str]
 ) -> None:
-    """A request imports at most 1,000 items (its CPU stays well inside the second a request may cost; the
+    """A request imports at most MAX_ITEMS (500) items (its CPU stays well inside the second a request may cost; the
     command line streams larger files). One more is a 422 naming the body, and nothing is converted or written."""
     sample = load_fixture("blueprint.json")
-    items = [{**sample, "appointment_id": f"m{i}"} for i in range(1001)]
+    items = [{**sample, "appointment_id": f"m{i}"} for i in range(MAX_ITEMS + 1)]
     before = _counts(live.runtime)
     for params in ({}, {"atomic": "true"}, {"dry_run": "true"}):
         response = api.post("/api/v1/import/blueprint", json=items, params=params)
         assert response.status_code == 422, response.text
         assert response.headers["Content-Type"].startswith("application/problem+json")
         [error] = response.json()["errors"]
-        assert error["field"] == "(body)" and "at most 1,000 items" in error["message"]
+        assert error["field"] == "(body)" and f"at most {MAX_ITEMS:,} items" in error["message"]
         assert "results" not in response.json()  # refused before any item was converted
     assert _counts(live.runtime) == before
 
     event = "BEGIN:VEVENT\r\nUID:{i}@cap\r\nDTSTAMP:20261201T000000Z\r\nDTSTART:20261201T090000Z\r\nEND:VEVENT\r\n"
     ics = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\n"
-    ics += "".join(event.format(i=i) for i in range(1001)) + "END:VCALENDAR\r\n"
+    ics += "".join(event.format(i=i) for i in range(MAX_ITEMS + 1)) + "END:VCALENDAR\r\n"
     response = api.post(
         "/api/v1/import/ical",
         data=ics.encode(),
         headers={"Content-Type": "text/calendar"},
         params={"calendar_id": cals["darth"], "dry_run": "true"},
     )
-    assert response.status_code == 422 and "at most 1,000 items" in response.json()["errors"][0]["message"]
+    assert response.status_code == 422 and f"at most {MAX_ITEMS:,} items" in response.json()["errors"][0]["message"]
 
-    accepted = _import(api, "blueprint", items[:1000], dry_run="true")
-    assert accepted["summary"]["total"] == 1000 and accepted["summary"]["error"] == 0
+    accepted = _import(api, "blueprint", items[:MAX_ITEMS], dry_run="true")
+    assert accepted["summary"]["total"] == MAX_ITEMS and accepted["summary"]["error"] == 0
 
 
 def test_per_item_errors_name_the_source_fields(live: LiveServer, api: Api, cals: dict[str, str]) -> None:

@@ -20,8 +20,11 @@ import icalendar
 import pytest
 import requests
 
+from caldav_bridge.converters.ical_items import IcalOptions
 from config import Settings
+from feeds.api.interchange import MAX_ITEMS
 from tests.caldav.support import event_ics
+from tests.converters.support import load_fixture
 from tests.support.cpu import CPU_BUDGET
 from tests.support.hostile import Door, Request, failures, fingerprint, record
 from tests.support.live import LiveServer
@@ -314,19 +317,31 @@ FLAT_ICS = (
 )
 LINES_ICS = event_ics("lines@import", extra="X-A:1\r\n" * 140_000)
 #: Rules no arithmetic check refuses (29 February on a Monday: once in 28 years) that never reach the window:
-#: each scanned its years alone, 1.8 s of CPU for the file before the file's scan budget (IcalOptions).
+#: each scanned its years alone (1,000 of them: 1.8 s of CPU) before the file's scan budget (IcalOptions).
 RARE_ICS = (
     "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//x//EN\r\n"
     + "".join(
         f"BEGIN:VEVENT\r\nUID:{i}@rare\r\nDTSTART:20261201T090000Z\r\n"
         "RRULE:FREQ=DAILY;BYMONTH=2;BYMONTHDAY=29;BYDAY=MO\r\nEND:VEVENT\r\n"
-        for i in range(1_000)
+        for i in range(MAX_ITEMS)
     )
     + "END:VCALENDAR\r\n"
 )
 NESTED_ICS = (
     "BEGIN:VCALENDAR\r\nVERSION:2.0\r\n" + "BEGIN:VEVENT\r\n" * 20_000 + "END:VEVENT\r\n" * 20_000 + "END:VCALENDAR\r\n"
 )
+
+#: The most events a request may import, each a valid appointment (compact, within MAX_ICS_LINES).
+MOST_ICS = (
+    "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//x//EN\r\n"
+    + "".join(
+        f"BEGIN:VEVENT\r\nUID:{i}@most\r\nDTSTAMP:20261101T000000Z\r\nDTSTART:20261201T{9 + i % 8:02d}0000Z\r\n"
+        f"DTEND:20261201T{9 + i % 8:02d}3000Z\r\nSUMMARY:Visit {i}\r\nEND:VEVENT\r\n"
+        for i in range(MAX_ITEMS)
+    )
+    + "END:VCALENDAR\r\n"
+)
+MOST_RECORDS = json.dumps([{**load_fixture("blueprint.json"), "appointment_id": f"m{i}"} for i in range(MAX_ITEMS)])
 
 #: Files refused on the counts of their raw bytes, before they are parsed (0.96 s and 3 s of CPU before).
 ICS_OVER_PARSE_BOUNDS: dict[str, tuple[Request, set[int]]] = {
@@ -345,8 +360,20 @@ IMPORTS: dict[str, tuple[Request, set[int]]] = {
         {200, 400, 413, 422},
     ),
     "import of the most bad records a request may carry, atomic": (
-        lambda d: _import(d, "ols", _many(1_000), atomic="true"),
+        lambda d: _import(d, "ols", _many(MAX_ITEMS), atomic="true"),
         {422},
+    ),
+    "import of the most valid records a request may carry, dry run": (
+        lambda d: _import(
+            d, "blueprint", MOST_RECORDS.encode(), dry_run="true", calendar_id=str(d.people.fitter.calendar_id)
+        ),
+        {200},
+    ),
+    "import of the most valid events a request may carry (.ics), dry run": (
+        lambda d: _import(
+            d, "ical", MOST_ICS.encode(), "text/calendar", dry_run="true", calendar_id=str(d.people.fitter.calendar_id)
+        ),
+        {200},
     ),
     "import in an unknown format": (lambda d: _import(d, "x" * 5000, b"[]"), {400, 404, 414, 422}),
     "import of rules that never occur (.ics)": (
@@ -354,7 +381,7 @@ IMPORTS: dict[str, tuple[Request, set[int]]] = {
         {200, 400, 413, 422},
     ),
     **ICS_OVER_PARSE_BOUNDS,
-    "import of 1,000 rules that occur once in 28 years (.ics)": (
+    "import of the most rules a request may carry, each once in 28 years (.ics)": (
         lambda d: _import(d, "ical", RARE_ICS.encode(), "text/calendar", atomic="true"),
         {422},
     ),
@@ -428,9 +455,9 @@ def test_rules_that_never_reach_the_window_share_one_scan_budget_per_file(door: 
     answer = _import(door, "ical", RARE_ICS.encode(), "text/calendar", atomic="true")
     assert answer.status_code == 422, answer.text[:300]
     reasons = [result["errors"][0]["message"] for result in answer.json()["results"]]
-    assert len(reasons) == 1_000
+    assert len(reasons) == MAX_ITEMS
     assert "expansion budget of 6 spent" in reasons[0]  # the first series scanned its own years, in vain
-    assert "scanned 500 calendar years" in reasons[-1]  # the last ones were not scanned at all
+    assert f"scanned {IcalOptions().max_scan_years} calendar years" in reasons[-1]  # the last ones were not scanned
 
 
 CLI_FILES: dict[str, tuple[str, bytes]] = {
