@@ -17,6 +17,7 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from feeds.dav import MAX_RESOURCE_BYTES
 from tests.caldav.support import event_ics
 from tests.support.cpu import CPU_BUDGET, server_cpu
 from tests.support.hostile import Door, Request, failures, record, tried
@@ -53,6 +54,8 @@ OVER_PARSE_BOUNDS: dict[str, tuple[Request, set[int]]] = {
         {403},
     ),
     "a series with 600 moved occurrences": (lambda d: d.put(moved_series(600)), {403}),
+    # ~0.9 µs of CPU a byte of property values (0.74 s for 800 KB before feeds.dav.MAX_RESOURCE_BYTES)
+    "a value of 300 KB": (lambda d: d.put(event_ics("wide@hostile", extra="X-A:" + "y" * 300_000 + "\r\n")), {403}),
 }
 
 ICALENDAR: dict[str, tuple[Request, set[int]]] = {
@@ -62,6 +65,10 @@ ICALENDAR: dict[str, tuple[Request, set[int]]] = {
     "rule never occurs with COUNT": (lambda d: d.put(rule_ics("FREQ=DAILY;COUNT=5;BYMONTH=2;BYMONTHDAY=30")), {403}),
     "rule a million times": (lambda d: d.put(rule_ics("FREQ=SECONDLY;COUNT=1000000")), {400, 403}),
     "rule secondly for ten years": (lambda d: d.put(rule_ics("FREQ=SECONDLY;UNTIL=20361201T000000Z")), {400, 403}),
+    "rule every second filtered to one an hour": (
+        lambda d: d.put(rule_ics("FREQ=SECONDLY;BYMINUTE=0;BYSECOND=0")),
+        {403},
+    ),
     "rule interval zero": (lambda d: d.put(rule_ics("FREQ=DAILY;INTERVAL=0")), {400, 403}),
     "rule unreadable": (lambda d: d.put(rule_ics("FREQ=FORTNIGHTLY;BYDAY=XX")), {400, 403}),
     "exrule never occurs": (
@@ -200,8 +207,9 @@ def test_bodies_over_the_parse_bounds_are_refused_before_any_parse(
     )
     for case, (request, _) in OVER_PARSE_BOUNDS.items():
         answer = request(door)
-        assert answer.status_code == 403 and "valid-calendar-data" in answer.text, (case, answer.text[:300])
-        assert "content lines (at most 2,000)" in answer.text or "(at most 100," in answer.text, (case, answer.text)
+        assert answer.status_code == 403, (case, answer.text[:300])
+        bounds = ("content lines (at most 2,000)", "(at most 100,", f"at most {MAX_RESOURCE_BYTES} bytes")
+        assert any(bound in answer.text for bound in bounds), (case, answer.text[:300])
     assert parses == []
     accepted = door.put(moved_series(99))  # the most moved occurrences an item may have: stored
     assert accepted.status_code == 201, accepted.text[:300]

@@ -110,6 +110,10 @@ def test_too_many_occurrences_in_the_window_make_it_busy() -> None:
         "FREQ=MINUTELY;COUNT=10001",
         "FREQ=SECONDLY;INTERVAL=194;BYMINUTE=52;BYSETPOS=2",  # found by the hostile suite: 7 s of CPU
         "FREQ=MINUTELY;BYHOUR=3;BYMONTH=2",
+        # found by bench/hostile_costs.py: each day of a window scanned second by second (0.75 s a 92-day listing)
+        "FREQ=SECONDLY;BYHOUR=0;BYMINUTE=0;BYSECOND=0",
+        "FREQ=SECONDLY;BYMINUTE=0;BYSECOND=0",
+        "FREQ=SECONDLY;BYHOUR=9",
     ],
 )
 def test_check_refuses_rules_that_never_occur_or_cost_too_much(rule: str) -> None:
@@ -125,6 +129,8 @@ def test_check_refuses_rules_that_never_occur_or_cost_too_much(rule: str) -> Non
     [
         "FREQ=WEEKLY",
         "FREQ=SECONDLY",
+        "FREQ=SECONDLY;BYSECOND=0,30",
+        "FREQ=MINUTELY;BYHOUR=0;BYMINUTE=0",  # the same as the refused SECONDLY one, at a 60th of the scan
         "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29;BYDAY=FR",  # every 28 years
         "FREQ=MONTHLY;BYDAY=FR;BYMONTHDAY=13",
         "FREQ=DAILY;COUNT=10000",
