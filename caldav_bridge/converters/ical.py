@@ -49,7 +49,7 @@ from caldav_bridge.converters.disclosure import (
     location,
     summary,
 )
-from caldav_bridge.converters.ical_text import fold, text, utc_stamp, when
+from caldav_bridge.converters.ical_text import fold, guest_id_written, text, utc_stamp, when
 from caldav_bridge.model.appointment import Appointment, AppointmentStatus, is_transparent, shows_as_free
 from caldav_bridge.model.feeds import Privacy
 
@@ -230,7 +230,7 @@ def _address(contact: Contact) -> vCalAddress:
     if contact.name:
         address.params["CN"] = contact.name
     if contact.guest_id:
-        address.params[_GUEST_ID] = contact.guest_id
+        address.params[_GUEST_ID] = guest_id_written(contact.guest_id)
     return address
 
 
@@ -241,7 +241,7 @@ def address_line(name: str, contact: Contact) -> str:
     if contact.name:
         params = ";CN=" + param_value(contact.name, always_quote=" " in contact.name or "'" in contact.name)
     if contact.guest_id:
-        params += f";{_GUEST_ID}=" + param_value(contact.guest_id)
+        params += f";{_GUEST_ID}=" + param_value(guest_id_written(contact.guest_id))
     return fold(name + params + ":mailto:" + contact.email)
 
 

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import icalendar
 
 from caldav_bridge.converters.disclosure import is_email
+from caldav_bridge.converters.ical_text import guest_id_read
 from caldav_bridge.converters.ical_zones import FileZones
 from caldav_bridge.model.series import Override, Series
 
@@ -65,10 +66,12 @@ class Attendee:
 
     @property
     def guest_id(self) -> str | None:
+        """The guest named by ``X-GUEST-ID``, else by a ``urn:x-guest:`` value (as ``ical_text.guest_id_written``
+        wrote it)."""
         if self.params.get(GUEST_ID_PARAM):
-            return self.params[GUEST_ID_PARAM]
+            return guest_id_read(self.params[GUEST_ID_PARAM])
         if self.value.lower().startswith(GUEST_URN):
-            return self.value[len(GUEST_URN) :] or None
+            return guest_id_read(self.value[len(GUEST_URN) :]) or None
         return None
 
     @property

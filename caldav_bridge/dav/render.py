@@ -45,8 +45,8 @@ from caldav_bridge.converters.ical import (
     vtimezone_text,
 )
 from caldav_bridge.converters.ical import vtimezone as outlook_vtimezone
-from caldav_bridge.converters.ical_parse import GUEST_ID_PARAM, GUEST_URN, event_categories, event_location
-from caldav_bridge.converters.ical_text import fold
+from caldav_bridge.converters.ical_parse import GUEST_ID_PARAM, GUEST_URN, Attendee, event_categories, event_location
+from caldav_bridge.converters.ical_text import fold, guest_id_written
 from caldav_bridge.dav.render_overrides import Written, merge_overrides
 from caldav_bridge.model.appointment import Appointment, AppointmentStatus, Guest, is_busy_block, shows_as_free
 from caldav_bridge.model.series import day_span
@@ -246,8 +246,9 @@ def _attendee_line(gid: str, guest: Guest) -> str:
     params = ""
     if name:  # icalendar quotes CN also for a space or an apostrophe
         params = ";CN=" + param_value(name, always_quote=" " in name or "'" in name)
-    params += ";CUTYPE=INDIVIDUAL;" + GUEST_ID_PARAM + "=" + param_value(gid)
-    return fold("ATTENDEE" + params + ":" + GUEST_URN + gid)
+    written = guest_id_written(gid)
+    params += ";CUTYPE=INDIVIDUAL;" + GUEST_ID_PARAM + "=" + param_value(written)
+    return fold("ATTENDEE" + params + ":" + GUEST_URN + written)
 
 
 def fresh_reference(appointment: Appointment, zone: str, sequence: int, uid: str | None = None) -> str:
@@ -314,10 +315,7 @@ def _merge_attendees(event: Any, appointment: Appointment) -> None:
     guests = _guests_by_id(appointment)
     kept_ids: set[str] = set()
     for prop in existing:
-        params = getattr(prop, "params", {})
-        gid = params.get(GUEST_ID_PARAM) or (
-            str(prop)[len(GUEST_URN) :] if str(prop).lower().startswith(GUEST_URN) else None
-        )
+        gid = Attendee(str(prop), {str(k).upper(): str(v) for k, v in getattr(prop, "params", {}).items()}).guest_id
         if gid is None:
             event.add("ATTENDEE", prop)
         elif gid in guests and gid not in kept_ids:
@@ -326,11 +324,11 @@ def _merge_attendees(event: Any, appointment: Appointment) -> None:
     for gid, guest in guests.items():
         if gid in kept_ids:
             continue
-        attendee = icalendar.vCalAddress(GUEST_URN + gid)
+        attendee = icalendar.vCalAddress(GUEST_URN + guest_id_written(gid))
         name = _attendee_name(guest)
         if name:
             attendee.params["CN"] = name
-        attendee.params[GUEST_ID_PARAM] = gid
+        attendee.params[GUEST_ID_PARAM] = guest_id_written(gid)
         attendee.params["CUTYPE"] = "INDIVIDUAL"
         event.add("ATTENDEE", attendee)
 

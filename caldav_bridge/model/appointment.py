@@ -6,6 +6,7 @@ The brief spells the status INITIAL once as ``INITAL``: accepted on input, never
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -109,6 +110,17 @@ def _check_zone(value: str) -> str:
     return value
 
 
+_CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def _check_guest_id(value: str | None) -> str | None:
+    """A guest id is written into iCalendar (``X-GUEST-ID``, ``urn:x-guest:``), which cannot carry control
+    characters in a parameter or an address: refused rather than changed."""
+    if value is not None and _CONTROL_CHARACTERS.search(value):
+        raise ValueError("a guest id may not hold control characters (line breaks, tabs, ...)")
+    return value
+
+
 #: An IANA time zone name such as ``America/New_York``.
 IanaZone = Annotated[
     str, Field(min_length=1, max_length=64, examples=["America/New_York"]), AfterValidator(_check_zone)
@@ -132,7 +144,7 @@ class Guest(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    id: Annotated[str | None, Field(max_length=MAX_ID)] = None
+    id: Annotated[str | None, Field(max_length=MAX_ID), AfterValidator(_check_guest_id)] = None
     first_name: Annotated[str | None, Field(max_length=MAX_NAME)] = None
     last_name: Annotated[str | None, Field(max_length=MAX_NAME)] = None
     timezone: IanaZone | None = None
