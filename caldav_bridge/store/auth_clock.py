@@ -16,7 +16,6 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from caldav_bridge.store import driver
 from caldav_bridge.store.base import Base
-from caldav_bridge.store.engine import single_statement_reader
 
 __all__ = ["AuthClockRow", "create_triggers", "current_generation", "drop_triggers", "generation"]
 
@@ -41,7 +40,7 @@ class AuthClockRow(Base):
 
 
 _GENERATION = select(AuthClockRow.__table__.c.generation).where(AuthClockRow.__table__.c.id == 1)
-_GENERATION_SQLITE = driver.SqliteStatement(_GENERATION)
+_GENERATION_DRIVER = driver.DriverStatement(_GENERATION)
 
 
 def generation(session: Session) -> int:
@@ -50,13 +49,9 @@ def generation(session: Session) -> int:
 
 
 def current_generation(engine: Engine) -> int:
-    """The clock's current value (0 if its row is missing), read in one statement of its own: no session and no
-    transaction around it (on SQLite on the driver's own connection, ``store/driver.py``; elsewhere
-    ``engine.single_statement_reader``, which sets PostgreSQL's AUTOCOMMIT)."""
-    if engine.dialect.name == "sqlite":
-        return int(driver.read_value(engine, _GENERATION_SQLITE, {}) or 0)
-    with single_statement_reader(engine) as reader:
-        return int(reader.scalar(_GENERATION) or 0)
+    """The clock's current value (0 if its row is missing), read in one statement of its own on a driver connection
+    (``store/driver.py``): no session and no transaction around it."""
+    return int(driver.read_value(engine, _GENERATION_DRIVER, {}) or 0)
 
 
 def create_triggers(connection: Connection) -> None:

@@ -1,74 +1,105 @@
-"""The hottest statements on SQLite, sent on the driver's own (pooled) connection.
+"""The hottest statements, sent on the driver's own connection (pysqlite, psycopg) in autocommit.
 
 SQLAlchemy's per-statement machinery (execution context, events, result wrapping) costs ~60 us a statement and a
-session's transaction ~75 us more, where pysqlite sends the single read's one statement in ~7 us (bench/README.md,
-seventh session). pysqlite runs in autocommit here (``engine._sqlite_pragmas``), so a read of one statement needs no
-transaction around it (the statement is its own snapshot), and a write of one statement is its own transaction,
+session's transaction ~75 us more, where pysqlite sends the single read's one statement in ~7 us; on PostgreSQL the
+token's clock check cost 180 us through the engine (a pool checkout with its ping, AUTOCOMMIT set and reset) and
+20 us here (bench/README.md, seventh session). In autocommit a read of one statement needs no transaction around
+it (the statement is its own snapshot), and a write of one statement is its own transaction; on SQLite a write is
 sent once it holds the engine's write turn (:func:`caldav_bridge.store.engine.write_turn`), as every write
 transaction the engine begins waits for it.
 
 The connections are the engine's own (made by its pool, set up by its ``connect`` listeners), detached from the pool
 and kept in a list of their own (:class:`_Connections`): a pool checkout and checkin cost ~15 us and three a request
 were a tenth of a single read; taking one from a list costs nothing. Closed with the engine (``dispose``); after a
-fork the child opens its own (the parent's are left alone, never used or closed there).
+fork the child opens its own (the parent's are left alone, never used or closed there). A statement that finds the
+connection it took from the list gone (a restarted server, a dropped socket: what the pool's ping would have found)
+is sent once more on a new connection; a connection that failed is closed, never reused.
 
-For constant statements only (:class:`SqliteStatement`: compiled once), with parameters the driver takes as they
-are (text, numbers): no bind processing happens here. Driver errors are raised as SQLAlchemy raises its own
-(``DBAPIError``), so callers handle one kind of database error; a connection that failed is closed, not reused.
+For constant statements only (:class:`DriverStatement`: compiled once per database), with parameters the driver
+takes as they are (text, numbers): no bind processing happens here. Driver errors are raised as SQLAlchemy raises
+its own (``DBAPIError``), so callers handle one kind of database error.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import Engine, event, exc
-from sqlalchemy.dialects import sqlite
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from caldav_bridge.store.engine import write_turn
 
-__all__ = ["SqliteStatement", "read_value", "write"]
+__all__ = ["DriverStatement", "read_rows", "read_value", "write"]
+
+T = TypeVar("T")
 
 
-class SqliteStatement:
-    """A constant Core statement compiled once for pysqlite: its SQL text and its parameters in order, the
-    statement's own constants (bound values it carries) filled in."""
+class DriverStatement:
+    """A constant Core statement, compiled once for each database it is sent to: its SQL text, and its parameters
+    (positional or named, as the driver takes them) with the statement's own constants filled in."""
 
     def __init__(self, statement: ClauseElement) -> None:
-        compiled = cast(SQLCompiler, statement.compile(dialect=sqlite.dialect()))
-        self.sql = str(compiled)
-        self._names: Sequence[str] = compiled.positiontup or ()
-        self._constants = compiled.params
+        self.statement = statement
+        self._compiled: dict[str, tuple[str, Callable[[Mapping[str, Any]], Any]]] = {}
 
-    def parameters(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
-        """The positional parameters, ``values`` by name and the statement's constants for the rest."""
-        return tuple(values[name] if name in values else self._constants[name] for name in self._names)
+    def bound(self, engine: Engine, values: Mapping[str, Any]) -> tuple[str, Any]:
+        """(SQL, parameters) for ``engine``'s driver."""
+        found = self._compiled.get(engine.dialect.name)
+        if found is None:
+            found = self._compiled[engine.dialect.name] = _compile(self.statement, engine)
+        sql, parameters = found
+        return sql, parameters(values)
 
 
-def read_value(engine: Engine, statement: SqliteStatement, values: Mapping[str, Any]) -> Any:
+def _compile(statement: ClauseElement, engine: Engine) -> tuple[str, Callable[[Mapping[str, Any]], Any]]:
+    compiled = cast(SQLCompiler, statement.compile(dialect=engine.dialect))
+    constants = dict(compiled.params)
+    if compiled.positiontup is not None:
+        names = tuple(compiled.positiontup)
+        return str(compiled), lambda values: tuple(values.get(name, constants.get(name)) for name in names)
+    return str(compiled), lambda values: {**constants, **values}
+
+
+def read_value(engine: Engine, statement: DriverStatement, values: Mapping[str, Any]) -> Any:
     """The first column of the first row ``statement`` answers with ``values`` (None if no row), read in one
     statement of its own outside any transaction."""
-    sql, parameters = statement.sql, statement.parameters(values)
-    with _connection(engine, sql, parameters) as connection:
-        row = connection.execute(sql, parameters).fetchone()
+    sql, parameters = statement.bound(engine, values)
+    row = _send(engine, sql, parameters, lambda connection: connection.execute(sql, parameters).fetchone())
     return row[0] if row else None
 
 
+def read_rows(engine: Engine, statement: DriverStatement, values: Mapping[str, Any]) -> list[Any]:
+    """Every row ``statement`` answers with ``values``, as the driver gives them, read in one statement of its own
+    outside any transaction."""
+    sql, parameters = statement.bound(engine, values)
+    return _send(engine, sql, parameters, lambda connection: connection.execute(sql, parameters).fetchall())
+
+
 def write(engine: Engine, sql: str, parameters: tuple[Any, ...] | list[tuple[Any, ...]]) -> None:
-    """Send one write statement (``qmark`` SQL; a list of parameter tuples runs it once for each) as a
-    transaction of its own, in the engine's write turn."""
-    with write_turn(engine), _connection(engine, sql, parameters) as connection:
+    """Send one write statement (the driver's SQL; a list of parameter tuples runs it once for each) as a
+    transaction of its own (on SQLite in the engine's write turn)."""
+
+    def send(connection: Any) -> None:
         if isinstance(parameters, list):  # several statements: one transaction, all or none
-            connection.execute("BEGIN IMMEDIATE")
-            connection.executemany(sql, parameters)
-            connection.commit()
+            with connection.transaction() if engine.dialect.name == "postgresql" else _sqlite_transaction(connection):
+                connection.cursor().executemany(sql, parameters)
         else:
             connection.execute(sql, parameters)
+
+    with write_turn(engine):
+        _send(engine, sql, parameters, send)
+
+
+@contextmanager
+def _sqlite_transaction(connection: Any) -> Iterator[None]:
+    connection.execute("BEGIN IMMEDIATE")
+    yield
+    connection.commit()
 
 
 class _Connections:
@@ -79,17 +110,22 @@ class _Connections:
         self.idle: list[Any] = []
         self.pid = os.getpid()
 
-    def take(self) -> Any:
+    def take(self) -> tuple[Any, bool]:
+        """A connection, and whether it sat idle in the list (a new one has just been opened)."""
         if self.pid != os.getpid():  # forked: the parent's connections are the parent's
             _LEFT_TO_THE_PARENT.extend(self.idle)
             self.idle, self.pid = [], os.getpid()
-        try:
-            return self.idle.pop()
-        except IndexError:
-            proxied = self.engine.raw_connection()  # made and set up by the pool (WAL, busy timeout, ...)
-            connection = proxied.dbapi_connection
-            proxied.detach()  # ours from now on: the pool neither counts nor closes it
-            return connection
+        if self.idle:
+            return self.idle.pop(), True
+        return self.new(), False
+
+    def new(self) -> Any:
+        proxied = self.engine.raw_connection()  # made and set up by the pool (SQLite: WAL, busy timeout, ...)
+        connection: Any = proxied.dbapi_connection
+        proxied.detach()  # ours from now on: the pool neither counts nor closes it
+        if self.engine.dialect.name == "postgresql":
+            connection.autocommit = True  # pysqlite is in autocommit already (engine._sqlite_pragmas)
+        return connection
 
     def close(self) -> None:
         idle, self.idle = self.idle, []
@@ -110,14 +146,21 @@ def _connections(engine: Engine) -> _Connections:
     return found
 
 
-@contextmanager
-def _connection(engine: Engine, sql: str, parameters: Any) -> Iterator[Any]:
-    """A driver connection of ``engine`` for the block; given back after it, closed if the block failed."""
+def _send(engine: Engine, sql: str, parameters: Any, work: Callable[[Any], T]) -> T:
+    """``work`` on a driver connection of ``engine``, given back after it; sent once more on a new connection if it
+    failed on one that sat idle (which may have died meanwhile). A failed connection is closed."""
     connections = _connections(engine)
-    connection = connections.take()
+    connection, was_idle = connections.take()
     dbapi_error = engine.dialect.loaded_dbapi.Error
     try:
-        yield connection
+        try:
+            result = work(connection)
+        except dbapi_error as error:
+            if not (was_idle and engine.dialect.is_disconnect(error, connection, None)):
+                raise
+            connection.close()
+            connection = connections.new()
+            result = work(connection)
     except dbapi_error as error:
         connection.close()
         raise exc.DBAPIError.instance(sql, parameters, error, dbapi_error) from error
@@ -125,3 +168,4 @@ def _connection(engine: Engine, sql: str, parameters: Any) -> Iterator[Any]:
         connection.close()
         raise
     connections.idle.append(connection)
+    return result

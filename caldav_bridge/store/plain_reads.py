@@ -196,7 +196,8 @@ def _as_document(stmt: Select[Any]) -> Select[Any]:
 _SQLITE_ONE = _as_document(
     _SQLITE_PAGE.where(_APPOINTMENT.c.id == bindparam("id"), _APPOINTMENT.c.deleted_at.is_(None))
 )
-_SQLITE_ONE_DRIVER = driver.SqliteStatement(_SQLITE_ONE)
+_SQLITE_ONE_DRIVER = driver.DriverStatement(_SQLITE_ONE)
+_ONE_DRIVER = driver.DriverStatement(_ONE)
 
 
 # ------------------------------------------------------------ the canonical JSON, encoded by the database
@@ -500,18 +501,23 @@ def plain_rows(session: Session, stmt: Select[Any], limit: int) -> list[PlainRow
 def plain_row(session: Session, appointment_id: str) -> PlainRow | None:
     """The live appointment ``appointment_id`` with its guests (one query), or None.
 
-    On SQLite, as the first read of a read-only session, sent on the driver's own connection (``store/driver.py``):
-    one statement is its own snapshot, so no transaction is begun for it (~0.15 ms less a read)."""
+    As the first read of a read-only session, sent on the driver's own connection (``store/driver.py``): one
+    statement is its own snapshot, so no transaction is begun for it (~0.15 ms less a read on SQLite, ~0.5 ms on
+    PostgreSQL)."""
+    engine = _first_read_of_a_reader(session)
     if session.get_bind().dialect.name == "sqlite":
-        engine = _first_read_of_a_reader(session)
         if engine is not None:
             document = driver.read_value(engine, _SQLITE_ONE_DRIVER, {"id": appointment_id})
         else:
             document = session.connection().execute(_SQLITE_ONE, {"id": appointment_id}).scalar()
         found = _document_rows(document)
         return found[0] if found else None
+    if engine is not None:
+        records = driver.read_rows(engine, _ONE_DRIVER, {"id": appointment_id})
+    else:
+        records = list(session.connection().execute(_ONE, {"id": appointment_id}).all())
     row: PlainRow | None = None
-    for record in session.connection().execute(_ONE, {"id": appointment_id}).all():
+    for record in records:
         if row is None:
             row = _plain_row(record, {})
         if record[_WIDTH + 2] is not None:  # a guest's position: the outer join found one
@@ -531,10 +537,10 @@ def _first_read_of_a_reader(session: Session) -> Engine | None:
 
 @contextmanager
 def _statement_connection(session: Session) -> Iterator[Connection]:
-    """Where one statement of ``session`` runs: on SQLite on a connection of its own without ``BEGIN``/``COMMIT``
-    when it is the first read of a read-only session, else in the session's transaction (PostgreSQL always: a
-    read's audit rows are written in its transaction, and a connection of its own would be a checkout more)."""
-    engine = _first_read_of_a_reader(session) if session.get_bind().dialect.name == "sqlite" else None
+    """Where one statement of ``session`` runs: on a connection of its own without ``BEGIN``/``COMMIT`` when it is
+    the first read of a read-only session (the read's audit is then a statement of its own on a driver connection:
+    PostgreSQL list of 50 2.04-2.17 -> 1.95 ms in process), else in the session's transaction."""
+    engine = _first_read_of_a_reader(session)
     if engine is not None:
         with single_statement_reader(engine) as connection:
             yield connection

@@ -232,7 +232,8 @@ class UnitOfWork:
 
         SQLite: after the read, as a write of one statement on the driver's own connection (the read never held
         the write lock, and a deferred transaction that read cannot always take it). PostgreSQL: in the read's own
-        transaction, just before it commits (no lock to avoid there; one transaction and connection fewer).
+        transaction, just before it commits (no lock to avoid there; one transaction and connection fewer), or, when
+        the read began none (one statement on a driver connection), as a statement of its own on one.
         """
         rows, self._audit = self._audit, []
         if not rows:
@@ -241,12 +242,12 @@ class UnitOfWork:
         engine = self._engine()
         sql, parameters = read_audit.stage(engine.dialect, rows)
         try:
-            if engine.dialect.name != "sqlite":
+            if engine.dialect.name != "sqlite" and self.session.in_transaction():
                 self.session.connection().exec_driver_sql(sql, parameters)
                 self.session.commit()
                 return
             self._end_read()
-            driver.write(engine, sql, parameters)  # one statement: a transaction of its own, in the write turn
+            driver.write(engine, sql, parameters)  # one statement: a transaction of its own (SQLite: in the write turn)
         except SQLAlchemyError as exc:
             raise AuditFailed() from exc
 
