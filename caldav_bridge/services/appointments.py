@@ -92,6 +92,7 @@ from caldav_bridge.store.uow import UnitOfWork
 __all__ = [
     "OCCURRENCE_ACTION",
     "TRANSITIONS",
+    "EncodedAppointment",
     "ExternalChange",
     "ExternalValues",
     "Occurrence",
@@ -108,6 +109,7 @@ __all__ = [
     "delete_in",
     "follow_up",
     "get",
+    "get_encoded",
     "get_row",
     "history",
     "list_appointments",
@@ -177,6 +179,14 @@ class Page:
 
 
 @dataclass(frozen=True)
+class EncodedAppointment:
+    """One appointment as its canonical JSON text (ASCII, compact), with its ETag."""
+
+    json: str
+    etag: str
+
+
+@dataclass(frozen=True)
 class EncodedPage:
     """A page of appointments, each as its canonical JSON text (ASCII, compact)."""
 
@@ -204,14 +214,28 @@ R = TypeVar("R", bound=ReadRow)
 
 
 def get(uow: UnitOfWork, actor: Actor, appointment_id: str) -> Stored:
+    row = _read_one(uow, actor, appointment_id, lambda found: uow.appointments.get_plain(found)).as_row()
+    return Stored(row, etag_of(row))
+
+
+def get_encoded(uow: UnitOfWork, actor: Actor, appointment_id: str) -> EncodedAppointment:
+    """:func:`get` as the appointment's canonical JSON text, encoded by the database where it can (what the API
+    answers without ``?format=``): no row object, dict or JSON encoding here."""
+    row = _read_one(uow, actor, appointment_id, lambda found: uow.appointments.get_encoded(found, _encode_plain))
+    return EncodedAppointment(row.json, etag_of(row))
+
+
+def _read_one(uow: UnitOfWork, actor: Actor, appointment_id: str, read: Callable[[str], R | None]) -> R:
+    """The appointment ``read`` finds in a read-only transaction, audited as read; NotFound where ``actor`` does
+    not reach it. ``read`` looks the repositories up when called: they exist once the transaction is entered."""
     actor.require("read")
     with uow.reading():
-        row = uow.appointments.get_plain(appointment_id)
+        row = read(appointment_id)
         if row is None or not actor.reaches(row.calendar_id):
             raise NotFound("appointment", appointment_id)
-        _audit_reads(uow, actor, "read", [row.as_row()])
+        _audit_reads(uow, actor, "read", [row])
         uow.commit()
-        return Stored(row.as_row(), etag_of(row.as_row()))
+        return row
 
 
 def list_appointments(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
+from typing import Any, Protocol
 
 from caldav_bridge.model.appointment import Appointment, AppointmentStatus, CalendarRef, Guest, Meta, SalesforceIds
 from caldav_bridge.model.calendar import Calendar
@@ -125,6 +125,16 @@ def calendar_from_row(row: CalendarRow) -> Calendar:
     )
 
 
-def etag_of(row: AppointmentRow) -> str:
+class Versioned(Protocol):
+    """What an ETag is made of: the appointment's id and the version its every change moves."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def version(self) -> int: ...
+
+
+def etag_of(row: Versioned) -> str:
     """A strong ETag that changes with every change of the appointment."""
     return f'"{row.id[:8]}-{row.version}"'

@@ -29,7 +29,7 @@ from typing import Any, TypeVar, cast
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import Engine, event, exc
-from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql import ClauseElement, Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from caldav_bridge.store.engine import write_turn
@@ -43,7 +43,7 @@ class DriverStatement:
     """A constant Core statement, compiled once for each database it is sent to: its SQL text, and its parameters
     (positional or named, as the driver takes them) with the statement's own constants filled in."""
 
-    def __init__(self, statement: ClauseElement) -> None:
+    def __init__(self, statement: Executable) -> None:
         self.statement = statement
         self._compiled: dict[str, tuple[str, Callable[[Mapping[str, Any]], Any]]] = {}
 
@@ -56,8 +56,8 @@ class DriverStatement:
         return sql, parameters(values)
 
 
-def _compile(statement: ClauseElement, engine: Engine) -> tuple[str, Callable[[Mapping[str, Any]], Any]]:
-    compiled = cast(SQLCompiler, statement.compile(dialect=engine.dialect))
+def _compile(statement: Executable, engine: Engine) -> tuple[str, Callable[[Mapping[str, Any]], Any]]:
+    compiled = cast(SQLCompiler, cast(ClauseElement, statement).compile(dialect=engine.dialect))
     constants = dict(compiled.params)
     if compiled.positiontup is not None:
         names = tuple(compiled.positiontup)

@@ -49,6 +49,7 @@ __all__ = [
     "EncodedRow",
     "PlainCalendar",
     "ascii_json",
+    "encoded_row",
     "encoded_rows",
     "encoded_select",
     "page_select",
@@ -388,6 +389,17 @@ _ENCODED: dict[str, tuple[Select[Any], Any]] = {
 }
 
 
+#: One live appointment as :func:`encoded_row` reads it, for each database.
+_ENCODED_ONE = {
+    name: driver.DriverStatement(
+        select(record).select_from(
+            base.where(_APPOINTMENT.c.id == bindparam("id"), _APPOINTMENT.c.deleted_at.is_(None)).subquery()
+        )
+    )
+    for name, (base, record) in _ENCODED.items()
+}
+
+
 @dataclass(slots=True)
 class EncodedRow:
     """A read appointment as a list answers it: its canonical JSON as ASCII text (``mapping.canonical_json`` dumped
@@ -453,6 +465,26 @@ def encoded_rows(
     stmt = stmt.order_by(_APPOINTMENT.c.date_start, _APPOINTMENT.c.id).limit(limit)
     with _statement_connection(session) as connection:
         text = connection.execute(select(_ENCODED[name][1]).select_from(stmt.subquery())).scalar()
+    rows = _encoded_records(session, text, encode)
+    if name == "sqlite":
+        rows.sort(key=_page_order)  # the text's order is SQLite's choice; the page's is (date_start, id)
+    return rows
+
+
+def encoded_row(session: Session, appointment_id: str, encode: Callable[[PlainRow], str]) -> EncodedRow | None:
+    """The live appointment ``appointment_id`` as :func:`encoded_rows` encodes it (one statement; as the first read
+    of a read-only session on a driver connection, ``store/driver.py``), or None."""
+    statement = _ENCODED_ONE[session.get_bind().dialect.name]
+    engine = _first_read_of_a_reader(session)
+    if engine is not None:
+        text = driver.read_value(engine, statement, {"id": appointment_id})
+    else:
+        text = session.connection().execute(statement.statement, {"id": appointment_id}).scalar()
+    found = _encoded_records(session, text, encode)
+    return found[0] if found else None
+
+
+def _encoded_records(session: Session, text: str | None, encode: Callable[[PlainRow], str]) -> list[EncodedRow]:
     if not text:
         return []
     if _EXTRAS_START in text:
@@ -467,8 +499,6 @@ def encoded_rows(
         else:
             encoded = ascii_json(encoded)
         rows.append(EncodedRow(appointment_id, calendar_id, _utc(start), version, encoded))  # type: ignore[arg-type]
-    if name == "sqlite":
-        rows.sort(key=_page_order)  # the text's order is SQLite's choice; the page's is (date_start, id)
     return rows
 
 

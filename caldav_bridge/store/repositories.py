@@ -190,6 +190,11 @@ class AppointmentRepository:
         stmt = self._filtered(filters, calendar_ids, after, plain_reads.encoded_select(self.session))
         return plain_reads.encoded_rows(self.session, stmt, limit, encode)
 
+    def get_encoded(self, appointment_id: str, encode: Callable[[PlainRow], str]) -> plain_reads.EncodedRow | None:
+        """:meth:`get_plain` with the appointment's canonical JSON as text, encoded by the database (``encode``: for
+        a stored id not in canonical form)."""
+        return plain_reads.encoded_row(self.session, appointment_id, encode)
+
     def get_plain(self, appointment_id: str) -> PlainRow | None:
         """:meth:`get` as plain data, for reads."""
         return plain_reads.plain_row(self.session, appointment_id)

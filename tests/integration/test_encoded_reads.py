@@ -1,4 +1,5 @@
-"""The REST list's JSON as the database encodes it (``store/plain_reads.encoded_rows``, SQLite and PostgreSQL) is
+"""The REST list's and single read's JSON as the database encodes it (``store/plain_reads.encoded_rows``,
+``encoded_row``; SQLite and PostgreSQL) is
 byte for byte the JSON the API wrote before, ``mapping.canonical_text`` of the plain rows: any text (past ASCII,
 astral, control characters, DEL, quotes; no NUL, which the API refuses), extras of any JSON shape in meta and guests,
 timestamps with any microseconds, ids in any case."""
@@ -106,6 +107,10 @@ def test_the_encoded_json_is_what_the_api_wrote_from_plain_rows(
     assert [(e.calendar_id, e.date_start, e.version) for e in encoded] == [
         (p.calendar_id, p.date_start, p.version) for p in plain
     ]
+    for p in plain:  # the single read: the same text, in one statement of its own (a driver connection)
+        with runtime.uow().reading() as uow:
+            one = uow.appointments.get_encoded(p.id, lambda r: canonical_text(r.as_row()))
+        assert one is not None and (one.id, one.version, one.json) == (p.id, p.version, canonical_text(p.as_row()))
 
 
 def test_the_json_past_ascii_is_escaped_as_json_dumps_escapes_it() -> None:
