@@ -143,6 +143,7 @@ class DavErrors:
             error = request_state.pop_error()
         finally:
             request_state.local.request = None
+            request_state.set_put_body(None)
         if error is None and environ.get("REQUEST_METHOD") == "PUT" and str(captured[0]).startswith("400"):
             # Radicale could not read the body as iCalendar/vCard (RFC 4791 5.3.2.1 names this).
             error = DavError(400, "the body is not valid calendar data", VALID_CALENDAR_DATA)

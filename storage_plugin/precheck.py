@@ -24,6 +24,7 @@ from xml.parsers import expat
 
 from caldav_bridge.dav.validate import check_calendar_body
 from caldav_bridge.errors import DomainError
+from storage_plugin import request_state
 from storage_plugin.dav_errors import MAX_DATE_TIME, MAX_RESOURCE_SIZE, MIN_DATE_TIME, DavError, dav_error
 
 __all__ = ["REFUSED_BODY", "REFUSED_XML", "refused_put", "refused_xml", "replace_refused_body"]
@@ -45,8 +46,10 @@ def refused_put(environ: dict[str, Any], max_resource: int | None) -> DavError |
     """A PUT's body checked before Radicale parses it (None: it may go on; anything else: unchanged).
 
     The caller has made sure the declared length is within the body limit; the body is read here and
-    put back as the environ's ``wsgi.input``.
+    put back as the environ's ``wsgi.input``. The body's parse is kept for the request
+    (:func:`storage_plugin.request_state.put_body`), so that the store need not parse it again.
     """
+    request_state.set_put_body(None)
     length = declared_length(environ)
     if environ.get("REQUEST_METHOD") != "PUT" or length <= 0:
         return None
@@ -56,9 +59,10 @@ def refused_put(environ: dict[str, Any], max_resource: int | None) -> DavError |
     body = environ["wsgi.input"].read(length)
     environ["wsgi.input"] = io.BytesIO(body)
     try:
-        check_calendar_body(body, environ.get("CONTENT_TYPE") or "")
+        parsed = check_calendar_body(body, environ.get("CONTENT_TYPE") or "")
     except DomainError as exc:  # the core's refusal, answered as DAV (storage_plugin.dav_errors)
         return dav_error(exc)
+    request_state.set_put_body(parsed)  # the store reads this parse when the stored text reads alike
     return None
 
 

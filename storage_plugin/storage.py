@@ -25,6 +25,7 @@ from radicale import item as radicale_item
 from radicale import pathutils, storage, types
 from radicale.item import filter as radicale_filter
 
+from caldav_bridge.converters.ical_parse import ParsedText
 from caldav_bridge.dav import provisioning
 from caldav_bridge.dav.collections import DavStore
 from caldav_bridge.dav.errors import SyncTokenInvalid
@@ -324,8 +325,9 @@ def _check_times(item: radicale_item.Item) -> None:
             raise request_state.set_error(DavError(403, f"{end_name.upper()} is before DTSTART", VALID_CALENDAR_DATA))
 
 
-def new_item(item: radicale_item.Item) -> NewItem:
-    """What the store keeps of a parsed item: text plus the values Radicale computed."""
+def new_item(item: radicale_item.Item, body: ParsedText | None = None) -> NewItem:
+    """What the store keeps of a parsed item: text plus the values Radicale computed (``body``: the request body
+    the item was read from, as the pre-parse check parsed it)."""
     _check_times(item)
     start, end = item.time_range
     return NewItem(
@@ -335,6 +337,7 @@ def new_item(item: radicale_item.Item) -> NewItem:
         etag=item.etag,
         time_start=int(start),
         time_end=int(end),
+        body=body,
     )
 
 
@@ -472,7 +475,7 @@ class Collection(storage.BaseCollection):
             raise pathutils.UnsafePathError(href)
         assert self.info is not None
         info = self.info
-        new = new_item(item)
+        new = new_item(item, request_state.put_body())
         if_match, if_none_match = request_state.preconditions()
         stored, old = self._storage._call(
             lambda s: s.upload(info, href, new, if_match=if_match, if_none_match=if_none_match)

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import icalendar
 
 from caldav_bridge.converters.disclosure import is_email
+from caldav_bridge.converters.ical_same import same_content
 from caldav_bridge.converters.ical_text import guest_id_read
 from caldav_bridge.converters.ical_zones import FileZones
 from caldav_bridge.model.series import Override, Series
@@ -27,6 +28,7 @@ __all__ = [
     "Attendee",
     "IcalParseError",
     "ParsedEvent",
+    "ParsedText",
     "VEvents",
     "client_meta",
     "contact_meta",
@@ -135,14 +137,26 @@ class VEvents:
     zones: FileZones
 
 
-def read_vevents(text: str) -> VEvents:
-    """Parse ``text`` once.
+@dataclass(frozen=True)
+class ParsedText:
+    """An iCalendar text and icalendar's parse of it (a CalDAV PUT's body, parsed by the pre-parse check)."""
+
+    text: str
+    calendar: Any
+
+
+def read_vevents(text: str, earlier: ParsedText | None = None) -> VEvents:
+    """Parse ``text`` once: not at all when ``earlier`` is the parse of a text icalendar reads alike
+    (:func:`~caldav_bridge.converters.ical_same.same_content`: the body of the PUT that stores ``text``).
 
     Raises:
         IcalParseError: unreadable text.
     """
     try:
-        calendar = icalendar.Calendar.from_ical(text)
+        if earlier is not None and same_content(earlier.text, text):
+            calendar = earlier.calendar
+        else:
+            calendar = icalendar.Calendar.from_ical(text)
         return VEvents(calendar, tuple(calendar.walk("VEVENT")), FileZones(calendar))
     except Exception as exc:  # icalendar raises ValueError, KeyError, ... on bad input
         raise IcalParseError(f"not valid iCalendar: {exc}") from exc

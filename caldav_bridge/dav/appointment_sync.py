@@ -150,7 +150,8 @@ def item_written(
     calendar = uow.calendars.get(calendar_id)
     zone = calendar.timezone if calendar else "UTC"
     try:
-        vevents = read_vevents(item.text)  # parsed once: the event here, its series below
+        # parsed once: the event here, its series below; not at all when the body's parse reads alike
+        vevents = read_vevents(item.text, item.body)
         parsed = event_in(vevents, zone)
     except IcalParseError as exc:
         raise InvalidCalendarData(str(exc)) from exc

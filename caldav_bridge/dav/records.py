@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from caldav_bridge.converters.ical_parse import ParsedText
+
 __all__ = ["CollectionInfo", "ItemHead", "ItemInfo", "NewItem"]
 
 
@@ -70,3 +72,6 @@ class NewItem:
     time_start: int
     time_end: int
     extra: dict[str, Any] = field(default_factory=dict)
+    #: The request body the text came from, as the pre-parse check parsed it: the store reads that parse instead
+    #: of parsing ``text`` when icalendar reads both alike (None: parse ``text``).
+    body: ParsedText | None = field(default=None, compare=False, repr=False)

@@ -28,6 +28,7 @@ from typing import Any
 import icalendar
 from icalendar.timezone import tzp
 
+from caldav_bridge.converters.ical_parse import ParsedText
 from caldav_bridge.converters.ical_shape import shape
 from caldav_bridge.dav.errors import InvalidCalendarData, MalformedCalendarData
 from caldav_bridge.model.recurrence import (
@@ -169,26 +170,29 @@ def _check_shape(body: bytes) -> None:
         )
 
 
-def check_calendar_body(body: bytes, content_type: str = "") -> None:
+def check_calendar_body(body: bytes, content_type: str = "") -> ParsedText | None:
     """Refuse a PUT body (iCalendar) that is costly to expand or would be stored other than it says.
 
     Bodies that are not iCalendar (vCards) are left to the DAV server, as are bodies the parser
     cannot read at all (the server refuses those itself); every body's lines are counted first.
+    Returns the body's text and parse (None for those), which the store reads instead of parsing
+    the stored text when icalendar reads both alike (:func:`caldav_bridge.converters.ical_parse.read_vevents`).
 
     Raises:
         InvalidCalendarData: the reason (``MalformedCalendarData`` when the body cannot be read).
     """
     _check_shape(body)
     if b"BEGIN:VCALENDAR" not in body[:4096].upper():
-        return
+        return None
     text = _text(body, content_type)
     try:
         calendar = icalendar.Calendar.from_ical(text)
     except Exception:  # unreadable: Radicale answers 400 valid-calendar-data itself
-        return
+        return None
     try:
         _check_calendar(calendar)
     except InvalidCalendarData:
         raise
     except Exception as exc:  # client text the checks cannot read: not stored either
         raise MalformedCalendarData(f"the calendar data cannot be read: {exc}") from exc
+    return ParsedText(text, calendar)
