@@ -25,38 +25,33 @@ __all__ = ["same_content"]
 _FOLD = re.compile(r"(\r?\n)+[ \t]")
 #: A content line's name and parameters, each value quoted or a plain run; anything else is compared as it is.
 _PARAMS = re.compile(r'([A-Za-z0-9-]+)((?:;[A-Za-z0-9-]+=(?:"[^"]*"|[^";:,]*)(?:,(?:"[^"]*"|[^";:,]*))*)*):')
+#: One parameter of the parameters :data:`_PARAMS` matched.
+_PARAM = re.compile(r';([A-Za-z0-9-]+)=((?:"[^"]*"|[^";:,]*)(?:,(?:"[^"]*"|[^";:,]*))*)')
 #: A quoted parameter value that reads the same unquoted: letters, digits, ``_./@+-`` and inner spaces (no ``;:,"``,
 #: no RFC 6868 ``^``, not empty, no space at either end).
 _NEEDLESS_QUOTES = re.compile(r'"([A-Za-z0-9_./@+-](?:[A-Za-z0-9 _./@+-]*[A-Za-z0-9_./@+-])?)"')
 #: Lines at most this many (the PUT's own bound is 2,000 content lines): longer texts are not compared.
 MAX_LINES = 5000
 
-_Component = tuple[str, tuple[str, ...], tuple["_Component", ...]]
-
-
-#: One parameter of the parameters :data:`_PARAMS` matched.
-_PARAM = re.compile(r';([A-Za-z0-9-]+)=((?:"[^"]*"|[^";:,]*)(?:,(?:"[^"]*"|[^";:,]*))*)')
+#: A content line's name and what ends it (``;`` before parameters, ``:`` before the value).
+_HEAD = re.compile(r"([^;:]*)([;:]?)")
+#: A component: its BEGIN line, its property lines by name (in order), its components (in order).
+_Component = tuple[str, dict[str, list[str]], list["_Component"]]
 
 
 def _unquoted(quoted: re.Match[str]) -> str:
     return quoted.group(1)
 
 
-def _line(line: str) -> str:
+def _with_params(line: str) -> str:
     """The line with its parameters in name order (stable) and needless quotes dropped (vobject writes both so)."""
-    if ";" not in line.partition(":")[0]:
-        return line
     head = _PARAMS.match(line)
     if head is None:
         return line
-    params = sorted(_PARAM.findall(head.group(2)), key=lambda p: p[0])
+    # icalendar reads names in any case: one name's parameters keep their order, whatever case each is written in
+    params = sorted(_PARAM.findall(head.group(2)), key=lambda p: p[0].upper())
     written = "".join(f";{name}={_NEEDLESS_QUOTES.sub(_unquoted, value)}" for name, value in params)
     return head.group(1) + written + line[head.end() - 1 :]
-
-
-def _name(line: str) -> str:
-    cut = min((i for i in (line.find(";"), line.find(":")) if i >= 0), default=len(line))
-    return line[:cut]
 
 
 def _tree(text: str) -> _Component | None:
@@ -64,25 +59,27 @@ def _tree(text: str) -> _Component | None:
     lines = _FOLD.sub("", text).splitlines()
     if len(lines) > MAX_LINES:
         return None
-    stack: list[tuple[str, list[str], list[_Component]]] = []
+    stack: list[_Component] = []
     done: list[_Component] = []
     for raw in lines:
         if not raw:
             continue
-        if _name(raw).upper() in ("BEGIN", "END") and not raw.startswith(("BEGIN:", "END:")):
-            return None  # a component boundary written unusually: not compared
-        if raw.startswith("BEGIN:"):
-            stack.append((raw, [], []))
-        elif raw.startswith("END:"):
+        head = _HEAD.match(raw)
+        assert head is not None  # it matches any line
+        name, end = head.groups()
+        if name in ("BEGIN", "END") and end == ":":
+            if name == "BEGIN":
+                stack.append((raw, {}, []))
+                continue
             if not stack or stack[-1][0][6:] != raw[4:]:
                 return None
-            begin, props, children = stack.pop()
-            props.sort(key=_name)  # stable: the lines of one property name keep their order
-            (stack[-1][2] if stack else done).append((begin, tuple(props), tuple(children)))
-        elif stack:
-            stack[-1][1].append(_line(raw))
+            closed = stack.pop()
+            (stack[-1][2] if stack else done).append(closed)
+        elif not stack or name.upper() in ("BEGIN", "END"):
+            return None  # a line outside any component, or a component boundary written unusually
         else:
-            return None
+            # by the name as icalendar reads it (upper-cased): one property's lines keep their order in any case
+            stack[-1][1].setdefault(name.upper(), []).append(_with_params(raw) if end == ";" else raw)
     return done[0] if len(done) == 1 and not stack else None
 
 

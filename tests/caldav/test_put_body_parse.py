@@ -251,8 +251,12 @@ def test_the_body_parse_is_read_only_when_the_same(monkeypatch: pytest.MonkeyPat
         ('DESCRIPTION:say="hi"', "DESCRIPTION:say=hi"),
         # a component boundary out of place, or a line moved between components
         ("SUMMARY:x\r\nBEGIN;X=1:VALARM", "BEGIN;X=1:VALARM\r\nSUMMARY:x"),
-        # the order of one property's lines
+        # the order of one property's lines, or of one parameter's values, in any case
         ("ATTENDEE:mailto:a@b.c\r\nATTENDEE:mailto:d@e.f", "ATTENDEE:mailto:d@e.f\r\nATTENDEE:mailto:a@b.c"),
+        ("ATTENDEE:mailto:a@b.c\r\nattendee:mailto:d@e.f", "attendee:mailto:d@e.f\r\nATTENDEE:mailto:a@b.c"),
+        ("ATTENDEE;CN=a;cn=b:mailto:a@b.c", "ATTENDEE;cn=b;CN=a:mailto:a@b.c"),
+        # a parameter's value, however written
+        ("ATTENDEE;CN=a:mailto:a@b.c", "ATTENDEE;CN=b:mailto:a@b.c"),
     ],
 )
 def test_differences_icalendar_sees_are_not_the_same(a: str, b: str) -> None:
