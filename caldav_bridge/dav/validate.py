@@ -173,10 +173,10 @@ def _check_shape(body: bytes) -> None:
 def check_calendar_body(body: bytes, content_type: str = "") -> ParsedText | None:
     """Refuse a PUT body (iCalendar) that is costly to expand or would be stored other than it says.
 
-    Bodies that are not iCalendar (vCards) are left to the DAV server, as are bodies the parser
-    cannot read at all (the server refuses those itself); every body's lines are counted first.
-    Returns the body's text and parse (None for those), which the store reads instead of parsing
-    the stored text when icalendar reads both alike (:func:`caldav_bridge.converters.ical_parse.read_vevents`).
+    Bodies that are not iCalendar (vCards) are left to the DAV server; an iCalendar body the parser cannot read
+    is refused (``MalformedCalendarData``, 400); every body's lines are counted first.
+    Returns the body's text and parse (None for a body that is not iCalendar), which the store reads instead of
+    parsing the stored text when icalendar reads both alike (:func:`caldav_bridge.converters.ical_parse.read_vevents`).
 
     Raises:
         InvalidCalendarData: the reason (``MalformedCalendarData`` when the body cannot be read).
@@ -187,8 +187,11 @@ def check_calendar_body(body: bytes, content_type: str = "") -> ParsedText | Non
     text = _text(body, content_type)
     try:
         calendar = icalendar.Calendar.from_ical(text)
-    except Exception:  # unreadable: Radicale answers 400 valid-calendar-data itself
-        return None
+    except Exception as exc:
+        # Refused here, not left to Radicale: vobject reads some bodies icalendar cannot (a VALARM with DTSTART
+        # 00000101) and Radicale then expanded their rules unchecked (a never-occurring one: 12 s of CPU) before the
+        # store, which reads with icalendar, refused them anyway.
+        raise MalformedCalendarData(f"the calendar data cannot be read: {str(exc)[:200]}") from exc
     try:
         _check_calendar(calendar)
     except InvalidCalendarData:

@@ -89,6 +89,17 @@ ICALENDAR: dict[str, tuple[Request, set[int]]] = {
         lambda d: d.put(event_ics("l1@hostile", summary="M\udcfcller").encode("utf-8", "surrogateescape")),
         {400},
     ),
+    # found by test_generated_icalendar: vobject read it, icalendar could not; Radicale scanned the rule to the year
+    # 9999 (12 s of CPU) before the store refused the body
+    "an unreadable alarm beside a rule that never occurs": (
+        lambda d: d.put(
+            event_ics(
+                "alarm@hostile",
+                extra="BEGIN:VALARM\r\nDTSTART:00000101\r\nEND:VALARM\r\nRRULE:FREQ=DAILY;BYMONTHDAY=31;BYMONTH=2\r\n",
+            )
+        ),
+        {400},
+    ),
     "not iCalendar": (lambda d: d.put("BEGIN:VCALENDAR\r\nthis is not ical\r\n"), {400}),
     "no component": (lambda d: d.put("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n"), {400}),
     "DTEND before DTSTART": (

@@ -8,7 +8,7 @@ import icalendar
 import pytest
 
 from caldav_bridge.converters.ical_shape import IcalShape, shape
-from caldav_bridge.dav.errors import InvalidCalendarData
+from caldav_bridge.dav.errors import InvalidCalendarData, MalformedCalendarData
 from caldav_bridge.dav.validate import MAX_LINES, MAX_OBJECTS, check_calendar_body
 from tests.caldav.support import event_ics
 
@@ -68,3 +68,13 @@ def test_a_put_body_over_the_object_bound_is_refused_before_it_is_parsed() -> No
     check_calendar_body(series(MAX_OBJECTS - 1))
     with pytest.raises(InvalidCalendarData, match=f"at most {MAX_OBJECTS}"):
         check_calendar_body(series(MAX_OBJECTS))
+
+
+def test_a_put_body_icalendar_cannot_read_is_refused_not_left_to_radicale() -> None:
+    """vobject (Radicale) reads it; left to Radicale, the never-occurring rule was scanned to the year 9999 (12 s)."""
+    body = event_ics(
+        "alarm@shape",
+        extra="BEGIN:VALARM\r\nDTSTART:00000101\r\nEND:VALARM\r\nRRULE:FREQ=DAILY;BYMONTHDAY=31;BYMONTH=2\r\n",
+    )
+    with pytest.raises(MalformedCalendarData, match="cannot be read"):
+        check_calendar_body(body.encode())
