@@ -49,7 +49,6 @@ from caldav_bridge.converters.ical_parse import GUEST_ID_PARAM, GUEST_URN, Atten
 from caldav_bridge.converters.ical_text import fold, guest_id_written
 from caldav_bridge.dav.render_overrides import Written, merge_overrides
 from caldav_bridge.model.appointment import Appointment, AppointmentStatus, Guest, is_busy_block, shows_as_free
-from caldav_bridge.model.series import day_span
 
 __all__ = [
     "ICAL_STATUS",
@@ -141,7 +140,8 @@ def render_event(
     written = Written(
         UTC if zone == "UTC" else tz, sequence, all_day=getattr(appointment.meta, "all_day", None) is True
     )
-    _add_times(event, appointment, written)
+    # dates for an all-day appointment (``meta.all_day``), else times as ``written`` says
+    written.add_times(event, appointment.date_start, appointment.date_end, as_dates=written.all_day)
     event.add("SUMMARY", appointment.name)
     if appointment.description:
         event.add("DESCRIPTION", appointment.description)
@@ -172,17 +172,6 @@ def _merge_place(event: Any, appointment: Appointment) -> None:
         event.pop("CATEGORIES", None)
         if wanted:
             event.add("CATEGORIES", wanted)
-
-
-def _add_times(event: Any, appointment: Appointment, written: Written) -> None:
-    """DTSTART and DTEND: dates for an all-day appointment (``meta.all_day``), else times as ``written`` says."""
-    if written.all_day:
-        first, after = day_span(appointment.date_start, appointment.date_end, written.zone)
-        event.add("DTSTART", first)
-        event.add("DTEND", after)
-    else:
-        event.add("DTSTART", written.when(appointment.date_start))
-        event.add("DTEND", written.when(appointment.date_end))
 
 
 def fresh_text(appointment: Appointment, zone: str, sequence: int, uid: str | None = None) -> str:

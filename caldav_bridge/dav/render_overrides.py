@@ -39,6 +39,17 @@ class Written:
     def when(self, instant: datetime) -> datetime:
         return instant.astimezone(self.zone)
 
+    def add_times(self, event: Any, start: datetime, end: datetime, *, as_dates: bool) -> None:
+        """DTSTART and DTEND of ``event``: the days ``start`` to ``end`` span in ``zone`` (``as_dates``: all-day),
+        else the times in ``zone``."""
+        if as_dates:
+            first, after = day_span(start, end, self.zone)
+            event.add("DTSTART", first)
+            event.add("DTEND", after)
+        else:
+            event.add("DTSTART", self.when(start))
+            event.add("DTEND", self.when(end))
+
     def recurrence_id(self, instant: datetime) -> date | datetime:
         return instant.astimezone(self.zone).date() if self.all_day else self.when(instant)
 
@@ -94,13 +105,7 @@ def _write_override(event: Any, override: Override, appointment: Appointment, wr
     event.pop("SEQUENCE", None)
     event.add("DTSTAMP", appointment.updated_at.astimezone(UTC))
     event.add("LAST-MODIFIED", appointment.updated_at.astimezone(UTC))
-    if written.all_day and not override.timed:
-        first, after = day_span(override.start, override.end, written.zone)
-        event.add("DTSTART", first)
-        event.add("DTEND", after)
-    else:
-        event.add("DTSTART", written.when(override.start))
-        event.add("DTEND", written.when(override.end))
+    written.add_times(event, override.start, override.end, as_dates=written.all_day and not override.timed)
     event.add("SUMMARY", override.name if override.name is not None else appointment.name)
     description = override.description if override.description is not None else appointment.description
     if description:

@@ -16,7 +16,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import icalendar
 import pytest
 import requests
 
@@ -26,7 +25,7 @@ from feeds.api.interchange import MAX_ITEMS
 from tests.caldav.support import event_ics
 from tests.converters.support import load_fixture
 from tests.support.cpu import CPU_BUDGET
-from tests.support.hostile import Door, Request, failures, fingerprint, record
+from tests.support.hostile import Door, Request, count_parses, failures, fingerprint, record
 from tests.support.live import LiveServer
 
 CALDAV = "urn:ietf:params:xml:ns:caldav"
@@ -438,11 +437,7 @@ def test_interchange_import_and_webhooks(live: LiveServer, door: Door) -> None:
 def test_ics_imports_over_the_parse_bounds_are_refused_before_parsing(
     live: LiveServer, door: Door, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    parses = []
-    parse = icalendar.Calendar.from_ical
-    monkeypatch.setattr(
-        icalendar.Calendar, "from_ical", staticmethod(lambda *a, **k: parses.append(1) or parse(*a, **k))
-    )
+    parses = count_parses(monkeypatch)
     for case, (request, _) in ICS_OVER_PARSE_BOUNDS.items():
         answer = request(door)
         assert answer.status_code == 422, (case, answer.text[:300])

@@ -11,7 +11,6 @@ from __future__ import annotations
 import uuid
 from datetime import date, timedelta
 
-import icalendar
 import pytest
 import requests
 from hypothesis import HealthCheck, given, settings
@@ -20,7 +19,7 @@ from hypothesis import strategies as st
 from feeds.dav import MAX_RESOURCE_BYTES
 from tests.caldav.support import event_ics
 from tests.support.cpu import CPU_BUDGET, server_cpu
-from tests.support.hostile import Door, Request, failures, record, tried
+from tests.support.hostile import Door, Request, count_parses, failures, record, tried
 from tests.support.live import LiveServer
 
 
@@ -211,11 +210,7 @@ def test_bodies_over_the_parse_bounds_are_refused_before_any_parse(
     live: LiveServer, door: Door, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Refused on the counts of the raw bytes (caldav_bridge.converters.ical_shape): not one parse."""
-    parses = []
-    parse = icalendar.Calendar.from_ical
-    monkeypatch.setattr(
-        icalendar.Calendar, "from_ical", staticmethod(lambda *a, **k: parses.append(1) or parse(*a, **k))
-    )
+    parses = count_parses(monkeypatch)
     for case, (request, _) in OVER_PARSE_BOUNDS.items():
         answer = request(door)
         assert answer.status_code == 403, (case, answer.text[:300])

