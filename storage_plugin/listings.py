@@ -275,9 +275,7 @@ class _Call:
                 permission=permission,
                 max_size=self.layer.max_resource_size,
             )
-            items = uow.repo(queries.DavListingRows).item_listing(
-                info.id, self.layer.max_resource_size, with_modified=template.wants_modified
-            )
+            items = uow.repo(queries.DavListingRows).item_listing(info.id, with_modified=template.wants_modified)
             return _propfind_parts(own, template, items if permission else iter(()))
 
         return self.streamed(parts)
@@ -333,7 +331,7 @@ class _Call:
             if info is None or f"/{info.path}/" != pathutils.unstrip_path(self.sane, True):
                 return self.radicale()
             names = [n for n in names if n not in invalid]
-            found = uow.repo(queries.DavListingRows).served_items(info.id, names, self.layer.max_resource_size)
+            found = uow.repo(queries.DavListingRows).served_items(info.id, names)
             wants_data = C + "calendar-data" in request.props
             if wants_data and _vevents(found.values()) > self.layer.max_occurrence:
                 return self.radicale()  # Radicale refuses it (400)
@@ -415,40 +413,32 @@ def _chunks(head: str, responses: Iterator[str]) -> Iterator[str]:
 
 def _propfind_parts(own: str, template: listing_xml.ItemTemplate, items: Iterator[queries.ListedItem]) -> Iterator[str]:
     render = template.render
-    return _chunks(own, (render(i.href, i.etag, i.component, i.updated_at) for i in items if i.served))
+    return _chunks(own, (render(i.href, i.etag, i.component, i.updated_at) for i in items))
 
 
 def _sync_parts(
     call: _Call, uow: UnitOfWork, info: CollectionInfo, revision: int | None, template: listing_xml.ItemTemplate
 ) -> Iterator[str]:
-    """Radicale's sync answer: the token, then 404 for each href gone (or above the size limit), then the rest."""
+    """Radicale's sync answer: the token, then 404 for each href gone, then the rest."""
     head = ms.element(D + "sync-token", info.sync_token)
-    max_size = call.layer.max_resource_size
     render = template.render
     if revision is None:
-        rows = uow.repo(queries.DavListingRows).item_listing(info.id, max_size, with_modified=False)
-        return _chunks(head, _initial_sync(call, info, template, rows))
+        rows = uow.repo(queries.DavListingRows).item_listing(info.id, with_modified=False)
+        return _chunks(head, _initial_sync(template, rows))
     listing = uow.repo(queries.DavListingRows)
     hrefs = listing.changed_hrefs(info.id, revision) if revision < info.revision else []
-    found = listing.items_at(info.id, hrefs, max_size)
-    gone = (call.not_found(call.uri(info, h)) for h in hrefs if h not in found or not found[h].served)
-    present = (
-        render(h, found[h].etag, found[h].component)
-        for h in hrefs
-        if h in found and found[h].served and not template.empty
-    )
+    found = listing.items_at(info.id, hrefs)
+    gone = (call.not_found(call.uri(info, h)) for h in hrefs if h not in found)
+    present = (render(h, found[h].etag, found[h].component) for h in hrefs if h in found and not template.empty)
     return _chunks(head, _concat(gone, present))
 
 
-def _initial_sync(
-    call: _Call, info: CollectionInfo, template: listing_xml.ItemTemplate, rows: Iterator[queries.ListedItem]
-) -> Iterator[str]:
+def _initial_sync(template: listing_xml.ItemTemplate, rows: Iterator[queries.ListedItem]) -> Iterator[str]:
+    if template.empty:
+        return
     render = template.render
     for item in rows:
-        if not item.served:
-            yield call.not_found(call.uri(info, item.href))
-        elif not template.empty:
-            yield render(item.href, item.etag, item.component)
+        yield render(item.href, item.etag, item.component)
 
 
 def _multiget_parts(

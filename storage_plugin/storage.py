@@ -82,6 +82,10 @@ class Storage(storage.BaseStorage):
                 schema_ready(runtime)
         self.runtime = runtime
         self._max_sync_token_age = int(cfg.get("storage", "max_sync_token_age"))
+        #: The bound on an incoming calendar object (a PUT's body; advertised as ``C:max-resource-size``). Stored
+        #: items are served whatever their size: unlike Radicale's file storage, which skips files above it on
+        #: every read, so that an item stored before the bound was lowered, or written by REST, Salesforce or an
+        #: import, would drop out of a client's sync.
         self.max_resource_size = int(cfg.get("server", "max_resource_size"))
 
     # ---------------------------------------------------------------- transactions
@@ -175,7 +179,7 @@ class Storage(storage.BaseStorage):
             if pinfo is None:
                 return
             item = store.item(pinfo, href)
-            if item is not None and self.fits(item):
+            if item is not None:
                 coll = Collection(self, pinfo)
                 coll._audit_read([item])
                 yield coll._item(item)
@@ -191,15 +195,13 @@ class Storage(storage.BaseStorage):
             # request's transaction, as Radicale builds the answer after releasing the lock.
             # Without feeds.dav (standalone Radicale) nobody says, so texts are read here too:
             # read lazily after the lock, an item deleted meanwhile would fail the answer.
-            heads = [h for h in store.item_heads(info) if self.fits(h)]
+            heads = store.item_heads(info)
             texts = _Texts(collection, [h.href for h in heads])
             for head in heads:
                 with ccm(sane, head.href):
                     yield collection._lazy_item(head, texts)
         elif info is not None:
             for item in store.items(info):
-                if not self.fits(item):
-                    continue
                 with ccm(sane, item.href):
                     yield collection._item(item)
         for child in store.children(sane):
@@ -238,13 +240,6 @@ class Storage(storage.BaseStorage):
 
     def verify(self) -> bool:
         return True
-
-    def fits(self, item: ItemInfo | ItemHead) -> bool:
-        """Items above ``[server] max_resource_size`` are not served (as with stock storage)."""
-        # Counted in characters on both paths (ItemHead.size is SQL length(text)), so an item is served
-        # or not the same way whether its text was read or not.
-        size = item.size if isinstance(item, ItemHead) else len(item.text)
-        return size <= self.max_resource_size
 
 
 class _Texts:
@@ -438,8 +433,7 @@ class Collection(storage.BaseCollection):
         info = self.info
         found: dict[str, ItemInfo] = self._storage._call(lambda s: s.items_by_href(info, wanted))
         self._audit_read(list(found.values()))
-        fits = self._storage.fits
-        return [(h, self._item(found[h]) if h in found and fits(found[h]) else None) for h in dict.fromkeys(wanted)]
+        return [(h, self._item(found[h]) if h in found else None) for h in dict.fromkeys(wanted)]
 
     def get_all(self) -> Iterable[radicale_item.Item]:
         if self.info is None:
@@ -447,19 +441,18 @@ class Collection(storage.BaseCollection):
         info = self.info
         items: list[ItemInfo] = self._storage._call(lambda s: s.items(info))
         self._audit_read(items)
-        return [self._item(i) for i in items if self._storage.fits(i)]
+        return [self._item(i) for i in items]
 
     def get_filtered(self, filters: Iterable[ET.Element]) -> Iterable[tuple[radicale_item.Item, bool]]:
         if not self.tag or self.info is None:
             return []
-        fits = self._storage.fits
         info = self.info
         tag, start, end, simple = radicale_filter.simplify_prefilters(filters, self.tag)
         found: list[ItemInfo] = self._storage._call(lambda s: s.items_in_range(info, tag, start, end))
         self._audit_read(found)
         out = []
         for i in found:
-            if i.time_start >= end or i.time_end <= start or not fits(i):
+            if i.time_start >= end or i.time_end <= start:
                 continue
             out.append((self._item(i), simple and (start <= i.time_start or i.time_end <= end)))
         return out

@@ -5,8 +5,8 @@ on one collection) read through :class:`DavListingRows` (``uow.repo``) inside on
 Rows come out in href order as plain tuples; a collection's whole listing is iterated, never held (on
 PostgreSQL through a server-side cursor, ``yield_per``), so a 100k-item calendar costs a few rows of memory at a time.
 
-An item larger than the server's ``max_resource_size`` is not served (as with Radicale's own storage,
-``storage_plugin.storage.Storage.fits``): a listing leaves it out, a sync or multiget answers 404 for it.
+Every stored item is listed and served whatever its size: ``max_resource_size`` bounds incoming bodies (PUT)
+only (``storage_plugin.precheck``), not what the store already holds.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import func, null, select
+from sqlalchemy import null, select
 
 from caldav_bridge.clock import utcnow
 from caldav_bridge.dav.errors import SyncTokenInvalid
@@ -43,13 +43,12 @@ _IN_CHUNK = 500
 
 
 class ListedItem(NamedTuple):
-    """An item as a listing shows it: no text (``served`` False: above the size limit, answered 404)."""
+    """An item as a listing shows it: no text."""
 
     href: str
     etag: str
     component: str
     updated_at: datetime | None
-    served: bool
 
 
 class ServedItem(NamedTuple):
@@ -63,21 +62,21 @@ class ServedItem(NamedTuple):
     appointment_id: str | None
 
 
-def _listing_columns(max_size: int, with_modified: bool) -> tuple[Any, ...]:
+def _listing_columns(with_modified: bool) -> tuple[Any, ...]:
     c = DavItemRow
     modified = c.updated_at if with_modified else null()
-    return (c.href, c.etag, c.component, modified, func.length(c.text) <= max_size)
+    return (c.href, c.etag, c.component, modified)
 
 
 class DavListingRows(SessionRepository):
     """``uow.repo(DavListingRows)``: the queries of a listing, in the unit of work's (read-only) transaction."""
 
-    def item_listing(self, collection_id: int, max_size: int, *, with_modified: bool = True) -> Iterator[ListedItem]:
+    def item_listing(self, collection_id: int, *, with_modified: bool = True) -> Iterator[ListedItem]:
         """Every item of the collection by href, streamed (``BATCH`` rows at a time; PostgreSQL: a server-side
         cursor). Read through the session's connection as plain rows (the ORM's result handling cost more than
         the query); ``with_modified=False`` leaves ``updated_at`` None (not read, not converted)."""
         stmt = (
-            select(*_listing_columns(max_size, with_modified))
+            select(*_listing_columns(with_modified))
             .where(DavItemRow.collection_id == collection_id)
             .order_by(DavItemRow.href)
             .execution_options(yield_per=BATCH)
@@ -86,23 +85,23 @@ class DavListingRows(SessionRepository):
         try:
             for rows in result.partitions():
                 for row in rows:
-                    yield ListedItem(row[0], row[1], row[2], row[3], bool(row[4]))
+                    yield ListedItem(row[0], row[1], row[2], row[3])
         finally:
             result.close()
 
-    def items_at(self, collection_id: int, hrefs: Sequence[str], max_size: int) -> dict[str, ListedItem]:
+    def items_at(self, collection_id: int, hrefs: Sequence[str]) -> dict[str, ListedItem]:
         """The items at ``hrefs`` that exist (looked up ``_IN_CHUNK`` hrefs at a time)."""
         found: dict[str, ListedItem] = {}
         for i in range(0, len(hrefs), _IN_CHUNK):
-            stmt = select(*_listing_columns(max_size, True)).where(
+            stmt = select(*_listing_columns(True)).where(
                 DavItemRow.collection_id == collection_id, DavItemRow.href.in_(hrefs[i : i + _IN_CHUNK])
             )
             for row in self.session.execute(stmt):
-                found[row[0]] = ListedItem(row[0], row[1], row[2], row[3], bool(row[4]))
+                found[row[0]] = ListedItem(row[0], row[1], row[2], row[3])
         return found
 
-    def served_items(self, collection_id: int, hrefs: Sequence[str], max_size: int) -> dict[str, ServedItem]:
-        """The items at ``hrefs`` with their texts (those above ``max_size`` left out: not served)."""
+    def served_items(self, collection_id: int, hrefs: Sequence[str]) -> dict[str, ServedItem]:
+        """The items at ``hrefs`` that exist, with their texts."""
         c = DavItemRow
         found: dict[str, ServedItem] = {}
         for i in range(0, len(hrefs), _IN_CHUNK):
@@ -110,8 +109,7 @@ class DavListingRows(SessionRepository):
                 c.collection_id == collection_id, c.href.in_(hrefs[i : i + _IN_CHUNK])
             )
             for row in self.session.execute(stmt):
-                if len(row[4]) <= max_size:
-                    found[row[0]] = ServedItem(*row)
+                found[row[0]] = ServedItem(*row)
         return found
 
     def changed_hrefs(self, collection_id: int, revision: int) -> list[str]:

@@ -48,7 +48,7 @@ class ItemInfo:
 
 @dataclass(frozen=True)
 class ItemHead:
-    """An item without its text: what a PROPFIND or a sync answer needs (``size`` in characters)."""
+    """An item without its text: what a PROPFIND or a sync answer needs."""
 
     href: str
     uid: str
@@ -57,7 +57,6 @@ class ItemHead:
     time_start: int
     time_end: int
     updated_at: datetime
-    size: int
     appointment_id: str | None = None
 
 

@@ -88,7 +88,7 @@ class DavStoreRows(SessionRepository):
         self.session.execute(delete(DavItemRow).where(DavItemRow.collection_id == collection_id))
 
     def item_heads_of(self, collection_id: int) -> list[ItemHead]:
-        """The collection's items without their text (the text's length instead), by href: one query."""
+        """The collection's items without their text, by href: one query."""
         c = DavItemRow
         columns = (
             c.href,
@@ -98,7 +98,6 @@ class DavStoreRows(SessionRepository):
             c.time_start,
             c.time_end,
             c.updated_at,
-            func.length(c.text),
             c.appointment_id,
         )
         stmt = select(*columns).where(c.collection_id == collection_id).order_by(c.href)
