@@ -7,16 +7,16 @@ The line: ``[Series: RRULE:FREQ=WEEKLY;COUNT=4; this record is its first occurre
 changed occurrences ``…; this record is its first occurrence; changed occurrences (Europe/Berlin): 2026-12-15
 09:00 moved to 2026-12-15 11:00-12:00, 2026-12-22 09:00 cancelled]``: local times of the series' zone (the one
 its rule is expanded in; dates in the calendar's zone for an all-day series), by original start, at most
-:data:`MAX_NOTED` of them (the rest counted). An occurrence retitled only
-keeps its time and is not named. The record's own times stay the series' first occurrence even when that one
-is moved: a Salesforce edit of the record comes back through the mirror with its times, which are the series'
-times here, so a moved occurrence's time written there would move the whole series.
+:data:`MAX_NOTED` of them (the rest counted). An occurrence retitled only keeps its time and is not named; one
+a CalDAV client deleted (an EXDATE) is named cancelled. The record's own times stay the series' first occurrence
+even when that one is moved: a Salesforce edit of the record comes back through the mirror with its times, which
+are the series' times here, so a moved occurrence's time written there would move the whole series.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from caldav_bridge.model.appointment import Appointment
@@ -63,7 +63,15 @@ def _changes(appointment: Appointment, zone: str) -> str:
     except (ZoneInfoNotFoundError, ValueError):
         name, tz = "UTC", ZoneInfo("UTC")
     duration = appointment.date_end - appointment.date_start
-    changed = [o for o in series.overrides if _changed(o, duration, tz if all_day else None)]
+    removed = {d.astimezone(UTC) for d in series.exdates}  # a client's deleted occurrence: cancelled
+    changed = sorted(
+        [
+            *(o for o in series.overrides if o.recurrence_id.astimezone(UTC) not in removed),
+            *(Override(d, d, d + duration, cancelled=True) for d in removed),
+        ],
+        key=lambda o: o.recurrence_id,
+    )
+    changed = [o for o in changed if _changed(o, duration, tz if all_day else None)]
     if not changed:
         return ""
     named = [_change(o, tz, all_day) for o in changed[:MAX_NOTED]]

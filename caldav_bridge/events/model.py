@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from caldav_bridge.model.series import Override
 from caldav_bridge.services.actor import Actor
@@ -28,6 +29,7 @@ __all__ = [
     "Event",
     "HoldExpired",
     "OccurrenceChanged",
+    "OverlapCheck",
 ]
 
 
@@ -101,17 +103,30 @@ class AppointmentChanged(AppointmentEvent):
     """Fields changed (name, guests, meta, a status other than cancelled); times the same."""
 
 
+class OverlapCheck(StrEnum):
+    """What a moved (or brought-back) occurrence's new time is checked against (``scheduling.occurrence_conflicts``)."""
+
+    #: Slot claims (scheduling's bookings, with buffers) and any other busy time of the calendar: a REST change of
+    #: one occurrence.
+    BUSY = "busy"
+    #: Slot claims only: a REST change of one occurrence with ``allow_overlap``.
+    CLAIMS = "claims"
+    #: Nothing: the occurrence changed with its whole series (a CalDAV client's PUT), which is checked as any
+    #: change of an appointment is (only a slot claim of its own follows it: ``scheduling.hooks``).
+    NONE = "none"
+
+
 @dataclass(frozen=True)
 class OccurrenceChanged(AppointmentChanged):
-    """One occurrence of a series was moved, retitled, cancelled or brought back (its RECURRENCE-ID override):
-    ``before`` and ``after`` are that occurrence (``before`` unchanged: no override of its own yet), ``changed``
-    the fields the change gave it; ``allow_overlap``: the caller accepts a time other appointments take. The
-    series' own times and status are the same before and after."""
+    """One occurrence of a series was moved, retitled, cancelled or brought back (its RECURRENCE-ID override, or
+    an EXDATE): ``before`` and ``after`` are that occurrence (``before`` unchanged: no override of its own yet),
+    ``changed`` the fields the change gave it; ``overlap`` what its new time is checked against. The series' own
+    times and status are the same before and after."""
 
     before: Override | None = None
     after: Override | None = None
     changed: tuple[str, ...] = ()
-    allow_overlap: bool = False
+    overlap: OverlapCheck = OverlapCheck.BUSY
 
     @property
     def occupies_new_time(self) -> bool:

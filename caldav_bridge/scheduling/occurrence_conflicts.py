@@ -6,9 +6,13 @@ occurrence's new time:
 
 - a slot booked through scheduling (a slot claim, with the calendar's buffers around the occurrence) is never
   overlapped;
-- nor, unless the change says ``allow_overlap`` (as a follow-up may), is any other busy time of the calendar as
-  availability sees it: other appointments, occurrences of other series, long calendar-only events, and the
-  same series' other occurrences (moved ones where they were moved to).
+- nor, unless the change says ``allow_overlap`` (as a follow-up may; :attr:`OverlapCheck.CLAIMS`), is any other
+  busy time of the calendar as availability sees it: other appointments, occurrences of other series, long
+  calendar-only events, and the same series' other occurrences (moved ones where they were moved to).
+
+An occurrence a CalDAV client moved by writing its whole series (:attr:`OverlapCheck.NONE`) is not checked: a
+CalDAV PUT of any appointment is checked only for a slot claim of its own (:mod:`caldav_bridge.scheduling.hooks`),
+since the calendar is the fitter's own (docs/caldav.md, "Series").
 
 An occurrence that shows as free (a transparent series) or is cancelled takes no time and is not checked. A
 refusal is a :class:`~caldav_bridge.scheduling.hooks.SlotUnavailable` (409 ``slot-unavailable``) naming the time
@@ -20,7 +24,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from caldav_bridge.clock import utcnow
-from caldav_bridge.events.model import OccurrenceChanged
+from caldav_bridge.events.model import OccurrenceChanged, OverlapCheck
 from caldav_bridge.model.appointment import SHOW_AS_META
 from caldav_bridge.model.series import Series, TooManyOccurrences, expand
 from caldav_bridge.model.timestamps import format_timestamp
@@ -47,7 +51,7 @@ class OccurrenceConflict(SlotUnavailable):
 
 
 def on_occurrence_changed(uow: UnitOfWork, event: OccurrenceChanged) -> None:
-    if not event.occupies_new_time or event.after is None:
+    if event.overlap == OverlapCheck.NONE or not event.occupies_new_time or event.after is None:
         return
     row = uow.appointments.get(event.appointment_id)
     if row is None or (row.meta_extra or {}).get(SHOW_AS_META) == "free":
@@ -60,7 +64,7 @@ def on_occurrence_changed(uow: UnitOfWork, event: OccurrenceChanged) -> None:
     )
     if uow.repo(SlotClaims).overlapping(row.calendar_id, *padded, exclude=row.id):
         raise SlotUnavailable("the occurrence's new time overlaps a slot booked through scheduling")
-    if event.allow_overlap:
+    if event.overlap == OverlapCheck.CLAIMS:
         return
     taken = _taken(uow, row, event, (start, end))
     if taken is not None:

@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm.exc import StaleDataError
 
 from caldav_bridge.clock import utcnow
+from caldav_bridge.converters.disclosure import location_text
 from caldav_bridge.errors import (
     Conflict,
     FieldError,
@@ -40,6 +41,7 @@ from caldav_bridge.events.model import (
     AppointmentMoved,
     AppointmentRescheduled,
     OccurrenceChanged,
+    OverlapCheck,
 )
 from caldav_bridge.model.appointment import (
     EARLIEST,
@@ -53,7 +55,12 @@ from caldav_bridge.model.appointment import (
     check_busy_guests,
     show_as_error,
 )
-from caldav_bridge.model.occurrence_change import changed_fields, changed_occurrence
+from caldav_bridge.model.occurrence_change import (
+    SeriesTexts,
+    changed_fields,
+    changed_occurrence,
+    occurrence_changes,
+)
 from caldav_bridge.model.queries import AppointmentFilters
 from caldav_bridge.model.requests import (
     AppointmentDraft,
@@ -66,6 +73,7 @@ from caldav_bridge.model.requests import (
 from caldav_bridge.model.series import (
     CALDAV_META,
     RECURRENCE_META,
+    Override,
     Series,
     TooManyOccurrences,
     UnknownOccurrence,
@@ -426,6 +434,7 @@ def _apply_patch(
         raise InvalidTransition(row.status, "change")
     now = utcnow()
     before = _Before.of(row)
+    series_before = _SeriesVersion.of(row) if RECURRENCE_META in (patch.meta or {}) else None
     if "name" in given:
         if patch.name is None:
             raise ValidationFailed([FieldError("name", "may not be null")])
@@ -451,10 +460,47 @@ def _apply_patch(
     if "status" in given and patch.status is not None and patch.status != row.status:
         revised = revised or _status_revises(row.status, patch.status.value)
         _transition(row, patch.status.value, "set status " + patch.status.value + " on")
-    if revised:  # new times or a new status: a new revision (RFC 5545 §3.8.7.4)
+    occurrences = _occurrence_changes(series_before, row)
+    if revised or occurrences:  # new times, a new status, occurrences changed: a new revision (RFC 5545 §3.8.7.4)
         row.sequence += 1
     row.updated_at = now
-    _changed(uow, actor, row, before, "update", reason=reason)
+    if not (occurrences and given == {"meta"} and set(patch.meta or {}) == {RECURRENCE_META}):
+        _changed(uow, actor, row, before, "update", reason=reason)  # not when its occurrences are all it changed
+    for change in occurrences:  # checked as the series' change is: only a slot claim of its own follows it
+        _occurrence_changed(uow, actor, row, change, OverlapCheck.NONE, reason=reason)
+
+
+@dataclass(frozen=True)
+class _SeriesVersion:
+    """A series as an appointment has it, with what its occurrences are read against: the series' own texts and
+    its first occurrence."""
+
+    series: Series
+    texts: SeriesTexts
+    start: datetime
+    end: datetime
+
+    @classmethod
+    def of(cls, row: AppointmentRow) -> _SeriesVersion | None:
+        series = Series.of_meta(row.meta_extra)
+        if series is None:
+            return None
+        location = location_text((row.meta_extra or {}).get("location"))
+        return cls(series, SeriesTexts(row.name, row.description, location), row.date_start, row.date_end)
+
+    def frame(self) -> tuple[object, ...]:
+        """What its occurrences' original starts follow from: rule, RDATEs, zone, first occurrence."""
+        return (self.series.rrule, self.series.rdates, self.series.timezone, self.start, self.end)
+
+
+def _occurrence_changes(before: _SeriesVersion | None, row: AppointmentRow) -> list[tuple[Override, Override]]:
+    """The occurrences a change of the series ``row`` (written; ``before``: as it was) changed one by one (an
+    override or EXDATE added, changed or removed); none when it changed the series' rule or first occurrence (a
+    change of the whole series) or was no series before or after."""
+    after = _SeriesVersion.of(row)
+    if before is None or after is None or before.frame() != after.frame():
+        return []
+    return occurrence_changes((before.series, before.texts), (after.series, after.texts), after.end - after.start)
 
 
 def delete(uow: UnitOfWork, actor: Actor, appointment_id: str, *, if_match: str | None = None) -> None:
@@ -538,16 +584,8 @@ def change_occurrence(
         row.meta_extra = {**(row.meta_extra or {}), RECURRENCE_META: updated.to_json()}
         row.sequence += 1
         row.updated_at = utcnow()
-        uow.add_event(
-            OccurrenceChanged(
-                **_unchanged_series(actor, row),
-                reason=patch.reason,
-                before=current,
-                after=changed,
-                changed=changed_fields(current, changed),
-                allow_overlap=patch.allow_overlap,
-            )
-        )
+        overlap = OverlapCheck.CLAIMS if patch.allow_overlap else OverlapCheck.BUSY
+        _occurrence_changed(uow, actor, row, (current, changed), overlap, reason=patch.reason)
         stored = _commit(uow, row)
         copy = applied(stored.appointment, changed.start, changed.end, changed)
         if changed.cancelled:
@@ -565,20 +603,39 @@ def _series_of(row: AppointmentRow, appointment_id: str) -> Series:
     return series
 
 
-def _unchanged_series(actor: Actor, row: AppointmentRow) -> dict[str, Any]:
-    """An event's fields for a change that leaves the series' own status and times as they are."""
-    return {
-        "actor": actor,
-        "appointment_id": row.id,
-        "calendar_id": row.calendar_id,
-        "action": OCCURRENCE_ACTION,
-        "old_status": row.status,
-        "new_status": row.status,
-        "old_start": row.date_start,
-        "new_start": row.date_start,
-        "old_end": row.date_end,
-        "new_end": row.date_end,
-    }
+def _occurrence_changed(
+    uow: UnitOfWork,
+    actor: Actor,
+    row: AppointmentRow,
+    change: tuple[Override, Override],
+    overlap: OverlapCheck,
+    *,
+    reason: str | None = None,
+) -> None:
+    """Raise the :class:`OccurrenceChanged` of one occurrence of the series ``row`` (already written): ``change``
+    is the occurrence before and after. Its handlers record it in the history and audit and re-check a moved
+    occurrence's time as ``overlap`` says. Every channel's change of an occurrence is raised here: a REST change
+    of one (:func:`change_occurrence`), a CalDAV client's new version of the series (:func:`_apply_patch`)."""
+    before, after = change
+    uow.add_event(
+        OccurrenceChanged(
+            actor=actor,
+            appointment_id=row.id,
+            calendar_id=row.calendar_id,
+            action=OCCURRENCE_ACTION,
+            old_status=row.status,
+            new_status=row.status,
+            old_start=row.date_start,
+            new_start=row.date_start,
+            old_end=row.date_end,
+            new_end=row.date_end,
+            reason=reason,
+            before=before,
+            after=after,
+            changed=changed_fields(before, after),
+            overlap=overlap,
+        )
+    )
 
 
 def follow_up(

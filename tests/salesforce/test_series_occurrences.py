@@ -24,6 +24,7 @@ from caldav_bridge.salesforce.runner import run_job
 from caldav_bridge.salesforce.sync_context import SyncContext
 from caldav_bridge.store.sf_tables import SfLinkRow
 from sf_emulator.emulator import SalesforceEmulator
+from tests.caldav.conftest import client_for
 from tests.conftest import People
 from tests.support.live import LiveServer
 
@@ -143,3 +144,68 @@ def test_the_series_line_names_at_most_max_noted_changes() -> None:
     assert note.startswith(
         "[Series: RRULE:FREQ=DAILY; this record is its first occurrence; changed occurrences (UTC): "
     )
+
+
+def _override_ics(original: datetime, start: datetime) -> str:
+    """The override VEVENT a phone writes for "this event only" (the series' SUMMARY and DESCRIPTION copied)."""
+    return (
+        "BEGIN:VEVENT\r\nUID:weekly-sf@test\r\nDTSTAMP:20261101T000000Z\r\n"
+        f"RECURRENCE-ID;TZID=Europe/Berlin:{original.astimezone(BERLIN):%Y%m%dT%H%M%S}\r\n"
+        f"DTSTART;TZID=Europe/Berlin:{start.astimezone(BERLIN):%Y%m%dT%H%M%S}\r\n"
+        f"DTEND;TZID=Europe/Berlin:{start.astimezone(BERLIN) + timedelta(minutes=30):%Y%m%dT%H%M%S}\r\n"
+        "SUMMARY:Check-in\r\nDESCRIPTION:Bring the charger\r\nEND:VEVENT\r\n"
+    )
+
+
+def test_a_phones_moved_and_deleted_occurrences_are_named_as_rests_are(
+    live: LiveServer, people: People, emulator: SalesforceEmulator, sync: SyncContext
+) -> None:
+    """A phone (python-caldav) moves the 2nd occurrence and deletes the 3rd (EXDATE) of its own series: the
+    pushed Description names them as it names REST's changes, the history has them (channel caldav), and the same
+    body saved again pushes nothing. Failed before: the EXDATE was not named and no history entry was made."""
+    api = live.client(people.fitter.token)
+    day = (datetime.now(BERLIN) + timedelta(days=10)).date()
+    first = datetime(day.year, day.month, day.day, 9, tzinfo=BERLIN).astimezone(UTC)
+    week = [first + timedelta(weeks=n) for n in range(4)]
+    (calendar,) = client_for(live, people.fitter.username, people.fitter.password).principal().calendars()
+    calendar.save_event(_series_ics(first))
+    _ok(run_job(sync, "push"), created=1)
+    (series,) = api.get("/api/v1/appointments", params={"calendar_id": people.fitter.calendar_id}).json()["items"]
+    before = len(api.get(f"/api/v1/appointments/{series['id']}/history").json()["items"])
+
+    moved_to = week[1] + timedelta(hours=2)
+    exdate = f"EXDATE;TZID=Europe/Berlin:{week[2].astimezone(BERLIN):%Y%m%dT%H%M%S}\r\n"
+    text = (
+        _series_ics(first)
+        .replace("RRULE:", exdate + "RRULE:")
+        .replace("END:VCALENDAR", _override_ics(week[1], moved_to) + "END:VCALENDAR")
+    )
+    event = calendar.event_by_uid("weekly-sf@test")
+    event.data = text
+    event.save()
+    _ok(run_job(sync, "push"), updated=1)
+
+    def local(moment: datetime) -> str:
+        return f"{moment.astimezone(BERLIN):%Y-%m-%d %H:%M}"
+
+    (record,) = emulator.live("Event")
+    assert record["Description"] == (
+        "Bring the charger\n\n"
+        f"[Series: RRULE:{RULE}; this record is its first occurrence; changed occurrences (Europe/Berlin): "
+        f"{local(week[1])} moved to {local(moved_to)}-{moved_to.astimezone(BERLIN) + timedelta(minutes=30):%H:%M}, "
+        f"{local(week[2])} cancelled]"
+    )
+    assert record["StartDateTime"] == format_sf_datetime(first)
+    history = api.get(f"/api/v1/appointments/{series['id']}/history").json()["items"][before:]
+    assert [(h["recurrence_id"], h["changed"], h["channel"]) for h in history] == [
+        (format_timestamp(week[1]), ["date_start", "date_end"], "caldav"),
+        (format_timestamp(week[2]), ["cancelled"], "caldav"),
+    ]
+
+    # saved again unchanged: nothing to push, no new history
+    event = calendar.event_by_uid("weekly-sf@test")
+    event.data = text
+    event.save()
+    _ok(run_job(sync, "push"), updated=0, created=0)
+    assert len(api.get(f"/api/v1/appointments/{series['id']}/history").json()["items"]) == before + 2
+    _ok(run_job(sync, "mirror"), updated=0, created=0)  # the echo copies nothing back
