@@ -59,6 +59,7 @@ from caldav_bridge.services import appointments, feed_tokens, users  # noqa: E40
 from caldav_bridge.services.actor import system_actor  # noqa: E402
 from caldav_bridge.store.migrate import upgrade  # noqa: E402
 from config import load_settings  # noqa: E402
+from feeds.cli import cpu_affinity  # noqa: E402
 
 WRK = shutil.which("wrk") or "/usr/bin/wrk"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -205,9 +206,12 @@ def started(command: list[str], env: dict[str, str], ready: str, log: Path) -> I
         proc.stop()
 
 
-def ours_command(setup: str) -> list[str]:
+def ours_command(setup: str, bind_cpus: bool = True) -> list[str]:
+    """``serve`` as ``setup`` says; with ``bind_cpus`` (serve's default) each process bound to one CPU."""
     kind, _, workers = setup.partition(":")
     python = [sys.executable, "-m", "feeds.cli", "serve", "--no-migrate", "--host", "127.0.0.1", "--port", "{port}"]
+    if not bind_cpus:
+        python.append("--no-cpu-affinity")
     if kind == "waitress":
         return [*python, "--threads", "8"]
     if kind == "gunicorn":  # serve's own multi-process mode (gunicorn), also with one worker
@@ -222,16 +226,21 @@ def ours_command(setup: str) -> list[str]:
                 "gthread",
                 "--threads",
                 "8",
+                *_gunicorn_binding(bind_cpus),
                 "bench.wsgi_apps:ours()",
             ]
         return [*python, "--workers", workers, "--threads", "8"]
     return _granian(workers, "bench.wsgi_apps:ours")
 
 
-def peer_command(setup: str) -> list[str]:
+def peer_command(setup: str, bind_cpus: bool = True) -> list[str]:
+    """The minimal app served as ``setup`` says, bound to CPUs as ``serve`` binds itself with ``bind_cpus``."""
     kind, _, workers = setup.partition(":")
     if kind == "waitress":
+        cpus = cpu_affinity.allowed_cpus()
+        bound = ["taskset", "--cpu-list", str(cpus[0])] if bind_cpus and len(cpus) > 1 else []
         return [
+            *bound,
             str(BIN / "waitress-serve"),
             "--host",
             "127.0.0.1",
@@ -253,9 +262,15 @@ def peer_command(setup: str) -> list[str]:
             "gthread",
             "--threads",
             "8",
+            *_gunicorn_binding(bind_cpus),
             "bench.wsgi_apps:minimal()",
         ]
     return _granian(workers, "bench.wsgi_apps:minimal")
+
+
+def _gunicorn_binding(bind_cpus: bool) -> list[str]:
+    """gunicorn's options binding each worker to a CPU of its own, as ``serve --workers N`` does."""
+    return ["--config", "python:feeds.cli.cpu_affinity"] if bind_cpus else []
 
 
 def _granian(workers: str, target: str) -> list[str]:
@@ -343,7 +358,15 @@ def _ms(value: str) -> float:
 
 
 def run_setup(
-    database: str, url: str, data_dir: Path, seeded: dict[str, str], setup: str, tmp: Path, seconds: float
+    database: str,
+    url: str,
+    data_dir: Path,
+    seeded: dict[str, str],
+    setup: str,
+    tmp: Path,
+    seconds: float,
+    *,
+    bind_cpus: bool = True,
 ) -> list[Point]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("APPOINTMENTS_")}
     env.update(
@@ -356,7 +379,7 @@ def run_setup(
     auth = {"Authorization": f"Bearer {seeded['token']}"}
     one_path, feed_path = f"/api/v1/appointments/{seeded['appointment']}", f"/feeds/{seeded['feed']}.ics"
     points: list[Point] = []
-    with started(ours_command(setup), env, "/healthz", tmp / f"ours-{setup}.log") as ours:
+    with started(ours_command(setup, bind_cpus), env, "/healthz", tmp / f"ours-{setup}.log") as ours:
         folder = tmp / "bytes"
         (folder / "static").mkdir(parents=True, exist_ok=True)
         listed = requests.get(ours.base + "/api/v1/appointments?limit=50", headers=auth, timeout=30)
@@ -376,7 +399,7 @@ def run_setup(
             path.chmod(0o755 if path.is_dir() else 0o644)  # nginx's workers run as another user
         peer_env = {**env, "LOAD_BENCH_BYTES": str(folder)}
         with (
-            started(peer_command(setup), peer_env, "/feeds/feed.ics", tmp / f"peer-{setup}.log") as peer,
+            started(peer_command(setup, bind_cpus), peer_env, "/feeds/feed.ics", tmp / f"peer-{setup}.log") as peer,
             nginx(folder, tmp / "nginx.log") as static,
         ):
             static_etag = requests.get(static.base + "/feed.ics", timeout=10).headers["ETag"]
@@ -481,6 +504,13 @@ def main(argv: list[str] | None = None) -> int:
         help="waitress | gunicorn:N | granian:N (default: waitress gunicorn:2 granian:2)",
     )
     parser.add_argument("--appointments", type=int, default=200, help="appointments seeded (default 200)")
+    parser.add_argument(
+        "--no-cpu-affinity",
+        dest="cpu_affinity",
+        action="store_false",
+        help="run the service (serve --no-cpu-affinity) and the peers free to use any CPU (default: each serving "
+        "process bound to one CPU, as serve does, the peers alike; granian is never bound)",
+    )
     parser.add_argument("--json", type=Path, help="also write the points as JSON here")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupted)  # stop the servers (own sessions) on SIGTERM as on Ctrl-C
@@ -506,7 +536,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"seeding {args.appointments} appointments on {database} ...", flush=True)
                 seeded = seed(url, data_dir, args.appointments)
                 for setup in args.setups:
-                    points += run_setup(database, url, data_dir, seeded, setup, tmp, args.seconds)
+                    points += run_setup(
+                        database, url, data_dir, seeded, setup, tmp, args.seconds, bind_cpus=args.cpu_affinity
+                    )
     except BenchError as exc:
         print(f"benchmark could not run: {exc}", file=sys.stderr)
         return 2

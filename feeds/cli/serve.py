@@ -10,6 +10,7 @@ import os
 import signal
 from typing import TYPE_CHECKING, Any
 
+from feeds.cli import cpu_affinity
 from feeds.cli.bootstrap import runtime_of
 from feeds.cli.demo import demo_summary, demo_text, run_demo
 from feeds.cli.output import fail
@@ -35,6 +36,13 @@ def register(commands: Any) -> None:
         default=1,
         help="processes serving requests (default 1: one waitress process; more: gunicorn workers, "
         "e.g. one per CPU core)",
+    )
+    p.add_argument(
+        "--no-cpu-affinity",
+        dest="cpu_affinity",
+        action="store_false",
+        help="leave each process free to run on any CPU (default: each serving process bound to one CPU of its "
+        "own, where Python's threads hand over to each other at ~half the CPU cost; see docs/operations.md)",
     )
     p.add_argument("--no-migrate", action="store_true", help="refuse to start on an old schema instead of migrating")
     p.add_argument(
@@ -110,6 +118,10 @@ def _serve(args: argparse.Namespace, org: Any) -> int:
     session_factory = org.session_factory if org is not None else None
     if org is not None:
         _first_sync(rt, org)
+    if args.cpu_affinity:
+        cpu = cpu_affinity.current_cpu()
+        if cpu is not None:
+            cpu_affinity.bind_process(cpu)  # before the scheduler's and the server's threads: they inherit it
     scheduler = start_in_serve(rt, session_factory=session_factory)
     print(f"Serving on http://{settings.host}:{settings.port} (Ctrl-C to stop)", flush=True)
     # SIGTERM stops like Ctrl-C, so buffered feed fetches are written before the process ends.
@@ -151,7 +163,14 @@ def _serve_workers(args: argparse.Namespace, overrides: dict[str, object], links
         f"Serving on http://{settings.host}:{settings.port} with {args.workers} worker processes (Ctrl-C to stop)",
         flush=True,
     )
-    run_workers(build, host=settings.host, port=settings.port, workers=args.workers, threads=args.threads)
+    run_workers(
+        build,
+        host=settings.host,
+        port=settings.port,
+        workers=args.workers,
+        threads=args.threads,
+        bind_cpus=args.cpu_affinity,
+    )
     return 0
 
 

@@ -22,6 +22,8 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
+from feeds.cli import cpu_affinity
+
 __all__ = ["Worker", "run_workers"]
 
 log = logging.getLogger(__name__)
@@ -64,9 +66,12 @@ class _Arbiter(BaseApplication):
             self._worker.stop()
 
 
-def run_workers(build: Callable[[], Worker], *, host: str, port: int, workers: int, threads: int) -> None:
-    """Serve with ``workers`` processes of ``threads`` threads each until SIGTERM or SIGINT (returns then)."""
-    options = {
+def run_workers(
+    build: Callable[[], Worker], *, host: str, port: int, workers: int, threads: int, bind_cpus: bool = True
+) -> None:
+    """Serve with ``workers`` processes of ``threads`` threads each until SIGTERM or SIGINT (returns then); with
+    ``bind_cpus`` each worker bound to a CPU of its own (``feeds/cli/cpu_affinity.py``)."""
+    options: dict[str, Any] = {
         "bind": f"{host}:{port}",
         "workers": workers,
         "worker_class": "gthread",
@@ -81,4 +86,6 @@ def run_workers(build: Callable[[], Worker], *, host: str, port: int, workers: i
         "loglevel": "warning",
         "forwarded_allow_ips": "127.0.0.1",
     }
+    if bind_cpus:
+        options.update(pre_fork=cpu_affinity.pre_fork, post_fork=cpu_affinity.post_fork)
     _Arbiter(build, options).run()

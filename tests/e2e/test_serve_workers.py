@@ -18,9 +18,10 @@ import pytest
 import requests
 
 from config import Settings
+from feeds.cli import cpu_affinity
 from tests.conftest import People
 from tests.support.job_ticks import claimed_ticks, expected_ticks, logged_runs
-from tests.support.processes import Collected, free_port
+from tests.support.processes import Collected, free_port, thread_cpus
 
 COMMAND = [sys.executable, "-m", "feeds.cli", "--verbose", "serve", "--host", "127.0.0.1"]
 INTERVALS = {"webhooks-deliver": 1, "scheduling-expire-holds": 1, "caldav-prune-change-log": 2}
@@ -86,6 +87,16 @@ class Served(Collected):
         pytest.fail(f"{count} workers never answered:\n{self.output()}")
 
 
+def _worker_cpus(workers: set[int]) -> dict[int, frozenset[int]]:
+    """Each worker's CPUs (every thread of a worker may run on the same ones)."""
+    found = {}
+    for pid in workers:
+        cpus = set(thread_cpus(pid).values())
+        assert len(cpus) == 1, (pid, cpus)
+        found[pid] = cpus.pop()
+    return found
+
+
 def test_two_workers_answer_run_each_tick_once_survive_a_crash_and_stop_on_sigterm(
     settings: Settings, people: People, tmp_path: Path
 ) -> None:
@@ -104,11 +115,20 @@ def test_two_workers_answer_run_each_tick_once_survive_a_crash_and_stop_on_sigte
         time.sleep(7)
         together_end = datetime.now(UTC)
 
+        allowed = frozenset(cpu_affinity.allowed_cpus())
+        cpus = _worker_cpus(workers)
+        if len(allowed) >= 2:  # each worker bound to a CPU of its own
+            assert all(len(c) == 1 for c in cpus.values()) and len(set(cpus.values())) == 2, cpus
+        else:
+            assert set(cpus.values()) == {allowed}
+
         victim = min(workers)
         os.kill(victim, signal.SIGKILL)  # a worker crashes
         replaced = served.wait_workers(2, exclude=frozenset({victim}))
         every_worker |= replaced
         assert victim not in replaced and len(replaced & workers) == 1
+        (newcomer,) = replaced - workers
+        assert _worker_cpus(replaced)[newcomer] == cpus[victim]  # it takes the CPU the crashed one left
         assert api.get(served.base + "/api/v1/appointments", timeout=10).status_code == 200
     finally:
         started = time.monotonic()

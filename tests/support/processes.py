@@ -8,6 +8,7 @@ storage), then SIGKILL if it has not ended in time.
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import socket
 import subprocess
@@ -20,7 +21,7 @@ from typing import Any
 import pytest
 import requests
 
-__all__ = ["Collected", "free_port", "running", "stop", "wait_until_answers"]
+__all__ = ["Collected", "free_port", "running", "stop", "thread_cpus", "wait_until_answers"]
 
 
 def free_port() -> int:
@@ -28,6 +29,17 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def thread_cpus(pid: int) -> dict[int, frozenset[int]]:
+    """Each thread of process ``pid``: the CPUs it may run on."""
+    found = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            found[int(task.name)] = frozenset(os.sched_getaffinity(int(task.name)))
+        except ProcessLookupError:
+            continue
+    return found
 
 
 def stop(popen: subprocess.Popen[Any], timeout: float = 30) -> None:
