@@ -84,13 +84,13 @@ def occurrence_changes(
     wrote changes nothing.
     """
     old_removed, new_removed = _removed(before[0]), _removed(after[0])
-    rids = sorted(_overridden(before[0]).keys() | _overridden(after[0]).keys() | old_removed | new_removed)
+    old_overrides, new_overrides = _overridden(before[0]), _overridden(after[0])
     pairs = []
-    for rid in rids:
-        old = _occurrence(before, rid, duration)
-        new = _occurrence(after, rid, duration)
+    for rid in sorted(old_overrides.keys() | new_overrides.keys() | old_removed | new_removed):
         if rid in old_removed and rid in new_removed:
             continue
+        old = _occurrence(old_overrides.get(rid), before[1], rid, duration)
+        new = _occurrence(new_overrides.get(rid), after[1], rid, duration)
         if rid in new_removed:
             new = replace(old, cancelled=True)
         elif rid in old_removed:
@@ -108,11 +108,9 @@ def _overridden(series: Series) -> dict[datetime, Override]:
     return {o.recurrence_id.astimezone(UTC): o for o in series.overrides}
 
 
-def _occurrence(version: tuple[Series, SeriesTexts], rid: datetime, duration: timedelta) -> Override:
+def _occurrence(override: Override | None, texts: SeriesTexts, rid: datetime, duration: timedelta) -> Override:
     """The occurrence ``rid`` of a version of the series: its override (own texts only where they differ from the
-    series'), else unchanged at its original time."""
-    series, texts = version
-    override = _overridden(series).get(rid)
+    series' ``texts``), else unchanged at its original time."""
     if override is None:
         return Override(rid, rid, rid + duration)
     return replace(

@@ -98,6 +98,7 @@ from caldav_bridge.store.tables import (
 from caldav_bridge.store.uow import UnitOfWork
 
 __all__ = [
+    "MAX_OCCURRENCE_CHANGES",
     "OCCURRENCE_ACTION",
     "TRANSITIONS",
     "EncodedAppointment",
@@ -134,6 +135,11 @@ __all__ = [
 S = AppointmentStatus
 #: The audit and history action of a change of one occurrence of a series.
 OCCURRENCE_ACTION = "occurrence"
+#: Occurrences one change of a whole series (a CalDAV client's PUT) is read as changing one by one: a phone changes
+#: one at a time; a PUT changing more at once (a client rewriting its exceptions wholesale, an EXDATE line of
+#: thousands) is a change of the series, since each occurrence's event writes its own history, audit, outbox
+#: and webhook rows.
+MAX_OCCURRENCE_CHANGES = 20
 #: The statuses each status may move to.
 TRANSITIONS: dict[str, frozenset[str]] = {
     S.INITIAL: frozenset({S.RESERVED, S.BOOKED, S.RESCHEDULED, S.CANCELLED}),
@@ -496,11 +502,13 @@ class _SeriesVersion:
 def _occurrence_changes(before: _SeriesVersion | None, row: AppointmentRow) -> list[tuple[Override, Override]]:
     """The occurrences a change of the series ``row`` (written; ``before``: as it was) changed one by one (an
     override or EXDATE added, changed or removed); none when it changed the series' rule or first occurrence (a
-    change of the whole series) or was no series before or after."""
+    change of the whole series), changed more than :data:`MAX_OCCURRENCE_CHANGES` of them at once (a client
+    rewriting its series' exceptions wholesale: a change of the series) or was no series before or after."""
     after = _SeriesVersion.of(row)
     if before is None or after is None or before.frame() != after.frame():
         return []
-    return occurrence_changes((before.series, before.texts), (after.series, after.texts), after.end - after.start)
+    changes = occurrence_changes((before.series, before.texts), (after.series, after.texts), after.end - after.start)
+    return changes if len(changes) <= MAX_OCCURRENCE_CHANGES else []
 
 
 def delete(uow: UnitOfWork, actor: Actor, appointment_id: str, *, if_match: str | None = None) -> None:

@@ -18,6 +18,7 @@ import caldav
 import pytest
 from sqlalchemy import select
 
+from caldav_bridge.services.appointments import MAX_OCCURRENCE_CHANGES
 from caldav_bridge.store.tables import AuditRow
 from tests.caldav.test_occurrence_changes import UID, expanded, rid, write_series
 from tests.caldav.test_series_channels import Days, future_tuesday, series_ics
@@ -249,3 +250,33 @@ def test_a_phone_moving_an_occurrence_onto_taken_time_is_treated_as_a_plain_put(
     )
     assert refused.status_code == 409, refused.text
     assert refused.json()["type"].endswith("/problems/slot-unavailable")
+
+
+def test_a_put_changing_more_occurrences_than_the_bound_is_a_change_of_the_series(
+    live: LiveServer, fitter_calendar: caldav.Calendar, people: People
+) -> None:
+    """A client rewriting its exceptions wholesale (more than ``MAX_OCCURRENCE_CHANGES`` at once): one ``update``
+    of the series, no history entry per occurrence (each would write its own history, audit, outbox, webhook rows);
+    the bound itself is still read occurrence by occurrence."""
+    days = future_tuesday()
+    api = live.client(people.fitter.token)
+    calendar_id = people.fitter.calendar_id or ""
+    write_series(fitter_calendar, days)
+    series_id = _series_id(api, calendar_id, "Weekly fitting")
+    before, audited = len(_history(api, series_id)), len(_audit(live, series_id))
+
+    def daily(removed: int) -> str:
+        text = _phone_series(days).replace("FREQ=WEEKLY;COUNT=4", "FREQ=DAILY;COUNT=60")
+        values = ",".join(_stamp(days.at(30 + n, 9)) for n in range(removed))
+        return text.replace("RRULE:", f"EXDATE;TZID=America/Denver:{values}\r\nRRULE:" if removed else "RRULE:")
+
+    _phone_put(fitter_calendar, UID, daily(0))  # a new rule: a change of the series
+    _phone_put(fitter_calendar, UID, daily(MAX_OCCURRENCE_CHANGES))
+    assert len(_history(api, series_id)) == before + MAX_OCCURRENCE_CHANGES
+    _phone_put(fitter_calendar, UID, daily(2 * MAX_OCCURRENCE_CHANGES + 1))
+    assert len(_history(api, series_id)) == before + MAX_OCCURRENCE_CHANGES
+    actions = [a for a, _, _ in _audit(live, series_id)[audited:]]
+    assert actions == ["update", *MAX_OCCURRENCE_CHANGES * ["occurrence"], "update"]
+    assert api.get(f"/api/v1/appointments/{series_id}").json()["meta"]["recurrence"]["exdates"][-1] == rid(
+        days.at(30 + 2 * MAX_OCCURRENCE_CHANGES, 9)
+    )
