@@ -16,6 +16,7 @@ from typing import Any
 
 import caldav
 import pytest
+import requests
 from sqlalchemy import select
 
 from caldav_bridge.services.appointments import MAX_OCCURRENCE_CHANGES
@@ -23,7 +24,9 @@ from caldav_bridge.store.tables import AuditRow
 from tests.caldav.test_occurrence_changes import UID, expanded, rid, write_series
 from tests.caldav.test_series_channels import Days, future_tuesday, series_ics
 from tests.conftest import People
+from tests.support.cpu import CPU_BUDGET
 from tests.support.factories import appointment_body, iso
+from tests.support.hostile import tried
 from tests.support.live import Api, LiveServer
 
 REST_UID = "weekly-rest@phone"
@@ -280,3 +283,29 @@ def test_a_put_changing_more_occurrences_than_the_bound_is_a_change_of_the_serie
     assert api.get(f"/api/v1/appointments/{series_id}").json()["meta"]["recurrence"]["exdates"][-1] == rid(
         days.at(30 + 2 * MAX_OCCURRENCE_CHANGES, 9)
     )
+
+
+def test_a_put_of_thousands_of_exdates_costs_what_it_cost_before_the_diff(
+    live: LiveServer, fitter_calendar: caldav.Calendar, people: People
+) -> None:
+    """A series saved again with 5,000 more EXDATE values: answered within the hostile-input CPU budget, no
+    occurrence event. Failed before the bound: one event per value (history, audit, outbox rows) and a quadratic
+    diff, 13 s of CPU. (15,000 values, about the largest body a PUT may have, cost ~1.05 s here with or without
+    the diff: parsing them.)"""
+    days = future_tuesday()
+    api = live.client(people.fitter.token)
+    write_series(fitter_calendar, days)
+    series_id = _series_id(api, people.fitter.calendar_id or "", "Weekly fitting")
+    before = len(_history(api, series_id))
+    stamps = [_stamp(days.at(30 + n, 9)) for n in range(5_000)]
+    exdates = "".join(
+        "EXDATE;TZID=America/Denver:" + ",".join(stamps[i : i + 1000]) + "\r\n" for i in range(0, len(stamps), 1000)
+    )
+    body = _phone_series(days).replace("RRULE:", exdates + "RRULE:")
+    href = str(fitter_calendar.event_by_uid(UID).url)
+    auth = (people.fitter.username, people.fitter.password)
+
+    answer = tried(live, lambda: requests.put(href, data=body, auth=auth, timeout=120), "PUT of 5,000 more EXDATEs")
+    assert answer.status == 204, answer.response.text[:300]
+    assert answer.cpu_seconds < CPU_BUDGET, answer.cpu_seconds
+    assert len(_history(api, series_id)) == before
