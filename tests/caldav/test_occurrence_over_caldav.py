@@ -11,7 +11,7 @@ Failed before: the phone's PUT left only an ``update`` audit row and no history 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import caldav
@@ -309,3 +309,63 @@ def test_a_put_of_thousands_of_exdates_costs_what_it_cost_before_the_diff(
     assert answer.status == 204, answer.response.text[:300]
     assert answer.cpu_seconds < CPU_BUDGET, answer.cpu_seconds
     assert len(_history(api, series_id)) == before
+
+
+def _all_day_series(uid: str, d0: date, moved: tuple[date, date] | None = None) -> str:
+    """A weekly x 4 all-day series as Apple Calendar writes it; ``moved``: (original date, new date) of one
+    occurrence moved to another day ("this event only": RECURRENCE-ID and DTSTART dates)."""
+    override = ""
+    if moved is not None:
+        override = (
+            f"BEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20261101T000000Z\r\nRECURRENCE-ID;VALUE=DATE:{moved[0]:%Y%m%d}\r\n"
+            f"DTSTART;VALUE=DATE:{moved[1]:%Y%m%d}\r\nDTEND;VALUE=DATE:{moved[1] + timedelta(days=1):%Y%m%d}\r\n"
+            "SUMMARY:Trade fair\r\nEND:VEVENT\r\n"
+        )
+    return (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//tests//all-day//EN\r\nBEGIN:VEVENT\r\n"
+        f"UID:{uid}\r\nDTSTAMP:20261101T000000Z\r\n"
+        f"DTSTART;VALUE=DATE:{d0:%Y%m%d}\r\nDTEND;VALUE=DATE:{d0 + timedelta(days=1):%Y%m%d}\r\n"
+        "RRULE:FREQ=WEEKLY;COUNT=4\r\nSUMMARY:Trade fair\r\nX-APPOINTMENT-TYPE:FOLLOW_UP\r\n"
+        f"END:VEVENT\r\n{override}END:VCALENDAR\r\n"
+    )
+
+
+def test_a_phone_moving_an_all_day_occurrence_to_another_day_is_recorded_as_the_rest_move(
+    live: LiveServer, fitter_calendar: caldav.Calendar, people: People
+) -> None:
+    days = future_tuesday()
+    api = live.client(people.fitter.token)
+    calendar_id = people.fitter.calendar_id or ""
+    original, later = days.d0 + timedelta(weeks=1), days.d0 + timedelta(weeks=1, days=1)
+    fitter_calendar.save_event(_all_day_series("fair@phone", days.d0))
+    fitter_calendar.save_event(_all_day_series("fair@rest", days.d0 + timedelta(days=2)))
+    ids = {
+        a["meta"]["ical_uid"]: a["id"]
+        for a in api.get("/api/v1/appointments", params={"calendar_id": calendar_id}).json()["items"]
+    }
+    phone_before, rest_before = len(_history(api, ids["fair@phone"])), len(_history(api, ids["fair@rest"]))
+
+    _phone_put(fitter_calendar, "fair@phone", _all_day_series("fair@phone", days.d0, (original, later)))
+    rest_original = days.at(9, 0)  # midnight in the calendar's zone (Denver), two days after the phone's series
+    moved = api.patch(
+        f"/api/v1/appointments/{ids['fair@rest']}/occurrences/{rid(rest_original)}",
+        json={"date_start": iso(days.at(10, 0)), "date_end": iso(days.at(11, 0))},
+    )
+    assert moved.status_code == 200, moved.text
+
+    (phone,) = _history(api, ids["fair@phone"])[phone_before:]
+    (rest,) = _history(api, ids["fair@rest"])[rest_before:]
+    assert (phone["recurrence_id"], phone["new_start"], phone["changed"], phone["channel"]) == (
+        rid(days.at(7, 0)),
+        rid(days.at(8, 0)),
+        ["date_start", "date_end"],
+        "caldav",
+    )
+    assert rest["changed"] == phone["changed"] and rest["new_start"] == rid(days.at(10, 0))
+    # the item as REST wrote it (dates), sent back by a phone: nothing changed
+    rest_text = fitter_calendar.event_by_uid("fair@rest").data
+    newline = "\r\n" if "\r\n" in rest_text else "\n"
+    _phone_put(fitter_calendar, "fair@rest", rest_text.replace("END:VEVENT", f"X-PHONE-SEEN:1{newline}END:VEVENT", 1))
+    _phone_put(fitter_calendar, "fair@phone", _all_day_series("fair@phone", days.d0, (original, later)))
+    assert len(_history(api, ids["fair@rest"])) == rest_before + 1
+    assert len(_history(api, ids["fair@phone"])) == phone_before + 1
