@@ -1,4 +1,12 @@
-"""Fewer garbage-collector passes during bulk work (imports).
+"""The garbage collector's pace: fewer passes during bulk work (imports), and a server's start-up heap left out of
+its full passes.
+
+A serving process holds ~half a million long-lived objects once its app is built (Flask, Radicale, SQLAlchemy's
+mappers, pydantic's validators); every full (generation-2) collection walked them all: 70-90 ms with every
+thread stopped, a few times a minute under load, each one the slowest request of its moment (the API list's p99
+under wrk; bench/README.md, eighth session). :func:`freeze_startup_heap` moves what exists after start-up into the
+permanent generation (``gc.freeze``), which collections skip: a full pass then took ~4 ms. What start-up made is
+kept for the process's life anyway; objects made later are collected as before.
 
 CPython runs a generation-0 collection every 700 net container allocations; a bulk import allocates
 millions (converted items, row tuples, JSON payloads), almost none of them in reference cycles, and
@@ -17,7 +25,7 @@ import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["BULK_GEN0_THRESHOLD", "fewer_collections"]
+__all__ = ["BULK_GEN0_THRESHOLD", "fewer_collections", "freeze_startup_heap"]
 
 BULK_GEN0_THRESHOLD = 50_000
 
@@ -34,3 +42,10 @@ def fewer_collections(gen0: int = BULK_GEN0_THRESHOLD) -> Iterator[None]:
         yield
     finally:
         gc.set_threshold(*before)
+
+
+def freeze_startup_heap() -> None:
+    """Collect once, then leave every object alive now out of later collections (call once the app is built and
+    before serving: a forked worker calls it after building its own)."""
+    gc.collect()
+    gc.freeze()

@@ -31,10 +31,12 @@ from caldav_bridge.store.types import UtcDateTime
 __all__ = ["FOLD_BATCHES", "FOLD_READS", "Folded", "fold", "stage", "staged"]
 
 #: A fold's bounds per transaction: at most this many staged batches ...
-FOLD_BATCHES = 5000
+FOLD_BATCHES = 2000
 #: ... and no more batches once this many ``audit_log`` rows are taken (the first batch is always taken, whatever
-#: its size): 0.1-0.2 s of the write lock on SQLite with 500,000 rows in ``audit_log`` (``bench/audit_fold.py``).
-FOLD_READS = 10_000
+#: its size). On SQLite a fold holds the write lock that every read's staging waits for: 10,000 rows held it
+#: 0.1-0.2 s with 500,000 rows in ``audit_log`` (``bench/audit_fold.py``), the API list's slowest requests under
+#: load; 2,000 hold it a fifth of that, and the job runs more of them (``services/audit_trail.FOLD_ROUNDS``).
+FOLD_READS = 2000
 
 _BATCHES = cast(Table, AuditReadBatchRow.__table__)
 _STAGE = {
