@@ -40,14 +40,13 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import icalendar
-
 from caldav_bridge.converters._common import Reader, build, remembered
 from caldav_bridge.converters.base import ConvertedAppointment, FormatConverter
 from caldav_bridge.converters.disclosure import Contact, categories, contacts, is_email
 from caldav_bridge.converters.errors import ConversionError
 from caldav_bridge.converters.ical import ical_status
 from caldav_bridge.converters.ical_parse import MAX_LABEL, MAX_LISTED, event_categories, event_contacts, instants
+from caldav_bridge.converters.ical_read import parse_calendar
 from caldav_bridge.converters.ical_series import feed_uid
 from caldav_bridge.converters.ical_shape import shape
 from caldav_bridge.converters.ical_zones import FileZones
@@ -287,7 +286,7 @@ def read_calendar(text: str | bytes, options: IcalOptions | None = None) -> Iter
     options = options or _DEFAULTS
     _check_shape(text, options)
     try:
-        calendar = icalendar.Calendar.from_ical(text)
+        calendar = parse_calendar(text)
     except Exception as exc:  # icalendar raises ValueError, KeyError, IndexError … on bad input
         raise ConversionError(FORMAT, [FieldError("(body)", f"not an iCalendar file: {str(exc)[:200]}")]) from None
     return _events(calendar, options)

@@ -14,9 +14,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import icalendar
-
 from caldav_bridge.converters.disclosure import is_email
+from caldav_bridge.converters.ical_read import parse_calendar
 from caldav_bridge.converters.ical_same import same_content
 from caldav_bridge.converters.ical_text import guest_id_read
 from caldav_bridge.converters.ical_zones import FileZones
@@ -156,7 +155,7 @@ def read_vevents(text: str, earlier: ParsedText | None = None) -> VEvents:
         if earlier is not None and same_content(earlier.text, text):
             calendar = earlier.calendar
         else:
-            calendar = icalendar.Calendar.from_ical(text)
+            calendar = parse_calendar(text)
         return VEvents(calendar, tuple(calendar.walk("VEVENT")), FileZones(calendar))
     except Exception as exc:  # icalendar raises ValueError, KeyError, ... on bad input
         raise IcalParseError(f"not valid iCalendar: {exc}") from exc

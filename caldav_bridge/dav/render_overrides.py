@@ -21,6 +21,7 @@ import icalendar
 from caldav_bridge.converters.disclosure import location_text
 from caldav_bridge.converters.ical import ical_status
 from caldav_bridge.converters.ical_parse import IcalParseError, event_location, read_vevents, series_in
+from caldav_bridge.converters.ical_read import parse_component
 from caldav_bridge.model.appointment import Appointment
 from caldav_bridge.model.series import Override, Series, day_span
 
@@ -91,7 +92,7 @@ def merge_overrides(
             continue
         event = events.get(rid)
         if event is None:
-            event = icalendar.Event.from_ical(master.to_ical())
+            event = parse_component(master.to_ical())
             for name in ("RRULE", "RDATE", "EXDATE", "EXRULE", "RECURRENCE-ID"):
                 event.pop(name, None)
             event.add("RECURRENCE-ID", written.recurrence_id(rid))

@@ -25,10 +25,10 @@ from collections.abc import Iterator
 from datetime import date, datetime, time
 from typing import Any
 
-import icalendar
 from icalendar.timezone import tzp
 
 from caldav_bridge.converters.ical_parse import ParsedText
+from caldav_bridge.converters.ical_read import parse_calendar
 from caldav_bridge.converters.ical_shape import shape
 from caldav_bridge.dav.errors import InvalidCalendarData, MalformedCalendarData
 from caldav_bridge.model.recurrence import (
@@ -186,7 +186,7 @@ def check_calendar_body(body: bytes, content_type: str = "") -> ParsedText | Non
         return None
     text = _text(body, content_type)
     try:
-        calendar = icalendar.Calendar.from_ical(text)
+        calendar = parse_calendar(text)
     except Exception as exc:
         # Refused here, not left to Radicale: vobject reads some bodies icalendar cannot (a VALARM with DTSTART
         # 00000101) and Radicale then expanded their rules unchecked (a never-occurring one: 12 s of CPU) before the
