@@ -91,7 +91,7 @@ def _run(args: argparse.Namespace, rt: Runtime, proc: subprocess.Popen[str]) -> 
     info = json.loads(line)
     print(f"emulator: pid {proc.pid}, {info['events']} events seeded in {time.perf_counter() - t_seed:.1f}s")
     emu = SalesforceEmulator()  # credentials only: the one serving is the other process
-    emu.base_url = info["base_url"]  # type: ignore[attr-defined]
+    emu.base_url = info["base_url"]
     base = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
     if True:
         ctx = make_context(rt, emu, page_size=2000, timeout=120)

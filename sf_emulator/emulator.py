@@ -392,6 +392,7 @@ class SalesforceEmulator:
         self.stats = Stats()
         self.counter = itertools.count(1)
         self.host = ""
+        self.base_url = ""  # http://127.0.0.1:<port> once served (running_emulator)
         self._last_stamp = datetime(2000, 1, 1, tzinfo=UTC)
         #: Extra seconds added to every new SystemModstamp (a test may move the org's clock).
         self.clock_offset = clock_offset
@@ -1351,7 +1352,7 @@ def running_emulator(emulator: SalesforceEmulator | None = None) -> Iterator[Sal
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = make_server("127.0.0.1", 0, emulator.app, threaded=True)
     emulator.host = f"127.0.0.1:{server.server_port}"
-    emulator.base_url = f"http://127.0.0.1:{server.server_port}"  # type: ignore[attr-defined]
+    emulator.base_url = f"http://127.0.0.1:{server.server_port}"
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="sf-emulator", daemon=True
     )

@@ -44,7 +44,7 @@ def make_context(rt: Runtime, emu: SalesforceEmulator, *, page_size: int = 10, t
     config = gateway_config(emu, timeout)
 
     def gateway() -> SalesforceGateway:
-        return SalesforceGateway(config, RedirectSession(emu.base_url, timeout))  # type: ignore[attr-defined]
+        return SalesforceGateway(config, RedirectSession(emu.base_url, timeout))
 
     ctx = SyncContext.from_runtime(rt)
     ctx.gateway_factory = gateway

@@ -86,13 +86,13 @@ def test_a_page_of_new_records_leaves_a_consistent_store(
     start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
     n = 25
     for i in range(n):
-        s = start + timedelta(hours=i)
+        at = start + timedelta(hours=i)
         emulator.create(
             "Event",
             {
                 "Subject": f"Bulk {i}",
-                "StartDateTime": format_sf_datetime(s),
-                "EndDateTime": format_sf_datetime(s + timedelta(minutes=30)),
+                "StartDateTime": format_sf_datetime(at),
+                "EndDateTime": format_sf_datetime(at + timedelta(minutes=30)),
                 "OwnerId": owner if i % 5 else stranger,  # some owners without a fitter here
                 "WhoId": contact if i % 2 else None,
             },

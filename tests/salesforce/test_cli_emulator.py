@@ -32,7 +32,7 @@ def _cli(rt: Runtime, emu: SalesforceEmulator, *args: str) -> subprocess.Complet
         "APPOINTMENTS_SF_PASSWORD": emu.password,
         "APPOINTMENTS_SF_SECURITY_TOKEN": emu.security_token,
         "APPOINTMENTS_SF_PAGE_SIZE": "5",
-        "SF_EMULATOR_URL": emu.base_url,  # type: ignore[attr-defined]
+        "SF_EMULATOR_URL": emu.base_url,
     }
     return subprocess.run(
         [sys.executable, "-m", "tests.salesforce.cli_shim", *args],
@@ -53,13 +53,13 @@ def test_sync_run_once_mirrors_and_pushes_as_a_process(runtime: Runtime, emulato
     owner = emulator.create("User", {"Name": "Cli", "Email": "cli@example.com", "IsActive": True})
     start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
     for i in range(12):  # more than two pages of 5
-        s = start + timedelta(hours=i)
+        at = start + timedelta(hours=i)
         emulator.create(
             "Event",
             {
                 "Subject": f"From SF {i}",
-                "StartDateTime": format_sf_datetime(s),
-                "EndDateTime": format_sf_datetime(s + timedelta(minutes=30)),
+                "StartDateTime": format_sf_datetime(at),
+                "EndDateTime": format_sf_datetime(at + timedelta(minutes=30)),
                 "OwnerId": owner,
             },
         )

@@ -135,6 +135,7 @@ def test_without_shared_activities_the_first_guest_is_the_who_and_the_rest_are_k
     aid = _create(runtime, calendar_id, guests=[{"id": c1}, {"id": c2}])  # no customer_gid: the first guest
     result = run_job(sync, "push")
     _ok(result, created=1, failed=0)
+    assert result is not None
     assert any("only the first is related" in note for note in result.errors), result.errors  # recorded in the run
     event = emulator.get("Event", _sf_id(runtime, aid))
     assert event["WhoId"] == c1

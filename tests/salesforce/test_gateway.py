@@ -21,7 +21,7 @@ EVENT = {"Subject": "S", "StartDateTime": "2030-01-01T09:00:00.000+0000", "EndDa
 
 
 def _gateway(emu: SalesforceEmulator, config: GatewayConfig | None = None) -> SalesforceGateway:
-    return SalesforceGateway(config or gateway_config(emu), RedirectSession(emu.base_url, 5.0))  # type: ignore[attr-defined]
+    return SalesforceGateway(config or gateway_config(emu), RedirectSession(emu.base_url, 5.0))
 
 
 def _calls(emu: SalesforceEmulator) -> dict[str, Callable[[SalesforceGateway], Any]]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -27,7 +28,7 @@ T0 = datetime.now(UTC).replace(microsecond=0, second=0) + timedelta(days=4)
 #: An org whose admin named the picklist values in words, not in our canonical names.
 ORG_STATUSES = ["New", "On Hold", "Reserved", "Booked", "Cancelled", "Moved"]
 ORG_TYPES = ["First consultation", "Follow-up", "Tech Setup"]
-MAPPING = {
+MAPPING: dict[str, Any] = {
     "sf_status_values": {
         "INITIAL": "New",
         "RESERVED": "Reserved",
@@ -205,13 +206,13 @@ def test_echo_of_our_own_write_never_rewrites_local_fields(
         ({"sf_type_aliases": {"Tech Setup": "TECH"}}, "unknown canonical values"),
         ({"sf_status_aliases": {"BOOKED": "CANCELLED"}}, "is written for BOOKED but read as CANCELLED"),
         (
-            {"sf_status_values": {**MAPPING["sf_status_values"], "RESCHEDULED": "Booked"}},  # type: ignore[dict-item]
+            {"sf_status_values": {**MAPPING["sf_status_values"], "RESCHEDULED": "Booked"}},
             "say which one it reads as",
         ),
         ({"sf_default_type": "WHATEVER"}, "must be one of"),
     ],
 )
-def test_mapping_tables_are_validated_at_start(overrides: dict[str, object], needle: str) -> None:
+def test_mapping_tables_are_validated_at_start(overrides: dict[str, Any], needle: str) -> None:
     with pytest.raises(SettingsError) as exc:
         load_settings(environ={}, **overrides)
     assert needle in str(exc.value)

@@ -192,12 +192,12 @@ def test_soak_both_sides_with_faults_agree(runtime: Runtime, emulator: Salesforc
     sf_to_app = {link.sf_id: aid for aid, link in links.items()}
     never_seen = 0
     for rid in remote:
-        aid = sf_to_app.get(rid)
-        if aid is None and events[rid]["IsDeleted"]:
+        app_id = sf_to_app.get(rid)
+        if app_id is None and events[rid]["IsDeleted"]:
             never_seen += 1  # created and deleted between two mirror runs: nothing to mirror
             continue
-        assert aid is not None, f"{rid} lost"
-        record, row = events[rid], rows[aid]
+        assert app_id is not None, f"{rid} lost"
+        record, row = events[rid], rows[app_id]
         assert (row.deleted_at is not None) == bool(record["IsDeleted"]), rid
         if not record["IsDeleted"]:
             assert row.name == record["Subject"]

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from simple_salesforce import Salesforce
+from simple_salesforce.api import SFType
 from simple_salesforce.exceptions import SalesforceError, SalesforceMalformedRequest, SalesforceRefusedRequest
 
 from caldav_bridge.converters.salesforce import format_sf_datetime
@@ -22,11 +23,18 @@ def client(emu: SalesforceEmulator) -> Salesforce:
     return Salesforce(
         instance_url=f"https://{emu.host}",
         session_id=emu.issue_session(),
-        session=RedirectSession(emu.base_url),  # type: ignore[attr-defined]
+        session=RedirectSession(emu.base_url),
     )
 
 
-def event(owner: str, **extra: Any) -> dict[str, Any]:
+def sf_type(sf: Salesforce, name: str) -> SFType:
+    """``sf.<name>`` typed: simple-salesforce's ``__getattr__`` is typed as any of its handlers."""
+    handler = getattr(sf, name)
+    assert isinstance(handler, SFType), handler
+    return handler
+
+
+def event(owner: str | None, **extra: Any) -> dict[str, Any]:
     return {
         "Subject": "Fitting",
         "StartDateTime": format_sf_datetime(T0),
@@ -63,17 +71,17 @@ def test_ids_have_the_key_prefix_and_the_case_safe_suffix(emulator: SalesforceEm
     }
     for sobject, prefix in prefixes.items():
         assert emulator.org.describe(sobject)["keyPrefix"] == prefix
-    made = sf.Contact.create({"LastName": "Doe"})["id"]
+    made = sf_type(sf, "Contact").create({"LastName": "Doe"})["id"]
     assert made.startswith("003") and len(made) == 18
     assert set(made[:15]) & set(string.ascii_uppercase), "ids are case-sensitive: the suffix must matter"
     assert case_safe_id(made[:15]) == made
     # the 15-character form reaches the same record and is answered in 18 characters
-    assert sf.Contact.get(made[:15])["Id"] == made
+    assert sf_type(sf, "Contact").get(made[:15])["Id"] == made
     # an 18-character id whose suffix does not fit its case is malformed, not found elsewhere
     bad = made[:15].swapcase() + made[15:]
     assert normalise_id(bad) is None
     with pytest.raises(SalesforceMalformedRequest) as exc:
-        sf.Contact.get(bad)
+        sf_type(sf, "Contact").get(bad)
     assert code_of(exc) == "MALFORMED_ID"
 
 
@@ -82,24 +90,27 @@ def test_references_must_exist_and_have_the_right_type(emulator: SalesforceEmula
     contact = emulator.create("Contact", {"LastName": "Doe"})
     opportunity = add_opportunity(emulator)
     with pytest.raises(SalesforceMalformedRequest) as exc:
-        sf.Event.create(event(owner, WhatId="OPPORTUNITY_GID"))
+        sf_type(sf, "Event").create(event(owner, WhatId="OPPORTUNITY_GID"))
     assert code_of(exc) == "MALFORMED_ID"
     with pytest.raises(SalesforceMalformedRequest) as exc:
-        sf.Event.create(event(owner, WhatId="006000000000999AAA"))  # well-formed, no such Opportunity
+        sf_type(sf, "Event").create(event(owner, WhatId="006000000000999AAA"))  # well-formed, no such Opportunity
     assert code_of(exc) == "INVALID_CROSS_REFERENCE_KEY"
     with pytest.raises(SalesforceMalformedRequest) as exc:
-        sf.Event.create(event(owner, WhoId=opportunity))  # a Who is a Contact or Lead
+        sf_type(sf, "Event").create(event(owner, WhoId=opportunity))  # a Who is a Contact or Lead
     assert code_of(exc) == "INVALID_CROSS_REFERENCE_KEY"
     with pytest.raises(SalesforceMalformedRequest) as exc:
-        sf.Event.create(event(None))  # type: ignore[arg-type]
+        sf_type(sf, "Event").create(event(None))
     assert code_of(exc) == "REQUIRED_FIELD_MISSING"
-    made = sf.Event.create(event(owner, WhatId=opportunity[:15], WhoId=contact))["id"]
-    stored = sf.Event.get(made)
+    made = sf_type(sf, "Event").create(event(owner, WhatId=opportunity[:15], WhoId=contact))["id"]
+    stored = sf_type(sf, "Event").get(made)
     assert stored["WhatId"] == opportunity and stored["WhoId"] == contact
     # left out, the owner is the integration user (defaulted on create)
-    assert sf.Event.get(sf.Event.create(event(owner) | {"OwnerId": owner})["id"])["OwnerId"] == owner
+    assert (
+        sf_type(sf, "Event").get(sf_type(sf, "Event").create(event(owner) | {"OwnerId": owner})["id"])["OwnerId"]
+        == owner
+    )
     left_out = {k: v for k, v in event(owner).items() if k != "OwnerId"}
-    assert sf.Event.get(sf.Event.create(left_out)["id"])["OwnerId"] == emulator.integration_user
+    assert sf_type(sf, "Event").get(sf_type(sf, "Event").create(left_out)["id"])["OwnerId"] == emulator.integration_user
 
 
 def test_required_fields_picklists_lengths_and_read_only_fields(emulator: SalesforceEmulator, sf: Salesforce) -> None:
@@ -122,9 +133,9 @@ def test_required_fields_picklists_lengths_and_read_only_fields(emulator: Salesf
             getattr(sf, sobject).create(body)
         assert code_of(exc) == code, (sobject, body)
     assert emulator.live("ServiceAppointment") == [] and len(emulator.live("Event")) == 0
-    made = sf.Event.create(event(owner, Subject="x" * 255))["id"]
+    made = sf_type(sf, "Event").create(event(owner, Subject="x" * 255))["id"]
     with pytest.raises(SalesforceMalformedRequest) as exc:  # series fields are create-only
-        sf.Event.update(made, {"IsRecurrence": True})
+        sf_type(sf, "Event").update(made, {"IsRecurrence": True})
     assert code_of(exc) == "INVALID_FIELD_FOR_INSERT_UPDATE"
 
 
@@ -134,23 +145,23 @@ def test_the_org_shape_is_set_per_test(emulator: SalesforceEmulator, sf: Salesfo
     emulator.org.set_picklist("Event", "Appointment_Status__c", ["Scheduled", "Cancelled"])
     emulator.org.set_access("Event", "Location", createable=False, updateable=False)
     with pytest.raises(SalesforceMalformedRequest) as exc:
-        sf.Event.create(event(owner, Appointment_Type__c="INITIAL"))
+        sf_type(sf, "Event").create(event(owner, Appointment_Type__c="INITIAL"))
     assert code_of(exc) == "INVALID_FIELD"
     with pytest.raises(SalesforceMalformedRequest) as exc:
         sf.query("SELECT Id, Appointment_Type__c FROM Event")
     assert code_of(exc) == "INVALID_FIELD"
     with pytest.raises(SalesforceMalformedRequest) as exc:
-        sf.Event.create(event(owner, Location="Shop"))
+        sf_type(sf, "Event").create(event(owner, Location="Shop"))
     assert code_of(exc) == "INVALID_FIELD_FOR_INSERT_UPDATE"
-    sf.Event.create(event(owner, Appointment_Status__c="Cancelled"))
-    described = {f["name"]: f for f in sf.Event.describe()["fields"]}
+    sf_type(sf, "Event").create(event(owner, Appointment_Status__c="Cancelled"))
+    described = {f["name"]: f for f in sf_type(sf, "Event").describe()["fields"]}
     assert "Appointment_Type__c" not in described
     assert [v["value"] for v in described["Appointment_Status__c"]["picklistValues"]] == ["Scheduled", "Cancelled"]
     assert described["Location"]["createable"] is False and "EventWhoIds" in described
     emulator.shared_activities = False
-    assert "EventWhoIds" not in {f["name"] for f in sf.Event.describe()["fields"]}
+    assert "EventWhoIds" not in {f["name"] for f in sf_type(sf, "Event").describe()["fields"]}
     with pytest.raises(SalesforceMalformedRequest) as exc:
-        sf.Event.create(event(owner, EventWhoIds=[]))
+        sf_type(sf, "Event").create(event(owner, EventWhoIds=[]))
     assert code_of(exc) == "INVALID_FIELD"
 
 
@@ -184,20 +195,22 @@ def test_describe_is_shaped_like_the_real_answer(sf: Salesforce) -> None:
                 "unique",
                 "defaultedOnCreate",
             } <= set(f)
-    ext = next(f for f in sf.Event.describe()["fields"] if f["name"] == "Appointment_Service_Id__c")
+    ext = next(f for f in sf_type(sf, "Event").describe()["fields"] if f["name"] == "Appointment_Service_Id__c")
     assert ext["externalId"] and ext["unique"] and ext["custom"]
-    status = next(f for f in sf.ServiceAppointment.describe()["fields"] if f["name"] == "StatusCategory")
+    status = next(f for f in sf_type(sf, "ServiceAppointment").describe()["fields"] if f["name"] == "StatusCategory")
     assert status["createable"] is False and status["updateable"] is False
-    assert {o["name"] for o in sf.describe()["sobjects"]} >= {"Event", "ServiceAppointment", "EventRelation"}
+    org = sf.describe()
+    assert org is not None
+    assert {o["name"] for o in org["sobjects"]} >= {"Event", "ServiceAppointment", "EventRelation"}
 
 
 def test_duplicate_external_id_and_per_record_errors_in_composite_calls(
     emulator: SalesforceEmulator, sf: Salesforce
 ) -> None:
     owner = emulator.create("User", {"Name": "Fitter", "Email": "f@example.com", "IsActive": True})
-    sf.Event.create(event(owner, Appointment_Service_Id__c="a-1"))
+    sf_type(sf, "Event").create(event(owner, Appointment_Service_Id__c="a-1"))
     with pytest.raises(SalesforceMalformedRequest) as exc:
-        sf.Event.create(event(owner, Appointment_Service_Id__c="a-1"))
+        sf_type(sf, "Event").create(event(owner, Appointment_Service_Id__c="a-1"))
     assert code_of(exc) == "DUPLICATE_VALUE"
     records = [
         {"attributes": {"type": "Event"}, **event(owner, Subject="good")},
@@ -205,6 +218,7 @@ def test_duplicate_external_id_and_per_record_errors_in_composite_calls(
         {"attributes": {"type": "Event"}, **event(owner, Appointment_Status__c="Cancelled")},
     ]
     answer = sf.restful("composite/sobjects", method="POST", json={"allOrNone": False, "records": records})
+    assert isinstance(answer, list), answer
     assert [r["success"] for r in answer] == [True, False, False]
     assert [r["errors"][0]["statusCode"] for r in answer[1:]] == [
         "MALFORMED_ID",
@@ -212,6 +226,7 @@ def test_duplicate_external_id_and_per_record_errors_in_composite_calls(
     ]
     before = len(emulator.live("Event"))
     answer = sf.restful("composite/sobjects", method="POST", json={"allOrNone": True, "records": records})
+    assert isinstance(answer, list), answer
     assert [r["errors"][0]["statusCode"] for r in answer] == [
         "ALL_OR_NONE_OPERATION_ROLLED_BACK",
         "MALFORMED_ID",
