@@ -37,7 +37,9 @@ def _start() -> datetime:
 
 
 def _dav_calendar(live: LiveServer, username: str, password: str) -> caldav.Calendar:
-    extra = {"require_tls": False} if "require_tls" in inspect.signature(caldav.DAVClient).parameters else {}
+    extra: dict[str, Any] = (
+        {"require_tls": False} if "require_tls" in inspect.signature(caldav.DAVClient).parameters else {}
+    )
     client = caldav.DAVClient(url=live.base_url + "/dav/", username=username, password=password, timeout=30, **extra)
     (calendar,) = client.principal().calendars()
     return calendar
@@ -64,9 +66,11 @@ def _client_fields(meta: dict[str, Any]) -> dict[str, Any]:
 def _dav_fields(text: str) -> dict[str, Any]:
     (event,) = icalendar.Calendar.from_ical(text).walk("VEVENT")
     attendees = event.get("ATTENDEE")
+    categories = event["CATEGORIES"]
+    assert isinstance(categories, icalendar.vCategory), categories
     return {
         "location": str(event.get("LOCATION")),
-        "categories": [str(c) for c in event["CATEGORIES"].cats],
+        "categories": [str(c) for c in categories.cats],
         "organizer": str(event["ORGANIZER"]),
         "attendees": [str(a) for a in (attendees if isinstance(attendees, list) else [attendees])],
     }

@@ -30,7 +30,9 @@ def _at(hour: int, days: int = 10) -> datetime:
 
 
 def _dav_calendar(live: LiveServer, username: str, password: str) -> caldav.Calendar:
-    extra = {"require_tls": False} if "require_tls" in inspect.signature(caldav.DAVClient).parameters else {}
+    extra: dict[str, Any] = (
+        {"require_tls": False} if "require_tls" in inspect.signature(caldav.DAVClient).parameters else {}
+    )
     client = caldav.DAVClient(url=live.base_url + "/dav/", username=username, password=password, timeout=30, **extra)
     (calendar,) = client.principal().calendars()
     return calendar

@@ -100,7 +100,16 @@ def test_creates_written_through_the_driver_move_the_clock(runtime: Runtime, peo
         written = clock.generation()
         with runtime.uow() as uow:  # left without commit: moved at the insert (a reader then re-checks)
             now = datetime.now(UTC)
-            values = (str(uuid.uuid4()), people.fitter.calendar_id, "x", None, "INITIAL", "BOOKED", start, start)
+            values: tuple[Any, ...] = (
+                str(uuid.uuid4()),
+                people.fitter.calendar_id,
+                "x",
+                None,
+                "INITIAL",
+                "BOOKED",
+                start,
+                start,
+            )
             values += (None, None, None, {}, now, now, None, 1, 0)
             insert_many(uow.session, _table(AppointmentRow), _COLUMNS, [values])
             assert clock.generation() == written + 1
