@@ -185,13 +185,15 @@ class OutboxRow(Base):
 
 
 class AuditRow(Base):
-    """Who read or changed which appointment, when, and through which channel."""
+    """Who read or changed which appointment, when, and through which channel. Read per appointment, oldest first
+    (its one index besides the key); no index on the time alone, which no query uses and every row paid for
+    (migration 0015)."""
 
     __tablename__ = "audit_log"
     __table_args__ = (Index("ix_audit_log_appointment_at", "appointment_id", "at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
-    at: Mapped[datetime] = mapped_column(index=True)
+    at: Mapped[datetime] = mapped_column()
     actor: Mapped[str | None] = mapped_column(String(64))
     channel: Mapped[str] = mapped_column(String(16))
     action: Mapped[str] = mapped_column(String(16))

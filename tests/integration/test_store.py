@@ -31,13 +31,12 @@ def test_ensure_schema_creates_an_empty_database_stamped_and_upgrades_an_old_one
     with engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
     with engine.begin() as connection:  # taken back to the revision before the newest migration
-        connection.exec_driver_sql("ALTER TABLE status_history DROP COLUMN changed")
-        connection.exec_driver_sql("ALTER TABLE status_history DROP COLUMN recurrence_id")
-        connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0013'")
-    assert current_revision(engine) == "0013"
+        connection.exec_driver_sql("CREATE INDEX ix_audit_log_at ON audit_log (at)")
+        connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0014'")
+    assert current_revision(engine) == "0014"
     ensure_schema(engine)  # behind: migrated
-    columns = {c["name"] for c in inspect(engine).get_columns("status_history")}
-    assert is_current(engine) and {"recurrence_id", "changed"} <= columns
+    indexes = {i["name"] for i in inspect(engine).get_indexes("audit_log")}
+    assert is_current(engine) and indexes == {"ix_audit_log_appointment_at"}
     engine.dispose()
 
 
