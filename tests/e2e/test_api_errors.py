@@ -7,6 +7,7 @@ import importlib
 import json
 import pkgutil
 from types import ModuleType
+from typing import TypeVar
 
 import requests
 from markupsafe import escape
@@ -78,7 +79,10 @@ def test_one_title_per_kind_whether_the_router_or_the_service_found_it(live: Liv
     assert _problem(live.client().get("/api/v1/appointments"), 401)["title"] == "Authentication required"
 
 
-def _subclasses(cls: type) -> list[type]:
+E = TypeVar("E")
+
+
+def _subclasses(cls: type[E]) -> list[type[E]]:
     return [cls, *(sub for child in cls.__subclasses__() for sub in _subclasses(child))]
 
 

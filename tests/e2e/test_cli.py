@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -35,7 +36,8 @@ def run(
     return result
 
 
-def as_json(settings: Settings, *args: str, stdin: str | None = None) -> object:
+def as_json(settings: Settings, *args: str, stdin: str | None = None) -> Any:
+    """The command's ``--json`` answer, parsed (its shape depends on the command)."""
     return json.loads(run(settings, *args, "--json", stdin=stdin).stdout)
 
 
@@ -49,20 +51,20 @@ def test_help_lists_every_command() -> None:
 
 
 def test_admin_commands(settings: Settings) -> None:
-    assert as_json(settings, "db", "upgrade")["revision"]  # type: ignore[index]
+    assert as_json(settings, "db", "upgrade")["revision"]
     fitter = as_json(settings, "users", "add", "fitter.x", "--role", "fitter", "--timezone", "America/Denver")
-    assert fitter["role"] == "fitter" and len(fitter["password"]) >= 16  # type: ignore[index]
+    assert fitter["role"] == "fitter" and len(fitter["password"]) >= 16
     chosen = as_json(settings, "users", "set-password", "fitter.x", "--password-stdin", stdin="correct horse 1\n")
     assert chosen == {"username": "fitter.x", "password": "correct horse 1"}
     listed = as_json(settings, "users", "list")
-    assert [u["username"] for u in listed] == ["fitter.x"]  # type: ignore[union-attr,index]
+    assert [u["username"] for u in listed] == ["fitter.x"]
     calendars = as_json(settings, "calendars", "list")
-    assert [(c["name"], c["kind"], c["timezone"]) for c in calendars] == [("fitter.x", "fitter", "America/Denver")]  # type: ignore[union-attr,index]
+    assert [(c["name"], c["kind"], c["timezone"]) for c in calendars] == [("fitter.x", "fitter", "America/Denver")]
     team = as_json(settings, "calendars", "create", "West", "--kind", "team", "--timezone", "America/Denver")
-    assert team["kind"] == "team"  # type: ignore[index]
+    assert team["kind"] == "team"
     token = as_json(settings, "tokens", "issue", "fitter.x", "--scope", "read", "--name", "cockpit")
-    assert token["token"].startswith("ast_") and token["scopes"] == ["read"]  # type: ignore[index]
-    assert as_json(settings, "tokens", "revoke", token["id"]) == {"id": token["id"], "revoked": True}  # type: ignore[index]
+    assert token["token"].startswith("ast_") and token["scopes"] == ["read"]
+    assert as_json(settings, "tokens", "revoke", token["id"]) == {"id": token["id"], "revoked": True}
     assert as_json(settings, "appointments", "list") == {"items": [], "next_cursor": None}
     text = run(settings, "calendars", "list").stdout
     assert "West" in text and "America/Denver" in text
@@ -92,16 +94,16 @@ def test_invalid_setting_stops_with_its_name(tmp_path: Path) -> None:
 def test_demo_is_idempotent(settings: Settings) -> None:
     first = as_json(settings, "demo")
     second = as_json(settings, "demo")
-    assert first["appointments"]["created"] > 100  # type: ignore[index]
-    assert second["appointments"] == {"created": 0, "total": first["appointments"]["total"]}  # type: ignore[index]
-    assert first["users"] == second["users"]  # type: ignore[index]
-    roles = {u["role"] for u in first["users"]}  # type: ignore[index]
+    assert first["appointments"]["created"] > 100
+    assert second["appointments"] == {"created": 0, "total": first["appointments"]["total"]}
+    assert first["users"] == second["users"]
+    roles = {u["role"] for u in first["users"]}
     assert roles == {"admin", "dispatcher", "service", "fitter", "consultant", "tech_setup"}
-    zones = {c["timezone"] for u in first["users"] for c in u["calendars"] if u["role"] == "fitter"}  # type: ignore[index]
+    zones = {c["timezone"] for u in first["users"] for c in u["calendars"] if u["role"] == "fitter"}
     assert len(zones) >= 3
-    listed = as_json(settings, "appointments", "list", "--limit", "500")["items"]  # type: ignore[index]
-    statuses = {a["status"] for a in listed}  # type: ignore[union-attr]
-    types = {a["meta"]["type"] for a in listed}  # type: ignore[union-attr]
+    listed = as_json(settings, "appointments", "list", "--limit", "500")["items"]
+    statuses = {a["status"] for a in listed}
+    types = {a["meta"]["type"] for a in listed}
     assert statuses == {"INITIAL", "RESERVED", "BOOKED", "CANCELLED", "RESCHEDULED"}
     assert types == {"INITIAL", "FOLLOW_UP", "TECH_SETUP"}
 

@@ -322,6 +322,7 @@ SECRET_PATHS = ("/api/v1/calendars/{id}/feeds", "/api/v1/webhooks", "/api/v1/boo
 
 
 def _other(name: str, people: People, world: World) -> Other:
+    body: dict[str, Any]
     if name == "calendars":
         body = {"name": "Fitters North", "kind": "team", "timezone": "America/Denver"}
         return "/api/v1/calendars", body, {**body, "name": "Fitters South"}, CalendarRow

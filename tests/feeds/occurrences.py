@@ -117,7 +117,7 @@ def icaljs_occurrences(data: bytes, low: datetime, high: datetime) -> list[Occur
             cwd=NODE_DIR,
         )
     assert result.returncode == 0, result.stderr
-    return sorted((tuple(o) for o in json.loads(result.stdout)), key=str)  # type: ignore[misc]
+    return sorted((tuple(o) for o in json.loads(result.stdout)), key=str)
 
 
 PARSERS = {

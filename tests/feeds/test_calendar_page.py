@@ -153,7 +153,7 @@ def _week_of_a_dispatcher(w: FeedWorld) -> dict[str, Any]:
         start = monday + timedelta(days=day, minutes=round(hour * 60))
         return w.add(start, minutes, status=status, meta={"type": kind, **meta})
 
-    world = {
+    world: dict[str, Any] = {
         "monday": monday,
         "initial": add(0, 9, 60, "INITIAL", "INITIAL", location="Denver store"),
         "fitting": add(0, 11, 90, "BOOKED", location="Denver store"),

@@ -14,7 +14,7 @@ from caldav_bridge.model.requests import AppointmentDraft, CancelRequest
 from caldav_bridge.runtime import Runtime
 from caldav_bridge.services import appointments, feed_tokens
 from caldav_bridge.services.actor import system_actor
-from caldav_bridge.services.feed_serving import Client, Conditions, FeedConfig, FeedContext, fetch_feed
+from caldav_bridge.services.feed_serving import Client, Conditions, FeedConfig, FeedContext, FeedResponse, fetch_feed
 from caldav_bridge.store.tables import AuditRow, FeedTokenRow
 from config import Settings
 from tests.conftest import People
@@ -87,6 +87,7 @@ def test_tokens_are_random_hashed_and_revocable(runtime: Runtime, people: People
     two = feed_tokens.issue(
         runtime.uow(), actor, people.fitter.calendar_id, FeedTokenDraft(name="B"), "https://x.example"
     )
+    assert one.secret and two.secret and one.urls  # shown at issue (null only in an idempotent replay)
     assert one.secret != two.secret and len(one.secret) == 32  # 192 bits
     assert one.urls.url == f"https://x.example/feeds/{one.secret}.ics"
     assert one.urls.webcal == f"webcal://x.example/feeds/{one.secret}.ics"
@@ -111,13 +112,15 @@ def test_window_grace_and_last_modified(runtime: Runtime, people: People) -> Non
         draft = AppointmentDraft.model_validate(appointment_body(cal, start=start))
         made[key] = str(appointments.create(runtime.uow(), actor, draft).appointment.id)
     appointments.cancel(runtime.uow(), actor, made["soon"], CancelRequest(reason="ill"))
-    draft = FeedTokenDraft(name="G", privacy=Privacy.MINIMAL)  # busy (the default) lists no cancelled ones
-    issued = feed_tokens.issue(runtime.uow(), actor, cal, draft, "https://x.example")
+    token_draft = FeedTokenDraft(name="G", privacy=Privacy.MINIMAL)  # busy (the default) lists no cancelled ones
+    issued = feed_tokens.issue(runtime.uow(), actor, cal, token_draft, "https://x.example")
+    secret = issued.secret
+    assert secret
     ctx = FeedContext.create(FeedConfig(cancelled_grace=timedelta(days=14)), 1000)
     client = Client("test", "127.0.0.1")
 
-    def fetch(at: datetime, conditions: Conditions = Conditions()):  # type: ignore[no-untyped-def]
-        return fetch_feed(runtime.uow(), ctx, issued.secret, client, conditions, now=at)
+    def fetch(at: datetime, conditions: Conditions = Conditions()) -> FeedResponse:
+        return fetch_feed(runtime.uow(), ctx, secret, client, conditions, now=at)
 
     today = fetch(now + timedelta(seconds=1))
     assert today.events == 2 and b"STATUS:CANCELLED" in (today.body.identity if today.body else b"")
@@ -136,26 +139,26 @@ def test_the_cli_manages_feed_tokens_and_gives_salesforce_urls(settings: Setting
     as_json(settings, "db", "upgrade")
     as_json(settings, "users", "add", "fitter.cli", "--role", "fitter", "--timezone", "Europe/Berlin")
     as_json(settings, "users", "add", "consultant.cli", "--role", "consultant")
-    (calendar,) = [c for c in as_json(settings, "calendars", "list") if c["kind"] == "fitter"]  # type: ignore[union-attr,index]
+    (calendar,) = [c for c in as_json(settings, "calendars", "list") if c["kind"] == "fitter"]
     issued = as_json(
         settings, "feeds", "issue", calendar["id"], "--name", "Google", "--privacy", "full", "--alarm-minutes", "15"
     )
-    assert issued["token"]["privacy"] == "full" and issued["warning"]  # type: ignore[index]
-    assert issued["urls"]["url"].endswith(f"/feeds/{issued['secret']}.ics")  # type: ignore[index]
+    assert issued["token"]["privacy"] == "full" and issued["warning"]
+    assert issued["urls"]["url"].endswith(f"/feeds/{issued['secret']}.ics")
     listed = as_json(settings, "feeds", "list", calendar["id"])
-    assert [t["name"] for t in listed] == ["Google"]  # type: ignore[union-attr,index]
-    rotated = as_json(settings, "feeds", "rotate", issued["token"]["id"])  # type: ignore[index]
-    assert rotated["secret"] != issued["secret"]  # type: ignore[index]
-    revoked = as_json(settings, "feeds", "revoke", rotated["token"]["id"])  # type: ignore[index]
+    assert [t["name"] for t in listed] == ["Google"]
+    rotated = as_json(settings, "feeds", "rotate", issued["token"]["id"])
+    assert rotated["secret"] != issued["secret"]
+    revoked = as_json(settings, "feeds", "revoke", rotated["token"]["id"])
     assert revoked["revoked"] is True
     first = as_json(settings, "feeds", "urls")
-    assert [(u["username"], u["issued"]) for u in first] == [("fitter.cli", True)]  # type: ignore[union-attr,index]
-    assert first[0]["urls"]["google"].startswith("https://calendar.google.com/calendar/r?cid=webcal")  # type: ignore[index]
+    assert [(u["username"], u["issued"]) for u in first] == [("fitter.cli", True)]
+    assert first[0]["urls"]["google"].startswith("https://calendar.google.com/calendar/r?cid=webcal")
     again = as_json(settings, "feeds", "urls")
-    assert again[0]["issued"] is False and again[0]["urls"] is None  # type: ignore[index]
-    assert again[0]["token_id"] == first[0]["token_id"]  # type: ignore[index]
+    assert again[0]["issued"] is False and again[0]["urls"] is None
+    assert again[0]["token_id"] == first[0]["token_id"]
     rotated_urls = as_json(settings, "feeds", "urls", "--rotate")
-    assert rotated_urls[0]["issued"] is True and rotated_urls[0]["urls"] != first[0]["urls"]  # type: ignore[index]
+    assert rotated_urls[0]["issued"] is True and rotated_urls[0]["urls"] != first[0]["urls"]
     bad = run(settings, "feeds", "revoke", "nope", check=False)
     assert bad.returncode == 2 and "not found" in bad.stderr
     text = run(settings, "feeds", "issue", calendar["id"], "--name", "Outlook").stdout
@@ -164,9 +167,9 @@ def test_the_cli_manages_feed_tokens_and_gives_salesforce_urls(settings: Setting
 
 def test_demo_prints_stable_feed_urls_that_work(settings: Settings) -> None:
     first, second = as_json(settings, "demo"), as_json(settings, "demo")
-    feeds = [c["feed"] for u in first["users"] + first["teams"] for c in u["calendars"]]  # type: ignore[index,operator]
+    feeds = [c["feed"] for u in first["users"] + first["teams"] for c in u["calendars"]]
     assert len(feeds) == 8  # 7 personal calendars and the tech-setup team
-    assert feeds == [c["feed"] for u in second["users"] + second["teams"] for c in u["calendars"]]  # type: ignore[index,operator]
+    assert feeds == [c["feed"] for u in second["users"] + second["teams"] for c in u["calendars"]]
     secret = feeds[0]["url"].rsplit("/", 1)[1].removesuffix(".ics")
     rt = Runtime.from_settings(settings)
     try:
@@ -193,5 +196,5 @@ def test_new_feeds_show_busy_unless_the_owner_or_an_admin_chooses_more(feed_worl
     assert [t["privacy"] for t in w.api.get(base).json()["items"]] == ["busy", "minimal", "full"]
     with w.live.runtime.uow() as uow:
         audit = uow.session.scalars(select(AuditRow).where(AuditRow.action == "feed_issue")).all()
-        choices = sorted((a.actor, a.detail.split(", ")[-1].rstrip(")")) for a in audit)
+        choices = sorted((a.actor, (a.detail or "").split(", ")[-1].rstrip(")")) for a in audit)
     assert choices == [("admin", "full"), ("dispatcher", "busy"), (people.fitter.username, "minimal")]

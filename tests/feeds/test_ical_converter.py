@@ -187,7 +187,7 @@ def test_single_event_calendar_carries_its_vtimezone() -> None:
         (lambda d: d.replace(b"PRODID:", b"X-PRODID:", 1), "PRODID"),
     ],
 )
-def test_the_lint_catches_what_parsers_miss(broken, problem: str) -> None:  # type: ignore[no-untyped-def]
+def test_the_lint_catches_what_parsers_miss(broken, problem: str) -> None:
     a = appointment(
         "lint",
         datetime(2026, 3, 2, 15, tzinfo=UTC),

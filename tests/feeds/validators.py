@@ -57,7 +57,11 @@ def vobject_instants(data: bytes) -> Instants:
 
 def ical_instants(data: bytes) -> Instants:
     cal = IcsCalendarStream.calendar_from_ics(data.decode("utf-8"))
-    return {str(e.uid): (_utc(e.dtstart), _utc(e.dtend)) for e in cal.events}
+    out: Instants = {}
+    for e in cal.events:
+        assert e.dtstart is not None and e.dtend is not None, e.uid  # the feeds always write both
+        out[str(e.uid)] = (_utc(e.dtstart), _utc(e.dtend))
+    return out
 
 
 def x_wr_instants(data: bytes) -> Instants:
@@ -71,11 +75,11 @@ def icaljs_instants(feeds: dict[str, bytes]) -> dict[str, Instants]:
     assert node, "node is required (installed with the machine; ical.js by `make test`)"
     assert (NODE_DIR / "node_modules" / "ical.js").exists(), "run `make test` (npm ci in tests/feeds/node)"
     with tempfile.TemporaryDirectory() as tmp:
-        paths = {}
+        paths: dict[str, str] = {}
         for name, data in feeds.items():
-            path = Path(tmp) / f"{len(paths)}.ics"
-            path.write_bytes(data)
-            paths[str(path)] = name
+            file = Path(tmp) / f"{len(paths)}.ics"
+            file.write_bytes(data)
+            paths[str(file)] = name
         result = subprocess.run(
             [node, str(NODE_DIR / "icaljs_check.cjs"), *paths],
             capture_output=True,
