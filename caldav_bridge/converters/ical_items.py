@@ -48,7 +48,7 @@ from caldav_bridge.converters.ical import ical_status
 from caldav_bridge.converters.ical_parse import MAX_LABEL, MAX_LISTED, event_categories, event_contacts, instants
 from caldav_bridge.converters.ical_read import parse_calendar
 from caldav_bridge.converters.ical_series import feed_uid
-from caldav_bridge.converters.ical_shape import shape
+from caldav_bridge.converters.ical_shape import MAX_DATES, MAX_RULE_VALUES, shape
 from caldav_bridge.converters.ical_zones import FileZones
 from caldav_bridge.errors import FieldError
 from caldav_bridge.model.appointment import Appointment, AppointmentStatus, AppointmentType
@@ -85,7 +85,12 @@ class IcalOptions:
     max_events, max_lines: the file is refused (one ``(body)`` error) before it is parsed when it has more
         VEVENTs or content lines than these (None: any number; parsing costs ~25 µs of CPU a line),
     lines_per_event: or more content lines than 1,000 and this many per VEVENT (an event has a few dozen), so
-        that parsing costs in proportion to what is imported, whatever the caller's bounds.
+        that parsing costs in proportion to what is imported, whatever the caller's bounds;
+    dates_per_event: or more EXDATE and RDATE values than :data:`~caldav_bridge.converters.ical_shape.MAX_DATES`
+        (what one CalDAV item may carry) and this many per VEVENT,
+    rule_values_per_event: or more RRULE/EXRULE BYxxx values than
+        :data:`~caldav_bridge.converters.ical_shape.MAX_RULE_VALUES` and this many per VEVENT (every hour and minute
+        of a day is 84): one line may list thousands of values, each parsed, which the line bounds do not bound.
     """
 
     default_type: AppointmentType = AppointmentType.FOLLOW_UP
@@ -98,6 +103,8 @@ class IcalOptions:
     max_events: int | None = None
     max_lines: int | None = None
     lines_per_event: int = 200
+    dates_per_event: int = 20
+    rule_values_per_event: int = 100
 
 
 _DEFAULTS = IcalOptions()
@@ -305,6 +312,16 @@ def _check_shape(text: str | bytes, options: IcalOptions) -> None:
         refused = (
             f"{counted.lines:,} content lines for {counted.events:,} events "
             f"(at most 1,000 and {options.lines_per_event} per event)"
+        )
+    elif counted.dates > MAX_DATES + options.dates_per_event * counted.events:
+        refused = (
+            f"{counted.dates:,} EXDATE and RDATE values for {counted.events:,} events "
+            f"(at most {MAX_DATES:,} and {options.dates_per_event} per event)"
+        )
+    elif counted.rule_values > MAX_RULE_VALUES + options.rule_values_per_event * counted.events:
+        refused = (
+            f"{counted.rule_values:,} RRULE and EXRULE values for {counted.events:,} events "
+            f"(at most {MAX_RULE_VALUES:,} and {options.rule_values_per_event} per event)"
         )
     else:
         return

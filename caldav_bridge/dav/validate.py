@@ -14,7 +14,10 @@ and nothing written:
 - more content lines than :data:`MAX_LINES` or more events (a series and its moved occurrences) than
   :data:`MAX_OBJECTS`, counted before any parse (:mod:`caldav_bridge.converters.ical_shape`): a PUT is parsed
   three times (this check, Radicale, the appointment sync), each content line costing ~70 µs of CPU and each
-  stored occurrence ~2 ms, so these bounds, not the byte limit, keep a request's CPU low.
+  stored occurrence ~2 ms, so these bounds, not the byte limit, keep a request's CPU low;
+- more EXDATE and RDATE values than :data:`~caldav_bridge.converters.ical_shape.MAX_DATES` or more values in the
+  BYxxx lists of its RRULE and EXRULE lines than :data:`~caldav_bridge.converters.ical_shape.MAX_RULE_VALUES`,
+  counted in the same scan (one line may hold thousands of comma-separated values: 15,000 dates cost ~1.05 s).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from icalendar.timezone import tzp
 
 from caldav_bridge.converters.ical_parse import ParsedText
 from caldav_bridge.converters.ical_read import parse_calendar
-from caldav_bridge.converters.ical_shape import shape
+from caldav_bridge.converters.ical_shape import MAX_DATES, MAX_RULE_VALUES, shape
 from caldav_bridge.dav.errors import InvalidCalendarData, MalformedCalendarData
 from caldav_bridge.model.recurrence import (
     CHECK_OCCURRENCES,
@@ -167,6 +170,13 @@ def _check_shape(body: bytes) -> None:
         raise _refuse(
             f"the calendar object has {counted.objects:,} events, tasks or notes (at most {MAX_OBJECTS:,}, "
             "a series and its moved occurrences together)"
+        )
+    if counted.dates > MAX_DATES:
+        raise _refuse(f"the calendar object has {counted.dates:,} EXDATE and RDATE values (at most {MAX_DATES:,})")
+    if counted.rule_values > MAX_RULE_VALUES:
+        raise _refuse(
+            f"the calendar object's RRULE and EXRULE lines list {counted.rule_values:,} values "
+            f"(at most {MAX_RULE_VALUES:,})"
         )
 
 

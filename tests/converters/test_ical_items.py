@@ -10,6 +10,7 @@ import pytest
 
 from caldav_bridge.converters import ConversionError, get_converter
 from caldav_bridge.converters.ical_items import IcalOptions, read_calendar
+from caldav_bridge.converters.ical_shape import MAX_DATES, MAX_RULE_VALUES
 
 WINDOW = IcalOptions(window_start=datetime(2026, 1, 1, tzinfo=UTC), window_end=datetime(2030, 1, 1, tzinfo=UTC))
 
@@ -57,6 +58,22 @@ def test_a_hostile_file_costs_bounded_cpu_and_every_series_gets_an_answer() -> N
     assert len(items) == 300 and all("rrule_error" in item for item in items)
     assert "over 1000 occurrences" in items[0]["rrule_error"]
     assert "in all" in items[-1]["rrule_error"]
+
+
+def test_a_file_listing_more_dates_or_rule_values_than_its_events_may_is_refused_before_it_is_parsed() -> None:
+    """One EXDATE line may hold thousands of values (15,000 cost ~1 s to parse, store and compare), one RRULE
+    thousands of BYxxx values; the line bounds do not bound them."""
+    days = ",".join(f"2027{month:02d}{day:02d}T090000Z" for month in range(1, 13) for day in range(1, 29))
+    series = _event("x", "FREQ=DAILY", "20270101T090000Z")
+    allowed = MAX_DATES + WINDOW.dates_per_event  # one event
+    lines = "".join(f"EXDATE:{days}\r\n" for _ in range(allowed // 336)) + "EXDATE:" + days[: 17 * (allowed % 336) - 1]
+    assert len(list(read_calendar(_calendar(series + lines + "\r\n"), WINDOW))) > 0
+    with pytest.raises(ConversionError, match="1,021 EXDATE and RDATE values for 1 events") as caught:
+        read_calendar(_calendar(series + lines + ",20280101T090000Z\r\n"), WINDOW)
+    assert caught.value.fields == ["(body)"]
+    monthdays = ",".join(str(n % 28 + 1) for n in range(MAX_RULE_VALUES + WINDOW.rule_values_per_event + 1))
+    with pytest.raises(ConversionError, match="1,101 RRULE and EXRULE values"):
+        read_calendar(_calendar(_event("r", f"FREQ=MONTHLY;BYMONTHDAY={monthdays}")), WINDOW)
 
 
 def test_rules_that_never_occur_or_began_long_ago_cost_little_and_say_why() -> None:

@@ -1,4 +1,5 @@
-"""caldav_bridge.converters.ical_shape: lines and components counted before any parse, as the parsers see them."""
+"""caldav_bridge.converters.ical_shape: lines, components and listed values (EXDATE/RDATE dates, RRULE BYxxx
+values) counted before any parse, as the parsers see them."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import date, timedelta
 import icalendar
 import pytest
 
-from caldav_bridge.converters.ical_shape import IcalShape, shape
+from caldav_bridge.converters.ical_shape import MAX_DATES, MAX_RULE_VALUES, IcalShape, shape
 from caldav_bridge.dav.errors import InvalidCalendarData, MalformedCalendarData
 from caldav_bridge.dav.validate import MAX_LINES, MAX_OBJECTS, check_calendar_body
 from tests.caldav.support import event_ics
@@ -38,7 +39,7 @@ def test_components_and_depth() -> None:
     vevent = moved[moved.index("BEGIN:VEVENT") : moved.index("END:VCALENDAR")]
     todo = "BEGIN:VTODO\r\nUID:t\r\nEND:VTODO\r\n"
     text = series.replace("END:VCALENDAR", vevent + todo + "END:VCALENDAR")
-    assert shape(text) == IcalShape(lines=shape(text).lines, objects=3, events=2, depth=3)
+    assert shape(text) == IcalShape(lines=shape(text).lines, objects=3, events=2, depth=3, dates=0, rule_values=1)
     assert shape("begin:vcalendar\nbegin:vevent\nend:vevent\nend:vcalendar").events == 1  # names are caseless
     assert shape(b"").lines == 0
 
@@ -78,3 +79,71 @@ def test_a_put_body_icalendar_cannot_read_is_refused_not_left_to_radicale() -> N
     )
     with pytest.raises(MalformedCalendarData, match="cannot be read"):
         check_calendar_body(body.encode())
+
+
+def _stamps(count: int, first: int = 0) -> list[str]:
+    return [f"{date(2027, 1, 1) + timedelta(days=first + n):%Y%m%d}T090000" for n in range(count)]
+
+
+def _exdates(count: int, per_line: int = 500) -> str:
+    stamps = _stamps(count)
+    return "".join(
+        "EXDATE;TZID=America/Denver:" + ",".join(stamps[i : i + per_line]) + "\r\n" for i in range(0, count, per_line)
+    )
+
+
+def _icalendar_dates(text: str) -> int:
+    """EXDATE and RDATE values as icalendar reads them, for comparison."""
+    total = 0
+    for event in icalendar.Calendar.from_ical(text).walk("VEVENT"):
+        for name in ("EXDATE", "RDATE"):
+            value = event.get(name)
+            total += sum(len(v.dts) for v in (value if isinstance(value, list) else [value] if value else []))
+    return total
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        "RRULE:FREQ=DAILY\r\n" + _exdates(7, per_line=3),
+        "RRULE:FREQ=DAILY\r\nRDATE:20270301T090000Z,20270302T090000Z\r\nexdate:20270303T090000Z\r\n",
+        # folded anywhere, the name too: unfolded as the parsers unfold it before it is counted
+        "RRULE:FREQ=DAILY\r\nEX\r\n DATE:20270301T090000Z,\r\n 20270302T090000Z\r\n",
+    ],
+)
+def test_dates_are_the_values_the_parser_reads(extra: str) -> None:
+    text = event_ics("d@shape", extra=extra)
+    assert shape(text).dates == _icalendar_dates(text)
+    assert shape(text.replace("\r\n", "\n")).dates == shape(text).dates
+
+
+def test_rule_values_are_each_rule_lines_commas_and_one() -> None:
+    rule = "RRULE:FREQ=MONTHLY;BYMONTHDAY=1,15,-1;BYHOUR=9,14\r\nEXRULE:FREQ=YEARLY;BYMONTH=12\r\n"
+    # a line's commas and one: two lists on a line count one less than their values, one list exactly its values
+    assert shape(event_ics("r@shape", extra=rule)).rule_values == 4 + 1
+
+
+def test_a_put_body_over_the_date_bound_is_refused_before_it_is_parsed() -> None:
+    check_calendar_body(event_ics("x@shape", extra="RRULE:FREQ=DAILY\r\n" + _exdates(MAX_DATES)).encode())
+    over = event_ics(
+        "x@shape",
+        extra="RRULE:FREQ=DAILY\r\n" + _exdates(MAX_DATES - 1) + "RDATE:20280101T090000Z,20280102T090000Z\r\n",
+    )
+    with pytest.raises(
+        InvalidCalendarData, match=f"{MAX_DATES + 1:,} EXDATE and RDATE values \\(at most {MAX_DATES:,}\\)"
+    ):
+        check_calendar_body(over.encode())
+    # one line of 15,000 values (the most a PUT's 256 KiB hold; ~1.05 s of CPU before the bound), folded
+    folded = event_ics("x@shape", extra="RRULE:FREQ=DAILY\r\nEXDATE:" + ",\r\n ".join(_stamps(15_000)) + "\r\n")
+    with pytest.raises(InvalidCalendarData, match="15,000 EXDATE and RDATE values"):
+        check_calendar_body(folded.encode())
+
+
+def test_a_put_body_over_the_rule_value_bound_is_refused_before_it_is_parsed() -> None:
+    def rule(values: int) -> bytes:
+        days = ",".join(str(n % 28 + 1) for n in range(values))
+        return event_ics("y@shape", extra=f"RRULE:FREQ=MONTHLY;BYMONTHDAY={days}\r\n").encode()
+
+    check_calendar_body(rule(MAX_RULE_VALUES))
+    with pytest.raises(InvalidCalendarData, match=f"list {MAX_RULE_VALUES + 1:,} values"):
+        check_calendar_body(rule(MAX_RULE_VALUES + 1))
