@@ -19,6 +19,7 @@ import pytest
 import requests
 from sqlalchemy import select
 
+from caldav_bridge.converters.ical_shape import MAX_DATES
 from caldav_bridge.services.appointments import MAX_OCCURRENCE_CHANGES
 from caldav_bridge.store.tables import AuditRow
 from tests.caldav.test_occurrence_changes import UID, expanded, rid, write_series
@@ -285,30 +286,37 @@ def test_a_put_changing_more_occurrences_than_the_bound_is_a_change_of_the_serie
     )
 
 
-def test_a_put_of_thousands_of_exdates_costs_what_it_cost_before_the_diff(
+def test_a_put_of_the_most_exdates_an_item_may_have_raises_no_occurrence_event_and_more_are_refused(
     live: LiveServer, fitter_calendar: caldav.Calendar, people: People
 ) -> None:
-    """A series saved again with 5,000 more EXDATE values: answered within the hostile-input CPU budget, no
-    occurrence event. Failed before the bound: one event per value (history, audit, outbox rows) and a quadratic
-    diff, 13 s of CPU. (15,000 values, about the largest body a PUT may have, cost ~1.05 s here with or without
-    the diff: parsing them.)"""
+    """A series saved again with ``MAX_DATES`` (1,000) more EXDATE values, far more than ``MAX_OCCURRENCE_CHANGES``:
+    answered within the hostile-input CPU budget, no occurrence event. Failed before the bound: one event per value
+    (history, audit, outbox rows) and a quadratic diff, 13 s of CPU for 5,000 values. 5,000 values (15,000, about
+    the largest body a PUT may hold, cost ~1.05 s) are refused before any parse since ``MAX_DATES``: nothing changes."""
     days = future_tuesday()
     api = live.client(people.fitter.token)
     write_series(fitter_calendar, days)
     series_id = _series_id(api, people.fitter.calendar_id or "", "Weekly fitting")
     before = len(_history(api, series_id))
-    stamps = [_stamp(days.at(30 + n, 9)) for n in range(5_000)]
-    exdates = "".join(
-        "EXDATE;TZID=America/Denver:" + ",".join(stamps[i : i + 1000]) + "\r\n" for i in range(0, len(stamps), 1000)
-    )
-    body = _phone_series(days).replace("RRULE:", exdates + "RRULE:")
     href = str(fitter_calendar.event_by_uid(UID).url)
     auth = (people.fitter.username, people.fitter.password)
 
-    answer = tried(live, lambda: requests.put(href, data=body, auth=auth, timeout=120), "PUT of 5,000 more EXDATEs")
+    def body(count: int) -> str:
+        stamps = [_stamp(days.at(30 + n, 9)) for n in range(count)]
+        exdates = "".join(
+            "EXDATE;TZID=America/Denver:" + ",".join(stamps[i : i + 500]) + "\r\n" for i in range(0, count, 500)
+        )
+        return _phone_series(days).replace("RRULE:", exdates + "RRULE:")
+
+    refused = tried(live, lambda: requests.put(href, data=body(5_000), auth=auth, timeout=120), "5,000 EXDATEs")
+    assert refused.status == 403, refused.response.text[:300]
+    assert "valid-calendar-data" in refused.response.text and "(at most 1,000)" in refused.response.text
+    assert not refused.store_changed
+    answer = tried(live, lambda: requests.put(href, data=body(MAX_DATES), auth=auth, timeout=120), "1,000 EXDATEs")
     assert answer.status == 204, answer.response.text[:300]
     assert answer.cpu_seconds < CPU_BUDGET, answer.cpu_seconds
     assert len(_history(api, series_id)) == before
+    assert len(api.get(f"/api/v1/appointments/{series_id}").json()["meta"]["recurrence"]["exdates"]) >= MAX_DATES
 
 
 def _all_day_series(uid: str, d0: date, moved: tuple[date, date] | None = None) -> str:

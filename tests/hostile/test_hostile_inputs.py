@@ -16,6 +16,7 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from caldav_bridge.converters.ical_shape import MAX_DATES
 from feeds.dav import MAX_RESOURCE_BYTES
 from tests.caldav.support import event_ics
 from tests.support.cpu import CPU_BUDGET, server_cpu
@@ -41,6 +42,12 @@ def moved_series(moved: int) -> str:
     return text.replace("END:VCALENDAR", overrides + "END:VCALENDAR")
 
 
+def exdate_line(values: int) -> str:
+    """A daily series with one EXDATE line of ``values`` comma-separated date-times (one a day from 2027)."""
+    stamps = ",".join(f"{date(2027, 1, 1) + timedelta(days=n):%Y%m%d}T090000" for n in range(values))
+    return rule_ics("FREQ=DAILY").replace("RRULE:", f"EXDATE;TZID=America/Denver:{stamps}\r\nRRULE:")
+
+
 # --------------------------------------------------------------------------- the fixed corpus
 
 OVER_PARSE_BOUNDS: dict[str, tuple[Request, set[int]]] = {
@@ -55,6 +62,13 @@ OVER_PARSE_BOUNDS: dict[str, tuple[Request, set[int]]] = {
     "a series with 600 moved occurrences": (lambda d: d.put(moved_series(600)), {403}),
     # ~0.9 µs of CPU a byte of property values (0.74 s for 800 KB before feeds.dav.MAX_RESOURCE_BYTES)
     "a value of 300 KB": (lambda d: d.put(event_ics("wide@hostile", extra="X-A:" + "y" * 300_000 + "\r\n")), {403}),
+    # one line, 15,000 values (~1.05 s of CPU before ical_shape.MAX_DATES: parsed, stored and compared)
+    "an EXDATE line of 15,000 values": (lambda d: d.put(exdate_line(15_000)), {403}),
+    # 0.56 s of CPU in the pre-parse check alone before ical_shape.MAX_RULE_VALUES, then Radicale and the store
+    "an RRULE of 80,000 BYMONTHDAY values": (
+        lambda d: d.put(rule_ics("FREQ=MONTHLY;BYMONTHDAY=" + ",".join(str(n % 28 + 1) for n in range(80_000)))),
+        {403},
+    ),
 }
 
 ICALENDAR: dict[str, tuple[Request, set[int]]] = {
@@ -214,12 +228,20 @@ def test_bodies_over_the_parse_bounds_are_refused_before_any_parse(
     for case, (request, _) in OVER_PARSE_BOUNDS.items():
         answer = request(door)
         assert answer.status_code == 403, (case, answer.text[:300])
-        bounds = ("content lines (at most 2,000)", "(at most 100,", f"at most {MAX_RESOURCE_BYTES} bytes")
+        bounds = (
+            "content lines (at most 2,000)",
+            "(at most 100,",
+            f"at most {MAX_RESOURCE_BYTES} bytes",
+            f"values (at most {MAX_DATES:,})",
+        )
         assert any(bound in answer.text for bound in bounds), (case, answer.text[:300])
     assert parses == []
     accepted = door.put(moved_series(99))  # the most moved occurrences an item may have: stored
     assert accepted.status_code == 201, accepted.text[:300]
     assert parses
+    most = tried(live, lambda: door.put(exdate_line(MAX_DATES)), "an EXDATE line of the most values an item may have")
+    assert most.status == 201, most.response.text[:300]
+    assert most.cpu_seconds < CPU_BUDGET, most.cpu_seconds
 
 
 def test_known_bad_json_and_headers(live: LiveServer, door: Door) -> None:
