@@ -43,8 +43,14 @@ def _team_uow() -> FakeUnitOfWork:
     return uow
 
 
-def _slots(uow: FakeUnitOfWork, *, options: SchedulingOptions = OPTIONS, **target: str) -> list[tuple[int, str]]:
-    query = AvailabilityQuery(Purpose.FOLLOW_UP, *MONDAY, **target)
+def _slots(
+    uow: FakeUnitOfWork,
+    *,
+    options: SchedulingOptions = OPTIONS,
+    calendar_id: str | None = None,
+    team_id: str | None = None,
+) -> list[tuple[int, str]]:
+    query = AvailabilityQuery(Purpose.FOLLOW_UP, *MONDAY, calendar_id=calendar_id, team_id=team_id)
     result = availability.availability(uow, ACTOR, query, options, now=NOW)
     assert result.duration == timedelta(minutes=60)
     return [(s.start.hour, s.calendar_id) for s in result.slots]
@@ -83,7 +89,9 @@ def test_exceptions_close_the_teams_day_and_a_members_own_reopens_part_of_it() -
 def test_the_recheck_names_why_a_slot_cannot_be_booked_and_ignores_the_appointment_being_moved() -> None:
     uow = _team_uow()
     appointment(uow, "a1", M1, start=_utc(17))
-    plan = plan_for(uow, uow.calendars.get(M1), Purpose.FOLLOW_UP, OPTIONS, NOW)  # type: ignore[arg-type]
+    member = uow.calendars.get(M1)
+    assert member is not None
+    plan = plan_for(uow, member, Purpose.FOLLOW_UP, OPTIONS, NOW)
     assert check_slot(uow, plan, (_utc(16), _utc(17)), NOW) is None
     assert check_slot(uow, plan, (_utc(17), _utc(18)), NOW) is not None
     assert check_slot(uow, plan, (_utc(17), _utc(18)), NOW, exclude=["a1"]) is None
@@ -102,7 +110,7 @@ def test_the_recheck_names_why_a_slot_cannot_be_booked_and_ignores_the_appointme
 )
 def test_a_target_that_is_not_one_calendar_or_one_team_is_refused(target: dict[str, str], field: str) -> None:
     with pytest.raises(ValidationFailed) as refused:
-        _slots(_team_uow(), **target)
+        _slots(_team_uow(), calendar_id=target.get("calendar_id"), team_id=target.get("team_id"))
     assert [e.field for e in refused.value.errors] == [field]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine
@@ -15,7 +16,7 @@ from config import SettingsError, load_settings
 from tests.converters.support import load_fixture
 
 
-def _runtime(**overrides: object) -> Runtime:
+def _runtime(**overrides: Any) -> Runtime:
     settings = load_settings(environ={}, **overrides)
     return Runtime.from_settings(settings, engine=create_engine("sqlite://"))
 

@@ -46,8 +46,8 @@ BRIEF_OLS = {
 }
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 def appointment(
@@ -262,7 +262,7 @@ def zone_and_instant(draw: st.DrawFn) -> tuple[str, datetime]:
     """An instant anywhere, or (half the time) within three hours of one of the zone's DST changes."""
     zone = draw(st.sampled_from(ZONES))
     near = transitions(zone)
-    if near and draw(st.booleans()):
+    if bool(near) and draw(st.booleans()):
         base = draw(st.sampled_from(near))
         return zone, _ms(base + draw(st.timedeltas(min_value=timedelta(hours=-3), max_value=timedelta(hours=3))))
     return zone, draw(any_instant)
@@ -309,7 +309,7 @@ def zone_and_wall(draw: st.DrawFn) -> tuple[str, datetime]:
     """A wall-clock time anywhere, or (half the time) within three hours of one of the zone's DST changes."""
     zone = draw(st.sampled_from(ZONES))
     near = transitions(zone)
-    if near and draw(st.booleans()):
+    if bool(near) and draw(st.booleans()):
         change = draw(st.sampled_from(near))
         before = (change - timedelta(minutes=1)).astimezone(ZoneInfo(zone)).utcoffset()
         assert before is not None

@@ -23,7 +23,7 @@ def _spent(monkeypatch: pytest.MonkeyPatch) -> list[Meter]:
     meters: list[Meter] = []
     real = series_module.metered
 
-    def spy(rule, meter, dtstart=None):  # type: ignore[no-untyped-def]
+    def spy(rule, meter, dtstart=None):
         meters.append(meter)
         return real(rule, meter, dtstart)
 

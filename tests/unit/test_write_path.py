@@ -21,7 +21,6 @@ from caldav_bridge.events.model import (
     AppointmentEvent,
     AppointmentMoved,
     AppointmentRescheduled,
-    Event,
 )
 from caldav_bridge.events.wiring import build_bus
 from caldav_bridge.model.requests import AppointmentPatch, CancelRequest, RescheduleRequest
@@ -184,7 +183,7 @@ def test_every_handler_is_registered_once_when_the_bus_is_built() -> None:
     assert not any(phase == "after commit" for _, _, phase in build_bus().registered())
 
 
-def _event(appointment_id: str, actor: Actor) -> Event:
+def _event(appointment_id: str, actor: Actor) -> AppointmentChanged:
     return AppointmentChanged(
         actor=actor,
         appointment_id=appointment_id,

@@ -13,8 +13,14 @@ def test_waiters_get_the_turn_in_the_order_they_asked() -> None:
     assert queue.acquire(timeout=1)
     order: list[int] = []
     threads = []
+
+    def take_turn(n: int) -> None:
+        queue.acquire(timeout=10)
+        order.append(n)
+        queue.release()
+
     for n in range(5):
-        t = threading.Thread(target=lambda n=n: (queue.acquire(timeout=10), order.append(n), queue.release()))
+        t = threading.Thread(target=take_turn, args=(n,))
         t.start()
         threads.append(t)
         deadline = time.monotonic() + 5
@@ -42,7 +48,13 @@ def test_the_releaser_cannot_take_the_turn_back_from_a_waiter() -> None:
     queue = WriteQueue()
     assert queue.acquire(timeout=1)
     got: list[str] = []
-    waiter = threading.Thread(target=lambda: (queue.acquire(timeout=10), got.append("waiter"), queue.release()))
+
+    def wait_for_the_turn() -> None:
+        queue.acquire(timeout=10)
+        got.append("waiter")
+        queue.release()
+
+    waiter = threading.Thread(target=wait_for_the_turn)
     waiter.start()
     deadline = time.monotonic() + 5
     while not queue.waiting and time.monotonic() < deadline:
