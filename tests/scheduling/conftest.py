@@ -39,7 +39,7 @@ class World:
 
 
 def _calendar(rt: Runtime, name: str, kind: str, zone: str, team_id: str | None = None) -> str:
-    draft = CalendarDraft(name=name, kind=kind, timezone=zone, team_id=team_id)  # type: ignore[arg-type]
+    draft = CalendarDraft(name=name, kind=kind, timezone=zone, team_id=team_id)
     return calendars.create(rt.uow(), system_actor(), draft).id
 
 

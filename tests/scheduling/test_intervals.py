@@ -20,8 +20,8 @@ DENVER, BERLIN = ZoneInfo("America/Denver"), ZoneInfo("Europe/Berlin")
 H = timedelta(hours=1)
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 def rules(**extra: object) -> AvailabilityRules:

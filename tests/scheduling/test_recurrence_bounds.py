@@ -32,8 +32,8 @@ BERLIN = ZoneInfo("Europe/Berlin")
 CPU_BUDGET = 1.0
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 def item(rule: str, start: str = "20261005T090000", end: str = "20261005T100000", extra: str = "") -> str:
@@ -44,7 +44,7 @@ def item(rule: str, start: str = "20261005T090000", end: str = "20261005T100000"
     )
 
 
-def cpu(fn, *args):  # type: ignore[no-untyped-def]
+def cpu(fn, *args):
     before = time.process_time()
     result = fn(*args)
     return result, time.process_time() - before
@@ -202,7 +202,7 @@ def test_moving_keeps_what_dateutil_leaves_to_dtstart() -> None:
     rule = parse_rule("FREQ=MONTHLY", datetime(2020, 1, 31, 9, tzinfo=BERLIN))
     begin = moved_to(rule, datetime(2026, 2, 10, tzinfo=UTC))
     assert begin == datetime(2026, 2, 1, tzinfo=BERLIN)
-    got = list(metered(rule, Meter(left=10), begin)[:3])  # type: ignore[index]
+    got = list(metered(rule, Meter(left=10), begin)[:3])
     assert got == [datetime(2026, m, 31, 9, tzinfo=BERLIN) for m in (3, 5, 7)]
     assert moved_to(parse_rule("FREQ=DAILY;COUNT=5", rule._dtstart), datetime(2026, 1, 1, tzinfo=UTC)) is None
 

@@ -107,7 +107,10 @@ class _Recorder(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def recorder() -> Iterator[tuple[ThreadingHTTPServer, list[dict[str, str]]]]:
-    handler = type("Handler", (_Recorder,), {"seen": []})
+    class Handler(_Recorder):  # a class per test: its own list of requests seen
+        seen: list[dict[str, str]] = []
+
+    handler = Handler
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
@@ -158,7 +161,7 @@ def test_delivery_connects_to_the_checked_address_with_the_name_in_host_and_sni(
     server_side = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     server_side.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
     names: list[str | None] = []
-    server_side.sni_callback = lambda sock, server_name, ctx: names.append(server_name)  # type: ignore[assignment,misc,return-value]
+    server_side.sni_callback = lambda sock, server_name, ctx: names.append(server_name)
     server.socket = server_side.wrap_socket(server.socket, server_side=True)
     client_side = ssl.create_default_context(cafile=str(tmp_path / "cert.pem"))
     port = server.server_address[1]

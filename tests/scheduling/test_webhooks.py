@@ -150,7 +150,11 @@ def test_a_failing_subscriber_is_given_up_after_max_attempts(
     receiver.statuses = [503, 503, 503, 503]
     moment = utcnow()
     for n in range(OPTIONS.max_attempts):
-        report = deliver_due(runtime.uow, OPTIONS, now=lambda n=n: moment + timedelta(minutes=10 * n))
+
+        def later(n: int = n) -> datetime:
+            return moment + timedelta(minutes=10 * n)
+
+        report = deliver_due(runtime.uow, OPTIONS, now=later)
         assert report.attempted == 1
     assert report.failed == 1
     assert deliver_due(runtime.uow, OPTIONS, now=lambda: moment + timedelta(days=1)).attempted == 0
