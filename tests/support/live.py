@@ -67,15 +67,15 @@ def serve(runtime: Runtime, threads: int = 8) -> Iterator[LiveServer]:
     thread = threading.Thread(target=server.run, name="waitress", daemon=True)
     thread.start()
     try:
-        yield LiveServer(f"http://127.0.0.1:{server.effective_port}", runtime, app)  # type: ignore[union-attr]
+        yield LiveServer(f"http://127.0.0.1:{server.effective_port}", runtime, app)
     finally:
         # Let the worker threads finish what they are doing first (they poke the loop's trigger when
         # they have output), then close every socket from inside the loop thread itself: closing them
         # from here races with its select() and ends in EBADF. The loop ends once nothing is left.
-        server.task_dispatcher.shutdown(timeout=10)  # type: ignore[union-attr]
+        server.task_dispatcher.shutdown(timeout=10)
         # EBADF here means the loop has already ended and closed its trigger (seen once in a full run).
         with contextlib.suppress(OSError):
-            server.trigger.pull_trigger(lambda: [d.close() for d in list(server._map.values())])  # type: ignore[union-attr]
+            server.trigger.pull_trigger(lambda: [d.close() for d in list(server._map.values())])
         thread.join(10)
         assert not thread.is_alive(), "the test server did not stop"
         close_app(app)  # write the fetches still buffered while the database is there

@@ -51,7 +51,7 @@ class _Handler:
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         login = session.auth_data.login.decode() if getattr(session, "auth_data", None) else None
         with self.sink.arrived:
-            self.sink.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), message, login))  # type: ignore[arg-type]
+            self.sink.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), message, login))
             self.sink.arrived.notify_all()
         return "250 OK"
 
