@@ -7,6 +7,7 @@ formats that carry one name string (Blueprint's "Last, First", Timekit's "First 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from hypothesis import strategies as st
 
@@ -28,7 +29,7 @@ person_names = st.builds(lambda a, b: f"{a} {b}" if b else a, words, st.none() |
 ids = st.from_regex(r"[A-Za-z0-9_\-]{1,24}", fullmatch=True)
 emails = st.from_regex(r"[a-z0-9.]{1,10}@[a-z]{1,10}\.(com|org|de)", fullmatch=True)
 #: Free text: anything but NUL, which no channel keeps (PostgreSQL cannot store it; the Salesforce mirror drops it).
-CHARS = st.characters(exclude_categories=("Cs",), exclude_characters="\x00")
+CHARS = st.characters(exclude_categories=["Cs"], exclude_characters="\x00")
 phones = st.from_regex(r"\+?[0-9][0-9 ()\-]{2,14}", fullmatch=True)
 birthdates = st.dates(min_value=datetime(1900, 1, 1).date(), max_value=datetime(2020, 12, 31).date()).map(str)
 instants = st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2099, 12, 31), timezones=st.just(UTC)).map(
@@ -38,7 +39,10 @@ instants = st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2099,
 durations = st.integers(min_value=60_000, max_value=12 * 3600_000).map(lambda ms: timedelta(milliseconds=ms))
 
 
-def _optional(strategy: st.SearchStrategy[str]) -> st.SearchStrategy[str | None]:
+T = TypeVar("T")
+
+
+def _optional(strategy: st.SearchStrategy[T]) -> st.SearchStrategy[T | None]:
     return st.none() | strategy
 
 

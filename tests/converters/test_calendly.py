@@ -152,6 +152,7 @@ def test_too_many_guests_is_an_error_on_event_guests(event: dict[str, Any]) -> N
 def test_a_place_is_meta_location_both_ways_and_a_phone_number_never(event: dict[str, Any]) -> None:
     event["location"] = {"type": "physical", "location": "Main St 1, Denver"}
     converted = to_canonical(event, CALENDLY_OPTIONS)
+    assert converted.meta.model_extra is not None
     assert converted.meta.model_extra["location"] == "Main St 1, Denver"
     appointment = converted.to_appointment(id=IMPORT_ID, calendar=IMPORT_CALENDAR, now=IMPORT_NOW)
     moved = appointment.model_copy(update={"meta": appointment.meta.model_copy(update={"location": "Shop, 5 Elm St"})})

@@ -134,6 +134,7 @@ def test_names_split_at_the_first_space() -> None:
 
 def test_where_is_meta_location_both_ways(sample: dict[str, Any]) -> None:
     converted = to_canonical(_with_event_info(sample, where="Main St 1, Denver"), TIMEKIT_OPTIONS)
+    assert converted.meta.model_extra is not None
     assert converted.meta.model_extra["location"] == "Main St 1, Denver"
     appointment = converted.to_appointment(id=IMPORT_ID, calendar=IMPORT_CALENDAR, now=IMPORT_NOW)
     moved = appointment.model_copy(update={"meta": appointment.meta.model_copy(update={"location": "Shop"})})
