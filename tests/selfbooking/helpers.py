@@ -16,7 +16,9 @@ from tests.scheduling.conftest import World
 
 def team_link(rt: Runtime, world: World, **extra: object) -> str:
     draft = LinkDraft.model_validate({"team_id": world.consultants, "name": "Website", **extra})
-    return links.issue(rt.uow(), system_actor(), draft, rt.settings.public_url).secret
+    secret = links.issue(rt.uow(), system_actor(), draft, rt.settings.public_url).secret
+    assert secret is not None  # shown at issue (null only in an idempotent replay)
+    return secret
 
 
 def first_slot(rt: Runtime, secret: str, world: World, zone: str = "Europe/Berlin") -> datetime:

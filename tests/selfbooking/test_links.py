@@ -77,6 +77,7 @@ def test_personal_links_carry_salesforce_ids_and_expire(runtime: Runtime, world:
     )
     issued = links.issue(runtime.uow(), system_actor(), draft, "https://book.example")
     assert issued.link.salesforce.opportunity_gid == "006000000000001AAA"
+    assert issued.secret is not None
     with runtime.uow() as uow:
         assert links.resolve(uow, issued.secret).sf_customer_gid == "00Q000000000001AAA"
         with pytest.raises(NotFound):

@@ -20,7 +20,9 @@ from tests.support.live import LiveServer
 
 def team_link(rt: Runtime, world: World, **extra: object) -> str:
     draft = LinkDraft.model_validate({"team_id": world.consultants, "name": "Website", **extra})
-    return links.issue(rt.uow(), system_actor(), draft, "http://x").secret
+    secret = links.issue(rt.uow(), system_actor(), draft, "http://x").secret
+    assert secret is not None  # shown at issue (null only in an idempotent replay)
+    return secret
 
 
 def csrf(html: str) -> str:
@@ -84,12 +86,16 @@ def test_book_manage_cancel_over_http(live: LiveServer, runtime: Runtime, world:
     done = s.post(f"{base}/confirm", data=form)
     assert done.status_code == 200, done.text
     assert "jane@example.org" not in done.url and "Jane" not in done.url
-    manage_path = re.search(r'id="manage-link" href="([^"]+)"', done.text).group(1).replace("&amp;", "&")
+    manage_link = re.search(r'id="manage-link" href="([^"]+)"', done.text)
+    assert manage_link, done.text
+    manage_path = manage_link.group(1).replace("&amp;", "&")
     again = s.post(f"{base}/confirm", data=form)  # sent twice (a reload): the same booking, nothing booked twice
     assert again.status_code == 200 and 'id="booked"' in again.text and manage_path.split("?")[0] in again.text
     with runtime.uow() as uow:
         booking = uow.session.scalar(select(CustomerBookingRow))
+        assert booking is not None
         appointment = uow.session.get(AppointmentRow, booking.appointment_id)
+        assert appointment is not None
         assert booking.state == "booked" and appointment.status == "BOOKED"
         assert [g.first_name for g in appointment.guests] == ["Jane"]
         kinds = [m.kind for m in uow.session.scalars(select(CustomerMessageRow))]

@@ -38,7 +38,7 @@ def test_personal_link_urls_reach_their_opportunities(runtime: Runtime, world: W
         links.revoke(rt.uow(), system_actor(), revoked.link.id)
         assert publish_booking_links(rt, ctx) is True
         assert emu.get("Opportunity", first)[FIELD] == personal.url
-        assert personal.url.startswith("https://book.example/book/")
+        assert personal.url is not None and personal.url.startswith("https://book.example/book/")
         assert not emu.get("Opportunity", second).get(FIELD)
         used = emu.api_used
         assert publish_booking_links(rt, ctx) is True
