@@ -23,6 +23,7 @@ import logging
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from typing import Any, cast
 
 from radicale import auth, types
@@ -103,7 +104,7 @@ class Auth(auth.BaseAuth):
         self._salt = secrets.token_bytes(16)
         self._ok: dict[str, tuple[bytes, float]] = {}
         self._ok_lock = threading.Lock()
-        self.sleep = time.sleep
+        self.sleep: Callable[[float], None] = time.sleep
 
     def get_external_login(self, environ: types.WSGIEnviron) -> tuple[()] | tuple[str, str]:
         """Radicale asks this for every request, with its environ, before the method handler reads the

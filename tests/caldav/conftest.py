@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+from typing import Any
 
 import caldav
 import pytest
@@ -13,7 +14,9 @@ from tests.support.live import LiveServer
 
 def client_for(live: LiveServer, username: str, password: str) -> caldav.DAVClient:
     # caldav 1.x (the pinned test extra) has no ``require_tls``; 2.x+ refuses plain http without it.
-    extra = {"require_tls": False} if "require_tls" in inspect.signature(caldav.DAVClient).parameters else {}
+    extra: dict[str, Any] = (
+        {"require_tls": False} if "require_tls" in inspect.signature(caldav.DAVClient).parameters else {}
+    )
     return caldav.DAVClient(url=live.base_url + "/dav/", username=username, password=password, timeout=30, **extra)
 
 

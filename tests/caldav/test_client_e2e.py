@@ -107,7 +107,9 @@ def test_rest_appointment_reads_back_over_caldav(
         "/api/v1/appointments", json=appointment_body(people.fitter.calendar_id or "")
     )
     assert created.status_code == 201, created.text
-    found = fitter_calendar.search(start=BASE - timedelta(days=1), end=BASE + timedelta(days=1), event=True)
+    found: list[caldav.CalendarObjectResource] = fitter_calendar.search(
+        start=BASE - timedelta(days=1), end=BASE + timedelta(days=1), event=True
+    )
     assert len(found) == 1
     text = found[0].data
     assert f"UID:{created.json()['id']}" in text
@@ -122,7 +124,7 @@ def test_time_range_search(live: LiveServer, fitter_calendar: caldav.Calendar) -
         fitter_calendar.save_event(
             event_ics(f"range-{day}@test", start=f"202612{day:02d}T090000", end=f"202612{day:02d}T100000")
         )
-    found = fitter_calendar.search(
+    found: list[caldav.CalendarObjectResource] = fitter_calendar.search(
         start=datetime(2026, 12, 3, tzinfo=BASE.tzinfo), end=datetime(2026, 12, 5, tzinfo=BASE.tzinfo), event=True
     )
     assert sorted(str(e.icalendar_component["UID"]) for e in found) == ["range-3@test", "range-4@test"]

@@ -217,7 +217,8 @@ def test_names_round_trip_over_caldav_rest_the_feed_and_the_ics_export(live: Liv
         parsed = read_vevents(text)
         assert len(parsed.components) == len(CORPUS)
         events = [event_in(replace(parsed, components=(e,))) for e in parsed.components]
-        assert sorted(e.organizer.name or "" for e in events) == sorted(CORPUS)
+        # an event without an organizer leaves the list short of CORPUS
+        assert sorted(e.organizer.name or "" for e in events if e.organizer is not None) == sorted(CORPUS)
         assert sorted(a.name or "" for e in events for a in e.attendees) == sorted(CORPUS)
         vevents = vobject.readOne(text).vevent_list
         assert sorted(rfc_6868_unescape(v.organizer.params["CN"][0]) for v in vevents) == sorted(CORPUS)

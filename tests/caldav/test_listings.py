@@ -50,7 +50,9 @@ class Dav:
         if depth is not None:
             hdrs["Depth"] = depth
         assert path.startswith("/dav/")
-        builder = EnvironBuilder(path=path.removeprefix("/dav"), method=method, data=body.encode(), headers=hdrs)
+        builder = EnvironBuilder(
+            path=path.removeprefix("/dav"), method=method, data=body.encode(), headers=list(hdrs.items())
+        )
         environ = builder.get_environ()
         environ["SCRIPT_NAME"] = "/dav"
         app_iter, status, response_headers = run_wsgi_app(self.app, environ, buffered=False)
@@ -243,7 +245,7 @@ def _audited(runtime: Runtime) -> set[tuple[str | None, str | None]]:
 
 def test_refusals_are_radicales(apps: tuple[Dav, Dav], calendar: str, runtime: Runtime, people: People) -> None:
     ours, stock = apps
-    ours.app.sleep = lambda _s: None  # type: ignore[attr-defined]
+    ours.app.sleep = lambda _s: None
     wrong = Dav(ours.app, people.fitter.username, "wrong-password")
     wrong_stock = Dav(stock.app, people.fitter.username, "wrong-password")
     for body, depth in ((propfind("<D:getetag/>"), "1"), (sync(), None), (multiget([f"{calendar}ev-0.ics"]), None)):

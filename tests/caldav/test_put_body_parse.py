@@ -232,7 +232,7 @@ def test_the_body_parse_is_read_only_when_the_same(monkeypatch: pytest.MonkeyPat
 
     def counting(text: str, multiple: bool = False) -> Any:
         parses.append(text)
-        return parse(text, multiple)
+        return parse(text, True) if multiple else parse(text)
 
     monkeypatch.setattr(icalendar.Calendar, "from_ical", staticmethod(counting))
     assert read_vevents(stored, checked).calendar is checked.calendar and parses == []

@@ -39,7 +39,7 @@ def counted(live: LiveServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[
     def counting_parse(st: Any, multiple: bool = False) -> Any:
         with lock:
             counts["parses"] += 1
-        return parse(st, multiple)
+        return parse(st, True) if multiple else parse(st)
 
     def hook(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         if _APPOINTMENT_READ.match(statement):

@@ -57,7 +57,7 @@ def test_an_event_taking_no_time_is_stored_and_blocks_nothing(
     fitter_calendar.save_event(_ics("instant@test", when, summary="Call back"))
     event = fitter_calendar.event_by_uid("instant@test")
     assert "SUMMARY:Call back" in event.data
-    found = fitter_calendar.search(
+    found: list[caldav.CalendarObjectResource] = fitter_calendar.search(
         start=datetime(2026, 12, 1, 15, tzinfo=UTC), end=datetime(2026, 12, 1, 17, tzinfo=UTC), event=True
     )
     assert [str(e.icalendar_component["UID"]) for e in found] == ["instant@test"]
@@ -127,6 +127,7 @@ def test_a_resource_holding_only_an_overridden_occurrence_is_that_occurrence(
         "X-APPOINTMENT-TYPE:FOLLOW_UP\r\n"
     )
     # python-caldav's save_event would look for the series to merge the occurrence into: PUT it as is.
+    assert fitter_calendar.url is not None and fitter_calendar.client is not None
     url = str(fitter_calendar.url.join("series.ics"))
     body = _ics("series@test", lines, summary="Moved check-up")
     put = fitter_calendar.client.put(url, body, {"Content-Type": "text/calendar"})

@@ -141,6 +141,7 @@ def test_a_rest_change_of_show_as_rerenders_the_items_transp(
 
     def stored() -> icalendar.Event:
         (event,) = icalendar.Calendar.from_ical(_item(fitter_calendar, appointment_id).data).walk("VEVENT")
+        assert isinstance(event, icalendar.Event)
         return event
 
     assert str(stored()["TRANSP"]) == "TRANSPARENT"

@@ -53,7 +53,7 @@ def test_floating_times_and_duration_use_the_calendar_zone() -> None:
 
 
 def _appointment(**changes: object) -> Appointment:
-    data = {
+    data: dict[str, object] = {
         "calendar": {"id": "c"},
         "created_at": "2026-11-01T00:00:00.000Z",
         "updated_at": "2026-11-02T00:00:00.000Z",
@@ -128,7 +128,7 @@ def test_failed_logins_are_slowed_and_logged_without_the_password(
 
     auth._ok_lock = threading.Lock()
     slept: list[float] = []
-    auth.sleep = slept.append  # type: ignore[method-assign]
+    auth.sleep = slept.append
 
     class Ctx:
         remote_addr = "203.0.113.9"
@@ -157,7 +157,7 @@ def test_a_right_password_is_not_slowed_by_failures_from_the_same_address(runtim
 
     auth._ok_lock = threading.Lock()
     slept: list[float] = []
-    auth.sleep = slept.append  # type: ignore[method-assign]
+    auth.sleep = slept.append
 
     class Office:
         remote_addr = "198.51.100.7"
