@@ -15,6 +15,7 @@ import resource
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -109,7 +110,7 @@ CALDAV_REPORTS: dict[str, tuple[Request, set[int]]] = {
 }
 
 
-def _ols(d: Door, method: str, path: str, **kwargs: object) -> requests.Response:
+def _ols(d: Door, method: str, path: str, **kwargs: Any) -> requests.Response:
     return d.api(method, "/ols" + path, **kwargs)
 
 

@@ -119,8 +119,8 @@ def _json(door: Door, method: str, path: str, body: Any, token: str | None = Non
     return door.send(method, path, json.dumps(body, allow_nan=False).encode(), token=token)
 
 
-@pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
+@pytest.fixture(name="settings")  # named like the shared fixture it replaces (hypothesis' settings is imported)
+def shipped_settings(database_url: str, tmp_path: Path) -> Settings:
     """The shipped defaults (no webhook host allowed over http, unlike the shared test settings), the refusal
     limit lifted so that each request gets its own answer."""
     return load_settings(
