@@ -9,6 +9,10 @@ For each database (SQLite; PostgreSQL with ``--postgres``) and each way of servi
   minimal app under gunicorn with the same workers and threads;
 - ``granian``: the service's app under granian (N processes, 8 blocking threads each), the peer likewise.
 
+Each serving process is bound to one CPU, as ``serve`` binds itself by default (``feeds/cli/cpu_affinity.py``), and
+the peers alike (waitress under ``taskset``, gunicorn's workers through the same hooks): a fair peer gets what the
+service gets. ``--no-cpu-affinity`` runs both unbound.
+
 The peer (``bench/wsgi_apps.py:minimal``) answers the same paths with the bytes the service answered
 (a list of 50 appointments, one appointment, a feed of 200 events, its 304), read from files. nginx
 (Debian's package) serves the same feed file with its own ETag, for the feeds' ratio to a static server.

@@ -121,9 +121,7 @@ def _serve(args: argparse.Namespace, org: Any) -> int:
         _first_sync(rt, org)
     freeze_startup_heap()  # full collections skip the app's start-up objects (70-90 ms stalls -> ~4 ms)
     if args.cpu_affinity:
-        cpu = cpu_affinity.current_cpu()
-        if cpu is not None:
-            cpu_affinity.bind_process(cpu)  # before the scheduler's and the server's threads: they inherit it
+        cpu_affinity.bind_and_watch(cpu_affinity.current_cpu())  # before the other threads start: they inherit it
     scheduler = start_in_serve(rt, session_factory=session_factory)
     print(f"Serving on http://{settings.host}:{settings.port} (Ctrl-C to stop)", flush=True)
     # SIGTERM stops like Ctrl-C, so buffered feed fetches are written before the process ends.

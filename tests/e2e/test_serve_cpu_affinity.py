@@ -4,6 +4,7 @@ gunicorn's workers (those in ``test_serve_workers.py``), and the choice of a wor
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import time
 
@@ -12,7 +13,7 @@ import requests
 
 from config import Settings
 from feeds.cli import cpu_affinity
-from tests.support.processes import free_port, running, thread_cpus
+from tests.support.processes import free_port, running, stop, thread_cpus
 
 COMMAND = [sys.executable, "-m", "feeds.cli", "serve", "--host", "127.0.0.1", "--threads", "3"]
 
@@ -43,6 +44,53 @@ def test_one_process_runs_every_thread_on_one_cpu(settings: Settings) -> None:
         assert len(bound) == 1 and len(next(iter(bound))) == 1 and next(iter(bound)) <= allowed, bound
     else:  # a single CPU: nothing to bind
         assert bound == {allowed}
+
+
+def test_a_bound_server_moves_off_a_cpu_another_program_keeps_busy(settings: Settings) -> None:
+    allowed = cpu_affinity.allowed_cpus()
+    if len(allowed) < 2:
+        pytest.fail("needs two CPUs to move between (this machine lets the tests use one)")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with running([*COMMAND, "--port", str(port)], base + "/healthz", env=_env(settings)) as popen:
+        (bound,) = set(thread_cpus(popen.pid).values())
+        (cpu,) = bound
+        burner = subprocess.Popen([sys.executable, "-c", "while True: pass"], stdin=subprocess.DEVNULL)
+        try:
+            os.sched_setaffinity(burner.pid, {cpu})  # another program keeps the server's CPU busy
+            deadline = time.monotonic() + 30
+            moved: set[frozenset[int]] = {bound}
+            while time.monotonic() < deadline and moved == {bound}:
+                time.sleep(0.5)
+                moved = set(thread_cpus(popen.pid).values())
+            assert requests.get(base + "/healthz", timeout=10).status_code == 200
+        finally:
+            stop(burner)
+    assert len(moved) == 1 and moved != {bound}, moved  # every thread, together, on another CPU
+    (now,) = moved
+    assert len(now) == 1 and now <= set(allowed)
+
+
+@pytest.mark.parametrize(
+    ("own", "busy", "moves_to"),
+    [
+        (90, {0: 95, 1: 10, 2: 40}, None),  # its CPU is busy with its own work: it stays
+        (40, {0: 100, 1: 10, 2: 40}, 1),  # others took 60 % of it: to the idlest
+        (10, {0: 100, 1: 60, 2: 70}, None),  # crowded, but no other CPU is idle enough
+        (0, {0: 50, 1: 0, 2: 0}, 1),  # exactly half taken by others: it moves
+    ],
+)
+def test_a_crowded_cpu_is_left_for_the_idlest(own: int, busy: dict[int, int], moves_to: int | None) -> None:
+    before = {cpu: cpu_affinity.Ticks(1000, 5000) for cpu in busy}
+    after = {cpu: cpu_affinity.Ticks(1000 + ticks, 5100) for cpu, ticks in busy.items()}
+    assert cpu_affinity.better_cpu(0, before, after, own, [0, 1, 2]) == moves_to
+    assert cpu_affinity.better_cpu(0, before, after, own, [0]) is None  # nowhere to go
+
+
+def test_cpu_times_reads_every_cpu() -> None:
+    times = cpu_affinity.cpu_times()
+    assert set(cpu_affinity.allowed_cpus()) <= set(times)
+    assert all(0 <= t.busy <= t.total for t in times.values())
 
 
 def test_no_cpu_affinity_leaves_every_thread_free(settings: Settings) -> None:
