@@ -314,6 +314,16 @@ class _Parser:
         return _bounded(lambda r: _compare(r.get(name), op, value), low)
 
 
+def _nulls_last(name: str) -> Callable[[dict[str, Any]], tuple[bool, Any]]:
+    """A sort key on field ``name`` putting records without a value last (ascending), as SOQL's ORDER BY does."""
+
+    def key(record: dict[str, Any]) -> tuple[bool, Any]:
+        value = record.get(name)
+        return value is None, value if value is not None else ""
+
+    return key
+
+
 def _bounded(predicate: Callable[[dict[str, Any]], bool], low: datetime | None) -> Callable[[dict[str, Any]], bool]:
     """Mark ``predicate`` with a lower bound on SystemModstamp that every matching record meets."""
     predicate.sf_lower = low  # type: ignore[attr-defined]
@@ -658,11 +668,11 @@ class SalesforceEmulator:
                 self.delete("EventRelation", relation["Id"])
         for who in wanted:
             if who not in relations:
-                relation = self._insert(
+                relation_id = self._insert(
                     "EventRelation",
                     {"EventId": event["Id"], "RelationId": who, "IsInvitee": False, "IsWhat": False, "IsParent": True},
                 )
-                self.relations_of.setdefault(event["Id"], []).append(relation)
+                self.relations_of.setdefault(event["Id"], []).append(relation_id)
 
     def _who_relations(self, event_id: str) -> dict[str, dict[str, Any]]:
         store = self.objects["EventRelation"]
@@ -926,9 +936,7 @@ class SalesforceEmulator:
             if q.where is not None:
                 records = [r for r in records if q.where(r)]
             for name, desc in reversed(q.order):
-                records.sort(
-                    key=lambda r, n=name: (r.get(n) is None, r.get(n) if r.get(n) is not None else ""), reverse=desc
-                )  # type: ignore[misc]
+                records.sort(key=_nulls_last(name), reverse=desc)
             if q.limit is not None:
                 records = records[: q.limit]
         out = []
@@ -1339,7 +1347,7 @@ class RedirectSession(TimeoutSession):
         self.base = urlsplit(base)
         self.trust_env = False
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         parts = urlsplit(url if isinstance(url, str) else url.decode())
         url = urlunsplit((self.base.scheme, self.base.netloc, parts.path, parts.query, parts.fragment))
         return super().request(method, url, *args, **kwargs)

@@ -109,7 +109,7 @@ class OrgShape:
             return None
         for entry in self.objects.get(sobject, {}).get("fields", ()):
             if entry["name"] == name:
-                return entry  # type: ignore[no-any-return]
+                return entry
         return None
 
     def has_field(self, sobject: str, name: str) -> bool:
@@ -127,7 +127,7 @@ class OrgShape:
     def add_field(self, sobject: str, name: str, type_: str = "string", **props: Any) -> dict[str, Any]:
         """Add (or replace) a custom field; ``props`` override describe keys (``length``, ``picklistValues``…)."""
         self.drop_field(sobject, name)
-        entry = {
+        entry: dict[str, Any] = {
             "name": name,
             "label": name.removesuffix("__c").replace("_", " "),
             "type": type_,
