@@ -20,7 +20,7 @@ A bound process cannot move off a CPU another program keeps busy (with a busy lo
 answered 40 % fewer reads than an unbound one, which the kernel moved to the idle CPU). So each bound process runs
 a :class:`CpuWatch`: every few seconds it reads how busy every CPU was (``/proc/stat``) and how much of its own
 CPU's time was its own (``/proc/self/stat``); when others took at least half of its CPU and another allowed CPU
-was idle at least half the time, it binds itself to the idlest one.
+was busy at least a quarter less than that, it binds itself to the idlest one.
 """
 
 from __future__ import annotations
@@ -49,8 +49,10 @@ log = logging.getLogger(__name__)
 
 #: How often a bound process looks whether its CPU is taken by others (seconds).
 WATCH_INTERVAL = 2.0
-#: Others' share of this process's CPU from which it moves, and the most a CPU it moves to may have been busy.
+#: Others' share of this process's CPU from which it moves ...
 CROWDED = 0.5
+#: ... to a CPU busy at least this much less than others kept its own.
+MARGIN = 0.25
 
 
 def allowed_cpus() -> list[int]:
@@ -61,7 +63,7 @@ def allowed_cpus() -> list[int]:
 
 
 def current_cpu() -> int | None:
-    """The CPU this thread runs on now (Linux: ``/proc/self/stat``), or None where it is not known."""
+    """The CPU this thread runs on now (Linux: ``/proc/thread-self/stat``), or None where it is not known."""
     try:
         stat = Path("/proc/thread-self/stat").read_text()
     except OSError:
@@ -155,11 +157,12 @@ def better_cpu(
 ) -> int | None:
     """The CPU to move to from ``cpu``, given every CPU's ticks ``before`` and ``after`` an interval in which this
     process used ``own`` ticks: the idlest allowed one when others took at least :data:`CROWDED` of ``cpu`` and it
-    was busy at most that much; None to stay."""
+    was busy at least :data:`MARGIN` less than that; None to stay."""
     if cpu not in before or cpu not in after:
         return None
     total = after[cpu].total - before[cpu].total
-    if total <= 0 or (after[cpu].busy - before[cpu].busy - own) / total < CROWDED:
+    crowd = (after[cpu].busy - before[cpu].busy - own) / total if total > 0 else 0.0
+    if crowd < CROWDED:
         return None
     shares = {}
     for other in allowed:
@@ -168,7 +171,7 @@ def better_cpu(
             if spent > 0:
                 shares[other] = (after[other].busy - before[other].busy) / spent
     idlest = min(shares, key=shares.__getitem__, default=None)
-    return idlest if idlest is not None and shares[idlest] <= CROWDED else None
+    return idlest if idlest is not None and shares[idlest] <= crowd - MARGIN else None
 
 
 class CpuWatch:

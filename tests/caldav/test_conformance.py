@@ -52,6 +52,10 @@ NOT_APPLICABLE = frozenset(
         "TestBaseGroupRequests::test_incompatible_group_from_auth",
     }
 )
+#: Where the plugin differs from the stock storage on purpose (docs/caldav-conformance.md): an item stored before the
+#: size bound was lowered stays served (Radicale's file storage hides it, dropping it from every client's sync); the
+#: bound applies to PUT bodies. In both sets; the baselines count it as passed.
+DELIBERATE = frozenset({"TestBaseRequests::test_get_vcard_exceed_size"})
 
 
 def _require_source() -> None:
@@ -75,10 +79,10 @@ def test_full_radicale_suite_on_sqlite() -> None:
         sys.executable, RADICALE_SRC, {"url": "sqlite:///{colpath}/radicale.db"}, "--set", "full", pytest_args=["-rf"]
     )
     failed = _failed(result.output)
-    assert failed <= NOT_APPLICABLE, result.output
+    assert failed <= NOT_APPLICABLE | DELIBERATE, result.output
     assert result.counts.get("failed", 0) == len(failed), result.output
     assert not result.counts.get("error") and not result.counts.get("errors"), result.output
-    assert result.counts.get("passed", 0) >= FULL_BASELINE_PASSED, result.output
+    assert result.counts.get("passed", 0) >= FULL_BASELINE_PASSED - len(DELIBERATE), result.output
 
 
 def test_radicale_suite_on_postgresql(pg_server: PostgresServer) -> None:
@@ -99,5 +103,7 @@ def test_radicale_suite_on_postgresql(pg_server: PostgresServer) -> None:
     finally:
         pg_server.drop_database(name)
     counts = result.counts
-    assert not counts.get("failed") and not counts.get("error") and not counts.get("errors"), result.output
-    assert counts.get("passed", 0) >= BASELINE_PASSED, result.output
+    failed = _failed(result.output)
+    assert failed <= DELIBERATE and counts.get("failed", 0) == len(failed), result.output
+    assert not counts.get("error") and not counts.get("errors"), result.output
+    assert counts.get("passed", 0) >= BASELINE_PASSED - len(DELIBERATE), result.output

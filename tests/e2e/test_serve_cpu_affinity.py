@@ -76,8 +76,10 @@ def test_a_bound_server_moves_off_a_cpu_another_program_keeps_busy(settings: Set
     [
         (90, {0: 95, 1: 10, 2: 40}, None),  # its CPU is busy with its own work: it stays
         (40, {0: 100, 1: 10, 2: 40}, 1),  # others took 60 % of it: to the idlest
-        (10, {0: 100, 1: 60, 2: 70}, None),  # crowded, but no other CPU is idle enough
-        (0, {0: 50, 1: 0, 2: 0}, 1),  # exactly half taken by others: it moves
+        (10, {0: 100, 1: 60, 2: 80}, 1),  # others took 90 %: a CPU 60 % busy is better
+        (10, {0: 100, 1: 80, 2: 90}, None),  # crowded, but no other CPU is idle enough
+        (0, {0: 50, 1: 25, 2: 30}, 1),  # exactly half taken by others, a quarter less busy there: it moves
+        (0, {0: 49, 1: 0, 2: 0}, None),  # others took less than half: it stays
     ],
 )
 def test_a_crowded_cpu_is_left_for_the_idlest(own: int, busy: dict[int, int], moves_to: int | None) -> None:

@@ -87,6 +87,11 @@ class Served(Collected):
         pytest.fail(f"{count} workers never answered:\n{self.output()}")
 
 
+def _moved(lines: list[str]) -> bool:
+    """Whether a worker moved off a CPU other programs kept busy (``cpu_affinity.CpuWatch`` logs it)."""
+    return any("is busy with other work: serving from CPU" in line for line in lines)
+
+
 def _worker_cpus(workers: set[int]) -> dict[int, frozenset[int]]:
     """Each worker's CPUs (every thread of a worker may run on the same ones)."""
     found = {}
@@ -117,8 +122,9 @@ def test_two_workers_answer_run_each_tick_once_survive_a_crash_and_stop_on_sigte
 
         allowed = frozenset(cpu_affinity.allowed_cpus())
         cpus = _worker_cpus(workers)
-        if len(allowed) >= 2:  # each worker bound to a CPU of its own
-            assert all(len(c) == 1 for c in cpus.values()) and len(set(cpus.values())) == 2, cpus
+        if len(allowed) >= 2:  # each worker bound to a CPU of its own (unless a busy CPU made one move since)
+            assert all(len(c) == 1 for c in cpus.values()), cpus
+            assert len(set(cpus.values())) == 2 or _moved(served.lines), cpus
         else:
             assert set(cpus.values()) == {allowed}
 
@@ -128,7 +134,8 @@ def test_two_workers_answer_run_each_tick_once_survive_a_crash_and_stop_on_sigte
         every_worker |= replaced
         assert victim not in replaced and len(replaced & workers) == 1
         (newcomer,) = replaced - workers
-        assert _worker_cpus(replaced)[newcomer] == cpus[victim]  # it takes the CPU the crashed one left
+        if len(allowed) >= 2 and not _moved(served.lines):  # it takes the CPU the crashed one left
+            assert _worker_cpus(replaced)[newcomer] == cpus[victim]
         assert api.get(served.base + "/api/v1/appointments", timeout=10).status_code == 200
     finally:
         started = time.monotonic()
