@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -177,10 +177,18 @@ def better_cpu(
 class CpuWatch:
     """A daemon thread moving this bound process to an idle CPU when others crowd its own (see the module)."""
 
-    def __init__(self, cpu: int, allowed: Iterable[int], interval: float = WATCH_INTERVAL) -> None:
+    def __init__(
+        self,
+        cpu: int,
+        allowed: Iterable[int],
+        interval: float = WATCH_INTERVAL,
+        sample: Callable[[], tuple[Mapping[int, Ticks], int]] | None = None,
+    ) -> None:
+        """``sample``: every CPU's ticks and this process's own, read together (default: from ``/proc``)."""
         self.cpu = cpu
         self.allowed = list(allowed)  # as before the binding: the process's own affinity is one CPU now
         self.interval = interval
+        self.sample = sample or _sample
         self._stop = threading.Event()
 
     def start(self) -> CpuWatch:
@@ -191,12 +199,16 @@ class CpuWatch:
         self._stop.set()
 
     def _run(self) -> None:
-        before, own = cpu_times(), own_ticks()
+        before, own = self.sample()
         while not self._stop.wait(self.interval):
-            after, now = cpu_times(), own_ticks()
+            after, now = self.sample()
             target = better_cpu(self.cpu, before, after, now - own, self.allowed)
             if target is not None:
                 bind_process(target)
                 log.info("CPU %d is busy with other work: serving from CPU %d", self.cpu, target)
                 self.cpu = target
-            before, own = cpu_times(), own_ticks()
+            before, own = self.sample()
+
+
+def _sample() -> tuple[dict[int, Ticks], int]:
+    return cpu_times(), own_ticks()
