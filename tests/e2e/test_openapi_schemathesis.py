@@ -421,14 +421,12 @@ def _webhook(body: dict[str, Any], current: _Target, draw: int) -> dict[str, Any
 def _booking_link(body: dict[str, Any], current: _Target, draw: int) -> dict[str, Any]:
     """A team link for the consultants, or a personal one for the seeded opportunity (every other draw)."""
     personal = draw % 2 == 1
-    generated = body if draw % 4 else {}  # every fourth draw without the generated extras: some must succeed
-    name = generated.get("name")
     return {
-        **generated,
+        **body,
         "team_id": current.site.world.consultants,
         "kind": "personal" if personal else "team",
         "purpose": "INITIAL",
-        "name": name if isinstance(name, str) and name.strip() else "generated",
+        "name": body.get("name") if isinstance(body.get("name"), str) and body["name"].strip() else "generated",
         "expires_at": None,
         "salesforce": {"opportunity_gid": OPPORTUNITY} if personal else {},
     }
