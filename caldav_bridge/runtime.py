@@ -28,6 +28,7 @@ from caldav_bridge.events.bus import MessageBus
 from caldav_bridge.events.wiring import build_bus, register_feed_changes
 from caldav_bridge.infra.feed_changes import FeedChanges
 from caldav_bridge.infra.fetch_log import FetchLogs
+from caldav_bridge.store import encoded_copies
 from caldav_bridge.store.engine import make_engine, make_session_factory
 from caldav_bridge.store.uow import UnitOfWork
 from caldav_bridge.store.write_clock import WriteClocks
@@ -54,6 +55,7 @@ class Runtime:
     def __post_init__(self) -> None:
         self.bus = build_bus(self.settings)
         self.write_clocks = WriteClocks.attached_to(self.session_factory)
+        encoded_copies.keep_in_step(self.session_factory)
         self.fetch_logs = FetchLogs()
         self.feed_changes = FeedChanges(self._feed_changes_path())
         register_feed_changes(self.bus, self.feed_changes)

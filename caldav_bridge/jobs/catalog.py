@@ -14,6 +14,7 @@ job id                        when                            what
 ``scheduling-expire-holds``   ``hold_expiry_interval``        holds past their time give their slot back
 ``caldav-prune-change-log``   ``dav_prune_interval``          CalDAV change logs past the token age
 ``audit-fold-reads``          every 5 s                       staged reads' audit → ``audit_log``
+``appointments-encode``       every 300 s                     stored JSON copies missing or old
 ``messages-deliver``          every 15 s                      the customer-message outbox (self-booking)
 ``booking-reminders``         every 300 s                     queue the reminders that are due
 ``salesforce-booking-links``  ``sf_push_interval_seconds``    personal links' URLs → Opportunities (when set)
@@ -45,10 +46,12 @@ from caldav_bridge.selfbooking import jobs as selfbooking_jobs
 from caldav_bridge.selfbooking import sf_links
 from caldav_bridge.selfbooking.keys import service_key
 from caldav_bridge.services.audit_trail import fold_staged_reads
+from caldav_bridge.store.encoded_copies import STALE_BATCH
 from caldav_bridge.webhooks.delivery import WebhookOptions, deliver_due
 
 __all__ = [
     "AUDIT_FOLD_INTERVAL_SECONDS",
+    "ENCODE_INTERVAL_SECONDS",
     "PROVIDERS",
     "build_scheduler",
     "core_jobs",
@@ -56,6 +59,7 @@ __all__ = [
     "fold_read_audit",
     "jobs_of",
     "salesforce_jobs",
+    "write_encoded_copies",
 ]
 
 log = logging.getLogger(__name__)
@@ -149,15 +153,40 @@ def fold_read_audit(rt: Runtime) -> int:
     return folded.reads
 
 
+#: How often the appointments whose stored JSON copy is missing or old get theirs (``store/encoded_copies.py``): every
+#: write stores its own, so this finds rows from before migration 0016, rows written past the service, and every
+#: row once after a release changes the encoding.
+ENCODE_INTERVAL_SECONDS = 300
+#: A run writes at most this many batches of copies (each its own short transaction: SQLite's write lock is held
+#: a few milliseconds at a time); the next run goes on.
+ENCODE_BATCHES_PER_RUN = 40
+
+
+def write_encoded_copies(rt: Runtime) -> int:
+    """Write the stored JSON copies still missing or old, batch by batch; how many were written."""
+    written = 0
+    for _ in range(ENCODE_BATCHES_PER_RUN):
+        with rt.uow() as uow:
+            count = uow.appointments.write_stale_encoded(STALE_BATCH)
+            uow.commit()
+        written += count
+        if count < STALE_BATCH:
+            break
+    if written:
+        log.info("appointments: %d stored JSON copies written", written)
+    return written
+
+
 def core_jobs(rt: Runtime) -> list[Job]:
     """The jobs every deployment runs: webhook delivery, hold expiry, CalDAV change-log pruning, the reads' audit
-    fold."""
+    fold, the appointments' stored JSON copies."""
     s = rt.settings
     return [
         Job("webhooks-deliver", Every(s.webhook_delivery_interval_seconds), lambda: deliver_webhooks(rt)),
         Job("scheduling-expire-holds", Every(s.hold_expiry_interval_seconds), lambda: expire_due_holds(rt)),
         Job("caldav-prune-change-log", Every(s.dav_prune_interval_seconds), lambda: prune_change_logs(rt)),
         Job("audit-fold-reads", Every(AUDIT_FOLD_INTERVAL_SECONDS), lambda: fold_read_audit(rt)),
+        Job("appointments-encode", Every(ENCODE_INTERVAL_SECONDS), lambda: write_encoded_copies(rt)),
     ]
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import json.scanner
 import re
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
@@ -48,6 +49,7 @@ __all__ = [
     "PAGE",
     "EncodedRow",
     "PlainCalendar",
+    "StoredCopy",
     "ascii_json",
     "encoded_row",
     "encoded_rows",
@@ -55,6 +57,7 @@ __all__ = [
     "page_select",
     "plain_row",
     "plain_rows",
+    "stored_copy",
 ]
 
 _APPOINTMENT = AppointmentRow.__table__
@@ -345,7 +348,9 @@ def _guests_sql(sql: _Dialect) -> str:
 _GUEST_KEYS = ("id", "first_name", "last_name", "timezone")
 
 
-def _canonical_sql(sql: _Dialect) -> str:
+def _canonical_rest_sql(sql: _Dialect) -> str:
+    """The canonical JSON after its first key (``calendar``, the one part another table's row can change): its
+    other keys and the closing ``}``. What :func:`stored_copy_sql` keeps per appointment."""
     salesforce = [
         (f"{key}_gid", sql.quote(f"appointments.sf_{key}_gid")) for key in ("appointment", "opportunity", "customer")
     ]
@@ -355,38 +360,64 @@ def _canonical_sql(sql: _Dialect) -> str:
         "appointments.meta_extra",
         ("salesforce", "type"),
     )
-    calendar = [("id", sql.quote("appointments.calendar_id")), *_quoted(sql, "calendars", "name")]
-    return _object_sql(
-        sql,
-        [
-            ("calendar", _object_sql(sql, calendar)),
-            ("created_at", sql.timestamp("appointments.created_at")),
-            ("date_end", sql.timestamp("appointments.date_end")),
-            ("date_start", sql.timestamp("appointments.date_start")),
-            *_quoted(sql, "appointments", "description"),
-            ("guests", _guests_sql(sql)),
-            ("id", sql.quote("appointments.id")),
-            ("meta", meta),
-            *_quoted(sql, "appointments", "name", "status"),
-            ("updated_at", sql.timestamp("appointments.updated_at")),
-        ],
-    )
+    pairs = [
+        ("created_at", sql.timestamp("appointments.created_at")),
+        ("date_end", sql.timestamp("appointments.date_end")),
+        ("date_start", sql.timestamp("appointments.date_start")),
+        *_quoted(sql, "appointments", "description"),
+        ("guests", _guests_sql(sql)),
+        ("id", sql.quote("appointments.id")),
+        ("meta", meta),
+        *_quoted(sql, "appointments", "name", "status"),
+        ("updated_at", sql.timestamp("appointments.updated_at")),
+    ]
+    return " || ',' || ".join(f"'{json.dumps(key)}:' || {value}" for key, value in pairs) + " || '}'"
 
 
-def _encoded_select(sql: _Dialect) -> Select[Any]:
+@dataclass(frozen=True, slots=True)
+class StoredCopy:
+    """How an appointment's stored copy of its canonical JSON is written (``encoded_rest``, ``store/encoded_copies``)
+    and when a read may use it: written at the row's current ``version`` by this very SQL (``format``: a checksum
+    of it, so a release that changes the encoding stops trusting every copy written before)."""
+
+    rest: str
+    format: int
+
+
+def _stored_copy(sql: _Dialect) -> StoredCopy:
+    rest = _canonical_rest_sql(sql)
+    return StoredCopy(rest, zlib.crc32(rest.encode()) & 0x7FFFFFFF)
+
+
+def _canonical_sql(sql: _Dialect, copy: StoredCopy) -> str:
+    """The canonical JSON: its calendar (read now: a calendar's name changes no appointment's row), then the stored
+    copy of the rest where it was written at the row's version in this format, else the rest encoded now."""
+    calendar = _object_sql(sql, [("id", sql.quote("appointments.calendar_id")), *_quoted(sql, "calendars", "name")])
+    current = f"appointments.encoded_version = appointments.version AND appointments.encoded_format = {copy.format}"
+    rest = f"(CASE WHEN {current} THEN appointments.encoded_rest ELSE {copy.rest} END)"
+    return f"'{{\"calendar\":' || {calendar} || ',' || {rest}"
+
+
+def _encoded_select(sql: _Dialect, copy: StoredCopy) -> Select[Any]:
     """An appointment's :attr:`_Dialect.head`, then its canonical JSON, as one text ``j`` (with its start and id as
     ``s`` and ``i``, the order of PostgreSQL's aggregate)."""
-    text = f"{sql.head} || {sql.char}({ord(_FIELDS)}) || {_canonical_sql(sql)}"
+    text = f"{sql.head} || {sql.char}({ord(_FIELDS)}) || {_canonical_sql(sql, copy)}"
     return select(
         literal_column(text).label("j"), _APPOINTMENT.c.date_start.label("s"), _APPOINTMENT.c.id.label("i")
     ).join_from(AppointmentRow, CalendarRow, CalendarRow.id == AppointmentRow.calendar_id)
 
 
 #: Per database: what a page selects (the caller adds the filters), and its rows as one text.
+_DIALECTS = {"sqlite": _SQLITE, "postgresql": _POSTGRES}
+_STORED_COPIES = {name: _stored_copy(sql) for name, sql in _DIALECTS.items()}
 _ENCODED: dict[str, tuple[Select[Any], Any]] = {
-    name: (_encoded_select(sql), literal_column(sql.records))
-    for name, sql in (("sqlite", _SQLITE), ("postgresql", _POSTGRES))
+    name: (_encoded_select(sql, _STORED_COPIES[name]), literal_column(sql.records)) for name, sql in _DIALECTS.items()
 }
+
+
+def stored_copy(dialect_name: str) -> StoredCopy:
+    """How appointments' stored copies are written and trusted on this database (``sqlite``, ``postgresql``)."""
+    return _STORED_COPIES["postgresql" if dialect_name == "postgresql" else "sqlite"]
 
 
 #: One live appointment as :func:`encoded_row` reads it, for each database.

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from caldav_bridge.model.appointment import MAX_DURATION, SHOW_AS_META, AppointmentStatus, ShowAs
 from caldav_bridge.model.queries import AppointmentFilters, ListedKind
-from caldav_bridge.store import auth_clock, plain_reads, read_audit
+from caldav_bridge.store import auth_clock, encoded_copies, plain_reads, read_audit
 from caldav_bridge.store.bulk_insert import insert_many
 from caldav_bridge.store.dav_ranges import reaching_from_before
 from caldav_bridge.store.plain_rows import PlainRow
@@ -134,6 +134,7 @@ class AppointmentRepository:
         one many-row INSERT through the driver (``store.bulk_insert``)."""
         insert_many(self.session, _table(AppointmentRow), APPOINTMENT_COLUMNS, appointments)
         insert_many(self.session, _table(AppointmentGuestRow), GUEST_COLUMNS, guests)
+        encoded_copies.write(self.session, (row[0] for row in appointments))
 
     def including_deleted(self, appointment_id: str) -> AppointmentRow | None:
         """The row, deleted (a tombstone) or not; from the session if it is loaded already."""
@@ -163,6 +164,7 @@ class AppointmentRepository:
             .values(sf_appointment_gid=gid, version=AppointmentRow.version + 1)
             .execution_options(synchronize_session=False)
         )
+        encoded_copies.write(self.session, [appointment_id])
 
     def search_plain(
         self,
@@ -194,6 +196,11 @@ class AppointmentRepository:
         """:meth:`get_plain` with the appointment's canonical JSON as text, encoded by the database (``encode``: for
         a stored id not in canonical form)."""
         return plain_reads.encoded_row(self.session, appointment_id, encode)
+
+    def write_stale_encoded(self, limit: int) -> int:
+        """Write the stored JSON copies (``store/encoded_copies.py``) of up to ``limit`` appointments whose copy is
+        missing or old; how many were written."""
+        return encoded_copies.write_stale(self.session, limit)
 
     def get_plain(self, appointment_id: str) -> PlainRow | None:
         """:meth:`get` as plain data, for reads."""

@@ -118,6 +118,11 @@ class AppointmentRow(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     #: iCalendar SEQUENCE: grows with every change of the appointment's times (RFC 5545 §3.8.7.4).
     sequence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: The appointment's canonical JSON after its calendar, as the database encodes it for a read, written with every
+    #: change (``store/encoded_copies.py``); a read trusts it only at this ``version`` and encoding ``format``.
+    encoded_rest: Mapped[str | None] = mapped_column(Text, deferred=True)
+    encoded_version: Mapped[int | None] = mapped_column(Integer, deferred=True)
+    encoded_format: Mapped[int | None] = mapped_column(Integer, deferred=True)
 
     calendar: Mapped[CalendarRow] = relationship(lazy="joined", innerjoin=True)
     guests: Mapped[list[AppointmentGuestRow]] = relationship(

@@ -14,13 +14,14 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 from sqlalchemy.exc import StatementError
 
 from caldav_bridge.model.queries import AppointmentFilters, ListedKind
 from caldav_bridge.runtime import Runtime
 from caldav_bridge.services.mapping import canonical_text
 from caldav_bridge.store import plain_reads
+from caldav_bridge.store.plain_rows import PlainRow
 from caldav_bridge.store.tables import AppointmentGuestRow, AppointmentRow, PersonRow
 from tests.conftest import People
 
@@ -99,6 +100,14 @@ def test_the_encoded_json_is_what_the_api_wrote_from_plain_rows(
 
     with runtime.uow().reading() as uow:
         plain = uow.appointments.search_plain(ALL, 10)
+    _encoded_as_written(runtime, plain)  # from the copies every write stores (store/encoded_copies.py)
+    with runtime.engine.begin() as connection:
+        connection.execute(update(AppointmentRow).values(encoded_version=None))
+    _encoded_as_written(runtime, plain)  # encoded now, by the database, where no copy is current
+
+
+def _encoded_as_written(runtime: Runtime, plain: list[PlainRow]) -> None:
+    with runtime.uow().reading() as uow:
         encoded = uow.appointments.search_encoded(ALL, 10, lambda r: canonical_text(r.as_row()))
 
     assert [e.id for e in encoded] == [p.id for p in plain]

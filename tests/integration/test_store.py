@@ -31,12 +31,15 @@ def test_ensure_schema_creates_an_empty_database_stamped_and_upgrades_an_old_one
     with engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
     with engine.begin() as connection:  # taken back to the revision before the newest migration
-        connection.exec_driver_sql("CREATE INDEX ix_audit_log_at ON audit_log (at)")
-        connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0014'")
-    assert current_revision(engine) == "0014"
+        for column in ("encoded_rest", "encoded_version", "encoded_format"):
+            connection.exec_driver_sql(f"ALTER TABLE appointments DROP COLUMN {column}")
+        connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0015'")
+    assert current_revision(engine) == "0015"
     ensure_schema(engine)  # behind: migrated
-    indexes = {i["name"] for i in inspect(engine).get_indexes("audit_log")}
-    assert is_current(engine) and indexes == {"ix_audit_log_appointment_at"}
+    columns = {c["name"] for c in inspect(engine).get_columns("appointments")}
+    assert is_current(engine) and {"encoded_rest", "encoded_version", "encoded_format"} <= columns
+    with engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
     engine.dispose()
 
 
