@@ -20,9 +20,9 @@ Who writes the copies:
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import event, literal_column, or_, select, update
+from sqlalchemy import Table, event, literal_column, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from caldav_bridge.store.plain_reads import stored_copy
@@ -33,7 +33,7 @@ __all__ = ["STALE_BATCH", "keep_in_step", "write", "write_stale"]
 #: At most this many copies per statement (bound parameters stay well under SQLite's limit) and per job run.
 STALE_BATCH = 500
 _TOUCHED = "encoded_copies.touched"
-_APPOINTMENTS = AppointmentRow.__table__
+_APPOINTMENTS = cast(Table, AppointmentRow.__table__)
 
 
 def write(session: Session, ids: Iterable[str]) -> int:

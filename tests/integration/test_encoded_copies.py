@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, text, update
+from sqlalchemy import Table, select, text, update
 
 from caldav_bridge.jobs.catalog import write_encoded_copies
 from caldav_bridge.model.queries import AppointmentFilters, ListedKind
@@ -21,7 +21,8 @@ from tests.conftest import People
 
 ALL = AppointmentFilters(kind=ListedKind.ALL)
 START = datetime(2031, 3, 4, 9, 0, tzinfo=UTC)
-A = AppointmentRow.__table__.c
+TABLE = cast(Table, AppointmentRow.__table__)
+A = TABLE.c
 
 
 def _new(runtime: Runtime, calendar_id: str, name: str = "Fitting") -> str:
@@ -121,9 +122,7 @@ def test_a_copy_older_than_the_row_or_in_another_encoding_is_not_used(runtime: R
     # a change past the service's sessions: a new version, the copy left as it was
     with runtime.engine.begin() as connection:
         connection.execute(
-            update(AppointmentRow.__table__)
-            .where(A.id == appointment_id)
-            .values(name="Changed elsewhere", version=A.version + 1)
+            update(TABLE).where(A.id == appointment_id).values(name="Changed elsewhere", version=A.version + 1)
         )
     assert not _current(runtime, appointment_id)
     listed, one = _read(runtime, appointment_id)
@@ -133,7 +132,7 @@ def test_a_copy_older_than_the_row_or_in_another_encoding_is_not_used(runtime: R
     # a copy at the row's version but written by another encoding (another release)
     with runtime.engine.begin() as connection:
         connection.execute(
-            update(AppointmentRow.__table__)
+            update(TABLE)
             .where(A.id == appointment_id)
             .values(encoded_rest='"name":"stale"}', encoded_version=A.version, encoded_format=A.encoded_format + 1)
         )
@@ -219,10 +218,8 @@ def test_the_job_writes_the_copies_missing_or_old(runtime: Runtime, people: Peop
     calendar_id = people.fitter.calendar_id or ""
     ids = [_new(runtime, calendar_id, f"Fitting {i}") for i in range(3)]
     with runtime.engine.begin() as connection:  # rows from before the copies existed, and one changed elsewhere
-        connection.execute(
-            update(AppointmentRow.__table__).where(A.id.in_(ids[:2])).values(encoded_rest=None, encoded_version=None)
-        )
-        connection.execute(update(AppointmentRow.__table__).where(A.id == ids[2]).values(version=A.version + 1))
+        connection.execute(update(TABLE).where(A.id.in_(ids[:2])).values(encoded_rest=None, encoded_version=None))
+        connection.execute(update(TABLE).where(A.id == ids[2]).values(version=A.version + 1))
     assert not any(_current(runtime, i) for i in ids)
 
     assert write_encoded_copies(runtime) == 3

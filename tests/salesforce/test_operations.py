@@ -94,6 +94,7 @@ def test_scheduler_has_every_job_and_runs_the_salesforce_ones(runtime: Runtime, 
         "scheduling-expire-holds",
         "caldav-prune-change-log",
         "audit-fold-reads",
+        "appointments-encode",
         "messages-deliver",
         "booking-reminders",
     ]
