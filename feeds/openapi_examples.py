@@ -532,7 +532,7 @@ PARAMETER_EXAMPLES: dict[str, Any] = {
     "dry_run": True,
     "atomic": False,
     "Idempotency-Key": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
-    "If-Match": '"3-1732197790500"',
+    "If-Match": '"8b1a4f52-3-2d70af9d"',  # mapping.etag_of of APPOINTMENT at version 3
     "state": "dead",
     "kind": "confirmation",
     "expand": False,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+import zlib
 from typing import Any, Protocol
 
 from caldav_bridge.model.appointment import Appointment, AppointmentStatus, CalendarRef, Guest, Meta, SalesforceIds
@@ -125,8 +126,14 @@ def calendar_from_row(row: CalendarRow) -> Calendar:
     )
 
 
+class Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
 class Versioned(Protocol):
-    """What an ETag is made of: the appointment's id and the version its every change moves."""
+    """What an ETag is made of: the appointment's id, the version its every change moves, and its calendar, whose
+    name the appointment's JSON shows (``calendar.name``) and a rename changes without moving the version."""
 
     @property
     def id(self) -> str: ...
@@ -134,7 +141,11 @@ class Versioned(Protocol):
     @property
     def version(self) -> int: ...
 
+    @property
+    def calendar(self) -> Named: ...
+
 
 def etag_of(row: Versioned) -> str:
-    """A strong ETag that changes with every change of the appointment."""
-    return f'"{row.id[:8]}-{row.version}"'
+    """A strong ETag that changes with every change of what the API shows of the appointment: its own changes
+    (``version``) and its calendar's rename (a CRC-32 of the name), which writes no appointment row."""
+    return f'"{row.id[:8]}-{row.version}-{zlib.crc32(row.calendar.name.encode()):08x}"'

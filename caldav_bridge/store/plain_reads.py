@@ -48,6 +48,7 @@ from caldav_bridge.store.types import UtcDateTime
 __all__ = [
     "PAGE",
     "EncodedRow",
+    "NamedCalendar",
     "PlainCalendar",
     "StoredCopy",
     "ascii_json",
@@ -229,7 +230,7 @@ class _Dialect:
     #: A list of the guest objects (SQL of one over ``appointment_guests``) of ``appointments``, in position order.
     guests: Callable[[str], str]
     #: What a read needs of an appointment besides its JSON (audit, cursor, ETag), as a JSON array: id, calendar,
-    #: start (``YYYY-MM-DD HH:MM:SS.ffffff``, UTC), version.
+    #: start (``YYYY-MM-DD HH:MM:SS.ffffff``, UTC), version, the calendar's name.
     head: str
     #: The function of a character by its code, and the rows ``j`` of a subquery as one text (in no particular
     #: order where the database cannot order an aggregate: SQLite 3.40).
@@ -306,7 +307,8 @@ _SQLITE = _Dialect(
     _sqlite_timestamp,
     _sqlite_end,
     _sqlite_guests,
-    "json_array(appointments.id, appointments.calendar_id, appointments.date_start, appointments.version)",
+    "json_array(appointments.id, appointments.calendar_id, appointments.date_start, appointments.version,"
+    " calendars.name)",
     "char",
     f"group_concat(j, char({ord(_RECORDS)}))",
 )
@@ -316,7 +318,8 @@ _POSTGRES = _Dialect(
     _postgres_end,
     _postgres_guests,
     "json_build_array(appointments.id, appointments.calendar_id,"
-    " to_char(appointments.date_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'), appointments.version)::text",
+    " to_char(appointments.date_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'), appointments.version,"
+    " calendars.name)::text",
     "chr",
     f"string_agg(j, chr({ord(_RECORDS)}) ORDER BY s, i)",
 )
@@ -431,16 +434,28 @@ _ENCODED_ONE = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class NamedCalendar:
+    """An encoded row's calendar: what its ETag shows of it (``mapping.etag_of``)."""
+
+    id: str
+    name: str
+
+
 @dataclass(slots=True)
 class EncodedRow:
     """A read appointment as a list answers it: its canonical JSON as ASCII text (``mapping.canonical_json`` dumped
     as the API dumps JSON), with the columns the read itself needs (audit, cursor, ETag)."""
 
     id: str
-    calendar_id: str
+    calendar: NamedCalendar
     date_start: datetime
     version: int
     json: str
+
+    @property
+    def calendar_id(self) -> str:
+        return self.calendar.id
 
 
 #: What Flask's ``ensure_ascii`` escapes that the databases write as it is: DEL and everything past ASCII.
@@ -523,13 +538,14 @@ def _encoded_records(session: Session, text: str | None, encode: Callable[[Plain
     rows = []
     for record in text.split(_RECORDS):
         head, encoded = record.split(_FIELDS, 1)
-        appointment_id, calendar_id, start, version = _scan(head, 0)[0]
+        appointment_id, calendar_id, start, version, calendar_name = _scan(head, 0)[0]
         if _CANONICAL_ID(appointment_id) is None:
             plain = plain_row(session, appointment_id)
             encoded = encode(plain) if plain is not None else encoded
         else:
             encoded = ascii_json(encoded)
-        rows.append(EncodedRow(appointment_id, calendar_id, _utc(start), version, encoded))  # type: ignore[arg-type]
+        calendar = NamedCalendar(calendar_id, calendar_name)
+        rows.append(EncodedRow(appointment_id, calendar, _utc(start), version, encoded))  # type: ignore[arg-type]
     return rows
 
 

@@ -7,6 +7,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
+import requests
 from sqlalchemy import func, select, update
 
 from caldav_bridge.clock import utcnow
@@ -202,6 +203,68 @@ def test_etag_changes_when_and_only_when_the_appointment_changes(live: LiveServe
     changed = api.patch(url, json={"description": None})
     assert changed.json()["description"] is None
     assert changed.headers["ETag"] != created.headers["ETag"]
+
+
+def test_a_calendar_rename_changes_the_etag_of_its_appointments(live: LiveServer, people: People) -> None:
+    """The appointment's JSON shows its calendar's name; a rename writes no appointment row, yet the ETag moves:
+    a conditional read with the old ETag gets the new name, and a change based on the old name is refused."""
+    api = live.client(people.fitter.token)
+    calendar_id = people.fitter.calendar_id or ""
+    created = _create(api, calendar_id, start=BASE)
+    url = f"/api/v1/appointments/{created['id']}"
+    before = api.get(url)
+    old_name, old_etag = before.json()["calendar"]["name"], before.headers["ETag"]
+    assert api.get(url, headers={"If-None-Match": old_etag}).status_code == 304
+    version = _version(live, created["id"])
+
+    assert _rename(api, calendar_id, "Hörakustik Süd") != old_name
+    assert _version(live, created["id"]) == version  # the rename wrote no appointment
+    again = api.get(url, headers={"If-None-Match": old_etag})
+    assert again.status_code == 200, again.status_code
+    assert again.json()["calendar"]["name"] == "Hörakustik Süd"
+    assert again.json() == {**before.json(), "calendar": {"id": calendar_id, "name": "Hörakustik Süd"}}
+    new_etag = again.headers["ETag"]
+    assert new_etag != old_etag
+    assert api.get(url, headers={"If-None-Match": new_etag}).status_code == 304
+    window = {"calendar_id": calendar_id, "from": created["date_start"], "to": created["date_end"]}
+    (listed,) = api.get("/api/v1/appointments", params=window).json()["items"]
+    assert listed == again.json()
+
+    for refused in _changes_under(api, created["id"], old_etag):
+        assert refused.status_code == 412, (refused.request.method, refused.request.url, refused.text)
+        assert refused.headers["Content-Type"] == "application/problem+json"
+    assert api.get(url).json() == again.json()  # nothing changed by the refused requests
+    assert _version(live, created["id"]) == version
+
+    # the old name back: what was read first is again the current representation, so its ETag is current again
+    _rename(api, calendar_id, old_name)
+    back = api.get(url)
+    assert (back.json(), back.headers["ETag"]) == (before.json(), old_etag)
+    assert api.patch(url, json={"name": "x"}, headers={"If-Match": new_etag}).status_code == 412
+    changed = api.patch(url, json={"name": "Based on the current name"}, headers={"If-Match": old_etag})
+    assert changed.status_code == 200, changed.text
+
+
+def _version(live: LiveServer, appointment_id: str) -> int | None:
+    with live.runtime.uow() as uow:
+        return uow.session.scalar(select(AppointmentRow.version).where(AppointmentRow.id == appointment_id))
+
+
+def _rename(api: Api, calendar_id: str, name: str) -> str:
+    renamed = api.patch(f"/api/v1/calendars/{calendar_id}", json={"name": name})
+    assert renamed.status_code == 200, renamed.text
+    return str(renamed.json()["name"])
+
+
+def _changes_under(api: Api, appointment_id: str, etag: str) -> list[requests.Response]:
+    """A change of each kind (REST PATCH, OLS PATCH, a status change, DELETE) sent with ``If-Match: etag``."""
+    url, stale = f"/api/v1/appointments/{appointment_id}", {"If-Match": etag}
+    return [
+        api.patch(url, json={"name": "Based on the old name"}, headers=stale),
+        api.patch(f"/ols/appointments/{appointment_id}", json={"name": "Based on the old name"}, headers=stale),
+        api.post(f"{url}/book", headers=stale),
+        api.delete(url, headers=stale),
+    ]
 
 
 def test_patch_rejects_end_before_start_and_writes_nothing(live: LiveServer, people: People) -> None:

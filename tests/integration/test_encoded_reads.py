@@ -2,7 +2,8 @@
 ``encoded_row``; SQLite and PostgreSQL) is
 byte for byte the JSON the API wrote before, ``mapping.canonical_text`` of the plain rows: any text (past ASCII,
 astral, control characters, DEL, quotes; no NUL, which the API refuses), extras of any JSON shape in meta and guests,
-timestamps with any microseconds, ids in any case."""
+timestamps with any microseconds, ids in any case. Their ETags (``mapping.etag_of``, which takes in the calendar's
+name) are the plain rows' too, for a calendar of any name."""
 
 from __future__ import annotations
 
@@ -19,10 +20,10 @@ from sqlalchemy.exc import StatementError
 
 from caldav_bridge.model.queries import AppointmentFilters, ListedKind
 from caldav_bridge.runtime import Runtime
-from caldav_bridge.services.mapping import canonical_text
+from caldav_bridge.services.mapping import canonical_text, etag_of
 from caldav_bridge.store import plain_reads
 from caldav_bridge.store.plain_rows import PlainRow
-from caldav_bridge.store.tables import AppointmentGuestRow, AppointmentRow, PersonRow
+from caldav_bridge.store.tables import AppointmentGuestRow, AppointmentRow, CalendarRow, PersonRow
 from tests.conftest import People
 
 ALL = AppointmentFilters(kind=ListedKind.ALL)
@@ -87,12 +88,17 @@ def _insert(runtime: Runtime, calendar_id: str, values: dict[str, Any]) -> None:
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(appointments=st.lists(appointment, min_size=1, max_size=4, unique_by=lambda a: str(a["id"]).lower()))
+@given(
+    appointments=st.lists(appointment, min_size=1, max_size=4, unique_by=lambda a: str(a["id"]).lower()),
+    #: any name; one with the separators of the encoded reads' text (and its extras' markers) among them
+    calendar_name=st.text(chars, min_size=1, max_size=12) | st.just('H\u00f6r "\x1c\x1d\x1e\x1f" \U0001f50a'),
+)
 def test_the_encoded_json_is_what_the_api_wrote_from_plain_rows(
-    runtime: Runtime, people: People, appointments: list[dict[str, Any]]
+    runtime: Runtime, people: People, appointments: list[dict[str, Any]], calendar_name: str
 ) -> None:
     with runtime.uow() as uow:
         uow.session.execute(delete(AppointmentRow))
+        uow.session.execute(update(CalendarRow).values(name=calendar_name))
         uow.commit()
     _people(runtime)
     for values in appointments:
@@ -113,13 +119,19 @@ def _encoded_as_written(runtime: Runtime, plain: list[PlainRow]) -> None:
     assert [e.id for e in encoded] == [p.id for p in plain]
     assert [e.json for e in encoded] == [canonical_text(p.as_row()) for p in plain]
     assert all(e.json.isascii() for e in encoded)
-    assert [(e.calendar_id, e.date_start, e.version) for e in encoded] == [
-        (p.calendar_id, p.date_start, p.version) for p in plain
+    assert [(e.calendar_id, e.date_start, e.version, etag_of(e)) for e in encoded] == [
+        (p.calendar_id, p.date_start, p.version, etag_of(p.as_row())) for p in plain
     ]
     for p in plain:  # the single read: the same text, in one statement of its own (a driver connection)
         with runtime.uow().reading() as uow:
             one = uow.appointments.get_encoded(p.id, lambda r: canonical_text(r.as_row()))
-        assert one is not None and (one.id, one.version, one.json) == (p.id, p.version, canonical_text(p.as_row()))
+        assert one is not None
+        assert (one.id, one.version, one.json, etag_of(one)) == (
+            p.id,
+            p.version,
+            canonical_text(p.as_row()),
+            etag_of(p.as_row()),
+        )
 
 
 def test_the_json_past_ascii_is_escaped_as_json_dumps_escapes_it() -> None:
