@@ -449,13 +449,19 @@ class EncodedRow:
 
     id: str
     calendar: NamedCalendar
-    date_start: datetime
+    #: The start as the database's text gives it (UTC, ``YYYY-MM-DD HH:MM:SS.ffffff``; SQLite orders by it):
+    #: parsed only when asked (:attr:`date_start`: a page's cursor needs its last row's).
+    start_text: str
     version: int
     json: str
 
     @property
     def calendar_id(self) -> str:
         return self.calendar.id
+
+    @property
+    def date_start(self) -> datetime:
+        return _utc(self.start_text)  # type: ignore[return-value]
 
 
 #: What Flask's ``ensure_ascii`` escapes that the databases write as it is: DEL and everything past ASCII.
@@ -512,8 +518,8 @@ def encoded_rows(
     with _statement_connection(session) as connection:
         text = connection.execute(select(_ENCODED[name][1]).select_from(stmt.subquery())).scalar()
     rows = _encoded_records(session, text, encode)
-    if name == "sqlite":
-        rows.sort(key=_page_order)  # the text's order is SQLite's choice; the page's is (date_start, id)
+    if name == "sqlite":  # the text's order is SQLite's choice; the page's is ORDER BY's: the start's text, the id
+        rows.sort(key=_text_order)
     return rows
 
 
@@ -536,6 +542,7 @@ def _encoded_records(session: Session, text: str | None, encode: Callable[[Plain
     if _EXTRAS_START in text:
         text = _MARKED_EXTRAS.sub(_extras, text)
     rows = []
+    calendars: dict[tuple[str, str], NamedCalendar] = {}
     for record in text.split(_RECORDS):
         head, encoded = record.split(_FIELDS, 1)
         appointment_id, calendar_id, start, version, calendar_name = _scan(head, 0)[0]
@@ -544,8 +551,10 @@ def _encoded_records(session: Session, text: str | None, encode: Callable[[Plain
             encoded = encode(plain) if plain is not None else encoded
         else:
             encoded = ascii_json(encoded)
-        calendar = NamedCalendar(calendar_id, calendar_name)
-        rows.append(EncodedRow(appointment_id, calendar, _utc(start), version, encoded))  # type: ignore[arg-type]
+        calendar = calendars.get((calendar_id, calendar_name))
+        if calendar is None:
+            calendar = calendars[calendar_id, calendar_name] = NamedCalendar(calendar_id, calendar_name)
+        rows.append(EncodedRow(appointment_id, calendar, start, version, encoded))
     return rows
 
 
@@ -654,8 +663,12 @@ def _first(values: list[Any]) -> Any:
     return values[0]
 
 
-def _page_order(row: PlainRow | EncodedRow) -> tuple[datetime, str]:
+def _page_order(row: PlainRow) -> tuple[datetime, str]:
     return row.date_start, row.id
+
+
+def _text_order(row: EncodedRow) -> tuple[str, str]:
+    return row.start_text, row.id
 
 
 def _plain_row(record: Any, calendars: dict[str, PlainCalendar]) -> PlainRow:
