@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from typing import Any, cast
 
 from sqlalchemy import Table, event, literal_column, or_, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 from caldav_bridge.store.plain_reads import stored_copy
 from caldav_bridge.store.tables import AppointmentGuestRow, AppointmentRow
@@ -82,8 +82,7 @@ def keep_in_step(factory: sessionmaker[Session]) -> None:
     """Have every session of ``factory`` write the copies of the appointments it changed before it commits."""
     event.listen(factory, "after_flush", _noted)
     event.listen(factory, "before_commit", _written)
-    event.listen(factory, "after_commit", _forgotten)
-    event.listen(factory, "after_soft_rollback", _forgotten)
+    event.listen(factory, "after_transaction_end", _forgotten)
 
 
 def _noted(session: Session, _context: Any) -> None:
@@ -112,5 +111,8 @@ def _written(session: Session) -> None:
         write(session, touched)
 
 
-def _forgotten(session: Session, *_args: Any) -> None:
-    session.info.pop(_TOUCHED, None)
+def _forgotten(session: Session, transaction: SessionTransaction) -> None:
+    """The session's transaction ended (committed or rolled back): nothing noted is left for the next one. A
+    savepoint's end changes nothing: what its transaction flushed before it is still to be written."""
+    if transaction.parent is None:
+        session.info.pop(_TOUCHED, None)

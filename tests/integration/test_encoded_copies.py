@@ -214,6 +214,26 @@ def test_a_rolled_back_change_leaves_the_copy_as_it_was(runtime: Runtime, people
     assert '"name":"Fitting"' in _read(runtime, appointment_id)[0]
 
 
+def test_a_savepoint_rolled_back_keeps_what_the_transaction_changed_before_it(runtime: Runtime, people: People) -> None:
+    """An import rolls back one item's savepoint and commits the others: the items written before it keep their
+    copies current (a guest-only change included)."""
+    appointment_id = _new(runtime, people.fitter.calendar_id or "")
+    with runtime.uow() as uow:
+        row = uow.appointments.get(appointment_id)
+        assert row is not None
+        row.guests = [AppointmentGuestRow(position=0, person_id=None, first_name="Eve", last_name="Poe", extra={})]
+        uow.flush()
+        with uow.savepoint() as savepoint:
+            row.name = "Rolled back"
+            uow.flush()
+            savepoint.rollback()
+        uow.commit()
+    assert _current(runtime, appointment_id)
+    listed, one = _read(runtime, appointment_id)
+    assert listed == one == _fresh(runtime, appointment_id)
+    assert '"first_name":"Eve"' in listed and "Rolled back" not in listed
+
+
 def test_the_job_writes_the_copies_missing_or_old(runtime: Runtime, people: People) -> None:
     calendar_id = people.fitter.calendar_id or ""
     ids = [_new(runtime, calendar_id, f"Fitting {i}") for i in range(3)]
