@@ -166,11 +166,14 @@ def write_encoded_copies(rt: Runtime) -> int:
     """Write the stored JSON copies still missing or old, batch by batch; how many were written."""
     written = 0
     for _ in range(ENCODE_BATCHES_PER_RUN):
+        with rt.uow().reading() as uow:  # the scan holds no write lock; the write recomputes from the rows
+            ids = uow.appointments.stale_encoded(STALE_BATCH)
+        if not ids:
+            break
         with rt.uow() as uow:
-            count = uow.appointments.write_stale_encoded(STALE_BATCH)
+            written += uow.appointments.write_encoded(ids)
             uow.commit()
-        written += count
-        if count < STALE_BATCH:
+        if len(ids) < STALE_BATCH:
             break
     if written:
         log.info("appointments: %d stored JSON copies written", written)

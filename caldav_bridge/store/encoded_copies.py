@@ -13,8 +13,8 @@ Who writes the copies:
   and deleted rows, and the appointments of the guests it flushes) and, just before it commits, writes their copies
   in one UPDATE, in the same transaction, with the very SQL the reads would run;
 - writes past the ORM (the many-row inserts of imports and the mirror, a Core UPDATE) call :func:`write` themselves;
-- the ``appointments-encode`` job (:func:`write_stale`) writes the copies still missing or old: rows from before
-  migration 0016, rows another program wrote, every row once after a release changes the encoding.
+- the ``appointments-encode`` job (:func:`stale`, then :func:`write`) writes the copies still missing or old: rows
+  from before migration 0016, rows another program wrote, every row once after a release changes the encoding.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 from caldav_bridge.store.plain_reads import stored_copy
 from caldav_bridge.store.tables import AppointmentGuestRow, AppointmentRow
 
-__all__ = ["STALE_BATCH", "keep_in_step", "write", "write_stale"]
+__all__ = ["STALE_BATCH", "keep_in_step", "stale", "write"]
 
 #: At most this many copies per statement (bound parameters stay well under SQLite's limit) and per job run.
 STALE_BATCH = 500
@@ -56,12 +56,12 @@ def write(session: Session, ids: Iterable[str]) -> int:
     return written
 
 
-def write_stale(session: Session, limit: int = STALE_BATCH) -> int:
-    """Write the copies of up to ``limit`` live appointments whose copy is missing, older than the row, or in
-    another encoding; how many were written (fewer than ``limit``: none are left)."""
+def stale(session: Session, limit: int = STALE_BATCH) -> list[str]:
+    """Up to ``limit`` live appointments whose copy is missing, older than the row, or in another encoding (a
+    scan of the table: read in a read-only transaction, it holds no write lock)."""
     copy = stored_copy(session.get_bind().dialect.name)
     a = _APPOINTMENTS.c
-    stale = (
+    found = (
         select(a.id)
         .where(
             a.deleted_at.is_(None),
@@ -74,8 +74,7 @@ def write_stale(session: Session, limit: int = STALE_BATCH) -> int:
         )
         .limit(limit)
     )
-    ids = list(session.connection().scalars(stale))
-    return write(session, ids) if ids else 0
+    return list(session.connection().scalars(found))
 
 
 def keep_in_step(factory: sessionmaker[Session]) -> None:

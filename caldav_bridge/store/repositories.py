@@ -197,10 +197,13 @@ class AppointmentRepository:
         a stored id not in canonical form)."""
         return plain_reads.encoded_row(self.session, appointment_id, encode)
 
-    def write_stale_encoded(self, limit: int) -> int:
-        """Write the stored JSON copies (``store/encoded_copies.py``) of up to ``limit`` appointments whose copy is
-        missing or old; how many were written."""
-        return encoded_copies.write_stale(self.session, limit)
+    def stale_encoded(self, limit: int) -> list[str]:
+        """Up to ``limit`` live appointments whose stored JSON copy (``store/encoded_copies.py``) is missing or old."""
+        return encoded_copies.stale(self.session, limit)
+
+    def write_encoded(self, ids: Iterable[str]) -> int:
+        """Write the stored JSON copies of ``ids`` as the rows are now; how many were written."""
+        return encoded_copies.write(self.session, ids)
 
     def get_plain(self, appointment_id: str) -> PlainRow | None:
         """:meth:`get` as plain data, for reads."""
