@@ -1,13 +1,19 @@
 """Fixtures: every database-backed test runs on SQLite and on a real PostgreSQL 15.
 
-PostgreSQL is started once per session (``tests/support/postgres.py``); each test gets a fresh
-database cloned from a migrated template. Outside CI a missing PostgreSQL skips those tests with
+PostgreSQL is started once per session (``tests/support/postgres.py``); each test gets a database of its
+own copied from a template made once per test process (``Templates``): migrated, with the ``people`` in it
+when the test asks for them. Outside CI a missing PostgreSQL skips those tests with
 the reason; in CI (``CI`` set) it fails them.
 """
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import os
+import shutil
+import sqlite3
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,6 +36,84 @@ BACKENDS = ["sqlite", "postgresql"]
 #: PostgreSQL alone instead of being collected for SQLite and skipped there.
 postgresql_only = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 TEMPLATE = "appointments_template"
+PEOPLE_TEMPLATE = "appointments_people_template"
+
+
+@dataclass
+class Person:
+    username: str
+    password: str
+    token: str
+    calendar_id: str | None
+    read_token: str | None = None
+
+
+@dataclass
+class People:
+    admin: Person
+    dispatcher: Person
+    fitter: Person
+    other_fitter: Person
+    consultant: Person
+
+
+def _person(rt: Runtime, username: str, role: str, scopes: tuple[str, ...], zone: str = "UTC") -> Person:
+    _, password = users.add_user(rt.uow(), username, role, timezone=zone)
+    token = users.issue_token(rt.uow(), username, scopes).secret
+    with rt.uow() as uow:
+        user = uow.users.by_username(username)
+        assert user is not None
+        owned = uow.calendars.ids_owned_by(user.id)
+    return Person(username, password, token, owned[0] if owned else None)
+
+
+def _add_people(database_url: str, data_dir: Path) -> People:
+    """The five users of ``people`` with their secrets, added to a migrated database."""
+    rt = Runtime.from_settings(load_settings(environ={}, database_url=database_url, data_dir=str(data_dir)))
+    try:
+        fitter = _person(rt, "fitter.denver", "fitter", ("write",), "America/Denver")
+        fitter.read_token = users.issue_token(rt.uow(), "fitter.denver", ("read",), "read-only").secret
+        return People(
+            admin=_person(rt, "admin", "admin", ("admin",)),
+            dispatcher=_person(rt, "dispatcher", "dispatcher", ("write",)),
+            fitter=fitter,
+            other_fitter=_person(rt, "fitter.berlin", "fitter", ("write",), "Europe/Berlin"),
+            consultant=_person(rt, "consultant.miami", "consultant", ("write",), "America/New_York"),
+        )
+    finally:
+        rt.close()
+
+
+@dataclass(frozen=True)
+class Templates:
+    """Databases made once per test process and copied for each test: migrated, and migrated with the
+    ``people`` (five scrypt hashes and a migration replay a test were a third of the suite's time).
+    ``people`` holds the secrets of the users in the second; each test gets its own copy of both."""
+
+    migrated: str
+    with_people: str
+    people: People
+
+
+def _sqlite_checkpointed(path: Path) -> None:
+    """Everything in the main file (no ``-wal`` beside it), so a plain copy is the whole database."""
+    with contextlib.closing(sqlite3.connect(path)) as connection:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        connection.execute("PRAGMA journal_mode=DELETE")
+
+
+@pytest.fixture(scope="session")
+def sqlite_templates(tmp_path_factory: pytest.TempPathFactory) -> Templates:
+    folder = tmp_path_factory.mktemp("templates")
+    migrated, with_people = folder / "migrated.db", folder / "people.db"
+    engine = make_engine(f"sqlite:///{migrated}")
+    upgrade(engine)
+    engine.dispose()
+    _sqlite_checkpointed(migrated)
+    shutil.copyfile(migrated, with_people)
+    people = _add_people(f"sqlite:///{with_people}", folder / "data")
+    _sqlite_checkpointed(with_people)
+    return Templates(str(migrated), str(with_people), people)
 
 
 @pytest.fixture(scope="session")
@@ -46,15 +130,35 @@ def pg_server() -> Iterator[PostgresServer]:
         yield server
 
 
+@pytest.fixture(scope="session")
+def pg_templates(pg_server: PostgresServer) -> Templates:
+    with psycopg.connect(pg_server.conninfo(), autocommit=True) as conn:
+        create = sql.SQL("CREATE DATABASE {} TEMPLATE {}")
+        conn.execute(create.format(sql.Identifier(PEOPLE_TEMPLATE), sql.Identifier(TEMPLATE)))
+    data_dir = Path(tempfile.mkdtemp(prefix="pg-people-"))
+    try:
+        people = _add_people(pg_server.url(PEOPLE_TEMPLATE), data_dir)
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+    return Templates(TEMPLATE, PEOPLE_TEMPLATE, people)
+
+
 @pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated database of the test's own: with the ``people`` already in it if the test asks for them."""
+    with_people = "people" in request.fixturenames
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'appointments.db'}"
+        templates: Templates = request.getfixturevalue("sqlite_templates")
+        database = tmp_path / "appointments.db"
+        shutil.copyfile(templates.with_people if with_people else templates.migrated, database)
+        database.chmod(0o600)
+        yield f"sqlite:///{database}"
         return
     server: PostgresServer = request.getfixturevalue("pg_server")
+    template = request.getfixturevalue("pg_templates").with_people if with_people else TEMPLATE
     name = "t_" + uuid.uuid4().hex[:16]
     with psycopg.connect(server.conninfo(), autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(TEMPLATE)))
+        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template)))
     yield server.url(name)
     server.drop_database(name)
 
@@ -87,51 +191,20 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def runtime(settings: Settings) -> Iterator[Runtime]:
-    rt = Runtime.from_settings(settings)
-    upgrade(rt.engine)
+    rt = Runtime.from_settings(settings)  # database_url is migrated already
     yield rt
     rt.close()
 
 
-@dataclass
-class Person:
-    username: str
-    password: str
-    token: str
-    calendar_id: str | None
-    read_token: str | None = None
-
-
-@dataclass
-class People:
-    admin: Person
-    dispatcher: Person
-    fitter: Person
-    other_fitter: Person
-    consultant: Person
-
-
-def _person(rt: Runtime, username: str, role: str, scopes: tuple[str, ...], zone: str = "UTC") -> Person:
-    _, password = users.add_user(rt.uow(), username, role, timezone=zone)
-    token = users.issue_token(rt.uow(), username, scopes).secret
-    with rt.uow() as uow:
-        user = uow.users.by_username(username)
-        assert user is not None
-        owned = uow.calendars.ids_owned_by(user.id)
-    return Person(username, password, token, owned[0] if owned else None)
-
-
 @pytest.fixture
-def people(runtime: Runtime) -> People:
-    fitter = _person(runtime, "fitter.denver", "fitter", ("write",), "America/Denver")
-    fitter.read_token = users.issue_token(runtime.uow(), "fitter.denver", ("read",), "read-only").secret
-    return People(
-        admin=_person(runtime, "admin", "admin", ("admin",)),
-        dispatcher=_person(runtime, "dispatcher", "dispatcher", ("write",)),
-        fitter=fitter,
-        other_fitter=_person(runtime, "fitter.berlin", "fitter", ("write",), "Europe/Berlin"),
-        consultant=_person(runtime, "consultant.miami", "consultant", ("write",), "America/New_York"),
-    )
+def people(runtime: Runtime, request: pytest.FixtureRequest) -> People:
+    """The admin, a dispatcher, two fitters and a consultant, with passwords and tokens (in the database
+    ``database_url`` copied for this test)."""
+    fixture = "sqlite_templates" if runtime.engine.dialect.name == "sqlite" else "pg_templates"
+    templates: Templates = request.getfixturevalue(fixture)
+    with runtime.uow() as uow:
+        assert uow.users.by_username("admin") is not None, "people needs the runtime over database_url"
+    return copy.deepcopy(templates.people)
 
 
 @pytest.fixture
