@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Sequence
 from typing import Any
 
 from flask import Blueprint
@@ -41,9 +43,20 @@ _ERROR_STATUSES = {
 
 
 def openapi_document(
-    blueprints: list[tuple[Blueprint, str]], *, title: str, version: str, server_url: str
+    blueprints: Sequence[tuple[Blueprint, str]], *, title: str, version: str, server_url: str
 ) -> dict[str, Any]:
-    """Describe every operation declared on ``blueprints`` (each with its URL prefix)."""
+    """Describe every operation declared on ``blueprints`` (each with its URL prefix).
+
+    Made once per process for the same arguments (the operations are declared at import; the schemas
+    took half of building an app, which every worker and test server does): the document is shared, read it only.
+    """
+    return _document(tuple(blueprints), title, version, server_url)
+
+
+@functools.lru_cache(maxsize=8)
+def _document(
+    blueprints: tuple[tuple[Blueprint, str], ...], title: str, version: str, server_url: str
+) -> dict[str, Any]:
     ops = [(prefix, op) for bp, prefix in blueprints for op in operations_of(bp)]
     models = _models(op for _, op in ops)
     _, defs = models_json_schema(

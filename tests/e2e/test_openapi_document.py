@@ -17,6 +17,7 @@ from config import load_settings
 from feeds import health, ols
 from feeds.api import bp as api_v1
 from feeds.app import create_app
+from feeds.openapi import openapi_document
 from feeds.openapi_examples import SCHEMA_DESCRIPTIONS
 from feeds.operations import Operation, operations_of
 from feeds.problems import Problem
@@ -297,3 +298,21 @@ def _rewrite_refs(node: Any, old: str, new: str) -> Any:
     if isinstance(node, list):
         return [_rewrite_refs(item, old, new) for item in node]
     return node
+
+
+def test_the_document_is_made_once_per_process_for_the_same_settings(document: dict[str, Any]) -> None:
+    def served(public_url: str) -> dict[str, Any]:
+        app = create_app(load_settings(environ={}, database_url="sqlite://", public_url=public_url))
+        try:
+            return dict(app.test_client().get("/api/openapi.json").get_json())
+        finally:
+            with app.app_context():
+                runtime().close()
+
+    blueprints = [(health.bp, ""), (api_v1, "/api/v1"), (ols.bp, "/ols")]
+    first = openapi_document(blueprints, title="t", version="1", server_url="https://a.example")
+    assert openapi_document(blueprints, title="t", version="1", server_url="https://a.example") is first
+    assert openapi_document(blueprints, title="t", version="1", server_url="https://b.example") is not first
+    elsewhere = served("https://appointments.example.com")
+    assert elsewhere["servers"] == [{"url": "https://appointments.example.com"}]
+    assert {**elsewhere, "servers": document["servers"]} == document  # only the server differs
