@@ -13,7 +13,7 @@ from flask import Response, jsonify, request, url_for
 
 from caldav_bridge.services.appointments import Stored
 
-__all__ = ["if_match", "versioned"]
+__all__ = ["if_match", "not_modified", "versioned"]
 
 
 def versioned(stored: Stored, body: Any, status: int = 200, *, getter: str) -> Response:
@@ -30,3 +30,10 @@ def versioned(stored: Stored, body: Any, status: int = 200, *, getter: str) -> R
 def if_match() -> str | None:
     """The ETag the client last read (``If-Match``): the service refuses the change if it is stale."""
     return request.headers.get("If-Match")
+
+
+def not_modified(etag: str) -> bool:
+    """Whether the request's ``If-None-Match`` names ``etag`` (a quoted ETag) or is ``*``: RFC 9110's weak
+    comparison, the header parsed as a list (werkzeug's), so ``W/`` tags and lists match and nothing matches
+    by containing the tag."""
+    return request.if_none_match.contains_weak(etag.strip('"'))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Response, current_app, jsonify, request
+from flask import Response, current_app, jsonify
 
 from caldav_bridge.errors import FieldError, ValidationFailed
 from caldav_bridge.model.appointment import Appointment
@@ -24,7 +24,7 @@ from feeds.api.schemas import AppointmentListParams, AppointmentPage, HistoryEnt
 from feeds.auth import current_actor
 from feeds.operations import Header, operation
 from feeds.runtime import runtime, uow
-from feeds.versioned import if_match, versioned
+from feeds.versioned import if_match, not_modified, versioned
 
 TAG = "appointments"
 IF_MATCH = Header("If-Match", "The ETag last read; the change is refused with 412 if the appointment changed since")
@@ -103,7 +103,7 @@ def get_appointment(id: str, query: FormatQuery) -> Response:
     if query.format is not None:
         return formatted(service.get(uow(), current_actor("api"), id), query.format)
     found = service.get_encoded(uow(), current_actor("api"), id)
-    if found.etag in request.headers.get("If-None-Match", ""):
+    if not_modified(found.etag):
         return Response(status=304, headers={"ETag": found.etag})
     response = current_app.response_class(found.json + "\n", mimetype=current_app.json.mimetype)  # type: ignore[attr-defined]
     response.headers["ETag"] = found.etag  # ``_one``'s answer byte for byte, from the text the database encoded

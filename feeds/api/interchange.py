@@ -24,6 +24,7 @@ from feeds.auth import current_actor
 from feeds.operations import operation, read_json
 from feeds.problems import problem
 from feeds.runtime import runtime, uow
+from feeds.versioned import not_modified
 
 __all__ = ["FormatQuery", "formatted"]
 
@@ -265,7 +266,7 @@ def export_appointments(format: str, query: AppointmentListQuery) -> Response:
 def formatted(stored: appointments.Stored, format_name: str) -> Response:
     """``GET /appointments/{id}?format=…``: the appointment in ``format_name``, with a per-format ETag."""
     etag = f'{stored.etag[:-1]}-{format_name}"'
-    if etag in request.headers.get("If-None-Match", ""):
+    if not_modified(etag):
         return Response(status=304, headers={"ETag": etag})
     payload = service.render(format_name, stored.appointment, runtime().converter_options.get(format_name))
     response = jsonify(payload)

@@ -7,6 +7,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import requests
 from sqlalchemy import func, select, update
 
@@ -203,6 +204,23 @@ def test_etag_changes_when_and_only_when_the_appointment_changes(live: LiveServe
     changed = api.patch(url, json={"description": None})
     assert changed.json()["description"] is None
     assert changed.headers["ETag"] != created.headers["ETag"]
+
+
+@pytest.mark.parametrize("format_name", [None, "blueprint"])
+def test_if_none_match_is_a_list_of_tags_compared_weakly(
+    live: LiveServer, people: People, format_name: str | None
+) -> None:
+    """RFC 9110 §13.1.2: ``*``, a list naming the tag, a weak ``W/`` form: 304; another tag: 200. (It was a
+    substring test over the header: ``*`` got the whole body again.)"""
+    api = live.client(people.fitter.token)
+    created = _create(api, people.fitter.calendar_id or "", start=BASE)
+    url = f"/api/v1/appointments/{created['id']}" + (f"?format={format_name}" if format_name else "")
+    etag = api.get(url).headers["ETag"]
+    for header in ("*", etag, f'"other", {etag}', f"W/{etag}", f'W/"x",W/{etag} , "y"'):
+        answer = api.get(url, headers={"If-None-Match": header})
+        assert answer.status_code == 304 and answer.headers["ETag"] == etag, header
+    for header in ('"other"', f'"x{etag[1:]}', f'{etag[:-1]}x"', 'W/"*"'):
+        assert api.get(url, headers={"If-None-Match": header}).status_code == 200, header
 
 
 def test_a_calendar_rename_changes_the_etag_of_its_appointments(live: LiveServer, people: People) -> None:
