@@ -133,6 +133,7 @@ def patch_appointment(id: str, body: AppointmentPatch) -> Response:
     summary="Delete an appointment",
     tag=TAG,
     headers=(IF_MATCH,),
+    idempotent=True,
     responses={204: "Deleted"},
 )
 def delete_appointment(id: str) -> Response:

@@ -138,6 +138,7 @@ def get_availability_rules(id: str) -> Response:
     summary="Set a calendar's or a team's availability rules (admin scope)",
     tag=TAG,
     body=AvailabilityRules,
+    idempotent=True,
     responses={200: RulesOut},
 )
 def put_availability_rules(id: str, body: AvailabilityRules) -> Response:
@@ -165,6 +166,7 @@ def list_availability_exceptions(id: str) -> Response:
     summary="Set the hours of one date (admin scope); no hours closes it",
     tag=TAG,
     body=ExceptionDraft,
+    idempotent=True,
     responses={200: ExceptionDraft},
 )
 def put_availability_exception(id: str, body: ExceptionDraft) -> Response:
@@ -177,6 +179,7 @@ def put_availability_exception(id: str, body: ExceptionDraft) -> Response:
     "/calendars/{id}/availability-exceptions/{date}",
     summary="Remove the exception of one date (admin scope)",
     tag=TAG,
+    idempotent=True,
     responses={204: "Removed"},
 )
 def delete_availability_exception(id: str, date: str) -> Response:

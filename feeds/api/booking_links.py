@@ -68,6 +68,7 @@ def list_booking_links(query: LinksQuery) -> Response:
     "/booking-links/{id}/revoke",
     summary="Revoke a booking link: it stops working at once (bookings made through it are kept)",
     tag=TAG,
+    idempotent=True,
     responses={200: BookingLink},
 )
 def revoke_booking_link(id: str) -> Response:

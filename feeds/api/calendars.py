@@ -55,6 +55,7 @@ def get_calendar(id: str) -> Response:
     summary="Rename a calendar (its owner, a dispatcher or an admin; a team calendar: an admin)",
     tag=TAG,
     body=CalendarPatch,
+    idempotent=True,
     responses={200: Calendar},
 )
 def rename_calendar(id: str, body: CalendarPatch) -> Response:

@@ -91,6 +91,7 @@ def rotate_feed(id: str, token_id: str) -> Response:
     "/calendars/{id}/feeds/{token_id}",
     summary="Revoke a feed token (its URL answers 404 from now on)",
     tag=TAG,
+    idempotent=True,
     responses={204: "Revoked"},
 )
 def revoke_feed(id: str, token_id: str) -> Response:

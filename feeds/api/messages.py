@@ -63,6 +63,7 @@ def list_messages(query: MessagesQuery) -> Response:
     "/messages/{id}/retry",
     summary="Send a dead letter again (attempts start over)",
     tag=TAG,
+    idempotent=True,
     responses={200: service.MessageInfo},
 )
 def retry_message(id: str) -> Response:

@@ -28,6 +28,7 @@ class NoShowOut(BaseModel):
     "/appointments/{id}/no-show",
     summary="Mark a no-show: the customer did not come (kept on the appointment, counted, pushed to Salesforce)",
     tag=TAG,
+    idempotent=True,
     responses={200: NoShowOut, 409: "The appointment is cancelled (problem)"},
 )
 def mark_no_show(id: str) -> Response:

@@ -74,6 +74,7 @@ def list_dead_letters() -> Response:
     "/sync/dead-letters/{id}/retry",
     summary="Queue a dead letter again (after fixing the appointment or the org)",
     tag=TAG,
+    idempotent=True,
     responses={200: Retried},
 )
 def retry_dead_letter(id: str) -> Response:

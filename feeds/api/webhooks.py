@@ -53,7 +53,15 @@ def get_webhook(id: str) -> Response:
     return jsonify(service.get(uow(), current_actor("api"), id).model_dump(mode="json"))
 
 
-@operation(bp, "DELETE", "/webhooks/{id}", summary="Remove a webhook subscription", tag=TAG, responses={204: "Removed"})
+@operation(
+    bp,
+    "DELETE",
+    "/webhooks/{id}",
+    summary="Remove a webhook subscription",
+    tag=TAG,
+    idempotent=True,
+    responses={204: "Removed"},
+)
 def delete_webhook(id: str) -> Response:
     service.delete(uow(), current_actor("api"), id)
     return Response(status=204)

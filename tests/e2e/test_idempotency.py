@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -504,3 +504,80 @@ def test_the_openapi_document_declares_the_header_on_the_ols_changes(live: LiveS
         operation = operations[method]
         assert any(p["name"] == "Idempotency-Key" for p in operation.get("parameters", [])), method
         assert "Idempotent-Replayed" not in operation["responses"][status].get("headers", {}), method
+
+
+def test_every_change_the_document_lists_declares_the_header(live: LiveServer) -> None:
+    """Every POST, PUT, PATCH and DELETE of /api/v1 and /ols honours the key: a retry of a delete, a rename, a
+    revocation or a retry of a dead letter is as safe as a retried create (the DELETE of an appointment answered
+    404 to its own retry, and a retried PUT of availability rules undid a change made after it)."""
+    paths = live.client().get("/api/openapi.json").json()["paths"]
+    changes = [
+        (method, path, operation)
+        for path, operations in paths.items()
+        for method, operation in operations.items()
+        if method in ("post", "put", "patch", "delete")
+    ]
+    assert len(changes) >= 30, "the document lists the API's changes"
+    missing = [
+        f"{method.upper()} {path}"
+        for method, path, operation in changes
+        if not any(p["name"] == "Idempotency-Key" and p["in"] == "header" for p in operation.get("parameters", []))
+    ]
+    assert missing == []
+
+
+def _retried(api: Api, method: str, url: str, body: dict[str, Any] | None, key: str) -> tuple[Any, Any]:
+    """The first answer and its retry with the same key."""
+    headers = {"Idempotency-Key": key}
+    first = api.request(method, url, json=body, headers=headers)
+    assert 200 <= first.status_code < 300, first.text
+    return first, api.request(method, url, json=body, headers=headers)
+
+
+def test_a_retried_delete_answers_its_first_204_not_404(live: LiveServer, people: People) -> None:
+    api, admin = live.client(people.fitter.token), live.client(people.admin.token)
+    made = api.post("/api/v1/appointments", json=appointment_body(people.fitter.calendar_id or ""))
+    hook = admin.post("/api/v1/webhooks", json={"url": "http://127.0.0.1:9/hook", "events": ["appointment.created"]})
+    feed = api.post(f"/api/v1/calendars/{people.fitter.calendar_id}/feeds", json={"name": "phone"})
+    deletes = [  # and what a repeat without the key answers
+        (api, f"/api/v1/appointments/{made.json()['id']}", 404),
+        (admin, f"/api/v1/webhooks/{hook.json()['id']}", 404),
+        (api, f"/api/v1/calendars/{people.fitter.calendar_id}/feeds/{feed.json()['token']['id']}", 204),  # revoked
+    ]
+    for n, (client, url, keyless) in enumerate(deletes):
+        first, again = _retried(client, "DELETE", url, None, f"delete-{n}")
+        assert first.status_code == again.status_code == 204, (url, again.text)
+        assert again.headers.get("Idempotent-Replayed") == "true", url
+        assert client.delete(url).status_code == keyless, url
+
+
+def test_a_retried_change_does_not_undo_a_later_one(live: LiveServer, people: People) -> None:
+    """A rename and a PUT of availability rules retried after another change answer their first answer again and
+    leave the later change in place."""
+    admin = live.client(people.admin.token)
+    calendar = f"/api/v1/calendars/{people.fitter.calendar_id}"
+    first, _ = _retried(admin, "PATCH", calendar, {"name": "Denver van"}, "rename-1")
+    assert admin.patch(calendar, json={"name": "Denver van 2"}).status_code == 200
+    again = admin.patch(calendar, json={"name": "Denver van"}, headers={"Idempotency-Key": "rename-1"})
+    assert again.status_code == 200 and again.content == first.content, again.text
+    assert admin.get(calendar).json()["name"] == "Denver van 2"
+
+    hours = [{"start": "08:00", "end": "18:00"}]
+    rules = {"weekly_hours": {"mon": hours}, "durations": {"FITTING": 90}, "slot_step_minutes": 30, "horizon_days": 60}
+    url = f"{calendar}/availability-rules"
+    first, _ = _retried(admin, "PUT", url, rules, "rules-1")
+    later = {**rules, "weekly_hours": {"tue": hours}}
+    assert admin.put(url, json=later).status_code == 200
+    again = admin.put(url, json=rules, headers={"Idempotency-Key": "rules-1"})
+    assert again.status_code == 200 and again.content == first.content, again.text
+    assert list(admin.get(url).json()["weekly_hours"]) == ["tue"], "the retried PUT did not bring Monday back"
+
+
+def test_a_retried_no_show_is_replayed(live: LiveServer, people: People) -> None:
+    api = live.client(people.fitter.token)
+    began = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3)
+    made = api.post("/api/v1/appointments", json=appointment_body(people.fitter.calendar_id or "", start=began))
+    assert made.status_code == 201, made.text
+    first, again = _retried(api, "POST", f"/api/v1/appointments/{made.json()['id']}/no-show", None, "no-show-1")
+    assert again.status_code == 200 and again.content == first.content, again.text
+    assert again.headers.get("Idempotent-Replayed") == "true"
