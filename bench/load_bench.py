@@ -17,11 +17,11 @@ The peer (``bench/wsgi_apps.py:minimal``) answers the same paths with the bytes 
 (a list of 50 appointments, one appointment, a feed of 200 events, its 304), read from files. nginx
 (Debian's package) serves the same feed file with its own ETag, for the feeds' ratio to a static server.
 
-Each point runs wrk (``--seconds`` each, 8 clients for the API, 32 for feeds; the service, then its peers,
-then the next point) against a server on 127.0.0.1 and records requests per second, p99 latency, and
-the server's CPU per request: utime + stime of the server's processes (the master and every worker,
-from /proc) over the run, divided by the requests wrk completed. Every wrk run must see no error and no
-non-2xx/3xx answer.
+Each point runs wrk (``--seconds`` each, 8 clients for the API, 32 for feeds) against a server on 127.0.0.1: the
+service, then its peers, ``--rounds`` times in turn (a figure is the median of its rounds), then the next point.
+It records requests per second, p99 latency, and the server's CPU per request: utime + stime of the server's
+processes (the master and every worker, from /proc) over the run, divided by the requests wrk completed. Every wrk
+run must see no error and no non-2xx/3xx answer.
 
 Targets (issue 15): API list of 50 at most 3 ms CPU, >= 450 req/s on SQLite at 8 clients, p99 <= 100 ms,
 >= 10% of the peer's throughput; single read >= 30% of the peer's; feed 304 CPU <= 1.3x the peer's 304,
@@ -42,6 +42,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -370,6 +371,7 @@ def run_setup(
     tmp: Path,
     seconds: float,
     *,
+    rounds: int = 1,
     bind_cpus: bool = True,
 ) -> list[Point]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("APPOINTMENTS_")}
@@ -435,14 +437,21 @@ def run_setup(
             ]
             names = {ours: "ours", peer: "peer", static: "nginx"}
             for scenario, clients, targets in scenarios:
-                for proc, (path, headers) in targets.items():
-                    rps, p99, cpu, done = wrk(proc, path, clients, seconds, headers)
-                    cpu_ms = None if proc is static else cpu
-                    points.append(Point(database, setup, scenario, names[proc], rps, p99, cpu_ms, done))
-                    print(
-                        f"  {database:10} {setup:11} {scenario:11} {names[proc]:5} {rps:9.0f} req/s  "
-                        f"p99 {p99:7.1f} ms  cpu {cpu if cpu_ms is not None else float('nan'):6.3f} ms/req",
-                        flush=True,
+                runs: dict[Proc, list[tuple[float, float, float, int]]] = {proc: [] for proc in targets}
+                for _ in range(rounds):  # the servers take turns, so a noisy moment does not land on one alone
+                    for proc, (url_path, headers) in targets.items():
+                        runs[proc].append(wrk(proc, url_path, clients, seconds, headers))
+                        rps, p99, cpu, _done = runs[proc][-1]
+                        print(
+                            f"  {database:10} {setup:11} {scenario:11} {names[proc]:5} {rps:9.0f} req/s  "
+                            f"p99 {p99:7.1f} ms  cpu {cpu if proc is not static else float('nan'):6.3f} ms/req",
+                            flush=True,
+                        )
+                for proc, measured in runs.items():
+                    rps, p99, cpu = (statistics.median(run[i] for run in measured) for i in range(3))
+                    done = sum(run[3] for run in measured)
+                    points.append(
+                        Point(database, setup, scenario, names[proc], rps, p99, None if proc is static else cpu, done)
                     )
     return points
 
@@ -496,6 +505,13 @@ def _interrupted(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _positive(text: str) -> int:
+    number = int(text)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return number
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10, help="seconds per wrk run (default 10)")
@@ -506,6 +522,13 @@ def main(argv: list[str] | None = None) -> int:
         nargs="+",
         default=["waitress", "gunicorn:2", "granian:2"],
         help="waitress | gunicorn:N | granian:N (default: waitress gunicorn:2 granian:2)",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=_positive,
+        default=1,
+        help="wrk runs per server and point, taking turns with the other servers; each figure is the median of "
+        "the rounds (default 1)",
     )
     parser.add_argument("--appointments", type=int, default=200, help="appointments seeded (default 200)")
     parser.add_argument(
@@ -541,7 +564,15 @@ def main(argv: list[str] | None = None) -> int:
                 seeded = seed(url, data_dir, args.appointments)
                 for setup in args.setups:
                     points += run_setup(
-                        database, url, data_dir, seeded, setup, tmp, args.seconds, bind_cpus=args.cpu_affinity
+                        database,
+                        url,
+                        data_dir,
+                        seeded,
+                        setup,
+                        tmp,
+                        args.seconds,
+                        rounds=args.rounds,
+                        bind_cpus=args.cpu_affinity,
                     )
     except BenchError as exc:
         print(f"benchmark could not run: {exc}", file=sys.stderr)
