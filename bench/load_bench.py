@@ -3,9 +3,9 @@
 
 For each database (SQLite; PostgreSQL with ``--postgres``) and each way of serving (``--setups``):
 
-- ``waitress``: ``appointment-service serve`` (one process, 8 threads); the peer is a minimal Flask app on
-  waitress (8 threads);
-- ``gunicorn``: ``appointment-service serve --workers N`` (gunicorn, N processes of 8 threads); the peer is the
+- ``waitress``: ``appointment-service serve`` (one process, ``--threads``, default 8); the peer is a minimal Flask
+  app on waitress (as many threads);
+- ``gunicorn``: ``appointment-service serve --workers N`` (gunicorn, N processes of as many threads); the peer is the
   minimal app under gunicorn with the same workers and threads;
 - ``granian``: the service's app under granian (N processes, 8 blocking threads each), the peer likewise.
 
@@ -211,14 +211,15 @@ def started(command: list[str], env: dict[str, str], ready: str, log: Path) -> I
         proc.stop()
 
 
-def ours_command(setup: str, bind_cpus: bool = True) -> list[str]:
-    """``serve`` as ``setup`` says; with ``bind_cpus`` (serve's default) each process bound to one CPU."""
+def ours_command(setup: str, bind_cpus: bool = True, threads: int = 8) -> list[str]:
+    """``serve`` as ``setup`` says (``threads`` a process); with ``bind_cpus`` (serve's default) each process bound
+    to one CPU."""
     kind, _, workers = setup.partition(":")
     python = [sys.executable, "-m", "feeds.cli", "serve", "--no-migrate", "--host", "127.0.0.1", "--port", "{port}"]
     if not bind_cpus:
         python.append("--no-cpu-affinity")
     if kind == "waitress":
-        return [*python, "--threads", "8"]
+        return [*python, "--threads", str(threads)]
     if kind == "gunicorn":  # serve's own multi-process mode (gunicorn), also with one worker
         if workers == "1":
             return [
@@ -230,16 +231,17 @@ def ours_command(setup: str, bind_cpus: bool = True) -> list[str]:
                 "-k",
                 "gthread",
                 "--threads",
-                "8",
+                str(threads),
                 *_gunicorn_binding(bind_cpus),
                 "bench.wsgi_apps:ours()",
             ]
-        return [*python, "--workers", workers, "--threads", "8"]
-    return _granian(workers, "bench.wsgi_apps:ours")
+        return [*python, "--workers", workers, "--threads", str(threads)]
+    return _granian(workers, "bench.wsgi_apps:ours", threads)
 
 
-def peer_command(setup: str, bind_cpus: bool = True) -> list[str]:
-    """The minimal app served as ``setup`` says, bound to CPUs as ``serve`` binds itself with ``bind_cpus``."""
+def peer_command(setup: str, bind_cpus: bool = True, threads: int = 8) -> list[str]:
+    """The minimal app served as ``setup`` says (``threads`` a process), bound to CPUs as ``serve`` binds itself
+    with ``bind_cpus``."""
     kind, _, workers = setup.partition(":")
     if kind == "waitress":
         cpus = cpu_affinity.allowed_cpus()
@@ -252,7 +254,7 @@ def peer_command(setup: str, bind_cpus: bool = True) -> list[str]:
             "--port",
             "{port}",
             "--threads",
-            "8",
+            str(threads),
             "--call",
             "bench.wsgi_apps:minimal",
         ]
@@ -266,11 +268,11 @@ def peer_command(setup: str, bind_cpus: bool = True) -> list[str]:
             "-k",
             "gthread",
             "--threads",
-            "8",
+            str(threads),
             *_gunicorn_binding(bind_cpus),
             "bench.wsgi_apps:minimal()",
         ]
-    return _granian(workers, "bench.wsgi_apps:minimal")
+    return _granian(workers, "bench.wsgi_apps:minimal", threads)
 
 
 def _gunicorn_binding(bind_cpus: bool) -> list[str]:
@@ -278,7 +280,7 @@ def _gunicorn_binding(bind_cpus: bool) -> list[str]:
     return ["--config", "python:feeds.cli.cpu_affinity"] if bind_cpus else []
 
 
-def _granian(workers: str, target: str) -> list[str]:
+def _granian(workers: str, target: str, threads: int) -> list[str]:
     return [
         str(BIN / "granian"),
         "--interface",
@@ -290,7 +292,7 @@ def _granian(workers: str, target: str) -> list[str]:
         "--workers",
         workers,
         "--blocking-threads",
-        "8",
+        str(threads),
         "--no-log",
         "--factory",
         target,
@@ -372,6 +374,7 @@ def run_setup(
     seconds: float,
     *,
     rounds: int = 1,
+    threads: int = 8,
     bind_cpus: bool = True,
 ) -> list[Point]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("APPOINTMENTS_")}
@@ -385,7 +388,7 @@ def run_setup(
     auth = {"Authorization": f"Bearer {seeded['token']}"}
     one_path, feed_path = f"/api/v1/appointments/{seeded['appointment']}", f"/feeds/{seeded['feed']}.ics"
     points: list[Point] = []
-    with started(ours_command(setup, bind_cpus), env, "/healthz", tmp / f"ours-{setup}.log") as ours:
+    with started(ours_command(setup, bind_cpus, threads), env, "/healthz", tmp / f"ours-{setup}.log") as ours:
         folder = tmp / "bytes"
         (folder / "static").mkdir(parents=True, exist_ok=True)
         listed = requests.get(ours.base + "/api/v1/appointments?limit=50", headers=auth, timeout=30)
@@ -405,7 +408,9 @@ def run_setup(
             path.chmod(0o755 if path.is_dir() else 0o644)  # nginx's workers run as another user
         peer_env = {**env, "LOAD_BENCH_BYTES": str(folder)}
         with (
-            started(peer_command(setup, bind_cpus), peer_env, "/feeds/feed.ics", tmp / f"peer-{setup}.log") as peer,
+            started(
+                peer_command(setup, bind_cpus, threads), peer_env, "/feeds/feed.ics", tmp / f"peer-{setup}.log"
+            ) as peer,
             nginx(folder, tmp / "nginx.log") as static,
         ):
             static_etag = requests.get(static.base + "/feed.ics", timeout=10).headers["ETag"]
@@ -530,6 +535,9 @@ def main(argv: list[str] | None = None) -> int:
         help="wrk runs per server and point, taking turns with the other servers; each figure is the median of "
         "the rounds (default 1)",
     )
+    parser.add_argument(
+        "--threads", type=_positive, default=8, help="threads per serving process, the service's and the peers' (8)"
+    )
     parser.add_argument("--appointments", type=int, default=200, help="appointments seeded (default 200)")
     parser.add_argument(
         "--no-cpu-affinity",
@@ -572,6 +580,7 @@ def main(argv: list[str] | None = None) -> int:
                         tmp,
                         args.seconds,
                         rounds=args.rounds,
+                        threads=args.threads,
                         bind_cpus=args.cpu_affinity,
                     )
     except BenchError as exc:
