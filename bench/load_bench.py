@@ -232,6 +232,7 @@ def ours_command(setup: str, bind_cpus: bool = True, threads: int = 8) -> list[s
                 "gthread",
                 "--threads",
                 str(threads),
+                "--reuse-port",
                 *_gunicorn_binding(bind_cpus),
                 "bench.wsgi_apps:ours()",
             ]
@@ -269,6 +270,7 @@ def peer_command(setup: str, bind_cpus: bool = True, threads: int = 8) -> list[s
             "gthread",
             "--threads",
             str(threads),
+            "--reuse-port",  # as serve --workers listens (feeds/cli/workers.py)
             *_gunicorn_binding(bind_cpus),
             "bench.wsgi_apps:minimal()",
         ]

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import logging
 import os
 import signal
+import socket
 from typing import TYPE_CHECKING, Any
 
 from caldav_bridge.infra.gc_pacing import freeze_startup_heap
@@ -99,6 +101,10 @@ def _serve(args: argparse.Namespace, org: Any) -> int:
         overrides.update(org.settings)
     rt = runtime_of(args, **overrides)  # links follow the address served unless APPOINTMENTS_PUBLIC_URL is set
     settings = rt.settings
+    problem = _listen_problem(settings.host, settings.port)
+    if problem is not None:
+        rt.close()
+        return fail(problem, code=2)
     configure_logging(settings.log_format, settings.log_level)
     if args.no_migrate and not args.demo:
         if not is_current(rt.engine):
@@ -140,6 +146,21 @@ def _serve(args: argparse.Namespace, org: Any) -> int:
     if scheduler is not None:
         scheduler.shutdown()
     return 0
+
+
+def _listen_problem(host: str, port: int) -> str | None:
+    """Why ``serve`` could not listen on ``host:port`` (None: it can), found before anything starts: a bind
+    without ``SO_REUSEPORT`` fails where any server listens, also one whose workers share the port with
+    ``SO_REUSEPORT`` (``feeds/cli/workers.py``), so a second ``serve`` never joins a running one."""
+    try:
+        family, kind, proto, _name, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a closed connection's TIME_WAIT is no user
+            probe.bind(address)
+    except OSError as exc:
+        hint = "another server listens there: choose another --port" if exc.errno == errno.EADDRINUSE else "see --host"
+        return f"cannot listen on {host}:{port}: {exc.strerror or exc} ({hint})"
+    return None
 
 
 def _serve_workers(args: argparse.Namespace, overrides: dict[str, object], links: Any, settings: Any) -> int:

@@ -80,6 +80,11 @@ def run_workers(
         "graceful_timeout": 10,
         "timeout": 120,
         "keepalive": 5,
+        # Each worker listens on a socket of its own (SO_REUSEPORT) and the kernel spreads new connections over
+        # them. On the master's one socket, whichever gthread worker woke first accepted every connection waiting,
+        # and keep-alive clients stayed there: under 8 connections one worker ran at 79 % of its CPU, the other at
+        # 2 %, so two workers served no more than one (bench/README.md, eleventh session).
+        "reuse_port": True,
         "preload_app": False,
         "accesslog": None,  # the app logs each request itself (feeds/access_log.py)
         "errorlog": "-",

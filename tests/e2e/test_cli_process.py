@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -217,3 +218,17 @@ def test_a_database_command_imports_no_web_or_caldav_library(
     modules = _imported_by("appointments", "list", "--limit", "1")
     assert "sqlalchemy.orm" in modules  # it did run
     assert not {m.split(".")[0] for m in modules} & {"flask", "radicale", "waitress", "apscheduler", "rich"}
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_serve_on_a_port_another_server_holds_is_one_line_and_exit_2(tmp_path: Path, workers: str) -> None:
+    """Found before anything starts (it printed "Serving on" first, then the error; with --workers gunicorn retried
+    for five seconds in ten lines of its own log)."""
+    env = {**os.environ, "APPOINTMENTS_DATA_DIR": str(tmp_path), "APPOINTMENTS_DATABASE_URL": ""}
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = str(holder.getsockname()[1])
+        result = cli(env, "serve", "--host", "127.0.0.1", "--port", port, "--workers", workers)
+    assert_one_line_error(result, 2, f"127.0.0.1:{port}", "in use", "--port")
+    assert result.stdout == ""

@@ -1,15 +1,19 @@
 """``serve --workers 2``: the real CLI with gunicorn's worker processes on SQLite and PostgreSQL.
 
-Both workers answer; every tick of every job runs exactly once (each worker runs a scheduler; the tick
-claims decide); a killed worker is replaced; SIGTERM to the master stops every process it started.
+Both workers answer, each on a listening socket of its own, so keep-alive clients are spread over them; a second
+``serve`` on the same port is refused; every tick of every job runs exactly once (each worker runs a scheduler; the
+tick claims decide); a killed worker is replaced; SIGTERM to the master stops every process it started.
 """
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
+import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -87,6 +91,68 @@ class Served(Collected):
         pytest.fail(f"{count} workers never answered:\n{self.output()}")
 
 
+def _sockets(port: int, state: str) -> set[int]:
+    """The inodes of the IPv4 TCP sockets in ``state`` (``/proc/net/tcp``: 0A listening, 01 established) whose
+    local port is ``port``."""
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == state:
+            found.add(int(fields[9]))
+    return found
+
+
+def _holders(pids: set[int], inodes: set[int]) -> Counter[int]:
+    """How many of the sockets ``inodes`` each process of ``pids`` holds open."""
+    held: Counter[int] = Counter()
+    for pid in pids:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            try:
+                target = os.readlink(fd)
+            except OSError:
+                continue  # closed meanwhile
+            if target.startswith("socket:[") and int(target[8:-1]) in inodes:
+                held[pid] += 1
+    return held
+
+
+def _check_each_worker_listens_and_clients_are_spread(served: Served, port: int, workers: set[int]) -> None:
+    """Each worker holds a listening socket of its own on the port (SO_REUSEPORT; the master none), and 16
+    keep-alive connections opened at once are held by both workers (on the master's one socket the first worker
+    awake accepted all of them: all 16 on one worker has a chance of 2 in 65,536 here)."""
+    listening = _sockets(port, "0A")
+    assert _holders(workers | {served.popen.pid}, listening) == dict.fromkeys(workers, 1), listening
+    connections = [http.client.HTTPConnection("127.0.0.1", port, timeout=10) for _ in range(16)]
+    try:
+        for connection in connections:
+            connection.request("GET", "/healthz")
+        for connection in connections:
+            response = connection.getresponse()
+            response.read()
+            assert response.status == 200 and not response.will_close
+        held = _holders(workers, _sockets(port, "01"))
+        assert sum(held.values()) == 16 and len(held) == 2, held
+    finally:
+        for connection in connections:
+            connection.close()
+
+
+def _check_a_second_serve_is_refused(settings: Settings, port: int) -> None:
+    second = subprocess.run(
+        [*COMMAND, "--port", str(port), "--workers", "2", "--no-migrate"],
+        env=_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert second.returncode == 2, (second.stdout, second.stderr)
+    assert f"cannot listen on 127.0.0.1:{port}" in second.stderr and "Serving on" not in second.stdout
+
+
+def _bearer(people: People) -> dict[str, str]:
+    return {"Authorization": f"Bearer {people.dispatcher.token}"}
+
+
 def _moved(lines: list[str]) -> bool:
     """Whether a worker moved off a CPU other programs kept busy (``cpu_affinity.CpuWatch`` logs it)."""
     return any("is busy with other work: serving from CPU" in line for line in lines)
@@ -105,15 +171,16 @@ def _worker_cpus(workers: set[int]) -> dict[int, frozenset[int]]:
 def test_two_workers_answer_run_each_tick_once_survive_a_crash_and_stop_on_sigterm(
     settings: Settings, people: People, tmp_path: Path
 ) -> None:
-    served = Served(settings, free_port())
+    port = free_port()
+    served = Served(settings, port)
     every_worker: set[int] = set()
     try:
         workers = served.wait_workers(2)
         every_worker |= workers
-        api = requests.Session()
-        api.headers["Authorization"] = f"Bearer {people.dispatcher.token}"
-        for _ in range(20):  # spread over both workers by the kernel; each answers with the same data
-            listed = api.get(served.base + "/api/v1/appointments", timeout=10)
+        _check_each_worker_listens_and_clients_are_spread(served, port, workers)
+        _check_a_second_serve_is_refused(settings, port)
+        for _ in range(20):  # a new connection each: spread over both workers; each answers with the same data
+            listed = requests.get(served.base + "/api/v1/appointments", headers=_bearer(people), timeout=10)
             assert listed.status_code == 200 and listed.json() == {"items": [], "next_cursor": None}
 
         together = datetime.now(UTC)
@@ -136,7 +203,7 @@ def test_two_workers_answer_run_each_tick_once_survive_a_crash_and_stop_on_sigte
         (newcomer,) = replaced - workers
         if len(allowed) >= 2 and not _moved(served.lines):  # it takes the CPU the crashed one left
             assert _worker_cpus(replaced)[newcomer] == cpus[victim]
-        assert api.get(served.base + "/api/v1/appointments", timeout=10).status_code == 200
+        assert requests.get(served.base + "/api/v1/appointments", headers=_bearer(people), timeout=10).ok
     finally:
         started = time.monotonic()
         served.stop()
