@@ -8,11 +8,9 @@ the reason; in CI (``CI`` set) it fails them.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import os
 import shutil
-import sqlite3
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -30,6 +28,7 @@ from caldav_bridge.store.migrate import upgrade
 from config import Settings, load_settings
 from tests.support.live import Api, LiveServer, serve
 from tests.support.postgres import PostgresServer, postgres_available
+from tests.support.sqlite_files import checkpointed
 
 BACKENDS = ["sqlite", "postgresql"]
 #: For a test of something only PostgreSQL has (an exclusion constraint, advisory locks): it runs on
@@ -95,13 +94,6 @@ class Templates:
     people: People
 
 
-def _sqlite_checkpointed(path: Path) -> None:
-    """Everything in the main file (no ``-wal`` beside it), so a plain copy is the whole database."""
-    with contextlib.closing(sqlite3.connect(path)) as connection:
-        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        connection.execute("PRAGMA journal_mode=DELETE")
-
-
 @pytest.fixture(scope="session")
 def sqlite_templates(tmp_path_factory: pytest.TempPathFactory) -> Templates:
     folder = tmp_path_factory.mktemp("templates")
@@ -109,10 +101,10 @@ def sqlite_templates(tmp_path_factory: pytest.TempPathFactory) -> Templates:
     engine = make_engine(f"sqlite:///{migrated}")
     upgrade(engine)
     engine.dispose()
-    _sqlite_checkpointed(migrated)
+    checkpointed(migrated)
     shutil.copyfile(migrated, with_people)
     people = _add_people(f"sqlite:///{with_people}", folder / "data")
-    _sqlite_checkpointed(with_people)
+    checkpointed(with_people)
     return Templates(str(migrated), str(with_people), people)
 
 

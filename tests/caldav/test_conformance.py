@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.postgres import PostgresServer
-from tests.support.radicale_suite import SCRIPT, run_suite
+from tests.support.radicale_suite import SCRIPT, SQLITE_URL, run_suite
 
 ROOT = Path(__file__).resolve().parents[2]
 _CANDIDATES = (
@@ -76,7 +76,16 @@ def _failed(output: str) -> set[str]:
 def test_full_radicale_suite_on_sqlite() -> None:
     _require_source()
     result = run_suite(
-        sys.executable, RADICALE_SRC, {"url": "sqlite:///{colpath}/radicale.db"}, "--set", "full", pytest_args=["-rf"]
+        sys.executable,
+        RADICALE_SRC,
+        {"url": SQLITE_URL},
+        "--set",
+        "full",
+        "--per-test-hook",
+        "tests.support.radicale_suite:from_template",
+        "--pythonpath",
+        str(ROOT),
+        pytest_args=["-rf"],
     )
     failed = _failed(result.output)
     assert failed <= NOT_APPLICABLE | DELIBERATE, result.output

@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,11 +19,16 @@ from typing import Any
 from sqlalchemy import Engine, inspect, text
 
 from caldav_bridge.store.engine import make_engine
+from caldav_bridge.store.migrate import ensure_schema
+from tests.support.sqlite_files import checkpointed
 
-__all__ = ["SCRIPT", "SuiteResult", "reset", "run_suite"]
+__all__ = ["SCRIPT", "SQLITE_URL", "SuiteResult", "from_template", "reset", "run_suite"]
 
 SCRIPT = Path(__file__).resolve().parents[3] / "shared" / "conformance" / "radicale_suite.sh"
+#: The storage's database on SQLite: a file of its own in each test's collection folder.
+SQLITE_URL = "sqlite:///{colpath}/radicale.db"
 _ENGINES: dict[str, Engine] = {}
+_TEMPLATE: list[Path] = []
 
 
 def reset(colpath: str) -> None:
@@ -36,6 +43,22 @@ def reset(colpath: str) -> None:
                 "RESTART IDENTITY CASCADE"
             )
         )
+
+
+def from_template(colpath: str) -> None:
+    """A copy of an empty database with the current schema at the test's :data:`SQLITE_URL`, the template made once
+    per suite run as the plugin makes a schema (``ensure_schema``): a schema made for each of the ~340 tests cost 66
+    ms a test, a sixth of the suite."""
+    if not _TEMPLATE:
+        template = Path(tempfile.mkdtemp(prefix="radicale-suite-")) / "template.db"
+        engine = make_engine(f"sqlite:///{template}")
+        ensure_schema(engine)
+        engine.dispose()
+        checkpointed(template)
+        _TEMPLATE.append(template)
+    database = Path(SQLITE_URL.removeprefix("sqlite:///").format(colpath=colpath))
+    shutil.copyfile(_TEMPLATE[0], database)
+    database.chmod(0o600)
 
 
 @dataclass(frozen=True)
