@@ -6,6 +6,8 @@ storage, so the DAV tables of the database in ``RADICALE_SUITE_PG_URL`` are empt
 
 from __future__ import annotations
 
+import atexit
+import functools
 import json
 import os
 import re
@@ -28,7 +30,6 @@ SCRIPT = Path(__file__).resolve().parents[3] / "shared" / "conformance" / "radic
 #: The storage's database on SQLite: a file of its own in each test's collection folder.
 SQLITE_URL = "sqlite:///{colpath}/radicale.db"
 _ENGINES: dict[str, Engine] = {}
-_TEMPLATE: list[Path] = []
 
 
 def reset(colpath: str) -> None:
@@ -49,16 +50,22 @@ def from_template(colpath: str) -> None:
     """A copy of an empty database with the current schema at the test's :data:`SQLITE_URL`, the template made once
     per suite run as the plugin makes a schema (``ensure_schema``): a schema made for each of the ~340 tests cost 66
     ms a test, a sixth of the suite."""
-    if not _TEMPLATE:
-        template = Path(tempfile.mkdtemp(prefix="radicale-suite-")) / "template.db"
-        engine = make_engine(f"sqlite:///{template}")
-        ensure_schema(engine)
-        engine.dispose()
-        checkpointed(template)
-        _TEMPLATE.append(template)
     database = Path(SQLITE_URL.removeprefix("sqlite:///").format(colpath=colpath))
-    shutil.copyfile(_TEMPLATE[0], database)
+    shutil.copyfile(_template(), database)
     database.chmod(0o600)
+
+
+@functools.cache
+def _template() -> Path:
+    """The suite run's empty database, removed when the run ends."""
+    folder = Path(tempfile.mkdtemp(prefix="radicale-suite-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    template = folder / "template.db"
+    engine = make_engine(f"sqlite:///{template}")
+    ensure_schema(engine)
+    engine.dispose()
+    checkpointed(template)
+    return template
 
 
 @dataclass(frozen=True)
