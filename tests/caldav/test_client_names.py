@@ -135,10 +135,11 @@ def _check_writers(organizer: str, listed: str, guest: str) -> None:
     # the feeds and the .ics export (full detail): the fast bytes and icalendar's (which differ from them only in
     # a TEXT value's backslash before N: the description names the guest)
     options = EventOptions(privacy=Privacy.FULL, timezone="America/Denver")
-    for feed in (vevent_bytes(a, 0, options), vevent_bytes_reference(a, 0, options)):
+    fast = vevent_bytes(a, 0, options)
+    for feed in dict.fromkeys((fast, vevent_bytes_reference(a, 0, options))):  # read once where they are the same
         assert _read(_calendar(feed)) == (organizer, [listed])
         assert _other_parsers(_calendar(feed)) == {"organizer": [organizer], "attendee": [listed]}
-    text = _calendar(vevent_bytes(a, 0, options))
+    text = _calendar(fast)
     (item,) = read_calendar(text)  # the .ics import
     assert item["organizer"]["name"] == organizer
     assert [x["name"] for x in item["attendees"]] == [listed]

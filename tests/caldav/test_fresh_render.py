@@ -29,11 +29,16 @@ guest_id = st.one_of(
 )
 
 
+#: The feeds' appointments and a list of guest ids of each length they have guests (0-3), made once.
+_FEED_APPOINTMENTS = feed_appointments()
+_GUEST_IDS = {n: st.lists(guest_id, min_size=n, max_size=n) for n in range(4)}
+
+
 @st.composite
 def appointments(draw: st.DrawFn) -> Appointment:
     """The feeds' nasty appointments (texts, zones, all-day, locations, names), their guests with ids."""
-    a = draw(feed_appointments())
-    ids = draw(st.lists(guest_id, min_size=len(a.guests), max_size=len(a.guests)))
+    a = draw(_FEED_APPOINTMENTS)
+    ids = draw(_GUEST_IDS[len(a.guests)])
     guests = [g.model_copy(update={"id": gid}) for g, gid in zip(a.guests, ids, strict=True)]
     return a.model_copy(update={"guests": guests})
 
