@@ -146,7 +146,12 @@ def seed_demo(uow: UnitOfWork, data_dir: str | os.PathLike[str], today: date | N
 
 
 def _seed_appointments(uow: UnitOfWork, result: DemoResult, today: date) -> None:
-    """Seed the appointments once: if the demo calendars hold any, a later run (even on another day) adds none."""
+    """Seed the appointments once: if the demo calendars hold any, a later run (even on another day) adds none.
+
+    One transaction: all appointments created at once (``appointments.create_all_in``, the create path imports
+    take), then each walked through its lifecycle by the same service calls a client's change makes, so every
+    side effect of every step is written; a seed that fails leaves nothing behind for the next run to skip.
+    """
     actor = system_actor("demo")
     by_name = {u["username"]: u for u in result.users if "username" in u}
     calendar_ids = [c["id"] for u in result.users for c in u["calendars"]]
@@ -154,14 +159,14 @@ def _seed_appointments(uow: UnitOfWork, result: DemoResult, today: date) -> None
         result.appointments_total = uow.appointments.count(
             AppointmentFilters(kind=ListedKind.ALL), calendar_ids=calendar_ids
         )
-    if result.appointments_total:
-        return
-    plan = list(_plan(by_name, today))
-    result.appointments_total = len(plan)
-    for appointment_id, draft, final_status in plan:
-        stored = appointments.create(uow, actor, draft, appointment_id=appointment_id)
-        _move_to(uow, actor, str(stored.appointment.id), final_status, draft)
-        result.appointments_created += 1
+        if result.appointments_total:
+            return
+        plan = list(_plan(by_name, today))
+        appointments.create_all_in(uow, actor, [(appointment_id, draft) for appointment_id, draft, _ in plan])
+        for appointment_id, draft, final_status in plan:
+            _move_to(uow, actor, appointment_id, final_status, draft)
+        uow.commit()
+    result.appointments_total = result.appointments_created = len(plan)
 
 
 def demo_opportunity_gid(n: int) -> str:
@@ -237,13 +242,14 @@ def _status_for(offset: int, counter: int) -> str:
 
 
 def _move_to(uow: UnitOfWork, actor: Actor, appointment_id: str, status: str, draft: AppointmentDraft) -> None:
-    """Walk a new (INITIAL) appointment through the lifecycle to ``status``, leaving real history."""
+    """Walk a new (INITIAL) appointment through the lifecycle to ``status`` in ``uow``'s open transaction, leaving
+    real history."""
     if status == "RESERVED":
-        appointments.update(uow, actor, appointment_id, AppointmentPatch.model_validate({"status": "RESERVED"}))
+        appointments.update_in(uow, actor, appointment_id, AppointmentPatch.model_validate({"status": "RESERVED"}))
     elif status == "BOOKED":
-        appointments.book(uow, actor, appointment_id)
+        appointments.book_in(uow, actor, appointment_id)
     elif status == "CANCELLED":
-        appointments.cancel(uow, actor, appointment_id, CancelRequest(reason="Customer asked to cancel"))
+        appointments.cancel_in(uow, actor, appointment_id, CancelRequest(reason="Customer asked to cancel"))
     elif status == "RESCHEDULED":
         later = timedelta(days=1)
         request = RescheduleRequest(
@@ -251,7 +257,7 @@ def _move_to(uow: UnitOfWork, actor: Actor, appointment_id: str, status: str, dr
             date_end=draft.date_end + later,
             reason="Customer asked for the next day",
         )
-        appointments.reschedule(uow, actor, appointment_id, request)
+        appointments.reschedule_in(uow, actor, appointment_id, request)
 
 
 def _calendar(

@@ -13,7 +13,7 @@ import base64
 import binascii
 import json
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -110,9 +110,12 @@ __all__ = [
     "Stored",
     "apply_external_change",
     "book",
+    "book_in",
     "cancel",
+    "cancel_in",
     "change_occurrence",
     "create",
+    "create_all_in",
     "create_in",
     "delete",
     "delete_in",
@@ -127,6 +130,7 @@ __all__ = [
     "meta_columns",
     "move_in",
     "reschedule",
+    "reschedule_in",
     "update",
     "update_in",
     "update_locked_in",
@@ -545,15 +549,22 @@ def reschedule(
     """Move an appointment to new times; its status becomes RESCHEDULED and the old times stay in history."""
     actor.require("write")
     with uow:
-        row = _visible_row(uow, actor, appointment_id, for_update=True)
-        _check_etag(row, if_match)
-        before = _Before.of(row)
-        _transition(row, S.RESCHEDULED, "reschedule")
-        row.date_start, row.date_end = request.date_start, request.date_end
-        row.sequence += 1
-        row.updated_at = utcnow()
-        _changed(uow, actor, row, before, "reschedule", reason=request.reason)
+        row = _reschedule(uow, actor, appointment_id, request, if_match)
         return _commit(uow, row)
+
+
+def _reschedule(
+    uow: UnitOfWork, actor: Actor, appointment_id: str, request: RescheduleRequest, if_match: str | None
+) -> AppointmentRow:
+    row = _visible_row(uow, actor, appointment_id, for_update=True)
+    _check_etag(row, if_match)
+    before = _Before.of(row)
+    _transition(row, S.RESCHEDULED, "reschedule")
+    row.date_start, row.date_end = request.date_start, request.date_end
+    row.sequence += 1
+    row.updated_at = utcnow()
+    _changed(uow, actor, row, before, "reschedule", reason=request.reason)
+    return row
 
 
 def change_occurrence(
@@ -698,6 +709,40 @@ def create_in(
     """Create an appointment in ``uow``'s open transaction, without committing."""
     actor.require("write")
     return _insert(uow, actor, draft, appointment_id)
+
+
+def create_all_in(uow: UnitOfWork, actor: Actor, drafts: Sequence[tuple[str, AppointmentDraft]]) -> None:
+    """Create appointments (id, draft) in ``uow``'s open transaction with one :func:`creates.write_new` (one
+    many-row INSERT per table, one change-log revision per DAV collection), without committing; each draft is
+    checked as :func:`create_in` checks it."""
+    actor.require("write")
+    now = utcnow()
+    calendars: dict[str, CalendarRow] = {}
+    rows = []
+    for appointment_id, draft in drafts:
+        calendar = calendars.get(draft.calendar.id)
+        if calendar is None:
+            calendar = calendars[draft.calendar.id] = _writable_calendar(uow, actor, draft.calendar.id, "calendar.id")
+        rows.append(_new_row(actor, appointment_id, calendar, draft, now))
+    creates.write_new(uow, rows, actor=actor, action="create", now=now)
+
+
+def book_in(uow: UnitOfWork, actor: Actor, appointment_id: str) -> AppointmentRow:
+    """:func:`book` in ``uow``'s open transaction, without committing."""
+    actor.require("write")
+    return _status_set(uow, actor, appointment_id, S.BOOKED, "book", None, None)
+
+
+def cancel_in(uow: UnitOfWork, actor: Actor, appointment_id: str, request: CancelRequest) -> AppointmentRow:
+    """:func:`cancel` in ``uow``'s open transaction, without committing."""
+    actor.require("write")
+    return _status_set(uow, actor, appointment_id, S.CANCELLED, "cancel", request.reason, None)
+
+
+def reschedule_in(uow: UnitOfWork, actor: Actor, appointment_id: str, request: RescheduleRequest) -> AppointmentRow:
+    """:func:`reschedule` in ``uow``'s open transaction, without committing."""
+    actor.require("write")
+    return _reschedule(uow, actor, appointment_id, request, None)
 
 
 def update_in(
@@ -853,14 +898,22 @@ def _insert(uow: UnitOfWork, actor: Actor, draft: AppointmentDraft, appointment_
     """Write a new appointment with every side effect of a create (:func:`creates.write_new`, shared with the
     bulk writers), and return its stored row."""
     calendar = _writable_calendar(uow, actor, draft.calendar.id, "calendar.id")
-    _check_caldav_meta(actor, draft.meta.model_dump(mode="json"), {})
-    _check_show_as(draft.meta.model_dump(mode="json"))
     now = utcnow()
-    new = creates.new_row(appointment_id or str(uuid.uuid4()), calendar, draft, now)
+    new = _new_row(actor, appointment_id or str(uuid.uuid4()), calendar, draft, now)
     creates.write_new(uow, [new], actor=actor, action="create", now=now)
     row = uow.appointments.get(new.id)
     assert row is not None
     return row
+
+
+def _new_row(
+    actor: Actor, appointment_id: str, calendar: CalendarRow, draft: AppointmentDraft, now: datetime
+) -> PlainRow:
+    """The row of a new appointment from ``draft``, its ``meta`` checked as a create checks it."""
+    meta = draft.meta.model_dump(mode="json")
+    _check_caldav_meta(actor, meta, {})
+    _check_show_as(meta)
+    return creates.new_row(appointment_id, calendar, draft, now)
 
 
 def _set_status(
@@ -875,15 +928,29 @@ def _set_status(
 ) -> Stored:
     actor.require("write")
     with uow:
-        row = _visible_row(uow, actor, appointment_id, for_update=True)
-        _check_etag(row, if_match)
-        before = _Before.of(row)
-        revised = _status_revises(row.status, status)
-        _transition(row, status, action)
-        row.sequence += revised
-        row.updated_at = utcnow()
-        _changed(uow, actor, row, before, action, reason=reason)
+        row = _status_set(uow, actor, appointment_id, status, action, reason, if_match)
         return _commit(uow, row)
+
+
+def _status_set(
+    uow: UnitOfWork,
+    actor: Actor,
+    appointment_id: str,
+    status: str,
+    action: str,
+    reason: str | None,
+    if_match: str | None,
+) -> AppointmentRow:
+    """Move the appointment to ``status`` (an allowed transition) in ``uow``'s open transaction; the row."""
+    row = _visible_row(uow, actor, appointment_id, for_update=True)
+    _check_etag(row, if_match)
+    before = _Before.of(row)
+    revised = _status_revises(row.status, status)
+    _transition(row, status, action)
+    row.sequence += revised
+    row.updated_at = utcnow()
+    _changed(uow, actor, row, before, action, reason=reason)
+    return row
 
 
 def _status_revises(old: str, new: str) -> bool:
