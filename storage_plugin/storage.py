@@ -164,8 +164,15 @@ class Storage(storage.BaseStorage):
     ) -> Iterable[types.CollectionOrItem]:
         sane = pathutils.strip_path(path)
         ccm = child_context_manager or _null_ccm
-        with self._store() as store:
-            return list(self._discover(store, sane, depth, ccm))
+        txn = self._txn()
+        if txn is None:
+            with self._store() as store:
+                return list(self._discover(store, sane, depth, ccm))
+        found = self._discover(txn.store, sane, depth, ccm)
+        first = next(found, None)
+        if first is None:
+            return []
+        return _Found(first, found, lambda: self._txn() is txn, lambda: self.discover(path, depth, ccm))
 
     def _discover(
         self, store: DavStore, sane: str, depth: str, ccm: Callable[[str, str | None], ContextManager[None]]
@@ -240,6 +247,35 @@ class Storage(storage.BaseStorage):
 
     def verify(self) -> bool:
         return True
+
+
+class _Found:
+    """What :meth:`Storage.discover` found in a transaction: the first entry (the path's own) at once, the rest
+    (a listing's members) read when something iterates past it. Radicale looks at the principal (Depth 1) before
+    every request and takes only its first entry: its children and items were read for nothing. Asked for after
+    the transaction ended, the rest is read again in a short one of its own."""
+
+    def __init__(
+        self,
+        first: types.CollectionOrItem,
+        rest: Iterator[types.CollectionOrItem],
+        same_transaction: Callable[[], bool],
+        again: Callable[[], Iterable[types.CollectionOrItem]],
+    ) -> None:
+        self._first = first
+        self._rest = rest
+        self._same_transaction = same_transaction
+        self._again = again
+        self._read: list[types.CollectionOrItem] | None = None
+
+    def __iter__(self) -> Iterator[types.CollectionOrItem]:
+        yield self._first
+        if self._read is None:
+            if self._same_transaction():
+                self._read = list(self._rest)
+            else:
+                self._read = list(self._again())[1:]
+        yield from self._read
 
 
 class _Texts:

@@ -8,11 +8,12 @@ change-log pruning job read and write. Works in the unit of work's session; neve
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, select
+from sqlalchemy import Select, Table, bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from caldav_bridge.dav import locks
@@ -81,14 +82,9 @@ class DavRows(SessionRepository):
 
     def calendars_without_collection(self, *, owner_username: str | None) -> list[str]:
         """Ids of the calendars that have no collection yet: ``owner_username``'s, or (None) the teams'."""
-        linked = select(DavCollectionRow.calendar_id).where(DavCollectionRow.calendar_id.is_not(None))
-        stmt = select(CalendarRow.id).where(CalendarRow.id.not_in(linked))
         if owner_username is None:
-            stmt = stmt.where(CalendarRow.owner_user_id.is_(None))
-        else:
-            owner = select(UserRow.id).where(UserRow.username == owner_username).scalar_subquery()
-            stmt = stmt.where(CalendarRow.owner_user_id == owner)
-        return list(self.session.scalars(stmt))
+            return list(self.session.scalars(_team_calendars_without_collection()))
+        return list(self.session.scalars(_user_calendars_without_collection(), {"owner_username": owner_username}))
 
     def live_appointments_of(self, calendar_id: str) -> list[AppointmentRow]:
         stmt = select(AppointmentRow).where(
@@ -129,6 +125,25 @@ class DavRows(SessionRepository):
             .where(CalendarRow.owner_user_id == user_id)
         )
         return frozenset(self.session.scalars(stmt))
+
+
+# The look for calendars without a collection runs in every CalDAV transaction that names a path: its statements are
+# built once (building one costs more than SQLAlchemy's cached compilation of it).
+
+
+@functools.cache
+def _team_calendars_without_collection() -> Select[str]:
+    return select(CalendarRow.id).where(CalendarRow.id.not_in(_linked()), CalendarRow.owner_user_id.is_(None))
+
+
+@functools.cache
+def _user_calendars_without_collection() -> Select[str]:
+    owner = select(UserRow.id).where(UserRow.username == bindparam("owner_username")).scalar_subquery()
+    return select(CalendarRow.id).where(CalendarRow.id.not_in(_linked()), CalendarRow.owner_user_id == owner)
+
+
+def _linked() -> Select[str | None]:
+    return select(DavCollectionRow.calendar_id).where(DavCollectionRow.calendar_id.is_not(None))
 
 
 class DavLocks(SessionRepository):

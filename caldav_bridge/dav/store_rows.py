@@ -7,9 +7,10 @@ The WebDAV rules over these rows stay in the store.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Select, bindparam, delete, func, select
 from sqlalchemy.orm import Session
 
 from caldav_bridge.dav.records import ItemHead
@@ -44,10 +45,10 @@ class DavStoreRows(SessionRepository):
 
     def collection_at(self, path: str, *, fresh: bool = False) -> DavCollectionRow | None:
         """The collection at ``path`` (``fresh``: as committed now, not the copy this transaction loaded)."""
-        stmt = select(DavCollectionRow).where(DavCollectionRow.path == path)
+        stmt = _collection_at()
         if fresh:
             stmt = stmt.execution_options(populate_existing=True)
-        return self.session.scalars(stmt).one_or_none()
+        return self.session.scalars(stmt, {"path": path}).one_or_none()
 
     def children_of(self, path: str) -> list[DavCollectionRow]:
         """The collections directly under ``path``, by path."""
@@ -129,12 +130,12 @@ class DavStoreRows(SessionRepository):
 
     def item_at(self, collection_id: int, href: str, *, fresh: bool = False, lock: bool = False) -> DavItemRow | None:
         """The item at ``href`` (``fresh``: re-read as committed now; ``lock``: FOR UPDATE)."""
-        stmt = select(DavItemRow).where(DavItemRow.collection_id == collection_id, DavItemRow.href == href)
+        stmt = _item_at()
         if fresh:
             stmt = stmt.execution_options(populate_existing=True)
         if lock:
             stmt = stmt.with_for_update()
-        return self.session.scalars(stmt).one_or_none()
+        return self.session.scalars(stmt, {"collection_id": collection_id, "href": href}).one_or_none()
 
     def items_overlapping(self, collection_id: int, component: str | None, start: int, end: int) -> list[DavItemRow]:
         """Items whose stored time range overlaps ``[start, end)``: a superset, read from the index, unordered.
@@ -181,6 +182,22 @@ class DavStoreRows(SessionRepository):
     def prune_log(self, collection_id: int, cutoff: datetime) -> int | None:
         """:func:`prune_log` in this transaction."""
         return prune_log(self.session, collection_id, cutoff)
+
+
+# The statements of the lookups every request makes, built once (building one costs more than SQLAlchemy's cached
+# compilation of it); the values are bound per call.
+
+
+@functools.cache
+def _collection_at() -> Select[DavCollectionRow]:
+    return select(DavCollectionRow).where(DavCollectionRow.path == bindparam("path"))
+
+
+@functools.cache
+def _item_at() -> Select[DavItemRow]:
+    return select(DavItemRow).where(
+        DavItemRow.collection_id == bindparam("collection_id"), DavItemRow.href == bindparam("href")
+    )
 
 
 def prune_log(session: Session, collection_id: int, cutoff: datetime, limit: int = PRUNE_BATCH) -> int | None:
