@@ -6,7 +6,8 @@ seed, no example database), so a run is reproducible.
 
 One server per backend serves the whole module (a fresh one per operation cost more time than the
 requests); each operation gets freshly seeded appointments, a webhook, a feed token and an
-availability exception. Random ids only ever reach 404s, so a hook turns about half of the
+availability exception, written through the services in-process (what those POSTs would do, without
+the HTTP round trips). Random ids only ever reach 404s, so a hook turns about half of the
 schema-valid cases into requests that can succeed: ids that exist, times in open slots, known time
 zones. Each operation must then answer 2xx at least once (bar the few listed in ``NO_SUCCESS``),
 so success responses are checked against the document too, not only problems. Schema-invalid
@@ -39,19 +40,28 @@ from psycopg import sql
 from schemathesis import GenerationMode
 
 from caldav_bridge.converters import converter_names
+from caldav_bridge.model.feeds import FeedTokenDraft
 from caldav_bridge.model.requests import AppointmentDraft
 from caldav_bridge.model.timestamps import format_timestamp
 from caldav_bridge.runtime import Runtime
-from caldav_bridge.services import appointments, users
-from caldav_bridge.services.actor import system_actor
+from caldav_bridge.scheduling import availability, calendar_rules
+from caldav_bridge.scheduling.rules import ExceptionDraft, Purpose, SchedulingOptions
+from caldav_bridge.selfbooking import links
+from caldav_bridge.selfbooking.keys import service_key
+from caldav_bridge.selfbooking.model import LinkDraft
+from caldav_bridge.services import appointments, feed_tokens, users
+from caldav_bridge.services.actor import Actor, system_actor
 from caldav_bridge.store.migrate import upgrade
+from caldav_bridge.webhooks import subscriptions
+from caldav_bridge.webhooks.destinations import insecure_hosts
+from caldav_bridge.webhooks.model import SubscriptionDraft
 from config import load_settings
 from feeds.app import create_app
 from feeds.runtime import runtime as app_runtime
 from tests.conftest import BACKENDS, TEMPLATE, People
 from tests.scheduling.conftest import World, build_world
 from tests.support.factories import appointment_body, iso
-from tests.support.live import Api, LiveServer, serve
+from tests.support.live import LiveServer, serve
 from tests.support.postgres import PostgresServer
 from tests.unit.test_model import BRIEF
 
@@ -99,14 +109,26 @@ schema = schemathesis.openapi.from_dict(DOCUMENT, config=CONFIG)
 
 @dataclass
 class _Site:
-    """One live server per backend for the module, with an organisation to book in."""
+    """One live server per backend for the module, with an organisation to book in.
+
+    The seeds of each operation are written through the services in-process, as the admin token's actor on
+    the API channel: the handlers of those POSTs only call the same services, and the HTTP round trips
+    (client and server) cost more than the writes (a fifth of the module's CPU went into seeding over HTTP).
+    """
 
     server: LiveServer
     token: str
     world: World
+    actor: Actor
 
-    def api(self) -> Api:
-        return self.server.client(self.token)
+    @property
+    def runtime(self) -> Runtime:
+        return self.server.runtime
+
+    def create(self, body: dict[str, Any]) -> str:
+        """An appointment as ``POST /api/v1/appointments`` makes it; its id."""
+        made = appointments.create(self.runtime.uow(), self.actor, AppointmentDraft.model_validate(body))
+        return str(made.appointment.id)
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -136,11 +158,12 @@ def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         users.add_user(rt.uow(), "admin", "admin")
         token = users.issue_token(rt.uow(), "admin", ("admin",)).secret
         world = build_world(rt)
+        actor = users.actor_for_token(rt.uow(), token, "api")
         with serve(rt) as server:
             served = server.client().get("/api/openapi.json")
             assert served.status_code == 200
             assert served.json() == DOCUMENT, "the document under test is not the one the server serves"
-            yield _Site(server, token, world)
+            yield _Site(server, token, world, actor)
     finally:
         rt.close()
         if pg is not None:
@@ -191,19 +214,20 @@ def _weekday(world: World, n: int) -> date:
 @pytest.fixture
 def target(site: _Site) -> Iterator[_Target]:
     """Fresh appointments (in slots no earlier operation used), a webhook, a feed token, a day off."""
-    api, world, n = site.api(), site.world, next(_ITEMS)
+    rt, actor, world, n = site.runtime, site.actor, site.world, next(_ITEMS)
     initial_ids, fitting_ids = [], []
+    start: datetime | None = None
     for k, status in enumerate(("BOOKED", "RESERVED", "INITIAL")):
         # consultants: the first free hour from week 3 on (the booking hook uses weeks 0 to 2), as the server
         # offers it: days off that earlier operations gave consultant A must not hold a seed (the RESERVED one
         # could not be confirmed there). A seed placed by the operation counter drifted into them once one
         # xdist worker had run most of the module before the confirm operation.
-        start = datetime.fromisoformat(_first_slot(site, world.c1, "INITIAL", CONSULTANT_SEED_DAYS))
+        start = _consultant_slot(site, start)
         body = appointment_body(
             world.c1, status=status, guests=[], date_start=iso(start), date_end=iso(start + timedelta(hours=1))
         )
         body["meta"]["salesforce"]["opportunity_gid"] = OPPORTUNITY
-        initial_ids.append(_created(api.post("/api/v1/appointments", json=body))["id"])
+        initial_ids.append(site.create(body))
         slot = 3 * n + k
         # fitters: from week 3 on, four 90-minute slots a day in Berlin; with every operation the seeds move
         # later, into the weeks the booking hooks use, so those ask the server for a free slot (_free_slot)
@@ -212,27 +236,42 @@ def target(site: _Site) -> Iterator[_Target]:
             world.f1, guests=[], date_start=_at(day, hour, BERLIN), date_end=_at(day, hour + 1, BERLIN)
         )
         body["meta"] = {"type": "FOLLOW_UP", "salesforce": {"opportunity_gid": OPPORTUNITY}}
-        fitting_ids.append(_created(api.post("/api/v1/appointments", json=body))["id"])
+        fitting_ids.append(site.create(body))
+    settings = rt.settings
     subscription = {"url": "http://127.0.0.1:9/hook", "events": ["appointment.created"]}
-    hook = _created(api.post("/api/v1/webhooks", json=subscription))
-    feed = _created(api.post(f"/api/v1/calendars/{world.f1}/feeds", json={"name": "seed"}))
+    allowed = insecure_hosts(settings.webhook_insecure_hosts)
+    hook = subscriptions.create(rt.uow(), actor, SubscriptionDraft.model_validate(subscription), insecure_hosts=allowed)
+    feed = feed_tokens.issue(rt.uow(), actor, world.f1, FeedTokenDraft(name="seed"), settings.public_url)
     holiday = world.day(100 + n).isoformat()
-    added = api.post(f"/api/v1/calendars/{world.f1}/availability-exceptions", json={"date": holiday, "hours": []})
-    assert added.status_code == 200, added.text
-    link = _created(api.post("/api/v1/booking-links", json={"team_id": world.consultants, "name": "seed"}))["link"]
-    began = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1, minutes=n)
-    body = appointment_body(world.f1, guests=[], date_start=iso(began), date_end=iso(began + timedelta(hours=1)))
-    past = _created(api.post("/api/v1/appointments", json=body))
-    current = _Target(
-        site, initial_ids, fitting_ids, [hook["id"]], [feed["token"]["id"]], [holiday], [link["id"]], [past["id"]]
+    calendar_rules.put_exception(
+        rt.uow(), actor, world.f1, ExceptionDraft.model_validate({"date": holiday, "hours": []})
     )
+    draft = LinkDraft.model_validate({"team_id": world.consultants, "name": "seed"})
+    link = links.issue(rt.uow(), actor, draft, settings.public_url, key=service_key(settings))
+    began = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1, minutes=n)
+    past = site.create(
+        appointment_body(world.f1, guests=[], date_start=iso(began), date_end=iso(began + timedelta(hours=1)))
+    )
+    current = _Target(site, initial_ids, fitting_ids, [hook.id], [feed.token.id], [holiday], [link.link.id], [past])
     current.series_id, current.recurrence_ids = _seed_series(site, _weekday(world, 15 + n))
     _CURRENT.append(current)
     yield current
     _CURRENT.remove(current)
+    _unsubscribe_all(site)
     for label in current.labels:
         if label not in NO_SUCCESS and not any(200 <= status < 300 for status in current.statuses):
             pytest.fail(f"{label}: no request got a 2xx, so no success response was checked: {dict(current.statuses)}")
+
+
+def _unsubscribe_all(site: _Site) -> None:
+    """Every webhook subscription goes with its operation (the seeded one, any a generated POST made).
+
+    Each appointment written queues a delivery per subscription in its transaction: kept, the module's
+    subscriptions (one more per operation) made every later write, seeds and generated requests, slower and
+    slower. The next operation seeds its own.
+    """
+    for subscription in subscriptions.list_subscriptions(site.runtime.uow(), site.actor):
+        subscriptions.delete(site.runtime.uow(), site.actor, subscription.id)
 
 
 def _seed_series(site: _Site, day: date) -> tuple[str, list[str]]:
@@ -364,18 +403,44 @@ def _initial_booking(body: dict[str, Any], current: _Target, draw: int) -> dict[
 
 def _first_slot(site: _Site, calendar_id: str, purpose: str, days: tuple[int, int]) -> str:
     """The first slot ``calendar_id`` offers for ``purpose`` between two days of the world, as the availability
-    API says.
+    API says (its service, in-process).
 
     Asked, not computed: the seeds of earlier operations, their bookings and their days off move through
     the calendars' weeks in an order that depends on which operations ran before (under xdist it varies),
     so a slot picked by formula is sometimes taken.
     """
-    window = {"from": _at(site.world.day(days[0]), 0, BERLIN), "to": _at(site.world.day(days[1]), 0, BERLIN)}
-    found = site.api().get("/api/v1/availability", params={"calendar_id": calendar_id, "type": purpose, **window})
-    assert found.status_code == 200, found.text
-    slots = found.json()["slots"]
+    start, end = (_midnight(site.world.day(d)) for d in days)
+    slots = _slots(site, calendar_id, purpose, start, end)
     assert slots, f"{calendar_id} has no {purpose} slot left from day {days[0]} to day {days[1]}"
-    return str(slots[0]["start_utc"])
+    return format_timestamp(slots[0].start)
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=BERLIN).astimezone(UTC)
+
+
+def _slots(site: _Site, calendar_id: str, purpose: str, start: datetime, end: datetime) -> list[availability.Slot]:
+    query = availability.AvailabilityQuery(Purpose(purpose), start, end, calendar_id=calendar_id)
+    options = SchedulingOptions.from_settings(site.runtime.settings)
+    return availability.availability(site.runtime.uow(), site.actor, query, options).slots
+
+
+def _consultant_slot(site: _Site, taken: datetime | None) -> datetime:
+    """The first hour consultant A offers in the seed weeks; ``taken``: the one the previous seed was just given.
+
+    The same answer as :func:`_first_slot` over all the seed weeks, in a week's window where it can: a new
+    appointment only takes slots away, so after ``taken`` was the first, the next first one is not on an
+    earlier day, and the first slot of a shorter window is the first of the longer one if there is one (the
+    cost of availability grows with the window: eight weeks, three times per operation, was a quarter of the
+    seeding's CPU).
+    """
+    if taken is not None:
+        start = _midnight(taken.astimezone(BERLIN).date())
+        last = _midnight(site.world.day(CONSULTANT_SEED_DAYS[1]))
+        slots = _slots(site, site.world.c1, "INITIAL", start, min(start + timedelta(days=7), last))
+        if slots:
+            return slots[0].start
+    return datetime.fromisoformat(_first_slot(site, site.world.c1, "INITIAL", CONSULTANT_SEED_DAYS))
 
 
 def _free_slot(current: _Target, purpose: str) -> str:
@@ -480,6 +545,7 @@ _BODIES: dict[str, Callable[[dict[str, Any], _Target, int], dict[str, Any]]] = {
 @pytest.fixture(scope="module")
 def session() -> Iterator[requests.Session]:
     with requests.Session() as session:
+        session.trust_env = False  # no proxy, netrc or CA bundle from the environment: looked up per request
         yield session
 
 
