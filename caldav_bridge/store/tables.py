@@ -288,7 +288,10 @@ class IdempotencyRow(Base):
     """
 
     __tablename__ = "idempotency_keys"
-    __table_args__ = (UniqueConstraint("principal", "key"), Index("ix_idempotency_keys_created_at", "created_at"))
+    __table_args__ = (
+        UniqueConstraint("principal", "key"),
+        Index("ix_idempotency_keys_principal_created_at", "principal", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     principal: Mapped[str] = mapped_column(String(64))

@@ -31,13 +31,14 @@ def test_ensure_schema_creates_an_empty_database_stamped_and_upgrades_an_old_one
     with engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
     with engine.begin() as connection:  # taken back to the revision before the newest migration
-        for column in ("encoded_rest", "encoded_version", "encoded_format"):
-            connection.exec_driver_sql(f"ALTER TABLE appointments DROP COLUMN {column}")
-        connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0015'")
-    assert current_revision(engine) == "0015"
+        connection.exec_driver_sql("DROP INDEX ix_idempotency_keys_principal_created_at")
+        connection.exec_driver_sql("CREATE INDEX ix_idempotency_keys_created_at ON idempotency_keys (created_at)")
+        connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0016'")
+    assert current_revision(engine) == "0016"
     ensure_schema(engine)  # behind: migrated
-    columns = {c["name"] for c in inspect(engine).get_columns("appointments")}
-    assert is_current(engine) and {"encoded_rest", "encoded_version", "encoded_format"} <= columns
+    indexes = {i["name"] for i in inspect(engine).get_indexes("idempotency_keys")}
+    assert is_current(engine) and "ix_idempotency_keys_principal_created_at" in indexes
+    assert "ix_idempotency_keys_created_at" not in indexes
     with engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
     engine.dispose()
