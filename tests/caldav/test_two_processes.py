@@ -62,13 +62,14 @@ def two_servers(runtime: Runtime, settings: Settings) -> Iterator[list[str]]:
         bases.append(f"http://127.0.0.1:{port}")
     try:
         deadline = time.monotonic() + 60
-        for base in bases:
+        for base, process in zip(bases, processes, strict=True):
             while True:
                 try:
                     if requests.get(base + "/healthz", timeout=2).status_code == 200:
                         break
                 except requests.ConnectionError:
                     pass
+                assert process.poll() is None, f"serve exited with {process.returncode}"  # not a minute's wait
                 assert time.monotonic() < deadline, "server did not start"
                 time.sleep(0.2)
         yield bases
