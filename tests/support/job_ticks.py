@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
@@ -13,7 +14,7 @@ from caldav_bridge.jobs.ticks import Every
 from caldav_bridge.store.engine import make_engine
 from caldav_bridge.store.job_tables import JobTickRow
 
-__all__ = ["claimed_ticks", "expected_ticks", "logged_runs"]
+__all__ = ["claimed_ticks", "expected_ticks", "logged_runs", "wait_ticks_ended"]
 
 
 def expected_ticks(interval_seconds: int, start: datetime, end: datetime) -> list[datetime]:
@@ -46,3 +47,17 @@ def claimed_ticks(database_url: str) -> dict[tuple[str, datetime], tuple[str, st
             return {(job, tick): (holder, outcome) for job, tick, holder, outcome in rows}
     finally:
         engine.dispose()
+
+
+def wait_ticks_ended(database_url: str, until: datetime, timeout: float = 20) -> None:
+    """Until no tick at or before ``until`` is still claimed as running (a job of a loaded machine may take a while
+    to finish its tick), so that killing a process afterwards cannot cut one short. ``AssertionError`` after
+    ``timeout`` seconds names the ticks still running."""
+    deadline = time.monotonic() + timeout
+    while True:
+        claims = claimed_ticks(database_url).items()
+        running = sorted(key for key, (_holder, outcome) in claims if outcome == "running" and key[1] <= until)
+        if not running:
+            return
+        assert time.monotonic() < deadline, f"ticks still running after {timeout:.0f} s: {running}"
+        time.sleep(0.1)
