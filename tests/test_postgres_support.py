@@ -125,3 +125,14 @@ def test_stop_kills_postmaster_by_pid_when_pg_ctl_fails(monkeypatch: pytest.Monk
 
     assert _process_gone(pid)
     assert not base_dir.exists()
+
+
+def test_the_cluster_lives_in_memory_when_dev_shm_has_room() -> None:
+    """CREATE and DROP DATABASE on this machine's ext4 cost ~0.25 s of system CPU a pair, on tmpfs ~0.02 s."""
+    mounts = Path("/proc/mounts").read_text().splitlines()
+    shm_is_tmpfs = any(line.split()[1:3] == ["/dev/shm", "tmpfs"] for line in mounts)
+    roomy = shm_is_tmpfs and os.statvfs("/dev/shm").f_bavail * os.statvfs("/dev/shm").f_frsize >= 2 << 30
+    with PostgresServer() as server:
+        in_memory = server.base_dir.parent == Path("/dev/shm")
+        assert in_memory == roomy, (server.base_dir, shm_is_tmpfs)
+        server.create_database("on_its_disk")

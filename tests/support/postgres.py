@@ -8,6 +8,12 @@ to signalling the postmaster by the PID from ``postmaster.pid`` -- reaps it and 
 The cluster is disposable: ``trust`` authentication, superuser ``postgres``, ``fsync``/``synchronous_commit``/
 ``full_page_writes`` off and a small ``shared_buffers``.  Never point anything that matters at it.
 
+Where the cluster lives
+    In memory (``/dev/shm``) when that is a tmpfs with room to spare, else the temporary directory.  The suite
+    creates and drops a database per test (some 640 a run); on this machine's ext4 root (mounted ``discard``)
+    each CREATE DATABASE and DROP DATABASE pair cost the server ~0.25 s of system CPU creating and unlinking the
+    database's files, on tmpfs ~0.02 s.  A container whose ``/dev/shm`` is Docker's 64 MB falls back to disk.
+
 Running as root
     ``initdb``, ``pg_ctl`` and ``postgres`` refuse to run as root, and tests/CI run as root.  When the effective
     UID is 0, every PostgreSQL binary is run as the pre-existing ``nobody`` user (its primary group, no
@@ -65,6 +71,8 @@ _FALLBACK_BINDIR_GLOB = f"{_FALLBACK_ROOT}/*/bin"
 _RUN_AS_ENV = "APPTEST_PG_USER"
 _DEFAULT_RUN_AS = "nobody"
 _PORT_ATTEMPTS = 3
+_IN_MEMORY = Path("/dev/shm")
+_IN_MEMORY_ROOM = 2 << 30  # bytes free on /dev/shm before the cluster goes there: a few hundred MB at most in use
 _BIND_ERROR = re.compile(r"could not bind|could not create listen socket|Address already in use", re.IGNORECASE)
 
 
@@ -252,6 +260,29 @@ def _free_port() -> int:
         return port
 
 
+def _cluster_parent(run_as: _RunAs | None) -> Path:
+    """The directory the cluster's temporary directory goes in: ``/dev/shm`` when it is a tmpfs with room (see the
+    module's docstring), else the temporary directory (``/tmp`` if that is private to root and the cluster runs as
+    another user)."""
+    try:
+        in_memory = shutil.disk_usage(_IN_MEMORY).free >= _IN_MEMORY_ROOM and _is_tmpfs(_IN_MEMORY)
+    except OSError:
+        in_memory = False
+    if in_memory and os.access(_IN_MEMORY, os.W_OK) and _searchable_by_others(_IN_MEMORY):
+        return _IN_MEMORY
+    parent = Path(tempfile.gettempdir())
+    if run_as is not None and not _searchable_by_others(parent):
+        parent = Path("/tmp")  # TMPDIR is private to root; the unprivileged user could not reach the cluster
+    return parent
+
+
+def _is_tmpfs(path: Path) -> bool:
+    """Whether ``path`` is the mount point of a tmpfs (from /proc/mounts)."""
+    with contextlib.suppress(OSError), open("/proc/mounts") as mounts:
+        return any(f.split()[1:3] == [str(path), "tmpfs"] for f in mounts)
+    return False
+
+
 def _searchable_by_others(path: Path) -> bool:
     """Whether every directory from ``/`` down to ``path`` has the world execute bit (so ``nobody`` can enter)."""
     resolved = path.resolve()
@@ -432,10 +463,7 @@ class PostgresServer:
             raise PostgresServerError(found)
         run_as = _run_as()
 
-        parent = Path(tempfile.gettempdir())
-        if run_as is not None and not _searchable_by_others(parent):
-            parent = Path("/tmp")  # TMPDIR is private to root; the unprivileged user could not reach the cluster
-        base_dir = Path(tempfile.mkdtemp(prefix="apptest-pg-", dir=parent))
+        base_dir = Path(tempfile.mkdtemp(prefix="apptest-pg-", dir=_cluster_parent(run_as)))
         instance = _Instance(bins=found, run_as=run_as, base_dir=base_dir)
         self._instance = instance
         self._finalizer = weakref.finalize(self, instance.shutdown)
