@@ -1,4 +1,5 @@
-"""The ``appointment-service`` command as a user runs it: real processes, real databases."""
+"""The ``appointment-service`` command as a user runs it, on real databases: what the commands do in-process
+(``tests.support.cli``), ``--help``, settings and ``serve`` as real processes."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import select
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,19 +18,15 @@ import pytest
 import requests
 
 from config import Settings
-
-CLI = [sys.executable, "-m", "feeds.cli"]
+from tests.support.cli import CLI, in_process
 
 
 def run(
     settings: Settings, *args: str, stdin: str | None = None, check: bool = True
 ) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "APPOINTMENTS_DATABASE_URL": settings.resolved_database_url(),
-        "APPOINTMENTS_DATA_DIR": settings.data_dir,
-    }
-    result = subprocess.run([*CLI, *args], env=env, input=stdin, capture_output=True, text=True, timeout=120)
+    """The command on ``settings``' database and data directory, in-process (see ``tests.support.cli``)."""
+    env = {"APPOINTMENTS_DATABASE_URL": settings.resolved_database_url(), "APPOINTMENTS_DATA_DIR": settings.data_dir}
+    result = in_process(args, env, stdin=stdin)
     if check:
         assert result.returncode == 0, result.stderr
     return result

@@ -1,8 +1,10 @@
-"""The command line as a process: exit codes, one-line errors on stderr, pipes, start-up imports.
+"""The command line: exit codes, one-line errors on stderr, pipes, start-up imports.
 
 Every case of bad input here printed a traceback or was silently accepted before (issue: a CLI that
 never crashes). Most cases need no database content, so they run on one SQLite file; the ones that
-list, show or cancel appointments run on the demo data.
+list, show or cancel appointments run on the demo data. What a command answers is checked in-process
+(``tests.support.cli.in_process``: the same ``main``, ~0.7 s of CPU less a call); what only a process shows
+(the exit status and stderr a shell sees, pipes, imports, settings, ``serve``) in processes.
 """
 
 from __future__ import annotations
@@ -17,13 +19,20 @@ from pathlib import Path
 
 import pytest
 
-CLI = [sys.executable, "-m", "feeds.cli"]
+from tests.support.cli import CLI, in_process, process
+
 #: Libraries a command that only parses its arguments must not import (each costs start-up time).
 HEAVY = ("flask", "radicale", "sqlalchemy", "waitress", "apscheduler", "simple_salesforce", "icalendar", "pydantic")
 
 
 def cli(env: dict[str, str], *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*CLI, *args], env=env, input=stdin, capture_output=True, text=True, timeout=120)
+    """The command as a process."""
+    return process(args, env, stdin=stdin)
+
+
+def here(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """The command in-process, with ``env``'s settings."""
+    return in_process(args, {key: value for key, value in env.items() if key.startswith("APPOINTMENTS_")})
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +88,20 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], code: int, *
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(demo_env: dict[str, str], args: list[str], words: list[str]) -> None:
+    assert_one_line_error(here(demo_env, *args), 2, *words)
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["appointments", "lisst"], ["invalid choice"]),  # the parser's
+        (["appointments", "list", "--limit", "0"], ["--limit"]),  # a command's validation
+        (["tokens", "revoke", "no-such-token"], ["not found"]),  # the database's answer
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2_for_the_shell(
+    demo_env: dict[str, str], args: list[str], words: list[str]
+) -> None:
     assert_one_line_error(cli(demo_env, *args), 2, *words)
 
 
@@ -115,63 +138,63 @@ def test_piping_into_head_ends_quietly(demo_env: dict[str, str]) -> None:
 
 
 def test_lists_say_when_more_rows_exist_and_page_on(demo_env: dict[str, str]) -> None:
-    first = cli(demo_env, "appointments", "list", "--limit", "5")
+    first = here(demo_env, "appointments", "list", "--limit", "5")
     assert first.returncode == 0 and len(first.stdout.strip().splitlines()) == 6  # header and 5 rows
     hint = first.stderr.strip().splitlines()[-1]
     assert "--all" in hint and "--cursor" in hint
     cursor = hint.rsplit(" ", 1)[1]
-    page = json.loads(cli(demo_env, "appointments", "list", "--limit", "5", "--cursor", cursor, "--json").stdout)
-    everything = json.loads(cli(demo_env, "appointments", "list", "--all", "--json").stdout)
+    page = json.loads(here(demo_env, "appointments", "list", "--limit", "5", "--cursor", cursor, "--json").stdout)
+    everything = json.loads(here(demo_env, "appointments", "list", "--all", "--json").stdout)
     assert everything["next_cursor"] is None and len(everything["items"]) > 200  # more than one page of 100
     ids = [a["id"] for a in everything["items"]]
     assert [a["id"] for a in page["items"]] == ids[5:10] and page["next_cursor"]
     assert len(set(ids)) == len(ids)
-    last = cli(demo_env, "appointments", "list", "--limit", "500")
+    last = here(demo_env, "appointments", "list", "--limit", "500")
     assert last.returncode == 0 and "more appointments" not in last.stderr
 
 
 def test_tokens_list_finds_the_id_to_revoke(demo_env: dict[str, str]) -> None:
-    issued = json.loads(cli(demo_env, "tokens", "issue", "dispatcher", "--name", "ci-robot", "--json").stdout)
-    listed = json.loads(cli(demo_env, "tokens", "list", "--user", "dispatcher", "--json").stdout)
+    issued = json.loads(here(demo_env, "tokens", "issue", "dispatcher", "--name", "ci-robot", "--json").stdout)
+    listed = json.loads(here(demo_env, "tokens", "list", "--user", "dispatcher", "--json").stdout)
     mine = [t for t in listed if t["name"] == "ci-robot"]
     assert [t["id"] for t in mine] == [issued["id"]] and mine[0]["scopes"] == ["read"]
     assert all("token" not in t and issued["token"] not in json.dumps(t) for t in listed)  # never the secret
-    assert cli(demo_env, "tokens", "revoke", issued["id"]).returncode == 0
-    after = json.loads(cli(demo_env, "tokens", "list", "--json").stdout)
+    assert here(demo_env, "tokens", "revoke", issued["id"]).returncode == 0
+    after = json.loads(here(demo_env, "tokens", "list", "--json").stdout)
     assert issued["id"] not in {t["id"] for t in after}
-    with_revoked = json.loads(cli(demo_env, "tokens", "list", "--revoked", "--json").stdout)
+    with_revoked = json.loads(here(demo_env, "tokens", "list", "--revoked", "--json").stdout)
     assert [t["revoked_at"] is not None for t in with_revoked if t["id"] == issued["id"]] == [True]
-    assert "ci-robot" not in cli(demo_env, "tokens", "list").stdout
+    assert "ci-robot" not in here(demo_env, "tokens", "list").stdout
 
 
 def test_appointments_show_and_cancel(demo_env: dict[str, str]) -> None:
-    booked = json.loads(cli(demo_env, "appointments", "list", "--status", "BOOKED", "--limit", "1", "--json").stdout)
+    booked = json.loads(here(demo_env, "appointments", "list", "--status", "BOOKED", "--limit", "1", "--json").stdout)
     (appointment,) = booked["items"]
-    shown = cli(demo_env, "appointments", "show", appointment["id"])
+    shown = here(demo_env, "appointments", "show", appointment["id"])
     assert shown.returncode == 0 and appointment["name"] in shown.stdout and "BOOKED" in shown.stdout
-    assert json.loads(cli(demo_env, "appointments", "show", appointment["id"], "--json").stdout) == appointment
-    cancelled = cli(demo_env, "appointments", "cancel", appointment["id"], "--reason", "customer called", "--json")
+    assert json.loads(here(demo_env, "appointments", "show", appointment["id"], "--json").stdout) == appointment
+    cancelled = here(demo_env, "appointments", "cancel", appointment["id"], "--reason", "customer called", "--json")
     assert cancelled.returncode == 0 and json.loads(cancelled.stdout)["status"] == "CANCELLED"
-    again = cli(demo_env, "appointments", "cancel", appointment["id"], "--reason", "twice")
+    again = here(demo_env, "appointments", "cancel", appointment["id"], "--reason", "twice")
     assert_one_line_error(again, 2, "CANCELLED")
-    shown = json.loads(cli(demo_env, "appointments", "show", appointment["id"], "--json").stdout)
+    shown = json.loads(here(demo_env, "appointments", "show", appointment["id"], "--json").stdout)
     assert shown["status"] == "CANCELLED"
 
 
 def test_feeds_urls_says_what_it_did_to_existing_feeds(demo_env: dict[str, str]) -> None:
-    first = cli(demo_env, "feeds", "urls", "--consumer", "Salesforce-busy-test")
+    first = here(demo_env, "feeds", "urls", "--consumer", "Salesforce-busy-test")
     assert first.returncode == 0 and "issued" in first.stdout and " busy " in first.stdout  # the default privacy
-    again = cli(demo_env, "feeds", "urls", "--consumer", "Salesforce-busy-test", "--privacy", "minimal")
+    again = here(demo_env, "feeds", "urls", "--consumer", "Salesforce-busy-test", "--privacy", "minimal")
     assert again.returncode == 0
     rows = again.stdout.strip().splitlines()[1:]
     assert rows and all(" busy " in r and " kept " in r for r in rows)
     assert "not minimal" in again.stderr and "feeds revoke" in again.stderr  # says what it did and how to change it
-    data = json.loads(cli(demo_env, "feeds", "urls", "--consumer", "Salesforce-busy-test", "--json").stdout)
+    data = json.loads(here(demo_env, "feeds", "urls", "--consumer", "Salesforce-busy-test", "--json").stdout)
     assert {(r["issued"], r["privacy"]) for r in data} == {(False, "busy")}
 
 
 def test_users_add_with_a_good_email(demo_env: dict[str, str]) -> None:
-    added = cli(demo_env, "users", "add", "mail.ok", "--role", "admin", "--email", "ops@example.com", "--json")
+    added = here(demo_env, "users", "add", "mail.ok", "--role", "admin", "--email", "ops@example.com", "--json")
     assert added.returncode == 0 and json.loads(added.stdout)["email"] == "ops@example.com"
 
 

@@ -1,4 +1,5 @@
-"""``appointment-service import`` and ``export`` as a user runs them: real processes, SQLite and PostgreSQL."""
+"""``appointment-service import`` and ``export`` as a user runs them, on SQLite and PostgreSQL: what they do
+in-process (``tests.support.cli``), ``--help`` and the progress bar on a terminal as real processes."""
 
 from __future__ import annotations
 
@@ -24,19 +25,18 @@ from caldav_bridge.store.tables import AppointmentRow, ExternalRefRow, OutboxRow
 from config import Settings
 from feeds.cli import main
 from tests.converters.support import CALENDLY_EVENT_TYPE, fixture_text, load_fixture
+from tests.support.cli import CLI, in_process
 
-CLI = [sys.executable, "-m", "feeds.cli"]
 SECRET = "C1JG2I4HWF"
 
 
 def run(settings: Settings, *args: str, stdin: str | None = None, expect: int = 0) -> subprocess.CompletedProcess[str]:
     env = {
-        **os.environ,
         "APPOINTMENTS_DATABASE_URL": settings.resolved_database_url(),
         "APPOINTMENTS_DATA_DIR": settings.data_dir,
         "APPOINTMENTS_CALENDLY_EVENT_TYPES": f"{CALENDLY_EVENT_TYPE}=INITIAL",
     }
-    result = subprocess.run([*CLI, *args], env=env, input=stdin, capture_output=True, text=True, timeout=120)
+    result = in_process(args, env, stdin=stdin)
     assert result.returncode == expect, (result.returncode, result.stdout, result.stderr)
     assert "Traceback" not in result.stderr
     return result

@@ -8,7 +8,6 @@ import select
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,8 +18,7 @@ import requests
 
 from config import Settings
 from feeds.cli import sf_emulator
-
-CLI = [sys.executable, "-m", "feeds.cli"]
+from tests.support.cli import CLI
 
 
 def _env(settings: Settings) -> dict[str, str]:

@@ -10,7 +10,6 @@ import re
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import pytest
 import requests
 from icalendar import Calendar
 
-CLI = [sys.executable, "-m", "feeds.cli"]
+from tests.support.cli import CLI
 
 
 def _free_port() -> int:
