@@ -14,12 +14,13 @@ import os
 import re
 import sys
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.support.postgres import PostgresServer
-from tests.support.radicale_suite import SCRIPT, SQLITE_URL, run_suite
+from tests.support.radicale_suite import SCRIPT, SQLITE_URL, SuiteResult, run_suite
 
 ROOT = Path(__file__).resolve().parents[2]
 _CANDIDATES = (
@@ -56,6 +57,18 @@ NOT_APPLICABLE = frozenset(
 #: size bound was lowered stays served (Radicale's file storage hides it, dropping it from every client's sync); the
 #: bound applies to PUT bodies. In both sets; the baselines count it as passed.
 DELIBERATE = frozenset({"TestBaseRequests::test_get_vcard_exceed_size"})
+#: Radicale's tests that bound a request's wall time (an auth delay of 0.3 s must answer within 0.5 s): on a loaded
+#: machine (a full run: three pytest workers on two cores) one can take 0.55 s. Each one that fails is run again on
+#: its own, and must pass then.
+TIMED = frozenset(
+    {
+        "TestBaseRequests::test_server_error_delay_basic",
+        "TestBaseRequests::test_delete_collection_global_forbid_delay",
+        "TestBaseAuthRequests::test_htpasswd_login_cache_failed_delay_plain",
+        "TestSharingApiSanity::test_sharing_api_base_no_auth_delay",
+        "TestSharingApiSanity::test_sharing_api_token_usage_delay",
+    }
+)
 
 
 def _require_source() -> None:
@@ -73,23 +86,39 @@ def _failed(output: str) -> set[str]:
     return {f"{cls}::{name}" for cls, name in re.findall(r"^FAILED \S*?::(\w+)::(\w+)", output, re.MULTILINE)}
 
 
+def _timed_failures_pass_alone(failed: set[str], run: Callable[[list[str]], SuiteResult]) -> set[str]:
+    """``failed`` without the :data:`TIMED` tests among them, once those pass run again on their own (``run`` with
+    extra pytest arguments); the test fails if one does not."""
+    again = sorted(failed & TIMED)
+    if not again:
+        return failed
+    result = run(["-k", " or ".join(name.split("::")[1] for name in again)])
+    assert result.counts.get("passed", 0) >= len(again) and not _failed(result.output), result.output
+    return failed - TIMED
+
+
 def test_full_radicale_suite_on_sqlite() -> None:
     _require_source()
-    result = run_suite(
-        sys.executable,
-        RADICALE_SRC,
-        {"url": SQLITE_URL},
-        "--set",
-        "full",
-        "--per-test-hook",
-        "tests.support.radicale_suite:from_template",
-        "--pythonpath",
-        str(ROOT),
-        pytest_args=["-rf"],
-    )
+
+    def run(pytest_args: list[str]) -> SuiteResult:
+        return run_suite(
+            sys.executable,
+            RADICALE_SRC,
+            {"url": SQLITE_URL},
+            "--set",
+            "full",
+            "--per-test-hook",
+            "tests.support.radicale_suite:from_template",
+            "--pythonpath",
+            str(ROOT),
+            pytest_args=["-rf", *pytest_args],
+        )
+
+    result = run([])
     failed = _failed(result.output)
-    assert failed <= NOT_APPLICABLE | DELIBERATE, result.output
     assert result.counts.get("failed", 0) == len(failed), result.output
+    failed = _timed_failures_pass_alone(failed, run)
+    assert failed <= NOT_APPLICABLE | DELIBERATE, result.output
     assert not result.counts.get("error") and not result.counts.get("errors"), result.output
     assert result.counts.get("passed", 0) >= FULL_BASELINE_PASSED - len(DELIBERATE), result.output
 
@@ -98,8 +127,9 @@ def test_radicale_suite_on_postgresql(pg_server: PostgresServer) -> None:
     _require_source()
     name = "radicale_" + uuid.uuid4().hex[:12]
     url = pg_server.create_database(name)
-    try:
-        result = run_suite(
+
+    def run(pytest_args: list[str]) -> SuiteResult:
+        return run_suite(
             sys.executable,
             RADICALE_SRC,
             {"url": url},
@@ -108,11 +138,17 @@ def test_radicale_suite_on_postgresql(pg_server: PostgresServer) -> None:
             "--pythonpath",
             str(ROOT),
             env={"RADICALE_SUITE_PG_URL": url},
+            pytest_args=["-rf", *pytest_args],
         )
+
+    try:
+        result = run([])
+        counts = result.counts
+        failed = _failed(result.output)
+        assert counts.get("failed", 0) == len(failed), result.output
+        failed = _timed_failures_pass_alone(failed, run)
     finally:
         pg_server.drop_database(name)
-    counts = result.counts
-    failed = _failed(result.output)
-    assert failed <= DELIBERATE and counts.get("failed", 0) == len(failed), result.output
+    assert failed <= DELIBERATE, result.output
     assert not counts.get("error") and not counts.get("errors"), result.output
     assert counts.get("passed", 0) >= BASELINE_PASSED - len(DELIBERATE), result.output
