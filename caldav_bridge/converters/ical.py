@@ -79,6 +79,7 @@ __all__ = [
     "vtimezone",
     "vtimezone_text",
     "vtimezones",
+    "written_sequence",
 ]
 
 PRODID = "-//Appointment Service//Feeds 1.0//EN"
@@ -169,6 +170,13 @@ def _unambiguous(value: datetime) -> datetime:
     return value.astimezone(UTC) if ambiguous else value
 
 
+def written_sequence(appointment: Appointment, sequence: int) -> int:
+    """The SEQUENCE every channel writes for ``appointment`` stored at revision ``sequence``: a cancellation is a
+    revision of its own (RFC 5546), one more than the last reschedule (the stored one does not count it, see
+    ``services.appointments._status_revises``)."""
+    return sequence + (1 if appointment.status is AppointmentStatus.CANCELLED else 0)
+
+
 def vevent(appointment: Appointment, sequence: int, options: EventOptions, *, member: str | None = None) -> Event:
     """One appointment as a VEVENT at ``options.privacy`` (what it shows: :func:`.disclosure.disclose`;
     ``member``: on a team calendar, the member's label, :func:`.disclosure.member_labels`)."""
@@ -181,8 +189,7 @@ def vevent(appointment: Appointment, sequence: int, options: EventOptions, *, me
     event.add("DTSTART", start)
     event.add("DTEND", end)
     event.add("SUMMARY", shown.title)
-    # A cancellation is a revision of its own (RFC 5546): one more than the last reschedule.
-    event.add("SEQUENCE", sequence + (1 if cancelled else 0))
+    event.add("SEQUENCE", written_sequence(appointment, sequence))
     if shown.status is not None:
         event.add("STATUS", ical_status(shown.status))
     event.add("TRANSP", "TRANSPARENT" if is_transparent(appointment) else "OPAQUE")
@@ -306,7 +313,7 @@ def vevent_text(
         fold(when("DTEND", end)),
         "DTSTAMP:" + utc_stamp(appointment.updated_at) + "\r\n",
         fold("UID:" + text(uid if uid is not None else ident)),
-        f"SEQUENCE:{sequence + (1 if cancelled else 0)}\r\n",
+        f"SEQUENCE:{written_sequence(appointment, sequence)}\r\n",
         *(contact_lines(shown) if attendees is None else attendees),
     ]
     if shown.categories:

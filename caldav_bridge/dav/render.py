@@ -43,6 +43,7 @@ from caldav_bridge.converters.ical import (
     timezone_range,
     vevent_text,
     vtimezone_text,
+    written_sequence,
 )
 from caldav_bridge.converters.ical import vtimezone as outlook_vtimezone
 from caldav_bridge.converters.ical_parse import GUEST_ID_PARAM, GUEST_URN, Attendee, event_categories, event_location
@@ -139,7 +140,9 @@ def render_event(
     event.add("DTSTAMP", appointment.updated_at.astimezone(UTC))
     event.add("LAST-MODIFIED", appointment.updated_at.astimezone(UTC))
     written = Written(
-        UTC if zone == "UTC" else tz, sequence, all_day=getattr(appointment.meta, "all_day", None) is True
+        UTC if zone == "UTC" else tz,
+        written_sequence(appointment, sequence),
+        all_day=getattr(appointment.meta, "all_day", None) is True,
     )
     # dates for an all-day appointment (``meta.all_day``), else times as ``written`` says
     written.add_times(event, appointment.date_start, appointment.date_end, as_dates=written.all_day)
@@ -148,7 +151,7 @@ def render_event(
         event.add("DESCRIPTION", appointment.description)
     event.add("STATUS", ICAL_STATUS[appointment.status])
     event.add("TRANSP", _transp(appointment))
-    event.add("SEQUENCE", sequence)
+    event.add("SEQUENCE", written.sequence)
     if not is_busy_block(appointment):  # a busy block has no type: one written would make it an appointment
         event.add("X-APPOINTMENT-TYPE", appointment.meta.type.value)
     event.add("X-APPOINTMENT-STATUS", appointment.status.value)

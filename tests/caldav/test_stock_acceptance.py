@@ -208,6 +208,30 @@ def test_a_status_only_change_raises_sequence(
     assert "SEQUENCE:2" in fitter_calendar.event_by_uid("status@test").data
 
 
+def test_a_cancelled_appointment_has_one_sequence_on_every_channel(
+    live: LiveServer, fitter_calendar: caldav.Calendar, people: People
+) -> None:
+    """A client's item is re-rendered by merging into its text; a feed renders afresh. Both wrote the stored
+    SEQUENCE plus one once cancelled (the cancellation's revision): the merge wrote the stored one alone."""
+    timed = "DTSTART:20261201T160000Z\r\nDTEND:20261201T170000Z\r\nX-APPOINTMENT-TYPE:FOLLOW_UP\r\n"
+    fitter_calendar.save_event(_ics("cancel@test", timed + "STATUS:CONFIRMED\r\n", summary="Visit"))
+    (appointment,) = _appointments(live, people)
+    api = live.client(people.fitter.token)
+    cancelled = api.post(f"/api/v1/appointments/{appointment['id']}/cancel", json={"reason": "customer called"})
+    assert cancelled.status_code == 200, cancelled.text
+    issued = api.post(f"/api/v1/calendars/{people.fitter.calendar_id}/feeds", json={"name": "G", "privacy": "full"})
+    assert issued.status_code == 201, issued.text
+    feed = live.client().get(f"/feeds/{issued.json()['secret']}.ics").text
+    stored = _sequence(live, appointment["id"])
+
+    def written(text: str) -> list[str]:
+        return sorted(line for line in text.splitlines() if line.startswith(("SEQUENCE:", "STATUS:")))
+
+    assert written(feed) == [f"SEQUENCE:{stored + 1}", "STATUS:CANCELLED"], feed
+    item = fitter_calendar.event_by_uid("cancel@test").data
+    assert written(item) == written(feed), item
+
+
 def test_an_all_day_event_is_all_day_on_every_channel(
     live: LiveServer, fitter_calendar: caldav.Calendar, people: People
 ) -> None:
