@@ -20,10 +20,15 @@ import pytest
 
 from caldav_bridge.clock import utcnow
 from caldav_bridge.runtime import Runtime
+from caldav_bridge.scheduling import booking
+from caldav_bridge.scheduling.requests import InitialBookingRequest
+from caldav_bridge.scheduling.rules import Purpose, SchedulingOptions
+from caldav_bridge.services.actor import system_actor
 from caldav_bridge.webhooks.delivery import WebhookOptions, backoff, deliver_due
 from caldav_bridge.webhooks.signing import signature_header, verify
 from tests.conftest import People
 from tests.scheduling.conftest import World
+from tests.support.cli import in_process
 from tests.support.factories import iso
 from tests.support.live import Api, LiveServer
 
@@ -211,20 +216,15 @@ def test_scheduler_jobs_deliver_and_expire(
     assert len(receiver.received) == 2
 
 
-def test_cli_expires_holds_in_process(
-    runtime: Runtime, world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    from caldav_bridge.scheduling import booking
-    from caldav_bridge.scheduling.requests import InitialBookingRequest
-    from caldav_bridge.scheduling.rules import Purpose, SchedulingOptions
-    from caldav_bridge.services.actor import system_actor
-    from feeds.cli import main
-
+def test_cli_expires_holds_in_process(runtime: Runtime, world: World) -> None:
     start = datetime.combine(world.day(2), time(10), tzinfo=NY)
     request = InitialBookingRequest(calendar_id=world.c1, date_start=start, name="Held", hold=True)
     options = SchedulingOptions(hold=timedelta(minutes=1))
     booking.book(runtime.uow(), system_actor(), Purpose.INITIAL, request, options, now=utcnow() - timedelta(minutes=5))
-    monkeypatch.setenv("APPOINTMENTS_DATABASE_URL", runtime.settings.resolved_database_url())
-    monkeypatch.setenv("APPOINTMENTS_DATA_DIR", runtime.settings.data_dir)
-    assert main(["scheduling", "expire-holds", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out) == {"expired": 1}
+    env = {
+        "APPOINTMENTS_DATABASE_URL": runtime.settings.resolved_database_url(),
+        "APPOINTMENTS_DATA_DIR": runtime.settings.data_dir,
+    }
+    expired = in_process(["scheduling", "expire-holds", "--json"], env)
+    assert expired.returncode == 0, expired.stderr
+    assert json.loads(expired.stdout) == {"expired": 1}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from datetime import timedelta
 
 import pytest
@@ -14,9 +15,9 @@ from caldav_bridge.errors import NotFound
 from caldav_bridge.runtime import Runtime
 from caldav_bridge.selfbooking import links
 from caldav_bridge.selfbooking.tables import BookingLinkRow
-from feeds.cli import main
 from tests.conftest import People
 from tests.scheduling.conftest import World
+from tests.support.cli import in_process
 from tests.support.live import LiveServer
 
 
@@ -84,17 +85,21 @@ def test_personal_links_carry_salesforce_ids_and_expire(runtime: Runtime, world:
             links.resolve(uow, issued.secret, now=utcnow() + timedelta(days=8))
 
 
-def test_the_cli(runtime: Runtime, world: World, capsys: pytest.CaptureFixture[str], monkeypatch) -> None:
-    monkeypatch.setenv("APPOINTMENTS_DATABASE_URL", runtime.settings.resolved_database_url())
-    assert main(["booking-links", "create", "--team", world.consultants, "--name", "Flyer", "--json"]) == 0
-    created = json.loads(capsys.readouterr().out)
+def test_the_cli(runtime: Runtime, world: World) -> None:
+    env = {"APPOINTMENTS_DATABASE_URL": runtime.settings.resolved_database_url()}
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return in_process(["booking-links", *args], env)
+
+    made = cli("create", "--team", world.consultants, "--name", "Flyer", "--json")
+    assert made.returncode == 0, made.stderr
+    created = json.loads(made.stdout)
     assert created["url"].endswith(created["secret"])
-    code = main(["booking-links", "create", "--team", world.consultants, "--name", "P", "--opportunity", "006X"])
-    assert code == 0 and "personal" in capsys.readouterr().out
-    assert main(["booking-links", "list", "--json"]) == 0
-    assert len(json.loads(capsys.readouterr().out)) == 2
-    assert main(["booking-links", "revoke", created["link"]["id"]]) == 0
-    capsys.readouterr()
-    assert main(["booking-links", "create", "--team", world.c1, "--name", "x"]) == 2
-    assert "team_id" in capsys.readouterr().err
-    assert main(["booking-links", "create", "--team", world.consultants, "--name", "x", "--expires", "soon"]) == 2
+    personal = cli("create", "--team", world.consultants, "--name", "P", "--opportunity", "006X")
+    assert personal.returncode == 0 and "personal" in personal.stdout
+    listed = cli("list", "--json")
+    assert listed.returncode == 0 and len(json.loads(listed.stdout)) == 2
+    assert cli("revoke", created["link"]["id"]).returncode == 0
+    one = cli("create", "--team", world.c1, "--name", "x")
+    assert one.returncode == 2 and "team_id" in one.stderr
+    assert cli("create", "--team", world.consultants, "--name", "x", "--expires", "soon").returncode == 2

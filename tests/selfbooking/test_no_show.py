@@ -14,12 +14,12 @@ from caldav_bridge.salesforce.runner import run_job
 from caldav_bridge.selfbooking import monitor, no_show
 from caldav_bridge.selfbooking.tables import CustomerBookingRow
 from caldav_bridge.services.actor import system_actor
-from feeds.cli import main
 from sf_emulator.emulator import SalesforceEmulator, running_emulator
 from tests.conftest import People
 from tests.salesforce.conftest import make_context
 from tests.scheduling.conftest import World
 from tests.selfbooking.helpers import book, first_slot, team_link
+from tests.support.cli import in_process
 from tests.support.factories import appointment_body
 from tests.support.live import LiveServer
 
@@ -51,9 +51,7 @@ def test_a_self_booked_no_show_is_kept_counted_and_pushed(runtime: Runtime, worl
         assert record["No_Show__c"] is True
 
 
-def test_the_api_and_the_cli(
-    live: LiveServer, people: People, runtime: Runtime, capsys: pytest.CaptureFixture[str], monkeypatch
-) -> None:
+def test_the_api_and_the_cli(live: LiveServer, people: People, runtime: Runtime) -> None:
     api = live.client(people.dispatcher.token)
     past = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3)
     calendar_id = str(people.fitter.calendar_id)
@@ -69,9 +67,10 @@ def test_the_api_and_the_cli(
     assert api.get(f"/api/v1/appointments/{made['id']}").json()["meta"]["no_show"] is True
     assert api.get("/api/v1/messages/status").json()["no_shows"] == 1
     api.post(f"/api/v1/appointments/{future['id']}/cancel", json={"reason": "moved away"})
-    monkeypatch.setenv("APPOINTMENTS_DATABASE_URL", runtime.settings.resolved_database_url())
-    assert main(["no-show", future["id"]]) == 2  # cancelled: refused with one line, nothing done
-    refused = capsys.readouterr().err
-    assert "cancel" in refused.lower() and "Traceback" not in refused and len(refused.strip().splitlines()) == 1
-    assert main(["messages", "status", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["no_shows"] == 1
+    env = {"APPOINTMENTS_DATABASE_URL": runtime.settings.resolved_database_url()}
+    refused = in_process(["no-show", future["id"]], env)  # cancelled: refused with one line, nothing done
+    assert refused.returncode == 2, refused.stderr
+    assert "cancel" in refused.stderr.lower() and "Traceback" not in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    status = in_process(["messages", "status", "--json"], env)
+    assert status.returncode == 0 and json.loads(status.stdout)["no_shows"] == 1

@@ -4,13 +4,16 @@ A process is what a user starts, and the tests of what only a process shows (exi
 pipes, start-up imports, settings from the environment, ``serve``) start one. Each costs ~0.7 s of CPU, most of it
 importing SQLAlchemy, pydantic and the service, so the tests of what a command *does* (users, tokens, calendars,
 feeds, demo) call :func:`feeds.cli.main` in-process: the same parser, handlers, output and exit codes, with
-the environment, standard input and output of the call swapped in for its duration.
+the environment, standard input and output of the call swapped in for its duration, and the loggers' levels as
+they were after it (``main`` quiets libraries' loggers: left so, a later test in the same worker that checks what
+Radicale logged, a secret above all, would read nothing and pass whatever was logged).
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import os
 import subprocess
 import sys
@@ -65,4 +68,20 @@ def _swapped(env: Mapping[str, str], stdin: str | None, out: io.TextIOWrapper, e
         stack.enter_context(mock.patch.object(sys, "stdin", _text_stream((stdin or "").encode())))
         stack.enter_context(contextlib.redirect_stdout(out))
         stack.enter_context(contextlib.redirect_stderr(err))
+        stack.enter_context(_logger_levels_kept())
         yield
+
+
+@contextlib.contextmanager
+def _logger_levels_kept() -> Iterator[None]:
+    """Every logger's level afterwards as before (a logger made meanwhile: NOTSET, as it was made)."""
+    manager = logging.Logger.manager
+    before = {name: lg.level for name, lg in manager.loggerDict.items() if isinstance(lg, logging.Logger)}
+    root = logging.root.level
+    try:
+        yield
+    finally:
+        logging.root.setLevel(root)
+        for name, lg in list(manager.loggerDict.items()):
+            if isinstance(lg, logging.Logger) and lg.level != before.get(name, logging.NOTSET):
+                lg.setLevel(before.get(name, logging.NOTSET))
