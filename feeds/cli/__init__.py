@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import sys
 import traceback
 from collections.abc import Sequence
@@ -35,6 +36,10 @@ from feeds.cli.output import (
 )
 
 __all__ = ["build_parser", "main"]
+
+#: A database error that says the schema lacks a table or column (SQLite's and PostgreSQL's words): the database
+#: was never migrated, or is older than this version.
+MISSING_SCHEMA = re.compile(r"no such (table|column)|(relation|column) \S+ does not exist")
 
 #: Loggers whose INFO lines are hidden unless ``--verbose``: libraries (Radicale's configuration dump,
 #: waitress, Alembic) and the background jobs' per-tick bookkeeping (a line per job every few seconds; their
@@ -124,6 +129,8 @@ def _report(exc: Exception, verbose: bool) -> int:
         traceback.print_exception(exc)
     reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     hint = "" if verbose else " (--verbose shows the traceback)"
+    if type(exc).__module__.startswith("sqlalchemy") and MISSING_SCHEMA.search(reason):
+        hint = "; is the database migrated? run `appointment-service db upgrade`" + hint
     return fail(f"{type(exc).__name__}: {reason}{hint}", EXIT_UNAVAILABLE)
 
 

@@ -242,3 +242,15 @@ def test_demo_urls_follow_the_configured_address(settings: Settings) -> None:
     public = json.loads(subprocess.run([*CLI, "demo", "--json"], env=env, capture_output=True, timeout=120).stdout)
     assert all(u.startswith("https://appointments.example.org/") for u in public["urls"].values())
     assert public["users"][3]["calendars"][0]["feed"]["url"].startswith("https://appointments.example.org/feeds/")
+
+
+def test_a_database_never_migrated_says_to_run_db_upgrade(empty_database_url: str, tmp_path: Path) -> None:
+    """It said only ``OperationalError: no such table: users`` (SQLite) or ``relation "users" does not exist``."""
+    env = {"APPOINTMENTS_DATABASE_URL": empty_database_url, "APPOINTMENTS_DATA_DIR": str(tmp_path / "data")}
+    for args in (["users", "list"], ["appointments", "list"]):
+        result = in_process(args, env)
+        assert result.returncode == 3, (result.returncode, result.stderr)
+        (line,) = result.stderr.strip().splitlines()
+        assert "run `appointment-service db upgrade`" in line and "Traceback" not in line, line
+    assert in_process(["db", "upgrade"], env).returncode == 0
+    assert in_process(["users", "list"], env).returncode == 0
