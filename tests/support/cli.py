@@ -44,8 +44,8 @@ def in_process(
     with _swapped(env, stdin, out, err):
         try:
             code = main(list(args))
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
+        except SystemExit as exc:  # as the interpreter reads it: None is 0, a message is 1
+            code = 0 if exc.code is None else exc.code if isinstance(exc.code, int) else 1
     return subprocess.CompletedProcess(list(args), code, _written(out), _written(err))
 
 

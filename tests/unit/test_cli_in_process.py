@@ -28,6 +28,8 @@ def test_a_command_in_process_leaves_loggers_environment_and_streams_as_they_wer
 
 
 def test_usage_errors_and_failures_come_back_as_a_process_s_would(tmp_path: Path) -> None:
+    helped = in_process(["--help"], {})  # argparse's SystemExit(0)
+    assert helped.returncode == 0 and "usage: appointment-service" in helped.stdout
     usage = in_process(["appointments", "lisst"], {})
     assert usage.returncode == 2 and usage.stdout == "" and "invalid choice" in usage.stderr
     env = {"APPOINTMENTS_DATA_DIR": str(tmp_path), "APPOINTMENTS_DATABASE_URL": ""}
