@@ -6,6 +6,9 @@ import os
 import re
 import socket
 import stat
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -136,3 +139,37 @@ def test_the_cluster_lives_in_memory_when_dev_shm_has_room() -> None:
         in_memory = server.base_dir.parent == Path("/dev/shm")
         assert in_memory == roomy, (server.base_dir, shm_is_tmpfs)
         server.create_database("on_its_disk")
+
+
+def test_a_cluster_whose_test_process_was_killed_is_stopped_and_removed_by_the_next_start() -> None:
+    """A worker killed by SIGKILL runs no finalizer: its postmaster went on (and its files stayed in memory)."""
+    code = (
+        "from tests.support.postgres import PostgresServer\n"
+        "server = PostgresServer().start()\n"
+        "print(server.base_dir, server.pid, flush=True)\n"
+        "import time; time.sleep(120)\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    child = subprocess.Popen([sys.executable, "-c", code], cwd=root, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None
+        base, pid = child.stdout.readline().split()
+    finally:
+        child.kill()
+        child.wait(30)
+    base_dir, postmaster = Path(base), int(pid)
+    assert base_dir.is_dir() and not _process_gone(postmaster)  # orphaned, still running
+    with PostgresServer() as server:
+        assert server.base_dir != base_dir
+        assert not base_dir.exists()
+        deadline = time.monotonic() + 10
+        while not _process_gone(postmaster) and _state(postmaster) != "Z" and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _process_gone(postmaster) or _state(postmaster) == "Z"  # ended (a zombie until PID 1 reaps it)
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except OSError:
+        return ""

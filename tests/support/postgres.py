@@ -14,6 +14,12 @@ Where the cluster lives
     each CREATE DATABASE and DROP DATABASE pair cost the server ~0.25 s of system CPU creating and unlinking the
     database's files, on tmpfs ~0.02 s.  A container whose ``/dev/shm`` is Docker's 64 MB falls back to disk.
 
+Clusters left behind
+    A test process killed by SIGTERM or SIGKILL runs no finalizer, and its postmaster (a session of its own) goes
+    on, holding memory when the cluster is on ``/dev/shm``.  Each cluster's directory names the process that
+    started it (``owner``: its PID and start time); starting a server first stops and removes every cluster whose
+    owner is gone.
+
 Running as root
     ``initdb``, ``pg_ctl`` and ``postgres`` refuse to run as root, and tests/CI run as root.  When the effective
     UID is 0, every PostgreSQL binary is run as the pre-existing ``nobody`` user (its primary group, no
@@ -71,6 +77,7 @@ _FALLBACK_BINDIR_GLOB = f"{_FALLBACK_ROOT}/*/bin"
 _RUN_AS_ENV = "APPTEST_PG_USER"
 _DEFAULT_RUN_AS = "nobody"
 _PORT_ATTEMPTS = 3
+_OWNER = "owner"  # in a cluster's base directory: "PID START" of the process that started it
 _IN_MEMORY = Path("/dev/shm")
 _IN_MEMORY_ROOM = 2 << 30  # bytes free on /dev/shm before the cluster goes there: a few hundred MB at most in use
 _BIND_ERROR = re.compile(r"could not bind|could not create listen socket|Address already in use", re.IGNORECASE)
@@ -276,6 +283,24 @@ def _cluster_parent(run_as: _RunAs | None) -> Path:
     return parent
 
 
+def _process_start(pid: int) -> str | None:
+    """When process ``pid`` started (clock ticks since boot, from /proc): with the PID, names one process even after
+    the PID is reused. ``None`` if there is no such process."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def _owner_gone(base_dir: Path) -> bool:
+    """Whether the process that started the cluster in ``base_dir`` has ended (False when it is unknown)."""
+    try:
+        pid, start = (base_dir / _OWNER).read_text().split()
+    except (OSError, ValueError):
+        return False
+    return _process_start(int(pid)) != start
+
+
 def _is_tmpfs(path: Path) -> bool:
     """Whether ``path`` is the mount point of a tmpfs (from /proc/mounts)."""
     with contextlib.suppress(OSError), open("/proc/mounts") as mounts:
@@ -463,7 +488,12 @@ class PostgresServer:
             raise PostgresServerError(found)
         run_as = _run_as()
 
-        base_dir = Path(tempfile.mkdtemp(prefix="apptest-pg-", dir=_cluster_parent(run_as)))
+        parent = _cluster_parent(run_as)
+        for orphan in (d for d in parent.glob("apptest-pg-*") if _owner_gone(d)):
+            log.warning("stopping the test cluster %s: the process that started it is gone", orphan)
+            _Instance(bins=found, run_as=run_as, base_dir=orphan).shutdown()
+        base_dir = Path(tempfile.mkdtemp(prefix="apptest-pg-", dir=parent))
+        (base_dir / _OWNER).write_text(f"{os.getpid()} {_process_start(os.getpid())}")
         instance = _Instance(bins=found, run_as=run_as, base_dir=base_dir)
         self._instance = instance
         self._finalizer = weakref.finalize(self, instance.shutdown)
