@@ -16,6 +16,7 @@ import sys
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -97,27 +98,35 @@ def _timed_failures_pass_alone(failed: set[str], run: Callable[[list[str]], Suit
     return failed - TIMED
 
 
-def test_full_radicale_suite_on_sqlite() -> None:
-    _require_source()
+def _suite(
+    storage: dict[str, Any], hook: str, *extra: str, env: dict[str, str] | None = None
+) -> tuple[SuiteResult, set[str]]:
+    """Radicale's suite on the plugin over ``storage`` (``hook`` resets it before each test): its result, and its
+    failures but the :data:`TIMED` ones that pass when run again on their own."""
 
     def run(pytest_args: list[str]) -> SuiteResult:
         return run_suite(
             sys.executable,
             RADICALE_SRC,
-            {"url": SQLITE_URL},
-            "--set",
-            "full",
+            storage,
+            *extra,
             "--per-test-hook",
-            "tests.support.radicale_suite:from_template",
+            hook,
             "--pythonpath",
             str(ROOT),
+            env=env,
             pytest_args=["-rf", *pytest_args],
         )
 
     result = run([])
     failed = _failed(result.output)
     assert result.counts.get("failed", 0) == len(failed), result.output
-    failed = _timed_failures_pass_alone(failed, run)
+    return result, _timed_failures_pass_alone(failed, run)
+
+
+def test_full_radicale_suite_on_sqlite() -> None:
+    _require_source()
+    result, failed = _suite({"url": SQLITE_URL}, "tests.support.radicale_suite:from_template", "--set", "full")
     assert failed <= NOT_APPLICABLE | DELIBERATE, result.output
     assert not result.counts.get("error") and not result.counts.get("errors"), result.output
     assert result.counts.get("passed", 0) >= FULL_BASELINE_PASSED - len(DELIBERATE), result.output
@@ -127,28 +136,10 @@ def test_radicale_suite_on_postgresql(pg_server: PostgresServer) -> None:
     _require_source()
     name = "radicale_" + uuid.uuid4().hex[:12]
     url = pg_server.create_database(name)
-
-    def run(pytest_args: list[str]) -> SuiteResult:
-        return run_suite(
-            sys.executable,
-            RADICALE_SRC,
-            {"url": url},
-            "--per-test-hook",
-            "tests.support.radicale_suite:reset",
-            "--pythonpath",
-            str(ROOT),
-            env={"RADICALE_SUITE_PG_URL": url},
-            pytest_args=["-rf", *pytest_args],
-        )
-
     try:
-        result = run([])
-        counts = result.counts
-        failed = _failed(result.output)
-        assert counts.get("failed", 0) == len(failed), result.output
-        failed = _timed_failures_pass_alone(failed, run)
+        result, failed = _suite({"url": url}, "tests.support.radicale_suite:reset", env={"RADICALE_SUITE_PG_URL": url})
     finally:
         pg_server.drop_database(name)
     assert failed <= DELIBERATE, result.output
-    assert not counts.get("error") and not counts.get("errors"), result.output
-    assert counts.get("passed", 0) >= BASELINE_PASSED - len(DELIBERATE), result.output
+    assert not result.counts.get("error") and not result.counts.get("errors"), result.output
+    assert result.counts.get("passed", 0) >= BASELINE_PASSED - len(DELIBERATE), result.output
