@@ -14,10 +14,11 @@ import requests
 
 from config import Settings
 from feeds.cli import cpu_affinity
+from tests.support.cli import CLI
 from tests.support.processes import free_port, running, thread_cpus
 
 ROOT = Path(__file__).resolve().parents[2]
-COMMAND = [sys.executable, "-m", "feeds.cli", "serve", "--host", "127.0.0.1", "--threads", "3"]
+COMMAND = [*CLI, "serve", "--host", "127.0.0.1", "--threads", "3"]
 
 
 def _env(settings: Settings) -> dict[str, str]:

@@ -11,7 +11,6 @@ import http.client
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Mapping
@@ -24,10 +23,11 @@ import requests
 from config import Settings
 from feeds.cli import cpu_affinity
 from tests.conftest import People
+from tests.support.cli import CLI
 from tests.support.job_ticks import claimed_ticks, expected_ticks, logged_runs, wait_ticks_ended
 from tests.support.processes import Collected, free_port, thread_cpus
 
-COMMAND = [sys.executable, "-m", "feeds.cli", "--verbose", "serve", "--host", "127.0.0.1"]
+COMMAND = [*CLI, "--verbose", "serve", "--host", "127.0.0.1"]
 INTERVALS = {"webhooks-deliver": 1, "scheduling-expire-holds": 1, "caldav-prune-change-log": 2}
 
 

@@ -13,7 +13,6 @@ import json
 import os
 import resource
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from config import Settings
 from feeds.api.interchange import MAX_ITEMS
 from tests.caldav.support import event_ics
 from tests.converters.support import load_fixture
+from tests.support.cli import CLI
 from tests.support.cpu import CPU_BUDGET
 from tests.support.hostile import Door, Request, count_parses, failures, fingerprint, record
 from tests.support.live import LiveServer
@@ -507,7 +507,7 @@ def test_cli_import_of_hostile_files(live: LiveServer, settings: Settings, tmp_p
     before = fingerprint(live.runtime)
     used = resource.getrusage(resource.RUSAGE_CHILDREN)
     done = subprocess.run(
-        [sys.executable, "-m", "feeds.cli", "import", fmt, str(path), "--atomic"],
+        [*CLI, "import", fmt, str(path), "--atomic"],
         env=env,
         capture_output=True,
         timeout=120,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 
 from caldav_bridge.model.requests import AppointmentDraft
@@ -17,6 +16,7 @@ from caldav_bridge.services.actor import system_actor
 from config import load_settings
 from sf_emulator.emulator import INVALID_MARK, RedirectSession, SalesforceEmulator
 from tests.conftest import People
+from tests.support.cli import CLI
 from tests.support.live import LiveServer
 
 
@@ -61,9 +61,8 @@ def test_status_and_dead_letters_over_http(
 def test_cli_sync_status_json_and_run_without_salesforce(runtime: Runtime) -> None:
     env = {**os.environ, "APPOINTMENTS_DATABASE_URL": runtime.settings.resolved_database_url()}
     env.pop("APPOINTMENTS_SF_AUTH", None)
-    cli = [sys.executable, "-m", "feeds.cli"]
     out = subprocess.run(
-        [*cli, "sync", "status", "--json"],
+        [*CLI, "sync", "status", "--json"],
         env=env,
         capture_output=True,
         text=True,
@@ -74,7 +73,7 @@ def test_cli_sync_status_json_and_run_without_salesforce(runtime: Runtime) -> No
     data = json.loads(out.stdout)
     assert data["configured"] is False and data["outbox"]["pending"] == 0
     run = subprocess.run(
-        [*cli, "sync", "run", "--once", "--mirror"],
+        [*CLI, "sync", "run", "--once", "--mirror"],
         env=env,
         capture_output=True,
         text=True,

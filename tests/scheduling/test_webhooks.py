@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import threading
 import time as clock
 from collections.abc import Iterator
@@ -28,7 +27,7 @@ from caldav_bridge.webhooks.delivery import WebhookOptions, backoff, deliver_due
 from caldav_bridge.webhooks.signing import signature_header, verify
 from tests.conftest import People
 from tests.scheduling.conftest import World
-from tests.support.cli import in_process
+from tests.support.cli import CLI, in_process
 from tests.support.factories import iso
 from tests.support.live import Api, LiveServer
 
@@ -190,7 +189,7 @@ def test_cli_delivers_once(
         "APPOINTMENTS_WEBHOOK_INSECURE_HOSTS": runtime.settings.webhook_insecure_hosts,
     }
     result = subprocess.run(
-        [sys.executable, "-m", "feeds.cli", "webhooks", "deliver", "--once", "--json"],
+        [*CLI, "webhooks", "deliver", "--once", "--json"],
         env=env,
         capture_output=True,
         text=True,

@@ -37,6 +37,7 @@ from typing import Any
 
 import requests
 
+from tests.support.cli import CLI
 from tests.support.processes import free_port, running
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -347,7 +348,7 @@ def service_process(database_url: str, data_dir: Path) -> Iterator[str]:
         "APPOINTMENTS_DATA_DIR": str(data_dir),
         "APPOINTMENTS_LOG_LEVEL": "WARNING",
     }
-    cmd = [sys.executable, "-m", "feeds.cli", "serve", "--host", "127.0.0.1", "--port", str(port), "--threads", "8"]
+    cmd = [*CLI, "serve", "--host", "127.0.0.1", "--port", str(port), "--threads", "8"]
     base = f"http://127.0.0.1:{port}"
     with running(cmd, base + "/healthz", env=env, cwd=ROOT):
         yield base
