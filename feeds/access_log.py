@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Flask, Response, g, request
 
-__all__ = ["configure_logging", "init_app", "redact", "request_id"]
+__all__ = ["configure_logging", "init_app", "log_request", "redact", "request_id", "request_id_from"]
 
 log = logging.getLogger("appointments.access")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -35,11 +35,33 @@ def request_id() -> str | None:
     return rid
 
 
+def request_id_from(header: str | None) -> str:
+    """The client's ``X-Request-ID`` when it is a safe token (letters, digits, ``._-``, at most 64), else a new one."""
+    return header if header and _SAFE_ID.match(header) else uuid.uuid4().hex
+
+
+def log_request(
+    method: str, path: str, query: str, status: int, seconds: float, rid: str | None, user: str | None = None
+) -> None:
+    """The access log line of one answered request (secrets in its path and query redacted)."""
+    if not log.isEnabledFor(logging.INFO):
+        return  # the line's fields (two redactions, the path) are not built for nobody
+    full_path = f"{path}?{query}" if query else path
+    extra = {
+        "request_id": rid,
+        "method": method,
+        "path": redact(path),
+        "status": status,
+        "duration_ms": round(seconds * 1000, 1),
+        "user": user,
+    }
+    log.info("%s %s %s", method, redact(full_path), status, extra=extra)
+
+
 def init_app(app: Flask) -> None:
     @app.before_request
     def _start() -> None:
-        incoming = request.headers.get("X-Request-ID", "")
-        g.request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
+        g.request_id = request_id_from(request.headers.get("X-Request-ID"))
         g.started = time.perf_counter()
 
     @app.after_request
@@ -47,24 +69,11 @@ def init_app(app: Flask) -> None:
         rid = g.get("request_id")
         if rid:
             response.headers["X-Request-ID"] = rid
-        if not log.isEnabledFor(logging.INFO):
-            return response  # the line's fields (two redactions, the path) are not built for nobody
-        elapsed = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+        elapsed = time.perf_counter() - g.get("started", time.perf_counter())
         actor = g.get("actor")
-        log.info(
-            "%s %s %s",
-            request.method,
-            redact(request.full_path.rstrip("?")),
-            response.status_code,
-            extra={
-                "request_id": rid,
-                "method": request.method,
-                "path": redact(request.path),
-                "status": response.status_code,
-                "duration_ms": round(elapsed, 1),
-                "user": actor.username if actor else None,
-            },
-        )
+        query = request.query_string.decode("latin-1")
+        user = actor.username if actor else None
+        log_request(request.method, request.path, query, response.status_code, elapsed, rid, user)
         return response
 
 

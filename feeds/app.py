@@ -11,8 +11,10 @@ from config import Settings, load_settings
 from feeds import access_log, auth, booking_page, calendar_page, docs, feed_state, health, ical_feed, metrics, ols
 from feeds import runtime as runtime_ext
 from feeds.api import bp as api_v1
+from feeds.api.direct_reads import appointment_reads
 from feeds.dav import mount as mount_dav
-from feeds.held_feeds import HeldFeeds
+from feeds.direct import DEFAULT_HEADERS, Direct
+from feeds.held_feeds import held_feed_route
 from feeds.openapi import openapi_document
 from feeds.problems import register_error_handlers
 from feeds.refusal_throttle import RefusalThrottle
@@ -62,16 +64,18 @@ def create_app(settings: Settings | None = None, *, rt: Runtime | None = None) -
 
     mount_dav(app, rt)  # CalDAV (Radicale over our plugins) at /dav/, /.well-known/caldav redirects
     counted = metrics.init_app(app, rt)  # /metrics; counts every request, CalDAV's too (so after the mount)
-    # outermost: a feed poll that the token's held answer decides never reaches Flask (feeds/held_feeds.py)
-    app.wsgi_app = HeldFeeds(app.wsgi_app, feed_state.feed_context_of(app), counted.observe)  # type: ignore[method-assign]
+    # outermost: the hottest reads answered by their routes before Flask (feeds/direct.py): a feed poll that the
+    # token's held answer decides, an appointment, a page of the list
+    direct = [held_feed_route(feed_state.feed_context_of(app)), *appointment_reads(rt, auth.token_cache(app))]
+    app.wsgi_app = Direct(app.wsgi_app, app.url_map, direct, counted.observe)  # type: ignore[method-assign]
     # outside it: a credential whose requests keep being refused gets 429 before anything else runs
     throttle = RateLimiter(rt.settings.refusal_limit_per_minute)
     app.wsgi_app = RefusalThrottle(app.wsgi_app, throttle, counted.observe)  # type: ignore[method-assign]
 
     @app.after_request
-    def _security_headers(response: Response) -> Response:
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Cache-Control", "no-store")
+    def _default_headers(response: Response) -> Response:
+        for name, value in DEFAULT_HEADERS:
+            response.headers.setdefault(name, value)
         return response
 
     return app

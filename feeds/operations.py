@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from flask import Blueprint, request
 from flask.blueprints import BlueprintSetupState
 from pydantic import BaseModel, ValidationError
+from werkzeug.datastructures import MultiDict
 from werkzeug.routing import BaseConverter, Map
 
 from caldav_bridge.errors import FieldError, MalformedBody, ValidationFailed
@@ -26,9 +27,20 @@ from feeds.auth import current_actor
 from feeds.idempotency import HEADER as IDEMPOTENCY_HEADER
 from feeds.idempotency import idempotent as make_idempotent
 
-__all__ = ["IDEMPOTENCY_KEY", "Header", "Operation", "SegmentConverter", "operation", "operations_of", "read_json"]
+__all__ = [
+    "IDEMPOTENCY_KEY",
+    "Header",
+    "Operation",
+    "SegmentConverter",
+    "check_path_args",
+    "operation",
+    "operations_of",
+    "read_json",
+    "validated_query",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
+M = TypeVar("M", bound=BaseModel)
 #: Limits the document states and :func:`operation` enforces.
 MAX_PATH_PARAM = 64
 MAX_HEADER = 255
@@ -139,7 +151,7 @@ def operation(
                 current_actor(auth_channel)
             _check_path_and_headers(kwargs, headers)
             if query is not None:
-                kwargs["query"] = _validate(query, _checked(_query_dict(), "query"), "query")
+                kwargs["query"] = validated_query(query, request.args)
             if body is not None:
                 kwargs["body"] = _validate(body, read_json(), "")
             return run(**kwargs)
@@ -270,7 +282,19 @@ def _text_problem(text: str) -> str | None:
     return None
 
 
-def _check_path_and_headers(path_args: dict[str, Any], headers: tuple[Header, ...]) -> None:
+def check_path_args(path_args: Mapping[str, Any]) -> None:
+    """Path parameters within the limits the document gives them (ValidationFailed if not)."""
+    _check_path_and_headers(path_args, ())
+
+
+def validated_query(model: type[M], args: MultiDict[str, str]) -> M:
+    """The query string ``args`` (a repeated key keeps its first value) as ``model`` (ValidationFailed if not)."""
+    data = {key: args.get(key) for key in args}
+    validated: M = _validate(model, _checked(data, "query"), "query")
+    return validated
+
+
+def _check_path_and_headers(path_args: Mapping[str, Any], headers: tuple[Header, ...]) -> None:
     """Path parameters and declared headers within the limits the document gives them."""
     errors: list[FieldError] = []
     for name, value in path_args.items():
@@ -292,11 +316,6 @@ def _check_path_and_headers(path_args: dict[str, Any], headers: tuple[Header, ..
             errors.append(FieldError(header.name, problem))
     if errors:
         raise ValidationFailed(errors)
-
-
-def _query_dict() -> dict[str, Any]:
-    """The query string; a repeated key keeps its first value."""
-    return {key: request.args.get(key) for key in request.args}
 
 
 def _validate(model: type[BaseModel], data: Any, prefix: str) -> Any:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, jsonify, request, url_for
+from werkzeug.http import parse_etags
 
 from caldav_bridge.services.appointments import Stored
 
@@ -32,8 +33,8 @@ def if_match() -> str | None:
     return request.headers.get("If-Match")
 
 
-def not_modified(etag: str) -> bool:
-    """Whether the request's ``If-None-Match`` names ``etag`` (a quoted ETag) or is ``*``: RFC 9110's weak
-    comparison, the header parsed as a list (werkzeug's), so ``W/`` tags and lists match and nothing matches
-    by containing the tag."""
-    return request.if_none_match.contains_weak(etag.strip('"'))
+def not_modified(etag: str, if_none_match: str | None) -> bool:
+    """Whether ``If-None-Match`` names ``etag`` (a quoted ETag) or is ``*``: RFC 9110's weak comparison, the header
+    parsed as a list (werkzeug's, as ``request.if_none_match``), so ``W/`` tags and lists match and nothing matches
+    by containing the tag. No header: False."""
+    return bool(if_none_match) and parse_etags(if_none_match).contains_weak(etag.strip('"'))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Response, current_app, jsonify
+from flask import Response, jsonify, request
 
 from caldav_bridge.errors import FieldError, ValidationFailed
 from caldav_bridge.model.appointment import Appointment
@@ -18,10 +18,12 @@ from caldav_bridge.model.requests import (
 )
 from caldav_bridge.model.timestamps import format_timestamp, parse_timestamp
 from caldav_bridge.services import appointments as service
+from config import Settings
 from feeds.api.blueprint import bp
 from feeds.api.interchange import FormatQuery, formatted
 from feeds.api.schemas import AppointmentListParams, AppointmentPage, HistoryEntry, HistoryList, ListedAppointment
 from feeds.auth import current_actor
+from feeds.direct import JSON, Answer, response_of
 from feeds.operations import Header, operation
 from feeds.runtime import runtime, uow
 from feeds.versioned import if_match, not_modified, versioned
@@ -51,21 +53,33 @@ def _one(stored: service.Stored, status: int = 200) -> Response:
     responses={200: AppointmentPage},
 )
 def list_appointments(query: AppointmentListParams) -> Response:
-    settings = runtime().settings
-    limit = min(query.limit or settings.page_size, settings.max_page_size)
+    limit = page_limit(runtime().settings, query)
     if query.expand:
         occurrences = service.list_occurrences(uow(), current_actor("api"), query, limit=limit, cursor=query.cursor)
         return jsonify(
             {"items": [_occurrence_json(o) for o in occurrences.items], "next_cursor": occurrences.next_cursor}
         )
     page = service.list_encoded(uow(), current_actor("api"), query, limit=limit, cursor=query.cursor)
-    return _json_page(page)
+    return response_of(page_answer(page))
 
 
-def _json_page(page: service.EncodedPage) -> Response:
+def page_limit(settings: Settings, query: AppointmentListParams) -> int:
+    """How many appointments a page holds: the query's ``limit``, else the default, at most the maximum."""
+    return min(query.limit or settings.page_size, settings.max_page_size)
+
+
+def page_answer(page: service.EncodedPage) -> Answer:
     """``jsonify({"items": [...], "next_cursor": ...})`` byte for byte, around items already encoded."""
-    body = f'{{"items":[{",".join(page.items)}],"next_cursor":{json.dumps(page.next_cursor)}}}\n'
-    return current_app.response_class(body, mimetype=current_app.json.mimetype)  # type: ignore[attr-defined]
+    body = f'{{"items":[{",".join(page.items)}],"next_cursor":{json.dumps(page.next_cursor)}}}\n'.encode()
+    return Answer(200, [("Content-Type", JSON), ("Content-Length", str(len(body)))], body)
+
+
+def read_answer(found: service.EncodedAppointment, if_none_match: str | None) -> Answer:
+    """``_one``'s answer byte for byte, from the text the database encoded; a 304 where ``If-None-Match`` names it."""
+    if not_modified(found.etag, if_none_match):
+        return Answer(304, [("ETag", found.etag)])
+    body = (found.json + "\n").encode()
+    return Answer(200, [("Content-Type", JSON), ("Content-Length", str(len(body))), ("ETag", found.etag)], body)
 
 
 def _occurrence_json(occurrence: service.Occurrence) -> dict[str, object]:
@@ -103,11 +117,7 @@ def get_appointment(id: str, query: FormatQuery) -> Response:
     if query.format is not None:
         return formatted(service.get(uow(), current_actor("api"), id), query.format)
     found = service.get_encoded(uow(), current_actor("api"), id)
-    if not_modified(found.etag):
-        return Response(status=304, headers={"ETag": found.etag})
-    response = current_app.response_class(found.json + "\n", mimetype=current_app.json.mimetype)  # type: ignore[attr-defined]
-    response.headers["ETag"] = found.etag  # ``_one``'s answer byte for byte, from the text the database encoded
-    return response
+    return response_of(read_answer(found, request.headers.get("If-None-Match")))
 
 
 @operation(

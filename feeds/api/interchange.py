@@ -266,7 +266,7 @@ def export_appointments(format: str, query: AppointmentListQuery) -> Response:
 def formatted(stored: appointments.Stored, format_name: str) -> Response:
     """``GET /appointments/{id}?format=…``: the appointment in ``format_name``, with a per-format ETag."""
     etag = f'{stored.etag[:-1]}-{format_name}"'
-    if not_modified(etag):
+    if not_modified(etag, request.headers.get("If-None-Match")):
         return Response(status=304, headers={"ETag": etag})
     payload = service.render(format_name, stored.appointment, runtime().converter_options.get(format_name))
     response = jsonify(payload)
