@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 import logging
-import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 from xml.sax.saxutils import escape
@@ -22,6 +21,7 @@ from radicale import Application
 from radicale import config as radicale_config
 
 from caldav_bridge.runtime import Runtime
+from feeds.access_log import request_id_from
 from storage_plugin import precheck, request_state
 from storage_plugin.binding import BoundPlugins
 from storage_plugin.dav_errors import VALID_CALENDAR_DATA, DavError
@@ -123,7 +123,7 @@ class DavErrors:
         if refused is not None:
             return _error_response(refused, start_response)
         request_state.local.request = {
-            "request_id": environ.get("HTTP_X_REQUEST_ID") or uuid.uuid4().hex,
+            "request_id": request_id_from(environ.get("HTTP_X_REQUEST_ID")),
             # Re-checked by the store on the locked row (a REST edit may land after Radicale's check).
             "if_match": environ.get("HTTP_IF_MATCH"),
             "if_none_match": environ.get("HTTP_IF_NONE_MATCH"),

@@ -7,7 +7,7 @@ import requests
 from sqlalchemy import func, select
 
 from caldav_bridge.store.dav_tables import DavItemRow
-from caldav_bridge.store.tables import AppointmentRow, OutboxRow
+from caldav_bridge.store.tables import AppointmentRow, AuditRow, OutboxRow
 from tests.caldav.support import dav_session, event_ics
 from tests.conftest import People
 from tests.support.live import LiveServer
@@ -122,3 +122,19 @@ def test_refused_status_change_is_a_conflict(live: LiveServer, dav: tuple[reques
     response = session.put(url + "c.ics", data=event_ics("c@test", status="CONFIRMED"), timeout=10)
     assert response.status_code == 409, response.text
     assert _counts(live) == before
+
+
+def test_an_unusable_request_id_is_replaced_not_stored(live: LiveServer, dav: tuple[requests.Session, str]) -> None:
+    """A client's ``X-Request-ID`` longer than the audit column (64) or holding other characters used to go into the
+    audit rows as sent: on PostgreSQL the write and the audited read failed. The REST edge's rule holds here too."""
+    session, url = dav
+    body = event_ics("request-id@test", start="20261201T100000", end="20261201T110000")
+    for request_id in ("r" * 65, "two words; and more"):
+        headers = {"X-Request-ID": request_id}
+        put = session.put(url + "request-id.ics", data=body, headers=headers, timeout=10)
+        assert put.status_code in (201, 204), put.text
+        got = session.get(url + "request-id.ics", headers=headers, timeout=10)
+        assert got.status_code == 200 and "UID:request-id@test" in got.text
+    with live.runtime.uow() as uow:
+        ids = set(uow.session.scalars(select(AuditRow.request_id).where(AuditRow.channel == "caldav")))
+    assert ids and all(i and len(i) == 32 for i in ids)  # a new id each, none of what was sent
