@@ -7,15 +7,15 @@ import logging
 import re
 import sys
 import time
-import uuid
 from typing import Any
 
 from flask import Flask, Response, g, request
 
-__all__ = ["configure_logging", "init_app", "log_request", "redact", "request_id", "request_id_from"]
+from caldav_bridge.services.actor import request_id_from
+
+__all__ = ["configure_logging", "init_app", "log_request", "redact", "request_id"]
 
 log = logging.getLogger("appointments.access")
-_SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 #: Query keys and path segments that carry secrets.
 _SECRET_QUERY = re.compile(r"(?i)\b(token|access_token|key|password|secret)=[^&\s]*")
 _SECRET_PATH = re.compile(r"(/(?:feeds|calendar)/)[^/?\s]+")
@@ -33,11 +33,6 @@ def request_id() -> str | None:
     except RuntimeError:
         return None
     return rid
-
-
-def request_id_from(header: str | None) -> str:
-    """The client's ``X-Request-ID`` when it is a safe token (letters, digits, ``._-``, at most 64), else a new one."""
-    return header if header and _SAFE_ID.match(header) else uuid.uuid4().hex
 
 
 def log_request(

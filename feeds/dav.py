@@ -21,7 +21,7 @@ from radicale import Application
 from radicale import config as radicale_config
 
 from caldav_bridge.runtime import Runtime
-from feeds.access_log import request_id_from
+from caldav_bridge.services.actor import request_id_from
 from storage_plugin import precheck, request_state
 from storage_plugin.binding import BoundPlugins
 from storage_plugin.dav_errors import VALID_CALENDAR_DATA, DavError

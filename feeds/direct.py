@@ -28,7 +28,8 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map
 from werkzeug.wrappers import Request
 
-from feeds.access_log import log_request, request_id_from
+from caldav_bridge.services.actor import request_id_from
+from feeds.access_log import log_request
 
 __all__ = ["DEFAULT_HEADERS", "JSON", "Answer", "Direct", "DirectRequest", "DirectRoute", "Observe", "response_of"]
 

@@ -39,7 +39,6 @@ import io
 import logging
 import random
 import time
-import uuid
 import xml.etree.ElementTree as ET
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -59,6 +58,7 @@ from caldav_bridge.dav.records import CollectionInfo
 from caldav_bridge.dav.repository import DavLocks
 from caldav_bridge.errors import AuditFailed
 from caldav_bridge.runtime import Runtime
+from caldav_bridge.services.actor import request_id_from
 from caldav_bridge.store.uow import UnitOfWork
 from storage_plugin import listing_xml, precheck
 from storage_plugin import multistatus as ms
@@ -196,7 +196,7 @@ class _Call:
         self.groups = groups
         self.base_prefix = (environ.get("SCRIPT_NAME") or "").rstrip("/")
         self.gzip = "gzip" in [e.strip() for e in environ.get("HTTP_ACCEPT_ENCODING", "").split(",")]
-        self.request_id = environ.get("HTTP_X_REQUEST_ID") or uuid.uuid4().hex
+        self.request_id = request_id_from(environ.get("HTTP_X_REQUEST_ID"))
 
     # ------------------------------------------------------------------ plumbing
 

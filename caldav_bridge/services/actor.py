@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import uuid
 from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 
@@ -18,6 +20,7 @@ __all__ = [
     "Role",
     "Scope",
     "consequence_actor",
+    "request_id_from",
     "system_actor",
 ]
 
@@ -34,6 +37,8 @@ Scope = str
 ALL_ROLES: tuple[Role, ...] = ("fitter", "consultant", "tech_setup", "dispatcher", "admin", "service")
 #: Roles whose tokens reach every calendar.
 WIDE_ROLES = frozenset({"dispatcher", "admin", "service"})
+#: A request id a client may choose (``X-Request-ID``): it goes into the audit (a column of 64) and the logs.
+_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 #: Each scope includes the ones after it.
 _SCOPE_RANK = {"read": 1, "write": 2, "admin": 3}
 
@@ -83,3 +88,9 @@ def consequence_actor(actor: Actor) -> Actor:
 def system_actor(channel: Channel = "cli", username: str = "system") -> Actor:
     """An actor with every scope over every calendar (admin commands, jobs, demo seeding)."""
     return Actor(user_id=None, username=username, role="service", scopes=frozenset({"admin"}), channel=channel)
+
+
+def request_id_from(header: str | None) -> str:
+    """The client's ``X-Request-ID`` when it is a safe token (letters, digits, ``._-``, at most 64), else a new one:
+    what every edge (REST, CalDAV) puts in its actors' audit rows and its log lines."""
+    return header if header and _SAFE_REQUEST_ID.match(header) else uuid.uuid4().hex

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlparse
+
 import pytest
 import requests
 from sqlalchemy import func, select
@@ -10,6 +12,7 @@ from caldav_bridge.store.dav_tables import DavItemRow
 from caldav_bridge.store.tables import AppointmentRow, AuditRow, OutboxRow
 from tests.caldav.support import dav_session, event_ics
 from tests.conftest import People
+from tests.support.audit import audit_trail
 from tests.support.live import LiveServer
 
 
@@ -124,6 +127,12 @@ def test_refused_status_change_is_a_conflict(live: LiveServer, dav: tuple[reques
     assert _counts(live) == before
 
 
+MULTIGET = (
+    '<?xml version="1.0"?><C:calendar-multiget xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">'
+    "<D:prop><D:getetag/><C:calendar-data/></D:prop><D:href>%srequest-id.ics</D:href></C:calendar-multiget>"
+)
+
+
 def test_an_unusable_request_id_is_replaced_not_stored(live: LiveServer, dav: tuple[requests.Session, str]) -> None:
     """A client's ``X-Request-ID`` longer than the audit column (64) or holding other characters used to go into the
     audit rows as sent: on PostgreSQL the write and the audited read failed. The REST edge's rule holds here too."""
@@ -135,6 +144,9 @@ def test_an_unusable_request_id_is_replaced_not_stored(live: LiveServer, dav: tu
         assert put.status_code in (201, 204), put.text
         got = session.get(url + "request-id.ics", headers=headers, timeout=10)
         assert got.status_code == 200 and "UID:request-id@test" in got.text
-    with live.runtime.uow() as uow:
-        ids = set(uow.session.scalars(select(AuditRow.request_id).where(AuditRow.channel == "caldav")))
-    assert ids and all(i and len(i) == 32 for i in ids)  # a new id each, none of what was sent
+        listed = session.request(
+            "REPORT", url, data=MULTIGET % urlparse(url).path, headers={**headers, "Depth": "1"}, timeout=10
+        )
+        assert listed.status_code == 207 and "UID:request-id@test" in listed.text  # the listings' own answer
+    ids = {row.request_id for row in audit_trail(live.runtime, AuditRow.channel == "caldav")}
+    assert len(ids) >= 6 and all(i and len(i) == 32 for i in ids)  # a new id each, none of what was sent
