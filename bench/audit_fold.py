@@ -25,7 +25,6 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -75,23 +74,12 @@ def main(argv: list[str] | None = None) -> int:
         old_sql = OLD[dialect.name]
         convert = AuditReadBatchRow.__table__.c.at.type.bind_processor(dialect)  # type: ignore[attr-defined]
 
-        def rows(at: datetime) -> list[dict[str, Any]]:
-            return [
-                {
-                    "at": at,
-                    "actor": "dispatcher",
-                    "channel": "api",
-                    "action": "read",
-                    "appointment_id": random.choice(ids),
-                    "calendar_id": calendar,
-                    "request_id": "req",
-                    "detail": None,
-                }
-                for _ in range(50)
-            ]
+        def read(at: datetime) -> read_audit.Reads:
+            pairs = [(random.choice(ids), calendar) for _ in range(50)]
+            return read_audit.Reads(at, "dispatcher", "api", "read", "req", pairs)
 
         def old_audit(at: datetime) -> None:
-            pairs = json.dumps([[r["appointment_id"], r["calendar_id"]] for r in rows(at)])
+            pairs = json.dumps(read(at).pairs)
             with rt.engine.begin() as conn:
                 conn.exec_driver_sql(old_sql, (convert(at) if convert else at, "d", "api", "read", "r", None, pairs))
 
@@ -105,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
 
         def stage() -> None:
             for _ in range(args.reads):
-                sql, parameters = read_audit.stage(dialect, rows(datetime.now(UTC)))
+                sql, parameters = read_audit.stage(dialect, [read(datetime.now(UTC))])
                 with rt.engine.begin() as conn:
                     conn.exec_driver_sql(sql, parameters)
 

@@ -338,7 +338,7 @@ class _Call:
             if wants_data and info.calendar_id:
                 actor = replace(dav_actor(self.user), request_id=self.request_id)
                 ids = [i.appointment_id for i in found.values() if i.appointment_id]
-                uow.audit_reads(queries.audit_rows(actor, info.calendar_id, ids))
+                uow.audit_reads(queries.items_read(actor, info.calendar_id, ids))
             try:
                 uow.commit()  # ends the read; writes the audit rows before any data is sent
             except AuditFailed:

@@ -17,12 +17,12 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import null, select
 
-from caldav_bridge.clock import utcnow
 from caldav_bridge.dav.errors import SyncTokenInvalid
 from caldav_bridge.dav.records import CollectionInfo
 from caldav_bridge.services.actor import Actor
-from caldav_bridge.services.creates import audit_values
+from caldav_bridge.services.creates import reads_of
 from caldav_bridge.store.dav_tables import DavChangeRow, DavItemRow
+from caldav_bridge.store.read_audit import Reads
 from caldav_bridge.store.uow import SessionRepository
 
 __all__ = [
@@ -31,7 +31,7 @@ __all__ = [
     "DavListingRows",
     "ListedItem",
     "ServedItem",
-    "audit_rows",
+    "items_read",
     "token_revision",
 ]
 
@@ -138,7 +138,6 @@ def token_revision(collection: CollectionInfo, old_token: str) -> int | None:
     return int(rev)
 
 
-def audit_rows(actor: Actor, calendar_id: str, appointment_ids: Iterable[str]) -> list[dict[str, Any]]:
-    """The ``audit_log`` rows of appointments read over CalDAV (for ``UnitOfWork.audit_reads``)."""
-    now = utcnow()
-    return [audit_values(actor, "read", appointment_id, calendar_id, now) for appointment_id in appointment_ids]
+def items_read(actor: Actor, calendar_id: str, appointment_ids: Iterable[str]) -> Reads:
+    """A read of appointments' items over CalDAV, for its audit (``UnitOfWork.audit_reads``)."""
+    return reads_of(actor, "read", [(appointment_id, calendar_id) for appointment_id in appointment_ids])

@@ -18,6 +18,7 @@ from caldav_bridge.clock import utcnow
 from caldav_bridge.dav.collections import DavStore, parent_of
 from caldav_bridge.dav.items import is_long, item_for
 from caldav_bridge.dav.repository import DavRows
+from caldav_bridge.services.creates import reads_of
 from caldav_bridge.store.dav_tables import DavCollectionRow, DavItemRow
 from caldav_bridge.store.tables import CalendarRow
 from caldav_bridge.store.uow import UnitOfWork
@@ -163,19 +164,6 @@ def ensure_for_path(store: DavStore, path: str) -> None:
 
 def audit_reads(store: DavStore, calendar_id: str, appointment_ids: Iterable[str]) -> None:
     """One audit row per appointment read over CalDAV (one bulk INSERT for all of them)."""
-    now = utcnow()
-    actor = store.actor
-    rows = [
-        {
-            "at": now,
-            "actor": actor.username,
-            "channel": actor.channel,
-            "action": "read",
-            "appointment_id": appointment_id,
-            "calendar_id": calendar_id,
-            "request_id": actor.request_id,
-        }
-        for appointment_id in appointment_ids
-    ]
+    rows = reads_of(store.actor, "read", [(appointment_id, calendar_id) for appointment_id in appointment_ids]).rows()
     if rows:
         store.uow.audit.insert_many(rows)

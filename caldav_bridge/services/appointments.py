@@ -1126,8 +1126,7 @@ def _changed(
 
 def _audit_reads(uow: UnitOfWork, actor: Actor, action: str, rows: Iterable[ReadRow]) -> None:
     """A read of ``rows``, audited when the read commits (before the caller returns any of it)."""
-    now = utcnow()
-    uow.audit_reads([creates.audit_values(actor, action, row.id, row.calendar_id, now) for row in rows])
+    uow.audit_reads(creates.reads_of(actor, action, [(row.id, row.calendar_id) for row in rows]))
 
 
 def _commit(uow: UnitOfWork, row: AppointmentRow) -> Stored:

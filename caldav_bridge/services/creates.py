@@ -26,11 +26,13 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
+from caldav_bridge.clock import utcnow
 from caldav_bridge.events.model import AppointmentsCreated
 from caldav_bridge.model.appointment import AppointmentStatus, Guest, Meta
 from caldav_bridge.model.requests import MetaInput
 from caldav_bridge.services.actor import Actor
 from caldav_bridge.store.plain_rows import CalendarLike, PlainGuest, PlainRow
+from caldav_bridge.store.read_audit import Reads
 from caldav_bridge.store.repositories import PERSON_COLUMNS
 from caldav_bridge.store.tables import AppointmentRow
 from caldav_bridge.store.uow import UnitOfWork
@@ -155,6 +157,11 @@ def outbox_values(appointment_id: str, operation: str, payload: dict[str, Any], 
         "created_at": now,
         "available_at": now,
     }
+
+
+def reads_of(actor: Actor, action: str, pairs: Sequence[tuple[str, str]]) -> Reads:
+    """``actor``'s read (``action``) of the ``(appointment_id, calendar_id)`` pairs, now, for its audit."""
+    return Reads(utcnow(), actor.username, actor.channel, action, actor.request_id, pairs)
 
 
 def audit_values(

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from operator import itemgetter
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Connection, Table, text
@@ -28,7 +29,7 @@ from sqlalchemy.orm import Session
 from caldav_bridge.store.tables import AuditReadBatchRow, AuditRow
 from caldav_bridge.store.types import UtcDateTime
 
-__all__ = ["FOLD_BATCHES", "FOLD_READS", "Folded", "fold", "stage", "staged"]
+__all__ = ["FOLD_BATCHES", "FOLD_READS", "Folded", "Reads", "fold", "stage", "staged"]
 
 #: A fold's bounds per transaction: at most this many staged batches ...
 FOLD_BATCHES = 2000
@@ -108,33 +109,54 @@ class Folded(NamedTuple):
         return self.batches >= FOLD_BATCHES or self.reads >= FOLD_READS
 
 
-#: The columns one reader shares in every row of its read, and what differs: which appointment, in which calendar.
-_SHARED = itemgetter("at", "actor", "channel", "action", "request_id", "detail")
-_PAIR = itemgetter("appointment_id", "calendar_id")
+@dataclass(frozen=True, slots=True)
+class Reads:
+    """One reader's read of appointments: when, who, through which channel, which action, the request id, and the
+    ``(appointment_id, calendar_id)`` pairs read. Staged as one batch; folded into one ``audit_log`` row a pair."""
+
+    at: datetime
+    actor: str
+    channel: str
+    action: str
+    request_id: str | None
+    pairs: Sequence[tuple[str, str]]
+    detail: str | None = None
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The ``audit_log`` rows of this read (column values), one a pair, as the fold writes them."""
+        shared = {
+            "at": self.at,
+            "actor": self.actor,
+            "channel": self.channel,
+            "action": self.action,
+            "request_id": self.request_id,
+            "detail": self.detail,
+        }
+        return [{**shared, "appointment_id": a, "calendar_id": c} for a, c in self.pairs]
 
 
-def stage(dialect: Dialect, rows: Sequence[dict[str, Any]]) -> tuple[str, Any]:
-    """(SQL, parameters) staging ``rows`` (``audit_log`` column values of one read) for one ``exec_driver_sql``:
-    one batch row per reader (the rows sharing when, who, how and which action; a read has one), its pairs as JSON.
-    The parameters are one tuple for one batch, a list of them (``executemany``) for more."""
-    first = _SHARED(rows[0])
-    readers: dict[tuple[Any, ...], list[tuple[str | None, str | None]]]
-    if all(map(first.__eq__, map(_SHARED, rows))):  # one reader (every read): no Python loop over the rows
-        readers = {first: list(map(_PAIR, rows))}
-    else:
-        readers = {}
-        for row in rows:
-            readers.setdefault(_SHARED(row), []).append(_PAIR(row))
+def stage(dialect: Dialect, reads: Sequence[Reads]) -> tuple[str, Any]:
+    """(SQL, parameters) staging ``reads`` for one ``exec_driver_sql``: one batch row per read, its pairs as JSON.
+    The parameters are one tuple for one read (every API read), a list of them (``executemany``) for more."""
     convert = _BATCHES.c.at.type.bind_processor(dialect)
     parameters = [
-        (convert(at) if convert else at, actor, channel, action, request_id, detail, _json(pairs), len(pairs))
-        for (at, actor, channel, action, request_id, detail), pairs in readers.items()
+        (
+            convert(r.at) if convert else r.at,
+            r.actor,
+            r.channel,
+            r.action,
+            r.request_id,
+            r.detail,
+            _json(r.pairs),
+            len(r.pairs),
+        )
+        for r in reads
     ]
     sql = _STAGE["qmark" if dialect.paramstyle == "qmark" else "format"]
     return sql, parameters[0] if len(parameters) == 1 else parameters
 
 
-def _json(pairs: list[tuple[str | None, str | None]]) -> str:
+def _json(pairs: Sequence[tuple[str, str]]) -> str:
     return json.dumps(pairs, separators=(",", ":"))
 
 

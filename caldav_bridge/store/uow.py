@@ -102,7 +102,7 @@ class UnitOfWork:
         self.cache = {}
         self._repos: dict[type[SessionRepository], SessionRepository] = {}
         self._read_only = False
-        self._audit: list[dict[str, Any]] = []
+        self._audit: list[read_audit.Reads] = []
         self._before_commit: list[Callable[[UnitOfWork], None]] = []
 
     def reading(self) -> UnitOfWork:
@@ -198,14 +198,15 @@ class UnitOfWork:
             self._dispatching = False
             self._queue.clear()
 
-    def audit_reads(self, rows: list[dict[str, Any]]) -> None:
-        """Audit rows (``audit_log`` column values) of a read: in a read-only unit of work held until
-        :meth:`commit`, which stages them (``store/read_audit.py``); otherwise inserted into ``audit_log`` now,
-        in this transaction."""
+    def audit_reads(self, reads: read_audit.Reads) -> None:
+        """Audit a read: in a read-only unit of work held until :meth:`commit`, which stages it
+        (``store/read_audit.py``); otherwise inserted into ``audit_log`` now, in this transaction."""
+        if not reads.pairs:
+            return
         if self._read_only:
-            self._audit.extend(rows)
-        elif rows:
-            self.session.execute(insert(AuditRow).values(rows))
+            self._audit.append(reads)
+        else:
+            self.session.execute(insert(AuditRow).values(reads.rows()))
 
     def commit(self) -> None:
         if self._read_only:
@@ -235,12 +236,12 @@ class UnitOfWork:
         transaction, just before it commits (no lock to avoid there; one transaction and connection fewer), or, when
         the read began none (one statement on a driver connection), as a statement of its own on one.
         """
-        rows, self._audit = self._audit, []
-        if not rows:
+        reads, self._audit = self._audit, []
+        if not reads:
             self._end_read()
             return
         engine = self._engine()
-        sql, parameters = read_audit.stage(engine.dialect, rows)
+        sql, parameters = read_audit.stage(engine.dialect, reads)
         try:
             if engine.dialect.name != "sqlite" and self.session.in_transaction():
                 self.session.connection().exec_driver_sql(sql, parameters)

@@ -18,6 +18,7 @@ from sqlalchemy import Engine, Pool, event, select, text
 from caldav_bridge.runtime import Runtime
 from caldav_bridge.services import users
 from caldav_bridge.services.mapping import appointment_from_row
+from caldav_bridge.store.read_audit import Reads
 from caldav_bridge.store.tables import AppointmentRow, AuditRow
 from feeds.app import create_app
 from tests.conftest import People
@@ -201,31 +202,20 @@ def test_a_read_whose_audit_fails_answers_an_error_not_the_data(
     assert audit_row_count(runtime.engine) == before
 
 
-def _audit_row(action: str, appointment_id: str, at: datetime, actor: str = "dispatcher") -> dict[str, Any]:
-    return {
-        "at": at,
-        "actor": actor,
-        "channel": "api",
-        "action": action,
-        "appointment_id": appointment_id,
-        "calendar_id": "cal-1",
-        "request_id": "req-1",
-        "detail": None,
-    }
-
-
-@pytest.mark.parametrize("mixed", [False, True], ids=["one reader", "rows that differ"])
+@pytest.mark.parametrize("mixed", [False, True], ids=["one read", "two reads"])
 def test_a_reads_audit_rows_are_written_as_given(runtime: Runtime, mixed: bool) -> None:
-    """One actor's read (one staged batch) and rows that differ in more than their ids (one batch each, one
-    executemany): every column as given, once folded."""
+    """One actor's read (one staged batch) and two reads in one unit of work (one batch each, one executemany):
+    every column as given, once folded, one ``audit_log`` row per appointment read."""
     at = T0 + timedelta(microseconds=123_000)
-    rows = [_audit_row("read", f"appt-{i}", at) for i in range(3)]
+    reads = [Reads(at, "dispatcher", "api", "read", "req-1", [(f"appt-{i}", "cal-1") for i in range(3)])]
     if mixed:
-        rows += [_audit_row("read_history", "appt-9", at + timedelta(seconds=1), actor="fitter.denver")]
+        later = at + timedelta(seconds=1)
+        reads.append(Reads(later, "fitter.denver", "api", "read_history", "req-2", [("appt-9", "cal-2")], "why"))
     with runtime.uow().reading() as uow:
-        uow.audit_reads(rows)
+        for read in reads:
+            uow.audit_reads(read)
         uow.commit()
-    assert staged_reads(runtime) == (2 if mixed else 1)
+    assert staged_reads(runtime) == len(reads)
     stored = audit_trail(runtime)
     found = [
         {k: getattr(r, k) for k in ("at", "actor", "channel", "action", "appointment_id", "calendar_id", "request_id")}
@@ -233,7 +223,8 @@ def test_a_reads_audit_rows_are_written_as_given(runtime: Runtime, mixed: bool) 
         for r in stored
         if r.appointment_id and r.appointment_id.startswith("appt-")
     ]
-    assert sorted(found, key=lambda r: r["appointment_id"]) == sorted(rows, key=lambda r: r["appointment_id"])
+    expected = [row for read in reads for row in read.rows()]
+    assert sorted(found, key=lambda r: r["appointment_id"]) == sorted(expected, key=lambda r: r["appointment_id"])
 
 
 def test_a_read_only_unit_of_work_refuses_to_write(runtime: Runtime, people: People) -> None:

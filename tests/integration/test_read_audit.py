@@ -13,7 +13,6 @@ import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import select
 
@@ -22,7 +21,7 @@ from caldav_bridge.model.requests import AppointmentDraft, CancelRequest
 from caldav_bridge.runtime import Runtime
 from caldav_bridge.services import appointments
 from caldav_bridge.services.actor import system_actor
-from caldav_bridge.store.read_audit import Folded
+from caldav_bridge.store.read_audit import Folded, Reads
 from caldav_bridge.store.tables import AuditRow
 from config import Settings
 from tests.conftest import People
@@ -85,25 +84,12 @@ def _stage(runtime: Runtime, readers: int, per_read: int, tag: str = "r") -> lis
     ids = []
     for r in range(readers):
         at = datetime.now(UTC)
-        rows = [_row(f"{tag}{r}-{i}", at, request_id=f"{tag}{r}") for i in range(per_read)]
+        pairs = [(f"{tag}{r}-{i}", "cal-1") for i in range(per_read)]
         with runtime.uow().reading() as uow:
-            uow.audit_reads(rows)
+            uow.audit_reads(Reads(at, "dispatcher", "api", "read", f"{tag}{r}", pairs))
             uow.commit()
-        ids += [row["appointment_id"] for row in rows]
+        ids += [appointment_id for appointment_id, _ in pairs]
     return ids
-
-
-def _row(appointment_id: str, at: datetime, request_id: str = "req", action: str = "read") -> dict[str, Any]:
-    return {
-        "at": at,
-        "actor": "dispatcher",
-        "channel": "api",
-        "action": action,
-        "appointment_id": appointment_id,
-        "calendar_id": "cal-1",
-        "request_id": request_id,
-        "detail": None,
-    }
 
 
 def _folded_ids(runtime: Runtime) -> Counter[str | None]:

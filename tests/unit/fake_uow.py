@@ -20,6 +20,7 @@ from caldav_bridge.model.queries import AppointmentFilters, ListedKind
 from caldav_bridge.model.requests import CalendarKind
 from caldav_bridge.scheduling.queries import SchedulingQueries
 from caldav_bridge.scheduling.rules import AvailabilityRules, TimeRange
+from caldav_bridge.store.read_audit import Reads
 from caldav_bridge.store.tables import (
     AppointmentRow,
     AuditRow,
@@ -255,8 +256,8 @@ class FakeUnitOfWork(UnitOfWork):
     def flush(self) -> None:
         return None
 
-    def audit_reads(self, rows: list[dict[str, Any]]) -> None:
-        self.audit.add_all(AuditRow(**r) for r in rows)
+    def audit_reads(self, reads: Reads) -> None:
+        self.audit.add_all(AuditRow(**r) for r in reads.rows())
 
     def commit(self) -> None:
         self.commits += 1
