@@ -84,7 +84,7 @@ from caldav_bridge.model.series import (
 )
 from caldav_bridge.model.timestamps import format_timestamp, parse_timestamp
 from caldav_bridge.services import creates
-from caldav_bridge.services.actor import CALDAV_CHANNEL, Actor
+from caldav_bridge.services.actor import CALDAV_CHANNEL, Actor, UncheckedActor
 from caldav_bridge.services.mapping import appointment_from_row, canonical_json, canonical_text, etag_of, guest_rows
 from caldav_bridge.services.slot_check import ensure_free
 from caldav_bridge.services.validation import field_errors
@@ -232,28 +232,48 @@ R = TypeVar("R", bound=ReadRow)
 
 
 def get(uow: UnitOfWork, actor: Actor, appointment_id: str) -> Stored:
-    row = _read_one(uow, actor, appointment_id, lambda found: uow.appointments.get_plain(found)).as_row()
+    row = _read_one(uow, actor, appointment_id, lambda found: (uow.appointments.get_plain(found), None)).as_row()
     return Stored(row, etag_of(row))
 
 
-def get_encoded(uow: UnitOfWork, actor: Actor, appointment_id: str) -> EncodedAppointment:
+def get_encoded(uow: UnitOfWork, actor: Actor | UncheckedActor, appointment_id: str) -> EncodedAppointment:
     """:func:`get` as the appointment's canonical JSON text, encoded by the database where it can (what the API
-    answers without ``?format=``): no row object, dict or JSON encoding here."""
+    answers without ``?format=``): no row object, dict or JSON encoding here. The authorisation clock is read in
+    the same statement: an :class:`UncheckedActor` is checked there (:class:`ClockMoved` if it moved)."""
     row = _read_one(uow, actor, appointment_id, lambda found: uow.appointments.get_encoded(found, _encode_plain))
     return EncodedAppointment(row.json, etag_of(row))
 
 
-def _read_one(uow: UnitOfWork, actor: Actor, appointment_id: str, read: Callable[[str], R | None]) -> R:
-    """The appointment ``read`` finds in a read-only transaction, audited as read; NotFound where ``actor`` does
-    not reach it. ``read`` looks the repositories up when called: they exist once the transaction is entered."""
-    actor.require("read")
+def _read_one(
+    uow: UnitOfWork,
+    actor: Actor | UncheckedActor,
+    appointment_id: str,
+    read: Callable[[str], tuple[R | None, int | None]],
+) -> R:
+    """The appointment ``read`` finds in a read-only transaction (with the authorisation clock its statement saw,
+    None if it read none), audited as read; NotFound where the actor does not reach it. ``read`` looks the
+    repositories up when called: they exist once the transaction is entered."""
+    if isinstance(actor, Actor):
+        actor.require("read")
     with uow.reading():
-        row = read(appointment_id)
-        if row is None or not actor.reaches(row.calendar_id):
+        row, clock = read(appointment_id)
+        checked = _checked(actor, clock)
+        if row is None or not checked.reaches(row.calendar_id):
             raise NotFound("appointment", appointment_id)
-        _audit_reads(uow, actor, "read", [row])
+        _audit_reads(uow, checked, "read", [row])
         uow.commit()
         return row
+
+
+def _checked(actor: Actor | UncheckedActor, clock: int | None) -> Actor:
+    """The actor a read acts as once its statement read the authorisation clock (``clock``): an
+    :class:`UncheckedActor` is checked against it and then for the ``read`` scope (an :class:`Actor` was checked
+    before the read)."""
+    if isinstance(actor, Actor):
+        return actor
+    checked = actor.checked(clock)
+    checked.require("read")
+    return checked
 
 
 def list_appointments(
@@ -261,21 +281,29 @@ def list_appointments(
 ) -> Page:
     """A page of appointments in (date_start, id) order; ``next_cursor`` continues it."""
 
-    def search(after: tuple[datetime, str] | None, calendar_ids: list[str] | None) -> list[AppointmentRow]:
+    def search(
+        after: tuple[datetime, str] | None, calendar_ids: list[str] | None
+    ) -> tuple[list[AppointmentRow], int | None]:
         found = uow.appointments.search_plain(filters, limit + 1, calendar_ids=calendar_ids, after=after)
-        return [r.as_row() for r in found]
+        return [r.as_row() for r in found], None
 
     rows, next_cursor = _read_page(uow, actor, filters, limit, cursor, search)
     return Page([Stored(r, etag_of(r)) for r in rows], next_cursor)
 
 
 def list_encoded(
-    uow: UnitOfWork, actor: Actor, filters: AppointmentFilters, *, limit: int, cursor: str | None = None
+    uow: UnitOfWork,
+    actor: Actor | UncheckedActor,
+    filters: AppointmentFilters,
+    *,
+    limit: int,
+    cursor: str | None = None,
 ) -> EncodedPage:
     """:func:`list_appointments` with each appointment as its canonical JSON text (what the REST list answers),
-    encoded by the database where it can: no row objects, dicts or JSON encoding per appointment here."""
+    encoded by the database where it can: no row objects, dicts or JSON encoding per appointment here. The
+    authorisation clock is read in the same statement: an :class:`UncheckedActor` is checked there."""
 
-    def search(after: tuple[datetime, str] | None, calendar_ids: list[str] | None) -> list[EncodedRow]:
+    def search(after: tuple[datetime, str] | None, calendar_ids: list[str] | None) -> tuple[list[EncodedRow], int]:
         return uow.appointments.search_encoded(
             filters, limit + 1, _encode_plain, calendar_ids=calendar_ids, after=after
         )
@@ -290,25 +318,29 @@ def _encode_plain(row: PlainRow) -> str:
 
 def _read_page(
     uow: UnitOfWork,
-    actor: Actor,
+    actor: Actor | UncheckedActor,
     filters: AppointmentFilters,
     limit: int,
     cursor: str | None,
-    search: Callable[[tuple[datetime, str] | None, list[str] | None], list[R]],
+    search: Callable[[tuple[datetime, str] | None, list[str] | None], tuple[list[R], int | None]],
 ) -> tuple[list[R], str | None]:
-    """Up to ``limit`` rows ``search`` finds after ``cursor`` in the calendars ``actor`` reaches, audited as read,
-    and the cursor of the page after them (None: the last page)."""
-    actor.require("read")
+    """Up to ``limit`` rows ``search`` finds after ``cursor`` in the calendars the actor reaches (with the
+    authorisation clock its statement saw, None if it read none), audited as read, and the cursor of the page after
+    them (None: the last page). The calendar filter is checked after the search, with the checked actor."""
+    if isinstance(actor, Actor):
+        actor.require("read")
     if filters.start and filters.end and filters.end <= filters.start:
         raise ValidationFailed([FieldError("to", "must be after 'from'")])
-    calendar_ids = actor.visible(None if filters.calendar_id is None else [filters.calendar_id])
+    reaching = actor if isinstance(actor, Actor) else actor.actor  # which calendars to search; checked below
+    calendar_ids = reaching.visible(None if filters.calendar_id is None else [filters.calendar_id])
     after = _decode_cursor(cursor) if cursor else None
     with uow.reading():
+        found, clock = search(after, None if calendar_ids is None else list(calendar_ids))
+        checked = _checked(actor, clock)
         if filters.calendar_id is not None:
-            _check_calendar_filter(uow, actor, filters.calendar_id)
-        found = search(after, None if calendar_ids is None else list(calendar_ids))
+            _check_calendar_filter(uow, checked, filters.calendar_id)
         rows = found[:limit]
-        _audit_reads(uow, actor, "read", rows)
+        _audit_reads(uow, checked, "read", rows)
         uow.commit()
         return rows, _encode_cursor(rows[-1]) if len(found) > limit else None
 

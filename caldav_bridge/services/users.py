@@ -13,7 +13,7 @@ from caldav_bridge.clock import utcnow
 from caldav_bridge.credentials import hash_password, new_api_token, new_password, token_digest, verify_password
 from caldav_bridge.dav.provisioning import calendar_created
 from caldav_bridge.errors import Conflict, FieldError, NotFound, Unauthorized, ValidationFailed
-from caldav_bridge.services.actor import ALL_ROLES, WIDE_ROLES, Actor, Channel
+from caldav_bridge.services.actor import ALL_ROLES, WIDE_ROLES, Actor, Channel, UncheckedActor
 from caldav_bridge.store.tables import ApiTokenRow, CalendarRow, UserRow
 from caldav_bridge.store.uow import UnitOfWork
 
@@ -33,6 +33,7 @@ __all__ = [
     "list_users",
     "revoke_token",
     "set_password",
+    "unchecked_actor",
 ]
 
 SCOPES = ("read", "write", "admin")
@@ -237,6 +238,11 @@ class TokenCache:
             self._entries.move_to_end(digest)
             return entry
 
+    def peek(self, digest: str) -> _Resolved | None:
+        """The entry for ``digest`` whatever the clock reads now (for :func:`unchecked_actor`)."""
+        with self._lock:
+            return self._entries.get(digest)
+
     def put(self, digest: str, entry: _Resolved) -> None:
         with self._lock:
             self._entries[digest] = entry
@@ -270,6 +276,16 @@ def actor_for_token(
         entry.last_used_at = now  # bounded write rate: at most once a minute per token (and process)
         _touch(uow, entry.actor.token_id, now)
     return replace(entry.actor, channel=channel, request_id=request_id)
+
+
+def unchecked_actor(secret: str, channel: Channel, request_id: str | None, cache: TokenCache) -> UncheckedActor | None:
+    """The actor a bearer token stood for when ``cache`` resolved it, for a read that checks the authorisation clock
+    in its own statement (:class:`UncheckedActor`); None when the token is not in the cache or its ``last_used_at``
+    is due to be written (:func:`actor_for_token` then does both). No statement is sent."""
+    entry = cache.peek(token_digest(secret))
+    if entry is None or entry.last_used_at is None or utcnow() - entry.last_used_at > LAST_USED_EVERY:
+        return None
+    return UncheckedActor(replace(entry.actor, channel=channel, request_id=request_id), entry.generation)
 
 
 def _touch(uow: UnitOfWork, token_id: str | None, now: datetime) -> None:

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, Engine, Integer, event, select
+from sqlalchemy import BigInteger, ColumnElement, Connection, Engine, Integer, event, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from caldav_bridge.store import driver
 from caldav_bridge.store.base import Base
 
-__all__ = ["AuthClockRow", "create_triggers", "current_generation", "drop_triggers", "generation"]
+__all__ = ["AuthClockRow", "create_triggers", "current_generation", "drop_triggers", "generation", "generation_column"]
 
 #: (trigger name, table, event) of every trigger that moves the clock.
 _TRIGGERS = (
@@ -41,6 +41,12 @@ class AuthClockRow(Base):
 
 _GENERATION = select(AuthClockRow.__table__.c.generation).where(AuthClockRow.__table__.c.id == 1)
 _GENERATION_DRIVER = driver.DriverStatement(_GENERATION)
+
+
+def generation_column() -> ColumnElement[int]:
+    """The clock's current value (0 if its row is missing) as a column of another statement: a read that returns it
+    with its data saw both in one snapshot (``store/plain_reads.py``; ``services.actor.UncheckedActor``)."""
+    return func.coalesce(_GENERATION.scalar_subquery(), 0).label("auth_generation")
 
 
 def generation(session: Session) -> int:

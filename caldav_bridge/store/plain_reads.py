@@ -39,7 +39,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
-from caldav_bridge.store import driver
+from caldav_bridge.store import auth_clock, driver
 from caldav_bridge.store.engine import READ_ONLY, single_statement_reader
 from caldav_bridge.store.plain_rows import PlainGuest, PlainRow
 from caldav_bridge.store.tables import AppointmentGuestRow, AppointmentRow, CalendarRow
@@ -423,11 +423,18 @@ def stored_copy(dialect_name: str) -> StoredCopy:
     return _STORED_COPIES["postgresql" if dialect_name == "postgresql" else "sqlite"]
 
 
-#: One live appointment as :func:`encoded_row` reads it, for each database.
+#: The authorisation clock, read in the same statement as the appointments (:func:`encoded_row`, :func:`encoded_rows`).
+_CLOCK = auth_clock.generation_column()
+#: One live appointment as :func:`encoded_row` reads it (its text, NULL if there is none), and the clock.
 _ENCODED_ONE = {
     name: driver.DriverStatement(
-        select(record).select_from(
-            base.where(_APPOINTMENT.c.id == bindparam("id"), _APPOINTMENT.c.deleted_at.is_(None)).subquery()
+        select(
+            select(record)
+            .select_from(
+                base.where(_APPOINTMENT.c.id == bindparam("id"), _APPOINTMENT.c.deleted_at.is_(None)).subquery()
+            )
+            .scalar_subquery(),
+            _CLOCK,
         )
     )
     for name, (base, record) in _ENCODED.items()
@@ -509,31 +516,35 @@ def encoded_select(session: Session) -> Select[Any]:
 
 def encoded_rows(
     session: Session, stmt: Select[Any], limit: int, encode: Callable[[PlainRow], str]
-) -> list[EncodedRow]:
+) -> tuple[list[EncodedRow], int]:
     """The first ``limit`` appointments ``stmt`` (:func:`encoded_select` with filters) selects in (date_start, id)
-    order, each with its canonical JSON encoded by the database, all in one statement answering one text. A row
-    whose id is not in canonical form (the JSON would differ) is read as a plain row and encoded by ``encode``."""
+    order, each with its canonical JSON encoded by the database, all in one statement answering one text, and the
+    authorisation clock (``store/auth_clock.py``) as that statement saw it. A row whose id is not in canonical
+    form (the JSON would differ) is read as a plain row and encoded by ``encode``."""
     name = session.get_bind().dialect.name
     stmt = stmt.order_by(_APPOINTMENT.c.date_start, _APPOINTMENT.c.id).limit(limit)
     with _statement_connection(session) as connection:
-        text = connection.execute(select(_ENCODED[name][1]).select_from(stmt.subquery())).scalar()
+        text, clock = connection.execute(select(_ENCODED[name][1], _CLOCK).select_from(stmt.subquery())).one()
     rows = _encoded_records(session, text, encode)
     if name == "sqlite":  # the text's order is SQLite's choice; the page's is ORDER BY's: the start's text, the id
         rows.sort(key=_text_order)
-    return rows
+    return rows, int(clock)
 
 
-def encoded_row(session: Session, appointment_id: str, encode: Callable[[PlainRow], str]) -> EncodedRow | None:
-    """The live appointment ``appointment_id`` as :func:`encoded_rows` encodes it (one statement; as the first read
-    of a read-only session on a driver connection, ``store/driver.py``), or None."""
+def encoded_row(
+    session: Session, appointment_id: str, encode: Callable[[PlainRow], str]
+) -> tuple[EncodedRow | None, int]:
+    """The live appointment ``appointment_id`` as :func:`encoded_rows` encodes it, or None, and the authorisation
+    clock as the same statement saw it (one statement; as the first read of a read-only session on a driver
+    connection, ``store/driver.py``)."""
     statement = _ENCODED_ONE[session.get_bind().dialect.name]
     engine = _first_read_of_a_reader(session)
     if engine is not None:
-        text = driver.read_value(engine, statement, {"id": appointment_id})
+        text, clock = driver.read_rows(engine, statement, {"id": appointment_id})[0]
     else:
-        text = session.connection().execute(statement.statement, {"id": appointment_id}).scalar()
+        text, clock = session.connection().execute(statement.statement, {"id": appointment_id}).one()
     found = _encoded_records(session, text, encode)
-    return found[0] if found else None
+    return (found[0] if found else None), int(clock)
 
 
 def _encoded_records(session: Session, text: str | None, encode: Callable[[PlainRow], str]) -> list[EncodedRow]:

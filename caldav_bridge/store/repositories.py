@@ -186,15 +186,18 @@ class AppointmentRepository:
         *,
         calendar_ids: Sequence[str] | None = None,
         after: tuple[datetime, str] | None = None,
-    ) -> list[plain_reads.EncodedRow]:
+    ) -> tuple[list[plain_reads.EncodedRow], int]:
         """:meth:`search_plain` with each appointment's canonical JSON as text, encoded by the database in the
-        same statement (``encode``: for a row whose stored id is not in canonical form)."""
+        same statement (``encode``: for a row whose stored id is not in canonical form), and the authorisation
+        clock that statement saw."""
         stmt = self._filtered(filters, calendar_ids, after, plain_reads.encoded_select(self.session))
         return plain_reads.encoded_rows(self.session, stmt, limit, encode)
 
-    def get_encoded(self, appointment_id: str, encode: Callable[[PlainRow], str]) -> plain_reads.EncodedRow | None:
+    def get_encoded(
+        self, appointment_id: str, encode: Callable[[PlainRow], str]
+    ) -> tuple[plain_reads.EncodedRow | None, int]:
         """:meth:`get_plain` with the appointment's canonical JSON as text, encoded by the database (``encode``: for
-        a stored id not in canonical form)."""
+        a stored id not in canonical form), and the authorisation clock the same statement saw."""
         return plain_reads.encoded_row(self.session, appointment_id, encode)
 
     def stale_encoded(self, limit: int) -> list[str]:

@@ -8,14 +8,16 @@ view's answer here or goes to the view (a query string on the single read, ``exp
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 from caldav_bridge.runtime import Runtime
 from caldav_bridge.services import appointments as service
+from caldav_bridge.services.actor import Actor, UncheckedActor
 from caldav_bridge.services.users import TokenCache
 from feeds.api.appointments import page_answer, page_limit, read_answer
 from feeds.api.schemas import AppointmentListParams
-from feeds.auth import actor_for_header
+from feeds.auth import read_as_header
 from feeds.direct import Answer, DirectRequest, DirectRoute
 from feeds.operations import check_path_args, validated_query
 
@@ -29,17 +31,27 @@ def appointment_reads(rt: Runtime, tokens: TokenCache) -> list[DirectRoute]:
         if request.environ.get("QUERY_STRING"):
             return None  # ?format= and the like: the view's
         check_path_args(request.path_args)
-        actor = actor_for_header(rt.uow(), request.header("Authorization"), "api", request.request_id, tokens)
-        found = service.get_encoded(rt.uow(), actor, str(request.path_args["id"]))
-        return replace(read_answer(found, request.header("If-None-Match")), user=actor.username)
+        appointment_id, if_none_match = str(request.path_args["id"]), request.header("If-None-Match")
+
+        def read(actor: Actor | UncheckedActor) -> Answer:
+            found = service.get_encoded(rt.uow(), actor, appointment_id)
+            return replace(read_answer(found, if_none_match), user=actor.username)
+
+        return _as_token(request, read)
 
     def read_page(request: DirectRequest) -> Answer | None:
-        actor = actor_for_header(rt.uow(), request.header("Authorization"), "api", request.request_id, tokens)
         query = validated_query(AppointmentListParams, request.args)
         if query.expand:
             return None
         limit = page_limit(rt.settings, query)
-        page = service.list_encoded(rt.uow(), actor, query, limit=limit, cursor=query.cursor)
-        return replace(page_answer(page), user=actor.username)
+
+        def read(actor: Actor | UncheckedActor) -> Answer:
+            page = service.list_encoded(rt.uow(), actor, query, limit=limit, cursor=query.cursor)
+            return replace(page_answer(page), user=actor.username)
+
+        return _as_token(request, read)
+
+    def _as_token(request: DirectRequest, read: Callable[[Actor | UncheckedActor], Answer]) -> Answer:
+        return read_as_header(rt.uow, request.header("Authorization"), "api", request.request_id, tokens, read)
 
     return [DirectRoute("api_v1.get_appointment", read_one), DirectRoute("api_v1.list_appointments", read_page)]

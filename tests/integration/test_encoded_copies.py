@@ -65,9 +65,9 @@ def _read(runtime: Runtime, appointment_id: str) -> tuple[str, str]:
     """(the list's text, the single read's text) of the appointment."""
     encode = lambda r: canonical_text(r.as_row())  # noqa: E731
     with runtime.uow().reading() as uow:
-        listed = {e.id: e.json for e in uow.appointments.search_encoded(ALL, 50, encode)}
+        listed = {e.id: e.json for e in uow.appointments.search_encoded(ALL, 50, encode)[0]}
     with runtime.uow().reading() as uow:
-        one = uow.appointments.get_encoded(appointment_id, encode)
+        one, _clock = uow.appointments.get_encoded(appointment_id, encode)
     assert one is not None
     return listed[appointment_id], one.json
 

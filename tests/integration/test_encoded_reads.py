@@ -21,7 +21,7 @@ from sqlalchemy.exc import StatementError
 from caldav_bridge.model.queries import AppointmentFilters, ListedKind
 from caldav_bridge.runtime import Runtime
 from caldav_bridge.services.mapping import canonical_text, etag_of
-from caldav_bridge.store import plain_reads
+from caldav_bridge.store import auth_clock, plain_reads
 from caldav_bridge.store.plain_rows import PlainRow
 from caldav_bridge.store.tables import AppointmentGuestRow, AppointmentRow, CalendarRow, PersonRow
 from tests.conftest import People
@@ -114,7 +114,8 @@ def test_the_encoded_json_is_what_the_api_wrote_from_plain_rows(
 
 def _encoded_as_written(runtime: Runtime, plain: list[PlainRow]) -> None:
     with runtime.uow().reading() as uow:
-        encoded = uow.appointments.search_encoded(ALL, 10, lambda r: canonical_text(r.as_row()))
+        encoded, clock = uow.appointments.search_encoded(ALL, 10, lambda r: canonical_text(r.as_row()))
+        assert clock == auth_clock.generation(uow.session)
 
     assert [e.id for e in encoded] == [p.id for p in plain]
     assert [e.json for e in encoded] == [canonical_text(p.as_row()) for p in plain]
@@ -124,8 +125,8 @@ def _encoded_as_written(runtime: Runtime, plain: list[PlainRow]) -> None:
     ]
     for p in plain:  # the single read: the same text, in one statement of its own (a driver connection)
         with runtime.uow().reading() as uow:
-            one = uow.appointments.get_encoded(p.id, lambda r: canonical_text(r.as_row()))
-        assert one is not None
+            one, clock = uow.appointments.get_encoded(p.id, lambda r: canonical_text(r.as_row()))
+        assert one is not None and clock == auth_clock.current_generation(runtime.engine)
         assert (one.id, one.version, one.json, etag_of(one)) == (
             p.id,
             p.version,
