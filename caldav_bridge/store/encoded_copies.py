@@ -22,10 +22,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, cast
 
-from sqlalchemy import Table, event, literal_column, or_, select, update
+from sqlalchemy import Table, bindparam, event, literal_column, or_, select, update
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
-from caldav_bridge.store.plain_reads import stored_copy
+from caldav_bridge.store.plain_reads import final_copy, stored_copy
 from caldav_bridge.store.tables import AppointmentGuestRow, AppointmentRow
 
 __all__ = ["STALE_BATCH", "keep_in_step", "stale", "write"]
@@ -38,9 +38,12 @@ _APPOINTMENTS = cast(Table, AppointmentRow.__table__)
 
 def write(session: Session, ids: Iterable[str]) -> int:
     """Write the copies of the appointments ``ids`` in the session's transaction (what they hold now, flushed
-    changes included); how many rows were written."""
+    changes included); how many rows were written. The SQL writes each copy; the copies whose text a read would
+    still change (PostgreSQL's extras, text past ASCII: ``plain_reads.final_copy``) are written again as a read
+    answers them, in one more statement, so a read of a current copy re-encodes nothing."""
     wanted = sorted(set(ids))
     copy = stored_copy(session.get_bind().dialect.name)
+    connection = session.connection()
     written = 0
     for start in range(0, len(wanted), STALE_BATCH):
         statement = (
@@ -51,9 +54,17 @@ def write(session: Session, ids: Iterable[str]) -> int:
                 encoded_version=_APPOINTMENTS.c.version,
                 encoded_format=copy.format,
             )
+            .returning(_APPOINTMENTS.c.id, _APPOINTMENTS.c.encoded_rest)
         )
-        written += session.connection().execute(statement).rowcount
+        copies = connection.execute(statement).all()
+        written += len(copies)
+        finals = [{"b_id": i, "b_rest": final} for i, text in copies if text and (final := final_copy(text))]
+        if finals:
+            connection.execute(_FINAL, finals)
     return written
+
+
+_FINAL = update(_APPOINTMENTS).where(_APPOINTMENTS.c.id == bindparam("b_id")).values(encoded_rest=bindparam("b_rest"))
 
 
 def stale(session: Session, limit: int = STALE_BATCH) -> list[str]:

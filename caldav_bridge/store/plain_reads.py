@@ -55,6 +55,7 @@ __all__ = [
     "encoded_row",
     "encoded_rows",
     "encoded_select",
+    "final_copy",
     "page_select",
     "plain_row",
     "plain_rows",
@@ -387,9 +388,21 @@ class StoredCopy:
     format: int
 
 
+#: What :func:`final_copy` makes of the SQL's text; a change to it changes every copy's ``format`` with it.
+_FINAL_COPY = "extras re-encoded, past-ASCII escaped: 1"
+
+
 def _stored_copy(sql: _Dialect) -> StoredCopy:
     rest = _canonical_rest_sql(sql)
-    return StoredCopy(rest, zlib.crc32(rest.encode()) & 0x7FFFFFFF)
+    return StoredCopy(rest, zlib.crc32(f"{rest}\n{_FINAL_COPY}".encode()) & 0x7FFFFFFF)
+
+
+def final_copy(text: str) -> str | None:
+    """A stored copy as the SQL wrote it (``StoredCopy.rest``), as a read answers it: the marked extras re-encoded
+    (PostgreSQL, :func:`_extras`) and what is past ASCII escaped (:func:`ascii_json`), so that reads of a current
+    copy do neither; None when the text is final as it is (most copies)."""
+    final = ascii_json(_MARKED_EXTRAS.sub(_extras, text) if _EXTRAS_START in text else text)
+    return None if final == text else final
 
 
 def _canonical_sql(sql: _Dialect, copy: StoredCopy) -> str:

@@ -101,6 +101,24 @@ def test_a_write_stores_the_copy_and_reads_use_it(runtime: Runtime, people: Peop
     assert '"name":"COPY"' in listed and '"name":"COPY"' in one
 
 
+def test_the_copy_is_stored_as_reads_answer_it(runtime: Runtime, people: People) -> None:
+    """Extras (PostgreSQL writes them as JSONB does, between markers) and text past ASCII are stored re-encoded and
+    escaped, as the reads answer them: a read of a current copy has nothing left to re-encode."""
+    appointment_id = _new(runtime, people.fitter.calendar_id or "", name="Hörgerät — Anpassung \U0001f50a")
+    with runtime.engine.begin() as connection:
+        connection.execute(
+            update(TABLE).where(A.id == appointment_id).values(meta_extra={"source": "test", "nested": {"a": [1, 2.5]}})
+        )
+    with runtime.uow() as uow:
+        uow.appointments.write_encoded([appointment_id])
+        uow.commit()
+    rest = _copy(runtime, appointment_id)[0]
+    assert rest.isascii() and "\x1c" not in rest and "\x1d" not in rest, rest
+    assert '"nested":{"a":[1,2.5]}' in rest and "\\u00f6" in rest and "\\ud83d\\udd0a" in rest
+    fresh = _fresh(runtime, appointment_id)
+    assert _read(runtime, appointment_id) == (fresh, fresh)
+
+
 def test_changes_through_the_orm_rewrite_the_copy(runtime: Runtime, people: People) -> None:
     appointment_id = _new(runtime, people.fitter.calendar_id or "")
     with runtime.uow() as uow:
