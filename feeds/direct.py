@@ -25,6 +25,7 @@ from typing import Any
 from flask import Response
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
+from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.routing import Map
 from werkzeug.wrappers import Request
 
@@ -38,7 +39,6 @@ log = logging.getLogger(__name__)
 DEFAULT_HEADERS = (("X-Content-Type-Options", "nosniff"), ("Cache-Control", "no-store"))
 #: The media type of the API's JSON (Flask's ``app.json.mimetype``).
 JSON = "application/json"
-_REASONS = {200: "200 OK", 304: "304 NOT MODIFIED"}
 
 Observe = Callable[[str, str, int, float, str | None], None]
 
@@ -120,7 +120,8 @@ class Direct:
             return self.app(environ, start_response)
         if answer is None:
             return self.app(environ, start_response)
-        start_response(_REASONS.get(answer.status) or str(answer.status), _headers(answer, request.request_id))
+        status = f"{answer.status} {HTTP_STATUS_CODES[answer.status].upper()}"  # as werkzeug's responses give it
+        start_response(status, _headers(answer, request.request_id))
         elapsed = time.perf_counter() - started
         if self.observe is not None:
             self.observe(rule.rule, method, answer.status, elapsed, route.endpoint)
