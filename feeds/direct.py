@@ -93,7 +93,9 @@ class Direct:
 
     def __init__(self, app: Any, url_map: Map, routes: Iterable[DirectRoute], observe: Observe | None = None) -> None:
         self.app = app
-        self.url_map = url_map
+        # One adapter for every request: the map matches paths only (no host or subdomain rules); a redirect it
+        # would answer (a missing trailing slash) is an HTTPException here, and Flask answers it.
+        self.adapter = url_map.bind("direct")
         self.routes = {route.endpoint: route for route in routes}
         self.methods = frozenset(method for route in self.routes.values() for method in route.methods)
         rules = [rule.rule for rule in url_map.iter_rules() if rule.endpoint in self.routes]
@@ -105,8 +107,9 @@ class Direct:
         if method not in self.methods or not environ.get("PATH_INFO", "").startswith(self.prefixes):
             return self.app(environ, start_response)
         started = time.perf_counter()
+        path = environ["PATH_INFO"].encode("latin-1").decode("utf-8", "replace")  # as werkzeug decodes PATH_INFO
         try:
-            rule, args = self.url_map.bind_to_environ(environ).match(method=method, return_rule=True)
+            rule, args = self.adapter.match(path, method, return_rule=True)
         except HTTPException:
             return self.app(environ, start_response)  # not found, a redirect, a method not allowed: Flask's answer
         route = self.routes.get(str(rule.endpoint))
@@ -125,7 +128,7 @@ class Direct:
         elapsed = time.perf_counter() - started
         if self.observe is not None:
             self.observe(rule.rule, method, answer.status, elapsed, route.endpoint)
-        path, query = environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", "")
+        query = environ.get("QUERY_STRING", "")
         log_request(method, path, query, answer.status, elapsed, request.request_id, answer.user)
         return [answer.body]
 

@@ -127,6 +127,8 @@ def test_every_other_read_is_the_views_own(split: Split, people: People) -> None
         (f"/api/v1/appointments/{theirs}", fitter.token, "GET", 404),
         ("/api/v1/appointments/no-such-appointment", fitter.token, "GET", 404),
         ("/api/v1/appointments/" + "x" * 65, fitter.token, "GET", 422),
+        ("/api/v1/appointments/h%C3%B6rger%C3%A4t", fitter.token, "GET", 404),
+        ("/api/v1/appointments/", fitter.token, "GET", 404),
         ("/api/v1/appointments?limit=0", fitter.token, "GET", 422),
         ("/api/v1/appointments?limit=many", fitter.token, "GET", 422),
         (f"/api/v1/appointments/{mine}?format=ical", fitter.token, "GET", 200),
