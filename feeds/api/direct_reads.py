@@ -2,8 +2,9 @@
 page of the list.
 
 Each is its Flask view's usual case, built by the view's own functions (:func:`read_answer`,
-:func:`page_answer`), with the same token check, validation and service call: a request either gets the
-view's answer here or goes to the view (a query string on the single read, ``expand``, any error).
+:func:`page_answer`), with the same validation and service call: a request either gets the view's answer here or
+goes to the view (a query string on the single read, ``expand``, any error). The token: a cached one is checked by
+the read's own statement (:func:`feeds.auth.read_as_header`), one statement fewer than the view's check.
 """
 
 from __future__ import annotations
