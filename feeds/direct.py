@@ -66,7 +66,7 @@ class DirectRequest:
     environ: dict[str, Any]
     path_args: Mapping[str, Any]
     request_id: str
-    _args: MultiDict[str, str] | None = field(default=None, repr=False)
+    _args: MultiDict[str, str] | None = field(default=None, init=False, repr=False)
 
     def header(self, name: str) -> str | None:
         return self.environ.get("HTTP_" + name.upper().replace("-", "_"))

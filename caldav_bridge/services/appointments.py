@@ -253,11 +253,10 @@ def _read_one(
     """The appointment ``read`` finds in a read-only transaction (with the authorisation clock its statement saw,
     None if it read none), audited as read; NotFound where the actor does not reach it. ``read`` looks the
     repositories up when called: they exist once the transaction is entered."""
-    if isinstance(actor, Actor):
-        actor.require("read")
+    reader, unchecked = _reader(actor)
     with uow.reading():
         row, clock = read(appointment_id)
-        checked = _checked(actor, clock)
+        checked = _confirmed(reader, unchecked, clock)
         if row is None or not checked.reaches(row.calendar_id):
             raise NotFound("appointment", appointment_id)
         _audit_reads(uow, checked, "read", [row])
@@ -265,15 +264,21 @@ def _read_one(
         return row
 
 
-def _checked(actor: Actor | UncheckedActor, clock: int | None) -> Actor:
-    """The actor a read acts as once its statement read the authorisation clock (``clock``): an
-    :class:`UncheckedActor` is checked against it and then for the ``read`` scope (an :class:`Actor` was checked
-    before the read)."""
-    if isinstance(actor, Actor):
-        return actor
-    checked = actor.checked(clock)
-    checked.require("read")
-    return checked
+def _reader(actor: Actor | UncheckedActor) -> tuple[Actor, UncheckedActor | None]:
+    """The actor a read searches as, and the unchecked actor its statement must confirm (None for an
+    :class:`Actor`, whose ``read`` scope is checked now, before the read)."""
+    if isinstance(actor, UncheckedActor):
+        return actor.actor, actor
+    actor.require("read")
+    return actor, None
+
+
+def _confirmed(reader: Actor, unchecked: UncheckedActor | None, clock: int | None) -> Actor:
+    """``reader`` once the read's statement saw the authorisation clock (``clock``): an unchecked actor is checked
+    against it (:class:`ClockMoved`), then for the ``read`` scope."""
+    if unchecked is not None:
+        unchecked.checked(clock).require("read")
+    return reader
 
 
 def list_appointments(
@@ -327,16 +332,14 @@ def _read_page(
     """Up to ``limit`` rows ``search`` finds after ``cursor`` in the calendars the actor reaches (with the
     authorisation clock its statement saw, None if it read none), audited as read, and the cursor of the page after
     them (None: the last page). The calendar filter is checked after the search, with the checked actor."""
-    if isinstance(actor, Actor):
-        actor.require("read")
+    reader, unchecked = _reader(actor)
     if filters.start and filters.end and filters.end <= filters.start:
         raise ValidationFailed([FieldError("to", "must be after 'from'")])
-    reaching = actor if isinstance(actor, Actor) else actor.actor  # which calendars to search; checked below
-    calendar_ids = reaching.visible(None if filters.calendar_id is None else [filters.calendar_id])
+    calendar_ids = reader.visible(None if filters.calendar_id is None else [filters.calendar_id])
     after = _decode_cursor(cursor) if cursor else None
     with uow.reading():
         found, clock = search(after, None if calendar_ids is None else list(calendar_ids))
-        checked = _checked(actor, clock)
+        checked = _confirmed(reader, unchecked, clock)
         if filters.calendar_id is not None:
             _check_calendar_filter(uow, checked, filters.calendar_id)
         rows = found[:limit]

@@ -25,7 +25,7 @@ from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Engine, Table, insert
+from sqlalchemy import Engine, Table
 from sqlalchemy import event as sa_event
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -47,7 +47,6 @@ from caldav_bridge.store.repositories import (
     PeopleRepository,
     UserRepository,
 )
-from caldav_bridge.store.tables import AuditRow
 
 __all__ = ["SessionRepository", "UnitOfWork"]
 
@@ -206,7 +205,7 @@ class UnitOfWork:
         if self._read_only:
             self._audit.append(reads)
         else:
-            self.session.execute(insert(AuditRow).values(reads.rows()))
+            self.audit.insert_many(reads.rows())
 
     def commit(self) -> None:
         if self._read_only:
