@@ -15,8 +15,8 @@ fork the child opens its own (the parent's are left alone, never used or closed 
 connection it took from the list gone (a restarted server, a dropped socket: what the pool's ping would have found)
 is sent once more on a new connection; a connection that failed is closed, never reused.
 
-For constant statements only (:class:`DriverStatement`: compiled once per database), with parameters the driver
-takes as they are (text, numbers): no bind processing happens here. Driver errors are raised as SQLAlchemy raises
+For constant statements only (:class:`DriverStatement`: compiled once per database); each parameter is converted by
+its type's bind processor, as SQLAlchemy converts it. Driver errors are raised as SQLAlchemy raises
 its own (``DBAPIError``), so callers handle one kind of database error.
 """
 
@@ -57,12 +57,36 @@ class DriverStatement:
 
 
 def _compile(statement: Executable, engine: Engine) -> tuple[str, Callable[[Mapping[str, Any]], Any]]:
-    compiled = cast(SQLCompiler, cast(ClauseElement, statement).compile(dialect=engine.dialect))
+    """The statement's SQL for ``engine``'s dialect, and what makes the driver's parameters of the caller's values:
+    each value (or the statement's own constant) converted as SQLAlchemy converts it (its type's bind processor:
+    SQLite's timestamps as text, JSON as text)."""
+    dialect = engine.dialect
+    compiled = cast(SQLCompiler, cast(ClauseElement, statement).compile(dialect=dialect))
     constants = dict(compiled.params)
+    processors = {
+        name: processor
+        for name, bind in compiled.binds.items()
+        if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None
+    }
+
     if compiled.positiontup is not None:
         names = tuple(compiled.positiontup)
-        return str(compiled), lambda values: tuple(values.get(name, constants.get(name)) for name in names)
-    return str(compiled), lambda values: {**constants, **values}
+        if not processors:
+            return str(compiled), lambda values: tuple(values.get(name, constants.get(name)) for name in names)
+        steps = tuple((name, processors.get(name)) for name in names)
+        return str(compiled), lambda values: tuple(_converted(values, constants, step) for step in steps)
+    if not processors:
+        return str(compiled), lambda values: {**constants, **values}
+    steps = tuple((name, processors.get(name)) for name in constants)
+    return str(compiled), lambda values: {step[0]: _converted(values, constants, step) for step in steps}
+
+
+def _converted(
+    values: Mapping[str, Any], constants: Mapping[str, Any], step: tuple[str, Callable[[Any], Any] | None]
+) -> Any:
+    name, processor = step
+    found = values.get(name, constants.get(name))
+    return found if processor is None else processor(found)
 
 
 def read_value(engine: Engine, statement: DriverStatement, values: Mapping[str, Any]) -> Any:

@@ -19,12 +19,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Connection,
     Engine,
+    Integer,
     Select,
     String,
     Text,
@@ -41,6 +43,7 @@ from sqlalchemy.orm import Session
 
 from caldav_bridge.store import auth_clock, driver
 from caldav_bridge.store.engine import READ_ONLY, single_statement_reader
+from caldav_bridge.store.page_filters import Filtered
 from caldav_bridge.store.plain_rows import PlainGuest, PlainRow
 from caldav_bridge.store.tables import AppointmentGuestRow, AppointmentRow, CalendarRow
 from caldav_bridge.store.types import UtcDateTime
@@ -438,6 +441,8 @@ def stored_copy(dialect_name: str) -> StoredCopy:
 
 #: The authorisation clock, read in the same statement as the appointments (:func:`encoded_row`, :func:`encoded_rows`).
 _CLOCK = auth_clock.generation_column()
+#: A page's length, bound as ``limit`` (:func:`encoded_rows`, :func:`plain_rows`).
+_LIMIT = bindparam("limit", type_=Integer)
 #: One live appointment as :func:`encoded_row` reads it (its text, NULL if there is none), and the clock.
 _ENCODED_ONE = {
     name: driver.DriverStatement(
@@ -528,20 +533,33 @@ def encoded_select(session: Session) -> Select[Any]:
 
 
 def encoded_rows(
-    session: Session, stmt: Select[Any], limit: int, encode: Callable[[PlainRow], str]
+    session: Session, page: Filtered, limit: int, encode: Callable[[PlainRow], str]
 ) -> tuple[list[EncodedRow], int]:
-    """The first ``limit`` appointments ``stmt`` (:func:`encoded_select` with filters) selects in (date_start, id)
+    """The first ``limit`` appointments ``page`` (:func:`encoded_select` filtered) selects in (date_start, id)
     order, each with its canonical JSON encoded by the database, all in one statement answering one text, and the
     authorisation clock (``store/auth_clock.py``) as that statement saw it. A row whose id is not in canonical
-    form (the JSON would differ) is read as a plain row and encoded by ``encode``."""
-    name = session.get_bind().dialect.name
-    stmt = stmt.order_by(_APPOINTMENT.c.date_start, _APPOINTMENT.c.id).limit(limit)
-    with _statement_connection(session) as connection:
-        text, clock = connection.execute(select(_ENCODED[name][1], _CLOCK).select_from(stmt.subquery())).one()
+    form (the JSON would differ) is read as a plain row and encoded by ``encode``.
+
+    As the first read of a read-only session, sent on the driver's own connection (``store/driver.py``), the
+    statement compiled once for the page's shape."""
+    statement = _encoded_page(page.statement, session.get_bind().dialect.name)
+    values = {**page.values, "limit": limit}
+    engine = _first_read_of_a_reader(session)
+    if engine is not None:
+        text, clock = driver.read_rows(engine, statement, values)[0]
+    else:
+        text, clock = session.connection().execute(statement.statement, values).one()
     rows = _encoded_records(session, text, encode)
-    if name == "sqlite":  # the text's order is SQLite's choice; the page's is ORDER BY's: the start's text, the id
+    if session.get_bind().dialect.name == "sqlite":  # the text's order is SQLite's; the page's the start's text, id
         rows.sort(key=_text_order)
     return rows, int(clock)
+
+
+@lru_cache(maxsize=512)
+def _encoded_page(filtered: Select[Any], dialect: str) -> driver.DriverStatement:
+    """A filtered :func:`encoded_select`'s first ``limit`` rows as one text, and the clock (one per page shape)."""
+    first = filtered.order_by(_APPOINTMENT.c.date_start, _APPOINTMENT.c.id).limit(_LIMIT)
+    return driver.DriverStatement(select(_ENCODED[dialect][1], _CLOCK).select_from(first.subquery()))
 
 
 def encoded_row(
@@ -588,19 +606,20 @@ def page_select(session: Session) -> Select[Any]:
     return _SQLITE_PAGE if session.get_bind().dialect.name == "sqlite" else PAGE
 
 
-def plain_rows(session: Session, stmt: Select[Any], limit: int) -> list[PlainRow]:
-    """The first ``limit`` appointments ``stmt`` (:func:`page_select` with filters) selects in (date_start, id)
+def plain_rows(session: Session, page: Filtered, limit: int) -> list[PlainRow]:
+    """The first ``limit`` appointments ``page`` (:func:`page_select` filtered) selects in (date_start, id)
     order, with their guests: on SQLite one statement answering one JSON document (:func:`_sqlite_rows`),
     elsewhere two queries (the rows, then all their guests)."""
-    stmt = stmt.order_by(_APPOINTMENT.c.date_start, _APPOINTMENT.c.id).limit(limit)
+    stmt = page.statement.order_by(_APPOINTMENT.c.date_start, _APPOINTMENT.c.id).limit(_LIMIT)
+    values = {**page.values, "limit": limit}
     if session.get_bind().dialect.name == "sqlite":
         with _statement_connection(session) as connection:
-            rows = _sqlite_rows(connection, _as_document(stmt))
+            rows = _sqlite_rows(connection, _as_document(stmt), values)
         rows.sort(key=_page_order)  # the document's order is SQLite's choice; the page's is (date_start, id)
         return rows
     connection = session.connection()  # Core execution: no ORM statement handling
     calendars: dict[str, PlainCalendar] = {}
-    rows = [_plain_row(record, calendars) for record in connection.execute(stmt).all()]
+    rows = [_plain_row(record, calendars) for record in connection.execute(stmt, values).all()]
     if rows:
         by_id = {row.id: row for row in rows}
         for appointment_id, *guest in connection.execute(_PAGE_GUESTS, {"ids": list(by_id)}).all():

@@ -12,7 +12,6 @@ from sqlalchemy import (
     Select,
     String,
     Table,
-    and_,
     bindparam,
     cast,
     delete,
@@ -28,9 +27,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from caldav_bridge.model.appointment import MAX_DURATION, SHOW_AS_META, AppointmentStatus, ShowAs
-from caldav_bridge.model.queries import AppointmentFilters, ListedKind
-from caldav_bridge.store import auth_clock, encoded_copies, plain_reads, read_audit
+from caldav_bridge.model.appointment import SHOW_AS_META, AppointmentStatus, ShowAs
+from caldav_bridge.model.queries import AppointmentFilters
+from caldav_bridge.store import auth_clock, encoded_copies, page_filters, plain_reads, read_audit
 from caldav_bridge.store.bulk_insert import insert_many
 from caldav_bridge.store.dav_ranges import reaching_from_before
 from caldav_bridge.store.plain_rows import PlainRow
@@ -101,21 +100,6 @@ GUEST_COLUMNS = ("appointment_id", "position", "person_id", "first_name", "last_
 PERSON_COLUMNS = ("first_name", "last_name", "timezone")
 
 
-_meta_kind = AppointmentRow.meta_extra["kind"].as_string()
-
-
-def _kind_is(kind: ListedKind) -> Any:
-    wanted = kind.value
-    if kind is ListedKind.BUSY:
-        return _meta_kind == wanted
-    return or_(_meta_kind.is_(None), _meta_kind == wanted)
-
-
-#: A listing's ``kind`` filter (meta.kind: customer appointments have none, or "appointment"), built once: the JSON
-#: path expressions cost more to build than the rest of a page's statement.
-_KIND_IS = {kind: _kind_is(kind) for kind in (ListedKind.BUSY, ListedKind.APPOINTMENT)}
-
-
 class AppointmentRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -175,8 +159,8 @@ class AppointmentRepository:
         after: tuple[datetime, str] | None = None,
     ) -> list[PlainRow]:
         """:meth:`search` as plain data (``store/plain_reads.py``: no ORM objects), for reads."""
-        stmt = self._filtered(filters, calendar_ids, after, plain_reads.page_select(self.session))
-        return plain_reads.plain_rows(self.session, stmt, limit)
+        page = self._filtered(filters, calendar_ids, after, plain_reads.page_select(self.session))
+        return plain_reads.plain_rows(self.session, page, limit)
 
     def search_encoded(
         self,
@@ -190,8 +174,8 @@ class AppointmentRepository:
         """:meth:`search_plain` with each appointment's canonical JSON as text, encoded by the database in the
         same statement (``encode``: for a row whose stored id is not in canonical form), and the authorisation
         clock that statement saw."""
-        stmt = self._filtered(filters, calendar_ids, after, plain_reads.encoded_select(self.session))
-        return plain_reads.encoded_rows(self.session, stmt, limit, encode)
+        page = self._filtered(filters, calendar_ids, after, plain_reads.encoded_select(self.session))
+        return plain_reads.encoded_rows(self.session, page, limit, encode)
 
     def get_encoded(
         self, appointment_id: str, encode: Callable[[PlainRow], str]
@@ -223,58 +207,26 @@ class AppointmentRepository:
         """Rows matching ``filters`` in ``calendar_ids`` (``None``: any calendar), in (date_start, id) order, at
         most ``limit``; ``after`` is the keyset cursor, the (date_start, id) of the previous page's last row.
         ``filters.calendar_id`` is for the service to narrow ``calendar_ids`` with (the actor's reach)."""
-        stmt = self._filtered(filters, calendar_ids, after)
-        stmt = stmt.order_by(AppointmentRow.date_start, AppointmentRow.id).limit(limit)
-        return list(self.session.scalars(stmt).unique())
+        page = self._filtered(filters, calendar_ids, after, page_filters.ROWS)
+        stmt = page.statement.order_by(AppointmentRow.date_start, AppointmentRow.id).limit(limit)
+        return list(self.session.scalars(stmt, page.values).unique())
 
     def count(self, filters: AppointmentFilters, *, calendar_ids: Sequence[str] | None = None) -> int:
-        stmt = select(func.count()).select_from(self._filtered(filters, calendar_ids, None).subquery())
-        return int(self.session.scalar(stmt) or 0)
+        page = self._filtered(filters, calendar_ids, None, page_filters.ROWS)
+        stmt = select(func.count()).select_from(page.statement.subquery())
+        return int(self.session.scalar(stmt, page.values) or 0)
 
     def _filtered(
         self,
         q: AppointmentFilters,
         calendar_ids: Sequence[str] | None,
         after: tuple[datetime, str] | None,
-        base: Select[Any] | None = None,
-    ) -> Select[Any]:
-        """``base`` (a select from ``appointments``; default: the rows) narrowed to ``q``, the calendars, ``after``."""
-        stmt = (select(AppointmentRow) if base is None else base).where(AppointmentRow.deleted_at.is_(None))
-        if calendar_ids is not None:
-            stmt = stmt.where(AppointmentRow.calendar_id.in_(list(calendar_ids)))
-        for column, value in (
-            (AppointmentRow.sf_opportunity_gid, q.opportunity_gid),
-            (AppointmentRow.sf_customer_gid, q.customer_gid),
-            (AppointmentRow.sf_appointment_gid, q.appointment_gid),
-            (AppointmentRow.type, q.type),
-            (AppointmentRow.status, q.status),
-        ):
-            if value is not None:
-                stmt = stmt.where(column == value)
-        if q.kind is not ListedKind.ALL:
-            stmt = stmt.where(_KIND_IS[q.kind])
-        if q.guest_id is not None:
-            guests = select(AppointmentGuestRow.appointment_id).where(AppointmentGuestRow.person_id == q.guest_id)
-            stmt = stmt.where(AppointmentRow.id.in_(guests))
-        if q.end is not None:
-            stmt = stmt.where(AppointmentRow.date_start < q.end)
-        if q.start is not None:
-            # The lower bound on date_start is implied by MAX_DURATION; it bounds the index scan on both sides.
-            overlap = and_(AppointmentRow.date_end > q.start, AppointmentRow.date_start > q.start - MAX_DURATION)
-            # ... and series begun earlier whose occurrences reach into the window (their CalDAV items say so)
-            earlier = reaching_from_before(self.session, calendar_ids, q.start)
-            stmt = stmt.where(or_(overlap, AppointmentRow.id.in_(earlier)) if earlier else overlap)
-        if q.updated_since is not None:
-            stmt = stmt.where(AppointmentRow.updated_at >= q.updated_since)
-        if after is not None:
-            start, last_id = after
-            stmt = stmt.where(
-                or_(
-                    AppointmentRow.date_start > start,
-                    and_(AppointmentRow.date_start == start, AppointmentRow.id > last_id),
-                )
-            )
-        return stmt
+        base: Select[Any],
+    ) -> page_filters.Filtered:
+        """``base`` narrowed to ``q``, the calendars, ``after`` (``store/page_filters.py``)."""
+        earlier = reaching_from_before(self.session, calendar_ids, q.start) if q.start is not None else []
+        dialect = self.session.get_bind().dialect.name
+        return page_filters.filtered(dialect, base, q, calendar_ids=calendar_ids, after=after, earlier=earlier)
 
     def count_no_shows(self) -> int:
         """Live appointments marked as no-shows (``meta.no_show``)."""
