@@ -583,6 +583,7 @@ def _encoded_records(session: Session, text: str | None, encode: Callable[[Plain
         return []
     if _EXTRAS_START in text:
         text = _MARKED_EXTRAS.sub(_extras, text)
+    text = ascii_json(text)  # the whole text at once: escaping inside the heads' JSON changes none of their values
     rows = []
     calendars: dict[tuple[str, str], NamedCalendar] = {}
     for record in text.split(_RECORDS):
@@ -591,8 +592,6 @@ def _encoded_records(session: Session, text: str | None, encode: Callable[[Plain
         if _CANONICAL_ID(appointment_id) is None:
             plain = plain_row(session, appointment_id)
             encoded = encode(plain) if plain is not None else encoded
-        else:
-            encoded = ascii_json(encoded)
         calendar = calendars.get((calendar_id, calendar_name))
         if calendar is None:
             calendar = calendars[calendar_id, calendar_name] = NamedCalendar(calendar_id, calendar_name)
