@@ -88,6 +88,7 @@ class Point:
     p99_ms: float
     cpu_ms: float | None  # server CPU per request
     requests: int
+    db_cpu_ms: float | None = None  # the database server's CPU per request (ours on PostgreSQL)
 
 
 # --------------------------------------------------------------------------------------------------- data
@@ -149,13 +150,7 @@ class Proc:
 
     def cpu(self) -> float:
         """CPU seconds (user + system) of this process and every descendant now running."""
-        tree, total = _tree(self.popen.pid), 0.0
-        for pid in tree:
-            with contextlib.suppress(OSError, ValueError, IndexError):
-                stat = Path(f"/proc/{pid}/stat").read_text()
-                fields = stat[stat.rindex(")") + 2 :].split()
-                total += (int(fields[11]) + int(fields[12])) / CLK_TCK
-        return total
+        return tree_cpu(self.popen.pid)
 
     def stop(self) -> None:
         """SIGTERM to this process (its own session), SIGKILL to it after 15 s; always reaped."""
@@ -166,6 +161,17 @@ class Proc:
             except subprocess.TimeoutExpired:
                 self.popen.kill()
                 self.popen.wait(timeout=15)
+
+
+def tree_cpu(root: int) -> float:
+    """CPU seconds (user + system) of process ``root`` and every descendant now running."""
+    total = 0.0
+    for pid in _tree(root):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            fields = stat[stat.rindex(")") + 2 :].split()
+            total += (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return total
 
 
 def _tree(root: int) -> list[int]:
@@ -342,21 +348,24 @@ def nginx(folder: Path, log: Path) -> Iterator[Proc]:
 
 
 def wrk(
-    proc: Proc, path: str, clients: int, seconds: float, headers: dict[str, str]
-) -> tuple[float, float, float, int]:
-    """(requests/s, p99 ms, server CPU ms per request, requests) of one wrk run."""
+    proc: Proc, path: str, clients: int, seconds: float, headers: dict[str, str], database_pid: int | None = None
+) -> tuple[float, float, float, int, float | None]:
+    """(requests/s, p99 ms, server CPU ms per request, requests, the database server's CPU ms per request: None
+    without ``database_pid``) of one wrk run."""
     command = [WRK, "-t", "2", "-c", str(clients), "-d", f"{seconds:g}s", "--latency", "--timeout", "10s"]
     for name, value in headers.items():
         command += ["-H", f"{name}: {value}"]
-    before = proc.cpu()
+    before, database_before = proc.cpu(), tree_cpu(database_pid) if database_pid else 0.0
     out = subprocess.run([*command, proc.base + path], capture_output=True, text=True, timeout=seconds + 60).stdout
     cpu = proc.cpu() - before
+    database_cpu = tree_cpu(database_pid) - database_before if database_pid else None
     if "Non-2xx or 3xx" in out or "Socket errors" in out:
         raise BenchError(f"wrk saw errors on {proc.base}{path}:\n{out}")
     done = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p99 = _ms(re.search(r"99%\s+([\d.]+\w+)", out).group(1))  # type: ignore[union-attr]
-    return rps, p99, 1000 * cpu / max(done, 1), done
+    per_request = 1000 / max(done, 1)
+    return rps, p99, cpu * per_request, done, None if database_cpu is None else database_cpu * per_request
 
 
 def _ms(value: str) -> float:
@@ -367,18 +376,25 @@ def _ms(value: str) -> float:
 # ------------------------------------------------------------------------------------------------------ run
 
 
+SCENARIOS = ("list 50", "single read", "feed 200", "feed 304")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How each point runs: wrk's seconds and rounds, threads a serving process, CPU binding, whether the
+    service runs its background jobs, which scenarios, and the database server's PID (its CPU is measured)."""
+
+    seconds: float = 10
+    rounds: int = 1
+    threads: int = 8
+    bind_cpus: bool = True
+    jobs: bool = True
+    scenarios: tuple[str, ...] = SCENARIOS
+    database_pid: int | None = None
+
+
 def run_setup(
-    database: str,
-    url: str,
-    data_dir: Path,
-    seeded: dict[str, str],
-    setup: str,
-    tmp: Path,
-    seconds: float,
-    *,
-    rounds: int = 1,
-    threads: int = 8,
-    bind_cpus: bool = True,
+    database: str, url: str, data_dir: Path, seeded: dict[str, str], setup: str, tmp: Path, options: RunOptions
 ) -> list[Point]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("APPOINTMENTS_")}
     env.update(
@@ -386,11 +402,12 @@ def run_setup(
         APPOINTMENTS_DATA_DIR=str(data_dir),
         APPOINTMENTS_FEED_RATE_LIMIT_PER_MINUTE="1000000",
         APPOINTMENTS_LOG_LEVEL="WARNING",
+        APPOINTMENTS_JOBS_IN_SERVE="true" if options.jobs else "false",
         PYTHONPATH=str(ROOT),
     )
     auth = {"Authorization": f"Bearer {seeded['token']}"}
     one_path, feed_path = f"/api/v1/appointments/{seeded['appointment']}", f"/feeds/{seeded['feed']}.ics"
-    points: list[Point] = []
+    bind_cpus, threads = options.bind_cpus, options.threads
     with started(ours_command(setup, bind_cpus, threads), env, "/healthz", tmp / f"ours-{setup}.log") as ours:
         folder = tmp / "bytes"
         (folder / "static").mkdir(parents=True, exist_ok=True)
@@ -417,15 +434,13 @@ def run_setup(
             nginx(folder, tmp / "nginx.log") as static,
         ):
             static_etag = requests.get(static.base + "/feed.ics", timeout=10).headers["ETag"]
-            scenarios = [
-                (
-                    "list 50",
+            scenarios = {
+                "list 50": (
                     API_CLIENTS,
                     {ours: ("/api/v1/appointments?limit=50", auth), peer: ("/api/v1/appointments", {})},
                 ),
-                ("single read", API_CLIENTS, {ours: (one_path, auth), peer: ("/api/v1/appointments/one", {})}),
-                (
-                    "feed 200",
+                "single read": (API_CLIENTS, {ours: (one_path, auth), peer: ("/api/v1/appointments/one", {})}),
+                "feed 200": (
                     FEED_CLIENTS,
                     {
                         ours: (feed_path, {"Accept-Encoding": "identity"}),
@@ -433,8 +448,7 @@ def run_setup(
                         static: ("/feed.ics", {}),
                     },
                 ),
-                (
-                    "feed 304",
+                "feed 304": (
                     FEED_CLIENTS,
                     {
                         ours: (feed_path, {"If-None-Match": feed.headers["ETag"]}),
@@ -442,25 +456,55 @@ def run_setup(
                         static: ("/feed.ics", {"If-None-Match": static_etag}),
                     },
                 ),
-            ]
+            }
             names = {ours: "ours", peer: "peer", static: "nginx"}
-            for scenario, clients, targets in scenarios:
-                runs: dict[Proc, list[tuple[float, float, float, int]]] = {proc: [] for proc in targets}
-                for _ in range(rounds):  # the servers take turns, so a noisy moment does not land on one alone
-                    for proc, (url_path, headers) in targets.items():
-                        runs[proc].append(wrk(proc, url_path, clients, seconds, headers))
-                        rps, p99, cpu, _done = runs[proc][-1]
-                        print(
-                            f"  {database:10} {setup:11} {scenario:11} {names[proc]:5} {rps:9.0f} req/s  "
-                            f"p99 {p99:7.1f} ms  cpu {cpu if proc is not static else float('nan'):6.3f} ms/req",
-                            flush=True,
-                        )
-                for proc, measured in runs.items():
-                    rps, p99, cpu = (statistics.median(run[i] for run in measured) for i in range(3))
-                    done = sum(run[3] for run in measured)
-                    points.append(
-                        Point(database, setup, scenario, names[proc], rps, p99, None if proc is static else cpu, done)
-                    )
+            return [
+                point
+                for scenario in options.scenarios
+                for point in _run_scenario(database, setup, scenario, *scenarios[scenario], names, options)
+            ]
+
+
+def _run_scenario(
+    database: str,
+    setup: str,
+    scenario: str,
+    clients: int,
+    targets: dict[Proc, tuple[str, dict[str, str]]],
+    names: dict[Proc, str],
+    options: RunOptions,
+) -> list[Point]:
+    """One scenario's points: each server in ``targets`` runs wrk ``options.rounds`` times, taking turns, so a
+    noisy moment does not land on one alone; a figure is the median of its rounds. The database's CPU is ours."""
+    runs: dict[Proc, list[tuple[float, float, float, int, float | None]]] = {proc: [] for proc in targets}
+    for _ in range(options.rounds):
+        for proc, (url_path, headers) in targets.items():
+            database_pid = options.database_pid if names[proc] == "ours" else None
+            runs[proc].append(wrk(proc, url_path, clients, options.seconds, headers, database_pid))
+            rps, p99, cpu, _done, database_cpu = runs[proc][-1]
+            shown_cpu = cpu if names[proc] != "nginx" else float("nan")
+            line = f"  {database:10} {setup:11} {scenario:11} {names[proc]:5} {rps:9.0f} req/s  p99 {p99:7.1f} ms"
+            line += f"  cpu {shown_cpu:6.3f} ms/req"
+            print(line + (f"  database {database_cpu:6.3f} ms/req" if database_cpu is not None else ""), flush=True)
+    points = []
+    for proc, measured in runs.items():
+        rps = statistics.median(run[0] for run in measured)
+        p99 = statistics.median(run[1] for run in measured)
+        cpu = statistics.median(run[2] for run in measured)
+        database_cpus = [run[4] for run in measured if run[4] is not None]
+        points.append(
+            Point(
+                database,
+                setup,
+                scenario,
+                names[proc],
+                rps,
+                p99,
+                None if names[proc] == "nginx" else cpu,
+                sum(run[3] for run in measured),
+                statistics.median(database_cpus) if database_cpus else None,
+            )
+        )
     return points
 
 
@@ -512,9 +556,9 @@ def _scaling(by: dict[tuple[str, str, str, str], Point]) -> list[tuple[str, bool
 def table(points: list[Point]) -> str:
     by = {(p.database, p.setup, p.scenario, p.server): p for p in points}
     lines = [
-        "| database | setup | scenario | ours req/s | p99 ms | CPU ms/req | peer req/s | peer CPU ms/req "
-        "| ours/peer req/s | nginx req/s | ours/nginx |",
-        "|" + "---|" * 11,
+        "| database | setup | scenario | ours req/s | p99 ms | CPU ms/req | database CPU ms/req | peer req/s "
+        "| peer CPU ms/req | ours/peer req/s | nginx req/s | ours/nginx |",
+        "|" + "---|" * 12,
     ]
     for (database, setup, scenario, server), p in by.items():
         if server != "ours":
@@ -522,7 +566,8 @@ def table(points: list[Point]) -> str:
         peer = by[(database, setup, scenario, "peer")]
         static = by.get((database, setup, scenario, "nginx"))
         lines.append(
-            f"| {database} | {setup} | {scenario} | {p.rps:.0f} | {p.p99_ms:.1f} | {p.cpu_ms:.2f} | {peer.rps:.0f} "
+            f"| {database} | {setup} | {scenario} | {p.rps:.0f} | {p.p99_ms:.1f} | {p.cpu_ms:.2f} "
+            f"| {p.db_cpu_ms if p.db_cpu_ms is not None else float('nan'):.2f} | {peer.rps:.0f} "
             f"| {peer.cpu_ms:.2f} | {p.rps / peer.rps:.2f} | {static.rps if static else float('nan'):.0f} "
             f"| {p.rps / static.rps if static else float('nan'):.2f} |"
         )
@@ -569,6 +614,21 @@ def main(argv: list[str] | None = None) -> int:
         help="run the service (serve --no-cpu-affinity) and the peers free to use any CPU (default: each serving "
         "process bound to one CPU, as serve does, the peers alike; granian is never bound)",
     )
+    parser.add_argument(
+        "--jobs",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="the service runs its background jobs while measured, the reads' audit fold among them, as in "
+        "production (default); --no-jobs shows what they cost (the staged reads then wait for a later fold)",
+    )
+    parser.add_argument(
+        "--scenarios",
+        nargs="+",
+        choices=SCENARIOS,
+        default=list(SCENARIOS),
+        metavar="SCENARIO",
+        help="which to run (default all): " + ", ".join(repr(s) for s in SCENARIOS),
+    )
     parser.add_argument("--json", type=Path, help="also write the points as JSON here")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupted)  # stop the servers (own sessions) on SIGTERM as on Ctrl-C
@@ -582,6 +642,7 @@ def main(argv: list[str] | None = None) -> int:
             tmp = Path(name)
             tmp.chmod(0o711)  # nginx's workers (another user) reach the feed file below it
             databases: list[tuple[str, str]] = []
+            database_pid: int | None = None
             if args.sqlite:
                 databases.append(("sqlite", f"sqlite:///{tmp / 'bench.db'}"))
             if args.postgres:
@@ -589,23 +650,22 @@ def main(argv: list[str] | None = None) -> int:
 
                 server = stack.enter_context(PostgresServer())
                 databases.append(("postgresql", server.create_database("load_bench")))
+                database_pid = server.pid
             for database, url in databases:
                 data_dir = tmp / f"data-{database}"
                 print(f"seeding {args.appointments} appointments on {database} ...", flush=True)
                 seeded = seed(url, data_dir, args.appointments)
+                options = RunOptions(
+                    seconds=args.seconds,
+                    rounds=args.rounds,
+                    threads=args.threads,
+                    bind_cpus=args.cpu_affinity,
+                    jobs=args.jobs,
+                    scenarios=tuple(args.scenarios),
+                    database_pid=database_pid if database == "postgresql" else None,
+                )
                 for setup in args.setups:
-                    points += run_setup(
-                        database,
-                        url,
-                        data_dir,
-                        seeded,
-                        setup,
-                        tmp,
-                        args.seconds,
-                        rounds=args.rounds,
-                        threads=args.threads,
-                        bind_cpus=args.cpu_affinity,
-                    )
+                    points += run_setup(database, url, data_dir, seeded, setup, tmp, options)
     except BenchError as exc:
         print(f"benchmark could not run: {exc}", file=sys.stderr)
         return 2
