@@ -16,11 +16,25 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import JSON, BindParameter, ColumnElement, Select, String, and_, any_, bindparam, func, or_, select
+from sqlalchemy import (
+    JSON,
+    BindParameter,
+    ColumnElement,
+    Select,
+    String,
+    and_,
+    any_,
+    bindparam,
+    func,
+    literal_column,
+    or_,
+    select,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from caldav_bridge.model.appointment import MAX_DURATION
 from caldav_bridge.model.queries import AppointmentFilters, ListedKind
+from caldav_bridge.store import planner_stats
 from caldav_bridge.store.tables import AppointmentGuestRow, AppointmentRow
 
 __all__ = ["ROWS", "Filtered", "filtered"]
@@ -36,7 +50,11 @@ _EQUAL = (
     ("type", AppointmentRow.type),
     ("status", AppointmentRow.status),
 )
-_META_KIND = AppointmentRow.meta_extra["kind"].as_string()
+#: ``meta.kind`` per database: on PostgreSQL the very text its planner statistics are on (``planner_stats``).
+_META_KIND: dict[str, ColumnElement[Any]] = {
+    "postgresql": literal_column(planner_stats.META_KIND_SQL, String),
+    "sqlite": AppointmentRow.meta_extra["kind"].as_string(),
+}
 
 
 class Filtered(NamedTuple):
@@ -117,7 +135,7 @@ def _statement(shape: _Shape, base: Select[Any]) -> Select[Any]:
     for name in shape.equal:
         stmt = stmt.where(equal[name] == bindparam(name))
     if shape.kind is not ListedKind.ALL:
-        stmt = stmt.where(_kind_is(shape.kind))
+        stmt = stmt.where(_kind_is(shape.kind, _META_KIND["postgresql" if shape.dialect == "postgresql" else "sqlite"]))
     if shape.guest:
         guests = select(AppointmentGuestRow.appointment_id).where(
             AppointmentGuestRow.person_id == bindparam("guest_id")
@@ -138,12 +156,12 @@ def _statement(shape: _Shape, base: Select[Any]) -> Select[Any]:
     return stmt
 
 
-def _kind_is(kind: ListedKind) -> ColumnElement[bool]:
+def _kind_is(kind: ListedKind, meta_kind: ColumnElement[Any]) -> ColumnElement[bool]:
     """``meta.kind`` is ``kind``: busy blocks say so; customer appointments say "appointment" or nothing."""
-    wanted = kind.value
+    wanted = bindparam("kind", kind.value, String)
     if kind is ListedKind.BUSY:
-        return wanted == _META_KIND
-    return or_(_META_KIND.is_(None), wanted == _META_KIND)
+        return meta_kind == wanted
+    return or_(meta_kind.is_(None), meta_kind == wanted)
 
 
 def _in_list(dialect: str, column: Any, name: str) -> ColumnElement[bool]:

@@ -315,5 +315,6 @@ from caldav_bridge.selfbooking import tables as _selfbooking_tables  # noqa: E40
 from caldav_bridge.store import auth_clock as _auth_clock  # noqa: E402,F401
 from caldav_bridge.store import dav_tables as _dav_tables  # noqa: E402,F401
 from caldav_bridge.store import job_tables as _job_tables  # noqa: E402,F401
+from caldav_bridge.store import planner_stats as _planner_stats  # noqa: E402,F401
 from caldav_bridge.store import sf_tables as _sf_tables  # noqa: E402,F401
 from caldav_bridge.webhooks import tables as _webhook_tables  # noqa: E402,F401
