@@ -46,7 +46,6 @@ from caldav_bridge.selfbooking import jobs as selfbooking_jobs
 from caldav_bridge.selfbooking import sf_links
 from caldav_bridge.selfbooking.keys import service_key
 from caldav_bridge.services.audit_trail import fold_staged_reads
-from caldav_bridge.store import read_audit
 from caldav_bridge.store.encoded_copies import STALE_BATCH
 from caldav_bridge.webhooks.delivery import WebhookOptions, deliver_due
 
@@ -150,7 +149,6 @@ def fold_read_audit(rt: Runtime) -> int:
     """Fold the reads staged since the last run into ``audit_log``; how many rows that made."""
     folded = fold_staged_reads(rt.uow())
     if folded.batches:
-        read_audit.reclaim(rt.engine)
         log.debug("audit: %d read(s) folded into %d audit_log row(s)", folded.batches, folded.reads)
     return folded.reads
 

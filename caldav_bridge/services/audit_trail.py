@@ -8,17 +8,16 @@ from caldav_bridge.store.uow import UnitOfWork
 
 __all__ = ["FOLD_ROUNDS", "fold_staged_reads"]
 
-#: One run's transactions at most; each is bounded (``read_audit.FOLD_BOUNDS``) and releases the write lock before
-#: the next, so requests writing in between wait for one of them, never for the whole run. On SQLite 100 x 2,000
-#: rows a run (every 5 s) keeps up with 40,000 audited appointments a second (the list of 50 under wrk stages up to
-#: ~30,000 a second on two workers); on PostgreSQL 100 x 10,000.
+#: One run's transactions at most; each is bounded (``read_audit.FOLD_BATCHES``, ``FOLD_READS``) and releases the
+#: write lock before the next, so requests writing in between wait for one of them, never for the whole run.
+#: 100 x 2,000 rows a run (every 5 s) keeps up with 40,000 audited appointments a second (the list of 50 under
+#: wrk stages up to ~30,000 a second on two workers).
 FOLD_ROUNDS = 100
 
 
 def fold_staged_reads(uow: UnitOfWork, *, rounds: int = FOLD_ROUNDS) -> Folded:
-    """Fold the staged reads into ``audit_log``, one bounded transaction after another, until one finds nothing
-    (none is left, or another process is folding) or ``rounds`` transactions ran; what was moved. Safe on several
-    processes at once: a batch is folded once."""
+    """Fold the staged reads into ``audit_log``, one bounded transaction after another, until none is left (or
+    ``rounds`` transactions ran); what was moved. Safe on several processes at once: a batch is folded once."""
     batches = reads = 0
     for _ in range(rounds):
         with uow:
@@ -26,6 +25,6 @@ def fold_staged_reads(uow: UnitOfWork, *, rounds: int = FOLD_ROUNDS) -> Folded:
             uow.commit()
         batches += folded.batches
         reads += folded.reads
-        if not folded.batches:
+        if not folded.full():
             break
     return Folded(batches, reads)

@@ -10,40 +10,34 @@ as 50 ``audit_log`` rows dirtied about one page of the ``(appointment_id, at)`` 
 :func:`fold` moves the oldest staged reads into ``audit_log``, one row per appointment (ordered by appointment
 and time, so the index inserts are local), and deletes exactly the batches it folded, in the caller's (write)
 transaction: a crash before it commits leaves the batches staged, and a fold racing another can neither copy a
-batch twice nor drop one (one fold at a time: SQLite has one writer at a time; on PostgreSQL a fold first takes a
-transaction-level advisory lock, and one that finds it taken folds nothing). :func:`reclaim` makes the folded
-batches' space reusable (PostgreSQL). :func:`staged` reads the staged reads as ``audit_log`` rows, for a reader that
-must see every read now.
+batch twice (SQLite: one writer at a time; PostgreSQL: the batches are taken ``FOR UPDATE SKIP LOCKED``) nor drop
+one. :func:`staged` reads the staged reads as ``audit_log`` rows, for a reader that must see every read now.
 """
 
 from __future__ import annotations
 
 import json
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Connection, Engine, Table, text
+from sqlalchemy import Connection, Table, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
 from caldav_bridge.store.tables import AuditReadBatchRow, AuditRow
 from caldav_bridge.store.types import UtcDateTime
 
-__all__ = ["FOLD_BOUNDS", "PG_FOLD_LOCK_KEY", "Folded", "Reads", "fold", "reclaim", "stage", "staged"]
+__all__ = ["FOLD_BATCHES", "FOLD_READS", "Folded", "Reads", "fold", "stage", "staged"]
 
-#: A fold's bounds per transaction, per database: at most this many staged batches, and no more batches once this
-#: many ``audit_log`` rows are taken (the first batch is always taken, whatever its size).
-#:
-#: SQLite: a fold holds the write lock that every read's staging waits for: 10,000 rows held it 0.1-0.2 s with
-#: 500,000 rows in ``audit_log`` (``bench/audit_fold.py``), the API list's slowest requests under load; 2,000 hold
-#: it a fifth of that, and the job runs more of them (``services/audit_trail.FOLD_ROUNDS``).
-#: PostgreSQL: a fold blocks no reader and no staging, but each transaction finds its batches anew: at 2,000 rows
-#: (40 lists of 50) a run under load was a hundred transactions, each scanning what the ones before it had deleted.
-#: 10,000 rows are ~0.07 s of one fold on a quiet machine: short enough not to hold back vacuum's horizon long.
-FOLD_BOUNDS = {"sqlite": (2000, 2000), "postgresql": (5000, 10000)}
+#: A fold's bounds per transaction: at most this many staged batches ...
+FOLD_BATCHES = 2000
+#: ... and no more batches once this many ``audit_log`` rows are taken (the first batch is always taken, whatever
+#: its size). On SQLite a fold holds the write lock that every read's staging waits for: 10,000 rows held it
+#: 0.1-0.2 s with 500,000 rows in ``audit_log`` (``bench/audit_fold.py``), the API list's slowest requests under
+#: load; 2,000 hold it a fifth of that, and the job runs more of them (``services/audit_trail.FOLD_ROUNDS``).
+FOLD_READS = 2000
 
 _BATCHES = cast(Table, AuditReadBatchRow.__table__)
 _STAGE = {
@@ -66,14 +60,11 @@ _SQLITE_FOLD = (
     "ORDER BY appointment_id, b.at, b.id, p.key"
 )
 _SQLITE_DELETE = "DELETE FROM audit_read_batches WHERE id <= ?"
-#: PostgreSQL: one fold at a time, by a transaction-level advisory lock on this key ...
-PG_FOLD_LOCK_KEY = zlib.crc32(b"audit_read_batches: fold")
-_PG_FOLD_LOCK = "SELECT pg_try_advisory_xact_lock(%(key)s)"
-#: ... and the fold in one statement: the oldest batches chosen, deleted, and their pairs inserted, in one snapshot.
-#: No row locks: no other fold runs, and the staging only inserts.
+#: PostgreSQL: the fold in one statement. The batches are locked as they are chosen (a concurrent fold skips
+#: them and takes the next ones), deleted, and their pairs inserted, in one snapshot.
 _PG_FOLD = (
     "WITH candidates AS ("
-    " SELECT id, reads FROM audit_read_batches ORDER BY id LIMIT %(batches)s"
+    " SELECT id, reads FROM audit_read_batches ORDER BY id LIMIT %(batches)s FOR UPDATE SKIP LOCKED"
     "), chosen AS ("
     " SELECT id FROM (SELECT id, sum(reads) OVER (ORDER BY id) - reads AS before FROM candidates) AS c"
     " WHERE before < %(reads)s"
@@ -112,6 +103,10 @@ class Folded(NamedTuple):
 
     batches: int
     reads: int
+
+    def full(self) -> bool:
+        """Whether the fold stopped at its bounds (more may be staged)."""
+        return self.batches >= FOLD_BATCHES or self.reads >= FOLD_READS
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,17 +160,11 @@ def _json(pairs: Sequence[tuple[str, str]]) -> str:
     return json.dumps(pairs, separators=(",", ":"))
 
 
-def fold(connection: Connection, *, batches: int | None = None, reads: int | None = None) -> Folded:
+def fold(connection: Connection, *, batches: int = FOLD_BATCHES, reads: int = FOLD_READS) -> Folded:
     """Move the oldest staged reads into ``audit_log`` and delete them, in ``connection``'s transaction (a write
     transaction: on SQLite one begun ``IMMEDIATE``, so no other writer stages or folds in between): up to
-    ``batches`` batches, and none more once ``reads`` rows are taken (default: :data:`FOLD_BOUNDS`). Nothing on
-    PostgreSQL while another transaction folds."""
-    postgresql = connection.dialect.name == "postgresql"
-    default_batches, default_reads = FOLD_BOUNDS["postgresql" if postgresql else "sqlite"]
-    batches, reads = batches or default_batches, reads or default_reads
-    if postgresql:
-        if not connection.exec_driver_sql(_PG_FOLD_LOCK, {"key": PG_FOLD_LOCK_KEY}).scalar():
-            return Folded(0, 0)  # another fold is running: it takes what is staged
+    ``batches`` batches, and none more once ``reads`` rows are taken."""
+    if connection.dialect.name == "postgresql":
         moved = connection.exec_driver_sql(_PG_FOLD, {"batches": batches, "reads": reads}).one()
         return Folded(int(moved[0]), int(moved[1]))
     upto = connection.exec_driver_sql(_SQLITE_UPTO, (batches, reads)).scalar()
@@ -184,24 +173,6 @@ def fold(connection: Connection, *, batches: int | None = None, reads: int | Non
     inserted = connection.exec_driver_sql(_SQLITE_FOLD, (upto,)).rowcount
     deleted = connection.exec_driver_sql(_SQLITE_DELETE, (upto,)).rowcount
     return Folded(deleted, inserted)
-
-
-#: PostgreSQL: the folded batches' space made reusable, their index entries dropped. Without truncation (which
-#: would lock out the staging reads) and skipped while another process vacuums the table.
-_PG_RECLAIM = "VACUUM (TRUNCATE false, SKIP_LOCKED) audit_read_batches"
-
-
-def reclaim(engine: Engine) -> None:
-    """Make the space of folded batches reusable (PostgreSQL; SQLite reuses a deleted row's space by itself).
-
-    A fold deletes every batch it moves: under load, tens of thousands of dead rows a minute, which autovacuum
-    (one visit a minute by default) leaves in place. Each fold's scan for the oldest batches then walks them all,
-    slower with every fold, and every staging read extends the table instead of reusing its pages; a vacuum after
-    each fold run keeps the table at one run's size (``bench/load_bench.py``, PostgreSQL with two workers)."""
-    if engine.dialect.name != "postgresql":
-        return
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.exec_driver_sql(_PG_RECLAIM)
 
 
 def staged(session: Session, appointment_id: str | None = None) -> list[AuditRow]:

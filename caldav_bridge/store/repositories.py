@@ -33,7 +33,7 @@ from caldav_bridge.store import auth_clock, encoded_copies, page_filters, plain_
 from caldav_bridge.store.bulk_insert import insert_many
 from caldav_bridge.store.dav_ranges import reaching_from_before
 from caldav_bridge.store.plain_rows import PlainRow
-from caldav_bridge.store.read_audit import Folded
+from caldav_bridge.store.read_audit import FOLD_BATCHES, FOLD_READS, Folded
 from caldav_bridge.store.tables import (
     ApiTokenRow,
     AppointmentGuestRow,
@@ -551,9 +551,9 @@ class AuditRepository:
         rows = list(self.session.scalars(stmt)) + read_audit.staged(self.session, appointment_id)
         return sorted(rows, key=attrgetter("at"))  # stable: a folded row first at the same instant
 
-    def fold_staged_reads(self, *, batches: int | None = None, reads: int | None = None) -> Folded:
-        """Move the oldest staged reads into ``audit_log`` (:func:`caldav_bridge.store.read_audit.fold`; default
-        bounds ``read_audit.FOLD_BOUNDS``), in this (write) transaction."""
+    def fold_staged_reads(self, *, batches: int = FOLD_BATCHES, reads: int = FOLD_READS) -> Folded:
+        """Move the oldest staged reads into ``audit_log`` (:func:`caldav_bridge.store.read_audit.fold`), in this
+        (write) transaction."""
         return read_audit.fold(self.session.connection(), batches=batches, reads=reads)
 
 

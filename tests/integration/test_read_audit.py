@@ -2,8 +2,7 @@
 
 On SQLite and PostgreSQL: a staged read survives a process killed before any fold; a fold killed before it
 commits leaves everything staged; folds in a row, racing each other and racing new reads copy every read exactly
-once; readers (``AuditRepository.for_appointment``) see staged reads before any fold; the job folds. On PostgreSQL
-one fold runs at a time, and the folded batches' space is reused.
+once; readers (``AuditRepository.for_appointment``) see staged reads before any fold; the job folds.
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 
 from caldav_bridge.jobs.catalog import build_scheduler
@@ -23,8 +21,6 @@ from caldav_bridge.model.requests import AppointmentDraft, CancelRequest
 from caldav_bridge.runtime import Runtime
 from caldav_bridge.services import appointments
 from caldav_bridge.services.actor import system_actor
-from caldav_bridge.services.audit_trail import fold_staged_reads
-from caldav_bridge.store import read_audit
 from caldav_bridge.store.read_audit import Folded, Reads
 from caldav_bridge.store.tables import AuditRow
 from config import Settings
@@ -207,38 +203,3 @@ def test_the_job_folds_the_staged_reads(runtime: Runtime) -> None:
     assert job.run() == 6
     assert staged_reads(runtime) == 0 and _folded_ids(runtime) == Counter(ids)
     assert job.run() == 0
-
-
-@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # SQLite has one writer at a time
-def test_a_fold_while_another_folds_folds_nothing_and_leaves_every_read_staged(runtime: Runtime) -> None:
-    """PostgreSQL: one fold at a time, by a transaction-level advisory lock (what keeps two processes' folds from
-    competing for the same batches); the reads stay staged for the fold that holds it, or the next."""
-    ids = _stage(runtime, 3, 4)
-    with runtime.engine.connect() as other:
-        other.exec_driver_sql("SELECT pg_advisory_xact_lock(%(key)s)", {"key": read_audit.PG_FOLD_LOCK_KEY})
-        with runtime.uow() as uow:
-            assert uow.audit.fold_staged_reads() == Folded(0, 0)
-            uow.commit()
-        assert fold_staged_reads(runtime.uow()) == Folded(0, 0)  # the job's loop stops at once
-        assert staged_reads(runtime) == 3 and _folded_ids(runtime) == Counter()
-        other.rollback()  # the other fold ends: its lock goes with its transaction
-    assert fold_staged_reads(runtime.uow()) == Folded(3, 12)
-    assert _folded_ids(runtime) == Counter(ids)
-
-
-@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # SQLite reuses freed pages by itself
-def test_the_folded_batches_space_is_reused(runtime: Runtime) -> None:
-    """After a fold, :func:`read_audit.reclaim` makes the folded batches' space reusable: staging as many reads
-    again does not grow the table by as much again (without it: twice the size)."""
-
-    def table_size() -> int:
-        with runtime.engine.connect() as connection:
-            return int(connection.exec_driver_sql("SELECT pg_relation_size('audit_read_batches')").scalar() or 0)
-
-    _stage(runtime, 200, 50)
-    grown = table_size()
-    assert fold_staged_reads(runtime.uow()).batches == 200
-    read_audit.reclaim(runtime.engine)
-    _stage(runtime, 200, 50)
-    assert fold_staged_reads(runtime.uow()).batches == 200
-    assert table_size() < grown * 1.5, (grown, table_size())
