@@ -167,13 +167,14 @@ class Proc:
 
 
 def tree_cpu(root: int) -> float:
-    """CPU seconds (user + system) of process ``root`` and every descendant now running."""
+    """CPU seconds (user + system) of process ``root`` and every descendant now running, and of the children
+    ``root`` has reaped (PostgreSQL's backends end with their connections: their CPU is then the postmaster's)."""
     total = 0.0
     for pid in _tree(root):
         with contextlib.suppress(OSError, ValueError, IndexError):
             stat = Path(f"/proc/{pid}/stat").read_text()
             fields = stat[stat.rindex(")") + 2 :].split()
-            total += (int(fields[11]) + int(fields[12])) / CLK_TCK
+            total += sum(int(f) for f in fields[11 : 15 if pid == root else 13]) / CLK_TCK
     return total
 
 
