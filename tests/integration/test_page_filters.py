@@ -284,6 +284,7 @@ def test_the_planner_knows_how_many_appointments_the_kind_filter_keeps(runtime: 
             plan = connection.exec_driver_sql(
                 f"EXPLAIN (FORMAT JSON) {compiled}", {**compiled.params, **page.values}
             ).scalar()
+        assert plan is not None
         scans = list(_nodes(plan[0]["Plan"], "appointments"))
         assert scans, plan
         estimated = scans[0]["Plan Rows"]
