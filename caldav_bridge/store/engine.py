@@ -18,13 +18,11 @@ from caldav_bridge.store.private_files import private_dir, private_file
 from caldav_bridge.store.write_lock import WriteLock
 from caldav_bridge.store.write_queue import WriteQueue
 
-__all__ = ["READ_ONLY", "make_engine", "make_session_factory", "single_statement_reader", "write_turn"]
+__all__ = ["READ_ONLY", "make_engine", "make_session_factory", "write_turn"]
 
 #: The execution option of a read-only transaction (``UnitOfWork.reading``): on SQLite it begins deferred,
 #: so it never waits for (or takes) the write lock; WAL lets it read while a writer writes.
 READ_ONLY = "appointments_read_only"
-#: The execution option of :func:`single_statement_reader`'s connections: on SQLite no ``BEGIN`` at all.
-_SINGLE_STATEMENT = "appointments_single_statement"
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -96,15 +94,6 @@ _QUEUED = "appointments_write_turn"
 _LOCKED = "appointments_write_lock"
 
 
-def single_statement_reader(engine: Engine) -> Connection:
-    """A connection whose statements are each a transaction of their own (``with ... as connection:``), for a
-    read that is one statement: no ``BEGIN``/``ROLLBACK`` around it (SQLite: autocommit, as pysqlite runs here;
-    PostgreSQL: ``AUTOCOMMIT`` isolation). Never for writes or for reads that must see one snapshot."""
-    if engine.dialect.name == "sqlite":
-        return engine.connect().execution_options(**{_SINGLE_STATEMENT: True})
-    return engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-
-
 def _strict_json(value: Any) -> str:
     return json.dumps(value, allow_nan=False)
 
@@ -133,8 +122,6 @@ def _sqlite_begin_immediate(connection: Any) -> None:
     deferred: it reads a snapshot while writers write (WAL) and never queues behind them.
     """
     options = connection.get_execution_options()
-    if options.get(_SINGLE_STATEMENT):
-        return  # each statement commits on its own (pysqlite's isolation_level is None)
     if options.get(READ_ONLY):
         connection.exec_driver_sql("BEGIN")
         return
@@ -162,7 +149,7 @@ class _WriteTurns:
 
     def begin(self, connection: Connection) -> None:
         options = connection.get_execution_options()
-        if options.get(_SINGLE_STATEMENT) or options.get(READ_ONLY):
+        if options.get(READ_ONLY):
             return
         queued, locked = self.take()
         if queued:

@@ -15,8 +15,7 @@ import json
 import json.scanner
 import re
 import zlib
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -24,7 +23,6 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
-    Connection,
     Engine,
     Integer,
     Select,
@@ -42,7 +40,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from caldav_bridge.store import auth_clock, driver
-from caldav_bridge.store.engine import READ_ONLY, single_statement_reader
+from caldav_bridge.store.engine import READ_ONLY
 from caldav_bridge.store.page_filters import Filtered
 from caldav_bridge.store.plain_rows import PlainGuest, PlainRow
 from caldav_bridge.store.tables import AppointmentGuestRow, AppointmentRow, CalendarRow
@@ -172,7 +170,7 @@ def _sqlite_value(column: Any) -> Any:
 
 
 #: SQLite: a guest as a JSON array (the columns of :data:`_GUEST_COLUMNS`), and an appointment's guests as one
-#: JSON array of those (in no particular order: :func:`_sqlite_rows` sorts them by position).
+#: JSON array of those (in no particular order: :func:`_document_rows` sorts them by position).
 _SQLITE_GUESTS = func.json(
     literal_column("'['")
     .concat(
@@ -202,10 +200,9 @@ def _as_document(stmt: Select[Any]) -> Select[Any]:
     return select(_SQLITE_DOCUMENT).select_from(stmt.subquery())
 
 
-_SQLITE_ONE = _as_document(
-    _SQLITE_PAGE.where(_APPOINTMENT.c.id == bindparam("id"), _APPOINTMENT.c.deleted_at.is_(None))
+_SQLITE_ONE_DRIVER = driver.DriverStatement(
+    _as_document(_SQLITE_PAGE.where(_APPOINTMENT.c.id == bindparam("id"), _APPOINTMENT.c.deleted_at.is_(None)))
 )
-_SQLITE_ONE_DRIVER = driver.DriverStatement(_SQLITE_ONE)
 _ONE_DRIVER = driver.DriverStatement(_ONE)
 
 
@@ -543,12 +540,7 @@ def encoded_rows(
     As the first read of a read-only session, sent on the driver's own connection (``store/driver.py``), the
     statement compiled once for the page's shape."""
     statement = _encoded_page(page.statement, session.get_bind().dialect.name)
-    values = {**page.values, "limit": limit}
-    engine = _first_read_of_a_reader(session)
-    if engine is not None:
-        text, clock = driver.read_rows(engine, statement, values)[0]
-    else:
-        text, clock = session.connection().execute(statement.statement, values).one()
+    text, clock = _rows(session, statement, {**page.values, "limit": limit})[0]
     rows = _encoded_records(session, text, encode)
     if session.get_bind().dialect.name == "sqlite":  # the text's order is SQLite's; the page's the start's text, id
         rows.sort(key=_text_order)
@@ -569,11 +561,7 @@ def encoded_row(
     clock as the same statement saw it (one statement; as the first read of a read-only session on a driver
     connection, ``store/driver.py``)."""
     statement = _ENCODED_ONE[session.get_bind().dialect.name]
-    engine = _first_read_of_a_reader(session)
-    if engine is not None:
-        text, clock = driver.read_rows(engine, statement, {"id": appointment_id})[0]
-    else:
-        text, clock = session.connection().execute(statement.statement, {"id": appointment_id}).one()
+    text, clock = _rows(session, statement, {"id": appointment_id})[0]
     found = _encoded_records(session, text, encode)
     return (found[0] if found else None), int(clock)
 
@@ -607,15 +595,15 @@ def page_select(session: Session) -> Select[Any]:
 
 def plain_rows(session: Session, page: Filtered, limit: int) -> list[PlainRow]:
     """The first ``limit`` appointments ``page`` (:func:`page_select` filtered) selects in (date_start, id)
-    order, with their guests: on SQLite one statement answering one JSON document (:func:`_sqlite_rows`),
-    elsewhere two queries (the rows, then all their guests)."""
-    stmt = page.statement.order_by(_APPOINTMENT.c.date_start, _APPOINTMENT.c.id).limit(_LIMIT)
+    order, with their guests: on SQLite one statement answering one JSON document (:func:`_sqlite_page`; as the
+    first read of a read-only session on a driver connection), elsewhere two queries (the rows, then all their
+    guests)."""
     values = {**page.values, "limit": limit}
     if session.get_bind().dialect.name == "sqlite":
-        with _statement_connection(session) as connection:
-            rows = _sqlite_rows(connection, _as_document(stmt), values)
+        rows = _document_rows(_value(session, _sqlite_page(page.statement), values))
         rows.sort(key=_page_order)  # the document's order is SQLite's choice; the page's is (date_start, id)
         return rows
+    stmt = page.statement.order_by(_APPOINTMENT.c.date_start, _APPOINTMENT.c.id).limit(_LIMIT)
     connection = session.connection()  # Core execution: no ORM statement handling
     calendars: dict[str, PlainCalendar] = {}
     rows = [_plain_row(record, calendars) for record in connection.execute(stmt, values).all()]
@@ -632,18 +620,10 @@ def plain_row(session: Session, appointment_id: str) -> PlainRow | None:
     As the first read of a read-only session, sent on the driver's own connection (``store/driver.py``): one
     statement is its own snapshot, so no transaction is begun for it (~0.15 ms less a read on SQLite, ~0.5 ms on
     PostgreSQL)."""
-    engine = _first_read_of_a_reader(session)
     if session.get_bind().dialect.name == "sqlite":
-        if engine is not None:
-            document = driver.read_value(engine, _SQLITE_ONE_DRIVER, {"id": appointment_id})
-        else:
-            document = session.connection().execute(_SQLITE_ONE, {"id": appointment_id}).scalar()
-        found = _document_rows(document)
+        found = _document_rows(_value(session, _SQLITE_ONE_DRIVER, {"id": appointment_id}))
         return found[0] if found else None
-    if engine is not None:
-        records = driver.read_rows(engine, _ONE_DRIVER, {"id": appointment_id})
-    else:
-        records = list(session.connection().execute(_ONE, {"id": appointment_id}).all())
+    records = _rows(session, _ONE_DRIVER, {"id": appointment_id})
     row: PlainRow | None = None
     for record in records:
         if row is None:
@@ -663,28 +643,32 @@ def _first_read_of_a_reader(session: Session) -> Engine | None:
     return None
 
 
-@contextmanager
-def _statement_connection(session: Session) -> Iterator[Connection]:
-    """Where one statement of ``session`` runs: on a connection of its own without ``BEGIN``/``COMMIT`` when it is
-    the first read of a read-only session (the read's audit is then a statement of its own on a driver connection:
-    PostgreSQL list of 50 2.04-2.17 -> 1.95 ms in process), else in the session's transaction."""
+def _value(session: Session, statement: driver.DriverStatement, values: dict[str, Any]) -> Any:
+    """The first column of ``statement``'s first row (None if none): on a driver connection, one statement and its
+    own snapshot, when it is the first read of a read-only session; else in the session's transaction."""
     engine = _first_read_of_a_reader(session)
     if engine is not None:
-        with single_statement_reader(engine) as connection:
-            yield connection
-    else:
-        yield session.connection()
+        return driver.read_value(engine, statement, values)
+    return session.connection().execute(statement.statement, values).scalar()
 
 
-def _sqlite_rows(
-    connection: Connection, document: Select[Any], parameters: dict[str, Any] | None = None
-) -> list[PlainRow]:
-    """The appointments of a :func:`_as_document` statement's one JSON document, guests included.
+def _rows(session: Session, statement: driver.DriverStatement, values: dict[str, Any]) -> list[Any]:
+    """Every row ``statement`` answers, sent as :func:`_value` sends it."""
+    engine = _first_read_of_a_reader(session)
+    if engine is not None:
+        return driver.read_rows(engine, statement, values)
+    return list(session.connection().execute(statement.statement, values).all())
+
+
+@lru_cache(maxsize=512)
+def _sqlite_page(filtered: Select[Any]) -> driver.DriverStatement:
+    """SQLite: a filtered :data:`_SQLITE_PAGE`'s first ``limit`` rows as one JSON document (one per page shape).
 
     pysqlite releases the GIL for every row it steps; with a server's threads waiting for it, every release
     is a thread switch (a page of 50 and its 75 guests as rows cost ~100 switches a request under load). One
     row holding the whole page as JSON is one step, and json's C scanner reads it back."""
-    return _document_rows(connection.execute(document, parameters).scalar())
+    first = filtered.order_by(_APPOINTMENT.c.date_start, _APPOINTMENT.c.id).limit(_LIMIT)
+    return driver.DriverStatement(_as_document(first))
 
 
 def _document_rows(text: str | None) -> list[PlainRow]:

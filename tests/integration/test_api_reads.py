@@ -45,10 +45,7 @@ def statements(runtime: Runtime) -> Iterator[list[str]]:
 
     def on_begin(conn: Any) -> None:
         options = conn.get_execution_options()
-        if options.get("appointments_single_statement") or options.get("isolation_level") == "AUTOCOMMIT":
-            seen.append("(single statement)")  # the token's clock check: no transaction around it
-        else:
-            seen.append("BEGIN (read)" if options.get("appointments_read_only") else "BEGIN (write)")
+        seen.append("BEGIN (read)" if options.get("appointments_read_only") else "BEGIN (write)")
 
     def on_driver_statement(statement: str) -> None:  # SQLite: what runs past the engine
         if not getattr(engine_sending, "on", False):
