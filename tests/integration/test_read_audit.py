@@ -21,6 +21,7 @@ from caldav_bridge.model.requests import AppointmentDraft, CancelRequest
 from caldav_bridge.runtime import Runtime
 from caldav_bridge.services import appointments
 from caldav_bridge.services.actor import system_actor
+from caldav_bridge.services.audit_trail import fold_staged_reads
 from caldav_bridge.store.read_audit import Folded, Reads
 from caldav_bridge.store.tables import AuditRow
 from config import Settings
@@ -203,3 +204,15 @@ def test_the_job_folds_the_staged_reads(runtime: Runtime) -> None:
     assert job.run() == 6
     assert staged_reads(runtime) == 0 and _folded_ids(runtime) == Counter(ids)
     assert job.run() == 0
+
+
+def test_a_run_of_the_fold_ends_at_its_time_or_its_rounds_and_the_next_takes_the_rest(runtime: Runtime) -> None:
+    """A run folds round after round while rounds come back full, until its time (``FOLD_SECONDS``, before the
+    job's next tick) or its rounds are spent; what it leaves stays staged for the next run."""
+    ids = _stage(runtime, 3, 1000)  # 3,000 rows: a full round of 2,000 (two reads), then one of 1,000
+    assert fold_staged_reads(runtime.uow(), seconds=0) == Folded(2, 2000)  # its time was up after one round
+    assert staged_reads(runtime) == 1
+    assert fold_staged_reads(runtime.uow(), rounds=1) == Folded(1, 1000)
+    assert staged_reads(runtime) == 0 and _folded_ids(runtime) == Counter(ids)
+    _stage(runtime, 3, 1000)
+    assert fold_staged_reads(runtime.uow()) == Folded(3, 3000)  # in time: both rounds
