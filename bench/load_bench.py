@@ -131,6 +131,8 @@ def seed(database_url: str, data_dir: Path, appointments_count: int) -> dict[str
         if rt.engine.dialect.name == "postgresql":  # the statistics autovacuum gathers within a minute of a seeding
             with rt.engine.begin() as connection:
                 connection.exec_driver_sql("ANALYZE")
+        if issued.secret is None:
+            raise BenchError("the feed token was issued without its secret")
         return {"token": token, "appointment": first, "feed": issued.secret}
     finally:
         rt.close()
