@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, update
-from sqlalchemy.exc import IntegrityError
 
 from caldav_bridge.clock import utcnow
 from caldav_bridge.store.job_tables import JobTickRow
+from caldav_bridge.store.repositories import insert_if_missing
 from caldav_bridge.store.uow import SessionRepository, UnitOfWork
 
 __all__ = ["RETENTION", "Daily", "Every", "JobTicks", "Trigger", "claim", "finish", "missed"]
@@ -63,14 +63,11 @@ Trigger = Every | Daily
 class JobTicks(SessionRepository):
     """``uow.repo(JobTicks)``: the ``job_ticks`` rows."""
 
-    def insert(self, row: JobTickRow) -> bool:
-        """Insert ``row`` now; False when a row of its tick exists (the caller rolls back)."""
-        self.session.add(row)
-        try:
-            self.session.flush()
-        except IntegrityError:
-            return False
-        return True
+    def insert(self, job_id: str, tick: datetime, holder: str, outcome: str) -> bool:
+        """Insert the tick's row now; False when a row of it exists (another process claimed it). A lost claim is
+        no error on the database: with several workers one was logged by PostgreSQL every tick of every job."""
+        values = {"job_id": job_id, "tick_at": tick, "holder": holder, "claimed_at": utcnow(), "outcome": outcome}
+        return insert_if_missing(self.session, JobTickRow, values)
 
     def finish(self, job_id: str, tick: datetime, outcome: str, finished_at: datetime) -> None:
         self.session.execute(
@@ -86,9 +83,7 @@ class JobTicks(SessionRepository):
 def claim(uow: UnitOfWork, job_id: str, tick: datetime, holder: str, outcome: str = "running") -> bool:
     """Insert the tick's row for ``holder``; False when another process claimed the tick first."""
     with uow:
-        row = JobTickRow(job_id=job_id, tick_at=tick, holder=holder[:64], claimed_at=utcnow(), outcome=outcome)
-        if not uow.repo(JobTicks).insert(row):
-            uow.rollback()
+        if not uow.repo(JobTicks).insert(job_id, tick, holder[:64], outcome):
             return False
         uow.commit()
     return True

@@ -267,10 +267,17 @@ class AppointmentRepository:
         return list(self.session.scalars(stmt))
 
 
-def insert_if_missing(session: Session, table: type[Base], values: dict[str, Any]) -> None:
-    """``INSERT … ON CONFLICT DO NOTHING`` on SQLite and PostgreSQL: concurrent inserts of one key both succeed."""
-    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.execute(insert(table).values(**values).on_conflict_do_nothing())
+def insert_if_missing(session: Session, table: type[Base], values: dict[str, Any]) -> bool:
+    """``INSERT … ON CONFLICT DO NOTHING`` on SQLite and PostgreSQL: concurrent inserts of one key both succeed,
+    and neither is an error on the database server (its log, its failed transaction); whether this one added the
+    row."""
+    statement = _upsert_insert(session)(table).values(**values).on_conflict_do_nothing()
+    return session.connection().execute(statement, execution_options={"preserve_rowcount": True}).rowcount == 1
+
+
+def _upsert_insert(session: Session) -> Callable[..., Any]:
+    """The session's dialect's ``insert`` construct (the one with ``on_conflict_do_nothing``)."""
+    return postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
 class PeopleRepository:
@@ -286,8 +293,7 @@ class PeopleRepository:
         session = self.session
         people = _table(PersonRow)
         if inserts:
-            insert_ = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-            session.execute(insert_(people).on_conflict_do_nothing(), inserts)
+            session.execute(_upsert_insert(session)(people).on_conflict_do_nothing(), inserts)
         if updates:
             stmt = (
                 update(people)

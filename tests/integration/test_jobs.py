@@ -8,10 +8,11 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.engine import ExceptionContext
 
 from caldav_bridge.jobs.scheduler import SKIPPED, Job, JobScheduler
-from caldav_bridge.jobs.ticks import RETENTION, Daily, Every
+from caldav_bridge.jobs.ticks import RETENTION, Daily, Every, claim
 from caldav_bridge.runtime import Runtime
 from caldav_bridge.store.job_tables import JobTickRow
 
@@ -51,6 +52,26 @@ def test_a_tick_is_claimed_by_one_scheduler_only(runtime: Runtime) -> None:
     assert second.run_tick(second.jobs[0], tick + timedelta(minutes=1)) == "ok"
     assert runs == ["first", "second"]
     assert [(r.holder, r.outcome) for r in _ticks(runtime, "j")] == [("a:1", "ok"), ("b:2", "ok")]
+
+
+def test_a_lost_claim_is_no_error_on_the_database(runtime: Runtime) -> None:
+    """Two workers claim every tick of every job; the loser's insert must not fail on the server (PostgreSQL logged
+    a "duplicate key" ERROR for each, every few seconds) nor leave the tick to anyone but the winner."""
+    errors: list[BaseException] = []
+
+    def record(context: ExceptionContext) -> None:
+        errors.append(context.original_exception)
+
+    tick = datetime(2026, 12, 2, 17, 0, tzinfo=UTC)
+    event.listen(runtime.engine, "handle_error", record)
+    try:
+        assert claim(runtime.uow(), "j", tick, "a:1")
+        assert not claim(runtime.uow(), "j", tick, "b:2")
+        assert not claim(runtime.uow(), "j", tick, "b:2", outcome="missed")
+    finally:
+        event.remove(runtime.engine, "handle_error", record)
+    assert errors == []
+    assert [(r.holder, r.outcome) for r in _ticks(runtime, "j")] == [("a:1", "running")]
 
 
 def test_outcomes_are_recorded_and_old_ticks_forgotten(runtime: Runtime) -> None:
