@@ -13,6 +13,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from caldav_bridge.store.base import Base, new_id
 
+#: ``audit_read_batches``' ``toast_tuple_target`` on PostgreSQL: the largest a heap tuple may be (8 KB pages).
+AUDIT_BATCH_TOAST_TARGET = 8160
+
 __all__ = [
     "ApiTokenRow",
     "AppointmentGuestRow",
@@ -217,6 +220,11 @@ class AuditReadBatchRow(Base):
     """
 
     __tablename__ = "audit_read_batches"
+    #: PostgreSQL: a row stays whole in its page up to 8 KB, as it came (``toast_tuple_target``; migration 0019).
+    #: With the default (2 KB) the pairs of a list of 50 (4 KB) were compressed and, still over 2 KB, moved to the
+    #: TOAST table: two more heap rows and index entries each staging wrote, and each fold read back, decompressed
+    #: and deleted. Larger rows are still compressed and moved.
+    __table_args__ = {"postgresql_with": {"toast_tuple_target": AUDIT_BATCH_TOAST_TARGET}}
 
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True

@@ -10,10 +10,12 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from caldav_bridge.jobs.catalog import build_scheduler
@@ -22,8 +24,10 @@ from caldav_bridge.runtime import Runtime
 from caldav_bridge.services import appointments
 from caldav_bridge.services.actor import system_actor
 from caldav_bridge.services.audit_trail import fold_staged_reads
+from caldav_bridge.store.engine import make_engine
+from caldav_bridge.store.migrate import ensure_schema
 from caldav_bridge.store.read_audit import Folded, Reads
-from caldav_bridge.store.tables import AuditRow
+from caldav_bridge.store.tables import AUDIT_BATCH_TOAST_TARGET, AuditRow
 from config import Settings
 from tests.conftest import People
 from tests.support.audit import audit_trail, fold_reads, staged_reads
@@ -216,3 +220,35 @@ def test_a_run_of_the_fold_ends_at_its_time_or_its_rounds_and_the_next_takes_the
     assert staged_reads(runtime) == 0 and _folded_ids(runtime) == Counter(ids)
     _stage(runtime, 3, 1000)
     assert fold_staged_reads(runtime.uow()) == Folded(3, 3000)  # in time: both rounds
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # SQLite has no TOAST relation
+@pytest.mark.parametrize("empty_database_url", ["postgresql"], indirect=True)
+def test_a_staged_list_of_50_stays_whole_in_its_row(runtime: Runtime, empty_database_url: str) -> None:
+    """PostgreSQL: the 4 KB of pairs a list of 50 stages are stored as they came, in the batch's own heap row (not
+    compressed and moved to the TOAST relation: two more rows and index entries a staging wrote, and a fold read
+    back, decompressed and deleted), in a migrated database (0019) as in one created from the tables."""
+    calendar_id = str(uuid.uuid4())
+    for n in range(3):
+        pairs = [(str(uuid.uuid4()), calendar_id) for _ in range(50)]
+        with runtime.uow().reading() as uow:
+            uow.audit_reads(Reads(datetime.now(UTC), "dispatcher", "api", "read", f"list-{n}", pairs))
+            uow.commit()
+    with runtime.engine.connect() as connection:
+        stored = connection.exec_driver_sql("SELECT pg_column_size(pairs), octet_length(pairs) FROM audit_read_batches")
+        sizes = stored.all()
+        toasted = connection.exec_driver_sql(
+            "SELECT pg_relation_size(reltoastrelid) FROM pg_class WHERE relname = 'audit_read_batches'"
+        ).scalar()
+    assert len(sizes) == 3 and all(size >= length > 4000 for size, length in sizes), sizes  # not compressed
+    assert toasted == 0
+    fresh = make_engine(empty_database_url)
+    try:
+        ensure_schema(fresh)  # an empty database: created from the tables in one go
+        with fresh.connect() as connection:
+            options = connection.exec_driver_sql(
+                "SELECT reloptions FROM pg_class WHERE relname = 'audit_read_batches'"
+            ).scalar()
+    finally:
+        fresh.dispose()
+    assert options == [f"toast_tuple_target={AUDIT_BATCH_TOAST_TARGET}"]
