@@ -214,6 +214,8 @@ def non_finite_numbers(payload: object) -> list[FieldError]:
     would be stored as null (or refused by the store's JSON serializer). So an item holding one is refused,
     naming the field, whether or not the format reads that field. Iterative: a payload of any depth is walked.
     """
+    if not _holds_non_finite(payload):
+        return []
     errors: list[FieldError] = []
     stack: list[tuple[str, object]] = [("", payload)]
     while stack and len(errors) < _MAX_NON_FINITE:
@@ -226,6 +228,22 @@ def non_finite_numbers(payload: object) -> list[FieldError]:
         elif isinstance(value, list):
             stack.extend((join_path(path, i), v) for i, v in reversed(list(enumerate(value))))
     return errors
+
+
+def _holds_non_finite(payload: object) -> bool:
+    """Whether ``payload`` holds a NaN or infinite number anywhere: the walk of :func:`non_finite_numbers` without
+    the paths, which it builds only for an item that has one (every item is checked; almost none has one)."""
+    stack = [payload]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, float):
+            if not math.isfinite(value):
+                return True
+        elif isinstance(value, Mapping):
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return False
 
 
 def _short(value: object, limit: int = 80) -> str:

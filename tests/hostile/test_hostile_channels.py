@@ -492,10 +492,42 @@ CLI_FILES: dict[str, tuple[str, bytes]] = {
 }
 
 
+def _cli_import(path: Path, fmt: str, env: dict[str, str]) -> tuple[subprocess.CompletedProcess[bytes], float]:
+    """``appointment-service import FMT PATH --atomic`` in its own process: what it did, and its CPU seconds."""
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done = subprocess.run(
+        [*CLI, "import", fmt, str(path), "--atomic"], env=env, capture_output=True, timeout=120, check=False
+    )
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return done, (after.ru_utime + after.ru_stime) - (used.ru_utime + used.ru_stime)
+
+
+#: What the CLI's import costs before its first item, per database: measured once, on this machine.
+_START_UP: dict[str, float] = {}
+#: The start-up's CPU seconds on the machines the budget was set on stayed under this. The start-up is a fixed
+#: amount of this program's work (the interpreter, ~2,400 classes, a connection), so where it costs more, the
+#: machine is slower and the budget is scaled by as much: on a machine three times slower (2026-12-04: start-up
+#: 1.8-2.2 s), refusing 20,000 bad records took 1.0-1.6 s over it, where it took ~0.4 s before. A cost that grows
+#: faster than the input (what this test is for) still fails at any speed.
+START_UP_YARDSTICK = 1.0
+
+
+def _cli_start_up(dialect: str, env: dict[str, str], folder: Path) -> float:
+    """The CPU seconds of importing an empty file (the interpreter, the CLI's imports, the database's connection):
+    the larger of two runs. Measured, not assumed: a slower machine's start-up alone took the 2 s once allowed."""
+    if dialect not in _START_UP:
+        empty = folder / "empty.json"
+        empty.write_text("[]")
+        runs = [_cli_import(empty, "ols", env) for _ in range(2)]
+        assert all(done.returncode == 0 for done, _ in runs), [done.stderr[-300:] for done, _ in runs]
+        _START_UP[dialect] = max(cpu for _, cpu in runs)
+    return _START_UP[dialect]
+
+
 @pytest.mark.parametrize("case", list(CLI_FILES))
 def test_cli_import_of_hostile_files(live: LiveServer, settings: Settings, tmp_path: Path, case: str) -> None:
     """``appointment-service import`` in its own process: a clear refusal (exit 1 or 2, one line), within the
-    budget (the child's CPU, start-up included), nothing written."""
+    budget over the CLI's start-up (the child's CPU), nothing written."""
     fmt, body = CLI_FILES[case]
     path = tmp_path / "input"
     path.write_bytes(body)
@@ -504,19 +536,12 @@ def test_cli_import_of_hostile_files(live: LiveServer, settings: Settings, tmp_p
         "APPOINTMENTS_DATABASE_URL": settings.resolved_database_url(),
         "APPOINTMENTS_DATA_DIR": settings.data_dir,
     }
+    dialect = live.runtime.engine.dialect.name
+    start_up = _cli_start_up(dialect, env, tmp_path)
     before = fingerprint(live.runtime)
-    used = resource.getrusage(resource.RUSAGE_CHILDREN)
-    done = subprocess.run(
-        [*CLI, "import", fmt, str(path), "--atomic"],
-        env=env,
-        capture_output=True,
-        timeout=120,
-        check=False,
-    )
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime + after.ru_stime) - (used.ru_utime + used.ru_stime)
-    record(live.runtime.engine.dialect.name, f"CLI import: {case}", cpu, done.returncode, "cli")
+    done, cpu = _cli_import(path, fmt, env)
+    record(dialect, f"CLI import: {case}", cpu, done.returncode, "cli")
     assert done.returncode in (1, 2), (done.returncode, done.stdout[-500:], done.stderr[-500:])
     assert b"Traceback" not in done.stderr, done.stderr[-2000:]
-    assert cpu < CPU_BUDGET + 2.0, cpu  # the budget plus the interpreter's and the CLI's start-up
+    assert cpu - start_up < CPU_BUDGET * max(1.0, start_up / START_UP_YARDSTICK), (cpu, start_up)
     assert fingerprint(live.runtime) == before
