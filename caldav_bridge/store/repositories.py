@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from operator import attrgetter
@@ -24,6 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -272,7 +274,8 @@ def insert_if_missing(session: Session, table: type[Base], values: dict[str, Any
     and neither is an error on the database server (its log, its failed transaction); whether this one added the
     row."""
     statement = _upsert_insert(session)(table).values(**values).on_conflict_do_nothing()
-    return session.connection().execute(statement, execution_options={"preserve_rowcount": True}).rowcount == 1
+    result = session.execute(statement, execution_options={"preserve_rowcount": True})  # after the autoflush
+    return typing.cast(CursorResult[Any], result).rowcount == 1
 
 
 def _upsert_insert(session: Session) -> Callable[..., Any]:
