@@ -70,6 +70,10 @@ TIMED = frozenset(
         "TestSharingApiSanity::test_sharing_api_token_usage_delay",
     }
 )
+#: Radicale's tests of its own request handling that cost the same with any storage, run once, in the full set on
+#: SQLite: a daily event to the year 5000 PUT with a limit of 2,000,000 occurrences is 34-37 s of Radicale counting
+#: them, with its own file storage as with ours, a tenth of the whole suite's CPU.
+SQLITE_ONLY = frozenset({"TestBaseRequests::test_add_event_with_rrule_until_5000y_limit_2000000"})
 
 
 def _require_source() -> None:
@@ -99,10 +103,14 @@ def _timed_failures_pass_alone(failed: set[str], run: Callable[[list[str]], Suit
 
 
 def _suite(
-    storage: dict[str, Any], hook: str, *extra: str, env: dict[str, str] | None = None
+    storage: dict[str, Any],
+    hook: str,
+    *extra: str,
+    env: dict[str, str] | None = None,
+    leave_out: frozenset[str] = frozenset(),
 ) -> tuple[SuiteResult, set[str]]:
-    """Radicale's suite on the plugin over ``storage`` (``hook`` resets it before each test): its result, and its
-    failures but the :data:`TIMED` ones that pass when run again on their own."""
+    """Radicale's suite on the plugin over ``storage`` (``hook`` resets it before each test), but the tests
+    ``leave_out``: its result, and its failures but the :data:`TIMED` ones that pass when run again on their own."""
 
     def run(pytest_args: list[str]) -> SuiteResult:
         return run_suite(
@@ -118,7 +126,7 @@ def _suite(
             pytest_args=["-rf", *pytest_args],
         )
 
-    result = run([])
+    result = run([f"--deselect=test_radicale_suite.py::{name}" for name in sorted(leave_out)])
     failed = _failed(result.output)
     assert result.counts.get("failed", 0) == len(failed), result.output
     return result, _timed_failures_pass_alone(failed, run)
@@ -137,9 +145,11 @@ def test_radicale_suite_on_postgresql(pg_server: PostgresServer) -> None:
     name = "radicale_" + uuid.uuid4().hex[:12]
     url = pg_server.create_database(name)
     try:
-        result, failed = _suite({"url": url}, "tests.support.radicale_suite:reset", env={"RADICALE_SUITE_PG_URL": url})
+        env = {"RADICALE_SUITE_PG_URL": url}
+        result, failed = _suite({"url": url}, "tests.support.radicale_suite:reset", env=env, leave_out=SQLITE_ONLY)
     finally:
         pg_server.drop_database(name)
     assert failed <= DELIBERATE, result.output
     assert not result.counts.get("error") and not result.counts.get("errors"), result.output
-    assert result.counts.get("passed", 0) >= BASELINE_PASSED - len(DELIBERATE), result.output
+    assert result.counts.get("deselected") == len(SQLITE_ONLY), result.output
+    assert result.counts.get("passed", 0) >= BASELINE_PASSED - len(DELIBERATE) - len(SQLITE_ONLY), result.output

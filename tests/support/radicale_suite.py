@@ -104,5 +104,6 @@ def run_suite(
     ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
     tail = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
-    counts = {name: int(n) for n, name in re.findall(r"(\d+) (passed|failed|errors?|skipped|xfailed|xpassed)", tail)}
+    outcomes = r"(\d+) (passed|failed|errors?|skipped|deselected|xfailed|xpassed)"
+    counts = {name: int(n) for n, name in re.findall(outcomes, tail)}
     return SuiteResult(result.returncode, result.stdout[-20000:] + result.stderr[-5000:], counts)
