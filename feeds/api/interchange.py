@@ -115,10 +115,12 @@ class IcsQuery(BaseModel):
 
 
 ICS = "text/calendar"
-#: Items one request may import. A valid item costs ~0.3 ms of CPU (0.4 ms an .ics event, its parse included; a
-#: refused one far less): 1,000 cost 0.3-0.4 s, over the quarter second a request may cost quiet to stay inside its
-#: second under load (bench/hostile_costs.py). Larger files go through the command line import, which streams.
-MAX_ITEMS = 500
+#: Items one request may import, as many as Salesforce's sObject collections take. A valid item cost ~0.3 ms of CPU
+#: (0.4 ms an .ics event, its parse included) on the machines this was first measured on, and 1.4-2 ms on a slower
+#: one (2026-12-05: 500 .ics events in a dry run 0.71 s in process, 0.82-0.98 s served, over 1 s on a loaded
+#: machine): a request should cost a quarter of its second quiet to stay inside it under load
+#: (bench/hostile_costs.py). Larger files go through the command line import, which streams.
+MAX_ITEMS = 200
 #: Content lines of an .ics file one request may import, counted before it is parsed: parsing costs ~25 µs of CPU
 #: a line, so a file of 140,000 one-line properties cost 3 s; 5,000 lines are ~0.12 s (~400 ordinary events).
 MAX_ICS_LINES = 5_000

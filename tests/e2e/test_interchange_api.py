@@ -238,7 +238,7 @@ def test_atomic_failure_writes_nothing(live: LiveServer, api: Api, cals: dict[st
 def test_more_items_than_a_request_may_import_are_refused_before_any_work(
     live: LiveServer, api: Api, cals: dict[str, str]
 ) -> None:
-    """A request imports at most MAX_ITEMS (500) items (its CPU stays well inside the second a request may cost; the
+    """A request imports at most MAX_ITEMS (200) items (its CPU stays well inside the second a request may cost; the
     command line streams larger files). One more is a 422 naming the body, and nothing is converted or written."""
     sample = load_fixture("blueprint.json")
     items = [{**sample, "appointment_id": f"m{i}"} for i in range(MAX_ITEMS + 1)]
