@@ -222,39 +222,6 @@ def test_a_run_of_the_fold_ends_at_its_time_or_its_rounds_and_the_next_takes_the
     assert fold_staged_reads(runtime.uow()) == Folded(3, 3000)  # in time: both rounds
 
 
-class _Clock:
-    """A clock a quarter of a second later at each reading, and a rest that moves it on by the rest."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.rests: list[float] = []
-
-    def __call__(self) -> float:
-        self.now += 0.25
-        return self.now
-
-    def rest(self, seconds: float) -> None:
-        self.rests.append(seconds)
-        self.now += seconds
-
-
-def test_a_run_rests_between_rounds_and_starts_none_it_cannot_rest_after_in_time(runtime: Runtime) -> None:
-    """A run folds for its ``duty`` share of the time: after a full round it rests (at 0.5 as long as the round
-    took, at 0.2 four times as long), and it ends rather than start a round after a rest that reaches its time."""
-    ids = _stage(runtime, 3, 1000)  # a full round of 2,000, then one of 1,000
-    clock = _Clock()
-    assert fold_staged_reads(runtime.uow(), duty=0.5, clock=clock, rest=clock.rest) == Folded(3, 3000)
-    assert clock.rests == [0.25]  # each round a quarter of a second on this clock; none after the last
-    assert _folded_ids(runtime) == Counter(ids)
-    _stage(runtime, 3, 1000)
-    clock = _Clock()
-    folded = fold_staged_reads(runtime.uow(), duty=0.2, seconds=1.0, clock=clock, rest=clock.rest)
-    assert folded == Folded(2, 2000) and clock.rests == []  # a rest of 1 s would end past the run's time
-    assert staged_reads(runtime) == 1
-    with pytest.raises(ValueError, match="duty"):
-        fold_staged_reads(runtime.uow(), duty=0)
-
-
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # SQLite has no TOAST relation
 @pytest.mark.parametrize("empty_database_url", ["postgresql"], indirect=True)
 def test_a_staged_list_of_50_stays_whole_in_its_row(runtime: Runtime, empty_database_url: str) -> None:

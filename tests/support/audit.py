@@ -47,9 +47,8 @@ def audit_row_count(engine: Engine) -> int:
 
 
 def fold_reads(runtime: Runtime) -> int:
-    """Fold every staged read into ``audit_log`` (the job's service function, not resting between rounds); how many
-    rows that made."""
-    return fold_staged_reads(runtime.uow(), rounds=1000, seconds=60, duty=1.0).reads
+    """Fold every staged read into ``audit_log`` (the job's service function); how many rows that made."""
+    return fold_staged_reads(runtime.uow(), rounds=1000).reads
 
 
 def staged_reads(runtime: Runtime) -> int:
