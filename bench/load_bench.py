@@ -23,6 +23,15 @@ It records requests per second, p99 latency, and the server's CPU per request: u
 processes (the master and every worker, from /proc) over the run, divided by the requests wrk completed. Every wrk
 run must see no error and no non-2xx/3xx answer.
 
+``--baseline REV`` (issue 15's "today" is a74ed5f, the parent of its first commit) also measures that revision
+on the same machine in the same run: a detached ``git worktree`` of it in the temporary directory (removed at the
+end), a database of its own seeded by its own code (``bench/baseline_seed.py`` run in the worktree), served by its
+own ``serve`` (one waitress process, ``--threads``, bound to one CPU with ``taskset`` like the waitress peer), and
+run in setup ``waitress``'s rounds of the list of 50 and the single read beside ours and the peer. It prints ours
+vs the baseline (throughput ours/baseline, CPU per request baseline/ours, p99 of each) and two more verdicts: the
+list at least 10x the baseline's throughput, at most 1/5 of its CPU per request (the issue's 15 -> 3 ms). Where
+the baseline cannot be seeded or served on PostgreSQL it says so and is skipped there.
+
 Targets (issue 15): API list of 50 at most 3 ms CPU, >= 450 req/s on SQLite at 8 clients, p99 <= 100 ms,
 >= 10% of the peer's throughput; single read >= 30% of the peer's; on PostgreSQL, with both ``gunicorn:1`` and
 ``gunicorn:2`` run, the API's throughput from one worker to two at least 1.2x (``SCALING``); feed 304 CPU <= 1.3x
@@ -31,6 +40,8 @@ exit status 0 when every target is met, 1 when one is missed, 2 when the benchma
 
     .venv/bin/python bench/load_bench.py --seconds 10
     .venv/bin/python bench/load_bench.py --postgres --setups waitress gunicorn:1 gunicorn:2 granian:2
+    .venv/bin/python bench/load_bench.py --postgres --setups waitress --scenarios 'list 50' 'single read' \\
+        --baseline a74ed5f
 """
 
 from __future__ import annotations
@@ -58,6 +69,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.baseline_seed import appointment_fields  # noqa: E402
 from caldav_bridge.model.feeds import FeedTokenDraft  # noqa: E402
 from caldav_bridge.model.requests import AppointmentDraft  # noqa: E402
 from caldav_bridge.runtime import Runtime  # noqa: E402
@@ -83,7 +95,7 @@ class Point:
     database: str
     setup: str
     scenario: str
-    server: str  # ours, peer, nginx
+    server: str  # ours, peer, nginx, baseline (--baseline)
     rps: float
     p99_ms: float
     cpu_ms: float | None  # server CPU per request
@@ -110,21 +122,7 @@ def seed(database_url: str, data_dir: Path, appointments_count: int) -> dict[str
         start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=1)
         actor, first = system_actor(), ""
         for i in range(appointments_count):
-            when = start + timedelta(hours=2 * i)
-            guests = [{"id": f"cust-{i}", "first_name": "Jane", "last_name": f"Doe {i}", "timezone": "America/Denver"}]
-            if i % 2:
-                guests.append({"id": f"cust-{i}-b", "first_name": "John", "last_name": "Roe", "email": "j@x.test"})
-            draft = AppointmentDraft.model_validate(
-                {
-                    "calendar": {"id": calendar_id},
-                    "date_start": when.isoformat(),
-                    "date_end": (when + timedelta(minutes=45)).isoformat(),
-                    "name": f"Hearing aid fitting {i}",
-                    "description": "Bring the audiogram." if i % 3 else None,
-                    "guests": guests,
-                    "meta": {"type": "FOLLOW_UP", "salesforce": {"opportunity_gid": f"006{i:012d}"}, "source": "b"},
-                }
-            )
+            draft = AppointmentDraft.model_validate(appointment_fields(i, calendar_id, start + timedelta(hours=2 * i)))
             made = appointments.create(rt.uow(), actor, draft)
             first = first or str(made.appointment.id)
         issued = feed_tokens.issue(rt.uow(), actor, calendar_id, FeedTokenDraft(name="bench"), "http://x")
@@ -196,14 +194,14 @@ def _tree(root: int) -> list[int]:
 
 
 @contextlib.contextmanager
-def started(command: list[str], env: dict[str, str], ready: str, log: Path) -> Iterator[Proc]:
+def started(command: list[str], env: dict[str, str], ready: str, log: Path, cwd: Path = ROOT) -> Iterator[Proc]:
     port = free_port()
     command = [c.replace("{port}", str(port)) for c in command]
     with log.open("ab") as out:
         popen = subprocess.Popen(
             command,
             env=env,
-            cwd=ROOT,
+            cwd=cwd,
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -258,10 +256,8 @@ def peer_command(setup: str, bind_cpus: bool = True, threads: int = 8) -> list[s
     with ``bind_cpus``."""
     kind, _, workers = setup.partition(":")
     if kind == "waitress":
-        cpus = cpu_affinity.allowed_cpus()
-        bound = ["taskset", "--cpu-list", str(cpus[0])] if bind_cpus and len(cpus) > 1 else []
         return [
-            *bound,
+            *_taskset(bind_cpus),
             str(BIN / "waitress-serve"),
             "--host",
             "127.0.0.1",
@@ -288,6 +284,20 @@ def peer_command(setup: str, bind_cpus: bool = True, threads: int = 8) -> list[s
             "bench.wsgi_apps:minimal()",
         ]
     return _granian(workers, "bench.wsgi_apps:minimal", threads)
+
+
+def baseline_command(bind_cpus: bool = True, threads: int = 8) -> list[str]:
+    """``--baseline``'s ``serve`` (run in the revision's worktree): one waitress process of ``threads`` threads,
+    bound to one CPU as the waitress peer is (that ``serve`` may not bind itself: a74ed5f has no affinity, nor
+    ``--no-cpu-affinity``)."""
+    python = [sys.executable, "-m", "feeds.cli", "serve", "--no-migrate", "--host", "127.0.0.1", "--port", "{port}"]
+    return [*_taskset(bind_cpus), *python, "--threads", str(threads)]
+
+
+def _taskset(bind_cpus: bool) -> list[str]:
+    """``taskset`` binding a process to the first allowed CPU, with ``bind_cpus`` on a machine of several."""
+    cpus = cpu_affinity.allowed_cpus()
+    return ["taskset", "--cpu-list", str(cpus[0])] if bind_cpus and len(cpus) > 1 else []
 
 
 def _gunicorn_binding(bind_cpus: bool) -> list[str]:
@@ -379,6 +389,134 @@ def _ms(value: str) -> float:
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
 
+# ------------------------------------------------------------------------------------------------- baseline
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """``--baseline REV`` on one database: the revision (short hash), its worktree, its own database and what its
+    own code seeded there (a read token, an appointment's id)."""
+
+    label: str
+    tree: Path
+    url: str
+    data_dir: Path
+    seeded: dict[str, str]
+
+
+def _git(*args: str) -> str:
+    try:
+        done = subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True, timeout=300)
+    except subprocess.TimeoutExpired as exc:
+        raise BenchError(f"git {' '.join(args)} took more than 300 s") from exc
+    if done.returncode:
+        raise BenchError(f"git {' '.join(args)}: {done.stderr.strip()}")
+    return done.stdout.strip()
+
+
+@contextlib.contextmanager
+def baseline_tree(rev: str, folder: Path) -> Iterator[tuple[str, Path]]:
+    """(short hash, path) of a detached worktree of ``rev`` in ``folder``; removed and pruned on the way out, also
+    on an error or Ctrl-C."""
+    try:
+        commit = _git("rev-parse", "--verify", f"{rev}^{{commit}}")
+    except BenchError as exc:
+        raise BenchError(f"--baseline {rev}: not a commit of {ROOT}'s repository ({exc})") from exc
+    tree = folder / "baseline-tree"
+    try:
+        _git("worktree", "add", "--detach", str(tree), commit)
+        yield _git("rev-parse", "--short", commit), tree
+    finally:
+        with contextlib.suppress(BenchError):
+            _git("worktree", "remove", "--force", str(tree))
+        shutil.rmtree(tree, ignore_errors=True)
+        with contextlib.suppress(BenchError):
+            _git("worktree", "prune")
+
+
+def _baseline_env(tree: Path) -> dict[str, str]:
+    """The environment of the baseline's processes: its worktree first on the path (they run in it, too)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("APPOINTMENTS_")}
+    env["PYTHONPATH"] = str(tree)
+    return env
+
+
+def seed_baseline(label: str, tree: Path, database: str, url: str, data_dir: Path, count: int) -> Baseline | None:
+    """``url`` seeded with the baseline's own code (``bench/baseline_seed.py`` run in its worktree, which must be
+    what it imports). A failure skips the baseline on PostgreSQL (None, said) and stops the benchmark on SQLite."""
+    command = [sys.executable, str(ROOT / "bench" / "baseline_seed.py"), url, str(data_dir), str(count)]
+    try:
+        done = subprocess.run(command, cwd=tree, env=_baseline_env(tree), capture_output=True, text=True, timeout=900)
+    except subprocess.TimeoutExpired:
+        _baseline_failed(database, label, "its seeding took more than 900 s")
+        return None
+    if done.returncode:
+        _baseline_failed(database, label, f"its seeding failed:\n{done.stderr[-3000:]}")
+        return None
+    seeded = json.loads(done.stdout.strip().splitlines()[-1])
+    for module in ("caldav_bridge", "feeds"):
+        if not Path(seeded[module]).resolve().is_relative_to(tree.resolve()):
+            raise BenchError(f"the baseline's seeding imported {module} from {seeded[module]}, not from {tree}")
+    return Baseline(label, tree, url, data_dir, {"token": seeded["token"], "appointment": seeded["appointment"]})
+
+
+def _baseline_failed(database: str, label: str, reason: str) -> None:
+    """Stops the benchmark on SQLite; on PostgreSQL says the baseline is skipped there (ours and the peers run)."""
+    if database != "postgresql":
+        raise BenchError(f"the baseline {label} could not be served on {database}: {reason}")
+    lines = [line for line in reason.splitlines() if line.strip()] or ["?"]
+    errors = [line for line in lines if re.match(r"[\w.-]+: ", line)]  # "psycopg.OperationalError: ..."
+    summary = (errors or lines)[-1]
+    print(f"baseline {label} cannot be served on postgresql, SKIPPED there (ours and the peers still run): {summary}")
+    print("".join(f"    {line}\n" for line in lines[-12:]), end="", flush=True)
+
+
+def _start_baseline(
+    stack: contextlib.ExitStack, baseline: Baseline, database: str, tmp: Path, options: RunOptions
+) -> Proc | None:
+    """The baseline's ``serve`` (in its worktree, on its database) in ``stack``, its list of 50 and single read
+    checked; None where it cannot be served on PostgreSQL (said)."""
+    env = _baseline_env(baseline.tree)
+    env.update(
+        APPOINTMENTS_DATABASE_URL=baseline.url,
+        APPOINTMENTS_DATA_DIR=str(baseline.data_dir),
+        APPOINTMENTS_FEED_RATE_LIMIT_PER_MINUTE="1000000",
+        APPOINTMENTS_LOG_LEVEL="WARNING",
+        APPOINTMENTS_JOBS_IN_SERVE="true" if options.jobs else "false",
+    )
+    command, log = baseline_command(options.bind_cpus, options.threads), tmp / f"baseline-{database}.log"
+    with contextlib.ExitStack() as own:
+        try:
+            proc = own.enter_context(started(command, env, "/healthz", log, cwd=baseline.tree))
+            _check_api(proc, baseline.seeded)
+        except BenchError as exc:
+            _baseline_failed(database, baseline.label, str(exc))
+            return None
+        stack.enter_context(own.pop_all())
+    return proc
+
+
+def _check_api(proc: Proc, seeded: dict[str, str]) -> None:
+    auth = {"Authorization": f"Bearer {seeded['token']}"}
+    listed = requests.get(proc.base + "/api/v1/appointments?limit=50", headers=auth, timeout=30)
+    one = requests.get(f"{proc.base}/api/v1/appointments/{seeded['appointment']}", headers=auth, timeout=30)
+    for answer in (listed, one):
+        if answer.status_code != 200:
+            raise BenchError(f"{answer.url}: {answer.status_code} {answer.text[:300]}")
+    if len(listed.json()["items"]) != 50:
+        raise BenchError("the list did not hold 50 appointments")
+
+
+def _add_baseline(
+    scenarios: dict[str, tuple[int, Targets]], names: dict[Proc, str], proc: Proc, seeded: dict[str, str]
+) -> None:
+    """The baseline's turn in the API scenarios' rounds, after ours and the peer."""
+    auth = {"Authorization": f"Bearer {seeded['token']}"}
+    scenarios["list 50"][1][proc] = ("/api/v1/appointments?limit=50", auth)
+    scenarios["single read"][1][proc] = (f"/api/v1/appointments/{seeded['appointment']}", auth)
+    names[proc] = "baseline"
+
+
 # ------------------------------------------------------------------------------------------------------ run
 
 
@@ -397,6 +535,11 @@ class RunOptions:
     jobs: bool = True
     scenarios: tuple[str, ...] = SCENARIOS
     database_pid: int | None = None
+    baseline: Baseline | None = None  # --baseline on this database (with setup waitress)
+
+
+#: The servers of one scenario and what each is asked: path and headers.
+Targets = dict[Proc, tuple[str, dict[str, str]]]
 
 
 def run_setup(
@@ -438,9 +581,10 @@ def run_setup(
                 peer_command(setup, bind_cpus, threads), peer_env, "/feeds/feed.ics", tmp / f"peer-{setup}.log"
             ) as peer,
             nginx(folder, tmp / "nginx.log") as static,
+            contextlib.ExitStack() as stack,
         ):
             static_etag = requests.get(static.base + "/feed.ics", timeout=10).headers["ETag"]
-            scenarios = {
+            scenarios: dict[str, tuple[int, Targets]] = {
                 "list 50": (
                     API_CLIENTS,
                     {ours: ("/api/v1/appointments?limit=50", auth), peer: ("/api/v1/appointments", {})},
@@ -464,6 +608,10 @@ def run_setup(
                 ),
             }
             names = {ours: "ours", peer: "peer", static: "nginx"}
+            if options.baseline is not None and setup == "waitress":
+                base = _start_baseline(stack, options.baseline, database, tmp, options)
+                if base is not None:
+                    _add_baseline(scenarios, names, base, options.baseline.seeded)
             return [
                 point
                 for scenario in options.scenarios
@@ -476,16 +624,17 @@ def _run_scenario(
     setup: str,
     scenario: str,
     clients: int,
-    targets: dict[Proc, tuple[str, dict[str, str]]],
+    targets: Targets,
     names: dict[Proc, str],
     options: RunOptions,
 ) -> list[Point]:
     """One scenario's points: each server in ``targets`` runs wrk ``options.rounds`` times, taking turns, so a
-    noisy moment does not land on one alone; a figure is the median of its rounds. The database's CPU is ours."""
+    noisy moment does not land on one alone; a figure is the median of its rounds. The database's CPU is ours (and
+    the baseline's)."""
     runs: dict[Proc, list[tuple[float, float, float, int, float | None]]] = {proc: [] for proc in targets}
     for _ in range(options.rounds):
         for proc, (url_path, headers) in targets.items():
-            database_pid = options.database_pid if names[proc] == "ours" else None
+            database_pid = options.database_pid if names[proc] in ("ours", "baseline") else None
             runs[proc].append(wrk(proc, url_path, clients, options.seconds, headers, database_pid))
             rps, p99, cpu, _done, database_cpu = runs[proc][-1]
             shown_cpu = cpu if names[proc] != "nginx" else float("nan")
@@ -580,6 +729,66 @@ def table(points: list[Point]) -> str:
     return "\n".join(lines)
 
 
+def baseline_table(points: list[Point], label: str) -> str:
+    """Ours next to the baseline (setup waitress): throughput ours/baseline, CPU per request baseline/ours."""
+    by = {(p.database, p.scenario, p.server): p for p in points if p.setup == "waitress"}
+    lines = [
+        f"ours vs the baseline {label} (setup waitress, same machine, same rounds):",
+        "",
+        "| database | scenario | ours req/s | baseline req/s | ours/baseline req/s | ours CPU ms/req "
+        "| baseline CPU ms/req | baseline/ours CPU | ours p99 ms | baseline p99 ms |",
+        "|" + "---|" * 10,
+    ]
+    for (database, scenario, server), ours in by.items():
+        if server != "ours" or scenario not in ("list 50", "single read"):
+            continue
+        base = by.get((database, scenario, "baseline"))
+        if base is None:
+            lines.append(
+                f"| {database} | {scenario} | {ours.rps:.0f} | not measured (see above) | | "
+                f"{_cpu(ours):.2f} | | | {ours.p99_ms:.1f} | |"
+            )
+            continue
+        lines.append(
+            f"| {database} | {scenario} | {ours.rps:.0f} | {base.rps:.0f} | {ours.rps / base.rps:.2f} "
+            f"| {_cpu(ours):.2f} | {_cpu(base):.2f} | {_cpu(base) / _cpu(ours):.2f} | {ours.p99_ms:.1f} "
+            f"| {base.p99_ms:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+#: Issue 15 against the code before it (its "today", a74ed5f), on the same machine in the same run: the list of 50
+#: at least this many times the baseline's throughput ...
+BASELINE_THROUGHPUT = 10
+#: ... and at most the baseline's CPU per request divided by this (the issue's 15 -> 3 ms).
+BASELINE_CPU_CUT = 5
+
+
+def baseline_verdicts(points: list[Point], label: str) -> list[tuple[str, bool]]:
+    """Setup waitress's list of 50, ours vs the baseline, on each database the baseline was measured on."""
+    found: list[tuple[str, bool]] = []
+    by = {(p.database, p.server): p for p in points if p.setup == "waitress" and p.scenario == "list 50"}
+    for (database, server), ours in by.items():
+        base = by.get((database, "baseline"))
+        if server != "ours" or base is None:
+            continue
+        text = f"vs baseline {label}: {database} waitress list 50:"
+        gain = ours.rps / base.rps
+        found.append(
+            (
+                f"{text} {ours.rps:.0f} vs {base.rps:.0f} req/s, {gain:.1f}x the baseline's >= {BASELINE_THROUGHPUT}x",
+                gain >= BASELINE_THROUGHPUT,
+            )
+        )
+        cpu = f"CPU {_cpu(ours):.2f} vs {_cpu(base):.2f} ms/req, 1/{_cpu(base) / _cpu(ours):.1f} of the baseline's"
+        found.append((f"{text} {cpu} <= 1/{BASELINE_CPU_CUT}", _cpu(ours) <= _cpu(base) / BASELINE_CPU_CUT))
+    return found
+
+
+def _cpu(point: Point) -> float:
+    return point.cpu_ms if point.cpu_ms is not None else float("nan")
+
+
 def _interrupted(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -591,7 +800,7 @@ def _positive(text: str) -> int:
     return number
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10, help="seconds per wrk run (default 10)")
     parser.add_argument("--postgres", action="store_true", help="also on a throwaway PostgreSQL")
@@ -635,50 +844,101 @@ def main(argv: list[str] | None = None) -> int:
         metavar="SCENARIO",
         help="which to run (default all): " + ", ".join(repr(s) for s in SCENARIOS),
     )
+    parser.add_argument(
+        "--baseline",
+        metavar="REV",
+        help="also serve git revision REV (a detached worktree, seeded and served by its own code: waitress, one "
+        "process bound to one CPU) on each database and run it in the same rounds as setup waitress's list 50 and "
+        "single read; prints ours vs it as ratios (issue 15's 'today' is a74ed5f). Default: none",
+    )
     parser.add_argument("--json", type=Path, help="also write the points as JSON here")
+    return parser
+
+
+def _databases(args: argparse.Namespace, stack: contextlib.ExitStack, tmp: Path) -> list[DatabaseRun]:
+    """The databases to run on (a throwaway PostgreSQL server in ``stack`` with ``--postgres``)."""
+    databases: list[DatabaseRun] = []
+    if args.sqlite:
+        baseline_url = f"sqlite:///{tmp / 'baseline.db'}" if args.baseline else None
+        databases.append(DatabaseRun("sqlite", f"sqlite:///{tmp / 'bench.db'}", None, baseline_url))
+    if args.postgres:
+        from tests.support.postgres import PostgresServer
+
+        server = stack.enter_context(PostgresServer())
+        url = server.create_database("load_bench")
+        baseline_url = server.create_database("load_bench_baseline") if args.baseline else None
+        databases.append(DatabaseRun("postgresql", url, server.pid, baseline_url))
+    return databases
+
+
+@dataclass(frozen=True)
+class DatabaseRun:
+    """A database run on: its name, our URL, its server's PID (PostgreSQL), the baseline's URL (--baseline)."""
+
+    database: str
+    url: str
+    pid: int | None
+    baseline_url: str | None
+
+
+def _measure(args: argparse.Namespace) -> tuple[list[Point], str | None]:
+    """Every point, and the baseline's short hash (None without ``--baseline``). Raises BenchError."""
+    points: list[Point] = []
+    label: str | None = None
+    with tempfile.TemporaryDirectory(prefix="load-bench-") as name, contextlib.ExitStack() as stack:
+        tmp = Path(name)
+        tmp.chmod(0o711)  # nginx's workers (another user) reach the feed file below it
+        tree = tmp / "baseline-tree"
+        if args.baseline:
+            label, tree = stack.enter_context(baseline_tree(args.baseline, tmp))
+            named = args.baseline if label == args.baseline else f"{args.baseline} ({label})"
+            print(f"baseline {named} checked out in {tree}", flush=True)
+        for run in _databases(args, stack, tmp):
+            data_dir = tmp / f"data-{run.database}"
+            print(f"seeding {args.appointments} appointments on {run.database} ...", flush=True)
+            seeded = seed(run.url, data_dir, args.appointments)
+            baseline = None
+            if label is not None and run.baseline_url is not None:
+                print(f"seeding them on {run.database} for the baseline {label}, with its code ...", flush=True)
+                baseline_data = tmp / f"baseline-data-{run.database}"
+                baseline = seed_baseline(label, tree, run.database, run.baseline_url, baseline_data, args.appointments)
+            options = RunOptions(
+                seconds=args.seconds,
+                rounds=args.rounds,
+                threads=args.threads,
+                bind_cpus=args.cpu_affinity,
+                jobs=args.jobs,
+                scenarios=tuple(args.scenarios),
+                database_pid=run.pid,
+                baseline=baseline,
+            )
+            for setup in args.setups:
+                points += run_setup(run.database, run.url, data_dir, seeded, setup, tmp, options)
+    return points, label
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
     args = parser.parse_args(argv)
+    if args.baseline and ("waitress" not in args.setups or not {"list 50", "single read"} & set(args.scenarios)):
+        parser.error("--baseline needs setup waitress and 'list 50' or 'single read' among the scenarios")
     signal.signal(signal.SIGTERM, _interrupted)  # stop the servers (own sessions) on SIGTERM as on Ctrl-C
     for tool in (WRK, NGINX):
         if not Path(tool).exists():
             print(f"{tool} is missing (Debian: apt-get install wrk nginx-light)", file=sys.stderr)
             return 2
-    points: list[Point] = []
     try:
-        with tempfile.TemporaryDirectory(prefix="load-bench-") as name, contextlib.ExitStack() as stack:
-            tmp = Path(name)
-            tmp.chmod(0o711)  # nginx's workers (another user) reach the feed file below it
-            databases: list[tuple[str, str]] = []
-            database_pid: int | None = None
-            if args.sqlite:
-                databases.append(("sqlite", f"sqlite:///{tmp / 'bench.db'}"))
-            if args.postgres:
-                from tests.support.postgres import PostgresServer
-
-                server = stack.enter_context(PostgresServer())
-                databases.append(("postgresql", server.create_database("load_bench")))
-                database_pid = server.pid
-            for database, url in databases:
-                data_dir = tmp / f"data-{database}"
-                print(f"seeding {args.appointments} appointments on {database} ...", flush=True)
-                seeded = seed(url, data_dir, args.appointments)
-                options = RunOptions(
-                    seconds=args.seconds,
-                    rounds=args.rounds,
-                    threads=args.threads,
-                    bind_cpus=args.cpu_affinity,
-                    jobs=args.jobs,
-                    scenarios=tuple(args.scenarios),
-                    database_pid=database_pid if database == "postgresql" else None,
-                )
-                for setup in args.setups:
-                    points += run_setup(database, url, data_dir, seeded, setup, tmp, options)
+        points, label = _measure(args)
     except BenchError as exc:
         print(f"benchmark could not run: {exc}", file=sys.stderr)
         return 2
     print()
     print(table(points))
     print()
-    results = verdicts(points)
+    if label is not None:
+        print(baseline_table(points, label))
+        print()
+    results = verdicts(points) + (baseline_verdicts(points, label) if label is not None else [])
     for text, ok in results:
         print(f"{'met   ' if ok else 'MISSED'} {text}")
     if args.json:
