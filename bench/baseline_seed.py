@@ -20,6 +20,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from caldav_bridge.model.requests import AppointmentDraft
+from caldav_bridge.runtime import Runtime
+from caldav_bridge.services import appointments, users
+from caldav_bridge.services.actor import system_actor
+from caldav_bridge.store.migrate import upgrade
+from config import load_settings
+
 
 def appointment_fields(i: int, calendar_id: str, when: datetime) -> dict[str, Any]:
     """The ``i``-th seeded appointment (an ``AppointmentDraft``'s fields): 45 minutes, one or two guests."""
@@ -39,13 +46,6 @@ def appointment_fields(i: int, calendar_id: str, when: datetime) -> dict[str, An
 
 def seed(database_url: str, data_dir: Path, appointments_count: int) -> dict[str, str]:
     """A dispatcher's read token and a fitter with ``appointments_count`` appointments, with this revision's code."""
-    from caldav_bridge.model.requests import AppointmentDraft
-    from caldav_bridge.runtime import Runtime
-    from caldav_bridge.services import appointments, users
-    from caldav_bridge.services.actor import system_actor
-    from caldav_bridge.store.migrate import upgrade
-    from config import load_settings
-
     settings = load_settings(environ={}, database_url=database_url, data_dir=str(data_dir))
     rt = Runtime.from_settings(settings)
     try:
