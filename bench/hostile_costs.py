@@ -3,9 +3,10 @@
 
 Runs ``pytest tests/hostile`` (SQLite and PostgreSQL; extra arguments go to pytest, e.g. ``-k sqlite``) with
 HOSTILE_COSTS naming a temporary file, to which tests/support/hostile.py appends one line per measured request,
-then prints one row per case: each fixed-corpus case, each CLI import (the child's CPU, interpreter start-up
-included), and for each hypothesis-generated test its slowest example. A case over ``--margin`` seconds (default
-0.25: CI load inflates CPU time 2.5-3x, so more than that quiet is a CI failure to come) is marked ``!``.
+then prints one row per case: each fixed-corpus case, each CLI import (run in-process: the import's own CPU, no
+interpreter start-up), and for each hypothesis-generated test its slowest example. A case over ``--margin``
+seconds (default 0.25: CI load inflates CPU time 2.5-3x, so more than that quiet is a CI failure to come) is
+marked ``!``.
 
 Exit status: 0 when every case is within the margin, 1 when one is not, 2 when pytest failed.
 

@@ -129,7 +129,7 @@ class Tried:
 
 def record(database: str, case: str, seconds: float, status: int, kind: str) -> None:
     """Report one measured request to the file HOSTILE_COSTS names, if it is set. ``kind``: "case" (of a fixed
-    corpus), "example" (one of a generated test's) or "cli" (a child process, its start-up included)."""
+    corpus), "example" (one of a generated test's) or "cli" (a CLI import run in-process: its own CPU, no start-up)."""
     path = os.environ.get(COSTS_FILE)
     if not path:
         return
