@@ -189,8 +189,14 @@ def _array_items(reader: _CountingReader) -> Iterator[object]:
             count += 1
             yield item
     except ijson.JSONError as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"malformed JSON after item {count}: {reason}") from None
+        raise InputError(f"malformed JSON after item {count}: {_parser_reason(exc)}") from None
+
+
+def _parser_reason(exc: Exception) -> str:
+    """The first line of the parser's message: yajl's comes as bytes, with the input and a caret on further lines."""
+    detail = exc.args[0] if exc.args else ""
+    text = (detail.decode("utf-8", "replace") if isinstance(detail, bytes) else str(detail)).strip()
+    return text.splitlines()[0].rstrip(".") if text else type(exc).__name__
 
 
 def _object_or_lines(reader: _CountingReader) -> Iterator[object]:
@@ -279,12 +285,21 @@ def _import_items(args: argparse.Namespace, rt: Any, items: Iterator[object]) ->
         except InputError as exc:
             if args.json:
                 out.write("\n]}\n")
-            return fail(f"{args.file}: {exc}; the items before it were processed", code=2)
+            progress.abandon()
+            return fail(f"{args.file}: {exc}; {_written_before(args, summary)}", code=2)
     if args.json:
         out.write(("\n" if summary.total else "") + '], "summary": ' + json.dumps(summary.as_dict()) + "}\n")
     else:
         out.write(_summary_line(args.format, summary) + "\n")
     return 1 if summary.failed else 0
+
+
+def _written_before(args: argparse.Namespace, summary: service.ImportSummary) -> str:
+    """What an import refused part-way through kept: with ``--atomic`` or ``--dry-run`` nothing; else the chunks
+    committed before the bad input (their items reported above), never the items read since."""
+    if args.atomic or args.dry_run or not summary.total:
+        return "nothing was written"
+    return f"the first {summary.total} items were imported (reported above), none from item {summary.total} on"
 
 
 def _error_line(result: service.ItemResult) -> str:

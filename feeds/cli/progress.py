@@ -26,6 +26,7 @@ class ItemProgress:
         self.failed = 0
         self._bar: Any = None
         self._task: Any = None
+        self._abandoned = False
 
     def __enter__(self) -> ItemProgress:
         if self.terminal:
@@ -48,8 +49,13 @@ class ItemProgress:
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         if self._bar is not None:
             self._bar.stop()
-        elif self.done or kind is None:
+        elif not self._abandoned and (self.done or kind is None):
             self._line()
+
+    def abandon(self) -> None:
+        """End without the closing count line: the caller's own line says how far it got (a refusal that ends the
+        input is then the one line on standard error)."""
+        self._abandoned = True
 
     def update(self, done: int, total: int | None = None, failed: int | None = None) -> None:
         self.done = done

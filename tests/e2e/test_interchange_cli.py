@@ -152,6 +152,27 @@ def test_command_errors_exit_2(settings: Settings, runtime: Runtime, tmp_path: P
     assert code == 0 and "0 items" in out
 
 
+def test_a_file_refused_part_way_says_in_one_line_what_was_written(
+    settings: Settings, runtime: Runtime, darth: str
+) -> None:
+    """Bad JSON after three good items, two items a chunk: the first chunk is imported, the item read since is not,
+    and the one line on standard error says so (it used to say "the items before it were processed", be followed
+    by a progress line, and show the parser's message as a bytes literal)."""
+    good = ", ".join(json.dumps(item) for item in _blueprints(3))
+    stdin = "[" + good + ', {"appointment_id": "\xff'
+    done = run(settings, "import", "blueprint", "-", "--chunk-size", "2", stdin=stdin, expect=2)
+    [line] = done.stderr.splitlines()
+    assert line.startswith("appointment-service: error: -: malformed JSON after item 3: "), line
+    assert line.endswith("; the first 2 items were imported (reported above), none from item 2 on"), line
+    assert "b'" not in line and "\\n" not in line, line
+    assert _count(runtime, AppointmentRow) == 2
+    for flag in ("--atomic", "--dry-run"):
+        again = run(settings, "import", "blueprint", "-", flag, stdin=stdin.replace('"b', '"c'), expect=2)
+        [line] = again.stderr.splitlines()
+        assert line.endswith("; nothing was written"), (flag, line)
+    assert _count(runtime, AppointmentRow) == 2
+
+
 def _canonical(n: int, meta: dict[str, Any]) -> str:
     """A canonical item (JSON text) with its own id and ``meta`` added, kept as written: NaN stays ``NaN``."""
     sample = load_fixture("canonical_booked.json")
