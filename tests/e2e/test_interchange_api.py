@@ -14,9 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
-from psycopg import sql
 from sqlalchemy import func, select, text
 
 from caldav_bridge.model.calendar import Calendar
@@ -405,9 +403,7 @@ def _fresh_database(database_url: str, request: pytest.FixtureRequest, tmp_path:
         return
     server = request.getfixturevalue("pg_server")
     name = "f_" + uuid.uuid4().hex[:16]
-    with psycopg.connect(server.conninfo(), autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(TEMPLATE)))
-    yield server.url(name)
+    yield server.create_database(name, TEMPLATE)
     server.drop_database(name)
 
 

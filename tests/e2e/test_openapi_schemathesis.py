@@ -30,12 +30,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import psycopg
 import pytest
 import requests
 import schemathesis
 from hypothesis import HealthCheck, settings
-from psycopg import sql
 from schemathesis import GenerationMode
 
 from caldav_bridge.converters import converter_names
@@ -139,10 +137,7 @@ def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         url = f"sqlite:///{folder / 'appointments.db'}"
     else:
         pg = request.getfixturevalue("pg_server")
-        with psycopg.connect(pg.conninfo(), autocommit=True) as conn:
-            create = sql.SQL("CREATE DATABASE {} TEMPLATE {}")
-            conn.execute(create.format(sql.Identifier(name), sql.Identifier(TEMPLATE)))
-        url = pg.url(name)
+        url = pg.create_database(name, TEMPLATE)
     rt = Runtime.from_settings(
         load_settings(
             environ={},

@@ -582,10 +582,16 @@ class PostgresServer:
         """libpq connection string (for psycopg) for ``dbname`` over TCP."""
         return psycopg.conninfo.make_conninfo(host=HOST, port=self.port, user=SUPERUSER, dbname=dbname)
 
-    def create_database(self, name: str) -> str:
-        """Create database ``name`` (owned by ``postgres``) and return its SQLAlchemy URL."""
+    def create_database(self, name: str, template: str = "template1") -> str:
+        """Create database ``name`` (owned by ``postgres``) as a copy of ``template``; return its SQLAlchemy URL.
+
+        ``STRATEGY FILE_COPY`` copies the template's files (and checkpoints, cheap with ``fsync`` off) where
+        PostgreSQL 15's default ``WAL_LOG`` writes every block of it through the WAL: 17-18 ms of the server's CPU
+        against 45-51 ms for a migrated template (2026-12-05, a slow 2-core machine), and the suite makes a database
+        for each of its ~1,000 PostgreSQL tests."""
         with psycopg.connect(self.conninfo(), autocommit=True) as conn:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            create = sql.SQL("CREATE DATABASE {} TEMPLATE {} STRATEGY FILE_COPY")
+            conn.execute(create.format(sql.Identifier(name), sql.Identifier(template)))
         return self.url(name)
 
     def drop_database(self, name: str) -> None:
