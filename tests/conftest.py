@@ -2,8 +2,8 @@
 
 PostgreSQL is started once per session (``tests/support/postgres.py``); each test gets a database of its
 own copied from a template made once per test process (``Templates``): migrated, with the ``people`` in it
-when the test asks for them. Outside CI a missing PostgreSQL skips those tests with
-the reason; in CI (``CI`` set) it fails them.
+when the test asks for them, or holding the demo (and its data directory: ``tests/support/demo.py``) when it asks
+for ``demo``. Outside CI a missing PostgreSQL skips those tests with the reason; in CI (``CI`` set) it fails them.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -26,6 +27,7 @@ from caldav_bridge.services import users
 from caldav_bridge.store.engine import make_engine
 from caldav_bridge.store.migrate import upgrade
 from config import Settings, load_settings
+from tests.support.demo import DemoTemplate, copy_data_dir, seed
 from tests.support.live import Api, LiveServer, serve
 from tests.support.postgres import PostgresServer, postgres_available
 from tests.support.sqlite_files import checkpointed
@@ -36,6 +38,7 @@ BACKENDS = ["sqlite", "postgresql"]
 postgresql_only = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 TEMPLATE = "appointments_template"
 PEOPLE_TEMPLATE = "appointments_people_template"
+DEMO_TEMPLATE = "appointments_demo_template"
 
 
 @dataclass
@@ -135,19 +138,69 @@ def pg_templates(pg_server: PostgresServer) -> Templates:
     return Templates(TEMPLATE, PEOPLE_TEMPLATE, people)
 
 
+@pytest.fixture(scope="session")
+def sqlite_demo_template(sqlite_templates: Templates, tmp_path_factory: pytest.TempPathFactory) -> DemoTemplate:
+    """The migrated template with the demo seeded into it (as ``appointment-service demo`` seeds it), and the data
+    directory it was seeded with.
+
+    The demo's appointments are placed around the day it is seeded (today): the template is made when a test of
+    the session first asks for it and used in that session only, so its days are the session's. A test running
+    after midnight gets the previous day's demo (a ``serve --demo`` on it adds nothing: the seed adds appointments
+    only to demo calendars that hold none); the tests on it check nothing that depends on the day."""
+    folder = tmp_path_factory.mktemp("demo-template")
+    database = folder / "demo.db"
+    shutil.copyfile(sqlite_templates.migrated, database)
+    summary = seed(f"sqlite:///{database}", folder / "data")
+    checkpointed(database)
+    return DemoTemplate(str(database), folder / "data", summary)
+
+
+@pytest.fixture(scope="session")
+def pg_demo_template(pg_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory) -> DemoTemplate:
+    """``sqlite_demo_template``'s PostgreSQL twin: a template database (see there for the day it is seeded on)."""
+    with psycopg.connect(pg_server.conninfo(), autocommit=True) as conn:
+        create = sql.SQL("CREATE DATABASE {} TEMPLATE {}")
+        conn.execute(create.format(sql.Identifier(DEMO_TEMPLATE), sql.Identifier(TEMPLATE)))
+    data_dir = tmp_path_factory.mktemp("pg-demo-template") / "data"
+    summary = seed(pg_server.url(DEMO_TEMPLATE), data_dir)
+    return DemoTemplate(DEMO_TEMPLATE, data_dir, summary)
+
+
+def _backend(database_url: str) -> str:
+    return "sqlite" if database_url.startswith("sqlite") else "postgresql"
+
+
+def _demo_template(request: pytest.FixtureRequest, backend: str) -> DemoTemplate:
+    """The demo template of ``backend`` (one of ``BACKENDS``)."""
+    template: DemoTemplate = request.getfixturevalue(
+        "sqlite_demo_template" if backend == "sqlite" else "pg_demo_template"
+    )
+    return template
+
+
 @pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A migrated database of the test's own: with the ``people`` already in it if the test asks for them."""
+    """A migrated database of the test's own: with the ``people`` already in it if the test asks for them, with
+    the demo if it asks for ``demo``."""
     with_people = "people" in request.fixturenames
+    with_demo = "demo" in request.fixturenames
+    assert not (with_people and with_demo), "the demo has users of the people's names: ask for one or the other"
     if request.param == "sqlite":
-        templates: Templates = request.getfixturevalue("sqlite_templates")
         database = tmp_path / "appointments.db"
-        shutil.copyfile(templates.with_people if with_people else templates.migrated, database)
+        if with_demo:
+            source = _demo_template(request, "sqlite").database
+        else:
+            templates: Templates = request.getfixturevalue("sqlite_templates")
+            source = templates.with_people if with_people else templates.migrated
+        shutil.copyfile(source, database)
         database.chmod(0o600)
         yield f"sqlite:///{database}"
         return
     server: PostgresServer = request.getfixturevalue("pg_server")
-    template = request.getfixturevalue("pg_templates").with_people if with_people else TEMPLATE
+    if with_demo:
+        template = _demo_template(request, "postgresql").database
+    else:
+        template = request.getfixturevalue("pg_templates").with_people if with_people else TEMPLATE
     name = "t_" + uuid.uuid4().hex[:16]
     with psycopg.connect(server.conninfo(), autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template)))
@@ -169,16 +222,30 @@ def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
 
 
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
+def settings(database_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
     # Webhook receivers in tests listen on 127.0.0.1 over http: the one host allowed to be so. Suites that send
     # many bad requests in a row see each one's own answer (tests/hostile/test_refusal_throttle.py tests the limit).
+    data_dir = tmp_path / "data"
+    if "demo" in request.fixturenames:  # the demo's secrets are derived from the seed in the data directory
+        copy_data_dir(_demo_template(request, _backend(database_url)), data_dir)
     return load_settings(
         environ={},
         database_url=database_url,
-        data_dir=str(tmp_path / "data"),
+        data_dir=str(data_dir),
         webhook_insecure_hosts="127.0.0.1",
         refusal_limit_per_minute=1_000_000,
     )
+
+
+@pytest.fixture
+def demo(settings: Settings, request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Asked for, the test's database and data directory (``settings``) hold the demo already, copied from a
+    template seeded once per test process: for the tests whose subject is not the demo's first seeding (that is
+    ~10 s of CPU; a ``serve --demo`` or ``appointment-service demo`` on the copy re-runs it idempotently, printing
+    the same users and secrets). The value is what ``appointment-service demo --json`` printed when the template
+    was seeded (with the default settings' URLs)."""
+    template = _demo_template(request, _backend(settings.resolved_database_url()))
+    return copy.deepcopy(template.summary)
 
 
 @pytest.fixture

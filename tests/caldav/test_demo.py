@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import requests
 
 from caldav_bridge.demo import TEAM, seed_demo
@@ -11,7 +12,10 @@ from tests.caldav.conftest import client_for
 from tests.support.live import LiveServer
 
 
+@pytest.mark.usefixtures("demo")
 def test_demo_users_see_their_calendars(live: LiveServer) -> None:
+    # The demo is in the database already (the conftest's ``demo``): seeded again, as ``serve --demo`` does on
+    # start, it adds nothing and gives the users with the secrets it prints.
     result = seed_demo(live.runtime.uow(), live.runtime.settings.data_dir)
     users = {u["username"]: u for u in result.users if "username" in u}
     fitter = users["fitter.denver"]

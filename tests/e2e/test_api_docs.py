@@ -149,10 +149,10 @@ def test_the_root_page_links_the_docs_and_health(docs_server: LiveServer) -> Non
     assert requests.get(docs_server.base_url + "/api/docs/swagger-ui-bundle.js", timeout=30).status_code == 200
 
 
-def test_in_the_demo_the_root_page_links_the_demos_pages(tmp_path: Path) -> None:
-    rt = Runtime.from_settings(
-        load_settings(environ={}, database_url=f"sqlite:///{tmp_path / 'demo.db'}", data_dir=str(tmp_path))
-    )
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the page does not depend on the database
+@pytest.mark.usefixtures("demo")
+def test_in_the_demo_the_root_page_links_the_demos_pages(runtime: Runtime) -> None:
+    rt = runtime  # holding the demo already (``demo``): run again, as `serve --demo` does on start
     summary = demo_summary(rt, run_demo(rt))  # as `serve --demo` does
     app = create_app(rt=rt)
     links = demo_links(summary)
@@ -165,7 +165,6 @@ def test_in_the_demo_the_root_page_links_the_demos_pages(tmp_path: Path) -> None
         assert f'<a href="{url}">{label}</a>' in page
         assert client.get(url.removeprefix(rt.settings.public_url.rstrip("/"))).status_code == 200, url
     close_app(app)
-    rt.close()
 
 
 @pytest.fixture(scope="module")

@@ -112,6 +112,8 @@ def _free_port() -> int:
 
 @pytest.fixture
 def demo_server(settings: Settings) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """``serve --demo`` on ``settings``: on a migrated database with no demo in it (as on the first ``make run``)
+    unless the test asks for ``demo`` too (as on a later one: the demo seeded already is re-run, idempotently)."""
     port = _free_port()
     env = {
         **os.environ,
@@ -137,6 +139,9 @@ def demo_server(settings: Settings) -> Iterator[tuple[str, subprocess.Popen[str]
 
 
 def test_serve_demo_prints_credentials_that_work(demo_server: tuple[str, subprocess.Popen[str]]) -> None:
+    """On a migrated database with no demo yet: ``serve --demo`` seeding it, end to end, on each backend. The other
+    ``serve --demo`` tests start on the demo seeded already (the conftest's ``demo``), except the one of
+    tests/selfbooking/test_demo.py (SQLite, an empty data directory: ``make run``'s first start)."""
     base, process = demo_server
     assert process.stdout is not None
     printed: list[str] = []
@@ -191,6 +196,7 @@ def _banner(process: subprocess.Popen[str]) -> list[str]:
     pytest.fail("no 'Serving on' line:\n" + "".join(printed))
 
 
+@pytest.mark.usefixtures("demo")
 def test_serve_demo_banner_is_quiet_and_every_url_it_prints_is_served(
     demo_server: tuple[str, subprocess.Popen[str]],
 ) -> None:
@@ -225,6 +231,7 @@ def test_serve_demo_banner_is_quiet_and_every_url_it_prints_is_served(
     assert not [line for line in later if " tick " in line or "salesforce " in line], later
 
 
+@pytest.mark.usefixtures("demo")
 def test_demo_urls_follow_the_configured_address(settings: Settings) -> None:
     env = {
         **os.environ,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.cli import CLI, in_process, process
+from tests.support.demo import DemoTemplate, copy_data_dir
 
 #: Libraries a command that only parses its arguments must not import (each costs start-up time).
 HEAVY = ("flask", "radicale", "sqlalchemy", "waitress", "apscheduler", "simple_salesforce", "icalendar", "pydantic")
@@ -36,12 +38,18 @@ def here(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module")
-def demo_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    data = tmp_path_factory.mktemp("cli-demo")
+def demo_env(sqlite_demo_template: DemoTemplate, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """A data directory holding the demo in its default database (``appointments.db`` in it): copied from the
+    conftest's template (seeding it here cost ~10 s of CPU per worker running this module)."""
+    data = tmp_path_factory.mktemp("cli-demo") / "data"
+    copy_data_dir(sqlite_demo_template, data)
+    shutil.copyfile(sqlite_demo_template.database, data / "appointments.db")
+    (data / "appointments.db").chmod(0o600)
     env = {**os.environ, "APPOINTMENTS_DATA_DIR": str(data), "APPOINTMENTS_DATABASE_URL": ""}
     env.pop("APPOINTMENTS_PUBLIC_URL", None)
-    seeded = cli(env, "demo", "--json")
+    seeded = here(env, "demo", "--json")
     assert seeded.returncode == 0, seeded.stderr
+    assert json.loads(seeded.stdout)["appointments"]["created"] == 0, "the commands open the copy"
     yield env
 
 

@@ -5,16 +5,16 @@ recurring events included) and a calendar out as ``.ics``; and the demo's code t
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import icalendar
+import pytest
 
 from caldav_bridge.model.queries import AppointmentFilters
 from caldav_bridge.runtime import Runtime
 from caldav_bridge.services import interchange
 from caldav_bridge.services.actor import system_actor
-from config import DEMO_CONFIG, load_settings
+from config import DEMO_CONFIG, Settings, load_settings
 from feeds.cli.admin import run_demo
 from tests.conftest import People
 from tests.support.factories import appointment_body
@@ -225,13 +225,15 @@ def test_a_calendar_exports_as_an_ics_file_that_imports_again(live: LiveServer, 
     assert fitter.get(f"/api/v1/calendars/{target}/appointments.ics").status_code == 404
 
 
-def test_the_demo_settings_make_every_export_work(tmp_path: Path) -> None:
-    settings = load_settings(
-        environ={}, config_file=DEMO_CONFIG, database_url=f"sqlite:///{tmp_path / 'd.db'}", data_dir=str(tmp_path)
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the exports do not depend on the database
+@pytest.mark.usefixtures("demo")
+def test_the_demo_settings_make_every_export_work(settings: Settings) -> None:
+    database_url, data_dir = settings.database_url, settings.data_dir  # holding the demo already (``demo``)
+    rt = Runtime.from_settings(
+        load_settings(environ={}, config_file=DEMO_CONFIG, database_url=database_url, data_dir=data_dir)
     )
-    rt = Runtime.from_settings(settings)
-    run_demo(rt)
-    plain = Runtime.from_settings(load_settings(environ={}, database_url=settings.database_url, data_dir=str(tmp_path)))
+    run_demo(rt)  # as `serve --demo` does on start (with the demo's settings): it finds the demo there
+    plain = Runtime.from_settings(load_settings(environ={}, database_url=database_url, data_dir=data_dir))
     try:
         for fmt in ("calendly", "timekit", "onsched", "blueprint", "ols", "ical", "salesforce", "canonical"):
             entries = list(

@@ -37,6 +37,10 @@ def _free_port() -> int:
 
 @pytest.fixture
 def sf_demo(settings: Settings) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """``serve --demo --salesforce-emulator`` on ``settings``. Its tests ask for ``demo``: the demo is in the
+    database already and the serve re-runs the seed (adding nothing); the Salesforce side is new all the same (the
+    template was seeded without a sync, and each serve starts an emulator of its own), so the first sync mirrors
+    and pushes as on a first ``make run-sf``."""
     port = _free_port()
     process = subprocess.Popen(
         [*CLI, "serve", "--demo", "--salesforce-emulator", "--host", "127.0.0.1", "--port", str(port)],
@@ -65,6 +69,7 @@ def _get(url: str, token: str) -> requests.Response:
     raise AssertionError(f"{url} never answered")
 
 
+@pytest.mark.usefixtures("demo")
 def test_demo_events_from_the_emulator_show_up_for_the_fitters(sf_demo: tuple[str, subprocess.Popen[str]]) -> None:
     base, process = sf_demo
     assert process.stdout is not None
@@ -122,6 +127,7 @@ def test_the_emulator_is_an_importable_package_without_the_tests() -> None:
     assert module.__name__ == "sf_emulator.emulator" and "tests" not in Path(module.__file__ or "").parts
 
 
+@pytest.mark.usefixtures("demo")
 def test_sync_status_from_a_second_shell_sees_the_running_sync(
     sf_demo: tuple[str, subprocess.Popen[str]], settings: Settings
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 
@@ -165,11 +166,14 @@ def test_the_cli_manages_feed_tokens_and_gives_salesforce_urls(settings: Setting
     assert "webcal://" in text and "calendar.google.com" in text
 
 
-def test_demo_prints_stable_feed_urls_that_work(settings: Settings) -> None:
+def test_demo_prints_stable_feed_urls_that_work(settings: Settings, demo: dict[str, Any]) -> None:
+    # The demo is seeded already (``demo``: what the seed printed): the runs here find it and print it again.
     first, second = as_json(settings, "demo"), as_json(settings, "demo")
     feeds = [c["feed"] for u in first["users"] + first["teams"] for c in u["calendars"]]
     assert len(feeds) == 8  # 7 personal calendars and the tech-setup team
     assert feeds == [c["feed"] for u in second["users"] + second["teams"] for c in u["calendars"]]
+    seeded = [c["feed"]["url"] for u in demo["users"] + demo["teams"] for c in u["calendars"]]
+    assert [f["url"].rsplit("/", 1)[1] for f in feeds] == [url.rsplit("/", 1)[1] for url in seeded]  # same secrets
     secret = feeds[0]["url"].rsplit("/", 1)[1].removesuffix(".ics")
     rt = Runtime.from_settings(settings)
     try:
