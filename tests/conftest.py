@@ -18,9 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
-from psycopg import sql
 
 from caldav_bridge.runtime import Runtime
 from caldav_bridge.services import users
@@ -127,9 +125,7 @@ def pg_server() -> Iterator[PostgresServer]:
 
 @pytest.fixture(scope="session")
 def pg_templates(pg_server: PostgresServer) -> Templates:
-    with psycopg.connect(pg_server.conninfo(), autocommit=True) as conn:
-        create = sql.SQL("CREATE DATABASE {} TEMPLATE {}")
-        conn.execute(create.format(sql.Identifier(PEOPLE_TEMPLATE), sql.Identifier(TEMPLATE)))
+    pg_server.create_database(PEOPLE_TEMPLATE, TEMPLATE)
     data_dir = Path(tempfile.mkdtemp(prefix="pg-people-"))
     try:
         people = _add_people(pg_server.url(PEOPLE_TEMPLATE), data_dir)
@@ -158,9 +154,7 @@ def sqlite_demo_template(sqlite_templates: Templates, tmp_path_factory: pytest.T
 @pytest.fixture(scope="session")
 def pg_demo_template(pg_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory) -> DemoTemplate:
     """``sqlite_demo_template``'s PostgreSQL twin: a template database (see there for the day it is seeded on)."""
-    with psycopg.connect(pg_server.conninfo(), autocommit=True) as conn:
-        create = sql.SQL("CREATE DATABASE {} TEMPLATE {}")
-        conn.execute(create.format(sql.Identifier(DEMO_TEMPLATE), sql.Identifier(TEMPLATE)))
+    pg_server.create_database(DEMO_TEMPLATE, TEMPLATE)
     data_dir = tmp_path_factory.mktemp("pg-demo-template") / "data"
     summary = seed(pg_server.url(DEMO_TEMPLATE), data_dir)
     return DemoTemplate(DEMO_TEMPLATE, data_dir, summary)
@@ -202,9 +196,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     else:
         template = request.getfixturevalue("pg_templates").with_people if with_people else TEMPLATE
     name = "t_" + uuid.uuid4().hex[:16]
-    with psycopg.connect(server.conninfo(), autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template)))
-    yield server.url(name)
+    yield server.create_database(name, template)
     server.drop_database(name)
 
 
