@@ -343,9 +343,11 @@ def test_slow_answers_time_out_and_expired_sessions_reauthenticate_once(
 ) -> None:
     from tests.salesforce.conftest import make_context
 
-    ctx = make_context(runtime, emulator, timeout=0.5)
+    # The timeout applies to every call, logins too: 0.5 s failed a re-login on a loaded machine (three pytest
+    # workers on two cores) with "login failed: ReadTimeout"; 2 s is ample for the emulator and far from the delay.
+    ctx = make_context(runtime, emulator, timeout=2.0)
     _event(emulator, emulator.integration_user)
-    emulator.inject("slow", path=r"/query", delay=1.5)
+    emulator.inject("slow", path=r"/query", delay=5.0)
     result = run_job(ctx, "mirror")
     assert result is not None and result.outcome == "failed" and "no answer" in result.errors[0]
     emulator.inject("expire")
