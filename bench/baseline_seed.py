@@ -45,7 +45,8 @@ def appointment_fields(i: int, calendar_id: str, when: datetime) -> dict[str, An
 
 
 def seed(database_url: str, data_dir: Path, appointments_count: int) -> dict[str, str]:
-    """A dispatcher's read token and a fitter with ``appointments_count`` appointments, with this revision's code."""
+    """A dispatcher's read token and a fitter with ``appointments_count`` appointments, with this revision's code
+    (load_bench's own ``seed`` is this and a feed token)."""
     settings = load_settings(environ={}, database_url=database_url, data_dir=str(data_dir))
     rt = Runtime.from_settings(settings)
     try:
@@ -66,7 +67,7 @@ def seed(database_url: str, data_dir: Path, appointments_count: int) -> dict[str
         if rt.engine.dialect.name == "postgresql":  # as load_bench.seed: the statistics autovacuum would gather
             with rt.engine.begin() as connection:
                 connection.exec_driver_sql("ANALYZE")
-        return {"token": token, "appointment": first}
+        return {"token": token, "appointment": first, "calendar": calendar_id}
     finally:
         rt.close()
 

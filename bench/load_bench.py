@@ -61,7 +61,6 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import requests
@@ -69,13 +68,11 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.baseline_seed import appointment_fields  # noqa: E402
+from bench.baseline_seed import seed as baseline_seed  # noqa: E402
 from caldav_bridge.model.feeds import FeedTokenDraft  # noqa: E402
-from caldav_bridge.model.requests import AppointmentDraft  # noqa: E402
 from caldav_bridge.runtime import Runtime  # noqa: E402
-from caldav_bridge.services import appointments, feed_tokens, users  # noqa: E402
+from caldav_bridge.services import feed_tokens  # noqa: E402
 from caldav_bridge.services.actor import system_actor  # noqa: E402
-from caldav_bridge.store.migrate import upgrade  # noqa: E402
 from config import load_settings  # noqa: E402
 from feeds.cli import cpu_affinity  # noqa: E402
 
@@ -107,31 +104,16 @@ class Point:
 
 
 def seed(database_url: str, data_dir: Path, appointments_count: int) -> dict[str, str]:
-    """A dispatcher's token, a fitter with ``appointments_count`` appointments (1-2 guests each), a feed token."""
-    settings = load_settings(environ={}, database_url=database_url, data_dir=str(data_dir))
-    rt = Runtime.from_settings(settings)
+    """A dispatcher's token, a fitter with ``appointments_count`` appointments (1-2 guests each): the baseline's
+    data (``bench/baseline_seed.py``, with today's code), and a feed token on the fitter's calendar."""
+    seeded = baseline_seed(database_url, data_dir, appointments_count)
+    rt = Runtime.from_settings(load_settings(environ={}, database_url=database_url, data_dir=str(data_dir)))
     try:
-        upgrade(rt.engine)
-        users.add_user(rt.uow(), "dispatcher", "dispatcher")
-        token = users.issue_token(rt.uow(), "dispatcher", ("read",), "cockpit").secret
-        users.add_user(rt.uow(), "fitter", "fitter", timezone="America/Denver")
-        with rt.uow() as uow:
-            user = uow.users.by_username("fitter")
-            assert user is not None
-            calendar_id = uow.calendars.ids_owned_by(user.id)[0]
-        start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=1)
-        actor, first = system_actor(), ""
-        for i in range(appointments_count):
-            draft = AppointmentDraft.model_validate(appointment_fields(i, calendar_id, start + timedelta(hours=2 * i)))
-            made = appointments.create(rt.uow(), actor, draft)
-            first = first or str(made.appointment.id)
-        issued = feed_tokens.issue(rt.uow(), actor, calendar_id, FeedTokenDraft(name="bench"), "http://x")
-        if rt.engine.dialect.name == "postgresql":  # the statistics autovacuum gathers within a minute of a seeding
-            with rt.engine.begin() as connection:
-                connection.exec_driver_sql("ANALYZE")
+        draft = FeedTokenDraft(name="bench")
+        issued = feed_tokens.issue(rt.uow(), system_actor(), seeded["calendar"], draft, "http://x")
         if issued.secret is None:
             raise BenchError("the feed token was issued without its secret")
-        return {"token": token, "appointment": first, "feed": issued.secret}
+        return {"token": seeded["token"], "appointment": seeded["appointment"], "feed": issued.secret}
     finally:
         rt.close()
 
