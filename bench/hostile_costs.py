@@ -25,6 +25,7 @@ import sys
 import tempfile
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 from tests.support.hostile import COSTS_FILE
 
@@ -39,11 +40,11 @@ def _function(test: str) -> str:
     return test.split("::")[-1].split("[")[0]
 
 
-def rows(lines: list[dict[str, object]]) -> Rows:
+def rows(lines: list[dict[str, Any]]) -> Rows:
     """Corpus cases and CLI files one row each; a generated test's examples one row, the slowest of them."""
     table: Rows = defaultdict(dict)
     for line in lines:
-        seconds, status, case = float(line["seconds"]), int(line["status"]), str(line["case"])  # type: ignore[arg-type]
+        seconds, status, case = float(line["seconds"]), int(line["status"]), str(line["case"])
         database = str(line["database"])
         name = f"{_function(str(line['test']))} (slowest example)" if line["kind"] == "example" else case
         known = table[name].get(database)
