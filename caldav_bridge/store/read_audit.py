@@ -22,14 +22,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Connection, Table, text
+from sqlalchemy import Connection, Table, func, select, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
 from caldav_bridge.store.tables import AuditReadBatchRow, AuditRow
 from caldav_bridge.store.types import UtcDateTime
 
-__all__ = ["FOLD_BATCHES", "FOLD_READS", "Folded", "Reads", "fold", "stage", "staged"]
+__all__ = ["FOLD_BATCHES", "FOLD_READS", "Folded", "Reads", "fold", "pending", "stage", "staged"]
 
 #: A fold's bounds per transaction: at most this many staged batches ...
 FOLD_BATCHES = 2000
@@ -183,3 +183,9 @@ def staged(session: Session, appointment_id: str | None = None) -> list[AuditRow
     statement = text(sql.format(where=where if appointment_id is not None else "")).columns(at=UtcDateTime())
     parameters = {"appointment_id": appointment_id} if appointment_id is not None else {}
     return [AuditRow(**row) for row in session.execute(statement, parameters).mappings()]
+
+
+def pending(session: Session) -> Folded:
+    """How many reads are staged as rows and not folded yet, and how many ``audit_log`` rows they make."""
+    batches, reads = session.execute(select(func.count(), func.coalesce(func.sum(_BATCHES.c.reads), 0))).one()
+    return Folded(int(batches), int(reads))

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Engine,
     Select,
     String,
     Table,
@@ -31,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from caldav_bridge.model.appointment import SHOW_AS_META, AppointmentStatus, ShowAs
 from caldav_bridge.model.queries import AppointmentFilters
-from caldav_bridge.store import auth_clock, encoded_copies, page_filters, plain_reads, read_audit
+from caldav_bridge.store import auth_clock, encoded_copies, page_filters, plain_reads, read_audit, read_spool
 from caldav_bridge.store.bulk_insert import insert_many
 from caldav_bridge.store.dav_ranges import reaching_from_before
 from caldav_bridge.store.plain_rows import PlainRow
@@ -554,16 +555,40 @@ class AuditRepository:
 
     def for_appointment(self, appointment_id: str) -> list[AuditRow]:
         """Every audit row of ``appointment_id``, oldest first: ``audit_log``'s and the reads still staged
-        (``store/read_audit.py``; those are not in the session, their ``id`` is None), so a reader needs no write
-        transaction and no fold job to see every read at once."""
+        (``store/read_audit.py``, ``store/read_spool.py``; those are not in the session, their ``id`` is None), so
+        a reader needs no write transaction and no fold job to see every read at once."""
         stmt = select(AuditRow).where(AuditRow.appointment_id == appointment_id).order_by(AuditRow.at, AuditRow.id)
         rows = list(self.session.scalars(stmt)) + read_audit.staged(self.session, appointment_id)
+        spool = self._spool()
+        if spool is not None:
+            rows += read_spool.staged(self.session, spool.directory, appointment_id)
         return sorted(rows, key=attrgetter("at"))  # stable: a folded row first at the same instant
 
     def fold_staged_reads(self, *, batches: int = FOLD_BATCHES, reads: int = FOLD_READS) -> Folded:
-        """Move the oldest staged reads into ``audit_log`` (:func:`caldav_bridge.store.read_audit.fold`), in this
-        (write) transaction."""
-        return read_audit.fold(self.session.connection(), batches=batches, reads=reads)
+        """Move the oldest staged reads into ``audit_log``, in this (write) transaction: those staged as rows
+        (:func:`caldav_bridge.store.read_audit.fold`), then, with what the bounds leave, those in spool files
+        (:func:`caldav_bridge.store.read_spool.fold`)."""
+        connection = self.session.connection()
+        folded = read_audit.fold(connection, batches=batches, reads=reads)
+        spool = self._spool()
+        if spool is None or folded.full():
+            return folded
+        left = Folded(batches - folded.batches, reads - folded.reads)
+        more = read_spool.fold(connection, spool.directory, batches=left.batches, reads=left.reads)
+        return Folded(folded.batches + more.batches, folded.reads + more.reads)
+
+    def staged_count(self) -> Folded:
+        """How many reads are staged and not folded yet (rows and spool lines), and the ``audit_log`` rows they
+        make."""
+        counted = read_audit.pending(self.session)
+        spool = self._spool()
+        if spool is None:
+            return counted
+        more = read_spool.pending(self.session, spool.directory)
+        return Folded(counted.batches + more.batches, counted.reads + more.reads)
+
+    def _spool(self) -> read_spool.ReadSpool | None:
+        return read_spool.of(typing.cast(Engine, self.session.get_bind()))
 
 
 class IdempotencyRepository:

@@ -22,6 +22,7 @@ __all__ = [
     "AppointmentRow",
     "AuditReadBatchRow",
     "AuditRow",
+    "AuditSpoolMarkRow",
     "Base",
     "CalendarRow",
     "IdempotencyRow",
@@ -239,6 +240,20 @@ class AuditReadBatchRow(Base):
     pairs: Mapped[str] = mapped_column(Text)
     #: How many pairs: the ``audit_log`` rows this batch folds into (a fold bounds its transaction by their sum).
     reads: Mapped[int] = mapped_column(Integer)
+
+
+class AuditSpoolMarkRow(Base):
+    """SQLite: how far a reads' spool file has been folded into ``audit_log`` (``store/read_spool.py``): moved in
+    the transaction that inserts the rows, so a crash never folds a read twice or loses one."""
+
+    __tablename__ = "audit_spool_marks"
+
+    #: The file's name in the spool directory (``reads-<ns>-<pid>-<hex>.jsonl``).
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    #: The bytes folded: the next fold reads from here.
+    offset: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"))
+    #: When a fold last moved it (the file is deleted no sooner than ``read_spool.KEEP_SECONDS`` after).
+    folded_at: Mapped[datetime]
 
 
 class ExternalRefRow(Base):

@@ -10,8 +10,8 @@ next, in order), and to the after-commit handlers once :meth:`commit` has commit
 Reads enter with ``with uow.reading():``: a read-only transaction (on SQLite a deferred ``BEGIN``, so
 it never takes or waits for the write lock; writers still begin ``IMMEDIATE``). A read of patient
 data is audited with :meth:`UnitOfWork.audit_reads`: the rows are held until :meth:`commit`, which
-stages them as one ``audit_read_batches`` row per read with one statement (SQLite: after ending the read, as a
-statement of its own on the driver's connection, in the engine's write turn; PostgreSQL: in the read's transaction,
+stages them, one line or row per read (SQLite: after ending the read, appended to this process's spool file,
+:mod:`caldav_bridge.store.read_spool`; PostgreSQL: one ``audit_read_batches`` row in the read's transaction,
 before it commits), folded into ``audit_log`` later in bulk (:mod:`caldav_bridge.store.read_audit`); if that write
 fails, :meth:`commit` raises :class:`~caldav_bridge.errors.AuditFailed` and the caller returns the error, never the
 data (``docs/architecture.md``, "Reads and their audit").
@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from caldav_bridge.errors import AuditFailed
 from caldav_bridge.events.bus import MessageBus
 from caldav_bridge.events.model import Event
-from caldav_bridge.store import auth_clock, driver, read_audit
+from caldav_bridge.store import auth_clock, driver, read_audit, read_spool
 from caldav_bridge.store.bulk_insert import insert_many
 from caldav_bridge.store.dav_repository import DavItemRepository
 from caldav_bridge.store.engine import READ_ONLY
@@ -227,11 +227,13 @@ class UnitOfWork:
         self._audit = []
 
     def _commit_read(self) -> None:
-        """End the read and stage its held audit rows: one ``audit_read_batches`` row per read, one statement
-        (``store/read_audit.py``; the ``audit-fold-reads`` job moves them into ``audit_log``).
+        """End the read and stage its held audit rows: one line per read in this process's spool file (SQLite
+        file databases, ``store/read_spool.py``), else one ``audit_read_batches`` row per read, one statement
+        (``store/read_audit.py``); the ``audit-fold-reads`` job moves them into ``audit_log``.
 
-        SQLite: after the read, as a write of one statement on the driver's own connection (the read never held
-        the write lock, and a deferred transaction that read cannot always take it). PostgreSQL: in the read's own
+        The spool: after the read, one append (no write turn, no database write). An in-memory SQLite database:
+        after the read, as a write of one statement on the driver's own connection (the read never held the
+        write lock, and a deferred transaction that read cannot always take it). PostgreSQL: in the read's own
         transaction, just before it commits (no lock to avoid there; one transaction and connection fewer), or, when
         the read began none (one statement on a driver connection), as a statement of its own on one.
         """
@@ -240,6 +242,14 @@ class UnitOfWork:
             self._end_read()
             return
         engine = self._engine()
+        spool = read_spool.of(engine)
+        if spool is not None:
+            self._end_read()
+            try:
+                spool.append(reads)
+            except OSError as exc:
+                raise AuditFailed() from exc
+            return
         sql, parameters = read_audit.stage(engine.dialect, reads)
         try:
             if engine.dialect.name != "sqlite" and self.session.in_transaction():

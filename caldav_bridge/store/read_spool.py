@@ -1,0 +1,316 @@
+"""SQLite: each process stages its reads' audit in a file of its own, folded into ``audit_log`` by the job
+(``docs/architecture.md``, "Reads and their audit").
+
+Why a file and not the ``audit_read_batches`` row PostgreSQL stages: an SQLite database has one writer at a time.
+Staging a read as a row took the write turn (this process's queue, then the other processes' lock) for every read,
+and every commit made the page cache of every other connection stale, so the next read of each began by reading
+its pages again. Two worker processes listing appointments handed the lock to each other for every list and
+served fewer lists than one (bench/README.md, twentieth session). A file per process has one writer: an append
+never waits for another process and changes nothing the database's readers cache.
+
+Durability is the database's: one ``write`` of one line per read, in the kernel before any of the data is sent, so
+the read's audit survives the process as a WAL commit with ``synchronous=NORMAL`` does (neither is fsynced). A
+failed or short write closes the file (its torn tail is never folded) and the read answers an error, never data.
+
+Exactly once: :func:`fold` runs in the caller's write transaction (``BEGIN IMMEDIATE``: one fold at a time, on
+every process), reads each file from the offset its ``audit_spool_marks`` row records, inserts the complete lines'
+rows into ``audit_log`` and moves the mark past them in the same transaction. A crash before the commit leaves
+both as they were. A file's writer holds an exclusive ``flock`` on it while it may append; once that is released
+(rotated at :data:`ROTATE_BYTES`, closed, or the process gone), the file is folded to its end and, no sooner than
+:data:`KEEP_SECONDS` after its last fold committed, deleted before its mark (a crash in between leaves a mark
+without a file, which the next fold removes; never a file without its mark). Readers who must see every read now
+(:func:`staged`) read the files past their marks; the wait keeps a file a reader's snapshot still needs.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import logging
+import os
+import secrets
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import BinaryIO, NamedTuple, cast
+from weakref import WeakKeyDictionary
+
+from sqlalchemy import Connection, Engine, Table, delete, event, select
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from caldav_bridge.store.private_files import FILE_MODE, private_dir
+from caldav_bridge.store.read_audit import Folded, Reads
+from caldav_bridge.store.tables import AuditRow, AuditSpoolMarkRow
+
+__all__ = ["KEEP_SECONDS", "ROTATE_BYTES", "ReadSpool", "attach", "directory_of", "fold", "of", "pending", "staged"]
+
+log = logging.getLogger(__name__)
+
+#: A writer starts a new file once its current one has this many bytes (a list of 50 is a line of ~4 KB), so a
+#: long-lived process's reads are deleted as they are folded, not when it exits.
+ROTATE_BYTES = 8 * 1024 * 1024
+#: A folded file whose writer is gone is deleted this long after its last fold committed, not sooner: a reader
+#: whose snapshot predates that fold still finds the reads it does not see in ``audit_log`` (:func:`staged`).
+KEEP_SECONDS = 60.0
+
+_MARKS = cast(Table, AuditSpoolMarkRow.__table__)
+_SQLITE = sqlite.dialect()
+#: ``at`` as SQLAlchemy stores it in an SQLite ``audit_log`` row (the fold inserts the line's text as it is).
+_STORED_AT = cast(Table, AuditRow.__table__).c.at.type.dialect_impl(_SQLITE).bind_processor(_SQLITE)
+#: The fold of a JSON array of lines (:func:`_encode`), by SQLite itself: one ``audit_log`` row a pair, in the
+#: order of the table's ``(appointment_id, at)`` index, so its inserts are local.
+_FOLD = (
+    "INSERT INTO audit_log (at, actor, channel, action, appointment_id, calendar_id, request_id, detail) "
+    "SELECT json_extract(r.value, '$[1]') AS at, json_extract(r.value, '$[2]'), json_extract(r.value, '$[3]'), "
+    "json_extract(r.value, '$[4]'), json_extract(p.value, '$[0]') AS appointment_id, json_extract(p.value, '$[1]'), "
+    "json_extract(r.value, '$[5]'), json_extract(r.value, '$[6]') "
+    "FROM json_each(?) AS r, json_each(r.value, '$[7]') AS p ORDER BY appointment_id, at, r.key, p.key"
+)
+_PREFIX, _SUFFIX = "reads-", ".jsonl"
+
+
+class ReadSpool:
+    """This process's spool file in ``directory``: opened at the first append (created under a temporary name,
+    locked, then renamed, so a fold never finds it unlocked while it may grow), one line per read."""
+
+    def __init__(self, directory: Path, rotate_bytes: int = ROTATE_BYTES) -> None:
+        self.directory = directory
+        self.rotate_bytes = rotate_bytes
+        self._lock = threading.Lock()
+        self._fd: int | None = None
+        self._pid = 0
+        self._size = 0
+
+    def append(self, reads: Sequence[Reads]) -> None:
+        """Stage ``reads``, one line each, with one ``write``; an ``OSError`` if that failed (nothing staged)."""
+        data = b"".join(_encode(r) for r in reads)
+        with self._lock:
+            if self._fd is None or self._pid != os.getpid():  # a forked child writes a file of its own
+                self._open()
+            assert self._fd is not None
+            try:
+                written = os.write(self._fd, data)
+            except OSError:
+                self._close()
+                raise
+            if written != len(data):
+                self._close()  # the torn line ends this file: the fold never takes a line without its newline
+                raise OSError(errno.ENOSPC, "the reads' audit spool took a part of the line")
+            self._size += written
+            if self._size >= self.rotate_bytes:
+                self._close()
+
+    def close(self) -> None:
+        """Close the current file (its lock released: the fold deletes it once folded); the next append opens one."""
+        with self._lock:
+            self._close()
+
+    def _open(self) -> None:
+        self._close()  # a forked child closes the file it inherited; its parent's lock stays its parent's
+        private_dir(self.directory)
+        stem = f"{time.time_ns():020d}-{os.getpid()}-{secrets.token_hex(4)}"
+        partial = self.directory / f".{stem}.new"
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC, FILE_MODE)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            partial.rename(self.directory / f"{_PREFIX}{stem}{_SUFFIX}")
+        except OSError:
+            os.close(fd)
+            raise
+        self._fd, self._pid, self._size = fd, os.getpid(), 0
+
+    def _close(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
+
+
+#: Each SQLite file database's spool (:func:`attach`); in-memory databases stage in ``audit_read_batches``.
+_SPOOLS: WeakKeyDictionary[Engine, ReadSpool] = WeakKeyDictionary()
+
+
+def directory_of(database: Path) -> Path:
+    """Where the reads of the SQLite file ``database`` are spooled: a directory next to it."""
+    return database.parent / f"{database.name}.reads"
+
+
+def attach(engine: Engine, database: Path) -> ReadSpool:
+    """Give ``engine`` (of the SQLite file ``database``) its spool, next to the database, closed with the engine."""
+    spool = ReadSpool(directory_of(database))
+    _SPOOLS[engine] = spool
+    event.listen(engine, "engine_disposed", lambda _engine: spool.close())
+    return spool
+
+
+def of(engine: Engine) -> ReadSpool | None:
+    """``engine``'s spool; ``None`` where reads are staged in ``audit_read_batches`` (PostgreSQL, in-memory)."""
+    return _SPOOLS.get(engine)
+
+
+def _encode(reads: Reads) -> bytes:
+    """``[pairs, at, actor, channel, action, request_id, detail, [[appointment_id, calendar_id], ...]]``: the count
+    first (a fold bounds itself without parsing the line), ``at`` as ``audit_log`` stores it (SQLite folds the
+    lines by itself, :data:`_FOLD`)."""
+    at = _STORED_AT(reads.at) if _STORED_AT else reads.at.isoformat()
+    fields = [len(reads.pairs), at, reads.actor, reads.channel, reads.action, reads.request_id, reads.detail]
+    return json.dumps([*fields, reads.pairs], separators=(",", ":")).encode() + b"\n"
+
+
+def _decode(line: bytes) -> Reads:
+    _count, at, actor, channel, action, request_id, detail, pairs = json.loads(line)
+    when = datetime.fromisoformat(at).replace(tzinfo=UTC)
+    return Reads(when, actor, channel, action, request_id, [(str(a), str(c)) for a, c in pairs], detail)
+
+
+def _count(line: bytes) -> int | None:
+    """The pairs a complete line holds, read from its start; ``None`` for a line that is not a read."""
+    head = line[1 : line.find(b",")]
+    if not line.startswith(b"[") or not head.isdigit():
+        return None
+    return int(head)
+
+
+class _File(NamedTuple):
+    name: str
+    handle: BinaryIO
+
+
+def _files(directory: Path) -> Iterator[_File]:
+    """The spool files in ``directory``, oldest first (their names begin with their creation time), opened."""
+    try:
+        names = sorted(p.name for p in directory.iterdir() if p.name.startswith(_PREFIX) and p.name.endswith(_SUFFIX))
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    for name in names:
+        try:
+            handle = (directory / name).open("rb")
+        except FileNotFoundError:
+            continue  # deleted by a fold since the listing: folded
+        with handle:
+            yield _File(name, handle)
+
+
+def _lines(handle: BinaryIO, offset: int) -> Iterator[tuple[int, bytes, int | None]]:
+    """The complete lines from ``offset`` on: (the offset after each, the line, its pairs; ``None`` for a line that
+    is not a read, logged: the fold passes over it). A line without its newline (being written, or torn) ends the
+    file here."""
+    handle.seek(offset)
+    for line in handle:
+        if not line.endswith(b"\n"):
+            return
+        offset += len(line)
+        count = _count(line)
+        if count is None:
+            log.error("audit: a line of a reads' spool is not a read; passed over (%d bytes)", len(line))
+        yield offset, line, count
+
+
+def _marks(connection: Connection) -> dict[str, tuple[int, datetime]]:
+    rows = connection.execute(select(_MARKS.c.name, _MARKS.c.offset, _MARKS.c.folded_at))
+    return {name: (offset, folded_at) for name, offset, folded_at in rows}
+
+
+def fold(connection: Connection, directory: Path, *, batches: int, reads: int, keep: float = KEEP_SECONDS) -> Folded:
+    """Move the oldest staged reads of ``directory``'s files into ``audit_log`` and their marks past them, in
+    ``connection``'s write transaction: up to ``batches`` reads, and none more once ``reads`` rows are taken (the
+    first is always taken); then delete the files folded to their end, their writer gone, ``keep`` seconds after."""
+    now = datetime.now(UTC)
+    marks = _marks(connection)
+    listed: set[str] = set()
+    taken = Folded(0, 0)
+    for spool_file in _files(directory):
+        listed.add(spool_file.name)
+        offset, folded_at = marks.get(spool_file.name, (0, None))
+        folded = _fold_file(connection, spool_file, offset, now, Folded(batches - taken.batches, reads - taken.reads))
+        taken = Folded(taken.batches + folded.batches, taken.reads + folded.reads)
+        if folded == (0, 0) and (folded_at is None or folded_at <= now - timedelta(seconds=keep)):
+            _delete_if_done(connection, directory, spool_file, offset)
+    gone = set(marks) - listed
+    if gone:
+        connection.execute(delete(_MARKS).where(_MARKS.c.name.in_(sorted(gone))))
+    return taken
+
+
+def _fold_file(connection: Connection, spool_file: _File, offset: int, now: datetime, budget: Folded) -> Folded:
+    if budget.batches <= 0 or budget.reads <= 0:
+        return Folded(0, 0)
+    lines: list[bytes] = []
+    batches = reads = 0
+    end = offset
+    for after, line, count in _lines(spool_file.handle, offset):
+        end = after
+        if count is None:
+            continue
+        lines.append(line.rstrip(b"\n"))
+        batches, reads = batches + 1, reads + count
+        if batches >= budget.batches or reads >= budget.reads:
+            break
+    if end == offset:
+        return Folded(0, 0)
+    if lines:
+        document = b"[" + b",".join(lines) + b"]"
+        if not connection.exec_driver_sql("SELECT json_valid(?)", (document,)).scalar():
+            document, batches = _valid_only(lines)
+        reads = connection.exec_driver_sql(_FOLD, (document,)).rowcount if batches else 0
+    upsert = sqlite_insert(_MARKS).values(name=spool_file.name, offset=end, folded_at=now)
+    connection.execute(upsert.on_conflict_do_update(index_elements=["name"], set_={"offset": end, "folded_at": now}))
+    return Folded(batches, reads)
+
+
+def _valid_only(lines: list[bytes]) -> tuple[bytes, int]:
+    """The lines that are JSON, as one document, and how many: a line damaged in the file is logged and passed
+    over rather than stopping every fold after it."""
+    valid = []
+    for line in lines:
+        try:
+            json.loads(line)
+        except ValueError:
+            log.error("audit: a line of a reads' spool is not JSON; passed over (%d bytes)", len(line))
+        else:
+            valid.append(line)
+    return b"[" + b",".join(valid) + b"]", len(valid)
+
+
+def _delete_if_done(connection: Connection, directory: Path, spool_file: _File, offset: int) -> None:
+    """Delete the file if its writer is gone and nothing complete is left past ``offset`` (a torn tail is not a
+    read: the write that tore it failed, and the read answered an error); then its mark."""
+    try:
+        fcntl.flock(spool_file.handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return  # its writer may still append
+    if next(_lines(spool_file.handle, offset), None) is not None:
+        return  # appended to before its writer let go: the next fold takes it
+    (directory / spool_file.name).unlink(missing_ok=True)
+    connection.execute(delete(_MARKS).where(_MARKS.c.name == spool_file.name))
+
+
+def _staged(session: Session, directory: Path) -> Iterator[Reads]:
+    """The reads staged in ``directory`` past their marks (by every process), oldest file first; a damaged line
+    is passed over, as the fold passes over it."""
+    marks = _marks(session.connection())
+    for spool_file in _files(directory):
+        for _end, line, count in _lines(spool_file.handle, marks.get(spool_file.name, (0, None))[0]):
+            try:
+                read = _decode(line) if count is not None else None
+            except (ValueError, TypeError):
+                continue
+            if read is not None:
+                yield read
+
+
+def staged(session: Session, directory: Path, appointment_id: str | None = None) -> list[AuditRow]:
+    """The reads staged in ``directory`` and not folded yet (by every process), as ``audit_log`` rows (not in the
+    session: ``id`` is None), all or ``appointment_id``'s, in the order each file staged them."""
+    rows = (row for read in _staged(session, directory) for row in read.rows())
+    return [AuditRow(**row) for row in rows if appointment_id is None or row["appointment_id"] == appointment_id]
+
+
+def pending(session: Session, directory: Path) -> Folded:
+    """How many reads are staged in ``directory`` and not folded yet, and how many ``audit_log`` rows they make."""
+    counted = [len(read.pairs) for read in _staged(session, directory)]
+    return Folded(len(counted), sum(counted))
