@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """What auditing a read of 50 appointments costs: 50 ``audit_log`` rows per read (the design before the staging)
-against one staged ``audit_read_batches`` row per read plus its share of the bulk fold (``store/read_audit.py``).
+against one staged ``audit_read_batches`` row per read plus its share of the bulk fold (``store/read_audit.py``),
+and on SQLite against one line in the process's spool file plus its share of that fold (``store/read_spool.py``,
+what an SQLite file database does since the twentieth session).
 
 Each read's audit is its own short write transaction, as the API's reads write it. Prints CPU (process time: on
 PostgreSQL the server's share is not in it, the wall time is) per read for the old INSERT, the staging and the fold,
@@ -30,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from caldav_bridge.runtime import Runtime  # noqa: E402
-from caldav_bridge.store import read_audit  # noqa: E402
+from caldav_bridge.store import read_audit, read_spool  # noqa: E402
 from caldav_bridge.store.migrate import upgrade  # noqa: E402
 from caldav_bridge.store.tables import AuditReadBatchRow  # noqa: E402
 from config import load_settings  # noqa: E402
@@ -72,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         upgrade(rt.engine)
         dialect = rt.engine.dialect
         old_sql = OLD[dialect.name]
-        convert = AuditReadBatchRow.__table__.c.at.type.bind_processor(dialect)  # type: ignore[attr-defined]
+        convert = AuditReadBatchRow.__table__.c.at.type.bind_processor(dialect)
 
         def read(at: datetime) -> read_audit.Reads:
             pairs = [(random.choice(ids), calendar) for _ in range(50)]
@@ -89,7 +91,11 @@ def main(argv: list[str] | None = None) -> int:
                 old_audit(start + timedelta(seconds=k))
             print(f"audit_log prefilled with {args.prefill // 50 * 50} rows")
 
-        timed("old: 50 audit_log rows", args.reads, lambda: [old_audit(datetime.now(UTC)) for _ in range(args.reads)])
+        def old_audits() -> None:
+            for _ in range(args.reads):
+                old_audit(datetime.now(UTC))
+
+        timed("old: 50 audit_log rows", args.reads, old_audits)
 
         def stage() -> None:
             for _ in range(args.reads):
@@ -112,6 +118,18 @@ def main(argv: list[str] | None = None) -> int:
 
         timed("new: its share of the fold", args.reads, fold)
         print(f"longest fold transaction: {longest[0] * 1000:.0f} ms (at most {read_audit.FOLD_READS} rows)")
+        spool = read_spool.of(rt.engine)
+        if spool is not None:
+
+            def append() -> None:
+                for _ in range(args.reads):
+                    spool.append([read(datetime.now(UTC))])
+
+            timed("spool: one line a read", args.reads, append)
+            spool.close()
+            longest[0] = 0.0
+            timed("spool: its share of the fold", args.reads, fold)
+            print(f"longest fold transaction: {longest[0] * 1000:.0f} ms (at most {read_audit.FOLD_READS} rows)")
     return 0
 
 

@@ -1,5 +1,6 @@
 """Reads' audit: staged as one row per read, folded into ``audit_log`` in bulk (``docs/architecture.md``, "Reads
-and their audit").
+and their audit"). PostgreSQL and in-memory SQLite databases; an SQLite file database stages in a spool file per
+process instead (``store/read_spool.py``), and folds the rows staged here before its upgrade as well.
 
 A read of patient data (an API read, a CalDAV multiget: ``UnitOfWork.audit_reads`` in a read-only unit of work)
 writes ONE ``audit_read_batches`` row, committed before any of the data is sent: the columns the read shares

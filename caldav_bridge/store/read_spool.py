@@ -34,6 +34,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 from pathlib import Path
 from typing import BinaryIO, NamedTuple, cast
 from weakref import WeakKeyDictionary
@@ -62,14 +63,10 @@ _MARKS = cast(Table, AuditSpoolMarkRow.__table__)
 _SQLITE = sqlite.dialect()
 #: ``at`` as SQLAlchemy stores it in an SQLite ``audit_log`` row (the fold inserts the line's text as it is).
 _STORED_AT = cast(Table, AuditRow.__table__).c.at.type.dialect_impl(_SQLITE).bind_processor(_SQLITE)
-#: The fold of a JSON array of lines (:func:`_encode`), by SQLite itself: one ``audit_log`` row a pair, in the
-#: order of the table's ``(appointment_id, at)`` index, so its inserts are local.
-_FOLD = (
+#: The rows a fold inserts, as the driver takes them (``at`` as the line holds it, as ``audit_log`` stores it).
+_INSERT = (
     "INSERT INTO audit_log (at, actor, channel, action, appointment_id, calendar_id, request_id, detail) "
-    "SELECT json_extract(r.value, '$[1]') AS at, json_extract(r.value, '$[2]'), json_extract(r.value, '$[3]'), "
-    "json_extract(r.value, '$[4]'), json_extract(p.value, '$[0]') AS appointment_id, json_extract(p.value, '$[1]'), "
-    "json_extract(r.value, '$[5]'), json_extract(r.value, '$[6]') "
-    "FROM json_each(?) AS r, json_each(r.value, '$[7]') AS p ORDER BY appointment_id, at, r.key, p.key"
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _PREFIX, _SUFFIX = "reads-", ".jsonl"
 
@@ -155,7 +152,7 @@ def of(engine: Engine) -> ReadSpool | None:
 def _encode(reads: Reads) -> bytes:
     """``[pairs, at, actor, channel, action, request_id, detail, [[appointment_id, calendar_id], ...]]``: the count
     first (a fold bounds itself without parsing the line), ``at`` as ``audit_log`` stores it (SQLite folds the
-    lines by itself, :data:`_FOLD`)."""
+    lines as they are, :data:`_INSERT`)."""
     at = _STORED_AT(reads.at) if _STORED_AT else reads.at.isoformat()
     fields = [len(reads.pairs), at, reads.actor, reads.channel, reads.action, reads.request_id, reads.detail]
     return json.dumps([*fields, reads.pairs], separators=(",", ":")).encode() + b"\n"
@@ -239,41 +236,36 @@ def fold(connection: Connection, directory: Path, *, batches: int, reads: int, k
 def _fold_file(connection: Connection, spool_file: _File, offset: int, now: datetime, budget: Folded) -> Folded:
     if budget.batches <= 0 or budget.reads <= 0:
         return Folded(0, 0)
-    lines: list[bytes] = []
-    batches = reads = 0
-    end = offset
+    rows: list[tuple[str, ...]] = []
+    batches, end = 0, offset
     for after, line, count in _lines(spool_file.handle, offset):
         end = after
-        if count is None:
+        taken = _rows(line) if count is not None else None
+        if taken is None:
             continue
-        lines.append(line.rstrip(b"\n"))
-        batches, reads = batches + 1, reads + count
-        if batches >= budget.batches or reads >= budget.reads:
+        rows += taken
+        batches += 1
+        if batches >= budget.batches or len(rows) >= budget.reads:
             break
     if end == offset:
         return Folded(0, 0)
-    if lines:
-        document = b"[" + b",".join(lines) + b"]"
-        if not connection.exec_driver_sql("SELECT json_valid(?)", (document,)).scalar():
-            document, batches = _valid_only(lines)
-        reads = connection.exec_driver_sql(_FOLD, (document,)).rowcount if batches else 0
+    if rows:
+        rows.sort(key=itemgetter(4, 0))  # appointment, time: the index's order, so its inserts are local
+        connection.exec_driver_sql(_INSERT, rows)  # a list of tuples: executemany
     upsert = sqlite_insert(_MARKS).values(name=spool_file.name, offset=end, folded_at=now)
     connection.execute(upsert.on_conflict_do_update(index_elements=["name"], set_={"offset": end, "folded_at": now}))
-    return Folded(batches, reads)
+    return Folded(batches, len(rows))
 
 
-def _valid_only(lines: list[bytes]) -> tuple[bytes, int]:
-    """The lines that are JSON, as one document, and how many: a line damaged in the file is logged and passed
-    over rather than stopping every fold after it."""
-    valid = []
-    for line in lines:
-        try:
-            json.loads(line)
-        except ValueError:
-            log.error("audit: a line of a reads' spool is not JSON; passed over (%d bytes)", len(line))
-        else:
-            valid.append(line)
-    return b"[" + b",".join(valid) + b"]", len(valid)
+def _rows(line: bytes) -> list[tuple[str, ...]] | None:
+    """The ``audit_log`` rows of a line (driver parameters, one a pair); ``None`` for a line damaged in the file,
+    logged: the fold passes over it rather than stopping every fold after it."""
+    try:
+        _count, at, actor, channel, action, request_id, detail, pairs = json.loads(line)
+        return [(at, actor, channel, action, a, c, request_id, detail) for a, c in pairs]
+    except (ValueError, TypeError):
+        log.error("audit: a line of a reads' spool is not a read; passed over (%d bytes)", len(line))
+        return None
 
 
 def _delete_if_done(connection: Connection, directory: Path, spool_file: _File, offset: int) -> None:
