@@ -54,6 +54,24 @@ def timed(label: str, reads: int, run: Callable[[], None]) -> None:
     print(f"{label:34} {cpu_ms:6.3f} ms CPU/read   {wall_ms:6.3f} ms wall/read")
 
 
+def timed_fold(rt: Runtime, label: str, reads: int) -> None:
+    """Fold everything staged, one bounded transaction after another; its CPU per read and its longest transaction."""
+    longest = [0.0]
+
+    def fold() -> None:
+        for _ in range(reads):  # bounded: each round folds at least one batch
+            began = time.perf_counter()
+            with rt.uow() as uow:
+                folded = uow.audit.fold_staged_reads()
+                uow.commit()
+            longest[0] = max(longest[0], time.perf_counter() - began)
+            if not folded.batches:
+                return
+
+    timed(label, reads, fold)
+    print(f"longest fold transaction: {longest[0] * 1000:.0f} ms (at most {read_audit.FOLD_READS} rows)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--postgres", action="store_true", help="on a throwaway PostgreSQL (default SQLite)")
@@ -104,20 +122,7 @@ def main(argv: list[str] | None = None) -> int:
                     conn.exec_driver_sql(sql, parameters)
 
         timed("new: one audit_read_batches row", args.reads, stage)
-        longest: list[float] = [0.0]
-
-        def fold() -> None:
-            for _ in range(args.reads):  # bounded: each round folds at least one batch
-                began = time.perf_counter()
-                with rt.uow() as uow:
-                    folded = uow.audit.fold_staged_reads()
-                    uow.commit()
-                longest[0] = max(longest[0], time.perf_counter() - began)
-                if not folded.batches:
-                    return
-
-        timed("new: its share of the fold", args.reads, fold)
-        print(f"longest fold transaction: {longest[0] * 1000:.0f} ms (at most {read_audit.FOLD_READS} rows)")
+        timed_fold(rt, "new: its share of the fold", args.reads)
         spool = read_spool.of(rt.engine)
         if spool is not None:
 
@@ -127,9 +132,7 @@ def main(argv: list[str] | None = None) -> int:
 
             timed("spool: one line a read", args.reads, append)
             spool.close()
-            longest[0] = 0.0
-            timed("spool: its share of the fold", args.reads, fold)
-            print(f"longest fold transaction: {longest[0] * 1000:.0f} ms (at most {read_audit.FOLD_READS} rows)")
+            timed_fold(rt, "spool: its share of the fold", args.reads)
     return 0
 
 
