@@ -14,7 +14,6 @@ from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from caldav_bridge.store import read_spool
 from caldav_bridge.store.private_files import private_dir, private_file
 from caldav_bridge.store.write_lock import WriteLock
 from caldav_bridge.store.write_queue import WriteQueue
@@ -33,7 +32,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     kwargs.setdefault("json_serializer", _strict_json)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        lock = database = None
+        lock = None
         if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
             # Patient data: the directory (if made here) 0700, the file 0600; SQLite gives its -wal
             # and -shm files the database file's mode.
@@ -45,8 +44,6 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             lock = WriteLock(database)  # a file other processes can open too: their writers take turns with ours
         kwargs.setdefault("connect_args", {"timeout": 30, "check_same_thread": False})
         engine = create_engine(url, **kwargs)
-        if database is not None:
-            read_spool.attach(engine, database)  # reads' audit in a file per process, not in the write turn
         event.listen(engine, "connect", _sqlite_pragmas)
         _TURNS[engine] = _WriteTurns(engine, lock)  # before BEGIN IMMEDIATE: a writer waits for its turn, then begins
         event.listen(engine, "begin", _sqlite_begin_immediate)

@@ -24,6 +24,7 @@ without a file, which the next fold removes; never a file without its mark). Rea
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import json
@@ -32,9 +33,10 @@ import os
 import secrets
 import threading
 import time
+import weakref
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
-from operator import itemgetter
+from functools import partial
 from pathlib import Path
 from typing import BinaryIO, NamedTuple, cast
 from weakref import WeakKeyDictionary
@@ -48,7 +50,7 @@ from caldav_bridge.store.private_files import FILE_MODE, private_dir
 from caldav_bridge.store.read_audit import Folded, Reads
 from caldav_bridge.store.tables import AuditRow, AuditSpoolMarkRow
 
-__all__ = ["KEEP_SECONDS", "ROTATE_BYTES", "ReadSpool", "attach", "directory_of", "fold", "of", "pending", "staged"]
+__all__ = ["KEEP_SECONDS", "ROTATE_BYTES", "ReadSpool", "directory_of", "fold", "of", "pending", "staged"]
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +84,11 @@ class ReadSpool:
         self._fd: int | None = None
         self._pid = 0
         self._size = 0
+        os.register_at_fork(after_in_child=partial(_after_fork, weakref.ref(self)))
+
+    def __del__(self) -> None:  # an engine dropped without its dispose: its file is let go
+        with contextlib.suppress(OSError):
+            self._close()
 
     def append(self, reads: Sequence[Reads]) -> None:
         """Stage ``reads``, one line each, with one ``write``; an ``OSError`` if that failed (nothing staged)."""
@@ -126,9 +133,21 @@ class ReadSpool:
         if fd is not None:
             os.close(fd)
 
+    def _forked(self) -> None:
+        """In a forked child: a lock of its own (another thread of the parent may have held this one); the file
+        it inherited is closed at its first append (:meth:`_open`)."""
+        self._lock = threading.Lock()
 
-#: Each SQLite file database's spool (:func:`attach`); in-memory databases stage in ``audit_read_batches``.
-_SPOOLS: WeakKeyDictionary[Engine, ReadSpool] = WeakKeyDictionary()
+
+def _after_fork(spool: weakref.ref[ReadSpool]) -> None:
+    found = spool()
+    if found is not None:
+        found._forked()
+
+
+#: Each engine's spool (:func:`of`), ``None`` for an engine whose reads are staged in ``audit_read_batches``.
+_SPOOLS: WeakKeyDictionary[Engine, ReadSpool | None] = WeakKeyDictionary()
+_SPOOLS_LOCK = threading.Lock()
 
 
 def directory_of(database: Path) -> Path:
@@ -136,40 +155,81 @@ def directory_of(database: Path) -> Path:
     return database.parent / f"{database.name}.reads"
 
 
-def attach(engine: Engine, database: Path) -> ReadSpool:
-    """Give ``engine`` (of the SQLite file ``database``) its spool, next to the database, closed with the engine."""
-    spool = ReadSpool(directory_of(database))
-    _SPOOLS[engine] = spool
+def of(engine: Engine) -> ReadSpool | None:
+    """``engine``'s spool, made at the first call for an SQLite file database (next to it, closed with the engine's
+    dispose); ``None`` where reads are staged in ``audit_read_batches`` (PostgreSQL, an in-memory SQLite)."""
+    try:
+        return _SPOOLS[engine]
+    except KeyError:
+        pass
+    with _SPOOLS_LOCK:
+        if engine not in _SPOOLS:
+            _SPOOLS[engine] = _made_for(engine)
+        return _SPOOLS[engine]
+
+
+def _made_for(engine: Engine) -> ReadSpool | None:
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    spool = ReadSpool(directory_of(Path(database)))
     event.listen(engine, "engine_disposed", lambda _engine: spool.close())
     return spool
 
 
-def of(engine: Engine) -> ReadSpool | None:
-    """``engine``'s spool; ``None`` where reads are staged in ``audit_read_batches`` (PostgreSQL, in-memory)."""
-    return _SPOOLS.get(engine)
-
-
 def _encode(reads: Reads) -> bytes:
-    """``[pairs, at, actor, channel, action, request_id, detail, [[appointment_id, calendar_id], ...]]``: the count
-    first (a fold bounds itself without parsing the line), ``at`` as ``audit_log`` stores it (SQLite folds the
-    lines as they are, :data:`_INSERT`)."""
+    """``[at, actor, channel, action, request_id, detail, [[appointment_id, calendar_id], ...]]``, ``at`` as
+    ``audit_log`` stores it (the fold inserts it as it is, :data:`_INSERT`)."""
     at = _STORED_AT(reads.at) if _STORED_AT else reads.at.isoformat()
-    fields = [len(reads.pairs), at, reads.actor, reads.channel, reads.action, reads.request_id, reads.detail]
+    fields = [at, reads.actor, reads.channel, reads.action, reads.request_id, reads.detail]
     return json.dumps([*fields, reads.pairs], separators=(",", ":")).encode() + b"\n"
 
 
-def _decode(line: bytes) -> Reads:
-    _count, at, actor, channel, action, request_id, detail, pairs = json.loads(line)
-    when = datetime.fromisoformat(at).replace(tzinfo=UTC)
-    return Reads(when, actor, channel, action, request_id, [(str(a), str(c)) for a, c in pairs], detail)
+class _Line(NamedTuple):
+    """A line's read, checked: strings where ``audit_log`` needs them (``at`` a time), pairs of two strings."""
+
+    at: str
+    actor: str
+    channel: str
+    action: str
+    request_id: str | None
+    detail: str | None
+    pairs: list[list[str]]
+
+    def rows(self) -> list[tuple[str | None, ...]]:
+        """Its ``audit_log`` rows as the driver takes them, one a pair."""
+        shared = (self.at, self.actor, self.channel, self.action)
+        return [(*shared, a, c, self.request_id, self.detail) for a, c in self.pairs]
+
+    def read(self) -> Reads:
+        when = datetime.fromisoformat(self.at).replace(tzinfo=UTC)
+        pairs = [(a, c) for a, c in self.pairs]
+        return Reads(when, self.actor, self.channel, self.action, self.request_id, pairs, self.detail)
 
 
-def _count(line: bytes) -> int | None:
-    """The pairs a complete line holds, read from its start; ``None`` for a line that is not a read."""
-    head = line[1 : line.find(b",")]
-    if not line.startswith(b"[") or not head.isdigit():
-        return None
-    return int(head)
+def _parse(line: bytes) -> _Line | None:
+    """The read a complete line holds; ``None`` (logged) for a line damaged in the file, which a fold passes over
+    rather than stop at it for ever (the table refused such a read when staged; a file cannot)."""
+    try:
+        parsed = _Line(*json.loads(line))
+        datetime.fromisoformat(parsed.at)
+        if _checked(parsed):
+            return parsed
+    except (ValueError, TypeError):
+        pass
+    log.error("audit: a line of a reads' spool is not a read; passed over (%d bytes)", len(line))
+    return None
+
+
+def _checked(line: _Line) -> bool:
+    texts = (line.at, line.actor, line.channel, line.action)
+    optional = (line.request_id, line.detail)
+    return (
+        all(isinstance(v, str) for v in texts)
+        and all(v is None or isinstance(v, str) for v in optional)
+        and isinstance(line.pairs, list)
+        and all(isinstance(p, list) and len(p) == 2 and all(isinstance(v, str) for v in p) for p in line.pairs)
+    )
 
 
 class _File(NamedTuple):
@@ -177,34 +237,48 @@ class _File(NamedTuple):
     handle: BinaryIO
 
 
-def _files(directory: Path) -> Iterator[_File]:
-    """The spool files in ``directory``, oldest first (their names begin with their creation time), opened."""
+def _names(directory: Path) -> list[str] | None:
+    """The spool files' names in ``directory``, oldest first (they begin with their creation time); ``None`` if it
+    cannot be listed (gone, not a directory): nothing can be said of its files then."""
     try:
-        names = sorted(p.name for p in directory.iterdir() if p.name.startswith(_PREFIX) and p.name.endswith(_SUFFIX))
-    except (FileNotFoundError, NotADirectoryError):
-        return
+        return sorted(p.name for p in directory.iterdir() if p.name.startswith(_PREFIX) and p.name.endswith(_SUFFIX))
+    except OSError:
+        return None
+
+
+def _files(directory: Path, names: list[str]) -> Iterator[_File]:
+    """The files of ``names``, opened; one that cannot be read is logged and passed over (its mark kept)."""
     for name in names:
         try:
             handle = (directory / name).open("rb")
         except FileNotFoundError:
             continue  # deleted by a fold since the listing: folded
+        except OSError as error:
+            log.error("audit: a reads' spool file cannot be read (%s): %s", name, error.strerror)
+            continue
         with handle:
             yield _File(name, handle)
 
 
-def _lines(handle: BinaryIO, offset: int) -> Iterator[tuple[int, bytes, int | None]]:
-    """The complete lines from ``offset`` on: (the offset after each, the line, its pairs; ``None`` for a line that
-    is not a read, logged: the fold passes over it). A line without its newline (being written, or torn) ends the
-    file here."""
+def _lines(handle: BinaryIO, offset: int) -> Iterator[tuple[int, bytes]]:
+    """The complete lines from ``offset`` on, with the offset after each. A line without its newline (being
+    written, or torn) ends the file here."""
     handle.seek(offset)
     for line in handle:
         if not line.endswith(b"\n"):
             return
         offset += len(line)
-        count = _count(line)
-        if count is None:
-            log.error("audit: a line of a reads' spool is not a read; passed over (%d bytes)", len(line))
-        yield offset, line, count
+        yield offset, line
+
+
+def _sweep_partials(directory: Path, keep: float) -> None:
+    """Delete the files a writer made and died before naming (``.<stem>.new``, empty), once ``keep`` seconds old."""
+    with contextlib.suppress(OSError):
+        for path in directory.glob(".*.new"):
+            with contextlib.suppress(OSError), path.open("rb") as handle:
+                if time.time() - os.fstat(handle.fileno()).st_mtime > keep:
+                    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # raises while its writer lives
+                    path.unlink()
 
 
 def _marks(connection: Connection) -> dict[str, tuple[int, datetime]]:
@@ -217,55 +291,45 @@ def fold(connection: Connection, directory: Path, *, batches: int, reads: int, k
     ``connection``'s write transaction: up to ``batches`` reads, and none more once ``reads`` rows are taken (the
     first is always taken); then delete the files folded to their end, their writer gone, ``keep`` seconds after."""
     now = datetime.now(UTC)
+    names = _names(directory)
+    if names is None:
+        return Folded(0, 0)  # no directory, no file: no mark is known to be done with
     marks = _marks(connection)
-    listed: set[str] = set()
     taken = Folded(0, 0)
-    for spool_file in _files(directory):
-        listed.add(spool_file.name)
+    for spool_file in _files(directory, names):
         offset, folded_at = marks.get(spool_file.name, (0, None))
         folded = _fold_file(connection, spool_file, offset, now, Folded(batches - taken.batches, reads - taken.reads))
         taken = Folded(taken.batches + folded.batches, taken.reads + folded.reads)
         if folded == (0, 0) and (folded_at is None or folded_at <= now - timedelta(seconds=keep)):
             _delete_if_done(connection, directory, spool_file, offset)
-    gone = set(marks) - listed
+    gone = set(marks) - set(names)
     if gone:
         connection.execute(delete(_MARKS).where(_MARKS.c.name.in_(sorted(gone))))
+    _sweep_partials(directory, keep)
     return taken
 
 
 def _fold_file(connection: Connection, spool_file: _File, offset: int, now: datetime, budget: Folded) -> Folded:
+    """Fold ``spool_file``'s lines from ``offset`` within ``budget`` (a damaged line is passed over and counts as a
+    read taken, so a file of garbage is not read whole in one round)."""
     if budget.batches <= 0 or budget.reads <= 0:
         return Folded(0, 0)
-    rows: list[tuple[str, ...]] = []
+    rows: list[tuple[str | None, ...]] = []
     batches, end = 0, offset
-    for after, line, count in _lines(spool_file.handle, offset):
-        end = after
-        taken = _rows(line) if count is not None else None
-        if taken is None:
-            continue
-        rows += taken
+    for end, line in _lines(spool_file.handle, offset):  # noqa: B007 (the last offset is the new mark)
+        parsed = _parse(line)
+        rows += parsed.rows() if parsed else []
         batches += 1
         if batches >= budget.batches or len(rows) >= budget.reads:
             break
     if end == offset:
         return Folded(0, 0)
     if rows:
-        rows.sort(key=itemgetter(4, 0))  # appointment, time: the index's order, so its inserts are local
+        rows.sort(key=lambda row: (row[4], row[0]))  # appointment, time: the index's order, so its inserts are local
         connection.exec_driver_sql(_INSERT, rows)  # a list of tuples: executemany
     upsert = sqlite_insert(_MARKS).values(name=spool_file.name, offset=end, folded_at=now)
     connection.execute(upsert.on_conflict_do_update(index_elements=["name"], set_={"offset": end, "folded_at": now}))
     return Folded(batches, len(rows))
-
-
-def _rows(line: bytes) -> list[tuple[str, ...]] | None:
-    """The ``audit_log`` rows of a line (driver parameters, one a pair); ``None`` for a line damaged in the file,
-    logged: the fold passes over it rather than stopping every fold after it."""
-    try:
-        _count, at, actor, channel, action, request_id, detail, pairs = json.loads(line)
-        return [(at, actor, channel, action, a, c, request_id, detail) for a, c in pairs]
-    except (ValueError, TypeError):
-        log.error("audit: a line of a reads' spool is not a read; passed over (%d bytes)", len(line))
-        return None
 
 
 def _delete_if_done(connection: Connection, directory: Path, spool_file: _File, offset: int) -> None:
@@ -281,24 +345,26 @@ def _delete_if_done(connection: Connection, directory: Path, spool_file: _File, 
     connection.execute(delete(_MARKS).where(_MARKS.c.name == spool_file.name))
 
 
-def _staged(session: Session, directory: Path) -> Iterator[Reads]:
-    """The reads staged in ``directory`` past their marks (by every process), oldest file first; a damaged line
-    is passed over, as the fold passes over it."""
+def _staged(session: Session, directory: Path, appointment_id: str | None = None) -> Iterator[Reads]:
+    """The reads staged in ``directory`` past their marks (by every process), oldest file first, all or those
+    that may hold ``appointment_id`` (a line without its text is not decoded); a damaged line is passed over, as
+    the fold passes over it."""
+    names = _names(directory)
+    if not names:
+        return
     marks = _marks(session.connection())
-    for spool_file in _files(directory):
-        for _end, line, count in _lines(spool_file.handle, marks.get(spool_file.name, (0, None))[0]):
-            try:
-                read = _decode(line) if count is not None else None
-            except (ValueError, TypeError):
-                continue
-            if read is not None:
-                yield read
+    needle = appointment_id.encode() if appointment_id is not None else b""
+    for spool_file in _files(directory, names):
+        for _end, line in _lines(spool_file.handle, marks.get(spool_file.name, (0, None))[0]):
+            parsed = _parse(line) if needle in line else None
+            if parsed is not None:
+                yield parsed.read()
 
 
 def staged(session: Session, directory: Path, appointment_id: str | None = None) -> list[AuditRow]:
     """The reads staged in ``directory`` and not folded yet (by every process), as ``audit_log`` rows (not in the
     session: ``id`` is None), all or ``appointment_id``'s, in the order each file staged them."""
-    rows = (row for read in _staged(session, directory) for row in read.rows())
+    rows = (row for read in _staged(session, directory, appointment_id) for row in read.rows())
     return [AuditRow(**row) for row in rows if appointment_id is None or row["appointment_id"] == appointment_id]
 
 

@@ -10,6 +10,7 @@ the downgrade past the spool folds what it holds first.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import subprocess
@@ -157,11 +158,14 @@ def test_a_torn_line_is_never_folded_and_a_failed_append_starts_a_new_file(runti
     _stage(runtime, _read("whole"))
     [name] = _files(spool.directory)
     with (spool.directory / name).open("ab") as damaged:  # lines damaged in the file: passed over, not stuck on
-        damaged.write(b'[1,"2031-05-05 08:00:00.000000","dispatcher","api","read",null,null,[["damaged-0"\n')
+        damaged.write(b'["2031-05-05 08:00:00.000000","dispatcher","api","read",null,null,[["damaged-0"\n')
         damaged.write(b'{"not": "a read"}\n')
+        damaged.write(b'["2031-05-05 08:00:00.000000","dispatcher",null,"read",null,null,[["no-channel","c"]]]\n')
+        damaged.write(b'["2031-05-05 08:00:00.000000","dispatcher","api","read",null,null,[[["nested"],"c"]]]\n')
+        damaged.write(b'["not a time","dispatcher","api","read",null,null,[["bad-time","c"]]]\n')
     _stage(runtime, _read("whole2", 2))
     with (spool.directory / name).open("ab") as torn:  # what a write cut short leaves: part of a line
-        torn.write(b'[1,"2031-05-05 08:00:00.000000","dispatcher","api","read","torn",null,[["torn-0","cal')
+        torn.write(b'["2031-05-05 08:00:00.000000","dispatcher","api","read","torn",null,[["torn-0","cal')
     assert staged_reads(runtime) == 2  # a reader never takes either for a read
     spool.close()
     assert _fold_all(runtime, spool.directory) == 3
@@ -178,6 +182,7 @@ def test_lines_of_many_threads_rotated_files_and_a_forked_child_are_each_folded_
 ) -> None:
     directory = tmp_path / "spool"
     spool = ReadSpool(directory, rotate_bytes=4096)  # a file every ~30 reads
+    spool.append([_read("parent-first")])  # the file is open when the process forks
     child = os.fork()  # before any thread runs: the child appends through the spool it inherited
     if child == 0:
         try:
@@ -186,6 +191,8 @@ def test_lines_of_many_threads_rotated_files_and_a_forked_child_are_each_folded_
         finally:
             os._exit(0)
     assert os.waitpid(child, 0)[1] == 0
+    by_pid = Counter(name.split("-")[2] for name in _files(directory))
+    assert by_pid == Counter({str(os.getpid()): 1, str(child): 1}), by_pid  # the child wrote a file of its own
 
     def write(t: int) -> None:
         for i in range(60):
@@ -199,7 +206,7 @@ def test_lines_of_many_threads_rotated_files_and_a_forked_child_are_each_folded_
     assert len(_files(directory)) > 10  # rotated
     spool.close()
 
-    expected = [f"child{i}-{j}" for i in range(5) for j in range(2)] + ["child-last-0"]
+    expected = [f"child{i}-{j}" for i in range(5) for j in range(2)] + ["child-last-0", "parent-first-0"]
     expected += [f"t{t}-{i}-{j}" for t in range(6) for i in range(60) for j in range(1 + i % 3)]
     assert _fold_all(runtime, directory) == len(expected)
     assert _folded_ids(runtime) == Counter(expected) and max(Counter(expected).values()) == 1
@@ -220,6 +227,75 @@ def test_a_fold_keeps_its_bounds_across_files_and_a_mark_without_its_file_is_rem
     assert _fold(runtime, spool.directory, keep=0) == Folded(1, 4)
     assert "reads-gone.jsonl" not in _marks(runtime)
     assert sum(_folded_ids(runtime).values()) == 24
+
+
+def test_a_file_its_writer_let_go_is_kept_while_a_fold_out_of_budget_passes_it(runtime: Runtime) -> None:
+    spool = _spool(runtime)
+    for tag in ("a", "b"):
+        _stage(runtime, _read(f"{tag}0"), _read(f"{tag}1"))
+        spool.close()  # two files, neither with a writer
+    assert _fold(runtime, spool.directory, keep=0, batches=1) == Folded(1, 1)  # the budget ends in the first file
+    assert len(_files(spool.directory)) == 2  # the second, never folded, is kept
+    assert _fold_all(runtime, spool.directory) == 3
+    assert _folded_ids(runtime) == Counter(["a0-0", "a1-0", "b0-0", "b1-0"]) and _files(spool.directory) == []
+
+
+def test_a_directory_gone_for_a_while_or_a_file_that_cannot_be_read_folds_nothing_twice(runtime: Runtime) -> None:
+    spool = _spool(runtime)
+    _stage(runtime, _read("once"))
+    assert _fold(runtime, spool.directory, keep=60) == Folded(1, 1)
+    marks = _marks(runtime)
+    aside = spool.directory.with_name("moved-away")
+    spool.directory.rename(aside)  # an operator moves it, a restore has not brought it back yet
+    assert _fold(runtime, spool.directory, keep=0) == Folded(0, 0) and _marks(runtime) == marks
+    aside.rename(spool.directory)
+    (spool.directory / "reads-0-0-unreadable.jsonl").mkdir()  # a "file" open() refuses: logged, passed over
+    _stage(runtime, _read("next"))
+    assert _fold(runtime, spool.directory, keep=60) == Folded(1, 1)
+    assert _folded_ids(runtime) == Counter(["once-0", "next-0"])
+
+
+FILL = """
+import os, resource, signal, sys
+from datetime import UTC, datetime
+from pathlib import Path
+from caldav_bridge.store.read_audit import Reads
+from caldav_bridge.store.read_spool import ReadSpool
+
+spool = ReadSpool(Path(sys.argv[1]))
+def read(tag, n=1):
+    return Reads(datetime.now(UTC), "d", "api", "read", tag, [(f"{tag}-{i}", "cal-1") for i in range(n)])
+spool.append([read("before")])
+[name] = os.listdir(sys.argv[1])
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+size = os.path.getsize(os.path.join(sys.argv[1], name))
+resource.setrlimit(resource.RLIMIT_FSIZE, (size + 40, resource.RLIM_INFINITY))  # the disk fills mid-line
+try:
+    spool.append([read("cut", 50)])
+except OSError as error:
+    print("refused:", error.errno, flush=True)
+resource.setrlimit(resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+spool.append([read("after")])
+print(len(os.listdir(sys.argv[1])), flush=True)
+"""
+
+
+def test_a_write_cut_short_refuses_the_read_and_the_next_goes_to_a_new_file(runtime: Runtime, tmp_path: Path) -> None:
+    directory = tmp_path / "spool"
+    done = subprocess.run(
+        [sys.executable, "-c", FILL, str(directory)],
+        cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    assert done.stdout.split("\n")[:2] == [f"refused: {errno.ENOSPC}", "2"], done.stdout + done.stderr
+    torn = [p for p in directory.iterdir() if not p.read_bytes().endswith(b"\n")]
+    assert len(torn) == 1  # the file cut short ends in part of a line
+    assert _fold_all(runtime, directory) == 2
+    assert _folded_ids(runtime) == Counter(["before-0", "after-0"]) and _files(directory) == []
 
 
 def test_the_downgrade_past_the_spool_folds_every_read_it_holds_first(runtime: Runtime) -> None:

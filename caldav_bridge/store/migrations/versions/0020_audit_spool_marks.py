@@ -43,4 +43,10 @@ def downgrade() -> None:
         directory = read_spool.directory_of(Path(database))
         while read_spool.fold(bind, directory, batches=100_000, reads=1_000_000, keep=0) != (0, 0):
             pass  # the round that folds nothing deletes the files folded before it
+        left = sorted(p.name for p in directory.glob("reads-*.jsonl")) if directory.is_dir() else []
+        if left:
+            raise RuntimeError(
+                f"{len(left)} reads' audit spool file(s) in {directory} still have a writer: stop the service "
+                "(every process using the database) and downgrade again"
+            )
     op.drop_table("audit_spool_marks")
