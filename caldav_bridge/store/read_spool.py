@@ -17,9 +17,13 @@ every process), reads each file from the offset its ``audit_spool_marks`` row re
 rows into ``audit_log`` and moves the mark past them in the same transaction. A crash before the commit leaves
 both as they were. A file's writer holds an exclusive ``flock`` on it while it may append; once that is released
 (rotated at :data:`ROTATE_BYTES`, closed, or the process gone), the file is folded to its end and, no sooner than
-:data:`KEEP_SECONDS` after its last fold committed, deleted before its mark (a crash in between leaves a mark
+:data:`KEEP_SECONDS` after its last fold began, deleted before its mark (a crash in between leaves a mark
 without a file, which the next fold removes; never a file without its mark). Readers who must see every read now
-(:func:`staged`) read the files past their marks; the wait keeps a file a reader's snapshot still needs.
+(:func:`staged`) read the files past their marks; the wait keeps a file a reader's snapshot still needs (a fold
+lasts a second at most, a reader's snapshot far less than the minute).
+
+Damaged lines (a line that is not a read, by a bug or the disk) are logged and passed over by the fold and the
+readers alike, so no line can stop every later fold; the PostgreSQL table refused such a read when staged.
 """
 
 from __future__ import annotations
@@ -57,7 +61,7 @@ log = logging.getLogger(__name__)
 #: A writer starts a new file once its current one has this many bytes (a list of 50 is a line of ~4 KB), so a
 #: long-lived process's reads are deleted as they are folded, not when it exits.
 ROTATE_BYTES = 8 * 1024 * 1024
-#: A folded file whose writer is gone is deleted this long after its last fold committed, not sooner: a reader
+#: A folded file whose writer is gone is deleted this long after its last fold began, not sooner: a reader
 #: whose snapshot predates that fold still finds the reads it does not see in ``audit_log`` (:func:`staged`).
 KEEP_SECONDS = 60.0
 
