@@ -25,13 +25,12 @@ def fold_staged_reads(uow: UnitOfWork, *, rounds: int = FOLD_ROUNDS, seconds: fl
     ``rounds`` transactions ran, or ``seconds`` passed; what was moved. Safe on several processes at once: a batch
     is folded once."""
     deadline = time.monotonic() + seconds
-    batches = reads = 0
+    moved = Folded(0, 0)
     for _ in range(rounds):
         with uow:
             folded = uow.audit.fold_staged_reads()
             uow.commit()
-        batches += folded.batches
-        reads += folded.reads
+        moved = moved.plus(folded)
         if not folded.full() or time.monotonic() >= deadline:
             break
-    return Folded(batches, reads)
+    return moved

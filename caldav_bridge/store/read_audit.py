@@ -109,6 +109,14 @@ class Folded(NamedTuple):
         """Whether the fold stopped at its bounds (more may be staged)."""
         return self.batches >= FOLD_BATCHES or self.reads >= FOLD_READS
 
+    def plus(self, other: Folded) -> Folded:
+        """Both moves together (a tuple's ``+`` would concatenate)."""
+        return Folded(self.batches + other.batches, self.reads + other.reads)
+
+    def minus(self, other: Folded) -> Folded:
+        """What is left of these bounds once ``other`` is taken."""
+        return Folded(self.batches - other.batches, self.reads - other.reads)
+
 
 @dataclass(frozen=True, slots=True)
 class Reads:

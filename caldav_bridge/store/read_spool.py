@@ -302,8 +302,8 @@ def fold(connection: Connection, directory: Path, *, batches: int, reads: int, k
     taken = Folded(0, 0)
     for spool_file in _files(directory, names):
         offset, folded_at = marks.get(spool_file.name, (0, None))
-        folded = _fold_file(connection, spool_file, offset, now, Folded(batches - taken.batches, reads - taken.reads))
-        taken = Folded(taken.batches + folded.batches, taken.reads + folded.reads)
+        folded = _fold_file(connection, spool_file, offset, now, Folded(batches, reads).minus(taken))
+        taken = taken.plus(folded)
         if folded == (0, 0) and (folded_at is None or folded_at <= now - timedelta(seconds=keep)):
             _delete_if_done(connection, directory, spool_file, offset)
     gone = set(marks) - set(names)

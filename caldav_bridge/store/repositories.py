@@ -573,9 +573,8 @@ class AuditRepository:
         spool = self._spool()
         if spool is None or folded.full():
             return folded
-        left = Folded(batches - folded.batches, reads - folded.reads)
-        more = read_spool.fold(connection, spool.directory, batches=left.batches, reads=left.reads)
-        return Folded(folded.batches + more.batches, folded.reads + more.reads)
+        left = Folded(batches, reads).minus(folded)
+        return folded.plus(read_spool.fold(connection, spool.directory, batches=left.batches, reads=left.reads))
 
     def staged_count(self) -> Folded:
         """How many reads are staged and not folded yet (rows and spool lines), and the ``audit_log`` rows they
@@ -584,8 +583,7 @@ class AuditRepository:
         spool = self._spool()
         if spool is None:
             return counted
-        more = read_spool.pending(self.session, spool.directory)
-        return Folded(counted.batches + more.batches, counted.reads + more.reads)
+        return counted.plus(read_spool.pending(self.session, spool.directory))
 
     def _spool(self) -> read_spool.ReadSpool | None:
         return read_spool.of(typing.cast(Engine, self.session.get_bind()))
