@@ -122,11 +122,11 @@ class ReadSpool:
         self._close()  # a forked child closes the file it inherited; its parent's lock stays its parent's
         private_dir(self.directory)
         stem = f"{time.time_ns():020d}-{os.getpid()}-{secrets.token_hex(4)}"
-        partial = self.directory / f".{stem}.new"
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC, FILE_MODE)
+        unnamed = self.directory / f".{stem}.new"
+        fd = os.open(unnamed, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC, FILE_MODE)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            partial.rename(self.directory / f"{_PREFIX}{stem}{_SUFFIX}")
+            unnamed.rename(self.directory / f"{_PREFIX}{stem}{_SUFFIX}")
         except OSError:
             os.close(fd)
             raise
