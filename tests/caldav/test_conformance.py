@@ -70,10 +70,13 @@ TIMED = frozenset(
         "TestSharingApiSanity::test_sharing_api_token_usage_delay",
     }
 )
-#: Radicale's tests of its own request handling that cost the same with any storage, run once, in the full set on
-#: SQLite: a daily event to the year 5000 PUT with a limit of 2,000,000 occurrences is 34-37 s of Radicale counting
-#: them, with its own file storage as with ours, a tenth of the whole suite's CPU.
-SQLITE_ONLY = frozenset({"TestBaseRequests::test_add_event_with_rrule_until_5000y_limit_2000000"})
+#: Radicale's tests left out of both runs, and why. A PUT of a daily event to the year 7006 with the occurrence limit
+#: raised to 2,000,000: 35-37 s of CPU (Radicale counting the occurrences, 12 s, and its ``Item.time_range``, which the
+#: storage stores, 23 s), a third of the SQLite run and the longest part of ``make test``, for a body our server
+#: refuses before Radicale reads it (a
+#: finite rule must end within ``CHECK_YEARS`` of scanning;
+#: ``tests/caldav/test_hostile_recurrence.test_a_daily_event_until_the_year_7006_is_refused_cheaply``).
+LEFT_OUT = frozenset({"TestBaseRequests::test_add_event_with_rrule_until_5000y_limit_2000000"})
 
 
 def _require_source() -> None:
@@ -134,10 +137,13 @@ def _suite(
 
 def test_full_radicale_suite_on_sqlite() -> None:
     _require_source()
-    result, failed = _suite({"url": SQLITE_URL}, "tests.support.radicale_suite:from_template", "--set", "full")
+    result, failed = _suite(
+        {"url": SQLITE_URL}, "tests.support.radicale_suite:from_template", "--set", "full", leave_out=LEFT_OUT
+    )
     assert failed <= NOT_APPLICABLE | DELIBERATE, result.output
     assert not result.counts.get("error") and not result.counts.get("errors"), result.output
-    assert result.counts.get("passed", 0) >= FULL_BASELINE_PASSED - len(DELIBERATE), result.output
+    assert result.counts.get("deselected") == len(LEFT_OUT), result.output
+    assert result.counts.get("passed", 0) >= FULL_BASELINE_PASSED - len(DELIBERATE) - len(LEFT_OUT), result.output
 
 
 def test_radicale_suite_on_postgresql(pg_server: PostgresServer) -> None:
@@ -146,10 +152,10 @@ def test_radicale_suite_on_postgresql(pg_server: PostgresServer) -> None:
     url = pg_server.create_database(name)
     try:
         env = {"RADICALE_SUITE_PG_URL": url}
-        result, failed = _suite({"url": url}, "tests.support.radicale_suite:reset", env=env, leave_out=SQLITE_ONLY)
+        result, failed = _suite({"url": url}, "tests.support.radicale_suite:reset", env=env, leave_out=LEFT_OUT)
     finally:
         pg_server.drop_database(name)
     assert failed <= DELIBERATE, result.output
     assert not result.counts.get("error") and not result.counts.get("errors"), result.output
-    assert result.counts.get("deselected") == len(SQLITE_ONLY), result.output
-    assert result.counts.get("passed", 0) >= BASELINE_PASSED - len(DELIBERATE) - len(SQLITE_ONLY), result.output
+    assert result.counts.get("deselected") == len(LEFT_OUT), result.output
+    assert result.counts.get("passed", 0) >= BASELINE_PASSED - len(DELIBERATE) - len(LEFT_OUT), result.output

@@ -103,3 +103,39 @@ def test_an_infinite_secondly_event_keeps_availability_cheap_and_busy(live: Live
     assert response.status_code == 200, response.text
     assert seconds < CPU_BUDGET
     assert response.json()["slots"] == []
+
+
+#: Radicale's ``event_full_day_rrule_until_5000y.ics`` (its test ``test_add_event_with_rrule_until_5000y_limit_2000000``
+#: stores it with ``max_vevent_rrule_occurrence`` raised to 2,000,000): a daily all-day event until the year 7006,
+#: 1.8 million occurrences. Counting them is 12 s of Radicale's CPU and its ``Item.time_range`` 23 s more.
+UNTIL_7006 = (
+    "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Mozilla.org/NONSGML Mozilla Calendar V1.1//EN\r\n"
+    "BEGIN:VTIMEZONE\r\nLAST-MODIFIED:20040110T032845Z\r\nTZID:US/Eastern\r\n"
+    "BEGIN:DAYLIGHT\r\nDTSTART:20000404T020000\r\nRRULE:FREQ=YEARLY;BYDAY=1SU;BYMONTH=4\r\nTZNAME:EDT\r\n"
+    "TZOFFSETFROM:-0500\r\nTZOFFSETTO:-0400\r\nEND:DAYLIGHT\r\n"
+    "BEGIN:STANDARD\r\nDTSTART:20001026T020000\r\nRRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=10\r\nTZNAME:EST\r\n"
+    "TZOFFSETFROM:-0400\r\nTZOFFSETTO:-0500\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\n"
+    "BEGIN:VEVENT\r\nDTSTART;TZID=US/Eastern:20060102\r\nDTEND;TZID=US/Eastern:20060103\r\n"
+    "RRULE:FREQ=DAILY;UNTIL=70060101\r\nSUMMARY:Recurring event with until +5000y\r\n"
+    "UID:event_full_day_rrule_until_5000y\r\nDTSTAMP:20060102T094829Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+)
+
+
+@pytest.mark.parametrize("calendar", ["appointments", "own"])
+def test_a_daily_event_until_the_year_7006_is_refused_cheaply(live: LiveServer, people: People, calendar: str) -> None:
+    """Whatever Radicale's occurrence limit, our server refuses this body before Radicale counts it (a finite rule
+    must end within ``CHECK_YEARS`` of scanning), in the fitter's appointment calendar and in one the client made.
+    This is why the Radicale suite runs without that test (``tests/caldav/test_conformance.LEFT_OUT``)."""
+    fitter = people.fitter
+    session = dav_session(fitter.username, fitter.password)
+    url = f"{live.base_url}/dav/{fitter.username}/{calendar}/"
+    if calendar == "own":
+        made = session.request("MKCALENDAR", url, timeout=30)
+        assert made.status_code == 201, made.text
+    before = _counts(live)
+    response, seconds = least_server_cpu(lambda: session.put(url + "until-7006.ics", data=UNTIL_7006, timeout=30))
+    assert response.status_code == 403, response.text
+    assert "valid-calendar-data" in response.text and "urn:ietf:params:xml:ns:caldav" in response.text
+    assert seconds < CPU_BUDGET
+    assert _counts(live) == before
+    assert session.get(url + "until-7006.ics", timeout=10).status_code == 404
