@@ -96,8 +96,9 @@ def _appointment(key: str, start: datetime, minutes: int = 45) -> Appointment:
 
 
 def _window_appointments(zone_name: str, first: date, last: date) -> list[Appointment]:
-    """Every transition's surroundings (minutes before and after, and a day either side), every week
-    at local 09:00 and 23:30, and the hours around New Year."""
+    """Every transition's surroundings (minutes before and after, and a day either side), local 09:00 and 23:30
+    every 13 days (every weekday and month in turn; weekly, they were two thirds of the events and of the parsers'
+    time), and the hours around New Year."""
     zone = ZoneInfo(zone_name)
     start = datetime(first.year, first.month, first.day, tzinfo=UTC)
     end = datetime(last.year, last.month, last.day, tzinfo=UTC)
@@ -110,8 +111,8 @@ def _window_appointments(zone_name: str, first: date, last: date) -> list[Appoin
     while day < last - timedelta(days=2):
         for hour, minute in ((9, 0), (23, 30)):
             local = datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone)
-            items.append(_appointment(f"{zone_name}/week/{local.isoformat()}", local.astimezone(UTC)))
-        day += timedelta(days=7)
+            items.append(_appointment(f"{zone_name}/day/{local.isoformat()}", local.astimezone(UTC)))
+        day += timedelta(days=13)
     for year in range(first.year + 1, last.year + 1):
         new_year = datetime(year, 1, 1, tzinfo=zone).astimezone(UTC)
         if start < new_year - timedelta(hours=3) and new_year + timedelta(hours=3) < end:
