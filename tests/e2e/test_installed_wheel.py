@@ -31,17 +31,15 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _pip(*args: str, cwd: Path) -> None:
+def _run(*command: str, cwd: Path) -> None:
+    """An installer's command (pip of this interpreter, or uv beside it), which must succeed."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    result = subprocess.run(
-        [sys.executable, "-m", "pip", "--disable-pip-version-check", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    result = subprocess.run(list(command), cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+def _pip(*args: str, cwd: Path) -> None:
+    _run(sys.executable, "-m", "pip", "--disable-pip-version-check", *args, cwd=cwd)
 
 
 def test_the_wheel_installed_outside_the_source_tree_serves(tmp_path: Path) -> None:
@@ -56,10 +54,9 @@ def test_the_wheel_installed_outside_the_source_tree_serves(tmp_path: Path) -> N
     python = env_dir / "bin" / "python"
     # The locked dependencies, hash-checked, by uv (as make installs .venv: pip took 15 s of CPU more); the wheel
     # by pip, as the image installs it.
-    uv = Path(sys.executable).parent / "uv"
-    locked = [str(uv), "pip", "install", "--quiet", "--python", str(python), "--no-deps", "--require-hashes"]
-    done = subprocess.run([*locked, "-r", str(ROOT / "requirements.lock")], capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    uv = str(Path(sys.executable).parent / "uv")
+    locked = ("--no-deps", "--require-hashes", "-r", str(ROOT / "requirements.lock"))
+    _run(uv, "pip", "install", "--quiet", "--python", str(python), *locked, cwd=tmp_path)
     _pip("--python", str(python), "install", "--quiet", "--no-deps", "--no-compile", str(wheel), cwd=tmp_path)
 
     run_dir = tmp_path / "elsewhere"
