@@ -73,8 +73,7 @@ TIMED = frozenset(
 #: Radicale's tests left out of both runs, and why. A PUT of a daily event to the year 7006 with the occurrence limit
 #: raised to 2,000,000: 35-37 s of CPU (Radicale counting the occurrences, 12 s, and its ``Item.time_range``, which the
 #: storage stores, 23 s), a third of the SQLite run and the longest part of ``make test``, for a body our server
-#: refuses before Radicale reads it (a
-#: finite rule must end within ``CHECK_YEARS`` of scanning;
+#: refuses before Radicale reads it (a finite rule must end within ``CHECK_YEARS`` of scanning;
 #: ``tests/caldav/test_hostile_recurrence.test_a_daily_event_until_the_year_7006_is_refused_cheaply``).
 LEFT_OUT = frozenset({"TestBaseRequests::test_add_event_with_rrule_until_5000y_limit_2000000"})
 
