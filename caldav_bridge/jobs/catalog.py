@@ -13,7 +13,7 @@ job id                        when                            what
 ``webhooks-deliver``          ``webhook_delivery_interval``   due webhook deliveries
 ``scheduling-expire-holds``   ``hold_expiry_interval``        holds past their time give their slot back
 ``caldav-prune-change-log``   ``dav_prune_interval``          CalDAV change logs past the token age
-``audit-fold-reads``          every 5 s                       staged reads' audit → ``audit_log``
+``audit-fold-reads``          every 5 s                       spooled reads' audit → ``audit_log`` (SQLite)
 ``appointments-encode``       every 300 s                     stored JSON copies missing or old
 ``messages-deliver``          every 15 s                      the customer-message outbox (self-booking)
 ``booking-reminders``         every 300 s                     queue the reminders that are due
@@ -141,7 +141,8 @@ def prune_change_logs(rt: Runtime, max_age: int = DEFAULT_MAX_TOKEN_AGE) -> int:
     return count
 
 
-#: How often the staged reads' audit is folded into ``audit_log`` (``docs/architecture.md``, "Reads and their audit").
+#: How often the reads' audit staged in spool files (an SQLite file database) is folded into ``audit_log``
+#: (``docs/architecture.md``, "Reads and their audit"); elsewhere reads are kept as rows and a run finds nothing.
 AUDIT_FOLD_INTERVAL_SECONDS = 5
 
 

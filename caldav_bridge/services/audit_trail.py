@@ -1,5 +1,6 @@
-"""The audit trail's upkeep: reads are staged one row per read (``store/read_audit.py``); this folds them into
-``audit_log`` in bulk (the job ``audit-fold-reads``, ``caldav_bridge/jobs/catalog.py``)."""
+"""The audit trail's upkeep: an SQLite file database stages reads one line per read in spool files
+(``store/read_spool.py``); this folds them into ``audit_log`` in bulk (the job ``audit-fold-reads``,
+``caldav_bridge/jobs/catalog.py``). Elsewhere a read's row is its record (``store/read_audit.py``): nothing to fold."""
 
 from __future__ import annotations
 

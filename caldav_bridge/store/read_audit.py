@@ -1,18 +1,15 @@
-"""Reads' audit: staged as one row per read, folded into ``audit_log`` in bulk (``docs/architecture.md``, "Reads
-and their audit"). PostgreSQL and in-memory SQLite databases; an SQLite file database stages in a spool file per
-process instead (``store/read_spool.py``), and folds the rows staged here before its upgrade as well.
+"""Reads' audit (``docs/architecture.md``, "Reads and their audit"): one row per read, kept.
 
 A read of patient data (an API read, a CalDAV multiget: ``UnitOfWork.audit_reads`` in a read-only unit of work)
-writes ONE ``audit_read_batches`` row, committed before any of the data is sent: the columns the read shares
-(when, who, through which channel, which action, the request id) and its ``[[appointment_id, calendar_id], ...]``
-as JSON text. That table has no index but its primary key, so staging a read appends to one page; the same read
-as 50 ``audit_log`` rows dirtied about one page of the ``(appointment_id, at)`` index per appointment shown.
+is recorded before any of the data is sent. An SQLite file database stages it as a line in a spool file of its
+process, folded into ``audit_log`` in bulk (``store/read_spool.py``; :class:`Folded` and the fold's bounds are
+defined here for it and the job). PostgreSQL and an in-memory SQLite write ONE ``audit_read_batches`` row, committed
+with the read: the columns the read shares (when, who, through which channel, which action, the request id), its
+``[[appointment_id, calendar_id], ...]`` as JSON text, and on PostgreSQL the appointments' ids as an array in a GIN
+index. That row is the read's record: never folded (migration 0021). The same read as 50 ``audit_log`` rows took
+50 heap rows and 50 entries of the ``(appointment_id, at)`` index; its row and 50 GIN keys cost a third of that.
 
-:func:`fold` moves the oldest staged reads into ``audit_log``, one row per appointment (ordered by appointment
-and time, so the index inserts are local), and deletes exactly the batches it folded, in the caller's (write)
-transaction: a crash before it commits leaves the batches staged, and a fold racing another can neither copy a
-batch twice (SQLite: one writer at a time; PostgreSQL: the batches are taken ``FOR UPDATE SKIP LOCKED``) nor drop
-one. :func:`staged` reads the staged reads as ``audit_log`` rows, for a reader that must see every read now.
+:func:`kept` reads those rows as ``audit_log`` rows, all or one appointment's (on PostgreSQL by the GIN index).
 """
 
 from __future__ import annotations
@@ -23,65 +20,37 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Connection, Table, func, select, text
+from sqlalchemy import String, Table, column, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.selectable import TextualSelect
 
 from caldav_bridge.store.tables import AuditReadBatchRow, AuditRow
 from caldav_bridge.store.types import UtcDateTime
 
-__all__ = ["FOLD_BATCHES", "FOLD_READS", "Folded", "Reads", "fold", "pending", "stage", "staged"]
+__all__ = ["FOLD_BATCHES", "FOLD_READS", "Folded", "Reads", "kept", "kept_select", "stage"]
 
-#: A fold's bounds per transaction: at most this many staged batches ...
+#: A fold's bounds per transaction (an SQLite file database's spool, ``store/read_spool.py``): at most this many
+#: staged reads ...
 FOLD_BATCHES = 2000
-#: ... and no more batches once this many ``audit_log`` rows are taken (the first batch is always taken, whatever
+#: ... and no more reads once this many ``audit_log`` rows are taken (the first read is always taken, whatever
 #: its size). On SQLite a fold holds the write lock that every read's staging waits for: 10,000 rows held it
 #: 0.1-0.2 s with 500,000 rows in ``audit_log`` (``bench/audit_fold.py``), the API list's slowest requests under
 #: load; 2,000 hold it a fifth of that, and the job runs more of them (``services/audit_trail.FOLD_ROUNDS``).
 FOLD_READS = 2000
 
 _BATCHES = cast(Table, AuditReadBatchRow.__table__)
+_KEPT_COLUMNS = ("actor", "channel", "action", "appointment_id", "calendar_id", "request_id", "detail")
 _STAGE = {
     "qmark": "INSERT INTO audit_read_batches (at, actor, channel, action, request_id, detail, pairs, reads) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-    "format": "INSERT INTO audit_read_batches (at, actor, channel, action, request_id, detail, pairs, reads) "
-    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+    "format": "INSERT INTO audit_read_batches "
+    "(at, actor, channel, action, request_id, detail, pairs, reads, appointment_ids) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
 }
-
-#: SQLite: the last batch of this fold (ids in order, up to :data:`FOLD_BATCHES`, until :data:`FOLD_READS`).
-_SQLITE_UPTO = (
-    "SELECT max(id) FROM (SELECT id, sum(reads) OVER (ORDER BY id) - reads AS before "
-    "FROM (SELECT id, reads FROM audit_read_batches ORDER BY id LIMIT ?)) WHERE before < ?"
-)
-_SQLITE_FOLD = (
-    "INSERT INTO audit_log (at, actor, channel, action, appointment_id, calendar_id, request_id, detail) "
-    "SELECT b.at, b.actor, b.channel, b.action, json_extract(p.value, '$[0]') AS appointment_id, "
-    "json_extract(p.value, '$[1]'), b.request_id, b.detail "
-    "FROM audit_read_batches AS b, json_each(b.pairs) AS p WHERE b.id <= ? "
-    "ORDER BY appointment_id, b.at, b.id, p.key"
-)
-_SQLITE_DELETE = "DELETE FROM audit_read_batches WHERE id <= ?"
-#: PostgreSQL: the fold in one statement. The batches are locked as they are chosen (a concurrent fold skips
-#: them and takes the next ones), deleted, and their pairs inserted, in one snapshot.
-_PG_FOLD = (
-    "WITH candidates AS ("
-    " SELECT id, reads FROM audit_read_batches ORDER BY id LIMIT %(batches)s FOR UPDATE SKIP LOCKED"
-    "), chosen AS ("
-    " SELECT id FROM (SELECT id, sum(reads) OVER (ORDER BY id) - reads AS before FROM candidates) AS c"
-    " WHERE before < %(reads)s"
-    "), batch AS ("
-    " DELETE FROM audit_read_batches AS b USING chosen WHERE b.id = chosen.id"
-    " RETURNING b.id, b.at, b.actor, b.channel, b.action, b.request_id, b.detail, b.pairs"
-    "), folded AS ("
-    " INSERT INTO audit_log (at, actor, channel, action, appointment_id, calendar_id, request_id, detail)"
-    " SELECT b.at, b.actor, b.channel, b.action, p.value ->> 0 AS appointment_id,"
-    " p.value ->> 1, b.request_id, b.detail"
-    " FROM batch AS b CROSS JOIN LATERAL json_array_elements(b.pairs::json) WITH ORDINALITY AS p(value, n)"
-    " ORDER BY appointment_id, b.at, b.id, p.n RETURNING 1"
-    ") SELECT (SELECT count(*) FROM batch), (SELECT count(*) FROM folded)"
-)
-#: The staged reads as ``audit_log`` rows (``{where}``: none, or one appointment's), in the order they were read.
-_STAGED = {
+#: The kept reads as ``audit_log`` rows (``{where}``: none, or one appointment's), in the order they were read. On
+#: PostgreSQL one appointment's rows are found by the GIN index (``@>``), then its pairs picked from theirs.
+_KEPT = {
     "sqlite": (
         "SELECT b.at, b.actor, b.channel, b.action, json_extract(p.value, '$[0]') AS appointment_id, "
         "json_extract(p.value, '$[1]') AS calendar_id, b.request_id, b.detail "
@@ -94,13 +63,13 @@ _STAGED = {
         "FROM audit_read_batches AS b "
         "CROSS JOIN LATERAL json_array_elements(b.pairs::json) WITH ORDINALITY AS p(value, n) {where} "
         "ORDER BY b.id, p.n",
-        "WHERE p.value ->> 0 = :appointment_id",
+        "WHERE b.appointment_ids @> ARRAY[CAST(:appointment_id AS VARCHAR(36))] AND p.value ->> 0 = :appointment_id",
     ),
 }
 
 
 class Folded(NamedTuple):
-    """What one :func:`fold` moved: staged batches, and the ``audit_log`` rows they became."""
+    """What one fold moved (``read_spool.fold``): staged reads, and the ``audit_log`` rows they became."""
 
     batches: int
     reads: int
@@ -121,7 +90,8 @@ class Folded(NamedTuple):
 @dataclass(frozen=True, slots=True)
 class Reads:
     """One reader's read of appointments: when, who, through which channel, which action, the request id, and the
-    ``(appointment_id, calendar_id)`` pairs read. Staged as one batch; folded into one ``audit_log`` row a pair."""
+    ``(appointment_id, calendar_id)`` pairs read. Kept as one row (or staged as one spool line, folded into one
+    ``audit_log`` row a pair)."""
 
     at: datetime
     actor: str
@@ -132,7 +102,7 @@ class Reads:
     detail: str | None = None
 
     def rows(self) -> list[dict[str, Any]]:
-        """The ``audit_log`` rows of this read (column values), one a pair, as the fold writes them."""
+        """The ``audit_log`` rows of this read (column values), one a pair, as a fold writes them."""
         shared = {
             "at": self.at,
             "actor": self.actor,
@@ -145,9 +115,11 @@ class Reads:
 
 
 def stage(dialect: Dialect, reads: Sequence[Reads]) -> tuple[str, Any]:
-    """(SQL, parameters) staging ``reads`` for one ``exec_driver_sql``: one batch row per read, its pairs as JSON.
-    The parameters are one tuple for one read (every API read), a list of them (``executemany``) for more."""
+    """(SQL, parameters) recording ``reads`` for one ``exec_driver_sql``: one row per read, its pairs as JSON (and
+    on PostgreSQL its appointments' ids as an array). The parameters are one tuple for one read (every API read), a
+    list of them (``executemany``) for more."""
     convert = _BATCHES.c.at.type.bind_processor(dialect)
+    postgresql = dialect.paramstyle != "qmark"
     parameters = [
         (
             convert(r.at) if convert else r.at,
@@ -158,10 +130,11 @@ def stage(dialect: Dialect, reads: Sequence[Reads]) -> tuple[str, Any]:
             r.detail,
             _json(r.pairs),
             len(r.pairs),
+            *([[a for a, _ in r.pairs]] if postgresql else []),
         )
         for r in reads
     ]
-    sql = _STAGE["qmark" if dialect.paramstyle == "qmark" else "format"]
+    sql = _STAGE["format" if postgresql else "qmark"]
     return sql, parameters[0] if len(parameters) == 1 else parameters
 
 
@@ -169,32 +142,18 @@ def _json(pairs: Sequence[tuple[str, str]]) -> str:
     return json.dumps(pairs, separators=(",", ":"))
 
 
-def fold(connection: Connection, *, batches: int = FOLD_BATCHES, reads: int = FOLD_READS) -> Folded:
-    """Move the oldest staged reads into ``audit_log`` and delete them, in ``connection``'s transaction (a write
-    transaction: on SQLite one begun ``IMMEDIATE``, so no other writer stages or folds in between): up to
-    ``batches`` batches, and none more once ``reads`` rows are taken."""
-    if connection.dialect.name == "postgresql":
-        moved = connection.exec_driver_sql(_PG_FOLD, {"batches": batches, "reads": reads}).one()
-        return Folded(int(moved[0]), int(moved[1]))
-    upto = connection.exec_driver_sql(_SQLITE_UPTO, (batches, reads)).scalar()
-    if upto is None:
-        return Folded(0, 0)
-    inserted = connection.exec_driver_sql(_SQLITE_FOLD, (upto,)).rowcount
-    deleted = connection.exec_driver_sql(_SQLITE_DELETE, (upto,)).rowcount
-    return Folded(deleted, inserted)
+def kept_select(dialect: str, appointment_id: str | None = None) -> TextualSelect:
+    """The kept reads as ``audit_log``'s columns but ``id`` (``at`` ... ``detail``, in its order), all or
+    ``appointment_id``'s, in the order they were read."""
+    sql, where = _KEPT["postgresql" if dialect == "postgresql" else "sqlite"]
+    statement = text(sql.format(where=where if appointment_id is not None else ""))
+    if appointment_id is not None:
+        statement = statement.bindparams(appointment_id=appointment_id)
+    return statement.columns(column("at", UtcDateTime()), *(column(name, String()) for name in _KEPT_COLUMNS))
 
 
-def staged(session: Session, appointment_id: str | None = None) -> list[AuditRow]:
-    """The reads staged and not yet folded as ``audit_log`` rows (not in the session: ``id`` is None), all or
-    ``appointment_id``'s, in the order they were staged."""
-    dialect = session.get_bind().dialect.name
-    sql, where = _STAGED["postgresql" if dialect == "postgresql" else "sqlite"]
-    statement = text(sql.format(where=where if appointment_id is not None else "")).columns(at=UtcDateTime())
-    parameters = {"appointment_id": appointment_id} if appointment_id is not None else {}
-    return [AuditRow(**row) for row in session.execute(statement, parameters).mappings()]
-
-
-def pending(session: Session) -> Folded:
-    """How many reads are staged as rows and not folded yet, and how many ``audit_log`` rows they make."""
-    batches, reads = session.execute(select(func.count(), func.coalesce(func.sum(_BATCHES.c.reads), 0))).one()
-    return Folded(int(batches), int(reads))
+def kept(session: Session, appointment_id: str | None = None) -> list[AuditRow]:
+    """The kept reads as ``audit_log`` rows (not in the session: ``id`` is None), all or ``appointment_id``'s, in
+    the order they were read."""
+    statement = kept_select(session.get_bind().dialect.name, appointment_id)
+    return [AuditRow(**row) for row in session.execute(statement).mappings()]

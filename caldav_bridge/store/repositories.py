@@ -554,36 +554,30 @@ class AuditRepository:
             self.session.execute(insert(AuditRow), list(rows))
 
     def for_appointment(self, appointment_id: str) -> list[AuditRow]:
-        """Every audit row of ``appointment_id``, oldest first: ``audit_log``'s and the reads still staged
-        (``store/read_audit.py``, ``store/read_spool.py``; those are not in the session, their ``id`` is None), so
-        a reader needs no write transaction and no fold job to see every read at once."""
+        """Every audit row of ``appointment_id``, oldest first: ``audit_log``'s, the reads kept as rows
+        (``store/read_audit.py``) and those staged in spool files and not folded yet (``store/read_spool.py``); the
+        last two are not in the session, their ``id`` is None. A reader needs no write transaction and no fold job
+        to see every read at once."""
         stmt = select(AuditRow).where(AuditRow.appointment_id == appointment_id).order_by(AuditRow.at, AuditRow.id)
-        rows = list(self.session.scalars(stmt)) + read_audit.staged(self.session, appointment_id)
+        rows = list(self.session.scalars(stmt)) + read_audit.kept(self.session, appointment_id)
         spool = self._spool()
         if spool is not None:
             rows += read_spool.staged(self.session, spool.directory, appointment_id)
         return sorted(rows, key=attrgetter("at"))  # stable: a folded row first at the same instant
 
     def fold_staged_reads(self, *, batches: int = FOLD_BATCHES, reads: int = FOLD_READS) -> Folded:
-        """Move the oldest staged reads into ``audit_log``, in this (write) transaction: those staged as rows
-        (:func:`caldav_bridge.store.read_audit.fold`), then, with what the bounds leave, those in spool files
-        (:func:`caldav_bridge.store.read_spool.fold`)."""
-        connection = self.session.connection()
-        folded = read_audit.fold(connection, batches=batches, reads=reads)
-        spool = self._spool()
-        if spool is None or folded.full():
-            return folded
-        left = Folded(batches, reads).minus(folded)
-        return folded.plus(read_spool.fold(connection, spool.directory, batches=left.batches, reads=left.reads))
-
-    def staged_count(self) -> Folded:
-        """How many reads are staged and not folded yet (rows and spool lines), and the ``audit_log`` rows they
-        make."""
-        counted = read_audit.pending(self.session)
+        """Move the oldest reads staged in spool files (an SQLite file database) into ``audit_log``, in this
+        (write) transaction (:func:`caldav_bridge.store.read_spool.fold`); elsewhere reads are kept as rows and
+        nothing is staged."""
         spool = self._spool()
         if spool is None:
-            return counted
-        return counted.plus(read_spool.pending(self.session, spool.directory))
+            return Folded(0, 0)
+        return read_spool.fold(self.session.connection(), spool.directory, batches=batches, reads=reads)
+
+    def staged_count(self) -> Folded:
+        """How many reads are staged in spool files and not folded yet, and the ``audit_log`` rows they make."""
+        spool = self._spool()
+        return Folded(0, 0) if spool is None else read_spool.pending(self.session, spool.directory)
 
     def _spool(self) -> read_spool.ReadSpool | None:
         return read_spool.of(typing.cast(Engine, self.session.get_bind()))

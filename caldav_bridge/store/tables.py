@@ -8,7 +8,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from caldav_bridge.store.base import Base, new_id
@@ -213,19 +214,25 @@ class AuditRow(Base):
 
 
 class AuditReadBatchRow(Base):
-    """One audited read, staged until a fold moves it into ``audit_log`` (``store/read_audit.py``).
+    """One audited read, kept as one row: the record of that read (``store/read_audit.py``), never folded.
 
-    The columns one read shares, and its ``[[appointment_id, calendar_id], ...]`` as JSON text. No index but the
-    primary key: staging a read touches one page at the table's end, where ``audit_log``'s
-    ``(appointment_id, at)`` index took a random page per appointment shown.
+    The columns one read shares, and its ``[[appointment_id, calendar_id], ...]`` as JSON text. Written where a
+    read is not staged in a spool file: PostgreSQL and an in-memory SQLite (an SQLite file database's reads go
+    through its spool files into ``audit_log``; those staged here before migration 0020 stay here). A read of 50
+    appointments is one row, where ``audit_log`` took 50 rows and 50 entries of its ``(appointment_id, at)`` index
+    (migration 0021: on PostgreSQL those rows, folded in bulk, were two thirds of a list's database CPU).
     """
 
     __tablename__ = "audit_read_batches"
     #: PostgreSQL: a row stays whole in its page up to 8 KB, as it came (``toast_tuple_target``; migration 0019).
     #: With the default (2 KB) the pairs of a list of 50 (4 KB) were compressed and, still over 2 KB, moved to the
-    #: TOAST table: two more heap rows and index entries each staging wrote, and each fold read back, decompressed
-    #: and deleted. Larger rows are still compressed and moved.
-    __table_args__ = {"postgresql_with": {"toast_tuple_target": AUDIT_BATCH_TOAST_TARGET}}
+    #: TOAST table: two more heap rows and index entries each read wrote. Larger rows are still compressed and moved.
+    #: And the appointments' ids, GIN-indexed: one appointment's reads found without reading the others' (0021).
+    #: (SQLite: a plain index of a column that stays NULL there; one schema.)
+    __table_args__ = (
+        Index("ix_audit_read_batches_appointment_ids", "appointment_ids", postgresql_using="gin"),
+        {"postgresql_with": {"toast_tuple_target": AUDIT_BATCH_TOAST_TARGET}},
+    )
 
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
@@ -238,8 +245,11 @@ class AuditReadBatchRow(Base):
     detail: Mapped[str | None] = mapped_column(String(1000))
     #: ``[[appointment_id, calendar_id], ...]`` (JSON text).
     pairs: Mapped[str] = mapped_column(Text)
-    #: How many pairs: the ``audit_log`` rows this batch folds into (a fold bounds its transaction by their sum).
+    #: How many pairs: how many appointments the read showed.
     reads: Mapped[int] = mapped_column(Integer)
+    #: PostgreSQL: the pairs' appointment ids, in their order, for the GIN index; NULL on SQLite (no such index: an
+    #: in-memory database's reads are few, and scanned).
+    appointment_ids: Mapped[list[str] | None] = mapped_column(ARRAY(String(36)).with_variant(JSON(), "sqlite"))
 
 
 class AuditSpoolMarkRow(Base):

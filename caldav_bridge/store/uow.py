@@ -10,11 +10,12 @@ next, in order), and to the after-commit handlers once :meth:`commit` has commit
 Reads enter with ``with uow.reading():``: a read-only transaction (on SQLite a deferred ``BEGIN``, so
 it never takes or waits for the write lock; writers still begin ``IMMEDIATE``). A read of patient
 data is audited with :meth:`UnitOfWork.audit_reads`: the rows are held until :meth:`commit`, which
-stages them, one line or row per read (SQLite: after ending the read, appended to this process's spool file,
-:mod:`caldav_bridge.store.read_spool`; PostgreSQL: one ``audit_read_batches`` row in the read's transaction,
-before it commits), folded into ``audit_log`` later in bulk (:mod:`caldav_bridge.store.read_audit`); if that write
-fails, :meth:`commit` raises :class:`~caldav_bridge.errors.AuditFailed` and the caller returns the error, never the
-data (``docs/architecture.md``, "Reads and their audit").
+records them, one line or row per read (SQLite: after ending the read, appended to this process's spool file,
+folded into ``audit_log`` later in bulk, :mod:`caldav_bridge.store.read_spool`; PostgreSQL: one
+``audit_read_batches`` row in the read's transaction, before it commits, kept as the read's record,
+:mod:`caldav_bridge.store.read_audit`); if that write fails, :meth:`commit` raises
+:class:`~caldav_bridge.errors.AuditFailed` and the caller returns the error, never the data
+(``docs/architecture.md``, "Reads and their audit").
 """
 
 from __future__ import annotations
@@ -227,9 +228,9 @@ class UnitOfWork:
         self._audit = []
 
     def _commit_read(self) -> None:
-        """End the read and stage its held audit rows: one line per read in this process's spool file (SQLite
-        file databases, ``store/read_spool.py``), else one ``audit_read_batches`` row per read, one statement
-        (``store/read_audit.py``); the ``audit-fold-reads`` job moves them into ``audit_log``.
+        """End the read and record its held audit rows: one line per read in this process's spool file (SQLite
+        file databases, ``store/read_spool.py``; the ``audit-fold-reads`` job moves them into ``audit_log``), else
+        one ``audit_read_batches`` row per read, one statement, kept (``store/read_audit.py``).
 
         The spool: after the read, one append (no write turn, no database write). An in-memory SQLite database:
         after the read, as a write of one statement on the driver's own connection (the read never held the
