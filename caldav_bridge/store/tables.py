@@ -247,7 +247,7 @@ class AuditReadBatchRow(Base):
     pairs: Mapped[str] = mapped_column(Text)
     #: How many pairs: how many appointments the read showed.
     reads: Mapped[int] = mapped_column(Integer)
-    #: PostgreSQL: the pairs' appointment ids, in their order, for the GIN index; NULL on SQLite (no such index: an
+    #: PostgreSQL: the pairs' appointment ids, in their order, for the GIN index; NULL on SQLite (no GIN there: an
     #: in-memory database's reads are few, and scanned).
     appointment_ids: Mapped[list[str] | None] = mapped_column(ARRAY(String(36)).with_variant(JSON(), "sqlite"))
 
