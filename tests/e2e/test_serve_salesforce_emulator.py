@@ -37,7 +37,7 @@ def _free_port() -> int:
 
 @pytest.fixture
 def sf_demo(settings: Settings) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    """``serve --demo --salesforce-emulator`` on ``settings``. Its tests ask for ``demo``: the demo is in the
+    """``serve --demo --salesforce-emulator`` on ``settings``. Its test asks for ``demo``: the demo is in the
     database already and the serve re-runs the seed (adding nothing); the Salesforce side is new all the same (the
     template was seeded without a sync, and each serve starts an emulator of its own), so the first sync mirrors
     and pushes as on a first ``make run-sf``."""
@@ -70,7 +70,11 @@ def _get(url: str, token: str) -> requests.Response:
 
 
 @pytest.mark.usefixtures("demo")
-def test_demo_events_from_the_emulator_show_up_for_the_fitters(sf_demo: tuple[str, subprocess.Popen[str]]) -> None:
+def test_demo_events_from_the_emulator_show_up_and_a_second_shell_sees_the_running_sync(
+    sf_demo: tuple[str, subprocess.Popen[str]], settings: Settings
+) -> None:
+    """One serve for both halves (each started a serve of its own: ~5 s of CPU a serve, emulator and first sync):
+    what the first sync mirrored and pushed, then the quiet console and ``sync status`` from a second shell."""
     base, process = sf_demo
     assert process.stdout is not None
     printed: list[str] = []
@@ -103,45 +107,6 @@ def test_demo_events_from_the_emulator_show_up_for_the_fitters(sf_demo: tuple[st
     berlin = _get(f"{base}/api/v1/appointments", berlin_token).json()["items"]
     assert sum("(Salesforce)" in a["name"] for a in berlin) == 2
 
-
-def test_the_option_needs_demo(settings: Settings) -> None:
-    result = subprocess.run(
-        [*CLI, "serve", "--salesforce-emulator", "--port", str(_free_port())],
-        env=_env(settings),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 2 and "needs --demo" in result.stderr, result.stderr
-
-
-def test_a_missing_emulator_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sf_emulator, "MODULE", "sf_emulator.no_such_emulator")
-    with pytest.raises(sf_emulator.EmulatorMissing, match=r"development package 'sf_emulator'.*make run-sf"):
-        sf_emulator.load_emulator()
-
-
-def test_the_emulator_is_an_importable_package_without_the_tests() -> None:
-    """No ``sys.path`` edit: the module comes from the installed ``sf_emulator`` package, not ``tests/``."""
-    module = sf_emulator.load_emulator()
-    assert module.__name__ == "sf_emulator.emulator" and "tests" not in Path(module.__file__ or "").parts
-
-
-@pytest.mark.usefixtures("demo")
-def test_sync_status_from_a_second_shell_sees_the_running_sync(
-    sf_demo: tuple[str, subprocess.Popen[str]], settings: Settings
-) -> None:
-    _, process = sf_demo
-    assert process.stdout is not None
-    printed: list[str] = []
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            pytest.fail("serve --salesforce-emulator exited early:\n" + "".join(printed))
-        printed.append(line)
-        if line.startswith("Serving on"):
-            break
     # The console stays quiet while the sync runs every 10 s (make run-sf): no per-run or per-tick lines.
     later: list[str] = []
     quiet_until = time.monotonic() + 12
@@ -168,3 +133,26 @@ def test_sync_status_from_a_second_shell_sees_the_running_sync(
         data = status()
     assert data["running"]["outcome"] == "ok" and data["running"]["last_run_seconds_ago"] < 600
     assert data["last_runs"]["mirror"] and data["last_runs"]["push"]
+
+
+def test_the_option_needs_demo(settings: Settings) -> None:
+    result = subprocess.run(
+        [*CLI, "serve", "--salesforce-emulator", "--port", str(_free_port())],
+        env=_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2 and "needs --demo" in result.stderr, result.stderr
+
+
+def test_a_missing_emulator_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sf_emulator, "MODULE", "sf_emulator.no_such_emulator")
+    with pytest.raises(sf_emulator.EmulatorMissing, match=r"development package 'sf_emulator'.*make run-sf"):
+        sf_emulator.load_emulator()
+
+
+def test_the_emulator_is_an_importable_package_without_the_tests() -> None:
+    """No ``sys.path`` edit: the module comes from the installed ``sf_emulator`` package, not ``tests/``."""
+    module = sf_emulator.load_emulator()
+    assert module.__name__ == "sf_emulator.emulator" and "tests" not in Path(module.__file__ or "").parts
