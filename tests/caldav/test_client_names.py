@@ -176,7 +176,9 @@ def test_the_corpus_of_names_round_trips_through_every_writer_and_reader() -> No
         _check_writers(name, name, name)
 
 
-@settings(max_examples=300, deadline=None)
+#: 100 examples of three names each, drawn anew every run (not derandomized): ~47 ms of CPU an example (every writer
+#: and three parsers). 300 were 14 s of CPU a run for an alphabet of 16 characters; CORPUS pins what was found.
+@settings(max_examples=100, deadline=None)
 @given(organizer=NAMES, listed=NAMES, guest=NAMES)
 def test_any_name_round_trips_through_every_writer_and_reader(organizer: str, listed: str, guest: str) -> None:
     _check_writers(organizer, listed, guest)
