@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import requests
 
 from tests.support.factories import iso
-from tests.support.live import Api, LiveServer
+from tests.support.live import Api, LiveServer, loopback_session
 
 __all__ = ["BASE", "DENVER", "dav_session", "event_ics", "fmt", "follow_up_slots", "new_feed", "tuesday_ahead"]
 
@@ -94,7 +94,7 @@ def event_ics(
 
 
 def dav_session(username: str, password: str) -> requests.Session:
-    session = requests.Session()
+    session = loopback_session()
     session.auth = (username, password)
     return session
 

@@ -9,7 +9,6 @@ from email.utils import parsedate_to_datetime
 
 import icalendar
 import pytest
-import requests
 from sqlalchemy import select
 
 from caldav_bridge.runtime import Runtime
@@ -18,7 +17,7 @@ from tests.conftest import People
 from tests.feeds.conftest import FeedWorld
 from tests.feeds.validators import icaljs_instants, validate_all
 from tests.support.factories import iso
-from tests.support.live import LiveServer, serve
+from tests.support.live import LiveServer, loopback_session, serve
 
 
 def _events(body: bytes) -> dict[str, icalendar.Event]:
@@ -260,7 +259,7 @@ def test_a_real_requests_session_sees_304_on_the_second_poll(feed_world: FeedWor
     w = feed_world
     w.add(w.now + timedelta(days=1))
     issued = w.issue()
-    session = requests.Session()
+    session = loopback_session()
     url = w.live.base_url + w.path(issued)
     first = session.get(url, timeout=30)
     second = session.get(

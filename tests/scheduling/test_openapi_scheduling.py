@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import requests
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import CHECKS
@@ -21,7 +20,7 @@ from schemathesis.core.result import Err, Ok
 
 from tests.conftest import People
 from tests.scheduling.conftest import World
-from tests.support.live import LiveServer
+from tests.support.live import LiveServer, loopback_session
 
 MAX_EXAMPLES = 12
 PREFIXES = ("/api/v1/availability", "/api/v1/bookings", "/api/v1/webhooks", "/api/v1/calendars/{id}/availability")
@@ -39,7 +38,7 @@ def test_scheduling_operations_conform(live: LiveServer, people: People, world: 
     operations = [r.ok() for r in results if isinstance(r, Ok)]
     ours = [op for op in operations if op.path.startswith(PREFIXES)]
     assert len(ours) >= 18
-    session = requests.Session()
+    session = loopback_session()
     for op in ours:
 
         @settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)

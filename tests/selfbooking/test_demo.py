@@ -18,6 +18,7 @@ import requests
 from icalendar import Calendar
 
 from tests.support.cli import CLI
+from tests.support.live import loopback_session
 
 
 def _free_port() -> int:
@@ -55,7 +56,7 @@ def test_make_run_books_and_writes_the_mail(tmp_path: Path) -> None:
             printed.append(line)
         link = next(line.split(": ", 1)[1].strip() for line in printed if line.startswith("Book as a customer:"))
         assert link.startswith(f"http://127.0.0.1:{port}/book/")
-        s = requests.Session()
+        s = loopback_session()
         for _ in range(100):
             try:
                 page = s.get(link, params={"tz": "Europe/Berlin"}, timeout=10)

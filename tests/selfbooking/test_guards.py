@@ -20,7 +20,7 @@ from caldav_bridge.selfbooking.tables import CustomerBookingRow, CustomerMessage
 from caldav_bridge.store.tables import AppointmentRow
 from tests.scheduling.conftest import World
 from tests.selfbooking.helpers import book, first_slot, team_link
-from tests.support.live import LiveServer, serve
+from tests.support.live import LiveServer, loopback_session, serve
 
 
 def _personal(rt: Runtime, world: World) -> str:
@@ -59,7 +59,7 @@ def test_form_posts_are_rate_limited_per_link(runtime: Runtime, world: World) ->
     rt = runtime.__class__.from_settings(runtime.settings.replace(booking_link_rate_limit_per_minute=3), runtime.engine)
     secret = team_link(rt, world)
     with serve(rt) as live:
-        s = requests.Session()
+        s = loopback_session()
         page = s.get(f"{live.base_url}/book/{secret}", params={"tz": "UTC"})
         csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
         codes = [s.post(f"{live.base_url}/book/{secret}/hold", data={"csrf_token": csrf}).status_code for _ in range(4)]

@@ -15,7 +15,7 @@ from caldav_bridge.selfbooking.tables import CustomerBookingRow, CustomerMessage
 from caldav_bridge.services.actor import system_actor
 from caldav_bridge.store.tables import AppointmentRow
 from tests.scheduling.conftest import World
-from tests.support.live import LiveServer
+from tests.support.live import LiveServer, loopback_session
 
 
 def team_link(rt: Runtime, world: World, **extra: object) -> str:
@@ -50,7 +50,7 @@ def week_of(world: World) -> str:
 
 def test_book_manage_cancel_over_http(live: LiveServer, runtime: Runtime, world: World) -> None:
     secret = team_link(runtime, world)
-    s = requests.Session()
+    s = loopback_session()
     base = f"{live.base_url}/book/{secret}"
     page = s.get(base, params={"tz": "Europe/Berlin", "week": week_of(world), "lang": "en"})
     assert page.status_code == 200, page.text

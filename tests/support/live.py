@@ -17,7 +17,7 @@ from caldav_bridge.runtime import Runtime
 from feeds.app import create_app
 from feeds.feed_state import close_app
 
-__all__ = ["Api", "LiveServer", "serve"]
+__all__ = ["Api", "LiveServer", "loopback", "loopback_session", "serve"]
 
 
 @dataclass
@@ -30,12 +30,27 @@ class LiveServer:
         return Api(self.base_url, token)
 
 
+def loopback_session() -> requests.Session:
+    """A ``requests`` session for servers on loopback: it takes no proxy, netrc or CA bundle from the environment.
+    With ``trust_env`` (requests' default) every request scans the whole environment for proxy variables, twice:
+    ~0.4 ms of CPU a request here, a tenth of the CPU of the HTTP-heavy test modules."""
+    session = requests.Session()
+    session.trust_env = False
+    return session
+
+
+def loopback(method: str, url: str, **kwargs: Any) -> requests.Response:
+    """One request on a connection of its own (as ``requests.request``), from a :func:`loopback_session`."""
+    with loopback_session() as session:
+        return session.request(method, url, **kwargs)
+
+
 class Api:
     """``requests`` against the live server, with an optional bearer token."""
 
     def __init__(self, base_url: str, token: str | None = None) -> None:
         self.base_url = base_url
-        self.session = requests.Session()
+        self.session = loopback_session()
         if token:
             self.session.headers["Authorization"] = f"Bearer {token}"
 
