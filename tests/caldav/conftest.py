@@ -17,7 +17,9 @@ def client_for(live: LiveServer, username: str, password: str) -> caldav.DAVClie
     extra: dict[str, Any] = (
         {"require_tls": False} if "require_tls" in inspect.signature(caldav.DAVClient).parameters else {}
     )
-    return caldav.DAVClient(url=live.base_url + "/dav/", username=username, password=password, timeout=30, **extra)
+    client = caldav.DAVClient(url=live.base_url + "/dav/", username=username, password=password, timeout=30, **extra)
+    client.session.trust_env = False  # loopback: nothing from the environment (tests/support/live.loopback_session)
+    return client
 
 
 @pytest.fixture

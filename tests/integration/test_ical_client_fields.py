@@ -6,7 +6,6 @@ and importing the other one afterwards finds nothing changed."""
 
 from __future__ import annotations
 
-import inspect
 from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -14,6 +13,7 @@ from zoneinfo import ZoneInfo
 import caldav
 import icalendar
 
+from tests.caldav.conftest import client_for
 from tests.conftest import People
 from tests.support.live import LiveServer
 
@@ -37,11 +37,7 @@ def _start() -> datetime:
 
 
 def _dav_calendar(live: LiveServer, username: str, password: str) -> caldav.Calendar:
-    extra: dict[str, Any] = (
-        {"require_tls": False} if "require_tls" in inspect.signature(caldav.DAVClient).parameters else {}
-    )
-    client = caldav.DAVClient(url=live.base_url + "/dav/", username=username, password=password, timeout=30, **extra)
-    (calendar,) = client.principal().calendars()
+    (calendar,) = client_for(live, username, password).principal().calendars()
     return calendar
 
 

@@ -7,7 +7,6 @@ calendar it keeps the UID (on CalDAV too) as long as that calendar has no event 
 
 from __future__ import annotations
 
-import inspect
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -15,6 +14,7 @@ from zoneinfo import ZoneInfo
 import caldav
 import icalendar
 
+from tests.caldav.conftest import client_for
 from tests.conftest import People
 from tests.support.factories import iso
 from tests.support.live import Api, LiveServer
@@ -30,11 +30,7 @@ def _at(hour: int, days: int = 10) -> datetime:
 
 
 def _dav_calendar(live: LiveServer, username: str, password: str) -> caldav.Calendar:
-    extra: dict[str, Any] = (
-        {"require_tls": False} if "require_tls" in inspect.signature(caldav.DAVClient).parameters else {}
-    )
-    client = caldav.DAVClient(url=live.base_url + "/dav/", username=username, password=password, timeout=30, **extra)
-    (calendar,) = client.principal().calendars()
+    (calendar,) = client_for(live, username, password).principal().calendars()
     return calendar
 
 
