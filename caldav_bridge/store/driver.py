@@ -127,27 +127,31 @@ def _sqlite_transaction(connection: Any) -> Iterator[None]:
 
 
 class _Connections:
-    """One engine's driver connections not in use now (as many as were ever used at once)."""
+    """One engine's driver connections not in use now (as many as were ever used at once).
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    It holds no reference to its engine (each call is given it): :data:`_CONNECTIONS` is keyed weakly by the
+    engine, and a value that held its key would keep every engine ever used, with its pool and its compiled
+    statements, alive for the life of the process."""
+
+    def __init__(self) -> None:
         self.idle: list[Any] = []
         self.pid = os.getpid()
 
-    def take(self) -> tuple[Any, bool]:
+    def take(self, engine: Engine) -> tuple[Any, bool]:
         """A connection, and whether it sat idle in the list (a new one has just been opened)."""
         if self.pid != os.getpid():  # forked: the parent's connections are the parent's
             _LEFT_TO_THE_PARENT.extend(self.idle)
             self.idle, self.pid = [], os.getpid()
         if self.idle:
             return self.idle.pop(), True
-        return self.new(), False
+        return self.new(engine), False
 
-    def new(self) -> Any:
-        proxied = self.engine.raw_connection()  # made and set up by the pool (SQLite: WAL, busy timeout, ...)
+    @staticmethod
+    def new(engine: Engine) -> Any:
+        proxied = engine.raw_connection()  # made and set up by the pool (SQLite: WAL, busy timeout, ...)
         connection: Any = proxied.dbapi_connection
         proxied.detach()  # ours from now on: the pool neither counts nor closes it
-        if self.engine.dialect.name == "postgresql":
+        if engine.dialect.name == "postgresql":
             connection.autocommit = True  # pysqlite is in autocommit already (engine._sqlite_pragmas)
         return connection
 
@@ -165,7 +169,7 @@ _LEFT_TO_THE_PARENT: list[Any] = []
 def _connections(engine: Engine) -> _Connections:
     found = _CONNECTIONS.get(engine)
     if found is None:
-        found = _CONNECTIONS[engine] = _Connections(engine)
+        found = _CONNECTIONS[engine] = _Connections()
         event.listen(engine, "engine_disposed", lambda _engine: found.close())
     return found
 
@@ -174,7 +178,7 @@ def _send(engine: Engine, sql: str, parameters: Any, work: Callable[[Any], T]) -
     """``work`` on a driver connection of ``engine``, given back after it; sent once more on a new connection if it
     failed on one that sat idle (which may have died meanwhile). A failed connection is closed."""
     connections = _connections(engine)
-    connection, was_idle = connections.take()
+    connection, was_idle = connections.take(engine)
     dbapi_error = engine.dialect.loaded_dbapi.Error
     try:
         try:
@@ -183,7 +187,7 @@ def _send(engine: Engine, sql: str, parameters: Any, work: Callable[[Any], T]) -
             if not (was_idle and engine.dialect.is_disconnect(error, connection, None)):
                 raise
             connection.close()
-            connection = connections.new()
+            connection = connections.new(engine)
             result = work(connection)
     except dbapi_error as error:
         connection.close()

@@ -4,9 +4,11 @@ forks (on a real SQLite file)."""
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import threading
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -120,6 +122,19 @@ def test_connections_are_reused_across_threads_and_closed_with_the_engine(databa
     assert 1 <= _open_files(database) <= 6 * 3  # at most one connection a thread (file, -wal, -shm each)
     engine.dispose()
     assert _open_files(database) == 0
+
+
+def test_an_engine_the_driver_used_is_freed_once_its_owner_lets_it_go(database: Path) -> None:
+    """The driver keeps its connections per engine weakly: before, what it kept held the engine, so every engine a
+    process ever used (a runtime per test, with its pool and compiled statements) stayed alive."""
+    engine = _engine(database)
+    driver.write(engine, _INSERT, (1,))
+    assert driver.read_value(engine, _COUNT, {}) == 1
+    engine.dispose()
+    gone = weakref.ref(engine)
+    del engine
+    gc.collect()
+    assert gone() is None
 
 
 def _forked_reads(engine: Engine, queue: multiprocessing.Queue[object]) -> None:
