@@ -13,14 +13,18 @@ from caldav_bridge.infra.gc_pacing import fewer_collections
 
 
 def test_raises_and_restores_even_on_error() -> None:
-    before = gc.get_threshold()
-    with pytest.raises(RuntimeError), fewer_collections(12_345):
-        assert gc.get_threshold() == (12_345, *before[1:])
-        with fewer_collections(1_000):  # an inner bulk job keeps the outer setting
+    before = gc.get_threshold()  # the test process's own (tests/conftest.py raises them)
+    gc.set_threshold(700, 10, 10)  # CPython's, as a process has them until told otherwise
+    try:
+        with pytest.raises(RuntimeError), fewer_collections(12_345):
+            assert gc.get_threshold() == (12_345, 10, 10)
+            with fewer_collections(1_000):  # an inner bulk job keeps the outer setting
+                assert gc.get_threshold()[0] == 12_345
             assert gc.get_threshold()[0] == 12_345
-        assert gc.get_threshold()[0] == 12_345
-        raise RuntimeError("boom")
-    assert gc.get_threshold() == before
+            raise RuntimeError("boom")
+        assert gc.get_threshold() == (700, 10, 10)
+    finally:
+        gc.set_threshold(*before)
 
 
 def test_freeze_startup_heap_leaves_what_exists_out_of_collections() -> None:
