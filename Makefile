@@ -63,7 +63,7 @@ lint: install-test
 	$(BIN)/lint-imports --no-cache
 
 typecheck: install-test
-	$(BIN)/mypy caldav_bridge feeds config storage_plugin tests
+	$(BIN)/mypy caldav_bridge feeds config storage_plugin tests bench
 
 # The feed tests also need Mozilla's ical.js and axe-core (npm, into tests/feeds/node/node_modules: the
 # calendar page's accessibility check) and Debian's chromium (the calendar page's browser test, driven by

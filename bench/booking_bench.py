@@ -32,6 +32,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as wall_time
 from pathlib import Path
@@ -114,6 +115,7 @@ def setup(rt: Runtime, monday: date) -> tuple[str, str, str]:
     with rt.engine.begin() as conn:
         conn.execute(insert(AppointmentRow), busy)
     secret = links.issue(rt.uow(), actor, LinkDraft(team_id=team, name="bench"), rt.settings.public_url).secret
+    assert secret is not None  # a team link's secret is in the result
     users.add_user(rt.uow(), "bench", "dispatcher")
     token = users.issue_token(rt.uow(), "bench", ("write",)).secret
     return team, secret, token
@@ -237,6 +239,25 @@ def run_flow(
     return latencies, served.cpu_seconds() - cpu0, taken
 
 
+@dataclass
+class Tally:
+    """One flow's operations over all rounds: their latencies, the server's CPU seconds, the slots taken."""
+
+    latencies: list[float] = field(default_factory=list)
+    cpu: float = 0.0
+    ops: int = 0
+    taken: int = 0
+
+    def add(self, latencies: list[float], cpu: float, ops: int, taken: int) -> None:
+        self.latencies += latencies
+        self.cpu += cpu
+        self.ops += ops
+        self.taken += taken
+
+    def cpu_per_op(self) -> float:
+        return self.cpu / self.ops if self.ops else float("nan")
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] * 1000
@@ -269,9 +290,7 @@ def main(argv: list[str] | None = None) -> int:
         upgrade(rt.engine)
         team, secret, token = setup(rt, monday)
         rt.close()
-        results: dict[str, dict[str, list[float] | float | int]] = {
-            k: {"lat": [], "cpu": 0.0, "ops": 0, "taken": 0} for k in ("page_read", "api_read", "page_book", "api_book")
-        }
+        results = {k: Tally() for k in ("page_read", "api_read", "page_book", "api_book")}
         with server(url, Path(tmp)) as served:
             base = served.base
             s = requests.Session()
@@ -287,6 +306,12 @@ def main(argv: list[str] | None = None) -> int:
                 api_week(s, base, team, datetime.now(NY).date(), 7 * WEEKS)  # what the page shows: from today
                 return 0
 
+            def page_book(week: date) -> Callable[[int], int]:
+                return lambda n: page_booking(base, secret, week, n % 40)
+
+            def api_book(week: date) -> Callable[[int], int]:
+                return lambda n: api_booking(base, token, team, week, n % 40)
+
             per_round_reads = max(1, args.reads // args.rounds)
             per_round_books = max(1, args.bookings // args.rounds)
             for r in range(args.rounds):
@@ -295,44 +320,38 @@ def main(argv: list[str] | None = None) -> int:
                     break
                 # bookings fill different weeks per round and flow, so both find the same kind of calendar
                 week_page, week_api = weeks[r % 2], weeks[(r + 1) % 2]  # (weeks 1-2 lie inside the offer)
-                flows = [
+                flows: list[tuple[str, Callable[[int], int], int, int]] = [
                     ("page_read", page_read, per_round_reads, 4),
                     ("api_read", api_read, per_round_reads, 4),
                     (
                         "page_book",
-                        lambda n, w=week_page: page_booking(base, secret, w, n % 40),
+                        page_book(week_page),
                         per_round_books,
                         CUSTOMERS,
                     ),
                     (
                         "api_book",
-                        lambda n, w=week_api: api_booking(base, token, team, w, n % 40),
+                        api_book(week_api),
                         per_round_books,
                         CUSTOMERS,
                     ),
                 ]
                 for name, work, count, concurrency in flows:
                     lat, cpu, taken = run_flow(served, work, count, concurrency)
-                    entry = results[name]
-                    entry["lat"] += lat  # type: ignore[operator]
-                    entry["cpu"] += cpu  # type: ignore[operator]
-                    entry["ops"] += count  # type: ignore[operator]
-                    entry["taken"] += taken  # type: ignore[operator]
+                    results[name].add(lat, cpu, count, taken)
     report = {}
     for name, entry in results.items():
-        lat = entry["lat"]
-        assert isinstance(lat, list)
-        ops = int(entry["ops"])  # type: ignore[arg-type]
+        lat, ops = entry.latencies, entry.ops
         report[name] = {
             "ops": ops,
             "p50_ms": round(pct(lat, 0.5), 1) if lat else None,
             "p99_ms": round(pct(lat, 0.99), 1) if lat else None,
-            "cpu_ms_per_op": round(float(entry["cpu"]) * 1000 / ops, 1) if ops else None,  # type: ignore[arg-type]
-            "slots_taken_meanwhile": entry["taken"],
+            "cpu_ms_per_op": round(entry.cpu_per_op() * 1000, 1) if ops else None,
+            "slots_taken_meanwhile": entry.taken,
         }
     ratios = {
-        "availability_4_weeks": report["page_read"]["cpu_ms_per_op"] / report["api_read"]["cpu_ms_per_op"],  # type: ignore[operator]
-        "full_booking": report["page_book"]["cpu_ms_per_op"] / report["api_book"]["cpu_ms_per_op"],  # type: ignore[operator]
+        "availability_4_weeks": results["page_read"].cpu_per_op() / results["api_read"].cpu_per_op(),
+        "full_booking": results["page_book"].cpu_per_op() / results["api_book"].cpu_per_op(),
     }
     met = all(v <= TARGET for v in ratios.values())
     if args.json:

@@ -44,9 +44,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import requests
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -242,7 +246,7 @@ def load_ours(database_url: str, n: int) -> None:
     client's text and its time range, a change-log row); the outbox, history and audit rows a
     PUT also writes are left out of the bulk load.
     """
-    from sqlalchemy import select
+    from sqlalchemy import select, update
 
     from caldav_bridge.dav.render import etag_of_text, vtimezone
     from caldav_bridge.runtime import Runtime
@@ -303,24 +307,23 @@ def load_ours(database_url: str, n: int) -> None:
                 _flush(conn, batch_a, batch_i, batch_c)
         _flush(conn, batch_a, batch_i, batch_c)
         conn.execute(
-            DavCollectionRow.__table__.update()
-            .where(DavCollectionRow.id == coll.id)
-            .values(revision=revision, updated_at=now)
+            update(DavCollectionRow).where(DavCollectionRow.id == coll.id).values(revision=revision, updated_at=now)
         )
     rt.close()
 
 
-def _flush(conn: object, a: list[dict], i: list[dict], c: list[dict]) -> None:
+def _flush(conn: Connection, a: list[dict], i: list[dict], c: list[dict]) -> None:
     from sqlalchemy import insert
 
     from caldav_bridge.store.dav_tables import DavChangeRow, DavItemRow
     from caldav_bridge.store.tables import AppointmentRow
 
     if a:
-        conn.execute(insert(AppointmentRow.__table__), a)  # type: ignore[attr-defined]
-        conn.execute(insert(DavItemRow.__table__), i)  # type: ignore[attr-defined]
-        conn.execute(insert(DavChangeRow.__table__), c)  # type: ignore[attr-defined]
-    a.clear(), i.clear(), c.clear()
+        conn.execute(insert(AppointmentRow), a)
+        conn.execute(insert(DavItemRow), i)
+        conn.execute(insert(DavChangeRow), c)
+    for batch in (a, i, c):
+        batch.clear()
 
 
 # ---------------------------------------------------------------------------- measurements
@@ -350,7 +353,7 @@ _CLIENT = [0.0]
 
 def _count(pattern: str, text: str | bytes) -> int:
     t = time.perf_counter()
-    found = len(re.findall(pattern.encode() if isinstance(text, bytes) else pattern, text))
+    found = len(re.findall(pattern.encode(), text) if isinstance(text, bytes) else re.findall(pattern, text))
     _CLIENT[0] += time.perf_counter() - t
     return found
 

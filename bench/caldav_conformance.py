@@ -32,8 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from caldav_bench import PASSWORD, USER, our_server, prepare_ours  # noqa: E402
-
+from bench.caldav_bench import PASSWORD, USER, our_server, prepare_ours  # noqa: E402
 from tests.support import caldav_suite as cs  # noqa: E402
 
 

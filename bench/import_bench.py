@@ -267,7 +267,8 @@ class Databases:
     """A fresh database per run: SQLite files, or databases on a PostgreSQL server."""
 
     def __init__(self, work: Path, pg: Any | None, url: str | None) -> None:
-        self.work, self.pg, self.url, self.made = work, pg, url, []
+        self.work, self.pg, self.url = work, pg, url
+        self.made: list[str] = []
 
     def new(self, name: str) -> str:
         if self.pg is not None:

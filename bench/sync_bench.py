@@ -148,11 +148,14 @@ def _run(args: argparse.Namespace, rt: Runtime, proc: subprocess.Popen[str]) -> 
 def _idle_hour(rt: Runtime, ctx: SyncContext, ticks: int = 5) -> str:
     """API calls an hour costs with nothing changing, at the default intervals (mirror 60 s, push 30 s).
 
-    The echo of the push above is mirrored first (one full run). Idle ticks then ask every object at once
-    (one composite call); a record changed within the overlap window (``sf_overlap_minutes``) still makes a
-    tick a full run, so the ticks here take the overlap as passed (overlap 0) instead of waiting 5 minutes."""
+    The echo of the push above is mirrored first (one full run, begun two seconds after the push's last write).
+    Idle ticks then ask every object at once (one composite call); a record changed within the overlap window
+    (``sf_overlap_minutes``) still makes a tick a full run, so the ticks here take the overlap as passed (overlap 0)
+    instead of waiting 5 minutes."""
+    # SystemModstamps have whole seconds, and a tick reads as changed whatever changed up to a second before the
+    # last full run began: the push's last write must be older than that, or the first tick is a full run again.
+    time.sleep(2)
     run_job(ctx, "mirror")
-    time.sleep(2)  # SystemModstamps have whole seconds
     ctx.overlap = timedelta(0)
     defaults = load_settings(environ={})
     mirror_calls = [getattr(run_job(ctx, "mirror"), "api_calls", 0) for _ in range(ticks)]
