@@ -35,10 +35,13 @@ import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import requests
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run as a script from anywhere: the project's packages, tests.support and bench
 
-from bench.servers import BenchError, Fitter, provision_fitters, serve_process
-from tests.support.postgres import PostgresServer  # the test suite's throwaway server
+import requests  # noqa: E402
+
+from bench.servers import BenchError, Fitter, provision_fitters, serve_process  # noqa: E402
+from tests.support.postgres import PostgresServer  # noqa: E402 (the test suite's throwaway server)
 
 TARGET = 1.5
 

@@ -27,7 +27,10 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from tests.support.hostile import COSTS_FILE
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run as a script from anywhere: the project's packages, tests.support and bench
+
+from tests.support.hostile import COSTS_FILE  # noqa: E402
 
 DATABASES = ("sqlite", "postgresql")
 

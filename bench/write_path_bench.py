@@ -13,20 +13,24 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import requests
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.append(str(ROOT))  # last: a tree on PYTHONPATH (above) is the one measured
 
-from caldav_bridge.runtime import Runtime
-from caldav_bridge.services import users
-from caldav_bridge.store.migrate import upgrade
-from config import load_settings
-from tests.support.factories import appointment_body
-from tests.support.live import serve
+import requests  # noqa: E402
+
+from caldav_bridge.runtime import Runtime  # noqa: E402
+from caldav_bridge.services import users  # noqa: E402
+from caldav_bridge.store.migrate import upgrade  # noqa: E402
+from config import load_settings  # noqa: E402
+from tests.support.factories import appointment_body  # noqa: E402
+from tests.support.live import serve  # noqa: E402
 
 START = datetime(2030, 1, 7, 9, 0, tzinfo=UTC)
 
