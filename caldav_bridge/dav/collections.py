@@ -447,6 +447,7 @@ class DavStore:
         row.long_span = is_long(item.time_start, item.time_end)
         row.appointment_id = appointment_id
         row.updated_at = utcnow()
+        row.service_etag = None  # a client's text: the next rendering merges into it
 
     # ------------------------------------------------------------------ sync
 

@@ -71,6 +71,7 @@ def _insert_items(
                 is_long(item.time_start, item.time_end),
                 row.id,
                 now,
+                item.etag,  # written whole by the service
             )
         )
     dav_rows = uow.repo(DavRows)
@@ -132,6 +133,7 @@ def _render_item(uow: UnitOfWork, row: AppointmentRow, now: datetime) -> None:
     base.uid, base.component, base.text, base.etag = new.uid, new.component, new.text, new.etag
     base.time_start, base.time_end = new.time_start, new.time_end
     base.long_span = is_long(new.time_start, new.time_end)
+    base.service_etag = new.etag if new.service_written else None
     base.updated_at = now
     uow.flush()
     uow.repo(DavRows).bump(collection.id, [(base.href, False)], now)

@@ -23,9 +23,15 @@ def is_long(start: int, end: int) -> bool:
 
 
 def item_for(row: AppointmentRow, base: DavItemRow | None) -> NewItem:
-    """The DAV item of appointment ``row``, merged into the stored item ``base`` if any."""
+    """The DAV item of appointment ``row``, merged into the stored item ``base`` if a client wrote it.
+
+    A stored item the service wrote whole, untouched by any client since (its ETag still ``service_etag``), has
+    nothing of a client's to keep: it is written afresh, as a new item is, under its UID.
+    """
     if base is None:
         return new_item(row, appointment_from_row(row))
+    if base.service_etag is not None and base.service_etag == base.etag:
+        return new_item(row, appointment_from_row(row), uid=base.uid)
     meta = row.meta_extra or {}
     # An all-day event's dates are the calendar's (a timed override's TZID is no zone of the series').
     own = None if meta.get("all_day") is True else _zone_of(base.text)
@@ -36,21 +42,23 @@ def item_for(row: AppointmentRow, base: DavItemRow | None) -> NewItem:
     return _item(base.uid, text, row)
 
 
-def new_item(row: AppointmentRow, appointment: Appointment) -> NewItem:
-    """The DAV item of a new appointment (no stored text yet); ``appointment`` is ``row`` as canonical. Its UID is
-    the one feeds show (:func:`~caldav_bridge.converters.ical_series.feed_uid`): ``meta.ical_uid`` where the
-    appointment has one (a canonical import of an event a client made), else its id."""
+def new_item(row: AppointmentRow, appointment: Appointment, uid: str | None = None) -> NewItem:
+    """The DAV item of appointment ``row`` written whole (no stored text to merge into); ``appointment`` is ``row``
+    as canonical. Its UID is ``uid`` if given (the stored item's), else the one feeds show
+    (:func:`~caldav_bridge.converters.ical_series.feed_uid`): ``meta.ical_uid`` where the appointment has one (a
+    canonical import of an event a client made), else its id."""
     zone = (row.meta_extra or {}).get("timezone") or row.calendar.timezone
-    uid = feed_uid(appointment)
-    return _item(uid, render_event(appointment, zone=str(zone), sequence=row.sequence, uid=uid), row)
+    uid = uid or feed_uid(appointment)
+    text = render_event(appointment, zone=str(zone), sequence=row.sequence, uid=uid)
+    return _item(uid, text, row, service_written=True)
 
 
-def _item(uid: str, text: str, row: AppointmentRow) -> NewItem:
+def _item(uid: str, text: str, row: AppointmentRow, *, service_written: bool = False) -> NewItem:
     if is_recurring(text):
         start, end = TIMESTAMP_MIN, TIMESTAMP_MAX  # the exact range is Radicale's to compute
     else:
         start, end = utc_seconds(row.date_start), utc_seconds(row.date_end)
-    return NewItem(uid, "VEVENT", text, etag_of_text(text), start, end)
+    return NewItem(uid, "VEVENT", text, etag_of_text(text), start, end, service_written=service_written)
 
 
 def _zone_of(text: str | None) -> str | None:

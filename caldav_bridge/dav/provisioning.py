@@ -99,6 +99,7 @@ def calendar_created(uow: UnitOfWork, calendar: CalendarRow) -> DavCollectionRow
                 long_span=is_long(new.time_start, new.time_end),
                 appointment_id=appointment.id,
                 updated_at=now,
+                service_etag=new.etag,  # a new item: the service's text, whole
             )
         )
     uow.flush()

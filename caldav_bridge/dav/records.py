@@ -71,6 +71,9 @@ class NewItem:
     time_start: int
     time_end: int
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Whether the service wrote ``text`` whole from an appointment (no client's text merged in): stored as the
+    #: item's ``service_etag``.
+    service_written: bool = False
     #: The request body the text came from, as the pre-parse check parsed it: the store reads that parse instead
     #: of parsing ``text`` when icalendar reads both alike (None: parse ``text``).
     body: ParsedText | None = field(default=None, compare=False, repr=False)

@@ -39,6 +39,7 @@ ITEM_COLUMNS = (
     "long_span",
     "appointment_id",
     "updated_at",
+    "service_etag",
 )
 _ITEMS = cast(Table, cast(Any, DavItemRow).__table__)
 

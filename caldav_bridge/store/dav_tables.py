@@ -71,6 +71,10 @@ class DavItemRow(Base):
     long_span: Mapped[bool] = mapped_column(default=False)
     appointment_id: Mapped[str | None] = mapped_column(String(36), index=True)
     updated_at: Mapped[datetime]
+    #: The ETag of the text when the service last wrote it whole from its appointment (no client's text merged
+    #: in); while ``etag`` still equals it, no client has written the item since, and the next rendering needs
+    #: nothing of the stored text (``dav.items.item_for``). NULL: a client wrote it, or the service merged into it.
+    service_etag: Mapped[str | None] = mapped_column(String(80), default=None)
 
 
 class DavChangeRow(Base):

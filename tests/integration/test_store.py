@@ -36,6 +36,7 @@ def test_ensure_schema_creates_an_empty_database_stamped_and_upgrades_an_old_one
         connection.exec_driver_sql("DROP TABLE audit_spool_marks")  # 0020's
         connection.exec_driver_sql("DROP INDEX ix_audit_read_batches_appointment_ids")  # 0021's
         connection.exec_driver_sql("ALTER TABLE audit_read_batches DROP COLUMN appointment_ids")
+        connection.exec_driver_sql("ALTER TABLE dav_items DROP COLUMN service_etag")  # 0022's
         connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0016'")
     assert current_revision(engine) == "0016"
     ensure_schema(engine)  # behind: migrated
@@ -43,6 +44,7 @@ def test_ensure_schema_creates_an_empty_database_stamped_and_upgrades_an_old_one
     assert is_current(engine) and "ix_idempotency_keys_principal_created_at" in indexes
     assert "audit_spool_marks" in inspect(engine).get_table_names()
     assert "appointment_ids" in {c["name"] for c in inspect(engine).get_columns("audit_read_batches")}
+    assert "service_etag" in {c["name"] for c in inspect(engine).get_columns("dav_items")}
     assert "ix_idempotency_keys_created_at" not in indexes
     with engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
