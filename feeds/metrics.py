@@ -9,6 +9,9 @@ What is measured:
 * outbox depth and the age of the oldest waiting entry per consumer (Salesforce, webhooks, messages:
   ``caldav_bridge.jobs.backlog.OUTBOX_CONSUMERS``), read from the database at each scrape;
 * each background job's last successful run (by whichever process ran it) and the seconds since;
+* the reads' audit the fold has yet to take into ``audit_log`` (an SQLite file database stages it in spool
+  files: ``caldav_bridge/store/read_spool.py``): the bytes staged and the age of the oldest read among them (both
+  0 when nothing waits, and on PostgreSQL, which keeps each read's row as it is);
 * the database connection pool: size and connections in use.
 
 Label values are route templates, HTTP methods and statuses, job ids and consumer names: never an id,
@@ -151,6 +154,7 @@ class StateCollector(Collector):
         with self.rt.uow() as uow:
             backlogs = outbox_backlogs(uow, self.consumers, now)
             last = job_last_success(uow)
+            staged = uow.audit.staged_backlog()
         depth = GaugeMetricFamily("appointments_outbox_depth", "Entries waiting to be delivered", labels=["consumer"])
         age = GaugeMetricFamily(
             "appointments_outbox_oldest_age_seconds", "Age of the oldest waiting entry (0: none)", labels=["consumer"]
@@ -166,7 +170,16 @@ class StateCollector(Collector):
             finished = finished if finished.tzinfo else finished.replace(tzinfo=now.tzinfo)
             success.add_metric([job], finished.timestamp())
             lag.add_metric([job], max((now - finished).total_seconds(), 0.0))
-        yield from (depth, age, success, lag)
+        unfolded = GaugeMetricFamily(
+            "appointments_audit_reads_unfolded_bytes", "Reads' audit staged and not yet folded into audit_log (bytes)"
+        )
+        unfolded.add_metric([], staged.bytes)
+        unfolded_age = GaugeMetricFamily(
+            "appointments_audit_reads_unfolded_oldest_age_seconds",
+            "Age of the oldest read whose audit is not yet folded into audit_log (0: none)",
+        )
+        unfolded_age.add_metric([], max((now - staged.oldest).total_seconds(), 0.0) if staged.oldest else 0.0)
+        yield from (depth, age, success, lag, unfolded, unfolded_age)
 
     def _pool(self) -> Iterator[Metric]:
         pool = self.rt.engine.pool

@@ -579,6 +579,12 @@ class AuditRepository:
         spool = self._spool()
         return Folded(0, 0) if spool is None else read_spool.pending(self.session, spool.directory)
 
+    def staged_backlog(self) -> read_spool.Backlog:
+        """The bytes staged in spool files and not folded yet, and when the oldest of those reads was made
+        (:func:`caldav_bridge.store.read_spool.backlog`; nothing elsewhere)."""
+        spool = self._spool()
+        return read_spool.Backlog(0, None) if spool is None else read_spool.backlog(self.session, spool.directory)
+
     def _spool(self) -> read_spool.ReadSpool | None:
         return read_spool.of(typing.cast(Engine, self.session.get_bind()))
 

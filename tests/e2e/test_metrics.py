@@ -10,6 +10,7 @@ from prometheus_client.samples import Sample
 
 from caldav_bridge.clock import utcnow
 from caldav_bridge.runtime import Runtime
+from caldav_bridge.services.audit_trail import fold_staged_reads
 from caldav_bridge.store.job_tables import JobTickRow
 from feeds.app import create_app
 from tests.conftest import People
@@ -119,3 +120,33 @@ def test_metrics_need_an_admin_token_unless_made_public(live: LiveServer, people
         assert answer.status_code == 200 and b"appointments_outbox_depth" in answer.data
     finally:
         public.close()
+
+
+def test_metrics_show_the_reads_audit_the_fold_has_yet_to_take(
+    live: LiveServer, people: People, runtime: Runtime
+) -> None:
+    """SQLite file databases stage each read's audit in a spool file until the fold job takes it into audit_log:
+    /metrics shows how much waits and how old its oldest read is; PostgreSQL keeps each read's row (nothing waits)."""
+    dispatcher = live.client(people.dispatcher.token)
+    created = dispatcher.post("/api/v1/appointments", json=appointment_body(people.fitter.calendar_id or ""))
+    assert created.status_code == 201
+    fold_staged_reads(runtime.uow())  # whatever the set-up staged
+    quiet = _scrape(live, people.admin.token)
+    assert _value(quiet, "appointments_audit_reads_unfolded_bytes") == 0
+    assert _value(quiet, "appointments_audit_reads_unfolded_oldest_age_seconds") == 0
+
+    before = utcnow()
+    for _ in range(3):
+        assert dispatcher.get(f"/api/v1/appointments/{created.json()['id']}").status_code == 200
+    waiting = _scrape(live, people.admin.token)
+    unfolded = _value(waiting, "appointments_audit_reads_unfolded_bytes")
+    age = _value(waiting, "appointments_audit_reads_unfolded_oldest_age_seconds")
+    if runtime.engine.dialect.name == "sqlite":
+        assert unfolded > 0
+        assert 0 < age <= (utcnow() - before).total_seconds() + 1
+        assert fold_staged_reads(runtime.uow()).batches >= 3
+        folded = _scrape(live, people.admin.token)
+        assert _value(folded, "appointments_audit_reads_unfolded_bytes") == 0
+        assert _value(folded, "appointments_audit_reads_unfolded_oldest_age_seconds") == 0
+    else:
+        assert (unfolded, age) == (0, 0)
