@@ -41,6 +41,7 @@ import weakref
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from itertools import islice
 from pathlib import Path
 from typing import BinaryIO, NamedTuple, cast
 from weakref import WeakKeyDictionary
@@ -383,6 +384,10 @@ def staged(session: Session, directory: Path, appointment_id: str | None = None)
     return [AuditRow(**row) for row in rows if appointment_id is None or row["appointment_id"] == appointment_id]
 
 
+#: Lines :func:`backlog` reads a file for its first read: enough to pass over a damaged line or two.
+_BACKLOG_LINES = 8
+
+
 class Backlog(NamedTuple):
     """What the fold has yet to take: the bytes staged past the marks, and when the oldest of those reads was made
     (``None``: nothing staged)."""
@@ -393,7 +398,8 @@ class Backlog(NamedTuple):
 
 def backlog(session: Session, directory: Path) -> Backlog:
     """``directory``'s :class:`Backlog`, cheap enough for every scrape of ``/metrics``: each file's size past its
-    mark, and the first complete read past it (one line a file), never the whole backlog."""
+    mark, and the first complete read past it (a damaged line passed over, as the fold does; at most
+    :data:`_BACKLOG_LINES` read a file), never the whole backlog."""
     names = _names(directory)
     if not names:
         return Backlog(0, None)
@@ -405,7 +411,8 @@ def backlog(session: Session, directory: Path) -> Backlog:
         if size <= offset:
             continue
         total += size - offset
-        first = next((_parse(line) for _end, line in _lines(spool_file.handle, offset)), None)
+        parsed = (_parse(line) for _end, line in islice(_lines(spool_file.handle, offset), _BACKLOG_LINES))
+        first = next((line for line in parsed if line is not None), None)
         if first is not None:
             at = first.read().at
             oldest = at if oldest is None else min(oldest, at)

@@ -309,3 +309,28 @@ def test_the_downgrade_past_the_spool_folds_every_read_it_holds_first(runtime: R
         command.downgrade(config, "0019")
     assert _files(spool.directory) == []
     assert _folded_ids(runtime) == Counter(["before-0", "before-1", "before-2", "before2-0", "before2-1"])
+
+
+def test_the_backlog_is_the_bytes_past_the_marks_and_the_oldest_read_among_them(runtime: Runtime) -> None:
+    spool = _spool(runtime)
+
+    def backlog() -> read_spool.Backlog:
+        with runtime.uow() as uow:
+            return read_spool.backlog(uow.session, spool.directory)
+
+    assert backlog() == (0, None)
+    first, second = _read("first"), _read("second", 3)
+    _stage(runtime, first, second)
+    [name] = _files(spool.directory)
+    size = (spool.directory / name).stat().st_size
+    assert backlog() == (size, first.at)
+    assert _fold(runtime, spool.directory, keep=60, batches=1) == (1, 1)  # the first read folded: the second waits
+    assert backlog() == (size - _marks(runtime)[name], second.at)
+    spool.close()
+    # another process's older read in a file of its own, after a damaged line: the oldest read of every file counts
+    older = datetime(2021, 5, 5, 8, 0, tzinfo=UTC)
+    lines = b'{"not": "a read"}\n["2021-05-05 08:00:00.000000","other","api","read",null,null,[["x-0","cal-1"]]]\n'
+    (spool.directory / "reads-0000-other.jsonl").write_bytes(lines)
+    assert backlog() == (size - _marks(runtime)[name] + len(lines), older)
+    _fold_all(runtime, spool.directory)
+    assert backlog() == (0, None)
