@@ -412,7 +412,7 @@ def backlog(session: Session, directory: Path) -> Backlog:
             continue
         total += size - offset
         parsed = (_parse(line) for _end, line in islice(_lines(spool_file.handle, offset), _BACKLOG_LINES))
-        first = next((line for line in parsed if line is not None), None)
+        first = next((read for read in parsed if read is not None), None)
         if first is not None:
             at = first.read().at
             oldest = at if oldest is None else min(oldest, at)

@@ -2,9 +2,9 @@
 
 While an item's ETag equals it, no client has written the item since, so the next rendering (a REST update, a
 Salesforce change) writes the appointment's text afresh instead of parsing the stored text to keep what a client
-wrote into it: nothing is lost, the parse is saved, and nothing of the appointment's earlier state (an organizer
-or attendee since removed, an earlier zone's VTIMEZONE) stays behind. Items written before the upgrade have none
-and are merged into as before.
+wrote into it: nothing is lost, the parse is saved, and nothing of the appointment's earlier state stays behind
+(the merge keeps the stored text's zone: a REST change of ``meta.timezone`` did not reach the item). Items written
+before the upgrade have none and are merged into as before.
 
 Revision ID: 0022
 Revises: 0021
