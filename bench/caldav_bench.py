@@ -31,7 +31,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -55,16 +54,12 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.servers import free_port  # noqa: E402
+
 USER, PASSWORD = "bench.fitter", "bench-password-1"
 START = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
 ZONES = ("America/Denver", "America/New_York", "America/Chicago", "Europe/Berlin")
 FUTURE = datetime(2095, 1, 1, 9, 0, tzinfo=UTC)  # PUT-throughput events, outside every query window
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 #: Appointments per week in the benchmark calendar (a busy fitter); the calendar grows in time.
@@ -161,7 +156,7 @@ def _wait(base: str, auth: tuple[str, str]) -> None:
 
 @contextmanager
 def stock_radicale(folder: Path) -> Iterator[Server]:
-    port = _free_port()
+    port = free_port()
     cmd = [
         sys.executable,
         "-m",
@@ -194,7 +189,7 @@ def stock_radicale(folder: Path) -> Iterator[Server]:
 
 @contextmanager
 def our_server(database_url: str, data_dir: Path) -> Iterator[Server]:
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "APPOINTMENTS_DATABASE_URL": database_url,

@@ -39,7 +39,6 @@ import json
 import os
 import platform
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -58,6 +57,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.servers import free_port  # noqa: E402
 from caldav_bridge.converters.ical import (  # noqa: E402
     CalendarInfo,
     EventOptions,
@@ -89,12 +89,6 @@ LAST_NAMES = ("Hughes", "Brennan", "Núñez", "Park", "Schäfer", "Okafor", "Lin
 
 
 # --------------------------------------------------------------------------- processes
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextlib.contextmanager

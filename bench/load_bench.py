@@ -53,7 +53,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -69,6 +68,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.baseline_seed import seed as baseline_seed  # noqa: E402
+from bench.servers import free_port  # noqa: E402
 from caldav_bridge.model.feeds import FeedTokenDraft  # noqa: E402
 from caldav_bridge.runtime import Runtime  # noqa: E402
 from caldav_bridge.services import feed_tokens  # noqa: E402
@@ -119,12 +119,6 @@ def seed(database_url: str, data_dir: Path, appointments_count: int) -> dict[str
 
 
 # ------------------------------------------------------------------------------------------------ processes
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass(eq=False)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,14 +20,9 @@ from caldav_bridge.store.dav_tables import DavItemRow
 from caldav_bridge.store.tables import AppointmentRow, OutboxRow
 from config import Settings
 from tests.caldav.support import event_ics
+from tests.support.processes import free_port
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -40,7 +34,7 @@ def two_servers(runtime: Runtime, settings: Settings) -> Iterator[list[str]]:
     }
     processes, bases = [], []
     for _ in range(2):
-        port = _free_port()
+        port = free_port()
         processes.append(
             subprocess.Popen(
                 [

@@ -7,7 +7,6 @@ import json
 import os
 import select
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ import requests
 
 from config import Settings
 from tests.support.cli import CLI, in_process
+from tests.support.processes import free_port
 
 
 def run(
@@ -104,17 +104,11 @@ def test_demo_is_idempotent(settings: Settings) -> None:
     assert types == {"INITIAL", "FOLLOW_UP", "TECH_SETUP"}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def demo_server(settings: Settings) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     """``serve --demo`` on ``settings``: on a migrated database with no demo in it (as on the first ``make run``)
     unless the test asks for ``demo`` too (as on a later one: the demo seeded already is re-run, idempotently)."""
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "APPOINTMENTS_DATABASE_URL": settings.resolved_database_url(),

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,15 +19,11 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.support.processes import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _run(*command: str, cwd: Path) -> None:
@@ -74,7 +69,7 @@ def test_the_wheel_installed_outside_the_source_tree_serves(tmp_path: Path) -> N
     assert where.returncode == 0, where.stderr
     assert all(line.startswith(str(env_dir)) for line in where.stdout.split()), where.stdout  # not the checkout
 
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [str(env_dir / "bin" / "appointment-service"), "serve", "--host", "127.0.0.1", "--port", str(port)],
         cwd=run_dir,

@@ -6,7 +6,6 @@ import json
 import os
 import select
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ import requests
 from config import Settings
 from feeds.cli import sf_emulator
 from tests.support.cli import CLI
+from tests.support.processes import free_port
 
 
 def _env(settings: Settings) -> dict[str, str]:
@@ -29,19 +29,13 @@ def _env(settings: Settings) -> dict[str, str]:
     }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def sf_demo(settings: Settings) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     """``serve --demo --salesforce-emulator`` on ``settings``. Its test asks for ``demo``: the demo is in the
     database already and the serve re-runs the seed (adding nothing); the Salesforce side is new all the same (the
     template was seeded without a sync, and each serve starts an emulator of its own), so the first sync mirrors
     and pushes as on a first ``make run-sf``."""
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [*CLI, "serve", "--demo", "--salesforce-emulator", "--host", "127.0.0.1", "--port", str(port)],
         env=_env(settings),
@@ -137,7 +131,7 @@ def test_demo_events_from_the_emulator_show_up_and_a_second_shell_sees_the_runni
 
 def test_the_option_needs_demo(settings: Settings) -> None:
     result = subprocess.run(
-        [*CLI, "serve", "--salesforce-emulator", "--port", str(_free_port())],
+        [*CLI, "serve", "--salesforce-emulator", "--port", str(free_port())],
         env=_env(settings),
         capture_output=True,
         text=True,

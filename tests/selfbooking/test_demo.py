@@ -8,7 +8,6 @@ import email.policy
 import os
 import re
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -19,12 +18,7 @@ from icalendar import Calendar
 
 from tests.support.cli import CLI
 from tests.support.live import loopback_session
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.support.processes import free_port
 
 
 def _field(html: str, name: str) -> str:
@@ -35,7 +29,7 @@ def _field(html: str, name: str) -> str:
 
 @pytest.mark.slow
 def test_make_run_books_and_writes_the_mail(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "APPOINTMENTS_DATA_DIR": str(tmp_path / "var"), "APPOINTMENTS_LOG_LEVEL": "WARNING"}
     env.pop("APPOINTMENTS_DATABASE_URL", None)
     process = subprocess.Popen(

@@ -45,7 +45,6 @@ import pwd
 import re
 import shutil
 import signal
-import socket
 import stat
 import subprocess
 import tempfile
@@ -60,6 +59,8 @@ from typing import Self
 import psycopg
 from psycopg import sql
 from sqlalchemy.engine import URL
+
+from tests.support.processes import free_port
 
 __all__ = ["MIN_VERSION", "PostgresServer", "PostgresServerError", "postgres_available"]
 
@@ -257,14 +258,6 @@ def _read_postmaster_pid(data_dir: Path) -> int | None:
         return int(first.strip())
     except (OSError, IndexError, ValueError):
         return None
-
-
-def _free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago (bind to port 0 and release it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _cluster_parent(run_as: _RunAs | None) -> Path:
@@ -641,7 +634,7 @@ class PostgresServer:
         """
         deadline = time.monotonic() + self.startup_timeout
         for attempt in range(1, _PORT_ATTEMPTS + 1):
-            self._port = _free_port()
+            self._port = free_port()
             log_offset = instance.log_file.stat().st_size if instance.log_file.exists() else 0
             instance.launch(self._port)
             try:

@@ -8,7 +8,9 @@ storage), then SIGKILL if it has not ended in time.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -21,14 +23,73 @@ from typing import Any
 import pytest
 import requests
 
-__all__ = ["Collected", "free_port", "running", "stop", "thread_cpus", "wait_until_answers"]
+__all__ = [
+    "Collected",
+    "ephemeral_low",
+    "free_port",
+    "port_slice",
+    "running",
+    "stop",
+    "thread_cpus",
+    "wait_until_answers",
+]
 
 
-def free_port() -> int:
-    """A loopback port no socket holds now (the kernel's choice), for a server started next."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+_FIRST_PORT = 10000
+
+
+def ephemeral_low() -> int:
+    """The first port of the range the kernel picks from for ``bind(port 0)`` and outgoing connections."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def port_slice(worker: str, workers: int, below: int) -> range:
+    """The ports xdist worker ``worker`` (``gw0``, ``gw1``, ...; ``""`` outside xdist) of ``workers`` takes
+    its servers' ports from: its share of 10000..``below``."""
+    workers = max(1, workers)
+    index = int(worker.removeprefix("gw") or 0) % workers
+    width = (below - _FIRST_PORT) // workers
+    if width < 16:
+        raise RuntimeError(f"the ephemeral port range starts at {below}: no room below it for test servers")
+    first = _FIRST_PORT + index * width
+    return range(first, first + width)
+
+
+def _worker_ports() -> Iterator[int]:
+    """This process's slice, from a random start (two suites at once rarely meet), round and round."""
+    ports = port_slice(
+        os.environ.get("PYTEST_XDIST_WORKER", ""),
+        int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")),
+        ephemeral_low(),
+    )
+    offset = random.randrange(len(ports))
+    while True:
+        for step in range(len(ports)):
+            yield ports[(offset + step) % len(ports)]
+
+
+_PORTS = _worker_ports()
+
+
+def free_port(candidates: Iterator[int] = _PORTS) -> int:
+    """A loopback port no socket holds now, for a server started next: the first of ``candidates`` (by
+    default this worker's slice, see :func:`port_slice`) that binds.
+
+    Not the kernel's choice: a port ``bind(port 0)`` handed out and released here could be handed out again
+    to another worker's in-process server before our server binds it (CI once met a Flask 404 where a
+    Radicale was to answer). Below the ephemeral range no ``bind(port 0)`` and no outgoing connection
+    takes a port, and the workers' slices do not overlap."""
+    for port in itertools.islice(candidates, 1000):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free loopback port among 1,000 tried")
 
 
 def thread_cpus(pid: int) -> dict[int, frozenset[int]]:

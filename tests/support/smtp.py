@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import socket
 import ssl
 import subprocess
 import threading
@@ -18,6 +17,8 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+
+from tests.support.processes import free_port
 
 __all__ = ["MailSink", "Received", "self_signed", "smtp_sink"]
 
@@ -56,12 +57,6 @@ class _Handler:
         return "250 OK"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def self_signed(directory: Path) -> tuple[Path, Path]:
     """A certificate and key for 127.0.0.1/localhost, made by openssl."""
     cert, key = directory / "smtp-cert.pem", directory / "smtp-key.pem"
@@ -95,7 +90,7 @@ def smtp_sink(
     *, security: str = "none", cert: tuple[Path, Path] | None = None, login: tuple[str, str] | None = None
 ) -> Iterator[MailSink]:
     """Serve SMTP on 127.0.0.1 until the block ends: ``none``, ``starttls`` (required) or ``tls`` (implicit)."""
-    sink = MailSink("127.0.0.1", _free_port())
+    sink = MailSink("127.0.0.1", free_port())
     kwargs: dict[str, Any] = {}
     context = None
     if cert is not None:
