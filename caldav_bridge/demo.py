@@ -27,7 +27,7 @@ from caldav_bridge.model.queries import AppointmentFilters, ListedKind
 from caldav_bridge.model.requests import AppointmentDraft, AppointmentPatch, CancelRequest, RescheduleRequest
 from caldav_bridge.services import appointments
 from caldav_bridge.services.actor import Actor, system_actor
-from caldav_bridge.store.private_files import private_dir
+from caldav_bridge.store.private_files import private_once
 from caldav_bridge.store.tables import ApiTokenRow, CalendarRow, FeedTokenRow, UserRow
 from caldav_bridge.store.uow import UnitOfWork
 
@@ -299,13 +299,7 @@ def feed_secret(seed: bytes, calendar_id: str) -> str:
 
 
 def _seed(data_dir: Path) -> bytes:
-    path = data_dir / "demo-secrets.seed"
-    if not path.exists():
-        private_dir(data_dir)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_hex(32))
-    return bytes.fromhex(path.read_text().strip())
+    return bytes.fromhex(private_once(data_dir / "demo-secrets.seed", secrets.token_hex(32).encode()).decode().strip())
 
 
 def _secret(seed: bytes, purpose: str, username: str) -> str:

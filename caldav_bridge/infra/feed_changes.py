@@ -23,7 +23,7 @@ import zlib
 from collections.abc import Iterable
 from pathlib import Path
 
-from caldav_bridge.store.private_files import private_dir
+from caldav_bridge.store.private_files import open_private, private_dir
 
 __all__ = ["SLOTS", "FeedChanges"]
 
@@ -60,7 +60,7 @@ class FeedChanges:
         if self.path is None:
             return mmap.mmap(-1, size)
         private_dir(self.path.parent)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = open_private(self.path, os.O_RDWR | os.O_CREAT)
         try:
             if os.fstat(fd).st_size < size:
                 os.ftruncate(fd, size)

@@ -10,11 +10,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
 import secrets
 from pathlib import Path
 
-from caldav_bridge.store.private_files import private_dir
+from caldav_bridge.store.private_files import private_once
 from config import Settings
 
 __all__ = ["link_secret", "manage_secret", "service_key"]
@@ -23,19 +22,7 @@ __all__ = ["link_secret", "manage_secret", "service_key"]
 def service_key(settings: Settings) -> bytes:
     if settings.secret_key:
         return settings.secret_key.encode()
-    path = Path(settings.data_dir) / "secret_key"
-    try:
-        return path.read_bytes().strip()
-    except FileNotFoundError:
-        private_dir(path.parent)
-        key = secrets.token_urlsafe(32).encode()
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another process made it first
-            return path.read_bytes().strip()
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(key)
-        return key
+    return private_once(Path(settings.data_dir) / "secret_key", secrets.token_urlsafe(32).encode()).strip()
 
 
 def manage_secret(key: bytes, booking_id: str) -> str:

@@ -51,7 +51,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from caldav_bridge.store.private_files import FILE_MODE, private_dir
+from caldav_bridge.store.private_files import open_private, private_dir
 from caldav_bridge.store.read_audit import Folded, Reads
 from caldav_bridge.store.tables import AuditRow, AuditSpoolMarkRow
 
@@ -135,7 +135,7 @@ class ReadSpool:
         private_dir(self.directory)
         stem = f"{time.time_ns():020d}-{os.getpid()}-{secrets.token_hex(4)}"
         unnamed = self.directory / f".{stem}.new"
-        fd = os.open(unnamed, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC, FILE_MODE)
+        fd = open_private(unnamed, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             unnamed.rename(self.directory / f"{_PREFIX}{stem}{_SUFFIX}")

@@ -27,7 +27,7 @@ import weakref
 from collections.abc import Callable
 from pathlib import Path
 
-from caldav_bridge.store.private_files import FILE_MODE, private_file
+from caldav_bridge.store.private_files import open_private, private_file
 
 __all__ = ["WriteLock"]
 
@@ -68,7 +68,7 @@ class WriteLock:
             return
         if self._close is not None:
             self._close()  # the parent's files (inherited by fork): closing this process's copies unlocks nothing
-        self._writer, self._next = (os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE) for path in self.paths)
+        self._writer, self._next = (open_private(path, os.O_RDWR | os.O_CREAT) for path in self.paths)
         self._close = weakref.finalize(self, _close_all, self._writer, self._next)
         self._pid = pid
 
