@@ -8,6 +8,7 @@ import set). Errors of every command end here and become one line and an exit co
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import re
@@ -105,7 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     json_errors(bool(getattr(args, "json", False)))
     quiet_libraries(args.verbose)
     try:
-        code: int = args.handler(args)
+        with contextlib.ExitStack() as args.resources:  # what the command opens (runtime_of), closed as it ends
+            code: int = args.handler(args)
         sys.stdout.flush()
         return code
     except BrokenPipeError:

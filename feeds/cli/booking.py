@@ -59,10 +59,7 @@ def create(args: argparse.Namespace) -> int:
         },
     )
     rt = runtime_of(args)
-    try:
-        issued = links.issue(rt.uow(), system_actor(), draft, rt.settings.public_url, key=service_key(rt.settings))
-    finally:
-        rt.close()
+    issued = links.issue(rt.uow(), system_actor(), draft, rt.settings.public_url, key=service_key(rt.settings))
     data = issued.model_dump(mode="json")
     return emit(data, args.json, f"booking link {issued.link.id} ({issued.link.kind}); shown once:\n  {issued.url}")
 
@@ -72,10 +69,7 @@ def list_links(args: argparse.Namespace) -> int:
     from caldav_bridge.services.actor import system_actor
 
     rt = runtime_of(args)
-    try:
-        items = [i.model_dump(mode="json") for i in links.list_links(rt.uow(), system_actor(), team_id=args.team)]
-    finally:
-        rt.close()
+    items = [i.model_dump(mode="json") for i in links.list_links(rt.uow(), system_actor(), team_id=args.team)]
     return emit(items, args.json, table(items, ["id", "kind", "name", "team_id", "bookings", "active", "expires_at"]))
 
 
@@ -84,10 +78,7 @@ def revoke(args: argparse.Namespace) -> int:
     from caldav_bridge.services.actor import system_actor
 
     rt = runtime_of(args)
-    try:
-        link = links.revoke(rt.uow(), system_actor(), args.link_id)
-    finally:
-        rt.close()
+    link = links.revoke(rt.uow(), system_actor(), args.link_id)
     return emit(link.model_dump(mode="json"), args.json, f"booking link {link.id} revoked")
 
 
@@ -123,10 +114,7 @@ def messages_status(args: argparse.Namespace) -> int:
     from caldav_bridge.services.actor import system_actor
 
     rt = runtime_of(args)
-    try:
-        data = monitor.status(rt.uow(), system_actor()).model_dump(mode="json")
-    finally:
-        rt.close()
+    data = monitor.status(rt.uow(), system_actor()).model_dump(mode="json")
     text = f"{data['pending']} pending, {data['sent']} sent, {data['dead']} dead letters; {data['no_shows']} no-shows"
     return emit(data, args.json, text)
 
@@ -138,10 +126,7 @@ def messages_list(args: argparse.Namespace) -> int:
     if not 1 <= args.limit <= 500:
         raise ValidationFailed([FieldError("--limit", "must be between 1 and 500")])
     rt = runtime_of(args)
-    try:
-        items = monitor.list_messages(rt.uow(), system_actor(), state=args.state, limit=args.limit)
-    finally:
-        rt.close()
+    items = monitor.list_messages(rt.uow(), system_actor(), state=args.state, limit=args.limit)
     rows = [i.model_dump(mode="json") for i in items]
     return emit(
         rows, args.json, table(rows, ["id", "kind", "state", "attempts", "created_at", "sent_at", "last_error"])
@@ -154,17 +139,14 @@ def messages_deliver(args: argparse.Namespace) -> int:
     rt = runtime_of(args)
     total = {"attempted": 0, "sent": 0, "retrying": 0, "dead": 0}
     runs = 0
-    try:
-        while True:
-            report = jobs.deliver_messages(rt.settings, rt.uow)
-            for key, value in asdict(report).items():
-                total[key] += value
-            runs += 1
-            if args.once or (args.max_runs and runs >= args.max_runs):
-                break
-            time.sleep(max(0.1, args.interval))
-    finally:
-        rt.close()
+    while True:
+        report = jobs.deliver_messages(rt.settings, rt.uow)
+        for key, value in asdict(report).items():
+            total[key] += value
+        runs += 1
+        if args.once or (args.max_runs and runs >= args.max_runs):
+            break
+        time.sleep(max(0.1, args.interval))
     text = f"{total['attempted']} attempted, {total['sent']} sent, {total['retrying']} to retry, {total['dead']} dead"
     return emit({**total, "runs": runs}, args.json, text)
 
@@ -173,10 +155,7 @@ def messages_remind(args: argparse.Namespace) -> int:
     from caldav_bridge.selfbooking import jobs
 
     rt = runtime_of(args)
-    try:
-        count = jobs.remind(rt.settings, rt.uow)
-    finally:
-        rt.close()
+    count = jobs.remind(rt.settings, rt.uow)
     return emit({"queued": count}, args.json, f"{count} reminder(s) queued")
 
 
@@ -185,10 +164,7 @@ def messages_retry(args: argparse.Namespace) -> int:
     from caldav_bridge.services.actor import system_actor
 
     rt = runtime_of(args)
-    try:
-        info = monitor.retry(rt.uow(), system_actor(), args.message_id)
-    finally:
-        rt.close()
+    info = monitor.retry(rt.uow(), system_actor(), args.message_id)
     return emit(info.model_dump(mode="json"), args.json, f"message {info.id} queued again")
 
 
@@ -197,9 +173,6 @@ def mark_no_show(args: argparse.Namespace) -> int:
     from caldav_bridge.services.actor import system_actor
 
     rt = runtime_of(args)
-    try:
-        marked = no_show.mark_no_show(rt.uow(), system_actor(), args.appointment_id)
-    finally:
-        rt.close()
+    marked = no_show.mark_no_show(rt.uow(), system_actor(), args.appointment_id)
     data = {"appointment_id": marked.appointment_id, "marked_at": marked.marked_at.isoformat()}
     return emit(data, args.json, f"appointment {marked.appointment_id}: no-show")

@@ -30,9 +30,13 @@ def settings_of(args: argparse.Namespace, **overrides: object) -> Settings:
 
 
 def runtime_of(args: argparse.Namespace, **overrides: object) -> Runtime:
+    """A runtime on the command's settings, closed when the command ends (``main`` holds the command's
+    ``args.resources``): the fetch logs it buffers are written, its connections and spool file let go."""
     from caldav_bridge.runtime import Runtime
 
-    return Runtime.from_settings(settings_of(args, **overrides))
+    rt = Runtime.from_settings(settings_of(args, **overrides))
+    args.resources.callback(rt.close)
+    return rt
 
 
 def validated(model: type[M], data: Mapping[str, Any], options: Mapping[str, str] | None = None) -> M:

@@ -250,8 +250,6 @@ def import_command(args: argparse.Namespace) -> int:
             return _import_items(args, rt, items)
     except service.UnknownFormat as exc:
         return fail(exc.detail, code=2)
-    finally:
-        rt.close()
 
 
 def _import_items(args: argparse.Namespace, rt: Any, items: Iterator[object]) -> int:
@@ -370,8 +368,6 @@ def export_command(args: argparse.Namespace) -> int:
         return _export_ics(args, rt, filters) if args.ics else _export(args, rt, filters)
     except service.UnknownFormat as exc:
         return fail(exc.detail, code=2)
-    finally:
-        rt.close()
 
 
 def _export_ics(args: argparse.Namespace, rt: Any, filters: Any) -> int:

@@ -39,17 +39,14 @@ def webhooks_deliver(args: argparse.Namespace) -> int:
     options = WebhookOptions.from_settings(rt.settings)
     runs = 0
     total = {"attempted": 0, "delivered": 0, "failed": 0, "retrying": 0}
-    try:
-        while True:
-            report = deliver_due(rt.uow, options, limit=max(1, args.limit))
-            for key, value in asdict(report).items():
-                total[key] += value
-            runs += 1
-            if args.once or (args.max_runs and runs >= args.max_runs):
-                break
-            time.sleep(max(0.1, args.interval))
-    finally:
-        rt.close()
+    while True:
+        report = deliver_due(rt.uow, options, limit=max(1, args.limit))
+        for key, value in asdict(report).items():
+            total[key] += value
+        runs += 1
+        if args.once or (args.max_runs and runs >= args.max_runs):
+            break
+        time.sleep(max(0.1, args.interval))
     text = (
         f"{total['attempted']} attempted, {total['delivered']} delivered, "
         f"{total['retrying']} to retry, {total['failed']} failed"
@@ -61,8 +58,5 @@ def scheduling_expire_holds(args: argparse.Namespace) -> int:
     from caldav_bridge.scheduling.booking import expire_holds
 
     rt = runtime_of(args)
-    try:
-        count = expire_holds(rt.uow())
-    finally:
-        rt.close()
+    count = expire_holds(rt.uow())
     return emit({"expired": count}, args.json, f"{count} hold(s) expired")

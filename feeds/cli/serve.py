@@ -103,7 +103,6 @@ def _serve(args: argparse.Namespace, org: Any) -> int:
     settings = rt.settings
     problem = _listen_problem(settings.host, settings.port)
     if problem is not None:
-        rt.close()
         return fail(problem, code=2)
     configure_logging(settings.log_format, settings.log_level)
     if args.no_migrate and not args.demo:
