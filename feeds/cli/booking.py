@@ -4,13 +4,12 @@ outbox: status, list, deliver, remind, retry)."""
 from __future__ import annotations
 
 import argparse
-import time
-from dataclasses import asdict
 from typing import Any
 
 from caldav_bridge.errors import FieldError, ValidationFailed
 from feeds.cli.bootstrap import runtime_of, validated
 from feeds.cli.output import emit, table
+from feeds.cli.passes import add_pass_options, run_passes
 
 __all__ = ["register", "register_messages"]
 
@@ -93,9 +92,7 @@ def register_messages(commands: Any) -> None:
     p.add_argument("--limit", type=int, default=50)
     _json(p).set_defaults(handler=messages_list)
     p = m.add_parser("deliver", help="send the due messages (SMTP, or .eml files without smtp_host); retries back off")
-    p.add_argument("--once", action="store_true", help="one pass, then exit (else every --interval seconds)")
-    p.add_argument("--interval", type=float, default=15.0)
-    p.add_argument("--max-runs", type=int, default=0, help="stop after this many passes (0: until interrupted)")
+    add_pass_options(p, interval=15.0)
     _json(p).set_defaults(handler=messages_deliver)
     p = m.add_parser("remind", help="queue the reminders due now (deliver sends them)")
     _json(p).set_defaults(handler=messages_remind)
@@ -137,18 +134,9 @@ def messages_deliver(args: argparse.Namespace) -> int:
     from caldav_bridge.selfbooking import jobs
 
     rt = runtime_of(args)
-    total = {"attempted": 0, "sent": 0, "retrying": 0, "dead": 0}
-    runs = 0
-    while True:
-        report = jobs.deliver_messages(rt.settings, rt.uow)
-        for key, value in asdict(report).items():
-            total[key] += value
-        runs += 1
-        if args.once or (args.max_runs and runs >= args.max_runs):
-            break
-        time.sleep(max(0.1, args.interval))
+    total = run_passes(args, lambda: jobs.deliver_messages(rt.settings, rt.uow))
     text = f"{total['attempted']} attempted, {total['sent']} sent, {total['retrying']} to retry, {total['dead']} dead"
-    return emit({**total, "runs": runs}, args.json, text)
+    return emit(total, args.json, text)
 
 
 def messages_remind(args: argparse.Namespace) -> int:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import time
-from dataclasses import asdict
 from typing import Any
 
 from feeds.cli.bootstrap import runtime_of
 from feeds.cli.output import emit
+from feeds.cli.passes import add_pass_options, run_passes
 
 __all__ = ["register"]
 
@@ -18,9 +17,7 @@ def register(commands: Any) -> None:
         dest="webhooks_command", required=True, metavar="ACTION"
     )
     p = w.add_parser("deliver", help="POST the due webhook deliveries (signed; failures retried with backoff)")
-    p.add_argument("--once", action="store_true", help="one pass, then exit (else repeat every --interval seconds)")
-    p.add_argument("--interval", type=float, default=10.0, help="seconds between passes (default 10)")
-    p.add_argument("--max-runs", type=int, default=0, help="stop after this many passes (0: until interrupted)")
+    add_pass_options(p, interval=10.0)
     p.add_argument("--limit", type=int, default=100, help="deliveries per pass (default 100)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=webhooks_deliver)
@@ -37,21 +34,12 @@ def webhooks_deliver(args: argparse.Namespace) -> int:
 
     rt = runtime_of(args)
     options = WebhookOptions.from_settings(rt.settings)
-    runs = 0
-    total = {"attempted": 0, "delivered": 0, "failed": 0, "retrying": 0}
-    while True:
-        report = deliver_due(rt.uow, options, limit=max(1, args.limit))
-        for key, value in asdict(report).items():
-            total[key] += value
-        runs += 1
-        if args.once or (args.max_runs and runs >= args.max_runs):
-            break
-        time.sleep(max(0.1, args.interval))
+    total = run_passes(args, lambda: deliver_due(rt.uow, options, limit=max(1, args.limit)))
     text = (
         f"{total['attempted']} attempted, {total['delivered']} delivered, "
         f"{total['retrying']} to retry, {total['failed']} failed"
     )
-    return emit({**total, "runs": runs}, args.json, text)
+    return emit(total, args.json, text)
 
 
 def scheduling_expire_holds(args: argparse.Namespace) -> int:

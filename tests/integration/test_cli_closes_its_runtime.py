@@ -8,22 +8,10 @@ could not take it to its end or delete it.
 
 from __future__ import annotations
 
-import fcntl
-import os
 from pathlib import Path
 
 from tests.support.cli import in_process
-
-
-def _locked(path: Path) -> bool:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False
+from tests.support.sqlite_files import flock_held
 
 
 def test_commands_let_their_spool_files_go(tmp_path: Path) -> None:
@@ -35,4 +23,4 @@ def test_commands_let_their_spool_files_go(tmp_path: Path) -> None:
     assert failed.returncode == 2, failed.stderr
     spooled = sorted((tmp_path / "appointments.db.reads").glob("reads-*.jsonl"))
     assert spooled, "the list's reads were not spooled"
-    assert [path.name for path in spooled if _locked(path)] == []
+    assert [path.name for path in spooled if flock_held(path)] == []

@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 
 from caldav_bridge.store.engine import make_engine
 from caldav_bridge.store.write_lock import WriteLock
+from tests.support.sqlite_files import flock_held
 
 ROOT = Path(__file__).resolve().parents[2]
 #: A bound on every wait for another process or thread (never reached when the code works).
@@ -80,21 +81,9 @@ def _other_writer(database: Path) -> Iterator[subprocess.Popen[str]]:
         other.wait(timeout=BOUND)
 
 
-def _held(path: Path) -> bool:
-    """Whether some open file holds ``path``'s flock now (probed without waiting)."""
-    fd = os.open(path, os.O_RDWR)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)  # closing drops the probe's own lock, if it took one
-    return False
-
-
 def _wait_until_held(path: Path) -> None:
     deadline = time.monotonic() + BOUND
-    while not _held(path):
+    while not flock_held(path):
         assert time.monotonic() < deadline, f"nobody took {path.name}"
         time.sleep(0.001)
 
@@ -119,7 +108,9 @@ def test_a_waiting_writer_goes_before_the_other_process_writes_again(tmp_path: P
     writes in between. Through SQLite's busy handler alone the waiter slept while the other took the lock again."""
     database, engine = _database(tmp_path)
     with _other_writer(database) as other:
-        assert _held(Path(f"{database}-writer.lock")), "the other process's transaction does not hold the writer lock"
+        assert flock_held(Path(f"{database}-writer.lock")), (
+            "the other process's transaction does not hold the writer lock"
+        )
         waiter = _writer_thread(engine, "here")
         _wait_until_held(Path(f"{database}-writer-next.lock"))  # the waiter here is next in line
         assert other.stdin is not None and other.stdout is not None
@@ -160,7 +151,7 @@ def test_a_commit_that_fails_is_raised_and_the_turn_handed_on(tmp_path: Path) ->
         connection.execute(text("INSERT INTO child VALUES (1)"))
     with engine.connect() as connection:
         assert connection.execute(text("SELECT parent_id FROM child")).scalars().all() == [1]
-    assert not _held(tmp_path / "refused.db-writer.lock")
+    assert not flock_held(tmp_path / "refused.db-writer.lock")
     engine.dispose()
 
 
@@ -190,7 +181,7 @@ def test_a_writer_gives_up_the_wait_at_its_deadline_and_keeps_no_place(tmp_path:
     try:
         fcntl.flock(holder, fcntl.LOCK_EX)
         assert lock.acquire(time.monotonic() + 0.05) is False
-        assert not _held(lock.paths[1]), "the writer that gave up still holds the place next in line"
+        assert not flock_held(lock.paths[1]), "the writer that gave up still holds the place next in line"
     finally:
         os.close(holder)
     assert lock.acquire(time.monotonic() + BOUND)
