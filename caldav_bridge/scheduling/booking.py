@@ -343,7 +343,7 @@ def expire_holds(uow: UnitOfWork, *, now: datetime | None = None, limit: int = 5
 def _wide(actor: Actor) -> Actor:
     """The actor, reaching every calendar: the flows book on calendars of other people (a
     consultant's customer gets a tech-setup call; a tech-setup person books a fitter)."""
-    return replace(actor, calendar_ids=None)
+    return replace(actor, calendar_ids=None, read_only_ids=frozenset())
 
 
 def _purpose_of(row: AppointmentRow) -> Purpose:

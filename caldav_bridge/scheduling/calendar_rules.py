@@ -16,7 +16,7 @@ __all__ = ["delete_exception", "get_rules", "list_exceptions", "put_exception", 
 
 def _calendar(uow: UnitOfWork, actor: Actor, calendar_id: str) -> CalendarRow:
     row = uow.calendars.get(calendar_id)
-    if row is None:
+    if row is None or not actor.reaches(row.id):
         raise NotFound("calendar", calendar_id)
     return row
 

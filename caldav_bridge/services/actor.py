@@ -49,7 +49,8 @@ _SCOPE_RANK = {"read": 1, "write": 2, "admin": 3}
 class Actor:
     """The caller of a service.
 
-    ``calendar_ids`` is ``None`` when the actor reaches every calendar, else the set it reaches.
+    ``calendar_ids`` is ``None`` when the actor reaches every calendar, else the set it reaches; of those,
+    ``read_only_ids`` are the ones it reads but may not change (a member's team calendar).
     """
 
     user_id: str | None
@@ -60,6 +61,7 @@ class Actor:
     calendar_ids: frozenset[str] | None = None
     request_id: str | None = None
     token_id: str | None = field(default=None, compare=False)
+    read_only_ids: frozenset[str] = frozenset()
 
     def has_scope(self, scope: Scope) -> bool:
         need = _SCOPE_RANK[scope]
@@ -71,6 +73,11 @@ class Actor:
 
     def reaches(self, calendar_id: str) -> bool:
         return self.calendar_ids is None or calendar_id in self.calendar_ids
+
+    def require_change(self, calendar_id: str) -> None:
+        """:class:`Forbidden` for a calendar the actor reaches only to read (check that it reaches it first)."""
+        if calendar_id in self.read_only_ids:
+            raise Forbidden("a team calendar is read-only for its members: a dispatcher or an admin changes it")
 
     def visible(self, calendar_ids: Collection[str] | None) -> list[str] | None:
         """Narrow an optional requested set of calendars to what the actor reaches."""
@@ -113,7 +120,7 @@ class ClockMoved(Exception):
 def consequence_actor(actor: Actor) -> Actor:
     """The actor of a consequence of ``actor``'s change: the same person, every calendar, the ``scheduling``
     channel (so every channel's handlers treat the consequence as a change of its own)."""
-    return replace(actor, calendar_ids=None, channel=SCHEDULING_CHANNEL)
+    return replace(actor, calendar_ids=None, read_only_ids=frozenset(), channel=SCHEDULING_CHANNEL)
 
 
 def system_actor(channel: Channel = "cli", username: str = "system") -> Actor:

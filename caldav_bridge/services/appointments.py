@@ -465,7 +465,7 @@ def update(
     """Apply the fields present in ``patch``; a status change must be an allowed transition."""
     actor.require("write")
     with uow:
-        row = _visible_row(uow, actor, appointment_id, for_update=True)
+        row = _changeable_row(uow, actor, appointment_id)
         _check_etag(row, if_match)
         _apply_patch(uow, actor, row, patch)
         return _commit(uow, row)
@@ -554,7 +554,7 @@ def delete(uow: UnitOfWork, actor: Actor, appointment_id: str, *, if_match: str 
     """Delete an appointment (kept as a tombstone so that history and sync can see it)."""
     actor.require("write")
     with uow:
-        row = _visible_row(uow, actor, appointment_id, for_update=True)
+        row = _changeable_row(uow, actor, appointment_id)
         _check_etag(row, if_match)
         _mark_deleted(uow, actor, row)
         _commit(uow, row)
@@ -591,7 +591,7 @@ def reschedule(
 def _reschedule(
     uow: UnitOfWork, actor: Actor, appointment_id: str, request: RescheduleRequest, if_match: str | None
 ) -> AppointmentRow:
-    row = _visible_row(uow, actor, appointment_id, for_update=True)
+    row = _changeable_row(uow, actor, appointment_id)
     _check_etag(row, if_match)
     before = _Before.of(row)
     _transition(row, S.RESCHEDULED, "reschedule")
@@ -623,7 +623,7 @@ def change_occurrence(
     """
     actor.require("write")
     with uow:
-        row = _visible_row(uow, actor, appointment_id, for_update=True)
+        row = _changeable_row(uow, actor, appointment_id)
         _check_etag(row, if_match)
         series = _series_of(row, appointment_id)
         if not EARLIEST <= recurrence_id < LATEST:  # no appointment lies there (and its arithmetic would overflow)
@@ -785,7 +785,7 @@ def update_in(
 ) -> AppointmentRow:
     """Apply ``patch`` in ``uow``'s open transaction, without committing (``reason`` goes to history)."""
     actor.require("write")
-    row = _visible_row(uow, actor, appointment_id, for_update=True)
+    row = _changeable_row(uow, actor, appointment_id)
     _apply_patch(uow, actor, row, patch, reason=reason)
     return row
 
@@ -798,6 +798,7 @@ def update_locked_in(
     actor.require("write")
     if row.deleted_at is not None or not actor.reaches(row.calendar_id):
         raise NotFound("appointment", row.id)
+    actor.require_change(row.calendar_id)
     _apply_patch(uow, actor, row, patch, reason=reason)
     return row
 
@@ -810,7 +811,7 @@ def move_in(uow: UnitOfWork, actor: Actor, appointment_id: str, calendar_id: str
     the scheduling handler of the :class:`AppointmentMoved` event).
     """
     actor.require("write")
-    row = _visible_row(uow, actor, appointment_id, for_update=True)
+    row = _changeable_row(uow, actor, appointment_id)
     if row.calendar_id == calendar_id:
         return row
     calendar = _writable_calendar(uow, actor, calendar_id, "calendar.id")
@@ -977,7 +978,7 @@ def _status_set(
     if_match: str | None,
 ) -> AppointmentRow:
     """Move the appointment to ``status`` (an allowed transition) in ``uow``'s open transaction; the row."""
-    row = _visible_row(uow, actor, appointment_id, for_update=True)
+    row = _changeable_row(uow, actor, appointment_id)
     _check_etag(row, if_match)
     before = _Before.of(row)
     revised = _status_revises(row.status, status)
@@ -1001,10 +1002,19 @@ def _transition(row: AppointmentRow, status: str, action: str) -> None:
     row.status = status
 
 
-def _visible_row(uow: UnitOfWork, actor: Actor, appointment_id: str, *, for_update: bool = False) -> AppointmentRow:
-    row = uow.appointments.get(appointment_id, for_update=for_update)
+def _visible_row(uow: UnitOfWork, actor: Actor, appointment_id: str) -> AppointmentRow:
+    row = uow.appointments.get(appointment_id)
     if row is None or not actor.reaches(row.calendar_id):
         raise NotFound("appointment", appointment_id)
+    return row
+
+
+def _changeable_row(uow: UnitOfWork, actor: Actor, appointment_id: str) -> AppointmentRow:
+    """The appointment, locked for update: 404 outside the actor's reach, 403 in a calendar it only reads."""
+    row = uow.appointments.get(appointment_id, for_update=True)
+    if row is None or not actor.reaches(row.calendar_id):
+        raise NotFound("appointment", appointment_id)
+    actor.require_change(row.calendar_id)
     return row
 
 
@@ -1020,6 +1030,7 @@ def _writable_calendar(uow: UnitOfWork, actor: Actor, calendar_id: str, field: s
     calendar = uow.calendars.get(calendar_id)
     if calendar is None or not actor.reaches(calendar.id):
         raise ValidationFailed([FieldError(field, f"unknown calendar {calendar_id!r}")])
+    actor.require_change(calendar.id)
     return calendar
 
 

@@ -105,7 +105,9 @@ def issue_with_secret(
     if len(secret) < 22:
         raise ValidationFailed([FieldError("secret", "a feed secret carries at least 128 bits")])
     with uow:
-        _check_privacy_choice(actor, _calendar(uow, actor, calendar_id), draft.privacy)
+        calendar = _calendar(uow, actor, calendar_id)
+        actor.require_change(calendar.id)
+        _check_privacy_choice(actor, calendar, draft.privacy)
         row = _new_row(calendar_id, draft, secret)
         uow.feeds.add_token(row)
         uow.flush()
@@ -122,6 +124,7 @@ def rotate(uow: UnitOfWork, actor: Actor, calendar_id: str | None, token_id: str
     actor.require("write")
     with uow:
         old = _token_row(uow, actor, calendar_id, token_id)
+        actor.require_change(old.calendar_id)
         now = utcnow()
         if old.revoked_at is None:
             old.revoked_at = now
@@ -140,6 +143,7 @@ def revoke(uow: UnitOfWork, actor: Actor, calendar_id: str | None, token_id: str
     actor.require("write")
     with uow:
         row = _token_row(uow, actor, calendar_id, token_id)
+        actor.require_change(row.calendar_id)
         if row.revoked_at is None:
             row.revoked_at = utcnow()
             _audit(uow, actor, "feed_revoke", row)

@@ -325,10 +325,11 @@ def _actor(
     token_id: str | None = None,
 ) -> Actor:
     calendar_ids: frozenset[str] | None = None
+    read_only: frozenset[str] = frozenset()
     if user.role not in WIDE_ROLES:
-        own = uow.calendars.ids_owned_by(user.id)
-        teams = {c.team_id for c in uow.calendars.search(own) if c.team_id}
-        calendar_ids = frozenset(own) | frozenset(teams)
+        own = frozenset(uow.calendars.ids_owned_by(user.id))
+        read_only = frozenset(c.team_id for c in uow.calendars.search(list(own)) if c.team_id) - own
+        calendar_ids = own | read_only
     return Actor(
         user_id=user.id,
         username=user.username,
@@ -338,6 +339,7 @@ def _actor(
         calendar_ids=calendar_ids,
         request_id=request_id,
         token_id=token_id,
+        read_only_ids=read_only,
     )
 
 

@@ -238,6 +238,19 @@ def availability_rules_b(w: World) -> None:
     refused(w.a.put(f"/api/v1/calendars/{w.b_calendar}/availability-rules", json=rules), 403, 404)
 
 
+def availability_rules_b_read(w: World) -> None:
+    refused(w.a.get(f"/api/v1/calendars/{w.b_calendar}/availability-rules"), 404)
+
+
+def availability_exceptions_b_read(w: World) -> None:
+    """B's day off names its reason (health data, as often as not): A gets the same 404 as for no calendar."""
+    admin = w.live.client(w.people.admin.token)
+    day_off = {"date": "2026-12-24", "hours": [], "reason": "Greta Geheim: tinnitus clinic"}
+    assert admin.post(f"/api/v1/calendars/{w.b_calendar}/availability-exceptions", json=day_off).ok
+    refused(w.a.get(f"/api/v1/calendars/{w.b_calendar}/availability-exceptions"), 404)
+    assert w.a.get("/api/v1/calendars/no-such-calendar/availability-exceptions").status_code == 404
+
+
 def bookings_cancel_b(w: World) -> None:
     refused(w.a.post(f"/api/v1/bookings/{w.b_id}/cancel", json={"reason": "x"}), 404)
     assert (
@@ -323,6 +336,8 @@ CELLS: dict[str, Cell] = {
     "page guessed token": page_guessed,
     "availability of B": availability_b,
     "availability rules of B": availability_rules_b,
+    "availability rules of B, read": availability_rules_b_read,
+    "availability exceptions of B, read": availability_exceptions_b_read,
     "bookings cancel B's": bookings_cancel_b,
     "bookings reschedule B's": bookings_reschedule_b,
     "interchange export B's calendar": export_b,
