@@ -33,7 +33,8 @@ __all__ = [
     "SalesforceIds",
     "ShowAs",
     "check_busy_guests",
-    "check_kind",
+    "check_extra_keys",
+    "check_input_keys",
     "is_busy_block",
     "is_transparent",
     "show_as_error",
@@ -265,11 +266,20 @@ class Meta(BaseModel):
 
     @model_validator(mode="after")
     def _known_kind(self) -> Meta:
-        check_kind(self.model_extra)
+        check_extra_keys(self.model_extra)
         return self
 
 
-def check_kind(extra: dict[str, Any] | None) -> None:
+def check_input_keys(extra: dict[str, Any] | None) -> None:
+    """:func:`check_extra_keys`, and ``location`` absent, a text or an object (the schema's), for a meta given as
+    input (a stored one is read as it was stored: a location kept before this check stays readable)."""
+    location = (extra or {}).get("location")
+    if location is not None and not isinstance(location, str | dict):
+        raise FieldValueError("location", "location must be a text or an object")
+    check_extra_keys(extra)
+
+
+def check_extra_keys(extra: dict[str, Any] | None) -> None:
     """Raise ``ValueError`` unless ``kind`` among a meta's extra keys is absent or an :class:`AppointmentKind`,
     and ``categories`` absent or a list of short texts."""
     value = (extra or {}).get("kind")

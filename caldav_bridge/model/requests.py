@@ -18,8 +18,8 @@ from caldav_bridge.model.appointment import (
     SalesforceIds,
     StatusField,
     check_busy_guests,
+    check_input_keys,
     check_interval,
-    check_kind,
 )
 from caldav_bridge.model.timestamps import UtcTimestamp
 
@@ -65,7 +65,7 @@ class MetaInput(BaseModel):
 
     @model_validator(mode="after")
     def _known_kind(self) -> MetaInput:
-        check_kind(self.model_extra)
+        check_input_keys(self.model_extra)
         return self
 
 

@@ -53,6 +53,7 @@ from caldav_bridge.model.appointment import (
     Guest,
     Meta,
     check_busy_guests,
+    check_input_keys,
     show_as_error,
 )
 from caldav_bridge.model.occurrence_change import (
@@ -498,7 +499,7 @@ def _apply_patch(
         _set_guests(uow, actor, row, patch.guests or [], now)
     if "meta" in given:
         _check_caldav_meta(actor, patch.meta or {}, row.meta_extra or {})
-        _check_show_as(patch.meta or {})
+        _check_meta_input(patch.meta or {})
         _apply_meta(row, _merged_meta(row, patch.meta or {}))
     if "guests" in given or "meta" in given:
         _check_busy_guests(row)
@@ -948,7 +949,7 @@ def _new_row(
     """The row of a new appointment from ``draft``, its ``meta`` checked as a create checks it."""
     meta = draft.meta.model_dump(mode="json")
     _check_caldav_meta(actor, meta, {})
-    _check_show_as(meta)
+    _check_meta_input(meta)
     return creates.new_row(appointment_id, calendar, draft, now)
 
 
@@ -1038,7 +1039,7 @@ def _check_etag(row: AppointmentRow, if_match: str | None) -> None:
     if if_match is None or if_match.strip() == "*":
         return
     current = etag_of(row)
-    candidates = [tag.strip().removeprefix("W/") for tag in if_match.split(",")]
+    candidates = [tag.strip() for tag in if_match.split(",")]  # strong comparison: a weak tag matches nothing
     if current not in candidates:
         raise PreconditionFailed(if_match, current)
 
@@ -1064,11 +1065,16 @@ def _check_caldav_meta(actor: Actor, meta: dict[str, Any], current: dict[str, An
         raise ValidationFailed(errors)
 
 
-def _check_show_as(meta: dict[str, Any]) -> None:
-    """Refuse a ``meta.show_as`` that is no :class:`~caldav_bridge.model.appointment.ShowAs` (null removes it)."""
+def _check_meta_input(meta: dict[str, Any]) -> None:
+    """Refuse a ``meta.show_as`` that is no :class:`~caldav_bridge.model.appointment.ShowAs` (null removes it), and a
+    ``kind``, ``categories`` or ``location`` of another shape than the schema's."""
     problem = show_as_error(meta)
     if problem is not None:
         raise ValidationFailed([FieldError(f"meta.{SHOW_AS_META}", problem)])
+    try:
+        check_input_keys(meta)
+    except FieldValueError as exc:
+        raise ValidationFailed([FieldError(f"meta.{exc.field}", str(exc))]) from None
 
 
 def _check_busy_guests(row: AppointmentRow) -> None:

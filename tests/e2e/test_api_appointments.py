@@ -193,6 +193,13 @@ def test_patch_with_if_match_and_lost_update_protection(live: LiveServer, people
     assert stale.headers["Content-Type"] == "application/problem+json"
     assert api.get(url).json()["name"] == "Renamed"
     assert api.get(url, headers={"If-None-Match": first.headers["ETag"]}).status_code == 304
+    # If-Match compares strongly (RFC 9110 13.1.1): the current tag marked weak matches nothing, on REST and OLS
+    weak = "W/" + first.headers["ETag"]
+    assert api.patch(url, json={"name": "Weakly matched"}, headers={"If-Match": weak}).status_code == 412
+    ols = f"/ols/appointments/{created.json()['id']}"
+    assert api.patch(ols, json={"name": "Weakly matched"}, headers={"If-Match": weak}).status_code == 412
+    assert api.delete(url, headers={"If-Match": f'{weak}, "other"'}).status_code == 412
+    assert api.get(url).json()["name"] == "Renamed"
 
 
 def test_etag_changes_when_and_only_when_the_appointment_changes(live: LiveServer, people: People) -> None:
@@ -464,6 +471,7 @@ def test_bad_input_gets_a_problem_naming_the_field_and_writes_nothing(live: Live
         "wrong type": (dict(json={**good, "name": 42}), 422, "name"),
         "unknown enum": (dict(json={**good, "status": "MAYBE"}), 422, "status"),
         "unknown type": (dict(json={**good, "meta": {"type": "LUNCH"}}), 422, "meta.type"),
+        "location a number": (dict(json={**good, "meta": {"type": "FOLLOW_UP", "location": 5}}), 422, "meta.location"),
         "end before start": (dict(json={**good, "date_end": good["date_start"]}), 422, "date_end"),
         "too long ago": (
             dict(json={**good, "date_start": "1000-01-01T10:00:00Z", "date_end": "1000-01-01T11:00:00Z"}),
@@ -487,6 +495,17 @@ def test_bad_input_gets_a_problem_naming_the_field_and_writes_nothing(live: Live
     assert _count(live, AppointmentRow) == 0
     assert _count(live, OutboxRow) == 0
     assert _count(live, StatusHistoryRow) == 0
+    created = api.post("/api/v1/appointments", json=good)
+    url = f"/api/v1/appointments/{created.json()['id']}"
+    patched = api.patch(url, json={"meta": {"location": ["a", "list"]}})
+    assert patched.status_code == 422 and "meta.location" in [e["field"] for e in patched.json()["errors"]]
+    assert api.patch(url, json={"meta": {"location": {"name": "Clinic", "address": "Main St 1"}}}).status_code == 200
+    with live.runtime.uow() as uow:  # a location stored before the check stays readable
+        row = uow.appointments.get(created.json()["id"])
+        assert row is not None
+        row.meta_extra = {**(row.meta_extra or {}), "location": 5}
+        uow.commit()
+    assert api.get(url).json()["meta"]["location"] == 5
 
 
 def test_oversize_body_is_413(live: LiveServer, people: People) -> None:
