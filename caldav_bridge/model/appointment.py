@@ -6,12 +6,13 @@ The brief spells the status INITIAL once as ``INITAL``: accepted on input, never
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import available_timezones
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
@@ -35,6 +36,7 @@ __all__ = [
     "check_busy_guests",
     "check_extra_keys",
     "check_input_keys",
+    "check_zone",
     "is_busy_block",
     "is_transparent",
     "show_as_error",
@@ -103,11 +105,20 @@ def _status_alias(value: Any) -> Any:
     return "INITIAL" if value == "INITAL" else value
 
 
-def _check_zone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown IANA time zone {value!r}") from None
+#: Names zoneinfo loads that are no zone to share with other systems: the host's own zone (``localtime``, whatever
+#: ``/etc/localtime`` says today) and tzdata's placeholder. ``posix/…`` and ``right/…`` are not in the list either.
+_NOT_SHARED_ZONES = frozenset({"localtime", "Factory"})
+
+
+@functools.cache
+def _iana_zones() -> frozenset[str]:
+    return frozenset(available_timezones()) - _NOT_SHARED_ZONES
+
+
+def check_zone(value: str) -> str:
+    """``value`` if it names an IANA time zone (as ``Europe/Berlin``), else ``ValueError``."""
+    if value not in _iana_zones():
+        raise ValueError(f"unknown IANA time zone {value!r}")
     return value
 
 
@@ -123,9 +134,7 @@ def _check_guest_id(value: str | None) -> str | None:
 
 
 #: An IANA time zone name such as ``America/New_York``.
-IanaZone = Annotated[
-    str, Field(min_length=1, max_length=64, examples=["America/New_York"]), AfterValidator(_check_zone)
-]
+IanaZone = Annotated[str, Field(min_length=1, max_length=64, examples=["America/New_York"]), AfterValidator(check_zone)]
 #: A status, accepting the brief's ``INITAL`` spelling as INITIAL.
 StatusField = Annotated[AppointmentStatus, BeforeValidator(_status_alias)]
 ShortText = Annotated[str, Field(max_length=MAX_ID)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from caldav_bridge.model.appointment import (
     MAX_DESCRIPTION,
@@ -37,6 +37,8 @@ __all__ = [
 ]
 
 Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME)]
+#: A calendar's name: trimmed, then 1 to ``MAX_NAME`` characters (on create and rename alike).
+CalendarName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_NAME)]
 Description = Annotated[str | None, Field(max_length=MAX_DESCRIPTION)]
 Guests = Annotated[list[Guest], Field(max_length=MAX_GUESTS)]
 
@@ -163,13 +165,13 @@ class CalendarPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: Name
+    name: CalendarName
 
 
 class CalendarDraft(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: Name
+    name: CalendarName
     kind: CalendarKind
     timezone: IanaZone
     owner_username: Annotated[str | None, Field(max_length=64)] = None

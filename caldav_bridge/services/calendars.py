@@ -26,6 +26,8 @@ def create(uow: UnitOfWork, actor: Actor, draft: CalendarDraft) -> Calendar:
             if owner is None:
                 raise ValidationFailed([FieldError("owner_username", f"unknown user {draft.owner_username!r}")])
             owner_id = owner.id
+        if draft.team_id and draft.kind == CalendarKind.TEAM:
+            raise ValidationFailed([FieldError("team_id", "a team calendar belongs to no team")])
         if draft.team_id:
             team = uow.calendars.get(draft.team_id)
             if team is None or team.kind != CalendarKind.TEAM:

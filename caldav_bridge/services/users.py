@@ -7,12 +7,12 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from caldav_bridge.clock import utcnow
 from caldav_bridge.credentials import hash_password, new_api_token, new_password, token_digest, verify_password
 from caldav_bridge.dav.provisioning import calendar_created
 from caldav_bridge.errors import Conflict, FieldError, NotFound, Unauthorized, ValidationFailed
+from caldav_bridge.model.appointment import check_zone
 from caldav_bridge.services.actor import ALL_ROLES, WIDE_ROLES, Actor, Channel, UncheckedActor
 from caldav_bridge.store.tables import ApiTokenRow, CalendarRow, UserRow
 from caldav_bridge.store.uow import UnitOfWork
@@ -101,9 +101,9 @@ def add_user(
     if email is not None and (len(email) > 254 or not _EMAIL.match(email)):
         errors.append(FieldError("email", f"{email!r} is not an e-mail address (name@example.com)"))
     try:
-        ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        errors.append(FieldError("timezone", f"unknown IANA time zone {timezone!r}"))
+        check_zone(timezone)
+    except ValueError as exc:
+        errors.append(FieldError("timezone", str(exc)))
     if errors:
         raise ValidationFailed(errors)
     password = password or new_password()

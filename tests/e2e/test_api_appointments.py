@@ -543,8 +543,20 @@ def test_calendars_api(live: LiveServer, people: People) -> None:
         },
     )
     assert member.status_code == 201, member.text
-    bad = admin.post("/api/v1/calendars", json={"name": "X", "kind": "team", "timezone": "Nowhere/Zone"})
-    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "timezone"
+    refused = {
+        "timezone": {"name": "X", "kind": "team", "timezone": "Nowhere/Zone"},
+        "timezone ": {"name": "X", "kind": "team", "timezone": "localtime"},  # the host's zone, no IANA name
+        "timezone  ": {"name": "X", "kind": "team", "timezone": "right/UTC"},
+        "name": {"name": "   ", "kind": "team", "timezone": "UTC"},
+        "team_id": {"name": "Team of a team", "kind": "team", "timezone": "UTC", "team_id": team["id"]},
+    }
+    for field, body in refused.items():
+        bad = admin.post("/api/v1/calendars", json=body)
+        assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == field.strip(), (body, bad.text)
+    trimmed = admin.post("/api/v1/calendars", json={"name": f" {'n' * 255} ", "kind": "team", "timezone": "UTC"})
+    assert trimmed.status_code == 201 and trimmed.json()["name"] == "n" * 255, trimmed.text
+    renamed = admin.patch(f"/api/v1/calendars/{trimmed.json()['id']}", json={"name": f" {'m' * 255} "})
+    assert renamed.status_code == 200 and renamed.json()["name"] == "m" * 255, renamed.text
     fitter = live.client(people.fitter.token)
     assert fitter.post("/api/v1/calendars", json={"name": "Mine", "kind": "team", "timezone": "UTC"}).status_code == 403
     assert [c["id"] for c in fitter.get("/api/v1/calendars").json()["items"]] == [people.fitter.calendar_id]
