@@ -28,7 +28,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from feeds.cli.bootstrap import runtime_of, validated
 from feeds.cli.json_depth import DepthGuard, TooDeep
-from feeds.cli.output import fail
+from feeds.cli.output import fail, output_file
 from feeds.cli.progress import ItemProgress
 
 if TYPE_CHECKING:
@@ -380,7 +380,8 @@ def _export_ics(args: argparse.Namespace, rt: Any, filters: Any) -> int:
     except NotFound as exc:
         return fail(exc.detail, code=2)
     if args.output:
-        Path(args.output).write_bytes(text)
+        with output_file(args.output, binary=True) as out:
+            out.write(text)
     else:
         sys.stdout.buffer.write(text)
         sys.stdout.flush()
@@ -396,7 +397,7 @@ def _export(args: argparse.Namespace, rt: Any, filters: Any) -> int:
     )
     written = failed = 0
     with ExitStack() as stack:
-        out: IO[str] = stack.enter_context(Path(args.output).open("w", encoding="utf-8")) if args.output else sys.stdout
+        out: IO[str] = stack.enter_context(output_file(args.output)) if args.output else sys.stdout
         if not args.jsonl:
             out.write("[")
         for entry in entries:

@@ -11,10 +11,14 @@ JSON object ``{"error": {"code": 2, "message": "…", "errors": [{"field": …, 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sys
-from collections.abc import Sequence
-from typing import Any
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import IO, Any
 
 from caldav_bridge.errors import FieldError
 
@@ -30,6 +34,7 @@ __all__ = [
     "error_line",
     "fail",
     "note",
+    "output_file",
     "table",
 ]
 
@@ -53,6 +58,27 @@ class UsageError(Exception):
         self.errors = list(errors)
 
 
+@contextlib.contextmanager
+def output_file(path: str, *, binary: bool = False) -> Iterator[IO[Any]]:
+    """``path`` to write, whole or not at all, readable by this user only (exports carry patient data): written
+    beside it under another name and renamed over it when the block ends without an error, so a failure leaves
+    ``path`` as it was. A place that cannot be written is a :class:`UsageError` (one line, exit 2)."""
+    target = Path(path)
+    if target.is_dir():
+        raise UsageError(f"cannot write {path}: it is a directory")
+    try:
+        fd, draft = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror}") from None
+    try:
+        with os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8") as handle:
+            yield handle
+        Path(draft).replace(target)
+    except BaseException:
+        Path(draft).unlink(missing_ok=True)
+        raise
+
+
 def json_errors(enabled: bool) -> None:
     """Print errors as JSON from now on (``--json``)."""
     _state["json"] = enabled
@@ -67,12 +93,18 @@ def emit(data: Any, as_json: bool, text: str | None = None) -> int:
 
 
 def table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
+    """``rows`` as aligned columns; a missing or null value is a blank cell, ``0`` and ``False`` are shown."""
     if not rows:
         return "(none)"
-    widths = {c: max(len(c), *(len(str(r.get(c, "") or "")) for r in rows)) for c in columns}
-    lines = ["  ".join(c.upper().ljust(widths[c]) for c in columns)]
-    lines += ["  ".join(str(r.get(c, "") or "").ljust(widths[c]) for c in columns) for r in rows]
+    cells = [[_cell(r.get(c)) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.upper().ljust(widths[i]) for i, c in enumerate(columns))]
+    lines += ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)) for row in cells]
     return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    return "" if value is None else str(value)
 
 
 def error_line(message: str, code: int, errors: Sequence[FieldError] = ()) -> str:

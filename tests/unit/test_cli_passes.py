@@ -27,7 +27,7 @@ def _args(*argv: str) -> argparse.Namespace:
 
 def test_passes_until_max_runs_with_the_counts_summed() -> None:
     reports = iter([Report(3, 2), Report(1, 1), Report(9, 9)])
-    assert run_passes(_args("--max-runs", "2", "--interval", "0"), lambda: next(reports)) == {
+    assert run_passes(_args("--max-runs", "2", "--interval", "0.1"), lambda: next(reports)) == {
         "attempted": 4,
         "sent": 3,
         "runs": 2,
@@ -51,3 +51,24 @@ def test_the_commands_pass_once_and_print_their_totals(command: list[str], tmp_p
     assert printed["runs"] == 1 and printed["attempted"] == 0, printed
     helped = in_process([*command, "--help"], env)
     assert "--max-runs" in helped.stdout and "seconds between passes" in helped.stdout
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("--interval", "-5"),
+        ("--interval", "0"),
+        ("--interval", "inf"),
+        ("--interval", "nan"),
+        ("--interval", "soon"),
+        ("--interval", "100000"),
+        ("--max-runs", "-1"),
+        ("--max-runs", "2.5"),
+    ],
+)
+def test_a_bad_interval_or_count_is_one_line_and_exit_2(option: str, value: str, tmp_path: Path) -> None:
+    env = {"APPOINTMENTS_DATA_DIR": str(tmp_path), "APPOINTMENTS_DATABASE_URL": ""}
+    done = in_process(["messages", "deliver", f"{option}={value}"], env)
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert option in done.stderr and done.stdout == ""
+    assert not (tmp_path / "appointments.db").exists()  # refused before the database was touched
