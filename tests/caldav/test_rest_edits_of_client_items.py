@@ -2,7 +2,9 @@
 client wrote, on SQLite and PostgreSQL:
 
 - a guest removed or replaced over REST is gone from ``meta.attendees`` (REST) and the ``full`` feed as from the item,
-  while attendees that are no guest (a colleague) stay."""
+  while attendees that are no guest (a colleague) stay;
+- a REST change of one field (of the series, or of one overridden occurrence) leaves the client's SUMMARY and
+  DESCRIPTION as written, though the canonical model keeps them cut to 255 and 8,000 characters (docs/caldav.md)."""
 
 from __future__ import annotations
 
@@ -130,3 +132,77 @@ def test_a_guest_removed_or_replaced_over_rest_is_gone_from_every_channel(
         event.save()
         after = api.get(f"/api/v1/appointments/{appointment_id}").json()
         assert (after["guests"], after["meta"].get("attendees")) == (before["guests"], before["meta"].get("attendees"))
+
+
+#: 1,000 characters (no character iCalendar escapes, no blank at either end).
+LONG_SUMMARY = ("Fitting and follow-up " * 50)[:999] + "!"
+#: 200,000 characters, over several lines.
+LONG_DESCRIPTION = "\n".join(f"Note {i:05d}: " + "x" * 90 for i in range(2000))[:200_000]
+
+
+def _escaped(text: str) -> str:
+    return text.replace("\n", "\\n")
+
+
+def test_a_rest_change_of_one_field_keeps_the_clients_long_texts(
+    fitter_api: Api, people: People, fitter_calendar: caldav.Calendar, day: date
+) -> None:
+    api, calendar_id = fitter_api, people.fitter.calendar_id or ""
+    long_lines = f"DESCRIPTION:{_escaped(LONG_DESCRIPTION)}\r\n"
+    fitter_calendar.save_event(_event("summary@client", _at(day, 10), summary=LONG_SUMMARY, lines=long_lines))
+    fitter_calendar.save_event(_event("notes@client", _at(day, 12), summary=LONG_SUMMARY, lines=long_lines))
+    first, second = _by_uid(api, calendar_id, "summary@client"), _by_uid(api, calendar_id, "notes@client")
+    for item in (first, second):  # the canonical model keeps them cut (docs/caldav.md)
+        assert (item["name"], item["description"]) == (LONG_SUMMARY[:255], LONG_DESCRIPTION[:8000])
+
+    # the notes changed over REST (the name sent back as REST shows it): the client's SUMMARY stays whole
+    edited = api.patch(f"/api/v1/appointments/{first['id']}", json={"name": first["name"], "description": "x"})
+    assert edited.status_code == 200, edited.text
+    event = _vevent(fitter_calendar, "summary@client")
+    assert (str(event["SUMMARY"]), str(event["DESCRIPTION"])) == (LONG_SUMMARY, "x")
+    # the name changed over REST: the client's DESCRIPTION stays whole
+    renamed = api.patch(f"/api/v1/appointments/{second['id']}", json={"name": "x"})
+    assert renamed.status_code == 200, renamed.text
+    event = _vevent(fitter_calendar, "notes@client")
+    assert (str(event["SUMMARY"]), str(event["DESCRIPTION"])) == ("x", LONG_DESCRIPTION)
+    # an edit of anything else (the times) keeps both
+    later = {"date_start": iso(_at(day, 14)), "date_end": iso(_at(day, 15))}
+    moved = api.patch(f"/api/v1/appointments/{second['id']}", json=later)
+    assert moved.status_code == 200, moved.text
+    event = _vevent(fitter_calendar, "notes@client")
+    assert (str(event["SUMMARY"]), str(event["DESCRIPTION"])) == ("x", LONG_DESCRIPTION)
+    assert event.decoded("DTSTART") == _at(day, 14)
+    # REST still shows the cut texts, unchanged by the edits
+    shown = api.get(f"/api/v1/appointments/{second['id']}").json()
+    assert (shown["name"], shown["description"]) == ("x", LONG_DESCRIPTION[:8000])
+
+
+def test_a_rest_move_of_one_occurrence_keeps_its_long_texts(
+    fitter_api: Api, people: People, fitter_calendar: caldav.Calendar, day: date
+) -> None:
+    """The same for an overridden occurrence's own SUMMARY and DESCRIPTION when REST moves that occurrence."""
+    api, calendar_id = fitter_api, people.fitter.calendar_id or ""
+    notes = LONG_DESCRIPTION[:20_000]
+    second = day + timedelta(days=1)
+    override = (
+        f"BEGIN:VEVENT\r\nUID:series@client\r\nDTSTAMP:20261101T000000Z\r\n"
+        f"RECURRENCE-ID;TZID=America/Denver:{_at(second, 9):{LOCAL}}\r\n"
+        f"DTSTART;TZID=America/Denver:{_at(second, 11):{LOCAL}}\r\n"
+        f"DTEND;TZID=America/Denver:{_at(second, 12):{LOCAL}}\r\n"
+        f"SUMMARY:{LONG_SUMMARY}\r\nDESCRIPTION:{_escaped(notes)}\r\nX-APPOINTMENT-TYPE:FOLLOW_UP\r\nEND:VEVENT\r\n"
+    )
+    series = _event("series@client", _at(day, 9), summary="Daily check", lines="RRULE:FREQ=DAILY;COUNT=3\r\n")
+    fitter_calendar.save_event(series.replace("END:VCALENDAR", override + "END:VCALENDAR"))
+    item = _by_uid(api, calendar_id, "series@client")
+    (own,) = item["meta"]["recurrence"]["overrides"]
+    assert (own["name"], own["description"]) == (LONG_SUMMARY[:255], notes[:8000])
+
+    moved = api.patch(
+        f"/api/v1/appointments/{item['id']}/occurrences/{own['recurrence_id']}",
+        json={"date_start": iso(_at(second, 15)), "date_end": iso(_at(second, 16))},
+    )
+    assert moved.status_code == 200, moved.text
+    text = fitter_calendar.event_by_uid("series@client").data
+    (shown,) = [e for e in icalendar.Calendar.from_ical(text).walk("VEVENT") if e.get("RECURRENCE-ID") is not None]
+    assert shown.decoded("DTSTART") == _at(second, 15)
+    assert (str(shown["SUMMARY"]), str(shown["DESCRIPTION"])) == (LONG_SUMMARY, notes)
