@@ -19,6 +19,7 @@ from caldav_bridge.converters.ical_read import parse_calendar
 from caldav_bridge.converters.ical_same import same_content
 from caldav_bridge.converters.ical_text import guest_id_read
 from caldav_bridge.converters.ical_zones import FileZones
+from caldav_bridge.model.appointment import MAX_DESCRIPTION, MAX_NAME
 from caldav_bridge.model.series import Override, Series
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "VEvents",
     "client_meta",
     "contact_meta",
+    "description_of",
     "event_categories",
     "event_contacts",
     "event_in",
@@ -41,6 +43,7 @@ __all__ = [
     "parse_series",
     "read_vevents",
     "series_in",
+    "summary_name",
 ]
 
 #: ATTENDEE parameter naming the guest (person) id an attendee stands for.
@@ -236,6 +239,20 @@ def event_in(vevents: VEvents, default_zone: str = "UTC") -> ParsedEvent:
     )
 
 
+def summary_name(summary: str | None) -> str:
+    """The appointment name a SUMMARY gives: trimmed, cut to ``MAX_NAME`` characters, ``(no title)`` when empty.
+
+    The client's text keeps the whole SUMMARY (a REST change of another field does not rewrite it:
+    ``dav.render_overrides.write_texts``)."""
+    return (summary or "").strip()[:MAX_NAME] or "(no title)"
+
+
+def description_of(description: str | None) -> str | None:
+    """The appointment description a DESCRIPTION gives: cut to ``MAX_DESCRIPTION`` characters, None when empty
+    (the client's text keeps the whole DESCRIPTION, as :func:`summary_name` says of SUMMARY)."""
+    return description[:MAX_DESCRIPTION] if description else None
+
+
 def _address(prop: Any) -> Attendee:
     params = {str(k).upper(): str(v) for k, v in getattr(prop, "params", {}).items()}
     return Attendee(str(prop), params)
@@ -411,9 +428,9 @@ def _own_texts(event: Any) -> dict[str, str]:
     appointment's (an empty SUMMARY is ``(no title)``, as for the series)."""
     own: dict[str, str] = {}
     if event.get("SUMMARY") is not None:
-        own["name"] = (_text(event.get("SUMMARY")) or "").strip()[:MAX_LABEL] or "(no title)"
+        own["name"] = summary_name(_text(event.get("SUMMARY")))
     if event.get("DESCRIPTION") is not None:
-        own["description"] = (_text(event.get("DESCRIPTION")) or "")[:8000]
+        own["description"] = (_text(event.get("DESCRIPTION")) or "")[:MAX_DESCRIPTION]
     location = event_location(event)
     if location is not None:
         own["location"] = location

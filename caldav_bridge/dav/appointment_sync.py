@@ -57,10 +57,12 @@ from caldav_bridge.converters.ical_parse import (
     ParsedEvent,
     VEvents,
     client_meta,
+    description_of,
     event_in,
     master_transp,
     read_vevents,
     series_in,
+    summary_name,
 )
 from caldav_bridge.dav.errors import InvalidCalendarData
 from caldav_bridge.dav.records import NewItem
@@ -263,8 +265,8 @@ def _create(
                 "calendar": {"id": calendar_id},
                 "date_start": to_utc_ms(parsed.start),
                 "date_end": to_utc_ms(parsed.end),
-                "name": (parsed.summary or "").strip()[:255] or "(no title)",
-                "description": (parsed.description or None) and parsed.description[:8000],
+                "name": summary_name(parsed.summary),
+                "description": description_of(parsed.description),
                 "guests": _guests(uow, parsed, calendar_id),
                 "meta": meta,
                 "status": _status_for(parsed, None),
@@ -285,10 +287,10 @@ def _update(
     read_transp: bool = True,
 ) -> None:
     changes: dict[str, Any] = {}
-    name = (parsed.summary or "").strip()[:255] or "(no title)"
+    name = summary_name(parsed.summary)
     if name != row.name:
         changes["name"] = name
-    description = parsed.description[:8000] if parsed.description else None
+    description = description_of(parsed.description)
     if description != row.description:
         changes["description"] = description
     start, end = to_utc_ms(parsed.start), to_utc_ms(parsed.end)

@@ -1,10 +1,11 @@
 """Appointments as iCalendar VEVENTs for CalDAV, keeping what the client wrote.
 
-:func:`render_event` writes the canonical fields (UID, DTSTAMP, DTSTART/DTEND with TZID, SUMMARY,
-DESCRIPTION, STATUS, TRANSP of ``meta.show_as``, ATTENDEE for guests, X-APPOINTMENT-*; LOCATION and CATEGORIES
-where ``meta`` says otherwise than the text) into the item's stored text, or into a fresh VCALENDAR when there is
-none; every other property, parameter and sub-component of the stored text (VALARM, RRULE, ORGANIZER, X-
-properties, attendee parameters, other attendees) stays as it was.
+:func:`render_event` writes the canonical fields (UID, DTSTAMP, DTSTART/DTEND with TZID, STATUS, TRANSP of
+``meta.show_as``, ATTENDEE for guests, X-APPOINTMENT-*; SUMMARY, DESCRIPTION, LOCATION and CATEGORIES only where
+the appointment says otherwise than the text reads, so a client's SUMMARY or DESCRIPTION longer than the model keeps
+stays whole) into the item's stored text, or into a fresh VCALENDAR when there is none; every other property,
+parameter and sub-component of the stored text (VALARM, RRULE, ORGANIZER, X- properties, attendee parameters, other
+attendees) stays as it was.
 A VTIMEZONE is present for each TZID the event uses.
 
 A fresh item (an appointment made through the API, imported or mirrored from Salesforce) is the
@@ -49,7 +50,7 @@ from caldav_bridge.converters.ical import vtimezone as outlook_vtimezone
 from caldav_bridge.converters.ical_parse import GUEST_ID_PARAM, GUEST_URN, Attendee, event_categories, event_location
 from caldav_bridge.converters.ical_read import parse_calendar
 from caldav_bridge.converters.ical_text import fold, guest_id_written
-from caldav_bridge.dav.render_overrides import Written, merge_overrides
+from caldav_bridge.dav.render_overrides import Written, merge_overrides, write_texts
 from caldav_bridge.model.appointment import Appointment, AppointmentStatus, Guest, is_busy_block, shows_as_free
 
 __all__ = [
@@ -79,8 +80,6 @@ _CANONICAL_PROPS = (
     "DTSTART",
     "DTEND",
     "DURATION",
-    "SUMMARY",
-    "DESCRIPTION",
     "STATUS",
     "TRANSP",
     "X-APPOINTMENT-TYPE",
@@ -146,9 +145,7 @@ def render_event(
     )
     # dates for an all-day appointment (``meta.all_day``), else times as ``written`` says
     written.add_times(event, appointment.date_start, appointment.date_end, as_dates=written.all_day)
-    event.add("SUMMARY", appointment.name)
-    if appointment.description:
-        event.add("DESCRIPTION", appointment.description)
+    write_texts(event, appointment.name, appointment.description)  # the client's own where they read the same
     event.add("STATUS", ICAL_STATUS[appointment.status])
     event.add("TRANSP", _transp(appointment))
     event.add("SEQUENCE", written.sequence)

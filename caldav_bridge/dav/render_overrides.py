@@ -20,7 +20,14 @@ import icalendar
 
 from caldav_bridge.converters.disclosure import location_text
 from caldav_bridge.converters.ical import ical_status
-from caldav_bridge.converters.ical_parse import IcalParseError, event_location, read_vevents, series_in
+from caldav_bridge.converters.ical_parse import (
+    IcalParseError,
+    description_of,
+    event_location,
+    read_vevents,
+    series_in,
+    summary_name,
+)
 from caldav_bridge.converters.ical_read import parse_component
 from caldav_bridge.model.appointment import Appointment
 from caldav_bridge.model.series import Override, Series, day_span
@@ -101,16 +108,17 @@ def merge_overrides(
 
 
 def _write_override(event: Any, override: Override, appointment: Appointment, written: Written) -> None:
-    for name in ("DTSTAMP", "LAST-MODIFIED", "DTSTART", "DTEND", "DURATION", "SUMMARY", "DESCRIPTION", "STATUS"):
+    for name in ("DTSTAMP", "LAST-MODIFIED", "DTSTART", "DTEND", "DURATION", "STATUS"):
         event.pop(name, None)
     event.pop("SEQUENCE", None)
     event.add("DTSTAMP", appointment.updated_at.astimezone(UTC))
     event.add("LAST-MODIFIED", appointment.updated_at.astimezone(UTC))
     written.add_times(event, override.start, override.end, as_dates=written.all_day and not override.timed)
-    event.add("SUMMARY", override.name if override.name is not None else appointment.name)
-    description = override.description if override.description is not None else appointment.description
-    if description:
-        event.add("DESCRIPTION", description)
+    write_texts(
+        event,
+        override.name if override.name is not None else appointment.name,
+        override.description if override.description is not None else appointment.description,
+    )
     event.add("STATUS", "CANCELLED" if override.cancelled else ical_status(appointment.status))
     event.add("SEQUENCE", written.sequence)
     place = (
@@ -122,3 +130,24 @@ def _write_override(event: Any, override: Override, appointment: Appointment, wr
         event.pop("LOCATION", None)
         if place:
             event.add("LOCATION", place)
+
+
+def write_texts(event: Any, name: str, description: str | None) -> None:
+    """SUMMARY ``name`` and DESCRIPTION ``description`` (none when empty), each rewritten only where the event's
+    own reads otherwise as an appointment reads it (``ical_parse.summary_name``, ``description_of``): a client's
+    SUMMARY or DESCRIPTION longer than the canonical model keeps (255, 8,000 characters), or with blanks around
+    it, stays whole through a REST change of another field, and so do its parameters (LANGUAGE, ALTREP)."""
+    if summary_name(_first_text(event.get("SUMMARY"))) != name:
+        event.pop("SUMMARY", None)
+        event.add("SUMMARY", name)
+    if description_of(_first_text(event.get("DESCRIPTION"))) != (description or None):
+        event.pop("DESCRIPTION", None)
+        if description:
+            event.add("DESCRIPTION", description)
+
+
+def _first_text(value: Any) -> str | None:
+    """A text property's value (the first, if the event repeats it), or None."""
+    if isinstance(value, list):
+        value = value[0] if value else None
+    return None if value is None else str(value)

@@ -72,6 +72,7 @@ from caldav_bridge.model.requests import (
     RescheduleRequest,
 )
 from caldav_bridge.model.series import (
+    ATTENDEES_META,
     CALDAV_META,
     RECURRENCE_META,
     Override,
@@ -1102,7 +1103,9 @@ def _set_guests(uow: UnitOfWork, actor: Actor, row: AppointmentRow, guests: Iter
 
     A guest naming an existing person the actor does not see (``PeopleRepository.visible_to``) stays this
     appointment's own: names as given, no link, and the person's record is neither read nor changed.
+    A guest no longer among them leaves ``meta.attendees`` too (:func:`_drop_guest_attendees`).
     """
+    before = {g.person_id for g in row.guests if g.person_id is not None}
     rows = guest_rows(list(guests))
     ids = [g.person_id for g in rows if g.person_id is not None]
     existing = uow.people.existing(ids)
@@ -1119,6 +1122,23 @@ def _set_guests(uow: UnitOfWork, actor: Actor, row: AppointmentRow, guests: Iter
                 setattr(person, attr, value)
                 person.updated_at = now
     row.guests = rows
+    if actor.channel != CALDAV_CHANNEL:  # a client's PUT sets meta.attendees from its own text
+        _drop_guest_attendees(row, before - {g.person_id for g in rows})
+
+
+def _drop_guest_attendees(row: AppointmentRow, removed: set[str]) -> None:
+    """Remove the ``meta.attendees`` entries (what a CalDAV client wrote) that name one of the ``removed`` guests by
+    ``guest_id``, so that a guest removed or replaced on any channel but CalDAV leaves REST and the feeds as it
+    leaves the CalDAV item (``dav.render`` drops its ATTENDEE). Attendees that are no guest (a colleague, an id
+    that names nobody known) stay."""
+    listed = (row.meta_extra or {}).get(ATTENDEES_META)
+    if not removed or not isinstance(listed, list):
+        return
+    kept = [a for a in listed if not (isinstance(a, dict) and a.get("guest_id") in removed)]
+    if len(kept) == len(listed):
+        return
+    meta = {k: v for k, v in (row.meta_extra or {}).items() if k != ATTENDEES_META}
+    row.meta_extra = {**meta, ATTENDEES_META: kept} if kept else meta
 
 
 @dataclass(frozen=True)
