@@ -33,7 +33,7 @@ INITIAL) is reported as an :class:`ExportError` instead of stopping the export.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -261,13 +261,16 @@ def import_stream(
     atomic: bool = False,
     calendar_id: str | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
+    progress: Callable[[int, int], object] | None = None,
 ) -> Iterator[ItemResult]:
     """Import ``payloads`` (decoded JSON items of ``format_name``, read lazily) and yield one result per item.
 
     The scope, the format and ``calendar_id`` are checked at once (``Forbidden``, :class:`UnknownFormat`,
     ``ValidationFailed`` naming ``calendar_id``); the items only as the results are consumed. Results come
     in item order, each chunk's once it is committed (with ``atomic`` or ``dry_run``: all at the end).
-    ``options`` are the format's converter options (``None``: the defaults).
+    ``options`` are the format's converter options (``None``: the defaults). ``progress`` is called with the
+    items done and failed so far after every chunk of an ``atomic`` or ``dry_run`` import, whose results wait for
+    the end (a chunked import's results come chunk by chunk).
     """
     actor.require("write")
     converter = _converter(format_name)
@@ -276,7 +279,7 @@ def import_stream(
     calendars = _Calendars.load(uow, actor, calendar_id)
     job = _Import(uow, actor, converter, options, calendars)
     if atomic or dry_run:
-        return job.run_in_one_transaction(payloads, chunk_size, dry_run=dry_run)
+        return job.run_in_one_transaction(payloads, chunk_size, dry_run=dry_run, progress=progress)
     return job.run_chunked(payloads, chunk_size)
 
 
@@ -376,14 +379,23 @@ class _Import:
                 yield from _in_order(stored, early)
 
     def run_in_one_transaction(
-        self, payloads: Iterable[object], chunk_size: int, *, dry_run: bool
+        self,
+        payloads: Iterable[object],
+        chunk_size: int,
+        *,
+        dry_run: bool,
+        progress: Callable[[int, int], object] | None = None,
     ) -> Iterator[ItemResult]:
         results: list[ItemResult] = []
+        failures = 0
         with self.uow, fewer_collections():
             for chunk, early in self._chunks(payloads, chunk_size):
                 stored = self._write_safely(chunk) if chunk else []
                 results.extend(_in_order(stored, early))
                 self.uow.forget_loaded()  # flushed: keep the identity map small
+                failures += sum(r.status == "error" for r in (*stored, *early))
+                if progress is not None:
+                    progress(len(results), failures)
             failed = any(r.status == "error" for r in results)
             if dry_run:
                 self.uow.rollback()

@@ -256,6 +256,7 @@ def _import_items(args: argparse.Namespace, rt: Any, items: Iterator[object]) ->
     from caldav_bridge.services import interchange as service
     from caldav_bridge.services.actor import system_actor
 
+    progress = ItemProgress(f"import {args.format}", every=args.progress_every)
     results = service.import_stream(
         rt.uow(),
         system_actor("cli"),
@@ -266,12 +267,13 @@ def _import_items(args: argparse.Namespace, rt: Any, items: Iterator[object]) ->
         atomic=args.atomic,
         calendar_id=args.calendar,
         chunk_size=args.chunk_size or service.DEFAULT_CHUNK_SIZE,
+        progress=lambda done, failed: progress.update(done, failed=failed),
     )
     summary = service.ImportSummary(dry_run=args.dry_run, atomic=args.atomic)
     out = sys.stdout
     if args.json:
         out.write('{"results": [')
-    with ItemProgress(f"import {args.format}", every=args.progress_every) as progress:
+    with progress:
         try:
             for result in results:
                 summary.add(result)

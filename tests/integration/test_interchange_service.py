@@ -130,6 +130,29 @@ def test_atomic_rolls_back_earlier_chunks(runtime: Runtime, team: str) -> None:
     assert _count(runtime, OutboxRow) == 0 and _count(runtime, AuditRow) == 0
 
 
+@pytest.mark.parametrize("mode", ["atomic", "dry_run"])
+def test_one_transaction_reports_progress_per_chunk_before_its_results(runtime: Runtime, team: str, mode: str) -> None:
+    """An atomic or dry-run import yields its results only at the end (a rollback changes them); its progress
+    comes chunk by chunk all the same (a CLI run of 20,000 items printed nothing for its whole run). An item that
+    failed to convert is counted with the chunk after it."""
+    items = [*_items(3), {**_items(1, "bad")[0], "status": 6}, *_items(2, "more")]
+    calls: list[tuple[int, int]] = []
+    stream = interchange.import_stream(
+        runtime.uow(),
+        ACTOR,
+        "blueprint",
+        items,
+        options=OPTIONS,
+        calendar_id=team,
+        chunk_size=2,
+        progress=lambda done, failed: calls.append((done, failed)),
+        **{mode: True},
+    )
+    first = next(stream)
+    assert calls == [(2, 0), (5, 1), (6, 1)] and first.index == 0
+    assert len([first, *stream]) == 6 and calls == [(2, 0), (5, 1), (6, 1)]
+
+
 def test_items_are_read_lazily_and_results_come_per_chunk(runtime: Runtime, team: str) -> None:
     consumed = 0
 
