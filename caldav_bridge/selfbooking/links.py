@@ -91,8 +91,9 @@ def revoke(uow: UnitOfWork, actor: Actor, link_id: str) -> BookingLink:
         if row.revoked_at is None:
             row.revoked_at = now
             _audit(uow, actor, "link-revoke", row, now)
+        bookings = uow.repo(SelfBookingRows).bookings_per_link(row.id).get(row.id, 0)
         uow.commit()
-        return _link(row, 0, now)
+        return _link(row, bookings, now)
 
 
 def resolve(uow: UnitOfWork, secret: str, now: datetime | None = None) -> BookingLinkRow:

@@ -40,13 +40,15 @@ class SelfBookingRows(SessionRepository):
             stmt = stmt.where(BookingLinkRow.team_id == team_id)
         return list(self.session.scalars(stmt))
 
-    def bookings_per_link(self) -> dict[str, int]:
-        """How many bookings (beyond a hold) each link made."""
+    def bookings_per_link(self, link_id: str | None = None) -> dict[str, int]:
+        """How many bookings (beyond a hold) each link made (``link_id``: that one's only)."""
         stmt = (
             select(CustomerBookingRow.link_id, func.count())
             .where(CustomerBookingRow.state != "held")
             .group_by(CustomerBookingRow.link_id)
         )
+        if link_id is not None:
+            stmt = stmt.where(CustomerBookingRow.link_id == link_id)
         return {link_id: int(n) for link_id, n in self.session.execute(stmt)}
 
     def personal_links_for_salesforce(self, after: tuple[datetime, str] | None, limit: int) -> list[BookingLinkRow]:

@@ -17,6 +17,7 @@ from caldav_bridge.selfbooking import links
 from caldav_bridge.selfbooking.tables import BookingLinkRow
 from tests.conftest import People
 from tests.scheduling.conftest import World
+from tests.selfbooking.helpers import book, first_slot
 from tests.support.cli import in_process
 from tests.support.live import LiveServer
 
@@ -39,8 +40,10 @@ def test_issue_list_revoke_through_the_api(live: LiveServer, people: People, wor
     listed = api.get("/api/v1/booking-links").json()["items"]
     assert [i["id"] for i in listed] == [issued["link"]["id"]] and secret not in json.dumps(listed)
 
+    book(runtime, secret, first_slot(runtime, secret, world))
     revoked = api.post(f"/api/v1/booking-links/{issued['link']['id']}/revoke")
     assert revoked.status_code == 200 and revoked.json()["active"] is False
+    assert revoked.json()["bookings"] == 1  # what the list says, kept with the link (was always 0)
     with runtime.uow() as uow, pytest.raises(NotFound):
         links.resolve(uow, secret)
 
