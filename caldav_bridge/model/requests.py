@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, model_validator
 
 from caldav_bridge.model.appointment import (
     MAX_DESCRIPTION,
@@ -125,11 +125,11 @@ class OccurrencePatch(_Interval):
     name: Name | None = None
     description: Description = None
     location: Annotated[str | None, Field(max_length=MAX_DESCRIPTION)] = None
-    cancelled: bool | None = None
+    cancelled: StrictBool | None = None
     #: Kept in the appointment's history with the change.
     reason: Annotated[str | None, Field(max_length=1000)] = None
     #: Move it even onto time other appointments on the calendar take (slots booked through scheduling never).
-    allow_overlap: bool = False
+    allow_overlap: StrictBool = False
 
 
 class RescheduleRequest(_Interval):
@@ -157,7 +157,7 @@ class FollowUpRequest(_Interval):
     name: Name | None = None
     description: Description = None
     #: Book even when the time overlaps another appointment on that calendar (default: 409 naming it).
-    allow_overlap: bool = False
+    allow_overlap: StrictBool = False
 
 
 class CalendarPatch(BaseModel):

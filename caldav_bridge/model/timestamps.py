@@ -35,11 +35,15 @@ def parse_timestamp(text: str) -> datetime:
 
 
 def _reject_naive_strings(value: Any) -> Any:
+    """A string parsed as ISO 8601 with a zone; a number refused (pydantic would read it as Unix seconds or
+    milliseconds, whichever it guesses: a client's epoch millis and seconds must not both mean a time)."""
     if isinstance(value, str):
         try:
             return parse_timestamp(value)
         except ValueError as exc:
             raise ValueError(f"expected an ISO 8601 timestamp with a time zone: {exc}") from None
+    if isinstance(value, int | float):
+        raise ValueError("expected an ISO 8601 timestamp with a time zone, not a number")
     return value
 
 

@@ -181,6 +181,12 @@ def test_bad_occurrence_changes_are_refused_as_problems(written: Written) -> Non
     problem = _problem(api.patch(f"{path}/{rid(first)}", json={"date_end": iso(days.at(0, 8))}), 422)
     assert problem["errors"][0]["field"] == "date_end", problem
     _problem(api.patch(f"{path}/{rid(first)}", json={"rrule": "FREQ=DAILY"}), 422)
+    # a flag is true or false, a time a text: "yes" cancelled the occurrence, a number read as Unix seconds
+    for body, field in (({"cancelled": "yes"}, "cancelled"), ({"allow_overlap": 1}, "allow_overlap")):
+        problem = _problem(api.patch(f"{path}/{rid(first)}", json=body), 422)
+        assert problem["errors"][0]["field"] == field, problem
+    problem = _problem(api.patch(f"{path}/{rid(first)}", json={"date_start": 1796572800}), 422)
+    assert problem["errors"][0]["field"] == "date_start", problem
     # a stale If-Match
     _problem(api.patch(f"{path}/{rid(first)}", json={"name": "x"}, headers={"If-Match": '"1-1"'}), 412)
     # a single appointment is no series; an unknown appointment is not found

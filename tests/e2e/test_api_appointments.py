@@ -479,6 +479,7 @@ def test_bad_input_gets_a_problem_naming_the_field_and_writes_nothing(live: Live
             "date_start",
         ),
         "naive time": (dict(json={**good, "date_start": "2026-12-01T16:00:00"}), 422, "date_start"),
+        "time as a number": (dict(json={**good, "date_start": 1796572800}), 422, "date_start"),
         "bad zone": (dict(json={**good, "guests": [{"timezone": "Mars/Olympus"}]}), 422, "guests.0.timezone"),
         "too long": (dict(json={**good, "name": "x" * 300}), 422, "name"),
         "unknown key": (dict(json={**good, "colour": "red"}), 422, "colour"),
