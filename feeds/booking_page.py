@@ -16,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from babel.dates import format_date, format_time, get_timezone_name
-from flask import Blueprint, Flask, Response, current_app, render_template, request, url_for
+from flask import Blueprint, Flask, Response, current_app, render_template, request, session, url_for
 from flask_babel import Babel, get_locale
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
@@ -38,6 +38,8 @@ __all__ = ["bp", "init_app"]
 
 bp = Blueprint("booking_page", __name__, template_folder="templates")
 _LIMITS = "appointments.booking_limits"
+#: The session key of the visitor's current hold secret per link (a prefix of the link's digest).
+_HOLDS = "booking_holds"
 _EMAIL = re.compile(r"^[^@\s<>\"']{1,64}@[^@\s<>\"']{1,189}\.[^@\s<>\"'.]{2,}$")
 _PHONE = re.compile(r"^\+?[0-9 ()./-]{5,30}$")
 _ZONES = sorted(z for z in available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/", "posix/")))
@@ -211,8 +213,12 @@ def hold(token: str) -> Response:
     zone, _given = _zone()
     if start is None:
         return _offer_page(token, 400, _("Please choose a time."))
+    holds = dict(session.get(_HOLDS) or {})  # the visitor's hold on each link (one at a time)
+    key = token_digest(token)[:16]
     try:
-        held = customer.hold(runtime().uow, token, start, zone.key, str(get_locale()), _options())
+        held = customer.hold(
+            runtime().uow, token, start, zone.key, str(get_locale()), _options(), previous=holds.get(key)
+        )
     except NotFound:
         return _not_found()
     except customer.AlreadyBooked:
@@ -224,6 +230,8 @@ def hold(token: str) -> Response:
     except (SlotUnavailable, ValidationFailed):
         taken = _("Sorry, that time was just taken. Please choose another one.")
         return _offer_page(token, 409, taken, start.astimezone(zone).date())  # fresh slots, that week open
+    holds[key] = held.secret
+    session[_HOLDS] = holds
     return _page("booking/details.html", token=token, held=held, errors={}, values={})
 
 

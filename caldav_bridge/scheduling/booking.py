@@ -77,6 +77,7 @@ __all__ = [
     "cancel",
     "confirm",
     "expire_holds",
+    "hold_expiry",
     "live_tech_setups",
     "reschedule",
     "schedule_tech_setup",
@@ -332,6 +333,13 @@ def cancel(uow: UnitOfWork, actor: Actor, appointment_id: str, request: CancelBo
         ]
         _commit(uow)
         return Cancelled(_stored(row), cancelled)
+
+
+def hold_expiry(uow: UnitOfWork, appointment_id: str) -> datetime | None:
+    """When the hold on ``appointment_id``'s slot runs out (None: no claim, or not a hold), in the caller's
+    transaction."""
+    claim = uow.repo(SlotClaims).of(appointment_id)
+    return claim.hold_expires_at if claim is not None else None
 
 
 def expire_holds(uow: UnitOfWork, *, now: datetime | None = None, limit: int = 500) -> int:
