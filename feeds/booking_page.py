@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import re
 import secrets
+import unicodedata
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from babel.dates import format_date, format_time, get_timezone_name
-from flask import Blueprint, Flask, Response, current_app, render_template, request, url_for
+from flask import Blueprint, Flask, Response, current_app, render_template, request, session, url_for
 from flask_babel import Babel, get_locale
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
@@ -38,8 +39,21 @@ __all__ = ["bp", "init_app"]
 
 bp = Blueprint("booking_page", __name__, template_folder="templates")
 _LIMITS = "appointments.booking_limits"
-_EMAIL = re.compile(r"^[^@\s<>\"']{1,64}@[^@\s<>\"']{1,189}\.[^@\s<>\"'.]{2,}$")
-_PHONE = re.compile(r"^\+?[0-9 ()./-]{5,30}$")
+#: The session key of the visitor's current hold secret per link (a prefix of the link's digest).
+_HOLDS = "booking_holds"
+# An email address is exactly one RFC 5322 addr-spec in dot-atom form (no display name, comment, quoted local
+# part, list or group), letters beyond ASCII allowed (RFC 6531); the domain's labels are letters, digits and
+# inner hyphens, the last one starts with a letter.
+_ATOM = r"(?:[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]|[^\x00-\x7f])+"
+_ALNUM = r"(?:[A-Za-z0-9]|[^\x00-\x7f])"
+_LABEL = rf"{_ALNUM}(?:(?:{_ALNUM}|-){{0,61}}{_ALNUM})?"
+_TLD = rf"(?:[A-Za-z]|[^\x00-\x7f])(?:(?:{_ALNUM}|-){{0,61}}{_ALNUM})"
+_EMAIL = re.compile(rf"(?P<local>{_ATOM}(?:\.{_ATOM})*)@(?:{_LABEL}\.)+{_TLD}")
+_PHONE = re.compile(r"\+?[0-9 ()./-]{5,30}")
+#: Characters no field of the forms may hold: controls (line breaks, tabs, NUL), line and paragraph separators,
+#: surrogates, private-use and unassigned code points, and the bidirectional overrides and isolates.
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cs", "Co", "Cn", "Zl", "Zp"})
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _ZONES = sorted(z for z in available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/", "posix/")))
 
 
@@ -211,8 +225,12 @@ def hold(token: str) -> Response:
     zone, _given = _zone()
     if start is None:
         return _offer_page(token, 400, _("Please choose a time."))
+    holds = dict(session.get(_HOLDS) or {})  # the visitor's hold on each link (one at a time)
+    key = token_digest(token)[:16]
     try:
-        held = customer.hold(runtime().uow, token, start, zone.key, str(get_locale()), _options())
+        held = customer.hold(
+            runtime().uow, token, start, zone.key, str(get_locale()), _options(), previous=holds.get(key)
+        )
     except NotFound:
         return _not_found()
     except customer.AlreadyBooked:
@@ -224,7 +242,25 @@ def hold(token: str) -> Response:
     except (SlotUnavailable, ValidationFailed):
         taken = _("Sorry, that time was just taken. Please choose another one.")
         return _offer_page(token, 409, taken, start.astimezone(zone).date())  # fresh slots, that week open
+    holds[key] = held.secret
+    session[_HOLDS] = holds
     return _page("booking/details.html", token=token, held=held, errors={}, values={})
+
+
+def _has_control(value: str) -> bool:
+    return any(unicodedata.category(ch) in _REFUSED_CATEGORIES or ch in _BIDI_CONTROLS for ch in value)
+
+
+def _is_address(value: str) -> bool:
+    """Exactly one addr-spec (``x,victim@example.org`` or ``Name <a@b>`` are not)."""
+    found = _EMAIL.fullmatch(value)
+    return (
+        found is not None
+        and len(found.group("local")) <= 64
+        and len(value) <= 254
+        and not _has_control(value)
+        and not any(ch.isspace() for ch in value)
+    )
 
 
 def _details_errors(form: Any) -> dict[str, str]:
@@ -233,10 +269,12 @@ def _details_errors(form: Any) -> dict[str, str]:
         value = form.get(name, "").strip()
         if not value or len(value) > 100:
             errors[name] = _("Please enter your name (up to 100 characters).")
-    if not _EMAIL.match(form.get("email", "").strip()):
+        elif _has_control(value):
+            errors[name] = _("Please enter your name without line breaks or control characters.")
+    if not _is_address(form.get("email", "").strip()):
         errors["email"] = _("Please enter a valid email address.")
     phone = form.get("phone", "").strip()
-    if phone and not _PHONE.match(phone):
+    if phone and not _PHONE.fullmatch(phone):
         errors["phone"] = _("Please enter a valid phone number, or leave it empty.")
     return errors
 

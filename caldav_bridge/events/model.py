@@ -30,6 +30,7 @@ __all__ = [
     "HoldExpired",
     "OccurrenceChanged",
     "OverlapCheck",
+    "TechSetupUnscheduled",
 ]
 
 
@@ -173,3 +174,14 @@ class BookingMade(Event):
     calendar_id: str
     kind: str
     hold: bool = False
+
+
+@dataclass(frozen=True)
+class TechSetupUnscheduled(Event):
+    """A booked or moved INITIAL has no tech-setup call before it (no slot by the rule, no team): recorded on it as
+    ``meta.tech_setup`` ``unscheduled``; ``cancelled_id`` is the stale call a move cancelled, if any."""
+
+    appointment_id: str
+    calendar_id: str
+    detail: str | None = None
+    cancelled_id: str | None = None

@@ -32,9 +32,10 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from caldav_bridge.clock import utcnow
 from caldav_bridge.errors import Conflict, FieldError, InvalidTransition, NotFound, ValidationFailed
-from caldav_bridge.events.model import BookingMade, HoldExpired
+from caldav_bridge.events.model import BookingMade, HoldExpired, TechSetupUnscheduled
 from caldav_bridge.model.appointment import AppointmentStatus, AppointmentType
 from caldav_bridge.model.requests import AppointmentDraft, AppointmentPatch, CalendarKind
+from caldav_bridge.model.timestamps import format_timestamp
 from caldav_bridge.scheduling.availability import (
     Plan,
     check_slot,
@@ -76,6 +77,7 @@ __all__ = [
     "cancel",
     "confirm",
     "expire_holds",
+    "hold_expiry",
     "live_tech_setups",
     "reschedule",
     "schedule_tech_setup",
@@ -120,6 +122,9 @@ class TechSetupOffer:
     date_end: datetime | None = None
     moved: bool = False
     detail: str | None = None
+    #: The stale call cancelled by the move (its person had no slot before the new date): then
+    #: ``appointment_id`` is its replacement if one was booked, else the cancelled call itself.
+    cancelled: str | None = None
 
 
 @dataclass(frozen=True)
@@ -184,6 +189,7 @@ def book(
         tech = None
         if isinstance(request, InitialBookingRequest) and not request.hold:
             tech = _schedule_tech_setup(uow, actor, row, options, now, team_id=request.tech_setup_team_id)
+            _note_outcome(uow, actor, row, tech, now)
         _commit(uow)
         return Booked(_stored(row), claim.hold_expires_at, tech)
 
@@ -268,6 +274,7 @@ def confirm(
         tech = None
         if row.type == AppointmentType.INITIAL and not _live_targets(uow, row.id, "tech_setup"):
             tech = _schedule_tech_setup(uow, actor, row, options, now)
+            _note_outcome(uow, actor, row, tech, now)
         _commit(uow)
         return Booked(_stored(row), None, tech)
 
@@ -326,6 +333,13 @@ def cancel(uow: UnitOfWork, actor: Actor, appointment_id: str, request: CancelBo
         ]
         _commit(uow)
         return Cancelled(_stored(row), cancelled)
+
+
+def hold_expiry(uow: UnitOfWork, appointment_id: str) -> datetime | None:
+    """When the hold on ``appointment_id``'s slot runs out (None: no claim, or not a hold), in the caller's
+    transaction."""
+    claim = uow.repo(SlotClaims).of(appointment_id)
+    return claim.hold_expires_at if claim is not None else None
 
 
 def expire_holds(uow: UnitOfWork, *, now: datetime | None = None, limit: int = 500) -> int:
@@ -681,11 +695,43 @@ def _tech_setup_offer(
     move: bool,
     reason: str | None,
 ) -> TechSetupOffer | None:
-    """The slot the linked TECH_SETUP call would move to (same person, the two-days-before rule)."""
+    """The slot the linked TECH_SETUP call would move to (same person, the two-days-before rule).
+
+    With ``move``: moved there; where its person has no slot before the new date, the call is booked anew
+    from the tech-setup team by the booking rule and the stale one cancelled, or, with no slot at all,
+    cancelled and the INITIAL's ``meta.tech_setup`` says ``unscheduled`` (never left after the INITIAL).
+    An INITIAL recorded ``unscheduled`` gets its call now if the new date leaves room for one."""
     targets = [t for t in _live_targets(uow, initial.id, "tech_setup") if t.date_start > now]
     if not targets:
-        return None
+        return _schedule_missing(uow, actor, initial, options, now) if move else None
     tech = targets[0]
+    slot = _same_person_slot(uow, tech, initial, options, now)
+    if slot is None:
+        if not move:
+            return TechSetupOffer(tech.id, detail="no slot for the tech-setup call before the new date")
+        return _replace_tech_setup(uow, actor, initial, tech, options, now)
+    start, end = slot
+    if (start, end) == (tech.date_start, tech.date_end):
+        return TechSetupOffer(tech.id, start, end, False, "the tech-setup call already fits")
+    if not move:
+        return TechSetupOffer(tech.id, start, end, False, "POST its reschedule with these times to move it")
+    patch: dict[str, Any] = {"date_start": start, "date_end": end}
+    if tech.status != S.RESERVED:
+        patch["status"] = S.RESCHEDULED.value
+    appointments.update_in(
+        uow,
+        _wide(actor),
+        tech.id,
+        AppointmentPatch.model_validate(patch),
+        reason=reason or "moved with its INITIAL",
+    )
+    return TechSetupOffer(tech.id, start, end, True, None)
+
+
+def _same_person_slot(
+    uow: UnitOfWork, tech: AppointmentRow, initial: AppointmentRow, options: SchedulingOptions, now: datetime
+) -> tuple[datetime, datetime] | None:
+    """The first free slot of ``tech``'s person by the two-days-before rule (``tech`` itself aside), if any."""
     calendar = tech.calendar
     plan = plan_for(uow, calendar, Purpose.TECH_SETUP, options, now, tech.date_end - tech.date_start)
     for _, _, window in _days_back(_requested_day(initial, plan.zone, options), initial, plan.zone, options, now):
@@ -694,25 +740,91 @@ def _tech_setup_offer(
         )[calendar.id]
         working = working_intervals(plan.rules, plan.exceptions, plan.zone, local_days(window[0], window[1], plan.zone))
         slots = free_slots(working, busy, plan.spec, window)
-        if not slots:
-            continue
-        start, end = slots[0]
-        if (start, end) == (tech.date_start, tech.date_end):
-            return TechSetupOffer(tech.id, start, end, False, "the tech-setup call already fits")
-        if not move:
-            return TechSetupOffer(tech.id, start, end, False, "POST its reschedule with these times to move it")
-        patch: dict[str, Any] = {"date_start": start, "date_end": end}
-        if tech.status != S.RESERVED:
-            patch["status"] = S.RESCHEDULED.value
-        appointments.update_in(
-            uow,
-            _wide(actor),
-            tech.id,
-            AppointmentPatch.model_validate(patch),
-            reason=reason or "moved with its INITIAL",
+        if slots:
+            return slots[0]
+    return None
+
+
+def _replace_tech_setup(
+    uow: UnitOfWork,
+    actor: Actor,
+    initial: AppointmentRow,
+    tech: AppointmentRow,
+    options: SchedulingOptions,
+    now: datetime,
+) -> TechSetupOffer:
+    """``tech``'s person has no slot before the moved INITIAL: book the call anew from the tech-setup team
+    (the booking rule), and cancel the stale one either way, saying why (history reason, ``meta.tech_setup``)."""
+    outcome = _schedule_tech_setup(uow, actor, initial, options, now)
+    new = outcome.appointment.appointment if outcome.appointment is not None else None
+    moved_to = f"its INITIAL {initial.id} moved to {format_timestamp(initial.date_start)}"
+    if new is not None:
+        why = f"{moved_to}; no slot with the same person before it, booked anew as {new.id}"
+    else:
+        why = f"{moved_to}; no tech-setup slot before it ({outcome.detail})"
+    appointments.update_in(uow, _wide(actor), tech.id, AppointmentPatch(status=S.CANCELLED), reason=why[:1000])
+    _note_outcome(uow, actor, initial, outcome, now, cancelled=tech.id)
+    if new is None:
+        return TechSetupOffer(tech.id, None, None, False, why, cancelled=tech.id)
+    return TechSetupOffer(str(new.id), new.date_start, new.date_end, True, why, cancelled=tech.id)
+
+
+def _schedule_missing(
+    uow: UnitOfWork, actor: Actor, initial: AppointmentRow, options: SchedulingOptions, now: datetime
+) -> TechSetupOffer | None:
+    """An INITIAL recorded ``unscheduled`` (no call), moved: its call by the booking rule, if the new date
+    leaves room for one; else the record says so for the new date."""
+    recorded = _recorded(initial)
+    if recorded.get("status") != "unscheduled":
+        return None
+    outcome = _schedule_tech_setup(uow, actor, initial, options, now)
+    _note_outcome(uow, actor, initial, outcome, now, cancelled=recorded.get("cancelled_appointment_id"))
+    if outcome.appointment is None:
+        return None
+    new = outcome.appointment.appointment
+    return TechSetupOffer(str(new.id), new.date_start, new.date_end, True, "booked: the new date leaves room for it")
+
+
+def _recorded(initial: AppointmentRow) -> dict[str, Any]:
+    recorded = (initial.meta_extra or {}).get(TECH_SETUP_META)
+    return recorded if isinstance(recorded, dict) else {}
+
+
+def _note_outcome(
+    uow: UnitOfWork,
+    actor: Actor,
+    initial: AppointmentRow,
+    outcome: TechSetupOutcome,
+    now: datetime,
+    *,
+    cancelled: str | None = None,
+) -> None:
+    """Record an ``unscheduled`` outcome on the INITIAL (``meta.tech_setup``, as the Salesforce mirror's policy
+    records its outcomes) and raise :class:`TechSetupUnscheduled`, so staff see the missing call; a booked call
+    clears an earlier such record."""
+    extra = dict(initial.meta_extra or {})
+    if outcome.status != "unscheduled":
+        if _recorded(initial).get("status") == "unscheduled":
+            extra.pop(TECH_SETUP_META)
+            initial.meta_extra = extra
+        return
+    record: dict[str, Any] = {"status": "unscheduled", "at": format_timestamp(now), "detail": outcome.detail}
+    if outcome.team_id:
+        record["team_id"] = outcome.team_id
+    if outcome.requested_date:
+        record["requested_date"] = outcome.requested_date.isoformat()
+    if cancelled:
+        record["cancelled_appointment_id"] = cancelled
+    initial.meta_extra = {**extra, TECH_SETUP_META: record}
+    uow.add_event(
+        TechSetupUnscheduled(
+            actor=actor,
+            appointment_id=initial.id,
+            calendar_id=initial.calendar_id,
+            detail=outcome.detail,
+            cancelled_id=cancelled,
         )
-        return TechSetupOffer(tech.id, start, end, True, None)
-    return TechSetupOffer(tech.id, detail="no slot for the tech-setup call before the new date")
+    )
 
 
 def _commit(uow: UnitOfWork) -> None:

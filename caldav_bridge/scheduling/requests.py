@@ -131,6 +131,12 @@ class TechSetupOffer(BaseModel):
     date_end: UtcTimestamp | None = None
     moved: bool = False
     detail: str | None = None
+    cancelled: str | None = Field(
+        None,
+        description="With move_tech_setup, when the call's person had no slot before the new date: the stale call, "
+        "cancelled (appointment_id is then its replacement, or itself when no slot was found: the INITIAL's "
+        "meta.tech_setup says unscheduled)",
+    )
 
 
 class RescheduleBookingResponse(BaseModel):

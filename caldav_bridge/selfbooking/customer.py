@@ -179,13 +179,22 @@ def hold(
     locale: str,
     options: SchedulingOptions,
     *,
+    previous: str | None = None,
     now: datetime | None = None,
 ) -> Held:
-    """Hold ``start`` for the hold time (a RESERVED INITIAL with round-robin assignment); SlotUnavailable if taken."""
+    """Hold ``start`` for the hold time (a RESERVED INITIAL with round-robin assignment); SlotUnavailable if taken.
+
+    ``previous``: the visitor's (session's) last hold secret on this link. A visitor holds one slot at a time:
+    the same start again (a double click, back and resubmit) is that hold again; another start releases it first.
+    """
     now = now or utcnow()
     with make_uow() as uow:
         link = links.resolve(uow, secret, now)
         _check_personal(uow, link)
+        kept = _live_hold(uow, link.id, previous, now) if previous else None
+        if kept is not None and kept.start == start and previous is not None:
+            return Held(previous, kept.start, kept.end, kept.expires_at)
+        release = kept.appointment_id if kept is not None else None
         request = InitialBookingRequest.model_validate(
             {
                 "team_id": link.team_id,
@@ -199,6 +208,10 @@ def hold(
             }
         )
         link_id = link.id
+    if release is not None:
+        booking.cancel(
+            make_uow(), CUSTOMER, release, CancelBookingRequest(reason="hold released: the visitor chose another time")
+        )
     booked = booking.book(make_uow(), CUSTOMER, Purpose.INITIAL, request, options, now=now)
     appointment = booked.appointment.appointment
     held_secret = secrets.token_urlsafe(24)
@@ -221,6 +234,26 @@ def hold(
         uow.commit()
     expires = booked.hold_expires_at or now + options.hold
     return Held(held_secret, appointment.date_start, appointment.date_end, expires)
+
+
+@dataclass(frozen=True)
+class _LiveHold:
+    appointment_id: str
+    start: datetime
+    end: datetime
+    expires_at: datetime
+
+
+def _live_hold(uow: UnitOfWork, link_id: str, held_secret: str, now: datetime) -> _LiveHold | None:
+    """The hold behind ``held_secret`` on this link while it still holds its slot (not confirmed, not expired)."""
+    row = uow.repo(SelfBookingRows).booking_by_hold(token_digest(held_secret))
+    if row is None or row.link_id != link_id or row.state != "held":
+        return None
+    appointment = uow.appointments.get(row.appointment_id)
+    expires = booking.hold_expiry(uow, row.appointment_id)
+    if appointment is None or appointment.status != S.RESERVED or expires is None or expires <= now:
+        return None
+    return _LiveHold(appointment.id, appointment.date_start, appointment.date_end, expires)
 
 
 def confirm(

@@ -141,6 +141,7 @@ def reschedule_booking(id: str, body: RescheduleBookingRequest) -> Response:
                 "date_end": offer.date_end,
                 "moved": offer.moved,
                 "detail": offer.detail,
+                "cancelled": offer.cancelled,
             },
         }
     )

@@ -4,7 +4,7 @@ a hold cannot be confirmed through another link; nothing personal reaches a URL.
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 import requests
@@ -93,3 +93,48 @@ def test_an_expired_hold_frees_the_slot_and_the_personal_link(runtime: Runtime, 
     with pytest.raises(NotFound):
         customer.confirm(rt.uow, secret, held.secret, details, options, service_key(rt.settings))
     book(rt, secret, start)  # the slot and the link are free again
+
+
+def _reserved(rt: Runtime) -> list[AppointmentRow]:
+    with rt.uow() as uow:
+        rows = list(uow.session.scalars(select(AppointmentRow).where(AppointmentRow.status == "RESERVED")))
+        uow.session.expunge_all()
+        return rows
+
+
+def test_a_visitor_holds_one_slot_and_a_repeat_is_the_same_hold(
+    live: LiveServer, runtime: Runtime, world: World
+) -> None:
+    """A double click or back-and-resubmit used to hold a second consultant and then answer 409 "just taken"
+    (its own hold); one session could hold the team's whole week. Now: the same hold again; a new slot releases
+    the visitor's previous hold."""
+    secret = team_link(runtime, world)
+    s = loopback_session()
+    base = f"{live.base_url}/book/{secret}"
+    page = s.get(base, params={"tz": "UTC", "week": world.monday.isoformat(), "lang": "en"})
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    starts = [v for v in re.findall(r'name="start" value="([^"]+)"', page.text) if v >= world.monday.isoformat()]
+    first, second = starts[0], starts[1]
+    answers = [s.post(f"{base}/hold", data={"start": first, "tz": "UTC", "csrf_token": token}) for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 200], answers[-1].text
+    holds = {re.search(r'name="hold" value="([^"]+)"', a.text).group(1) for a in answers}  # type: ignore[union-attr]
+    assert len(holds) == 1  # the same hold each time
+    (held,) = _reserved(runtime)  # one consultant tied up, not two
+    other = s.post(f"{base}/hold", data={"start": second, "tz": "UTC", "csrf_token": token})
+    assert other.status_code == 200, other.text
+    (now_held,) = _reserved(runtime)  # the previous hold was released for the new one
+    assert now_held.id != held.id and now_held.date_start == datetime.fromisoformat(second)
+    with runtime.uow() as uow:
+        released = uow.session.get(AppointmentRow, held.id)
+        assert released is not None and released.status == "CANCELLED"
+        booking = uow.session.scalar(select(CustomerBookingRow).where(CustomerBookingRow.appointment_id == held.id))
+        assert booking is not None and booking.state == "expired"
+    form = {"csrf_token": token, "hold": holds.pop(), "start": first, "tz": "UTC", "lang": "en"}
+    form.update(first_name="Jane", last_name="Doe", email="jane@example.org")
+    late = s.post(f"{base}/confirm", data=form)  # the released hold books nothing
+    assert late.status_code == 409 and len(_reserved(runtime)) == 1
+    stranger = loopback_session()  # another visitor may hold the released slot
+    theirs = stranger.get(base, params={"tz": "UTC", "week": world.monday.isoformat()})
+    token2 = re.search(r'name="csrf_token" value="([^"]+)"', theirs.text).group(1)  # type: ignore[union-attr]
+    assert stranger.post(f"{base}/hold", data={"start": first, "tz": "UTC", "csrf_token": token2}).status_code == 200
+    assert len(_reserved(runtime)) == 2

@@ -117,3 +117,78 @@ def test_unknown_and_revoked_links_are_404(live: LiveServer, runtime: Runtime, w
     assert requests.get(f"{live.base_url}/manage/nope").status_code == 404
     expired = team_link(runtime, world, expires_at=(datetime.now(UTC) + timedelta(seconds=1)).isoformat())
     assert requests.get(f"{live.base_url}/book/{expired}", params={"tz": "UTC"}).status_code == 200
+
+
+def _held_form(live: LiveServer, runtime: Runtime, world: World, lang: str) -> tuple[requests.Session, str, dict]:
+    secret = team_link(runtime, world)
+    s = loopback_session()
+    base = f"{live.base_url}/book/{secret}"
+    page = s.get(base, params={"tz": "Europe/Berlin", "week": week_of(world), "lang": lang})
+    start = first_slot(page.text, world)
+    held = s.post(f"{base}/hold", data={"start": start, "tz": "Europe/Berlin", "csrf_token": csrf(page.text)})
+    assert held.status_code == 200, held.text
+    form = {
+        "csrf_token": csrf(held.text),
+        "hold": hold_secret(held.text),
+        "start": start,
+        "tz": "Europe/Berlin",
+        "lang": lang,
+        "first_name": "Jürgen",
+        "last_name": "Müller-Lüdenscheidt",
+        "email": "juergen@example.org",
+        "phone": "",
+    }
+    return s, base, form
+
+
+def _field_error(html: str, field: str) -> str:
+    found = re.search(rf'<p class="error" id="{field}-error">([^<]*)</p>', html)
+    assert found, html[:3000]
+    assert f'id="{field}" name="{field}"' in html and f'aria-describedby="{field}-error"' in html
+    return found.group(1)
+
+
+def test_control_characters_and_address_lists_are_refused(live: LiveServer, runtime: Runtime, world: World) -> None:
+    """A name with a line break reached the email ("Hallo Jürgen / Bcc: evil@x.org / / INJECT,") and the appointment's
+    name (CalDAV, feeds, Salesforce); an address with a comma sent mail to two. Both are now field errors, in the
+    page's language, and nothing is booked."""
+    s, base, form = _held_form(live, runtime, world, "de")
+    injected = {
+        "first_name": "Jürgen\r\nBcc: evil@x.org\r\n\r\nINJECT",
+        "last_name": "Doe\x00",
+        "phone": "+49 30\n1234567",
+    }
+    for field, value in injected.items():
+        refused = s.post(f"{base}/confirm", data={**form, field: value})
+        assert refused.status_code == 400, (field, refused.text[:500])
+        assert "Steuerzeichen" in _field_error(refused.text, field) or field == "phone", field
+    for name in ("Ann\u2028Bcc: x@y.org", "Tab\there", "Bidi\u202etxt"):
+        assert s.post(f"{base}/confirm", data={**form, "first_name": name}).status_code == 400, repr(name)
+    for address in (
+        "x,victim@example.org",
+        "juergen@example.org, victim@example.org",
+        "Jürgen <juergen@example.org>",
+        "juergen@example.org\r\nBcc: evil@x.org",
+        "a..b@example.org",
+        "juergen@example..org",
+        "juergen@-example.org",
+        "(comment)juergen@example.org",
+    ):
+        refused = s.post(f"{base}/confirm", data={**form, "email": address})
+        assert refused.status_code == 400, address
+        assert _field_error(refused.text, "email") == "Bitte geben Sie eine gültige E-Mail-Adresse ein.", address
+    with runtime.uow() as uow:
+        booking = uow.session.scalar(select(CustomerBookingRow))
+        assert booking is not None and booking.state == "held" and booking.email is None
+        appointment = uow.session.get(AppointmentRow, booking.appointment_id)
+        assert appointment is not None and appointment.status == "RESERVED" and "INJECT" not in appointment.name
+        assert uow.session.scalar(select(CustomerMessageRow)) is None
+    accepted = s.post(f"{base}/confirm", data={**form, "email": "o'brien+termin@mail.example.co.uk"})
+    assert accepted.status_code == 200, accepted.text  # an ordinary name and a plain addr-spec still book
+
+
+def test_name_error_in_english(live: LiveServer, runtime: Runtime, world: World) -> None:
+    s, base, form = _held_form(live, runtime, world, "en")
+    refused = s.post(f"{base}/confirm", data={**form, "last_name": "Doe\r\nX-Header: 1"})
+    assert refused.status_code == 400
+    assert "control characters" in _field_error(refused.text, "last_name")
