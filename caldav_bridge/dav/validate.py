@@ -89,15 +89,6 @@ def _rule_texts(component: Any) -> Iterator[str]:
             yield rule.to_ical().decode() if hasattr(rule, "to_ical") else str(rule)
 
 
-def _parsed(text: str, start: datetime) -> Any:
-    try:
-        return parse_rule(text, start)
-    except ValueError:
-        # dateutil refuses a local DTSTART with a UTC UNTIL and the like; clients send such mixes,
-        # and Radicale reads them in wall-clock time: so is the cost checked then.
-        return parse_rule(text, start.replace(tzinfo=None))
-
-
 def _check_rules(component: Any, meter: Meter) -> None:
     texts = list(_rule_texts(component))
     if not texts:
@@ -107,7 +98,7 @@ def _check_rules(component: Any, meter: Meter) -> None:
     start = _as_datetime(component.decoded("DTSTART"))
     for text in texts:
         try:
-            rule = _parsed(text, start)
+            rule = parse_rule(text, start)  # an UNTIL of another form than DTSTART's is read, not refused
         except ValueError as exc:
             raise _refuse(f"the recurrence rule {text!r} cannot be read: {exc}") from exc
         budget = Meter(left=min(CHECK_YEARS, meter.left - meter.spent))
