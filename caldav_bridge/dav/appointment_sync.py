@@ -192,7 +192,7 @@ def _recurrence(vevents: VEvents, zone: str) -> dict[str, Any] | None:
 
 def _fits(parsed: ParsedEvent) -> bool:
     """Whether a canonical appointment can hold the event's times (it takes time, and not too long)."""
-    return parsed.start < parsed.end <= parsed.start + MAX_DURATION
+    return parsed.start < parsed.end and parsed.end - parsed.start <= MAX_DURATION  # no sum: none overflows
 
 
 def _names_customer_or_type(parsed: ParsedEvent) -> bool:

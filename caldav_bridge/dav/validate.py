@@ -7,6 +7,10 @@ and nothing written:
 - bytes that are not text in the declared charset (UTF-8 when none is declared; ``MalformedCalendarData``), which would
   otherwise be read as Latin-1;
 - a date or date-time the parser cannot read (``00000101`` would otherwise become 2000-01-01);
+- a time outside the years appointments may lie in (:data:`~caldav_bridge.model.appointment.EARLIEST` to
+  :data:`~caldav_bridge.model.appointment.LATEST`): an event's DTSTART, DTEND (or its start plus DURATION), DUE,
+  RECURRENCE-ID, RDATE or EXDATE; near the year 9999 Radicale's and the appointment sync's arithmetic overflowed
+  (412 and 500), and no REPORT may ask for those years anyway;
 - a TZID that names no known zone and has no VTIMEZONE in the body (it would otherwise be read
   in the calendar's zone); a custom TZID with its VTIMEZONE is fine;
 - a recurrence rule (RRULE, EXRULE) that never occurs or whose expansion costs more than a fixed
@@ -34,6 +38,7 @@ from caldav_bridge.converters.ical_parse import ParsedText
 from caldav_bridge.converters.ical_read import parse_calendar
 from caldav_bridge.converters.ical_shape import MAX_DATES, MAX_RULE_VALUES, shape
 from caldav_bridge.dav.errors import InvalidCalendarData, MalformedCalendarData
+from caldav_bridge.model.appointment import EARLIEST, LATEST
 from caldav_bridge.model.recurrence import (
     CHECK_OCCURRENCES,
     CHECK_YEARS,
@@ -84,15 +89,6 @@ def _rule_texts(component: Any) -> Iterator[str]:
             yield rule.to_ical().decode() if hasattr(rule, "to_ical") else str(rule)
 
 
-def _parsed(text: str, start: datetime) -> Any:
-    try:
-        return parse_rule(text, start)
-    except ValueError:
-        # dateutil refuses a local DTSTART with a UTC UNTIL and the like; clients send such mixes,
-        # and Radicale reads them in wall-clock time: so is the cost checked then.
-        return parse_rule(text, start.replace(tzinfo=None))
-
-
 def _check_rules(component: Any, meter: Meter) -> None:
     texts = list(_rule_texts(component))
     if not texts:
@@ -102,7 +98,7 @@ def _check_rules(component: Any, meter: Meter) -> None:
     start = _as_datetime(component.decoded("DTSTART"))
     for text in texts:
         try:
-            rule = _parsed(text, start)
+            rule = parse_rule(text, start)  # an UNTIL of another form than DTSTART's is read, not refused
         except ValueError as exc:
             raise _refuse(f"the recurrence rule {text!r} cannot be read: {exc}") from exc
         budget = Meter(left=min(CHECK_YEARS, meter.left - meter.spent))
@@ -120,6 +116,49 @@ def _check_times(component: Any) -> None:
     broken = sorted({name for name, _ in getattr(component, "errors", ()) if str(name).upper() in _TIMES})
     if broken:
         raise _refuse(f"{component.name} has an unreadable {', '.join(broken)}")
+    _check_years(component)
+
+
+#: Properties holding one date or date-time, and those holding lists of them (a PERIOD counts by its start).
+_SINGLE_TIMES = ("DTSTART", "DTEND", "DUE", "RECURRENCE-ID")
+_LISTED_TIMES = ("RDATE", "EXDATE")
+
+
+def _wall_clock(value: Any) -> datetime:
+    """A date or date-time as a naive UTC (aware) or wall-clock (floating, dated) date-time."""
+    moment = _as_datetime(value)
+    if moment.tzinfo is not None:
+        try:
+            moment = moment.astimezone(EARLIEST.tzinfo)
+        except OverflowError:  # past either end of the calendar in UTC (year 1 or 9999 with an offset): outside
+            return datetime.min
+    return moment.replace(tzinfo=None)
+
+
+def _times_of(component: Any) -> Iterator[tuple[str, Any]]:
+    for name in _SINGLE_TIMES:
+        if component.get(name) is not None:
+            yield name, component.decoded(name)
+    for name in _LISTED_TIMES:
+        raw = component.get(name)
+        for values in raw if isinstance(raw, list) else ([raw] if raw is not None else []):
+            for value in getattr(values, "dts", ()):
+                yield name, value.dt[0] if isinstance(value.dt, tuple) else value.dt
+    start, duration = component.get("DTSTART"), component.get("DURATION")
+    if start is not None and duration is not None:
+        try:
+            yield "DTSTART + DURATION", _as_datetime(component.decoded("DTSTART")) + component.decoded("DURATION")
+        except OverflowError:
+            yield "DTSTART + DURATION", datetime.max
+
+
+def _check_years(component: Any) -> None:
+    """Refuse times outside the supported years (the appointments' rule): with them, an end computed from a
+    start (a DATE's day, a DURATION, the sync's longest appointment) overflowed near the year 9999."""
+    earliest, latest = EARLIEST.replace(tzinfo=None), LATEST.replace(tzinfo=None)
+    for name, value in _times_of(component):
+        if not earliest <= _wall_clock(value) <= latest:
+            raise _refuse(f"{component.name} {name} {value}: times must lie between {EARLIEST.year} and {LATEST.year}")
 
 
 def _known_zone(tzid: str, defined: set[str]) -> bool:

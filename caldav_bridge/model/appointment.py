@@ -33,6 +33,7 @@ __all__ = [
     "Meta",
     "SalesforceIds",
     "ShowAs",
+    "WindowTimestamp",
     "check_busy_guests",
     "check_extra_keys",
     "check_input_keys",
@@ -41,6 +42,7 @@ __all__ = [
     "is_transparent",
     "show_as_error",
     "shows_as_free",
+    "within_supported_years",
 ]
 
 MAX_NAME = 255
@@ -54,6 +56,23 @@ MAX_DURATION = timedelta(days=14)
 #: so that shifting a time into a legacy zone (OLS) or by a duration can never overflow.
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def within_supported_years(value: datetime) -> datetime:
+    """``value`` (aware) unless it lies outside :data:`EARLIEST`..:data:`LATEST` (``ValueError``).
+
+    The bound of every time a caller gives beside an appointment's own (a listing's or an export's window,
+    availability's): windows are shifted by a duration or a day before they are compared (``from`` -
+    :data:`MAX_DURATION` on the (calendar, start) index), which could overflow near the years 1 and 9999, and no
+    appointment lies outside them anyway.
+    """
+    if not EARLIEST <= value <= LATEST:
+        raise ValueError(f"must lie between {EARLIEST.year} and {LATEST.year} (UTC)")
+    return value
+
+
+#: A window's bound (``from``/``to`` of a query): a UTC timestamp within the supported years.
+WindowTimestamp = Annotated[UtcTimestamp, AfterValidator(within_supported_years)]
 
 
 class AppointmentType(StrEnum):

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from caldav_bridge.model.appointment import AppointmentType, StatusField
+from caldav_bridge.model.appointment import AppointmentType, StatusField, WindowTimestamp
 from caldav_bridge.model.timestamps import UtcTimestamp
 
 __all__ = ["MAX_PAGE_SIZE", "AppointmentFilters", "AppointmentListQuery", "Id", "ListedKind"]
@@ -51,8 +51,8 @@ class AppointmentFilters(BaseModel):
             "blocks (`meta.kind` `busy`: events naming no customer and no type, e.g. lunch); `all`: both"
         ),
     ] = ListedKind.APPOINTMENT
-    start: Annotated[UtcTimestamp | None, Field(alias="from")] = None
-    end: Annotated[UtcTimestamp | None, Field(alias="to")] = None
+    start: Annotated[WindowTimestamp | None, Field(alias="from")] = None
+    end: Annotated[WindowTimestamp | None, Field(alias="to")] = None
     updated_since: UtcTimestamp | None = None
 
 

@@ -14,14 +14,21 @@ before it says that nothing comes; ``UNTIL`` is only compared with occurrences i
   expansion (a finite rule) or its first occurrence (an infinite one) fits a budget;
 - :func:`never_occurs` says, arithmetically and at once, whether the month and day filters exclude every day.
 
-A rule is expanded in the wall-clock time of its DTSTART, as dateutil does.
+A rule is expanded in the wall-clock time of its DTSTART, as dateutil does. Its UNTIL is read by
+:func:`parse_rule`, the one reader every caller (the PUT's checks, the series' expansion for REST, the calendar page
+and availability, the .ics import and export) goes through: RFC 5545 wants UNTIL in UTC when DTSTART has a zone and
+floating otherwise, and clients mix them (older Outlook and Thunderbird send a DATE or a floating UNTIL with a TZID
+DTSTART, Exchange a UTC one with an all-day DTSTART), which dateutil refuses. UNTIL is inclusive; a floating UNTIL is
+read in DTSTART's zone, a DATE means through that day there; a UTC UNTIL with a floating (or all-day) DTSTART is read on
+DTSTART's floating clock, as the UTC wall-clock time (the caller that knows the calendar's zone gives DTSTART in it,
+and the UTC UNTIL stays an instant).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from dateutil.rrule import (  # type: ignore[import-untyped]
@@ -100,14 +107,45 @@ class _MeteredRule(rrule):
         self.__dict__["_byweekno_value"] = value
 
 
+#: UNTIL's value: a DATE, a floating DATE-TIME, or a UTC one.
+_UNTIL = re.compile(r"(?:^|;)\s*UNTIL\s*=\s*(?P<day>\d{8})(?P<clock>T\d{6})?(?P<utc>Z)?\s*(?=;|$)", re.IGNORECASE)
+
+
+def _until_like_dtstart(text: str, dtstart: datetime) -> str:
+    """``text`` with its UNTIL in the form dateutil takes with ``dtstart``: UTC when DTSTART has a zone (a floating
+    UNTIL read in that zone, a DATE through the end of that day there), floating when DTSTART is floating (a UTC
+    UNTIL's wall-clock time). A rule without UNTIL, or one already in that form, is returned as it is."""
+    found = _UNTIL.search(text)
+    if found is None:
+        return text
+    day, clock, utc = found.group("day"), found.group("clock"), found.group("utc")
+    aware = dtstart.tzinfo is not None
+    if aware == bool(utc):
+        return text
+    if not aware:
+        value = day + (clock or "T000000").upper()
+    else:
+        if clock:
+            local = datetime.strptime(day + clock.upper(), "%Y%m%dT%H%M%S")
+        else:  # through that day: its last second (occurrences fall on whole seconds)
+            local = datetime.strptime(day, "%Y%m%d") + timedelta(days=1, seconds=-1)
+        try:
+            value = local.replace(tzinfo=dtstart.tzinfo).astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+        except OverflowError as exc:
+            raise ValueError(f"UNTIL {day} lies beyond the calendar's end") from exc
+    return f"{text[: found.start('day')]}{value}{text[found.end() :]}"
+
+
 def parse_rule(text: str, dtstart: datetime) -> rrule:
     """The dateutil rule of an RRULE/EXRULE value (``ValueError`` when it cannot be read).
 
-    ``INTERVAL=0``, which dateutil reads as 1, is refused (RFC 5545: a positive integer).
+    ``INTERVAL=0``, which dateutil reads as 1, is refused (RFC 5545: a positive integer). An UNTIL whose form does
+    not match DTSTART's (a DATE or floating time with a zoned DTSTART, a UTC time with a floating or all-day one) is
+    read as the module's docstring says, not refused.
     """
     if re.search(r"(?:^|;)\s*INTERVAL\s*=\s*0*(?:;|$)", text.upper()):
         raise ValueError("INTERVAL must be a positive integer")
-    rule = rrulestr(text, dtstart=dtstart, ignoretz=False, forceset=False)
+    rule = rrulestr(_until_like_dtstart(text, dtstart), dtstart=dtstart, ignoretz=False, forceset=False)
     if not isinstance(rule, rrule):
         raise ValueError(f"not a single recurrence rule: {text!r}")
     return rule

@@ -19,7 +19,7 @@ from caldav_bridge.clock import utcnow
 from caldav_bridge.converters.disclosure import TYPE_LABELS, disclose, member_labels
 from caldav_bridge.converters.ical import all_day_dates
 from caldav_bridge.errors import FieldError, ValidationFailed
-from caldav_bridge.model.appointment import Appointment, AppointmentStatus, shows_as_free
+from caldav_bridge.model.appointment import EARLIEST, LATEST, Appointment, AppointmentStatus, shows_as_free
 from caldav_bridge.model.feeds import Privacy
 from caldav_bridge.model.series import TooManyOccurrences, occurrences_of
 from caldav_bridge.scheduling.intervals import Interval, local_days, working_intervals
@@ -233,9 +233,13 @@ def parse_page_query(week: str | None, timezone: str | None, view: str | None, d
     for name, value in (("week", week), ("day", day)):
         if value:
             try:
-                dates[name] = date.fromisoformat(value)
+                asked = date.fromisoformat(value)
             except ValueError:
                 errors.append(FieldError(name, "a date such as 2026-12-07"))
+                continue
+            if not EARLIEST.date() <= asked < LATEST.date():  # the page's frame is shifted by days
+                errors.append(FieldError(name, f"a date from {EARLIEST.year} to {LATEST.year - 1}"))
+            dates[name] = asked
     if timezone:
         try:
             ZoneInfo(timezone)

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from flask import Response, jsonify
 from pydantic import BaseModel, ConfigDict, Field
 
-from caldav_bridge.model.appointment import IanaZone
+from caldav_bridge.model.appointment import IanaZone, WindowTimestamp
 from caldav_bridge.model.timestamps import UtcTimestamp
 from caldav_bridge.scheduling import availability as service
 from caldav_bridge.scheduling import calendar_rules
@@ -31,8 +31,8 @@ class AvailabilityQuery(BaseModel):
     calendar_id: Id | None = None
     team_id: Id | None = None
     type: Purpose = Field(description="What the slot is for; its duration comes from the calendar's rules")
-    from_: Annotated[UtcTimestamp, Field(alias="from")]
-    to: UtcTimestamp
+    from_: Annotated[WindowTimestamp, Field(alias="from")]
+    to: WindowTimestamp
     timezone: IanaZone = Field("UTC", description="The requester's time zone: slots are shown in it")
 
 

@@ -15,7 +15,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from caldav_bridge.clock import utcnow
 from caldav_bridge.converters import converter_names, ical_items
 from caldav_bridge.errors import FieldError, ValidationFailed
-from caldav_bridge.model.timestamps import UtcTimestamp
+from caldav_bridge.model.appointment import WindowTimestamp
 from caldav_bridge.services import appointments, ical_export
 from caldav_bridge.services import interchange as service
 from feeds.api.blueprint import bp
@@ -59,10 +59,10 @@ class ImportQuery(BaseModel):
     calendar_id: Annotated[str | None, Field(min_length=1, max_length=64)] = Field(
         None, description="Put new appointments on this calendar instead of the one each item names"
     )
-    from_: Annotated[UtcTimestamp | None, Field(alias="from")] = Field(
+    from_: Annotated[WindowTimestamp | None, Field(alias="from")] = Field(
         None, description="ical files: recurring events become their occurrences from here (default: a year ago)"
     )
-    to: UtcTimestamp | None = Field(None, description="… until here (default: a year ahead; at most 5 years)")
+    to: WindowTimestamp | None = Field(None, description="… until here (default: a year ahead; at most 5 years)")
 
 
 class ImportFieldError(BaseModel):
@@ -110,8 +110,8 @@ class IcsQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    from_: Annotated[UtcTimestamp | None, Field(alias="from")] = None
-    to: UtcTimestamp | None = None
+    from_: Annotated[WindowTimestamp | None, Field(alias="from")] = None
+    to: WindowTimestamp | None = None
 
 
 ICS = "text/calendar"

@@ -150,3 +150,59 @@ def test_an_unusable_request_id_is_replaced_not_stored(live: LiveServer, dav: tu
         assert listed.status_code == 207 and "UID:request-id@test" in listed.text  # the listings' own answer
     ids = {row.request_id for row in audit_trail(live.runtime, AuditRow.channel == "caldav")}
     assert len(ids) >= 6 and all(i and len(i) == 32 for i in ids)  # a new id each, none of what was sent
+
+
+def _raw_event(uid: str, times: str) -> str:
+    return (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//tests//caldav//EN\r\nBEGIN:VEVENT\r\n"
+        f"UID:{uid}\r\nDTSTAMP:20261101T000000Z\r\n{times}SUMMARY:Far away\r\nX-APPOINTMENT-TYPE:FOLLOW_UP\r\n"
+        "END:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "times",
+    [
+        "DTSTART:99991231T230000Z\r\nDTEND:99991231T235959Z\r\n",
+        "DTSTART;VALUE=DATE:99991230\r\n",
+        "DTSTART;VALUE=DATE:99991231\r\n",
+        "DTSTART;VALUE=DATE:99991231\r\nDTEND;VALUE=DATE:99991231\r\n",
+        "DTSTART:20261201T090000Z\r\nDURATION:P99999999W\r\n",
+        "DTSTART:21991231T230000Z\r\nDURATION:P3D\r\n",
+        "DTSTART:20261201T090000Z\r\nDTEND:20261201T100000Z\r\nRDATE:99991231T090000Z\r\n",
+        "DTSTART:18991231T230000Z\r\nDTEND:18991231T235959Z\r\n",
+        "DTSTART;VALUE=DATE:00010101\r\n",
+    ],
+)
+@pytest.mark.parametrize("calendar", ["appointments", "own"])
+def test_times_outside_the_supported_years_are_refused(
+    live: LiveServer, people: People, times: str, calendar: str
+) -> None:
+    """Failed before: the year 9999 was a 500 (``OverflowError`` in the appointment sync's ``start + MAX_DURATION``)
+    or a 412 (Radicale's own ``OverflowError`` computing an end), a DURATION past the year 9999 a 412. Every
+    calendar refuses times outside 1900 to 2200 as the appointments' rule does, before Radicale parses them."""
+    session = dav_session(people.fitter.username, people.fitter.password)
+    url = f"{live.base_url}/dav/{people.fitter.username}/{calendar}/"
+    if calendar == "own":
+        made = session.request("MKCALENDAR", url, timeout=30)
+        assert made.status_code == 201, made.text
+    before = _counts(live)
+    response = session.put(url + "far.ics", data=_raw_event("far@test", times), timeout=10)
+    assert response.status_code == 403, response.text
+    assert "<X:valid-calendar-data/>" in response.text and "urn:ietf:params:xml:ns:caldav" in response.text
+    assert "must lie between 1900 and 2200" in response.text
+    assert _counts(live) == before
+    assert session.get(url + "far.ics", timeout=10).status_code == 404
+
+
+def test_times_at_the_edges_of_the_supported_years_are_stored(
+    live: LiveServer, dav: tuple[requests.Session, str]
+) -> None:
+    session, url = dav
+    for name, times in {
+        "first": "DTSTART:19000101T000000Z\r\nDTEND:19000101T010000Z\r\n",
+        "last": "DTSTART:21991231T230000Z\r\nDTEND:22000101T000000Z\r\n",
+    }.items():
+        response = session.put(url + f"{name}.ics", data=_raw_event(f"{name}@test", times), timeout=10)
+        assert response.status_code == 201, response.text
+    assert _counts(live)[0] == 2

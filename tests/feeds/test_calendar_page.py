@@ -136,6 +136,27 @@ def test_bad_parameters_and_unknown_tokens(feed_world: FeedWorld) -> None:
     assert date.fromisoformat(last_monday) + timedelta(days=7) > date.today() + timedelta(days=179)
 
 
+def test_weeks_and_days_at_the_ends_of_the_calendar(feed_world: FeedWorld) -> None:
+    """A date outside the years appointments lie in (1900 to 2200) is a bad parameter (400 naming it); one at their
+    edges is a week outside the window, said so. Failed before: ``?week=9999-12-31`` (and
+    ``?view=day&day=9999-12-31``) was a 500, ``OverflowError`` from the week's end computed past the year 9999."""
+    base = f"/calendar/{feed_world.issue()['secret']}"
+    for when in ("0001-01-01", "0001-01-07", "1899-12-31", "9999-12-27", "9999-12-31", "2200-01-01"):
+        for view in ("week", "day", "agenda"):
+            for name in ("week", "day"):
+                query = f"?{name}={when}&view={view}"
+                for page in (feed_world.anon.get(base + query), feed_world.anon.get(base + ".json" + query)):
+                    assert page.status_code == 400, (query, page.text[:300])
+                    assert name in page.text and "1900" in page.text, (query, page.text[:300])
+    for when in ("1900-01-01", "2199-12-31"):
+        for view in ("week", "day", "agenda"):
+            query = f"?week={when}&day={when}&view={view}"
+            page = feed_world.anon.get(base + query)
+            assert page.status_code == 200 and 'id="outside"' in page.text, (query, page.text[:300])
+            data = feed_world.anon.get(base + ".json" + query)
+            assert data.status_code == 200 and data.json()["outside"]["nearest"], (query, data.text[:300])
+
+
 # --------------------------------------------------------------------------- the grid at three widths
 
 WIDTHS = (390, 768, 1280)

@@ -335,3 +335,51 @@ def test_the_density_arithmetic_agrees_with_dateutil(
         assert reference > MAX_OCCURRENCES - 1, (rule, reference)
     else:
         assert found == reference, (rule, found, reference)
+
+
+DENVER = ZoneInfo("America/Denver")
+
+
+@pytest.mark.parametrize(
+    ("rule", "start", "last"),
+    [
+        # a DATE UNTIL with a zoned DTSTART: through that day in DTSTART's zone (inclusive)
+        (
+            "FREQ=DAILY;UNTIL=20261225",
+            datetime(2026, 12, 20, 10, tzinfo=DENVER),
+            datetime(2026, 12, 25, 10, tzinfo=DENVER),
+        ),
+        (
+            "FREQ=DAILY;UNTIL=20261225",
+            datetime(2026, 12, 20, 23, tzinfo=DENVER),
+            datetime(2026, 12, 25, 23, tzinfo=DENVER),
+        ),
+        # a floating UNTIL: that wall-clock time in DTSTART's zone (inclusive)
+        (
+            "FREQ=DAILY;UNTIL=20261228T100000",
+            datetime(2026, 12, 20, 10, tzinfo=DENVER),
+            datetime(2026, 12, 28, 10, tzinfo=DENVER),
+        ),
+        (
+            "UNTIL=20261228t095959;FREQ=DAILY",
+            datetime(2026, 12, 20, 10, tzinfo=DENVER),
+            datetime(2026, 12, 27, 10, tzinfo=DENVER),
+        ),
+        # a UTC UNTIL stays an instant with a zoned DTSTART
+        (
+            "FREQ=DAILY;UNTIL=20261225T170000Z",
+            datetime(2026, 12, 20, 10, tzinfo=DENVER),
+            datetime(2026, 12, 25, 10, tzinfo=DENVER),
+        ),
+        # a UTC UNTIL with a floating (all-day) DTSTART: its wall-clock time
+        ("FREQ=DAILY;UNTIL=20261225T000000Z", datetime(2026, 12, 20), datetime(2026, 12, 25)),
+        ("FREQ=DAILY;UNTIL=20261224T235959Z", datetime(2026, 12, 20), datetime(2026, 12, 24)),
+        ("FREQ=DAILY;UNTIL=20261225", datetime(2026, 12, 20), datetime(2026, 12, 25)),
+    ],
+)
+def test_an_until_of_another_form_than_dtstart_is_read_not_refused(rule: str, start: datetime, last: datetime) -> None:
+    """Failed before: dateutil's "RRULE UNTIL values must be specified in UTC when DTSTART is timezone-aware"
+    (a ``ValueError``: 500s from the page and REST expand, an empty availability, a refused PUT)."""
+    found = list(parse_rule(rule, start))
+    assert found[0] == start and found[-1] == last
+    assert len(found) == (last.date() - start.date()).days + 1
