@@ -7,10 +7,10 @@ and nothing written:
 - bytes that are not text in the declared charset (UTF-8 when none is declared; ``MalformedCalendarData``), which would
   otherwise be read as Latin-1;
 - a date or date-time the parser cannot read (``00000101`` would otherwise become 2000-01-01);
-- a time outside the years appointments may lie in (:data:`~caldav_bridge.model.appointment.EARLIEST` to
-  :data:`~caldav_bridge.model.appointment.LATEST`): an event's DTSTART, DTEND (or its start plus DURATION), DUE,
-  RECURRENCE-ID, RDATE or EXDATE; near the year 9999 Radicale's and the appointment sync's arithmetic overflowed
-  (412 and 500), and no REPORT may ask for those years anyway;
+- a time outside the years 1000 to 9000 (:data:`EARLIEST_TIME`, :data:`LATEST_TIME`): an event's DTSTART, DTEND
+  (or its start plus DURATION), DUE, RECURRENCE-ID, RDATE or EXDATE; near the year 9999 Radicale's and the
+  appointment sync's arithmetic overflowed (412 and 500). The appointments calendar keeps its own narrower rule
+  (1900 to 2200, the canonical model's); a calendar a client made may hold a birthday of 1850;
 - a TZID that names no known zone and has no VTIMEZONE in the body (it would otherwise be read
   in the calendar's zone); a custom TZID with its VTIMEZONE is fine;
 - a recurrence rule (RRULE, EXRULE) that never occurs or whose expansion costs more than a fixed
@@ -29,7 +29,7 @@ from __future__ import annotations
 import codecs
 import warnings
 from collections.abc import Iterator
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from icalendar.timezone import tzp
@@ -38,7 +38,6 @@ from caldav_bridge.converters.ical_parse import ParsedText
 from caldav_bridge.converters.ical_read import parse_calendar
 from caldav_bridge.converters.ical_shape import MAX_DATES, MAX_RULE_VALUES, shape
 from caldav_bridge.dav.errors import InvalidCalendarData, MalformedCalendarData
-from caldav_bridge.model.appointment import EARLIEST, LATEST
 from caldav_bridge.model.recurrence import (
     CHECK_OCCURRENCES,
     CHECK_YEARS,
@@ -119,6 +118,10 @@ def _check_times(component: Any) -> None:
     _check_years(component)
 
 
+#: The first and last times any calendar may hold: far from both ends of Python's calendar, so that no end, duration
+#: or window computed from them overflows, and beyond any calendar's use.
+EARLIEST_TIME = datetime(1000, 1, 1)
+LATEST_TIME = datetime(9000, 1, 1)
 #: Properties holding one date or date-time, and those holding lists of them (a PERIOD counts by its start).
 _SINGLE_TIMES = ("DTSTART", "DTEND", "DUE", "RECURRENCE-ID")
 _LISTED_TIMES = ("RDATE", "EXDATE")
@@ -129,7 +132,7 @@ def _wall_clock(value: Any) -> datetime:
     moment = _as_datetime(value)
     if moment.tzinfo is not None:
         try:
-            moment = moment.astimezone(EARLIEST.tzinfo)
+            moment = moment.astimezone(UTC)
         except OverflowError:  # past either end of the calendar in UTC (year 1 or 9999 with an offset): outside
             return datetime.min
     return moment.replace(tzinfo=None)
@@ -153,12 +156,13 @@ def _times_of(component: Any) -> Iterator[tuple[str, Any]]:
 
 
 def _check_years(component: Any) -> None:
-    """Refuse times outside the supported years (the appointments' rule): with them, an end computed from a
-    start (a DATE's day, a DURATION, the sync's longest appointment) overflowed near the year 9999."""
-    earliest, latest = EARLIEST.replace(tzinfo=None), LATEST.replace(tzinfo=None)
+    """Refuse times outside :data:`EARLIEST_TIME` to :data:`LATEST_TIME`: with them, an end computed from a start
+    (a DATE's day, a DURATION, the sync's longest appointment) overflowed near the year 9999."""
     for name, value in _times_of(component):
-        if not earliest <= _wall_clock(value) <= latest:
-            raise _refuse(f"{component.name} {name} {value}: times must lie between {EARLIEST.year} and {LATEST.year}")
+        if not EARLIEST_TIME <= _wall_clock(value) <= LATEST_TIME:
+            raise _refuse(
+                f"{component.name} {name} {value}: times must lie between {EARLIEST_TIME.year} and {LATEST_TIME.year}"
+            )
 
 
 def _known_zone(tzid: str, defined: set[str]) -> bool:

@@ -168,31 +168,51 @@ def _raw_event(uid: str, times: str) -> str:
         "DTSTART;VALUE=DATE:99991231\r\n",
         "DTSTART;VALUE=DATE:99991231\r\nDTEND;VALUE=DATE:99991231\r\n",
         "DTSTART:20261201T090000Z\r\nDURATION:P99999999W\r\n",
-        "DTSTART:21991231T230000Z\r\nDURATION:P3D\r\n",
         "DTSTART:20261201T090000Z\r\nDTEND:20261201T100000Z\r\nRDATE:99991231T090000Z\r\n",
-        "DTSTART:18991231T230000Z\r\nDTEND:18991231T235959Z\r\n",
         "DTSTART;VALUE=DATE:00010101\r\n",
     ],
 )
 @pytest.mark.parametrize("calendar", ["appointments", "own"])
-def test_times_outside_the_supported_years_are_refused(
+def test_times_near_the_ends_of_the_calendar_are_refused(
     live: LiveServer, people: People, times: str, calendar: str
 ) -> None:
     """Failed before: the year 9999 was a 500 (``OverflowError`` in the appointment sync's ``start + MAX_DURATION``)
     or a 412 (Radicale's own ``OverflowError`` computing an end), a DURATION past the year 9999 a 412. Every
-    calendar refuses times outside 1900 to 2200 as the appointments' rule does, before Radicale parses them."""
+    calendar refuses times outside 1000 to 9000 before Radicale parses them."""
+    session, url = _calendar(live, people, calendar)
+    before = _counts(live)
+    response = session.put(url + "far.ics", data=_raw_event("far@test", times), timeout=10)
+    assert response.status_code == 403, response.text
+    assert "<X:valid-calendar-data/>" in response.text and "urn:ietf:params:xml:ns:caldav" in response.text
+    assert "must lie between 1000 and 9000" in response.text
+    assert _counts(live) == before
+    assert session.get(url + "far.ics", timeout=10).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "times", ["DTSTART:18991231T230000Z\r\nDTEND:18991231T235959Z\r\n", "DTSTART;VALUE=DATE:18500314\r\n"]
+)
+def test_a_time_before_1900_is_an_appointments_refusal_and_another_calendars_event(
+    live: LiveServer, people: People, times: str
+) -> None:
+    """The appointments calendar holds what the canonical model can (1900 to 2200); a calendar the client made
+    holds a birthday of 1850 as any CalDAV server would."""
+    session, url = _calendar(live, people, "appointments")
+    refused = session.put(url + "old.ics", data=_raw_event("old@test", times), timeout=10)
+    assert refused.status_code == 403 and "1900 and 2200" in refused.text, refused.text
+    session, url = _calendar(live, people, "own")
+    stored = session.put(url + "old.ics", data=_raw_event("old@test", times), timeout=10)
+    assert stored.status_code == 201, stored.text
+    assert session.get(url + "old.ics", timeout=10).status_code == 200
+
+
+def _calendar(live: LiveServer, people: People, calendar: str) -> tuple[requests.Session, str]:
     session = dav_session(people.fitter.username, people.fitter.password)
     url = f"{live.base_url}/dav/{people.fitter.username}/{calendar}/"
     if calendar == "own":
         made = session.request("MKCALENDAR", url, timeout=30)
         assert made.status_code == 201, made.text
-    before = _counts(live)
-    response = session.put(url + "far.ics", data=_raw_event("far@test", times), timeout=10)
-    assert response.status_code == 403, response.text
-    assert "<X:valid-calendar-data/>" in response.text and "urn:ietf:params:xml:ns:caldav" in response.text
-    assert "must lie between 1900 and 2200" in response.text
-    assert _counts(live) == before
-    assert session.get(url + "far.ics", timeout=10).status_code == 404
+    return session, url
 
 
 def test_times_at_the_edges_of_the_supported_years_are_stored(
