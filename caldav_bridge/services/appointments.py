@@ -82,6 +82,7 @@ from caldav_bridge.model.series import (
     occurrences_of,
     with_override,
 )
+from caldav_bridge.model.series_move import series_moved
 from caldav_bridge.model.timestamps import format_timestamp, parse_timestamp
 from caldav_bridge.services import creates
 from caldav_bridge.services.actor import CALDAV_CHANNEL, Actor, UncheckedActor
@@ -500,6 +501,7 @@ def _apply_patch(
         _check_caldav_meta(actor, patch.meta or {}, row.meta_extra or {})
         _check_show_as(patch.meta or {})
         _apply_meta(row, _merged_meta(row, patch.meta or {}))
+    _series_follows(actor, row, before)
     if "guests" in given or "meta" in given:
         _check_busy_guests(row)
     if "status" in given and patch.status is not None and patch.status != row.status:
@@ -513,6 +515,20 @@ def _apply_patch(
         _changed(uow, actor, row, before, "update", reason=reason)  # not when its occurrences are all it changed
     for change in occurrences:  # checked as the series' change is: only a slot claim of its own follows it
         _occurrence_changed(uow, actor, row, change, OverlapCheck.NONE, reason=reason)
+
+
+def _series_follows(actor: Actor, row: AppointmentRow, before: _Before) -> None:
+    """A series whose first occurrence a change moved takes its exceptions along (EXDATEs, RDATEs, its
+    overrides' RECURRENCE-IDs, UNTIL: :func:`~caldav_bridge.model.series_move.series_moved`), so the same
+    occurrences stay removed and moved. Not for a CalDAV client's write: its text says the exceptions it means."""
+    if actor.channel == CALDAV_CHANNEL or row.date_start == before.start:
+        return
+    series = Series.of_meta(row.meta_extra)
+    if series is None:
+        return
+    moved = series_moved(series, before.start, row.date_start, row.calendar.timezone)
+    if moved is not series:
+        row.meta_extra = {**(row.meta_extra or {}), RECURRENCE_META: moved.to_json()}
 
 
 @dataclass(frozen=True)
@@ -596,6 +612,7 @@ def _reschedule(
     before = _Before.of(row)
     _transition(row, S.RESCHEDULED, "reschedule")
     row.date_start, row.date_end = request.date_start, request.date_end
+    _series_follows(actor, row, before)
     row.sequence += 1
     row.updated_at = utcnow()
     _changed(uow, actor, row, before, "reschedule", reason=request.reason)
