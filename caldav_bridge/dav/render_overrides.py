@@ -12,7 +12,7 @@ in its zone (or UTC); for an all-day series (DTSTART ``VALUE=DATE``) as dates, R
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time
 from typing import Any
 
@@ -77,25 +77,33 @@ def merge_overrides(
     written: Written,
     base: tuple[str, str],
 ) -> None:
-    """The series' overrides (``meta.recurrence``) as RECURRENCE-ID VEVENTs of ``calendar``; ``base``: the stored
-    text and the zone its floating times and dates are read in."""
+    """The series' exceptions (``meta.recurrence``) in ``calendar``: the master's RRULE, EXDATE and RDATE where they
+    differ from the stored text's, and the overrides as RECURRENCE-ID VEVENTs; ``base``: the stored text and the
+    zone its floating times and dates are read in.
+
+    An override VEVENT whose RECURRENCE-ID no override has any more (a REST move of the whole series shifted it) is
+    given the one it now has, kept as the client wrote it otherwise; one left over is removed (it would show an
+    occurrence the series no longer has)."""
     series = Series.of_meta(appointment.meta.model_dump(mode="json"))
-    if series is None or not series.overrides:
+    if series is None:
         return
     base_text, zone = base
     try:
         parsed = series_in(read_vevents(base_text), zone)
     except IcalParseError:
         parsed = None
+    if parsed is not None:
+        _merge_master(master, series, parsed, written)
     said = {o.recurrence_id: o for o in (parsed.overrides if parsed is not None else ())}
     events: dict[datetime, Any] = {}
     for component in calendar.walk("VEVENT"):
         with contextlib.suppress(Exception):  # an unreadable RECURRENCE-ID: that VEVENT is left alone
             if component.get("RECURRENCE-ID") is not None:
                 events[written.instant(component.decoded("RECURRENCE-ID"))] = component
+    rekeyed = _rekey(calendar, events, said, series, written)
     for override in series.overrides:
         rid = override.recurrence_id.astimezone(UTC)
-        if said.get(rid) == override and rid in events:
+        if (said.get(rid) == override or rid in rekeyed) and rid in events:
             continue
         event = events.get(rid)
         if event is None:
@@ -105,6 +113,52 @@ def merge_overrides(
             event.add("RECURRENCE-ID", written.recurrence_id(rid))
             calendar.add_component(event)
         _write_override(event, override, appointment, written)
+
+
+def _merge_master(master: Any, series: Series, stored: Series, written: Written) -> None:
+    """The master's RRULE, EXDATE and RDATE as ``series`` has them, each rewritten only where the stored text's
+    (``stored``) says otherwise (a client's own lines and parameters stay), in the master's zone (dates for an
+    all-day series)."""
+    if series.rrule and series.rrule != stored.rrule:
+        master.pop("RRULE", None)
+        master.add("RRULE", icalendar.vRecur.from_ical(series.rrule))
+    for name, wanted, had in (("EXDATE", series.exdates, stored.exdates), ("RDATE", series.rdates, stored.rdates)):
+        if {d.astimezone(UTC) for d in wanted} != {d.astimezone(UTC) for d in had}:
+            master.pop(name, None)
+            if wanted:
+                master.add(name, [written.recurrence_id(d) for d in sorted(wanted)])
+
+
+def _rekey(
+    calendar: icalendar.Calendar,
+    events: dict[datetime, Any],
+    said: dict[datetime, Override],
+    series: Series,
+    written: Written,
+) -> set[datetime]:
+    """Override VEVENTs whose RECURRENCE-ID (key of ``events``) no override of ``series`` has: each given the
+    RECURRENCE-ID of the override it says in all else (``said``: the stored text's overrides), the rest removed.
+    ``events`` is updated to match; the RECURRENCE-IDs given are returned (those VEVENTs say their override)."""
+    wanted = {o.recurrence_id.astimezone(UTC): o for o in series.overrides}
+    stale = [rid for rid in events if rid not in wanted]
+    rekeyed: set[datetime] = set()
+    if not stale:
+        return rekeyed
+    for rid, override in wanted.items():
+        if rid in events:
+            continue
+        match = next((old for old in stale if old in said and replace(said[old], recurrence_id=rid) == override), None)
+        if match is None:
+            continue
+        stale.remove(match)
+        event = events.pop(match)
+        event.pop("RECURRENCE-ID", None)
+        event.add("RECURRENCE-ID", written.recurrence_id(rid))
+        events[rid] = event
+        rekeyed.add(rid)
+    gone = {id(events.pop(rid)) for rid in stale}
+    calendar.subcomponents = [c for c in calendar.subcomponents if id(c) not in gone]
+    return rekeyed
 
 
 def _write_override(event: Any, override: Override, appointment: Appointment, written: Written) -> None:

@@ -11,10 +11,10 @@ gives no times leaves it as it is.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime, timedelta
 
 from caldav_bridge.errors import FieldError, FieldValueError, ValidationFailed
+from caldav_bridge.model.all_day import on_midnights
 from caldav_bridge.model.appointment import check_interval
 from caldav_bridge.model.requests import OccurrencePatch
 from caldav_bridge.model.series import Override, Series
@@ -46,12 +46,8 @@ def changed_occurrence(current: Override, patch: OccurrencePatch, all_day_zone: 
     cancelled = current.cancelled if patch.cancelled is None else patch.cancelled
     timed = current.timed
     if all_day_zone is not None and {"date_start", "date_end"} & given:
-        timed = not (_is_midnight(start, all_day_zone) and _is_midnight(end, all_day_zone))
+        timed = not on_midnights(start, end, all_day_zone)
     return Override(current.recurrence_id, start, end, cancelled, **texts, timed=timed)
-
-
-def _is_midnight(instant: datetime, zone: str) -> bool:
-    return instant.astimezone(ZoneInfo(zone)).time() == time()
 
 
 def changed_fields(before: Override, after: Override) -> tuple[str, ...]:

@@ -43,6 +43,7 @@ from caldav_bridge.events.model import (
     OccurrenceChanged,
     OverlapCheck,
 )
+from caldav_bridge.model.all_day import ALL_DAY_META, check_all_day, on_midnights
 from caldav_bridge.model.appointment import (
     EARLIEST,
     LATEST,
@@ -84,6 +85,7 @@ from caldav_bridge.model.series import (
     occurrences_of,
     with_override,
 )
+from caldav_bridge.model.series_move import series_moved
 from caldav_bridge.model.timestamps import format_timestamp, parse_timestamp
 from caldav_bridge.services import creates
 from caldav_bridge.services.actor import CALDAV_CHANNEL, Actor, UncheckedActor
@@ -502,6 +504,8 @@ def _apply_patch(
         _check_caldav_meta(actor, patch.meta or {}, row.meta_extra or {})
         _check_meta_input(patch.meta or {})
         _apply_meta(row, _merged_meta(row, patch.meta or {}))
+    _series_follows(actor, row, before)
+    _all_day_follows(actor, row, before, said="meta" in given and ALL_DAY_META in (patch.meta or {}))
     if "guests" in given or "meta" in given:
         _check_busy_guests(row)
     if "status" in given and patch.status is not None and patch.status != row.status:
@@ -515,6 +519,43 @@ def _apply_patch(
         _changed(uow, actor, row, before, "update", reason=reason)  # not when its occurrences are all it changed
     for change in occurrences:  # checked as the series' change is: only a slot claim of its own follows it
         _occurrence_changed(uow, actor, row, change, OverlapCheck.NONE, reason=reason)
+
+
+def _all_day_follows(actor: Actor, row: AppointmentRow, before: _Before, *, said: bool) -> None:
+    """An all-day appointment (``meta.all_day``, after the change) given times that are not midnights of its
+    calendar's zone becomes timed, as an occurrence of an all-day series does; a change that says ``all_day: true``
+    itself (``said``) with such times is refused (:mod:`caldav_bridge.model.all_day`). A CalDAV client's all-day
+    event is dates, read as those midnights: its text is taken as written."""
+    extra = row.meta_extra or {}
+    moved = (before.start, before.end) != (row.date_start, row.date_end)
+    if actor.channel == CALDAV_CHANNEL or extra.get(ALL_DAY_META) is not True or not (said or moved):
+        return
+    zone = row.calendar.timezone
+    if said:
+        _check_all_day(row.date_start, row.date_end, zone)
+    elif not on_midnights(row.date_start, row.date_end, zone):
+        row.meta_extra = {**extra, ALL_DAY_META: False}
+
+
+def _check_all_day(start: datetime, end: datetime, zone: str) -> None:
+    try:
+        check_all_day(start, end, zone)
+    except FieldValueError as exc:
+        raise ValidationFailed([FieldError(exc.field, str(exc))]) from exc
+
+
+def _series_follows(actor: Actor, row: AppointmentRow, before: _Before) -> None:
+    """A series whose first occurrence a change moved takes its exceptions along (EXDATEs, RDATEs, its
+    overrides' RECURRENCE-IDs, UNTIL: :func:`~caldav_bridge.model.series_move.series_moved`), so the same
+    occurrences stay removed and moved. Not for a CalDAV client's write: its text says the exceptions it means."""
+    if actor.channel == CALDAV_CHANNEL or row.date_start == before.start:
+        return
+    series = Series.of_meta(row.meta_extra)
+    if series is None:
+        return
+    moved = series_moved(series, before.start, row.date_start, row.calendar.timezone)
+    if moved is not series:
+        row.meta_extra = {**(row.meta_extra or {}), RECURRENCE_META: moved.to_json()}
 
 
 @dataclass(frozen=True)
@@ -598,6 +639,8 @@ def _reschedule(
     before = _Before.of(row)
     _transition(row, S.RESCHEDULED, "reschedule")
     row.date_start, row.date_end = request.date_start, request.date_end
+    _series_follows(actor, row, before)
+    _all_day_follows(actor, row, before, said=False)
     row.sequence += 1
     row.updated_at = utcnow()
     _changed(uow, actor, row, before, "reschedule", reason=request.reason)
@@ -951,6 +994,8 @@ def _new_row(
     meta = draft.meta.model_dump(mode="json")
     _check_caldav_meta(actor, meta, {})
     _check_meta_input(meta)
+    if meta.get(ALL_DAY_META) is True:
+        _check_all_day(draft.date_start, draft.date_end, calendar.timezone)
     return creates.new_row(appointment_id, calendar, draft, now)
 
 

@@ -4,8 +4,9 @@ headers, 304s, HEAD, gzip, privacy, the window, cancellations, revocation, rate 
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from email.utils import parsedate_to_datetime
+from zoneinfo import ZoneInfo
 
 import icalendar
 import pytest
@@ -27,7 +28,12 @@ def _events(body: bytes) -> dict[str, icalendar.Event]:
 def test_a_feed_is_valid_complete_and_cacheable(feed_world: FeedWorld) -> None:
     w, now = feed_world, feed_world.now
     timed = w.add(now + timedelta(days=2, hours=3))
-    all_day = w.add(now + timedelta(days=5), minutes=24 * 60, meta={"type": "TECH_SETUP", "all_day": True})
+    denver = ZoneInfo("America/Denver")  # an all-day appointment: midnights of the calendar's zone (else a 422)
+    midnight = datetime.combine((now + timedelta(days=5)).astimezone(denver).date(), time(), denver)
+    day_long = (datetime.combine(midnight.date() + timedelta(days=1), time(), denver) - midnight) // timedelta(
+        minutes=1
+    )
+    all_day = w.add(midnight, minutes=day_long, meta={"type": "TECH_SETUP", "all_day": True})
     multi = w.add(now + timedelta(days=8), minutes=50 * 60, meta={"type": "INITIAL", "location": "Denver store"})
     past = w.add(now - timedelta(days=20))
     too_old = w.add(now - timedelta(days=40))
