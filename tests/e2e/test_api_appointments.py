@@ -208,9 +208,22 @@ def test_etag_changes_when_and_only_when_the_appointment_changes(live: LiveServe
     url = f"/api/v1/appointments/{created.json()['id']}"
     assert api.get(url).headers["ETag"] == created.headers["ETag"]
     assert api.get(url).headers["ETag"] == created.headers["ETag"]
+    # a patch of nothing, or of the values it holds, changes nothing: same ETag, no history, nothing to push
+    history, outbox = len(api.get(f"{url}/history").json()["items"]), _count(live, OutboxRow)
+    body = created.json()
+    for same in (
+        {},
+        {"name": body["name"]},
+        {"date_start": body["date_start"], "meta": {"type": body["meta"]["type"]}},
+    ):
+        unchanged = api.patch(url, json=same)
+        assert unchanged.status_code == 200 and unchanged.headers["ETag"] == created.headers["ETag"], same
+        assert unchanged.json()["updated_at"] == body["updated_at"], same
+    assert len(api.get(f"{url}/history").json()["items"]) == history and _count(live, OutboxRow) == outbox
     changed = api.patch(url, json={"description": None})
     assert changed.json()["description"] is None
     assert changed.headers["ETag"] != created.headers["ETag"]
+    assert len(api.get(f"{url}/history").json()["items"]) > history or _count(live, OutboxRow) > outbox
 
 
 @pytest.mark.parametrize("format_name", [None, "blueprint"])
