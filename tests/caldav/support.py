@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import requests
@@ -10,11 +11,27 @@ import requests
 from tests.support.factories import iso
 from tests.support.live import Api, LiveServer, loopback_session
 
-__all__ = ["BASE", "DENVER", "dav_session", "event_ics", "fmt", "follow_up_slots", "new_feed", "tuesday_ahead"]
+__all__ = [
+    "BASE",
+    "DENVER",
+    "LOCAL",
+    "by_uid",
+    "dav_session",
+    "denver_at",
+    "denver_event",
+    "event_ics",
+    "fmt",
+    "follow_up_slots",
+    "new_feed",
+    "seen_guest",
+    "tuesday_ahead",
+]
 
 BASE = datetime(2026, 12, 1, 16, 0, tzinfo=UTC)
 #: The fitter's zone (``people.fitter``'s calendar).
 DENVER = ZoneInfo("America/Denver")
+#: A local time as iCalendar writes it after ``TZID=``.
+LOCAL = "%Y%m%dT%H%M%S"
 
 
 def tuesday_ahead() -> date:
@@ -100,3 +117,42 @@ def dav_session(username: str, password: str) -> requests.Session:
 
 
 _ = timedelta
+
+
+def denver_at(day: date, hour: int) -> datetime:
+    return datetime.combine(day, time(hour), tzinfo=DENVER)
+
+
+def denver_event(uid: str, start: datetime, *, summary: str = "Fitting", lines: str = "") -> str:
+    """A one-hour VEVENT at ``start`` in Denver's zone, with the client's own ``lines``."""
+    return (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//tests//client//EN\r\nBEGIN:VEVENT\r\n"
+        f"UID:{uid}\r\nDTSTAMP:20261101T000000Z\r\nSUMMARY:{summary}\r\n"
+        f"DTSTART;TZID=America/Denver:{start:{LOCAL}}\r\n"
+        f"DTEND;TZID=America/Denver:{start + timedelta(hours=1):{LOCAL}}\r\n"
+        f"{lines}END:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+
+
+def seen_guest(api: Api, calendar_id: str, day: date, guest: dict[str, str]) -> None:
+    """``guest`` becomes a customer seen in this calendar (an attendee's X-GUEST-ID naming them resolves)."""
+    made = api.post(
+        "/api/v1/appointments",
+        json={
+            "calendar": {"id": calendar_id},
+            "date_start": iso(denver_at(day, 7)),
+            "date_end": iso(denver_at(day, 8)),
+            "name": "Earlier visit",
+            "guests": [guest],
+            "meta": {"type": "INITIAL"},
+        },
+    )
+    assert made.status_code == 201, made.text
+
+
+def by_uid(api: Api, calendar_id: str, uid: str) -> dict[str, Any]:
+    """The appointment a client's item of ``uid`` became, as REST lists it."""
+    listed = api.get("/api/v1/appointments", params={"calendar_id": calendar_id, "kind": "all", "limit": 100})
+    assert listed.status_code == 200, listed.text
+    (found,) = [i for i in listed.json()["items"] if i["meta"].get("ical_uid") == uid]
+    return dict(found)

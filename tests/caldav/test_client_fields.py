@@ -6,34 +6,16 @@ occurrence's own title, notes and place in REST (``meta.recurrence.overrides``, 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from datetime import UTC, date, timedelta
 
 import caldav
 import icalendar
 import pytest
 
-from tests.caldav.support import DENVER, new_feed, tuesday_ahead
+from tests.caldav.support import LOCAL, by_uid, denver_at, denver_event, new_feed, seen_guest, tuesday_ahead
 from tests.conftest import People
 from tests.support.factories import iso
 from tests.support.live import Api, LiveServer
-
-LOCAL = "%Y%m%dT%H%M%S"
-
-
-def _at(day: date, hour: int) -> datetime:
-    return datetime.combine(day, time(hour), tzinfo=DENVER)
-
-
-def _event(uid: str, start: datetime, *, lines: str, summary: str = "Fitting") -> str:
-    return (
-        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//tests//fields//EN\r\nBEGIN:VEVENT\r\n"
-        f"UID:{uid}\r\nDTSTAMP:20261101T000000Z\r\nSUMMARY:{summary}\r\n"
-        f"DTSTART;TZID=America/Denver:{start:{LOCAL}}\r\n"
-        f"DTEND;TZID=America/Denver:{start + timedelta(hours=1):{LOCAL}}\r\n"
-        f"{lines}END:VEVENT\r\nEND:VCALENDAR\r\n"
-    )
-
 
 #: What the client writes besides the canonical fields (``cust-john``: a customer seen in the calendar).
 CLIENT_LINES = (
@@ -73,33 +55,12 @@ def fitter(fitter_api: Api, people: People) -> Fitter:
 def written(fitter: Fitter, fitter_calendar: caldav.Calendar) -> str:
     """``fields@client`` at 10:00 with :data:`CLIENT_LINES`, written by the client once John Doe is a known
     customer of the calendar: the text it wrote."""
-    _known_guest(fitter.api, fitter.calendar_id, fitter.day)
-    text = _event("fields@client", _at(fitter.day, 10), lines=CLIENT_LINES)
+    seen_guest(
+        fitter.api, fitter.calendar_id, fitter.day, {"id": "cust-john", "first_name": "John", "last_name": "Doe"}
+    )
+    text = denver_event("fields@client", denver_at(fitter.day, 10), lines=CLIENT_LINES)
     fitter_calendar.save_event(text)
     return text
-
-
-def _known_guest(api: Api, calendar_id: str, day: date) -> None:
-    """John Doe (``cust-john``) becomes a customer seen in this calendar (an attendee's X-GUEST-ID resolves)."""
-    made = api.post(
-        "/api/v1/appointments",
-        json={
-            "calendar": {"id": calendar_id},
-            "date_start": iso(_at(day, 7)),
-            "date_end": iso(_at(day, 8)),
-            "name": "Earlier visit",
-            "guests": [{"id": "cust-john", "first_name": "John", "last_name": "Doe"}],
-            "meta": {"type": "INITIAL"},
-        },
-    )
-    assert made.status_code == 201, made.text
-
-
-def _by_uid(api: Api, calendar_id: str, uid: str) -> dict[str, Any]:
-    listed = api.get("/api/v1/appointments", params={"calendar_id": calendar_id, "kind": "all", "limit": 100})
-    assert listed.status_code == 200, listed.text
-    (found,) = [i for i in listed.json()["items"] if i["meta"].get("ical_uid") == uid]
-    return dict(found)
 
 
 def _properties(text: str, *names: str) -> list[tuple[str, str, list[tuple[str, str]]]]:
@@ -122,7 +83,7 @@ def test_client_fields_show_in_rest_and_survive_a_rest_change(
     fitter: Fitter, fitter_calendar: caldav.Calendar, written: str
 ) -> None:
     api, calendar_id = fitter.api, fitter.calendar_id
-    item = _by_uid(api, calendar_id, "fields@client")
+    item = by_uid(api, calendar_id, "fields@client")
     assert {k: item["meta"].get(k) for k in EXPECTED_META} == EXPECTED_META
     assert [g["id"] for g in item["guests"]] == ["cust-john"]
     single = api.get(f"/api/v1/appointments/{item['id']}")
@@ -156,7 +117,9 @@ def test_client_fields_show_in_rest_and_survive_a_rest_change(
     assert _properties(stored, "ORGANIZER", "ATTENDEE") == _properties(written, "ORGANIZER", "ATTENDEE")
     # the client drops what it no longer has: so does the appointment
     caldav_event = fitter_calendar.event_by_uid("fields@client")
-    caldav_event.data = _event("fields@client", _at(fitter.day, 10), lines="X-APPOINTMENT-TYPE:FOLLOW_UP\r\n")
+    caldav_event.data = denver_event(
+        "fields@client", denver_at(fitter.day, 10), lines="X-APPOINTMENT-TYPE:FOLLOW_UP\r\n"
+    )
     caldav_event.save()
     after = api.get(f"/api/v1/appointments/{item['id']}").json()
     assert not {k for k in EXPECTED_META if k in after["meta"]}
@@ -190,7 +153,7 @@ def test_client_fields_travel_to_feeds_by_privacy_and_to_the_canonical_export(
     # and a new appointment imported from it carries them as well
     meta = {k: v for k, v in mine["meta"].items() if k != "ical_uid"}  # another event: its own UID
     copy = {**mine, "id": "6f1c2d3e-0000-4000-8000-0000000000c1", "meta": meta}
-    copy["date_start"], copy["date_end"] = iso(_at(day, 15)), iso(_at(day, 16))
+    copy["date_start"], copy["date_end"] = iso(denver_at(day, 15)), iso(denver_at(day, 16))
     created = api.post("/api/v1/import/canonical", json=[copy])
     assert [r["status"] for r in created.json()["results"]] == ["created"], created.text
     again = api.get(f"/api/v1/appointments/{copy['id']}")
@@ -214,12 +177,13 @@ def _series(uid: str, day: date) -> str:
     return (
         "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//tests//fields//EN\r\nBEGIN:VEVENT\r\n"
         f"UID:{uid}\r\nDTSTAMP:20261101T000000Z\r\nSUMMARY:Daily check\r\nLOCATION:Home\r\n"
-        f"DTSTART;TZID=America/Denver:{_at(day, 9):{LOCAL}}\r\nDTEND;TZID=America/Denver:{_at(day, 10):{LOCAL}}\r\n"
+        f"DTSTART;TZID=America/Denver:{denver_at(day, 9):{LOCAL}}\r\n"
+        f"DTEND;TZID=America/Denver:{denver_at(day, 10):{LOCAL}}\r\n"
         "RRULE:FREQ=DAILY;COUNT=3\r\nX-APPOINTMENT-TYPE:FOLLOW_UP\r\nEND:VEVENT\r\n"
         f"BEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20261101T000000Z\r\n"
-        f"RECURRENCE-ID;TZID=America/Denver:{_at(day + timedelta(days=1), 9):{LOCAL}}\r\n"
-        f"DTSTART;TZID=America/Denver:{_at(day + timedelta(days=1), 14):{LOCAL}}\r\n"
-        f"DTEND;TZID=America/Denver:{_at(day + timedelta(days=1), 15):{LOCAL}}\r\n"
+        f"RECURRENCE-ID;TZID=America/Denver:{denver_at(day + timedelta(days=1), 9):{LOCAL}}\r\n"
+        f"DTSTART;TZID=America/Denver:{denver_at(day + timedelta(days=1), 14):{LOCAL}}\r\n"
+        f"DTEND;TZID=America/Denver:{denver_at(day + timedelta(days=1), 15):{LOCAL}}\r\n"
         "SUMMARY:Check at the shop\r\nDESCRIPTION:Bring the charger\r\nLOCATION:Shop\r\n"
         "X-APPOINTMENT-TYPE:FOLLOW_UP\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
     )
@@ -230,14 +194,18 @@ def test_an_override_carries_its_own_title_into_rest_and_feeds(
 ) -> None:
     api, calendar_id, day = fitter.api, fitter.calendar_id, fitter.day
     fitter_calendar.save_event(_series("series@client", day))
-    item = _by_uid(api, calendar_id, "series@client")
+    item = by_uid(api, calendar_id, "series@client")
     (override,) = item["meta"]["recurrence"]["overrides"]
     assert (override["name"], override["description"], override["location"]) == (
         "Check at the shop",
         "Bring the charger",
         "Shop",
     )
-    window = {"calendar_id": calendar_id, "from": iso(_at(day, 0)), "to": iso(_at(day + timedelta(days=4), 0))}
+    window = {
+        "calendar_id": calendar_id,
+        "from": iso(denver_at(day, 0)),
+        "to": iso(denver_at(day + timedelta(days=4), 0)),
+    }
     expanded = api.get("/api/v1/appointments", params={**window, "expand": "true"})
     assert expanded.status_code == 200, expanded.text
     assert [(o["name"], o["description"], o["meta"]["location"]) for o in expanded.json()["items"]] == [
@@ -245,7 +213,7 @@ def test_an_override_carries_its_own_title_into_rest_and_feeds(
         ("Check at the shop", "Bring the charger", "Shop"),
         ("Daily check", None, "Home"),
     ]
-    rid = _at(day + timedelta(days=1), 9).astimezone(UTC)
+    rid = denver_at(day + timedelta(days=1), 9).astimezone(UTC)
     shown = {}
     for privacy in ("full", "minimal", "busy"):
         calendar = icalendar.Calendar.from_ical(_feed(live, fitter, privacy))

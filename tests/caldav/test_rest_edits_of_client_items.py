@@ -8,60 +8,26 @@ client wrote, on SQLite and PostgreSQL:
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import caldav
 import icalendar
 import pytest
 
-from tests.caldav.support import DENVER, new_feed, tuesday_ahead
+from tests.caldav.support import LOCAL, by_uid, denver_at, denver_event, new_feed, seen_guest, tuesday_ahead
 from tests.conftest import People
 from tests.support.factories import iso
 from tests.support.live import Api, LiveServer
 
-LOCAL = "%Y%m%dT%H%M%S"
 WALTER = "ATTENDEE;CN=Walter Brennan;X-GUEST-ID=cust-1002:mailto:walter@example.com\r\n"
 COLLEAGUE = "ATTENDEE;CN=Clara Colleague;PARTSTAT=ACCEPTED:mailto:clara@example.com\r\n"
 WALTER_META = {"name": "Walter Brennan", "email": "walter@example.com", "guest_id": "cust-1002"}
 CLARA_META = {"name": "Clara Colleague", "email": "clara@example.com"}
 
 
-def _at(day: date, hour: int) -> datetime:
-    return datetime.combine(day, time(hour), tzinfo=DENVER)
-
-
 def _event(uid: str, start: datetime, *, summary: str = "Fitting", lines: str = "") -> str:
-    return (
-        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//tests//rest-edits//EN\r\nBEGIN:VEVENT\r\n"
-        f"UID:{uid}\r\nDTSTAMP:20261101T000000Z\r\nSUMMARY:{summary}\r\n"
-        f"DTSTART;TZID=America/Denver:{start:{LOCAL}}\r\n"
-        f"DTEND;TZID=America/Denver:{start + timedelta(hours=1):{LOCAL}}\r\n"
-        f"X-APPOINTMENT-TYPE:FOLLOW_UP\r\n{lines}END:VEVENT\r\nEND:VCALENDAR\r\n"
-    )
-
-
-def _known_guests(api: Api, calendar_id: str, day: date) -> None:
-    """Walter Brennan (``cust-1002``) becomes a customer seen in this calendar (his X-GUEST-ID resolves)."""
-    made = api.post(
-        "/api/v1/appointments",
-        json={
-            "calendar": {"id": calendar_id},
-            "date_start": iso(_at(day, 7)),
-            "date_end": iso(_at(day, 8)),
-            "name": "Earlier visit",
-            "guests": [{"id": "cust-1002", "first_name": "Walter", "last_name": "Brennan"}],
-            "meta": {"type": "INITIAL"},
-        },
-    )
-    assert made.status_code == 201, made.text
-
-
-def _by_uid(api: Api, calendar_id: str, uid: str) -> dict[str, Any]:
-    listed = api.get("/api/v1/appointments", params={"calendar_id": calendar_id, "kind": "all", "limit": 100})
-    assert listed.status_code == 200, listed.text
-    (found,) = [i for i in listed.json()["items"] if i["meta"].get("ical_uid") == uid]
-    return dict(found)
+    return denver_event(uid, start, summary=summary, lines=f"X-APPOINTMENT-TYPE:FOLLOW_UP\r\n{lines}")
 
 
 def _vevent(calendar: caldav.Calendar, uid: str) -> Any:
@@ -91,10 +57,10 @@ def test_a_guest_removed_or_replaced_over_rest_is_gone_from_every_channel(
     live: LiveServer, fitter_api: Api, people: People, fitter_calendar: caldav.Calendar, day: date
 ) -> None:
     api, calendar_id = fitter_api, people.fitter.calendar_id or ""
-    _known_guests(api, calendar_id, day)
-    fitter_calendar.save_event(_event("removed@client", _at(day, 10), lines=WALTER + COLLEAGUE))
-    fitter_calendar.save_event(_event("replaced@client", _at(day, 12), lines=WALTER))
-    removed, replaced = _by_uid(api, calendar_id, "removed@client"), _by_uid(api, calendar_id, "replaced@client")
+    seen_guest(api, calendar_id, day, {"id": "cust-1002", "first_name": "Walter", "last_name": "Brennan"})
+    fitter_calendar.save_event(_event("removed@client", denver_at(day, 10), lines=WALTER + COLLEAGUE))
+    fitter_calendar.save_event(_event("replaced@client", denver_at(day, 12), lines=WALTER))
+    removed, replaced = by_uid(api, calendar_id, "removed@client"), by_uid(api, calendar_id, "replaced@client")
     for item in (removed, replaced):
         assert [g["id"] for g in item["guests"]] == ["cust-1002"]
     assert removed["meta"]["attendees"] == [WALTER_META, CLARA_META]
@@ -149,9 +115,9 @@ def test_a_rest_change_of_one_field_keeps_the_clients_long_texts(
 ) -> None:
     api, calendar_id = fitter_api, people.fitter.calendar_id or ""
     long_lines = f"DESCRIPTION:{_escaped(LONG_DESCRIPTION)}\r\n"
-    fitter_calendar.save_event(_event("summary@client", _at(day, 10), summary=LONG_SUMMARY, lines=long_lines))
-    fitter_calendar.save_event(_event("notes@client", _at(day, 12), summary=LONG_SUMMARY, lines=long_lines))
-    first, second = _by_uid(api, calendar_id, "summary@client"), _by_uid(api, calendar_id, "notes@client")
+    fitter_calendar.save_event(_event("summary@client", denver_at(day, 10), summary=LONG_SUMMARY, lines=long_lines))
+    fitter_calendar.save_event(_event("notes@client", denver_at(day, 12), summary=LONG_SUMMARY, lines=long_lines))
+    first, second = by_uid(api, calendar_id, "summary@client"), by_uid(api, calendar_id, "notes@client")
     for item in (first, second):  # the canonical model keeps them cut (docs/caldav.md)
         assert (item["name"], item["description"]) == (LONG_SUMMARY[:255], LONG_DESCRIPTION[:8000])
 
@@ -166,12 +132,12 @@ def test_a_rest_change_of_one_field_keeps_the_clients_long_texts(
     event = _vevent(fitter_calendar, "notes@client")
     assert (str(event["SUMMARY"]), str(event["DESCRIPTION"])) == ("x", LONG_DESCRIPTION)
     # an edit of anything else (the times) keeps both
-    later = {"date_start": iso(_at(day, 14)), "date_end": iso(_at(day, 15))}
+    later = {"date_start": iso(denver_at(day, 14)), "date_end": iso(denver_at(day, 15))}
     moved = api.patch(f"/api/v1/appointments/{second['id']}", json=later)
     assert moved.status_code == 200, moved.text
     event = _vevent(fitter_calendar, "notes@client")
     assert (str(event["SUMMARY"]), str(event["DESCRIPTION"])) == ("x", LONG_DESCRIPTION)
-    assert event.decoded("DTSTART") == _at(day, 14)
+    assert event.decoded("DTSTART") == denver_at(day, 14)
     # REST still shows the cut texts, unchanged by the edits
     shown = api.get(f"/api/v1/appointments/{second['id']}").json()
     assert (shown["name"], shown["description"]) == ("x", LONG_DESCRIPTION[:8000])
@@ -186,23 +152,23 @@ def test_a_rest_move_of_one_occurrence_keeps_its_long_texts(
     second = day + timedelta(days=1)
     override = (
         f"BEGIN:VEVENT\r\nUID:series@client\r\nDTSTAMP:20261101T000000Z\r\n"
-        f"RECURRENCE-ID;TZID=America/Denver:{_at(second, 9):{LOCAL}}\r\n"
-        f"DTSTART;TZID=America/Denver:{_at(second, 11):{LOCAL}}\r\n"
-        f"DTEND;TZID=America/Denver:{_at(second, 12):{LOCAL}}\r\n"
+        f"RECURRENCE-ID;TZID=America/Denver:{denver_at(second, 9):{LOCAL}}\r\n"
+        f"DTSTART;TZID=America/Denver:{denver_at(second, 11):{LOCAL}}\r\n"
+        f"DTEND;TZID=America/Denver:{denver_at(second, 12):{LOCAL}}\r\n"
         f"SUMMARY:{LONG_SUMMARY}\r\nDESCRIPTION:{_escaped(notes)}\r\nX-APPOINTMENT-TYPE:FOLLOW_UP\r\nEND:VEVENT\r\n"
     )
-    series = _event("series@client", _at(day, 9), summary="Daily check", lines="RRULE:FREQ=DAILY;COUNT=3\r\n")
+    series = _event("series@client", denver_at(day, 9), summary="Daily check", lines="RRULE:FREQ=DAILY;COUNT=3\r\n")
     fitter_calendar.save_event(series.replace("END:VCALENDAR", override + "END:VCALENDAR"))
-    item = _by_uid(api, calendar_id, "series@client")
+    item = by_uid(api, calendar_id, "series@client")
     (own,) = item["meta"]["recurrence"]["overrides"]
     assert (own["name"], own["description"]) == (LONG_SUMMARY[:255], notes[:8000])
 
     moved = api.patch(
         f"/api/v1/appointments/{item['id']}/occurrences/{own['recurrence_id']}",
-        json={"date_start": iso(_at(second, 15)), "date_end": iso(_at(second, 16))},
+        json={"date_start": iso(denver_at(second, 15)), "date_end": iso(denver_at(second, 16))},
     )
     assert moved.status_code == 200, moved.text
     text = fitter_calendar.event_by_uid("series@client").data
     (shown,) = [e for e in icalendar.Calendar.from_ical(text).walk("VEVENT") if e.get("RECURRENCE-ID") is not None]
-    assert shown.decoded("DTSTART") == _at(second, 15)
+    assert shown.decoded("DTSTART") == denver_at(second, 15)
     assert (str(shown["SUMMARY"]), str(shown["DESCRIPTION"])) == (LONG_SUMMARY, notes)
