@@ -512,7 +512,7 @@ def _apply_patch(
         revised = revised or _status_revises(row.status, patch.status.value)
         _transition(row, patch.status.value, "set status " + patch.status.value + " on")
     occurrences = _occurrence_changes(series_before, row)
-    if not occurrences and not uow.session.is_modified(row):
+    if not occurrences and not uow.changed(row):
         return  # every value given is the one it holds: no new version, history, event, push or webhook
     if revised or occurrences:  # new times, a new status, occurrences changed: a new revision (RFC 5545 §3.8.7.4)
         row.sequence += 1

@@ -182,6 +182,11 @@ class UnitOfWork:
         """Write what is pending now (database defaults and ids appear; constraints are checked)."""
         self.session.flush()
 
+    def changed(self, row: object) -> bool:
+        """Whether ``row`` holds a value other than the one it was loaded with (a new collection counts): a value
+        set again to itself is no change."""
+        return self.session.is_modified(row)
+
     def add_event(self, event: Event) -> None:
         """Raise ``event``: its before-commit handlers run now, in this transaction (a refusal raises here)."""
         self._queue.append(event)
