@@ -15,7 +15,7 @@ from caldav_bridge.services import appointments, ols
 from feeds.auth import current_actor
 from feeds.operations import Header, operation
 from feeds.runtime import runtime, uow
-from feeds.versioned import if_match, versioned
+from feeds.versioned import if_match, not_modified, versioned
 
 bp = Blueprint("ols", __name__)
 TAG = "ols"
@@ -139,11 +139,14 @@ def opportunity_appointments(opportunity_gid: str, query: OlsListQuery) -> Respo
     "/appointments/{id}",
     summary="Read an appointment (OLS shape)",
     tag=TAG,
-    responses={200: OlsAppointment},
-    response_headers={200: ("ETag",)},
+    responses={200: OlsAppointment, 304: "Not modified (If-None-Match)"},
+    response_headers={200: ("ETag",), 304: ("ETag",)},
 )
 def get_appointment(id: str) -> Response:
-    return _one(appointments.get(uow(), current_actor("ols"), id))
+    stored = appointments.get(uow(), current_actor("ols"), id)
+    if not_modified(stored.etag, request.headers.get("If-None-Match")):  # the read is audited all the same
+        return Response(status=304, headers={"ETag": stored.etag})
+    return _one(stored)
 
 
 @operation(

@@ -134,6 +134,10 @@ def test_contract_keys_and_formats(api: Api, live: LiveServer) -> None:
     assert got.status_code == 200
     assert got.json() == created
     assert got.headers["ETag"] == response.headers["ETag"]
+    cached = api.get(f"/ols/appointments/{created['id']}", headers={"If-None-Match": got.headers["ETag"]})
+    assert (cached.status_code, cached.content, cached.headers["ETag"]) == (304, b"", got.headers["ETag"])
+    stale = api.get(f"/ols/appointments/{created['id']}", headers={"If-None-Match": '"something-else"'})
+    assert stale.status_code == 200 and stale.json() == created
     listed = api.get("/ols/appointments")
     assert listed.headers["Content-Type"] == "application/json"
     assert listed.json() == [created]
