@@ -33,12 +33,12 @@ def register(commands: Any) -> None:
         dest="db_command", required=True, metavar="ACTION"
     )
     p = db.add_parser("upgrade", help="migrate the database to the newest schema")
-    _json(p).set_defaults(handler=db_upgrade)
+    _json(p).set_defaults(handler=db_upgrade, creates_database=True)
 
     p = commands.add_parser(
         "demo", help="seed the demo data (idempotent) and print the demo users, secrets and calendars"
     )
-    _json(p).set_defaults(handler=demo)
+    _json(p).set_defaults(handler=demo, creates_database=True)
     _register_users(commands)
     _register_tokens(commands)
     _register_calendars(commands)

@@ -9,10 +9,12 @@ from __future__ import annotations
 import argparse
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from caldav_bridge.errors import FieldError, ValidationFailed
 from config import Settings, load_settings
+from feeds.cli.output import UsageError
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -34,9 +36,23 @@ def runtime_of(args: argparse.Namespace, **overrides: object) -> Runtime:
     ``args.resources``): the fetch logs it buffers are written, its connections and spool file let go."""
     from caldav_bridge.runtime import Runtime
 
-    rt = Runtime.from_settings(settings_of(args, **overrides))
+    settings = settings_of(args, **overrides)
+    if not getattr(args, "creates_database", False):
+        _require_database(settings)
+    rt = Runtime.from_settings(settings)
     args.resources.callback(rt.close)
     return rt
+
+
+def _require_database(settings: Settings) -> None:
+    """A command that reads or changes the data (all but the ones that migrate: ``db upgrade``, ``demo``,
+    ``serve``, ``worker``, ``sync run`` and ``sync check``, which declare ``creates_database``) finds the default
+    SQLite file there, or stops with one line: a mistyped data directory would otherwise get a new empty database."""
+    if settings.database_url:
+        return
+    database = Path(settings.data_dir) / "appointments.db"
+    if not database.exists():
+        raise UsageError(f"no database at {database}: run `appointment-service db upgrade` (or `demo`) first")
 
 
 def validated(model: type[M], data: Mapping[str, Any], options: Mapping[str, str] | None = None) -> M:

@@ -54,7 +54,7 @@ def register(commands: Any) -> None:
         help="with --demo: start the in-repo Salesforce emulator on 127.0.0.1 with demo Events and sync with it "
         "(needs the source tree: make run-sf)",
     )
-    p.set_defaults(handler=serve)
+    p.set_defaults(handler=serve, creates_database=True)
 
 
 def _workers(value: str) -> int:

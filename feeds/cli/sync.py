@@ -29,16 +29,16 @@ def register(commands: Any) -> None:
     st.set_defaults(handler=sync_status)
     ck = sub.add_parser("check", help="preflight: does the org have the fields, picklist values and permissions?")
     ck.add_argument("--json", action="store_true", help="print JSON")
-    ck.set_defaults(handler=sync_check)
+    ck.set_defaults(handler=sync_check, creates_database=True)
     run = sub.add_parser("run", help="run sync jobs now (mirror, then push; or the ones named)")
     run.add_argument("--once", action="store_true", required=True, help="run once and exit")
     run.add_argument("--mirror", action="store_true", help="Salesforce → store")
     run.add_argument("--push", action="store_true", help="outbox → Salesforce")
     run.add_argument("--reconcile", action="store_true", help="diff the mirrored window's ids")
     run.add_argument("--json", action="store_true", help="print JSON")
-    run.set_defaults(handler=sync_run)
+    run.set_defaults(handler=sync_run, creates_database=True)
     w = commands.add_parser("worker", help="run every background job in the foreground (the ones serve runs)")
-    w.set_defaults(handler=worker)
+    w.set_defaults(handler=worker, creates_database=True)
 
 
 def sync_status(args: argparse.Namespace) -> int:
