@@ -23,6 +23,7 @@ from caldav_bridge.model.appointment import AppointmentStatus
 from caldav_bridge.model.requests import AppointmentPatch
 from caldav_bridge.scheduling import availability as slots_service
 from caldav_bridge.scheduling import booking
+from caldav_bridge.scheduling.hooks import SlotUnavailable
 from caldav_bridge.scheduling.requests import CancelBookingRequest, InitialBookingRequest, RescheduleBookingRequest
 from caldav_bridge.scheduling.rules import Purpose, SchedulingOptions
 from caldav_bridge.selfbooking import links
@@ -195,6 +196,7 @@ def hold(
         if kept is not None and kept.start == start and previous is not None:
             return Held(previous, kept.start, kept.end, kept.expires_at)
         release = kept.appointment_id if kept is not None else None
+        target = _Target(link.id, "", {"team_id": link.team_id}, Purpose(link.purpose))
         request = InitialBookingRequest.model_validate(
             {
                 "team_id": link.team_id,
@@ -208,6 +210,7 @@ def hold(
             }
         )
         link_id = link.id
+    _require_offered(make_uow, target, start, options, now)
     if release is not None:
         booking.cancel(
             make_uow(), CUSTOMER, release, CancelBookingRequest(reason="hold released: the visitor chose another time")
@@ -310,8 +313,10 @@ def reschedule(
     """Move the booking to a free slot (checked like a booking); its tech-setup call moves along."""
     now = now or utcnow()
     with make_uow() as uow:
-        row, _ = _live(uow, manage, now)
+        row, appointment = _live(uow, manage, now)
         booking_id, appointment_id = row.id, row.appointment_id
+        target = _Target(row.link_id, "", {"calendar_id": appointment.calendar_id}, Purpose.INITIAL)
+    _require_offered(make_uow, target, start, options, now)
     request = RescheduleBookingRequest.model_validate(
         {"date_start": start, "reason": "rescheduled by the customer", "move_tech_setup": True}
     )
@@ -330,6 +335,20 @@ def cancel(make_uow: UowFactory, manage: str, reason: str | None, *, now: dateti
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _require_offered(
+    make_uow: UowFactory, target: _Target, start: datetime, options: SchedulingOptions, now: datetime
+) -> None:
+    """:class:`SlotUnavailable` for a start the page would not offer (off the slot grid, outside the hours, past,
+    beyond the horizon, taken): the booking check alone let a crafted 14:30 on an hourly grid block two offered
+    slots. The offer of the two days around it is the page's own computation."""
+    window = slots_service.AvailabilityQuery(
+        target.purpose, start - timedelta(days=1), start + timedelta(days=1), **target.where
+    )
+    offered = slots_service.availability(make_uow(), _read_actor(), window, options, now=now)
+    if start not in {slot.start for slot in offered.slots}:
+        raise SlotUnavailable("that time is not one the booking page offers")
 
 
 def _take_details(

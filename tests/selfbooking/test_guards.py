@@ -8,11 +8,12 @@ from datetime import datetime, timedelta
 
 import pytest
 import requests
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from caldav_bridge.errors import NotFound
 from caldav_bridge.runtime import Runtime
 from caldav_bridge.scheduling.booking import expire_holds
+from caldav_bridge.scheduling.hooks import SlotUnavailable
 from caldav_bridge.scheduling.rules import SchedulingOptions
 from caldav_bridge.selfbooking import customer
 from caldav_bridge.selfbooking.keys import service_key
@@ -138,3 +139,29 @@ def test_a_visitor_holds_one_slot_and_a_repeat_is_the_same_hold(
     token2 = re.search(r'name="csrf_token" value="([^"]+)"', theirs.text).group(1)  # type: ignore[union-attr]
     assert stranger.post(f"{base}/hold", data={"start": first, "tz": "UTC", "csrf_token": token2}).status_code == 200
     assert len(_reserved(runtime)) == 2
+
+
+def test_a_start_the_page_does_not_offer_is_refused_and_holds_nothing(runtime: Runtime, world: World) -> None:
+    """Failed before: a crafted start off the hourly grid (14:30) was held, blocking the 14:00 and 15:00 slots the
+    page offers; so were starts outside the hours. A move off the grid likewise."""
+    secret = team_link(runtime, world)
+    options = SchedulingOptions.from_settings(runtime.settings)
+    slot = first_slot(runtime, secret, world)
+    for start in (slot + timedelta(minutes=30), slot.replace(hour=3), slot - timedelta(days=60)):
+        with pytest.raises(SlotUnavailable, match="not one the booking page offers"):
+            customer.hold(runtime.uow, secret, start, "Europe/Berlin", "en", options)
+    with runtime.uow() as uow:
+        assert uow.session.scalar(select(func.count()).select_from(AppointmentRow)) == 0
+    view = book(runtime, secret, slot)
+    with pytest.raises(SlotUnavailable, match="not one the booking page offers"):
+        customer.reschedule(
+            runtime.uow,
+            view.manage_secret,
+            slot + timedelta(days=1, minutes=30),
+            options,
+            service_key(runtime.settings),
+        )
+    held = customer.hold(
+        runtime.uow, team_link(runtime, world), slot + timedelta(hours=1), "Europe/Berlin", "en", options
+    )
+    assert held.start == slot + timedelta(hours=1)  # on the grid: held as before
