@@ -20,6 +20,7 @@ import json
 import math
 import os
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -79,6 +80,7 @@ def main() -> int:
                 os.kill(proc.pid, signal.SIGKILL)
                 proc.wait(5)
         rt.close()
+        shutil.rmtree(tmp, ignore_errors=True)  # its database and spool (each run left ~its database in /tmp)
 
 
 def _run(args: argparse.Namespace, rt: Runtime, proc: subprocess.Popen[str]) -> int:
