@@ -37,6 +37,13 @@ def hold_secret(html: str) -> str:
     return found.group(1)
 
 
+def hold(s: requests.Session, base: str, page: str, start: str, zone: str, lang: str) -> dict[str, str]:
+    """Hold ``start`` from the booking ``page`` (its HTML) of ``base``; the details form's hidden fields."""
+    held = s.post(f"{base}/hold", data={"start": start, "tz": zone, "csrf_token": csrf(page)})
+    assert held.status_code == 200, held.text
+    return {"csrf_token": csrf(held.text), "hold": hold_secret(held.text), "start": start, "tz": zone, "lang": lang}
+
+
 def first_slot(html: str, world: World) -> str:
     """The first slot offered on or after the world's Monday (the week the test asked to see)."""
     starts = [s for s in re.findall(r'name="start" value="([^"]+)"', html) if s >= world.monday.isoformat()]
@@ -65,14 +72,8 @@ def test_book_manage_cancel_over_http(live: LiveServer, runtime: Runtime, world:
 
     no_csrf = s.post(f"{base}/hold", data={"start": start, "tz": "Europe/Berlin"})
     assert no_csrf.status_code == 400
-    held = s.post(f"{base}/hold", data={"start": start, "tz": "Europe/Berlin", "csrf_token": csrf(page.text)})
-    assert held.status_code == 200, held.text
     form = {
-        "csrf_token": csrf(held.text),
-        "hold": hold_secret(held.text),
-        "start": start,
-        "tz": "Europe/Berlin",
-        "lang": "en",
+        **hold(s, base, page.text, start, "Europe/Berlin", "en"),
         "first_name": "Jane",
         "last_name": "Doe",
         "email": "jane@example.org",
@@ -125,14 +126,8 @@ def _held_form(live: LiveServer, runtime: Runtime, world: World, lang: str) -> t
     base = f"{live.base_url}/book/{secret}"
     page = s.get(base, params={"tz": "Europe/Berlin", "week": week_of(world), "lang": lang})
     start = first_slot(page.text, world)
-    held = s.post(f"{base}/hold", data={"start": start, "tz": "Europe/Berlin", "csrf_token": csrf(page.text)})
-    assert held.status_code == 200, held.text
     form = {
-        "csrf_token": csrf(held.text),
-        "hold": hold_secret(held.text),
-        "start": start,
-        "tz": "Europe/Berlin",
-        "lang": lang,
+        **hold(s, base, page.text, start, "Europe/Berlin", lang),
         "first_name": "Jürgen",
         "last_name": "Müller-Lüdenscheidt",
         "email": "juergen@example.org",

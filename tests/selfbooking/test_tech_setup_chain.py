@@ -22,7 +22,7 @@ from caldav_bridge.services.actor import system_actor
 from caldav_bridge.store.tables import AppointmentRow, StatusHistoryRow
 from tests.conftest import People
 from tests.scheduling.conftest import World
-from tests.selfbooking.test_pages_http import csrf, hold_secret, team_link
+from tests.selfbooking.test_pages_http import csrf, hold, team_link
 from tests.support.live import LiveServer, loopback_session
 
 NY = ZoneInfo("America/New_York")
@@ -38,14 +38,8 @@ def _book(live: LiveServer, secret: str, start: str) -> tuple[requests.Session, 
     s = loopback_session()
     base = f"{live.base_url}/book/{secret}"
     page = s.get(base, params={"tz": "America/New_York", "lang": "en"})
-    held = s.post(f"{base}/hold", data={"start": start, "tz": "America/New_York", "csrf_token": csrf(page.text)})
-    assert held.status_code == 200, held.text
     form = {
-        "csrf_token": csrf(held.text),
-        "hold": hold_secret(held.text),
-        "start": start,
-        "tz": "America/New_York",
-        "lang": "en",
+        **hold(s, base, page.text, start, "America/New_York", "en"),
         "first_name": "Jane",
         "last_name": "Doe",
         "email": "jane@example.org",
